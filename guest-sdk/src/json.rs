@@ -35,9 +35,9 @@ pub fn string_field(object: &Map<String, Value>, name: &str) -> Result<String, R
 /// allowed, as AWS IoT's own string-to-number conversion allows them).
 pub fn number_field(object: &Map<String, Value>, name: &str) -> Result<f64, RecordError> {
     match field(object, name)? {
-        Value::Number(n) => n.as_f64().ok_or_else(|| {
-            RecordError::bad_value(name, format!("number {n} is out of range"))
-        }),
+        Value::Number(n) => n
+            .as_f64()
+            .ok_or_else(|| RecordError::bad_value(name, format!("number {n} is out of range"))),
         Value::String(s) => parse_number(s)
             .ok_or_else(|| RecordError::bad_value(name, format!("{s:?} is not a number"))),
         other => Err(RecordError::bad_value(
@@ -52,8 +52,7 @@ pub fn number_field(object: &Map<String, Value>, name: &str) -> Result<f64, Reco
 pub fn parse_number(text: &str) -> Option<f64> {
     let t = text.trim();
     let plausible = !t.is_empty()
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
     if !plausible {
         return None;
@@ -109,9 +108,15 @@ mod tests {
         let o = obj(json!({"a": "fast", "b": "NaN", "c": [1], "d": null, "e": "inf", "f": ""}));
         let e = number_field(&o, "a").unwrap_err();
         assert_eq!(e.code, "bad-value");
-        assert!(e.message.contains("`a`") && e.message.contains("\"fast\""), "{e}");
+        assert!(
+            e.message.contains("`a`") && e.message.contains("\"fast\""),
+            "{e}"
+        );
         assert_eq!(number_field(&o, "b").unwrap_err().code, "bad-value");
-        assert!(number_field(&o, "c").unwrap_err().message.contains("an array"));
+        assert!(number_field(&o, "c")
+            .unwrap_err()
+            .message
+            .contains("an array"));
         assert_eq!(number_field(&o, "d").unwrap_err().code, "missing-field");
         assert_eq!(number_field(&o, "e").unwrap_err().code, "bad-value");
         assert_eq!(number_field(&o, "f").unwrap_err().code, "bad-value");
@@ -125,8 +130,14 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].payload, b"\" b\"");
         assert_eq!(out[1].partition_key, "k");
-        let err = lines_to_json(&r, |l| if l == "a" { Ok(Value::Null) } else { Err("nope".into()) })
-            .unwrap_err();
+        let err = lines_to_json(&r, |l| {
+            if l == "a" {
+                Ok(Value::Null)
+            } else {
+                Err("nope".into())
+            }
+        })
+        .unwrap_err();
         assert_eq!(err.code, "bad-line");
         assert!(err.message.starts_with("line 3: nope"), "{err}");
     }

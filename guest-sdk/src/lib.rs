@@ -16,10 +16,10 @@ mod wasm;
 pub use error::{InitError, RecordError};
 pub use host::{ConfigExt, Host, Level, Outbox, Row};
 pub use record::Record;
+pub use serde_json;
 pub use stage::{
     EmitError, EmitFailure, Emitter, Filter, FilterResult, TransformResult, Transformer,
 };
-pub use serde_json;
 
 /// Version of the `weir:plugin` WIT package this SDK implements.
 pub const WIT_VERSION: &str = "0.1.0";

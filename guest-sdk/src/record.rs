@@ -64,7 +64,10 @@ impl Record {
         serde_json::from_slice(&self.payload).map_err(|e| {
             RecordError::new(
                 "bad-json",
-                format!("payload is not valid JSON: {e} ({} bytes)", self.payload.len()),
+                format!(
+                    "payload is not valid JSON: {e} ({} bytes)",
+                    self.payload.len()
+                ),
             )
         })
     }
@@ -90,7 +93,10 @@ impl Record {
         std::str::from_utf8(&self.payload).map_err(|e| {
             RecordError::new(
                 "bad-utf8",
-                format!("payload is not UTF-8 text: invalid byte at offset {}", e.valid_up_to()),
+                format!(
+                    "payload is not UTF-8 text: invalid byte at offset {}",
+                    e.valid_up_to()
+                ),
             )
         })
     }

@@ -28,7 +28,9 @@ use std::path::Path;
 
 use crate::host::{Host, Level, Outbox, Row};
 use crate::record::Record;
-use crate::stage::{self, EmitFailure, Emitter, Filter, FilterResult, StageCell, TransformResult, Transformer};
+use crate::stage::{
+    self, EmitFailure, Emitter, Filter, FilterResult, StageCell, TransformResult, Transformer,
+};
 
 /// One side effect an emitter asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +112,10 @@ impl MockHost {
         csv_text: &str,
     ) -> Result<Self, String> {
         let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
-        let headers = reader.headers().map_err(|e| format!("CSV header: {e}"))?.clone();
+        let headers = reader
+            .headers()
+            .map_err(|e| format!("CSV header: {e}"))?
+            .clone();
         if !headers.iter().any(|h| h == key_column) {
             return Err(format!("CSV has no column {key_column:?}"));
         }
@@ -309,7 +314,13 @@ mod tests {
     fn transformer_fans_out_and_logs() {
         let mut h = Harness::<Echo>::new(MockHost::new());
         let out = h.transform(vec![Record::new("a")]);
-        assert_eq!(out, vec![TransformResult::Records(vec![Record::new("a"), Record::new("a")])]);
+        assert_eq!(
+            out,
+            vec![TransformResult::Records(vec![
+                Record::new("a"),
+                Record::new("a")
+            ])]
+        );
         assert_eq!(h.host.logs(), vec![(Level::Info, "echo".to_string())]);
     }
 

@@ -114,9 +114,21 @@ macro_rules! world {
     };
 }
 
-world!(filter, "weir:plugin/filter@0.1.0", "__weir_export_filter_world");
-world!(transformer, "weir:plugin/transformer@0.1.0", "__weir_export_transformer_world");
-world!(emitter, "weir:plugin/emitter@0.1.0", "__weir_export_emitter_world");
+world!(
+    filter,
+    "weir:plugin/filter@0.1.0",
+    "__weir_export_filter_world"
+);
+world!(
+    transformer,
+    "weir:plugin/transformer@0.1.0",
+    "__weir_export_transformer_world"
+);
+world!(
+    emitter,
+    "weir:plugin/emitter@0.1.0",
+    "__weir_export_emitter_world"
+);
 
 /// Entry point behind `export_filter!`.
 pub fn run_filter<T: crate::Filter>(
@@ -201,7 +213,7 @@ macro_rules! export_filter {
                     $crate::__private::run_filter::<$plugin>(batch)
                 }
             }
-            $crate::__export_filter_impl!(WeirFilterExport with_types_in $crate::__private::filter);
+    $crate::__export_filter_impl!(WeirFilterExport with_types_in $crate::__private::filter);
         };
     };
 }

@@ -37,7 +37,9 @@ pub fn parse_line(line: &str) -> Result<Value, String> {
     }
     let bytes = match cur.token("bytes")? {
         "-" => 0,
-        b => b.parse::<u64>().map_err(|_| format!("bytes {b:?} is not a number"))?,
+        b => b
+            .parse::<u64>()
+            .map_err(|_| format!("bytes {b:?} is not a number"))?,
     };
     let mut out = Map::new();
     out.insert("host".into(), json!(host));
@@ -51,7 +53,10 @@ pub fn parse_line(line: &str) -> Result<Value, String> {
         out.insert("referer".into(), json!(cur.quoted("referer")?));
         out.insert("agent".into(), json!(cur.quoted("agent")?));
         if !cur.at_end() {
-            return Err(format!("unexpected text after the user agent: {:?}", cur.0.trim()));
+            return Err(format!(
+                "unexpected text after the user agent: {:?}",
+                cur.0.trim()
+            ));
         }
     }
     Ok(Value::Object(out))
@@ -87,7 +92,9 @@ impl<'a> Cursor<'a> {
             .0
             .strip_prefix(open)
             .ok_or_else(|| format!("{what} should start with {open:?}"))?;
-        let end = rest.find(close).ok_or_else(|| format!("{what} has no closing {close:?}"))?;
+        let end = rest
+            .find(close)
+            .ok_or_else(|| format!("{what} has no closing {close:?}"))?;
         self.0 = &rest[end + close.len_utf8()..];
         Ok(&rest[..end])
     }
@@ -142,8 +149,9 @@ mod tests {
 
     #[test]
     fn common_line_with_no_body_and_escaped_quotes() {
-        let v = parse_line(r#"::1 - - [01/Jan/2024:00:00:00 +0000] "GET /q?x=\"y\" HTTP/1.1" 304 -"#)
-            .unwrap();
+        let v =
+            parse_line(r#"::1 - - [01/Jan/2024:00:00:00 +0000] "GET /q?x=\"y\" HTTP/1.1" 304 -"#)
+                .unwrap();
         assert_eq!(v["bytes"], 0);
         assert_eq!(v["request"], "GET /q?x=\"y\" HTTP/1.1");
         assert!(v.get("agent").is_none());
@@ -157,8 +165,14 @@ mod tests {
             ("h i u [x] \"GET / 200 1", "no closing quote"),
             ("h i u [x] \"GET /\" 20x 1", "3-digit"),
             ("h i u [x] \"GET /\" 200 12k", "bytes"),
-            ("h i u [x] \"GET /\" 200 1 \"r\"", "agent should be in double quotes"),
-            ("h i u [x] \"GET /\" 200 1 \"r\" \"a\" extra", "unexpected text"),
+            (
+                "h i u [x] \"GET /\" 200 1 \"r\"",
+                "agent should be in double quotes",
+            ),
+            (
+                "h i u [x] \"GET /\" 200 1 \"r\" \"a\" extra",
+                "unexpected text",
+            ),
         ] {
             let err = parse_line(line).unwrap_err();
             assert!(err.contains(why), "{line:?}: {err}");

@@ -52,7 +52,11 @@ impl Transformer for OwnerEnrich {
         })
     }
 
-    fn transform(&mut self, mut record: Record, host: &impl Host) -> Result<Vec<Record>, RecordError> {
+    fn transform(
+        &mut self,
+        mut record: Record,
+        host: &impl Host,
+    ) -> Result<Vec<Record>, RecordError> {
         let mut payload = record.json_object()?;
         let key = json::string_field(&payload, &self.key_field)?;
         let row = host
@@ -61,7 +65,10 @@ impl Transformer for OwnerEnrich {
             .ok_or_else(|| {
                 RecordError::new(
                     "unknown-key",
-                    format!("{} {key:?} is not in table {:?}", self.key_field, self.table),
+                    format!(
+                        "{} {key:?} is not in table {:?}",
+                        self.key_field, self.table
+                    ),
                 )
             })?;
         for (column, value) in self.selected(&row)? {
@@ -83,7 +90,10 @@ impl OwnerEnrich {
     /// The `(column, value)` pairs to copy, in configured order.
     fn selected<'r>(&self, row: &'r Row) -> Result<Vec<(&'r str, &'r str)>, RecordError> {
         match &self.columns {
-            None => Ok(row.columns().filter(|(c, _)| *c != self.key_field).collect()),
+            None => Ok(row
+                .columns()
+                .filter(|(c, _)| *c != self.key_field)
+                .collect()),
             Some(cols) => cols
                 .iter()
                 .map(|c| {
@@ -113,7 +123,10 @@ mod tests {
         Ana,Núñez,95B•140,Springfield,5551234567\n";
 
     fn harness(host: MockHost) -> Harness<OwnerEnrich> {
-        Harness::new(host.with_csv_table("drivers", "licensePlate", DRIVERS).unwrap())
+        Harness::new(
+            host.with_csv_table("drivers", "licensePlate", DRIVERS)
+                .unwrap(),
+        )
     }
 
     fn one(out: Vec<TransformResult>) -> Result<weir_sdk::serde_json::Value, RecordError> {
@@ -174,7 +187,9 @@ mod tests {
 
     #[test]
     fn prefix_and_star_copy_every_other_column() {
-        let host = MockHost::new().with_config("columns", "*").with_config("prefix", "owner_");
+        let host = MockHost::new()
+            .with_config("columns", "*")
+            .with_config("prefix", "owner_");
         let mut h = harness(host);
         let v = one(h.transform(vec![Record::from_json(
             &json!({"licensePlate": "4-2288B", "city": "Elsewhere"}),

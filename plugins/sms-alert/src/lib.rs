@@ -138,7 +138,10 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!((out[0].index, out[0].retryable), (1, false));
         assert!(out[0].error.message.contains("call me"));
-        assert_eq!((out[1].index, out[1].error.code.as_str()), (2, "missing-field"));
+        assert_eq!(
+            (out[1].index, out[1].error.code.as_str()),
+            (2, "missing-field")
+        );
         assert_eq!(h.host.notifications()[0].1, "+18324498188");
     }
 
@@ -153,11 +156,16 @@ mod tests {
 
     #[test]
     fn channel_and_country_code_are_configurable() {
-        let host = MockHost::new().with_config("channel", "pager").with_config("country_code", "44");
+        let host = MockHost::new()
+            .with_config("channel", "pager")
+            .with_config("country_code", "44");
         let mut h = Harness::<SmsAlert>::new(host);
         assert!(h.emit(&[joined("7700900123")]).is_empty());
         let n = h.host.notifications();
-        assert_eq!((n[0].0.as_str(), n[0].1.as_str()), ("pager", "+447700900123"));
+        assert_eq!(
+            (n[0].0.as_str(), n[0].1.as_str()),
+            ("pager", "+447700900123")
+        );
 
         let mut bad = Harness::<SmsAlert>::new(MockHost::new().with_config("country_code", "+1"));
         assert_eq!(bad.emit(&[joined("1")])[0].error.code, "plugin-init");

@@ -61,9 +61,14 @@ mod tests {
 
     #[test]
     fn limit_and_field_are_configurable() {
-        let host = MockHost::new().with_config("limit", "100").with_config("field", "v");
+        let host = MockHost::new()
+            .with_config("limit", "100")
+            .with_config("field", "v");
         let mut h = Harness::<SpeedLimit>::new(host);
-        let out = h.filter(&[rec(json!({"v": 101})), rec(json!({"v": "99", "speed": 500}))]);
+        let out = h.filter(&[
+            rec(json!({"v": 101})),
+            rec(json!({"v": "99", "speed": 500})),
+        ]);
         assert_eq!(out, vec![FilterResult::Keep, FilterResult::Drop]);
     }
 
@@ -84,7 +89,10 @@ mod tests {
                 FilterResult::Drop => "drop",
             })
             .collect();
-        assert_eq!(codes, vec!["bad-value", "missing-field", "bad-json", "keep"]);
+        assert_eq!(
+            codes,
+            vec!["bad-value", "missing-field", "bad-json", "keep"]
+        );
         if let FilterResult::Failed(e) = &out[0] {
             assert!(e.message.contains("\"fast\""), "{e}");
         }

@@ -65,7 +65,9 @@ fn split_pri(line: &str) -> Result<(Option<u32>, &str), String> {
 
 fn parse_3164(rest: &str, out: &mut Map<String, Value>) -> Result<(), String> {
     // "Mmm dd hh:mm:ss" is 15 characters, the day padded with a space.
-    let stamp = rest.get(..15).ok_or("line is too short for an RFC 3164 timestamp")?;
+    let stamp = rest
+        .get(..15)
+        .ok_or("line is too short for an RFC 3164 timestamp")?;
     let ok = MONTHS.contains(&&stamp[..3])
         && stamp.as_bytes()[3] == b' '
         && stamp[4..6].trim_start().bytes().all(|b| b.is_ascii_digit())
@@ -75,7 +77,9 @@ fn parse_3164(rest: &str, out: &mut Map<String, Value>) -> Result<(), String> {
     if !ok {
         return Err(format!("timestamp {stamp:?} is not `Mmm dd hh:mm:ss`"));
     }
-    let rest = rest[15..].strip_prefix(' ').ok_or("no hostname after the timestamp")?;
+    let rest = rest[15..]
+        .strip_prefix(' ')
+        .ok_or("no hostname after the timestamp")?;
     let (host, rest) = rest.split_once(' ').ok_or("no tag after the hostname")?;
     if host.is_empty() {
         return Err("hostname is empty".into());
@@ -86,7 +90,9 @@ fn parse_3164(rest: &str, out: &mut Map<String, Value>) -> Result<(), String> {
     };
     let (program, pid) = match tag.split_once('[') {
         Some((prog, pid)) => {
-            let pid = pid.strip_suffix(']').ok_or("process id has no closing `]`")?;
+            let pid = pid
+                .strip_suffix(']')
+                .ok_or("process id has no closing `]`")?;
             (prog, Some(pid))
         }
         None => (tag, None),
@@ -129,9 +135,19 @@ fn parse_5424(rest: &str, out: &mut Map<String, Value>) -> Result<(), String> {
     out.insert("appName".into(), app);
     out.insert("processId".into(), procid);
     out.insert("messageId".into(), msgid);
-    out.insert("structuredData".into(), sd.map_or(Value::Null, |s| json!(s)));
+    out.insert(
+        "structuredData".into(),
+        sd.map_or(Value::Null, |s| json!(s)),
+    );
     let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
-    out.insert("message".into(), if msg.is_empty() { Value::Null } else { json!(msg) });
+    out.insert(
+        "message".into(),
+        if msg.is_empty() {
+            Value::Null
+        } else {
+            json!(msg)
+        },
+    );
     Ok(())
 }
 
@@ -176,12 +192,14 @@ mod tests {
 
     #[test]
     fn rfc3164_with_and_without_pri() {
-        let v = parse_line("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick").unwrap();
+        let v =
+            parse_line("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick").unwrap();
         assert_eq!(
             v.to_string(),
             json!({"facility": 4, "severity": 2, "timestamp": "Oct 11 22:14:15",
                    "hostname": "mymachine", "program": "su", "processId": null,
-                   "message": "'su root' failed for lonvick"}).to_string()
+                   "message": "'su root' failed for lonvick"})
+            .to_string()
         );
         let v = parse_line("Feb  5 17:32:18 10.0.0.99 sshd[4721]: Accepted publickey").unwrap();
         assert_eq!(v["processId"], "4721");
@@ -197,7 +215,10 @@ mod tests {
         assert_eq!(v["appName"], "evntslog");
         assert_eq!(v["processId"], Value::Null);
         assert_eq!(v["messageId"], "ID47");
-        assert_eq!(v["structuredData"], r#"[exampleSDID@32473 iut="3" eventSource="App\]x"][b@1 c="d"]"#);
+        assert_eq!(
+            v["structuredData"],
+            r#"[exampleSDID@32473 iut="3" eventSource="App\]x"][b@1 c="d"]"#
+        );
         assert_eq!(v["message"], "An application event");
         let v = parse_line("<13>1 2024-01-01T00:00:00Z h a 1 - -").unwrap();
         assert_eq!(v["structuredData"], Value::Null);

@@ -1,0 +1,73 @@
+//! Subcommands of the `weir` binary.
+
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Weir: an IoT rules engine and WebAssembly plugin host.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the speeding-car scenario in-process: the seed's CSV rows through the speed-limit
+    /// filter, the owner-enrich transformer and the sms-alert emitter, printing every alert.
+    Demo {
+        /// Folder with the built plugin components (`cargo xtask plugins` writes them there).
+        #[arg(long, default_value = "target/plugins")]
+        plugins: PathBuf,
+        /// Folder with `speeding_data.csv` and `driver_data.csv`.
+        #[arg(long, default_value = "examples/speeding/data")]
+        data: PathBuf,
+        /// Records per plugin call.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch: u32,
+        /// Print only the summary, not every alert.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+/// Log to stderr; `-v` flags pick the level unless `RUST_LOG` is set.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo {
+            plugins,
+            data,
+            batch,
+            quiet,
+        } => demo::run(&demo::Options {
+            plugin_dir: plugins,
+            data_dir: data,
+            batch: batch as usize,
+            quiet,
+        }),
+    }
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests, one binary with a module per area.
+
+mod plugin_agreement;
+mod plugin_grants;

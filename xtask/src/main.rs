@@ -1,0 +1,188 @@
+//! `cargo xtask <command>`: the project's build orchestration.
+//!
+//! - `plugins`: builds every plugin crate under `plugins/` into a WebAssembly component in
+//!   `target/plugins/NAME.wasm`, installing the `wasm32-wasip2` target with rustup if missing.
+//! - `demo`: builds the plugins, then runs the speeding-car scenario (`weir demo`).
+//! - `test`: builds the plugins, then checks formatting, runs clippy on every target and runs
+//!   every test of the workspace. This is what CI runs.
+//!
+//! Everything runs in the dev profile with one target directory, so the heavy dependencies
+//! (wasmtime, cranelift) are built once and shared by the demo, the tests and clippy's checks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+/// Cargo profile for plugin components (see the workspace `Cargo.toml`).
+const PLUGIN_PROFILE: &str = "plugin";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
+    match args.first().map(String::as_str) {
+        Some("plugins") => build_plugins(&root).map(|_| ()),
+        Some("demo") => {
+            build_plugins(&root)?;
+            let mut cmd = cargo();
+            cmd.args([
+                "run",
+                "--quiet",
+                "-p",
+                "weir-host",
+                "--bin",
+                "weir",
+                "--",
+                "demo",
+            ]);
+            cmd.args(&args[1..]);
+            run(&mut cmd)
+        }
+        Some("test") => test(&root, &args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <plugins | demo [ARGS] | test [CARGO TEST ARGS]>");
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", describe(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", describe(cmd));
+    }
+    Ok(())
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Installs the wasm target when rustup says it is missing.
+fn ensure_wasm_target() -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("cannot run rustup (needed to install the wasm32-wasip2 target)")?;
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// Plugin crates: every folder under `plugins/` (and one level deeper, for groups such as the
+/// hostile test plugins) that has a `Cargo.toml`.
+fn plugin_crates(root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.join("plugins")];
+    while let Some(dir) = dirs.pop() {
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let manifest = path.join("Cargo.toml");
+            if manifest.is_file() {
+                let text = std::fs::read_to_string(&manifest)
+                    .with_context(|| format!("cannot read {}", manifest.display()))?;
+                let name = text
+                    .lines()
+                    .find_map(|l| {
+                        l.trim()
+                            .strip_prefix("name = \"")?
+                            .strip_suffix('"')
+                            .map(str::to_string)
+                    })
+                    .with_context(|| format!("{}: no package name", manifest.display()))?;
+                found.push((name, path));
+            } else if path.parent() == Some(&root.join("plugins")) {
+                dirs.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Builds every plugin in one cargo invocation and copies the components to
+/// `target/plugins/NAME.wasm`. Returns that folder.
+fn build_plugins(root: &Path) -> Result<PathBuf> {
+    ensure_wasm_target()?;
+    let crates = plugin_crates(root)?;
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "--quiet",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        PLUGIN_PROFILE,
+    ]);
+    for (name, _) in &crates {
+        cmd.args(["-p", name]);
+    }
+    run(&mut cmd)?;
+    let target = target_dir(root);
+    let built = target.join(WASM_TARGET).join(PLUGIN_PROFILE);
+    let out = target.join("plugins");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    for (name, _) in &crates {
+        let from = built.join(format!("{}.wasm", name.replace('-', "_")));
+        let to = out.join(format!("{name}.wasm"));
+        std::fs::copy(&from, &to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+        let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
+        eprintln!("  {:<28} {:>8} bytes  {}", name, size, to.display());
+    }
+    Ok(out)
+}
+
+fn test(root: &Path, extra: &[String]) -> Result<()> {
+    let plugins = build_plugins(root)?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--quiet",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"])
+        .args(extra)
+        .env("WEIR_PLUGIN_DIR", &plugins);
+    run(&mut cmd)
+}
