@@ -106,10 +106,11 @@ impl Table {
             })?;
             let values: Vec<String> = record.iter().map(str::to_string).collect();
             let key = values[key_index].clone();
-            if rows.contains_key(&key) {
-                duplicates += 1;
-            } else {
-                rows.insert(key, values);
+            match rows.entry(key) {
+                std::collections::hash_map::Entry::Occupied(_) => duplicates += 1,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(values);
+                }
             }
         }
         Ok(Table {

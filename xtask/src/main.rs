@@ -168,7 +168,24 @@ fn build_plugins(root: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// Installs rustfmt and clippy when rustup says they are missing (minimal toolchain profiles
+/// ship without them).
+fn ensure_components() -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["component", "list", "--installed"])
+        .output()
+        .context("cannot run rustup")?;
+    let installed = String::from_utf8_lossy(&out.stdout);
+    for component in ["rustfmt", "clippy"] {
+        if !installed.lines().any(|l| l.starts_with(component)) {
+            run(Command::new("rustup").args(["component", "add", component]))?;
+        }
+    }
+    Ok(())
+}
+
 fn test(root: &Path, extra: &[String]) -> Result<()> {
+    ensure_components()?;
     let plugins = build_plugins(root)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([

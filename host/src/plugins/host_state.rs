@@ -201,7 +201,7 @@ impl log::Host for HostState {
                 cut -= 1;
             }
             message.truncate(cut);
-            message.push_str("…");
+            message.push('…');
         }
         let plugin = self.plugin_name();
         let version = &*self.version;
@@ -228,7 +228,7 @@ impl config::Host for HostState {
 impl lookup::Host for HostState {
     fn lookup(&mut self, table: String, key: String) -> Result<Option<lookup::Row>, String> {
         if let Some(allowed) = &self.spec.tables {
-            if !allowed.iter().any(|t| *t == table) {
+            if !allowed.contains(&table) {
                 return Err(format!(
                     "table {table:?} is not granted to plugin {} (granted: {})",
                     self.spec.name,
@@ -273,7 +273,7 @@ impl outbox::Host for HostState {
 
     fn notify(&mut self, channel: String, target: String, message: String) -> Result<(), String> {
         if let Some(channels) = &self.spec.channels {
-            if !channels.iter().any(|c| *c == channel) {
+            if !channels.contains(&channel) {
                 return Err(format!(
                     "channel {channel:?} is not granted to plugin {} (granted: {})",
                     self.spec.name,
