@@ -1,4 +1,6 @@
 //! End-to-end tests, one binary with a module per area.
 
 mod plugin_agreement;
+mod plugin_faults;
 mod plugin_grants;
+mod plugin_reload;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use weir_host::plugins::{
-    self as host, Grant, OutboxRequest, PluginEngine, PluginSpec, StagePlugin,
+    self as host, Grant, OutboxRequest, PluginEngine, PluginSlot, PluginSpec,
 };
 use weir_host::tables::{LookupTables, Table};
 use weir_sdk::testing::{Harness, MockHost, OutboxCall};
@@ -96,14 +96,13 @@ fn speeding_inputs() -> Vec<weir_sdk::Record> {
 fn speed_limit_filter_agrees() {
     let inputs = speeding_inputs();
     let spec = PluginSpec::new("speed-limit", &[Grant::Config]).param("limit", "80");
-    let plugin = engine()
-        .load_file(
-            spec,
-            &plugin_path("speed-limit"),
-            Arc::new(LookupTables::new()),
-        )
-        .expect("load speed-limit");
-    let mut component = StagePlugin::new(plugin);
+    let component = PluginSlot::load(
+        &engine(),
+        spec,
+        &plugin_path("speed-limit"),
+        Arc::new(LookupTables::new()),
+    )
+    .expect("load speed-limit");
     let mut native =
         Harness::<speed_limit::SpeedLimit>::new(MockHost::new().with_config("limit", "80"));
 
@@ -138,10 +137,13 @@ fn compare_transformer<T: weir_sdk::Transformer>(
     mock: MockHost,
     tables: Arc<LookupTables>,
 ) -> (usize, usize) {
-    let plugin = engine()
-        .load_file(PluginSpec::new(name, grants), &plugin_path(name), tables)
-        .unwrap_or_else(|e| panic!("load {name}: {e}"));
-    let mut component = StagePlugin::new(plugin);
+    let component = PluginSlot::load(
+        &engine(),
+        PluginSpec::new(name, grants),
+        &plugin_path(name),
+        tables,
+    )
+    .unwrap_or_else(|e| panic!("load {name}: {e}"));
     let mut native = Harness::<T>::new(mock);
     let (mut ok, mut failed) = (0, 0);
     for batch in inputs.chunks(50) {
@@ -244,14 +246,13 @@ fn sms_alert_emitter_agrees() {
         channels: Some(vec!["sms".into()]),
         ..PluginSpec::new("sms-alert", &[Grant::Config, Grant::Outbox, Grant::Log])
     };
-    let plugin = engine()
-        .load_file(
-            spec,
-            &plugin_path("sms-alert"),
-            Arc::new(LookupTables::new()),
-        )
-        .expect("load sms-alert");
-    let mut component = StagePlugin::new(plugin);
+    let component = PluginSlot::load(
+        &engine(),
+        spec,
+        &plugin_path("sms-alert"),
+        Arc::new(LookupTables::new()),
+    )
+    .expect("load sms-alert");
     let mut native = Harness::<sms_alert::SmsAlert>::new(MockHost::new());
 
     let mut sent = 0;

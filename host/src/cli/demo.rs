@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 use weir_host::plugins::{
-    FilterResult, Grant, OutboxRequest, PluginEngine, PluginSpec, Record, StagePlugin,
+    FilterResult, Grant, OutboxRequest, PluginEngine, PluginSlot, PluginSpec, Record,
     TransformResult,
 };
 use weir_host::tables::{LookupTables, Table};
@@ -46,7 +46,7 @@ fn load(
     file: &str,
     spec: PluginSpec,
     tables: &Arc<LookupTables>,
-) -> anyhow::Result<StagePlugin> {
+) -> anyhow::Result<Arc<PluginSlot>> {
     let path = dir.join(file);
     if !path.is_file() {
         bail!(
@@ -54,8 +54,7 @@ fn load(
             path.display()
         );
     }
-    let plugin = engine.load_file(spec, &path, tables.clone())?;
-    Ok(StagePlugin::new(plugin))
+    Ok(PluginSlot::load(engine, spec, &path, tables.clone())?)
 }
 
 pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
@@ -69,21 +68,21 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
     let tables = Arc::new(tables);
 
     let engine = PluginEngine::new(Some(PathBuf::from("target/weir-cache")))?;
-    let mut speed_limit = load(
+    let speed_limit = load(
         &engine,
         &opts.plugin_dir,
         "speed-limit.wasm",
         PluginSpec::new("speed-limit", &[Grant::Config]).param("limit", "75"),
         &tables,
     )?;
-    let mut enrich = load(
+    let enrich = load(
         &engine,
         &opts.plugin_dir,
         "owner-enrich.wasm",
         PluginSpec::new("owner-enrich", &[Grant::Config, Grant::Lookup]).param("table", "drivers"),
         &tables,
     )?;
-    let mut alert = load(
+    let alert = load(
         &engine,
         &opts.plugin_dir,
         "sms-alert.wasm",
@@ -215,7 +214,7 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
         (&enrich, "owner-enrich"),
         (&alert, "sms-alert"),
     ] {
-        let plugin = p.plugin();
+        let plugin = p.current();
         writeln!(
             out,
             "  plugin {n:<13} version {} loaded in {:.1} ms{}",

@@ -1,6 +1,7 @@
 //! Subcommands of the `weir` binary.
 
 mod demo;
+mod plugin_test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,37 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Work with plugin components.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Run a built component on sample input in the real runtime and print every record's
+    /// outcome (kept, dropped, output, delivered, failed and why).
+    Test {
+        /// The component (`.wasm`).
+        plugin: PathBuf,
+        /// One record per line: JSON (the line is the payload), or any text with `--raw`.
+        #[arg(long)]
+        input: PathBuf,
+        /// Treat input lines as raw text rather than JSON.
+        #[arg(long)]
+        raw: bool,
+        /// A plugin parameter, `KEY=VALUE` (repeatable).
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// A lookup table, `NAME=FILE.csv[:KEY_COLUMN]` (repeatable; the key defaults to the
+        /// first column).
+        #[arg(long = "table", value_name = "NAME=FILE")]
+        tables: Vec<String>,
+        /// Records per call.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch: u32,
+    },
 }
 
 /// Log to stderr; `-v` flags pick the level unless `RUST_LOG` is set.
@@ -68,6 +100,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data_dir: data,
             batch: batch as usize,
             quiet,
+        }),
+        Command::Plugin {
+            command:
+                PluginCommand::Test {
+                    plugin,
+                    input,
+                    raw,
+                    config,
+                    tables,
+                    batch,
+                },
+        } => plugin_test::run(&plugin_test::Options {
+            plugin,
+            input,
+            raw,
+            config,
+            tables,
+            batch: batch as usize,
         }),
     }
 }

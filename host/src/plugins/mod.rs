@@ -8,8 +8,11 @@
 //!   transformer, emitter) detected from its exports, pre-linked and health-checked.
 //!   Immutable and shared (`Arc`): hot reload swaps one `LoadedPlugin` for another.
 //! - [`PluginInstance`]: one instance in its own `Store`, reused across batches. Any fault
-//!   poisons it; [`StagePlugin`] replaces a poisoned instance with a fresh one before the next
-//!   batch.
+//!   poisons it.
+//! - [`PluginSlot`] (in `registry.rs`): a named plugin's current version plus a pool of idle
+//!   instances. Calls check an instance out and back in; a poisoned instance or one of a
+//!   replaced version is dropped on check-in. Hot reload swaps the current version between
+//!   batches; [`PluginRegistry`] holds the slots and watches their files.
 //!
 //! Invariant: a plugin call never panics or blocks the host beyond its time limit; every
 //! failure comes back as a [`PluginError`] naming the plugin, its version and the reason.
@@ -17,10 +20,12 @@
 mod bindings;
 mod error;
 mod grants;
+pub mod harness;
 mod host_state;
+mod metrics;
+mod registry;
 mod stdio;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,6 +40,8 @@ pub use bindings::types::{EmitFailure, FilterResult, Record, RecordError, Transf
 pub use error::{FaultKind, PluginError};
 pub use grants::{check_imports, Grant, ImportRefusal};
 pub use host_state::{OutboxRequest, Params};
+pub use metrics::{CounterSnapshot, PluginCounters};
+pub use registry::{PluginRegistry, PluginSlot, PluginWatcher, ReloadOutcome, SlotStatus};
 
 use bindings::{emitter, filter, transformer};
 use host_state::HostState;
@@ -291,6 +298,7 @@ impl PluginEngine {
             loaded_at: SystemTime::now(),
             load_time: Duration::ZERO,
             from_cache,
+            counters: Arc::new(PluginCounters::default()),
         });
         // Health check: a fresh instance must handle an empty batch.
         let mut instance = plugin.instantiate()?;
@@ -404,6 +412,7 @@ pub struct LoadedPlugin {
     loaded_at: SystemTime,
     load_time: Duration,
     from_cache: bool,
+    counters: Arc<PluginCounters>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -457,6 +466,11 @@ impl LoadedPlugin {
         &self.spec
     }
 
+    /// This version's call counters.
+    pub fn counters(&self) -> &Arc<PluginCounters> {
+        &self.counters
+    }
+
     /// A fresh instance in its own store.
     pub fn instantiate(self: &Arc<Self>) -> Result<PluginInstance, PluginError> {
         let state = HostState::new(self.spec.clone(), self.version.clone(), self.tables.clone());
@@ -479,6 +493,7 @@ impl LoadedPlugin {
             store,
             bound,
             poisoned: false,
+            call: (Instant::now(), 0),
         })
     }
 
@@ -509,6 +524,8 @@ pub struct PluginInstance {
     store: Store<HostState>,
     bound: Bound,
     poisoned: bool,
+    /// Start and batch size of the call in progress, for the counters.
+    call: (Instant, usize),
 }
 
 impl PluginInstance {
@@ -553,7 +570,8 @@ impl PluginInstance {
         }
     }
 
-    fn begin(&mut self) -> Result<(), PluginError> {
+    fn begin(&mut self, batch_len: usize) -> Result<(), PluginError> {
+        self.call = (Instant::now(), batch_len);
         if self.poisoned {
             return Err(self.fault(
                 FaultKind::Trap,
@@ -565,6 +583,13 @@ impl PluginInstance {
         Ok(())
     }
 
+    fn succeeded(&self, out: usize, failed: usize) {
+        let (started, records_in) = self.call;
+        self.plugin
+            .counters
+            .call(records_in, out, failed, started.elapsed());
+    }
+
     /// Forwards what the guest printed during a successful call to the host's logs.
     fn forward_stdio(&mut self) {
         let text = self.store.data().stderr.take();
@@ -574,6 +599,10 @@ impl PluginInstance {
     }
 
     fn fault(&self, kind: FaultKind, detail: String) -> PluginError {
+        self.plugin
+            .counters
+            .fault(kind, self.call.1, self.call.0.elapsed());
+        tracing::warn!(plugin = %self.plugin.spec.name, version = %self.plugin.version, kind = kind.as_str(), "{detail}");
         PluginError::Fault {
             plugin: self.plugin.spec.name.clone(),
             version: self.plugin.version.to_string(),
@@ -608,11 +637,30 @@ impl PluginInstance {
                 _ => FaultKind::Trap,
             }
         };
+        // The trap's own message ("wasm trap: call stack exhausted") and the innermost guest
+        // function, not the whole backtrace, which can be thousands of frames deep.
+        let mut what = match trap {
+            Some(t) => t.to_string(),
+            None => truncate(&error.to_string(), 512),
+        };
+        let frame = error
+            .downcast_ref::<wasmtime::WasmBacktrace>()
+            .and_then(|bt| {
+                bt.frames()
+                    .first()
+                    .and_then(|f| f.func_name().map(str::to_string))
+            });
+        if let Some(func) = frame {
+            what.push_str(&format!(" in {func}"));
+        }
         // A Rust panic prints "panicked at FILE:LINE:COL:\nMESSAGE" just before trapping.
         let detail = match stderr.rfind("panicked at") {
-            Some(at) => format!("{}; {}", stderr[at..].replace('\n', " "), error),
-            None if !stderr.is_empty() => format!("{error}; stderr: {stderr}"),
-            None => format!("{error}"),
+            Some(at) => format!(
+                "{} ({what})",
+                truncate(&stderr[at..].replace('\n', " "), 1024)
+            ),
+            None if !stderr.is_empty() => format!("{what}; stderr: {}", truncate(stderr, 1024)),
+            None => what,
         };
         self.fault(kind, detail)
     }
@@ -624,7 +672,7 @@ impl PluginInstance {
 
     /// Runs a filter batch: one verdict per record, in order.
     pub fn filter(&mut self, batch: &[Record]) -> Result<Vec<FilterResult>, PluginError> {
-        self.begin()?;
+        self.begin(batch.len())?;
         let Bound::Filter(f) = &self.bound else {
             return Err(self.wrong_kind(PluginKind::Filter));
         };
@@ -640,12 +688,21 @@ impl PluginInstance {
             )));
         }
         self.forward_stdio();
+        let kept = out
+            .iter()
+            .filter(|r| matches!(r, FilterResult::Keep))
+            .count();
+        let failed = out
+            .iter()
+            .filter(|r| matches!(r, FilterResult::Failed(_)))
+            .count();
+        self.succeeded(kept, failed);
         Ok(out)
     }
 
     /// Runs a transformer batch: one result per record, in order.
     pub fn transform(&mut self, batch: &[Record]) -> Result<Vec<TransformResult>, PluginError> {
-        self.begin()?;
+        self.begin(batch.len())?;
         let Bound::Transformer(t) = &self.bound else {
             return Err(self.wrong_kind(PluginKind::Transformer));
         };
@@ -674,12 +731,17 @@ impl PluginInstance {
             )));
         }
         self.forward_stdio();
+        let failed = out
+            .iter()
+            .filter(|r| matches!(r, TransformResult::Failed(_)))
+            .count();
+        self.succeeded(produced, failed);
         Ok(out)
     }
 
     /// Runs an emitter batch: the failed records and the requested side effects.
     pub fn emit(&mut self, batch: &[Record]) -> Result<EmitOutcome, PluginError> {
-        self.begin()?;
+        self.begin(batch.len())?;
         let Bound::Emitter(e) = &self.bound else {
             return Err(self.wrong_kind(PluginKind::Emitter));
         };
@@ -703,72 +765,22 @@ impl PluginInstance {
             }
         }
         self.forward_stdio();
+        self.succeeded(batch.len() - failures.len(), failures.len());
         let outbox = std::mem::take(&mut self.store.data_mut().outbox);
         Ok(EmitOutcome { failures, outbox })
     }
 }
 
-/// A plugin plus its current instance: instantiates lazily and replaces a faulted instance
-/// before the next batch, so a fault costs exactly the batch in flight.
-pub struct StagePlugin {
-    plugin: Arc<LoadedPlugin>,
-    instance: Option<PluginInstance>,
-    faults: BTreeMap<FaultKind, u64>,
-}
-
-impl StagePlugin {
-    /// Wraps a loaded plugin.
-    pub fn new(plugin: Arc<LoadedPlugin>) -> Self {
-        StagePlugin {
-            plugin,
-            instance: None,
-            faults: BTreeMap::new(),
-        }
+/// At most `max` bytes of `text`, cut at a character boundary, with an ellipsis when cut.
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
     }
-
-    /// The plugin version in use.
-    pub fn plugin(&self) -> &Arc<LoadedPlugin> {
-        &self.plugin
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
     }
-
-    /// Faults so far, by kind.
-    pub fn faults(&self) -> &BTreeMap<FaultKind, u64> {
-        &self.faults
-    }
-
-    fn with_instance<R>(
-        &mut self,
-        call: impl FnOnce(&mut PluginInstance) -> Result<R, PluginError>,
-    ) -> Result<R, PluginError> {
-        let instance = match &mut self.instance {
-            Some(i) if !i.is_poisoned() => i,
-            slot => slot.insert(self.plugin.instantiate()?),
-        };
-        let result = call(instance);
-        if let Err(e) = &result {
-            if let Some(kind) = e.fault_kind() {
-                *self.faults.entry(kind).or_default() += 1;
-                tracing::warn!(plugin = %self.plugin.name(), version = %self.plugin.version(), error = %e, "plugin fault; instance replaced");
-                self.instance = None;
-            }
-        }
-        result
-    }
-
-    /// See [`PluginInstance::filter`].
-    pub fn filter(&mut self, batch: &[Record]) -> Result<Vec<FilterResult>, PluginError> {
-        self.with_instance(|i| i.filter(batch))
-    }
-
-    /// See [`PluginInstance::transform`].
-    pub fn transform(&mut self, batch: &[Record]) -> Result<Vec<TransformResult>, PluginError> {
-        self.with_instance(|i| i.transform(batch))
-    }
-
-    /// See [`PluginInstance::emit`].
-    pub fn emit(&mut self, batch: &[Record]) -> Result<EmitOutcome, PluginError> {
-        self.with_instance(|i| i.emit(batch))
-    }
+    format!("{}…", &text[..cut])
 }
 
 impl PartialOrd for FaultKind {

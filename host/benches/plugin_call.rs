@@ -1,0 +1,225 @@
+//! Plugin call cost: the `speed-limit` filter as a WebAssembly component against the same logic
+//! compiled natively, over the seed payloads, at batch sizes 1, 16 and 256; then cold vs cached
+//! load times and hot-reload latency (file written -> new version serving).
+//!
+//! Run: `cargo bench -p weir-host --bench plugin_call` after `cargo xtask plugins`.
+//! Native and WASM are measured alternately in the same process, and figures are medians of
+//! several rounds, so a noisy shared machine shifts both sides alike; compare the ratios.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weir_host::plugins::{Grant, PluginEngine, PluginRegistry, PluginSlot, PluginSpec, Record};
+use weir_host::tables::LookupTables;
+use weir_sdk::stage::{filter_batch, StageCell};
+use weir_sdk::testing::MockHost;
+
+const ROUNDS: usize = 7;
+const ROUND_TIME: Duration = Duration::from_millis(300);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn plugin(name: &str) -> PathBuf {
+    let dir = std::env::var_os("WEIR_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/plugins"));
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo xtask plugins`",
+        path.display()
+    );
+    path
+}
+
+/// The seed rows as the device's JSON, all values strings.
+fn seed_payloads() -> Vec<Vec<u8>> {
+    let mut reader =
+        csv::Reader::from_path(repo().join("examples/speeding/data/speeding_data.csv"))
+            .expect("speeding_data.csv");
+    let headers = reader.headers().expect("header").clone();
+    reader
+        .records()
+        .map(|row| {
+            let row = row.expect("row");
+            let mut m = serde_json::Map::new();
+            m.insert("iottimestamp".into(), "2026-11-24 06:00:12.123456".into());
+            for (h, v) in headers.iter().zip(row.iter()) {
+                m.insert(h.to_string(), v.into());
+            }
+            serde_json::Value::Object(m).to_string().into_bytes()
+        })
+        .collect()
+}
+
+/// Median over rounds of the time per record, running `f` on successive batches for a fixed
+/// time per round.
+fn per_record(batches: usize, batch: usize, mut f: impl FnMut(usize)) -> f64 {
+    let mut samples = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let mut records = 0usize;
+        let mut i = 0;
+        while start.elapsed() < ROUND_TIME {
+            f(i % batches);
+            i += 1;
+            records += batch;
+        }
+        samples.push(start.elapsed().as_nanos() as f64 / records as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[ROUNDS / 2]
+}
+
+fn main() {
+    let payloads = seed_payloads();
+    let engine = PluginEngine::new(None).expect("engine");
+    let spec = PluginSpec::new("speed-limit", &[Grant::Config]).param("limit", "75");
+    let slot = PluginSlot::load(
+        &engine,
+        spec,
+        &plugin("speed-limit"),
+        Arc::new(LookupTables::new()),
+    )
+    .expect("load speed-limit");
+
+    println!(
+        "speed-limit filter over {} seed payloads, median of {ROUNDS} rounds",
+        payloads.len()
+    );
+    println!(
+        "{:>6} {:>14} {:>14} {:>8} {:>18}",
+        "batch", "native ns/rec", "wasm ns/rec", "ratio", "wasm extra ns/call"
+    );
+    for batch in [1usize, 16, 256] {
+        let host_batches: Vec<Vec<Record>> = payloads
+            .chunks(batch)
+            .filter(|c| c.len() == batch)
+            .map(|c| {
+                c.iter()
+                    .map(|p| Record {
+                        payload: p.clone(),
+                        partition_key: "k".into(),
+                        source_topic: "rtr/iot/trafficdata".into(),
+                        client_id: "bench".into(),
+                        rule_name: "speeding".into(),
+                        arrival_timestamp_ms: 0,
+                        attributes: Vec::new(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let sdk_batches: Vec<Vec<weir_sdk::Record>> = host_batches
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|r| weir_sdk::Record {
+                        payload: r.payload.clone(),
+                        partition_key: r.partition_key.clone(),
+                        source_topic: r.source_topic.clone(),
+                        client_id: r.client_id.clone(),
+                        rule_name: r.rule_name.clone(),
+                        arrival_timestamp_ms: 0,
+                        attributes: Vec::new(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let n = host_batches.len();
+        let host = MockHost::new().with_config("limit", "75");
+        let mut cell = StageCell::<speed_limit::SpeedLimit>::default();
+        // Warm up both.
+        for i in 0..n {
+            std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
+            std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
+        }
+        let native = per_record(n, batch, |i| {
+            std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
+        });
+        let wasm = per_record(n, batch, |i| {
+            std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
+        });
+        println!(
+            "{batch:>6} {native:>14.0} {wasm:>14.0} {:>7.2}x {:>18.0}",
+            wasm / native,
+            (wasm - native) * batch as f64
+        );
+    }
+
+    // Cold (compile) vs cached (deserialise) load, each including link + health check.
+    let cache = std::env::temp_dir().join(format!("weir-bench-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let mut cold = Vec::new();
+    let mut cached = Vec::new();
+    for _ in 0..3 {
+        let _ = std::fs::remove_dir_all(&cache);
+        let e = PluginEngine::new(Some(cache.clone())).expect("engine");
+        let spec = PluginSpec::new("speed-limit", &[Grant::Config]);
+        let t = Instant::now();
+        e.load_file(
+            spec.clone(),
+            &plugin("speed-limit"),
+            Arc::new(LookupTables::new()),
+        )
+        .expect("cold");
+        cold.push(t.elapsed());
+        let e2 = PluginEngine::new(Some(cache.clone())).expect("engine");
+        let t = Instant::now();
+        let p = e2
+            .load_file(spec, &plugin("speed-limit"), Arc::new(LookupTables::new()))
+            .expect("cached");
+        cached.push(t.elapsed());
+        assert!(p.from_cache());
+    }
+    cold.sort();
+    cached.sort();
+    println!(
+        "load speed-limit: cold {:.1} ms, cached {:.2} ms (median of 3; compile+link+health check)",
+        cold[1].as_secs_f64() * 1e3,
+        cached[1].as_secs_f64() * 1e3
+    );
+
+    // Hot reload through the file watcher: write a new version, wait until it serves.
+    let dir = cache.join("watched");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("speed-limit.wasm");
+    let original = std::fs::read(plugin("speed-limit")).expect("component");
+    std::fs::write(&path, &original).expect("write");
+    let registry = Arc::new(PluginRegistry::new(
+        PluginEngine::new(Some(cache.join("c"))).expect("engine"),
+        Arc::new(LookupTables::new()),
+    ));
+    let slot = registry
+        .add(PluginSpec::new("speed-limit", &[Grant::Config]), &path)
+        .expect("add");
+    let _watch = registry.watch().expect("watch");
+    let mut latencies = Vec::new();
+    for n in 0u8..5 {
+        let mut bytes = original.clone();
+        // An appended custom section: same code, new content hash.
+        bytes.extend_from_slice(&[0, 3, 1, b'v', n]);
+        let before = slot.current().version().to_string();
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).expect("write");
+        let t = Instant::now();
+        std::fs::rename(&tmp, &path).expect("rename");
+        while slot.current().version() == before {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "reload did not happen"
+            );
+            std::thread::yield_now();
+        }
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    println!(
+        "hot reload (file renamed into place -> new version serving): median {:.1} ms, max {:.1} ms over 5 (uncached compile each time)",
+        latencies[2].as_secs_f64() * 1e3,
+        latencies[4].as_secs_f64() * 1e3
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}

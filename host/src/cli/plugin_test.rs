@@ -1,0 +1,172 @@
+//! `weir plugin test PLUGIN.wasm --input records.jsonl`: run a built component on sample input
+//! and print each record's outcome.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use weir_host::plugins::harness::{self, Outcome};
+use weir_host::plugins::{OutboxRequest, PluginEngine, PluginSpec, Record};
+use weir_host::tables::{LookupTables, Table};
+
+pub struct Options {
+    pub plugin: PathBuf,
+    pub input: PathBuf,
+    pub raw: bool,
+    pub config: Vec<String>,
+    pub tables: Vec<String>,
+    pub batch: usize,
+}
+
+/// Each input line is one record: its JSON text as payload (or the line as-is with `--raw`).
+fn read_records(path: &Path, raw: bool) -> anyhow::Result<Vec<Record>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !raw {
+            serde_json::from_str::<serde_json::Value>(line).with_context(|| {
+                format!(
+                    "{}:{}: not JSON (use --raw for text lines)",
+                    path.display(),
+                    i + 1
+                )
+            })?;
+        }
+        records.push(Record {
+            payload: line.as_bytes().to_vec(),
+            partition_key: format!("line-{}", i + 1),
+            source_topic: "weir/plugin-test".into(),
+            client_id: "weir-plugin-test".into(),
+            rule_name: "plugin-test".into(),
+            arrival_timestamp_ms: u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0),
+            attributes: Vec::new(),
+        });
+    }
+    Ok(records)
+}
+
+/// `name=file.csv` or `name=file.csv:keycolumn` (the key column defaults to the first column).
+fn load_tables(specs: &[String]) -> anyhow::Result<LookupTables> {
+    let mut tables = LookupTables::new();
+    for spec in specs {
+        let (name, rest) = spec
+            .split_once('=')
+            .with_context(|| format!("--table {spec:?}: expected NAME=FILE.csv[:KEY]"))?;
+        let (file, key) = match rest.rsplit_once(':') {
+            Some((f, k)) if !k.contains('/') => (f, Some(k)),
+            _ => (rest, None),
+        };
+        let key = match key {
+            Some(k) => k.to_string(),
+            None => {
+                let mut r = csv::Reader::from_path(file)
+                    .with_context(|| format!("--table {name}: cannot read {file}"))?;
+                r.headers()?
+                    .get(0)
+                    .map(str::to_string)
+                    .with_context(|| format!("--table {name}: {file} has no header"))?
+            }
+        };
+        tables.insert(name, Table::from_csv_file(name, Path::new(file), &key)?);
+    }
+    Ok(tables)
+}
+
+fn show(payload: &[u8]) -> String {
+    String::from_utf8_lossy(payload).into_owned()
+}
+
+pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
+    let mut spec = PluginSpec::new(
+        opts.plugin
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".into()),
+        &[],
+    );
+    for kv in &opts.config {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--config {kv:?}: expected KEY=VALUE")
+        };
+        spec.params.insert(k.to_string(), v.to_string());
+    }
+    let tables = Arc::new(load_tables(&opts.tables)?);
+    let records = read_records(&opts.input, opts.raw)?;
+    let engine = PluginEngine::new(None)?;
+    let report = harness::run(&engine, spec, &opts.plugin, tables, &records, opts.batch)?;
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let p = &report.plugin;
+    writeln!(
+        out,
+        "# {} {} version {} ({:.1} ms to load)",
+        p.kind().as_str(),
+        p.name(),
+        p.version(),
+        p.load_time().as_secs_f64() * 1e3
+    )?;
+    writeln!(out, "# imports: {}", p.imports().join(", "))?;
+    let mut failed = 0;
+    for (i, outcome) in report.outcomes.iter().enumerate() {
+        let n = i + 1;
+        match outcome {
+            Outcome::Kept => writeln!(out, "{n}\tkept")?,
+            Outcome::Dropped => writeln!(out, "{n}\tdropped")?,
+            Outcome::Delivered => writeln!(out, "{n}\tdelivered")?,
+            Outcome::Transformed(rs) if rs.is_empty() => {
+                writeln!(out, "{n}\tconsumed (no output)")?
+            }
+            Outcome::Transformed(rs) => {
+                for r in rs {
+                    writeln!(out, "{n}\t-> {}", show(&r.payload))?;
+                }
+            }
+            Outcome::Failed { error, retryable } => {
+                failed += 1;
+                let retry = if *retryable { " (retryable)" } else { "" };
+                writeln!(out, "{n}\tfailed{retry}: {}: {}", error.code, error.message)?;
+            }
+            Outcome::BatchFault(why) => {
+                failed += 1;
+                writeln!(out, "{n}\tbatch failed: {why}")?;
+            }
+        }
+    }
+    for request in &report.outbox {
+        match request {
+            OutboxRequest::Notify {
+                channel,
+                target,
+                message,
+            } => writeln!(out, "outbox\tnotify {channel} {target}: {message:?}")?,
+            OutboxRequest::Publish {
+                topic,
+                payload,
+                qos,
+            } => writeln!(out, "outbox\tpublish {topic} qos{qos}: {}", show(payload))?,
+            OutboxRequest::PutRecord {
+                stream,
+                partition_key,
+                data,
+            } => writeln!(
+                out,
+                "outbox\tput-record {stream} [{partition_key}]: {}",
+                show(data)
+            )?,
+        }
+    }
+    writeln!(
+        out,
+        "# {} records, {} failed",
+        report.outcomes.len(),
+        failed
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
