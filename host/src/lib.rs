@@ -4,4 +4,5 @@
 //! through them.
 
 pub mod plugins;
+pub mod rules;
 pub mod tables;

@@ -3,8 +3,10 @@
 //! - `plugins`: builds every plugin crate under `plugins/` into a WebAssembly component in
 //!   `target/plugins/NAME.wasm`, installing the `wasm32-wasip2` target with rustup if missing.
 //! - `demo`: builds the plugins, then runs the speeding-car scenario (`weir demo`).
-//! - `test`: builds the plugins, then checks formatting, runs clippy on every target and runs
-//!   every test of the workspace. This is what CI runs.
+//! - `test`: builds the plugins, then checks formatting, runs clippy on every target, runs
+//!   every test of the workspace, and cross-builds `weir-device` for the Raspberry Pi and runs
+//!   it under qemu (`device/ci-aarch64.sh`). This is what CI runs. Extra arguments go to
+//!   `cargo test` (and skip the cross build).
 //!
 //! Everything runs in the dev profile with one target directory, so the heavy dependencies
 //! (wasmtime, cranelift) are built once and shared by the demo, the tests and clippy's checks.
@@ -201,5 +203,12 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     cmd.args(["test", "--workspace"])
         .args(extra)
         .env("WEIR_PLUGIN_DIR", &plugins);
-    run(&mut cmd)
+    run(&mut cmd)?;
+    // The Raspberry Pi build: cross-compile weir-device for aarch64 and replay the seed CSV
+    // with that binary under qemu-user against a loopback broker. The script installs the
+    // cross toolchain and qemu from Debian when they are missing.
+    if extra.is_empty() {
+        run(Command::new("bash").arg(root.join("device/ci-aarch64.sh")))?;
+    }
+    Ok(())
 }

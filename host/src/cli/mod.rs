@@ -2,6 +2,7 @@
 
 mod demo;
 mod plugin_test;
+mod rule_test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,10 +39,35 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Work with rules.
+    Rule {
+        #[command(subcommand)]
+        command: RuleCommand,
+    },
     /// Work with plugin components.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RuleCommand {
+    /// Evaluate an AWS IoT rule (SQL version 2016-03-23) against one message, offline. Prints
+    /// the output as one line of JSON, or `null` when the rule does not fire.
+    Test {
+        /// The rule's SQL, e.g. `SELECT * FROM 'rtr/iot/trafficdata' WHERE speed > 75`.
+        #[arg(long)]
+        sql: String,
+        /// The topic the message was published on.
+        #[arg(long)]
+        topic: String,
+        /// The message payload (JSON, or any text: non-JSON payloads are binary to the rule).
+        #[arg(long)]
+        payload: String,
+        /// The publisher's MQTT client id, for `clientid()`.
+        #[arg(long)]
+        clientid: Option<String>,
     },
 }
 
@@ -101,6 +127,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             batch: batch as usize,
             quiet,
         }),
+        Command::Rule {
+            command:
+                RuleCommand::Test {
+                    sql,
+                    topic,
+                    payload,
+                    clientid,
+                },
+        } => rule_test::run(&sql, &topic, &payload, clientid.as_deref()),
         Command::Plugin {
             command:
                 PluginCommand::Test {

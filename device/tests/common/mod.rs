@@ -1,0 +1,139 @@
+//! Shared by the integration tests and the `load_ceiling` example: an embedded rumqttd broker on
+//! a free loopback port, a subscriber that collects messages, and the seed data's path.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
+use weir_device::connection::{BrokerUrl, ConnectionOptions, Publisher, Qos, Received};
+
+/// The seed CSV, where it lives relative to this crate both in scratch and in the project.
+pub fn seed_csv() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/speeding/data/speeding_data.csv")
+}
+
+pub struct Broker {
+    pub v4_port: u16,
+    pub v5_port: u16,
+}
+
+impl Broker {
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.v4_port)
+    }
+    pub fn v5_url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.v5_port)
+    }
+    pub fn options(&self, client_id: &str) -> ConnectionOptions {
+        let url = BrokerUrl::parse(&self.url()).expect("valid url");
+        ConnectionOptions::new(url, client_id)
+    }
+}
+
+fn free_port() -> u16 {
+    // Bind port 0, read the port, release it for the broker. Another process could take it in
+    // between; on a test machine that is rare enough, and the readiness probe would time out
+    // with a clear message rather than hang.
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn server(name: &str, port: u16) -> ServerSettings {
+    ServerSettings {
+        name: name.to_string(),
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        tls: None,
+        next_connection_delay_ms: 1,
+        connections: ConnectionSettings {
+            connection_timeout_ms: 60_000,
+            max_payload_size: 1024 * 1024,
+            max_inflight_count: 1_000,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: true,
+        },
+    }
+}
+
+/// Starts rumqttd with one v4 and one v5 listener on loopback; returns once both accept
+/// connections. The broker thread lives until the test process exits.
+pub fn start_broker() -> Broker {
+    let (v4_port, v5_port) = (free_port(), free_port());
+    let config = Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections: 10_010,
+            max_outgoing_packet_count: 200,
+            // Small segments: load runs publish millions of messages nobody reads back.
+            max_segment_size: 16 * 1024 * 1024,
+            max_segment_count: 4,
+            ..RouterConfig::default()
+        },
+        v4: Some(HashMap::from([("v4".to_string(), server("v4", v4_port))])),
+        v5: Some(HashMap::from([("v5".to_string(), server("v5", v5_port))])),
+        ..Config::default()
+    };
+    std::thread::Builder::new()
+        .name("rumqttd".into())
+        .spawn(move || {
+            let mut broker = rumqttd::Broker::new(config);
+            if let Err(e) = broker.start() {
+                eprintln!("rumqttd stopped: {e}");
+            }
+        })
+        .expect("spawn broker thread");
+    wait_listening(v4_port);
+    wait_listening(v5_port);
+    Broker { v4_port, v5_port }
+}
+
+/// rumqttd has no "ready" signal, so probe the port; a refused connect returns at once, and
+/// the loop is bounded so a broker that never comes up fails the test instead of hanging it.
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "broker did not listen on {addr} within 10 s"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// A connected subscriber whose SUBACK has arrived.
+pub struct Subscriber {
+    pub conn: Publisher,
+    rx: tokio::sync::mpsc::Receiver<Received>,
+}
+
+pub async fn subscribe(url: &str, client_id: &str, filter: &str) -> Subscriber {
+    let mut o = ConnectionOptions::new(BrokerUrl::parse(url).expect("url"), client_id);
+    o.clean_session = true;
+    let mut conn = Publisher::connect(&o).await.expect("subscriber connects");
+    // Take the receiver first: messages that arrive before it is taken are dropped.
+    let rx = conn.take_incoming().expect("incoming");
+    conn.subscribe(filter, Qos::AtLeastOnce, Duration::from_secs(10))
+        .await
+        .expect("SUBACK");
+    Subscriber { conn, rx }
+}
+
+impl Subscriber {
+    /// Collects `n` messages; panics (failing the test) if they do not come within `timeout`.
+    pub async fn collect(&mut self, n: usize, timeout: Duration) -> Vec<Received> {
+        let mut out = Vec::with_capacity(n);
+        let deadline = tokio::time::Instant::now() + timeout;
+        while out.len() < n {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(m)) => out.push(m),
+                Ok(None) => panic!("subscriber closed after {} of {n} messages", out.len()),
+                Err(_) => panic!("received {} of {n} messages within {timeout:?}", out.len()),
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,1 @@
+SELECT * FROM 'rtr/iot/trafficdata' WHERE speed > 75

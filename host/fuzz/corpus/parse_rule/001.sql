@@ -1,0 +1,1 @@
+SELECT licensePlate, speed, city FROM 'rtr/iot/trafficdata' WHERE speed > 75

@@ -1,0 +1,1 @@
+SELECT color AS my_color FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT temperature, color FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT color, humidity FROM 'topic/subtopic'

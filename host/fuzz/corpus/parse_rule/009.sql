@@ -1,0 +1,1 @@
+SELECT humidity FROM 'topic/subtopic'

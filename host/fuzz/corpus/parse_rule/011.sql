@@ -1,0 +1,1 @@
+SELECT VALUE humidity FROM 'topic/subtopic'

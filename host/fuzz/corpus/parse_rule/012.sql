@@ -1,0 +1,1 @@
+SELECT temperature - 32 AS t FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT VALUE {'c': color} FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT color, upper(color) FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT *, 'blue' AS color FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT 'whatever' AS x FROM 'topic/subtopic'

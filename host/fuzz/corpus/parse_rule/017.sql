@@ -1,0 +1,1 @@
+SELECT VALUE * FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT true AND true AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT true AND false AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT 'TRUE' AND 'true' AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT 'yes' AND true AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT 1 AND true AS r FROM 'topic/subtopic'

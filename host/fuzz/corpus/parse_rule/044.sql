@@ -1,0 +1,1 @@
+SELECT true AND x AS r FROM 'topic/subtopic'

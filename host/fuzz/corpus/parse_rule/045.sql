@@ -1,0 +1,1 @@
+SELECT false OR true AS r FROM 'topic/subtopic'

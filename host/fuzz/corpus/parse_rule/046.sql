@@ -1,0 +1,1 @@
+SELECT 'false' OR 'FALSE' AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT x OR true AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT NOT true AS r FROM 'topic/subtopic'

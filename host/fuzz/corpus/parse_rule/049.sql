@@ -1,0 +1,1 @@
+SELECT NOT 'false' AS r FROM 'topic/subtopic'

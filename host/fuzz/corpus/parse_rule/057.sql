@@ -1,0 +1,1 @@
+SELECT true > false AS r FROM 'topic/subtopic'

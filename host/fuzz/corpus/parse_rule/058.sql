@@ -1,0 +1,1 @@
+SELECT 3 >= 3 AS r FROM 'topic/subtopic'

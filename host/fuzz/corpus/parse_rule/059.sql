@@ -1,0 +1,1 @@
+SELECT '5E2' >= 500 AS r FROM 'topic/subtopic'

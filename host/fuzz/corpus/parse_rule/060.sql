@@ -1,0 +1,1 @@
+SELECT '-84.5' < 0 AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT '+5' < 10 AS r FROM 'topic/subtopic'

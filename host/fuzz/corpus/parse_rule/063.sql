@@ -1,0 +1,1 @@
+SELECT s <= 70 AS r FROM 'topic/subtopic'

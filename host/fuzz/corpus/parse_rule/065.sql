@@ -1,0 +1,1 @@
+SELECT 'a' = 'a' AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT '82' = 82 AS r FROM 'topic/subtopic'

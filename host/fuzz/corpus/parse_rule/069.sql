@@ -1,0 +1,1 @@
+SELECT o = {'a': 1} AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT n = null AS r FROM 'topic/subtopic'

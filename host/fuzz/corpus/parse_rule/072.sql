@@ -1,0 +1,1 @@
+SELECT true = 'true' AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT 1 + 2.5 AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT 'a' + 1 AS r FROM 'topic/subtopic'

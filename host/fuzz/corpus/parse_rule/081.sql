@@ -1,0 +1,1 @@
+SELECT 1.5 + 1.5 AS r FROM 'topic/subtopic'

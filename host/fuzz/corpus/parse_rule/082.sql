@@ -1,0 +1,1 @@
+SELECT true + 1 AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT '5' - 3 AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT '3' * '4' AS r FROM 'topic/subtopic'

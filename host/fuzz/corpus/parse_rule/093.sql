@@ -1,0 +1,1 @@
+SELECT 7 / 2 AS r FROM 'topic/subtopic'

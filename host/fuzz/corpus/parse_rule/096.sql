@@ -1,0 +1,1 @@
+SELECT '9' / 3 AS r FROM 'topic/subtopic'

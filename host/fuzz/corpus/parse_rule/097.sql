@@ -1,0 +1,1 @@
+SELECT 7 % 3 AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT 7 % 0 AS r FROM 'topic/subtopic'

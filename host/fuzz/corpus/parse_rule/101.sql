@@ -1,0 +1,1 @@
+SELECT 2 + 3 * 4 AS r FROM 'topic/subtopic'

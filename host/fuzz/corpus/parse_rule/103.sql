@@ -1,0 +1,1 @@
+SELECT -x AS r FROM 'topic/subtopic'

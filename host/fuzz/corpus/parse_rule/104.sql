@@ -1,0 +1,1 @@
+SELECT cast('1.2' AS Decimal) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT cast(true AS Int) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT cast(false AS Decimal) AS r FROM 'topic/subtopic'

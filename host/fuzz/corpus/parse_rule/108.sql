@@ -1,0 +1,1 @@
+SELECT cast(0 AS Boolean) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT cast(2 AS Bool) AS r FROM 'topic/subtopic'

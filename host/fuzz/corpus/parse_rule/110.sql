@@ -1,0 +1,1 @@
+SELECT cast('TRUE' AS Boolean) AS r FROM 'topic/subtopic'

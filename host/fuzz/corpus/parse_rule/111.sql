@@ -1,0 +1,1 @@
+SELECT cast('yes' AS Boolean) AS r FROM 'topic/subtopic'

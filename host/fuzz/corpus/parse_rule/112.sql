@@ -1,0 +1,1 @@
+SELECT cast(1.5 AS String) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT cast(7 AS String) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT cast(true AS String) AS r FROM 'topic/subtopic'

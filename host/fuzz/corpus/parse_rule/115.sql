@@ -1,0 +1,1 @@
+SELECT cast(a AS String) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT cast(o AS String) AS r FROM 'topic/subtopic'

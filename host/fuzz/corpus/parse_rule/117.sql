@@ -1,0 +1,1 @@
+SELECT cast(n AS String) AS r FROM 'topic/subtopic'

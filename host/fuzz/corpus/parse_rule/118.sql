@@ -1,0 +1,1 @@
+SELECT cast('abc' AS Int) AS r FROM 'topic/subtopic'

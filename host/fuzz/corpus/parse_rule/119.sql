@@ -1,0 +1,1 @@
+SELECT cast(a AS Int) AS r FROM 'topic/subtopic'

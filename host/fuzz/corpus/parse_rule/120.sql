@@ -1,0 +1,1 @@
+SELECT cast('2.9' AS Int) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT cast(5 AS varchar) AS r FROM 'topic/subtopic'

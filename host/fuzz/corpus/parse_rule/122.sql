@@ -1,0 +1,1 @@
+SELECT cast('2.25' AS Double) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT cast('42' AS Integer) AS r FROM 'topic/subtopic'

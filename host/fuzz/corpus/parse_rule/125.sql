@@ -1,0 +1,1 @@
+SELECT cast(10.0 AS Decimal) AS r FROM 'topic/subtopic'

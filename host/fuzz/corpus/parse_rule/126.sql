@@ -1,0 +1,1 @@
+SELECT cast(a AS Blob) AS r FROM 'topic/subtopic'

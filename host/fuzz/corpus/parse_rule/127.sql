@@ -1,0 +1,1 @@
+SELECT abs(-5) AS r FROM 'topic/subtopic'

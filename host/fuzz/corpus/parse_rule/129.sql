@@ -1,0 +1,1 @@
+SELECT abs('-3') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT abs(true) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT acos(0.5) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT asin(0.5) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT atan(0.5) AS r FROM 'topic/subtopic'

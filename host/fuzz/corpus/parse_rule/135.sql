@@ -1,0 +1,1 @@
+SELECT atan2(1, 0) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT ceil(1.2) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT cos(0) AS r FROM 'topic/subtopic'

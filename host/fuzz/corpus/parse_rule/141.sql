@@ -1,0 +1,1 @@
+SELECT cosh(2.3) AS r FROM 'topic/subtopic'

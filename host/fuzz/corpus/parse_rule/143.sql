@@ -1,0 +1,1 @@
+SELECT ln(exp(2)) AS r FROM 'topic/subtopic'

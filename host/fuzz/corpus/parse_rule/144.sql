@@ -1,0 +1,1 @@
+SELECT ln(0) AS r FROM 'topic/subtopic'

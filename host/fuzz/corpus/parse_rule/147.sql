@@ -1,0 +1,1 @@
+SELECT mod(8, 0) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT remainder(8, 3) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT nanvl(x, 3) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT power(2, 8) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT power(2.5, 2) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT round(-1.7) AS r FROM 'topic/subtopic'

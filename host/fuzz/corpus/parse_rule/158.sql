@@ -1,0 +1,1 @@
+SELECT sign(2.5) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT sinh(2.3) AS r FROM 'topic/subtopic'

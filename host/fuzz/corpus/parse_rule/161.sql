@@ -1,0 +1,1 @@
+SELECT sqrt(9) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT sqrt(-1) AS r FROM 'topic/subtopic'

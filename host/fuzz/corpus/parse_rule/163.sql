@@ -1,0 +1,1 @@
+SELECT tan(3) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT tanh(2.3) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT trunc(2.3, 0) AS r FROM 'topic/subtopic'

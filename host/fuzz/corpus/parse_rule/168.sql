@@ -1,0 +1,1 @@
+SELECT trunc(2.00, 5) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT bitxor(13, 5) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT bitnot(13) AS r FROM 'topic/subtopic'

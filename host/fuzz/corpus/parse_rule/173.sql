@@ -1,0 +1,1 @@
+SELECT bitand('12', 10) AS r FROM 'topic/subtopic'

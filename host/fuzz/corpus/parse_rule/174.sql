@@ -1,0 +1,1 @@
+SELECT rand() >= 0 AND rand() < 1 AS r FROM 'topic/subtopic'

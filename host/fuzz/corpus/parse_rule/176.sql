@@ -1,0 +1,1 @@
+SELECT concat(1) AS r FROM 'topic/subtopic'

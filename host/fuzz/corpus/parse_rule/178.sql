@@ -1,0 +1,1 @@
+SELECT concat([1, 2, 3], 'hello') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT concat('con', 'cat') AS r FROM 'topic/subtopic'

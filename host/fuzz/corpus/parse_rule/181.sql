@@ -1,0 +1,1 @@
+SELECT concat('he', 'is', 'man') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT concat([1, 2, 3], 'hello', [4, 5, 6]) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT upper(true) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT length(false) AS r FROM 'topic/subtopic'

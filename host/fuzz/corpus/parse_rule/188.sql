@@ -1,0 +1,1 @@
+SELECT length(p) AS r FROM 'topic/subtopic'

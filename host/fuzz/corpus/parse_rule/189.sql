@@ -1,0 +1,1 @@
+SELECT numbytes(p) AS r FROM 'topic/subtopic'

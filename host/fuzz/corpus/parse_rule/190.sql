@@ -1,0 +1,1 @@
+SELECT numbytes('hi') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT substring('012345', 2) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT substring(123, 2) AS r FROM 'topic/subtopic'

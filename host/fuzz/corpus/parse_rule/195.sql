@@ -1,0 +1,1 @@
+SELECT substring('012345', -1) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT substring('012345', 3, 1) AS r FROM 'topic/subtopic'

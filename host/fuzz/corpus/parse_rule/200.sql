@@ -1,0 +1,1 @@
+SELECT trim('  h i  ') AS r FROM 'topic/subtopic'

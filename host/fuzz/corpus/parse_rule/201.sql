@@ -1,0 +1,1 @@
+SELECT ltrim('  h i  ') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT rtrim('  h i  ') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT lpad('hello', 2) AS r FROM 'topic/subtopic'

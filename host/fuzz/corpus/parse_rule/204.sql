@@ -1,0 +1,1 @@
+SELECT lpad(1, 3) AS r FROM 'topic/subtopic'

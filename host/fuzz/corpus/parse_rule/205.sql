@@ -1,0 +1,1 @@
+SELECT lpad('hello', -3) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT replace('abcd', 'bc', 'x') AS r FROM 'topic/subtopic'

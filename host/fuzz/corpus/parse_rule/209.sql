@@ -1,0 +1,1 @@
+SELECT regexp_matches('aaaa', 'a{2,}') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT regexp_matches('aaaa', 'b') AS r FROM 'topic/subtopic'

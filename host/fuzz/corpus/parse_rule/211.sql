@@ -1,0 +1,1 @@
+SELECT regexp_matches(s, p) AS r FROM 'topic/subtopic'

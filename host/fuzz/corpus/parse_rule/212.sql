@@ -1,0 +1,1 @@
+SELECT regexp_replace('abcd', '[ab]', '') AS r FROM 'topic/subtopic'

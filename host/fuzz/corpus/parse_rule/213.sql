@@ -1,0 +1,1 @@
+SELECT regexp_replace('abc', '(b)', '<$1>') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT startswith('cat', 'ca') AS r FROM 'topic/subtopic'

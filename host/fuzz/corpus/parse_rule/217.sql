@@ -1,0 +1,1 @@
+SELECT startswith('cat', 'at') AS r FROM 'topic/subtopic'

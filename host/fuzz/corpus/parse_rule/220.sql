@@ -1,0 +1,1 @@
+SELECT indexof('abcd', 'x') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT isNull(n) AS r FROM 'topic/subtopic'

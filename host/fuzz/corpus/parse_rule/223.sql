@@ -1,0 +1,1 @@
+SELECT isNull(5) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT isNull(x) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT isUndefined(5) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT isUndefined(floor([1, 2, 3])) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT get_or_default(x, 'dflt') AS r FROM 'topic/subtopic'

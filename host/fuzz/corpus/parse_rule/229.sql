@@ -1,0 +1,1 @@
+SELECT get_or_default(a, 0) AS r FROM 'topic/subtopic'

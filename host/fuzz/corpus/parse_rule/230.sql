@@ -1,0 +1,1 @@
+SELECT get(['a', 'b', 'c'], 1) AS r FROM 'topic/subtopic'

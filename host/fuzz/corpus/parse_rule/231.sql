@@ -1,0 +1,1 @@
+SELECT get(o, 'a') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT get('abc', 1) AS r FROM 'topic/subtopic'

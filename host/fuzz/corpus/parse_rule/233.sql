@@ -1,0 +1,1 @@
+SELECT get(['a'], 5) AS r FROM 'topic/subtopic'

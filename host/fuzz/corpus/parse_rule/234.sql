@@ -1,0 +1,1 @@
+SELECT get(lat_long, 0) AS r FROM 'topic/subtopic'

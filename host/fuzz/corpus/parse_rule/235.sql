@@ -1,0 +1,1 @@
+SELECT transform('enrichArray', attributes, values) AS r FROM 'topic/subtopic'

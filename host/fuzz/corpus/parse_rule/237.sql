@@ -1,0 +1,1 @@
+SELECT md5('hello') AS r FROM 'topic/subtopic'

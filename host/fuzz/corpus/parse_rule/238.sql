@@ -1,0 +1,1 @@
+SELECT sha1('hello') AS r FROM 'topic/subtopic'

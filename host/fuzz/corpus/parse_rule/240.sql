@@ -1,0 +1,1 @@
+SELECT sha256('hello') AS r FROM 'topic/subtopic'

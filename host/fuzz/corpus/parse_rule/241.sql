@@ -1,0 +1,1 @@
+SELECT sha384('hello') AS r FROM 'topic/subtopic'

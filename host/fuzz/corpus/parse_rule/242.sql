@@ -1,0 +1,1 @@
+SELECT sha512('hello') AS r FROM 'topic/subtopic'

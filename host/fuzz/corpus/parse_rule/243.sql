@@ -1,0 +1,1 @@
+SELECT encode('hello', 'base64') AS r FROM 'topic/subtopic'

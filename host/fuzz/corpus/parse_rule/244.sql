@@ -1,0 +1,1 @@
+SELECT decode('aGVsbG8=', 'base64') AS r FROM 'topic/subtopic'

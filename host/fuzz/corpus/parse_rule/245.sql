@@ -1,0 +1,1 @@
+SELECT decode(d, 'base64').a AS r FROM 'topic/subtopic'

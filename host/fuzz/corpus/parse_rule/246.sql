@@ -1,0 +1,1 @@
+SELECT decode(d, 'base64') AS r FROM 'topic/subtopic'

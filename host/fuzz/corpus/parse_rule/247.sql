@@ -1,0 +1,1 @@
+SELECT parse_time('yyyy-MM-dd HH:mm:ss z', 1520012345678) AS r FROM 'topic/subtopic'

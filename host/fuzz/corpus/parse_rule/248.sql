@@ -1,0 +1,1 @@
+SELECT parse_time('yyyy-MM-dd''T''HH:mm:ss.SSSZ', 1520012345678) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT parse_time('yyyy-MM-dd HH:mm', 1520012345678, '+02:00') AS r FROM 'topic/subtopic'

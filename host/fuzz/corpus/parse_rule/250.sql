@@ -1,0 +1,1 @@
+SELECT time_to_epoch('2020-3-3 19:59:50.000 +0000', 'yyyy-MM-dd HH:mm:ss.SSS z') AS r FROM 'topic/subtopic'

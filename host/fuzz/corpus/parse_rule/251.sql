@@ -1,0 +1,1 @@
+SELECT time_to_epoch('2019-09-12', 'yyyy-MM-dd') AS r FROM 'topic/subtopic'

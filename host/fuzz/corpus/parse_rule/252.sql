@@ -1,0 +1,1 @@
+SELECT sql_version() AS r FROM 'topic/subtopic'

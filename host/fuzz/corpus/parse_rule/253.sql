@@ -1,0 +1,1 @@
+SELECT regexp_matches(newuuid(), '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$') AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT timestamp() AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT topic() AS t FROM 'topic/#'

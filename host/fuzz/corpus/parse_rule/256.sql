@@ -1,0 +1,1 @@
+SELECT topic(3) AS t FROM 'topic/#'

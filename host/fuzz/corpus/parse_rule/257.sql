@@ -1,0 +1,1 @@
+SELECT topic(9) AS t FROM 'topic/#'

@@ -1,0 +1,1 @@
+SELECT clientid() AS c FROM 'topic/subtopic'

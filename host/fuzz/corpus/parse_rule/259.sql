@@ -1,0 +1,1 @@
+SELECT upper(x) AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT foo(1) AS x FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT aws_lambda('arn:aws:lambda:us-east-1:1:function:f', *) AS x FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT * FROM 'topic/subtopic' WHERE get_thing_shadow('t', 'arn:aws:iam::1:role/r').state.reported.on = true

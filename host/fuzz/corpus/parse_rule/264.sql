@@ -1,0 +1,1 @@
+SELECT get_secret('s', 'SecretString', 'k', 'arn:aws:iam::1:role/r') AS x FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT machinelearning_predict('m', 'arn:aws:iam::1:role/r', *) AS x FROM 'topic/subtopic'

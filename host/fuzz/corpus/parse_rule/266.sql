@@ -1,0 +1,1 @@
+SELECT get_registry_data('DescribeThing', 't', 'arn:aws:iam::1:role/r') AS x FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT regexp_matches(a, '(') AS x FROM 'topic/subtopic'

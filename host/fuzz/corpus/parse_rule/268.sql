@@ -1,0 +1,1 @@
+SELECT foo.bar AS bar FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT foo.bar FROM 'topic/subtopic'

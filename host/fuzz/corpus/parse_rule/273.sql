@@ -1,0 +1,1 @@
+SELECT arr[5] AS x FROM 'topic/subtopic'

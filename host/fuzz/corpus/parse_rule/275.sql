@@ -1,0 +1,1 @@
+SELECT "mass-air-flow" AS m FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT [lat, lng] AS lat_long FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT a FROM 'topic/subtopic' WHERE arr = [1, 2]

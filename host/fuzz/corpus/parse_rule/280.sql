@@ -1,0 +1,1 @@
+SELECT true AS t, false AS f, null AS n FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT 42 AS i, -1.5 AS d, 1e3 AS e FROM 'topic/subtopic'

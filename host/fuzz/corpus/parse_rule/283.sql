@@ -1,0 +1,1 @@
+SELECT (SELECT VALUE v FROM e WHERE n = 'temperature') AS temperature, (SELECT VALUE v FROM e WHERE n = 'moisture') AS moisture FROM 'my/topic'

@@ -1,0 +1,1 @@
+SELECT (SELECT v, u FROM e WHERE n = 'temperature') AS t FROM 'my/topic'

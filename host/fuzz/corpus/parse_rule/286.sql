@@ -1,0 +1,1 @@
+SELECT (SELECT VALUE v FROM x) AS r FROM 'my/topic'

@@ -1,0 +1,1 @@
+SELECT * FROM 'my/topic' WHERE get((SELECT VALUE v FROM e WHERE n = 'temperature'), 0) > 75

@@ -1,0 +1,1 @@
+SELECT CASE c WHEN 1 THEN 'one' END AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT CASE c WHEN 1 THEN 'one' WHEN 2 THEN 'two' END AS r FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT CASE WHEN t > 5 THEN 'hot' ELSE 'cold' END AS r FROM 'topic/subtopic'

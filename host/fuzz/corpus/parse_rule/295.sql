@@ -1,0 +1,1 @@
+SELECT * FROM 'a/b' WHERE timestamp() % 12 = 4

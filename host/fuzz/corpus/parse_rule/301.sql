@@ -1,0 +1,1 @@
+SELECT a FROM 'a/b' UNION SELECT b FROM 'c/d'

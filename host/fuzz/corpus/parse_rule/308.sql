@@ -1,0 +1,1 @@
+SELECT DISTINCT a FROM 'a/b'

@@ -1,0 +1,1 @@
+select value value from 'a'

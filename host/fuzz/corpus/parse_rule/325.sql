@@ -1,0 +1,1 @@
+SELECT a[0][1][2].b.c[3] FROM 'a'

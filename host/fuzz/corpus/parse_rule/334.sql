@@ -1,0 +1,1 @@
+SELECT (SELECT VALUE x FROM 'a/b') AS y FROM 'a'

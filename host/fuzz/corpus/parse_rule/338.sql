@@ -1,0 +1,2 @@
+SELECT a -- comment
+FROM 'a/b' /* block */ WHERE b

@@ -1,0 +1,1 @@
+SELECTé• FROM 'a/•'

@@ -1,0 +1,1 @@
+SELECT cast(a AS Int(3)) FROM 'a'

@@ -1,0 +1,1 @@
+SELECT substring(a FROM 1 FOR 2) FROM 'a'

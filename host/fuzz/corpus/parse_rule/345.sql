@@ -1,0 +1,1 @@
+SELECT trim(BOTH 'x' FROM a) FROM 'a'

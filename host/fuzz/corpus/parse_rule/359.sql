@@ -1,0 +1,1 @@
+SELECT regexp_replace(a, '(a)(b)', '$2$1\\$') FROM 'a'

@@ -1,0 +1,1 @@
+SELECT parse_time('yyyy-MM-dd''T''HH', 0, '-08:00') AS t FROM 'a'

@@ -1,0 +1,1 @@
+SELECT parse_time('yyyy QQQ', 0) FROM 'a'

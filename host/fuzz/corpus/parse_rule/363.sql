@@ -1,0 +1,1 @@
+SELECT encode(*, 'hex') FROM 'a'

@@ -1,0 +1,1 @@
+SELECT get(get(a, 0), 'k').z[1] FROM 'a'

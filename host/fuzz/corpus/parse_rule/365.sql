@@ -1,0 +1,1 @@
+SELECT topic(-1), topic(1.5), topic('2') FROM 'a/+/#'

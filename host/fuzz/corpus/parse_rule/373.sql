@@ -1,0 +1,1 @@
+SELECT a AS b AS c FROM 'a'

@@ -1,0 +1,1 @@
+SELECT cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(cast(1 AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS Int) AS x FROM 'a'
