@@ -21,10 +21,12 @@ pub struct Options {
 }
 
 /// Each input line is one record: its JSON text as payload (or the line as-is with `--raw`).
-fn read_records(path: &Path, raw: bool) -> anyhow::Result<Vec<Record>> {
+/// Returns the records with their 1-based line numbers (blank lines are skipped).
+fn read_records(path: &Path, raw: bool) -> anyhow::Result<(Vec<Record>, Vec<usize>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut records = Vec::new();
+    let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -47,8 +49,9 @@ fn read_records(path: &Path, raw: bool) -> anyhow::Result<Vec<Record>> {
             arrival_timestamp_ms: u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0),
             attributes: Vec::new(),
         });
+        lines.push(i + 1);
     }
-    Ok(records)
+    Ok((records, lines))
 }
 
 /// `name=file.csv` or `name=file.csv:keycolumn` (the key column defaults to the first column).
@@ -97,7 +100,7 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
         spec.params.insert(k.to_string(), v.to_string());
     }
     let tables = Arc::new(load_tables(&opts.tables)?);
-    let records = read_records(&opts.input, opts.raw)?;
+    let (records, lines) = read_records(&opts.input, opts.raw)?;
     let engine = PluginEngine::new(None)?;
     let report = harness::run(&engine, spec, &opts.plugin, tables, &records, opts.batch)?;
 
@@ -114,8 +117,7 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
     )?;
     writeln!(out, "# imports: {}", p.imports().join(", "))?;
     let mut failed = 0;
-    for (i, outcome) in report.outcomes.iter().enumerate() {
-        let n = i + 1;
+    for (outcome, n) in report.outcomes.iter().zip(lines) {
         match outcome {
             Outcome::Kept => writeln!(out, "{n}\tkept")?,
             Outcome::Dropped => writeln!(out, "{n}\tdropped")?,

@@ -1,0 +1,133 @@
+//! `weir plugin test` runs the built component on sample input and prints every record's
+//! outcome.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn component(name: &str) -> PathBuf {
+    let dir = std::env::var_os("WEIR_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/plugins"));
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo xtask plugins` first",
+        path.display()
+    );
+    path
+}
+
+fn input(tag: &str, lines: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "weir-plugin-test-{tag}-{}.jsonl",
+        std::process::id()
+    ));
+    std::fs::write(&path, lines).expect("write input");
+    path
+}
+
+fn weir(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .output()
+        .expect("run weir");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_filter_reports_kept_dropped_and_failed_per_record() {
+    let file = input(
+        "filter",
+        "{\"speed\":\"82\"}\n{\"speed\":60}\n\n{\"plate\":\"X\"}\n{\"speed\":\"fast\"}\n",
+    );
+    let plugin = component("speed-limit");
+    let (ok, out, err) = weir(&[
+        "plugin".as_ref(),
+        "test".as_ref(),
+        plugin.as_os_str(),
+        "--input".as_ref(),
+        file.as_os_str(),
+        "--config".as_ref(),
+        "limit=70".as_ref(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("# filter speed-limit version "), "{out}");
+    // Line numbers are the input's, blank lines skipped.
+    assert!(out.contains("1\tkept\n"), "{out}");
+    assert!(out.contains("2\tdropped\n"), "{out}");
+    assert!(
+        out.contains("4\tfailed: missing-field: field `speed` is missing\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("5\tfailed: bad-value: field `speed`: \"fast\" is not a number\n"),
+        "{out}"
+    );
+    assert!(out.contains("# 4 records, 2 failed"), "{out}");
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
+fn a_transformer_with_a_table_and_an_emitter_with_its_outbox() {
+    let drivers = repo().join("examples/speeding/data/driver_data.csv");
+    let table = format!("drivers={}:licensePlate", drivers.display());
+    let file = input(
+        "join",
+        "{\"licensePlate\":\"855TOP\",\"speed\":\"94\"}\n{\"licensePlate\":\"NOPE\"}\n",
+    );
+    let plugin = component("owner-enrich");
+    let (ok, out, err) = weir(&[
+        "plugin".as_ref(),
+        "test".as_ref(),
+        plugin.as_os_str(),
+        "--input".as_ref(),
+        file.as_os_str(),
+        "--table".as_ref(),
+        table.as_ref(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("1\t-> {\"licensePlate\":\"855TOP\",\"speed\":\"94\",\"first_name\":\"Joseph\",\"last_name\":\"Roberts\",\"myphone\":\"8324498188\"}"), "{out}");
+    assert!(
+        out.contains("2\tfailed: unknown-key: licensePlate \"NOPE\" is not in table \"drivers\""),
+        "{out}"
+    );
+
+    let joined = input("emit", "{\"iottimestamp\":\"t\",\"licensePlate\":\"855TOP\",\"longitude\":\"1\",\"latitude\":\"2\",\"city\":\"C\",\"state\":\"S\",\"speed\":\"94\",\"first_name\":\"Joseph\",\"last_name\":\"Roberts\",\"myphone\":\"8324498188\"}\n");
+    let plugin = component("sms-alert");
+    let (ok, out, err) = weir(&[
+        "plugin".as_ref(),
+        "test".as_ref(),
+        plugin.as_os_str(),
+        "--input".as_ref(),
+        joined.as_os_str(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("1\tdelivered"), "{out}");
+    assert!(out.contains("outbox\tnotify sms +18324498188: \"To Joseph Roberts, \\n Your vehicle with licenseplate 855TOP"), "{out}");
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(joined);
+}
+
+#[test]
+fn bad_input_is_named_with_its_line() {
+    let file = input("bad", "{\"ok\":1}\nnot json\n");
+    let plugin = component("speed-limit");
+    let (ok, _, err) = weir(&[
+        "plugin".as_ref(),
+        "test".as_ref(),
+        plugin.as_os_str(),
+        "--input".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains(":2: not JSON"), "{err}");
+    let _ = std::fs::remove_file(file);
+}
