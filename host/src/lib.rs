@@ -3,6 +3,8 @@
 //! See `ARCHITECTURE.md` at the repository root for the map of modules and how a message flows
 //! through them.
 
+pub mod api;
 pub mod plugins;
 pub mod rules;
+pub mod streams;
 pub mod tables;

@@ -3,6 +3,7 @@
 mod demo;
 mod plugin_test;
 mod rule_test;
+mod streams_serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,11 +45,23 @@ enum Command {
         #[command(subcommand)]
         command: RuleCommand,
     },
+    /// Durable streams with the Kinesis-compatible API.
+    Streams {
+        #[command(subcommand)]
+        command: StreamsCommand,
+    },
     /// Work with plugin components.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum StreamsCommand {
+    /// Serve the streams under `--dir` over the Kinesis API (boto3, the AWS CLI and the Java
+    /// SDK work against `--endpoint-url http://ADDR`).
+    Serve(streams_serve::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +149,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     clientid,
                 },
         } => rule_test::run(&sql, &topic, &payload, clientid.as_deref()),
+        Command::Streams {
+            command: StreamsCommand::Serve(args),
+        } => streams_serve::run(args),
         Command::Plugin {
             command:
                 PluginCommand::Test {

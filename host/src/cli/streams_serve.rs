@@ -1,0 +1,89 @@
+//! `weir streams serve`: the durable streams and their Kinesis-compatible API on their own,
+//! without broker or rules (the same API `weir run` will serve next to them).
+//!
+//! `weir streams serve --listen 127.0.0.1:PORT --dir DIR [--fsync always|interval|never]`
+//! prints `listening on ADDR` once bound, and syncs every shard on SIGINT/SIGTERM.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use weir_host::api::{router, ApiConfig, ApiState};
+use weir_host::streams::{FsyncPolicy, Streams, StreamsConfig};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address to bind, e.g. 127.0.0.1:4567 (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:4567")]
+    listen: String,
+    /// Data directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// always | interval[:MS] | never
+    #[arg(long, default_value = "interval")]
+    fsync: FsyncPolicy,
+    /// How long CREATING/UPDATING stay visible, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    transition_ms: u64,
+    /// Emulate AWS's per-shard write limits.
+    #[arg(long)]
+    throughput_limits: bool,
+    /// Verify SigV4 signatures against ACCESS_KEY:SECRET (repeatable).
+    #[arg(long = "verify-key")]
+    verify_keys: Vec<String>,
+    /// Segment size in bytes before rolling.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    segment_bytes: u64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
+    let mut cfg = StreamsConfig::new(&args.dir);
+    cfg.fsync = args.fsync;
+    cfg.transition_delay = Duration::from_millis(args.transition_ms);
+    cfg.throughput_limits = args.throughput_limits;
+    cfg.log.segment_bytes = args.segment_bytes;
+    let streams = Streams::open(cfg).with_context(|| format!("opening {}", args.dir.display()))?;
+    let mut keys = HashMap::new();
+    for k in &args.verify_keys {
+        let (id, secret) = k
+            .split_once(':')
+            .context("--verify-key wants ACCESS_KEY:SECRET")?;
+        keys.insert(id.to_owned(), secret.to_owned());
+    }
+    let state = ApiState::new(
+        streams.clone(),
+        ApiConfig {
+            keys,
+            ..ApiConfig::default()
+        },
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        println!("listening on {addr}");
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown())
+            .await?;
+        streams.sync_all().context("final sync")?;
+        anyhow::Ok(std::process::ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,496 @@
+//! Engine-level tests on the in-memory backend.
+
+use super::*;
+
+fn cfg() -> StreamsConfig {
+    let mut c = StreamsConfig::new("/weir");
+    c.transition_delay = Duration::ZERO;
+    c.fsync = FsyncPolicy::Always;
+    c
+}
+
+fn entry(key: &str, data: &str) -> PutEntry {
+    PutEntry {
+        partition_key: key.into(),
+        explicit_hash_key: None,
+        data: data.as_bytes().to_vec(),
+    }
+}
+
+fn read_shard(s: &Streams, stream: &str, shard: &str) -> (Vec<RecordOut>, Option<Vec<ChildShard>>) {
+    let mut it = s
+        .get_shard_iterator(stream, shard, &StartPosition::TrimHorizon)
+        .expect("iterator");
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        let page = s.get_records(&it, 3).expect("get");
+        let empty = page.records.is_empty();
+        out.extend(page.records);
+        match page.next_iterator {
+            None => return (out, page.child_shards),
+            Some(n) => it = n,
+        }
+        if empty {
+            return (out, None);
+        }
+    }
+    (out, None)
+}
+
+#[test]
+fn create_put_read_and_restart() {
+    let mem = MemBackend::new();
+    let s = Streams::open_with_backend(cfg(), Arc::new(mem.clone())).expect("open");
+    s.create_stream("a", 3, false, BTreeMap::new())
+        .expect("create");
+    assert!(matches!(
+        s.create_stream("a", 1, false, BTreeMap::new()),
+        Err(StreamsError::InUse(_))
+    ));
+    let out = s
+        .put_records(
+            "a",
+            &[
+                entry("95B•140", "x"),
+                entry("k2", "y"),
+                entry("95B•140", "z"),
+            ],
+        )
+        .expect("put");
+    let PutOutcome::Ok {
+        shard_id: sid,
+        sequence_number: s1,
+    } = &out[0]
+    else {
+        panic!("{out:?}")
+    };
+    let PutOutcome::Ok {
+        sequence_number: s3,
+        ..
+    } = &out[2]
+    else {
+        panic!("{out:?}")
+    };
+    assert!(s1 < s3);
+    let (recs, _) = read_shard(&s, "a", sid);
+    let mine: Vec<_> = recs
+        .iter()
+        .filter(|r| r.partition_key == "95B•140")
+        .map(|r| r.data.clone())
+        .collect();
+    assert_eq!(mine, vec![b"x".to_vec(), b"z".to_vec()]);
+    drop(s);
+    mem.crash();
+    let s = Streams::open_with_backend(cfg(), Arc::new(mem.clone())).expect("reopen");
+    let (again, _) = read_shard(&s, "a", sid);
+    assert_eq!(again, recs);
+    // new records keep increasing sequence numbers
+    let (_, seq) = s
+        .put_record("a", &entry("95B•140", "w"), None)
+        .expect("put");
+    assert!(seq > *s3);
+}
+
+#[test]
+fn iterators_positions() {
+    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+    s.create_stream("p", 1, false, BTreeMap::new())
+        .expect("create");
+    let sh = shard_id(0);
+    let mut seqs = Vec::new();
+    for i in 0..5 {
+        seqs.push(
+            s.put_record("p", &entry("k", &i.to_string()), None)
+                .expect("put")
+                .1,
+        );
+    }
+    let latest = s
+        .get_shard_iterator("p", &sh, &StartPosition::Latest)
+        .expect("it");
+    assert!(s.get_records(&latest, 10).expect("get").records.is_empty());
+    let at = s
+        .get_shard_iterator("p", &sh, &StartPosition::AtSequence(seqs[2].clone()))
+        .expect("it");
+    assert_eq!(s.get_records(&at, 10).expect("get").records[0].data, b"2");
+    let after = s
+        .get_shard_iterator("p", &sh, &StartPosition::AfterSequence(seqs[2].clone()))
+        .expect("it");
+    assert_eq!(
+        s.get_records(&after, 10).expect("get").records[0].data,
+        b"3"
+    );
+    let ts = s
+        .get_shard_iterator("p", &sh, &StartPosition::AtTimestamp(0))
+        .expect("it");
+    assert_eq!(s.get_records(&ts, 10).expect("get").records.len(), 5);
+    assert!(matches!(
+        s.get_shard_iterator("p", &sh, &StartPosition::AtTimestamp(now_ms() + 100_000)),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+    let other = SeqNo::new(1, 7).encode();
+    assert!(matches!(
+        s.get_shard_iterator("p", &sh, &StartPosition::AtSequence(other)),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+    // ordering
+    let (_, a) = s
+        .put_record("p", &entry("k", "o1"), Some(&SeqNo::new(1000, 0).encode()))
+        .expect("put");
+    assert!(SeqNo::decode(&a).expect("seq").counter > 1000);
+    assert!(matches!(
+        s.get_records("AAAA", 1),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+    // limit on records
+    let page = s.get_records(&ts, 2).expect("get");
+    assert_eq!(page.records.len(), 2);
+    assert!(page.millis_behind_latest >= 0);
+}
+
+#[test]
+fn split_merge_lineage_and_shard_end() {
+    let mem = MemBackend::new();
+    let s = Streams::open_with_backend(cfg(), Arc::new(mem.clone())).expect("open");
+    s.create_stream("r", 2, false, BTreeMap::new())
+        .expect("create");
+    s.put_records("r", &[entry("a", "1"), entry("b", "1")])
+        .expect("put");
+    let mid = hashkey::even_ranges(2)[0].end / 2;
+    s.split_shard("r", &shard_id(0), mid).expect("split");
+    assert!(matches!(
+        s.split_shard("r", &shard_id(0), mid),
+        Err(StreamsError::InUse(_))
+    ));
+    assert!(matches!(
+        s.split_shard("r", &shard_id(1), 1),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+    let d = s.describe_stream("r").expect("describe");
+    assert_eq!(d.shards.len(), 4);
+    assert_eq!(
+        d.shards[2].parent_shard_id.as_deref(),
+        Some("shardId-000000000000")
+    );
+    assert!(d.shards[0].ending_sequence_number.is_some());
+    assert!(matches!(
+        s.merge_shards("r", &shard_id(2), &shard_id(1)),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+    s.merge_shards("r", &shard_id(3), &shard_id(1))
+        .expect("merge");
+    let d = s.describe_stream("r").expect("describe");
+    assert_eq!(
+        d.shards[4].parent_shard_id.as_deref(),
+        Some("shardId-000000000003")
+    );
+    assert_eq!(
+        d.shards[4].adjacent_parent_shard_id.as_deref(),
+        Some("shardId-000000000001")
+    );
+    assert_eq!(d.open_shard_count, 2);
+    let (_, kids) = read_shard(&s, "r", &shard_id(0));
+    let kids = kids.expect("children at shard end");
+    assert_eq!(kids.len(), 2);
+    // restart keeps topology
+    drop(s);
+    let s = Streams::open_with_backend(cfg(), Arc::new(mem)).expect("reopen");
+    assert_eq!(s.describe_stream("r").expect("d").shards.len(), 5);
+    let (cur, target) = s.update_shard_count("r", 4).expect("scale");
+    assert_eq!((cur, target), (2, 4));
+    let d = s.describe_stream("r").expect("describe");
+    let mut open: Vec<_> = d
+        .shards
+        .iter()
+        .filter(|x| x.ending_sequence_number.is_none())
+        .collect();
+    open.sort_by_key(|x| x.hash_range.start);
+    assert_eq!(open.len(), 4);
+    let even = hashkey::even_ranges(4);
+    for (o, e) in open.iter().zip(&even) {
+        assert_eq!(o.hash_range, *e);
+    }
+    assert!(matches!(
+        s.update_shard_count("r", 9),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+    s.update_shard_count("r", 3).expect("scale down");
+    assert_eq!(s.describe_stream("r").expect("d").open_shard_count, 3);
+}
+
+#[test]
+fn retention_tags_and_ensure() {
+    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+    let info = s.ensure_stream("cfg", 2, 48).expect("ensure");
+    assert_eq!(info.status, StreamStatus::Active);
+    assert_eq!(info.retention_hours, 48);
+    s.ensure_stream("cfg", 2, 72).expect("ensure again");
+    assert_eq!(s.describe_stream("cfg").expect("d").retention_hours, 72);
+    assert!(matches!(
+        s.set_retention("cfg", 24, true),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        s.set_retention("cfg", 8761, true),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+    s.set_retention("cfg", 24, false).expect("decrease");
+    let mut tags = BTreeMap::new();
+    tags.insert("k".to_string(), "v".to_string());
+    s.add_tags("cfg", tags).expect("tags");
+    assert_eq!(s.tags("cfg").expect("tags").len(), 1);
+    s.remove_tags("cfg", &["k".to_string()]).expect("rm");
+    assert!(s.tags("cfg").expect("tags").is_empty());
+    s.put_record("cfg", &entry("k", "old"), None).expect("put");
+    s.enforce_retention(now_ms() + 25 * 3600 * 1000)
+        .expect("retention");
+    let (recs, _) = read_shard(&s, "cfg", &shard_id(0));
+    let (recs1, _) = read_shard(&s, "cfg", &shard_id(1));
+    assert!(recs.is_empty() && recs1.is_empty());
+    s.delete_stream("cfg").expect("delete");
+    assert!(matches!(
+        s.describe_stream("cfg"),
+        Err(StreamsError::NotFound(_))
+    ));
+}
+
+#[test]
+fn creating_status_is_observable() {
+    let mut c = cfg();
+    c.transition_delay = Duration::from_secs(60);
+    let s = Streams::open_with_backend(c, Arc::new(MemBackend::new())).expect("open");
+    s.create_stream("slow", 1, false, BTreeMap::new())
+        .expect("create");
+    assert_eq!(
+        s.describe_stream("slow").expect("d").status,
+        StreamStatus::Creating
+    );
+    assert!(matches!(
+        s.put_record("slow", &entry("k", "v"), None),
+        Err(StreamsError::NotFound(_))
+    ));
+}
+
+#[test]
+fn throughput_emulation_throttles_per_record() {
+    let mut c = cfg();
+    c.throughput_limits = true;
+    let s = Streams::open_with_backend(c, Arc::new(MemBackend::new())).expect("open");
+    s.create_stream("t", 1, false, BTreeMap::new())
+        .expect("create");
+    let batch: Vec<PutEntry> = (0..500).map(|i| entry("k", &i.to_string())).collect();
+    let mut throttled = 0;
+    for _ in 0..3 {
+        throttled += s
+            .put_records("t", &batch)
+            .expect("put")
+            .iter()
+            .filter(|o| matches!(o, PutOutcome::Throttled { .. }))
+            .count();
+    }
+    assert!(throttled >= 200, "throttled {throttled}");
+}
+
+#[tokio::test]
+async fn subscription_wakes_and_deaggregates() {
+    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+    s.create_stream("sub", 1, false, BTreeMap::new())
+        .expect("create");
+    let mut sub = s
+        .subscribe("sub", &shard_id(0), StartPosition::Latest)
+        .expect("subscribe");
+    let writer = s.clone();
+    let agg = kpl::tests::build_aggregate(
+        &["95B•140", "x"],
+        &[(0, None, b"one"), (1, None, b"two")],
+        &[],
+    );
+    let task = tokio::spawn(async move {
+        writer
+            .put_record("sub", &entry("plain", "p"), None)
+            .expect("put");
+        writer
+            .put_record(
+                "sub",
+                &PutEntry {
+                    partition_key: "agg".into(),
+                    explicit_hash_key: None,
+                    data: agg,
+                },
+                None,
+            )
+            .expect("put");
+    });
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("woken")
+            .expect("next");
+        match ev {
+            SubscriptionEvent::Records(r) => got.extend(r),
+            SubscriptionEvent::ShardEnd { .. } => panic!("unexpected end"),
+        }
+    }
+    task.await.expect("writer");
+    assert_eq!(got[0].data, b"p");
+    assert_eq!(got[1].partition_key, "95B•140");
+    assert_eq!(got[1].sub_sequence_number, Some(0));
+    assert_eq!(got[2].data, b"two");
+    assert_eq!(got[1].sequence_number, got[2].sequence_number);
+    // split: the subscription sees the shard end and the children
+    s.split_shard("sub", &shard_id(0), 1u128 << 100)
+        .expect("split");
+    let ev = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("woken")
+        .expect("next");
+    match ev {
+        SubscriptionEvent::ShardEnd { child_shards } => assert_eq!(child_shards.len(), 2),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn failing_backend_reports_internal_failure_and_recovers() {
+    for budget in [5u64, 20, 40, 60] {
+        let mem = MemBackend::new();
+        let fail = FailingBackend::new(Arc::new(mem.clone()), budget);
+        let mut acked: Vec<String> = Vec::new();
+        if let Ok(s) = Streams::open_with_backend(cfg(), Arc::new(fail.clone())) {
+            if s.create_stream("f", 1, false, BTreeMap::new()).is_ok() {
+                for i in 0..30 {
+                    if let Ok(out) = s.put_records("f", &[entry("k", &format!("v{i}"))]) {
+                        if let PutOutcome::Ok { .. } = out[0] {
+                            acked.push(format!("v{i}"));
+                        }
+                    }
+                }
+            }
+        }
+        mem.crash();
+        let s = Streams::open_with_backend(cfg(), Arc::new(mem)).expect("recover");
+        if s.describe_stream("f").is_err() {
+            assert!(acked.is_empty());
+            continue;
+        }
+        let (recs, _) = read_shard(&s, "f", &shard_id(0));
+        let got: Vec<String> = recs
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.data).into_owned())
+            .collect();
+        for a in &acked {
+            assert_eq!(
+                got.iter().filter(|g| *g == a).count(),
+                1,
+                "budget {budget}: {a} in {got:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn expired_closed_shards_disappear() {
+    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+    s.create_stream("x", 1, false, BTreeMap::new())
+        .expect("create");
+    s.put_record("x", &entry("k", "old"), None).expect("put");
+    s.split_shard("x", &shard_id(0), 1u128 << 127)
+        .expect("split");
+    s.put_record("x", &entry("k", "new"), None).expect("put");
+    // within retention nothing changes
+    s.enforce_retention(now_ms()).expect("retention");
+    assert_eq!(s.describe_stream("x").expect("d").shards.len(), 3);
+    s.enforce_retention(now_ms() + 25 * 3600 * 1000)
+        .expect("retention");
+    let d = s.describe_stream("x").expect("d");
+    let ids: Vec<_> = d.shards.iter().map(|x| x.shard_id.clone()).collect();
+    assert_eq!(ids, vec![shard_id(1), shard_id(2)]);
+    assert_eq!(
+        d.shards[0].parent_shard_id.as_deref(),
+        Some("shardId-000000000000")
+    );
+    assert!(matches!(
+        s.get_shard_iterator("x", &shard_id(0), &StartPosition::TrimHorizon),
+        Err(StreamsError::NotFound(_))
+    ));
+    // open shards stay, even when empty, and keep taking writes
+    s.put_record("x", &entry("k", "later"), None).expect("put");
+}
+
+#[test]
+fn old_iterators_expire_and_engine_guards_keys() {
+    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+    s.create_stream("e", 1, false, BTreeMap::new())
+        .expect("create");
+    let uid = s.stream("e").expect("stream").uid;
+    let old = s.inner.codec.encode(&IteratorPos {
+        stream_uid: uid,
+        shard_index: 0,
+        counter: 0,
+        issued_ms: now_ms() - ITERATOR_TTL_MS - 1,
+    });
+    assert!(matches!(
+        s.get_records(&old, 1),
+        Err(StreamsError::ExpiredIterator(_))
+    ));
+    let fresh = s.inner.codec.encode(&IteratorPos {
+        stream_uid: uid,
+        shard_index: 0,
+        counter: 0,
+        issued_ms: now_ms(),
+    });
+    assert!(s.get_records(&fresh, 1).is_ok());
+    let long = "k".repeat(257);
+    assert!(matches!(
+        s.put_record("e", &entry(&long, "x"), None),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        s.put_record("e", &entry("", "x"), None),
+        Err(StreamsError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn update_shard_count_is_all_or_nothing() {
+    for budget in 0..40u64 {
+        let mem = MemBackend::new();
+        let fail = FailingBackend::new(Arc::new(mem.clone()), u64::MAX);
+        let s = Streams::open_with_backend(cfg(), Arc::new(fail.clone())).expect("open");
+        s.create_stream("u", 2, false, BTreeMap::new())
+            .expect("create");
+        s.put_records("u", &[entry("a", "1"), entry("b", "2")])
+            .expect("put");
+        fail.refill(budget);
+        let result = s.update_shard_count("u", 4);
+        fail.refill(u64::MAX);
+        let after = s.describe_stream("u").expect("describe");
+        match result {
+            Ok(_) => assert_eq!(after.open_shard_count, 4),
+            Err(_) => {
+                assert_eq!(
+                    after.shards.len(),
+                    2,
+                    "budget {budget}: partial reshard visible"
+                );
+                assert_eq!(after.open_shard_count, 2);
+            }
+        }
+        drop(s);
+        mem.crash();
+        let s = Streams::open_with_backend(cfg(), Arc::new(mem)).expect("reopen");
+        let d = s.describe_stream("u").expect("describe");
+        assert!(
+            d.shards.len() == 2 || d.open_shard_count == 4,
+            "budget {budget}: {} shards",
+            d.shards.len()
+        );
+        let total: usize = d
+            .shards
+            .iter()
+            .map(|sh| read_shard(&s, "u", &sh.shard_id).0.len())
+            .sum();
+        assert_eq!(total, 2);
+    }
+}
