@@ -119,7 +119,7 @@ pub(crate) enum Resolved {
 const ANY: usize = usize::MAX;
 
 /// Every name [`resolve`] knows, for "did you mean" hints.
-const NAMES: &[&str] = &[
+pub(super) const NAMES: &[&str] = &[
     "concat",
     "lower",
     "upper",
