@@ -29,5 +29,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | grep -o '"target_dire
 binary="$target_dir/$TARGET/release/weir-device"
 echo "built $binary"
 
+# `--workspace` keeps cargo's feature resolution identical to the main `cargo test --workspace`
+# run, so the native test build is reused instead of rebuilt with device-only features.
 WEIR_QEMU_TEST=1 WEIR_DEVICE_AARCH64="$binary" \
-  cargo test --locked -p weir-device --test qemu_aarch64 -- --ignored --nocapture
+  cargo test --locked --workspace --test qemu_aarch64 -- --ignored --nocapture
