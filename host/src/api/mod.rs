@@ -7,6 +7,7 @@
 //! Invariant: no engine type appears on the wire; `actions` shapes plain values.
 
 pub mod actions;
+pub mod admin;
 pub mod error;
 pub mod request;
 pub mod sigv4;
