@@ -15,7 +15,7 @@ use weir_host::tables::LookupTables;
 use weir_sdk::stage::{filter_batch, StageCell};
 use weir_sdk::testing::MockHost;
 
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 9;
 const ROUND_TIME: Duration = Duration::from_millis(300);
 
 fn repo() -> PathBuf {
@@ -55,23 +55,38 @@ fn seed_payloads() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Median over rounds of the time per record, running `f` on successive batches for a fixed
-/// time per round.
-fn per_record(batches: usize, batch: usize, mut f: impl FnMut(usize)) -> f64 {
-    let mut samples = Vec::with_capacity(ROUNDS);
-    for _ in 0..ROUNDS {
+/// Runs `native` and `wasm` alternately, one fixed-time round each, and returns the medians of
+/// (native ns/record, wasm ns/record, per-round wasm/native ratio). Alternating means a change
+/// in machine load between rounds hits both sides, and the ratio is taken within a round.
+fn alternate(
+    batches: usize,
+    batch: usize,
+    mut native: impl FnMut(usize),
+    mut wasm: impl FnMut(usize),
+) -> (f64, f64, f64) {
+    let round = |f: &mut dyn FnMut(usize)| {
         let start = Instant::now();
-        let mut records = 0usize;
-        let mut i = 0;
+        let (mut records, mut i) = (0usize, 0usize);
         while start.elapsed() < ROUND_TIME {
             f(i % batches);
             i += 1;
             records += batch;
         }
-        samples.push(start.elapsed().as_nanos() as f64 / records as f64);
+        start.elapsed().as_nanos() as f64 / records as f64
+    };
+    let (mut n, mut w, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let a = round(&mut native);
+        let b = round(&mut wasm);
+        n.push(a);
+        w.push(b);
+        r.push(b / a);
     }
-    samples.sort_by(f64::total_cmp);
-    samples[ROUNDS / 2]
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(&mut n), median(&mut w), median(&mut r))
 }
 
 fn main() {
@@ -87,7 +102,7 @@ fn main() {
     .expect("load speed-limit");
 
     println!(
-        "speed-limit filter over {} seed payloads, median of {ROUNDS} rounds",
+        "speed-limit filter over {} seed payloads; native and wasm alternate, medians of {ROUNDS} rounds",
         payloads.len()
     );
     println!(
@@ -136,15 +151,18 @@ fn main() {
             std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
             std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
         }
-        let native = per_record(n, batch, |i| {
-            std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
-        });
-        let wasm = per_record(n, batch, |i| {
-            std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
-        });
+        let (native, wasm, ratio) = alternate(
+            n,
+            batch,
+            |i| {
+                std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
+            },
+            |i| {
+                std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
+            },
+        );
         println!(
-            "{batch:>6} {native:>14.0} {wasm:>14.0} {:>7.2}x {:>18.0}",
-            wasm / native,
+            "{batch:>6} {native:>14.0} {wasm:>14.0} {ratio:>7.2}x {:>18.0}",
             (wasm - native) * batch as f64
         );
     }

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -20,11 +21,20 @@ pub const TAIL_BYTES: usize = 4096;
 
 /// The last [`TAIL_BYTES`] a guest wrote; clones share the buffer.
 #[derive(Clone, Default, Debug)]
-pub struct OutputTail(Arc<Mutex<VecDeque<u8>>>);
+pub struct OutputTail(Arc<Tail>);
+
+#[derive(Default, Debug)]
+struct Tail {
+    bytes: Mutex<VecDeque<u8>>,
+    /// Set on every write, so the host's check after each call costs one atomic load when the
+    /// guest printed nothing, which is nearly always.
+    written: AtomicBool,
+}
 
 impl OutputTail {
     fn push(&self, bytes: &[u8]) {
-        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        self.0.written.store(true, Ordering::Release);
+        let mut buf = self.0.bytes.lock().unwrap_or_else(|p| p.into_inner());
         let bytes = &bytes[bytes.len().saturating_sub(TAIL_BYTES)..];
         let overflow = (buf.len() + bytes.len()).saturating_sub(TAIL_BYTES);
         buf.drain(..overflow);
@@ -33,7 +43,10 @@ impl OutputTail {
 
     /// Takes what was written since the last call, as (lossy) text.
     pub fn take(&self) -> String {
-        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.0.written.swap(false, Ordering::AcqRel) {
+            return String::new();
+        }
+        let mut buf = self.0.bytes.lock().unwrap_or_else(|p| p.into_inner());
         let bytes: Vec<u8> = buf.drain(..).collect();
         String::from_utf8_lossy(&bytes).into_owned()
     }
