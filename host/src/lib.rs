@@ -4,6 +4,7 @@
 //! through them.
 
 pub mod api;
+pub mod config;
 pub mod plugins;
 pub mod rules;
 pub mod streams;

@@ -1,0 +1,217 @@
+//! The file as written: serde structs mirroring the TOML, one per table.
+//!
+//! Everything is `deny_unknown_fields` so a typo is an error rather than a silently ignored
+//! setting, and almost everything is optional here: defaults, ranges and cross-references are
+//! decided in `validate.rs`, where every problem can be reported at once with its place.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// `[broker]`: the embedded broker's keys, or `[broker.external]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBroker {
+    pub listen: Option<String>,
+    pub protocol: Option<MqttProtocol>,
+    pub auth: Option<RawBrokerAuth>,
+    pub tls: Option<RawTls>,
+    pub external: Option<RawExternal>,
+}
+
+/// Which MQTT protocol versions the embedded broker accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MqttProtocol {
+    /// MQTT 3.1.1.
+    V4,
+    /// MQTT 5.
+    V5,
+    /// Both, on the same listener.
+    #[default]
+    Both,
+}
+
+/// `[broker.auth]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBrokerAuth {
+    pub users: BTreeMap<String, String>,
+}
+
+/// `[broker.tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert_file: String,
+    pub key_file: String,
+}
+
+/// `[broker.external]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExternal {
+    pub url: String,
+    pub client_id: Option<String>,
+    pub share_group: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub ca_file: Option<String>,
+}
+
+/// `[api]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub listen: Option<String>,
+    pub verify_keys: Option<BTreeMap<String, String>>,
+}
+
+/// `fsync` policy names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawFsync {
+    Always,
+    Interval,
+    Never,
+}
+
+/// `[storage]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub dir: Option<String>,
+    pub fsync: Option<RawFsync>,
+    pub fsync_interval_ms: Option<u64>,
+}
+
+/// `[streams.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStream {
+    pub shards: Option<u64>,
+    pub retention_hours: Option<u64>,
+}
+
+/// `[tables.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTable {
+    pub file: Option<String>,
+    pub key: String,
+}
+
+/// `[plugins.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugin {
+    pub path: String,
+    #[serde(default)]
+    pub grants: Vec<String>,
+    pub memory_bytes: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    /// Kept as TOML values so numbers and booleans can be accepted and stringified.
+    #[serde(default)]
+    pub params: BTreeMap<String, toml::Value>,
+    pub tables: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+}
+
+/// Notification channel kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawNotifyKind {
+    Console,
+    File,
+}
+
+/// `[notify.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub kind: RawNotifyKind,
+    pub path: Option<String>,
+}
+
+/// `[rules.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub sql: String,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub actions: Vec<RawAction>,
+    pub error_action: Option<RawAction>,
+}
+
+/// Action kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawActionKind {
+    Kinesis,
+    Firehose,
+    Republish,
+    Table,
+    Plugin,
+}
+
+impl RawActionKind {
+    /// The name as written in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            RawActionKind::Kinesis => "kinesis",
+            RawActionKind::Firehose => "firehose",
+            RawActionKind::Republish => "republish",
+            RawActionKind::Table => "table",
+            RawActionKind::Plugin => "plugin",
+        }
+    }
+}
+
+/// One action. A flat struct rather than a tagged enum: serde buffers tagged enums, which
+/// would lose the key paths and line numbers of everything inside; which fields belong to
+/// which kind is checked in `validate.rs` instead.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAction {
+    pub kind: RawActionKind,
+    // kinesis
+    pub stream: Option<String>,
+    pub partition_key: Option<String>,
+    pub endpoint: Option<String>,
+    // firehose
+    pub root: Option<String>,
+    pub prefix: Option<String>,
+    pub error_prefix: Option<String>,
+    pub buffer_bytes: Option<u64>,
+    pub buffer_interval_ms: Option<u64>,
+    // republish
+    pub topic: Option<String>,
+    pub qos: Option<u64>,
+    // table
+    pub table: Option<String>,
+    pub key: Option<String>,
+    // plugin
+    pub emitter: Option<String>,
+    // pipeline stages, any kind
+    #[serde(default)]
+    pub transformers: Vec<String>,
+    #[serde(default)]
+    pub filters: Vec<String>,
+    pub buffer: Option<RawBuffer>,
+}
+
+/// `buffer = { ... }` of an action's pipeline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuffer {
+    pub max_records: Option<u64>,
+    pub max_bytes: Option<u64>,
+    pub max_age_ms: Option<u64>,
+}
+
+/// The top-level keys, in the order they are documented.
+pub const TOP_LEVEL_KEYS: [&str; 8] = [
+    "broker", "api", "storage", "streams", "tables", "plugins", "notify", "rules",
+];
