@@ -142,7 +142,40 @@ impl<'i> Ctx<'i> {
         span
     }
 
-    fn push(&mut self, path: &KeyPath, span: Option<Range<usize>>, message: String, expected: Option<String>) {
+    /// The span of the last key of `path` itself (not its value), so an unknown key is
+    /// reported where it is written, even as part of a `[dotted.header]`.
+    fn key_span_of(&self, path: &KeyPath) -> Option<Range<usize>> {
+        let (Segment::Key(last), parent) = path.0.split_last()? else {
+            return None;
+        };
+        let table = if parent.is_empty() {
+            self.doc.get_ref()
+        } else {
+            let mut value: Option<&Spanned<DeValue<'i>>> = None;
+            for seg in parent {
+                let next = match (seg, value) {
+                    (Segment::Key(k), None) => find(self.doc.get_ref(), k),
+                    (Segment::Key(k), Some(v)) => v.get_ref().as_table().and_then(|t| find(t, k)),
+                    (Segment::Index(i), Some(v)) => v.get_ref().as_array().and_then(|a| a.get(*i)),
+                    (Segment::Index(_), None) => None,
+                };
+                value = Some(next?);
+            }
+            value?.get_ref().as_table()?
+        };
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == last.as_str())
+            .map(|(k, _)| k.span())
+    }
+
+    fn push(
+        &mut self,
+        path: &KeyPath,
+        span: Option<Range<usize>>,
+        message: String,
+        expected: Option<String>,
+    ) {
         let (line, column) = match span {
             Some(s) => position(self.text, s.start),
             None => (None, None),
@@ -167,7 +200,10 @@ impl<'i> Ctx<'i> {
     /// offsetting the diagnostic's line and column from where the string's text starts.
     /// Escapes in basic strings can shift the column; the line is exact.
     fn diag(&mut self, path: &KeyPath, what: &str, d: &Diagnostic) {
-        let message = format!("{what}: {} (line {}, column {} of the {what})", d.message, d.line, d.column);
+        let message = format!(
+            "{what}: {} (line {}, column {} of the {what})",
+            d.message, d.line, d.column
+        );
         let Some(span) = self.span_of(path) else {
             self.push(path, None, message, None);
             return;
@@ -177,10 +213,14 @@ impl<'i> Ctx<'i> {
             return;
         };
         let rest = self.text.get(span.start..).unwrap_or("");
-        let delim = if rest.starts_with("\"\"\"") || rest.starts_with("'''") { 3 } else { 1 };
+        let delim = if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+            3
+        } else {
+            1
+        };
         // A newline right after a triple-quote opener is not part of the string.
-        let skips_newline = delim == 3
-            && (rest[3..].starts_with('\n') || rest[3..].starts_with("\r\n"));
+        let skips_newline =
+            delim == 3 && (rest[3..].starts_with('\n') || rest[3..].starts_with("\r\n"));
         let (d_line, d_col) = (d.line as usize, d.column as usize);
         let (line, column) = if skips_newline {
             (line + d_line, d_col)
@@ -200,7 +240,11 @@ impl<'i> Ctx<'i> {
     }
 
     /// Deserializes one value, reporting a type error with its full key path.
-    fn de<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue<'i>>, path: &KeyPath) -> Option<T> {
+    fn de<T: DeserializeOwned>(
+        &mut self,
+        value: &Spanned<DeValue<'i>>,
+        path: &KeyPath,
+    ) -> Option<T> {
         let de = ValueDeserializer::from(value.clone());
         match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(v) => Some(v),
@@ -208,21 +252,33 @@ impl<'i> Ctx<'i> {
                 let mut full = path.clone();
                 for seg in e.path().iter() {
                     match seg {
-                        serde_path_to_error::Segment::Seq { index } => full.0.push(Segment::Index(*index)),
-                        serde_path_to_error::Segment::Map { key } => full.0.push(Segment::Key(key.clone())),
-                        serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+                        serde_path_to_error::Segment::Seq { index } => {
+                            full.0.push(Segment::Index(*index))
+                        }
+                        serde_path_to_error::Segment::Map { key } => {
+                            full.0.push(Segment::Key(key.clone()))
+                        }
+                        serde_path_to_error::Segment::Enum { .. }
+                        | serde_path_to_error::Segment::Unknown => {}
                     }
                 }
                 let inner = e.into_inner();
                 let (mut message, expected) = split_expected(inner.message());
                 // Name the unknown key in the path too, so the path is the key to delete.
-                if let Some(name) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+                if let Some(name) = message
+                    .strip_prefix("unknown field `")
+                    .and_then(|r| r.split('`').next())
+                {
                     if full.0.last() != Some(&Segment::Key(name.to_owned())) {
                         full.0.push(Segment::Key(name.to_owned()));
                     }
                     message = format!("unknown key `{name}`");
                 }
-                let span = inner.span().or_else(|| self.span_of(&full));
+                let span = if message.starts_with("unknown key") {
+                    self.key_span_of(&full).or_else(|| inner.span())
+                } else {
+                    inner.span().or_else(|| self.span_of(&full))
+                };
                 self.push(&full, span, message, expected);
                 None
             }
@@ -247,7 +303,11 @@ impl<'i> Ctx<'i> {
             return out;
         };
         let Some(table) = v.get_ref().as_table() else {
-            self.err(&path, format!("must be a table, found {}", v.get_ref().type_str()), Some(format!("[{key}.NAME] tables")));
+            self.err(
+                &path,
+                format!("must be a table, found {}", v.get_ref().type_str()),
+                Some(format!("[{key}.NAME] tables")),
+            );
             return out;
         };
         for (name, value) in table {
@@ -275,14 +335,24 @@ impl<'i> Ctx<'i> {
             self.err(
                 path,
                 format!("file {} does not exist", resolved.display()),
-                Some("an existing file (relative paths start at the configuration file's folder)".to_owned()),
+                Some(
+                    "an existing file (relative paths start at the configuration file's folder)"
+                        .to_owned(),
+                ),
             );
         }
         resolved
     }
 
     /// `value` within `range`, or an error at `path`.
-    fn ranged(&mut self, path: &KeyPath, value: Option<u64>, default: u64, range: Range<u64>, unit: &str) -> u64 {
+    fn ranged(
+        &mut self,
+        path: &KeyPath,
+        value: Option<u64>,
+        default: u64,
+        range: Range<u64>,
+        unit: &str,
+    ) -> u64 {
         let v = value.unwrap_or(default);
         if !range.contains(&v) {
             self.err(
@@ -300,7 +370,11 @@ impl<'i> Ctx<'i> {
             .rsplit_once(':')
             .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
         if !ok {
-            self.err(path, format!("{v:?} is not an address to listen on"), Some("HOST:PORT, e.g. \"127.0.0.1:1883\"".to_owned()));
+            self.err(
+                path,
+                format!("{v:?} is not an address to listen on"),
+                Some("HOST:PORT, e.g. \"127.0.0.1:1883\"".to_owned()),
+            );
         }
         v
     }
@@ -315,13 +389,26 @@ impl<'i> Ctx<'i> {
             .filter(|k| !TOP_LEVEL_KEYS.contains(&k.as_str()))
             .collect();
         for k in unknown {
-            let expected = TOP_LEVEL_KEYS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-            self.err(&root.key(&k), format!("unknown key `{k}`"), Some(format!("one of {expected}")));
+            let expected = TOP_LEVEL_KEYS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let path = root.key(&k);
+            let span = self.key_span_of(&path);
+            self.push(
+                &path,
+                span,
+                format!("unknown key `{k}`"),
+                Some(format!("one of {expected}")),
+            );
         }
 
         let broker = self.section::<RawBroker>("broker").map(|b| self.broker(b));
         let api = self.section::<RawApi>("api").map(|a| self.api(a));
-        let storage = self.section::<RawStorage>("storage").map(|s| self.storage(s));
+        let storage = self
+            .section::<RawStorage>("storage")
+            .map(|s| self.storage(s));
         let streams = self.streams();
         let tables = self.tables();
         let notify = self.notify();
@@ -332,11 +419,26 @@ impl<'i> Ctx<'i> {
             broker: broker??,
             api: api?,
             storage: storage?,
-            streams: streams.into_iter().map(|(k, v)| v.map(|v| (k, v))).collect::<Option<_>>()?,
-            tables: tables.into_iter().map(|(k, v)| v.map(|v| (k, v))).collect::<Option<_>>()?,
-            plugins: plugins.into_iter().map(|(k, v)| v.map(|v| (k, v))).collect::<Option<_>>()?,
-            notify: notify.into_iter().map(|(k, v)| v.map(|v| (k, v))).collect::<Option<_>>()?,
-            rules: rules.into_iter().map(|(k, v)| v.map(|v| (k, v))).collect::<Option<_>>()?,
+            streams: streams
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
+            tables: tables
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
+            plugins: plugins
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
+            notify: notify
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
+            rules: rules
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
         })
     }
 
@@ -360,10 +462,15 @@ impl<'i> Ctx<'i> {
                         "both an embedded broker ({}) and `broker.external` are configured",
                         embedded.join(", ")
                     ),
-                    Some("either the embedded broker's keys or `[broker.external]`, not both".to_owned()),
+                    Some(
+                        "either the embedded broker's keys or `[broker.external]`, not both"
+                            .to_owned(),
+                    ),
                 );
             }
-            return self.external(ext, &path.key("external")).map(Broker::External);
+            return self
+                .external(ext, &path.key("external"))
+                .map(Broker::External);
         }
         let listen = self.listen(&path.key("listen"), b.listen, "127.0.0.1:1883");
         let tls = b.tls.map(|t| TlsFiles {
@@ -385,7 +492,11 @@ impl<'i> Ctx<'i> {
         } else if let Some(r) = e.url.strip_prefix("mqtt://") {
             (false, r)
         } else {
-            self.err(&url_path, format!("{:?} is not an MQTT URL", e.url), Some("mqtt://HOST[:PORT] or mqtts://HOST[:PORT]".to_owned()));
+            self.err(
+                &url_path,
+                format!("{:?} is not an MQTT URL", e.url),
+                Some("mqtt://HOST[:PORT] or mqtts://HOST[:PORT]".to_owned()),
+            );
             return None;
         };
         let rest = rest.trim_end_matches('/');
@@ -394,20 +505,34 @@ impl<'i> Ctx<'i> {
             Some((h, p)) => match p.parse::<u16>() {
                 Ok(p) => (h.to_owned(), p),
                 Err(_) => {
-                    self.err(&url_path, format!("{p:?} is not a port"), Some("a port number 0..=65535".to_owned()));
+                    self.err(
+                        &url_path,
+                        format!("{p:?} is not a port"),
+                        Some("a port number 0..=65535".to_owned()),
+                    );
                     return None;
                 }
             },
             None => (rest.to_owned(), default_port),
         };
         if host.is_empty() || host.contains('/') {
-            self.err(&url_path, format!("{:?} has no host, or has a path", e.url), Some("mqtt://HOST[:PORT]".to_owned()));
+            self.err(
+                &url_path,
+                format!("{:?} has no host, or has a path", e.url),
+                Some("mqtt://HOST[:PORT]".to_owned()),
+            );
         }
         let share_group = e.share_group.unwrap_or_else(|| "weir".to_owned());
         if share_group.is_empty() || share_group.contains(['/', '+', '#']) {
-            self.err(&path.key("share_group"), format!("{share_group:?} is not a share group name"), Some("a non-empty name without `/`, `+` or `#`".to_owned()));
+            self.err(
+                &path.key("share_group"),
+                format!("{share_group:?} is not a share group name"),
+                Some("a non-empty name without `/`, `+` or `#`".to_owned()),
+            );
         }
-        let ca_file = e.ca_file.map(|f| self.existing_file(&path.key("ca_file"), &f));
+        let ca_file = e
+            .ca_file
+            .map(|f| self.existing_file(&path.key("ca_file"), &f));
         Some(ExternalBroker {
             url: e.url,
             tls,
@@ -436,12 +561,22 @@ impl<'i> Ctx<'i> {
             RawFsync::Always => FsyncPolicy::Always,
             RawFsync::Never => FsyncPolicy::Never,
             RawFsync::Interval => {
-                let ms = self.ranged(&path.key("fsync_interval_ms"), s.fsync_interval_ms, 50, 1..60_001, " ms");
+                let ms = self.ranged(
+                    &path.key("fsync_interval_ms"),
+                    s.fsync_interval_ms,
+                    50,
+                    1..60_001,
+                    " ms",
+                );
                 FsyncPolicy::Interval(Duration::from_millis(ms))
             }
         };
         if s.fsync_interval_ms.is_some() && !matches!(fsync, FsyncPolicy::Interval(_)) {
-            self.err(&path.key("fsync_interval_ms"), "only applies when `fsync = \"interval\"`", Some("no `fsync_interval_ms`, or `fsync = \"interval\"`".to_owned()));
+            self.err(
+                &path.key("fsync_interval_ms"),
+                "only applies when `fsync = \"interval\"`",
+                Some("no `fsync_interval_ms`, or `fsync = \"interval\"`".to_owned()),
+            );
         }
         StorageConfig { dir, fsync }
     }
@@ -453,13 +588,25 @@ impl<'i> Ctx<'i> {
             .map(|(name, s)| {
                 let p = path.key(&name);
                 let name_ok = (1..=128).contains(&name.len())
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
                 if !name_ok {
-                    self.err(&p, format!("{name:?} is not a valid stream name"), Some("1-128 characters of a-z, A-Z, 0-9, `_`, `.`, `-`".to_owned()));
+                    self.err(
+                        &p,
+                        format!("{name:?} is not a valid stream name"),
+                        Some("1-128 characters of a-z, A-Z, 0-9, `_`, `.`, `-`".to_owned()),
+                    );
                 }
                 let s = s.map(|s| StreamConfig {
                     shards: self.ranged(&p.key("shards"), s.shards, 1, 1..501, "") as u32,
-                    retention_hours: self.ranged(&p.key("retention_hours"), s.retention_hours, 24, 24..8761, " hours") as u32,
+                    retention_hours: self.ranged(
+                        &p.key("retention_hours"),
+                        s.retention_hours,
+                        24,
+                        24..8761,
+                        " hours",
+                    ) as u32,
                 });
                 (name, s)
             })
@@ -494,11 +641,18 @@ impl<'i> Ctx<'i> {
                 let cols: Vec<String> = h.iter().map(str::to_owned).collect();
                 self.err(
                     &path.key("key"),
-                    format!("column {key:?} is not in the header (line 1) of {}", file.display()),
+                    format!(
+                        "column {key:?} is not in the header (line 1) of {}",
+                        file.display()
+                    ),
                     Some(one_of(&cols)),
                 );
             }
-            Err(e) => self.err(&path.key("file"), format!("cannot read the CSV header of {}: {e}", file.display()), None),
+            Err(e) => self.err(
+                &path.key("file"),
+                format!("cannot read the CSV header of {}: {e}", file.display()),
+                None,
+            ),
         }
     }
 
@@ -511,12 +665,22 @@ impl<'i> Ctx<'i> {
                 let n = n.and_then(|n| match (n.kind, n.path) {
                     (RawNotifyKind::Console, None) => Some(NotifyChannel::Console),
                     (RawNotifyKind::Console, Some(_)) => {
-                        self.err(&p.key("path"), "a console channel has no `path`", Some("no `path`, or `kind = \"file\"`".to_owned()));
+                        self.err(
+                            &p.key("path"),
+                            "a console channel has no `path`",
+                            Some("no `path`, or `kind = \"file\"`".to_owned()),
+                        );
                         None
                     }
-                    (RawNotifyKind::File, Some(f)) => Some(NotifyChannel::File { path: self.resolve(&f) }),
+                    (RawNotifyKind::File, Some(f)) => Some(NotifyChannel::File {
+                        path: self.resolve(&f),
+                    }),
                     (RawNotifyKind::File, None) => {
-                        self.err(&p, "missing key `path`", Some("`path` for `kind = \"file\"`".to_owned()));
+                        self.err(
+                            &p,
+                            "missing key `path`",
+                            Some("`path` for `kind = \"file\"`".to_owned()),
+                        );
                         None
                     }
                 });
@@ -555,8 +719,13 @@ impl<'i> Ctx<'i> {
             match Grant::from_str(g) {
                 Ok(g) => grants.push(g),
                 Err(_) => {
-                    let names: Vec<String> = Grant::ALL.iter().map(|g| g.name().to_owned()).collect();
-                    self.err(&p.key("grants").index(i), format!("unknown grant {g:?}"), Some(one_of(&names)));
+                    let names: Vec<String> =
+                        Grant::ALL.iter().map(|g| g.name().to_owned()).collect();
+                    self.err(
+                        &p.key("grants").index(i),
+                        format!("unknown grant {g:?}"),
+                        Some(one_of(&names)),
+                    );
                     ok = false;
                 }
             }
@@ -569,7 +738,11 @@ impl<'i> Ctx<'i> {
                 toml::Value::Float(f) => f.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
                 other => {
-                    self.err(&p.key("params").key(&k), format!("a parameter cannot be {}", other.type_str()), Some("a string, number or boolean".to_owned()));
+                    self.err(
+                        &p.key("params").key(&k),
+                        format!("a parameter cannot be {}", other.type_str()),
+                        Some("a string, number or boolean".to_owned()),
+                    );
                     ok = false;
                     continue;
                 }
@@ -577,10 +750,27 @@ impl<'i> Ctx<'i> {
             params.insert(k, s);
         }
         let defaults = Limits::default();
-        let memory_bytes = self.ranged(&p.key("memory_bytes"), pl.memory_bytes, defaults.memory_bytes as u64, MIB..4096 * MIB + 1, " bytes");
-        let timeout_ms = self.ranged(&p.key("timeout_ms"), pl.timeout_ms, defaults.call_timeout.as_millis() as u64, 1..600_001, " ms");
+        let memory_bytes = self.ranged(
+            &p.key("memory_bytes"),
+            pl.memory_bytes,
+            defaults.memory_bytes as u64,
+            MIB..4096 * MIB + 1,
+            " bytes",
+        );
+        let timeout_ms = self.ranged(
+            &p.key("timeout_ms"),
+            pl.timeout_ms,
+            defaults.call_timeout.as_millis() as u64,
+            1..600_001,
+            " ms",
+        );
         ok &= self.declared(&p.key("tables"), pl.tables.as_deref(), tables, "table");
-        ok &= self.declared(&p.key("channels"), pl.channels.as_deref(), notify, "notify channel");
+        ok &= self.declared(
+            &p.key("channels"),
+            pl.channels.as_deref(),
+            notify,
+            "notify channel",
+        );
         let limits = Limits {
             memory_bytes: usize::try_from(memory_bytes).unwrap_or(usize::MAX),
             call_timeout: Duration::from_millis(timeout_ms),
@@ -594,11 +784,20 @@ impl<'i> Ctx<'i> {
             tables: pl.tables,
             channels: pl.channels,
         };
-        ok.then(|| PluginConfig { path: self.resolve(&pl.path), spec })
+        ok.then(|| PluginConfig {
+            path: self.resolve(&pl.path),
+            spec,
+        })
     }
 
     /// Each name in `names` must be a key of `declared`; reports each that is not.
-    fn declared<T>(&mut self, path: &KeyPath, names: Option<&[String]>, declared: &BTreeMap<String, T>, what: &str) -> bool {
+    fn declared<T>(
+        &mut self,
+        path: &KeyPath,
+        names: Option<&[String]>,
+        declared: &BTreeMap<String, T>,
+        what: &str,
+    ) -> bool {
         let mut ok = true;
         for (i, n) in names.unwrap_or_default().iter().enumerate() {
             ok &= self.declared_one(&path.index(i), n, declared, what);
@@ -606,11 +805,21 @@ impl<'i> Ctx<'i> {
         ok
     }
 
-    fn declared_one<T>(&mut self, path: &KeyPath, name: &str, declared: &BTreeMap<String, T>, what: &str) -> bool {
+    fn declared_one<T>(
+        &mut self,
+        path: &KeyPath,
+        name: &str,
+        declared: &BTreeMap<String, T>,
+        what: &str,
+    ) -> bool {
         if declared.contains_key(name) {
             return true;
         }
-        self.err(path, format!("{what} {name:?} is not declared"), Some(one_of(declared.keys())));
+        self.err(
+            path,
+            format!("{what} {name:?} is not declared"),
+            Some(one_of(declared.keys())),
+        );
         false
     }
 
@@ -622,7 +831,11 @@ impl<'i> Ctx<'i> {
     ) -> BTreeMap<String, Option<RuleConfig>> {
         let path = KeyPath::root().key("rules");
         let raw = self.entries::<RawRule>("rules");
-        let refs = Refs { streams, tables, plugins };
+        let refs = Refs {
+            streams,
+            tables,
+            plugins,
+        };
         raw.into_iter()
             .map(|(name, r)| {
                 let p = path.key(&name);
@@ -681,9 +894,19 @@ impl<'i> Ctx<'i> {
     }
 
     /// A required per-kind key.
-    fn required(&mut self, path: &KeyPath, kind: RawActionKind, key: &str, value: Option<String>) -> Option<String> {
+    fn required(
+        &mut self,
+        path: &KeyPath,
+        kind: RawActionKind,
+        key: &str,
+        value: Option<String>,
+    ) -> Option<String> {
         if value.is_none() {
-            self.err(path, format!("a `{}` action needs `{key}`", kind.name()), Some(format!("`{key}`")));
+            self.err(
+                path,
+                format!("a `{}` action needs `{key}`", kind.name()),
+                Some(format!("`{key}`")),
+            );
         }
         value
     }
@@ -700,7 +923,11 @@ impl<'i> Ctx<'i> {
             ("prefix", a.prefix.is_some(), &[K::Firehose]),
             ("error_prefix", a.error_prefix.is_some(), &[K::Firehose]),
             ("buffer_bytes", a.buffer_bytes.is_some(), &[K::Firehose]),
-            ("buffer_interval_ms", a.buffer_interval_ms.is_some(), &[K::Firehose]),
+            (
+                "buffer_interval_ms",
+                a.buffer_interval_ms.is_some(),
+                &[K::Firehose],
+            ),
             ("topic", a.topic.is_some(), &[K::Republish]),
             ("qos", a.qos.is_some(), &[K::Republish]),
             ("table", a.table.is_some(), &[K::Table]),
@@ -710,13 +937,22 @@ impl<'i> Ctx<'i> {
         let mut ok = true;
         for (key, set, kinds) in fields {
             if set && !kinds.contains(&kind) {
-                self.err(&p.key(key), format!("`{key}` is not a key of a `{}` action", kind.name()), Some(format!("a key of `kind = \"{}\"`", kinds[0].name())));
+                self.err(
+                    &p.key(key),
+                    format!("`{key}` is not a key of a `{}` action", kind.name()),
+                    Some(format!("a key of `kind = \"{}\"`", kinds[0].name())),
+                );
                 ok = false;
             }
         }
         let declared_plugins = refs.plugins;
         for (i, t) in a.transformers.iter().enumerate() {
-            ok &= self.declared_one(&p.key("transformers").index(i), t, declared_plugins, "plugin");
+            ok &= self.declared_one(
+                &p.key("transformers").index(i),
+                t,
+                declared_plugins,
+                "plugin",
+            );
         }
         for (i, f) in a.filters.iter().enumerate() {
             ok &= self.declared_one(&p.key("filters").index(i), f, declared_plugins, "plugin");
@@ -727,9 +963,27 @@ impl<'i> Ctx<'i> {
                 let bp = p.key("buffer");
                 let d = BufferConfig::default();
                 BufferConfig {
-                    max_records: self.ranged(&bp.key("max_records"), b.max_records, d.max_records, 1..100_001, ""),
-                    max_bytes: self.ranged(&bp.key("max_bytes"), b.max_bytes, d.max_bytes, 1..128 * MIB + 1, " bytes"),
-                    max_age: Duration::from_millis(self.ranged(&bp.key("max_age_ms"), b.max_age_ms, d.max_age.as_millis() as u64, 0..900_001, " ms")),
+                    max_records: self.ranged(
+                        &bp.key("max_records"),
+                        b.max_records,
+                        d.max_records,
+                        1..100_001,
+                        "",
+                    ),
+                    max_bytes: self.ranged(
+                        &bp.key("max_bytes"),
+                        b.max_bytes,
+                        d.max_bytes,
+                        1..128 * MIB + 1,
+                        " bytes",
+                    ),
+                    max_age: Duration::from_millis(self.ranged(
+                        &bp.key("max_age_ms"),
+                        b.max_age_ms,
+                        d.max_age.as_millis() as u64,
+                        0..900_001,
+                        " ms",
+                    )),
                 }
             }
         };
@@ -743,24 +997,48 @@ impl<'i> Ctx<'i> {
                 }
                 if let Some(e) = &a.endpoint {
                     if !(e.starts_with("http://") || e.starts_with("https://")) {
-                        self.err(&p.key("endpoint"), format!("{e:?} is not an HTTP URL"), Some("http://HOST[:PORT] or https://...".to_owned()));
+                        self.err(
+                            &p.key("endpoint"),
+                            format!("{e:?} is not an HTTP URL"),
+                            Some("http://HOST[:PORT] or https://...".to_owned()),
+                        );
                         ok = false;
                     }
                 }
                 let pk = pk.and_then(|pk| self.template(&p.key("partition_key"), &pk));
                 match (stream, pk) {
-                    (Some(stream), Some(partition_key)) => Some(ActionKind::Kinesis { stream, partition_key, endpoint: a.endpoint }),
+                    (Some(stream), Some(partition_key)) => Some(ActionKind::Kinesis {
+                        stream,
+                        partition_key,
+                        endpoint: a.endpoint,
+                    }),
                     _ => None,
                 }
             }
             K::Firehose => {
-                let root = self.required(p, kind, "root", a.root).map(|r| self.resolve(&r));
-                let buffer_bytes = self.ranged(&p.key("buffer_bytes"), a.buffer_bytes, 5 * MIB, 1..128 * MIB + 1, " bytes");
-                let interval = self.ranged(&p.key("buffer_interval_ms"), a.buffer_interval_ms, 300_000, 0..900_001, " ms");
+                let root = self
+                    .required(p, kind, "root", a.root)
+                    .map(|r| self.resolve(&r));
+                let buffer_bytes = self.ranged(
+                    &p.key("buffer_bytes"),
+                    a.buffer_bytes,
+                    5 * MIB,
+                    1..128 * MIB + 1,
+                    " bytes",
+                );
+                let interval = self.ranged(
+                    &p.key("buffer_interval_ms"),
+                    a.buffer_interval_ms,
+                    300_000,
+                    0..900_001,
+                    " ms",
+                );
                 root.map(|root| ActionKind::Firehose {
                     root,
                     prefix: a.prefix.unwrap_or_default(),
-                    error_prefix: a.error_prefix.unwrap_or_else(|| "errors/!{firehose:error-output-type}/".to_owned()),
+                    error_prefix: a
+                        .error_prefix
+                        .unwrap_or_else(|| "errors/!{firehose:error-output-type}/".to_owned()),
                     buffer_bytes,
                     buffer_interval: Duration::from_millis(interval),
                 })
@@ -769,7 +1047,10 @@ impl<'i> Ctx<'i> {
                 let qos = self.ranged(&p.key("qos"), a.qos, 0, 0..2, "");
                 let topic = self.required(p, kind, "topic", a.topic);
                 let topic = topic.and_then(|t| self.template(&p.key("topic"), &t));
-                topic.map(|topic| ActionKind::Republish { topic, qos: qos as u8 })
+                topic.map(|topic| ActionKind::Republish {
+                    topic,
+                    qos: qos as u8,
+                })
             }
             K::Table => {
                 let table = self.required(p, kind, "table", a.table);
@@ -792,7 +1073,12 @@ impl<'i> Ctx<'i> {
             }
         };
         let kind = kind?;
-        ok.then_some(ActionConfig { kind, transformers: a.transformers, filters: a.filters, buffer })
+        ok.then_some(ActionConfig {
+            kind,
+            transformers: a.transformers,
+            filters: a.filters,
+            buffer,
+        })
     }
 }
 
