@@ -319,3 +319,44 @@ fn config_unreadable_file() {
         "{err}"
     );
 }
+
+#[test]
+fn config_undeclared_channel_and_bad_notify() {
+    let text = BASE.replace(
+        "tables = [\"drivers\"]",
+        "tables = [\"drivers\"]\nchannels = [\"sms\"]",
+    ) + "\n[notify.mail]\nkind = \"file\"\n";
+    assert_eq!(
+        errors(&text),
+        [
+            format!("{F}:12:13: `plugins.enrich.channels[0]`: notify channel \"sms\" is not declared (expected one of `mail`)"),
+            format!("{F}:17:1: `notify.mail`: missing key `path` (expected `path` for `kind = \"file\"`)"),
+        ]
+    );
+}
+
+#[test]
+fn config_storage_and_external_broker_mistakes() {
+    let text = format!(
+        "[broker.external]\nurl = \"http://broker\"\n[storage]\nfsync = \"never\"\nfsync_interval_ms = 10\n{BASE}"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            format!("{F}:2:7: `broker.external.url`: \"http://broker\" is not an MQTT URL (expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT])"),
+            format!("{F}:5:21: `storage.fsync_interval_ms`: only applies when `fsync = \"interval\"` (expected no `fsync_interval_ms`, or `fsync = \"interval\"`)"),
+        ]
+    );
+}
+
+#[test]
+fn config_disabled_rule_and_bad_stream_name() {
+    let text = BASE.replace("[streams.alerts]", "[streams.\"bad name\"]") + "enabled = false\n";
+    let errs = errors(&text);
+    assert_eq!(
+        errs,
+        [format!("{F}:1:1: `streams.\"bad name\"`: \"bad name\" is not a valid stream name (expected 1-128 characters of a-z, A-Z, 0-9, `_`, `.`, `-`)")]
+    );
+    let ok = Config::parse(&(BASE.to_owned() + "enabled = false\n"), F);
+    assert!(ok.is_ok_and(|c| !c.rules["fast"].enabled));
+}
