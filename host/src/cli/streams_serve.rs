@@ -3,6 +3,8 @@
 //!
 //! `weir streams serve --listen 127.0.0.1:PORT --dir DIR [--fsync always|interval|never]`
 //! prints `listening on ADDR` once bound, and syncs every shard on SIGINT/SIGTERM.
+//! `weir streams serve --config weir.toml` takes the address, the storage folder and the
+//! declared streams from a Weir configuration file instead.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,16 +12,21 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use weir_host::api::{router, ApiConfig, ApiState};
+use weir_host::config::Config;
 use weir_host::streams::{FsyncPolicy, Streams, StreamsConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Take `[api]`, `[storage]` and the `[streams.NAME]` declarations from a Weir config file;
+    /// declared streams are created if they do not exist yet.
+    #[arg(long, conflicts_with_all = ["listen", "dir", "fsync", "verify_keys"])]
+    config: Option<PathBuf>,
     /// Address to bind, e.g. 127.0.0.1:4567 (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:4567")]
     listen: String,
     /// Data directory.
-    #[arg(long)]
-    dir: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    dir: Option<PathBuf>,
     /// always | interval[:MS] | never
     #[arg(long, default_value = "interval")]
     fsync: FsyncPolicy,
@@ -37,19 +44,38 @@ pub struct Args {
     segment_bytes: u64,
 }
 
-pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
-    let mut cfg = StreamsConfig::new(&args.dir);
-    cfg.fsync = args.fsync;
-    cfg.transition_delay = Duration::from_millis(args.transition_ms);
-    cfg.throughput_limits = args.throughput_limits;
-    cfg.log.segment_bytes = args.segment_bytes;
-    let streams = Streams::open(cfg).with_context(|| format!("opening {}", args.dir.display()))?;
+pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
     let mut keys = HashMap::new();
     for k in &args.verify_keys {
         let (id, secret) = k
             .split_once(':')
             .context("--verify-key wants ACCESS_KEY:SECRET")?;
         keys.insert(id.to_owned(), secret.to_owned());
+    }
+    let mut declared = Vec::new();
+    let dir = match &args.config {
+        Some(path) => {
+            // Every mistake in the file is printed at once, each with its line and key path.
+            let config = Config::load(path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+            args.listen = config.api.listen.clone();
+            args.fsync = config.storage.fsync;
+            keys.extend(config.api.verify_keys.clone());
+            declared.extend(config.streams.iter().map(|(n, s)| (n.clone(), *s)));
+            config.storage.dir.join("streams")
+        }
+        // clap requires `--dir` when `--config` is absent.
+        None => args.dir.clone().context("--dir or --config is required")?,
+    };
+    let mut cfg = StreamsConfig::new(&dir);
+    cfg.fsync = args.fsync;
+    cfg.transition_delay = Duration::from_millis(args.transition_ms);
+    cfg.throughput_limits = args.throughput_limits;
+    cfg.log.segment_bytes = args.segment_bytes;
+    let streams = Streams::open(cfg).with_context(|| format!("opening {}", dir.display()))?;
+    for (name, s) in &declared {
+        streams
+            .ensure_stream(name, s.shards, s.retention_hours)
+            .with_context(|| format!("creating declared stream {name:?}"))?;
     }
     let state = ApiState::new(
         streams.clone(),
