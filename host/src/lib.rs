@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+pub mod delivery;
 pub mod plugins;
 pub mod rules;
 pub mod streams;

@@ -1,0 +1,693 @@
+//! The `table` rule action's storage: a durable key-value table (the seed's DynamoDB write).
+//!
+//! One append-only log file per table, `DIR/NAME.kv`:
+//!
+//! ```text
+//! header: b"WEIRKV\0\x01"
+//! entry:  u32 LE body length | u32 LE crc32c(body) | body
+//! body:   u8 op (1 put, 2 delete) | u16 LE key length | key (UTF-8) | value (JSON bytes)
+//! ```
+//!
+//! The in-memory index (key -> entry offset) is rebuilt on open. Recovery truncates a torn tail
+//! (an incomplete or unverifiable last entry), skips a corrupt entry in the middle when its
+//! length still leads to a valid entry, and otherwise refuses to open rather than guess: a
+//! corrupt entry is never served, and `get` re-checks the CRC of what it reads.
+//!
+//! Writes are appended but not synced; a caller acks only after [`KvTable::sync`]. Compaction
+//! rewrites the live entries to a temp file, syncs and renames it, so a crash leaves either the
+//! old or the new log.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::fsutil::{self, IoAt};
+
+const MAGIC: &[u8; 8] = b"WEIRKV\0\x01";
+const HEADER: u64 = 8;
+const OP_PUT: u8 = 1;
+const OP_DELETE: u8 = 2;
+/// Keys: non-empty UTF-8, at most this many bytes (DynamoDB's partition key limit).
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Values: at most DynamoDB's 400 KiB item size.
+pub const MAX_VALUE_BYTES: usize = 400 * 1024;
+const MAX_BODY: u64 = (3 + MAX_KEY_BYTES + MAX_VALUE_BYTES) as u64;
+/// Below this log size, automatic compaction is not worth a rewrite.
+const AUTO_COMPACT_MIN_BYTES: u64 = 1024 * 1024;
+
+/// What a table refuses or fails at; every variant names the table or file.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error("table name {name:?}: must be 1-255 of [A-Za-z0-9_.-], not starting with `.`")]
+    InvalidName { name: String },
+    #[error("table {table:?}: invalid key: {reason}")]
+    InvalidKey { table: String, reason: String },
+    #[error("table {table:?}, key {key:?}: value of {size} bytes exceeds the {MAX_VALUE_BYTES}-byte item limit")]
+    ValueTooLarge {
+        table: String,
+        key: String,
+        size: usize,
+    },
+    #[error("table {table:?}, key {key:?}: value is not JSON: {source}")]
+    NotJson {
+        table: String,
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path:?}: corrupt entry at byte {offset}: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error(transparent)]
+    Io(#[from] IoAt),
+}
+
+/// What recovery found when the table was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Bytes cut from the end of the log (a write interrupted by a crash).
+    pub truncated_bytes: u64,
+    /// Entries in the middle of the log that failed their CRC and were skipped. For a put, the
+    /// key keeps its previous value (or none).
+    pub corrupt_entries: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    offset: u64,
+    len: u64,
+}
+
+/// A durable key-value table backed by an append-only log.
+#[derive(Debug)]
+pub struct KvTable {
+    name: String,
+    path: PathBuf,
+    dir: PathBuf,
+    file: File,
+    index: BTreeMap<String, Slot>,
+    file_len: u64,
+    live_bytes: u64,
+    recovery: RecoveryReport,
+}
+
+enum Read {
+    /// A verified entry.
+    Valid {
+        op: u8,
+        key: String,
+        value_at: u64,
+        value_len: u64,
+        total: u64,
+    },
+    /// Runs past the end of the file.
+    Incomplete,
+    /// Fails its CRC or its shape; `total` is its length if the length field is plausible.
+    Bad { total: Option<u64>, reason: String },
+}
+
+impl KvTable {
+    /// Opens (or creates) `DIR/NAME.kv`, recovering from a crash: leftover compaction files are
+    /// removed, a torn tail is truncated, and the index is rebuilt.
+    pub fn open(dir: impl AsRef<Path>, name: &str) -> Result<Self, KvError> {
+        if name.is_empty()
+            || name.len() > 255
+            || name.starts_with('.')
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(KvError::InvalidName { name: name.into() });
+        }
+        let dir = dir.as_ref().to_path_buf();
+        fsutil::at(std::fs::create_dir_all(&dir), "create folder", &dir)?;
+        let path = dir.join(format!("{name}.kv"));
+        let tmp = compact_temp_path(&path);
+        if tmp.exists() {
+            fsutil::at(std::fs::remove_file(&tmp), "remove", &tmp)?;
+        }
+        let existed = path.exists();
+        let file = fsutil::at(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path),
+            "open",
+            &path,
+        )?;
+        let mut t = KvTable {
+            name: name.into(),
+            path,
+            dir,
+            file,
+            index: BTreeMap::new(),
+            file_len: 0,
+            live_bytes: 0,
+            recovery: RecoveryReport::default(),
+        };
+        t.file_len = fsutil::at(t.file.metadata(), "stat", &t.path)?.len();
+        if t.file_len < HEADER {
+            // New, or the crash hit while the header was written.
+            let mut head = vec![0; t.file_len as usize];
+            fsutil::at(t.file.read_exact_at(&mut head, 0), "read", &t.path)?;
+            if !MAGIC.starts_with(&head) {
+                return Err(t.corrupt(0, "not a Weir table (bad header)"));
+            }
+            fsutil::at(t.file.set_len(0), "truncate", &t.path)?;
+            fsutil::at(t.file.write_all_at(MAGIC, 0), "write", &t.path)?;
+            fsutil::at(t.file.sync_all(), "fsync", &t.path)?;
+            if !existed {
+                fsutil::at(fsutil::sync_dir(&t.dir), "fsync folder", &t.dir)?;
+            }
+            t.file_len = HEADER;
+            return Ok(t);
+        }
+        let mut head = [0u8; 8];
+        fsutil::at(t.file.read_exact_at(&mut head, 0), "read", &t.path)?;
+        if &head != MAGIC {
+            return Err(t.corrupt(0, "not a Weir table (bad header)"));
+        }
+        t.recover()?;
+        Ok(t)
+    }
+
+    fn recover(&mut self) -> Result<(), KvError> {
+        let mut pos = HEADER;
+        while pos < self.file_len {
+            match self.read_entry(pos)? {
+                Read::Valid { op, key, total, .. } => {
+                    self.apply(op, key, pos, total);
+                    pos += total;
+                }
+                Read::Incomplete => break,
+                Read::Bad { total, reason } => {
+                    let Some(total) = total else {
+                        // A crash can leave a zero-filled tail (size extended, data not yet
+                        // written): that is a torn write too. Anything else is real damage.
+                        if self.is_zero_from(pos)? {
+                            break;
+                        }
+                        return Err(self.corrupt(pos, &reason));
+                    };
+                    let next = pos + total;
+                    if next >= self.file_len {
+                        break; // The last entry: a torn write.
+                    }
+                    match self.read_entry(next)? {
+                        Read::Valid { .. } | Read::Incomplete => {
+                            self.recovery.corrupt_entries += 1;
+                            pos = next;
+                        }
+                        Read::Bad { .. } => return Err(self.corrupt(pos, &reason)),
+                    }
+                }
+            }
+        }
+        if pos < self.file_len {
+            self.recovery.truncated_bytes = self.file_len - pos;
+            fsutil::at(self.file.set_len(pos), "truncate", &self.path)?;
+            fsutil::at(self.file.sync_all(), "fsync", &self.path)?;
+            self.file_len = pos;
+        }
+        Ok(())
+    }
+
+    fn is_zero_from(&self, mut pos: u64) -> Result<bool, KvError> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while pos < self.file_len {
+            let n = (self.file_len - pos).min(chunk.len() as u64) as usize;
+            fsutil::at(
+                self.file.read_exact_at(&mut chunk[..n], pos),
+                "read",
+                &self.path,
+            )?;
+            if chunk[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            pos += n as u64;
+        }
+        Ok(true)
+    }
+
+    fn apply(&mut self, op: u8, key: String, offset: u64, total: u64) {
+        if let Some(old) = self.index.remove(&key) {
+            self.live_bytes -= old.len;
+        }
+        if op == OP_PUT {
+            self.index.insert(key, Slot { offset, len: total });
+            self.live_bytes += total;
+        }
+    }
+
+    fn corrupt(&self, offset: u64, reason: &str) -> KvError {
+        KvError::Corrupt {
+            path: self.path.clone(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    fn read_entry(&self, pos: u64) -> Result<Read, KvError> {
+        if self.file_len - pos < 8 {
+            return Ok(Read::Incomplete);
+        }
+        let mut head = [0u8; 8];
+        fsutil::at(self.file.read_exact_at(&mut head, pos), "read", &self.path)?;
+        let body_len = u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]));
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if !(3..=MAX_BODY).contains(&body_len) {
+            return Ok(Read::Bad {
+                total: None,
+                reason: format!("implausible length {body_len}"),
+            });
+        }
+        let total = 8 + body_len;
+        if self.file_len - pos < total {
+            return Ok(Read::Incomplete);
+        }
+        let mut body = vec![0; body_len as usize];
+        fsutil::at(
+            self.file.read_exact_at(&mut body, pos + 8),
+            "read",
+            &self.path,
+        )?;
+        let bad = |reason: &str| {
+            Ok(Read::Bad {
+                total: Some(total),
+                reason: reason.into(),
+            })
+        };
+        if crc32c::crc32c(&body) != crc {
+            return bad("checksum mismatch");
+        }
+        let op = body[0];
+        let key_len = usize::from(u16::from_le_bytes([body[1], body[2]]));
+        if !matches!(op, OP_PUT | OP_DELETE) || 3 + key_len > body.len() {
+            return bad("malformed body");
+        }
+        let Ok(key) = String::from_utf8(body[3..3 + key_len].to_vec()) else {
+            return bad("key is not UTF-8");
+        };
+        Ok(Read::Valid {
+            op,
+            key,
+            value_at: pos + 8 + 3 + key_len as u64,
+            value_len: body_len - 3 - key_len as u64,
+            total,
+        })
+    }
+
+    /// What recovery did when the table was opened.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of live keys.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn check_key(&self, key: &str) -> Result<(), KvError> {
+        let reason = if key.is_empty() {
+            "empty"
+        } else if key.len() > MAX_KEY_BYTES {
+            "longer than 1024 bytes"
+        } else {
+            return Ok(());
+        };
+        Err(KvError::InvalidKey {
+            table: self.name.clone(),
+            reason: reason.into(),
+        })
+    }
+
+    /// Appends one entry. On a failed write the log is cut back, so the next append starts
+    /// on an entry boundary.
+    fn append(&mut self, op: u8, key: &str, value: &[u8]) -> Result<u64, KvError> {
+        let mut body = Vec::with_capacity(3 + key.len() + value.len());
+        body.push(op);
+        // check_key bounds the key at 1024 bytes, so it fits in u16.
+        body.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        body.extend_from_slice(key.as_bytes());
+        body.extend_from_slice(value);
+        let mut entry = Vec::with_capacity(8 + body.len());
+        entry.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        entry.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+        entry.extend_from_slice(&body);
+        let offset = self.file_len;
+        if let Err(e) = self.file.write_all_at(&entry, offset) {
+            let _ = self.file.set_len(offset);
+            return Err(fsutil::io_at("append", &self.path, e).into());
+        }
+        self.file_len += entry.len() as u64;
+        Ok(offset)
+    }
+
+    /// Stores `value` (JSON bytes, at most 400 KiB) under `key`. Not durable until
+    /// [`KvTable::sync`].
+    pub fn put(&mut self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.check_key(key)?;
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(KvError::ValueTooLarge {
+                table: self.name.clone(),
+                key: key.into(),
+                size: value.len(),
+            });
+        }
+        if let Err(source) = serde_json::from_slice::<serde::de::IgnoredAny>(value) {
+            return Err(KvError::NotJson {
+                table: self.name.clone(),
+                key: key.into(),
+                source,
+            });
+        }
+        let offset = self.append(OP_PUT, key, value)?;
+        self.apply(OP_PUT, key.into(), offset, self.file_len - offset);
+        self.maybe_compact()
+    }
+
+    /// Removes `key`; returns whether it was present. Not durable until [`KvTable::sync`].
+    pub fn delete(&mut self, key: &str) -> Result<bool, KvError> {
+        self.check_key(key)?;
+        if !self.index.contains_key(key) {
+            return Ok(false);
+        }
+        let offset = self.append(OP_DELETE, key, &[])?;
+        self.apply(OP_DELETE, key.into(), offset, self.file_len - offset);
+        self.maybe_compact()?;
+        Ok(true)
+    }
+
+    /// The value under `key`, re-verified against its checksum.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        match self.index.get(key) {
+            None => Ok(None),
+            Some(slot) => self.read_value(key, *slot).map(Some),
+        }
+    }
+
+    fn read_value(&self, key: &str, slot: Slot) -> Result<Vec<u8>, KvError> {
+        match self.read_entry(slot.offset)? {
+            Read::Valid {
+                op: OP_PUT,
+                key: k,
+                value_at,
+                value_len,
+                ..
+            } if k == key => {
+                let mut v = vec![0; value_len as usize];
+                fsutil::at(
+                    self.file.read_exact_at(&mut v, value_at),
+                    "read",
+                    &self.path,
+                )?;
+                Ok(v)
+            }
+            Read::Bad { reason, .. } => Err(self.corrupt(slot.offset, &reason)),
+            _ => Err(self.corrupt(slot.offset, "entry does not match the index")),
+        }
+    }
+
+    /// Keys in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
+
+    /// Key-value pairs in key order, each read and verified lazily.
+    pub fn iter(&self) -> impl Iterator<Item = Result<(String, Vec<u8>), KvError>> + '_ {
+        self.index
+            .iter()
+            .map(|(k, slot)| self.read_value(k, *slot).map(|v| (k.clone(), v)))
+    }
+
+    /// Every pair, in key order.
+    pub fn scan(&self) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        self.iter().collect()
+    }
+
+    /// Makes every write so far durable.
+    pub fn sync(&self) -> Result<(), KvError> {
+        fsutil::at(self.file.sync_data(), "fsync", &self.path)?;
+        Ok(())
+    }
+
+    /// Bytes in the log file, and bytes of it that hold live values.
+    pub fn sizes(&self) -> (u64, u64) {
+        (self.file_len, HEADER + self.live_bytes)
+    }
+
+    fn maybe_compact(&mut self) -> Result<(), KvError> {
+        if self.file_len >= AUTO_COMPACT_MIN_BYTES && self.file_len > 2 * (HEADER + self.live_bytes)
+        {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the log with only the live entries (temp file, fsync, rename, fsync folder).
+    /// Also makes every earlier write durable.
+    pub fn compact(&mut self) -> Result<(), KvError> {
+        let tmp = compact_temp_path(&self.path);
+        let mut out = Vec::with_capacity((HEADER + self.live_bytes) as usize);
+        out.extend_from_slice(MAGIC);
+        let mut index = BTreeMap::new();
+        for (key, slot) in &self.index {
+            let mut entry = vec![0; slot.len as usize];
+            fsutil::at(
+                self.file.read_exact_at(&mut entry, slot.offset),
+                "read",
+                &self.path,
+            )?;
+            if crc32c::crc32c(&entry[8..]).to_le_bytes() != entry[4..8] {
+                return Err(self.corrupt(slot.offset, "checksum mismatch during compaction"));
+            }
+            index.insert(
+                key.clone(),
+                Slot {
+                    offset: out.len() as u64,
+                    len: slot.len,
+                },
+            );
+            out.extend_from_slice(&entry);
+        }
+        let _ = std::fs::remove_file(&tmp);
+        fsutil::write_atomic_to(&tmp, &self.path, &out)?;
+        self.file = fsutil::at(
+            OpenOptions::new().read(true).write(true).open(&self.path),
+            "open",
+            &self.path,
+        )?;
+        self.file_len = out.len() as u64;
+        self.index = index;
+        Ok(())
+    }
+}
+
+fn compact_temp_path(path: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(".compact");
+    name.push(fsutil::TEMP_SUFFIX);
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path) -> KvTable {
+        KvTable::open(dir, "speeding").unwrap()
+    }
+
+    #[test]
+    fn delivery_table_put_get_delete_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = open(dir.path());
+        assert!(t.is_empty());
+        t.put("95B•140", br#"{"speed":"90"}"#).unwrap();
+        t.put("ABC", br#"{"speed":"80"}"#).unwrap();
+        t.put("ABC", br#"{"speed":"81"}"#).unwrap();
+        assert!(t.delete("ABC").unwrap());
+        assert!(!t.delete("ABC").unwrap());
+        t.put("Z", b"1").unwrap();
+        t.sync().unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get("ABC").unwrap(), None);
+        drop(t);
+        let t = open(dir.path());
+        assert_eq!(t.recovery(), &RecoveryReport::default());
+        assert_eq!(t.get("95B•140").unwrap().unwrap(), br#"{"speed":"90"}"#);
+        assert_eq!(t.keys().collect::<Vec<_>>(), vec!["95B•140", "Z"]);
+        assert_eq!(
+            t.scan().unwrap(),
+            vec![
+                ("95B•140".to_string(), br#"{"speed":"90"}"#.to_vec()),
+                ("Z".to_string(), b"1".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn delivery_table_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = open(dir.path());
+        assert!(matches!(t.put("", b"1"), Err(KvError::InvalidKey { .. })));
+        assert!(matches!(
+            t.put(&"k".repeat(1025), b"1"),
+            Err(KvError::InvalidKey { .. })
+        ));
+        t.put(&"k".repeat(1024), b"1").unwrap();
+        let mut big = vec![b' '; MAX_VALUE_BYTES + 1];
+        big[0] = b'1';
+        assert!(matches!(
+            t.put("a", &big),
+            Err(KvError::ValueTooLarge { .. })
+        ));
+        big.pop();
+        t.put("a", &big).unwrap();
+        assert!(matches!(t.put("b", b"{nope"), Err(KvError::NotJson { .. })));
+        assert!(matches!(
+            KvTable::open(dir.path(), "../evil"),
+            Err(KvError::InvalidName { .. })
+        ));
+    }
+
+    #[test]
+    fn delivery_table_torn_tail_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = open(dir.path());
+        t.put("a", b"1").unwrap();
+        t.put("b", b"2").unwrap();
+        t.sync().unwrap();
+        let good_len = t.sizes().0;
+        t.put("c", br#""a longer value""#).unwrap();
+        let path = t.path().to_path_buf();
+        drop(t);
+        // Crash mid-append: only part of the last entry reached the disk.
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(good_len + 11).unwrap();
+        drop(f);
+        let t = open(dir.path());
+        assert_eq!(t.recovery().truncated_bytes, 11);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get("c").unwrap(), None);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good_len);
+        // A zero-filled tail (file extended, data lost) is a torn write as well.
+        drop(t);
+        let f = OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut &f, &[0u8; 20]).unwrap();
+        drop(f);
+        let mut t = open(dir.path());
+        assert_eq!(t.recovery().truncated_bytes, 20);
+        assert_eq!(t.len(), 2);
+        // Garbage that is not a torn write refuses to open rather than guess.
+        let mut garbage = std::fs::read(&path).unwrap();
+        garbage.extend_from_slice(&[0xff; 8]);
+        garbage.extend_from_slice(b"more data follows");
+        let bad_dir = tempfile::tempdir().unwrap();
+        std::fs::write(bad_dir.path().join("speeding.kv"), &garbage).unwrap();
+        assert!(matches!(
+            KvTable::open(bad_dir.path(), "speeding"),
+            Err(KvError::Corrupt { .. })
+        ));
+        // Appends continue on an entry boundary.
+        t.put("d", b"4").unwrap();
+        drop(t);
+        let t = open(dir.path());
+        assert_eq!(t.recovery(), &RecoveryReport::default());
+        assert_eq!(t.get("d").unwrap().unwrap(), b"4");
+    }
+
+    #[test]
+    fn delivery_table_flipped_byte_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = open(dir.path());
+        t.put("a", b"\"old\"").unwrap();
+        let second = t.sizes().0;
+        t.put("a", b"\"new\"").unwrap();
+        t.put("b", b"2").unwrap();
+        let last = t.sizes().0;
+        t.put("c", b"3").unwrap();
+        let path = t.path().to_path_buf();
+        drop(t);
+        let flip = |at: u64| {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .unwrap();
+            let mut b = [0u8];
+            f.read_exact_at(&mut b, at).unwrap();
+            f.write_all_at(&[b[0] ^ 0x40], at).unwrap();
+        };
+        // A flipped value byte in the middle: the entry is skipped, later ones survive.
+        flip(second + 8 + 3 + 1 + 1);
+        let t = open(dir.path());
+        assert_eq!(t.recovery().corrupt_entries, 1);
+        assert_eq!(t.get("a").unwrap().unwrap(), b"\"old\"");
+        assert_eq!(t.get("b").unwrap().unwrap(), b"2");
+        assert_eq!(t.get("c").unwrap().unwrap(), b"3");
+        drop(t);
+        // A flipped byte in the last entry: treated as a torn write and cut.
+        flip(last + 8 + 3 + 1);
+        let t = open(dir.path());
+        assert_eq!(t.get("c").unwrap(), None);
+        assert!(t.recovery().truncated_bytes > 0);
+        // Corruption after open is caught by get's checksum, not served.
+        let b_at = {
+            let slot = t.index["b"];
+            slot.offset + slot.len - 1
+        };
+        flip(b_at);
+        assert!(matches!(t.get("b"), Err(KvError::Corrupt { .. })));
+        assert!(t.scan().is_err());
+    }
+
+    #[test]
+    fn delivery_table_compaction_keeps_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = open(dir.path());
+        for i in 0..50 {
+            t.put("car", format!("{{\"n\":{i}}}").as_bytes()).unwrap();
+            t.put(&format!("k{i}"), b"true").unwrap();
+        }
+        for i in 0..40 {
+            t.delete(&format!("k{i}")).unwrap();
+        }
+        let (before, live) = t.sizes();
+        assert!(before > 2 * live);
+        t.compact().unwrap();
+        let (after, live_after) = t.sizes();
+        assert_eq!(after, live_after);
+        assert!(after < before);
+        assert_eq!(t.get("car").unwrap().unwrap(), br#"{"n":49}"#);
+        assert_eq!(t.len(), 11);
+        t.put("after", b"null").unwrap();
+        drop(t);
+        // A leftover compaction temp file (crash mid-compaction) is ignored and removed.
+        let tmp = compact_temp_path(&dir.path().join("speeding.kv"));
+        std::fs::write(&tmp, b"partial").unwrap();
+        let t = open(dir.path());
+        assert!(!tmp.exists());
+        assert_eq!(t.len(), 12);
+        assert_eq!(t.get("car").unwrap().unwrap(), br#"{"n":49}"#);
+        assert_eq!(t.get("k45").unwrap().unwrap(), b"true");
+        assert_eq!(t.get("k5").unwrap(), None);
+        assert_eq!(t.get("after").unwrap().unwrap(), b"null");
+    }
+}
