@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Weir's Kinesis API against kinesalite and moto in one run, all on loopback.
 #
-#   benches/api_vs_peers.sh [SECONDS_PER_RUN]      (env: CONNS=16 PEERS_DIR=...)
+#   host/benches/api_vs_peers.sh [SECONDS_PER_RUN]      (env: CONNS=16 PEERS_DIR=...)
 #
 # wrk posts pre-built bodies (PutRecords: 500 records of 100 bytes; GetRecords: Limit 500
-# over pre-loaded records) through benches/kinesis.lua. The load generator's own ceiling is
-# measured against bench-canned, a server that answers every request with a fixed 200.
-# Then the raw log append rate per fsync policy (log-bench) beside the disk's sequential
+# over pre-loaded records) through host/benches/kinesis.lua. The load generator's own ceiling is
+# measured against the `bench_canned` example, a server that answers every request with a fixed
+# 200. Then the raw log append rate per fsync policy (`streams_log_bench`) beside the disk's sequential
 # write rate (dd conv=fdatasync) in the same directory. Installs peers when missing:
 # kinesalite (npm), moto[server] (pip), wrk (apt-get). Not run in CI.
 set -euo pipefail
 DUR=${1:-8}
 CONNS=${CONNS:-16}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)   # the workspace
 PEERS=${PEERS_DIR:-$ROOT/target/bench-peers}
 LOOPBACK=${LOOPBACK_JS:-/work/shared/tools/loopback.js}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/weir-bench.XXXXXX")
@@ -23,20 +23,20 @@ trap cleanup EXIT
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 python3 -c 'import boto3, moto' 2>/dev/null || python3 -m pip install --quiet boto3 'moto[server]'
 [ -f "$PEERS/node_modules/kinesalite/cli.js" ] || npm install --silent --prefix "$PEERS" kinesalite >/dev/null
-(cd "$ROOT" && CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo build --release --bins -q)
-BIN="$ROOT/target/release"
+(cd "$ROOT" && cargo build --release -q -p weir-host --bin weir --example bench_canned --example streams_log_bench)
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 
 start_weir() {
-  "$BIN/streams-server" --listen 127.0.0.1:0 --dir "$WORK/${WEIR_DIR:-weir}" --fsync "${WEIR_FSYNC:-interval}" --transition-ms 0 > "$WORK/${WEIR_DIR:-weir}.out" 2>&1 &
+  "$BIN/weir" streams serve --listen 127.0.0.1:0 --dir "$WORK/${WEIR_DIR:-weir}" --fsync "${WEIR_FSYNC:-interval}" --transition-ms 0 > "$WORK/${WEIR_DIR:-weir}.out" 2>&1 &
   echo $! >> "$WORK/pids"
   for _ in $(seq 1 200); do grep -qs 'listening on' "$WORK/${WEIR_DIR:-weir}.out" && break; sleep 0.05; done
   echo "http://$(awk '/listening on/{print $3}' "$WORK/${WEIR_DIR:-weir}.out")"
 }
 start_canned() {
-  "$BIN/bench-canned" 127.0.0.1:0 > "$WORK/canned.out" 2>&1 &
+  "$BIN/examples/bench_canned" 127.0.0.1:0 > "$WORK/canned.out" 2>&1 &
   echo $! >> "$WORK/pids"
   for _ in $(seq 1 200); do grep -qs 'listening on' "$WORK/canned.out" && break; sleep 0.05; done
   echo "http://$(awk '/listening on/{print $3}' "$WORK/canned.out")"
@@ -55,7 +55,7 @@ start_moto() {
 # run ENDPOINT ACTION BODYFILE RECORDS_PER_REQUEST -> "records_per_s requests_per_s errors"
 run() {
   local out
-  out=$(BODY_FILE="$3" ACTION="$2" wrk -t1 -c"$CONNS" -d"${DUR}s" --timeout 10s -s "$ROOT/benches/kinesis.lua" "$1/" | awk '/^RESULT/')
+  out=$(BODY_FILE="$3" ACTION="$2" wrk -t1 -c"$CONNS" -d"${DUR}s" --timeout 10s -s "$ROOT/host/benches/kinesis.lua" "$1/" | awk '/^RESULT/')
   # RESULT requests non2xx duration_us sockerrs
   echo "$out" | awk -v per="$4" '{ ok=$2-$3; printf "%.0f %.1f %d\n", ok*per/($4/1e6), $2/($4/1e6), $3+$5 }'
 }
@@ -67,9 +67,9 @@ for srv in canned weir kinesalite moto; do
   if [ "$srv" = canned ]; then
     # the canned endpoint needs bodies of the same size: build them against a scratch Weir
     scratch=$(WEIR_FSYNC=never WEIR_DIR=scratch start_weir)
-    python3 "$ROOT/benches/bench_setup.py" "$scratch" "$WORK/$srv-bodies" > "$WORK/$srv-pageinfo"
+    python3 "$ROOT/host/benches/bench_setup.py" "$scratch" "$WORK/$srv-bodies" > "$WORK/$srv-pageinfo"
   else
-    python3 "$ROOT/benches/bench_setup.py" "$ep" "$WORK/$srv-bodies" > "$WORK/$srv-pageinfo"
+    python3 "$ROOT/host/benches/bench_setup.py" "$ep" "$WORK/$srv-bodies" > "$WORK/$srv-pageinfo"
   fi
   PUT[$srv]=$(run "$ep" PutRecords "$WORK/$srv-bodies/put.json" 500)
   # records per GetRecords page as this server actually returns them
@@ -91,7 +91,7 @@ echo "(canned = wrk's own ceiling with the same request bodies; get_rec/s counts
 
 echo
 echo "raw log append, one shard, 500 x 100-byte records per batch ($WORK):"
-"$BIN/log-bench" "$WORK" 3
+"$BIN/examples/streams_log_bench" "$WORK" 3
 echo
 echo "disk sequential write (dd bs=1M count=512 conv=fdatasync):"
 dd if=/dev/zero of="$WORK/dd.bin" bs=1M count=512 conv=fdatasync 2>&1 | tail -1
