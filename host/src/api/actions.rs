@@ -98,13 +98,7 @@ struct StreamRef<'a> {
 
 impl<'a> StreamRef<'a> {
     fn read(req: &mut Req<'a>) -> Result<Self, ApiError> {
-        let name = req.string(
-            "StreamName",
-            false,
-            1,
-            128,
-            Some((NAME_PATTERN, name_pattern)),
-        )?;
+        let name = req.name("StreamName", false)?;
         let arn = req.string(
             "StreamARN",
             false,
@@ -240,13 +234,7 @@ fn tags_of(
 }
 
 fn create_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
-    let name = req.string(
-        "StreamName",
-        true,
-        1,
-        128,
-        Some((NAME_PATTERN, name_pattern)),
-    )?;
+    let name = req.name("StreamName", true)?;
     let count = req.int("ShardCount", false, 1, 100_000)?;
     let mode = match req.raw("StreamModeDetails") {
         None => None,
@@ -296,13 +284,7 @@ fn delete_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
 fn describe_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
     let limit = req.int("Limit", false, 1, 10_000)?.unwrap_or(100) as usize;
-    let start = req.string(
-        "ExclusiveStartShardId",
-        false,
-        1,
-        128,
-        Some((NAME_PATTERN, name_pattern)),
-    )?;
+    let start = req.name("ExclusiveStartShardId", false)?;
     req.finish()?;
     let info = state.streams.describe_stream(r.resolve()?)?;
     let after = start.and_then(parse_shard_id);
@@ -376,13 +358,7 @@ fn describe_stream_summary(state: &ApiState, req: &mut Req<'_>) -> Result<Val, A
 
 fn list_streams(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let limit = req.int("Limit", false, 1, 10_000)?.unwrap_or(100) as usize;
-    let start = req.string(
-        "ExclusiveStartStreamName",
-        false,
-        1,
-        128,
-        Some((NAME_PATTERN, name_pattern)),
-    )?;
+    let start = req.name("ExclusiveStartStreamName", false)?;
     let token = req.string("NextToken", false, 1, 1_048_576, None)?;
     req.finish()?;
     let after: Option<String> = match token {
@@ -450,13 +426,7 @@ const NEXT_TOKEN_TTL_MS: i64 = 300_000;
 fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
     let token = req.string("NextToken", false, 1, 1_048_576, None)?;
-    let start = req.string(
-        "ExclusiveStartShardId",
-        false,
-        1,
-        128,
-        Some((NAME_PATTERN, name_pattern)),
-    )?;
+    let start = req.name("ExclusiveStartShardId", false)?;
     let max = req.int("MaxResults", false, 1, 10_000)?.unwrap_or(1000) as usize;
     req.timestamp("StreamCreationTimestamp")?;
     let filter = match req.raw("ShardFilter") {
@@ -475,7 +445,7 @@ fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
                     "FROM_TIMESTAMP",
                 ],
             )?;
-            let id = sub.string("ShardId", false, 1, 128, Some((NAME_PATTERN, name_pattern)))?;
+            let id = sub.name("ShardId", false)?;
             let ts = sub.timestamp("Timestamp")?;
             sub.finish()?;
             Some((ty.unwrap_or_default().to_owned(), id.map(str::to_owned), ts))
@@ -843,7 +813,7 @@ const ITERATOR_TYPES: [&str; 5] = [
 
 fn get_shard_iterator(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let shard = req.string("ShardId", true, 1, 128, Some((NAME_PATTERN, name_pattern)))?;
+    let shard = req.name("ShardId", true)?;
     let ty = req.enumeration("ShardIteratorType", true, &ITERATOR_TYPES)?;
     let seq = req.string(
         "StartingSequenceNumber",
@@ -924,13 +894,7 @@ fn get_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
 
 fn split_shard(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let shard = req.string(
-        "ShardToSplit",
-        true,
-        1,
-        128,
-        Some((NAME_PATTERN, name_pattern)),
-    )?;
+    let shard = req.name("ShardToSplit", true)?;
     let key = req.string(
         "NewStartingHashKey",
         true,
@@ -954,20 +918,8 @@ fn split_shard(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
 
 fn merge_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let a = req.string(
-        "ShardToMerge",
-        true,
-        1,
-        128,
-        Some((NAME_PATTERN, name_pattern)),
-    )?;
-    let b = req.string(
-        "AdjacentShardToMerge",
-        true,
-        1,
-        128,
-        Some((NAME_PATTERN, name_pattern)),
-    )?;
+    let a = req.name("ShardToMerge", true)?;
+    let b = req.name("AdjacentShardToMerge", true)?;
     req.finish()?;
     state
         .streams

@@ -80,6 +80,12 @@ impl<'a> Req<'a> {
     }
 
     /// An optional string field with length bounds (in characters) and an optional pattern.
+    /// A stream name or shard id: 1 to 128 characters of `[a-zA-Z0-9_.-]`, the constraint
+    /// AWS puts on every such field.
+    pub fn name(&mut self, field: &str, required: bool) -> Result<Option<&'a str>, ApiError> {
+        self.string(field, required, 1, 128, Some((NAME_PATTERN, name_pattern)))
+    }
+
     pub fn string(
         &mut self,
         field: &str,
