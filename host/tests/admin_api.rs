@@ -1,25 +1,13 @@
 //! The plugin admin endpoints: listing versions and counters, and the explicit reload.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use weir_host::plugins::{Grant, PluginEngine, PluginRegistry, PluginSpec};
 use weir_host::tables::LookupTables;
-
-fn component(name: &str) -> PathBuf {
-    let dir = std::env::var_os("WEIR_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins"));
-    let path = dir.join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} missing: run `cargo xtask plugins` first",
-        path.display()
-    );
-    path
-}
 
 fn request(addr: &str, method: &str, path: &str) -> (u16, serde_json::Value) {
     let mut s = TcpStream::connect(addr).expect("connect");
@@ -45,7 +33,7 @@ fn list_and_reload_plugins_over_http() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("speed-limit.wasm");
-    let original = std::fs::read(component("speed-limit")).expect("component");
+    let original = std::fs::read(common::component("speed-limit")).expect("component");
     std::fs::write(&path, &original).expect("write");
 
     let registry = Arc::new(PluginRegistry::new(

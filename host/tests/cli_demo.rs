@@ -2,18 +2,10 @@
 //! the real plugin components.
 
 use std::collections::{BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn plugin_dir() -> PathBuf {
-    std::env::var_os("WEIR_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/plugins"))
-}
 
 /// The plates the seed data says must be alerted, computed independently of Weir.
 fn expected_plates(data: &Path) -> BTreeSet<String> {
@@ -39,15 +31,15 @@ fn expected_plates(data: &Path) -> BTreeSet<String> {
 
 #[test]
 fn demo_alerts_exactly_the_speeding_known_plates() {
-    let plugins = plugin_dir();
+    let plugins = common::plugin_dir();
     assert!(
         plugins.join("speed-limit.wasm").is_file(),
         "{} has no components: run `cargo xtask plugins` first",
         plugins.display()
     );
-    let data = repo().join("examples/speeding/data");
+    let data = common::repo().join("examples/speeding/data");
     let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .current_dir(repo())
+        .current_dir(common::repo())
         .args(["demo", "--plugins"])
         .arg(&plugins)
         .arg("--data")
@@ -83,7 +75,7 @@ fn demo_reports_missing_plugins_with_the_command_to_build_them() {
     let empty = std::env::temp_dir().join(format!("weir-no-plugins-{}", std::process::id()));
     std::fs::create_dir_all(&empty).expect("tmp");
     let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .current_dir(repo())
+        .current_dir(common::repo())
         .args(["demo", "--plugins"])
         .arg(&empty)
         .output()

@@ -1,25 +1,10 @@
 //! `weir plugin test` runs the built component on sample input and prints every record's
 //! outcome.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn component(name: &str) -> PathBuf {
-    let dir = std::env::var_os("WEIR_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/plugins"));
-    let path = dir.join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} missing: run `cargo xtask plugins` first",
-        path.display()
-    );
-    path
-}
 
 fn input(tag: &str, lines: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!(
@@ -48,7 +33,7 @@ fn a_filter_reports_kept_dropped_and_failed_per_record() {
         "filter",
         "{\"speed\":\"82\"}\n{\"speed\":60}\n\n{\"plate\":\"X\"}\n{\"speed\":\"fast\"}\n",
     );
-    let plugin = component("speed-limit");
+    let plugin = common::component("speed-limit");
     let (ok, out, err) = weir(&[
         "plugin".as_ref(),
         "test".as_ref(),
@@ -77,13 +62,13 @@ fn a_filter_reports_kept_dropped_and_failed_per_record() {
 
 #[test]
 fn a_transformer_with_a_table_and_an_emitter_with_its_outbox() {
-    let drivers = repo().join("examples/speeding/data/driver_data.csv");
+    let drivers = common::repo().join("examples/speeding/data/driver_data.csv");
     let table = format!("drivers={}:licensePlate", drivers.display());
     let file = input(
         "join",
         "{\"licensePlate\":\"855TOP\",\"speed\":\"94\"}\n{\"licensePlate\":\"NOPE\"}\n",
     );
-    let plugin = component("owner-enrich");
+    let plugin = common::component("owner-enrich");
     let (ok, out, err) = weir(&[
         "plugin".as_ref(),
         "test".as_ref(),
@@ -101,7 +86,7 @@ fn a_transformer_with_a_table_and_an_emitter_with_its_outbox() {
     );
 
     let joined = input("emit", "{\"iottimestamp\":\"t\",\"licensePlate\":\"855TOP\",\"longitude\":\"1\",\"latitude\":\"2\",\"city\":\"C\",\"state\":\"S\",\"speed\":\"94\",\"first_name\":\"Joseph\",\"last_name\":\"Roberts\",\"myphone\":\"8324498188\"}\n");
-    let plugin = component("sms-alert");
+    let plugin = common::component("sms-alert");
     let (ok, out, err) = weir(&[
         "plugin".as_ref(),
         "test".as_ref(),
@@ -119,7 +104,7 @@ fn a_transformer_with_a_table_and_an_emitter_with_its_outbox() {
 #[test]
 fn bad_input_is_named_with_its_line() {
     let file = input("bad", "{\"ok\":1}\nnot json\n");
-    let plugin = component("speed-limit");
+    let plugin = common::component("speed-limit");
     let (ok, _, err) = weir(&[
         "plugin".as_ref(),
         "test".as_ref(),

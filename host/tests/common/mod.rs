@@ -1,11 +1,35 @@
-//! Shared helpers for integration tests: start the server binary on a free port and talk
-//! to it with a tiny blocking HTTP/1.1 client (no extra dependencies).
+//! Shared helpers for integration tests: the repository and its built plugin components; start
+//! the server binary on a free port and talk to it with a tiny blocking HTTP/1.1 client (no
+//! extra dependencies).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where `cargo xtask plugins` put the components (`WEIR_PLUGIN_DIR` overrides).
+pub fn plugin_dir() -> PathBuf {
+    std::env::var_os("WEIR_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/plugins"))
+}
+
+/// A built component; fails with the command to build it rather than letting a test skip.
+pub fn component(name: &str) -> PathBuf {
+    let path = plugin_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo xtask plugins` first",
+        path.display()
+    );
+    path
+}
 
 /// A running `weir streams serve`.
 pub struct Server {
