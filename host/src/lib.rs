@@ -8,5 +8,6 @@ pub mod config;
 pub mod delivery;
 pub mod plugins;
 pub mod rules;
+pub mod runtime;
 pub mod streams;
 pub mod tables;

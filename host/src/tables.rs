@@ -52,6 +52,7 @@ pub enum TableError {
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     columns: Vec<String>,
+    key_index: usize,
     rows: HashMap<String, Vec<String>>,
     duplicates: usize,
 }
@@ -115,6 +116,7 @@ impl Table {
         }
         Ok(Table {
             columns,
+            key_index,
             rows,
             duplicates,
         })
@@ -129,6 +131,36 @@ impl Table {
                 .zip(values.iter().cloned())
                 .collect()
         })
+    }
+
+    /// The column rows are keyed by.
+    pub fn key_column(&self) -> &str {
+        self.columns.get(self.key_index).map_or("", String::as_str)
+    }
+
+    /// The first row whose `column` equals `value`: a keyed lookup when `column` is the key
+    /// column, a scan otherwise. `None` when the column does not exist or nothing matches.
+    pub fn find(&self, column: &str, value: &str) -> Option<Vec<(String, String)>> {
+        if column == self.key_column() {
+            return self.row(value);
+        }
+        let i = self.columns.iter().position(|c| c == column)?;
+        let values = self
+            .rows
+            .values()
+            .find(|v| v.get(i).is_some_and(|x| x == value))?;
+        Some(
+            self.columns
+                .iter()
+                .cloned()
+                .zip(values.iter().cloned())
+                .collect(),
+        )
+    }
+
+    /// Whether the table has a column called `column`.
+    pub fn has_column(&self, column: &str) -> bool {
+        self.columns.iter().any(|c| c == column)
     }
 
     /// Whether `key` is present.

@@ -3,6 +3,7 @@
 mod demo;
 mod plugin_test;
 mod rule_test;
+mod run;
 mod streams_serve;
 
 use std::path::PathBuf;
@@ -39,6 +40,16 @@ enum Command {
         /// Print only the summary, not every alert.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Run the server: embedded broker (or external broker client), rules, pipelines,
+    /// streams, the Kinesis API and /metrics, as the configuration file says.
+    Run {
+        /// The configuration file (see examples/speeding/weir.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// Do not watch the file for changes (reload only by restarting).
+        #[arg(long)]
+        no_watch: bool,
     },
     /// Work with rules.
     Rule {
@@ -140,6 +151,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             batch: batch as usize,
             quiet,
         }),
+        Command::Run { config, no_watch } => run::run(&config, !no_watch),
         Command::Rule {
             command:
                 RuleCommand::Test {

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{ConfigError, ConfigErrors, KeyPath, Segment};
-pub use schema::MqttProtocol;
 
 use crate::plugins::PluginSpec;
 use crate::rules::{Rule, Template};
@@ -84,10 +83,10 @@ pub enum Broker {
 /// The embedded broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbeddedBroker {
-    /// `host:port` to listen on.
+    /// `host:port` of the MQTT 3.1.1 listener.
     pub listen: String,
-    /// Protocol versions accepted.
-    pub protocol: MqttProtocol,
+    /// `host:port` of an optional MQTT 5 listener (rumqttd speaks one version per listener).
+    pub listen_v5: Option<String>,
     /// Username -> password; empty means anonymous clients are accepted.
     pub users: BTreeMap<String, String>,
     /// Certificate and key when the listener speaks TLS.

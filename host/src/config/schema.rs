@@ -13,23 +13,10 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct RawBroker {
     pub listen: Option<String>,
-    pub protocol: Option<MqttProtocol>,
+    pub listen_v5: Option<String>,
     pub auth: Option<RawBrokerAuth>,
     pub tls: Option<RawTls>,
     pub external: Option<RawExternal>,
-}
-
-/// Which MQTT protocol versions the embedded broker accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MqttProtocol {
-    /// MQTT 3.1.1.
-    V4,
-    /// MQTT 5.
-    V5,
-    /// Both, on the same listener.
-    #[default]
-    Both,
 }
 
 /// `[broker.auth]`.

@@ -94,7 +94,7 @@ fn config_defaults_of_an_almost_empty_file() {
         Err(e) => panic!("{e}"),
     };
     assert!(
-        matches!(&c.broker, Broker::Embedded(b) if b.listen == "127.0.0.1:1883" && b.protocol == MqttProtocol::Both)
+        matches!(&c.broker, Broker::Embedded(b) if b.listen == "127.0.0.1:1883" && b.listen_v5.is_none())
     );
     assert_eq!(
         c.storage.fsync,

@@ -447,7 +447,7 @@ impl<'i> Ctx<'i> {
         if let Some(ext) = b.external {
             let embedded: Vec<&str> = [
                 ("listen", b.listen.is_some()),
-                ("protocol", b.protocol.is_some()),
+                ("listen_v5", b.listen_v5.is_some()),
                 ("auth", b.auth.is_some()),
                 ("tls", b.tls.is_some()),
             ]
@@ -473,13 +473,23 @@ impl<'i> Ctx<'i> {
                 .map(Broker::External);
         }
         let listen = self.listen(&path.key("listen"), b.listen, "127.0.0.1:1883");
+        let listen_v5 = b
+            .listen_v5
+            .map(|l| self.listen(&path.key("listen_v5"), Some(l), ""));
+        if listen_v5.as_deref() == Some(listen.as_str()) {
+            self.err(
+                &path.key("listen_v5"),
+                format!("{listen:?} is already the MQTT 3.1.1 listener's address"),
+                Some("a different address (each listener speaks one protocol version)".to_owned()),
+            );
+        }
         let tls = b.tls.map(|t| TlsFiles {
             cert_file: self.existing_file(&path.key("tls").key("cert_file"), &t.cert_file),
             key_file: self.existing_file(&path.key("tls").key("key_file"), &t.key_file),
         });
         Some(Broker::Embedded(EmbeddedBroker {
             listen,
-            protocol: b.protocol.unwrap_or_default(),
+            listen_v5,
             users: b.auth.map(|a| a.users).unwrap_or_default(),
             tls,
         }))

@@ -25,6 +25,16 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind, for exhaustive reporting.
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::Timeout,
+        FaultKind::MemoryLimit,
+        FaultKind::StackOverflow,
+        FaultKind::Panic,
+        FaultKind::Trap,
+        FaultKind::MalformedOutput,
+    ];
+
     /// A stable name for metrics labels and error payloads.
     pub fn as_str(self) -> &'static str {
         match self {

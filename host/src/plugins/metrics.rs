@@ -6,14 +6,7 @@ use std::time::Duration;
 
 use super::error::FaultKind;
 
-const FAULT_KINDS: [FaultKind; 6] = [
-    FaultKind::Timeout,
-    FaultKind::MemoryLimit,
-    FaultKind::StackOverflow,
-    FaultKind::Panic,
-    FaultKind::Trap,
-    FaultKind::MalformedOutput,
-];
+const FAULT_KINDS: [FaultKind; 6] = FaultKind::ALL;
 
 /// Counters of one plugin version.
 #[derive(Debug, Default)]

@@ -1,0 +1,105 @@
+//! When a message counts as handled: the acknowledgement token every copy of it carries.
+//!
+//! One inbound message fans out to several rules and actions, each of which may split it into
+//! several records (transformers) or hand it to an error action. Every one of those holds a
+//! clone of the message's [`AckToken`]. When the last clone is dropped, the message is settled:
+//! if nothing marked it failed, the acknowledgement callback runs (for an external broker, the
+//! QoS 1 PUBACK). A failure that could not be handed to an error action marks it failed, and then
+//! the broker is not told, so it redelivers after a reconnect instead of Weir losing it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+type Callback = Box<dyn FnOnce() + Send + Sync>;
+
+struct Inner {
+    failed: AtomicBool,
+    on_settled: Option<Callback>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.failed.load(Ordering::Acquire) {
+            if let Some(ack) = self.on_settled.take() {
+                ack();
+            }
+        }
+    }
+}
+
+/// A share of one inbound message's acknowledgement; see the module docs.
+#[derive(Clone)]
+pub struct AckToken(Arc<Inner>);
+
+impl AckToken {
+    /// A token that runs `ack` once every clone is gone, unless one of them failed.
+    pub fn new(ack: impl FnOnce() + Send + Sync + 'static) -> Self {
+        AckToken(Arc::new(Inner {
+            failed: AtomicBool::new(false),
+            on_settled: Some(Box::new(ack)),
+        }))
+    }
+
+    /// A token with nothing to acknowledge (the embedded broker acknowledges on receipt).
+    pub fn none() -> Self {
+        AckToken(Arc::new(Inner {
+            failed: AtomicBool::new(false),
+            on_settled: None,
+        }))
+    }
+
+    /// Marks the message as not handled: it will not be acknowledged.
+    pub fn fail(&self) {
+        self.0.failed.store(true, Ordering::Release);
+    }
+
+    /// Whether [`AckToken::fail`] was called on any clone.
+    pub fn is_failed(&self) -> bool {
+        self.0.failed.load(Ordering::Acquire)
+    }
+}
+
+impl std::fmt::Debug for AckToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckToken")
+            .field("failed", &self.is_failed())
+            .field("holders", &Arc::strong_count(&self.0))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn acks_once_when_the_last_clone_goes() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let n2 = n.clone();
+        let t = AckToken::new(move || {
+            n2.fetch_add(1, Ordering::SeqCst);
+        });
+        let a = t.clone();
+        let b = a.clone();
+        drop(t);
+        drop(a);
+        assert_eq!(n.load(Ordering::SeqCst), 0);
+        drop(b);
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_failed_message_is_not_acknowledged() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let n2 = n.clone();
+        let t = AckToken::new(move || {
+            n2.fetch_add(1, Ordering::SeqCst);
+        });
+        let a = t.clone();
+        a.fail();
+        drop(a);
+        drop(t);
+        assert_eq!(n.load(Ordering::SeqCst), 0);
+    }
+}

@@ -1,0 +1,434 @@
+//! `weir run`: a whole host. Starts the pieces in dependency order (storage, tables, plugins,
+//! broker, pipelines, API), applies configuration changes while traffic flows, and stops in
+//! the order that loses nothing: stop taking messages in, drain every pipeline, sync storage,
+//! then close the broker connection and the API.
+//!
+//! One dispatcher thread owns the running [`Plan`]. A configuration reload builds the new plan
+//! next to the old one and sends it down the same queue as the messages; the dispatcher then
+//! drains the old plan completely before dispatching the next message to the new one, so a
+//! rule update neither drops nor reorders messages in flight.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use super::ingress::{Ingress, IngressError, Input};
+use super::metrics::Metrics;
+use super::plan::{Plan, PlanError};
+use super::resources::Resources;
+use crate::config::{Broker, Config, ConfigErrors};
+use crate::plugins::{PluginEngine, PluginError, PluginRegistry, PluginWatcher};
+use crate::streams::{Streams, StreamsConfig};
+use crate::tables::{LookupTables, Table};
+
+/// Why a host could not start or reload.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The configuration file is wrong (every mistake is listed).
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// Storage could not be opened.
+    #[error("storage {path}: {reason}")]
+    Storage { path: PathBuf, reason: String },
+    /// A lookup table could not be loaded.
+    #[error("table {name:?}: {reason}")]
+    Table { name: String, reason: String },
+    /// A plugin could not be loaded.
+    #[error("plugin {name:?}: {source}")]
+    Plugin {
+        name: String,
+        #[source]
+        source: PluginError,
+    },
+    /// The pipelines could not be built.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The broker side did not start.
+    #[error(transparent)]
+    Ingress(#[from] IngressError),
+    /// The API could not listen.
+    #[error("api {addr}: {reason}")]
+    Api { addr: String, reason: String },
+}
+
+/// A running host.
+pub struct Host {
+    config_path: PathBuf,
+    resources: Arc<Resources>,
+    input: SyncSender<Input>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    ingress: Arc<Mutex<Option<Ingress>>>,
+    plugin_specs: Mutex<BTreeMap<String, String>>,
+    reload_lock: Mutex<()>,
+    api_addr: SocketAddr,
+    api_stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    api_thread: Mutex<Option<JoinHandle<()>>>,
+    _plugin_watcher: Option<PluginWatcher>,
+    config_watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    broker: Broker,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Host {
+    /// Loads `config_path` and starts everything it names.
+    pub fn start(config_path: &Path) -> Result<Arc<Host>, HostError> {
+        let config = Config::load(config_path)?;
+        let storage = &config.storage.dir;
+        let storage_err = |reason: String| HostError::Storage {
+            path: storage.clone(),
+            reason,
+        };
+        std::fs::create_dir_all(storage).map_err(|e| storage_err(e.to_string()))?;
+        let mut sc = StreamsConfig::new(storage.join("streams"));
+        sc.fsync = config.storage.fsync;
+        sc.transition_delay = Duration::ZERO;
+        let streams = Streams::open(sc).map_err(|e| storage_err(e.to_string()))?;
+        for (name, s) in &config.streams {
+            streams
+                .ensure_stream(name, s.shards, s.retention_hours)
+                .map_err(|e| storage_err(format!("stream {name:?}: {e}")))?;
+        }
+
+        let mut lookup = LookupTables::new();
+        for (name, t) in &config.tables {
+            if let Some(file) = &t.file {
+                let table =
+                    Table::from_csv_file(name, file, &t.key).map_err(|e| HostError::Table {
+                        name: name.clone(),
+                        reason: e.to_string(),
+                    })?;
+                lookup.insert(name.clone(), table);
+            }
+        }
+        let lookup = Arc::new(lookup);
+        let engine = PluginEngine::new(Some(storage.join("plugin-cache"))).map_err(|e| {
+            HostError::Plugin {
+                name: "(engine)".into(),
+                source: e,
+            }
+        })?;
+        let registry = Arc::new(PluginRegistry::new(engine, lookup.clone()));
+        let mut plugin_specs = BTreeMap::new();
+        for (name, p) in &config.plugins {
+            registry
+                .add(p.spec.clone(), &p.path)
+                .map_err(|source| HostError::Plugin {
+                    name: name.clone(),
+                    source,
+                })?;
+            plugin_specs.insert(name.clone(), spec_fingerprint(p));
+        }
+        let plugin_watcher = match registry.watch() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch plugin files; reload them through POST /plugins/NAME/reload");
+                None
+            }
+        };
+
+        let metrics = Arc::new(Metrics::default());
+        let (input, rx) = sync_channel::<Input>(4096);
+        let (ingress, publisher) = match &config.broker {
+            Broker::Embedded(b) => Ingress::embedded(b, input.clone())?,
+            Broker::External(b) => Ingress::external(b, &Default::default(), input.clone())?,
+        };
+        let resources = Arc::new(Resources::new(
+            streams.clone(),
+            lookup,
+            registry.clone(),
+            metrics.clone(),
+            publisher,
+            storage.join("tables"),
+        ));
+        resources.notifiers.configure(&config.notify);
+        let plan = Plan::build(&config, &resources)?;
+        ingress.subscribe(plan.filters());
+        tracing::info!(rules = plan.rule_count(), "rules running");
+        let dispatcher = std::thread::Builder::new()
+            .name("weir-dispatch".into())
+            .spawn(move || dispatch_loop(plan, rx))
+            .map_err(|e| storage_err(format!("starting the dispatcher: {e}")))?;
+
+        // The API: Kinesis, plugin admin, metrics and health.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("weir-api")
+            .enable_all()
+            .build()
+            .map_err(|e| HostError::Api {
+                addr: config.api.listen.clone(),
+                reason: e.to_string(),
+            })?;
+        let api_err = |reason: String| HostError::Api {
+            addr: config.api.listen.clone(),
+            reason,
+        };
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(&config.api.listen))
+            .map_err(|e| api_err(e.to_string()))?;
+        let api_addr = listener.local_addr().map_err(|e| api_err(e.to_string()))?;
+        let state = crate::api::ApiState::new(
+            streams,
+            crate::api::ApiConfig {
+                keys: config.api.verify_keys.clone().into_iter().collect(),
+                ..crate::api::ApiConfig::default()
+            },
+        );
+        let (api_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let started = Instant::now();
+        let broker_desc = match &config.broker {
+            Broker::Embedded(b) => format!("embedded {}", b.listen),
+            Broker::External(b) => format!("external {}", b.url),
+        };
+        let m2 = metrics.clone();
+        let reg2 = registry.clone();
+        let app = Router::new()
+            .route(
+                "/metrics",
+                get(move || {
+                    let text = m2.render(Some(&reg2));
+                    async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+                }),
+            )
+            .route(
+                "/health",
+                get(move || {
+                    let body = serde_json::json!({
+                        "status": "ok",
+                        "uptime_s": started.elapsed().as_secs(),
+                        "broker": broker_desc,
+                    })
+                    .to_string();
+                    async move {
+                        (
+                            StatusCode::OK,
+                            [(header::CONTENT_TYPE, "application/json")],
+                            body,
+                        )
+                            .into_response()
+                    }
+                }),
+            )
+            .merge(crate::api::admin::router(registry))
+            .merge(crate::api::router(state));
+        let api_thread = std::thread::Builder::new()
+            .name("weir-api".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    });
+                    if let Err(e) = serve.await {
+                        tracing::error!(error = %e, "API server failed");
+                    }
+                });
+            })
+            .map_err(|e| api_err(e.to_string()))?;
+
+        let host = Arc::new(Host {
+            config_path: config_path.to_path_buf(),
+            resources,
+            input,
+            dispatcher: Mutex::new(Some(dispatcher)),
+            ingress: Arc::new(Mutex::new(Some(ingress))),
+            plugin_specs: Mutex::new(plugin_specs),
+            reload_lock: Mutex::new(()),
+            api_addr,
+            api_stop: Mutex::new(Some(api_stop)),
+            api_thread: Mutex::new(Some(api_thread)),
+            _plugin_watcher: plugin_watcher,
+            config_watcher: Mutex::new(None),
+            broker: config.broker.clone(),
+        });
+        Ok(host)
+    }
+
+    /// Where the API listens.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// The broker side, as configured.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The host's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.resources.metrics
+    }
+
+    /// The local streams.
+    pub fn streams(&self) -> &Streams {
+        &self.resources.streams
+    }
+
+    /// Re-reads the configuration file and applies it: changed plugins are loaded, the rules
+    /// and their pipelines are rebuilt and swapped in without dropping a message. A file with
+    /// mistakes is refused and the running configuration stays.
+    pub fn reload(&self) -> Result<(), HostError> {
+        let _one_at_a_time = lock(&self.reload_lock);
+        let result = self.reload_inner();
+        let m = &self.resources.metrics;
+        match &result {
+            Ok(()) => {
+                m.config_reloads.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(file = %self.config_path.display(), "configuration reloaded");
+            }
+            Err(e) => {
+                m.config_reload_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(file = %self.config_path.display(), error = %e, "configuration refused; the previous one keeps running");
+            }
+        }
+        result
+    }
+
+    fn reload_inner(&self) -> Result<(), HostError> {
+        let config = Config::load(&self.config_path)?;
+        if config.broker != self.broker {
+            tracing::warn!("[broker] changed: that needs a restart; the other changes apply now");
+        }
+        for (name, s) in &config.streams {
+            self.resources
+                .streams
+                .ensure_stream(name, s.shards, s.retention_hours)
+                .map_err(|e| HostError::Storage {
+                    path: config.storage.dir.clone(),
+                    reason: format!("stream {name:?}: {e}"),
+                })?;
+        }
+        {
+            let mut specs = lock(&self.plugin_specs);
+            for (name, p) in &config.plugins {
+                let fp = spec_fingerprint(p);
+                if specs.get(name) != Some(&fp) {
+                    self.resources
+                        .registry
+                        .add(p.spec.clone(), &p.path)
+                        .map_err(|source| HostError::Plugin {
+                            name: name.clone(),
+                            source,
+                        })?;
+                    specs.insert(name.clone(), fp);
+                }
+            }
+        }
+        self.resources.notifiers.configure(&config.notify);
+        let plan = Plan::build(&config, &self.resources)?;
+        let filters = plan.filters().clone();
+        if self.input.send(Input::Swap(Box::new(plan))).is_err() {
+            return Err(HostError::Storage {
+                path: config.storage.dir.clone(),
+                reason: "the dispatcher has stopped".into(),
+            });
+        }
+        if let Some(ingress) = lock(&self.ingress).as_ref() {
+            ingress.subscribe(&filters);
+        }
+        Ok(())
+    }
+
+    /// Watches the configuration file and reloads it when it changes.
+    pub fn watch_config(self: &Arc<Self>) -> Result<(), notify::Error> {
+        use notify::{RecursiveMode, Watcher};
+        let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
+        let mut watcher = notify::recommended_watcher(tx)?;
+        let file = std::fs::canonicalize(&self.config_path).unwrap_or(self.config_path.clone());
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+        let weak = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("weir-config-watch".into())
+            .spawn(move || {
+                while let Ok(ev) = rx.recv() {
+                    let touches = ev.is_ok_and(|e| {
+                        e.paths.iter().any(|p| {
+                            p.file_name() == file.file_name()
+                                && std::fs::canonicalize(p).map_or(true, |c| c == file)
+                        }) && !e.kind.is_access()
+                    });
+                    if !touches {
+                        continue;
+                    }
+                    // Editors write in several steps: let the burst settle, then read once.
+                    std::thread::sleep(Duration::from_millis(200));
+                    while rx.try_recv().is_ok() {}
+                    let Some(host) = weak.upgrade() else { return };
+                    let _ = host.reload();
+                }
+            })
+            .map_err(|e| notify::Error::generic(&e.to_string()))?;
+        *lock(&self.config_watcher) = Some(watcher);
+        Ok(())
+    }
+
+    /// Stops in the order that loses nothing (see the module docs).
+    pub fn shutdown(&self) -> Result<(), HostError> {
+        // No reload may start a plan while the host drains.
+        let _no_reloads = lock(&self.reload_lock);
+        drop(lock(&self.config_watcher).take());
+        let storage_err = |reason: String| HostError::Storage {
+            path: PathBuf::new(),
+            reason,
+        };
+        let mut ingress = lock(&self.ingress).take();
+        if let Some(i) = ingress.as_mut() {
+            i.stop_reading();
+        }
+        let _ = self.input.send(Input::Stop);
+        if let Some(d) = lock(&self.dispatcher).take() {
+            if d.join().is_err() {
+                tracing::error!("the dispatcher panicked");
+            }
+        }
+        if let Some(i) = ingress {
+            i.close();
+        }
+        self.resources
+            .streams
+            .sync_all()
+            .map_err(|e| storage_err(format!("syncing streams: {e}")))?;
+        self.resources.sync_tables().map_err(storage_err)?;
+        if let Some(stop) = lock(&self.api_stop).take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = lock(&self.api_thread).take() {
+            let _ = t.join();
+        }
+        Ok(())
+    }
+}
+
+/// Enough of a plugin's configuration to tell whether a reload changed it.
+fn spec_fingerprint(p: &crate::config::PluginConfig) -> String {
+    format!("{}|{:?}", p.path.display(), p.spec)
+}
+
+fn dispatch_loop(mut plan: Plan, rx: Receiver<Input>) {
+    while let Ok(input) = rx.recv() {
+        match input {
+            Input::Message(msg, only) => plan.dispatch(msg, only.as_deref()),
+            Input::Swap(next) => {
+                let old = std::mem::replace(&mut plan, *next);
+                // Everything dispatched to the old plan is delivered before the new one sees
+                // a message: no drop, no reordering.
+                old.retire();
+            }
+            Input::Stop => break,
+        }
+    }
+    plan.retire();
+}

@@ -1,0 +1,550 @@
+//! Where MQTT messages come from: the embedded rumqttd broker, or an external broker through a
+//! rumqttc MQTT 5 client with shared subscriptions. Either way, each message becomes an
+//! [`Inbound`] on the dispatcher's input.
+//!
+//! **Embedded.** Weir reads the broker through one in-process link subscribed to `#`: every
+//! message reaches Weir exactly once and the rule index picks the rules (one subscription per
+//! FROM filter would deliver a message once per matching filter). rumqttd acknowledges a QoS 1
+//! publish when it has the message in memory, so a crash of the whole process can lose what
+//! was acknowledged but not yet delivered; a clean stop (SIGINT/SIGTERM) first drains what the
+//! broker holds.
+//!
+//! **External.** Weir is an MQTT 5 client with a persistent session and manual
+//! acknowledgements. Each distinct FROM filter is subscribed as `$share/GROUP/FILTER` with its
+//! own subscription identifier, so several Weir hosts split the traffic and a message is routed
+//! to exactly the rules of the subscription it came through. A message's PUBACK is sent only
+//! once every action made it durable (or gave it to the error action); a crash before that
+//! leaves it unacknowledged and the broker delivers it again.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::ack::AckToken;
+use super::plan::Inbound;
+use super::resources::Publisher;
+use crate::config::{EmbeddedBroker, ExternalBroker};
+
+/// What the dispatcher thread receives.
+pub enum Input {
+    /// A message, and the filters of the subscriptions it came through (`None`: all rules).
+    Message(Inbound, Option<Vec<String>>),
+    /// Replace the running plan (a configuration reload); the old one is drained first.
+    Swap(Box<super::plan::Plan>),
+    /// Drain and stop.
+    Stop,
+}
+
+/// Why the broker side could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    /// An address did not resolve.
+    #[error("broker address {addr:?}: {reason}")]
+    Address { addr: String, reason: String },
+    /// The embedded broker did not come up.
+    #[error("embedded broker: {0}")]
+    Embedded(String),
+    /// The external broker could not be set up.
+    #[error("external broker {url}: {reason}")]
+    External { url: String, reason: String },
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr, IngressError> {
+    addr.to_socket_addrs()
+        .map_err(|e| IngressError::Address {
+            addr: addr.to_owned(),
+            reason: e.to_string(),
+        })?
+        .next()
+        .ok_or_else(|| IngressError::Address {
+            addr: addr.to_owned(),
+            reason: "resolves to nothing".into(),
+        })
+}
+
+/// A running source of messages.
+pub struct Ingress {
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+    kind: Kind,
+}
+
+enum Kind {
+    Embedded,
+    External {
+        client: rumqttc::v5::Client,
+        subscribed: Arc<Mutex<Subscriptions>>,
+        share_group: String,
+        poller: Option<JoinHandle<()>>,
+        disconnect: Arc<AtomicBool>,
+    },
+}
+
+/// Subscription identifiers are stable per filter for the life of the process.
+#[derive(Default)]
+struct Subscriptions {
+    ids: HashMap<String, usize>,
+    by_id: HashMap<usize, String>,
+    active: BTreeSet<String>,
+}
+
+impl Ingress {
+    /// Starts the embedded broker and its reader; returns the publisher for `republish`.
+    pub fn embedded(
+        cfg: &EmbeddedBroker,
+        input: SyncSender<Input>,
+    ) -> Result<(Ingress, Arc<dyn Publisher>), IngressError> {
+        let v4_addr = resolve(&cfg.listen)?;
+        let v5_addr = cfg.listen_v5.as_deref().map(resolve).transpose()?;
+        for addr in std::iter::once(v4_addr).chain(v5_addr) {
+            check_free(addr)?;
+        }
+        let connections = rumqttd::ConnectionSettings {
+            connection_timeout_ms: 60_000,
+            max_payload_size: 1 << 20,
+            max_inflight_count: 1000,
+            auth: (!cfg.users.is_empty()).then(|| {
+                cfg.users
+                    .iter()
+                    .map(|(u, p)| (u.clone(), p.clone()))
+                    .collect()
+            }),
+            external_auth: None,
+            dynamic_filters: true,
+        };
+        let tls = cfg.tls.as_ref().map(|t| rumqttd::TlsConfig::Rustls {
+            capath: None,
+            certpath: t.cert_file.display().to_string(),
+            keypath: t.key_file.display().to_string(),
+        });
+        let server = |name: &str, listen| rumqttd::ServerSettings {
+            name: name.to_owned(),
+            listen,
+            tls: tls.clone(),
+            next_connection_delay_ms: 0,
+            connections: connections.clone(),
+        };
+        let config = rumqttd::Config {
+            id: 0,
+            router: rumqttd::RouterConfig {
+                max_connections: 10_010,
+                max_outgoing_packet_count: 1000,
+                // rumqttd keeps messages in memory segments and drops the oldest segment when
+                // the count is reached: room for a few seconds of a slow pipeline at full rate.
+                max_segment_size: 64 << 20,
+                max_segment_count: 16,
+                custom_segment: None,
+                initialized_filters: None,
+                shared_subscriptions_strategy: Default::default(),
+            },
+            v4: Some(HashMap::from([(
+                "mqtt-v4".to_owned(),
+                server("weir-mqtt-v4", v4_addr),
+            )])),
+            v5: v5_addr.map(|a| HashMap::from([("mqtt-v5".to_owned(), server("weir-mqtt-v5", a))])),
+            ..Default::default()
+        };
+        let mut broker = rumqttd::Broker::new(config);
+        let (mut link_tx, mut link_rx) = broker
+            .link("weir-ingress")
+            .map_err(|e| IngressError::Embedded(format!("in-process link: {e}")))?;
+        let (pub_tx, mut pub_rx) = broker
+            .link("weir-publisher")
+            .map_err(|e| IngressError::Embedded(format!("in-process link: {e}")))?;
+        std::thread::Builder::new()
+            .name("weir-broker".into())
+            .spawn(move || {
+                if let Err(e) = broker.start() {
+                    tracing::error!(error = %e, "embedded broker stopped");
+                }
+            })
+            .map_err(|e| IngressError::Embedded(e.to_string()))?;
+        link_tx
+            .subscribe("#")
+            .map_err(|e| IngressError::Embedded(format!("subscribing: {e}")))?;
+        // The publisher's link receives only acknowledgements; keep it drained.
+        std::thread::Builder::new()
+            .name("weir-publisher-acks".into())
+            .spawn(move || while pub_rx.recv().is_ok() {})
+            .map_err(|e| IngressError::Embedded(e.to_string()))?;
+        for addr in std::iter::once(v4_addr).chain(v5_addr) {
+            wait_listening(addr)?;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let reader = std::thread::Builder::new()
+            .name("weir-ingress".into())
+            .spawn(move || embedded_reader(&mut link_tx, &mut link_rx, &input, &stop2))
+            .map_err(|e| IngressError::Embedded(e.to_string()))?;
+        let publisher: Arc<dyn Publisher> = Arc::new(EmbeddedPublisher {
+            link: Mutex::new(pub_tx),
+        });
+        Ok((
+            Ingress {
+                stop,
+                reader: Some(reader),
+                kind: Kind::Embedded,
+            },
+            publisher,
+        ))
+    }
+
+    /// Connects to an external broker and subscribes `filters`.
+    pub fn external(
+        cfg: &ExternalBroker,
+        filters: &BTreeSet<String>,
+        input: SyncSender<Input>,
+    ) -> Result<(Ingress, Arc<dyn Publisher>), IngressError> {
+        use rumqttc::v5::{Client, MqttOptions};
+        let err = |reason: String| IngressError::External {
+            url: cfg.url.clone(),
+            reason,
+        };
+        let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+        opts.set_keep_alive(Duration::from_secs(30));
+        opts.set_manual_acks(true);
+        // A persistent session: what was delivered but not acknowledged comes back after a
+        // reconnect or a restart.
+        opts.set_clean_start(false);
+        opts.set_session_expiry_interval(Some(24 * 3600));
+        opts.set_receive_maximum(Some(1000));
+        opts.set_max_packet_size(Some(2 << 20));
+        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+            opts.set_credentials(u.clone(), p.clone());
+        } else if let Some(u) = &cfg.username {
+            opts.set_credentials(u.clone(), "");
+        }
+        if cfg.tls {
+            opts.set_transport(rumqttc::Transport::tls_with_config(
+                client_tls(cfg.ca_file.as_deref()).map_err(err)?,
+            ));
+        }
+        let (client, mut connection) = Client::new(opts, 65_536);
+        let subscribed = Arc::new(Mutex::new(Subscriptions::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let disconnect = Arc::new(AtomicBool::new(false));
+        let ingress = Ingress {
+            stop: stop.clone(),
+            reader: None,
+            kind: Kind::External {
+                client: client.clone(),
+                subscribed: subscribed.clone(),
+                share_group: cfg.share_group.clone(),
+                poller: None,
+                disconnect: disconnect.clone(),
+            },
+        };
+        ingress.subscribe(filters);
+        let group = cfg.share_group.clone();
+        let url = cfg.url.clone();
+        let poll_client = client.clone();
+        let poller = std::thread::Builder::new()
+            .name("weir-ingress".into())
+            .spawn(move || {
+                use rumqttc::v5::mqttbytes::v5::Packet;
+                use rumqttc::v5::Event;
+                let mut reported = false;
+                for event in connection.iter() {
+                    match event {
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            if stop.load(Ordering::Acquire) {
+                                // Stopping: leave it unacknowledged; the broker redelivers.
+                                continue;
+                            }
+                            let only = {
+                                let subs = lock(&subscribed);
+                                p.properties.as_ref().and_then(|props| {
+                                    let f: Vec<String> = props
+                                        .subscription_identifiers
+                                        .iter()
+                                        .filter_map(|id| subs.by_id.get(id).cloned())
+                                        .collect();
+                                    (!f.is_empty()).then_some(f)
+                                })
+                            };
+                            let topic = String::from_utf8_lossy(&p.topic).into_owned();
+                            let payload = p.payload.clone();
+                            let ack_client = poll_client.clone();
+                            let ack = if p.qos == rumqttc::v5::mqttbytes::QoS::AtMostOnce {
+                                AckToken::none()
+                            } else {
+                                AckToken::new(move || {
+                                    if let Err(e) = ack_client.try_ack(&p) {
+                                        tracing::warn!(error = %e, "could not queue a PUBACK; the broker will redeliver");
+                                    }
+                                })
+                            };
+                            let msg = Inbound {
+                                topic: Arc::from(topic),
+                                payload,
+                                client_id: None,
+                                ack,
+                            };
+                            if input.send(Input::Message(msg, only)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            reported = false;
+                            tracing::info!(%url, "connected to the external broker");
+                            // Subscriptions are (re)made on every connection: cheap, and right
+                            // even if the broker lost the session.
+                            let subs = lock(&subscribed);
+                            for f in &subs.active {
+                                let id = subs.ids.get(f).copied();
+                                subscribe_one(&poll_client, &group, f, id);
+                            }
+                        }
+                        Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
+                            if disconnect.load(Ordering::Acquire) {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            if disconnect.load(Ordering::Acquire) {
+                                return;
+                            }
+                            if !reported {
+                                tracing::warn!(%url, error = %e, "external broker connection failed; retrying");
+                                reported = true;
+                            }
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| err(e.to_string()))?;
+        let mut ingress = ingress;
+        if let Kind::External { poller: p, .. } = &mut ingress.kind {
+            *p = Some(poller);
+        }
+        let publisher: Arc<dyn Publisher> = Arc::new(ExternalPublisher { client });
+        Ok((ingress, publisher))
+    }
+
+    /// Makes the subscriptions match `filters` (external broker; the embedded link already
+    /// sees everything).
+    pub fn subscribe(&self, filters: &BTreeSet<String>) {
+        let Kind::External {
+            client,
+            subscribed,
+            share_group,
+            ..
+        } = &self.kind
+        else {
+            return;
+        };
+        let mut subs = lock(subscribed);
+        for f in filters.difference(&subs.active.clone()) {
+            let next = subs.ids.len() + 1;
+            let id = *subs.ids.entry(f.clone()).or_insert(next);
+            subs.by_id.insert(id, f.clone());
+            subscribe_one(client, share_group, f, Some(id));
+        }
+        for f in subs.active.difference(filters) {
+            if let Err(e) = client.try_unsubscribe(format!("$share/{share_group}/{f}")) {
+                tracing::warn!(filter = %f, error = %e, "could not unsubscribe");
+            }
+        }
+        subs.active = filters.clone();
+    }
+
+    /// Stops taking messages in. The embedded reader first drains what the broker already
+    /// holds (until it is quiet for a moment, at most a few seconds).
+    pub fn stop_reading(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+
+    /// Closes the external connection once every acknowledgement is queued.
+    pub fn close(mut self) {
+        if let Kind::External {
+            client,
+            poller,
+            disconnect,
+            ..
+        } = &mut self.kind
+        {
+            disconnect.store(true, Ordering::Release);
+            let _ = client.try_disconnect();
+            if let Some(p) = poller.take() {
+                let _ = p.join();
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn subscribe_one(client: &rumqttc::v5::Client, group: &str, filter: &str, id: Option<usize>) {
+    use rumqttc::v5::mqttbytes::v5::SubscribeProperties;
+    use rumqttc::v5::mqttbytes::QoS;
+    let props = SubscribeProperties {
+        id,
+        user_properties: Vec::new(),
+    };
+    let topic = format!("$share/{group}/{filter}");
+    if let Err(e) = client.try_subscribe_with_properties(topic.clone(), QoS::AtLeastOnce, props) {
+        tracing::error!(%topic, error = %e, "could not subscribe");
+    }
+}
+
+fn client_tls(ca_file: Option<&std::path::Path>) -> Result<rumqttc::TlsConfiguration, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject;
+            use rustls::pki_types::CertificateDer;
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(rumqttc::TlsConfiguration::Rustls(Arc::new(config)))
+}
+
+/// Refuses an address something else already listens on, before the broker starts (rumqttd
+/// would only log it from its own thread).
+fn check_free(addr: SocketAddr) -> Result<(), IngressError> {
+    std::net::TcpListener::bind(addr)
+        .map(drop)
+        .map_err(|e| IngressError::Embedded(format!("cannot listen on {addr}: {e}")))
+}
+
+/// Waits until the broker listens on `addr`, which [`check_free`] found free before it
+/// started: binding it then fails. No connection is made, so the broker logs nothing (and a
+/// probe cannot upset rumqttd's per-client-id bookkeeping).
+fn wait_listening(addr: SocketAddr) -> Result<(), IngressError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match std::net::TcpListener::bind(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(()),
+            _ => {}
+        }
+        if Instant::now() > deadline {
+            return Err(IngressError::Embedded(format!(
+                "the broker does not listen on {addr} after 10 s"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn embedded_reader(
+    link_tx: &mut rumqttd::local::LinkTx,
+    link_rx: &mut rumqttd::local::LinkRx,
+    input: &SyncSender<Input>,
+    stop: &AtomicBool,
+) {
+    let _keep_subscribed = link_tx;
+    let mut quiet_since: Option<Instant> = None;
+    let mut stop_seen: Option<Instant> = None;
+    loop {
+        if stop_seen.is_none() && stop.load(Ordering::Acquire) {
+            stop_seen = Some(Instant::now());
+        }
+        if let Some(t) = stop_seen {
+            // Drain what the broker has already acknowledged: until it has been quiet for a
+            // moment, and at most a few seconds if publishers keep going.
+            if quiet_since.is_some_and(|q| q.elapsed() > Duration::from_millis(200))
+                || t.elapsed() > Duration::from_secs(5)
+            {
+                return;
+            }
+        }
+        match link_rx.recv_deadline(Instant::now() + Duration::from_millis(50)) {
+            Ok(Some(rumqttd::Notification::Forward(f))) => {
+                quiet_since = None;
+                let topic = String::from_utf8_lossy(&f.publish.topic).into_owned();
+                let msg = Inbound {
+                    topic: Arc::from(topic),
+                    payload: f.publish.payload,
+                    client_id: None,
+                    ack: AckToken::none(),
+                };
+                if input.send(Input::Message(msg, None)).is_err() {
+                    return;
+                }
+            }
+            Ok(Some(rumqttd::Notification::Unschedule)) => {
+                // The router paused us because our queue was full; we have taken it all.
+                if link_rx.ready().is_err() {
+                    return;
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                quiet_since.get_or_insert_with(Instant::now);
+            }
+            Err(rumqttd::local::LinkError::RecvTimeout(_)) => {
+                quiet_since.get_or_insert_with(Instant::now);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "embedded broker link closed");
+                return;
+            }
+        }
+    }
+}
+
+/// Publishes through the embedded broker's in-process link.
+struct EmbeddedPublisher {
+    link: Mutex<rumqttd::local::LinkTx>,
+}
+
+impl Publisher for EmbeddedPublisher {
+    fn publish(&self, topic: &str, payload: Bytes, _qos: u8) -> Result<(), String> {
+        // rumqttd's in-process link publishes at QoS 0 only; there is no network between Weir
+        // and its own broker, and subscribers receive it at QoS 0.
+        lock(&self.link)
+            .publish(Bytes::copy_from_slice(topic.as_bytes()), payload)
+            .map(|_| ())
+            .map_err(|e| format!("publishing to {topic:?}: {e}"))
+    }
+}
+
+/// Publishes through the external broker's client.
+struct ExternalPublisher {
+    client: rumqttc::v5::Client,
+}
+
+impl Publisher for ExternalPublisher {
+    fn publish(&self, topic: &str, payload: Bytes, qos: u8) -> Result<(), String> {
+        let qos = if qos == 0 {
+            rumqttc::v5::mqttbytes::QoS::AtMostOnce
+        } else {
+            rumqttc::v5::mqttbytes::QoS::AtLeastOnce
+        };
+        self.client
+            .publish(topic.to_owned(), qos, false, payload)
+            .map_err(|e| format!("publishing to {topic:?}: {e}"))
+    }
+}

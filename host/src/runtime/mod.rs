@@ -1,0 +1,21 @@
+//! The running host (`weir run`): broker ingress, rule dispatch, one pipeline per action, the
+//! destinations, metrics, configuration reload and an orderly stop.
+//!
+//! A message's path: [`ingress`] (embedded rumqttd link or external rumqttc client) ->
+//! the dispatcher thread ([`plan::Plan::dispatch`]: topic index, rule evaluation, key
+//! templates) -> one bounded queue per action -> [`pipeline`] (transformers, filters, buffer)
+//! -> a [`sinks::Sink`]. Failures go to the rule's error action, itself a pipeline. Every
+//! record holds its message's [`ack::AckToken`]; the message is acknowledged to an external
+//! broker only when the last of them is done.
+
+pub mod ack;
+pub mod host;
+pub mod ingress;
+pub mod metrics;
+pub mod pipeline;
+pub mod plan;
+pub mod resources;
+pub mod sinks;
+pub mod work;
+
+pub use host::{Host, HostError};

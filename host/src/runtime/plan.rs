@@ -1,0 +1,465 @@
+//! A configuration made runnable: the compiled rules, indexed by topic filter, each with its
+//! actions' pipelines started. The ingress thread owns exactly one [`Plan`] and hands every
+//! message to [`Plan::dispatch`]; a configuration reload builds a new plan next to the old one
+//! and swaps it in between two messages (see `host.rs`).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use super::ack::AckToken;
+use super::metrics::{Metrics, RuleMetrics};
+use super::pipeline::{route_failure, ErrorRoute, Pipeline, PipelineSpec};
+use super::resources::Resources;
+use super::sinks::{Emitter, Firehose, KinesisLocal, Republish, Sink, TableSink};
+use super::work::{Meta, Origin, WorkItem};
+use crate::config::{ActionConfig, ActionKind, Config, RuleConfig};
+use crate::delivery::FirehoseConfig;
+use crate::plugins::PluginSlot;
+use crate::rules::{EvalContext, LookupError, Rule, RuleIndex, Template};
+
+/// One MQTT message as the ingress hands it over.
+#[derive(Debug)]
+pub struct Inbound {
+    /// Topic it was published on.
+    pub topic: Arc<str>,
+    /// Payload.
+    pub payload: Bytes,
+    /// The publisher's client id, when known.
+    pub client_id: Option<Arc<str>>,
+    /// Settles the message (PUBACK to an external broker) once every action is done.
+    pub ack: AckToken,
+}
+
+/// Why a plan could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A plugin named by an action is not loaded.
+    #[error("rule {rule:?}: plugin {plugin:?} is not loaded")]
+    MissingPlugin { rule: String, plugin: String },
+    /// A plugin is of the wrong kind for the stage it is used in.
+    #[error("rule {rule:?}: plugin {plugin:?} is a {actual}, but is used as a {wanted}")]
+    WrongKind {
+        rule: String,
+        plugin: String,
+        actual: &'static str,
+        wanted: &'static str,
+    },
+    /// A destination could not be opened.
+    #[error("rule {rule:?}: action {action}: {reason}")]
+    Destination {
+        rule: String,
+        action: String,
+        reason: String,
+    },
+    /// A worker thread could not be started.
+    #[error("starting a pipeline thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+struct ActionInput {
+    /// Renders the record's key (kinesis partition key, table row key, republish topic).
+    key: Option<Arc<Template>>,
+    /// Kinesis: the rendered key is the record's partition key.
+    aws_action: &'static str,
+    resource: String,
+    tx: SyncSender<WorkItem>,
+}
+
+struct PlanRule {
+    name: Arc<str>,
+    rule: Rule,
+    actions: Vec<ActionInput>,
+    errors: Option<ErrorRoute>,
+    metrics: Arc<RuleMetrics>,
+}
+
+/// The runnable form of a configuration.
+pub struct Plan {
+    index: RuleIndex<usize>,
+    rules: Vec<PlanRule>,
+    workers: Vec<JoinHandle<()>>,
+    filters: BTreeSet<String>,
+    resources: Arc<Resources>,
+    scratch: Vec<usize>,
+}
+
+fn aws_action(kind: &ActionKind) -> &'static str {
+    match kind {
+        ActionKind::Kinesis { .. } => "KinesisAction",
+        ActionKind::Firehose { .. } => "FirehoseAction",
+        ActionKind::Republish { .. } => "RepublishAction",
+        ActionKind::Table { .. } => "DynamoDBv2Action",
+        ActionKind::Plugin { .. } => "LambdaAction",
+    }
+}
+
+fn resource(kind: &ActionKind) -> String {
+    match kind {
+        ActionKind::Kinesis {
+            stream, endpoint, ..
+        } => match endpoint {
+            Some(e) => format!("{e}#{stream}"),
+            None => stream.clone(),
+        },
+        ActionKind::Firehose { root, .. } => root.display().to_string(),
+        ActionKind::Republish { topic, .. } => topic.source().to_owned(),
+        ActionKind::Table { table, .. } => table.clone(),
+        ActionKind::Plugin { emitter } => emitter.clone(),
+    }
+}
+
+fn key_template(kind: &ActionKind) -> Option<Arc<Template>> {
+    match kind {
+        ActionKind::Kinesis { partition_key, .. } => Some(Arc::new(partition_key.clone())),
+        ActionKind::Republish { topic, .. } => Some(Arc::new(topic.clone())),
+        ActionKind::Table { key, .. } => Some(Arc::new(key.clone())),
+        ActionKind::Firehose { .. } | ActionKind::Plugin { .. } => None,
+    }
+}
+
+/// A Firehose delivery stream name (AWS's `[a-zA-Z0-9_.-]{1,64}`) for one action.
+fn delivery_stream_name(rule: &str, label: &str) -> String {
+    let mut s: String = format!("{rule}-{label}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    s.truncate(64);
+    s
+}
+
+impl Plan {
+    /// Starts every enabled rule's pipelines. Nothing is torn down on failure: the pipelines
+    /// already started end as soon as this returns (their inputs are dropped).
+    pub fn build(config: &Config, resources: &Arc<Resources>) -> Result<Plan, PlanError> {
+        let mut plan = Plan {
+            index: RuleIndex::new(),
+            rules: Vec::new(),
+            workers: Vec::new(),
+            filters: BTreeSet::new(),
+            resources: resources.clone(),
+            scratch: Vec::new(),
+        };
+        for (name, rc) in &config.rules {
+            if !rc.enabled {
+                continue;
+            }
+            let rule = plan.build_rule(name, rc)?;
+            let id = plan.rules.len();
+            // The filter was validated when the configuration was loaded.
+            if plan.index.insert(id, rule.rule.topic_filter()).is_ok() {
+                plan.filters.insert(rule.rule.topic_filter().to_owned());
+                plan.rules.push(rule);
+            }
+        }
+        Ok(plan)
+    }
+
+    fn build_rule(&mut self, name: &str, rc: &RuleConfig) -> Result<PlanRule, PlanError> {
+        let metrics = self.resources.metrics.rule(name);
+        let errors = match &rc.error_action {
+            Some(ea) => {
+                let tx = self.start_action(name, "error", ea, None, true, &metrics)?;
+                Some(ErrorRoute {
+                    tx,
+                    key: key_template(&ea.kind),
+                })
+            }
+            None => None,
+        };
+        let mut actions = Vec::new();
+        for (i, ac) in rc.actions.iter().enumerate() {
+            let label = format!("{i}");
+            let tx = self.start_action(name, &label, ac, errors.clone(), false, &metrics)?;
+            actions.push(ActionInput {
+                key: key_template(&ac.kind),
+                aws_action: aws_action(&ac.kind),
+                resource: resource(&ac.kind),
+                tx,
+            });
+        }
+        Ok(PlanRule {
+            name: Arc::from(name),
+            rule: rc.rule.clone(),
+            actions,
+            errors,
+            metrics,
+        })
+    }
+
+    fn slot(
+        &self,
+        rule: &str,
+        plugin: &str,
+        wanted: crate::plugins::PluginKind,
+    ) -> Result<Arc<PluginSlot>, PlanError> {
+        let slot = self
+            .resources
+            .registry
+            .get(plugin)
+            .ok_or_else(|| PlanError::MissingPlugin {
+                rule: rule.to_owned(),
+                plugin: plugin.to_owned(),
+            })?;
+        let actual = slot.current().kind();
+        if actual != wanted {
+            return Err(PlanError::WrongKind {
+                rule: rule.to_owned(),
+                plugin: plugin.to_owned(),
+                actual: actual.as_str(),
+                wanted: wanted.as_str(),
+            });
+        }
+        Ok(slot)
+    }
+
+    fn start_action(
+        &mut self,
+        rule: &str,
+        index: &str,
+        ac: &ActionConfig,
+        errors: Option<ErrorRoute>,
+        is_error_action: bool,
+        rule_metrics: &Arc<RuleMetrics>,
+    ) -> Result<SyncSender<WorkItem>, PlanError> {
+        use crate::plugins::PluginKind;
+        let res = &self.resources;
+        let label = format!("{index}:{}", action_label(&ac.kind));
+        let dest_err = |reason: String| PlanError::Destination {
+            rule: rule.to_owned(),
+            action: label.clone(),
+            reason,
+        };
+        let mut buffer = ac.buffer;
+        let sink: Box<dyn Sink> = match &ac.kind {
+            ActionKind::Kinesis {
+                stream, endpoint, ..
+            } => match endpoint {
+                None => Box::new(KinesisLocal::new(res, stream)),
+                Some(url) => return Err(dest_err(format!("remote endpoint {url}: not wired yet"))),
+            },
+            ActionKind::Firehose {
+                root,
+                prefix,
+                error_prefix,
+                buffer_bytes,
+                buffer_interval,
+            } => {
+                let mut fc = FirehoseConfig::new(root, delivery_stream_name(rule, &label));
+                fc.prefix = (!prefix.is_empty()).then(|| prefix.clone());
+                fc.error_prefix = Some(error_prefix.clone());
+                fc.buffer_bytes = *buffer_bytes;
+                fc.buffer_interval = *buffer_interval;
+                // One JSON document per line, so archives can be read line by line.
+                fc.record_delimiter = Some(b'\n');
+                // The pipeline's buffer is Firehose's buffer: flush on its size or interval.
+                buffer.max_bytes = *buffer_bytes;
+                buffer.max_age = *buffer_interval;
+                buffer.max_records = buffer.max_records.max(100_000);
+                Box::new(Firehose::new(fc).map_err(dest_err)?)
+            }
+            ActionKind::Republish { qos, .. } => Box::new(Republish::new(res.clone(), *qos)),
+            ActionKind::Table { table, .. } => {
+                Box::new(TableSink::new(res, table).map_err(dest_err)?)
+            }
+            ActionKind::Plugin { emitter } => Box::new(Emitter::new(
+                self.slot(rule, emitter, PluginKind::Emitter)?,
+                res.clone(),
+            )),
+        };
+        let transformers = ac
+            .transformers
+            .iter()
+            .map(|p| self.slot(rule, p, PluginKind::Transformer))
+            .collect::<Result<_, _>>()?;
+        let filters = ac
+            .filters
+            .iter()
+            .map(|p| self.slot(rule, p, PluginKind::Filter))
+            .collect::<Result<_, _>>()?;
+        let pipeline = Pipeline::spawn(PipelineSpec {
+            metrics: res.metrics.action(rule, &label),
+            label,
+            aws_action: aws_action(&ac.kind),
+            resource: resource(&ac.kind),
+            transformers,
+            filters,
+            buffer,
+            sink,
+            errors,
+            is_error_action,
+            rule_metrics: rule_metrics.clone(),
+        })?;
+        self.workers.push(pipeline.handle);
+        Ok(pipeline.tx)
+    }
+
+    /// The distinct topic filters of the enabled rules: what the ingress subscribes to.
+    pub fn filters(&self) -> &BTreeSet<String> {
+        &self.filters
+    }
+
+    /// Number of enabled rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Evaluates every rule whose filter matches the message's topic and hands the outputs to
+    /// their actions. Blocks while an action's input is full (backpressure).
+    /// `only`: the filters of the subscriptions the message came through, when the broker
+    /// says (MQTT 5 subscription identifiers); rules with other filters are skipped.
+    pub fn dispatch(&mut self, msg: Inbound, only: Option<&[String]>) {
+        let metrics: &Metrics = &self.resources.metrics;
+        metrics.messages_in.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .bytes_in
+            .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
+        self.scratch.clear();
+        self.index.matches_into(&msg.topic, &mut self.scratch);
+        if self.scratch.is_empty() {
+            metrics.unmatched.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let received = Instant::now();
+        let arrival_ms = chrono::Utc::now().timestamp_millis();
+        let json = crate::rules::parse_payload(&msg.payload);
+        let lookup = TableLookup(&self.resources.lookup);
+        let cx = EvalContext {
+            client_id: msg.client_id.as_deref(),
+            timestamp_ms: arrival_ms,
+            lookup: Some(&lookup),
+            ..EvalContext::new(&msg.topic, &msg.payload, json.as_ref())
+        };
+        for &id in &self.scratch {
+            let Some(rule) = self.rules.get(id) else {
+                continue;
+            };
+            if only.is_some_and(|f| !f.iter().any(|f| f == rule.rule.topic_filter())) {
+                continue;
+            }
+            let origin = || {
+                Arc::new(Origin {
+                    rule: rule.name.clone(),
+                    topic: msg.topic.clone(),
+                    payload: msg.payload.clone(),
+                    client_id: msg.client_id.clone(),
+                    arrival_ms,
+                    received,
+                    ack: msg.ack.clone(),
+                })
+            };
+            let output = match rule.rule.evaluate(&cx) {
+                Ok(Some(out)) => out,
+                Ok(None) => continue,
+                Err(e) => {
+                    rule.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    route_failure(
+                        rule.errors.as_ref(),
+                        &origin(),
+                        "RuleEvaluation",
+                        &rule.name,
+                        &e.to_string(),
+                    );
+                    continue;
+                }
+            };
+            rule.metrics.matched.fetch_add(1, Ordering::Relaxed);
+            let bytes = output.to_bytes();
+            let origin = origin();
+            for action in &rule.actions {
+                let key: Arc<str> = match &action.key {
+                    Some(t) => match t.render(&cx) {
+                        Ok(k) => Arc::from(k),
+                        Err(e) => {
+                            rule.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                            route_failure(
+                                rule.errors.as_ref(),
+                                &origin,
+                                action.aws_action,
+                                &action.resource,
+                                &format!("template {:?}: {e}", t.source()),
+                            );
+                            continue;
+                        }
+                    },
+                    None => origin.topic.clone(),
+                };
+                let item = WorkItem {
+                    record: origin.record(bytes.clone(), key.to_string()),
+                    meta: Meta {
+                        key,
+                        origin: origin.clone(),
+                    },
+                };
+                if action.tx.send(item).is_err() {
+                    // Only possible if the worker died; the message must not be acknowledged.
+                    tracing::error!(rule = %rule.name, action = action.aws_action, "action pipeline is gone");
+                    origin.ack.fail();
+                }
+            }
+        }
+    }
+
+    /// Closes every input and waits until every pipeline drained and flushed: after this,
+    /// everything dispatched to this plan is delivered or with its error action.
+    pub fn retire(self) {
+        let Plan { rules, workers, .. } = self;
+        drop(rules);
+        for w in workers {
+            if w.join().is_err() {
+                tracing::error!("an action pipeline panicked while draining");
+            }
+        }
+    }
+}
+
+/// A short label for an action kind: its kind and target.
+fn action_label(kind: &ActionKind) -> String {
+    match kind {
+        ActionKind::Kinesis { stream, .. } => format!("kinesis:{stream}"),
+        ActionKind::Firehose { .. } => "firehose".into(),
+        ActionKind::Republish { .. } => "republish".into(),
+        ActionKind::Table { table, .. } => format!("table:{table}"),
+        ActionKind::Plugin { emitter } => format!("plugin:{emitter}"),
+    }
+}
+
+/// `get_dynamodb` over the host's lookup tables.
+struct TableLookup<'a>(&'a crate::tables::LookupTables);
+
+impl crate::rules::LookupTables for TableLookup<'_> {
+    fn lookup(
+        &self,
+        table: &str,
+        key_column: &str,
+        key: &str,
+    ) -> Result<Option<Map<String, Value>>, LookupError> {
+        let t = self
+            .0
+            .table(table)
+            .ok_or_else(|| LookupError::NoSuchTable(table.to_owned()))?;
+        if !t.has_column(key_column) {
+            return Err(LookupError::NoSuchColumn {
+                table: table.to_owned(),
+                column: key_column.to_owned(),
+            });
+        }
+        Ok(t.find(key_column, key).map(|row| {
+            row.into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect()
+        }))
+    }
+}

@@ -1,0 +1,409 @@
+//! The destinations at the end of a pipeline: one [`Sink`] per action kind.
+//!
+//! A sink receives a flushed buffer and reports one [`Outcome`] per record, in order. Only
+//! `Ok` records count as delivered (and durable: each sink syncs what it wrote before it
+//! returns); `Retry` records are offered again, `Fail` ones go straight to the error route.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::delivery::{FailedRecord, FirehoseConfig, FirehoseWriter, KvTable};
+use crate::plugins::{OutboxRequest, PluginSlot, Record};
+use crate::streams::{PutEntry, PutOutcome, Streams};
+
+use super::metrics::{Metrics, ShardMetrics};
+use super::resources::Resources;
+use super::work::Meta;
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered and durable.
+    Ok,
+    /// Not delivered; worth another attempt (storage hiccup, throttling, emitter said so).
+    Retry(String),
+    /// Not delivered, and retrying would not help (too large, bad key).
+    Fail(String),
+}
+
+/// A destination.
+pub trait Sink: Send {
+    /// Delivers `records` (with their bookkeeping, same order); one outcome per record.
+    fn deliver(&mut self, records: &[Record], meta: &[Meta]) -> Vec<Outcome>;
+
+    /// Takes a record that failed in a pipeline stage, if this destination has its own place
+    /// for failures (Firehose's error output). `false` sends it to the rule's error action.
+    fn deliver_failed(
+        &mut self,
+        _record: &Record,
+        _meta: &Meta,
+        _code: &str,
+        _reason: &str,
+    ) -> bool {
+        false
+    }
+}
+
+/// Same outcome for every record.
+fn all(n: usize, o: Outcome) -> Vec<Outcome> {
+    vec![o; n]
+}
+
+/// Keeps a handle on each shard's counters so the hot path does not take the metrics lock.
+struct ShardCounters {
+    metrics: Arc<Metrics>,
+    stream: String,
+    cache: HashMap<String, Arc<ShardMetrics>>,
+}
+
+impl ShardCounters {
+    fn count(&mut self, shard: &str, bytes: usize) {
+        let m = match self.cache.get(shard) {
+            Some(m) => m,
+            None => {
+                let m = self.metrics.shard(&self.stream, shard);
+                self.cache.entry(shard.to_owned()).or_insert(m)
+            }
+        };
+        m.records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        m.bytes
+            .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Puts records into one of this host's streams; see the kinesis action.
+pub fn put_local(
+    streams: &Streams,
+    stream: &str,
+    records: &[Record],
+    counters: &mut impl FnMut(&str, usize),
+) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(records.len());
+    // PutRecords takes 500 at a time; the storage writes each shard's share in one append.
+    for chunk in records.chunks(500) {
+        let mut entries = Vec::with_capacity(chunk.len());
+        let mut slots = Vec::with_capacity(chunk.len());
+        for r in chunk {
+            let chars = r.partition_key.chars().count();
+            if (1..=256).contains(&chars) {
+                slots.push(None);
+                entries.push(PutEntry {
+                    partition_key: r.partition_key.clone(),
+                    explicit_hash_key: None,
+                    data: r.payload.clone(),
+                });
+            } else {
+                slots.push(Some(Outcome::Fail(format!(
+                    "partition key must be 1 to 256 characters, got {chars}"
+                ))));
+            }
+        }
+        let results = if entries.is_empty() {
+            Ok(Vec::new())
+        } else {
+            streams.put_records(stream, &entries)
+        };
+        match results {
+            Ok(results) => {
+                let mut results = results.into_iter().zip(&entries);
+                for slot in slots {
+                    if let Some(o) = slot {
+                        out.push(o);
+                        continue;
+                    }
+                    out.push(match results.next() {
+                        Some((PutOutcome::Ok { shard_id, .. }, e)) => {
+                            counters(&shard_id, e.data.len());
+                            Outcome::Ok
+                        }
+                        Some((PutOutcome::Throttled { message }, _)) => Outcome::Retry(message),
+                        Some((PutOutcome::Failed { message }, _)) => Outcome::Retry(message),
+                        None => Outcome::Retry("the stream returned too few outcomes".into()),
+                    });
+                }
+            }
+            Err(e) => {
+                let msg = format!("stream {stream:?}: {e}");
+                for slot in slots {
+                    out.push(slot.unwrap_or_else(|| Outcome::Retry(msg.clone())));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `kinesis` into a local stream.
+pub struct KinesisLocal {
+    streams: Streams,
+    stream: String,
+    counters: ShardCounters,
+}
+
+impl KinesisLocal {
+    /// A sink into `stream`.
+    pub fn new(res: &Resources, stream: &str) -> Self {
+        KinesisLocal {
+            streams: res.streams.clone(),
+            stream: stream.to_owned(),
+            counters: ShardCounters {
+                metrics: res.metrics.clone(),
+                stream: stream.to_owned(),
+                cache: HashMap::new(),
+            },
+        }
+    }
+}
+
+impl Sink for KinesisLocal {
+    fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
+        let counters = &mut self.counters;
+        put_local(&self.streams, &self.stream, records, &mut |shard, bytes| {
+            counters.count(shard, bytes)
+        })
+    }
+}
+
+/// `firehose`: files under a root folder, synced before the records count as delivered.
+pub struct Firehose {
+    config: FirehoseConfig,
+    writer: FirehoseWriter,
+}
+
+impl Firehose {
+    /// A sink writing objects as `config` says.
+    pub fn new(config: FirehoseConfig) -> Result<Self, String> {
+        let writer = FirehoseWriter::new(config.clone())
+            .map_err(|e| format!("firehose {:?}: {e}", config.delivery_stream_name))?;
+        Ok(Firehose { config, writer })
+    }
+
+    /// Writes whatever is buffered; on a persistent failure the writer is rebuilt so the
+    /// failed records are not written later as well (they are reported failed instead).
+    fn flush(&mut self) -> Result<(), String> {
+        let mut last = String::new();
+        for attempt in 0..3 {
+            match self.writer.flush() {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    last = e.to_string();
+                    std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
+                }
+            }
+        }
+        if let Ok(w) = FirehoseWriter::new(self.config.clone()) {
+            self.writer = w;
+        }
+        Err(last)
+    }
+}
+
+impl Sink for Firehose {
+    fn deliver(&mut self, records: &[Record], meta: &[Meta]) -> Vec<Outcome> {
+        let mut out = Vec::with_capacity(records.len());
+        for (r, m) in records.iter().zip(meta) {
+            let mut res = self.writer.put(&r.payload, m.origin.arrival_ms);
+            if matches!(res, Err(crate::delivery::FirehoseError::BufferFull { .. })) {
+                // The batch is larger than one object may be: write what is buffered first.
+                if let Err(e) = self.flush() {
+                    return all(records.len(), Outcome::Retry(e));
+                }
+                res = self.writer.put(&r.payload, m.origin.arrival_ms);
+            }
+            out.push(match res {
+                Ok(()) => Outcome::Ok,
+                Err(e) => Outcome::Fail(e.to_string()),
+            });
+        }
+        if let Err(e) = self.flush() {
+            return all(records.len(), Outcome::Retry(e));
+        }
+        out
+    }
+
+    fn deliver_failed(&mut self, record: &Record, meta: &Meta, code: &str, reason: &str) -> bool {
+        let failed = FailedRecord {
+            data: &record.payload,
+            arrival_ms: meta.origin.arrival_ms,
+            attempts_made: 1,
+            attempt_ending_ms: chrono::Utc::now().timestamp_millis(),
+            error_code: code,
+            error_message: reason,
+        };
+        self.writer.put_error(&failed, "processing-failed").is_ok() && self.flush().is_ok()
+    }
+}
+
+/// `table`: one row per record, keyed by the rendered key, synced per batch.
+pub struct TableSink {
+    table: Arc<Mutex<KvTable>>,
+}
+
+impl TableSink {
+    /// A sink into the durable table `name`.
+    pub fn new(res: &Resources, name: &str) -> Result<Self, String> {
+        Ok(TableSink {
+            table: res.kv_table(name)?,
+        })
+    }
+}
+
+impl Sink for TableSink {
+    fn deliver(&mut self, records: &[Record], meta: &[Meta]) -> Vec<Outcome> {
+        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<Outcome> = records
+            .iter()
+            .zip(meta)
+            .map(|(r, m)| match t.put(&m.key, &r.payload) {
+                Ok(()) => Outcome::Ok,
+                Err(e) => Outcome::Retry(e.to_string()),
+            })
+            .collect();
+        if let Err(e) = t.sync() {
+            let msg = e.to_string();
+            for o in &mut out {
+                *o = Outcome::Retry(msg.clone());
+            }
+        }
+        out
+    }
+}
+
+/// `republish`: back to MQTT on the rendered topic.
+pub struct Republish {
+    resources: Arc<Resources>,
+    qos: u8,
+}
+
+impl Republish {
+    /// A sink publishing with `qos`.
+    pub fn new(resources: Arc<Resources>, qos: u8) -> Self {
+        Republish { resources, qos }
+    }
+}
+
+impl Sink for Republish {
+    fn deliver(&mut self, records: &[Record], meta: &[Meta]) -> Vec<Outcome> {
+        records
+            .iter()
+            .zip(meta)
+            .map(|(r, m)| {
+                match self.resources.publisher.publish(
+                    &m.key,
+                    bytes::Bytes::copy_from_slice(&r.payload),
+                    self.qos,
+                ) {
+                    Ok(()) => Outcome::Ok,
+                    Err(e) => Outcome::Retry(e),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `plugin`: an emitter plugin (the seed's Lambda), whose outbox requests the host performs.
+pub struct Emitter {
+    slot: Arc<PluginSlot>,
+    resources: Arc<Resources>,
+}
+
+impl Emitter {
+    /// A sink calling `slot`.
+    pub fn new(slot: Arc<PluginSlot>, resources: Arc<Resources>) -> Self {
+        Emitter { slot, resources }
+    }
+
+    fn perform(&self, req: &OutboxRequest) -> Result<(), String> {
+        let res = &self.resources;
+        match req {
+            OutboxRequest::Publish {
+                topic,
+                payload,
+                qos,
+            } => res
+                .publisher
+                .publish(topic, bytes::Bytes::copy_from_slice(payload), *qos),
+            OutboxRequest::PutRecord {
+                stream,
+                partition_key,
+                data,
+            } => {
+                let rec = Record {
+                    payload: data.clone(),
+                    partition_key: partition_key.clone(),
+                    source_topic: String::new(),
+                    client_id: String::new(),
+                    rule_name: String::new(),
+                    arrival_timestamp_ms: 0,
+                    attributes: Vec::new(),
+                };
+                let metrics = res.metrics.clone();
+                match put_local(&res.streams, stream, &[rec], &mut |shard, bytes| {
+                    let m = metrics.shard(stream, shard);
+                    m.records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    m.bytes
+                        .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+                })
+                .pop()
+                {
+                    Some(Outcome::Ok) => Ok(()),
+                    Some(Outcome::Retry(e) | Outcome::Fail(e)) => Err(e),
+                    None => Err("no outcome".into()),
+                }
+            }
+            OutboxRequest::Notify {
+                channel,
+                target,
+                message,
+            } => res.notifiers.notify(channel, target, message),
+        }
+    }
+}
+
+impl Sink for Emitter {
+    fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
+        let outcome = match self.slot.emit(records) {
+            Ok(o) => o,
+            // A fault fails the whole batch; the pool replaces the instance, so retrying can
+            // succeed for a plugin that failed on a transient condition.
+            Err(e) => return all(records.len(), Outcome::Retry(e.to_string())),
+        };
+        let version = self.slot.current().version().to_owned();
+        let mut out = all(records.len(), Outcome::Ok);
+        for f in &outcome.failures {
+            if let Some(o) = usize::try_from(f.index).ok().and_then(|i| out.get_mut(i)) {
+                let msg = format!(
+                    "plugin {}@{version}: {}: {}",
+                    self.slot.name(),
+                    f.error.code,
+                    f.error.message
+                );
+                *o = if f.retryable {
+                    Outcome::Retry(msg)
+                } else {
+                    Outcome::Fail(msg)
+                };
+            }
+        }
+        // Side effects the plugin asked for; a failure here cannot be retried without
+        // repeating the others, so the records go to the error action with the reason.
+        let errors: Vec<String> = outcome
+            .outbox
+            .iter()
+            .filter_map(|req| self.perform(req).err())
+            .collect();
+        if !errors.is_empty() {
+            let msg = format!(
+                "outbox of plugin {}: {}",
+                self.slot.name(),
+                errors.join("; ")
+            );
+            for o in &mut out {
+                if *o == Outcome::Ok {
+                    *o = Outcome::Fail(msg.clone());
+                }
+            }
+        }
+        out
+    }
+}
