@@ -129,8 +129,10 @@ pub fn init_tracing(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
+    // rumqttd logs every ordinary client disconnect as an error; its own logs are opt-in
+    // (`RUST_LOG=rumqttd=info`).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},rumqttd=off")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
