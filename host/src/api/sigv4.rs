@@ -58,6 +58,65 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+// ---------------------------------------------------------------------------------------
+// The signing steps shared by the verifier below and the client in
+// `delivery::remote_kinesis`: both build the same canonical request and derive the same key,
+// so a request the client signs is one the verifier accepts.
+
+/// Lower-case hex SHA-256 of `bytes` (the payload hash of a canonical request).
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// A header value in canonical form: leading and trailing space trimmed, inner runs of
+/// white space collapsed to one space.
+pub(crate) fn canonical_header_value(v: &str) -> String {
+    v.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The pieces of a SigV4 canonical request, each already in canonical form.
+pub(crate) struct CanonicalRequest<'a> {
+    pub method: &'a str,
+    /// The URI-encoded path, `/` for an empty one.
+    pub path: &'a str,
+    /// The sorted query string (empty without one).
+    pub query: &'a str,
+    /// One `name:value\n` line per signed header, names lower-case and sorted.
+    pub headers: &'a str,
+    /// The signed header names joined by `;`, as in the `Authorization` header.
+    pub signed_headers: &'a str,
+    /// Hex SHA-256 of the body (or the `x-amz-content-sha256` value).
+    pub payload_hash: &'a str,
+}
+
+/// The hex signature of `request` at `amz_date` (`YYYYMMDDTHHMMSSZ`) for `scope`
+/// (`YYYYMMDD/REGION/SERVICE/aws4_request`) with `secret`.
+pub(crate) fn sign(
+    request: &CanonicalRequest<'_>,
+    amz_date: &str,
+    scope: &str,
+    secret: &str,
+) -> String {
+    let canonical_request = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}",
+        request.method,
+        request.path,
+        request.query,
+        request.headers,
+        request.signed_headers,
+        request.payload_hash
+    );
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    );
+    let mut key = format!("AWS4{secret}").into_bytes();
+    for part in scope.split('/') {
+        key = hmac(&key, part.as_bytes());
+    }
+    hex(&hmac(&key, string_to_sign.as_bytes()))
+}
+
 /// Checks a request's authentication. `keys` maps access key id to secret; empty means
 /// "accept any signature".
 pub fn check(
@@ -147,7 +206,7 @@ fn signature(
             .get_all(name)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(canonical_header_value)
             .collect();
         canonical_headers.push_str(name);
         canonical_headers.push(':');
@@ -158,31 +217,22 @@ fn signature(
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-        .unwrap_or_else(|| hex(&Sha256::digest(body)));
+        .unwrap_or_else(|| sha256_hex(body));
     let path = if uri.path().is_empty() {
         "/"
     } else {
         uri.path()
     };
-    let canonical_request = format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
-        method.as_str(),
+    let query = canonical_query(uri.query());
+    let request = CanonicalRequest {
+        method: method.as_str(),
         path,
-        canonical_query(uri.query()),
-        canonical_headers,
-        auth.signed_headers,
-        payload_hash
-    );
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{date}\n{}\n{}",
-        auth.scope,
-        hex(&Sha256::digest(canonical_request.as_bytes()))
-    );
-    let mut key = format!("AWS4{secret}").into_bytes();
-    for part in auth.scope.split('/') {
-        key = hmac(&key, part.as_bytes());
-    }
-    hex(&hmac(&key, string_to_sign.as_bytes()))
+        query: &query,
+        headers: &canonical_headers,
+        signed_headers: auth.signed_headers,
+        payload_hash: &payload_hash,
+    };
+    sign(&request, date, auth.scope, secret)
 }
 
 #[cfg(test)]

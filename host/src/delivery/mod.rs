@@ -1,19 +1,23 @@
 //! Storage for the rule actions that keep data on this machine: `firehose` (buffered,
 //! Firehose-named objects under a root folder) and `table` (a durable key-value table, the
-//! seed's DynamoDB write).
+//! seed's DynamoDB write); and `remote_kinesis`, the `kinesis` action's client for a remote
+//! Kinesis-compatible endpoint.
 //!
-//! **No clock, network or wasmtime here.** Callers pass times in, so every rule about
-//! buffering and key names is tested with a fixed clock. Everything written is made durable
-//! (fsync of file and folder) before the call that reports it returns, and no key may resolve
-//! outside its root folder.
+//! **No clock, network or wasmtime here**, except in `remote_kinesis`, which sends HTTP and
+//! signs with the current time. Callers pass times in, so every rule about buffering and key
+//! names is tested with a fixed clock. Everything written is made durable (fsync of file and
+//! folder) before the call that reports it returns, and no key may resolve outside its root
+//! folder.
 
 pub mod firehose;
 pub mod fsutil;
 pub mod prefix;
+pub mod remote_kinesis;
 pub mod table;
 
 pub use firehose::{
     DeliveredObject, FailedRecord, FirehoseConfig, FirehoseError, FirehoseWriter, FlushError,
 };
 pub use prefix::{KeyTemplate, PrefixError, PrefixKind, Prefixes};
+pub use remote_kinesis::{Credentials, RemoteError, RemoteKinesis};
 pub use table::{KvError, KvTable, RecoveryReport};
