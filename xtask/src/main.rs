@@ -2,7 +2,9 @@
 //!
 //! - `plugins`: builds every plugin crate under `plugins/` into a WebAssembly component in
 //!   `target/plugins/NAME.wasm`, installing the `wasm32-wasip2` target with rustup if missing.
-//! - `demo`: builds the plugins, then runs the speeding-car scenario (`weir demo`).
+//! - `demo`: builds the plugins, `weir` and `weir-device`, then runs the speeding-car scenario
+//!   for real: `weir run` on `examples/speeding/weir.toml`, the seed CSV replayed over MQTT by
+//!   `weir-device`, and a report of what happened (see `demo.rs`).
 //! - `test`: builds the plugins, then checks formatting, runs clippy on every target, runs
 //!   every test of the workspace, and cross-builds `weir-device` for the Raspberry Pi and runs
 //!   it under qemu (`device/ci-aarch64.sh`). This is what CI runs. Extra arguments go to
@@ -16,6 +18,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod demo;
+
 const WASM_TARGET: &str = "wasm32-wasip2";
 /// Cargo profile for plugin components (see the workspace `Cargo.toml`).
 const PLUGIN_PROFILE: &str = "plugin";
@@ -28,19 +32,7 @@ fn main() -> Result<()> {
         Some("plugins") => build_plugins(&root).map(|_| ()),
         Some("demo") => {
             build_plugins(&root)?;
-            let mut cmd = cargo();
-            cmd.args([
-                "run",
-                "--quiet",
-                "-p",
-                "weir-host",
-                "--bin",
-                "weir",
-                "--",
-                "demo",
-            ]);
-            cmd.args(&args[1..]);
-            run(&mut cmd)
+            demo::run(&root, &target_dir(&root))
         }
         Some("test") => test(&root, &args[1..]),
         _ => {
@@ -186,8 +178,46 @@ fn ensure_components() -> Result<()> {
     Ok(())
 }
 
+/// Installs mosquitto and its clients from Debian when missing: the end-to-end tests use the
+/// broker (external-broker mode) and `mosquitto_pub` / `mosquitto_sub`.
+fn ensure_mosquitto() -> Result<()> {
+    let have = |bin: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+            || Path::new("/usr/sbin").join(bin).is_file()
+    };
+    if have("mosquitto") && have("mosquitto_pub") && have("mosquitto_sub") {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let apt = |args: &[&str]| {
+        let mut c = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update", "-qq"]))?;
+    run(&mut apt(&[
+        "install",
+        "-y",
+        "-qq",
+        "mosquitto",
+        "mosquitto-clients",
+    ]))
+}
+
 fn test(root: &Path, extra: &[String]) -> Result<()> {
     ensure_components()?;
+    ensure_mosquitto()?;
     let plugins = build_plugins(root)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([

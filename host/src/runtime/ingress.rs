@@ -250,10 +250,14 @@ impl Ingress {
                 use rumqttc::v5::mqttbytes::v5::Packet;
                 use rumqttc::v5::Event;
                 let mut reported = false;
+                let mut closing_since: Option<Instant> = None;
                 for event in connection.iter() {
+                    if closing_since.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
+                        return;
+                    }
                     match event {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
-                            if stop.load(Ordering::Acquire) {
+                            if stop.load(Ordering::Acquire) || closing_since.is_some() {
                                 // Stopping: leave it unacknowledged; the broker redelivers.
                                 continue;
                             }
@@ -302,8 +306,11 @@ impl Ingress {
                             }
                         }
                         Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
+                            // Keep reading until the broker closes the connection: closing
+                            // it ourselves with unread data would reset it, and the broker
+                            // could drop the PUBACKs still in its receive buffer.
                             if disconnect.load(Ordering::Acquire) {
-                                return;
+                                closing_since.get_or_insert_with(Instant::now);
                             }
                         }
                         Ok(_) => {}

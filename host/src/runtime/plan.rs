@@ -248,7 +248,9 @@ impl Plan {
                 stream, endpoint, ..
             } => match endpoint {
                 None => Box::new(KinesisLocal::new(res, stream)),
-                Some(url) => return Err(dest_err(format!("remote endpoint {url}: not wired yet"))),
+                Some(url) => {
+                    Box::new(super::sinks::KinesisRemote::new(url, stream).map_err(dest_err)?)
+                }
             },
             ActionKind::Firehose {
                 root,

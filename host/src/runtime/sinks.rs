@@ -164,6 +164,61 @@ impl Sink for KinesisLocal {
     }
 }
 
+/// `kinesis` into a remote Kinesis-compatible endpoint (AWS, or another Weir), signed with
+/// the credentials of the environment.
+pub struct KinesisRemote {
+    client: crate::delivery::RemoteKinesis,
+    stream: String,
+}
+
+impl KinesisRemote {
+    /// A sink into `stream` at `endpoint`.
+    pub fn new(endpoint: &str, stream: &str) -> Result<Self, String> {
+        Ok(KinesisRemote {
+            client: crate::delivery::RemoteKinesis::from_env(endpoint)
+                .map_err(|e| e.to_string())?,
+            stream: stream.to_owned(),
+        })
+    }
+}
+
+impl Sink for KinesisRemote {
+    fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(500) {
+            let entries: Vec<PutEntry> = chunk
+                .iter()
+                .map(|r| PutEntry {
+                    partition_key: r.partition_key.clone(),
+                    explicit_hash_key: None,
+                    data: r.payload.clone(),
+                })
+                .collect();
+            match self.client.put_records(&self.stream, &entries) {
+                Ok(results) => {
+                    let mut got: Vec<Outcome> = results
+                        .into_iter()
+                        .map(|o| match o {
+                            PutOutcome::Ok { .. } => Outcome::Ok,
+                            PutOutcome::Throttled { message } | PutOutcome::Failed { message } => {
+                                Outcome::Retry(message)
+                            }
+                        })
+                        .collect();
+                    // A short answer must not shift or drop the outcomes of the others.
+                    got.resize(chunk.len(), Outcome::Retry("no outcome".into()));
+                    out.extend(got);
+                }
+                Err(e) if e.is_retryable() => {
+                    out.extend(all(chunk.len(), Outcome::Retry(e.to_string())));
+                }
+                Err(e) => out.extend(all(chunk.len(), Outcome::Fail(e.to_string()))),
+            }
+        }
+        out
+    }
+}
+
 /// `firehose`: files under a root folder, synced before the records count as delivered.
 pub struct Firehose {
     config: FirehoseConfig,

@@ -3,10 +3,16 @@
 //! extra dependencies).
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use weir_host::streams::{StartPosition, Streams, StreamsConfig};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -119,4 +125,184 @@ pub fn call(
     let v = serde_json::from_slice(body)
         .map_err(|e| std::io::Error::other(format!("bad body: {e}")))?;
     Ok((status, v))
+}
+
+// ---------------------------------------------------------------------------------------
+// `weir run` over MQTT.
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `weir run` child; killed on drop if the test did not stop it.
+pub struct Weir {
+    pub child: Child,
+    pub api: String,
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Weir {
+    pub fn start(config: &Path) -> Weir {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["run", "--config"])
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn weir run");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let ready = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("weir run printed nothing");
+        let api = ready
+            .rsplit_once("api http://")
+            .map(|(_, a)| a.trim().to_owned())
+            .unwrap_or_else(|| panic!("unexpected first line: {ready}"));
+        Weir {
+            child,
+            api,
+            stdout: rx,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> String {
+        let mut s = TcpStream::connect(&self.api).expect("connect api");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut body = String::new();
+        s.read_to_string(&mut body).expect("read");
+        body
+    }
+
+    /// A counter's value from GET /metrics (0 when absent).
+    pub fn metric(&self, series: &str) -> u64 {
+        self.get("/metrics")
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn wait_metric(&self, series: &str, want: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.metric(series);
+            if got >= want {
+                assert_eq!(got, want, "{series}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{series}: {got}, want {want}\n{}",
+                self.get("/metrics")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the exit status and the rest of stdout.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let status = self.child.wait().expect("wait");
+        let rest: Vec<String> = self.stdout.try_iter().collect();
+        (status, rest)
+    }
+}
+
+impl Drop for Weir {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Publishes with rumqttc (MQTT 3.1.1, QoS 1) and returns once every PUBACK came back.
+pub fn publish_all(port: u16, messages: &[(String, Vec<u8>)]) {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new("e2e-publisher", "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(10));
+    // Every publish is queued before the event loop runs: the queue must hold them all.
+    let (client, mut conn) = Client::new(opts, messages.len() + 16);
+    for (topic, payload) in messages {
+        client
+            .publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone())
+            .expect("queue publish");
+    }
+    let mut acked = 0;
+    for ev in conn.iter() {
+        match ev {
+            Ok(Event::Incoming(Packet::PubAck(_))) => {
+                acked += 1;
+                if acked == messages.len() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => panic!("publisher: {e}"),
+        }
+    }
+    let _ = client.disconnect();
+}
+
+pub fn read_stream(dir: &Path, name: &str) -> Vec<(String, Value)> {
+    let streams = Streams::open(StreamsConfig::new(dir)).expect("open streams");
+    let info = streams.describe_stream(name).expect("stream");
+    let mut out = Vec::new();
+    for shard in info.shards {
+        let mut it = streams
+            .get_shard_iterator(name, &shard.shard_id, &StartPosition::TrimHorizon)
+            .expect("iterator");
+        loop {
+            let got = streams.get_records(&it, 1000).expect("records");
+            if got.records.is_empty() {
+                break;
+            }
+            for r in got.records {
+                let v = serde_json::from_slice(&r.data).unwrap_or(Value::Null);
+                out.push((r.partition_key, v));
+            }
+            match got.next_iterator {
+                Some(n) => it = n,
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+/// Every file under `root`, by path relative to it.
+pub fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                let rel = p.strip_prefix(root).expect("under root");
+                out.insert(rel.display().to_string(), bytes);
+            }
+        }
+    }
+    out
 }

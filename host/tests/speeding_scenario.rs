@@ -1,0 +1,223 @@
+//! The seed's speeding-car scenario end to end on the shipped configuration
+//! (`examples/speeding/weir.toml`, copied to a temporary folder with free ports): every row of
+//! `speeding_data.csv` published over MQTT as the device sends it, plus two speeding cars whose
+//! plates are not in the driver table, and every outcome checked exactly against an
+//! independent computation from the two CSV files.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use common::{files, free_port, publish_all, read_stream, Weir};
+use serde_json::Value;
+use weir_device::csv_source::{read_all, OnBadRow};
+use weir_device::payload::{seed_payload, SpeedingRow};
+use weir_host::delivery::KvTable;
+
+/// Rows of a CSV file as column -> value maps.
+fn csv_rows(path: &std::path::Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).expect("csv");
+    let header: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("row");
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_speeding_scenario_on_the_shipped_configuration() {
+    let example = common::repo().join("examples/speeding");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mqtt, mqtt5) = (free_port(), free_port());
+    let text = std::fs::read_to_string(example.join("weir.toml"))
+        .expect("shipped config")
+        .replace(
+            "../../target/plugins",
+            &common::plugin_dir().display().to_string(),
+        )
+        .replace("127.0.0.1:1883", &format!("127.0.0.1:{mqtt}"))
+        .replace("127.0.0.1:1884", &format!("127.0.0.1:{mqtt5}"))
+        .replace("127.0.0.1:4567", "127.0.0.1:0");
+    let cfg = tmp.path().join("weir.toml");
+    std::fs::write(&cfg, text).expect("write config");
+    let data_dir = tmp.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("mkdir");
+    for f in ["speeding_data.csv", "driver_data.csv"] {
+        std::fs::copy(example.join("data").join(f), data_dir.join(f)).expect("copy data");
+    }
+
+    // Independent expectations, from the CSV files alone.
+    let drivers: HashMap<String, HashMap<String, String>> =
+        csv_rows(&data_dir.join("driver_data.csv"))
+            .into_iter()
+            .map(|r| (r["licensePlate"].clone(), r))
+            .collect();
+    let traffic = csv_rows(&data_dir.join("speeding_data.csv"));
+    let speeding: BTreeSet<String> = traffic
+        .iter()
+        .filter(|r| r["speed"].parse::<f64>().is_ok_and(|s| s > 75.0))
+        .map(|r| r["licensePlate"].clone())
+        .collect();
+    let alerted_expected: BTreeSet<String> = speeding
+        .iter()
+        .filter(|p| drivers.contains_key(*p))
+        .cloned()
+        .collect();
+    assert_eq!(alerted_expected.len(), 693, "the seed data as shipped");
+
+    // What the device sends: the seed's payload shape, every value a string.
+    let mut rows = read_all(&data_dir.join("speeding_data.csv"), OnBadRow::Stop, |_| {})
+        .expect("device reads the CSV");
+    let strangers = ["UNKNOWN-1", "UNKNOWN-2"];
+    for plate in strangers {
+        rows.push(SpeedingRow {
+            license_plate: plate.into(),
+            longitude: "1.0".into(),
+            latitude: "2.0".into(),
+            city: "Nowhere".into(),
+            state: "Iowa".into(),
+            speed: "99".into(),
+        });
+    }
+    let now = chrono::Utc::now();
+    let messages: Vec<(String, Vec<u8>)> = rows
+        .iter()
+        .map(|r| ("rtr/iot/trafficdata".to_owned(), seed_payload(r, now)))
+        .collect();
+    let payload_of: HashMap<String, Vec<u8>> = rows
+        .iter()
+        .zip(&messages)
+        .map(|(r, (_, p))| (r.license_plate.clone(), p.clone()))
+        .collect();
+
+    let started = chrono::Utc::now();
+    let weir = Weir::start(&cfg);
+    publish_all(mqtt, &messages);
+    let matched = speeding.len() as u64 + 2;
+    weir.wait_metric(r#"weir_rule_matched_total{rule="speeding"}"#, matched);
+    weir.wait_metric(r#"weir_rule_matched_total{rule="archive"}"#, 1002);
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="speeding",action="0:kinesis:speeding-alerts"}"#,
+        693,
+    );
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="speeding",action="1:plugin:sms-alert"}"#,
+        693,
+    );
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="speeding",action="2:table:speeding-cars"}"#,
+        matched,
+    );
+    // Each stranger fails owner-enrich twice: in the kinesis action and in the emitter's.
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="speeding",action="error:firehose"}"#,
+        4,
+    );
+    let (status, _) = weir.terminate();
+    assert!(status.success(), "weir run exited with {status}");
+    let ended = chrono::Utc::now();
+    let data = tmp.path().join("weir-data");
+
+    // Alerts: one SMS per speeding car whose owner is known, naming the plate.
+    let sms = std::fs::read_to_string(data.join("sms.jsonl")).expect("sms outbox");
+    let mut alerted = BTreeSet::new();
+    for line in sms.lines() {
+        let v: Value = serde_json::from_str(line).expect("json line");
+        let msg = v["message"].as_str().expect("message");
+        let plate = msg
+            .split("licenseplate ")
+            .nth(1)
+            .and_then(|rest| rest.split(" was clocked").next())
+            .expect("plate in the SMS text");
+        assert!(alerted.insert(plate.to_owned()), "two alerts for {plate}");
+        let owner = &drivers[plate];
+        assert_eq!(v["target"], format!("+1{}", owner["myphone"]));
+    }
+    assert_eq!(alerted, alerted_expected);
+
+    // The outgoing stream: every such record exactly once, partitioned by plate, owner joined.
+    let stream = read_stream(&data.join("streams"), "speeding-alerts");
+    assert_eq!(stream.len(), 693);
+    let mut in_stream = BTreeSet::new();
+    for (key, v) in &stream {
+        assert!(in_stream.insert(key.clone()), "{key} twice in the stream");
+        assert_eq!(v["licensePlate"], key.as_str());
+        let owner = &drivers[key];
+        for col in ["first_name", "last_name", "myphone"] {
+            assert_eq!(v[col], owner[col].as_str(), "{key}.{col}");
+        }
+    }
+    assert_eq!(in_stream, alerted_expected);
+
+    // The table: every speeding message's raw record, byte for byte.
+    let table = KvTable::open(data.join("tables"), "speeding-cars").expect("table");
+    assert_eq!(table.len() as u64, matched);
+    for plate in speeding.iter().map(String::as_str).chain(strangers) {
+        let row = table.get(plate).expect("read").expect("row");
+        assert_eq!(&row, &payload_of[plate], "{plate}");
+    }
+
+    // The archive: every message under trafficdata/YYYY/MM/DD/HH/.
+    let hours: BTreeSet<String> = [started, ended]
+        .iter()
+        .map(|t| t.format("trafficdata/%Y/%m/%d/%H/").to_string())
+        .collect();
+    let mut archived = Vec::new();
+    for (key, bytes) in files(&data.join("archive")) {
+        assert!(hours.iter().any(|h| key.starts_with(h.as_str())), "{key}");
+        archived.extend(
+            bytes
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(<[u8]>::to_vec),
+        );
+    }
+    let mut sent: Vec<Vec<u8>> = messages.iter().map(|(_, p)| p.clone()).collect();
+    sent.sort();
+    archived.sort();
+    assert_eq!(archived.len(), 1002);
+    assert_eq!(archived, sent);
+
+    // The error action: both strangers, from both actions that join the owner, with the reason.
+    let mut reasons: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (key, bytes) in files(&data.join("errors")) {
+        assert!(key.starts_with("speeding/"), "{key}");
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let v: Value = serde_json::from_slice(line).expect("error payload");
+            assert_eq!(v["ruleName"], "speeding");
+            let msg = v["failures"][0]["errorMessage"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(msg.contains("unknown-key"), "{msg}");
+            let plate = strangers
+                .iter()
+                .find(|p| msg.contains(**p))
+                .unwrap_or_else(|| panic!("no stranger named in {msg}"));
+            reasons.entry((*plate).to_owned()).or_default().insert(
+                v["failures"][0]["failedAction"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+    }
+    let both = BTreeSet::from(["KinesisAction".to_owned(), "LambdaAction".to_owned()]);
+    assert_eq!(
+        reasons,
+        strangers
+            .iter()
+            .map(|p| ((*p).to_owned(), both.clone()))
+            .collect()
+    );
+}
