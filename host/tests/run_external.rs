@@ -604,20 +604,12 @@ fn messages_published_while_the_host_is_down_are_processed_after_it_restarts() {
     eprintln!("total {:?}", started.elapsed());
 }
 
-/// Known runtime bug, kept as a reproducer: a clean stop (SIGTERM) while the broker is still
-/// pushing messages closes the socket right after writing DISCONNECT, with unread PUBLISHes in
-/// its receive buffer. The kernel then answers with a TCP RST, mosquitto's next write fails
-/// ("Client ... disconnected: Broken pipe") and it drops the connection without reading the
-/// PUBACKs (and the DISCONNECT) already in its own receive buffer. Those messages were appended
-/// durably, so the restarted host appends them a second time (usually tens to a few hundred;
-/// thousands when the stop falls while mosquitto replays a resumed session, which it does
-/// without regard to the in-flight limit). Nothing is lost, but "exactly once across a clean
-/// restart" does not hold; about half of the runs fail. Cause: `Ingress::close` and the poller in
-/// `Ingress::external` (host/src/runtime/ingress.rs) return on `Outgoing::Disconnect` and drop
-/// the connection instead of reading until the broker closes it. Run it with
-/// `cargo test -p weir-host --test run_external -- --ignored`.
+/// A clean stop (SIGTERM) while the broker is still pushing messages: the host must leave
+/// every message it appended acknowledged, or the restarted host would append it again. The
+/// poller keeps reading after its DISCONNECT until the broker closes the connection; closing
+/// the socket with unread PUBLISHes would reset it, and mosquitto would drop the PUBACKs still
+/// in its receive buffer (host/src/runtime/ingress.rs, `Ingress::external`).
 #[test]
-#[ignore = "runtime bug: a clean stop under traffic can lose PUBACKs (see the doc comment)"]
 fn a_clean_stop_under_traffic_acknowledges_everything_it_appended() {
     const TEST: &str = "a_clean_stop_under_traffic_acknowledges_everything_it_appended";
     if !mosquitto_available(TEST) {
