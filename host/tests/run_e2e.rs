@@ -598,3 +598,37 @@ fn rule_changes_apply_while_traffic_flows_without_losing_or_reordering_a_message
     assert!(seen[..first_v2].iter().all(|(_, v)| v == "v1"));
     assert!(seen[first_v2..].iter().all(|(_, v)| v == "v2"));
 }
+
+#[test]
+fn sigterm_right_after_a_burst_loses_nothing_the_broker_acknowledged() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mqtt = free_port();
+    // Slow to flush on purpose (age 500 ms, large batches): the stop must flush the buffers.
+    let cfg = reload_config(tmp.path(), mqtt, "SELECT *", "");
+    let text = std::fs::read_to_string(&cfg).expect("config").replace(
+        "max_records = 20, max_age_ms = 5",
+        "max_records = 100000, max_age_ms = 500",
+    );
+    std::fs::write(&cfg, text).expect("config");
+    let weir = Weir::start(&cfg);
+    const N: usize = 5000;
+    let messages: Vec<(String, Vec<u8>)> = (0..N)
+        .map(|i| {
+            (
+                format!("count/{}", i % 3),
+                format!(r#"{{"n":{i}}}"#).into_bytes(),
+            )
+        })
+        .collect();
+    // Every PUBACK is in: the broker acknowledged all of them. Stop at once.
+    publish_all(mqtt, &messages);
+    let (status, rest) = weir.terminate();
+    assert!(status.success(), "{status}");
+    assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
+    let records = read_stream(&tmp.path().join("data/streams"), "out");
+    let ns: Vec<u64> = records
+        .iter()
+        .map(|(_, v)| v["n"].as_u64().expect("n"))
+        .collect();
+    assert_eq!(ns, (0..N as u64).collect::<Vec<_>>());
+}
