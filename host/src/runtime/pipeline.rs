@@ -90,6 +90,20 @@ pub fn route_failure(
     }
 }
 
+/// How a plugin's per-record failure is reported: plugin, version, code and message.
+pub(crate) fn record_error_reason(
+    slot: &PluginSlot,
+    version: &str,
+    e: &crate::plugins::RecordError,
+) -> String {
+    format!(
+        "plugin {}@{version}: {}: {}",
+        slot.name(),
+        e.code,
+        e.message
+    )
+}
+
 /// Everything a pipeline worker needs.
 pub struct PipelineSpec {
     /// e.g. `kinesis:speeding-alerts`, for logs and metric labels.
@@ -271,12 +285,7 @@ impl Worker {
                     }
                 }
                 TransformResult::Failed(e) => {
-                    let reason = format!(
-                        "plugin {}@{version}: {}: {}",
-                        slot.name(),
-                        e.code,
-                        e.message
-                    );
+                    let reason = record_error_reason(slot, &version, &e);
                     self.fail(&record, &meta, &e.code, &reason);
                 }
             }
@@ -294,12 +303,7 @@ impl Worker {
                     self.spec.metrics.dropped.fetch_add(1, Ordering::Relaxed);
                 }
                 FilterResult::Failed(e) => {
-                    let reason = format!(
-                        "plugin {}@{version}: {}: {}",
-                        slot.name(),
-                        e.code,
-                        e.message
-                    );
+                    let reason = record_error_reason(slot, &version, &e);
                     self.fail(&record, &meta, &e.code, &reason);
                 }
             }

@@ -427,12 +427,7 @@ impl Sink for Emitter {
         let mut out = all(records.len(), Outcome::Ok);
         for f in &outcome.failures {
             if let Some(o) = usize::try_from(f.index).ok().and_then(|i| out.get_mut(i)) {
-                let msg = format!(
-                    "plugin {}@{version}: {}: {}",
-                    self.slot.name(),
-                    f.error.code,
-                    f.error.message
-                );
+                let msg = super::pipeline::record_error_reason(&self.slot, &version, &f.error);
                 *o = if f.retryable {
                     Outcome::Retry(msg)
                 } else {
