@@ -632,3 +632,157 @@ fn sigterm_right_after_a_burst_loses_nothing_the_broker_acknowledged() {
         .collect();
     assert_eq!(ns, (0..N as u64).collect::<Vec<_>>());
 }
+
+fn small_config(dir: &Path, broker: &str, api: &str, actions: &str) -> PathBuf {
+    let text = format!(
+        r#"
+[broker]
+{broker}
+
+[api]
+listen = "{api}"
+
+[storage]
+dir = "data"
+
+[streams.out]
+
+[rules.r]
+sql = "SELECT * FROM 'in/#'"
+{actions}
+"#
+    );
+    let path = dir.join("weir.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+#[test]
+fn the_embedded_broker_checks_usernames_and_passwords() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mqtt = free_port();
+    let cfg = small_config(
+        tmp.path(),
+        &format!("listen = \"127.0.0.1:{mqtt}\"\n\n[broker.auth]\nusers = {{ pi = \"s3cret\" }}"),
+        "127.0.0.1:0",
+        "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n",
+    );
+    let weir = Weir::start(&cfg);
+    let publish = |extra: &[&str]| {
+        Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &mqtt.to_string(), "-q", "1"])
+            .args(["-t", "in/x", "-m", "{}"])
+            .args(extra)
+            .output()
+            .expect("mosquitto_pub")
+    };
+    assert!(!publish(&[]).status.success(), "anonymous is refused");
+    assert!(
+        !publish(&["-u", "pi", "-P", "wrong"]).status.success(),
+        "a wrong password is refused"
+    );
+    let ok = publish(&["-u", "pi", "-P", "s3cret"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="r",action="0:kinesis:out"}"#,
+        1,
+    );
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+}
+
+#[test]
+fn a_kinesis_action_can_put_into_a_remote_kinesis_endpoint() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mqtt, api) = (free_port(), free_port());
+    // The remote endpoint is this host's own Kinesis API, reached over HTTP with SigV4.
+    let cfg = small_config(
+        tmp.path(),
+        &format!("listen = \"127.0.0.1:{mqtt}\""),
+        &format!("127.0.0.1:{api}"),
+        &format!(
+            "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\n\
+             partition_key = \"${{topic(2)}}\"\nendpoint = \"http://127.0.0.1:{api}\"\n"
+        ),
+    );
+    let weir = Weir::start(&cfg);
+    let messages: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|i| (format!("in/dev{i}"), format!(r#"{{"i":{i}}}"#).into_bytes()))
+        .collect();
+    publish_all(mqtt, &messages);
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="r",action="0:kinesis:out"}"#,
+        3,
+    );
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+    let mut keys: Vec<String> = read_stream(&tmp.path().join("data/streams"), "out")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["dev0", "dev1", "dev2"]);
+}
+
+#[test]
+fn the_embedded_broker_speaks_tls() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Weir test CA");
+    std::fs::write(
+        tmp.path().join("ca.pem"),
+        ca.self_signed(&ca_key).expect("ca").pem(),
+    )
+    .expect("write");
+    let key = KeyPair::generate().expect("key");
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("params");
+    leaf.distinguished_name.push(DnType::CommonName, "weir");
+    let cert = leaf
+        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+        .expect("sign");
+    std::fs::write(tmp.path().join("broker.pem"), cert.pem()).expect("write");
+    std::fs::write(tmp.path().join("broker.key"), key.serialize_pem()).expect("write");
+
+    let mqtt = free_port();
+    let cfg = small_config(
+        tmp.path(),
+        &format!(
+            "listen = \"127.0.0.1:{mqtt}\"\n\n[broker.tls]\ncert_file = \"broker.pem\"\nkey_file = \"broker.key\""
+        ),
+        "127.0.0.1:0",
+        "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n",
+    );
+    let weir = Weir::start(&cfg);
+    // By name: rustls refuses an IP address as the TLS server name (SNI).
+    let publish = |extra: &[&str]| {
+        Command::new("mosquitto_pub")
+            .args(["-h", "localhost", "-p", &mqtt.to_string(), "-q", "1"])
+            .args(["-t", "in/x", "-m", "{}"])
+            .args(extra)
+            .output()
+            .expect("mosquitto_pub")
+    };
+    assert!(!publish(&[]).status.success(), "plain MQTT is refused");
+    let ca_file = tmp.path().join("ca.pem").display().to_string();
+    let ok = publish(&["--cafile", &ca_file]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="r",action="0:kinesis:out"}"#,
+        1,
+    );
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+}
