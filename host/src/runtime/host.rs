@@ -66,7 +66,7 @@ pub struct Host {
     config_path: PathBuf,
     resources: Arc<Resources>,
     input: SyncSender<Input>,
-    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    dispatcher: Mutex<Option<JoinHandle<Receiver<Input>>>>,
     ingress: Arc<Mutex<Option<Ingress>>>,
     plugin_specs: Mutex<BTreeMap<String, String>>,
     reload_lock: Mutex<()>,
@@ -389,13 +389,21 @@ impl Host {
             i.stop_reading();
         }
         let _ = self.input.send(Input::Stop);
-        if let Some(d) = lock(&self.dispatcher).take() {
-            if d.join().is_err() {
+        let rest = match lock(&self.dispatcher).take().map(JoinHandle::join) {
+            Some(Ok(rx)) => Some(rx),
+            Some(Err(_)) => {
                 tracing::error!("the dispatcher panicked");
+                None
             }
-        }
+            None => None,
+        };
         if let Some(i) = ingress {
             i.close();
+        }
+        // The ingress is closed: whatever it queued behind the stop was never dispatched, and
+        // dropping it must not acknowledge it (an external broker redelivers it).
+        if let Some(rx) = rest {
+            fail_undispatched(&rx);
         }
         self.resources
             .streams
@@ -417,7 +425,7 @@ fn spec_fingerprint(p: &crate::config::PluginConfig) -> String {
     format!("{}|{:?}", p.path.display(), p.spec)
 }
 
-fn dispatch_loop(mut plan: Plan, rx: Receiver<Input>) {
+fn dispatch_loop(mut plan: Plan, rx: Receiver<Input>) -> Receiver<Input> {
     while let Ok(input) = rx.recv() {
         match input {
             Input::Message(msg, only) => plan.dispatch(msg, only.as_deref()),
@@ -431,4 +439,16 @@ fn dispatch_loop(mut plan: Plan, rx: Receiver<Input>) {
         }
     }
     plan.retire();
+    fail_undispatched(&rx);
+    rx
+}
+
+/// Marks messages queued behind the stop as not handled, so dropping them does not
+/// acknowledge them (an external broker redelivers them to the next session).
+fn fail_undispatched(rx: &Receiver<Input>) {
+    while let Ok(input) = rx.try_recv() {
+        if let Input::Message(msg, _) = input {
+            msg.ack.fail();
+        }
+    }
 }

@@ -290,7 +290,11 @@ impl Ingress {
                                 client_id: None,
                                 ack,
                             };
-                            if input.send(Input::Message(msg, only)).is_err() {
+                            if let Err(std::sync::mpsc::SendError(Input::Message(msg, _))) =
+                                input.send(Input::Message(msg, only))
+                            {
+                                // The dispatcher has stopped: not handled, so not acknowledged.
+                                msg.ack.fail();
                                 return;
                             }
                         }
