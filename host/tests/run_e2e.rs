@@ -657,6 +657,30 @@ sql = "SELECT * FROM 'in/#'"
     path
 }
 
+/// The kinesis action of [`small_config`]'s rule, into stream `out`.
+const TO_OUT: &str =
+    "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n";
+
+/// One `mosquitto_pub -q 1` of `{}` to `in/x` on `host:port`, with `extra` arguments.
+fn pub_in(host: &str, port: u16, extra: &[&str]) -> std::process::Output {
+    Command::new("mosquitto_pub")
+        .args(["-h", host, "-p", &port.to_string(), "-q", "1"])
+        .args(["-t", "in/x", "-m", "{}"])
+        .args(extra)
+        .output()
+        .expect("mosquitto_pub")
+}
+
+/// Waits for the one message `pub_in` sent to reach stream `out`, then stops the host.
+fn expect_one_delivered_and_stop(weir: Weir) {
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="r",action="0:kinesis:out"}"#,
+        1,
+    );
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+}
+
 #[test]
 fn the_embedded_broker_checks_usernames_and_passwords() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -665,17 +689,10 @@ fn the_embedded_broker_checks_usernames_and_passwords() {
         tmp.path(),
         &format!("listen = \"127.0.0.1:{mqtt}\"\n\n[broker.auth]\nusers = {{ pi = \"s3cret\" }}"),
         "127.0.0.1:0",
-        "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n",
+        TO_OUT,
     );
     let weir = Weir::start(&cfg);
-    let publish = |extra: &[&str]| {
-        Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &mqtt.to_string(), "-q", "1"])
-            .args(["-t", "in/x", "-m", "{}"])
-            .args(extra)
-            .output()
-            .expect("mosquitto_pub")
-    };
+    let publish = |extra: &[&str]| pub_in("127.0.0.1", mqtt, extra);
     assert!(!publish(&[]).status.success(), "anonymous is refused");
     assert!(
         !publish(&["-u", "pi", "-P", "wrong"]).status.success(),
@@ -687,12 +704,7 @@ fn the_embedded_broker_checks_usernames_and_passwords() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    weir.wait_metric(
-        r#"weir_action_delivered_total{rule="r",action="0:kinesis:out"}"#,
-        1,
-    );
-    let (status, _) = weir.terminate();
-    assert!(status.success());
+    expect_one_delivered_and_stop(weir);
 }
 
 #[test]
@@ -759,18 +771,11 @@ fn the_embedded_broker_speaks_tls() {
             "listen = \"127.0.0.1:{mqtt}\"\n\n[broker.tls]\ncert_file = \"broker.pem\"\nkey_file = \"broker.key\""
         ),
         "127.0.0.1:0",
-        "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n",
+        TO_OUT,
     );
     let weir = Weir::start(&cfg);
     // By name: rustls refuses an IP address as the TLS server name (SNI).
-    let publish = |extra: &[&str]| {
-        Command::new("mosquitto_pub")
-            .args(["-h", "localhost", "-p", &mqtt.to_string(), "-q", "1"])
-            .args(["-t", "in/x", "-m", "{}"])
-            .args(extra)
-            .output()
-            .expect("mosquitto_pub")
-    };
+    let publish = |extra: &[&str]| pub_in("localhost", mqtt, extra);
     assert!(!publish(&[]).status.success(), "plain MQTT is refused");
     let ca_file = tmp.path().join("ca.pem").display().to_string();
     let ok = publish(&["--cafile", &ca_file]);
@@ -779,10 +784,5 @@ fn the_embedded_broker_speaks_tls() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    weir.wait_metric(
-        r#"weir_action_delivered_total{rule="r",action="0:kinesis:out"}"#,
-        1,
-    );
-    let (status, _) = weir.terminate();
-    assert!(status.success());
+    expect_one_delivered_and_stop(weir);
 }
