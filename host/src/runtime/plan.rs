@@ -66,9 +66,11 @@ pub enum PlanError {
 struct ActionInput {
     /// Renders the record's key (kinesis partition key, table row key, republish topic).
     key: Option<Arc<Template>>,
-    /// Kinesis: the rendered key is the record's partition key.
+    /// AWS's name of the action kind, for the error payload.
     aws_action: &'static str,
+    /// What it targets, for the error payload.
     resource: String,
+    /// The pipeline's input.
     tx: SyncSender<WorkItem>,
 }
 
