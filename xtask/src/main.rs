@@ -5,10 +5,11 @@
 //! - `demo`: builds the plugins, `weir` and `weir-device`, then runs the speeding-car scenario
 //!   for real: `weir run` on `examples/speeding/weir.toml`, the seed CSV replayed over MQTT by
 //!   `weir-device`, and a report of what happened (see `demo.rs`).
-//! - `test`: builds the plugins, then checks formatting, runs clippy on every target, runs
-//!   every test of the workspace, and cross-builds `weir-device` for the Raspberry Pi and runs
+//! - `test`: builds the plugins, then checks formatting, runs the demo (the same function as
+//!   `demo`, on free ports) and checks its outcome against the seed data, runs clippy on every
+//!   target, runs every test of the workspace, and cross-builds `weir-device` for the Raspberry Pi and runs
 //!   it under qemu (`device/ci-aarch64.sh`). This is what CI runs. Extra arguments go to
-//!   `cargo test` (and skip the cross build).
+//!   `cargo test` (and skip the demo and the cross build).
 //!
 //! Everything runs in the dev profile with one target directory, so the heavy dependencies
 //! (wasmtime, cranelift) are built once and shared by the demo, the tests and clippy's checks.
@@ -32,7 +33,10 @@ fn main() -> Result<()> {
         Some("plugins") => build_plugins(&root).map(|_| ()),
         Some("demo") => {
             build_plugins(&root)?;
-            demo::run(&root, &target_dir(&root))
+            let report = demo::run(&root, &target_dir(&root), demo::Ports::Shipped)?;
+            demo::print_report(&report);
+            demo::print_next_steps();
+            Ok(())
         }
         Some("test") => test(&root, &args[1..]),
         _ => {
@@ -134,10 +138,14 @@ fn plugin_crates(root: &Path) -> Result<Vec<(String, PathBuf)>> {
 fn build_plugins(root: &Path) -> Result<PathBuf> {
     ensure_wasm_target()?;
     let crates = plugin_crates(root)?;
+    println!(
+        "\n== building the {} plugins into WebAssembly components ({WASM_TARGET}, profile \
+         `{PLUGIN_PROFILE}`)",
+        crates.len()
+    );
     let mut cmd = cargo();
     cmd.args([
         "build",
-        "--quiet",
         "--target",
         WASM_TARGET,
         "--profile",
@@ -219,7 +227,18 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     ensure_components()?;
     ensure_mosquitto()?;
     let plugins = build_plugins(root)?;
+    println!("\n== formatting (cargo fmt --check)");
     run(cargo().args(["fmt", "--all", "--check"]))?;
+    // The main command's own code path, end to end: the same build, binaries and scenario as
+    // `cargo xtask demo`, checked against the seed data. Its dev-profile build is the one the
+    // tests below reuse.
+    if extra.is_empty() {
+        println!("\n== the main command (cargo xtask demo), checked against the seed data");
+        let report = demo::run(root, &target_dir(root), demo::Ports::Free)?;
+        demo::print_report(&report);
+        demo::check(root, &report)?;
+    }
+    println!("\n== clippy on every target");
     run(cargo().args([
         "clippy",
         "--quiet",
@@ -229,6 +248,7 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    println!("\n== every test of the workspace");
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"])
         .args(extra)
@@ -238,6 +258,7 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     // with that binary under qemu-user against a loopback broker. The script installs the
     // cross toolchain and qemu from Debian when they are missing.
     if extra.is_empty() {
+        println!("\n== the Raspberry Pi build (aarch64, run under qemu-user)");
         run(Command::new("bash").arg(root.join("device/ci-aarch64.sh")))?;
     }
     Ok(())
