@@ -2,7 +2,7 @@
 //! payloads, built the way the device builds them (every value a string,
 //! plus `iottimestamp`), and rule sets of a given size.
 
-use weir_host::rules::RuleIndex;
+use weir_rules::RuleIndex;
 
 /// The seed CSV shipped in the repository; `WEIR_SPEEDING_CSV` overrides it. Without the file,
 /// synthetic rows are used.

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use weir_host::plugins::{Grant, PluginEngine, PluginRegistry, PluginSlot, PluginSpec, Record};
-use weir_host::tables::LookupTables;
+use weir_plugins::tables::LookupTables;
+use weir_plugins::{Grant, PluginEngine, PluginRegistry, PluginSlot, PluginSpec, Record};
 use weir_sdk::stage::{filter_batch, StageCell};
 use weir_sdk::testing::MockHost;
 

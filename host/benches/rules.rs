@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use weir_host::rules::{EvalContext, Rule};
+use weir_rules::{EvalContext, Rule};
 
 #[path = "common.rs"]
 mod common;

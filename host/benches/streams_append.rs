@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use weir_host::streams::{
-    FsyncPolicy, MemBackend, PutEntry, StartPosition, Streams, StreamsConfig,
-};
+use weir_streams::{FsyncPolicy, MemBackend, PutEntry, StartPosition, Streams, StreamsConfig};
 
 fn batch() -> Vec<PutEntry> {
     (0..500)

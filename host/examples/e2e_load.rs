@@ -48,7 +48,7 @@ use weir_device::load::{embedded_send_time_us, run, LoadOptions, LoadPayload, Lo
 use weir_device::payload::SpeedingRow;
 use weir_device::summary::Percentiles;
 use weir_host::runtime::Host;
-use weir_host::streams::{shard_id, StartPosition, SubscriptionEvent};
+use weir_streams::{shard_id, StartPosition, SubscriptionEvent};
 
 const TOPIC: &str = "rtr/iot/trafficdata";
 const STREAM: &str = "alerts";

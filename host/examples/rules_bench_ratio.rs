@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use weir_host::rules::{EvalContext, Rule};
+use weir_rules::{EvalContext, Rule};
 
 #[path = "../benches/common.rs"]
 mod common;

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use weir_host::streams::{FsyncPolicy, PutEntry, Streams, StreamsConfig};
+use weir_streams::{FsyncPolicy, PutEntry, Streams, StreamsConfig};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -3,11 +3,4 @@
 //! See `ARCHITECTURE.md` at the repository root for the map of modules and how a message flows
 //! through them.
 
-pub mod api;
-pub mod config;
-pub mod delivery;
-pub mod plugins;
-pub mod rules;
 pub mod runtime;
-pub mod streams;
-pub mod tables;

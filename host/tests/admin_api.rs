@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
-use weir_host::plugins::{Grant, PluginEngine, PluginRegistry, PluginSpec};
-use weir_host::tables::LookupTables;
+use weir_plugins::tables::LookupTables;
+use weir_plugins::{Grant, PluginEngine, PluginRegistry, PluginSpec};
 
 fn request(addr: &str, method: &str, path: &str) -> (u16, serde_json::Value) {
     let mut s = TcpStream::connect(addr).expect("connect");
@@ -48,7 +48,7 @@ fn list_and_reload_plugins_over_http() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let app = weir_host::api::admin::router(registry.clone());
+    let app = weir_api::admin::router(weir_host::runtime::plugin_admin(registry.clone()));
     rt.spawn(async move { axum::serve(listener, app).await });
 
     let (status, body) = request(&addr, "GET", "/plugins");

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::{files, free_port, publish_all, read_stream, Weir};
 use serde_json::Value;
+use weir_delivery::KvTable;
 use weir_device::csv_source::{read_all, OnBadRow};
 use weir_device::payload::{seed_payload, SpeedingRow};
-use weir_host::delivery::KvTable;
 
 /// Rows of a CSV file as column -> value maps.
 fn csv_rows(path: &std::path::Path) -> Vec<HashMap<String, String>> {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use weir_host::streams::log::LogConfig;
-use weir_host::streams::{
+use weir_streams::log::LogConfig;
+use weir_streams::{
     FsyncPolicy, MemBackend, PutEntry, PutOutcome, StartPosition, Streams, StreamsConfig,
     StreamsError,
 };

@@ -5,10 +5,8 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use weir_host::plugins::{
-    self as host, Grant, OutboxRequest, PluginEngine, PluginSlot, PluginSpec,
-};
-use weir_host::tables::{LookupTables, Table};
+use weir_plugins::tables::{LookupTables, Table};
+use weir_plugins::{self as host, Grant, OutboxRequest, PluginEngine, PluginSlot, PluginSpec};
 use weir_sdk::testing::{Harness, MockHost, OutboxCall};
 use weir_tests::{data_dir, plugin_path, seed_payloads};
 

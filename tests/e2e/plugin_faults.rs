@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use weir_host::plugins::{
+use weir_plugins::tables::LookupTables;
+use weir_plugins::{
     FaultKind, FilterResult, Grant, Limits, PluginEngine, PluginError, PluginSlot, PluginSpec,
     Record,
 };
-use weir_host::tables::LookupTables;
 use weir_tests::plugin_path;
 
 fn record(payload: &str) -> Record {

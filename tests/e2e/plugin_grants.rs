@@ -3,14 +3,11 @@
 
 use std::sync::Arc;
 
-use weir_host::plugins::{Grant, PluginEngine, PluginError, PluginKind, PluginSpec};
-use weir_host::tables::LookupTables;
+use weir_plugins::tables::LookupTables;
+use weir_plugins::{Grant, PluginEngine, PluginError, PluginKind, PluginSpec};
 use weir_tests::plugin_path;
 
-fn load(
-    name: &str,
-    grants: &[Grant],
-) -> Result<Arc<weir_host::plugins::LoadedPlugin>, PluginError> {
+fn load(name: &str, grants: &[Grant]) -> Result<Arc<weir_plugins::LoadedPlugin>, PluginError> {
     let engine = PluginEngine::new(None).expect("engine");
     engine.load_file(
         PluginSpec::new(name, grants),

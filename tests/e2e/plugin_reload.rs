@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use weir_host::plugins::{
+use weir_plugins::tables::LookupTables;
+use weir_plugins::{
     Grant, PluginEngine, PluginError, PluginRegistry, PluginSlot, PluginSpec, Record,
     ReloadOutcome, TransformResult,
 };
-use weir_host::tables::LookupTables;
 use weir_tests::plugin_path;
 
 /// The same component with a custom section appended: identical behaviour, a new content hash,

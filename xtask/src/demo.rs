@@ -734,7 +734,10 @@ mod tests {
         )
         .expect("write");
         let (broker, api) = addresses(&cfg).expect("both");
-        assert_eq!((broker.as_str(), api.as_str()), ("127.0.0.1:1", "127.0.0.1:3"));
+        assert_eq!(
+            (broker.as_str(), api.as_str()),
+            ("127.0.0.1:1", "127.0.0.1:3")
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -5,6 +5,7 @@
 //! - `demo`: builds the plugins, `weir` and `weir-device`, then runs the speeding-car scenario
 //!   for real: `weir run` on `examples/speeding/weir.toml`, the seed CSV replayed over MQTT by
 //!   `weir-device`, and a report of what happened (see `demo.rs`).
+//! - `deps`: checks the crate map of ARCHITECTURE.md against `cargo metadata` (`crate_map.rs`).
 //! - `test`: builds the plugins, then checks formatting, runs the demo (the same function as
 //!   `demo`, on free ports) and checks its outcome against the seed data, runs clippy on every
 //!   target, runs every test of the workspace, and cross-builds `weir-device` for the Raspberry Pi and runs
@@ -19,6 +20,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod crate_map;
 mod demo;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
@@ -39,8 +41,9 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("test") => test(&root, &args[1..]),
+        Some("deps") => crate_map::check(&root),
         _ => {
-            eprintln!("usage: cargo xtask <plugins | demo [ARGS] | test [CARGO TEST ARGS]>");
+            eprintln!("usage: cargo xtask <plugins | demo | deps | test [CARGO TEST ARGS]>");
             bail!("unknown or missing command")
         }
     }
@@ -229,6 +232,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     let plugins = build_plugins(root)?;
     println!("\n== formatting (cargo fmt --check)");
     run(cargo().args(["fmt", "--all", "--check"]))?;
+    println!("\n== the crate map (ARCHITECTURE.md) against cargo metadata");
+    crate_map::check(root)?;
     // The main command's own code path, end to end: the same build, binaries and scenario as
     // `cargo xtask demo`, checked against the seed data. Its dev-profile build is the one the
     // tests below reuse.

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use weir_host::rules::{parse_payload, EvalContext, Rule, Template};
+use weir_rules::{parse_payload, EvalContext, Rule, Template};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(sql) = std::str::from_utf8(data) else {

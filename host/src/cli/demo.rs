@@ -15,11 +15,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use serde_json::{Map, Value};
-use weir_host::plugins::{
+use weir_plugins::tables::{LookupTables, Table};
+use weir_plugins::{
     FilterResult, Grant, OutboxRequest, PluginEngine, PluginSlot, PluginSpec, Record,
     TransformResult,
 };
-use weir_host::tables::{LookupTables, Table};
 
 pub struct Options {
     pub plugin_dir: PathBuf,

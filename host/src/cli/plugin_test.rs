@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use weir_host::plugins::harness::{self, Outcome};
-use weir_host::plugins::{OutboxRequest, PluginEngine, PluginSpec, Record};
-use weir_host::tables::{LookupTables, Table};
+use weir_plugins::harness::{self, Outcome};
+use weir_plugins::tables::{LookupTables, Table};
+use weir_plugins::{OutboxRequest, PluginEngine, PluginSpec, Record};
 
 pub struct Options {
     pub plugin: PathBuf,

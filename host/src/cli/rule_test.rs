@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use weir_host::rules::{rule_test, RuleTestError};
+use weir_rules::{rule_test, RuleTestError};
 
 pub fn run(
     sql: &str,

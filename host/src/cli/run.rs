@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use weir_host::config::Broker;
+use weir_config::Broker;
 use weir_host::runtime::Host;
 
 pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {

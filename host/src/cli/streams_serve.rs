@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use weir_host::api::{router, ApiConfig, ApiState};
-use weir_host::config::Config;
-use weir_host::streams::{FsyncPolicy, Streams, StreamsConfig};
+use weir_api::{router, ApiConfig, ApiState};
+use weir_config::Config;
+use weir_streams::{FsyncPolicy, Streams, StreamsConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

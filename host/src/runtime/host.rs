@@ -26,10 +26,10 @@ use super::ingress::{Ingress, IngressError, Input};
 use super::metrics::Metrics;
 use super::plan::{Plan, PlanError};
 use super::resources::Resources;
-use crate::config::{Broker, Config, ConfigErrors};
-use crate::plugins::{PluginEngine, PluginError, PluginRegistry, PluginWatcher};
-use crate::streams::{Streams, StreamsConfig};
-use crate::tables::{LookupTables, Table};
+use weir_config::{Broker, Config, ConfigErrors};
+use weir_plugins::tables::{LookupTables, Table};
+use weir_plugins::{PluginEngine, PluginError, PluginRegistry, PluginWatcher};
+use weir_streams::{Streams, StreamsConfig};
 
 /// Why a host could not start or reload.
 #[derive(Debug, thiserror::Error)]
@@ -78,9 +78,7 @@ pub struct Host {
     broker: Broker,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use weir_support::lock;
 
 impl Host {
     /// Loads `config_path` and starts everything it names.
@@ -124,7 +122,7 @@ impl Host {
         let mut plugin_specs = BTreeMap::new();
         for (name, p) in &config.plugins {
             registry
-                .add(p.spec.clone(), &p.path)
+                .add(super::plugin_spec::plugin_spec(&p.spec), &p.path)
                 .map_err(|source| HostError::Plugin {
                     name: name.clone(),
                     source,
@@ -180,11 +178,11 @@ impl Host {
             .block_on(tokio::net::TcpListener::bind(&config.api.listen))
             .map_err(|e| api_err(e.to_string()))?;
         let api_addr = listener.local_addr().map_err(|e| api_err(e.to_string()))?;
-        let state = crate::api::ApiState::new(
+        let state = weir_api::ApiState::new(
             streams,
-            crate::api::ApiConfig {
+            weir_api::ApiConfig {
                 keys: config.api.verify_keys.clone().into_iter().collect(),
-                ..crate::api::ApiConfig::default()
+                ..weir_api::ApiConfig::default()
             },
         );
         let (api_stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -222,8 +220,8 @@ impl Host {
                     }
                 }),
             )
-            .merge(crate::api::admin::router(registry))
-            .merge(crate::api::router(state));
+            .merge(weir_api::admin::router(super::plugin_admin(registry)))
+            .merge(weir_api::router(state));
         let api_thread = std::thread::Builder::new()
             .name("weir-api".into())
             .spawn(move || {
@@ -317,7 +315,7 @@ impl Host {
                 if specs.get(name) != Some(&fp) {
                     self.resources
                         .registry
-                        .add(p.spec.clone(), &p.path)
+                        .add(super::plugin_spec::plugin_spec(&p.spec), &p.path)
                         .map_err(|source| HostError::Plugin {
                             name: name.clone(),
                             source,
@@ -421,7 +419,7 @@ impl Host {
 }
 
 /// Enough of a plugin's configuration to tell whether a reload changed it.
-fn spec_fingerprint(p: &crate::config::PluginConfig) -> String {
+fn spec_fingerprint(p: &weir_config::PluginConfig) -> String {
     format!("{}|{:?}", p.path.display(), p.spec)
 }
 

@@ -29,7 +29,7 @@ use bytes::Bytes;
 use super::ack::AckToken;
 use super::plan::Inbound;
 use super::resources::Publisher;
-use crate::config::{EmbeddedBroker, ExternalBroker};
+use weir_config::{EmbeddedBroker, ExternalBroker};
 
 /// What the dispatcher thread receives.
 pub enum Input {
@@ -394,9 +394,7 @@ impl Ingress {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use weir_support::lock;
 
 fn subscribe_one(client: &rumqttc::v5::Client, group: &str, filter: &str, id: Option<usize>) {
     use rumqttc::v5::mqttbytes::v5::SubscribeProperties;

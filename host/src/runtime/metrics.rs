@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::plugins::{FaultKind, PluginRegistry};
+use weir_plugins::{FaultKind, PluginRegistry};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 14] = [
@@ -107,10 +107,7 @@ pub struct Metrics {
     shards: Mutex<BTreeMap<(String, String), Arc<ShardMetrics>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Each critical section is one map access; a panic inside cannot leave it half-done.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use weir_support::lock;
 
 impl Metrics {
     /// The counters of rule `name` (kept across configuration reloads).

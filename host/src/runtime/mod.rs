@@ -9,11 +9,14 @@
 //! broker only when the last of them is done.
 
 pub mod ack;
+mod admin;
+pub use admin::plugin_admin;
 pub mod host;
 pub mod ingress;
 pub mod metrics;
 pub mod pipeline;
 pub mod plan;
+mod plugin_spec;
 pub mod resources;
 pub mod sinks;
 pub mod work;

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::config::BufferConfig;
-use crate::plugins::{FilterResult, PluginSlot, TransformResult};
-use crate::rules::{EvalContext, Template};
+use weir_config::BufferConfig;
+use weir_plugins::{FilterResult, PluginSlot, TransformResult};
+use weir_rules::{EvalContext, Template};
 
 use super::metrics::{ActionMetrics, RuleMetrics};
 use super::sinks::{Outcome, Sink};
@@ -45,7 +45,7 @@ pub fn render_key(template: Option<&Template>, origin: &Origin) -> Result<Arc<st
     let Some(t) = template else {
         return Ok(origin.topic.clone());
     };
-    let json = crate::rules::parse_payload(&origin.payload);
+    let json = weir_rules::parse_payload(&origin.payload);
     let cx = EvalContext {
         client_id: origin.client_id.as_deref(),
         timestamp_ms: origin.arrival_ms,
@@ -94,7 +94,7 @@ pub fn route_failure(
 pub(crate) fn record_error_reason(
     slot: &PluginSlot,
     version: &str,
-    e: &crate::plugins::RecordError,
+    e: &weir_plugins::RecordError,
 ) -> String {
     format!(
         "plugin {}@{version}: {}: {}",
@@ -318,7 +318,7 @@ impl Worker {
     }
 
     /// Sends one record to the sink's own failure output or the rule's error action.
-    fn fail(&mut self, record: &crate::plugins::Record, meta: &Meta, code: &str, reason: &str) {
+    fn fail(&mut self, record: &weir_plugins::Record, meta: &Meta, code: &str, reason: &str) {
         self.spec.metrics.failed.fetch_add(1, Ordering::Relaxed);
         self.spec
             .rule_metrics

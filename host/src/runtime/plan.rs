@@ -19,10 +19,10 @@ use super::pipeline::{route_failure, ErrorRoute, Pipeline, PipelineSpec};
 use super::resources::Resources;
 use super::sinks::{Emitter, Firehose, KinesisLocal, Republish, Sink, TableSink};
 use super::work::{Meta, Origin, WorkItem};
-use crate::config::{ActionConfig, ActionKind, Config, RuleConfig};
-use crate::delivery::FirehoseConfig;
-use crate::plugins::PluginSlot;
-use crate::rules::{EvalContext, LookupError, Rule, RuleIndex, Template};
+use weir_config::{ActionConfig, ActionKind, Config, RuleConfig};
+use weir_delivery::FirehoseConfig;
+use weir_plugins::PluginSlot;
+use weir_rules::{EvalContext, LookupError, Rule, RuleIndex, Template};
 
 /// One MQTT message as the ingress hands it over.
 #[derive(Debug)]
@@ -205,7 +205,7 @@ impl Plan {
         &self,
         rule: &str,
         plugin: &str,
-        wanted: crate::plugins::PluginKind,
+        wanted: weir_plugins::PluginKind,
     ) -> Result<Arc<PluginSlot>, PlanError> {
         let slot = self
             .resources
@@ -236,7 +236,7 @@ impl Plan {
         is_error_action: bool,
         rule_metrics: &Arc<RuleMetrics>,
     ) -> Result<SyncSender<WorkItem>, PlanError> {
-        use crate::plugins::PluginKind;
+        use weir_plugins::PluginKind;
         let res = &self.resources;
         let label = format!("{index}:{}", action_label(&ac.kind));
         let dest_err = |reason: String| PlanError::Destination {
@@ -338,7 +338,7 @@ impl Plan {
         }
         let received = Instant::now();
         let arrival_ms = chrono::Utc::now().timestamp_millis();
-        let json = crate::rules::parse_payload(&msg.payload);
+        let json = weir_rules::parse_payload(&msg.payload);
         let lookup = TableLookup(&self.resources.lookup);
         let cx = EvalContext {
             client_id: msg.client_id.as_deref(),
@@ -441,9 +441,9 @@ fn action_label(kind: &ActionKind) -> String {
 }
 
 /// `get_dynamodb` over the host's lookup tables.
-struct TableLookup<'a>(&'a crate::tables::LookupTables);
+struct TableLookup<'a>(&'a weir_plugins::tables::LookupTables);
 
-impl crate::rules::LookupTables for TableLookup<'_> {
+impl weir_rules::LookupTables for TableLookup<'_> {
     fn lookup(
         &self,
         table: &str,

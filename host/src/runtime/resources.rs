@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use super::metrics::Metrics;
-use crate::config::NotifyChannel;
-use crate::delivery::KvTable;
-use crate::plugins::PluginRegistry;
-use crate::streams::Streams;
-use crate::tables::LookupTables;
+use weir_config::NotifyChannel;
+use weir_delivery::KvTable;
+use weir_plugins::tables::LookupTables;
+use weir_plugins::PluginRegistry;
+use weir_streams::Streams;
 
 /// Publishes on the MQTT side: the embedded broker's local link, or the external broker's
 /// client. Used by `republish` actions and by emitters' `publish` outbox requests.
@@ -42,10 +42,7 @@ pub struct Resources {
     kv: Mutex<BTreeMap<String, Arc<Mutex<KvTable>>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Critical sections are single map or file operations; nothing is left half-done.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use weir_support::lock;
 
 impl Resources {
     /// Bundles the shared handles.

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::delivery::{FailedRecord, FirehoseConfig, FirehoseWriter, KvTable};
-use crate::plugins::{OutboxRequest, PluginSlot, Record};
-use crate::streams::{PutEntry, PutOutcome, Streams};
+use weir_delivery::{FailedRecord, FirehoseConfig, FirehoseWriter, KvTable};
+use weir_plugins::{OutboxRequest, PluginSlot, Record};
+use weir_streams::{PutEntry, PutOutcome, Streams};
 
 use super::metrics::{Metrics, ShardMetrics};
 use super::resources::Resources;
@@ -167,7 +167,7 @@ impl Sink for KinesisLocal {
 /// `kinesis` into a remote Kinesis-compatible endpoint (AWS, or another Weir), signed with
 /// the credentials of the environment.
 pub struct KinesisRemote {
-    client: crate::delivery::RemoteKinesis,
+    client: weir_delivery::RemoteKinesis,
     stream: String,
 }
 
@@ -175,8 +175,7 @@ impl KinesisRemote {
     /// A sink into `stream` at `endpoint`.
     pub fn new(endpoint: &str, stream: &str) -> Result<Self, String> {
         Ok(KinesisRemote {
-            client: crate::delivery::RemoteKinesis::from_env(endpoint)
-                .map_err(|e| e.to_string())?,
+            client: weir_delivery::RemoteKinesis::from_env(endpoint).map_err(|e| e.to_string())?,
             stream: stream.to_owned(),
         })
     }
@@ -258,7 +257,7 @@ impl Sink for Firehose {
         let mut out = Vec::with_capacity(records.len());
         for (r, m) in records.iter().zip(meta) {
             let mut res = self.writer.put(&r.payload, m.origin.arrival_ms);
-            if matches!(res, Err(crate::delivery::FirehoseError::BufferFull { .. })) {
+            if matches!(res, Err(weir_delivery::FirehoseError::BufferFull { .. })) {
                 // The batch is larger than one object may be: write what is buffered first.
                 if let Err(e) = self.flush() {
                     return all(records.len(), Outcome::Retry(e));

@@ -7,8 +7,8 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::ack::AckToken;
-use crate::plugins::Record;
-use crate::rules::{ActionFailure, ErrorActionPayload};
+use weir_plugins::Record;
+use weir_rules::{ActionFailure, ErrorActionPayload};
 
 /// The inbound message a record came from, as one rule saw it. Shared by every record made from
 /// it (transformers may split one record into many), and by its error action.

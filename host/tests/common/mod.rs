@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use weir_host::streams::{StartPosition, Streams, StreamsConfig};
+use weir_streams::{StartPosition, Streams, StreamsConfig};
 
 /// The repository root.
 pub fn repo() -> PathBuf {

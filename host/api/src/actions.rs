@@ -1,0 +1,242 @@
+//! One function per Kinesis action: validate the request as AWS does, call the engine,
+//! shape the response. No engine type leaks out: responses are plain [`Val`] trees.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+
+use super::error::{ApiError, ErrorKind};
+use super::request::*;
+use super::value::{map, s, Val};
+use super::ApiState;
+
+mod records;
+mod shards;
+mod streams;
+
+use self::records::*;
+use self::shards::*;
+use self::streams::*;
+use weir_streams::{
+    self, hashkey, parse_shard_id, ChildShard, PutEntry, PutOutcome, ShardInfo, StartPosition,
+    StreamInfo, MAX_TAGS,
+};
+
+/// Every action the API understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    CreateStream,
+    DeleteStream,
+    DescribeStream,
+    DescribeStreamSummary,
+    ListStreams,
+    ListShards,
+    PutRecord,
+    PutRecords,
+    GetShardIterator,
+    GetRecords,
+    SplitShard,
+    MergeShards,
+    UpdateShardCount,
+    IncreaseStreamRetentionPeriod,
+    DecreaseStreamRetentionPeriod,
+    AddTagsToStream,
+    ListTagsForStream,
+    RemoveTagsFromStream,
+}
+
+impl Action {
+    /// Parses `Kinesis_20131202.<Action>`.
+    pub fn from_target(target: &str) -> Option<Action> {
+        let name = target.strip_prefix("Kinesis_20131202.")?;
+        Some(match name {
+            "CreateStream" => Action::CreateStream,
+            "DeleteStream" => Action::DeleteStream,
+            "DescribeStream" => Action::DescribeStream,
+            "DescribeStreamSummary" => Action::DescribeStreamSummary,
+            "ListStreams" => Action::ListStreams,
+            "ListShards" => Action::ListShards,
+            "PutRecord" => Action::PutRecord,
+            "PutRecords" => Action::PutRecords,
+            "GetShardIterator" => Action::GetShardIterator,
+            "GetRecords" => Action::GetRecords,
+            "SplitShard" => Action::SplitShard,
+            "MergeShards" => Action::MergeShards,
+            "UpdateShardCount" => Action::UpdateShardCount,
+            "IncreaseStreamRetentionPeriod" => Action::IncreaseStreamRetentionPeriod,
+            "DecreaseStreamRetentionPeriod" => Action::DecreaseStreamRetentionPeriod,
+            "AddTagsToStream" => Action::AddTagsToStream,
+            "ListTagsForStream" => Action::ListTagsForStream,
+            "RemoveTagsFromStream" => Action::RemoveTagsFromStream,
+            _ => return None,
+        })
+    }
+}
+
+/// Runs one action.
+pub fn dispatch(state: &ApiState, action: Action, body: &Val) -> Result<Val, ApiError> {
+    let mut req = Req::new(body)?;
+    match action {
+        Action::CreateStream => create_stream(state, &mut req),
+        Action::DeleteStream => delete_stream(state, &mut req),
+        Action::DescribeStream => describe_stream(state, &mut req),
+        Action::DescribeStreamSummary => describe_stream_summary(state, &mut req),
+        Action::ListStreams => list_streams(state, &mut req),
+        Action::ListShards => list_shards(state, &mut req),
+        Action::PutRecord => put_record(state, &mut req),
+        Action::PutRecords => put_records(state, &mut req),
+        Action::GetShardIterator => get_shard_iterator(state, &mut req),
+        Action::GetRecords => get_records(state, &mut req),
+        Action::SplitShard => split_shard(state, &mut req),
+        Action::MergeShards => merge_shards(state, &mut req),
+        Action::UpdateShardCount => update_shard_count(state, &mut req),
+        Action::IncreaseStreamRetentionPeriod => retention(state, &mut req, true),
+        Action::DecreaseStreamRetentionPeriod => retention(state, &mut req, false),
+        Action::AddTagsToStream => add_tags(state, &mut req),
+        Action::ListTagsForStream => list_tags(state, &mut req),
+        Action::RemoveTagsFromStream => remove_tags(state, &mut req),
+    }
+}
+
+/// `StreamName` or `StreamARN`, read before validation finishes and resolved after.
+struct StreamRef<'a> {
+    name: Option<&'a str>,
+    arn: Option<&'a str>,
+}
+
+impl<'a> StreamRef<'a> {
+    fn read(req: &mut Req<'a>) -> Result<Self, ApiError> {
+        let name = req.name("StreamName", false)?;
+        let arn = req.string(
+            "StreamARN",
+            false,
+            1,
+            2048,
+            Some((ARN_PATTERN, arn_pattern)),
+        )?;
+        Ok(StreamRef { name, arn })
+    }
+
+    fn resolve(&self) -> Result<&'a str, ApiError> {
+        let from_arn = self.arn.and_then(parse_arn);
+        match (self.name, from_arn) {
+            (Some(n), Some(a)) if n != a => Err(ApiError::invalid(format!(
+                "StreamARN {} and StreamName {n} do not refer to the same stream.",
+                self.arn.unwrap_or_default()
+            ))),
+            (Some(n), _) => Ok(n),
+            (None, Some(a)) => Ok(a),
+            (None, None) => Err(ApiError::invalid(
+                "Either StreamName or StreamARN must be provided.",
+            )),
+        }
+    }
+}
+
+fn stream_mode(on_demand: bool) -> Val {
+    map(vec![(
+        "StreamMode",
+        s(if on_demand {
+            "ON_DEMAND"
+        } else {
+            "PROVISIONED"
+        }),
+    )])
+}
+
+fn shard_val(sh: &ShardInfo) -> Val {
+    let mut m = vec![("ShardId", s(sh.shard_id.clone()))];
+    if let Some(p) = &sh.parent_shard_id {
+        m.push(("ParentShardId", s(p.clone())));
+    }
+    if let Some(p) = &sh.adjacent_parent_shard_id {
+        m.push(("AdjacentParentShardId", s(p.clone())));
+    }
+    m.push((
+        "HashKeyRange",
+        map(vec![
+            ("StartingHashKey", s(sh.hash_range.start.to_string())),
+            ("EndingHashKey", s(sh.hash_range.end.to_string())),
+        ]),
+    ));
+    let mut seq = vec![(
+        "StartingSequenceNumber",
+        s(sh.starting_sequence_number.clone()),
+    )];
+    if let Some(e) = &sh.ending_sequence_number {
+        seq.push(("EndingSequenceNumber", s(e.clone())));
+    }
+    m.push(("SequenceNumberRange", map(seq)));
+    map(m)
+}
+
+fn child_val(c: &ChildShard) -> Val {
+    map(vec![
+        ("ShardId", s(c.shard_id.clone())),
+        (
+            "ParentShards",
+            Val::Arr(c.parent_shards.iter().map(|p| s(p.clone())).collect()),
+        ),
+        (
+            "HashKeyRange",
+            map(vec![
+                ("StartingHashKey", s(c.hash_range.start.to_string())),
+                ("EndingHashKey", s(c.hash_range.end.to_string())),
+            ]),
+        ),
+    ])
+}
+
+fn empty() -> Val {
+    Val::Map(Vec::new())
+}
+
+fn tags_of(
+    req: &mut Req<'_>,
+    field: &str,
+    required: bool,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    let at = label(field);
+    match req.raw(field) {
+        None => {
+            if required {
+                req.violation(None, &at, "Member must not be null");
+            }
+        }
+        Some(Val::Map(m)) => {
+            if m.is_empty() && required {
+                req.violation(
+                    Some("{}"),
+                    &at,
+                    "Member must have length greater than or equal to 1",
+                );
+            }
+            if m.len() > 200 {
+                req.violation(
+                    Some("{...}"),
+                    &at,
+                    "Member must have length less than or equal to 200",
+                );
+            }
+            for (k, v) in m {
+                let Val::Str(v) = v else {
+                    return Err(ApiError::serialization(format!(
+                        "{} can not be converted to a String",
+                        v.kind()
+                    )));
+                };
+                check_string(req, k, &format!("{at}.key"), 1, 128, None);
+                check_string(req, v, &format!("{at}.value"), 0, 256, None);
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a Map",
+                other.kind()
+            )))
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,315 @@
+//! Records in and out: PutRecord(s), GetShardIterator, GetRecords.
+
+use super::*;
+
+/// Reads one record entry (`Data`, `PartitionKey`, `ExplicitHashKey`) at `prefix`.
+pub(super) fn record_entry(
+    req: &mut Req<'_>,
+    v: &Val,
+    prefix: &str,
+    max_record: usize,
+) -> Result<Option<PutEntry>, ApiError> {
+    let Val::Map(_) = v else {
+        return Err(ApiError::serialization(format!(
+            "{} can not be converted to a structure",
+            v.kind()
+        )));
+    };
+    let data = match v.get("Data") {
+        None | Some(Val::Null) => {
+            req.violation(None, &format!("{prefix}data"), "Member must not be null");
+            None
+        }
+        Some(Val::Bytes(b)) => Some(b.clone()),
+        Some(Val::Str(b64)) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| ApiError::serialization("Base64 encoded data is invalid."))?,
+        ),
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a Blob",
+                other.kind()
+            )))
+        }
+    };
+    let key = match v.get("PartitionKey") {
+        None | Some(Val::Null) => {
+            req.violation(
+                None,
+                &format!("{prefix}partitionKey"),
+                "Member must not be null",
+            );
+            None
+        }
+        Some(Val::Str(k)) => {
+            check_string(req, k, &format!("{prefix}partitionKey"), 1, 256, None);
+            Some(k.clone())
+        }
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a String",
+                other.kind()
+            )))
+        }
+    };
+    let ehk = match v.get("ExplicitHashKey") {
+        None | Some(Val::Null) => None,
+        Some(Val::Str(h)) => {
+            check_string(
+                req,
+                h,
+                &format!("{prefix}explicitHashKey"),
+                0,
+                usize::MAX,
+                Some((HASH_KEY_PATTERN, hash_key_pattern)),
+            );
+            Some(h.clone())
+        }
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a String",
+                other.kind()
+            )))
+        }
+    };
+    if let Some(d) = &data {
+        let key_len = key.as_ref().map_or(0, |k| k.len());
+        if d.len() + key_len > max_record {
+            req.violation(
+                Some(&format!(
+                    "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
+                    d.len()
+                )),
+                &format!("{prefix}data"),
+                &format!("Member must have length less than or equal to {max_record}"),
+            );
+        }
+    }
+    let (Some(data), Some(partition_key)) = (data, key) else {
+        return Ok(None);
+    };
+    let explicit_hash_key = match ehk {
+        None => None,
+        Some(h) => match hashkey::parse_hash_key(&h) {
+            Some(v) => Some(v),
+            None if hash_key_pattern(&h) => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {h}"
+                )))
+            }
+            None => return Ok(None), // pattern violation already recorded
+        },
+    };
+    Ok(Some(PutEntry {
+        partition_key,
+        explicit_hash_key,
+        data,
+    }))
+}
+
+pub(super) fn put_record(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
+    let r = StreamRef::read(req)?;
+    let ordering = req.string(
+        "SequenceNumberForOrdering",
+        false,
+        0,
+        usize::MAX,
+        Some((SEQ_PATTERN, seq_pattern)),
+    )?;
+    let whole = Val::Map(
+        ["Data", "PartitionKey", "ExplicitHashKey"]
+            .iter()
+            .filter_map(|k| req.raw(k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect(),
+    );
+    let entry = record_entry(req, &whole, "", state.config.max_record_bytes)?;
+    req.finish()?;
+    let name = r.resolve()?;
+    let entry = entry.ok_or_else(|| ApiError::new(ErrorKind::Validation, "invalid record"))?;
+    let (shard, seq) = state.streams.put_record(name, &entry, ordering)?;
+    Ok(map(vec![
+        ("ShardId", s(shard)),
+        ("SequenceNumber", s(seq)),
+        ("EncryptionType", s("NONE")),
+    ]))
+}
+
+/// Most bytes (data + keys) in one PutRecords.
+const MAX_PUT_RECORDS_BYTES: usize = 10 * 1024 * 1024;
+
+pub(super) fn put_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
+    let r = StreamRef::read(req)?;
+    let records: &[Val] = match req.raw("Records") {
+        None => {
+            req.violation(None, "records", "Member must not be null");
+            &[]
+        }
+        Some(Val::Arr(a)) => a,
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a List",
+                other.kind()
+            )))
+        }
+    };
+    if req.raw("Records").is_some() {
+        if records.is_empty() {
+            req.violation(
+                Some("[]"),
+                "records",
+                "Member must have length greater than or equal to 1",
+            );
+        } else if records.len() > 500 {
+            req.violation(
+                Some("[...]"),
+                "records",
+                "Member must have length less than or equal to 500",
+            );
+        }
+    }
+    let mut entries = Vec::with_capacity(records.len());
+    if records.len() <= 500 {
+        for (i, v) in records.iter().enumerate() {
+            if let Some(e) = record_entry(
+                req,
+                v,
+                &format!("records.{}.member.", i + 1),
+                state.config.max_record_bytes,
+            )? {
+                entries.push(e);
+            }
+        }
+    }
+    req.finish()?;
+    let name = r.resolve()?;
+    let total: usize = entries
+        .iter()
+        .map(|e| e.data.len() + e.partition_key.len())
+        .sum();
+    if total > MAX_PUT_RECORDS_BYTES {
+        return Err(ApiError::invalid(format!(
+            "Records size exceeds {} MB limit: {total} bytes",
+            MAX_PUT_RECORDS_BYTES / (1024 * 1024)
+        )));
+    }
+    let outcomes = state.streams.put_records(name, &entries)?;
+    let failed = outcomes
+        .iter()
+        .filter(|o| !matches!(o, PutOutcome::Ok { .. }))
+        .count();
+    let out: Vec<Val> = outcomes
+        .into_iter()
+        .map(|o| match o {
+            PutOutcome::Ok {
+                shard_id,
+                sequence_number,
+            } => map(vec![
+                ("SequenceNumber", s(sequence_number)),
+                ("ShardId", s(shard_id)),
+            ]),
+            PutOutcome::Throttled { message } => map(vec![
+                ("ErrorCode", s("ProvisionedThroughputExceededException")),
+                ("ErrorMessage", s(message)),
+            ]),
+            PutOutcome::Failed { message } => map(vec![
+                ("ErrorCode", s("InternalFailure")),
+                ("ErrorMessage", s(message)),
+            ]),
+        })
+        .collect();
+    Ok(map(vec![
+        ("FailedRecordCount", Val::Int(failed as i128)),
+        ("Records", Val::Arr(out)),
+        ("EncryptionType", s("NONE")),
+    ]))
+}
+
+const ITERATOR_TYPES: [&str; 5] = [
+    "AT_SEQUENCE_NUMBER",
+    "AFTER_SEQUENCE_NUMBER",
+    "TRIM_HORIZON",
+    "LATEST",
+    "AT_TIMESTAMP",
+];
+
+pub(super) fn get_shard_iterator(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
+    let r = StreamRef::read(req)?;
+    let shard = req.name("ShardId", true)?;
+    let ty = req.enumeration("ShardIteratorType", true, &ITERATOR_TYPES)?;
+    let seq = req.string(
+        "StartingSequenceNumber",
+        false,
+        0,
+        usize::MAX,
+        Some((SEQ_PATTERN, seq_pattern)),
+    )?;
+    let ts = req.timestamp("Timestamp")?;
+    req.finish()?;
+    let name = r.resolve()?;
+    let shard = shard.unwrap_or_default();
+    let start = match ty.unwrap_or_default() {
+        "TRIM_HORIZON" => StartPosition::TrimHorizon,
+        "LATEST" => StartPosition::Latest,
+        "AT_TIMESTAMP" => StartPosition::AtTimestamp(ts.ok_or_else(|| {
+            ApiError::invalid(
+                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.",
+            )
+        })?),
+        t => {
+            let seq = seq.ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {t} and no StartingSequenceNumber."
+                ))
+            })?;
+            if t == "AT_SEQUENCE_NUMBER" {
+                StartPosition::AtSequence(seq.to_owned())
+            } else {
+                StartPosition::AfterSequence(seq.to_owned())
+            }
+        }
+    };
+    let it = state.streams.get_shard_iterator(name, shard, &start)?;
+    Ok(map(vec![("ShardIterator", s(it))]))
+}
+
+pub(super) fn get_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
+    let it = req.string("ShardIterator", true, 1, 512, None)?;
+    let limit = req.int("Limit", false, 1, 10_000)?.unwrap_or(10_000) as usize;
+    req.string(
+        "StreamARN",
+        false,
+        1,
+        2048,
+        Some((ARN_PATTERN, arn_pattern)),
+    )?;
+    req.finish()?;
+    let out = state.streams.get_records(it.unwrap_or_default(), limit)?;
+    let records: Vec<Val> = out
+        .records
+        .into_iter()
+        .map(|r| {
+            map(vec![
+                ("SequenceNumber", s(r.sequence_number)),
+                ("ApproximateArrivalTimestamp", Val::Time(r.arrival_ms)),
+                ("Data", Val::Bytes(r.data)),
+                ("PartitionKey", s(r.partition_key)),
+            ])
+        })
+        .collect();
+    let mut m = vec![("Records", Val::Arr(records))];
+    if let Some(n) = out.next_iterator {
+        m.push(("NextShardIterator", s(n)));
+    }
+    m.push((
+        "MillisBehindLatest",
+        Val::Int(out.millis_behind_latest.into()),
+    ));
+    if let Some(kids) = out.child_shards {
+        m.push((
+            "ChildShards",
+            Val::Arr(kids.iter().map(child_val).collect()),
+        ));
+    }
+    Ok(map(m))
+}

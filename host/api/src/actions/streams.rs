@@ -1,0 +1,353 @@
+//! Stream and shard descriptions: create, delete, describe, list streams and shards.
+
+use super::*;
+
+pub(super) fn create_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
+    let name = req.name("StreamName", true)?;
+    let count = req.int("ShardCount", false, 1, 100_000)?;
+    let mode = match req.raw("StreamModeDetails") {
+        None => None,
+        Some(Val::Map(_)) => {
+            let inner = req.raw("StreamModeDetails").cloned().unwrap_or(Val::Null);
+            let mut sub = Req::new(&inner)?;
+            let m = sub
+                .enumeration("StreamMode", true, &["PROVISIONED", "ON_DEMAND"])?
+                .map(str::to_owned);
+            sub.finish()?;
+            m
+        }
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a structure",
+                other.kind()
+            )))
+        }
+    };
+    req.int("MaxRecordSizeInKiB", false, 1024, 10240)?;
+    let tags = tags_of(req, "Tags", false)?;
+    req.finish()?;
+    let name = name.unwrap_or_default();
+    let on_demand = mode.as_deref() == Some("ON_DEMAND");
+    let shards = match (count, on_demand) {
+        (Some(c), _) => c as u32,
+        // On-demand streams start with four shards on AWS.
+        (None, true) => 4,
+        (None, false) => {
+            return Err(ApiError::invalid(
+                "ShardCount is required for streams in PROVISIONED mode.",
+            ))
+        }
+    };
+    state.streams.create_stream(name, shards, on_demand, tags)?;
+    Ok(empty())
+}
+
+pub(super) fn delete_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
+    let r = StreamRef::read(req)?;
+    req.boolean("EnforceConsumerDeletion")?;
+    req.finish()?;
+    state.streams.delete_stream(r.resolve()?)?;
+    Ok(empty())
+}
+
+pub(super) fn describe_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
+    let r = StreamRef::read(req)?;
+    let limit = req.int("Limit", false, 1, 10_000)?.unwrap_or(100) as usize;
+    let start = req.name("ExclusiveStartShardId", false)?;
+    req.finish()?;
+    let info = state.streams.describe_stream(r.resolve()?)?;
+    let after = start.and_then(parse_shard_id);
+    let mut shards: Vec<&ShardInfo> = info
+        .shards
+        .iter()
+        .filter(|sh| after.is_none_or(|a| parse_shard_id(&sh.shard_id).is_some_and(|i| i > a)))
+        .collect();
+    let has_more = shards.len() > limit;
+    shards.truncate(limit);
+    Ok(map(vec![(
+        "StreamDescription",
+        map(vec![
+            ("StreamName", s(info.name.clone())),
+            ("StreamARN", s(info.arn.clone())),
+            ("StreamStatus", s(info.status.as_str())),
+            ("StreamModeDetails", stream_mode(info.on_demand)),
+            (
+                "Shards",
+                Val::Arr(shards.into_iter().map(shard_val).collect()),
+            ),
+            ("HasMoreShards", Val::Bool(has_more)),
+            (
+                "RetentionPeriodHours",
+                Val::Int(info.retention_hours.into()),
+            ),
+            ("StreamCreationTimestamp", Val::Time(info.created_ms)),
+            (
+                "EnhancedMonitoring",
+                Val::Arr(vec![map(vec![("ShardLevelMetrics", Val::Arr(vec![]))])]),
+            ),
+            ("EncryptionType", s("NONE")),
+        ]),
+    )]))
+}
+
+pub(super) fn summary_val(state: &ApiState, info: &StreamInfo) -> Val {
+    map(vec![
+        ("StreamName", s(info.name.clone())),
+        ("StreamARN", s(info.arn.clone())),
+        ("StreamStatus", s(info.status.as_str())),
+        ("StreamModeDetails", stream_mode(info.on_demand)),
+        (
+            "RetentionPeriodHours",
+            Val::Int(info.retention_hours.into()),
+        ),
+        ("StreamCreationTimestamp", Val::Time(info.created_ms)),
+        (
+            "EnhancedMonitoring",
+            Val::Arr(vec![map(vec![("ShardLevelMetrics", Val::Arr(vec![]))])]),
+        ),
+        ("EncryptionType", s("NONE")),
+        ("OpenShardCount", Val::Int(info.open_shard_count as i128)),
+        ("ConsumerCount", Val::Int(0)),
+        (
+            "MaxRecordSizeInKiB",
+            Val::Int((state.config.max_record_bytes / 1024) as i128),
+        ),
+    ])
+}
+
+pub(super) fn describe_stream_summary(
+    state: &ApiState,
+    req: &mut Req<'_>,
+) -> Result<Val, ApiError> {
+    let r = StreamRef::read(req)?;
+    req.finish()?;
+    let info = state.streams.describe_stream(r.resolve()?)?;
+    Ok(map(vec![(
+        "StreamDescriptionSummary",
+        summary_val(state, &info),
+    )]))
+}
+
+pub(super) fn list_streams(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
+    let limit = req.int("Limit", false, 1, 10_000)?.unwrap_or(100) as usize;
+    let start = req.name("ExclusiveStartStreamName", false)?;
+    let token = req.string("NextToken", false, 1, 1_048_576, None)?;
+    req.finish()?;
+    let after: Option<String> = match token {
+        Some(t) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| ApiError::invalid("The NextToken is invalid."))?,
+        ),
+        None => start.map(str::to_owned),
+    };
+    let all = state.streams.list_streams();
+    let mut page: Vec<_> = all
+        .iter()
+        .filter(|x| after.as_deref().is_none_or(|a| x.name.as_str() > a))
+        .collect();
+    let has_more = page.len() > limit;
+    page.truncate(limit);
+    let mut out = vec![
+        (
+            "StreamNames",
+            Val::Arr(page.iter().map(|x| s(x.name.clone())).collect()),
+        ),
+        ("HasMoreStreams", Val::Bool(has_more)),
+    ];
+    if has_more {
+        if let Some(last) = page.last() {
+            out.push((
+                "NextToken",
+                s(base64::engine::general_purpose::STANDARD.encode(last.name.as_bytes())),
+            ));
+        }
+    }
+    out.push((
+        "StreamSummaries",
+        Val::Arr(
+            page.iter()
+                .map(|x| {
+                    map(vec![
+                        ("StreamName", s(x.name.clone())),
+                        ("StreamARN", s(x.arn.clone())),
+                        ("StreamStatus", s(x.status.as_str())),
+                        ("StreamModeDetails", stream_mode(x.on_demand)),
+                        ("StreamCreationTimestamp", Val::Time(x.created_ms)),
+                    ])
+                })
+                .collect(),
+        ),
+    ));
+    Ok(map(out))
+}
+
+/// A ListShards page token: which stream, where the page ended, the filter, issue time.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ShardToken {
+    s: String,
+    a: Option<u64>,
+    f: Option<(String, Option<String>, Option<i64>)>,
+    t: i64,
+}
+
+const NEXT_TOKEN_TTL_MS: i64 = 300_000;
+
+pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
+    let r = StreamRef::read(req)?;
+    let token = req.string("NextToken", false, 1, 1_048_576, None)?;
+    let start = req.name("ExclusiveStartShardId", false)?;
+    let max = req.int("MaxResults", false, 1, 10_000)?.unwrap_or(1000) as usize;
+    req.timestamp("StreamCreationTimestamp")?;
+    let filter = match req.raw("ShardFilter") {
+        None => None,
+        Some(f @ Val::Map(_)) => {
+            let mut sub = Req::new(f)?;
+            let ty = sub.enumeration(
+                "Type",
+                true,
+                &[
+                    "AFTER_SHARD_ID",
+                    "AT_TRIM_HORIZON",
+                    "FROM_TRIM_HORIZON",
+                    "AT_LATEST",
+                    "AT_TIMESTAMP",
+                    "FROM_TIMESTAMP",
+                ],
+            )?;
+            let id = sub.name("ShardId", false)?;
+            let ts = sub.timestamp("Timestamp")?;
+            sub.finish()?;
+            Some((ty.unwrap_or_default().to_owned(), id.map(str::to_owned), ts))
+        }
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a structure",
+                other.kind()
+            )))
+        }
+    };
+    req.finish()?;
+    let now = weir_support::now_ms();
+    let (name, after, filter) = match token {
+        Some(t) => {
+            if r.name.is_some() || r.arn.is_some() {
+                return Err(ApiError::invalid(
+                    "NextToken and StreamName cannot be provided together.",
+                ));
+            }
+            if start.is_some() {
+                return Err(ApiError::invalid(
+                    "NextToken and ExclusiveStartShardId cannot be provided together.",
+                ));
+            }
+            let tok: ShardToken = base64::engine::general_purpose::STANDARD
+                .decode(t)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| ApiError::invalid("Invalid ListShards token."))?;
+            if now - tok.t > NEXT_TOKEN_TTL_MS {
+                return Err(ApiError::new(
+                    ErrorKind::ExpiredNextToken,
+                    format!("The NextToken {t} has expired. A new one can be obtained by calling ListShards again."),
+                ));
+            }
+            (tok.s, tok.a, tok.f)
+        }
+        None => (
+            r.resolve()?.to_owned(),
+            start.and_then(parse_shard_id),
+            filter,
+        ),
+    };
+    let info = state.streams.describe_stream(&name)?;
+    let metas: Vec<&ShardInfo> = info.shards.iter().collect();
+    let present: Vec<&str> = metas.iter().map(|m| m.shard_id.as_str()).collect();
+    let mut after = after;
+    let keep: Vec<&ShardInfo> = match &filter {
+        None => metas.clone(),
+        Some((ty, id, ts)) => match ty.as_str() {
+            "AFTER_SHARD_ID" => {
+                let id = id.as_deref().ok_or_else(|| {
+                    ApiError::invalid("Must specify ShardId in ShardFilter of type AFTER_SHARD_ID.")
+                })?;
+                let idx = parse_shard_id(id)
+                    .ok_or_else(|| ApiError::invalid(format!("Invalid ShardId {id}.")))?;
+                after = Some(after.map_or(idx, |a| a.max(idx)));
+                metas.clone()
+            }
+            // Shards open at the trim horizon: those whose ancestors are no longer kept.
+            "AT_TRIM_HORIZON" => metas
+                .iter()
+                .filter(|m| {
+                    m.parent_shard_id
+                        .as_deref()
+                        .is_none_or(|p| !present.contains(&p))
+                        && m.adjacent_parent_shard_id
+                            .as_deref()
+                            .is_none_or(|p| !present.contains(&p))
+                })
+                .copied()
+                .collect(),
+            "FROM_TRIM_HORIZON" => metas.clone(),
+            "AT_LATEST" => metas
+                .iter()
+                .filter(|m| m.ending_sequence_number.is_none())
+                .copied()
+                .collect(),
+            "AT_TIMESTAMP" | "FROM_TIMESTAMP" => {
+                let ts = ts.ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "Must specify Timestamp in ShardFilter of type {ty}."
+                    ))
+                })?;
+                let lifetimes = state.streams.shard_lifetimes(&name)?;
+                metas
+                    .iter()
+                    .filter(|m| {
+                        let Some((created, closed)) = lifetimes.get(&m.shard_id) else {
+                            return false;
+                        };
+                        let open_after = closed.is_none_or(|c| c > ts);
+                        if ty == "AT_TIMESTAMP" {
+                            *created <= ts && open_after
+                                || (*created > ts && m.parent_shard_id.is_none())
+                        } else {
+                            open_after
+                        }
+                    })
+                    .copied()
+                    .collect()
+            }
+            _ => metas.clone(),
+        },
+    };
+    let mut page: Vec<&ShardInfo> = keep
+        .into_iter()
+        .filter(|m| after.is_none_or(|a| parse_shard_id(&m.shard_id).is_some_and(|i| i > a)))
+        .collect();
+    let has_more = page.len() > max;
+    page.truncate(max);
+    let mut out = vec![(
+        "Shards",
+        Val::Arr(page.iter().map(|m| shard_val(m)).collect()),
+    )];
+    if has_more {
+        let last = page.last().and_then(|m| parse_shard_id(&m.shard_id));
+        let tok = ShardToken {
+            s: name.clone(),
+            a: last,
+            f: filter,
+            t: now,
+        };
+        let raw = serde_json::to_vec(&tok)
+            .map_err(|e| ApiError::new(ErrorKind::InternalFailure, e.to_string()))?;
+        out.push((
+            "NextToken",
+            s(base64::engine::general_purpose::STANDARD.encode(raw)),
+        ));
+    }
+    Ok(map(out))
+}

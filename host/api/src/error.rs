@@ -1,0 +1,100 @@
+//! Kinesis error types and how engine errors map onto them.
+
+use weir_streams::StreamsError;
+
+/// The AWS error types the API produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    ResourceNotFound,
+    ResourceInUse,
+    InvalidArgument,
+    Validation,
+    ExpiredIterator,
+    ExpiredNextToken,
+    LimitExceeded,
+    ProvisionedThroughputExceeded,
+    Serialization,
+    UnknownOperation,
+    MissingAuthenticationToken,
+    IncompleteSignature,
+    InvalidSignature,
+    UnrecognizedClient,
+    InternalFailure,
+}
+
+impl ErrorKind {
+    /// The `__type` string.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ErrorKind::ResourceNotFound => "ResourceNotFoundException",
+            ErrorKind::ResourceInUse => "ResourceInUseException",
+            ErrorKind::InvalidArgument => "InvalidArgumentException",
+            ErrorKind::Validation => "ValidationException",
+            ErrorKind::ExpiredIterator => "ExpiredIteratorException",
+            ErrorKind::ExpiredNextToken => "ExpiredNextTokenException",
+            ErrorKind::LimitExceeded => "LimitExceededException",
+            ErrorKind::ProvisionedThroughputExceeded => "ProvisionedThroughputExceededException",
+            ErrorKind::Serialization => "SerializationException",
+            ErrorKind::UnknownOperation => "UnknownOperationException",
+            ErrorKind::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            ErrorKind::IncompleteSignature => "IncompleteSignatureException",
+            ErrorKind::InvalidSignature => "InvalidSignatureException",
+            ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
+            ErrorKind::InternalFailure => "InternalFailure",
+        }
+    }
+
+    /// HTTP status: the JSON-protocol services answer every client error, authentication
+    /// included, with 400, and their own failures with 500.
+    pub fn status(&self) -> u16 {
+        match self {
+            ErrorKind::InternalFailure => 500,
+            _ => 400,
+        }
+    }
+}
+
+/// An error answer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}: {message}", kind.code())]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Serialization, message)
+    }
+}
+
+impl From<StreamsError> for ApiError {
+    fn from(e: StreamsError) -> Self {
+        let kind = match &e {
+            StreamsError::NotFound(_) => ErrorKind::ResourceNotFound,
+            StreamsError::InUse(_) => ErrorKind::ResourceInUse,
+            StreamsError::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            StreamsError::LimitExceeded(_) => ErrorKind::LimitExceeded,
+            StreamsError::Throughput(_) => ErrorKind::ProvisionedThroughputExceeded,
+            StreamsError::ExpiredIterator(_) => ErrorKind::ExpiredIterator,
+            _ => {
+                tracing::error!(error = %e, "internal failure");
+                return ApiError::new(ErrorKind::InternalFailure, "Internal Service Failure");
+            }
+        };
+        ApiError {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The Kinesis-compatible HTTP API.
+//!
+//! `POST /` with `X-Amz-Target: Kinesis_20131202.<Action>`, bodies in
+//! `application/x-amz-json-1.1` (boto3, the AWS CLI) or `application/x-amz-cbor-1.1` (the
+//! Java SDK, KPL and KCL), answers in the same encoding, errors as
+//! `{"__type": ..., "message": ...}`. The host mounts [`router`] next to `/metrics`.
+//! Invariant: no engine type appears on the wire; `actions` shapes plain values.
+
+pub mod actions;
+pub mod admin;
+pub mod error;
+pub mod request;
+pub mod sigv4;
+pub mod value;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+
+use self::actions::Action;
+use self::error::{ApiError, ErrorKind};
+use self::value::Val;
+use weir_streams::Streams;
+
+/// API options.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest record (data + partition key), 1 MiB as on AWS by default.
+    pub max_record_bytes: usize,
+    /// Access key id -> secret. Empty: accept any SigV4-signed request.
+    pub keys: HashMap<String, String>,
+    /// Largest HTTP body accepted (10 MiB of data as base64 plus JSON overhead).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_record_bytes: 1024 * 1024,
+            keys: HashMap::new(),
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// What the router's handlers share.
+#[derive(Clone, Debug)]
+pub struct ApiState {
+    pub streams: Streams,
+    pub config: Arc<ApiConfig>,
+}
+
+impl ApiState {
+    pub fn new(streams: Streams, config: ApiConfig) -> Self {
+        ApiState {
+            streams,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The Kinesis API as an axum router.
+pub fn router(state: ApiState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/", post(handle))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Json,
+    Cbor,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Json => "application/x-amz-json-1.1",
+            Encoding::Cbor => "application/x-amz-cbor-1.1",
+        }
+    }
+}
+
+fn request_id() -> String {
+    let b: [u8; 16] = rand::random();
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn respond(enc: Encoding, status: StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(enc.content_type()));
+    if let Ok(v) = HeaderValue::from_str(&request_id()) {
+        h.insert("x-amzn-requestid", v.clone());
+        h.insert("x-amz-id-2", v);
+    }
+    resp
+}
+
+fn error_response(enc: Encoding, e: &ApiError) -> Response {
+    let body = value::map(vec![
+        ("__type", value::s(e.kind.code())),
+        ("message", value::s(e.message.clone())),
+    ]);
+    let bytes = match enc {
+        Encoding::Json => value::to_json(&body),
+        Encoding::Cbor => value::to_cbor(&body),
+    };
+    respond(
+        enc,
+        StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        bytes,
+    )
+}
+
+async fn handle(
+    State(state): State<ApiState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctype = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let enc = if ctype.starts_with("application/x-amz-cbor") {
+        Encoding::Cbor
+    } else {
+        Encoding::Json
+    };
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(action) = Action::from_target(target) else {
+        return error_response(enc, &ApiError::new(ErrorKind::UnknownOperation, ""));
+    };
+    if let Err(e) = sigv4::check(&method, &uri, &headers, &body, &state.config.keys) {
+        return error_response(enc, &e);
+    }
+    let result = tokio::task::spawn_blocking(move || run(&state, enc, action, &body)).await;
+    match result {
+        Ok(Ok(bytes)) => respond(enc, StatusCode::OK, bytes),
+        Ok(Err(e)) => error_response(enc, &e),
+        Err(join) => {
+            tracing::error!(error = %join, "request task failed");
+            error_response(
+                enc,
+                &ApiError::new(ErrorKind::InternalFailure, "Internal Service Failure"),
+            )
+        }
+    }
+}
+
+fn run(state: &ApiState, enc: Encoding, action: Action, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let parsed = if body.iter().all(u8::is_ascii_whitespace) {
+        Val::Map(Vec::new())
+    } else {
+        match enc {
+            Encoding::Json => value::from_json(body),
+            Encoding::Cbor => value::from_cbor(body),
+        }
+        .map_err(|e| ApiError::serialization(format!("Unable to parse the request body: {e}")))?
+    };
+    let out = actions::dispatch(state, action, &parsed)?;
+    Ok(match enc {
+        Encoding::Json => value::to_json(&out),
+        Encoding::Cbor => value::to_cbor(&out),
+    })
+}

@@ -1,0 +1,281 @@
+//! `weir run --config FILE`: the configuration file, parsed and validated.
+//!
+//! Pure: it reads the file, checks that the files it names exist (and that a lookup table's
+//! header has its key column), and compiles rule SQL and templates, but starts nothing and
+//! loads no plugin. Every problem is collected, so one run of `weir run` shows them all, each
+//! as `FILE:LINE:COL: `key.path`: message (expected ...)`. The schema is documented key by key
+//! in `docs/config.md` and by the annotated `examples/speeding/weir.toml`.
+
+mod error;
+mod plugin;
+mod schema;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, ConfigErrors, KeyPath, Segment};
+pub use plugin::{
+    Grant, PluginConfig, PluginSpec, UnknownGrant, DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_BYTES,
+};
+
+use weir_rules::{Rule, Template};
+use weir_streams::FsyncPolicy;
+
+/// A whole, valid configuration. Relative paths are already resolved against the folder of
+/// the configuration file, so the host never depends on its working directory.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (as given).
+    pub file: PathBuf,
+    /// Where MQTT comes from.
+    pub broker: Broker,
+    /// The HTTP API.
+    pub api: ApiConfig,
+    /// Durable data.
+    pub storage: StorageConfig,
+    /// Streams to create at start-up, by name.
+    pub streams: BTreeMap<String, StreamConfig>,
+    /// Lookup tables, by name.
+    pub tables: BTreeMap<String, TableConfig>,
+    /// Plugins, by name.
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Notification channels (the outbox's `notify` destinations), by name.
+    pub notify: BTreeMap<String, NotifyChannel>,
+    /// Rules, by name.
+    pub rules: BTreeMap<String, RuleConfig>,
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+        let path = path.as_ref();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) => Err(ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                path: KeyPath::root(),
+                message: format!("cannot read the configuration file: {e}"),
+                expected: None,
+            }])),
+        }
+    }
+
+    /// Validates `text` as if read from `file`: `file` names the messages and its folder is
+    /// the base of relative paths.
+    pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+        validate::parse(text, file.as_ref())
+    }
+}
+
+/// `[broker]`: exactly one source of MQTT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Broker {
+    /// Weir runs its own broker.
+    Embedded(EmbeddedBroker),
+    /// Weir subscribes to an existing broker.
+    External(ExternalBroker),
+}
+
+/// The embedded broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedBroker {
+    /// `host:port` of the MQTT 3.1.1 listener.
+    pub listen: String,
+    /// `host:port` of an optional MQTT 5 listener (rumqttd speaks one version per listener).
+    pub listen_v5: Option<String>,
+    /// Username -> password; empty means anonymous clients are accepted.
+    pub users: BTreeMap<String, String>,
+    /// Certificate and key when the listener speaks TLS.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A TLS certificate chain and private key (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert_file: PathBuf,
+    /// Private key.
+    pub key_file: PathBuf,
+}
+
+/// An external broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalBroker {
+    /// The URL as written.
+    pub url: String,
+    /// `mqtts://`.
+    pub tls: bool,
+    /// Host name or address.
+    pub host: String,
+    /// Port (1883 or 8883 when not written).
+    pub port: u16,
+    /// MQTT client id.
+    pub client_id: String,
+    /// Shared-subscription group, so several Weir instances split the load.
+    pub share_group: String,
+    /// Credentials.
+    pub username: Option<String>,
+    /// Credentials.
+    pub password: Option<String>,
+    /// CA bundle to trust instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl ExternalBroker {
+    /// The subscription for a rule's topic filter: `$share/GROUP/FILTER`.
+    pub fn subscription(&self, filter: &str) -> String {
+        format!("$share/{}/{}", self.share_group, filter)
+    }
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// Access key id -> secret; when non-empty, SigV4 signatures are verified.
+    pub verify_keys: BTreeMap<String, String>,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// Folder of the durable data.
+    pub dir: PathBuf,
+    /// When appends are made durable.
+    pub fsync: FsyncPolicy,
+}
+
+/// `[streams.NAME]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// Shard count at creation.
+    pub shards: u32,
+    /// How long records are kept.
+    pub retention_hours: u32,
+}
+
+/// `[tables.NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableConfig {
+    /// The CSV file it is loaded from; `None` for a table that starts empty and is filled by
+    /// `table` actions.
+    pub file: Option<PathBuf>,
+    /// The column rows are keyed by.
+    pub key: String,
+}
+
+/// `[notify.NAME]`: where an emitter's `notify` requests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyChannel {
+    /// Printed to standard output.
+    Console,
+    /// Appended to a file, one JSON line per notification.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// `[rules.NAME]`.
+#[derive(Debug, Clone)]
+pub struct RuleConfig {
+    /// The compiled SQL.
+    pub rule: Rule,
+    /// Free text.
+    pub description: Option<String>,
+    /// Disabled rules are validated but not run.
+    pub enabled: bool,
+    /// What happens to each output.
+    pub actions: Vec<ActionConfig>,
+    /// Where outputs go when an action fails.
+    pub error_action: Option<ActionConfig>,
+}
+
+/// One action with its pipeline stages.
+#[derive(Debug, Clone)]
+pub struct ActionConfig {
+    /// The destination.
+    pub kind: ActionKind,
+    /// Transformer plugins, in order.
+    pub transformers: Vec<String>,
+    /// Filter plugins, in order.
+    pub filters: Vec<String>,
+    /// Batching before the destination.
+    pub buffer: BufferConfig,
+}
+
+/// The destination of an action.
+#[derive(Debug, Clone)]
+pub enum ActionKind {
+    /// Put into a stream.
+    Kinesis {
+        /// Stream name.
+        stream: String,
+        /// Partition key template.
+        partition_key: Template,
+        /// A remote Kinesis-compatible endpoint; `None` means this Weir's own streams.
+        endpoint: Option<String>,
+    },
+    /// Buffered delivery into files under a folder.
+    Firehose {
+        /// Folder objects are written under.
+        root: PathBuf,
+        /// Key prefix (may use `!{timestamp:...}`).
+        prefix: String,
+        /// Key prefix of failed records (may use `!{firehose:error-output-type}`).
+        error_prefix: String,
+        /// Flush at this many bytes.
+        buffer_bytes: u64,
+        /// Flush after this long.
+        buffer_interval: Duration,
+    },
+    /// Publish back to MQTT.
+    Republish {
+        /// Topic template.
+        topic: Template,
+        /// 0 or 1.
+        qos: u8,
+    },
+    /// Store the output in a table.
+    Table {
+        /// Table name.
+        table: String,
+        /// Row key template.
+        key: Template,
+    },
+    /// Hand the output to an emitter plugin.
+    Plugin {
+        /// Plugin name.
+        emitter: String,
+    },
+}
+
+/// Flush a pipeline's buffer on whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferConfig {
+    /// Records.
+    pub max_records: u64,
+    /// Bytes.
+    pub max_bytes: u64,
+    /// Age of the oldest record.
+    pub max_age: Duration,
+}
+
+impl Default for BufferConfig {
+    /// Small enough for interactive latency, large enough to amortise a plugin call.
+    fn default() -> Self {
+        BufferConfig {
+            max_records: 500,
+            max_bytes: 1 << 20,
+            max_age: Duration::from_millis(1000),
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Tests of the configuration loader: the shipped example, and one fixture per kind of
+//! mistake with the exact message a user sees.
+
+use super::*;
+use std::path::Path;
+
+/// Fixtures pretend to live next to the example, so `data/driver_data.csv` resolves. Cargo
+/// runs unit tests in the crate's folder.
+const F: &str = "../../examples/speeding/test.toml";
+
+/// A valid configuration the fixtures extend.
+const BASE: &str = r#"[streams.alerts]
+shards = 2
+
+[tables.drivers]
+file = "data/driver_data.csv"
+key = "licensePlate"
+
+[plugins.enrich]
+path = "enrich.wasm"
+grants = ["config", "lookup"]
+tables = ["drivers"]
+
+[rules.fast]
+sql = "SELECT * FROM 'rtr/iot/trafficdata' WHERE speed > 75"
+"#;
+
+fn errors(text: &str) -> Vec<String> {
+    match Config::parse(text, F) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.errors().iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn one_error(text: &str) -> String {
+    let errs = errors(text);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    errs.into_iter().next().unwrap_or_default()
+}
+
+#[test]
+fn config_example_file_parses() {
+    let c = match Config::load("../../examples/speeding/weir.toml") {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(matches!(&c.broker, Broker::Embedded(b) if b.listen == "127.0.0.1:1883"));
+    assert_eq!(c.api.listen, "127.0.0.1:4567");
+    assert_eq!(c.streams["speeding-alerts"].shards, 2);
+    assert_eq!(c.tables["drivers"].key, "licensePlate");
+    assert!(c.tables["speeding-cars"].file.is_none());
+    let limit = &c.plugins["speed-limit"].spec;
+    assert_eq!(limit.params["limit"], "75", "numbers become strings");
+    assert_eq!(
+        c.plugins["sms-alert"].spec.grants,
+        [Grant::Config, Grant::Outbox, Grant::Log]
+    );
+    assert_eq!(
+        c.plugins["owner-enrich"].spec.tables.as_deref(),
+        Some(&["drivers".to_owned()][..])
+    );
+    let speeding = &c.rules["speeding"];
+    assert_eq!(speeding.rule.topic_filter(), "rtr/iot/trafficdata");
+    assert_eq!(speeding.actions.len(), 3);
+    assert!(
+        matches!(&speeding.actions[0].kind, ActionKind::Kinesis { stream, .. } if stream == "speeding-alerts")
+    );
+    assert_eq!(speeding.actions[0].transformers, ["owner-enrich"]);
+    assert!(
+        matches!(&speeding.actions[1].kind, ActionKind::Plugin { emitter } if emitter == "sms-alert")
+    );
+    assert!(
+        matches!(&speeding.actions[2].kind, ActionKind::Table { table, .. } if table == "speeding-cars")
+    );
+    assert!(matches!(
+        speeding.error_action.as_ref().map(|a| &a.kind),
+        Some(ActionKind::Firehose { .. })
+    ));
+    assert!(matches!(
+        &c.rules["archive"].actions[0].kind,
+        ActionKind::Firehose {
+            buffer_bytes: 1048576,
+            ..
+        }
+    ));
+    assert!(matches!(&c.notify["sms"], NotifyChannel::File { .. }));
+}
+
+#[test]
+fn config_defaults_of_an_almost_empty_file() {
+    let c = match Config::parse(BASE, F) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(
+        matches!(&c.broker, Broker::Embedded(b) if b.listen == "127.0.0.1:1883" && b.listen_v5.is_none())
+    );
+    assert_eq!(
+        c.storage.fsync,
+        FsyncPolicy::Interval(Duration::from_millis(50))
+    );
+    assert_eq!(
+        c.storage.dir,
+        Path::new("../../examples/speeding/weir-data")
+    );
+    assert_eq!(c.streams["alerts"].retention_hours, 24);
+    assert!(c.rules["fast"].enabled);
+    assert_eq!(c.plugins["enrich"].spec.memory_bytes, DEFAULT_MEMORY_BYTES);
+    assert_eq!(c.plugins["enrich"].spec.call_timeout, DEFAULT_CALL_TIMEOUT);
+}
+
+#[test]
+fn config_unknown_key_names_path_and_line() {
+    let text = format!("{BASE}\n[streams.more]\nshardz = 2\n");
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:17:1: `streams.more.shardz`: unknown key `shardz` (expected `shards` or `retention_hours`)")
+    );
+}
+
+#[test]
+fn config_unknown_top_level_key() {
+    let text = format!("{BASE}\n[stream.x]\nshards = 1\n");
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:16:2: `stream`: unknown key `stream` (expected one of `broker`, `api`, `storage`, `streams`, `tables`, `plugins`, `notify`, `rules`)")
+    );
+}
+
+#[test]
+fn config_wrong_type() {
+    let text = BASE.replace("shards = 2", "shards = \"two\"");
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:2:10: `streams.alerts.shards`: invalid type: string \"two\" (expected a non-negative integer)")
+    );
+}
+
+#[test]
+fn config_out_of_range() {
+    let text = BASE.replace("shards = 2", "shards = 501");
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:2:10: `streams.alerts.shards`: 501 is out of range (expected 1..=500)")
+    );
+}
+
+#[test]
+fn config_undeclared_stream() {
+    let text = format!("{BASE}\n[[rules.fast.actions]]\nkind = \"kinesis\"\nstream = \"alarms\"\npartition_key = \"${{licensePlate}}\"\n");
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:18:10: `rules.fast.actions[0].stream`: stream \"alarms\" is not declared (expected one of `alerts`)")
+    );
+}
+
+#[test]
+fn config_undeclared_plugin_and_table() {
+    let text = format!("{BASE}\n[[rules.fast.actions]]\nkind = \"table\"\ntable = \"cars\"\nkey = \"${{licensePlate}}\"\ntransformers = [\"enrich\", \"enrichh\"]\n");
+    assert_eq!(
+        errors(&text),
+        [
+            format!("{F}:18:9: `rules.fast.actions[0].table`: table \"cars\" is not declared (expected one of `drivers`)"),
+            format!("{F}:20:27: `rules.fast.actions[0].transformers[1]`: plugin \"enrichh\" is not declared (expected one of `enrich`)"),
+        ]
+    );
+}
+
+#[test]
+fn config_bad_grant() {
+    let text = BASE.replace("\"lookup\"]", "\"lookups\"]");
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:10:21: `plugins.enrich.grants[1]`: unknown grant \"lookups\" (expected one of `log`, `config`, `lookup`, `outbox`, `wasi:clocks`, `wasi:filesystem`, `wasi:sockets`)")
+    );
+}
+
+#[test]
+fn config_bad_sql_points_into_the_file() {
+    let text = BASE.replace("WHERE speed > 75", "WHERE speed >");
+    let err = one_error(&text);
+    assert!(err.starts_with(&format!("{F}:14:")), "{err}");
+    assert!(err.contains("`rules.fast.sql`: SQL: "), "{err}");
+}
+
+#[test]
+fn config_bad_sql_in_multiline_string_has_its_line() {
+    let text = BASE.replace(
+        "sql = \"SELECT * FROM 'rtr/iot/trafficdata' WHERE speed > 75\"",
+        "sql = \"\"\"\nSELECT *\nFROM 'rtr/iot/trafficdata'\nWHERE nosuchfunction(speed) > 75\n\"\"\"",
+    );
+    let err = one_error(&text);
+    assert!(
+        err.starts_with(&format!("{F}:17:7: `rules.fast.sql`: SQL: ")),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_bad_template() {
+    let text = format!(
+        "{BASE}\n[[rules.fast.actions]]\nkind = \"republish\"\ntopic = \"cars/${{licensePlate\"\n"
+    );
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:18:15: `rules.fast.actions[0].topic`: template: unclosed ${{ in template (line 1, column 6 of the template)")
+    );
+}
+
+#[test]
+fn config_both_broker_modes() {
+    let text = format!("[broker]\nlisten = \"127.0.0.1:1883\"\n[broker.external]\nurl = \"mqtt://broker:1883\"\n{BASE}");
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:2:10: `broker.listen`: both an embedded broker (listen) and `broker.external` are configured (expected either the embedded broker's keys or `[broker.external]`, not both)")
+    );
+}
+
+#[test]
+fn config_external_broker() {
+    let text = format!("[broker.external]\nurl = \"mqtts://broker.example.com\"\n{BASE}");
+    let c = match Config::parse(&text, F) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    let Broker::External(b) = &c.broker else {
+        panic!("not external")
+    };
+    assert_eq!(
+        (b.tls, b.host.as_str(), b.port),
+        (true, "broker.example.com", 8883)
+    );
+    assert_eq!(b.subscription("rtr/#"), "$share/weir/rtr/#");
+}
+
+#[test]
+fn config_missing_file() {
+    let text = BASE.replace("data/driver_data.csv", "data/nope.csv");
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:5:8: `tables.drivers.file`: file ../../examples/speeding/data/nope.csv does not exist (expected an existing file (relative paths start at the configuration file's folder))")
+    );
+}
+
+#[test]
+fn config_key_column_must_be_in_header() {
+    let text = BASE.replace("key = \"licensePlate\"", "key = \"plate\"");
+    let err = one_error(&text);
+    assert!(
+        err.starts_with(&format!(
+            "{F}:6:7: `tables.drivers.key`: column \"plate\" is not in the header (line 1) of "
+        )),
+        "{err}"
+    );
+    assert!(err.contains("`licensePlate`"), "{err}");
+}
+
+#[test]
+fn config_keys_of_another_action_kind() {
+    let text = format!(
+        "{BASE}\n[rules.fast.error_action]\nkind = \"plugin\"\nemitter = \"enrich\"\nqos = 1\n"
+    );
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:19:7: `rules.fast.error_action.qos`: `qos` is not a key of a `plugin` action (expected a key of `kind = \"republish\"`)")
+    );
+}
+
+#[test]
+fn config_params_reject_tables() {
+    let text = BASE.replace(
+        "tables = [\"drivers\"]",
+        "tables = [\"drivers\"]\nparams = { n = 1, b = true, t = { x = 1 } }",
+    );
+    let err = one_error(&text);
+    assert_eq!(err, format!("{F}:12:33: `plugins.enrich.params.t`: a parameter cannot be table (expected a string, number or boolean)"));
+}
+
+#[test]
+fn config_syntax_error_stops_early() {
+    let err = one_error("[streams.a\nshards = 1\n");
+    assert!(err.starts_with(&format!("{F}:1:")), "{err}");
+    assert!(err.contains("invalid TOML"), "{err}");
+}
+
+#[test]
+fn config_reports_several_mistakes_at_once() {
+    let text = format!(
+        "[broker]\nlisten = \"nowhere\"\n{}\n[[rules.fast.actions]]\nkind = \"plugin\"\nemitter = \"sms\"\n[rules.slow]\nsql = \"SELEC 1\"\n",
+        BASE.replace("shards = 2", "shards = 0").replace("\"lookup\"]", "\"lookup\", \"net\"]")
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 5, "{errs:#?}");
+    let paths = [
+        "`broker.listen`",
+        "`streams.alerts.shards`",
+        "`plugins.enrich.grants[2]`",
+        "`rules.fast.actions[0].emitter`",
+        "`rules.slow.sql`",
+    ];
+    for (e, p) in errs.iter().zip(paths) {
+        assert!(e.contains(p), "{e} should be about {p}");
+    }
+    let all = match Config::parse(&text, F) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    };
+    assert!(all.ends_with("5 configuration errors"), "{all}");
+}
+
+#[test]
+fn config_unreadable_file() {
+    let err = match Config::load("../../examples/speeding/absent.toml") {
+        Ok(_) => String::new(),
+        Err(e) => e.errors()[0].to_string(),
+    };
+    assert!(
+        err.starts_with(
+            "../../examples/speeding/absent.toml: cannot read the configuration file: "
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_undeclared_channel_and_bad_notify() {
+    let text = BASE.replace(
+        "tables = [\"drivers\"]",
+        "tables = [\"drivers\"]\nchannels = [\"sms\"]",
+    ) + "\n[notify.mail]\nkind = \"file\"\n";
+    assert_eq!(
+        errors(&text),
+        [
+            format!("{F}:12:13: `plugins.enrich.channels[0]`: notify channel \"sms\" is not declared (expected one of `mail`)"),
+            format!("{F}:17:1: `notify.mail`: missing key `path` (expected `path` for `kind = \"file\"`)"),
+        ]
+    );
+}
+
+#[test]
+fn config_storage_and_external_broker_mistakes() {
+    let text = format!(
+        "[broker.external]\nurl = \"http://broker\"\n[storage]\nfsync = \"never\"\nfsync_interval_ms = 10\n{BASE}"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            format!("{F}:2:7: `broker.external.url`: \"http://broker\" is not an MQTT URL (expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT])"),
+            format!("{F}:5:21: `storage.fsync_interval_ms`: only applies when `fsync = \"interval\"` (expected no `fsync_interval_ms`, or `fsync = \"interval\"`)"),
+        ]
+    );
+}
+
+#[test]
+fn config_disabled_rule_and_bad_stream_name() {
+    let text = BASE.replace("[streams.alerts]", "[streams.\"bad name\"]") + "enabled = false\n";
+    let errs = errors(&text);
+    assert_eq!(
+        errs,
+        [format!("{F}:1:1: `streams.\"bad name\"`: \"bad name\" is not a valid stream name (expected 1-128 characters of a-z, A-Z, 0-9, `_`, `.`, `-`)")]
+    );
+    let ok = Config::parse(&(BASE.to_owned() + "enabled = false\n"), F);
+    assert!(ok.is_ok_and(|c| !c.rules["fast"].enabled));
+}

@@ -1,0 +1,275 @@
+//! Rules and their actions: SQL, templates, and what each action kind may name.
+
+use super::*;
+
+impl<'i> Ctx<'i> {
+    pub(super) fn rules(
+        &mut self,
+        streams: &BTreeMap<String, Option<StreamConfig>>,
+        tables: &BTreeMap<String, Option<TableConfig>>,
+        plugins: &BTreeMap<String, Option<PluginConfig>>,
+    ) -> BTreeMap<String, Option<RuleConfig>> {
+        let path = KeyPath::root().key("rules");
+        let raw = self.entries::<RawRule>("rules");
+        let refs = Refs {
+            streams,
+            tables,
+            plugins,
+        };
+        raw.into_iter()
+            .map(|(name, r)| {
+                let p = path.key(&name);
+                let r = r.and_then(|r| self.rule(&p, r, &refs));
+                (name, r)
+            })
+            .collect()
+    }
+
+    pub(super) fn rule(&mut self, p: &KeyPath, r: RawRule, refs: &Refs<'_>) -> Option<RuleConfig> {
+        let rule = match weir_rules::Rule::compile(&r.sql) {
+            Ok(rule) => Some(rule),
+            Err(diags) => {
+                for d in &diags {
+                    self.diag(&p.key("sql"), "SQL", d);
+                }
+                None
+            }
+        };
+        let mut actions = Vec::new();
+        let mut ok = true;
+        for (i, a) in r.actions.into_iter().enumerate() {
+            match self.action(&p.key("actions").index(i), a, refs) {
+                Some(a) => actions.push(a),
+                None => ok = false,
+            }
+        }
+        let error_action = match r.error_action {
+            None => None,
+            Some(a) => {
+                let a = self.action(&p.key("error_action"), a, refs);
+                ok &= a.is_some();
+                a
+            }
+        };
+        let rule = rule?;
+        ok.then_some(RuleConfig {
+            rule,
+            description: r.description,
+            enabled: r.enabled.unwrap_or(true),
+            actions,
+            error_action,
+        })
+    }
+
+    pub(super) fn template(&mut self, path: &KeyPath, text: &str) -> Option<Template> {
+        match Template::parse(text) {
+            Ok(t) => Some(t),
+            Err(diags) => {
+                for d in &diags {
+                    self.diag(path, "template", d);
+                }
+                None
+            }
+        }
+    }
+
+    /// A required per-kind key.
+    pub(super) fn required(
+        &mut self,
+        path: &KeyPath,
+        kind: RawActionKind,
+        key: &str,
+        value: Option<String>,
+    ) -> Option<String> {
+        if value.is_none() {
+            self.err(
+                path,
+                format!("a `{}` action needs `{key}`", kind.name()),
+                Some(format!("`{key}`")),
+            );
+        }
+        value
+    }
+
+    pub(super) fn action(
+        &mut self,
+        p: &KeyPath,
+        a: RawAction,
+        refs: &Refs<'_>,
+    ) -> Option<ActionConfig> {
+        use RawActionKind as K;
+        let kind = a.kind;
+        // Keys that belong to other kinds are mistakes, not settings to ignore.
+        let fields: [(&str, bool, &[K]); 13] = [
+            ("stream", a.stream.is_some(), &[K::Kinesis]),
+            ("partition_key", a.partition_key.is_some(), &[K::Kinesis]),
+            ("endpoint", a.endpoint.is_some(), &[K::Kinesis]),
+            ("root", a.root.is_some(), &[K::Firehose]),
+            ("prefix", a.prefix.is_some(), &[K::Firehose]),
+            ("error_prefix", a.error_prefix.is_some(), &[K::Firehose]),
+            ("buffer_bytes", a.buffer_bytes.is_some(), &[K::Firehose]),
+            (
+                "buffer_interval_ms",
+                a.buffer_interval_ms.is_some(),
+                &[K::Firehose],
+            ),
+            ("topic", a.topic.is_some(), &[K::Republish]),
+            ("qos", a.qos.is_some(), &[K::Republish]),
+            ("table", a.table.is_some(), &[K::Table]),
+            ("key", a.key.is_some(), &[K::Table]),
+            ("emitter", a.emitter.is_some(), &[K::Plugin]),
+        ];
+        let mut ok = true;
+        for (key, set, kinds) in fields {
+            if set && !kinds.contains(&kind) {
+                self.err(
+                    &p.key(key),
+                    format!("`{key}` is not a key of a `{}` action", kind.name()),
+                    Some(format!("a key of `kind = \"{}\"`", kinds[0].name())),
+                );
+                ok = false;
+            }
+        }
+        let declared_plugins = refs.plugins;
+        for (i, t) in a.transformers.iter().enumerate() {
+            ok &= self.declared_one(
+                &p.key("transformers").index(i),
+                t,
+                declared_plugins,
+                "plugin",
+            );
+        }
+        for (i, f) in a.filters.iter().enumerate() {
+            ok &= self.declared_one(&p.key("filters").index(i), f, declared_plugins, "plugin");
+        }
+        let buffer = match a.buffer {
+            None => BufferConfig::default(),
+            Some(b) => {
+                let bp = p.key("buffer");
+                let d = BufferConfig::default();
+                BufferConfig {
+                    max_records: self.ranged(
+                        &bp.key("max_records"),
+                        b.max_records,
+                        d.max_records,
+                        1..100_001,
+                        "",
+                    ),
+                    max_bytes: self.ranged(
+                        &bp.key("max_bytes"),
+                        b.max_bytes,
+                        d.max_bytes,
+                        1..128 * MIB + 1,
+                        " bytes",
+                    ),
+                    max_age: Duration::from_millis(self.ranged(
+                        &bp.key("max_age_ms"),
+                        b.max_age_ms,
+                        d.max_age.as_millis() as u64,
+                        0..900_001,
+                        " ms",
+                    )),
+                }
+            }
+        };
+        let kind = match kind {
+            K::Kinesis => {
+                let stream = self.required(p, kind, "stream", a.stream);
+                let pk = self.required(p, kind, "partition_key", a.partition_key);
+                // A remote endpoint's streams are not ours to check.
+                if let (Some(s), None) = (&stream, &a.endpoint) {
+                    ok &= self.declared_one(&p.key("stream"), s, refs.streams, "stream");
+                }
+                if let Some(e) = &a.endpoint {
+                    if !(e.starts_with("http://") || e.starts_with("https://")) {
+                        self.err(
+                            &p.key("endpoint"),
+                            format!("{e:?} is not an HTTP URL"),
+                            Some("http://HOST[:PORT] or https://...".to_owned()),
+                        );
+                        ok = false;
+                    }
+                }
+                let pk = pk.and_then(|pk| self.template(&p.key("partition_key"), &pk));
+                match (stream, pk) {
+                    (Some(stream), Some(partition_key)) => Some(ActionKind::Kinesis {
+                        stream,
+                        partition_key,
+                        endpoint: a.endpoint,
+                    }),
+                    _ => None,
+                }
+            }
+            K::Firehose => {
+                let root = self
+                    .required(p, kind, "root", a.root)
+                    .map(|r| self.resolve(&r));
+                let buffer_bytes = self.ranged(
+                    &p.key("buffer_bytes"),
+                    a.buffer_bytes,
+                    5 * MIB,
+                    1..128 * MIB + 1,
+                    " bytes",
+                );
+                let interval = self.ranged(
+                    &p.key("buffer_interval_ms"),
+                    a.buffer_interval_ms,
+                    300_000,
+                    0..900_001,
+                    " ms",
+                );
+                root.map(|root| ActionKind::Firehose {
+                    root,
+                    prefix: a.prefix.unwrap_or_default(),
+                    error_prefix: a
+                        .error_prefix
+                        .unwrap_or_else(|| "errors/!{firehose:error-output-type}/".to_owned()),
+                    buffer_bytes,
+                    buffer_interval: Duration::from_millis(interval),
+                })
+            }
+            K::Republish => {
+                let qos = self.ranged(&p.key("qos"), a.qos, 0, 0..2, "");
+                let topic = self.required(p, kind, "topic", a.topic);
+                let topic = topic.and_then(|t| self.template(&p.key("topic"), &t));
+                topic.map(|topic| ActionKind::Republish {
+                    topic,
+                    qos: qos as u8,
+                })
+            }
+            K::Table => {
+                let table = self.required(p, kind, "table", a.table);
+                let key = self.required(p, kind, "key", a.key);
+                if let Some(t) = &table {
+                    ok &= self.declared_one(&p.key("table"), t, refs.tables, "table");
+                }
+                let key = key.and_then(|k| self.template(&p.key("key"), &k));
+                match (table, key) {
+                    (Some(table), Some(key)) => Some(ActionKind::Table { table, key }),
+                    _ => None,
+                }
+            }
+            K::Plugin => {
+                let emitter = self.required(p, kind, "emitter", a.emitter);
+                if let Some(e) = &emitter {
+                    ok &= self.declared_one(&p.key("emitter"), e, declared_plugins, "plugin");
+                }
+                emitter.map(|emitter| ActionKind::Plugin { emitter })
+            }
+        };
+        let kind = kind?;
+        ok.then_some(ActionConfig {
+            kind,
+            transformers: a.transformers,
+            filters: a.filters,
+            buffer,
+        })
+    }
+}
+
+/// What actions may refer to.
+pub(super) struct Refs<'a> {
+    pub(super) streams: &'a BTreeMap<String, Option<StreamConfig>>,
+    pub(super) tables: &'a BTreeMap<String, Option<TableConfig>>,
+    pub(super) plugins: &'a BTreeMap<String, Option<PluginConfig>>,
+}

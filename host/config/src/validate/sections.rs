@@ -1,0 +1,454 @@
+//! The sections of the file: broker, API, storage, streams, tables, notify channels, plugins.
+
+use super::*;
+
+impl<'i> Ctx<'i> {
+    pub(super) fn config(&mut self) -> Option<Config> {
+        let root = KeyPath::root();
+        let unknown: Vec<String> = self
+            .doc
+            .get_ref()
+            .iter()
+            .map(|(k, _)| k.get_ref().to_string())
+            .filter(|k| !TOP_LEVEL_KEYS.contains(&k.as_str()))
+            .collect();
+        for k in unknown {
+            let expected = TOP_LEVEL_KEYS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let path = root.key(&k);
+            let span = self.key_span_of(&path);
+            self.push(
+                &path,
+                span,
+                format!("unknown key `{k}`"),
+                Some(format!("one of {expected}")),
+            );
+        }
+
+        let broker = self.section::<RawBroker>("broker").map(|b| self.broker(b));
+        let api = self.section::<RawApi>("api").map(|a| self.api(a));
+        let storage = self
+            .section::<RawStorage>("storage")
+            .map(|s| self.storage(s));
+        let streams = self.streams();
+        let tables = self.tables();
+        let notify = self.notify();
+        let plugins = self.plugins(&tables, &notify);
+        let rules = self.rules(&streams, &tables, &plugins);
+        Some(Config {
+            file: self.file.clone(),
+            broker: broker??,
+            api: api?,
+            storage: storage?,
+            streams: streams
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
+            tables: tables
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
+            plugins: plugins
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
+            notify: notify
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
+            rules: rules
+                .into_iter()
+                .map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Option<_>>()?,
+        })
+    }
+
+    pub(super) fn broker(&mut self, b: RawBroker) -> Option<Broker> {
+        let path = KeyPath::root().key("broker");
+        if let Some(ext) = b.external {
+            let embedded: Vec<&str> = [
+                ("listen", b.listen.is_some()),
+                ("listen_v5", b.listen_v5.is_some()),
+                ("auth", b.auth.is_some()),
+                ("tls", b.tls.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(k, set)| set.then_some(k))
+            .collect();
+            if !embedded.is_empty() {
+                let first = path.key(embedded[0]);
+                self.err(
+                    &first,
+                    format!(
+                        "both an embedded broker ({}) and `broker.external` are configured",
+                        embedded.join(", ")
+                    ),
+                    Some(
+                        "either the embedded broker's keys or `[broker.external]`, not both"
+                            .to_owned(),
+                    ),
+                );
+            }
+            return self
+                .external(ext, &path.key("external"))
+                .map(Broker::External);
+        }
+        let listen = self.listen(&path.key("listen"), b.listen, "127.0.0.1:1883");
+        let listen_v5 = b
+            .listen_v5
+            .map(|l| self.listen(&path.key("listen_v5"), Some(l), ""));
+        if listen_v5.as_deref() == Some(listen.as_str()) {
+            self.err(
+                &path.key("listen_v5"),
+                format!("{listen:?} is already the MQTT 3.1.1 listener's address"),
+                Some("a different address (each listener speaks one protocol version)".to_owned()),
+            );
+        }
+        let tls = b.tls.map(|t| TlsFiles {
+            cert_file: self.existing_file(&path.key("tls").key("cert_file"), &t.cert_file),
+            key_file: self.existing_file(&path.key("tls").key("key_file"), &t.key_file),
+        });
+        Some(Broker::Embedded(EmbeddedBroker {
+            listen,
+            listen_v5,
+            users: b.auth.map(|a| a.users).unwrap_or_default(),
+            tls,
+        }))
+    }
+
+    pub(super) fn external(&mut self, e: RawExternal, path: &KeyPath) -> Option<ExternalBroker> {
+        let url_path = path.key("url");
+        let (tls, rest) = if let Some(r) = e.url.strip_prefix("mqtts://") {
+            (true, r)
+        } else if let Some(r) = e.url.strip_prefix("mqtt://") {
+            (false, r)
+        } else {
+            self.err(
+                &url_path,
+                format!("{:?} is not an MQTT URL", e.url),
+                Some("mqtt://HOST[:PORT] or mqtts://HOST[:PORT]".to_owned()),
+            );
+            return None;
+        };
+        let rest = rest.trim_end_matches('/');
+        let default_port = if tls { 8883 } else { 1883 };
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => match p.parse::<u16>() {
+                Ok(p) => (h.to_owned(), p),
+                Err(_) => {
+                    self.err(
+                        &url_path,
+                        format!("{p:?} is not a port"),
+                        Some("a port number 0..=65535".to_owned()),
+                    );
+                    return None;
+                }
+            },
+            None => (rest.to_owned(), default_port),
+        };
+        if host.is_empty() || host.contains('/') {
+            self.err(
+                &url_path,
+                format!("{:?} has no host, or has a path", e.url),
+                Some("mqtt://HOST[:PORT]".to_owned()),
+            );
+        }
+        let share_group = e.share_group.unwrap_or_else(|| "weir".to_owned());
+        if share_group.is_empty() || share_group.contains(['/', '+', '#']) {
+            self.err(
+                &path.key("share_group"),
+                format!("{share_group:?} is not a share group name"),
+                Some("a non-empty name without `/`, `+` or `#`".to_owned()),
+            );
+        }
+        let ca_file = e
+            .ca_file
+            .map(|f| self.existing_file(&path.key("ca_file"), &f));
+        Some(ExternalBroker {
+            url: e.url,
+            tls,
+            host,
+            port,
+            client_id: e.client_id.unwrap_or_else(|| "weir".to_owned()),
+            share_group,
+            username: e.username,
+            password: e.password,
+            ca_file,
+        })
+    }
+
+    pub(super) fn api(&mut self, a: RawApi) -> ApiConfig {
+        let path = KeyPath::root().key("api");
+        ApiConfig {
+            listen: self.listen(&path.key("listen"), a.listen, "127.0.0.1:4567"),
+            verify_keys: a.verify_keys.unwrap_or_default(),
+        }
+    }
+
+    pub(super) fn storage(&mut self, s: RawStorage) -> StorageConfig {
+        let path = KeyPath::root().key("storage");
+        let dir = self.resolve(s.dir.as_deref().unwrap_or("weir-data"));
+        let fsync = match s.fsync.unwrap_or(RawFsync::Interval) {
+            RawFsync::Always => FsyncPolicy::Always,
+            RawFsync::Never => FsyncPolicy::Never,
+            RawFsync::Interval => {
+                let ms = self.ranged(
+                    &path.key("fsync_interval_ms"),
+                    s.fsync_interval_ms,
+                    50,
+                    1..60_001,
+                    " ms",
+                );
+                FsyncPolicy::Interval(Duration::from_millis(ms))
+            }
+        };
+        if s.fsync_interval_ms.is_some() && !matches!(fsync, FsyncPolicy::Interval(_)) {
+            self.err(
+                &path.key("fsync_interval_ms"),
+                "only applies when `fsync = \"interval\"`",
+                Some("no `fsync_interval_ms`, or `fsync = \"interval\"`".to_owned()),
+            );
+        }
+        StorageConfig { dir, fsync }
+    }
+
+    pub(super) fn streams(&mut self) -> BTreeMap<String, Option<StreamConfig>> {
+        let path = KeyPath::root().key("streams");
+        let raw = self.entries::<RawStream>("streams");
+        raw.into_iter()
+            .map(|(name, s)| {
+                let p = path.key(&name);
+                let name_ok = (1..=128).contains(&name.len())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                if !name_ok {
+                    self.err(
+                        &p,
+                        format!("{name:?} is not a valid stream name"),
+                        Some("1-128 characters of a-z, A-Z, 0-9, `_`, `.`, `-`".to_owned()),
+                    );
+                }
+                let s = s.map(|s| StreamConfig {
+                    shards: self.ranged(&p.key("shards"), s.shards, 1, 1..501, "") as u32,
+                    retention_hours: self.ranged(
+                        &p.key("retention_hours"),
+                        s.retention_hours,
+                        24,
+                        24..8761,
+                        " hours",
+                    ) as u32,
+                });
+                (name, s)
+            })
+            .collect()
+    }
+
+    pub(super) fn tables(&mut self) -> BTreeMap<String, Option<TableConfig>> {
+        let path = KeyPath::root().key("tables");
+        let raw = self.entries::<RawTable>("tables");
+        raw.into_iter()
+            .map(|(name, t)| {
+                let p = path.key(&name);
+                let t = t.map(|t| {
+                    let file = t.file.map(|f| self.existing_file(&p.key("file"), &f));
+                    if let Some(file) = file.as_deref().filter(|f| f.is_file()) {
+                        self.check_key_column(&p, file, &t.key);
+                    }
+                    TableConfig { file, key: t.key }
+                });
+                (name, t)
+            })
+            .collect()
+    }
+
+    /// The table's CSV header must have the key column; only the header is read, the host
+    /// loads the rows.
+    pub(super) fn check_key_column(&mut self, path: &KeyPath, file: &Path, key: &str) {
+        let header = csv::Reader::from_path(file).and_then(|mut r| r.headers().cloned());
+        match header {
+            Ok(h) if h.iter().any(|c| c == key) => {}
+            Ok(h) => {
+                let cols: Vec<String> = h.iter().map(str::to_owned).collect();
+                self.err(
+                    &path.key("key"),
+                    format!(
+                        "column {key:?} is not in the header (line 1) of {}",
+                        file.display()
+                    ),
+                    Some(one_of(&cols)),
+                );
+            }
+            Err(e) => self.err(
+                &path.key("file"),
+                format!("cannot read the CSV header of {}: {e}", file.display()),
+                None,
+            ),
+        }
+    }
+
+    pub(super) fn notify(&mut self) -> BTreeMap<String, Option<NotifyChannel>> {
+        let path = KeyPath::root().key("notify");
+        let raw = self.entries::<RawNotify>("notify");
+        raw.into_iter()
+            .map(|(name, n)| {
+                let p = path.key(&name);
+                let n = n.and_then(|n| match (n.kind, n.path) {
+                    (RawNotifyKind::Console, None) => Some(NotifyChannel::Console),
+                    (RawNotifyKind::Console, Some(_)) => {
+                        self.err(
+                            &p.key("path"),
+                            "a console channel has no `path`",
+                            Some("no `path`, or `kind = \"file\"`".to_owned()),
+                        );
+                        None
+                    }
+                    (RawNotifyKind::File, Some(f)) => Some(NotifyChannel::File {
+                        path: self.resolve(&f),
+                    }),
+                    (RawNotifyKind::File, None) => {
+                        self.err(
+                            &p,
+                            "missing key `path`",
+                            Some("`path` for `kind = \"file\"`".to_owned()),
+                        );
+                        None
+                    }
+                });
+                (name, n)
+            })
+            .collect()
+    }
+
+    pub(super) fn plugins(
+        &mut self,
+        tables: &BTreeMap<String, Option<TableConfig>>,
+        notify: &BTreeMap<String, Option<NotifyChannel>>,
+    ) -> BTreeMap<String, Option<PluginConfig>> {
+        let path = KeyPath::root().key("plugins");
+        let raw = self.entries::<RawPlugin>("plugins");
+        raw.into_iter()
+            .map(|(name, pl)| {
+                let p = path.key(&name);
+                let pl = pl.map(|pl| self.plugin(&name, &p, pl, tables, notify));
+                (name, pl.flatten())
+            })
+            .collect()
+    }
+
+    pub(super) fn plugin(
+        &mut self,
+        name: &str,
+        p: &KeyPath,
+        pl: RawPlugin,
+        tables: &BTreeMap<String, Option<TableConfig>>,
+        notify: &BTreeMap<String, Option<NotifyChannel>>,
+    ) -> Option<PluginConfig> {
+        let mut ok = true;
+        let mut grants = Vec::new();
+        for (i, g) in pl.grants.iter().enumerate() {
+            match Grant::from_str(g) {
+                Ok(g) => grants.push(g),
+                Err(_) => {
+                    let names: Vec<String> =
+                        Grant::ALL.iter().map(|g| g.name().to_owned()).collect();
+                    self.err(
+                        &p.key("grants").index(i),
+                        format!("unknown grant {g:?}"),
+                        Some(one_of(&names)),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let mut params = BTreeMap::new();
+        for (k, v) in pl.params {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    self.err(
+                        &p.key("params").key(&k),
+                        format!("a parameter cannot be {}", other.type_str()),
+                        Some("a string, number or boolean".to_owned()),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            params.insert(k, s);
+        }
+        let memory_bytes = self.ranged(
+            &p.key("memory_bytes"),
+            pl.memory_bytes,
+            DEFAULT_MEMORY_BYTES as u64,
+            MIB..4096 * MIB + 1,
+            " bytes",
+        );
+        let timeout_ms = self.ranged(
+            &p.key("timeout_ms"),
+            pl.timeout_ms,
+            DEFAULT_CALL_TIMEOUT.as_millis() as u64,
+            1..600_001,
+            " ms",
+        );
+        ok &= self.declared(&p.key("tables"), pl.tables.as_deref(), tables, "table");
+        ok &= self.declared(
+            &p.key("channels"),
+            pl.channels.as_deref(),
+            notify,
+            "notify channel",
+        );
+        let spec = PluginSpec {
+            name: name.to_owned(),
+            grants,
+            params,
+            memory_bytes: usize::try_from(memory_bytes).unwrap_or(usize::MAX),
+            call_timeout: Duration::from_millis(timeout_ms),
+            tables: pl.tables,
+            channels: pl.channels,
+        };
+        ok.then(|| PluginConfig {
+            path: self.resolve(&pl.path),
+            spec,
+        })
+    }
+
+    /// Each name in `names` must be a key of `declared`; reports each that is not.
+    pub(super) fn declared<T>(
+        &mut self,
+        path: &KeyPath,
+        names: Option<&[String]>,
+        declared: &BTreeMap<String, T>,
+        what: &str,
+    ) -> bool {
+        let mut ok = true;
+        for (i, n) in names.unwrap_or_default().iter().enumerate() {
+            ok &= self.declared_one(&path.index(i), n, declared, what);
+        }
+        ok
+    }
+
+    pub(super) fn declared_one<T>(
+        &mut self,
+        path: &KeyPath,
+        name: &str,
+        declared: &BTreeMap<String, T>,
+        what: &str,
+    ) -> bool {
+        if declared.contains_key(name) {
+            return true;
+        }
+        self.err(
+            path,
+            format!("{what} {name:?} is not declared"),
+            Some(one_of(declared.keys())),
+        );
+        false
+    }
+}

@@ -1,0 +1,217 @@
+//! File-system helpers shared by the Firehose writer and the key-value table: atomic, durable
+//! file replacement and resolution of object keys that can never leave their root folder.
+
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Suffix of in-progress files. Readers and listings ignore them; recovery deletes them.
+pub const TEMP_SUFFIX: &str = ".weir-tmp";
+
+/// Why a key cannot become a path under the root.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("key {key:?}: {reason}")]
+    Unsafe { key: String, reason: &'static str },
+    #[error("key {key:?} resolves to {resolved:?}, outside the root {root:?}")]
+    EscapesRoot {
+        key: String,
+        resolved: PathBuf,
+        root: PathBuf,
+    },
+}
+
+/// An IO failure with the path and the operation, so a log line says what broke.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {path:?}: {source}")]
+pub struct IoAt {
+    pub op: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+/// Builds an [`IoAt`].
+pub fn io_at(op: &'static str, path: &Path, source: io::Error) -> IoAt {
+    IoAt {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Attaches the operation and path to an IO result.
+pub fn at<T>(r: io::Result<T>, op: &'static str, path: &Path) -> Result<T, IoAt> {
+    r.map_err(|source| io_at(op, path, source))
+}
+
+/// Checks the shape of a `/`-separated key: no empty, `.` or `..` components, not absolute,
+/// no NUL or backslash (so the key means the same on every platform), no temp-file suffix.
+pub fn check_key(key: &str) -> Result<Vec<&str>, KeyError> {
+    let bad = |reason| {
+        Err(KeyError::Unsafe {
+            key: key.into(),
+            reason,
+        })
+    };
+    if key.is_empty() {
+        return bad("empty key");
+    }
+    if key.contains('\0') {
+        return bad("contains a NUL byte");
+    }
+    if key.contains('\\') {
+        return bad("contains a backslash");
+    }
+    if key.starts_with('/') {
+        return bad("absolute key");
+    }
+    if key.ends_with('/') {
+        return bad("names a folder, not an object");
+    }
+    let parts: Vec<&str> = key.split('/').collect();
+    for p in &parts {
+        match *p {
+            "" => return bad("empty path component"),
+            "." | ".." => return bad("`.` or `..` path component"),
+            _ => {}
+        }
+        if p.ends_with(TEMP_SUFFIX) {
+            return bad("component ends with the temp-file suffix");
+        }
+        // Belt and braces: the platform must agree that this is one plain component.
+        let mut comps = Path::new(p).components();
+        if !matches!(
+            (comps.next(), comps.next()),
+            (Some(Component::Normal(_)), None)
+        ) {
+            return bad("not a plain path component");
+        }
+    }
+    Ok(parts)
+}
+
+/// Creates the parent folders of `key` under `root` (whose canonical form is `root_canon`) and
+/// returns the object's path. Each existing component is checked after canonicalisation, so a
+/// symlink that points outside the root is refused rather than followed. Newly created folders
+/// are made durable by syncing their parent.
+pub fn prepare_object_path(root_canon: &Path, key: &str) -> Result<PathBuf, PrepareError> {
+    let parts = check_key(key)?;
+    let (name, dirs) = parts.split_last().ok_or_else(|| KeyError::Unsafe {
+        key: key.into(),
+        reason: "empty key",
+    })?;
+    let mut dir = root_canon.to_path_buf();
+    for d in dirs {
+        let next = dir.join(d);
+        match fs::symlink_metadata(&next) {
+            Ok(_) => {
+                let canon = at(fs::canonicalize(&next), "canonicalize", &next)?;
+                if !canon.starts_with(root_canon) {
+                    return Err(KeyError::EscapesRoot {
+                        key: key.into(),
+                        resolved: canon,
+                        root: root_canon.to_path_buf(),
+                    }
+                    .into());
+                }
+                if !canon.is_dir() {
+                    return Err(KeyError::Unsafe {
+                        key: key.into(),
+                        reason: "a path component is an existing file",
+                    }
+                    .into());
+                }
+                dir = canon;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match fs::create_dir(&next) {
+                    Ok(()) => at(sync_dir(&dir), "fsync folder", &dir)?,
+                    // Lost a race with another writer: check what is there now.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io_at("create folder", &next, e).into()),
+                }
+                let canon = at(fs::canonicalize(&next), "canonicalize", &next)?;
+                if !canon.starts_with(root_canon) {
+                    return Err(KeyError::EscapesRoot {
+                        key: key.into(),
+                        resolved: canon,
+                        root: root_canon.to_path_buf(),
+                    }
+                    .into());
+                }
+                dir = canon;
+            }
+            Err(e) => return Err(io_at("stat", &next, e).into()),
+        }
+    }
+    let path = dir.join(name);
+    // The final name is replaced by rename, which never follows a symlink, but an existing
+    // symlink there is still refused: nothing under the root may be a door out of it.
+    if let Ok(m) = fs::symlink_metadata(&path) {
+        if m.file_type().is_symlink() {
+            return Err(KeyError::Unsafe {
+                key: key.into(),
+                reason: "the object name is an existing symlink",
+            }
+            .into());
+        }
+    }
+    Ok(path)
+}
+
+/// Either half of what can go wrong while resolving a key.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Io(#[from] IoAt),
+}
+
+pub use weir_support::sync_dir;
+
+/// The temp path used while writing `path`, in the same folder so the rename is atomic.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".{}{TEMP_SUFFIX}", uuid::Uuid::new_v4().simple()));
+    path.with_file_name(name)
+}
+
+/// Writes `chunks` to `path` atomically and durably: temp file in the same folder, fsync,
+/// rename, fsync the folder. When this returns `Ok` the whole file is on disk under its final
+/// name; if it fails or the process dies, the final name is either absent or the old content.
+pub fn write_atomic(path: &Path, chunks: &[&[u8]]) -> Result<(), IoAt> {
+    write_atomic_via(&temp_path(path), path, chunks)
+}
+
+/// [`write_atomic`] through a given temp path (which must be in the same folder and absent).
+pub fn write_atomic_to(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<(), IoAt> {
+    write_atomic_via(tmp, path, &[bytes])
+}
+
+fn write_atomic_via(tmp: &Path, path: &Path, chunks: &[&[u8]]) -> Result<(), IoAt> {
+    weir_support::write_atomic_via(tmp, path, chunks).map_err(|e| io_at(e.step, &e.path, e.source))
+}
+
+/// Deletes leftover temp files under `root` (from a crash mid-write). Does not follow symlinks.
+/// Returns how many were removed.
+pub fn remove_temp_files(root: &Path) -> Result<usize, IoAt> {
+    let mut removed = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in at(fs::read_dir(&dir), "read folder", &dir)? {
+            let entry = at(entry, "read folder", &dir)?;
+            let path = entry.path();
+            let ft = at(entry.file_type(), "stat", &path)?;
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() && entry.file_name().to_string_lossy().ends_with(TEMP_SUFFIX) {
+                at(fs::remove_file(&path), "remove temp file", &path)?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,797 @@
+//! The plugin runtime: WebAssembly components run in wasmtime, sandboxed and bounded.
+//!
+//! This is the only module that touches wasmtime. Its shape:
+//!
+//! - [`PluginEngine`]: one wasmtime `Engine` per host (component model, epoch interruption)
+//!   plus the ticker thread that drives call deadlines.
+//! - [`LoadedPlugin`]: a compiled component, checked against its grants, its kind (filter,
+//!   transformer, emitter) detected from its exports, pre-linked and health-checked.
+//!   Immutable and shared (`Arc`): hot reload swaps one `LoadedPlugin` for another.
+//! - [`PluginInstance`]: one instance in its own `Store`, reused across batches. Any fault
+//!   poisons it.
+//! - [`PluginSlot`] (in `registry.rs`): a named plugin's current version plus a pool of idle
+//!   instances. Calls check an instance out and back in; a poisoned instance or one of a
+//!   replaced version is dropped on check-in. Hot reload swaps the current version between
+//!   batches; [`PluginRegistry`] holds the slots and watches their files.
+//!
+//! Invariant: a plugin call never panics or blocks the host beyond its time limit; every
+//! failure comes back as a [`PluginError`] naming the plugin, its version and the reason.
+
+mod bindings;
+mod error;
+mod grants;
+pub mod harness;
+mod host_state;
+mod metrics;
+mod registry;
+mod stdio;
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store};
+
+pub use bindings::types::{EmitFailure, FilterResult, Record, RecordError, TransformResult};
+pub use error::{FaultKind, PluginError};
+pub use grants::{check_imports, Grant, ImportRefusal};
+pub use host_state::{OutboxRequest, Params};
+pub use metrics::{CounterSnapshot, PluginCounters};
+pub use registry::{PluginRegistry, PluginSlot, PluginWatcher, ReloadOutcome, SlotStatus};
+
+use bindings::{emitter, filter, transformer};
+use host_state::HostState;
+
+use crate::tables::LookupTables;
+
+/// How often the epoch ticker advances; call deadlines are measured in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Resource limits of one plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest linear memory the guest may grow to.
+    pub memory_bytes: usize,
+    /// Longest a single batch call may run.
+    pub call_timeout: Duration,
+    /// Most outbox requests one emitter call may make.
+    pub max_outbox_requests: usize,
+    /// Most bytes one emitter call may put in the outbox.
+    pub max_outbox_bytes: usize,
+    /// Most records one transformer call may return in total.
+    pub max_output_records: usize,
+}
+
+impl Default for Limits {
+    /// Generous for real plugins, small enough that a hostile one cannot hurt the host.
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            call_timeout: Duration::from_secs(2),
+            max_outbox_requests: 100_000,
+            max_outbox_bytes: 32 << 20,
+            max_output_records: 1_000_000,
+        }
+    }
+}
+
+/// Everything the host needs to know to load and run one plugin.
+#[derive(Debug, Clone, Default)]
+pub struct PluginSpec {
+    /// The name rules refer to it by.
+    pub name: String,
+    /// What it may import.
+    pub grants: Vec<Grant>,
+    /// Its `config` values.
+    pub params: Params,
+    /// Its limits.
+    pub limits: Limits,
+    /// Lookup tables it may read; `None` means all.
+    pub tables: Option<Vec<String>>,
+    /// Notification channels it may use; `None` means all.
+    pub channels: Option<Vec<String>>,
+}
+
+impl PluginSpec {
+    /// A spec with the given name and grants, default limits and no parameters.
+    pub fn new(name: impl Into<String>, grants: &[Grant]) -> Self {
+        PluginSpec {
+            name: name.into(),
+            grants: grants.to_vec(),
+            ..PluginSpec::default()
+        }
+    }
+
+    /// Adds a parameter (builder style).
+    pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// Which connector stage a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PluginKind {
+    /// Exports `weir:plugin/filter-stage`.
+    Filter,
+    /// Exports `weir:plugin/transform-stage`.
+    Transformer,
+    /// Exports `weir:plugin/emit-stage`.
+    Emitter,
+}
+
+impl PluginKind {
+    /// Human name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::Filter => "filter",
+            PluginKind::Transformer => "transformer",
+            PluginKind::Emitter => "emitter",
+        }
+    }
+}
+
+struct EngineInner {
+    engine: Engine,
+    stop: Arc<AtomicBool>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The host's one wasmtime engine. Cheap to clone.
+#[derive(Clone)]
+pub struct PluginEngine(Arc<EngineInner>);
+
+impl std::fmt::Debug for PluginEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginEngine")
+            .field("cache_dir", &self.0.cache_dir)
+            .finish()
+    }
+}
+
+impl PluginEngine {
+    /// Creates the engine and its epoch ticker. With `cache_dir`, compiled components are
+    /// kept there keyed by content hash and engine build, so a restart does not recompile.
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, PluginError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        // Deep recursion traps as a stack overflow long before it could hurt the host thread.
+        config.max_wasm_stack(1 << 20);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Instantiate {
+            plugin: "(engine)".into(),
+            version: String::new(),
+            reason: e.to_string(),
+        })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker_engine = engine.clone();
+        let ticker_stop = stop.clone();
+        std::thread::Builder::new()
+            .name("weir-epoch".into())
+            .spawn(move || {
+                while !ticker_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| PluginError::Instantiate {
+                plugin: "(engine)".into(),
+                version: String::new(),
+                reason: format!("cannot start the epoch ticker: {e}"),
+            })?;
+        Ok(PluginEngine(Arc::new(EngineInner {
+            engine,
+            stop,
+            cache_dir,
+        })))
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.0.engine
+    }
+
+    /// Loads a component file for `spec`; see [`PluginEngine::load_bytes`].
+    pub fn load_file(
+        &self,
+        spec: PluginSpec,
+        path: &Path,
+        tables: Arc<LookupTables>,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            plugin: spec.name.clone(),
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load_bytes(spec, path, &bytes, tables)
+    }
+
+    /// Compiles (or fetches from the cache), checks imports against grants, detects the stage
+    /// kind, pre-links, and runs a health check (an instance handling an empty batch). Nothing
+    /// is returned unless all of that succeeded.
+    pub fn load_bytes(
+        &self,
+        spec: PluginSpec,
+        path: &Path,
+        bytes: &[u8],
+        tables: Arc<LookupTables>,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        let started = Instant::now();
+        let digest = hex::encode(Sha256::digest(bytes));
+        let version: Arc<str> = Arc::from(&digest[..12]);
+        let (component, from_cache) = self.compile(&spec.name, path, bytes, &digest)?;
+        let engine = self.engine();
+        let ty = component.component_type();
+
+        let imports: Vec<String> = ty
+            .imports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        check_imports(imports.iter().map(String::as_str), &spec.grants).map_err(|refusals| {
+            PluginError::Refused {
+                plugin: spec.name.clone(),
+                refusals,
+            }
+        })?;
+
+        let exports: Vec<String> = ty
+            .exports(engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let has = |iface: &str| exports.iter().any(|e| e.split('@').next() == Some(iface));
+        let kind = if has("weir:plugin/filter-stage") {
+            PluginKind::Filter
+        } else if has("weir:plugin/transform-stage") {
+            PluginKind::Transformer
+        } else if has("weir:plugin/emit-stage") {
+            PluginKind::Emitter
+        } else {
+            return Err(PluginError::NotAStage {
+                plugin: spec.name.clone(),
+                exports: if exports.is_empty() {
+                    "nothing".into()
+                } else {
+                    exports.join(", ")
+                },
+            });
+        };
+
+        let instantiate_err = |e: wasmtime::Error| PluginError::Instantiate {
+            plugin: spec.name.clone(),
+            version: version.to_string(),
+            reason: format!("{e:#}"),
+        };
+        let linker = self.linker(kind).map_err(instantiate_err)?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(instantiate_err)?;
+        let pre = match kind {
+            PluginKind::Filter => {
+                Pre::Filter(filter::FilterPre::new(instance_pre).map_err(instantiate_err)?)
+            }
+            PluginKind::Transformer => Pre::Transformer(
+                transformer::TransformerPre::new(instance_pre).map_err(instantiate_err)?,
+            ),
+            PluginKind::Emitter => {
+                Pre::Emitter(emitter::EmitterPre::new(instance_pre).map_err(instantiate_err)?)
+            }
+        };
+        let plugin = Arc::new(LoadedPlugin {
+            spec: Arc::new(spec),
+            kind,
+            version,
+            pre,
+            engine: self.clone(),
+            tables,
+            imports,
+            loaded_at: SystemTime::now(),
+            load_time: Duration::ZERO,
+            from_cache,
+            counters: Arc::new(PluginCounters::default()),
+        });
+        // Health check: a fresh instance must handle an empty batch.
+        let mut instance = plugin.instantiate()?;
+        instance.health_check()?;
+        drop(instance);
+        // The health-check instance is gone, so this is the only reference left.
+        let plugin = match Arc::try_unwrap(plugin) {
+            Ok(mut p) => {
+                p.load_time = started.elapsed();
+                Arc::new(p)
+            }
+            Err(shared) => shared,
+        };
+        let load_time = plugin.load_time;
+        tracing::info!(
+            plugin = %plugin.spec.name,
+            version = %plugin.version,
+            kind = plugin.kind.as_str(),
+            cached = from_cache,
+            load_ms = load_time.as_secs_f64() * 1e3,
+            "plugin loaded"
+        );
+        Ok(plugin)
+    }
+
+    fn compile(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<(Component, bool), PluginError> {
+        let compile_err = |reason: String| PluginError::Compile {
+            plugin: name.to_string(),
+            path: path.to_path_buf(),
+            reason,
+        };
+        let engine = self.engine();
+        let Some(dir) = &self.0.cache_dir else {
+            let c = Component::new(engine, bytes).map_err(|e| compile_err(format!("{e:#}")))?;
+            return Ok((c, false));
+        };
+        let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
+        let key = format!(
+            "{digest}-{:016x}.cwasm",
+            std::hash::Hasher::finish(&engine_hash)
+        );
+        let cached = dir.join(key);
+        if cached.is_file() {
+            // SAFETY: the cache directory is written only by this function, with artifacts from
+            // `precompile_component` of an engine with the same compatibility hash (in the
+            // file name); a truncated or foreign file is rejected by wasmtime's header checks,
+            // and then recompiled below.
+            match unsafe { Component::deserialize_file(engine, &cached) } {
+                Ok(c) => return Ok((c, true)),
+                Err(e) => {
+                    tracing::warn!(plugin = name, error = %e, "ignoring unusable cached component")
+                }
+            }
+        }
+        let artifact = engine
+            .precompile_component(bytes)
+            .map_err(|e| compile_err(format!("{e:#}")))?;
+        // The cache is an optimisation: failing to write it is logged, not fatal.
+        let tmp = dir.join(format!(".{digest}.{}.tmp", std::process::id()));
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(&tmp, &artifact))
+            .and_then(|_| std::fs::rename(&tmp, &cached));
+        if let Err(e) = written {
+            tracing::warn!(plugin = name, error = %e, dir = %dir.display(), "cannot write the component cache");
+        }
+        // SAFETY: `artifact` was just produced by `precompile_component` on this very engine.
+        let c = unsafe { Component::deserialize(engine, &artifact) }
+            .map_err(|e| compile_err(format!("{e:#}")))?;
+        Ok((c, false))
+    }
+
+    fn linker(&self, kind: PluginKind) -> wasmtime::Result<Linker<HostState>> {
+        let mut linker = Linker::<HostState>::new(self.engine());
+        // Everything is linked; what a given plugin may actually import was already decided by
+        // `check_imports` against its grants.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        bindings::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        bindings::config::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        bindings::lookup::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        if kind == PluginKind::Emitter {
+            bindings::outbox::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        }
+        Ok(linker)
+    }
+}
+
+#[derive(Clone)]
+enum Pre {
+    Filter(filter::FilterPre<HostState>),
+    Transformer(transformer::TransformerPre<HostState>),
+    Emitter(emitter::EmitterPre<HostState>),
+}
+
+/// A compiled, checked and health-checked plugin version. Immutable.
+pub struct LoadedPlugin {
+    spec: Arc<PluginSpec>,
+    kind: PluginKind,
+    version: Arc<str>,
+    pre: Pre,
+    engine: PluginEngine,
+    tables: Arc<LookupTables>,
+    imports: Vec<String>,
+    loaded_at: SystemTime,
+    load_time: Duration,
+    from_cache: bool,
+    counters: Arc<PluginCounters>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.spec.name)
+            .field("kind", &self.kind)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl LoadedPlugin {
+    /// Configured name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The stage it implements.
+    pub fn kind(&self) -> PluginKind {
+        self.kind
+    }
+
+    /// Its version: the first 12 hex digits of the component's SHA-256.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The component's imports, as checked against its grants.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+
+    /// When it finished loading.
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded_at
+    }
+
+    /// How long compiling (or reading the cache), linking and the health check took.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    /// Whether the compiled code came from the on-disk cache.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
+    }
+
+    /// The spec it was loaded with.
+    pub fn spec(&self) -> &PluginSpec {
+        &self.spec
+    }
+
+    /// This version's call counters.
+    pub fn counters(&self) -> &Arc<PluginCounters> {
+        &self.counters
+    }
+
+    /// A fresh instance in its own store.
+    pub fn instantiate(self: &Arc<Self>) -> Result<PluginInstance, PluginError> {
+        let state = HostState::new(self.spec.clone(), self.version.clone(), self.tables.clone());
+        let mut store = Store::new(self.engine.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks());
+        let err = |e: wasmtime::Error| PluginError::Instantiate {
+            plugin: self.spec.name.clone(),
+            version: self.version.to_string(),
+            reason: format!("{e:#}"),
+        };
+        let bound = match &self.pre {
+            Pre::Filter(p) => Bound::Filter(p.instantiate(&mut store).map_err(err)?),
+            Pre::Transformer(p) => Bound::Transformer(p.instantiate(&mut store).map_err(err)?),
+            Pre::Emitter(p) => Bound::Emitter(p.instantiate(&mut store).map_err(err)?),
+        };
+        Ok(PluginInstance {
+            plugin: self.clone(),
+            store,
+            bound,
+            poisoned: false,
+            call: (Instant::now(), 0),
+        })
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        let ticks = self.spec.limits.call_timeout.as_nanos() / EPOCH_TICK.as_nanos();
+        u64::try_from(ticks).unwrap_or(u64::MAX).max(1) + 1
+    }
+}
+
+enum Bound {
+    Filter(filter::Filter),
+    Transformer(transformer::Transformer),
+    Emitter(emitter::Emitter),
+}
+
+/// What an emitter call produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmitOutcome {
+    /// Records that were not delivered, by index, each at most once.
+    pub failures: Vec<EmitFailure>,
+    /// Side effects requested during the call, in call order, for the caller to perform.
+    pub outbox: Vec<OutboxRequest>,
+}
+
+/// One live instance of a plugin, reused across batches until it faults.
+pub struct PluginInstance {
+    plugin: Arc<LoadedPlugin>,
+    store: Store<HostState>,
+    bound: Bound,
+    poisoned: bool,
+    /// Start and batch size of the call in progress, for the counters.
+    call: (Instant, usize),
+}
+
+impl PluginInstance {
+    /// The plugin version this instance runs.
+    pub fn plugin(&self) -> &Arc<LoadedPlugin> {
+        &self.plugin
+    }
+
+    /// True once a call has faulted: the instance must not be used again.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    fn health_check(&mut self) -> Result<(), PluginError> {
+        let result = match self.plugin.kind {
+            PluginKind::Filter => self.filter(&[]).map(|r| r.len()),
+            PluginKind::Transformer => self.transform(&[]).map(|r| r.len()),
+            PluginKind::Emitter => self.emit(&[]).map(|r| r.failures.len()),
+        };
+        match result {
+            Ok(0) => Ok(()),
+            Ok(n) => {
+                Err(self.instantiate_error(format!("health check: {n} results for an empty batch")))
+            }
+            Err(e) => Err(self.instantiate_error(format!("health check failed: {e}"))),
+        }
+    }
+
+    fn instantiate_error(&self, reason: String) -> PluginError {
+        PluginError::Instantiate {
+            plugin: self.plugin.spec.name.clone(),
+            version: self.plugin.version.to_string(),
+            reason,
+        }
+    }
+
+    fn wrong_kind(&self, expected: PluginKind) -> PluginError {
+        PluginError::WrongKind {
+            plugin: self.plugin.spec.name.clone(),
+            expected: expected.as_str(),
+            actual: self.plugin.kind.as_str(),
+        }
+    }
+
+    fn begin(&mut self, batch_len: usize) -> Result<(), PluginError> {
+        self.call = (Instant::now(), batch_len);
+        if self.poisoned {
+            return Err(self.fault(
+                FaultKind::Trap,
+                "instance was discarded after an earlier fault".into(),
+            ));
+        }
+        self.store.data_mut().begin_call();
+        self.store.set_epoch_deadline(self.plugin.deadline_ticks());
+        Ok(())
+    }
+
+    fn succeeded(&self, out: usize, failed: usize) {
+        let (started, records_in) = self.call;
+        self.plugin
+            .counters
+            .call(records_in, out, failed, started.elapsed());
+    }
+
+    /// Forwards what the guest printed during a successful call to the host's logs.
+    fn forward_stdio(&mut self) {
+        let text = self.store.data().stderr.take();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            tracing::info!(plugin = %self.plugin.spec.name, version = %self.plugin.version, stdio = true, "{line}");
+        }
+    }
+
+    fn fault(&self, kind: FaultKind, detail: String) -> PluginError {
+        self.plugin
+            .counters
+            .fault(kind, self.call.1, self.call.0.elapsed());
+        tracing::warn!(plugin = %self.plugin.spec.name, version = %self.plugin.version, kind = kind.as_str(), "{detail}");
+        PluginError::Fault {
+            plugin: self.plugin.spec.name.clone(),
+            version: self.plugin.version.to_string(),
+            kind,
+            detail,
+        }
+    }
+
+    /// Turns a failed call into a fault, poisoning the instance.
+    fn trap(&mut self, error: wasmtime::Error) -> PluginError {
+        self.poisoned = true;
+        let stderr = self.store.data().stderr.take();
+        let stderr = stderr.trim();
+        let trap = error.downcast_ref::<wasmtime::Trap>().copied();
+        let kind = if let Some(wanted) = self.store.data().limiter.refused {
+            let limit = self.plugin.spec.limits.memory_bytes;
+            return self.fault(
+                FaultKind::MemoryLimit,
+                format!("tried to grow memory to {wanted} bytes; the limit is {limit} bytes"),
+            );
+        } else {
+            match trap {
+                Some(wasmtime::Trap::Interrupt) => {
+                    let t = self.plugin.spec.limits.call_timeout;
+                    return self.fault(
+                        FaultKind::Timeout,
+                        format!("call exceeded its time limit of {} ms", t.as_millis()),
+                    );
+                }
+                Some(wasmtime::Trap::StackOverflow) => FaultKind::StackOverflow,
+                Some(wasmtime::Trap::UnreachableCodeReached) => FaultKind::Panic,
+                _ => FaultKind::Trap,
+            }
+        };
+        // The trap's own message ("wasm trap: call stack exhausted") and the innermost guest
+        // function, not the whole backtrace, which can be thousands of frames deep.
+        let mut what = match trap {
+            Some(t) => t.to_string(),
+            None => truncate(&error.to_string(), 512),
+        };
+        let frame = error
+            .downcast_ref::<wasmtime::WasmBacktrace>()
+            .and_then(|bt| {
+                bt.frames()
+                    .first()
+                    .and_then(|f| f.func_name().map(str::to_string))
+            });
+        if let Some(func) = frame {
+            what.push_str(&format!(" in {func}"));
+        }
+        // A Rust panic prints "panicked at FILE:LINE:COL:\nMESSAGE" just before trapping.
+        let detail = match stderr.rfind("panicked at") {
+            Some(at) => format!(
+                "{} ({what})",
+                truncate(&stderr[at..].replace('\n', " "), 1024)
+            ),
+            None if !stderr.is_empty() => format!("{what}; stderr: {}", truncate(stderr, 1024)),
+            None => what,
+        };
+        self.fault(kind, detail)
+    }
+
+    fn malformed(&mut self, detail: String) -> PluginError {
+        self.poisoned = true;
+        self.fault(FaultKind::MalformedOutput, detail)
+    }
+
+    /// Runs a filter batch: one verdict per record, in order.
+    pub fn filter(&mut self, batch: &[Record]) -> Result<Vec<FilterResult>, PluginError> {
+        self.begin(batch.len())?;
+        let Bound::Filter(f) = &self.bound else {
+            return Err(self.wrong_kind(PluginKind::Filter));
+        };
+        let out = f
+            .weir_plugin_filter_stage()
+            .call_filter(&mut self.store, batch);
+        let out = out.map_err(|e| self.trap(e))?;
+        if out.len() != batch.len() {
+            return Err(self.malformed(format!(
+                "{} verdicts for {} records",
+                out.len(),
+                batch.len()
+            )));
+        }
+        self.forward_stdio();
+        let kept = out
+            .iter()
+            .filter(|r| matches!(r, FilterResult::Keep))
+            .count();
+        let failed = out
+            .iter()
+            .filter(|r| matches!(r, FilterResult::Failed(_)))
+            .count();
+        self.succeeded(kept, failed);
+        Ok(out)
+    }
+
+    /// Runs a transformer batch: one result per record, in order.
+    pub fn transform(&mut self, batch: &[Record]) -> Result<Vec<TransformResult>, PluginError> {
+        self.begin(batch.len())?;
+        let Bound::Transformer(t) = &self.bound else {
+            return Err(self.wrong_kind(PluginKind::Transformer));
+        };
+        let out = t
+            .weir_plugin_transform_stage()
+            .call_transform(&mut self.store, batch);
+        let out = out.map_err(|e| self.trap(e))?;
+        if out.len() != batch.len() {
+            return Err(self.malformed(format!(
+                "{} results for {} records",
+                out.len(),
+                batch.len()
+            )));
+        }
+        let produced: usize = out
+            .iter()
+            .map(|r| match r {
+                TransformResult::Records(rs) => rs.len(),
+                TransformResult::Failed(_) => 0,
+            })
+            .sum();
+        let max = self.plugin.spec.limits.max_output_records;
+        if produced > max {
+            return Err(self.malformed(format!(
+                "{produced} output records; the limit is {max} per call"
+            )));
+        }
+        self.forward_stdio();
+        let failed = out
+            .iter()
+            .filter(|r| matches!(r, TransformResult::Failed(_)))
+            .count();
+        self.succeeded(produced, failed);
+        Ok(out)
+    }
+
+    /// Runs an emitter batch: the failed records and the requested side effects.
+    pub fn emit(&mut self, batch: &[Record]) -> Result<EmitOutcome, PluginError> {
+        self.begin(batch.len())?;
+        let Bound::Emitter(e) = &self.bound else {
+            return Err(self.wrong_kind(PluginKind::Emitter));
+        };
+        let out = e.weir_plugin_emit_stage().call_emit(&mut self.store, batch);
+        let failures = out.map_err(|e| self.trap(e))?;
+        let mut seen = vec![false; batch.len()];
+        for f in &failures {
+            let slot = usize::try_from(f.index).ok().and_then(|i| seen.get_mut(i));
+            match slot {
+                Some(s) if !*s => *s = true,
+                Some(_) => {
+                    return Err(self.malformed(format!("record {} reported failed twice", f.index)))
+                }
+                None => {
+                    return Err(self.malformed(format!(
+                        "failure index {} is outside a batch of {}",
+                        f.index,
+                        batch.len()
+                    )))
+                }
+            }
+        }
+        self.forward_stdio();
+        self.succeeded(batch.len() - failures.len(), failures.len());
+        let outbox = std::mem::take(&mut self.store.data_mut().outbox);
+        Ok(EmitOutcome { failures, outbox })
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary, with an ellipsis when cut.
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
+impl PartialOrd for FaultKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for FaultKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}

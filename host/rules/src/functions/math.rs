@@ -1,0 +1,150 @@
+//! Math and bitwise functions. Numeric strings convert (AWS's numeric
+//! string rule); results that are not real numbers (NaN, infinities, such as
+//! `acos(2)` or `ln(0)`) are Undefined, as AWS returns imaginary results as
+//! Undefined.
+
+use super::Func;
+use crate::eval::{num_arith, ArithOp};
+use crate::value::{dec_val, to_int_arg, to_num, Kind, Num, Val};
+
+fn num(v: Option<&Val<'_>>) -> Option<Num> {
+    to_num(v?.kind())
+}
+
+fn float(v: Option<&Val<'_>>) -> Option<f64> {
+    num(v).map(Num::as_f64)
+}
+
+fn bits(v: Option<&Val<'_>>) -> Option<i64> {
+    to_int_arg(v?.kind())
+}
+
+/// Rounds a Decimal to an Int, Undefined when it does not fit.
+fn to_int_val<'a>(d: f64) -> Val<'a> {
+    if d.is_finite() && d.abs() < 9.2e18 {
+        Val::int(d as i64)
+    } else {
+        Val::Undefined
+    }
+}
+
+pub(super) fn call<'a>(f: Func, v: Vec<Val<'a>>) -> Val<'a> {
+    let a = v.first();
+    let b = v.get(1);
+    let unary = |g: fn(f64) -> f64| match float(a) {
+        Some(x) => dec_val(g(x)),
+        None => Val::Undefined,
+    };
+    match f {
+        Func::Abs => match num(a) {
+            Some(Num::Int(i)) => match i.checked_abs() {
+                Some(r) => Val::int(r),
+                None => dec_val((i as f64).abs()),
+            },
+            Some(Num::Dec(d)) => dec_val(d.abs()),
+            None => Val::Undefined,
+        },
+        Func::Acos => unary(f64::acos),
+        Func::Asin => unary(f64::asin),
+        Func::Atan => unary(f64::atan),
+        Func::Cos => unary(f64::cos),
+        Func::Cosh => unary(f64::cosh),
+        Func::Exp => unary(f64::exp),
+        Func::Ln => unary(|x| if x > 0.0 { x.ln() } else { f64::NAN }),
+        Func::Log => unary(|x| if x > 0.0 { x.log10() } else { f64::NAN }),
+        Func::Sin => unary(f64::sin),
+        Func::Sinh => unary(f64::sinh),
+        Func::Sqrt => unary(f64::sqrt),
+        Func::Tan => unary(f64::tan),
+        Func::Tanh => unary(f64::tanh),
+        Func::Atan2 => match (float(a), float(b)) {
+            (Some(y), Some(x)) => dec_val(y.atan2(x)),
+            _ => Val::Undefined,
+        },
+        Func::Ceil | Func::Floor | Func::Round => match num(a) {
+            Some(Num::Int(i)) => Val::int(i),
+            Some(Num::Dec(d)) => to_int_val(match f {
+                Func::Ceil => d.ceil(),
+                Func::Floor => d.floor(),
+                // Halves round up (toward +infinity), as Java's Math.round.
+                _ => (d + 0.5).floor(),
+            }),
+            None => Val::Undefined,
+        },
+        Func::Sign => match num(a) {
+            Some(Num::Int(i)) => Val::int(i.signum()),
+            Some(Num::Dec(d)) => Val::int(if d > 0.0 {
+                1
+            } else if d < 0.0 {
+                -1
+            } else {
+                0
+            }),
+            None => Val::Undefined,
+        },
+        Func::Mod | Func::Remainder => match (num(a), num(b)) {
+            (Some(x), Some(y)) => num_arith(ArithOp::Rem, x, y),
+            _ => Val::Undefined,
+        },
+        Func::Power => match (num(a), num(b)) {
+            (Some(Num::Int(x)), Some(Num::Int(y))) if (0..=u32::MAX as i64).contains(&y) => {
+                match x.checked_pow(y as u32) {
+                    Some(r) => Val::int(r),
+                    None => dec_val((x as f64).powf(y as f64)),
+                }
+            }
+            (Some(x), Some(y)) => dec_val(x.as_f64().powf(y.as_f64())),
+            _ => Val::Undefined,
+        },
+        Func::Nanvl => match a.map(Val::kind) {
+            Some(Kind::Int(_) | Kind::Dec(_)) => v.into_iter().next().unwrap_or(Val::Undefined),
+            _ => v.into_iter().nth(1).unwrap_or(Val::Undefined),
+        },
+        Func::Rand => dec_val(rand::random::<f64>()),
+        Func::Trunc => trunc(num(a), bits(b)),
+        Func::BitAnd | Func::BitOr | Func::BitXor => match (bits(a), bits(b)) {
+            (Some(x), Some(y)) => Val::int(match f {
+                Func::BitAnd => x & y,
+                Func::BitOr => x | y,
+                _ => x ^ y,
+            }),
+            _ => Val::Undefined,
+        },
+        Func::BitNot => match bits(a) {
+            Some(x) => Val::int(!x),
+            None => Val::Undefined,
+        },
+        _ => Val::Undefined,
+    }
+}
+
+/// `trunc(x, d)`: drop digits after `d` decimal places (toward zero);
+/// a negative `d` zeroes digits left of the point.
+fn trunc<'a>(x: Option<Num>, d: Option<i64>) -> Val<'a> {
+    let (Some(x), Some(d)) = (x, d) else {
+        return Val::Undefined;
+    };
+    let d = d.clamp(-30, 30) as i32;
+    match x {
+        Num::Int(i) if d >= 0 => Val::int(i),
+        _ => {
+            let f = x.as_f64();
+            let scale = 10f64.powi(d.abs());
+            let r = if d >= 0 {
+                // Round the scaled value first so 2.31 * 100 = 230.99999 still
+                // keeps its last digit.
+                let scaled = f * scale;
+                let nearest = scaled.round();
+                let t = if (scaled - nearest).abs() < 1e-9 * scale.max(1.0) {
+                    nearest
+                } else {
+                    scaled.trunc()
+                };
+                t / scale
+            } else {
+                (f / scale).trunc() * scale
+            };
+            dec_val(r)
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The control plane: create, delete, list, describe, tags and retention settings.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl Streams {
+    // -----------------------------------------------------------------------------------
+    // Control plane.
+
+    /// Creates a stream with `shard_count` evenly split shards. It is CREATING for the
+    /// configured transition delay, then ACTIVE.
+    pub fn create_stream(
+        &self,
+        name: &str,
+        shard_count: u32,
+        on_demand: bool,
+        tags: BTreeMap<String, String>,
+    ) -> Result<()> {
+        self.create_inner(
+            name,
+            shard_count,
+            on_demand,
+            tags,
+            MIN_RETENTION_HOURS,
+            true,
+        )
+    }
+
+    pub(super) fn create_inner(
+        &self,
+        name: &str,
+        shard_count: u32,
+        on_demand: bool,
+        tags: BTreeMap<String, String>,
+        retention_hours: u32,
+        transition: bool,
+    ) -> Result<()> {
+        let mut catalog = lock(&self.inner.catalog);
+        if read(&self.inner.registry).by_name.contains_key(name) {
+            return Err(StreamsError::InUse(format!(
+                "Stream {name} under account {} already exists.",
+                self.inner.config.account_id
+            )));
+        }
+        if shard_count > self.inner.config.max_shards_per_stream {
+            return Err(StreamsError::LimitExceeded(format!(
+                "This request would exceed the shard limit for the account {} in us-east-1. Current limit on shards is {}.",
+                self.inner.config.account_id, self.inner.config.max_shards_per_stream
+            )));
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(StreamsError::InvalidArgument(format!(
+                "Failed to create stream {name} under account {} because a given stream cannot have more than {MAX_TAGS} tags associated with it.",
+                self.inner.config.account_id
+            )));
+        }
+        let mut uid: u64 = rand::random();
+        while catalog.contains_key(&uid) || uid == 0 {
+            uid = rand::random();
+        }
+        let shards: Vec<ShardMeta> = hashkey::even_ranges(shard_count)
+            .into_iter()
+            .enumerate()
+            .map(|(i, range)| ShardMeta {
+                index: i as u64,
+                range,
+                parent: None,
+                adjacent_parent: None,
+                start_counter: 1,
+                end_counter: None,
+                created_ms: now_ms(),
+                closed_ms: None,
+            })
+            .collect();
+        let meta = StreamMeta {
+            name: name.to_owned(),
+            uid,
+            created_ms: now_ms(),
+            retention_hours,
+            on_demand,
+            next_shard_index: shards.len() as u64,
+            shards,
+            tags,
+            scaling_ops_ms: Vec::new(),
+        };
+        let state = self.load_stream(meta.clone(), transition.then_some(StreamStatus::Creating))?;
+        if !transition {
+            *lock(&state.transition) = None;
+        }
+        catalog.insert(uid, meta);
+        if let Err(e) = self.persist(&catalog) {
+            catalog.remove(&uid);
+            let _ = self.inner.backend.remove_dir_all(&self.stream_dir(uid));
+            return Err(e);
+        }
+        let mut reg = write(&self.inner.registry);
+        reg.by_name.insert(name.to_owned(), state.clone());
+        reg.by_uid.insert(uid, state);
+        Ok(())
+    }
+
+    /// For the host's config: creates the stream ACTIVE at once if missing, or adjusts the
+    /// retention of an existing one. An existing stream's shard count is left alone
+    /// (resharding is an explicit operation).
+    pub fn ensure_stream(
+        &self,
+        name: &str,
+        shards: u32,
+        retention_hours: u32,
+    ) -> Result<StreamInfo> {
+        let retention_hours = retention_hours.clamp(MIN_RETENTION_HOURS, MAX_RETENTION_HOURS);
+        match self.stream(name) {
+            Ok(s) => {
+                if read(&s.topo).meta.retention_hours != retention_hours {
+                    self.locked_update(&s, |m| {
+                        m.retention_hours = retention_hours;
+                        Ok(())
+                    })?;
+                }
+            }
+            Err(_) => self.create_inner(
+                name,
+                shards.max(1),
+                false,
+                BTreeMap::new(),
+                retention_hours,
+                false,
+            )?,
+        }
+        self.describe_stream(name)
+    }
+
+    /// Deletes a stream and its data.
+    pub fn delete_stream(&self, name: &str) -> Result<()> {
+        let mut catalog = lock(&self.inner.catalog);
+        let s = self.stream(name)?;
+        let old = catalog.remove(&s.uid);
+        if let Err(e) = self.persist(&catalog) {
+            if let Some(o) = old {
+                catalog.insert(s.uid, o);
+            }
+            return Err(e);
+        }
+        {
+            let mut reg = write(&self.inner.registry);
+            reg.by_name.remove(name);
+            reg.by_uid.remove(&s.uid);
+        }
+        s.deleted.store(true, Ordering::SeqCst);
+        {
+            // wake subscribers so they notice
+            let topo = read(&s.topo);
+            for sh in topo.shards.values() {
+                sh.tip.send_modify(|_| {});
+            }
+        }
+        self.inner.backend.remove_dir_all(&self.stream_dir(s.uid))?;
+        Ok(())
+    }
+
+    /// Names and summaries of every stream, sorted by name.
+    pub fn list_streams(&self) -> Vec<StreamSummary> {
+        let reg = read(&self.inner.registry);
+        let mut out: Vec<StreamSummary> = reg
+            .by_name
+            .values()
+            .map(|s| {
+                let topo = read(&s.topo);
+                StreamSummary {
+                    name: s.name.clone(),
+                    arn: self.arn(&s.name),
+                    status: s.status(),
+                    on_demand: topo.meta.on_demand,
+                    created_ms: topo.meta.created_ms,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Full description, every shard included (the API pages it).
+    pub fn describe_stream(&self, name: &str) -> Result<StreamInfo> {
+        let s = self.stream(name)?;
+        let topo = read(&s.topo);
+        let shards: Vec<ShardInfo> = topo
+            .meta
+            .shards
+            .iter()
+            .map(|m| self.shard_info(m))
+            .collect();
+        Ok(StreamInfo {
+            name: s.name.clone(),
+            arn: self.arn(&s.name),
+            status: s.status(),
+            on_demand: topo.meta.on_demand,
+            retention_hours: topo.meta.retention_hours,
+            created_ms: topo.meta.created_ms,
+            open_shard_count: topo.open.len(),
+            shards,
+        })
+    }
+
+    pub(super) fn shard_info(&self, m: &ShardMeta) -> ShardInfo {
+        ShardInfo {
+            shard_id: shard_id(m.index),
+            parent_shard_id: m.parent.map(shard_id),
+            adjacent_parent_shard_id: m.adjacent_parent.map(shard_id),
+            hash_range: m.range,
+            starting_sequence_number: SeqNo::new(m.start_counter, m.index).encode(),
+            ending_sequence_number: m
+                .end_counter
+                .map(|e| SeqNo::new(e.max(m.start_counter), m.index).encode()),
+        }
+    }
+
+    /// Creation and close times of every shard, by shard id.
+    pub fn shard_lifetimes(&self, name: &str) -> Result<HashMap<String, (i64, Option<i64>)>> {
+        let s = self.stream(name)?;
+        let topo = read(&s.topo);
+        Ok(topo
+            .meta
+            .shards
+            .iter()
+            .map(|m| (shard_id(m.index), (m.created_ms, m.closed_ms)))
+            .collect())
+    }
+
+    /// Tags of a stream, sorted by key.
+    pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        Ok(read(&self.stream(name)?.topo).meta.tags.clone())
+    }
+
+    /// Adds or overwrites tags (at most 50 per stream).
+    pub fn add_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<()> {
+        let s = self.stream(name)?;
+        let account = self.inner.config.account_id.clone();
+        self.locked_update(&s, |m| {
+            let mut merged = m.tags.clone();
+            merged.extend(tags);
+            if merged.len() > MAX_TAGS {
+                return Err(StreamsError::InvalidArgument(format!(
+                    "Failed to add tags to stream {name} under account {account} because a given stream cannot have more than {MAX_TAGS} tags associated with it."
+                )));
+            }
+            m.tags = merged;
+            Ok(())
+        })
+    }
+
+    /// Removes tags; unknown keys are ignored.
+    pub fn remove_tags(&self, name: &str, keys: &[String]) -> Result<()> {
+        let s = self.stream(name)?;
+        self.locked_update(&s, |m| {
+            for k in keys {
+                m.tags.remove(k);
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs a metadata update under the catalog lock.
+    pub(super) fn locked_update(
+        &self,
+        s: &StreamState,
+        f: impl FnOnce(&mut StreamMeta) -> Result<()>,
+    ) -> Result<()> {
+        let mut catalog = lock(&self.inner.catalog);
+        if s.deleted.load(Ordering::SeqCst) {
+            return Err(self.not_found(&s.name));
+        }
+        let mut topo = write(&s.topo);
+        let mut meta = topo.meta.clone();
+        f(&mut meta)?;
+        let old = catalog.insert(meta.uid, meta.clone());
+        if let Err(e) = self.persist(&catalog) {
+            if let Some(o) = old {
+                catalog.insert(meta.uid, o);
+            }
+            return Err(e);
+        }
+        topo.meta = meta;
+        topo.rebuild_open();
+        Ok(())
+    }
+
+    /// IncreaseStreamRetentionPeriod / DecreaseStreamRetentionPeriod.
+    pub fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
+        let s = self.stream(name)?;
+        self.require_active(&s)?;
+        if hours < MIN_RETENTION_HOURS {
+            return Err(StreamsError::InvalidArgument(format!(
+                "Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. Requested retention period ({hours} hours) is too short."
+            )));
+        }
+        if hours > MAX_RETENTION_HOURS {
+            return Err(StreamsError::InvalidArgument(format!(
+                "Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. Requested retention period ({hours} hours) is too long."
+            )));
+        }
+        self.locked_update(&s, |m| {
+            let cur = m.retention_hours;
+            if increase && hours < cur {
+                return Err(StreamsError::InvalidArgument(format!(
+                    "Requested retention period ({hours} hours) for stream {name} can not be shorter than existing retention period ({cur} hours). Use DecreaseRetentionPeriod API."
+                )));
+            }
+            if !increase && hours > cur {
+                return Err(StreamsError::InvalidArgument(format!(
+                    "Requested retention period ({hours} hours) for stream {name} can not be longer than existing retention period ({cur} hours). Use IncreaseRetentionPeriod API."
+                )));
+            }
+            m.retention_hours = hours;
+            Ok(())
+        })
+    }
+}

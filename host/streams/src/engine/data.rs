@@ -1,0 +1,374 @@
+//! The data plane: puts, iterators, reads and in-process subscriptions.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl Streams {
+    // -----------------------------------------------------------------------------------
+    // Data plane.
+
+    /// Puts records in order; each gets its own outcome (PutRecords semantics). Records to
+    /// the same shard are appended in one write, and with `FsyncPolicy::Always` synced
+    /// before this returns.
+    pub fn put_records(&self, name: &str, entries: &[PutEntry]) -> Result<Vec<PutOutcome>> {
+        self.put_inner(name, entries, None)
+    }
+
+    /// PutRecord: one record, optionally ordered after `sequence_number_for_ordering`.
+    pub fn put_record(
+        &self,
+        name: &str,
+        entry: &PutEntry,
+        ordering: Option<&str>,
+    ) -> Result<(String, String)> {
+        let min = ordering
+            .and_then(SeqNo::decode)
+            .map(|s| s.counter.saturating_add(1));
+        let out = self.put_inner(name, std::slice::from_ref(entry), min)?;
+        match out.into_iter().next() {
+            Some(PutOutcome::Ok {
+                shard_id,
+                sequence_number,
+            }) => Ok((shard_id, sequence_number)),
+            Some(PutOutcome::Throttled { message }) => Err(StreamsError::Throughput(message)),
+            Some(PutOutcome::Failed { message }) => {
+                Err(StreamsError::Io(std::io::Error::other(message)))
+            }
+            None => Err(StreamsError::Io(std::io::Error::other("no outcome"))),
+        }
+    }
+
+    pub(super) fn put_inner(
+        &self,
+        name: &str,
+        entries: &[PutEntry],
+        min_counter: Option<u64>,
+    ) -> Result<Vec<PutOutcome>> {
+        // The API validates against AWS's limits; this guards the on-disk format (a u16 key
+        // length, bounded frames) against any other caller.
+        for e in entries {
+            let chars = e.partition_key.chars().count();
+            if !(1..=256).contains(&chars) {
+                return Err(StreamsError::InvalidArgument(format!(
+                    "Partition key must be 1 to 256 characters, got {chars}."
+                )));
+            }
+            if e.data.len() + e.partition_key.len() > MAX_RECORD_BYTES {
+                return Err(StreamsError::InvalidArgument(format!(
+                    "Record of {} bytes exceeds the {MAX_RECORD_BYTES}-byte limit.",
+                    e.data.len() + e.partition_key.len()
+                )));
+            }
+        }
+        let s = self.stream_for_data(name)?;
+        let topo = read(&s.topo);
+        let mut outcomes: Vec<Option<PutOutcome>> = vec![None; entries.len()];
+        // group entry indices by shard, keeping request order within each shard
+        let mut groups: Vec<(u64, Vec<usize>)> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let key = e
+                .explicit_hash_key
+                .unwrap_or_else(|| hashkey::hash_partition_key(&e.partition_key));
+            let Some(idx) = topo.route(key) else {
+                outcomes[i] = Some(PutOutcome::Failed {
+                    message: "Internal Service Failure".into(),
+                });
+                continue;
+            };
+            if self.inner.config.throughput_limits {
+                let Some(sh) = topo.shards.get(&idx) else {
+                    continue;
+                };
+                if !lock(&sh.bucket).try_take(e.data.len() + e.partition_key.len()) {
+                    outcomes[i] = Some(PutOutcome::Throttled {
+                        message: format!(
+                            "Rate exceeded for shard {} in stream {name} under account {}.",
+                            shard_id(idx),
+                            self.inner.config.account_id
+                        ),
+                    });
+                    continue;
+                }
+            }
+            match groups.iter_mut().find(|(g, _)| *g == idx) {
+                Some((_, v)) => v.push(i),
+                None => groups.push((idx, vec![i])),
+            }
+        }
+        let mut to_sync = Vec::new();
+        for (idx, members) in &groups {
+            let Some(sh) = topo.shards.get(idx) else {
+                continue;
+            };
+            let items: Vec<AppendItem<'_>> = members
+                .iter()
+                .map(|&i| AppendItem {
+                    partition_key: &entries[i].partition_key,
+                    data: &entries[i].data,
+                })
+                .collect();
+            let result = {
+                let mut log = lock(&sh.log);
+                let r = log.append(&items, min_counter);
+                if r.is_ok() {
+                    sh.tip.send_replace(log.next_counter());
+                    if self.inner.config.fsync == FsyncPolicy::Always {
+                        to_sync.push((members.clone(), log.sync_handle()));
+                    } else {
+                        sh.dirty.store(true, Ordering::Release);
+                    }
+                }
+                r
+            };
+            match result {
+                Ok(written) => {
+                    for (&i, (counter, _)) in members.iter().zip(written) {
+                        outcomes[i] = Some(PutOutcome::Ok {
+                            shard_id: shard_id(*idx),
+                            sequence_number: SeqNo::new(counter, *idx).encode(),
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(stream = name, shard = idx, error = %e, "append failed");
+                    for &i in members {
+                        outcomes[i] = Some(PutOutcome::Failed {
+                            message: "Internal Service Failure".into(),
+                        });
+                    }
+                }
+            }
+        }
+        // Sync outside the log locks: concurrent writers to the same shard share the work.
+        for (members, handle) in to_sync {
+            if let Err(e) = handle.sync() {
+                tracing::error!(stream = name, error = %e, "fsync failed");
+                for i in members {
+                    outcomes[i] = Some(PutOutcome::Failed {
+                        message: "Internal Service Failure".into(),
+                    });
+                }
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or(PutOutcome::Failed {
+                    message: "Internal Service Failure".into(),
+                })
+            })
+            .collect())
+    }
+
+    /// Resolves a start position to a counter in a shard.
+    pub(super) fn resolve_position(
+        &self,
+        s: &StreamState,
+        idx: u64,
+        start: &StartPosition,
+    ) -> Result<u64> {
+        let topo = read(&s.topo);
+        let sh = topo
+            .shards
+            .get(&idx)
+            .ok_or_else(|| self.shard_not_found(&s.name, &shard_id(idx)))?;
+        let seq_for = |seq: &str| -> Result<u64> {
+            let decoded = SeqNo::decode(seq).ok_or_else(|| {
+                StreamsError::InvalidArgument(format!(
+                    "StartingSequenceNumber {seq} used in GetShardIterator on shard {} in stream {} under account {} is invalid.",
+                    shard_id(idx), s.name, self.inner.config.account_id
+                ))
+            })?;
+            if decoded.shard_index != idx {
+                return Err(StreamsError::InvalidArgument(format!(
+                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                    shard_id(decoded.shard_index),
+                    shard_id(idx)
+                )));
+            }
+            Ok(decoded.counter)
+        };
+        Ok(match start {
+            StartPosition::TrimHorizon => 0,
+            StartPosition::Latest => lock(&sh.log).next_counter(),
+            StartPosition::AtSequence(q) => seq_for(q)?,
+            StartPosition::AfterSequence(q) => seq_for(q)?.saturating_add(1),
+            StartPosition::AtTimestamp(ts) => {
+                let now = now_ms();
+                if *ts > now {
+                    return Err(StreamsError::InvalidArgument(format!(
+                        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {ts}, currentTimestampInMillis: {now}"
+                    )));
+                }
+                let (plan, next) = {
+                    let log = lock(&sh.log);
+                    (log.time_plan(*ts), log.next_counter())
+                };
+                log::first_at_time(&plan, *ts)?.unwrap_or(next)
+            }
+        })
+    }
+
+    /// GetShardIterator.
+    pub fn get_shard_iterator(
+        &self,
+        name: &str,
+        shard: &str,
+        start: &StartPosition,
+    ) -> Result<String> {
+        let s = self.stream_for_data(name)?;
+        let idx = parse_shard_id(shard).ok_or_else(|| self.shard_not_found(name, shard))?;
+        let counter = self.resolve_position(&s, idx, start)?;
+        Ok(self.inner.codec.encode(&IteratorPos {
+            stream_uid: s.uid,
+            shard_index: idx,
+            counter,
+            issued_ms: now_ms(),
+        }))
+    }
+
+    /// Reads from a shard position: (records, next counter, end-of-closed-shard children,
+    /// millis behind latest).
+    pub(super) fn read_from(
+        &self,
+        s: &StreamState,
+        idx: u64,
+        from: u64,
+        limit: usize,
+    ) -> Result<ShardRead> {
+        let topo = read(&s.topo);
+        let sh = topo
+            .shards
+            .get(&idx)
+            .ok_or_else(|| self.shard_not_found(&s.name, &shard_id(idx)))?;
+        let meta = topo
+            .shard_meta(idx)
+            .ok_or_else(|| self.shard_not_found(&s.name, &shard_id(idx)))?;
+        let (plan, first, last) = {
+            let log = lock(&sh.log);
+            (log.read_plan(from), log.first_counter(), log.last_record())
+        };
+        let from = from.max(first);
+        let out = log::read_spans(&plan, from, limit.min(MAX_GET_RECORDS), MAX_GET_BYTES)?;
+        let next = out.records.last().map(|r| r.counter + 1).unwrap_or(from);
+        let behind = if out.reached_tip {
+            0
+        } else {
+            match (out.records.last(), last) {
+                (Some(r), Some((_, tip))) => (tip - r.arrival_ms).max(0),
+                _ => 0,
+            }
+        };
+        let children = if meta.end_counter.is_some() && out.reached_tip {
+            let mut kids: Vec<ChildShard> = topo
+                .meta
+                .shards
+                .iter()
+                .filter(|c| c.parent == Some(idx) || c.adjacent_parent == Some(idx))
+                .map(|c| ChildShard {
+                    shard_id: shard_id(c.index),
+                    parent_shards: c
+                        .parent
+                        .into_iter()
+                        .chain(c.adjacent_parent)
+                        .map(shard_id)
+                        .collect(),
+                    hash_range: c.range,
+                })
+                .collect();
+            kids.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
+            Some(kids)
+        } else {
+            None
+        };
+        Ok(ShardRead {
+            records: out.records,
+            next,
+            children,
+            behind,
+        })
+    }
+
+    /// GetRecords.
+    pub fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOut> {
+        let pos = self
+            .inner
+            .codec
+            .decode(iterator)
+            .ok_or_else(|| StreamsError::InvalidArgument("Invalid ShardIterator.".into()))?;
+        let now = now_ms();
+        if now - pos.issued_ms > ITERATOR_TTL_MS {
+            return Err(StreamsError::ExpiredIterator(format!(
+                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ITERATOR_TTL_MS} milliseconds.",
+                pos.issued_ms, now
+            )));
+        }
+        let s = read(&self.inner.registry)
+            .by_uid
+            .get(&pos.stream_uid)
+            .cloned()
+            .ok_or_else(|| {
+                StreamsError::NotFound("Stream for the given ShardIterator does not exist.".into())
+            })?;
+        let ShardRead {
+            records,
+            next,
+            children,
+            behind,
+        } = self.read_from(&s, pos.shard_index, pos.counter, limit)?;
+        let records = records
+            .into_iter()
+            .map(|r| RecordOut {
+                sequence_number: SeqNo::new(r.counter, pos.shard_index).encode(),
+                arrival_ms: r.arrival_ms,
+                partition_key: r.partition_key,
+                data: r.data,
+            })
+            .collect();
+        let next_iterator = match children {
+            Some(_) => None,
+            None => Some(self.inner.codec.encode(&IteratorPos {
+                counter: next,
+                issued_ms: now,
+                ..pos
+            })),
+        };
+        Ok(GetRecordsOut {
+            records,
+            next_iterator,
+            millis_behind_latest: behind,
+            child_shards: children,
+        })
+    }
+
+    /// Subscribes to a shard from `start`, for in-process consumers: records arrive as soon
+    /// as they are appended, de-aggregated, without HTTP or iterators.
+    pub fn subscribe(&self, name: &str, shard: &str, start: StartPosition) -> Result<Subscription> {
+        let s = self.stream_for_data(name)?;
+        let idx = parse_shard_id(shard).ok_or_else(|| self.shard_not_found(name, shard))?;
+        let counter = self.resolve_position(&s, idx, &start)?;
+        let rx = {
+            let topo = read(&s.topo);
+            let sh = topo
+                .shards
+                .get(&idx)
+                .ok_or_else(|| self.shard_not_found(name, shard))?;
+            sh.tip.subscribe()
+        };
+        Ok(Subscription::new(self.clone(), s, idx, counter, rx))
+    }
+
+    pub(crate) fn subscription_read(
+        &self,
+        s: &StreamState,
+        idx: u64,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<log::StoredRecord>, u64, Option<Vec<ChildShard>>)> {
+        if s.deleted.load(Ordering::SeqCst) {
+            return Err(self.not_found(&s.name));
+        }
+        let r = self.read_from(s, idx, from, limit)?;
+        Ok((r.records, r.next, r.children))
+    }
+}

@@ -1,0 +1,127 @@
+//! Maintenance: syncing dirty shards and trimming what retention expired.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl Streams {
+    // -----------------------------------------------------------------------------------
+    // Maintenance.
+
+    pub(super) fn all_shards(&self) -> Vec<(Arc<StreamState>, Arc<ShardState>)> {
+        let reg = read(&self.inner.registry);
+        let mut out = Vec::new();
+        for s in reg.by_uid.values() {
+            for sh in read(&s.topo).shards.values() {
+                out.push((s.clone(), sh.clone()));
+            }
+        }
+        out
+    }
+
+    /// Makes every appended record durable (shutdown, interval policy).
+    pub fn sync_all(&self) -> Result<()> {
+        for (_, sh) in self.all_shards() {
+            if sh.dirty.swap(false, Ordering::AcqRel) {
+                let handle = lock(&sh.log).sync_handle();
+                if let Err(e) = handle.sync() {
+                    sh.dirty.store(true, Ordering::Release);
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops whole segments older than each stream's retention, as of `now_ms`.
+    /// Closed shards whose records have all expired, and which closed before the cutoff,
+    /// disappear from the stream as they do on AWS (children keep naming them as parents).
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<usize> {
+        let mut dropped = 0;
+        let streams: Vec<Arc<StreamState>> = read(&self.inner.registry)
+            .by_uid
+            .values()
+            .cloned()
+            .collect();
+        for s in streams {
+            let (hours, shards) = {
+                let t = read(&s.topo);
+                let shards: Vec<(u64, Arc<ShardState>)> =
+                    t.shards.iter().map(|(i, sh)| (*i, sh.clone())).collect();
+                (t.meta.retention_hours, shards)
+            };
+            let cutoff = now_ms - i64::from(hours) * 3600 * 1000;
+            let mut empty = Vec::new();
+            for (idx, sh) in shards {
+                let mut log = lock(&sh.log);
+                dropped += log.drop_before(cutoff)?;
+                if log.last_record().is_none() {
+                    empty.push(idx);
+                }
+            }
+            let gone: Vec<u64> = {
+                let t = read(&s.topo);
+                empty
+                    .into_iter()
+                    .filter(|i| {
+                        t.shard_meta(*i)
+                            .is_some_and(|m| m.closed_ms.is_some_and(|c| c < cutoff))
+                    })
+                    .collect()
+            };
+            if gone.is_empty() {
+                continue;
+            }
+            self.locked_update(&s, |m| {
+                m.shards.retain(|x| !gone.contains(&x.index));
+                Ok(())
+            })?;
+            {
+                let mut t = write(&s.topo);
+                for i in &gone {
+                    if let Some(sh) = t.shards.remove(i) {
+                        sh.tip.send_modify(|_| {});
+                    }
+                }
+            }
+            for i in &gone {
+                let dir = self.stream_dir(s.uid).join(format!("{i:012}"));
+                self.inner.backend.remove_dir_all(&dir)?;
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// The fsync-interval flusher and the retention sweeper, on one thread that ends when
+    /// the engine is dropped.
+    pub(super) fn start_maintenance(&self) {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let tick = match self.inner.config.fsync {
+            FsyncPolicy::Interval(d) => d,
+            _ => Duration::from_millis(500),
+        };
+        let spawned = std::thread::Builder::new()
+            .name("weir-streams-maint".into())
+            .spawn(move || {
+                let mut last_retention = Instant::now();
+                loop {
+                    std::thread::sleep(tick);
+                    let Some(inner) = weak.upgrade() else { return };
+                    let streams = Streams { inner };
+                    if matches!(streams.inner.config.fsync, FsyncPolicy::Interval(_)) {
+                        if let Err(e) = streams.sync_all() {
+                            tracing::error!(error = %e, "interval fsync failed");
+                        }
+                    }
+                    if last_retention.elapsed() >= Duration::from_secs(60) {
+                        last_retention = Instant::now();
+                        if let Err(e) = streams.enforce_retention(now_ms()) {
+                            tracing::error!(error = %e, "retention sweep failed");
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the maintenance thread");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Streams: shard-partitioned, durable, Kinesis-semantics logs.
+//!
+//! [`Streams`] is the engine the host owns. The HTTP API in `api/` is one client of it; rule
+//! actions and in-process consumers ([`Streams::subscribe`]) are others. Invariant: nothing
+//! here knows about HTTP, wasmtime or MQTT.
+//!
+//! Concurrency: each stream has a topology lock (read for puts and reads, write for
+//! resharding) and each shard a log lock held only while appending or taking a read
+//! snapshot. A reshard therefore waits for in-flight puts, so every record lands either in
+//! the parent before its `EndingSequenceNumber` or in a child.
+
+pub mod backend;
+mod engine;
+pub mod error;
+pub mod hashkey;
+pub mod iterator;
+pub mod kpl;
+pub mod log;
+pub mod seqno;
+pub mod subscribe;
+mod types;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use backend::{FailingBackend, FileBackend, MemBackend, StorageBackend};
+pub use error::{Result, StreamsError};
+pub use hashkey::HashRange;
+pub use subscribe::{Subscription, SubscriptionEvent, UserRecord};
+
+pub use engine::Streams;
+pub use types::*;
+
+use self::log::LogConfig;
+
+/// Minimum and maximum retention AWS allows, in hours.
+pub const MIN_RETENTION_HOURS: u32 = 24;
+pub const MAX_RETENTION_HOURS: u32 = 8760;
+/// Most records and bytes one GetRecords may return.
+pub const MAX_GET_RECORDS: usize = 10_000;
+pub const MAX_GET_BYTES: usize = 10 * 1024 * 1024;
+/// Largest record the engine stores (AWS's raised per-stream maximum, 10 MiB).
+pub const MAX_RECORD_BYTES: usize = 10 * 1024 * 1024;
+/// AWS allows at most this many tags on a stream.
+pub const MAX_TAGS: usize = 50;
+/// AWS allows this many UpdateShardCount calls per rolling 24 hours.
+pub const MAX_SCALING_OPS_PER_DAY: usize = 10;
+
+/// When appended records are made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// fdatasync before every acknowledgement (concurrent writers share syncs).
+    Always,
+    /// A background thread syncs dirty shards on this interval (group commit); a crash can
+    /// lose up to one interval of acknowledged writes.
+    Interval(Duration),
+    /// Leave it to the OS.
+    Never,
+}
+
+impl std::str::FromStr for FsyncPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "always" => Ok(FsyncPolicy::Always),
+            "never" => Ok(FsyncPolicy::Never),
+            "interval" => Ok(FsyncPolicy::Interval(Duration::from_millis(50))),
+            other => other
+                .strip_prefix("interval:")
+                .and_then(|ms| ms.trim_end_matches("ms").parse::<u64>().ok())
+                .map(|ms| FsyncPolicy::Interval(Duration::from_millis(ms.max(1))))
+                .ok_or_else(|| {
+                    format!("unknown fsync policy {other:?} (always|interval[:MS]|never)")
+                }),
+        }
+    }
+}
+
+/// Engine configuration.
+#[derive(Debug, Clone)]
+pub struct StreamsConfig {
+    pub dir: PathBuf,
+    pub fsync: FsyncPolicy,
+    pub log: LogConfig,
+    /// How long CREATING/UPDATING stay visible before ACTIVE (AWS takes seconds; zero makes
+    /// the change instant).
+    pub transition_delay: Duration,
+    /// Emulate the per-shard write limits (1 MiB/s, 1000 records/s). Off by default.
+    pub throughput_limits: bool,
+    pub region: String,
+    pub account_id: String,
+    pub max_shards_per_stream: u32,
+}
+
+impl StreamsConfig {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        StreamsConfig {
+            dir: dir.into(),
+            fsync: FsyncPolicy::Interval(Duration::from_millis(50)),
+            log: LogConfig::default(),
+            transition_delay: Duration::from_millis(100),
+            throughput_limits: false,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            max_shards_per_stream: 10_000,
+        }
+    }
+}

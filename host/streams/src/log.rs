@@ -1,0 +1,735 @@
+//! The durable per-shard log: a directory of append-only segment files.
+//!
+//! See `FORMAT.md` for the byte layout. The in-memory state is a list of segments with a
+//! sparse index (sequence counter, arrival time, byte offset) so reads seek without scanning
+//! a whole segment. Writers append whole batches in one call; readers take a snapshot of
+//! (file handle, valid length) under the shard lock and read outside it, so a slow reader
+//! never blocks a writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::backend::{SegmentFile, StorageBackend};
+use super::error::{Result, StreamsError};
+
+/// Magic at the start of every segment.
+pub const SEGMENT_MAGIC: &[u8; 8] = b"WEIRSEG1";
+/// Bytes in a segment header.
+pub const SEGMENT_HEADER_LEN: u64 = 32;
+/// Bytes before a record body: length and checksum.
+pub const FRAME_HEADER_LEN: usize = 8;
+/// Fixed part of a record body: counter, arrival, key length.
+pub const BODY_FIXED_LEN: usize = 18;
+/// Anything larger is a corrupt length field (records are at most 10 MiB + key).
+pub const MAX_BODY_LEN: usize = 11 * 1024 * 1024;
+const INDEX_MAGIC: &[u8; 8] = b"WEIRIDX1";
+
+/// Tunables of the log.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// A segment is sealed and a new one started once it reaches this size.
+    pub segment_bytes: u64,
+    /// Distance in bytes between sparse index entries.
+    pub index_interval_bytes: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 64 * 1024 * 1024,
+            index_interval_bytes: 4096,
+        }
+    }
+}
+
+/// A record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub counter: u64,
+    pub arrival_ms: i64,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+}
+
+/// One record to append.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendItem<'a> {
+    pub partition_key: &'a str,
+    pub data: &'a [u8],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct IndexEntry {
+    counter: u64,
+    arrival_ms: i64,
+    offset: u64,
+}
+
+struct Segment {
+    base: u64,
+    path: PathBuf,
+    file: Arc<dyn SegmentFile>,
+    index: Vec<IndexEntry>,
+    first: Option<(u64, i64)>,
+    last: Option<(u64, i64)>,
+    /// Bytes known to hold whole, checked frames.
+    end: u64,
+    last_indexed_offset: u64,
+}
+
+/// A read snapshot of one segment.
+#[derive(Clone)]
+pub struct ReadSpan {
+    file: Arc<dyn SegmentFile>,
+    path: PathBuf,
+    start: u64,
+    end: u64,
+}
+
+/// The result of a read.
+#[derive(Debug, Default)]
+pub struct ReadOut {
+    pub records: Vec<StoredRecord>,
+    /// True when the read stopped because there was nothing more, not because of a limit.
+    pub reached_tip: bool,
+}
+
+/// The log of one shard.
+pub struct ShardLog {
+    dir: PathBuf,
+    backend: Arc<dyn StorageBackend>,
+    config: LogConfig,
+    segments: Vec<Segment>,
+    next_counter: u64,
+    last_arrival: i64,
+    /// Set after a failed append that could not be rolled back; further writes fail.
+    broken: bool,
+}
+
+fn seg_name(base: u64) -> String {
+    format!("{base:020}.seg")
+}
+
+fn idx_name(base: u64) -> String {
+    format!("{base:020}.idx")
+}
+
+fn segment_header(base: u64, created_ms: i64) -> [u8; SEGMENT_HEADER_LEN as usize] {
+    let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
+    h[..8].copy_from_slice(SEGMENT_MAGIC);
+    h[8..16].copy_from_slice(&base.to_le_bytes());
+    h[16..24].copy_from_slice(&created_ms.to_le_bytes());
+    let crc = crc32c::crc32c(&h[..28]);
+    h[28..32].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+fn header_valid(h: &[u8], base: u64) -> bool {
+    h.len() >= SEGMENT_HEADER_LEN as usize
+        && &h[..8] == SEGMENT_MAGIC
+        && h[8..16] == base.to_le_bytes()
+        && h[28..32] == crc32c::crc32c(&h[..28]).to_le_bytes()
+}
+
+/// Appends one framed record to `out`.
+pub fn encode_frame(out: &mut Vec<u8>, counter: u64, arrival_ms: i64, key: &str, data: &[u8]) {
+    let body_len = BODY_FIXED_LEN + key.len() + data.len();
+    let start = out.len();
+    out.extend_from_slice(&(body_len as u32).to_le_bytes());
+    out.extend_from_slice(&[0u8; 4]);
+    let body_start = out.len();
+    out.extend_from_slice(&counter.to_le_bytes());
+    out.extend_from_slice(&arrival_ms.to_le_bytes());
+    out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(data);
+    let crc = crc32c::crc32c(&out[body_start..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Outcome of decoding the frame at the start of `buf`.
+enum Frame {
+    /// A whole valid record and the bytes it took.
+    Record(StoredRecord, usize),
+    /// `buf` ends inside the frame.
+    Incomplete,
+    /// Checksum or structure is wrong.
+    Bad,
+}
+
+fn decode_frame(buf: &[u8], with_payload: bool) -> Frame {
+    if buf.len() < FRAME_HEADER_LEN {
+        return Frame::Incomplete;
+    }
+    let body_len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if !(BODY_FIXED_LEN..=MAX_BODY_LEN).contains(&body_len) {
+        return Frame::Bad;
+    }
+    let total = FRAME_HEADER_LEN + body_len;
+    if buf.len() < total {
+        return Frame::Incomplete;
+    }
+    let crc = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    let body = &buf[FRAME_HEADER_LEN..total];
+    if crc32c::crc32c(body) != crc {
+        return Frame::Bad;
+    }
+    let counter = u64::from_le_bytes(body[0..8].try_into().unwrap_or([0; 8]));
+    let arrival_ms = i64::from_le_bytes(body[8..16].try_into().unwrap_or([0; 8]));
+    let key_len = u16::from_le_bytes([body[16], body[17]]) as usize;
+    if BODY_FIXED_LEN + key_len > body.len() {
+        return Frame::Bad;
+    }
+    let key_bytes = &body[BODY_FIXED_LEN..BODY_FIXED_LEN + key_len];
+    let Ok(key) = std::str::from_utf8(key_bytes) else {
+        return Frame::Bad;
+    };
+    let (partition_key, data) = if with_payload {
+        (key.to_owned(), body[BODY_FIXED_LEN + key_len..].to_vec())
+    } else {
+        (String::new(), Vec::new())
+    };
+    Frame::Record(
+        StoredRecord {
+            counter,
+            arrival_ms,
+            partition_key,
+            data,
+        },
+        total,
+    )
+}
+
+/// Walks the frames of `file` in `[start, end)`, calling `f` for each valid record until it
+/// returns false. Returns the offset just past the last valid frame and whether a bad or
+/// torn frame stopped the walk.
+fn walk(
+    file: &dyn SegmentFile,
+    start: u64,
+    end: u64,
+    with_payload: bool,
+    mut f: impl FnMut(StoredRecord, u64, usize) -> bool,
+) -> std::io::Result<(u64, bool)> {
+    const CHUNK: usize = 256 * 1024;
+    let mut pos = start;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut buf_start = start;
+    let refill = |pos: u64, want: usize, buf: &mut Vec<u8>| -> std::io::Result<usize> {
+        let take = want.min((end - pos) as usize);
+        buf.resize(take, 0);
+        let n = file.read_at(pos, buf)?;
+        buf.truncate(n);
+        Ok(n)
+    };
+    loop {
+        if pos >= end {
+            return Ok((pos, false));
+        }
+        let mut rel = (pos - buf_start) as usize;
+        if buf.len() - rel < FRAME_HEADER_LEN {
+            buf_start = pos;
+            rel = 0;
+            if refill(pos, CHUNK, &mut buf)? < FRAME_HEADER_LEN {
+                return Ok((pos, true));
+            }
+        }
+        let body_len =
+            u32::from_le_bytes([buf[rel], buf[rel + 1], buf[rel + 2], buf[rel + 3]]) as usize;
+        if !(BODY_FIXED_LEN..=MAX_BODY_LEN).contains(&body_len) {
+            return Ok((pos, true));
+        }
+        let total = FRAME_HEADER_LEN + body_len;
+        if pos + total as u64 > end {
+            return Ok((pos, true));
+        }
+        if buf.len() - rel < total {
+            buf_start = pos;
+            rel = 0;
+            if refill(pos, total.max(CHUNK), &mut buf)? < total {
+                return Ok((pos, true));
+            }
+        }
+        match decode_frame(&buf[rel..rel + total], with_payload) {
+            Frame::Record(rec, len) => {
+                let at = pos;
+                pos += len as u64;
+                if !f(rec, at, len) {
+                    return Ok((pos, false));
+                }
+            }
+            Frame::Bad | Frame::Incomplete => return Ok((pos, true)),
+        }
+    }
+}
+
+pub(crate) use weir_support::now_ms;
+
+impl ShardLog {
+    /// Opens or creates the log in `dir`, recovering from a crash: a torn or corrupt tail of
+    /// the active segment is cut off, and `initial_counter` is used only for a brand new log.
+    pub fn open(
+        backend: Arc<dyn StorageBackend>,
+        dir: &Path,
+        config: LogConfig,
+        initial_counter: u64,
+    ) -> Result<ShardLog> {
+        backend.create_dir_all(dir)?;
+        let mut bases: Vec<u64> = backend
+            .list(dir)?
+            .iter()
+            .filter_map(|n| n.strip_suffix(".seg").and_then(|b| b.parse().ok()))
+            .collect();
+        bases.sort_unstable();
+        let mut log = ShardLog {
+            dir: dir.to_path_buf(),
+            backend,
+            config,
+            segments: Vec::new(),
+            next_counter: initial_counter,
+            last_arrival: 0,
+            broken: false,
+        };
+        let count = bases.len();
+        for (i, base) in bases.into_iter().enumerate() {
+            let active = i + 1 == count;
+            let seg = log.load_segment(base, active)?;
+            if let Some((c, a)) = seg.last {
+                log.next_counter = log.next_counter.max(c + 1);
+                log.last_arrival = log.last_arrival.max(a);
+            }
+            log.next_counter = log.next_counter.max(seg.base);
+            log.segments.push(seg);
+        }
+        if log.segments.is_empty() {
+            let base = log.next_counter;
+            let seg = log.create_segment(base)?;
+            log.segments.push(seg);
+        }
+        Ok(log)
+    }
+
+    fn create_segment(&self, base: u64) -> Result<Segment> {
+        let path = self.dir.join(seg_name(base));
+        let file = self.backend.open(&path)?;
+        if file.len()? != 0 {
+            file.truncate(0)?;
+        }
+        file.append(&segment_header(base, now_ms()))?;
+        Ok(Segment {
+            base,
+            path,
+            file,
+            index: Vec::new(),
+            first: None,
+            last: None,
+            end: SEGMENT_HEADER_LEN,
+            last_indexed_offset: 0,
+        })
+    }
+
+    fn load_segment(&self, base: u64, active: bool) -> Result<Segment> {
+        let path = self.dir.join(seg_name(base));
+        let file = self.backend.open(&path)?;
+        let len = file.len()?;
+        let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
+        let n = file.read_at(0, &mut header)?;
+        if n < header.len() || !header_valid(&header, base) {
+            // A segment whose header never reached the disk cannot hold acknowledged data
+            // (the header is written, and synced, before any record).
+            file.truncate(0)?;
+            file.append(&segment_header(base, now_ms()))?;
+            file.sync()?;
+            return Ok(Segment {
+                base,
+                path,
+                file,
+                index: Vec::new(),
+                first: None,
+                last: None,
+                end: SEGMENT_HEADER_LEN,
+                last_indexed_offset: 0,
+            });
+        }
+        if !active {
+            if let Some(seg) = self.load_index(base, &path, &file, len)? {
+                return Ok(seg);
+            }
+        }
+        let mut seg = Segment {
+            base,
+            path,
+            file: file.clone(),
+            index: Vec::new(),
+            first: None,
+            last: None,
+            end: SEGMENT_HEADER_LEN,
+            last_indexed_offset: 0,
+        };
+        let interval = self.config.index_interval_bytes;
+        let (valid_end, _bad) = walk(&*file, SEGMENT_HEADER_LEN, len, false, |rec, at, _| {
+            seg.note_record(rec.counter, rec.arrival_ms, at, interval);
+            true
+        })?;
+        seg.end = valid_end;
+        if active && valid_end < len {
+            tracing::warn!(path = %seg.path.display(), valid_end, len, "truncating torn tail");
+            file.truncate(valid_end)?;
+        }
+        Ok(seg)
+    }
+
+    fn load_index(
+        &self,
+        base: u64,
+        path: &Path,
+        file: &Arc<dyn SegmentFile>,
+        len: u64,
+    ) -> Result<Option<Segment>> {
+        let Some(raw) = self.backend.read_file(&self.dir.join(idx_name(base)))? else {
+            return Ok(None);
+        };
+        // magic(8) end(8) count(4) entries(24*n) crc(4)
+        if raw.len() < 24 || &raw[..8] != INDEX_MAGIC {
+            return Ok(None);
+        }
+        let (body, crc) = raw.split_at(raw.len() - 4);
+        if crc32c::crc32c(body).to_le_bytes() != crc {
+            return Ok(None);
+        }
+        let rd8 = |o: usize| -> [u8; 8] { body[o..o + 8].try_into().unwrap_or([0; 8]) };
+        let end = u64::from_le_bytes(rd8(8));
+        let count = u32::from_le_bytes(body[16..20].try_into().unwrap_or([0; 4])) as usize;
+        if body.len() != 20 + count * 24 + 32 || end > len {
+            return Ok(None);
+        }
+        let mut index = Vec::with_capacity(count);
+        for i in 0..count {
+            let o = 20 + i * 24;
+            index.push(IndexEntry {
+                counter: u64::from_le_bytes(rd8(o)),
+                arrival_ms: i64::from_le_bytes(rd8(o + 8)),
+                offset: u64::from_le_bytes(rd8(o + 16)),
+            });
+        }
+        let o = 20 + count * 24;
+        let first = (u64::from_le_bytes(rd8(o)), i64::from_le_bytes(rd8(o + 8)));
+        let last = (
+            u64::from_le_bytes(rd8(o + 16)),
+            i64::from_le_bytes(rd8(o + 24)),
+        );
+        let has = !index.is_empty();
+        Ok(Some(Segment {
+            base,
+            path: path.to_path_buf(),
+            file: file.clone(),
+            last_indexed_offset: index.last().map(|e| e.offset).unwrap_or(0),
+            index,
+            first: has.then_some(first),
+            last: has.then_some(last),
+            end,
+        }))
+    }
+
+    fn write_index(&self, seg: &Segment) -> Result<()> {
+        let mut out = Vec::with_capacity(56 + seg.index.len() * 24);
+        out.extend_from_slice(INDEX_MAGIC);
+        out.extend_from_slice(&seg.end.to_le_bytes());
+        out.extend_from_slice(&(seg.index.len() as u32).to_le_bytes());
+        for e in &seg.index {
+            out.extend_from_slice(&e.counter.to_le_bytes());
+            out.extend_from_slice(&e.arrival_ms.to_le_bytes());
+            out.extend_from_slice(&e.offset.to_le_bytes());
+        }
+        let (fc, fa) = seg.first.unwrap_or((0, 0));
+        let (lc, la) = seg.last.unwrap_or((0, 0));
+        for v in [
+            fc.to_le_bytes(),
+            fa.to_le_bytes(),
+            lc.to_le_bytes(),
+            la.to_le_bytes(),
+        ] {
+            out.extend_from_slice(&v);
+        }
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        self.backend
+            .write_atomic(&self.dir.join(idx_name(seg.base)), &out)?;
+        Ok(())
+    }
+
+    /// The counter the next appended record will get.
+    pub fn next_counter(&self) -> u64 {
+        self.next_counter
+    }
+
+    /// Counter and arrival time of the newest record.
+    pub fn last_record(&self) -> Option<(u64, i64)> {
+        self.segments.iter().rev().find_map(|s| s.last)
+    }
+
+    /// Counter of the oldest record still kept, or `next_counter` when the log is empty.
+    pub fn first_counter(&self) -> u64 {
+        self.segments
+            .iter()
+            .find_map(|s| s.first.map(|f| f.0))
+            .unwrap_or(self.next_counter)
+    }
+
+    /// Appends `items` in order, as one write. `min_counter` raises the counter first (for
+    /// `SequenceNumberForOrdering`). Returns (counter, arrival ms) per item. On error nothing
+    /// of the batch becomes readable.
+    pub fn append(
+        &mut self,
+        items: &[AppendItem<'_>],
+        min_counter: Option<u64>,
+    ) -> Result<Vec<(u64, i64)>> {
+        if self.broken {
+            return Err(StreamsError::Io(std::io::Error::other(
+                "shard log is in a failed state",
+            )));
+        }
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.active().end >= self.config.segment_bytes {
+            self.roll()?;
+        }
+        if let Some(m) = min_counter {
+            self.next_counter = self.next_counter.max(m);
+        }
+        let arrival = now_ms().max(self.last_arrival);
+        let mut buf = Vec::with_capacity(
+            items
+                .iter()
+                .map(|i| FRAME_HEADER_LEN + BODY_FIXED_LEN + i.partition_key.len() + i.data.len())
+                .sum(),
+        );
+        let mut out = Vec::with_capacity(items.len());
+        let mut offsets = Vec::with_capacity(items.len());
+        for (k, item) in items.iter().enumerate() {
+            let counter = self.next_counter + k as u64;
+            offsets.push(buf.len() as u64);
+            encode_frame(&mut buf, counter, arrival, item.partition_key, item.data);
+            out.push((counter, arrival));
+        }
+        let seg_end = self.active().end;
+        if let Err(e) = self.active().file.append(&buf) {
+            // Roll back a partial write so that the next append starts on a frame boundary.
+            if self.active().file.truncate(seg_end).is_err() {
+                self.broken = true;
+            }
+            return Err(e.into());
+        }
+        let interval = self.config.index_interval_bytes;
+        let seg = self.active_mut();
+        for (k, (counter, arrival)) in out.iter().enumerate() {
+            seg.note_record(*counter, *arrival, seg_end + offsets[k], interval);
+        }
+        seg.end = seg_end + buf.len() as u64;
+        self.next_counter += items.len() as u64;
+        self.last_arrival = arrival;
+        Ok(out)
+    }
+
+    fn active(&self) -> &Segment {
+        // `open` guarantees at least one segment and nothing removes the last one.
+        &self.segments[self.segments.len() - 1]
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        let i = self.segments.len() - 1;
+        &mut self.segments[i]
+    }
+
+    /// Seals the active segment (sync + index file) and starts a new one.
+    fn roll(&mut self) -> Result<()> {
+        self.active().file.sync()?;
+        self.write_index(self.active())?;
+        let seg = self.create_segment(self.next_counter)?;
+        seg.file.sync()?;
+        self.segments.push(seg);
+        Ok(())
+    }
+
+    /// The handle to sync for durability of everything appended so far.
+    pub fn sync_handle(&self) -> Arc<dyn SegmentFile> {
+        self.active().file.clone()
+    }
+
+    /// Snapshot of the spans that hold records with counter >= `from`.
+    pub fn read_plan(&self, from: u64) -> Vec<ReadSpan> {
+        let mut spans = Vec::new();
+        for seg in &self.segments {
+            let Some((last, _)) = seg.last else { continue };
+            if last < from {
+                continue;
+            }
+            let start = if spans.is_empty() {
+                let i = seg.index.partition_point(|e| e.counter <= from);
+                if i == 0 {
+                    SEGMENT_HEADER_LEN
+                } else {
+                    seg.index[i - 1].offset
+                }
+            } else {
+                SEGMENT_HEADER_LEN
+            };
+            spans.push(ReadSpan {
+                file: seg.file.clone(),
+                path: seg.path.clone(),
+                start,
+                end: seg.end,
+            });
+        }
+        spans
+    }
+
+    /// Snapshot of the spans from the first record with arrival >= `ts_ms`.
+    pub fn time_plan(&self, ts_ms: i64) -> Vec<ReadSpan> {
+        let mut spans = Vec::new();
+        for seg in &self.segments {
+            let Some((_, last_arrival)) = seg.last else {
+                continue;
+            };
+            if last_arrival < ts_ms {
+                continue;
+            }
+            let start = if spans.is_empty() {
+                let i = seg.index.partition_point(|e| e.arrival_ms < ts_ms);
+                if i == 0 {
+                    SEGMENT_HEADER_LEN
+                } else {
+                    seg.index[i - 1].offset
+                }
+            } else {
+                SEGMENT_HEADER_LEN
+            };
+            spans.push(ReadSpan {
+                file: seg.file.clone(),
+                path: seg.path.clone(),
+                start,
+                end: seg.end,
+            });
+        }
+        spans
+    }
+
+    /// Removes sealed segments whose newest record arrived before `cutoff_ms`. The active
+    /// segment is never removed, so the counter survives an empty log.
+    pub fn drop_before(&mut self, cutoff_ms: i64) -> Result<usize> {
+        let mut dropped = 0;
+        while self.segments.len() > 1 {
+            let seg = &self.segments[0];
+            let expired = seg.last.is_none_or(|(_, a)| a < cutoff_ms);
+            if !expired {
+                break;
+            }
+            let base = seg.base;
+            let path = seg.path.clone();
+            self.segments.remove(0);
+            self.backend.remove_file(&self.dir.join(idx_name(base)))?;
+            self.backend.remove_file(&path)?;
+            dropped += 1;
+        }
+        // An active segment whose records all expired stays (it holds the counter), but its
+        // records must no longer be served: roll so it becomes sealed, then drop it.
+        if self.segments.len() == 1 && self.active().last.is_some_and(|(_, a)| a < cutoff_ms) {
+            self.roll()?;
+            dropped += self.drop_before(cutoff_ms)?;
+        }
+        Ok(dropped)
+    }
+
+    /// Number of segment files.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+}
+
+impl Segment {
+    fn note_record(&mut self, counter: u64, arrival_ms: i64, offset: u64, interval: u64) {
+        if self.first.is_none() {
+            self.first = Some((counter, arrival_ms));
+        }
+        self.last = Some((counter, arrival_ms));
+        if self.index.is_empty() || offset >= self.last_indexed_offset + interval {
+            self.index.push(IndexEntry {
+                counter,
+                arrival_ms,
+                offset,
+            });
+            self.last_indexed_offset = offset;
+        }
+    }
+}
+
+/// Reads records with counter >= `from` from a plan, up to `max_records` records and
+/// `max_bytes` of key + data (at least one record is returned if any exists).
+pub fn read_spans(
+    spans: &[ReadSpan],
+    from: u64,
+    max_records: usize,
+    max_bytes: usize,
+) -> Result<ReadOut> {
+    let mut out = ReadOut {
+        records: Vec::new(),
+        reached_tip: true,
+    };
+    let mut bytes = 0usize;
+    for span in spans {
+        let mut stop = false;
+        let (_, bad) = walk(&*span.file, span.start, span.end, true, |rec, _, _| {
+            if rec.counter < from {
+                return true;
+            }
+            let size = rec.partition_key.len() + rec.data.len();
+            if out.records.len() >= max_records
+                || (!out.records.is_empty() && bytes + size > max_bytes)
+            {
+                stop = true;
+                return false;
+            }
+            bytes += size;
+            out.records.push(rec);
+            true
+        })?;
+        if stop {
+            out.reached_tip = false;
+            return Ok(out);
+        }
+        if bad {
+            return Err(StreamsError::Corrupt {
+                path: span.path.display().to_string(),
+                offset: span.start,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The counter of the first record with arrival >= `ts_ms` in a time plan.
+pub fn first_at_time(spans: &[ReadSpan], ts_ms: i64) -> Result<Option<u64>> {
+    for span in spans {
+        let mut found = None;
+        let (_, bad) = walk(&*span.file, span.start, span.end, false, |rec, _, _| {
+            if rec.arrival_ms >= ts_ms {
+                found = Some(rec.counter);
+                return false;
+            }
+            true
+        })?;
+        if found.is_some() {
+            return Ok(found);
+        }
+        if bad {
+            return Err(StreamsError::Corrupt {
+                path: span.path.display().to_string(),
+                offset: span.start,
+            });
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests;

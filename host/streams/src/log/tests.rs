@@ -1,0 +1,189 @@
+//! The segment log against real and failing storage: roll, reopen, torn tails, corruption, retention.
+
+use super::*;
+use crate::backend::{FailingBackend, MemBackend};
+
+fn items(n: usize, tag: &str) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| (format!("k{i}"), format!("{tag}-{i}").into_bytes()))
+        .collect()
+}
+
+fn append_all(log: &mut ShardLog, v: &[(String, Vec<u8>)]) -> Vec<(u64, i64)> {
+    let it: Vec<AppendItem<'_>> = v
+        .iter()
+        .map(|(k, d)| AppendItem {
+            partition_key: k,
+            data: d,
+        })
+        .collect();
+    log.append(&it, None).expect("append")
+}
+
+fn read_all(log: &ShardLog) -> Vec<StoredRecord> {
+    read_spans(&log.read_plan(0), 0, usize::MAX, usize::MAX)
+        .expect("read")
+        .records
+}
+
+#[test]
+fn append_read_roll_and_reopen() {
+    let mem = MemBackend::new();
+    let be: Arc<dyn StorageBackend> = Arc::new(mem.clone());
+    let cfg = LogConfig {
+        segment_bytes: 300,
+        index_interval_bytes: 64,
+    };
+    let dir = Path::new("/s/shard");
+    let mut log = ShardLog::open(be.clone(), dir, cfg.clone(), 1).expect("open");
+    for round in 0..20 {
+        append_all(&mut log, &items(3, &format!("r{round}")));
+    }
+    assert!(log.segment_count() > 3);
+    let all = read_all(&log);
+    assert_eq!(all.len(), 60);
+    assert!(all.windows(2).all(|w| w[0].counter + 1 == w[1].counter));
+    // seek into the middle
+    let mid = read_spans(&log.read_plan(31), 31, 5, usize::MAX).expect("read");
+    assert_eq!(
+        mid.records.iter().map(|r| r.counter).collect::<Vec<_>>(),
+        vec![31, 32, 33, 34, 35]
+    );
+    assert!(!mid.reached_tip);
+    log.sync_handle().sync().expect("sync");
+    drop(log);
+    let log = ShardLog::open(be, dir, cfg, 1).expect("reopen");
+    assert_eq!(read_all(&log), all);
+    assert_eq!(log.next_counter(), 61);
+}
+
+#[test]
+fn crash_keeps_synced_prefix_and_truncates_torn_tail() {
+    let mem = MemBackend::new();
+    let be: Arc<dyn StorageBackend> = Arc::new(mem.clone());
+    let dir = Path::new("/s/a");
+    let mut log = ShardLog::open(be.clone(), dir, LogConfig::default(), 1).expect("open");
+    append_all(&mut log, &items(5, "a"));
+    log.sync_handle().sync().expect("sync");
+    append_all(&mut log, &items(5, "b")); // never synced
+    mem.crash();
+    let log = ShardLog::open(be.clone(), dir, LogConfig::default(), 1).expect("reopen");
+    let got = read_all(&log);
+    assert_eq!(got.len(), 5);
+    assert_eq!(log.next_counter(), 6);
+    // torn tail: half a frame on disk
+    let seg = dir.join(seg_name(1));
+    let f = be.open(&seg).expect("open seg");
+    f.append(&[9, 0, 0, 0, 1, 2]).expect("append junk");
+    f.sync().expect("sync");
+    drop(log);
+    let mut log = ShardLog::open(be.clone(), dir, LogConfig::default(), 1).expect("reopen");
+    assert_eq!(read_all(&log).len(), 5);
+    append_all(&mut log, &items(1, "c"));
+    assert_eq!(read_all(&log).len(), 6);
+}
+
+#[test]
+fn corrupt_record_is_never_served() {
+    let mem = MemBackend::new();
+    let be: Arc<dyn StorageBackend> = Arc::new(mem.clone());
+    let dir = Path::new("/s/c");
+    let mut log = ShardLog::open(be.clone(), dir, LogConfig::default(), 1).expect("open");
+    append_all(&mut log, &items(3, "a"));
+    let seg = dir.join(seg_name(1));
+    // flip a byte inside the second record's data
+    let first_len = FRAME_HEADER_LEN + BODY_FIXED_LEN + 2 + 3;
+    mem.corrupt(&seg, SEGMENT_HEADER_LEN as usize + first_len + 30);
+    assert!(matches!(
+        read_spans(&log.read_plan(0), 0, 10, usize::MAX),
+        Err(StreamsError::Corrupt { .. })
+    ));
+    // after a restart the corrupt tail is cut off
+    drop(log);
+    let log = ShardLog::open(be, dir, LogConfig::default(), 1).expect("reopen");
+    assert_eq!(read_all(&log).len(), 1);
+}
+
+#[test]
+fn failing_backend_surfaces_errors_not_bad_data() {
+    for budget in 0..12 {
+        let mem = MemBackend::new();
+        let fail = FailingBackend::new(Arc::new(mem.clone()), budget);
+        let be: Arc<dyn StorageBackend> = Arc::new(fail.clone());
+        let dir = Path::new("/s/f");
+        let mut acked = 0;
+        if let Ok(mut log) = ShardLog::open(
+            be.clone(),
+            dir,
+            LogConfig {
+                segment_bytes: 100,
+                index_interval_bytes: 10,
+            },
+            1,
+        ) {
+            for round in 0..5 {
+                let v = items(2, &format!("r{round}"));
+                let it: Vec<AppendItem<'_>> = v
+                    .iter()
+                    .map(|(k, d)| AppendItem {
+                        partition_key: k,
+                        data: d,
+                    })
+                    .collect();
+                if log.append(&it, None).is_ok() && log.sync_handle().sync().is_ok() {
+                    acked += 2;
+                } else {
+                    break;
+                }
+            }
+        }
+        mem.crash();
+        let be: Arc<dyn StorageBackend> = Arc::new(mem.clone());
+        let log = ShardLog::open(be, dir, LogConfig::default(), 1).expect("recover");
+        let got = read_all(&log);
+        assert!(
+            got.len() >= acked,
+            "budget {budget}: {} < {acked}",
+            got.len()
+        );
+        for (i, r) in got.iter().enumerate() {
+            assert_eq!(r.counter, 1 + i as u64);
+            assert_eq!(r.data, format!("r{}-{}", i / 2, i % 2).into_bytes());
+        }
+    }
+}
+
+#[test]
+fn retention_drops_whole_segments_and_time_seek() {
+    let mem = MemBackend::new();
+    let be: Arc<dyn StorageBackend> = Arc::new(mem);
+    let dir = Path::new("/s/r");
+    let mut log = ShardLog::open(
+        be,
+        dir,
+        LogConfig {
+            segment_bytes: 200,
+            index_interval_bytes: 10,
+        },
+        1,
+    )
+    .expect("open");
+    for round in 0..10 {
+        append_all(&mut log, &items(4, &format!("r{round}")));
+    }
+    let first_ts = read_all(&log)[0].arrival_ms;
+    assert_eq!(
+        first_at_time(&log.time_plan(first_ts), first_ts).expect("seek"),
+        Some(1)
+    );
+    assert_eq!(
+        first_at_time(&log.time_plan(i64::MAX), i64::MAX).expect("seek"),
+        None
+    );
+    let n = log.drop_before(i64::MAX).expect("drop");
+    assert!(n > 0);
+    assert!(read_all(&log).is_empty());
+    assert_eq!(log.first_counter(), 41);
+    append_all(&mut log, &items(1, "z"));
+    assert_eq!(read_all(&log)[0].counter, 41);
+}

@@ -1,0 +1,152 @@
+//! In-process subscriptions: the host's own consumers read shards without HTTP.
+//!
+//! A [`Subscription`] wakes on every append to its shard (a `tokio::sync::watch` on the
+//! shard's tip), returns records de-aggregated (KPL aggregates are split into user records
+//! with a sub-sequence number), and reports the end of a closed shard with its children so
+//! the consumer can follow the lineage and keep per-key order across a reshard.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::engine::StreamState;
+use super::kpl;
+use super::seqno::SeqNo;
+use super::{ChildShard, Result, Streams};
+
+/// One user record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub sequence_number: String,
+    /// Position inside a KPL aggregate; `None` for a plain record.
+    pub sub_sequence_number: Option<u64>,
+    pub partition_key: String,
+    pub explicit_hash_key: Option<String>,
+    pub data: Vec<u8>,
+    pub arrival_ms: i64,
+}
+
+/// What [`Subscription::next`] yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriptionEvent {
+    /// At least one record.
+    Records(Vec<UserRecord>),
+    /// The shard is closed and fully read; continue with these children.
+    ShardEnd { child_shards: Vec<ChildShard> },
+}
+
+/// A live reader of one shard.
+pub struct Subscription {
+    streams: Streams,
+    stream: Arc<StreamState>,
+    shard_index: u64,
+    counter: u64,
+    rx: watch::Receiver<u64>,
+    batch: usize,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("stream", &self.stream.name)
+            .field("shard", &self.shard_index)
+            .field("counter", &self.counter)
+            .finish()
+    }
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        streams: Streams,
+        stream: Arc<StreamState>,
+        shard_index: u64,
+        counter: u64,
+        rx: watch::Receiver<u64>,
+    ) -> Self {
+        Subscription {
+            streams,
+            stream,
+            shard_index,
+            counter,
+            rx,
+            batch: 1000,
+            ended: false,
+        }
+    }
+
+    /// Largest number of stored records per event (default 1000).
+    pub fn set_batch(&mut self, n: usize) {
+        self.batch = n.max(1);
+    }
+
+    /// Sequence number a checkpoint should store: everything before it was delivered.
+    pub fn position(&self) -> String {
+        SeqNo::new(self.counter, self.shard_index).encode()
+    }
+
+    /// Waits for the next records (or the end of a closed shard). After `ShardEnd` every
+    /// further call returns `ShardEnd` again.
+    pub async fn next(&mut self) -> Result<SubscriptionEvent> {
+        loop {
+            // Mark the current tip as seen *before* reading, so an append that lands after
+            // the read still wakes `changed()`.
+            self.rx.borrow_and_update();
+            let (records, next, children) = self.streams.subscription_read(
+                &self.stream,
+                self.shard_index,
+                self.counter,
+                self.batch,
+            )?;
+            if !records.is_empty() {
+                self.counter = next;
+                let mut out = Vec::with_capacity(records.len());
+                for r in records {
+                    let seq = SeqNo::new(r.counter, self.shard_index).encode();
+                    match kpl::deaggregate(&r.data) {
+                        Some(subs) => {
+                            for (i, sub) in subs.into_iter().enumerate() {
+                                out.push(UserRecord {
+                                    sequence_number: seq.clone(),
+                                    sub_sequence_number: Some(i as u64),
+                                    partition_key: sub.partition_key,
+                                    explicit_hash_key: sub.explicit_hash_key,
+                                    data: sub.data,
+                                    arrival_ms: r.arrival_ms,
+                                });
+                            }
+                        }
+                        None => out.push(UserRecord {
+                            sequence_number: seq,
+                            sub_sequence_number: None,
+                            partition_key: r.partition_key,
+                            explicit_hash_key: None,
+                            data: r.data,
+                            arrival_ms: r.arrival_ms,
+                        }),
+                    }
+                }
+                return Ok(SubscriptionEvent::Records(out));
+            }
+            if let Some(child_shards) = children {
+                self.ended = true;
+                return Ok(SubscriptionEvent::ShardEnd { child_shards });
+            }
+            self.counter = next;
+            if self.rx.changed().await.is_err() {
+                // The shard state was dropped (stream deleted): report it on the next read.
+                self.streams
+                    .subscription_read(&self.stream, self.shard_index, self.counter, 1)?;
+                return Err(super::StreamsError::NotFound(format!(
+                    "Stream {} was deleted",
+                    self.stream.name
+                )));
+            }
+        }
+    }
+
+    /// True once the shard end was reported.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+}

@@ -1,0 +1,185 @@
+//! The engine's values: stream and shard descriptions, put and read results, positions.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::HashRange;
+
+/// AWS stream states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStatus {
+    Creating,
+    Deleting,
+    Active,
+    Updating,
+}
+
+impl StreamStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StreamStatus::Creating => "CREATING",
+            StreamStatus::Deleting => "DELETING",
+            StreamStatus::Active => "ACTIVE",
+            StreamStatus::Updating => "UPDATING",
+        }
+    }
+}
+
+/// Persisted description of one shard.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShardMeta {
+    pub index: u64,
+    pub range: HashRange,
+    pub parent: Option<u64>,
+    pub adjacent_parent: Option<u64>,
+    /// Counter of the first record the shard can hold.
+    pub start_counter: u64,
+    /// Set when the shard is closed: the last counter it holds.
+    pub end_counter: Option<u64>,
+    /// When the shard was created and closed (for ListShards' timestamp filters).
+    #[serde(default)]
+    pub created_ms: i64,
+    #[serde(default)]
+    pub closed_ms: Option<i64>,
+}
+
+/// Persisted description of one stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamMeta {
+    pub name: String,
+    pub uid: u64,
+    pub created_ms: i64,
+    pub retention_hours: u32,
+    pub on_demand: bool,
+    pub shards: Vec<ShardMeta>,
+    pub next_shard_index: u64,
+    pub tags: BTreeMap<String, String>,
+    /// Times of recent UpdateShardCount calls (AWS caps them per 24 h).
+    pub scaling_ops_ms: Vec<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Catalog {
+    pub(crate) version: u32,
+    pub(crate) streams: Vec<StreamMeta>,
+}
+
+/// A shard as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardInfo {
+    pub shard_id: String,
+    pub parent_shard_id: Option<String>,
+    pub adjacent_parent_shard_id: Option<String>,
+    pub hash_range: HashRange,
+    pub starting_sequence_number: String,
+    pub ending_sequence_number: Option<String>,
+}
+
+/// A stream as clients see it.
+#[derive(Debug, Clone)]
+pub struct StreamInfo {
+    pub name: String,
+    pub arn: String,
+    pub status: StreamStatus,
+    pub on_demand: bool,
+    pub retention_hours: u32,
+    pub created_ms: i64,
+    pub shards: Vec<ShardInfo>,
+    pub open_shard_count: usize,
+}
+
+/// One record to put.
+#[derive(Debug, Clone)]
+pub struct PutEntry {
+    pub partition_key: String,
+    pub explicit_hash_key: Option<u128>,
+    pub data: Vec<u8>,
+}
+
+/// Per-record result of a put (PutRecords reports these individually).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Ok {
+        shard_id: String,
+        sequence_number: String,
+    },
+    /// `ProvisionedThroughputExceededException` (only with emulated limits).
+    Throttled { message: String },
+    /// `InternalFailure`: the shard's storage failed.
+    Failed { message: String },
+}
+
+/// Where a reader starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartPosition {
+    TrimHorizon,
+    Latest,
+    AtSequence(String),
+    AfterSequence(String),
+    AtTimestamp(i64),
+}
+
+/// A record as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordOut {
+    pub sequence_number: String,
+    pub arrival_ms: i64,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+}
+
+/// A child of a closed shard, returned at its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildShard {
+    pub shard_id: String,
+    pub parent_shards: Vec<String>,
+    pub hash_range: HashRange,
+}
+
+/// The answer to GetRecords.
+#[derive(Debug, Clone)]
+pub struct GetRecordsOut {
+    pub records: Vec<RecordOut>,
+    /// `None` once a closed shard has been read to its end.
+    pub next_iterator: Option<String>,
+    pub millis_behind_latest: i64,
+    /// Present at the end of a closed shard.
+    pub child_shards: Option<Vec<ChildShard>>,
+}
+
+/// Summary for ListStreams.
+#[derive(Debug, Clone)]
+pub struct StreamSummary {
+    pub name: String,
+    pub arn: String,
+    pub status: StreamStatus,
+    pub on_demand: bool,
+    pub created_ms: i64,
+}
+
+/// What one read of a shard found.
+pub(crate) struct ShardRead {
+    pub(crate) records: Vec<crate::log::StoredRecord>,
+    /// Counter to continue from.
+    pub(crate) next: u64,
+    /// Set when a closed shard was read to its end.
+    pub(crate) children: Option<Vec<ChildShard>>,
+    pub(crate) behind: i64,
+}
+
+/// `shardId-%012d`.
+pub fn shard_id(index: u64) -> String {
+    format!("shardId-{index:012}")
+}
+
+/// Parses a shard id (`shardId-000000000001`; AWS also resolves the bare number).
+pub fn parse_shard_id(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix("shardId-").unwrap_or(s);
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+pub(crate) use weir_support::now_ms;

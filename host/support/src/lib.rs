@@ -1,0 +1,150 @@
+//! The helpers that every Weir crate would otherwise write again: locks that survive a
+//! poisoned mutex, the wall clock in milliseconds, and the two steps of a durable file write.
+//! Standard library only, so any crate may depend on this one (the pure `weir-rules` does not:
+//! it has no locks, clock or files).
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Locks `m`, taking the data even if a thread panicked while holding it. Every structure
+/// Weir guards stays consistent between statements (a panic cannot leave half an update), so
+/// refusing service after one would turn one bad call into an outage.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// [`lock`] for a reader of an `RwLock`.
+pub fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// [`lock`] for a writer of an `RwLock`.
+pub fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Syncs a folder so that a create, rename or unlink inside it survives a power cut.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Writes `chunks` to the new file `tmp`, syncs it, renames it to `path` and syncs the folder.
+/// `tmp` must be in `path`'s folder (so the rename is atomic) and must not exist. When this
+/// returns `Ok` the whole file is on disk under its final name; if it fails or the process
+/// dies, the final name holds the old content or nothing. On error `tmp` is removed and the
+/// error says which step failed.
+pub fn write_atomic_via(tmp: &Path, path: &Path, chunks: &[&[u8]]) -> Result<(), WriteError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let step = |step: &'static str, at: &Path| {
+        let at = at.to_path_buf();
+        move |source| WriteError {
+            step,
+            path: at,
+            source,
+        }
+    };
+    let result = (|| {
+        let mut f = File::options()
+            .write(true)
+            .create_new(true)
+            .open(tmp)
+            .map_err(step("create", tmp))?;
+        for c in chunks {
+            f.write_all(c).map_err(step("write", tmp))?;
+        }
+        f.sync_all().map_err(step("fsync", tmp))?;
+        drop(f);
+        fs::rename(tmp, path).map_err(step("rename into place", path))?;
+        sync_dir(dir).map_err(step("fsync folder", dir))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    result
+}
+
+/// A failed step of [`write_atomic_via`].
+#[derive(Debug)]
+pub struct WriteError {
+    /// What was being done: create, write, fsync, rename into place, fsync folder.
+    pub step: &'static str,
+    /// The file or folder it was done to.
+    pub path: std::path::PathBuf,
+    /// What the OS said.
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot {} {}: {}",
+            self.step,
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl From<WriteError> for io::Error {
+    fn from(e: WriteError) -> io::Error {
+        io::Error::new(e.source.kind(), e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_poisoned_lock_still_serves_its_data() {
+        let m = Arc::new(Mutex::new(1));
+        let m2 = m.clone();
+        let _ = std::thread::spawn(move || {
+            let _g = m2.lock();
+            panic!("poison it");
+        })
+        .join();
+        assert!(m.is_poisoned());
+        *lock(&m) += 1;
+        assert_eq!(*lock(&m), 2);
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_and_cleans_up_on_failure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"old").expect("seed");
+        write_atomic_via(&dir.path().join(".f.tmp"), &path, &[b"ne", b"w"]).expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+        assert!(!dir.path().join(".f.tmp").exists());
+        // The temp name exists already: create fails, the target keeps its content.
+        std::fs::write(dir.path().join(".busy"), b"x").expect("seed");
+        let e = write_atomic_via(&dir.path().join(".busy"), &path, &[b"lost"]).expect_err("exists");
+        assert_eq!(e.step, "create");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+        // Into a folder that does not exist: the error names the step and the path.
+        let e = write_atomic_via(&dir.path().join("no/.t"), &dir.path().join("no/f"), &[b"x"])
+            .expect_err("no folder");
+        assert!(e.to_string().starts_with("cannot create "), "{e}");
+        assert!(now_ms() > 1_600_000_000_000);
+    }
+}
