@@ -26,8 +26,7 @@ use serde_json::Value;
 use weir_sigv4::{self as sigv4, CanonicalRequest};
 use weir_streams::{PutEntry, PutOutcome};
 
-/// Most entries in one `PutRecords` call (AWS's limit).
-pub const MAX_PUT_RECORDS: usize = 500;
+pub use weir_streams::MAX_PUT_RECORDS;
 /// Longest time to open a connection (DNS, TCP and TLS).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest time for a whole call, from connecting to reading the answer.

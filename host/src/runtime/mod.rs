@@ -13,6 +13,7 @@ mod admin;
 pub use admin::plugin_admin;
 pub mod host;
 pub mod ingress;
+mod kinesis_put;
 pub mod metrics;
 pub mod pipeline;
 pub mod plan;

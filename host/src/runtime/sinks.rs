@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use weir_delivery::{FailedRecord, FirehoseConfig, FirehoseWriter, KvTable};
 use weir_plugins::{OutboxRequest, PluginSlot, Record};
-use weir_streams::{PutEntry, PutOutcome, Streams};
+use weir_streams::Streams;
 
+use super::kinesis_put::put_records;
 use super::metrics::{Metrics, ShardMetrics};
 use super::resources::Resources;
 use super::work::Meta;
@@ -71,68 +72,6 @@ impl ShardCounters {
     }
 }
 
-/// Puts records into one of this host's streams; see the kinesis action.
-pub fn put_local(
-    streams: &Streams,
-    stream: &str,
-    records: &[Record],
-    counters: &mut impl FnMut(&str, usize),
-) -> Vec<Outcome> {
-    let mut out = Vec::with_capacity(records.len());
-    // PutRecords takes 500 at a time; the storage writes each shard's share in one append.
-    for chunk in records.chunks(500) {
-        let mut entries = Vec::with_capacity(chunk.len());
-        let mut slots = Vec::with_capacity(chunk.len());
-        for r in chunk {
-            let chars = r.partition_key.chars().count();
-            if (1..=256).contains(&chars) {
-                slots.push(None);
-                entries.push(PutEntry {
-                    partition_key: r.partition_key.clone(),
-                    explicit_hash_key: None,
-                    data: r.payload.clone(),
-                });
-            } else {
-                slots.push(Some(Outcome::Fail(format!(
-                    "partition key must be 1 to 256 characters, got {chars}"
-                ))));
-            }
-        }
-        let results = if entries.is_empty() {
-            Ok(Vec::new())
-        } else {
-            streams.put_records(stream, &entries)
-        };
-        match results {
-            Ok(results) => {
-                let mut results = results.into_iter().zip(&entries);
-                for slot in slots {
-                    if let Some(o) = slot {
-                        out.push(o);
-                        continue;
-                    }
-                    out.push(match results.next() {
-                        Some((PutOutcome::Ok { shard_id, .. }, e)) => {
-                            counters(&shard_id, e.data.len());
-                            Outcome::Ok
-                        }
-                        Some((PutOutcome::Throttled { message }, _)) => Outcome::Retry(message),
-                        Some((PutOutcome::Failed { message }, _)) => Outcome::Retry(message),
-                        None => Outcome::Retry("the stream returned too few outcomes".into()),
-                    });
-                }
-            }
-            Err(e) => {
-                let msg = format!("stream {stream:?}: {e}");
-                for slot in slots {
-                    out.push(slot.unwrap_or_else(|| Outcome::Retry(msg.clone())));
-                }
-            }
-        }
-    }
-    out
-}
-
 /// `kinesis` into a local stream.
 pub struct KinesisLocal {
     streams: Streams,
@@ -158,9 +97,12 @@ impl KinesisLocal {
 impl Sink for KinesisLocal {
     fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
         let counters = &mut self.counters;
-        put_local(&self.streams, &self.stream, records, &mut |shard, bytes| {
-            counters.count(shard, bytes)
-        })
+        put_records(
+            &mut &self.streams,
+            &self.stream,
+            records,
+            &mut |shard, bytes| counters.count(shard, bytes),
+        )
     }
 }
 
@@ -183,38 +125,7 @@ impl KinesisRemote {
 
 impl Sink for KinesisRemote {
     fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
-        let mut out = Vec::with_capacity(records.len());
-        for chunk in records.chunks(500) {
-            let entries: Vec<PutEntry> = chunk
-                .iter()
-                .map(|r| PutEntry {
-                    partition_key: r.partition_key.clone(),
-                    explicit_hash_key: None,
-                    data: r.payload.clone(),
-                })
-                .collect();
-            match self.client.put_records(&self.stream, &entries) {
-                Ok(results) => {
-                    let mut got: Vec<Outcome> = results
-                        .into_iter()
-                        .map(|o| match o {
-                            PutOutcome::Ok { .. } => Outcome::Ok,
-                            PutOutcome::Throttled { message } | PutOutcome::Failed { message } => {
-                                Outcome::Retry(message)
-                            }
-                        })
-                        .collect();
-                    // A short answer must not shift or drop the outcomes of the others.
-                    got.resize(chunk.len(), Outcome::Retry("no outcome".into()));
-                    out.extend(got);
-                }
-                Err(e) if e.is_retryable() => {
-                    out.extend(all(chunk.len(), Outcome::Retry(e.to_string())));
-                }
-                Err(e) => out.extend(all(chunk.len(), Outcome::Fail(e.to_string()))),
-            }
-        }
-        out
+        put_records(&mut self.client, &self.stream, records, &mut |_, _| {})
     }
 }
 
@@ -392,7 +303,7 @@ impl Emitter {
                     attributes: Vec::new(),
                 };
                 let metrics = res.metrics.clone();
-                match put_local(&res.streams, stream, &[rec], &mut |shard, bytes| {
+                match put_records(&mut &res.streams, stream, &[rec], &mut |shard, bytes| {
                     let m = metrics.shard(stream, shard);
                     m.records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     m.bytes

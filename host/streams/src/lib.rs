@@ -41,6 +41,10 @@ pub const MAX_GET_RECORDS: usize = 10_000;
 pub const MAX_GET_BYTES: usize = 10 * 1024 * 1024;
 /// Largest record the engine stores (AWS's raised per-stream maximum, 10 MiB).
 pub const MAX_RECORD_BYTES: usize = 10 * 1024 * 1024;
+/// Most records one PutRecords call takes (AWS's limit, for local and remote streams alike).
+pub const MAX_PUT_RECORDS: usize = 500;
+/// A partition key's length in Unicode characters, as AWS allows it.
+pub const PARTITION_KEY_CHARS: std::ops::RangeInclusive<usize> = 1..=256;
 /// AWS allows at most this many tags on a stream.
 pub const MAX_TAGS: usize = 50;
 /// AWS allows this many UpdateShardCount calls per rolling 24 hours.

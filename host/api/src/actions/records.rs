@@ -1,6 +1,7 @@
 //! Records in and out: PutRecord(s), GetShardIterator, GetRecords.
 
 use super::*;
+use weir_streams::{MAX_PUT_RECORDS, PARTITION_KEY_CHARS};
 
 /// Reads one record entry (`Data`, `PartitionKey`, `ExplicitHashKey`) at `prefix`.
 pub(super) fn record_entry(
@@ -43,7 +44,14 @@ pub(super) fn record_entry(
             None
         }
         Some(Val::Str(k)) => {
-            check_string(req, k, &format!("{prefix}partitionKey"), 1, 256, None);
+            check_string(
+                req,
+                k,
+                &format!("{prefix}partitionKey"),
+                *PARTITION_KEY_CHARS.start(),
+                *PARTITION_KEY_CHARS.end(),
+                None,
+            );
             Some(k.clone())
         }
         Some(other) => {
@@ -160,7 +168,7 @@ pub(super) fn put_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
                 "records",
                 "Member must have length greater than or equal to 1",
             );
-        } else if records.len() > 500 {
+        } else if records.len() > MAX_PUT_RECORDS {
             req.violation(
                 Some("[...]"),
                 "records",
@@ -169,7 +177,7 @@ pub(super) fn put_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
         }
     }
     let mut entries = Vec::with_capacity(records.len());
-    if records.len() <= 500 {
+    if records.len() <= MAX_PUT_RECORDS {
         for (i, v) in records.iter().enumerate() {
             if let Some(e) = record_entry(
                 req,
