@@ -6,7 +6,7 @@
 //! Native and WASM are measured alternately in the same process, and figures are medians of
 //! several rounds, so a noisy shared machine shifts both sides alike; compare the ratios.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,40 +18,15 @@ use weir_sdk::testing::MockHost;
 const ROUNDS: usize = 9;
 const ROUND_TIME: Duration = Duration::from_millis(300);
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn plugin(name: &str) -> PathBuf {
-    let dir = std::env::var_os("WEIR_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/plugins"));
-    let path = dir.join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} missing: run `cargo xtask plugins`",
-        path.display()
-    );
-    path
+    weir_testkit::plugin_path(name)
 }
 
 /// The seed rows as the device's JSON, all values strings.
 fn seed_payloads() -> Vec<Vec<u8>> {
-    let mut reader =
-        csv::Reader::from_path(repo().join("examples/speeding/data/speeding_data.csv"))
-            .expect("speeding_data.csv");
-    let headers = reader.headers().expect("header").clone();
-    reader
-        .records()
-        .map(|row| {
-            let row = row.expect("row");
-            let mut m = serde_json::Map::new();
-            m.insert("iottimestamp".into(), "2026-11-24 06:00:12.123456".into());
-            for (h, v) in headers.iter().zip(row.iter()) {
-                m.insert(h.to_string(), v.into());
-            }
-            serde_json::Value::Object(m).to_string().into_bytes()
-        })
+    weir_testkit::seed_payloads()
+        .into_iter()
+        .map(|v| v.to_string().into_bytes())
         .collect()
 }
 

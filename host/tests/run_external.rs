@@ -10,7 +10,7 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
@@ -45,13 +45,7 @@ fn mosquitto_available(test: &str) -> bool {
     false
 }
 
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
-}
+use weir_testkit::free_port;
 
 /// The last `max` bytes of a log file, for failure messages.
 fn tail(path: &Path, max: usize) -> String {

@@ -187,7 +187,7 @@ fn build(first_build: bool) -> Result<Binaries> {
              about 4 GiB under target/. Later runs reuse it and start in seconds."
         );
     } else {
-        println!("\n== building weir and weir-device (dev profile; up to date in seconds)");
+        println!("\n== building weir and weir-device (dev profile, reusing the earlier build)");
     }
     let mut cmd = cargo();
     cmd.args(build_args()).stdout(Stdio::piped());

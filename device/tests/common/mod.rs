@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -33,13 +33,7 @@ impl Broker {
     }
 }
 
-fn free_port() -> u16 {
-    // Bind port 0, read the port, release it for the broker. Another process could take it in
-    // between; on a test machine that is rare enough, and the readiness probe would time out
-    // with a clear message rather than hang.
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
-}
+use weir_testkit::free_port;
 
 fn server(name: &str, port: u16) -> ServerSettings {
     ServerSettings {

@@ -11,7 +11,8 @@ use weir_config::Broker;
 use weir_host::runtime::Host;
 
 pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
-    let host = Host::start(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let host =
+        Host::start(config).map_err(|e| anyhow::anyhow!("{}", weir_support::error_chain(&e)))?;
     if watch {
         host.watch_config()
             .context("watching the configuration file")?;
@@ -37,7 +38,8 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
         }
     })?;
     eprintln!("{signal}: draining");
-    host.shutdown().map_err(|e| anyhow::anyhow!("{e}"))?;
+    host.shutdown()
+        .map_err(|e| anyhow::anyhow!("{}", weir_support::error_chain(&e)))?;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -27,9 +27,10 @@ use super::metrics::Metrics;
 use super::plan::{Plan, PlanError};
 use super::resources::Resources;
 use weir_config::{Broker, Config, ConfigErrors};
-use weir_plugins::tables::{LookupTables, Table};
+use weir_plugins::tables::{LookupTables, Table, TableError};
 use weir_plugins::{PluginEngine, PluginError, PluginRegistry, PluginWatcher};
 use weir_streams::{Streams, StreamsConfig};
+use weir_support::Cause;
 
 /// Why a host could not start or reload.
 #[derive(Debug, thiserror::Error)]
@@ -37,12 +38,21 @@ pub enum HostError {
     /// The configuration file is wrong (every mistake is listed).
     #[error("{0}")]
     Config(#[from] ConfigErrors),
-    /// Storage could not be opened.
-    #[error("storage {path}: {reason}")]
-    Storage { path: PathBuf, reason: String },
+    /// Storage could not be opened, written or synced.
+    #[error("storage {}: {what}", path.display())]
+    Storage {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: Cause,
+    },
     /// A lookup table could not be loaded.
-    #[error("table {name:?}: {reason}")]
-    Table { name: String, reason: String },
+    #[error("table {name:?}")]
+    Table {
+        name: String,
+        #[source]
+        source: TableError,
+    },
     /// A plugin could not be loaded.
     #[error("plugin {name:?}: {source}")]
     Plugin {
@@ -56,9 +66,17 @@ pub enum HostError {
     /// The broker side did not start.
     #[error(transparent)]
     Ingress(#[from] IngressError),
+    /// The host is stopping: its dispatcher no longer takes a new plan.
+    #[error("the dispatcher has stopped")]
+    Stopped,
     /// The API could not listen.
-    #[error("api {addr}: {reason}")]
-    Api { addr: String, reason: String },
+    #[error("api {addr}: {what}")]
+    Api {
+        addr: String,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A running host.
@@ -85,29 +103,36 @@ impl Host {
     pub fn start(config_path: &Path) -> Result<Arc<Host>, HostError> {
         let config = Config::load(config_path)?;
         let storage = &config.storage.dir;
-        let storage_err = |reason: String| HostError::Storage {
-            path: storage.clone(),
-            reason,
+        let storage_err = |what: String| {
+            let path = storage.clone();
+            move |e: Cause| HostError::Storage {
+                path,
+                what,
+                source: e,
+            }
         };
-        std::fs::create_dir_all(storage).map_err(|e| storage_err(e.to_string()))?;
+        std::fs::create_dir_all(storage)
+            .map_err(|e| storage_err("creating the folder".into())(Box::new(e)))?;
         let mut sc = StreamsConfig::new(storage.join("streams"));
         sc.fsync = config.storage.fsync;
         sc.transition_delay = Duration::ZERO;
-        let streams = Streams::open(sc).map_err(|e| storage_err(e.to_string()))?;
+        let streams = Streams::open(sc)
+            .map_err(|e| storage_err("opening the streams".into())(Box::new(e)))?;
         for (name, s) in &config.streams {
             streams
                 .ensure_stream(name, s.shards, s.retention_hours)
-                .map_err(|e| storage_err(format!("stream {name:?}: {e}")))?;
+                .map_err(|e| storage_err(format!("stream {name:?}"))(Box::new(e)))?;
         }
 
         let mut lookup = LookupTables::new();
         for (name, t) in &config.tables {
             if let Some(file) = &t.file {
-                let table =
-                    Table::from_csv_file(name, file, &t.key).map_err(|e| HostError::Table {
+                let table = Table::from_csv_file(name, file, &t.key).map_err(|source| {
+                    HostError::Table {
                         name: name.clone(),
-                        reason: e.to_string(),
-                    })?;
+                        source,
+                    }
+                })?;
                 lookup.insert(name.clone(), table);
             }
         }
@@ -158,7 +183,7 @@ impl Host {
         let dispatcher = std::thread::Builder::new()
             .name("weir-dispatch".into())
             .spawn(move || dispatch_loop(plan, rx))
-            .map_err(|e| storage_err(format!("starting the dispatcher: {e}")))?;
+            .map_err(|e| storage_err("starting the dispatcher".into())(Box::new(e)))?;
 
         // The API: Kinesis, plugin admin, metrics and health.
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -166,18 +191,19 @@ impl Host {
             .thread_name("weir-api")
             .enable_all()
             .build()
-            .map_err(|e| HostError::Api {
+            .map_err(|source| HostError::Api {
                 addr: config.api.listen.clone(),
-                reason: e.to_string(),
+                what: "starting its runtime",
+                source,
             })?;
-        let api_err = |reason: String| HostError::Api {
-            addr: config.api.listen.clone(),
-            reason,
+        let api_err = |what: &'static str| {
+            let addr = config.api.listen.clone();
+            move |source| HostError::Api { addr, what, source }
         };
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(&config.api.listen))
-            .map_err(|e| api_err(e.to_string()))?;
-        let api_addr = listener.local_addr().map_err(|e| api_err(e.to_string()))?;
+            .map_err(api_err("cannot listen"))?;
+        let api_addr = listener.local_addr().map_err(api_err("cannot listen"))?;
         let state = weir_api::ApiState::new(
             streams,
             weir_api::ApiConfig {
@@ -234,7 +260,7 @@ impl Host {
                     }
                 });
             })
-            .map_err(|e| api_err(e.to_string()))?;
+            .map_err(api_err("starting its thread"))?;
 
         let host = Arc::new(Host {
             config_path: config_path.to_path_buf(),
@@ -288,7 +314,7 @@ impl Host {
             }
             Err(e) => {
                 m.config_reload_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(file = %self.config_path.display(), error = %e, "configuration refused; the previous one keeps running");
+                tracing::error!(file = %self.config_path.display(), error = %weir_support::error_chain(e), "configuration refused; the previous one keeps running");
             }
         }
         result
@@ -305,7 +331,8 @@ impl Host {
                 .ensure_stream(name, s.shards, s.retention_hours)
                 .map_err(|e| HostError::Storage {
                     path: config.storage.dir.clone(),
-                    reason: format!("stream {name:?}: {e}"),
+                    what: format!("stream {name:?}"),
+                    source: Box::new(e),
                 })?;
         }
         {
@@ -328,10 +355,7 @@ impl Host {
         let plan = Plan::build(&config, &self.resources)?;
         let filters = plan.filters().clone();
         if self.input.send(Input::Swap(Box::new(plan))).is_err() {
-            return Err(HostError::Storage {
-                path: config.storage.dir.clone(),
-                reason: "the dispatcher has stopped".into(),
-            });
+            return Err(HostError::Stopped);
         }
         if let Some(ingress) = lock(&self.ingress).as_ref() {
             ingress.subscribe(&filters);
@@ -378,9 +402,14 @@ impl Host {
         // No reload may start a plan while the host drains.
         let _no_reloads = lock(&self.reload_lock);
         drop(lock(&self.config_watcher).take());
-        let storage_err = |reason: String| HostError::Storage {
-            path: PathBuf::new(),
-            reason,
+        let storage_err = |what: &str| {
+            let what = what.to_owned();
+            let path = self.resources.streams.config().dir.clone();
+            move |e: Cause| HostError::Storage {
+                path,
+                what,
+                source: e,
+            }
         };
         let mut ingress = lock(&self.ingress).take();
         if let Some(i) = ingress.as_mut() {
@@ -406,8 +435,10 @@ impl Host {
         self.resources
             .streams
             .sync_all()
-            .map_err(|e| storage_err(format!("syncing streams: {e}")))?;
-        self.resources.sync_tables().map_err(storage_err)?;
+            .map_err(|e| storage_err("syncing streams")(Box::new(e)))?;
+        self.resources
+            .sync_tables()
+            .map_err(|e| storage_err("syncing tables")(Box::new(e)))?;
         if let Some(stop) = lock(&self.api_stop).take() {
             let _ = stop.send(());
         }

@@ -23,6 +23,7 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use weir_support::Cause;
 
 use bytes::Bytes;
 
@@ -45,26 +46,73 @@ pub enum Input {
 #[derive(Debug, thiserror::Error)]
 pub enum IngressError {
     /// An address did not resolve.
-    #[error("broker address {addr:?}: {reason}")]
-    Address { addr: String, reason: String },
+    #[error("broker address {addr:?}")]
+    Address {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The embedded broker did not come up.
-    #[error("embedded broker: {0}")]
-    Embedded(String),
+    #[error("embedded broker: {what}")]
+    Embedded {
+        what: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The external broker could not be set up.
-    #[error("external broker {url}: {reason}")]
-    External { url: String, reason: String },
+    #[error("external broker {url}: {what}")]
+    External {
+        url: String,
+        what: String,
+        #[source]
+        source: Option<Cause>,
+    },
+}
+
+/// `map_err` for a step of starting the embedded broker.
+fn embedded<E: std::error::Error + Send + Sync + 'static>(
+    what: &str,
+) -> impl FnOnce(E) -> IngressError + '_ {
+    move |e| IngressError::Embedded {
+        what: what.to_owned(),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// Why a publish to the broker failed.
+#[derive(Debug, thiserror::Error)]
+#[error("publishing to {topic:?}")]
+pub struct PublishError {
+    pub topic: String,
+    #[source]
+    pub source: Cause,
+}
+
+/// Why the TLS client configuration for an external broker could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The CA file could not be read or holds something that is not a certificate.
+    #[error("CA file {}", path.display())]
+    CaFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: Cause,
+    },
+    /// rustls refused the protocol versions.
+    #[error("TLS protocol versions")]
+    Protocol(#[source] rustls::Error),
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr, IngressError> {
     addr.to_socket_addrs()
-        .map_err(|e| IngressError::Address {
+        .map_err(|source| IngressError::Address {
             addr: addr.to_owned(),
-            reason: e.to_string(),
+            source,
         })?
         .next()
         .ok_or_else(|| IngressError::Address {
             addr: addr.to_owned(),
-            reason: "resolves to nothing".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "resolves to nothing"),
         })
 }
 
@@ -153,10 +201,10 @@ impl Ingress {
         let mut broker = rumqttd::Broker::new(config);
         let (mut link_tx, mut link_rx) = broker
             .link("weir-ingress")
-            .map_err(|e| IngressError::Embedded(format!("in-process link: {e}")))?;
+            .map_err(embedded("in-process link"))?;
         let (pub_tx, mut pub_rx) = broker
             .link("weir-publisher")
-            .map_err(|e| IngressError::Embedded(format!("in-process link: {e}")))?;
+            .map_err(embedded("in-process link"))?;
         std::thread::Builder::new()
             .name("weir-broker".into())
             .spawn(move || {
@@ -164,15 +212,13 @@ impl Ingress {
                     tracing::error!(error = %e, "embedded broker stopped");
                 }
             })
-            .map_err(|e| IngressError::Embedded(e.to_string()))?;
-        link_tx
-            .subscribe("#")
-            .map_err(|e| IngressError::Embedded(format!("subscribing: {e}")))?;
+            .map_err(embedded("starting the broker thread"))?;
+        link_tx.subscribe("#").map_err(embedded("subscribing"))?;
         // The publisher's link receives only acknowledgements; keep it drained.
         std::thread::Builder::new()
             .name("weir-publisher-acks".into())
             .spawn(move || while pub_rx.recv().is_ok() {})
-            .map_err(|e| IngressError::Embedded(e.to_string()))?;
+            .map_err(embedded("starting the publisher thread"))?;
         for addr in std::iter::once(v4_addr).chain(v5_addr) {
             wait_listening(addr)?;
         }
@@ -181,7 +227,7 @@ impl Ingress {
         let reader = std::thread::Builder::new()
             .name("weir-ingress".into())
             .spawn(move || embedded_reader(&mut link_tx, &mut link_rx, &input, &stop2))
-            .map_err(|e| IngressError::Embedded(e.to_string()))?;
+            .map_err(embedded("starting the reader thread"))?;
         let publisher: Arc<dyn Publisher> = Arc::new(EmbeddedPublisher {
             link: Mutex::new(pub_tx),
         });
@@ -202,9 +248,14 @@ impl Ingress {
         input: SyncSender<Input>,
     ) -> Result<(Ingress, Arc<dyn Publisher>), IngressError> {
         use rumqttc::v5::{Client, MqttOptions};
-        let err = |reason: String| IngressError::External {
-            url: cfg.url.clone(),
-            reason,
+        let err = |what: &str| {
+            let url = cfg.url.clone();
+            let what = what.to_owned();
+            move |e: Cause| IngressError::External {
+                url,
+                what,
+                source: Some(e),
+            }
         };
         let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
         opts.set_keep_alive(Duration::from_secs(30));
@@ -222,7 +273,7 @@ impl Ingress {
         }
         if cfg.tls {
             opts.set_transport(rumqttc::Transport::tls_with_config(
-                client_tls(cfg.ca_file.as_deref()).map_err(err)?,
+                client_tls(cfg.ca_file.as_deref()).map_err(|e| err("TLS")(Box::new(e)))?,
             ));
         }
         let (client, mut connection) = Client::new(opts, 65_536);
@@ -331,7 +382,7 @@ impl Ingress {
                     }
                 }
             })
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err("starting the poller thread")(Box::new(e)))?;
         let mut ingress = ingress;
         if let Kind::External { poller: p, .. } = &mut ingress.kind {
             *p = Some(poller);
@@ -409,19 +460,20 @@ fn subscribe_one(client: &rumqttc::v5::Client, group: &str, filter: &str, id: Op
     }
 }
 
-fn client_tls(ca_file: Option<&std::path::Path>) -> Result<rumqttc::TlsConfiguration, String> {
+fn client_tls(ca_file: Option<&std::path::Path>) -> Result<rumqttc::TlsConfiguration, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
             use rustls::pki_types::pem::PemObject;
             use rustls::pki_types::CertificateDer;
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let ca = |e: Cause| TlsError::CaFile {
+                path: path.to_path_buf(),
+                source: e,
+            };
+            let certs = CertificateDer::pem_file_iter(path).map_err(|e| ca(Box::new(e)))?;
             for cert in certs {
-                let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let cert = cert.map_err(|e| ca(Box::new(e)))?;
+                roots.add(cert).map_err(|e| ca(Box::new(e)))?;
             }
         }
         None => {
@@ -434,7 +486,7 @@ fn client_tls(ca_file: Option<&std::path::Path>) -> Result<rumqttc::TlsConfigura
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
+    .map_err(TlsError::Protocol)?
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(rumqttc::TlsConfiguration::Rustls(Arc::new(config)))
@@ -445,7 +497,10 @@ fn client_tls(ca_file: Option<&std::path::Path>) -> Result<rumqttc::TlsConfigura
 fn check_free(addr: SocketAddr) -> Result<(), IngressError> {
     std::net::TcpListener::bind(addr)
         .map(drop)
-        .map_err(|e| IngressError::Embedded(format!("cannot listen on {addr}: {e}")))
+        .map_err(|e| IngressError::Embedded {
+            what: format!("cannot listen on {addr}"),
+            source: Some(Box::new(e)),
+        })
 }
 
 /// Waits until the broker listens on `addr`, which [`check_free`] found free before it
@@ -459,9 +514,10 @@ fn wait_listening(addr: SocketAddr) -> Result<(), IngressError> {
             _ => {}
         }
         if Instant::now() > deadline {
-            return Err(IngressError::Embedded(format!(
-                "the broker does not listen on {addr} after 10 s"
-            )));
+            return Err(IngressError::Embedded {
+                what: format!("the broker does not listen on {addr} after 10 s"),
+                source: None,
+            });
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -530,13 +586,16 @@ struct EmbeddedPublisher {
 }
 
 impl Publisher for EmbeddedPublisher {
-    fn publish(&self, topic: &str, payload: Bytes, _qos: u8) -> Result<(), String> {
+    fn publish(&self, topic: &str, payload: Bytes, _qos: u8) -> Result<(), PublishError> {
         // rumqttd's in-process link publishes at QoS 0 only; there is no network between Weir
         // and its own broker, and subscribers receive it at QoS 0.
         lock(&self.link)
             .publish(Bytes::copy_from_slice(topic.as_bytes()), payload)
             .map(|_| ())
-            .map_err(|e| format!("publishing to {topic:?}: {e}"))
+            .map_err(|e| PublishError {
+                topic: topic.to_owned(),
+                source: Box::new(e),
+            })
     }
 }
 
@@ -546,7 +605,7 @@ struct ExternalPublisher {
 }
 
 impl Publisher for ExternalPublisher {
-    fn publish(&self, topic: &str, payload: Bytes, qos: u8) -> Result<(), String> {
+    fn publish(&self, topic: &str, payload: Bytes, qos: u8) -> Result<(), PublishError> {
         let qos = if qos == 0 {
             rumqttc::v5::mqttbytes::QoS::AtMostOnce
         } else {
@@ -554,6 +613,9 @@ impl Publisher for ExternalPublisher {
         };
         self.client
             .publish(topic.to_owned(), qos, false, payload)
-            .map_err(|e| format!("publishing to {topic:?}: {e}"))
+            .map_err(|e| PublishError {
+                topic: topic.to_owned(),
+                source: Box::new(e),
+            })
     }
 }

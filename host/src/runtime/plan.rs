@@ -52,11 +52,12 @@ pub enum PlanError {
         wanted: &'static str,
     },
     /// A destination could not be opened.
-    #[error("rule {rule:?}: action {action}: {reason}")]
+    #[error("rule {rule:?}: action {action}")]
     Destination {
         rule: String,
         action: String,
-        reason: String,
+        #[source]
+        source: Box<super::sinks::SinkError>,
     },
     /// A worker thread could not be started.
     #[error("starting a pipeline thread: {0}")]
@@ -239,10 +240,10 @@ impl Plan {
         use weir_plugins::PluginKind;
         let res = &self.resources;
         let label = format!("{index}:{}", action_label(&ac.kind));
-        let dest_err = |reason: String| PlanError::Destination {
+        let dest_err = |source: super::sinks::SinkError| PlanError::Destination {
             rule: rule.to_owned(),
             action: label.clone(),
-            reason,
+            source: Box::new(source),
         };
         let mut buffer = ac.buffer;
         let sink: Box<dyn Sink> = match &ac.kind {

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use super::ingress::PublishError;
 use super::metrics::Metrics;
 use weir_config::NotifyChannel;
 use weir_delivery::KvTable;
@@ -20,7 +21,32 @@ use weir_streams::Streams;
 /// client. Used by `republish` actions and by emitters' `publish` outbox requests.
 pub trait Publisher: Send + Sync {
     /// Publishes one message; `Err` names what went wrong.
-    fn publish(&self, topic: &str, payload: Bytes, qos: u8) -> Result<(), String>;
+    fn publish(&self, topic: &str, payload: Bytes, qos: u8) -> Result<(), PublishError>;
+}
+
+/// Why a shared resource (a durable table, a notification channel) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourceError {
+    /// A durable table could not be opened or synced.
+    #[error("{what} table {name:?}")]
+    Table {
+        what: &'static str,
+        name: String,
+        #[source]
+        source: weir_delivery::KvError,
+    },
+    /// A notification names a channel the configuration does not declare.
+    #[error("notification channel {0:?} is not declared")]
+    UnknownChannel(String),
+    /// A file channel could not be written.
+    #[error("notification channel {channel:?}: {what} {}", path.display())]
+    NotifyFile {
+        channel: String,
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Everything pipelines share.
@@ -67,24 +93,29 @@ impl Resources {
     }
 
     /// The durable table `name`, opened (and recovered) on first use and then shared.
-    pub fn kv_table(&self, name: &str) -> Result<Arc<Mutex<KvTable>>, String> {
+    pub fn kv_table(&self, name: &str) -> Result<Arc<Mutex<KvTable>>, ResourceError> {
         let mut kv = lock(&self.kv);
         if let Some(t) = kv.get(name) {
             return Ok(t.clone());
         }
-        let t = KvTable::open(&self.tables_dir, name)
-            .map_err(|e| format!("opening table {name:?}: {e}"))?;
+        let t = KvTable::open(&self.tables_dir, name).map_err(|source| ResourceError::Table {
+            what: "opening",
+            name: name.to_owned(),
+            source,
+        })?;
         let t = Arc::new(Mutex::new(t));
         kv.insert(name.to_owned(), t.clone());
         Ok(t)
     }
 
     /// Syncs every open durable table (shutdown).
-    pub fn sync_tables(&self) -> Result<(), String> {
+    pub fn sync_tables(&self) -> Result<(), ResourceError> {
         for (name, t) in lock(&self.kv).iter() {
-            lock(t)
-                .sync()
-                .map_err(|e| format!("syncing table {name:?}: {e}"))?;
+            lock(t).sync().map_err(|source| ResourceError::Table {
+                what: "syncing",
+                name: name.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -126,10 +157,19 @@ impl Notifiers {
 
     /// Sends one notification; a file channel's line is synced before this returns, so an
     /// acknowledged alert is never lost.
-    pub fn notify(&self, channel: &str, target: &str, message: &str) -> Result<(), String> {
+    pub fn notify(&self, channel: &str, target: &str, message: &str) -> Result<(), ResourceError> {
         let mut map = lock(&self.channels);
         let Some(ch) = map.get_mut(channel) else {
-            return Err(format!("notification channel {channel:?} is not declared"));
+            return Err(ResourceError::UnknownChannel(channel.to_owned()));
+        };
+        let file_err = |what: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ResourceError::NotifyFile {
+                channel: channel.to_owned(),
+                what,
+                path,
+                source,
+            }
         };
         match ch {
             Channel::Console => {
@@ -139,15 +179,14 @@ impl Notifiers {
             Channel::File { path, file } => {
                 if file.is_none() {
                     if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir)
-                            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                        std::fs::create_dir_all(dir).map_err(file_err("creating", dir))?;
                     }
                     *file = Some(
                         OpenOptions::new()
                             .create(true)
                             .append(true)
                             .open(&*path)
-                            .map_err(|e| format!("opening {}: {e}", path.display()))?,
+                            .map_err(file_err("opening", path))?,
                     );
                 }
                 let line = serde_json::json!({
@@ -156,17 +195,17 @@ impl Notifiers {
                     "message": message,
                     "sent_ms": chrono::Utc::now().timestamp_millis(),
                 });
-                let f = file.as_mut().ok_or("notification file is not open")?;
                 let mut bytes = line.to_string().into_bytes();
                 bytes.push(b'\n');
-                f.write_all(&bytes)
-                    .and_then(|()| f.sync_data())
-                    .map_err(|e| {
-                        // Reopen next time: the handle may be in an unknown state.
-                        let msg = format!("writing {}: {e}", path.display());
-                        *file = None;
-                        msg
-                    })
+                let written = match file.as_mut() {
+                    Some(f) => f.write_all(&bytes).and_then(|()| f.sync_data()),
+                    None => Err(std::io::Error::other("the file is not open")),
+                };
+                written.map_err(|e| {
+                    // Reopen next time: the handle may be in an unknown state.
+                    *file = None;
+                    file_err("writing", path)(e)
+                })
             }
         }
     }

@@ -13,7 +13,10 @@ use weir_streams::Streams;
 
 use super::kinesis_put::put_records;
 use super::metrics::{Metrics, ShardMetrics};
-use super::resources::Resources;
+use weir_support::error_chain;
+
+use super::ingress::PublishError;
+use super::resources::{ResourceError, Resources};
 use super::work::Meta;
 
 /// What became of one record.
@@ -25,6 +28,40 @@ pub enum Outcome {
     Retry(String),
     /// Not delivered, and retrying would not help (too large, bad key).
     Fail(String),
+}
+
+/// Why a destination could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The remote Kinesis client could not be set up (endpoint or credentials).
+    #[error("remote kinesis endpoint {endpoint:?}")]
+    Remote {
+        endpoint: String,
+        #[source]
+        source: Box<weir_delivery::RemoteError>,
+    },
+    /// The Firehose writer could not be set up (folder, prefixes).
+    #[error("firehose {stream:?}")]
+    Firehose {
+        stream: String,
+        #[source]
+        source: Box<weir_delivery::FirehoseError>,
+    },
+    /// A shared resource (the durable table) could not be opened.
+    #[error(transparent)]
+    Resource(#[from] ResourceError),
+}
+
+/// Why an emitter's outbox request could not be performed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error(transparent)]
+    Resource(#[from] ResourceError),
+    /// The put into a local stream was refused or failed; the reason is the stream's answer.
+    #[error("put into stream {stream:?}: {reason}")]
+    Put { stream: String, reason: String },
 }
 
 /// A destination.
@@ -115,9 +152,14 @@ pub struct KinesisRemote {
 
 impl KinesisRemote {
     /// A sink into `stream` at `endpoint`.
-    pub fn new(endpoint: &str, stream: &str) -> Result<Self, String> {
+    pub fn new(endpoint: &str, stream: &str) -> Result<Self, SinkError> {
         Ok(KinesisRemote {
-            client: weir_delivery::RemoteKinesis::from_env(endpoint).map_err(|e| e.to_string())?,
+            client: weir_delivery::RemoteKinesis::from_env(endpoint).map_err(|source| {
+                SinkError::Remote {
+                    endpoint: endpoint.to_owned(),
+                    source: Box::new(source),
+                }
+            })?,
             stream: stream.to_owned(),
         })
     }
@@ -137,21 +179,24 @@ pub struct Firehose {
 
 impl Firehose {
     /// A sink writing objects as `config` says.
-    pub fn new(config: FirehoseConfig) -> Result<Self, String> {
-        let writer = FirehoseWriter::new(config.clone())
-            .map_err(|e| format!("firehose {:?}: {e}", config.delivery_stream_name))?;
+    pub fn new(config: FirehoseConfig) -> Result<Self, SinkError> {
+        let writer = FirehoseWriter::new(config.clone()).map_err(|source| SinkError::Firehose {
+            stream: config.delivery_stream_name.clone(),
+            source: Box::new(source),
+        })?;
         Ok(Firehose { config, writer })
     }
 
     /// Writes whatever is buffered; on a persistent failure the writer is rebuilt so the
     /// failed records are not written later as well (they are reported failed instead).
+    /// The error is the last attempt's, as text: it becomes the records' failure reason.
     fn flush(&mut self) -> Result<(), String> {
-        let mut last = String::new();
+        let mut last = None;
         for attempt in 0..3 {
             match self.writer.flush() {
                 Ok(_) => return Ok(()),
                 Err(e) => {
-                    last = e.to_string();
+                    last = Some(e);
                     std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
                 }
             }
@@ -159,7 +204,7 @@ impl Firehose {
         if let Ok(w) = FirehoseWriter::new(self.config.clone()) {
             self.writer = w;
         }
-        Err(last)
+        Err(last.map_or_else(|| "flush failed".to_owned(), |e| error_chain(&e)))
     }
 }
 
@@ -177,7 +222,7 @@ impl Sink for Firehose {
             }
             out.push(match res {
                 Ok(()) => Outcome::Ok,
-                Err(e) => Outcome::Fail(e.to_string()),
+                Err(e) => Outcome::Fail(error_chain(&e)),
             });
         }
         if let Err(e) = self.flush() {
@@ -206,7 +251,7 @@ pub struct TableSink {
 
 impl TableSink {
     /// A sink into the durable table `name`.
-    pub fn new(res: &Resources, name: &str) -> Result<Self, String> {
+    pub fn new(res: &Resources, name: &str) -> Result<Self, SinkError> {
         Ok(TableSink {
             table: res.kv_table(name)?,
         })
@@ -221,11 +266,11 @@ impl Sink for TableSink {
             .zip(meta)
             .map(|(r, m)| match t.put(&m.key, &r.payload) {
                 Ok(()) => Outcome::Ok,
-                Err(e) => Outcome::Retry(e.to_string()),
+                Err(e) => Outcome::Retry(error_chain(&e)),
             })
             .collect();
         if let Err(e) = t.sync() {
-            let msg = e.to_string();
+            let msg = error_chain(&e);
             for o in &mut out {
                 *o = Outcome::Retry(msg.clone());
             }
@@ -259,7 +304,7 @@ impl Sink for Republish {
                     self.qos,
                 ) {
                     Ok(()) => Outcome::Ok,
-                    Err(e) => Outcome::Retry(e),
+                    Err(e) => Outcome::Retry(error_chain(&e)),
                 }
             })
             .collect()
@@ -278,16 +323,16 @@ impl Emitter {
         Emitter { slot, resources }
     }
 
-    fn perform(&self, req: &OutboxRequest) -> Result<(), String> {
+    fn perform(&self, req: &OutboxRequest) -> Result<(), OutboxError> {
         let res = &self.resources;
         match req {
             OutboxRequest::Publish {
                 topic,
                 payload,
                 qos,
-            } => res
+            } => Ok(res
                 .publisher
-                .publish(topic, bytes::Bytes::copy_from_slice(payload), *qos),
+                .publish(topic, bytes::Bytes::copy_from_slice(payload), *qos)?),
             OutboxRequest::PutRecord {
                 stream,
                 partition_key,
@@ -312,15 +357,21 @@ impl Emitter {
                 .pop()
                 {
                     Some(Outcome::Ok) => Ok(()),
-                    Some(Outcome::Retry(e) | Outcome::Fail(e)) => Err(e),
-                    None => Err("no outcome".into()),
+                    Some(Outcome::Retry(reason) | Outcome::Fail(reason)) => Err(OutboxError::Put {
+                        stream: stream.clone(),
+                        reason,
+                    }),
+                    None => Err(OutboxError::Put {
+                        stream: stream.clone(),
+                        reason: "no outcome".into(),
+                    }),
                 }
             }
             OutboxRequest::Notify {
                 channel,
                 target,
                 message,
-            } => res.notifiers.notify(channel, target, message),
+            } => Ok(res.notifiers.notify(channel, target, message)?),
         }
     }
 }
@@ -351,6 +402,7 @@ impl Sink for Emitter {
             .outbox
             .iter()
             .filter_map(|req| self.perform(req).err())
+            .map(|e| error_chain(&e))
             .collect();
         if !errors.is_empty() {
             let msg = format!(

@@ -109,10 +109,59 @@ impl From<WriteError> for io::Error {
     }
 }
 
+/// An error and its causes on one line, `outer: cause: root`, for the places that keep a reason
+/// as text (an error-action payload, a log field, the binary's last words). A cause whose text
+/// the line already holds is not repeated (some errors print their source themselves).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
+/// A boxed cause: lets a typed error keep whatever failed below it, whatever its type.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn the_chain_names_every_cause_once() {
+        let w = WriteError {
+            step: "fsync",
+            path: "/d/f".into(),
+            source: io::Error::other("disk full"),
+        };
+        // WriteError prints its source itself: not repeated.
+        assert_eq!(error_chain(&w), "cannot fsync /d/f: disk full");
+        #[derive(Debug)]
+        struct Outer(WriteError);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("storage /d")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let o = Outer(WriteError {
+            step: "fsync",
+            path: "/d/f".into(),
+            source: io::Error::other("disk full"),
+        });
+        assert_eq!(error_chain(&o), "storage /d: cannot fsync /d/f: disk full");
+    }
 
     #[test]
     fn a_poisoned_lock_still_serves_its_data() {

@@ -14,27 +14,24 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use weir_streams::{StartPosition, Streams, StreamsConfig};
 
-/// The repository root.
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    weir_testkit::free_port()
 }
 
 /// Where `cargo xtask plugins` put the components (`WEIR_PLUGIN_DIR` overrides).
 pub fn plugin_dir() -> PathBuf {
-    std::env::var_os("WEIR_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/plugins"))
+    weir_testkit::plugin_dir()
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    weir_testkit::repo_root()
 }
 
 /// A built component; fails with the command to build it rather than letting a test skip.
 pub fn component(name: &str) -> PathBuf {
-    let path = plugin_dir().join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} missing: run `cargo xtask plugins` first",
-        path.display()
-    );
-    path
+    weir_testkit::plugin_path(name)
 }
 
 /// A running `weir streams serve`.
@@ -129,13 +126,6 @@ pub fn call(
 
 // ---------------------------------------------------------------------------------------
 // `weir run` over MQTT.
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 /// A `weir run` child; killed on drop if the test did not stop it.
 pub struct Weir {

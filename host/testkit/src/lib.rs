@@ -1,0 +1,83 @@
+//! What every Weir test suite needs to find and bind, in one place: the repository root, the
+//! seed data, the plugin components `cargo xtask plugins` built, a free loopback port, and the
+//! seed rows as the device's JSON. Tests only (a dev-dependency everywhere).
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (this crate lives in `host/testkit`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The seed data folder shipped in the repository.
+pub fn data_dir() -> PathBuf {
+    repo_root().join("examples/speeding/data")
+}
+
+/// Where `cargo xtask plugins` put the components (`WEIR_PLUGIN_DIR` overrides).
+pub fn plugin_dir() -> PathBuf {
+    std::env::var_os("WEIR_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/plugins"))
+}
+
+/// The path of a built plugin component. Panics with the command to run when it is missing, so
+/// a test never passes by skipping its plugin.
+pub fn plugin_path(name: &str) -> PathBuf {
+    let path = plugin_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask plugins` (or `cargo xtask test`) first",
+        path.display()
+    );
+    path
+}
+
+/// A loopback port nothing listens on right now (bound, read, released: another process could
+/// take it in between, which a test's readiness wait then reports).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a free loopback port")
+}
+
+/// The fixed `iottimestamp` of [`seed_payloads`], so runs compare.
+pub const SEED_TIMESTAMP: &str = "2026-11-24 06:00:12.123456";
+
+/// Every row of the seed's `speeding_data.csv` as the device's JSON payload: `iottimestamp`
+/// first, then every column, all values strings.
+pub fn seed_payloads() -> Vec<serde_json::Value> {
+    let path = data_dir().join("speeding_data.csv");
+    let mut reader = csv::Reader::from_path(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let headers = reader.headers().expect("speeding_data.csv header").clone();
+    reader
+        .records()
+        .map(|row| {
+            let row = row.expect("speeding_data.csv row");
+            let mut m = serde_json::Map::new();
+            m.insert("iottimestamp".into(), SEED_TIMESTAMP.into());
+            for (h, v) in headers.iter().zip(row.iter()) {
+                m.insert(h.to_string(), v.into());
+            }
+            serde_json::Value::Object(m)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_locators_point_into_this_repository() {
+        assert!(repo_root().join("Cargo.toml").is_file());
+        assert!(data_dir().join("driver_data.csv").is_file());
+        let rows = seed_payloads();
+        assert_eq!(rows.len(), 1000, "speeding_data.csv rows");
+        assert_eq!(rows[0]["iottimestamp"], SEED_TIMESTAMP);
+        assert!(rows.iter().all(|r| r["speed"].is_string()));
+        assert_ne!(free_port(), 0);
+    }
+}
