@@ -1,6 +1,7 @@
 //! The plugin runtime: WebAssembly components run in wasmtime, sandboxed and bounded.
 //!
-//! This is the only module that touches wasmtime. Its shape:
+//! This is the only crate that depends on wasmtime (the crate map in ARCHITECTURE.md, checked
+//! by `cargo xtask deps`). Its shape:
 //!
 //! - [`PluginEngine`]: one wasmtime `Engine` per host (component model, epoch interruption)
 //!   plus the ticker thread that drives call deadlines.

@@ -6,10 +6,11 @@
 //! conversion tables, its functions, and its rule that actions run only when
 //! WHERE is exactly `true`. [`RuleSet`] indexes many rules by topic filter.
 //!
-//! Invariant: this module is pure. No IO, no threads, no async, no clock
-//! (the receive time comes in [`EvalContext::timestamp_ms`]); lookup tables
-//! come in as a trait object ([`LookupTables`]). Only `rand()` and
-//! `newuuid()` read randomness.
+//! Invariant: this crate is pure. No IO, no threads, no async, no clock (the receive time
+//! comes in [`EvalContext::timestamp_ms`]); lookup tables come in as a trait object
+//! ([`LookupTables`]). Only `rand()` and `newuuid()` read randomness. Cargo.toml keeps it so:
+//! chrono is built without `clock`, and `cargo xtask deps` fails if an async runtime, HTTP or
+//! MQTT crate enters its dependencies.
 //!
 //! Deliberate differences from AWS (all documented where they live):
 //! Decimals are `f64` rather than 34-digit decimals; regexes use the `regex`

@@ -1,8 +1,9 @@
 //! Streams: shard-partitioned, durable, Kinesis-semantics logs.
 //!
-//! [`Streams`] is the engine the host owns. The HTTP API in `api/` is one client of it; rule
-//! actions and in-process consumers ([`Streams::subscribe`]) are others. Invariant: nothing
-//! here knows about HTTP, wasmtime or MQTT.
+//! [`Streams`] is the engine the host owns. The HTTP API (`weir-api`) is one client of it;
+//! rule actions and in-process consumers ([`Streams::subscribe`]) are others. Invariant:
+//! nothing here knows about HTTP, wasmtime or MQTT, and Cargo.toml keeps it so (the crate map
+//! in ARCHITECTURE.md is checked by `cargo xtask deps`).
 //!
 //! Concurrency: each stream has a topology lock (read for puts and reads, write for
 //! resharding) and each shard a log lock held only while appending or taking a read
