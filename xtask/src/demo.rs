@@ -177,18 +177,30 @@ pub struct Binaries {
     pub device: PathBuf,
 }
 
+/// Whether `target` holds no dev-profile build of wasmtime yet (xtask itself lives in
+/// target/debug, so that folder alone says nothing).
+pub fn first_build(target: &Path) -> bool {
+    !std::fs::read_dir(target.join("debug/.fingerprint")).is_ok_and(|mut d| {
+        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("wasmtime-")))
+    })
+}
+
+/// Said before anything is built on an empty target folder, so a newcomer knows what the
+/// silence-free but long first build costs. The figures are this project's 2-core machine's,
+/// from a fresh clone (README, "What the first run costs").
+pub fn first_build_notice() {
+    println!(
+        "== first build: about 390 crates (wasmtime and cranelift are most of it), with cargo's \
+         progress below. On 2 cores it takes about 24 minutes and ends with \
+         about 2 GiB under target/ (5 GiB once the tests are built too); later runs reuse it \
+         and start in seconds."
+    );
+}
+
 /// Builds the binaries in the dev profile (the one the tests use, so the test command builds
 /// wasmtime once for both) and returns where cargo put them.
-fn build(first_build: bool) -> Result<Binaries> {
-    if first_build {
-        println!(
-            "\n== building weir and weir-device (dev profile). This first build compiles about \
-             390 crates, wasmtime and cranelift among them: about 20 minutes on 2 cores, and \
-             about 4 GiB under target/. Later runs reuse it and start in seconds."
-        );
-    } else {
-        println!("\n== building weir and weir-device (dev profile, reusing the earlier build)");
-    }
+fn build() -> Result<Binaries> {
+    println!("\n== building weir and weir-device (dev profile)");
     let mut cmd = cargo();
     cmd.args(build_args()).stdout(Stdio::piped());
     let line = describe(&cmd);
@@ -294,11 +306,7 @@ fn addresses(config: &Path) -> Result<(String, String)> {
 
 /// Runs the whole demo and returns what it saw. `target` is the cargo target folder.
 pub fn run(root: &Path, target: &Path, ports: Ports) -> Result<Report> {
-    // xtask itself lives in target/debug, so look for wasmtime's build, the long part.
-    let first_build = !std::fs::read_dir(target.join("debug/.fingerprint")).is_ok_and(|mut d| {
-        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("wasmtime-")))
-    });
-    let bins = build(first_build)?;
+    let bins = build()?;
     if ports == Ports::Shipped {
         ports_free()?;
     }

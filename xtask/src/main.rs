@@ -34,6 +34,9 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("plugins") => build_plugins(&root).map(|_| ()),
         Some("demo") => {
+            if demo::first_build(&target_dir(&root)) {
+                demo::first_build_notice();
+            }
             build_plugins(&root)?;
             let report = demo::run(&root, &target_dir(&root), demo::Ports::Shipped)?;
             demo::print_report(&report);
@@ -227,6 +230,9 @@ fn ensure_mosquitto() -> Result<()> {
 }
 
 fn test(root: &Path, extra: &[String]) -> Result<()> {
+    if demo::first_build(&target_dir(root)) {
+        demo::first_build_notice();
+    }
     ensure_components()?;
     ensure_mosquitto()?;
     let plugins = build_plugins(root)?;

@@ -6,12 +6,14 @@
 //! `{"__type": ..., "message": ...}`. The host mounts [`router`] next to `/metrics`.
 //! Invariant: no engine type appears on the wire; `actions` shapes plain values.
 
-pub mod actions;
+// Private but for `admin` (the host implements its trait): the API is what the root
+// exports, so the compiler can tell when something inside is no longer used.
+mod actions;
 pub mod admin;
-pub mod error;
-pub mod request;
+mod error;
+mod request;
 pub mod sigv4;
-pub mod value;
+mod value;
 
 use std::collections::HashMap;
 use std::sync::Arc;

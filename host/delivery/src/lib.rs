@@ -9,11 +9,13 @@
 //! folder) before the call that reports it returns, and no key may resolve outside its root
 //! folder.
 
-pub mod firehose;
-pub mod fsutil;
-pub mod prefix;
-pub mod remote_kinesis;
-pub mod table;
+// Private: the crate's API is what the root re-exports, so the compiler can tell when
+// something inside is no longer used.
+mod firehose;
+mod fsutil;
+mod prefix;
+mod remote_kinesis;
+mod table;
 
 pub use firehose::{
     DeliveredObject, FailedRecord, FirehoseConfig, FirehoseError, FirehoseWriter, FlushError,

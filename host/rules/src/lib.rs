@@ -18,14 +18,16 @@
 //! offsets only; `get_dynamodb` reads Weir lookup tables; AWS-service
 //! functions are compile errors.
 
-pub mod compile;
-pub mod diagnostic;
-pub mod dialect;
-pub mod error_payload;
-pub mod eval;
+// Private modules: the crate's API is what the root re-exports below, so the compiler can
+// tell when something inside is no longer used.
+mod compile;
+mod diagnostic;
+mod dialect;
+mod error_payload;
+mod eval;
 mod functions;
-pub mod template;
-pub mod topic;
+mod template;
+mod topic;
 mod value;
 
 #[cfg(test)]

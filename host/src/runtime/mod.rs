@@ -8,18 +8,20 @@
 //! record holds its message's [`ack::AckToken`]; the message is acknowledged to an external
 //! broker only when the last of them is done.
 
-pub mod ack;
+// Private: the runtime's API is `Host` and `plugin_admin`, so the compiler can tell when
+// something inside is no longer used.
+mod ack;
 mod admin;
 pub use admin::plugin_admin;
-pub mod host;
-pub mod ingress;
+mod host;
+mod ingress;
 mod kinesis_put;
-pub mod metrics;
-pub mod pipeline;
-pub mod plan;
+mod metrics;
+mod pipeline;
+mod plan;
 mod plugin_spec;
-pub mod resources;
-pub mod sinks;
-pub mod work;
+mod resources;
+mod sinks;
+mod work;
 
 pub use host::{Host, HostError};

@@ -10,15 +10,18 @@
 //! snapshot. A reshard therefore waits for in-flight puts, so every record lands either in
 //! the parent before its `EndingSequenceNumber` or in a child.
 
-pub mod backend;
+// Public modules are the ones other crates name (`hashkey` and `seqno` for the API's checks,
+// `log` for its configuration); the rest is reached through the re-exports below, so the
+// compiler can tell when something inside is no longer used.
+mod backend;
 mod engine;
-pub mod error;
+mod error;
 pub mod hashkey;
-pub mod iterator;
-pub mod kpl;
+mod iterator;
+mod kpl;
 pub mod log;
 pub mod seqno;
-pub mod subscribe;
+mod subscribe;
 mod types;
 
 use std::path::PathBuf;

@@ -1,6 +1,5 @@
 //! The control plane: create, delete, list, describe, tags and retention settings.
 
-#[allow(unused_imports)]
 use super::*;
 
 impl Streams {

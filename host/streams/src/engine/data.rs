@@ -1,6 +1,5 @@
 //! The data plane: puts, iterators, reads and in-process subscriptions.
 
-#[allow(unused_imports)]
 use super::*;
 
 impl Streams {

@@ -1,6 +1,5 @@
 //! Resharding: split, merge and UpdateShardCount, with their lineage and limits.
 
-#[allow(unused_imports)]
 use super::*;
 
 impl Streams {

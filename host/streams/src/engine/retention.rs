@@ -1,6 +1,5 @@
 //! Maintenance: syncing dirty shards and trimming what retention expired.
 
-#[allow(unused_imports)]
 use super::*;
 
 impl Streams {
