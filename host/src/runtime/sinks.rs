@@ -10,12 +10,11 @@ use std::sync::{Arc, Mutex};
 use weir_delivery::{FailedRecord, FirehoseConfig, FirehoseWriter, KvTable};
 use weir_plugins::{OutboxRequest, PluginSlot, Record};
 use weir_streams::Streams;
-
-use super::kinesis_put::put_records;
-use super::metrics::{Metrics, ShardMetrics};
 use weir_support::error_chain;
 
 use super::ingress::PublishError;
+use super::kinesis_put::put_records;
+use super::metrics::{Metrics, ShardMetrics};
 use super::resources::{ResourceError, Resources};
 use super::work::Meta;
 
