@@ -159,16 +159,12 @@ impl StorageBackend for FileBackend {
     }
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
         let tmp = path.with_extension("tmp");
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(data)?;
-            f.sync_all()?;
+        // A temp file left by a crash mid-write is stale: the write starts over.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
-        fs::rename(&tmp, path)?;
-        if let Some(parent) = path.parent() {
-            sync_dir(parent)?;
-        }
-        Ok(())
+        Ok(weir_support::write_atomic_via(&tmp, path, &[data])?)
     }
 }
 
