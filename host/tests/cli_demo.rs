@@ -1,5 +1,6 @@
-//! `weir demo` alerts exactly the seed rows over 75 whose plate is in the driver table, through
-//! the real plugin components.
+//! `weir demo` runs the shipped configuration through the server's own plan (no broker): it
+//! alerts exactly the seed rows over 75 whose plate is in the driver table, puts each of them
+//! into the stream, archives every row, and acknowledges every message.
 
 use std::collections::{BTreeSet, HashSet};
 mod common;
@@ -68,6 +69,25 @@ fn demo_alerts_exactly_the_speeding_known_plates() {
     assert_eq!(alerted.into_iter().collect::<BTreeSet<_>>(), expected);
     assert!(stdout.contains("alerts sent:         693"), "{stdout}");
     assert!(stdout.contains("errors:              0"), "{stdout}");
+    assert!(
+        stdout.contains("acknowledged:        1000 of 1000 (0 not)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rule speeding   fired   693, errors 0"), "{stdout}");
+    assert!(
+        stdout.contains("action archive/0:firehose: delivered 1000, failed 0"),
+        "{stdout}"
+    );
+    // The stream's records, counted by shard, are the speeding cars.
+    let in_shards: u64 = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("stream speeding-alerts shardId-"))
+        .map(|l| {
+            let n = l.rsplit(": ").next().expect("count");
+            n.trim_end_matches(" records").parse::<u64>().expect("number")
+        })
+        .sum();
+    assert_eq!(in_shards, 693, "{stdout}");
 }
 
 #[test]

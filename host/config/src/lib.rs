@@ -6,6 +6,7 @@
 //! as `FILE:LINE:COL: `key.path`: message (expected ...)`. The schema is documented key by key
 //! in `docs/config.md` and by the annotated `examples/speeding/weir.toml`.
 
+mod action;
 mod error;
 mod plugin;
 mod schema;
@@ -16,14 +17,17 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+pub use action::{
+    ActionConfig, ActionKind, BufferConfig, Destination, FirehoseAction, KinesisAction, PluginAction,
+    RepublishAction, TableAction,
+};
 pub use error::{ConfigError, ConfigErrors, KeyPath, Segment};
 pub use plugin::{
     Grant, PluginConfig, PluginSpec, UnknownGrant, DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_BYTES,
 };
 
-use weir_rules::{Rule, Template};
+use weir_rules::Rule;
 use weir_streams::FsyncPolicy;
 
 /// A whole, valid configuration. Relative paths are already resolved against the folder of
@@ -197,85 +201,4 @@ pub struct RuleConfig {
     pub actions: Vec<ActionConfig>,
     /// Where outputs go when an action fails.
     pub error_action: Option<ActionConfig>,
-}
-
-/// One action with its pipeline stages.
-#[derive(Debug, Clone)]
-pub struct ActionConfig {
-    /// The destination.
-    pub kind: ActionKind,
-    /// Transformer plugins, in order.
-    pub transformers: Vec<String>,
-    /// Filter plugins, in order.
-    pub filters: Vec<String>,
-    /// Batching before the destination.
-    pub buffer: BufferConfig,
-}
-
-/// The destination of an action.
-#[derive(Debug, Clone)]
-pub enum ActionKind {
-    /// Put into a stream.
-    Kinesis {
-        /// Stream name.
-        stream: String,
-        /// Partition key template.
-        partition_key: Template,
-        /// A remote Kinesis-compatible endpoint; `None` means this Weir's own streams.
-        endpoint: Option<String>,
-    },
-    /// Buffered delivery into files under a folder.
-    Firehose {
-        /// Folder objects are written under.
-        root: PathBuf,
-        /// Key prefix (may use `!{timestamp:...}`).
-        prefix: String,
-        /// Key prefix of failed records (may use `!{firehose:error-output-type}`).
-        error_prefix: String,
-        /// Flush at this many bytes.
-        buffer_bytes: u64,
-        /// Flush after this long.
-        buffer_interval: Duration,
-    },
-    /// Publish back to MQTT.
-    Republish {
-        /// Topic template.
-        topic: Template,
-        /// 0 or 1.
-        qos: u8,
-    },
-    /// Store the output in a table.
-    Table {
-        /// Table name.
-        table: String,
-        /// Row key template.
-        key: Template,
-    },
-    /// Hand the output to an emitter plugin.
-    Plugin {
-        /// Plugin name.
-        emitter: String,
-    },
-}
-
-/// Flush a pipeline's buffer on whichever comes first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BufferConfig {
-    /// Records.
-    pub max_records: u64,
-    /// Bytes.
-    pub max_bytes: u64,
-    /// Age of the oldest record.
-    pub max_age: Duration,
-}
-
-impl Default for BufferConfig {
-    /// Small enough for interactive latency, large enough to amortise a plugin call.
-    fn default() -> Self {
-        BufferConfig {
-            max_records: 500,
-            max_bytes: 1 << 20,
-            max_age: Duration::from_millis(1000),
-        }
-    }
 }

@@ -144,6 +144,15 @@ pub enum RawActionKind {
 }
 
 impl RawActionKind {
+    /// Every kind.
+    pub const ALL: [RawActionKind; 5] = [
+        RawActionKind::Kinesis,
+        RawActionKind::Firehose,
+        RawActionKind::Republish,
+        RawActionKind::Table,
+        RawActionKind::Plugin,
+    ];
+
     /// The name as written in the file.
     pub fn name(self) -> &'static str {
         match self {
@@ -153,6 +162,29 @@ impl RawActionKind {
             RawActionKind::Table => "table",
             RawActionKind::Plugin => "plugin",
         }
+    }
+
+    /// The keys that belong to this kind (besides `kind` and the pipeline stages, which any
+    /// kind takes). A key of another kind is an error, not a setting to ignore.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            RawActionKind::Kinesis => &["stream", "partition_key", "endpoint"],
+            RawActionKind::Firehose => &[
+                "root",
+                "prefix",
+                "error_prefix",
+                "buffer_bytes",
+                "buffer_interval_ms",
+            ],
+            RawActionKind::Republish => &["topic", "qos"],
+            RawActionKind::Table => &["table", "key"],
+            RawActionKind::Plugin => &["emitter"],
+        }
+    }
+
+    /// The kind a key belongs to.
+    pub fn owning(key: &str) -> Option<RawActionKind> {
+        Self::ALL.into_iter().find(|k| k.keys().contains(&key))
     }
 }
 
@@ -187,6 +219,29 @@ pub struct RawAction {
     #[serde(default)]
     pub filters: Vec<String>,
     pub buffer: Option<RawBuffer>,
+}
+
+impl RawAction {
+    /// The kind-specific keys the file sets, by name.
+    pub fn set_keys(&self) -> impl Iterator<Item = &'static str> {
+        [
+            ("stream", self.stream.is_some()),
+            ("partition_key", self.partition_key.is_some()),
+            ("endpoint", self.endpoint.is_some()),
+            ("root", self.root.is_some()),
+            ("prefix", self.prefix.is_some()),
+            ("error_prefix", self.error_prefix.is_some()),
+            ("buffer_bytes", self.buffer_bytes.is_some()),
+            ("buffer_interval_ms", self.buffer_interval_ms.is_some()),
+            ("topic", self.topic.is_some()),
+            ("qos", self.qos.is_some()),
+            ("table", self.table.is_some()),
+            ("key", self.key.is_some()),
+            ("emitter", self.emitter.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+    }
 }
 
 /// `buffer = { ... }` of an action's pipeline.

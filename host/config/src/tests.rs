@@ -63,26 +63,36 @@ fn config_example_file_parses() {
     assert_eq!(speeding.rule.topic_filter(), "rtr/iot/trafficdata");
     assert_eq!(speeding.actions.len(), 3);
     assert!(
-        matches!(&speeding.actions[0].kind, ActionKind::Kinesis { stream, .. } if stream == "speeding-alerts")
+        matches!(&speeding.actions[0].kind, ActionKind::Kinesis(k) if k.stream == "speeding-alerts")
     );
     assert_eq!(speeding.actions[0].transformers, ["owner-enrich"]);
     assert!(
-        matches!(&speeding.actions[1].kind, ActionKind::Plugin { emitter } if emitter == "sms-alert")
+        matches!(&speeding.actions[1].kind, ActionKind::Plugin(p) if p.emitter == "sms-alert")
     );
     assert!(
-        matches!(&speeding.actions[2].kind, ActionKind::Table { table, .. } if table == "speeding-cars")
+        matches!(&speeding.actions[2].kind, ActionKind::Table(t) if t.table == "speeding-cars")
     );
     assert!(matches!(
         speeding.error_action.as_ref().map(|a| &a.kind),
-        Some(ActionKind::Firehose { .. })
+        Some(ActionKind::Firehose(_))
     ));
     assert!(matches!(
         &c.rules["archive"].actions[0].kind,
-        ActionKind::Firehose {
+        ActionKind::Firehose(FirehoseAction {
             buffer_bytes: 1048576,
             ..
-        }
+        })
     ));
+    // What the runtime reads of each kind, from one place.
+    let d = speeding.actions[0].kind.destination();
+    assert_eq!(
+        (d.aws_action(), d.resource(), d.label()),
+        ("KinesisAction", "speeding-alerts".to_owned(), "kinesis:speeding-alerts".to_owned())
+    );
+    assert_eq!(d.key_template().map(|t| t.source()), Some("${licensePlate}"));
+    let d = speeding.actions[1].kind.destination();
+    assert_eq!((d.aws_action(), d.label()), ("LambdaAction", "plugin:sms-alert".to_owned()));
+    assert!(d.key_template().is_none());
     assert!(matches!(&c.notify["sms"], NotifyChannel::File { .. }));
 }
 
@@ -361,4 +371,36 @@ fn config_disabled_rule_and_bad_stream_name() {
     );
     let ok = Config::parse(&(BASE.to_owned() + "enabled = false\n"), F);
     assert!(ok.is_ok_and(|c| !c.rules["fast"].enabled));
+}
+
+#[test]
+fn every_action_key_belongs_to_exactly_one_kind() {
+    use crate::schema::RawActionKind;
+    let mut seen = std::collections::BTreeSet::new();
+    for kind in RawActionKind::ALL {
+        for key in kind.keys() {
+            assert!(seen.insert(*key), "{key} belongs to two kinds");
+            assert_eq!(RawActionKind::owning(key), Some(kind));
+        }
+    }
+    // Every key the flat struct can carry is some kind's key, so none escapes the check.
+    let all = toml::from_str::<crate::schema::RawAction>(
+        r#"kind = "kinesis"
+stream = "s"
+partition_key = "p"
+endpoint = "http://e"
+root = "r"
+prefix = "p"
+error_prefix = "e"
+buffer_bytes = 1
+buffer_interval_ms = 1
+topic = "t"
+qos = 0
+table = "t"
+key = "k"
+emitter = "e""#,
+    )
+    .expect("every key");
+    let set: std::collections::BTreeSet<_> = all.set_keys().collect();
+    assert_eq!(set, seen);
 }

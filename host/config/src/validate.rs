@@ -18,7 +18,7 @@ use super::error::{ConfigError, ConfigErrors, KeyPath, Segment};
 use super::schema::*;
 use super::*;
 use crate::{Grant, PluginSpec, DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_BYTES};
-use weir_rules::Diagnostic;
+use weir_rules::{Diagnostic, Template};
 
 mod rules;
 mod sections;

@@ -1,30 +1,32 @@
-//! `weir demo`: the speeding-car scenario in-process.
+//! `weir demo`: the speeding-car scenario in-process, through the server's own code.
 //!
-//! Each row of the seed's `speeding_data.csv` becomes the JSON message the Raspberry Pi
-//! publishes (every value a string), then runs through the three real plugin components:
-//! `speed-limit` (filter) -> `owner-enrich` (transformer, joined with `driver_data.csv`) ->
-//! `sms-alert` (emitter). Every alert the emitter asks for is printed, then a summary.
-//! Records that fail a stage are reported with the plugin's reason, as an error action would.
+//! It loads the same configuration file `weir run` uses (by default the shipped
+//! `examples/speeding/weir.toml`), points its storage at a fresh folder, and replays each row
+//! of the seed's `speeding_data.csv` as the JSON message the Raspberry Pi publishes (every
+//! value a string) through [`weir_host::runtime::replay`]: the same plan, rules, plugin
+//! pipelines, sinks and error actions as `weir run`, only without a broker. It prints every
+//! alert the `sms` channel received, then what each rule and action did.
 
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{bail, Context};
+use bytes::Bytes;
 use serde_json::{Map, Value};
-use weir_plugins::tables::{LookupTables, Table};
-use weir_plugins::{
-    FilterResult, Grant, OutboxRequest, PluginEngine, PluginSlot, PluginSpec, Record,
-    TransformResult,
-};
+use weir_config::{ActionKind, Config, NotifyChannel};
+use weir_host::runtime::{replay, Message, ReplayReport};
 
 pub struct Options {
-    pub plugin_dir: PathBuf,
+    /// The configuration file.
+    pub config: PathBuf,
+    /// Where the plugin components are, when not where the file says.
+    pub plugin_dir: Option<PathBuf>,
+    /// Folder with `speeding_data.csv`.
     pub data_dir: PathBuf,
-    pub batch: usize,
+    /// Storage folder to keep; `None` means a temporary one, removed afterwards.
+    pub storage: Option<PathBuf>,
     pub quiet: bool,
 }
 
@@ -40,196 +42,206 @@ fn device_payload(row: &csv::StringRecord, headers: &csv::StringRecord, now: &st
     Value::Object(m)
 }
 
-fn load(
-    engine: &PluginEngine,
-    dir: &Path,
-    file: &str,
-    spec: PluginSpec,
-    tables: &Arc<LookupTables>,
-) -> anyhow::Result<Arc<PluginSlot>> {
-    let path = dir.join(file);
-    if !path.is_file() {
-        bail!(
-            "{} not found: build the plugins first with `cargo xtask plugins`",
-            path.display()
-        );
+fn messages(csv_path: &Path) -> anyhow::Result<Vec<Message>> {
+    let mut reader = csv::Reader::from_path(csv_path)
+        .with_context(|| format!("cannot read {}", csv_path.display()))?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{}: header", csv_path.display()))?
+        .clone();
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string();
+    let topic: Arc<str> = Arc::from(TOPIC);
+    let client: Arc<str> = Arc::from("weir-demo");
+    let mut out = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let row = row.with_context(|| format!("{}: row {}", csv_path.display(), i + 2))?;
+        out.push(Message {
+            topic: topic.clone(),
+            payload: Bytes::from(device_payload(&row, &headers, &now).to_string()),
+            client_id: Some(client.clone()),
+        });
     }
-    Ok(PluginSlot::load(engine, spec, &path, tables.clone())?)
+    Ok(out)
+}
+
+/// `path` moved from under `from` to under `to`; paths elsewhere stay.
+fn rebase(path: &Path, from: &Path, to: &Path) -> PathBuf {
+    match path.strip_prefix(from) {
+        Ok(rest) => to.join(rest),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+/// Points everything the file keeps under its storage folder (streams, tables, notification
+/// files, Firehose folders) at `storage`, and the plugins at `plugin_dir` when given.
+fn relocate(config: &mut Config, storage: &Path, plugin_dir: Option<&Path>) {
+    let old = config.storage.dir.clone();
+    config.storage.dir = storage.to_path_buf();
+    for channel in config.notify.values_mut() {
+        if let NotifyChannel::File { path } = channel {
+            *path = rebase(path, &old, storage);
+        }
+    }
+    for rule in config.rules.values_mut() {
+        for action in rule.actions.iter_mut().chain(rule.error_action.as_mut()) {
+            if let ActionKind::Firehose(f) = &mut action.kind {
+                f.root = rebase(&f.root, &old, storage);
+            }
+        }
+    }
+    if let Some(dir) = plugin_dir {
+        for p in config.plugins.values_mut() {
+            if let Some(name) = p.path.file_name() {
+                p.path = dir.join(name);
+            }
+        }
+    }
+}
+
+/// A fresh, empty storage folder: the report counts one run only.
+fn storage_folder(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = match given {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!(
+            "weir-demo-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        )),
+    };
+    if let Ok(mut entries) = std::fs::read_dir(&dir) {
+        if entries.next().is_some() {
+            bail!(
+                "--storage {} is not empty; give an empty or new folder (the report counts one run)",
+                dir.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Every notification a file channel received, as `CHANNEL TARGET: MESSAGE` lines.
+fn notifications(config: &Config) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for channel in config.notify.values() {
+        let NotifyChannel::File { path } = channel else {
+            continue;
+        };
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.with_context(|| format!("reading {}", path.display()))?;
+            let v: Value = serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
+            let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
+            lines.push(format!(
+                "{} {}: {}",
+                field("channel"),
+                field("target"),
+                field("message").replace("\n ", " | ")
+            ));
+        }
+    }
+    Ok(lines)
 }
 
 pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let drivers_csv = opts.data_dir.join("driver_data.csv");
-    let speeding_csv = opts.data_dir.join("speeding_data.csv");
-    let drivers = Table::from_csv_file("drivers", &drivers_csv, "licensePlate")?;
-    let mut tables = LookupTables::new();
-    let driver_count = drivers.len();
-    tables.insert("drivers", drivers);
-    let tables = Arc::new(tables);
-
-    let engine = PluginEngine::new(Some(PathBuf::from("target/weir-cache")))?;
-    let speed_limit = load(
-        &engine,
-        &opts.plugin_dir,
-        "speed-limit.wasm",
-        PluginSpec::new("speed-limit", &[Grant::Config]).param("limit", "75"),
-        &tables,
-    )?;
-    let enrich = load(
-        &engine,
-        &opts.plugin_dir,
-        "owner-enrich.wasm",
-        PluginSpec::new("owner-enrich", &[Grant::Config, Grant::Lookup]).param("table", "drivers"),
-        &tables,
-    )?;
-    let alert = load(
-        &engine,
-        &opts.plugin_dir,
-        "sms-alert.wasm",
-        PluginSpec {
-            channels: Some(vec!["sms".into()]),
-            ..PluginSpec::new("sms-alert", &[Grant::Config, Grant::Outbox, Grant::Log])
-        },
-        &tables,
-    )?;
-    let load_elapsed = started.elapsed();
-
-    let mut reader = csv::Reader::from_path(&speeding_csv)
-        .with_context(|| format!("cannot read {}", speeding_csv.display()))?;
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{}: header", speeding_csv.display()))?
-        .clone();
-    let mut records = Vec::new();
-    let mut errors: Vec<(String, String)> = Vec::new();
-    let now = chrono::Utc::now();
-    for (i, row) in reader.records().enumerate() {
-        let row = row.with_context(|| format!("{}: row {}", speeding_csv.display(), i + 2))?;
-        let payload = device_payload(
-            &row,
-            &headers,
-            &now.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
-        );
-        let plate = row.get(0).unwrap_or_default().to_string();
-        records.push(Record {
-            payload: payload.to_string().into_bytes(),
-            partition_key: plate,
-            source_topic: TOPIC.into(),
-            client_id: "weir-demo".into(),
-            rule_name: "speeding".into(),
-            arrival_timestamp_ms: u64::try_from(now.timestamp_millis()).unwrap_or(0),
-            attributes: Vec::new(),
-        });
+    let mut config = Config::load(&opts.config).map_err(|e| {
+        let hint = if e.0.iter().any(|c| c.path.to_string().starts_with("plugins")) {
+            "\nthe plugin components are built by `cargo xtask plugins`"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("{e}{hint}")
+    })?;
+    let storage = storage_folder(opts.storage.as_deref())?;
+    relocate(&mut config, &storage, opts.plugin_dir.as_deref());
+    for (name, p) in &config.plugins {
+        if !p.path.is_file() {
+            bail!(
+                "plugin {name:?}: {} not found: build the plugins first with `cargo xtask plugins`",
+                p.path.display()
+            );
+        }
     }
+    let csv_path = opts.data_dir.join("speeding_data.csv");
+    let msgs = messages(&csv_path)?;
+    let count = msgs.len();
+    let report = replay(&config, msgs).context("replaying the scenario")?;
+    let alerts = notifications(&config)?;
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let pipeline_started = Instant::now();
-    let (mut kept, mut enriched, mut alerts) = (0usize, 0usize, 0usize);
-    let mut failures_by_stage: BTreeMap<&str, usize> = BTreeMap::new();
-    for batch in records.chunks(opts.batch) {
-        let verdicts = speed_limit.filter(batch)?;
-        let mut passed = Vec::new();
-        for (record, verdict) in batch.iter().zip(verdicts) {
-            match verdict {
-                FilterResult::Keep => passed.push(record.clone()),
-                FilterResult::Drop => {}
-                FilterResult::Failed(e) => {
-                    *failures_by_stage.entry("speed-limit").or_default() += 1;
-                    errors.push((
-                        record.partition_key.clone(),
-                        format!("speed-limit: {}: {}", e.code, e.message),
-                    ));
-                }
-            }
+    if !opts.quiet {
+        for a in &alerts {
+            writeln!(out, "{a}")?;
         }
-        kept += passed.len();
-        let results = enrich.transform(&passed)?;
-        let mut joined = Vec::new();
-        for (record, result) in passed.iter().zip(results) {
-            match result {
-                TransformResult::Records(rs) => joined.extend(rs),
-                TransformResult::Failed(e) => {
-                    *failures_by_stage.entry("owner-enrich").or_default() += 1;
-                    errors.push((
-                        record.partition_key.clone(),
-                        format!("owner-enrich: {}: {}", e.code, e.message),
-                    ));
-                }
-            }
-        }
-        enriched += joined.len();
-        let outcome = alert.emit(&joined)?;
-        for f in &outcome.failures {
-            *failures_by_stage.entry("sms-alert").or_default() += 1;
-            let key = joined
-                .get(f.index as usize)
-                .map(|r| r.partition_key.clone())
-                .unwrap_or_default();
-            errors.push((
-                key,
-                format!("sms-alert: {}: {}", f.error.code, f.error.message),
-            ));
-        }
-        for request in outcome.outbox {
-            if let OutboxRequest::Notify {
-                channel,
-                target,
-                message,
-            } = request
-            {
-                alerts += 1;
-                if !opts.quiet {
-                    writeln!(out, "{channel} {target}: {}", message.replace("\n ", " | "))?;
-                }
-            }
-        }
+        writeln!(out)?;
     }
-    let pipeline_elapsed = pipeline_started.elapsed();
+    print_report(&mut out, opts, &csv_path, count, &report, alerts.len())?;
+    if opts.storage.is_none() {
+        let _ = std::fs::remove_dir_all(&storage);
+    } else {
+        writeln!(out, "  storage kept in {}", storage.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
-    writeln!(out)?;
+fn print_report(
+    out: &mut impl Write,
+    opts: &Options,
+    csv_path: &Path,
+    count: usize,
+    r: &ReplayReport,
+    alerts: usize,
+) -> anyhow::Result<()> {
+    let c = &r.counters;
     writeln!(
         out,
-        "speeding-car demo: {} rows from {}",
-        records.len(),
-        speeding_csv.display()
+        "speeding-car demo: {count} messages from {} through {}",
+        csv_path.display(),
+        opts.config.display()
     )?;
-    writeln!(
-        out,
-        "  driver table:        {driver_count} owners from {}",
-        drivers_csv.display()
-    )?;
-    writeln!(out, "  above the limit:     {kept} (speed-limit, limit 75)")?;
-    writeln!(out, "  joined with owner:   {enriched} (owner-enrich)")?;
-    writeln!(
-        out,
-        "  alerts sent:         {alerts} (sms-alert, channel sms)"
-    )?;
-    writeln!(out, "  errors:              {}", errors.len())?;
-    for (key, why) in errors.iter().take(20) {
-        writeln!(out, "    {key}: {why}")?;
-    }
-    for (p, n) in [
-        (&speed_limit, "speed-limit"),
-        (&enrich, "owner-enrich"),
-        (&alert, "sms-alert"),
-    ] {
-        let plugin = p.current();
+    for rule in &c.rules {
         writeln!(
             out,
-            "  plugin {n:<13} version {} loaded in {:.1} ms{}",
-            plugin.version(),
-            plugin.load_time().as_secs_f64() * 1e3,
-            if plugin.from_cache() { " (cached)" } else { "" }
+            "  rule {:<10} fired {:>5}, errors {}",
+            rule.rule, rule.matched, rule.errors
         )?;
     }
+    for a in &c.actions {
+        writeln!(
+            out,
+            "  action {}/{}: delivered {}, failed {}, dropped {}",
+            a.rule, a.action, a.delivered, a.failed, a.dropped
+        )?;
+    }
+    for s in &c.shards {
+        writeln!(
+            out,
+            "  stream {} {}: {} records",
+            s.stream, s.shard, s.records
+        )?;
+    }
+    let errors: u64 = c.rules.iter().map(|r| r.errors).sum();
+    writeln!(out, "  alerts sent:         {alerts}")?;
+    writeln!(out, "  errors:              {errors}")?;
     writeln!(
         out,
-        "  time: loading {:.0} ms, pipeline {:.1} ms ({:.0} records/s, batches of {})",
-        load_elapsed.as_secs_f64() * 1e3,
-        pipeline_elapsed.as_secs_f64() * 1e3,
-        records.len() as f64 / pipeline_elapsed.as_secs_f64().max(1e-9),
-        opts.batch
+        "  acknowledged:        {} of {count} ({} not)",
+        r.acknowledged, r.not_acknowledged
     )?;
-    Ok(ExitCode::SUCCESS)
+    writeln!(
+        out,
+        "  time: opening {:.0} ms, replay {:.1} ms ({:.0} messages/s)",
+        r.open_time.as_secs_f64() * 1e3,
+        r.run_time.as_secs_f64() * 1e3,
+        count as f64 / r.run_time.as_secs_f64().max(1e-9),
+    )?;
+    Ok(())
 }

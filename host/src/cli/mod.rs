@@ -25,18 +25,24 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the speeding-car scenario in-process: the seed's CSV rows through the speed-limit
-    /// filter, the owner-enrich transformer and the sms-alert emitter, printing every alert.
+    /// Run the speeding-car scenario in-process through the server's own rules, plugin
+    /// pipelines and sinks (no broker): the seed's CSV rows replayed as the device's messages
+    /// into a fresh storage folder, then every alert and what each rule and action did.
     Demo {
-        /// Folder with the built plugin components (`cargo xtask plugins` writes them there).
-        #[arg(long, default_value = "target/plugins")]
-        plugins: PathBuf,
-        /// Folder with `speeding_data.csv` and `driver_data.csv`.
+        /// The configuration file, as for `weir run`.
+        #[arg(long, default_value = "examples/speeding/weir.toml")]
+        config: PathBuf,
+        /// Folder with the built plugin components, instead of the paths in the file
+        /// (`cargo xtask plugins` writes them to target/plugins).
+        #[arg(long)]
+        plugins: Option<PathBuf>,
+        /// Folder with `speeding_data.csv`.
         #[arg(long, default_value = "examples/speeding/data")]
         data: PathBuf,
-        /// Records per plugin call.
-        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-        batch: u32,
+        /// Keep the streams, tables and archives in this (empty or new) folder; by default a
+        /// temporary folder is used and removed.
+        #[arg(long)]
+        storage: Option<PathBuf>,
         /// Print only the summary, not every alert.
         #[arg(long)]
         quiet: bool,
@@ -143,14 +149,16 @@ pub fn init_tracing(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo {
+            config,
             plugins,
             data,
-            batch,
+            storage,
             quiet,
         } => demo::run(&demo::Options {
+            config,
             plugin_dir: plugins,
             data_dir: data,
-            batch: batch as usize,
+            storage,
             quiet,
         }),
         Command::Run { config, no_watch } => run::run(&config, !no_watch),

@@ -111,49 +111,12 @@ impl Host {
                 source: e,
             }
         };
-        std::fs::create_dir_all(storage)
-            .map_err(|e| storage_err("creating the folder".into())(Box::new(e)))?;
-        let mut sc = StreamsConfig::new(storage.join("streams"));
-        sc.fsync = config.storage.fsync;
-        sc.transition_delay = Duration::ZERO;
-        let streams = Streams::open(sc)
-            .map_err(|e| storage_err("opening the streams".into())(Box::new(e)))?;
-        for (name, s) in &config.streams {
-            streams
-                .ensure_stream(name, s.shards, s.retention_hours)
-                .map_err(|e| storage_err(format!("stream {name:?}"))(Box::new(e)))?;
-        }
-
-        let mut lookup = LookupTables::new();
-        for (name, t) in &config.tables {
-            if let Some(file) = &t.file {
-                let table = Table::from_csv_file(name, file, &t.key).map_err(|source| {
-                    HostError::Table {
-                        name: name.clone(),
-                        source,
-                    }
-                })?;
-                lookup.insert(name.clone(), table);
-            }
-        }
-        let lookup = Arc::new(lookup);
-        let engine = PluginEngine::new(Some(storage.join("plugin-cache"))).map_err(|e| {
-            HostError::Plugin {
-                name: "(engine)".into(),
-                source: e,
-            }
-        })?;
-        let registry = Arc::new(PluginRegistry::new(engine, lookup.clone()));
-        let mut plugin_specs = BTreeMap::new();
-        for (name, p) in &config.plugins {
-            registry
-                .add(super::plugin_spec::plugin_spec(&p.spec), &p.path)
-                .map_err(|source| HostError::Plugin {
-                    name: name.clone(),
-                    source,
-                })?;
-            plugin_specs.insert(name.clone(), spec_fingerprint(p));
-        }
+        let Opened {
+            streams,
+            lookup,
+            registry,
+            plugin_specs,
+        } = open(&config)?;
         let plugin_watcher = match registry.watch() {
             Ok(w) => Some(w),
             Err(e) => {
@@ -447,6 +410,77 @@ impl Host {
         }
         Ok(())
     }
+}
+
+/// What a host opens before any message can flow: storage, lookup tables, plugins.
+pub(super) struct Opened {
+    pub(super) streams: Streams,
+    pub(super) lookup: Arc<LookupTables>,
+    pub(super) registry: Arc<PluginRegistry>,
+    /// Each plugin's fingerprint, so a reload loads only what changed.
+    pub(super) plugin_specs: BTreeMap<String, String>,
+}
+
+/// Opens the storage folder, creates the configured streams, loads the lookup tables and the
+/// plugins. `weir run` and `weir demo` (through [`super::replay`]) share it, so the demo
+/// starts exactly what the server starts, short of the broker and the API.
+pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
+    let storage = &config.storage.dir;
+    let storage_err = |what: String| {
+        let path = storage.clone();
+        move |e: Cause| HostError::Storage {
+            path,
+            what,
+            source: e,
+        }
+    };
+    std::fs::create_dir_all(storage)
+        .map_err(|e| storage_err("creating the folder".into())(Box::new(e)))?;
+    let mut sc = StreamsConfig::new(storage.join("streams"));
+    sc.fsync = config.storage.fsync;
+    sc.transition_delay = Duration::ZERO;
+    let streams =
+        Streams::open(sc).map_err(|e| storage_err("opening the streams".into())(Box::new(e)))?;
+    for (name, s) in &config.streams {
+        streams
+            .ensure_stream(name, s.shards, s.retention_hours)
+            .map_err(|e| storage_err(format!("stream {name:?}"))(Box::new(e)))?;
+    }
+
+    let mut lookup = LookupTables::new();
+    for (name, t) in &config.tables {
+        if let Some(file) = &t.file {
+            let table =
+                Table::from_csv_file(name, file, &t.key).map_err(|source| HostError::Table {
+                    name: name.clone(),
+                    source,
+                })?;
+            lookup.insert(name.clone(), table);
+        }
+    }
+    let lookup = Arc::new(lookup);
+    let engine =
+        PluginEngine::new(Some(storage.join("plugin-cache"))).map_err(|e| HostError::Plugin {
+            name: "(engine)".into(),
+            source: e,
+        })?;
+    let registry = Arc::new(PluginRegistry::new(engine, lookup.clone()));
+    let mut plugin_specs = BTreeMap::new();
+    for (name, p) in &config.plugins {
+        registry
+            .add(super::plugin_spec::plugin_spec(&p.spec), &p.path)
+            .map_err(|source| HostError::Plugin {
+                name: name.clone(),
+                source,
+            })?;
+        plugin_specs.insert(name.clone(), spec_fingerprint(p));
+    }
+    Ok(Opened {
+        streams,
+        lookup,
+        registry,
+        plugin_specs,
+    })
 }
 
 /// Enough of a plugin's configuration to tell whether a reload changed it.

@@ -89,6 +89,48 @@ pub struct ShardMetrics {
     pub bytes: AtomicU64,
 }
 
+/// The values of a host's counters at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Messages taken in.
+    pub messages_in: u64,
+    /// Messages no enabled rule matched.
+    pub unmatched: u64,
+    /// Per rule.
+    pub rules: Vec<RuleCounts>,
+    /// Per action of a rule (error actions included, labelled `error:...`).
+    pub actions: Vec<ActionCounts>,
+    /// Per shard the host's actions appended to.
+    pub shards: Vec<ShardCounts>,
+}
+
+/// One rule's counters.
+#[derive(Debug, Clone)]
+pub struct RuleCounts {
+    pub rule: String,
+    pub matched: u64,
+    pub errors: u64,
+}
+
+/// One action's counters.
+#[derive(Debug, Clone)]
+pub struct ActionCounts {
+    pub rule: String,
+    /// `INDEX:KIND[:TARGET]`, as in `/metrics`.
+    pub action: String,
+    pub delivered: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+/// Records one shard received.
+#[derive(Debug, Clone)]
+pub struct ShardCounts {
+    pub stream: String,
+    pub shard: String,
+    pub records: u64,
+}
+
 /// Every counter of a host.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -132,6 +174,41 @@ impl Metrics {
             .entry((stream.to_owned(), shard.to_owned()))
             .or_default()
             .clone()
+    }
+
+    /// The counters' values now, for a report (`weir demo`), in label order.
+    pub fn snapshot(&self) -> Snapshot {
+        let c = |v: &AtomicU64| v.load(Ordering::Relaxed);
+        Snapshot {
+            messages_in: c(&self.messages_in),
+            unmatched: c(&self.unmatched),
+            rules: lock(&self.rules)
+                .iter()
+                .map(|(name, m)| RuleCounts {
+                    rule: name.clone(),
+                    matched: c(&m.matched),
+                    errors: c(&m.errors),
+                })
+                .collect(),
+            actions: lock(&self.actions)
+                .iter()
+                .map(|((rule, action), m)| ActionCounts {
+                    rule: rule.clone(),
+                    action: action.clone(),
+                    delivered: c(&m.delivered),
+                    failed: c(&m.failed),
+                    dropped: c(&m.dropped),
+                })
+                .collect(),
+            shards: lock(&self.shards)
+                .iter()
+                .map(|((stream, shard), m)| ShardCounts {
+                    stream: stream.clone(),
+                    shard: shard.clone(),
+                    records: c(&m.records),
+                })
+                .collect(),
+        }
     }
 
     /// Prometheus text exposition (version 0.0.4) of everything, plugins included.

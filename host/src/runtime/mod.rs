@@ -8,7 +8,7 @@
 //! record holds its message's [`ack::AckToken`]; the message is acknowledged to an external
 //! broker only when the last of them is done.
 
-// Private: the runtime's API is `Host` and `plugin_admin`, so the compiler can tell when
+// Private: the runtime's API is `Host`, `replay` and `plugin_admin`, so the compiler can tell when
 // something inside is no longer used.
 mod ack;
 mod admin;
@@ -20,8 +20,11 @@ mod metrics;
 mod pipeline;
 mod plan;
 mod plugin_spec;
+mod replay;
 mod resources;
 mod sinks;
 mod work;
 
 pub use host::{Host, HostError};
+pub use metrics::{ActionCounts, RuleCounts, ShardCounts, Snapshot};
+pub use replay::{replay, Message, ReplayReport};

@@ -93,38 +93,8 @@ pub struct Plan {
     scratch: Vec<usize>,
 }
 
-fn aws_action(kind: &ActionKind) -> &'static str {
-    match kind {
-        ActionKind::Kinesis { .. } => "KinesisAction",
-        ActionKind::Firehose { .. } => "FirehoseAction",
-        ActionKind::Republish { .. } => "RepublishAction",
-        ActionKind::Table { .. } => "DynamoDBv2Action",
-        ActionKind::Plugin { .. } => "LambdaAction",
-    }
-}
-
-fn resource(kind: &ActionKind) -> String {
-    match kind {
-        ActionKind::Kinesis {
-            stream, endpoint, ..
-        } => match endpoint {
-            Some(e) => format!("{e}#{stream}"),
-            None => stream.clone(),
-        },
-        ActionKind::Firehose { root, .. } => root.display().to_string(),
-        ActionKind::Republish { topic, .. } => topic.source().to_owned(),
-        ActionKind::Table { table, .. } => table.clone(),
-        ActionKind::Plugin { emitter } => emitter.clone(),
-    }
-}
-
 fn key_template(kind: &ActionKind) -> Option<Arc<Template>> {
-    match kind {
-        ActionKind::Kinesis { partition_key, .. } => Some(Arc::new(partition_key.clone())),
-        ActionKind::Republish { topic, .. } => Some(Arc::new(topic.clone())),
-        ActionKind::Table { key, .. } => Some(Arc::new(key.clone())),
-        ActionKind::Firehose { .. } | ActionKind::Plugin { .. } => None,
-    }
+    kind.destination().key_template().cloned().map(Arc::new)
 }
 
 /// A Firehose delivery stream name (AWS's `[a-zA-Z0-9_.-]{1,64}`) for one action.
@@ -186,10 +156,11 @@ impl Plan {
         for (i, ac) in rc.actions.iter().enumerate() {
             let label = format!("{i}");
             let tx = self.start_action(name, &label, ac, errors.clone(), false, &metrics)?;
+            let d = ac.kind.destination();
             actions.push(ActionInput {
                 key: key_template(&ac.kind),
-                aws_action: aws_action(&ac.kind),
-                resource: resource(&ac.kind),
+                aws_action: d.aws_action(),
+                resource: d.resource(),
                 tx,
             });
         }
@@ -239,7 +210,8 @@ impl Plan {
     ) -> Result<SyncSender<WorkItem>, PlanError> {
         use weir_plugins::PluginKind;
         let res = &self.resources;
-        let label = format!("{index}:{}", action_label(&ac.kind));
+        let destination = ac.kind.destination();
+        let label = format!("{index}:{}", destination.label());
         let dest_err = |source: super::sinks::SinkError| PlanError::Destination {
             rule: rule.to_owned(),
             action: label.clone(),
@@ -247,40 +219,30 @@ impl Plan {
         };
         let mut buffer = ac.buffer;
         let sink: Box<dyn Sink> = match &ac.kind {
-            ActionKind::Kinesis {
-                stream, endpoint, ..
-            } => match endpoint {
-                None => Box::new(KinesisLocal::new(res, stream)),
+            ActionKind::Kinesis(k) => match &k.endpoint {
+                None => Box::new(KinesisLocal::new(res, &k.stream)),
                 Some(url) => {
-                    Box::new(super::sinks::KinesisRemote::new(url, stream).map_err(dest_err)?)
+                    Box::new(super::sinks::KinesisRemote::new(url, &k.stream).map_err(dest_err)?)
                 }
             },
-            ActionKind::Firehose {
-                root,
-                prefix,
-                error_prefix,
-                buffer_bytes,
-                buffer_interval,
-            } => {
-                let mut fc = FirehoseConfig::new(root, delivery_stream_name(rule, &label));
-                fc.prefix = (!prefix.is_empty()).then(|| prefix.clone());
-                fc.error_prefix = Some(error_prefix.clone());
-                fc.buffer_bytes = *buffer_bytes;
-                fc.buffer_interval = *buffer_interval;
+            ActionKind::Firehose(f) => {
+                let mut fc = FirehoseConfig::new(&f.root, delivery_stream_name(rule, &label));
+                fc.prefix = (!f.prefix.is_empty()).then(|| f.prefix.clone());
+                fc.error_prefix = Some(f.error_prefix.clone());
+                fc.buffer_bytes = f.buffer_bytes;
+                fc.buffer_interval = f.buffer_interval;
                 // One JSON document per line, so archives can be read line by line.
                 fc.record_delimiter = Some(b'\n');
                 // The pipeline's buffer is Firehose's buffer: flush on its size or interval.
-                buffer.max_bytes = *buffer_bytes;
-                buffer.max_age = *buffer_interval;
+                buffer.max_bytes = f.buffer_bytes;
+                buffer.max_age = f.buffer_interval;
                 buffer.max_records = buffer.max_records.max(100_000);
                 Box::new(Firehose::new(fc).map_err(dest_err)?)
             }
-            ActionKind::Republish { qos, .. } => Box::new(Republish::new(res.clone(), *qos)),
-            ActionKind::Table { table, .. } => {
-                Box::new(TableSink::new(res, table).map_err(dest_err)?)
-            }
-            ActionKind::Plugin { emitter } => Box::new(Emitter::new(
-                self.slot(rule, emitter, PluginKind::Emitter)?,
+            ActionKind::Republish(r) => Box::new(Republish::new(res.clone(), r.qos)),
+            ActionKind::Table(t) => Box::new(TableSink::new(res, &t.table).map_err(dest_err)?),
+            ActionKind::Plugin(p) => Box::new(Emitter::new(
+                self.slot(rule, &p.emitter, PluginKind::Emitter)?,
                 res.clone(),
             )),
         };
@@ -297,8 +259,8 @@ impl Plan {
         let pipeline = Pipeline::spawn(PipelineSpec {
             metrics: res.metrics.action(rule, &label),
             label,
-            aws_action: aws_action(&ac.kind),
-            resource: resource(&ac.kind),
+            aws_action: destination.aws_action(),
+            resource: destination.resource(),
             transformers,
             filters,
             buffer,
@@ -427,17 +389,6 @@ impl Plan {
                 tracing::error!("an action pipeline panicked while draining");
             }
         }
-    }
-}
-
-/// A short label for an action kind: its kind and target.
-fn action_label(kind: &ActionKind) -> String {
-    match kind {
-        ActionKind::Kinesis { stream, .. } => format!("kinesis:{stream}"),
-        ActionKind::Firehose { .. } => "firehose".into(),
-        ActionKind::Republish { .. } => "republish".into(),
-        ActionKind::Table { table, .. } => format!("table:{table}"),
-        ActionKind::Plugin { emitter } => format!("plugin:{emitter}"),
     }
 }
 

@@ -100,32 +100,14 @@ impl<'i> Ctx<'i> {
         use RawActionKind as K;
         let kind = a.kind;
         // Keys that belong to other kinds are mistakes, not settings to ignore.
-        let fields: [(&str, bool, &[K]); 13] = [
-            ("stream", a.stream.is_some(), &[K::Kinesis]),
-            ("partition_key", a.partition_key.is_some(), &[K::Kinesis]),
-            ("endpoint", a.endpoint.is_some(), &[K::Kinesis]),
-            ("root", a.root.is_some(), &[K::Firehose]),
-            ("prefix", a.prefix.is_some(), &[K::Firehose]),
-            ("error_prefix", a.error_prefix.is_some(), &[K::Firehose]),
-            ("buffer_bytes", a.buffer_bytes.is_some(), &[K::Firehose]),
-            (
-                "buffer_interval_ms",
-                a.buffer_interval_ms.is_some(),
-                &[K::Firehose],
-            ),
-            ("topic", a.topic.is_some(), &[K::Republish]),
-            ("qos", a.qos.is_some(), &[K::Republish]),
-            ("table", a.table.is_some(), &[K::Table]),
-            ("key", a.key.is_some(), &[K::Table]),
-            ("emitter", a.emitter.is_some(), &[K::Plugin]),
-        ];
         let mut ok = true;
-        for (key, set, kinds) in fields {
-            if set && !kinds.contains(&kind) {
+        for key in a.set_keys() {
+            if !kind.keys().contains(&key) {
+                let owner = K::owning(key).map_or("another kind", K::name);
                 self.err(
                     &p.key(key),
                     format!("`{key}` is not a key of a `{}` action", kind.name()),
-                    Some(format!("a key of `kind = \"{}\"`", kinds[0].name())),
+                    Some(format!("a key of `kind = \"{owner}\"`")),
                 );
                 ok = false;
             }
@@ -192,11 +174,11 @@ impl<'i> Ctx<'i> {
                 }
                 let pk = pk.and_then(|pk| self.template(&p.key("partition_key"), &pk));
                 match (stream, pk) {
-                    (Some(stream), Some(partition_key)) => Some(ActionKind::Kinesis {
+                    (Some(stream), Some(partition_key)) => Some(ActionKind::Kinesis(KinesisAction {
                         stream,
                         partition_key,
                         endpoint: a.endpoint,
-                    }),
+                    })),
                     _ => None,
                 }
             }
@@ -218,23 +200,27 @@ impl<'i> Ctx<'i> {
                     0..900_001,
                     " ms",
                 );
-                root.map(|root| ActionKind::Firehose {
-                    root,
+                root.map(|root| {
+                    ActionKind::Firehose(FirehoseAction {
+                        root,
                     prefix: a.prefix.unwrap_or_default(),
                     error_prefix: a
                         .error_prefix
                         .unwrap_or_else(|| "errors/!{firehose:error-output-type}/".to_owned()),
                     buffer_bytes,
-                    buffer_interval: Duration::from_millis(interval),
+                        buffer_interval: Duration::from_millis(interval),
+                    })
                 })
             }
             K::Republish => {
                 let qos = self.ranged(&p.key("qos"), a.qos, 0, 0..2, "");
                 let topic = self.required(p, kind, "topic", a.topic);
                 let topic = topic.and_then(|t| self.template(&p.key("topic"), &t));
-                topic.map(|topic| ActionKind::Republish {
-                    topic,
-                    qos: qos as u8,
+                topic.map(|topic| {
+                    ActionKind::Republish(RepublishAction {
+                        topic,
+                        qos: qos as u8,
+                    })
                 })
             }
             K::Table => {
@@ -245,7 +231,7 @@ impl<'i> Ctx<'i> {
                 }
                 let key = key.and_then(|k| self.template(&p.key("key"), &k));
                 match (table, key) {
-                    (Some(table), Some(key)) => Some(ActionKind::Table { table, key }),
+                    (Some(table), Some(key)) => Some(ActionKind::Table(TableAction { table, key })),
                     _ => None,
                 }
             }
@@ -254,7 +240,7 @@ impl<'i> Ctx<'i> {
                 if let Some(e) = &emitter {
                     ok &= self.declared_one(&p.key("emitter"), e, declared_plugins, "plugin");
                 }
-                emitter.map(|emitter| ActionKind::Plugin { emitter })
+                emitter.map(|emitter| ActionKind::Plugin(PluginAction { emitter }))
             }
         };
         let kind = kind?;
