@@ -73,7 +73,10 @@ fn demo_alerts_exactly_the_speeding_known_plates() {
         stdout.contains("acknowledged:        1000 of 1000 (0 not)"),
         "{stdout}"
     );
-    assert!(stdout.contains("rule speeding   fired   693, errors 0"), "{stdout}");
+    assert!(
+        stdout.contains("rule speeding   fired   693, errors 0"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("action archive/0:firehose: delivered 1000, failed 0"),
         "{stdout}"
@@ -81,10 +84,15 @@ fn demo_alerts_exactly_the_speeding_known_plates() {
     // The stream's records, counted by shard, are the speeding cars.
     let in_shards: u64 = stdout
         .lines()
-        .filter(|l| l.trim_start().starts_with("stream speeding-alerts shardId-"))
+        .filter(|l| {
+            l.trim_start()
+                .starts_with("stream speeding-alerts shardId-")
+        })
         .map(|l| {
             let n = l.rsplit(": ").next().expect("count");
-            n.trim_end_matches(" records").parse::<u64>().expect("number")
+            n.trim_end_matches(" records")
+                .parse::<u64>()
+                .expect("number")
         })
         .sum();
     assert_eq!(in_shards, 693, "{stdout}");

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use action::{
-    ActionConfig, ActionKind, BufferConfig, Destination, FirehoseAction, KinesisAction, PluginAction,
-    RepublishAction, TableAction,
+    ActionConfig, ActionKind, BufferConfig, Destination, FirehoseAction, KinesisAction,
+    PluginAction, RepublishAction, TableAction,
 };
 pub use error::{ConfigError, ConfigErrors, KeyPath, Segment};
 pub use plugin::{

@@ -3,6 +3,7 @@
 
 use super::*;
 use std::path::Path;
+use std::time::Duration;
 
 /// Fixtures pretend to live next to the example, so `data/driver_data.csv` resolves. Cargo
 /// runs unit tests in the crate's folder.
@@ -66,9 +67,7 @@ fn config_example_file_parses() {
         matches!(&speeding.actions[0].kind, ActionKind::Kinesis(k) if k.stream == "speeding-alerts")
     );
     assert_eq!(speeding.actions[0].transformers, ["owner-enrich"]);
-    assert!(
-        matches!(&speeding.actions[1].kind, ActionKind::Plugin(p) if p.emitter == "sms-alert")
-    );
+    assert!(matches!(&speeding.actions[1].kind, ActionKind::Plugin(p) if p.emitter == "sms-alert"));
     assert!(
         matches!(&speeding.actions[2].kind, ActionKind::Table(t) if t.table == "speeding-cars")
     );
@@ -87,11 +86,21 @@ fn config_example_file_parses() {
     let d = speeding.actions[0].kind.destination();
     assert_eq!(
         (d.aws_action(), d.resource(), d.label()),
-        ("KinesisAction", "speeding-alerts".to_owned(), "kinesis:speeding-alerts".to_owned())
+        (
+            "KinesisAction",
+            "speeding-alerts".to_owned(),
+            "kinesis:speeding-alerts".to_owned()
+        )
     );
-    assert_eq!(d.key_template().map(|t| t.source()), Some("${licensePlate}"));
+    assert_eq!(
+        d.key_template().map(|t| t.source()),
+        Some("${licensePlate}")
+    );
     let d = speeding.actions[1].kind.destination();
-    assert_eq!((d.aws_action(), d.label()), ("LambdaAction", "plugin:sms-alert".to_owned()));
+    assert_eq!(
+        (d.aws_action(), d.label()),
+        ("LambdaAction", "plugin:sms-alert".to_owned())
+    );
     assert!(d.key_template().is_none());
     assert!(matches!(&c.notify["sms"], NotifyChannel::File { .. }));
 }

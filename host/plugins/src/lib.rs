@@ -24,6 +24,7 @@ mod grants;
 pub mod harness;
 mod host_state;
 mod metrics;
+mod record;
 mod registry;
 mod stdio;
 pub mod tables;
@@ -38,11 +39,11 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 
-pub use bindings::types::{EmitFailure, FilterResult, Record, RecordError, TransformResult};
 pub use error::{FaultKind, PluginError};
 pub use grants::{check_imports, Grant, ImportRefusal};
 pub use host_state::{OutboxRequest, Params};
 pub use metrics::{CounterSnapshot, PluginCounters};
+pub use record::{EmitFailure, FilterResult, Record, RecordError, TransformResult};
 pub use registry::{PluginRegistry, PluginSlot, PluginWatcher, ReloadOutcome, SlotStatus};
 
 use bindings::{emitter, filter, transformer};
@@ -680,7 +681,7 @@ impl PluginInstance {
         };
         let out = f
             .weir_plugin_filter_stage()
-            .call_filter(&mut self.store, batch);
+            .call_filter(&mut self.store, &record::to_wit(batch));
         let out = out.map_err(|e| self.trap(e))?;
         if out.len() != batch.len() {
             return Err(self.malformed(format!(
@@ -690,6 +691,7 @@ impl PluginInstance {
             )));
         }
         self.forward_stdio();
+        let out: Vec<FilterResult> = out.into_iter().map(FilterResult::from).collect();
         let kept = out
             .iter()
             .filter(|r| matches!(r, FilterResult::Keep))
@@ -710,8 +712,9 @@ impl PluginInstance {
         };
         let out = t
             .weir_plugin_transform_stage()
-            .call_transform(&mut self.store, batch);
+            .call_transform(&mut self.store, &record::to_wit(batch));
         let out = out.map_err(|e| self.trap(e))?;
+        let out: Vec<TransformResult> = out.into_iter().map(TransformResult::from).collect();
         if out.len() != batch.len() {
             return Err(self.malformed(format!(
                 "{} results for {} records",
@@ -747,8 +750,14 @@ impl PluginInstance {
         let Bound::Emitter(e) = &self.bound else {
             return Err(self.wrong_kind(PluginKind::Emitter));
         };
-        let out = e.weir_plugin_emit_stage().call_emit(&mut self.store, batch);
-        let failures = out.map_err(|e| self.trap(e))?;
+        let out = e
+            .weir_plugin_emit_stage()
+            .call_emit(&mut self.store, &record::to_wit(batch));
+        let failures: Vec<EmitFailure> = out
+            .map_err(|e| self.trap(e))?
+            .into_iter()
+            .map(EmitFailure::from)
+            .collect();
         let mut seen = vec![false; batch.len()];
         for f in &failures {
             let slot = usize::try_from(f.index).ok().and_then(|i| seen.get_mut(i));

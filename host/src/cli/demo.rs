@@ -152,7 +152,11 @@ fn notifications(config: &Config) -> anyhow::Result<Vec<String>> {
 
 pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(&opts.config).map_err(|e| {
-        let hint = if e.0.iter().any(|c| c.path.to_string().starts_with("plugins")) {
+        let hint = if e
+            .0
+            .iter()
+            .any(|c| c.path.to_string().starts_with("plugins"))
+        {
             "\nthe plugin components are built by `cargo xtask plugins`"
         } else {
             ""
@@ -161,13 +165,17 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
     })?;
     let storage = storage_folder(opts.storage.as_deref())?;
     relocate(&mut config, &storage, opts.plugin_dir.as_deref());
-    for (name, p) in &config.plugins {
-        if !p.path.is_file() {
-            bail!(
-                "plugin {name:?}: {} not found: build the plugins first with `cargo xtask plugins`",
-                p.path.display()
-            );
-        }
+    let missing: Vec<String> = config
+        .plugins
+        .iter()
+        .filter(|(_, p)| !p.path.is_file())
+        .map(|(name, p)| format!("plugin {name:?}: {} not found", p.path.display()))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{}\nbuild the plugins first with `cargo xtask plugins`",
+            missing.join("\n")
+        );
     }
     let csv_path = opts.data_dir.join("speeding_data.csv");
     let msgs = messages(&csv_path)?;

@@ -174,11 +174,13 @@ impl<'i> Ctx<'i> {
                 }
                 let pk = pk.and_then(|pk| self.template(&p.key("partition_key"), &pk));
                 match (stream, pk) {
-                    (Some(stream), Some(partition_key)) => Some(ActionKind::Kinesis(KinesisAction {
-                        stream,
-                        partition_key,
-                        endpoint: a.endpoint,
-                    })),
+                    (Some(stream), Some(partition_key)) => {
+                        Some(ActionKind::Kinesis(KinesisAction {
+                            stream,
+                            partition_key,
+                            endpoint: a.endpoint,
+                        }))
+                    }
                     _ => None,
                 }
             }
@@ -203,11 +205,11 @@ impl<'i> Ctx<'i> {
                 root.map(|root| {
                     ActionKind::Firehose(FirehoseAction {
                         root,
-                    prefix: a.prefix.unwrap_or_default(),
-                    error_prefix: a
-                        .error_prefix
-                        .unwrap_or_else(|| "errors/!{firehose:error-output-type}/".to_owned()),
-                    buffer_bytes,
+                        prefix: a.prefix.unwrap_or_default(),
+                        error_prefix: a
+                            .error_prefix
+                            .unwrap_or_else(|| "errors/!{firehose:error-output-type}/".to_owned()),
+                        buffer_bytes,
                         buffer_interval: Duration::from_millis(interval),
                     })
                 })
