@@ -229,48 +229,89 @@ fn ensure_mosquitto() -> Result<()> {
     ]))
 }
 
+/// Times the steps of `cargo xtask test` and prints where the wall time went, so a slow CI
+/// run says which step to look at.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, std::time::Duration)>);
+
+impl Steps {
+    fn run<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        println!("\n== {name}");
+        let started = std::time::Instant::now();
+        let out = f();
+        let took = started.elapsed();
+        println!("== {name}: {:.0} s", took.as_secs_f64());
+        self.0.push((name, took));
+        out
+    }
+
+    fn summary(&self) {
+        println!("\n== wall time by step");
+        for (name, took) in &self.0 {
+            println!("{:>7.0} s  {name}", took.as_secs_f64());
+        }
+        let total: f64 = self.0.iter().map(|(_, t)| t.as_secs_f64()).sum();
+        println!("{total:>7.0} s  total");
+    }
+}
+
 fn test(root: &Path, extra: &[String]) -> Result<()> {
     if demo::first_build(&target_dir(root)) {
         demo::first_build_notice();
     }
-    ensure_components()?;
-    ensure_mosquitto()?;
-    let plugins = build_plugins(root)?;
-    println!("\n== formatting (cargo fmt --check)");
-    run(cargo().args(["fmt", "--all", "--check"]))?;
-    println!("\n== the crate map (ARCHITECTURE.md) against cargo metadata");
-    crate_map::check(root)?;
+    let mut steps = Steps::default();
+    steps.run("toolchain components and mosquitto", || {
+        ensure_components()?;
+        ensure_mosquitto()
+    })?;
+    let plugins = steps.run("plugins (wasm32-wasip2)", || build_plugins(root))?;
+    steps.run("formatting (cargo fmt --check)", || {
+        run(cargo().args(["fmt", "--all", "--check"]))
+    })?;
+    steps.run(
+        "the crate map (ARCHITECTURE.md) against cargo metadata",
+        || crate_map::check(root),
+    )?;
     // The main command's own code path, end to end: the same build, binaries and scenario as
     // `cargo xtask demo`, checked against the seed data. Its dev-profile build is the one the
     // tests below reuse.
     if extra.is_empty() {
-        println!("\n== the main command (cargo xtask demo), checked against the seed data");
-        let report = demo::run(root, &target_dir(root), demo::Ports::Free)?;
-        demo::print_report(&report);
-        demo::check(root, &report)?;
+        steps.run(
+            "the main command (cargo xtask demo), checked against the seed data",
+            || {
+                let report = demo::run(root, &target_dir(root), demo::Ports::Free)?;
+                demo::print_report(&report);
+                demo::check(root, &report)
+            },
+        )?;
     }
-    println!("\n== clippy on every target");
-    run(cargo().args([
-        "clippy",
-        "--quiet",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    println!("\n== every test of the workspace");
-    let mut cmd = cargo();
-    cmd.args(["test", "--workspace"])
-        .args(extra)
-        .env("WEIR_PLUGIN_DIR", &plugins);
-    run(&mut cmd)?;
+    steps.run("clippy on every target", || {
+        run(cargo().args([
+            "clippy",
+            "--quiet",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    steps.run("every test of the workspace", || {
+        let mut cmd = cargo();
+        cmd.args(["test", "--workspace"])
+            .args(extra)
+            .env("WEIR_PLUGIN_DIR", &plugins);
+        run(&mut cmd)
+    })?;
     // The Raspberry Pi build: cross-compile weir-device for aarch64 and replay the seed CSV
     // with that binary under qemu-user against a loopback broker. The script installs the
     // cross toolchain and qemu from Debian when they are missing.
     if extra.is_empty() {
-        println!("\n== the Raspberry Pi build (aarch64, run under qemu-user)");
-        run(Command::new("bash").arg(root.join("device/ci-aarch64.sh")))?;
+        steps.run(
+            "the Raspberry Pi build (aarch64, run under qemu-user)",
+            || run(Command::new("bash").arg(root.join("device/ci-aarch64.sh"))),
+        )?;
     }
+    steps.summary();
     Ok(())
 }
