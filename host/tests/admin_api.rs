@@ -10,8 +10,21 @@ use weir_plugins::tables::LookupTables;
 use weir_plugins::{Grant, PluginEngine, PluginRegistry, PluginSpec};
 
 fn request(addr: &str, method: &str, path: &str) -> (u16, serde_json::Value) {
+    request_with(addr, method, path, &[])
+}
+
+fn request_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+) -> (u16, serde_json::Value) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
     s.write_all(head.as_bytes()).expect("write");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read");
@@ -98,4 +111,116 @@ fn list_and_reload_plugins_over_http() {
     let (status, _) = request(&addr, "POST", "/plugins/nope/reload");
     assert_eq!(status, 404);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The SigV4 `Authorization` and `X-Amz-Date` headers of an empty-bodied request, signed now.
+fn sigv4_headers(
+    addr: &str,
+    method: &str,
+    path: &str,
+    secret: &str,
+) -> Vec<(&'static str, String)> {
+    let secs = weir_support::now_ms() / 1000;
+    let date = weir_sigv4::format_amz_date(secs);
+    let scope = format!("{}/us-east-1/weir/aws4_request", &date[..8]);
+    let headers = format!("host:{addr}\nx-amz-date:{date}\n");
+    let sig = weir_sigv4::sign(
+        &weir_sigv4::CanonicalRequest {
+            method,
+            path,
+            query: "",
+            headers: &headers,
+            signed_headers: "host;x-amz-date",
+            payload_hash: &weir_sigv4::sha256_hex(b""),
+        },
+        &date,
+        &scope,
+        secret,
+    );
+    vec![
+        ("X-Amz-Date", date),
+        (
+            "Authorization",
+            format!("AWS4-HMAC-SHA256 Credential=AKIDADMIN/{scope}, SignedHeaders=host;x-amz-date, Signature={sig}"),
+        ),
+    ]
+}
+
+#[test]
+fn admin_routes_want_credentials_and_refuse_web_pages() {
+    let registry = Arc::new(PluginRegistry::new(
+        PluginEngine::new(None).expect("engine"),
+        Arc::new(LookupTables::new()),
+    ));
+    registry
+        .add(
+            PluginSpec::new("speed-limit", &[Grant::Config]),
+            &common::component("speed-limit"),
+        )
+        .expect("add");
+    let auth = Arc::new(weir_api::admin::AdminAuth {
+        keys: [("AKIDADMIN".to_owned(), "admin-secret".to_owned())].into(),
+        token: Some("a-token-of-sixteen-or-more".to_owned()),
+    });
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let app = weir_api::admin::router(weir_host::runtime::plugin_admin(registry)).layer(
+        axum::middleware::from_fn_with_state(auth, weir_api::admin::guard),
+    );
+    rt.spawn(async move { axum::serve(listener, app).await });
+
+    let bearer = |t: &str| ("Authorization", format!("Bearer {t}"));
+    assert_eq!(request(&addr, "GET", "/plugins").0, 401);
+    assert_eq!(request(&addr, "POST", "/plugins/speed-limit/reload").0, 401);
+    assert_eq!(
+        request_with(
+            &addr,
+            "GET",
+            "/plugins",
+            &[bearer("wrong-token-wrong-token")]
+        )
+        .0,
+        401
+    );
+    let (status, body) = request_with(
+        &addr,
+        "GET",
+        "/plugins",
+        &[bearer("a-token-of-sixteen-or-more")],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["plugins"][0]["name"], "speed-limit");
+    // SigV4 with one of the API's keys works too; a wrong secret does not.
+    let signed = sigv4_headers(&addr, "GET", "/plugins", "admin-secret");
+    assert_eq!(request_with(&addr, "GET", "/plugins", &signed).0, 200);
+    let forged = sigv4_headers(&addr, "GET", "/plugins", "guessed");
+    assert_eq!(request_with(&addr, "GET", "/plugins", &forged).0, 401);
+    // A web page's request (cross-site form post or fetch) cannot reload, even with the
+    // browser holding credentials.
+    for header in [
+        ("Origin", "https://evil.example".to_owned()),
+        ("Sec-Fetch-Site", "cross-site".to_owned()),
+    ] {
+        let (status, body) = request_with(
+            &addr,
+            "POST",
+            "/plugins/speed-limit/reload",
+            &[bearer("a-token-of-sixteen-or-more"), header],
+        );
+        assert_eq!(status, 403, "{body}");
+    }
+    let (status, body) = request_with(
+        &addr,
+        "POST",
+        "/plugins/speed-limit/reload",
+        &[bearer("a-token-of-sixteen-or-more")],
+    );
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("unchanged")),
+        "{body}"
+    );
 }

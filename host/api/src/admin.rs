@@ -8,15 +8,22 @@
 //!   the outcome, 404 for an unknown plugin, 422 with the reason when the new version was
 //!   refused (the old one keeps serving).
 //!
+//! [`guard`] protects these routes and the host's `/metrics`: when keys or a token are
+//! configured, a caller needs `Authorization: Bearer TOKEN` or a SigV4 signature with one of
+//! the API's keys; and a state-changing request that a browser sent (it carries `Origin` or
+//! `Sec-Fetch-Site`) is refused, so a web page the operator opens cannot trigger a reload.
+//!
 //! The registry lives in the plugin runtime (the crate that links wasmtime); this crate sees it
 //! only through [`PluginAdmin`], so the HTTP surface builds and tests without wasmtime.
 //!
 //! Invariant: only plain JSON leaves this module; no runtime type is serialised.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -45,6 +52,87 @@ pub trait PluginAdmin: Send + Sync + 'static {
     /// Reloads `name` from its file, blocking until compiled and checked; `None` when no
     /// plugin has that name.
     fn reload(&self, name: &str) -> Option<ReloadReply>;
+}
+
+/// Who may call the admin routes and `/metrics`. Both empty: anyone (the host says so at
+/// start).
+#[derive(Debug, Clone, Default)]
+pub struct AdminAuth {
+    /// The API's SigV4 keys: access key id -> secret.
+    pub keys: HashMap<String, String>,
+    /// A bearer token.
+    pub token: Option<String>,
+}
+
+impl AdminAuth {
+    /// Whether anyone may call.
+    pub fn is_open(&self) -> bool {
+        self.keys.is_empty() && self.token.is_none()
+    }
+
+    fn admits(&self, req: &Request) -> Result<(), &'static str> {
+        if self.is_open() {
+            return Ok(());
+        }
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match (auth.and_then(|a| a.strip_prefix("Bearer ")), &self.token) {
+            (Some(given), Some(token)) => {
+                return if weir_sigv4::constant_time_eq(given.trim(), token) {
+                    Ok(())
+                } else {
+                    Err("the bearer token is not the configured admin_token")
+                };
+            }
+            (Some(_), None) => return Err("no admin_token is configured; sign with SigV4"),
+            (None, _) => {}
+        }
+        if self.keys.is_empty() {
+            return Err("send Authorization: Bearer <admin_token>");
+        }
+        let now = weir_support::now_ms() / 1000;
+        // Admin requests carry no body, so the signed payload is the empty one.
+        crate::sigv4::check(
+            req.method(),
+            req.uri(),
+            req.headers(),
+            b"",
+            &self.keys,
+            now,
+        )
+        .map_err(|_| "a SigV4 signature with one of [api] verify_keys, or Authorization: Bearer <admin_token>, is required")
+    }
+}
+
+/// Whether a browser sent it: browsers add `Origin` to cross-origin and POST requests and
+/// `Sec-Fetch-Site` to every request; `curl`, SDKs and scripts send neither.
+fn from_a_browser(req: &Request) -> bool {
+    let h = req.headers();
+    h.contains_key(header::ORIGIN)
+        || h.get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() != b"none")
+}
+
+/// Middleware for the admin routes and `/metrics`; see the module docs.
+pub async fn guard(State(auth): State<Arc<AdminAuth>>, req: Request, next: Next) -> Response {
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !reads && from_a_browser(&req) {
+        return reply(
+            StatusCode::FORBIDDEN,
+            json!({ "error": "requests from web pages are refused on the admin routes" }),
+        );
+    }
+    if let Err(why) = auth.admits(&req) {
+        let mut resp = reply(StatusCode::UNAUTHORIZED, json!({ "error": why }));
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return resp;
+    }
+    next.run(req).await
 }
 
 /// The admin routes over `admin`.

@@ -154,7 +154,8 @@ async fn handle(
     let Some(action) = Action::from_target(target) else {
         return error_response(enc, &ApiError::new(ErrorKind::UnknownOperation, ""));
     };
-    if let Err(e) = sigv4::check(&method, &uri, &headers, &body, &state.config.keys) {
+    let now = weir_support::now_ms() / 1000;
+    if let Err(e) = sigv4::check(&method, &uri, &headers, &body, &state.config.keys, now) {
         return error_response(enc, &e);
     }
     let result = tokio::task::spawn_blocking(move || run(&state, enc, action, &body)).await;

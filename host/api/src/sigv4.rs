@@ -1,78 +1,315 @@
-//! Request authentication.
+//! Request authentication, as AWS checks SigV4.
 //!
-//! By default any request that carries a well-formed SigV4 `Authorization` header (or a
-//! presigned query) is accepted, as local emulators do, while an unsigned request gets
-//! AWS's `MissingAuthenticationTokenException`. With keys configured the signature is
-//! verified for real, so a deployment can hand out credentials.
+//! Without keys (`[api] verify_keys` empty) any well-formed SigV4 request is accepted, as
+//! local emulators do, and the server says at start that anyone can call it; an unsigned
+//! request still gets AWS's `MissingAuthenticationTokenException`. With keys, every request
+//! is verified in full, whichever way it is signed:
+//! - `Authorization` header: the key must be known, `host` and `x-amz-date` must be signed,
+//!   the date must be within 15 minutes of the server clock and match the credential scope,
+//!   and the body's own SHA-256 is what gets signed (an `x-amz-content-sha256` header that
+//!   says otherwise is refused, so a body cannot be swapped under a captured signature);
+//! - presigned query (`X-Amz-Algorithm=...`): every `X-Amz-*` parameter present, the same
+//!   key and scope checks, not expired (`X-Amz-Date` + `X-Amz-Expires`, at most 7 days), and
+//!   the signature over the query without `X-Amz-Signature`.
+//!
+//! Signatures are compared in constant time.
 
 use std::collections::HashMap;
 
 use axum::http::{HeaderMap, Method, Uri};
 use weir_sigv4::{
-    canonical_header_value, canonical_query, constant_time_eq, parse_authorization, sha256_hex,
-    sign, Authorization, CanonicalRequest,
+    canonical_header_value, canonical_query, constant_time_eq, format_amz_date, parse_amz_date,
+    parse_authorization, percent_decode, sha256_hex, sign, Authorization, CanonicalRequest,
+    ALGORITHM, MAX_CLOCK_SKEW_SECS, MAX_PRESIGNED_EXPIRES_SECS,
 };
 
 use super::error::{ApiError, ErrorKind};
 
+fn err(kind: ErrorKind, message: impl Into<String>) -> ApiError {
+    ApiError::new(kind, message)
+}
+
+fn mismatch() -> ApiError {
+    err(
+        ErrorKind::InvalidSignature,
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+    )
+}
+
 /// Checks a request's authentication. `keys` maps access key id to secret; empty means
-/// "accept any signature".
+/// "accept any well-formed signature". `now` is the server clock in seconds since the epoch.
 pub fn check(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
     keys: &HashMap<String, String>,
+    now: i64,
 ) -> Result<(), ApiError> {
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let presigned = uri.query().is_some_and(|q| q.contains("X-Amz-Algorithm="));
-    let Some(auth) = auth else {
-        if presigned {
-            return Ok(());
-        }
-        return Err(ApiError::new(
+    let auth = headers.get("authorization").map(|v| v.to_str());
+    let presigned = uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p.split('=').next() == Some("X-Amz-Algorithm"))
+    });
+    match auth {
+        Some(Ok(auth)) => check_header(method, uri, headers, body, keys, now, auth),
+        Some(Err(_)) => Err(err(
+            ErrorKind::IncompleteSignature,
+            "The Authorization header is not valid text.",
+        )),
+        None if presigned => check_presigned(method, uri, headers, body, keys, now),
+        None => Err(err(
             ErrorKind::MissingAuthenticationToken,
             "Missing Authentication Token",
-        ));
-    };
-    let Some(parsed) = parse_authorization(auth) else {
-        return Err(ApiError::new(
-            ErrorKind::IncompleteSignature,
-            format!("Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization={auth}"),
-        ));
-    };
-    let date = headers.get("x-amz-date").and_then(|v| v.to_str().ok());
-    let Some(date) = date.or_else(|| headers.get("date").and_then(|v| v.to_str().ok())) else {
-        return Err(ApiError::new(
-            ErrorKind::IncompleteSignature,
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-        ));
-    };
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let Some(secret) = keys.get(parsed.access_key) else {
-        return Err(ApiError::new(
-            ErrorKind::UnrecognizedClient,
-            "The security token included in the request is invalid.",
-        ));
-    };
-    let expected = signature(method, uri, headers, body, &parsed, date, secret);
-    if constant_time_eq(&expected, parsed.signature) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorKind::InvalidSignature,
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-        ))
+        )),
     }
 }
 
-fn signature(
+/// The date checks both forms share: well-formed, matching the scope, and current.
+/// `valid_for` is how long after its date the signature stays good (15 minutes for a header,
+/// `X-Amz-Expires` for a presigned query).
+fn check_date(date: &str, scope: &str, now: i64, valid_for: i64) -> Result<(), ApiError> {
+    let Some(at) = parse_amz_date(date) else {
+        return Err(err(
+            ErrorKind::IncompleteSignature,
+            format!("Date must be in ISO-8601 'basic format'. Got '{date}'. See http://en.wikipedia.org/wiki/ISO_8601"),
+        ));
+    };
+    let scope_date = scope.split('/').next().unwrap_or_default();
+    if scope_date != &date[..8] {
+        return Err(err(
+            ErrorKind::InvalidSignature,
+            format!("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope_date}' != '{}', from '{date}'.", &date[..8]),
+        ));
+    }
+    if at + valid_for < now {
+        let limit = now - valid_for;
+        return Err(err(
+            ErrorKind::InvalidSignature,
+            if valid_for == MAX_CLOCK_SKEW_SECS {
+                format!(
+                    "Signature expired: {date} is now earlier than {} ({} - 15 min.)",
+                    format_amz_date(limit),
+                    format_amz_date(now)
+                )
+            } else {
+                format!(
+                    "Signature expired: {date} is now earlier than {} ({} - {valid_for} sec.)",
+                    format_amz_date(limit),
+                    format_amz_date(now)
+                )
+            },
+        ));
+    }
+    if at > now + MAX_CLOCK_SKEW_SECS {
+        return Err(err(
+            ErrorKind::InvalidSignature,
+            format!(
+                "Signature not yet current: {date} is still later than {} ({} + 15 min.)",
+                format_amz_date(now + MAX_CLOCK_SKEW_SECS),
+                format_amz_date(now)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn require_signed(signed_headers: &str, name: &str, message: &str) -> Result<(), ApiError> {
+    if signed_headers.split(';').any(|h| h == name) {
+        Ok(())
+    } else {
+        Err(err(ErrorKind::InvalidSignature, message))
+    }
+}
+
+fn secret<'k>(keys: &'k HashMap<String, String>, access_key: &str) -> Result<&'k str, ApiError> {
+    keys.get(access_key).map(String::as_str).ok_or_else(|| {
+        err(
+            ErrorKind::UnrecognizedClient,
+            "The security token included in the request is invalid.",
+        )
+    })
+}
+
+/// The body's hash, refusing an `x-amz-content-sha256` header that names another body.
+fn payload_hash(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    let computed = sha256_hex(body);
+    match headers.get("x-amz-content-sha256").map(|v| v.to_str()) {
+        None => Ok(computed),
+        Some(Ok(claimed)) if constant_time_eq(&claimed.to_ascii_lowercase(), &computed) => {
+            Ok(computed)
+        }
+        Some(_) => Err(err(
+            ErrorKind::InvalidSignature,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )),
+    }
+}
+
+fn check_header(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    keys: &HashMap<String, String>,
+    now: i64,
+    auth: &str,
+) -> Result<(), ApiError> {
+    let Some(parsed) = parse_authorization(auth) else {
+        return Err(err(
+            ErrorKind::IncompleteSignature,
+            format!("Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters. Authorization={auth}"),
+        ));
+    };
+    let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok());
+    if amz_date.is_none() && headers.get("date").is_none() {
+        return Err(err(
+            ErrorKind::IncompleteSignature,
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        ));
+    }
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let secret = secret(keys, parsed.access_key)?;
+    // A date that is not signed could be rewritten by whoever replays the request.
+    let Some(date) = amz_date else {
+        return Err(err(
+            ErrorKind::IncompleteSignature,
+            "Weir verifies signatures dated by the 'X-Amz-Date' header; the request has only 'Date'.",
+        ));
+    };
+    require_signed(
+        parsed.signed_headers,
+        "host",
+        "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+    )?;
+    require_signed(
+        parsed.signed_headers,
+        "x-amz-date",
+        "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.",
+    )?;
+    check_date(date, parsed.scope, now, MAX_CLOCK_SKEW_SECS)?;
+    let hash = payload_hash(headers, body)?;
+    let expected = signature(
+        method,
+        uri.path(),
+        &canonical_query(uri.query()),
+        headers,
+        &hash,
+        &parsed,
+        date,
+        secret,
+    );
+    if constant_time_eq(&expected, parsed.signature) {
+        Ok(())
+    } else {
+        Err(mismatch())
+    }
+}
+
+fn check_presigned(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    keys: &HashMap<String, String>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let query = uri.query().unwrap_or_default();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    };
+    let incomplete = || {
+        err(
+            ErrorKind::IncompleteSignature,
+            "AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'. Re-examine the query-string parameters.",
+        )
+    };
+    let (Some(algorithm), Some(credential), Some(signature_hex), Some(signed), Some(date)) = (
+        param("X-Amz-Algorithm"),
+        param("X-Amz-Credential"),
+        param("X-Amz-Signature"),
+        param("X-Amz-SignedHeaders"),
+        param("X-Amz-Date"),
+    ) else {
+        return Err(incomplete());
+    };
+    if algorithm != ALGORITHM {
+        return Err(err(
+            ErrorKind::IncompleteSignature,
+            format!("Unsupported AWS 'algorithm': '{algorithm}'"),
+        ));
+    }
+    let (Some(credential), Some(signed)) = (percent_decode(credential), percent_decode(signed))
+    else {
+        return Err(incomplete());
+    };
+    let Some((access_key, scope)) = credential.split_once('/') else {
+        return Err(incomplete());
+    };
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let secret = secret(keys, access_key)?;
+    let expires = match param("X-Amz-Expires") {
+        None => return Err(incomplete()),
+        Some(e) => match e.parse::<i64>() {
+            Ok(n) if (1..=MAX_PRESIGNED_EXPIRES_SECS).contains(&n) => n,
+            _ => {
+                return Err(err(
+                    ErrorKind::InvalidSignature,
+                    format!("X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGNED_EXPIRES_SECS}; got '{e}'."),
+                ))
+            }
+        },
+    };
+    require_signed(
+        &signed,
+        "host",
+        "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+    )?;
+    check_date(date, scope, now, expires)?;
+    let hash = payload_hash(headers, body)?;
+    let unsigned_query: String = query
+        .split('&')
+        .filter(|p| p.split('=').next() != Some("X-Amz-Signature"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let auth = Authorization {
+        access_key,
+        scope,
+        signed_headers: &signed,
+        signature: signature_hex,
+    };
+    let expected = signature(
+        method,
+        uri.path(),
+        &canonical_query(Some(&unsigned_query)),
+        headers,
+        &hash,
+        &auth,
+        date,
+        secret,
+    );
+    if constant_time_eq(&expected, signature_hex) {
+        Ok(())
+    } else {
+        Err(mismatch())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn signature(
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    payload_hash: &str,
     auth: &Authorization<'_>,
     date: &str,
     secret: &str,
@@ -90,24 +327,14 @@ fn signature(
         canonical_headers.push_str(&values.join(","));
         canonical_headers.push('\n');
     }
-    let payload_hash = headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| sha256_hex(body));
-    let path = if uri.path().is_empty() {
-        "/"
-    } else {
-        uri.path()
-    };
-    let query = canonical_query(uri.query());
+    let path = if path.is_empty() { "/" } else { path };
     let request = CanonicalRequest {
         method: method.as_str(),
         path,
-        query: &query,
+        query,
         headers: &canonical_headers,
         signed_headers: auth.signed_headers,
-        payload_hash: &payload_hash,
+        payload_hash,
     };
     sign(&request, date, auth.scope, secret)
 }
@@ -115,6 +342,61 @@ fn signature(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const KEY: &str = "AKIDEXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    /// 2015-08-30T12:36:00Z, the documentation's date.
+    const NOW: i64 = 1_440_938_160;
+
+    fn keys() -> HashMap<String, String> {
+        HashMap::from([(KEY.to_owned(), SECRET.to_owned())])
+    }
+
+    /// Headers of a request signed as a client would sign it, at `at`.
+    fn signed(body: &[u8], at: i64, secret: &str) -> HeaderMap {
+        let date = format_amz_date(at);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "host",
+            "kinesis.us-east-1.amazonaws.com".parse().expect("hdr"),
+        );
+        h.insert("x-amz-date", date.parse().expect("hdr"));
+        h.insert(
+            "x-amz-target",
+            "Kinesis_20131202.ListStreams".parse().expect("hdr"),
+        );
+        let scope = format!("{}/us-east-1/kinesis/aws4_request", &date[..8]);
+        let auth = Authorization {
+            access_key: KEY,
+            scope: &scope,
+            signed_headers: "host;x-amz-date;x-amz-target",
+            signature: "",
+        };
+        let sig = signature(
+            &Method::POST,
+            "/",
+            "",
+            &h,
+            &sha256_hex(body),
+            &auth,
+            &date,
+            secret,
+        );
+        let value = format!(
+            "{ALGORITHM} Credential={KEY}/{scope}, SignedHeaders={}, Signature={sig}",
+            auth.signed_headers
+        );
+        h.insert("authorization", value.parse().expect("hdr"));
+        h
+    }
+
+    fn root() -> Uri {
+        "/".parse().expect("uri")
+    }
+
+    fn kind(r: Result<(), ApiError>) -> ErrorKind {
+        r.expect_err("refused").kind
+    }
 
     #[test]
     fn aws_documented_example_signature() {
@@ -128,23 +410,21 @@ mod tests {
                 .expect("hdr"),
         );
         h.insert("x-amz-date", "20150830T123600Z".parse().expect("hdr"));
-        let uri: Uri = "/?Action=ListUsers&Version=2010-05-08"
-            .parse()
-            .expect("uri");
         let auth = Authorization {
-            access_key: "AKIDEXAMPLE",
+            access_key: KEY,
             scope: "20150830/us-east-1/iam/aws4_request",
             signed_headers: "content-type;host;x-amz-date",
             signature: "",
         };
         let sig = signature(
             &Method::GET,
-            &uri,
+            "/",
+            &canonical_query(Some("Action=ListUsers&Version=2010-05-08")),
             &h,
-            b"",
+            &sha256_hex(b""),
             &auth,
             "20150830T123600Z",
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            SECRET,
         );
         assert_eq!(
             sig,
@@ -154,13 +434,156 @@ mod tests {
 
     #[test]
     fn unsigned_and_malformed() {
-        let uri: Uri = "/".parse().expect("uri");
         let h = HeaderMap::new();
-        let e = check(&Method::POST, &uri, &h, b"", &HashMap::new()).expect_err("unsigned");
-        assert_eq!(e.kind, ErrorKind::MissingAuthenticationToken);
+        for k in [HashMap::new(), keys()] {
+            let e = check(&Method::POST, &root(), &h, b"", &k, NOW);
+            assert_eq!(kind(e), ErrorKind::MissingAuthenticationToken);
+        }
         let mut h = HeaderMap::new();
         h.insert("authorization", "Bearer x".parse().expect("hdr"));
-        let e = check(&Method::POST, &uri, &h, b"", &HashMap::new()).expect_err("bad");
-        assert_eq!(e.kind, ErrorKind::IncompleteSignature);
+        let e = check(&Method::POST, &root(), &h, b"", &HashMap::new(), NOW);
+        assert_eq!(kind(e), ErrorKind::IncompleteSignature);
+    }
+
+    #[test]
+    fn a_correct_signature_passes_and_a_wrong_secret_does_not() {
+        let body = br#"{"Limit":10}"#;
+        let ok = signed(body, NOW, SECRET);
+        check(&Method::POST, &root(), &ok, body, &keys(), NOW).expect("valid");
+        // Within the 15 minutes either way.
+        check(&Method::POST, &root(), &ok, body, &keys(), NOW + 14 * 60).expect("skew");
+        let bad = signed(body, NOW, "not-the-secret");
+        let e = check(&Method::POST, &root(), &bad, body, &keys(), NOW);
+        assert_eq!(kind(e), ErrorKind::InvalidSignature);
+        let e = check(
+            &Method::POST,
+            &root(),
+            &ok,
+            body,
+            &HashMap::from([("OTHER".to_owned(), SECRET.to_owned())]),
+            NOW,
+        );
+        assert_eq!(kind(e), ErrorKind::UnrecognizedClient);
+    }
+
+    #[test]
+    fn a_request_signed_an_hour_ago_or_ahead_is_refused() {
+        let body = b"{}";
+        let old = signed(body, NOW - 3600, SECRET);
+        let e = check(&Method::POST, &root(), &old, body, &keys(), NOW).expect_err("stale");
+        assert_eq!(e.kind, ErrorKind::InvalidSignature);
+        assert_eq!(
+            e.message,
+            "Signature expired: 20150830T113600Z is now earlier than 20150830T122100Z (20150830T123600Z - 15 min.)"
+        );
+        let ahead = signed(body, NOW + 3600, SECRET);
+        let e = check(&Method::POST, &root(), &ahead, body, &keys(), NOW).expect_err("future");
+        assert!(
+            e.message.starts_with("Signature not yet current"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn a_swapped_body_or_a_lying_payload_hash_is_refused() {
+        let h = signed(b"{\"StreamName\":\"a\"}", NOW, SECRET);
+        let e = check(
+            &Method::POST,
+            &root(),
+            &h,
+            b"{\"StreamName\":\"b\"}",
+            &keys(),
+            NOW,
+        );
+        assert_eq!(kind(e), ErrorKind::InvalidSignature);
+        // The header claims the signed body's hash, but another body came.
+        let mut h = signed(b"{}", NOW, SECRET);
+        h.insert(
+            "x-amz-content-sha256",
+            sha256_hex(b"{}").parse().expect("hdr"),
+        );
+        check(&Method::POST, &root(), &h, b"{}", &keys(), NOW).expect("true hash");
+        let e = check(&Method::POST, &root(), &h, b"{\"x\":1}", &keys(), NOW);
+        assert_eq!(kind(e), ErrorKind::InvalidSignature);
+    }
+
+    #[test]
+    fn a_fake_presigned_query_is_not_a_free_pass() {
+        let uri: Uri = "/?X-Amz-Algorithm=x".parse().expect("uri");
+        for k in [HashMap::new(), keys()] {
+            let e = check(&Method::POST, &uri, &HeaderMap::new(), b"{}", &k, NOW);
+            assert_eq!(kind(e), ErrorKind::IncompleteSignature);
+        }
+        let uri: Uri = "/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fkinesis%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=00".parse().expect("uri");
+        let mut h = HeaderMap::new();
+        h.insert(
+            "host",
+            "kinesis.us-east-1.amazonaws.com".parse().expect("hdr"),
+        );
+        let e = check(&Method::POST, &uri, &h, b"{}", &keys(), NOW);
+        assert_eq!(kind(e), ErrorKind::InvalidSignature);
+    }
+
+    /// A presigned request made the way botocore's query signer makes one.
+    fn presigned(at: i64, expires: i64, body: &[u8]) -> (Uri, HeaderMap) {
+        let date = format_amz_date(at);
+        let scope = format!("{}/us-east-1/kinesis/aws4_request", &date[..8]);
+        let query = format!(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={KEY}%2F{}&X-Amz-Date={date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host",
+            scope.replace('/', "%2F")
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            "host",
+            "kinesis.us-east-1.amazonaws.com".parse().expect("hdr"),
+        );
+        let auth = Authorization {
+            access_key: KEY,
+            scope: &scope,
+            signed_headers: "host",
+            signature: "",
+        };
+        let sig = signature(
+            &Method::POST,
+            "/",
+            &canonical_query(Some(&query)),
+            &h,
+            &sha256_hex(body),
+            &auth,
+            &date,
+            SECRET,
+        );
+        let uri = format!("/?{query}&X-Amz-Signature={sig}")
+            .parse()
+            .expect("uri");
+        (uri, h)
+    }
+
+    #[test]
+    fn a_presigned_request_is_verified_in_full() {
+        let (uri, h) = presigned(NOW, 300, b"{}");
+        check(&Method::POST, &uri, &h, b"{}", &keys(), NOW + 200).expect("within expiry");
+        let e = check(&Method::POST, &uri, &h, b"{}", &keys(), NOW + 301);
+        assert_eq!(kind(e), ErrorKind::InvalidSignature);
+        let e = check(&Method::POST, &uri, &h, b"{\"x\":1}", &keys(), NOW);
+        assert_eq!(kind(e), ErrorKind::InvalidSignature);
+        let (uri, h) = presigned(NOW, 8 * 24 * 3600, b"{}");
+        let e = check(&Method::POST, &uri, &h, b"{}", &keys(), NOW);
+        assert_eq!(kind(e), ErrorKind::InvalidSignature);
+    }
+
+    #[test]
+    fn host_and_date_must_be_signed() {
+        let body = b"{}";
+        let mut h = signed(body, NOW, SECRET);
+        let auth = h
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .expect("auth")
+            .replace("host;x-amz-date;x-amz-target", "x-amz-target");
+        h.insert("authorization", auth.parse().expect("hdr"));
+        let e = check(&Method::POST, &root(), &h, body, &keys(), NOW);
+        assert_eq!(kind(e), ErrorKind::InvalidSignature);
     }
 }

@@ -146,6 +146,8 @@ pub struct ApiConfig {
     pub listen: String,
     /// Access key id -> secret; when non-empty, SigV4 signatures are verified.
     pub verify_keys: BTreeMap<String, String>,
+    /// A bearer token for the admin routes and `/metrics` (besides SigV4 with the keys).
+    pub admin_token: Option<String>,
 }
 
 /// `[storage]`.

@@ -52,6 +52,7 @@ pub struct RawExternal {
 pub struct RawApi {
     pub listen: Option<String>,
     pub verify_keys: Option<BTreeMap<String, String>>,
+    pub admin_token: Option<String>,
 }
 
 /// `fsync` policy names.

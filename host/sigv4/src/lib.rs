@@ -132,6 +132,88 @@ pub fn sign(request: &CanonicalRequest<'_>, amz_date: &str, scope: &str, secret:
     hex(&hmac(&key, string_to_sign.as_bytes()))
 }
 
+/// How far a signed request's date may be from the server's clock, either way (AWS: 15 min).
+pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
+
+/// Longest validity of a presigned request, `X-Amz-Expires` (AWS: 7 days).
+pub const MAX_PRESIGNED_EXPIRES_SECS: i64 = 7 * 24 * 3600;
+
+/// Seconds since the Unix epoch of an ISO 8601 basic-format UTC time, `YYYYMMDDTHHMMSSZ`
+/// (SigV4's `X-Amz-Date`); `None` for anything else.
+pub fn parse_amz_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, sec) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
+/// `secs` since the epoch as `YYYYMMDDTHHMMSSZ`, for AWS's "signature expired" messages.
+pub fn format_amz_date(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Decodes `%XX` escapes (and nothing else: `+` stays, as SigV4 encodes spaces as `%20`);
+/// `None` for a broken escape or bytes that are not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Compares two signatures without an early exit, so the time taken does not tell an attacker
 /// how many leading characters were right.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -191,6 +273,42 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID, SignedHeaders=h, Signature=x"
         )
         .is_none());
+    }
+
+    #[test]
+    fn amz_dates_both_ways() {
+        // AWS's documentation example date, and the epoch.
+        assert_eq!(parse_amz_date("20150830T123600Z"), Some(1_440_938_160));
+        assert_eq!(format_amz_date(1_440_938_160), "20150830T123600Z");
+        assert_eq!(parse_amz_date("19700101T000000Z"), Some(0));
+        assert_eq!(
+            parse_amz_date("20240229T235959Z")
+                .map(format_amz_date)
+                .as_deref(),
+            Some("20240229T235959Z")
+        );
+        for bad in [
+            "",
+            "2015-08-30T12:36:00Z",
+            "20151330T123600Z",
+            "20150830T123600",
+            "2015083OT123600Z",
+            "20150830T-23600Z",
+        ] {
+            assert_eq!(parse_amz_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn percent_escapes() {
+        assert_eq!(
+            percent_decode("AKID%2F20150830%2Fus-east-1").as_deref(),
+            Some("AKID/20150830/us-east-1")
+        );
+        assert_eq!(percent_decode("a+b").as_deref(), Some("a+b"));
+        assert_eq!(percent_decode("%2"), None);
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%ff"), None);
     }
 
     #[test]

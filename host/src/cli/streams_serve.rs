@@ -93,6 +93,9 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
             .with_context(|| format!("binding {}", args.listen))?;
         let addr = listener.local_addr()?;
         println!("listening on {addr}");
+        if state.config.keys.is_empty() {
+            tracing::warn!(%addr, "no verify keys: anyone who can reach this address can call the Kinesis API");
+        }
         use std::io::Write as _;
         std::io::stdout().flush()?;
         axum::serve(listener, router(state))

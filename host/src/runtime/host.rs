@@ -182,7 +182,19 @@ impl Host {
         };
         let m2 = metrics.clone();
         let reg2 = registry.clone();
-        let app = Router::new()
+        let admin_auth = Arc::new(weir_api::admin::AdminAuth {
+            keys: config.api.verify_keys.clone().into_iter().collect(),
+            token: config.api.admin_token.clone(),
+        });
+        if admin_auth.keys.is_empty() {
+            tracing::warn!(
+                addr = %api_addr,
+                "[api] has no verify_keys: anyone who can reach this address can call the Kinesis API{}",
+                if admin_auth.is_open() { ", reload plugins and read /metrics" } else { "" }
+            );
+        }
+        // The admin routes and /metrics, behind the same credentials.
+        let guarded = Router::new()
             .route(
                 "/metrics",
                 get(move || {
@@ -190,6 +202,12 @@ impl Host {
                     async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
                 }),
             )
+            .merge(weir_api::admin::router(super::plugin_admin(registry)))
+            .layer(axum::middleware::from_fn_with_state(
+                admin_auth,
+                weir_api::admin::guard,
+            ));
+        let app = Router::new()
             .route(
                 "/health",
                 get(move || {
@@ -209,7 +227,7 @@ impl Host {
                     }
                 }),
             )
-            .merge(weir_api::admin::router(super::plugin_admin(registry)))
+            .merge(guarded)
             .merge(weir_api::router(state));
         let api_thread = std::thread::Builder::new()
             .name("weir-api".into())

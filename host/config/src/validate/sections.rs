@@ -182,9 +182,20 @@ impl<'i> Ctx<'i> {
 
     pub(super) fn api(&mut self, a: RawApi) -> ApiConfig {
         let path = KeyPath::root().key("api");
+        // A guessable token would be no lock at all.
+        if let Some(t) = &a.admin_token {
+            if t.chars().count() < 16 {
+                self.err(
+                    &path.key("admin_token"),
+                    format!("the token has {} characters", t.chars().count()),
+                    Some("at least 16 characters".to_owned()),
+                );
+            }
+        }
         ApiConfig {
             listen: self.listen(&path.key("listen"), a.listen, "127.0.0.1:4567"),
             verify_keys: a.verify_keys.unwrap_or_default(),
+            admin_token: a.admin_token,
         }
     }
 
