@@ -413,3 +413,18 @@ emitter = "e""#,
     let set: std::collections::BTreeSet<_> = all.set_keys().collect();
     assert_eq!(set, seen);
 }
+
+#[test]
+fn config_admin_token_must_not_be_guessable() {
+    let text = format!("{BASE}\n[api]\nadmin_token = \"short\"\n");
+    let e = one_error(&text);
+    assert!(
+        e.ends_with("`api.admin_token`: the token has 5 characters (expected at least 16 characters)"),
+        "{e}"
+    );
+    let text = format!("{BASE}\n[api]\nadmin_token = \"sixteen-chars-ok\"\n");
+    match Config::parse(&text, F) {
+        Ok(c) => assert_eq!(c.api.admin_token.as_deref(), Some("sixteen-chars-ok")),
+        Err(e) => panic!("{e}"),
+    }
+}
