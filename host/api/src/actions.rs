@@ -71,6 +71,12 @@ impl Action {
             _ => return None,
         })
     }
+
+    /// Whether the action carries record data, and so gets the data limit for its body
+    /// rather than the small one of control actions.
+    pub fn carries_data(self) -> bool {
+        matches!(self, Action::PutRecord | Action::PutRecords)
+    }
 }
 
 /// Runs one action.

@@ -12,13 +12,14 @@ mod actions;
 pub mod admin;
 mod error;
 mod request;
+mod serve;
 pub mod sigv4;
 mod value;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,7 @@ use axum::Router;
 use self::actions::Action;
 use self::error::{ApiError, ErrorKind};
 use self::value::Val;
+pub use serve::{serve, ServerLimits};
 use weir_streams::Streams;
 
 /// API options.
@@ -37,8 +39,13 @@ pub struct ApiConfig {
     pub max_record_bytes: usize,
     /// Access key id -> secret. Empty: accept any SigV4-signed request.
     pub keys: HashMap<String, String>,
-    /// Largest HTTP body accepted (10 MiB of data as base64 plus JSON overhead).
+    /// Largest HTTP body of a data action, PutRecord(s): 10 MiB of data as base64 plus JSON
+    /// overhead.
     pub max_body_bytes: usize,
+    /// Largest HTTP body of every other action: their parameters are names, numbers, tags.
+    pub max_control_body_bytes: usize,
+    /// Longest a client may take to send a body.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -47,6 +54,8 @@ impl Default for ApiConfig {
             max_record_bytes: 1024 * 1024,
             keys: HashMap::new(),
             max_body_bytes: 16 * 1024 * 1024,
+            max_control_body_bytes: 64 * 1024,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -67,13 +76,66 @@ impl ApiState {
     }
 }
 
-/// The Kinesis API as an axum router.
+/// The Kinesis API as an axum router. Bodies are read by the handler, within the action's
+/// size limit and the body deadline, so axum's own limit is off.
 pub fn router(state: ApiState) -> Router {
-    let limit = state.config.max_body_bytes;
     Router::new()
         .route("/", post(handle))
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// A plain HTTP refusal for a body that is too large or too slow: it comes before the
+/// request is understood, as a front end would answer.
+fn refuse_body(status: StatusCode, message: String) -> Response {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut resp = (status, body).into_response();
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert("connection", HeaderValue::from_static("close"));
+    resp
+}
+
+/// Reads the body within `limit` bytes and the configured deadline; a declared
+/// `Content-Length` over the limit is refused before a byte of the body is read.
+async fn read_body(
+    config: &ApiConfig,
+    action: Action,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Response> {
+    let limit = if action.carries_data() {
+        config.max_body_bytes
+    } else {
+        config.max_control_body_bytes
+    };
+    let too_large = |n: String| {
+        refuse_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body ({n} bytes) is over the {limit}-byte limit of {action:?}"),
+        )
+    };
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared {
+        if n > limit as u64 {
+            return Err(too_large(n.to_string()));
+        }
+    }
+    match tokio::time::timeout(config.body_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(too_large("more than that".to_owned())),
+        Err(_) => Err(refuse_body(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} ms",
+                config.body_timeout.as_millis()
+            ),
+        )),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -136,7 +198,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let ctype = headers
         .get("content-type")
@@ -153,6 +215,10 @@ async fn handle(
         .unwrap_or("");
     let Some(action) = Action::from_target(target) else {
         return error_response(enc, &ApiError::new(ErrorKind::UnknownOperation, ""));
+    };
+    let body = match read_body(&state.config, action, &headers, body).await {
+        Ok(b) => b,
+        Err(refusal) => return refusal,
     };
     let now = weir_support::now_ms() / 1000;
     if let Err(e) = sigv4::check(&method, &uri, &headers, &body, &state.config.keys, now) {

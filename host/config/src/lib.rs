@@ -17,6 +17,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use action::{
     ActionConfig, ActionKind, BufferConfig, Destination, FirehoseAction, KinesisAction,
@@ -148,6 +149,13 @@ pub struct ApiConfig {
     pub verify_keys: BTreeMap<String, String>,
     /// A bearer token for the admin routes and `/metrics` (besides SigV4 with the keys).
     pub admin_token: Option<String>,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers (also bounds an idle
+    /// keep-alive connection).
+    pub header_timeout: Duration,
+    /// Longest a client may take to send a request's body.
+    pub body_timeout: Duration,
 }
 
 /// `[storage]`.
@@ -157,6 +165,10 @@ pub struct StorageConfig {
     pub dir: PathBuf,
     /// When appends are made durable.
     pub fsync: FsyncPolicy,
+    /// Streams on this host.
+    pub max_streams: u32,
+    /// Open shards across every stream of this host.
+    pub max_shards: u32,
 }
 
 /// `[streams.NAME]`.

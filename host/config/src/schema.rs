@@ -53,6 +53,9 @@ pub struct RawApi {
     pub listen: Option<String>,
     pub verify_keys: Option<BTreeMap<String, String>>,
     pub admin_token: Option<String>,
+    pub max_connections: Option<u64>,
+    pub header_timeout_ms: Option<u64>,
+    pub body_timeout_ms: Option<u64>,
 }
 
 /// `fsync` policy names.
@@ -71,6 +74,8 @@ pub struct RawStorage {
     pub dir: Option<String>,
     pub fsync: Option<RawFsync>,
     pub fsync_interval_ms: Option<u64>,
+    pub max_streams: Option<u64>,
+    pub max_shards: Option<u64>,
 }
 
 /// `[streams.NAME]`.

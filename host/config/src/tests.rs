@@ -419,7 +419,9 @@ fn config_admin_token_must_not_be_guessable() {
     let text = format!("{BASE}\n[api]\nadmin_token = \"short\"\n");
     let e = one_error(&text);
     assert!(
-        e.ends_with("`api.admin_token`: the token has 5 characters (expected at least 16 characters)"),
+        e.ends_with(
+            "`api.admin_token`: the token has 5 characters (expected at least 16 characters)"
+        ),
         "{e}"
     );
     let text = format!("{BASE}\n[api]\nadmin_token = \"sixteen-chars-ok\"\n");

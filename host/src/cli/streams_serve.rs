@@ -42,6 +42,21 @@ pub struct Args {
     /// Segment size in bytes before rolling.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     segment_bytes: u64,
+    /// Connections served at once.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Longest a client may take to send a request's headers, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Longest a client may take to send a request's body, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    body_timeout_ms: u64,
+    /// Streams on this host.
+    #[arg(long, default_value_t = weir_streams::DEFAULT_MAX_STREAMS)]
+    max_streams: u32,
+    /// Open shards across all streams of this host.
+    #[arg(long, default_value_t = weir_streams::DEFAULT_MAX_TOTAL_SHARDS)]
+    max_shards: u32,
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
@@ -59,6 +74,11 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
             let config = Config::load(path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
             args.listen = config.api.listen.clone();
             args.fsync = config.storage.fsync;
+            args.max_streams = config.storage.max_streams;
+            args.max_shards = config.storage.max_shards;
+            args.max_connections = config.api.max_connections;
+            args.header_timeout_ms = config.api.header_timeout.as_millis() as u64;
+            args.body_timeout_ms = config.api.body_timeout.as_millis() as u64;
             keys.extend(config.api.verify_keys.clone());
             declared.extend(config.streams.iter().map(|(n, s)| (n.clone(), *s)));
             config.storage.dir.join("streams")
@@ -66,11 +86,14 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
         // clap requires `--dir` when `--config` is absent.
         None => args.dir.clone().context("--dir or --config is required")?,
     };
+    weir_host::runtime::prepare_descriptors(args.max_shards, args.max_connections);
     let mut cfg = StreamsConfig::new(&dir);
     cfg.fsync = args.fsync;
     cfg.transition_delay = Duration::from_millis(args.transition_ms);
     cfg.throughput_limits = args.throughput_limits;
     cfg.log.segment_bytes = args.segment_bytes;
+    cfg.max_streams = args.max_streams;
+    cfg.max_total_shards = args.max_shards;
     let streams = Streams::open(cfg).with_context(|| format!("opening {}", dir.display()))?;
     for (name, s) in &declared {
         streams
@@ -81,6 +104,7 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
         streams.clone(),
         ApiConfig {
             keys,
+            body_timeout: Duration::from_millis(args.body_timeout_ms),
             ..ApiConfig::default()
         },
     );
@@ -98,9 +122,12 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
         }
         use std::io::Write as _;
         std::io::stdout().flush()?;
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown())
-            .await?;
+        let limits = weir_api::ServerLimits {
+            max_connections: args.max_connections,
+            header_timeout: Duration::from_millis(args.header_timeout_ms),
+            ..weir_api::ServerLimits::default()
+        };
+        weir_api::serve(listener, router(state), limits, shutdown()).await;
         streams.sync_all().context("final sync")?;
         anyhow::Ok(std::process::ExitCode::SUCCESS)
     })

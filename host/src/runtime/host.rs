@@ -111,6 +111,7 @@ impl Host {
                 source: e,
             }
         };
+        super::descriptors::prepare(config.storage.max_shards, config.api.max_connections);
         let Opened {
             streams,
             lookup,
@@ -171,6 +172,7 @@ impl Host {
             streams,
             weir_api::ApiConfig {
                 keys: config.api.verify_keys.clone().into_iter().collect(),
+                body_timeout: config.api.body_timeout,
                 ..weir_api::ApiConfig::default()
             },
         );
@@ -229,17 +231,17 @@ impl Host {
             )
             .merge(guarded)
             .merge(weir_api::router(state));
+        let limits = weir_api::ServerLimits {
+            max_connections: config.api.max_connections,
+            header_timeout: config.api.header_timeout,
+            ..weir_api::ServerLimits::default()
+        };
         let api_thread = std::thread::Builder::new()
             .name("weir-api".into())
             .spawn(move || {
-                rt.block_on(async move {
-                    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    });
-                    if let Err(e) = serve.await {
-                        tracing::error!(error = %e, "API server failed");
-                    }
-                });
+                rt.block_on(weir_api::serve(listener, app, limits, async move {
+                    let _ = stopped.await;
+                }));
             })
             .map_err(api_err("starting its thread"))?;
 
@@ -456,6 +458,8 @@ pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
         .map_err(|e| storage_err("creating the folder".into())(Box::new(e)))?;
     let mut sc = StreamsConfig::new(storage.join("streams"));
     sc.fsync = config.storage.fsync;
+    sc.max_streams = config.storage.max_streams;
+    sc.max_total_shards = config.storage.max_shards;
     sc.transition_delay = Duration::ZERO;
     let streams =
         Streams::open(sc).map_err(|e| storage_err("opening the streams".into())(Box::new(e)))?;

@@ -13,6 +13,8 @@
 mod ack;
 mod admin;
 pub use admin::plugin_admin;
+mod descriptors;
+pub use descriptors::prepare as prepare_descriptors;
 mod host;
 mod ingress;
 mod kinesis_put;

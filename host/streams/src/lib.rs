@@ -42,6 +42,13 @@ pub const MIN_RETENTION_HOURS: u32 = 24;
 pub const MAX_RETENTION_HOURS: u32 = 8760;
 /// Most records and bytes one GetRecords may return.
 pub const MAX_GET_RECORDS: usize = 10_000;
+
+/// Default of [`StreamsConfig::max_total_shards`]: AWS's default shard quota per account in
+/// its largest regions.
+pub const DEFAULT_MAX_TOTAL_SHARDS: u32 = 500;
+
+/// Default of [`StreamsConfig::max_streams`].
+pub const DEFAULT_MAX_STREAMS: u32 = 500;
 pub const MAX_GET_BYTES: usize = 10 * 1024 * 1024;
 /// Largest record the engine stores (AWS's raised per-stream maximum, 10 MiB).
 pub const MAX_RECORD_BYTES: usize = 10 * 1024 * 1024;
@@ -98,6 +105,11 @@ pub struct StreamsConfig {
     pub region: String,
     pub account_id: String,
     pub max_shards_per_stream: u32,
+    /// Open shards across every stream of this host. Each shard keeps files (and descriptors)
+    /// open, so this is what bounds a host's descriptors, not only AWS's account quota.
+    pub max_total_shards: u32,
+    /// Streams on this host.
+    pub max_streams: u32,
 }
 
 impl StreamsConfig {
@@ -111,6 +123,8 @@ impl StreamsConfig {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             max_shards_per_stream: 10_000,
+            max_total_shards: DEFAULT_MAX_TOTAL_SHARDS,
+            max_streams: DEFAULT_MAX_STREAMS,
         }
     }
 }

@@ -102,8 +102,15 @@ pub struct ShardLog {
     segments: Vec<Segment>,
     next_counter: u64,
     last_arrival: i64,
-    /// Set after a failed append that could not be rolled back; further writes fail.
-    broken: bool,
+    /// Set after a failed append that could not be rolled back, or a failed sync; further
+    /// writes fail with this reason.
+    broken: Option<String>,
+    /// Every record below this counter is known to be on disk (a sync covered it).
+    synced: u64,
+    /// After a failed sync: records from this counter on may not be on disk, so reads stop
+    /// before them. A later sync that reports success proves nothing (the kernel may have
+    /// dropped the dirty pages and cleared the error), so this is never lifted while running.
+    unsynced_from: Option<u64>,
 }
 
 fn seg_name(base: u64) -> String {
@@ -287,7 +294,9 @@ impl ShardLog {
             segments: Vec::new(),
             next_counter: initial_counter,
             last_arrival: 0,
-            broken: false,
+            broken: None,
+            synced: initial_counter,
+            unsynced_from: None,
         };
         let count = bases.len();
         for (i, base) in bases.into_iter().enumerate() {
@@ -483,16 +492,20 @@ impl ShardLog {
         items: &[AppendItem<'_>],
         min_counter: Option<u64>,
     ) -> Result<Vec<(u64, i64)>> {
-        if self.broken {
-            return Err(StreamsError::Io(std::io::Error::other(
-                "shard log is in a failed state",
-            )));
+        if let Some(why) = &self.broken {
+            return Err(StreamsError::Io(std::io::Error::other(format!(
+                "shard log {} refuses writes: {why}; restart to recover what is on disk",
+                self.dir.display()
+            ))));
         }
         if items.is_empty() {
             return Ok(Vec::new());
         }
         if self.active().end >= self.config.segment_bytes {
-            self.roll()?;
+            if let Err(e) = self.roll() {
+                self.sync_failed(&e.to_string());
+                return Err(e);
+            }
         }
         if let Some(m) = min_counter {
             self.next_counter = self.next_counter.max(m);
@@ -516,7 +529,7 @@ impl ShardLog {
         if let Err(e) = self.active().file.append(&buf) {
             // Roll back a partial write so that the next append starts on a frame boundary.
             if self.active().file.truncate(seg_end).is_err() {
-                self.broken = true;
+                self.broken = Some(format!("a failed append could not be rolled back ({e})"));
             }
             return Err(e.into());
         }
@@ -554,6 +567,44 @@ impl ShardLog {
     /// The handle to sync for durability of everything appended so far.
     pub fn sync_handle(&self) -> Arc<dyn SegmentFile> {
         self.active().file.clone()
+    }
+
+    /// What to sync and how far it reaches: the active segment's handle and the counter
+    /// below which a successful sync of it makes every record durable. `Err` once the log
+    /// is broken: there is nothing a sync could make true any more.
+    pub fn sync_point(&self) -> Result<(Arc<dyn SegmentFile>, u64)> {
+        if let Some(why) = &self.broken {
+            return Err(StreamsError::Io(std::io::Error::other(format!(
+                "shard log {}: {why}",
+                self.dir.display()
+            ))));
+        }
+        Ok((self.active().file.clone(), self.next_counter))
+    }
+
+    /// Records that a sync taken at [`ShardLog::sync_point`] succeeded.
+    pub fn synced_to(&mut self, counter: u64) {
+        self.synced = self.synced.max(counter);
+    }
+
+    /// Records that a sync failed: the log refuses writes from now on, and reads stop at the
+    /// last counter a successful sync covered.
+    pub fn sync_failed(&mut self, error: &str) {
+        if self.broken.is_none() {
+            tracing::error!(log = %self.dir.display(), error, durable_below = self.synced, "fsync failed: the shard refuses writes until restarted");
+            self.broken = Some(format!("an fsync failed ({error})"));
+            self.unsynced_from = Some(self.synced);
+        }
+    }
+
+    /// Reads must stop before this counter (after a failed sync).
+    pub fn readable_below(&self) -> Option<u64> {
+        self.unsynced_from
+    }
+
+    /// Why the log refuses writes, if it does.
+    pub fn failure(&self) -> Option<&str> {
+        self.broken.as_deref()
     }
 
     /// Snapshot of the spans that hold records with counter >= `from`.

@@ -196,6 +196,27 @@ impl<'i> Ctx<'i> {
             listen: self.listen(&path.key("listen"), a.listen, "127.0.0.1:4567"),
             verify_keys: a.verify_keys.unwrap_or_default(),
             admin_token: a.admin_token,
+            max_connections: self.ranged(
+                &path.key("max_connections"),
+                a.max_connections,
+                1024,
+                1..65_537,
+                "",
+            ) as usize,
+            header_timeout: Duration::from_millis(self.ranged(
+                &path.key("header_timeout_ms"),
+                a.header_timeout_ms,
+                10_000,
+                100..600_001,
+                " ms",
+            )),
+            body_timeout: Duration::from_millis(self.ranged(
+                &path.key("body_timeout_ms"),
+                a.body_timeout_ms,
+                30_000,
+                100..600_001,
+                " ms",
+            )),
         }
     }
 
@@ -223,7 +244,26 @@ impl<'i> Ctx<'i> {
                 Some("no `fsync_interval_ms`, or `fsync = \"interval\"`".to_owned()),
             );
         }
-        StorageConfig { dir, fsync }
+        let max_streams = self.ranged(
+            &path.key("max_streams"),
+            s.max_streams,
+            u64::from(weir_streams::DEFAULT_MAX_STREAMS),
+            1..100_001,
+            "",
+        ) as u32;
+        let max_shards = self.ranged(
+            &path.key("max_shards"),
+            s.max_shards,
+            u64::from(weir_streams::DEFAULT_MAX_TOTAL_SHARDS),
+            1..100_001,
+            "",
+        ) as u32;
+        StorageConfig {
+            dir,
+            fsync,
+            max_streams,
+            max_shards,
+        }
     }
 
     pub(super) fn streams(&mut self) -> BTreeMap<String, Option<StreamConfig>> {

@@ -47,6 +47,15 @@ impl Streams {
                 self.inner.config.account_id, self.inner.config.max_shards_per_stream
             )));
         }
+        if catalog.len() >= self.inner.config.max_streams as usize {
+            return Err(StreamsError::LimitExceeded(format!(
+                "This request would exceed the stream limit for the account {} in {}. Current limit on streams is {}.",
+                self.inner.config.account_id,
+                self.inner.config.region,
+                self.inner.config.max_streams
+            )));
+        }
+        self.check_host_shards(&catalog, shard_count as usize)?;
         if tags.len() > MAX_TAGS {
             return Err(StreamsError::InvalidArgument(format!(
                 "Failed to create stream {name} under account {} because a given stream cannot have more than {MAX_TAGS} tags associated with it.",

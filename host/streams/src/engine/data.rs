@@ -112,7 +112,7 @@ impl Streams {
                 if r.is_ok() {
                     sh.tip.send_replace(log.next_counter());
                     if self.inner.config.fsync == FsyncPolicy::Always {
-                        to_sync.push((members.clone(), log.sync_handle()));
+                        to_sync.push((members.clone(), sh.clone()));
                     } else {
                         sh.dirty.store(true, Ordering::Release);
                     }
@@ -139,8 +139,8 @@ impl Streams {
             }
         }
         // Sync outside the log locks: concurrent writers to the same shard share the work.
-        for (members, handle) in to_sync {
-            if let Err(e) = handle.sync() {
+        for (members, sh) in to_sync {
+            if let Err(e) = sync_shard(&sh) {
                 tracing::error!(stream = name, error = %e, "fsync failed");
                 for i in members {
                     outcomes[i] = Some(PutOutcome::Failed {
@@ -243,12 +243,25 @@ impl Streams {
         let meta = topo
             .shard_meta(idx)
             .ok_or_else(|| self.shard_not_found(&s.name, &shard_id(idx)))?;
-        let (plan, first, last) = {
+        let (plan, first, last, below) = {
             let log = lock(&sh.log);
-            (log.read_plan(from), log.first_counter(), log.last_record())
+            (
+                log.read_plan(from),
+                log.first_counter(),
+                log.last_record(),
+                log.readable_below(),
+            )
         };
         let from = from.max(first);
-        let out = log::read_spans(&plan, from, limit.min(MAX_GET_RECORDS), MAX_GET_BYTES)?;
+        let mut out = log::read_spans(&plan, from, limit.min(MAX_GET_RECORDS), MAX_GET_BYTES)?;
+        // After a failed fsync, records past the last good sync may not be on disk: they are
+        // not served, so no reader acts on a record a restart would not show.
+        if let Some(below) = below {
+            if out.records.iter().any(|r| r.counter >= below) {
+                out.records.retain(|r| r.counter < below);
+                out.reached_tip = true;
+            }
+        }
         let next = out.records.last().map(|r| r.counter + 1).unwrap_or(from);
         let behind = if out.reached_tip {
             0
@@ -369,5 +382,21 @@ impl Streams {
         }
         let r = self.read_from(s, idx, from, limit)?;
         Ok((r.records, r.next, r.children))
+    }
+}
+
+/// Syncs one shard's active segment outside its log lock (concurrent writers share the work)
+/// and records the outcome in the log: how far it is durable, or that it failed for good.
+pub(super) fn sync_shard(sh: &ShardState) -> Result<()> {
+    let (handle, upto) = lock(&sh.log).sync_point()?;
+    match handle.sync() {
+        Ok(()) => {
+            lock(&sh.log).synced_to(upto);
+            Ok(())
+        }
+        Err(e) => {
+            lock(&sh.log).sync_failed(&e.to_string());
+            Err(e.into())
+        }
     }
 }

@@ -28,8 +28,8 @@ impl Streams {
                 .shards
                 .get(idx)
                 .ok_or_else(|| self.shard_not_found(&s.name, &shard_id(*idx)))?;
+            super::data::sync_shard(sh)?;
             let log = lock(&sh.log);
-            log.sync_handle().sync()?;
             let end = log.next_counter().saturating_sub(1);
             next_start = next_start.max(log.next_counter());
             if let Some(m) = meta.shards.iter_mut().find(|m| m.index == *idx) {
@@ -114,6 +114,7 @@ impl Streams {
             )));
         }
         self.check_shard_limit(&topo, 1)?;
+        self.check_host_shards(&catalog, 1)?;
         let children = [
             (
                 HashRange {
@@ -135,6 +136,27 @@ impl Streams {
         self.reshard(&s, &mut topo, &mut catalog, &[m.index], &children, true)?;
         drop(topo);
         self.set_transition(&s, StreamStatus::Updating);
+        Ok(())
+    }
+
+    /// The host-wide cap on open shards (`max_total_shards`); the caller holds the catalog's
+    /// lock, so two requests cannot both pass it.
+    pub(super) fn check_host_shards(
+        &self,
+        catalog: &BTreeMap<u64, StreamMeta>,
+        extra: usize,
+    ) -> Result<()> {
+        let open: usize = catalog
+            .values()
+            .map(|m| m.shards.iter().filter(|s| s.closed_ms.is_none()).count())
+            .sum();
+        let max = self.inner.config.max_total_shards as usize;
+        if open + extra > max {
+            return Err(StreamsError::LimitExceeded(format!(
+                "This request would exceed the shard limit for the account {} in {}. Current limit on shards is {max}, current open shard count is {open}, and the request needs {extra} more.",
+                self.inner.config.account_id, self.inner.config.region
+            )));
+        }
         Ok(())
     }
 
@@ -212,6 +234,7 @@ impl Streams {
                 self.inner.config.max_shards_per_stream
             )));
         }
+        self.check_host_shards(&catalog, target.saturating_sub(current) as usize)?;
         let now = now_ms();
         let day_ago = now - 24 * 3600 * 1000;
         let recent = topo

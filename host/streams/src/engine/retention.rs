@@ -19,16 +19,17 @@ impl Streams {
 
     /// Makes every appended record durable (shutdown, interval policy).
     pub fn sync_all(&self) -> Result<()> {
+        // A failed sync is not retried: the log marks itself broken (see `ShardLog::
+        // sync_failed`), and the first error is reported after every other shard was synced.
+        let mut first_error = None;
         for (_, sh) in self.all_shards() {
             if sh.dirty.swap(false, Ordering::AcqRel) {
-                let handle = lock(&sh.log).sync_handle();
-                if let Err(e) = handle.sync() {
-                    sh.dirty.store(true, Ordering::Release);
-                    return Err(e.into());
+                if let Err(e) = super::data::sync_shard(&sh) {
+                    first_error.get_or_insert(e);
                 }
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Drops whole segments older than each stream's retention, as of `now_ms`.

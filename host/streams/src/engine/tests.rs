@@ -494,3 +494,35 @@ fn update_shard_count_is_all_or_nothing() {
         assert_eq!(total, 2);
     }
 }
+
+#[test]
+fn a_failed_fsync_stops_writes_and_hides_what_it_may_have_lost() {
+    let mut c = cfg();
+    // Group commit, with the flusher far away: the test drives `sync_all` itself.
+    c.fsync = FsyncPolicy::Interval(Duration::from_secs(3600));
+    let mem = MemBackend::new();
+    let fail = FailingBackend::new(Arc::new(mem.clone()), u64::MAX);
+    let s = Streams::open_with_backend(c, Arc::new(fail.clone())).expect("open");
+    s.create_stream("f", 1, false, BTreeMap::new())
+        .expect("create");
+    s.put_records("f", &[entry("k", "synced")]).expect("put");
+    s.sync_all().expect("a good sync");
+    s.put_records("f", &[entry("k", "maybe-lost")])
+        .expect("put");
+    fail.refill(0);
+    assert!(s.sync_all().is_err(), "the failed sync is reported");
+    fail.refill(u64::MAX);
+    // No silent retry: a later sync that happens to succeed does not make the log good.
+    let _ = s.sync_all();
+    match s.put_records("f", &[entry("k", "after")]) {
+        Ok(out) => assert!(matches!(out[0], PutOutcome::Failed { .. }), "{out:?}"),
+        Err(e) => assert!(e.to_string().contains("refuses writes"), "{e}"),
+    }
+    // Reads keep working for what the last good sync covered, and nothing past it.
+    let (recs, _) = read_shard(&s, "f", &shard_id(0));
+    let got: Vec<String> = recs
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.data).into_owned())
+        .collect();
+    assert_eq!(got, ["synced"]);
+}
