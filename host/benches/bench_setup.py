@@ -2,7 +2,10 @@
 
 usage: bench_setup.py ENDPOINT OUTDIR
 Writes OUTDIR/put.json (PutRecords, 500 records of 100 bytes) and OUTDIR/get.json
-(GetRecords with a TRIM_HORIZON iterator and Limit 500, over pre-loaded records).
+(GetRecords with a TRIM_HORIZON iterator and Limit 500, over pre-loaded records). With
+BENCH_SECRET set (a server verifying signatures), also put.sig and get.sig: the X-Amz-Date and
+Authorization headers of each body, signed by botocore, which wrk then replays (valid for the
+server's 15-minute window).
 """
 import base64
 import json
@@ -12,11 +15,14 @@ import sys
 import time
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 endpoint, out = sys.argv[1], sys.argv[2]
 k = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1",
-                 aws_access_key_id="AKIDBENCH", aws_secret_access_key="x",
+                 aws_access_key_id="AKIDBENCH", aws_secret_access_key=os.environ.get("BENCH_SECRET", "x"),
                  config=Config(retries={"max_attempts": 1}))
 k.create_stream(StreamName="bench", ShardCount=4)
 deadline = time.monotonic() + 30
@@ -38,4 +44,19 @@ it = k.get_shard_iterator(StreamName="bench", ShardId=shard, ShardIteratorType="
 n = len(k.get_records(ShardIterator=it, Limit=500)["Records"])
 with open(os.path.join(out, "get.json"), "w") as f:
     json.dump({"ShardIterator": it, "Limit": 500}, f)
+
+
+def sign(name, action):
+    with open(os.path.join(out, name + ".json"), "rb") as f:
+        data = f.read()
+    req = AWSRequest(method="POST", url=endpoint + "/", data=data, headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Kinesis_20131202." + action})
+    SigV4Auth(Credentials("AKIDBENCH", os.environ["BENCH_SECRET"]), "kinesis", "us-east-1").add_auth(req)
+    with open(os.path.join(out, name + ".sig"), "w") as f:
+        f.write(req.headers["X-Amz-Date"] + "\n" + req.headers["Authorization"] + "\n")
+
+
+if os.environ.get("BENCH_SECRET"):
+    sign("put", "PutRecords")
+    sign("get", "GetRecords")
 print(n)

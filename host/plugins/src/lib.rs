@@ -19,6 +19,7 @@
 //! failure comes back as a [`PluginError`] naming the plugin, its version and the reason.
 
 mod bindings;
+mod cache;
 mod error;
 mod grants;
 pub mod harness;
@@ -44,9 +45,13 @@ pub use grants::{check_imports, Grant, ImportRefusal};
 pub use host_state::{OutboxRequest, Params};
 pub use metrics::{CounterSnapshot, PluginCounters};
 pub use record::{EmitFailure, FilterResult, Record, RecordError, TransformResult};
-pub use registry::{PluginRegistry, PluginSlot, PluginWatcher, ReloadOutcome, SlotStatus};
+pub use registry::{
+    PluginRegistry, PluginSlot, PluginWatcher, ReloadOutcome, SlotStatus, VersionRecord,
+    MAX_VERSIONS_KEPT,
+};
 
 use bindings::{emitter, filter, transformer};
+use cache::CompileCache;
 use host_state::HostState;
 
 use crate::tables::LookupTables;
@@ -165,6 +170,8 @@ impl std::fmt::Debug for PluginEngine {
 impl PluginEngine {
     /// Creates the engine and its epoch ticker. With `cache_dir`, compiled components are
     /// kept there keyed by content hash and engine build, so a restart does not recompile.
+    /// Entries are authenticated with a key kept in the folder (see `cache.rs` for the format);
+    /// a folder others could write, or a key others could read, is not used.
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, PluginError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
@@ -327,6 +334,9 @@ impl PluginEngine {
         Ok(plugin)
     }
 
+    /// The component for `bytes` and whether it came from the compile cache. The cache is an
+    /// optimisation: a cache that cannot be trusted or written is logged and bypassed, never
+    /// an error, and never a reason to run code the engine did not compile.
     fn compile(
         &self,
         name: &str,
@@ -334,50 +344,88 @@ impl PluginEngine {
         bytes: &[u8],
         digest: &str,
     ) -> Result<(Component, bool), PluginError> {
-        let compile_err = |reason: String| PluginError::Compile {
+        let Some(dir) = &self.0.cache_dir else {
+            return Ok((self.compile_fresh(name, path, bytes)?, false));
+        };
+        let cache = match CompileCache::open(dir) {
+            Ok(cache) => cache,
+            Err(e) => {
+                tracing::warn!(plugin = name, dir = %dir.display(), "{e}; compiling without the cache");
+                return Ok((self.compile_fresh(name, path, bytes)?, false));
+            }
+        };
+        let entry = self.cache_entry_name(digest);
+        if let Some(component) = self.load_cached(name, &cache, &entry) {
+            return Ok((component, true));
+        }
+        let component = self.compile_fresh(name, path, bytes)?;
+        store_cached(name, &cache, &entry, &component);
+        Ok((component, false))
+    }
+
+    /// Compiles `bytes` with this engine.
+    fn compile_fresh(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<Component, PluginError> {
+        Component::new(self.engine(), bytes).map_err(|e| PluginError::Compile {
             plugin: name.to_string(),
             path: path.to_path_buf(),
-            reason,
-        };
-        let engine = self.engine();
-        let Some(dir) = &self.0.cache_dir else {
-            let c = Component::new(engine, bytes).map_err(|e| compile_err(format!("{e:#}")))?;
-            return Ok((c, false));
-        };
+            reason: format!("{e:#}"),
+        })
+    }
+
+    /// The cache entry of the component with SHA-256 `digest` compiled by this engine build:
+    /// `<digest>-<engine hash>.cwasm`, so another wasmtime version or configuration never
+    /// finds it.
+    fn cache_entry_name(&self, digest: &str) -> String {
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
-        let key = format!(
+        std::hash::Hash::hash(
+            &self.engine().precompile_compatibility_hash(),
+            &mut engine_hash,
+        );
+        format!(
             "{digest}-{:016x}.cwasm",
             std::hash::Hasher::finish(&engine_hash)
-        );
-        let cached = dir.join(key);
-        if cached.is_file() {
-            // SAFETY: the cache directory is written only by this function, with artifacts from
-            // `precompile_component` of an engine with the same compatibility hash (in the
-            // file name); a truncated or foreign file is rejected by wasmtime's header checks,
-            // and then recompiled below.
-            match unsafe { Component::deserialize_file(engine, &cached) } {
-                Ok(c) => return Ok((c, true)),
-                Err(e) => {
-                    tracing::warn!(plugin = name, error = %e, "ignoring unusable cached component")
-                }
+        )
+    }
+
+    /// The cached component of `entry`, if there is an authentic, usable one. A refused entry
+    /// (tampered, foreign, older format) or one wasmtime rejects is deleted, so the caller's
+    /// fresh compile rewrites it.
+    fn load_cached(&self, plugin: &str, cache: &CompileCache, entry: &str) -> Option<Component> {
+        let artifact = match cache.load(entry) {
+            Ok(Some(artifact)) => artifact,
+            Ok(None) => return None,
+            Err(e @ cache::EntryError::Rejected { .. }) => {
+                tracing::warn!(plugin, "cached component {e}; deleting it and recompiling");
+                discard_entry(plugin, cache, entry);
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(plugin, "cached component unreadable: {e}; recompiling");
+                return None;
+            }
+        };
+        // SAFETY: `deserialize` trusts its input to be an artifact this wasmtime build
+        // produced. These bytes are: they passed an HMAC-SHA256 check under the cache key,
+        // which only this user can read (`cache.key`, 0600, owned by the current user, in a
+        // folder owned by the current user that group and others cannot write; all checked by
+        // `CompileCache::open`), and only `compile` above ever computes that MAC, over
+        // `Component::serialize` output of an engine whose compatibility hash is part of the
+        // authenticated entry name. They are checked and used from the same buffer in memory,
+        // so the file changing after the check does not matter.
+        match unsafe { Component::deserialize(self.engine(), &artifact) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                let file = cache.entry_path(entry);
+                tracing::warn!(plugin, "cached component {} is authentic but unusable: {e:#}; deleting it and recompiling", file.display());
+                discard_entry(plugin, cache, entry);
+                None
             }
         }
-        let artifact = engine
-            .precompile_component(bytes)
-            .map_err(|e| compile_err(format!("{e:#}")))?;
-        // The cache is an optimisation: failing to write it is logged, not fatal.
-        let tmp = dir.join(format!(".{digest}.{}.tmp", std::process::id()));
-        let written = std::fs::create_dir_all(dir)
-            .and_then(|_| std::fs::write(&tmp, &artifact))
-            .and_then(|_| std::fs::rename(&tmp, &cached));
-        if let Err(e) = written {
-            tracing::warn!(plugin = name, error = %e, dir = %dir.display(), "cannot write the component cache");
-        }
-        // SAFETY: `artifact` was just produced by `precompile_component` on this very engine.
-        let c = unsafe { Component::deserialize(engine, &artifact) }
-            .map_err(|e| compile_err(format!("{e:#}")))?;
-        Ok((c, false))
     }
 
     fn linker(&self, kind: PluginKind) -> wasmtime::Result<Linker<HostState>> {
@@ -393,6 +441,33 @@ impl PluginEngine {
             bindings::outbox::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         }
         Ok(linker)
+    }
+}
+
+/// Writes `component` to the cache as `entry`; failing to is logged, not fatal.
+fn store_cached(plugin: &str, cache: &CompileCache, entry: &str, component: &Component) {
+    match component.serialize() {
+        Ok(artifact) => {
+            if let Err(e) = cache.store(entry, &artifact) {
+                tracing::warn!(plugin, "{e}");
+            }
+        }
+        Err(e) => tracing::warn!(
+            plugin,
+            "cannot serialize the component for the compile cache: {e:#}"
+        ),
+    }
+}
+
+/// Deletes a refused cache entry; failing to is logged (the next load refuses it again).
+fn discard_entry(plugin: &str, cache: &CompileCache, entry: &str) {
+    if let Err(e) = cache.discard(entry) {
+        let file = cache.entry_path(entry);
+        tracing::warn!(
+            plugin,
+            "cannot delete the refused cache entry {}: {e}",
+            file.display()
+        );
     }
 }
 

@@ -8,7 +8,7 @@
 //! version is no longer current. Every batch is processed whole by exactly one version, so a
 //! swap neither loses nor repeats a record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,13 +17,19 @@ use std::time::{Duration, Instant, SystemTime};
 use sha2::{Digest, Sha256};
 
 use super::{
-    CounterSnapshot, EmitOutcome, FilterResult, LoadedPlugin, PluginEngine, PluginError,
-    PluginInstance, PluginSpec, Record, TransformResult,
+    CounterSnapshot, EmitOutcome, FilterResult, LoadedPlugin, PluginCounters, PluginEngine,
+    PluginError, PluginInstance, PluginSpec, Record, TransformResult,
 };
 use crate::tables::LookupTables;
 
 /// Idle instances kept per plugin; more concurrent batches than this simply instantiate.
 const MAX_IDLE: usize = 8;
+
+/// Versions a slot remembers for its listing, the serving one included. Each costs a few
+/// hundred bytes (counters, version, times), never the compiled code; beyond this the oldest
+/// retired version is forgotten, so a plugin reloaded forever does not grow without bound. Large
+/// enough that a day of frequent deploys stays visible in `GET /plugins` and `/metrics`.
+pub const MAX_VERSIONS_KEPT: usize = 64;
 
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,16 +61,75 @@ pub struct SlotStatus {
     pub last_attempt: Option<SystemTime>,
 }
 
+/// What a slot keeps of a version for its listing: its counters and when it served, but not the
+/// [`LoadedPlugin`] (compiled code, pre-linked instance), which is freed as soon as no batch runs
+/// on it any more.
+#[derive(Debug, Clone)]
+pub struct VersionRecord {
+    /// The version: the first 12 hex digits of the component's SHA-256.
+    pub version: String,
+    /// Its counters. Shared with the version itself, so a batch that started before a swap and
+    /// finishes after it is still counted here.
+    pub counters: Arc<PluginCounters>,
+    /// When it finished loading.
+    pub loaded_at: SystemTime,
+    /// When another version replaced it; `None` while it serves.
+    pub retired_at: Option<SystemTime>,
+}
+
+impl VersionRecord {
+    fn of(plugin: &LoadedPlugin) -> Self {
+        VersionRecord {
+            version: plugin.version().to_string(),
+            counters: plugin.counters().clone(),
+            loaded_at: plugin.loaded_at(),
+            retired_at: None,
+        }
+    }
+}
+
+/// The versions a slot remembers, oldest first, the serving one last; at most `cap`.
+#[derive(Debug)]
+struct VersionHistory {
+    records: VecDeque<VersionRecord>,
+    cap: usize,
+}
+
+impl VersionHistory {
+    fn new(first: VersionRecord, cap: usize) -> Self {
+        VersionHistory {
+            records: VecDeque::from([first]),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Marks the serving version retired and appends `next`, forgetting the oldest beyond the
+    /// cap.
+    fn swap(&mut self, next: VersionRecord, at: SystemTime) {
+        if let Some(serving) = self.records.back_mut() {
+            serving.retired_at = Some(at);
+        }
+        self.records.push_back(next);
+        while self.records.len() > self.cap {
+            self.records.pop_front();
+        }
+    }
+}
+
 /// One named plugin: its current version and its idle instances.
 pub struct PluginSlot {
     spec: PluginSpec,
     path: PathBuf,
     engine: PluginEngine,
     tables: Arc<LookupTables>,
+    /// The serving version: the only `Arc<LoadedPlugin>` the slot holds. Written only by
+    /// [`PluginSlot::swap`], with `idle` locked.
     current: RwLock<Arc<LoadedPlugin>>,
+    /// Idle instances, all of the current version: checked in and cleared with this lock held
+    /// and `current` compared or replaced under it (lock order: `idle`, then `current`).
     idle: Mutex<Vec<PluginInstance>>,
-    /// Every version that served, oldest first, so counters survive a swap.
-    versions: Mutex<Vec<Arc<LoadedPlugin>>>,
+    /// The versions that served, so counters survive a swap without keeping old code alive.
+    versions: Mutex<VersionHistory>,
     status: Mutex<SlotStatus>,
     /// Serialises reloads of this slot (file watcher and API may race).
     reloading: Mutex<()>,
@@ -80,7 +145,7 @@ impl std::fmt::Debug for PluginSlot {
     }
 }
 
-use weir_support::lock;
+use weir_support::{lock, read, write};
 
 impl PluginSlot {
     /// Loads `path` for `spec`; fails if the first version does not load.
@@ -96,7 +161,10 @@ impl PluginSlot {
             path: path.to_path_buf(),
             engine: engine.clone(),
             tables,
-            versions: Mutex::new(vec![plugin.clone()]),
+            versions: Mutex::new(VersionHistory::new(
+                VersionRecord::of(&plugin),
+                MAX_VERSIONS_KEPT,
+            )),
             current: RwLock::new(plugin),
             idle: Mutex::new(Vec::new()),
             status: Mutex::new(SlotStatus::default()),
@@ -116,10 +184,7 @@ impl PluginSlot {
 
     /// The version serving new batches.
     pub fn current(&self) -> Arc<LoadedPlugin> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read(&self.current).clone()
     }
 
     /// Reload history.
@@ -127,34 +192,65 @@ impl PluginSlot {
         lock(&self.status).clone()
     }
 
-    /// Counters of every version that served, oldest first.
+    /// Counters of the versions that served (the last [`MAX_VERSIONS_KEPT`]), oldest first.
     pub fn version_counters(&self) -> Vec<(String, CounterSnapshot)> {
         lock(&self.versions)
+            .records
             .iter()
-            .map(|p| (p.version().to_string(), p.counters().snapshot()))
+            .map(|r| (r.version.clone(), r.counters.snapshot()))
             .collect()
     }
 
+    /// The versions that served (the last [`MAX_VERSIONS_KEPT`]), oldest first, the serving one
+    /// last.
+    pub fn versions(&self) -> Vec<VersionRecord> {
+        lock(&self.versions).records.iter().cloned().collect()
+    }
+
+    /// An instance of the current version: an idle one, or a new one.
     fn checkout(&self) -> Result<PluginInstance, PluginError> {
-        let current = self.current();
-        let mut idle = lock(&self.idle);
-        while let Some(instance) = idle.pop() {
-            if Arc::ptr_eq(instance.plugin(), &current) {
+        let current = {
+            let mut idle = lock(&self.idle);
+            // The pool only ever holds instances of the current version (see `checkin` and
+            // `swap`), so any idle one will do.
+            if let Some(instance) = idle.pop() {
                 return Ok(instance);
             }
-        }
-        drop(idle);
+            self.current()
+        };
         current.instantiate()
     }
 
+    /// Returns an instance to the pool, unless it is poisoned, of a replaced version, or the
+    /// pool is full; then it is dropped (outside the lock: dropping a store is not free), and
+    /// with the last instance of a replaced version goes that version's code.
     fn checkin(&self, instance: PluginInstance) {
-        if instance.is_poisoned() || !Arc::ptr_eq(instance.plugin(), &self.current()) {
+        if instance.is_poisoned() {
             return;
         }
         let mut idle = lock(&self.idle);
-        if idle.len() < MAX_IDLE {
+        // Compared with `idle` locked: a swap replaces `current` under the same lock, so an
+        // instance of the old version cannot slip into the pool after the swap emptied it.
+        let is_current = Arc::ptr_eq(instance.plugin(), &read(&self.current));
+        if is_current && idle.len() < MAX_IDLE {
             idle.push(instance);
+            return;
         }
+        drop(idle);
+        drop(instance);
+    }
+
+    /// Makes `new` the current version: records it in the history and empties the pool, whose
+    /// instances all run the old version. After this the slot holds no reference to the old
+    /// version; batches still running on it hold the last ones and drop them at check-in.
+    fn swap(&self, new: Arc<LoadedPlugin>) {
+        lock(&self.versions).swap(VersionRecord::of(&new), SystemTime::now());
+        let stale = {
+            let mut idle = lock(&self.idle);
+            *write(&self.current) = new;
+            std::mem::take(&mut *idle)
+        };
+        drop(stale);
     }
 
     fn call<R>(
@@ -240,10 +336,7 @@ impl PluginSlot {
             to: new.version().to_string(),
             load_time: started.elapsed(),
         };
-        lock(&self.versions).push(new.clone());
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = new;
-        // Idle instances of the old version are useless now.
-        lock(&self.idle).clear();
+        self.swap(new);
         Ok(outcome)
     }
 }
@@ -379,5 +472,143 @@ pub struct PluginWatcher {
 impl std::fmt::Debug for PluginWatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PluginWatcher")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Weak;
+
+    use super::*;
+    use crate::PluginSpec;
+
+    /// The same component with a custom section appended: identical behaviour, a new content
+    /// hash, hence a new version.
+    fn variant(original: &[u8], n: u32) -> Vec<u8> {
+        let name = b"weir-test-variant";
+        let mut out = original.to_vec();
+        out.push(0); // custom section id
+        out.push(u8::try_from(1 + name.len() + 4).expect("small section"));
+        out.push(u8::try_from(name.len()).expect("short name"));
+        out.extend_from_slice(name);
+        out.extend_from_slice(&n.to_le_bytes());
+        out
+    }
+
+    fn line(id: usize) -> Record {
+        Record {
+            payload: format!("Oct 11 22:14:15 host app[1]: id-{id}").into_bytes(),
+            partition_key: "k".into(),
+            source_topic: "logs".into(),
+            client_id: String::new(),
+            rule_name: "r".into(),
+            arrival_timestamp_ms: 0,
+            attributes: Vec::new(),
+        }
+    }
+
+    /// A slot of the syslog transformer loaded from a copy in `dir`, and the original bytes.
+    fn syslog_slot(dir: &Path) -> (Arc<PluginSlot>, PathBuf, Vec<u8>) {
+        let original = std::fs::read(weir_testkit::plugin_path("syslog-to-json")).expect("wasm");
+        let path = dir.join("syslog.wasm");
+        std::fs::write(&path, &original).expect("install");
+        let engine = PluginEngine::new(None).expect("engine");
+        let slot = PluginSlot::load(
+            &engine,
+            PluginSpec::new("syslog", &[]),
+            &path,
+            Arc::new(LookupTables::new()),
+        )
+        .expect("first version");
+        (slot, path, original)
+    }
+
+    fn reload_to(slot: &PluginSlot, path: &Path, bytes: &[u8]) {
+        std::fs::write(path, bytes).expect("install");
+        let outcome = slot.reload().expect("reload");
+        assert!(
+            matches!(outcome, ReloadOutcome::Swapped { .. }),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn replaced_versions_are_freed_but_still_listed_with_their_counters() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (slot, path, original) = syslog_slot(dir.path());
+        let mut old: Vec<Weak<LoadedPlugin>> = Vec::new();
+        for n in 1..=3 {
+            // A batch leaves an idle instance of the serving version in the pool.
+            slot.transform(&[line(n)]).expect("batch");
+            assert_eq!(lock(&slot.idle).len(), 1);
+            old.push(Arc::downgrade(&slot.current()));
+            reload_to(&slot, &path, &variant(&original, n as u32));
+            assert!(
+                lock(&slot.idle).is_empty(),
+                "the old version's idle instance is gone"
+            );
+        }
+        slot.transform(&[line(4)])
+            .expect("batch on the last version");
+        for (i, weak) in old.iter().enumerate() {
+            assert!(weak.upgrade().is_none(), "version {i} is still in memory");
+        }
+
+        let listed = slot.version_counters();
+        assert_eq!(listed.len(), 4);
+        for (version, counters) in &listed {
+            // The health check (no records) and one batch of one record.
+            assert_eq!((counters.calls, counters.records_in), (2, 1), "{version}");
+        }
+        assert_eq!(listed[3].0, slot.current().version());
+        let history = slot.versions();
+        assert!(history[..3].iter().all(|r| r.retired_at.is_some()));
+        assert!(history[3].retired_at.is_none());
+    }
+
+    #[test]
+    fn an_instance_checked_out_before_a_swap_is_dropped_at_checkin_and_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (slot, path, original) = syslog_slot(dir.path());
+        let mut in_flight = slot.checkout().expect("checkout");
+        let weak = Arc::downgrade(in_flight.plugin());
+        reload_to(&slot, &path, &variant(&original, 1));
+        assert!(
+            weak.upgrade().is_some(),
+            "the running batch keeps its version"
+        );
+
+        in_flight
+            .transform(&[line(1)])
+            .expect("batch finishes on the old version");
+        slot.checkin(in_flight);
+        assert!(lock(&slot.idle).is_empty(), "not pooled");
+        assert!(weak.upgrade().is_none(), "freed with its last instance");
+
+        let listed = slot.version_counters();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].1.records_in, 1, "counted on the old version");
+        assert_eq!(listed[1].1.records_in, 0);
+    }
+
+    fn record(version: &str) -> VersionRecord {
+        VersionRecord {
+            version: version.into(),
+            counters: Arc::default(),
+            loaded_at: SystemTime::UNIX_EPOCH,
+            retired_at: None,
+        }
+    }
+
+    #[test]
+    fn history_keeps_the_last_versions_up_to_its_cap() {
+        let mut history = VersionHistory::new(record("v0"), 3);
+        for n in 1..=4 {
+            history.swap(record(&format!("v{n}")), SystemTime::UNIX_EPOCH);
+        }
+        let versions: Vec<&str> = history.records.iter().map(|r| r.version.as_str()).collect();
+        assert_eq!(versions, ["v2", "v3", "v4"]);
+        assert!(history.records[1].retired_at.is_some());
+        assert!(history.records[2].retired_at.is_none());
     }
 }

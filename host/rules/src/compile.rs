@@ -14,7 +14,9 @@ use sqlparser::tokenizer::{Location, Span};
 use super::diagnostic::Diagnostic;
 use super::dialect::{prepare, IotSqlDialect, Prepared};
 use super::eval::{ArithOp, CastTo, CmpOp, Expr, Item, Path, Projection, Query, Seg};
-use super::functions::{self, time, Func, Resolved};
+use super::functions::{
+    self, time, Func, PatternError, Resolved, MAX_PATTERN_BYTES, REGEX_SIZE_LIMIT,
+};
 use super::topic::validate_filter;
 
 /// Deepest nesting sqlparser may recurse into (parentheses, nested calls).
@@ -143,6 +145,26 @@ struct Compiler<'p> {
     diags: Vec<Diagnostic>,
     topic: Option<String>,
     depth: usize,
+}
+
+/// The diagnostic for a literal pattern [`functions::compile_pattern`]
+/// refused. An over-long pattern is not quoted back: the message would be
+/// as long as the pattern.
+fn pattern_diag(name: &str, p: &str, e: &PatternError) -> String {
+    match e {
+        PatternError::TooLong(len) => format!(
+            "{name}: regular expression is {len} bytes long, more than the limit of {MAX_PATTERN_BYTES} bytes"
+        ),
+        PatternError::TooBig => format!(
+            "{name}: regular expression '{p}' compiles to more than the limit of {REGEX_SIZE_LIMIT} bytes \
+             (large counts of Unicode classes such as \\w{{1,32}} are big; ASCII classes such as \
+             [A-Za-z0-9_] are not)"
+        ),
+        PatternError::Invalid(msg) => {
+            let first = msg.lines().last().unwrap_or("invalid pattern");
+            format!("{name}: invalid regular expression '{p}': {first}")
+        }
+    }
 }
 
 fn placeholder() -> Expr {
@@ -751,15 +773,10 @@ impl Compiler<'_> {
                     Func::RegexpMatches | Func::RegexpReplace | Func::RegexpSubstr
                 ) {
                     if let Some(Expr::Lit(Value::String(p))) = args.get(1) {
-                        match regex::Regex::new(p) {
+                        match functions::compile_pattern(p) {
                             Ok(re) => return Expr::CallRe(func, Box::new(re), args),
                             Err(e) => {
-                                let first = e.to_string();
-                                let first = first.lines().last().unwrap_or("invalid pattern");
-                                self.err(
-                                    format!("{name}: invalid regular expression '{p}': {first}"),
-                                    span,
-                                );
+                                self.err(pattern_diag(&name, p, &e), span);
                                 return placeholder();
                             }
                         }

@@ -3,9 +3,11 @@
 //! Compilation ([`crate::compile`]) resolves every name once: paths are
 //! pre-split into segments, functions are `Func` enum values, literals are
 //! JSON values. Evaluation walks this tree against one message and never
-//! fails on bad data: AWS's answer to bad data is Undefined. The only typed
-//! error ([`EvalError`]) comes from host services a rule calls (lookup
-//! tables), which AWS also reports through the rule's error action.
+//! fails on bad data: AWS's answer to bad data is Undefined. Typed errors
+//! ([`EvalError`]) come from host services a rule calls (lookup tables),
+//! which AWS also reports through the rule's error action, and from the
+//! bounds that keep one hostile message from costing unbounded memory
+//! (oversized strings, oversized regular expressions from the payload).
 
 use serde_json::{Map, Value};
 
@@ -53,6 +55,30 @@ pub enum EvalError {
         function: &'static str,
         #[source]
         source: LookupError,
+    },
+    /// A string function's result would be longer than `limit` bytes; it
+    /// was refused before being built.
+    #[error("function {function}: result would be larger than the limit of {limit} bytes")]
+    StringTooLarge {
+        function: &'static str,
+        limit: usize,
+    },
+    /// A regular expression taken from the message is `len` bytes long,
+    /// more than the `limit`.
+    #[error(
+        "function {function}: pattern is {len} bytes long, more than the limit of {limit} bytes"
+    )]
+    PatternTooLong {
+        function: &'static str,
+        len: usize,
+        limit: usize,
+    },
+    /// A regular expression taken from the message would compile to a
+    /// program larger than `limit` bytes (e.g. nested counted repetitions).
+    #[error("function {function}: pattern compiles to more than the limit of {limit} bytes")]
+    PatternTooBig {
+        function: &'static str,
+        limit: usize,
     },
 }
 

@@ -16,7 +16,10 @@
 //! Decimals are `f64` rather than 34-digit decimals; regexes use the `regex`
 //! crate (no look-around or back-references); time zones are UTC and fixed
 //! offsets only; `get_dynamodb` reads Weir lookup tables; AWS-service
-//! functions are compile errors.
+//! functions are compile errors; a string function whose result would pass
+//! 1 MiB, or a regular expression over 4 KiB or compiling to over 1 MiB, is
+//! refused (an [`EvalError`] for the message, or a compile diagnostic for a
+//! literal pattern) rather than built.
 
 // Private modules: the crate's API is what the root re-exports below, so the compiler can
 // tell when something inside is no longer used.

@@ -34,6 +34,19 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Owner-only permissions for a file about to be created (no effect where they do not exist).
+fn private(o: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600)
+    }
+    #[cfg(not(unix))]
+    {
+        o
+    }
+}
+
 /// Syncs a folder so that a create, rename or unlink inside it survives a power cut.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -43,7 +56,9 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// `tmp` must be in `path`'s folder (so the rename is atomic) and must not exist. When this
 /// returns `Ok` the whole file is on disk under its final name; if it fails or the process
 /// dies, the final name holds the old content or nothing. On error `tmp` is removed and the
-/// error says which step failed.
+/// error says which step failed. The file is created readable and writable by its owner only
+/// (mode 0600): what goes through here is Weir's own state (catalogs, keys such as
+/// `iterator.key`, table snapshots, compiled-plugin caches), not for other users to read.
 pub fn write_atomic_via(tmp: &Path, path: &Path, chunks: &[&[u8]]) -> Result<(), WriteError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let step = |step: &'static str, at: &Path| {
@@ -55,9 +70,7 @@ pub fn write_atomic_via(tmp: &Path, path: &Path, chunks: &[&[u8]]) -> Result<(),
         }
     };
     let result = (|| {
-        let mut f = File::options()
-            .write(true)
-            .create_new(true)
+        let mut f = private(File::options().write(true).create_new(true))
             .open(tmp)
             .map_err(step("create", tmp))?;
         for c in chunks {
@@ -133,6 +146,21 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    #[cfg(unix)]
+    fn atomically_written_files_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("weir-support-mode-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("iterator.key");
+        write_atomic_via(&dir.join("iterator.tmp"), &path, &[b"secret"]).expect("write");
+        let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(fs::read(&path).expect("read"), b"secret");
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_chain_names_every_cause_once() {

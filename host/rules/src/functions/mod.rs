@@ -2,18 +2,28 @@
 //!
 //! Each function follows AWS's documented argument conversions; a function
 //! given an argument it cannot use returns Undefined (AWS never fails a rule
-//! for bad data). Functions that call AWS services are compile errors, except
-//! `get_dynamodb`, which Weir serves from its own lookup tables.
+//! for bad data). The exceptions are bounds on hostile input, which fail the
+//! message with an [`EvalError`] instead of running out of memory: a string
+//! result over `string::MAX_STRING_BYTES`, and a pattern from the message
+//! over the limits in `pattern`. Functions that call AWS services are
+//! compile errors, except `get_dynamodb`, which Weir serves from its own
+//! lookup tables.
 
 mod collections;
 mod encoding;
 mod math;
+mod pattern;
+mod replacement;
 mod string;
 pub(crate) mod time;
 
+pub(crate) use pattern::{
+    compile as compile_pattern, PatternError, MAX_PATTERN_BYTES, REGEX_SIZE_LIMIT,
+};
+
 use serde_json::Value;
 
-use super::eval::{Evaluator, Expr};
+use super::eval::{EvalError, Evaluator, Expr};
 use super::value::Val;
 
 /// Every function Weir implements. Resolution happens once, at compile time.
@@ -366,15 +376,28 @@ pub(crate) fn call_re<'a>(
     if vals.iter().any(Val::is_undefined) {
         return Val::Undefined;
     }
-    string::regex_call(f, Some(re), &vals)
+    reported(ev, string::regex_call(f, Some(re), &vals))
+}
+
+/// A function's result, or Undefined with the error recorded for the rule's
+/// error action.
+fn reported<'a>(ev: &mut Evaluator<'_, 'a>, r: Result<Val<'a>, EvalError>) -> Val<'a> {
+    r.unwrap_or_else(|e| {
+        ev.fail(e);
+        Val::Undefined
+    })
 }
 
 fn dispatch<'a>(ev: &mut Evaluator<'_, 'a>, f: Func, v: Vec<Val<'a>>) -> Val<'a> {
     use Func::*;
     match f {
         Concat | Lower | Upper | Length | NumBytes | Substring | Trim | Ltrim | Rtrim | Lpad
-        | Rpad | Replace | StartsWith | EndsWith | IndexOf | Chr => string::call(f, &v),
-        RegexpMatches | RegexpReplace | RegexpSubstr => string::regex_call(f, None, &v),
+        | Rpad | Replace | StartsWith | EndsWith | IndexOf | Chr => {
+            reported(ev, string::call(f, &v))
+        }
+        RegexpMatches | RegexpReplace | RegexpSubstr => {
+            reported(ev, string::regex_call(f, None, &v))
+        }
         Abs | Acos | Asin | Atan | Atan2 | Ceil | Cos | Cosh | Exp | Floor | Ln | Log | Mod
         | Nanvl | Power | Rand | Remainder | Round | Sign | Sin | Sinh | Sqrt | Tan | Tanh
         | Trunc | BitAnd | BitOr | BitXor | BitNot => math::call(f, v),
