@@ -72,9 +72,13 @@ struct ConnArgs {
     /// MQTT user name (AWS IoT uses certificates instead).
     #[arg(long)]
     username: Option<String>,
-    /// MQTT password; needs --username.
-    #[arg(long, requires = "username")]
+    /// MQTT password; needs --username. Visible to other users in `ps`: prefer
+    /// --password-file or the WEIR_DEVICE_PASSWORD environment variable.
+    #[arg(long, requires = "username", conflicts_with = "password_file")]
     password: Option<String>,
+    /// File whose first line is the MQTT password; needs --username.
+    #[arg(long, requires = "username")]
+    password_file: Option<PathBuf>,
     /// MQTT client id (load mode appends -N per connection).
     #[arg(long, default_value = "weir-device")]
     client_id: String,
@@ -271,6 +275,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The MQTT password from `--password-file`, `WEIR_DEVICE_PASSWORD` or `--password`, in that
+/// order; secrets on the command line are readable by every user of the machine.
+fn password(a: &ConnArgs) -> anyhow::Result<Option<String>> {
+    if let Some(path) = &a.password_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--password-file {}", path.display()))?;
+        return Ok(Some(text.lines().next().unwrap_or_default().to_owned()));
+    }
+    if let Ok(p) = std::env::var("WEIR_DEVICE_PASSWORD") {
+        return Ok(Some(p));
+    }
+    if a.password.is_some() {
+        eprintln!("warning: --password is visible to other users (ps); prefer --password-file or WEIR_DEVICE_PASSWORD");
+    }
+    Ok(a.password.clone())
+}
+
 fn connection_options(a: &ConnArgs) -> anyhow::Result<ConnectionOptions> {
     let mut o = ConnectionOptions::new(BrokerUrl::parse(&a.broker)?, a.client_id.clone());
     o.protocol = match a.protocol {
@@ -281,7 +302,7 @@ fn connection_options(a: &ConnArgs) -> anyhow::Result<ConnectionOptions> {
     o.cert = a.cert.clone();
     o.key = a.key.clone();
     o.username = a.username.clone();
-    o.password = a.password.clone();
+    o.password = password(a)?;
     o.keep_alive = Duration::from_secs(a.keep_alive);
     o.clean_session = a.clean_session;
     o.inflight = a.inflight.max(1);

@@ -238,6 +238,58 @@ async fn handle(
     }
 }
 
+/// One request without HTTP: its `Content-Type`, `X-Amz-Target` and `Authorization` values
+/// and its body, through what the handler does after reading the body (signature check
+/// against `state`'s keys, target, decoding, validation, the action). Returns the status and
+/// the encoded answer. For the fuzz target (`host/fuzz/fuzz_targets/api_request.rs`) and its
+/// corpus replay: whatever the bytes, this answers; it never panics.
+pub fn handle_bytes(
+    state: &ApiState,
+    content_type: &str,
+    target: &str,
+    authorization: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let enc = if content_type.starts_with("application/x-amz-cbor") {
+        Encoding::Cbor
+    } else {
+        Encoding::Json
+    };
+    let encode_err = |e: &ApiError| {
+        let v = value::map(vec![
+            ("__type", value::s(e.kind.code())),
+            ("message", value::s(e.message.clone())),
+        ]);
+        let bytes = match enc {
+            Encoding::Json => value::to_json(&v),
+            Encoding::Cbor => value::to_cbor(&v),
+        };
+        (e.kind.status(), bytes)
+    };
+    let Some(action) = Action::from_target(target) else {
+        return encode_err(&ApiError::new(ErrorKind::UnknownOperation, ""));
+    };
+    let mut headers = HeaderMap::new();
+    for (name, v) in [
+        ("authorization", authorization),
+        ("x-amz-date", "20260101T000000Z"),
+        ("host", "localhost"),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            headers.insert(name, v);
+        }
+    }
+    let uri = Uri::from_static("/");
+    let now = weir_support::now_ms() / 1000;
+    if let Err(e) = sigv4::check(&Method::POST, &uri, &headers, body, &state.config.keys, now) {
+        return encode_err(&e);
+    }
+    match run(state, enc, action, body) {
+        Ok(bytes) => (200, bytes),
+        Err(e) => encode_err(&e),
+    }
+}
+
 fn run(state: &ApiState, enc: Encoding, action: Action, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let parsed = if body.iter().all(u8::is_ascii_whitespace) {
         Val::Map(Vec::new())

@@ -19,7 +19,7 @@ use weir_streams::{FsyncPolicy, Streams, StreamsConfig};
 pub struct Args {
     /// Take `[api]`, `[storage]` and the `[streams.NAME]` declarations from a Weir config file;
     /// declared streams are created if they do not exist yet.
-    #[arg(long, conflicts_with_all = ["listen", "dir", "fsync", "verify_keys"])]
+    #[arg(long, conflicts_with_all = ["listen", "dir", "fsync", "verify_keys", "verify_keys_file"])]
     config: Option<PathBuf>,
     /// Address to bind, e.g. 127.0.0.1:4567 (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:4567")]
@@ -36,9 +36,13 @@ pub struct Args {
     /// Emulate AWS's per-shard write limits.
     #[arg(long)]
     throughput_limits: bool,
-    /// Verify SigV4 signatures against ACCESS_KEY:SECRET (repeatable).
+    /// Verify SigV4 signatures against ACCESS_KEY:SECRET (repeatable). Visible to other users
+    /// in `ps`: prefer --verify-keys-file or WEIR_VERIFY_KEYS (comma-separated pairs).
     #[arg(long = "verify-key")]
     verify_keys: Vec<String>,
+    /// A file of ACCESS_KEY:SECRET lines (blank lines and `#` comments ignored).
+    #[arg(long)]
+    verify_keys_file: Option<PathBuf>,
     /// Segment size in bytes before rolling.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     segment_bytes: u64,
@@ -61,11 +65,35 @@ pub struct Args {
 
 pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
     let mut keys = HashMap::new();
-    for k in &args.verify_keys {
-        let (id, secret) = k
+    let mut add = |pair: &str, from: &str| -> anyhow::Result<()> {
+        let (id, secret) = pair
             .split_once(':')
-            .context("--verify-key wants ACCESS_KEY:SECRET")?;
+            .filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+            .with_context(|| format!("{from}: wants ACCESS_KEY:SECRET"))?;
         keys.insert(id.to_owned(), secret.to_owned());
+        Ok(())
+    };
+    if !args.verify_keys.is_empty() {
+        tracing::warn!("--verify-key is visible to other users (ps); prefer --verify-keys-file or WEIR_VERIFY_KEYS");
+    }
+    for k in &args.verify_keys {
+        add(k, "--verify-key")?;
+    }
+    if let Ok(env) = std::env::var("WEIR_VERIFY_KEYS") {
+        for k in env.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            add(k, "WEIR_VERIFY_KEYS")?;
+        }
+    }
+    if let Some(path) = &args.verify_keys_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--verify-keys-file {}", path.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            add(line, &format!("{}:{}", path.display(), i + 1))?;
+        }
     }
     let mut declared = Vec::new();
     let dir = match &args.config {

@@ -112,6 +112,7 @@ impl Host {
             }
         };
         super::descriptors::prepare(config.storage.max_shards, config.api.max_connections);
+        warn_if_secrets_readable(&config);
         let Opened {
             streams,
             lookup,
@@ -429,6 +430,27 @@ impl Host {
             let _ = t.join();
         }
         Ok(())
+    }
+}
+
+/// The file holds secrets (keys, a token, broker passwords): say so when other users can
+/// read it.
+fn warn_if_secrets_readable(config: &Config) {
+    let broker_secrets = match &config.broker {
+        Broker::Embedded(b) => !b.users.is_empty(),
+        Broker::External(b) => b.password.is_some(),
+    };
+    let has_secrets =
+        !config.api.verify_keys.is_empty() || config.api.admin_token.is_some() || broker_secrets;
+    #[cfg(unix)]
+    if has_secrets {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(&config.file) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(file = %config.file.display(), mode = format!("{mode:o}"), "the configuration holds secrets and other users can read it; chmod 600 it");
+            }
+        }
     }
 }
 
