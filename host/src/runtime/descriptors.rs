@@ -3,15 +3,19 @@
 //! hard one and says when even that is below what the configuration can need, instead of
 //! failing later at a segment roll or an accept.
 
-/// Descriptors one shard may hold: its open segment, a sealed one being read, its folder.
-const PER_SHARD: u64 = 3;
+/// Descriptors one shard holds: its active segment, and its folder while it syncs. Sealed
+/// segments share a process-wide bound (`weir_streams::log::MAX_OPEN_SEALED`).
+const PER_SHARD: u64 = 2;
 
 /// Everything else: plugins, tables, notification files, the broker's listeners, slack.
 const BASE: u64 = 256;
 
 /// What a configuration can need at most.
 pub fn needed(max_shards: u32, max_connections: usize) -> u64 {
-    u64::from(max_shards) * PER_SHARD + max_connections as u64 + BASE
+    u64::from(max_shards) * PER_SHARD
+        + weir_streams::log::MAX_OPEN_SEALED as u64
+        + max_connections as u64
+        + BASE
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit and returns the soft limit now in force
@@ -71,6 +75,6 @@ mod tests {
         let now = raise_limit().expect("readable");
         assert!(now >= before.rlim_cur);
         assert_eq!(now, before.rlim_max);
-        assert_eq!(needed(500, 1024), 500 * 3 + 1024 + 256);
+        assert_eq!(needed(500, 1024), 500 * 2 + 256 + 1024 + 256);
     }
 }

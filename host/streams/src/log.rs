@@ -301,7 +301,10 @@ impl ShardLog {
         let count = bases.len();
         for (i, base) in bases.into_iter().enumerate() {
             let active = i + 1 == count;
-            let seg = log.load_segment(base, active)?;
+            let mut seg = log.load_segment(base, active)?;
+            if !active {
+                seg.file = log.seal(&seg);
+            }
             if let Some((c, a)) = seg.last {
                 log.next_counter = log.next_counter.max(c + 1);
                 log.last_arrival = log.last_arrival.max(a);
@@ -560,8 +563,20 @@ impl ShardLog {
         self.write_index(self.active())?;
         let seg = self.create_segment(self.next_counter)?;
         seg.file.sync()?;
+        let sealed = self.seal(self.active());
+        self.active_mut().file = sealed;
         self.segments.push(seg);
         Ok(())
+    }
+
+    /// A sealed segment's file: it holds a descriptor only while read, within the
+    /// process-wide bound of `sealed.rs`.
+    fn seal(&self, seg: &Segment) -> Arc<dyn SegmentFile> {
+        Arc::new(sealed::SealedHandle(sealed::SealedFile::wrap(
+            self.backend.clone(),
+            &seg.path,
+            Some(seg.file.clone()),
+        )))
     }
 
     /// The handle to sync for durability of everything appended so far.
@@ -781,6 +796,9 @@ pub fn first_at_time(spans: &[ReadSpan], ts_ms: i64) -> Result<Option<u64>> {
     }
     Ok(None)
 }
+
+mod sealed;
+pub use sealed::MAX_OPEN_SEALED;
 
 #[cfg(test)]
 mod tests;

@@ -187,3 +187,46 @@ fn retention_drops_whole_segments_and_time_seek() {
     append_all(&mut log, &items(1, "z"));
     assert_eq!(read_all(&log)[0].counter, 41);
 }
+
+#[test]
+fn sealed_segments_hold_descriptors_within_the_bound_and_reopen_to_read() {
+    use super::sealed;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let be: Arc<dyn StorageBackend> = Arc::new(crate::FileBackend);
+    let cfg = LogConfig {
+        // A few records per segment: hundreds of sealed segments from a small log.
+        segment_bytes: 256,
+        ..LogConfig::default()
+    };
+    let mut log = ShardLog::open(be.clone(), dir.path(), cfg.clone(), 1).expect("open");
+    let n = (MAX_OPEN_SEALED + 100) * 6;
+    for i in 0..n {
+        let data = format!("record-{i:06}-padding-padding-padding");
+        log.append(
+            &[AppendItem {
+                partition_key: "k",
+                data: data.as_bytes(),
+            }],
+            None,
+        )
+        .expect("append");
+    }
+    assert!(
+        log.segments.len() > MAX_OPEN_SEALED + 50,
+        "{}",
+        log.segments.len()
+    );
+    assert!(sealed::open_count() <= MAX_OPEN_SEALED);
+    // Every record reads back, the early (closed) segments reopened on demand.
+    let read_all = |log: &ShardLog| {
+        let out = read_spans(&log.read_plan(1), 1, usize::MAX, usize::MAX).expect("read");
+        out.records.len()
+    };
+    assert_eq!(read_all(&log), n);
+    assert!(sealed::open_count() <= MAX_OPEN_SEALED);
+    drop(log);
+    // And after a restart, loading them does not keep them all open either.
+    let log = ShardLog::open(be, dir.path(), cfg, 1).expect("reopen");
+    assert!(sealed::open_count() <= MAX_OPEN_SEALED);
+    assert_eq!(read_all(&log), n);
+}
