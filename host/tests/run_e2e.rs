@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -785,4 +785,33 @@ fn the_embedded_broker_speaks_tls() {
         String::from_utf8_lossy(&ok.stderr)
     );
     expect_one_delivered_and_stop(weir);
+}
+
+#[test]
+fn with_an_admin_token_metrics_and_plugins_want_it_and_health_stays_open() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mqtt = free_port();
+    let text = format!(
+        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"e2e-admin-token-0123\"\n\n[storage]\ndir = \"data\"\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n"
+    );
+    let cfg = tmp.path().join("weir.toml");
+    std::fs::write(&cfg, text).expect("write config");
+    let weir = Weir::start(&cfg);
+    let raw = |request: &str| {
+        let mut s = std::net::TcpStream::connect(&weir.api).expect("connect api");
+        s.write_all(request.as_bytes()).expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out
+    };
+    assert!(weir.get("/metrics").starts_with("HTTP/1.1 401"));
+    assert!(weir.get("/plugins").starts_with("HTTP/1.1 401"));
+    assert!(weir.get("/health").starts_with("HTTP/1.1 200"));
+    let metrics = raw("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer e2e-admin-token-0123\r\nConnection: close\r\n\r\n");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains("weir_messages_in_total"));
+    let csrf = raw("POST /plugins/x/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer e2e-admin-token-0123\r\nOrigin: https://evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert!(csrf.starts_with("HTTP/1.1 403"), "{csrf}");
+    let (status, _) = weir.terminate();
+    assert!(status.success());
 }
