@@ -79,6 +79,21 @@ pub enum HostError {
     },
 }
 
+impl HostError {
+    /// A storage step that failed, with the folder and the cause.
+    pub(super) fn storage(
+        path: &Path,
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> HostError {
+        HostError::Storage {
+            path: path.to_path_buf(),
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+}
+
 /// A running host.
 pub struct Host {
     config_path: PathBuf,
@@ -103,14 +118,6 @@ impl Host {
     pub fn start(config_path: &Path) -> Result<Arc<Host>, HostError> {
         let config = Config::load(config_path)?;
         let storage = &config.storage.dir;
-        let storage_err = |what: String| {
-            let path = storage.clone();
-            move |e: Cause| HostError::Storage {
-                path,
-                what,
-                source: e,
-            }
-        };
         super::descriptors::prepare(config.storage.max_shards, config.api.max_connections);
         warn_if_secrets_readable(&config);
         let Opened {
@@ -148,7 +155,7 @@ impl Host {
         let dispatcher = std::thread::Builder::new()
             .name("weir-dispatch".into())
             .spawn(move || dispatch_loop(plan, rx))
-            .map_err(|e| storage_err("starting the dispatcher".into())(Box::new(e)))?;
+            .map_err(|e| HostError::storage(storage, "starting the dispatcher", e))?;
 
         // The API: Kinesis, plugin admin, metrics and health.
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -386,15 +393,6 @@ impl Host {
         // No reload may start a plan while the host drains.
         let _no_reloads = lock(&self.reload_lock);
         drop(lock(&self.config_watcher).take());
-        let storage_err = |what: &str| {
-            let what = what.to_owned();
-            let path = self.resources.streams.config().dir.clone();
-            move |e: Cause| HostError::Storage {
-                path,
-                what,
-                source: e,
-            }
-        };
         let mut ingress = lock(&self.ingress).take();
         if let Some(i) = ingress.as_mut() {
             i.stop_reading();
@@ -416,13 +414,12 @@ impl Host {
         if let Some(rx) = rest {
             fail_undispatched(&rx);
         }
-        self.resources
-            .streams
-            .sync_all()
-            .map_err(|e| storage_err("syncing streams")(Box::new(e)))?;
-        self.resources
-            .sync_tables()
-            .map_err(|e| storage_err("syncing tables")(Box::new(e)))?;
+        self.resources.streams.sync_all().map_err(|e| {
+            HostError::storage(&self.resources.streams.config().dir, "syncing streams", e)
+        })?;
+        self.resources.sync_tables().map_err(|e| {
+            HostError::storage(&self.resources.streams.config().dir, "syncing tables", e)
+        })?;
         if let Some(stop) = lock(&self.api_stop).take() {
             let _ = stop.send(());
         }
@@ -468,27 +465,19 @@ pub(super) struct Opened {
 /// starts exactly what the server starts, short of the broker and the API.
 pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
     let storage = &config.storage.dir;
-    let storage_err = |what: String| {
-        let path = storage.clone();
-        move |e: Cause| HostError::Storage {
-            path,
-            what,
-            source: e,
-        }
-    };
     std::fs::create_dir_all(storage)
-        .map_err(|e| storage_err("creating the folder".into())(Box::new(e)))?;
+        .map_err(|e| HostError::storage(storage, "creating the folder", e))?;
     let mut sc = StreamsConfig::new(storage.join("streams"));
     sc.fsync = config.storage.fsync;
     sc.max_streams = config.storage.max_streams;
     sc.max_total_shards = config.storage.max_shards;
     sc.transition_delay = Duration::ZERO;
     let streams =
-        Streams::open(sc).map_err(|e| storage_err("opening the streams".into())(Box::new(e)))?;
+        Streams::open(sc).map_err(|e| HostError::storage(storage, "opening the streams", e))?;
     for (name, s) in &config.streams {
         streams
             .ensure_stream(name, s.shards, s.retention_hours)
-            .map_err(|e| storage_err(format!("stream {name:?}"))(Box::new(e)))?;
+            .map_err(|e| HostError::storage(storage, format!("stream {name:?}"), e))?;
     }
 
     let mut lookup = LookupTables::new();

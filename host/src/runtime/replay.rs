@@ -17,7 +17,6 @@ use super::metrics::{Metrics, Snapshot};
 use super::plan::{Inbound, Plan};
 use super::resources::{Publisher, Resources};
 use weir_config::Config;
-use weir_support::Cause;
 
 /// One message to replay.
 #[derive(Debug, Clone)]
@@ -108,21 +107,12 @@ pub fn replay(
         sent += 1;
     }
     plan.retire();
-    let storage_err = |what: &str| {
-        let path = config.storage.dir.clone();
-        let what = what.to_owned();
-        move |e: Cause| HostError::Storage {
-            path,
-            what,
-            source: e,
-        }
-    };
     streams
         .sync_all()
-        .map_err(|e| storage_err("syncing streams")(Box::new(e)))?;
+        .map_err(|e| HostError::storage(&config.storage.dir, "syncing streams", e))?;
     resources
         .sync_tables()
-        .map_err(|e| storage_err("syncing tables")(Box::new(e)))?;
+        .map_err(|e| HostError::storage(&config.storage.dir, "syncing tables", e))?;
     let acknowledged = acked.load(Ordering::Relaxed);
     Ok(ReplayReport {
         counters: metrics.snapshot(),
