@@ -815,3 +815,38 @@ fn with_an_admin_token_metrics_and_plugins_want_it_and_health_stays_open() {
     let (status, _) = weir.terminate();
     assert!(status.success());
 }
+
+#[test]
+fn a_failure_without_an_error_action_is_stored_as_a_dead_letter() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mqtt = free_port();
+    // A remote endpoint nobody listens on: every put fails, after its retries.
+    let nowhere = free_port();
+    let cfg = small_config(
+        tmp.path(),
+        &format!("listen = \"127.0.0.1:{mqtt}\""),
+        "127.0.0.1:0",
+        &format!("[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"far\"\npartition_key = \"k\"\nendpoint = \"http://127.0.0.1:{nowhere}\"\n"),
+    );
+    let weir = Weir::start(&cfg);
+    let out = pub_in("127.0.0.1", mqtt, &[]);
+    assert!(out.status.success());
+    weir.wait_metric("weir_dead_letters_total", 1);
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+    let dir = tmp.path().join("data/dead-letters");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dead-letter folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).expect("read");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(lines[0]["ruleName"], "r");
+    assert_eq!(lines[0]["topic"], "in/x");
+    assert_eq!(lines[0]["failures"][0]["failedAction"], "KinesisAction");
+}

@@ -146,7 +146,7 @@ impl Host {
             registry.clone(),
             metrics.clone(),
             publisher,
-            storage.join("tables"),
+            storage,
         ));
         resources.notifiers.configure(&config.notify);
         let plan = Plan::build(&config, &resources)?;

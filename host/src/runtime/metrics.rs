@@ -144,6 +144,10 @@ pub struct Metrics {
     pub config_reloads: AtomicU64,
     /// Configuration reloads refused (the old configuration kept running).
     pub config_reload_errors: AtomicU64,
+    /// Failed messages of rules without an error action, written to the dead-letter store.
+    pub dead_letters: AtomicU64,
+    /// Dead-letter writes that failed (those messages were not acknowledged).
+    pub dead_letter_write_errors: AtomicU64,
     rules: Mutex<BTreeMap<String, Arc<RuleMetrics>>>,
     actions: Mutex<BTreeMap<(String, String), Arc<ActionMetrics>>>,
     shards: Mutex<BTreeMap<(String, String), Arc<ShardMetrics>>>,
@@ -244,6 +248,18 @@ impl Metrics {
             "weir_config_reload_errors_total",
             "Configuration reloads refused; the previous configuration kept running.",
             &[(String::new(), c(&self.config_reload_errors))],
+        );
+        counter(
+            &mut out,
+            "weir_dead_letters_total",
+            "Failed messages of rules without an error action, stored under STORAGE/dead-letters.",
+            &[(String::new(), c(&self.dead_letters))],
+        );
+        counter(
+            &mut out,
+            "weir_dead_letter_write_errors_total",
+            "Dead-letter writes that failed; those messages were not acknowledged.",
+            &[(String::new(), c(&self.dead_letter_write_errors))],
         );
 
         let rules = lock(&self.rules).clone();

@@ -12,6 +12,7 @@
 // something inside is no longer used.
 mod ack;
 mod admin;
+mod dead_letter;
 pub use admin::plugin_admin;
 mod descriptors;
 pub use descriptors::prepare as prepare_descriptors;

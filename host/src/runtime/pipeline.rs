@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::dead_letter::DeadLetters;
 use weir_config::BufferConfig;
 use weir_plugins::{FilterResult, PluginSlot, TransformResult};
 use weir_rules::{EvalContext, Template};
@@ -56,19 +57,29 @@ pub fn render_key(template: Option<&Template>, origin: &Origin) -> Result<Arc<st
         .map_err(|e| format!("template {:?}: {e}", t.source()))
 }
 
-/// Hands a failed message to the rule's error action, or logs it when there is none.
+/// Hands a failed message to the rule's error action; without one, to the dead-letter store;
+/// when even that cannot be written, the message is not acknowledged.
 pub fn route_failure(
     errors: Option<&ErrorRoute>,
+    dead_letters: &DeadLetters,
     origin: &Arc<Origin>,
     aws_action: &str,
     resource: &str,
     reason: &str,
 ) {
+    let payload = origin.error_payload(aws_action, resource, reason);
     let Some(route) = errors else {
-        tracing::warn!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, "action failed and the rule has no error action");
+        match dead_letters.record(&payload, chrono::Utc::now().timestamp_millis()) {
+            Ok(()) => {
+                tracing::warn!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, dir = %dead_letters.dir().display(), "action failed and the rule has no error action: stored as a dead letter");
+            }
+            Err(e) => {
+                tracing::error!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, error = %e, "action failed, the rule has no error action and the dead letter cannot be written: the message stays unacknowledged");
+                origin.ack.fail();
+            }
+        }
         return;
     };
-    let payload = origin.error_payload(aws_action, resource, reason);
     let key = match render_key(route.key.as_deref(), origin) {
         Ok(k) => k,
         Err(e) => {
@@ -124,6 +135,8 @@ pub struct PipelineSpec {
     pub errors: Option<ErrorRoute>,
     /// True for an error action: its own failures leave the message unacknowledged.
     pub is_error_action: bool,
+    /// Where failures go when the rule has no error action.
+    pub dead_letters: Arc<DeadLetters>,
     /// Counters.
     pub metrics: Arc<ActionMetrics>,
     /// The rule's counters.
@@ -339,6 +352,7 @@ impl Worker {
         }
         route_failure(
             self.spec.errors.as_ref(),
+            &self.spec.dead_letters,
             origin,
             self.spec.aws_action,
             &self.spec.resource,

@@ -267,6 +267,7 @@ impl Plan {
             sink,
             errors,
             is_error_action,
+            dead_letters: res.dead_letters.clone(),
             rule_metrics: rule_metrics.clone(),
         })?;
         self.workers.push(pipeline.handle);
@@ -334,6 +335,7 @@ impl Plan {
                     rule.metrics.errors.fetch_add(1, Ordering::Relaxed);
                     route_failure(
                         rule.errors.as_ref(),
+                        &self.resources.dead_letters,
                         &origin(),
                         "RuleEvaluation",
                         &rule.name,
@@ -353,6 +355,7 @@ impl Plan {
                             rule.metrics.errors.fetch_add(1, Ordering::Relaxed);
                             route_failure(
                                 rule.errors.as_ref(),
+                                &self.resources.dead_letters,
                                 &origin,
                                 action.aws_action,
                                 &action.resource,

@@ -81,7 +81,7 @@ pub fn replay(
         registry,
         metrics.clone(),
         Arc::new(NoBroker),
-        config.storage.dir.join("tables"),
+        &config.storage.dir,
     ));
     resources.notifiers.configure(&config.notify);
     let mut plan = Plan::build(config, &resources)?;

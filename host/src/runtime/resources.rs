@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use super::dead_letter::DeadLetters;
 use super::ingress::PublishError;
 use super::metrics::Metrics;
 use weir_config::NotifyChannel;
@@ -65,6 +66,8 @@ pub struct Resources {
     pub notifiers: Notifiers,
     /// Folder of the durable tables `table` actions write.
     pub tables_dir: PathBuf,
+    /// Where failures of rules without an error action go.
+    pub dead_letters: Arc<DeadLetters>,
     kv: Mutex<BTreeMap<String, Arc<Mutex<KvTable>>>>,
 }
 
@@ -78,16 +81,20 @@ impl Resources {
         registry: Arc<PluginRegistry>,
         metrics: Arc<Metrics>,
         publisher: Arc<dyn Publisher>,
-        tables_dir: PathBuf,
+        storage_dir: &Path,
     ) -> Self {
         Resources {
+            dead_letters: Arc::new(DeadLetters::new(
+                storage_dir.join("dead-letters"),
+                metrics.clone(),
+            )),
+            tables_dir: storage_dir.join("tables"),
             streams,
             lookup,
             registry,
             metrics,
             publisher,
             notifiers: Notifiers::default(),
-            tables_dir,
             kv: Mutex::new(BTreeMap::new()),
         }
     }
