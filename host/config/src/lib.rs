@@ -99,6 +99,21 @@ pub struct EmbeddedBroker {
     pub users: BTreeMap<String, String>,
     /// Certificate and key when the listener speaks TLS.
     pub tls: Option<TlsFiles>,
+    /// What one client may take.
+    pub limits: BrokerLimits,
+}
+
+/// The embedded broker's limits, so no client can take it down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerLimits {
+    /// Client connections at once, over all listeners.
+    pub max_connections: usize,
+    /// How long a new connection may take to send CONNECT.
+    pub connect_timeout: Duration,
+    /// Largest MQTT packet accepted; a larger one closes the connection.
+    pub max_packet_bytes: usize,
+    /// QoS 1/2 messages a client may have unacknowledged.
+    pub max_inflight: usize,
 }
 
 /// A TLS certificate chain and private key (PEM).

@@ -17,6 +17,10 @@ pub struct RawBroker {
     pub auth: Option<RawBrokerAuth>,
     pub tls: Option<RawTls>,
     pub external: Option<RawExternal>,
+    pub max_connections: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    pub max_packet_bytes: Option<u64>,
+    pub max_inflight: Option<u64>,
 }
 
 /// `[broker.auth]`.

@@ -1,6 +1,8 @@
 //! `weir run --config FILE`: the server. Prints one `ready` line with its addresses once the
 //! broker and the API accept connections, applies edits of the file while running, and stops
-//! cleanly on SIGINT or SIGTERM (drain, flush, sync) before exiting 0.
+//! cleanly on SIGINT or SIGTERM (drain, flush, sync) before exiting 0. A broker that stops
+//! serving clients (three failed end-to-end probes in a row, 2 s apart) stops the host the same
+//! way and exits 1, so a supervisor restarts it instead of keeping a zombie that answers ok.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -30,16 +32,51 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let signal = rt.block_on(async {
+    let (dead_tx, dead_rx) = tokio::sync::oneshot::channel::<String>();
+    let watched = std::sync::Arc::downgrade(&host);
+    std::thread::Builder::new()
+        .name("weir-broker-watch".into())
+        .spawn(move || {
+            let mut failures = 0;
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                let Some(host) = watched.upgrade() else {
+                    return;
+                };
+                match host.probe_broker() {
+                    Ok(()) => failures = 0,
+                    Err(e) => {
+                        failures += 1;
+                        tracing::error!(error = %e, failures, "the broker does not serve clients");
+                        if failures >= 3 {
+                            let _ = dead_tx.send(e);
+                            return;
+                        }
+                    }
+                }
+            }
+        })
+        .context("starting the broker watchdog")?;
+    let stop = rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT"),
-            _ = term.recv() => Ok("SIGTERM"),
+            r = tokio::signal::ctrl_c() => r.map(|()| Ok("SIGINT")),
+            _ = term.recv() => Ok(Ok("SIGTERM")),
+            Ok(e) = dead_rx => Ok(Err(e)),
         }
     })?;
-    eprintln!("{signal}: draining");
+    let code = match &stop {
+        Ok(signal) => {
+            eprintln!("{signal}: draining");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("the broker stopped serving clients ({e}): draining, then exiting 1");
+            ExitCode::FAILURE
+        }
+    };
     host.shutdown()
         .map_err(|e| anyhow::anyhow!("{}", weir_support::error_chain(&e)))?;
     println!("stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

@@ -192,6 +192,7 @@ impl Host {
         };
         let m2 = metrics.clone();
         let reg2 = registry.clone();
+        let health_broker = config.broker.clone();
         let admin_auth = Arc::new(weir_api::admin::AdminAuth {
             keys: config.api.verify_keys.clone().into_iter().collect(),
             token: config.api.admin_token.clone(),
@@ -221,17 +222,36 @@ impl Host {
             .route(
                 "/health",
                 get(move || {
-                    let body = serde_json::json!({
-                        "status": "ok",
-                        "uptime_s": started.elapsed().as_secs(),
-                        "broker": broker_desc,
-                    })
-                    .to_string();
+                    let broker = health_broker.clone();
                     async move {
+                        // The broker is probed end to end (CONNECT -> CONNACK), so a listener
+                        // that serves nobody makes the host unhealthy.
+                        let probe = tokio::task::spawn_blocking(move || probe_broker(&broker))
+                            .await
+                            .unwrap_or_else(|e| Err(format!("probe task failed: {e}")));
+                        let (status, body) = match probe {
+                            Ok(()) => (
+                                StatusCode::OK,
+                                serde_json::json!({
+                                    "status": "ok",
+                                    "uptime_s": started.elapsed().as_secs(),
+                                    "broker": broker_desc,
+                                }),
+                            ),
+                            Err(e) => (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                serde_json::json!({
+                                    "status": "failing",
+                                    "uptime_s": started.elapsed().as_secs(),
+                                    "broker": broker_desc,
+                                    "error": e,
+                                }),
+                            ),
+                        };
                         (
-                            StatusCode::OK,
+                            status,
                             [(header::CONTENT_TYPE, "application/json")],
-                            body,
+                            body.to_string(),
                         )
                             .into_response()
                     }
@@ -279,6 +299,11 @@ impl Host {
     /// The broker side, as configured.
     pub fn broker(&self) -> &Broker {
         &self.broker
+    }
+
+    /// Whether the broker side serves clients (see [`probe_broker`]).
+    pub fn probe_broker(&self) -> Result<(), String> {
+        probe_broker(&self.broker)
     }
 
     /// The host's counters.
@@ -514,6 +539,15 @@ pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
         registry,
         plugin_specs,
     })
+}
+
+/// The embedded broker probed end to end; an external broker is its operator's to watch
+/// (the client reconnects by itself).
+fn probe_broker(broker: &Broker) -> Result<(), String> {
+    match broker {
+        Broker::Embedded(b) => super::ingress::probe_embedded(b, Duration::from_secs(2)),
+        Broker::External(_) => Ok(()),
+    }
 }
 
 /// Enough of a plugin's configuration to tell whether a reload changed it.

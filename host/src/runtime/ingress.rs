@@ -153,10 +153,12 @@ impl Ingress {
         for addr in std::iter::once(v4_addr).chain(v5_addr) {
             check_free(addr)?;
         }
+        let limits = cfg.limits;
         let connections = rumqttd::ConnectionSettings {
-            connection_timeout_ms: 60_000,
-            max_payload_size: 1 << 20,
-            max_inflight_count: 1000,
+            connection_timeout_ms: u16::try_from(limits.connect_timeout.as_millis())
+                .unwrap_or(u16::MAX),
+            max_payload_size: limits.max_packet_bytes,
+            max_inflight_count: limits.max_inflight,
             auth: (!cfg.users.is_empty()).then(|| {
                 cfg.users
                     .iter()
@@ -181,7 +183,8 @@ impl Ingress {
         let config = rumqttd::Config {
             id: 0,
             router: rumqttd::RouterConfig {
-                max_connections: 10_010,
+                // The in-process links (ingress, publisher) count too.
+                max_connections: limits.max_connections + 10,
                 max_outgoing_packet_count: 1000,
                 // rumqttd keeps messages in memory segments and drops the oldest segment when
                 // the count is reached: room for a few seconds of a slow pipeline at full rate.
@@ -618,4 +621,64 @@ impl Publisher for ExternalPublisher {
                 source: Box::new(e),
             })
     }
+}
+
+/// Checks that the embedded broker serves a client end to end: a TCP connection, then (on a
+/// plain listener) an MQTT 3.1.1 CONNECT answered by a successful CONNACK within `timeout`.
+/// A listener whose thread died refuses the connection; one that accepts but no longer
+/// completes a handshake fails the CONNACK: both are failures, so `/health` cannot answer
+/// "ok" for a broker that serves nobody.
+pub fn probe_embedded(cfg: &EmbeddedBroker, timeout: Duration) -> Result<(), String> {
+    use std::io::{Read, Write};
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let addr = resolve(&cfg.listen).map_err(|e| e.to_string())?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| format!("connecting to {addr}: {e}"))?;
+    if cfg.tls.is_some() {
+        // A TLS handshake is not worth doing here: accepting is what a dead listener cannot.
+        return Ok(());
+    }
+    let _ = s.set_read_timeout(Some(timeout));
+    let _ = s.set_write_timeout(Some(timeout));
+    let n = PROBES.fetch_add(1, Ordering::Relaxed);
+    let client_id = format!("weir-health-{}-{n}", std::process::id());
+    let user = cfg.users.iter().next();
+    let mut flags = 0x02u8; // clean session
+    let mut payload = Vec::new();
+    let field = |b: &[u8], out: &mut Vec<u8>| {
+        out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        out.extend_from_slice(b);
+    };
+    field(client_id.as_bytes(), &mut payload);
+    if let Some((u, p)) = user {
+        flags |= 0xc0;
+        field(u.as_bytes(), &mut payload);
+        field(p.as_bytes(), &mut payload);
+    }
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, flags, 0, 10];
+    body.extend(payload);
+    let mut packet = vec![0x10];
+    let mut len = body.len();
+    loop {
+        let mut byte = (len % 128) as u8;
+        len /= 128;
+        if len > 0 {
+            byte |= 0x80;
+        }
+        packet.push(byte);
+        if len == 0 {
+            break;
+        }
+    }
+    packet.extend(body);
+    s.write_all(&packet)
+        .map_err(|e| format!("sending CONNECT to {addr}: {e}"))?;
+    let mut connack = [0u8; 4];
+    s.read_exact(&mut connack)
+        .map_err(|e| format!("waiting for CONNACK from {addr}: {e}"))?;
+    if connack[0] != 0x20 || connack[3] != 0 {
+        return Err(format!("{addr} answered CONNECT with {connack:02x?}"));
+    }
+    let _ = s.write_all(&[0xe0, 0x00]);
+    Ok(())
 }

@@ -74,6 +74,10 @@ impl<'i> Ctx<'i> {
                 ("listen_v5", b.listen_v5.is_some()),
                 ("auth", b.auth.is_some()),
                 ("tls", b.tls.is_some()),
+                ("max_connections", b.max_connections.is_some()),
+                ("connect_timeout_ms", b.connect_timeout_ms.is_some()),
+                ("max_packet_bytes", b.max_packet_bytes.is_some()),
+                ("max_inflight", b.max_inflight.is_some()),
             ]
             .into_iter()
             .filter_map(|(k, set)| set.then_some(k))
@@ -111,11 +115,43 @@ impl<'i> Ctx<'i> {
             cert_file: self.existing_file(&path.key("tls").key("cert_file"), &t.cert_file),
             key_file: self.existing_file(&path.key("tls").key("key_file"), &t.key_file),
         });
+        let limits = BrokerLimits {
+            max_connections: self.ranged(
+                &path.key("max_connections"),
+                b.max_connections,
+                10_000,
+                1..1_000_001,
+                "",
+            ) as usize,
+            connect_timeout: Duration::from_millis(self.ranged(
+                &path.key("connect_timeout_ms"),
+                b.connect_timeout_ms,
+                10_000,
+                // rumqttd holds it in a u16 of milliseconds.
+                100..65_001,
+                " ms",
+            )),
+            max_packet_bytes: self.ranged(
+                &path.key("max_packet_bytes"),
+                b.max_packet_bytes,
+                1 << 20,
+                1024..(256 << 20) + 1,
+                " bytes",
+            ) as usize,
+            max_inflight: self.ranged(
+                &path.key("max_inflight"),
+                b.max_inflight,
+                100,
+                1..65_536,
+                "",
+            ) as usize,
+        };
         Some(Broker::Embedded(EmbeddedBroker {
             listen,
             listen_v5,
             users: b.auth.map(|a| a.users).unwrap_or_default(),
             tls,
+            limits,
         }))
     }
 
