@@ -245,6 +245,9 @@ impl PluginSlot {
     /// version; batches still running on it hold the last ones and drop them at check-in.
     fn swap(&self, new: Arc<LoadedPlugin>) {
         lock(&self.versions).swap(VersionRecord::of(&new), SystemTime::now());
+        // Counted before the new version is visible, so whoever sees it serving also sees
+        // the swap in the status.
+        lock(&self.status).swaps += 1;
         let stale = {
             let mut idle = lock(&self.idle);
             *write(&self.current) = new;
@@ -292,7 +295,6 @@ impl PluginSlot {
                 to,
                 load_time,
             }) => {
-                status.swaps += 1;
                 status.last_error = None;
                 tracing::info!(plugin = %self.spec.name, from = %from, to = %to, load_ms = load_time.as_secs_f64() * 1e3, "plugin reloaded");
             }
