@@ -10,7 +10,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-type Callback = Box<dyn FnOnce() + Send + Sync>;
+/// Called once with whether the message was handled.
+type Callback = Box<dyn FnOnce(bool) + Send + Sync>;
 
 struct Inner {
     failed: AtomicBool,
@@ -19,10 +20,8 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if !self.failed.load(Ordering::Acquire) {
-            if let Some(ack) = self.on_settled.take() {
-                ack();
-            }
+        if let Some(settle) = self.on_settled.take() {
+            settle(!self.failed.load(Ordering::Acquire));
         }
     }
 }
@@ -34,13 +33,24 @@ pub struct AckToken(Arc<Inner>);
 impl AckToken {
     /// A token that runs `ack` once every clone is gone, unless one of them failed.
     pub fn new(ack: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Self::settled_by(move |handled| {
+            if handled {
+                ack()
+            }
+        })
+    }
+
+    /// A token that calls `settle` once every clone is gone, with `true` unless one of them
+    /// failed: for a source that must hear about a failure too (the embedded broker
+    /// disconnects the publisher of a message that was not handled, so it sends it again).
+    pub fn settled_by(settle: impl FnOnce(bool) + Send + Sync + 'static) -> Self {
         AckToken(Arc::new(Inner {
             failed: AtomicBool::new(false),
-            on_settled: Some(Box::new(ack)),
+            on_settled: Some(Box::new(settle)),
         }))
     }
 
-    /// A token with nothing to acknowledge (the embedded broker acknowledges on receipt).
+    /// A token with nothing to acknowledge (QoS 0, or a replay with nobody to tell).
     pub fn none() -> Self {
         AckToken(Arc::new(Inner {
             failed: AtomicBool::new(false),
@@ -101,5 +111,21 @@ mod tests {
         drop(a);
         drop(t);
         assert_eq!(n.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_settle_callback_hears_the_outcome_once() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for fail in [false, true] {
+            let s = seen.clone();
+            let t = AckToken::settled_by(move |ok| s.lock().unwrap().push(ok));
+            let a = t.clone();
+            if fail {
+                a.fail();
+            }
+            drop(t);
+            drop(a);
+        }
+        assert_eq!(*seen.lock().unwrap(), vec![true, false]);
     }
 }

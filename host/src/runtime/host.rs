@@ -147,6 +147,7 @@ impl Host {
             metrics.clone(),
             publisher,
             storage,
+            config.storage.fsync,
         ));
         resources.notifiers.configure(&config.notify);
         let plan = Plan::build(&config, &resources)?;

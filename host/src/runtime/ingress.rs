@@ -4,10 +4,13 @@
 //!
 //! **Embedded.** Weir reads the broker through one in-process link subscribed to `#`: every
 //! message reaches Weir exactly once and the rule index picks the rules (one subscription per
-//! FROM filter would deliver a message once per matching filter). rumqttd acknowledges a QoS 1
-//! publish when it has the message in memory, so a crash of the whole process can lose what
-//! was acknowledged but not yet delivered; a clean stop (SIGINT/SIGTERM) first drains what the
-//! broker holds.
+//! FROM filter would deliver a message once per matching filter). That link *holds the acks*
+//! (rumqttd patch 4, `patches/rumqttd/PATCHES.md`): a QoS 1 PUBACK or QoS 2 PUBREC leaves the
+//! broker only when the message's [`AckToken`] settles as handled, that is when every action
+//! made it durable or gave it to the error action, in the order each client published. A
+//! message that was not handled disconnects its publisher, which sends it again; a crash leaves
+//! it unacknowledged, and the publisher sends it again after reconnecting. Each publisher's
+//! inflight window is then the backpressure: rumqttd holds at most that many of its messages.
 //!
 //! **External.** Weir is an MQTT 5 client with a persistent session and manual
 //! acknowledgements. Each distinct FROM filter is subscribed as `$share/GROUP/FILTER` with its
@@ -208,6 +211,11 @@ impl Ingress {
         let (pub_tx, mut pub_rx) = broker
             .link("weir-publisher")
             .map_err(embedded("in-process link"))?;
+        // Before the listeners start, so that no client's publish is acknowledged early.
+        let confirmer = link_tx
+            .hold_acks("#")
+            .map_err(embedded("holding acknowledgements"))?;
+        link_tx.subscribe("#").map_err(embedded("subscribing"))?;
         std::thread::Builder::new()
             .name("weir-broker".into())
             .spawn(move || {
@@ -216,7 +224,6 @@ impl Ingress {
                 }
             })
             .map_err(embedded("starting the broker thread"))?;
-        link_tx.subscribe("#").map_err(embedded("subscribing"))?;
         // The publisher's link receives only acknowledgements; keep it drained.
         std::thread::Builder::new()
             .name("weir-publisher-acks".into())
@@ -229,7 +236,7 @@ impl Ingress {
         let stop2 = stop.clone();
         let reader = std::thread::Builder::new()
             .name("weir-ingress".into())
-            .spawn(move || embedded_reader(&mut link_tx, &mut link_rx, &input, &stop2))
+            .spawn(move || embedded_reader(&mut link_tx, &mut link_rx, &confirmer, &input, &stop2))
             .map_err(embedded("starting the reader thread"))?;
         let publisher: Arc<dyn Publisher> = Arc::new(EmbeddedPublisher {
             link: Mutex::new(pub_tx),
@@ -529,6 +536,7 @@ fn wait_listening(addr: SocketAddr) -> Result<(), IngressError> {
 fn embedded_reader(
     link_tx: &mut rumqttd::local::LinkTx,
     link_rx: &mut rumqttd::local::LinkRx,
+    confirmer: &rumqttd::local::Confirmer,
     input: &SyncSender<Input>,
     stop: &AtomicBool,
 ) {
@@ -540,8 +548,9 @@ fn embedded_reader(
             stop_seen = Some(Instant::now());
         }
         if let Some(t) = stop_seen {
-            // Drain what the broker has already acknowledged: until it has been quiet for a
-            // moment, and at most a few seconds if publishers keep going.
+            // Take what the broker already holds, so that its publishers need not send it
+            // again: until it has been quiet for a moment, at most a few seconds if publishers
+            // keep going. What is left stays unacknowledged.
             if quiet_since.is_some_and(|q| q.elapsed() > Duration::from_millis(200))
                 || t.elapsed() > Duration::from_secs(5)
             {
@@ -552,13 +561,30 @@ fn embedded_reader(
             Ok(Some(rumqttd::Notification::Forward(f))) => {
                 quiet_since = None;
                 let topic = String::from_utf8_lossy(&f.publish.topic).into_owned();
+                let ack = match f.cursor {
+                    Some(cursor) => {
+                        let confirmer = confirmer.clone();
+                        AckToken::settled_by(move |handled| {
+                            if handled {
+                                confirmer.confirm(cursor)
+                            } else {
+                                confirmer.reject(cursor)
+                            }
+                        })
+                    }
+                    None => AckToken::none(),
+                };
                 let msg = Inbound {
                     topic: Arc::from(topic),
                     payload: f.publish.payload,
                     client_id: None,
-                    ack: AckToken::none(),
+                    ack,
                 };
-                if input.send(Input::Message(msg, None)).is_err() {
+                if let Err(std::sync::mpsc::SendError(Input::Message(msg, _))) =
+                    input.send(Input::Message(msg, None))
+                {
+                    // The dispatcher has stopped: not handled, so not acknowledged.
+                    msg.ack.fail();
                     return;
                 }
             }

@@ -5,8 +5,10 @@
 //! the dispatcher thread ([`plan::Plan::dispatch`]: topic index, rule evaluation, key
 //! templates) -> one bounded queue per action -> [`pipeline`] (transformers, filters, buffer)
 //! -> a [`sinks::Sink`]. Failures go to the rule's error action, itself a pipeline. Every
-//! record holds its message's [`ack::AckToken`]; the message is acknowledged to an external
-//! broker only when the last of them is done.
+//! record holds a share of its message's [`ack::AckToken`] until it is delivered, handed to
+//! the error action or dead-letter store, or made durable in its action's [`spool`] (what waits
+//! in a buffer); the message is acknowledged to the broker (embedded or external) only when
+//! every share is let go.
 
 // Private: the runtime's API is `Host`, `replay` and `plugin_admin`, so the compiler can tell when
 // something inside is no longer used.
@@ -26,6 +28,7 @@ mod plugin_spec;
 mod replay;
 mod resources;
 mod sinks;
+mod spool;
 mod work;
 
 pub use host::{Host, HostError};

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::ack::AckToken;
 use super::dead_letter::DeadLetters;
+use super::spool::{Spool, SpoolEntry, SpoolError, Spooled};
 use weir_config::BufferConfig;
 use weir_plugins::{FilterResult, PluginSlot, TransformResult};
 use weir_rules::{EvalContext, Template};
@@ -57,35 +59,30 @@ pub fn render_key(template: Option<&Template>, origin: &Origin) -> Result<Arc<st
         .map_err(|e| format!("template {:?}: {e}", t.source()))
 }
 
-/// Hands a failed message to the rule's error action; without one, to the dead-letter store;
-/// when even that cannot be written, the message is not acknowledged.
+/// Hands a failed message to the rule's error action; without one, to the dead-letter store.
+/// `ack` and `owned` are the failed record's (see [`Meta`]); the error action's record carries
+/// them on. Returns `false` when neither took it: the caller fails the message, or keeps an
+/// owned record to try again.
+#[allow(clippy::too_many_arguments)]
 pub fn route_failure(
     errors: Option<&ErrorRoute>,
     dead_letters: &DeadLetters,
     origin: &Arc<Origin>,
+    ack: &AckToken,
+    owned: bool,
     aws_action: &str,
     resource: &str,
     reason: &str,
-) {
+) -> bool {
     let payload = origin.error_payload(aws_action, resource, reason);
     let Some(route) = errors else {
-        match dead_letters.record(&payload, chrono::Utc::now().timestamp_millis()) {
-            Ok(()) => {
-                tracing::warn!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, dir = %dead_letters.dir().display(), "action failed and the rule has no error action: stored as a dead letter");
-            }
-            Err(e) => {
-                tracing::error!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, error = %e, "action failed, the rule has no error action and the dead letter cannot be written: the message stays unacknowledged");
-                origin.ack.fail();
-            }
-        }
-        return;
+        return dead_letter(dead_letters, origin, &payload, aws_action, reason);
     };
     let key = match render_key(route.key.as_deref(), origin) {
         Ok(k) => k,
         Err(e) => {
-            tracing::error!(rule = %origin.rule, %reason, error = %e, "cannot render the error action's key; the message stays unacknowledged");
-            origin.ack.fail();
-            return;
+            tracing::error!(rule = %origin.rule, %reason, error = %e, "cannot render the error action's key");
+            return false;
         }
     };
     let item = WorkItem {
@@ -93,11 +90,34 @@ pub fn route_failure(
         meta: Meta {
             key,
             origin: origin.clone(),
+            ack: ack.clone(),
+            owned,
         },
     };
     if route.tx.send(item).is_err() {
-        tracing::error!(rule = %origin.rule, %reason, "error action is gone; the message stays unacknowledged");
-        origin.ack.fail();
+        tracing::error!(rule = %origin.rule, %reason, "error action is gone");
+        return false;
+    }
+    true
+}
+
+/// Stores a failure in the dead-letter store; `false` when it is not durable there.
+fn dead_letter(
+    dead_letters: &DeadLetters,
+    origin: &Origin,
+    payload: &[u8],
+    aws_action: &str,
+    reason: &str,
+) -> bool {
+    match dead_letters.record(payload, chrono::Utc::now().timestamp_millis()) {
+        Ok(()) => {
+            tracing::warn!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, dir = %dead_letters.dir().display(), "action failed and the rule has no error action: stored as a dead letter");
+            true
+        }
+        Err(e) => {
+            tracing::error!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, error = %e, "action failed, the rule has no error action and the dead letter cannot be written");
+            false
+        }
     }
 }
 
@@ -141,6 +161,24 @@ pub struct PipelineSpec {
     pub metrics: Arc<ActionMetrics>,
     /// The rule's counters.
     pub rule_metrics: Arc<RuleMetrics>,
+    /// Where records waiting in the buffer are kept durable (`None`: in memory only, and a
+    /// message is acknowledged when its records are delivered).
+    pub spool: Option<SpoolSpec>,
+}
+
+/// An action's spool file and whether appends are synced.
+pub struct SpoolSpec {
+    pub path: std::path::PathBuf,
+    pub sync: bool,
+}
+
+/// Why a pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("starting the worker thread")]
+    Thread(#[source] std::io::Error),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
 }
 
 /// A running pipeline: its input and its thread.
@@ -152,8 +190,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the worker thread.
-    pub fn spawn(spec: PipelineSpec) -> std::io::Result<Pipeline> {
+    /// Opens the spool (what a crash left in it goes back into the buffer) and starts the
+    /// worker thread.
+    pub fn spawn(mut spec: PipelineSpec) -> Result<Pipeline, PipelineError> {
+        let spool = match spec.spool.take() {
+            Some(s) => Some(Spool::open(s.path, s.sync)?),
+            None => None,
+        };
         let capacity = usize::try_from(spec.buffer.max_records)
             .unwrap_or(usize::MAX)
             .saturating_mul(2)
@@ -162,7 +205,8 @@ impl Pipeline {
         let name = format!("weir-action-{}", spec.label);
         let handle = std::thread::Builder::new()
             .name(name.chars().take(60).collect())
-            .spawn(move || Worker::new(spec).run(rx))?;
+            .spawn(move || Worker::new(spec, spool).run(rx))
+            .map_err(PipelineError::Thread)?;
         Ok(Pipeline { tx, handle })
     }
 }
@@ -172,15 +216,85 @@ struct Worker {
     buffer: Batch,
     buffer_bytes: usize,
     oldest: Option<Instant>,
+    spool: Option<Spool>,
+    /// The spool failed: records wait in memory, holding their messages, until it works again.
+    spool_broken: bool,
 }
 
 impl Worker {
-    fn new(spec: PipelineSpec) -> Self {
-        Worker {
+    fn new(spec: PipelineSpec, spool: Option<(Spool, Vec<Spooled>)>) -> Self {
+        let (spool, replayed) = match spool {
+            Some((s, r)) => (Some(s), r),
+            None => (None, Vec::new()),
+        };
+        let mut w = Worker {
             spec,
             buffer: Batch::default(),
             buffer_bytes: 0,
             oldest: None,
+            spool,
+            spool_broken: false,
+        };
+        if !replayed.is_empty() {
+            tracing::info!(action = %w.spec.label, records = replayed.len(), "delivering what the spool kept from before a restart");
+            w.oldest = Some(Instant::now());
+            for s in replayed {
+                w.buffer_bytes += s.record.payload.len();
+                let origin = Arc::new(Origin {
+                    rule: Arc::from(s.record.rule_name.as_str()),
+                    topic: Arc::from(s.topic),
+                    payload: bytes::Bytes::from(s.payload),
+                    client_id: s.client_id.map(Arc::from),
+                    arrival_ms: s.arrival_ms,
+                    received: Instant::now(),
+                });
+                w.buffer.push(
+                    s.record,
+                    Meta {
+                        key: Arc::from(s.key),
+                        origin,
+                        ack: AckToken::none(),
+                        owned: true,
+                    },
+                );
+            }
+        }
+        w
+    }
+
+    /// Makes the records just added to the buffer (from `from` on) durable in the spool and
+    /// lets go of their messages' acknowledgements.
+    fn spool_from(&mut self, from: usize) {
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        let entries = self.buffer.records[from..]
+            .iter()
+            .zip(&self.buffer.meta[from..])
+            .map(|(record, meta)| SpoolEntry {
+                record,
+                key: &meta.key,
+                topic: &meta.origin.topic,
+                payload: &meta.origin.payload,
+                client_id: meta.origin.client_id.as_deref(),
+                arrival_ms: meta.origin.arrival_ms,
+            });
+        match spool.append(entries) {
+            Ok(()) => {
+                if self.spool_broken {
+                    tracing::info!(action = %self.spec.label, "the spool works again");
+                    self.spool_broken = false;
+                }
+                for meta in &mut self.buffer.meta[from..] {
+                    meta.take_ownership();
+                }
+            }
+            Err(e) => {
+                if !self.spool_broken {
+                    tracing::error!(action = %self.spec.label, error = %e, cause = %e.source, "cannot spool the buffer: its messages stay unacknowledged until delivered");
+                    self.spool_broken = true;
+                }
+            }
         }
     }
 
@@ -225,6 +339,10 @@ impl Worker {
                     self.stages(rest);
                 }
                 self.flush();
+                // Empty unless records are kept to try again: then they wait for the restart.
+                if let Some(spool) = self.spool.take() {
+                    spool.close();
+                }
                 return;
             }
             if self.due() {
@@ -273,12 +391,16 @@ impl Worker {
         if self.oldest.is_none() {
             self.oldest = Some(Instant::now());
         }
+        let from = self.buffer.len();
         self.buffer_bytes += batch.bytes();
         self.buffer.records.append(&mut batch.records);
         self.buffer.meta.append(&mut batch.meta);
         // A buffer never grows past its limits by more than one micro-batch.
         if self.due() {
             self.flush();
+        } else {
+            // These wait for a later flush: keep them durable so their messages need not.
+            self.spool_from(from);
         }
     }
 
@@ -330,44 +452,85 @@ impl Worker {
         }
     }
 
-    /// Sends one record to the sink's own failure output or the rule's error action.
-    fn fail(&mut self, record: &weir_plugins::Record, meta: &Meta, code: &str, reason: &str) {
+    /// Sends one record to the sink's own failure output, the rule's error action or the
+    /// dead-letter store. Returns `false` for a record Weir owns (see [`Meta::owned`]) that
+    /// none of them took: it must be kept and tried again. Any other record that nobody took
+    /// fails its message, which is then not acknowledged.
+    fn fail(
+        &mut self,
+        record: &weir_plugins::Record,
+        meta: &Meta,
+        code: &str,
+        reason: &str,
+    ) -> bool {
         self.spec.metrics.failed.fetch_add(1, Ordering::Relaxed);
         self.spec
             .rule_metrics
             .errors
             .fetch_add(1, Ordering::Relaxed);
         if self.spec.sink.deliver_failed(record, meta, code, reason) {
-            return;
+            return true;
         }
         let origin = &meta.origin;
-        if self.spec.is_error_action {
-            // The error action itself failed: the message must not be acknowledged.
+        let taken = if self.spec.is_error_action {
             tracing::error!(
                 rule = %origin.rule, action = %self.spec.label, topic = %origin.topic, %reason,
-                "error action failed; the message stays unacknowledged"
+                "error action failed"
             );
-            origin.ack.fail();
-            return;
-        }
-        route_failure(
-            self.spec.errors.as_ref(),
-            &self.spec.dead_letters,
-            origin,
-            self.spec.aws_action,
-            &self.spec.resource,
-            reason,
-        );
+            // An acknowledged message has nobody to redeliver it: keep it as a dead letter.
+            meta.owned
+                && dead_letter(
+                    &self.spec.dead_letters,
+                    origin,
+                    &record.payload,
+                    self.spec.aws_action,
+                    reason,
+                )
+        } else {
+            route_failure(
+                self.spec.errors.as_ref(),
+                &self.spec.dead_letters,
+                origin,
+                &meta.ack,
+                meta.owned,
+                self.spec.aws_action,
+                &self.spec.resource,
+                reason,
+            )
+        };
+        taken || meta.fail()
     }
 
     fn flush(&mut self) {
         self.oldest = None;
         self.buffer_bytes = 0;
-        let mut batch = std::mem::take(&mut self.buffer);
+        let batch = std::mem::take(&mut self.buffer);
+        let kept = self.deliver(batch);
+        if kept.is_empty() {
+            // Everything spooled was delivered or handed on.
+            if let Some(spool) = self.spool.as_mut() {
+                if let Err(e) = spool.reset() {
+                    tracing::warn!(action = %self.spec.label, error = %e, cause = %e.source, "cannot empty the spool; its records may be delivered again after a restart");
+                }
+            }
+            return;
+        }
+        // Acknowledged records that could go nowhere: they stay (in the spool too) and are
+        // tried again when the buffer is next due.
+        tracing::error!(action = %self.spec.label, records = kept.len(), "delivery failed and neither the error action nor the dead-letter store took the records; keeping them to try again");
+        self.oldest = Some(Instant::now());
+        self.buffer_bytes = kept.bytes();
+        self.buffer = kept;
+    }
+
+    /// Delivers `batch` with retries; returns the owned records that failed and that nobody
+    /// took.
+    fn deliver(&mut self, mut batch: Batch) -> Batch {
+        let mut kept = Batch::default();
         let mut attempt = 1;
         loop {
             if batch.is_empty() {
-                return;
+                return kept;
             }
             let mut outcomes = self.spec.sink.deliver(&batch.records, &batch.meta);
             // A sink that answers for fewer records than it got must not make any vanish.
@@ -392,12 +555,14 @@ impl Worker {
                         retry.push(record, meta);
                     }
                     Outcome::Retry(reason) | Outcome::Fail(reason) => {
-                        self.fail(&record, &meta, "delivery-failed", &reason);
+                        if !self.fail(&record, &meta, "delivery-failed", &reason) {
+                            kept.push(record, meta);
+                        }
                     }
                 }
             }
             if retry.is_empty() {
-                return;
+                return kept;
             }
             self.spec
                 .metrics

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::ack::AckToken;
 use super::metrics::{Metrics, RuleMetrics};
-use super::pipeline::{route_failure, ErrorRoute, Pipeline, PipelineSpec};
+use super::pipeline::{route_failure, ErrorRoute, Pipeline, PipelineSpec, SpoolSpec};
 use super::resources::Resources;
 use super::sinks::{Emitter, Firehose, KinesisLocal, Republish, Sink, TableSink};
 use super::work::{Meta, Origin, WorkItem};
@@ -59,9 +59,14 @@ pub enum PlanError {
         #[source]
         source: Box<super::sinks::SinkError>,
     },
-    /// A worker thread could not be started.
-    #[error("starting a pipeline thread: {0}")]
-    Thread(#[from] std::io::Error),
+    /// A pipeline could not start (its thread or its spool).
+    #[error("rule {rule:?}: action {action}")]
+    Pipeline {
+        rule: String,
+        action: String,
+        #[source]
+        source: super::pipeline::PipelineError,
+    },
 }
 
 struct ActionInput {
@@ -256,6 +261,12 @@ impl Plan {
             .iter()
             .map(|p| self.slot(rule, p, PluginKind::Filter))
             .collect::<Result<_, _>>()?;
+        let label_for_spool = label.clone();
+        let pipeline_err = |source| PlanError::Pipeline {
+            rule: rule.to_owned(),
+            action: label_for_spool.clone(),
+            source,
+        };
         let pipeline = Pipeline::spawn(PipelineSpec {
             metrics: res.metrics.action(rule, &label),
             label,
@@ -269,7 +280,12 @@ impl Plan {
             is_error_action,
             dead_letters: res.dead_letters.clone(),
             rule_metrics: rule_metrics.clone(),
-        })?;
+            spool: Some(SpoolSpec {
+                path: super::spool::spool_path(&res.spool_dir, rule, &label_for_spool),
+                sync: res.spool_sync,
+            }),
+        })
+        .map_err(pipeline_err)?;
         self.workers.push(pipeline.handle);
         Ok(pipeline.tx)
     }
@@ -325,7 +341,6 @@ impl Plan {
                     client_id: msg.client_id.clone(),
                     arrival_ms,
                     received,
-                    ack: msg.ack.clone(),
                 })
             };
             let output = match rule.rule.evaluate(&cx) {
@@ -333,14 +348,18 @@ impl Plan {
                 Ok(None) => continue,
                 Err(e) => {
                     rule.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                    route_failure(
+                    if !route_failure(
                         rule.errors.as_ref(),
                         &self.resources.dead_letters,
                         &origin(),
+                        &msg.ack,
+                        false,
                         "RuleEvaluation",
                         &rule.name,
                         &e.to_string(),
-                    );
+                    ) {
+                        msg.ack.fail();
+                    }
                     continue;
                 }
             };
@@ -353,14 +372,18 @@ impl Plan {
                         Ok(k) => Arc::from(k),
                         Err(e) => {
                             rule.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                            route_failure(
+                            if !route_failure(
                                 rule.errors.as_ref(),
                                 &self.resources.dead_letters,
                                 &origin,
+                                &msg.ack,
+                                false,
                                 action.aws_action,
                                 &action.resource,
                                 &format!("template {:?}: {e}", t.source()),
-                            );
+                            ) {
+                                msg.ack.fail();
+                            }
                             continue;
                         }
                     },
@@ -371,12 +394,14 @@ impl Plan {
                     meta: Meta {
                         key,
                         origin: origin.clone(),
+                        ack: msg.ack.clone(),
+                        owned: false,
                     },
                 };
                 if action.tx.send(item).is_err() {
                     // Only possible if the worker died; the message must not be acknowledged.
                     tracing::error!(rule = %rule.name, action = action.aws_action, "action pipeline is gone");
-                    origin.ack.fail();
+                    msg.ack.fail();
                 }
             }
         }

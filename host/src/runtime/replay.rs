@@ -82,6 +82,7 @@ pub fn replay(
         metrics.clone(),
         Arc::new(NoBroker),
         &config.storage.dir,
+        config.storage.fsync,
     ));
     resources.notifiers.configure(&config.notify);
     let mut plan = Plan::build(config, &resources)?;

@@ -68,6 +68,9 @@ pub struct Resources {
     pub tables_dir: PathBuf,
     /// Where failures of rules without an error action go.
     pub dead_letters: Arc<DeadLetters>,
+    /// Root of the action spools (`STORAGE/spool`), and whether their appends are synced.
+    pub spool_dir: PathBuf,
+    pub spool_sync: bool,
     kv: Mutex<BTreeMap<String, Arc<Mutex<KvTable>>>>,
 }
 
@@ -82,8 +85,11 @@ impl Resources {
         metrics: Arc<Metrics>,
         publisher: Arc<dyn Publisher>,
         storage_dir: &Path,
+        fsync: weir_streams::FsyncPolicy,
     ) -> Self {
         Resources {
+            spool_dir: storage_dir.join("spool"),
+            spool_sync: fsync != weir_streams::FsyncPolicy::Never,
             dead_letters: Arc::new(DeadLetters::new(
                 storage_dir.join("dead-letters"),
                 metrics.clone(),

@@ -26,8 +26,6 @@ pub struct Origin {
     pub arrival_ms: i64,
     /// The same moment on the monotonic clock, for latency.
     pub received: Instant,
-    /// Settles the message once every record made from it is done.
-    pub ack: AckToken,
 }
 
 impl Origin {
@@ -70,6 +68,32 @@ pub struct Meta {
     pub key: Arc<str>,
     /// Where it came from.
     pub origin: Arc<Origin>,
+    /// This record's share of its message's acknowledgement: the message is acknowledged once
+    /// every record made from it let go of its share, unless one failed it.
+    pub ack: AckToken,
+    /// The record is in its action's spool and gave up its share: the message was (or may
+    /// have been) acknowledged, so Weir alone keeps this record now. Its failures can no longer
+    /// fail the message: they go to the error action or the dead-letter store, or the record
+    /// stays buffered and is tried again.
+    pub owned: bool,
+}
+
+impl Meta {
+    /// Hands this record to the spool: from now on it does not hold its message back.
+    pub fn take_ownership(&mut self) {
+        self.ack = AckToken::none();
+        self.owned = true;
+    }
+
+    /// The record could not be delivered nor handed on: unless Weir owns it, its message is
+    /// not acknowledged. Returns `false` when the record is owned and must be kept.
+    pub fn fail(&self) -> bool {
+        if self.owned {
+            return false;
+        }
+        self.ack.fail();
+        true
+    }
 }
 
 /// One record on its way through a pipeline.

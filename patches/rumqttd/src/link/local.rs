@@ -7,7 +7,8 @@ use crate::router::{
     iobufs::{Incoming, Outgoing},
     Connection, Event, Notification, ShadowRequest,
 };
-use crate::ConnectionId;
+use crate::router::held::{ConfirmBatch, SharedBatch};
+use crate::{ConnectionId, Offset};
 use bytes::Bytes;
 use flume::{Receiver, RecvError, RecvTimeoutError, SendError, Sender, TrySendError};
 use parking_lot::lock_api::MutexGuard;
@@ -140,6 +141,46 @@ impl<'a> LinkBuilder<'a> {
     }
 }
 
+/// weir patch 4: confirms (or rejects) messages the holder link received, from any thread.
+/// Confirmations are batched: one router event carries all that arrived while it was on its way.
+#[derive(Clone)]
+pub struct Confirmer {
+    connection_id: ConnectionId,
+    router_tx: Sender<(ConnectionId, Event)>,
+    batch: SharedBatch,
+}
+
+impl Confirmer {
+    /// The message at `cursor` is handled: its ack may go once the ones before it have.
+    pub fn confirm(&self, cursor: Offset) {
+        self.push(cursor, true);
+    }
+
+    /// The message at `cursor` was not handled: it is never acknowledged, and its publisher is
+    /// disconnected so that it sends it again.
+    pub fn reject(&self, cursor: Offset) {
+        self.push(cursor, false);
+    }
+
+    fn push(&self, cursor: Offset, ok: bool) {
+        let signal = {
+            let mut b = self.batch.lock();
+            if ok {
+                b.confirmed.push(cursor);
+            } else {
+                b.rejected.push(cursor);
+            }
+            !mem::replace(&mut b.signalled, true)
+        };
+        if signal {
+            // A router that is gone has nobody left to acknowledge.
+            let _ = self
+                .router_tx
+                .send((self.connection_id, Event::Confirm(self.batch.clone())));
+        }
+    }
+}
+
 pub struct LinkTx {
     pub(crate) connection_id: ConnectionId,
     router_tx: Sender<(ConnectionId, Event)>,
@@ -209,6 +250,20 @@ impl LinkTx {
             .await?;
 
         Ok(())
+    }
+
+    /// weir patch 4: makes this link the holder of `filter`. From now on a QoS 1 PUBACK or
+    /// QoS 2 PUBREC for a publish this filter receives is sent only when the returned
+    /// [`Confirmer`] confirms the message (by the cursor of its `Forward`), and in the order
+    /// each client published. Call it before subscribing to `filter`.
+    pub fn hold_acks<S: Into<String>>(&mut self, filter: S) -> Result<Confirmer, LinkError> {
+        self.router_tx
+            .send((self.connection_id, Event::HoldAcks(filter.into())))?;
+        Ok(Confirmer {
+            connection_id: self.connection_id,
+            router_tx: self.router_tx.clone(),
+            batch: Arc::new(Mutex::new(ConfirmBatch::default())),
+        })
     }
 
     /// Sends a MQTT Publish to the router

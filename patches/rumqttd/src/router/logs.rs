@@ -124,6 +124,16 @@ impl DataLog {
 
     // TODO: Currently returning a Option<Vec> instead of Option<&Vec> due to Rust borrow checker
     // limitation
+    /// weir patch 4: the index of a filter's log, if it has one.
+    pub fn filter_index(&self, filter: &str) -> Option<FilterIdx> {
+        self.filter_indexes.get(filter).copied()
+    }
+
+    /// weir patch 4: the oldest segment a filter's log still holds.
+    pub fn head_segment(&self, idx: FilterIdx) -> Option<u64> {
+        self.native.get(idx).map(|d| d.log.head())
+    }
+
     pub fn matches(&mut self, topic: &str) -> Option<Vec<usize>> {
         match &self.publish_filters.get(topic) {
             Some(v) => Some(v.to_vec()),
@@ -415,6 +425,11 @@ impl AckLog {
         let ack = Ack::PubComp(ack);
         self.committed.push_back(ack);
         self.recorded.pop_front()
+    }
+
+    /// weir patch 4: an ack that was held until its message was confirmed.
+    pub fn push(&mut self, ack: Ack) {
+        self.committed.push_back(ack);
     }
 
     pub fn pingresp(&mut self, ack: PingResp) {

@@ -18,6 +18,8 @@ use crate::{
 mod alertlog;
 mod connection;
 mod graveyard;
+// weir patch 4
+pub(crate) mod held;
 pub mod iobufs;
 mod logs;
 mod routing;
@@ -65,6 +67,10 @@ pub enum Event {
     PrintStatus(Print),
     /// Publish Will message
     PublishWill((String, Option<String>)),
+    /// weir patch 4: this local link holds the acks of publishes its filter receives
+    HoldAcks(Filter),
+    /// weir patch 4: the holder confirmed (or rejected) messages
+    Confirm(held::SharedBatch),
 }
 
 /// Notification from router to connection

@@ -20,12 +20,13 @@ use tracing::{debug, error, info, trace, warn};
 
 use super::alertlog::{Alert, AlertLog};
 use super::graveyard::Graveyard;
+use super::held::{Held, HeldAcks, SharedBatch};
 use super::iobufs::{Incoming, Outgoing};
 use super::logs::{AckLog, DataLog};
 use super::scheduler::{ScheduleReason, Scheduler};
 use super::shared_subs::SharedGroup;
 use super::{
-    packetid, Connection, DataRequest, Event, FilterIdx, Meter, Notification, Print, RouterMeter,
+    packetid, Ack, Connection, DataRequest, Event, FilterIdx, Meter, Notification, Print, RouterMeter,
     ShadowRequest, MAX_CHANNEL_CAPACITY, MAX_SCHEDULE_ITERATIONS,
 };
 
@@ -102,6 +103,8 @@ pub struct Router {
     shared_subscriptions: HashMap<String, SharedGroup>,
     /// Will messages per client_id
     last_wills: HashMap<String, (LastWill, Option<LastWillProperties>)>,
+    /// weir patch 4: acks held until the holder link confirms their messages
+    held: Option<HeldAcks>,
 }
 
 impl Router {
@@ -143,6 +146,7 @@ impl Router {
             cache: Some(VecDeque::with_capacity(MAX_CHANNEL_CAPACITY)),
             shared_subscriptions: HashMap::new(),
             last_wills: HashMap::new(),
+            held: None,
         }
     }
 
@@ -256,6 +260,11 @@ impl Router {
                 self.send_meters();
             }
             Event::PrintStatus(metrics) => print_status(self, metrics),
+            Event::HoldAcks(filter) => {
+                info!(filter, "acknowledgements held until this link confirms them");
+                self.held = Some(HeldAcks::new(id, filter));
+            }
+            Event::Confirm(batch) => self.handle_confirm(batch),
             Event::PublishWill((client_id, _tenant_id)) => self.handle_last_will(
                 client_id,
                 #[cfg(feature = "validate-tenant-prefix")]
@@ -421,6 +430,12 @@ impl Router {
         let span = tracing::info_span!("incoming_disconnect", client_id);
         let _guard = span.enter();
 
+        // weir patch 4: what was held for this connection is never acknowledged; its client
+        // sends it again.
+        if let Some(held) = self.held.as_mut() {
+            held.forget(id);
+        }
+
         // must handle last will before sending disconnect packet
         // as the disconnecting client might have subscribed to will topic.
         // if execute_last_will {
@@ -552,6 +567,8 @@ impl Router {
         let mut new_data = false;
         let mut disconnect = false;
         let mut disconnect_reason: Option<DisconnectReasonCode> = None;
+        // weir patch 4
+        let mut lost_publishers: Vec<ConnectionId> = Vec::new();
 
         // info!("{:15.15}[I] {:20} count = {}", client_id, "packets", packets.len());
 
@@ -578,7 +595,11 @@ impl Router {
                     // Currently as we don't have replication, we just use a single offset, even when appending to
                     // multiple commit logs.
 
+                    // weir patch 4: with a holder, the ack is made after the append below
+                    // and waits for the holder's confirmation.
+                    let hold = self.held.is_some() && qos != QoS::AtMostOnce;
                     match qos {
+                        _ if hold => {}
                         QoS::AtLeastOnce => {
                             let puback = PubAck {
                                 pkid,
@@ -607,6 +628,12 @@ impl Router {
 
                     self.router_meters.total_publishes += 1;
 
+                    let hold_idx = self
+                        .held
+                        .as_ref()
+                        .and_then(|h| self.datalog.filter_index(&h.filter));
+                    let head_before = hold_idx.and_then(|i| self.datalog.head_segment(i));
+
                     // Try to append publish to commitlog
                     match append_to_commitlog(
                         id,
@@ -615,12 +642,54 @@ impl Router {
                         &mut self.datalog,
                         &mut self.notifications,
                         &mut self.connections,
+                        hold_idx,
                     ) {
-                        Ok(_offset) => {
+                        Ok((_offset, ticket)) => {
                             // Even if one of the data in the batch is appended to commitlog,
                             // set new data. This triggers notifications to wake waiters.
                             // Don't overwrite this flag to false if it is already true.
                             new_data = true;
+
+                            // weir patch 4
+                            if hold {
+                                let ack = if qos == QoS::AtLeastOnce {
+                                    Ack::PubAck(PubAck {
+                                        pkid,
+                                        reason: PubAckReason::Success,
+                                    })
+                                } else {
+                                    Ack::PubRec(PubRec {
+                                        pkid,
+                                        reason: PubRecReason::Success,
+                                    })
+                                };
+                                if let Some(held) = self.held.as_mut() {
+                                    match held.hold(id, ack, ticket) {
+                                        Held::Release(ack) => {
+                                            if let Some(log) = self.ackslog.get_mut(id) {
+                                                log.push(ack);
+                                            }
+                                            force_ack = true;
+                                        }
+                                        Held::Queued => {}
+                                        Held::Overflow => {
+                                            error!("more unacknowledged publishes than packet ids");
+                                            disconnect = true;
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
+                            // weir patch 4: a log segment dropped before the holder read it
+                            // holds messages that can never be confirmed.
+                            let head_after = hold_idx.and_then(|i| self.datalog.head_segment(i));
+                            if let (Some(before), Some(after), Some(held)) =
+                                (head_before, head_after, self.held.as_ref())
+                            {
+                                if after != before {
+                                    lost_publishers.extend(held.lost_below((after, 0)));
+                                }
+                            }
                         }
                         Err(e) => {
                             // Disconnect on bad publishes
@@ -806,6 +875,14 @@ impl Router {
                         reason: PubCompReason::Success,
                     };
 
+                    // weir patch 4: with a holder the publish was appended when it came in,
+                    // and its PUBREC waited for the holder.
+                    if self.held.is_some() {
+                        ackslog.push(Ack::PubComp(pubcomp));
+                        self.scheduler.reschedule(id, ScheduleReason::IncomingAck);
+                        continue;
+                    }
+
                     // NOTE: client can try to resend previously unacked pubrels
                     // on reconnection ( with clean session false )
                     // we try to retrive publish assuming broker saved the previous state
@@ -826,6 +903,7 @@ impl Router {
                         &mut self.datalog,
                         &mut self.notifications,
                         &mut self.connections,
+                        None,
                     ) {
                         Ok(_offset) => {
                             // Even if one of the data in the batch is appended to commitlog,
@@ -904,6 +982,46 @@ impl Router {
         // 1 - 4. Hence we use a flag instead of diconnecting immediately
         if disconnect {
             self.handle_disconnection(id, disconnect_reason);
+        }
+
+        // weir patch 4: publishers whose held messages were dropped send them again.
+        if !lost_publishers.is_empty() {
+            lost_publishers.sort_unstable();
+            lost_publishers.dedup();
+            warn!(
+                count = lost_publishers.len(),
+                "the holder fell a whole segment behind; disconnecting publishers so they resend"
+            );
+            for origin in lost_publishers {
+                if self.obufs.contains(origin) {
+                    self.handle_disconnection(origin, None);
+                }
+            }
+        }
+    }
+
+    /// weir patch 4: releases the acks the holder's confirmations free, in order per
+    /// connection, and disconnects the publishers of rejected messages so they resend them.
+    fn handle_confirm(&mut self, batch: SharedBatch) {
+        let batch = std::mem::take(&mut *batch.lock());
+        let Some(held) = self.held.as_mut() else {
+            return;
+        };
+        let (released, rejected) = held.settle(batch);
+        for (origin, acks) in released {
+            let Some(log) = self.ackslog.get_mut(origin) else {
+                continue;
+            };
+            for ack in acks {
+                log.push(ack);
+            }
+            self.scheduler.reschedule(origin, ScheduleReason::IncomingAck);
+        }
+        for origin in rejected {
+            if self.obufs.contains(origin) {
+                warn!(connection_id = origin, "a message was not handled; disconnecting its publisher so it resends");
+                self.handle_disconnection(origin, None);
+            }
         }
     }
 
@@ -1191,7 +1309,8 @@ fn append_to_commitlog(
     datalog: &mut DataLog,
     notifications: &mut VecDeque<(ConnectionId, DataRequest)>,
     connections: &mut Slab<Connection>,
-) -> Result<Offset, RouterError> {
+    hold_idx: Option<FilterIdx>,
+) -> Result<(Offset, Option<Offset>), RouterError> {
     let connection = connections.get_mut(id).unwrap();
 
     let topic_alias = properties.as_mut().and_then(|p| {
@@ -1251,6 +1370,7 @@ fn append_to_commitlog(
     };
 
     let mut o = (0, 0);
+    let mut ticket = None;
     for filter_idx in filter_idxs {
         let datalog = datalog.native.get_mut(filter_idx).unwrap();
         let publish_data = (publish.clone(), properties.clone());
@@ -1260,11 +1380,16 @@ fn append_to_commitlog(
             "Appended to commitlog: {}[{}, {})", filter, offset.0, offset.1,
         );
 
+        // weir patch 4: `append` returns the offset after the message; a reader sees the
+        // message itself at the one before.
+        if Some(filter_idx) == hold_idx {
+            ticket = Some((offset.0, offset.1.saturating_sub(1)));
+        }
         o = offset;
     }
 
     // error!("{:15.15}[E] {:20} topic = {}", connections[id].client_id, "no-filter", topic);
-    Ok(o)
+    Ok((o, ticket))
 }
 
 fn append_will_message(

@@ -133,6 +133,12 @@ where
         self.segments.back_mut().unwrap()
     }
 
+    /// weir patch 4: the index of the oldest segment still in memory.
+    #[inline]
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
     /// Append a new [`T`] to the active segment.
     #[inline]
     pub fn append(&mut self, message: T) -> (u64, u64) {

@@ -1,0 +1,422 @@
+//! An action's buffer on disk, so that a message can be acknowledged as soon as it is in the
+//! buffer instead of when the buffer flushes.
+//!
+//! A buffer flushes on its record count, byte size or age; a Firehose-style archive may wait
+//! minutes. Holding a QoS 1 PUBACK that long would stall every publisher whose inflight window
+//! is full. So a record that stays in a buffer is first appended here (and synced unless
+//! `[storage] fsync = "never"`), and only then does it give up its share of the message's
+//! acknowledgement. When the buffer has been delivered (or handed to the error action or the
+//! dead-letter store), the spool is emptied. After a crash, a pipeline starts by putting what
+//! its spool holds back into its buffer: delivered at least once.
+//!
+//! Files: `STORAGE/spool/<rule>/<action>.spool`, one per action. Each entry is
+//! `u32 length | u32 CRC-32C | body` (little endian); the body holds the record and its
+//! message's metadata as length-prefixed fields. A torn or corrupt tail (a crash mid-append) is
+//! cut off when the spool is opened; what came before it is kept.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use weir_plugins::Record;
+
+/// Why the spool could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("spool {}: {what}", path.display())]
+pub struct SpoolError {
+    pub path: PathBuf,
+    pub what: &'static str,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// One spooled record with what its message contributed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spooled {
+    pub record: Record,
+    /// The destination key (`Meta::key`).
+    pub key: String,
+    /// The original message, for the error action.
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub client_id: Option<String>,
+    pub arrival_ms: i64,
+}
+
+/// The spool of one action.
+pub struct Spool {
+    path: PathBuf,
+    file: File,
+    sync: bool,
+    /// Bytes written since the last reset.
+    len: u64,
+}
+
+/// Entries larger than this are corrupt: a record is at most a few MiB.
+const MAX_ENTRY: u32 = 256 << 20;
+
+impl Spool {
+    /// Opens (creating it if needed) the spool at `path` and returns what it holds.
+    pub fn open(path: PathBuf, sync: bool) -> Result<(Spool, Vec<Spooled>), SpoolError> {
+        let err = |what, source| SpoolError {
+            path: path.clone(),
+            what,
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err("creating its folder", e))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| err("opening", e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| err("reading", e))?;
+        let (entries, good) = decode_all(&bytes);
+        if good < bytes.len() {
+            tracing::warn!(path = %path.display(), kept = entries.len(), cut_bytes = bytes.len() - good, "spool had a torn or corrupt tail; cut off");
+            file.set_len(good as u64)
+                .map_err(|e| err("cutting a torn tail", e))?;
+        }
+        file.seek(SeekFrom::Start(good as u64))
+            .map_err(|e| err("seeking", e))?;
+        Ok((
+            Spool {
+                path,
+                file,
+                sync,
+                len: good as u64,
+            },
+            entries,
+        ))
+    }
+
+    /// Appends `entries` and makes them durable; only then may their messages be acknowledged.
+    pub fn append<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = SpoolEntry<'a>>,
+    ) -> Result<(), SpoolError> {
+        let mut buf = Vec::new();
+        for e in entries {
+            let start = buf.len();
+            buf.extend_from_slice(&[0; 8]);
+            e.encode(&mut buf);
+            let body = &buf[start + 8..];
+            let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+            let crc = crc32c::crc32c(body);
+            buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+            buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        }
+        let result = self.file.write_all(&buf).and_then(|()| {
+            if self.sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            // Leave no partial entry behind for a later append to follow.
+            let _ = self.file.set_len(self.len);
+            let _ = self.file.seek(SeekFrom::Start(self.len));
+            return Err(SpoolError {
+                path: self.path.clone(),
+                what: "appending",
+                source: e,
+            });
+        }
+        self.len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Empties the spool: everything in it was delivered or handed on. Not synced: if a crash
+    /// undoes it, the records are delivered again (at least once).
+    pub fn reset(&mut self) -> Result<(), SpoolError> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.seek(SeekFrom::Start(0)).map(drop))
+            .map_err(|e| SpoolError {
+                path: self.path.clone(),
+                what: "emptying",
+                source: e,
+            })?;
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Whether nothing is spooled.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Removes the file of an empty spool (a pipeline that stops cleanly leaves none behind).
+    pub fn close(self) {
+        if self.len == 0 {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// What [`Spool::append`] writes for one record, borrowed from the pipeline's buffer.
+pub struct SpoolEntry<'a> {
+    pub record: &'a Record,
+    pub key: &'a str,
+    pub topic: &'a str,
+    pub payload: &'a [u8],
+    pub client_id: Option<&'a str>,
+    pub arrival_ms: i64,
+}
+
+impl SpoolEntry<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let r = self.record;
+        put(out, &r.payload);
+        put(out, r.partition_key.as_bytes());
+        put(out, r.source_topic.as_bytes());
+        put(out, r.client_id.as_bytes());
+        put(out, r.rule_name.as_bytes());
+        out.extend_from_slice(&r.arrival_timestamp_ms.to_le_bytes());
+        out.extend_from_slice(&(r.attributes.len() as u32).to_le_bytes());
+        for (k, v) in &r.attributes {
+            put(out, k.as_bytes());
+            put(out, v.as_bytes());
+        }
+        put(out, self.key.as_bytes());
+        put(out, self.topic.as_bytes());
+        put(out, self.payload);
+        match self.client_id {
+            Some(c) => {
+                out.push(1);
+                put(out, c.as_bytes());
+            }
+            None => out.push(0),
+        }
+        out.extend_from_slice(&self.arrival_ms.to_le_bytes());
+    }
+}
+
+fn put(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+/// Reads fields off a body; `None` once it runs short.
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Fields<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let n = self.u32()? as usize;
+        Some(self.take(n)?.to_vec())
+    }
+    fn string(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?).ok()
+    }
+}
+
+fn decode(body: &[u8]) -> Option<Spooled> {
+    let mut f = Fields(body);
+    let payload = f.bytes()?;
+    let partition_key = f.string()?;
+    let source_topic = f.string()?;
+    let client_id = f.string()?;
+    let rule_name = f.string()?;
+    let arrival_timestamp_ms = f.u64()?;
+    let n = f.u32()? as usize;
+    let mut attributes = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        attributes.push((f.string()?, f.string()?));
+    }
+    let key = f.string()?;
+    let topic = f.string()?;
+    let original = f.bytes()?;
+    let origin_client = match f.take(1)?[0] {
+        0 => None,
+        1 => Some(f.string()?),
+        _ => return None,
+    };
+    let arrival_ms = f.u64()? as i64;
+    if !f.0.is_empty() {
+        return None;
+    }
+    Some(Spooled {
+        record: Record {
+            payload,
+            partition_key,
+            source_topic,
+            client_id,
+            rule_name,
+            arrival_timestamp_ms,
+            attributes,
+        },
+        key,
+        topic,
+        payload: original,
+        client_id: origin_client,
+        arrival_ms,
+    })
+}
+
+/// Every whole, intact entry from the start, and the byte length they cover.
+fn decode_all(bytes: &[u8]) -> (Vec<Spooled>, usize) {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while bytes.len() - at >= 8 {
+        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        if len > MAX_ENTRY || bytes.len() - at - 8 < len as usize {
+            break;
+        }
+        let body = &bytes[at + 8..at + 8 + len as usize];
+        if crc32c::crc32c(body) != crc {
+            break;
+        }
+        let Some(entry) = decode(body) else { break };
+        out.push(entry);
+        at += 8 + len as usize;
+    }
+    (out, at)
+}
+
+/// The spool file of one action: `ROOT/<rule>/<label>.spool`, each part reduced to characters
+/// that are safe in a file name (anything else becomes `_`, followed by a short hash of the
+/// original so two labels cannot meet).
+pub fn spool_path(root: &Path, rule: &str, label: &str) -> PathBuf {
+    root.join(safe(rule)).join(format!("{}.spool", safe(label)))
+}
+
+fn safe(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean == name && !name.starts_with('.') {
+        return clean;
+    }
+    format!("{clean}-{:08x}", crc32c::crc32c(name.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u32) -> Record {
+        Record {
+            payload: format!("{{\"n\":{n}}}").into_bytes(),
+            partition_key: format!("k{n}"),
+            source_topic: "t/1".into(),
+            client_id: "dev".into(),
+            rule_name: "r".into(),
+            arrival_timestamp_ms: 1_700_000_000_000 + u64::from(n),
+            attributes: vec![("a".into(), n.to_string())],
+        }
+    }
+
+    fn entry(r: &Record) -> SpoolEntry<'_> {
+        SpoolEntry {
+            record: r,
+            key: &r.partition_key,
+            topic: "t/1",
+            payload: b"{}",
+            client_id: Some("dev"),
+            arrival_ms: 5,
+        }
+    }
+
+    #[test]
+    fn what_is_appended_comes_back_after_a_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = spool_path(dir.path(), "r", "0:kinesis:out");
+        let (mut s, got) = Spool::open(path.clone(), true).expect("open");
+        assert!(got.is_empty());
+        let recs: Vec<Record> = (0..3).map(record).collect();
+        s.append(recs.iter().map(entry)).expect("append");
+        drop(s);
+        let (_, got) = Spool::open(path, true).expect("reopen");
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2].record, recs[2]);
+        assert_eq!(got[2].key, "k2");
+        assert_eq!(got[2].client_id.as_deref(), Some("dev"));
+        assert_eq!(got[2].payload, b"{}");
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_the_rest_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.spool");
+        let (mut s, _) = Spool::open(path.clone(), false).expect("open");
+        let recs: Vec<Record> = (0..2).map(record).collect();
+        s.append(recs.iter().map(entry)).expect("append");
+        drop(s);
+        let full = std::fs::read(&path).expect("read");
+        // A crash in the middle of the second entry, then a flipped bit in a third.
+        std::fs::write(&path, &full[..full.len() - 3]).expect("tear");
+        let (mut s, got) = Spool::open(path.clone(), false).expect("reopen");
+        assert_eq!(got.len(), 1);
+        s.append(std::iter::once(entry(&recs[1])))
+            .expect("append after cut");
+        drop(s);
+        let (_, got) = Spool::open(path.clone(), false).expect("reopen");
+        assert_eq!(got.len(), 2);
+        let mut bytes = std::fs::read(&path).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&path, &bytes).expect("flip");
+        let (_, got) = Spool::open(path, false).expect("reopen");
+        assert_eq!(got.len(), 1, "a corrupt entry is not replayed");
+    }
+
+    #[test]
+    fn reset_empties_it_and_close_removes_an_empty_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.spool");
+        let (mut s, _) = Spool::open(path.clone(), false).expect("open");
+        let r = record(1);
+        s.append(std::iter::once(entry(&r))).expect("append");
+        assert!(!s.is_empty());
+        s.reset().expect("reset");
+        assert!(s.is_empty());
+        s.close();
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn names_are_safe_and_distinct() {
+        let root = Path::new("/x");
+        assert_eq!(
+            spool_path(root, "speeding", "ok-1.2"),
+            Path::new("/x/speeding/ok-1.2.spool")
+        );
+        let a = spool_path(root, "r", "0:kinesis:a/b");
+        let b = spool_path(root, "r", "0:kinesis:a_b");
+        assert_ne!(a, b);
+        assert!(!a.to_string_lossy().contains("a/b"));
+        assert!(spool_path(root, "..", "x").starts_with("/x/"));
+    }
+}
