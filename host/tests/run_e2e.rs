@@ -600,6 +600,54 @@ fn rule_changes_apply_while_traffic_flows_without_losing_or_reordering_a_message
 }
 
 #[test]
+fn a_reload_waits_for_a_slow_write_and_refuses_to_drop_every_rule() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mqtt = free_port();
+    let cfg = reload_config(tmp.path(), mqtt, "SELECT *, 'v1' AS version", "");
+    let weir = Weir::start(&cfg);
+    let delivered = r#"weir_action_delivered_total{rule="counter",action="0:kinesis:out"}"#;
+    let one = |n: u64| vec![("count/1".to_owned(), format!(r#"{{"n":{n}}}"#).into_bytes())];
+
+    // A valid file without a rule would stop everything: refused, the rule keeps running.
+    let full = std::fs::read_to_string(&cfg).expect("read");
+    let no_rules = full
+        .split("[rules.counter]")
+        .next()
+        .expect("head")
+        .to_owned();
+    std::fs::write(tmp.path().join("weir.toml.tmp"), &no_rules).expect("write");
+    std::fs::rename(tmp.path().join("weir.toml.tmp"), &cfg).expect("rename");
+    weir.wait_metric("weir_config_reload_errors_total", 1);
+    publish_all(mqtt, &one(0));
+    weir.wait_metric(delivered, 1);
+
+    // A slow writer: the first part of the file (valid, but the rule has no action yet), then
+    // the rest a moment later. Only the finished file is applied.
+    let v2 = full.replace("'v1'", "'v2'");
+    let cut = v2.find("[[rules.counter.actions]]").expect("actions");
+    std::fs::write(&cfg, &v2[..cut]).expect("write the first part");
+    std::thread::sleep(Duration::from_millis(350));
+    std::fs::write(&cfg, &v2).expect("write the rest");
+    weir.wait_metric("weir_config_reloads_total", 1);
+    publish_all(mqtt, &one(1));
+    weir.wait_metric(delivered, 2);
+    assert_eq!(
+        weir.metric("weir_config_reloads_total"),
+        1,
+        "the half-written file was applied"
+    );
+    assert_eq!(weir.metric("weir_config_reload_errors_total"), 1);
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+    let records = read_stream(&tmp.path().join("data/streams"), "out");
+    let versions: Vec<&str> = records
+        .iter()
+        .map(|(_, v)| v["version"].as_str().expect("version"))
+        .collect();
+    assert_eq!(versions, ["v1", "v2"]);
+}
+
+#[test]
 fn sigterm_right_after_a_burst_loses_nothing_the_broker_acknowledged() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mqtt = free_port();

@@ -363,12 +363,23 @@ impl PluginRegistry {
 
     /// Loads a plugin and registers it under its spec's name, replacing any earlier one.
     pub fn add(&self, spec: PluginSpec, path: &Path) -> Result<Arc<PluginSlot>, PluginError> {
-        let slot = PluginSlot::load(&self.engine, spec, path, self.tables.clone())?;
+        let slot = self.prepare(spec, path)?;
+        self.install(slot.clone());
+        Ok(slot)
+    }
+
+    /// Loads a plugin without registering it: a configuration reload loads every changed
+    /// plugin first and installs them only once the whole new plan could be built.
+    pub fn prepare(&self, spec: PluginSpec, path: &Path) -> Result<Arc<PluginSlot>, PluginError> {
+        PluginSlot::load(&self.engine, spec, path, self.tables.clone())
+    }
+
+    /// Registers a prepared plugin under its name, replacing any earlier one.
+    pub fn install(&self, slot: Arc<PluginSlot>) {
         self.slots
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(slot.name().to_string(), slot.clone());
-        Ok(slot)
+            .insert(slot.name().to_string(), slot);
     }
 
     /// The plugin called `name`.

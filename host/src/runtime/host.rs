@@ -69,6 +69,9 @@ pub enum HostError {
     /// The host is stopping: its dispatcher no longer takes a new plan.
     #[error("the dispatcher has stopped")]
     Stopped,
+    /// A reload that is valid but not applied (it would stop every rule).
+    #[error("{0}")]
+    Refused(String),
     /// The API could not listen.
     #[error("api {addr}: {what}")]
     Api {
@@ -109,6 +112,10 @@ pub struct Host {
     _plugin_watcher: Option<PluginWatcher>,
     config_watcher: Mutex<Option<notify::RecommendedWatcher>>,
     broker: Broker,
+    /// Enabled rules of the running configuration.
+    running_rules: std::sync::atomic::AtomicUsize,
+    /// The text of the configuration last applied, so a save that changes nothing is no reload.
+    applied_text: Mutex<Option<String>>,
 }
 
 use weir_support::lock;
@@ -288,6 +295,8 @@ impl Host {
             _plugin_watcher: plugin_watcher,
             config_watcher: Mutex::new(None),
             broker: config.broker.clone(),
+            running_rules: std::sync::atomic::AtomicUsize::new(enabled_rules(&config)),
+            applied_text: Mutex::new(std::fs::read_to_string(config_path).ok()),
         });
         Ok(host)
     }
@@ -321,8 +330,13 @@ impl Host {
     /// and their pipelines are rebuilt and swapped in without dropping a message. A file with
     /// mistakes is refused and the running configuration stays.
     pub fn reload(&self) -> Result<(), HostError> {
+        self.reload_from(None)
+    }
+
+    /// [`Host::reload`] from `text` already read from the file (`None`: read it now).
+    fn reload_from(&self, text: Option<String>) -> Result<(), HostError> {
         let _one_at_a_time = lock(&self.reload_lock);
-        let result = self.reload_inner();
+        let result = self.reload_inner(text);
         let m = &self.resources.metrics;
         match &result {
             Ok(()) => {
@@ -337,11 +351,55 @@ impl Host {
         result
     }
 
-    fn reload_inner(&self) -> Result<(), HostError> {
-        let config = Config::load(&self.config_path)?;
+    /// Validates the file, loads changed plugins and builds the whole new plan before it
+    /// touches anything that runs; only then creates new streams, registers the plugins and
+    /// hands the plan to the dispatcher. Any failure before that leaves the running
+    /// configuration exactly as it was.
+    fn reload_inner(&self, text: Option<String>) -> Result<(), HostError> {
+        let text = match text {
+            Some(t) => t,
+            None => std::fs::read_to_string(&self.config_path).map_err(|e| {
+                HostError::storage(&self.config_path, "reading the configuration", e)
+            })?,
+        };
+        let config = Config::parse(&text, &self.config_path)?;
+        let enabled = enabled_rules(&config);
+        let running = self.running_rules.load(Ordering::Acquire);
+        if enabled == 0 && running > 0 {
+            return Err(HostError::Refused(format!(
+                "{}: the new configuration has no enabled rule; applying it would stop all {running} running rules, so it is refused (to stop every rule, stop the host)",
+                self.config_path.display()
+            )));
+        }
         if config.broker != self.broker {
             tracing::warn!("[broker] changed: that needs a restart; the other changes apply now");
         }
+        // 1. Changed plugins, loaded but not registered.
+        let mut prepared = BTreeMap::new();
+        let mut fingerprints = Vec::new();
+        {
+            let specs = lock(&self.plugin_specs);
+            for (name, p) in &config.plugins {
+                let fp = spec_fingerprint(p);
+                if specs.get(name) != Some(&fp) {
+                    let slot = self
+                        .resources
+                        .registry
+                        .prepare(super::plugin_spec::plugin_spec(&p.spec), &p.path)
+                        .map_err(|source| HostError::Plugin {
+                            name: name.clone(),
+                            source,
+                        })?;
+                    prepared.insert(name.clone(), slot);
+                    fingerprints.push((name.clone(), fp));
+                }
+            }
+        }
+        // 2. The whole plan, over those plugins. If this fails, the plan's pipelines end when
+        // it is dropped and nothing that runs has changed.
+        let plan = Plan::build_with(&config, &self.resources, prepared.clone())?;
+        // 3. Now what runs: new streams (creating one is idempotent and additive), plugins,
+        // notification channels, the dispatcher.
         for (name, s) in &config.streams {
             self.resources
                 .streams
@@ -352,24 +410,11 @@ impl Host {
                     source: Box::new(e),
                 })?;
         }
-        {
-            let mut specs = lock(&self.plugin_specs);
-            for (name, p) in &config.plugins {
-                let fp = spec_fingerprint(p);
-                if specs.get(name) != Some(&fp) {
-                    self.resources
-                        .registry
-                        .add(super::plugin_spec::plugin_spec(&p.spec), &p.path)
-                        .map_err(|source| HostError::Plugin {
-                            name: name.clone(),
-                            source,
-                        })?;
-                    specs.insert(name.clone(), fp);
-                }
-            }
+        for slot in prepared.into_values() {
+            self.resources.registry.install(slot);
         }
+        lock(&self.plugin_specs).extend(fingerprints);
         self.resources.notifiers.configure(&config.notify);
-        let plan = Plan::build(&config, &self.resources)?;
         let filters = plan.filters().clone();
         if self.input.send(Input::Swap(Box::new(plan))).is_err() {
             return Err(HostError::Stopped);
@@ -377,6 +422,8 @@ impl Host {
         if let Some(ingress) = lock(&self.ingress).as_ref() {
             ingress.subscribe(&filters);
         }
+        self.running_rules.store(enabled, Ordering::Release);
+        *lock(&self.applied_text) = Some(text);
         Ok(())
     }
 
@@ -402,11 +449,25 @@ impl Host {
                     if !touches {
                         continue;
                     }
-                    // Editors write in several steps: let the burst settle, then read once.
-                    std::thread::sleep(Duration::from_millis(200));
-                    while rx.try_recv().is_ok() {}
+                    // A file is written in several steps (an editor's save, a copy over a slow
+                    // link): wait until the folder has been quiet for a while, then apply the
+                    // file only once two reads a moment apart agree.
+                    loop {
+                        match rx.recv_timeout(QUIET_BEFORE_RELOAD) {
+                            Ok(_) => continue,
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                    let Some(text) = read_stable(&file) else {
+                        tracing::warn!(file = %file.display(), "the configuration file is changing or unreadable; applying it once it settles");
+                        continue;
+                    };
                     let Some(host) = weak.upgrade() else { return };
-                    let _ = host.reload();
+                    if lock(&host.applied_text).as_deref() == Some(text.as_str()) {
+                        continue; // saved without a change
+                    }
+                    let _ = host.reload_from(Some(text));
                 }
             })
             .map_err(|e| notify::Error::generic(&e.to_string()))?;
@@ -582,4 +643,27 @@ fn fail_undispatched(rx: &Receiver<Input>) {
             msg.ack.fail();
         }
     }
+}
+
+/// Enabled rules in `config`.
+fn enabled_rules(config: &Config) -> usize {
+    config.rules.values().filter(|r| r.enabled).count()
+}
+
+/// How long the configuration's folder must be quiet before a change is read.
+const QUIET_BEFORE_RELOAD: Duration = Duration::from_millis(500);
+
+/// The file's text once two reads 200 ms apart agree (at most 2 s); `None` if it kept
+/// changing or cannot be read.
+fn read_stable(path: &Path) -> Option<String> {
+    let mut last = std::fs::read_to_string(path).ok()?;
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = std::fs::read_to_string(path).ok()?;
+        if now == last {
+            return Some(now);
+        }
+        last = now;
+    }
+    None
 }

@@ -166,10 +166,12 @@ pub struct PipelineSpec {
     pub spool: Option<SpoolSpec>,
 }
 
-/// An action's spool file and whether appends are synced.
+/// An action's spool folder, whether appends are synced, and whether to adopt what an earlier
+/// run left there (the first plan of a host only).
 pub struct SpoolSpec {
-    pub path: std::path::PathBuf,
+    pub dir: std::path::PathBuf,
     pub sync: bool,
+    pub adopt: bool,
 }
 
 /// Why a pipeline could not start.
@@ -194,7 +196,7 @@ impl Pipeline {
     /// worker thread.
     pub fn spawn(mut spec: PipelineSpec) -> Result<Pipeline, PipelineError> {
         let spool = match spec.spool.take() {
-            Some(s) => Some(Spool::open(s.path, s.sync)?),
+            Some(s) => Some(Spool::open(&s.dir, s.sync, s.adopt)?),
             None => None,
         };
         let capacity = usize::try_from(spec.buffer.max_records)

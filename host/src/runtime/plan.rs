@@ -3,7 +3,7 @@
 //! message to [`Plan::dispatch`]; a configuration reload builds a new plan next to the old one
 //! and swaps it in between two messages (see `host.rs`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
@@ -96,6 +96,12 @@ pub struct Plan {
     filters: BTreeSet<String>,
     resources: Arc<Resources>,
     scratch: Vec<usize>,
+    /// The first plan of a host: its pipelines adopt the spools an earlier run left.
+    adopt: bool,
+    /// The spool folders of this plan's actions.
+    spool_dirs: Vec<std::path::PathBuf>,
+    /// Plugins loaded for this plan and not registered yet.
+    prepared: BTreeMap<String, Arc<PluginSlot>>,
 }
 
 fn key_template(kind: &ActionKind) -> Option<Arc<Template>> {
@@ -122,6 +128,17 @@ impl Plan {
     /// Starts every enabled rule's pipelines. Nothing is torn down on failure: the pipelines
     /// already started end as soon as this returns (their inputs are dropped).
     pub fn build(config: &Config, resources: &Arc<Resources>) -> Result<Plan, PlanError> {
+        Self::build_with(config, resources, BTreeMap::new())
+    }
+
+    /// [`Plan::build`] with plugins loaded for it but not yet registered (a reload's changed
+    /// plugins), which take precedence over the registry's.
+    pub fn build_with(
+        config: &Config,
+        resources: &Arc<Resources>,
+        prepared: BTreeMap<String, Arc<PluginSlot>>,
+    ) -> Result<Plan, PlanError> {
+        let adopt = resources.take_spool_adoption();
         let mut plan = Plan {
             index: RuleIndex::new(),
             rules: Vec::new(),
@@ -129,6 +146,9 @@ impl Plan {
             filters: BTreeSet::new(),
             resources: resources.clone(),
             scratch: Vec::new(),
+            adopt,
+            spool_dirs: Vec::new(),
+            prepared,
         };
         for (name, rc) in &config.rules {
             if !rc.enabled {
@@ -140,6 +160,11 @@ impl Plan {
             if plan.index.insert(id, rule.rule.topic_filter()).is_ok() {
                 plan.filters.insert(rule.rule.topic_filter().to_owned());
                 plan.rules.push(rule);
+            }
+        }
+        if adopt {
+            for orphan in super::spool::orphans(&resources.spool_dir, &plan.spool_dirs) {
+                tracing::warn!(path = %orphan.display(), "a spool left by an earlier run belongs to no configured action: its records are not delivered (restore the action to deliver them)");
             }
         }
         Ok(plan)
@@ -185,9 +210,10 @@ impl Plan {
         wanted: weir_plugins::PluginKind,
     ) -> Result<Arc<PluginSlot>, PlanError> {
         let slot = self
-            .resources
-            .registry
+            .prepared
             .get(plugin)
+            .cloned()
+            .or_else(|| self.resources.registry.get(plugin))
             .ok_or_else(|| PlanError::MissingPlugin {
                 rule: rule.to_owned(),
                 plugin: plugin.to_owned(),
@@ -262,6 +288,7 @@ impl Plan {
             .map(|p| self.slot(rule, p, PluginKind::Filter))
             .collect::<Result<_, _>>()?;
         let label_for_spool = label.clone();
+        let spool_dir = super::spool::spool_dir(&res.spool_dir, rule, &label);
         let pipeline_err = |source| PlanError::Pipeline {
             rule: rule.to_owned(),
             action: label_for_spool.clone(),
@@ -281,12 +308,14 @@ impl Plan {
             dead_letters: res.dead_letters.clone(),
             rule_metrics: rule_metrics.clone(),
             spool: Some(SpoolSpec {
-                path: super::spool::spool_path(&res.spool_dir, rule, &label_for_spool),
+                dir: spool_dir.clone(),
                 sync: res.spool_sync,
+                adopt: self.adopt,
             }),
         })
         .map_err(pipeline_err)?;
         self.workers.push(pipeline.handle);
+        self.spool_dirs.push(spool_dir);
         Ok(pipeline.tx)
     }
 

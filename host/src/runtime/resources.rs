@@ -71,6 +71,8 @@ pub struct Resources {
     /// Root of the action spools (`STORAGE/spool`), and whether their appends are synced.
     pub spool_dir: PathBuf,
     pub spool_sync: bool,
+    /// Set until the first plan took over the spools an earlier run left.
+    spool_unadopted: std::sync::atomic::AtomicBool,
     kv: Mutex<BTreeMap<String, Arc<Mutex<KvTable>>>>,
 }
 
@@ -90,6 +92,7 @@ impl Resources {
         Resources {
             spool_dir: storage_dir.join("spool"),
             spool_sync: fsync != weir_streams::FsyncPolicy::Never,
+            spool_unadopted: std::sync::atomic::AtomicBool::new(true),
             dead_letters: Arc::new(DeadLetters::new(
                 storage_dir.join("dead-letters"),
                 metrics.clone(),
@@ -103,6 +106,12 @@ impl Resources {
             notifiers: Notifiers::default(),
             kv: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// True once, for the first plan: it adopts the spools an earlier run left.
+    pub fn take_spool_adoption(&self) -> bool {
+        self.spool_unadopted
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
     }
 
     /// The durable table `name`, opened (and recovered) on first use and then shared.

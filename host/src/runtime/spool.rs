@@ -9,13 +9,17 @@
 //! dead-letter store), the spool is emptied. After a crash, a pipeline starts by putting what
 //! its spool holds back into its buffer: delivered at least once.
 //!
-//! Files: `STORAGE/spool/<rule>/<action>.spool`, one per action. Each entry is
-//! `u32 length | u32 CRC-32C | body` (little endian); the body holds the record and its
-//! message's metadata as length-prefixed fields. A torn or corrupt tail (a crash mid-append) is
-//! cut off when the spool is opened; what came before it is kept.
+//! Files: `STORAGE/spool/<rule>/<action>/<generation>.spool`. Each running pipeline writes a
+//! file of its own (a reload starts the new plan's pipelines while the old ones drain, so two
+//! pipelines of one action can run at once). A pipeline that stops cleanly with nothing left
+//! removes its file. When the host starts, each action's pipeline adopts the files left in its
+//! folder by an earlier run: it copies their records into its own file and removes them.
+//! Each entry is `u32 length | u32 CRC-32C | body` (little endian); the body holds the record
+//! and its message's metadata as length-prefixed fields. A torn or corrupt tail (a crash
+//! mid-append) is ignored; what came before it is kept.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 use weir_plugins::Record;
@@ -55,44 +59,76 @@ pub struct Spool {
 /// Entries larger than this are corrupt: a record is at most a few MiB.
 const MAX_ENTRY: u32 = 256 << 20;
 
+/// A name for this process's spool files that no other run or plan uses.
+fn generation() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<u128> = OnceLock::new();
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let start = START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    });
+    format!(
+        "{start:x}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 impl Spool {
-    /// Opens (creating it if needed) the spool at `path` and returns what it holds.
-    pub fn open(path: PathBuf, sync: bool) -> Result<(Spool, Vec<Spooled>), SpoolError> {
+    /// Creates this pipeline's spool file in `dir`. With `adopt`, first takes over the files an
+    /// earlier run left there: their records are copied into the new file (synced) and
+    /// returned, and the old files removed. Only the first plan of a host adopts: a reload's
+    /// pipelines start while the old plan's still write their own files.
+    pub fn open(dir: &Path, sync: bool, adopt: bool) -> Result<(Spool, Vec<Spooled>), SpoolError> {
+        let path = dir.join(format!("{}.spool", generation()));
         let err = |what, source| SpoolError {
             path: path.clone(),
             what,
             source,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err("creating its folder", e))?;
+        std::fs::create_dir_all(dir).map_err(|e| err("creating its folder", e))?;
+        let mut entries = Vec::new();
+        let mut adopted = Vec::new();
+        if adopt {
+            for old in leftovers(dir).map_err(|e| err("listing its folder", e))? {
+                let bytes = std::fs::read(&old).map_err(|e| SpoolError {
+                    path: old.clone(),
+                    what: "reading a spool left by an earlier run",
+                    source: e,
+                })?;
+                let (got, good) = decode_all(&bytes);
+                if good < bytes.len() {
+                    tracing::warn!(path = %old.display(), kept = got.len(), ignored_bytes = bytes.len() - good, "spool had a torn or corrupt tail; ignored");
+                }
+                entries.extend(got);
+                adopted.push(old);
+            }
         }
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(false)
+            .create_new(true)
             .open(&path)
-            .map_err(|e| err("opening", e))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|e| err("reading", e))?;
-        let (entries, good) = decode_all(&bytes);
-        if good < bytes.len() {
-            tracing::warn!(path = %path.display(), kept = entries.len(), cut_bytes = bytes.len() - good, "spool had a torn or corrupt tail; cut off");
-            file.set_len(good as u64)
-                .map_err(|e| err("cutting a torn tail", e))?;
+            .map_err(|e| err("creating", e))?;
+        let mut spool = Spool {
+            path,
+            file,
+            sync,
+            len: 0,
+        };
+        if !entries.is_empty() {
+            spool.append(entries.iter().map(Spooled::entry))?;
         }
-        file.seek(SeekFrom::Start(good as u64))
-            .map_err(|e| err("seeking", e))?;
-        Ok((
-            Spool {
-                path,
-                file,
-                sync,
-                len: good as u64,
-            },
-            entries,
-        ))
+        for old in adopted {
+            if let Err(e) = std::fs::remove_file(&old) {
+                tracing::warn!(path = %old.display(), error = %e, "cannot remove an adopted spool; its records may be delivered again");
+            }
+        }
+        Ok((spool, entries))
     }
 
     /// Appends `entries` and makes them durable; only then may their messages be acknowledged.
@@ -162,6 +198,54 @@ impl Spool {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+impl Spooled {
+    fn entry(&self) -> SpoolEntry<'_> {
+        SpoolEntry {
+            record: &self.record,
+            key: &self.key,
+            topic: &self.topic,
+            payload: &self.payload,
+            client_id: self.client_id.as_deref(),
+            arrival_ms: self.arrival_ms,
+        }
+    }
+}
+
+/// The `.spool` files in `dir`.
+fn leftovers(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "spool") && p.is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Spool files under `root` that no running action adopted (its rule or action is gone from
+/// the configuration): reported at start, never removed.
+pub fn orphans(root: &Path, claimed: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rules) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for rule in rules.flatten() {
+        let Ok(actions) = std::fs::read_dir(rule.path()) else {
+            continue;
+        };
+        for action in actions.flatten() {
+            let dir = action.path();
+            if claimed.contains(&dir) {
+                continue;
+            }
+            out.extend(leftovers(&dir).unwrap_or_default());
+        }
+    }
+    out
 }
 
 /// What [`Spool::append`] writes for one record, borrowed from the pipeline's buffer.
@@ -298,11 +382,11 @@ fn decode_all(bytes: &[u8]) -> (Vec<Spooled>, usize) {
     (out, at)
 }
 
-/// The spool file of one action: `ROOT/<rule>/<label>.spool`, each part reduced to characters
+/// The spool folder of one action: `ROOT/<rule>/<label>`, each part reduced to characters
 /// that are safe in a file name (anything else becomes `_`, followed by a short hash of the
 /// original so two labels cannot meet).
-pub fn spool_path(root: &Path, rule: &str, label: &str) -> PathBuf {
-    root.join(safe(rule)).join(format!("{}.spool", safe(label)))
+pub fn spool_dir(root: &Path, rule: &str, label: &str) -> PathBuf {
+    root.join(safe(rule)).join(safe(label))
 }
 
 fn safe(name: &str) -> String {
@@ -349,74 +433,109 @@ mod tests {
         }
     }
 
+    fn files(dir: &Path) -> Vec<PathBuf> {
+        leftovers(dir).expect("list")
+    }
+
     #[test]
-    fn what_is_appended_comes_back_after_a_reopen() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = spool_path(dir.path(), "r", "0:kinesis:out");
-        let (mut s, got) = Spool::open(path.clone(), true).expect("open");
+    fn a_new_run_adopts_what_an_earlier_one_left() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = spool_dir(root.path(), "r", "0:kinesis:out");
+        let (mut s, got) = Spool::open(&dir, true, true).expect("open");
         assert!(got.is_empty());
         let recs: Vec<Record> = (0..3).map(record).collect();
         s.append(recs.iter().map(entry)).expect("append");
-        drop(s);
-        let (_, got) = Spool::open(path, true).expect("reopen");
+        drop(s); // a crash: the file stays
+        let (s2, got) = Spool::open(&dir, true, true).expect("adopt");
         assert_eq!(got.len(), 3);
         assert_eq!(got[2].record, recs[2]);
         assert_eq!(got[2].key, "k2");
         assert_eq!(got[2].client_id.as_deref(), Some("dev"));
         assert_eq!(got[2].payload, b"{}");
+        // The records now live in the new file only.
+        assert_eq!(files(&dir), vec![s2.path.clone()]);
+        drop(s2);
+        let (_, again) = Spool::open(&dir, true, true).expect("adopt again");
+        assert_eq!(again.len(), 3, "adopted records are kept until delivered");
     }
 
     #[test]
-    fn a_torn_tail_is_cut_and_the_rest_kept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.spool");
-        let (mut s, _) = Spool::open(path.clone(), false).expect("open");
-        let recs: Vec<Record> = (0..2).map(record).collect();
+    fn a_reload_does_not_take_a_running_pipelines_file() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("a");
+        let (mut old, _) = Spool::open(&dir, false, true).expect("open");
+        let r = record(1);
+        old.append(std::iter::once(entry(&r))).expect("append");
+        let (new, got) = Spool::open(&dir, false, false).expect("open beside");
+        assert!(got.is_empty());
+        assert_eq!(files(&dir).len(), 2);
+        old.reset().expect("reset");
+        old.close();
+        new.close();
+        assert!(files(&dir).is_empty());
+    }
+
+    #[test]
+    fn a_torn_or_corrupt_tail_is_ignored_and_the_rest_kept() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("a");
+        let (mut s, _) = Spool::open(&dir, false, true).expect("open");
+        let recs: Vec<Record> = (0..3).map(record).collect();
         s.append(recs.iter().map(entry)).expect("append");
+        let path = s.path.clone();
         drop(s);
-        let full = std::fs::read(&path).expect("read");
-        // A crash in the middle of the second entry, then a flipped bit in a third.
-        std::fs::write(&path, &full[..full.len() - 3]).expect("tear");
-        let (mut s, got) = Spool::open(path.clone(), false).expect("reopen");
-        assert_eq!(got.len(), 1);
-        s.append(std::iter::once(entry(&recs[1])))
-            .expect("append after cut");
-        drop(s);
-        let (_, got) = Spool::open(path.clone(), false).expect("reopen");
-        assert_eq!(got.len(), 2);
         let mut bytes = std::fs::read(&path).expect("read");
-        let last = bytes.len() - 1;
-        bytes[last] ^= 0x40;
-        std::fs::write(&path, &bytes).expect("flip");
-        let (_, got) = Spool::open(path, false).expect("reopen");
-        assert_eq!(got.len(), 1, "a corrupt entry is not replayed");
+        // A crash in the middle of the third entry, and a flipped bit in the second.
+        bytes.truncate(bytes.len() - 3);
+        let second = bytes.len() / 2;
+        bytes[second] ^= 0x40;
+        std::fs::write(&path, &bytes).expect("write");
+        let (_, got) = Spool::open(&dir, false, true).expect("adopt");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].record, recs[0]);
     }
 
     #[test]
     fn reset_empties_it_and_close_removes_an_empty_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.spool");
-        let (mut s, _) = Spool::open(path.clone(), false).expect("open");
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("a");
+        let (mut s, _) = Spool::open(&dir, false, true).expect("open");
         let r = record(1);
         s.append(std::iter::once(entry(&r))).expect("append");
         assert!(!s.is_empty());
         s.reset().expect("reset");
         assert!(s.is_empty());
         s.close();
-        assert!(!path.exists());
+        assert!(files(&dir).is_empty());
+    }
+
+    #[test]
+    fn orphans_are_the_files_nobody_claimed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let a = spool_dir(root.path(), "r", "0:a");
+        let b = spool_dir(root.path(), "gone", "0:b");
+        for d in [&a, &b] {
+            let (mut s, _) = Spool::open(d, false, true).expect("open");
+            let r = record(1);
+            s.append(std::iter::once(entry(&r))).expect("append");
+        }
+        let o = orphans(root.path(), std::slice::from_ref(&a));
+        assert_eq!(o.len(), 1);
+        assert!(o[0].starts_with(&b));
     }
 
     #[test]
     fn names_are_safe_and_distinct() {
         let root = Path::new("/x");
         assert_eq!(
-            spool_path(root, "speeding", "ok-1.2"),
-            Path::new("/x/speeding/ok-1.2.spool")
+            spool_dir(root, "speeding", "ok-1.2"),
+            Path::new("/x/speeding/ok-1.2")
         );
-        let a = spool_path(root, "r", "0:kinesis:a/b");
-        let b = spool_path(root, "r", "0:kinesis:a_b");
+        let a = spool_dir(root, "r", "0:kinesis:a/b");
+        let b = spool_dir(root, "r", "0:kinesis:a_b");
         assert_ne!(a, b);
         assert!(!a.to_string_lossy().contains("a/b"));
-        assert!(spool_path(root, "..", "x").starts_with("/x/"));
+        assert!(spool_dir(root, "..", "x").starts_with("/x/"));
+        assert_ne!(spool_dir(root, "..", "x"), Path::new("/x/../x"));
     }
 }
