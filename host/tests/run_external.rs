@@ -366,7 +366,13 @@ impl Drop for Weir {
 /// Publishes `{"id": i}` for every id, QoS 1, to `load/<i % 10>/data` with a rumqttc
 /// (MQTT 3.1.1) client; returns once the broker acknowledged all of them.
 fn publish_ids(port: u16, client_id: &str, ids: std::ops::Range<u64>) {
+    publish_padded(port, client_id, ids, 0)
+}
+
+/// [`publish_ids`] with a `pad` field of `pad` bytes in every message.
+fn publish_padded(port: u16, client_id: &str, ids: std::ops::Range<u64>, pad: usize) {
     use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
+    let padding = "x".repeat(pad);
     let expected = ids.end - ids.start;
     let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(30));
@@ -392,7 +398,11 @@ fn publish_ids(port: u16, client_id: &str, ids: std::ops::Range<u64>) {
                 format!("load/{}/data", i % 10),
                 QoS::AtLeastOnce,
                 false,
-                serde_json::json!({ "id": i }).to_string(),
+                if pad == 0 {
+                    serde_json::json!({ "id": i }).to_string()
+                } else {
+                    serde_json::json!({ "id": i, "pad": padding }).to_string()
+                },
             )
             .expect("queue a publish");
     }
@@ -642,4 +652,227 @@ fn a_clean_stop_under_traffic_acknowledges_everything_it_appended() {
     collect_exactly_once(&mut [&mut host], &broker, &all);
     let status = host.stop();
     assert!(status.success(), "last stop: {status}\n{}", host.logs());
+}
+
+/// A tmpfs mounted over a folder for a test, unmounted when dropped. Mounting needs root (or
+/// CAP_SYS_ADMIN); without it the test is skipped, unless `CI` is set: then it fails.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str, test: &str) -> Option<Tmpfs> {
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs(at.to_path_buf())),
+            other => {
+                let why = match other {
+                    Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+                    Err(e) => e.to_string(),
+                };
+                if std::env::var_os("CI").is_some() {
+                    panic!(
+                        "{test}: cannot mount a tmpfs ({why}), and CI is set: CI must run as root"
+                    );
+                }
+                eprintln!("SKIPPED {test}: cannot mount a tmpfs: {why}");
+                None
+            }
+        }
+    }
+
+    /// Gives the filesystem room: the disk was cleaned up.
+    fn grow(&self, size: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "remount {}", self.0.display());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The ids in the dead-letter files under `data`: stored too, for the rule's operator.
+fn dead_letter_ids(data: &Path) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for (_, bytes) in common::files(&data.join("dead-letters")) {
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue; // a line torn by the full disk was never acknowledged
+            };
+            let Some(b64) = v["base64OriginalPayload"].as_str() else {
+                continue;
+            };
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .expect("base64 payload");
+            let p: serde_json::Value = serde_json::from_slice(&raw).expect("json payload");
+            ids.push(p["id"].as_u64().expect("id"));
+        }
+    }
+    ids
+}
+
+/// The host's storage on a small filesystem, a rule without an error action, and three times
+/// as much traffic as the disk holds: what cannot be stored must stay unacknowledged at the
+/// broker, and after a restart with room every message is stored (in the stream, or as a dead
+/// letter for the few that failed while the disk still took those).
+#[test]
+fn a_full_disk_acknowledges_nothing_it_did_not_store() {
+    const TEST: &str = "a_full_disk_acknowledges_nothing_it_did_not_store";
+    if !mosquitto_available(TEST) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Mosquitto::start(dir.path());
+    let host_dir = dir.path().join("solo");
+    let config = write_config(&host_dir, broker.port, "weir-full");
+    let data = host_dir.join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let Some(disk) = Tmpfs::mount(&data, "1m", TEST) else {
+        return;
+    };
+    const N: u64 = 1500;
+    let mut host = Weir::start("weir-full", &config);
+    broker.wait_subscribed("weir-full");
+    // About 2 KiB each: 3 MiB of payload into 1 MiB.
+    publish_padded(broker.port, "full-publisher", 0..N, 2000);
+    // Until the disk is full and the host has stopped making progress.
+    let metric = |h: &Weir, name: &str| -> u64 {
+        let mut s = TcpStream::connect(&h.api).expect("api");
+        use std::io::Write as _;
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut body = String::new();
+        s.read_to_string(&mut body).expect("read");
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let delivered = r#"weir_action_delivered_total{rule="load",action="0:kinesis:out"}"#;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = u64::MAX;
+    loop {
+        let failing = metric(&host, "weir_dead_letter_write_errors_total") > 0;
+        let now = metric(&host, delivered);
+        if failing && now == last {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the disk never filled: {now} delivered\n{}",
+            host.logs()
+        );
+        last = now;
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let stored_first = host.read_new();
+    assert!(
+        (stored_first as u64) < N,
+        "everything fit: the test proves nothing"
+    );
+    let status = host.stop();
+    assert!(status.success(), "first run: {status}\n{}", host.logs());
+    drop(host);
+
+    // Room again; the same host starts, and the broker delivers what was never acknowledged.
+    disk.grow("64m");
+    let mut again = Weir::start("weir-full", &config);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let missing = loop {
+        again.read_new();
+        let mut have: HashSet<u64> = again.ids.iter().copied().collect();
+        have.extend(dead_letter_ids(&data));
+        let missing: Vec<u64> = (0..N).filter(|i| !have.contains(i)).collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let dead = dead_letter_ids(&data).len();
+    eprintln!(
+        "{N} messages: {stored_first} stored before the disk was full, {} in the stream after the restart, {dead} dead letters",
+        again.ids.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "{} of {N} messages were acknowledged and lost: {}\n{}",
+        missing.len(),
+        ranges(&missing),
+        tail(&broker.log, 2000)
+    );
+    let status = again.stop();
+    assert!(status.success(), "second run: {status}\n{}", again.logs());
+}
+
+/// The same full disk, but the disk gets room while the host keeps running: the messages that
+/// failed must not keep the broker's window pinned (mosquitto sends at most 100 unacknowledged
+/// messages). The host renews its connection while messages wait, the broker delivers them
+/// again, and every one is stored without a restart.
+#[test]
+fn failed_messages_are_delivered_again_without_a_restart() {
+    const TEST: &str = "failed_messages_are_delivered_again_without_a_restart";
+    if !mosquitto_available(TEST) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Mosquitto::start(dir.path());
+    let host_dir = dir.path().join("solo");
+    let config = write_config(&host_dir, broker.port, "weir-pinned");
+    let data = host_dir.join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let Some(disk) = Tmpfs::mount(&data, "1m", TEST) else {
+        return;
+    };
+    const N: u64 = 1500;
+    let mut host = Weir::start("weir-pinned", &config);
+    broker.wait_subscribed("weir-pinned");
+    publish_padded(broker.port, "pinned-publisher", 0..N, 2000);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&host.stderr)
+        .unwrap_or_default()
+        .contains("reconnecting so that the broker delivers them again")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no redelivery while messages failed\n{}",
+            host.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        (host.read_new() as u64) < N,
+        "everything fit: the test proves nothing"
+    );
+    disk.grow("64m");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let missing = loop {
+        host.read_new();
+        let mut have: HashSet<u64> = host.ids.iter().copied().collect();
+        have.extend(dead_letter_ids(&data));
+        let missing: Vec<u64> = (0..N).filter(|i| !have.contains(i)).collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        missing.is_empty(),
+        "{} of {N} messages did not arrive while the host kept running: {}\n{}",
+        missing.len(),
+        ranges(&missing),
+        host.logs()
+    );
+    let status = host.stop();
+    assert!(status.success(), "{status}\n{}", host.logs());
 }

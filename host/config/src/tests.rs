@@ -253,6 +253,45 @@ fn config_external_broker() {
 }
 
 #[test]
+fn config_external_broker_default_client_id_is_per_host_and_storage() {
+    let text = format!("[broker.external]\nurl = \"mqtt://b\"\n{BASE}");
+    let c = Config::parse(&text, F).unwrap_or_else(|e| panic!("{e}"));
+    let Broker::External(b) = &c.broker else {
+        panic!("not external")
+    };
+    assert!(b.client_id.starts_with("weir-"), "{}", b.client_id);
+    assert!(b.client_id.len() <= 23, "{}", b.client_id);
+    // The same file gives the same id (the session survives a restart)...
+    let again = Config::parse(&text, F).unwrap_or_else(|e| panic!("{e}"));
+    let Broker::External(b2) = &again.broker else {
+        panic!("not external")
+    };
+    assert_eq!(b.client_id, b2.client_id);
+    // ...another storage folder or another machine another one.
+    let other = format!("{text}\n[storage]\ndir = \"elsewhere\"\n");
+    let c3 = Config::parse(&other, F).unwrap_or_else(|e| panic!("{e}"));
+    let Broker::External(b3) = &c3.broker else {
+        panic!("not external")
+    };
+    assert_ne!(b.client_id, b3.client_id);
+    let dir = Path::new("/srv/weir/data");
+    let a = validate::sections_default_client_id("gateway-07", dir);
+    let z = validate::sections_default_client_id("gateway-08", dir);
+    assert_ne!(a, z);
+    assert!(a.ends_with("-gateway-0"), "{a}");
+    // An explicit one is kept; an empty one is refused.
+    let named = format!("[broker.external]\nurl = \"mqtt://b\"\nclient_id = \"plant-1\"\n{BASE}");
+    let c4 = Config::parse(&named, F).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(&c4.broker, Broker::External(b) if b.client_id == "plant-1"));
+    let empty = format!("[broker.external]\nurl = \"mqtt://b\"\nclient_id = \"\"\n{BASE}");
+    assert!(
+        one_error(&empty).contains("broker.client_id") || one_error(&empty).contains("client_id"),
+        "{}",
+        one_error(&empty)
+    );
+}
+
+#[test]
 fn config_missing_file() {
     let text = BASE.replace("data/driver_data.csv", "data/nope.csv");
     assert_eq!(

@@ -22,6 +22,8 @@ use weir_rules::{Diagnostic, Template};
 
 mod rules;
 mod sections;
+#[cfg(test)]
+pub(crate) use sections::default_client_id as sections_default_client_id;
 
 const MIB: u64 = 1 << 20;
 

@@ -35,6 +35,10 @@ use super::plan::Inbound;
 use super::resources::Publisher;
 use weir_config::{EmbeddedBroker, ExternalBroker};
 
+/// How often an external broker connection is renewed while messages wait to be delivered
+/// again (see the poller).
+const REDELIVER_EVERY: Duration = Duration::from_secs(5);
+
 /// What the dispatcher thread receives.
 pub enum Input {
     /// A message, and the filters of the subscriptions it came through (`None`: all rules).
@@ -305,6 +309,7 @@ impl Ingress {
         let group = cfg.share_group.clone();
         let url = cfg.url.clone();
         let poll_client = client.clone();
+        let unhandled = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let poller = std::thread::Builder::new()
             .name("weir-ingress".into())
             .spawn(move || {
@@ -312,10 +317,30 @@ impl Ingress {
                 use rumqttc::v5::Event;
                 let mut reported = false;
                 let mut closing_since: Option<Instant> = None;
-                for event in connection.iter() {
+                let mut last_redelivery = Instant::now();
+                loop {
                     if closing_since.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
                         return;
                     }
+                    // A message that was not handled stays unacknowledged and keeps a slot of
+                    // the broker's receive window. Reconnecting (the session persists) makes
+                    // the broker deliver every unacknowledged message again, so failures are
+                    // retried and can never pin the whole window; at most every few seconds.
+                    if unhandled.load(Ordering::Acquire) > 0
+                        && last_redelivery.elapsed() >= REDELIVER_EVERY
+                        && closing_since.is_none()
+                        && !stop.load(Ordering::Acquire)
+                    {
+                        let n = unhandled.swap(0, Ordering::AcqRel);
+                        last_redelivery = Instant::now();
+                        tracing::warn!(%url, messages = n, "messages were not handled: reconnecting so that the broker delivers them again");
+                        let _ = poll_client.try_disconnect();
+                    }
+                    let event = match connection.recv_timeout(Duration::from_secs(1)) {
+                        Ok(event) => event,
+                        Err(rumqttc::v5::RecvTimeoutError::Timeout) => continue,
+                        Err(rumqttc::v5::RecvTimeoutError::Disconnected) => return,
+                    };
                     match event {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             if stop.load(Ordering::Acquire) || closing_since.is_some() {
@@ -336,11 +361,14 @@ impl Ingress {
                             let topic = String::from_utf8_lossy(&p.topic).into_owned();
                             let payload = p.payload.clone();
                             let ack_client = poll_client.clone();
+                            let unhandled = unhandled.clone();
                             let ack = if p.qos == rumqttc::v5::mqttbytes::QoS::AtMostOnce {
                                 AckToken::none()
                             } else {
-                                AckToken::new(move || {
-                                    if let Err(e) = ack_client.try_ack(&p) {
+                                AckToken::settled_by(move |handled| {
+                                    if !handled {
+                                        unhandled.fetch_add(1, Ordering::AcqRel);
+                                    } else if let Err(e) = ack_client.try_ack(&p) {
                                         tracing::warn!(error = %e, "could not queue a PUBACK; the broker will redeliver");
                                     }
                                 })

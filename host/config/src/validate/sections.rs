@@ -38,11 +38,18 @@ impl<'i> Ctx<'i> {
         let notify = self.notify();
         let plugins = self.plugins(&tables, &notify);
         let rules = self.rules(&streams, &tables, &plugins);
+        let mut broker = broker??;
+        let storage = storage?;
+        if let Broker::External(e) = &mut broker {
+            if e.client_id.is_empty() {
+                e.client_id = default_client_id(&host_name(), &storage.dir);
+            }
+        }
         Some(Config {
             file: self.file.clone(),
-            broker: broker??,
+            broker,
             api: api?,
-            storage: storage?,
+            storage,
             streams: streams
                 .into_iter()
                 .map(|(k, v)| v.map(|v| (k, v)))
@@ -203,12 +210,20 @@ impl<'i> Ctx<'i> {
         let ca_file = e
             .ca_file
             .map(|f| self.existing_file(&path.key("ca_file"), &f));
+        if e.client_id.as_deref() == Some("") {
+            self.err(
+                &path.key("client_id"),
+                "an empty client id gets a new session on every connection, and Weir's persistent session is what brings unacknowledged messages back".to_owned(),
+                Some("a non-empty client id, or none (a default unique to this host and storage folder)".to_owned()),
+            );
+        }
         Some(ExternalBroker {
             url: e.url,
             tls,
             host,
             port,
-            client_id: e.client_id.unwrap_or_else(|| "weir".to_owned()),
+            // Empty until the storage folder is known: see `default_client_id`.
+            client_id: e.client_id.unwrap_or_default(),
             share_group,
             username: e.username,
             password: e.password,
@@ -538,4 +553,43 @@ impl<'i> Ctx<'i> {
         );
         false
     }
+}
+
+/// This machine's name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`), or `""`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The external broker's client id when none is configured: `weir-` and a stable hash of the
+/// host name and the storage folder, then the host name's start, at most 23 characters (the
+/// length every MQTT server must accept). Two hosts left on the default never share a session
+/// (the broker would disconnect one for the other and split their messages), and one host
+/// keeps its session across restarts, which is what brings unacknowledged messages back.
+pub(crate) fn default_client_id(host: &str, storage_dir: &std::path::Path) -> String {
+    // FNV-1a: stable across Rust versions, unlike the standard library's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in host
+        .as_bytes()
+        .iter()
+        .chain(&[0])
+        .chain(storage_dir.as_os_str().as_encoded_bytes())
+    {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let readable: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(9)
+        .collect();
+    let mut id = format!("weir-{:08x}", (h >> 32) as u32 ^ h as u32);
+    if !readable.is_empty() {
+        id.push('-');
+        id.push_str(&readable);
+    }
+    id
 }
