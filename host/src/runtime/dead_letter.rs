@@ -62,25 +62,44 @@ impl DeadLetters {
             std::fs::create_dir_all(&self.dir)?;
             let path = self.dir.join(format!("{day}.jsonl"));
             let created = !path.exists();
-            let f = OpenOptions::new().create(true).append(true).open(&path)?;
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .read(true)
+                .open(&path)?;
             if created {
                 weir_support::sync_dir(&self.dir)?;
             }
             *slot = Some((day, f));
         }
-        let mut bytes = Vec::with_capacity(line.len() + 1);
+        let Some((_, f)) = slot.as_mut() else {
+            return Err(std::io::Error::other("the dead-letter file is not open"));
+        };
+        let before = f.metadata()?.len();
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        // A write that failed halfway and could not be cut off (below) left a partial line:
+        // start on a line of our own, so this one is never glued to it.
+        if before > 0 && !ends_with_newline(f, before) {
+            bytes.push(b'\n');
+        }
         bytes.extend_from_slice(line);
         bytes.push(b'\n');
-        let written = match slot.as_mut() {
-            Some((_, f)) => f.write_all(&bytes).and_then(|()| f.sync_data()),
-            None => Err(std::io::Error::other("the dead-letter file is not open")),
-        };
+        let written = f.write_all(&bytes).and_then(|()| f.sync_data());
         if written.is_err() {
-            // Reopen next time: the handle may be in an unknown state.
+            // A full disk can take part of the line: cut it off, so the next line starts
+            // clean. Reopen next time: the handle may be in an unknown state.
+            let _ = f.set_len(before);
             *slot = None;
         }
         written
     }
+}
+
+/// Whether the file's byte at `len - 1` is a newline.
+fn ends_with_newline(f: &File, len: u64) -> bool {
+    use std::os::unix::fs::FileExt as _;
+    let mut last = [0u8];
+    f.read_exact_at(&mut last, len - 1).is_ok() && last[0] == b'\n'
 }
 
 #[cfg(test)]
@@ -109,6 +128,22 @@ mod tests {
             .expect("day 2");
         assert_eq!(day2.lines().count(), 1);
         assert_eq!(metrics.dead_letters.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_line_never_joins_a_partial_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metrics = Arc::new(Metrics::default());
+        let dl = DeadLetters::new(dir.path().to_path_buf(), metrics);
+        // What a write cut short by a full disk leaves when it cannot be rolled back.
+        std::fs::write(
+            dir.path().join("2026-12-01.jsonl"),
+            b"{\"ruleName\":\"r\",\"n\"",
+        )
+        .expect("torn");
+        dl.record(br#"{"n":2}"#, 1_796_169_599_000).expect("record");
+        let text = std::fs::read_to_string(dir.path().join("2026-12-01.jsonl")).expect("read");
+        assert_eq!(text.lines().last(), Some(r#"{"n":2}"#));
     }
 
     #[test]
