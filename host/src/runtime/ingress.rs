@@ -17,7 +17,10 @@
 //! own subscription identifier, so several Weir hosts split the traffic and a message is routed
 //! to exactly the rules of the subscription it came through. A message's PUBACK is sent only
 //! once every action made it durable (or gave it to the error action); a crash before that
-//! leaves it unacknowledged and the broker delivers it again.
+//! leaves it unacknowledged and the broker delivers it again. A message that was not handled
+//! (its action and every fallback failed) makes the poller renew the connection, at most every
+//! [`REDELIVER_EVERY`]: the broker then delivers every unacknowledged message again, so failed
+//! messages are retried and never keep the receive window full.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -32,6 +32,10 @@ use super::work::{Batch, Meta, Origin, WorkItem};
 const MICRO_BATCH: usize = 512;
 /// Delivery attempts per record before it goes to the error action.
 const ATTEMPTS: u32 = 3;
+/// How long a record waits in the buffer before it is spooled. A buffer that flushes sooner
+/// (a short `max_age_ms`, or one filled by traffic) never pays for the spool's sync; one that
+/// waits longer holds its messages' acknowledgements about this long.
+const SPOOL_AFTER: Duration = Duration::from_millis(10);
 
 /// Where the failures of an action go: the rule's error action (itself a pipeline).
 #[derive(Clone)]
@@ -221,6 +225,8 @@ struct Worker {
     spool: Option<Spool>,
     /// The spool failed: records wait in memory, holding their messages, until it works again.
     spool_broken: bool,
+    /// The first buffered record not spooled yet, and since when it waits.
+    unspooled: Option<(usize, Instant)>,
 }
 
 impl Worker {
@@ -236,6 +242,7 @@ impl Worker {
             oldest: None,
             spool,
             spool_broken: false,
+            unspooled: None,
         };
         if !replayed.is_empty() {
             tracing::info!(action = %w.spec.label, records = replayed.len(), "delivering what the spool kept from before a restart");
@@ -303,9 +310,17 @@ impl Worker {
     fn run(mut self, rx: Receiver<WorkItem>) {
         let max_age = self.spec.buffer.max_age;
         loop {
-            let first = match self.oldest {
+            // The next moment something is due: the buffer's age, or spooling what waits.
+            let next = [
+                self.oldest.map(|t| t + max_age),
+                self.unspooled.map(|(_, t)| t + SPOOL_AFTER),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let first = match next {
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(t) => match max_age.checked_sub(t.elapsed()) {
+                Some(at) => match at.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => rx.recv_timeout(left),
                     _ => Err(RecvTimeoutError::Timeout),
                 },
@@ -349,6 +364,11 @@ impl Worker {
             }
             if self.due() {
                 self.flush();
+            } else if let Some((from, since)) = self.unspooled {
+                if since.elapsed() >= SPOOL_AFTER {
+                    self.unspooled = None;
+                    self.spool_from(from);
+                }
             }
         }
     }
@@ -400,9 +420,10 @@ impl Worker {
         // A buffer never grows past its limits by more than one micro-batch.
         if self.due() {
             self.flush();
-        } else {
-            // These wait for a later flush: keep them durable so their messages need not.
-            self.spool_from(from);
+        } else if self.spool.is_some() && self.unspooled.is_none() {
+            // These wait for a later flush: if they wait long, they are spooled so that their
+            // messages need not.
+            self.unspooled = Some((from, Instant::now()));
         }
     }
 
@@ -505,6 +526,7 @@ impl Worker {
 
     fn flush(&mut self) {
         self.oldest = None;
+        self.unspooled = None;
         self.buffer_bytes = 0;
         let batch = std::mem::take(&mut self.buffer);
         let kept = self.deliver(batch);
