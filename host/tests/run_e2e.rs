@@ -865,6 +865,44 @@ fn with_an_admin_token_metrics_and_plugins_want_it_and_health_stays_open() {
 }
 
 #[test]
+fn a_spooled_record_that_fails_reaches_the_error_action() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mqtt = free_port();
+    let nowhere = free_port();
+    // The buffer waits 300 ms, so the record is spooled (and its message acknowledged) before
+    // its delivery fails; the error action must still get it.
+    let cfg = small_config(
+        tmp.path(),
+        &format!("listen = \"127.0.0.1:{mqtt}\""),
+        "127.0.0.1:0",
+        &format!(
+            "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"far\"\npartition_key = \"k\"\nendpoint = \"http://127.0.0.1:{nowhere}\"\nbuffer = {{ max_records = 100, max_age_ms = 300 }}\n\n[rules.r.error_action]\nkind = \"firehose\"\nroot = \"data/errors\"\nbuffer_interval_ms = 0\n"
+        ),
+    );
+    let weir = Weir::start(&cfg);
+    let out = pub_in("127.0.0.1", mqtt, &[]);
+    assert!(out.status.success());
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="r",action="error:firehose"}"#,
+        1,
+    );
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+    let errors = files(&tmp.path().join("data/errors"));
+    assert_eq!(errors.len(), 1, "{:?}", errors.keys());
+    let line: serde_json::Value =
+        serde_json::from_slice(errors.values().next().expect("file")).expect("json");
+    assert_eq!(line["failures"][0]["failedAction"], "KinesisAction");
+    assert_eq!(weir_dead_letters(tmp.path()), 0);
+    let left = files(&tmp.path().join("data/spool"));
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn weir_dead_letters(dir: &Path) -> usize {
+    files(&dir.join("data/dead-letters")).len()
+}
+
+#[test]
 fn a_failure_without_an_error_action_is_stored_as_a_dead_letter() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mqtt = free_port();

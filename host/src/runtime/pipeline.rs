@@ -98,8 +98,10 @@ pub fn route_failure(
             owned,
         },
     };
-    if route.tx.send(item).is_err() {
+    if let Err(std::sync::mpsc::SendError(item)) = route.tx.send(item) {
         tracing::error!(rule = %origin.rule, %reason, "error action is gone");
+        // Dropping the record's share must not count as handled.
+        item.meta.ack.fail();
         return false;
     }
     true
@@ -227,6 +229,18 @@ struct Worker {
     spool_broken: bool,
     /// The first buffered record not spooled yet, and since when it waits.
     unspooled: Option<(usize, Instant)>,
+    /// Owned records handed to the error action during this flush, each with its answer: the
+    /// spool keeps them until the error action made them durable.
+    handoffs: Vec<Handoff>,
+}
+
+/// An owned record on its way to the error action (see [`Worker::flush`]).
+struct Handoff {
+    record: weir_plugins::Record,
+    meta: Meta,
+    reason: String,
+    /// `true` once the error action delivered or spooled it, `false` if it failed it.
+    settled: std::sync::mpsc::Receiver<bool>,
 }
 
 impl Worker {
@@ -243,6 +257,7 @@ impl Worker {
             spool,
             spool_broken: false,
             unspooled: None,
+            handoffs: Vec::new(),
         };
         if !replayed.is_empty() {
             tracing::info!(action = %w.spec.label, records = replayed.len(), "delivering what the spool kept from before a restart");
@@ -509,6 +524,34 @@ impl Worker {
                     self.spec.aws_action,
                     reason,
                 )
+        } else if meta.owned && self.spec.errors.is_some() {
+            // Weir alone has this record: the error action's copy carries a share of its own
+            // that answers once that copy is durable, and the spool waits for the answer.
+            let (tx, settled) = std::sync::mpsc::sync_channel(1);
+            let ack = AckToken::settled_by(move |ok| {
+                let _ = tx.send(ok);
+            });
+            let sent = route_failure(
+                self.spec.errors.as_ref(),
+                &self.spec.dead_letters,
+                origin,
+                &ack,
+                false,
+                self.spec.aws_action,
+                &self.spec.resource,
+                reason,
+            );
+            if !sent {
+                ack.fail();
+                return false;
+            }
+            self.handoffs.push(Handoff {
+                record: record.clone(),
+                meta: meta.clone(),
+                reason: reason.to_owned(),
+                settled,
+            });
+            true
         } else {
             route_failure(
                 self.spec.errors.as_ref(),
@@ -524,12 +567,42 @@ impl Worker {
         taken || meta.fail()
     }
 
+    /// Waits for the error action's answer on each owned record handed to it; one it failed
+    /// goes to the dead-letter store, or is returned to be kept.
+    fn settle_handoffs(&mut self) -> Batch {
+        let mut kept = Batch::default();
+        for h in std::mem::take(&mut self.handoffs) {
+            // The error action answers when its copy is delivered, spooled or failed; a
+            // pipeline that is gone answers `Err`.
+            if h.settled.recv().unwrap_or(false) {
+                continue;
+            }
+            let payload =
+                h.meta
+                    .origin
+                    .error_payload(self.spec.aws_action, &self.spec.resource, &h.reason);
+            if !dead_letter(
+                &self.spec.dead_letters,
+                &h.meta.origin,
+                &payload,
+                self.spec.aws_action,
+                &h.reason,
+            ) {
+                kept.push(h.record, h.meta);
+            }
+        }
+        kept
+    }
+
     fn flush(&mut self) {
         self.oldest = None;
         self.unspooled = None;
         self.buffer_bytes = 0;
         let batch = std::mem::take(&mut self.buffer);
-        let kept = self.deliver(batch);
+        let mut kept = self.deliver(batch);
+        let mut unsettled = self.settle_handoffs();
+        kept.records.append(&mut unsettled.records);
+        kept.meta.append(&mut unsettled.meta);
         if kept.is_empty() {
             // Everything spooled was delivered or handed on.
             if let Some(spool) = self.spool.as_mut() {
