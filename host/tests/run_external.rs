@@ -252,6 +252,22 @@ impl Weir {
         tail(&self.stderr, 6000)
     }
 
+    /// A counter's value from `GET /metrics` (0 when absent).
+    fn metric(&self, series: &str) -> u64 {
+        use std::io::Write as _;
+        let mut s = TcpStream::connect(&self.api).expect("api");
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut body = String::new();
+        s.read_to_string(&mut body).expect("read");
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Reads the records its stream `out` got since the last call; returns how many.
     fn read_new(&mut self) -> usize {
         let it = match self.iterator.take() {
@@ -720,96 +736,123 @@ fn dead_letter_ids(data: &Path) -> Vec<u64> {
     ids
 }
 
+/// Messages in the full-disk tests: about 2 KiB each, 3 MiB into a 1 MiB filesystem.
+const FULL_DISK_MESSAGES: u64 = 1500;
+
+/// A host whose storage is a 1 MiB tmpfs, behind a mosquitto, after three times as much
+/// traffic as the disk holds was published to the broker (the broker acknowledged it all).
+struct FullDisk {
+    broker: Mosquitto,
+    host: Weir,
+    config: PathBuf,
+    data: PathBuf,
+    disk: Tmpfs,
+    _dir: tempfile::TempDir,
+}
+
+impl FullDisk {
+    fn start(test: &str, client_id: &str) -> Option<FullDisk> {
+        if !mosquitto_available(test) {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let broker = Mosquitto::start(dir.path());
+        let host_dir = dir.path().join("solo");
+        let config = write_config(&host_dir, broker.port, client_id);
+        let data = host_dir.join("data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        let disk = Tmpfs::mount(&data, "1m", test)?;
+        let host = Weir::start(client_id, &config);
+        broker.wait_subscribed(client_id);
+        publish_padded(
+            broker.port,
+            &format!("{client_id}-publisher"),
+            0..FULL_DISK_MESSAGES,
+            2000,
+        );
+        Some(FullDisk {
+            broker,
+            host,
+            config,
+            data,
+            disk,
+            _dir: dir,
+        })
+    }
+}
+
+/// Reads `host`'s stream until every message is in it or a dead letter under `data` (60 s at
+/// most); returns the ids that are neither.
+fn missing_ids(data: &Path, host: &mut Weir) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        host.read_new();
+        let mut have: HashSet<u64> = host.ids.iter().copied().collect();
+        have.extend(dead_letter_ids(data));
+        let missing: Vec<u64> = (0..FULL_DISK_MESSAGES)
+            .filter(|i| !have.contains(i))
+            .collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            return missing;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The host's storage on a small filesystem, a rule without an error action, and three times
 /// as much traffic as the disk holds: what cannot be stored must stay unacknowledged at the
 /// broker, and after a restart with room every message is stored (in the stream, or as a dead
 /// letter for the few that failed while the disk still took those).
 #[test]
 fn a_full_disk_acknowledges_nothing_it_did_not_store() {
-    const TEST: &str = "a_full_disk_acknowledges_nothing_it_did_not_store";
-    if !mosquitto_available(TEST) {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let broker = Mosquitto::start(dir.path());
-    let host_dir = dir.path().join("solo");
-    let config = write_config(&host_dir, broker.port, "weir-full");
-    let data = host_dir.join("data");
-    std::fs::create_dir_all(&data).expect("data dir");
-    let Some(disk) = Tmpfs::mount(&data, "1m", TEST) else {
+    let Some(mut fd) = FullDisk::start(
+        "a_full_disk_acknowledges_nothing_it_did_not_store",
+        "weir-full",
+    ) else {
         return;
     };
-    const N: u64 = 1500;
-    let mut host = Weir::start("weir-full", &config);
-    broker.wait_subscribed("weir-full");
-    // About 2 KiB each: 3 MiB of payload into 1 MiB.
-    publish_padded(broker.port, "full-publisher", 0..N, 2000);
+    const N: u64 = FULL_DISK_MESSAGES;
     // Until the disk is full and the host has stopped making progress.
-    let metric = |h: &Weir, name: &str| -> u64 {
-        let mut s = TcpStream::connect(&h.api).expect("api");
-        use std::io::Write as _;
-        write!(
-            s,
-            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut body = String::new();
-        s.read_to_string(&mut body).expect("read");
-        body.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-            .unwrap_or(0)
-    };
     let delivered = r#"weir_action_delivered_total{rule="load",action="0:kinesis:out"}"#;
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = u64::MAX;
     loop {
-        let failing = metric(&host, "weir_dead_letter_write_errors_total") > 0;
-        let now = metric(&host, delivered);
+        let failing = fd.host.metric("weir_dead_letter_write_errors_total") > 0;
+        let now = fd.host.metric(delivered);
         if failing && now == last {
             break;
         }
         assert!(
             Instant::now() < deadline,
             "the disk never filled: {now} delivered\n{}",
-            host.logs()
+            fd.host.logs()
         );
         last = now;
         std::thread::sleep(Duration::from_millis(1500));
     }
-    let stored_first = host.read_new();
+    let stored_first = fd.host.read_new();
     assert!(
         (stored_first as u64) < N,
         "everything fit: the test proves nothing"
     );
-    let status = host.stop();
-    assert!(status.success(), "first run: {status}\n{}", host.logs());
-    drop(host);
+    let status = fd.host.stop();
+    assert!(status.success(), "first run: {status}\n{}", fd.host.logs());
 
     // Room again; the same host starts, and the broker delivers what was never acknowledged.
-    disk.grow("64m");
-    let mut again = Weir::start("weir-full", &config);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let missing = loop {
-        again.read_new();
-        let mut have: HashSet<u64> = again.ids.iter().copied().collect();
-        have.extend(dead_letter_ids(&data));
-        let missing: Vec<u64> = (0..N).filter(|i| !have.contains(i)).collect();
-        if missing.is_empty() || Instant::now() > deadline {
-            break missing;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let dead = dead_letter_ids(&data).len();
+    fd.disk.grow("64m");
+    let mut again = Weir::start("weir-full", &fd.config);
+    let missing = missing_ids(&fd.data, &mut again);
     eprintln!(
-        "{N} messages: {stored_first} stored before the disk was full, {} in the stream after the restart, {dead} dead letters",
-        again.ids.len()
+        "{N} messages: {stored_first} stored before the disk was full, {} in the stream after the restart, {} dead letters",
+        again.ids.len(),
+        dead_letter_ids(&fd.data).len()
     );
     assert!(
         missing.is_empty(),
         "{} of {N} messages were acknowledged and lost: {}\n{}",
         missing.len(),
         ranges(&missing),
-        tail(&broker.log, 2000)
+        tail(&fd.broker.log, 2000)
     );
     let status = again.stop();
     assert!(status.success(), "second run: {status}\n{}", again.logs());
@@ -821,58 +864,37 @@ fn a_full_disk_acknowledges_nothing_it_did_not_store() {
 /// again, and every one is stored without a restart.
 #[test]
 fn failed_messages_are_delivered_again_without_a_restart() {
-    const TEST: &str = "failed_messages_are_delivered_again_without_a_restart";
-    if !mosquitto_available(TEST) {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let broker = Mosquitto::start(dir.path());
-    let host_dir = dir.path().join("solo");
-    let config = write_config(&host_dir, broker.port, "weir-pinned");
-    let data = host_dir.join("data");
-    std::fs::create_dir_all(&data).expect("data dir");
-    let Some(disk) = Tmpfs::mount(&data, "1m", TEST) else {
+    let Some(mut fd) = FullDisk::start(
+        "failed_messages_are_delivered_again_without_a_restart",
+        "weir-pinned",
+    ) else {
         return;
     };
-    const N: u64 = 1500;
-    let mut host = Weir::start("weir-pinned", &config);
-    broker.wait_subscribed("weir-pinned");
-    publish_padded(broker.port, "pinned-publisher", 0..N, 2000);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&host.stderr)
+    while !std::fs::read_to_string(&fd.host.stderr)
         .unwrap_or_default()
         .contains("reconnecting so that the broker delivers them again")
     {
         assert!(
             Instant::now() < deadline,
             "no redelivery while messages failed\n{}",
-            host.logs()
+            fd.host.logs()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(
-        (host.read_new() as u64) < N,
+        (fd.host.read_new() as u64) < FULL_DISK_MESSAGES,
         "everything fit: the test proves nothing"
     );
-    disk.grow("64m");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let missing = loop {
-        host.read_new();
-        let mut have: HashSet<u64> = host.ids.iter().copied().collect();
-        have.extend(dead_letter_ids(&data));
-        let missing: Vec<u64> = (0..N).filter(|i| !have.contains(i)).collect();
-        if missing.is_empty() || Instant::now() > deadline {
-            break missing;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    fd.disk.grow("64m");
+    let missing = missing_ids(&fd.data, &mut fd.host);
     assert!(
         missing.is_empty(),
-        "{} of {N} messages did not arrive while the host kept running: {}\n{}",
+        "{} of {FULL_DISK_MESSAGES} messages did not arrive while the host kept running: {}\n{}",
         missing.len(),
         ranges(&missing),
-        host.logs()
+        fd.host.logs()
     );
-    let status = host.stop();
-    assert!(status.success(), "{status}\n{}", host.logs());
+    let status = fd.host.stop();
+    assert!(status.success(), "{status}\n{}", fd.host.logs());
 }
