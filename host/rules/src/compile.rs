@@ -676,7 +676,9 @@ impl Compiler<'_> {
                     }
                 }
             }
-            V::SingleQuotedString(s) => Expr::Lit(Value::String(s.clone())),
+            V::SingleQuotedString(s) | V::DoubleQuotedString(s) => {
+                Expr::Lit(Value::String(s.clone()))
+            }
             V::Boolean(b) => Expr::Lit(Value::Bool(*b)),
             V::Null => Expr::Lit(Value::Null),
             other => {

@@ -4,8 +4,12 @@
 //! * `SELECT VALUE expr`: the `VALUE` word is blanked out and the position of
 //!   its `SELECT` remembered, so the compiler knows which SELECT had it.
 //! * `FROM 'topic/filter'`: a single-quoted string where SQL wants a table
-//!   name; the string is replaced by a double-quoted identifier of the same
+//!   name; the string is replaced by a backquoted identifier of the same
 //!   length and the real filter is remembered by position.
+//!
+//! Strings take single or double quotes: AWS IoT SQL has no quoted field
+//! names (its pages write `"myValue"` and `get(mydata, "item2")`, and a field
+//! whose name has a hyphen or a digit is read with `get`).
 //!
 //! Both rewrites keep every character at its line and column, so sqlparser's
 //! positions are the user's positions. Object literals `{'k': v}` and array
@@ -31,10 +35,10 @@ impl Dialect for IotSqlDialect {
         ch.is_alphanumeric() || ch == '_'
     }
 
-    /// Double quotes delimit field names with special characters
-    /// (`"mass-air-flow"`), as in standard SQL; strings use single quotes.
+    /// Only the backquote, which AWS IoT SQL does not use: the FROM rewrite
+    /// below needs a delimited identifier, and `"..."` is a string.
     fn is_delimited_identifier_start(&self, ch: char) -> bool {
-        ch == '"'
+        ch == '`'
     }
 
     /// `{'key': value}` object literals.
@@ -92,14 +96,14 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, Diagnostic> {
                 value_selects.push(a.span.start);
                 replace(&mut chars, &line_starts, b, |_, _| ' ');
             }
-            (Keyword::FROM, Token::SingleQuotedString(s)) => {
+            (Keyword::FROM, Token::SingleQuotedString(s) | Token::DoubleQuotedString(s)) => {
                 from_topics.push(FromTopic {
                     at: b.span.start,
                     filter: s.clone(),
                 });
                 replace(&mut chars, &line_starts, b, |i, last| {
                     if i == 0 || i == last {
-                        '"'
+                        '`'
                     } else {
                         'x'
                     }
