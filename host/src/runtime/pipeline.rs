@@ -167,9 +167,8 @@ pub struct PipelineSpec {
     pub metrics: Arc<ActionMetrics>,
     /// The rule's counters.
     pub rule_metrics: Arc<RuleMetrics>,
-    /// Where records waiting in the buffer are kept durable (`None`: in memory only, and a
-    /// message is acknowledged when its records are delivered).
-    pub spool: Option<SpoolSpec>,
+    /// Where records waiting in the buffer are kept durable.
+    pub spool: SpoolSpec,
 }
 
 /// An action's spool folder, whether appends are synced, and whether to adopt what an earlier
@@ -200,11 +199,9 @@ pub struct Pipeline {
 impl Pipeline {
     /// Opens the spool (what a crash left in it goes back into the buffer) and starts the
     /// worker thread.
-    pub fn spawn(mut spec: PipelineSpec) -> Result<Pipeline, PipelineError> {
-        let spool = match spec.spool.take() {
-            Some(s) => Some(Spool::open(&s.dir, s.sync, s.adopt)?),
-            None => None,
-        };
+    pub fn spawn(spec: PipelineSpec) -> Result<Pipeline, PipelineError> {
+        let s = &spec.spool;
+        let (spool, replayed) = Spool::open(&s.dir, s.sync, s.adopt)?;
         let capacity = usize::try_from(spec.buffer.max_records)
             .unwrap_or(usize::MAX)
             .saturating_mul(2)
@@ -213,7 +210,7 @@ impl Pipeline {
         let name = format!("weir-action-{}", spec.label);
         let handle = std::thread::Builder::new()
             .name(name.chars().take(60).collect())
-            .spawn(move || Worker::new(spec, spool).run(rx))
+            .spawn(move || Worker::new(spec, spool, replayed).run(rx))
             .map_err(PipelineError::Thread)?;
         Ok(Pipeline { tx, handle })
     }
@@ -224,7 +221,7 @@ struct Worker {
     buffer: Batch,
     buffer_bytes: usize,
     oldest: Option<Instant>,
-    spool: Option<Spool>,
+    spool: Spool,
     /// The spool failed: records wait in memory, holding their messages, until it works again.
     spool_broken: bool,
     /// The first buffered record not spooled yet, and since when it waits.
@@ -244,11 +241,7 @@ struct Handoff {
 }
 
 impl Worker {
-    fn new(spec: PipelineSpec, spool: Option<(Spool, Vec<Spooled>)>) -> Self {
-        let (spool, replayed) = match spool {
-            Some((s, r)) => (Some(s), r),
-            None => (None, Vec::new()),
-        };
+    fn new(spec: PipelineSpec, spool: Spool, replayed: Vec<Spooled>) -> Self {
         let mut w = Worker {
             spec,
             buffer: Batch::default(),
@@ -289,9 +282,6 @@ impl Worker {
     /// Makes the records just added to the buffer (from `from` on) durable in the spool and
     /// lets go of their messages' acknowledgements.
     fn spool_from(&mut self, from: usize) {
-        let Some(spool) = self.spool.as_mut() else {
-            return;
-        };
         let entries = self.buffer.records[from..]
             .iter()
             .zip(&self.buffer.meta[from..])
@@ -303,7 +293,7 @@ impl Worker {
                 client_id: meta.origin.client_id.as_deref(),
                 arrival_ms: meta.origin.arrival_ms,
             });
-        match spool.append(entries) {
+        match self.spool.append(entries) {
             Ok(()) => {
                 if self.spool_broken {
                     tracing::info!(action = %self.spec.label, "the spool works again");
@@ -372,9 +362,7 @@ impl Worker {
                 }
                 self.flush();
                 // Empty unless records are kept to try again: then they wait for the restart.
-                if let Some(spool) = self.spool.take() {
-                    spool.close();
-                }
+                self.spool.close();
                 return;
             }
             if self.due() {
@@ -435,7 +423,7 @@ impl Worker {
         // A buffer never grows past its limits by more than one micro-batch.
         if self.due() {
             self.flush();
-        } else if self.spool.is_some() && self.unspooled.is_none() {
+        } else if self.unspooled.is_none() {
             // These wait for a later flush: if they wait long, they are spooled so that their
             // messages need not.
             self.unspooled = Some((from, Instant::now()));
@@ -605,10 +593,8 @@ impl Worker {
         kept.meta.append(&mut unsettled.meta);
         if kept.is_empty() {
             // Everything spooled was delivered or handed on.
-            if let Some(spool) = self.spool.as_mut() {
-                if let Err(e) = spool.reset() {
-                    tracing::warn!(action = %self.spec.label, error = %e, cause = %e.source, "cannot empty the spool; its records may be delivered again after a restart");
-                }
+            if let Err(e) = self.spool.reset() {
+                tracing::warn!(action = %self.spec.label, error = %e, cause = %e.source, "cannot empty the spool; its records may be delivered again after a restart");
             }
             return;
         }

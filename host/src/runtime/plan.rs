@@ -287,13 +287,8 @@ impl Plan {
             .iter()
             .map(|p| self.slot(rule, p, PluginKind::Filter))
             .collect::<Result<_, _>>()?;
-        let label_for_spool = label.clone();
         let spool_dir = super::spool::spool_dir(&res.spool_dir, rule, &label);
-        let pipeline_err = |source| PlanError::Pipeline {
-            rule: rule.to_owned(),
-            action: label_for_spool.clone(),
-            source,
-        };
+        let action = label.clone();
         let pipeline = Pipeline::spawn(PipelineSpec {
             metrics: res.metrics.action(rule, &label),
             label,
@@ -307,13 +302,17 @@ impl Plan {
             is_error_action,
             dead_letters: res.dead_letters.clone(),
             rule_metrics: rule_metrics.clone(),
-            spool: Some(SpoolSpec {
+            spool: SpoolSpec {
                 dir: spool_dir.clone(),
                 sync: res.spool_sync,
                 adopt: self.adopt,
-            }),
+            },
         })
-        .map_err(pipeline_err)?;
+        .map_err(|source| PlanError::Pipeline {
+            rule: rule.to_owned(),
+            action,
+            source,
+        })?;
         self.workers.push(pipeline.handle);
         self.spool_dirs.push(spool_dir);
         Ok(pipeline.tx)
