@@ -7,9 +7,16 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+/// boto3, cbor2 and the AWS CLI importable, and a botocore new enough to know every stream
+/// operation the suite calls (UpdateStreamRecordDistributionStrategy is the newest).
 fn python_deps_present() -> bool {
     let py = Command::new("python3")
-        .args(["-c", "import boto3, cbor2, awscli"])
+        .args([
+            "-c",
+            "import boto3, cbor2, awscli, botocore.session, sys; \
+             ops = botocore.session.get_session().get_service_model('kinesis').operation_names; \
+             sys.exit(0 if 'UpdateStreamRecordDistributionStrategy' in ops else 1)",
+        ])
         .status();
     let cli = Command::new("aws").arg("--version").output();
     matches!(py, Ok(s) if s.success()) && matches!(cli, Ok(o) if o.status.success())
@@ -21,7 +28,7 @@ fn boto3_and_aws_cli_suite() {
     if !python_deps_present() {
         let req = root.join("tests/py/requirements.txt");
         let out = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .args(["-m", "pip", "install", "--quiet", "--upgrade", "-r"])
             .arg(&req)
             .output()
             .expect("run pip");
@@ -37,7 +44,7 @@ fn boto3_and_aws_cli_suite() {
         &["--fsync", "interval", "--transition-ms", "100"],
     );
     let out = Command::new("python3")
-        .args(["-m", "unittest", "-v", "test_kinesis"])
+        .args(["-m", "unittest", "-v", "test_kinesis", "test_kinesis_ops"])
         .current_dir(root.join("tests/py"))
         .env("WEIR_ENDPOINT", format!("http://{}", server.addr))
         .env(

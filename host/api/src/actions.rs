@@ -10,16 +10,20 @@ use super::request::*;
 use super::value::{map, s, Val};
 use super::ApiState;
 
+mod consumers;
 mod records;
+mod settings;
 mod shards;
 mod streams;
 
+pub(crate) use self::consumers::{consumer_arn_pattern, CONSUMER_ARN_PATTERN};
 use self::records::*;
+pub(crate) use self::records::{record_val, start_position};
 use self::shards::*;
 use self::streams::*;
 use weir_streams::{
-    self, hashkey, parse_shard_id, ChildShard, PutEntry, PutOutcome, ShardInfo, StartPosition,
-    StreamInfo, MAX_TAGS,
+    self, hashkey, parse_shard_id, ChildShard, ConsumerInfo, PutEntry, PutOutcome, ShardInfo,
+    StartPosition, StreamInfo, MAX_TAGS,
 };
 
 /// Every action the API understands.
@@ -43,6 +47,28 @@ pub enum Action {
     AddTagsToStream,
     ListTagsForStream,
     RemoveTagsFromStream,
+    DeleteResourcePolicy,
+    DeregisterStreamConsumer,
+    DescribeAccountSettings,
+    DescribeLimits,
+    DescribeStreamConsumer,
+    DisableEnhancedMonitoring,
+    EnableEnhancedMonitoring,
+    GetResourcePolicy,
+    ListStreamConsumers,
+    ListTagsForResource,
+    PutResourcePolicy,
+    RegisterStreamConsumer,
+    StartStreamEncryption,
+    StopStreamEncryption,
+    SubscribeToShard,
+    TagResource,
+    UntagResource,
+    UpdateAccountSettings,
+    UpdateMaxRecordSize,
+    UpdateStreamMode,
+    UpdateStreamRecordDistributionStrategy,
+    UpdateStreamWarmThroughput,
 }
 
 impl Action {
@@ -68,6 +94,30 @@ impl Action {
             "AddTagsToStream" => Action::AddTagsToStream,
             "ListTagsForStream" => Action::ListTagsForStream,
             "RemoveTagsFromStream" => Action::RemoveTagsFromStream,
+            "DeleteResourcePolicy" => Action::DeleteResourcePolicy,
+            "DeregisterStreamConsumer" => Action::DeregisterStreamConsumer,
+            "DescribeAccountSettings" => Action::DescribeAccountSettings,
+            "DescribeLimits" => Action::DescribeLimits,
+            "DescribeStreamConsumer" => Action::DescribeStreamConsumer,
+            "DisableEnhancedMonitoring" => Action::DisableEnhancedMonitoring,
+            "EnableEnhancedMonitoring" => Action::EnableEnhancedMonitoring,
+            "GetResourcePolicy" => Action::GetResourcePolicy,
+            "ListStreamConsumers" => Action::ListStreamConsumers,
+            "ListTagsForResource" => Action::ListTagsForResource,
+            "PutResourcePolicy" => Action::PutResourcePolicy,
+            "RegisterStreamConsumer" => Action::RegisterStreamConsumer,
+            "StartStreamEncryption" => Action::StartStreamEncryption,
+            "StopStreamEncryption" => Action::StopStreamEncryption,
+            "SubscribeToShard" => Action::SubscribeToShard,
+            "TagResource" => Action::TagResource,
+            "UntagResource" => Action::UntagResource,
+            "UpdateAccountSettings" => Action::UpdateAccountSettings,
+            "UpdateMaxRecordSize" => Action::UpdateMaxRecordSize,
+            "UpdateStreamMode" => Action::UpdateStreamMode,
+            "UpdateStreamRecordDistributionStrategy" => {
+                Action::UpdateStreamRecordDistributionStrategy
+            }
+            "UpdateStreamWarmThroughput" => Action::UpdateStreamWarmThroughput,
             _ => return None,
         })
     }
@@ -101,6 +151,34 @@ pub fn dispatch(state: &ApiState, action: Action, body: &Val) -> Result<Val, Api
         Action::AddTagsToStream => add_tags(state, &mut req),
         Action::ListTagsForStream => list_tags(state, &mut req),
         Action::RemoveTagsFromStream => remove_tags(state, &mut req),
+        Action::DeleteResourcePolicy => settings::delete_policy(state, &mut req),
+        Action::DeregisterStreamConsumer => consumers::deregister(state, &mut req),
+        Action::DescribeAccountSettings => settings::describe_account_settings(state, &mut req),
+        Action::DescribeLimits => settings::describe_limits(state, &mut req),
+        Action::DescribeStreamConsumer => consumers::describe(state, &mut req),
+        Action::DisableEnhancedMonitoring => settings::enhanced_monitoring(state, &mut req, false),
+        Action::EnableEnhancedMonitoring => settings::enhanced_monitoring(state, &mut req, true),
+        Action::GetResourcePolicy => settings::get_policy(state, &mut req),
+        Action::ListStreamConsumers => consumers::list(state, &mut req),
+        Action::ListTagsForResource => settings::list_tags_for_resource(state, &mut req),
+        Action::PutResourcePolicy => settings::put_policy(state, &mut req),
+        Action::RegisterStreamConsumer => consumers::register(state, &mut req),
+        Action::StartStreamEncryption => settings::encryption(state, &mut req, true),
+        Action::StopStreamEncryption => settings::encryption(state, &mut req, false),
+        Action::TagResource => settings::tag_resource(state, &mut req),
+        Action::UntagResource => settings::untag_resource(state, &mut req),
+        Action::UpdateAccountSettings => settings::update_account_settings(state, &mut req),
+        Action::UpdateMaxRecordSize => settings::update_max_record_size(state, &mut req),
+        Action::UpdateStreamMode => settings::update_stream_mode(state, &mut req),
+        Action::UpdateStreamRecordDistributionStrategy => {
+            settings::update_record_distribution(state, &mut req)
+        }
+        Action::UpdateStreamWarmThroughput => settings::update_warm_throughput(state, &mut req),
+        // Its answer is a stream of events, not one value: `fanout.rs` serves it.
+        Action::SubscribeToShard => Err(ApiError::new(
+            ErrorKind::InternalFailure,
+            "SubscribeToShard is served by the fan-out handler",
+        )),
     }
 }
 
@@ -132,7 +210,8 @@ impl<'a> StreamRef<'a> {
             ))),
             (Some(n), _) => Ok(n),
             (None, Some(a)) => Ok(a),
-            (None, None) => Err(ApiError::invalid(
+            (None, None) => Err(ApiError::new(
+                ErrorKind::Validation,
                 "Either StreamName or StreamARN must be provided.",
             )),
         }
@@ -176,7 +255,7 @@ fn shard_val(sh: &ShardInfo) -> Val {
     map(m)
 }
 
-fn child_val(c: &ChildShard) -> Val {
+pub(crate) fn child_val(c: &ChildShard) -> Val {
     map(vec![
         ("ShardId", s(c.shard_id.clone())),
         (

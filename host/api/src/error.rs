@@ -20,6 +20,7 @@ pub enum ErrorKind {
     IncompleteSignature,
     InvalidSignature,
     UnrecognizedClient,
+    DryRunOperation,
     InternalFailure,
 }
 
@@ -41,8 +42,15 @@ impl ErrorKind {
             ErrorKind::IncompleteSignature => "IncompleteSignatureException",
             ErrorKind::InvalidSignature => "InvalidSignatureException",
             ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
+            ErrorKind::DryRunOperation => "DryRunOperationException",
             ErrorKind::InternalFailure => "InternalFailure",
         }
+    }
+
+    /// Whether the error is about the request's framing, not its content: AWS sends these
+    /// with `__type` alone.
+    pub fn is_protocol(&self) -> bool {
+        matches!(self, ErrorKind::UnknownOperation | ErrorKind::Serialization)
     }
 
     /// HTTP status: the JSON-protocol services answer every client error, authentication

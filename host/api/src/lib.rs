@@ -11,6 +11,8 @@
 mod actions;
 pub mod admin;
 mod error;
+mod eventstream;
+mod fanout;
 mod request;
 mod serve;
 pub mod sigv4;
@@ -29,6 +31,7 @@ use axum::Router;
 use self::actions::Action;
 use self::error::{ApiError, ErrorKind};
 use self::value::Val;
+pub use fanout::FanOutTiming;
 pub use serve::{serve, ServerLimits};
 use weir_streams::Streams;
 
@@ -46,6 +49,8 @@ pub struct ApiConfig {
     pub max_control_body_bytes: usize,
     /// Longest a client may take to send a body.
     pub body_timeout: std::time::Duration,
+    /// SubscribeToShard's lifetime and idle heartbeat.
+    pub fan_out: FanOutTiming,
 }
 
 impl Default for ApiConfig {
@@ -56,6 +61,7 @@ impl Default for ApiConfig {
             max_body_bytes: 16 * 1024 * 1024,
             max_control_body_bytes: 64 * 1024,
             body_timeout: std::time::Duration::from_secs(30),
+            fan_out: FanOutTiming::default(),
         }
     }
 }
@@ -177,18 +183,26 @@ fn respond(enc: Encoding, status: StatusCode, body: Vec<u8>) -> Response {
     resp
 }
 
-fn error_response(enc: Encoding, e: &ApiError) -> Response {
-    let body = value::map(vec![
-        ("__type", value::s(e.kind.code())),
-        ("message", value::s(e.message.clone())),
-    ]);
+/// An error's status and encoded body. Protocol errors (the request was not understood as
+/// an action) carry only `__type`, as AWS sends them; the others add `message`.
+fn error_body(enc: Encoding, e: &ApiError) -> (u16, Vec<u8>) {
+    let mut fields = vec![("__type", value::s(e.kind.code()))];
+    if !e.kind.is_protocol() {
+        fields.push(("message", value::s(e.message.clone())));
+    }
+    let body = value::map(fields);
     let bytes = match enc {
         Encoding::Json => value::to_json(&body),
         Encoding::Cbor => value::to_cbor(&body),
     };
+    (e.kind.status(), bytes)
+}
+
+fn error_response(enc: Encoding, e: &ApiError) -> Response {
+    let (status, bytes) = error_body(enc, e);
     respond(
         enc,
-        StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         bytes,
     )
 }
@@ -197,9 +211,18 @@ async fn handle(
     State(state): State<ApiState>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // HTTP/2 carries the host as the `:authority` pseudo-header, which SigV4 signs as `host`.
+    if !headers.contains_key("host") {
+        if let Some(v) = uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            headers.insert("host", v);
+        }
+    }
     let ctype = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -223,6 +246,12 @@ async fn handle(
     let now = weir_support::now_ms() / 1000;
     if let Err(e) = sigv4::check(&method, &uri, &headers, &body, &state.config.keys, now) {
         return error_response(enc, &e);
+    }
+    if action == Action::SubscribeToShard {
+        return match fanout::subscribe_to_shard(&state, enc, &body) {
+            Ok(resp) => resp,
+            Err(e) => error_response(enc, &e),
+        };
     }
     let result = tokio::task::spawn_blocking(move || run(&state, enc, action, &body)).await;
     match result {
@@ -255,17 +284,7 @@ pub fn handle_bytes(
     } else {
         Encoding::Json
     };
-    let encode_err = |e: &ApiError| {
-        let v = value::map(vec![
-            ("__type", value::s(e.kind.code())),
-            ("message", value::s(e.message.clone())),
-        ]);
-        let bytes = match enc {
-            Encoding::Json => value::to_json(&v),
-            Encoding::Cbor => value::to_cbor(&v),
-        };
-        (e.kind.status(), bytes)
-    };
+    let encode_err = |e: &ApiError| error_body(enc, e);
     let Some(action) = Action::from_target(target) else {
         return encode_err(&ApiError::new(ErrorKind::UnknownOperation, ""));
     };
@@ -290,16 +309,20 @@ pub fn handle_bytes(
     }
 }
 
+/// Decodes a request body; an empty one is an empty structure.
+fn parse_body(enc: Encoding, body: &[u8]) -> Result<Val, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Val::Map(Vec::new()));
+    }
+    match enc {
+        Encoding::Json => value::from_json(body),
+        Encoding::Cbor => value::from_cbor(body),
+    }
+    .map_err(|e| ApiError::serialization(format!("Unable to parse the request body: {e}")))
+}
+
 fn run(state: &ApiState, enc: Encoding, action: Action, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let parsed = if body.iter().all(u8::is_ascii_whitespace) {
-        Val::Map(Vec::new())
-    } else {
-        match enc {
-            Encoding::Json => value::from_json(body),
-            Encoding::Cbor => value::from_cbor(body),
-        }
-        .map_err(|e| ApiError::serialization(format!("Unable to parse the request body: {e}")))?
-    };
+    let parsed = parse_body(enc, body)?;
     let out = actions::dispatch(state, action, &parsed)?;
     Ok(match enc {
         Encoding::Json => value::to_json(&out),

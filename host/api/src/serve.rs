@@ -2,7 +2,10 @@
 //! served at once, a deadline for each request's headers (which also closes a keep-alive
 //! connection left idle), and a graceful stop. `axum::serve` gives hyper no timer, so a
 //! client that opens a connection and sends nothing would hold it forever; this loop drives
-//! hyper's HTTP/1 connections itself with a tokio timer. Body size and body deadlines are
+//! hyper's connections itself with a tokio timer. A connection speaks HTTP/1.1 or, when it
+//! opens with the HTTP/2 preface, cleartext HTTP/2 (the JavaScript SDK's Kinesis client
+//! sends every call that way); an HTTP/2 connection that stays idle is closed by keep-alive
+//! pings that go unanswered. Body size and body deadlines are
 //! enforced per action by the handler (`lib.rs`), before a body is read.
 
 use std::future::Future;
@@ -10,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -74,11 +77,18 @@ pub async fn serve(
         let mut stop = stop_rx.clone();
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            let conn = hyper::server::conn::http1::Builder::new()
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
+                .keep_alive(true);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(Some(header_timeout))
+                .keep_alive_timeout(header_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             let stopping = async move {
                 loop {

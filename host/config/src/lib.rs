@@ -184,6 +184,9 @@ pub struct StorageConfig {
     pub max_streams: u32,
     /// Open shards across every stream of this host.
     pub max_shards: u32,
+    /// How long a stream shows CREATING, UPDATING or DELETING before the change is done
+    /// (AWS takes seconds; waiters and infrastructure tools rely on seeing the state).
+    pub transition: Duration,
 }
 
 /// `[streams.NAME]`.

@@ -80,6 +80,7 @@ pub struct RawStorage {
     pub fsync_interval_ms: Option<u64>,
     pub max_streams: Option<u64>,
     pub max_shards: Option<u64>,
+    pub transition_ms: Option<u64>,
 }
 
 /// `[streams.NAME]`.

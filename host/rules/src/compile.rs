@@ -18,6 +18,7 @@ use super::functions::{
     self, time, Func, PatternError, Resolved, MAX_PATTERN_BYTES, REGEX_SIZE_LIMIT,
 };
 use super::topic::validate_filter;
+use super::value::Num;
 
 /// Deepest nesting sqlparser may recurse into (parentheses, nested calls).
 /// Its frames are large in debug builds; 40 levels fit comfortably in a
@@ -478,6 +479,7 @@ impl Compiler<'_> {
                             )
                         }
                     }
+                    Expr::Dec(d) => Expr::Dec(super::decimal::neg(d)),
                     other => Expr::Neg(Box::new(other)),
                 },
                 UnaryOperator::Plus => self.expr(expr),
@@ -665,12 +667,15 @@ impl Compiler<'_> {
                 if let Ok(i) = s.parse::<i64>() {
                     return Expr::Lit(Value::from(i));
                 }
-                match s.parse::<f64>() {
-                    Ok(f) if f.is_finite() => match super::value::dec_val(f).into_json() {
+                // Exactly as written: an `f64` when it keeps every digit,
+                // otherwise a 34-digit decimal (AWS's precision).
+                match super::value::number_text(s) {
+                    Some(n @ (Num::Int(_) | Num::Dec(_))) => match n.into_val().into_json() {
                         Some(j) => Expr::Lit(j),
                         None => placeholder(),
                     },
-                    _ => {
+                    Some(Num::Big(d)) => Expr::Dec(d),
+                    None => {
                         self.err(format!("number {s} is out of range"), span);
                         placeholder()
                     }
@@ -859,7 +864,7 @@ fn cast_target(t: &DataType) -> Option<CastTo> {
         "int" | "integer" => CastTo::Int,
         "decimal" | "double" => CastTo::Decimal,
         "bool" | "boolean" => CastTo::Bool,
-        "string" | "varchar" => CastTo::String,
+        "string" | "varchar" | "nvarchar" | "text" | "ntext" => CastTo::String,
         _ => return None,
     })
 }

@@ -11,10 +11,11 @@
 
 use serde_json::{Map, Value};
 
+use super::decimal::{self, Dec};
 use super::functions::{self, Func};
 use super::value::{
-    dec_val, json_eq, kind_of, normalized_clone, to_bool_operand, to_num, to_num_cast,
-    to_string_conv, Kind, Num, Val,
+    dec_num, dec_val, json_eq, kind_of, normalized_clone, num_cmp, to_bool_operand, to_num,
+    to_num_cast, to_string_conv, Kind, Num, Val,
 };
 
 /// Host-provided lookup tables (Weir's stand-in for `get_dynamodb`).
@@ -245,6 +246,9 @@ pub(crate) struct Path {
 #[derive(Debug, Clone)]
 pub(crate) enum Expr {
     Lit(Value),
+    /// A number literal an `f64` cannot hold exactly (more than 15
+    /// significant digits, or a whole number past `i64`), kept as written.
+    Dec(Dec),
     Path(Path),
     /// Field access on a computed value, e.g. `decode(x, 'base64').a`.
     Access(Box<Expr>, Path),
@@ -407,7 +411,7 @@ impl<'c, 'a> Evaluator<'c, 'a> {
     /// Walks `p` inside an evaluated value; borrowed values stay borrowed.
     fn access(&mut self, v: Val<'a>, p: &'a Path, row: Option<&'a Value>) -> Val<'a> {
         match v {
-            Val::Undefined => Val::Undefined,
+            Val::Undefined | Val::Dec(_) => Val::Undefined,
             Val::Ref(r) => self.path_from(p, Some(r), row),
             Val::Own(mut cur) => {
                 for seg in &p.segs {
@@ -440,6 +444,7 @@ impl<'c, 'a> Evaluator<'c, 'a> {
     pub(crate) fn eval(&mut self, e: &'a Expr, row: Option<&'a Value>) -> Val<'a> {
         match e {
             Expr::Lit(v) => Val::Ref(v),
+            Expr::Dec(d) => Val::Dec(*d),
             Expr::Path(p) => self.path(p, row),
             Expr::Access(base, p) => {
                 let v = self.eval(base, row);
@@ -457,6 +462,7 @@ impl<'c, 'a> Evaluator<'c, 'a> {
                         None => dec_val(-(i as f64)),
                     },
                     Some(Num::Dec(d)) => dec_val(-d),
+                    Some(Num::Big(d)) => dec_num(decimal::neg(d)),
                     None => Val::Undefined,
                 }
             }
@@ -510,12 +516,15 @@ impl<'c, 'a> Evaluator<'c, 'a> {
                 match operand {
                     Some(op) => {
                         let v = self.eval(op, row);
-                        if !v.is_undefined() {
-                            for (w, then) in whens {
-                                let t = self.eval(w, row);
-                                if !t.is_undefined() && json_eq(v.kind(), t.kind()) {
-                                    return self.eval(then, row);
-                                }
+                        // AWS: an Undefined subject makes the whole CASE
+                        // Undefined, ELSE included.
+                        if v.is_undefined() {
+                            return Val::Undefined;
+                        }
+                        for (w, then) in whens {
+                            let t = self.eval(w, row);
+                            if !t.is_undefined() && json_eq(v.kind(), t.kind()) {
+                                return self.eval(then, row);
                             }
                         }
                     }
@@ -565,8 +574,13 @@ impl<'c, 'a> Evaluator<'c, 'a> {
             Some(p) => self.path(p, row),
             None => return Val::Undefined,
         };
-        let Val::Ref(Value::Array(elems)) = src else {
-            return Val::Undefined;
+        let elems = match src {
+            Val::Ref(Value::Array(elems)) => elems,
+            // A nested query over an object has that one object as its row
+            // and gives its result unwrapped: AWS's
+            // `transform('enrichArray', (SELECT a, b FROM data2), ...)`.
+            Val::Ref(obj @ Value::Object(_)) => return self.single_row(q, obj),
+            _ => return Val::Undefined,
         };
         let mut out = Vec::new();
         for el in elems {
@@ -587,6 +601,20 @@ impl<'c, 'a> Evaluator<'c, 'a> {
             }
         }
         Val::Own(Value::Array(out))
+    }
+
+    fn single_row(&mut self, q: &'a Query, row: &'a Value) -> Val<'a> {
+        let r = Some(row);
+        if let Some(w) = &q.filter {
+            if !is_true(&self.eval(w, r)) {
+                return Val::Undefined;
+            }
+        }
+        match &q.projection {
+            Projection::PassThrough => Val::Ref(row),
+            Projection::Value(e) => self.eval(e, r),
+            Projection::Items(items) => Val::Own(Value::Object(self.build_object(items, r))),
+        }
     }
 }
 
@@ -616,9 +644,9 @@ fn arith<'a>(op: ArithOp, l: Kind<'_>, r: Kind<'_>) -> Val<'a> {
     num_arith(op, a, b)
 }
 
-/// Int op Int gives Int (falling back to Decimal on overflow); anything
-/// involving a Decimal gives a Decimal. Division or remainder by zero is
-/// Undefined.
+/// Int op Int gives Int (an exact 34-digit one on `i64` overflow); anything
+/// involving a Decimal is computed in decimal128, so `0.1 + 0.2` is 0.3 as in
+/// AWS. Division or remainder by zero is Undefined.
 pub(crate) fn num_arith<'a>(op: ArithOp, a: Num, b: Num) -> Val<'a> {
     if let (Num::Int(x), Num::Int(y)) = (a, b) {
         let r = match op {
@@ -641,26 +669,21 @@ pub(crate) fn num_arith<'a>(op: ArithOp, a: Num, b: Num) -> Val<'a> {
         if let Some(r) = r {
             return Val::int(r);
         }
+        if op == ArithOp::Div {
+            // i64::MIN / -1: Int division stays integral.
+            return match decimal::arith(op, decimal::from_i64(x), decimal::from_i64(y)) {
+                Some(q) => dec_num(decimal::to_integral(q, decimal::Round::Trunc)),
+                None => Val::Undefined,
+            };
+        }
     }
-    let (x, y) = (a.as_f64(), b.as_f64());
-    let r = match op {
-        ArithOp::Add => x + y,
-        ArithOp::Sub => x - y,
-        ArithOp::Mul => x * y,
-        ArithOp::Div => {
-            if y == 0.0 {
-                return Val::Undefined;
-            }
-            x / y
-        }
-        ArithOp::Rem => {
-            if y == 0.0 {
-                return Val::Undefined;
-            }
-            x % y
-        }
-    };
-    dec_val(r)
+    match (a.as_dec(), b.as_dec()) {
+        (Some(x), Some(y)) => match decimal::arith(op, x, y) {
+            Some(r) => dec_num(r),
+            None => Val::Undefined,
+        },
+        _ => Val::Undefined,
+    }
 }
 
 fn compare<'a>(op: CmpOp, l: Kind<'_>, r: Kind<'_>) -> Val<'a> {
@@ -674,12 +697,8 @@ fn compare<'a>(op: CmpOp, l: Kind<'_>, r: Kind<'_>) -> Val<'a> {
             let (Some(a), Some(b)) = (to_num(l), to_num(r)) else {
                 return Val::Undefined;
             };
-            let ord = match (a, b) {
-                (Num::Int(x), Num::Int(y)) => x.cmp(&y),
-                _ => match a.as_f64().partial_cmp(&b.as_f64()) {
-                    Some(o) => o,
-                    None => return Val::Undefined,
-                },
+            let Some(ord) = num_cmp(a, b) else {
+                return Val::Undefined;
             };
             use std::cmp::Ordering::*;
             Val::bool(match op {
@@ -705,9 +724,13 @@ pub(crate) fn cast<'a>(k: Kind<'_>, to: CastTo) -> Val<'a> {
                 if t.abs() < 9.2e18 {
                     Val::int(t as i64)
                 } else {
-                    Val::Undefined
+                    match decimal::from_f64(t) {
+                        Some(x) => dec_num(x),
+                        None => Val::Undefined,
+                    }
                 }
             }
+            Some(Num::Big(d)) => dec_num(decimal::to_integral(d, decimal::Round::Trunc)),
             None => Val::Undefined,
         },
         CastTo::Decimal => match to_num_cast(k) {
@@ -718,6 +741,7 @@ pub(crate) fn cast<'a>(k: Kind<'_>, to: CastTo) -> Val<'a> {
             Kind::Bool(b) => Val::bool(b),
             Kind::Int(i) => Val::bool(i != 0),
             Kind::Dec(d) => Val::bool(d != 0.0),
+            Kind::Big(d) => Val::bool(!d.is_zero()),
             Kind::Str(s) if s.eq_ignore_ascii_case("true") => Val::bool(true),
             Kind::Str(s) if s.eq_ignore_ascii_case("false") => Val::bool(false),
             _ => Val::Undefined,

@@ -13,9 +13,10 @@
 //! MQTT crate enters its dependencies.
 //!
 //! Deliberate differences from AWS (all documented where they live):
-//! Decimals are `f64` rather than 34-digit decimals; regexes use the `regex`
-//! crate (no look-around or back-references); time zones are UTC and fixed
-//! offsets only; `get_dynamodb` reads Weir lookup tables; AWS-service
+//! payload numbers are read as `f64` (so a payload number with more digits than an `f64` keeps
+//! loses them) and results leave as JSON numbers (`i64` or the nearest `f64`), while
+//! literals, numeric strings and arithmetic keep AWS's 34 digits ([`decimal`]); regexes use the `regex`
+//! crate (no look-around or back-references); time zone names are the IANA database's (no Joda long names for `zzzz`); `get_dynamodb` reads Weir lookup tables; AWS-service
 //! functions are compile errors; a string function whose result would pass
 //! 1 MiB, or a regular expression over 4 KiB or compiling to over 1 MiB, is
 //! refused (an [`EvalError`] for the message, or a compile diagnostic for a
@@ -24,6 +25,7 @@
 // Private modules: the crate's API is what the root re-exports below, so the compiler can
 // tell when something inside is no longer used.
 mod compile;
+mod decimal;
 mod diagnostic;
 mod dialect;
 mod error_payload;

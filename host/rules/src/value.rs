@@ -6,11 +6,15 @@
 //! the compiled rule's literals) whenever possible: evaluating `speed > 75`
 //! must not copy the payload. [`Kind`] is the typed view used by operators.
 //!
-//! Numbers: Int is `i64`, Decimal is `f64` (AWS uses 34-digit decimals; Weir
-//! trades that precision for speed, see the module docs). In SQL version
+//! Numbers: an Int is an `i64`, a Decimal an `f64` standing for its shortest
+//! decimal form, and either becomes an exact 34-digit [`Dec`] when the `f64`
+//! or `i64` cannot hold it (see [`crate::decimal`]): arithmetic on decimals,
+//! long literals and numeric strings, Ints past `i64`. In SQL version
 //! 2016-03-23 a whole-number Decimal behaves as an Int, so `10.0` is Int 10.
 
 use serde_json::{Map, Number, Value};
+
+use crate::decimal::{self, Dec};
 
 /// A value during evaluation: Undefined, or a JSON value borrowed or owned.
 #[derive(Debug, Clone)]
@@ -21,6 +25,8 @@ pub enum Val<'a> {
     Ref(&'a Value),
     /// A value computed during evaluation.
     Own(Value),
+    /// An exact number no `i64` or `f64` holds (built by [`dec_num`]).
+    Dec(Dec),
 }
 
 /// The AWS type of a value, borrowed.
@@ -31,6 +37,9 @@ pub enum Kind<'v> {
     Bool(bool),
     Int(i64),
     Dec(f64),
+    /// An exact number: a Decimal with more digits than an `f64` keeps, or a
+    /// whole number (Int) past `i64`.
+    Big(Dec),
     Str(&'v str),
     Arr(&'v [Value]),
     Obj(&'v Map<String, Value>),
@@ -41,6 +50,7 @@ pub enum Kind<'v> {
 pub enum Num {
     Int(i64),
     Dec(f64),
+    Big(Dec),
 }
 
 impl Num {
@@ -48,6 +58,16 @@ impl Num {
         match self {
             Num::Int(i) => i as f64,
             Num::Dec(d) => d,
+            Num::Big(d) => decimal::to_f64(d).unwrap_or(f64::NAN),
+        }
+    }
+
+    /// The exact decimal this number stands for.
+    pub fn as_dec(self) -> Option<Dec> {
+        match self {
+            Num::Int(i) => Some(decimal::from_i64(i)),
+            Num::Dec(d) => decimal::from_f64(d),
+            Num::Big(d) => Some(d),
         }
     }
 
@@ -57,8 +77,31 @@ impl Num {
         match self {
             Num::Int(i) => Val::Own(Value::from(i)),
             Num::Dec(d) => dec_val(d),
+            Num::Big(d) => dec_num(d),
         }
     }
+}
+
+/// Wraps an exact result: whole numbers that fit `i64` become Ints (the
+/// 2016-03-23 rule), other finite values stay exact, non-finite Undefined.
+pub fn dec_num<'a>(d: Dec) -> Val<'a> {
+    if !d.is_finite() {
+        return Val::Undefined;
+    }
+    match decimal::to_i64(d) {
+        Some(i) => Val::int(i),
+        None => Val::Dec(d),
+    }
+}
+
+/// An exact number as JSON: the nearest `f64` (an Int past `i64` too).
+fn dec_json(d: Dec) -> Option<Value> {
+    if let Some(i) = decimal::to_i64(d) {
+        return Some(Value::from(i));
+    }
+    decimal::to_f64(d)
+        .and_then(Number::from_f64)
+        .map(Value::Number)
 }
 
 /// Wraps an `f64` result as a value (whole numbers become Int, non-finite Undefined).
@@ -84,7 +127,7 @@ pub fn kind_of(v: &Value) -> Kind<'_> {
             if let Some(i) = n.as_i64() {
                 Kind::Int(i)
             } else if let Some(u) = n.as_u64() {
-                Kind::Dec(u as f64)
+                Kind::Big(Dec::from(u))
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
                 if f.fract() == 0.0 && f.abs() < 9.2e18 {
@@ -106,6 +149,7 @@ impl<'a> Val<'a> {
             Val::Undefined => Kind::Undefined,
             Val::Ref(v) => kind_of(v),
             Val::Own(v) => kind_of(v),
+            Val::Dec(d) => Kind::Big(*d),
         }
     }
 
@@ -115,7 +159,7 @@ impl<'a> Val<'a> {
 
     pub fn as_value(&self) -> Option<&Value> {
         match self {
-            Val::Undefined => None,
+            Val::Undefined | Val::Dec(_) => None,
             Val::Ref(v) => Some(v),
             Val::Own(v) => Some(v),
         }
@@ -128,6 +172,7 @@ impl<'a> Val<'a> {
             Val::Undefined => None,
             Val::Ref(v) => Some(normalized_clone(v)),
             Val::Own(v) => Some(normalize(v)),
+            Val::Dec(d) => dec_json(d),
         }
     }
 
@@ -227,15 +272,38 @@ pub fn parse_numeric_str(s: &str) -> Option<Num> {
             return Some(Num::Int(n));
         }
     }
-    let f: f64 = s.parse().ok()?;
-    if !f.is_finite() {
-        return None;
+    number_text(s)
+}
+
+/// A number in decimal text that is not an `i64`: an `f64` when its shortest
+/// form gives the same decimal back (at most 15 significant digits, inside
+/// the `f64` normal range), otherwise an exact [`Dec`]. Whole values that fit
+/// `i64` are Ints.
+pub fn number_text(s: &str) -> Option<Num> {
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i64>().ok()),
+        None => (s, Some(0)),
+    };
+    let digits = mantissa
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .skip_while(|b| *b == b'0')
+        .count();
+    let fits_f64 = digits <= 15 && exp.is_some_and(|e| (-290..=290).contains(&e));
+    if fits_f64 {
+        let f: f64 = s.parse().ok()?;
+        if f.is_finite() {
+            if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                return Some(Num::Int(f as i64));
+            }
+            return Some(Num::Dec(f));
+        }
     }
-    if f.fract() == 0.0 && f.abs() < 9.2e18 {
-        Some(Num::Int(f as i64))
-    } else {
-        Some(Num::Dec(f))
-    }
+    let d = decimal::parse(s)?;
+    Some(match decimal::to_i64(d) {
+        Some(i) => Num::Int(i),
+        None => Num::Big(d),
+    })
 }
 
 /// Numeric view used by arithmetic and comparison: numbers as is, numeric
@@ -245,6 +313,7 @@ pub fn to_num(k: Kind<'_>) -> Option<Num> {
     match k {
         Kind::Int(i) => Some(Num::Int(i)),
         Kind::Dec(d) => Some(Num::Dec(d)),
+        Kind::Big(d) => Some(Num::Big(d)),
         Kind::Str(s) => parse_numeric_str(s),
         _ => None,
     }
@@ -259,18 +328,17 @@ pub fn to_num_cast(k: Kind<'_>) -> Option<Num> {
 }
 
 /// An integer argument (index, width, bit operand): Decimals are rounded
-/// down, numeric strings are converted.
+/// down, numeric strings are converted, values past `i64` saturate.
 pub fn to_int_arg(k: Kind<'_>) -> Option<i64> {
     match to_num(k)? {
         Num::Int(i) => Some(i),
-        Num::Dec(d) => {
-            let f = d.floor();
-            if f.abs() < 9.2e18 {
-                Some(f as i64)
-            } else {
-                None
-            }
-        }
+        // Past the i64 range the argument saturates: AWS documents
+        // substring(false, -2.411E247) = "false".
+        Num::Dec(d) => Some(d.floor() as i64),
+        Num::Big(d) => Some(
+            decimal::to_i64(decimal::to_integral(d, decimal::Round::Floor))
+                .unwrap_or(if d.is_negative() { i64::MIN } else { i64::MAX }),
+        ),
     }
 }
 
@@ -291,6 +359,7 @@ pub fn to_string_conv(k: Kind<'_>) -> Option<std::borrow::Cow<'_, str>> {
         Kind::Str(s) => Some(Cow::Borrowed(s)),
         Kind::Int(i) => Some(Cow::Owned(i.to_string())),
         Kind::Dec(d) => Some(Cow::Owned(fmt_dec(d))),
+        Kind::Big(d) => Some(Cow::Owned(d.to_string())),
         Kind::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
         Kind::Arr(a) => serde_json::to_string(a).ok().map(Cow::Owned),
         Kind::Obj(o) => serde_json::to_string(o).ok().map(Cow::Owned),
@@ -314,10 +383,10 @@ pub fn json_eq(a: Kind<'_>, b: Kind<'_>) -> bool {
     match (a, b) {
         (Kind::Null, Kind::Null) => true,
         (Kind::Bool(x), Kind::Bool(y)) => x == y,
-        (Kind::Int(x), Kind::Int(y)) => x == y,
-        (Kind::Int(_) | Kind::Dec(_), Kind::Int(_) | Kind::Dec(_)) => {
-            num_of(a).as_f64() == num_of(b).as_f64()
-        }
+        (
+            Kind::Int(_) | Kind::Dec(_) | Kind::Big(_),
+            Kind::Int(_) | Kind::Dec(_) | Kind::Big(_),
+        ) => num_cmp(num_of(a), num_of(b)) == Some(std::cmp::Ordering::Equal),
         (Kind::Str(x), Kind::Str(y)) => x == y,
         (Kind::Arr(x), Kind::Arr(y)) => {
             x.len() == y.len()
@@ -338,6 +407,24 @@ fn num_of(k: Kind<'_>) -> Num {
     match k {
         Kind::Int(i) => Num::Int(i),
         Kind::Dec(d) => Num::Dec(d),
+        Kind::Big(d) => Num::Big(d),
         _ => Num::Dec(f64::NAN),
+    }
+}
+
+/// Integers up to 2^53 are exact in an `f64`.
+const F64_EXACT_INT: i64 = 1 << 53;
+
+/// Orders two numbers as the decimals they stand for. Ints, and Ints against
+/// `f64`s while the Int is exact in an `f64`, compare without leaving the
+/// machine types (an `f64` and its shortest decimal order the same way);
+/// anything else compares as decimal128.
+pub fn num_cmp(a: Num, b: Num) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Num::Int(x), Num::Int(y)) => Some(x.cmp(&y)),
+        (Num::Dec(x), Num::Dec(y)) => x.partial_cmp(&y),
+        (Num::Int(i), Num::Dec(f)) if i.abs() <= F64_EXACT_INT => (i as f64).partial_cmp(&f),
+        (Num::Dec(f), Num::Int(i)) if i.abs() <= F64_EXACT_INT => f.partial_cmp(&(i as f64)),
+        _ => decimal::cmp(a.as_dec()?, b.as_dec()?),
     }
 }

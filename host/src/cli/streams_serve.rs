@@ -30,8 +30,9 @@ pub struct Args {
     /// always | interval[:MS] | never
     #[arg(long, default_value = "interval")]
     fsync: FsyncPolicy,
-    /// How long CREATING/UPDATING stay visible, in milliseconds.
-    #[arg(long, default_value_t = 100)]
+    /// How long CREATING, UPDATING and DELETING stay visible, in milliseconds (the config
+    /// file's `[storage] transition_ms`).
+    #[arg(long, default_value_t = weir_streams::DEFAULT_TRANSITION_MS)]
     transition_ms: u64,
     /// Emulate AWS's per-shard write limits.
     #[arg(long)]
@@ -104,6 +105,7 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
             args.fsync = config.storage.fsync;
             args.max_streams = config.storage.max_streams;
             args.max_shards = config.storage.max_shards;
+            args.transition_ms = config.storage.transition.as_millis() as u64;
             args.max_connections = config.api.max_connections;
             args.header_timeout_ms = config.api.header_timeout.as_millis() as u64;
             args.body_timeout_ms = config.api.body_timeout.as_millis() as u64;

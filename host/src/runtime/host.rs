@@ -558,7 +558,7 @@ pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
     sc.fsync = config.storage.fsync;
     sc.max_streams = config.storage.max_streams;
     sc.max_total_shards = config.storage.max_shards;
-    sc.transition_delay = Duration::ZERO;
+    sc.transition_delay = config.storage.transition;
     let streams =
         Streams::open(sc).map_err(|e| HostError::storage(storage, "opening the streams", e))?;
     for (name, s) in &config.streams {

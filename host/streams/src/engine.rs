@@ -3,9 +3,11 @@
 //! resharding (`reshard`), puts and reads (`data`), and sync and retention (`retention`).
 
 mod catalog;
+mod consumers;
 mod data;
 mod reshard;
 mod retention;
+mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +26,12 @@ use crate::types::{Catalog, ShardRead};
 use crate::*;
 
 use weir_support::{lock, read, write};
+
+pub use consumers::MAX_CONSUMERS_PER_STREAM;
+pub use settings::{
+    AccountSettings, Commitment, Limits, MAX_RECORD_KIB, ON_DEMAND_STREAM_LIMIT,
+    SHARD_LEVEL_METRICS,
+};
 
 /// Token bucket for the emulated per-shard write limit.
 struct Bucket {
@@ -104,10 +112,15 @@ pub(crate) struct StreamState {
     topo: RwLock<Topology>,
     transition: Mutex<Option<(Instant, StreamStatus)>>,
     deleted: AtomicBool,
+    /// Consumers' transitions and subscriptions, which live only in memory.
+    consumers: Mutex<consumers::ConsumerRuntime>,
 }
 
 impl StreamState {
     fn status(&self) -> StreamStatus {
+        if self.deleted.load(Ordering::SeqCst) {
+            return StreamStatus::Deleting;
+        }
         match *lock(&self.transition) {
             Some((until, st)) if Instant::now() < until => st,
             _ => StreamStatus::Active,
@@ -257,6 +270,7 @@ impl Streams {
             topo: RwLock::new(topo),
             transition: Mutex::new(until),
             deleted: AtomicBool::new(false),
+            consumers: Mutex::new(consumers::ConsumerRuntime::default()),
         }))
     }
 
@@ -304,7 +318,7 @@ impl Streams {
     /// Data-plane access: the stream must exist and not be CREATING.
     fn stream_for_data(&self, name: &str) -> Result<Arc<StreamState>> {
         let s = self.stream(name)?;
-        if s.status() == StreamStatus::Creating {
+        if matches!(s.status(), StreamStatus::Creating | StreamStatus::Deleting) {
             return Err(self.not_found(name));
         }
         Ok(s)

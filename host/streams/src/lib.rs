@@ -30,9 +30,12 @@ use std::time::Duration;
 pub use backend::{FailingBackend, FileBackend, MemBackend, StorageBackend};
 pub use error::{Result, StreamsError};
 pub use hashkey::HashRange;
-pub use subscribe::{Subscription, SubscriptionEvent, UserRecord};
+pub use subscribe::{StoredBatch, Subscription, SubscriptionEvent, UserRecord};
 
-pub use engine::Streams;
+pub use engine::{
+    AccountSettings, Commitment, Limits, Streams, MAX_CONSUMERS_PER_STREAM, MAX_RECORD_KIB,
+    ON_DEMAND_STREAM_LIMIT, SHARD_LEVEL_METRICS,
+};
 pub use types::*;
 
 use self::log::LogConfig;
@@ -46,6 +49,10 @@ pub const MAX_GET_RECORDS: usize = 10_000;
 /// Default of [`StreamsConfig::max_total_shards`]: AWS's default shard quota per account in
 /// its largest regions.
 pub const DEFAULT_MAX_TOTAL_SHARDS: u32 = 500;
+
+/// Default of [`StreamsConfig::transition_delay`], in ms: long enough for a waiter or an
+/// infrastructure tool to see CREATING, UPDATING or DELETING, short enough for tests.
+pub const DEFAULT_TRANSITION_MS: u64 = 100;
 
 /// Default of [`StreamsConfig::max_streams`].
 pub const DEFAULT_MAX_STREAMS: u32 = 500;
@@ -118,7 +125,7 @@ impl StreamsConfig {
             dir: dir.into(),
             fsync: FsyncPolicy::Interval(Duration::from_millis(50)),
             log: LogConfig::default(),
-            transition_delay: Duration::from_millis(100),
+            transition_delay: Duration::from_millis(DEFAULT_TRANSITION_MS),
             throughput_limits: false,
             region: "us-east-1".into(),
             account_id: "000000000000".into(),

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::engine::StreamState;
 use super::kpl;
 use super::seqno::SeqNo;
-use super::{ChildShard, Result, Streams};
+use super::{ChildShard, RecordOut, Result, Streams};
 
 /// One user record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,15 @@ pub enum SubscriptionEvent {
     Records(Vec<UserRecord>),
     /// The shard is closed and fully read; continue with these children.
     ShardEnd { child_shards: Vec<ChildShard> },
+}
+
+/// What [`Subscription::next_stored`] yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBatch {
+    pub records: Vec<RecordOut>,
+    pub millis_behind_latest: i64,
+    /// Set at the end of a closed shard.
+    pub child_shards: Option<Vec<ChildShard>>,
 }
 
 /// A live reader of one shard.
@@ -92,7 +101,12 @@ impl Subscription {
             // Mark the current tip as seen *before* reading, so an append that lands after
             // the read still wakes `changed()`.
             self.rx.borrow_and_update();
-            let (records, next, children) = self.streams.subscription_read(
+            let crate::types::ShardRead {
+                records,
+                next,
+                children,
+                ..
+            } = self.streams.subscription_read(
                 &self.stream,
                 self.shard_index,
                 self.counter,
@@ -137,6 +151,54 @@ impl Subscription {
                 // The shard state was dropped (stream deleted): report it on the next read.
                 self.streams
                     .subscription_read(&self.stream, self.shard_index, self.counter, 1)?;
+                return Err(super::StreamsError::NotFound(format!(
+                    "Stream {} was deleted",
+                    self.stream.name
+                )));
+            }
+        }
+    }
+
+    /// Enhanced fan-out's ContinuationSequenceNumber: the position just before the next
+    /// record, so a new subscription `AFTER_SEQUENCE_NUMBER` it resumes with that record,
+    /// also when nothing has arrived yet.
+    pub fn continuation(&self) -> String {
+        SeqNo::new(self.counter.saturating_sub(1), self.shard_index).encode()
+    }
+
+    /// Waits for stored records, as they were put (KPL aggregates are not split: enhanced
+    /// fan-out hands consumers the records GetRecords would), or for the end of a closed
+    /// shard (`child_shards` set). Cancel-safe: the caller bounds the wait with a timer and
+    /// nothing read is lost, so an idle shard can be reported with [`Self::position`].
+    pub async fn next_stored(&mut self) -> Result<StoredBatch> {
+        loop {
+            self.rx.borrow_and_update();
+            let r = self.streams.subscription_read(
+                &self.stream,
+                self.shard_index,
+                self.counter,
+                self.batch,
+            )?;
+            self.counter = r.next;
+            if !r.records.is_empty() || r.children.is_some() {
+                self.ended |= r.children.is_some();
+                let records = r
+                    .records
+                    .into_iter()
+                    .map(|x| RecordOut {
+                        sequence_number: SeqNo::new(x.counter, self.shard_index).encode(),
+                        arrival_ms: x.arrival_ms,
+                        partition_key: x.partition_key,
+                        data: x.data,
+                    })
+                    .collect();
+                return Ok(StoredBatch {
+                    records,
+                    millis_behind_latest: r.behind,
+                    child_shards: r.children,
+                });
+            }
+            if self.rx.changed().await.is_err() {
                 return Err(super::StreamsError::NotFound(format!(
                     "Stream {} was deleted",
                     self.stream.name

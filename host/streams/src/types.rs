@@ -57,6 +57,59 @@ pub struct StreamMeta {
     pub tags: BTreeMap<String, String>,
     /// Times of recent UpdateShardCount calls (AWS caps them per 24 h).
     pub scaling_ops_ms: Vec<i64>,
+    /// The stream's settings beyond shards and retention (encryption, metrics, limits,
+    /// policy, consumers). Absent in catalogs written before they existed.
+    #[serde(default)]
+    pub settings: StreamSettings,
+}
+
+/// Settings a stream keeps for its clients. Weir stores and reports them as AWS does; it
+/// does not encrypt (the data sits on the host's own disk) or bill.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// The KMS key id of StartStreamEncryption; `None` means EncryptionType NONE.
+    #[serde(default)]
+    pub encryption_key: Option<String>,
+    /// Enabled shard-level metrics (EnableEnhancedMonitoring), expanded from `ALL`.
+    #[serde(default)]
+    pub shard_level_metrics: Vec<String>,
+    /// Largest record, in KiB (CreateStream / UpdateMaxRecordSize); `None`: the host default.
+    #[serde(default)]
+    pub max_record_kib: Option<u32>,
+    /// UpdateStreamWarmThroughput's target.
+    #[serde(default)]
+    pub warm_throughput_mibps: Option<u32>,
+    /// UpdateStreamRecordDistributionStrategy's choice.
+    #[serde(default)]
+    pub record_distribution: Option<String>,
+    /// The resource policy document (PutResourcePolicy), as given.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Registered enhanced fan-out consumers.
+    #[serde(default)]
+    pub consumers: Vec<ConsumerMeta>,
+}
+
+/// One registered enhanced fan-out consumer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConsumerMeta {
+    pub name: String,
+    pub created_ms: i64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The consumer's own resource policy (PutResourcePolicy on its ARN).
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+
+/// A consumer as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerInfo {
+    pub name: String,
+    pub arn: String,
+    pub status: StreamStatus,
+    pub created_ms: i64,
+    pub stream_arn: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,6 +140,8 @@ pub struct StreamInfo {
     pub created_ms: i64,
     pub shards: Vec<ShardInfo>,
     pub open_shard_count: usize,
+    pub consumer_count: usize,
+    pub settings: StreamSettings,
 }
 
 /// One record to put.
@@ -146,6 +201,8 @@ pub struct GetRecordsOut {
     pub millis_behind_latest: i64,
     /// Present at the end of a closed shard.
     pub child_shards: Option<Vec<ChildShard>>,
+    /// The stream has StartStreamEncryption on (records then say `EncryptionType: KMS`).
+    pub encrypted: bool,
 }
 
 /// Summary for ListStreams.

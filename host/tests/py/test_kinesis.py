@@ -196,6 +196,8 @@ class ControlPlane(unittest.TestCase):
         d2 = K.describe_stream(StreamName="cp1", ExclusiveStartShardId=d1["Shards"][-1]["ShardId"])["StreamDescription"]
         self.assertEqual([s["ShardId"] for s in d2["Shards"]], ["shardId-000000000002"])
         K.delete_stream(StreamName="cp1")
+        # DELETING for the transition delay, then gone.
+        K.get_waiter("stream_not_exists").wait(StreamName="cp1", WaiterConfig={"Delay": 1, "MaxAttempts": 10})
         self.assertEqual(error_code(K.describe_stream, StreamName="cp1")[0], "ResourceNotFoundException")
         self.assertEqual(error_code(K.delete_stream, StreamName="cp1")[0], "ResourceNotFoundException")
 
@@ -296,7 +298,7 @@ class DataPlane(unittest.TestCase):
         self.assertEqual(K.put_record(StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey=end0)["ShardId"], "shardId-000000000000")
         self.assertEqual(K.put_record(StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey=str(MAX))["ShardId"], "shardId-000000000002")
         self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey=str(MAX + 1))[0], "InvalidArgumentException")
-        self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey="-1")[0], "ValidationException")
+        self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey="-1")[0], "InvalidArgumentException")
         self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="k" * 257, Data=b"1")[0], "ValidationException")
         self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="k", Data=b"x" * (1024 * 1024))[0], "ValidationException")
         self.assertEqual(error_code(K.put_record, StreamName="missing", PartitionKey="k", Data=b"x")[0], "ResourceNotFoundException")

@@ -63,17 +63,9 @@ pub(super) fn record_entry(
     };
     let ehk = match v.get("ExplicitHashKey") {
         None | Some(Val::Null) => None,
-        Some(Val::Str(h)) => {
-            check_string(
-                req,
-                h,
-                &format!("{prefix}explicitHashKey"),
-                0,
-                usize::MAX,
-                Some((HASH_KEY_PATTERN, hash_key_pattern)),
-            );
-            Some(h.clone())
-        }
+        // AWS answers any ExplicitHashKey it cannot read as a 128-bit number, bad pattern
+        // included, with InvalidArgumentException (below), not a shape violation.
+        Some(Val::Str(h)) => Some(h.clone()),
         Some(other) => {
             return Err(ApiError::serialization(format!(
                 "{} can not be converted to a String",
@@ -101,12 +93,11 @@ pub(super) fn record_entry(
         None => None,
         Some(h) => match hashkey::parse_hash_key(&h) {
             Some(v) => Some(v),
-            None if hash_key_pattern(&h) => {
+            None => {
                 return Err(ApiError::invalid(format!(
                     "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {h}"
                 )))
             }
-            None => return Ok(None), // pattern violation already recorded
         },
     };
     Ok(Some(PutEntry {
@@ -114,6 +105,14 @@ pub(super) fn record_entry(
         explicit_hash_key,
         data,
     }))
+}
+
+/// The largest record the named stream takes: its own MaxRecordSizeInKiB if it set one,
+/// else the host's. A stream that is not there gets the host's; the put then fails on it.
+fn record_limit(state: &ApiState, r: &StreamRef<'_>) -> usize {
+    let name = r.name.or_else(|| r.arn.and_then(parse_arn));
+    name.and_then(|n| state.streams.max_record_bytes(n).ok().flatten())
+        .unwrap_or(state.config.max_record_bytes)
 }
 
 pub(super) fn put_record(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
@@ -131,7 +130,7 @@ pub(super) fn put_record(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Api
             .filter_map(|k| req.raw(k).map(|v| ((*k).to_owned(), v.clone())))
             .collect(),
     );
-    let entry = record_entry(req, &whole, "", state.config.max_record_bytes)?;
+    let entry = record_entry(req, &whole, "", record_limit(state, &r))?;
     req.finish()?;
     let name = r.resolve()?;
     let entry = entry.ok_or_else(|| ApiError::new(ErrorKind::Validation, "invalid record"))?;
@@ -177,14 +176,10 @@ pub(super) fn put_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
         }
     }
     let mut entries = Vec::with_capacity(records.len());
+    let limit = record_limit(state, &r);
     if records.len() <= MAX_PUT_RECORDS {
         for (i, v) in records.iter().enumerate() {
-            if let Some(e) = record_entry(
-                req,
-                v,
-                &format!("records.{}.member.", i + 1),
-                state.config.max_record_bytes,
-            )? {
+            if let Some(e) = record_entry(req, v, &format!("records.{}.member.", i + 1), limit)? {
                 entries.push(e);
             }
         }
@@ -256,7 +251,19 @@ pub(super) fn get_shard_iterator(state: &ApiState, req: &mut Req<'_>) -> Result<
     req.finish()?;
     let name = r.resolve()?;
     let shard = shard.unwrap_or_default();
-    let start = match ty.unwrap_or_default() {
+    let start = start_position(ty.unwrap_or_default(), seq, ts)?;
+    let it = state.streams.get_shard_iterator(name, shard, &start)?;
+    Ok(map(vec![("ShardIterator", s(it))]))
+}
+
+/// A start position from its type and its sequence number or timestamp, as
+/// GetShardIterator and SubscribeToShard's StartingPosition give them.
+pub(crate) fn start_position(
+    ty: &str,
+    seq: Option<&str>,
+    ts: Option<i64>,
+) -> Result<StartPosition, ApiError> {
+    Ok(match ty {
         "TRIM_HORIZON" => StartPosition::TrimHorizon,
         "LATEST" => StartPosition::Latest,
         "AT_TIMESTAMP" => StartPosition::AtTimestamp(ts.ok_or_else(|| {
@@ -276,9 +283,21 @@ pub(super) fn get_shard_iterator(state: &ApiState, req: &mut Req<'_>) -> Result<
                 StartPosition::AfterSequence(seq.to_owned())
             }
         }
-    };
-    let it = state.streams.get_shard_iterator(name, shard, &start)?;
-    Ok(map(vec![("ShardIterator", s(it))]))
+    })
+}
+
+/// One record as GetRecords and SubscribeToShard answer it.
+pub(crate) fn record_val(r: weir_streams::RecordOut, encrypted: bool) -> Val {
+    let mut m = vec![
+        ("SequenceNumber", s(r.sequence_number)),
+        ("ApproximateArrivalTimestamp", Val::Time(r.arrival_ms)),
+        ("Data", Val::Bytes(r.data)),
+        ("PartitionKey", s(r.partition_key)),
+    ];
+    if encrypted {
+        m.push(("EncryptionType", s("KMS")));
+    }
+    map(m)
 }
 
 pub(super) fn get_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
@@ -293,17 +312,11 @@ pub(super) fn get_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
     )?;
     req.finish()?;
     let out = state.streams.get_records(it.unwrap_or_default(), limit)?;
+    let encrypted = out.encrypted;
     let records: Vec<Val> = out
         .records
         .into_iter()
-        .map(|r| {
-            map(vec![
-                ("SequenceNumber", s(r.sequence_number)),
-                ("ApproximateArrivalTimestamp", Val::Time(r.arrival_ms)),
-                ("Data", Val::Bytes(r.data)),
-                ("PartitionKey", s(r.partition_key)),
-            ])
-        })
+        .map(|r| record_val(r, encrypted))
         .collect();
     let mut m = vec![("Records", Val::Arr(records))];
     if let Some(n) = out.next_iterator {

@@ -23,7 +23,8 @@ pub(super) fn create_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, 
             )))
         }
     };
-    req.int("MaxRecordSizeInKiB", false, 1024, 10240)?;
+    let max_kib = req.int("MaxRecordSizeInKiB", false, 1024, 10240)?;
+    let warm = req.int("WarmThroughputMiBps", false, 0, i128::from(u32::MAX))?;
     let tags = tags_of(req, "Tags", false)?;
     req.finish()?;
     let name = name.unwrap_or_default();
@@ -39,14 +40,29 @@ pub(super) fn create_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, 
         }
     };
     state.streams.create_stream(name, shards, on_demand, tags)?;
+    if let Some(kib) = max_kib {
+        state.streams.set_max_record_size(name, kib as u32, false)?;
+    }
+    if let (Some(w), true) = (warm, on_demand) {
+        state.streams.set_warm_throughput(name, w as u32, false)?;
+    }
     Ok(empty())
 }
 
 pub(super) fn delete_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    req.boolean("EnforceConsumerDeletion")?;
+    let enforce = req.boolean("EnforceConsumerDeletion")?.unwrap_or(false);
     req.finish()?;
-    state.streams.delete_stream(r.resolve()?)?;
+    let name = r.resolve()?;
+    if !enforce && !state.streams.list_consumers(name)?.is_empty() {
+        return Err(ApiError::new(
+            ErrorKind::ResourceInUse,
+            format!(
+                "Stream {name} has registered consumers: deregister them first, or delete with EnforceConsumerDeletion."
+            ),
+        ));
+    }
+    state.streams.delete_stream(name)?;
     Ok(empty())
 }
 
@@ -81,13 +97,45 @@ pub(super) fn describe_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val
                 Val::Int(info.retention_hours.into()),
             ),
             ("StreamCreationTimestamp", Val::Time(info.created_ms)),
-            (
-                "EnhancedMonitoring",
-                Val::Arr(vec![map(vec![("ShardLevelMetrics", Val::Arr(vec![]))])]),
-            ),
-            ("EncryptionType", s("NONE")),
-        ]),
+        ]
+        .into_iter()
+        .chain(settings_vals(&info, false, state))
+        .collect()),
     )]))
+}
+
+/// The settings fields of DescribeStream (`summary` false) and DescribeStreamSummary.
+fn settings_vals(info: &StreamInfo, summary: bool, state: &ApiState) -> Vec<(&'static str, Val)> {
+    let st = &info.settings;
+    let mut m = vec![(
+        "EnhancedMonitoring",
+        Val::Arr(vec![map(vec![(
+            "ShardLevelMetrics",
+            Val::Arr(st.shard_level_metrics.iter().cloned().map(s).collect()),
+        )])]),
+    )];
+    match &st.encryption_key {
+        Some(k) => {
+            m.push(("EncryptionType", s("KMS")));
+            m.push(("KeyId", s(k.clone())));
+        }
+        None => m.push(("EncryptionType", s("NONE"))),
+    }
+    if summary {
+        m.push(("OpenShardCount", Val::Int(info.open_shard_count as i128)));
+        m.push(("ConsumerCount", Val::Int(info.consumer_count as i128)));
+        let kib = st
+            .max_record_kib
+            .map_or(state.config.max_record_bytes / 1024, |k| k as usize);
+        m.push(("MaxRecordSizeInKiB", Val::Int(kib as i128)));
+        if let Some(w) = settings::warm_val(st.warm_throughput_mibps) {
+            m.push(("WarmThroughput", w));
+        }
+        if let Some(d) = &st.record_distribution {
+            m.push(("RecordDistributionStrategy", s(d.clone())));
+        }
+    }
+    m
 }
 
 pub(super) fn summary_val(state: &ApiState, info: &StreamInfo) -> Val {
@@ -101,18 +149,10 @@ pub(super) fn summary_val(state: &ApiState, info: &StreamInfo) -> Val {
             Val::Int(info.retention_hours.into()),
         ),
         ("StreamCreationTimestamp", Val::Time(info.created_ms)),
-        (
-            "EnhancedMonitoring",
-            Val::Arr(vec![map(vec![("ShardLevelMetrics", Val::Arr(vec![]))])]),
-        ),
-        ("EncryptionType", s("NONE")),
-        ("OpenShardCount", Val::Int(info.open_shard_count as i128)),
-        ("ConsumerCount", Val::Int(0)),
-        (
-            "MaxRecordSizeInKiB",
-            Val::Int((state.config.max_record_bytes / 1024) as i128),
-        ),
-    ])
+    ]
+    .into_iter()
+    .chain(settings_vals(info, true, state))
+    .collect())
 }
 
 pub(super) fn describe_stream_summary(

@@ -309,11 +309,19 @@ impl<'i> Ctx<'i> {
             1..100_001,
             "",
         ) as u32;
+        let transition_ms = self.ranged(
+            &path.key("transition_ms"),
+            s.transition_ms,
+            weir_streams::DEFAULT_TRANSITION_MS,
+            0..600_001,
+            " ms",
+        );
         StorageConfig {
             dir,
             fsync,
             max_streams,
             max_shards,
+            transition: Duration::from_millis(transition_ms),
         }
     }
 

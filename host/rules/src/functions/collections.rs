@@ -53,7 +53,7 @@ pub(super) fn get<'a>(v: Vec<Val<'a>>) -> Val<'a> {
             Value::String(s) => char_at(&s, idx()),
             _ => Val::Undefined,
         },
-        Val::Undefined => Val::Undefined,
+        Val::Undefined | Val::Dec(_) => Val::Undefined,
     }
 }
 

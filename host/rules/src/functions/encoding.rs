@@ -30,9 +30,11 @@ pub(super) fn encode_val<'a>(v: &[Val<'a>]) -> Val<'a> {
     }
 }
 
-/// `decode(value, 'base64')`: the decoded text; when it is a JSON object or
-/// array, the parsed (addressable) value. Bytes that are not UTF-8 are
-/// Undefined.
+/// `decode(value, 'base64')`: AWS returns a decoded JSON document as an
+/// addressable value (object, array, number, ...; the payload `80` decodes
+/// to the number 80, which `> 50` compares), anything else as the decoded
+/// string, and NULL when the text cannot be decoded (bad base64, or bytes
+/// that are not UTF-8).
 pub(super) fn decode<'a>(v: &[Val<'a>]) -> Val<'a> {
     if !is_base64(v.get(1)) {
         return Val::Undefined;
@@ -41,14 +43,14 @@ pub(super) fn decode<'a>(v: &[Val<'a>]) -> Val<'a> {
         return Val::Undefined;
     };
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s.trim()) else {
-        return Val::Undefined;
+        return Val::Own(Value::Null);
     };
     let Ok(text) = String::from_utf8(bytes) else {
-        return Val::Undefined;
+        return Val::Own(Value::Null);
     };
     match serde_json::from_str::<Value>(&text) {
-        Ok(j @ (Value::Object(_) | Value::Array(_))) => Val::Own(j),
-        _ => Val::str(text),
+        Ok(j) => Val::Own(j),
+        Err(_) => Val::str(text),
     }
 }
 

@@ -4,8 +4,9 @@
 //! Undefined.
 
 use super::Func;
+use crate::decimal::{self, Round};
 use crate::eval::{num_arith, ArithOp};
-use crate::value::{dec_val, to_int_arg, to_num, Kind, Num, Val};
+use crate::value::{dec_num, dec_val, to_int_arg, to_num, Kind, Num, Val};
 
 fn num(v: Option<&Val<'_>>) -> Option<Num> {
     to_num(v?.kind())
@@ -42,6 +43,7 @@ pub(super) fn call<'a>(f: Func, v: Vec<Val<'a>>) -> Val<'a> {
                 None => dec_val((i as f64).abs()),
             },
             Some(Num::Dec(d)) => dec_val(d.abs()),
+            Some(Num::Big(d)) => dec_num(decimal::abs(d)),
             None => Val::Undefined,
         },
         Func::Acos => unary(f64::acos),
@@ -66,9 +68,19 @@ pub(super) fn call<'a>(f: Func, v: Vec<Val<'a>>) -> Val<'a> {
             Some(Num::Dec(d)) => to_int_val(match f {
                 Func::Ceil => d.ceil(),
                 Func::Floor => d.floor(),
-                // Halves round up (toward +infinity), as Java's Math.round.
-                _ => (d + 0.5).floor(),
+                // Halves round away from zero: AWS documents round(-1.5) = -2.
+                // An f64 halfway case is exactly x.5, so f64::round agrees with
+                // rounding the shortest decimal form.
+                _ => d.round(),
             }),
+            Some(Num::Big(d)) => dec_num(decimal::to_integral(
+                d,
+                match f {
+                    Func::Ceil => Round::Ceil,
+                    Func::Floor => Round::Floor,
+                    _ => Round::HalfAway,
+                },
+            )),
             None => Val::Undefined,
         },
         Func::Sign => match num(a) {
@@ -79,6 +91,13 @@ pub(super) fn call<'a>(f: Func, v: Vec<Val<'a>>) -> Val<'a> {
                 -1
             } else {
                 0
+            }),
+            Some(Num::Big(d)) => Val::int(if d.is_zero() {
+                0
+            } else if d.is_negative() {
+                -1
+            } else {
+                1
             }),
             None => Val::Undefined,
         },
@@ -97,7 +116,9 @@ pub(super) fn call<'a>(f: Func, v: Vec<Val<'a>>) -> Val<'a> {
             _ => Val::Undefined,
         },
         Func::Nanvl => match a.map(Val::kind) {
-            Some(Kind::Int(_) | Kind::Dec(_)) => v.into_iter().next().unwrap_or(Val::Undefined),
+            Some(Kind::Int(_) | Kind::Dec(_) | Kind::Big(_)) => {
+                v.into_iter().next().unwrap_or(Val::Undefined)
+            }
             _ => v.into_iter().nth(1).unwrap_or(Val::Undefined),
         },
         Func::Rand => dec_val(rand::random::<f64>()),
@@ -118,33 +139,20 @@ pub(super) fn call<'a>(f: Func, v: Vec<Val<'a>>) -> Val<'a> {
     }
 }
 
-/// `trunc(x, d)`: drop digits after `d` decimal places (toward zero);
-/// a negative `d` zeroes digits left of the point.
+/// `trunc(x, d)`: drop digits after `d` decimal places (toward zero). AWS
+/// sets a `d` below zero to zero and one above 34 to 34.
 fn trunc<'a>(x: Option<Num>, d: Option<i64>) -> Val<'a> {
     let (Some(x), Some(d)) = (x, d) else {
         return Val::Undefined;
     };
-    let d = d.clamp(-30, 30) as i32;
+    let d = d.clamp(0, 34) as i32;
     match x {
-        Num::Int(i) if d >= 0 => Val::int(i),
-        _ => {
-            let f = x.as_f64();
-            let scale = 10f64.powi(d.abs());
-            let r = if d >= 0 {
-                // Round the scaled value first so 2.31 * 100 = 230.99999 still
-                // keeps its last digit.
-                let scaled = f * scale;
-                let nearest = scaled.round();
-                let t = if (scaled - nearest).abs() < 1e-9 * scale.max(1.0) {
-                    nearest
-                } else {
-                    scaled.trunc()
-                };
-                t / scale
-            } else {
-                (f / scale).trunc() * scale
-            };
-            dec_val(r)
-        }
+        Num::Int(i) => Val::int(i),
+        // In decimal, so trunc(2.31, 2) keeps its last digit (2.31 * 100 in
+        // f64 is 230.99999...).
+        _ => match x.as_dec().and_then(|v| decimal::truncate(v, d)) {
+            Some(r) => dec_num(r),
+            None => Val::Undefined,
+        },
     }
 }

@@ -2,11 +2,15 @@
 //! (`yyyy-MM-dd'T'HH:mm:ss.SSSZ`). The pattern is translated here, field by
 //! field, rather than mapped onto strftime, so widths behave as in Joda.
 //!
-//! Time zones: Weir has no time-zone database, so zones are UTC/GMT/Z and
-//! fixed offsets (`+05:30`, `-0800`, `UTC+2`); a named zone such as
-//! `America/New_York` gives Undefined.
+//! Time zones: UTC/GMT/Z, fixed offsets (`+05:30`, `-0800`, `UTC+2`) and
+//! the IANA names Joda accepts (`America/Belize`), from `chrono-tz`'s
+//! compiled-in database (no IO). `z` prints the zone's abbreviation (`CST`),
+//! `ZZZ`/`VV` its id; Joda's long names (`zzzz`, "Central Standard Time") are
+//! not in that database, so `zzzz` prints the abbreviation too. Parsing reads
+//! zone ids and offsets, not abbreviations (which are ambiguous).
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
+use chrono_tz::{OffsetName, Tz};
 
 use crate::value::{to_int_arg, Kind, Val};
 
@@ -51,7 +55,7 @@ fn tokenize(p: &str) -> Option<Vec<Tok>> {
             }
             out.push(Tok::Lit(lit));
         } else if c.is_ascii_alphabetic() {
-            if !"GCYxwweEyuDMdaKhHkmsSzZ".contains(c) {
+            if !"GCYxwweEyuDMdaKhHkmsSzZVX".contains(c) {
                 return None;
             }
             let mut n = 1;
@@ -92,15 +96,26 @@ const DAYS: [&str; 7] = [
     "Sunday",
 ];
 
-/// A zone: its offset and the name Joda prints for `z`.
-fn zone(id: &str) -> Option<(FixedOffset, String)> {
+/// A time zone argument or a zone read from a timestamp.
+#[derive(Debug, Clone)]
+enum Zone {
+    /// UTC or a fixed offset, with the name Joda prints for it.
+    Fixed(FixedOffset, String),
+    /// An IANA zone, whose offset depends on the instant.
+    Iana(Tz),
+}
+
+fn zone(id: &str) -> Option<Zone> {
     let t = id.trim();
     let upper = t.to_ascii_uppercase();
     if matches!(
         upper.as_str(),
         "UTC" | "GMT" | "Z" | "ETC/UTC" | "ETC/GMT" | "UT"
     ) {
-        return Some((FixedOffset::east_opt(0)?, "UTC".into()));
+        return Some(Zone::Fixed(FixedOffset::east_opt(0)?, "UTC".into()));
+    }
+    if let Ok(tz) = t.parse::<Tz>() {
+        return Some(Zone::Iana(tz));
     }
     let rest = upper
         .strip_prefix("UTC")
@@ -108,7 +123,40 @@ fn zone(id: &str) -> Option<(FixedOffset, String)> {
         .unwrap_or(&upper);
     let secs = parse_offset(rest)?;
     let off = FixedOffset::east_opt(secs)?;
-    Some((off, fmt_offset(secs, true)))
+    Some(Zone::Fixed(off, fmt_offset(secs, true)))
+}
+
+/// What formatting needs of a zone at one instant.
+struct ZoneAt {
+    local: DateTime<FixedOffset>,
+    /// `z`: the abbreviation (`CST`), or the fixed zone's name.
+    short: String,
+    /// `ZZZ`, `VV`: the zone id.
+    id: String,
+}
+
+fn zone_at(z: &Zone, utc: DateTime<Utc>) -> ZoneAt {
+    match z {
+        Zone::Fixed(off, name) => ZoneAt {
+            local: utc.with_timezone(off),
+            short: name.clone(),
+            id: name.clone(),
+        },
+        Zone::Iana(tz) => {
+            let here = utc.with_timezone(tz);
+            let off = *here.offset();
+            let fixed = here.fixed_offset();
+            let short = match off.abbreviation() {
+                Some(a) if !a.starts_with(['+', '-']) => a.to_string(),
+                _ => fmt_offset(fixed.offset().local_minus_utc(), true),
+            };
+            ZoneAt {
+                local: fixed,
+                short,
+                id: tz.name().to_string(),
+            }
+        }
+    }
 }
 
 /// `+hh`, `+hhmm`, `+hh:mm` (and `-`) to seconds east of UTC.
@@ -155,7 +203,8 @@ fn pad(n: i64, width: usize) -> String {
     }
 }
 
-fn format(toks: &[Tok], dt: &DateTime<FixedOffset>, zone_name: &str) -> String {
+fn format(toks: &[Tok], z: &ZoneAt) -> String {
+    let dt = &z.local;
     let mut out = String::new();
     let ms = i64::from(dt.timestamp_subsec_millis());
     for t in toks {
@@ -217,13 +266,29 @@ fn format(toks: &[Tok], dt: &DateTime<FixedOffset>, zone_name: &str) -> String {
                             full + &"0".repeat(n - 3)
                         }
                     }
-                    'z' => zone_name.to_string(),
+                    'z' => z.short.clone(),
+                    'V' => z.id.clone(),
                     'Z' => {
                         let secs = dt.offset().local_minus_utc();
                         match n {
                             1 => fmt_offset(secs, false),
                             2 => fmt_offset(secs, true),
-                            _ => zone_name.to_string(),
+                            _ => z.id.clone(),
+                        }
+                    }
+                    'X' => {
+                        let secs = dt.offset().local_minus_utc();
+                        match n {
+                            _ if secs == 0 => "Z".to_string(),
+                            1 if secs % 3600 == 0 => {
+                                format!(
+                                    "{}{:02}",
+                                    if secs < 0 { '-' } else { '+' },
+                                    secs.abs() / 3600
+                                )
+                            }
+                            1 | 2 => fmt_offset(secs, false),
+                            _ => fmt_offset(secs, true),
                         }
                     }
                     _ => String::new(),
@@ -246,7 +311,7 @@ pub(crate) fn parse_time<'a>(v: &[Val<'a>]) -> Val<'a> {
     let Some(ms) = to_int_arg(ts.kind()) else {
         return Val::Undefined;
     };
-    let (off, name) = match v.get(2).map(Val::kind) {
+    let z = match v.get(2).map(Val::kind) {
         None => match zone("UTC") {
             Some(z) => z,
             None => return Val::Undefined,
@@ -263,7 +328,7 @@ pub(crate) fn parse_time<'a>(v: &[Val<'a>]) -> Val<'a> {
     let Some(utc) = DateTime::from_timestamp_millis(ms) else {
         return Val::Undefined;
     };
-    Val::str(format(&toks, &utc.with_timezone(&off), &name))
+    Val::str(format(&toks, &zone_at(&z, utc)))
 }
 
 /// `time_to_epoch(timestamp, pattern)`: parses a timestamp (UTC unless the
@@ -289,7 +354,7 @@ fn parse(toks: &[Tok], text: &str) -> Option<i64> {
     let (mut year, mut month, mut day, mut doy) = (1970i64, 1u32, 1u32, None::<u32>);
     let (mut hour, mut minute, mut second, mut millis) = (0u32, 0u32, 0u32, 0u32);
     let mut pm: Option<bool> = None;
-    let mut offset = 0i32;
+    let mut tz: Option<Zone> = None;
     for (i, t) in toks.iter().enumerate() {
         match t {
             Tok::Lit(l) => rest = rest.strip_prefix(l.as_str())?,
@@ -316,12 +381,12 @@ fn parse(toks: &[Tok], text: &str) -> Option<i64> {
                             .strip_prefix("AD")
                             .or_else(|| rest.strip_prefix("CE"))?
                     }
-                    'z' | 'Z' => {
+                    'z' | 'Z' | 'V' | 'X' => {
                         let end = rest
                             .find(|ch: char| !(ch.is_ascii_alphanumeric() || "+-:/_".contains(ch)))
                             .unwrap_or(rest.len());
                         let word = &rest[..end];
-                        offset = zone(word)?.0.local_minus_utc();
+                        tz = Some(zone(word)?);
                         rest = &rest[end..];
                     }
                     'S' => {
@@ -374,7 +439,15 @@ fn parse(toks: &[Tok], text: &str) -> Option<i64> {
         None => NaiveDate::from_ymd_opt(year, month, day)?,
     };
     let local = date.and_hms_milli_opt(hour, minute, second, millis)?;
-    Some(local.and_utc().timestamp_millis() - i64::from(offset) * 1000)
+    match tz {
+        None => Some(local.and_utc().timestamp_millis()),
+        Some(Zone::Fixed(off, _)) => {
+            Some(local.and_utc().timestamp_millis() - i64::from(off.local_minus_utc()) * 1000)
+        }
+        // A local time in a gap (spring forward) does not exist; one in an
+        // overlap takes the earlier instant, as java.time does.
+        Some(Zone::Iana(z)) => Some(z.from_local_datetime(&local).earliest()?.timestamp_millis()),
+    }
 }
 
 fn take_digits(s: &str, max: usize, signed: bool) -> Option<(&str, &str)> {
@@ -417,11 +490,9 @@ mod tests {
     use super::*;
 
     fn fmt(p: &str, ms: i64, z: &str) -> String {
-        let (off, name) = zone(z).unwrap();
-        let dt = DateTime::from_timestamp_millis(ms)
-            .unwrap()
-            .with_timezone(&off);
-        format(&tokenize(p).unwrap(), &dt, &name)
+        let z = zone(z).expect("zone");
+        let utc = DateTime::from_timestamp_millis(ms).expect("instant");
+        format(&tokenize(p).expect("pattern"), &zone_at(&z, utc))
     }
 
     #[test]
@@ -437,6 +508,22 @@ mod tests {
         assert_eq!(
             fmt("EEE, d MMM yy hh:mm a", 0, "UTC"),
             "Thu, 1 Jan 70 12:00 AM"
+        );
+        assert_eq!(
+            fmt(
+                "yyyy.MM.dd G 'at' HH:mm:ss z",
+                100_000_000,
+                "America/Belize"
+            ),
+            "1970.01.01 AD at 21:46:40 CST"
+        );
+        assert_eq!(
+            fmt(
+                "EEEE, MMMM d, yyyy h:mm a ZZ ZZZ",
+                1_700_000_000_000,
+                "Europe/Paris"
+            ),
+            "Tuesday, November 14, 2023 11:13 PM +01:00 Europe/Paris"
         );
     }
 

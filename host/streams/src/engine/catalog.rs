@@ -90,6 +90,7 @@ impl Streams {
             shards,
             tags,
             scaling_ops_ms: Vec::new(),
+            settings: StreamSettings::default(),
         };
         let state = self.load_stream(meta.clone(), transition.then_some(StreamStatus::Creating))?;
         if !transition {
@@ -138,10 +139,15 @@ impl Streams {
         self.describe_stream(name)
     }
 
-    /// Deletes a stream and its data.
+    /// Deletes a stream and its data. The removal is durable at once (a restart does not
+    /// bring the stream back); the stream stays visible as DELETING for the configured
+    /// transition delay, refusing reads, writes and changes, and is then gone.
     pub fn delete_stream(&self, name: &str) -> Result<()> {
         let mut catalog = lock(&self.inner.catalog);
         let s = self.stream(name)?;
+        if s.status() == StreamStatus::Deleting {
+            return Err(self.not_found(name));
+        }
         let old = catalog.remove(&s.uid);
         if let Err(e) = self.persist(&catalog) {
             if let Some(o) = old {
@@ -149,17 +155,43 @@ impl Streams {
             }
             return Err(e);
         }
-        {
-            let mut reg = write(&self.inner.registry);
-            reg.by_name.remove(name);
-            reg.by_uid.remove(&s.uid);
-        }
         s.deleted.store(true, Ordering::SeqCst);
         {
             // wake subscribers so they notice
             let topo = read(&s.topo);
             for sh in topo.shards.values() {
                 sh.tip.send_modify(|_| {});
+            }
+        }
+        let delay = self.inner.config.transition_delay;
+        if delay.is_zero() {
+            return self.finish_delete(&s);
+        }
+        *lock(&s.transition) = Some((Instant::now() + delay, StreamStatus::Deleting));
+        drop(catalog);
+        let streams = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("weir-stream-delete".into())
+            .spawn(move || {
+                std::thread::sleep(delay);
+                if let Err(e) = streams.finish_delete(&s) {
+                    tracing::error!(stream = %s.name, error = %e, "removing a deleted stream's data failed");
+                }
+            });
+        if let Err(e) = spawned {
+            return Err(StreamsError::Io(e));
+        }
+        Ok(())
+    }
+
+    /// The end of DELETING: the name becomes free and the data goes.
+    fn finish_delete(&self, s: &Arc<StreamState>) -> Result<()> {
+        {
+            let _catalog = lock(&self.inner.catalog);
+            let mut reg = write(&self.inner.registry);
+            if reg.by_uid.get(&s.uid).is_some_and(|r| Arc::ptr_eq(r, s)) {
+                reg.by_name.remove(&s.name);
+                reg.by_uid.remove(&s.uid);
             }
         }
         self.inner.backend.remove_dir_all(&self.stream_dir(s.uid))?;
@@ -206,6 +238,8 @@ impl Streams {
             created_ms: topo.meta.created_ms,
             open_shard_count: topo.open.len(),
             shards,
+            consumer_count: topo.meta.settings.consumers.len(),
+            settings: topo.meta.settings.clone(),
         })
     }
 

@@ -345,11 +345,13 @@ impl Streams {
                 ..pos
             })),
         };
+        let encrypted = read(&s.topo).meta.settings.encryption_key.is_some();
         Ok(GetRecordsOut {
             records,
             next_iterator,
             millis_behind_latest: behind,
             child_shards: children,
+            encrypted,
         })
     }
 
@@ -376,12 +378,11 @@ impl Streams {
         idx: u64,
         from: u64,
         limit: usize,
-    ) -> Result<(Vec<log::StoredRecord>, u64, Option<Vec<ChildShard>>)> {
+    ) -> Result<ShardRead> {
         if s.deleted.load(Ordering::SeqCst) {
             return Err(self.not_found(&s.name));
         }
-        let r = self.read_from(s, idx, from, limit)?;
-        Ok((r.records, r.next, r.children))
+        self.read_from(s, idx, from, limit)
     }
 }
 
