@@ -185,12 +185,7 @@ impl Subscription {
                 let records = r
                     .records
                     .into_iter()
-                    .map(|x| RecordOut {
-                        sequence_number: SeqNo::new(x.counter, self.shard_index).encode(),
-                        arrival_ms: x.arrival_ms,
-                        partition_key: x.partition_key,
-                        data: x.data,
-                    })
+                    .map(|x| RecordOut::from_stored(x, self.shard_index))
                     .collect();
                 return Ok(StoredBatch {
                     records,

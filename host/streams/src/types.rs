@@ -184,6 +184,18 @@ pub struct RecordOut {
     pub data: Vec<u8>,
 }
 
+impl RecordOut {
+    /// A stored record as readers get it: its counter becomes the shard's sequence number.
+    pub(crate) fn from_stored(r: crate::log::StoredRecord, shard_index: u64) -> Self {
+        RecordOut {
+            sequence_number: crate::seqno::SeqNo::new(r.counter, shard_index).encode(),
+            arrival_ms: r.arrival_ms,
+            partition_key: r.partition_key,
+            data: r.data,
+        }
+    }
+}
+
 /// A child of a closed shard, returned at its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildShard {

@@ -194,8 +194,13 @@ impl Streams {
         Ok(())
     }
 
-    /// A consumer's tags.
-    pub fn consumer_tags(&self, stream: &str, name: &str) -> Result<BTreeMap<String, String>> {
+    /// One field of a registered consumer's persisted record.
+    fn consumer_field<T>(
+        &self,
+        stream: &str,
+        name: &str,
+        field: impl FnOnce(&ConsumerMeta) -> T,
+    ) -> Result<T> {
         let s = self.stream(stream)?;
         let topo = read(&s.topo);
         topo.meta
@@ -203,8 +208,13 @@ impl Streams {
             .consumers
             .iter()
             .find(|c| c.name == name)
-            .map(|c| c.tags.clone())
+            .map(field)
             .ok_or_else(|| self.consumer_not_found(stream, name))
+    }
+
+    /// A consumer's tags.
+    pub fn consumer_tags(&self, stream: &str, name: &str) -> Result<BTreeMap<String, String>> {
+        self.consumer_field(stream, name, |c| c.tags.clone())
     }
 
     /// TagResource / UntagResource on a consumer: adds `add`, then removes `remove`.
@@ -238,15 +248,7 @@ impl Streams {
 
     /// A consumer's resource policy.
     pub fn consumer_policy(&self, stream: &str, name: &str) -> Result<Option<String>> {
-        let s = self.stream(stream)?;
-        let topo = read(&s.topo);
-        topo.meta
-            .settings
-            .consumers
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.policy.clone())
-            .ok_or_else(|| self.consumer_not_found(stream, name))
+        self.consumer_field(stream, name, |c| c.policy.clone())
     }
 
     /// Put (`Some`) or delete (`None`) a consumer's resource policy; deleting a policy that

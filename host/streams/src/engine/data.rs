@@ -330,12 +330,7 @@ impl Streams {
         } = self.read_from(&s, pos.shard_index, pos.counter, limit)?;
         let records = records
             .into_iter()
-            .map(|r| RecordOut {
-                sequence_number: SeqNo::new(r.counter, pos.shard_index).encode(),
-                arrival_ms: r.arrival_ms,
-                partition_key: r.partition_key,
-                data: r.data,
-            })
+            .map(|r| RecordOut::from_stored(r, pos.shard_index))
             .collect();
         let next_iterator = match children {
             Some(_) => None,
