@@ -165,6 +165,8 @@ impl Streams {
         }
         let delay = self.inner.config.transition_delay;
         if delay.is_zero() {
+            // finish_delete takes the catalog lock itself.
+            drop(catalog);
             return self.finish_delete(&s);
         }
         *lock(&s.transition) = Some((Instant::now() + delay, StreamStatus::Deleting));
