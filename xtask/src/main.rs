@@ -192,17 +192,15 @@ fn ensure_components() -> Result<()> {
     Ok(())
 }
 
-/// Installs mosquitto and its clients from Debian when missing: the end-to-end tests use the
-/// broker (external-broker mode) and `mosquitto_pub` / `mosquitto_sub`.
-fn ensure_mosquitto() -> Result<()> {
-    let have = |bin: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-            || Path::new("/usr/sbin").join(bin).is_file()
-    };
-    if have("mosquitto") && have("mosquitto_pub") && have("mosquitto_sub") {
-        return Ok(());
-    }
+/// Whether `bin` is on PATH (or in /usr/sbin, where Debian puts the mosquitto broker).
+fn have(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        || Path::new("/usr/sbin").join(bin).is_file()
+}
+
+/// Installs Debian packages with apt-get (through sudo unless already root).
+fn apt_install(packages: &[&str]) -> Result<()> {
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -220,13 +218,29 @@ fn ensure_mosquitto() -> Result<()> {
         c
     };
     run(&mut apt(&["update", "-qq"]))?;
-    run(&mut apt(&[
-        "install",
-        "-y",
-        "-qq",
-        "mosquitto",
-        "mosquitto-clients",
-    ]))
+    let mut install = apt(&["install", "-y", "-qq"]);
+    install.args(packages);
+    run(&mut install)
+}
+
+/// Installs from Debian what the tests drive and the machine may lack: mosquitto and its
+/// clients (the end-to-end tests use the broker in external-broker mode, `mosquitto_pub` and
+/// `mosquitto_sub`), and Node.js with npm (the AWS SDK for JavaScript suite).
+fn ensure_test_tools() -> Result<()> {
+    let mut missing = Vec::new();
+    if !(have("mosquitto") && have("mosquitto_pub") && have("mosquitto_sub")) {
+        missing.extend(["mosquitto", "mosquitto-clients"]);
+    }
+    if !have("node") {
+        missing.push("nodejs");
+    }
+    if !have("npm") {
+        missing.push("npm");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(&missing)
 }
 
 /// Times the steps of `cargo xtask test` and prints where the wall time went, so a slow CI
@@ -260,9 +274,9 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         demo::first_build_notice();
     }
     let mut steps = Steps::default();
-    steps.run("toolchain components and mosquitto", || {
+    steps.run("toolchain components, mosquitto and Node.js", || {
         ensure_components()?;
-        ensure_mosquitto()
+        ensure_test_tools()
     })?;
     let plugins = steps.run("plugins (wasm32-wasip2)", || build_plugins(root))?;
     steps.run("formatting (cargo fmt --check)", || {
