@@ -55,12 +55,18 @@ fn aws_sdk_for_javascript_suite() {
     assert!(out.status.success(), "JavaScript suite failed:\n{text}");
     // Every case must run and pass: a skipped or cancelled one would hide a broken transport.
     for line in ["# fail 0", "# cancelled 0", "# skipped 0"] {
-        assert!(text.contains(line), "JavaScript suite lacks `{line}`:\n{text}");
+        assert!(
+            text.contains(line),
+            "JavaScript suite lacks `{line}`:\n{text}"
+        );
     }
     let passed = text
         .lines()
         .find_map(|l| l.strip_prefix("# pass "))
         .and_then(|n| n.trim().parse::<u32>().ok())
         .unwrap_or(0);
-    assert!(passed >= 7, "JavaScript suite passed {passed} cases:\n{text}");
+    assert!(
+        passed >= 7,
+        "JavaScript suite passed {passed} cases:\n{text}"
+    );
 }

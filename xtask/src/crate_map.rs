@@ -21,7 +21,14 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("weir-support", &[]),
     ("weir-streams", &["weir-support"]),
     ("weir-plugins", &["weir-support"]),
-    ("weir-api", &["weir-streams", "weir-sigv4", "weir-support"]),
+    (
+        "weir-api",
+        &["weir-streams", "weir-firehose", "weir-sigv4", "weir-support"],
+    ),
+    (
+        "weir-firehose",
+        &["weir-streams", "weir-delivery", "weir-support"],
+    ),
     (
         "weir-delivery",
         &["weir-streams", "weir-sigv4", "weir-support"],
@@ -34,6 +41,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "weir-streams",
             "weir-api",
             "weir-delivery",
+            "weir-firehose",
             "weir-config",
             "weir-plugins",
             "weir-support",
@@ -71,7 +79,10 @@ pub const FORBIDDEN: &[(&str, &[&str])] = &[
         "weir-config",
         &["wasmtime", "rumqttd", "rumqttc", "axum", "hyper", "ureq"],
     ),
-    ("weir-api", &["wasmtime", "rumqttd", "rumqttc", "ureq"]),
+    // Through weir-firehose the API reaches object_store's HTTP client and weir-delivery's
+    // ureq: Firehose writes to S3 from the API's process.
+    ("weir-api", &["wasmtime", "rumqttd", "rumqttc"]),
+    ("weir-firehose", &["wasmtime", "rumqttd", "rumqttc", "axum"]),
     (
         "weir-delivery",
         &["wasmtime", "rumqttd", "rumqttc", "axum", "hyper"],

@@ -22,6 +22,10 @@ pub enum ErrorKind {
     UnrecognizedClient,
     DryRunOperation,
     InternalFailure,
+    /// Firehose: a stale `CurrentDeliveryStreamVersionId`.
+    ConcurrentModification,
+    /// Firehose: the buffer's storage failed; nothing was acknowledged.
+    ServiceUnavailable,
 }
 
 impl ErrorKind {
@@ -44,6 +48,8 @@ impl ErrorKind {
             ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
             ErrorKind::DryRunOperation => "DryRunOperationException",
             ErrorKind::InternalFailure => "InternalFailure",
+            ErrorKind::ConcurrentModification => "ConcurrentModificationException",
+            ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
         }
     }
 
@@ -58,6 +64,7 @@ impl ErrorKind {
     pub fn status(&self) -> u16 {
         match self {
             ErrorKind::InternalFailure => 500,
+            ErrorKind::ServiceUnavailable => 503,
             _ => 400,
         }
     }

@@ -13,6 +13,7 @@ pub mod admin;
 mod error;
 mod eventstream;
 mod fanout;
+mod firehose;
 mod request;
 mod serve;
 pub mod sigv4;
@@ -71,6 +72,9 @@ impl Default for ApiConfig {
 pub struct ApiState {
     pub streams: Streams,
     pub config: Arc<ApiConfig>,
+    /// The Firehose service on the same listener; without it Firehose targets are unknown
+    /// operations.
+    pub firehose: Option<weir_firehose::Firehose>,
 }
 
 impl ApiState {
@@ -78,6 +82,46 @@ impl ApiState {
         ApiState {
             streams,
             config: Arc::new(config),
+            firehose: None,
+        }
+    }
+
+    /// Serves the Firehose API next to Kinesis.
+    pub fn with_firehose(mut self, firehose: weir_firehose::Firehose) -> Self {
+        self.firehose = Some(firehose);
+        self
+    }
+}
+
+/// A request's operation: Kinesis or Firehose, told apart by the target's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Kinesis(Action),
+    Firehose(firehose::FirehoseAction),
+}
+
+impl Op {
+    fn from_target(state: &ApiState, target: &str) -> Option<Op> {
+        if let Some(a) = Action::from_target(target) {
+            return Some(Op::Kinesis(a));
+        }
+        state.firehose.as_ref()?;
+        firehose::FirehoseAction::from_target(target).map(Op::Firehose)
+    }
+
+    fn carries_data(self) -> bool {
+        match self {
+            Op::Kinesis(a) => a.carries_data(),
+            Op::Firehose(a) => a.carries_data(),
+        }
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Kinesis(a) => write!(f, "{a:?}"),
+            Op::Firehose(a) => write!(f, "{a:?}"),
         }
     }
 }
@@ -107,7 +151,7 @@ fn refuse_body(status: StatusCode, message: String) -> Response {
 /// `Content-Length` over the limit is refused before a byte of the body is read.
 async fn read_body(
     config: &ApiConfig,
-    action: Action,
+    action: Op,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Bytes, Response> {
@@ -119,7 +163,7 @@ async fn read_body(
     let too_large = |n: String| {
         refuse_body(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body ({n} bytes) is over the {limit}-byte limit of {action:?}"),
+            format!("the request body ({n} bytes) is over the {limit}-byte limit of {action}"),
         )
     };
     let declared = headers
@@ -236,7 +280,7 @@ async fn handle(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let Some(action) = Action::from_target(target) else {
+    let Some(action) = Op::from_target(&state, target) else {
         return error_response(enc, &ApiError::new(ErrorKind::UnknownOperation, ""));
     };
     let body = match read_body(&state.config, action, &headers, body).await {
@@ -247,7 +291,7 @@ async fn handle(
     if let Err(e) = sigv4::check(&method, &uri, &headers, &body, &state.config.keys, now) {
         return error_response(enc, &e);
     }
-    if action == Action::SubscribeToShard {
+    if action == Op::Kinesis(Action::SubscribeToShard) {
         return match fanout::subscribe_to_shard(&state, enc, &body) {
             Ok(resp) => resp,
             Err(e) => error_response(enc, &e),
@@ -285,7 +329,7 @@ pub fn handle_bytes(
         Encoding::Json
     };
     let encode_err = |e: &ApiError| error_body(enc, e);
-    let Some(action) = Action::from_target(target) else {
+    let Some(action) = Op::from_target(state, target) else {
         return encode_err(&ApiError::new(ErrorKind::UnknownOperation, ""));
     };
     let mut headers = HeaderMap::new();
@@ -321,9 +365,15 @@ fn parse_body(enc: Encoding, body: &[u8]) -> Result<Val, ApiError> {
     .map_err(|e| ApiError::serialization(format!("Unable to parse the request body: {e}")))
 }
 
-fn run(state: &ApiState, enc: Encoding, action: Action, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+fn run(state: &ApiState, enc: Encoding, action: Op, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let parsed = parse_body(enc, body)?;
-    let out = actions::dispatch(state, action, &parsed)?;
+    let out = match action {
+        Op::Kinesis(a) => actions::dispatch(state, a, &parsed)?,
+        Op::Firehose(a) => match &state.firehose {
+            Some(fh) => firehose::dispatch(fh, a, &parsed)?,
+            None => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
+        },
+    };
     Ok(match enc {
         Encoding::Json => value::to_json(&out),
         Encoding::Cbor => value::to_cbor(&out),

@@ -40,6 +40,27 @@ impl Default for ServerLimits {
     }
 }
 
+/// The HTTP/2 connection preface.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Waits, at most `within`, until the bytes the client sent decide its protocol: they
+/// differ from the HTTP/2 preface (HTTP/1.1) or hold all of it. False when the client sent
+/// too little in time or closed.
+async fn protocol_known(stream: &tokio::net::TcpStream, within: Duration) -> bool {
+    let sniff = async {
+        let mut buf = [0u8; 24];
+        loop {
+            match stream.peek(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) if n >= H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] => return true,
+                // A prefix of the preface: wait for more without spinning on the same bytes.
+                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    };
+    tokio::time::timeout(within, sniff).await.unwrap_or(false)
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets requests in progress
 /// finish (up to `drain_timeout`).
 pub async fn serve(
@@ -77,6 +98,12 @@ pub async fn serve(
         let mut stop = stop_rx.clone();
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
+            // Until its first bytes tell HTTP/1.1 from HTTP/2, a connection is under the
+            // header deadline too: hyper's protocol detection itself would wait forever.
+            if !protocol_known(&stream, header_timeout).await {
+                drop(permit);
+                return;
+            }
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder
                 .http1()

@@ -43,6 +43,9 @@ pub struct Config {
     pub api: ApiConfig,
     /// Durable data.
     pub storage: StorageConfig,
+    /// `[s3]`: where Firehose delivery streams write; `None` without the section (buckets are
+    /// then folders under the storage folder, unless `AWS_ENDPOINT_URL` names an endpoint).
+    pub s3: Option<S3Config>,
     /// Streams to create at start-up, by name.
     pub streams: BTreeMap<String, StreamConfig>,
     /// Lookup tables, by name.
@@ -187,6 +190,29 @@ pub struct StorageConfig {
     /// How long a stream shows CREATING, UPDATING or DELETING before the change is done
     /// (AWS takes seconds; waiters and infrastructure tools rely on seeing the state).
     pub transition: Duration,
+}
+
+/// `[s3]`. Unset keys fall back to the usual `AWS_*` environment variables.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Config {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint_url", &self.endpoint_url)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// `[streams.NAME]`.

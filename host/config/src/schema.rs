@@ -83,6 +83,16 @@ pub struct RawStorage {
     pub transition_ms: Option<u64>,
 }
 
+/// `[s3]`: the S3-compatible endpoint Firehose delivery streams write to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3 {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
 /// `[streams.NAME]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -265,6 +275,6 @@ pub struct RawBuffer {
 }
 
 /// The top-level keys, in the order they are documented.
-pub const TOP_LEVEL_KEYS: [&str; 8] = [
-    "broker", "api", "storage", "streams", "tables", "plugins", "notify", "rules",
+pub const TOP_LEVEL_KEYS: [&str; 9] = [
+    "broker", "api", "storage", "s3", "streams", "tables", "plugins", "notify", "rules",
 ];

@@ -72,6 +72,9 @@ pub enum HostError {
     /// A reload that is valid but not applied (it would stop every rule).
     #[error("{0}")]
     Refused(String),
+    /// The Firehose service could not open its catalog or buffers.
+    #[error("the Firehose service")]
+    Firehose(#[source] weir_firehose::FirehoseError),
     /// The API could not listen.
     #[error("api {addr}: {what}")]
     Api {
@@ -184,6 +187,8 @@ impl Host {
             .block_on(tokio::net::TcpListener::bind(&config.api.listen))
             .map_err(api_err("cannot listen"))?;
         let api_addr = listener.local_addr().map_err(api_err("cannot listen"))?;
+        let firehose =
+            super::firehose::open(&config, rt.handle().clone()).map_err(HostError::Firehose)?;
         let state = weir_api::ApiState::new(
             streams,
             weir_api::ApiConfig {
@@ -191,7 +196,8 @@ impl Host {
                 body_timeout: config.api.body_timeout,
                 ..weir_api::ApiConfig::default()
             },
-        );
+        )
+        .with_firehose(firehose);
         let (api_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let started = Instant::now();
         let broker_desc = match &config.broker {

@@ -17,6 +17,7 @@ mod admin;
 mod dead_letter;
 pub use admin::plugin_admin;
 mod descriptors;
+mod firehose;
 pub use descriptors::prepare as prepare_descriptors;
 mod host;
 mod ingress;

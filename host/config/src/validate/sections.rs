@@ -33,6 +33,11 @@ impl<'i> Ctx<'i> {
         let storage = self
             .section::<RawStorage>("storage")
             .map(|s| self.storage(s));
+        let s3 = if find(self.doc.get_ref(), "s3").is_some() {
+            self.section::<RawS3>("s3").map(|s| Some(self.s3(s)))
+        } else {
+            Some(None)
+        };
         let streams = self.streams();
         let tables = self.tables();
         let notify = self.notify();
@@ -50,6 +55,7 @@ impl<'i> Ctx<'i> {
             broker,
             api: api?,
             storage,
+            s3: s3?,
             streams: streams
                 .into_iter()
                 .map(|(k, v)| v.map(|v| (k, v)))
@@ -322,6 +328,45 @@ impl<'i> Ctx<'i> {
             max_streams,
             max_shards,
             transition: Duration::from_millis(transition_ms),
+        }
+    }
+
+    pub(super) fn s3(&mut self, s: RawS3) -> S3Config {
+        let path = KeyPath::root().key("s3");
+        if let Some(url) = &s.endpoint_url {
+            let ok = ["http://", "https://"]
+                .iter()
+                .any(|p| url.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
+            if !ok {
+                self.err(
+                    &path.key("endpoint_url"),
+                    format!("{url:?} is not an http:// or https:// URL"),
+                    Some("an endpoint such as \"http://127.0.0.1:9000\"".to_owned()),
+                );
+            }
+        }
+        if s.access_key_id.is_some() != s.secret_access_key.is_some() {
+            let missing = if s.access_key_id.is_some() {
+                "secret_access_key"
+            } else {
+                "access_key_id"
+            };
+            self.err(
+                &path.key(missing),
+                "`access_key_id` and `secret_access_key` go together",
+                Some("both keys, or neither (the AWS_* environment variables)".to_owned()),
+            );
+        }
+        for (key, v) in [("region", &s.region), ("access_key_id", &s.access_key_id)] {
+            if v.as_deref().is_some_and(str::is_empty) {
+                self.err(&path.key(key), "must not be empty", None);
+            }
+        }
+        S3Config {
+            endpoint_url: s.endpoint_url,
+            region: s.region,
+            access_key_id: s.access_key_id,
+            secret_access_key: s.secret_access_key,
         }
     }
 

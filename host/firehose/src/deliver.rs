@@ -1,0 +1,305 @@
+//! A delivery stream's delivery thread: reads its buffer from the checkpoint, gathers
+//! records until the buffering hints say deliver (size or the oldest record's age, whichever
+//! first), writes one object, and only then moves the checkpoint past those records. A failed
+//! write is retried with backoff and the records stay pending; nothing is skipped.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use weir_streams::{RecordOut, StartPosition};
+use weir_support::{now_ms, read};
+
+use crate::catalog::{Entry, Inner};
+use crate::error::{FirehoseError, Result};
+use crate::model::DeliveryStreamSpec;
+
+/// Records asked for per buffer read (each is at most 1,000 KiB).
+const READ_BATCH: usize = 500;
+/// Retry backoff: 1 s doubling to 30 s (AWS retries S3 every few seconds for 24 hours).
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+pub(crate) fn checkpoint_path(dir: &Path, uid: &str) -> PathBuf {
+    dir.join("checkpoints").join(uid)
+}
+
+/// Starts the delivery thread of `entry`.
+pub(crate) fn spawn(inner: &Arc<Inner>, entry: Arc<Entry>) -> Result<()> {
+    let weak = Arc::downgrade(inner);
+    let name = read(&entry.spec).name.clone();
+    std::thread::Builder::new()
+        .name(format!("weir-firehose-{name}"))
+        .spawn(move || Delivery::new(weak, entry).run())
+        .map(|_| ())
+        .map_err(|source| FirehoseError::Io {
+            what: format!("cannot start the delivery thread of {name}"),
+            source,
+        })
+}
+
+/// Trims buffered records past the 24-hour retention once a minute, while the service lives.
+pub(crate) fn spawn_housekeeping(inner: &Arc<Inner>) -> Result<()> {
+    let weak = Arc::downgrade(inner);
+    std::thread::Builder::new()
+        .name("weir-firehose-retention".into())
+        .spawn(move || {
+            let mut last = Instant::now();
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let Some(inner) = weak.upgrade() else { return };
+                if last.elapsed() >= Duration::from_secs(60) {
+                    last = Instant::now();
+                    if let Err(e) = inner.buffer.enforce_retention(now_ms()) {
+                        tracing::warn!(error = %e, "trimming the Firehose buffers failed");
+                    }
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|source| FirehoseError::Io {
+            what: "cannot start the Firehose retention thread".into(),
+            source,
+        })
+}
+
+struct Delivery {
+    inner: Weak<Inner>,
+    entry: Arc<Entry>,
+    uid: String,
+    name: String,
+    /// The last record in a stored object (durable in the checkpoint file).
+    checkpoint: Option<String>,
+    /// The last record read into `pending`.
+    read_upto: Option<String>,
+    iterator: Option<String>,
+    pending: Vec<RecordOut>,
+    pending_bytes: usize,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Delivery {
+    fn new(inner: Weak<Inner>, entry: Arc<Entry>) -> Self {
+        let (uid, name) = {
+            let s = read(&entry.spec);
+            (s.uid.clone(), s.name.clone())
+        };
+        Delivery {
+            inner,
+            entry,
+            uid,
+            name,
+            checkpoint: None,
+            read_upto: None,
+            iterator: None,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            retry_at: None,
+            backoff: RETRY_FIRST,
+        }
+    }
+
+    fn run(mut self) {
+        match self.inner.upgrade() {
+            Some(inner) => match load_checkpoint(&checkpoint_path(&inner.config.dir, &self.uid)) {
+                Ok(cp) => {
+                    self.read_upto = cp.clone();
+                    self.checkpoint = cp;
+                }
+                Err(e) => {
+                    tracing::error!(stream = %self.name, error = %e, "cannot read the delivery checkpoint; delivery of this stream is stopped");
+                    return;
+                }
+            },
+            None => return,
+        }
+        loop {
+            if self.entry.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let Some(inner) = self.inner.upgrade() else {
+                return;
+            };
+            let read_any = self.read(&inner);
+            let spec = read(&self.entry.spec).clone();
+            let due = self.due(&spec);
+            let retry_ok = self.retry_at.is_none_or(|t| Instant::now() >= t);
+            if due && retry_ok {
+                self.deliver(&inner, &spec);
+            }
+            let poll = inner.config.poll_interval;
+            drop(inner);
+            let delivered_now = due && retry_ok;
+            if !read_any && !delivered_now {
+                std::thread::sleep(poll);
+            }
+        }
+    }
+
+    /// Reads the next records into `pending` while under the size hint. True if any came.
+    fn read(&mut self, inner: &Inner) -> bool {
+        let size = read(&self.entry.spec).destination.buffering.size_bytes();
+        if self.pending_bytes >= size {
+            return false;
+        }
+        let buffer = format!("ds-{}", self.uid);
+        let it = match self.iterator.take() {
+            Some(it) => it,
+            None => {
+                let start = match &self.read_upto {
+                    Some(seq) => StartPosition::AfterSequence(seq.clone()),
+                    None => StartPosition::TrimHorizon,
+                };
+                match inner
+                    .buffer
+                    .get_shard_iterator(&buffer, &weir_streams::shard_id(0), &start)
+                {
+                    Ok(it) => it,
+                    Err(e) => {
+                        tracing::warn!(stream = %self.name, error = %e, "cannot read the delivery buffer");
+                        return false;
+                    }
+                }
+            }
+        };
+        match inner.buffer.get_records(&it, READ_BATCH) {
+            Ok(page) => {
+                self.iterator = page.next_iterator;
+                let any = !page.records.is_empty();
+                for r in page.records {
+                    self.pending_bytes += r.data.len();
+                    self.read_upto = Some(r.sequence_number.clone());
+                    self.pending.push(r);
+                }
+                any
+            }
+            Err(e) => {
+                // An expired iterator (a long retry) is re-made after what was read.
+                tracing::debug!(stream = %self.name, error = %e, "re-reading the delivery buffer");
+                false
+            }
+        }
+    }
+
+    fn due(&self, spec: &DeliveryStreamSpec) -> bool {
+        let Some(oldest) = self.pending.iter().map(|r| r.arrival_ms).min() else {
+            return false;
+        };
+        let b = spec.destination.buffering;
+        self.pending_bytes >= b.size_bytes()
+            || now_ms().saturating_sub(oldest) >= i64::from(b.interval_s) * 1000
+    }
+
+    fn deliver(&mut self, inner: &Inner, spec: &DeliveryStreamSpec) {
+        match store_object(inner, spec, &self.pending) {
+            Ok(key) => {
+                let last = self.pending.last().map(|r| r.sequence_number.clone());
+                if let Some(seq) = &last {
+                    if let Err(e) =
+                        save_checkpoint(&checkpoint_path(&inner.config.dir, &self.uid), seq)
+                    {
+                        // The object is stored; a restart would deliver these again (at least
+                        // once), so keep going.
+                        tracing::error!(stream = %self.name, error = %e, "cannot save the delivery checkpoint");
+                    }
+                }
+                tracing::debug!(stream = %self.name, key = %key, records = self.pending.len(), "delivered");
+                self.checkpoint = last;
+                self.pending.clear();
+                self.pending_bytes = 0;
+                self.retry_at = None;
+                self.backoff = RETRY_FIRST;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    stream = %self.name,
+                    records = self.pending.len(),
+                    retry_in_ms = self.backoff.as_millis() as u64,
+                    error = %weir_support::error_chain(&e),
+                    "delivery failed; retrying"
+                );
+                self.retry_at = Some(Instant::now() + self.backoff);
+                self.backoff = (self.backoff * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
+/// Builds and stores the object for `records`; returns its key.
+fn store_object(inner: &Inner, spec: &DeliveryStreamSpec, records: &[RecordOut]) -> Result<String> {
+    let dest = &spec.destination;
+    let oldest = records
+        .iter()
+        .map(|r| r.arrival_ms)
+        .min()
+        .unwrap_or_else(now_ms);
+    let key = object_key(spec, oldest)?;
+    let body =
+        crate::encode::object_body(records.iter().map(|r| r.data.as_slice()), dest.compression)
+            .map_err(|source| FirehoseError::Io {
+                what: format!("cannot compress an object of {}", spec.name),
+                source,
+            })?;
+    let bucket = dest.bucket()?;
+    inner
+        .runtime
+        .block_on(inner.stores.put(bucket, &key, body))?;
+    Ok(key)
+}
+
+/// `PREFIX` + `NAME-VERSION-yyyy-MM-dd-HH-mm-ss-UUID` + the compression's extension, the
+/// prefix evaluated at the oldest record's arrival (UTC).
+pub(crate) fn object_key(spec: &DeliveryStreamSpec, oldest_ms: i64) -> Result<String> {
+    let dest = &spec.destination;
+    let prefixes = dest.prefixes()?;
+    let at = DateTime::<Utc>::from_timestamp_millis(oldest_ms).ok_or_else(|| {
+        FirehoseError::InvalidArgument(format!("arrival time {oldest_ms} ms is out of range"))
+    })?;
+    let mut random = uuid::Uuid::new_v4().simple().to_string();
+    random.truncate(11);
+    let prefix = prefixes.data.render(&at, &random, "");
+    Ok(format!(
+        "{prefix}{}-{}-{:04}-{:02}-{:02}-{:02}-{:02}-{:02}-{}{}",
+        spec.name,
+        spec.version,
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        uuid::Uuid::new_v4(),
+        dest.compression.extension()
+    ))
+}
+
+fn load_checkpoint(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => {
+            let s = s.trim();
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(FirehoseError::Corrupt {
+                    path: path.display().to_string(),
+                    reason: "a delivery checkpoint holds one sequence number".into(),
+                });
+            }
+            Ok(Some(s.to_owned()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(FirehoseError::Io {
+            what: format!("cannot read {}", path.display()),
+            source,
+        }),
+    }
+}
+
+fn save_checkpoint(path: &Path, seq: &str) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    weir_support::write_atomic_via(&tmp, path, &[seq.as_bytes()]).map_err(|e| FirehoseError::Io {
+        what: "cannot write a delivery checkpoint".into(),
+        source: e.into(),
+    })
+}

@@ -1,0 +1,53 @@
+//! What can go wrong in the Firehose service, by the AWS error type it answers with.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum FirehoseError {
+    /// `ResourceNotFoundException`.
+    #[error("{0}")]
+    NotFound(String),
+    /// `ResourceInUseException`: the name is taken, or the stream is not in a state for this.
+    #[error("{0}")]
+    InUse(String),
+    /// `InvalidArgumentException`.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// `ValidationException`: a value breaks a constraint of the API's model.
+    #[error("{0}")]
+    Validation(String),
+    /// `LimitExceededException`.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// `ConcurrentModificationException`: a stale `CurrentDeliveryStreamVersionId`.
+    #[error("{0}")]
+    ConcurrentModification(String),
+    /// The durable buffer failed (a full or failing disk); nothing was acknowledged.
+    #[error("the delivery stream buffer failed: {0}")]
+    Buffer(#[source] weir_streams::StreamsError),
+    /// The catalog or a checkpoint could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The catalog on disk is not what Weir wrote.
+    #[error("{path}: {reason}")]
+    Corrupt { path: String, reason: String },
+    /// An S3 endpoint or credential in the configuration is unusable.
+    #[error("object storage for bucket {bucket}: {source}")]
+    Store {
+        bucket: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+impl From<weir_streams::StreamsError> for FirehoseError {
+    fn from(e: weir_streams::StreamsError) -> Self {
+        FirehoseError::Buffer(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, FirehoseError>;

@@ -1,0 +1,29 @@
+//! Weir's Firehose service: delivery streams that take records (`PutRecord`,
+//! `PutRecordBatch`), keep them durably, and deliver them in buffered, optionally compressed
+//! objects to S3-compatible storage or a folder, with Firehose's object names.
+//!
+//! **Acknowledged means durable.** Each delivery stream has a single-shard stream in a
+//! private `weir-streams` instance (`DIR/buffer`, fsync before every answer) as its buffer. A
+//! delivery thread reads it, builds objects by the buffering hints, stores them, and only then
+//! moves its checkpoint (`DIR/checkpoints/UID`) past them. After a crash it resumes from the
+//! checkpoint: every acknowledged record is delivered at least once, as on AWS. The buffer
+//! keeps records for 24 hours, AWS's retry window for S3.
+//!
+//! The catalog (`DIR/catalog.json`) holds every delivery stream's settings and survives
+//! restarts. No wire format here: `weir-api` maps Firehose's JSON onto these calls.
+
+mod catalog;
+mod deliver;
+mod encode;
+mod error;
+mod model;
+mod store;
+
+pub use catalog::{CreateRequest, Description, Firehose, FirehoseConfig, PutOutcome};
+pub use error::{FirehoseError, Result};
+pub use model::{
+    bucket_of, check_name, check_tags, Buffering, Compression, DeliveryStreamSpec, Encryption,
+    EncryptionStatus, S3Destination, SourceKind, StreamStatus, DESTINATION_ID, MAX_BATCH_BYTES,
+    MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS,
+};
+pub use store::{S3Settings, Storage};

@@ -1,0 +1,124 @@
+//! Runs the boto3 / AWS CLI Firehose suite (`tests/py/test_firehose.py`) against `weir run`,
+//! delivering to moto's S3 server (`moto[server]` from PyPI), both on free loopback ports.
+//! Installs `tests/py/requirements.txt` with pip when boto3, moto, cramjam or the AWS CLI is
+//! missing.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn python_deps_present() -> bool {
+    let py = Command::new("python3")
+        .args([
+            "-c",
+            "import boto3, cramjam, moto.server, awscli, botocore.session, sys; \
+             ops = botocore.session.get_session().get_service_model('firehose').operation_names; \
+             sys.exit(0 if 'PutRecordBatch' in ops else 1)",
+        ])
+        .status();
+    let cli = Command::new("aws").arg("--version").output();
+    matches!(py, Ok(s) if s.success()) && matches!(cli, Ok(o) if o.status.success())
+}
+
+/// moto's server, killed on drop.
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_moto(port: u16) -> Moto {
+    let child = Command::new("python3")
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto's server");
+    let moto = Moto(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    moto
+}
+
+#[test]
+fn boto3_and_aws_cli_firehose_suite() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !python_deps_present() {
+        let req = root.join("tests/py/requirements.txt");
+        let out = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--upgrade", "-r"])
+            .arg(&req)
+            .output()
+            .expect("run pip");
+        assert!(
+            out.status.success(),
+            "pip install failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let moto_port = common::free_port();
+    let _moto = start_moto(moto_port);
+    let s3 = format!("http://127.0.0.1:{moto_port}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("weir.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[broker]
+listen = "127.0.0.1:{mqtt}"
+
+[api]
+listen = "127.0.0.1:0"
+
+[storage]
+dir = "data"
+transition_ms = 100
+
+[s3]
+endpoint_url = "{s3}"
+region = "us-east-1"
+access_key_id = "AKIDTEST"
+secret_access_key = "secret"
+"#,
+            mqtt = common::free_port()
+        ),
+    )
+    .expect("write config");
+    let weir = common::Weir::start(&config);
+    let out = Command::new("python3")
+        .args(["-m", "unittest", "-v", "test_firehose"])
+        .current_dir(root.join("tests/py"))
+        .env("WEIR_ENDPOINT", format!("http://{}", weir.api))
+        .env("S3_ENDPOINT", &s3)
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("PYTHONWARNINGS", "ignore::ResourceWarning")
+        .output()
+        .expect("run python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "Firehose suite failed:\n{text}");
+    assert!(
+        text.contains("OK"),
+        "Firehose suite did not report OK:\n{text}"
+    );
+    assert!(
+        !text.contains("skipped"),
+        "Firehose suite skipped cases:\n{text}"
+    );
+}
