@@ -7,11 +7,21 @@ use weir_rules::RuleIndex;
 /// The seed CSV shipped in the repository; `WEIR_SPEEDING_CSV` overrides it. Without the file,
 /// synthetic rows are used.
 pub fn seed_payloads() -> Vec<Vec<u8>> {
+    // Included by weir-host's bench (host/) and weir-rules' example (host/rules/).
     let path = std::env::var("WEIR_SPEEDING_CSV").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/speeding/data/speeding_data.csv"
-        )
+        [
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../examples/speeding/data/speeding_data.csv"
+            ),
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../examples/speeding/data/speeding_data.csv"
+            ),
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .unwrap_or_default()
         .to_string()
     });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {

@@ -71,30 +71,12 @@ fn boto3_and_aws_cli_firehose_suite() {
     let s3 = format!("http://127.0.0.1:{moto_port}");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("weir.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[broker]
-listen = "127.0.0.1:{mqtt}"
-
-[api]
-listen = "127.0.0.1:0"
-
-[storage]
-dir = "data"
-transition_ms = 100
-
-[s3]
-endpoint_url = "{s3}"
-region = "us-east-1"
-access_key_id = "AKIDTEST"
-secret_access_key = "secret"
-"#,
-            mqtt = common::free_port()
-        ),
-    )
-    .expect("write config");
+    let text = common::base_config(common::free_port(), "transition_ms = 100\n")
+        + &format!(
+            "\n[s3]\nendpoint_url = \"{s3}\"\nregion = \"us-east-1\"\n\
+             access_key_id = \"AKIDTEST\"\nsecret_access_key = \"secret\"\n"
+        );
+    std::fs::write(&config, text).expect("write config");
     let weir = common::Weir::start(&config);
     let out = Command::new("python3")
         .args(["-m", "unittest", "-v", "test_firehose"])

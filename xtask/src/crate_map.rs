@@ -23,7 +23,12 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("weir-plugins", &["weir-support"]),
     (
         "weir-api",
-        &["weir-streams", "weir-firehose", "weir-sigv4", "weir-support"],
+        &[
+            "weir-streams",
+            "weir-firehose",
+            "weir-sigv4",
+            "weir-support",
+        ],
     ),
     (
         "weir-firehose",

@@ -142,8 +142,40 @@ fn config_unknown_top_level_key() {
     let text = format!("{BASE}\n[stream.x]\nshards = 1\n");
     assert_eq!(
         one_error(&text),
-        format!("{F}:16:2: `stream`: unknown key `stream` (expected one of `broker`, `api`, `storage`, `streams`, `tables`, `plugins`, `notify`, `rules`)")
+        format!("{F}:16:2: `stream`: unknown key `stream` (expected one of `broker`, `api`, `storage`, `s3`, `streams`, `tables`, `plugins`, `notify`, `rules`)")
     );
+}
+
+#[test]
+fn s3_section_is_optional_and_checked() {
+    let none = Config::parse(BASE, F).expect("no [s3]");
+    assert_eq!(none.s3, None);
+    let text = format!(
+        "{BASE}\n[s3]\nendpoint_url = \"http://127.0.0.1:9000\"\nregion = \"eu-west-1\"\naccess_key_id = \"AK\"\nsecret_access_key = \"SK\"\n"
+    );
+    let c = Config::parse(&text, F).expect("valid [s3]");
+    let s3 = c.s3.expect("s3");
+    assert_eq!(s3.endpoint_url.as_deref(), Some("http://127.0.0.1:9000"));
+    assert_eq!(s3.region.as_deref(), Some("eu-west-1"));
+    assert!(
+        !format!("{s3:?}").contains("SK"),
+        "the secret is not printed"
+    );
+    let bad = format!("{BASE}\n[s3]\nendpoint_url = \"minio:9000\"\naccess_key_id = \"AK\"\n");
+    let err = Config::parse(&bad, F).expect_err("bad [s3]").to_string();
+    assert!(
+        err.contains("s3.endpoint_url") && err.contains("not an http://"),
+        "{err}"
+    );
+    assert!(
+        err.contains("s3.secret_access_key") && err.contains("go together"),
+        "{err}"
+    );
+    let typo = format!("{BASE}\n[s3]\nendpoint = \"http://x\"\n");
+    let err = Config::parse(&typo, F)
+        .expect_err("unknown key")
+        .to_string();
+    assert!(err.contains("unknown key `endpoint`"), "{err}");
 }
 
 #[test]

@@ -95,11 +95,20 @@ pub fn call(
     action: &str,
     body: &serde_json::Value,
 ) -> std::io::Result<(u16, serde_json::Value)> {
+    call_target(addr, &format!("Kinesis_20131202.{action}"), body)
+}
+
+/// POSTs a JSON 1.1 request to any target (`Firehose_20150804.PutRecordBatch`, ...).
+pub fn call_target(
+    addr: &str,
+    target: &str,
+    body: &serde_json::Value,
+) -> std::io::Result<(u16, serde_json::Value)> {
     let payload = serde_json::to_vec(body).expect("json");
     let mut s = TcpStream::connect(addr)?;
     let head = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: Kinesis_20131202.{action}\r\nX-Amz-Date: 20260101T000000Z\r\n\
+         X-Amz-Target: {target}\r\nX-Amz-Date: 20260101T000000Z\r\n\
          Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=00\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         payload.len()
@@ -274,6 +283,16 @@ pub fn read_stream(dir: &Path, name: &str) -> Vec<(String, Value)> {
         }
     }
     out
+}
+
+/// The `[broker]`, `[api]` and `[storage]` tables of a `weir run` test configuration: the
+/// embedded broker on `mqtt`, the API on a free port, data under `data/` next to the file,
+/// and `storage_extra` (lines) in `[storage]`.
+pub fn base_config(mqtt: u16, storage_extra: &str) -> String {
+    format!(
+        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n\
+         [storage]\ndir = \"data\"\n{storage_extra}"
+    )
 }
 
 /// Every file under `root`, by path relative to it.

@@ -1,11 +1,11 @@
-//! Prints the speeding-rule figures and the eval/parse ratio without
-//! criterion: `cargo run --release --example bench_ratio`.
+//! Prints the speeding-rule figures and the eval/parse ratio without criterion:
+//! `cargo run --release -p weir-rules --example rules_bench_ratio` (no host build needed).
 
 use std::time::Instant;
 
 use weir_rules::{EvalContext, Rule};
 
-#[path = "../benches/common.rs"]
+#[path = "../../benches/common.rs"]
 mod common;
 
 fn per_msg_ns(rounds: usize, n: usize, f: &mut dyn FnMut()) -> f64 {
