@@ -166,6 +166,7 @@ impl Firehose {
         bc.account_id = config.account_id.clone();
         let buffer = Streams::open(bc)?;
         let specs = load_catalog(&catalog_path(&config.dir))?;
+        sweep_orphans(&config.dir, &buffer, &specs)?;
         let mut streams = BTreeMap::new();
         let now = Instant::now();
         for spec in specs {
@@ -575,6 +576,35 @@ fn record_id(uid: &str, seq: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{uid}:{seq}"))
 }
 
+/// Removes buffers and checkpoints whose delivery stream is no longer in the catalog: a
+/// deletion is durable in the catalog first, so a crash can leave its data behind.
+fn sweep_orphans(dir: &Path, buffer: &Streams, specs: &[DeliveryStreamSpec]) -> Result<()> {
+    let live: std::collections::HashSet<String> =
+        specs.iter().map(|s| buffer_name(&s.uid)).collect();
+    for s in buffer.list_streams() {
+        if !live.contains(&s.name) {
+            tracing::info!(buffer = %s.name, "removing the buffer of a deleted delivery stream");
+            buffer.delete_stream(&s.name)?;
+        }
+    }
+    let cp_dir = dir.join("checkpoints");
+    let entries = std::fs::read_dir(&cp_dir).map_err(|source| FirehoseError::Io {
+        what: format!("cannot list {}", cp_dir.display()),
+        source,
+    })?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let uid = name.split('.').next().unwrap_or_default();
+        if !live.contains(&buffer_name(uid)) {
+            std::fs::remove_file(e.path()).map_err(|source| FirehoseError::Io {
+                what: format!("cannot remove {}", e.path().display()),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The object names this spec makes are usable keys (no empty, `.` or `..` segments).
 fn check_keys(spec: &DeliveryStreamSpec) -> Result<()> {
     let key = crate::deliver::object_key(spec, now_ms())?;
@@ -632,4 +662,105 @@ fn save_catalog(dir: &Path, specs: &[DeliveryStreamSpec]) -> Result<()> {
         what: "cannot write the delivery stream catalog".into(),
         source: e.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn destination(bucket: &str) -> S3Destination {
+        S3Destination {
+            role_arn: "arn:aws:iam::000000000000:role/firehose".into(),
+            bucket_arn: format!("arn:aws:s3:::{bucket}"),
+            prefix: None,
+            error_output_prefix: None,
+            buffering: Buffering {
+                size_mib: 1,
+                interval_s: 0,
+            },
+            compression: Compression::Uncompressed,
+        }
+    }
+
+    fn open(dir: &Path, rt: &tokio::runtime::Runtime) -> Firehose {
+        let mut c = FirehoseConfig::new(dir.join("fh"), Storage::Folder(dir.join("s3")));
+        c.transition_delay = Duration::ZERO;
+        Firehose::open(c, rt.handle().clone()).expect("open")
+    }
+
+    fn request(name: &str) -> CreateRequest {
+        CreateRequest {
+            name: name.into(),
+            source: SourceKind::DirectPut,
+            kinesis_stream_arn: None,
+            destination: destination("bkt"),
+            tags: BTreeMap::new(),
+            encryption: None,
+        }
+    }
+
+    #[test]
+    fn the_catalog_survives_a_restart_and_orphans_are_swept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let fh = open(dir.path(), &rt);
+        fh.create(request("keep")).expect("create");
+        let mut tags = BTreeMap::new();
+        tags.insert("team".to_string(), "fleet".to_string());
+        fh.tag("keep", tags).expect("tag");
+        // A buffer left by a deletion that crashed before its data was removed.
+        fh.inner
+            .buffer
+            .ensure_stream("ds-0123abcd", 1, BUFFER_RETENTION_HOURS)
+            .expect("orphan");
+        std::fs::write(dir.path().join("fh/checkpoints/0123abcd"), "1").expect("orphan cp");
+        drop(fh);
+        let fh = open(dir.path(), &rt);
+        let d = fh.describe("keep").expect("describe");
+        assert_eq!(d.spec.tags.get("team").map(String::as_str), Some("fleet"));
+        assert_eq!(d.status, StreamStatus::Active);
+        let names: Vec<String> = fh
+            .inner
+            .buffer
+            .list_streams()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, vec![format!("ds-{}", d.spec.uid)]);
+        assert!(!dir.path().join("fh/checkpoints/0123abcd").exists());
+    }
+
+    #[test]
+    fn put_checks_state_and_source() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let fh = open(dir.path(), &rt);
+        assert!(matches!(
+            fh.put("nobody", &[b"x".to_vec()]),
+            Err(FirehoseError::NotFound(_))
+        ));
+        fh.create(request("s")).expect("create");
+        assert!(matches!(
+            fh.create(request("s")),
+            Err(FirehoseError::InUse(_))
+        ));
+        let (out, encrypted) = fh.put("s", &[b"a".to_vec(), b"b".to_vec()]).expect("put");
+        assert!(!encrypted);
+        let ids: Vec<_> = out
+            .iter()
+            .map(|o| match o {
+                PutOutcome::Ok { record_id } => record_id.clone(),
+                PutOutcome::Failed { message } => panic!("{message}"),
+            })
+            .collect();
+        assert_ne!(ids[0], ids[1]);
+        let mut req = request("k");
+        req.source = SourceKind::KinesisStreamAsSource;
+        assert!(matches!(
+            fh.create(req),
+            Err(FirehoseError::InvalidArgument(_))
+        ));
+        fh.delete("s").expect("delete");
+        assert!(matches!(fh.describe("s"), Err(FirehoseError::NotFound(_))));
+    }
 }
