@@ -1,7 +1,8 @@
 //! Runs the boto3 / AWS CLI Firehose suite (`tests/py/test_firehose.py`) against `weir run`,
 //! delivering to moto's S3 server (`moto[server]` from PyPI), both on free loopback ports.
 //! Installs `tests/py/requirements.txt` with pip when boto3, moto, cramjam or the AWS CLI is
-//! missing.
+//! missing. `test_firehose_features.py` runs in the same server, which loads the blueprint
+//! plugins it transforms with and declares the table it converts to Parquet with.
 
 mod common;
 
@@ -14,7 +15,7 @@ fn python_deps_present() -> bool {
     let py = Command::new("python3")
         .args([
             "-c",
-            "import boto3, cramjam, moto.server, awscli, botocore.session, sys; \
+            "import boto3, cramjam, pyarrow.parquet, moto.server, awscli, botocore.session, sys; \
              ops = botocore.session.get_session().get_service_model('firehose').operation_names; \
              sys.exit(0 if 'PutRecordBatch' in ops else 1)",
         ])
@@ -75,11 +76,25 @@ fn boto3_and_aws_cli_firehose_suite() {
         + &format!(
             "\n[s3]\nendpoint_url = \"{s3}\"\nregion = \"us-east-1\"\n\
              access_key_id = \"AKIDTEST\"\nsecret_access_key = \"secret\"\n"
+        )
+        + &format!(
+            "\n[plugins.apache-log-to-json]\npath = {:?}\n\
+             \n[plugins.speed-limit]\npath = {:?}\ngrants = [\"config\"]\n\
+             \n[[firehose.tables]]\ndatabase = \"weir\"\ntable = \"cars\"\n\
+             columns = [\"car string\", \"speed double\", \"seen timestamp\", \"laps bigint\", \"ok boolean\"]\n",
+            common::component("apache-log-to-json"),
+            common::component("speed-limit"),
         );
     std::fs::write(&config, text).expect("write config");
     let weir = common::Weir::start(&config);
     let out = Command::new("python3")
-        .args(["-m", "unittest", "-v", "test_firehose"])
+        .args([
+            "-m",
+            "unittest",
+            "-v",
+            "test_firehose",
+            "test_firehose_features",
+        ])
         .current_dir(root.join("tests/py"))
         .env("WEIR_ENDPOINT", format!("http://{}", weir.api))
         .env("S3_ENDPOINT", &s3)

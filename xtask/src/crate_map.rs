@@ -32,7 +32,12 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "weir-firehose",
-        &["weir-streams", "weir-delivery", "weir-support"],
+        &[
+            "weir-streams",
+            "weir-delivery",
+            "weir-rules",
+            "weir-support",
+        ],
     ),
     (
         "weir-delivery",

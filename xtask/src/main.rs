@@ -104,7 +104,9 @@ fn ensure_wasm_target() -> Result<()> {
 }
 
 /// Plugin crates: every folder under `plugins/` (and one level deeper, for groups such as the
-/// hostile test plugins) that has a `Cargo.toml`.
+/// hostile test plugins) that has a `Cargo.toml` naming the `cdylib` crate type. Other crates
+/// there, such as the shared libraries under `plugins/lib/`, are linked into plugins and not
+/// built as components of their own.
 fn plugin_crates(root: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut found = Vec::new();
     let mut dirs = vec![root.join("plugins")];
@@ -129,7 +131,9 @@ fn plugin_crates(root: &Path) -> Result<Vec<(String, PathBuf)>> {
                             .map(str::to_string)
                     })
                     .with_context(|| format!("{}: no package name", manifest.display()))?;
-                found.push((name, path));
+                if is_cdylib(&text) {
+                    found.push((name, path));
+                }
             } else if path.parent() == Some(&root.join("plugins")) {
                 dirs.push(path);
             }
@@ -137,6 +141,14 @@ fn plugin_crates(root: &Path) -> Result<Vec<(String, PathBuf)>> {
     }
     found.sort();
     Ok(found)
+}
+
+/// Whether a manifest's `crate-type` line lists `cdylib` (what a component is built from).
+fn is_cdylib(manifest: &str) -> bool {
+    manifest.lines().any(|l| {
+        let l = l.trim();
+        l.starts_with("crate-type") && l.contains("\"cdylib\"")
+    })
 }
 
 /// Builds every plugin in one cargo invocation and copies the components to
@@ -328,4 +340,26 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     }
     steps.summary();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_cdylib_crates_are_plugins() {
+        assert!(is_cdylib("[lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n"));
+        assert!(!is_cdylib(
+            "[package]\nname = \"log-formats\"\n# not a cdylib\n"
+        ));
+        let root = workspace_root();
+        let names: Vec<String> = plugin_crates(&root)
+            .expect("plugins")
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert!(names.iter().any(|n| n == "apache-log-to-csv"), "{names:?}");
+        assert!(names.iter().any(|n| n == "hostile-fs"), "{names:?}");
+        assert!(!names.iter().any(|n| n == "log-formats"), "{names:?}");
+    }
 }

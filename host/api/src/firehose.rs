@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use weir_firehose::{
-    Buffering, Compression, CreateRequest, Description, Firehose, FirehoseError, PutOutcome,
-    S3Destination, SourceKind, DESTINATION_ID, MAX_BATCH_BYTES, MAX_BATCH_RECORDS,
-    MAX_RECORD_BYTES,
+    Buffering, Compression, Conversion, CreateRequest, Description, Firehose, FirehoseError,
+    Partitioning, Processing, PutOutcome, S3Destination, SourceKind, DESTINATION_ID,
+    MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES,
 };
 
 use crate::error::{ApiError, ErrorKind};
+use crate::firehose_config as cfg;
 use crate::request::{check_string, label, name_pattern, Req, NAME_PATTERN};
 use crate::value::{map, s, Val};
 
@@ -113,7 +114,7 @@ fn stream_name<'a>(req: &mut Req<'a>) -> Result<Option<&'a str>, ApiError> {
 }
 
 /// A nested structure, or a SerializationException naming the field.
-fn structure<'a>(v: &'a Val, field: &str) -> Result<Req<'a>, ApiError> {
+pub(crate) fn structure<'a>(v: &'a Val, field: &str) -> Result<Req<'a>, ApiError> {
     match v {
         Val::Map(_) => Req::new(v),
         other => Err(ApiError::serialization(format!(
@@ -124,7 +125,7 @@ fn structure<'a>(v: &'a Val, field: &str) -> Result<Req<'a>, ApiError> {
 }
 
 /// Nested validation messages carry the path, as AWS's do.
-fn nested(outer: &mut Req<'_>, inner: &mut Req<'_>, path: &str) -> Result<(), ApiError> {
+pub(crate) fn nested(outer: &mut Req<'_>, inner: &mut Req<'_>, path: &str) -> Result<(), ApiError> {
     match inner.finish() {
         Ok(()) => Ok(()),
         Err(e) if e.kind == ErrorKind::Validation => {
@@ -146,6 +147,11 @@ struct S3Fields {
     size_mib: Option<i64>,
     interval_s: Option<i64>,
     compression: Option<Compression>,
+    processing: Option<Processing>,
+    partitioning: Option<Partitioning>,
+    conversion: Option<Conversion>,
+    /// True when any of the three was given (an update may not change them).
+    extras: bool,
 }
 
 fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3Fields, ApiError> {
@@ -168,20 +174,17 @@ fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3
         nested(&mut r, &mut hr, "bufferingHints")?;
     }
     let compression = r.enumeration("CompressionFormat", false, &COMPRESSIONS)?;
-    for unsupported in [
+    let at = label(field);
+    let extras = [
         "ProcessingConfiguration",
-        "DataFormatConversionConfiguration",
         "DynamicPartitioningConfiguration",
-    ] {
-        let enabled = r
-            .raw(unsupported)
-            .is_some_and(|c| !matches!(c.get("Enabled"), Some(Val::Bool(false))));
-        if enabled {
-            return Err(ApiError::invalid(format!(
-                "{field}.{unsupported} is not supported by Weir yet."
-            )));
-        }
-    }
+        "DataFormatConversionConfiguration",
+    ]
+    .iter()
+    .any(|f| r.raw(f).is_some());
+    let p = cfg::processing(&mut r, &at)?;
+    let partitioning = cfg::partitioning(&mut r, &at, p.extraction_query)?;
+    let conversion = cfg::conversion(&mut r, &at)?;
     if let Some(Val::Str(mode)) = r.raw("S3BackupMode") {
         if mode != "Disabled" {
             return Err(ApiError::invalid(format!(
@@ -200,6 +203,10 @@ fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3
         size_mib,
         interval_s,
         compression,
+        processing: p.lambda,
+        partitioning,
+        conversion,
+        extras,
     })
 }
 
@@ -279,6 +286,7 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
     )?;
     let tags = tag_list(req, "Tags", false)?;
     let encryption = encryption_input(req)?;
+    let kinesis_stream_arn = cfg::kinesis_source(req)?;
     req.finish()?;
     let source = match kind {
         None | Some("DirectPut") => SourceKind::DirectPut,
@@ -305,15 +313,17 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
     .filter(|d| req.raw(d).is_some())
     .collect();
     let dest = match destinations.as_slice() {
-        [d @ ("ExtendedS3DestinationConfiguration" | "S3DestinationConfiguration")] => *d,
+        [d @ ("ExtendedS3DestinationConfiguration"
+        | "S3DestinationConfiguration"
+        | "HttpEndpointDestinationConfiguration")] => *d,
         [] => {
             return Err(ApiError::invalid(
-                "Exactly one destination configuration must be given; Weir delivers to S3 (ExtendedS3DestinationConfiguration).",
+                "Exactly one destination configuration must be given; Weir delivers to S3 (ExtendedS3DestinationConfiguration) and HTTP endpoints (HttpEndpointDestinationConfiguration).",
             ))
         }
         [one] => {
             return Err(ApiError::invalid(format!(
-                "{one} is not supported by Weir yet; use ExtendedS3DestinationConfiguration."
+                "{one} is not supported by Weir; use ExtendedS3DestinationConfiguration or HttpEndpointDestinationConfiguration."
             )))
         }
         _ => {
@@ -326,7 +336,32 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let Some(v) = req.raw(dest) else {
         return Err(ApiError::invalid("missing destination"));
     };
-    let f = s3_fields(req, v, dest, true)?;
+    let (f, http) = if dest == "HttpEndpointDestinationConfiguration" {
+        let mut hr = structure(v, dest)?;
+        let p = cfg::processing(&mut hr, "httpEndpointDestinationConfiguration")?;
+        if p.extraction_query.is_some() {
+            return Err(ApiError::invalid(
+                "Dynamic partitioning (MetadataExtraction) applies to S3 destinations only.",
+            ));
+        }
+        let http = cfg::http_destination(&mut hr)?;
+        let Some(s3v) = hr.raw("S3Configuration") else {
+            return Err(ApiError::new(
+                ErrorKind::Validation,
+                "1 validation error detected: Value null at 'httpEndpointDestinationConfiguration.s3Configuration' failed to satisfy constraint: Member must not be null",
+            ));
+        };
+        let mut f = s3_fields(req, s3v, "S3Configuration", true)?;
+        f.processing = p.lambda;
+        (f, Some(http))
+    } else {
+        (s3_fields(req, v, dest, true)?, None)
+    };
+    if dest == "S3DestinationConfiguration" && f.extras {
+        return Err(ApiError::invalid(
+            "S3DestinationConfiguration has no processing, partitioning or format conversion; use ExtendedS3DestinationConfiguration.",
+        ));
+    }
     let buffering = Buffering::new(f.size_mib, f.interval_s)?;
     let destination = S3Destination {
         role_arn: f.role_arn.unwrap_or_default(),
@@ -339,10 +374,14 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let arn = fh.create(CreateRequest {
         name: name.unwrap_or_default().to_owned(),
         source,
-        kinesis_stream_arn: None,
+        kinesis_stream_arn,
         destination,
         tags,
         encryption,
+        processing: f.processing,
+        partitioning: f.partitioning,
+        conversion: f.conversion,
+        http,
     })?;
     Ok(map(vec![("DeliveryStreamARN", s(arn))]))
 }
@@ -386,6 +425,23 @@ fn description(d: &Description) -> Val {
     ));
     let plain = map(s3.clone());
     s3.push(("S3BackupMode", s("Disabled")));
+    if let Some(p) =
+        cfg::processing_description(spec.processing.as_ref(), spec.partitioning.as_ref())
+    {
+        s3.push(("ProcessingConfiguration", p));
+    }
+    if let Some(p) = &spec.partitioning {
+        s3.push((
+            "DynamicPartitioningConfiguration",
+            cfg::partitioning_description(p),
+        ));
+    }
+    if let Some(c) = &spec.conversion {
+        s3.push((
+            "DataFormatConversionConfiguration",
+            cfg::conversion_description(c),
+        ));
+    }
     let extended = map(s3);
     let mut enc = vec![("Status", s(d.encryption.as_str()))];
     if let Some(kt) = &spec.encryption.key_type {
@@ -406,14 +462,40 @@ fn description(d: &Description) -> Val {
     if spec.version > 1 || spec.updated_ms != spec.created_ms {
         out.push(("LastUpdateTimestamp", Val::Time(spec.updated_ms)));
     }
-    out.push((
-        "Destinations",
-        Val::Arr(vec![map(vec![
+    if let Some(arn) = &spec.kinesis_stream_arn {
+        out.push((
+            "Source",
+            map(vec![(
+                "KinesisStreamSourceDescription",
+                map(vec![
+                    ("KinesisStreamARN", s(arn.clone())),
+                    ("RoleARN", s(dest.role_arn.clone())),
+                    ("DeliveryStartTimestamp", Val::Time(spec.created_ms)),
+                ]),
+            )]),
+        ));
+    }
+    let destination = match &spec.http {
+        Some(h) => {
+            let mut d = cfg::http_description(h, plain);
+            if let (Val::Map(m), Some(p)) = (
+                &mut d,
+                cfg::processing_description(spec.processing.as_ref(), None),
+            ) {
+                m.push(("ProcessingConfiguration".into(), p));
+            }
+            map(vec![
+                ("DestinationId", s(DESTINATION_ID)),
+                ("HttpEndpointDestinationDescription", d),
+            ])
+        }
+        None => map(vec![
             ("DestinationId", s(DESTINATION_ID)),
             ("S3DestinationDescription", plain),
             ("ExtendedS3DestinationDescription", extended),
-        ])]),
-    ));
+        ]),
+    };
+    out.push(("Destinations", Val::Arr(vec![destination])));
     out.push(("HasMoreDestinations", Val::Bool(false)));
     map(out)
 }
@@ -485,6 +567,16 @@ fn update_destination(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError>
         Some((field, v)) => Some(s3_fields(req, v, field, false)?),
         None => None,
     };
+    if fields.as_ref().is_some_and(|f| f.extras) {
+        return Err(ApiError::invalid(
+            "Weir does not change ProcessingConfiguration, DynamicPartitioningConfiguration or DataFormatConversionConfiguration in UpdateDestination; create a new delivery stream.",
+        ));
+    }
+    if req.raw("HttpEndpointDestinationUpdate").is_some() {
+        return Err(ApiError::invalid(
+            "Weir does not change an HTTP endpoint destination in UpdateDestination; create a new delivery stream.",
+        ));
+    }
     fh.update_destination(
         name.unwrap_or_default(),
         version.unwrap_or_default(),

@@ -14,6 +14,7 @@ mod error;
 mod eventstream;
 mod fanout;
 mod firehose;
+mod firehose_config;
 mod request;
 mod serve;
 pub mod sigv4;

@@ -42,7 +42,8 @@ pub trait Destination {
 pub enum ActionKind {
     /// Put into a stream.
     Kinesis(KinesisAction),
-    /// Buffered delivery into files under a folder.
+    /// Buffered delivery into files under a folder, or into a delivery stream of the
+    /// Firehose service.
     Firehose(FirehoseAction),
     /// Publish back to MQTT.
     Republish(RepublishAction),
@@ -94,10 +95,12 @@ impl Destination for KinesisAction {
     }
 }
 
-/// `kind = "firehose"`.
+/// `kind = "firehose"`: either files under `root`, with this action's own prefixes and
+/// buffering, or (with `delivery_stream`) records put into a delivery stream of the Firehose
+/// service, whose own settings then apply.
 #[derive(Debug, Clone)]
 pub struct FirehoseAction {
-    /// Folder objects are written under.
+    /// Folder objects are written under; empty when `delivery_stream` is set.
     pub root: PathBuf,
     /// Key prefix (may use `!{timestamp:...}`).
     pub prefix: String,
@@ -107,6 +110,10 @@ pub struct FirehoseAction {
     pub buffer_bytes: u64,
     /// Flush after this long.
     pub buffer_interval: Duration,
+    /// The delivery stream (of the Firehose service) the records are put into instead of
+    /// writing under `root`; `root`, `prefix`, `error_prefix` and the buffering are then the
+    /// defaults and unused (the delivery stream's own settings apply).
+    pub delivery_stream: Option<String>,
 }
 
 impl Destination for FirehoseAction {
@@ -114,13 +121,19 @@ impl Destination for FirehoseAction {
         "FirehoseAction"
     }
     fn resource(&self) -> String {
-        self.root.display().to_string()
+        match &self.delivery_stream {
+            Some(name) => name.clone(),
+            None => self.root.display().to_string(),
+        }
     }
     fn key_template(&self) -> Option<&Template> {
         None
     }
     fn label(&self) -> String {
-        "firehose".into()
+        match &self.delivery_stream {
+            Some(name) => format!("firehose:{name}"),
+            None => "firehose".into(),
+        }
     }
 }
 

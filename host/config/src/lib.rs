@@ -43,6 +43,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// Durable data.
     pub storage: StorageConfig,
+    /// `[firehose]`: table schemas and the delivery streams to create at start-up.
+    pub firehose: FirehoseSection,
     /// `[s3]`: where Firehose delivery streams write; `None` without the section (buckets are
     /// then folders under the storage folder, unless `AWS_ENDPOINT_URL` names an endpoint).
     pub s3: Option<S3Config>,
@@ -213,6 +215,59 @@ impl std::fmt::Debug for S3Config {
             )
             .finish()
     }
+}
+
+/// `[firehose]`: what the Firehose service starts with.
+#[derive(Debug, Clone, Default)]
+pub struct FirehoseSection {
+    /// `[[firehose.tables]]`: schemas record format conversion can name.
+    pub tables: Vec<TableSchema>,
+    /// `[[firehose.delivery_streams]]`: created at start-up when missing.
+    pub delivery_streams: Vec<DeliveryStreamDecl>,
+}
+
+/// `[[firehose.tables]]`: a table schema (as Glue would hold it).
+#[derive(Debug, Clone)]
+pub struct TableSchema {
+    /// Database name.
+    pub database: String,
+    /// Table name.
+    pub table: String,
+    /// `(name, Hive type)` as written, in order.
+    pub columns: Vec<(String, String)>,
+}
+
+/// `[[firehose.delivery_streams]]`: a delivery stream declared in the file. `None` means
+/// Firehose's default.
+#[derive(Debug, Clone)]
+pub struct DeliveryStreamDecl {
+    /// 1-64 characters of `[a-zA-Z0-9_.-]`.
+    pub name: String,
+    /// The S3 bucket objects are written to.
+    pub bucket: String,
+    /// Key prefix.
+    pub prefix: Option<String>,
+    /// Key prefix of failed records.
+    pub error_prefix: Option<String>,
+    /// Flush at this many MiB (1..=128).
+    pub buffer_size_mib: Option<u32>,
+    /// Flush after this many seconds (0..=900).
+    pub buffer_interval_s: Option<u32>,
+    /// `UNCOMPRESSED`, `GZIP`, `ZIP`, `Snappy` or `HADOOP_SNAPPY`.
+    pub compression: Option<String>,
+    /// A stream of `[streams]` the delivery stream reads from.
+    pub source_stream: Option<String>,
+    /// A transformer plugin of `[plugins]` that processes records.
+    pub lambda: Option<String>,
+    /// Retries of the transformer (0..=300).
+    pub lambda_retries: Option<u32>,
+    /// Dynamic partitioning query.
+    pub partition_query: Option<String>,
+    /// `(database, table)` of a `[[firehose.tables]]` entry: records are converted to Parquet
+    /// with its schema.
+    pub table: Option<(String, String)>,
+    /// Parquet's compression (`UNCOMPRESSED`, `GZIP` or `SNAPPY`); only with `table`.
+    pub parquet_compression: Option<String>,
 }
 
 /// `[streams.NAME]`.

@@ -93,6 +93,36 @@ pub struct RawS3 {
     pub secret_access_key: Option<String>,
 }
 
+/// `[[firehose.tables]]`: a table schema record format conversion can name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFirehoseTable {
+    pub database: String,
+    pub table: String,
+    /// `"NAME TYPE"` each.
+    pub columns: Vec<String>,
+}
+
+/// `[[firehose.delivery_streams]]`: a delivery stream created at start when missing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeliveryStream {
+    pub name: String,
+    pub bucket: String,
+    pub prefix: Option<String>,
+    pub error_prefix: Option<String>,
+    pub buffer_size_mib: Option<u64>,
+    pub buffer_interval_s: Option<u64>,
+    pub compression: Option<String>,
+    pub source_stream: Option<String>,
+    pub lambda: Option<String>,
+    pub lambda_retries: Option<u64>,
+    pub partition_query: Option<String>,
+    /// `"DATABASE.TABLE"`.
+    pub table: Option<String>,
+    pub parquet_compression: Option<String>,
+}
+
 /// `[streams.NAME]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +226,7 @@ impl RawActionKind {
                 "error_prefix",
                 "buffer_bytes",
                 "buffer_interval_ms",
+                "delivery_stream",
             ],
             RawActionKind::Republish => &["topic", "qos"],
             RawActionKind::Table => &["table", "key"],
@@ -226,6 +257,7 @@ pub struct RawAction {
     pub error_prefix: Option<String>,
     pub buffer_bytes: Option<u64>,
     pub buffer_interval_ms: Option<u64>,
+    pub delivery_stream: Option<String>,
     // republish
     pub topic: Option<String>,
     pub qos: Option<u64>,
@@ -254,6 +286,7 @@ impl RawAction {
             ("error_prefix", self.error_prefix.is_some()),
             ("buffer_bytes", self.buffer_bytes.is_some()),
             ("buffer_interval_ms", self.buffer_interval_ms.is_some()),
+            ("delivery_stream", self.delivery_stream.is_some()),
             ("topic", self.topic.is_some()),
             ("qos", self.qos.is_some()),
             ("table", self.table.is_some()),
@@ -275,6 +308,6 @@ pub struct RawBuffer {
 }
 
 /// The top-level keys, in the order they are documented.
-pub const TOP_LEVEL_KEYS: [&str; 9] = [
-    "broker", "api", "storage", "s3", "streams", "tables", "plugins", "notify", "rules",
+pub const TOP_LEVEL_KEYS: [&str; 10] = [
+    "broker", "api", "storage", "s3", "firehose", "streams", "tables", "plugins", "notify", "rules",
 ];

@@ -20,6 +20,7 @@ use super::*;
 use crate::{Grant, PluginSpec, DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_BYTES};
 use weir_rules::{Diagnostic, Template};
 
+mod firehose;
 mod rules;
 mod sections;
 #[cfg(test)]

@@ -221,6 +221,11 @@ impl FirehoseWriter {
                 name: name.clone(),
                 source,
             })?;
+        if let Some(key) = prefixes.data.partition_keys().first() {
+            return Err(cfg_err(format!(
+                "prefix uses !{{partitionKeyFromQuery:{key}}}, which needs a delivery stream with dynamic partitioning (name one with `delivery_stream`)"
+            )));
+        }
         // Refuse a prefix that can never give a safe key now, not at the first flush. Keys are
         // checked again when each object is written.
         for error_type in [None, Some("processing-failed")] {

@@ -96,6 +96,8 @@ enum Segment {
     Timestamp(Vec<TsPart>),
     RandomString,
     ErrorOutputType,
+    /// `!{partitionKeyFromQuery:NAME}`: a dynamic-partitioning key of the object's records.
+    PartitionKey(String),
 }
 
 /// A parsed prefix template.
@@ -182,6 +184,17 @@ impl KeyTemplate {
             .any(|s| matches!(s, Segment::Timestamp(_)))
     }
 
+    /// The `!{partitionKeyFromQuery:NAME}` names, in order of appearance.
+    pub fn partition_keys(&self) -> Vec<&str> {
+        self.segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::PartitionKey(k) => Some(k.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn has_error_type(&self) -> bool {
         self.segments
             .iter()
@@ -203,10 +216,23 @@ impl KeyTemplate {
     /// record's arrival), as Firehose does. `error_output_type` is rendered where the template
     /// asks for it; data templates never do.
     pub fn render(&self, at: &DateTime<Utc>, random: &str, error_output_type: &str) -> String {
+        self.render_keys(at, random, error_output_type, &|_| None)
+    }
+
+    /// [`KeyTemplate::render`] with the partition keys of the object's records; a key the
+    /// lookup does not know renders empty (the caller checked every name beforehand).
+    pub fn render_keys(
+        &self,
+        at: &DateTime<Utc>,
+        random: &str,
+        error_output_type: &str,
+        keys: &dyn Fn(&str) -> Option<String>,
+    ) -> String {
         let mut out = String::new();
         for seg in &self.segments {
             match seg {
                 Segment::Literal(l) => out.push_str(l),
+                Segment::PartitionKey(k) => out.push_str(&keys(k).unwrap_or_default()),
                 Segment::RandomString => out.push_str(random),
                 Segment::ErrorOutputType => out.push_str(error_output_type),
                 Segment::Timestamp(parts) => {
@@ -257,7 +283,8 @@ impl Prefixes {
             },
         };
         let mut data = data;
-        if !data.has_timestamp() {
+        // Dynamic partitioning replaces the default time folders: the prefix says it all.
+        if !data.has_timestamp() && data.partition_keys().is_empty() {
             data.segments.push(default_time_folders());
         }
         let mut error = error;
@@ -282,6 +309,15 @@ fn parse_expression(expr: &str, kind: PrefixKind, template: &str) -> Result<Segm
                 pattern: pattern.into(),
                 reason,
             });
+    }
+    if let Some(name) = expr.strip_prefix("partitionKeyFromQuery:") {
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if kind == PrefixKind::Data && valid {
+            return Ok(Segment::PartitionKey(name.to_owned()));
+        }
     }
     match expr {
         "firehose:random-string" => Ok(Segment::RandomString),
@@ -434,7 +470,11 @@ mod tests {
             );
         }
         assert!(matches!(
-            KeyTemplate::parse("!{partitionKeyFromQuery:id}", PrefixKind::Data),
+            KeyTemplate::parse("!{partitionKeyFromQuery:id}", PrefixKind::Error),
+            Err(PrefixError::UnknownExpression { .. })
+        ));
+        assert!(matches!(
+            KeyTemplate::parse("!{partitionKeyFromQuery:}", PrefixKind::Data),
             Err(PrefixError::UnknownExpression { .. })
         ));
         assert!(matches!(
@@ -450,6 +490,25 @@ mod tests {
         assert_eq!(
             p.error.render(&at(), "", "processing-failed"),
             "errors/processing-failed/2026/03/07/09/"
+        );
+    }
+
+    #[test]
+    fn partition_keys_render_and_replace_the_time_folders() {
+        let p = Prefixes::new(
+            Some("cars/!{partitionKeyFromQuery:car}/d=!{partitionKeyFromQuery:day}/"),
+            Some("err/!{firehose:error-output-type}/"),
+        )
+        .unwrap();
+        assert_eq!(p.data.partition_keys(), vec!["car", "day"]);
+        let keys = |k: &str| Some(format!("<{k}>"));
+        assert_eq!(
+            p.data.render_keys(&at(), "r", "", &keys),
+            "cars/<car>/d=<day>/"
+        );
+        assert_eq!(
+            p.error.render(&at(), "r", "processing-failed"),
+            "err/processing-failed/2026/03/07/09/"
         );
     }
 }

@@ -5,14 +5,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use weir_streams::{FsyncPolicy, PutEntry, Streams, StreamsConfig};
 use weir_support::{lock, now_ms, read, write};
 
 use crate::error::{FirehoseError, Result};
+use crate::http::HttpSender;
 use crate::model::*;
+use crate::process::ProcessorSlot;
 use crate::store::{Storage, Stores};
 
 /// What the service needs to run.
@@ -27,6 +29,12 @@ pub struct FirehoseConfig {
     pub transition_delay: Duration,
     /// How often an idle delivery thread looks for new records.
     pub poll_interval: Duration,
+    /// Runs the transformation functions `ProcessingConfiguration` names.
+    pub processor: ProcessorSlot,
+    /// The Weir streams a `KinesisStreamAsSource` delivery stream reads.
+    pub source_streams: Option<Streams>,
+    /// Table schemas for format conversion, by `DATABASE.TABLE`: `(column, Hive type)`.
+    pub schemas: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl FirehoseConfig {
@@ -38,6 +46,9 @@ impl FirehoseConfig {
             account_id: "000000000000".into(),
             transition_delay: Duration::from_millis(100),
             poll_interval: Duration::from_millis(20),
+            processor: ProcessorSlot::default(),
+            source_streams: None,
+            schemas: BTreeMap::new(),
         }
     }
 }
@@ -52,6 +63,10 @@ pub struct CreateRequest {
     pub tags: BTreeMap<String, String>,
     /// `Some((KeyType, KeyARN))` to start with server-side encryption on.
     pub encryption: Option<(String, Option<String>)>,
+    pub processing: Option<Processing>,
+    pub partitioning: Option<Partitioning>,
+    pub conversion: Option<Conversion>,
+    pub http: Option<HttpDestination>,
 }
 
 /// DescribeDeliveryStream's answer.
@@ -133,6 +148,30 @@ pub(crate) struct Inner {
     pub(crate) stores: Stores,
     pub(crate) runtime: tokio::runtime::Handle,
     streams: Mutex<BTreeMap<String, Arc<Entry>>>,
+    /// One HTTP client (and connection pool) for every HTTP endpoint destination.
+    http: OnceLock<HttpSender>,
+}
+
+impl Inner {
+    pub(crate) fn arn(&self, name: &str) -> String {
+        let c = &self.config;
+        format!(
+            "arn:aws:firehose:{}:{}:deliverystream/{name}",
+            c.region, c.account_id
+        )
+    }
+
+    /// Firehose gives an endpoint 3 minutes per request.
+    pub(crate) fn http_sender(&self) -> Result<&HttpSender> {
+        if let Some(s) = self.http.get() {
+            return Ok(s);
+        }
+        let sender = HttpSender::new(Duration::from_secs(180)).map_err(|e| FirehoseError::Io {
+            what: "cannot build the HTTP endpoint client".into(),
+            source: std::io::Error::other(e),
+        })?;
+        Ok(self.http.get_or_init(|| sender))
+    }
 }
 
 /// The Firehose service; cheap to clone. Delivery threads stop once every clone is dropped.
@@ -183,9 +222,11 @@ impl Firehose {
                 stores,
                 runtime,
                 streams: Mutex::new(streams),
+                http: OnceLock::new(),
             }),
         };
         for e in entries {
+            crate::source::spawn(&firehose.inner, e.clone())?;
             crate::deliver::spawn(&firehose.inner, e)?;
         }
         crate::deliver::spawn_housekeeping(&firehose.inner)?;
@@ -197,11 +238,7 @@ impl Firehose {
     }
 
     pub fn arn(&self, name: &str) -> String {
-        let c = &self.inner.config;
-        format!(
-            "arn:aws:firehose:{}:{}:deliverystream/{name}",
-            c.region, c.account_id
-        )
+        self.inner.arn(name)
     }
 
     fn entry(&self, name: &str) -> Result<Arc<Entry>> {
@@ -244,7 +281,7 @@ impl Firehose {
     }
 
     /// CreateDeliveryStream.
-    pub fn create(&self, req: CreateRequest) -> Result<String> {
+    pub fn create(&self, mut req: CreateRequest) -> Result<String> {
         check_name(&req.name)?;
         req.destination.validate()?;
         check_tags(&req.tags)?;
@@ -254,12 +291,7 @@ impl Firehose {
                 req.tags.len()
             )));
         }
-        if req.source != SourceKind::DirectPut {
-            return Err(FirehoseError::InvalidArgument(format!(
-                "DeliveryStreamType {} is not supported by Weir yet; use DirectPut.",
-                req.source.as_str()
-            )));
-        }
+        self.check_features(&mut req)?;
         let encryption = match &req.encryption {
             None => Encryption {
                 enabled: false,
@@ -294,8 +326,13 @@ impl Firehose {
             updated_ms: now,
             tags: req.tags,
             encryption,
+            processing: req.processing,
+            partitioning: req.partitioning,
+            conversion: req.conversion,
+            http: req.http,
         };
         check_keys(&spec)?;
+        crate::batch::check_conversion_compression(&spec)?;
         spec.updated_ms = now;
         self.inner
             .buffer
@@ -304,8 +341,104 @@ impl Firehose {
         let entry = Entry::new(spec, Instant::now() + self.inner.config.transition_delay);
         streams.insert(req.name.clone(), entry.clone());
         drop(streams);
+        crate::source::spawn(&self.inner, entry.clone())?;
         crate::deliver::spawn(&self.inner, entry)?;
         Ok(self.arn(&req.name))
+    }
+
+    /// The source, processing, partitioning, conversion and HTTP settings of a create, checked
+    /// against this host (the plugins it runs, the streams and schemas it has); fills in the
+    /// compiled partition keys.
+    fn check_features(&self, req: &mut CreateRequest) -> Result<()> {
+        let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
+        match (req.source, &req.kinesis_stream_arn) {
+            (SourceKind::DirectPut, Some(_)) => {
+                return invalid(
+                    "KinesisStreamSourceConfiguration is only for DeliveryStreamType KinesisStreamAsSource.".into(),
+                )
+            }
+            (SourceKind::KinesisStreamAsSource, None) => {
+                return invalid(
+                    "DeliveryStreamType KinesisStreamAsSource needs KinesisStreamSourceConfiguration.".into(),
+                )
+            }
+            (SourceKind::KinesisStreamAsSource, Some(arn)) => {
+                crate::source::check_source(&self.inner.config, arn)?;
+            }
+            (SourceKind::DirectPut, None) => {}
+        }
+        if let Some(p) = &req.processing {
+            let function = crate::process::function_name(&p.lambda_arn).unwrap_or_default();
+            match &self.inner.config.processor.0 {
+                None => {
+                    return invalid(format!(
+                        "LambdaArn {}: this Weir host runs no transformation plugins (see [plugins] in the config).",
+                        p.lambda_arn
+                    ))
+                }
+                Some(proc) if !proc.knows(function) => {
+                    return invalid(format!(
+                        "LambdaArn {}: no transformer plugin named {function} is loaded.",
+                        p.lambda_arn
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        let prefix_keys: Vec<String> = req
+            .destination
+            .prefixes()?
+            .data
+            .partition_keys()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        match &mut req.partitioning {
+            Some(p) => {
+                p.keys = crate::partition::parse_query(&p.query)?;
+                if prefix_keys.is_empty() {
+                    return invalid(
+                        "With dynamic partitioning enabled the Prefix must use at least one !{partitionKeyFromQuery:NAME}.".into(),
+                    );
+                }
+                if req.destination.error_output_prefix.is_none() {
+                    return invalid(
+                        "With dynamic partitioning enabled an ErrorOutputPrefix is required.".into(),
+                    );
+                }
+                for k in &prefix_keys {
+                    if !p.keys.iter().any(|(n, _)| n == k) {
+                        return invalid(format!(
+                            "The Prefix uses !{{partitionKeyFromQuery:{k}}}, which the MetadataExtractionQuery does not define."
+                        ));
+                    }
+                }
+            }
+            None if !prefix_keys.is_empty() => {
+                return invalid(
+                    "The Prefix uses !{partitionKeyFromQuery:...}, which needs DynamicPartitioningConfiguration enabled.".into(),
+                )
+            }
+            None => {}
+        }
+        if let Some(c) = &req.conversion {
+            let table = format!("{}.{}", c.database, c.table);
+            let Some(columns) = self.inner.config.schemas.get(&table) else {
+                return invalid(format!(
+                    "DataFormatConversionConfiguration names table {table}, which is not declared in this host's config ([[firehose.schemas]] with database and table)."
+                ));
+            };
+            crate::parquet::Schema::parse(columns)
+                .map_err(|e| FirehoseError::InvalidArgument(format!("table {table}: {e}")))?;
+            crate::parquet::compression_of(&c.compression)
+                .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
+        }
+        if let Some(h) = &req.http {
+            crate::batch::endpoint_of(h)
+                .validate()
+                .map_err(FirehoseError::InvalidArgument)?;
+        }
+        Ok(())
     }
 
     /// DescribeDeliveryStream.
@@ -537,9 +670,10 @@ impl Firehose {
             (spec.source, spec.uid.clone())
         };
         if source != SourceKind::DirectPut {
-            return Err(FirehoseError::InvalidArgument(format!(
-                "This operation is not permitted on KinesisStreamAsSource delivery stream type ({name})."
-            )));
+            return Err(FirehoseError::InvalidArgument(
+                "This operation is not permitted on KinesisStreamAsSource delivery stream type."
+                    .into(),
+            ));
         }
         let entries: Vec<PutEntry> = records
             .iter()
@@ -607,8 +741,18 @@ fn sweep_orphans(dir: &Path, buffer: &Streams, specs: &[DeliveryStreamSpec]) -> 
 
 /// The object names this spec makes are usable keys (no empty, `.` or `..` segments).
 fn check_keys(spec: &DeliveryStreamSpec) -> Result<()> {
-    let key = crate::deliver::object_key(spec, now_ms())?;
-    crate::store::object_path(&key).map(|_| ())
+    use crate::batch::{object_key, KeyKind};
+    let sample: Vec<(String, String)> = spec
+        .partitioning
+        .iter()
+        .flat_map(|p| &p.keys)
+        .map(|(n, _)| (n.clone(), "k".to_owned()))
+        .collect();
+    for kind in [KeyKind::Data(&sample), KeyKind::Error("processing-failed")] {
+        let key = object_key(spec, now_ms(), kind, "")?;
+        crate::store::object_path(&key)?;
+    }
+    Ok(())
 }
 
 fn check_key(key_type: &str, key_arn: Option<&str>) -> Result<()> {
@@ -696,6 +840,10 @@ mod tests {
             destination: destination("bkt"),
             tags: BTreeMap::new(),
             encryption: None,
+            processing: None,
+            partitioning: None,
+            conversion: None,
+            http: None,
         }
     }
 

@@ -3,18 +3,19 @@
 //! first), writes one object, and only then moves the checkpoint past those records. A failed
 //! write is retried with backoff and the records stay pending; nothing is skipped.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
 use weir_streams::{RecordOut, StartPosition};
 use weir_support::{now_ms, read};
 
+use crate::batch::{self, Item, Output};
 use crate::catalog::{Entry, Inner};
 use crate::error::{FirehoseError, Result};
-use crate::model::DeliveryStreamSpec;
+use crate::model::{DeliveryStreamSpec, HttpDestination};
 
 /// Records asked for per buffer read (each is at most 1,000 KiB).
 const READ_BATCH: usize = 500;
@@ -79,6 +80,8 @@ struct Delivery {
     pending_bytes: usize,
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// What `pending` became, kept across retries until all of it is stored.
+    prepared: Option<VecDeque<Output>>,
 }
 
 impl Delivery {
@@ -99,6 +102,7 @@ impl Delivery {
             pending_bytes: 0,
             retry_at: None,
             backoff: RETRY_FIRST,
+            prepared: None,
         }
     }
 
@@ -141,8 +145,10 @@ impl Delivery {
 
     /// Reads the next records into `pending` while under the size hint. True if any came.
     fn read(&mut self, inner: &Inner) -> bool {
-        let size = read(&self.entry.spec).destination.buffering.size_bytes();
-        if self.pending_bytes >= size {
+        let size = read(&self.entry.spec).buffering().size_bytes();
+        // Prepared objects hold exactly `pending`; the checkpoint moves past `pending` once
+        // they are stored, so nothing may join it until then.
+        if self.pending_bytes >= size || self.prepared.is_some() {
             return false;
         }
         let buffer = format!("ds-{}", self.uid);
@@ -188,25 +194,26 @@ impl Delivery {
         let Some(oldest) = self.pending.iter().map(|r| r.arrival_ms).min() else {
             return false;
         };
-        let b = spec.destination.buffering;
+        let b = spec.buffering();
         self.pending_bytes >= b.size_bytes()
             || now_ms().saturating_sub(oldest) >= i64::from(b.interval_s) * 1000
     }
 
     fn deliver(&mut self, inner: &Inner, spec: &DeliveryStreamSpec) {
-        match store_object(inner, spec, &self.pending) {
-            Ok(key) => {
+        let result = self.store_all(inner, spec);
+        match result {
+            Ok(objects) => {
                 let last = self.pending.last().map(|r| r.sequence_number.clone());
                 if let Some(seq) = &last {
                     if let Err(e) =
                         save_checkpoint(&checkpoint_path(&inner.config.dir, &self.uid), seq)
                     {
-                        // The object is stored; a restart would deliver these again (at least
-                        // once), so keep going.
+                        // The objects are stored; a restart would deliver these again (at
+                        // least once), so keep going.
                         tracing::error!(stream = %self.name, error = %e, "cannot save the delivery checkpoint");
                     }
                 }
-                tracing::debug!(stream = %self.name, key = %key, records = self.pending.len(), "delivered");
+                tracing::debug!(stream = %self.name, objects, records = self.pending.len(), "delivered");
                 self.checkpoint = last;
                 self.pending.clear();
                 self.pending_bytes = 0;
@@ -226,54 +233,64 @@ impl Delivery {
             }
         }
     }
+
+    /// Prepares `pending` once, then stores what is left of it; returns how many objects
+    /// and requests went out. On an error the rest stays prepared for the retry.
+    fn store_all(&mut self, inner: &Inner, spec: &DeliveryStreamSpec) -> Result<usize> {
+        let mut queue = match self.prepared.take() {
+            Some(q) => q,
+            None => VecDeque::from(batch::prepare(inner, spec, &self.pending)?),
+        };
+        let mut done = 0;
+        while let Some(out) = queue.pop_front() {
+            let step = match &out {
+                Output::Object { key, body } => spec.destination.bucket().and_then(|bucket| {
+                    inner
+                        .runtime
+                        .block_on(inner.stores.put(bucket, key, body.clone()))
+                }),
+                Output::Http { items } => match &spec.http {
+                    Some(h) => send_http(inner, spec, h, items).map(|extra| queue.extend(extra)),
+                    None => Ok(()),
+                },
+            };
+            if let Err(e) = step {
+                queue.push_front(out);
+                self.prepared = Some(queue);
+                return Err(e);
+            }
+            done += 1;
+        }
+        Ok(done)
+    }
 }
 
-/// Builds and stores the object for `records`; returns its key.
-fn store_object(inner: &Inner, spec: &DeliveryStreamSpec, records: &[RecordOut]) -> Result<String> {
-    let dest = &spec.destination;
-    let oldest = records
-        .iter()
-        .map(|r| r.arrival_ms)
-        .min()
-        .unwrap_or_else(now_ms);
-    let key = object_key(spec, oldest)?;
-    let body =
-        crate::encode::object_body(records.iter().map(|r| r.data.as_slice()), dest.compression)
-            .map_err(|source| FirehoseError::Io {
-                what: format!("cannot compress an object of {}", spec.name),
-                source,
-            })?;
-    let bucket = dest.bucket()?;
-    inner
-        .runtime
-        .block_on(inner.stores.put(bucket, &key, body))?;
-    Ok(key)
-}
-
-/// `PREFIX` + `NAME-VERSION-yyyy-MM-dd-HH-mm-ss-UUID` + the compression's extension, the
-/// prefix evaluated at the oldest record's arrival (UTC).
-pub(crate) fn object_key(spec: &DeliveryStreamSpec, oldest_ms: i64) -> Result<String> {
-    let dest = &spec.destination;
-    let prefixes = dest.prefixes()?;
-    let at = DateTime::<Utc>::from_timestamp_millis(oldest_ms).ok_or_else(|| {
-        FirehoseError::InvalidArgument(format!("arrival time {oldest_ms} ms is out of range"))
-    })?;
-    let mut random = uuid::Uuid::new_v4().simple().to_string();
-    random.truncate(11);
-    let prefix = prefixes.data.render(&at, &random, "");
-    Ok(format!(
-        "{prefix}{}-{}-{:04}-{:02}-{:02}-{:02}-{:02}-{:02}-{}{}",
-        spec.name,
-        spec.version,
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        uuid::Uuid::new_v4(),
-        dest.compression.extension()
-    ))
+/// Sends one request with the endpoint's retries; records it could not deliver come back as
+/// error objects for the backup bucket.
+fn send_http(
+    inner: &Inner,
+    spec: &DeliveryStreamSpec,
+    h: &HttpDestination,
+    items: &[Item],
+) -> Result<Vec<Output>> {
+    let sender = inner.http_sender()?;
+    let endpoint = batch::endpoint_of(h);
+    let datas: Vec<&[u8]> = items.iter().map(|i| i.data.as_slice()).collect();
+    let arn = inner.arn(&spec.name);
+    match inner.runtime.block_on(sender.send(&endpoint, &arn, &datas)) {
+        Ok(_) => Ok(Vec::new()),
+        Err(e) => {
+            tracing::warn!(stream = %spec.name, url = %h.url, error = %e, "HTTP endpoint delivery failed for good; records go to the backup bucket");
+            batch::http_failed(
+                spec,
+                h,
+                items,
+                e.attempts,
+                e.last.error_code(),
+                &e.last.to_string(),
+            )
+        }
+    }
 }
 
 fn load_checkpoint(path: &Path) -> Result<Option<String>> {

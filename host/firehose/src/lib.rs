@@ -12,18 +12,27 @@
 //! The catalog (`DIR/catalog.json`) holds every delivery stream's settings and survives
 //! restarts. No wire format here: `weir-api` maps Firehose's JSON onto these calls.
 
+mod batch;
 mod catalog;
 mod deliver;
 mod encode;
 mod error;
+mod http;
 mod model;
+mod parquet;
+mod partition;
+mod process;
+mod source;
 mod store;
 
 pub use catalog::{CreateRequest, Description, Firehose, FirehoseConfig, PutOutcome};
 pub use error::{FirehoseError, Result};
 pub use model::{
-    bucket_of, check_name, check_tags, Buffering, Compression, DeliveryStreamSpec, Encryption,
-    EncryptionStatus, S3Destination, SourceKind, StreamStatus, DESTINATION_ID, MAX_BATCH_BYTES,
-    MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS,
+    bucket_of, check_name, check_tags, Buffering, Compression, Conversion, DeliveryStreamSpec,
+    Encryption, EncryptionStatus, HttpDestination, Partitioning, Processing, S3Destination,
+    SourceKind, StreamStatus, DESTINATION_ID, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES,
+    MAX_TAGS,
 };
+pub use parquet::DEFAULT_COMPRESSION as DEFAULT_PARQUET_COMPRESSION;
+pub use process::{function_name, InvokeError, ProcessIn, Processed, Processor, ProcessorSlot};
 pub use store::{S3Settings, Storage};

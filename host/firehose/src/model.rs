@@ -238,6 +238,77 @@ pub struct DeliveryStreamSpec {
     pub updated_ms: i64,
     pub tags: BTreeMap<String, String>,
     pub encryption: Encryption,
+    /// `ProcessingConfiguration` with a Lambda processor: records pass through this function.
+    #[serde(default)]
+    pub processing: Option<Processing>,
+    /// `DynamicPartitioningConfiguration` with its `MetadataExtraction` keys.
+    #[serde(default)]
+    pub partitioning: Option<Partitioning>,
+    /// `DataFormatConversionConfiguration`: JSON to Parquet.
+    #[serde(default)]
+    pub conversion: Option<Conversion>,
+    /// `HttpEndpointDestinationConfiguration`: records go to this endpoint, and `destination`
+    /// is its S3 backup.
+    #[serde(default)]
+    pub http: Option<HttpDestination>,
+}
+
+impl DeliveryStreamSpec {
+    /// The buffering hints that decide when a delivery is due: the HTTP endpoint's when the
+    /// stream has one, else the S3 destination's.
+    pub fn buffering(&self) -> Buffering {
+        match &self.http {
+            Some(h) => h.buffering,
+            None => self.destination.buffering,
+        }
+    }
+}
+
+/// An HTTP endpoint destination; the spec's S3 destination is its backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpDestination {
+    pub url: String,
+    pub name: Option<String>,
+    pub access_key: Option<String>,
+    /// `RequestConfiguration.ContentEncoding` GZIP.
+    pub gzip: bool,
+    pub common_attributes: BTreeMap<String, String>,
+    /// `RetryOptions.DurationInSeconds` (0..=7200, default 300).
+    pub retry_s: u32,
+    /// The endpoint's own `BufferingHints` (1..=64 MiB, 0..=900 s; default 5 MiB, 60 s).
+    pub buffering: Buffering,
+    /// `S3BackupMode` AllData (else FailedDataOnly).
+    pub backup_all: bool,
+}
+
+/// A Lambda processor, run as the transformer plugin its ARN names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Processing {
+    pub lambda_arn: String,
+    /// `NumberOfRetries` (0..=300, default 3) of a failed invocation.
+    pub retries: u32,
+}
+
+/// Partition keys computed per record, used as `!{partitionKeyFromQuery:NAME}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partitioning {
+    /// `MetadataExtractionQuery` as given (IoT SQL, or jq's `{name: .path}` form).
+    pub query: String,
+    /// The key names and IoT SQL expressions the query defines, in order.
+    pub keys: Vec<(String, String)>,
+    /// `RetryOptions.DurationInSeconds` (kept for DescribeDeliveryStream).
+    pub retry_s: u32,
+}
+
+/// `DataFormatConversionConfiguration`: the schema names a table declared in Weir's config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversion {
+    pub database: String,
+    pub table: String,
+    pub region: Option<String>,
+    pub role_arn: String,
+    /// `ParquetSerDe.Compression`: UNCOMPRESSED, SNAPPY (default) or GZIP.
+    pub compression: String,
 }
 
 /// A delivery stream name: 1 to 64 of `[a-zA-Z0-9_.-]`.

@@ -122,11 +122,11 @@ impl Stores {
     }
 
     /// Stores `body` as `key` in `bucket`, durably.
-    pub async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<()> {
+    pub async fn put(&self, bucket: &str, key: &str, body: PutPayload) -> Result<()> {
         let store = self.bucket(bucket)?;
         let path = object_path(key)?;
         store
-            .put(&path, PutPayload::from(body))
+            .put(&path, body)
             .await
             .map_err(|source| store_error(bucket, source))?;
         if let Storage::Folder(root) = &self.storage {
@@ -190,7 +190,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        rt.block_on(stores.put("bkt", "2026/01/02/03/x-1", b"hello".to_vec()))
+        rt.block_on(stores.put("bkt", "2026/01/02/03/x-1", b"hello".to_vec().into()))
             .expect("put");
         let got = std::fs::read(dir.path().join("bkt/2026/01/02/03/x-1")).expect("read");
         assert_eq!(got, b"hello");

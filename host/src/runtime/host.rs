@@ -150,25 +150,8 @@ impl Host {
             Broker::Embedded(b) => Ingress::embedded(b, input.clone())?,
             Broker::External(b) => Ingress::external(b, &Default::default(), input.clone())?,
         };
-        let resources = Arc::new(Resources::new(
-            streams.clone(),
-            lookup,
-            registry.clone(),
-            metrics.clone(),
-            publisher,
-            storage,
-            config.storage.fsync,
-        ));
-        resources.notifiers.configure(&config.notify);
-        let plan = Plan::build(&config, &resources)?;
-        ingress.subscribe(plan.filters());
-        tracing::info!(rules = plan.rule_count(), "rules running");
-        let dispatcher = std::thread::Builder::new()
-            .name("weir-dispatch".into())
-            .spawn(move || dispatch_loop(plan, rx))
-            .map_err(|e| HostError::storage(storage, "starting the dispatcher", e))?;
-
-        // The API: Kinesis, plugin admin, metrics and health.
+        // The API's runtime also runs the Firehose service's object-store requests; the
+        // service opens before the rules so `delivery_stream` actions can put into it.
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("weir-api")
@@ -179,6 +162,31 @@ impl Host {
                 what: "starting its runtime",
                 source,
             })?;
+        let firehose = super::firehose::open(&config, rt.handle().clone(), &registry, &streams)
+            .map_err(HostError::Firehose)?;
+        super::firehose::declare(&config, &firehose).map_err(HostError::Firehose)?;
+        let resources = Arc::new(
+            Resources::new(
+                streams.clone(),
+                lookup,
+                registry.clone(),
+                metrics.clone(),
+                publisher,
+                storage,
+                config.storage.fsync,
+            )
+            .with_firehose(firehose.clone()),
+        );
+        resources.notifiers.configure(&config.notify);
+        let plan = Plan::build(&config, &resources)?;
+        ingress.subscribe(plan.filters());
+        tracing::info!(rules = plan.rule_count(), "rules running");
+        let dispatcher = std::thread::Builder::new()
+            .name("weir-dispatch".into())
+            .spawn(move || dispatch_loop(plan, rx))
+            .map_err(|e| HostError::storage(storage, "starting the dispatcher", e))?;
+
+        // The API: Kinesis, Firehose, plugin admin, metrics and health.
         let api_err = |what: &'static str| {
             let addr = config.api.listen.clone();
             move |source| HostError::Api { addr, what, source }
@@ -187,8 +195,6 @@ impl Host {
             .block_on(tokio::net::TcpListener::bind(&config.api.listen))
             .map_err(api_err("cannot listen"))?;
         let api_addr = listener.local_addr().map_err(api_err("cannot listen"))?;
-        let firehose =
-            super::firehose::open(&config, rt.handle().clone()).map_err(HostError::Firehose)?;
         let state = weir_api::ApiState::new(
             streams,
             weir_api::ApiConfig {

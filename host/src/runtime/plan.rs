@@ -256,6 +256,15 @@ impl Plan {
                     Box::new(super::sinks::KinesisRemote::new(url, &k.stream).map_err(dest_err)?)
                 }
             },
+            ActionKind::Firehose(f) if f.delivery_stream.is_some() => {
+                let name = f.delivery_stream.as_deref().unwrap_or_default();
+                let Some(fh) = &res.firehose else {
+                    return Err(dest_err(super::sinks::SinkError::NoFirehose {
+                        delivery_stream: name.to_owned(),
+                    }));
+                };
+                Box::new(super::sinks::DeliveryStream::new(fh.clone(), name))
+            }
             ActionKind::Firehose(f) => {
                 let mut fc = FirehoseConfig::new(&f.root, delivery_stream_name(rule, &label));
                 fc.prefix = (!f.prefix.is_empty()).then(|| f.prefix.clone());

@@ -74,11 +74,20 @@ pub struct Resources {
     /// Set until the first plan took over the spools an earlier run left.
     spool_unadopted: std::sync::atomic::AtomicBool,
     kv: Mutex<BTreeMap<String, Arc<Mutex<KvTable>>>>,
+    /// The Firehose service, for `firehose` actions that name a delivery stream (`weir run`
+    /// only; the demo has no API).
+    pub firehose: Option<weir_firehose::Firehose>,
 }
 
 use weir_support::lock;
 
 impl Resources {
+    /// With the Firehose service that `delivery_stream` actions put into.
+    pub fn with_firehose(mut self, firehose: weir_firehose::Firehose) -> Self {
+        self.firehose = Some(firehose);
+        self
+    }
+
     /// Bundles the shared handles.
     pub fn new(
         streams: Streams,
@@ -105,6 +114,7 @@ impl Resources {
             publisher,
             notifiers: Notifiers::default(),
             kv: Mutex::new(BTreeMap::new()),
+            firehose: None,
         }
     }
 

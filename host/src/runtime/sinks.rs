@@ -39,6 +39,9 @@ pub enum SinkError {
         #[source]
         source: Box<weir_delivery::RemoteError>,
     },
+    /// A `delivery_stream` action where no Firehose service runs (`weir demo`).
+    #[error("delivery stream {delivery_stream:?}: only `weir run` serves Firehose delivery streams; use `root` for a folder")]
+    NoFirehose { delivery_stream: String },
     /// The Firehose writer could not be set up (folder, prefixes).
     #[error("firehose {stream:?}")]
     Firehose {
@@ -167,6 +170,86 @@ impl KinesisRemote {
 impl Sink for KinesisRemote {
     fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
         put_records(&mut self.client, &self.stream, records, &mut |_, _| {})
+    }
+}
+
+/// `firehose` with `delivery_stream`: records go into that delivery stream of the Firehose
+/// service, the same buffer `PutRecordBatch` fills; they count as delivered once it has
+/// them synced. Batches are cut to Firehose's PutRecordBatch limits.
+pub struct DeliveryStream {
+    firehose: weir_firehose::Firehose,
+    name: String,
+}
+
+impl DeliveryStream {
+    pub fn new(firehose: weir_firehose::Firehose, name: &str) -> Self {
+        DeliveryStream {
+            firehose,
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl Sink for DeliveryStream {
+    fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
+        let mut out = Vec::with_capacity(records.len());
+        let mut start = 0;
+        while start < records.len() {
+            // At most 500 records and 4 MiB per put, as PutRecordBatch takes them.
+            let mut end = start;
+            let mut bytes = 0;
+            while end < records.len()
+                && end - start < weir_firehose::MAX_BATCH_RECORDS
+                && (end == start
+                    || bytes + records[end].payload.len() <= weir_firehose::MAX_BATCH_BYTES)
+            {
+                bytes += records[end].payload.len();
+                end += 1;
+            }
+            let chunk = &records[start..end];
+            let mut datas = Vec::with_capacity(chunk.len());
+            let mut too_big = vec![false; chunk.len()];
+            for (i, r) in chunk.iter().enumerate() {
+                too_big[i] = r.payload.len() > weir_firehose::MAX_RECORD_BYTES;
+                if !too_big[i] {
+                    datas.push(r.payload.clone());
+                }
+            }
+            match self.firehose.put(&self.name, &datas) {
+                Ok((outcomes, _)) => {
+                    let mut it = outcomes.into_iter();
+                    for big in too_big {
+                        out.push(if big {
+                            Outcome::Fail(format!(
+                                "record is over Firehose's {} KiB limit",
+                                weir_firehose::MAX_RECORD_BYTES / 1024
+                            ))
+                        } else {
+                            match it.next() {
+                                Some(weir_firehose::PutOutcome::Ok { .. }) => Outcome::Ok,
+                                Some(weir_firehose::PutOutcome::Failed { message }) => {
+                                    Outcome::Retry(message)
+                                }
+                                None => Outcome::Retry("no outcome for the record".into()),
+                            }
+                        });
+                    }
+                }
+                Err(e) => {
+                    let reason = format!("delivery stream {}: {e}", self.name);
+                    let permanent = matches!(e, weir_firehose::FirehoseError::InvalidArgument(_));
+                    out.extend(chunk.iter().map(|_| {
+                        if permanent {
+                            Outcome::Fail(reason.clone())
+                        } else {
+                            Outcome::Retry(reason.clone())
+                        }
+                    }));
+                }
+            }
+            start = end;
+        }
+        out
     }
 }
 

@@ -185,19 +185,53 @@ impl<'i> Ctx<'i> {
                 }
             }
             K::Firehose => {
-                let root = self
-                    .required(p, kind, "root", a.root)
-                    .map(|r| self.resolve(&r));
+                if let Some(ds) = &a.delivery_stream {
+                    if !firehose::is_delivery_stream_name(ds) {
+                        self.err(
+                            &p.key("delivery_stream"),
+                            format!("{ds:?} is not a valid delivery stream name"),
+                            Some(firehose::DELIVERY_STREAM_NAME.to_owned()),
+                        );
+                        ok = false;
+                    }
+                    // The delivery stream has its own prefixes and buffering.
+                    for (key, set) in [
+                        ("root", a.root.is_some()),
+                        ("prefix", a.prefix.is_some()),
+                        ("error_prefix", a.error_prefix.is_some()),
+                        ("buffer_bytes", a.buffer_bytes.is_some()),
+                        ("buffer_interval_ms", a.buffer_interval_ms.is_some()),
+                    ] {
+                        if set {
+                            self.err(
+                                &p.key(key),
+                                format!(
+                                    "`{key}` does not apply with `delivery_stream` (the delivery stream's own settings apply)"
+                                ),
+                                Some(format!("no `{key}`, or no `delivery_stream`")),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                let root = match &a.delivery_stream {
+                    Some(_) => Some(PathBuf::new()),
+                    None => self
+                        .required(p, kind, "root", a.root)
+                        .map(|r| self.resolve(&r)),
+                };
+                // Already refused with a delivery stream; not checked twice.
+                let direct = a.delivery_stream.is_none();
                 let buffer_bytes = self.ranged(
                     &p.key("buffer_bytes"),
-                    a.buffer_bytes,
+                    a.buffer_bytes.filter(|_| direct),
                     5 * MIB,
                     1..128 * MIB + 1,
                     " bytes",
                 );
                 let interval = self.ranged(
                     &p.key("buffer_interval_ms"),
-                    a.buffer_interval_ms,
+                    a.buffer_interval_ms.filter(|_| direct),
                     300_000,
                     0..900_001,
                     " ms",
@@ -205,12 +239,14 @@ impl<'i> Ctx<'i> {
                 root.map(|root| {
                     ActionKind::Firehose(FirehoseAction {
                         root,
-                        prefix: a.prefix.unwrap_or_default(),
+                        prefix: a.prefix.filter(|_| direct).unwrap_or_default(),
                         error_prefix: a
                             .error_prefix
+                            .filter(|_| direct)
                             .unwrap_or_else(|| "errors/!{firehose:error-output-type}/".to_owned()),
                         buffer_bytes,
                         buffer_interval: Duration::from_millis(interval),
+                        delivery_stream: a.delivery_stream,
                     })
                 })
             }

@@ -1,4 +1,5 @@
-//! The sections of the file: broker, API, storage, streams, tables, notify channels, plugins.
+//! The sections of the file: broker, API, storage, streams, tables, notify channels, plugins
+//! (`[firehose]` is in `firehose.rs`).
 
 use super::*;
 
@@ -42,6 +43,7 @@ impl<'i> Ctx<'i> {
         let tables = self.tables();
         let notify = self.notify();
         let plugins = self.plugins(&tables, &notify);
+        let firehose = self.firehose(&streams, &plugins);
         let rules = self.rules(&streams, &tables, &plugins);
         let mut broker = broker??;
         let storage = storage?;
@@ -55,6 +57,7 @@ impl<'i> Ctx<'i> {
             broker,
             api: api?,
             storage,
+            firehose,
             s3: s3?,
             streams: streams
                 .into_iter()

@@ -1,0 +1,503 @@
+//! The optional parts of a delivery stream's configuration, read from Firehose's JSON and
+//! written back for DescribeDeliveryStream: the Kinesis stream source, the processing
+//! configuration (a Lambda processor, run as a transformer plugin, and the metadata
+//! extraction of dynamic partitioning), record format conversion to Parquet, and the HTTP
+//! endpoint destination.
+
+use std::collections::BTreeMap;
+
+use weir_firehose::{Buffering, Conversion, HttpDestination, Partitioning, Processing};
+
+use crate::error::ApiError;
+use crate::firehose::{nested, structure};
+use crate::request::{label, Req};
+use crate::value::{map, s, Val};
+
+/// `KinesisStreamSourceConfiguration`: the source stream's ARN.
+pub(crate) fn kinesis_source(req: &mut Req<'_>) -> Result<Option<String>, ApiError> {
+    let field = "KinesisStreamSourceConfiguration";
+    let Some(v) = req.raw(field) else {
+        return Ok(None);
+    };
+    let mut r = structure(v, field)?;
+    let arn = r.string(
+        "KinesisStreamARN",
+        true,
+        1,
+        512,
+        Some(("arn:.*", |v: &str| v.starts_with("arn:"))),
+    )?;
+    r.string("RoleARN", true, 1, 512, None)?;
+    nested(req, &mut r, &label(field))?;
+    Ok(arn.map(str::to_owned))
+}
+
+/// What a `ProcessingConfiguration` asks for.
+#[derive(Default)]
+pub(crate) struct ProcessingFields {
+    pub lambda: Option<Processing>,
+    /// `MetadataExtraction`'s `MetadataExtractionQuery`.
+    pub extraction_query: Option<String>,
+}
+
+const PROCESSOR_TYPES: [&str; 6] = [
+    "RecordDeAggregation",
+    "Decompression",
+    "CloudWatchLogProcessing",
+    "Lambda",
+    "MetadataExtraction",
+    "AppendDelimiterToRecord",
+];
+
+/// Reads `ProcessingConfiguration` of the structure `r` (named `at` in messages).
+pub(crate) fn processing(r: &mut Req<'_>, at: &str) -> Result<ProcessingFields, ApiError> {
+    let field = "ProcessingConfiguration";
+    let mut out = ProcessingFields::default();
+    let Some(v) = r.raw(field) else {
+        return Ok(out);
+    };
+    let mut pr = structure(v, field)?;
+    let enabled = pr.boolean("Enabled")?.unwrap_or(false);
+    let processors = match pr.raw("Processors") {
+        None => &[][..],
+        Some(Val::Arr(a)) => a.as_slice(),
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a List (at 'Processors')",
+                other.kind()
+            )))
+        }
+    };
+    for p in processors {
+        let mut one = structure(p, "Processors")?;
+        let kind = one
+            .enumeration("Type", true, &PROCESSOR_TYPES)?
+            .unwrap_or_default();
+        let params = parameters(&mut one)?;
+        nested(
+            &mut pr,
+            &mut one,
+            &format!("{at}.processingConfiguration.processors.member"),
+        )?;
+        if !enabled {
+            continue;
+        }
+        let param = |name: &str| params.get(name).cloned();
+        match kind {
+            "Lambda" => {
+                let Some(arn) = param("LambdaArn") else {
+                    return Err(ApiError::invalid(
+                        "A Lambda processor needs the parameter LambdaArn.",
+                    ));
+                };
+                if weir_firehose::function_name(&arn).is_none() {
+                    return Err(ApiError::invalid(format!(
+                        "LambdaArn {arn:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)."
+                    )));
+                }
+                let retries = match param("NumberOfRetries") {
+                    None => 3,
+                    Some(n) => n.parse::<u32>().ok().filter(|n| *n <= 300).ok_or_else(|| {
+                        ApiError::invalid(format!(
+                            "NumberOfRetries {n:?} must be a whole number from 0 to 300."
+                        ))
+                    })?,
+                };
+                out.lambda = Some(Processing {
+                    lambda_arn: arn,
+                    retries,
+                });
+            }
+            "MetadataExtraction" => {
+                let Some(query) = param("MetadataExtractionQuery") else {
+                    return Err(ApiError::invalid(
+                        "A MetadataExtraction processor needs the parameter MetadataExtractionQuery.",
+                    ));
+                };
+                if let Some(engine) = param("JsonParsingEngine") {
+                    if engine != "JQ-1.6" {
+                        return Err(ApiError::invalid(format!(
+                            "JsonParsingEngine {engine:?} is not supported; use JQ-1.6."
+                        )));
+                    }
+                }
+                out.extraction_query = Some(query);
+            }
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "Processor type {other} is not supported by Weir; use Lambda (a transformer plugin) or MetadataExtraction."
+                )))
+            }
+        }
+    }
+    nested(r, &mut pr, &format!("{at}.processingConfiguration"))?;
+    Ok(out)
+}
+
+/// A processor's `Parameters` list as a map.
+fn parameters(one: &mut Req<'_>) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    let items = match one.raw("Parameters") {
+        None => return Ok(out),
+        Some(Val::Arr(a)) => a,
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a List (at 'Parameters')",
+                other.kind()
+            )))
+        }
+    };
+    for p in items {
+        let mut pr = structure(p, "Parameters")?;
+        let name = pr.enumeration(
+            "ParameterName",
+            true,
+            &[
+                "LambdaArn",
+                "NumberOfRetries",
+                "MetadataExtractionQuery",
+                "JsonParsingEngine",
+                "RoleArn",
+                "BufferSizeInMBs",
+                "BufferIntervalInSeconds",
+                "SubRecordType",
+                "Delimiter",
+                "CompressionFormat",
+                "DataMessageExtraction",
+            ],
+        )?;
+        let value = pr.string("ParameterValue", true, 1, 5120, None)?;
+        nested(one, &mut pr, "processors.member.parameters.member")?;
+        if let (Some(n), Some(v)) = (name, value) {
+            out.insert(n.to_owned(), v.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// `DynamicPartitioningConfiguration`, with the query the processing configuration gave.
+pub(crate) fn partitioning(
+    r: &mut Req<'_>,
+    at: &str,
+    query: Option<String>,
+) -> Result<Option<Partitioning>, ApiError> {
+    let field = "DynamicPartitioningConfiguration";
+    let Some(v) = r.raw(field) else {
+        if query.is_some() {
+            return Err(ApiError::invalid(
+                "MetadataExtraction needs DynamicPartitioningConfiguration with Enabled true.",
+            ));
+        }
+        return Ok(None);
+    };
+    let mut dr = structure(v, field)?;
+    let enabled = dr.boolean("Enabled")?.unwrap_or(false);
+    let mut retry_s = 300;
+    if let Some(ro) = dr.raw("RetryOptions") {
+        let mut rr = structure(ro, "RetryOptions")?;
+        retry_s = rr.int("DurationInSeconds", false, 0, 7200)?.unwrap_or(300) as u32;
+        nested(&mut dr, &mut rr, "retryOptions")?;
+    }
+    nested(
+        r,
+        &mut dr,
+        &format!("{at}.dynamicPartitioningConfiguration"),
+    )?;
+    if !enabled {
+        return Ok(None);
+    }
+    let Some(query) = query else {
+        return Err(ApiError::invalid(
+            "Dynamic partitioning needs a MetadataExtraction processor with a MetadataExtractionQuery.",
+        ));
+    };
+    Ok(Some(Partitioning {
+        query,
+        keys: Vec::new(),
+        retry_s,
+    }))
+}
+
+/// `DataFormatConversionConfiguration`: JSON in (OpenX or Hive JSON SerDe), Parquet out.
+pub(crate) fn conversion(r: &mut Req<'_>, at: &str) -> Result<Option<Conversion>, ApiError> {
+    let field = "DataFormatConversionConfiguration";
+    let Some(v) = r.raw(field) else {
+        return Ok(None);
+    };
+    let mut cr = structure(v, field)?;
+    let enabled = cr.boolean("Enabled")?.unwrap_or(true);
+    let mut out = Conversion {
+        database: String::new(),
+        table: String::new(),
+        region: None,
+        role_arn: String::new(),
+        compression: weir_firehose::DEFAULT_PARQUET_COMPRESSION.into(),
+    };
+    if let Some(sv) = cr.raw("SchemaConfiguration") {
+        let mut sr = structure(sv, "SchemaConfiguration")?;
+        out.role_arn = sr
+            .string("RoleARN", enabled, 1, 512, None)?
+            .unwrap_or_default()
+            .to_owned();
+        out.database = sr
+            .string("DatabaseName", enabled, 1, 1024, None)?
+            .unwrap_or_default()
+            .to_owned();
+        out.table = sr
+            .string("TableName", enabled, 1, 1024, None)?
+            .unwrap_or_default()
+            .to_owned();
+        out.region = sr
+            .string("Region", false, 1, 1024, None)?
+            .map(str::to_owned);
+        sr.string("CatalogId", false, 1, 1024, None)?;
+        sr.string("VersionId", false, 1, 1024, None)?;
+        nested(&mut cr, &mut sr, "schemaConfiguration")?;
+    } else if enabled {
+        cr.violation(None, "schemaConfiguration", "Member must not be null");
+    }
+    if let Some(iv) = cr.raw("InputFormatConfiguration") {
+        let known = iv
+            .get("Deserializer")
+            .is_none_or(|d| d.get("OpenXJsonSerDe").is_some() || d.get("HiveJsonSerDe").is_some());
+        if !known {
+            return Err(ApiError::invalid(
+                "InputFormatConfiguration.Deserializer must be OpenXJsonSerDe or HiveJsonSerDe.",
+            ));
+        }
+    }
+    if let Some(ov) = cr.raw("OutputFormatConfiguration") {
+        let serializer = ov.get("Serializer");
+        if serializer.is_some_and(|s| s.get("OrcSerDe").is_some()) {
+            return Err(ApiError::invalid(
+                "OrcSerDe is not supported by Weir; use ParquetSerDe.",
+            ));
+        }
+        if let Some(p) = serializer.and_then(|s| s.get("ParquetSerDe")) {
+            let mut pr = structure(p, "ParquetSerDe")?;
+            if let Some(c) =
+                pr.enumeration("Compression", false, &["UNCOMPRESSED", "GZIP", "SNAPPY"])?
+            {
+                out.compression = c.to_owned();
+            }
+            nested(
+                &mut cr,
+                &mut pr,
+                "outputFormatConfiguration.serializer.parquetSerDe",
+            )?;
+        }
+    }
+    nested(
+        r,
+        &mut cr,
+        &format!("{at}.dataFormatConversionConfiguration"),
+    )?;
+    Ok(enabled.then_some(out))
+}
+
+/// `HttpEndpointDestinationConfiguration`, except its `S3Configuration` (the backup, read
+/// as an S3 destination by the caller).
+pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiError> {
+    let mut out = HttpDestination {
+        url: String::new(),
+        name: None,
+        access_key: None,
+        gzip: false,
+        common_attributes: BTreeMap::new(),
+        retry_s: 300,
+        buffering: Buffering::new(Some(5), Some(60)).map_err(ApiError::from)?,
+        backup_all: false,
+    };
+    match r.raw("EndpointConfiguration") {
+        Some(ev) => {
+            let mut er = structure(ev, "EndpointConfiguration")?;
+            out.url = er
+                .string(
+                    "Url",
+                    true,
+                    1,
+                    1000,
+                    Some(("https://.*", |v: &str| {
+                        v.starts_with("https://") || v.starts_with("http://")
+                    })),
+                )?
+                .unwrap_or_default()
+                .to_owned();
+            out.name = er.string("Name", false, 1, 256, None)?.map(str::to_owned);
+            out.access_key = er
+                .string("AccessKey", false, 0, 4096, None)?
+                .map(str::to_owned);
+            nested(r, &mut er, "endpointConfiguration")?;
+        }
+        None => r.violation(None, "endpointConfiguration", "Member must not be null"),
+    }
+    if let Some(h) = r.raw("BufferingHints") {
+        let mut hr = structure(h, "BufferingHints")?;
+        let size = hr.int("SizeInMBs", false, 1, 64)?.map(|v| v as i64);
+        let interval = hr
+            .int("IntervalInSeconds", false, 0, 900)?
+            .map(|v| v as i64);
+        nested(r, &mut hr, "bufferingHints")?;
+        out.buffering =
+            Buffering::new(size.or(Some(5)), interval.or(Some(60))).map_err(ApiError::from)?;
+    }
+    if let Some(rc) = r.raw("RequestConfiguration") {
+        let mut rr = structure(rc, "RequestConfiguration")?;
+        out.gzip = rr.enumeration("ContentEncoding", false, &["NONE", "GZIP"])? == Some("GZIP");
+        if let Some(Val::Arr(attrs)) = rr.raw("CommonAttributes") {
+            for a in attrs {
+                let mut ar = structure(a, "CommonAttributes")?;
+                let n = ar.string("AttributeName", true, 1, 256, None)?;
+                let v = ar.string("AttributeValue", true, 0, 1024, None)?;
+                nested(
+                    &mut rr,
+                    &mut ar,
+                    "requestConfiguration.commonAttributes.member",
+                )?;
+                if let (Some(n), Some(v)) = (n, v) {
+                    out.common_attributes.insert(n.to_owned(), v.to_owned());
+                }
+            }
+        }
+        nested(r, &mut rr, "requestConfiguration")?;
+    }
+    if let Some(ro) = r.raw("RetryOptions") {
+        let mut rr = structure(ro, "RetryOptions")?;
+        out.retry_s = rr.int("DurationInSeconds", false, 0, 7200)?.unwrap_or(300) as u32;
+        nested(r, &mut rr, "retryOptions")?;
+    }
+    out.backup_all =
+        r.enumeration("S3BackupMode", false, &["FailedDataOnly", "AllData"])? == Some("AllData");
+    r.finish()?;
+    Ok(out)
+}
+
+/// The `ProcessingConfiguration` DescribeDeliveryStream shows, if any.
+pub(crate) fn processing_description(
+    lambda: Option<&Processing>,
+    partitioning: Option<&Partitioning>,
+) -> Option<Val> {
+    let param = |n: &str, v: String| map(vec![("ParameterName", s(n)), ("ParameterValue", s(v))]);
+    let mut processors = Vec::new();
+    if let Some(p) = lambda {
+        processors.push(map(vec![
+            ("Type", s("Lambda")),
+            (
+                "Parameters",
+                Val::Arr(vec![
+                    param("LambdaArn", p.lambda_arn.clone()),
+                    param("NumberOfRetries", p.retries.to_string()),
+                ]),
+            ),
+        ]));
+    }
+    if let Some(p) = partitioning {
+        processors.push(map(vec![
+            ("Type", s("MetadataExtraction")),
+            (
+                "Parameters",
+                Val::Arr(vec![
+                    param("MetadataExtractionQuery", p.query.clone()),
+                    param("JsonParsingEngine", "JQ-1.6".into()),
+                ]),
+            ),
+        ]));
+    }
+    if processors.is_empty() {
+        return None;
+    }
+    Some(map(vec![
+        ("Enabled", Val::Bool(true)),
+        ("Processors", Val::Arr(processors)),
+    ]))
+}
+
+pub(crate) fn partitioning_description(p: &Partitioning) -> Val {
+    map(vec![
+        ("Enabled", Val::Bool(true)),
+        (
+            "RetryOptions",
+            map(vec![("DurationInSeconds", Val::Int(p.retry_s.into()))]),
+        ),
+    ])
+}
+
+pub(crate) fn conversion_description(c: &Conversion) -> Val {
+    let mut schema = vec![
+        ("RoleARN", s(c.role_arn.clone())),
+        ("DatabaseName", s(c.database.clone())),
+        ("TableName", s(c.table.clone())),
+        ("VersionId", s("LATEST")),
+    ];
+    if let Some(r) = &c.region {
+        schema.push(("Region", s(r.clone())));
+    }
+    map(vec![
+        ("SchemaConfiguration", map(schema)),
+        (
+            "InputFormatConfiguration",
+            map(vec![(
+                "Deserializer",
+                map(vec![("OpenXJsonSerDe", map(vec![]))]),
+            )]),
+        ),
+        (
+            "OutputFormatConfiguration",
+            map(vec![(
+                "Serializer",
+                map(vec![(
+                    "ParquetSerDe",
+                    map(vec![("Compression", s(c.compression.clone()))]),
+                )]),
+            )]),
+        ),
+        ("Enabled", Val::Bool(true)),
+    ])
+}
+
+pub(crate) fn http_description(h: &HttpDestination, s3: Val) -> Val {
+    let mut endpoint = vec![("Url", s(h.url.clone()))];
+    if let Some(n) = &h.name {
+        endpoint.push(("Name", s(n.clone())));
+    }
+    let attrs = h
+        .common_attributes
+        .iter()
+        .map(|(k, v)| {
+            map(vec![
+                ("AttributeName", s(k.clone())),
+                ("AttributeValue", s(v.clone())),
+            ])
+        })
+        .collect();
+    map(vec![
+        ("EndpointConfiguration", map(endpoint)),
+        (
+            "BufferingHints",
+            map(vec![
+                ("SizeInMBs", Val::Int(h.buffering.size_mib.into())),
+                ("IntervalInSeconds", Val::Int(h.buffering.interval_s.into())),
+            ]),
+        ),
+        (
+            "RequestConfiguration",
+            map(vec![
+                ("ContentEncoding", s(if h.gzip { "GZIP" } else { "NONE" })),
+                ("CommonAttributes", Val::Arr(attrs)),
+            ]),
+        ),
+        (
+            "RetryOptions",
+            map(vec![("DurationInSeconds", Val::Int(h.retry_s.into()))]),
+        ),
+        (
+            "S3BackupMode",
+            s(if h.backup_all {
+                "AllData"
+            } else {
+                "FailedDataOnly"
+            }),
+        ),
+        ("S3DestinationDescription", s3),
+    ])
+}

@@ -1,0 +1,419 @@
+//! What one delivery of buffered records becomes: the records pass the transformation
+//! function, are grouped by their partition keys, converted to Parquet or compressed, and
+//! turned into objects (or an HTTP request); records that fail a step become error records
+//! under the error prefix, typed as Firehose types them (`processing-failed`,
+//! `partitioning-failed`, `format-conversion-failed`, `http-endpoint-failed`).
+//!
+//! Preparing is done once per batch and the results are kept until stored, so a retried
+//! store never runs the transformation twice.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use object_store::PutPayload;
+use serde_json::json;
+use weir_streams::RecordOut;
+use weir_support::now_ms;
+
+use crate::catalog::Inner;
+use crate::error::{FirehoseError, Result};
+use crate::http::HttpEndpoint;
+use crate::model::{Compression, DeliveryStreamSpec, HttpDestination, Processing};
+use crate::partition::Partitioner;
+use crate::process::{function_name, InvokeError, ProcessIn, Processed};
+
+/// Pause between attempts of a failed transformation invocation.
+const INVOKE_RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// One record on its way: its current data and when it first arrived.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub data: Vec<u8>,
+    pub arrival_ms: i64,
+}
+
+/// A prepared unit of delivery.
+#[derive(Debug)]
+pub(crate) enum Output {
+    /// An object for the destination bucket.
+    Object { key: String, body: PutPayload },
+    /// A request for the HTTP endpoint; if it fails for good its records become
+    /// `http-endpoint-failed` error records in the bucket.
+    Http { items: Vec<Item> },
+}
+
+/// An error record, written as one JSON line.
+struct Failure {
+    kind: &'static str,
+    line: serde_json::Value,
+    arrival_ms: i64,
+}
+
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// Prepares `records` for delivery under `spec`.
+pub(crate) fn prepare(
+    inner: &Inner,
+    spec: &DeliveryStreamSpec,
+    records: &[RecordOut],
+) -> Result<Vec<Output>> {
+    let mut failures = Vec::new();
+    let items = match &spec.processing {
+        Some(p) => transform(inner, p, records, &mut failures),
+        None => records
+            .iter()
+            .map(|r| Item {
+                data: r.data.clone(),
+                arrival_ms: r.arrival_ms,
+            })
+            .collect(),
+    };
+    let mut outputs = Vec::new();
+    if let Some(h) = &spec.http {
+        if h.backup_all && !items.is_empty() {
+            outputs.push(data_object(spec, &items, &[])?);
+        }
+        if !items.is_empty() {
+            outputs.push(Output::Http { items });
+        }
+    } else {
+        let groups = partition(spec, items, &mut failures)?;
+        for (keys, group) in groups {
+            match &spec.conversion {
+                Some(c) => {
+                    let table = format!("{}.{}", c.database, c.table);
+                    let columns = inner.config.schemas.get(&table).ok_or_else(|| {
+                        FirehoseError::InvalidArgument(format!(
+                            "table {table} is not declared in the [[firehose.schemas]] of the config"
+                        ))
+                    })?;
+                    let schema = crate::parquet::Schema::parse(columns)
+                        .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
+                    let datas: Vec<&[u8]> = group.iter().map(|i| i.data.as_slice()).collect();
+                    let converted = crate::parquet::convert(&schema, &datas, &c.compression)
+                        .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
+                    for (i, why) in converted.failed {
+                        let it = &group[i];
+                        failures.push(Failure {
+                            kind: "format-conversion-failed",
+                            line: json!({
+                                "attemptsMade": 1,
+                                "arrivalTimestamp": it.arrival_ms,
+                                "lastErrorCode": "DataFormatConversion.MalformedData",
+                                "lastErrorMessage": why,
+                                "attemptEndingTimestamp": now_ms(),
+                                "rawData": b64(&it.data),
+                                "dataCatalogTable": {
+                                    "databaseName": c.database,
+                                    "tableName": c.table,
+                                    "region": c.region.clone().unwrap_or_else(|| inner.config.region.clone()),
+                                    "versionId": "LATEST",
+                                },
+                            }),
+                            arrival_ms: it.arrival_ms,
+                        });
+                    }
+                    if let Some(file) = converted.file {
+                        let oldest = oldest(group.iter().map(|i| i.arrival_ms));
+                        let key = object_key(spec, oldest, KeyKind::Data(&keys), ".parquet")?;
+                        outputs.push(Output::Object {
+                            key,
+                            body: file.into(),
+                        });
+                    }
+                }
+                None => outputs.push(data_object(spec, &group, &keys)?),
+            }
+        }
+    }
+    outputs.extend(error_objects(spec, failures)?);
+    Ok(outputs)
+}
+
+/// The records of an HTTP request that failed for good, as error objects.
+pub(crate) fn http_failed(
+    spec: &DeliveryStreamSpec,
+    h: &HttpDestination,
+    items: &[Item],
+    attempts: u32,
+    code: &str,
+    message: &str,
+) -> Result<Vec<Output>> {
+    let end = now_ms();
+    let failures = items
+        .iter()
+        .map(|it| Failure {
+            kind: "http-endpoint-failed",
+            line: json!({
+                "attemptsMade": attempts,
+                "arrivalTimestamp": it.arrival_ms,
+                "errorCode": code,
+                "errorMessage": message,
+                "attemptEndingTimestamp": end,
+                "rawData": b64(&it.data),
+                "EndpointUrl": h.url,
+            }),
+            arrival_ms: it.arrival_ms,
+        })
+        .collect();
+    error_objects(spec, failures)
+}
+
+/// The endpoint settings the sender needs.
+pub(crate) fn endpoint_of(h: &HttpDestination) -> HttpEndpoint {
+    HttpEndpoint {
+        url: h.url.clone(),
+        name: h.name.clone(),
+        access_key: h.access_key.clone(),
+        gzip: h.gzip,
+        common_attributes: h.common_attributes.clone(),
+        retry_duration_s: h.retry_s,
+    }
+}
+
+fn oldest(arrivals: impl Iterator<Item = i64>) -> i64 {
+    arrivals.min().unwrap_or_else(now_ms)
+}
+
+fn data_object(
+    spec: &DeliveryStreamSpec,
+    items: &[Item],
+    keys: &[(String, String)],
+) -> Result<Output> {
+    let compression = spec.destination.compression;
+    let body = crate::encode::object_body(items.iter().map(|i| i.data.as_slice()), compression)
+        .map_err(|source| FirehoseError::Io {
+            what: format!("cannot compress an object of {}", spec.name),
+            source,
+        })?;
+    let key = object_key(
+        spec,
+        oldest(items.iter().map(|i| i.arrival_ms)),
+        KeyKind::Data(keys),
+        compression.extension(),
+    )?;
+    Ok(Output::Object {
+        key,
+        body: body.into(),
+    })
+}
+
+/// Error records grouped into one object per error type.
+fn error_objects(spec: &DeliveryStreamSpec, failures: Vec<Failure>) -> Result<Vec<Output>> {
+    let mut by_kind: BTreeMap<&'static str, Vec<Failure>> = BTreeMap::new();
+    for f in failures {
+        by_kind.entry(f.kind).or_default().push(f);
+    }
+    let mut out = Vec::new();
+    for (kind, fs) in by_kind {
+        let mut body = Vec::new();
+        for f in &fs {
+            body.extend_from_slice(f.line.to_string().as_bytes());
+            body.push(b'\n');
+        }
+        let key = object_key(
+            spec,
+            oldest(fs.iter().map(|f| f.arrival_ms)),
+            KeyKind::Error(kind),
+            "",
+        )?;
+        out.push(Output::Object {
+            key,
+            body: body.into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Runs the transformation function over the records, retrying a failed invocation
+/// `NumberOfRetries` times; returns what goes on (Ok results) and adds the failures.
+fn transform(
+    inner: &Inner,
+    p: &Processing,
+    records: &[RecordOut],
+    failures: &mut Vec<Failure>,
+) -> Vec<Item> {
+    let ins: Vec<ProcessIn<'_>> = records
+        .iter()
+        .map(|r| ProcessIn {
+            record_id: &r.sequence_number,
+            data: &r.data,
+            arrival_ms: r.arrival_ms,
+        })
+        .collect();
+    let function = function_name(&p.lambda_arn).unwrap_or_default();
+    let mut attempts = 0u32;
+    let result = loop {
+        attempts += 1;
+        let outcome = match &inner.config.processor.0 {
+            None => Err(InvokeError {
+                code: "Lambda.FunctionNotFound".into(),
+                message: "this Weir host runs no transformation plugins".into(),
+            }),
+            Some(proc) => proc.process(function, &ins).and_then(|out| {
+                if out.len() == ins.len() {
+                    Ok(out)
+                } else {
+                    Err(InvokeError {
+                        code: "Lambda.MissingRecordId".into(),
+                        message: format!(
+                            "{} results came back for {} records",
+                            out.len(),
+                            ins.len()
+                        ),
+                    })
+                }
+            }),
+        };
+        match outcome {
+            Ok(out) => break Ok(out),
+            Err(e) if attempts > p.retries => break Err(e),
+            Err(e) => {
+                tracing::warn!(function, attempts, error = %e, "transformation failed; retrying");
+                std::thread::sleep(INVOKE_RETRY_PAUSE);
+            }
+        }
+    };
+    let end = now_ms();
+    let mut fail = |r: &RecordOut, code: &str, message: &str| {
+        failures.push(Failure {
+            kind: "processing-failed",
+            line: json!({
+                "attemptsMade": attempts,
+                "arrivalTimestamp": r.arrival_ms,
+                "errorCode": code,
+                "errorMessage": message,
+                "attemptEndingTimestamp": end,
+                "rawData": b64(&r.data),
+                "lambdaArn": p.lambda_arn,
+            }),
+            arrival_ms: r.arrival_ms,
+        })
+    };
+    match result {
+        Err(e) => {
+            for r in records {
+                fail(r, &e.code, &e.message);
+            }
+            Vec::new()
+        }
+        Ok(out) => {
+            let mut items = Vec::new();
+            for (r, o) in records.iter().zip(out) {
+                match o {
+                    Processed::Ok(data) => items.push(Item {
+                        data,
+                        arrival_ms: r.arrival_ms,
+                    }),
+                    Processed::Dropped => {}
+                    Processed::Failed(why) => fail(r, "Lambda.ProcessingFailed", &why),
+                }
+            }
+            items
+        }
+    }
+}
+
+/// Items grouped by their partition keys, as `(name, value)` pairs in key order.
+type Groups = Vec<(Vec<(String, String)>, Vec<Item>)>;
+
+/// Groups items by their partition keys (one group with no keys without partitioning).
+fn partition(
+    spec: &DeliveryStreamSpec,
+    items: Vec<Item>,
+    failures: &mut Vec<Failure>,
+) -> Result<Groups> {
+    let mut groups: BTreeMap<Vec<String>, Vec<Item>> = BTreeMap::new();
+    let Some(p) = &spec.partitioning else {
+        return Ok(if items.is_empty() {
+            Vec::new()
+        } else {
+            vec![(Vec::new(), items)]
+        });
+    };
+    let partitioner = Partitioner::new(&p.keys)?;
+    for it in items {
+        match partitioner.keys_of(&it.data) {
+            Ok(keys) => groups.entry(keys).or_default().push(it),
+            Err(why) => failures.push(Failure {
+                kind: "partitioning-failed",
+                line: json!({
+                    "attemptsMade": 1,
+                    "arrivalTimestamp": it.arrival_ms,
+                    "errorCode": "DynamicPartitioning.MetadataExtractionFailed",
+                    "errorMessage": why,
+                    "attemptEndingTimestamp": now_ms(),
+                    "rawData": b64(&it.data),
+                }),
+                arrival_ms: it.arrival_ms,
+            }),
+        }
+    }
+    // Key values in the same order as the names, for the prefix.
+    let names = partitioner.names().to_vec();
+    Ok(groups
+        .into_iter()
+        .map(|(values, g)| {
+            let pairs: Vec<(String, String)> = names.iter().cloned().zip(values).collect();
+            (pairs, g)
+        })
+        .collect())
+}
+
+/// Which prefix an object goes under.
+pub(crate) enum KeyKind<'a> {
+    /// The data prefix, with the group's partition keys.
+    Data(&'a [(String, String)]),
+    /// The error prefix with this error output type.
+    Error(&'a str),
+}
+
+/// `PREFIX` + `NAME-VERSION-yyyy-MM-dd-HH-mm-ss-UUID` + `extension`, the prefix evaluated at
+/// the oldest record's arrival (UTC).
+pub(crate) fn object_key(
+    spec: &DeliveryStreamSpec,
+    oldest_ms: i64,
+    kind: KeyKind<'_>,
+    extension: &str,
+) -> Result<String> {
+    let prefixes = spec.destination.prefixes()?;
+    let at = DateTime::<Utc>::from_timestamp_millis(oldest_ms).ok_or_else(|| {
+        FirehoseError::InvalidArgument(format!("arrival time {oldest_ms} ms is out of range"))
+    })?;
+    let mut random = uuid::Uuid::new_v4().simple().to_string();
+    random.truncate(11);
+    let prefix = match kind {
+        KeyKind::Data(keys) => {
+            let lookup = |name: &str| keys.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+            prefixes.data.render_keys(&at, &random, "", &lookup)
+        }
+        KeyKind::Error(t) => prefixes.error.render(&at, &random, t),
+    };
+    Ok(format!(
+        "{prefix}{}-{}-{:04}-{:02}-{:02}-{:02}-{:02}-{:02}-{}{}",
+        spec.name,
+        spec.version,
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        uuid::Uuid::new_v4(),
+        extension
+    ))
+}
+
+/// Whether the spec's compression applies to data objects (Parquet files carry their own).
+pub(crate) fn check_conversion_compression(spec: &DeliveryStreamSpec) -> Result<()> {
+    if spec.conversion.is_some() && spec.destination.compression != Compression::Uncompressed {
+        return Err(FirehoseError::InvalidArgument(
+            "CompressionFormat must be UNCOMPRESSED when DataFormatConversionConfiguration is enabled; set the Parquet compression in ParquetSerDe.Compression.".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! `KinesisStreamAsSource`: a delivery stream that reads a Weir stream instead of taking
+//! PutRecord calls.
+//!
+//! One pump thread per such delivery stream reads every shard of the source stream, parents
+//! before children (a child starts once its parents are read to their end, as the KCL
+//! does), and appends what it reads to the delivery stream's buffer. Only after the buffer
+//! has the records (synced) does it save the shard's position in
+//! `DIR/checkpoints/UID.source.json`, so a crash re-reads at most what was not yet saved:
+//! at least once, never lost. Like Firehose it starts at the delivery stream's creation
+//! time (`DeliveryStartTimestamp`), reading records that arrived from then on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+
+use serde::{Deserialize, Serialize};
+use weir_streams::{PutEntry, PutOutcome, StartPosition, Streams};
+use weir_support::read;
+
+use crate::catalog::{Entry, FirehoseConfig, Inner};
+use crate::error::{FirehoseError, Result};
+
+/// Records read per shard per round.
+const READ_BATCH: usize = 500;
+
+/// The stream name of `arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`.
+pub(crate) fn stream_name(arn: &str) -> Result<&str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "kinesis", _, _, res] => res
+            .strip_prefix("stream/")
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+            .ok_or_else(|| bad_arn(arn)),
+        _ => Err(bad_arn(arn)),
+    }
+}
+
+fn bad_arn(arn: &str) -> FirehoseError {
+    FirehoseError::InvalidArgument(format!(
+        "KinesisStreamARN {arn:?} is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)."
+    ))
+}
+
+/// Refuses a source that does not name an existing stream of this host.
+pub(crate) fn check_source(config: &FirehoseConfig, arn: &str) -> Result<()> {
+    let name = stream_name(arn)?;
+    let Some(streams) = &config.source_streams else {
+        return Err(FirehoseError::InvalidArgument(
+            "This Weir host serves no Kinesis streams to read from.".into(),
+        ));
+    };
+    streams.describe_stream(name).map(|_| ()).map_err(|_| {
+        FirehoseError::InvalidArgument(format!(
+            "Kinesis stream {name} does not exist (KinesisStreamARN {arn})."
+        ))
+    })
+}
+
+fn checkpoint_path(dir: &Path, uid: &str) -> PathBuf {
+    dir.join("checkpoints").join(format!("{uid}.source.json"))
+}
+
+/// Where each shard's reading stands.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Positions {
+    /// The last sequence number in the buffer, per shard.
+    after: BTreeMap<String, String>,
+    /// Shards read to their end.
+    ended: Vec<String>,
+}
+
+fn load(path: &Path) -> Result<Positions> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| FirehoseError::Corrupt {
+            path: path.display().to_string(),
+            reason: format!("not a source checkpoint: {e}"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Positions::default()),
+        Err(source) => Err(FirehoseError::Io {
+            what: format!("cannot read {}", path.display()),
+            source,
+        }),
+    }
+}
+
+fn save(path: &Path, p: &Positions) -> Result<()> {
+    let body = serde_json::to_vec(p).map_err(|e| FirehoseError::Io {
+        what: "cannot encode a source checkpoint".into(),
+        source: std::io::Error::other(e),
+    })?;
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    weir_support::write_atomic_via(&tmp, path, &[&body]).map_err(|e| FirehoseError::Io {
+        what: format!("cannot write {}", path.display()),
+        source: e.into(),
+    })
+}
+
+/// Starts the pump of `entry`, if its source is a stream.
+pub(crate) fn spawn(inner: &Arc<Inner>, entry: Arc<Entry>) -> Result<()> {
+    let (name, arn) = {
+        let s = read(&entry.spec);
+        (s.name.clone(), s.kinesis_stream_arn.clone())
+    };
+    let Some(arn) = arn else { return Ok(()) };
+    let weak = Arc::downgrade(inner);
+    std::thread::Builder::new()
+        .name(format!("weir-firehose-src-{name}"))
+        .spawn(move || Pump::new(weak, entry, arn).run())
+        .map(|_| ())
+        .map_err(|source| FirehoseError::Io {
+            what: format!("cannot start the source reader of {name}"),
+            source,
+        })
+}
+
+struct Pump {
+    inner: Weak<Inner>,
+    entry: Arc<Entry>,
+    arn: String,
+    name: String,
+    uid: String,
+    created_ms: i64,
+    positions: Positions,
+    iterators: HashMap<String, String>,
+}
+
+impl Pump {
+    fn new(inner: Weak<Inner>, entry: Arc<Entry>, arn: String) -> Pump {
+        let (name, uid, created_ms) = {
+            let s = read(&entry.spec);
+            (s.name.clone(), s.uid.clone(), s.created_ms)
+        };
+        Pump {
+            inner,
+            entry,
+            arn,
+            name,
+            uid,
+            created_ms,
+            positions: Positions::default(),
+            iterators: HashMap::new(),
+        }
+    }
+
+    fn run(mut self) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        let path = checkpoint_path(&inner.config.dir, &self.uid);
+        match load(&path) {
+            Ok(p) => self.positions = p,
+            Err(e) => {
+                tracing::error!(stream = %self.name, error = %e, "cannot read the source checkpoint; reading the source stream is stopped");
+                return;
+            }
+        }
+        let poll = inner.config.poll_interval;
+        drop(inner);
+        let mut warned = false;
+        loop {
+            if self.entry.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let Some(inner) = self.inner.upgrade() else {
+                return;
+            };
+            let moved = match self.round(&inner, &path) {
+                Ok(n) => {
+                    warned = false;
+                    n > 0
+                }
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(stream = %self.name, source = %self.arn, error = %e, "reading the source stream failed; retrying");
+                        warned = true;
+                    }
+                    false
+                }
+            };
+            drop(inner);
+            if !moved {
+                std::thread::sleep(poll.max(std::time::Duration::from_millis(50)));
+            }
+        }
+    }
+
+    /// Reads each readable shard once; returns how many records moved.
+    fn round(&mut self, inner: &Inner, path: &Path) -> Result<usize> {
+        let Some(streams) = &inner.config.source_streams else {
+            return Ok(0);
+        };
+        let source = stream_name(&self.arn)?.to_owned();
+        let info = streams.describe_stream(&source)?;
+        let known: Vec<&str> = info.shards.iter().map(|s| s.shard_id.as_str()).collect();
+        let mut moved = 0;
+        for shard in &info.shards {
+            if self.positions.ended.contains(&shard.shard_id) {
+                continue;
+            }
+            // A parent still in the stream and not read to its end holds its child back.
+            let waiting = [&shard.parent_shard_id, &shard.adjacent_parent_shard_id]
+                .into_iter()
+                .flatten()
+                .any(|p| known.contains(&p.as_str()) && !self.positions.ended.contains(p));
+            if waiting {
+                continue;
+            }
+            moved += self.read_shard(inner, streams, &source, &shard.shard_id, path)?;
+        }
+        Ok(moved)
+    }
+
+    fn read_shard(
+        &mut self,
+        inner: &Inner,
+        streams: &Streams,
+        source: &str,
+        shard: &str,
+        path: &Path,
+    ) -> Result<usize> {
+        let it = match self.iterators.remove(shard) {
+            Some(it) => it,
+            None => {
+                let start = match self.positions.after.get(shard) {
+                    Some(seq) => StartPosition::AfterSequence(seq.clone()),
+                    None => StartPosition::AtTimestamp(self.created_ms),
+                };
+                streams.get_shard_iterator(source, shard, &start)?
+            }
+        };
+        let page = streams.get_records(&it, READ_BATCH)?;
+        let n = page.records.len();
+        if n > 0 {
+            let entries: Vec<PutEntry> = page
+                .records
+                .iter()
+                .map(|r| PutEntry {
+                    partition_key: "firehose".into(),
+                    explicit_hash_key: None,
+                    data: r.data.clone(),
+                })
+                .collect();
+            let buffer = format!("ds-{}", self.uid);
+            let outcomes = inner.buffer.put_records(&buffer, &entries)?;
+            if let Some(PutOutcome::Throttled { message } | PutOutcome::Failed { message }) =
+                outcomes
+                    .iter()
+                    .find(|o| !matches!(o, PutOutcome::Ok { .. }))
+            {
+                // Re-read this page next round (records already in the buffer come twice:
+                // at least once).
+                return Err(FirehoseError::Io {
+                    what: format!("cannot buffer records of {source}/{shard}"),
+                    source: std::io::Error::other(message.clone()),
+                });
+            }
+            if let Some(last) = page.records.last() {
+                self.positions
+                    .after
+                    .insert(shard.to_owned(), last.sequence_number.clone());
+            }
+        }
+        match page.next_iterator {
+            Some(next) => {
+                self.iterators.insert(shard.to_owned(), next);
+                if n > 0 {
+                    save(path, &self.positions)?;
+                }
+            }
+            None => {
+                self.positions.ended.push(shard.to_owned());
+                save(path, &self.positions)?;
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_names_from_arns() {
+        assert_eq!(
+            stream_name("arn:aws:kinesis:us-east-1:000000000000:stream/cars").ok(),
+            Some("cars")
+        );
+        for bad in [
+            "arn:aws:kinesis:us-east-1:000000000000:stream/",
+            "arn:aws:s3:::bucket",
+            "cars",
+            "arn:aws:kinesis:r:a:consumer/x",
+        ] {
+            assert!(stream_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn positions_round_trip_and_corruption_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("u.source.json");
+        assert_eq!(load(&path).expect("missing is empty"), Positions::default());
+        let mut p = Positions::default();
+        p.after.insert("shardId-000000000000".into(), "123".into());
+        p.ended.push("shardId-000000000001".into());
+        save(&path, &p).expect("save");
+        assert_eq!(load(&path).expect("load"), p);
+        std::fs::write(&path, b"{").expect("write");
+        let e = load(&path).unwrap_err().to_string();
+        assert!(e.contains("u.source.json"), "{e}");
+    }
+}
