@@ -67,6 +67,17 @@ pub fn lines_to_json(
     record: &crate::Record,
     mut parse: impl FnMut(&str) -> Result<Value, String>,
 ) -> Result<Vec<crate::Record>, RecordError> {
+    map_lines(record, |line| parse(line).map(|v| v.to_string()))
+}
+
+/// One output record per non-empty line of a text record, its payload made by `render`, with
+/// the original record's metadata; a line `render` rejects fails the whole record with code
+/// `bad-line`, the line number and the line. The loop under [`lines_to_json`] and the CSV
+/// blueprints.
+pub fn map_lines(
+    record: &crate::Record,
+    mut render: impl FnMut(&str) -> Result<String, String>,
+) -> Result<Vec<crate::Record>, RecordError> {
     let text = record.text()?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -74,10 +85,10 @@ pub fn lines_to_json(
         if line.trim().is_empty() {
             continue;
         }
-        let value = parse(line).map_err(|why| {
+        let payload = render(line).map_err(|why| {
             RecordError::new("bad-line", format!("line {}: {why}: {line:?}", i + 1))
         })?;
-        out.push(record.derive(value.to_string()));
+        out.push(record.derive(payload));
     }
     Ok(out)
 }

@@ -352,6 +352,11 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
             ));
         };
         let mut f = s3_fields(req, s3v, "S3Configuration", true)?;
+        if f.extras {
+            return Err(ApiError::invalid(
+                "S3Configuration of an HTTP endpoint destination is a plain S3 backup: no processing, partitioning or format conversion.",
+            ));
+        }
         f.processing = p.lambda;
         (f, Some(http))
     } else {

@@ -461,8 +461,14 @@ pub fn object_key(
         None => prefixes.data.render(&at, random, ""),
         Some(t) => prefixes.error.render(&at, random, t),
     };
-    Some(format!(
-        "{prefix}{stream}-{version}-{:04}-{:02}-{:02}-{:02}-{:02}-{:02}-{}",
+    Some(format!("{prefix}{}", object_name(stream, version, &at)))
+}
+
+/// Firehose's object name after the prefix: `NAME-VERSION-yyyy-MM-dd-HH-mm-ss-UUID`, the time
+/// being the oldest record's arrival (UTC).
+pub fn object_name(stream: &str, version: u32, at: &DateTime<Utc>) -> String {
+    format!(
+        "{stream}-{version}-{:04}-{:02}-{:02}-{:02}-{:02}-{:02}-{}",
         at.year(),
         at.month(),
         at.day(),
@@ -470,7 +476,7 @@ pub fn object_key(
         at.minute(),
         at.second(),
         uuid::Uuid::new_v4()
-    ))
+    )
 }
 
 #[cfg(test)]

@@ -18,7 +18,8 @@ mod remote_kinesis;
 mod table;
 
 pub use firehose::{
-    DeliveredObject, FailedRecord, FirehoseConfig, FirehoseError, FirehoseWriter, FlushError,
+    object_name, DeliveredObject, FailedRecord, FirehoseConfig, FirehoseError, FirehoseWriter,
+    FlushError,
 };
 pub use prefix::{KeyTemplate, PrefixError, PrefixKind, Prefixes};
 pub use remote_kinesis::{Credentials, RemoteError, RemoteKinesis};

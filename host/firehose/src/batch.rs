@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine as _;
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use object_store::PutPayload;
 use serde_json::json;
 use weir_streams::RecordOut;
@@ -394,17 +394,8 @@ pub(crate) fn object_key(
         KeyKind::Error(t) => prefixes.error.render(&at, &random, t),
     };
     Ok(format!(
-        "{prefix}{}-{}-{:04}-{:02}-{:02}-{:02}-{:02}-{:02}-{}{}",
-        spec.name,
-        spec.version,
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        uuid::Uuid::new_v4(),
-        extension
+        "{prefix}{}{extension}",
+        weir_delivery::object_name(&spec.name, spec.version, &at)
     ))
 }
 

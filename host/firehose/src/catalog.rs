@@ -517,15 +517,22 @@ impl Firehose {
     fn remove_data(&self, e: &Entry) -> Result<()> {
         let uid = read(&e.spec).uid.clone();
         self.inner.buffer.delete_stream(&buffer_name(&uid))?;
-        let cp = crate::deliver::checkpoint_path(&self.inner.config.dir, &uid);
-        match std::fs::remove_file(&cp) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(FirehoseError::Io {
-                what: format!("cannot remove {}", cp.display()),
-                source,
-            }),
+        for cp in [
+            crate::deliver::checkpoint_path(&self.inner.config.dir, &uid),
+            crate::source::checkpoint_path(&self.inner.config.dir, &uid),
+        ] {
+            match std::fs::remove_file(&cp) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(FirehoseError::Io {
+                        what: format!("cannot remove {}", cp.display()),
+                        source,
+                    })
+                }
+            }
         }
+        Ok(())
     }
 
     /// Applies `change` to a copy of the stream's spec, validates and persists it, then makes

@@ -57,7 +57,7 @@ pub(crate) fn check_source(config: &FirehoseConfig, arn: &str) -> Result<()> {
     })
 }
 
-fn checkpoint_path(dir: &Path, uid: &str) -> PathBuf {
+pub(crate) fn checkpoint_path(dir: &Path, uid: &str) -> PathBuf {
     dir.join("checkpoints").join(format!("{uid}.source.json"))
 }
 

@@ -14,7 +14,7 @@
 //! ```text
 //! cargo xtask plugins
 //! weir plugin test target/plugins/apache-log-to-csv.wasm --raw \
-//!     --input plugins/apache-log-to-csv/examples/records.jsonl
+//!     --input plugins/apache-log-to-csv/examples/records.log
 //! ```
 
 use weir_sdk::{Host, InitError, Record, RecordError, Transformer};
@@ -130,7 +130,7 @@ mod tests {
     /// a bad one.
     #[test]
     fn the_example_input() {
-        let batch: Vec<Record> = include_str!("../examples/records.jsonl")
+        let batch: Vec<Record> = include_str!("../examples/records.log")
             .lines()
             .map(Record::new)
             .collect();

@@ -50,19 +50,7 @@ pub fn lines_to_csv(
     record: &Record,
     mut parse: impl FnMut(&str) -> Result<Value, String>,
 ) -> Result<Vec<Record>, RecordError> {
-    let text = record.text()?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value = parse(line).map_err(|why| {
-            RecordError::new("bad-line", format!("line {}: {why}: {line:?}", i + 1))
-        })?;
-        out.push(record.derive(to_csv_line(&value)));
-    }
-    Ok(out)
+    weir_sdk::json::map_lines(record, |line| parse(line).map(|v| to_csv_line(&v)))
 }
 
 #[cfg(test)]
