@@ -26,6 +26,10 @@ use crate::process::{function_name, InvokeError, ProcessIn, Processed};
 
 /// Pause between attempts of a failed transformation invocation.
 const INVOKE_RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// The most data and records handed to the function per invocation (Firehose's processor
+/// buffer default is 1 MB; a record is at most 1,000 KiB, so one always fits).
+const INVOKE_MAX_BYTES: usize = 1024 * 1024;
+const INVOKE_MAX_RECORDS: usize = 10_000;
 
 /// One record on its way: its current data and when it first arrived.
 #[derive(Debug, Clone)]
@@ -237,6 +241,40 @@ fn transform(
     records: &[RecordOut],
     failures: &mut Vec<Failure>,
 ) -> Vec<Item> {
+    let mut items = Vec::new();
+    for chunk in invocations(records) {
+        items.extend(invoke(inner, p, chunk, failures));
+    }
+    items
+}
+
+/// Splits a delivery into invocations of at most [`INVOKE_MAX_BYTES`] (and
+/// [`INVOKE_MAX_RECORDS`]), as Firehose buffers for its processor (1 MB by default), so a
+/// 128 MiB delivery never lands in a plugin's memory in one call. A record is never split.
+fn invocations(records: &[RecordOut]) -> Vec<&[RecordOut]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, r) in records.iter().enumerate() {
+        let full = i - start >= INVOKE_MAX_RECORDS || bytes + r.data.len() > INVOKE_MAX_BYTES;
+        if i > start && full {
+            out.push(&records[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += r.data.len();
+    }
+    if start < records.len() {
+        out.push(&records[start..]);
+    }
+    out
+}
+
+/// One invocation with its retries; returns what goes on and adds the failures.
+fn invoke(
+    inner: &Inner,
+    p: &Processing,
+    records: &[RecordOut],
+    failures: &mut Vec<Failure>,
+) -> Vec<Item> {
     let ins: Vec<ProcessIn<'_>> = records
         .iter()
         .map(|r| ProcessIn {
@@ -407,4 +445,32 @@ pub(crate) fn check_conversion_compression(spec: &DeliveryStreamSpec) -> Result<
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(len: usize) -> RecordOut {
+        RecordOut {
+            sequence_number: String::new(),
+            arrival_ms: 0,
+            partition_key: String::new(),
+            data: vec![b'x'; len],
+        }
+    }
+
+    #[test]
+    fn invocations_stay_under_a_mebibyte_and_keep_every_record() {
+        let records: Vec<RecordOut> = [600_000, 600_000, 1_024_000, 10, 10, 500_000]
+            .into_iter()
+            .map(rec)
+            .collect();
+        let chunks = invocations(&records);
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, vec![1, 1, 3, 1]);
+        assert!(invocations(&[]).is_empty());
+        let many: Vec<RecordOut> = (0..INVOKE_MAX_RECORDS + 1).map(|_| rec(1)).collect();
+        assert_eq!(invocations(&many).len(), 2);
+    }
 }
