@@ -150,7 +150,7 @@ struct S3Fields {
     processing: Option<Processing>,
     partitioning: Option<Partitioning>,
     conversion: Option<Conversion>,
-    /// True when any of the three was given (an update may not change them).
+    /// True when any of the three is enabled (an update may not change them).
     extras: bool,
 }
 
@@ -175,16 +175,11 @@ fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3
     }
     let compression = r.enumeration("CompressionFormat", false, &COMPRESSIONS)?;
     let at = label(field);
-    let extras = [
-        "ProcessingConfiguration",
-        "DynamicPartitioningConfiguration",
-        "DataFormatConversionConfiguration",
-    ]
-    .iter()
-    .any(|f| r.raw(f).is_some());
     let p = cfg::processing(&mut r, &at)?;
     let partitioning = cfg::partitioning(&mut r, &at, p.extraction_query)?;
     let conversion = cfg::conversion(&mut r, &at)?;
+    // Only enabled settings count: tools send `{"Enabled": false}` blocks routinely.
+    let extras = p.lambda.is_some() || partitioning.is_some() || conversion.is_some();
     if let Some(Val::Str(mode)) = r.raw("S3BackupMode") {
         if mode != "Disabled" {
             return Err(ApiError::invalid(format!(

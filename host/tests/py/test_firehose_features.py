@@ -125,6 +125,22 @@ class Transformation(unittest.TestCase):
         # The blank record was Dropped: neither delivered nor an error.
         self.assertEqual(len(docs) + len(lines), len(good) + 1)
 
+    def test_update_destination_and_processing(self):
+        """A disabled ProcessingConfiguration in an update (what tools send) is accepted; an
+        enabled one is refused, since Weir does not change processing in place."""
+        name, bucket = "fh-tx-update", bucket_for("fh-tx-update")
+        create(name, bucket)
+        version = F.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["VersionId"]
+        F.update_destination(DeliveryStreamName=name, CurrentDeliveryStreamVersionId=version,
+                             DestinationId="destinationId-000000000001",
+                             ExtendedS3DestinationUpdate={"Prefix": "v2/", "ProcessingConfiguration": {"Enabled": False}})
+        version = F.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["VersionId"]
+        self.assertEqual(version, "2")
+        code, _ = error_code(F.update_destination, DeliveryStreamName=name, CurrentDeliveryStreamVersionId=version,
+                             DestinationId="destinationId-000000000001",
+                             ExtendedS3DestinationUpdate={"ProcessingConfiguration": lambda_processing("apache-log-to-json")})
+        self.assertEqual(code, "InvalidArgumentException")
+
     def test_unknown_or_non_transformer_functions_are_refused(self):
         bucket = bucket_for("fh-tx-refused")
         for name, function in [("fh-tx-none", "no-such-plugin"), ("fh-tx-filter", "speed-limit")]:
