@@ -116,3 +116,49 @@ fn bad_input_is_named_with_its_line() {
     assert!(err.contains(":2: not JSON"), "{err}");
     let _ = std::fs::remove_file(file);
 }
+
+/// The five Firehose blueprints, each run by `weir plugin test` on the sample input its docs
+/// point to, give exactly the outcomes in `examples/records.expected` (the header lines, which
+/// hold the build's version and load time, are left out). This is the check that the built
+/// components, not only their native unit tests, do what their docs show.
+#[test]
+fn every_blueprint_example_gives_its_expected_output() {
+    let blueprints: [(&str, &str, &[&str]); 5] = [
+        ("apache-log-to-json", "records.log", &["--raw"]),
+        ("apache-log-to-csv", "records.log", &["--raw"]),
+        ("syslog-to-json", "records.log", &["--raw"]),
+        ("syslog-to-csv", "records.log", &["--raw"]),
+        (
+            "general-processing",
+            "records.jsonl",
+            &["--config", "append_newline=true"],
+        ),
+    ];
+    for (name, input, extra) in blueprints {
+        let examples = common::repo().join("plugins").join(name).join("examples");
+        let plugin = common::component(name);
+        let input = examples.join(input);
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "plugin".as_ref(),
+            "test".as_ref(),
+            plugin.as_os_str(),
+            "--input".as_ref(),
+            input.as_os_str(),
+        ];
+        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(a)));
+        let (ok, out, err) = weir(&args);
+        assert!(ok, "{name}: {err}");
+        assert!(
+            out.starts_with(&format!("# transformer {name} version ")),
+            "{name}: {out}"
+        );
+        let outcomes: String = out
+            .split_inclusive('\n')
+            .filter(|line| !line.starts_with("# transformer ") && !line.starts_with("# imports"))
+            .collect();
+        let expected_path = examples.join("records.expected");
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+        assert_eq!(outcomes, expected, "{name}: {}", expected_path.display());
+    }
+}

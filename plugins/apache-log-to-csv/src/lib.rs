@@ -3,13 +3,15 @@
 //!
 //! Accepts what `apache-log-to-json` accepts, with the same parser (`log_formats::apache`): the
 //! Common Log Format and the Combined format. Each line becomes one CSV record ending with `\n`,
-//! with the fields `host`, `ident`, `authuser`, `datetime`, `request`, `response`, `bytes` (CLF's
-//! `-` is `0`, as in the JSON blueprint) and, for Combined lines, `referer` and `agent`; no header
-//! line. Fields holding a comma, a double quote, CR or LF are quoted as RFC 4180 says. A payload
+//! no header line. Every row has the same nine columns, so the archive loads as one table
+//! (`log_formats::apache::CSV_COLUMNS`): `host`, `ident`, `authuser`, `datetime`, `request`,
+//! `response`, `bytes` (CLF's `-` is `0`, as in the JSON blueprint), `referer` and `agent`, the
+//! last two empty for a Common Log Format line. Fields holding a comma, a double quote, CR or LF are quoted as RFC 4180 says. A payload
 //! with several lines becomes several records. A malformed line fails its record with code
 //! `bad-line`, the line number and the line.
 //!
-//! Try the built component on the sample input (each input line is one record, so `--raw`):
+//! Try the built component on the sample input (each input line is one record, so `--raw`); its
+//! expected output is `examples/records.expected`, checked by `host/tests/cli_plugin_test.rs`:
 //!
 //! ```text
 //! cargo xtask plugins
@@ -29,7 +31,11 @@ impl Transformer for ApacheLogToCsv {
     }
 
     fn transform(&mut self, record: Record, _host: &impl Host) -> Result<Vec<Record>, RecordError> {
-        log_formats::csv::lines_to_csv(&record, log_formats::apache::parse_line)
+        log_formats::csv::lines_to_csv(
+            &record,
+            log_formats::apache::CSV_COLUMNS,
+            log_formats::apache::parse_line,
+        )
     }
 }
 
@@ -74,7 +80,7 @@ mod tests {
             payloads(&run(
                 "10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] \"POST /api HTTP/1.1\" 201 -"
             )),
-            ["10.0.0.1,-,-,01/Jan/2024:00:00:00 +0000,POST /api HTTP/1.1,201,0\n"]
+            ["10.0.0.1,-,-,01/Jan/2024:00:00:00 +0000,POST /api HTTP/1.1,201,0,,\n"]
         );
     }
 

@@ -5,6 +5,15 @@
 //! `ident`, `authuser`, `datetime`, `request`, `response` (number), `bytes` (number; CLF's `-`
 //! means no body, 0) and, for Combined lines, `referer` and `agent`. A payload with several lines
 //! becomes several records. A malformed line fails its record with the line named.
+//!
+//! Try the built component on the sample input (each input line is one record, so `--raw`); its
+//! expected output is `examples/records.expected`, checked by `host/tests/cli_plugin_test.rs`:
+//!
+//! ```text
+//! cargo xtask plugins
+//! weir plugin test target/plugins/apache-log-to-json.wasm --raw \
+//!     --input plugins/apache-log-to-json/examples/records.log
+//! ```
 
 use weir_sdk::{json as sdk_json, Host, InitError, Record, RecordError, Transformer};
 

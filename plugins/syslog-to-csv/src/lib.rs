@@ -1,21 +1,24 @@
 //! `syslog-to-csv`: syslog lines to CSV, like Firehose's syslog-to-CSV blueprint.
 //!
 //! Accepts what `syslog-to-json` accepts, with the same parser (`log_formats::syslog`), and
-//! writes the same fields in the same order as one CSV record ending with `\n` (no header line;
-//! null, such as RFC 5424's nil `-` or a missing process id, is an empty field). The columns
-//! depend on the line's format, so a consumer can tell them apart by their count:
+//! writes each line as one CSV record ending with `\n` (no header line). Every row has the same
+//! ten columns, RFC 5424's fields, whatever the line's format, so the archive loads as one table
+//! (`log_formats::syslog::CSV_COLUMNS`):
 //!
-//! | line | columns |
-//! |---|---|
-//! | RFC 3164 without `<PRI>` (5) | `timestamp`, `hostname`, `program`, `processId`, `message` |
-//! | RFC 3164 with `<PRI>` (7) | `facility`, `severity`, then the five above |
-//! | RFC 5424 (10) | `facility`, `severity`, `version`, `timestamp`, `hostname`, `appName`, `processId`, `messageId`, `structuredData`, `message` |
+//! `facility`, `severity`, `version`, `timestamp`, `hostname`, `appName`, `processId`,
+//! `messageId`, `structuredData`, `message`
+//!
+//! A field the line does not have is an empty value: an RFC 3164 line has no `version`,
+//! `messageId` or `structuredData`, and no `facility` or `severity` without its `<PRI>`; its
+//! `program` goes in the `appName` column. RFC 5424's nil `-` and a missing process id are empty
+//! too.
 //!
 //! Fields holding a comma, a double quote, CR or LF are quoted as RFC 4180 says. A payload with
 //! several lines becomes several records. A malformed line fails its record with code
 //! `bad-line`, the line number and the line.
 //!
-//! Try the built component on the sample input (each input line is one record, so `--raw`):
+//! Try the built component on the sample input (each input line is one record, so `--raw`); its
+//! expected output is `examples/records.expected`, checked by `host/tests/cli_plugin_test.rs`:
 //!
 //! ```text
 //! cargo xtask plugins
@@ -35,7 +38,11 @@ impl Transformer for SyslogToCsv {
     }
 
     fn transform(&mut self, record: Record, _host: &impl Host) -> Result<Vec<Record>, RecordError> {
-        log_formats::csv::lines_to_csv(&record, log_formats::syslog::parse_line)
+        log_formats::csv::lines_to_csv(
+            &record,
+            log_formats::syslog::CSV_COLUMNS,
+            log_formats::syslog::parse_line,
+        )
     }
 }
 
@@ -69,13 +76,13 @@ mod tests {
             payloads(&run(
                 "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick"
             )),
-            ["4,2,Oct 11 22:14:15,mymachine,su,,'su root' failed for lonvick\n"]
+            ["4,2,,Oct 11 22:14:15,mymachine,su,,,,'su root' failed for lonvick\n"]
         );
         assert_eq!(
             payloads(&run(
                 "Feb  5 17:32:18 10.0.0.99 sshd[4721]: Accepted publickey"
             )),
-            ["Feb  5 17:32:18,10.0.0.99,sshd,4721,Accepted publickey\n"]
+            [",,,Feb  5 17:32:18,10.0.0.99,sshd,4721,,,Accepted publickey\n"]
         );
     }
 
@@ -100,7 +107,7 @@ mod tests {
     fn a_message_with_quotes_is_quoted() {
         assert_eq!(
             payloads(&run(r#"Oct 11 22:14:15 h app: said "hi""#)),
-            ["Oct 11 22:14:15,h,app,,\"said \"\"hi\"\"\"\n"]
+            [",,,Oct 11 22:14:15,h,app,,,,\"said \"\"hi\"\"\"\n"]
         );
     }
 
@@ -109,7 +116,10 @@ mod tests {
         let out = run("Oct 11 22:14:15 a p: one\r\n\nOct 11 22:14:16 b p: two\n");
         assert_eq!(
             payloads(&out),
-            ["Oct 11 22:14:15,a,p,,one\n", "Oct 11 22:14:16,b,p,,two\n"]
+            [
+                ",,,Oct 11 22:14:15,a,p,,,,one\n",
+                ",,,Oct 11 22:14:16,b,p,,,,two\n"
+            ]
         );
         let TransformResult::Records(rs) = &out else {
             panic!("{out:?}")
@@ -158,7 +168,7 @@ mod tests {
         assert_eq!(out.len(), 4);
         assert_eq!(
             payloads(&out[1]),
-            ["Feb  5 17:32:18,10.0.0.99,sshd,4721,Accepted publickey for alice from 10.0.0.7 port 50122\n"]
+            [",,,Feb  5 17:32:18,10.0.0.99,sshd,4721,,,Accepted publickey for alice from 10.0.0.7 port 50122\n"]
         );
         assert_eq!(
             payloads(&out[2]),

@@ -10,6 +10,15 @@
 //!
 //! A payload with several lines becomes several records; a malformed line fails its record with
 //! the line named.
+//!
+//! Try the built component on the sample input (each input line is one record, so `--raw`); its
+//! expected output is `examples/records.expected`, checked by `host/tests/cli_plugin_test.rs`:
+//!
+//! ```text
+//! cargo xtask plugins
+//! weir plugin test target/plugins/syslog-to-json.wasm --raw \
+//!     --input plugins/syslog-to-json/examples/records.log
+//! ```
 
 use weir_sdk::{json as sdk_json, Host, InitError, Record, RecordError, Transformer};
 

@@ -7,6 +7,22 @@
 
 use weir_sdk::serde_json::{json, Map, Value};
 
+use crate::csv::Column;
+
+/// The nine CSV columns of `apache-log-to-csv`, the Combined format's fields in order; a Common
+/// Log Format line leaves `referer` and `agent` empty.
+pub const CSV_COLUMNS: &[Column] = &[
+    &["host"],
+    &["ident"],
+    &["authuser"],
+    &["datetime"],
+    &["request"],
+    &["response"],
+    &["bytes"],
+    &["referer"],
+    &["agent"],
+];
+
 /// Parses one access-log line.
 pub fn parse_line(line: &str) -> Result<Value, String> {
     let mut cur = Cursor(line);

@@ -1,10 +1,14 @@
 //! RFC 4180 CSV rendering of parsed log lines, for the `*-to-csv` blueprints.
 //!
-//! A parsed line is the JSON object a `parse_line` of this crate returns; its values become the
-//! CSV fields in the object's order (strings as they are, numbers and booleans as their text,
-//! null as an empty field). A field holding a comma, a double quote, CR or LF is put in double
-//! quotes with its quotes doubled; every other field is written bare. Each line ends with `\n`,
-//! as Firehose's CSV blueprints end every record with a newline.
+//! A parsed line is the JSON object a `parse_line` of this crate returns. Every row has the same
+//! columns, whatever variant of the format the line was in (an RFC 3164 syslog line has no
+//! `version`, a Common Log Format line no `agent`): a CSV archive is read by position (Athena's
+//! `LazySimpleSerDe`, `COPY`, spreadsheets), so a column that moved between rows would put values
+//! under the wrong header. A [`Column`] names the fields it is taken from, the first present one
+//! winning; a field absent or null is an empty value. Strings are written as they are, numbers
+//! and booleans as their text. A value holding a comma, a double quote, CR or LF is put in double
+//! quotes with its quotes doubled; every other value is written bare. Each row ends with `\n`, as
+//! Firehose's CSV blueprints end every record with a newline.
 
 use weir_sdk::serde_json::Value;
 use weir_sdk::{Record, RecordError};
@@ -20,37 +24,43 @@ pub fn push_field(out: &mut String, field: &str) {
     }
 }
 
-/// One CSV line, ending with `\n`, from the values of `parsed` (an object; any other value
-/// becomes a line with that one value).
-pub fn to_csv_line(parsed: &Value) -> String {
+/// One CSV column: the parsed fields its value is taken from, the first present (non-null) one
+/// winning, so that fields of two format variants meaning the same thing (RFC 3164's `program`,
+/// RFC 5424's `appName`) share a column.
+pub type Column = &'static [&'static str];
+
+/// One CSV row, ending with `\n`, with one value per column of `columns` taken from `parsed`
+/// (an object; any other value has no fields, so every column is empty).
+pub fn to_csv_row(parsed: &Value, columns: &[Column]) -> String {
     let mut out = String::new();
-    let mut push = |i: usize, v: &Value| {
+    for (i, names) in columns.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        match v {
-            Value::Null => {}
-            Value::String(s) => push_field(&mut out, s),
-            other => push_field(&mut out, &other.to_string()),
+        let value = names
+            .iter()
+            .filter_map(|name| parsed.get(name))
+            .find(|v| !v.is_null());
+        match value {
+            None => {}
+            Some(Value::String(s)) => push_field(&mut out, s),
+            Some(other) => push_field(&mut out, &other.to_string()),
         }
-    };
-    match parsed {
-        Value::Object(map) => map.values().enumerate().for_each(|(i, v)| push(i, v)),
-        other => push(0, other),
     }
     out.push('\n');
     out
 }
 
 /// Turns a text record holding one or more log lines into one CSV record per non-empty line,
-/// each parsed by `parse` and keeping the original record's metadata. A line that `parse`
-/// rejects fails the whole record with code `bad-line` and the line number, as
+/// each parsed by `parse`, laid out in `columns` and keeping the original record's metadata. A
+/// line that `parse` rejects fails the whole record with code `bad-line` and the line number, as
 /// [`weir_sdk::json::lines_to_json`] does for the JSON blueprints.
 pub fn lines_to_csv(
     record: &Record,
+    columns: &[Column],
     mut parse: impl FnMut(&str) -> Result<Value, String>,
 ) -> Result<Vec<Record>, RecordError> {
-    weir_sdk::json::map_lines(record, |line| parse(line).map(|v| to_csv_line(&v)))
+    weir_sdk::json::map_lines(record, |line| parse(line).map(|v| to_csv_row(&v, columns)))
 }
 
 #[cfg(test)]
@@ -60,10 +70,25 @@ mod tests {
 
     #[test]
     fn rfc4180_quoting() {
-        let line = to_csv_line(&json!({
-            "plain": "abc", "comma": "a,b", "quote": "say \"hi\"", "cr": "a\rb", "lf": "a\nb",
-            "n": 200, "null": null, "b": true, "empty": "", "space": " x "
-        }));
+        let columns: &[Column] = &[
+            &["plain"],
+            &["comma"],
+            &["quote"],
+            &["cr"],
+            &["lf"],
+            &["n"],
+            &["null"],
+            &["b"],
+            &["empty"],
+            &["space"],
+        ];
+        let line = to_csv_row(
+            &json!({
+                "plain": "abc", "comma": "a,b", "quote": "say \"hi\"", "cr": "a\rb", "lf": "a\nb",
+                "n": 200, "null": null, "b": true, "empty": "", "space": " x "
+            }),
+            columns,
+        );
         assert_eq!(
             line,
             "abc,\"a,b\",\"say \"\"hi\"\"\",\"a\rb\",\"a\nb\",200,,true,, x \n"
@@ -71,20 +96,33 @@ mod tests {
     }
 
     #[test]
-    fn object_order_is_kept() {
-        assert_eq!(to_csv_line(&json!({"z": 1, "a": 2, "m": 3})), "1,2,3\n");
-        assert_eq!(to_csv_line(&json!("only")), "only\n");
+    fn columns_are_fixed_whatever_the_fields() {
+        let columns: &[Column] = &[&["a"], &["b", "b2"], &["c"]];
+        // The columns' order, not the object's; absent and null fields are empty values.
+        assert_eq!(
+            to_csv_row(&json!({"c": 3, "a": 1, "b": 2}), columns),
+            "1,2,3\n"
+        );
+        assert_eq!(to_csv_row(&json!({"c": 3}), columns), ",,3\n");
+        // An alternative name fills the column when the first is absent or null.
+        assert_eq!(to_csv_row(&json!({"b2": "x"}), columns), ",x,\n");
+        assert_eq!(to_csv_row(&json!({"b": null, "b2": "x"}), columns), ",x,\n");
+        assert_eq!(to_csv_row(&json!({"b": "y", "b2": "x"}), columns), ",y,\n");
+        // Fields no column names are left out.
+        assert_eq!(to_csv_row(&json!({"z": 9, "a": 1}), columns), "1,,\n");
+        assert_eq!(to_csv_row(&json!("only"), columns), ",,\n");
     }
 
     #[test]
     fn lines_become_records_and_bad_lines_are_numbered() {
         let r = Record::new("a\r\n\n b,c\n").with_partition_key("k");
-        let out = lines_to_csv(&r, |l| Ok(json!({"line": l, "len": l.len()}))).unwrap();
+        let columns: &[Column] = &[&["line"], &["len"]];
+        let out = lines_to_csv(&r, columns, |l| Ok(json!({"line": l, "len": l.len()}))).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].payload, b"a,1\n");
         assert_eq!(out[1].payload, b"\" b,c\",4\n");
         assert_eq!(out[1].partition_key, "k");
-        let err = lines_to_csv(&r, |l| {
+        let err = lines_to_csv(&r, columns, |l| {
             if l == "a" {
                 Ok(json!({}))
             } else {
@@ -95,7 +133,7 @@ mod tests {
         assert_eq!(err.code, "bad-line");
         assert_eq!(err.message, "line 3: no: \" b,c\"");
         assert_eq!(
-            lines_to_csv(&Record::new(vec![0xff]), |_| Ok(json!({})))
+            lines_to_csv(&Record::new(vec![0xff]), columns, |_| Ok(json!({})))
                 .unwrap_err()
                 .code,
             "bad-utf8"

@@ -9,6 +9,25 @@
 
 use weir_sdk::serde_json::{json, Map, Value};
 
+use crate::csv::Column;
+
+/// The ten CSV columns of `syslog-to-csv`, RFC 5424's fields in order. An RFC 3164 line fills
+/// `facility` and `severity` only when it has a `<PRI>`, leaves `version`, `messageId` and
+/// `structuredData` empty, and puts its `program` in the `appName` column, the field RFC 5424
+/// defines for the same thing.
+pub const CSV_COLUMNS: &[Column] = &[
+    &["facility"],
+    &["severity"],
+    &["version"],
+    &["timestamp"],
+    &["hostname"],
+    &["appName", "program"],
+    &["processId"],
+    &["messageId"],
+    &["structuredData"],
+    &["message"],
+];
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
