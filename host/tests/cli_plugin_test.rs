@@ -145,7 +145,7 @@ fn every_blueprint_example_gives_its_expected_output() {
             "--input".as_ref(),
             input.as_os_str(),
         ];
-        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(a)));
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
         let (ok, out, err) = weir(&args);
         assert!(ok, "{name}: {err}");
         assert!(
