@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use weir_firehose::{
-    Buffering, Compression, Conversion, CreateRequest, Description, Firehose, FirehoseError,
-    Partitioning, Processing, PutOutcome, S3Destination, SourceKind, DESTINATION_ID,
+    Buffering, Compression, Conversion, CreateRequest, DeliveryStreamSpec, Description, Firehose,
+    FirehoseError, Partitioning, Processing, PutOutcome, S3Destination, SourceKind, DESTINATION_ID,
     MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES,
 };
 
@@ -124,16 +124,11 @@ pub(crate) fn structure<'a>(v: &'a Val, field: &str) -> Result<Req<'a>, ApiError
     }
 }
 
-/// Nested validation messages carry the path, as AWS's do.
+/// The violations of a nested structure join the outer list at their dotted paths, as AWS
+/// reports them.
 pub(crate) fn nested(outer: &mut Req<'_>, inner: &mut Req<'_>, path: &str) -> Result<(), ApiError> {
-    match inner.finish() {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind == ErrorKind::Validation => {
-            outer.violation(None, path, &e.message);
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
+    outer.absorb(inner, path);
+    Ok(())
 }
 
 const COMPRESSIONS: [&str; 5] = ["UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"];
@@ -147,11 +142,34 @@ struct S3Fields {
     size_mib: Option<i64>,
     interval_s: Option<i64>,
     compression: Option<Compression>,
-    processing: Option<Processing>,
-    partitioning: Option<Partitioning>,
-    conversion: Option<Conversion>,
-    /// True when any of the three is enabled (an update may not change them).
-    extras: bool,
+    file_extension: Option<String>,
+    /// `ProcessingConfiguration`, when given (its Lambda and MetadataExtraction processors,
+    /// both `None` when disabled).
+    processing: Option<cfg::ProcessingFields>,
+    /// `DynamicPartitioningConfiguration`, when given.
+    partitioning: Option<cfg::PartitioningBlock>,
+    /// `DataFormatConversionConfiguration`, when given (`None` inside when disabled).
+    conversion: Option<Option<Conversion>>,
+}
+
+impl S3Fields {
+    /// True when any of processing, partitioning or conversion is enabled.
+    fn extras(&self) -> bool {
+        self.processing
+            .as_ref()
+            .is_some_and(|p| p.lambda.is_some() || p.extraction_query.is_some())
+            || self.partitioning.is_some_and(|b| b.enabled)
+            || self.conversion.as_ref().is_some_and(Option::is_some)
+    }
+
+    /// What a create asks for: the transformation, the partitioning and the conversion.
+    fn created(
+        &mut self,
+    ) -> Result<(Option<Processing>, Option<Partitioning>, Option<Conversion>), ApiError> {
+        let p = self.processing.take().unwrap_or_default();
+        let partitioning = cfg::created_partitioning(p.extraction_query, self.partitioning)?;
+        Ok((p.lambda, partitioning, self.conversion.take().flatten()))
+    }
 }
 
 fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3Fields, ApiError> {
@@ -174,12 +192,19 @@ fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3
         nested(&mut r, &mut hr, "bufferingHints")?;
     }
     let compression = r.enumeration("CompressionFormat", false, &COMPRESSIONS)?;
-    let at = label(field);
-    let p = cfg::processing(&mut r, &at)?;
-    let partitioning = cfg::partitioning(&mut r, &at, p.extraction_query)?;
-    let conversion = cfg::conversion(&mut r, &at)?;
-    // Only enabled settings count: tools send `{"Enabled": false}` blocks routinely.
-    let extras = p.lambda.is_some() || partitioning.is_some() || conversion.is_some();
+    let file_extension = r
+        .string("FileExtension", false, 0, 128, None)?
+        .map(str::to_owned);
+    unsupported_settings(&r, field)?;
+    let processing = match r.raw("ProcessingConfiguration") {
+        Some(_) => Some(cfg::processing(&mut r)?),
+        None => None,
+    };
+    let partitioning = cfg::partitioning(&mut r)?;
+    let conversion = match r.raw("DataFormatConversionConfiguration") {
+        Some(_) => Some(cfg::conversion(&mut r)?),
+        None => None,
+    };
     if let Some(Val::Str(mode)) = r.raw("S3BackupMode") {
         if mode != "Disabled" {
             return Err(ApiError::invalid(format!(
@@ -188,7 +213,6 @@ fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3
         }
     }
     nested(outer, &mut r, &label(field))?;
-    outer.finish()?;
     let compression = compression.map(Compression::parse).transpose()?;
     Ok(S3Fields {
         role_arn,
@@ -198,11 +222,41 @@ fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3
         size_mib,
         interval_s,
         compression,
-        processing: p.lambda,
+        file_extension,
+        processing,
         partitioning,
         conversion,
-        extras,
     })
+}
+
+/// Settings of an S3 destination that Weir can not honour are refused by name rather than
+/// accepted and ignored: objects encrypted with a KMS key, and time folders in a zone other
+/// than UTC. (`CloudWatchLoggingOptions` is accepted: Weir logs delivery errors to its own
+/// log.)
+fn unsupported_settings(r: &Req<'_>, field: &str) -> Result<(), ApiError> {
+    if let Some(e) = r.raw("EncryptionConfiguration") {
+        if e.get("KMSEncryptionConfig")
+            .is_some_and(|k| !matches!(k, Val::Null))
+        {
+            return Err(ApiError::invalid(format!(
+                "{field}.EncryptionConfiguration: KMSEncryptionConfig is not supported by Weir; use NoEncryptionConfig (the bucket's own default encryption still applies)."
+            )));
+        }
+    }
+    if let Some(tz) = r.raw("CustomTimeZone") {
+        let Val::Str(tz) = tz else {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a String (at 'CustomTimeZone')",
+                tz.kind()
+            )));
+        };
+        if !(tz.is_empty() || tz == "UTC") {
+            return Err(ApiError::invalid(format!(
+                "{field}.CustomTimeZone {tz:?} is not supported by Weir; prefixes and object names use UTC."
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Tags as a list of `{Key, Value}` (Firehose's shape), 1 to 50 per call.
@@ -331,37 +385,48 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let Some(v) = req.raw(dest) else {
         return Err(ApiError::invalid("missing destination"));
     };
-    let (f, http) = if dest == "HttpEndpointDestinationConfiguration" {
+    let (mut f, http) = if dest == "HttpEndpointDestinationConfiguration" {
         let mut hr = structure(v, dest)?;
-        let p = cfg::processing(&mut hr, "httpEndpointDestinationConfiguration")?;
+        let p = cfg::processing(&mut hr)?;
         if p.extraction_query.is_some() {
             return Err(ApiError::invalid(
                 "Dynamic partitioning (MetadataExtraction) applies to S3 destinations only.",
             ));
         }
         let http = cfg::http_destination(&mut hr)?;
-        let Some(s3v) = hr.raw("S3Configuration") else {
-            return Err(ApiError::new(
-                ErrorKind::Validation,
-                "1 validation error detected: Value null at 'httpEndpointDestinationConfiguration.s3Configuration' failed to satisfy constraint: Member must not be null",
-            ));
+        let f = match hr.raw("S3Configuration") {
+            Some(s3v) => {
+                let mut f = s3_fields(&mut hr, s3v, "S3Configuration", true)?;
+                if f.extras() {
+                    return Err(ApiError::invalid(
+                        "S3Configuration of an HTTP endpoint destination is a plain S3 backup: no processing, partitioning or format conversion.",
+                    ));
+                }
+                f.processing = Some(p);
+                Some(f)
+            }
+            None => {
+                hr.violation(None, "s3Configuration", "Member must not be null");
+                None
+            }
         };
-        let mut f = s3_fields(req, s3v, "S3Configuration", true)?;
-        if f.extras {
-            return Err(ApiError::invalid(
-                "S3Configuration of an HTTP endpoint destination is a plain S3 backup: no processing, partitioning or format conversion.",
-            ));
-        }
-        f.processing = p.lambda;
+        nested(req, &mut hr, &label(dest))?;
+        req.finish()?;
+        let Some(f) = f else {
+            return Err(ApiError::invalid("missing S3Configuration"));
+        };
         (f, Some(http))
     } else {
-        (s3_fields(req, v, dest, true)?, None)
+        let f = s3_fields(req, v, dest, true)?;
+        req.finish()?;
+        (f, None)
     };
-    if dest == "S3DestinationConfiguration" && f.extras {
+    if dest == "S3DestinationConfiguration" && f.extras() {
         return Err(ApiError::invalid(
             "S3DestinationConfiguration has no processing, partitioning or format conversion; use ExtendedS3DestinationConfiguration.",
         ));
     }
+    let (processing, partitioning, conversion) = f.created()?;
     let buffering = Buffering::new(f.size_mib, f.interval_s)?;
     let destination = S3Destination {
         role_arn: f.role_arn.unwrap_or_default(),
@@ -370,6 +435,7 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
         error_output_prefix: f.error_output_prefix.filter(|p| !p.is_empty()),
         buffering,
         compression: f.compression.unwrap_or(Compression::Uncompressed),
+        file_extension: f.file_extension.filter(|e| !e.is_empty()),
     };
     let arn = fh.create(CreateRequest {
         name: name.unwrap_or_default().to_owned(),
@@ -378,9 +444,9 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
         destination,
         tags,
         encryption,
-        processing: f.processing,
-        partitioning: f.partitioning,
-        conversion: f.conversion,
+        processing,
+        partitioning,
+        conversion,
         http,
     })?;
     Ok(map(vec![("DeliveryStreamARN", s(arn))]))
@@ -389,13 +455,18 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
 fn describe(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let name = stream_name(req)?;
     req.int("Limit", false, 1, 10_000)?;
-    req.string("ExclusiveStartDestinationId", false, 1, 100, None)?;
+    let start = req.string("ExclusiveStartDestinationId", false, 1, 100, None)?;
     req.finish()?;
     let d = fh.describe(name.unwrap_or_default())?;
-    Ok(map(vec![("DeliveryStreamDescription", description(&d))]))
+    // A delivery stream has one destination; starting after it leaves none to list.
+    let after_the_only = start == Some(DESTINATION_ID);
+    Ok(map(vec![(
+        "DeliveryStreamDescription",
+        description(&d, after_the_only),
+    )]))
 }
 
-fn description(d: &Description) -> Val {
+fn description(d: &Description, after_the_only: bool) -> Val {
     let spec = &d.spec;
     let dest = &spec.destination;
     let mut s3 = vec![
@@ -425,6 +496,9 @@ fn description(d: &Description) -> Val {
     ));
     let plain = map(s3.clone());
     s3.push(("S3BackupMode", s("Disabled")));
+    if let Some(e) = &dest.file_extension {
+        s3.push(("FileExtension", s(e.clone())));
+    }
     if let Some(p) =
         cfg::processing_description(spec.processing.as_ref(), spec.partitioning.as_ref())
     {
@@ -495,7 +569,12 @@ fn description(d: &Description) -> Val {
             ("ExtendedS3DestinationDescription", extended),
         ]),
     };
-    out.push(("Destinations", Val::Arr(vec![destination])));
+    let destinations = if after_the_only {
+        Vec::new()
+    } else {
+        vec![destination]
+    };
+    out.push(("Destinations", Val::Arr(destinations)));
     out.push(("HasMoreDestinations", Val::Bool(false)));
     map(out)
 }
@@ -564,14 +643,18 @@ fn update_destination(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError>
         .into_iter()
         .find_map(|f| req.raw(f).map(|v| (f, v)));
     let fields = match update {
-        Some((field, v)) => Some(s3_fields(req, v, field, false)?),
+        Some((field, v)) => {
+            let f = s3_fields(req, v, field, false)?;
+            req.finish()?;
+            if field == "S3DestinationUpdate" && f.extras() {
+                return Err(ApiError::invalid(
+                    "S3DestinationUpdate has no processing, partitioning or format conversion; use ExtendedS3DestinationUpdate.",
+                ));
+            }
+            Some(f)
+        }
         None => None,
     };
-    if fields.as_ref().is_some_and(|f| f.extras) {
-        return Err(ApiError::invalid(
-            "Weir does not change ProcessingConfiguration, DynamicPartitioningConfiguration or DataFormatConversionConfiguration in UpdateDestination; create a new delivery stream.",
-        ));
-    }
     if req.raw("HttpEndpointDestinationUpdate").is_some() {
         return Err(ApiError::invalid(
             "Weir does not change an HTTP endpoint destination in UpdateDestination; create a new delivery stream.",
@@ -581,33 +664,77 @@ fn update_destination(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError>
         name.unwrap_or_default(),
         version.unwrap_or_default(),
         dest_id.unwrap_or_default(),
-        |d| {
+        |spec| {
             let Some(f) = fields else { return Ok(()) };
-            if let Some(v) = f.role_arn {
-                d.role_arn = v;
-            }
-            if let Some(v) = f.bucket_arn {
-                d.bucket_arn = v;
-            }
-            if let Some(v) = f.prefix {
-                d.prefix = Some(v).filter(|p| !p.is_empty());
-            }
-            if let Some(v) = f.error_output_prefix {
-                d.error_output_prefix = Some(v).filter(|p| !p.is_empty());
-            }
-            if f.size_mib.is_some() || f.interval_s.is_some() {
-                d.buffering = Buffering::new(
-                    f.size_mib.or(Some(i64::from(d.buffering.size_mib))),
-                    f.interval_s.or(Some(i64::from(d.buffering.interval_s))),
-                )?;
-            }
-            if let Some(c) = f.compression {
-                d.compression = c;
-            }
-            Ok(())
+            merge_update(spec, f)
         },
     )?;
     Ok(map(vec![]))
+}
+
+/// Merges an UpdateDestination into a stream's settings, as Firehose does: what is given
+/// replaces what was, what is left out stays. A `ProcessingConfiguration` or
+/// `DataFormatConversionConfiguration` with `Enabled: false` turns that stage off. Dynamic
+/// partitioning can not be turned on or off on an existing stream (AWS refuses both), but its
+/// query and retry duration can change. The catalog checks the merged settings as a create's.
+fn merge_update(spec: &mut DeliveryStreamSpec, f: S3Fields) -> weir_firehose::Result<()> {
+    let invalid = |m: &str| Err(FirehoseError::InvalidArgument(m.to_owned()));
+    let d = &mut spec.destination;
+    if let Some(v) = f.role_arn {
+        d.role_arn = v;
+    }
+    if let Some(v) = f.bucket_arn {
+        d.bucket_arn = v;
+    }
+    if let Some(v) = f.prefix {
+        d.prefix = Some(v).filter(|p| !p.is_empty());
+    }
+    if let Some(v) = f.error_output_prefix {
+        d.error_output_prefix = Some(v).filter(|p| !p.is_empty());
+    }
+    if f.size_mib.is_some() || f.interval_s.is_some() {
+        d.buffering = Buffering::new(
+            f.size_mib.or(Some(i64::from(d.buffering.size_mib))),
+            f.interval_s.or(Some(i64::from(d.buffering.interval_s))),
+        )?;
+    }
+    if let Some(c) = f.compression {
+        d.compression = c;
+    }
+    if let Some(e) = f.file_extension {
+        d.file_extension = Some(e).filter(|e| !e.is_empty());
+    }
+    if let Some(b) = f.partitioning {
+        if b.enabled != spec.partitioning.is_some() {
+            return invalid(
+                "Dynamic partitioning can not be enabled or disabled on an existing delivery stream; create a new delivery stream.",
+            );
+        }
+        if let Some(p) = &mut spec.partitioning {
+            p.retry_s = b.retry_s;
+        }
+    }
+    if let Some(p) = f.processing {
+        match (&mut spec.partitioning, p.extraction_query) {
+            (Some(part), Some(query)) => part.query = query,
+            (Some(_), None) => {
+                return invalid(
+                    "This delivery stream partitions dynamically: its ProcessingConfiguration must keep an enabled MetadataExtraction processor.",
+                )
+            }
+            (None, Some(_)) => {
+                return invalid(
+                    "MetadataExtraction needs dynamic partitioning, which can not be enabled on an existing delivery stream.",
+                )
+            }
+            (None, None) => {}
+        }
+        spec.processing = p.lambda;
+    }
+    if let Some(c) = f.conversion {
+        spec.conversion = c;
+    }
+    Ok(())
 }
 
 /// A record's `Data` (base64 in JSON, bytes in CBOR), at most 1,000 KiB.

@@ -49,8 +49,8 @@ const PROCESSOR_TYPES: [&str; 6] = [
     "AppendDelimiterToRecord",
 ];
 
-/// Reads `ProcessingConfiguration` of the structure `r` (named `at` in messages).
-pub(crate) fn processing(r: &mut Req<'_>, at: &str) -> Result<ProcessingFields, ApiError> {
+/// Reads `ProcessingConfiguration` of the structure `r`.
+pub(crate) fn processing(r: &mut Req<'_>) -> Result<ProcessingFields, ApiError> {
     let field = "ProcessingConfiguration";
     let mut out = ProcessingFields::default();
     let Some(v) = r.raw(field) else {
@@ -74,11 +74,7 @@ pub(crate) fn processing(r: &mut Req<'_>, at: &str) -> Result<ProcessingFields, 
             .enumeration("Type", true, &PROCESSOR_TYPES)?
             .unwrap_or_default();
         let params = parameters(&mut one)?;
-        nested(
-            &mut pr,
-            &mut one,
-            &format!("{at}.processingConfiguration.processors.member"),
-        )?;
+        nested(&mut pr, &mut one, "processors.member")?;
         if !enabled {
             continue;
         }
@@ -130,7 +126,7 @@ pub(crate) fn processing(r: &mut Req<'_>, at: &str) -> Result<ProcessingFields, 
             }
         }
     }
-    nested(r, &mut pr, &format!("{at}.processingConfiguration"))?;
+    nested(r, &mut pr, "processingConfiguration")?;
     Ok(out)
 }
 
@@ -167,7 +163,7 @@ fn parameters(one: &mut Req<'_>) -> Result<BTreeMap<String, String>, ApiError> {
             ],
         )?;
         let value = pr.string("ParameterValue", true, 1, 5120, None)?;
-        nested(one, &mut pr, "processors.member.parameters.member")?;
+        nested(one, &mut pr, "parameters.member")?;
         if let (Some(n), Some(v)) = (name, value) {
             out.insert(n.to_owned(), v.to_owned());
         }
@@ -175,19 +171,18 @@ fn parameters(one: &mut Req<'_>) -> Result<BTreeMap<String, String>, ApiError> {
     Ok(out)
 }
 
-/// `DynamicPartitioningConfiguration`, with the query the processing configuration gave.
-pub(crate) fn partitioning(
-    r: &mut Req<'_>,
-    at: &str,
-    query: Option<String>,
-) -> Result<Option<Partitioning>, ApiError> {
+/// A `DynamicPartitioningConfiguration` block as given: whether it is enabled, and its
+/// `RetryOptions.DurationInSeconds`.
+#[derive(Clone, Copy)]
+pub(crate) struct PartitioningBlock {
+    pub enabled: bool,
+    pub retry_s: u32,
+}
+
+/// Reads `DynamicPartitioningConfiguration` of the structure `r`, if given.
+pub(crate) fn partitioning(r: &mut Req<'_>) -> Result<Option<PartitioningBlock>, ApiError> {
     let field = "DynamicPartitioningConfiguration";
     let Some(v) = r.raw(field) else {
-        if query.is_some() {
-            return Err(ApiError::invalid(
-                "MetadataExtraction needs DynamicPartitioningConfiguration with Enabled true.",
-            ));
-        }
         return Ok(None);
     };
     let mut dr = structure(v, field)?;
@@ -198,28 +193,34 @@ pub(crate) fn partitioning(
         retry_s = rr.int("DurationInSeconds", false, 0, 7200)?.unwrap_or(300) as u32;
         nested(&mut dr, &mut rr, "retryOptions")?;
     }
-    nested(
-        r,
-        &mut dr,
-        &format!("{at}.dynamicPartitioningConfiguration"),
-    )?;
-    if !enabled {
-        return Ok(None);
-    }
-    let Some(query) = query else {
-        return Err(ApiError::invalid(
+    nested(r, &mut dr, "dynamicPartitioningConfiguration")?;
+    Ok(Some(PartitioningBlock { enabled, retry_s }))
+}
+
+/// The partitioning a create asks for: an enabled block and a MetadataExtraction query go
+/// together, or neither is given.
+pub(crate) fn created_partitioning(
+    query: Option<String>,
+    block: Option<PartitioningBlock>,
+) -> Result<Option<Partitioning>, ApiError> {
+    match (block.filter(|b| b.enabled), query) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ApiError::invalid(
+            "MetadataExtraction needs DynamicPartitioningConfiguration with Enabled true.",
+        )),
+        (Some(_), None) => Err(ApiError::invalid(
             "Dynamic partitioning needs a MetadataExtraction processor with a MetadataExtractionQuery.",
-        ));
-    };
-    Ok(Some(Partitioning {
-        query,
-        keys: Vec::new(),
-        retry_s,
-    }))
+        )),
+        (Some(b), Some(query)) => Ok(Some(Partitioning {
+            query,
+            keys: Vec::new(),
+            retry_s: b.retry_s,
+        })),
+    }
 }
 
 /// `DataFormatConversionConfiguration`: JSON in (OpenX or Hive JSON SerDe), Parquet out.
-pub(crate) fn conversion(r: &mut Req<'_>, at: &str) -> Result<Option<Conversion>, ApiError> {
+pub(crate) fn conversion(r: &mut Req<'_>) -> Result<Option<Conversion>, ApiError> {
     let field = "DataFormatConversionConfiguration";
     let Some(v) = r.raw(field) else {
         return Ok(None);
@@ -287,11 +288,7 @@ pub(crate) fn conversion(r: &mut Req<'_>, at: &str) -> Result<Option<Conversion>
             )?;
         }
     }
-    nested(
-        r,
-        &mut cr,
-        &format!("{at}.dataFormatConversionConfiguration"),
-    )?;
+    nested(r, &mut cr, "dataFormatConversionConfiguration")?;
     Ok(enabled.then_some(out))
 }
 
@@ -349,11 +346,7 @@ pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiEr
                 let mut ar = structure(a, "CommonAttributes")?;
                 let n = ar.string("AttributeName", true, 1, 256, None)?;
                 let v = ar.string("AttributeValue", true, 0, 1024, None)?;
-                nested(
-                    &mut rr,
-                    &mut ar,
-                    "requestConfiguration.commonAttributes.member",
-                )?;
+                nested(&mut rr, &mut ar, "commonAttributes.member")?;
                 if let (Some(n), Some(v)) = (n, v) {
                     out.common_attributes.insert(n.to_owned(), v.to_owned());
                 }
@@ -368,7 +361,6 @@ pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiEr
     }
     out.backup_all =
         r.enumeration("S3BackupMode", false, &["FailedDataOnly", "AllData"])? == Some("AllData");
-    r.finish()?;
     Ok(out)
 }
 

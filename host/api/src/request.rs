@@ -14,7 +14,8 @@ pub type Pattern<'p> = Option<(&'p str, fn(&str) -> bool)>;
 /// A request body being read.
 pub struct Req<'a> {
     body: &'a Val,
-    errors: Vec<String>,
+    /// `(quoted value, member path, constraint)` of each violation so far.
+    errors: Vec<(String, String, String)>,
 }
 
 fn quote(v: &str) -> String {
@@ -59,9 +60,16 @@ impl<'a> Req<'a> {
     /// Records a constraint violation.
     pub fn violation(&mut self, value: Option<&str>, at: &str, constraint: &str) {
         let v = value.map(quote).unwrap_or_else(|| "null".into());
-        self.errors.push(format!(
-            "Value {v} at '{at}' failed to satisfy constraint: {constraint}"
-        ));
+        self.errors.push((v, at.to_owned(), constraint.to_owned()));
+    }
+
+    /// Takes over the violations of `inner`, a structure read at member path `path` of this
+    /// one, so they are reported as AWS reports them: one list, each at its dotted path
+    /// (`extendedS3DestinationConfiguration.bufferingHints.sizeInMBs`).
+    pub fn absorb(&mut self, inner: &mut Req<'_>, path: &str) {
+        for (v, at, constraint) in inner.errors.drain(..) {
+            self.errors.push((v, format!("{path}.{at}"), constraint));
+        }
     }
 
     /// Ends validation: any recorded violation becomes a ValidationException.
@@ -71,10 +79,14 @@ impl<'a> Req<'a> {
         }
         let n = self.errors.len();
         let plural = if n == 1 { "error" } else { "errors" };
-        let msg = format!(
-            "{n} validation {plural} detected: {}",
-            self.errors.join("; ")
-        );
+        let each: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(v, at, constraint)| {
+                format!("Value {v} at '{at}' failed to satisfy constraint: {constraint}")
+            })
+            .collect();
+        let msg = format!("{n} validation {plural} detected: {}", each.join("; "));
         self.errors.clear();
         Err(ApiError::new(ErrorKind::Validation, msg))
     }

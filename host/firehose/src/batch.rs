@@ -189,17 +189,20 @@ fn data_object(
     keys: &[(String, String)],
 ) -> Result<Output> {
     let compression = spec.destination.compression;
-    let body = crate::encode::object_body(items.iter().map(|i| i.data.as_slice()), compression)
-        .map_err(|source| FirehoseError::Io {
-            what: format!("cannot compress an object of {}", spec.name),
-            source,
-        })?;
     let key = object_key(
         spec,
         oldest(items.iter().map(|i| i.arrival_ms)),
         KeyKind::Data(keys),
         compression.extension(),
     )?;
+    let file = key.rsplit('/').next().unwrap_or(&key);
+    let entry = file.strip_suffix(compression.extension()).unwrap_or(file);
+    let body =
+        crate::encode::object_body(items.iter().map(|i| i.data.as_slice()), compression, entry)
+            .map_err(|source| FirehoseError::Io {
+                what: format!("cannot compress an object of {}", spec.name),
+                source,
+            })?;
     Ok(Output::Object {
         key,
         body: body.into(),
@@ -348,7 +351,14 @@ fn invoke(
                         arrival_ms: r.arrival_ms,
                     }),
                     Processed::Dropped => {}
-                    Processed::Failed(why) => fail(r, "Lambda.ProcessingFailed", &why),
+                    // AWS's code and message for a record its function marked
+                    // ProcessingFailed; the plugin's own reason follows, since a plugin (unlike
+                    // a Lambda result) can say why.
+                    Processed::Failed(why) => fail(
+                        r,
+                        "Lambda.ProcessingFailedStatus",
+                        &format!("ProcessingFailed status set for record: {why}"),
+                    ),
                 }
             }
             items
@@ -424,12 +434,17 @@ pub(crate) fn object_key(
     })?;
     let mut random = uuid::Uuid::new_v4().simple().to_string();
     random.truncate(11);
-    let prefix = match kind {
+    let (prefix, extension) = match kind {
         KeyKind::Data(keys) => {
             let lookup = |name: &str| keys.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-            prefixes.data.render_keys(&at, &random, "", &lookup)
+            let ext = spec
+                .destination
+                .file_extension
+                .as_deref()
+                .unwrap_or(extension);
+            (prefixes.data.render_keys(&at, &random, "", &lookup), ext)
         }
-        KeyKind::Error(t) => prefixes.error.render(&at, &random, t),
+        KeyKind::Error(t) => (prefixes.error.render(&at, &random, t), extension),
     };
     Ok(format!(
         "{prefix}{}{extension}",

@@ -281,7 +281,7 @@ impl Firehose {
     }
 
     /// CreateDeliveryStream.
-    pub fn create(&self, mut req: CreateRequest) -> Result<String> {
+    pub fn create(&self, req: CreateRequest) -> Result<String> {
         check_name(&req.name)?;
         req.destination.validate()?;
         check_tags(&req.tags)?;
@@ -291,7 +291,7 @@ impl Firehose {
                 req.tags.len()
             )));
         }
-        self.check_features(&mut req)?;
+        self.check_source(&req)?;
         let encryption = match &req.encryption {
             None => Encryption {
                 enabled: false,
@@ -331,8 +331,7 @@ impl Firehose {
             conversion: req.conversion,
             http: req.http,
         };
-        check_keys(&spec)?;
-        crate::batch::check_conversion_compression(&spec)?;
+        self.check_spec(&mut spec)?;
         spec.updated_ms = now;
         self.inner
             .buffer
@@ -349,8 +348,16 @@ impl Firehose {
     /// The source, processing, partitioning, conversion and HTTP settings of a create, checked
     /// against this host (the plugins it runs, the streams and schemas it has); fills in the
     /// compiled partition keys.
-    fn check_features(&self, req: &mut CreateRequest) -> Result<()> {
+    /// The source of a create: a Kinesis stream of this host, or direct puts. Server-side
+    /// encryption is for direct puts only (a Kinesis source is encrypted, or not, by its
+    /// stream), as AWS documents.
+    fn check_source(&self, req: &CreateRequest) -> Result<()> {
         let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
+        if req.source == SourceKind::KinesisStreamAsSource && req.encryption.is_some() {
+            return invalid(
+                "DeliveryStreamEncryptionConfigurationInput is for DirectPut delivery streams only; a KinesisStreamAsSource delivery stream is encrypted by its source stream.".into(),
+            );
+        }
         match (req.source, &req.kinesis_stream_arn) {
             (SourceKind::DirectPut, Some(_)) => {
                 return invalid(
@@ -367,7 +374,18 @@ impl Firehose {
             }
             (SourceKind::DirectPut, None) => {}
         }
-        if let Some(p) = &req.processing {
+        Ok(())
+    }
+
+    /// Everything a destination's settings must satisfy together, checked by
+    /// CreateDeliveryStream and again by UpdateDestination after the update is merged: the
+    /// transformation names a loaded plugin, the partition keys and prefixes agree, the
+    /// conversion's table is declared, compression and conversion do not clash, and the object
+    /// names are valid. Parses the partition query into its keys.
+    fn check_spec(&self, spec: &mut DeliveryStreamSpec) -> Result<()> {
+        let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
+        spec.destination.validate()?;
+        if let Some(p) = &spec.processing {
             let function = crate::process::function_name(&p.lambda_arn).unwrap_or_default();
             match &self.inner.config.processor.0 {
                 None => {
@@ -385,7 +403,7 @@ impl Firehose {
                 Some(_) => {}
             }
         }
-        let prefix_keys: Vec<String> = req
+        let prefix_keys: Vec<String> = spec
             .destination
             .prefixes()?
             .data
@@ -393,7 +411,7 @@ impl Firehose {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        match &mut req.partitioning {
+        match &mut spec.partitioning {
             Some(p) => {
                 p.keys = crate::partition::parse_query(&p.query)?;
                 if prefix_keys.is_empty() {
@@ -401,7 +419,7 @@ impl Firehose {
                         "With dynamic partitioning enabled the Prefix must use at least one !{partitionKeyFromQuery:NAME}.".into(),
                     );
                 }
-                if req.destination.error_output_prefix.is_none() {
+                if spec.destination.error_output_prefix.is_none() {
                     return invalid(
                         "With dynamic partitioning enabled an ErrorOutputPrefix is required.".into(),
                     );
@@ -421,7 +439,7 @@ impl Firehose {
             }
             None => {}
         }
-        if let Some(c) = &req.conversion {
+        if let Some(c) = &spec.conversion {
             let table = format!("{}.{}", c.database, c.table);
             let Some(columns) = self.inner.config.schemas.get(&table) else {
                 return invalid(format!(
@@ -433,12 +451,13 @@ impl Firehose {
             crate::parquet::compression_of(&c.compression)
                 .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
         }
-        if let Some(h) = &req.http {
+        if let Some(h) = &spec.http {
             crate::batch::endpoint_of(h)
                 .validate()
                 .map_err(FirehoseError::InvalidArgument)?;
         }
-        Ok(())
+        check_keys(spec)?;
+        crate::batch::check_conversion_compression(spec)
     }
 
     /// DescribeDeliveryStream.
@@ -563,13 +582,15 @@ impl Firehose {
         Ok(())
     }
 
-    /// UpdateDestination: `update` changes the S3 destination; the version must be current.
+    /// UpdateDestination: `update` merges the request into the stream's settings (destination,
+    /// transformation, partitioning, conversion), checked as a create checks them; the version
+    /// must be current.
     pub fn update_destination(
         &self,
         name: &str,
         current_version: &str,
         destination_id: &str,
-        update: impl FnOnce(&mut S3Destination) -> Result<()>,
+        update: impl FnOnce(&mut DeliveryStreamSpec) -> Result<()>,
     ) -> Result<u32> {
         let mut version = 0;
         self.modify(name, |spec| {
@@ -584,9 +605,9 @@ impl Firehose {
                     "Destination Id {destination_id} not found for firehose {name}."
                 )));
             }
-            update(&mut spec.destination)?;
-            spec.destination.validate()?;
-            check_keys(spec)?;
+            // `spec` is a copy: nothing is kept unless the merged settings pass every check.
+            update(spec)?;
+            self.check_spec(spec)?;
             version = spec.version + 1;
             Ok(true)
         })?;
@@ -647,6 +668,11 @@ impl Firehose {
             )));
         }
         self.modify(name, |spec| {
+            if on.is_some() && spec.source != SourceKind::DirectPut {
+                return Err(FirehoseError::InvalidArgument(format!(
+                    "Firehose {name} reads a Kinesis stream; server-side encryption can only be enabled for a DirectPut delivery stream."
+                )));
+            }
             spec.encryption = match on {
                 Some((kt, arn)) => Encryption {
                     enabled: true,
@@ -830,6 +856,7 @@ mod tests {
                 interval_s: 0,
             },
             compression: Compression::Uncompressed,
+            file_extension: None,
         }
     }
 

@@ -36,8 +36,12 @@ impl SourceKind {
 pub enum Compression {
     Uncompressed,
     Gzip,
+    /// One ZIP archive holding one deflated file.
+    Zip,
     /// The Snappy framing format, as Firehose writes it.
     Snappy,
+    /// Hadoop's Snappy block format (`SnappyCodec`), for Hadoop, Hive and Spark readers.
+    HadoopSnappy,
 }
 
 impl Compression {
@@ -45,10 +49,9 @@ impl Compression {
         match s {
             "UNCOMPRESSED" => Ok(Compression::Uncompressed),
             "GZIP" => Ok(Compression::Gzip),
+            "ZIP" => Ok(Compression::Zip),
             "Snappy" => Ok(Compression::Snappy),
-            "ZIP" | "HADOOP_SNAPPY" => Err(FirehoseError::InvalidArgument(format!(
-                "CompressionFormat {s} is not supported by Weir; use UNCOMPRESSED, GZIP or Snappy."
-            ))),
+            "HADOOP_SNAPPY" => Ok(Compression::HadoopSnappy),
             other => Err(FirehoseError::Validation(format!(
                 "1 validation error detected: Value '{other}' at 'compressionFormat' failed to satisfy constraint: Member must satisfy enum value set: [UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY]"
             ))),
@@ -59,7 +62,9 @@ impl Compression {
         match self {
             Compression::Uncompressed => "UNCOMPRESSED",
             Compression::Gzip => "GZIP",
+            Compression::Zip => "ZIP",
             Compression::Snappy => "Snappy",
+            Compression::HadoopSnappy => "HADOOP_SNAPPY",
         }
     }
 
@@ -68,7 +73,8 @@ impl Compression {
         match self {
             Compression::Uncompressed => "",
             Compression::Gzip => ".gz",
-            Compression::Snappy => ".snappy",
+            Compression::Zip => ".zip",
+            Compression::Snappy | Compression::HadoopSnappy => ".snappy",
         }
     }
 }
@@ -125,6 +131,23 @@ pub struct S3Destination {
     pub error_output_prefix: Option<String>,
     pub buffering: Buffering,
     pub compression: Compression,
+    /// `FileExtension`: replaces the extension data objects get from their compression or
+    /// conversion (`.gz`, `.parquet`), as on AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_extension: Option<String>,
+}
+
+/// Whether `ext` fits `FileExtension`'s pattern, `^$|\.[0-9a-z!\-_.*'()]+`, and its 128
+/// characters.
+fn file_extension_ok(ext: &str) -> bool {
+    ext.len() <= 128
+        && (ext.is_empty()
+            || ext.strip_prefix('.').is_some_and(|rest| {
+                !rest.is_empty()
+                    && rest.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"!-_.*'()".contains(&b)
+                    })
+            }))
 }
 
 impl S3Destination {
@@ -147,6 +170,13 @@ impl S3Destination {
             return Err(FirehoseError::Validation(
                 "1 validation error detected: Value at 'roleARN' failed to satisfy constraint: Member must not be null".into(),
             ));
+        }
+        if let Some(ext) = &self.file_extension {
+            if !file_extension_ok(ext) {
+                return Err(FirehoseError::Validation(format!(
+                    "1 validation error detected: Value '{ext}' at 'fileExtension' failed to satisfy constraint: Member must satisfy regular expression pattern: ^$|\\.[0-9a-z!\\-_.*'()]+"
+                )));
+            }
         }
         Ok(())
     }
@@ -390,10 +420,11 @@ mod tests {
         assert!(check_name("bad name").is_err());
         assert!(check_name(&"x".repeat(65)).is_err());
         assert_eq!(Compression::parse("GZIP").ok(), Some(Compression::Gzip));
-        assert!(matches!(
-            Compression::parse("ZIP"),
-            Err(FirehoseError::InvalidArgument(_))
-        ));
+        for c in ["UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"] {
+            assert_eq!(Compression::parse(c).map(Compression::as_str).ok(), Some(c));
+        }
+        assert_eq!(Compression::HadoopSnappy.extension(), ".snappy");
+        assert_eq!(Compression::Zip.extension(), ".zip");
         assert!(matches!(
             Compression::parse("gzip"),
             Err(FirehoseError::Validation(_))

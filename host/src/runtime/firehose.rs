@@ -87,6 +87,7 @@ pub(crate) fn declare(config: &Config, firehose: &Firehose) -> Result<(), Fireho
                 Some(c) => Compression::parse(c)?,
                 None => Compression::Uncompressed,
             },
+            file_extension: None,
         };
         let (source, kinesis_stream_arn) = match &d.source_stream {
             Some(s) => (

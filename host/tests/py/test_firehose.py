@@ -472,6 +472,44 @@ class Control(unittest.TestCase):
         self.assertEqual(error_code(F.describe_delivery_stream, DeliveryStreamName="fh-ctl-never-made"),
                          ("ResourceNotFoundException", 400))
 
+    def test_validation_messages_name_the_dotted_path(self):
+        """A violation inside a nested structure is reported as AWS reports it: one list,
+        each at its dotted member path."""
+        status, kind, doc = raw_call("CreateDeliveryStream", {
+            "DeliveryStreamName": "fh-ctl-nested",
+            "ExtendedS3DestinationConfiguration": {
+                "BucketARN": "arn:aws:s3:::b-nested", "BufferingHints": {"SizeInMBs": 129}},
+        })
+        self.assertEqual((status, kind), (400, "ValidationException"))
+        message = doc.get("message") or doc.get("Message")
+        self.assertEqual(message, "2 validation errors detected: "
+                         "Value null at 'extendedS3DestinationConfiguration.roleARN' failed to satisfy constraint: Member must not be null; "
+                         "Value '129' at 'extendedS3DestinationConfiguration.bufferingHints.sizeInMBs' failed to satisfy constraint: "
+                         "Member must have value less than or equal to 128")
+
+    def test_settings_weir_can_not_honour_are_refused(self):
+        """KMS-encrypted objects and a time zone other than UTC are refused by name rather
+        than accepted and ignored; a FileExtension off its pattern is a ValidationException."""
+        bucket = bucket_for("fh-ctl-refused")
+        for name, extra, code in [
+            ("fh-ctl-kms", {"EncryptionConfiguration": {"KMSEncryptionConfig": {
+                "AWSKMSKeyARN": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/abc"}}}, "InvalidArgumentException"),
+            ("fh-ctl-tz", {"CustomTimeZone": "Asia/Tokyo"}, "InvalidArgumentException"),
+            ("fh-ctl-ext", {"FileExtension": "json"}, "ValidationException"),
+            ("fh-ctl-ext-upper", {"FileExtension": ".JSON"}, "ValidationException"),
+        ]:
+            self.assertEqual(error_code(F.create_delivery_stream, DeliveryStreamName=name,
+                                        ExtendedS3DestinationConfiguration=s3_destination(bucket, **extra)),
+                             (code, 400), name)
+        F.create_delivery_stream(DeliveryStreamName="fh-ctl-utc", ExtendedS3DestinationConfiguration=s3_destination(
+            bucket, CustomTimeZone="UTC", EncryptionConfiguration={"NoEncryptionConfig": "NoEncryption"},
+            CloudWatchLoggingOptions={"Enabled": True, "LogGroupName": "g", "LogStreamName": "s"}))
+        wait_active("fh-ctl-utc")
+        d = F.describe_delivery_stream(DeliveryStreamName="fh-ctl-utc",
+                                       ExclusiveStartDestinationId=DESTINATION_ID)["DeliveryStreamDescription"]
+        # The only destination is the one to start after: none is left to list.
+        self.assertEqual((d["Destinations"], d["HasMoreDestinations"]), ([], False))
+
     def test_list_sorted_paged_and_filtered(self):
         """ListDeliveryStreams: names sorted; at most 10 by default; Limit and
         ExclusiveStartDeliveryStreamName page; HasMoreDeliveryStreams says whether more follow;
@@ -749,7 +787,8 @@ class Delivery(unittest.TestCase):
 
 
 class Compression(unittest.TestCase):
-    """GZIP and Snappy (the framing format) objects, with their extensions."""
+    """GZIP, ZIP, Snappy (the framing format) and HADOOP_SNAPPY objects, with their
+    extensions."""
 
     def test_gzip(self):
         """GZIP: objects end in .gz, are gzip streams, and gunzip to the records."""
@@ -780,6 +819,71 @@ class Compression(unittest.TestCase):
         for key, (raw, _) in objects.items():
             check_key(self, key, key_regex(name, 1, ext=".snappy"), before, after)
             self.assertEqual(raw[: len(SNAPPY_STREAM_ID)], SNAPPY_STREAM_ID, key)
+
+    def test_zip(self):
+        """ZIP: objects end in .zip and hold one deflated file, named after the object, with
+        the records."""
+        import io
+        import zipfile
+        name, bucket = "fh-zip", bucket_for("fh-zip")
+        make_stream(name, bucket, CompressionFormat="ZIP")
+
+        def unzip(body):
+            with zipfile.ZipFile(io.BytesIO(body)) as z:
+                (info,) = z.infolist()
+                self.assertEqual(info.compress_type, zipfile.ZIP_DEFLATED)
+                return z.read(info)
+
+        records = json_records(name, 120)
+        before = utc_now()
+        put_records(self, name, records, batch=60)
+        objects = wait_delivered(bucket, len(records), decode=unzip)
+        after = utc_now()
+        assert_records(self, objects, records)
+        for key, (raw, _) in objects.items():
+            check_key(self, key, key_regex(name, 1, ext=".zip"), before, after)
+            with zipfile.ZipFile(io.BytesIO(raw)) as z:
+                self.assertEqual(z.namelist(), [key.rsplit("/", 1)[1][: -len(".zip")]])
+
+    def test_hadoop_snappy(self):
+        """HADOOP_SNAPPY: objects end in .snappy and are Hadoop's Snappy blocks (uncompressed
+        length, compressed length, raw Snappy), each block at most 256 KiB."""
+        self.assertIsNotNone(cramjam, "the Snappy test needs cramjam (pip install cramjam)")
+        name, bucket = "fh-hadoop-snappy", bucket_for("fh-hadoop-snappy")
+        make_stream(name, bucket, CompressionFormat="HADOOP_SNAPPY")
+
+        def unhadoop(body):
+            out, i = b"", 0
+            while i < len(body):
+                block, chunk = int.from_bytes(body[i:i + 4], "big"), int.from_bytes(body[i + 4:i + 8], "big")
+                self.assertLessEqual(block, 256 * 1024)
+                plain = bytes(cramjam.snappy.decompress_raw(body[i + 8:i + 8 + chunk]))
+                self.assertEqual(len(plain), block)
+                out, i = out + plain, i + 8 + chunk
+            return out
+
+        records = json_records(name, 120)
+        put_records(self, name, records, batch=60)
+        objects = wait_delivered(bucket, len(records), decode=unhadoop)
+        assert_records(self, objects, records)
+        for key in objects:
+            self.assertTrue(key.endswith(".snappy"), key)
+
+    def test_file_extension_replaces_the_compression_extension(self):
+        """FileExtension replaces the extension of data objects (here GZIP's .gz); Describe
+        shows it."""
+        name, bucket = "fh-file-ext", bucket_for("fh-file-ext")
+        make_stream(name, bucket, CompressionFormat="GZIP", FileExtension=".json.gz.custom")
+        ext = describe(name)["Destinations"][0]["ExtendedS3DestinationDescription"]
+        self.assertEqual(ext["FileExtension"], ".json.gz.custom")
+        records = json_records(name, 20)
+        before = utc_now()
+        put_records(self, name, records, batch=20)
+        objects = wait_delivered(bucket, len(records), decode=gunzip)
+        after = utc_now()
+        assert_records(self, objects, records)
+        for key in objects:
+            check_key(self, key, key_regex(name, 1, ext=".json.gz.custom"), before, after)
 
     def test_update_to_gzip(self):
         """An UNCOMPRESSED stream updated to GZIP: objects before the update are plain with

@@ -116,7 +116,8 @@ class Transformation(unittest.TestCase):
         self.assertEqual(len(lines), 1, lines)
         e = lines[0]
         self.assertEqual(base64.b64decode(e["rawData"]), bad)
-        self.assertEqual(e["errorCode"], "Lambda.ProcessingFailed")
+        self.assertEqual(e["errorCode"], "Lambda.ProcessingFailedStatus")
+        self.assertTrue(e["errorMessage"].startswith("ProcessingFailed status set for record"), e)
         self.assertIn("line 1", e["errorMessage"])
         self.assertEqual(e["lambdaArn"], LAMBDA + "apache-log-to-json")
         self.assertEqual(e["attemptsMade"], 1)
@@ -125,21 +126,46 @@ class Transformation(unittest.TestCase):
         # The blank record was Dropped: neither delivered nor an error.
         self.assertEqual(len(docs) + len(lines), len(good) + 1)
 
-    def test_update_destination_and_processing(self):
-        """A disabled ProcessingConfiguration in an update (what tools send) is accepted; an
-        enabled one is refused, since Weir does not change processing in place."""
+    def test_update_destination_turns_processing_on_and_off(self):
+        """UpdateDestination merges a ProcessingConfiguration: enabled, the plugin transforms
+        what arrives afterwards; `Enabled: False` turns it off again, and Describe shows each
+        state."""
         name, bucket = "fh-tx-update", bucket_for("fh-tx-update")
-        create(name, bucket)
-        version = F.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["VersionId"]
-        F.update_destination(DeliveryStreamName=name, CurrentDeliveryStreamVersionId=version,
+        create(name, bucket, ErrorOutputPrefix=ERRORS)
+        line = b'10.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 7\n'
+
+        def update(version, **ext):
+            F.update_destination(DeliveryStreamName=name, CurrentDeliveryStreamVersionId=version,
+                                 DestinationId="destinationId-000000000001", ExtendedS3DestinationUpdate=ext)
+            return F.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+
+        d = update("1", Prefix="on/", ProcessingConfiguration=lambda_processing("apache-log-to-json"))
+        self.assertEqual(d["VersionId"], "2")
+        ext = d["Destinations"][0]["ExtendedS3DestinationDescription"]
+        self.assertTrue(ext["ProcessingConfiguration"]["Enabled"])
+        F.put_record(DeliveryStreamName=name, Record={"Data": line})
+        on = objects_under(bucket, "on/", 1)
+        self.assertEqual([doc["authuser"] for body in on.values() for doc in json_docs(body)], ["frank"])
+
+        d = update("2", Prefix="off/", ProcessingConfiguration={"Enabled": False})
+        self.assertEqual(d["VersionId"], "3")
+        self.assertNotIn("ProcessingConfiguration", d["Destinations"][0]["ExtendedS3DestinationDescription"])
+        F.put_record(DeliveryStreamName=name, Record={"Data": line})
+        off = objects_under(bucket, "off/", 1)
+        self.assertEqual(b"".join(off.values()), line)
+
+        # A stream that does not partition can not start to (AWS refuses it too).
+        code, _ = error_code(F.update_destination, DeliveryStreamName=name, CurrentDeliveryStreamVersionId="3",
                              DestinationId="destinationId-000000000001",
-                             ExtendedS3DestinationUpdate={"Prefix": "v2/", "ProcessingConfiguration": {"Enabled": False}})
-        version = F.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["VersionId"]
-        self.assertEqual(version, "2")
-        code, _ = error_code(F.update_destination, DeliveryStreamName=name, CurrentDeliveryStreamVersionId=version,
-                             DestinationId="destinationId-000000000001",
-                             ExtendedS3DestinationUpdate={"ProcessingConfiguration": lambda_processing("apache-log-to-json")})
+                             ExtendedS3DestinationUpdate={"DynamicPartitioningConfiguration": {"Enabled": True}})
         self.assertEqual(code, "InvalidArgumentException")
+        # An unknown plugin is refused in an update as in a create, and nothing changes.
+        code, _ = error_code(F.update_destination, DeliveryStreamName=name, CurrentDeliveryStreamVersionId="3",
+                             DestinationId="destinationId-000000000001",
+                             ExtendedS3DestinationUpdate={"ProcessingConfiguration": lambda_processing("no-such-plugin")})
+        self.assertEqual(code, "InvalidArgumentException")
+        d = F.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+        self.assertEqual(d["VersionId"], "3")
 
     def test_unknown_or_non_transformer_functions_are_refused(self):
         bucket = bucket_for("fh-tx-refused")
@@ -279,6 +305,27 @@ class Parquet(unittest.TestCase):
                                                                                       DataFormatConversionConfiguration=conv("cars")))[0],
                          "InvalidArgumentException")
 
+    def test_update_turns_conversion_off_and_checks_compression(self):
+        """UpdateDestination with a disabled DataFormatConversionConfiguration stops the
+        conversion; GZIP on a converting stream is refused in an update as in a create."""
+        name, bucket = "fh-pq-update", bucket_for("fh-pq-update")
+        conversion = {"Enabled": True, "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": "weir", "TableName": "cars"},
+                      "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}}}
+        create(name, bucket, Prefix="pq/", ErrorOutputPrefix=ERRORS, DataFormatConversionConfiguration=conversion)
+        update = lambda version, **ext: F.update_destination(
+            DeliveryStreamName=name, CurrentDeliveryStreamVersionId=version,
+            DestinationId="destinationId-000000000001", ExtendedS3DestinationUpdate=ext)
+        code, _ = error_code(update, version="1", CompressionFormat="GZIP")
+        self.assertEqual(code, "InvalidArgumentException")
+        update("1", Prefix="json/", DataFormatConversionConfiguration={"Enabled": False})
+        d = F.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+        self.assertNotIn("DataFormatConversionConfiguration", d["Destinations"][0]["ExtendedS3DestinationDescription"])
+        record = b'{"car": "c1", "speed": 1}\n'
+        F.put_record(DeliveryStreamName=name, Record={"Data": record})
+        self.assertEqual(b"".join(objects_under(bucket, "json/", 1).values()), record)
+        # Without conversion, compression is free again.
+        update("2", CompressionFormat="GZIP")
+
 
 class KinesisSource(unittest.TestCase):
     """KinesisStreamAsSource: the delivery stream reads a Weir stream (every shard, also after
@@ -340,6 +387,31 @@ class KinesisSource(unittest.TestCase):
         self.assertEqual(error_code(
             F.create_delivery_stream, DeliveryStreamName="fh-src-none", DeliveryStreamType="KinesisStreamAsSource",
             ExtendedS3DestinationConfiguration=s3_destination(bucket))[0], "InvalidArgumentException")
+
+    def test_server_side_encryption_is_for_direct_put_only(self):
+        """StartDeliveryStreamEncryption, and encryption at create, are refused on a Kinesis
+        source, as AWS documents: its data is encrypted, or not, by its stream."""
+        stream, name = "fh-src-sse-stream", "fh-src-sse"
+        K.create_stream(StreamName=stream, ShardCount=1)
+        deadline = time.monotonic() + 15
+        while K.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(STEP)
+        stream_arn = K.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+        source = dict(DeliveryStreamType="KinesisStreamAsSource",
+                      KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": ROLE},
+                      ExtendedS3DestinationConfiguration=s3_destination(bucket_for(name)))
+        self.assertEqual(error_code(
+            F.create_delivery_stream, DeliveryStreamName=name,
+            DeliveryStreamEncryptionConfigurationInput={"KeyType": "AWS_OWNED_CMK"}, **source)[0],
+            "InvalidArgumentException")
+        F.create_delivery_stream(DeliveryStreamName=name, **source)
+        wait_active(name)
+        self.assertEqual(error_code(F.start_delivery_stream_encryption, DeliveryStreamName=name,
+                                    DeliveryStreamEncryptionConfigurationInput={"KeyType": "AWS_OWNED_CMK"})[0],
+                         "InvalidArgumentException")
+        d = F.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+        self.assertEqual(d["DeliveryStreamEncryptionConfiguration"]["Status"], "DISABLED")
 
 
 class Endpoint(http.server.BaseHTTPRequestHandler):
