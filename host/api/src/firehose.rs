@@ -133,6 +133,9 @@ pub(crate) fn nested(outer: &mut Req<'_>, inner: &mut Req<'_>, path: &str) -> Re
 
 const COMPRESSIONS: [&str; 5] = ["UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"];
 
+/// The optional stages of a delivery: transformation, dynamic partitioning, conversion.
+type Stages = (Option<Processing>, Option<Partitioning>, Option<Conversion>);
+
 /// The S3 destination settings of a create (`full`) or an update (only what is given).
 struct S3Fields {
     role_arn: Option<String>,
@@ -163,9 +166,7 @@ impl S3Fields {
     }
 
     /// What a create asks for: the transformation, the partitioning and the conversion.
-    fn created(
-        &mut self,
-    ) -> Result<(Option<Processing>, Option<Partitioning>, Option<Conversion>), ApiError> {
+    fn created(&mut self) -> Result<Stages, ApiError> {
         let p = self.processing.take().unwrap_or_default();
         let partitioning = cfg::created_partitioning(p.extraction_query, self.partitioning)?;
         Ok((p.lambda, partitioning, self.conversion.take().flatten()))
