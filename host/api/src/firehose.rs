@@ -175,7 +175,15 @@ impl S3Fields {
 
 fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3Fields, ApiError> {
     let mut r = structure(v, field)?;
-    let role_arn = r.string("RoleARN", full, 1, 512, None)?.map(str::to_owned);
+    let role_arn = r
+        .string(
+            "RoleARN",
+            full,
+            1,
+            512,
+            Some((ROLE_ARN_PATTERN, role_arn_ok)),
+        )?
+        .map(str::to_owned);
     let bucket_arn = r
         .string("BucketARN", full, 1, 2048, None)?
         .map(str::to_owned);
@@ -260,6 +268,43 @@ fn unsupported_settings(r: &Req<'_>, field: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+const TAG_KEY_PATTERN: &str = "^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@%]*$";
+const TAG_VALUE_PATTERN: &str = "^[\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@%]*$";
+
+/// A tag character: a letter, a separator (space), a digit, or one of `_.:/=+-@%`.
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@%".contains(c)
+}
+
+fn tag_key_ok(k: &str) -> bool {
+    !k.starts_with("aws:") && k.chars().all(tag_char)
+}
+
+fn tag_value_ok(v: &str) -> bool {
+    v.chars().all(tag_char)
+}
+
+/// `RoleARN`'s pattern: an IAM role of a 12-digit account.
+const ROLE_ARN_PATTERN: &str = "arn:.*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+";
+
+fn role_arn_ok(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:") else {
+        return false;
+    };
+    let Some((_, after)) = rest.split_once(":iam::") else {
+        return false;
+    };
+    let Some((account, role)) = after.split_once(":role/") else {
+        return false;
+    };
+    account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !role.is_empty()
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-/".contains(&b))
+}
+
 /// Tags as a list of `{Key, Value}` (Firehose's shape), 1 to 50 per call.
 fn tag_list(
     req: &mut Req<'_>,
@@ -298,8 +343,18 @@ fn tag_list(
     }
     for t in items {
         let mut tr = structure(t, field)?;
-        let key = tr.string("Key", true, 1, 128, None)?.unwrap_or_default();
-        let value = tr.string("Value", false, 0, 256, None)?.unwrap_or_default();
+        let key = tr
+            .string("Key", true, 1, 128, Some((TAG_KEY_PATTERN, tag_key_ok)))?
+            .unwrap_or_default();
+        let value = tr
+            .string(
+                "Value",
+                false,
+                0,
+                256,
+                Some((TAG_VALUE_PATTERN, tag_value_ok)),
+            )?
+            .unwrap_or_default();
         nested(req, &mut tr, &format!("{at}.member"))?;
         out.insert(key.to_owned(), value.to_owned());
     }

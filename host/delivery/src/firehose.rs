@@ -568,10 +568,10 @@ mod tests {
             })
         ));
         let mut c = config(dir.path());
-        c.prefix = Some("!{timestamp:yyyy-MMM}".into());
+        c.prefix = Some("!{timestamp:YYYY-ww}".into());
         c.error_prefix = Some("e/!{firehose:error-output-type}".into());
         let e = FirehoseWriter::new(c).unwrap_err();
-        assert!(e.to_string().contains("MMM"), "{e}");
+        assert!(e.to_string().contains("YYYY"), "{e}");
         let mut c = config(dir.path());
         c.buffer_bytes = 1000;
         assert!(matches!(

@@ -1,11 +1,16 @@
 //! Firehose key templates: the `Prefix` and `ErrorOutputPrefix` of an S3 destination.
 //!
 //! A template is literal text with expressions `!{timestamp:PATTERN}`,
-//! `!{firehose:random-string}` and `!{firehose:error-output-type}`. Timestamp patterns are a
-//! subset of Java's `DateTimeFormatter`: `yyyy`, `MM`, `dd`, `HH`, `mm`, `ss`, quoted literals
-//! (`'...'`, with `''` for a quote) and non-letter characters. Anything else is refused when the
-//! template is parsed, so a typo fails at configuration time rather than at 3 a.m. when the
-//! first object is written.
+//! `!{firehose:random-string}` and `!{firehose:error-output-type}`. Timestamp patterns are
+//! Java's `DateTimeFormatter` patterns, as Firehose documents, rendered in UTC and English: the
+//! fields of year (`y`, `u`; `yy` is two digits), month (`M`, `L`: `M`, `MM`, `MMM` = `Jan`,
+//! `MMMM`, `MMMMM`), day (`d`, `D`), hour (`H`, `h`, `k`, `K`), minute, second, fraction
+//! (`S`..`SSSSSSSSS`), `n`, `A`, `N`, `a`, day-of-week names (`E`), era (`G`) and quarter (`Q`,
+//! `q`), quoted literals (`'...'`, with `''` for a quote) and non-letter characters. Letters
+//! whose output depends on a locale's week rules or on a zone (`Y`, `w`, `W`, `e`, `c`, `F`,
+//! `z`, `Z`, `X`, `x`, `O`, `V`), and repetitions `DateTimeFormatter` refuses, are refused when
+//! the template is parsed, so a typo fails at configuration time rather than at 3 a.m. when
+//! the first object is written.
 //!
 //! Parsing is pure; rendering takes the instant and the random string as arguments, so tests
 //! never depend on the wall clock.
@@ -59,7 +64,7 @@ pub enum PrefixError {
         template: String,
         expr: String,
     },
-    #[error("{kind} {template:?}: unsupported timestamp pattern {pattern:?}: {reason} (supported: yyyy, MM, dd, HH, mm, ss, quoted literals)")]
+    #[error("{kind} {template:?}: unsupported timestamp pattern {pattern:?}: {reason} (supported: DateTimeFormatter's y u M L d D H h k K m s S n A N a E G Q q, quoted literals)")]
     BadTimestampPattern {
         kind: PrefixKind,
         template: String,
@@ -82,12 +87,116 @@ pub enum PrefixError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum TsPart {
     Literal(String),
-    Year4,
-    Month2,
-    Day2,
-    Hour2,
-    Minute2,
-    Second2,
+    /// A pattern letter and how many times it is repeated (`MMM` is `('M', 3)`), checked by
+    /// [`field_supported`] when parsed.
+    Field(char, usize),
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// Whether `DateTimeFormatter` (in the English locale Firehose formats with) takes the letter
+/// `c` repeated `n` times, for the fields that do not depend on a locale's week rules or on a
+/// zone other than UTC.
+fn field_supported(c: char, n: usize) -> bool {
+    match c {
+        // Year (`yy` is the two-digit year), year of era, proleptic year.
+        'y' | 'u' => (1..=19).contains(&n),
+        // Month: number, number, short, full, narrow name.
+        'M' | 'L' => (1..=5).contains(&n),
+        'd' | 'H' | 'h' | 'k' | 'K' | 'm' | 's' => n <= 2,
+        // Day of year.
+        'D' => n <= 3,
+        // Fraction of the second, nano of second, milli of day, nano of day.
+        'S' => n <= 9,
+        'n' | 'A' | 'N' => n <= 19,
+        // AM/PM.
+        'a' => n == 1,
+        // Day-of-week name; era.
+        'E' | 'G' => n <= 5,
+        // Quarter: number, number, `Q1`, `1st quarter`, narrow.
+        'Q' | 'q' => (1..=5).contains(&n),
+        _ => false,
+    }
+}
+
+/// A number padded with zeros to at least `width` digits, as `DateTimeFormatter` prints it.
+fn padded(out: &mut String, v: i64, width: usize) {
+    out.push_str(&format!("{v:0width$}"));
+}
+
+/// Renders one pattern field at `at` (UTC), as `DateTimeFormatter` would.
+fn render_field(out: &mut String, c: char, n: usize, at: &DateTime<Utc>) {
+    let year = i64::from(at.year());
+    let month = at.month() as usize;
+    let weekday = at.weekday().num_days_from_monday() as usize;
+    let quarter = (month - 1) / 3 + 1;
+    let hour = i64::from(at.hour());
+    let nanos = i64::from(at.nanosecond() % 1_000_000_000);
+    let second_of_day = hour * 3600 + i64::from(at.minute()) * 60 + i64::from(at.second());
+    let text = |full: &str, n: usize| match n {
+        4 => full.to_owned(),
+        5 => full[..1].to_owned(),
+        _ => full[..3].to_owned(),
+    };
+    match (c, n) {
+        ('y' | 'u', 2) => padded(out, year.rem_euclid(100), 2),
+        ('y' | 'u', _) => padded(out, year, n),
+        ('M' | 'L', 1 | 2) => padded(out, month as i64, n),
+        ('M' | 'L', _) => out.push_str(&text(MONTHS[month - 1], n)),
+        ('d', _) => padded(out, i64::from(at.day()), n),
+        ('H', _) => padded(out, hour, n),
+        ('k', _) => padded(out, if hour == 0 { 24 } else { hour }, n),
+        ('K', _) => padded(out, hour % 12, n),
+        ('h', _) => padded(out, if hour % 12 == 0 { 12 } else { hour % 12 }, n),
+        ('m', _) => padded(out, i64::from(at.minute()), n),
+        ('s', _) => padded(out, i64::from(at.second()), n),
+        ('D', _) => padded(out, i64::from(at.ordinal()), n),
+        ('S', _) => {
+            let digits = format!("{nanos:09}");
+            out.push_str(&digits[..n]);
+        }
+        ('n', _) => padded(out, nanos, n),
+        ('A', _) => padded(out, second_of_day * 1000 + nanos / 1_000_000, n),
+        ('N', _) => padded(out, second_of_day * 1_000_000_000 + nanos, n),
+        ('a', _) => out.push_str(if hour < 12 { "AM" } else { "PM" }),
+        ('E', _) => out.push_str(&text(WEEKDAYS[weekday], n)),
+        ('G', 4) => out.push_str(if year > 0 {
+            "Anno Domini"
+        } else {
+            "Before Christ"
+        }),
+        ('G', 5) => out.push_str(if year > 0 { "A" } else { "B" }),
+        ('G', _) => out.push_str(if year > 0 { "AD" } else { "BC" }),
+        ('Q' | 'q', 3) => out.push_str(&format!("Q{quarter}")),
+        ('Q' | 'q', 4) => {
+            out.push_str(["1st quarter", "2nd quarter", "3rd quarter", "4th quarter"][quarter - 1])
+        }
+        ('Q' | 'q', 2) => padded(out, quarter as i64, 2),
+        ('Q' | 'q', _) => padded(out, quarter as i64, 1),
+        _ => {}
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,13 +218,13 @@ pub struct KeyTemplate {
 /// Firehose's default time folders, `yyyy/MM/dd/HH/`.
 fn default_time_folders() -> Segment {
     Segment::Timestamp(vec![
-        TsPart::Year4,
+        TsPart::Field('y', 4),
         TsPart::Literal("/".into()),
-        TsPart::Month2,
+        TsPart::Field('M', 2),
         TsPart::Literal("/".into()),
-        TsPart::Day2,
+        TsPart::Field('d', 2),
         TsPart::Literal("/".into()),
-        TsPart::Hour2,
+        TsPart::Field('H', 2),
         TsPart::Literal("/".into()),
     ])
 }
@@ -239,12 +348,7 @@ impl KeyTemplate {
                     for p in parts {
                         match p {
                             TsPart::Literal(l) => out.push_str(l),
-                            TsPart::Year4 => out.push_str(&format!("{:04}", at.year())),
-                            TsPart::Month2 => out.push_str(&format!("{:02}", at.month())),
-                            TsPart::Day2 => out.push_str(&format!("{:02}", at.day())),
-                            TsPart::Hour2 => out.push_str(&format!("{:02}", at.hour())),
-                            TsPart::Minute2 => out.push_str(&format!("{:02}", at.minute())),
-                            TsPart::Second2 => out.push_str(&format!("{:02}", at.second())),
+                            TsPart::Field(c, n) => render_field(&mut out, *c, *n, at),
                         }
                     }
                 }
@@ -370,19 +474,11 @@ fn parse_timestamp_pattern(pattern: &str) -> Result<Vec<TsPart>, String> {
             while chars.get(i + n) == Some(&c) {
                 n += 1;
             }
-            let part = match (c, n) {
-                ('y', 4) => TsPart::Year4,
-                ('M', 2) => TsPart::Month2,
-                ('d', 2) => TsPart::Day2,
-                ('H', 2) => TsPart::Hour2,
-                ('m', 2) => TsPart::Minute2,
-                ('s', 2) => TsPart::Second2,
-                _ => {
-                    let run: String = std::iter::repeat_n(c, n).collect();
-                    return Err(format!("field `{run}` is not supported"));
-                }
-            };
-            parts.push(part);
+            if !field_supported(c, n) {
+                let run: String = std::iter::repeat_n(c, n).collect();
+                return Err(format!("field `{run}` is not supported"));
+            }
+            parts.push(TsPart::Field(c, n));
             i += n;
         } else if matches!(c, '[' | ']' | '{' | '}' | '#') {
             // Reserved by DateTimeFormatter (optional sections, future use).
@@ -462,7 +558,20 @@ mod tests {
             Prefixes::new(Some("a/"), Some("e/!{timestamp:yyyy}/")),
             Err(PrefixError::ErrorPrefixWithoutErrorType { .. })
         ));
-        for bad in ["yy", "YYYY", "MMM", "hh", "SSS", "yyyy[MM]", "'open"] {
+        for bad in [
+            "YYYY",
+            "ww",
+            "hhh",
+            "MMMMMM",
+            "SSSSSSSSSS",
+            "aa",
+            "DDDD",
+            "Z",
+            "yyyy[MM]",
+            "'open",
+            "x",
+            "b",
+        ] {
             let r = KeyTemplate::parse(&format!("!{{timestamp:{bad}}}"), PrefixKind::Data);
             assert!(
                 matches!(r, Err(PrefixError::BadTimestampPattern { .. })),
@@ -510,5 +619,44 @@ mod tests {
             p.error.render(&at(), "r", "processing-failed"),
             "err/processing-failed/2026/03/07/09/"
         );
+    }
+
+    /// Java's `DateTimeFormatter` letters Firehose's custom prefixes accept, in UTC and
+    /// English, as Java prints them for the same instant.
+    #[test]
+    fn timestamp_patterns_follow_date_time_formatter() {
+        let morning = Utc
+            .with_ymd_and_hms(2026, 3, 7, 9, 5, 2)
+            .unwrap()
+            .with_nanosecond(123_456_789)
+            .unwrap();
+        let midnight = Utc.with_ymd_and_hms(2026, 11, 20, 0, 7, 0).unwrap();
+        let evening = Utc.with_ymd_and_hms(2026, 12, 31, 21, 0, 0).unwrap();
+        let render = |pattern: &str, at: &DateTime<Utc>| {
+            KeyTemplate::parse(&format!("!{{timestamp:{pattern}}}"), PrefixKind::Data)
+                .unwrap_or_else(|e| panic!("{pattern}: {e}"))
+                .render(at, "r", "")
+        };
+        for (pattern, at, want) in [
+            ("yyyy/MM/dd/HH", &morning, "2026/03/07/09"),
+            ("yy-M-d", &morning, "26-3-7"),
+            ("uuuu/MMM/dd", &morning, "2026/Mar/07"),
+            ("MMMM MMMMM LLL", &morning, "March M Mar"),
+            ("EEE EEEE EEEEE", &morning, "Sat Saturday S"),
+            ("h:mm a", &morning, "9:05 AM"),
+            ("h:mm a", &evening, "9:00 PM"),
+            ("hh K k H", &midnight, "12 0 24 0"),
+            ("D DD DDD", &morning, "66 66 066"),
+            ("D", &evening, "365"),
+            ("ss.SSS S SSSSSSSSS", &morning, "02.123 1 123456789"),
+            ("n A", &morning, "123456789 32702123"),
+            ("Q QQ QQQ QQQQ", &morning, "1 01 Q1 1st quarter"),
+            ("QQQQ", &midnight, "4th quarter"),
+            ("G GGGG", &morning, "AD Anno Domini"),
+            ("'week' EEE', the' d", &morning, "week Sat, the 7"),
+            ("y yyy yyyyy", &morning, "2026 2026 02026"),
+        ] {
+            assert_eq!(render(pattern, at), want, "{pattern}");
+        }
     }
 }

@@ -184,7 +184,13 @@ impl S3Destination {
 
 /// The bucket of an S3 bucket ARN.
 pub fn bucket_of(arn: &str) -> Result<&str> {
-    let Some(bucket) = arn.strip_prefix("arn:aws:s3:::") else {
+    // Any partition (`aws`, `aws-cn`, `aws-us-gov`), as BucketARN's pattern `arn:.*:s3:::...`.
+    let bucket = arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":s3:::"))
+        .filter(|(partition, _)| !partition.is_empty() && !partition.contains(':'))
+        .map(|(_, bucket)| bucket);
+    let Some(bucket) = bucket else {
         return Err(FirehoseError::InvalidArgument(format!(
             "BucketARN {arn:?} is not an S3 bucket ARN (arn:aws:s3:::BUCKET)."
         )));

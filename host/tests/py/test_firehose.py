@@ -497,12 +497,14 @@ class Control(unittest.TestCase):
             ("fh-ctl-tz", {"CustomTimeZone": "Asia/Tokyo"}, "InvalidArgumentException"),
             ("fh-ctl-ext", {"FileExtension": "json"}, "ValidationException"),
             ("fh-ctl-ext-upper", {"FileExtension": ".JSON"}, "ValidationException"),
+            ("fh-ctl-role", {"RoleARN": "notanarn"}, "ValidationException"),
+            ("fh-ctl-role-account", {"RoleARN": "arn:aws:iam::123:role/r"}, "ValidationException"),
         ]:
             self.assertEqual(error_code(F.create_delivery_stream, DeliveryStreamName=name,
                                         ExtendedS3DestinationConfiguration=s3_destination(bucket, **extra)),
                              (code, 400), name)
         F.create_delivery_stream(DeliveryStreamName="fh-ctl-utc", ExtendedS3DestinationConfiguration=s3_destination(
-            bucket, CustomTimeZone="UTC", EncryptionConfiguration={"NoEncryptionConfig": "NoEncryption"},
+            bucket, CustomTimeZone="UTC", BucketARN=f"arn:aws-cn:s3:::{bucket}", EncryptionConfiguration={"NoEncryptionConfig": "NoEncryption"},
             CloudWatchLoggingOptions={"Enabled": True, "LogGroupName": "g", "LogStreamName": "s"}))
         wait_active("fh-ctl-utc")
         d = F.describe_delivery_stream(DeliveryStreamName="fh-ctl-utc",
@@ -732,6 +734,25 @@ class Delivery(unittest.TestCase):
             self.assertEqual((m["dY"], m["dM"], m["dD"], m["dh"]), (m["Y"], m["M"], m["D"], m["h"]), key)
         self.assertEqual(list_keys(bucket_for("fh-prefix"), "errors/"), [])
         self.assertEqual(list_keys(bucket_for("fh-prefix-day"), "errors/"), [])
+
+    def test_java_date_time_formatter_patterns(self):
+        """Timestamp patterns are Java's DateTimeFormatter's (two-digit years, unpadded and
+        named months, day of year), rendered in UTC; a letter it would format by locale rules
+        (week-based year `YYYY`) is refused at create."""
+        name, bucket = "fh-prefix-java", bucket_for("fh-prefix-java")
+        make_stream(name, bucket, Prefix="j/!{timestamp:yy}/!{timestamp:M-MMM-MMMM}/!{timestamp:D}/", ErrorOutputPrefix="errors/")
+        before = utc_now()
+        records = json_records(name, 10)
+        put_records(self, name, records, batch=10)
+        objects = wait_delivered(bucket, len(records))
+        after = utc_now()
+        want = {f"j/{t:%y}/{t.month}-{t:%b}-{t:%B}/{t.timetuple().tm_yday}/" for t in (before, after)}
+        for key in objects:
+            self.assertIn(key[: key.rindex("/") + 1], want, key)
+        self.assertEqual(error_code(F.create_delivery_stream, DeliveryStreamName="fh-prefix-week",
+                                    ExtendedS3DestinationConfiguration=s3_destination(
+                                        bucket, Prefix="w/!{timestamp:YYYY}/", ErrorOutputPrefix="errors/"))[0],
+                         "InvalidArgumentException")
 
     def test_update_destination_applies_to_later_objects(self):
         """After UpdateDestination to Prefix "v2/", records sent afterwards land under
@@ -986,6 +1007,11 @@ class Tags(unittest.TestCase):
         t = F.list_tags_for_delivery_stream(DeliveryStreamName="fh-tags")
         self.assertEqual(t["Tags"], [{"Key": "owner", "Value": "weir"}])
         self.assertIs(t["HasMoreTags"], False)
+        # Keys and values outside AWS's tag patterns, and the reserved aws: prefix.
+        for tag in [{"Key": "bad#key!", "Value": "v"}, {"Key": "aws:owner", "Value": "v"}, {"Key": "k", "Value": "semi;colon"}]:
+            self.assertEqual(error_code(F.tag_delivery_stream, DeliveryStreamName="fh-tags", Tags=[tag]),
+                             ("ValidationException", 400), tag)
+        F.tag_delivery_stream(DeliveryStreamName="fh-tags", Tags=[{"Key": "Größe 1/2", "Value": "a b_c.d:e/f=g+h-i@j%"}])
 
     def test_more_than_fifty_tags_is_limit_exceeded(self):
         """A stream may hold 50 tags; a TagDeliveryStream that would make 51 is
