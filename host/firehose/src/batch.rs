@@ -130,7 +130,14 @@ pub(crate) fn prepare(
                         });
                     }
                 }
-                None => outputs.push(data_object(spec, &group, &keys)?),
+                None => {
+                    // One object per buffer's worth: a delivery that read past the size hint
+                    // (a whole 4 MiB PutRecordBatch arriving at once) still makes objects of
+                    // at most SizeInMBs each.
+                    for objects in by_size(&group, spec.destination.buffering.size_bytes()) {
+                        outputs.push(data_object(spec, objects, &keys)?);
+                    }
+                }
             }
         }
     }
@@ -181,6 +188,24 @@ pub(crate) fn endpoint_of(h: &HttpDestination) -> HttpEndpoint {
 
 fn oldest(arrivals: impl Iterator<Item = i64>) -> i64 {
     arrivals.min().unwrap_or_else(now_ms)
+}
+
+/// `items` cut, in order, into runs of at most `limit` bytes of data (a run holds at least
+/// one item, so a record larger than the limit still makes its own object).
+fn by_size(items: &[Item], limit: usize) -> Vec<&[Item]> {
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, it) in items.iter().enumerate() {
+        if i > start && bytes + it.data.len() > limit {
+            runs.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += it.data.len();
+    }
+    if start < items.len() {
+        runs.push(&items[start..]);
+    }
+    runs
 }
 
 fn data_object(
@@ -465,6 +490,29 @@ pub(crate) fn check_conversion_compression(spec: &DeliveryStreamSpec) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objects_are_cut_at_the_size_hint() {
+        let items: Vec<Item> = [4, 4, 2, 7, 1, 1]
+            .iter()
+            .map(|n| Item {
+                data: vec![b'x'; *n],
+                arrival_ms: 0,
+            })
+            .collect();
+        let sizes = |limit| -> Vec<Vec<usize>> {
+            by_size(&items, limit)
+                .iter()
+                .map(|run| run.iter().map(|i| i.data.len()).collect())
+                .collect()
+        };
+        assert_eq!(sizes(10), [vec![4, 4, 2], vec![7, 1, 1]]);
+        assert_eq!(sizes(8), [vec![4, 4], vec![2], vec![7, 1], vec![1]]);
+        // A record over the limit is an object of its own.
+        assert_eq!(sizes(5), [vec![4], vec![4], vec![2], vec![7], vec![1, 1]]);
+        assert_eq!(sizes(100), [vec![4, 4, 2, 7, 1, 1]]);
+        assert!(by_size(&[], 10).is_empty());
+    }
 
     fn rec(len: usize) -> RecordOut {
         RecordOut {

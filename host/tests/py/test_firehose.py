@@ -700,6 +700,27 @@ class Delivery(unittest.TestCase):
         for key in objects:
             check_key(self, key, regex, before, after)
 
+    def test_objects_keep_to_the_size_hint(self):
+        """SizeInMBs is an upper bound on objects even when one call brings more: 3.9 MB in one
+        PutRecordBatch to a 1 MiB stream becomes objects of at most 1 MiB, every record in one
+        of them, in order."""
+        name, bucket = "fh-size-hint", bucket_for("fh-size-hint")
+        make_stream(name, bucket, BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 60})
+        records = [(f"{i:04d}".encode() + b"x" * 99_995 + b"\n") for i in range(39)]
+        out = F.put_record_batch(DeliveryStreamName=name, Records=[{"Data": r} for r in records])
+        self.assertEqual(out["FailedPutCount"], 0)
+        # 39 x 100,000 bytes: whatever part of them waits for the 60 s interval is flushed by
+        # one more MiB of records.
+        tail = [(f"t{i:03d}".encode() + b"y" * 99_995 + b"\n") for i in range(11)]
+        F.put_record_batch(DeliveryStreamName=name, Records=[{"Data": r} for r in tail])
+        objects = wait_delivered(bucket, len(records) + len(tail))
+        for key, (raw, _) in objects.items():
+            self.assertLessEqual(len(raw), 1024 * 1024, key)
+        got = [r for _, (_, recs) in sorted(objects.items(), key=lambda kv: kv[1][1][0]) for r in recs]
+        # Compared by their first bytes: a failing assertEqual would diff 100 kB strings.
+        self.assertEqual([r[:4] for r in got], [r[:4] for r in records + tail])
+        self.assertTrue(got == records + tail, "the records' bytes differ from what was sent")
+
     def test_custom_timestamp_prefixes(self):
         """A prefix with !{timestamp:...} expressions (and an ErrorOutputPrefix, which it needs)
         is evaluated at the oldest record's arrival; no time folders are added to it. Nothing
