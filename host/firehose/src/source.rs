@@ -50,6 +50,15 @@ pub(crate) fn check_source(config: &FirehoseConfig, arn: &str) -> Result<()> {
             "This Weir host serves no Kinesis streams to read from.".into(),
         ));
     };
+    // The account must be this host's: an ARN of another account names a stream Weir does
+    // not have, even when a stream of that name exists here.
+    let account = arn.split(':').nth(4).unwrap_or_default();
+    let own = &streams.config().account_id;
+    if account != own {
+        return Err(FirehoseError::InvalidArgument(format!(
+            "KinesisStreamARN {arn}: account {account:?} is not this host's account {own}."
+        )));
+    }
     streams.describe_stream(name).map(|_| ()).map_err(|_| {
         FirehoseError::InvalidArgument(format!(
             "Kinesis stream {name} does not exist (KinesisStreamARN {arn})."

@@ -387,6 +387,16 @@ class KinesisSource(unittest.TestCase):
         self.assertEqual(error_code(
             F.create_delivery_stream, DeliveryStreamName="fh-src-none", DeliveryStreamType="KinesisStreamAsSource",
             ExtendedS3DestinationConfiguration=s3_destination(bucket))[0], "InvalidArgumentException")
+        # A stream of this name exists (made by the split test, or here), but not in that account.
+        try:
+            K.create_stream(StreamName="fh-src-other-account", ShardCount=1)
+        except ClientError:
+            pass
+        other = f"arn:aws:kinesis:{REGION}:123456789012:stream/fh-src-other-account"
+        self.assertEqual(error_code(
+            F.create_delivery_stream, DeliveryStreamName="fh-src-other", DeliveryStreamType="KinesisStreamAsSource",
+            KinesisStreamSourceConfiguration={"KinesisStreamARN": other, "RoleARN": ROLE},
+            ExtendedS3DestinationConfiguration=s3_destination(bucket))[0], "InvalidArgumentException")
 
     def test_server_side_encryption_is_for_direct_put_only(self):
         """StartDeliveryStreamEncryption, and encryption at create, are refused on a Kinesis
