@@ -735,6 +735,11 @@ fn update_destination(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError>
 /// query and retry duration can change. The catalog checks the merged settings as a create's.
 fn merge_update(spec: &mut DeliveryStreamSpec, f: S3Fields) -> weir_firehose::Result<()> {
     let invalid = |m: &str| Err(FirehoseError::InvalidArgument(m.to_owned()));
+    if spec.http.is_some() && f.extras() {
+        return invalid(
+            "This delivery stream delivers to an HTTP endpoint: its S3 configuration is a plain backup, with no processing, partitioning or format conversion.",
+        );
+    }
     let d = &mut spec.destination;
     if let Some(v) = f.role_arn {
         d.role_arn = v;
