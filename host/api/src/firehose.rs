@@ -124,13 +124,6 @@ pub(crate) fn structure<'a>(v: &'a Val, field: &str) -> Result<Req<'a>, ApiError
     }
 }
 
-/// The violations of a nested structure join the outer list at their dotted paths, as AWS
-/// reports them.
-pub(crate) fn nested(outer: &mut Req<'_>, inner: &mut Req<'_>, path: &str) -> Result<(), ApiError> {
-    outer.absorb(inner, path);
-    Ok(())
-}
-
 const COMPRESSIONS: [&str; 5] = ["UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"];
 
 /// The optional stages of a delivery: transformation, dynamic partitioning, conversion.
@@ -198,13 +191,13 @@ fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3
         interval_s = hr
             .int("IntervalInSeconds", false, 0, 900)?
             .map(|v| v as i64);
-        nested(&mut r, &mut hr, "bufferingHints")?;
+        r.absorb(&mut hr, "bufferingHints");
     }
     let compression = r.enumeration("CompressionFormat", false, &COMPRESSIONS)?;
     let file_extension = r
         .string("FileExtension", false, 0, 128, None)?
         .map(str::to_owned);
-    unsupported_settings(&r, field)?;
+    unsupported_settings(&mut r, field)?;
     let processing = match r.raw("ProcessingConfiguration") {
         Some(_) => Some(cfg::processing(&mut r)?),
         None => None,
@@ -221,7 +214,7 @@ fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3
             )));
         }
     }
-    nested(outer, &mut r, &label(field))?;
+    outer.absorb(&mut r, &label(field));
     let compression = compression.map(Compression::parse).transpose()?;
     Ok(S3Fields {
         role_arn,
@@ -242,7 +235,7 @@ fn s3_fields(outer: &mut Req<'_>, v: &Val, field: &str, full: bool) -> Result<S3
 /// accepted and ignored: objects encrypted with a KMS key, and time folders in a zone other
 /// than UTC. (`CloudWatchLoggingOptions` is accepted: Weir logs delivery errors to its own
 /// log.)
-fn unsupported_settings(r: &Req<'_>, field: &str) -> Result<(), ApiError> {
+fn unsupported_settings(r: &mut Req<'_>, field: &str) -> Result<(), ApiError> {
     if let Some(e) = r.raw("EncryptionConfiguration") {
         if e.get("KMSEncryptionConfig")
             .is_some_and(|k| !matches!(k, Val::Null))
@@ -252,13 +245,7 @@ fn unsupported_settings(r: &Req<'_>, field: &str) -> Result<(), ApiError> {
             )));
         }
     }
-    if let Some(tz) = r.raw("CustomTimeZone") {
-        let Val::Str(tz) = tz else {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a String (at 'CustomTimeZone')",
-                tz.kind()
-            )));
-        };
+    if let Some(tz) = r.string("CustomTimeZone", false, 0, 50, None)? {
         if !(tz.is_empty() || tz == "UTC") {
             return Err(ApiError::invalid(format!(
                 "{field}.CustomTimeZone {tz:?} is not supported by Weir; prefixes and object names use UTC."
@@ -355,7 +342,7 @@ fn tag_list(
                 Some((TAG_VALUE_PATTERN, tag_value_ok)),
             )?
             .unwrap_or_default();
-        nested(req, &mut tr, &format!("{at}.member"))?;
+        req.absorb(&mut tr, &format!("{at}.member"));
         out.insert(key.to_owned(), value.to_owned());
     }
     Ok(out)
@@ -373,7 +360,7 @@ fn encryption_input(req: &mut Req<'_>) -> Result<Option<(String, Option<String>)
         .unwrap_or_default()
         .to_owned();
     let key_arn = r.string("KeyARN", false, 1, 512, None)?.map(str::to_owned);
-    nested(req, &mut r, &label(field))?;
+    req.absorb(&mut r, &label(field));
     Ok(Some((key_type, key_arn)))
 }
 
@@ -466,7 +453,7 @@ fn create(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiError> {
                 None
             }
         };
-        nested(req, &mut hr, &label(dest))?;
+        req.absorb(&mut hr, &label(dest));
         req.finish()?;
         let Some(f) = f else {
             return Err(ApiError::invalid("missing S3Configuration"));

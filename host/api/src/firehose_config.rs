@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use weir_firehose::{Buffering, Conversion, HttpDestination, Partitioning, Processing};
 
 use crate::error::ApiError;
-use crate::firehose::{nested, structure};
+use crate::firehose::structure;
 use crate::request::{label, Req};
 use crate::value::{map, s, Val};
 
@@ -28,7 +28,7 @@ pub(crate) fn kinesis_source(req: &mut Req<'_>) -> Result<Option<String>, ApiErr
         Some(("arn:.*", |v: &str| v.starts_with("arn:"))),
     )?;
     r.string("RoleARN", true, 1, 512, None)?;
-    nested(req, &mut r, &label(field))?;
+    req.absorb(&mut r, &label(field));
     Ok(arn.map(str::to_owned))
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn processing(r: &mut Req<'_>) -> Result<ProcessingFields, ApiError> 
             .enumeration("Type", true, &PROCESSOR_TYPES)?
             .unwrap_or_default();
         let params = parameters(&mut one)?;
-        nested(&mut pr, &mut one, "processors.member")?;
+        pr.absorb(&mut one, "processors.member");
         if !enabled {
             continue;
         }
@@ -126,7 +126,7 @@ pub(crate) fn processing(r: &mut Req<'_>) -> Result<ProcessingFields, ApiError> 
             }
         }
     }
-    nested(r, &mut pr, "processingConfiguration")?;
+    r.absorb(&mut pr, "processingConfiguration");
     Ok(out)
 }
 
@@ -163,7 +163,7 @@ fn parameters(one: &mut Req<'_>) -> Result<BTreeMap<String, String>, ApiError> {
             ],
         )?;
         let value = pr.string("ParameterValue", true, 1, 5120, None)?;
-        nested(one, &mut pr, "parameters.member")?;
+        one.absorb(&mut pr, "parameters.member");
         if let (Some(n), Some(v)) = (name, value) {
             out.insert(n.to_owned(), v.to_owned());
         }
@@ -191,9 +191,9 @@ pub(crate) fn partitioning(r: &mut Req<'_>) -> Result<Option<PartitioningBlock>,
     if let Some(ro) = dr.raw("RetryOptions") {
         let mut rr = structure(ro, "RetryOptions")?;
         retry_s = rr.int("DurationInSeconds", false, 0, 7200)?.unwrap_or(300) as u32;
-        nested(&mut dr, &mut rr, "retryOptions")?;
+        dr.absorb(&mut rr, "retryOptions");
     }
-    nested(r, &mut dr, "dynamicPartitioningConfiguration")?;
+    r.absorb(&mut dr, "dynamicPartitioningConfiguration");
     Ok(Some(PartitioningBlock { enabled, retry_s }))
 }
 
@@ -253,7 +253,7 @@ pub(crate) fn conversion(r: &mut Req<'_>) -> Result<Option<Conversion>, ApiError
             .map(str::to_owned);
         sr.string("CatalogId", false, 1, 1024, None)?;
         sr.string("VersionId", false, 1, 1024, None)?;
-        nested(&mut cr, &mut sr, "schemaConfiguration")?;
+        cr.absorb(&mut sr, "schemaConfiguration");
     } else if enabled {
         cr.violation(None, "schemaConfiguration", "Member must not be null");
     }
@@ -281,14 +281,10 @@ pub(crate) fn conversion(r: &mut Req<'_>) -> Result<Option<Conversion>, ApiError
             {
                 out.compression = c.to_owned();
             }
-            nested(
-                &mut cr,
-                &mut pr,
-                "outputFormatConfiguration.serializer.parquetSerDe",
-            )?;
+            cr.absorb(&mut pr, "outputFormatConfiguration.serializer.parquetSerDe");
         }
     }
-    nested(r, &mut cr, "dataFormatConversionConfiguration")?;
+    r.absorb(&mut cr, "dataFormatConversionConfiguration");
     Ok(enabled.then_some(out))
 }
 
@@ -324,7 +320,7 @@ pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiEr
             out.access_key = er
                 .string("AccessKey", false, 0, 4096, None)?
                 .map(str::to_owned);
-            nested(r, &mut er, "endpointConfiguration")?;
+            r.absorb(&mut er, "endpointConfiguration");
         }
         None => r.violation(None, "endpointConfiguration", "Member must not be null"),
     }
@@ -334,7 +330,7 @@ pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiEr
         let interval = hr
             .int("IntervalInSeconds", false, 0, 900)?
             .map(|v| v as i64);
-        nested(r, &mut hr, "bufferingHints")?;
+        r.absorb(&mut hr, "bufferingHints");
         out.buffering =
             Buffering::new(size.or(Some(5)), interval.or(Some(60))).map_err(ApiError::from)?;
     }
@@ -346,18 +342,18 @@ pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiEr
                 let mut ar = structure(a, "CommonAttributes")?;
                 let n = ar.string("AttributeName", true, 1, 256, None)?;
                 let v = ar.string("AttributeValue", true, 0, 1024, None)?;
-                nested(&mut rr, &mut ar, "commonAttributes.member")?;
+                rr.absorb(&mut ar, "commonAttributes.member");
                 if let (Some(n), Some(v)) = (n, v) {
                     out.common_attributes.insert(n.to_owned(), v.to_owned());
                 }
             }
         }
-        nested(r, &mut rr, "requestConfiguration")?;
+        r.absorb(&mut rr, "requestConfiguration");
     }
     if let Some(ro) = r.raw("RetryOptions") {
         let mut rr = structure(ro, "RetryOptions")?;
         out.retry_s = rr.int("DurationInSeconds", false, 0, 7200)?.unwrap_or(300) as u32;
-        nested(r, &mut rr, "retryOptions")?;
+        r.absorb(&mut rr, "retryOptions");
     }
     out.backup_all =
         r.enumeration("S3BackupMode", false, &["FailedDataOnly", "AllData"])? == Some("AllData");

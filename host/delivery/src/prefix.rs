@@ -92,30 +92,6 @@ enum TsPart {
     Field(char, usize),
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const WEEKDAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-
 /// Whether `DateTimeFormatter` (in the English locale Firehose formats with) takes the letter
 /// `c` repeated `n` times, for the fields that do not depend on a locale's week rules or on a
 /// zone other than UTC.
@@ -150,7 +126,6 @@ fn padded(out: &mut String, v: i64, width: usize) {
 fn render_field(out: &mut String, c: char, n: usize, at: &DateTime<Utc>) {
     let year = i64::from(at.year());
     let month = at.month() as usize;
-    let weekday = at.weekday().num_days_from_monday() as usize;
     let quarter = (month - 1) / 3 + 1;
     let hour = i64::from(at.hour());
     let nanos = i64::from(at.nanosecond() % 1_000_000_000);
@@ -164,7 +139,8 @@ fn render_field(out: &mut String, c: char, n: usize, at: &DateTime<Utc>) {
         ('y' | 'u', 2) => padded(out, year.rem_euclid(100), 2),
         ('y' | 'u', _) => padded(out, year, n),
         ('M' | 'L', 1 | 2) => padded(out, month as i64, n),
-        ('M' | 'L', _) => out.push_str(&text(MONTHS[month - 1], n)),
+        // chrono's `%B` and `%A` are the English names DateTimeFormatter prints.
+        ('M' | 'L', _) => out.push_str(&text(&at.format("%B").to_string(), n)),
         ('d', _) => padded(out, i64::from(at.day()), n),
         ('H', _) => padded(out, hour, n),
         ('k', _) => padded(out, if hour == 0 { 24 } else { hour }, n),
@@ -181,7 +157,7 @@ fn render_field(out: &mut String, c: char, n: usize, at: &DateTime<Utc>) {
         ('A', _) => padded(out, second_of_day * 1000 + nanos / 1_000_000, n),
         ('N', _) => padded(out, second_of_day * 1_000_000_000 + nanos, n),
         ('a', _) => out.push_str(if hour < 12 { "AM" } else { "PM" }),
-        ('E', _) => out.push_str(&text(WEEKDAYS[weekday], n)),
+        ('E', _) => out.push_str(&text(&at.format("%A").to_string(), n)),
         ('G', 4) => out.push_str(if year > 0 {
             "Anno Domini"
         } else {

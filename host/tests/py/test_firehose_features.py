@@ -74,6 +74,19 @@ def error_lines(bodies):
     return [json.loads(line) for body in bodies for line in body.decode().splitlines() if line]
 
 
+def kinesis_stream(name, shards):
+    """Creates a Kinesis stream on Weir and returns its ARN once it is ACTIVE."""
+    K.create_stream(StreamName=name, ShardCount=shards)
+    deadline = time.monotonic() + 15
+    while True:
+        summary = K.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        if summary["StreamStatus"] == "ACTIVE":
+            return summary["StreamARN"]
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"Kinesis stream {name} is not ACTIVE after 15 s")
+        time.sleep(STEP)
+
+
 def create(name, bucket, **dest):
     make_bucket(bucket)
     dest.setdefault("BufferingHints", FAST)
@@ -333,12 +346,7 @@ class KinesisSource(unittest.TestCase):
 
     def test_reads_the_stream_through_a_split(self):
         stream, name, bucket = "fh-src-cars", "fh-src", bucket_for("fh-src")
-        K.create_stream(StreamName=stream, ShardCount=2)
-        deadline = time.monotonic() + 15
-        while K.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(STEP)
-        stream_arn = K.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+        stream_arn = kinesis_stream(stream, 2)
         K.put_record(StreamName=stream, Data=b"before the delivery stream\n", PartitionKey="p")
         make_bucket(bucket)
         F.create_delivery_stream(
@@ -402,12 +410,7 @@ class KinesisSource(unittest.TestCase):
         """StartDeliveryStreamEncryption, and encryption at create, are refused on a Kinesis
         source, as AWS documents: its data is encrypted, or not, by its stream."""
         stream, name = "fh-src-sse-stream", "fh-src-sse"
-        K.create_stream(StreamName=stream, ShardCount=1)
-        deadline = time.monotonic() + 15
-        while K.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(STEP)
-        stream_arn = K.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+        stream_arn = kinesis_stream(stream, 1)
         source = dict(DeliveryStreamType="KinesisStreamAsSource",
                       KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": ROLE},
                       ExtendedS3DestinationConfiguration=s3_destination(bucket_for(name)))
