@@ -1,7 +1,10 @@
 //! The helpers that every Weir crate would otherwise write again: locks that survive a
 //! poisoned mutex, the wall clock in milliseconds, and the two steps of a durable file write.
-//! Standard library only, so any crate may depend on this one (the pure `weir-rules` does not:
+//! Also the egress policy (`egress`): which addresses an outbound request whose URL an API
+//! caller chose may reach. Standard library only, so any crate may depend on this one (the pure `weir-rules` does not:
 //! it has no locks, clock or files).
+
+pub mod egress;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -50,6 +53,41 @@ fn private(o: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
 /// Syncs a folder so that a create, rename or unlink inside it survives a power cut.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// `fs::create_dir_all` that also makes each folder it creates durable: after creating a
+/// folder it syncs the parent, so a file later acknowledged inside it (and synced with its own
+/// folder) cannot vanish with its folder at a power cut. Folders that already exist are left
+/// alone. Safe against another thread creating the same folders at once.
+pub fn create_dir_all_synced(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    // The missing folders, deepest first, up to the first that exists.
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if d.as_os_str().is_empty() || d.is_dir() {
+            break;
+        }
+        missing.push(d);
+        at = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            // Made by someone else meanwhile, who may not have synced its parent yet: sync it
+            // here too, so this caller's acknowledgement never outruns it.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+        let parent = match d.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        sync_dir(parent)?;
+    }
+    Ok(())
 }
 
 /// Writes `chunks` to the new file `tmp`, syncs it, renames it to `path` and syncs the folder.
@@ -203,6 +241,26 @@ mod tests {
         assert!(m.is_poisoned());
         *lock(&m) += 1;
         assert_eq!(*lock(&m), 2);
+    }
+
+    #[test]
+    fn folders_are_created_whole_by_any_number_of_threads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let deep = Arc::new(dir.path().join("a/b/c"));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let deep = deep.clone();
+                std::thread::spawn(move || create_dir_all_synced(&deep))
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread").expect("create");
+        }
+        assert!(deep.is_dir());
+        create_dir_all_synced(&deep).expect("already there");
+        // A file where a folder should be is an error, not a success.
+        std::fs::write(dir.path().join("f"), b"x").expect("file");
+        assert!(create_dir_all_synced(&dir.path().join("f/g")).is_err());
     }
 
     #[test]
