@@ -35,6 +35,12 @@ pub trait Destination {
     fn key_template(&self) -> Option<&Template>;
     /// A short label for metrics and logs: its kind and target, e.g. `kinesis:alerts`.
     fn label(&self) -> String;
+    /// The settings that decide where an already rendered record goes, as text: its kind and
+    /// target (stream, folder and prefixes, delivery stream, table, emitter). The runtime names
+    /// an action's spool by it, so moving an action in its rule or changing its buffering,
+    /// plugins or key template keeps what it spooled. Key templates are left out on purpose:
+    /// a spooled record already carries its rendered key.
+    fn identity(&self) -> String;
 }
 
 /// The destination of an action.
@@ -93,6 +99,10 @@ impl Destination for KinesisAction {
     fn label(&self) -> String {
         format!("kinesis:{}", self.stream)
     }
+    fn identity(&self) -> String {
+        let endpoint = self.endpoint.as_deref().unwrap_or_default();
+        format!("kinesis\n{endpoint}\n{}", self.stream)
+    }
 }
 
 /// `kind = "firehose"`: either files under `root`, with this action's own prefixes and
@@ -135,6 +145,17 @@ impl Destination for FirehoseAction {
             None => "firehose".into(),
         }
     }
+    fn identity(&self) -> String {
+        match &self.delivery_stream {
+            Some(name) => format!("firehose-stream\n{name}"),
+            None => format!(
+                "firehose\n{}\n{}\n{}",
+                self.root.display(),
+                self.prefix,
+                self.error_prefix
+            ),
+        }
+    }
 }
 
 /// `kind = "republish"`.
@@ -157,6 +178,10 @@ impl Destination for RepublishAction {
         Some(&self.topic)
     }
     fn label(&self) -> String {
+        "republish".into()
+    }
+    fn identity(&self) -> String {
+        // Each spooled record carries its rendered topic; the QoS is how, not where.
         "republish".into()
     }
 }
@@ -184,6 +209,9 @@ impl Destination for TableAction {
     fn label(&self) -> String {
         format!("table:{}", self.table)
     }
+    fn identity(&self) -> String {
+        format!("table\n{}", self.table)
+    }
 }
 
 /// `kind = "plugin"`.
@@ -206,6 +234,9 @@ impl Destination for PluginAction {
     }
     fn label(&self) -> String {
         format!("plugin:{}", self.emitter)
+    }
+    fn identity(&self) -> String {
+        format!("plugin\n{}", self.emitter)
     }
 }
 

@@ -192,7 +192,14 @@ pub struct StorageConfig {
     /// How long a stream shows CREATING, UPDATING or DELETING before the change is done
     /// (AWS takes seconds; waiters and infrastructure tools rely on seeing the state).
     pub transition: Duration,
+    /// Most bytes the dead-letter files (`STORAGE/dead-letters`) may hold. A failure that
+    /// would go past it is not stored and its message not acknowledged (so it is sent again)
+    /// rather than letting failures fill the disk the streams need.
+    pub dead_letter_max_bytes: u64,
 }
+
+/// Default of `[storage] dead_letter_max_bytes`: 1 GiB.
+pub const DEFAULT_DEAD_LETTER_MAX_BYTES: u64 = 1 << 30;
 
 /// `[s3]`. Unset keys fall back to the usual `AWS_*` environment variables.
 #[derive(Clone, PartialEq, Eq)]

@@ -81,6 +81,7 @@ pub struct RawStorage {
     pub max_streams: Option<u64>,
     pub max_shards: Option<u64>,
     pub transition_ms: Option<u64>,
+    pub dead_letter_max_bytes: Option<u64>,
 }
 
 /// `[s3]`: the S3-compatible endpoint Firehose delivery streams write to.

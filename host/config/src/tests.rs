@@ -1010,3 +1010,49 @@ fn firehose_action_delivery_stream_excludes_its_own_settings() {
         one_error(&text).contains("`delivery_stream` is not a key of a `republish` action (expected a key of `kind = \"firehose\"`)")
     );
 }
+
+#[test]
+fn config_dead_letter_budget_defaults_sets_and_checks_its_range() {
+    let c = Config::parse(BASE, F).expect("base");
+    assert_eq!(
+        c.storage.dead_letter_max_bytes,
+        DEFAULT_DEAD_LETTER_MAX_BYTES
+    );
+    assert_eq!(DEFAULT_DEAD_LETTER_MAX_BYTES, 1 << 30);
+    let text = format!("[storage]\ndead_letter_max_bytes = 0\n{BASE}");
+    let c = Config::parse(&text, F).expect("zero stores none");
+    assert_eq!(c.storage.dead_letter_max_bytes, 0);
+    let text = format!("[storage]\ndead_letter_max_bytes = 2000000000000000000\n{BASE}");
+    assert_eq!(
+        one_error(&text),
+        format!("{F}:2:25: `storage.dead_letter_max_bytes`: 2000000000000000000 is out of range (expected 0..=1125899906842624 bytes)")
+    );
+}
+
+#[test]
+fn action_identities_ignore_how_and_keep_where() {
+    let rule = |actions: &str| {
+        let text = format!("{BASE}{actions}");
+        let c = Config::parse(&text, F).unwrap_or_else(|e| panic!("{e}"));
+        c.rules["fast"]
+            .actions
+            .iter()
+            .map(|a| a.kind.destination().identity())
+            .collect::<Vec<_>>()
+    };
+    let a = rule(
+        "[[rules.fast.actions]]\nkind = \"kinesis\"\nstream = \"alerts\"\npartition_key = \"${a}\"\n\
+         [[rules.fast.actions]]\nkind = \"firehose\"\nroot = \"out\"\nprefix = \"p/\"\n",
+    );
+    // Another key template, other buffering: the same places.
+    let b = rule(
+        "[[rules.fast.actions]]\nkind = \"kinesis\"\nstream = \"alerts\"\npartition_key = \"${b}\"\n\
+         buffer = { max_records = 7 }\n\
+         [[rules.fast.actions]]\nkind = \"firehose\"\nroot = \"out\"\nprefix = \"p/\"\nbuffer_interval_ms = 9000\n",
+    );
+    assert_eq!(a, b);
+    // Another prefix is another place.
+    let c = rule("[[rules.fast.actions]]\nkind = \"firehose\"\nroot = \"out\"\nprefix = \"q/\"\n");
+    assert_ne!(a[1], c[0]);
+    assert_ne!(a[0], a[1]);
+}

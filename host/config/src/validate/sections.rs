@@ -325,12 +325,21 @@ impl<'i> Ctx<'i> {
             0..600_001,
             " ms",
         );
+        let dead_letter_max_bytes = self.ranged(
+            &path.key("dead_letter_max_bytes"),
+            s.dead_letter_max_bytes,
+            crate::DEFAULT_DEAD_LETTER_MAX_BYTES,
+            // 0 stores none: every failure of a rule without an error action is sent again.
+            0..(1 << 50) + 1,
+            " bytes",
+        );
         StorageConfig {
             dir,
             fsync,
             max_streams,
             max_shards,
             transition: Duration::from_millis(transition_ms),
+            dead_letter_max_bytes,
         }
     }
 
