@@ -14,6 +14,7 @@
 // `log` for its configuration); the rest is reached through the re-exports below, so the
 // compiler can tell when something inside is no longer used.
 mod backend;
+mod commit;
 mod engine;
 mod error;
 pub mod hashkey;
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use backend::{FailingBackend, FileBackend, MemBackend, StorageBackend};
+pub use commit::{key_of, CommitStats, Durable, GroupCommit};
 pub use error::{Result, StreamsError};
 pub use hashkey::HashRange;
 pub use subscribe::{StoredBatch, Subscription, SubscriptionEvent, UserRecord};
@@ -71,10 +73,12 @@ pub const MAX_SCALING_OPS_PER_DAY: usize = 10;
 /// When appended records are made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
-    /// fdatasync before every acknowledgement (concurrent writers share syncs).
+    /// fdatasync before every acknowledgement (the default). Writers share syncs through
+    /// [`GroupCommit::global`]: one round syncs every file appended to while it waited.
     Always,
-    /// A background thread syncs dirty shards on this interval (group commit); a crash can
-    /// lose up to one interval of acknowledged writes.
+    /// A background thread syncs dirty shards on this interval; answers precede the sync, so
+    /// a power cut (not a crash of the process) can lose up to one interval of acknowledged
+    /// writes. Opt-in.
     Interval(Duration),
     /// Leave it to the OS.
     Never,
@@ -123,7 +127,7 @@ impl StreamsConfig {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         StreamsConfig {
             dir: dir.into(),
-            fsync: FsyncPolicy::Interval(Duration::from_millis(50)),
+            fsync: FsyncPolicy::Always,
             log: LogConfig::default(),
             transition_delay: Duration::from_millis(DEFAULT_TRANSITION_MS),
             throughput_limits: false,

@@ -597,9 +597,18 @@ impl ShardLog {
         Ok((self.active().file.clone(), self.next_counter))
     }
 
-    /// Records that a sync taken at [`ShardLog::sync_point`] succeeded.
-    pub fn synced_to(&mut self, counter: u64) {
+    /// Records that a sync taken at [`ShardLog::sync_point`] succeeded. `Err` when an earlier
+    /// sync failed meanwhile: a later success proves nothing (see `unsynced_from`), and reads
+    /// stop before these records, so they must not be acknowledged.
+    pub fn synced_to(&mut self, counter: u64) -> Result<()> {
+        if let Some(why) = &self.broken {
+            return Err(StreamsError::Io(std::io::Error::other(format!(
+                "shard log {}: {why}",
+                self.dir.display()
+            ))));
+        }
         self.synced = self.synced.max(counter);
+        Ok(())
     }
 
     /// Records that a sync failed: the log refuses writes from now on, and reads stop at the

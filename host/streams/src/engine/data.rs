@@ -95,6 +95,7 @@ impl Streams {
             }
         }
         let mut to_sync = Vec::new();
+        let mut unsynced = Vec::new();
         for (idx, members) in &groups {
             let Some(sh) = topo.shards.get(idx) else {
                 continue;
@@ -112,7 +113,13 @@ impl Streams {
                 if r.is_ok() {
                     sh.tip.send_replace(log.next_counter());
                     if self.inner.config.fsync == FsyncPolicy::Always {
-                        to_sync.push((members.clone(), sh.clone()));
+                        // What to sync is taken now: this append's file and counter.
+                        match log.sync_point() {
+                            Ok((file, upto)) => {
+                                to_sync.push((members.clone(), sh.clone(), file, upto))
+                            }
+                            Err(e) => unsynced.push((members.clone(), e)),
+                        }
                     } else {
                         sh.dirty.store(true, Ordering::Release);
                     }
@@ -138,15 +145,23 @@ impl Streams {
                 }
             }
         }
-        // Sync outside the log locks: concurrent writers to the same shard share the work.
-        for (members, sh) in to_sync {
-            if let Err(e) = sync_shard(&sh) {
-                tracing::error!(stream = name, error = %e, "fsync failed");
-                for i in members {
-                    outcomes[i] = Some(PutOutcome::Failed {
-                        message: "Internal Service Failure".into(),
-                    });
-                }
+        // Sync outside the locks, in one group-commit round for every shard this call wrote:
+        // concurrent writers (of any shard, stream or engine) share the fsyncs.
+        drop(topo);
+        let (members, points): (Vec<_>, Vec<_>) = to_sync
+            .into_iter()
+            .map(|(members, sh, file, upto)| (members, (sh, file, upto)))
+            .unzip();
+        let failed = commit(points)
+            .into_iter()
+            .zip(members)
+            .filter_map(|(r, members)| r.err().map(|e| (members, e)));
+        for (members, e) in unsynced.into_iter().chain(failed) {
+            tracing::error!(stream = name, error = %e, "fsync failed");
+            for i in members {
+                outcomes[i] = Some(PutOutcome::Failed {
+                    message: "Internal Service Failure".into(),
+                });
             }
         }
         Ok(outcomes
@@ -381,18 +396,40 @@ impl Streams {
     }
 }
 
-/// Syncs one shard's active segment outside its log lock (concurrent writers share the work)
-/// and records the outcome in the log: how far it is durable, or that it failed for good.
-pub(super) fn sync_shard(sh: &ShardState) -> Result<()> {
-    let (handle, upto) = lock(&sh.log).sync_point()?;
-    match handle.sync() {
-        Ok(()) => {
-            lock(&sh.log).synced_to(upto);
-            Ok(())
-        }
-        Err(e) => {
-            lock(&sh.log).sync_failed(&e.to_string());
-            Err(e.into())
-        }
-    }
+/// A shard's file to sync and the counter below which a successful sync makes it durable.
+pub(super) type SyncPoint = (Arc<ShardState>, Arc<dyn crate::backend::SegmentFile>, u64);
+
+/// Syncs the given shard files in one round of the process-wide group commit (outside every
+/// log lock) and records each outcome in its log: how far it is durable, or that it failed
+/// for good (`ShardLog::sync_failed`; a sync that succeeds after an earlier one failed is
+/// still a failure).
+pub(super) fn commit(points: Vec<SyncPoint>) -> Vec<Result<()>> {
+    let files = points
+        .iter()
+        .map(|(_, file, _)| {
+            let durable: Arc<dyn crate::commit::Durable> =
+                Arc::new(crate::commit::SegmentDurable(file.clone()));
+            (crate::commit::key_of(file), durable)
+        })
+        .collect();
+    let outcomes = crate::commit::GroupCommit::global().sync(files);
+    points
+        .into_iter()
+        .zip(outcomes)
+        .map(|((sh, _, upto), outcome)| match outcome {
+            Ok(()) => lock(&sh.log).synced_to(upto),
+            Err(e) => {
+                lock(&sh.log).sync_failed(&e.to_string());
+                Err(e.into())
+            }
+        })
+        .collect()
+}
+
+/// Syncs one shard's active segment through the group commit (see [`commit`]).
+pub(super) fn sync_shard(sh: &Arc<ShardState>) -> Result<()> {
+    let (file, upto) = lock(&sh.log).sync_point()?;
+    commit(vec![(sh.clone(), file, upto)])
+        .pop()
+        .unwrap_or_else(|| Err(StreamsError::Io(std::io::Error::other("no sync outcome"))))
 }

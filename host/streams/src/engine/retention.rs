@@ -21,12 +21,23 @@ impl Streams {
     pub fn sync_all(&self) -> Result<()> {
         // A failed sync is not retried: the log marks itself broken (see `ShardLog::
         // sync_failed`), and the first error is reported after every other shard was synced.
+        // Every dirty shard in one group-commit round, synced in parallel.
         let mut first_error = None;
+        let mut points = Vec::new();
         for (_, sh) in self.all_shards() {
             if sh.dirty.swap(false, Ordering::AcqRel) {
-                if let Err(e) = super::data::sync_shard(&sh) {
-                    first_error.get_or_insert(e);
+                let point = lock(&sh.log).sync_point();
+                match point {
+                    Ok((file, upto)) => points.push((sh, file, upto)),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
                 }
+            }
+        }
+        for r in super::data::commit(points) {
+            if let Err(e) = r {
+                first_error.get_or_insert(e);
             }
         }
         first_error.map_or(Ok(()), Err)
