@@ -4,7 +4,10 @@
 //! for `heartbeat`), each with `ContinuationSequenceNumber` and `MillisBehindLatest`; at the
 //! end of a closed shard a last event carries `ChildShards` and no continuation. The
 //! subscription ends after `lifetime` (five minutes on AWS), and the client subscribes again
-//! from its continuation.
+//! from its continuation. The writer never outlives that: an event that cannot be queued
+//! before the end (the client stopped reading and the queue is full) ends the task, which
+//! frees the subscription; the server's write deadline (`serve.rs`) drops the connection of a
+//! client that stopped reading, with the events queued for it.
 //!
 //! Admission errors (unknown consumer, shard or stream, a second subscription within five
 //! seconds) are ordinary error answers; a failure after the stream has started is an
@@ -172,15 +175,21 @@ pub(crate) fn subscribe_to_shard(
     let timing = state.config.fan_out;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     tokio::spawn(async move {
+        let until = tokio::time::Instant::now() + timing.lifetime;
+        // Queues one message unless the subscription ends first; false: stop (the client is
+        // gone, or it stopped reading and the lifetime ran out while waiting).
+        let send = |m: Vec<u8>| {
+            let tx = &tx;
+            async move { matches!(tokio::time::timeout_at(until, tx.send(m)).await, Ok(Ok(()))) }
+        };
         let initial = super::eventstream::event(
             "initial-response",
             enc.content_type(),
             &encode(enc, &Val::Map(Vec::new())),
         );
-        if tx.send(initial).await.is_err() {
+        if !send(initial).await {
             return;
         }
-        let until = tokio::time::Instant::now() + timing.lifetime;
         loop {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
@@ -193,7 +202,7 @@ pub(crate) fn subscribe_to_shard(
                     let cont = (!end).then(|| sub.continuation());
                     let m = shard_event(enc, batch, cont, encrypted);
                     if end {
-                        let _ = tx.send(m).await;
+                        send(m).await;
                         return;
                     }
                     m
@@ -201,13 +210,12 @@ pub(crate) fn subscribe_to_shard(
                 Ok(Err(e)) => {
                     let e = ApiError::from(e);
                     let payload = encode(enc, &map(vec![("message", s(e.message.clone()))]));
-                    let _ = tx
-                        .send(super::eventstream::exception(
-                            e.kind.code(),
-                            enc.content_type(),
-                            &payload,
-                        ))
-                        .await;
+                    send(super::eventstream::exception(
+                        e.kind.code(),
+                        enc.content_type(),
+                        &payload,
+                    ))
+                    .await;
                     return;
                 }
                 // Idle: an empty event says where the subscription stands.
@@ -222,8 +230,8 @@ pub(crate) fn subscribe_to_shard(
                     encrypted,
                 ),
             };
-            if tx.send(msg).await.is_err() {
-                return; // the client went away
+            if !send(msg).await {
+                return;
             }
         }
     });

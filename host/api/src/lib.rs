@@ -10,6 +10,7 @@
 // exports, so the compiler can tell when something inside is no longer used.
 mod actions;
 pub mod admin;
+mod budget;
 mod error;
 mod eventstream;
 mod fanout;
@@ -24,7 +25,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -51,6 +52,9 @@ pub struct ApiConfig {
     pub max_control_body_bytes: usize,
     /// Longest a client may take to send a body.
     pub body_timeout: std::time::Duration,
+    /// Bytes of request bodies held at once across every connection and stream (Kinesis
+    /// and Firehose); a body that does not fit gets 503 `ServiceUnavailableException`.
+    pub body_budget_bytes: usize,
     /// SubscribeToShard's lifetime and idle heartbeat.
     pub fan_out: FanOutTiming,
 }
@@ -63,6 +67,7 @@ impl Default for ApiConfig {
             max_body_bytes: 16 * 1024 * 1024,
             max_control_body_bytes: 64 * 1024,
             body_timeout: std::time::Duration::from_secs(30),
+            body_budget_bytes: 256 * 1024 * 1024,
             fan_out: FanOutTiming::default(),
         }
     }
@@ -76,12 +81,15 @@ pub struct ApiState {
     /// The Firehose service on the same listener; without it Firehose targets are unknown
     /// operations.
     pub firehose: Option<weir_firehose::Firehose>,
+    /// `config.body_budget_bytes`, shared by every request.
+    body_budget: budget::BodyBudget,
 }
 
 impl ApiState {
     pub fn new(streams: Streams, config: ApiConfig) -> Self {
         ApiState {
             streams,
+            body_budget: budget::BodyBudget::new(config.body_budget_bytes),
             config: Arc::new(config),
             firehose: None,
         }
@@ -148,14 +156,17 @@ fn refuse_body(status: StatusCode, message: String) -> Response {
     resp
 }
 
-/// Reads the body within `limit` bytes and the configured deadline; a declared
-/// `Content-Length` over the limit is refused before a byte of the body is read.
+/// Reads the body within `limit` bytes, the configured deadline and the shared body budget
+/// (`budget.rs`); a declared `Content-Length` over the limit is refused before a byte of
+/// the body is read. The budget is held until the returned [`budget::Held`] is dropped.
 async fn read_body(
-    config: &ApiConfig,
+    state: &ApiState,
+    enc: Encoding,
     action: Op,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Bytes, Response> {
+) -> Result<(Bytes, budget::Held), Response> {
+    let config = &state.config;
     let limit = if action.carries_data() {
         config.max_body_bytes
     } else {
@@ -176,9 +187,30 @@ async fn read_body(
             return Err(too_large(n.to_string()));
         }
     }
-    match tokio::time::timeout(config.body_timeout, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(too_large("more than that".to_owned())),
+    let collect = state.body_budget.collect(body, declared, limit);
+    match tokio::time::timeout(config.body_timeout, collect).await {
+        Ok(Ok(read)) => Ok(read),
+        Ok(Err(budget::Refused::Budget)) => {
+            tracing::debug!(%action, "request body refused: the body budget is full");
+            let mut resp = error_response(
+                enc,
+                &ApiError::new(
+                    ErrorKind::ServiceUnavailable,
+                    format!(
+                        "The service is busy: request bodies in progress fill its {}-byte budget. Back off and retry the operation.",
+                        state.body_budget.total()
+                    ),
+                ),
+            );
+            resp.headers_mut()
+                .insert("connection", HeaderValue::from_static("close"));
+            Err(resp)
+        }
+        Ok(Err(budget::Refused::TooLarge)) => Err(too_large("more than that".to_owned())),
+        Ok(Err(budget::Refused::Broken)) => Err(refuse_body(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read".to_owned(),
+        )),
         Err(_) => Err(refuse_body(
             StatusCode::REQUEST_TIMEOUT,
             format!(
@@ -252,13 +284,9 @@ fn error_response(enc: Encoding, e: &ApiError) -> Response {
     )
 }
 
-async fn handle(
-    State(state): State<ApiState>,
-    method: Method,
-    uri: Uri,
-    mut headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn handle(State(state): State<ApiState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, mut headers) = (parts.method, parts.uri, parts.headers);
     // HTTP/2 carries the host as the `:authority` pseudo-header, which SigV4 signs as `host`.
     if !headers.contains_key("host") {
         if let Some(v) = uri
@@ -284,12 +312,24 @@ async fn handle(
     let Some(action) = Op::from_target(&state, target) else {
         return error_response(enc, &ApiError::new(ErrorKind::UnknownOperation, ""));
     };
-    let body = match read_body(&state.config, action, &headers, body).await {
-        Ok(b) => b,
+    // What the headers decide comes before the body is read, so a request they condemn
+    // costs no body (and no share of the budget).
+    let now = weir_support::now_ms() / 1000;
+    let signed = match sigv4::check_headers(&method, &uri, &headers, &state.config.keys, now) {
+        Ok(pending) => pending,
+        Err(e) => {
+            let mut resp = error_response(enc, &e);
+            resp.headers_mut()
+                .insert("connection", HeaderValue::from_static("close"));
+            return resp;
+        }
+    };
+    // `_held` keeps the body's bytes in the budget until the answer is made.
+    let (body, _held) = match read_body(&state, enc, action, &headers, body).await {
+        Ok(read) => read,
         Err(refusal) => return refusal,
     };
-    let now = weir_support::now_ms() / 1000;
-    if let Err(e) = sigv4::check(&method, &uri, &headers, &body, &state.config.keys, now) {
+    if let Err(e) = signed.verify(&body) {
         return error_response(enc, &e);
     }
     if action == Op::Kinesis(Action::SubscribeToShard) {

@@ -13,6 +13,13 @@
 //!   the signature over the query without `X-Amz-Signature`.
 //!
 //! Signatures are compared in constant time.
+//!
+//! The check comes in two steps, so that no body is read for a request that its headers
+//! already condemn ([`check_headers`], then [`BodyCheck::verify`] once the body is in): the
+//! form, the key, the signed headers and the date always, and the whole signature when the
+//! request names its body's hash in `x-amz-content-sha256` (the body must then hash to it).
+//! Without that header the signature covers the body's own hash (botocore and the Java SDK
+//! send no such header to Kinesis), so it can only be computed after the body, as AWS does.
 
 use std::collections::HashMap;
 
@@ -46,18 +53,111 @@ pub fn check(
     keys: &HashMap<String, String>,
     now: i64,
 ) -> Result<(), ApiError> {
+    check_headers(method, uri, headers, keys, now)?.verify(body)
+}
+
+/// What is left to check once the body has arrived.
+#[derive(Debug)]
+#[must_use = "the body's part of the signature is still to be checked"]
+pub struct BodyCheck(Pending);
+
+#[derive(Debug)]
+enum Pending {
+    /// No keys: the form was all there was to check.
+    Nothing,
+    /// The signature was verified over this claimed hash: the body must have it.
+    Claimed(String),
+    /// The signature covers the body's hash: everything else of it is ready.
+    Sign(Box<Unsigned>),
+}
+
+/// A signature computation short of its payload hash.
+#[derive(Debug)]
+struct Unsigned {
+    method: String,
+    path: String,
+    query: String,
+    canonical_headers: String,
+    signed_headers: String,
+    date: String,
+    scope: String,
+    secret: String,
+    signature: String,
+}
+
+impl Unsigned {
+    fn signature(&self, payload_hash: &str) -> String {
+        let request = CanonicalRequest {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            headers: &self.canonical_headers,
+            signed_headers: &self.signed_headers,
+            payload_hash,
+        };
+        sign(&request, &self.date, &self.scope, &self.secret)
+    }
+
+    /// With the payload hash known from the headers, the whole check now; else later.
+    fn now_or_later(self, headers: &HeaderMap) -> Result<BodyCheck, ApiError> {
+        match claimed_hash(headers)? {
+            Some(claimed) => {
+                if constant_time_eq(&self.signature(&claimed), &self.signature) {
+                    Ok(BodyCheck(Pending::Claimed(claimed)))
+                } else {
+                    Err(mismatch())
+                }
+            }
+            None => Ok(BodyCheck(Pending::Sign(Box::new(self)))),
+        }
+    }
+}
+
+impl BodyCheck {
+    /// Checks the body against what the headers signed or claimed.
+    pub fn verify(self, body: &[u8]) -> Result<(), ApiError> {
+        match self.0 {
+            Pending::Nothing => Ok(()),
+            Pending::Claimed(claimed) => {
+                if constant_time_eq(&sha256_hex(body), &claimed) {
+                    Ok(())
+                } else {
+                    Err(hash_mismatch())
+                }
+            }
+            Pending::Sign(u) => {
+                if constant_time_eq(&u.signature(&sha256_hex(body)), &u.signature) {
+                    Ok(())
+                } else {
+                    Err(mismatch())
+                }
+            }
+        }
+    }
+}
+
+/// Everything of a request's authentication that its headers decide, before its body is
+/// read: an unsigned, malformed, unknown-key, badly dated request, or (when the body's hash
+/// is claimed in `x-amz-content-sha256`) a wrong signature, is refused here.
+pub fn check_headers(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    keys: &HashMap<String, String>,
+    now: i64,
+) -> Result<BodyCheck, ApiError> {
     let auth = headers.get("authorization").map(|v| v.to_str());
     let presigned = uri.query().is_some_and(|q| {
         q.split('&')
             .any(|p| p.split('=').next() == Some("X-Amz-Algorithm"))
     });
     match auth {
-        Some(Ok(auth)) => check_header(method, uri, headers, body, keys, now, auth),
+        Some(Ok(auth)) => check_header(method, uri, headers, keys, now, auth),
         Some(Err(_)) => Err(err(
             ErrorKind::IncompleteSignature,
             "The Authorization header is not valid text.",
         )),
-        None if presigned => check_presigned(method, uri, headers, body, keys, now),
+        None if presigned => check_presigned(method, uri, headers, keys, now),
         None => Err(err(
             ErrorKind::MissingAuthenticationToken,
             "Missing Authentication Token",
@@ -131,18 +231,24 @@ fn secret<'k>(keys: &'k HashMap<String, String>, access_key: &str) -> Result<&'k
     })
 }
 
-/// The body's hash, refusing an `x-amz-content-sha256` header that names another body.
-fn payload_hash(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
-    let computed = sha256_hex(body);
+fn hash_mismatch() -> ApiError {
+    err(
+        ErrorKind::InvalidSignature,
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    )
+}
+
+/// The body hash an `x-amz-content-sha256` header claims, if any. Only a SHA-256 in hex can
+/// match a body: anything else (`UNSIGNED-PAYLOAD`, streaming forms) is refused now.
+fn claimed_hash(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     match headers.get("x-amz-content-sha256").map(|v| v.to_str()) {
-        None => Ok(computed),
-        Some(Ok(claimed)) if constant_time_eq(&claimed.to_ascii_lowercase(), &computed) => {
-            Ok(computed)
+        None => Ok(None),
+        Some(Ok(claimed))
+            if claimed.len() == 64 && claimed.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Ok(Some(claimed.to_ascii_lowercase()))
         }
-        Some(_) => Err(err(
-            ErrorKind::InvalidSignature,
-            "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        )),
+        Some(_) => Err(hash_mismatch()),
     }
 }
 
@@ -150,11 +256,10 @@ fn check_header(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    body: &[u8],
     keys: &HashMap<String, String>,
     now: i64,
     auth: &str,
-) -> Result<(), ApiError> {
+) -> Result<BodyCheck, ApiError> {
     let Some(parsed) = parse_authorization(auth) else {
         return Err(err(
             ErrorKind::IncompleteSignature,
@@ -169,7 +274,7 @@ fn check_header(
         ));
     }
     if keys.is_empty() {
-        return Ok(());
+        return Ok(BodyCheck(Pending::Nothing));
     }
     let secret = secret(keys, parsed.access_key)?;
     // A date that is not signed could be rewritten by whoever replays the request.
@@ -190,32 +295,25 @@ fn check_header(
         "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.",
     )?;
     check_date(date, parsed.scope, now, MAX_CLOCK_SKEW_SECS)?;
-    let hash = payload_hash(headers, body)?;
-    let expected = signature(
+    unsigned(
         method,
         uri.path(),
-        &canonical_query(uri.query()),
+        canonical_query(uri.query()),
         headers,
-        &hash,
         &parsed,
         date,
         secret,
-    );
-    if constant_time_eq(&expected, parsed.signature) {
-        Ok(())
-    } else {
-        Err(mismatch())
-    }
+    )
+    .now_or_later(headers)
 }
 
 fn check_presigned(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    body: &[u8],
     keys: &HashMap<String, String>,
     now: i64,
-) -> Result<(), ApiError> {
+) -> Result<BodyCheck, ApiError> {
     let query = uri.query().unwrap_or_default();
     let param = |name: &str| {
         query
@@ -253,7 +351,7 @@ fn check_presigned(
         return Err(incomplete());
     };
     if keys.is_empty() {
-        return Ok(());
+        return Ok(BodyCheck(Pending::Nothing));
     }
     let secret = secret(keys, access_key)?;
     let expires = match param("X-Amz-Expires") {
@@ -274,7 +372,6 @@ fn check_presigned(
         "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
     )?;
     check_date(date, scope, now, expires)?;
-    let hash = payload_hash(headers, body)?;
     let unsigned_query: String = query
         .split('&')
         .filter(|p| p.split('=').next() != Some("X-Amz-Signature"))
@@ -286,34 +383,28 @@ fn check_presigned(
         signed_headers: &signed,
         signature: signature_hex,
     };
-    let expected = signature(
+    unsigned(
         method,
         uri.path(),
-        &canonical_query(Some(&unsigned_query)),
+        canonical_query(Some(&unsigned_query)),
         headers,
-        &hash,
         &auth,
         date,
         secret,
-    );
-    if constant_time_eq(&expected, signature_hex) {
-        Ok(())
-    } else {
-        Err(mismatch())
-    }
+    )
+    .now_or_later(headers)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn signature(
+/// Everything of the signature but the payload hash.
+fn unsigned(
     method: &Method,
     path: &str,
-    query: &str,
+    query: String,
     headers: &HeaderMap,
-    payload_hash: &str,
     auth: &Authorization<'_>,
     date: &str,
     secret: &str,
-) -> String {
+) -> Unsigned {
     let mut canonical_headers = String::new();
     for name in auth.signed_headers.split(';') {
         let values: Vec<String> = headers
@@ -327,16 +418,33 @@ fn signature(
         canonical_headers.push_str(&values.join(","));
         canonical_headers.push('\n');
     }
-    let path = if path.is_empty() { "/" } else { path };
-    let request = CanonicalRequest {
-        method: method.as_str(),
-        path,
+    Unsigned {
+        method: method.as_str().to_owned(),
+        path: if path.is_empty() { "/" } else { path }.to_owned(),
         query,
-        headers: &canonical_headers,
-        signed_headers: auth.signed_headers,
-        payload_hash,
-    };
-    sign(&request, date, auth.scope, secret)
+        canonical_headers,
+        signed_headers: auth.signed_headers.to_owned(),
+        date: date.to_owned(),
+        scope: auth.scope.to_owned(),
+        secret: secret.to_owned(),
+        signature: auth.signature.to_owned(),
+    }
+}
+
+/// A signature as a client computes it (the tests sign with it).
+#[cfg(test)]
+#[allow(clippy::too_many_arguments)]
+fn signature(
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    payload_hash: &str,
+    auth: &Authorization<'_>,
+    date: &str,
+    secret: &str,
+) -> String {
+    unsigned(method, path, query.to_owned(), headers, auth, date, secret).signature(payload_hash)
 }
 
 #[cfg(test)]
@@ -585,5 +693,48 @@ mod tests {
         h.insert("authorization", auth.parse().expect("hdr"));
         let e = check(&Method::POST, &root(), &h, body, &keys(), NOW);
         assert_eq!(kind(e), ErrorKind::InvalidSignature);
+    }
+
+    #[test]
+    fn the_headers_alone_refuse_what_they_can() {
+        let body = b"{\"StreamName\":\"a\"}";
+        // A claimed body hash makes the whole signature checkable before the body.
+        let mut bad = signed(body, NOW, "not-the-secret");
+        bad.insert(
+            "x-amz-content-sha256",
+            sha256_hex(body).parse().expect("hdr"),
+        );
+        let e = check_headers(&Method::POST, &root(), &bad, &keys(), NOW).expect_err("bad sig");
+        assert_eq!(e.kind, ErrorKind::InvalidSignature);
+        let mut good = signed(body, NOW, SECRET);
+        good.insert(
+            "x-amz-content-sha256",
+            sha256_hex(body).parse().expect("hdr"),
+        );
+        let pending = check_headers(&Method::POST, &root(), &good, &keys(), NOW).expect("good");
+        assert!(matches!(pending.0, Pending::Claimed(_)));
+        pending.verify(body).expect("the claimed body");
+        // A claim that is no SHA-256 can match no body.
+        let mut odd = signed(body, NOW, SECRET);
+        odd.insert(
+            "x-amz-content-sha256",
+            "UNSIGNED-PAYLOAD".parse().expect("hdr"),
+        );
+        let e = check_headers(&Method::POST, &root(), &odd, &keys(), NOW).expect_err("claim");
+        assert_eq!(e.kind, ErrorKind::InvalidSignature);
+        // Unknown key, stale date, unsigned: all from the headers.
+        let stale = signed(body, NOW - 3600, SECRET);
+        let e = check_headers(&Method::POST, &root(), &stale, &keys(), NOW).expect_err("stale");
+        assert_eq!(e.kind, ErrorKind::InvalidSignature);
+        let other = HashMap::from([("OTHER".to_owned(), SECRET.to_owned())]);
+        let e = check_headers(&Method::POST, &root(), &good, &other, NOW).expect_err("key");
+        assert_eq!(e.kind, ErrorKind::UnrecognizedClient);
+        let e = check_headers(&Method::POST, &root(), &HeaderMap::new(), &keys(), NOW)
+            .expect_err("unsigned");
+        assert_eq!(e.kind, ErrorKind::MissingAuthenticationToken);
+        // Without a claim the signature covers the body's hash: decided once it is in.
+        let late = signed(body, NOW, "not-the-secret");
+        let pending = check_headers(&Method::POST, &root(), &late, &keys(), NOW).expect("form");
+        assert_eq!(kind(pending.verify(body)), ErrorKind::InvalidSignature);
     }
 }
