@@ -91,6 +91,69 @@ pub fn check_key(key: &str) -> Result<Vec<&str>, KeyError> {
     Ok(parts)
 }
 
+/// The longest folder or file name the folder store writes (ext4, XFS, APFS and NTFS all
+/// stop at 255 bytes).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Maps an S3 object key onto the `/`-separated relative path the folder store writes it
+/// as, one folder or file name per segment of the key, so that keys S3 accepts but a file
+/// system cannot hold (`a//b`, `/lead`, `.`, `..`, control characters) land inside the root
+/// under a name that says which key they are. In each segment:
+/// - `%` becomes `%25`, a control character `%XX` (`%01`..`%1F`, `%7F`) and `\` `%5C`;
+/// - a segment that is `.` or `..` becomes `%2E` or `%2E%2E`;
+/// - an empty segment (from `//`, a leading or a trailing `/`) becomes `%00`;
+/// - a segment ending in the temp-file suffix has that suffix's dot written `%2E`.
+///
+/// Percent-decoding each name, with `%00` read as an empty segment, gives the key back: the
+/// mapping is reversible because `%` itself is always escaped. A key with a NUL byte, or a
+/// name longer than [`MAX_NAME_BYTES`] once mapped, is refused; the result always passes
+/// [`check_key`].
+pub fn folder_key(key: &str) -> Result<String, KeyError> {
+    let bad = |reason| KeyError::Unsafe {
+        key: key.into(),
+        reason,
+    };
+    if key.contains('\0') {
+        return Err(bad("contains a NUL byte"));
+    }
+    let mut out = String::with_capacity(key.len());
+    for (i, seg) in key.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let start = out.len();
+        match seg {
+            "" => out.push_str("%00"),
+            "." => out.push_str("%2E"),
+            ".." => out.push_str("%2E%2E"),
+            _ => {
+                let (body, temp) = match seg.strip_suffix(TEMP_SUFFIX) {
+                    Some(b) => (b, true),
+                    None => (seg, false),
+                };
+                for c in body.chars() {
+                    match c {
+                        '%' => out.push_str("%25"),
+                        '\\' => out.push_str("%5C"),
+                        c if c.is_ascii_control() => out.push_str(&format!("%{:02X}", c as u32)),
+                        c => out.push(c),
+                    }
+                }
+                if temp {
+                    // TEMP_SUFFIX starts with its dot.
+                    out.push_str("%2E");
+                    out.push_str(&TEMP_SUFFIX[1..]);
+                }
+            }
+        }
+        if out.len() - start > MAX_NAME_BYTES {
+            return Err(bad("a folder or file name is longer than 255 bytes"));
+        }
+    }
+    check_key(&out)?;
+    Ok(out)
+}
+
 /// Creates the parent folders of `key` under `root` (whose canonical form is `root_canon`) and
 /// returns the object's path. Each existing component is checked after canonicalisation, so a
 /// symlink that points outside the root is refused rather than followed. Newly created folders
@@ -214,4 +277,58 @@ pub fn remove_temp_files(root: &Path) -> Result<usize, IoAt> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_keys_keep_every_s3_key_inside_the_root() {
+        for (key, want) in [
+            ("a/b/c", "a/b/c"),
+            ("a//b", "a/%00/b"),
+            ("/lead/x", "%00/lead/x"),
+            ("a/./b", "a/%2E/b"),
+            ("a/../../b", "a/%2E%2E/%2E%2E/b"),
+            ("..", "%2E%2E"),
+            ("a.b/..c/x", "a.b/..c/x"),
+            ("100%/x", "100%25/x"),
+            ("tab\there/x", "tab%09here/x"),
+            ("del\u{7f}/x", "del%7F/x"),
+            ("back\\slash/x", "back%5Cslash/x"),
+            ("caf\u{e9}/x", "caf\u{e9}/x"),
+            ("x.weir-tmp/y", "x%2Eweir-tmp/y"),
+            ("a/", "a/%00"),
+        ] {
+            let got = folder_key(key).unwrap_or_else(|e| panic!("{key:?}: {e}"));
+            assert_eq!(got, want, "{key:?}");
+            assert!(check_key(&got).is_ok(), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn folder_keys_refuse_nul_and_overlong_names() {
+        assert!(folder_key("a/\0/b").is_err());
+        let long = "x".repeat(MAX_NAME_BYTES);
+        assert!(folder_key(&format!("a/{long}")).is_ok());
+        assert!(folder_key(&format!("a/{long}x")).is_err());
+        // Escaping counts: 100 control characters are 300 bytes on disk.
+        assert!(folder_key(&"\u{1}".repeat(100)).is_err());
+    }
+
+    #[test]
+    fn mapped_keys_resolve_under_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = fs::canonicalize(dir.path()).expect("canonicalize");
+        for key in ["../x", "a/../../x", "/etc/passwd", "a//b/./c"] {
+            let rel = folder_key(key).expect("maps");
+            let path = prepare_object_path(&root, &rel).expect("prepares");
+            assert!(path.starts_with(&root), "{key:?} -> {path:?}");
+        }
+        // Escapes through a symlink are still refused after mapping.
+        std::os::unix::fs::symlink("/tmp", root.join("out")).expect("symlink");
+        let rel = folder_key("out/x").expect("maps");
+        assert!(prepare_object_path(&root, &rel).is_err());
+    }
 }

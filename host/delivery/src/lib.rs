@@ -21,6 +21,9 @@ pub use firehose::{
     object_name, DeliveredObject, FailedRecord, FirehoseConfig, FirehoseError, FirehoseWriter,
     FlushError,
 };
+pub use fsutil::{
+    folder_key, prepare_object_path, write_atomic, IoAt, KeyError, PrepareError, MAX_NAME_BYTES,
+};
 pub use prefix::{KeyTemplate, PrefixError, PrefixKind, Prefixes};
 pub use remote_kinesis::{Credentials, RemoteError, RemoteKinesis};
 pub use table::{KvError, KvTable, RecoveryReport};

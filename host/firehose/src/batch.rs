@@ -41,15 +41,21 @@ pub(crate) struct Item {
 /// A prepared unit of delivery.
 #[derive(Debug)]
 pub(crate) enum Output {
-    /// An object for the destination bucket.
-    Object { key: String, body: PutPayload },
+    /// An object for the destination bucket. `records` are the records a data object
+    /// holds, which go to the error output if it cannot be stored within the retry
+    /// duration; `None` for an error object (which is retried until it is stored).
+    Object {
+        key: String,
+        body: PutPayload,
+        records: Option<Vec<Item>>,
+    },
     /// A request for the HTTP endpoint; if it fails for good its records become
     /// `http-endpoint-failed` error records in the bucket.
     Http { items: Vec<Item> },
 }
 
 /// An error record, written as one JSON line.
-struct Failure {
+pub(crate) struct Failure {
     kind: &'static str,
     line: serde_json::Value,
     arrival_ms: i64,
@@ -79,7 +85,7 @@ pub(crate) fn prepare(
     let mut outputs = Vec::new();
     if let Some(h) = &spec.http {
         if h.backup_all && !items.is_empty() {
-            outputs.push(data_object(spec, &items, &[])?);
+            outputs.push(data_object(spec, items.clone(), &[])?);
         }
         if !items.is_empty() {
             outputs.push(Output::Http { items });
@@ -100,7 +106,9 @@ pub(crate) fn prepare(
                     let datas: Vec<&[u8]> = group.iter().map(|i| i.data.as_slice()).collect();
                     let converted = crate::parquet::convert(&schema, &datas, &c.compression)
                         .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
+                    let mut failed_rows = Vec::new();
                     for (i, why) in converted.failed {
+                        failed_rows.push(i);
                         let it = &group[i];
                         failures.push(Failure {
                             kind: "format-conversion-failed",
@@ -122,20 +130,49 @@ pub(crate) fn prepare(
                         });
                     }
                     if let Some(file) = converted.file {
-                        let oldest = oldest(group.iter().map(|i| i.arrival_ms));
+                        let failed: std::collections::BTreeSet<usize> =
+                            failed_rows.into_iter().collect();
+                        let kept: Vec<Item> = group
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(i, _)| !failed.contains(i))
+                            .map(|(_, it)| it)
+                            .collect();
+                        let oldest = oldest(kept.iter().map(|i| i.arrival_ms));
                         let key = object_key(spec, oldest, KeyKind::Data(&keys), ".parquet")?;
-                        outputs.push(Output::Object {
-                            key,
-                            body: file.into(),
-                        });
+                        match inner.stores.check_key(&key) {
+                            Ok(()) => outputs.push(Output::Object {
+                                key,
+                                body: file.into(),
+                                records: Some(kept),
+                            }),
+                            Err(why) => unwritable(&key, &why, &kept, &mut failures),
+                        }
                     }
                 }
                 None => {
                     // One object per buffer's worth: a delivery that read past the size hint
                     // (a whole 4 MiB PutRecordBatch arriving at once) still makes objects of
                     // at most SizeInMBs each.
-                    for objects in by_size(&group, spec.destination.buffering.size_bytes()) {
-                        outputs.push(data_object(spec, objects, &keys)?);
+                    let mut rest = group;
+                    let sizes: Vec<usize> = by_size(&rest, spec.destination.buffering.size_bytes())
+                        .iter()
+                        .map(|run| run.len())
+                        .collect();
+                    for n in sizes {
+                        let run: Vec<Item> = rest.drain(..n).collect();
+                        let out = data_object(spec, run, &keys)?;
+                        match &out {
+                            Output::Object { key, records, .. } => {
+                                if let Err(why) = inner.stores.check_key(key) {
+                                    let run = records.as_deref().unwrap_or_default();
+                                    unwritable(key, &why, run, &mut failures);
+                                    continue;
+                                }
+                            }
+                            Output::Http { .. } => {}
+                        }
+                        outputs.push(out);
                     }
                 }
             }
@@ -208,9 +245,67 @@ fn by_size(items: &[Item], limit: usize) -> Vec<&[Item]> {
     runs
 }
 
+/// A data object whose key cannot be written: its records go to the error output as
+/// `partitioning-failed`, with the reason, instead of blocking the delivery.
+fn unwritable(key: &str, why: &str, items: &[Item], failures: &mut Vec<Failure>) {
+    tracing::warn!(
+        key,
+        reason = why,
+        records = items.len(),
+        "an object key cannot be written; its records go to the error output"
+    );
+    let end = now_ms();
+    for it in items {
+        failures.push(Failure {
+            kind: "partitioning-failed",
+            line: json!({
+                "attemptsMade": 1,
+                "arrivalTimestamp": it.arrival_ms,
+                "errorCode": "DynamicPartitioning.InvalidObjectKey",
+                "errorMessage": format!("the object key {key:?} cannot be written: {why}"),
+                "attemptEndingTimestamp": end,
+                "rawData": b64(&it.data),
+            }),
+            arrival_ms: it.arrival_ms,
+        });
+    }
+}
+
+/// The records of a data object that could not be stored within the retry duration, as
+/// `s3-failed` error objects (Weir's error output type for this: AWS drops such data after
+/// its 24-hour S3 retry instead).
+pub(crate) fn store_failed(
+    spec: &DeliveryStreamSpec,
+    key: Option<&str>,
+    items: &[Item],
+    attempts: u32,
+    message: &str,
+) -> Result<Vec<Output>> {
+    let end = now_ms();
+    let failures = items
+        .iter()
+        .map(|it| Failure {
+            kind: "s3-failed",
+            line: json!({
+                "attemptsMade": attempts,
+                "arrivalTimestamp": it.arrival_ms,
+                "errorCode": "S3.DeliveryFailed",
+                "errorMessage": match key {
+                    Some(key) => format!("storing {key:?} kept failing past the retry duration: {message}"),
+                    None => format!("delivery kept failing past the retry duration: {message}"),
+                },
+                "attemptEndingTimestamp": end,
+                "rawData": b64(&it.data),
+            }),
+            arrival_ms: it.arrival_ms,
+        })
+        .collect();
+    error_objects(spec, failures)
+}
+
 fn data_object(
     spec: &DeliveryStreamSpec,
-    items: &[Item],
+    items: Vec<Item>,
     keys: &[(String, String)],
 ) -> Result<Output> {
     let compression = spec.destination.compression;
@@ -231,6 +326,7 @@ fn data_object(
     Ok(Output::Object {
         key,
         body: body.into(),
+        records: Some(items),
     })
 }
 
@@ -256,6 +352,7 @@ fn error_objects(spec: &DeliveryStreamSpec, failures: Vec<Failure>) -> Result<Ve
         out.push(Output::Object {
             key,
             body: body.into(),
+            records: None,
         });
     }
     Ok(out)

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,11 @@ pub struct FirehoseConfig {
     pub source_streams: Option<Streams>,
     /// Table schemas for format conversion, by `DATABASE.TABLE`: `(column, Hive type)`.
     pub schemas: BTreeMap<String, Vec<(String, String)>>,
+    /// How long a failing object of a stream without dynamic partitioning is retried before
+    /// its records go to the error output (a partitioning stream uses its own
+    /// `RetryOptions.DurationInSeconds`). 1 hour: AWS retries S3 for 24 hours, which is also
+    /// this service's buffer retention, so the retry must end well before.
+    pub s3_retry_duration: Duration,
 }
 
 impl FirehoseConfig {
@@ -49,6 +54,7 @@ impl FirehoseConfig {
             processor: ProcessorSlot::default(),
             source_streams: None,
             schemas: BTreeMap::new(),
+            s3_retry_duration: Duration::from_secs(3600),
         }
     }
 }
@@ -99,6 +105,25 @@ pub(crate) struct Entry {
     encryption_until: Mutex<Option<Instant>>,
     pub(crate) deleting: AtomicBool,
     pub(crate) stop: AtomicBool,
+    pub(crate) stats: StatCounters,
+}
+
+/// What a delivery stream's delivery thread counts, since the service started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// Records put in the error output (`s3-failed`) because their object could not be
+    /// stored within the retry duration.
+    pub failed_over_records: u64,
+    /// Records held right now because the error output cannot be written either: they are
+    /// retried and hold the checkpoint (nothing is skipped), and once older than the
+    /// buffer's 24-hour retention a restart would lose them.
+    pub held_records: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StatCounters {
+    pub(crate) failed_over_records: AtomicU64,
+    pub(crate) held_records: AtomicU64,
 }
 
 impl Entry {
@@ -109,6 +134,7 @@ impl Entry {
             encryption_until: Mutex::new(None),
             deleting: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            stats: StatCounters::default(),
         })
     }
 
@@ -235,6 +261,15 @@ impl Firehose {
 
     pub fn config(&self) -> &FirehoseConfig {
         &self.inner.config
+    }
+
+    /// The delivery counters of `name` (see [`DeliveryStats`]).
+    pub fn delivery_stats(&self, name: &str) -> Result<DeliveryStats> {
+        let e = self.entry(name)?;
+        Ok(DeliveryStats {
+            failed_over_records: e.stats.failed_over_records.load(Ordering::Relaxed),
+            held_records: e.stats.held_records.load(Ordering::Relaxed),
+        })
     }
 
     pub fn arn(&self, name: &str) -> String {
@@ -772,7 +807,8 @@ fn sweep_orphans(dir: &Path, buffer: &Streams, specs: &[DeliveryStreamSpec]) -> 
     Ok(())
 }
 
-/// The object names this spec makes are usable keys (no empty, `.` or `..` segments).
+/// The object names this spec's prefixes make are plain keys (no empty, `.` or `..`
+/// segments): see `store::plain_key`.
 fn check_keys(spec: &DeliveryStreamSpec) -> Result<()> {
     use crate::batch::{object_key, KeyKind};
     let sample: Vec<(String, String)> = spec
@@ -783,7 +819,7 @@ fn check_keys(spec: &DeliveryStreamSpec) -> Result<()> {
         .collect();
     for kind in [KeyKind::Data(&sample), KeyKind::Error("processing-failed")] {
         let key = object_key(spec, now_ms(), kind, "")?;
-        crate::store::object_path(&key)?;
+        crate::store::plain_key(&key)?;
     }
     Ok(())
 }

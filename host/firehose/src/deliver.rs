@@ -1,7 +1,12 @@
 //! A delivery stream's delivery thread: reads its buffer from the checkpoint, gathers
 //! records until the buffering hints say deliver (size or the oldest record's age, whichever
 //! first), writes one object, and only then moves the checkpoint past those records. A failed
-//! write is retried with backoff and the records stay pending; nothing is skipped.
+//! write is retried with backoff and the records stay pending, but only for the retry
+//! duration ([`retry_duration`]): then the object's records go to the error output
+//! (`s3-failed`) and delivery goes on with the records behind them. An error object that
+//! cannot be written is retried for as long as it takes and counted
+//! (`DeliveryStats::held_records`): the checkpoint never passes a record that is neither
+//! stored nor in the error output.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -22,6 +27,22 @@ const READ_BATCH: usize = 500;
 /// Retry backoff: 1 s doubling to 30 s (AWS retries S3 every few seconds for 24 hours).
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
+/// The buffer's retention (`catalog::BUFFER_RETENTION_HOURS`) less a margin: a failing
+/// object whose oldest record is this old goes to the error output whatever its retry
+/// duration, so the retry always ends well before the buffer trims its records.
+const RETRY_AGE_LIMIT_MS: i64 = 22 * 3600 * 1000;
+
+/// How long a failing object is retried before its records go to the error output: the
+/// stream's `DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds` when it
+/// partitions (AWS's retry for "unable to deliver data to an Amazon S3 prefix", 0 to 7,200 s,
+/// default 300), otherwise the service's `FirehoseConfig::s3_retry_duration` (1 hour by
+/// default: AWS retries S3 for 24 hours, but that is also this buffer's retention).
+pub(crate) fn retry_duration(spec: &DeliveryStreamSpec, default: Duration) -> Duration {
+    match &spec.partitioning {
+        Some(p) => Duration::from_secs(u64::from(p.retry_s)),
+        None => default,
+    }
+}
 
 pub(crate) fn checkpoint_path(dir: &Path, uid: &str) -> PathBuf {
     dir.join("checkpoints").join(uid)
@@ -82,6 +103,10 @@ struct Delivery {
     backoff: Duration,
     /// What `pending` became, kept across retries until all of it is stored.
     prepared: Option<VecDeque<Output>>,
+    /// Since when the head of `prepared` (or preparing itself) has been failing, and how
+    /// many attempts it took.
+    failing_since: Option<Instant>,
+    attempts: u32,
 }
 
 impl Delivery {
@@ -103,6 +128,8 @@ impl Delivery {
             retry_at: None,
             backoff: RETRY_FIRST,
             prepared: None,
+            failing_since: None,
+            attempts: 0,
         }
     }
 
@@ -219,6 +246,9 @@ impl Delivery {
                 self.pending_bytes = 0;
                 self.retry_at = None;
                 self.backoff = RETRY_FIRST;
+                self.failing_since = None;
+                self.attempts = 0;
+                self.entry.stats.held_records.store(0, Ordering::Relaxed);
             }
             Err(e) => {
                 tracing::warn!(
@@ -235,16 +265,42 @@ impl Delivery {
     }
 
     /// Prepares `pending` once, then stores what is left of it; returns how many objects
-    /// and requests went out. On an error the rest stays prepared for the retry.
+    /// and requests went out. On an error the rest stays prepared for the retry, except
+    /// that a data object failing past its retry duration is replaced by error objects
+    /// holding its records (and so is a batch whose preparation keeps failing).
     fn store_all(&mut self, inner: &Inner, spec: &DeliveryStreamSpec) -> Result<usize> {
+        let retry = retry_duration(spec, inner.config.s3_retry_duration);
         let mut queue = match self.prepared.take() {
             Some(q) => q,
-            None => VecDeque::from(batch::prepare(inner, spec, &self.pending)?),
+            None => match batch::prepare(inner, spec, &self.pending) {
+                Ok(q) => VecDeque::from(q),
+                Err(e) => {
+                    let items: Vec<Item> = self
+                        .pending
+                        .iter()
+                        .map(|r| Item {
+                            data: r.data.clone(),
+                            arrival_ms: r.arrival_ms,
+                        })
+                        .collect();
+                    if !self.note_failure(retry, &items) {
+                        return Err(e);
+                    }
+                    let why = format!(
+                        "preparing the delivery failed: {}",
+                        weir_support::error_chain(&e)
+                    );
+                    tracing::error!(stream = %self.name, records = items.len(), error = %why, "delivery kept failing past its retry duration; the records go to the error output");
+                    let out = batch::store_failed(spec, None, &items, self.attempts, &why)?;
+                    self.fail_over(items.len());
+                    VecDeque::from(out)
+                }
+            },
         };
         let mut done = 0;
         while let Some(out) = queue.pop_front() {
             let step = match &out {
-                Output::Object { key, body } => spec.destination.bucket().and_then(|bucket| {
+                Output::Object { key, body, .. } => spec.destination.bucket().and_then(|bucket| {
                     inner
                         .runtime
                         .block_on(inner.stores.put(bucket, key, body.clone()))
@@ -254,14 +310,65 @@ impl Delivery {
                     None => Ok(()),
                 },
             };
-            if let Err(e) = step {
-                queue.push_front(out);
-                self.prepared = Some(queue);
-                return Err(e);
+            let Err(e) = step else {
+                done += 1;
+                self.failing_since = None;
+                self.attempts = 0;
+                continue;
+            };
+            match &out {
+                Output::Object {
+                    key,
+                    records: Some(items),
+                    ..
+                } if self.note_failure(retry, items) => {
+                    let why = weir_support::error_chain(&e);
+                    tracing::error!(stream = %self.name, key = %key, records = items.len(), attempts = self.attempts, error = %why, "storing an object kept failing past its retry duration; its records go to the error output");
+                    let errors = batch::store_failed(spec, Some(key), items, self.attempts, &why)?;
+                    self.fail_over(items.len());
+                    for o in errors.into_iter().rev() {
+                        queue.push_front(o);
+                    }
+                    continue;
+                }
+                Output::Object { records: None, .. } => {
+                    // The error output itself cannot be written: nothing else may take these
+                    // records, so they stay (and hold the checkpoint) until it can.
+                    self.note_failure(retry, &[]);
+                    let held = self.pending.len() as u64;
+                    let was = self.entry.stats.held_records.swap(held, Ordering::Relaxed);
+                    if was == 0 {
+                        tracing::error!(stream = %self.name, records = held, error = %weir_support::error_chain(&e), "the error output cannot be written; these records are held and retried");
+                    }
+                }
+                _ => {}
             }
-            done += 1;
+            queue.push_front(out);
+            self.prepared = Some(queue);
+            return Err(e);
         }
         Ok(done)
+    }
+
+    /// Counts a failed attempt of the current head; true once it has failed for longer than
+    /// `retry` (measured from its first failure) or its oldest record is near the buffer's
+    /// retention.
+    fn note_failure(&mut self, retry: Duration, items: &[Item]) -> bool {
+        self.attempts += 1;
+        let since = *self.failing_since.get_or_insert_with(Instant::now);
+        let oldest = items.iter().map(|i| i.arrival_ms).min();
+        since.elapsed() >= retry
+            || oldest.is_some_and(|o| now_ms().saturating_sub(o) >= RETRY_AGE_LIMIT_MS)
+    }
+
+    /// Records that `records` went to the error output instead of their object.
+    fn fail_over(&mut self, records: usize) {
+        self.entry
+            .stats
+            .failed_over_records
+            .fetch_add(records as u64, Ordering::Relaxed);
+        self.failing_since = None;
+        self.attempts = 0;
     }
 }
 

@@ -42,6 +42,14 @@ pub enum FirehoseError {
         #[source]
         source: object_store::Error,
     },
+    /// An object could not be stored (folder store, or a `PutObject` sent outside
+    /// `object_store`); `reason` says what refused it.
+    #[error("cannot store {key:?} in bucket {bucket}: {reason}")]
+    Object {
+        bucket: String,
+        key: String,
+        reason: String,
+    },
 }
 
 impl From<weir_streams::StreamsError> for FirehoseError {

@@ -25,7 +25,9 @@ mod process;
 mod source;
 mod store;
 
-pub use catalog::{CreateRequest, Description, Firehose, FirehoseConfig, PutOutcome};
+pub use catalog::{
+    CreateRequest, DeliveryStats, Description, Firehose, FirehoseConfig, PutOutcome,
+};
 pub use error::{FirehoseError, Result};
 pub use model::{
     bucket_of, check_name, check_tags, Buffering, Compression, Conversion, DeliveryStreamSpec,

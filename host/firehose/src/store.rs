@@ -4,18 +4,36 @@
 //! A put returns only once the object is stored: S3 answers after it has the object, and the
 //! folder store syncs the file and its folder, so a checkpoint written afterwards never points
 //! past an object a power cut could take away.
+//!
+//! **Keys are written as Firehose writes them.** A partition key value may hold `.`, `..`,
+//! `//`, a leading `/` or control characters, and S3 stores such keys as they are.
+//! `object_store`'s `Path` cannot represent them (it refuses empty, `.` and `..` segments and
+//! control characters, strips a leading `/`, and what it can represent is sent as the key
+//! unchanged), and `reqwest`'s URL parsing would drop `.` / `..` segments even if it could.
+//! So a key `Path::parse` keeps byte for byte goes through `object_store`; any other key is
+//! sent as one SigV4-signed `PutObject` by [`put_raw`] (ureq, whose request line is the path
+//! as given), with the credentials `object_store` resolved, so S3 receives the exact key.
+//! The folder store maps keys with `weir_delivery::folder_key` (reversible percent-escapes;
+//! nothing leaves the bucket folder). A key longer than S3's 1,024 bytes, or one the folder
+//! store cannot map (NUL, a name over 255 bytes), cannot be written: [`Stores::check_key`]
+//! says why before anything is sent, and the delivery puts its records in the error output.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
-use object_store::local::LocalFileSystem;
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
 
 use crate::error::{FirehoseError, Result};
+
+/// S3's longest object key, in UTF-8 bytes.
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
+/// A raw `PutObject`'s connect and whole-call timeouts (`object_store`'s are 5 s and 60 s).
+const RAW_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RAW_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `[s3]`: an S3-compatible endpoint. Unset fields fall back to the usual `AWS_*`
 /// environment variables (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, ...).
@@ -49,91 +67,284 @@ pub enum Storage {
     S3(S3Settings),
 }
 
+/// An S3 bucket: the `object_store` client, and what a raw `PutObject` needs.
+struct S3Bucket {
+    store: AmazonS3,
+    /// `scheme://host[:port]` with no trailing `/`; requests are path-style.
+    endpoint: String,
+    region: String,
+}
+
 /// One store per bucket, built on first use and kept.
 pub struct Stores {
     storage: Storage,
-    built: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    s3: Mutex<HashMap<String, Arc<S3Bucket>>>,
+    agent: ureq::Agent,
 }
 
 impl Stores {
     pub fn new(storage: Storage) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(RAW_CONNECT_TIMEOUT))
+            .timeout_global(Some(RAW_CALL_TIMEOUT))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
+            .build();
         Stores {
             storage,
-            built: Mutex::new(HashMap::new()),
+            s3: Mutex::new(HashMap::new()),
+            agent: ureq::Agent::new_with_config(config),
         }
     }
 
-    /// The store for `bucket`.
-    pub fn bucket(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
-        let mut built = weir_support::lock(&self.built);
+    /// Why `key` cannot be stored, if it cannot: longer than S3 allows, or (folder store)
+    /// not mappable to a path under the bucket folder. Everything else is writable.
+    pub(crate) fn check_key(&self, key: &str) -> std::result::Result<(), String> {
+        if key.is_empty() {
+            return Err("the object key is empty".into());
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(format!(
+                "the object key is {} bytes; S3 keys are at most {MAX_KEY_BYTES} bytes",
+                key.len()
+            ));
+        }
+        if let Storage::Folder(_) = &self.storage {
+            weir_delivery::folder_key(key)
+                .map_err(|e| format!("the folder store cannot hold this key: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn s3_bucket(&self, settings: &S3Settings, bucket: &str) -> Result<Arc<S3Bucket>> {
+        let mut built = weir_support::lock(&self.s3);
         if let Some(s) = built.get(bucket) {
             return Ok(s.clone());
         }
-        let store: Arc<dyn ObjectStore> = match &self.storage {
-            Storage::Folder(root) => {
-                let dir = root.join(bucket);
-                std::fs::create_dir_all(&dir).map_err(|source| FirehoseError::Io {
-                    what: format!("cannot create the bucket folder {}", dir.display()),
-                    source,
-                })?;
-                Arc::new(
-                    LocalFileSystem::new_with_prefix(&dir)
-                        .map_err(|source| store_error(bucket, source))?,
-                )
-            }
-            Storage::S3(s) => {
-                let mut b = AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_virtual_hosted_style_request(false)
-                    .with_retry(RetryConfig {
-                        max_retries: 2,
-                        retry_timeout: Duration::from_secs(20),
-                        ..RetryConfig::default()
-                    })
-                    .with_client_options(
-                        ClientOptions::new()
-                            .with_connect_timeout(Duration::from_secs(5))
-                            .with_timeout(Duration::from_secs(60)),
-                    );
-                if let Some(e) = &s.endpoint_url {
-                    b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
-                } else if let Ok(e) = std::env::var("AWS_ENDPOINT_URL_S3") {
-                    b = b
-                        .with_endpoint(&e)
-                        .with_allow_http(e.starts_with("http://"));
-                }
-                if let Some(r) = &s.region {
-                    b = b.with_region(r);
-                }
-                if let Some(k) = &s.access_key_id {
-                    b = b.with_access_key_id(k);
-                }
-                if let Some(k) = &s.secret_access_key {
-                    b = b.with_secret_access_key(k);
-                }
-                if let Some(t) = &s.session_token {
-                    b = b.with_token(t);
-                }
-                Arc::new(b.build().map_err(|source| store_error(bucket, source))?)
-            }
-        };
-        built.insert(bucket.to_owned(), store.clone());
-        Ok(store)
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_virtual_hosted_style_request(false)
+            .with_retry(RetryConfig {
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(20),
+                ..RetryConfig::default()
+            })
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(60)),
+            );
+        if let Some(e) = &settings.endpoint_url {
+            b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+        } else if let Ok(e) = std::env::var("AWS_ENDPOINT_URL_S3") {
+            b = b
+                .with_endpoint(&e)
+                .with_allow_http(e.starts_with("http://"));
+        }
+        if let Some(r) = &settings.region {
+            b = b.with_region(r);
+        }
+        if let Some(k) = &settings.access_key_id {
+            b = b.with_access_key_id(k);
+        }
+        if let Some(k) = &settings.secret_access_key {
+            b = b.with_secret_access_key(k);
+        }
+        if let Some(t) = &settings.session_token {
+            b = b.with_token(t);
+        }
+        // object_store's own default region, and AWS's regional endpoint without one given.
+        let region = b
+            .get_config_value(&AmazonS3ConfigKey::Region)
+            .unwrap_or_else(|| "us-east-1".into());
+        let endpoint = b
+            .get_config_value(&AmazonS3ConfigKey::Endpoint)
+            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"))
+            .trim_end_matches('/')
+            .to_owned();
+        let store = b.build().map_err(|source| store_error(bucket, source))?;
+        let s = Arc::new(S3Bucket {
+            store,
+            endpoint,
+            region,
+        });
+        built.insert(bucket.to_owned(), s.clone());
+        Ok(s)
     }
 
     /// Stores `body` as `key` in `bucket`, durably.
     pub async fn put(&self, bucket: &str, key: &str, body: PutPayload) -> Result<()> {
-        let store = self.bucket(bucket)?;
-        let path = object_path(key)?;
-        store
-            .put(&path, body)
-            .await
-            .map_err(|source| store_error(bucket, source))?;
-        if let Storage::Folder(root) = &self.storage {
-            sync_object(&root.join(bucket), key)?;
+        match &self.storage {
+            Storage::Folder(root) => put_folder(&root.join(bucket), bucket, key, &body),
+            Storage::S3(settings) => {
+                let b = self.s3_bucket(settings, bucket)?;
+                match object_path(key) {
+                    Some(path) => {
+                        b.store
+                            .put(&path, body)
+                            .await
+                            .map_err(|source| store_error(bucket, source))?;
+                        Ok(())
+                    }
+                    None => {
+                        let credential = b
+                            .store
+                            .credentials()
+                            .get_credential()
+                            .await
+                            .map_err(|source| store_error(bucket, source))?;
+                        let request = RawPut {
+                            endpoint: b.endpoint.clone(),
+                            region: b.region.clone(),
+                            bucket: bucket.to_owned(),
+                            key: key.to_owned(),
+                            key_id: credential.key_id.clone(),
+                            secret: credential.secret_key.clone(),
+                            token: credential.token.clone(),
+                        };
+                        let agent = self.agent.clone();
+                        let body: Vec<u8> = body.iter().flat_map(|c| c.iter().copied()).collect();
+                        tokio::task::spawn_blocking(move || put_raw(&agent, &request, &body))
+                            .await
+                            .map_err(|e| FirehoseError::Object {
+                                bucket: bucket.to_owned(),
+                                key: key.to_owned(),
+                                reason: format!("the upload task failed: {e}"),
+                            })?
+                    }
+                }
+            }
         }
-        Ok(())
     }
+}
+
+/// Writes an object into the bucket folder `dir`: the key mapped by `folder_key`, resolved
+/// by `prepare_object_path` (which refuses anything leading out of the folder, symlinks
+/// included), written atomically and synced with its folders.
+fn put_folder(dir: &std::path::Path, bucket: &str, key: &str, body: &PutPayload) -> Result<()> {
+    let fail = |reason: String| FirehoseError::Object {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        reason,
+    };
+    std::fs::create_dir_all(dir).map_err(|source| FirehoseError::Io {
+        what: format!("cannot create the bucket folder {}", dir.display()),
+        source,
+    })?;
+    let root = std::fs::canonicalize(dir).map_err(|source| FirehoseError::Io {
+        what: format!("cannot resolve the bucket folder {}", dir.display()),
+        source,
+    })?;
+    let rel = weir_delivery::folder_key(key).map_err(|e| fail(e.to_string()))?;
+    let path = weir_delivery::prepare_object_path(&root, &rel).map_err(|e| fail(e.to_string()))?;
+    let chunks: Vec<&[u8]> = body.iter().map(|c| c.as_ref()).collect();
+    weir_delivery::write_atomic(&path, &chunks).map_err(|e| fail(e.to_string()))
+}
+
+/// A `PutObject` sent outside `object_store`, for a key its `Path` cannot carry.
+struct RawPut {
+    endpoint: String,
+    region: String,
+    bucket: String,
+    key: String,
+    key_id: String,
+    secret: String,
+    token: Option<String>,
+}
+
+/// S3's `UriEncode` of a key for the request path: every byte but `A-Za-z0-9-._~` and `/`
+/// as `%XX`. `.`, `..` and empty segments stay as they are: S3 does not normalise an
+/// object's path, and the path signed is the path sent.
+fn uri_encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One SigV4-signed path-style `PUT /BUCKET/KEY` (blocking).
+fn put_raw(agent: &ureq::Agent, r: &RawPut, body: &[u8]) -> Result<()> {
+    let fail = |reason: String| FirehoseError::Object {
+        bucket: r.bucket.clone(),
+        key: r.key.clone(),
+        reason,
+    };
+    let path = format!("/{}/{}", uri_encode_key(&r.bucket), uri_encode_key(&r.key));
+    let url = format!("{}{path}", r.endpoint);
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| fail(format!("the request URL {url:?} is not usable: {e}")))?;
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .ok_or_else(|| fail(format!("the S3 endpoint {:?} has no host", r.endpoint)))?;
+    let now = chrono::Utc::now();
+    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let scope = format!("{}/{}/s3/aws4_request", now.format("%Y%m%d"), r.region);
+    let payload_hash = weir_sigv4::sha256_hex(body);
+    // Sorted by name, as the canonical request wants them.
+    let mut headers: Vec<(&str, String)> = vec![
+        ("host", host),
+        ("x-amz-content-sha256", payload_hash.clone()),
+        ("x-amz-date", amz_date.clone()),
+    ];
+    if let Some(t) = &r.token {
+        headers.push(("x-amz-security-token", t.clone()));
+    }
+    let canonical_headers: String = headers
+        .iter()
+        .map(|(n, v)| format!("{n}:{}\n", weir_sigv4::canonical_header_value(v)))
+        .collect();
+    let signed_headers = headers
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(";");
+    let signature = weir_sigv4::sign(
+        &weir_sigv4::CanonicalRequest {
+            method: "PUT",
+            path: &path,
+            query: "",
+            headers: &canonical_headers,
+            signed_headers: &signed_headers,
+            payload_hash: &payload_hash,
+        },
+        &amz_date,
+        &scope,
+        &r.secret,
+    );
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
+        r.key_id
+    );
+    let mut request = agent.put(uri);
+    for (name, value) in headers.iter().filter(|(n, _)| *n != "host") {
+        request = request.header(*name, value);
+    }
+    let mut response = request
+        .header("authorization", &authorization)
+        .send(body)
+        .map_err(|e| fail(format!("PutObject failed: {e}")))?;
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    Err(fail(format!(
+        "PutObject answered HTTP {status}: {}",
+        text.trim()
+    )))
 }
 
 fn store_error(bucket: &str, source: object_store::Error) -> FirehoseError {
@@ -143,31 +354,24 @@ fn store_error(bucket: &str, source: object_store::Error) -> FirehoseError {
     }
 }
 
-/// An object key as `object_store` takes it; keys with empty, `.` or `..` segments are
-/// refused (they could not be listed back, and a folder store must stay inside its root).
-pub fn object_path(key: &str) -> Result<ObjectPath> {
-    ObjectPath::parse(key).map_err(|e| {
-        FirehoseError::InvalidArgument(format!("the object key {key:?} is not usable: {e}"))
-    })
+/// `key` as an `object_store` path, when its `Path` holds exactly `key` (what S3 then
+/// receives); `None` for keys it would refuse or change (empty, `.` or `..` segments, control
+/// characters, a leading or trailing `/`).
+/// Refuses a key with empty, `.` or `..` segments or control characters. Used at create and
+/// update on the keys a stream's own prefixes make (with a sample partition key value): such
+/// a prefix is a configuration mistake. Partition key values, which come from records, are
+/// written whatever they hold.
+pub(crate) fn plain_key(key: &str) -> Result<()> {
+    match object_path(key) {
+        Some(_) => Ok(()),
+        None => Err(FirehoseError::InvalidArgument(format!(
+            "the object key {key:?} is not usable: a prefix may not make empty, `.` or `..` segments or hold control characters"
+        ))),
+    }
 }
 
-/// fsync of a folder-stored object and of every folder from it up to the bucket folder, so
-/// the object and its name survive a power cut.
-fn sync_object(bucket_dir: &std::path::Path, key: &str) -> Result<()> {
-    let file = bucket_dir.join(key);
-    let io = |what: String| move |source| FirehoseError::Io { what, source };
-    std::fs::File::open(&file)
-        .and_then(|f| f.sync_all())
-        .map_err(io(format!("cannot sync {}", file.display())))?;
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        weir_support::sync_dir(d).map_err(io(format!("cannot sync {}", d.display())))?;
-        if d == bucket_dir {
-            break;
-        }
-        dir = d.parent();
-    }
-    Ok(())
+fn object_path(key: &str) -> Option<ObjectPath> {
+    ObjectPath::parse(key).ok().filter(|p| p.as_ref() == key)
 }
 
 #[cfg(test)]
@@ -175,11 +379,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_with_dot_segments_are_refused() {
-        assert!(object_path("a/b/c-1-2026").is_ok());
-        for bad in ["a//b", "../x", "a/./b", "a/../b"] {
-            assert!(object_path(bad).is_err(), "{bad}");
+    fn keys_object_store_would_change_take_the_raw_path() {
+        assert_eq!(
+            object_path("a/b c/%2F/é-1").map(|p| p.to_string()),
+            Some("a/b c/%2F/é-1".to_owned())
+        );
+        for raw in ["a//b", "/lead", "a/./b", "a/../b", "..", "a/\u{1}/b", "a/"] {
+            assert!(object_path(raw).is_none(), "{raw:?}");
         }
+        assert_eq!(
+            uri_encode_key("a//./../b c/%/é~"),
+            "a//./../b%20c/%25/%C3%A9~"
+        );
     }
 
     #[test]

@@ -63,10 +63,10 @@ fn objects(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                // object_store's local store writes `KEY#N` and renames it to `KEY` when
+                // The folder store writes `.KEY.UUID.weir-tmp` and renames it to `KEY` when
                 // complete: a staging file is not an object, and may be gone by the read.
                 let name = e.file_name().to_string_lossy().into_owned();
-                if name.contains('#') || name.contains(".tmp") {
+                if name.contains('#') || name.contains(".tmp") || name.ends_with(".weir-tmp") {
                     continue;
                 }
                 let key = p
