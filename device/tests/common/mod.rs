@@ -48,6 +48,7 @@ fn server(name: &str, port: u16) -> ServerSettings {
             auth: None,
             external_auth: None,
             dynamic_filters: true,
+            max_publish_rate: None,
         },
     }
 }

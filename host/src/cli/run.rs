@@ -1,8 +1,9 @@
 //! `weir run --config FILE`: the server. Prints one `ready` line with its addresses once the
 //! broker and the API accept connections, applies edits of the file while running, and stops
-//! cleanly on SIGINT or SIGTERM (drain, flush, sync) before exiting 0. A broker that stops
-//! serving clients (three failed end-to-end probes in a row, 2 s apart) stops the host the same
-//! way and exits 1, so a supervisor restarts it instead of keeping a zombie that answers ok.
+//! cleanly on SIGINT or SIGTERM (drain, flush, sync) before exiting 0. A host that stops doing
+//! its job (a dead worker thread, or a broker that fails three end-to-end probes in a row, 2 s
+//! apart) stops the same way and exits 1, so a supervisor restarts it instead of keeping a
+//! zombie that answers ok.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -43,11 +44,11 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
                 let Some(host) = watched.upgrade() else {
                     return;
                 };
-                match host.probe_broker() {
+                match host.probe() {
                     Ok(()) => failures = 0,
                     Err(e) => {
                         failures += 1;
-                        tracing::error!(error = %e, failures, "the broker does not serve clients");
+                        tracing::error!(error = %e, failures, "the host is unhealthy");
                         if failures >= 3 {
                             let _ = dead_tx.send(e);
                             return;
@@ -71,7 +72,7 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("the broker stopped serving clients ({e}): draining, then exiting 1");
+            eprintln!("unhealthy ({e}): draining, then exiting 1");
             ExitCode::FAILURE
         }
     };

@@ -6,6 +6,9 @@
 //! if nothing marked it failed, the acknowledgement callback runs (for an external broker, the
 //! QoS 1 PUBACK). A failure that could not be handed to an error action marks it failed, and then
 //! the broker is not told, so it redelivers after a reconnect instead of Weir losing it.
+//!
+//! A share let go while its thread unwinds from a panic fails the message: the panic may have
+//! struck between taking the record and writing it, so nothing it held counts as handled.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -69,6 +72,16 @@ impl AckToken {
     }
 }
 
+impl Drop for AckToken {
+    fn drop(&mut self) {
+        // Every share, not only the last: a panicking thread's share must not let another
+        // thread's later drop acknowledge what this one never wrote.
+        if std::thread::panicking() {
+            self.fail();
+        }
+    }
+}
+
 impl std::fmt::Debug for AckToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AckToken")
@@ -111,6 +124,24 @@ mod tests {
         drop(a);
         drop(t);
         assert_eq!(n.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_share_dropped_while_unwinding_fails_the_message() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let t = AckToken::settled_by(move |ok| s.lock().unwrap().push(ok));
+        let held_by_worker = t.clone();
+        let joined = std::thread::spawn(move || {
+            let _record = held_by_worker;
+            panic!("a sink panicked while holding a record");
+        })
+        .join();
+        assert!(joined.is_err());
+        assert!(t.is_failed());
+        // The dispatcher's share goes last, on a healthy thread: still not an ack.
+        drop(t);
+        assert_eq!(*seen.lock().unwrap(), vec![false]);
     }
 
     #[test]

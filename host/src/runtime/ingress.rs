@@ -2,9 +2,15 @@
 //! rumqttc MQTT 5 client with shared subscriptions. Either way, each message becomes an
 //! [`Inbound`] on the dispatcher's input.
 //!
-//! **Embedded.** Weir reads the broker through one in-process link subscribed to `#`: every
-//! message reaches Weir exactly once and the rule index picks the rules (one subscription per
-//! FROM filter would deliver a message once per matching filter). That link *holds the acks*
+//! **Embedded.** Weir reads the broker through one in-process link subscribed to every topic,
+//! `$` topics included (rumqttd patch 5, `rumqttd::local::ALL_TOPICS`): every message reaches
+//! Weir exactly once and the rule index picks the rules (one subscription per FROM filter would
+//! deliver a message once per matching filter). The link is reserved: a network client that
+//! connects with its client id is refused, never put in its place. QoS 0 messages that find
+//! the dispatcher's queue full are shed and counted (`weir_qos0_shed_total`) rather than
+//! waited for, so a QoS 0 flood cannot hold up QoS 1 messages, which wait for room (their
+//! publishers' inflight windows are the backpressure). The reader thread holds a
+//! [`Worker`](super::liveness::Worker): if the broker's link closes under it, `/health` fails. That link *holds the acks*
 //! (rumqttd patch 4, `patches/rumqttd/PATCHES.md`): a QoS 1 PUBACK or QoS 2 PUBREC leaves the
 //! broker only when the message's [`AckToken`] settles as handled, that is when every action
 //! made it durable or gave it to the error action, in the order each client published. A
@@ -34,6 +40,7 @@ use weir_support::Cause;
 use bytes::Bytes;
 
 use super::ack::AckToken;
+use super::metrics::Metrics;
 use super::plan::Inbound;
 use super::resources::Publisher;
 use weir_config::{EmbeddedBroker, ExternalBroker};
@@ -157,6 +164,7 @@ impl Ingress {
     pub fn embedded(
         cfg: &EmbeddedBroker,
         input: SyncSender<Input>,
+        metrics: Arc<Metrics>,
     ) -> Result<(Ingress, Arc<dyn Publisher>), IngressError> {
         let v4_addr = resolve(&cfg.listen)?;
         let v5_addr = cfg.listen_v5.as_deref().map(resolve).transpose()?;
@@ -177,6 +185,7 @@ impl Ingress {
             }),
             external_auth: None,
             dynamic_filters: true,
+            max_publish_rate: limits.max_publish_rate,
         };
         let tls = cfg.tls.as_ref().map(|t| rumqttd::TlsConfig::Rustls {
             capath: None,
@@ -212,6 +221,8 @@ impl Ingress {
             ..Default::default()
         };
         let mut broker = rumqttd::Broker::new(config);
+        // In-process links are reserved: a network client that connects with the same client
+        // id is refused instead of replacing them (rumqttd patch 5).
         let (mut link_tx, mut link_rx) = broker
             .link("weir-ingress")
             .map_err(embedded("in-process link"))?;
@@ -219,10 +230,14 @@ impl Ingress {
             .link("weir-publisher")
             .map_err(embedded("in-process link"))?;
         // Before the listeners start, so that no client's publish is acknowledged early.
+        // The holder's filter receives every topic, `$` topics included (rumqttd patch 5): a
+        // rule on `$aws/things/+/shadow/update` sees what it matches.
         let confirmer = link_tx
-            .hold_acks("#")
+            .hold_acks(rumqttd::local::ALL_TOPICS)
             .map_err(embedded("holding acknowledgements"))?;
-        link_tx.subscribe("#").map_err(embedded("subscribing"))?;
+        link_tx
+            .subscribe(rumqttd::local::ALL_TOPICS)
+            .map_err(embedded("subscribing"))?;
         std::thread::Builder::new()
             .name("weir-broker".into())
             .spawn(move || {
@@ -243,7 +258,21 @@ impl Ingress {
         let stop2 = stop.clone();
         let reader = std::thread::Builder::new()
             .name("weir-ingress".into())
-            .spawn(move || embedded_reader(&mut link_tx, &mut link_rx, &confirmer, &input, &stop2))
+            .spawn(move || {
+                let worker = metrics.liveness.worker("weir-ingress");
+                let read = embedded_reader(
+                    &mut link_tx,
+                    &mut link_rx,
+                    &confirmer,
+                    &input,
+                    &stop2,
+                    &metrics,
+                );
+                match read {
+                    Ok(()) => worker.finish(),
+                    Err(reason) => worker.died(&reason),
+                }
+            })
             .map_err(embedded("starting the reader thread"))?;
         let publisher: Arc<dyn Publisher> = Arc::new(EmbeddedPublisher {
             link: Mutex::new(pub_tx),
@@ -570,11 +599,15 @@ fn embedded_reader(
     confirmer: &rumqttd::local::Confirmer,
     input: &SyncSender<Input>,
     stop: &AtomicBool,
-) {
+    metrics: &Metrics,
+) -> Result<(), String> {
     let _keep_subscribed = link_tx;
     let mut quiet_since: Option<Instant> = None;
     let mut stop_seen: Option<Instant> = None;
     loop {
+        metrics
+            .qos0_shed_by_broker
+            .store(confirmer.qos0_shed(), Ordering::Relaxed);
         if stop_seen.is_none() && stop.load(Ordering::Acquire) {
             stop_seen = Some(Instant::now());
         }
@@ -585,13 +618,15 @@ fn embedded_reader(
             if quiet_since.is_some_and(|q| q.elapsed() > Duration::from_millis(200))
                 || t.elapsed() > Duration::from_secs(5)
             {
-                return;
+                return Ok(());
             }
         }
         match link_rx.recv_deadline(Instant::now() + Duration::from_millis(50)) {
             Ok(Some(rumqttd::Notification::Forward(f))) => {
                 quiet_since = None;
                 let topic = String::from_utf8_lossy(&f.publish.topic).into_owned();
+                // Only a QoS 1 or 2 message has a cursor: its ack is held until it settles.
+                let held = f.cursor.is_some();
                 let ack = match f.cursor {
                     Some(cursor) => {
                         let confirmer = confirmer.clone();
@@ -611,19 +646,32 @@ fn embedded_reader(
                     client_id: None,
                     ack,
                 };
-                if let Err(std::sync::mpsc::SendError(Input::Message(msg, _))) =
+                if !held {
+                    // QoS 0: at most once. A full queue means the rules are behind; waiting
+                    // here would keep every QoS 1 message behind this one waiting too.
+                    match input.try_send(Input::Message(msg, None)) {
+                        Ok(()) => {}
+                        Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                            metrics.qos0_shed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Ok(()),
+                    }
+                } else if let Err(std::sync::mpsc::SendError(Input::Message(msg, _))) =
                     input.send(Input::Message(msg, None))
                 {
                     // The dispatcher has stopped: not handled, so not acknowledged.
                     msg.ack.fail();
-                    return;
+                    return Ok(());
                 }
             }
             Ok(Some(rumqttd::Notification::Unschedule)) => {
                 // The router paused us because our queue was full; we have taken it all.
-                if link_rx.ready().is_err() {
-                    return;
+                if let Err(e) = link_rx.ready() {
+                    return Err(format!("embedded broker link closed: {e}"));
                 }
+            }
+            Ok(Some(rumqttd::Notification::Disconnect(..))) => {
+                return Err("the embedded broker disconnected its link".to_owned());
             }
             Ok(Some(_)) => {}
             Ok(None) => {
@@ -634,7 +682,7 @@ fn embedded_reader(
             }
             Err(e) => {
                 tracing::error!(error = %e, "embedded broker link closed");
-                return;
+                return Err(format!("embedded broker link closed: {e}"));
             }
         }
     }

@@ -154,6 +154,12 @@ pub struct ConnectionSettings {
     pub external_auth: Option<AuthHandler>,
     #[serde(default)]
     pub dynamic_filters: bool,
+    /// weir patch 5: at most this many PUBLISH packets per second per connection (AWS IoT
+    /// Core's per-connection limit is 100). Past it the connection's socket is not read until
+    /// the rate allows, so a fast publisher is slowed by TCP backpressure, not disconnected
+    /// and not dropped. `None`: no limit.
+    #[serde(default)]
+    pub max_publish_rate: Option<u32>,
 }
 
 impl ConnectionSettings {

@@ -50,6 +50,8 @@ pub struct LinkBuilder<'a> {
     dynamic_filters: bool,
     // default to 0, indicating to not use topic alias
     topic_alias_max: u16,
+    /// weir patch 5: see `Connection::reserved`
+    reserved: bool,
 }
 
 impl<'a> LinkBuilder<'a> {
@@ -63,7 +65,15 @@ impl<'a> LinkBuilder<'a> {
             last_will_properties: None,
             dynamic_filters: false,
             topic_alias_max: 0,
+            reserved: false,
         }
+    }
+
+    /// weir patch 5: an in-process link that no network client can displace by reusing its
+    /// client id (see `Connection::reserved`).
+    pub fn reserved(mut self, reserved: bool) -> Self {
+        self.reserved = reserved;
+        self
     }
 
     pub fn tenant_id(mut self, tenant_id: Option<String>) -> Self {
@@ -112,6 +122,7 @@ impl<'a> LinkBuilder<'a> {
         connection
             .last_will(self.last_will, self.last_will_properties)
             .topic_alias_max(self.topic_alias_max);
+        connection.reserved = self.reserved;
         let incoming = Incoming::new(connection.client_id.to_owned());
         let (outgoing, link_rx) = Outgoing::new(connection.client_id.to_owned());
         let outgoing_data_buffer = outgoing.buffer();
@@ -141,6 +152,10 @@ impl<'a> LinkBuilder<'a> {
     }
 }
 
+/// weir patch 5: the filter the holder link should hold and subscribe: its log receives every
+/// topic, `$` topics included, and no network client may subscribe to it.
+pub const ALL_TOPICS: &str = "$weir/all-topics";
+
 /// weir patch 4: confirms (or rejects) messages the holder link received, from any thread.
 /// Confirmations are batched: one router event carries all that arrived while it was on its way.
 #[derive(Clone)]
@@ -148,9 +163,17 @@ pub struct Confirmer {
     connection_id: ConnectionId,
     router_tx: Sender<(ConnectionId, Event)>,
     batch: SharedBatch,
+    /// weir patch 5: QoS 0 publishes the router shed because the holder was behind.
+    shed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Confirmer {
+    /// weir patch 5: how many QoS 0 publishes the router dropped, since the holder started,
+    /// because the holder was too far behind (see `held::SHED_QOS0_LAG`).
+    pub fn qos0_shed(&self) -> u64 {
+        self.shed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The message at `cursor` is handled: its ack may go once the ones before it have.
     pub fn confirm(&self, cursor: Offset) {
         self.push(cursor, true);
@@ -257,12 +280,16 @@ impl LinkTx {
     /// [`Confirmer`] confirms the message (by the cursor of its `Forward`), and in the order
     /// each client published. Call it before subscribing to `filter`.
     pub fn hold_acks<S: Into<String>>(&mut self, filter: S) -> Result<Confirmer, LinkError> {
-        self.router_tx
-            .send((self.connection_id, Event::HoldAcks(filter.into())))?;
+        let shed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        self.router_tx.send((
+            self.connection_id,
+            Event::HoldAcks(filter.into(), shed.clone()),
+        ))?;
         Ok(Confirmer {
             connection_id: self.connection_id,
             router_tx: self.router_tx.clone(),
             batch: Arc::new(Mutex::new(ConfirmBatch::default())),
+            shed,
         })
     }
 
@@ -424,7 +451,14 @@ impl LinkRx {
             Some(v) => Ok(Some(v)),
             None => {
                 // If cache is empty, check for router trigger and get fresh notifications
-                self.router_rx.recv_deadline(deadline)?;
+                // weir patch 5: a closed channel (the router dropped this link) is `Recv`, not
+                // a timeout: upstream reported both as `RecvTimeout`, and a caller that retries
+                // on timeouts spun on a dead link at full speed.
+                match self.router_rx.recv_deadline(deadline) {
+                    Ok(()) => {}
+                    Err(RecvTimeoutError::Disconnected) => return Err(LinkError::Recv(RecvError::Disconnected)),
+                    Err(e) => return Err(e.into()),
+                }
                 mem::swap(&mut *self.send_buffer.lock(), &mut self.cache);
                 Ok(self.cache.pop_front())
             }

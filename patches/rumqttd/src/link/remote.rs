@@ -58,6 +58,45 @@ pub struct RemoteLink<P> {
     link_rx: LinkRx,
     notifications: VecDeque<Notification>,
     pub(crate) will_delay_interval: u32,
+    /// weir patch 5: see `ConnectionSettings::max_publish_rate`
+    pub(crate) publish_rate: Option<PublishRate>,
+}
+
+/// weir patch 5: a token bucket of PUBLISH packets, one second of burst.
+pub(crate) struct PublishRate {
+    per_second: f64,
+    tokens: f64,
+    refilled: std::time::Instant,
+}
+
+impl PublishRate {
+    pub(crate) fn new(per_second: u32) -> Self {
+        let per_second = f64::from(per_second.max(1));
+        PublishRate {
+            per_second,
+            tokens: per_second,
+            refilled: std::time::Instant::now(),
+        }
+    }
+
+    /// Counts `n` publishes just read.
+    fn take(&mut self, n: usize) {
+        self.refill();
+        self.tokens -= n as f64;
+    }
+
+    /// How long the socket must rest before the next read, if at all.
+    fn rest(&mut self) -> Option<Duration> {
+        self.refill();
+        (self.tokens < 0.0).then(|| Duration::from_secs_f64(-self.tokens / self.per_second))
+    }
+
+    fn refill(&mut self) {
+        let now = std::time::Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.refilled = now;
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.per_second);
+    }
 }
 
 impl<P: Protocol> RemoteLink<P> {
@@ -122,6 +161,7 @@ impl<P: Protocol> RemoteLink<P> {
             link_rx,
             notifications: VecDeque::with_capacity(100),
             will_delay_interval,
+            publish_rate: None,
         })
     }
 
@@ -134,12 +174,24 @@ impl<P: Protocol> RemoteLink<P> {
             select! {
                 o = self.network.read() => {
                     let packet = o?;
-                    let len = {
+                    // weir patch 5: what was read over the connection's publish rate waits
+                    // here, and the socket is not read meanwhile, until the rate allows.
+                    if let Some(rate) = self.publish_rate.as_mut() {
+                        let mut read = VecDeque::from([packet]);
+                        self.network.readv(&mut read)?;
+                        let publishes =
+                            read.iter().filter(|p| matches!(p, Packet::Publish(..))).count();
+                        rate.take(publishes);
+                        if let Some(rest) = rate.rest() {
+                            time::sleep(rest).await;
+                        }
+                        self.link_tx.buffer().extend(read);
+                    } else {
                         let mut buffer = self.link_tx.buffer();
                         buffer.push_back(packet);
                         self.network.readv(&mut buffer)?;
-                        buffer.len()
-                    };
+                    }
+                    let len = self.link_tx.buffer().len();
 
                     trace!("Packets read from network, count = {}", len);
                     self.link_tx.notify().await?;
@@ -283,6 +335,7 @@ mod tests {
             auth: None,
             external_auth: None,
             dynamic_filters: false,
+            max_publish_rate: None,
         }
     }
 

@@ -655,7 +655,11 @@ pub fn valid_filter(filter: &str) -> bool {
 /// **NOTE**: make sure a topic is validated during a publish and filter is validated
 /// during a subscribe
 pub fn matches(topic: &str, filter: &str) -> bool {
-    if !topic.is_empty() && topic[..1].contains('$') {
+    // weir patch 5: upstream sliced `topic[..1]`, which panics (and kills the router thread)
+    // when the first character is multi-byte UTF-8, and refused every `$` topic, so a filter
+    // such as `$aws/things/+/shadow/update` never matched anything. MQTT 3.1.1 §4.7.2: only
+    // filters that start with a wildcard do not match topics that start with `$`.
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
         return false;
     }
 
@@ -748,4 +752,26 @@ pub enum Error {
 pub trait Protocol {
     fn read_mut(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error>;
     fn write(&self, packet: Packet, write: &mut BytesMut) -> Result<usize, Error>;
+}
+
+#[cfg(test)]
+mod weir_matches_tests {
+    use super::matches;
+
+    /// weir patch 5: multi-byte first characters, and `$` topics under MQTT's §4.7.2 rule.
+    #[test]
+    fn topics_are_matched_as_text() {
+        assert!(matches("é/x", "é/x"));
+        assert!(matches("é/x", "#"));
+        assert!(matches("é/x", "+/x"));
+        assert!(!matches("é/x", "e/x"));
+        assert!(matches("日本/語", "日本/+"));
+        assert!(matches("$aws/things/t1/shadow/update", "$aws/things/+/shadow/update"));
+        assert!(matches("$aws/things/t1/shadow/update", "$aws/#"));
+        assert!(!matches("$aws/things/t1/shadow/update", "#"));
+        assert!(!matches("$aws/things/t1/shadow/update", "+/things/+/shadow/update"));
+        assert!(!matches("$SYS", "+"));
+        assert!(matches("$SYS", "$SYS"));
+        assert!(matches("", "#"));
+    }
 }

@@ -33,6 +33,9 @@ pub struct Connection {
     pub(crate) broker_topic_aliases: Option<BrokerAliases>,
     /// subscription IDs for a connection
     pub(crate) subscription_ids: HashMap<Filter, usize>,
+    /// weir patch 5: an in-process link of the embedding program (`Broker::link`): a network
+    /// client with the same client id cannot replace it, and it may subscribe to `$` filters.
+    pub(crate) reserved: bool,
 }
 
 impl Connection {
@@ -66,6 +69,7 @@ impl Connection {
             topic_aliases: HashMap::new(),
             broker_topic_aliases: None,
             subscription_ids: HashMap::new(),
+            reserved: false,
         }
     }
 

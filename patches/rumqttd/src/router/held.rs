@@ -28,6 +28,12 @@ pub struct ConfirmBatch {
 
 pub(crate) type SharedBatch = Arc<Mutex<ConfirmBatch>>;
 
+/// weir patch 5: when the holder is this many messages behind the end of its log, QoS 0
+/// publishes are shed (not appended, counted) until it catches up, so a QoS 0 flood cannot
+/// put a QoS 1 publish behind an ever longer queue. QoS 1 and 2 are never shed: their
+/// publishers' inflight windows are their backpressure.
+pub(crate) const SHED_QOS0_LAG: u64 = 20_000;
+
 /// Beyond this many acks held for one connection the client is ignoring its inflight window
 /// (no MQTT client can have more than 65,535 packet ids in flight).
 const MAX_HELD_PER_CONNECTION: usize = u16::MAX as usize;
@@ -48,6 +54,10 @@ struct Queue {
 pub(crate) struct HeldAcks {
     pub(crate) holder: ConnectionId,
     pub(crate) filter: Filter,
+    /// weir patch 5: the absolute offset the holder has been sent up to, and the count of
+    /// QoS 0 publishes shed (shared with the holder's `Confirmer`).
+    pub(crate) read_up_to: u64,
+    pub(crate) shed: Arc<std::sync::atomic::AtomicU64>,
     queues: HashMap<ConnectionId, Queue>,
     /// Holder-log offset -> (publisher, sequence number in its queue).
     tickets: BTreeMap<Offset, (ConnectionId, u64)>,
@@ -64,10 +74,16 @@ pub(crate) enum Held {
 }
 
 impl HeldAcks {
-    pub(crate) fn new(holder: ConnectionId, filter: Filter) -> Self {
+    pub(crate) fn new(
+        holder: ConnectionId,
+        filter: Filter,
+        shed: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Self {
         HeldAcks {
             holder,
             filter,
+            read_up_to: 0,
+            shed,
             queues: HashMap::new(),
             tickets: BTreeMap::new(),
         }
@@ -202,7 +218,7 @@ mod tests {
 
     #[test]
     fn acks_leave_in_publish_order() {
-        let mut h = HeldAcks::new(0, "#".into());
+        let mut h = HeldAcks::new(0, "#".into(), Default::default());
         for (pkid, off) in [(1, (0, 1)), (2, (0, 2)), (3, (0, 3))] {
             assert!(matches!(h.hold(5, ack(pkid), Some(off)), Held::Queued));
         }
@@ -217,7 +233,7 @@ mod tests {
 
     #[test]
     fn an_ack_without_a_ticket_waits_only_behind_held_ones() {
-        let mut h = HeldAcks::new(0, "#".into());
+        let mut h = HeldAcks::new(0, "#".into(), Default::default());
         assert!(matches!(h.hold(5, ack(1), None), Held::Release(_)));
         assert!(matches!(h.hold(5, ack(2), Some((0, 7))), Held::Queued));
         assert!(matches!(h.hold(5, ack(3), None), Held::Queued));
@@ -227,7 +243,7 @@ mod tests {
 
     #[test]
     fn connections_are_independent() {
-        let mut h = HeldAcks::new(0, "#".into());
+        let mut h = HeldAcks::new(0, "#".into(), Default::default());
         h.hold(5, ack(1), Some((0, 1)));
         h.hold(6, ack(1), Some((0, 2)));
         let out = confirm(&mut h, &[(0, 2)]);
@@ -237,7 +253,7 @@ mod tests {
 
     #[test]
     fn a_rejection_names_the_publisher_and_releases_nothing() {
-        let mut h = HeldAcks::new(0, "#".into());
+        let mut h = HeldAcks::new(0, "#".into(), Default::default());
         h.hold(5, ack(1), Some((0, 1)));
         let (released, rejected) = h.settle(ConfirmBatch {
             rejected: vec![(0, 1)],
@@ -249,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_forgotten_connection_leaves_no_tickets() {
-        let mut h = HeldAcks::new(0, "#".into());
+        let mut h = HeldAcks::new(0, "#".into(), Default::default());
         h.hold(5, ack(1), Some((0, 1)));
         h.forget(5);
         // The id is reused by a new connection; the old confirmation must not touch it.
@@ -260,7 +276,7 @@ mod tests {
 
     #[test]
     fn messages_in_a_dropped_segment_are_lost_to_their_publishers() {
-        let mut h = HeldAcks::new(0, "#".into());
+        let mut h = HeldAcks::new(0, "#".into(), Default::default());
         h.hold(5, ack(1), Some((0, 1)));
         h.hold(6, ack(1), Some((1, 900)));
         assert_eq!(h.lost_below((1, 0)), vec![5]);

@@ -61,7 +61,15 @@ pub struct DataLog {
     retained_publishes: HashMap<Topic, PublishData>,
     /// List of filters associated with a topic
     publish_filters: HashMap<Topic, Vec<FilterIdx>>,
+    /// weir patch 5: the filter whose log receives every topic, `$` topics included (the
+    /// holder's, see `set_catch_all`).
+    catch_all: Option<Filter>,
 }
+
+/// weir patch 5: at most this many topics are remembered in `publish_filters`; past it the
+/// cache starts over. Upstream kept every topic ever published, so a client publishing to
+/// endless distinct topics grew the router's memory without bound.
+const MAX_CACHED_TOPICS: usize = 65_536;
 
 impl DataLog {
     pub fn new(config: RouterConfig) -> io::Result<DataLog> {
@@ -87,6 +95,7 @@ impl DataLog {
             publish_filters,
             filter_indexes,
             retained_publishes,
+            catch_all: None,
         })
     }
 
@@ -134,18 +143,35 @@ impl DataLog {
         self.native.get(idx).map(|d| d.log.head())
     }
 
+    /// weir patch 5: makes `filter`'s log receive every topic, `$` topics included, whatever
+    /// the filter says. Only the holder's link asks for this, with a filter that network
+    /// clients may not subscribe to (`validate_subscription`), so `$` topics stay out of
+    /// clients' `#` subscriptions as MQTT requires.
+    pub fn set_catch_all(&mut self, filter: Filter) {
+        self.catch_all = Some(filter);
+        self.publish_filters.clear();
+    }
+
+    fn takes(catch_all: &Option<Filter>, topic: &str, filter: &str) -> bool {
+        matches(topic, filter) || catch_all.as_deref() == Some(filter)
+    }
+
     pub fn matches(&mut self, topic: &str) -> Option<Vec<usize>> {
         match &self.publish_filters.get(topic) {
             Some(v) => Some(v.to_vec()),
             None => {
+                let catch_all = &self.catch_all;
                 let v: Vec<usize> = self
                     .filter_indexes
                     .iter()
-                    .filter(|(filter, _)| matches(topic, filter))
+                    .filter(|(filter, _)| Self::takes(catch_all, topic, filter))
                     .map(|(_, filter_idx)| *filter_idx)
                     .collect();
 
                 if !v.is_empty() {
+                    if self.publish_filters.len() >= MAX_CACHED_TOPICS {
+                        self.publish_filters.clear();
+                    }
                     self.publish_filters.insert(topic.to_owned(), v.clone());
                 }
 
@@ -170,7 +196,7 @@ impl DataLog {
 
                 // Match new filter to existing topics and add to publish_filters if it matches
                 for (topic, filters) in publish_filters.iter_mut() {
-                    if matches(topic, filter) {
+                    if Self::takes(&self.catch_all, topic, filter) {
                         filters.push(idx);
                     }
                 }

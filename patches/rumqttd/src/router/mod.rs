@@ -68,7 +68,7 @@ pub enum Event {
     /// Publish Will message
     PublishWill((String, Option<String>)),
     /// weir patch 4: this local link holds the acks of publishes its filter receives
-    HoldAcks(Filter),
+    HoldAcks(Filter, std::sync::Arc<std::sync::atomic::AtomicU64>),
     /// weir patch 4: the holder confirmed (or rejected) messages
     Confirm(held::SharedBatch),
 }

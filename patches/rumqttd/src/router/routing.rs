@@ -20,7 +20,7 @@ use tracing::{debug, error, info, trace, warn};
 
 use super::alertlog::{Alert, AlertLog};
 use super::graveyard::Graveyard;
-use super::held::{Held, HeldAcks, SharedBatch};
+use super::held::{Held, HeldAcks, SharedBatch, SHED_QOS0_LAG};
 use super::iobufs::{Incoming, Outgoing};
 use super::logs::{AckLog, DataLog};
 use super::scheduler::{ScheduleReason, Scheduler};
@@ -260,9 +260,11 @@ impl Router {
                 self.send_meters();
             }
             Event::PrintStatus(metrics) => print_status(self, metrics),
-            Event::HoldAcks(filter) => {
+            Event::HoldAcks(filter, shed) => {
                 info!(filter, "acknowledgements held until this link confirms them");
-                self.held = Some(HeldAcks::new(id, filter));
+                // weir patch 5: the holder's filter receives every topic, `$` ones included.
+                self.datalog.set_catch_all(filter.clone());
+                self.held = Some(HeldAcks::new(id, filter, shed));
             }
             Event::Confirm(batch) => self.handle_confirm(batch),
             Event::PublishWill((client_id, _tenant_id)) => self.handle_last_will(
@@ -293,6 +295,15 @@ impl Router {
             // ref: https://docs.oasis-open.org/mqtt/mqtt/v3.1.1/os/mqtt-v3.1.1-os.html#_Toc398718032
 
             let connection_id = self.connection_map.get(&client_id);
+            // weir patch 5: an in-process link (`Broker::link`) is never replaced by a
+            // network client that takes its client id: upstream dropped the link, which
+            // silenced whatever the embedding program reads through it.
+            if let Some(existing) = connection_id.and_then(|c| self.connections.get(*c)) {
+                if existing.reserved && !connection.reserved {
+                    error!("client id belongs to an in-process link; connection refused");
+                    return;
+                }
+            }
             if let Some(connection_id) = connection_id {
                 error!(
                     "Duplicate client_id, dropping previous connection with connection_id: {}",
@@ -632,6 +643,20 @@ impl Router {
                         .held
                         .as_ref()
                         .and_then(|h| self.datalog.filter_index(&h.filter));
+                    // weir patch 5: QoS 0 is shed while the holder is far behind.
+                    if qos == QoS::AtMostOnce {
+                        if let (Some(held), Some(idx)) = (self.held.as_ref(), hold_idx) {
+                            let end = self
+                                .datalog
+                                .native
+                                .get(idx)
+                                .map_or(0, |d| d.log.next_offset().1);
+                            if end.saturating_sub(held.read_up_to) > SHED_QOS0_LAG {
+                                held.shed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                continue;
+                            }
+                        }
+                    }
                     let head_before = hold_idx.and_then(|i| self.datalog.head_segment(i));
 
                     // Try to append publish to commitlog
@@ -1168,14 +1193,21 @@ impl Router {
                 .as_ref()
                 .and_then(|name| self.shared_subscriptions.get_mut(name));
 
-            match forward_device_data(
+            let status = forward_device_data(
                 &mut request,
                 datalog,
                 outgoing,
                 alertlog,
                 connection,
                 shared_group,
-            ) {
+            );
+            // weir patch 5: how far the holder has been sent, for shedding QoS 0.
+            if let Some(held) = self.held.as_mut() {
+                if held.holder == id && request.filter == held.filter {
+                    held.read_up_to = request.cursor.1;
+                }
+            }
+            match status {
                 ConsumeStatus::BufferFull => {
                     requests.push_back(request);
                     self.scheduler.pause(id, PauseReason::Busy);
@@ -1686,6 +1718,10 @@ fn forward_device_data(
     let forwards = publishes
         .into_iter()
         .map(|((mut publish, mut properties), offset)| {
+            // weir patch 5: a QoS 0 publish has no ack to hold, so it reaches the holder
+            // without a cursor; the holder can tell it apart and shed it under overload
+            // instead of letting it crowd out QoS 1 work.
+            let offset = offset.filter(|_| publish.qos != QoS::AtMostOnce);
             publish.qos = protocol::qos(qos).unwrap();
 
             // if there is some topic alias to use, set it in publish properties
@@ -1858,7 +1894,10 @@ fn validate_subscription(
         }
     }
 
-    if filter.path.starts_with('$') && !filter.path.starts_with("$share") {
+    // weir patch 5: in-process links may subscribe to `$` filters (the holder's catch-all);
+    // a network client may not, not even behind `$share/GROUP/`.
+    let inner = extract_group(&filter.path).map_or_else(|| filter.path.clone(), |(_, p)| p);
+    if inner.starts_with('$') && !connection.reserved {
         return Err(RouterError::InvalidFilterPrefix(filter.path.to_owned()));
     }
 

@@ -151,7 +151,10 @@ impl Broker {
         // Register this connection with the router. Router replies with ack which if ok will
         // start the link. Router can sometimes reject the connection (ex. max connection limit).
         let (link_tx, link_rx, _ack) =
-            LinkBuilder::new(client_id, self.router_tx.clone()).build()?;
+            LinkBuilder::new(client_id, self.router_tx.clone())
+                // weir patch 5: the embedding program's own links cannot be displaced.
+                .reserved(true)
+                .build()?;
         Ok((link_tx, link_rx))
     }
 
@@ -505,6 +508,7 @@ async fn remote<P: Protocol>(
     );
 
     let dynamic_filters = config.dynamic_filters;
+    let max_publish_rate = config.max_publish_rate;
 
     let connect_packet = match mqtt_connect(config, &mut network).await {
         Ok(p) => p,
@@ -573,6 +577,8 @@ async fn remote<P: Protocol>(
         }
     };
 
+    // weir patch 5
+    link.publish_rate = max_publish_rate.map(crate::link::remote::PublishRate::new);
     let connection_id = link.connection_id;
     let will_delay_interval = link.will_delay_interval;
     let mut send_disconnect = true;
