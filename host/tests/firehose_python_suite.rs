@@ -80,6 +80,8 @@ fn boto3_and_aws_cli_firehose_suite() {
         + &format!(
             "\n[plugins.apache-log-to-json]\npath = {:?}\n\
              \n[plugins.speed-limit]\npath = {:?}\ngrants = [\"config\"]\n\
+             \n[firehose]\n# The HTTP endpoint tests' server is on 127.0.0.1; nothing else non-public.\n\
+             allowed_endpoints = [\"127.0.0.1\"]\n\
              \n[[firehose.tables]]\ndatabase = \"weir\"\ntable = \"cars\"\n\
              columns = [\"car string\", \"speed double\", \"seen timestamp\", \"laps bigint\", \"ok boolean\"]\n",
             common::component("apache-log-to-json"),

@@ -43,7 +43,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
         "weir-delivery",
         &["weir-streams", "weir-sigv4", "weir-support"],
     ),
-    ("weir-config", &["weir-rules", "weir-streams"]),
+    ("weir-config", &["weir-rules", "weir-streams", "weir-support"]),
     (
         "weir-host",
         &[

@@ -231,6 +231,12 @@ pub struct FirehoseSection {
     pub tables: Vec<TableSchema>,
     /// `[[firehose.delivery_streams]]`: created at start-up when missing.
     pub delivery_streams: Vec<DeliveryStreamDecl>,
+    /// `allow_private_endpoints`: HTTP endpoint destinations may reach any address, loopback,
+    /// private and metadata ones included. Off by default: an API caller names the URL.
+    pub allow_private_endpoints: bool,
+    /// `allowed_endpoints`: the non-public addresses, blocks and host names HTTP endpoint
+    /// destinations may reach anyway (public addresses always may).
+    pub allowed_endpoints: Vec<weir_support::egress::Allowed>,
 }
 
 /// `[[firehose.tables]]`: a table schema (as Glue would hold it).

@@ -1056,3 +1056,57 @@ fn action_identities_ignore_how_and_keep_where() {
     assert_ne!(a[1], c[0]);
     assert_ne!(a[0], a[1]);
 }
+
+#[test]
+fn firehose_egress_keys_default_closed_and_parse_every_form() {
+    let c = Config::parse(BASE, F).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.firehose.allow_private_endpoints);
+    assert!(c.firehose.allowed_endpoints.is_empty());
+    let text = format!(
+        "{BASE}\n[firehose]\nallow_private_endpoints = true\n\
+         allowed_endpoints = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\", \"Collector.Internal\"]\n{FH}"
+    );
+    let c = Config::parse(&text, F).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.firehose.allow_private_endpoints);
+    let shown: Vec<String> = c
+        .firehose
+        .allowed_endpoints
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "127.0.0.1/32",
+            "10.0.0.0/8",
+            "fd00::/8",
+            "collector.internal"
+        ]
+    );
+    assert_eq!(c.firehose.delivery_streams.len(), 2);
+}
+
+#[test]
+fn firehose_egress_bad_entries_are_each_reported_at_their_index() {
+    let errs = errors(&format!(
+        "{BASE}\n[firehose]\nallowed_endpoints = [\"10.0.0.0/8\", \"127.0.0.1:8080\", \"10.1.0.0/8\"]\n"
+    ));
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert!(
+        errs[0]
+            .contains("`firehose.allowed_endpoints[1]`: \"127.0.0.1:8080\": entries have no port")
+            && errs[0].contains("(expected an IP address (`127.0.0.1`, `::1`), a CIDR block"),
+        "{}",
+        errs[0]
+    );
+    assert!(
+        errs[1].contains("`firehose.allowed_endpoints[2]`: \"10.1.0.0/8\"")
+            && errs[1].contains("did you mean 10.0.0.0/8?"),
+        "{}",
+        errs[1]
+    );
+    let e = one_error(&format!(
+        "{BASE}\n[firehose]\nallow_private_endpoints = \"yes\"\n"
+    ));
+    assert!(e.contains("`firehose.allow_private_endpoints`"), "{e}");
+}

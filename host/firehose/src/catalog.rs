@@ -40,6 +40,10 @@ pub struct FirehoseConfig {
     /// `RetryOptions.DurationInSeconds`). 1 hour: AWS retries S3 for 24 hours, which is also
     /// this service's buffer retention, so the retry must end well before.
     pub s3_retry_duration: Duration,
+    /// Which addresses HTTP endpoint destinations may reach (an API caller names the URL):
+    /// by default none but public ones, from `[firehose] allow_private_endpoints` and
+    /// `allowed_endpoints` in `weir run`.
+    pub egress: crate::egress::Egress,
 }
 
 impl FirehoseConfig {
@@ -55,6 +59,7 @@ impl FirehoseConfig {
             source_streams: None,
             schemas: BTreeMap::new(),
             s3_retry_duration: Duration::from_secs(3600),
+            egress: crate::egress::Egress::default(),
         }
     }
 }
@@ -192,10 +197,13 @@ impl Inner {
         if let Some(s) = self.http.get() {
             return Ok(s);
         }
-        let sender = HttpSender::new(Duration::from_secs(180)).map_err(|e| FirehoseError::Io {
-            what: "cannot build the HTTP endpoint client".into(),
-            source: std::io::Error::other(e),
-        })?;
+        let sender =
+            HttpSender::new(Duration::from_secs(180), &self.config.egress).map_err(|e| {
+                FirehoseError::Io {
+                    what: "cannot build the HTTP endpoint client".into(),
+                    source: std::io::Error::other(e),
+                }
+            })?;
         Ok(self.http.get_or_init(|| sender))
     }
 }
@@ -490,6 +498,13 @@ impl Firehose {
             crate::batch::endpoint_of(h)
                 .validate()
                 .map_err(FirehoseError::InvalidArgument)?;
+            // The caller learns now; delivery checks every connection again.
+            self.inner.config.egress.check_url(&h.url).map_err(|why| {
+                FirehoseError::InvalidArgument(format!(
+                    "HttpEndpoint Url {}: this Weir host does not send to it: {why}.",
+                    h.url
+                ))
+            })?;
         }
         check_keys(spec)?;
         crate::batch::check_conversion_compression(spec)

@@ -21,6 +21,9 @@ use reqwest::header::{
 };
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use weir_support::egress::EgressPolicy;
+
+use crate::egress::{check_literal, refusal_in, Egress, HOW_TO_ALLOW};
 
 /// Firehose reads at most this much of a response; more is a failure.
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
@@ -94,6 +97,9 @@ pub enum HttpError {
     Client(#[source] reqwest::Error),
     #[error("{url}: cannot build the request: {what}")]
     Request { url: String, what: String },
+    /// The operator's egress policy refuses every address the URL leads to.
+    #[error("{url}: refused by the egress policy: {reason}; {HOW_TO_ALLOW}")]
+    Refused { url: String, reason: String },
     #[error("{url}: connection failed: {source}")]
     Connect {
         url: String,
@@ -132,9 +138,10 @@ impl HttpError {
     /// Firehose's error code, for the S3 backup records and logs.
     pub fn error_code(&self) -> &'static str {
         match self {
-            HttpError::Client(_) | HttpError::Request { .. } | HttpError::Connect { .. } => {
-                "HttpEndpoint.ConnectionFailed"
-            }
+            HttpError::Client(_)
+            | HttpError::Request { .. }
+            | HttpError::Refused { .. }
+            | HttpError::Connect { .. } => "HttpEndpoint.ConnectionFailed",
             HttpError::Timeout { .. } => "HttpEndpoint.RequestTimeout",
             HttpError::Status { .. } => "HttpEndpoint.DestinationException",
             HttpError::BadResponse { .. } | HttpError::RequestIdMismatch { .. } => {
@@ -158,6 +165,8 @@ pub struct RetriesExhausted {
 #[derive(Debug, Clone)]
 pub struct HttpSender {
     client: reqwest::Client,
+    /// Checked on IP-literal URLs before each request; the client's resolver checks names.
+    policy: EgressPolicy,
     first_backoff: Duration,
     max_backoff: Duration,
 }
@@ -194,15 +203,21 @@ struct Prepared {
 }
 
 impl HttpSender {
-    /// `request_timeout` bounds each attempt (Firehose gives endpoints 3 minutes).
-    pub fn new(request_timeout: Duration) -> Result<Self, HttpError> {
+    /// `request_timeout` bounds each attempt (Firehose gives endpoints 3 minutes). Every
+    /// connection goes only where `egress` allows: names through its resolver, IP literals
+    /// checked before the request. No redirects are followed and no proxy is used, so the
+    /// address checked is the one connected to.
+    pub fn new(request_timeout: Duration, egress: &Egress) -> Result<Self, HttpError> {
         let client = reqwest::Client::builder()
             .timeout(request_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(egress.resolver())
             .build()
             .map_err(HttpError::Client)?;
         Ok(Self {
             client,
+            policy: egress.policy.clone(),
             first_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
         })
@@ -329,8 +344,18 @@ impl HttpSender {
 
     async fn attempt(&self, ep: &HttpEndpoint, p: &Prepared) -> Result<(), HttpError> {
         let url = || ep.url.clone();
+        let parsed = reqwest::Url::parse(&ep.url).map_err(|e| HttpError::Request {
+            url: url(),
+            what: e.to_string(),
+        })?;
+        check_literal(&self.policy, &parsed).map_err(|r| HttpError::Refused {
+            url: url(),
+            reason: r.to_string(),
+        })?;
         let net = |e: reqwest::Error| {
-            if e.is_timeout() {
+            if let Some(reason) = refusal_in(&e) {
+                HttpError::Refused { url: url(), reason }
+            } else if e.is_timeout() {
                 HttpError::Timeout {
                     url: url(),
                     source: e,
@@ -344,7 +369,7 @@ impl HttpSender {
         };
         let mut resp = self
             .client
-            .post(&ep.url)
+            .post(parsed)
             .headers(p.headers.clone())
             .body(p.body.clone())
             .send()
@@ -458,8 +483,13 @@ mod tests {
         }
     }
 
+    /// The test servers are on loopback, which the default policy refuses.
+    fn open() -> Egress {
+        Egress::new(EgressPolicy::allow_all())
+    }
+
     fn sender() -> HttpSender {
-        HttpSender::new(Duration::from_millis(500))
+        HttpSender::new(Duration::from_millis(500), &open())
             .unwrap()
             .with_backoff(Duration::from_millis(10), Duration::from_millis(20))
     }
@@ -543,7 +573,7 @@ mod tests {
             let _keep = l.accept().await;
             tokio::time::sleep(Duration::from_secs(30)).await;
         });
-        let s = HttpSender::new(Duration::from_millis(200)).unwrap();
+        let s = HttpSender::new(Duration::from_millis(200), &open()).unwrap();
         let err = s.send_once(&ep(&url), "arn:x", &[b"x"]).await.unwrap_err();
         assert_eq!(err.error_code(), "HttpEndpoint.RequestTimeout", "{err}");
     }

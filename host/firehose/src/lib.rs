@@ -15,6 +15,7 @@
 mod batch;
 mod catalog;
 mod deliver;
+mod egress;
 mod encode;
 mod error;
 mod http;
@@ -28,6 +29,7 @@ mod store;
 pub use catalog::{
     CreateRequest, DeliveryStats, Description, Firehose, FirehoseConfig, PutOutcome,
 };
+pub use egress::{Egress, Lookup, SystemLookup};
 pub use error::{FirehoseError, Result};
 pub use model::{
     bucket_of, check_name, check_tags, Buffering, Compression, Conversion, DeliveryStreamSpec,

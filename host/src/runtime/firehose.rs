@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use weir_config::Config;
 use weir_firehose::{
-    Buffering, Compression, Conversion, CreateRequest, Firehose, FirehoseConfig, FirehoseError,
-    InvokeError, Partitioning, ProcessIn, Processed, Processing, Processor, ProcessorSlot,
-    S3Destination, S3Settings, SourceKind, Storage,
+    Buffering, Compression, Conversion, CreateRequest, Egress, Firehose, FirehoseConfig,
+    FirehoseError, InvokeError, Partitioning, ProcessIn, Processed, Processing, Processor,
+    ProcessorSlot, S3Destination, S3Settings, SourceKind, Storage,
 };
 use weir_plugins::{PluginKind, PluginRegistry, Record, TransformResult};
 use weir_streams::Streams;
+use weir_support::egress::EgressPolicy;
 
 /// Buckets go to S3 when `[s3]` is in the file or the environment names an endpoint
 /// (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`); otherwise each bucket is a folder under
@@ -53,6 +54,12 @@ pub(crate) fn open(
         .iter()
         .map(|t| (format!("{}.{}", t.database, t.table), t.columns.clone()))
         .collect();
+    // API callers name HTTP endpoint URLs; the file says which non-public addresses they
+    // may reach.
+    fc.egress = Egress::new(EgressPolicy::new(
+        config.firehose.allow_private_endpoints,
+        config.firehose.allowed_endpoints.clone(),
+    ));
     Firehose::open(fc, runtime)
 }
 

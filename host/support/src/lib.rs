@@ -1,8 +1,8 @@
 //! The helpers that every Weir crate would otherwise write again: locks that survive a
 //! poisoned mutex, the wall clock in milliseconds, and the two steps of a durable file write.
 //! Also the egress policy (`egress`): which addresses an outbound request whose URL an API
-//! caller chose may reach. Standard library only, so any crate may depend on this one (the pure `weir-rules` does not:
-//! it has no locks, clock or files).
+//! caller chose may reach. Standard library only, so any crate may depend on this one (the
+//! pure `weir-rules` does not: it has no locks, clock or files).
 
 pub mod egress;
 

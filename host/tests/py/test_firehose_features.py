@@ -510,6 +510,24 @@ class HttpDestination(unittest.TestCase):
                 got.extend(base64.b64decode(r["data"]) for r in doc["records"])
         self.assertEqual(got, sent)
 
+    def test_endpoints_the_operator_did_not_allow_are_refused(self):
+        """The suite's config allows 127.0.0.1 only ([firehose] allowed_endpoints): the metadata
+        service, other loopback and private addresses are refused at create, by name."""
+        port = self.server.server_address[1]
+        for url in ["http://169.254.169.254/latest/meta-data/", f"http://127.0.0.2:{port}/",
+                    "https://10.0.0.1/", "http://[fd00:ec2::254]/", f"http://[::ffff:127.0.0.2]:{port}/"]:
+            with self.assertRaises(ClientError) as cm:
+                F.create_delivery_stream(DeliveryStreamName="fh-http-refused", HttpEndpointDestinationConfiguration={
+                    "EndpointConfiguration": {"Url": url},
+                    "S3Configuration": {"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::fh-http-refused"},
+                })
+            err = cm.exception.response["Error"]
+            self.assertEqual(err["Code"], "InvalidArgumentException", url)
+            self.assertIn(url, err["Message"])
+            self.assertIn("allow_private_endpoints", err["Message"])
+        with self.assertRaises(ClientError):
+            F.describe_delivery_stream(DeliveryStreamName="fh-http-refused")
+
     def test_refused_batches_are_backed_up(self):
         Endpoint.requests, Endpoint.status = [], 500
         name, bucket = "fh-http-down", bucket_for("fh-http-down")

@@ -120,13 +120,22 @@ impl<'i> Ctx<'i> {
                     tables_read = raw_tables.len() == written;
                 }
                 "delivery_streams" => raw_streams = self.array::<RawDeliveryStream>(&kp, value),
+                "allow_private_endpoints" => {
+                    if let Some(b) = self.de::<bool>(value, &kp) {
+                        out.allow_private_endpoints = b;
+                    }
+                }
+                "allowed_endpoints" => out.allowed_endpoints = self.allowed_endpoints(&kp, value),
                 _ => {
                     let span = self.key_span_of(&kp);
                     self.push(
                         &kp,
                         span,
                         format!("unknown key `{key}`"),
-                        Some("`tables` or `delivery_streams`".to_owned()),
+                        Some(
+                            "`tables`, `delivery_streams`, `allow_private_endpoints` or `allowed_endpoints`"
+                                .to_owned(),
+                        ),
                     );
                 }
             }
@@ -142,6 +151,29 @@ impl<'i> Ctx<'i> {
             let p = path.key("delivery_streams").index(i);
             let d = self.delivery_stream(&p, d, &out, tables_read, streams, plugins);
             out.delivery_streams.push(d);
+        }
+        out
+    }
+
+    /// `allowed_endpoints`: each entry parsed on its own, so every bad one is reported.
+    fn allowed_endpoints(
+        &mut self,
+        path: &KeyPath,
+        value: &Spanned<DeValue<'i>>,
+    ) -> Vec<weir_support::egress::Allowed> {
+        let Some(raw) = self.de::<Vec<String>>(value, path) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, entry) in raw.iter().enumerate() {
+            match entry.parse::<weir_support::egress::Allowed>() {
+                Ok(a) => out.push(a),
+                Err(e) => self.err(
+                    &path.index(i),
+                    e.to_string(),
+                    Some(weir_support::egress::ALLOWED_FORMS.to_owned()),
+                ),
+            }
         }
         out
     }
