@@ -505,6 +505,9 @@ impl Host {
             }
             None => None,
         };
+        // Dead letters queued by the last messages: written, so their acknowledgements go out
+        // before the ingress closes.
+        self.resources.dead_letters.flush();
         if let Some(i) = ingress {
             i.close();
         }

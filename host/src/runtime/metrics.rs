@@ -148,6 +148,10 @@ pub struct Metrics {
     pub dead_letters: AtomicU64,
     /// Dead-letter writes that failed (those messages were not acknowledged).
     pub dead_letter_write_errors: AtomicU64,
+    /// Failures the dead-letter store refused, not acknowledged: its budget was spent...
+    pub dead_letters_refused_budget: AtomicU64,
+    /// ...or its writer's queue was full.
+    pub dead_letters_refused_busy: AtomicU64,
     rules: Mutex<BTreeMap<String, Arc<RuleMetrics>>>,
     actions: Mutex<BTreeMap<(String, String), Arc<ActionMetrics>>>,
     shards: Mutex<BTreeMap<(String, String), Arc<ShardMetrics>>>,
@@ -260,6 +264,15 @@ impl Metrics {
             "weir_dead_letter_write_errors_total",
             "Dead-letter writes that failed; those messages were not acknowledged.",
             &[(String::new(), c(&self.dead_letter_write_errors))],
+        );
+        counter(
+            &mut out,
+            "weir_dead_letters_refused_total",
+            "Failures the dead-letter store refused (budget: [storage] dead_letter_max_bytes spent; busy: its writer behind); those messages were not acknowledged.",
+            &[
+                ("reason=\"budget\"".to_owned(), c(&self.dead_letters_refused_budget)),
+                ("reason=\"busy\"".to_owned(), c(&self.dead_letters_refused_busy)),
+            ],
         );
 
         let rules = lock(&self.rules).clone();

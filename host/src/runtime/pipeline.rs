@@ -80,7 +80,10 @@ pub fn route_failure(
 ) -> bool {
     let payload = origin.error_payload(aws_action, resource, reason);
     let Some(route) = errors else {
-        return dead_letter(dead_letters, origin, &payload, aws_action, reason);
+        // A record Weir alone holds waits for the sync (it is kept if that fails); any other
+        // lends its message's share to the dead-letter writer and goes on at once.
+        let ack = (!owned).then_some(ack);
+        return dead_letter(dead_letters, origin, payload, ack, aws_action, reason);
     };
     let key = match render_key(route.key.as_deref(), origin) {
         Ok(k) => k,
@@ -107,21 +110,32 @@ pub fn route_failure(
     true
 }
 
-/// Stores a failure in the dead-letter store; `false` when it is not durable there.
+/// Stores a failure in the dead-letter store. With `ack` (a share of the failed message's
+/// acknowledgement), the line is only queued: the writer thread holds the share until the
+/// line is synced and fails it if it cannot be, so the caller (the dispatcher, say) never
+/// waits for the disk. Without, waits for the sync. `false` when the store refused it or
+/// (waiting) could not make it durable.
 fn dead_letter(
     dead_letters: &DeadLetters,
     origin: &Origin,
-    payload: &[u8],
+    payload: Vec<u8>,
+    ack: Option<&AckToken>,
     aws_action: &str,
     reason: &str,
 ) -> bool {
-    match dead_letters.record(payload, chrono::Utc::now().timestamp_millis()) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let stored = match ack {
+        Some(ack) => dead_letters.submit(payload, now, ack),
+        None => dead_letters.record(payload, now),
+    };
+    match stored {
         Ok(()) => {
             tracing::warn!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, dir = %dead_letters.dir().display(), "action failed and the rule has no error action: stored as a dead letter");
             true
         }
         Err(e) => {
-            tracing::error!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, error = %e, "action failed, the rule has no error action and the dead letter cannot be written");
+            let error = weir_support::error_chain(&e);
+            tracing::error!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, %error, "action failed, the rule has no error action and the dead letter cannot be written");
             false
         }
     }
@@ -508,7 +522,8 @@ impl Worker {
                 && dead_letter(
                     &self.spec.dead_letters,
                     origin,
-                    &record.payload,
+                    record.payload.clone(),
+                    None,
                     self.spec.aws_action,
                     reason,
                 )
@@ -572,7 +587,8 @@ impl Worker {
             if !dead_letter(
                 &self.spec.dead_letters,
                 &h.meta.origin,
-                &payload,
+                payload,
+                None,
                 self.spec.aws_action,
                 &h.reason,
             ) {

@@ -18,6 +18,7 @@ use super::metrics::{Metrics, RuleMetrics};
 use super::pipeline::{route_failure, ErrorRoute, Pipeline, PipelineSpec, SpoolSpec};
 use super::resources::Resources;
 use super::sinks::{Emitter, Firehose, KinesisLocal, Republish, Sink, TableSink};
+use super::spool::ActionIdentity;
 use super::work::{Meta, Origin, WorkItem};
 use weir_config::{ActionConfig, ActionKind, Config, RuleConfig};
 use weir_delivery::FirehoseConfig;
@@ -96,8 +97,6 @@ pub struct Plan {
     filters: BTreeSet<String>,
     resources: Arc<Resources>,
     scratch: Vec<usize>,
-    /// The first plan of a host: its pipelines adopt the spools an earlier run left.
-    adopt: bool,
     /// The spool folders of this plan's actions.
     spool_dirs: Vec<std::path::PathBuf>,
     /// Plugins loaded for this plan and not registered yet.
@@ -138,7 +137,9 @@ impl Plan {
         resources: &Arc<Resources>,
         prepared: BTreeMap<String, Arc<PluginSlot>>,
     ) -> Result<Plan, PlanError> {
-        let adopt = resources.take_spool_adoption();
+        resources
+            .dead_letters
+            .set_budget(config.storage.dead_letter_max_bytes);
         let mut plan = Plan {
             index: RuleIndex::new(),
             rules: Vec::new(),
@@ -146,7 +147,6 @@ impl Plan {
             filters: BTreeSet::new(),
             resources: resources.clone(),
             scratch: Vec::new(),
-            adopt,
             spool_dirs: Vec::new(),
             prepared,
         };
@@ -162,10 +162,8 @@ impl Plan {
                 plan.rules.push(rule);
             }
         }
-        if adopt {
-            for orphan in super::spool::orphans(&resources.spool_dir, &plan.spool_dirs) {
-                tracing::warn!(path = %orphan.display(), "a spool left by an earlier run belongs to no configured action: its records are not delivered (restore the action to deliver them)");
-            }
+        for orphan in super::spool::orphans(&resources.spool_dir, &plan.spool_dirs) {
+            tracing::warn!(path = %orphan.display(), "a spool belongs to no configured action (its rule or action is gone, or now delivers elsewhere): its records are not delivered until an action of that rule delivers where it did again");
         }
         Ok(plan)
     }
@@ -174,7 +172,14 @@ impl Plan {
         let metrics = self.resources.metrics.rule(name);
         let errors = match &rc.error_action {
             Some(ea) => {
-                let tx = self.start_action(name, "error", ea, None, true, &metrics)?;
+                let d = ea.kind.destination();
+                let id = ActionIdentity {
+                    label: d.label(),
+                    identity: d.identity(),
+                    error_action: true,
+                    occurrence: 0,
+                };
+                let tx = self.start_action(name, "error", &id, ea, None, true, &metrics)?;
                 Some(ErrorRoute {
                     tx,
                     key: key_template(&ea.kind),
@@ -183,9 +188,13 @@ impl Plan {
             None => None,
         };
         let mut actions = Vec::new();
-        for (i, ac) in rc.actions.iter().enumerate() {
+        let ids = ActionIdentity::of_actions(rc.actions.iter().map(|ac| {
+            let d = ac.kind.destination();
+            (d.label(), d.identity())
+        }));
+        for ((i, ac), id) in rc.actions.iter().enumerate().zip(&ids) {
             let label = format!("{i}");
-            let tx = self.start_action(name, &label, ac, errors.clone(), false, &metrics)?;
+            let tx = self.start_action(name, &label, id, ac, errors.clone(), false, &metrics)?;
             let d = ac.kind.destination();
             actions.push(ActionInput {
                 key: key_template(&ac.kind),
@@ -230,10 +239,12 @@ impl Plan {
         Ok(slot)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start_action(
         &mut self,
         rule: &str,
         index: &str,
+        id: &ActionIdentity,
         ac: &ActionConfig,
         errors: Option<ErrorRoute>,
         is_error_action: bool,
@@ -296,7 +307,23 @@ impl Plan {
             .iter()
             .map(|p| self.slot(rule, p, PluginKind::Filter))
             .collect::<Result<_, _>>()?;
-        let spool_dir = super::spool::spool_dir(&res.spool_dir, rule, &label);
+        // Named by what the action is, not where it stands; an index-named folder of an
+        // earlier version moves in first (see `spool.rs`).
+        let spool_dir = super::spool::spool_dir(&res.spool_dir, rule, id);
+        let legacy = super::spool::legacy_spool_dir(&res.spool_dir, rule, &label);
+        match super::spool::migrate_legacy(&legacy, &spool_dir, res.spool_sync) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(rule, action = %label, files = n, "spool of an earlier version migrated to the action's own folder");
+            }
+            Err(e) => {
+                return Err(PlanError::Pipeline {
+                    rule: rule.to_owned(),
+                    action: label,
+                    source: e.into(),
+                })
+            }
+        }
         let action = label.clone();
         let pipeline = Pipeline::spawn(PipelineSpec {
             metrics: res.metrics.action(rule, &label),
@@ -314,7 +341,8 @@ impl Plan {
             spool: SpoolSpec {
                 dir: spool_dir.clone(),
                 sync: res.spool_sync,
-                adopt: self.adopt,
+                // What no running pipeline holds: an earlier run's, or a stopped pipeline's.
+                adopt: true,
             },
         })
         .map_err(|source| PlanError::Pipeline {

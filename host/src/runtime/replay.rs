@@ -108,6 +108,8 @@ pub fn replay(
         sent += 1;
     }
     plan.retire();
+    // Dead letters are written off the dispatcher: count their messages once they settle.
+    resources.dead_letters.flush();
     streams
         .sync_all()
         .map_err(|e| HostError::storage(&config.storage.dir, "syncing streams", e))?;

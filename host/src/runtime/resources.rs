@@ -71,8 +71,6 @@ pub struct Resources {
     /// Root of the action spools (`STORAGE/spool`), and whether their appends are synced.
     pub spool_dir: PathBuf,
     pub spool_sync: bool,
-    /// Set until the first plan took over the spools an earlier run left.
-    spool_unadopted: std::sync::atomic::AtomicBool,
     kv: Mutex<BTreeMap<String, Arc<Mutex<KvTable>>>>,
     /// The Firehose service, for `firehose` actions that name a delivery stream (`weir run`
     /// only; the demo has no API).
@@ -101,7 +99,6 @@ impl Resources {
         Resources {
             spool_dir: storage_dir.join("spool"),
             spool_sync: fsync != weir_streams::FsyncPolicy::Never,
-            spool_unadopted: std::sync::atomic::AtomicBool::new(true),
             dead_letters: Arc::new(DeadLetters::new(
                 storage_dir.join("dead-letters"),
                 metrics.clone(),
@@ -116,12 +113,6 @@ impl Resources {
             kv: Mutex::new(BTreeMap::new()),
             firehose: None,
         }
-    }
-
-    /// True once, for the first plan: it adopts the spools an earlier run left.
-    pub fn take_spool_adoption(&self) -> bool {
-        self.spool_unadopted
-            .swap(false, std::sync::atomic::Ordering::AcqRel)
     }
 
     /// The durable table `name`, opened (and recovered) on first use and then shared.

@@ -9,20 +9,53 @@
 //! dead-letter store), the spool is emptied. After a crash, a pipeline starts by putting what
 //! its spool holds back into its buffer: delivered at least once.
 //!
-//! Files: `STORAGE/spool/<rule>/<action>/<generation>.spool`. Each running pipeline writes a
-//! file of its own (a reload starts the new plan's pipelines while the old ones drain, so two
-//! pipelines of one action can run at once). A pipeline that stops cleanly with nothing left
-//! removes its file. When the host starts, each action's pipeline adopts the files left in its
-//! folder by an earlier run: it copies their records into its own file and removes them.
+//! Files: `STORAGE/spool/<rule>/<action>/<generation>.spool`, where `<action>` is named by
+//! what the action is, not by where it stands in its rule: a readable slug of its label and a
+//! hash of its identity (`Destination::identity`: its kind and target, without key template,
+//! buffering or plugins; an error action's identity is marked as such; the second of two
+//! identical actions in one rule hashes its occurrence too). So moving an action, inserting
+//! another before it or changing how it batches keeps its spool, and a spooled record is never
+//! handed to another destination. Each running pipeline writes a file of its own (a reload
+//! starts the new plan's pipelines while the old ones drain, so two pipelines of one action
+//! can run at once). A pipeline that stops cleanly with nothing left removes its file. When a
+//! plan starts (the host's first, or a reload's), each action's pipeline adopts the files in
+//! its folder that no running pipeline of this process holds (left by an earlier run, or by a
+//! pipeline that stopped with records it could not place): it copies their records into its
+//! own file and removes them. A folder no action claims is reported, never removed, and its
+//! records are delivered as soon as an action with its identity comes back.
+//!
+//! Spools of versions that named the folder by the action's index (`<index>:<label>`, made
+//! file-safe) are migrated once: an action whose index and label both match takes that
+//! folder's files (moved into its own folder, both folders synced), which is what the earlier
+//! version would have done; any other such folder is reported like an orphan.
+//!
+//! Durability of names: a new spool file's folder, and every folder created on the way to it,
+//! is synced before the first append, so an acknowledged record cannot vanish with its file's
+//! name at a power cut.
 //! Each entry is `u32 length | u32 CRC-32C | body` (little endian); the body holds the record
 //! and its message's metadata as length-prefixed fields. A torn or corrupt tail (a crash
 //! mid-append) is ignored; what came before it is kept.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use weir_plugins::Record;
+use weir_support::lock;
+
+/// The spool files this process's pipelines hold open. A plan built while another runs (a
+/// reload) adopts only files outside this set: the rest are still being written.
+static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// Syncs a folder so a file created (or moved) in it keeps its name at a power cut. Tests
+/// see every call, with the spool files present at that moment.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(test)]
+    tests::saw_dir_sync(dir);
+    weir_support::sync_dir(dir)
+}
 
 /// Why the spool could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +87,8 @@ pub struct Spool {
     sync: bool,
     /// Bytes written since the last reset.
     len: u64,
+    /// Keeps the file out of other plans' adoption while this spool exists.
+    _live: Live,
 }
 
 /// Entries larger than this are corrupt: a record is at most a few MiB.
@@ -79,22 +114,33 @@ fn generation() -> String {
 }
 
 impl Spool {
-    /// Creates this pipeline's spool file in `dir`. With `adopt`, first takes over the files an
-    /// earlier run left there: their records are copied into the new file (synced) and
-    /// returned, and the old files removed. Only the first plan of a host adopts: a reload's
-    /// pipelines start while the old plan's still write their own files.
+    /// Creates this pipeline's spool file in `dir` (the file and any folder created for it are
+    /// synced when `sync`, before anything is appended). With `adopt`, first takes over the
+    /// files there that no running pipeline of this process holds (an earlier run's, or a
+    /// stopped pipeline's): their records are copied into the new file (synced) and returned,
+    /// and the old files removed.
     pub fn open(dir: &Path, sync: bool, adopt: bool) -> Result<(Spool, Vec<Spooled>), SpoolError> {
         let path = dir.join(format!("{}.spool", generation()));
+        // Claimed before it exists, so no plan building meanwhile can take it.
+        lock(&LIVE).insert(path.clone());
+        let live = Live(path.clone());
         let err = |what, source| SpoolError {
             path: path.clone(),
             what,
             source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| err("creating its folder", e))?;
+        if sync {
+            weir_support::create_dir_all_synced(dir)
+        } else {
+            std::fs::create_dir_all(dir)
+        }
+        .map_err(|e| err("creating its folder", e))?;
         let mut entries = Vec::new();
         let mut adopted = Vec::new();
         if adopt {
-            for old in leftovers(dir).map_err(|e| err("listing its folder", e))? {
+            let found = leftovers(dir).map_err(|e| err("listing its folder", e))?;
+            let held = lock(&LIVE).clone();
+            for old in found.into_iter().filter(|f| !held.contains(f)) {
                 let bytes = std::fs::read(&old).map_err(|e| SpoolError {
                     path: old.clone(),
                     what: "reading a spool left by an earlier run",
@@ -114,11 +160,15 @@ impl Spool {
             .create_new(true)
             .open(&path)
             .map_err(|e| err("creating", e))?;
+        if sync {
+            sync_dir(dir).map_err(|e| err("syncing its folder", e))?;
+        }
         let mut spool = Spool {
             path,
             file,
             sync,
             len: 0,
+            _live: live,
         };
         if !entries.is_empty() {
             spool.append(entries.iter().map(Spooled::entry))?;
@@ -149,7 +199,11 @@ impl Spool {
         }
         let result = self.file.write_all(&buf).and_then(|()| {
             if self.sync {
-                self.file.sync_data()
+                // Through the process-wide group commit: one round syncs every spool, shard
+                // and Firehose buffer waiting at that moment (a duplicate descriptor of this
+                // file, so the round can hold it).
+                let file = std::sync::Arc::new(self.file.try_clone()?);
+                weir_streams::GroupCommit::global().sync_file(&file)
             } else {
                 Ok(())
             }
@@ -193,10 +247,21 @@ impl Spool {
     }
 
     /// Removes the file of an empty spool (a pipeline that stops cleanly leaves none behind).
+    /// One with records stays, for the next plan or run to adopt.
     pub fn close(self) {
         if self.len == 0 {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// A spool file's place in [`LIVE`], given up when its [`Spool`] is dropped (closed, or its
+/// pipeline gone): from then on the next plan may adopt what it holds.
+struct Live(PathBuf);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        lock(&LIVE).remove(&self.0);
     }
 }
 
@@ -226,13 +291,17 @@ fn leftovers(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Spool files under `root` that no running action adopted (its rule or action is gone from
-/// the configuration): reported at start, never removed.
+/// Spool files under `root` that no action of the plan claims (their rule or action is gone
+/// from the configuration, or changed where it delivers) and that no running pipeline of
+/// this process holds: reported, never removed. They are delivered as soon as an action with
+/// their identity is back (at a reload or the next start). Empty folders of identities no
+/// longer configured are removed on the way.
 pub fn orphans(root: &Path, claimed: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rules) = std::fs::read_dir(root) else {
         return out;
     };
+    let held = lock(&LIVE).clone();
     for rule in rules.flatten() {
         let Ok(actions) = std::fs::read_dir(rule.path()) else {
             continue;
@@ -242,10 +311,52 @@ pub fn orphans(root: &Path, claimed: &[PathBuf]) -> Vec<PathBuf> {
             if claimed.contains(&dir) {
                 continue;
             }
-            out.extend(leftovers(&dir).unwrap_or_default());
+            let files = leftovers(&dir).unwrap_or_default();
+            if files.is_empty() {
+                // Fails, harmlessly, if anything is in it.
+                let _ = std::fs::remove_dir(&dir);
+            }
+            out.extend(files.into_iter().filter(|f| !held.contains(f)));
         }
+        let _ = std::fs::remove_dir(rule.path());
     }
     out
+}
+
+/// Moves the spool files of the folder an earlier version named by the action's index
+/// (`legacy`, see [`legacy_spool_dir`]) into the action's own folder `dir`, where
+/// [`Spool::open`] adopts them; then removes the emptied folder. The files keep their names
+/// (each is unique to the run that wrote it). `dir` is synced before `legacy`, so at a power
+/// cut a file is in one folder or both (delivered twice, at least once), never neither.
+/// Returns how many files moved; none when `legacy` does not exist.
+pub fn migrate_legacy(legacy: &Path, dir: &Path, sync: bool) -> Result<usize, SpoolError> {
+    let err = |path: &Path, what, source| SpoolError {
+        path: path.to_path_buf(),
+        what,
+        source,
+    };
+    let files = match leftovers(legacy) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(err(legacy, "listing an index-named spool folder", e)),
+    };
+    if sync {
+        weir_support::create_dir_all_synced(dir)
+    } else {
+        std::fs::create_dir_all(dir)
+    }
+    .map_err(|e| err(dir, "creating its folder", e))?;
+    for f in &files {
+        let Some(name) = f.file_name() else { continue };
+        std::fs::rename(f, dir.join(name))
+            .map_err(|e| err(f, "moving an index-named spool to its action's folder", e))?;
+    }
+    if sync && !files.is_empty() {
+        sync_dir(dir).map_err(|e| err(dir, "syncing its folder", e))?;
+        sync_dir(legacy).map_err(|e| err(legacy, "syncing its folder", e))?;
+    }
+    let _ = std::fs::remove_dir(legacy);
+    Ok(files.len())
 }
 
 /// What [`Spool::append`] writes for one record, borrowed from the pipeline's buffer.
@@ -382,11 +493,100 @@ fn decode_all(bytes: &[u8]) -> (Vec<Spooled>, usize) {
     (out, at)
 }
 
-/// The spool folder of one action: `ROOT/<rule>/<label>`, each part reduced to characters
-/// that are safe in a file name (anything else becomes `_`, followed by a short hash of the
-/// original so two labels cannot meet).
-pub fn spool_dir(root: &Path, rule: &str, label: &str) -> PathBuf {
-    root.join(safe(rule)).join(safe(label))
+/// Which action of a rule a spool belongs to: what names its folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionIdentity {
+    /// `Destination::label`, for the readable part of the name only.
+    pub label: String,
+    /// `Destination::identity`: where its records go.
+    pub identity: String,
+    /// The rule's error action (its records are error payloads, its failures dead letters).
+    pub error_action: bool,
+    /// Among the rule's actions of the same identity and role, how many come before it.
+    pub occurrence: usize,
+}
+
+impl ActionIdentity {
+    /// The identities of a rule's actions, in order: each with its occurrence among the
+    /// identical ones before it, so two identical actions keep two spools.
+    pub fn of_actions(actions: impl IntoIterator<Item = (String, String)>) -> Vec<ActionIdentity> {
+        let mut seen = std::collections::BTreeMap::<String, usize>::new();
+        actions
+            .into_iter()
+            .map(|(label, identity)| {
+                let n = seen.entry(identity.clone()).or_default();
+                let occurrence = *n;
+                *n += 1;
+                ActionIdentity {
+                    label,
+                    identity,
+                    error_action: false,
+                    occurrence,
+                }
+            })
+            .collect()
+    }
+
+    /// The folder name: a readable slug, then a hash of role, identity and occurrence.
+    fn folder(&self) -> String {
+        let mut h = Fnv::default();
+        h.write(if self.error_action {
+            b"error\0"
+        } else {
+            b"action\0"
+        });
+        h.write(self.identity.as_bytes());
+        h.write(b"\0");
+        h.write(&(self.occurrence as u64).to_le_bytes());
+        let mut slug: String = self
+            .label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(48)
+            .collect();
+        if self.error_action {
+            slug.insert_str(0, "error_");
+        }
+        format!("{slug}-{:016x}", h.0)
+    }
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across Rust versions and platforms (folder
+/// names must outlive the binary that made them).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The spool folder of one action: `ROOT/<rule>/<slug>-<hash>` (see the module docs).
+pub fn spool_dir(root: &Path, rule: &str, action: &ActionIdentity) -> PathBuf {
+    root.join(safe(rule)).join(action.folder())
+}
+
+/// Where versions that named spools by position kept an action's: `ROOT/<rule>/<index>:<label>`
+/// (`<index>` is `error` for the error action), each part reduced to characters that are safe
+/// in a file name (anything else becomes `_`, followed by a short hash of the original so two
+/// labels cannot meet). Only read, by [`migrate_legacy`].
+pub fn legacy_spool_dir(root: &Path, rule: &str, index_label: &str) -> PathBuf {
+    root.join(safe(rule)).join(safe(index_label))
 }
 
 fn safe(name: &str) -> String {
@@ -437,10 +637,26 @@ mod tests {
         leftovers(dir).expect("list")
     }
 
+    /// Every folder sync of this process, with the spool files in it at that moment.
+    static DIR_SYNCS: Mutex<Vec<(PathBuf, Vec<PathBuf>)>> = Mutex::new(Vec::new());
+
+    pub(super) fn saw_dir_sync(dir: &Path) {
+        let present = leftovers(dir).unwrap_or_default();
+        lock(&DIR_SYNCS).push((dir.to_path_buf(), present));
+    }
+
+    fn kinesis(stream: &str) -> (String, String) {
+        (format!("kinesis:{stream}"), format!("kinesis\n\n{stream}"))
+    }
+
+    fn action(stream: &str) -> ActionIdentity {
+        ActionIdentity::of_actions([kinesis(stream)]).remove(0)
+    }
+
     #[test]
     fn a_new_run_adopts_what_an_earlier_one_left() {
         let root = tempfile::tempdir().expect("tempdir");
-        let dir = spool_dir(root.path(), "r", "0:kinesis:out");
+        let dir = spool_dir(root.path(), "r", &action("out"));
         let (mut s, got) = Spool::open(&dir, true, true).expect("open");
         assert!(got.is_empty());
         let recs: Vec<Record> = (0..3).map(record).collect();
@@ -466,13 +682,120 @@ mod tests {
         let (mut old, _) = Spool::open(&dir, false, true).expect("open");
         let r = record(1);
         old.append(std::iter::once(entry(&r))).expect("append");
-        let (new, got) = Spool::open(&dir, false, false).expect("open beside");
-        assert!(got.is_empty());
+        let (new, got) = Spool::open(&dir, false, true).expect("open beside");
+        assert!(got.is_empty(), "took the file of a pipeline still running");
         assert_eq!(files(&dir).len(), 2);
         old.reset().expect("reset");
         old.close();
         new.close();
         assert!(files(&dir).is_empty());
+    }
+
+    #[test]
+    fn a_later_plan_adopts_what_a_stopped_pipeline_of_this_run_kept() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("a");
+        let (mut old, _) = Spool::open(&dir, false, true).expect("open");
+        let r = record(1);
+        old.append(std::iter::once(entry(&r))).expect("append");
+        // Its pipeline retired with a record nobody could take: the file stays.
+        old.close();
+        assert_eq!(files(&dir).len(), 1);
+        let (_new, got) = Spool::open(&dir, false, true).expect("the next reload's");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].record, r);
+    }
+
+    #[test]
+    fn a_new_spool_file_is_named_durably_before_anything_is_appended() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = spool_dir(root.path(), "r", &action("out"));
+        let (s, _) = Spool::open(&dir, true, true).expect("open");
+        let synced = lock(&DIR_SYNCS)
+            .iter()
+            .any(|(d, present)| *d == dir && present.contains(&s.path));
+        assert!(
+            synced,
+            "the folder was not synced after the spool file was created"
+        );
+        // Every folder on the way exists (create_dir_all_synced synced each parent).
+        assert!(dir.is_dir());
+    }
+
+    #[test]
+    fn identities_survive_reordering_and_keep_identical_actions_apart() {
+        let root = Path::new("/s");
+        let before = ActionIdentity::of_actions([kinesis("a"), kinesis("b")]);
+        // An action inserted first, the two swapped, and a second `a`.
+        let after =
+            ActionIdentity::of_actions([kinesis("new"), kinesis("b"), kinesis("a"), kinesis("a")]);
+        let dir = |a: &ActionIdentity| spool_dir(root, "r", a);
+        assert_eq!(
+            dir(&before[0]),
+            dir(&after[2]),
+            "`a` moved and kept its spool"
+        );
+        assert_eq!(dir(&before[1]), dir(&after[1]), "`b` kept its spool");
+        assert_ne!(dir(&after[2]), dir(&after[3]), "two `a`s, two spools");
+        assert_ne!(dir(&after[0]), dir(&before[0]));
+        let mut error = after[2].clone();
+        error.error_action = true;
+        assert_ne!(dir(&error), dir(&after[2]), "the error action has its own");
+        // Readable, file-safe, and fixed across builds (FNV-1a of the identity).
+        let name = dir(&before[0]);
+        assert_eq!(
+            name.parent().expect("rule folder"),
+            Path::new("/s/r"),
+            "{name:?}"
+        );
+        let leaf = name
+            .file_name()
+            .expect("leaf")
+            .to_string_lossy()
+            .into_owned();
+        assert!(leaf.starts_with("kinesis_a-"), "{leaf}");
+        assert_eq!(
+            leaf,
+            format!("kinesis_a-{:016x}", {
+                let mut h = Fnv::default();
+                h.write(b"action\0kinesis\n\na\0");
+                h.write(&0u64.to_le_bytes());
+                h.0
+            })
+        );
+        let mut known = Fnv::default();
+        known.write(b"a");
+        assert_eq!(
+            known.0, 0xaf63_dc4c_8601_ec8c,
+            "FNV-1a's published value for \"a\""
+        );
+    }
+
+    #[test]
+    fn an_index_named_spool_is_migrated_to_its_actions_folder() {
+        let root = tempfile::tempdir().expect("tempdir");
+        // What an earlier version wrote for action 0 of rule `r`, a kinesis action.
+        let legacy = legacy_spool_dir(root.path(), "r", "0:kinesis:out");
+        assert_eq!(
+            legacy.file_name().expect("leaf").to_string_lossy(),
+            format!("0_kinesis_out-{:08x}", crc32c::crc32c(b"0:kinesis:out"))
+        );
+        let recs: Vec<Record> = (0..2).map(record).collect();
+        {
+            let (mut s, _) = Spool::open(&legacy, true, true).expect("open");
+            s.append(recs.iter().map(entry)).expect("append");
+        }
+        let dir = spool_dir(root.path(), "r", &action("out"));
+        assert_eq!(migrate_legacy(&legacy, &dir, true).expect("migrate"), 1);
+        assert!(
+            !legacy.exists(),
+            "the emptied index-named folder is removed"
+        );
+        let (_s, got) = Spool::open(&dir, true, true).expect("adopt");
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].record, recs[1]);
+        // Nothing to migrate the second time.
+        assert_eq!(migrate_legacy(&legacy, &dir, true).expect("again"), 0);
     }
 
     #[test]
@@ -510,32 +833,46 @@ mod tests {
     }
 
     #[test]
-    fn orphans_are_the_files_nobody_claimed() {
+    fn orphans_are_the_files_nobody_claimed_nor_holds() {
         let root = tempfile::tempdir().expect("tempdir");
-        let a = spool_dir(root.path(), "r", "0:a");
-        let b = spool_dir(root.path(), "gone", "0:b");
+        let a = spool_dir(root.path(), "r", &action("a"));
+        let b = spool_dir(root.path(), "gone", &action("b"));
+        let running = spool_dir(root.path(), "r", &action("still-draining"));
+        let empty = spool_dir(root.path(), "r", &action("nothing-left"));
         for d in [&a, &b] {
             let (mut s, _) = Spool::open(d, false, true).expect("open");
             let r = record(1);
             s.append(std::iter::once(entry(&r))).expect("append");
         }
+        let (_draining, _) = Spool::open(&running, false, true).expect("open");
+        std::fs::create_dir_all(&empty).expect("empty folder");
         let o = orphans(root.path(), std::slice::from_ref(&a));
-        assert_eq!(o.len(), 1);
+        assert_eq!(o.len(), 1, "{o:?}");
         assert!(o[0].starts_with(&b));
+        assert!(!empty.exists(), "an empty unclaimed folder is removed");
+        // The orphan's action comes back: it takes the records.
+        let (_back, got) = Spool::open(&b, false, true).expect("back");
+        assert_eq!(got.len(), 1);
     }
 
     #[test]
     fn names_are_safe_and_distinct() {
         let root = Path::new("/x");
         assert_eq!(
-            spool_dir(root, "speeding", "ok-1.2"),
+            legacy_spool_dir(root, "speeding", "ok-1.2"),
             Path::new("/x/speeding/ok-1.2")
         );
-        let a = spool_dir(root, "r", "0:kinesis:a/b");
-        let b = spool_dir(root, "r", "0:kinesis:a_b");
+        let a = legacy_spool_dir(root, "r", "0:kinesis:a/b");
+        let b = legacy_spool_dir(root, "r", "0:kinesis:a_b");
         assert_ne!(a, b);
         assert!(!a.to_string_lossy().contains("a/b"));
-        assert!(spool_dir(root, "..", "x").starts_with("/x/"));
-        assert_ne!(spool_dir(root, "..", "x"), Path::new("/x/../x"));
+        assert!(spool_dir(root, "..", &action("x")).starts_with("/x/"));
+        assert!(!spool_dir(root, "..", &action("x"))
+            .to_string_lossy()
+            .contains("/../"));
+        // A stream name with a `/` in the label stays one path component.
+        let odd = ActionIdentity::of_actions([("plugin:a/b".to_owned(), "plugin\na/b".to_owned())])
+            .remove(0);
+        assert_eq!(spool_dir(root, "r", &odd).parent(), Some(Path::new("/x/r")));
     }
 }
