@@ -176,6 +176,9 @@ pub struct ApiConfig {
     pub header_timeout: Duration,
     /// Longest a client may take to send a request's body.
     pub body_timeout: Duration,
+    /// Bytes of request bodies held at once across all connections and streams; a body
+    /// that does not fit is answered 503 before it is read.
+    pub body_budget_bytes: u64,
 }
 
 /// `[storage]`.

@@ -60,6 +60,7 @@ pub struct RawApi {
     pub max_connections: Option<u64>,
     pub header_timeout_ms: Option<u64>,
     pub body_timeout_ms: Option<u64>,
+    pub body_budget_bytes: Option<u64>,
 }
 
 /// `fsync` policy names.

@@ -56,6 +56,9 @@ pub struct Args {
     /// Longest a client may take to send a request's body, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     body_timeout_ms: u64,
+    /// Bytes of request bodies held at once across all connections (503 beyond).
+    #[arg(long, default_value_t = 256 << 20)]
+    body_budget_bytes: u64,
     /// Streams on this host.
     #[arg(long, default_value_t = weir_streams::DEFAULT_MAX_STREAMS)]
     max_streams: u32,
@@ -109,6 +112,7 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
             args.max_connections = config.api.max_connections;
             args.header_timeout_ms = config.api.header_timeout.as_millis() as u64;
             args.body_timeout_ms = config.api.body_timeout.as_millis() as u64;
+            args.body_budget_bytes = config.api.body_budget_bytes;
             keys.extend(config.api.verify_keys.clone());
             declared.extend(config.streams.iter().map(|(n, s)| (n.clone(), *s)));
             config.storage.dir.join("streams")
@@ -135,6 +139,7 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
         ApiConfig {
             keys,
             body_timeout: Duration::from_millis(args.body_timeout_ms),
+            body_budget_bytes: usize::try_from(args.body_budget_bytes).unwrap_or(usize::MAX),
             ..ApiConfig::default()
         },
     );

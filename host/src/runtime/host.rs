@@ -200,6 +200,8 @@ impl Host {
             weir_api::ApiConfig {
                 keys: config.api.verify_keys.clone().into_iter().collect(),
                 body_timeout: config.api.body_timeout,
+                body_budget_bytes: usize::try_from(config.api.body_budget_bytes)
+                    .unwrap_or(usize::MAX),
                 ..weir_api::ApiConfig::default()
             },
         )

@@ -277,6 +277,15 @@ impl<'i> Ctx<'i> {
                 100..600_001,
                 " ms",
             )),
+            // At least one largest body (16 MiB, PutRecords), or such a request could never
+            // be served.
+            body_budget_bytes: self.ranged(
+                &path.key("body_budget_bytes"),
+                a.body_budget_bytes,
+                256 << 20,
+                (16 << 20)..((1 << 40) + 1),
+                " bytes",
+            ),
         }
     }
 
