@@ -715,7 +715,7 @@ fn firehose_unknown_keys_and_wrong_shapes() {
     let e = one_error(&format!("{BASE}\n[firehose]\nstreams = []\n"));
     assert_eq!(
         e,
-        format!("{F}:17:1: `firehose.streams`: unknown key `streams` (expected `tables` or `delivery_streams`)")
+        format!("{F}:17:1: `firehose.streams`: unknown key `streams` (expected `tables`, `delivery_streams`, `allow_private_endpoints` or `allowed_endpoints`)")
     );
     let e = one_error(&format!("{BASE}\n[firehose]\ntables = 1\n"));
     assert!(
