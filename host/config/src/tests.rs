@@ -114,10 +114,7 @@ fn config_defaults_of_an_almost_empty_file() {
     assert!(
         matches!(&c.broker, Broker::Embedded(b) if b.listen == "127.0.0.1:1883" && b.listen_v5.is_none())
     );
-    assert_eq!(
-        c.storage.fsync,
-        FsyncPolicy::Interval(Duration::from_millis(50))
-    );
+    assert_eq!(c.storage.fsync, FsyncPolicy::Always);
     assert_eq!(
         c.storage.dir,
         Path::new("../../examples/speeding/weir-data")

@@ -27,8 +27,9 @@ pub struct Args {
     /// Data directory.
     #[arg(long, required_unless_present = "config")]
     dir: Option<PathBuf>,
-    /// always | interval[:MS] | never
-    #[arg(long, default_value = "interval")]
+    /// always (the default: fdatasync before each answer, shared by concurrent writers) |
+    /// interval[:MS] (answers before the sync) | never
+    #[arg(long, default_value = "always")]
     fsync: FsyncPolicy,
     /// How long CREATING, UPDATING and DELETING stay visible, in milliseconds (the config
     /// file's `[storage] transition_ms`).

@@ -292,7 +292,7 @@ impl<'i> Ctx<'i> {
     pub(super) fn storage(&mut self, s: RawStorage) -> StorageConfig {
         let path = KeyPath::root().key("storage");
         let dir = self.resolve(s.dir.as_deref().unwrap_or("weir-data"));
-        let fsync = match s.fsync.unwrap_or(RawFsync::Interval) {
+        let fsync = match s.fsync.unwrap_or(RawFsync::Always) {
             RawFsync::Always => FsyncPolicy::Always,
             RawFsync::Never => FsyncPolicy::Never,
             RawFsync::Interval => {
