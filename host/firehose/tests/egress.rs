@@ -1,8 +1,9 @@
 //! HTTP endpoint destinations go only where the operator allows (issue 27, item 7): a
-//! loopback endpoint is refused at create and never connected to; allow-listed, it is
-//! delivered to; a name that turns into a loopback address after create (DNS rebinding, via a
-//! test resolver) and an IP-literal URL accepted under an earlier, open policy are refused at
-//! connect time, and their records go to the backup bucket with the reason.
+//! loopback endpoint is refused at create (and UpdateDestination) and never connected to;
+//! allow-listed, it is delivered to; a name that turns into a loopback address after create
+//! (DNS rebinding, via a test resolver) and an IP-literal URL accepted under an earlier, open
+//! policy are refused at connect time, and their records go to the backup bucket with the
+//! reason.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -279,6 +280,21 @@ fn a_name_rebound_to_loopback_after_create_is_refused_at_connect() {
         ),
         "{m}"
     );
+    // UpdateDestination checks the merged URL as create does, and keeps the old one.
+    let err = fh
+        .update_destination("rb", "1", DESTINATION_ID, |spec| {
+            if let Some(h) = spec.http.as_mut() {
+                h.url = "http://169.254.169.254/latest/meta-data/".into();
+            }
+            Ok(())
+        })
+        .expect_err("the metadata service");
+    assert!(
+        matches!(&err, FirehoseError::InvalidArgument(m) if m.contains("cloud metadata service")),
+        "{err}"
+    );
+    let d = fh.describe("rb").expect("describe");
+    assert_eq!(d.spec.http.map(|h| h.url), Some(url.clone()));
     // ...and one that turns into loopback afterwards is refused when delivery connects.
     dns.set("rebind.test", "127.0.0.1");
     put(&fh, "rb", &[b"secret"]);
