@@ -11,6 +11,7 @@ use super::value::{map, s, Val};
 use super::ApiState;
 
 mod consumers;
+mod model;
 mod records;
 mod settings;
 mod shards;
@@ -22,8 +23,8 @@ pub(crate) use self::records::{record_val, start_position};
 use self::shards::*;
 use self::streams::*;
 use weir_streams::{
-    self, hashkey, parse_shard_id, ChildShard, ConsumerInfo, PutEntry, PutOutcome, ShardInfo,
-    StartPosition, StreamInfo, MAX_TAGS,
+    self, hashkey, parse_shard_id, ChildShard, ConsumerInfo, PutEntry, PutOutcome, ShardFilter,
+    ShardInfo, StartPosition, StreamInfo, MAX_TAGS,
 };
 
 /// Every action the API understands.
@@ -122,6 +123,54 @@ impl Action {
         })
     }
 
+    /// The operation's name, as the model and `X-Amz-Target` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::CreateStream => "CreateStream",
+            Action::DeleteStream => "DeleteStream",
+            Action::DescribeStream => "DescribeStream",
+            Action::DescribeStreamSummary => "DescribeStreamSummary",
+            Action::ListStreams => "ListStreams",
+            Action::ListShards => "ListShards",
+            Action::PutRecord => "PutRecord",
+            Action::PutRecords => "PutRecords",
+            Action::GetShardIterator => "GetShardIterator",
+            Action::GetRecords => "GetRecords",
+            Action::SplitShard => "SplitShard",
+            Action::MergeShards => "MergeShards",
+            Action::UpdateShardCount => "UpdateShardCount",
+            Action::IncreaseStreamRetentionPeriod => "IncreaseStreamRetentionPeriod",
+            Action::DecreaseStreamRetentionPeriod => "DecreaseStreamRetentionPeriod",
+            Action::AddTagsToStream => "AddTagsToStream",
+            Action::ListTagsForStream => "ListTagsForStream",
+            Action::RemoveTagsFromStream => "RemoveTagsFromStream",
+            Action::DeleteResourcePolicy => "DeleteResourcePolicy",
+            Action::DeregisterStreamConsumer => "DeregisterStreamConsumer",
+            Action::DescribeAccountSettings => "DescribeAccountSettings",
+            Action::DescribeLimits => "DescribeLimits",
+            Action::DescribeStreamConsumer => "DescribeStreamConsumer",
+            Action::DisableEnhancedMonitoring => "DisableEnhancedMonitoring",
+            Action::EnableEnhancedMonitoring => "EnableEnhancedMonitoring",
+            Action::GetResourcePolicy => "GetResourcePolicy",
+            Action::ListStreamConsumers => "ListStreamConsumers",
+            Action::ListTagsForResource => "ListTagsForResource",
+            Action::PutResourcePolicy => "PutResourcePolicy",
+            Action::RegisterStreamConsumer => "RegisterStreamConsumer",
+            Action::StartStreamEncryption => "StartStreamEncryption",
+            Action::StopStreamEncryption => "StopStreamEncryption",
+            Action::SubscribeToShard => "SubscribeToShard",
+            Action::TagResource => "TagResource",
+            Action::UntagResource => "UntagResource",
+            Action::UpdateAccountSettings => "UpdateAccountSettings",
+            Action::UpdateMaxRecordSize => "UpdateMaxRecordSize",
+            Action::UpdateStreamMode => "UpdateStreamMode",
+            Action::UpdateStreamRecordDistributionStrategy => {
+                "UpdateStreamRecordDistributionStrategy"
+            }
+            Action::UpdateStreamWarmThroughput => "UpdateStreamWarmThroughput",
+        }
+    }
+
     /// Whether the action carries record data, and so gets the data limit for its body
     /// rather than the small one of control actions.
     pub fn carries_data(self) -> bool {
@@ -129,9 +178,12 @@ impl Action {
     }
 }
 
-/// Runs one action.
+/// Runs one action: the body is checked against the model first, so every shape
+/// violation is a ValidationException before the handler's semantic checks run.
 pub fn dispatch(state: &ApiState, action: Action, body: &Val) -> Result<Val, ApiError> {
     let mut req = Req::new(body)?;
+    model::check(action.name(), body, &mut req)?;
+    req.finish()?;
     match action {
         Action::CreateStream => create_stream(state, &mut req),
         Action::DeleteStream => delete_stream(state, &mut req),
@@ -190,14 +242,8 @@ struct StreamRef<'a> {
 
 impl<'a> StreamRef<'a> {
     fn read(req: &mut Req<'a>) -> Result<Self, ApiError> {
-        let name = req.name("StreamName", false)?;
-        let arn = req.string(
-            "StreamARN",
-            false,
-            1,
-            2048,
-            Some((ARN_PATTERN, arn_pattern)),
-        )?;
+        let name = req.text("StreamName")?;
+        let arn = req.text("StreamARN")?;
         Ok(StreamRef { name, arn })
     }
 
@@ -276,34 +322,12 @@ fn empty() -> Val {
     Val::Map(Vec::new())
 }
 
-fn tags_of(
-    req: &mut Req<'_>,
-    field: &str,
-    required: bool,
-) -> Result<BTreeMap<String, String>, ApiError> {
+/// A tag map (its size and each key's and value's length are the model's checks).
+fn tags_of(req: &mut Req<'_>, field: &str) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();
-    let at = label(field);
     match req.raw(field) {
-        None => {
-            if required {
-                req.violation(None, &at, "Member must not be null");
-            }
-        }
+        None => {}
         Some(Val::Map(m)) => {
-            if m.is_empty() && required {
-                req.violation(
-                    Some("{}"),
-                    &at,
-                    "Member must have length greater than or equal to 1",
-                );
-            }
-            if m.len() > 200 {
-                req.violation(
-                    Some("{...}"),
-                    &at,
-                    "Member must have length less than or equal to 200",
-                );
-            }
             for (k, v) in m {
                 let Val::Str(v) = v else {
                     return Err(ApiError::serialization(format!(
@@ -311,8 +335,6 @@ fn tags_of(
                         v.kind()
                     )));
                 };
-                check_string(req, k, &format!("{at}.key"), 1, 128, None);
-                check_string(req, v, &format!("{at}.value"), 0, 256, None);
                 out.insert(k.clone(), v.clone());
             }
         }
@@ -324,4 +346,28 @@ fn tags_of(
         }
     }
     Ok(out)
+}
+
+/// A list of strings (its length and its members' constraints are the model's checks).
+fn string_list(req: &Req<'_>, field: &str) -> Result<Vec<String>, ApiError> {
+    let items = match req.raw(field) {
+        None => return Ok(Vec::new()),
+        Some(Val::Arr(a)) => a,
+        Some(other) => {
+            return Err(ApiError::serialization(format!(
+                "{} can not be converted to a List",
+                other.kind()
+            )))
+        }
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Val::Str(v) => Ok(v.clone()),
+            other => Err(ApiError::serialization(format!(
+                "{} can not be converted to a String",
+                other.kind()
+            ))),
+        })
+        .collect()
 }

@@ -4,12 +4,21 @@
 //! enforce maximum lengths, enums and patterns itself. Shape violations are collected and
 //! reported together as one `ValidationException` ("2 validation errors detected: ...");
 //! a value of the wrong JSON/CBOR type is a `SerializationException`, as on AWS.
+//!
+//! [`Req`] is the one list of violations both APIs report through. Kinesis fills it from
+//! its model table (`actions/model.rs`) before an action runs, and its handlers read values
+//! with the type-only readers ([`Req::text`], [`Req::number`]); Firehose's handlers pass
+//! their constraints to [`Req::string`], [`Req::int`] and [`Req::enumeration`] and nest
+//! structures with [`Req::absorb`].
 
 use super::error::{ApiError, ErrorKind};
 use super::value::Val;
 
 /// An optional pattern check: its description for the message and the matcher.
 pub type Pattern<'p> = Option<(&'p str, fn(&str) -> bool)>;
+
+/// The most violations one answer lists, as AWS's validator stops at ten.
+pub const MAX_VIOLATIONS: usize = 10;
 
 /// A request body being read.
 pub struct Req<'a> {
@@ -57,8 +66,12 @@ impl<'a> Req<'a> {
         }
     }
 
-    /// Records a constraint violation.
+    /// Records a constraint violation. AWS lists at most [`MAX_VIOLATIONS`]; the rest are
+    /// dropped (a hostile request cannot grow the answer).
     pub fn violation(&mut self, value: Option<&str>, at: &str, constraint: &str) {
+        if self.errors.len() >= MAX_VIOLATIONS {
+            return;
+        }
         let v = value.map(quote).unwrap_or_else(|| "null".into());
         self.errors.push((v, at.to_owned(), constraint.to_owned()));
     }
@@ -107,23 +120,40 @@ impl<'a> Req<'a> {
         pattern: Pattern<'_>,
     ) -> Result<Option<&'a str>, ApiError> {
         let at = label(field);
-        let v = match self.raw(field) {
-            None => {
-                if required {
-                    self.violation(None, &at, "Member must not be null");
-                }
-                return Ok(None);
+        let Some(v) = self.text(field)? else {
+            if required {
+                self.violation(None, &at, "Member must not be null");
             }
-            Some(Val::Str(s)) => s.as_str(),
-            Some(other) => {
-                return Err(ApiError::serialization(format!(
-                    "{} can not be converted to a String (at '{field}')",
-                    other.kind()
-                )))
-            }
+            return Ok(None);
         };
         check_string(self, v, &at, min, max, pattern);
         Ok(Some(v))
+    }
+
+    /// An optional string, its type checked and nothing else: for fields whose constraints
+    /// the model table already checked.
+    pub fn text(&self, field: &str) -> Result<Option<&'a str>, ApiError> {
+        match self.raw(field) {
+            None => Ok(None),
+            Some(Val::Str(s)) => Ok(Some(s.as_str())),
+            Some(other) => Err(ApiError::serialization(format!(
+                "{} can not be converted to a String (at '{field}')",
+                other.kind()
+            ))),
+        }
+    }
+
+    /// An optional whole number, its type checked and nothing else (see [`Req::text`]).
+    pub fn number(&self, field: &str) -> Result<Option<i128>, ApiError> {
+        match self.raw(field) {
+            None => Ok(None),
+            Some(Val::Int(i)) => Ok(Some(*i)),
+            Some(Val::Float(f)) if f.fract() == 0.0 && f.abs() < 1e30 => Ok(Some(*f as i128)),
+            Some(other) => Err(ApiError::serialization(format!(
+                "{} can not be converted to an Integer (at '{field}')",
+                other.kind()
+            ))),
+        }
     }
 
     /// An optional integer field with bounds.
@@ -135,21 +165,11 @@ impl<'a> Req<'a> {
         max: i128,
     ) -> Result<Option<i128>, ApiError> {
         let at = label(field);
-        let v = match self.raw(field) {
-            None => {
-                if required {
-                    self.violation(None, &at, "Member must not be null");
-                }
-                return Ok(None);
+        let Some(v) = self.number(field)? else {
+            if required {
+                self.violation(None, &at, "Member must not be null");
             }
-            Some(Val::Int(i)) => *i,
-            Some(Val::Float(f)) if f.fract() == 0.0 && f.abs() < 1e30 => *f as i128,
-            Some(other) => {
-                return Err(ApiError::serialization(format!(
-                    "{} can not be converted to an Integer (at '{field}')",
-                    other.kind()
-                )))
-            }
+            return Ok(None);
         };
         if v < min {
             self.violation(
@@ -266,16 +286,6 @@ pub fn name_pattern(s: &str) -> bool {
 }
 pub const NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
 
-/// `0|([1-9]\d{0,38})`
-pub fn hash_key_pattern(s: &str) -> bool {
-    s == "0"
-        || (!s.is_empty()
-            && s.len() <= 39
-            && !s.starts_with('0')
-            && s.bytes().all(|b| b.is_ascii_digit()))
-}
-pub const HASH_KEY_PATTERN: &str = "0|([1-9]\\d{0,38})";
-
 /// `0|([1-9]\d{0,128})`
 pub fn seq_pattern(s: &str) -> bool {
     weir_streams::seqno::is_valid_pattern(s)
@@ -286,7 +296,6 @@ pub const SEQ_PATTERN: &str = "0|([1-9]\\d{0,128})";
 pub fn arn_pattern(s: &str) -> bool {
     parse_arn(s).is_some()
 }
-pub const ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
 
 /// The stream name inside a stream ARN.
 pub fn parse_arn(s: &str) -> Option<&str> {

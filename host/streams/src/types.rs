@@ -129,6 +129,25 @@ pub struct ShardInfo {
     pub ending_sequence_number: Option<String>,
 }
 
+/// Which shards ListShards answers: AWS's `ShardFilter` types, by time. (`AFTER_SHARD_ID`
+/// is paging, the API's concern: it lists [`ShardFilter::FromTrimHorizon`].)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardFilter {
+    /// Every shard within the retention period (trim to tip): the default.
+    FromTrimHorizon,
+    /// The shards that were open at the trim horizon: the oldest retained shard of each
+    /// hash range, where a reader starting at TRIM_HORIZON begins.
+    AtTrimHorizon,
+    /// The open shards.
+    AtLatest,
+    /// The shards open at this time (epoch ms), or the oldest retained ones of a hash range
+    /// that nothing retained covered then.
+    AtTimestamp(i64),
+    /// The open shards and those closed at or after this time, which is moved up to the
+    /// trim horizon if older.
+    FromTimestamp(i64),
+}
+
 /// A stream as clients see it.
 #[derive(Debug, Clone)]
 pub struct StreamInfo {

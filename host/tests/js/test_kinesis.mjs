@@ -272,9 +272,22 @@ test("errors arrive as the SDK's modeled exceptions", { timeout: 60000 }, async 
   const arn = await makeStream("js-errors", 1);
   const again = await failure(kinesis.send(new CreateStreamCommand({ StreamName: "js-errors", ShardCount: 1 })));
   assert.ok(again instanceof ResourceInUseException, again.name);
-  const badKey = await failure(
+  // Off the model's pattern: ValidationException; on it but past 2^128-1: InvalidArgumentException.
+  const offPattern = await failure(
     kinesis.send(
       new PutRecordCommand({ StreamName: "js-errors", Data: enc.encode("x"), PartitionKey: "k", ExplicitHashKey: "-1" }),
+    ),
+  );
+  assert.equal(offPattern.name, "ValidationException");
+  assert.match(offPattern.message, /at 'explicitHashKey' failed to satisfy constraint/);
+  const badKey = await failure(
+    kinesis.send(
+      new PutRecordCommand({
+        StreamName: "js-errors",
+        Data: enc.encode("x"),
+        PartitionKey: "k",
+        ExplicitHashKey: "340282366920938463463374607431768211456",
+      }),
     ),
   );
   assert.ok(badKey instanceof InvalidArgumentException, badKey.name);

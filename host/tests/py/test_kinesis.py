@@ -298,7 +298,8 @@ class DataPlane(unittest.TestCase):
         self.assertEqual(K.put_record(StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey=end0)["ShardId"], "shardId-000000000000")
         self.assertEqual(K.put_record(StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey=str(MAX))["ShardId"], "shardId-000000000002")
         self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey=str(MAX + 1))[0], "InvalidArgumentException")
-        self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey="-1")[0], "InvalidArgumentException")
+        # Off the model's pattern `0|([1-9]\d{0,38})`: a shape violation, not a range error.
+        self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="x", Data=b"1", ExplicitHashKey="-1")[0], "ValidationException")
         self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="k" * 257, Data=b"1")[0], "ValidationException")
         self.assertEqual(error_code(K.put_record, StreamName="dp", PartitionKey="k", Data=b"x" * (1024 * 1024))[0], "ValidationException")
         self.assertEqual(error_code(K.put_record, StreamName="missing", PartitionKey="k", Data=b"x")[0], "ResourceNotFoundException")

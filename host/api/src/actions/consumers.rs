@@ -37,14 +37,15 @@ fn consumer_val(c: &ConsumerInfo, with_stream: bool) -> Val {
     map(m)
 }
 
+/// `StreamARN` (required and its pattern checked by the model).
 fn stream_arn_required<'a>(req: &mut Req<'a>) -> Result<Option<&'a str>, ApiError> {
-    req.string("StreamARN", true, 1, 2048, Some((ARN_PATTERN, arn_pattern)))
+    req.text("StreamARN")
 }
 
 pub(super) fn register(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let arn = stream_arn_required(req)?;
-    let name = req.name("ConsumerName", true)?;
-    let tags = tags_of(req, "Tags", false)?;
+    let name = req.text("ConsumerName")?;
+    let tags = tags_of(req, "Tags")?;
     req.finish()?;
     let stream = arn.and_then(parse_arn).unwrap_or_default();
     let c = state
@@ -56,21 +57,9 @@ pub(super) fn register(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiEr
 /// A consumer named either by its ARN or by the stream's ARN and its name, as
 /// DescribeStreamConsumer and DeregisterStreamConsumer take it.
 fn consumer_ref(state: &ApiState, req: &mut Req<'_>) -> Result<(String, String), ApiError> {
-    let stream_arn = req.string(
-        "StreamARN",
-        false,
-        1,
-        2048,
-        Some((ARN_PATTERN, arn_pattern)),
-    )?;
-    let name = req.name("ConsumerName", false)?;
-    let arn = req.string(
-        "ConsumerARN",
-        false,
-        1,
-        2048,
-        Some((CONSUMER_ARN_PATTERN, consumer_arn_pattern)),
-    )?;
+    let stream_arn = req.text("StreamARN")?;
+    let name = req.text("ConsumerName")?;
+    let arn = req.text("ConsumerARN")?;
     req.finish()?;
     match (arn, stream_arn.and_then(parse_arn), name) {
         (Some(arn), _, _) => Ok(state.streams.resolve_consumer_arn(arn)?),
@@ -105,8 +94,8 @@ const NEXT_TOKEN_TTL_MS: i64 = 300_000;
 
 pub(super) fn list(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let arn = stream_arn_required(req)?;
-    let token = req.string("NextToken", false, 1, 1_048_576, None)?;
-    let max = req.int("MaxResults", false, 1, 10_000)?.unwrap_or(100) as usize;
+    let token = req.text("NextToken")?;
+    let max = req.number("MaxResults")?.unwrap_or(100) as usize;
     let created = req.timestamp("StreamCreationTimestamp")?;
     req.finish()?;
     let stream = arn.and_then(parse_arn).unwrap_or_default().to_owned();

@@ -1,26 +1,20 @@
 //! Records in and out: PutRecord(s), GetShardIterator, GetRecords.
 
 use super::*;
-use weir_streams::{MAX_PUT_RECORDS, PARTITION_KEY_CHARS};
 
-/// Reads one record entry (`Data`, `PartitionKey`, `ExplicitHashKey`) at `prefix`.
+/// Reads one record entry (`Data`, `PartitionKey`, `ExplicitHashKey`) at `prefix`; the
+/// model already checked their shapes. What is left is the stream's own record size (a
+/// ValidationException at `data`, as AWS words it), a missing partition key, and a hash key
+/// past 2^128-1 (InvalidArgumentException: the model's pattern allows 39 digits).
 pub(super) fn record_entry(
     req: &mut Req<'_>,
     v: &Val,
     prefix: &str,
     max_record: usize,
 ) -> Result<Option<PutEntry>, ApiError> {
-    let Val::Map(_) = v else {
-        return Err(ApiError::serialization(format!(
-            "{} can not be converted to a structure",
-            v.kind()
-        )));
-    };
-    let data = match v.get("Data") {
-        None | Some(Val::Null) => {
-            req.violation(None, &format!("{prefix}data"), "Member must not be null");
-            None
-        }
+    let entry = Req::new(v)?;
+    let data = match entry.raw("Data") {
+        None => None,
         Some(Val::Bytes(b)) => Some(b.clone()),
         Some(Val::Str(b64)) => Some(
             base64::engine::general_purpose::STANDARD
@@ -34,47 +28,17 @@ pub(super) fn record_entry(
             )))
         }
     };
-    let key = match v.get("PartitionKey") {
-        None | Some(Val::Null) => {
-            req.violation(
-                None,
-                &format!("{prefix}partitionKey"),
-                "Member must not be null",
-            );
-            None
-        }
-        Some(Val::Str(k)) => {
-            check_string(
-                req,
-                k,
-                &format!("{prefix}partitionKey"),
-                *PARTITION_KEY_CHARS.start(),
-                *PARTITION_KEY_CHARS.end(),
-                None,
-            );
-            Some(k.clone())
-        }
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a String",
-                other.kind()
-            )))
-        }
-    };
-    let ehk = match v.get("ExplicitHashKey") {
-        None | Some(Val::Null) => None,
-        // AWS answers any ExplicitHashKey it cannot read as a 128-bit number, bad pattern
-        // included, with InvalidArgumentException (below), not a shape violation.
-        Some(Val::Str(h)) => Some(h.clone()),
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a String",
-                other.kind()
-            )))
-        }
-    };
+    let key = entry.text("PartitionKey")?;
+    if key.is_none() {
+        req.violation(
+            None,
+            &format!("{prefix}partitionKey"),
+            "Member must not be null",
+        );
+    }
+    let ehk = entry.text("ExplicitHashKey")?;
     if let Some(d) = &data {
-        let key_len = key.as_ref().map_or(0, |k| k.len());
+        let key_len = key.map_or(0, str::len);
         if d.len() + key_len > max_record {
             req.violation(
                 Some(&format!(
@@ -91,7 +55,7 @@ pub(super) fn record_entry(
     };
     let explicit_hash_key = match ehk {
         None => None,
-        Some(h) => match hashkey::parse_hash_key(&h) {
+        Some(h) => match hashkey::parse_hash_key(h) {
             Some(v) => Some(v),
             None => {
                 return Err(ApiError::invalid(format!(
@@ -101,7 +65,7 @@ pub(super) fn record_entry(
         },
     };
     Ok(Some(PutEntry {
-        partition_key,
+        partition_key: partition_key.to_owned(),
         explicit_hash_key,
         data,
     }))
@@ -117,13 +81,7 @@ fn record_limit(state: &ApiState, r: &StreamRef<'_>) -> usize {
 
 pub(super) fn put_record(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let ordering = req.string(
-        "SequenceNumberForOrdering",
-        false,
-        0,
-        usize::MAX,
-        Some((SEQ_PATTERN, seq_pattern)),
-    )?;
+    let ordering = req.text("SequenceNumberForOrdering")?;
     let whole = Val::Map(
         ["Data", "PartitionKey", "ExplicitHashKey"]
             .iter()
@@ -148,10 +106,7 @@ const MAX_PUT_RECORDS_BYTES: usize = 10 * 1024 * 1024;
 pub(super) fn put_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
     let records: &[Val] = match req.raw("Records") {
-        None => {
-            req.violation(None, "records", "Member must not be null");
-            &[]
-        }
+        None => &[],
         Some(Val::Arr(a)) => a,
         Some(other) => {
             return Err(ApiError::serialization(format!(
@@ -160,28 +115,11 @@ pub(super) fn put_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
             )))
         }
     };
-    if req.raw("Records").is_some() {
-        if records.is_empty() {
-            req.violation(
-                Some("[]"),
-                "records",
-                "Member must have length greater than or equal to 1",
-            );
-        } else if records.len() > MAX_PUT_RECORDS {
-            req.violation(
-                Some("[...]"),
-                "records",
-                "Member must have length less than or equal to 500",
-            );
-        }
-    }
     let mut entries = Vec::with_capacity(records.len());
     let limit = record_limit(state, &r);
-    if records.len() <= MAX_PUT_RECORDS {
-        for (i, v) in records.iter().enumerate() {
-            if let Some(e) = record_entry(req, v, &format!("records.{}.member.", i + 1), limit)? {
-                entries.push(e);
-            }
+    for (i, v) in records.iter().enumerate() {
+        if let Some(e) = record_entry(req, v, &format!("records.{}.member.", i + 1), limit)? {
+            entries.push(e);
         }
     }
     req.finish()?;
@@ -228,25 +166,11 @@ pub(super) fn put_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
     ]))
 }
 
-const ITERATOR_TYPES: [&str; 5] = [
-    "AT_SEQUENCE_NUMBER",
-    "AFTER_SEQUENCE_NUMBER",
-    "TRIM_HORIZON",
-    "LATEST",
-    "AT_TIMESTAMP",
-];
-
 pub(super) fn get_shard_iterator(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let shard = req.name("ShardId", true)?;
-    let ty = req.enumeration("ShardIteratorType", true, &ITERATOR_TYPES)?;
-    let seq = req.string(
-        "StartingSequenceNumber",
-        false,
-        0,
-        usize::MAX,
-        Some((SEQ_PATTERN, seq_pattern)),
-    )?;
+    let shard = req.text("ShardId")?;
+    let ty = req.text("ShardIteratorType")?;
+    let seq = req.text("StartingSequenceNumber")?;
     let ts = req.timestamp("Timestamp")?;
     req.finish()?;
     let name = r.resolve()?;
@@ -301,15 +225,8 @@ pub(crate) fn record_val(r: weir_streams::RecordOut, encrypted: bool) -> Val {
 }
 
 pub(super) fn get_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
-    let it = req.string("ShardIterator", true, 1, 512, None)?;
-    let limit = req.int("Limit", false, 1, 10_000)?.unwrap_or(10_000) as usize;
-    req.string(
-        "StreamARN",
-        false,
-        1,
-        2048,
-        Some((ARN_PATTERN, arn_pattern)),
-    )?;
+    let it = req.text("ShardIterator")?;
+    let limit = req.number("Limit")?.unwrap_or(10_000) as usize;
     req.finish()?;
     let out = state.streams.get_records(it.unwrap_or_default(), limit)?;
     let encrypted = out.encrypted;

@@ -4,44 +4,16 @@
 
 use super::*;
 
-/// `ResourceARN`'s pattern in botocore's model.
-const RESOURCE_ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:.*(stream|channel|queue)/\\S+";
-
 /// What a `ResourceARN` names.
 pub(super) enum Resource {
     Stream(String),
     Consumer { stream: String, name: String },
 }
 
-fn resource_arn_pattern(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("arn:aws") else {
-        return false;
-    };
-    let Some((_, rest)) = rest.split_once(":kinesis:") else {
-        return false;
-    };
-    let mut parts = rest.splitn(3, ':');
-    let (Some(_region), Some(account), Some(tail)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && ["stream/", "channel/", "queue/"]
-            .iter()
-            .any(|k| tail.split_once(k).is_some_and(|(_, n)| !n.is_empty()))
-        && !s.chars().any(char::is_whitespace)
-}
-
-/// Reads `ResourceARN` (required) and resolves it once validation has passed.
+/// Reads `ResourceARN` (required; its pattern is the model's) and resolves it once
+/// validation has passed.
 pub(super) fn resource_arn<'a>(req: &mut Req<'a>) -> Result<Option<&'a str>, ApiError> {
-    req.string(
-        "ResourceARN",
-        true,
-        1,
-        2048,
-        Some((RESOURCE_ARN_PATTERN, resource_arn_pattern)),
-    )
+    req.text("ResourceARN")
 }
 
 pub(super) fn resolve_resource(state: &ApiState, arn: &str) -> Result<Resource, ApiError> {
@@ -62,79 +34,14 @@ pub(super) fn resolve_resource(state: &ApiState, arn: &str) -> Result<Resource, 
     }
 }
 
-/// A list of strings at `field`, with the list's and each member's length bounds.
-pub(super) fn string_list(
-    req: &mut Req<'_>,
-    field: &str,
-    required: bool,
-    len: (usize, usize),
-    member: (usize, usize),
-    allowed: Option<&[&str]>,
-) -> Result<Vec<String>, ApiError> {
-    let at = label(field);
-    let items = match req.raw(field) {
-        None => {
-            if required {
-                req.violation(None, &at, "Member must not be null");
-            }
-            return Ok(Vec::new());
-        }
-        Some(Val::Arr(a)) => a,
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a List",
-                other.kind()
-            )))
-        }
-    };
-    if items.len() < len.0 {
-        req.violation(
-            Some("[]"),
-            &at,
-            &format!("Member must have length greater than or equal to {}", len.0),
-        );
-    } else if items.len() > len.1 {
-        req.violation(
-            Some("[...]"),
-            &at,
-            &format!("Member must have length less than or equal to {}", len.1),
-        );
-    }
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let Val::Str(v) = item else {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a String",
-                item.kind()
-            )));
-        };
-        let item_at = format!("{at}.{}.member", i + 1);
-        check_string(req, v, &item_at, member.0, member.1, None);
-        if let Some(allowed) = allowed {
-            if !allowed.contains(&v.as_str()) {
-                req.violation(
-                    Some(v),
-                    &item_at,
-                    &format!(
-                        "Member must satisfy enum value set: [{}]",
-                        allowed.join(", ")
-                    ),
-                );
-            }
-        }
-        out.push(v.clone());
-    }
-    Ok(out)
-}
-
 pub(super) fn encryption(
     state: &ApiState,
     req: &mut Req<'_>,
     start: bool,
 ) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let ty = req.enumeration("EncryptionType", true, &["NONE", "KMS"])?;
-    let key = req.string("KeyId", true, 1, 2048, None)?;
+    let ty = req.text("EncryptionType")?;
+    let key = req.text("KeyId")?;
     req.finish()?;
     let name = r.resolve()?;
     if ty != Some("KMS") {
@@ -166,27 +73,13 @@ pub(super) fn encryption(
     Ok(empty())
 }
 
-fn metric_names() -> Vec<&'static str> {
-    let mut all: Vec<&str> = weir_streams::SHARD_LEVEL_METRICS.to_vec();
-    all.push("ALL");
-    all
-}
-
 pub(super) fn enhanced_monitoring(
     state: &ApiState,
     req: &mut Req<'_>,
     enable: bool,
 ) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let names = metric_names();
-    let metrics = string_list(
-        req,
-        "ShardLevelMetrics",
-        true,
-        (1, 7),
-        (0, usize::MAX),
-        Some(&names),
-    )?;
+    let metrics = string_list(req, "ShardLevelMetrics")?;
     req.finish()?;
     let name = r.resolve()?;
     let (before, after) = state
@@ -251,19 +144,10 @@ pub(super) fn update_account_settings(
     req: &mut Req<'_>,
 ) -> Result<Val, ApiError> {
     let status = match req.raw("MinimumThroughputBillingCommitment") {
-        None => {
-            req.violation(
-                None,
-                "minimumThroughputBillingCommitment",
-                "Member must not be null",
-            );
-            None
-        }
+        None => None,
         Some(v @ Val::Map(_)) => {
-            let mut sub = Req::new(v)?;
-            let st = sub.enumeration("Status", true, &["ENABLED", "DISABLED"])?;
-            sub.finish()?;
-            st
+            let sub = Req::new(v)?;
+            sub.text("Status")?
         }
         Some(other) => {
             return Err(ApiError::serialization(format!(
@@ -284,7 +168,7 @@ pub(super) fn update_account_settings(
 
 pub(super) fn update_max_record_size(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let kib = req.int("MaxRecordSizeInKiB", true, 1024, 10240)?;
+    let kib = req.number("MaxRecordSizeInKiB")?;
     req.finish()?;
     let name = r.resolve()?;
     state
@@ -295,10 +179,10 @@ pub(super) fn update_max_record_size(state: &ApiState, req: &mut Req<'_>) -> Res
 
 pub(super) fn update_warm_throughput(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let mibps = req.int("WarmThroughputMiBps", true, 0, i128::from(u32::MAX))?;
+    let mibps = req.number("WarmThroughputMiBps")?;
     req.finish()?;
     let name = r.resolve()?;
-    let mibps = mibps.unwrap_or_default() as u32;
+    let mibps = u32::try_from(mibps.unwrap_or_default()).unwrap_or(u32::MAX);
     state.streams.set_warm_throughput(name, mibps, true)?;
     Ok(map(vec![
         ("StreamARN", s(state.streams.arn(name))),
@@ -325,12 +209,8 @@ pub(super) fn update_record_distribution(
     state: &ApiState,
     req: &mut Req<'_>,
 ) -> Result<Val, ApiError> {
-    let arn = req.string("StreamARN", true, 1, 2048, Some((ARN_PATTERN, arn_pattern)))?;
-    let strategy = req.enumeration(
-        "RecordDistributionStrategy",
-        true,
-        &["AUTO", "USER_PARTITION_KEY"],
-    )?;
+    let arn = req.text("StreamARN")?;
+    let strategy = req.text("RecordDistributionStrategy")?;
     req.finish()?;
     let name = arn.and_then(parse_arn).unwrap_or_default();
     state
@@ -340,18 +220,10 @@ pub(super) fn update_record_distribution(
 }
 
 pub(super) fn update_stream_mode(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
-    let arn = req.string("StreamARN", true, 1, 2048, Some((ARN_PATTERN, arn_pattern)))?;
+    let arn = req.text("StreamARN")?;
     let mode = match req.raw("StreamModeDetails") {
-        None => {
-            req.violation(None, "streamModeDetails", "Member must not be null");
-            None
-        }
-        Some(v @ Val::Map(_)) => {
-            let mut sub = Req::new(v)?;
-            let m = sub.enumeration("StreamMode", true, &["PROVISIONED", "ON_DEMAND"])?;
-            sub.finish()?;
-            m
-        }
+        None => None,
+        Some(v @ Val::Map(_)) => Req::new(v)?.text("StreamMode")?,
         Some(other) => {
             return Err(ApiError::serialization(format!(
                 "{} can not be converted to a structure",
@@ -359,20 +231,21 @@ pub(super) fn update_stream_mode(state: &ApiState, req: &mut Req<'_>) -> Result<
             )))
         }
     };
-    let warm = req.int("WarmThroughputMiBps", false, 0, i128::from(u32::MAX))?;
+    let warm = req.number("WarmThroughputMiBps")?;
     req.finish()?;
     let name = arn.and_then(parse_arn).unwrap_or_default();
     let on_demand = mode == Some("ON_DEMAND");
     state.streams.set_stream_mode(name, on_demand)?;
     if let (Some(w), true) = (warm, on_demand) {
-        state.streams.set_warm_throughput(name, w as u32, false)?;
+        let w = u32::try_from(w).unwrap_or(u32::MAX);
+        state.streams.set_warm_throughput(name, w, false)?;
     }
     Ok(empty())
 }
 
 pub(super) fn put_policy(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let arn = resource_arn(req)?;
-    let policy = req.string("Policy", true, 0, usize::MAX, None)?;
+    let policy = req.text("Policy")?;
     req.finish()?;
     let policy = policy.unwrap_or_default();
     let doc: serde_json::Value = serde_json::from_str(policy)
@@ -418,7 +291,7 @@ pub(super) fn delete_policy(state: &ApiState, req: &mut Req<'_>) -> Result<Val, 
 }
 
 pub(super) fn tag_resource(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
-    let tags = tags_of(req, "Tags", true)?;
+    let tags = tags_of(req, "Tags")?;
     let arn = resource_arn(req)?;
     req.finish()?;
     match resolve_resource(state, arn.unwrap_or_default())? {
@@ -433,7 +306,7 @@ pub(super) fn tag_resource(state: &ApiState, req: &mut Req<'_>) -> Result<Val, A
 }
 
 pub(super) fn untag_resource(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
-    let keys = string_list(req, "TagKeys", true, (1, 50), (1, 128), None)?;
+    let keys = string_list(req, "TagKeys")?;
     let arn = resource_arn(req)?;
     req.finish()?;
     match resolve_resource(state, arn.unwrap_or_default())? {

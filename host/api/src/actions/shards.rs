@@ -4,14 +4,8 @@ use super::*;
 
 pub(super) fn split_shard(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let shard = req.name("ShardToSplit", true)?;
-    let key = req.string(
-        "NewStartingHashKey",
-        true,
-        0,
-        usize::MAX,
-        Some((HASH_KEY_PATTERN, hash_key_pattern)),
-    )?;
+    let shard = req.text("ShardToSplit")?;
+    let key = req.text("NewStartingHashKey")?;
     req.finish()?;
     let name = r.resolve()?;
     let key = key.unwrap_or_default();
@@ -28,8 +22,8 @@ pub(super) fn split_shard(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
 
 pub(super) fn merge_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let a = req.name("ShardToMerge", true)?;
-    let b = req.name("AdjacentShardToMerge", true)?;
+    let a = req.text("ShardToMerge")?;
+    let b = req.text("AdjacentShardToMerge")?;
     req.finish()?;
     state
         .streams
@@ -39,13 +33,12 @@ pub(super) fn merge_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, A
 
 pub(super) fn update_shard_count(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let target = req.int("TargetShardCount", true, 1, 100_000)?;
-    req.enumeration("ScalingType", true, &["UNIFORM_SCALING"])?;
+    let target = req.number("TargetShardCount")?;
     req.finish()?;
     let name = r.resolve()?;
-    let (cur, target) = state
-        .streams
-        .update_shard_count(name, target.unwrap_or(1) as u32)?;
+    // The model bounds it below only; the engine refuses what is over the shard limit.
+    let target = u32::try_from(target.unwrap_or(1)).unwrap_or(u32::MAX);
+    let (cur, target) = state.streams.update_shard_count(name, target)?;
     Ok(map(vec![
         ("StreamName", s(name)),
         ("CurrentShardCount", Val::Int(cur.into())),
@@ -60,16 +53,23 @@ pub(super) fn retention(
     increase: bool,
 ) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let hours = req.int("RetentionPeriodHours", true, 1, i128::from(i32::MAX))?;
+    let hours = req.number("RetentionPeriodHours")?;
     req.finish()?;
-    let hours = u32::try_from(hours.unwrap_or(0)).unwrap_or(u32::MAX);
+    // The model puts no bound on it: AWS's answer to a negative or tiny period is the
+    // engine's InvalidArgumentException (too short), to a huge one (too long).
+    let hours = hours.unwrap_or(0);
+    let hours = if hours < 0 {
+        0
+    } else {
+        u32::try_from(hours).unwrap_or(u32::MAX)
+    };
     state.streams.set_retention(r.resolve()?, hours, increase)?;
     Ok(empty())
 }
 
 pub(super) fn add_tags(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let tags = tags_of(req, "Tags", true)?;
+    let tags = tags_of(req, "Tags")?;
     req.finish()?;
     if tags.len() > MAX_TAGS {
         return Err(ApiError::invalid(format!(
@@ -82,8 +82,8 @@ pub(super) fn add_tags(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiEr
 
 pub(super) fn list_tags(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let start = req.string("ExclusiveStartTagKey", false, 1, 128, None)?;
-    let limit = req.int("Limit", false, 1, 50)?.unwrap_or(50) as usize;
+    let start = req.text("ExclusiveStartTagKey")?;
+    let limit = req.number("Limit")?.unwrap_or(50) as usize;
     req.finish()?;
     let tags = state.streams.tags(r.resolve()?)?;
     let mut page: Vec<(&String, &String)> = tags
@@ -107,45 +107,7 @@ pub(super) fn list_tags(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiE
 
 pub(super) fn remove_tags(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let keys: Vec<String> = match req.raw("TagKeys") {
-        None => {
-            req.violation(None, "tagKeys", "Member must not be null");
-            Vec::new()
-        }
-        Some(Val::Arr(a)) => {
-            if a.is_empty() {
-                req.violation(
-                    Some("[]"),
-                    "tagKeys",
-                    "Member must have length greater than or equal to 1",
-                );
-            } else if a.len() > 50 {
-                req.violation(
-                    Some("[...]"),
-                    "tagKeys",
-                    "Member must have length less than or equal to 50",
-                );
-            }
-            let mut out = Vec::new();
-            for (i, k) in a.iter().enumerate() {
-                let Val::Str(k) = k else {
-                    return Err(ApiError::serialization(format!(
-                        "{} can not be converted to a String",
-                        k.kind()
-                    )));
-                };
-                check_string(req, k, &format!("tagKeys.{}.member", i + 1), 1, 128, None);
-                out.push(k.clone());
-            }
-            out
-        }
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a List",
-                other.kind()
-            )))
-        }
-    };
+    let keys = string_list(req, "TagKeys")?;
     req.finish()?;
     state.streams.remove_tags(r.resolve()?, &keys)?;
     Ok(empty())

@@ -3,19 +3,11 @@
 use super::*;
 
 pub(super) fn create_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
-    let name = req.name("StreamName", true)?;
-    let count = req.int("ShardCount", false, 1, 100_000)?;
+    let name = req.text("StreamName")?;
+    let count = req.number("ShardCount")?;
     let mode = match req.raw("StreamModeDetails") {
         None => None,
-        Some(Val::Map(_)) => {
-            let inner = req.raw("StreamModeDetails").cloned().unwrap_or(Val::Null);
-            let mut sub = Req::new(&inner)?;
-            let m = sub
-                .enumeration("StreamMode", true, &["PROVISIONED", "ON_DEMAND"])?
-                .map(str::to_owned);
-            sub.finish()?;
-            m
-        }
+        Some(v @ Val::Map(_)) => Req::new(v)?.text("StreamMode")?,
         Some(other) => {
             return Err(ApiError::serialization(format!(
                 "{} can not be converted to a structure",
@@ -23,14 +15,15 @@ pub(super) fn create_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, 
             )))
         }
     };
-    let max_kib = req.int("MaxRecordSizeInKiB", false, 1024, 10240)?;
-    let warm = req.int("WarmThroughputMiBps", false, 0, i128::from(u32::MAX))?;
-    let tags = tags_of(req, "Tags", false)?;
+    let max_kib = req.number("MaxRecordSizeInKiB")?;
+    let warm = req.number("WarmThroughputMiBps")?;
+    let tags = tags_of(req, "Tags")?;
     req.finish()?;
     let name = name.unwrap_or_default();
-    let on_demand = mode.as_deref() == Some("ON_DEMAND");
+    let on_demand = mode == Some("ON_DEMAND");
     let shards = match (count, on_demand) {
-        (Some(c), _) => c as u32,
+        // The model bounds it below only; the engine refuses what is over the shard limit.
+        (Some(c), _) => u32::try_from(c).unwrap_or(u32::MAX),
         // On-demand streams start with four shards on AWS.
         (None, true) => 4,
         (None, false) => {
@@ -44,7 +37,8 @@ pub(super) fn create_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, 
         state.streams.set_max_record_size(name, kib as u32, false)?;
     }
     if let (Some(w), true) = (warm, on_demand) {
-        state.streams.set_warm_throughput(name, w as u32, false)?;
+        let w = u32::try_from(w).unwrap_or(u32::MAX);
+        state.streams.set_warm_throughput(name, w, false)?;
     }
     Ok(empty())
 }
@@ -68,8 +62,8 @@ pub(super) fn delete_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, 
 
 pub(super) fn describe_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let limit = req.int("Limit", false, 1, 10_000)?.unwrap_or(100) as usize;
-    let start = req.name("ExclusiveStartShardId", false)?;
+    let limit = req.number("Limit")?.unwrap_or(100) as usize;
+    let start = req.text("ExclusiveStartShardId")?;
     req.finish()?;
     let info = state.streams.describe_stream(r.resolve()?)?;
     let after = start.and_then(parse_shard_id);
@@ -169,9 +163,9 @@ pub(super) fn describe_stream_summary(
 }
 
 pub(super) fn list_streams(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
-    let limit = req.int("Limit", false, 1, 10_000)?.unwrap_or(100) as usize;
-    let start = req.name("ExclusiveStartStreamName", false)?;
-    let token = req.string("NextToken", false, 1, 1_048_576, None)?;
+    let limit = req.number("Limit")?.unwrap_or(100) as usize;
+    let start = req.text("ExclusiveStartStreamName")?;
+    let token = req.text("NextToken")?;
     req.finish()?;
     let after: Option<String> = match token {
         Some(t) => Some(
@@ -237,29 +231,17 @@ const NEXT_TOKEN_TTL_MS: i64 = 300_000;
 
 pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
-    let token = req.string("NextToken", false, 1, 1_048_576, None)?;
-    let start = req.name("ExclusiveStartShardId", false)?;
-    let max = req.int("MaxResults", false, 1, 10_000)?.unwrap_or(1000) as usize;
+    let token = req.text("NextToken")?;
+    let start = req.text("ExclusiveStartShardId")?;
+    let max = req.number("MaxResults")?.unwrap_or(1000) as usize;
     req.timestamp("StreamCreationTimestamp")?;
     let filter = match req.raw("ShardFilter") {
         None => None,
         Some(f @ Val::Map(_)) => {
             let mut sub = Req::new(f)?;
-            let ty = sub.enumeration(
-                "Type",
-                true,
-                &[
-                    "AFTER_SHARD_ID",
-                    "AT_TRIM_HORIZON",
-                    "FROM_TRIM_HORIZON",
-                    "AT_LATEST",
-                    "AT_TIMESTAMP",
-                    "FROM_TIMESTAMP",
-                ],
-            )?;
-            let id = sub.name("ShardId", false)?;
+            let ty = sub.text("Type")?;
+            let id = sub.text("ShardId")?;
             let ts = sub.timestamp("Timestamp")?;
-            sub.finish()?;
             Some((ty.unwrap_or_default().to_owned(), id.map(str::to_owned), ts))
         }
         Some(other) => {
@@ -302,12 +284,9 @@ pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
             filter,
         ),
     };
-    let info = state.streams.describe_stream(&name)?;
-    let metas: Vec<&ShardInfo> = info.shards.iter().collect();
-    let present: Vec<&str> = metas.iter().map(|m| m.shard_id.as_str()).collect();
     let mut after = after;
-    let keep: Vec<&ShardInfo> = match &filter {
-        None => metas.clone(),
+    let by_time = match &filter {
+        None => ShardFilter::FromTrimHorizon,
         Some((ty, id, ts)) => match ty.as_str() {
             "AFTER_SHARD_ID" => {
                 let id = id.as_deref().ok_or_else(|| {
@@ -316,56 +295,28 @@ pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
                 let idx = parse_shard_id(id)
                     .ok_or_else(|| ApiError::invalid(format!("Invalid ShardId {id}.")))?;
                 after = Some(after.map_or(idx, |a| a.max(idx)));
-                metas.clone()
+                ShardFilter::FromTrimHorizon
             }
-            // Shards open at the trim horizon: those whose ancestors are no longer kept.
-            "AT_TRIM_HORIZON" => metas
-                .iter()
-                .filter(|m| {
-                    m.parent_shard_id
-                        .as_deref()
-                        .is_none_or(|p| !present.contains(&p))
-                        && m.adjacent_parent_shard_id
-                            .as_deref()
-                            .is_none_or(|p| !present.contains(&p))
-                })
-                .copied()
-                .collect(),
-            "FROM_TRIM_HORIZON" => metas.clone(),
-            "AT_LATEST" => metas
-                .iter()
-                .filter(|m| m.ending_sequence_number.is_none())
-                .copied()
-                .collect(),
+            "AT_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
+            "AT_LATEST" => ShardFilter::AtLatest,
             "AT_TIMESTAMP" | "FROM_TIMESTAMP" => {
                 let ts = ts.ok_or_else(|| {
                     ApiError::invalid(format!(
                         "Must specify Timestamp in ShardFilter of type {ty}."
                     ))
                 })?;
-                let lifetimes = state.streams.shard_lifetimes(&name)?;
-                metas
-                    .iter()
-                    .filter(|m| {
-                        let Some((created, closed)) = lifetimes.get(&m.shard_id) else {
-                            return false;
-                        };
-                        let open_after = closed.is_none_or(|c| c > ts);
-                        if ty == "AT_TIMESTAMP" {
-                            *created <= ts && open_after
-                                || (*created > ts && m.parent_shard_id.is_none())
-                        } else {
-                            open_after
-                        }
-                    })
-                    .copied()
-                    .collect()
+                if ty == "AT_TIMESTAMP" {
+                    ShardFilter::AtTimestamp(ts)
+                } else {
+                    ShardFilter::FromTimestamp(ts)
+                }
             }
-            _ => metas.clone(),
+            _ => ShardFilter::FromTrimHorizon,
         },
     };
+    let keep = state.streams.list_shards(&name, by_time, now)?;
     let mut page: Vec<&ShardInfo> = keep
-        .into_iter()
+        .iter()
         .filter(|m| after.is_none_or(|a| parse_shard_id(&m.shard_id).is_some_and(|i| i > a)))
         .collect();
     let has_more = page.len() > max;

@@ -258,15 +258,48 @@ impl Streams {
         }
     }
 
-    /// Creation and close times of every shard, by shard id.
-    pub fn shard_lifetimes(&self, name: &str) -> Result<HashMap<String, (i64, Option<i64>)>> {
+    /// The shards ListShards answers for `filter` at `now_ms`, in shard order. A shard is
+    /// retained while it is open or closed within the retention period (AWS lists no
+    /// expired shard); this does not wait for the retention sweep to drop it.
+    pub fn list_shards(
+        &self,
+        name: &str,
+        filter: ShardFilter,
+        now_ms: i64,
+    ) -> Result<Vec<ShardInfo>> {
         let s = self.stream(name)?;
         let topo = read(&s.topo);
-        Ok(topo
-            .meta
+        let meta = &topo.meta;
+        let horizon = now_ms.saturating_sub(i64::from(meta.retention_hours) * 3_600_000);
+        // A closed shard from a catalog without close times counts as retained.
+        let retained =
+            |m: &ShardMeta| m.end_counter.is_none() || m.closed_ms.is_none_or(|c| c >= horizon);
+        let parent_retained = |m: &ShardMeta| {
+            [m.parent, m.adjacent_parent]
+                .into_iter()
+                .flatten()
+                .any(|p| topo.shard_meta(p).is_some_and(retained))
+        };
+        let open_since =
+            |m: &ShardMeta, ts: i64| m.end_counter.is_none() || m.closed_ms.is_none_or(|c| c >= ts);
+        Ok(meta
             .shards
             .iter()
-            .map(|m| (shard_id(m.index), (m.created_ms, m.closed_ms)))
+            .filter(|m| retained(m))
+            .filter(|m| match filter {
+                ShardFilter::FromTrimHorizon => true,
+                ShardFilter::AtTrimHorizon => !parent_retained(m),
+                ShardFilter::AtLatest => m.end_counter.is_none(),
+                ShardFilter::AtTimestamp(ts) => {
+                    if m.created_ms <= ts {
+                        open_since(m, ts)
+                    } else {
+                        !parent_retained(m)
+                    }
+                }
+                ShardFilter::FromTimestamp(ts) => open_since(m, ts.max(horizon)),
+            })
+            .map(|m| self.shard_info(m))
             .collect())
     }
 

@@ -526,3 +526,69 @@ fn a_failed_fsync_stops_writes_and_hides_what_it_may_have_lost() {
         .collect();
     assert_eq!(got, ["synced"]);
 }
+
+#[test]
+fn list_shards_filters_by_retention_and_lineage() {
+    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+    s.create_stream("ls", 1, false, BTreeMap::new())
+        .expect("create");
+    s.put_record("ls", &entry("k", "old"), None).expect("put");
+    let split_at = now_ms();
+    s.split_shard("ls", &shard_id(0), 1u128 << 127)
+        .expect("split");
+    let ids = |f: ShardFilter, now: i64| -> Vec<String> {
+        s.list_shards("ls", f, now)
+            .expect("list")
+            .into_iter()
+            .map(|x| x.shard_id)
+            .collect()
+    };
+    let (p, a, b) = (shard_id(0), shard_id(1), shard_id(2));
+    let now = now_ms();
+    // The closed parent is within retention: a reader from the trim horizon starts there.
+    assert_eq!(ids(ShardFilter::AtTrimHorizon, now), vec![p.clone()]);
+    assert_eq!(
+        ids(ShardFilter::FromTrimHorizon, now),
+        vec![p.clone(), a.clone(), b.clone()]
+    );
+    assert_eq!(ids(ShardFilter::AtLatest, now), vec![a.clone(), b.clone()]);
+    // Before the stream existed: the shards it started with.
+    assert_eq!(ids(ShardFilter::AtTimestamp(0), now), vec![p.clone()]);
+    assert_eq!(
+        ids(ShardFilter::AtTimestamp(now + 1), now),
+        vec![a.clone(), b.clone()]
+    );
+    // Moved up to the trim horizon, where the parent is still open.
+    assert_eq!(
+        ids(ShardFilter::FromTimestamp(0), now),
+        vec![p.clone(), a.clone(), b.clone()]
+    );
+    assert_eq!(
+        ids(ShardFilter::FromTimestamp(now + 1), now),
+        vec![a.clone(), b.clone()]
+    );
+    // A day and more later the parent has expired, swept or not: it is no longer listed,
+    // and its children are where the trim horizon (or an older timestamp) now starts.
+    let later = now + 25 * 3600 * 1000;
+    assert_eq!(s.describe_stream("ls").expect("d").shards.len(), 3);
+    assert_eq!(
+        ids(ShardFilter::AtTrimHorizon, later),
+        vec![a.clone(), b.clone()]
+    );
+    assert_eq!(
+        ids(ShardFilter::FromTrimHorizon, later),
+        vec![a.clone(), b.clone()]
+    );
+    assert_eq!(
+        ids(ShardFilter::AtTimestamp(split_at - 1000), later),
+        vec![a.clone(), b.clone()]
+    );
+    assert_eq!(
+        ids(ShardFilter::FromTimestamp(0), later),
+        vec![a.clone(), b.clone()]
+    );
+    assert!(matches!(
+        s.list_shards("nope", ShardFilter::AtLatest, now),
+        Err(StreamsError::NotFound(_))
+    ));
+}
