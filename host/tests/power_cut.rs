@@ -2,12 +2,13 @@
 //!
 //! `weir run` runs under an LD_PRELOAD shim (`power_cut_shim.c`, compiled here with the
 //! machine's gcc) that journals, for every successful fsync/fdatasync of a file under the
-//! storage folder, the file's size when the sync started. PutRecord and PutRecords callers and
-//! MQTT QoS 1 publishers (a rule with a kinesis action) load it and note what was
-//! acknowledged; the host is killed with SIGKILL mid-load, and every journaled file is cut back
-//! to its last synced size: what a power cut would have kept, since the page cache is gone.
-//! Then `weir run` starts again without the shim (it recovers, and delivers what its action
-//! spools kept), stops, and every acknowledged record must be in its stream.
+//! storage folder, the file's size when the sync started. PutRecord, PutRecords and Firehose
+//! PutRecordBatch callers and MQTT QoS 1 publishers (a rule with a kinesis action) load it and
+//! note what was acknowledged; the host is killed with SIGKILL mid-load, and every journaled
+//! file is cut back to its last synced size: what a power cut would have kept, since the page
+//! cache is gone. Every acknowledged PutRecordBatch record must then be in the Firehose
+//! buffer; `weir run` starts again without the shim (it recovers, and delivers what its action
+//! spools kept), stops, and every other acknowledged record must be in its stream.
 //!
 //! This cannot pass if an answer precedes the fsync of what it acknowledges: the bytes of such
 //! a record are past the synced size when the kill lands. With `WEIR_POWER_CUT_FSYNC=interval`
@@ -24,12 +25,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{base_config, call, free_port, read_stream, Weir};
+use common::{base_config, call, call_target, free_port, read_stream, Weir};
 use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde_json::json;
+use weir_streams::{Streams, StreamsConfig};
 
 const API_STREAM: &str = "direct";
 const MQTT_STREAM: &str = "published";
+const DELIVERY_STREAM: &str = "archive";
 /// Load before the kill.
 const LOAD: Duration = Duration::from_millis(1500);
 
@@ -38,6 +41,7 @@ const LOAD: Duration = Duration::from_millis(1500);
 struct Acked {
     put_record: Mutex<HashSet<String>>,
     put_records: Mutex<HashSet<String>>,
+    put_record_batch: Mutex<HashSet<String>>,
     mqtt: Mutex<HashSet<String>>,
 }
 
@@ -62,6 +66,12 @@ stream = "{MQTT_STREAM}"
 partition_key = "${{topic()}}"
 # Flushed before a record would wait for the spool (10 ms): acknowledged from the stream.
 buffer = {{ max_records = 50, max_age_ms = 2 }}
+
+# Nothing is delivered during the test: acknowledged records are in the Firehose buffer.
+[[firehose.delivery_streams]]
+name = "{DELIVERY_STREAM}"
+bucket = "cut-bucket"
+buffer_interval_s = 900
 "#,
         base_config(mqtt, &fsync)
     );
@@ -152,6 +162,45 @@ fn api_client(n: usize, api: String, batch: usize, stop: Arc<AtomicBool>, acked:
             }
         }
     }
+}
+
+/// Firehose PutRecordBatch of 20 records, until `stop`.
+fn firehose_client(n: usize, api: String, stop: Arc<AtomicBool>, acked: Arc<Acked>) {
+    let mut seq = 0u64;
+    while !stop.load(Ordering::Acquire) {
+        let ids: Vec<String> = (0..20)
+            .map(|_| {
+                seq += 1;
+                format!("f{n}-{seq}")
+            })
+            .collect();
+        let records: Vec<_> = ids.iter().map(|id| json!({"Data": data_of(id)})).collect();
+        let body = json!({"DeliveryStreamName": DELIVERY_STREAM, "Records": records});
+        if let Ok((200, v)) = call_target(&api, "Firehose_20150804.PutRecordBatch", &body) {
+            let answers = v["RequestResponses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut a = acked.put_record_batch.lock().expect("acked");
+            for (id, r) in ids.iter().zip(answers) {
+                if r["RecordId"].is_string() {
+                    a.insert(id.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The ids in the Firehose buffer (a private streams engine; one stream per delivery stream).
+fn buffered(dir: &Path) -> HashSet<String> {
+    let engine = Streams::open(StreamsConfig::new(dir)).expect("open the Firehose buffer");
+    let names: Vec<String> = engine.list_streams().into_iter().map(|s| s.name).collect();
+    drop(engine);
+    names
+        .iter()
+        .flat_map(|name| read_stream(dir, name))
+        .filter_map(|(_, v)| v["id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// A QoS 1 publisher with 16 messages in flight; a message counts once its PUBACK arrived.
@@ -256,11 +305,18 @@ fn a_power_cut_loses_no_acknowledged_record() {
         let (stop, acked) = (stop.clone(), acked.clone());
         threads.push(std::thread::spawn(move || publisher(n, mqtt, stop, acked)));
     }
+    {
+        let (api, stop, acked) = (api.clone(), stop.clone(), acked.clone());
+        threads.push(std::thread::spawn(move || {
+            firehose_client(0, api, stop, acked)
+        }));
+    }
     std::thread::sleep(LOAD);
     let before = |m: &Mutex<HashSet<String>>| m.lock().expect("acked").len();
     let flowing = (
         before(&acked.put_record),
         before(&acked.put_records),
+        before(&acked.put_record_batch),
         before(&acked.mqtt),
     );
     let _ = child.kill(); // SIGKILL, mid-load
@@ -270,6 +326,7 @@ fn a_power_cut_loses_no_acknowledged_record() {
         t.join().expect("client thread");
     }
     let (cut_files, cut_bytes) = power_cut(&journal);
+    let in_firehose = buffered(&data.join("firehose/buffer"));
 
     // Recovery without the shim; SIGTERM drains what the spools held into the stream.
     let weir = Weir::start(&cfg);
@@ -305,22 +362,27 @@ fn a_power_cut_loses_no_acknowledged_record() {
     let lost = [
         ("PutRecord", missing(&acked.put_record, &in_api)),
         ("PutRecords", missing(&acked.put_records, &in_api)),
+        (
+            "PutRecordBatch",
+            missing(&acked.put_record_batch, &in_firehose),
+        ),
         ("MQTT QoS 1", missing(&acked.mqtt, &in_mqtt)),
     ];
     eprintln!(
-        "power cut after {:.1} s: acknowledged PutRecord {}, PutRecords {}, MQTT {} \
+        "power cut after {:.1} s: acknowledged PutRecord {}, PutRecords {}, PutRecordBatch {}, MQTT {} \
          (at the kill: {flowing:?}); {cut_bytes} unsynced bytes discarded from {cut_files} files; \
          lost: {:?}",
         started.elapsed().as_secs_f64(),
         acked.put_record.lock().expect("acked").len(),
         acked.put_records.lock().expect("acked").len(),
+        acked.put_record_batch.lock().expect("acked").len(),
         acked.mqtt.lock().expect("acked").len(),
         lost.iter().map(|(k, m)| (k, m.len())).collect::<Vec<_>>(),
     );
     // Every kind of client must have been acknowledged while the load ran, or this proves
     // nothing.
     assert!(
-        flowing.0 > 0 && flowing.1 > 0 && flowing.2 > 0,
+        flowing.0 > 0 && flowing.1 > 0 && flowing.2 > 0 && flowing.3 > 0,
         "no traffic before the kill: {flowing:?}"
     );
     for (kind, m) in &lost {
