@@ -31,6 +31,8 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 /// object whose oldest record is this old goes to the error output whatever its retry
 /// duration, so the retry always ends well before the buffer trims its records.
 const RETRY_AGE_LIMIT_MS: i64 = 22 * 3600 * 1000;
+/// The buffer's retention, for the warning about held records older than it.
+const RETENTION_MS: i64 = 24 * 3600 * 1000;
 
 /// How long a failing object is retried before its records go to the error output: the
 /// stream's `DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds` when it
@@ -273,7 +275,12 @@ impl Delivery {
         let mut queue = match self.prepared.take() {
             Some(q) => q,
             None => match batch::prepare(inner, spec, &self.pending) {
-                Ok(q) => VecDeque::from(q),
+                Ok(q) => {
+                    // The failures that count from here are the objects' own.
+                    self.failing_since = None;
+                    self.attempts = 0;
+                    VecDeque::from(q)
+                }
                 Err(e) => {
                     let items: Vec<Item> = self
                         .pending
@@ -321,15 +328,24 @@ impl Delivery {
                     key,
                     records: Some(items),
                     ..
-                } if self.note_failure(retry, items) => {
-                    let why = weir_support::error_chain(&e);
-                    tracing::error!(stream = %self.name, key = %key, records = items.len(), attempts = self.attempts, error = %why, "storing an object kept failing past its retry duration; its records go to the error output");
-                    let errors = batch::store_failed(spec, Some(key), items, self.attempts, &why)?;
-                    self.fail_over(items.len());
-                    for o in errors.into_iter().rev() {
-                        queue.push_front(o);
+                } => {
+                    if self.note_failure(retry, items) {
+                        let why = weir_support::error_chain(&e);
+                        match batch::store_failed(spec, Some(key), items, self.attempts, &why) {
+                            Ok(errors) => {
+                                tracing::error!(stream = %self.name, key = %key, records = items.len(), attempts = self.attempts, error = %why, "storing an object kept failing past its retry duration; its records go to the error output");
+                                self.fail_over(items.len());
+                                for o in errors.into_iter().rev() {
+                                    queue.push_front(o);
+                                }
+                                continue;
+                            }
+                            // Kept as it is, and tried again.
+                            Err(fe) => {
+                                tracing::error!(stream = %self.name, key = %key, error = %fe, "cannot make the error records of a failed object")
+                            }
+                        }
                     }
-                    continue;
                 }
                 Output::Object { records: None, .. } => {
                     // The error output itself cannot be written: nothing else may take these
@@ -340,8 +356,14 @@ impl Delivery {
                     if was == 0 {
                         tracing::error!(stream = %self.name, records = held, error = %weir_support::error_chain(&e), "the error output cannot be written; these records are held and retried");
                     }
+                    let oldest = self.pending.iter().map(|r| r.arrival_ms).min();
+                    if oldest.is_some_and(|o| now_ms().saturating_sub(o) >= RETENTION_MS) {
+                        // The buffer may have trimmed them: only this thread's memory holds
+                        // them now. Said loudly, every attempt, never silently.
+                        tracing::error!(stream = %self.name, records = held, "held records are past the buffer's 24-hour retention; a restart now would lose them");
+                    }
                 }
-                _ => {}
+                Output::Http { .. } => {}
             }
             queue.push_front(out);
             self.prepared = Some(queue);
