@@ -14,6 +14,7 @@ import gzip
 import http.server
 import io
 import json
+import re
 import threading
 import time
 import unittest
@@ -230,6 +231,36 @@ class Partitioning(unittest.TestCase):
 
     def test_jq_form(self):
         self.partitioned("fh-dp-jq", "{make: .car.make}", lambda m: m)
+
+    def test_keys_s3_allows_are_written_as_they_are(self):
+        """Key values with `//`, `.`, `..` or a leading `/` make keys S3 stores as they are
+        (object_store would refuse them): the object's key is exactly PREFIX with the value
+        + NAME-VERSION-yyyy-MM-dd-HH-mm-ss-UUID, as Firehose writes it, and the records
+        behind such a value are delivered too."""
+        name = "fh-dp-odd-keys"
+        bucket = bucket_for(name)
+        create(name, bucket, Prefix="k/!{partitionKeyFromQuery:v}/", ErrorOutputPrefix=ERRORS,
+               ProcessingConfiguration={"Enabled": True, "Processors": [{
+                   "Type": "MetadataExtraction",
+                   "Parameters": [{"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{v: .v}"},
+                                  {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]},
+               DynamicPartitioningConfiguration={"Enabled": True})
+        values = ["a//b", ".", "..", "/lead", "ok"]
+        records = {v: (json.dumps({"v": v}) + "\n").encode() for v in values}
+        for v in values:
+            F.put_record(DeliveryStreamName=name, Record={"Data": records[v]})
+        objs = objects_under(bucket, "k/", len(values))
+        name_re = re.compile(rf"^{re.escape(name)}-1-\d{{4}}(-\d\d){{5}}-[0-9a-f-]{{36}}$")
+        by_value = {}
+        for key, body in objs.items():
+            for v in values:
+                rest = key[len(f"k/{v}/"):]
+                if key.startswith(f"k/{v}/") and name_re.match(rest):
+                    by_value.setdefault(v, []).append(body)
+        self.assertEqual(sorted(by_value), sorted(values), sorted(objs))
+        for v in values:
+            self.assertEqual(b"".join(by_value[v]), records[v], v)
+        self.assertEqual(list_keys(bucket, "errors/"), [])
 
     def test_iot_sql_form(self):
         self.partitioned("fh-dp-sql", "SELECT upper(car.make) AS make", lambda m: m.upper())
