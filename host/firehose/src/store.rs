@@ -393,6 +393,134 @@ mod tests {
         );
     }
 
+    /// One HTTP request read off a socket: the request line, the headers, the body; answers
+    /// `status`.
+    fn serve_one(
+        listener: std::net::TcpListener,
+        status: u16,
+    ) -> (String, Vec<(String, String)>, Vec<u8>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("request line");
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).expect("header");
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let (n, v) = h.split_once(':').expect("a header");
+            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map(|(_, v)| v.parse().expect("length"))
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).expect("body");
+        let mut out = stream;
+        write!(
+            out,
+            "HTTP/1.1 {status} X\r\ncontent-length: 7\r\nconnection: close\r\n\r\nrefused"
+        )
+        .expect("answer");
+        (line.trim_end().to_owned(), headers, body)
+    }
+
+    #[test]
+    fn a_raw_put_sends_the_exact_key_and_signs_the_path_it_sends() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || serve_one(listener, 200));
+        let request = RawPut {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            region: "eu-west-1".into(),
+            bucket: "bkt".into(),
+            key: "k/a//b/./../\u{1}x y/o".into(),
+            key_id: "AKIDTEST".into(),
+            secret: "secret".into(),
+            token: Some("tok".into()),
+        };
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        put_raw(&agent, &request, b"body").expect("put");
+        let (line, headers, body) = server.join().expect("server");
+        // No dot-segment removal, no merged slashes: S3 gets this key byte for byte.
+        assert_eq!(line, "PUT /bkt/k/a//b/./../%01x%20y/o HTTP/1.1");
+        assert_eq!(body, b"body");
+        let header = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no {n} header in {headers:?}"))
+        };
+        assert_eq!(header("host"), format!("127.0.0.1:{port}"));
+        assert_eq!(header("x-amz-security-token"), "tok");
+        let hash = weir_sigv4::sha256_hex(b"body");
+        assert_eq!(header("x-amz-content-sha256"), hash);
+        let date = header("x-amz-date");
+        let auth = header("authorization");
+        let scope = format!("{}/eu-west-1/s3/aws4_request", &date[..8]);
+        let signed = "host;x-amz-content-sha256;x-amz-date;x-amz-security-token";
+        // What a SigV4 verifier computes from the request as received.
+        let canonical_headers = format!(
+            "host:127.0.0.1:{port}\nx-amz-content-sha256:{hash}\nx-amz-date:{date}\nx-amz-security-token:tok\n"
+        );
+        let want = weir_sigv4::sign(
+            &weir_sigv4::CanonicalRequest {
+                method: "PUT",
+                path: "/bkt/k/a//b/./../%01x%20y/o",
+                query: "",
+                headers: &canonical_headers,
+                signed_headers: signed,
+                payload_hash: &hash,
+            },
+            &date,
+            &scope,
+            "secret",
+        );
+        assert_eq!(
+            auth,
+            format!("AWS4-HMAC-SHA256 Credential=AKIDTEST/{scope}, SignedHeaders={signed}, Signature={want}")
+        );
+    }
+
+    #[test]
+    fn a_refused_raw_put_is_an_error_with_the_answer() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || serve_one(listener, 403));
+        let request = RawPut {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            region: "us-east-1".into(),
+            bucket: "bkt".into(),
+            key: "a//b".into(),
+            key_id: "AKIDTEST".into(),
+            secret: "secret".into(),
+            token: None,
+        };
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let err = put_raw(&agent, &request, b"x").expect_err("refused");
+        server.join().expect("server");
+        let text = err.to_string();
+        assert!(
+            text.contains("HTTP 403") && text.contains("refused") && text.contains("a//b"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn folder_store_writes_under_the_bucket() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -405,5 +533,14 @@ mod tests {
             .expect("put");
         let got = std::fs::read(dir.path().join("bkt/2026/01/02/03/x-1")).expect("read");
         assert_eq!(got, b"hello");
+        // Keys S3 takes but a file system cannot are mapped inside the bucket folder.
+        rt.block_on(stores.put("bkt", "../../x", b"up".to_vec().into()))
+            .expect("put");
+        let got = std::fs::read(dir.path().join("bkt/%2E%2E/%2E%2E/x")).expect("read");
+        assert_eq!(got, b"up");
+        assert!(!dir.path().join("x").exists());
+        assert!(stores.check_key(&"k".repeat(MAX_KEY_BYTES + 1)).is_err());
+        assert!(stores.check_key(&format!("a/{}", "n".repeat(256))).is_err());
+        assert!(stores.check_key("a//b/./c").is_ok());
     }
 }
