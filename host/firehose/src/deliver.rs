@@ -379,8 +379,7 @@ impl Delivery {
         self.attempts += 1;
         let since = *self.failing_since.get_or_insert_with(Instant::now);
         let oldest = items.iter().map(|i| i.arrival_ms).min();
-        since.elapsed() >= retry
-            || oldest.is_some_and(|o| now_ms().saturating_sub(o) >= RETRY_AGE_LIMIT_MS)
+        retry_expired(since.elapsed(), retry, oldest, now_ms())
     }
 
     /// Records that `records` went to the error output instead of their object.
@@ -392,6 +391,18 @@ impl Delivery {
         self.failing_since = None;
         self.attempts = 0;
     }
+}
+
+/// Whether a head failing for `failing_for` is past its retry: `retry` spent, or its oldest
+/// record (arrived at `oldest_ms`) within two hours of the buffer's retention at `now_ms`.
+fn retry_expired(
+    failing_for: Duration,
+    retry: Duration,
+    oldest_ms: Option<i64>,
+    now_ms: i64,
+) -> bool {
+    failing_for >= retry
+        || oldest_ms.is_some_and(|o| now_ms.saturating_sub(o) >= RETRY_AGE_LIMIT_MS)
 }
 
 /// Sends one request with the endpoint's retries; records it could not deliver come back as
@@ -448,4 +459,30 @@ fn save_checkpoint(path: &Path, seq: &str) -> Result<()> {
         what: "cannot write a delivery checkpoint".into(),
         source: e.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_ends_at_its_duration_or_before_the_buffer_trims() {
+        let hour = 3600 * 1000;
+        let now = 100 * hour;
+        let (s, m) = (Duration::from_secs(1), Duration::from_secs(60));
+        assert!(!retry_expired(s, m, Some(now), now));
+        assert!(retry_expired(m, m, Some(now), now));
+        assert!(retry_expired(Duration::ZERO, Duration::ZERO, None, now));
+        // An hour-long retry for records that waited 21 h 59 min would outlive the 24 h
+        // buffer: at 22 h the records go to the error output whatever is left of it.
+        let hour_retry = Duration::from_secs(3600);
+        assert!(!retry_expired(
+            s,
+            hour_retry,
+            Some(now - 22 * hour + 1),
+            now
+        ));
+        assert!(retry_expired(s, hour_retry, Some(now - 22 * hour), now));
+        assert!(!retry_expired(s, hour_retry, None, now));
+    }
 }
