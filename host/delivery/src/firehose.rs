@@ -240,7 +240,8 @@ impl FirehoseWriter {
             root: config.root.clone(),
             source,
         };
-        std::fs::create_dir_all(&config.root).map_err(root_err)?;
+        // Synced as created: an object acknowledged under a new root keeps the root too.
+        weir_support::create_dir_all_synced(&config.root).map_err(root_err)?;
         let root = std::fs::canonicalize(&config.root).map_err(root_err)?;
         fsutil::remove_temp_files(&root).map_err(|source| FirehoseError::Io {
             name: name.clone(),

@@ -124,7 +124,12 @@ impl KvTable {
             return Err(KvError::InvalidName { name: name.into() });
         }
         let dir = dir.as_ref().to_path_buf();
-        fsutil::at(std::fs::create_dir_all(&dir), "create folder", &dir)?;
+        // Synced as created, like the table file's own name below.
+        fsutil::at(
+            weir_support::create_dir_all_synced(&dir),
+            "create folder",
+            &dir,
+        )?;
         let path = dir.join(format!("{name}.kv"));
         let tmp = compact_temp_path(&path);
         if tmp.exists() {

@@ -569,7 +569,7 @@ pub(super) struct Opened {
 /// starts exactly what the server starts, short of the broker and the API.
 pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
     let storage = &config.storage.dir;
-    std::fs::create_dir_all(storage)
+    weir_support::create_dir_all_synced(storage)
         .map_err(|e| HostError::storage(storage, "creating the folder", e))?;
     let mut sc = StreamsConfig::new(storage.join("streams"));
     sc.fsync = config.storage.fsync;

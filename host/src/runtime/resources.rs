@@ -201,16 +201,24 @@ impl Notifiers {
             }
             Channel::File { path, file } => {
                 if file.is_none() {
-                    if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir).map_err(file_err("creating", dir))?;
+                    // The file's name, and its folders', are synced as they are created: an
+                    // acknowledged alert must not vanish with its file at a power cut.
+                    let dir = match path.parent() {
+                        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                        _ => PathBuf::from("."),
+                    };
+                    weir_support::create_dir_all_synced(&dir)
+                        .map_err(file_err("creating", &dir))?;
+                    let created = !path.exists();
+                    let f = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&*path)
+                        .map_err(file_err("opening", path))?;
+                    if created {
+                        weir_support::sync_dir(&dir).map_err(file_err("syncing", &dir))?;
                     }
-                    *file = Some(
-                        OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(&*path)
-                            .map_err(file_err("opening", path))?,
-                    );
+                    *file = Some(f);
                 }
                 let line = serde_json::json!({
                     "channel": channel,
