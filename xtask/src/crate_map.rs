@@ -36,6 +36,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "weir-streams",
             "weir-delivery",
             "weir-rules",
+            "weir-sigv4",
             "weir-support",
         ],
     ),
