@@ -306,6 +306,61 @@ async fn a_subscriber_that_stops_reading_is_dropped_and_its_slot_freed() {
     assert_eq!(status, 200, "{body}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http1_subscriber_that_stops_reading_is_dropped_too() {
+    let api = start(ApiConfig::default(), limits(10_000, 300, 1)).await;
+    let arn = stream_with_consumer(&api.streams);
+    // 8 MB of records: more than the loopback socket buffers on both sides can hold.
+    let entries: Vec<weir_streams::PutEntry> = (0..8)
+        .map(|i| weir_streams::PutEntry {
+            partition_key: format!("k{i}"),
+            explicit_hash_key: None,
+            data: vec![b'x'; 1 << 20],
+        })
+        .collect();
+    api.streams.put_records("s", &entries).expect("put");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let mut s = socket.connect(api.addr).await.expect("connect");
+    let body = json!({
+        "ConsumerARN": arn,
+        "ShardId": "shardId-000000000000",
+        "StartingPosition": {"Type": "TRIM_HORIZON"},
+    })
+    .to_string();
+    let h = head(
+        api.addr,
+        "SubscribeToShard",
+        Some(&any_signature()),
+        body.len() as u64,
+        "",
+    );
+    s.write_all(h.as_bytes()).await.expect("write head");
+    s.write_all(body.as_bytes()).await.expect("write body");
+    // The subscription is served: a status line, then events...
+    let mut status = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut status))
+        .await
+        .expect("an answer")
+        .expect("read");
+    assert_eq!(&status, b"HTTP/1.1 200");
+    // ...that are never read: the server's writes stall, and the only slot must come free.
+    let stalled = Instant::now();
+    let deadline = stalled + Duration::from_secs(8);
+    loop {
+        if let Some((status, body)) = call(api.addr, "ListStreams", b"{}").await {
+            assert_eq!(status, 200, "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled subscriber kept the only slot"
+        );
+    }
+    assert!(stalled.elapsed() >= Duration::from_millis(250));
+    drop(s);
+}
+
 /// A SigV4 header signed with `secret` over `claimed` as the payload hash.
 fn signature_header(addr: SocketAddr, date: &str, claimed: &str, secret: &str) -> String {
     let scope = format!("{}/us-east-1/kinesis/aws4_request", &date[..8]);
