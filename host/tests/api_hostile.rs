@@ -1,5 +1,6 @@
 //! Hostile HTTP clients against `weir streams serve` with signature checking on: slow and idle
-//! connections, oversized and stalled bodies, garbage, huge CreateStream requests. Each is
+//! connections, oversized and stalled bodies, garbage, huge CreateStream requests, a bad
+//! signature with an 8 MB body it never sends, bodies beyond the memory budget. Each is
 //! refused the way the issue asks, and a correctly signed request is still served afterwards
 //! (and while the attack is going on).
 
@@ -138,15 +139,14 @@ fn oversized_stalled_and_garbage_bodies_are_refused_and_the_host_keeps_serving()
     let server = start(dir.path());
     let addr = server.addr.clone();
 
-    // A control action declaring 100 MB: refused before a byte of it is read.
+    // A control action declaring 100 MB, signed: refused before a byte of it is read. (An
+    // unsigned one is refused before that, for its missing signature.)
+    let hash = weir_sigv4::sha256_hex(b"{}");
     let mut s = TcpStream::connect(&addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    s.write_all(
-        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\n\
-          Content-Type: application/x-amz-json-1.1\r\nContent-Length: 100000000\r\n\r\n",
-    )
-    .expect("write");
+    s.write_all(signed_head(&addr, "ListStreams", 100_000_000, &hash, SECRET, false).as_bytes())
+        .expect("write");
     let (status, body) = response(&mut s);
     assert_eq!(status, 413, "{body}");
     assert!(body["message"]
@@ -157,11 +157,9 @@ fn oversized_stalled_and_garbage_bodies_are_refused_and_the_host_keeps_serving()
     let mut s = TcpStream::connect(&addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    s.write_all(
-        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\n\
-          Content-Type: application/x-amz-json-1.1\r\nContent-Length: 10\r\n\r\n{\"",
-    )
-    .expect("write");
+    s.write_all(signed_head(&addr, "ListStreams", 10, &hash, SECRET, false).as_bytes())
+        .expect("write");
+    s.write_all(b"{\"").expect("write");
     assert_eq!(response(&mut s).0, 408);
 
     // Garbage instead of HTTP.
@@ -241,4 +239,121 @@ fn huge_create_stream_requests_hit_the_host_caps() {
     let (status, body) = signed(&addr, "ListStreams", &json!({}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["StreamNames"], json!(["a", "b", "c"]));
+}
+
+/// The head of a request for `action` signed with `secret`; with `claim`, the body's hash
+/// is claimed in a signed `x-amz-content-sha256` (so the headers decide the signature).
+fn signed_head(
+    addr: &str,
+    action: &str,
+    len: usize,
+    body_hash: &str,
+    secret: &str,
+    claim: bool,
+) -> String {
+    let date = weir_sigv4::format_amz_date(weir_support::now_ms() / 1000);
+    let scope = format!("{}/us-east-1/kinesis/aws4_request", &date[..8]);
+    let target = format!("Kinesis_20131202.{action}");
+    let (claim_header, claim_line, signed_headers) = if claim {
+        (
+            format!("x-amz-content-sha256:{body_hash}\n"),
+            format!("X-Amz-Content-Sha256: {body_hash}\r\n"),
+            "content-type;host;x-amz-content-sha256;x-amz-date;x-amz-target",
+        )
+    } else {
+        (
+            String::new(),
+            String::new(),
+            "content-type;host;x-amz-date;x-amz-target",
+        )
+    };
+    let headers = format!(
+        "content-type:application/x-amz-json-1.1\nhost:{addr}\n{claim_header}x-amz-date:{date}\nx-amz-target:{target}\n"
+    );
+    let sig = weir_sigv4::sign(
+        &weir_sigv4::CanonicalRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            signed_headers,
+            payload_hash: body_hash,
+        },
+        &date,
+        &scope,
+        secret,
+    );
+    format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: {target}\r\nX-Amz-Date: {date}\r\n{claim_line}\
+         Authorization: AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={signed_headers}, Signature={sig}\r\n\
+         Content-Length: {len}\r\n\r\n"
+    )
+}
+
+#[test]
+fn headers_are_judged_before_the_body_and_bodies_share_one_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = common::Server::start(
+        dir.path(),
+        &[
+            "--verify-key",
+            &format!("{KEY}:{SECRET}"),
+            "--body-budget-bytes",
+            "16777216",
+            "--body-timeout-ms",
+            "20000",
+        ],
+    );
+    let addr = server.addr.clone();
+    let len = 8_000_000;
+    let hash = weir_sigv4::sha256_hex(b"a body that is never sent");
+
+    // A wrong signature over a claimed body hash: refused on the headers, nothing of the
+    // 8 MB body sent.
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(signed_head(&addr, "PutRecords", len, &hash, "not-the-secret", true).as_bytes())
+        .expect("write head");
+    let (status, body) = response(&mut s);
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("InvalidSignatureException")),
+        "{body}"
+    );
+
+    // Correctly signed requests pass the headers and take 8 MB each of the 16 MiB budget
+    // while their bodies come; the third does not fit and gets 503 before its body.
+    let mut holders = Vec::new();
+    let mut refused = None;
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(&addr).expect("connect");
+        s.write_all(signed_head(&addr, "PutRecords", len, &hash, SECRET, false).as_bytes())
+            .expect("write head");
+        s.write_all(&[b' '; 1024]).expect("write part");
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        let mut first = [0u8; 1];
+        match s.peek(&mut first) {
+            Ok(n) if n > 0 => {
+                s.set_read_timeout(Some(Duration::from_secs(5)))
+                    .expect("timeout");
+                refused = Some(response(&mut s));
+                break;
+            }
+            _ => holders.push(s),
+        }
+    }
+    let (status, body) = refused.expect("no 503 while the budget is full");
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (503, Some("ServiceUnavailableException")),
+        "{body}"
+    );
+    assert_eq!(holders.len(), 2);
+    // A small signed request still fits.
+    let (status, body) = signed(&addr, "ListStreams", &json!({}));
+    assert_eq!(status, 200, "{body}");
+    drop(holders);
 }
