@@ -137,9 +137,6 @@ impl Plan {
         resources: &Arc<Resources>,
         prepared: BTreeMap<String, Arc<PluginSlot>>,
     ) -> Result<Plan, PlanError> {
-        resources
-            .dead_letters
-            .set_budget(config.storage.dead_letter_max_bytes);
         let mut plan = Plan {
             index: RuleIndex::new(),
             rules: Vec::new(),
@@ -165,6 +162,10 @@ impl Plan {
         for orphan in super::spool::orphans(&resources.spool_dir, &plan.spool_dirs) {
             tracing::warn!(path = %orphan.display(), "a spool belongs to no configured action (its rule or action is gone, or now delivers elsewhere): its records are not delivered until an action of that rule delivers where it did again");
         }
+        // Only once the plan could be built: a refused reload changes nothing.
+        resources
+            .dead_letters
+            .set_budget(config.storage.dead_letter_max_bytes);
         Ok(plan)
     }
 
