@@ -9,8 +9,9 @@
 //! - `test`: builds the plugins, then checks formatting, runs the demo (the same function as
 //!   `demo`, on free ports) and checks its outcome against the seed data, runs clippy on every
 //!   target, runs every test of the workspace, and cross-builds `weir-device` for the Raspberry Pi and runs
-//!   it under qemu (`device/ci-aarch64.sh`). This is what CI runs. Extra arguments go to
-//!   `cargo test` (and skip the demo and the cross build).
+//!   it under qemu (`device/ci-aarch64.sh`), and fuzzes the embedded broker for two minutes
+//!   (`fuzz_mqtt`). This is what CI runs. Extra arguments go to `cargo test` (and skip the
+//!   demo, the fuzz run and the cross build).
 //!
 //! Everything runs in the dev profile with one target directory, so the heavy dependencies
 //! (wasmtime, cranelift) are built once and shared by the demo, the tests and clippy's checks.
@@ -255,6 +256,56 @@ fn ensure_test_tools() -> Result<()> {
     apt_install(&missing)
 }
 
+/// How long CI fuzzes each MQTT target (`host/fuzz/mqtt`).
+const FUZZ_SECONDS: u32 = 60;
+
+/// A short fuzz run of the embedded broker: rumqttd's decoders (`mqtt_decode`) and its router
+/// with held acks behind real listeners (`mqtt_broker`), each for [`FUZZ_SECONDS`], starting from
+/// the checked-in corpus. cargo-fuzz wants nightly for `-Zsanitizer`; `RUSTC_BOOTSTRAP=1` lets
+/// stable pass those flags, and `--sanitizer none` needs no instrumented std (the code under
+/// test is safe Rust: the fuzzer looks for panics, hangs and a broker that stops serving, which
+/// the targets check). Installs cargo-fuzz when missing (about a minute); the fuzz build is
+/// its own workspace and target dir (`host/fuzz/target`, about 3 minutes from scratch on 2
+/// cores). What the run finds goes to `target/mqtt-fuzz/`, not into the checked-in corpus; a
+/// crash fails the step and prints its input (add it to `host/fuzz/corpus/TARGET/` once fixed:
+/// `cargo test -p weir-host --test mqtt_fuzz` replays that corpus on every run).
+fn fuzz_mqtt(root: &Path) -> Result<()> {
+    if !have("cargo-fuzz") {
+        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    let fuzz_dir = root.join("host/fuzz/mqtt");
+    let out = target_dir(root).join("mqtt-fuzz");
+    for target in ["mqtt_decode", "mqtt_broker"] {
+        let found = out.join("corpus").join(target);
+        let artifacts = out.join("artifacts").join(target);
+        std::fs::create_dir_all(&found).with_context(|| format!("{}", found.display()))?;
+        std::fs::create_dir_all(&artifacts).with_context(|| format!("{}", artifacts.display()))?;
+        let mut cmd = cargo();
+        cmd.current_dir(&fuzz_dir)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args([
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                ".",
+                "--sanitizer",
+                "none",
+                "--target-dir",
+            ])
+            .arg(root.join("host/fuzz/target"))
+            .arg(target)
+            .arg(&found)
+            .arg(root.join("host/fuzz/corpus").join(target))
+            .arg("--")
+            .arg(format!("-max_total_time={FUZZ_SECONDS}"))
+            .arg("-timeout=60")
+            .arg("-max_len=4096")
+            .arg(format!("-artifact_prefix={}/", artifacts.display()));
+        run(&mut cmd)?;
+    }
+    Ok(())
+}
+
 /// Times the steps of `cargo xtask test` and prints where the wall time went, so a slow CI
 /// run says which step to look at.
 #[derive(Default)]
@@ -329,6 +380,12 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             .env("WEIR_PLUGIN_DIR", &plugins);
         run(&mut cmd)
     })?;
+    if extra.is_empty() {
+        steps.run(
+            "fuzzing the embedded broker (cargo-fuzz, 60 s per MQTT target)",
+            || fuzz_mqtt(root),
+        )?;
+    }
     // The Raspberry Pi build: cross-compile weir-device for aarch64 and replay the seed CSV
     // with that binary under qemu-user against a loopback broker. The script installs the
     // cross toolchain and qemu from Debian when they are missing.

@@ -55,6 +55,9 @@ fn connect_code(return_code: ConnectReturnCode) -> u8 {
         ConnectReturnCode::ServiceUnavailable => 3,
         ConnectReturnCode::BadUserNamePassword => 4,
         ConnectReturnCode::NotAuthorized => 5,
-        _ => unreachable!(),
+        // weir patch 6: an MQTT 5 refusal sent to a v4 client is "server unavailable" (3), the
+        // nearest v4 code; upstream panicked the connection task.
+        ConnectReturnCode::UnsupportedProtocolVersion => 1,
+        _ => 3,
     }
 }

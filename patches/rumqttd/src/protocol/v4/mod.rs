@@ -310,60 +310,68 @@ impl Protocol for V4 {
         }
 
         let packet = packet.freeze();
-        let packet = match packet_type {
-            PacketType::Connect => {
-                let (connect, login, lastwill) = connect::read(fixed_header, packet)?;
-                Packet::Connect(connect, None, lastwill, None, login)
-            }
-            PacketType::ConnAck => Packet::ConnAck(connack::read(fixed_header, packet)?, None),
-            PacketType::Publish => Packet::Publish(publish::read(fixed_header, packet)?, None),
-            PacketType::PubAck => Packet::PubAck(puback::read(fixed_header, packet)?, None),
-            PacketType::Subscribe => {
-                Packet::Subscribe(subscribe::read(fixed_header, packet)?, None)
-            }
-            PacketType::SubAck => Packet::SubAck(suback::read(fixed_header, packet)?, None),
-            PacketType::Unsubscribe => {
-                Packet::Unsubscribe(unsubscribe::read(fixed_header, packet)?, None)
-            }
-            PacketType::UnsubAck => Packet::UnsubAck(unsuback::read(fixed_header, packet)?, None),
-            PacketType::PingReq => Packet::PingReq(PingReq),
-            PacketType::PingResp => Packet::PingResp(PingResp),
-            PacketType::PubRec => Packet::PubRec(pubrec::read(fixed_header, packet)?, None),
-            PacketType::PubRel => Packet::PubRel(pubrel::read(fixed_header, packet)?, None),
-            PacketType::PubComp => Packet::PubComp(pubcomp::read(fixed_header, packet)?, None),
-            // v4 Disconnect packet gets handled in the previous check, this branch gets hit when
-            // Disconnect packet has properties which is only valid for v5
-            PacketType::Disconnect => return Err(Error::InvalidProtocol),
-            _ => unreachable!(),
+        // weir patch 6: the frame is complete and already taken off the stream, so a decoder
+        // that runs out of bytes inside it found a malformed packet. Upstream passed its
+        // `InsufficientBytes` on, and the network loop then waited for more bytes and decoded
+        // the next packet from the wrong offset.
+        let decode = move || -> Result<Packet, Error> {
+            Ok(match packet_type {
+                PacketType::Connect => {
+                    let (connect, login, lastwill) = connect::read(fixed_header, packet)?;
+                    Packet::Connect(connect, None, lastwill, None, login)
+                }
+                PacketType::ConnAck => Packet::ConnAck(connack::read(fixed_header, packet)?, None),
+                PacketType::Publish => Packet::Publish(publish::read(fixed_header, packet)?, None),
+                PacketType::PubAck => Packet::PubAck(puback::read(fixed_header, packet)?, None),
+                PacketType::Subscribe => {
+                    Packet::Subscribe(subscribe::read(fixed_header, packet)?, None)
+                }
+                PacketType::SubAck => Packet::SubAck(suback::read(fixed_header, packet)?, None),
+                PacketType::Unsubscribe => {
+                    Packet::Unsubscribe(unsubscribe::read(fixed_header, packet)?, None)
+                }
+                PacketType::UnsubAck => {
+                    Packet::UnsubAck(unsuback::read(fixed_header, packet)?, None)
+                }
+                PacketType::PingReq => Packet::PingReq(PingReq),
+                PacketType::PingResp => Packet::PingResp(PingResp),
+                PacketType::PubRec => Packet::PubRec(pubrec::read(fixed_header, packet)?, None),
+                PacketType::PubRel => Packet::PubRel(pubrel::read(fixed_header, packet)?, None),
+                PacketType::PubComp => Packet::PubComp(pubcomp::read(fixed_header, packet)?, None),
+                // v4 Disconnect packet gets handled in the previous check, this branch gets hit when
+                // Disconnect packet has properties which is only valid for v5
+                PacketType::Disconnect => return Err(Error::InvalidProtocol),
+                _ => unreachable!(),
+            })
         };
-
-        Ok(packet)
+        decode().map_err(|e| match e {
+            Error::InsufficientBytes(_) => Error::MalformedPacket,
+            e => e,
+        })
     }
 
     fn write(&self, packet: Packet, buffer: &mut BytesMut) -> Result<usize, Error> {
+        // weir patch 6: properties are MQTT 5 only, and a v4 client is sent the packet without
+        // them. Upstream panicked (`unreachable!`) on any packet with properties, and the
+        // router hands a v4 connection such packets: a message a v5 client published with a
+        // property (a user property, a message expiry...) and a v4 client subscribed to.
         let size = match packet {
-            Packet::Connect(connect, None, last_will, None, login) => {
+            Packet::Connect(connect, _, last_will, _, login) => {
                 connect::write(&connect, &login, &last_will, buffer)?
             }
-            // TODO: set ConnAckProperties conditionally based on version
-            // currently we can't conditionally set them based on v5 or v4,
-            // so we ignore them, as properties can't be there in v4.
             Packet::ConnAck(connack, _) => connack::write(&connack, buffer)?,
-            Packet::Publish(publish, None) => publish::write(&publish, buffer)?,
-            Packet::PubAck(puback, None) => puback::write(&puback, buffer)?,
-            Packet::Subscribe(subscribe, None) => subscribe::write(&subscribe, buffer)?,
-            Packet::SubAck(suback, None) => suback::write(&suback, buffer)?,
-            Packet::PubRec(pubrec, None) => pubrec::write(&pubrec, buffer)?,
-            Packet::PubRel(pubrel, None) => pubrel::write(&pubrel, buffer)?,
-            Packet::PubComp(pubcomp, None) => pubcomp::write(&pubcomp, buffer)?,
-            Packet::Unsubscribe(unsubscribe, None) => unsubscribe::write(&unsubscribe, buffer)?,
-            Packet::UnsubAck(unsuback, None) => unsuback::write(&unsuback, buffer)?,
-            Packet::Disconnect(disconnect, None) => disconnect::write(&disconnect, buffer)?,
-            Packet::PingReq(pingreq) => ping::pingreq::write(buffer)?,
-            Packet::PingResp(pingresp) => ping::pingresp::write(buffer)?,
-            _ => unreachable!(
-                "This branch only matches for packets with Properties, which is not possible in v4",
-            ),
+            Packet::Publish(publish, _) => publish::write(&publish, buffer)?,
+            Packet::PubAck(puback, _) => puback::write(&puback, buffer)?,
+            Packet::Subscribe(subscribe, _) => subscribe::write(&subscribe, buffer)?,
+            Packet::SubAck(suback, _) => suback::write(&suback, buffer)?,
+            Packet::PubRec(pubrec, _) => pubrec::write(&pubrec, buffer)?,
+            Packet::PubRel(pubrel, _) => pubrel::write(&pubrel, buffer)?,
+            Packet::PubComp(pubcomp, _) => pubcomp::write(&pubcomp, buffer)?,
+            Packet::Unsubscribe(unsubscribe, _) => unsubscribe::write(&unsubscribe, buffer)?,
+            Packet::UnsubAck(unsuback, _) => unsuback::write(&unsuback, buffer)?,
+            Packet::Disconnect(disconnect, _) => disconnect::write(&disconnect, buffer)?,
+            Packet::PingReq(_) => ping::pingreq::write(buffer)?,
+            Packet::PingResp(_) => ping::pingresp::write(buffer)?,
         };
         Ok(size)
     }

@@ -55,6 +55,11 @@ pub fn read(
     let disconnect = Disconnect {
         reason_code: reason(reason_code)?,
     };
+    // weir patch 6: "if the Remaining Length is less than 2, a value of 0 is used" for the
+    // property length (MQTT 5 §3.14.2.2.1); upstream read past the frame.
+    if fixed_header.remaining_len < 2 {
+        return Ok((disconnect, None));
+    }
     let properties = properties::read(&mut bytes)?;
 
     Ok((disconnect, properties))
@@ -78,10 +83,10 @@ pub fn write(
 
     buffer.put_u8(code(disconnect.reason_code));
 
+    // weir patch 6: without properties the body is the reason code alone, as `len` counts it
+    // (upstream also wrote a zero property length past the remaining length it announced).
     if let Some(properties) = &properties {
         properties::write(properties, buffer)?;
-    } else {
-        write_remaining_length(buffer, 0)?;
     }
 
     Ok(1 + len_len + length)

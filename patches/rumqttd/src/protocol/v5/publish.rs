@@ -186,7 +186,9 @@ mod properties {
                 }
                 PropertyType::SubscriptionIdentifier => {
                     let (id_len, id) = length(bytes.iter())?;
-                    cursor += 1 + id_len;
+                    // weir patch 6: the property's identifier byte is already counted above;
+                    // upstream counted it twice and took the next properties for payload.
+                    cursor += id_len;
                     bytes.advance(id_len);
                     subscription_identifiers.push(id);
                 }

@@ -196,8 +196,9 @@ mod properties {
             match property(prop)? {
                 PropertyType::SubscriptionIdentifier => {
                     let (id_len, sub_id) = length(bytes.iter())?;
-                    // TODO: Validate 1 +. Tests are working either way
-                    cursor += 1 + id_len;
+                    // weir patch 6: the property's identifier byte is already counted above;
+                    // upstream counted it twice and took the next properties for payload.
+                    cursor += id_len;
                     bytes.advance(id_len);
                     id = Some(sub_id)
                 }
