@@ -27,12 +27,20 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
         },
         Broker::External(b) => format!("{} (shared group {})", b.url, b.share_group),
     };
-    println!("ready: mqtt {mqtt}, api http://{}", host.api_addr());
-    std::io::stdout().flush()?;
-
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // The handlers exist before `ready` is printed: a SIGTERM right after it drains too.
+    let (mut term, mut int) = rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        ))
+    })?;
+    println!("ready: mqtt {mqtt}, api http://{}", host.api_addr());
+    std::io::stdout().flush()?;
+
     let (dead_tx, dead_rx) = tokio::sync::oneshot::channel::<String>();
     let watched = std::sync::Arc::downgrade(&host);
     std::thread::Builder::new()
@@ -58,14 +66,13 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
             }
         })
         .context("starting the broker watchdog")?;
-    let stop = rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stop: Result<&str, String> = rt.block_on(async {
         tokio::select! {
-            r = tokio::signal::ctrl_c() => r.map(|()| Ok("SIGINT")),
-            _ = term.recv() => Ok(Ok("SIGTERM")),
-            Ok(e) = dead_rx => Ok(Err(e)),
+            _ = int.recv() => Ok("SIGINT"),
+            _ = term.recv() => Ok("SIGTERM"),
+            Ok(e) = dead_rx => Err(e),
         }
-    })?;
+    });
     let code = match &stop {
         Ok(signal) => {
             eprintln!("{signal}: draining");
