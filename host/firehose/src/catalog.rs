@@ -228,7 +228,7 @@ impl Firehose {
     /// delivery stream in the catalog. `runtime` runs the object-store requests.
     pub fn open(config: FirehoseConfig, runtime: tokio::runtime::Handle) -> Result<Firehose> {
         let io = |what: String| move |source| FirehoseError::Io { what, source };
-        std::fs::create_dir_all(config.dir.join("checkpoints")).map_err(io(format!(
+        weir_support::create_dir_all_synced(&config.dir.join("checkpoints")).map_err(io(format!(
             "cannot create {}",
             config.dir.join("checkpoints").display()
         )))?;

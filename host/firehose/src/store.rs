@@ -228,7 +228,8 @@ fn put_folder(dir: &std::path::Path, bucket: &str, key: &str, body: &PutPayload)
         key: key.to_owned(),
         reason,
     };
-    std::fs::create_dir_all(dir).map_err(|source| FirehoseError::Io {
+    // Synced as it is made: an object stored in it must not vanish with its folder's name.
+    weir_support::create_dir_all_synced(dir).map_err(|source| FirehoseError::Io {
         what: format!("cannot create the bucket folder {}", dir.display()),
         source,
     })?;
