@@ -101,7 +101,10 @@ fn mqtt_broker_corpus_replay() {
     }
     // The seeds' publishes reached the holder (é/x included), besides the honest ones.
     let received = broker.received.load(Ordering::Relaxed);
-    assert!(received >= files.len() + 20, "{received} messages");
+    assert!(
+        received >= files.len() + if checked_in { 20 } else { 0 },
+        "{received} messages"
+    );
 }
 
 #[test]
