@@ -141,6 +141,11 @@ decode = {
                         + ack(6, 2, True, 0x92) + ack(7, 2, True, 0)),
     "ping_disconnect": PING + DISC,
     "disconnect_v5_reason": frame(0xE0, b"\x04" + props(u32p(0x11, 0) + sp(0x1F, "bye"))),
+    # Found by fuzzing (rumqttd patch 6): a reason code without a property length; a
+    # subscription identifier before other properties.
+    "disconnect_v5_reason_only": frame(0xE0, b"\x04") + PING,
+    "publish_v5_subscription_ids_then_user": publish("é/x", 1, 1, True, bytes([0x0B, 11, 0x0B, 4]) + user("k", "v")),
+    "subscribe_v5_subscription_id_then_user": subscribe([("é/x", 1)], v5=True, p=bytes([0x0B, 9]) + user("k", "v")),
     "connack_from_client": frame(0x20, b"\x00\x00\x00"),
     "unsuback_from_client": frame(0xB0, b"\x00\x01\x00\x00"),
     "suback_from_client": frame(0x90, b"\x00\x01\x00"),
