@@ -119,6 +119,9 @@ pub struct BrokerLimits {
     pub max_packet_bytes: usize,
     /// QoS 1/2 messages a client may have unacknowledged.
     pub max_inflight: usize,
+    /// PUBLISH packets per second one connection may send (AWS IoT Core allows 100); past it
+    /// the broker stops reading that connection until the rate allows. `None`: no limit.
+    pub max_publish_rate: Option<u32>,
 }
 
 /// A TLS certificate chain and private key (PEM).

@@ -21,6 +21,7 @@ pub struct RawBroker {
     pub connect_timeout_ms: Option<u64>,
     pub max_packet_bytes: Option<u64>,
     pub max_inflight: Option<u64>,
+    pub max_publish_rate: Option<u64>,
 }
 
 /// `[broker.auth]`.

@@ -23,6 +23,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::ingress::{Ingress, IngressError, Input};
+use super::liveness::Liveness;
 use super::metrics::Metrics;
 use super::plan::{Plan, PlanError};
 use super::resources::Resources;
@@ -147,7 +148,7 @@ impl Host {
         let metrics = Arc::new(Metrics::default());
         let (input, rx) = sync_channel::<Input>(4096);
         let (ingress, publisher) = match &config.broker {
-            Broker::Embedded(b) => Ingress::embedded(b, input.clone())?,
+            Broker::Embedded(b) => Ingress::embedded(b, input.clone(), metrics.clone())?,
             Broker::External(b) => Ingress::external(b, &Default::default(), input.clone())?,
         };
         // The API's runtime also runs the Firehose service's object-store requests; the
@@ -183,7 +184,15 @@ impl Host {
         tracing::info!(rules = plan.rule_count(), "rules running");
         let dispatcher = std::thread::Builder::new()
             .name("weir-dispatch".into())
-            .spawn(move || dispatch_loop(plan, rx))
+            .spawn({
+                let liveness = metrics.liveness.clone();
+                move || {
+                    let alive = liveness.worker("weir-dispatch");
+                    let rx = dispatch_loop(plan, rx);
+                    alive.finish();
+                    rx
+                }
+            })
             .map_err(|e| HostError::storage(storage, "starting the dispatcher", e))?;
 
         // The API: Kinesis, Firehose, plugin admin, metrics and health.
@@ -215,6 +224,7 @@ impl Host {
         let m2 = metrics.clone();
         let reg2 = registry.clone();
         let health_broker = config.broker.clone();
+        let health_liveness = metrics.liveness.clone();
         let admin_auth = Arc::new(weir_api::admin::AdminAuth {
             keys: config.api.verify_keys.clone().into_iter().collect(),
             token: config.api.admin_token.clone(),
@@ -245,10 +255,12 @@ impl Host {
                 "/health",
                 get(move || {
                     let broker = health_broker.clone();
+                    let liveness = health_liveness.clone();
                     async move {
                         // The broker is probed end to end (CONNECT -> CONNACK), so a listener
-                        // that serves nobody makes the host unhealthy.
-                        let probe = tokio::task::spawn_blocking(move || probe_broker(&broker))
+                        // that serves nobody makes the host unhealthy; so does a dead worker.
+                        let probe =
+                            tokio::task::spawn_blocking(move || probe_host(&broker, &liveness))
                             .await
                             .unwrap_or_else(|e| Err(format!("probe task failed: {e}")));
                         let (status, body) = match probe {
@@ -325,9 +337,10 @@ impl Host {
         &self.broker
     }
 
-    /// Whether the broker side serves clients (see [`probe_broker`]).
-    pub fn probe_broker(&self) -> Result<(), String> {
-        probe_broker(&self.broker)
+    /// Whether the host does its job (see [`probe_host`]): what `/health` and `weir run`'s
+    /// watchdog ask.
+    pub fn probe(&self) -> Result<(), String> {
+        probe_host(&self.broker, &self.resources.metrics.liveness)
     }
 
     /// The host's counters.
@@ -620,9 +633,11 @@ pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
     })
 }
 
-/// The embedded broker probed end to end; an external broker is its operator's to watch
-/// (the client reconnects by itself).
-fn probe_broker(broker: &Broker) -> Result<(), String> {
+/// Whether the host does its job: every worker thread alive (the ingress reader, the
+/// dispatcher, every pipeline; see `liveness.rs`) and the embedded broker serving a client end
+/// to end. An external broker is its operator's to watch (the client reconnects by itself).
+fn probe_host(broker: &Broker, liveness: &Liveness) -> Result<(), String> {
+    liveness.check()?;
     match broker {
         Broker::Embedded(b) => super::ingress::probe_embedded(b, Duration::from_secs(2)),
         Broker::External(_) => Ok(()),

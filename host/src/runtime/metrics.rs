@@ -140,6 +140,14 @@ pub struct Metrics {
     pub bytes_in: AtomicU64,
     /// Messages no enabled rule matched.
     pub unmatched: AtomicU64,
+    /// QoS 0 messages shed because the dispatcher's queue was full.
+    pub qos0_shed: AtomicU64,
+    /// QoS 0 messages the embedded broker shed because the ingress was far behind.
+    pub qos0_shed_by_broker: AtomicU64,
+    /// `$` messages that no rule took: refused, their publishers disconnected.
+    pub reserved_unmatched: AtomicU64,
+    /// Which worker threads died (behind `/health`).
+    pub liveness: Arc<super::liveness::Liveness>,
     /// Configuration reloads applied.
     pub config_reloads: AtomicU64,
     /// Configuration reloads refused (the old configuration kept running).
@@ -240,6 +248,27 @@ impl Metrics {
             "weir_messages_unmatched_total",
             "Messages no enabled rule matched.",
             &[(String::new(), c(&self.unmatched))],
+        );
+        counter(
+            &mut out,
+            "weir_qos0_shed_total",
+            "QoS 0 messages dropped because the rules were behind (QoS 1 waits instead).",
+            &[(
+                String::new(),
+                c(&self.qos0_shed) + c(&self.qos0_shed_by_broker),
+            )],
+        );
+        counter(
+            &mut out,
+            "weir_reserved_topic_refused_total",
+            "Messages on $ topics that no rule takes: refused, not acknowledged.",
+            &[(String::new(), c(&self.reserved_unmatched))],
+        );
+        counter(
+            &mut out,
+            "weir_worker_deaths_total",
+            "Worker threads (ingress, dispatcher, pipelines) that died; /health fails after one.",
+            &[(String::new(), self.liveness.dead_count() as u64)],
         );
         counter(
             &mut out,

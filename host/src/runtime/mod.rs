@@ -22,6 +22,7 @@ pub use descriptors::prepare as prepare_descriptors;
 mod host;
 mod ingress;
 mod kinesis_put;
+mod liveness;
 mod metrics;
 mod pipeline;
 mod plan;

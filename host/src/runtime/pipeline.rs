@@ -183,6 +183,8 @@ pub struct PipelineSpec {
     pub rule_metrics: Arc<RuleMetrics>,
     /// Where records waiting in the buffer are kept durable.
     pub spool: SpoolSpec,
+    /// Where the worker's death is recorded (a panic in a sink or plugin glue).
+    pub liveness: Arc<super::liveness::Liveness>,
 }
 
 /// An action's spool folder, whether appends are synced, and whether to adopt what an earlier
@@ -224,7 +226,13 @@ impl Pipeline {
         let name = format!("weir-action-{}", spec.label);
         let handle = std::thread::Builder::new()
             .name(name.chars().take(60).collect())
-            .spawn(move || Worker::new(spec, spool, replayed).run(rx))
+            .spawn(move || {
+                // A panic unwinds through here: the guard records it (and `/health` fails),
+                // and the records it held fail their messages (`AckToken` on unwinding).
+                let alive = spec.liveness.worker(format!("weir-action-{}", spec.label));
+                Worker::new(spec, spool, replayed).run(rx);
+                alive.finish();
+            })
             .map_err(PipelineError::Thread)?;
         Ok(Pipeline { tx, handle })
     }
@@ -672,5 +680,83 @@ impl Worker {
             attempt += 1;
             batch = retry;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::metrics::Metrics;
+    use weir_plugins::Record;
+
+    /// A destination that panics: what a bug in a sink would do.
+    struct PanickingSink;
+
+    impl Sink for PanickingSink {
+        fn deliver(&mut self, _records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
+            panic!("a sink panicked on purpose");
+        }
+    }
+
+    #[test]
+    fn a_sink_that_panics_fails_its_message_and_is_reported_dead() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let metrics = Arc::new(Metrics::default());
+        let liveness = metrics.liveness.clone();
+        let pipeline = Pipeline::spawn(PipelineSpec {
+            label: "test:panics".into(),
+            aws_action: "KinesisAction",
+            resource: "nowhere".into(),
+            transformers: Vec::new(),
+            filters: Vec::new(),
+            // One record flushes at once, long before the spool would take it over.
+            buffer: BufferConfig {
+                max_records: 1,
+                max_bytes: 1 << 20,
+                max_age: Duration::from_secs(60),
+            },
+            sink: Box::new(PanickingSink),
+            errors: None,
+            is_error_action: false,
+            dead_letters: Arc::new(DeadLetters::new(tmp.path().join("dl"), metrics.clone())),
+            metrics: metrics.action("r", "0:test:panics"),
+            rule_metrics: Arc::new(RuleMetrics::default()),
+            spool: SpoolSpec {
+                dir: tmp.path().join("spool"),
+                sync: true,
+                adopt: false,
+            },
+            liveness: liveness.clone(),
+        })
+        .expect("spawn");
+        let (settled_tx, settled) = std::sync::mpsc::channel();
+        let ack = AckToken::settled_by(move |handled| {
+            let _ = settled_tx.send(handled);
+        });
+        let origin = Arc::new(Origin {
+            rule: Arc::from("r"),
+            topic: Arc::from("in/x"),
+            payload: bytes::Bytes::from_static(b"{}"),
+            client_id: None,
+            arrival_ms: 0,
+            received: Instant::now(),
+        });
+        let item = WorkItem {
+            record: origin.record(b"{}".to_vec(), "k".into()),
+            meta: Meta {
+                key: Arc::from("k"),
+                origin,
+                ack,
+                owned: false,
+            },
+        };
+        pipeline.tx.send(item).expect("send");
+        let handled = settled
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the message settles");
+        assert!(!handled, "a panic acknowledged the message");
+        assert!(pipeline.handle.join().is_err(), "the worker panicked");
+        let dead = liveness.check().expect_err("the death is recorded");
+        assert!(dead.contains("weir-action-test:panics panicked"), "{dead}");
     }
 }

@@ -338,6 +338,7 @@ impl Plan {
             errors,
             is_error_action,
             dead_letters: res.dead_letters.clone(),
+            liveness: res.metrics.liveness.clone(),
             rule_metrics: rule_metrics.clone(),
             spool: SpoolSpec {
                 dir: spool_dir.clone(),
@@ -380,6 +381,13 @@ impl Plan {
         self.index.matches_into(&msg.topic, &mut self.scratch);
         if self.scratch.is_empty() {
             metrics.unmatched.fetch_add(1, Ordering::Relaxed);
+            if msg.topic.starts_with('$') && only.is_none() {
+                // AWS IoT reserves `$` topics: a publish to one that nothing here serves is
+                // refused (the publisher is disconnected and its QoS 1 message is not
+                // acknowledged), never acknowledged as if it were stored.
+                metrics.reserved_unmatched.fetch_add(1, Ordering::Relaxed);
+                msg.ack.fail();
+            }
             return;
         }
         let received = Instant::now();

@@ -94,6 +94,7 @@ impl<'i> Ctx<'i> {
                 ("connect_timeout_ms", b.connect_timeout_ms.is_some()),
                 ("max_packet_bytes", b.max_packet_bytes.is_some()),
                 ("max_inflight", b.max_inflight.is_some()),
+                ("max_publish_rate", b.max_publish_rate.is_some()),
             ]
             .into_iter()
             .filter_map(|(k, set)| set.then_some(k))
@@ -161,6 +162,15 @@ impl<'i> Ctx<'i> {
                 1..65_536,
                 "",
             ) as usize,
+            max_publish_rate: b.max_publish_rate.map(|r| {
+                self.ranged(
+                    &path.key("max_publish_rate"),
+                    Some(r),
+                    100,
+                    1..1_000_001,
+                    " publishes per second",
+                ) as u32
+            }),
         };
         Some(Broker::Embedded(EmbeddedBroker {
             listen,
