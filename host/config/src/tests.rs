@@ -3,7 +3,6 @@
 
 use super::*;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Fixtures pretend to live next to the example, so `data/driver_data.csv` resolves. Cargo
 /// runs unit tests in the crate's folder.
