@@ -228,10 +228,9 @@ impl Firehose {
     /// delivery stream in the catalog. `runtime` runs the object-store requests.
     pub fn open(config: FirehoseConfig, runtime: tokio::runtime::Handle) -> Result<Firehose> {
         let io = |what: String| move |source| FirehoseError::Io { what, source };
-        weir_support::create_dir_all_synced(&config.dir.join("checkpoints")).map_err(io(format!(
-            "cannot create {}",
-            config.dir.join("checkpoints").display()
-        )))?;
+        weir_support::create_dir_all_synced(&config.dir.join("checkpoints")).map_err(io(
+            format!("cannot create {}", config.dir.join("checkpoints").display()),
+        ))?;
         let mut bc = StreamsConfig::new(config.dir.join("buffer"));
         bc.fsync = FsyncPolicy::Always;
         bc.transition_delay = Duration::ZERO;

@@ -261,8 +261,8 @@ impl Host {
                         // that serves nobody makes the host unhealthy; so does a dead worker.
                         let probe =
                             tokio::task::spawn_blocking(move || probe_host(&broker, &liveness))
-                            .await
-                            .unwrap_or_else(|e| Err(format!("probe task failed: {e}")));
+                                .await
+                                .unwrap_or_else(|e| Err(format!("probe task failed: {e}")));
                         let (status, body) = match probe {
                             Ok(()) => (
                                 StatusCode::OK,
