@@ -259,7 +259,14 @@ fn send_all(port: u16, packets: &[Vec<u8>]) {
 fn publish_to(port: u16, client_id: &str, topic: &str, n: u32) -> std::process::Output {
     Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
-        .args(["-i", client_id, "-t", topic, "-m", &format!("{{\"n\":{n}}}")])
+        .args([
+            "-i",
+            client_id,
+            "-t",
+            topic,
+            "-m",
+            &format!("{{\"n\":{n}}}"),
+        ])
         .output()
         .expect("mosquitto_pub")
 }
@@ -288,7 +295,11 @@ fn multibyte_topics_filters_and_client_ids_in_every_packet_type_are_text() {
     }
     // The broker still serves, and a rule on a multi-byte filter receives what it matches.
     let out = publish_to(mqtt, "honest", "é/x", 1);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let before = weir.metric(r#"weir_action_delivered_total{rule="r",action="0:kinesis:out"}"#);
     assert!(before >= 1, "the honest publish on é/x was delivered");
     healthy(&weir);
@@ -375,7 +386,11 @@ fn dollar_topics_reach_their_rules_and_unserved_ones_are_refused() {
         .args(["-m", r#"{"state":{"reported":{"temp":21}}}"#])
         .output()
         .expect("mosquitto_pub");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     weir.wait_metric(
         r#"weir_action_delivered_total{rule="shadow",action="0:kinesis:out"}"#,
         1,
@@ -454,7 +469,10 @@ fn a_qos0_flood_does_not_hold_up_an_honest_qos1_publish() {
     honest_publish(mqtt, "honest", "1");
     let took = started.elapsed();
     stop.store(true, Ordering::Relaxed);
-    let sent: u64 = flooders.into_iter().map(|f| f.join().expect("flooder")).sum();
+    let sent: u64 = flooders
+        .into_iter()
+        .map(|f| f.join().expect("flooder"))
+        .sum();
     assert!(
         took < std::time::Duration::from_secs(1),
         "the QoS 1 publish took {took:?} behind {sent} QoS 0 messages"

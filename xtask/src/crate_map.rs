@@ -44,7 +44,10 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
         "weir-delivery",
         &["weir-streams", "weir-sigv4", "weir-support"],
     ),
-    ("weir-config", &["weir-rules", "weir-streams", "weir-support"]),
+    (
+        "weir-config",
+        &["weir-rules", "weir-streams", "weir-support"],
+    ),
     (
         "weir-host",
         &[

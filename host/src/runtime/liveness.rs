@@ -70,7 +70,8 @@ impl Worker {
     /// The thread stops because something under it failed: a death, with the reason.
     pub fn died(mut self, reason: &str) {
         self.finished = true;
-        self.liveness.record(format!("{} stopped: {reason}", self.name));
+        self.liveness
+            .record(format!("{} stopped: {reason}", self.name));
     }
 }
 
