@@ -204,6 +204,12 @@ broker = {
     + session(False, [connect("c3", clean=False), PING], end=2),
     "v5_retained_properties_to_v4": session(True, [connect("c1", True), publish("é/r", 1, 1, True, PUB5, retain=True)])
     + session(False, [connect("c1"), subscribe([("é/#", 1)]), PING], end=2),
+    # A persistent session with a shared subscription and an unacknowledged message, which
+    # disconnects: upstream's router panicked ("group must exists"; rumqttd patch 6).
+    "persistent_shared_subscription_v5": session(True, [connect("s3", True, clean=False), subscribe([("$share/g/s/x", 1)], v5=True),
+                                                        publish("s/x", 1, 1, True), PING], end=2),
+    "persistent_shared_subscription_v4": session(False, [connect("s4", clean=False), subscribe([("$share/g/s/x", 1)]), publish("s/x", qos=1), PING], end=2)
+    + session(False, [connect("s4", clean=False), publish("s/x", qos=1), PING], end=2),
     "duplicate_ids_two_sessions": session(True, [connect("c1", True)], end=0) + session(True, [connect("c1", True), publish("é", 1, 1, True)]),
 }
 
