@@ -404,6 +404,11 @@ pub(super) type SyncPoint = (Arc<ShardState>, Arc<dyn crate::backend::SegmentFil
 /// for good (`ShardLog::sync_failed`; a sync that succeeds after an earlier one failed is
 /// still a failure).
 pub(super) fn commit(points: Vec<SyncPoint>) -> Vec<Result<()>> {
+    // Writeback starts now, while an earlier round may still be syncing: the round that
+    // takes these files then waits mostly for the journal commit, not for the data.
+    for (_, file, _) in &points {
+        file.start_writeback();
+    }
     let files = points
         .iter()
         .map(|(_, file, _)| {
