@@ -267,8 +267,9 @@ const FUZZ_SECONDS: u32 = 60;
 /// the targets check). Installs cargo-fuzz when missing (about a minute); the fuzz build is
 /// its own workspace and target dir (`host/fuzz/target`, about 3 minutes from scratch on 2
 /// cores). What the run finds goes to `target/mqtt-fuzz/`, not into the checked-in corpus; a
-/// crash fails the step and prints its input (add it to `host/fuzz/corpus/TARGET/` once fixed:
-/// `cargo test -p weir-host --test mqtt_fuzz` replays that corpus on every run).
+/// crash fails the step and prints its input, and `mqtt_broker` writes the inputs before it to
+/// `target/mqtt-fuzz/history/` (replay: ARCHITECTURE.md). Once fixed, add the reproducer to
+/// `host/fuzz/corpus/TARGET/`: `cargo test -p weir-host --test mqtt_fuzz` replays it always.
 fn fuzz_mqtt(root: &Path) -> Result<()> {
     if !have("cargo-fuzz") {
         run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
@@ -283,6 +284,7 @@ fn fuzz_mqtt(root: &Path) -> Result<()> {
         let mut cmd = cargo();
         cmd.current_dir(&fuzz_dir)
             .env("RUSTC_BOOTSTRAP", "1")
+            .env("MQTT_FUZZ_HISTORY", out.join("history"))
             .args([
                 "fuzz",
                 "run",
