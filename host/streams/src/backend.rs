@@ -149,7 +149,9 @@ impl StorageBackend for FileBackend {
         }
     }
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        fs::create_dir_all(dir)
+        // Each new folder's name is synced into its parent: a shard's first segment must not
+        // be acknowledged while the folder holding it could vanish in a power cut.
+        weir_support::create_dir_all_synced(dir)
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         match fs::remove_file(path) {
