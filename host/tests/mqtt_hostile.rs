@@ -21,6 +21,32 @@ fn connect_packet(client_id: &str) -> Vec<u8> {
     p
 }
 
+/// Starts `weir run` on a configuration of the embedded broker on a free port (with
+/// `broker_extra`, lines of `[broker]`), the API on a free port, storage in a temporary folder,
+/// a stream `out` and `rules`; returns the folder (kept while the test runs), the MQTT port
+/// and the host.
+fn start(broker_extra: &str, rules: &str) -> (tempfile::TempDir, u16, Weir) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mqtt = free_port();
+    let text = format!(
+        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n{broker_extra}\n[api]\nlisten = \"127.0.0.1:0\"\n\n\
+         [storage]\ndir = \"data\"\n\n[streams.out]\n\n{rules}"
+    );
+    let cfg = tmp.path().join("weir.toml");
+    std::fs::write(&cfg, text).expect("write config");
+    let weir = Weir::start(&cfg);
+    (tmp, mqtt, weir)
+}
+
+/// A rule `name` that puts everything `FROM filter` sends into the stream `out`, keyed by the
+/// template `key`.
+fn to_out(name: &str, filter: &str, key: &str) -> String {
+    format!(
+        "[rules.{name}]\nsql = \"SELECT * FROM '{filter}'\"\n\n[[rules.{name}.actions]]\n\
+         kind = \"kinesis\"\nstream = \"out\"\npartition_key = \"{key}\"\n"
+    )
+}
+
 /// Closes with a TCP reset (SO_LINGER 0) instead of a FIN.
 fn reset(s: TcpStream) {
     let linger = libc::linger {
@@ -62,14 +88,7 @@ fn honest_publish(port: u16, client_id: &str, n: &str) {
 
 #[test]
 fn connect_then_reset_before_connack_with_one_client_id_does_not_silence_the_broker() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let text = format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndir = \"data\"\n\n[streams.out]\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n\n[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n"
-    );
-    let cfg = tmp.path().join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
-    let weir = Weir::start(&cfg);
+    let (tmp, mqtt, weir) = start("", &to_out("r", "in/#", "k"));
     for round in 0..30 {
         let mut s = TcpStream::connect(("127.0.0.1", mqtt)).expect("connect");
         s.write_all(&connect_packet("victim"))
@@ -118,14 +137,10 @@ fn closed_by_broker(s: &mut TcpStream, within: std::time::Duration) -> bool {
 
 #[test]
 fn idle_garbage_and_oversized_clients_are_cut_off_and_health_probes_the_broker() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let text = format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\nconnect_timeout_ms = 300\nmax_packet_bytes = 4096\nmax_inflight = 10\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndir = \"data\"\n\n[streams.out]\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n\n[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n"
+    let (tmp, mqtt, weir) = start(
+        "connect_timeout_ms = 300\nmax_packet_bytes = 4096\nmax_inflight = 10\n",
+        &to_out("r", "in/#", "k"),
     );
-    let cfg = tmp.path().join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
-    let weir = Weir::start(&cfg);
     let wait = std::time::Duration::from_secs(10);
 
     // Hundreds of sockets that never send CONNECT are closed after the CONNECT timeout.
@@ -279,14 +294,11 @@ fn healthy(weir: &Weir) {
 
 #[test]
 fn multibyte_topics_filters_and_client_ids_in_every_packet_type_are_text() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let (mqtt, mqtt5) = (free_port(), free_port());
-    let text = format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\nlisten_v5 = \"127.0.0.1:{mqtt5}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndir = \"data\"\n\n[streams.out]\n\n[rules.r]\nsql = \"SELECT * FROM 'é/+'\"\n\n[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n"
+    let mqtt5 = free_port();
+    let (tmp, mqtt, weir) = start(
+        &format!("listen_v5 = \"127.0.0.1:{mqtt5}\"\n"),
+        &to_out("r", "é/+", "k"),
     );
-    let cfg = tmp.path().join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
-    let weir = Weir::start(&cfg);
     // Two-, three- and four-byte first characters, a lone multi-byte level, and a `$` one.
     for name in ["é", "日本", "𝄞", "$é", "é+", "ü#"] {
         send_all(mqtt, &packets_naming(name, false));
@@ -314,14 +326,7 @@ fn multibyte_topics_filters_and_client_ids_in_every_packet_type_are_text() {
 
 #[test]
 fn a_client_cannot_take_the_hosts_own_link_identities() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let text = format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndir = \"data\"\n\n[streams.out]\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n\n[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n"
-    );
-    let cfg = tmp.path().join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
-    let weir = Weir::start(&cfg);
+    let (tmp, mqtt, weir) = start("", &to_out("r", "in/#", "k"));
     for id in ["weir-ingress", "weir-publisher"] {
         // Refused: the connection closes without a successful CONNACK.
         let mut s = TcpStream::connect(("127.0.0.1", mqtt)).expect("connect");
@@ -372,14 +377,9 @@ fn read_until_closed(s: &mut TcpStream, within: std::time::Duration) -> (Vec<u8>
 
 #[test]
 fn dollar_topics_reach_their_rules_and_unserved_ones_are_refused() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let text = format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndir = \"data\"\n\n[streams.out]\n\n[rules.shadow]\nsql = \"SELECT state.reported.temp AS temp, topic(3) AS thing FROM '$aws/things/+/shadow/update'\"\n\n[[rules.shadow.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"${{topic(3)}}\"\n\n[rules.all]\nsql = \"SELECT * FROM '#'\"\n\n[[rules.all.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"all\"\n"
-    );
-    let cfg = tmp.path().join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
-    let weir = Weir::start(&cfg);
+    let (tmp, mqtt, weir) = start("", &format!(
+        "[rules.shadow]\nsql = \"SELECT state.reported.temp AS temp, topic(3) AS thing FROM '$aws/things/+/shadow/update'\"\n\n[[rules.shadow.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"${{topic(3)}}\"\n\n[rules.all]\nsql = \"SELECT * FROM '#'\"\n\n[[rules.all.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"all\"\n"
+    ));
     let out = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &mqtt.to_string(), "-q", "1"])
         .args(["-t", "$aws/things/t1/shadow/update"])
@@ -431,14 +431,7 @@ fn dollar_topics_reach_their_rules_and_unserved_ones_are_refused() {
 fn a_qos0_flood_does_not_hold_up_an_honest_qos1_publish() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let text = format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndir = \"data\"\n\n[streams.out]\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n\n[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"${{topic()}}\"\n"
-    );
-    let cfg = tmp.path().join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
-    let weir = Weir::start(&cfg);
+    let (tmp, mqtt, weir) = start("", &to_out("r", "in/#", "${topic()}"));
     let stop = Arc::new(AtomicBool::new(false));
     let flooders: Vec<_> = (0..2)
         .map(|i| {
@@ -491,14 +484,7 @@ fn a_qos0_flood_does_not_hold_up_an_honest_qos1_publish() {
 
 #[test]
 fn the_per_connection_publish_rate_slows_a_fast_publisher_without_dropping() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let text = format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\nmax_publish_rate = 50\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndir = \"data\"\n\n[streams.out]\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n\n[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"k\"\n"
-    );
-    let cfg = tmp.path().join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
-    let weir = Weir::start(&cfg);
+    let (tmp, mqtt, weir) = start("max_publish_rate = 50\n", &to_out("r", "in/#", "k"));
     let messages: Vec<(String, Vec<u8>)> = (0..200)
         .map(|n| ("in/rate".to_owned(), format!("{{\"n\":{n}}}").into_bytes()))
         .collect();

@@ -353,15 +353,7 @@ impl RemoteKinesis {
             headers.push(("x-amz-security-token", token.clone()));
         }
         headers.push(("x-amz-target", TARGET.to_owned()));
-        let canonical_headers: String = headers
-            .iter()
-            .map(|(n, v)| format!("{n}:{}\n", sigv4::canonical_header_value(v)))
-            .collect();
-        let signed_headers = headers
-            .iter()
-            .map(|(n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(";");
+        let (canonical_headers, signed_headers) = sigv4::header_lists(&headers);
         let signature = sigv4::sign(
             &CanonicalRequest {
                 method: "POST",

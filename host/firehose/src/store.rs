@@ -298,15 +298,7 @@ fn put_raw(agent: &ureq::Agent, r: &RawPut, body: &[u8]) -> Result<()> {
     if let Some(t) = &r.token {
         headers.push(("x-amz-security-token", t.clone()));
     }
-    let canonical_headers: String = headers
-        .iter()
-        .map(|(n, v)| format!("{n}:{}\n", weir_sigv4::canonical_header_value(v)))
-        .collect();
-    let signed_headers = headers
-        .iter()
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(";");
+    let (canonical_headers, signed_headers) = weir_sigv4::header_lists(&headers);
     let signature = weir_sigv4::sign(
         &weir_sigv4::CanonicalRequest {
             method: "PUT",

@@ -94,6 +94,21 @@ pub fn canonical_query(q: Option<&str>) -> String {
         .join("&")
 }
 
+/// The canonical header lines (`name:value\n` each) and the signed header names (joined by
+/// `;`) of `headers`, which a signing client lists with lower-case names in sorted order.
+pub fn header_lists(headers: &[(&str, String)]) -> (String, String) {
+    let lines = headers
+        .iter()
+        .map(|(n, v)| format!("{n}:{}\n", canonical_header_value(v)))
+        .collect();
+    let names = headers
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(";");
+    (lines, names)
+}
+
 /// The pieces of a SigV4 canonical request, each already in canonical form.
 pub struct CanonicalRequest<'a> {
     pub method: &'a str,
@@ -227,6 +242,16 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_lists_are_the_canonical_lines_and_the_names() {
+        let (lines, names) = header_lists(&[
+            ("host", "kinesis.example".to_owned()),
+            ("x-amz-date", " 20150830T123600Z  ".to_owned()),
+        ]);
+        assert_eq!(lines, "host:kinesis.example\nx-amz-date:20150830T123600Z\n");
+        assert_eq!(names, "host;x-amz-date");
+    }
 
     /// The GET example of AWS's SigV4 documentation (IAM ListUsers), step by step.
     #[test]
