@@ -60,7 +60,12 @@ impl Scheduler {
     }
 
     pub fn reschedule(&mut self, id: ConnectionId, reason: ScheduleReason) {
-        let tracker = self.trackers.get_mut(id).unwrap();
+        // weir patch 6: a link's `Ready` can arrive after the router removed its connection
+        // (a takeover, a disconnect the router decided); upstream's `unwrap` then panicked the
+        // router thread. There is nothing left to schedule.
+        let Some(tracker) = self.trackers.get_mut(id) else {
+            return;
+        };
         if let Some(v) = tracker.try_ready(reason) {
             trace!(tracker_id = tracker.id, "reschedule {:?} -> Ready", v);
             self.readyqueue.push_back(id);
