@@ -377,9 +377,10 @@ fn read_until_closed(s: &mut TcpStream, within: std::time::Duration) -> (Vec<u8>
 
 #[test]
 fn dollar_topics_reach_their_rules_and_unserved_ones_are_refused() {
-    let (tmp, mqtt, weir) = start("", &format!(
-        "[rules.shadow]\nsql = \"SELECT state.reported.temp AS temp, topic(3) AS thing FROM '$aws/things/+/shadow/update'\"\n\n[[rules.shadow.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"${{topic(3)}}\"\n\n[rules.all]\nsql = \"SELECT * FROM '#'\"\n\n[[rules.all.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"all\"\n"
-    ));
+    let (tmp, mqtt, weir) = start(
+        "",
+        "[rules.shadow]\nsql = \"SELECT state.reported.temp AS temp, topic(3) AS thing FROM '$aws/things/+/shadow/update'\"\n\n[[rules.shadow.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"${topic(3)}\"\n\n[rules.all]\nsql = \"SELECT * FROM '#'\"\n\n[[rules.all.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"all\"\n",
+    );
     let out = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &mqtt.to_string(), "-q", "1"])
         .args(["-t", "$aws/things/t1/shadow/update"])
