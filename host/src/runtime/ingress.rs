@@ -10,10 +10,12 @@
 //! the dispatcher's queue full are shed and counted (`weir_qos0_shed_total`) rather than
 //! waited for, so a QoS 0 flood cannot hold up QoS 1 messages, which wait for room (their
 //! publishers' inflight windows are the backpressure). The reader thread holds a
-//! [`Worker`](super::liveness::Worker): if the broker's link closes under it, `/health` fails. That link *holds the acks*
-//! (rumqttd patch 4, `patches/rumqttd/PATCHES.md`): a QoS 1 PUBACK or QoS 2 PUBREC leaves the
-//! broker only when the message's [`AckToken`] settles as handled, that is when every action
-//! made it durable or gave it to the error action, in the order each client published. A
+//! [`Worker`](super::liveness::Worker): if the broker's link closes under it, `/health` fails.
+//!
+//! That link *holds the acks* (rumqttd patch 4, `patches/rumqttd/PATCHES.md`): a QoS 1 PUBACK
+//! or QoS 2 PUBREC leaves the broker only when the message's [`AckToken`] settles as handled,
+//! that is when every action made it durable or gave it to the error action, in the order each
+//! client published. A
 //! message that was not handled disconnects its publisher, which sends it again; a crash leaves
 //! it unacknowledged, and the publisher sends it again after reconnecting. Each publisher's
 //! inflight window is then the backpressure: rumqttd holds at most that many of its messages.
