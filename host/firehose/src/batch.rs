@@ -61,6 +61,39 @@ pub(crate) struct Failure {
     arrival_ms: i64,
 }
 
+impl Failure {
+    /// Firehose's error line for one record, with the fields every error output type has
+    /// (in Firehose's order); `with` adds a type's own fields after them.
+    fn new(
+        kind: &'static str,
+        attempts: u32,
+        arrival_ms: i64,
+        data: &[u8],
+        (code, message): (&str, &str),
+        end_ms: i64,
+    ) -> Failure {
+        Failure {
+            kind,
+            line: json!({
+                "attemptsMade": attempts,
+                "arrivalTimestamp": arrival_ms,
+                "errorCode": code,
+                "errorMessage": message,
+                "attemptEndingTimestamp": end_ms,
+                "rawData": b64(data),
+            }),
+            arrival_ms,
+        }
+    }
+
+    fn with(mut self, field: &str, value: serde_json::Value) -> Failure {
+        if let Some(line) = self.line.as_object_mut() {
+            line.insert(field.to_owned(), value);
+        }
+        self
+    }
+}
+
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
@@ -194,18 +227,16 @@ pub(crate) fn http_failed(
     let end = now_ms();
     let failures = items
         .iter()
-        .map(|it| Failure {
-            kind: "http-endpoint-failed",
-            line: json!({
-                "attemptsMade": attempts,
-                "arrivalTimestamp": it.arrival_ms,
-                "errorCode": code,
-                "errorMessage": message,
-                "attemptEndingTimestamp": end,
-                "rawData": b64(&it.data),
-                "EndpointUrl": h.url,
-            }),
-            arrival_ms: it.arrival_ms,
+        .map(|it| {
+            Failure::new(
+                "http-endpoint-failed",
+                attempts,
+                it.arrival_ms,
+                &it.data,
+                (code, message),
+                end,
+            )
+            .with("EndpointUrl", json!(h.url))
         })
         .collect();
     error_objects(spec, failures)
@@ -255,19 +286,16 @@ fn unwritable(key: &str, why: &str, items: &[Item], failures: &mut Vec<Failure>)
         "an object key cannot be written; its records go to the error output"
     );
     let end = now_ms();
+    let message = format!("the object key {key:?} cannot be written: {why}");
     for it in items {
-        failures.push(Failure {
-            kind: "partitioning-failed",
-            line: json!({
-                "attemptsMade": 1,
-                "arrivalTimestamp": it.arrival_ms,
-                "errorCode": "DynamicPartitioning.InvalidObjectKey",
-                "errorMessage": format!("the object key {key:?} cannot be written: {why}"),
-                "attemptEndingTimestamp": end,
-                "rawData": b64(&it.data),
-            }),
-            arrival_ms: it.arrival_ms,
-        });
+        failures.push(Failure::new(
+            "partitioning-failed",
+            1,
+            it.arrival_ms,
+            &it.data,
+            ("DynamicPartitioning.InvalidObjectKey", &message),
+            end,
+        ));
     }
 }
 
@@ -282,22 +310,21 @@ pub(crate) fn store_failed(
     message: &str,
 ) -> Result<Vec<Output>> {
     let end = now_ms();
+    let message = match key {
+        Some(key) => format!("storing {key:?} kept failing past the retry duration: {message}"),
+        None => format!("delivery kept failing past the retry duration: {message}"),
+    };
     let failures = items
         .iter()
-        .map(|it| Failure {
-            kind: "s3-failed",
-            line: json!({
-                "attemptsMade": attempts,
-                "arrivalTimestamp": it.arrival_ms,
-                "errorCode": "S3.DeliveryFailed",
-                "errorMessage": match key {
-                    Some(key) => format!("storing {key:?} kept failing past the retry duration: {message}"),
-                    None => format!("delivery kept failing past the retry duration: {message}"),
-                },
-                "attemptEndingTimestamp": end,
-                "rawData": b64(&it.data),
-            }),
-            arrival_ms: it.arrival_ms,
+        .map(|it| {
+            Failure::new(
+                "s3-failed",
+                attempts,
+                it.arrival_ms,
+                &it.data,
+                ("S3.DeliveryFailed", &message),
+                end,
+            )
         })
         .collect();
     error_objects(spec, failures)
@@ -443,19 +470,17 @@ fn invoke(
     };
     let end = now_ms();
     let mut fail = |r: &RecordOut, code: &str, message: &str| {
-        failures.push(Failure {
-            kind: "processing-failed",
-            line: json!({
-                "attemptsMade": attempts,
-                "arrivalTimestamp": r.arrival_ms,
-                "errorCode": code,
-                "errorMessage": message,
-                "attemptEndingTimestamp": end,
-                "rawData": b64(&r.data),
-                "lambdaArn": p.lambda_arn,
-            }),
-            arrival_ms: r.arrival_ms,
-        })
+        failures.push(
+            Failure::new(
+                "processing-failed",
+                attempts,
+                r.arrival_ms,
+                &r.data,
+                (code, message),
+                end,
+            )
+            .with("lambdaArn", json!(p.lambda_arn)),
+        )
     };
     match result {
         Err(e) => {
@@ -509,18 +534,17 @@ fn partition(
     for it in items {
         match partitioner.keys_of(&it.data) {
             Ok(keys) => groups.entry(keys).or_default().push(it),
-            Err(why) => failures.push(Failure {
-                kind: "partitioning-failed",
-                line: json!({
-                    "attemptsMade": 1,
-                    "arrivalTimestamp": it.arrival_ms,
-                    "errorCode": "DynamicPartitioning.MetadataExtractionFailed",
-                    "errorMessage": why,
-                    "attemptEndingTimestamp": now_ms(),
-                    "rawData": b64(&it.data),
-                }),
-                arrival_ms: it.arrival_ms,
-            }),
+            Err(why) => failures.push(Failure::new(
+                "partitioning-failed",
+                1,
+                it.arrival_ms,
+                &it.data,
+                (
+                    "DynamicPartitioning.MetadataExtractionFailed",
+                    &why.to_string(),
+                ),
+                now_ms(),
+            )),
         }
     }
     // Key values in the same order as the names, for the prefix.
