@@ -539,10 +539,7 @@ fn partition(
                 1,
                 it.arrival_ms,
                 &it.data,
-                (
-                    "DynamicPartitioning.MetadataExtractionFailed",
-                    &why.to_string(),
-                ),
+                ("DynamicPartitioning.MetadataExtractionFailed", &why),
                 now_ms(),
             )),
         }
