@@ -606,10 +606,14 @@ fn embedded_reader(
     let _keep_subscribed = link_tx;
     let mut quiet_since: Option<Instant> = None;
     let mut stop_seen: Option<Instant> = None;
-    loop {
+    // The broker's shed count, copied into the metrics when the link pauses or goes quiet,
+    // not per message.
+    let note_broker_shed = || {
         metrics
             .qos0_shed_by_broker
-            .store(confirmer.qos0_shed(), Ordering::Relaxed);
+            .store(confirmer.qos0_shed(), Ordering::Relaxed)
+    };
+    loop {
         if stop_seen.is_none() && stop.load(Ordering::Acquire) {
             stop_seen = Some(Instant::now());
         }
@@ -667,6 +671,7 @@ fn embedded_reader(
                 }
             }
             Ok(Some(rumqttd::Notification::Unschedule)) => {
+                note_broker_shed();
                 // The router paused us because our queue was full; we have taken it all.
                 if let Err(e) = link_rx.ready() {
                     return Err(format!("embedded broker link closed: {e}"));
@@ -677,9 +682,11 @@ fn embedded_reader(
             }
             Ok(Some(_)) => {}
             Ok(None) => {
+                note_broker_shed();
                 quiet_since.get_or_insert_with(Instant::now);
             }
             Err(rumqttd::local::LinkError::RecvTimeout(_)) => {
+                note_broker_shed();
                 quiet_since.get_or_insert_with(Instant::now);
             }
             Err(e) => {
