@@ -1,0 +1,220 @@
+//! A `firehose` action without `delivery_stream` writes Firehose objects under its `root`.
+//! This pins what those objects hold, byte for byte, and how their keys are shaped, through
+//! `weir demo`'s own path (`runtime::replay`: in-process, no broker): records one per line in
+//! arrival order, `!{timestamp:...}` prefixes, the default `YYYY/MM/DD/HH/` prefix, a
+//! plugin stage's failures as Firehose's `processing-failed` JSON lines under
+//! `!{firehose:error-output-type}`, and the rule's error action (itself a folder action)
+//! holding AWS's error payloads. Keys end in `NAME-1-yyyy-MM-dd-HH-mm-ss-UUID`, `NAME` being
+//! the plan's `RULE-INDEX-firehose`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+use weir_host::runtime::{replay, Message};
+
+const KNOWN: [&str; 2] = ["4-2288B", "855TOP"];
+const STRANGER: &str = "ZZ-0000";
+
+fn config(dir: &Path) -> std::path::PathBuf {
+    let text = common::base_config(common::free_port(), "")
+        + &format!(
+            r#"
+[tables.drivers]
+file = {drivers:?}
+key = "licensePlate"
+
+[tables.rows]
+key = "licensePlate"
+
+[plugins.owner-enrich]
+path = {enrich:?}
+grants = ["config", "lookup", "log"]
+params = {{ table = "drivers", columns = "first_name,last_name" }}
+tables = ["drivers"]
+
+[rules.arch]
+sql = "SELECT * FROM 'cars/#'"
+
+[[rules.arch.actions]]
+kind = "firehose"
+root = "data/archive"
+prefix = "arch/!{{timestamp:yyyy}}/"
+error_prefix = "fail/!{{firehose:error-output-type}}/!{{timestamp:yyyy}}/"
+buffer_bytes = 1048576
+buffer_interval_ms = 60000
+transformers = ["owner-enrich"]
+
+[[rules.arch.actions]]
+kind = "firehose"
+root = "data/plain"
+
+[[rules.arch.actions]]
+kind = "table"
+table = "rows"
+key = "${{missing}}"
+
+[rules.arch.error_action]
+kind = "firehose"
+root = "data/errors"
+prefix = "e/"
+buffer_interval_ms = 1000
+"#,
+            drivers = common::repo().join("examples/speeding/data/driver_data.csv"),
+            enrich = common::component("owner-enrich"),
+        );
+    let path = dir.join("weir.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+fn payloads() -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, plate) in [KNOWN[0], STRANGER, KNOWN[1], KNOWN[0]].iter().enumerate() {
+        out.push(format!(
+            r#"{{"licensePlate":"{plate}","speed":"{}","n":{i}}}"#,
+            70 + i
+        ));
+    }
+    out
+}
+
+/// `NAME-1-yyyy-MM-dd-HH-mm-ss-UUID` after `prefix`, the time's digits anywhere.
+fn assert_key_shape(key: &str, prefix_shape: &str, name: &str) {
+    let shape: String = key
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    let (head, uuid) = shape.split_at(shape.len().saturating_sub(36));
+    let want = format!("{prefix_shape}{name}-9-9999-99-99-99-99-99-");
+    let name_digits: String = want
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    assert_eq!(head, name_digits, "{key}");
+    assert!(
+        uuid.len() == 36
+            && uuid.char_indices().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_hexdigit(),
+            }),
+        "{key}: no UUID at the end"
+    );
+}
+
+/// Every object under `root` (temp files would be a bug too: they are listed).
+fn objects(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    common::files(root)
+}
+
+#[test]
+fn folder_action_objects_hold_what_they_always_held() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = weir_config::Config::load(&config(dir.path())).expect("config");
+    let started = chrono::Utc::now().timestamp_millis();
+    let topic: Arc<str> = Arc::from("cars/1");
+    let sent = payloads();
+    let report = replay(
+        &cfg,
+        sent.iter().map(|p| Message {
+            topic: topic.clone(),
+            payload: Bytes::from(p.clone()),
+            client_id: Some(Arc::from("pin")),
+        }),
+    )
+    .expect("replay");
+    let ended = chrono::Utc::now().timestamp_millis();
+    assert_eq!(report.not_acknowledged, 0, "{report:?}");
+    let data = dir.path().join("data");
+
+    // No stage: the records as they came, one per line, one object, default hour prefix.
+    let plain = objects(&data.join("plain"));
+    assert_eq!(plain.len(), 1, "{:?}", plain.keys());
+    let (key, body) = plain.iter().next().expect("one object");
+    assert_key_shape(key, "9999/99/99/99/", "arch-1-firehose");
+    let want: String = sent.iter().map(|p| format!("{p}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(body), want);
+
+    // With a transformer: its outputs, one per line; the stranger is a processing failure.
+    let archive = objects(&data.join("archive"));
+    let (data_objects, failed): (Vec<_>, Vec<_>) =
+        archive.iter().partition(|(k, _)| k.starts_with("arch/"));
+    assert_eq!(data_objects.len(), 1, "{:?}", archive.keys());
+    let (key, body) = data_objects[0];
+    assert_key_shape(key, "arch/9999/", "arch-0-firehose");
+    let enriched = String::from_utf8_lossy(body);
+    assert_eq!(
+        enriched,
+        concat!(
+            r#"{"licensePlate":"4-2288B","speed":"70","n":0,"first_name":"Laurie","last_name":"Mullins"}"#,
+            "\n",
+            r#"{"licensePlate":"855TOP","speed":"72","n":2,"first_name":"Joseph","last_name":"Roberts"}"#,
+            "\n",
+            r#"{"licensePlate":"4-2288B","speed":"73","n":3,"first_name":"Laurie","last_name":"Mullins"}"#,
+            "\n",
+        )
+    );
+    assert_eq!(failed.len(), 1, "{:?}", archive.keys());
+    let (key, body) = failed[0];
+    assert_key_shape(key, "fail/processing-failed/9999/", "arch-0-firehose");
+    let text = String::from_utf8_lossy(body);
+    assert!(text.ends_with('\n') && text.lines().count() == 1, "{text}");
+    let line: Value = serde_json::from_str(text.trim_end()).expect("JSON line");
+    let arrival = line["arrivalTimestamp"].as_i64().expect("arrival");
+    let ending = line["attemptEndingTimestamp"].as_i64().expect("ending");
+    assert!((started..=ended).contains(&arrival), "{line}");
+    assert!((arrival..=ended).contains(&ending), "{line}");
+    let reason = line["errorMessage"].as_str().expect("message").to_owned();
+    assert!(
+        reason.contains("owner-enrich") && reason.contains(STRANGER),
+        "{reason}"
+    );
+    // Field for field and in Firehose's order, timestamps aside.
+    assert_eq!(
+        text.trim_end()
+            .replace(
+                &format!(r#""arrivalTimestamp":{arrival},"#),
+                r#""arrivalTimestamp":ARRIVAL,"#
+            )
+            .replace(
+                &format!(r#""attemptEndingTimestamp":{ending},"#),
+                r#""attemptEndingTimestamp":ENDING,"#
+            ),
+        format!(
+            r#"{{"attemptsMade":1,"arrivalTimestamp":ARRIVAL,"errorCode":{},"errorMessage":{},"attemptEndingTimestamp":ENDING,"rawData":{}}}"#,
+            line["errorCode"],
+            Value::String(reason.clone()),
+            Value::String(base64(sent[1].as_bytes())),
+        )
+    );
+    assert_eq!(line["errorCode"], "unknown-key", "{line}");
+
+    // The error action: AWS's error payload per failed message, one per line.
+    let errors = objects(&data.join("errors"));
+    let mut lines = Vec::new();
+    for (key, body) in &errors {
+        assert_key_shape(key, "e/9999/99/99/99/", "arch-error-firehose");
+        let text = String::from_utf8_lossy(body);
+        assert!(text.ends_with('\n'), "{text}");
+        lines.extend(text.lines().map(str::to_owned));
+    }
+    assert_eq!(lines.len(), sent.len(), "{lines:?}");
+    for (line, payload) in lines.iter().zip(&sent) {
+        assert_eq!(
+            line,
+            &format!(
+                r#"{{"ruleName":"arch","topic":"cars/1","clientId":"pin","base64OriginalPayload":"{}","failures":[{{"failedAction":"DynamoDBv2Action","failedResource":"rows","errorMessage":"template \"${{missing}}\": substitution ${{missing}} is undefined for this message"}}]}}"#,
+                base64(payload.as_bytes())
+            )
+        );
+    }
+}
+
+fn base64(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
