@@ -103,6 +103,11 @@ pub const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Crates whose every dependency outside the workspace is listed here (normal dependencies):
+/// `weir-support` is the standard library plus `crc32c` (the framed log's checksum), so any
+/// crate may depend on it without pulling anything else in.
+pub const EXTERNAL_ONLY: &[(&str, &[&str])] = &[("weir-support", &["crc32c"])];
+
 /// The only workspace crate that may name wasmtime as a direct dependency.
 pub const WASMTIME_OWNER: &str = "weir-plugins";
 
@@ -155,6 +160,17 @@ pub fn violations(meta: &Value) -> Vec<String> {
             problems.push(format!(
                 "{name} depends on wasmtime directly; only {WASMTIME_OWNER} may"
             ));
+        }
+        if let Some((_, only)) = EXTERNAL_ONLY.iter().find(|(n, _)| *n == name) {
+            for d in normal
+                .iter()
+                .filter(|d| !d.starts_with("weir-") && !only.contains(d))
+            {
+                problems.push(format!(
+                    "{name} depends on {d}; outside the workspace it may use only {}",
+                    only.join(", ")
+                ));
+            }
         }
         if let Some((_, allowed)) = ALLOWED.iter().find(|(n, _)| *n == name) {
             for d in normal.iter().filter(|d| d.starts_with("weir-")) {
@@ -262,7 +278,7 @@ mod tests {
     fn a_forbidden_edge_is_reported_with_its_path() {
         let dep = |pkg: &str| json!({"pkg": pkg, "dep_kinds": [{"kind": null}]});
         let meta = json!({
-            "workspace_members": ["r", "c", "s", "sig", "api", "del", "p"],
+            "workspace_members": ["r", "c", "s", "sig", "api", "del", "p", "sup"],
             "packages": [
                 {"id": "r", "name": "weir-rules", "dependencies": [{"name": "weir-config", "kind": null}]},
                 {"id": "c", "name": "weir-config", "dependencies": [{"name": "wasmtime", "kind": null}]},
@@ -271,6 +287,7 @@ mod tests {
                 {"id": "api", "name": "weir-api", "dependencies": []},
                 {"id": "del", "name": "weir-delivery", "dependencies": []},
                 {"id": "p", "name": "weir-plugins", "dependencies": [{"name": "wasmtime", "kind": null}]},
+                {"id": "sup", "name": "weir-support", "dependencies": [{"name": "crc32c", "kind": null}, {"name": "serde", "kind": null}]},
                 {"id": "w", "name": "wasmtime", "dependencies": []},
                 {"id": "t", "name": "tokio", "dependencies": []}
             ],
@@ -294,5 +311,7 @@ mod tests {
             "{problems:#?}"
         );
         assert!(!has("weir-plugins depends on wasmtime"), "{problems:#?}");
+        assert!(has("weir-support depends on serde"), "{problems:#?}");
+        assert!(!has("depends on crc32c"), "{problems:#?}");
     }
 }
