@@ -26,90 +26,138 @@ use serde_json::Value;
 use super::eval::{EvalError, Evaluator, Expr};
 use super::value::Val;
 
-/// Every function Weir implements. Resolution happens once, at compile time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Func {
+/// The function table: one row per function with its variant, the name AWS documents (matched
+/// case-insensitively) and the fewest and most arguments it takes; `syntax "NAME"` rows are
+/// names the compiler handles as syntax (`CAST(x AS type)`), known only to "did you mean". The
+/// [`Func`] enum, [`FUNCTIONS`] (what [`resolve`] reads) and [`NAMES`] (what [`suggest`] reads)
+/// all come from this one list, so they cannot drift; adding a function is one row plus its arm
+/// in `dispatch` (the compiler insists on the arm).
+///
+/// A tt-muncher: it walks the rows once, collecting the enum's variants, the table's rows and
+/// the names in order, then emits the three items.
+macro_rules! functions {
+    (@rows [$($variant:ident)*] [$($row:expr,)*] [$($name:literal)*]) => {
+        /// Every function Weir implements. Resolution happens once, at compile time.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Func {
+            $( $variant, )*
+        }
+
+        /// Every function with its arity, in table order.
+        const FUNCTIONS: &[Spec] = &[$( $row, )*];
+
+        /// Every name Weir knows, for "did you mean" hints: the functions and the syntax rows,
+        /// in table order (the first of equally close names wins).
+        pub(super) const NAMES: &[&str] = &[$( $name, )*];
+    };
+    (@rows [$($variant:ident)*] [$($row:expr,)*] [$($name:literal)*]
+        $v:ident = $n:literal ($min:expr, $max:expr), $($rest:tt)*) => {
+        functions!(@rows [$($variant)* $v]
+            [$($row,)* Spec { func: Func::$v, name: $n, min: $min, max: $max },]
+            [$($name)* $n] $($rest)*);
+    };
+    (@rows [$($variant:ident)*] [$($row:expr,)*] [$($name:literal)*]
+        syntax $n:literal, $($rest:tt)*) => {
+        functions!(@rows [$($variant)*] [$($row,)*] [$($name)* $n] $($rest)*);
+    };
+    ($($rows:tt)*) => {
+        functions!(@rows [] [] [] $($rows)*);
+    };
+}
+
+/// A row of the function table.
+struct Spec {
+    func: Func,
+    name: &'static str,
+    min: usize,
+    max: usize,
+}
+
+const ANY: usize = usize::MAX;
+
+functions! {
     // Strings.
-    Concat,
-    Lower,
-    Upper,
-    Length,
-    NumBytes,
-    Substring,
-    Trim,
-    Ltrim,
-    Rtrim,
-    Lpad,
-    Rpad,
-    Replace,
-    RegexpMatches,
-    RegexpReplace,
-    RegexpSubstr,
-    StartsWith,
-    EndsWith,
-    IndexOf,
-    Chr,
+    Concat = "concat" (0, ANY),
+    Lower = "lower" (1, 1),
+    Upper = "upper" (1, 1),
+    Length = "length" (1, 1),
+    NumBytes = "numbytes" (1, 1),
+    Substring = "substring" (2, 3),
+    Trim = "trim" (1, 1),
+    Ltrim = "ltrim" (1, 1),
+    Rtrim = "rtrim" (1, 1),
+    Lpad = "lpad" (2, 2),
+    Rpad = "rpad" (2, 2),
+    Replace = "replace" (3, 3),
+    RegexpMatches = "regexp_matches" (2, 2),
+    RegexpReplace = "regexp_replace" (3, 3),
+    RegexpSubstr = "regexp_substr" (2, 2),
+    StartsWith = "startswith" (2, 2),
+    EndsWith = "endswith" (2, 2),
+    IndexOf = "indexof" (2, 2),
+    Chr = "chr" (1, 1),
     // Math and bits.
-    Abs,
-    Acos,
-    Asin,
-    Atan,
-    Atan2,
-    Ceil,
-    Cos,
-    Cosh,
-    Exp,
-    Floor,
-    Ln,
-    Log,
-    Mod,
-    Nanvl,
-    Power,
-    Rand,
-    Remainder,
-    Round,
-    Sign,
-    Sin,
-    Sinh,
-    Sqrt,
-    Tan,
-    Tanh,
-    Trunc,
-    BitAnd,
-    BitOr,
-    BitXor,
-    BitNot,
+    Abs = "abs" (1, 1),
+    Acos = "acos" (1, 1),
+    Asin = "asin" (1, 1),
+    Atan = "atan" (1, 1),
+    Atan2 = "atan2" (2, 2),
+    Ceil = "ceil" (1, 1),
+    Cos = "cos" (1, 1),
+    Cosh = "cosh" (1, 1),
+    Exp = "exp" (1, 1),
+    Floor = "floor" (1, 1),
+    Ln = "ln" (1, 1),
+    Log = "log" (1, 1),
+    Mod = "mod" (2, 2),
+    Nanvl = "nanvl" (2, 2),
+    Power = "power" (2, 2),
+    Rand = "rand" (0, 0),
+    Remainder = "remainder" (2, 2),
+    Round = "round" (1, 1),
+    Sign = "sign" (1, 1),
+    Sin = "sin" (1, 1),
+    Sinh = "sinh" (1, 1),
+    Sqrt = "sqrt" (1, 1),
+    Tan = "tan" (1, 1),
+    Tanh = "tanh" (1, 1),
+    Trunc = "trunc" (2, 2),
+    BitAnd = "bitand" (2, 2),
+    BitOr = "bitor" (2, 2),
+    BitXor = "bitxor" (2, 2),
+    BitNot = "bitnot" (1, 1),
+    syntax "cast",
     // Types.
-    IsNull,
-    IsUndefined,
-    GetOrDefault,
+    IsNull = "isNull" (1, 1),
+    IsUndefined = "isUndefined" (1, 1),
+    GetOrDefault = "get_or_default" (2, 2),
     // Context.
-    Topic,
-    ClientId,
-    Principal,
-    SourceIp,
-    TraceId,
-    Timestamp,
-    NewUuid,
-    SqlVersion,
+    Topic = "topic" (0, 1),
+    ClientId = "clientid" (0, 0),
+    Principal = "principal" (0, 0),
+    SourceIp = "sourceip" (0, 0),
+    TraceId = "traceid" (0, 0),
+    Timestamp = "timestamp" (0, 0),
+    NewUuid = "newuuid" (0, 0),
+    SqlVersion = "sql_version" (0, 0),
     // Collections.
-    Get,
-    Transform,
+    Get = "get" (2, 2),
+    Transform = "transform" (3, 3),
     // Encoding and hashing.
-    Encode,
-    Decode,
-    Md2,
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
+    Encode = "encode" (2, 2),
+    Decode = "decode" (2, 2),
+    Md2 = "md2" (1, 1),
+    Md5 = "md5" (1, 1),
+    Sha1 = "sha1" (1, 1),
+    Sha224 = "sha224" (1, 1),
+    Sha256 = "sha256" (1, 1),
+    Sha384 = "sha384" (1, 1),
+    Sha512 = "sha512" (1, 1),
     // Time.
-    ParseTime,
-    TimeToEpoch,
+    ParseTime = "parse_time" (2, 3),
+    TimeToEpoch = "time_to_epoch" (2, 2),
     // Weir lookup tables standing in for DynamoDB.
-    GetDynamoDb,
+    GetDynamoDb = "get_dynamodb" (4, 4),
 }
 
 /// The outcome of looking a function name up.
@@ -126,84 +174,26 @@ pub(crate) enum Resolved {
     Unknown,
 }
 
-const ANY: usize = usize::MAX;
+/// AWS functions that call an AWS service Weir does not have.
+const SERVICE: &[&str] = &[
+    "aws_lambda",
+    "get_thing_shadow",
+    "get_secret",
+    "machinelearning_predict",
+    "get_registry_data",
+    "kinesis",
+];
 
-/// Every name [`resolve`] knows, for "did you mean" hints.
-pub(super) const NAMES: &[&str] = &[
-    "concat",
-    "lower",
-    "upper",
-    "length",
-    "numbytes",
-    "substring",
-    "trim",
-    "ltrim",
-    "rtrim",
-    "lpad",
-    "rpad",
-    "replace",
-    "regexp_matches",
-    "regexp_replace",
-    "regexp_substr",
-    "startswith",
-    "endswith",
-    "indexof",
-    "chr",
-    "abs",
-    "acos",
-    "asin",
-    "atan",
-    "atan2",
-    "ceil",
-    "cos",
-    "cosh",
-    "exp",
-    "floor",
-    "ln",
-    "log",
-    "mod",
-    "nanvl",
-    "power",
-    "rand",
-    "remainder",
-    "round",
-    "sign",
-    "sin",
-    "sinh",
-    "sqrt",
-    "tan",
-    "tanh",
-    "trunc",
-    "bitand",
-    "bitor",
-    "bitxor",
-    "bitnot",
-    "cast",
-    "isNull",
-    "isUndefined",
-    "get_or_default",
-    "topic",
-    "clientid",
-    "principal",
-    "sourceip",
-    "traceid",
-    "timestamp",
-    "newuuid",
-    "sql_version",
-    "get",
-    "transform",
-    "encode",
-    "decode",
-    "md2",
-    "md5",
-    "sha1",
-    "sha224",
-    "sha256",
-    "sha384",
-    "sha512",
-    "parse_time",
-    "time_to_epoch",
-    "get_dynamodb",
+/// Functions AWS documents that Weir does not offer, with the reason.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "get_mqtt_property",
+        "MQTT 5 properties are not passed to rules in Weir",
+    ),
+    (
+        "get_user_properties",
+        "MQTT 5 properties are not passed to rules in Weir",
+    ),
 ];
 
 /// The known function closest to `name` (one edit away for short names, two
@@ -236,94 +226,23 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Resolves a function name. AWS documents most names in lower case and a
 /// few in camel case (`isNull`); Weir matches them case-insensitively.
 pub(crate) fn resolve(name: &str) -> Resolved {
-    use Func::*;
-    let lower = name.to_ascii_lowercase();
-    let (func, min, max) = match lower.as_str() {
-        "concat" => (Concat, 0, ANY),
-        "lower" => (Lower, 1, 1),
-        "upper" => (Upper, 1, 1),
-        "length" => (Length, 1, 1),
-        "numbytes" => (NumBytes, 1, 1),
-        "substring" => (Substring, 2, 3),
-        "trim" => (Trim, 1, 1),
-        "ltrim" => (Ltrim, 1, 1),
-        "rtrim" => (Rtrim, 1, 1),
-        "lpad" => (Lpad, 2, 2),
-        "rpad" => (Rpad, 2, 2),
-        "replace" => (Replace, 3, 3),
-        "regexp_matches" => (RegexpMatches, 2, 2),
-        "regexp_replace" => (RegexpReplace, 3, 3),
-        "regexp_substr" => (RegexpSubstr, 2, 2),
-        "startswith" => (StartsWith, 2, 2),
-        "endswith" => (EndsWith, 2, 2),
-        "indexof" => (IndexOf, 2, 2),
-        "chr" => (Chr, 1, 1),
-        "abs" => (Abs, 1, 1),
-        "acos" => (Acos, 1, 1),
-        "asin" => (Asin, 1, 1),
-        "atan" => (Atan, 1, 1),
-        "atan2" => (Atan2, 2, 2),
-        "ceil" => (Ceil, 1, 1),
-        "cos" => (Cos, 1, 1),
-        "cosh" => (Cosh, 1, 1),
-        "exp" => (Exp, 1, 1),
-        "floor" => (Floor, 1, 1),
-        "ln" => (Ln, 1, 1),
-        "log" => (Log, 1, 1),
-        "mod" => (Mod, 2, 2),
-        "nanvl" => (Nanvl, 2, 2),
-        "power" => (Power, 2, 2),
-        "rand" => (Rand, 0, 0),
-        "remainder" => (Remainder, 2, 2),
-        "round" => (Round, 1, 1),
-        "sign" => (Sign, 1, 1),
-        "sin" => (Sin, 1, 1),
-        "sinh" => (Sinh, 1, 1),
-        "sqrt" => (Sqrt, 1, 1),
-        "tan" => (Tan, 1, 1),
-        "tanh" => (Tanh, 1, 1),
-        "trunc" => (Trunc, 2, 2),
-        "bitand" => (BitAnd, 2, 2),
-        "bitor" => (BitOr, 2, 2),
-        "bitxor" => (BitXor, 2, 2),
-        "bitnot" => (BitNot, 1, 1),
-        "isnull" => (IsNull, 1, 1),
-        "isundefined" => (IsUndefined, 1, 1),
-        "get_or_default" => (GetOrDefault, 2, 2),
-        "topic" => (Topic, 0, 1),
-        "clientid" => (ClientId, 0, 0),
-        "principal" => (Principal, 0, 0),
-        "sourceip" => (SourceIp, 0, 0),
-        "traceid" => (TraceId, 0, 0),
-        "timestamp" => (Timestamp, 0, 0),
-        "newuuid" => (NewUuid, 0, 0),
-        "sql_version" => (SqlVersion, 0, 0),
-        "get" => (Get, 2, 2),
-        "transform" => (Transform, 3, 3),
-        "encode" => (Encode, 2, 2),
-        "decode" => (Decode, 2, 2),
-        "md2" => (Md2, 1, 1),
-        "md5" => (Md5, 1, 1),
-        "sha1" => (Sha1, 1, 1),
-        "sha224" => (Sha224, 1, 1),
-        "sha256" => (Sha256, 1, 1),
-        "sha384" => (Sha384, 1, 1),
-        "sha512" => (Sha512, 1, 1),
-        "parse_time" => (ParseTime, 2, 3),
-        "time_to_epoch" => (TimeToEpoch, 2, 2),
-        "get_dynamodb" => (GetDynamoDb, 4, 4),
-        "aws_lambda"
-        | "get_thing_shadow"
-        | "get_secret"
-        | "machinelearning_predict"
-        | "get_registry_data"
-        | "kinesis" => return Resolved::Service,
-        "get_mqtt_property" | "get_user_properties" => {
-            return Resolved::Unsupported("MQTT 5 properties are not passed to rules in Weir")
-        }
-        _ => return Resolved::Unknown,
-    };
-    Resolved::Known { func, min, max }
+    if let Some(f) = FUNCTIONS.iter().find(|f| f.name.eq_ignore_ascii_case(name)) {
+        return Resolved::Known {
+            func: f.func,
+            min: f.min,
+            max: f.max,
+        };
+    }
+    if SERVICE.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        return Resolved::Service;
+    }
+    match UNSUPPORTED
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+    {
+        Some((_, why)) => Resolved::Unsupported(why),
+        None => Resolved::Unknown,
+    }
 }
 
 impl Func {
@@ -439,5 +358,71 @@ fn opt_str<'a>(s: Option<&str>) -> Val<'a> {
     match s {
         Some(s) => Val::str(s.to_string()),
         None => Val::Undefined,
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    fn known(name: &str) -> Option<(Func, usize, usize)> {
+        match resolve(name) {
+            Resolved::Known { func, min, max } => Some((func, min, max)),
+            _ => None,
+        }
+    }
+
+    /// Each row is what `resolve` returns for its name, whatever the case: a row shadowed by an
+    /// earlier one with the same name would fail here.
+    #[test]
+    fn every_row_resolves_to_itself_in_any_case() {
+        for f in FUNCTIONS {
+            let want = Some((f.func, f.min, f.max));
+            assert_eq!(known(f.name), want, "{}", f.name);
+            assert_eq!(known(&f.name.to_ascii_uppercase()), want, "{}", f.name);
+            assert_eq!(known(&f.name.to_ascii_lowercase()), want, "{}", f.name);
+        }
+    }
+
+    /// A name belongs to one list only: the function table, the AWS service functions or the
+    /// unsupported ones (a name in two would make the later list unreachable).
+    #[test]
+    fn names_are_unique_across_the_lists() {
+        let all: Vec<String> = NAMES
+            .iter()
+            .chain(SERVICE)
+            .chain(UNSUPPORTED.iter().map(|(n, _)| n))
+            .map(|n| n.to_ascii_lowercase())
+            .collect();
+        let mut sorted = all.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), all.len(), "a name is listed twice: {all:?}");
+        for n in SERVICE {
+            assert!(matches!(resolve(n), Resolved::Service), "{n}");
+        }
+        for (n, why) in UNSUPPORTED {
+            assert!(
+                matches!(resolve(n), Resolved::Unsupported(w) if w == *why),
+                "{n}"
+            );
+        }
+    }
+
+    /// The hint list is the function table plus the syntax rows, in the table's order, and a
+    /// syntax row is not resolvable as a function.
+    #[test]
+    fn hint_names_are_the_table_plus_syntax() {
+        let functions: Vec<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
+        let hinted: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "cast").collect();
+        assert_eq!(hinted, functions);
+        assert!(NAMES.contains(&"cast"));
+        assert!(matches!(resolve("cast"), Resolved::Unknown));
+        assert_eq!(suggest("caste"), Some("cast"));
+        assert_eq!(suggest("uper"), Some("upper"));
+        assert_eq!(suggest("isnul"), Some("isNull"));
+        assert_eq!(known("concat"), Some((Func::Concat, 0, ANY)));
+        assert_eq!(known("parse_time"), Some((Func::ParseTime, 2, 3)));
+        assert!(matches!(resolve("nosuchfn"), Resolved::Unknown));
     }
 }
