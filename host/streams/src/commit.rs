@@ -56,7 +56,15 @@ pub struct CommitStats {
     pub syncs: u64,
     /// Files asked for by writers (what syncing per request would have cost).
     pub requests: u64,
+    /// Time spent in fdatasync, summed over every sync, in microseconds.
+    pub sync_us: u64,
+    /// Syncs that took longer than [`SLOW_SYNC`]: the disk's stalls, which every answer
+    /// waiting on that round sits out (a benchmark's p99 is read against this count).
+    pub slow_syncs: u64,
 }
+
+/// What counts as a stalled fdatasync in [`CommitStats::slow_syncs`].
+pub const SLOW_SYNC: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The group committer. [`GroupCommit::global`] is the one the engine and the host use.
 pub struct GroupCommit {
@@ -65,6 +73,8 @@ pub struct GroupCommit {
     rounds: AtomicU64,
     syncs: AtomicU64,
     requests: AtomicU64,
+    sync_us: AtomicU64,
+    slow_syncs: AtomicU64,
 }
 
 #[derive(Default)]
@@ -128,6 +138,8 @@ impl GroupCommit {
             rounds: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            sync_us: AtomicU64::new(0),
+            slow_syncs: AtomicU64::new(0),
         }
     }
 
@@ -160,6 +172,8 @@ impl GroupCommit {
             rounds: self.rounds.load(Ordering::Relaxed),
             syncs: self.syncs.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
+            sync_us: self.sync_us.load(Ordering::Relaxed),
+            slow_syncs: self.slow_syncs.load(Ordering::Relaxed),
         }
     }
 
@@ -231,10 +245,19 @@ impl GroupCommit {
     ) -> std::sync::MutexGuard<'a, State> {
         drop(st);
         let file = item.file.clone();
+        let started = std::time::Instant::now();
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| file.make_durable()))
                 .unwrap_or_else(|_| Err(io::Error::other("an fsync panicked")));
+        let took = started.elapsed();
         self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.sync_us.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        if took > SLOW_SYNC {
+            self.slow_syncs.fetch_add(1, Ordering::Relaxed);
+        }
         let mut st = lock(&self.state);
         let outcome = outcome.map_err(|e| Failure::of(&e));
         for t in item.tickets {

@@ -111,8 +111,8 @@ impl Streams {
                 let mut log = lock(&sh.log);
                 let r = log.append(&items, min_counter);
                 if r.is_ok() {
-                    sh.tip.send_replace(log.next_counter());
                     if self.inner.config.fsync == FsyncPolicy::Always {
+                        // Readers see these records once they are synced (see `commit`).
                         // What to sync is taken now: this append's file and counter.
                         match log.sync_point() {
                             Ok((file, upto)) => {
@@ -121,6 +121,7 @@ impl Streams {
                             Err(e) => unsynced.push((members.clone(), e)),
                         }
                     } else {
+                        sh.tip.send_replace(log.next_counter());
                         sh.dirty.store(true, Ordering::Release);
                     }
                 }
@@ -260,17 +261,23 @@ impl Streams {
             .ok_or_else(|| self.shard_not_found(&s.name, &shard_id(idx)))?;
         let (plan, first, last, below) = {
             let log = lock(&sh.log);
+            let mut below = log.readable_below();
+            if self.inner.config.fsync == FsyncPolicy::Always {
+                let durable = sh.durable.load(Ordering::Acquire);
+                below = Some(below.map_or(durable, |b| b.min(durable)));
+            }
             (
                 log.read_plan(from),
                 log.first_counter(),
                 log.last_record(),
-                log.readable_below(),
+                below,
             )
         };
         let from = from.max(first);
         let mut out = log::read_spans(&plan, from, limit.min(MAX_GET_RECORDS), MAX_GET_BYTES)?;
-        // After a failed fsync, records past the last good sync may not be on disk: they are
-        // not served, so no reader acts on a record a restart would not show.
+        // Records past the last good sync (an fsync failed, or with `fsync = "always"` one is
+        // still running) may not be on disk: they are not served, so no reader acts on a
+        // record a restart would not show.
         if let Some(below) = below {
             if out.records.iter().any(|r| r.counter >= below) {
                 out.records.retain(|r| r.counter < below);
@@ -422,7 +429,13 @@ pub(super) fn commit(points: Vec<SyncPoint>) -> Vec<Result<()>> {
         .into_iter()
         .zip(outcomes)
         .map(|((sh, _, upto), outcome)| match outcome {
-            Ok(()) => lock(&sh.log).synced_to(upto),
+            Ok(()) => {
+                lock(&sh.log).synced_to(upto)?;
+                // Readable from now on: wake the subscribers.
+                sh.durable.fetch_max(upto, Ordering::AcqRel);
+                sh.tip.send_modify(|tip| *tip = (*tip).max(upto));
+                Ok(())
+            }
             Err(e) => {
                 lock(&sh.log).sync_failed(&e.to_string());
                 Err(e.into())

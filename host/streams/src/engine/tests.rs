@@ -592,3 +592,167 @@ fn list_shards_filters_by_retention_and_lineage() {
         Err(StreamsError::NotFound(_))
     ));
 }
+
+/// A backend whose syncs can be held: the window between an append and its fdatasync,
+/// which a real disk opens for a millisecond, held open for as long as a test needs.
+#[derive(Clone)]
+struct GatedBackend {
+    inner: MemBackend,
+    gate: Arc<Gate>,
+}
+
+#[derive(Default)]
+struct Gate {
+    /// `Some(n)`: syncs wait; `n` of them are waiting.
+    held: Mutex<Option<usize>>,
+    changed: std::sync::Condvar,
+}
+
+impl Gate {
+    fn hold(&self) {
+        *lock(&self.held) = Some(0);
+    }
+    fn release(&self) {
+        *lock(&self.held) = None;
+        self.changed.notify_all();
+    }
+    /// Waits until a sync is held at the gate.
+    fn wait_for_a_held_sync(&self) {
+        let mut held = lock(&self.held);
+        while !held.is_some_and(|n| n > 0) {
+            held = self.changed.wait(held).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+    fn pass(&self) {
+        let mut held = lock(&self.held);
+        if let Some(n) = held.as_mut() {
+            *n += 1;
+            self.changed.notify_all();
+            while held.is_some() {
+                held = self.changed.wait(held).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+}
+
+struct GatedFile {
+    inner: Arc<dyn crate::backend::SegmentFile>,
+    gate: Arc<Gate>,
+}
+
+impl crate::backend::SegmentFile for GatedFile {
+    fn append(&self, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.append(buf)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.gate.pass();
+        self.inner.sync()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read_at(offset, buf)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn truncate(&self, len: u64) -> std::io::Result<()> {
+        self.inner.truncate(len)
+    }
+}
+
+impl StorageBackend for GatedBackend {
+    fn open(&self, path: &Path) -> std::io::Result<Arc<dyn crate::backend::SegmentFile>> {
+        Ok(Arc::new(GatedFile {
+            inner: self.inner.open(path)?,
+            gate: self.gate.clone(),
+        }))
+    }
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+        self.inner.list(dir)
+    }
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        self.inner.create_dir_all(dir)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn remove_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        self.inner.remove_dir_all(dir)
+    }
+    fn read_file(&self, path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+        self.inner.read_file(path)
+    }
+    fn write_atomic(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.inner.write_atomic(path, data)
+    }
+}
+
+#[test]
+fn with_fsync_always_readers_see_a_record_only_once_it_is_synced() {
+    let backend = GatedBackend {
+        inner: MemBackend::new(),
+        gate: Arc::new(Gate::default()),
+    };
+    let gate = backend.gate.clone();
+    let s = Streams::open_with_backend(cfg(), Arc::new(backend)).expect("open");
+    s.create_stream("d", 1, false, BTreeMap::new())
+        .expect("create");
+    s.put_record("d", &entry("k", "synced"), None).expect("put");
+    let shard = shard_id(0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let mut sub = s
+        .subscribe("d", &shard, StartPosition::TrimHorizon)
+        .expect("subscribe");
+    let first = rt.block_on(sub.next()).expect("first event");
+    assert!(
+        matches!(&first, SubscriptionEvent::Records(r) if r.len() == 1),
+        "{first:?}"
+    );
+
+    // The next put is appended, and its sync held.
+    gate.hold();
+    let writer = {
+        let s = s.clone();
+        std::thread::spawn(move || s.put_record("d", &entry("k", "in-flight"), None))
+    };
+    gate.wait_for_a_held_sync();
+    let data = |recs: &[RecordOut]| -> Vec<String> {
+        recs.iter()
+            .map(|r| String::from_utf8_lossy(&r.data).into_owned())
+            .collect()
+    };
+    assert_eq!(
+        data(&read_shard(&s, "d", &shard).0),
+        ["synced"],
+        "a record whose put has not been answered is not served before its sync"
+    );
+    let early =
+        rt.block_on(async { tokio::time::timeout(Duration::from_millis(50), sub.next()).await });
+    assert!(
+        early.is_err(),
+        "a subscriber got an unsynced record: {early:?}"
+    );
+
+    gate.release();
+    writer.join().expect("writer thread").expect("put");
+    assert_eq!(
+        data(&read_shard(&s, "d", &shard).0),
+        ["synced", "in-flight"]
+    );
+    let next = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(5), sub.next()).await })
+        .expect("the subscriber wakes once the sync lands")
+        .expect("event");
+    match next {
+        SubscriptionEvent::Records(r) => {
+            let got: Vec<String> = r
+                .iter()
+                .map(|u| String::from_utf8_lossy(&u.data).into_owned())
+                .collect();
+            assert_eq!(got, ["in-flight"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
