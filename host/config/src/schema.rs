@@ -186,118 +186,88 @@ pub struct RawRule {
     pub error_action: Option<RawAction>,
 }
 
-/// Action kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RawActionKind {
-    Kinesis,
-    Firehose,
-    Republish,
-    Table,
-    Plugin,
+/// The action kinds and the keys each one takes, as one table. From it come the
+/// [`RawActionKind`] enum (and its serde names), [`RawActionKind::ALL`], `name`, `keys`, the
+/// flat [`RawAction`] struct's kind-specific fields and [`RawAction::set_keys`]: adding a kind or
+/// a key is one line here (plus its validation in `validate/rules.rs` and its sink), and the
+/// lists cannot drift.
+macro_rules! action_kinds {
+    ($( $(#[$doc:meta])* $kind:ident = $name:literal { $( $key:ident: $ty:ty ),* $(,)? } ),* $(,)?) => {
+        /// Action kinds.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+        pub enum RawActionKind {
+            $( $(#[$doc])* #[serde(rename = $name)] $kind, )*
+        }
+
+        impl RawActionKind {
+            /// Every kind.
+            pub const ALL: [RawActionKind; [$( $name ),*].len()] = [$( RawActionKind::$kind ),*];
+
+            /// The name as written in the file.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( RawActionKind::$kind => $name, )*
+                }
+            }
+
+            /// The keys that belong to this kind (besides `kind` and the pipeline stages, which
+            /// any kind takes). A key of another kind is an error, not a setting to ignore.
+            pub fn keys(self) -> &'static [&'static str] {
+                match self {
+                    $( RawActionKind::$kind => &[$( stringify!($key) ),*], )*
+                }
+            }
+        }
+
+        /// One action. A flat struct rather than a tagged enum: serde buffers tagged enums,
+        /// which would lose the key paths and line numbers of everything inside; which fields
+        /// belong to which kind is checked in `validate/rules.rs` instead.
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawAction {
+            pub kind: RawActionKind,
+            $( $(
+                #[doc = concat!("A key of `", $name, "` actions.")]
+                pub $key: Option<$ty>,
+            )* )*
+            // pipeline stages, any kind
+            #[serde(default)]
+            pub transformers: Vec<String>,
+            #[serde(default)]
+            pub filters: Vec<String>,
+            pub buffer: Option<RawBuffer>,
+        }
+
+        impl RawAction {
+            /// The kind-specific keys the file sets, by name.
+            pub fn set_keys(&self) -> impl Iterator<Item = &'static str> {
+                [$( $( (stringify!($key), self.$key.is_some()), )* )*]
+                    .into_iter()
+                    .filter_map(|(k, set)| set.then_some(k))
+            }
+        }
+    };
+}
+
+action_kinds! {
+    Kinesis = "kinesis" { stream: String, partition_key: String, endpoint: String },
+    Firehose = "firehose" {
+        root: String,
+        prefix: String,
+        error_prefix: String,
+        buffer_bytes: u64,
+        buffer_interval_ms: u64,
+        delivery_stream: String,
+    },
+    Republish = "republish" { topic: String, qos: u64 },
+    Table = "table" { table: String, key: String },
+    Plugin = "plugin" { emitter: String },
 }
 
 impl RawActionKind {
-    /// Every kind.
-    pub const ALL: [RawActionKind; 5] = [
-        RawActionKind::Kinesis,
-        RawActionKind::Firehose,
-        RawActionKind::Republish,
-        RawActionKind::Table,
-        RawActionKind::Plugin,
-    ];
-
-    /// The name as written in the file.
-    pub fn name(self) -> &'static str {
-        match self {
-            RawActionKind::Kinesis => "kinesis",
-            RawActionKind::Firehose => "firehose",
-            RawActionKind::Republish => "republish",
-            RawActionKind::Table => "table",
-            RawActionKind::Plugin => "plugin",
-        }
-    }
-
-    /// The keys that belong to this kind (besides `kind` and the pipeline stages, which any
-    /// kind takes). A key of another kind is an error, not a setting to ignore.
-    pub fn keys(self) -> &'static [&'static str] {
-        match self {
-            RawActionKind::Kinesis => &["stream", "partition_key", "endpoint"],
-            RawActionKind::Firehose => &[
-                "root",
-                "prefix",
-                "error_prefix",
-                "buffer_bytes",
-                "buffer_interval_ms",
-                "delivery_stream",
-            ],
-            RawActionKind::Republish => &["topic", "qos"],
-            RawActionKind::Table => &["table", "key"],
-            RawActionKind::Plugin => &["emitter"],
-        }
-    }
-
     /// The kind a key belongs to.
     pub fn owning(key: &str) -> Option<RawActionKind> {
         Self::ALL.into_iter().find(|k| k.keys().contains(&key))
-    }
-}
-
-/// One action. A flat struct rather than a tagged enum: serde buffers tagged enums, which
-/// would lose the key paths and line numbers of everything inside; which fields belong to
-/// which kind is checked in `validate.rs` instead.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAction {
-    pub kind: RawActionKind,
-    // kinesis
-    pub stream: Option<String>,
-    pub partition_key: Option<String>,
-    pub endpoint: Option<String>,
-    // firehose
-    pub root: Option<String>,
-    pub prefix: Option<String>,
-    pub error_prefix: Option<String>,
-    pub buffer_bytes: Option<u64>,
-    pub buffer_interval_ms: Option<u64>,
-    pub delivery_stream: Option<String>,
-    // republish
-    pub topic: Option<String>,
-    pub qos: Option<u64>,
-    // table
-    pub table: Option<String>,
-    pub key: Option<String>,
-    // plugin
-    pub emitter: Option<String>,
-    // pipeline stages, any kind
-    #[serde(default)]
-    pub transformers: Vec<String>,
-    #[serde(default)]
-    pub filters: Vec<String>,
-    pub buffer: Option<RawBuffer>,
-}
-
-impl RawAction {
-    /// The kind-specific keys the file sets, by name.
-    pub fn set_keys(&self) -> impl Iterator<Item = &'static str> {
-        [
-            ("stream", self.stream.is_some()),
-            ("partition_key", self.partition_key.is_some()),
-            ("endpoint", self.endpoint.is_some()),
-            ("root", self.root.is_some()),
-            ("prefix", self.prefix.is_some()),
-            ("error_prefix", self.error_prefix.is_some()),
-            ("buffer_bytes", self.buffer_bytes.is_some()),
-            ("buffer_interval_ms", self.buffer_interval_ms.is_some()),
-            ("delivery_stream", self.delivery_stream.is_some()),
-            ("topic", self.topic.is_some()),
-            ("qos", self.qos.is_some()),
-            ("table", self.table.is_some()),
-            ("key", self.key.is_some()),
-            ("emitter", self.emitter.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, set)| set.then_some(k))
     }
 }
 
@@ -314,3 +284,34 @@ pub struct RawBuffer {
 pub const TOP_LEVEL_KEYS: [&str; 10] = [
     "broker", "api", "storage", "s3", "firehose", "streams", "tables", "plugins", "notify", "rules",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table's names are serde's names and its keys are the struct's fields: an action
+    /// with every key of a kind set parses, and `set_keys` gives back exactly that kind's keys.
+    #[test]
+    fn each_kind_parses_by_name_and_sets_exactly_its_keys() {
+        for kind in RawActionKind::ALL {
+            let mut text = format!("kind = {:?}\n", kind.name());
+            for key in kind.keys() {
+                let value = if matches!(*key, "qos" | "buffer_bytes" | "buffer_interval_ms") {
+                    "1"
+                } else {
+                    "\"x\""
+                };
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+            let action: RawAction = toml::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(action.kind, kind);
+            assert_eq!(action.set_keys().collect::<Vec<_>>(), kind.keys());
+            for key in kind.keys() {
+                assert_eq!(RawActionKind::owning(key), Some(kind), "{key}");
+            }
+        }
+        assert_eq!(RawActionKind::ALL.len(), 5);
+        assert!(toml::from_str::<RawAction>("kind = \"nope\"\n").is_err());
+        assert!(toml::from_str::<RawAction>("kind = \"table\"\nnope = 1\n").is_err());
+    }
+}
