@@ -5,86 +5,19 @@
 
 use super::*;
 
-/// What a delivery stream name may be, for messages.
-pub(super) const DELIVERY_STREAM_NAME: &str = "1-64 characters of a-z, A-Z, 0-9, `_`, `.`, `-`";
+use weir_firehose_model::{
+    is_bucket_name, HiveType, ParquetCompression, BUCKET_NAME_RULE, BUFFER_INTERVAL_S,
+    BUFFER_SIZE_MIB, HIVE_TYPES, LAMBDA_RETRIES, TABLES_SECTION,
+};
 
 /// Firehose's rule for delivery stream names.
-pub(super) fn is_delivery_stream_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
+pub(super) use weir_firehose_model::is_delivery_stream_name;
+/// What a delivery stream name may be, for messages.
+pub(super) use weir_firehose_model::DELIVERY_STREAM_NAME_RULE as DELIVERY_STREAM_NAME;
 
-/// S3's rule for bucket names (the DNS-compatible subset).
-fn is_bucket_name(name: &str) -> bool {
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    (3..=63).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-'))
-        && edge(name.chars().next())
-        && edge(name.chars().last())
-}
-
-/// The Hive types a column may have, for messages.
-const HIVE_TYPES: &str = "one of `string`, `varchar(N)`, `char(N)`, `tinyint`, `smallint`, \
-    `int`, `integer`, `bigint`, `float`, `double`, `boolean`, `timestamp`, `date`, `decimal`, \
-    `decimal(P,S)` (any case)";
-
-/// Checks a Hive column type, case-insensitively; the reason when it is not one.
-fn hive_type(t: &str) -> Result<(), String> {
-    let lower = t.to_ascii_lowercase();
-    let simple = [
-        "string",
-        "tinyint",
-        "smallint",
-        "int",
-        "integer",
-        "bigint",
-        "float",
-        "double",
-        "boolean",
-        "timestamp",
-        "date",
-        "decimal",
-    ];
-    if simple.contains(&lower.as_str()) {
-        return Ok(());
-    }
-    let args = |name: &str| {
-        lower
-            .strip_prefix(name)
-            .map(str::trim_start)
-            .and_then(|r| r.strip_prefix('('))
-            .and_then(|r| r.strip_suffix(')'))
-            .map(|r| {
-                r.split(',')
-                    .map(|n| n.trim().parse::<u32>().ok())
-                    .collect::<Vec<_>>()
-            })
-    };
-    let length = |name: &str, max: u32| match args(name).as_deref() {
-        Some([Some(n)]) if (1..=max).contains(n) => Ok(()),
-        Some([Some(n)]) => Err(format!("{name} length {n} is out of range 1..={max}")),
-        _ => Err(format!("unknown type {t:?}")),
-    };
-    if lower.starts_with("varchar") {
-        return length("varchar", 65_535);
-    }
-    if lower.starts_with("char") {
-        return length("char", 255);
-    }
-    if lower.starts_with("decimal") {
-        return match args("decimal").as_deref() {
-            Some([Some(p), Some(s)]) if (1..=38).contains(p) && s <= p => Ok(()),
-            Some([Some(p), Some(s)]) => Err(format!(
-                "decimal({p},{s}) is out of range (precision 1..=38, scale 0..=precision)"
-            )),
-            _ => Err(format!("unknown type {t:?}")),
-        };
-    }
-    Err(format!("unknown type {t:?}"))
+/// `lo..=hi` as the half-open range [`Ctx::ranged`] takes.
+fn range_of(b: weir_firehose_model::Bounds) -> Range<u64> {
+    u64::from(b.min)..u64::from(b.max) + 1
 }
 
 impl<'i> Ctx<'i> {
@@ -250,7 +183,7 @@ impl<'i> Ctx<'i> {
                 continue;
             };
             let ty = ty.trim();
-            if let Err(reason) = hive_type(ty) {
+            if let Err(reason) = HiveType::parse(ty) {
                 self.err(
                     &cp,
                     format!("column `{name}` of table `{full}`: {reason}"),
@@ -331,32 +264,37 @@ impl<'i> Ctx<'i> {
             self.err(
                 &p.key("bucket"),
                 format!("{:?} is not a valid S3 bucket name", d.bucket),
-                Some(
-                    "3-63 characters of a-z, 0-9, `.`, `-`, starting and ending with a letter or digit"
-                        .to_owned(),
-                ),
+                Some(BUCKET_NAME_RULE.to_owned()),
             );
         }
-        let buffer_size_mib =
-            self.optional_ranged(&p.key("buffer_size_mib"), d.buffer_size_mib, 1..129, " MiB");
+        let buffer_size_mib = self.optional_ranged(
+            &p.key("buffer_size_mib"),
+            d.buffer_size_mib,
+            range_of(BUFFER_SIZE_MIB),
+            " MiB",
+        );
         let buffer_interval_s = self.optional_ranged(
             &p.key("buffer_interval_s"),
             d.buffer_interval_s,
-            0..901,
+            range_of(BUFFER_INTERVAL_S),
             " s",
         );
-        let lambda_retries =
-            self.optional_ranged(&p.key("lambda_retries"), d.lambda_retries, 0..301, "");
+        let lambda_retries = self.optional_ranged(
+            &p.key("lambda_retries"),
+            d.lambda_retries,
+            range_of(LAMBDA_RETRIES),
+            "",
+        );
         self.one_of_names(
             &p.key("compression"),
             &d.compression,
-            &["UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"],
+            &weir_firehose_model::Compression::NAMES,
             "compression",
         );
         self.one_of_names(
             &p.key("parquet_compression"),
             &d.parquet_compression,
-            &["UNCOMPRESSED", "GZIP", "SNAPPY"],
+            &ParquetCompression::NAMES,
             "Parquet compression",
         );
         if let Some(s) = &d.source_stream {
@@ -388,7 +326,7 @@ impl<'i> Ctx<'i> {
                         .map(|s| format!("{}.{}", s.database, s.table))
                         .collect();
                     let message = if t.contains('.') {
-                        format!("table {t:?} is not declared in `[[firehose.tables]]`")
+                        format!("table {t:?} is not declared in `{TABLES_SECTION}`")
                     } else {
                         format!("{t:?} is not of the form DATABASE.TABLE")
                     };
@@ -430,5 +368,114 @@ impl<'i> Ctx<'i> {
             table,
             parquet_compression: d.parquet_compression,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    const F: &str = "weir.toml";
+
+    /// A delivery stream with `extra` settings, and a table with `columns`.
+    fn config(extra: &str, columns: &str) -> String {
+        format!(
+            "[[firehose.tables]]\ndatabase = \"d\"\ntable = \"t\"\ncolumns = [{columns}]\n\n\
+             [[firehose.delivery_streams]]\nname = \"s\"\nbucket = \"bucket\"\n{extra}\n"
+        )
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        match Config::parse(text, F) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.errors().iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn buffering_bounds_hold_at_their_edges() {
+        for ok in [
+            "buffer_size_mib = 1",
+            "buffer_size_mib = 128",
+            "buffer_interval_s = 0",
+            "buffer_interval_s = 900",
+        ] {
+            assert_eq!(
+                errors(&config(ok, "\"c int\"")),
+                Vec::<String>::new(),
+                "{ok}"
+            );
+        }
+        for (bad, expected) in [
+            (
+                "buffer_size_mib = 0",
+                "0 is out of range (expected 1..=128 MiB)",
+            ),
+            (
+                "buffer_size_mib = 129",
+                "129 is out of range (expected 1..=128 MiB)",
+            ),
+            (
+                "buffer_interval_s = 901",
+                "901 is out of range (expected 0..=900 s)",
+            ),
+        ] {
+            let e = errors(&config(bad, "\"c int\""));
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(e[0].ends_with(expected), "{bad}: {}", e[0]);
+        }
+    }
+
+    #[test]
+    fn a_firehose_rule_action_buffers_within_900_s_and_128_mib() {
+        let action = |setting: &str| {
+            format!(
+                "[rules.r]\nsql = \"SELECT * FROM 'a/b'\"\n\n[[rules.r.actions]]\nkind = \"firehose\"\nroot = \"out\"\n{setting}\n"
+            )
+        };
+        for ok in [
+            "buffer_interval_ms = 0",
+            "buffer_interval_ms = 900000",
+            "buffer_bytes = 1",
+            "buffer_bytes = 134217728",
+        ] {
+            assert_eq!(errors(&action(ok)), Vec::<String>::new(), "{ok}");
+        }
+        for (bad, expected) in [
+            (
+                "buffer_interval_ms = 900001",
+                "900001 is out of range (expected 0..=900000 ms)",
+            ),
+            (
+                "buffer_bytes = 0",
+                "0 is out of range (expected 1..=134217728 bytes)",
+            ),
+            (
+                "buffer_bytes = 134217729",
+                "134217729 is out of range (expected 1..=134217728 bytes)",
+            ),
+        ] {
+            let e = errors(&action(bad));
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(e[0].ends_with(expected), "{bad}: {}", e[0]);
+        }
+    }
+
+    #[test]
+    fn hive_synonyms_the_writer_takes_are_accepted() {
+        let columns =
+            "\"a numeric\", \"b double precision\", \"c decimal(7)\", \"d NUMERIC(12,3)\"";
+        assert_eq!(errors(&config("", columns)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_undeclared_table_is_looked_for_in_firehose_tables() {
+        let e = errors(&config("table = \"d.other\"", "\"c int\""));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("table \"d.other\" is not declared in `[[firehose.tables]]`"),
+            "{}",
+            e[0]
+        );
     }
 }

@@ -222,18 +222,22 @@ impl<'i> Ctx<'i> {
                 };
                 // Already refused with a delivery stream; not checked twice.
                 let direct = a.delivery_stream.is_none();
+                // Firehose's buffering hints, in the action's units.
+                let hints = weir_firehose_model::BUFFERING;
                 let buffer_bytes = self.ranged(
                     &p.key("buffer_bytes"),
                     a.buffer_bytes.filter(|_| direct),
-                    5 * MIB,
-                    1..128 * MIB + 1,
+                    u64::from(hints.default.size_mib) * MIB,
+                    // Any size up to Firehose's largest: the action counts bytes, not MiB.
+                    1..u64::from(hints.size_mib.max) * MIB + 1,
                     " bytes",
                 );
                 let interval = self.ranged(
                     &p.key("buffer_interval_ms"),
                     a.buffer_interval_ms.filter(|_| direct),
-                    300_000,
-                    0..900_001,
+                    u64::from(hints.default.interval_s) * 1000,
+                    u64::from(hints.interval_s.min) * 1000
+                        ..u64::from(hints.interval_s.max) * 1000 + 1,
                     " ms",
                 );
                 root.map(|root| {
