@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use weir_support::framed::{self, FrameBatch, FrameSizeError, Limits, Visit, WalkEnd};
+
 use super::backend::{SegmentFile, StorageBackend};
 use super::error::{Result, StreamsError};
 
@@ -16,12 +18,14 @@ use super::error::{Result, StreamsError};
 pub const SEGMENT_MAGIC: &[u8; 8] = b"WEIRSEG1";
 /// Bytes in a segment header.
 pub const SEGMENT_HEADER_LEN: u64 = 32;
-/// Bytes before a record body: length and checksum.
-pub const FRAME_HEADER_LEN: usize = 8;
+/// Bytes before a record body: length and checksum (a `weir_support::framed` frame).
+pub const FRAME_HEADER_LEN: usize = framed::FRAME_HEADER_LEN;
 /// Fixed part of a record body: counter, arrival, key length.
 pub const BODY_FIXED_LEN: usize = 18;
 /// Anything larger is a corrupt length field (records are at most 10 MiB + key).
 pub const MAX_BODY_LEN: usize = 11 * 1024 * 1024;
+/// The body lengths a segment can hold.
+const LIMITS: Limits = Limits::new(BODY_FIXED_LEN as u32, MAX_BODY_LEN as u32);
 const INDEX_MAGIC: &[u8; 8] = b"WEIRIDX1";
 
 /// Tunables of the log.
@@ -86,6 +90,16 @@ pub struct ReadSpan {
     end: u64,
 }
 
+impl ReadSpan {
+    /// The error for a damaged frame at `offset`: reported, never served.
+    fn corrupt_at(&self, offset: u64) -> StreamsError {
+        StreamsError::Corrupt {
+            path: self.path.display().to_string(),
+            offset,
+        }
+    }
+}
+
 /// The result of a read.
 #[derive(Debug, Default)]
 pub struct ReadOut {
@@ -138,135 +152,66 @@ fn header_valid(h: &[u8], base: u64) -> bool {
         && h[28..32] == crc32c::crc32c(&h[..28]).to_le_bytes()
 }
 
-/// Appends one framed record to `out`.
-pub fn encode_frame(out: &mut Vec<u8>, counter: u64, arrival_ms: i64, key: &str, data: &[u8]) {
-    let body_len = BODY_FIXED_LEN + key.len() + data.len();
-    let start = out.len();
-    out.extend_from_slice(&(body_len as u32).to_le_bytes());
-    out.extend_from_slice(&[0u8; 4]);
-    let body_start = out.len();
-    out.extend_from_slice(&counter.to_le_bytes());
-    out.extend_from_slice(&arrival_ms.to_le_bytes());
-    out.extend_from_slice(&(key.len() as u16).to_le_bytes());
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(data);
-    let crc = crc32c::crc32c(&out[body_start..]);
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+/// Appends one framed record to `batch` and returns its offset there.
+pub fn encode_frame(
+    batch: &mut FrameBatch,
+    counter: u64,
+    arrival_ms: i64,
+    key: &str,
+    data: &[u8],
+) -> Result<u64, FrameSizeError> {
+    batch.push(|out| {
+        out.extend_from_slice(&counter.to_le_bytes());
+        out.extend_from_slice(&arrival_ms.to_le_bytes());
+        out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(data);
+    })
 }
 
-/// Outcome of decoding the frame at the start of `buf`.
-enum Frame {
-    /// A whole valid record and the bytes it took.
-    Record(StoredRecord, usize),
-    /// `buf` ends inside the frame.
-    Incomplete,
-    /// Checksum or structure is wrong.
-    Bad,
-}
-
-fn decode_frame(buf: &[u8], with_payload: bool) -> Frame {
-    if buf.len() < FRAME_HEADER_LEN {
-        return Frame::Incomplete;
-    }
-    let body_len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-    if !(BODY_FIXED_LEN..=MAX_BODY_LEN).contains(&body_len) {
-        return Frame::Bad;
-    }
-    let total = FRAME_HEADER_LEN + body_len;
-    if buf.len() < total {
-        return Frame::Incomplete;
-    }
-    let crc = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
-    let body = &buf[FRAME_HEADER_LEN..total];
-    if crc32c::crc32c(body) != crc {
-        return Frame::Bad;
-    }
-    let counter = u64::from_le_bytes(body[0..8].try_into().unwrap_or([0; 8]));
-    let arrival_ms = i64::from_le_bytes(body[8..16].try_into().unwrap_or([0; 8]));
-    let key_len = u16::from_le_bytes([body[16], body[17]]) as usize;
-    if BODY_FIXED_LEN + key_len > body.len() {
-        return Frame::Bad;
-    }
-    let key_bytes = &body[BODY_FIXED_LEN..BODY_FIXED_LEN + key_len];
-    let Ok(key) = std::str::from_utf8(key_bytes) else {
-        return Frame::Bad;
-    };
+/// A record from a frame body whose checksum held; `None` when its structure is wrong. Key
+/// and data are copied only `with_payload` (a time seek needs neither).
+fn decode_body(body: &[u8], with_payload: bool) -> Option<StoredRecord> {
+    let counter = u64::from_le_bytes(body.get(0..8)?.try_into().ok()?);
+    let arrival_ms = i64::from_le_bytes(body.get(8..16)?.try_into().ok()?);
+    let key_len = u16::from_le_bytes(body.get(16..18)?.try_into().ok()?) as usize;
+    let key = std::str::from_utf8(body.get(BODY_FIXED_LEN..BODY_FIXED_LEN + key_len)?).ok()?;
     let (partition_key, data) = if with_payload {
         (key.to_owned(), body[BODY_FIXED_LEN + key_len..].to_vec())
     } else {
         (String::new(), Vec::new())
     };
-    Frame::Record(
-        StoredRecord {
-            counter,
-            arrival_ms,
-            partition_key,
-            data,
-        },
-        total,
-    )
+    Some(StoredRecord {
+        counter,
+        arrival_ms,
+        partition_key,
+        data,
+    })
 }
 
-/// Walks the frames of `file` in `[start, end)`, calling `f` for each valid record until it
-/// returns false. Returns the offset just past the last valid frame and whether a bad or
-/// torn frame stopped the walk.
+impl<'a> framed::ReadAt for dyn SegmentFile + 'a {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        SegmentFile::read_at(self, offset, buf)
+    }
+}
+
+/// Walks the records of `file` in `[start, end)`, calling `f` with each and its frame's
+/// offset until it returns false. The end is just past the last record visited; a damaged
+/// or torn frame, or a body that is not a record, stops the walk and is reported.
 fn walk(
     file: &dyn SegmentFile,
     start: u64,
     end: u64,
     with_payload: bool,
-    mut f: impl FnMut(StoredRecord, u64, usize) -> bool,
-) -> std::io::Result<(u64, bool)> {
-    const CHUNK: usize = 256 * 1024;
-    let mut pos = start;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut buf_start = start;
-    let refill = |pos: u64, want: usize, buf: &mut Vec<u8>| -> std::io::Result<usize> {
-        let take = want.min((end - pos) as usize);
-        buf.resize(take, 0);
-        let n = file.read_at(pos, buf)?;
-        buf.truncate(n);
-        Ok(n)
-    };
-    loop {
-        if pos >= end {
-            return Ok((pos, false));
+    mut f: impl FnMut(StoredRecord, u64) -> bool,
+) -> std::io::Result<WalkEnd> {
+    framed::walk(file, start, end, LIMITS, |body, at| {
+        match decode_body(body, with_payload).map(|rec| f(rec, at)) {
+            None => Visit::Reject,
+            Some(true) => Visit::Next,
+            Some(false) => Visit::Stop,
         }
-        let mut rel = (pos - buf_start) as usize;
-        if buf.len() - rel < FRAME_HEADER_LEN {
-            buf_start = pos;
-            rel = 0;
-            if refill(pos, CHUNK, &mut buf)? < FRAME_HEADER_LEN {
-                return Ok((pos, true));
-            }
-        }
-        let body_len =
-            u32::from_le_bytes([buf[rel], buf[rel + 1], buf[rel + 2], buf[rel + 3]]) as usize;
-        if !(BODY_FIXED_LEN..=MAX_BODY_LEN).contains(&body_len) {
-            return Ok((pos, true));
-        }
-        let total = FRAME_HEADER_LEN + body_len;
-        if pos + total as u64 > end {
-            return Ok((pos, true));
-        }
-        if buf.len() - rel < total {
-            buf_start = pos;
-            rel = 0;
-            if refill(pos, total.max(CHUNK), &mut buf)? < total {
-                return Ok((pos, true));
-            }
-        }
-        match decode_frame(&buf[rel..rel + total], with_payload) {
-            Frame::Record(rec, len) => {
-                let at = pos;
-                pos += len as u64;
-                if !f(rec, at, len) {
-                    return Ok((pos, false));
-                }
-            }
-            Frame::Bad | Frame::Incomplete => return Ok((pos, true)),
-        }
-    }
+    })
 }
 
 pub(crate) use weir_support::now_ms;
@@ -378,10 +323,11 @@ impl ShardLog {
             last_indexed_offset: 0,
         };
         let interval = self.config.index_interval_bytes;
-        let (valid_end, _bad) = walk(&*file, SEGMENT_HEADER_LEN, len, false, |rec, at, _| {
+        let valid_end = walk(&*file, SEGMENT_HEADER_LEN, len, false, |rec, at| {
             seg.note_record(rec.counter, rec.arrival_ms, at, interval);
             true
-        })?;
+        })?
+        .end;
         seg.end = valid_end;
         if active && valid_end < len {
             tracing::warn!(path = %seg.path.display(), valid_end, len, "truncating torn tail");
@@ -514,7 +460,8 @@ impl ShardLog {
             self.next_counter = self.next_counter.max(m);
         }
         let arrival = now_ms().max(self.last_arrival);
-        let mut buf = Vec::with_capacity(
+        let mut buf = FrameBatch::with_capacity(
+            LIMITS,
             items
                 .iter()
                 .map(|i| FRAME_HEADER_LEN + BODY_FIXED_LEN + i.partition_key.len() + i.data.len())
@@ -524,17 +471,21 @@ impl ShardLog {
         let mut offsets = Vec::with_capacity(items.len());
         for (k, item) in items.iter().enumerate() {
             let counter = self.next_counter + k as u64;
-            offsets.push(buf.len() as u64);
-            encode_frame(&mut buf, counter, arrival, item.partition_key, item.data);
+            let at = encode_frame(&mut buf, counter, arrival, item.partition_key, item.data)
+                .map_err(|e| StreamsError::InvalidArgument(e.to_string()))?;
+            offsets.push(at);
             out.push((counter, arrival));
         }
         let seg_end = self.active().end;
-        if let Err(e) = self.active().file.append(&buf) {
-            // Roll back a partial write so that the next append starts on a frame boundary.
-            if self.active().file.truncate(seg_end).is_err() {
-                self.broken = Some(format!("a failed append could not be rolled back ({e})"));
+        let file = &self.active().file;
+        if let Err(e) =
+            framed::append_or_cut(seg_end, || file.append(buf.bytes()), |at| file.truncate(at))
+        {
+            if e.cut_error.is_some() {
+                let why = format!("a failed append could not be rolled back ({})", e.error);
+                self.broken = Some(why);
             }
-            return Err(e.into());
+            return Err(e.error.into());
         }
         let interval = self.config.index_interval_bytes;
         let seg = self.active_mut();
@@ -753,7 +704,7 @@ pub fn read_spans(
     let mut bytes = 0usize;
     for span in spans {
         let mut stop = false;
-        let (_, bad) = walk(&*span.file, span.start, span.end, true, |rec, _, _| {
+        let walked = walk(&*span.file, span.start, span.end, true, |rec, _| {
             if rec.counter < from {
                 return true;
             }
@@ -772,11 +723,8 @@ pub fn read_spans(
             out.reached_tip = false;
             return Ok(out);
         }
-        if bad {
-            return Err(StreamsError::Corrupt {
-                path: span.path.display().to_string(),
-                offset: span.start,
-            });
+        if walked.damage.is_some() {
+            return Err(span.corrupt_at(walked.end));
         }
     }
     Ok(out)
@@ -786,7 +734,7 @@ pub fn read_spans(
 pub fn first_at_time(spans: &[ReadSpan], ts_ms: i64) -> Result<Option<u64>> {
     for span in spans {
         let mut found = None;
-        let (_, bad) = walk(&*span.file, span.start, span.end, false, |rec, _, _| {
+        let walked = walk(&*span.file, span.start, span.end, false, |rec, _| {
             if rec.arrival_ms >= ts_ms {
                 found = Some(rec.counter);
                 return false;
@@ -796,11 +744,8 @@ pub fn first_at_time(spans: &[ReadSpan], ts_ms: i64) -> Result<Option<u64>> {
         if found.is_some() {
             return Ok(found);
         }
-        if bad {
-            return Err(StreamsError::Corrupt {
-                path: span.path.display().to_string(),
-                offset: span.start,
-            });
+        if walked.damage.is_some() {
+            return Err(span.corrupt_at(walked.end));
         }
     }
     Ok(None)

@@ -230,3 +230,39 @@ fn sealed_segments_hold_descriptors_within_the_bound_and_reopen_to_read() {
     assert!(sealed::open_count() <= MAX_OPEN_SEALED);
     assert_eq!(read_all(&log), n);
 }
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// A record frame as FORMAT.md lays it out, its CRC-32C computed outside Rust: what a segment
+/// held before the log used `weir_support::framed`, and what it writes now.
+const DOCUMENTED_FRAME: &str = "190000003c61b32107000000000000007b68e5cf8b0100000200706b68656c6c6f";
+
+#[test]
+fn segments_keep_the_documented_frame_bytes() {
+    let mut batch = FrameBatch::with_capacity(LIMITS, 0);
+    encode_frame(&mut batch, 7, 1_700_000_000_123, "pk", b"hello").expect("fits");
+    assert_eq!(batch.bytes(), &unhex(DOCUMENTED_FRAME)[..]);
+    // A segment written byte by byte to the format opens and serves its record.
+    let mem = MemBackend::new();
+    let be: Arc<dyn StorageBackend> = Arc::new(mem.clone());
+    let dir = Path::new("/s/old");
+    let f = be.open(&dir.join(seg_name(7))).expect("create");
+    f.append(&segment_header(7, 1_700_000_000_000))
+        .expect("header");
+    f.append(&unhex(DOCUMENTED_FRAME)).expect("frame");
+    f.sync().expect("sync");
+    let log = ShardLog::open(be, dir, LogConfig::default(), 1).expect("open");
+    let want = StoredRecord {
+        counter: 7,
+        arrival_ms: 1_700_000_000_123,
+        partition_key: "pk".into(),
+        data: b"hello".to_vec(),
+    };
+    assert_eq!(read_all(&log), vec![want]);
+    assert_eq!(log.next_counter(), 8);
+}
