@@ -90,6 +90,14 @@ impl FrameBatch {
         }
     }
 
+    /// A batch that begins with a file's `header` (a rewritten log, header and frames in one
+    /// write): the offsets [`FrameBatch::push`] returns are then offsets in the file.
+    pub fn with_header(limits: Limits, header: &[u8], bytes: usize) -> FrameBatch {
+        let mut buf = Vec::with_capacity(header.len() + bytes);
+        buf.extend_from_slice(header);
+        FrameBatch { buf, limits }
+    }
+
     /// Adds one frame whose body `fill` writes (appending to the vector it is given) and
     /// returns the frame's offset within the batch. A body outside the limits is taken back
     /// out and refused: writing it would hide every later frame from the reader.

@@ -68,6 +68,22 @@ fn a_body_outside_the_limits_is_refused_and_leaves_the_batch_as_it_was() {
 }
 
 #[test]
+fn a_batch_with_a_file_header_returns_file_offsets() {
+    let mut b = FrameBatch::with_header(ANY, b"MAGIC", 0);
+    assert_eq!(b.push_body(b"one").expect("fits"), 5);
+    assert_eq!(b.push_body(b"two").expect("fits"), 16);
+    let mut seen = Vec::new();
+    let end = walk(b.bytes(), 5, b.len() as u64, ANY, |body, at| {
+        seen.push((body.to_vec(), at));
+        Visit::Next
+    })
+    .expect("walk");
+    assert_eq!(seen, vec![(b"one".to_vec(), 5), (b"two".to_vec(), 16)]);
+    assert_eq!(end.damage, None);
+    assert_eq!(&b.bytes()[..5], b"MAGIC");
+}
+
+#[test]
 fn walk_visits_every_frame_with_its_offset_across_chunk_boundaries() {
     let bodies: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; usize::from(i) * 3]).collect();
     let (bytes, offsets) = batch(&bodies, ANY);
