@@ -8,8 +8,9 @@
 //! body:   u8 op (1 put, 2 delete) | u16 LE key length | key (UTF-8) | value (JSON bytes)
 //! ```
 //!
-//! The in-memory index (key -> entry offset) is rebuilt on open. Recovery truncates a torn tail
-//! (an incomplete or unverifiable last entry), skips a corrupt entry in the middle when its
+//! Entries are `weir_support::framed` frames. The in-memory index (key -> entry offset) is
+//! rebuilt on open with `framed::recover`: it truncates a torn tail (an incomplete or
+//! unverifiable last entry, or a zero-filled one), skips a corrupt entry in the middle when its
 //! length still leads to a valid entry, and otherwise refuses to open rather than guess: a
 //! corrupt entry is never served, and `get` re-checks the CRC of what it reads.
 //!
@@ -22,6 +23,8 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use weir_support::framed::{self, FrameBatch, Limits, RecoverError, Visit, FRAME_HEADER_LEN};
+
 use super::fsutil::{self, IoAt};
 
 const MAGIC: &[u8; 8] = b"WEIRKV\0\x01";
@@ -32,7 +35,8 @@ const OP_DELETE: u8 = 2;
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Values: at most DynamoDB's 400 KiB item size.
 pub const MAX_VALUE_BYTES: usize = 400 * 1024;
-const MAX_BODY: u64 = (3 + MAX_KEY_BYTES + MAX_VALUE_BYTES) as u64;
+/// An entry's body: op, key length, key, value.
+const LIMITS: Limits = Limits::new(3, (3 + MAX_KEY_BYTES + MAX_VALUE_BYTES) as u32);
 /// Below this log size, automatic compaction is not worth a rewrite.
 const AUTO_COMPACT_MIN_BYTES: u64 = 1024 * 1024;
 
@@ -95,19 +99,31 @@ pub struct KvTable {
     recovery: RecoveryReport,
 }
 
-enum Read {
-    /// A verified entry.
-    Valid {
-        op: u8,
-        key: String,
-        value_at: u64,
-        value_len: u64,
-        total: u64,
-    },
-    /// Runs past the end of the file.
-    Incomplete,
-    /// Fails its CRC or its shape; `total` is its length if the length field is plausible.
-    Bad { total: Option<u64>, reason: String },
+/// An intact entry's body: its op, key and where its value starts; `None` when the body is not
+/// one this table writes.
+fn parse_body(body: &[u8]) -> Option<(u8, &str, usize)> {
+    let (&op, rest) = body.split_first()?;
+    let key_len = usize::from(u16::from_le_bytes(rest.get(..2)?.try_into().ok()?));
+    let key = std::str::from_utf8(rest.get(2..2 + key_len)?).ok()?;
+    matches!(op, OP_PUT | OP_DELETE).then_some((op, key, 3 + key_len))
+}
+
+/// Indexes one entry (a put replaces, a delete removes), keeping the live byte count.
+fn apply(
+    index: &mut BTreeMap<String, Slot>,
+    live_bytes: &mut u64,
+    op: u8,
+    key: String,
+    offset: u64,
+    len: u64,
+) {
+    if let Some(old) = index.remove(&key) {
+        *live_bytes -= old.len;
+    }
+    if op == OP_PUT {
+        index.insert(key, Slot { offset, len });
+        *live_bytes += len;
+    }
 }
 
 impl KvTable {
@@ -183,71 +199,34 @@ impl KvTable {
     }
 
     fn recover(&mut self) -> Result<(), KvError> {
-        let mut pos = HEADER;
-        while pos < self.file_len {
-            match self.read_entry(pos)? {
-                Read::Valid { op, key, total, .. } => {
-                    self.apply(op, key, pos, total);
-                    pos += total;
-                }
-                Read::Incomplete => break,
-                Read::Bad { total, reason } => {
-                    let Some(total) = total else {
-                        // A crash can leave a zero-filled tail (size extended, data not yet
-                        // written): that is a torn write too. Anything else is real damage.
-                        if self.is_zero_from(pos)? {
-                            break;
-                        }
-                        return Err(self.corrupt(pos, &reason));
-                    };
-                    let next = pos + total;
-                    if next >= self.file_len {
-                        break; // The last entry: a torn write.
-                    }
-                    match self.read_entry(next)? {
-                        Read::Valid { .. } | Read::Incomplete => {
-                            self.recovery.corrupt_entries += 1;
-                            pos = next;
-                        }
-                        Read::Bad { .. } => return Err(self.corrupt(pos, &reason)),
-                    }
-                }
+        let (index, live_bytes) = (&mut self.index, &mut self.live_bytes);
+        let found = framed::recover(&self.file, HEADER, self.file_len, LIMITS, |body, at| {
+            let Some((op, key, _)) = parse_body(body) else {
+                return Visit::Reject;
+            };
+            let len = (FRAME_HEADER_LEN + body.len()) as u64;
+            apply(index, live_bytes, op, key.to_owned(), at, len);
+            Visit::Next
+        });
+        let found = match found {
+            Ok(found) => found,
+            Err(RecoverError::Io(e)) => return Err(fsutil::io_at("read", &self.path, e).into()),
+            Err(RecoverError::Corrupt { offset, damage }) => {
+                return Err(self.corrupt(offset, &damage.to_string()))
             }
-        }
-        if pos < self.file_len {
-            self.recovery.truncated_bytes = self.file_len - pos;
-            fsutil::at(self.file.set_len(pos), "truncate", &self.path)?;
+        };
+        self.recovery.corrupt_entries = found.skipped;
+        if found.end < self.file_len {
+            self.recovery.truncated_bytes = self.file_len - found.end;
+            fsutil::at(self.file.set_len(found.end), "truncate", &self.path)?;
             fsutil::at(self.file.sync_all(), "fsync", &self.path)?;
-            self.file_len = pos;
+            self.file_len = found.end;
         }
         Ok(())
     }
 
-    fn is_zero_from(&self, mut pos: u64) -> Result<bool, KvError> {
-        let mut chunk = vec![0u8; 64 * 1024];
-        while pos < self.file_len {
-            let n = (self.file_len - pos).min(chunk.len() as u64) as usize;
-            fsutil::at(
-                self.file.read_exact_at(&mut chunk[..n], pos),
-                "read",
-                &self.path,
-            )?;
-            if chunk[..n].iter().any(|&b| b != 0) {
-                return Ok(false);
-            }
-            pos += n as u64;
-        }
-        Ok(true)
-    }
-
-    fn apply(&mut self, op: u8, key: String, offset: u64, total: u64) {
-        if let Some(old) = self.index.remove(&key) {
-            self.live_bytes -= old.len;
-        }
-        if op == OP_PUT {
-            self.index.insert(key, Slot { offset, len: total });
-            self.live_bytes += total;
-        }
+    fn apply(&mut self, op: u8, key: String, offset: u64, len: u64) {
+        apply(&mut self.index, &mut self.live_bytes, op, key, offset, len);
     }
 
     fn corrupt(&self, offset: u64, reason: &str) -> KvError {
@@ -256,56 +235,6 @@ impl KvTable {
             offset,
             reason: reason.into(),
         }
-    }
-
-    fn read_entry(&self, pos: u64) -> Result<Read, KvError> {
-        if self.file_len - pos < 8 {
-            return Ok(Read::Incomplete);
-        }
-        let mut head = [0u8; 8];
-        fsutil::at(self.file.read_exact_at(&mut head, pos), "read", &self.path)?;
-        let body_len = u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]));
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        if !(3..=MAX_BODY).contains(&body_len) {
-            return Ok(Read::Bad {
-                total: None,
-                reason: format!("implausible length {body_len}"),
-            });
-        }
-        let total = 8 + body_len;
-        if self.file_len - pos < total {
-            return Ok(Read::Incomplete);
-        }
-        let mut body = vec![0; body_len as usize];
-        fsutil::at(
-            self.file.read_exact_at(&mut body, pos + 8),
-            "read",
-            &self.path,
-        )?;
-        let bad = |reason: &str| {
-            Ok(Read::Bad {
-                total: Some(total),
-                reason: reason.into(),
-            })
-        };
-        if crc32c::crc32c(&body) != crc {
-            return bad("checksum mismatch");
-        }
-        let op = body[0];
-        let key_len = usize::from(u16::from_le_bytes([body[1], body[2]]));
-        if !matches!(op, OP_PUT | OP_DELETE) || 3 + key_len > body.len() {
-            return bad("malformed body");
-        }
-        let Ok(key) = String::from_utf8(body[3..3 + key_len].to_vec()) else {
-            return bad("key is not UTF-8");
-        };
-        Ok(Read::Valid {
-            op,
-            key,
-            value_at: pos + 8 + 3 + key_len as u64,
-            value_len: body_len - 3 - key_len as u64,
-            total,
-        })
     }
 
     /// What recovery did when the table was opened.
@@ -344,21 +273,24 @@ impl KvTable {
     /// Appends one entry. On a failed write the log is cut back, so the next append starts
     /// on an entry boundary.
     fn append(&mut self, op: u8, key: &str, value: &[u8]) -> Result<u64, KvError> {
-        let mut body = Vec::with_capacity(3 + key.len() + value.len());
-        body.push(op);
-        // check_key bounds the key at 1024 bytes, so it fits in u16.
-        body.extend_from_slice(&(key.len() as u16).to_le_bytes());
-        body.extend_from_slice(key.as_bytes());
-        body.extend_from_slice(value);
-        let mut entry = Vec::with_capacity(8 + body.len());
-        entry.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        entry.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-        entry.extend_from_slice(&body);
+        let mut entry = FrameBatch::with_capacity(LIMITS, 8 + 3 + key.len() + value.len());
+        entry
+            .push(|body| {
+                body.push(op);
+                // check_key bounds the key at 1024 bytes, so it fits in u16.
+                body.extend_from_slice(&(key.len() as u16).to_le_bytes());
+                body.extend_from_slice(key.as_bytes());
+                body.extend_from_slice(value);
+            })
+            .map_err(|e| fsutil::io_at("append", &self.path, e.into()))?;
         let offset = self.file_len;
-        if let Err(e) = self.file.write_all_at(&entry, offset) {
-            let _ = self.file.set_len(offset);
-            return Err(fsutil::io_at("append", &self.path, e).into());
-        }
+        let file = &self.file;
+        framed::append_or_cut(
+            offset,
+            || file.write_all_at(entry.bytes(), offset),
+            |at| file.set_len(at),
+        )
+        .map_err(|e| fsutil::io_at("append", &self.path, e.error))?;
         self.file_len += entry.len() as u64;
         Ok(offset)
     }
@@ -408,24 +340,15 @@ impl KvTable {
     }
 
     fn read_value(&self, key: &str, slot: Slot) -> Result<Vec<u8>, KvError> {
-        match self.read_entry(slot.offset)? {
-            Read::Valid {
-                op: OP_PUT,
-                key: k,
-                value_at,
-                value_len,
-                ..
-            } if k == key => {
-                let mut v = vec![0; value_len as usize];
-                fsutil::at(
-                    self.file.read_exact_at(&mut v, value_at),
-                    "read",
-                    &self.path,
-                )?;
-                Ok(v)
-            }
-            Read::Bad { reason, .. } => Err(self.corrupt(slot.offset, &reason)),
-            _ => Err(self.corrupt(slot.offset, "entry does not match the index")),
+        let read = framed::read_frame(&self.file, slot.offset, self.file_len, LIMITS);
+        let body = match fsutil::at(read, "read", &self.path)? {
+            Ok(body) => body,
+            Err(damage) => return Err(self.corrupt(slot.offset, &damage.to_string())),
+        };
+        match parse_body(&body) {
+            Some((OP_PUT, k, value_at)) if k == key => Ok(body[value_at..].to_vec()),
+            Some(_) => Err(self.corrupt(slot.offset, "entry does not match the index")),
+            None => Err(self.corrupt(slot.offset, "malformed body")),
         }
     }
 
@@ -473,30 +396,25 @@ impl KvTable {
     /// Also makes every earlier write durable.
     pub fn compact(&mut self) -> Result<(), KvError> {
         let tmp = compact_temp_path(&self.path);
-        let mut out = Vec::with_capacity((HEADER + self.live_bytes) as usize);
-        out.extend_from_slice(MAGIC);
+        let mut out = FrameBatch::with_header(LIMITS, MAGIC, self.live_bytes as usize);
         let mut index = BTreeMap::new();
         for (key, slot) in &self.index {
-            let mut entry = vec![0; slot.len as usize];
-            fsutil::at(
-                self.file.read_exact_at(&mut entry, slot.offset),
-                "read",
-                &self.path,
-            )?;
-            if crc32c::crc32c(&entry[8..]).to_le_bytes() != entry[4..8] {
-                return Err(self.corrupt(slot.offset, "checksum mismatch during compaction"));
-            }
-            index.insert(
-                key.clone(),
-                Slot {
-                    offset: out.len() as u64,
-                    len: slot.len,
-                },
-            );
-            out.extend_from_slice(&entry);
+            let read = framed::read_frame(&self.file, slot.offset, self.file_len, LIMITS);
+            let body = match fsutil::at(read, "read", &self.path)? {
+                Ok(body) => body,
+                Err(damage) => {
+                    let reason = format!("{damage} during compaction");
+                    return Err(self.corrupt(slot.offset, &reason));
+                }
+            };
+            let offset = out
+                .push_body(&body)
+                .map_err(|e| fsutil::io_at("compact", &self.path, e.into()))?;
+            let len = slot.len;
+            index.insert(key.clone(), Slot { offset, len });
         }
         let _ = std::fs::remove_file(&tmp);
-        fsutil::write_atomic_to(&tmp, &self.path, &out)?;
+        fsutil::write_atomic_to(&tmp, &self.path, out.bytes())?;
         self.file = fsutil::at(
             OpenOptions::new().read(true).write(true).open(&self.path),
             "open",
@@ -666,6 +584,29 @@ mod tests {
         flip(b_at);
         assert!(matches!(t.get("b"), Err(KvError::Corrupt { .. })));
         assert!(t.scan().is_err());
+    }
+
+    /// A table file as the module docs lay it out, its CRC-32C computed outside Rust: what a
+    /// table held before it used `weir_support::framed`, and what a put writes now.
+    #[test]
+    fn delivery_table_keeps_the_documented_bytes() {
+        let documented: Vec<u8> = (0..42)
+            .step_by(2)
+            .map(|i| {
+                u8::from_str_radix(&"574549524b56000105000000e2c490f10101006131"[i..i + 2], 16)
+            })
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = open(dir.path());
+        t.put("a", b"1").unwrap();
+        t.sync().unwrap();
+        assert_eq!(std::fs::read(t.path()).unwrap(), documented);
+        let old = tempfile::tempdir().unwrap();
+        std::fs::write(old.path().join("speeding.kv"), &documented).unwrap();
+        let t = open(old.path());
+        assert_eq!(t.recovery(), &RecoveryReport::default());
+        assert_eq!(t.get("a").unwrap().unwrap(), b"1");
     }
 
     #[test]
