@@ -23,6 +23,8 @@ use anyhow::{bail, Context, Result};
 
 mod crate_map;
 mod demo;
+mod type_names;
+mod vendored;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 /// Cargo profile for plugin components (see the workspace `Cargo.toml`).
@@ -45,12 +47,38 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("test") => test(&root, &args[1..]),
-        Some("deps") => crate_map::check(&root),
+        Some("deps") => deps(&root),
+        Some("rumqttd-diff") => vendored::write_diff(&root),
         _ => {
-            eprintln!("usage: cargo xtask <plugins | demo | deps | test [CARGO TEST ARGS]>");
+            eprintln!(
+                "usage: cargo xtask <plugins | demo | deps | rumqttd-diff | test [CARGO TEST ARGS]>"
+            );
             bail!("unknown or missing command")
         }
     }
+}
+
+/// `cargo xtask deps`: every check runs, then any failure fails the command, so one run lists
+/// all that is wrong.
+fn deps(root: &Path) -> Result<()> {
+    let checks: [(&str, &dyn Fn() -> Result<()>); 3] = [
+        ("crate map", &|| crate_map::check(root)),
+        ("public type names", &|| {
+            type_names::check(root, &crate_map::metadata(root)?)
+        }),
+        ("vendored rumqttd", &|| vendored::check(root)),
+    ];
+    let mut failed = Vec::new();
+    for (name, check) in checks {
+        if let Err(e) = check() {
+            eprintln!("{name}: {e:#}");
+            failed.push(name);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("cargo xtask deps failed: {}", failed.join(", "));
+    }
+    Ok(())
 }
 
 fn workspace_root() -> PathBuf {
@@ -348,8 +376,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         run(cargo().args(["fmt", "--all", "--check"]))
     })?;
     steps.run(
-        "the crate map (ARCHITECTURE.md) against cargo metadata",
-        || crate_map::check(root),
+        "the crate map (ARCHITECTURE.md), distinct public type names, the vendored rumqttd",
+        || deps(root),
     )?;
     // The main command's own code path, end to end: the same build, binaries and scenario as
     // `cargo xtask demo`, checked against the seed data. Its dev-profile build is the one the
