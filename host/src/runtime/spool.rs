@@ -32,9 +32,9 @@
 //! Durability of names: a new spool file's folder, and every folder created on the way to it,
 //! is synced before the first append, so an acknowledged record cannot vanish with its file's
 //! name at a power cut.
-//! Each entry is `u32 length | u32 CRC-32C | body` (little endian); the body holds the record
-//! and its message's metadata as length-prefixed fields. A torn or corrupt tail (a crash
-//! mid-append) is ignored; what came before it is kept.
+//! Each entry is a `weir_support::framed` frame (`u32 length | u32 CRC-32C | body`, little
+//! endian); the body holds the record and its message's metadata as length-prefixed fields.
+//! A torn or corrupt tail (a crash mid-append) is ignored; what came before it is kept.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
@@ -43,6 +43,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use weir_plugins::Record;
+use weir_support::framed::{self, FrameBatch, Limits, Visit};
 use weir_support::lock;
 
 /// The spool files this process's pipelines hold open. A plan built while another runs (a
@@ -92,7 +93,7 @@ pub struct Spool {
 }
 
 /// Entries larger than this are corrupt: a record is at most a few MiB.
-const MAX_ENTRY: u32 = 256 << 20;
+const LIMITS: Limits = Limits::new(0, 256 << 20);
 
 /// A name for this process's spool files that no other run or plan uses.
 fn generation() -> String {
@@ -141,14 +142,13 @@ impl Spool {
             let found = leftovers(dir).map_err(|e| err("listing its folder", e))?;
             let held = lock(&LIVE).clone();
             for old in found.into_iter().filter(|f| !held.contains(f)) {
-                let bytes = std::fs::read(&old).map_err(|e| SpoolError {
+                let (got, ignored) = read_all(&old).map_err(|e| SpoolError {
                     path: old.clone(),
                     what: "reading a spool left by an earlier run",
                     source: e,
                 })?;
-                let (got, good) = decode_all(&bytes);
-                if good < bytes.len() {
-                    tracing::warn!(path = %old.display(), kept = got.len(), ignored_bytes = bytes.len() - good, "spool had a torn or corrupt tail; ignored");
+                if ignored > 0 {
+                    tracing::warn!(path = %old.display(), kept = got.len(), ignored_bytes = ignored, "spool had a torn or corrupt tail; ignored");
                 }
                 entries.extend(got);
                 adopted.push(old);
@@ -186,36 +186,39 @@ impl Spool {
         &mut self,
         entries: impl IntoIterator<Item = SpoolEntry<'a>>,
     ) -> Result<(), SpoolError> {
-        let mut buf = Vec::new();
+        let mut buf = FrameBatch::with_capacity(LIMITS, 0);
         for e in entries {
-            let start = buf.len();
-            buf.extend_from_slice(&[0; 8]);
-            e.encode(&mut buf);
-            let body = &buf[start + 8..];
-            let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
-            let crc = crc32c::crc32c(body);
-            buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
-            buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+            buf.push(|body| e.encode(body)).map_err(|e| SpoolError {
+                path: self.path.clone(),
+                what: "appending an entry too large to read back",
+                source: e.into(),
+            })?;
         }
-        let result = self.file.write_all(&buf).and_then(|()| {
-            if self.sync {
+        // `&File` writes and seeks: both steps below share the one handle.
+        let (file, sync) = (&self.file, self.sync);
+        let write = || {
+            let mut f = file;
+            f.write_all(buf.bytes())?;
+            if sync {
                 // Through the process-wide group commit: one round syncs every spool, shard
                 // and Firehose buffer waiting at that moment (a duplicate descriptor of this
                 // file, so the round can hold it).
-                let file = std::sync::Arc::new(self.file.try_clone()?);
-                weir_streams::GroupCommit::global().sync_file(&file)
-            } else {
-                Ok(())
+                let dup = std::sync::Arc::new(file.try_clone()?);
+                weir_streams::GroupCommit::global().sync_file(&dup)?;
             }
-        });
-        if let Err(e) = result {
-            // Leave no partial entry behind for a later append to follow.
-            let _ = self.file.set_len(self.len);
-            let _ = self.file.seek(SeekFrom::Start(self.len));
+            Ok(())
+        };
+        // A failed append is cut back: no partial entry stays for a later one to follow.
+        let cut = |len| {
+            let mut f = file;
+            f.set_len(len)?;
+            f.seek(SeekFrom::Start(len)).map(drop)
+        };
+        if let Err(e) = framed::append_or_cut(self.len, write, cut) {
             return Err(SpoolError {
                 path: self.path.clone(),
                 what: "appending",
-                source: e,
+                source: e.error,
             });
         }
         self.len += buf.len() as u64;
@@ -472,25 +475,20 @@ fn decode(body: &[u8]) -> Option<Spooled> {
     })
 }
 
-/// Every whole, intact entry from the start, and the byte length they cover.
-fn decode_all(bytes: &[u8]) -> (Vec<Spooled>, usize) {
+/// Every whole, intact entry of the spool file at `path`, from the start, and how many bytes
+/// after them were ignored (a torn or corrupt tail).
+fn read_all(path: &Path) -> std::io::Result<(Vec<Spooled>, u64)> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
     let mut out = Vec::new();
-    let mut at = 0;
-    while bytes.len() - at >= 8 {
-        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-        let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
-        if len > MAX_ENTRY || bytes.len() - at - 8 < len as usize {
-            break;
+    let walked = framed::walk(&file, 0, len, LIMITS, |body, _| match decode(body) {
+        Some(entry) => {
+            out.push(entry);
+            Visit::Next
         }
-        let body = &bytes[at + 8..at + 8 + len as usize];
-        if crc32c::crc32c(body) != crc {
-            break;
-        }
-        let Some(entry) = decode(body) else { break };
-        out.push(entry);
-        at += 8 + len as usize;
-    }
-    (out, at)
+        None => Visit::Reject,
+    })?;
+    Ok((out, len - walked.end))
 }
 
 /// Which action of a rule a spool belongs to: what names its folder.
@@ -816,6 +814,54 @@ mod tests {
         let (_, got) = Spool::open(&dir, false, true).expect("adopt");
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].record, recs[0]);
+    }
+
+    /// One entry as the module docs lay it out, its CRC-32C computed outside Rust: what a spool
+    /// held before it used `weir_support::framed`, and what an append writes now.
+    const DOCUMENTED_ENTRY: &str = "4d0000008cc226c1020000007b7d010000006b0100000074010000006301\
+        0000007205000000000000000100000001000000610100000031010000006b01000000740100000070010100\
+        0000630600000000000000";
+
+    #[test]
+    fn spool_entries_keep_the_documented_bytes() {
+        let documented: Vec<u8> = (0..DOCUMENTED_ENTRY.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&DOCUMENTED_ENTRY[i..i + 2], 16).expect("hex"))
+            .collect();
+        let r = Record {
+            payload: b"{}".to_vec(),
+            partition_key: "k".into(),
+            source_topic: "t".into(),
+            client_id: "c".into(),
+            rule_name: "r".into(),
+            arrival_timestamp_ms: 5,
+            attributes: vec![("a".into(), "1".into())],
+        };
+        let e = SpoolEntry {
+            record: &r,
+            key: "k",
+            topic: "t",
+            payload: b"p",
+            client_id: Some("c"),
+            arrival_ms: 6,
+        };
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("a");
+        let (mut s, _) = Spool::open(&dir, false, true).expect("open");
+        s.append(std::iter::once(e)).expect("append");
+        assert_eq!(std::fs::read(&s.path).expect("read"), documented);
+        drop(s);
+        // A file of an earlier version, byte for byte, is adopted.
+        let old = root.path().join("b");
+        std::fs::create_dir_all(&old).expect("folder");
+        std::fs::write(old.join("earlier.spool"), &documented).expect("write");
+        let (_s, got) = Spool::open(&old, false, true).expect("adopt");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].record, r);
+        assert_eq!(
+            (got[0].payload.as_slice(), got[0].client_id.as_deref()),
+            (&b"p"[..], Some("c"))
+        );
     }
 
     #[test]
