@@ -15,12 +15,9 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
+mod api;
 
 use super::ingress::{Ingress, IngressError, Input};
 use super::liveness::Liveness;
@@ -125,7 +122,8 @@ pub struct Host {
 use weir_support::lock;
 
 impl Host {
-    /// Loads `config_path` and starts everything it names.
+    /// Loads `config_path` and starts everything it names, in dependency order: storage,
+    /// tables and plugins, the broker side, the Firehose service, the rules, then the API.
     pub fn start(config_path: &Path) -> Result<Arc<Host>, HostError> {
         let config = Config::load(config_path)?;
         let storage = &config.storage.dir;
@@ -137,13 +135,7 @@ impl Host {
             registry,
             plugin_specs,
         } = open(&config)?;
-        let plugin_watcher = match registry.watch() {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch plugin files; reload them through POST /plugins/NAME/reload");
-                None
-            }
-        };
+        let plugin_watcher = watch_plugins(&registry);
 
         let metrics = Arc::new(Metrics::default());
         let (input, rx) = sync_channel::<Input>(4096);
@@ -151,18 +143,8 @@ impl Host {
             Broker::Embedded(b) => Ingress::embedded(b, input.clone(), metrics.clone())?,
             Broker::External(b) => Ingress::external(b, &Default::default(), input.clone())?,
         };
-        // The API's runtime also runs the Firehose service's object-store requests; the
-        // service opens before the rules so `delivery_stream` actions can put into it.
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("weir-api")
-            .enable_all()
-            .build()
-            .map_err(|source| HostError::Api {
-                addr: config.api.listen.clone(),
-                what: "starting its runtime",
-                source,
-            })?;
+        // The service opens before the rules so `delivery_stream` actions can put into it.
+        let rt = api::runtime(&config)?;
         let firehose = super::firehose::open(&config, rt.handle().clone(), &registry, &streams)
             .map_err(HostError::Firehose)?;
         super::firehose::declare(&config, &firehose).map_err(HostError::Firehose)?;
@@ -178,136 +160,11 @@ impl Host {
             )
             .with_firehose(firehose.clone()),
         );
-        resources.notifiers.configure(&config.notify);
-        let plan = Plan::build(&config, &resources)?;
-        ingress.subscribe(plan.filters());
-        tracing::info!(rules = plan.rule_count(), "rules running");
-        let dispatcher = std::thread::Builder::new()
-            .name("weir-dispatch".into())
-            .spawn({
-                let liveness = metrics.liveness.clone();
-                move || {
-                    let alive = liveness.worker("weir-dispatch");
-                    let rx = dispatch_loop(plan, rx);
-                    alive.finish();
-                    rx
-                }
-            })
-            .map_err(|e| HostError::storage(storage, "starting the dispatcher", e))?;
+        let dispatcher = start_rules(&config, &resources, &ingress, rx)?;
+        let state = api::state(&config, streams).with_firehose(firehose);
+        let api = api::start(&config, rt, state, &metrics, registry)?;
 
-        // The API: Kinesis, Firehose, plugin admin, metrics and health.
-        let api_err = |what: &'static str| {
-            let addr = config.api.listen.clone();
-            move |source| HostError::Api { addr, what, source }
-        };
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind(&config.api.listen))
-            .map_err(api_err("cannot listen"))?;
-        let api_addr = listener.local_addr().map_err(api_err("cannot listen"))?;
-        let state = weir_api::ApiState::new(
-            streams,
-            weir_api::ApiConfig {
-                keys: config.api.verify_keys.clone().into_iter().collect(),
-                body_timeout: config.api.body_timeout,
-                body_budget_bytes: usize::try_from(config.api.body_budget_bytes)
-                    .unwrap_or(usize::MAX),
-                ..weir_api::ApiConfig::default()
-            },
-        )
-        .with_firehose(firehose);
-        let (api_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let started = Instant::now();
-        let broker_desc = match &config.broker {
-            Broker::Embedded(b) => format!("embedded {}", b.listen),
-            Broker::External(b) => format!("external {}", b.url),
-        };
-        let m2 = metrics.clone();
-        let reg2 = registry.clone();
-        let health_broker = config.broker.clone();
-        let health_liveness = metrics.liveness.clone();
-        let admin_auth = Arc::new(weir_api::admin::AdminAuth {
-            keys: config.api.verify_keys.clone().into_iter().collect(),
-            token: config.api.admin_token.clone(),
-        });
-        if admin_auth.keys.is_empty() {
-            tracing::warn!(
-                addr = %api_addr,
-                "[api] has no verify_keys: anyone who can reach this address can call the Kinesis API{}",
-                if admin_auth.is_open() { ", reload plugins and read /metrics" } else { "" }
-            );
-        }
-        // The admin routes and /metrics, behind the same credentials.
-        let guarded = Router::new()
-            .route(
-                "/metrics",
-                get(move || {
-                    let text = m2.render(Some(&reg2));
-                    async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
-                }),
-            )
-            .merge(weir_api::admin::router(super::plugin_admin(registry)))
-            .layer(axum::middleware::from_fn_with_state(
-                admin_auth,
-                weir_api::admin::guard,
-            ));
-        let app = Router::new()
-            .route(
-                "/health",
-                get(move || {
-                    let broker = health_broker.clone();
-                    let liveness = health_liveness.clone();
-                    async move {
-                        // The broker is probed end to end (CONNECT -> CONNACK), so a listener
-                        // that serves nobody makes the host unhealthy; so does a dead worker.
-                        let probe =
-                            tokio::task::spawn_blocking(move || probe_host(&broker, &liveness))
-                                .await
-                                .unwrap_or_else(|e| Err(format!("probe task failed: {e}")));
-                        let (status, body) = match probe {
-                            Ok(()) => (
-                                StatusCode::OK,
-                                serde_json::json!({
-                                    "status": "ok",
-                                    "uptime_s": started.elapsed().as_secs(),
-                                    "broker": broker_desc,
-                                }),
-                            ),
-                            Err(e) => (
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                serde_json::json!({
-                                    "status": "failing",
-                                    "uptime_s": started.elapsed().as_secs(),
-                                    "broker": broker_desc,
-                                    "error": e,
-                                }),
-                            ),
-                        };
-                        (
-                            status,
-                            [(header::CONTENT_TYPE, "application/json")],
-                            body.to_string(),
-                        )
-                            .into_response()
-                    }
-                }),
-            )
-            .merge(guarded)
-            .merge(weir_api::router(state));
-        let limits = weir_api::ServerLimits {
-            max_connections: config.api.max_connections,
-            header_timeout: config.api.header_timeout,
-            ..weir_api::ServerLimits::default()
-        };
-        let api_thread = std::thread::Builder::new()
-            .name("weir-api".into())
-            .spawn(move || {
-                rt.block_on(weir_api::serve(listener, app, limits, async move {
-                    let _ = stopped.await;
-                }));
-            })
-            .map_err(api_err("starting its thread"))?;
-
-        let host = Arc::new(Host {
+        Ok(Arc::new(Host {
             config_path: config_path.to_path_buf(),
             resources,
             input,
@@ -315,16 +172,15 @@ impl Host {
             ingress: Arc::new(Mutex::new(Some(ingress))),
             plugin_specs: Mutex::new(plugin_specs),
             reload_lock: Mutex::new(()),
-            api_addr,
-            api_stop: Mutex::new(Some(api_stop)),
-            api_thread: Mutex::new(Some(api_thread)),
+            api_addr: api.addr,
+            api_stop: Mutex::new(Some(api.stop)),
+            api_thread: Mutex::new(Some(api.thread)),
             _plugin_watcher: plugin_watcher,
             config_watcher: Mutex::new(None),
             broker: config.broker.clone(),
             running_rules: std::sync::atomic::AtomicUsize::new(enabled_rules(&config)),
             applied_text: Mutex::new(std::fs::read_to_string(config_path).ok()),
-        });
-        Ok(host)
+        }))
     }
 
     /// Where the API listens.
@@ -545,6 +401,42 @@ impl Host {
         }
         Ok(())
     }
+}
+
+/// Watches the plugin files so a rebuilt plugin reloads by itself. Not fatal: without a
+/// watcher (inotify limits, say) plugins still reload through `POST /plugins/NAME/reload`.
+fn watch_plugins(registry: &Arc<PluginRegistry>) -> Option<PluginWatcher> {
+    match registry.watch() {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch plugin files; reload them through POST /plugins/NAME/reload");
+            None
+        }
+    }
+}
+
+/// Builds the first plan, subscribes the broker side to its filters and starts the one
+/// dispatcher thread that owns it (see the module docs for why there is only one).
+fn start_rules(
+    config: &Config,
+    resources: &Arc<Resources>,
+    ingress: &Ingress,
+    rx: Receiver<Input>,
+) -> Result<JoinHandle<Receiver<Input>>, HostError> {
+    resources.notifiers.configure(&config.notify);
+    let plan = Plan::build(config, resources)?;
+    ingress.subscribe(plan.filters());
+    tracing::info!(rules = plan.rule_count(), "rules running");
+    let liveness = resources.metrics.liveness.clone();
+    std::thread::Builder::new()
+        .name("weir-dispatch".into())
+        .spawn(move || {
+            let alive = liveness.worker("weir-dispatch");
+            let rx = dispatch_loop(plan, rx);
+            alive.finish();
+            rx
+        })
+        .map_err(|e| HostError::storage(&config.storage.dir, "starting the dispatcher", e))
 }
 
 /// The file holds secrets (keys, a token, broker passwords): say so when other users can

@@ -41,11 +41,13 @@ use weir_support::Cause;
 
 use bytes::Bytes;
 
+mod external;
+
 use super::ack::AckToken;
 use super::metrics::Metrics;
 use super::plan::Inbound;
 use super::resources::Publisher;
-use weir_config::{EmbeddedBroker, ExternalBroker};
+use weir_config::EmbeddedBroker;
 
 /// How often an external broker connection is renewed while messages wait to be delivered
 /// again (see the poller).
@@ -173,59 +175,10 @@ impl Ingress {
         for addr in std::iter::once(v4_addr).chain(v5_addr) {
             check_free(addr)?;
         }
-        let limits = cfg.limits;
-        let connections = rumqttd::ConnectionSettings {
-            connection_timeout_ms: u16::try_from(limits.connect_timeout.as_millis())
-                .unwrap_or(u16::MAX),
-            max_payload_size: limits.max_packet_bytes,
-            max_inflight_count: limits.max_inflight,
-            auth: (!cfg.users.is_empty()).then(|| {
-                cfg.users
-                    .iter()
-                    .map(|(u, p)| (u.clone(), p.clone()))
-                    .collect()
-            }),
-            external_auth: None,
-            dynamic_filters: true,
-            max_publish_rate: limits.max_publish_rate,
-        };
-        let tls = cfg.tls.as_ref().map(|t| rumqttd::TlsConfig::Rustls {
-            capath: None,
-            certpath: t.cert_file.display().to_string(),
-            keypath: t.key_file.display().to_string(),
-        });
-        let server = |name: &str, listen| rumqttd::ServerSettings {
-            name: name.to_owned(),
-            listen,
-            tls: tls.clone(),
-            next_connection_delay_ms: 0,
-            connections: connections.clone(),
-        };
-        let config = rumqttd::Config {
-            id: 0,
-            router: rumqttd::RouterConfig {
-                // The in-process links (ingress, publisher) count too.
-                max_connections: limits.max_connections + 10,
-                max_outgoing_packet_count: 1000,
-                // rumqttd keeps messages in memory segments and drops the oldest segment when
-                // the count is reached: room for a few seconds of a slow pipeline at full rate.
-                max_segment_size: 64 << 20,
-                max_segment_count: 16,
-                custom_segment: None,
-                initialized_filters: None,
-                shared_subscriptions_strategy: Default::default(),
-            },
-            v4: Some(HashMap::from([(
-                "mqtt-v4".to_owned(),
-                server("weir-mqtt-v4", v4_addr),
-            )])),
-            v5: v5_addr.map(|a| HashMap::from([("mqtt-v5".to_owned(), server("weir-mqtt-v5", a))])),
-            ..Default::default()
-        };
-        let mut broker = rumqttd::Broker::new(config);
+        let mut broker = rumqttd::Broker::new(broker_config(cfg, v4_addr, v5_addr));
         // In-process links are reserved: a network client that connects with the same client
         // id is refused instead of replacing them (rumqttd patch 5).
-        let (mut link_tx, mut link_rx) = broker
+        let (mut link_tx, link_rx) = broker
             .link("weir-ingress")
             .map_err(embedded("in-process link"))?;
         let (pub_tx, mut pub_rx) = broker
@@ -257,25 +210,7 @@ impl Ingress {
             wait_listening(addr)?;
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let reader = std::thread::Builder::new()
-            .name("weir-ingress".into())
-            .spawn(move || {
-                let worker = metrics.liveness.worker("weir-ingress");
-                let read = embedded_reader(
-                    &mut link_tx,
-                    &mut link_rx,
-                    &confirmer,
-                    &input,
-                    &stop2,
-                    &metrics,
-                );
-                match read {
-                    Ok(()) => worker.finish(),
-                    Err(reason) => worker.died(&reason),
-                }
-            })
-            .map_err(embedded("starting the reader thread"))?;
+        let reader = spawn_reader(link_tx, link_rx, confirmer, input, stop.clone(), metrics)?;
         let publisher: Arc<dyn Publisher> = Arc::new(EmbeddedPublisher {
             link: Mutex::new(pub_tx),
         });
@@ -287,207 +222,6 @@ impl Ingress {
             },
             publisher,
         ))
-    }
-
-    /// Connects to an external broker and subscribes `filters`.
-    pub fn external(
-        cfg: &ExternalBroker,
-        filters: &BTreeSet<String>,
-        input: SyncSender<Input>,
-    ) -> Result<(Ingress, Arc<dyn Publisher>), IngressError> {
-        use rumqttc::v5::{Client, MqttOptions};
-        let err = |what: &str| {
-            let url = cfg.url.clone();
-            let what = what.to_owned();
-            move |e: Cause| IngressError::External {
-                url,
-                what,
-                source: Some(e),
-            }
-        };
-        let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
-        opts.set_keep_alive(Duration::from_secs(30));
-        opts.set_manual_acks(true);
-        // A persistent session: what was delivered but not acknowledged comes back after a
-        // reconnect or a restart.
-        opts.set_clean_start(false);
-        opts.set_session_expiry_interval(Some(24 * 3600));
-        opts.set_receive_maximum(Some(1000));
-        opts.set_max_packet_size(Some(2 << 20));
-        if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-            opts.set_credentials(u.clone(), p.clone());
-        } else if let Some(u) = &cfg.username {
-            opts.set_credentials(u.clone(), "");
-        }
-        if cfg.tls {
-            opts.set_transport(rumqttc::Transport::tls_with_config(
-                client_tls(cfg.ca_file.as_deref()).map_err(|e| err("TLS")(Box::new(e)))?,
-            ));
-        }
-        let (client, mut connection) = Client::new(opts, 65_536);
-        let subscribed = Arc::new(Mutex::new(Subscriptions::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let disconnect = Arc::new(AtomicBool::new(false));
-        let ingress = Ingress {
-            stop: stop.clone(),
-            reader: None,
-            kind: Kind::External {
-                client: client.clone(),
-                subscribed: subscribed.clone(),
-                share_group: cfg.share_group.clone(),
-                poller: None,
-                disconnect: disconnect.clone(),
-            },
-        };
-        ingress.subscribe(filters);
-        let group = cfg.share_group.clone();
-        let url = cfg.url.clone();
-        let poll_client = client.clone();
-        let unhandled = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let poller = std::thread::Builder::new()
-            .name("weir-ingress".into())
-            .spawn(move || {
-                use rumqttc::v5::mqttbytes::v5::Packet;
-                use rumqttc::v5::Event;
-                let mut reported = false;
-                let mut closing_since: Option<Instant> = None;
-                let mut last_redelivery = Instant::now();
-                loop {
-                    if closing_since.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
-                        return;
-                    }
-                    // A message that was not handled stays unacknowledged and keeps a slot of
-                    // the broker's receive window. Reconnecting (the session persists) makes
-                    // the broker deliver every unacknowledged message again, so failures are
-                    // retried and can never pin the whole window; at most every few seconds.
-                    if unhandled.load(Ordering::Acquire) > 0
-                        && last_redelivery.elapsed() >= REDELIVER_EVERY
-                        && closing_since.is_none()
-                        && !stop.load(Ordering::Acquire)
-                    {
-                        let n = unhandled.swap(0, Ordering::AcqRel);
-                        last_redelivery = Instant::now();
-                        tracing::warn!(%url, messages = n, "messages were not handled: reconnecting so that the broker delivers them again");
-                        let _ = poll_client.try_disconnect();
-                    }
-                    let event = match connection.recv_timeout(Duration::from_secs(1)) {
-                        Ok(event) => event,
-                        Err(rumqttc::v5::RecvTimeoutError::Timeout) => continue,
-                        Err(rumqttc::v5::RecvTimeoutError::Disconnected) => return,
-                    };
-                    match event {
-                        Ok(Event::Incoming(Packet::Publish(p))) => {
-                            if stop.load(Ordering::Acquire) || closing_since.is_some() {
-                                // Stopping: leave it unacknowledged; the broker redelivers.
-                                continue;
-                            }
-                            let only = {
-                                let subs = lock(&subscribed);
-                                p.properties.as_ref().and_then(|props| {
-                                    let f: Vec<String> = props
-                                        .subscription_identifiers
-                                        .iter()
-                                        .filter_map(|id| subs.by_id.get(id).cloned())
-                                        .collect();
-                                    (!f.is_empty()).then_some(f)
-                                })
-                            };
-                            let topic = String::from_utf8_lossy(&p.topic).into_owned();
-                            let payload = p.payload.clone();
-                            let ack_client = poll_client.clone();
-                            let unhandled = unhandled.clone();
-                            let ack = if p.qos == rumqttc::v5::mqttbytes::QoS::AtMostOnce {
-                                AckToken::none()
-                            } else {
-                                AckToken::settled_by(move |handled| {
-                                    if !handled {
-                                        unhandled.fetch_add(1, Ordering::AcqRel);
-                                    } else if let Err(e) = ack_client.try_ack(&p) {
-                                        tracing::warn!(error = %e, "could not queue a PUBACK; the broker will redeliver");
-                                    }
-                                })
-                            };
-                            let msg = Inbound {
-                                topic: Arc::from(topic),
-                                payload,
-                                client_id: None,
-                                ack,
-                            };
-                            if let Err(std::sync::mpsc::SendError(Input::Message(msg, _))) =
-                                input.send(Input::Message(msg, only))
-                            {
-                                // The dispatcher has stopped: not handled, so not acknowledged.
-                                msg.ack.fail();
-                                return;
-                            }
-                        }
-                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                            reported = false;
-                            tracing::info!(%url, "connected to the external broker");
-                            // Subscriptions are (re)made on every connection: cheap, and right
-                            // even if the broker lost the session.
-                            let subs = lock(&subscribed);
-                            for f in &subs.active {
-                                let id = subs.ids.get(f).copied();
-                                subscribe_one(&poll_client, &group, f, id);
-                            }
-                        }
-                        Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
-                            // Keep reading until the broker closes the connection: closing
-                            // it ourselves with unread data would reset it, and the broker
-                            // could drop the PUBACKs still in its receive buffer.
-                            if disconnect.load(Ordering::Acquire) {
-                                closing_since.get_or_insert_with(Instant::now);
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            if disconnect.load(Ordering::Acquire) {
-                                return;
-                            }
-                            if !reported {
-                                tracing::warn!(%url, error = %e, "external broker connection failed; retrying");
-                                reported = true;
-                            }
-                            std::thread::sleep(Duration::from_millis(500));
-                        }
-                    }
-                }
-            })
-            .map_err(|e| err("starting the poller thread")(Box::new(e)))?;
-        let mut ingress = ingress;
-        if let Kind::External { poller: p, .. } = &mut ingress.kind {
-            *p = Some(poller);
-        }
-        let publisher: Arc<dyn Publisher> = Arc::new(ExternalPublisher { client });
-        Ok((ingress, publisher))
-    }
-
-    /// Makes the subscriptions match `filters` (external broker; the embedded link already
-    /// sees everything).
-    pub fn subscribe(&self, filters: &BTreeSet<String>) {
-        let Kind::External {
-            client,
-            subscribed,
-            share_group,
-            ..
-        } = &self.kind
-        else {
-            return;
-        };
-        let mut subs = lock(subscribed);
-        for f in filters.difference(&subs.active.clone()) {
-            let next = subs.ids.len() + 1;
-            let id = *subs.ids.entry(f.clone()).or_insert(next);
-            subs.by_id.insert(id, f.clone());
-            subscribe_one(client, share_group, f, Some(id));
-        }
-        for f in subs.active.difference(filters) {
-            if let Err(e) = client.try_unsubscribe(format!("$share/{share_group}/{f}")) {
-                tracing::warn!(filter = %f, error = %e, "could not unsubscribe");
-            }
-        }
-        subs.active = filters.clone();
     }
 
     /// Stops taking messages in. The embedded reader first drains what the broker already
@@ -519,49 +253,92 @@ impl Ingress {
 
 use weir_support::lock;
 
-fn subscribe_one(client: &rumqttc::v5::Client, group: &str, filter: &str, id: Option<usize>) {
-    use rumqttc::v5::mqttbytes::v5::SubscribeProperties;
-    use rumqttc::v5::mqttbytes::QoS;
-    let props = SubscribeProperties {
-        id,
-        user_properties: Vec::new(),
+/// rumqttd's configuration for `cfg`: the `[broker]` limits on every listener (MQTT 3.1.1,
+/// and 5 when asked for), with TLS and passwords when configured.
+fn broker_config(
+    cfg: &EmbeddedBroker,
+    v4_addr: SocketAddr,
+    v5_addr: Option<SocketAddr>,
+) -> rumqttd::Config {
+    let limits = cfg.limits;
+    let connections = rumqttd::ConnectionSettings {
+        connection_timeout_ms: u16::try_from(limits.connect_timeout.as_millis())
+            .unwrap_or(u16::MAX),
+        max_payload_size: limits.max_packet_bytes,
+        max_inflight_count: limits.max_inflight,
+        auth: (!cfg.users.is_empty()).then(|| {
+            cfg.users
+                .iter()
+                .map(|(u, p)| (u.clone(), p.clone()))
+                .collect()
+        }),
+        external_auth: None,
+        dynamic_filters: true,
+        max_publish_rate: limits.max_publish_rate,
     };
-    let topic = format!("$share/{group}/{filter}");
-    if let Err(e) = client.try_subscribe_with_properties(topic.clone(), QoS::AtLeastOnce, props) {
-        tracing::error!(%topic, error = %e, "could not subscribe");
+    let tls = cfg.tls.as_ref().map(|t| rumqttd::TlsConfig::Rustls {
+        capath: None,
+        certpath: t.cert_file.display().to_string(),
+        keypath: t.key_file.display().to_string(),
+    });
+    let server = |name: &str, listen| rumqttd::ServerSettings {
+        name: name.to_owned(),
+        listen,
+        tls: tls.clone(),
+        next_connection_delay_ms: 0,
+        connections: connections.clone(),
+    };
+    rumqttd::Config {
+        id: 0,
+        router: rumqttd::RouterConfig {
+            // The in-process links (ingress, publisher) count too.
+            max_connections: limits.max_connections + 10,
+            max_outgoing_packet_count: 1000,
+            // rumqttd keeps messages in memory segments and drops the oldest segment when
+            // the count is reached: room for a few seconds of a slow pipeline at full rate.
+            max_segment_size: 64 << 20,
+            max_segment_count: 16,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+        v4: Some(HashMap::from([(
+            "mqtt-v4".to_owned(),
+            server("weir-mqtt-v4", v4_addr),
+        )])),
+        v5: v5_addr.map(|a| HashMap::from([("mqtt-v5".to_owned(), server("weir-mqtt-v5", a))])),
+        ..Default::default()
     }
 }
 
-fn client_tls(ca_file: Option<&std::path::Path>) -> Result<rumqttc::TlsConfiguration, TlsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            use rustls::pki_types::pem::PemObject;
-            use rustls::pki_types::CertificateDer;
-            let ca = |e: Cause| TlsError::CaFile {
-                path: path.to_path_buf(),
-                source: e,
-            };
-            let certs = CertificateDer::pem_file_iter(path).map_err(|e| ca(Box::new(e)))?;
-            for cert in certs {
-                let cert = cert.map_err(|e| ca(Box::new(e)))?;
-                roots.add(cert).map_err(|e| ca(Box::new(e)))?;
+/// Starts the thread that reads the embedded broker's in-process link into the dispatcher's
+/// input. It holds a liveness worker, so a reader that dies fails `/health`.
+fn spawn_reader(
+    mut link_tx: rumqttd::local::LinkTx,
+    mut link_rx: rumqttd::local::LinkRx,
+    confirmer: rumqttd::local::Confirmer,
+    input: SyncSender<Input>,
+    stop: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+) -> Result<JoinHandle<()>, IngressError> {
+    std::thread::Builder::new()
+        .name("weir-ingress".into())
+        .spawn(move || {
+            let worker = metrics.liveness.worker("weir-ingress");
+            let read = embedded_reader(
+                &mut link_tx,
+                &mut link_rx,
+                &confirmer,
+                &input,
+                &stop,
+                &metrics,
+            );
+            match read {
+                Ok(()) => worker.finish(),
+                Err(reason) => worker.died(&reason),
             }
-        }
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(TlsError::Protocol)?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(rumqttc::TlsConfiguration::Rustls(Arc::new(config)))
+        })
+        .map_err(embedded("starting the reader thread"))
 }
 
 /// Refuses an address something else already listens on, before the broker starts (rumqttd
@@ -709,27 +486,6 @@ impl Publisher for EmbeddedPublisher {
         lock(&self.link)
             .publish(Bytes::copy_from_slice(topic.as_bytes()), payload)
             .map(|_| ())
-            .map_err(|e| PublishError {
-                topic: topic.to_owned(),
-                source: Box::new(e),
-            })
-    }
-}
-
-/// Publishes through the external broker's client.
-struct ExternalPublisher {
-    client: rumqttc::v5::Client,
-}
-
-impl Publisher for ExternalPublisher {
-    fn publish(&self, topic: &str, payload: Bytes, qos: u8) -> Result<(), PublishError> {
-        let qos = if qos == 0 {
-            rumqttc::v5::mqttbytes::QoS::AtMostOnce
-        } else {
-            rumqttc::v5::mqttbytes::QoS::AtLeastOnce
-        };
-        self.client
-            .publish(topic.to_owned(), qos, false, payload)
             .map_err(|e| PublishError {
                 topic: topic.to_owned(),
                 source: Box::new(e),

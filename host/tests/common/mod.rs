@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use weir_streams::{StartPosition, Streams, StreamsConfig};
 
+pub mod small_config;
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     weir_testkit::free_port()

@@ -1,0 +1,111 @@
+//! Who may reach a running `weir run`: usernames and passwords and TLS on the embedded broker,
+//! and the admin token on the HTTP API (health stays open, cross-origin posts are refused).
+
+mod common;
+
+use std::io::{Read, Write};
+
+use common::small_config::{expect_one_delivered_and_stop, pub_in, small_config, TO_OUT};
+use common::{free_port, Weir};
+
+#[test]
+fn the_embedded_broker_checks_usernames_and_passwords() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mqtt = free_port();
+    let cfg = small_config(
+        tmp.path(),
+        &format!("listen = \"127.0.0.1:{mqtt}\"\n\n[broker.auth]\nusers = {{ pi = \"s3cret\" }}"),
+        "127.0.0.1:0",
+        TO_OUT,
+    );
+    let weir = Weir::start(&cfg);
+    let publish = |extra: &[&str]| pub_in("127.0.0.1", mqtt, extra);
+    assert!(!publish(&[]).status.success(), "anonymous is refused");
+    assert!(
+        !publish(&["-u", "pi", "-P", "wrong"]).status.success(),
+        "a wrong password is refused"
+    );
+    let ok = publish(&["-u", "pi", "-P", "s3cret"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    expect_one_delivered_and_stop(weir);
+}
+
+#[test]
+fn the_embedded_broker_speaks_tls() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Weir test CA");
+    std::fs::write(
+        tmp.path().join("ca.pem"),
+        ca.self_signed(&ca_key).expect("ca").pem(),
+    )
+    .expect("write");
+    let key = KeyPair::generate().expect("key");
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("params");
+    leaf.distinguished_name.push(DnType::CommonName, "weir");
+    let cert = leaf
+        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+        .expect("sign");
+    std::fs::write(tmp.path().join("broker.pem"), cert.pem()).expect("write");
+    std::fs::write(tmp.path().join("broker.key"), key.serialize_pem()).expect("write");
+
+    let mqtt = free_port();
+    let cfg = small_config(
+        tmp.path(),
+        &format!(
+            "listen = \"127.0.0.1:{mqtt}\"\n\n[broker.tls]\ncert_file = \"broker.pem\"\nkey_file = \"broker.key\""
+        ),
+        "127.0.0.1:0",
+        TO_OUT,
+    );
+    let weir = Weir::start(&cfg);
+    // By name: rustls refuses an IP address as the TLS server name (SNI).
+    let publish = |extra: &[&str]| pub_in("localhost", mqtt, extra);
+    assert!(!publish(&[]).status.success(), "plain MQTT is refused");
+    let ca_file = tmp.path().join("ca.pem").display().to_string();
+    let ok = publish(&["--cafile", &ca_file]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    expect_one_delivered_and_stop(weir);
+}
+
+#[test]
+fn with_an_admin_token_metrics_and_plugins_want_it_and_health_stays_open() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mqtt = free_port();
+    let text = format!(
+        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"e2e-admin-token-0123\"\n\n[storage]\ndir = \"data\"\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n"
+    );
+    let cfg = tmp.path().join("weir.toml");
+    std::fs::write(&cfg, text).expect("write config");
+    let weir = Weir::start(&cfg);
+    let raw = |request: &str| {
+        let mut s = std::net::TcpStream::connect(&weir.api).expect("connect api");
+        s.write_all(request.as_bytes()).expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out
+    };
+    assert!(weir.get("/metrics").starts_with("HTTP/1.1 401"));
+    assert!(weir.get("/plugins").starts_with("HTTP/1.1 401"));
+    assert!(weir.get("/health").starts_with("HTTP/1.1 200"));
+    let metrics = raw("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer e2e-admin-token-0123\r\nConnection: close\r\n\r\n");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains("weir_messages_in_total"));
+    let csrf = raw("POST /plugins/x/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer e2e-admin-token-0123\r\nOrigin: https://evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert!(csrf.starts_with("HTTP/1.1 403"), "{csrf}");
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+}
