@@ -25,6 +25,8 @@
 // Private modules: the crate's API is what the root re-exports below, so the compiler can
 // tell when something inside is no longer used.
 mod compile;
+/// Java date patterns, tokenized once for IoT SQL's time functions and Firehose's prefixes.
+pub mod datefmt;
 mod decimal;
 mod diagnostic;
 mod dialect;

@@ -12,64 +12,16 @@
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::{OffsetName, Tz};
 
+use crate::datefmt::{self, DateSyntax, DateToken};
 use crate::value::{to_int_arg, Kind, Val};
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Lit(String),
-    /// A pattern letter and how many times it repeats.
-    Field(char, usize),
-}
+/// The Joda pattern letters these functions render and parse.
+const JODA_LETTERS: &str = "GCYxwweEyuDMdaKhHkmsSzZVX";
 
-fn tokenize(p: &str) -> Option<Vec<Tok>> {
-    let mut out = Vec::new();
-    let chars: Vec<char> = p.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' {
-            // Quoted literal; '' is a literal quote.
-            if chars.get(i + 1) == Some(&'\'') {
-                out.push(Tok::Lit("'".into()));
-                i += 2;
-                continue;
-            }
-            let mut lit = String::new();
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => return None,
-                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
-                        lit.push('\'');
-                        i += 2;
-                    }
-                    Some('\'') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(&x) => {
-                        lit.push(x);
-                        i += 1;
-                    }
-                }
-            }
-            out.push(Tok::Lit(lit));
-        } else if c.is_ascii_alphabetic() {
-            if !"GCYxwweEyuDMdaKhHkmsSzZVX".contains(c) {
-                return None;
-            }
-            let mut n = 1;
-            while chars.get(i + n) == Some(&c) {
-                n += 1;
-            }
-            out.push(Tok::Field(c, n));
-            i += n;
-        } else {
-            out.push(Tok::Lit(c.to_string()));
-            i += 1;
-        }
-    }
-    Some(out)
+/// The pattern's tokens (`crate::datefmt`, shared with Firehose prefixes); `None` for a pattern
+/// Joda would refuse or with a letter this module does not implement.
+fn tokenize(p: &str) -> Option<Vec<DateToken>> {
+    datefmt::tokenize(p, DateSyntax::Joda, |c, _| JODA_LETTERS.contains(c)).ok()
 }
 
 const MONTHS: [&str; 12] = [
@@ -203,14 +155,14 @@ fn pad(n: i64, width: usize) -> String {
     }
 }
 
-fn format(toks: &[Tok], z: &ZoneAt) -> String {
+fn format(toks: &[DateToken], z: &ZoneAt) -> String {
     let dt = &z.local;
     let mut out = String::new();
     let ms = i64::from(dt.timestamp_subsec_millis());
     for t in toks {
         match t {
-            Tok::Lit(s) => out.push_str(s),
-            Tok::Field(c, n) => {
+            DateToken::Literal(s) => out.push_str(s),
+            DateToken::Field(c, n) => {
                 let n = *n;
                 let year = i64::from(dt.year());
                 let s = match c {
@@ -345,11 +297,11 @@ pub(crate) fn time_to_epoch<'a>(v: &[Val<'a>]) -> Val<'a> {
     }
 }
 
-fn is_numeric_field(t: Option<&Tok>) -> bool {
-    matches!(t, Some(Tok::Field(c, n)) if "CYxwweyuDdKhHkmsS".contains(*c) || (*c == 'M' && *n <= 2))
+fn is_numeric_field(t: Option<&DateToken>) -> bool {
+    matches!(t, Some(DateToken::Field(c, n)) if "CYxwweyuDdKhHkmsS".contains(*c) || (*c == 'M' && *n <= 2))
 }
 
-fn parse(toks: &[Tok], text: &str) -> Option<i64> {
+fn parse(toks: &[DateToken], text: &str) -> Option<i64> {
     let mut rest = text;
     let (mut year, mut month, mut day, mut doy) = (1970i64, 1u32, 1u32, None::<u32>);
     let (mut hour, mut minute, mut second, mut millis) = (0u32, 0u32, 0u32, 0u32);
@@ -357,8 +309,8 @@ fn parse(toks: &[Tok], text: &str) -> Option<i64> {
     let mut tz: Option<Zone> = None;
     for (i, t) in toks.iter().enumerate() {
         match t {
-            Tok::Lit(l) => rest = rest.strip_prefix(l.as_str())?,
-            Tok::Field(c, n) => {
+            DateToken::Literal(l) => rest = rest.strip_prefix(l.as_str())?,
+            DateToken::Field(c, n) => {
                 let fixed = is_numeric_field(toks.get(i + 1));
                 match c {
                     'M' if *n >= 3 => {
