@@ -230,72 +230,72 @@ impl Metrics {
     /// Prometheus text exposition (version 0.0.4) of everything, plugins included.
     pub fn render(&self, plugins: Option<&PluginRegistry>) -> String {
         let mut out = String::new();
+        self.render_host(&mut out);
+        self.render_rules(&mut out);
+        self.render_actions(&mut out);
+        self.render_shards(&mut out);
+        if let Some(registry) = plugins {
+            render_plugins(&mut out, registry);
+        }
+        out
+    }
+
+    /// The host-wide counters: one series each, but the dead-letter refusals by reason.
+    fn render_host(&self, out: &mut String) {
         let c = |v: &AtomicU64| v.load(Ordering::Relaxed);
-        counter(
-            &mut out,
-            "weir_messages_in_total",
-            "MQTT messages taken in.",
-            &[(String::new(), c(&self.messages_in))],
-        );
-        counter(
-            &mut out,
-            "weir_message_bytes_in_total",
-            "Payload bytes of the MQTT messages taken in.",
-            &[(String::new(), c(&self.bytes_in))],
-        );
-        counter(
-            &mut out,
-            "weir_messages_unmatched_total",
-            "Messages no enabled rule matched.",
-            &[(String::new(), c(&self.unmatched))],
-        );
-        counter(
-            &mut out,
-            "weir_qos0_shed_total",
-            "QoS 0 messages dropped because the rules were behind (QoS 1 waits instead).",
-            &[(
-                String::new(),
+        let single = [
+            ("weir_messages_in_total", "MQTT messages taken in.", c(&self.messages_in)),
+            (
+                "weir_message_bytes_in_total",
+                "Payload bytes of the MQTT messages taken in.",
+                c(&self.bytes_in),
+            ),
+            (
+                "weir_messages_unmatched_total",
+                "Messages no enabled rule matched.",
+                c(&self.unmatched),
+            ),
+            (
+                "weir_qos0_shed_total",
+                "QoS 0 messages dropped because the rules were behind (QoS 1 waits instead).",
                 c(&self.qos0_shed) + c(&self.qos0_shed_by_broker),
-            )],
-        );
+            ),
+            (
+                "weir_reserved_topic_refused_total",
+                "Messages on $ topics that no rule takes: refused, not acknowledged.",
+                c(&self.reserved_unmatched),
+            ),
+            (
+                "weir_worker_deaths_total",
+                "Worker threads (ingress, dispatcher, pipelines) that died; /health fails after one.",
+                self.liveness.dead_count() as u64,
+            ),
+            (
+                "weir_config_reloads_total",
+                "Configuration reloads applied.",
+                c(&self.config_reloads),
+            ),
+            (
+                "weir_config_reload_errors_total",
+                "Configuration reloads refused; the previous configuration kept running.",
+                c(&self.config_reload_errors),
+            ),
+            (
+                "weir_dead_letters_total",
+                "Failed messages of rules without an error action, stored under STORAGE/dead-letters.",
+                c(&self.dead_letters),
+            ),
+            (
+                "weir_dead_letter_write_errors_total",
+                "Dead-letter writes that failed; those messages were not acknowledged.",
+                c(&self.dead_letter_write_errors),
+            ),
+        ];
+        for (name, help, value) in single {
+            counter(out, name, help, &[(String::new(), value)]);
+        }
         counter(
-            &mut out,
-            "weir_reserved_topic_refused_total",
-            "Messages on $ topics that no rule takes: refused, not acknowledged.",
-            &[(String::new(), c(&self.reserved_unmatched))],
-        );
-        counter(
-            &mut out,
-            "weir_worker_deaths_total",
-            "Worker threads (ingress, dispatcher, pipelines) that died; /health fails after one.",
-            &[(String::new(), self.liveness.dead_count() as u64)],
-        );
-        counter(
-            &mut out,
-            "weir_config_reloads_total",
-            "Configuration reloads applied.",
-            &[(String::new(), c(&self.config_reloads))],
-        );
-        counter(
-            &mut out,
-            "weir_config_reload_errors_total",
-            "Configuration reloads refused; the previous configuration kept running.",
-            &[(String::new(), c(&self.config_reload_errors))],
-        );
-        counter(
-            &mut out,
-            "weir_dead_letters_total",
-            "Failed messages of rules without an error action, stored under STORAGE/dead-letters.",
-            &[(String::new(), c(&self.dead_letters))],
-        );
-        counter(
-            &mut out,
-            "weir_dead_letter_write_errors_total",
-            "Dead-letter writes that failed; those messages were not acknowledged.",
-            &[(String::new(), c(&self.dead_letter_write_errors))],
-        );
-        counter(
-            &mut out,
+            out,
             "weir_dead_letters_refused_total",
             "Failures the dead-letter store refused (budget: [storage] dead_letter_max_bytes spent; busy: its writer behind); those messages were not acknowledged.",
             &[
@@ -303,7 +303,11 @@ impl Metrics {
                 ("reason=\"busy\"".to_owned(), c(&self.dead_letters_refused_busy)),
             ],
         );
+    }
 
+    /// Per rule: messages matched and failed.
+    fn render_rules(&self, out: &mut String) {
+        let c = |v: &AtomicU64| v.load(Ordering::Relaxed);
         let rules = lock(&self.rules).clone();
         let rule_rows = |f: fn(&RuleMetrics) -> &AtomicU64| {
             rules
@@ -312,18 +316,22 @@ impl Metrics {
                 .collect::<Vec<_>>()
         };
         counter(
-            &mut out,
+            out,
             "weir_rule_matched_total",
             "Messages for which the rule fired.",
             &rule_rows(|m| &m.matched),
         );
         counter(
-            &mut out,
+            out,
             "weir_rule_errors_total",
             "Messages whose evaluation or one of whose actions failed.",
             &rule_rows(|m| &m.errors),
         );
+    }
 
+    /// Per action: delivered, failed, dropped, retried, and the arrival-to-delivery latency.
+    fn render_actions(&self, out: &mut String) {
+        let c = |v: &AtomicU64| v.load(Ordering::Relaxed);
         let actions = lock(&self.actions).clone();
         let label =
             |(r, a): &(String, String)| format!("rule=\"{}\",action=\"{}\"", escape(r), escape(a));
@@ -334,25 +342,25 @@ impl Metrics {
                 .collect::<Vec<_>>()
         };
         counter(
-            &mut out,
+            out,
             "weir_action_delivered_total",
             "Records the action delivered.",
             &action_rows(|m| &m.delivered),
         );
         counter(
-            &mut out,
+            out,
             "weir_action_failed_total",
             "Records that failed after their retries and went to the error action.",
             &action_rows(|m| &m.failed),
         );
         counter(
-            &mut out,
+            out,
             "weir_action_dropped_total",
             "Records a filter plugin dropped.",
             &action_rows(|m| &m.dropped),
         );
         counter(
-            &mut out,
+            out,
             "weir_action_retries_total",
             "Delivery attempts that were retried.",
             &action_rows(|m| &m.retries),
@@ -363,14 +371,18 @@ impl Metrics {
         );
         for (k, m) in &actions {
             m.latency
-                .render(&mut out, "weir_action_latency_seconds", &label(k));
+                .render(out, "weir_action_latency_seconds", &label(k));
         }
+    }
 
+    /// Per shard: records and bytes the rule actions appended.
+    fn render_shards(&self, out: &mut String) {
+        let c = |v: &AtomicU64| v.load(Ordering::Relaxed);
         let shards = lock(&self.shards).clone();
         let shard_label =
             |(s, h): &(String, String)| format!("stream=\"{}\",shard=\"{}\"", escape(s), escape(h));
         counter(
-            &mut out,
+            out,
             "weir_shard_records_in_total",
             "Records appended to the shard by rule actions.",
             &shards
@@ -379,7 +391,7 @@ impl Metrics {
                 .collect::<Vec<_>>(),
         );
         counter(
-            &mut out,
+            out,
             "weir_shard_bytes_in_total",
             "Data bytes appended to the shard by rule actions.",
             &shards
@@ -387,11 +399,6 @@ impl Metrics {
                 .map(|(k, m)| (shard_label(k), c(&m.bytes)))
                 .collect::<Vec<_>>(),
         );
-
-        if let Some(registry) = plugins {
-            render_plugins(&mut out, registry);
-        }
-        out
     }
 }
 
