@@ -27,6 +27,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "weir-streams",
             "weir-firehose",
+            "weir-firehose-model",
             "weir-sigv4",
             "weir-support",
         ],
@@ -34,6 +35,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     (
         "weir-firehose",
         &[
+            "weir-firehose-model",
             "weir-streams",
             "weir-delivery",
             "weir-rules",

@@ -6,10 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use weir_firehose::{Buffering, Conversion, HttpDestination, Partitioning, Processing};
+use weir_firehose::{Conversion, HttpDestination, Partitioning, Processing};
+use weir_firehose_model::{
+    ParquetCompression, BUFFER_INTERVAL_S, HTTP_BUFFERING, HTTP_BUFFER_SIZE_MIB, LAMBDA_RETRIES,
+    RETRY_DURATION_S,
+};
 
 use crate::error::ApiError;
-use crate::firehose::structure;
+use crate::firehose::{bounded, structure};
 use crate::request::{label, Req};
 use crate::value::{map, s, Val};
 
@@ -93,11 +97,16 @@ pub(crate) fn processing(r: &mut Req<'_>) -> Result<ProcessingFields, ApiError> 
                 }
                 let retries = match param("NumberOfRetries") {
                     None => 3,
-                    Some(n) => n.parse::<u32>().ok().filter(|n| *n <= 300).ok_or_else(|| {
-                        ApiError::invalid(format!(
-                            "NumberOfRetries {n:?} must be a whole number from 0 to 300."
-                        ))
-                    })?,
+                    Some(n) => n
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| LAMBDA_RETRIES.contains((*n).into()))
+                        .ok_or_else(|| {
+                            ApiError::invalid(format!(
+                                "NumberOfRetries {n:?} must be a whole number from {} to {}.",
+                                LAMBDA_RETRIES.min, LAMBDA_RETRIES.max
+                            ))
+                        })?,
                 };
                 out.lambda = Some(Processing {
                     lambda_arn: arn,
@@ -190,11 +199,17 @@ pub(crate) fn partitioning(r: &mut Req<'_>) -> Result<Option<PartitioningBlock>,
     let mut retry_s = 300;
     if let Some(ro) = dr.raw("RetryOptions") {
         let mut rr = structure(ro, "RetryOptions")?;
-        retry_s = rr.int("DurationInSeconds", false, 0, 7200)?.unwrap_or(300) as u32;
+        retry_s = retry_duration(&mut rr)?;
         dr.absorb(&mut rr, "retryOptions");
     }
     r.absorb(&mut dr, "dynamicPartitioningConfiguration");
     Ok(Some(PartitioningBlock { enabled, retry_s }))
+}
+
+/// `RetryOptions.DurationInSeconds`, 300 when not given.
+fn retry_duration(rr: &mut Req<'_>) -> Result<u32, ApiError> {
+    let v = bounded(rr, "DurationInSeconds", RETRY_DURATION_S)?;
+    Ok(v.map_or(300, |v| u32::try_from(v).unwrap_or(RETRY_DURATION_S.max)))
 }
 
 /// The partitioning a create asks for: an enabled block and a MetadataExtraction query go
@@ -232,7 +247,7 @@ pub(crate) fn conversion(r: &mut Req<'_>) -> Result<Option<Conversion>, ApiError
         table: String::new(),
         region: None,
         role_arn: String::new(),
-        compression: weir_firehose::DEFAULT_PARQUET_COMPRESSION.into(),
+        compression: ParquetCompression::DEFAULT.into(),
     };
     if let Some(sv) = cr.raw("SchemaConfiguration") {
         let mut sr = structure(sv, "SchemaConfiguration")?;
@@ -276,9 +291,7 @@ pub(crate) fn conversion(r: &mut Req<'_>) -> Result<Option<Conversion>, ApiError
         }
         if let Some(p) = serializer.and_then(|s| s.get("ParquetSerDe")) {
             let mut pr = structure(p, "ParquetSerDe")?;
-            if let Some(c) =
-                pr.enumeration("Compression", false, &["UNCOMPRESSED", "GZIP", "SNAPPY"])?
-            {
+            if let Some(c) = pr.enumeration("Compression", false, &ParquetCompression::NAMES)? {
                 out.compression = c.to_owned();
             }
             cr.absorb(&mut pr, "outputFormatConfiguration.serializer.parquetSerDe");
@@ -298,7 +311,7 @@ pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiEr
         gzip: false,
         common_attributes: BTreeMap::new(),
         retry_s: 300,
-        buffering: Buffering::new(Some(5), Some(60)).map_err(ApiError::from)?,
+        buffering: HTTP_BUFFERING.default,
         backup_all: false,
     };
     match r.raw("EndpointConfiguration") {
@@ -326,13 +339,14 @@ pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiEr
     }
     if let Some(h) = r.raw("BufferingHints") {
         let mut hr = structure(h, "BufferingHints")?;
-        let size = hr.int("SizeInMBs", false, 1, 64)?.map(|v| v as i64);
-        let interval = hr
-            .int("IntervalInSeconds", false, 0, 900)?
-            .map(|v| v as i64);
+        let size = bounded(&mut hr, "SizeInMBs", HTTP_BUFFER_SIZE_MIB)?;
+        let interval = bounded(&mut hr, "IntervalInSeconds", BUFFER_INTERVAL_S)?;
         r.absorb(&mut hr, "bufferingHints");
-        out.buffering =
-            Buffering::new(size.or(Some(5)), interval.or(Some(60))).map_err(ApiError::from)?;
+        // A hint out of bounds is a violation already, answered as AWS's ValidationException
+        // when the request is finished; the default stands until then.
+        out.buffering = HTTP_BUFFERING
+            .hints(size, interval)
+            .unwrap_or(HTTP_BUFFERING.default);
     }
     if let Some(rc) = r.raw("RequestConfiguration") {
         let mut rr = structure(rc, "RequestConfiguration")?;
@@ -352,7 +366,7 @@ pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiEr
     }
     if let Some(ro) = r.raw("RetryOptions") {
         let mut rr = structure(ro, "RetryOptions")?;
-        out.retry_s = rr.int("DurationInSeconds", false, 0, 7200)?.unwrap_or(300) as u32;
+        out.retry_s = retry_duration(&mut rr)?;
         r.absorb(&mut rr, "retryOptions");
     }
     out.backup_all =

@@ -106,7 +106,7 @@ impl ApiState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
     Kinesis(Action),
-    Firehose(firehose::FirehoseAction),
+    Firehose(firehose::FirehoseOperation),
 }
 
 impl Op {
@@ -115,7 +115,7 @@ impl Op {
             return Some(Op::Kinesis(a));
         }
         state.firehose.as_ref()?;
-        firehose::FirehoseAction::from_target(target).map(Op::Firehose)
+        firehose::FirehoseOperation::from_target(target).map(Op::Firehose)
     }
 
     fn carries_data(self) -> bool {

@@ -130,9 +130,7 @@ pub(crate) fn prepare(
                 Some(c) => {
                     let table = format!("{}.{}", c.database, c.table);
                     let columns = inner.config.schemas.get(&table).ok_or_else(|| {
-                        FirehoseError::InvalidArgument(format!(
-                            "table {table} is not declared in the [[firehose.schemas]] of the config"
-                        ))
+                        FirehoseError::InvalidArgument(weir_firehose_model::undeclared_table(&table))
                     })?;
                     let schema = crate::parquet::Schema::parse(columns)
                         .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;

@@ -484,9 +484,7 @@ impl Firehose {
         if let Some(c) = &spec.conversion {
             let table = format!("{}.{}", c.database, c.table);
             let Some(columns) = self.inner.config.schemas.get(&table) else {
-                return invalid(format!(
-                    "DataFormatConversionConfiguration names table {table}, which is not declared in this host's config ([[firehose.schemas]] with database and table)."
-                ));
+                return invalid(weir_firehose_model::undeclared_table(&table));
             };
             crate::parquet::Schema::parse(columns)
                 .map_err(|e| FirehoseError::InvalidArgument(format!("table {table}: {e}")))?;

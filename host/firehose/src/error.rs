@@ -58,4 +58,15 @@ impl From<weir_streams::StreamsError> for FirehoseError {
     }
 }
 
+/// A refusal of Firehose's rules keeps its AWS error type.
+impl From<weir_firehose_model::FirehoseModelError> for FirehoseError {
+    fn from(e: weir_firehose_model::FirehoseModelError) -> Self {
+        use weir_firehose_model::FirehoseModelError as M;
+        match e {
+            M::InvalidArgument(m) => FirehoseError::InvalidArgument(m),
+            M::Validation(m) => FirehoseError::Validation(m),
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, FirehoseError>;

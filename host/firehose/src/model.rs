@@ -8,12 +8,12 @@ use weir_delivery::Prefixes;
 
 use crate::error::{FirehoseError, Result};
 
-/// Firehose's limits, from the API reference.
-pub const MAX_BATCH_RECORDS: usize = 500;
-pub const MAX_RECORD_BYTES: usize = 1_000 * 1024;
-pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-pub const MAX_TAGS: usize = 50;
-pub const DESTINATION_ID: &str = "destinationId-000000000001";
+// Limits, names, buffering bounds and compression names are Firehose's rules, shared with the
+// config and the API: defined once in `weir-firehose-model`.
+pub use weir_firehose_model::{
+    bucket_of, check_delivery_stream_name as check_name, check_tags, Buffering, Compression,
+    DESTINATION_ID, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS,
+};
 
 /// `DeliveryStreamType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,97 +28,6 @@ impl SourceKind {
             SourceKind::DirectPut => "DirectPut",
             SourceKind::KinesisStreamAsSource => "KinesisStreamAsSource",
         }
-    }
-}
-
-/// `CompressionFormat` of an S3 destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Compression {
-    Uncompressed,
-    Gzip,
-    /// One ZIP archive holding one deflated file.
-    Zip,
-    /// The Snappy framing format, as Firehose writes it.
-    Snappy,
-    /// Hadoop's Snappy block format (`SnappyCodec`), for Hadoop, Hive and Spark readers.
-    HadoopSnappy,
-}
-
-impl Compression {
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "UNCOMPRESSED" => Ok(Compression::Uncompressed),
-            "GZIP" => Ok(Compression::Gzip),
-            "ZIP" => Ok(Compression::Zip),
-            "Snappy" => Ok(Compression::Snappy),
-            "HADOOP_SNAPPY" => Ok(Compression::HadoopSnappy),
-            other => Err(FirehoseError::Validation(format!(
-                "1 validation error detected: Value '{other}' at 'compressionFormat' failed to satisfy constraint: Member must satisfy enum value set: [UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY]"
-            ))),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Compression::Uncompressed => "UNCOMPRESSED",
-            Compression::Gzip => "GZIP",
-            Compression::Zip => "ZIP",
-            Compression::Snappy => "Snappy",
-            Compression::HadoopSnappy => "HADOOP_SNAPPY",
-        }
-    }
-
-    /// The object name's extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Compression::Uncompressed => "",
-            Compression::Gzip => ".gz",
-            Compression::Zip => ".zip",
-            Compression::Snappy | Compression::HadoopSnappy => ".snappy",
-        }
-    }
-}
-
-/// `BufferingHints`: deliver when either is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Buffering {
-    pub size_mib: u32,
-    pub interval_s: u32,
-}
-
-impl Default for Buffering {
-    fn default() -> Self {
-        Buffering {
-            size_mib: 5,
-            interval_s: 300,
-        }
-    }
-}
-
-impl Buffering {
-    /// AWS's ranges: 1..=128 MiB, 0..=900 s.
-    pub fn new(size_mib: Option<i64>, interval_s: Option<i64>) -> Result<Self> {
-        let d = Buffering::default();
-        let size = size_mib.unwrap_or(i64::from(d.size_mib));
-        let interval = interval_s.unwrap_or(i64::from(d.interval_s));
-        if !(1..=128).contains(&size) {
-            return Err(FirehoseError::InvalidArgument(format!(
-                "BufferingHints.SizeInMBs must be between 1 and 128, got {size}."
-            )));
-        }
-        if !(0..=900).contains(&interval) {
-            return Err(FirehoseError::InvalidArgument(format!(
-                "BufferingHints.IntervalInSeconds must be between 0 and 900, got {interval}."
-            )));
-        }
-        Ok(Buffering {
-            size_mib: size as u32,
-            interval_s: interval as u32,
-        })
-    }
-
-    pub fn size_bytes(&self) -> usize {
-        self.size_mib as usize * 1024 * 1024
     }
 }
 
@@ -137,23 +46,10 @@ pub struct S3Destination {
     pub file_extension: Option<String>,
 }
 
-/// Whether `ext` fits `FileExtension`'s pattern, `^$|\.[0-9a-z!\-_.*'()]+`, and its 128
-/// characters.
-fn file_extension_ok(ext: &str) -> bool {
-    ext.len() <= 128
-        && (ext.is_empty()
-            || ext.strip_prefix('.').is_some_and(|rest| {
-                !rest.is_empty()
-                    && rest.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"!-_.*'()".contains(&b)
-                    })
-            }))
-}
-
 impl S3Destination {
     /// The bucket named by `arn:aws:s3:::BUCKET`, checked against S3's naming rules.
     pub fn bucket(&self) -> Result<&str> {
-        bucket_of(&self.bucket_arn)
+        Ok(bucket_of(&self.bucket_arn)?)
     }
 
     /// The prefixes after Firehose's rules; also the check that they are valid together.
@@ -172,43 +68,15 @@ impl S3Destination {
             ));
         }
         if let Some(ext) = &self.file_extension {
-            if !file_extension_ok(ext) {
+            if !weir_firehose_model::file_extension_ok(ext) {
                 return Err(FirehoseError::Validation(format!(
-                    "1 validation error detected: Value '{ext}' at 'fileExtension' failed to satisfy constraint: Member must satisfy regular expression pattern: ^$|\\.[0-9a-z!\\-_.*'()]+"
+                    "1 validation error detected: Value '{ext}' at 'fileExtension' failed to satisfy constraint: Member must satisfy regular expression pattern: {}",
+                    weir_firehose_model::FILE_EXTENSION_PATTERN
                 )));
             }
         }
         Ok(())
     }
-}
-
-/// The bucket of an S3 bucket ARN.
-pub fn bucket_of(arn: &str) -> Result<&str> {
-    // Any partition (`aws`, `aws-cn`, `aws-us-gov`), as BucketARN's pattern `arn:.*:s3:::...`.
-    let bucket = arn
-        .strip_prefix("arn:")
-        .and_then(|rest| rest.split_once(":s3:::"))
-        .filter(|(partition, _)| !partition.is_empty() && !partition.contains(':'))
-        .map(|(_, bucket)| bucket);
-    let Some(bucket) = bucket else {
-        return Err(FirehoseError::InvalidArgument(format!(
-            "BucketARN {arn:?} is not an S3 bucket ARN (arn:aws:s3:::BUCKET)."
-        )));
-    };
-    let ok_chars = bucket
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
-    let edges = bucket
-        .bytes()
-        .next()
-        .zip(bucket.bytes().last())
-        .is_some_and(|(a, z)| a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric());
-    if !(3..=63).contains(&bucket.len()) || !ok_chars || !edges || bucket.contains("..") {
-        return Err(FirehoseError::InvalidArgument(format!(
-            "BucketARN {arn:?}: {bucket:?} is not a valid bucket name (3 to 63 lowercase letters, digits, dots and hyphens)."
-        )));
-    }
-    Ok(bucket)
 }
 
 /// `DeliveryStreamEncryptionConfiguration.Status`.
@@ -345,95 +213,4 @@ pub struct Conversion {
     pub role_arn: String,
     /// `ParquetSerDe.Compression`: UNCOMPRESSED, SNAPPY (default) or GZIP.
     pub compression: String,
-}
-
-/// A delivery stream name: 1 to 64 of `[a-zA-Z0-9_.-]`.
-pub fn check_name(name: &str) -> Result<()> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(FirehoseError::Validation(format!(
-            "1 validation error detected: Value '{name}' at 'deliveryStreamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 64"
-        )))
-    }
-}
-
-/// Tags as Firehose checks them: keys 1..=128, values 0..=256 characters.
-pub fn check_tags(tags: &BTreeMap<String, String>) -> Result<()> {
-    for (k, v) in tags {
-        if !(1..=128).contains(&k.chars().count()) {
-            return Err(FirehoseError::InvalidArgument(format!(
-                "Tag key {k:?} must be 1 to 128 characters."
-            )));
-        }
-        if k.starts_with("aws:") {
-            return Err(FirehoseError::InvalidArgument(format!(
-                "Tag key {k:?}: the aws: prefix is reserved."
-            )));
-        }
-        if v.chars().count() > 256 {
-            return Err(FirehoseError::InvalidArgument(format!(
-                "The value of tag {k:?} is longer than 256 characters."
-            )));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bucket_arns() {
-        assert_eq!(
-            bucket_of("arn:aws:s3:::my-bucket.1").ok(),
-            Some("my-bucket.1")
-        );
-        for bad in [
-            "my-bucket",
-            "arn:aws:s3:::",
-            "arn:aws:s3:::ab",
-            "arn:aws:s3:::Upper",
-            "arn:aws:s3:::a..b",
-            "arn:aws:s3:::-abc",
-            "arn:aws:s3:::abc/../x",
-        ] {
-            assert!(bucket_of(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn buffering_ranges() {
-        assert_eq!(Buffering::new(None, None).ok(), Some(Buffering::default()));
-        assert!(Buffering::new(Some(1), Some(0)).is_ok());
-        assert!(Buffering::new(Some(128), Some(900)).is_ok());
-        for (s, i) in [(0, 60), (129, 60), (5, -1), (5, 901)] {
-            assert!(matches!(
-                Buffering::new(Some(s), Some(i)),
-                Err(FirehoseError::InvalidArgument(_))
-            ));
-        }
-    }
-
-    #[test]
-    fn names_and_compression() {
-        assert!(check_name("ok_name-1.2").is_ok());
-        assert!(check_name("bad name").is_err());
-        assert!(check_name(&"x".repeat(65)).is_err());
-        assert_eq!(Compression::parse("GZIP").ok(), Some(Compression::Gzip));
-        for c in ["UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"] {
-            assert_eq!(Compression::parse(c).map(Compression::as_str).ok(), Some(c));
-        }
-        assert_eq!(Compression::HadoopSnappy.extension(), ".snappy");
-        assert_eq!(Compression::Zip.extension(), ".zip");
-        assert!(matches!(
-            Compression::parse("gzip"),
-            Err(FirehoseError::Validation(_))
-        ));
-    }
 }
