@@ -38,7 +38,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
-use std::io::{Seek as _, SeekFrom, Write as _};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -188,41 +188,33 @@ impl Spool {
     ) -> Result<(), SpoolError> {
         let mut buf = FrameBatch::with_capacity(LIMITS, 0);
         for e in entries {
-            buf.push(|body| e.encode(body)).map_err(|e| SpoolError {
-                path: self.path.clone(),
-                what: "appending an entry too large to read back",
-                source: e.into(),
-            })?;
+            buf.push(|body| e.encode(body))
+                .map_err(|e| self.error("appending an entry too large to read back", e.into()))?;
         }
-        // `&File` writes and seeks: both steps below share the one handle.
-        let (file, sync) = (&self.file, self.sync);
+        // Written at the spool's end by offset, so a failed append cut back needs no seek.
         let write = || {
-            let mut f = file;
-            f.write_all(buf.bytes())?;
-            if sync {
+            self.file.write_all_at(buf.bytes(), self.len)?;
+            if self.sync {
                 // Through the process-wide group commit: one round syncs every spool, shard
                 // and Firehose buffer waiting at that moment (a duplicate descriptor of this
                 // file, so the round can hold it).
-                let dup = std::sync::Arc::new(file.try_clone()?);
+                let dup = std::sync::Arc::new(self.file.try_clone()?);
                 weir_streams::GroupCommit::global().sync_file(&dup)?;
             }
             Ok(())
         };
-        // A failed append is cut back: no partial entry stays for a later one to follow.
-        let cut = |len| {
-            let mut f = file;
-            f.set_len(len)?;
-            f.seek(SeekFrom::Start(len)).map(drop)
-        };
-        if let Err(e) = framed::append_or_cut(self.len, write, cut) {
-            return Err(SpoolError {
-                path: self.path.clone(),
-                what: "appending",
-                source: e.error,
-            });
-        }
+        framed::append_or_cut(self.len, write, |len| self.file.set_len(len))
+            .map_err(|e| self.error("appending", e.error))?;
         self.len += buf.len() as u64;
         Ok(())
+    }
+
+    fn error(&self, what: &'static str, source: std::io::Error) -> SpoolError {
+        SpoolError {
+            path: self.path.clone(),
+            what,
+            source,
+        }
     }
 
     /// Empties the spool: everything in it was delivered or handed on. Not synced: if a crash
@@ -233,12 +225,7 @@ impl Spool {
         }
         self.file
             .set_len(0)
-            .and_then(|()| self.file.seek(SeekFrom::Start(0)).map(drop))
-            .map_err(|e| SpoolError {
-                path: self.path.clone(),
-                what: "emptying",
-                source: e,
-            })?;
+            .map_err(|e| self.error("emptying", e))?;
         self.len = 0;
         Ok(())
     }
