@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use object_store::PutPayload;
 use serde_json::json;
 use weir_streams::RecordOut;
@@ -20,9 +20,75 @@ use weir_support::now_ms;
 use crate::catalog::Inner;
 use crate::error::{FirehoseError, Result};
 use crate::http::HttpEndpoint;
+use crate::implicit::{FolderTarget, ProcessingFailure};
 use crate::model::{Compression, DeliveryStreamSpec, HttpDestination, Processing};
 use crate::partition::Partitioner;
 use crate::process::{function_name, InvokeError, ProcessIn, Processed};
+use crate::store::Stores;
+
+/// Where a delivery stream's objects go and when a delivery is due: its bucket and hints by
+/// its spec, or an implicit stream's folder and exact hints (`implicit.rs`).
+pub(crate) struct Place<'a> {
+    inner: &'a Inner,
+    spec: &'a DeliveryStreamSpec,
+    folder: Option<&'a FolderTarget>,
+}
+
+impl<'a> Place<'a> {
+    pub(crate) fn new(
+        inner: &'a Inner,
+        spec: &'a DeliveryStreamSpec,
+        folder: Option<&'a FolderTarget>,
+    ) -> Self {
+        Place {
+            inner,
+            spec,
+            folder,
+        }
+    }
+
+    pub(crate) fn stores(&self) -> &'a Stores {
+        match self.folder {
+            Some(f) => &f.stores,
+            None => &self.inner.stores,
+        }
+    }
+
+    pub(crate) fn bucket(&self) -> Result<&'a str> {
+        match self.folder {
+            Some(f) => Ok(&f.bucket),
+            None => self.spec.destination.bucket(),
+        }
+    }
+
+    /// The most data one object holds (`SizeInMBs`).
+    pub(crate) fn object_bytes(&self) -> usize {
+        match self.folder {
+            Some(f) => f.buffer_bytes,
+            None => self.spec.destination.buffering.size_bytes(),
+        }
+    }
+
+    /// A delivery is due at this many buffered bytes or at this age (ms) of its oldest
+    /// record: the HTTP endpoint's hints when the stream has one.
+    pub(crate) fn hints(&self) -> (usize, i64) {
+        match self.folder {
+            Some(f) => (f.buffer_bytes, f.interval_ms),
+            None => {
+                let b = self.spec.buffering();
+                (b.size_bytes(), i64::from(b.interval_s) * 1000)
+            }
+        }
+    }
+
+    /// Stores one object, durably.
+    pub(crate) fn put(&self, key: &str, body: PutPayload) -> Result<()> {
+        let bucket = self.bucket()?;
+        self.inner
+            .runtime
+            .block_on(self.stores().put(bucket, key, body))
+    }
+}
 
 /// Pause between attempts of a failed transformation invocation.
 const INVOKE_RETRY_PAUSE: Duration = Duration::from_millis(200);
@@ -102,6 +168,7 @@ fn b64(data: &[u8]) -> String {
 pub(crate) fn prepare(
     inner: &Inner,
     spec: &DeliveryStreamSpec,
+    place: &Place<'_>,
     records: &[RecordOut],
 ) -> Result<Vec<Output>> {
     let mut failures = Vec::new();
@@ -130,7 +197,9 @@ pub(crate) fn prepare(
                 Some(c) => {
                     let table = format!("{}.{}", c.database, c.table);
                     let columns = inner.config.schemas.get(&table).ok_or_else(|| {
-                        FirehoseError::InvalidArgument(weir_firehose_model::undeclared_table(&table))
+                        FirehoseError::InvalidArgument(weir_firehose_model::undeclared_table(
+                            &table,
+                        ))
                     })?;
                     let schema = crate::parquet::Schema::parse(columns)
                         .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
@@ -171,7 +240,7 @@ pub(crate) fn prepare(
                             .collect();
                         let oldest = oldest(kept.iter().map(|i| i.arrival_ms));
                         let key = object_key(spec, oldest, KeyKind::Data(&keys), ".parquet")?;
-                        match inner.stores.check_key(&key) {
+                        match place.stores().check_key(&key) {
                             Ok(()) => outputs.push(Output::Object {
                                 key,
                                 body: file.into(),
@@ -186,7 +255,7 @@ pub(crate) fn prepare(
                     // (a whole 4 MiB PutRecordBatch arriving at once) still makes objects of
                     // at most SizeInMBs each.
                     let mut rest = group;
-                    let sizes: Vec<usize> = by_size(&rest, spec.destination.buffering.size_bytes())
+                    let sizes: Vec<usize> = by_size(&rest, place.object_bytes())
                         .iter()
                         .map(|run| run.len())
                         .collect();
@@ -195,7 +264,7 @@ pub(crate) fn prepare(
                         let out = data_object(spec, run, &keys)?;
                         match &out {
                             Output::Object { key, records, .. } => {
-                                if let Err(why) = inner.stores.check_key(key) {
+                                if let Err(why) = place.stores().check_key(key) {
                                     let run = records.as_deref().unwrap_or_default();
                                     unwritable(key, &why, run, &mut failures);
                                     continue;
@@ -326,6 +395,23 @@ pub(crate) fn store_failed(
         })
         .collect();
     error_objects(spec, failures)
+}
+
+/// A record that failed before it reached the buffer (an implicit stream's action stage), as
+/// a `processing-failed` error object of its own.
+pub(crate) fn processing_failed(
+    spec: &DeliveryStreamSpec,
+    f: &ProcessingFailure<'_>,
+) -> Result<Vec<Output>> {
+    let failure = Failure::new(
+        "processing-failed",
+        f.attempts,
+        f.arrival_ms,
+        f.data,
+        (f.code, f.message),
+        now_ms(),
+    );
+    error_objects(spec, vec![failure])
 }
 
 fn data_object(
@@ -589,8 +675,23 @@ pub(crate) fn object_key(
     };
     Ok(format!(
         "{prefix}{}{extension}",
-        weir_delivery::object_name(&spec.name, spec.version, &at)
+        object_name(&spec.name, spec.version, &at)
     ))
+}
+
+/// Firehose's object name after the prefix: `NAME-VERSION-yyyy-MM-dd-HH-mm-ss-UUID`, the time
+/// being the oldest record's arrival (UTC).
+fn object_name(stream: &str, version: u32, at: &DateTime<Utc>) -> String {
+    format!(
+        "{stream}-{version}-{:04}-{:02}-{:02}-{:02}-{:02}-{:02}-{}",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        uuid::Uuid::new_v4()
+    )
 }
 
 /// Whether the spec's compression applies to data objects (Parquet files carry their own).

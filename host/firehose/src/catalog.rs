@@ -1,6 +1,13 @@
-//! The delivery streams of this host: create, describe, list, update, tag, encrypt, delete,
-//! and the put path into their buffers. Every change is written to `catalog.json` before it
-//! is answered.
+//! The delivery streams of this host: the service's state, opening it, the catalog on disk
+//! (`catalog.json`, written before every answer that changes it) and the put path into the
+//! buffers. The API's operations live by concern in `catalog/lifecycle.rs` (create,
+//! describe, list, delete) and `catalog/settings.rs` (update, tags, encryption); the
+//! folder-mode rule action's streams in `implicit.rs`.
+
+mod lifecycle;
+mod settings;
+
+pub(crate) use lifecycle::check_keys;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,10 +16,11 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use weir_streams::{FsyncPolicy, PutEntry, Streams, StreamsConfig};
-use weir_support::{lock, now_ms, read, write};
+use weir_support::{lock, read};
 
 use crate::error::{FirehoseError, Result};
 use crate::http::HttpSender;
+use crate::implicit::{FlushSignal, FolderTarget};
 use crate::model::*;
 use crate::process::ProcessorSlot;
 use crate::store::{Storage, Stores};
@@ -111,6 +119,11 @@ pub(crate) struct Entry {
     pub(crate) deleting: AtomicBool,
     pub(crate) stop: AtomicBool,
     pub(crate) stats: StatCounters,
+    /// An implicit stream's folder and exact buffering (`implicit.rs`); `None` for a stream
+    /// of the catalog, which delivers to its bucket by its spec.
+    pub(crate) folder: Option<RwLock<Arc<FolderTarget>>>,
+    /// Asks the delivery thread to deliver what is buffered now (`implicit.rs`).
+    pub(crate) flush: FlushSignal,
 }
 
 /// What a delivery stream's delivery thread counts, since the service started.
@@ -133,6 +146,14 @@ pub(crate) struct StatCounters {
 
 impl Entry {
     fn new(spec: DeliveryStreamSpec, ready_at: Instant) -> Arc<Entry> {
+        Entry::with_folder(spec, ready_at, None)
+    }
+
+    pub(crate) fn with_folder(
+        spec: DeliveryStreamSpec,
+        ready_at: Instant,
+        folder: Option<Arc<FolderTarget>>,
+    ) -> Arc<Entry> {
         Arc::new(Entry {
             spec: RwLock::new(spec),
             ready_at,
@@ -140,7 +161,14 @@ impl Entry {
             deleting: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             stats: StatCounters::default(),
+            folder: folder.map(RwLock::new),
+            flush: FlushSignal::default(),
         })
+    }
+
+    /// The implicit stream's folder, as it is now.
+    pub(crate) fn folder(&self) -> Option<Arc<FolderTarget>> {
+        self.folder.as_ref().map(|f| read(f).clone())
     }
 
     fn status(&self) -> StreamStatus {
@@ -167,9 +195,9 @@ impl Entry {
 
 /// AWS retries S3 delivery for 24 hours and then drops the data; the buffer keeps records
 /// that long.
-const BUFFER_RETENTION_HOURS: u32 = 24;
+pub(crate) const BUFFER_RETENTION_HOURS: u32 = 24;
 
-fn buffer_name(uid: &str) -> String {
+pub(crate) fn buffer_name(uid: &str) -> String {
     format!("ds-{uid}")
 }
 
@@ -179,6 +207,8 @@ pub(crate) struct Inner {
     pub(crate) stores: Stores,
     pub(crate) runtime: tokio::runtime::Handle,
     streams: Mutex<BTreeMap<String, Arc<Entry>>>,
+    /// The implicit streams (`implicit.rs`), by key; never listed with `streams`.
+    pub(crate) implicit: Mutex<BTreeMap<String, Arc<Entry>>>,
     /// One HTTP client (and connection pool) for every HTTP endpoint destination.
     http: OnceLock<HttpSender>,
 }
@@ -225,7 +255,9 @@ impl std::fmt::Debug for Firehose {
 
 impl Firehose {
     /// Opens (or creates) the service under `config.dir` and starts a delivery thread per
-    /// delivery stream in the catalog. `runtime` runs the object-store requests.
+    /// delivery stream in the catalog, implicit ones included (what their buffers still hold
+    /// is delivered whether or not an action claims them again). `runtime` runs the
+    /// object-store requests.
     pub fn open(config: FirehoseConfig, runtime: tokio::runtime::Handle) -> Result<Firehose> {
         let io = |what: String| move |source| FirehoseError::Io { what, source };
         weir_support::create_dir_all_synced(&config.dir.join("checkpoints")).map_err(io(
@@ -238,7 +270,12 @@ impl Firehose {
         bc.account_id = config.account_id.clone();
         let buffer = Streams::open(bc)?;
         let specs = load_catalog(&catalog_path(&config.dir))?;
-        sweep_orphans(&config.dir, &buffer, &specs)?;
+        let implicit_specs = crate::implicit::load(&config.dir)?;
+        let uids = specs
+            .iter()
+            .chain(implicit_specs.iter().map(|s| &s.spec))
+            .map(|s| s.uid.as_str());
+        sweep_orphans(&config.dir, &buffer, uids)?;
         let mut streams = BTreeMap::new();
         let now = Instant::now();
         for spec in specs {
@@ -246,7 +283,9 @@ impl Firehose {
             buffer.ensure_stream(&buffer_name(&spec.uid), 1, BUFFER_RETENTION_HOURS)?;
             streams.insert(spec.name.clone(), Entry::new(spec, now));
         }
+        let implicit = crate::implicit::entries(&buffer, implicit_specs)?;
         let entries: Vec<Arc<Entry>> = streams.values().cloned().collect();
+        let implicit_entries: Vec<Arc<Entry>> = implicit.values().cloned().collect();
         let stores = Stores::new(config.storage.clone());
         let firehose = Firehose {
             inner: Arc::new(Inner {
@@ -255,11 +294,15 @@ impl Firehose {
                 stores,
                 runtime,
                 streams: Mutex::new(streams),
+                implicit: Mutex::new(implicit),
                 http: OnceLock::new(),
             }),
         };
         for e in entries {
             crate::source::spawn(&firehose.inner, e.clone())?;
+            crate::deliver::spawn(&firehose.inner, e)?;
+        }
+        for e in implicit_entries {
             crate::deliver::spawn(&firehose.inner, e)?;
         }
         crate::deliver::spawn_housekeeping(&firehose.inner)?;
@@ -322,422 +365,6 @@ impl Firehose {
         save_catalog(&self.inner.config.dir, &specs)
     }
 
-    /// CreateDeliveryStream.
-    pub fn create(&self, req: CreateRequest) -> Result<String> {
-        check_name(&req.name)?;
-        req.destination.validate()?;
-        check_tags(&req.tags)?;
-        if req.tags.len() > MAX_TAGS {
-            return Err(FirehoseError::LimitExceeded(format!(
-                "A delivery stream can have at most {MAX_TAGS} tags; {} were given.",
-                req.tags.len()
-            )));
-        }
-        self.check_source(&req)?;
-        let encryption = match &req.encryption {
-            None => Encryption {
-                enabled: false,
-                key_type: None,
-                key_arn: None,
-            },
-            Some((kt, arn)) => {
-                check_key(kt, arn.as_deref())?;
-                Encryption {
-                    enabled: true,
-                    key_type: Some(kt.clone()),
-                    key_arn: arn.clone(),
-                }
-            }
-        };
-        let mut streams = lock(&self.inner.streams);
-        if streams.contains_key(&req.name) {
-            return Err(FirehoseError::InUse(format!(
-                "Firehose {} under accountId {} already exists",
-                req.name, self.inner.config.account_id
-            )));
-        }
-        let now = now_ms();
-        let mut spec = DeliveryStreamSpec {
-            name: req.name.clone(),
-            uid: uuid::Uuid::new_v4().simple().to_string(),
-            source: req.source,
-            kinesis_stream_arn: req.kinesis_stream_arn,
-            destination: req.destination,
-            version: 1,
-            created_ms: now,
-            updated_ms: now,
-            tags: req.tags,
-            encryption,
-            processing: req.processing,
-            partitioning: req.partitioning,
-            conversion: req.conversion,
-            http: req.http,
-        };
-        self.check_spec(&mut spec)?;
-        spec.updated_ms = now;
-        self.inner
-            .buffer
-            .ensure_stream(&buffer_name(&spec.uid), 1, BUFFER_RETENTION_HOURS)?;
-        self.persist(&streams, Some((&req.name, Some(&spec))))?;
-        let entry = Entry::new(spec, Instant::now() + self.inner.config.transition_delay);
-        streams.insert(req.name.clone(), entry.clone());
-        drop(streams);
-        crate::source::spawn(&self.inner, entry.clone())?;
-        crate::deliver::spawn(&self.inner, entry)?;
-        Ok(self.arn(&req.name))
-    }
-
-    /// The source, processing, partitioning, conversion and HTTP settings of a create, checked
-    /// against this host (the plugins it runs, the streams and schemas it has); fills in the
-    /// compiled partition keys.
-    /// The source of a create: a Kinesis stream of this host, or direct puts. Server-side
-    /// encryption is for direct puts only (a Kinesis source is encrypted, or not, by its
-    /// stream), as AWS documents.
-    fn check_source(&self, req: &CreateRequest) -> Result<()> {
-        let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
-        if req.source == SourceKind::KinesisStreamAsSource && req.encryption.is_some() {
-            return invalid(
-                "DeliveryStreamEncryptionConfigurationInput is for DirectPut delivery streams only; a KinesisStreamAsSource delivery stream is encrypted by its source stream.".into(),
-            );
-        }
-        match (req.source, &req.kinesis_stream_arn) {
-            (SourceKind::DirectPut, Some(_)) => {
-                return invalid(
-                    "KinesisStreamSourceConfiguration is only for DeliveryStreamType KinesisStreamAsSource.".into(),
-                )
-            }
-            (SourceKind::KinesisStreamAsSource, None) => {
-                return invalid(
-                    "DeliveryStreamType KinesisStreamAsSource needs KinesisStreamSourceConfiguration.".into(),
-                )
-            }
-            (SourceKind::KinesisStreamAsSource, Some(arn)) => {
-                crate::source::check_source(&self.inner.config, arn)?;
-            }
-            (SourceKind::DirectPut, None) => {}
-        }
-        Ok(())
-    }
-
-    /// Everything a destination's settings must satisfy together, checked by
-    /// CreateDeliveryStream and again by UpdateDestination after the update is merged: the
-    /// transformation names a loaded plugin, the partition keys and prefixes agree, the
-    /// conversion's table is declared, compression and conversion do not clash, and the object
-    /// names are valid. Parses the partition query into its keys.
-    fn check_spec(&self, spec: &mut DeliveryStreamSpec) -> Result<()> {
-        let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
-        spec.destination.validate()?;
-        if let Some(p) = &spec.processing {
-            let function = crate::process::function_name(&p.lambda_arn).unwrap_or_default();
-            match &self.inner.config.processor.0 {
-                None => {
-                    return invalid(format!(
-                        "LambdaArn {}: this Weir host runs no transformation plugins (see [plugins] in the config).",
-                        p.lambda_arn
-                    ))
-                }
-                Some(proc) if !proc.knows(function) => {
-                    return invalid(format!(
-                        "LambdaArn {}: no transformer plugin named {function} is loaded.",
-                        p.lambda_arn
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-        let prefix_keys: Vec<String> = spec
-            .destination
-            .prefixes()?
-            .data
-            .partition_keys()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        match &mut spec.partitioning {
-            Some(p) => {
-                p.keys = crate::partition::parse_query(&p.query)?;
-                if prefix_keys.is_empty() {
-                    return invalid(
-                        "With dynamic partitioning enabled the Prefix must use at least one !{partitionKeyFromQuery:NAME}.".into(),
-                    );
-                }
-                if spec.destination.error_output_prefix.is_none() {
-                    return invalid(
-                        "With dynamic partitioning enabled an ErrorOutputPrefix is required.".into(),
-                    );
-                }
-                for k in &prefix_keys {
-                    if !p.keys.iter().any(|(n, _)| n == k) {
-                        return invalid(format!(
-                            "The Prefix uses !{{partitionKeyFromQuery:{k}}}, which the MetadataExtractionQuery does not define."
-                        ));
-                    }
-                }
-            }
-            None if !prefix_keys.is_empty() => {
-                return invalid(
-                    "The Prefix uses !{partitionKeyFromQuery:...}, which needs DynamicPartitioningConfiguration enabled.".into(),
-                )
-            }
-            None => {}
-        }
-        if let Some(c) = &spec.conversion {
-            let table = format!("{}.{}", c.database, c.table);
-            let Some(columns) = self.inner.config.schemas.get(&table) else {
-                return invalid(weir_firehose_model::undeclared_table(&table));
-            };
-            crate::parquet::Schema::parse(columns)
-                .map_err(|e| FirehoseError::InvalidArgument(format!("table {table}: {e}")))?;
-            crate::parquet::compression_of(&c.compression)
-                .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
-        }
-        if let Some(h) = &spec.http {
-            crate::batch::endpoint_of(h)
-                .validate()
-                .map_err(FirehoseError::InvalidArgument)?;
-            // The caller learns now; delivery checks every connection again.
-            self.inner.config.egress.check_url(&h.url).map_err(|why| {
-                FirehoseError::InvalidArgument(format!(
-                    "HttpEndpoint Url {}: this Weir host does not send to it: {why}.",
-                    h.url
-                ))
-            })?;
-        }
-        check_keys(spec)?;
-        crate::batch::check_conversion_compression(spec)
-    }
-
-    /// DescribeDeliveryStream.
-    pub fn describe(&self, name: &str) -> Result<Description> {
-        let e = self.entry(name)?;
-        let spec = read(&e.spec).clone();
-        Ok(Description {
-            arn: self.arn(name),
-            status: e.status(),
-            encryption: e.encryption_status(),
-            spec,
-        })
-    }
-
-    /// ListDeliveryStreams: names after `start_after`, at most `limit`, and whether more
-    /// follow.
-    pub fn list(
-        &self,
-        limit: usize,
-        start_after: Option<&str>,
-        kind: Option<SourceKind>,
-    ) -> (Vec<String>, bool) {
-        let streams = lock(&self.inner.streams);
-        let mut names = streams
-            .iter()
-            .filter(|(n, _)| start_after.is_none_or(|s| n.as_str() > s))
-            .filter(|(_, e)| kind.is_none_or(|k| read(&e.spec).source == k))
-            .map(|(n, _)| n.clone());
-        let page: Vec<String> = names.by_ref().take(limit).collect();
-        let more = names.next().is_some();
-        (page, more)
-    }
-
-    /// DeleteDeliveryStream: DELETING for the transition delay, then gone. The removal is
-    /// durable at once; undelivered records are discarded, as on AWS.
-    pub fn delete(&self, name: &str) -> Result<()> {
-        let mut streams = lock(&self.inner.streams);
-        let Some(e) = streams.get(name).cloned() else {
-            return Err(self.not_found(name));
-        };
-        if e.deleting.load(Ordering::SeqCst) {
-            return Err(self.not_found(name));
-        }
-        self.persist(&streams, Some((name, None)))?;
-        e.deleting.store(true, Ordering::SeqCst);
-        e.stop.store(true, Ordering::SeqCst);
-        let delay = self.inner.config.transition_delay;
-        if delay.is_zero() {
-            streams.remove(name);
-            drop(streams);
-            return self.remove_data(&e);
-        }
-        drop(streams);
-        let me = self.clone();
-        let name = name.to_owned();
-        std::thread::Builder::new()
-            .name("weir-firehose-delete".into())
-            .spawn(move || {
-                std::thread::sleep(delay);
-                let mut streams = lock(&me.inner.streams);
-                if streams.get(&name).is_some_and(|x| Arc::ptr_eq(x, &e)) {
-                    streams.remove(&name);
-                }
-                drop(streams);
-                if let Err(err) = me.remove_data(&e) {
-                    tracing::error!(stream = %name, error = %err, "removing a deleted delivery stream's buffer failed");
-                }
-            })
-            .map_err(|source| FirehoseError::Io {
-                what: "cannot start the deletion thread".into(),
-                source,
-            })?;
-        Ok(())
-    }
-
-    fn remove_data(&self, e: &Entry) -> Result<()> {
-        let uid = read(&e.spec).uid.clone();
-        self.inner.buffer.delete_stream(&buffer_name(&uid))?;
-        for cp in [
-            crate::deliver::checkpoint_path(&self.inner.config.dir, &uid),
-            crate::source::checkpoint_path(&self.inner.config.dir, &uid),
-        ] {
-            match std::fs::remove_file(&cp) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(FirehoseError::Io {
-                        what: format!("cannot remove {}", cp.display()),
-                        source,
-                    })
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies `change` to a copy of the stream's spec, validates and persists it, then makes
-    /// it current. `change` returns whether the version goes up.
-    fn modify(
-        &self,
-        name: &str,
-        change: impl FnOnce(&mut DeliveryStreamSpec) -> Result<bool>,
-    ) -> Result<()> {
-        let streams = lock(&self.inner.streams);
-        let e = streams
-            .get(name)
-            .cloned()
-            .ok_or_else(|| self.not_found(name))?;
-        if e.status() != StreamStatus::Active {
-            return Err(FirehoseError::InUse(format!(
-                "Firehose {name} is not ACTIVE; it is {}.",
-                e.status().as_str()
-            )));
-        }
-        let mut spec = read(&e.spec).clone();
-        if change(&mut spec)? {
-            spec.version += 1;
-        }
-        spec.updated_ms = now_ms();
-        self.persist(&streams, Some((name, Some(&spec))))?;
-        *write(&e.spec) = spec;
-        Ok(())
-    }
-
-    /// UpdateDestination: `update` merges the request into the stream's settings (destination,
-    /// transformation, partitioning, conversion), checked as a create checks them; the version
-    /// must be current.
-    pub fn update_destination(
-        &self,
-        name: &str,
-        current_version: &str,
-        destination_id: &str,
-        update: impl FnOnce(&mut DeliveryStreamSpec) -> Result<()>,
-    ) -> Result<u32> {
-        let mut version = 0;
-        self.modify(name, |spec| {
-            if current_version != spec.version.to_string() {
-                return Err(FirehoseError::ConcurrentModification(format!(
-                    "Cannot update firehose: {name} since the current version id: {} and specified version id: {current_version} do not match",
-                    spec.version
-                )));
-            }
-            if destination_id != DESTINATION_ID {
-                return Err(FirehoseError::InvalidArgument(format!(
-                    "Destination Id {destination_id} not found for firehose {name}."
-                )));
-            }
-            // `spec` is a copy: nothing is kept unless the merged settings pass every check.
-            update(spec)?;
-            self.check_spec(spec)?;
-            version = spec.version + 1;
-            Ok(true)
-        })?;
-        Ok(version)
-    }
-
-    /// TagDeliveryStream: adds or replaces tags; at most 50 in all.
-    pub fn tag(&self, name: &str, tags: BTreeMap<String, String>) -> Result<()> {
-        check_tags(&tags)?;
-        let e = self.entry(name)?;
-        if e.deleting.load(Ordering::SeqCst) {
-            return Err(self.not_found(name));
-        }
-        let streams = lock(&self.inner.streams);
-        let mut spec = read(&e.spec).clone();
-        spec.tags.extend(tags);
-        if spec.tags.len() > MAX_TAGS {
-            return Err(FirehoseError::LimitExceeded(format!(
-                "A delivery stream can have at most {MAX_TAGS} tags; this would make {}.",
-                spec.tags.len()
-            )));
-        }
-        self.persist(&streams, Some((name, Some(&spec))))?;
-        *write(&e.spec) = spec;
-        Ok(())
-    }
-
-    /// UntagDeliveryStream.
-    pub fn untag(&self, name: &str, keys: &[String]) -> Result<()> {
-        let e = self.entry(name)?;
-        let streams = lock(&self.inner.streams);
-        let mut spec = read(&e.spec).clone();
-        for k in keys {
-            spec.tags.remove(k);
-        }
-        self.persist(&streams, Some((name, Some(&spec))))?;
-        *write(&e.spec) = spec;
-        Ok(())
-    }
-
-    /// The stream's tags, sorted by key.
-    pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>> {
-        Ok(read(&self.entry(name)?.spec).tags.clone())
-    }
-
-    /// Start/StopDeliveryStreamEncryption: ENABLING / DISABLING for the transition delay.
-    pub fn set_encryption(&self, name: &str, on: Option<(String, Option<String>)>) -> Result<()> {
-        if let Some((kt, arn)) = &on {
-            check_key(kt, arn.as_deref())?;
-        }
-        let e = self.entry(name)?;
-        if e.encryption_status() != EncryptionStatus::Enabled
-            && e.encryption_status() != EncryptionStatus::Disabled
-        {
-            return Err(FirehoseError::InUse(format!(
-                "Firehose {name}'s encryption is {}; wait until it settles.",
-                e.encryption_status().as_str()
-            )));
-        }
-        self.modify(name, |spec| {
-            if on.is_some() && spec.source != SourceKind::DirectPut {
-                return Err(FirehoseError::InvalidArgument(format!(
-                    "Firehose {name} reads a Kinesis stream; server-side encryption can only be enabled for a DirectPut delivery stream."
-                )));
-            }
-            spec.encryption = match on {
-                Some((kt, arn)) => Encryption {
-                    enabled: true,
-                    key_type: Some(kt),
-                    key_arn: arn,
-                },
-                None => Encryption {
-                    enabled: false,
-                    key_type: None,
-                    key_arn: None,
-                },
-            };
-            Ok(false)
-        })?;
-        *lock(&e.encryption_until) = Some(Instant::now() + self.inner.config.transition_delay);
-        Ok(())
-    }
-
     /// PutRecord / PutRecordBatch: each record is in the buffer, synced to disk, before its
     /// outcome is returned. Returns the outcomes and whether encryption is on.
     pub fn put(&self, name: &str, records: &[Vec<u8>]) -> Result<(Vec<PutOutcome>, bool)> {
@@ -755,6 +382,12 @@ impl Firehose {
                     .into(),
             ));
         }
+        let out = self.put_buffer(&uid, records)?;
+        Ok((out, e.encryption_status() == EncryptionStatus::Enabled))
+    }
+
+    /// Appends `records` to the buffer of the stream `uid`, synced before this returns.
+    pub(crate) fn put_buffer(&self, uid: &str, records: &[Vec<u8>]) -> Result<Vec<PutOutcome>> {
         let entries: Vec<PutEntry> = records
             .iter()
             .map(|d| PutEntry {
@@ -763,23 +396,19 @@ impl Firehose {
                 data: d.clone(),
             })
             .collect();
-        let outcomes = self
-            .inner
-            .buffer
-            .put_records(&buffer_name(&uid), &entries)?;
-        let out = outcomes
+        let outcomes = self.inner.buffer.put_records(&buffer_name(uid), &entries)?;
+        Ok(outcomes
             .into_iter()
             .map(|o| match o {
                 weir_streams::PutOutcome::Ok {
                     sequence_number, ..
                 } => PutOutcome::Ok {
-                    record_id: record_id(&uid, &sequence_number),
+                    record_id: record_id(uid, &sequence_number),
                 },
                 weir_streams::PutOutcome::Throttled { message }
                 | weir_streams::PutOutcome::Failed { message } => PutOutcome::Failed { message },
             })
-            .collect();
-        Ok((out, e.encryption_status() == EncryptionStatus::Enabled))
+            .collect())
     }
 }
 
@@ -790,11 +419,14 @@ fn record_id(uid: &str, seq: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{uid}:{seq}"))
 }
 
-/// Removes buffers and checkpoints whose delivery stream is no longer in the catalog: a
-/// deletion is durable in the catalog first, so a crash can leave its data behind.
-fn sweep_orphans(dir: &Path, buffer: &Streams, specs: &[DeliveryStreamSpec]) -> Result<()> {
-    let live: std::collections::HashSet<String> =
-        specs.iter().map(|s| buffer_name(&s.uid)).collect();
+/// Removes buffers and checkpoints whose delivery stream (of `uids`) is no longer in either
+/// catalog: a deletion is durable in the catalog first, so a crash can leave its data behind.
+fn sweep_orphans<'a>(
+    dir: &Path,
+    buffer: &Streams,
+    uids: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    let live: std::collections::HashSet<String> = uids.map(buffer_name).collect();
     for s in buffer.list_streams() {
         if !live.contains(&s.name) {
             tracing::info!(buffer = %s.name, "removing the buffer of a deleted delivery stream");
@@ -818,40 +450,6 @@ fn sweep_orphans(dir: &Path, buffer: &Streams, specs: &[DeliveryStreamSpec]) -> 
     }
     Ok(())
 }
-
-/// The object names this spec's prefixes make are plain keys (no empty, `.` or `..`
-/// segments): see `store::plain_key`.
-fn check_keys(spec: &DeliveryStreamSpec) -> Result<()> {
-    use crate::batch::{object_key, KeyKind};
-    let sample: Vec<(String, String)> = spec
-        .partitioning
-        .iter()
-        .flat_map(|p| &p.keys)
-        .map(|(n, _)| (n.clone(), "k".to_owned()))
-        .collect();
-    for kind in [KeyKind::Data(&sample), KeyKind::Error("processing-failed")] {
-        let key = object_key(spec, now_ms(), kind, "")?;
-        crate::store::plain_key(&key)?;
-    }
-    Ok(())
-}
-
-fn check_key(key_type: &str, key_arn: Option<&str>) -> Result<()> {
-    match (key_type, key_arn) {
-        ("AWS_OWNED_CMK", None) => Ok(()),
-        ("AWS_OWNED_CMK", Some(_)) => Err(FirehoseError::InvalidArgument(
-            "KeyARN must not be given with KeyType AWS_OWNED_CMK.".into(),
-        )),
-        ("CUSTOMER_MANAGED_CMK", Some(a)) if a.starts_with("arn:") => Ok(()),
-        ("CUSTOMER_MANAGED_CMK", _) => Err(FirehoseError::InvalidArgument(
-            "KeyType CUSTOMER_MANAGED_CMK needs the KeyARN of a KMS key.".into(),
-        )),
-        (other, _) => Err(FirehoseError::Validation(format!(
-            "1 validation error detected: Value '{other}' at 'deliveryStreamEncryptionConfigurationInput.keyType' failed to satisfy constraint: Member must satisfy enum value set: [AWS_OWNED_CMK, CUSTOMER_MANAGED_CMK]"
-        ))),
-    }
-}
-
 fn catalog_path(dir: &Path) -> PathBuf {
     dir.join("catalog.json")
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use weir_streams::{RecordOut, StartPosition};
 use weir_support::{now_ms, read};
 
-use crate::batch::{self, Item, Output};
+use crate::batch::{self, Item, Output, Place};
 use crate::catalog::{Entry, Inner};
 use crate::error::{FirehoseError, Result};
 use crate::model::{DeliveryStreamSpec, HttpDestination};
@@ -109,6 +109,8 @@ struct Delivery {
     /// many attempts it took.
     failing_since: Option<Instant>,
     attempts: u32,
+    /// The last flush generation fully delivered (`implicit::FlushSignal`).
+    flushed: u64,
 }
 
 impl Delivery {
@@ -132,6 +134,7 @@ impl Delivery {
             prepared: None,
             failing_since: None,
             attempts: 0,
+            flushed: 0,
         }
     }
 
@@ -156,12 +159,20 @@ impl Delivery {
             let Some(inner) = self.inner.upgrade() else {
                 return;
             };
-            let read_any = self.read(&inner);
+            // A flush asked for (implicit streams): everything buffered when it was asked
+            // is delivered now, whatever the hints.
+            let flush = self.entry.flush.asked();
+            let flushing = flush > self.flushed;
+            let read_any = self.read(&inner, flushing);
             let spec = read(&self.entry.spec).clone();
-            let due = self.due(&spec);
+            let due = self.due(&inner, &spec) || (flushing && !self.pending.is_empty());
             let retry_ok = self.retry_at.is_none_or(|t| Instant::now() >= t);
             if due && retry_ok {
                 self.deliver(&inner, &spec);
+            }
+            if flushing && !read_any && self.pending.is_empty() && self.prepared.is_none() {
+                self.flushed = flush;
+                self.entry.flush.done(flush);
             }
             let poll = inner.config.poll_interval;
             drop(inner);
@@ -172,12 +183,20 @@ impl Delivery {
         }
     }
 
-    /// Reads the next records into `pending` while under the size hint. True if any came.
-    fn read(&mut self, inner: &Inner) -> bool {
-        let size = read(&self.entry.spec).buffering().size_bytes();
+    /// The size and age (ms) at which a delivery is due.
+    fn hints(&self, inner: &Inner) -> (usize, i64) {
+        let folder = self.entry.folder();
+        let spec = read(&self.entry.spec);
+        Place::new(inner, &spec, folder.as_deref()).hints()
+    }
+
+    /// Reads the next records into `pending` while under the size hint (whatever it while
+    /// `flushing`, since everything goes now). True if any came.
+    fn read(&mut self, inner: &Inner, flushing: bool) -> bool {
+        let (size, _) = self.hints(inner);
         // Prepared objects hold exactly `pending`; the checkpoint moves past `pending` once
         // they are stored, so nothing may join it until then.
-        if self.pending_bytes >= size || self.prepared.is_some() {
+        if (self.pending_bytes >= size && !flushing) || self.prepared.is_some() {
             return false;
         }
         let buffer = format!("ds-{}", self.uid);
@@ -219,13 +238,13 @@ impl Delivery {
         }
     }
 
-    fn due(&self, spec: &DeliveryStreamSpec) -> bool {
+    fn due(&self, inner: &Inner, spec: &DeliveryStreamSpec) -> bool {
         let Some(oldest) = self.pending.iter().map(|r| r.arrival_ms).min() else {
             return false;
         };
-        let b = spec.buffering();
-        self.pending_bytes >= b.size_bytes()
-            || now_ms().saturating_sub(oldest) >= i64::from(b.interval_s) * 1000
+        let folder = self.entry.folder();
+        let (size, interval_ms) = Place::new(inner, spec, folder.as_deref()).hints();
+        self.pending_bytes >= size || now_ms().saturating_sub(oldest) >= interval_ms
     }
 
     fn deliver(&mut self, inner: &Inner, spec: &DeliveryStreamSpec) {
@@ -272,9 +291,11 @@ impl Delivery {
     /// holding its records (and so is a batch whose preparation keeps failing).
     fn store_all(&mut self, inner: &Inner, spec: &DeliveryStreamSpec) -> Result<usize> {
         let retry = retry_duration(spec, inner.config.s3_retry_duration);
+        let folder = self.entry.folder();
+        let place = Place::new(inner, spec, folder.as_deref());
         let mut queue = match self.prepared.take() {
             Some(q) => q,
-            None => match batch::prepare(inner, spec, &self.pending) {
+            None => match batch::prepare(inner, spec, &place, &self.pending) {
                 Ok(q) => {
                     // The failures that count from here are the objects' own.
                     self.failing_since = None;
@@ -307,11 +328,7 @@ impl Delivery {
         let mut done = 0;
         while let Some(out) = queue.pop_front() {
             let step = match &out {
-                Output::Object { key, body, .. } => spec.destination.bucket().and_then(|bucket| {
-                    inner
-                        .runtime
-                        .block_on(inner.stores.put(bucket, key, body.clone()))
-                }),
+                Output::Object { key, body, .. } => place.put(key, body.clone()),
                 Output::Http { items } => match &spec.http {
                     Some(h) => send_http(inner, spec, h, items).map(|extra| queue.extend(extra)),
                     None => Ok(()),

@@ -18,10 +18,13 @@ mod deliver;
 mod egress;
 mod encode;
 mod error;
+mod folder;
 mod http;
+mod implicit;
 mod model;
 mod parquet;
 mod partition;
+mod prefix;
 mod process;
 mod source;
 mod store;
@@ -31,6 +34,7 @@ pub use catalog::{
 };
 pub use egress::{Egress, Lookup, SystemLookup};
 pub use error::{FirehoseError, Result};
+pub use implicit::{ImplicitStream, ImplicitStreamSpec, ProcessingFailure};
 pub use model::{
     bucket_of, check_name, check_tags, Buffering, Compression, Conversion, DeliveryStreamSpec,
     Encryption, EncryptionStatus, HttpDestination, Partitioning, Processing, S3Destination,

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use weir_delivery::Prefixes;
 
 use crate::error::{FirehoseError, Result};
+use crate::prefix::Prefixes;
 
 // Limits, names, buffering bounds and compression names are Firehose's rules, shared with the
 // config and the API: defined once in `weir-firehose-model`.

@@ -13,7 +13,7 @@
 //! So a key `Path::parse` keeps byte for byte goes through `object_store`; any other key is
 //! sent as one SigV4-signed `PutObject` by [`put_raw`] (ureq, whose request line is the path
 //! as given), with the credentials `object_store` resolved, so S3 receives the exact key.
-//! The folder store maps keys with `weir_delivery::folder_key` (reversible percent-escapes;
+//! The folder store maps keys with `crate::folder::folder_key` (reversible percent-escapes;
 //! nothing leaves the bucket folder). A key longer than S3's 1,024 bytes, or one the folder
 //! store cannot map (NUL, a name over 255 bytes), cannot be written: [`Stores::check_key`]
 //! says why before anything is sent, and the delivery puts its records in the error output.
@@ -111,7 +111,7 @@ impl Stores {
             ));
         }
         if let Storage::Folder(_) = &self.storage {
-            weir_delivery::folder_key(key)
+            crate::folder::folder_key(key)
                 .map_err(|e| format!("the folder store cannot hold this key: {e}"))?;
         }
         Ok(())
@@ -237,10 +237,10 @@ fn put_folder(dir: &std::path::Path, bucket: &str, key: &str, body: &PutPayload)
         what: format!("cannot resolve the bucket folder {}", dir.display()),
         source,
     })?;
-    let rel = weir_delivery::folder_key(key).map_err(|e| fail(e.to_string()))?;
-    let path = weir_delivery::prepare_object_path(&root, &rel).map_err(|e| fail(e.to_string()))?;
+    let rel = crate::folder::folder_key(key).map_err(|e| fail(e.to_string()))?;
+    let path = crate::folder::prepare_object_path(&root, &rel).map_err(|e| fail(e.to_string()))?;
     let chunks: Vec<&[u8]> = body.iter().map(|c| c.as_ref()).collect();
-    weir_delivery::write_atomic(&path, &chunks).map_err(|e| fail(e.to_string()))
+    crate::folder::write_atomic(&path, &chunks).map_err(|e| fail(e.to_string()))
 }
 
 /// A `PutObject` sent outside `object_store`, for a key its `Path` cannot carry.

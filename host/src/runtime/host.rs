@@ -379,6 +379,14 @@ impl Host {
         // Dead letters queued by the last messages: written, so their acknowledgements go out
         // before the ingress closes.
         self.resources.dead_letters.flush();
+        // The folder-mode firehose actions' buffers, delivered now rather than at their next
+        // interval; what does not make it stays in the durable buffer for the next start.
+        if let Some(firehose) = &self.resources.firehose {
+            let late = firehose.flush_implicit(std::time::Duration::from_secs(10));
+            if !late.is_empty() {
+                tracing::warn!(streams = ?late, "firehose actions not delivered at the stop; their buffers are delivered after the next start");
+            }
+        }
         if let Some(i) = ingress {
             i.close();
         }

@@ -17,11 +17,10 @@ use super::ack::AckToken;
 use super::metrics::{Metrics, RuleMetrics};
 use super::pipeline::{route_failure, ErrorRoute, Pipeline, PipelineSpec, SpoolSpec};
 use super::resources::Resources;
-use super::sinks::{Emitter, Firehose, KinesisLocal, Republish, Sink, TableSink};
+use super::sinks::{Emitter, FolderStream, KinesisLocal, Republish, Sink, TableSink};
 use super::spool::ActionIdentity;
 use super::work::{Meta, Origin, WorkItem};
 use weir_config::{ActionConfig, ActionKind, Config, RuleConfig};
-use weir_delivery::FirehoseConfig;
 use weir_plugins::PluginSlot;
 use weir_rules::{EvalContext, LookupError, Rule, RuleIndex, Template};
 
@@ -107,7 +106,8 @@ fn key_template(kind: &ActionKind) -> Option<Arc<Template>> {
     kind.destination().key_template().cloned().map(Arc::new)
 }
 
-/// A Firehose delivery stream name (AWS's `[a-zA-Z0-9_.-]{1,64}`) for one action.
+/// The name of a folder-mode `firehose` action's implicit delivery stream, as its objects
+/// carry it (AWS's `[a-zA-Z0-9_.-]{1,64}`): `RULE-INDEX-firehose`.
 fn delivery_stream_name(rule: &str, label: &str) -> String {
     let mut s: String = format!("{rule}-{label}")
         .chars()
@@ -260,7 +260,6 @@ impl Plan {
             action: label.clone(),
             source: Box::new(source),
         };
-        let mut buffer = ac.buffer;
         let sink: Box<dyn Sink> = match &ac.kind {
             ActionKind::Kinesis(k) => match &k.endpoint {
                 None => Box::new(KinesisLocal::new(res, &k.stream)),
@@ -272,24 +271,39 @@ impl Plan {
                 let name = f.delivery_stream.as_deref().unwrap_or_default();
                 let Some(fh) = &res.firehose else {
                     return Err(dest_err(super::sinks::SinkError::NoFirehose {
-                        delivery_stream: name.to_owned(),
+                        stream: name.to_owned(),
                     }));
                 };
                 Box::new(super::sinks::DeliveryStream::new(fh.clone(), name))
             }
             ActionKind::Firehose(f) => {
-                let mut fc = FirehoseConfig::new(&f.root, delivery_stream_name(rule, &label));
-                fc.prefix = (!f.prefix.is_empty()).then(|| f.prefix.clone());
-                fc.error_prefix = Some(f.error_prefix.clone());
-                fc.buffer_bytes = f.buffer_bytes;
-                fc.buffer_interval = f.buffer_interval;
-                // One JSON document per line, so archives can be read line by line.
-                fc.record_delimiter = Some(b'\n');
-                // The pipeline's buffer is Firehose's buffer: flush on its size or interval.
-                buffer.max_bytes = f.buffer_bytes;
-                buffer.max_age = f.buffer_interval;
-                buffer.max_records = buffer.max_records.max(100_000);
-                Box::new(Firehose::new(fc).map_err(dest_err)?)
+                // An implicit delivery stream of the Firehose service, whose buffer is the
+                // action's Firehose buffer; keyed like the action's spool, by what the action
+                // is, so its buffered records stay with it when actions move.
+                let name = delivery_stream_name(rule, &label);
+                let Some(fh) = &res.firehose else {
+                    return Err(dest_err(super::sinks::SinkError::NoFirehose {
+                        stream: name,
+                    }));
+                };
+                let spec = weir_firehose::ImplicitStreamSpec {
+                    key: super::spool::spool_dir(std::path::Path::new(""), rule, id)
+                        .to_string_lossy()
+                        .into_owned(),
+                    name: name.clone(),
+                    root: f.root.clone(),
+                    prefix: (!f.prefix.is_empty()).then(|| f.prefix.clone()),
+                    error_prefix: Some(f.error_prefix.clone()),
+                    buffer_bytes: f.buffer_bytes,
+                    buffer_interval: f.buffer_interval,
+                };
+                let stream = fh.implicit_stream(&spec).map_err(|source| {
+                    dest_err(super::sinks::SinkError::Firehose {
+                        stream: name.clone(),
+                        source: Box::new(source),
+                    })
+                })?;
+                Box::new(FolderStream::new(stream, &name))
             }
             ActionKind::Republish(r) => Box::new(Republish::new(res.clone(), r.qos)),
             ActionKind::Table(t) => Box::new(TableSink::new(res, &t.table).map_err(dest_err)?),
@@ -333,7 +347,7 @@ impl Plan {
             resource: destination.resource(),
             transformers,
             filters,
-            buffer,
+            buffer: ac.buffer,
             sink,
             errors,
             is_error_action,

@@ -1,8 +1,9 @@
 //! A configuration run on a fixed list of messages, in-process and without a broker: what
 //! `weir demo` runs. It opens what `weir run` opens (storage, streams, tables, plugins, through
 //! [`super::host`]'s `open`), builds the same [`Plan`], dispatches every message as the
-//! dispatcher thread would, then drains and syncs as a clean stop does. So the demo exercises
-//! the server's own rules, pipelines, sinks and error actions, not a second hand-wired path.
+//! dispatcher thread would, then drains, flushes the Firehose service's implicit delivery
+//! streams and syncs as a clean stop does. So the demo exercises the server's own rules,
+//! pipelines, sinks, Firehose service and error actions, not a second hand-wired path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,9 @@ use super::metrics::{Metrics, Snapshot};
 use super::plan::{Inbound, Plan};
 use super::resources::{Publisher, Resources};
 use weir_config::Config;
+
+/// How long the end of a replay waits for the Firehose actions' objects.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One message to replay.
 #[derive(Debug, Clone)]
@@ -74,16 +78,31 @@ pub fn replay(
         registry,
         ..
     } = open(config)?;
+    // The Firehose service runs in-process, as in `weir run` (without its API): folder-mode
+    // `firehose` actions are its implicit delivery streams, `delivery_stream` ones put into
+    // the declared streams. Its object-store requests run on this runtime.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("weir-replay-firehose")
+        .enable_all()
+        .build()
+        .map_err(|e| HostError::storage(&config.storage.dir, "starting the Firehose runtime", e))?;
+    let firehose = super::firehose::open(config, runtime.handle().clone(), &registry, &streams)
+        .map_err(HostError::Firehose)?;
+    super::firehose::declare(config, &firehose).map_err(HostError::Firehose)?;
     let metrics = Arc::new(Metrics::default());
-    let resources = Arc::new(Resources::new(
-        streams.clone(),
-        lookup,
-        registry,
-        metrics.clone(),
-        Arc::new(NoBroker),
-        &config.storage.dir,
-        config.storage.fsync,
-    ));
+    let resources = Arc::new(
+        Resources::new(
+            streams.clone(),
+            lookup,
+            registry,
+            metrics.clone(),
+            Arc::new(NoBroker),
+            &config.storage.dir,
+            config.storage.fsync,
+        )
+        .with_firehose(firehose.clone()),
+    );
     resources.notifiers.configure(&config.notify);
     let mut plan = Plan::build(config, &resources)?;
     let open_time = started.elapsed();
@@ -108,6 +127,19 @@ pub fn replay(
         sent += 1;
     }
     plan.retire();
+    // What the actions put into their implicit delivery streams, stored now: the archive is
+    // complete when the replay returns.
+    let late = firehose.flush_implicit(FLUSH_TIMEOUT);
+    if !late.is_empty() {
+        return Err(HostError::storage(
+            &config.storage.dir,
+            "delivering the firehose actions' buffers",
+            std::io::Error::other(format!(
+                "not stored within {FLUSH_TIMEOUT:?}: {}",
+                late.join(", ")
+            )),
+        ));
+    }
     // Dead letters are written off the dispatcher: count their messages once they settle.
     resources.dead_letters.flush();
     streams

@@ -72,15 +72,15 @@ pub struct Resources {
     pub spool_dir: PathBuf,
     pub spool_sync: bool,
     kv: Mutex<BTreeMap<String, Arc<Mutex<KvTable>>>>,
-    /// The Firehose service, for `firehose` actions that name a delivery stream (`weir run`
-    /// only; the demo has no API).
+    /// The Firehose service, for `firehose` actions: their implicit delivery streams, or the
+    /// delivery stream they name (`weir run` and `weir demo` both run it).
     pub firehose: Option<weir_firehose::Firehose>,
 }
 
 use weir_support::lock;
 
 impl Resources {
-    /// With the Firehose service that `delivery_stream` actions put into.
+    /// With the Firehose service that `firehose` actions put into.
     pub fn with_firehose(mut self, firehose: weir_firehose::Firehose) -> Self {
         self.firehose = Some(firehose);
         self

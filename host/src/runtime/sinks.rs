@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use weir_delivery::{FailedRecord, FirehoseConfig, FirehoseWriter, KvTable};
+use weir_delivery::KvTable;
+use weir_firehose::{FirehoseError, ImplicitStream, ProcessingFailure, PutOutcome};
 use weir_plugins::{OutboxRequest, PluginSlot, Record};
 use weir_streams::Streams;
 use weir_support::error_chain;
@@ -39,15 +40,16 @@ pub enum SinkError {
         #[source]
         source: Box<weir_delivery::RemoteError>,
     },
-    /// A `delivery_stream` action where no Firehose service runs (`weir demo`).
-    #[error("delivery stream {delivery_stream:?}: only `weir run` serves Firehose delivery streams; use `root` for a folder")]
-    NoFirehose { delivery_stream: String },
-    /// The Firehose writer could not be set up (folder, prefixes).
+    /// A `firehose` action where no Firehose service runs.
+    #[error("firehose {stream:?}: no Firehose service runs in this process")]
+    NoFirehose { stream: String },
+    /// The action's implicit delivery stream could not be set up (folder, prefixes,
+    /// buffering, its catalog).
     #[error("firehose {stream:?}")]
     Firehose {
         stream: String,
         #[source]
-        source: Box<weir_delivery::FirehoseError>,
+        source: Box<FirehoseError>,
     },
     /// A shared resource (the durable table) could not be opened.
     #[error(transparent)]
@@ -192,137 +194,123 @@ impl DeliveryStream {
 
 impl Sink for DeliveryStream {
     fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
-        let mut out = Vec::with_capacity(records.len());
-        let mut start = 0;
-        while start < records.len() {
-            // At most 500 records and 4 MiB per put, as PutRecordBatch takes them.
-            let mut end = start;
-            let mut bytes = 0;
-            while end < records.len()
-                && end - start < weir_firehose::MAX_BATCH_RECORDS
-                && (end == start
-                    || bytes + records[end].payload.len() <= weir_firehose::MAX_BATCH_BYTES)
-            {
-                bytes += records[end].payload.len();
-                end += 1;
+        let (firehose, name) = (&self.firehose, &self.name);
+        put_in_batches(records, None, name, |datas| {
+            firehose.put(name, datas).map(|(outcomes, _)| outcomes)
+        })
+    }
+}
+
+/// Puts `records` (each followed by `delimiter`, when there is one) in calls cut to
+/// PutRecordBatch's limits, 500 records and 4 MiB; one outcome per record. A record over
+/// Firehose's 1,000 KiB (before the delimiter) fails on its own; a refused record is retried,
+/// a call refused for good (an invalid argument) fails its records.
+fn put_in_batches(
+    records: &[Record],
+    delimiter: Option<u8>,
+    name: &str,
+    mut put: impl FnMut(&[Vec<u8>]) -> Result<Vec<PutOutcome>, FirehoseError>,
+) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(records.len());
+    let mut start = 0;
+    while start < records.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < records.len()
+            && end - start < weir_firehose::MAX_BATCH_RECORDS
+            && (end == start
+                || bytes + records[end].payload.len() <= weir_firehose::MAX_BATCH_BYTES)
+        {
+            bytes += records[end].payload.len();
+            end += 1;
+        }
+        let chunk = &records[start..end];
+        let mut datas = Vec::with_capacity(chunk.len());
+        let mut too_big = vec![false; chunk.len()];
+        for (i, r) in chunk.iter().enumerate() {
+            too_big[i] = r.payload.len() > weir_firehose::MAX_RECORD_BYTES;
+            if !too_big[i] {
+                let mut data = Vec::with_capacity(r.payload.len() + 1);
+                data.extend_from_slice(&r.payload);
+                data.extend(delimiter);
+                datas.push(data);
             }
-            let chunk = &records[start..end];
-            let mut datas = Vec::with_capacity(chunk.len());
-            let mut too_big = vec![false; chunk.len()];
-            for (i, r) in chunk.iter().enumerate() {
-                too_big[i] = r.payload.len() > weir_firehose::MAX_RECORD_BYTES;
-                if !too_big[i] {
-                    datas.push(r.payload.clone());
-                }
-            }
-            match self.firehose.put(&self.name, &datas) {
-                Ok((outcomes, _)) => {
-                    let mut it = outcomes.into_iter();
-                    for big in too_big {
-                        out.push(if big {
-                            Outcome::Fail(format!(
-                                "record is over Firehose's {} KiB limit",
-                                weir_firehose::MAX_RECORD_BYTES / 1024
-                            ))
-                        } else {
-                            match it.next() {
-                                Some(weir_firehose::PutOutcome::Ok { .. }) => Outcome::Ok,
-                                Some(weir_firehose::PutOutcome::Failed { message }) => {
-                                    Outcome::Retry(message)
-                                }
-                                None => Outcome::Retry("no outcome for the record".into()),
-                            }
-                        });
-                    }
-                }
-                Err(e) => {
-                    let reason = format!("delivery stream {}: {e}", self.name);
-                    let permanent = matches!(e, weir_firehose::FirehoseError::InvalidArgument(_));
-                    out.extend(chunk.iter().map(|_| {
-                        if permanent {
-                            Outcome::Fail(reason.clone())
-                        } else {
-                            Outcome::Retry(reason.clone())
+        }
+        match put(&datas) {
+            Ok(outcomes) => {
+                let mut it = outcomes.into_iter();
+                for big in too_big {
+                    out.push(if big {
+                        Outcome::Fail(format!(
+                            "record is over Firehose's {} KiB limit",
+                            weir_firehose::MAX_RECORD_BYTES / 1024
+                        ))
+                    } else {
+                        match it.next() {
+                            Some(PutOutcome::Ok { .. }) => Outcome::Ok,
+                            Some(PutOutcome::Failed { message }) => Outcome::Retry(message),
+                            None => Outcome::Retry("no outcome for the record".into()),
                         }
-                    }));
+                    });
                 }
             }
-            start = end;
+            Err(e) => {
+                let reason = format!("delivery stream {name}: {e}");
+                let permanent = matches!(e, FirehoseError::InvalidArgument(_));
+                out.extend(chunk.iter().map(|_| {
+                    if permanent {
+                        Outcome::Fail(reason.clone())
+                    } else {
+                        Outcome::Retry(reason.clone())
+                    }
+                }));
+            }
         }
-        out
+        start = end;
+    }
+    out
+}
+
+/// `firehose` without `delivery_stream`: the action's implicit delivery stream of the
+/// Firehose service, which writes the objects under its `root`. Records go into that
+/// stream's buffer one JSON document per line (each followed by `\n`, so archives read line
+/// by line) and count as delivered once the buffer has them synced, as PutRecordBatch's do.
+pub struct FolderStream {
+    stream: ImplicitStream,
+    name: String,
+}
+
+impl FolderStream {
+    pub fn new(stream: ImplicitStream, name: &str) -> Self {
+        FolderStream {
+            stream,
+            name: name.to_owned(),
+        }
     }
 }
 
-/// `firehose`: files under a root folder, synced before the records count as delivered.
-pub struct Firehose {
-    config: FirehoseConfig,
-    writer: FirehoseWriter,
-}
-
-impl Firehose {
-    /// A sink writing objects as `config` says.
-    pub fn new(config: FirehoseConfig) -> Result<Self, SinkError> {
-        let writer = FirehoseWriter::new(config.clone()).map_err(|source| SinkError::Firehose {
-            stream: config.delivery_stream_name.clone(),
-            source: Box::new(source),
-        })?;
-        Ok(Firehose { config, writer })
+impl Sink for FolderStream {
+    fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
+        let stream = &self.stream;
+        put_in_batches(records, Some(b'\n'), &self.name, |datas| stream.put(datas))
     }
 
-    /// Writes whatever is buffered; on a persistent failure the writer is rebuilt so the
-    /// failed records are not written later as well (they are reported failed instead).
-    /// The error is the last attempt's, as text: it becomes the records' failure reason.
-    fn flush(&mut self) -> Result<(), String> {
-        let mut last = None;
-        for attempt in 0..3 {
-            match self.writer.flush() {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    last = Some(e);
-                    std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
-                }
-            }
-        }
-        if let Ok(w) = FirehoseWriter::new(self.config.clone()) {
-            self.writer = w;
-        }
-        Err(last.map_or_else(|| "flush failed".to_owned(), |e| error_chain(&e)))
-    }
-}
-
-impl Sink for Firehose {
-    fn deliver(&mut self, records: &[Record], meta: &[Meta]) -> Vec<Outcome> {
-        let mut out = Vec::with_capacity(records.len());
-        for (r, m) in records.iter().zip(meta) {
-            let mut res = self.writer.put(&r.payload, m.origin.arrival_ms);
-            if matches!(res, Err(weir_delivery::FirehoseError::BufferFull { .. })) {
-                // The batch is larger than one object may be: write what is buffered first.
-                if let Err(e) = self.flush() {
-                    return all(records.len(), Outcome::Retry(e));
-                }
-                res = self.writer.put(&r.payload, m.origin.arrival_ms);
-            }
-            out.push(match res {
-                Ok(()) => Outcome::Ok,
-                Err(e) => Outcome::Fail(error_chain(&e)),
-            });
-        }
-        if let Err(e) = self.flush() {
-            return all(records.len(), Outcome::Retry(e));
-        }
-        out
-    }
-
+    /// A plugin stage's failure is Firehose's `processing-failed` error line, stored at once.
     fn deliver_failed(&mut self, record: &Record, meta: &Meta, code: &str, reason: &str) -> bool {
-        let failed = FailedRecord {
+        let failed = ProcessingFailure {
             data: &record.payload,
             arrival_ms: meta.origin.arrival_ms,
-            attempts_made: 1,
-            attempt_ending_ms: chrono::Utc::now().timestamp_millis(),
-            error_code: code,
-            error_message: reason,
+            attempts: 1,
+            code,
+            message: reason,
         };
-        self.writer.put_error(&failed, "processing-failed").is_ok() && self.flush().is_ok()
+        match self.stream.put_failed(&failed) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(stream = %self.name, error = %error_chain(&e), "cannot store a failed record in the error output");
+                false
+            }
+        }
     }
 }
 

@@ -20,16 +20,6 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 /// AWS's limit on `Prefix` and `ErrorOutputPrefix` (the API's `maxLength`).
 pub const MAX_PREFIX_LEN: usize = 1024;
 
-/// The `!{firehose:error-output-type}` values Firehose documents. Only these are accepted, so an
-/// error type rendered into a key can never carry path syntax.
-pub const ERROR_OUTPUT_TYPES: &[&str] = &[
-    "processing-failed",
-    "AmazonOpenSearchService-failed",
-    "splunk-failed",
-    "format-conversion-failed",
-    "http-endpoint-failed",
-];
-
 /// Which configuration field a template came from; it decides which expressions are allowed
 /// and names the field in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
