@@ -91,15 +91,42 @@ impl<'i> Ctx<'i> {
         value
     }
 
+    /// One rule action. Every mistake is reported, not just the first: the keys of other
+    /// kinds, undeclared plugins, the buffer, then the kind's own keys (one function per kind
+    /// below); the action is `None` if any was found.
     pub(super) fn action(
         &mut self,
         p: &KeyPath,
-        a: RawAction,
+        mut a: RawAction,
         refs: &Refs<'_>,
     ) -> Option<ActionConfig> {
         use RawActionKind as K;
+        let mut ok = self.keys_of_its_kind(p, &a);
+        ok &= self.pipeline_plugins(p, &a, refs);
+        let buffer = self.buffer(p, a.buffer.take());
+        let transformers = std::mem::take(&mut a.transformers);
+        let filters = std::mem::take(&mut a.filters);
+        let kind = match a.kind {
+            K::Kinesis => self.kinesis_action(p, a, refs, &mut ok),
+            K::Firehose => self.firehose_action(p, a, &mut ok),
+            K::Republish => self.republish_action(p, a),
+            K::Table => self.table_action(p, a, refs, &mut ok),
+            K::Plugin => self.plugin_action(p, a, refs, &mut ok),
+        };
+        let kind = kind?;
+        ok.then_some(ActionConfig {
+            kind,
+            transformers,
+            filters,
+            buffer,
+        })
+    }
+
+    /// Keys that belong to other kinds are mistakes, not settings to ignore: each is named
+    /// with the kind it belongs to.
+    fn keys_of_its_kind(&mut self, p: &KeyPath, a: &RawAction) -> bool {
+        use RawActionKind as K;
         let kind = a.kind;
-        // Keys that belong to other kinds are mistakes, not settings to ignore.
         let mut ok = true;
         for key in a.set_keys() {
             if !kind.keys().contains(&key) {
@@ -112,19 +139,25 @@ impl<'i> Ctx<'i> {
                 ok = false;
             }
         }
-        let declared_plugins = refs.plugins;
+        ok
+    }
+
+    /// The transformer and filter plugins, which any kind may have, must be declared.
+    fn pipeline_plugins(&mut self, p: &KeyPath, a: &RawAction, refs: &Refs<'_>) -> bool {
+        let mut ok = true;
         for (i, t) in a.transformers.iter().enumerate() {
-            ok &= self.declared_one(
-                &p.key("transformers").index(i),
-                t,
-                declared_plugins,
-                "plugin",
-            );
+            ok &= self.declared_one(&p.key("transformers").index(i), t, refs.plugins, "plugin");
         }
         for (i, f) in a.filters.iter().enumerate() {
-            ok &= self.declared_one(&p.key("filters").index(i), f, declared_plugins, "plugin");
+            ok &= self.declared_one(&p.key("filters").index(i), f, refs.plugins, "plugin");
         }
-        let buffer = match a.buffer {
+        ok
+    }
+
+    /// The action's `buffer`, each bound within its range (an out-of-range value is reported
+    /// and replaced by the default, so the other checks still run).
+    fn buffer(&mut self, p: &KeyPath, buffer: Option<RawBuffer>) -> BufferConfig {
+        match buffer {
             None => BufferConfig::default(),
             Some(b) => {
                 let bp = p.key("buffer");
@@ -153,145 +186,175 @@ impl<'i> Ctx<'i> {
                     )),
                 }
             }
-        };
-        let kind = match kind {
-            K::Kinesis => {
-                let stream = self.required(p, kind, "stream", a.stream);
-                let pk = self.required(p, kind, "partition_key", a.partition_key);
-                // A remote endpoint's streams are not ours to check.
-                if let (Some(s), None) = (&stream, &a.endpoint) {
-                    ok &= self.declared_one(&p.key("stream"), s, refs.streams, "stream");
-                }
-                if let Some(e) = &a.endpoint {
-                    if !(e.starts_with("http://") || e.starts_with("https://")) {
-                        self.err(
-                            &p.key("endpoint"),
-                            format!("{e:?} is not an HTTP URL"),
-                            Some("http://HOST[:PORT] or https://...".to_owned()),
-                        );
-                        ok = false;
-                    }
-                }
-                let pk = pk.and_then(|pk| self.template(&p.key("partition_key"), &pk));
-                match (stream, pk) {
-                    (Some(stream), Some(partition_key)) => {
-                        Some(ActionKind::Kinesis(KinesisAction {
-                            stream,
-                            partition_key,
-                            endpoint: a.endpoint,
-                        }))
-                    }
-                    _ => None,
-                }
-            }
-            K::Firehose => {
-                if let Some(ds) = &a.delivery_stream {
-                    if !firehose::is_delivery_stream_name(ds) {
-                        self.err(
-                            &p.key("delivery_stream"),
-                            format!("{ds:?} is not a valid delivery stream name"),
-                            Some(firehose::DELIVERY_STREAM_NAME.to_owned()),
-                        );
-                        ok = false;
-                    }
-                    // The delivery stream has its own prefixes and buffering.
-                    for (key, set) in [
-                        ("root", a.root.is_some()),
-                        ("prefix", a.prefix.is_some()),
-                        ("error_prefix", a.error_prefix.is_some()),
-                        ("buffer_bytes", a.buffer_bytes.is_some()),
-                        ("buffer_interval_ms", a.buffer_interval_ms.is_some()),
-                    ] {
-                        if set {
-                            self.err(
-                                &p.key(key),
-                                format!(
-                                    "`{key}` does not apply with `delivery_stream` (the delivery stream's own settings apply)"
-                                ),
-                                Some(format!("no `{key}`, or no `delivery_stream`")),
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                let root = match &a.delivery_stream {
-                    Some(_) => Some(PathBuf::new()),
-                    None => self
-                        .required(p, kind, "root", a.root)
-                        .map(|r| self.resolve(&r)),
-                };
-                // Already refused with a delivery stream; not checked twice.
-                let direct = a.delivery_stream.is_none();
-                // Firehose's buffering hints, in the action's units.
-                let hints = weir_firehose_model::BUFFERING;
-                let buffer_bytes = self.ranged(
-                    &p.key("buffer_bytes"),
-                    a.buffer_bytes.filter(|_| direct),
-                    u64::from(hints.default.size_mib) * MIB,
-                    // Any size up to Firehose's largest: the action counts bytes, not MiB.
-                    1..u64::from(hints.size_mib.max) * MIB + 1,
-                    " bytes",
+        }
+    }
+
+    /// `kind = "kinesis"`: a declared stream (or any stream of a remote endpoint) and a
+    /// partition key template.
+    fn kinesis_action(
+        &mut self,
+        p: &KeyPath,
+        a: RawAction,
+        refs: &Refs<'_>,
+        ok: &mut bool,
+    ) -> Option<ActionKind> {
+        let kind = a.kind;
+        let stream = self.required(p, kind, "stream", a.stream);
+        let pk = self.required(p, kind, "partition_key", a.partition_key);
+        // A remote endpoint's streams are not ours to check.
+        if let (Some(s), None) = (&stream, &a.endpoint) {
+            *ok &= self.declared_one(&p.key("stream"), s, refs.streams, "stream");
+        }
+        if let Some(e) = &a.endpoint {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                self.err(
+                    &p.key("endpoint"),
+                    format!("{e:?} is not an HTTP URL"),
+                    Some("http://HOST[:PORT] or https://...".to_owned()),
                 );
-                let interval = self.ranged(
-                    &p.key("buffer_interval_ms"),
-                    a.buffer_interval_ms.filter(|_| direct),
-                    u64::from(hints.default.interval_s) * 1000,
-                    u64::from(hints.interval_s.min) * 1000
-                        ..u64::from(hints.interval_s.max) * 1000 + 1,
-                    " ms",
-                );
-                root.map(|root| {
-                    ActionKind::Firehose(FirehoseAction {
-                        root,
-                        prefix: a.prefix.filter(|_| direct).unwrap_or_default(),
-                        error_prefix: a
-                            .error_prefix
-                            .filter(|_| direct)
-                            .unwrap_or_else(|| "errors/!{firehose:error-output-type}/".to_owned()),
-                        buffer_bytes,
-                        buffer_interval: Duration::from_millis(interval),
-                        delivery_stream: a.delivery_stream,
-                    })
-                })
+                *ok = false;
             }
-            K::Republish => {
-                let qos = self.ranged(&p.key("qos"), a.qos, 0, 0..2, "");
-                let topic = self.required(p, kind, "topic", a.topic);
-                let topic = topic.and_then(|t| self.template(&p.key("topic"), &t));
-                topic.map(|topic| {
-                    ActionKind::Republish(RepublishAction {
-                        topic,
-                        qos: qos as u8,
-                    })
-                })
-            }
-            K::Table => {
-                let table = self.required(p, kind, "table", a.table);
-                let key = self.required(p, kind, "key", a.key);
-                if let Some(t) = &table {
-                    ok &= self.declared_one(&p.key("table"), t, refs.tables, "table");
-                }
-                let key = key.and_then(|k| self.template(&p.key("key"), &k));
-                match (table, key) {
-                    (Some(table), Some(key)) => Some(ActionKind::Table(TableAction { table, key })),
-                    _ => None,
-                }
-            }
-            K::Plugin => {
-                let emitter = self.required(p, kind, "emitter", a.emitter);
-                if let Some(e) = &emitter {
-                    ok &= self.declared_one(&p.key("emitter"), e, declared_plugins, "plugin");
-                }
-                emitter.map(|emitter| ActionKind::Plugin(PluginAction { emitter }))
-            }
+        }
+        let pk = pk.and_then(|pk| self.template(&p.key("partition_key"), &pk));
+        match (stream, pk) {
+            (Some(stream), Some(partition_key)) => Some(ActionKind::Kinesis(KinesisAction {
+                stream,
+                partition_key,
+                endpoint: a.endpoint,
+            })),
+            _ => None,
+        }
+    }
+
+    /// `kind = "firehose"`: a folder (`root`, prefixes, buffering hints) or a declared
+    /// delivery stream, whose own settings then apply.
+    fn firehose_action(&mut self, p: &KeyPath, a: RawAction, ok: &mut bool) -> Option<ActionKind> {
+        let kind = a.kind;
+        if let Some(ds) = &a.delivery_stream {
+            *ok &= self.delivery_stream_alone(p, ds, &a);
+        }
+        let root = match &a.delivery_stream {
+            Some(_) => Some(PathBuf::new()),
+            None => self
+                .required(p, kind, "root", a.root)
+                .map(|r| self.resolve(&r)),
         };
-        let kind = kind?;
-        ok.then_some(ActionConfig {
-            kind,
-            transformers: a.transformers,
-            filters: a.filters,
-            buffer,
+        // Already refused with a delivery stream; not checked twice.
+        let direct = a.delivery_stream.is_none();
+        // Firehose's buffering hints, in the action's units.
+        let hints = weir_firehose_model::BUFFERING;
+        let buffer_bytes = self.ranged(
+            &p.key("buffer_bytes"),
+            a.buffer_bytes.filter(|_| direct),
+            u64::from(hints.default.size_mib) * MIB,
+            // Any size up to Firehose's largest: the action counts bytes, not MiB.
+            1..u64::from(hints.size_mib.max) * MIB + 1,
+            " bytes",
+        );
+        let interval = self.ranged(
+            &p.key("buffer_interval_ms"),
+            a.buffer_interval_ms.filter(|_| direct),
+            u64::from(hints.default.interval_s) * 1000,
+            u64::from(hints.interval_s.min) * 1000..u64::from(hints.interval_s.max) * 1000 + 1,
+            " ms",
+        );
+        root.map(|root| {
+            ActionKind::Firehose(FirehoseAction {
+                root,
+                prefix: a.prefix.filter(|_| direct).unwrap_or_default(),
+                error_prefix: a
+                    .error_prefix
+                    .filter(|_| direct)
+                    .unwrap_or_else(|| "errors/!{firehose:error-output-type}/".to_owned()),
+                buffer_bytes,
+                buffer_interval: Duration::from_millis(interval),
+                delivery_stream: a.delivery_stream,
+            })
         })
+    }
+
+    /// A firehose action into delivery stream `ds`: a valid name, and none of the folder
+    /// mode's keys (the delivery stream has its own prefixes and buffering).
+    fn delivery_stream_alone(&mut self, p: &KeyPath, ds: &str, a: &RawAction) -> bool {
+        let mut ok = true;
+        if !firehose::is_delivery_stream_name(ds) {
+            self.err(
+                &p.key("delivery_stream"),
+                format!("{ds:?} is not a valid delivery stream name"),
+                Some(firehose::DELIVERY_STREAM_NAME.to_owned()),
+            );
+            ok = false;
+        }
+        for (key, set) in [
+            ("root", a.root.is_some()),
+            ("prefix", a.prefix.is_some()),
+            ("error_prefix", a.error_prefix.is_some()),
+            ("buffer_bytes", a.buffer_bytes.is_some()),
+            ("buffer_interval_ms", a.buffer_interval_ms.is_some()),
+        ] {
+            if set {
+                self.err(
+                    &p.key(key),
+                    format!(
+                        "`{key}` does not apply with `delivery_stream` (the delivery stream's own settings apply)"
+                    ),
+                    Some(format!("no `{key}`, or no `delivery_stream`")),
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// `kind = "republish"`: a topic template and a QoS of 0 or 1.
+    fn republish_action(&mut self, p: &KeyPath, a: RawAction) -> Option<ActionKind> {
+        let kind = a.kind;
+        let qos = self.ranged(&p.key("qos"), a.qos, 0, 0..2, "");
+        let topic = self.required(p, kind, "topic", a.topic);
+        let topic = topic.and_then(|t| self.template(&p.key("topic"), &t));
+        topic.map(|topic| {
+            ActionKind::Republish(RepublishAction {
+                topic,
+                qos: qos as u8,
+            })
+        })
+    }
+
+    /// `kind = "table"`: a declared table and a key template.
+    fn table_action(
+        &mut self,
+        p: &KeyPath,
+        a: RawAction,
+        refs: &Refs<'_>,
+        ok: &mut bool,
+    ) -> Option<ActionKind> {
+        let kind = a.kind;
+        let table = self.required(p, kind, "table", a.table);
+        let key = self.required(p, kind, "key", a.key);
+        if let Some(t) = &table {
+            *ok &= self.declared_one(&p.key("table"), t, refs.tables, "table");
+        }
+        let key = key.and_then(|k| self.template(&p.key("key"), &k));
+        match (table, key) {
+            (Some(table), Some(key)) => Some(ActionKind::Table(TableAction { table, key })),
+            _ => None,
+        }
+    }
+
+    /// `kind = "plugin"`: a declared emitter plugin.
+    fn plugin_action(
+        &mut self,
+        p: &KeyPath,
+        a: RawAction,
+        refs: &Refs<'_>,
+        ok: &mut bool,
+    ) -> Option<ActionKind> {
+        let kind = a.kind;
+        let emitter = self.required(p, kind, "emitter", a.emitter);
+        if let Some(e) = &emitter {
+            *ok &= self.declared_one(&p.key("emitter"), e, refs.plugins, "plugin");
+        }
+        emitter.map(|emitter| ActionKind::Plugin(PluginAction { emitter }))
     }
 }
 
