@@ -82,52 +82,9 @@ pub(crate) fn processing(r: &mut Req<'_>) -> Result<ProcessingFields, ApiError> 
         if !enabled {
             continue;
         }
-        let param = |name: &str| params.get(name).cloned();
         match kind {
-            "Lambda" => {
-                let Some(arn) = param("LambdaArn") else {
-                    return Err(ApiError::invalid(
-                        "A Lambda processor needs the parameter LambdaArn.",
-                    ));
-                };
-                if weir_firehose::function_name(&arn).is_none() {
-                    return Err(ApiError::invalid(format!(
-                        "LambdaArn {arn:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)."
-                    )));
-                }
-                let retries = match param("NumberOfRetries") {
-                    None => 3,
-                    Some(n) => n
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|n| LAMBDA_RETRIES.contains((*n).into()))
-                        .ok_or_else(|| {
-                            ApiError::invalid(format!(
-                                "NumberOfRetries {n:?} must be a whole number from {} to {}.",
-                                LAMBDA_RETRIES.min, LAMBDA_RETRIES.max
-                            ))
-                        })?,
-                };
-                out.lambda = Some(Processing {
-                    lambda_arn: arn,
-                    retries,
-                });
-            }
-            "MetadataExtraction" => {
-                let Some(query) = param("MetadataExtractionQuery") else {
-                    return Err(ApiError::invalid(
-                        "A MetadataExtraction processor needs the parameter MetadataExtractionQuery.",
-                    ));
-                };
-                if let Some(engine) = param("JsonParsingEngine") {
-                    if engine != "JQ-1.6" {
-                        return Err(ApiError::invalid(format!(
-                            "JsonParsingEngine {engine:?} is not supported; use JQ-1.6."
-                        )));
-                    }
-                }
-                out.extraction_query = Some(query);
-            }
+            "Lambda" => out.lambda = Some(lambda_processor(&params)?),
+            "MetadataExtraction" => out.extraction_query = Some(extraction_query(&params)?),
             other => {
                 return Err(ApiError::invalid(format!(
                     "Processor type {other} is not supported by Weir; use Lambda (a transformer plugin) or MetadataExtraction."
@@ -137,6 +94,55 @@ pub(crate) fn processing(r: &mut Req<'_>) -> Result<ProcessingFields, ApiError> 
     }
     r.absorb(&mut pr, "processingConfiguration");
     Ok(out)
+}
+
+/// A Lambda processor's parameters: the function, run as the transformer plugin it names,
+/// and its `NumberOfRetries`.
+fn lambda_processor(params: &BTreeMap<String, String>) -> Result<Processing, ApiError> {
+    let Some(arn) = params.get("LambdaArn") else {
+        return Err(ApiError::invalid(
+            "A Lambda processor needs the parameter LambdaArn.",
+        ));
+    };
+    if weir_firehose::function_name(arn).is_none() {
+        return Err(ApiError::invalid(format!(
+            "LambdaArn {arn:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)."
+        )));
+    }
+    let retries = match params.get("NumberOfRetries") {
+        None => 3,
+        Some(n) => n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| LAMBDA_RETRIES.contains((*n).into()))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "NumberOfRetries {n:?} must be a whole number from {} to {}.",
+                    LAMBDA_RETRIES.min, LAMBDA_RETRIES.max
+                ))
+            })?,
+    };
+    Ok(Processing {
+        lambda_arn: arn.clone(),
+        retries,
+    })
+}
+
+/// A MetadataExtraction processor's query (jq 1.6 syntax, or IoT SQL).
+fn extraction_query(params: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let Some(query) = params.get("MetadataExtractionQuery") else {
+        return Err(ApiError::invalid(
+            "A MetadataExtraction processor needs the parameter MetadataExtractionQuery.",
+        ));
+    };
+    if let Some(engine) = params.get("JsonParsingEngine") {
+        if engine != "JQ-1.6" {
+            return Err(ApiError::invalid(format!(
+                "JsonParsingEngine {engine:?} is not supported; use JQ-1.6."
+            )));
+        }
+    }
+    Ok(query.clone())
 }
 
 /// A processor's `Parameters` list as a map.

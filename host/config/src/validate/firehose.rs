@@ -246,6 +246,60 @@ impl<'i> Ctx<'i> {
         streams: &BTreeMap<String, Option<StreamConfig>>,
         plugins: &BTreeMap<String, Option<PluginConfig>>,
     ) -> DeliveryStreamDecl {
+        self.delivery_stream_names(p, &d, section);
+        let buffer_size_mib = self.optional_ranged(
+            &p.key("buffer_size_mib"),
+            d.buffer_size_mib,
+            range_of(BUFFER_SIZE_MIB),
+            " MiB",
+        );
+        let buffer_interval_s = self.optional_ranged(
+            &p.key("buffer_interval_s"),
+            d.buffer_interval_s,
+            range_of(BUFFER_INTERVAL_S),
+            " s",
+        );
+        let lambda_retries = self.optional_ranged(
+            &p.key("lambda_retries"),
+            d.lambda_retries,
+            range_of(LAMBDA_RETRIES),
+            "",
+        );
+        if let Some(s) = &d.source_stream {
+            self.declared_one(&p.key("source_stream"), s, streams, "stream");
+        }
+        if let Some(l) = &d.lambda {
+            self.declared_one(&p.key("lambda"), l, plugins, "plugin");
+        }
+        if d.partition_query.as_deref() == Some("") {
+            self.err(&p.key("partition_query"), "must not be empty", None);
+        }
+        let table = self.conversion_table(p, d.table.as_deref(), section, tables_read);
+        self.compressions(p, &d);
+        DeliveryStreamDecl {
+            name: d.name,
+            bucket: d.bucket,
+            prefix: d.prefix,
+            error_prefix: d.error_prefix,
+            buffer_size_mib,
+            buffer_interval_s,
+            compression: d.compression,
+            source_stream: d.source_stream,
+            lambda: d.lambda,
+            lambda_retries,
+            partition_query: d.partition_query,
+            table,
+            parquet_compression: d.parquet_compression,
+        }
+    }
+
+    /// The delivery stream's name (Firehose's rule, unique in the file) and its bucket's (S3's).
+    fn delivery_stream_names(
+        &mut self,
+        p: &KeyPath,
+        d: &RawDeliveryStream,
+        section: &FirehoseSection,
+    ) {
         if !is_delivery_stream_name(&d.name) {
             self.err(
                 &p.key("name"),
@@ -267,24 +321,48 @@ impl<'i> Ctx<'i> {
                 Some(BUCKET_NAME_RULE.to_owned()),
             );
         }
-        let buffer_size_mib = self.optional_ranged(
-            &p.key("buffer_size_mib"),
-            d.buffer_size_mib,
-            range_of(BUFFER_SIZE_MIB),
-            " MiB",
-        );
-        let buffer_interval_s = self.optional_ranged(
-            &p.key("buffer_interval_s"),
-            d.buffer_interval_s,
-            range_of(BUFFER_INTERVAL_S),
-            " s",
-        );
-        let lambda_retries = self.optional_ranged(
-            &p.key("lambda_retries"),
-            d.lambda_retries,
-            range_of(LAMBDA_RETRIES),
-            "",
-        );
+    }
+
+    /// `table`: `DATABASE.TABLE` of a `[[firehose.tables]]` entry.
+    fn conversion_table(
+        &mut self,
+        p: &KeyPath,
+        table: Option<&str>,
+        section: &FirehoseSection,
+        tables_read: bool,
+    ) -> Option<(String, String)> {
+        let t = table?;
+        match t.split_once('.') {
+            Some((db, tb))
+                if section
+                    .tables
+                    .iter()
+                    .any(|s| s.database == db && s.table == tb) =>
+            {
+                Some((db.to_owned(), tb.to_owned()))
+            }
+            // Not reported again when a table entry had a type error.
+            Some((db, tb)) if !tables_read => Some((db.to_owned(), tb.to_owned())),
+            _ => {
+                let declared: Vec<String> = section
+                    .tables
+                    .iter()
+                    .map(|s| format!("{}.{}", s.database, s.table))
+                    .collect();
+                let message = if t.contains('.') {
+                    format!("table {t:?} is not declared in `{TABLES_SECTION}`")
+                } else {
+                    format!("{t:?} is not of the form DATABASE.TABLE")
+                };
+                self.err(&p.key("table"), message, Some(one_of(&declared)));
+                None
+            }
+        }
+    }
+
+    /// `compression` and `parquet_compression`: Firehose's names, and the one that applies
+    /// (format conversion takes uncompressed input and compresses its Parquet pages).
+    fn compressions(&mut self, p: &KeyPath, d: &RawDeliveryStream) {
         self.one_of_names(
             &p.key("compression"),
             &d.compression,
@@ -297,46 +375,7 @@ impl<'i> Ctx<'i> {
             &ParquetCompression::NAMES,
             "Parquet compression",
         );
-        if let Some(s) = &d.source_stream {
-            self.declared_one(&p.key("source_stream"), s, streams, "stream");
-        }
-        if let Some(l) = &d.lambda {
-            self.declared_one(&p.key("lambda"), l, plugins, "plugin");
-        }
-        if d.partition_query.as_deref() == Some("") {
-            self.err(&p.key("partition_query"), "must not be empty", None);
-        }
-        let table = match &d.table {
-            None => None,
-            Some(t) => match t.split_once('.') {
-                Some((db, tb))
-                    if section
-                        .tables
-                        .iter()
-                        .any(|s| s.database == db && s.table == tb) =>
-                {
-                    Some((db.to_owned(), tb.to_owned()))
-                }
-                // Not reported again when a table entry had a type error.
-                Some((db, tb)) if !tables_read => Some((db.to_owned(), tb.to_owned())),
-                _ => {
-                    let declared: Vec<String> = section
-                        .tables
-                        .iter()
-                        .map(|s| format!("{}.{}", s.database, s.table))
-                        .collect();
-                    let message = if t.contains('.') {
-                        format!("table {t:?} is not declared in `{TABLES_SECTION}`")
-                    } else {
-                        format!("{t:?} is not of the form DATABASE.TABLE")
-                    };
-                    self.err(&p.key("table"), message, Some(one_of(&declared)));
-                    None
-                }
-            },
-        };
         if d.table.is_some() {
-            // Firehose: record format conversion takes uncompressed input.
             if let Some(c) = d.compression.as_deref().filter(|c| *c != "UNCOMPRESSED") {
                 self.err(
                     &p.key("compression"),
@@ -352,21 +391,6 @@ impl<'i> Ctx<'i> {
                 "only applies with `table`",
                 Some("no `parquet_compression`, or a `table`".to_owned()),
             );
-        }
-        DeliveryStreamDecl {
-            name: d.name,
-            bucket: d.bucket,
-            prefix: d.prefix,
-            error_prefix: d.error_prefix,
-            buffer_size_mib,
-            buffer_interval_s,
-            compression: d.compression,
-            source_stream: d.source_stream,
-            lambda: d.lambda,
-            lambda_retries,
-            partition_query: d.partition_query,
-            table,
-            parquet_compression: d.parquet_compression,
         }
     }
 }
