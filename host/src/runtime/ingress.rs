@@ -372,6 +372,9 @@ fn wait_listening(addr: SocketAddr) -> Result<(), IngressError> {
     }
 }
 
+/// The embedded reader's loop: every message the in-process link forwards goes to the
+/// dispatcher until `stop`, then what the broker already holds is drained. `Err` is why the
+/// link died (the caller's liveness worker reports it to `/health`).
 fn embedded_reader(
     link_tx: &mut rumqttd::local::LinkTx,
     link_rx: &mut rumqttd::local::LinkRx,
@@ -394,56 +397,13 @@ fn embedded_reader(
         if stop_seen.is_none() && stop.load(Ordering::Acquire) {
             stop_seen = Some(Instant::now());
         }
-        if let Some(t) = stop_seen {
-            // Take what the broker already holds, so that its publishers need not send it
-            // again: until it has been quiet for a moment, at most a few seconds if publishers
-            // keep going. What is left stays unacknowledged.
-            if quiet_since.is_some_and(|q| q.elapsed() > Duration::from_millis(200))
-                || t.elapsed() > Duration::from_secs(5)
-            {
-                return Ok(());
-            }
+        if stop_seen.is_some_and(|t| drained(t, quiet_since)) {
+            return Ok(());
         }
         match link_rx.recv_deadline(Instant::now() + Duration::from_millis(50)) {
             Ok(Some(rumqttd::Notification::Forward(f))) => {
                 quiet_since = None;
-                let topic = String::from_utf8_lossy(&f.publish.topic).into_owned();
-                // Only a QoS 1 or 2 message has a cursor: its ack is held until it settles.
-                let held = f.cursor.is_some();
-                let ack = match f.cursor {
-                    Some(cursor) => {
-                        let confirmer = confirmer.clone();
-                        AckToken::settled_by(move |handled| {
-                            if handled {
-                                confirmer.confirm(cursor)
-                            } else {
-                                confirmer.reject(cursor)
-                            }
-                        })
-                    }
-                    None => AckToken::none(),
-                };
-                let msg = Inbound {
-                    topic: Arc::from(topic),
-                    payload: f.publish.payload,
-                    client_id: None,
-                    ack,
-                };
-                if !held {
-                    // QoS 0: at most once. A full queue means the rules are behind; waiting
-                    // here would keep every QoS 1 message behind this one waiting too.
-                    match input.try_send(Input::Message(msg, None)) {
-                        Ok(()) => {}
-                        Err(std::sync::mpsc::TrySendError::Full(_)) => {
-                            metrics.qos0_shed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Ok(()),
-                    }
-                } else if let Err(std::sync::mpsc::SendError(Input::Message(msg, _))) =
-                    input.send(Input::Message(msg, None))
-                {
-                    // The dispatcher has stopped: not handled, so not acknowledged.
-                    msg.ack.fail();
+                if !hand_over(f, confirmer, input, metrics) {
                     return Ok(());
                 }
             }
@@ -472,6 +432,67 @@ fn embedded_reader(
             }
         }
     }
+}
+
+/// Once stopping (since `stop_seen`), the reader takes what the broker already holds, so its
+/// publishers need not send it again: until the link has been quiet for a moment, at most a
+/// few seconds if publishers keep going. What is left stays unacknowledged.
+fn drained(stop_seen: Instant, quiet_since: Option<Instant>) -> bool {
+    quiet_since.is_some_and(|q| q.elapsed() > Duration::from_millis(200))
+        || stop_seen.elapsed() > Duration::from_secs(5)
+}
+
+/// Hands one forwarded message to the dispatcher; `false` once the dispatcher has stopped.
+/// A QoS 1 or 2 message waits for room and holds its broker ack until it settles; a QoS 0
+/// message is shed (and counted) when the queue is full.
+fn hand_over(
+    f: rumqttd::Forward,
+    confirmer: &rumqttd::local::Confirmer,
+    input: &SyncSender<Input>,
+    metrics: &Metrics,
+) -> bool {
+    let topic = String::from_utf8_lossy(&f.publish.topic).into_owned();
+    // Only a QoS 1 or 2 message has a cursor: its ack is held until it settles.
+    let held = f.cursor.is_some();
+    let ack = match f.cursor {
+        Some(cursor) => {
+            let confirmer = confirmer.clone();
+            AckToken::settled_by(move |handled| {
+                if handled {
+                    confirmer.confirm(cursor)
+                } else {
+                    confirmer.reject(cursor)
+                }
+            })
+        }
+        None => AckToken::none(),
+    };
+    let msg = Inbound {
+        topic: Arc::from(topic),
+        payload: f.publish.payload,
+        client_id: None,
+        ack,
+    };
+    if !held {
+        // QoS 0: at most once. A full queue means the rules are behind; waiting here would
+        // keep every QoS 1 message behind this one waiting too.
+        return match input.try_send(Input::Message(msg, None)) {
+            Ok(()) => true,
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                metrics.qos0_shed.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => false,
+        };
+    }
+    if let Err(std::sync::mpsc::SendError(Input::Message(msg, _))) =
+        input.send(Input::Message(msg, None))
+    {
+        // The dispatcher has stopped: not handled, so not acknowledged.
+        msg.ack.fail();
+        return false;
+    }
+    true
 }
 
 /// Publishes through the embedded broker's in-process link.
