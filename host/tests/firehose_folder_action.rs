@@ -5,7 +5,8 @@
 //! plugin stage's failures as Firehose's `processing-failed` JSON lines under
 //! `!{firehose:error-output-type}`, and the rule's error action (itself a folder action)
 //! holding AWS's error payloads. Keys end in `NAME-1-yyyy-MM-dd-HH-mm-ss-UUID`, `NAME` being
-//! the plan's `RULE-INDEX-firehose`.
+//! the plan's `RULE-INDEX-firehose`. Then, under `weir run`, what the action's implicit
+//! delivery stream keeps across a SIGKILL.
 
 mod common;
 
@@ -114,7 +115,7 @@ fn objects(root: &Path) -> BTreeMap<String, Vec<u8>> {
 #[test]
 fn folder_action_objects_hold_what_they_always_held() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = weir_config::Config::load(&config(dir.path())).expect("config");
+    let cfg = weir_config::Config::load(config(dir.path())).expect("config");
     let started = chrono::Utc::now().timestamp_millis();
     let topic: Arc<str> = Arc::from("cars/1");
     let sent = payloads();
@@ -212,6 +213,90 @@ fn folder_action_objects_hold_what_they_always_held() {
             )
         );
     }
+}
+
+/// A folder action flushed once a minute, its pipeline handing records on at once.
+fn archive(root: &str) -> String {
+    format!(
+        "[[rules.keep.actions]]\nkind = \"firehose\"\nroot = \"data/{root}\"\n\
+         buffer_interval_ms = 60000\nbuffer = {{ max_age_ms = 0 }}\n"
+    )
+}
+
+fn write_config(dir: &Path, mqtt: u16, actions: &[String]) -> std::path::PathBuf {
+    let text = format!(
+        "{}\n[rules.keep]\nsql = \"SELECT * FROM 'keep/#'\"\n{}",
+        common::base_config(mqtt, ""),
+        actions.concat()
+    );
+    let path = dir.join("weir.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// The ids in the objects under `root`.
+fn ids(root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = objects(root)
+        .into_values()
+        .flat_map(|bytes| {
+            String::from_utf8(bytes)
+                .expect("utf8")
+                .lines()
+                .map(|l| {
+                    let v: Value = serde_json::from_str(l).expect("json line");
+                    v["id"].as_str().expect("id").to_owned()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A folder action's records are acknowledged once its implicit delivery stream's buffer has
+/// them (a minute before any object is due), and the API does not list that stream. After a
+/// SIGKILL the restarted host delivers them under the action's root even though the action
+/// is gone, and not to the folder action that took its place in the file: the stream is the
+/// action's by what it is, not by its position.
+#[test]
+fn a_folder_action_keeps_its_buffer_across_sigkill_and_delivers_it_once_gone() {
+    const N: usize = 50;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mqtt = common::free_port();
+    let cfg = write_config(dir.path(), mqtt, &[archive("archive")]);
+    let mut weir = common::Weir::start(&cfg);
+    let messages: Vec<(String, Vec<u8>)> = (0..N)
+        .map(|i| {
+            (
+                "keep/a".to_owned(),
+                format!(r#"{{"id":"m{i:02}"}}"#).into_bytes(),
+            )
+        })
+        .collect();
+    common::publish_all(mqtt, &messages);
+    let (status, listed) = common::call_target(
+        &weir.api,
+        "Firehose_20150804.ListDeliveryStreams",
+        &serde_json::json!({}),
+    )
+    .expect("list");
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["DeliveryStreamNames"], serde_json::json!([]));
+    assert!(
+        objects(&dir.path().join("data/archive")).is_empty(),
+        "an object was written early: the test proves nothing"
+    );
+    let _ = weir.child.kill(); // SIGKILL: the records are in the Firehose buffer only
+    let _ = weir.child.wait();
+
+    write_config(dir.path(), mqtt, &[archive("other")]);
+    let weir = common::Weir::start(&cfg);
+    assert!(weir.get("/health").starts_with("HTTP/1.1 200"));
+    let (status, _) = weir.terminate(); // a clean stop delivers what the buffers hold
+    assert!(status.success(), "{status}");
+    assert_eq!(ids(&dir.path().join("data/other")), Vec::<String>::new());
+    let want: Vec<String> = (0..N).map(|i| format!("m{i:02}")).collect();
+    assert_eq!(ids(&dir.path().join("data/archive")), want);
 }
 
 fn base64(data: &[u8]) -> String {
