@@ -23,11 +23,7 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     // Firehose: being removed by issue 28's one-engine work.
     ("Firehose", &["weir-firehose", "weir-host"]),
     ("PutOutcome", &["weir-firehose", "weir-streams"]),
-    ("StreamStatus", &["weir-firehose", "weir-streams"]),
-    (
-        "Result",
-        &["weir-firehose", "weir-firehose-model", "weir-streams"],
-    ),
+    ("Result", &["weir-firehose", "weir-streams"]),
     // The same WIT type seen from both sides of the component boundary (the guest SDK and the
     // host's plugin runtime): one concept, one name on purpose.
     ("EmitFailure", &["weir-plugins", "weir-sdk"]),

@@ -72,7 +72,7 @@ pub enum FirehoseModelError {
     Validation(String),
 }
 
-pub type Result<T> = std::result::Result<T, FirehoseModelError>;
+pub(crate) type Result<T> = std::result::Result<T, FirehoseModelError>;
 
 #[cfg(test)]
 mod tests {

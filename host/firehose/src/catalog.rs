@@ -93,7 +93,7 @@ pub struct CreateRequest {
 pub struct Description {
     pub spec: DeliveryStreamSpec,
     pub arn: String,
-    pub status: StreamStatus,
+    pub status: DeliveryStreamStatus,
     pub encryption: EncryptionStatus,
 }
 
@@ -171,13 +171,13 @@ impl Entry {
         self.folder.as_ref().map(|f| read(f).clone())
     }
 
-    fn status(&self) -> StreamStatus {
+    fn status(&self) -> DeliveryStreamStatus {
         if self.deleting.load(Ordering::SeqCst) {
-            StreamStatus::Deleting
+            DeliveryStreamStatus::Deleting
         } else if Instant::now() < self.ready_at {
-            StreamStatus::Creating
+            DeliveryStreamStatus::Creating
         } else {
-            StreamStatus::Active
+            DeliveryStreamStatus::Active
         }
     }
 
@@ -369,7 +369,7 @@ impl Firehose {
     /// outcome is returned. Returns the outcomes and whether encryption is on.
     pub fn put(&self, name: &str, records: &[Vec<u8>]) -> Result<(Vec<PutOutcome>, bool)> {
         let e = self.entry(name)?;
-        if e.status() != StreamStatus::Active {
+        if e.status() != DeliveryStreamStatus::Active {
             return Err(self.not_found(name));
         }
         let (source, uid) = {
@@ -546,7 +546,7 @@ mod tests {
         let fh = open(dir.path(), &rt);
         let d = fh.describe("keep").expect("describe");
         assert_eq!(d.spec.tags.get("team").map(String::as_str), Some("fleet"));
-        assert_eq!(d.status, StreamStatus::Active);
+        assert_eq!(d.status, DeliveryStreamStatus::Active);
         let names: Vec<String> = fh
             .inner
             .buffer

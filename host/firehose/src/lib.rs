@@ -37,9 +37,9 @@ pub use error::{FirehoseError, Result};
 pub use implicit::{ImplicitStream, ImplicitStreamSpec, ProcessingFailure};
 pub use model::{
     bucket_of, check_name, check_tags, Buffering, Compression, Conversion, DeliveryStreamSpec,
-    Encryption, EncryptionStatus, HttpDestination, Partitioning, Processing, S3Destination,
-    SourceKind, StreamStatus, DESTINATION_ID, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES,
-    MAX_TAGS,
+    DeliveryStreamStatus, Encryption, EncryptionStatus, HttpDestination, Partitioning, Processing,
+    S3Destination, SourceKind, DESTINATION_ID, MAX_BATCH_BYTES, MAX_BATCH_RECORDS,
+    MAX_RECORD_BYTES, MAX_TAGS,
 };
 pub use parquet::DEFAULT_COMPRESSION as DEFAULT_PARQUET_COMPRESSION;
 pub use process::{function_name, InvokeError, ProcessIn, Processed, Processor, ProcessorSlot};

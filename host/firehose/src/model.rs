@@ -109,18 +109,18 @@ pub struct Encryption {
 
 /// `DeliveryStreamStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamStatus {
+pub enum DeliveryStreamStatus {
     Creating,
     Active,
     Deleting,
 }
 
-impl StreamStatus {
+impl DeliveryStreamStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            StreamStatus::Creating => "CREATING",
-            StreamStatus::Active => "ACTIVE",
-            StreamStatus::Deleting => "DELETING",
+            DeliveryStreamStatus::Creating => "CREATING",
+            DeliveryStreamStatus::Active => "ACTIVE",
+            DeliveryStreamStatus::Deleting => "DELETING",
         }
     }
 }

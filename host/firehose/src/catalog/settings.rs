@@ -25,7 +25,7 @@ impl Firehose {
             .get(name)
             .cloned()
             .ok_or_else(|| self.not_found(name))?;
-        if e.status() != StreamStatus::Active {
+        if e.status() != DeliveryStreamStatus::Active {
             return Err(FirehoseError::InUse(format!(
                 "Firehose {name} is not ACTIVE; it is {}.",
                 e.status().as_str()
