@@ -39,14 +39,16 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "weir-streams",
             "weir-delivery",
             "weir-rules",
-            "weir-sigv4",
+            "weir-aws-client",
             "weir-support",
         ],
     ),
+    // The AWS client: SigV4 signing, the egress policy, Kinesis's record types.
     (
-        "weir-delivery",
-        &["weir-streams", "weir-sigv4", "weir-support"],
+        "weir-aws-client",
+        &["weir-sigv4", "weir-streams", "weir-support"],
     ),
+    ("weir-delivery", &["weir-support"]),
     (
         "weir-config",
         &[
@@ -64,6 +66,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "weir-api",
             "weir-delivery",
             "weir-firehose",
+            "weir-aws-client",
             "weir-config",
             "weir-plugins",
             "weir-support",
@@ -117,13 +120,32 @@ pub const FORBIDDEN: &[(&str, &[&str])] = &[
         "weir-config",
         &["wasmtime", "rumqttd", "rumqttc", "axum", "hyper", "ureq"],
     ),
-    // Through weir-firehose the API reaches object_store's HTTP client and weir-delivery's
-    // ureq: Firehose writes to S3 from the API's process.
-    ("weir-api", &["wasmtime", "rumqttd", "rumqttc"]),
-    ("weir-firehose", &["wasmtime", "rumqttd", "rumqttc", "axum"]),
+    // Through weir-firehose the API reaches reqwest (object_store's HTTP client, and
+    // weir-aws-client's): Firehose writes to S3 from the API's process.
+    ("weir-api", &["wasmtime", "rumqttd", "rumqttc", "ureq"]),
+    (
+        "weir-firehose",
+        &["wasmtime", "rumqttd", "rumqttc", "axum", "ureq"],
+    ),
+    // One HTTP stack: reqwest and the hyper under it; rustls with ring (aws-lc-rs needs cmake).
+    (
+        "weir-aws-client",
+        &[
+            "wasmtime",
+            "rumqttd",
+            "rumqttc",
+            "axum",
+            "ureq",
+            "aws-lc-rs",
+            "aws-lc-sys",
+        ],
+    ),
+    // Storage on this machine: no network, no async runtime.
     (
         "weir-delivery",
-        &["wasmtime", "rumqttd", "rumqttc", "axum", "hyper"],
+        &[
+            "wasmtime", "rumqttd", "rumqttc", "axum", "hyper", "reqwest", "ureq", "tokio",
+        ],
     ),
 ];
 

@@ -3,25 +3,28 @@
 //!
 //! An API caller names the endpoint URL, so the operator's policy decides which addresses it
 //! may reach. Three places check it:
-//! - [`EgressResolver`], reqwest's DNS resolver, drops every resolved address the policy
-//!   refuses, on every new connection. A name that resolved to a public address when the
-//!   stream was created and to `127.0.0.1` now (DNS rebinding) connects nowhere.
+//! - `weir_aws_client::EgressResolver`, reqwest's DNS resolver, drops every resolved address
+//!   the policy refuses, on every new connection. A name that resolved to a public address
+//!   when the stream was created and to `127.0.0.1` now (DNS rebinding) connects nowhere.
 //! - [`check_literal`], before each request: reqwest calls no resolver for an IP-literal host.
 //! - [`Egress::check_url`], at CreateDeliveryStream and UpdateDestination, so the caller gets
 //!   an InvalidArgumentException naming the URL and the reason; a convenience, the two checks
 //!   above are the ones that hold.
 //!
-//! Redirects are not followed (the client's redirect policy is `none`), and the client
-//! ignores proxy environment variables, so the address checked is the address connected to.
+//! The resolver and the literal check are `weir-aws-client`'s, shared with every AWS client
+//! Weir runs. Redirects are not followed (the client's redirect policy is `none`), and the
+//! client ignores proxy environment variables, so the address checked is the address
+//! connected to.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
-use weir_support::egress::{EgressPolicy, Refused};
+pub use weir_aws_client::egress::{check_literal, refusal_in};
+use weir_aws_client::EgressResolver;
+pub use weir_aws_client::{Lookup, SystemLookup};
+use weir_support::egress::EgressPolicy;
 
 /// What to tell an operator who wants the address reached anyway.
 pub const HOW_TO_ALLOW: &str =
@@ -30,22 +33,6 @@ pub const HOW_TO_ALLOW: &str =
 /// How long CreateDeliveryStream waits for DNS before accepting a name unchecked (the connect-
 /// time check still applies).
 const CREATE_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Host name lookup, blocking. The system resolver in production; tests map names to the
-/// addresses they need (DNS rebinding without a DNS server).
-pub trait Lookup: Send + Sync + 'static {
-    fn lookup(&self, host: &str) -> std::io::Result<Vec<IpAddr>>;
-}
-
-/// `getaddrinfo`, as reqwest's default resolver does it.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemLookup;
-
-impl Lookup for SystemLookup {
-    fn lookup(&self, host: &str) -> std::io::Result<Vec<IpAddr>> {
-        Ok((host, 0u16).to_socket_addrs()?.map(|a| a.ip()).collect())
-    }
-}
 
 /// The operator's policy and the resolver it is applied to.
 #[derive(Clone)]
@@ -69,28 +56,6 @@ impl Default for Egress {
     }
 }
 
-/// The URL's host resolved only to addresses the policy refuses.
-#[derive(Debug, Clone)]
-pub struct NameRefused {
-    pub host: String,
-    pub refused: Vec<Refused>,
-}
-
-impl fmt::Display for NameRefused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} resolves only to refused addresses: ", self.host)?;
-        for (i, r) in self.refused.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{r}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for NameRefused {}
-
 impl Egress {
     pub fn new(policy: EgressPolicy) -> Self {
         Egress {
@@ -103,32 +68,6 @@ impl Egress {
     pub fn with_lookup(mut self, lookup: Arc<dyn Lookup>) -> Self {
         self.lookup = lookup;
         self
-    }
-
-    /// The allowed addresses among `addrs`, or why none is.
-    fn filter(&self, host: &str, addrs: Vec<IpAddr>) -> Result<Vec<IpAddr>, NameRefused> {
-        let mut ok = Vec::with_capacity(addrs.len());
-        let mut refused = Vec::new();
-        for ip in addrs {
-            match self.policy.check(Some(host), ip) {
-                Ok(()) => ok.push(ip),
-                Err(r) => refused.push(r),
-            }
-        }
-        if ok.is_empty() && !refused.is_empty() {
-            return Err(NameRefused {
-                host: host.to_owned(),
-                refused,
-            });
-        }
-        if !refused.is_empty() {
-            tracing::debug!(
-                host,
-                refused = refused.len(),
-                "egress policy dropped some of a name's addresses"
-            );
-        }
-        Ok(ok)
     }
 
     /// CreateDeliveryStream's and UpdateDestination's check of an endpoint URL: an IP literal
@@ -162,6 +101,7 @@ impl Egress {
         }
         match rx.recv_timeout(CREATE_LOOKUP_TIMEOUT) {
             Ok(Ok(addrs)) => self
+                .resolver()
                 .filter(host, addrs)
                 .map(|_| ())
                 .map_err(|e| format!("{e}; {HOW_TO_ALLOW}")),
@@ -171,71 +111,15 @@ impl Egress {
 
     /// reqwest's resolver for this policy.
     pub fn resolver(&self) -> Arc<EgressResolver> {
-        Arc::new(EgressResolver(self.clone()))
+        Arc::new(EgressResolver::new(self.policy.clone()).with_lookup(self.lookup.clone()))
     }
-}
-
-/// The request-time check of an IP-literal host (reqwest resolves nothing for one).
-pub fn check_literal(policy: &EgressPolicy, url: &Url) -> Result<(), Refused> {
-    match literal_ip(url) {
-        Some(ip) => policy.check(None, ip),
-        None => Ok(()),
-    }
-}
-
-/// The URL's host when it is an IP address (`http://2130706433/` included: the URL parser
-/// reads every IPv4 spelling to its address).
-fn literal_ip(url: &Url) -> Option<IpAddr> {
-    if url.domain().is_some() {
-        return None;
-    }
-    let h = url.host_str()?;
-    h.strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .unwrap_or(h)
-        .parse()
-        .ok()
-}
-
-/// reqwest's DNS resolver: the lookup, then only the addresses the policy allows. Called for
-/// every new connection, so the policy holds whatever the name resolves to by then.
-pub struct EgressResolver(Egress);
-
-impl Resolve for EgressResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let egress = self.0.clone();
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let lookup = egress.lookup.clone();
-            let h = host.clone();
-            // `?` boxes each error as itself, so `refusal_in` can find a `NameRefused`.
-            let addrs = tokio::task::spawn_blocking(move || lookup.lookup(&h)).await??;
-            let ok = egress.filter(&host, addrs)?;
-            let addrs: Addrs = Box::new(ok.into_iter().map(|ip| SocketAddr::new(ip, 0)));
-            Ok(addrs)
-        })
-    }
-}
-
-/// The egress refusal somewhere in `e`'s causes (reqwest wraps the resolver's error).
-pub fn refusal_in(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cur = Some(e);
-    while let Some(c) = cur {
-        if let Some(r) = c.downcast_ref::<NameRefused>() {
-            return Some(r.to_string());
-        }
-        if let Some(r) = c.downcast_ref::<Refused>() {
-            return Some(r.to_string());
-        }
-        cur = c.source();
-    }
-    None
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::net::IpAddr;
     use std::sync::Mutex;
 
     /// A resolver from a table a test changes as it goes.

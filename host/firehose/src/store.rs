@@ -11,8 +11,9 @@
 //! control characters, strips a leading `/`, and what it can represent is sent as the key
 //! unchanged), and `reqwest`'s URL parsing would drop `.` / `..` segments even if it could.
 //! So a key `Path::parse` keeps byte for byte goes through `object_store`; any other key is
-//! sent as one SigV4-signed `PutObject` by [`put_raw`] (ureq, whose request line is the path
-//! as given), with the credentials `object_store` resolved, so S3 receives the exact key.
+//! sent as one SigV4-signed `PutObject` by `weir_aws_client::put_object_exact` (hyper, the
+//! client under reqwest, whose request line is the path as given), with the credentials
+//! `object_store` resolved, so S3 receives the exact key.
 //! The folder store maps keys with `crate::folder::folder_key` (reversible percent-escapes;
 //! nothing leaves the bucket folder). A key longer than S3's 1,024 bytes, or one the folder
 //! store cannot map (NUL, a name over 255 bytes), cannot be written: [`Stores::check_key`]
@@ -20,20 +21,18 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use weir_aws_client::{put_object_exact, ExactPut, ExactPutClient};
 
 use crate::error::{FirehoseError, Result};
 
 /// S3's longest object key, in UTF-8 bytes.
 pub(crate) const MAX_KEY_BYTES: usize = 1024;
-/// A raw `PutObject`'s connect and whole-call timeouts (`object_store`'s are 5 s and 60 s).
-const RAW_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const RAW_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `[s3]`: an S3-compatible endpoint. Unset fields fall back to the usual `AWS_*`
 /// environment variables (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, ...).
@@ -79,23 +78,27 @@ struct S3Bucket {
 pub struct Stores {
     storage: Storage,
     s3: Mutex<HashMap<String, Arc<S3Bucket>>>,
-    agent: ureq::Agent,
+    /// The exact-key PutObject client, built on the first key that needs it (it loads the
+    /// system's TLS roots).
+    exact: OnceLock<ExactPutClient>,
 }
 
 impl Stores {
     pub fn new(storage: Storage) -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(RAW_CONNECT_TIMEOUT))
-            .timeout_global(Some(RAW_CALL_TIMEOUT))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
-            .build();
         Stores {
             storage,
             s3: Mutex::new(HashMap::new()),
-            agent: ureq::Agent::new_with_config(config),
+            exact: OnceLock::new(),
         }
+    }
+
+    /// The exact-key PutObject client, or why there is none.
+    fn exact_client(&self) -> std::result::Result<&ExactPutClient, String> {
+        if let Some(c) = self.exact.get() {
+            return Ok(c);
+        }
+        let c = ExactPutClient::new().map_err(|e| e.to_string())?;
+        Ok(self.exact.get_or_init(|| c))
     }
 
     /// Why `key` cannot be stored, if it cannot: longer than S3 allows, or (folder store)
@@ -194,7 +197,13 @@ impl Stores {
                             .get_credential()
                             .await
                             .map_err(|source| store_error(bucket, source))?;
-                        let request = RawPut {
+                        let fail = |reason: String| FirehoseError::Object {
+                            bucket: bucket.to_owned(),
+                            key: key.to_owned(),
+                            reason,
+                        };
+                        let client = self.exact_client().map_err(fail)?;
+                        let request = ExactPut {
                             endpoint: b.endpoint.clone(),
                             region: b.region.clone(),
                             bucket: bucket.to_owned(),
@@ -203,15 +212,10 @@ impl Stores {
                             secret: credential.secret_key.clone(),
                             token: credential.token.clone(),
                         };
-                        let agent = self.agent.clone();
                         let body: Vec<u8> = body.iter().flat_map(|c| c.iter().copied()).collect();
-                        tokio::task::spawn_blocking(move || put_raw(&agent, &request, &body))
+                        put_object_exact(client, &request, body)
                             .await
-                            .map_err(|e| FirehoseError::Object {
-                                bucket: bucket.to_owned(),
-                                key: key.to_owned(),
-                                reason: format!("the upload task failed: {e}"),
-                            })?
+                            .map_err(|e| fail(e.to_string()))
                     }
                 }
             }
@@ -241,103 +245,6 @@ fn put_folder(dir: &std::path::Path, bucket: &str, key: &str, body: &PutPayload)
     let path = crate::folder::prepare_object_path(&root, &rel).map_err(|e| fail(e.to_string()))?;
     let chunks: Vec<&[u8]> = body.iter().map(|c| c.as_ref()).collect();
     crate::folder::write_atomic(&path, &chunks).map_err(|e| fail(e.to_string()))
-}
-
-/// A `PutObject` sent outside `object_store`, for a key its `Path` cannot carry.
-struct RawPut {
-    endpoint: String,
-    region: String,
-    bucket: String,
-    key: String,
-    key_id: String,
-    secret: String,
-    token: Option<String>,
-}
-
-/// S3's `UriEncode` of a key for the request path: every byte but `A-Za-z0-9-._~` and `/`
-/// as `%XX`. `.`, `..` and empty segments stay as they are: S3 does not normalise an
-/// object's path, and the path signed is the path sent.
-fn uri_encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// One SigV4-signed path-style `PUT /BUCKET/KEY` (blocking).
-fn put_raw(agent: &ureq::Agent, r: &RawPut, body: &[u8]) -> Result<()> {
-    let fail = |reason: String| FirehoseError::Object {
-        bucket: r.bucket.clone(),
-        key: r.key.clone(),
-        reason,
-    };
-    let path = format!("/{}/{}", uri_encode_key(&r.bucket), uri_encode_key(&r.key));
-    let url = format!("{}{path}", r.endpoint);
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|e| fail(format!("the request URL {url:?} is not usable: {e}")))?;
-    let host = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .ok_or_else(|| fail(format!("the S3 endpoint {:?} has no host", r.endpoint)))?;
-    let now = chrono::Utc::now();
-    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-    let scope = format!("{}/{}/s3/aws4_request", now.format("%Y%m%d"), r.region);
-    let payload_hash = weir_sigv4::sha256_hex(body);
-    // Sorted by name, as the canonical request wants them.
-    let mut headers: Vec<(&str, String)> = vec![
-        ("host", host),
-        ("x-amz-content-sha256", payload_hash.clone()),
-        ("x-amz-date", amz_date.clone()),
-    ];
-    if let Some(t) = &r.token {
-        headers.push(("x-amz-security-token", t.clone()));
-    }
-    let (canonical_headers, signed_headers) = weir_sigv4::header_lists(&headers);
-    let signature = weir_sigv4::sign(
-        &weir_sigv4::CanonicalRequest {
-            method: "PUT",
-            path: &path,
-            query: "",
-            headers: &canonical_headers,
-            signed_headers: &signed_headers,
-            payload_hash: &payload_hash,
-        },
-        &amz_date,
-        &scope,
-        &r.secret,
-    );
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-        r.key_id
-    );
-    let mut request = agent.put(uri);
-    for (name, value) in headers.iter().filter(|(n, _)| *n != "host") {
-        request = request.header(*name, value);
-    }
-    let mut response = request
-        .header("authorization", &authorization)
-        .send(body)
-        .map_err(|e| fail(format!("PutObject failed: {e}")))?;
-    let status = response.status().as_u16();
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
-    Err(fail(format!(
-        "PutObject answered HTTP {status}: {}",
-        text.trim()
-    )))
 }
 
 fn store_error(bucket: &str, source: object_store::Error) -> FirehoseError {
@@ -380,24 +287,16 @@ mod tests {
         for raw in ["a//b", "/lead", "a/./b", "a/../b", "..", "a/\u{1}/b", "a/"] {
             assert!(object_path(raw).is_none(), "{raw:?}");
         }
-        assert_eq!(
-            uri_encode_key("a//./../b c/%/é~"),
-            "a//./../b%20c/%25/%C3%A9~"
-        );
     }
 
-    /// One HTTP request read off a socket: the request line, the headers, the body; answers
-    /// `status`.
-    fn serve_one(
-        listener: std::net::TcpListener,
-        status: u16,
-    ) -> (String, Vec<(String, String)>, Vec<u8>) {
+    /// Accepts one HTTP request and returns its request line; answers 200.
+    fn request_line_of_one(listener: std::net::TcpListener) -> String {
         use std::io::{BufRead, BufReader, Read, Write};
         let (stream, _) = listener.accept().expect("accept");
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
         let mut line = String::new();
         reader.read_line(&mut line).expect("request line");
-        let mut headers = Vec::new();
+        let mut len = 0;
         loop {
             let mut h = String::new();
             reader.read_line(&mut h).expect("header");
@@ -405,112 +304,44 @@ mod tests {
             if h.is_empty() {
                 break;
             }
-            let (n, v) = h.split_once(':').expect("a header");
-            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            if let Some((n, v)) = h.split_once(':') {
+                if n.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().expect("length");
+                }
+            }
         }
-        let len: usize = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .map(|(_, v)| v.parse().expect("length"))
-            .unwrap_or(0);
         let mut body = vec![0; len];
         reader.read_exact(&mut body).expect("body");
         let mut out = stream;
         write!(
             out,
-            "HTTP/1.1 {status} X\r\ncontent-length: 7\r\nconnection: close\r\n\r\nrefused"
+            "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         )
         .expect("answer");
-        (line.trim_end().to_owned(), headers, body)
+        line.trim_end().to_owned()
     }
 
     #[test]
-    fn a_raw_put_sends_the_exact_key_and_signs_the_path_it_sends() {
+    fn an_s3_key_object_store_cannot_carry_reaches_s3_exactly() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let server = std::thread::spawn(move || serve_one(listener, 200));
-        let request = RawPut {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            region: "eu-west-1".into(),
-            bucket: "bkt".into(),
-            key: "k/a//b/./../\u{1}x y/o".into(),
-            key_id: "AKIDTEST".into(),
-            secret: "secret".into(),
-            token: Some("tok".into()),
-        };
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build(),
-        );
-        put_raw(&agent, &request, b"body").expect("put");
-        let (line, headers, body) = server.join().expect("server");
-        // No dot-segment removal, no merged slashes: S3 gets this key byte for byte.
-        assert_eq!(line, "PUT /bkt/k/a//b/./../%01x%20y/o HTTP/1.1");
-        assert_eq!(body, b"body");
-        let header = |n: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_else(|| panic!("no {n} header in {headers:?}"))
-        };
-        assert_eq!(header("host"), format!("127.0.0.1:{port}"));
-        assert_eq!(header("x-amz-security-token"), "tok");
-        let hash = weir_sigv4::sha256_hex(b"body");
-        assert_eq!(header("x-amz-content-sha256"), hash);
-        let date = header("x-amz-date");
-        let auth = header("authorization");
-        let scope = format!("{}/eu-west-1/s3/aws4_request", &date[..8]);
-        let signed = "host;x-amz-content-sha256;x-amz-date;x-amz-security-token";
-        // What a SigV4 verifier computes from the request as received.
-        let canonical_headers = format!(
-            "host:127.0.0.1:{port}\nx-amz-content-sha256:{hash}\nx-amz-date:{date}\nx-amz-security-token:tok\n"
-        );
-        let want = weir_sigv4::sign(
-            &weir_sigv4::CanonicalRequest {
-                method: "PUT",
-                path: "/bkt/k/a//b/./../%01x%20y/o",
-                query: "",
-                headers: &canonical_headers,
-                signed_headers: signed,
-                payload_hash: &hash,
-            },
-            &date,
-            &scope,
-            "secret",
-        );
+        let server = std::thread::spawn(move || request_line_of_one(listener));
+        let stores = Stores::new(Storage::S3(S3Settings {
+            endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+            region: Some("us-east-1".into()),
+            access_key_id: Some("AKIDTEST".into()),
+            secret_access_key: Some("secret".into()),
+            session_token: None,
+        }));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(stores.put("bkt", "p/../a//./b", b"x".to_vec().into()))
+            .expect("put");
         assert_eq!(
-            auth,
-            format!("AWS4-HMAC-SHA256 Credential=AKIDTEST/{scope}, SignedHeaders={signed}, Signature={want}")
-        );
-    }
-
-    #[test]
-    fn a_refused_raw_put_is_an_error_with_the_answer() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let server = std::thread::spawn(move || serve_one(listener, 403));
-        let request = RawPut {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            region: "us-east-1".into(),
-            bucket: "bkt".into(),
-            key: "a//b".into(),
-            key_id: "AKIDTEST".into(),
-            secret: "secret".into(),
-            token: None,
-        };
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build(),
-        );
-        let err = put_raw(&agent, &request, b"x").expect_err("refused");
-        server.join().expect("server");
-        let text = err.to_string();
-        assert!(
-            text.contains("HTTP 403") && text.contains("refused") && text.contains("a//b"),
-            "{text}"
+            server.join().expect("server"),
+            "PUT /bkt/p/../a//./b HTTP/1.1"
         );
     }
 

@@ -4,7 +4,7 @@
 //! (so one bad key fails alone instead of failing its whole call), and one [`Outcome`] per
 //! record, in order, even when an answer comes back short.
 
-use weir_delivery::RemoteKinesis;
+use weir_aws_client::KinesisClient;
 use weir_plugins::Record;
 use weir_streams::{PutEntry, PutOutcome, Streams, MAX_PUT_RECORDS, PARTITION_KEY_CHARS};
 
@@ -25,7 +25,7 @@ impl PutTarget for &Streams {
     }
 }
 
-impl PutTarget for RemoteKinesis {
+impl PutTarget for KinesisClient {
     fn put(&mut self, stream: &str, entries: &[PutEntry]) -> Result<Vec<PutOutcome>, Outcome> {
         self.put_records(stream, entries).map_err(|e| {
             if e.is_retryable() {

@@ -38,7 +38,7 @@ pub enum SinkError {
     Remote {
         endpoint: String,
         #[source]
-        source: Box<weir_delivery::RemoteError>,
+        source: Box<weir_aws_client::AwsError>,
     },
     /// A `firehose` action where no Firehose service runs.
     #[error("firehose {stream:?}: no Firehose service runs in this process")]
@@ -150,7 +150,7 @@ impl Sink for KinesisLocal {
 /// `kinesis` into a remote Kinesis-compatible endpoint (AWS, or another Weir), signed with
 /// the credentials of the environment.
 pub struct KinesisRemote {
-    client: weir_delivery::RemoteKinesis,
+    client: weir_aws_client::KinesisClient,
     stream: String,
 }
 
@@ -158,7 +158,7 @@ impl KinesisRemote {
     /// A sink into `stream` at `endpoint`.
     pub fn new(endpoint: &str, stream: &str) -> Result<Self, SinkError> {
         Ok(KinesisRemote {
-            client: weir_delivery::RemoteKinesis::from_env(endpoint).map_err(|source| {
+            client: weir_aws_client::KinesisClient::from_env(endpoint).map_err(|source| {
                 SinkError::Remote {
                     endpoint: endpoint.to_owned(),
                     source: Box::new(source),
