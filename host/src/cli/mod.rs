@@ -142,7 +142,19 @@ pub fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR"),
+        ))
         .init();
+}
+
+/// Whether log lines carry ANSI colour: only on a terminal, so a log redirected to a file or
+/// piped to journald or `grep` is plain text, and never when `NO_COLOR` is set to anything
+/// non-empty (<https://no-color.org>). An explicit `with_ansi` overrides tracing-subscriber's
+/// own `NO_COLOR` check, hence both here.
+fn colour_logs(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Runs the chosen subcommand.
@@ -192,5 +204,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tables,
             batch: batch as usize,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour_logs;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_logs(true, None));
+        assert!(colour_logs(true, Some("".into())));
+        assert!(!colour_logs(true, Some("1".into())));
+        assert!(!colour_logs(false, None));
+        assert!(!colour_logs(false, Some("1".into())));
     }
 }
