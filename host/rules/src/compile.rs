@@ -429,6 +429,8 @@ impl Compiler<'_> {
         Box::new(self.expr(e))
     }
 
+    /// One SQL expression. The cases with more to them than a constructor are the methods
+    /// below; what AWS IoT SQL does not have is refused with the alternative to use.
     fn expr_inner(&mut self, e: &ast::Expr) -> Expr {
         use ast::Expr as E;
         match e {
@@ -441,81 +443,11 @@ impl Compiler<'_> {
                     .map(|i| Seg::Key(i.value.as_str().into()))
                     .collect(),
             }),
-            E::CompoundFieldAccess { root, access_chain } => {
-                let (base, mut segs) = match self.expr(root) {
-                    Expr::Path(p) => (None, p.segs),
-                    other => (Some(other), Vec::new()),
-                };
-                for a in access_chain {
-                    match a {
-                        AccessExpr::Dot(E::Identifier(i)) => {
-                            segs.push(Seg::Key(i.value.as_str().into()))
-                        }
-                        AccessExpr::Subscript(Subscript::Index { index }) => {
-                            let ix = self.expr(index);
-                            segs.push(Seg::Index(Box::new(ix)));
-                        }
-                        other => self.err("unsupported field access", other.span()),
-                    }
-                }
-                match base {
-                    None => Expr::Path(Path { segs }),
-                    Some(b) => Expr::Access(Box::new(b), Path { segs }),
-                }
-            }
+            E::CompoundFieldAccess { root, access_chain } => self.field_access(root, access_chain),
             E::Value(v) => self.literal(&v.value, v.span),
             E::Nested(inner) => self.expr(inner),
-            E::UnaryOp { op, expr } => match op {
-                UnaryOperator::Minus => match self.expr(expr) {
-                    Expr::Lit(Value::Number(n)) => {
-                        if let Some(i) = n.as_i64().and_then(i64::checked_neg) {
-                            Expr::Lit(Value::from(i))
-                        } else {
-                            let f = n.as_f64().unwrap_or(0.0);
-                            Expr::Lit(
-                                serde_json::Number::from_f64(-f)
-                                    .map(Value::Number)
-                                    .unwrap_or(Value::Null),
-                            )
-                        }
-                    }
-                    Expr::Dec(d) => Expr::Dec(super::decimal::neg(d)),
-                    other => Expr::Neg(Box::new(other)),
-                },
-                UnaryOperator::Plus => self.expr(expr),
-                UnaryOperator::Not => Expr::Not(self.boxed(expr)),
-                other => {
-                    self.err(format!("unsupported operator {other}"), e.span());
-                    placeholder()
-                }
-            },
-            E::BinaryOp { left, op, right } => {
-                let l = self.boxed(left);
-                let r = self.boxed(right);
-                match op {
-                    BinaryOperator::Plus => Expr::Arith(ArithOp::Add, l, r),
-                    BinaryOperator::Minus => Expr::Arith(ArithOp::Sub, l, r),
-                    BinaryOperator::Multiply => Expr::Arith(ArithOp::Mul, l, r),
-                    BinaryOperator::Divide => Expr::Arith(ArithOp::Div, l, r),
-                    BinaryOperator::Modulo => Expr::Arith(ArithOp::Rem, l, r),
-                    BinaryOperator::Eq => Expr::Cmp(CmpOp::Eq, l, r),
-                    BinaryOperator::NotEq => Expr::Cmp(CmpOp::Ne, l, r),
-                    BinaryOperator::Gt => Expr::Cmp(CmpOp::Gt, l, r),
-                    BinaryOperator::GtEq => Expr::Cmp(CmpOp::Ge, l, r),
-                    BinaryOperator::Lt => Expr::Cmp(CmpOp::Lt, l, r),
-                    BinaryOperator::LtEq => Expr::Cmp(CmpOp::Le, l, r),
-                    BinaryOperator::And => Expr::And(l, r),
-                    BinaryOperator::Or => Expr::Or(l, r),
-                    other => {
-                        let at = operator_span(left, right);
-                        self.err(
-                            format!("operator {other} is not supported in AWS IoT SQL"),
-                            at,
-                        );
-                        placeholder()
-                    }
-                }
-            }
+            E::UnaryOp { op, expr } => self.unary(e, op, expr),
+            E::BinaryOp { left, op, right } => self.binary(left, op, right),
             E::Case {
                 operand,
                 conditions,
@@ -537,21 +469,7 @@ impl Compiler<'_> {
             E::Function(f) => self.function(f),
             E::Cast {
                 expr, data_type, ..
-            } => {
-                let inner = self.boxed(expr);
-                match cast_target(data_type) {
-                    Some(t) => Expr::Cast(inner, t),
-                    None => {
-                        self.err(
-                            format!(
-                                "cannot cast to {data_type}; use Int, Integer, Decimal, Double, Bool, Boolean, String or Varchar"
-                            ),
-                            e.span(),
-                        );
-                        placeholder()
-                    }
-                }
-            }
+            } => self.cast(e, expr, data_type),
             E::Ceil { expr, field } | E::Floor { expr, field } => {
                 if !matches!(
                     field,
@@ -572,23 +490,13 @@ impl Compiler<'_> {
                 substring_for,
                 special,
                 ..
-            } => {
-                if !special {
-                    self.err(
-                        "use substring(string, start[, end]); FROM/FOR syntax is not AWS IoT SQL",
-                        e.span(),
-                    );
-                }
-                let mut args = vec![self.expr(expr)];
-                match substring_from {
-                    Some(f) => args.push(self.expr(f)),
-                    None => self.err("substring needs 2 or 3 arguments", e.span()),
-                }
-                if let Some(f) = substring_for {
-                    args.push(self.expr(f));
-                }
-                Expr::Call(Func::Substring, args)
-            }
+            } => self.substring(
+                e,
+                expr,
+                substring_from.as_deref(),
+                substring_for.as_deref(),
+                *special,
+            ),
             E::Trim {
                 expr,
                 trim_where,
@@ -608,13 +516,6 @@ impl Compiler<'_> {
                     .collect(),
             ),
             E::Subquery(q) => Expr::Subquery(Box::new(self.query(q, false))),
-            E::IsNull(_) | E::IsNotNull(_) => {
-                self.err(
-                    "IS [NOT] NULL is not AWS IoT SQL; use isNull(x) or isUndefined(x)",
-                    e.span(),
-                );
-                placeholder()
-            }
             E::In {
                 expr,
                 target: ast::InTarget::List(items),
@@ -632,32 +533,155 @@ impl Compiler<'_> {
                     negated: *negated,
                 }
             }
-            E::In { .. } => {
-                self.err(
-                    "IN takes one array expression on the right, e.g. x IN ['a', 'b'] or x IN arr",
-                    e.span(),
-                );
-                placeholder()
+            other => self.refused(other),
+        }
+    }
+
+    /// `a.b[i].c`: a path when the root is one, else an access into the root's value.
+    fn field_access(&mut self, root: &ast::Expr, access_chain: &[AccessExpr]) -> Expr {
+        use ast::Expr as E;
+        let (base, mut segs) = match self.expr(root) {
+            Expr::Path(p) => (None, p.segs),
+            other => (Some(other), Vec::new()),
+        };
+        for a in access_chain {
+            match a {
+                AccessExpr::Dot(E::Identifier(i)) => segs.push(Seg::Key(i.value.as_str().into())),
+                AccessExpr::Subscript(Subscript::Index { index }) => {
+                    let ix = self.expr(index);
+                    segs.push(Seg::Index(Box::new(ix)));
+                }
+                other => self.err("unsupported field access", other.span()),
             }
-            E::Like { .. } | E::ILike { .. } | E::SimilarTo { .. } => {
-                self.err("LIKE is not AWS IoT SQL; use regexp_matches()", e.span());
-                placeholder()
-            }
-            E::Between { .. } => {
-                self.err(
-                    "BETWEEN is not AWS IoT SQL; use x >= a AND x <= b",
-                    e.span(),
-                );
-                placeholder()
-            }
+        }
+        match base {
+            None => Expr::Path(Path { segs }),
+            Some(b) => Expr::Access(Box::new(b), Path { segs }),
+        }
+    }
+
+    /// `-x`, `+x`, `NOT x`. A negated number literal is folded, so `-9223372036854775808`
+    /// and `-1.5` are literals as AWS reads them, not a negation at run time.
+    fn unary(&mut self, e: &ast::Expr, op: &UnaryOperator, expr: &ast::Expr) -> Expr {
+        match op {
+            UnaryOperator::Minus => match self.expr(expr) {
+                Expr::Lit(Value::Number(n)) => {
+                    if let Some(i) = n.as_i64().and_then(i64::checked_neg) {
+                        Expr::Lit(Value::from(i))
+                    } else {
+                        let f = n.as_f64().unwrap_or(0.0);
+                        Expr::Lit(
+                            serde_json::Number::from_f64(-f)
+                                .map(Value::Number)
+                                .unwrap_or(Value::Null),
+                        )
+                    }
+                }
+                Expr::Dec(d) => Expr::Dec(super::decimal::neg(d)),
+                other => Expr::Neg(Box::new(other)),
+            },
+            UnaryOperator::Plus => self.expr(expr),
+            UnaryOperator::Not => Expr::Not(self.boxed(expr)),
             other => {
+                self.err(format!("unsupported operator {other}"), e.span());
+                placeholder()
+            }
+        }
+    }
+
+    /// Arithmetic, comparison and logic; other sqlparser operators are not AWS IoT SQL.
+    fn binary(&mut self, left: &ast::Expr, op: &BinaryOperator, right: &ast::Expr) -> Expr {
+        let l = self.boxed(left);
+        let r = self.boxed(right);
+        match op {
+            BinaryOperator::Plus => Expr::Arith(ArithOp::Add, l, r),
+            BinaryOperator::Minus => Expr::Arith(ArithOp::Sub, l, r),
+            BinaryOperator::Multiply => Expr::Arith(ArithOp::Mul, l, r),
+            BinaryOperator::Divide => Expr::Arith(ArithOp::Div, l, r),
+            BinaryOperator::Modulo => Expr::Arith(ArithOp::Rem, l, r),
+            BinaryOperator::Eq => Expr::Cmp(CmpOp::Eq, l, r),
+            BinaryOperator::NotEq => Expr::Cmp(CmpOp::Ne, l, r),
+            BinaryOperator::Gt => Expr::Cmp(CmpOp::Gt, l, r),
+            BinaryOperator::GtEq => Expr::Cmp(CmpOp::Ge, l, r),
+            BinaryOperator::Lt => Expr::Cmp(CmpOp::Lt, l, r),
+            BinaryOperator::LtEq => Expr::Cmp(CmpOp::Le, l, r),
+            BinaryOperator::And => Expr::And(l, r),
+            BinaryOperator::Or => Expr::Or(l, r),
+            other => {
+                let at = operator_span(left, right);
                 self.err(
-                    format!("unsupported expression in AWS IoT SQL: {other}"),
-                    other.span(),
+                    format!("operator {other} is not supported in AWS IoT SQL"),
+                    at,
                 );
                 placeholder()
             }
         }
+    }
+
+    /// `CAST(x AS type)` to one of the types AWS IoT SQL names.
+    fn cast(&mut self, e: &ast::Expr, expr: &ast::Expr, data_type: &DataType) -> Expr {
+        let inner = self.boxed(expr);
+        match cast_target(data_type) {
+            Some(t) => Expr::Cast(inner, t),
+            None => {
+                self.err(
+                    format!(
+                        "cannot cast to {data_type}; use Int, Integer, Decimal, Double, Bool, Boolean, String or Varchar"
+                    ),
+                    e.span(),
+                );
+                placeholder()
+            }
+        }
+    }
+
+    /// `substring(string, start[, end])`; sqlparser parses it specially, and also accepts the
+    /// `FROM`/`FOR` form AWS does not.
+    fn substring(
+        &mut self,
+        e: &ast::Expr,
+        expr: &ast::Expr,
+        from: Option<&ast::Expr>,
+        until: Option<&ast::Expr>,
+        special: bool,
+    ) -> Expr {
+        if !special {
+            self.err(
+                "use substring(string, start[, end]); FROM/FOR syntax is not AWS IoT SQL",
+                e.span(),
+            );
+        }
+        let mut args = vec![self.expr(expr)];
+        match from {
+            Some(f) => args.push(self.expr(f)),
+            None => self.err("substring needs 2 or 3 arguments", e.span()),
+        }
+        if let Some(f) = until {
+            args.push(self.expr(f));
+        }
+        Expr::Call(Func::Substring, args)
+    }
+
+    /// What sqlparser reads but AWS IoT SQL does not have: an error naming what to use
+    /// instead, and a placeholder so compiling goes on and finds the other mistakes.
+    fn refused(&mut self, e: &ast::Expr) -> Expr {
+        use ast::Expr as E;
+        let msg = match e {
+            E::IsNull(_) | E::IsNotNull(_) => {
+                "IS [NOT] NULL is not AWS IoT SQL; use isNull(x) or isUndefined(x)".to_owned()
+            }
+            E::In { .. } => {
+                "IN takes one array expression on the right, e.g. x IN ['a', 'b'] or x IN arr"
+                    .to_owned()
+            }
+            E::Like { .. } | E::ILike { .. } | E::SimilarTo { .. } => {
+                "LIKE is not AWS IoT SQL; use regexp_matches()".to_owned()
+            }
+            E::Between { .. } => "BETWEEN is not AWS IoT SQL; use x >= a AND x <= b".to_owned(),
+            other => format!("unsupported expression in AWS IoT SQL: {other}"),
+        };
+        self.err(msg, e.span());
+        placeholder()
     }
 
     fn literal(&mut self, v: &ast::Value, span: Span) -> Expr {
@@ -693,6 +717,8 @@ impl Compiler<'_> {
         }
     }
 
+    /// A function call: its arguments, then what the name resolves to (a function Weir
+    /// has, one that calls an AWS service, one not supported, or a typo with a suggestion).
     fn function(&mut self, f: &ast::Function) -> Expr {
         let span = f.name.span();
         let name = match f.name.0.as_slice() {
@@ -702,6 +728,51 @@ impl Compiler<'_> {
                 return placeholder();
             }
         };
+        let args = self.function_args(f, &name, span);
+        let resolved = functions::resolve(&name);
+        if let Resolved::Known {
+            func: Func::Decode, ..
+        } = resolved
+        {
+            if let Some(Expr::Lit(Value::String(scheme))) = args.get(1) {
+                if scheme.eq_ignore_ascii_case("proto") {
+                    self.err(
+                        "decode(..., 'proto', ...) reads Protobuf descriptors from Amazon S3 and is not available in Weir",
+                        span,
+                    );
+                    return placeholder();
+                }
+            }
+        }
+        match resolved {
+            Resolved::Known { func, min, max } => {
+                self.known_function(func, (min, max), &name, args, span)
+            }
+            Resolved::Service => {
+                self.err(
+                    format!("function {name} calls an AWS service and is not available in Weir"),
+                    span,
+                );
+                placeholder()
+            }
+            Resolved::Unsupported(why) => {
+                self.err(format!("function {name} is not supported: {why}"), span);
+                placeholder()
+            }
+            Resolved::Unknown => {
+                let hint = functions::suggest(&name)
+                    .map(|s| format!("; did you mean {s}?"))
+                    .unwrap_or_default();
+                self.err(format!("unknown function {name}{hint}"), span);
+                placeholder()
+            }
+        }
+    }
+
+    /// The arguments of a call, each compiled (`*` is the payload); the clauses sqlparser
+    /// reads but AWS IoT SQL does not have (FILTER, OVER, DISTINCT, ...) are refused.
+    fn function_args(&mut self, f: &ast::Function, name: &str, span: Span) -> Vec<Expr> {
+        let mut args = Vec::new();
         if f.filter.is_some()
             || f.over.is_some()
             || !f.within_group.is_empty()
@@ -712,7 +783,6 @@ impl Compiler<'_> {
                 span,
             );
         }
-        let mut args = Vec::new();
         match &f.args {
             FunctionArguments::None => {}
             FunctionArguments::Subquery(q) => {
@@ -739,77 +809,53 @@ impl Compiler<'_> {
         if !matches!(f.parameters, FunctionArguments::None) {
             self.err(format!("{name}: unsupported argument syntax"), span);
         }
-        let resolved = functions::resolve(&name);
-        if let Resolved::Known {
-            func: Func::Decode, ..
-        } = resolved
-        {
-            if let Some(Expr::Lit(Value::String(scheme))) = args.get(1) {
-                if scheme.eq_ignore_ascii_case("proto") {
-                    self.err(
-                        "decode(..., 'proto', ...) reads Protobuf descriptors from Amazon S3 and is not available in Weir",
-                        span,
-                    );
-                    return placeholder();
-                }
-            }
+        args
+    }
+
+    /// A call of a function Weir has: the arity, the literal arguments known at compile
+    /// time, and a literal regex pattern compiled once here rather than per message.
+    fn known_function(
+        &mut self,
+        func: Func,
+        (min, max): (usize, usize),
+        name: &str,
+        args: Vec<Expr>,
+        span: Span,
+    ) -> Expr {
+        if args.len() < min || args.len() > max {
+            let want = if min == max {
+                format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            let plural = if want == "1" { "" } else { "s" };
+            self.err(
+                format!(
+                    "function {name} takes {want} argument{plural}, got {}",
+                    args.len()
+                ),
+                span,
+            );
+            return placeholder();
         }
-        match resolved {
-            Resolved::Known { func, min, max } => {
-                if args.len() < min || args.len() > max {
-                    let want = if min == max {
-                        format!("{min}")
-                    } else if max == usize::MAX {
-                        format!("at least {min}")
-                    } else {
-                        format!("{min} to {max}")
-                    };
-                    let plural = if want == "1" { "" } else { "s" };
-                    self.err(
-                        format!(
-                            "function {name} takes {want} argument{plural}, got {}",
-                            args.len()
-                        ),
-                        span,
-                    );
-                    return placeholder();
-                }
-                self.check_literals(func, &name, &args, span);
-                if matches!(
-                    func,
-                    Func::RegexpMatches | Func::RegexpReplace | Func::RegexpSubstr
-                ) {
-                    if let Some(Expr::Lit(Value::String(p))) = args.get(1) {
-                        match functions::compile_pattern(p) {
-                            Ok(re) => return Expr::CallRe(func, Box::new(re), args),
-                            Err(e) => {
-                                self.err(pattern_diag(&name, p, &e), span);
-                                return placeholder();
-                            }
-                        }
+        self.check_literals(func, name, &args, span);
+        if matches!(
+            func,
+            Func::RegexpMatches | Func::RegexpReplace | Func::RegexpSubstr
+        ) {
+            if let Some(Expr::Lit(Value::String(p))) = args.get(1) {
+                match functions::compile_pattern(p) {
+                    Ok(re) => return Expr::CallRe(func, Box::new(re), args),
+                    Err(e) => {
+                        self.err(pattern_diag(name, p, &e), span);
+                        return placeholder();
                     }
                 }
-                Expr::Call(func, args)
-            }
-            Resolved::Service => {
-                self.err(
-                    format!("function {name} calls an AWS service and is not available in Weir"),
-                    span,
-                );
-                placeholder()
-            }
-            Resolved::Unsupported(why) => {
-                self.err(format!("function {name} is not supported: {why}"), span);
-                placeholder()
-            }
-            Resolved::Unknown => {
-                let hint = functions::suggest(&name)
-                    .map(|s| format!("; did you mean {s}?"))
-                    .unwrap_or_default();
-                self.err(format!("unknown function {name}{hint}"), span);
-                placeholder()
             }
         }
+        Expr::Call(func, args)
     }
 
     /// Checks literal arguments whose validity is known at compile time.
