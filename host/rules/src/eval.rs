@@ -454,18 +454,7 @@ impl<'c, 'a> Evaluator<'c, 'a> {
                 Some(v) => Val::Ref(v),
                 None => Val::Undefined,
             },
-            Expr::Neg(x) => {
-                let v = self.eval(x, row);
-                match to_num(v.kind()) {
-                    Some(Num::Int(i)) => match i.checked_neg() {
-                        Some(n) => Val::int(n),
-                        None => dec_val(-(i as f64)),
-                    },
-                    Some(Num::Dec(d)) => dec_val(-d),
-                    Some(Num::Big(d)) => dec_num(decimal::neg(d)),
-                    None => Val::Undefined,
-                }
-            }
+            Expr::Neg(x) => negate(&self.eval(x, row)),
             Expr::Not(x) => match to_bool_operand(self.eval(x, row).kind()) {
                 Some(b) => Val::bool(!b),
                 None => Val::Undefined,
@@ -499,74 +488,83 @@ impl<'c, 'a> Evaluator<'c, 'a> {
             } => {
                 let n = self.eval(needle, row);
                 let h = self.eval(haystack, row);
-                match (n.kind(), h.kind()) {
-                    (Kind::Undefined, _) => Val::Undefined,
-                    (k, Kind::Arr(items)) => {
-                        let found = items.iter().any(|i| json_eq(k, kind_of(i)));
-                        Val::bool(found != *negated)
-                    }
-                    _ => Val::Undefined,
-                }
+                contains(&n, &h, *negated)
             }
             Expr::Case {
                 operand,
                 whens,
                 otherwise,
-            } => {
-                match operand {
-                    Some(op) => {
-                        let v = self.eval(op, row);
-                        // AWS: an Undefined subject makes the whole CASE
-                        // Undefined, ELSE included.
-                        if v.is_undefined() {
-                            return Val::Undefined;
-                        }
-                        for (w, then) in whens {
-                            let t = self.eval(w, row);
-                            if !t.is_undefined() && json_eq(v.kind(), t.kind()) {
-                                return self.eval(then, row);
-                            }
-                        }
-                    }
-                    None => {
-                        for (w, then) in whens {
-                            if is_true(&self.eval(w, row)) {
-                                return self.eval(then, row);
-                            }
-                        }
-                    }
-                }
-                match otherwise {
-                    Some(x) => self.eval(x, row),
-                    None => Val::Undefined,
-                }
-            }
+            } => self.case(operand.as_deref(), whens, otherwise.as_deref(), row),
             Expr::Call(f, args) => functions::call(self, *f, args, row),
             Expr::CallRe(f, re, args) => functions::call_re(self, *f, re, args, row),
             Expr::Cast(x, to) => {
                 let v = self.eval(x, row);
                 cast(v.kind(), *to)
             }
-            Expr::Object(fields) => {
-                let mut m = Map::new();
-                for (k, x) in fields {
-                    if let Some(v) = self.eval(x, row).into_json() {
-                        m.insert(k.to_string(), v);
-                    }
-                }
-                Val::Own(Value::Object(m))
-            }
-            Expr::Array(items) => {
-                let mut a = Vec::with_capacity(items.len());
-                for x in items {
-                    if let Some(v) = self.eval(x, row).into_json() {
-                        a.push(v);
-                    }
-                }
-                Val::Own(Value::Array(a))
-            }
+            Expr::Object(fields) => self.object(fields, row),
+            Expr::Array(items) => self.array(items, row),
             Expr::Subquery(q) => self.subquery(q, row),
         }
+    }
+
+    /// `CASE`: with a subject, the first `WHEN` equal to it; without, the first true one;
+    /// else `ELSE`, or Undefined.
+    fn case(
+        &mut self,
+        operand: Option<&'a Expr>,
+        whens: &'a [(Expr, Expr)],
+        otherwise: Option<&'a Expr>,
+        row: Option<&'a Value>,
+    ) -> Val<'a> {
+        match operand {
+            Some(op) => {
+                let v = self.eval(op, row);
+                // AWS: an Undefined subject makes the whole CASE
+                // Undefined, ELSE included.
+                if v.is_undefined() {
+                    return Val::Undefined;
+                }
+                for (w, then) in whens {
+                    let t = self.eval(w, row);
+                    if !t.is_undefined() && json_eq(v.kind(), t.kind()) {
+                        return self.eval(then, row);
+                    }
+                }
+            }
+            None => {
+                for (w, then) in whens {
+                    if is_true(&self.eval(w, row)) {
+                        return self.eval(then, row);
+                    }
+                }
+            }
+        }
+        match otherwise {
+            Some(x) => self.eval(x, row),
+            None => Val::Undefined,
+        }
+    }
+
+    /// `{'k': x, ...}`: a field whose value is Undefined is left out, as AWS does.
+    fn object(&mut self, fields: &'a [(Box<str>, Expr)], row: Option<&'a Value>) -> Val<'a> {
+        let mut m = Map::new();
+        for (k, x) in fields {
+            if let Some(v) = self.eval(x, row).into_json() {
+                m.insert(k.to_string(), v);
+            }
+        }
+        Val::Own(Value::Object(m))
+    }
+
+    /// `[x, ...]`: an Undefined element is left out, as AWS does.
+    fn array(&mut self, items: &'a [Expr], row: Option<&'a Value>) -> Val<'a> {
+        let mut a = Vec::with_capacity(items.len());
+        for x in items {
+            if let Some(v) = self.eval(x, row).into_json() {
+                a.push(v);
+            }
+        }
+        Val::Own(Value::Array(a))
     }
 
     fn subquery(&mut self, q: &'a Query, row: Option<&'a Value>) -> Val<'a> {
@@ -750,5 +748,32 @@ pub(crate) fn cast<'a>(k: Kind<'_>, to: CastTo) -> Val<'a> {
             Some(s) => Val::str(s.into_owned()),
             None => Val::Undefined,
         },
+    }
+}
+
+/// `-x`: an integer that would overflow (`-i64::MIN`) becomes a decimal; not a number is
+/// Undefined.
+fn negate<'a>(v: &Val<'_>) -> Val<'a> {
+    match to_num(v.kind()) {
+        Some(Num::Int(i)) => match i.checked_neg() {
+            Some(n) => Val::int(n),
+            None => dec_val(-(i as f64)),
+        },
+        Some(Num::Dec(d)) => dec_val(-d),
+        Some(Num::Big(d)) => dec_num(decimal::neg(d)),
+        None => Val::Undefined,
+    }
+}
+
+/// `needle [NOT] IN haystack`: Undefined unless the needle is defined and the haystack an
+/// array.
+fn contains<'a>(needle: &Val<'_>, haystack: &Val<'_>, negated: bool) -> Val<'a> {
+    match (needle.kind(), haystack.kind()) {
+        (Kind::Undefined, _) => Val::Undefined,
+        (k, Kind::Arr(items)) => {
+            let found = items.iter().any(|i| json_eq(k, kind_of(i)));
+            Val::bool(found != negated)
+        }
+        _ => Val::Undefined,
     }
 }
