@@ -270,7 +270,7 @@ impl Firehose {
         bc.account_id = config.account_id.clone();
         let buffer = Streams::open(bc)?;
         let specs = load_catalog(&catalog_path(&config.dir))?;
-        let implicit_specs = crate::implicit::load(&config.dir)?;
+        let implicit_specs = crate::implicit::load_live(&config.dir, &buffer)?;
         let uids = specs
             .iter()
             .chain(implicit_specs.iter().map(|s| &s.spec))

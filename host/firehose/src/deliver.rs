@@ -450,7 +450,7 @@ fn send_http(
     }
 }
 
-fn load_checkpoint(path: &Path) -> Result<Option<String>> {
+pub(crate) fn load_checkpoint(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => {
             let s = s.trim();

@@ -12,10 +12,11 @@
 //! - Its buffering is the action's exact `buffer_bytes` and `buffer_interval_ms`, not
 //!   Firehose's whole MiB and seconds.
 //!
-//! A stream whose action is gone keeps delivering what its buffer holds; it is kept in the
-//! catalog (an action that comes back finds its buffer again). [`Firehose::flush_implicit`]
-//! delivers every implicit stream's buffer now, whatever its hints: `weir run`'s clean stop
-//! and `weir demo` call it, so their archives are complete when they return.
+//! A stream whose action is gone keeps delivering what its buffer holds (an action that
+//! comes back finds its buffer again); once a start finds it fully delivered it is removed.
+//! [`Firehose::flush_implicit`] delivers every implicit stream's buffer now, whatever its
+//! hints: `weir run`'s clean stop and `weir demo` call it, so their archives are complete
+//! when they return.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -181,6 +182,41 @@ pub(crate) struct Stored {
 
 fn catalog_path(dir: &Path) -> PathBuf {
     dir.join("implicit.json")
+}
+
+/// The implicit streams under `dir` that still hold records to deliver. One whose buffer is
+/// fully delivered is dropped from the catalog (saved at once; `catalog::sweep_orphans`
+/// then removes its buffer and checkpoint): a stream whose action is gone does not stay
+/// forever, and an action that comes back gets a new, empty one.
+pub(crate) fn load_live(dir: &Path, buffer: &Streams) -> Result<Vec<Stored>> {
+    let stored = load(dir)?;
+    let total = stored.len();
+    let live: Vec<Stored> = stored
+        .into_iter()
+        .filter(|s| !drained(dir, buffer, &s.spec.uid))
+        .collect();
+    if live.len() != total {
+        save(dir, &live)?;
+    }
+    Ok(live)
+}
+
+/// Whether every record in the buffer of `uid` is past its delivery checkpoint. Anything
+/// unclear (no checkpoint file that can be read, no buffer) counts as not drained.
+fn drained(dir: &Path, buffer: &Streams, uid: &str) -> bool {
+    let Ok(checkpoint) =
+        crate::deliver::load_checkpoint(&crate::deliver::checkpoint_path(dir, uid))
+    else {
+        return false;
+    };
+    let start = match checkpoint {
+        Some(seq) => weir_streams::StartPosition::AfterSequence(seq),
+        None => weir_streams::StartPosition::TrimHorizon,
+    };
+    buffer
+        .get_shard_iterator(&buffer_name(uid), &weir_streams::shard_id(0), &start)
+        .and_then(|it| buffer.get_records(&it, 1))
+        .is_ok_and(|page| page.records.is_empty())
 }
 
 /// The implicit catalog under `dir` (empty when there is none yet).
@@ -600,6 +636,12 @@ mod tests {
             got.keys().all(|k| k.contains("/rule-1-firehose-1-")),
             "{got:?}"
         );
+        // Everything delivered: the next start drops the stream, buffer and checkpoint too.
+        drop((s, fh));
+        let fh = open(dir.path(), &rt);
+        assert!(load(&dir.path().join("fh")).expect("catalog").is_empty());
+        assert!(fh.inner.buffer.list_streams().is_empty());
+        assert!(lock(&fh.inner.implicit).is_empty());
     }
 
     #[test]
@@ -608,7 +650,7 @@ mod tests {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let fh = open(dir.path(), &rt);
         let mut w = want(dir.path());
-        w.buffer_bytes = 1000;
+        w.buffer_bytes = 0;
         assert!(fh.implicit_stream(&w).is_err());
         let mut w = want(dir.path());
         w.buffer_interval = Duration::from_secs(901);
