@@ -37,7 +37,6 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "weir-firehose-model",
             "weir-streams",
-            "weir-delivery",
             "weir-rules",
             "weir-aws-client",
             "weir-support",
