@@ -56,6 +56,11 @@ pub const BUFFER_SIZE_MIB: Bounds = Bounds { min: 1, max: 128 };
 pub const HTTP_BUFFER_SIZE_MIB: Bounds = Bounds { min: 1, max: 64 };
 /// `BufferingHints.IntervalInSeconds`, every destination.
 pub const BUFFER_INTERVAL_S: Bounds = Bounds { min: 0, max: 900 };
+/// A folder-mode `firehose` rule action's `buffer_bytes`: it counts bytes, not MiB, so any
+/// size from 1 byte up to the largest `SizeInMBs`.
+pub const MAX_ACTION_BUFFER_BYTES: u64 = BUFFER_SIZE_MIB.max as u64 * 1024 * 1024;
+/// The largest `IntervalInSeconds`, in the milliseconds of an action's `buffer_interval_ms`.
+pub const MAX_ACTION_BUFFER_INTERVAL_MS: u64 = BUFFER_INTERVAL_S.max as u64 * 1000;
 /// `RetryOptions.DurationInSeconds`.
 pub const RETRY_DURATION_S: Bounds = Bounds { min: 0, max: 7200 };
 /// A Lambda processor's `NumberOfRetries`.

@@ -247,15 +247,14 @@ impl<'i> Ctx<'i> {
             &p.key("buffer_bytes"),
             a.buffer_bytes.filter(|_| direct),
             u64::from(hints.default.size_mib) * MIB,
-            // Any size up to Firehose's largest: the action counts bytes, not MiB.
-            1..u64::from(hints.size_mib.max) * MIB + 1,
+            1..weir_firehose_model::MAX_ACTION_BUFFER_BYTES + 1,
             " bytes",
         );
         let interval = self.ranged(
             &p.key("buffer_interval_ms"),
             a.buffer_interval_ms.filter(|_| direct),
             u64::from(hints.default.interval_s) * 1000,
-            u64::from(hints.interval_s.min) * 1000..u64::from(hints.interval_s.max) * 1000 + 1,
+            0..weir_firehose_model::MAX_ACTION_BUFFER_INTERVAL_MS + 1,
             " ms",
         );
         root.map(|root| {
