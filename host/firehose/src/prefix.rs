@@ -16,6 +16,7 @@
 //! never depend on the wall clock.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use weir_rules::datefmt::{self, DateSyntax, DateToken};
 
 /// AWS's limit on `Prefix` and `ErrorOutputPrefix` (the API's `maxLength`).
 pub const MAX_PREFIX_LEN: usize = 1024;
@@ -71,15 +72,6 @@ pub enum PrefixError {
     TooLong { kind: PrefixKind, len: usize },
     #[error("{kind} {template:?}: contains a NUL byte")]
     Nul { kind: PrefixKind, template: String },
-}
-
-/// One piece of a timestamp pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum TsPart {
-    Literal(String),
-    /// A pattern letter and how many times it is repeated (`MMM` is `('M', 3)`), checked by
-    /// [`field_supported`] when parsed.
-    Field(char, usize),
 }
 
 /// Whether `DateTimeFormatter` (in the English locale Firehose formats with) takes the letter
@@ -168,7 +160,7 @@ fn render_field(out: &mut String, c: char, n: usize, at: &DateTime<Utc>) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Literal(String),
-    Timestamp(Vec<TsPart>),
+    Timestamp(Vec<DateToken>),
     RandomString,
     ErrorOutputType,
     /// `!{partitionKeyFromQuery:NAME}`: a dynamic-partitioning key of the object's records.
@@ -184,14 +176,14 @@ pub struct KeyTemplate {
 /// Firehose's default time folders, `yyyy/MM/dd/HH/`.
 fn default_time_folders() -> Segment {
     Segment::Timestamp(vec![
-        TsPart::Field('y', 4),
-        TsPart::Literal("/".into()),
-        TsPart::Field('M', 2),
-        TsPart::Literal("/".into()),
-        TsPart::Field('d', 2),
-        TsPart::Literal("/".into()),
-        TsPart::Field('H', 2),
-        TsPart::Literal("/".into()),
+        DateToken::Field('y', 4),
+        DateToken::Literal("/".into()),
+        DateToken::Field('M', 2),
+        DateToken::Literal("/".into()),
+        DateToken::Field('d', 2),
+        DateToken::Literal("/".into()),
+        DateToken::Field('H', 2),
+        DateToken::Literal("/".into()),
     ])
 }
 
@@ -313,8 +305,8 @@ impl KeyTemplate {
                 Segment::Timestamp(parts) => {
                     for p in parts {
                         match p {
-                            TsPart::Literal(l) => out.push_str(l),
-                            TsPart::Field(c, n) => render_field(&mut out, *c, *n, at),
+                            DateToken::Literal(l) => out.push_str(l),
+                            DateToken::Field(c, n) => render_field(&mut out, *c, *n, at),
                         }
                     }
                 }
@@ -400,61 +392,14 @@ fn parse_expression(expr: &str, kind: PrefixKind, template: &str) -> Result<Segm
     }
 }
 
-/// Parses the supported subset of `DateTimeFormatter` patterns.
-fn parse_timestamp_pattern(pattern: &str) -> Result<Vec<TsPart>, String> {
+/// Parses the supported subset of `DateTimeFormatter` patterns (with IoT SQL's tokenizer,
+/// `weir_rules::datefmt`, in `DateTimeFormatter` syntax).
+fn parse_timestamp_pattern(pattern: &str) -> Result<Vec<DateToken>, String> {
     if pattern.is_empty() {
         return Err("empty pattern".into());
     }
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut parts = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' {
-            // Quoted literal; `''` is a literal quote, inside or outside quotes.
-            if chars.get(i + 1) == Some(&'\'') {
-                parts.push(TsPart::Literal("'".into()));
-                i += 2;
-                continue;
-            }
-            let mut lit = String::new();
-            let mut j = i + 1;
-            loop {
-                match chars.get(j) {
-                    None => return Err("unterminated quote".into()),
-                    Some('\'') if chars.get(j + 1) == Some(&'\'') => {
-                        lit.push('\'');
-                        j += 2;
-                    }
-                    Some('\'') => break,
-                    Some(&ch) => {
-                        lit.push(ch);
-                        j += 1;
-                    }
-                }
-            }
-            parts.push(TsPart::Literal(lit));
-            i = j + 1;
-        } else if c.is_ascii_alphabetic() {
-            let mut n = 1;
-            while chars.get(i + n) == Some(&c) {
-                n += 1;
-            }
-            if !field_supported(c, n) {
-                let run: String = std::iter::repeat_n(c, n).collect();
-                return Err(format!("field `{run}` is not supported"));
-            }
-            parts.push(TsPart::Field(c, n));
-            i += n;
-        } else if matches!(c, '[' | ']' | '{' | '}' | '#') {
-            // Reserved by DateTimeFormatter (optional sections, future use).
-            return Err(format!("reserved character `{c}`"));
-        } else {
-            parts.push(TsPart::Literal(c.to_string()));
-            i += 1;
-        }
-    }
-    Ok(parts)
+    datefmt::tokenize(pattern, DateSyntax::DateTimeFormatter, field_supported)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -585,6 +530,22 @@ mod tests {
             p.error.render(&at(), "r", "processing-failed"),
             "err/processing-failed/2026/03/07/09/"
         );
+    }
+
+    #[test]
+    fn timestamp_pattern_errors_say_why() {
+        for (pattern, reason) in [
+            ("yyyy[MM]", "reserved character `[`"),
+            ("'open", "unterminated quote"),
+            ("hhh", "field `hhh` is not supported"),
+            ("", "empty pattern"),
+        ] {
+            let r = KeyTemplate::parse(&format!("!{{timestamp:{pattern}}}"), PrefixKind::Data);
+            assert!(
+                matches!(&r, Err(PrefixError::BadTimestampPattern { reason: why, .. }) if why == reason),
+                "{pattern}: {r:?}"
+            );
+        }
     }
 
     /// Java's `DateTimeFormatter` letters Firehose's custom prefixes accept, in UTC and
