@@ -171,8 +171,19 @@ impl<'i> Ctx<'i> {
                 Some("at least one \"NAME TYPE\" column, e.g. \"speed double\"".to_owned()),
             );
         }
+        let columns = self.table_columns(p, &full, &t.columns);
+        TableSchema {
+            database: t.database,
+            table: t.table,
+            columns,
+        }
+    }
+
+    /// A table's `"NAME TYPE"` columns: each with a type (one `HiveType::parse` takes, the
+    /// parser the Parquet writer uses) and a name of its own, case-insensitively.
+    fn table_columns(&mut self, p: &KeyPath, full: &str, raw: &[String]) -> Vec<(String, String)> {
         let mut columns: Vec<(String, String)> = Vec::new();
-        for (j, c) in t.columns.iter().enumerate() {
+        for (j, c) in raw.iter().enumerate() {
             let cp = p.key("columns").index(j);
             let Some((name, ty)) = c.trim().split_once(char::is_whitespace) else {
                 self.err(
@@ -199,11 +210,7 @@ impl<'i> Ctx<'i> {
             }
             columns.push((name.to_owned(), ty.to_owned()));
         }
-        TableSchema {
-            database: t.database,
-            table: t.table,
-            columns,
-        }
+        columns
     }
 
     /// An optional integer within `range`, or an error at `path`.
