@@ -23,7 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use weir_support::framed::{self, FrameBatch, Limits, RecoverError, Visit, FRAME_HEADER_LEN};
+use weir_support::framed::{self, FrameBatch, FrameLimits, RecoverError, Visit, FRAME_HEADER_LEN};
 
 use super::fsutil::{self, IoAt};
 
@@ -36,7 +36,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// Values: at most DynamoDB's 400 KiB item size.
 pub const MAX_VALUE_BYTES: usize = 400 * 1024;
 /// An entry's body: op, key length, key, value.
-const LIMITS: Limits = Limits::new(3, (3 + MAX_KEY_BYTES + MAX_VALUE_BYTES) as u32);
+const LIMITS: FrameLimits = FrameLimits::new(3, (3 + MAX_KEY_BYTES + MAX_VALUE_BYTES) as u32);
 /// Below this log size, automatic compaction is not worth a rewrite.
 const AUTO_COMPACT_MIN_BYTES: u64 = 1024 * 1024;
 

@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use weir_plugins::Record;
-use weir_support::framed::{self, FrameBatch, Limits, Visit};
+use weir_support::framed::{self, FrameBatch, FrameLimits, Visit};
 use weir_support::lock;
 
 /// The spool files this process's pipelines hold open. A plan built while another runs (a
@@ -93,7 +93,7 @@ pub struct Spool {
 }
 
 /// Entries larger than this are corrupt: a record is at most a few MiB.
-const LIMITS: Limits = Limits::new(0, 256 << 20);
+const LIMITS: FrameLimits = FrameLimits::new(0, 256 << 20);
 
 /// A name for this process's spool files that no other run or plan uses.
 fn generation() -> String {

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use weir_support::framed::{self, FrameBatch, FrameSizeError, Limits, Visit, WalkEnd};
+use weir_support::framed::{self, FrameBatch, FrameLimits, FrameSizeError, Visit, WalkEnd};
 
 use super::backend::{SegmentFile, StorageBackend};
 use super::error::{Result, StreamsError};
@@ -25,7 +25,7 @@ pub const BODY_FIXED_LEN: usize = 18;
 /// Anything larger is a corrupt length field (records are at most 10 MiB + key).
 pub const MAX_BODY_LEN: usize = 11 * 1024 * 1024;
 /// The body lengths a segment can hold.
-const LIMITS: Limits = Limits::new(BODY_FIXED_LEN as u32, MAX_BODY_LEN as u32);
+const LIMITS: FrameLimits = FrameLimits::new(BODY_FIXED_LEN as u32, MAX_BODY_LEN as u32);
 const INDEX_MAGIC: &[u8; 8] = b"WEIRIDX1";
 
 /// Tunables of the log.

@@ -6,7 +6,7 @@
 //! to themselves is the file header before the first frame (a segment's 32 bytes, the table's
 //! magic, none for a spool), what a body holds, and what to do about damage:
 //!
-//! - [`Limits`]: which body lengths are plausible. A length outside them is damage, found
+//! - [`FrameLimits`]: which body lengths are plausible. A length outside them is damage, found
 //!   before anything is read, so a flipped length bit cannot make a reader allocate gigabytes.
 //! - [`walk`]: visits the intact frames of a range in order and stops at the first damage,
 //!   saying what it was ([`Damage`]) and where. The streams log cuts its active segment there
@@ -33,15 +33,15 @@ const CHUNK: usize = 256 * 1024;
 
 /// The body lengths a log can have written; anything else is a damaged length field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct FrameLimits {
     pub min_body: u32,
     pub max_body: u32,
 }
 
-impl Limits {
+impl FrameLimits {
     /// Bodies of `min_body..=max_body` bytes.
-    pub const fn new(min_body: u32, max_body: u32) -> Limits {
-        Limits { min_body, max_body }
+    pub const fn new(min_body: u32, max_body: u32) -> FrameLimits {
+        FrameLimits { min_body, max_body }
     }
 
     fn allows(&self, len: u64) -> bool {
@@ -53,7 +53,7 @@ impl Limits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameSizeError {
     pub body_len: usize,
-    pub limits: Limits,
+    pub limits: FrameLimits,
 }
 
 impl fmt::Display for FrameSizeError {
@@ -78,12 +78,12 @@ impl From<FrameSizeError> for io::Error {
 #[derive(Debug, Clone)]
 pub struct FrameBatch {
     buf: Vec<u8>,
-    limits: Limits,
+    limits: FrameLimits,
 }
 
 impl FrameBatch {
     /// An empty batch for a log with `limits`, with room for `bytes` of frames.
-    pub fn with_capacity(limits: Limits, bytes: usize) -> FrameBatch {
+    pub fn with_capacity(limits: FrameLimits, bytes: usize) -> FrameBatch {
         FrameBatch {
             buf: Vec::with_capacity(bytes),
             limits,
@@ -92,7 +92,7 @@ impl FrameBatch {
 
     /// A batch that begins with a file's `header` (a rewritten log, header and frames in one
     /// write): the offsets [`FrameBatch::push`] returns are then offsets in the file.
-    pub fn with_header(limits: Limits, header: &[u8], bytes: usize) -> FrameBatch {
+    pub fn with_header(limits: FrameLimits, header: &[u8], bytes: usize) -> FrameBatch {
         let mut buf = Vec::with_capacity(header.len() + bytes);
         buf.extend_from_slice(header);
         FrameBatch { buf, limits }
@@ -223,7 +223,7 @@ impl ReadAt for std::fs::File {
 pub enum Damage {
     /// The data ends inside the frame: a write cut short.
     Torn,
-    /// The length field is outside the log's [`Limits`]: where the next frame starts is unknown.
+    /// The length field is outside the log's [`FrameLimits`]: where the next frame starts is unknown.
     BadLength(u32),
     /// The body fails its checksum; `frame_len` (header and body) is what its length claims.
     BadChecksum { frame_len: u64 },
@@ -287,7 +287,7 @@ fn fill<S: ReadAt + ?Sized>(
 }
 
 /// Checks a frame header against `limits`: the body length, or the damage.
-fn body_len(head: &[u8], limits: Limits) -> Result<usize, Damage> {
+fn body_len(head: &[u8], limits: FrameLimits) -> Result<usize, Damage> {
     let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
     if !limits.allows(u64::from(len)) {
         return Err(Damage::BadLength(len));
@@ -307,7 +307,7 @@ pub fn walk<S: ReadAt + ?Sized>(
     src: &S,
     start: u64,
     end: u64,
-    limits: Limits,
+    limits: FrameLimits,
     visit: impl FnMut(&[u8], u64) -> Visit,
 ) -> io::Result<WalkEnd> {
     walk_chunked(src, start, end, limits, CHUNK, visit)
@@ -318,7 +318,7 @@ fn walk_chunked<S: ReadAt + ?Sized>(
     src: &S,
     start: u64,
     end: u64,
-    limits: Limits,
+    limits: FrameLimits,
     chunk: usize,
     mut visit: impl FnMut(&[u8], u64) -> Visit,
 ) -> io::Result<WalkEnd> {
@@ -379,7 +379,7 @@ pub fn read_frame<S: ReadAt + ?Sized>(
     src: &S,
     offset: u64,
     end: u64,
-    limits: Limits,
+    limits: FrameLimits,
 ) -> io::Result<Result<Vec<u8>, Damage>> {
     let remaining = usize::try_from(end.saturating_sub(offset)).unwrap_or(usize::MAX);
     let mut frame = Vec::new();
@@ -473,7 +473,7 @@ pub fn recover<S: ReadAt + ?Sized>(
     src: &S,
     start: u64,
     end: u64,
-    limits: Limits,
+    limits: FrameLimits,
     mut visit: impl FnMut(&[u8], u64) -> Visit,
 ) -> Result<Recovered, RecoverError> {
     let mut out = Recovered {

@@ -4,9 +4,9 @@
 use super::*;
 use proptest::prelude::*;
 
-const ANY: Limits = Limits::new(0, 1 << 20);
+const ANY: FrameLimits = FrameLimits::new(0, 1 << 20);
 
-fn batch(bodies: &[Vec<u8>], limits: Limits) -> (Vec<u8>, Vec<u64>) {
+fn batch(bodies: &[Vec<u8>], limits: FrameLimits) -> (Vec<u8>, Vec<u64>) {
     let mut b = FrameBatch::with_capacity(limits, 0);
     let offsets = bodies
         .iter()
@@ -16,7 +16,7 @@ fn batch(bodies: &[Vec<u8>], limits: Limits) -> (Vec<u8>, Vec<u64>) {
 }
 
 /// Every body a walk visits, with the walk's end.
-fn walked(bytes: &[u8], limits: Limits, chunk: usize) -> (Vec<Vec<u8>>, WalkEnd) {
+fn walked(bytes: &[u8], limits: FrameLimits, chunk: usize) -> (Vec<Vec<u8>>, WalkEnd) {
     let mut seen = Vec::new();
     let end = walk_chunked(bytes, 0, bytes.len() as u64, limits, chunk, |body, _| {
         seen.push(body.to_vec());
@@ -50,7 +50,7 @@ fn frames_are_length_crc32c_body_little_endian() {
 
 #[test]
 fn a_body_outside_the_limits_is_refused_and_leaves_the_batch_as_it_was() {
-    let limits = Limits::new(2, 4);
+    let limits = FrameLimits::new(2, 4);
     let mut b = FrameBatch::with_capacity(limits, 0);
     b.push_body(b"ok").expect("fits");
     let before = b.bytes().to_vec();
@@ -147,7 +147,7 @@ fn walk_starts_mid_file_and_stops_where_the_visitor_says() {
 
 #[test]
 fn a_length_outside_the_limits_stops_the_walk_before_reading_the_body() {
-    let limits = Limits::new(3, 10);
+    let limits = FrameLimits::new(3, 10);
     let (mut bytes, _) = batch(&[b"abc".to_vec(), b"defg".to_vec()], limits);
     bytes[11..15].copy_from_slice(&u32::MAX.to_le_bytes());
     let (seen, end) = walked(&bytes, limits, CHUNK);
@@ -252,8 +252,8 @@ fn recover_skips_one_damaged_frame_in_the_middle_and_cuts_a_damaged_last_one() {
 
 #[test]
 fn recover_cuts_a_zero_tail_and_refuses_other_garbage() {
-    let (bytes, _) = batch(&[b"abc".to_vec()], Limits::new(1, 100));
-    let limits = Limits::new(1, 100);
+    let (bytes, _) = batch(&[b"abc".to_vec()], FrameLimits::new(1, 100));
+    let limits = FrameLimits::new(1, 100);
     let mut zeros = bytes.clone();
     zeros.extend_from_slice(&[0; 100]);
     let r = recover(&zeros[..], 0, zeros.len() as u64, limits, |_, _| {
@@ -283,7 +283,7 @@ fn recover_cuts_a_zero_tail_and_refuses_other_garbage() {
 
 #[test]
 fn read_frame_returns_one_checked_body() {
-    let limits = Limits::new(1, 64);
+    let limits = FrameLimits::new(1, 64);
     let (bytes, offsets) = batch(&[b"first".to_vec(), b"second".to_vec()], limits);
     let end = bytes.len() as u64;
     let read = |bytes: &[u8], at, end| read_frame(bytes, at, end, limits).expect("slice");
