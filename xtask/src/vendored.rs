@@ -156,7 +156,11 @@ pub fn pristine_crate(root: &Path) -> Result<Vec<u8>> {
     if let Some(dir) = cache.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    std::fs::write(&cache, &bytes).with_context(|| format!("cannot write {}", cache.display()))?;
+    // Written aside and renamed, so a concurrent run never reads half a file.
+    let partial = cache.with_extension(format!("crate.{}", std::process::id()));
+    std::fs::write(&partial, &bytes)
+        .and_then(|()| std::fs::rename(&partial, &cache))
+        .with_context(|| format!("cannot write {}", cache.display()))?;
     Ok(bytes)
 }
 
