@@ -362,117 +362,144 @@ fn shown(v: &Val) -> String {
 }
 
 impl Model {
+    /// Checks `v` against shape `name`: every constraint a value breaks is a violation,
+    /// collected in `req` so the error lists them all; a value of the wrong type is an error
+    /// at once. One method per kind of shape.
     fn value(&self, name: &str, v: &Val, at: &str, req: &mut Req<'_>) -> Result<(), ApiError> {
         let Some(shape) = self.shapes.get(name) else {
             return Ok(());
         };
         match shape.kind {
-            Kind::Structure => {
-                let Val::Map(_) = v else {
-                    return Err(type_error(v, "a structure", at));
-                };
-                for (member, member_shape) in &shape.members {
-                    let child = join(at, member);
-                    match v.get(member) {
-                        None | Some(Val::Null) => {
-                            if shape.required.contains(member) {
-                                req.violation(None, &child, "Member must not be null");
-                            }
-                        }
-                        Some(x) => self.value(member_shape, x, &child, req)?,
+            Kind::Structure => self.structure(shape, v, at, req),
+            Kind::List => self.list(shape, v, at, req),
+            Kind::Map => self.map(shape, v, at, req),
+            _ => scalar(shape, v, at, req),
+        }
+    }
+
+    /// A structure: its required members present, each member checked against its shape.
+    fn structure(
+        &self,
+        shape: &Shape,
+        v: &Val,
+        at: &str,
+        req: &mut Req<'_>,
+    ) -> Result<(), ApiError> {
+        let Val::Map(_) = v else {
+            return Err(type_error(v, "a structure", at));
+        };
+        for (member, member_shape) in &shape.members {
+            let child = join(at, member);
+            match v.get(member) {
+                None | Some(Val::Null) => {
+                    if shape.required.contains(member) {
+                        req.violation(None, &child, "Member must not be null");
                     }
                 }
+                Some(x) => self.value(member_shape, x, &child, req)?,
             }
-            Kind::List => {
-                let Val::Arr(items) = v else {
-                    return Err(type_error(v, "a List", at));
-                };
-                let mut len = Vec::new();
-                shape.length(items.len(), &mut len);
-                let member = shape.member.as_deref().and_then(|m| self.shapes.get(m));
-                match member {
-                    Some(ms) if ms.is_scalar() => {
-                        let mut bad = false;
-                        for item in items {
-                            bad |= !ms.broken(item, at)?.is_empty();
-                        }
-                        for c in &len {
-                            req.violation(Some(&shown(v)), at, c);
-                        }
-                        if bad {
-                            let c = format!("Member must satisfy constraint: {}", ms.nested());
-                            req.violation(Some(&shown(v)), at, &c);
-                        }
-                    }
-                    _ => {
-                        // Lists of structures are not printed (Java prints object ids).
-                        for c in &len {
-                            let summary = if items.is_empty() { "[]" } else { "[...]" };
-                            req.violation(Some(summary), at, c);
-                        }
-                        if let Some(m) = &shape.member {
-                            for (i, item) in items.iter().enumerate() {
-                                self.value(m, item, &format!("{at}.{}.member", i + 1), req)?;
-                            }
-                        }
-                    }
+        }
+        Ok(())
+    }
+
+    /// A list: its length, then its items. Scalar items are summed up in one violation for
+    /// the list (as AWS does); structures are checked one by one at `at.N.member`.
+    fn list(&self, shape: &Shape, v: &Val, at: &str, req: &mut Req<'_>) -> Result<(), ApiError> {
+        let Val::Arr(items) = v else {
+            return Err(type_error(v, "a List", at));
+        };
+        let mut len = Vec::new();
+        shape.length(items.len(), &mut len);
+        let member = shape.member.as_deref().and_then(|m| self.shapes.get(m));
+        match member {
+            Some(ms) if ms.is_scalar() => {
+                let mut bad = false;
+                for item in items {
+                    bad |= !ms.broken(item, at)?.is_empty();
                 }
-            }
-            Kind::Map => {
-                let Val::Map(entries) = v else {
-                    return Err(type_error(v, "a Map", at));
-                };
-                let mut len = Vec::new();
-                shape.length(entries.len(), &mut len);
                 for c in &len {
                     req.violation(Some(&shown(v)), at, c);
                 }
-                let key = shape.key.as_deref().and_then(|k| self.shapes.get(k));
-                let value = shape.value.as_deref().and_then(|k| self.shapes.get(k));
-                let (mut bad_key, mut bad_value) = (false, false);
-                for (k, x) in entries {
-                    if let Some(ks) = key {
-                        bad_key |= !ks.broken(&Val::Str(k.clone()), at)?.is_empty();
-                    }
-                    match value {
-                        Some(vs) if vs.is_scalar() => {
-                            bad_value |= !vs.broken(x, at)?.is_empty();
-                        }
-                        Some(_) => {
-                            if let Some(vn) = &shape.value {
-                                self.value(vn, x, &format!("{at}.{k}"), req)?;
-                            }
-                        }
-                        None => {}
-                    }
-                }
-                if let (true, Some(ks)) = (bad_key, key) {
-                    let c = format!("Map keys must satisfy constraint: {}", ks.nested());
-                    req.violation(Some(&shown(v)), at, &c);
-                }
-                if let (true, Some(vs)) = (bad_value, value) {
-                    let c = format!("Map value must satisfy constraint: {}", vs.nested());
+                if bad {
+                    let c = format!("Member must satisfy constraint: {}", ms.nested());
                     req.violation(Some(&shown(v)), at, &c);
                 }
             }
             _ => {
-                let broken = shape.broken(v, at)?;
-                let value = match shape.kind {
-                    Kind::Blob => {
-                        format!(
-                            "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
-                            blob_len(v, at)?
-                        )
+                // Lists of structures are not printed (Java prints object ids).
+                for c in &len {
+                    let summary = if items.is_empty() { "[]" } else { "[...]" };
+                    req.violation(Some(summary), at, c);
+                }
+                if let Some(m) = &shape.member {
+                    for (i, item) in items.iter().enumerate() {
+                        self.value(m, item, &format!("{at}.{}.member", i + 1), req)?;
                     }
-                    _ => shown(v),
-                };
-                for c in broken {
-                    req.violation(Some(&value), at, &c);
                 }
             }
         }
         Ok(())
     }
+
+    /// A map: its size, its keys and scalar values summed up in one violation each, and
+    /// structured values checked one by one at `at.KEY`.
+    fn map(&self, shape: &Shape, v: &Val, at: &str, req: &mut Req<'_>) -> Result<(), ApiError> {
+        let Val::Map(entries) = v else {
+            return Err(type_error(v, "a Map", at));
+        };
+        let mut len = Vec::new();
+        shape.length(entries.len(), &mut len);
+        for c in &len {
+            req.violation(Some(&shown(v)), at, c);
+        }
+        let key = shape.key.as_deref().and_then(|k| self.shapes.get(k));
+        let value = shape.value.as_deref().and_then(|k| self.shapes.get(k));
+        let (mut bad_key, mut bad_value) = (false, false);
+        for (k, x) in entries {
+            if let Some(ks) = key {
+                bad_key |= !ks.broken(&Val::Str(k.clone()), at)?.is_empty();
+            }
+            match value {
+                Some(vs) if vs.is_scalar() => {
+                    bad_value |= !vs.broken(x, at)?.is_empty();
+                }
+                Some(_) => {
+                    if let Some(vn) = &shape.value {
+                        self.value(vn, x, &format!("{at}.{k}"), req)?;
+                    }
+                }
+                None => {}
+            }
+        }
+        if let (true, Some(ks)) = (bad_key, key) {
+            let c = format!("Map keys must satisfy constraint: {}", ks.nested());
+            req.violation(Some(&shown(v)), at, &c);
+        }
+        if let (true, Some(vs)) = (bad_value, value) {
+            let c = format!("Map value must satisfy constraint: {}", vs.nested());
+            req.violation(Some(&shown(v)), at, &c);
+        }
+        Ok(())
+    }
+}
+
+/// A scalar: the constraints it breaks, with the value shown as Java prints it (a blob as the
+/// `HeapByteBuffer` it was read into).
+fn scalar(shape: &Shape, v: &Val, at: &str, req: &mut Req<'_>) -> Result<(), ApiError> {
+    let broken = shape.broken(v, at)?;
+    let value = match shape.kind {
+        Kind::Blob => {
+            format!(
+                "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
+                blob_len(v, at)?
+            )
+        }
+        _ => shown(v),
+    };
+    for c in broken {
+        req.violation(Some(&value), at, &c);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -229,53 +229,23 @@ struct ShardToken {
 
 const NEXT_TOKEN_TTL_MS: i64 = 300_000;
 
+/// A `ShardFilter` as the request gave it: its type, `ShardId` and `Timestamp`. Kept in this
+/// raw form in the page token, so the next page filters the same way.
+type RawShardFilter = (String, Option<String>, Option<i64>);
+
+/// ListShards: a page of shards after a shard id or a page token, by a shard filter.
 pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let r = StreamRef::read(req)?;
     let token = req.text("NextToken")?;
     let start = req.text("ExclusiveStartShardId")?;
     let max = req.number("MaxResults")?.unwrap_or(1000) as usize;
     req.timestamp("StreamCreationTimestamp")?;
-    let filter = match req.raw("ShardFilter") {
-        None => None,
-        Some(f @ Val::Map(_)) => {
-            let mut sub = Req::new(f)?;
-            let ty = sub.text("Type")?;
-            let id = sub.text("ShardId")?;
-            let ts = sub.timestamp("Timestamp")?;
-            Some((ty.unwrap_or_default().to_owned(), id.map(str::to_owned), ts))
-        }
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a structure",
-                other.kind()
-            )))
-        }
-    };
+    let filter = read_shard_filter(req)?;
     req.finish()?;
     let now = weir_support::now_ms();
-    let (name, after, filter) = match token {
+    let (name, mut after, filter) = match token {
         Some(t) => {
-            if r.name.is_some() || r.arn.is_some() {
-                return Err(ApiError::invalid(
-                    "NextToken and StreamName cannot be provided together.",
-                ));
-            }
-            if start.is_some() {
-                return Err(ApiError::invalid(
-                    "NextToken and ExclusiveStartShardId cannot be provided together.",
-                ));
-            }
-            let tok: ShardToken = base64::engine::general_purpose::STANDARD
-                .decode(t)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .ok_or_else(|| ApiError::invalid("Invalid ListShards token."))?;
-            if now - tok.t > NEXT_TOKEN_TTL_MS {
-                return Err(ApiError::new(
-                    ErrorKind::ExpiredNextToken,
-                    format!("The NextToken {t} has expired. A new one can be obtained by calling ListShards again."),
-                ));
-            }
+            let tok = resume_shards(t, &r, start.is_some(), now)?;
             (tok.s, tok.a, tok.f)
         }
         None => (
@@ -284,36 +254,7 @@ pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
             filter,
         ),
     };
-    let mut after = after;
-    let by_time = match &filter {
-        None => ShardFilter::FromTrimHorizon,
-        Some((ty, id, ts)) => match ty.as_str() {
-            "AFTER_SHARD_ID" => {
-                let id = id.as_deref().ok_or_else(|| {
-                    ApiError::invalid("Must specify ShardId in ShardFilter of type AFTER_SHARD_ID.")
-                })?;
-                let idx = parse_shard_id(id)
-                    .ok_or_else(|| ApiError::invalid(format!("Invalid ShardId {id}.")))?;
-                after = Some(after.map_or(idx, |a| a.max(idx)));
-                ShardFilter::FromTrimHorizon
-            }
-            "AT_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
-            "AT_LATEST" => ShardFilter::AtLatest,
-            "AT_TIMESTAMP" | "FROM_TIMESTAMP" => {
-                let ts = ts.ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "Must specify Timestamp in ShardFilter of type {ty}."
-                    ))
-                })?;
-                if ty == "AT_TIMESTAMP" {
-                    ShardFilter::AtTimestamp(ts)
-                } else {
-                    ShardFilter::FromTimestamp(ts)
-                }
-            }
-            _ => ShardFilter::FromTrimHorizon,
-        },
-    };
+    let by_time = shard_filter(filter.as_ref(), &mut after)?;
     let keep = state.streams.list_shards(&name, by_time, now)?;
     let mut page: Vec<&ShardInfo> = keep
         .iter()
@@ -326,10 +267,9 @@ pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
         Val::Arr(page.iter().map(|m| shard_val(m)).collect()),
     )];
     if has_more {
-        let last = page.last().and_then(|m| parse_shard_id(&m.shard_id));
         let tok = ShardToken {
             s: name.clone(),
-            a: last,
+            a: page.last().and_then(|m| parse_shard_id(&m.shard_id)),
             f: filter,
             t: now,
         };
@@ -341,4 +281,96 @@ pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
         ));
     }
     Ok(map(out))
+}
+
+/// The request's `ShardFilter`, if any; a value that is not a structure is refused as AWS
+/// does.
+fn read_shard_filter(req: &mut Req<'_>) -> Result<Option<RawShardFilter>, ApiError> {
+    match req.raw("ShardFilter") {
+        None => Ok(None),
+        Some(f @ Val::Map(_)) => {
+            let mut sub = Req::new(f)?;
+            let ty = sub.text("Type")?;
+            let id = sub.text("ShardId")?;
+            let ts = sub.timestamp("Timestamp")?;
+            Ok(Some((
+                ty.unwrap_or_default().to_owned(),
+                id.map(str::to_owned),
+                ts,
+            )))
+        }
+        Some(other) => Err(ApiError::serialization(format!(
+            "{} can not be converted to a structure",
+            other.kind()
+        ))),
+    }
+}
+
+/// The page token `t`, which stands for the stream, the position and the filter: so none of
+/// those may be given with it, and it expires after [`NEXT_TOKEN_TTL_MS`].
+fn resume_shards(
+    t: &str,
+    r: &StreamRef<'_>,
+    has_start: bool,
+    now: i64,
+) -> Result<ShardToken, ApiError> {
+    if r.name.is_some() || r.arn.is_some() {
+        return Err(ApiError::invalid(
+            "NextToken and StreamName cannot be provided together.",
+        ));
+    }
+    if has_start {
+        return Err(ApiError::invalid(
+            "NextToken and ExclusiveStartShardId cannot be provided together.",
+        ));
+    }
+    let tok: ShardToken = base64::engine::general_purpose::STANDARD
+        .decode(t)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ApiError::invalid("Invalid ListShards token."))?;
+    if now - tok.t > NEXT_TOKEN_TTL_MS {
+        return Err(ApiError::new(
+            ErrorKind::ExpiredNextToken,
+            format!("The NextToken {t} has expired. A new one can be obtained by calling ListShards again."),
+        ));
+    }
+    Ok(tok)
+}
+
+/// The engine's filter for a `ShardFilter`. `AFTER_SHARD_ID` is a position rather than a
+/// filter: it moves `after` forward (never back past the page token's position).
+fn shard_filter(
+    filter: Option<&RawShardFilter>,
+    after: &mut Option<u64>,
+) -> Result<ShardFilter, ApiError> {
+    let Some((ty, id, ts)) = filter else {
+        return Ok(ShardFilter::FromTrimHorizon);
+    };
+    Ok(match ty.as_str() {
+        "AFTER_SHARD_ID" => {
+            let id = id.as_deref().ok_or_else(|| {
+                ApiError::invalid("Must specify ShardId in ShardFilter of type AFTER_SHARD_ID.")
+            })?;
+            let idx = parse_shard_id(id)
+                .ok_or_else(|| ApiError::invalid(format!("Invalid ShardId {id}.")))?;
+            *after = Some(after.map_or(idx, |a| a.max(idx)));
+            ShardFilter::FromTrimHorizon
+        }
+        "AT_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
+        "AT_LATEST" => ShardFilter::AtLatest,
+        "AT_TIMESTAMP" | "FROM_TIMESTAMP" => {
+            let ts = ts.ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "Must specify Timestamp in ShardFilter of type {ty}."
+                ))
+            })?;
+            if ty == "AT_TIMESTAMP" {
+                ShardFilter::AtTimestamp(ts)
+            } else {
+                ShardFilter::FromTimestamp(ts)
+            }
+        }
+        _ => ShardFilter::FromTrimHorizon,
+    })
 }
