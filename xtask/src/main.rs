@@ -5,7 +5,11 @@
 //! - `demo`: builds the plugins, `weir` and `weir-device`, then runs the speeding-car scenario
 //!   for real: `weir run` on `examples/speeding/weir.toml`, the seed CSV replayed over MQTT by
 //!   `weir-device`, and a report of what happened (see `demo.rs`).
-//! - `deps`: checks the crate map of ARCHITECTURE.md against `cargo metadata` (`crate_map.rs`).
+//! - `deps`: checks the crate map of ARCHITECTURE.md against `cargo metadata` (`crate_map.rs`),
+//!   that no two crates define a public type of the same name (`type_names.rs`), and that
+//!   `patches/rumqttd` is upstream rumqttd 0.20.0 plus `patches/rumqttd.diff` (`vendored.rs`).
+//! - `rumqttd-diff`: rewrites `patches/rumqttd.diff` from `patches/rumqttd` after a deliberate
+//!   change, then checks it.
 //! - `test`: builds the plugins, then checks formatting, runs the demo (the same function as
 //!   `demo`, on free ports) and checks its outcome against the seed data, runs clippy on every
 //!   target, runs every test of the workspace, and cross-builds `weir-device` for the Raspberry Pi and runs
