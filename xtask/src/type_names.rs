@@ -7,7 +7,7 @@
 //! `patches/` or the fuzz workspace) with `syn` and collects every `pub` struct, enum, union,
 //! trait and type alias, inline modules included and `#[cfg(test)]` items left out. A name
 //! defined by two crates fails `cargo xtask deps`, unless [`ALLOWED_COLLISIONS`] lists it with
-//! exactly those crates. Types a macro defines are seen when the macro's body or call spells
+//! every crate that defines it. Types a macro defines are seen when the macro's body or call spells
 //! `pub struct NAME` (or enum, ...) out; types generated from other input (wit-bindgen's) are
 //! not.
 
