@@ -17,11 +17,13 @@ use common::{base_config, files, free_port, publish_all, Weir};
 
 const N: usize = 40;
 
-/// An archive action: a folder under `data/`, flushed once a minute (so it spools).
+/// An archive action: a folder under `data/`, flushed once a minute, its pipeline holding
+/// records as long (so they stay in its spool; without `buffer` they would move on to the
+/// action's implicit delivery stream after a second).
 fn archive(root: &str, interval_ms: u64) -> String {
     format!(
         "[[rules.archive.actions]]\nkind = \"firehose\"\nroot = \"data/{root}\"\n\
-         buffer_interval_ms = {interval_ms}\n"
+         buffer_interval_ms = {interval_ms}\nbuffer = {{ max_age_ms = {interval_ms} }}\n"
     )
 }
 
