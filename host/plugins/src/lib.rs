@@ -240,63 +240,15 @@ impl PluginEngine {
         let digest = hex::encode(Sha256::digest(bytes));
         let version: Arc<str> = Arc::from(&digest[..12]);
         let (component, from_cache) = self.compile(&spec.name, path, bytes, &digest)?;
-        let engine = self.engine();
-        let ty = component.component_type();
-
-        let imports: Vec<String> = ty
-            .imports(engine)
-            .map(|(name, _)| name.to_string())
-            .collect();
-        check_imports(imports.iter().map(String::as_str), &spec.grants).map_err(|refusals| {
-            PluginError::Refused {
+        let imports = self.granted_imports(&component, &spec)?;
+        let kind = self.stage_kind(&component, &spec.name)?;
+        let pre = self
+            .pre(kind, &component)
+            .map_err(|e| PluginError::Instantiate {
                 plugin: spec.name.clone(),
-                refusals,
-            }
-        })?;
-
-        let exports: Vec<String> = ty
-            .exports(engine)
-            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
-            .map(|(name, _)| name.to_string())
-            .collect();
-        let has = |iface: &str| exports.iter().any(|e| e.split('@').next() == Some(iface));
-        let kind = if has("weir:plugin/filter-stage") {
-            PluginKind::Filter
-        } else if has("weir:plugin/transform-stage") {
-            PluginKind::Transformer
-        } else if has("weir:plugin/emit-stage") {
-            PluginKind::Emitter
-        } else {
-            return Err(PluginError::NotAStage {
-                plugin: spec.name.clone(),
-                exports: if exports.is_empty() {
-                    "nothing".into()
-                } else {
-                    exports.join(", ")
-                },
-            });
-        };
-
-        let instantiate_err = |e: wasmtime::Error| PluginError::Instantiate {
-            plugin: spec.name.clone(),
-            version: version.to_string(),
-            reason: format!("{e:#}"),
-        };
-        let linker = self.linker(kind).map_err(instantiate_err)?;
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(instantiate_err)?;
-        let pre = match kind {
-            PluginKind::Filter => {
-                Pre::Filter(filter::FilterPre::new(instance_pre).map_err(instantiate_err)?)
-            }
-            PluginKind::Transformer => Pre::Transformer(
-                transformer::TransformerPre::new(instance_pre).map_err(instantiate_err)?,
-            ),
-            PluginKind::Emitter => {
-                Pre::Emitter(emitter::EmitterPre::new(instance_pre).map_err(instantiate_err)?)
-            }
-        };
+                version: version.to_string(),
+                reason: format!("{e:#}"),
+            })?;
         let plugin = Arc::new(LoadedPlugin {
             spec: Arc::new(spec),
             kind,
@@ -332,6 +284,67 @@ impl PluginEngine {
             "plugin loaded"
         );
         Ok(plugin)
+    }
+
+    /// The component's imports, each of which its grants must allow: a plugin is refused at
+    /// load time for what it could call, not at the first call.
+    fn granted_imports(
+        &self,
+        component: &Component,
+        spec: &PluginSpec,
+    ) -> Result<Vec<String>, PluginError> {
+        let imports: Vec<String> = component
+            .component_type()
+            .imports(self.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        check_imports(imports.iter().map(String::as_str), &spec.grants).map_err(|refusals| {
+            PluginError::Refused {
+                plugin: spec.name.clone(),
+                refusals,
+            }
+        })?;
+        Ok(imports)
+    }
+
+    /// Which stage the component is, by the interface it exports (any version).
+    fn stage_kind(&self, component: &Component, plugin: &str) -> Result<PluginKind, PluginError> {
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(self.engine())
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let has = |iface: &str| exports.iter().any(|e| e.split('@').next() == Some(iface));
+        if has("weir:plugin/filter-stage") {
+            Ok(PluginKind::Filter)
+        } else if has("weir:plugin/transform-stage") {
+            Ok(PluginKind::Transformer)
+        } else if has("weir:plugin/emit-stage") {
+            Ok(PluginKind::Emitter)
+        } else {
+            Err(PluginError::NotAStage {
+                plugin: plugin.to_owned(),
+                exports: if exports.is_empty() {
+                    "nothing".into()
+                } else {
+                    exports.join(", ")
+                },
+            })
+        }
+    }
+
+    /// The component linked and pre-instantiated for its stage, so each instance after this
+    /// one is cheap.
+    fn pre(&self, kind: PluginKind, component: &Component) -> wasmtime::Result<Pre> {
+        let instance_pre = self.linker(kind)?.instantiate_pre(component)?;
+        Ok(match kind {
+            PluginKind::Filter => Pre::Filter(filter::FilterPre::new(instance_pre)?),
+            PluginKind::Transformer => {
+                Pre::Transformer(transformer::TransformerPre::new(instance_pre)?)
+            }
+            PluginKind::Emitter => Pre::Emitter(emitter::EmitterPre::new(instance_pre)?),
+        })
     }
 
     /// The component for `bytes` and whether it came from the compile cache. The cache is an
