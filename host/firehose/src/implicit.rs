@@ -645,6 +645,25 @@ mod tests {
     }
 
     #[test]
+    fn a_start_removes_what_a_crash_left_half_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let fh = open(dir.path(), &rt);
+        let s = fh.implicit_stream(&want(dir.path())).expect("implicit");
+        assert!(all_ok(&s.put(&[b"kept\n".to_vec()]).expect("put")));
+        drop((s, fh));
+        // A crash between an object's temp file and its rename.
+        let half = dir.path().join("archive/t/.obj.0123.weir-tmp");
+        std::fs::create_dir_all(dir.path().join("archive/t")).expect("mkdir");
+        std::fs::write(&half, b"half an obj").expect("write");
+        let fh = open(dir.path(), &rt);
+        assert!(!half.exists());
+        assert!(fh.flush_implicit(Duration::from_secs(10)).is_empty());
+        let got = objects(&dir.path().join("archive"));
+        assert_eq!(got.values().collect::<Vec<_>>(), vec![&b"kept\n".to_vec()]);
+    }
+
+    #[test]
     fn what_firehose_would_refuse_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = tokio::runtime::Runtime::new().expect("runtime");
