@@ -25,6 +25,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use weir_firehose_model::{BUFFER_INTERVAL_S, BUFFER_SIZE_MIB};
 use weir_streams::Streams;
 use weir_support::{lock, now_ms, read, write};
 
@@ -36,11 +37,12 @@ use crate::model::{
 };
 use crate::store::{Storage, Stores};
 
-/// An action's `buffer_bytes` within Firehose's `SizeInMBs` bounds (1 to 128 MiB), and its
-/// `buffer_interval_ms` within `IntervalInSeconds`' 900 s.
-const MIN_BUFFER_BYTES: u64 = 1024 * 1024;
-const MAX_BUFFER_BYTES: u64 = 128 * 1024 * 1024;
-const MAX_BUFFER_INTERVAL: Duration = Duration::from_secs(900);
+/// An action's `buffer_bytes` (1 byte up to Firehose's largest `SizeInMBs`) and its
+/// `buffer_interval_ms` (up to `IntervalInSeconds`' largest): the bounds the config checks,
+/// from `weir-firehose-model`.
+const MIB: u64 = 1024 * 1024;
+const MAX_BUFFER_INTERVAL: Duration =
+    Duration::from_millis(weir_firehose_model::MAX_ACTION_BUFFER_INTERVAL_MS);
 
 /// What a folder-mode `firehose` action asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,11 +297,17 @@ fn sweep_temp_files(root: &Path) {
 /// Whole MiB and seconds for the spec's own `Buffering` (shown nowhere; the exact values
 /// in [`FolderTarget`] decide).
 fn rounded(bytes: u64, interval: Duration) -> Buffering {
-    let mib = bytes.div_ceil(MIN_BUFFER_BYTES).clamp(1, 128);
-    let secs = interval.as_millis().div_ceil(1000).min(900);
+    let (size, secs_max) = (BUFFER_SIZE_MIB, BUFFER_INTERVAL_S.max);
+    let mib = bytes
+        .div_ceil(MIB)
+        .clamp(u64::from(size.min), u64::from(size.max));
+    let secs = interval
+        .as_millis()
+        .div_ceil(1000)
+        .min(u128::from(secs_max));
     Buffering {
-        size_mib: u32::try_from(mib).unwrap_or(128),
-        interval_s: u32::try_from(secs).unwrap_or(900),
+        size_mib: u32::try_from(mib).unwrap_or(size.max),
+        interval_s: u32::try_from(secs).unwrap_or(secs_max),
     }
 }
 
@@ -337,16 +345,17 @@ fn spec_of(want: &ImplicitStreamSpec, uid: String, created_ms: i64) -> DeliveryS
 /// What a create would refuse, in an action's terms.
 fn check(want: &ImplicitStreamSpec, spec: &DeliveryStreamSpec) -> Result<()> {
     check_name(&want.name)?;
-    if !(MIN_BUFFER_BYTES..=MAX_BUFFER_BYTES).contains(&want.buffer_bytes) {
+    let max_bytes = weir_firehose_model::MAX_ACTION_BUFFER_BYTES;
+    if !(1..=max_bytes).contains(&want.buffer_bytes) {
         return Err(FirehoseError::InvalidArgument(format!(
-            "buffer_bytes {} is outside Firehose's 1 MiB to 128 MiB",
+            "buffer_bytes {} is outside 1 to {max_bytes} (Firehose's largest SizeInMBs)",
             want.buffer_bytes
         )));
     }
     if want.buffer_interval > MAX_BUFFER_INTERVAL {
         return Err(FirehoseError::InvalidArgument(format!(
-            "buffer interval {:?} is over Firehose's 900 s",
-            want.buffer_interval
+            "buffer interval {:?} is over Firehose's {} s",
+            want.buffer_interval, BUFFER_INTERVAL_S.max
         )));
     }
     let prefixes = spec.destination.prefixes()?;
@@ -526,7 +535,7 @@ mod tests {
             root: dir.join("archive"),
             prefix: Some("t/!{timestamp:yyyy}/".into()),
             error_prefix: Some("e/!{firehose:error-output-type}/".into()),
-            buffer_bytes: MIN_BUFFER_BYTES,
+            buffer_bytes: MIB,
             buffer_interval: Duration::from_secs(60),
         }
     }
