@@ -68,7 +68,37 @@ pub struct Args {
     max_shards: u32,
 }
 
+/// Runs `weir streams serve` until SIGINT or SIGTERM: keys, then the config file if any, the
+/// streams, then the API.
 pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
+    let mut keys = verify_keys(&args)?;
+    let mut declared = Vec::new();
+    let dir = match args.config.clone() {
+        Some(path) => take_config(&path, &mut args, &mut keys, &mut declared)?,
+        // clap requires `--dir` when `--config` is absent.
+        None => args.dir.clone().context("--dir or --config is required")?,
+    };
+    weir_host::runtime::prepare_descriptors(args.max_shards, args.max_connections);
+    let streams = open_streams(&args, &dir, &declared)?;
+    let state = ApiState::new(
+        streams.clone(),
+        ApiConfig {
+            keys,
+            body_timeout: Duration::from_millis(args.body_timeout_ms),
+            body_budget_bytes: usize::try_from(args.body_budget_bytes).unwrap_or(usize::MAX),
+            ..ApiConfig::default()
+        },
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(args, state, streams))
+}
+
+/// The keys requests are verified with, from `--verify-key`, `WEIR_VERIFY_KEYS` and
+/// `--verify-keys-file` (one `ACCESS_KEY:SECRET` per line, `#` comments), each named in its
+/// error.
+fn verify_keys(args: &Args) -> anyhow::Result<HashMap<String, String>> {
     let mut keys = HashMap::new();
     let mut add = |pair: &str, from: &str| -> anyhow::Result<()> {
         let (id, secret) = pair
@@ -100,29 +130,41 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
             add(line, &format!("{}:{}", path.display(), i + 1))?;
         }
     }
-    let mut declared = Vec::new();
-    let dir = match &args.config {
-        Some(path) => {
-            // Every mistake in the file is printed at once, each with its line and key path.
-            let config = Config::load(path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-            args.listen = config.api.listen.clone();
-            args.fsync = config.storage.fsync;
-            args.max_streams = config.storage.max_streams;
-            args.max_shards = config.storage.max_shards;
-            args.transition_ms = config.storage.transition.as_millis() as u64;
-            args.max_connections = config.api.max_connections;
-            args.header_timeout_ms = config.api.header_timeout.as_millis() as u64;
-            args.body_timeout_ms = config.api.body_timeout.as_millis() as u64;
-            args.body_budget_bytes = config.api.body_budget_bytes;
-            keys.extend(config.api.verify_keys.clone());
-            declared.extend(config.streams.iter().map(|(n, s)| (n.clone(), *s)));
-            config.storage.dir.join("streams")
-        }
-        // clap requires `--dir` when `--config` is absent.
-        None => args.dir.clone().context("--dir or --config is required")?,
-    };
-    weir_host::runtime::prepare_descriptors(args.max_shards, args.max_connections);
-    let mut cfg = StreamsConfig::new(&dir);
+    Ok(keys)
+}
+
+/// `--config`: the file's `[api]` and `[storage]` settings replace the flags, its verify
+/// keys join the others and its declared streams are created at start. Returns the streams'
+/// folder. Every mistake in the file is printed at once, each with its line and key path.
+fn take_config(
+    path: &std::path::Path,
+    args: &mut Args,
+    keys: &mut HashMap<String, String>,
+    declared: &mut Vec<(String, weir_config::StreamConfig)>,
+) -> anyhow::Result<PathBuf> {
+    let config = Config::load(path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    args.listen = config.api.listen.clone();
+    args.fsync = config.storage.fsync;
+    args.max_streams = config.storage.max_streams;
+    args.max_shards = config.storage.max_shards;
+    args.transition_ms = config.storage.transition.as_millis() as u64;
+    args.max_connections = config.api.max_connections;
+    args.header_timeout_ms = config.api.header_timeout.as_millis() as u64;
+    args.body_timeout_ms = config.api.body_timeout.as_millis() as u64;
+    args.body_budget_bytes = config.api.body_budget_bytes;
+    keys.extend(config.api.verify_keys.clone());
+    declared.extend(config.streams.iter().map(|(n, s)| (n.clone(), *s)));
+    Ok(config.storage.dir.join("streams"))
+}
+
+/// Opens the streams in `dir` with the flags' settings and creates the declared ones that
+/// do not exist yet.
+fn open_streams(
+    args: &Args,
+    dir: &std::path::Path,
+    declared: &[(String, weir_config::StreamConfig)],
+) -> anyhow::Result<Streams> {
+    let mut cfg = StreamsConfig::new(dir);
     cfg.fsync = args.fsync;
     cfg.transition_delay = Duration::from_millis(args.transition_ms);
     cfg.throughput_limits = args.throughput_limits;
@@ -130,43 +172,39 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
     cfg.max_streams = args.max_streams;
     cfg.max_total_shards = args.max_shards;
     let streams = Streams::open(cfg).with_context(|| format!("opening {}", dir.display()))?;
-    for (name, s) in &declared {
+    for (name, s) in declared {
         streams
             .ensure_stream(name, s.shards, s.retention_hours)
             .with_context(|| format!("creating declared stream {name:?}"))?;
     }
-    let state = ApiState::new(
-        streams.clone(),
-        ApiConfig {
-            keys,
-            body_timeout: Duration::from_millis(args.body_timeout_ms),
-            body_budget_bytes: usize::try_from(args.body_budget_bytes).unwrap_or(usize::MAX),
-            ..ApiConfig::default()
-        },
-    );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("binding {}", args.listen))?;
-        let addr = listener.local_addr()?;
-        println!("listening on {addr}");
-        if state.config.keys.is_empty() {
-            tracing::warn!(%addr, "no verify keys: anyone who can reach this address can call the Kinesis API");
-        }
-        use std::io::Write as _;
-        std::io::stdout().flush()?;
-        let limits = weir_api::ServerLimits {
-            max_connections: args.max_connections,
-            header_timeout: Duration::from_millis(args.header_timeout_ms),
-            ..weir_api::ServerLimits::default()
-        };
-        weir_api::serve(listener, router(state), limits, shutdown()).await;
-        streams.sync_all().context("final sync")?;
-        anyhow::Ok(std::process::ExitCode::SUCCESS)
-    })
+    Ok(streams)
+}
+
+/// Binds, prints `listening on ADDR` (what scripts wait for), serves until SIGINT/SIGTERM,
+/// then syncs every shard.
+async fn serve(
+    args: Args,
+    state: ApiState,
+    streams: Streams,
+) -> anyhow::Result<std::process::ExitCode> {
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("listening on {addr}");
+    if state.config.keys.is_empty() {
+        tracing::warn!(%addr, "no verify keys: anyone who can reach this address can call the Kinesis API");
+    }
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    let limits = weir_api::ServerLimits {
+        max_connections: args.max_connections,
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        ..weir_api::ServerLimits::default()
+    };
+    weir_api::serve(listener, router(state), limits, shutdown()).await;
+    streams.sync_all().context("final sync")?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn shutdown() {
