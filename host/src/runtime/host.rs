@@ -26,7 +26,7 @@ use super::plan::{Plan, PlanError};
 use super::resources::Resources;
 use weir_config::{Broker, Config, ConfigErrors};
 use weir_plugins::tables::{LookupTables, Table, TableError};
-use weir_plugins::{PluginEngine, PluginError, PluginRegistry, PluginWatcher};
+use weir_plugins::{PluginEngine, PluginError, PluginRegistry, PluginSlot, PluginWatcher};
 use weir_streams::{Streams, StreamsConfig};
 use weir_support::Cause;
 
@@ -97,6 +97,9 @@ impl HostError {
         }
     }
 }
+
+/// Plugins loaded for a reload but not yet registered, by name.
+type PreparedPlugins = BTreeMap<String, Arc<PluginSlot>>;
 
 /// A running host.
 pub struct Host {
@@ -258,26 +261,7 @@ impl Host {
             tracing::warn!("[broker] changed: that needs a restart; the other changes apply now");
         }
         // 1. Changed plugins, loaded but not registered.
-        let mut prepared = BTreeMap::new();
-        let mut fingerprints = Vec::new();
-        {
-            let specs = lock(&self.plugin_specs);
-            for (name, p) in &config.plugins {
-                let fp = spec_fingerprint(p);
-                if specs.get(name) != Some(&fp) {
-                    let slot = self
-                        .resources
-                        .registry
-                        .prepare(super::plugin_spec::plugin_spec(&p.spec), &p.path)
-                        .map_err(|source| HostError::Plugin {
-                            name: name.clone(),
-                            source,
-                        })?;
-                    prepared.insert(name.clone(), slot);
-                    fingerprints.push((name.clone(), fp));
-                }
-            }
-        }
+        let (prepared, fingerprints) = self.prepare_changed_plugins(&config)?;
         // 2. The whole plan, over those plugins. If this fails, the plan's pipelines end when
         // it is dropped and nothing that runs has changed.
         let plan = Plan::build_with(&config, &self.resources, prepared.clone())?;
@@ -308,6 +292,34 @@ impl Host {
         self.running_rules.store(enabled, Ordering::Release);
         *lock(&self.applied_text) = Some(text);
         Ok(())
+    }
+
+    /// The plugins of `config` whose spec changed (by fingerprint), loaded but not yet
+    /// registered, with their new fingerprints: a reload that fails later leaves the running
+    /// plugins untouched.
+    fn prepare_changed_plugins(
+        &self,
+        config: &Config,
+    ) -> Result<(PreparedPlugins, Vec<(String, String)>), HostError> {
+        let mut prepared = BTreeMap::new();
+        let mut fingerprints = Vec::new();
+        let specs = lock(&self.plugin_specs);
+        for (name, p) in &config.plugins {
+            let fp = spec_fingerprint(p);
+            if specs.get(name) != Some(&fp) {
+                let slot = self
+                    .resources
+                    .registry
+                    .prepare(super::plugin_spec::plugin_spec(&p.spec), &p.path)
+                    .map_err(|source| HostError::Plugin {
+                        name: name.clone(),
+                        source,
+                    })?;
+                prepared.insert(name.clone(), slot);
+                fingerprints.push((name.clone(), fp));
+            }
+        }
+        Ok((prepared, fingerprints))
     }
 
     /// Watches the configuration file and reloads it when it changes.
