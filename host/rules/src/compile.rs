@@ -20,6 +20,9 @@ use super::functions::{
 use super::topic::validate_filter;
 use super::value::Num;
 
+mod calls;
+mod forms;
+
 /// Deepest nesting sqlparser may recurse into (parentheses, nested calls).
 /// Its frames are large in debug builds; 40 levels fit comfortably in a
 /// 2 MiB thread stack and far exceed what real rules use.
@@ -146,26 +149,6 @@ struct Compiler<'p> {
     diags: Vec<Diagnostic>,
     topic: Option<String>,
     depth: usize,
-}
-
-/// The diagnostic for a literal pattern [`functions::compile_pattern`]
-/// refused. An over-long pattern is not quoted back: the message would be
-/// as long as the pattern.
-fn pattern_diag(name: &str, p: &str, e: &PatternError) -> String {
-    match e {
-        PatternError::TooLong(len) => format!(
-            "{name}: regular expression is {len} bytes long, more than the limit of {MAX_PATTERN_BYTES} bytes"
-        ),
-        PatternError::TooBig => format!(
-            "{name}: regular expression '{p}' compiles to more than the limit of {REGEX_SIZE_LIMIT} bytes \
-             (large counts of Unicode classes such as \\w{{1,32}} are big; ASCII classes such as \
-             [A-Za-z0-9_] are not)"
-        ),
-        PatternError::Invalid(msg) => {
-            let first = msg.lines().last().unwrap_or("invalid pattern");
-            format!("{name}: invalid regular expression '{p}': {first}")
-        }
-    }
 }
 
 fn placeholder() -> Expr {
@@ -453,37 +436,12 @@ impl Compiler<'_> {
                 conditions,
                 else_result,
                 ..
-            } => {
-                let operand = operand.as_ref().map(|o| self.boxed(o));
-                let whens = conditions
-                    .iter()
-                    .map(|w| (self.expr(&w.condition), self.expr(&w.result)))
-                    .collect();
-                let otherwise = else_result.as_ref().map(|x| self.boxed(x));
-                Expr::Case {
-                    operand,
-                    whens,
-                    otherwise,
-                }
-            }
+            } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
             E::Function(f) => self.function(f),
             E::Cast {
                 expr, data_type, ..
             } => self.cast(e, expr, data_type),
-            E::Ceil { expr, field } | E::Floor { expr, field } => {
-                if !matches!(
-                    field,
-                    CeilFloorKind::DateTimeField(DateTimeField::NoDateTime)
-                ) {
-                    self.err("ceil and floor take one argument", e.span());
-                }
-                let f = if matches!(e, E::Ceil { .. }) {
-                    Func::Ceil
-                } else {
-                    Func::Floor
-                };
-                Expr::Call(f, vec![self.expr(expr)])
-            }
+            E::Ceil { expr, field } | E::Floor { expr, field } => self.ceil_floor(e, expr, field),
             E::Substring {
                 expr,
                 substring_from,
@@ -521,167 +479,9 @@ impl Compiler<'_> {
                 target: ast::InTarget::List(items),
                 negated,
                 ..
-            } if items.len() == 1 => {
-                let needle = self.boxed(expr);
-                let haystack = match items.first() {
-                    Some(h) => self.boxed(h),
-                    None => Box::new(placeholder()),
-                };
-                Expr::In {
-                    needle,
-                    haystack,
-                    negated: *negated,
-                }
-            }
+            } if items.len() == 1 => self.in_array(expr, items, *negated),
             other => self.refused(other),
         }
-    }
-
-    /// `a.b[i].c`: a path when the root is one, else an access into the root's value.
-    fn field_access(&mut self, root: &ast::Expr, access_chain: &[AccessExpr]) -> Expr {
-        use ast::Expr as E;
-        let (base, mut segs) = match self.expr(root) {
-            Expr::Path(p) => (None, p.segs),
-            other => (Some(other), Vec::new()),
-        };
-        for a in access_chain {
-            match a {
-                AccessExpr::Dot(E::Identifier(i)) => segs.push(Seg::Key(i.value.as_str().into())),
-                AccessExpr::Subscript(Subscript::Index { index }) => {
-                    let ix = self.expr(index);
-                    segs.push(Seg::Index(Box::new(ix)));
-                }
-                other => self.err("unsupported field access", other.span()),
-            }
-        }
-        match base {
-            None => Expr::Path(Path { segs }),
-            Some(b) => Expr::Access(Box::new(b), Path { segs }),
-        }
-    }
-
-    /// `-x`, `+x`, `NOT x`. A negated number literal is folded, so `-9223372036854775808`
-    /// and `-1.5` are literals as AWS reads them, not a negation at run time.
-    fn unary(&mut self, e: &ast::Expr, op: &UnaryOperator, expr: &ast::Expr) -> Expr {
-        match op {
-            UnaryOperator::Minus => match self.expr(expr) {
-                Expr::Lit(Value::Number(n)) => {
-                    if let Some(i) = n.as_i64().and_then(i64::checked_neg) {
-                        Expr::Lit(Value::from(i))
-                    } else {
-                        let f = n.as_f64().unwrap_or(0.0);
-                        Expr::Lit(
-                            serde_json::Number::from_f64(-f)
-                                .map(Value::Number)
-                                .unwrap_or(Value::Null),
-                        )
-                    }
-                }
-                Expr::Dec(d) => Expr::Dec(super::decimal::neg(d)),
-                other => Expr::Neg(Box::new(other)),
-            },
-            UnaryOperator::Plus => self.expr(expr),
-            UnaryOperator::Not => Expr::Not(self.boxed(expr)),
-            other => {
-                self.err(format!("unsupported operator {other}"), e.span());
-                placeholder()
-            }
-        }
-    }
-
-    /// Arithmetic, comparison and logic; other sqlparser operators are not AWS IoT SQL.
-    fn binary(&mut self, left: &ast::Expr, op: &BinaryOperator, right: &ast::Expr) -> Expr {
-        let l = self.boxed(left);
-        let r = self.boxed(right);
-        match op {
-            BinaryOperator::Plus => Expr::Arith(ArithOp::Add, l, r),
-            BinaryOperator::Minus => Expr::Arith(ArithOp::Sub, l, r),
-            BinaryOperator::Multiply => Expr::Arith(ArithOp::Mul, l, r),
-            BinaryOperator::Divide => Expr::Arith(ArithOp::Div, l, r),
-            BinaryOperator::Modulo => Expr::Arith(ArithOp::Rem, l, r),
-            BinaryOperator::Eq => Expr::Cmp(CmpOp::Eq, l, r),
-            BinaryOperator::NotEq => Expr::Cmp(CmpOp::Ne, l, r),
-            BinaryOperator::Gt => Expr::Cmp(CmpOp::Gt, l, r),
-            BinaryOperator::GtEq => Expr::Cmp(CmpOp::Ge, l, r),
-            BinaryOperator::Lt => Expr::Cmp(CmpOp::Lt, l, r),
-            BinaryOperator::LtEq => Expr::Cmp(CmpOp::Le, l, r),
-            BinaryOperator::And => Expr::And(l, r),
-            BinaryOperator::Or => Expr::Or(l, r),
-            other => {
-                let at = operator_span(left, right);
-                self.err(
-                    format!("operator {other} is not supported in AWS IoT SQL"),
-                    at,
-                );
-                placeholder()
-            }
-        }
-    }
-
-    /// `CAST(x AS type)` to one of the types AWS IoT SQL names.
-    fn cast(&mut self, e: &ast::Expr, expr: &ast::Expr, data_type: &DataType) -> Expr {
-        let inner = self.boxed(expr);
-        match cast_target(data_type) {
-            Some(t) => Expr::Cast(inner, t),
-            None => {
-                self.err(
-                    format!(
-                        "cannot cast to {data_type}; use Int, Integer, Decimal, Double, Bool, Boolean, String or Varchar"
-                    ),
-                    e.span(),
-                );
-                placeholder()
-            }
-        }
-    }
-
-    /// `substring(string, start[, end])`; sqlparser parses it specially, and also accepts the
-    /// `FROM`/`FOR` form AWS does not.
-    fn substring(
-        &mut self,
-        e: &ast::Expr,
-        expr: &ast::Expr,
-        from: Option<&ast::Expr>,
-        until: Option<&ast::Expr>,
-        special: bool,
-    ) -> Expr {
-        if !special {
-            self.err(
-                "use substring(string, start[, end]); FROM/FOR syntax is not AWS IoT SQL",
-                e.span(),
-            );
-        }
-        let mut args = vec![self.expr(expr)];
-        match from {
-            Some(f) => args.push(self.expr(f)),
-            None => self.err("substring needs 2 or 3 arguments", e.span()),
-        }
-        if let Some(f) = until {
-            args.push(self.expr(f));
-        }
-        Expr::Call(Func::Substring, args)
-    }
-
-    /// What sqlparser reads but AWS IoT SQL does not have: an error naming what to use
-    /// instead, and a placeholder so compiling goes on and finds the other mistakes.
-    fn refused(&mut self, e: &ast::Expr) -> Expr {
-        use ast::Expr as E;
-        let msg = match e {
-            E::IsNull(_) | E::IsNotNull(_) => {
-                "IS [NOT] NULL is not AWS IoT SQL; use isNull(x) or isUndefined(x)".to_owned()
-            }
-            E::In { .. } => {
-                "IN takes one array expression on the right, e.g. x IN ['a', 'b'] or x IN arr"
-                    .to_owned()
-            }
-            E::Like { .. } | E::ILike { .. } | E::SimilarTo { .. } => {
-                "LIKE is not AWS IoT SQL; use regexp_matches()".to_owned()
-            }
-            E::Between { .. } => "BETWEEN is not AWS IoT SQL; use x >= a AND x <= b".to_owned(),
-            other => format!("unsupported expression in AWS IoT SQL: {other}"),
-        };
-        self.err(msg, e.span());
-        placeholder()
     }
 
     fn literal(&mut self, v: &ast::Value, span: Span) -> Expr {
@@ -716,203 +516,6 @@ impl Compiler<'_> {
             }
         }
     }
-
-    /// A function call: its arguments, then what the name resolves to (a function Weir
-    /// has, one that calls an AWS service, one not supported, or a typo with a suggestion).
-    fn function(&mut self, f: &ast::Function) -> Expr {
-        let span = f.name.span();
-        let name = match f.name.0.as_slice() {
-            [ObjectNamePart::Identifier(i)] => i.value.clone(),
-            _ => {
-                self.err(format!("unknown function {}", f.name), span);
-                return placeholder();
-            }
-        };
-        let args = self.function_args(f, &name, span);
-        let resolved = functions::resolve(&name);
-        if let Resolved::Known {
-            func: Func::Decode, ..
-        } = resolved
-        {
-            if let Some(Expr::Lit(Value::String(scheme))) = args.get(1) {
-                if scheme.eq_ignore_ascii_case("proto") {
-                    self.err(
-                        "decode(..., 'proto', ...) reads Protobuf descriptors from Amazon S3 and is not available in Weir",
-                        span,
-                    );
-                    return placeholder();
-                }
-            }
-        }
-        match resolved {
-            Resolved::Known { func, min, max } => {
-                self.known_function(func, (min, max), &name, args, span)
-            }
-            Resolved::Service => {
-                self.err(
-                    format!("function {name} calls an AWS service and is not available in Weir"),
-                    span,
-                );
-                placeholder()
-            }
-            Resolved::Unsupported(why) => {
-                self.err(format!("function {name} is not supported: {why}"), span);
-                placeholder()
-            }
-            Resolved::Unknown => {
-                let hint = functions::suggest(&name)
-                    .map(|s| format!("; did you mean {s}?"))
-                    .unwrap_or_default();
-                self.err(format!("unknown function {name}{hint}"), span);
-                placeholder()
-            }
-        }
-    }
-
-    /// The arguments of a call, each compiled (`*` is the payload); the clauses sqlparser
-    /// reads but AWS IoT SQL does not have (FILTER, OVER, DISTINCT, ...) are refused.
-    fn function_args(&mut self, f: &ast::Function, name: &str, span: Span) -> Vec<Expr> {
-        let mut args = Vec::new();
-        if f.filter.is_some()
-            || f.over.is_some()
-            || !f.within_group.is_empty()
-            || f.null_treatment.is_some()
-        {
-            self.err(
-                format!("{name}: FILTER, OVER and WITHIN GROUP are not supported"),
-                span,
-            );
-        }
-        match &f.args {
-            FunctionArguments::None => {}
-            FunctionArguments::Subquery(q) => {
-                self.err(
-                    format!("{name}: a subquery argument needs its own parentheses"),
-                    q.span(),
-                );
-            }
-            FunctionArguments::List(list) => {
-                if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
-                    self.err(format!("{name}: unsupported argument syntax"), span);
-                }
-                for a in &list.args {
-                    match a {
-                        FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => args.push(self.expr(x)),
-                        FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => args.push(Expr::Payload),
-                        other => {
-                            self.err(format!("{name}: unsupported argument {other}"), span);
-                        }
-                    }
-                }
-            }
-        }
-        if !matches!(f.parameters, FunctionArguments::None) {
-            self.err(format!("{name}: unsupported argument syntax"), span);
-        }
-        args
-    }
-
-    /// A call of a function Weir has: the arity, the literal arguments known at compile
-    /// time, and a literal regex pattern compiled once here rather than per message.
-    fn known_function(
-        &mut self,
-        func: Func,
-        (min, max): (usize, usize),
-        name: &str,
-        args: Vec<Expr>,
-        span: Span,
-    ) -> Expr {
-        if args.len() < min || args.len() > max {
-            let want = if min == max {
-                format!("{min}")
-            } else if max == usize::MAX {
-                format!("at least {min}")
-            } else {
-                format!("{min} to {max}")
-            };
-            let plural = if want == "1" { "" } else { "s" };
-            self.err(
-                format!(
-                    "function {name} takes {want} argument{plural}, got {}",
-                    args.len()
-                ),
-                span,
-            );
-            return placeholder();
-        }
-        self.check_literals(func, name, &args, span);
-        if matches!(
-            func,
-            Func::RegexpMatches | Func::RegexpReplace | Func::RegexpSubstr
-        ) {
-            if let Some(Expr::Lit(Value::String(p))) = args.get(1) {
-                match functions::compile_pattern(p) {
-                    Ok(re) => return Expr::CallRe(func, Box::new(re), args),
-                    Err(e) => {
-                        self.err(pattern_diag(name, p, &e), span);
-                        return placeholder();
-                    }
-                }
-            }
-        }
-        Expr::Call(func, args)
-    }
-
-    /// Checks literal arguments whose validity is known at compile time.
-    fn check_literals(&mut self, func: Func, name: &str, args: &[Expr], span: Span) {
-        let lit = |i: usize| match args.get(i) {
-            Some(Expr::Lit(Value::String(s))) => Some(s.as_str()),
-            _ => None,
-        };
-        match func {
-            Func::Encode | Func::Decode => {
-                if let Some(s) = lit(1) {
-                    if !s.eq_ignore_ascii_case("base64") {
-                        self.err(
-                            format!("{name}: unsupported encoding scheme '{s}' (Weir supports 'base64')"),
-                            span,
-                        );
-                    }
-                }
-            }
-            Func::ParseTime => {
-                if let Some(p) = lit(0) {
-                    if !time::pattern_is_valid(p) {
-                        self.err(format!("{name}: invalid date-time pattern '{p}'"), span);
-                    }
-                }
-            }
-            Func::TimeToEpoch => {
-                if let Some(p) = lit(1) {
-                    if !time::pattern_is_valid(p) {
-                        self.err(format!("{name}: invalid date-time pattern '{p}'"), span);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn operator_span(left: &ast::Expr, right: &ast::Expr) -> Span {
-    let l = left.span();
-    if l.start.line != 0 {
-        Span::new(l.end, l.end)
-    } else {
-        right.span()
-    }
-}
-
-fn cast_target(t: &DataType) -> Option<CastTo> {
-    let name = t.to_string().to_ascii_lowercase();
-    let base = name.split('(').next().unwrap_or("").trim();
-    Some(match base {
-        "int" | "integer" => CastTo::Int,
-        "decimal" | "double" => CastTo::Decimal,
-        "bool" | "boolean" => CastTo::Bool,
-        "string" | "varchar" | "nvarchar" | "text" | "ntext" => CastTo::String,
-        _ => return None,
-    })
 }
 
 /// Key for an unaliased SELECT expression: the last field name of a path
