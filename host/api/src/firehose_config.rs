@@ -1,16 +1,13 @@
 //! The optional parts of a delivery stream's configuration, read from Firehose's JSON and
 //! written back for DescribeDeliveryStream: the Kinesis stream source, the processing
 //! configuration (a Lambda processor, run as a transformer plugin, and the metadata
-//! extraction of dynamic partitioning), record format conversion to Parquet, and the HTTP
-//! endpoint destination.
+//! extraction of dynamic partitioning) and record format conversion to Parquet. Each
+//! destination's own settings are in `firehose/destination/`.
 
 use std::collections::BTreeMap;
 
-use weir_firehose::{Conversion, HttpDestination, Partitioning, Processing};
-use weir_firehose_model::{
-    ParquetCompression, BUFFER_INTERVAL_S, HTTP_BUFFERING, HTTP_BUFFER_SIZE_MIB, LAMBDA_RETRIES,
-    RETRY_DURATION_S,
-};
+use weir_firehose::{Conversion, Partitioning, Processing};
+use weir_firehose_model::{ParquetCompression, LAMBDA_RETRIES, RETRY_DURATION_S};
 
 use crate::error::ApiError;
 use crate::firehose::{bounded, structure};
@@ -213,7 +210,7 @@ pub(crate) fn partitioning(r: &mut Req<'_>) -> Result<Option<PartitioningBlock>,
 }
 
 /// `RetryOptions.DurationInSeconds`, 300 when not given.
-fn retry_duration(rr: &mut Req<'_>) -> Result<u32, ApiError> {
+pub(crate) fn retry_duration(rr: &mut Req<'_>) -> Result<u32, ApiError> {
     let v = bounded(rr, "DurationInSeconds", RETRY_DURATION_S)?;
     Ok(v.map_or(300, |v| u32::try_from(v).unwrap_or(RETRY_DURATION_S.max)))
 }
@@ -307,79 +304,6 @@ pub(crate) fn conversion(r: &mut Req<'_>) -> Result<Option<Conversion>, ApiError
     Ok(enabled.then_some(out))
 }
 
-/// `HttpEndpointDestinationConfiguration`, except its `S3Configuration` (the backup, read
-/// as an S3 destination by the caller).
-pub(crate) fn http_destination(r: &mut Req<'_>) -> Result<HttpDestination, ApiError> {
-    let mut out = HttpDestination {
-        url: String::new(),
-        name: None,
-        access_key: None,
-        gzip: false,
-        common_attributes: BTreeMap::new(),
-        retry_s: 300,
-        buffering: HTTP_BUFFERING.default,
-        backup_all: false,
-    };
-    match r.raw("EndpointConfiguration") {
-        Some(ev) => {
-            let mut er = structure(ev, "EndpointConfiguration")?;
-            out.url = er
-                .string(
-                    "Url",
-                    true,
-                    1,
-                    1000,
-                    Some(("https://.*", |v: &str| {
-                        v.starts_with("https://") || v.starts_with("http://")
-                    })),
-                )?
-                .unwrap_or_default()
-                .to_owned();
-            out.name = er.string("Name", false, 1, 256, None)?.map(str::to_owned);
-            out.access_key = er
-                .string("AccessKey", false, 0, 4096, None)?
-                .map(str::to_owned);
-            r.absorb(&mut er, "endpointConfiguration");
-        }
-        None => r.violation(None, "endpointConfiguration", "Member must not be null"),
-    }
-    if let Some(h) = r.raw("BufferingHints") {
-        let mut hr = structure(h, "BufferingHints")?;
-        let size = bounded(&mut hr, "SizeInMBs", HTTP_BUFFER_SIZE_MIB)?;
-        let interval = bounded(&mut hr, "IntervalInSeconds", BUFFER_INTERVAL_S)?;
-        r.absorb(&mut hr, "bufferingHints");
-        // A hint out of bounds is a violation already, answered as AWS's ValidationException
-        // when the request is finished; the default stands until then.
-        out.buffering = HTTP_BUFFERING
-            .hints(size, interval)
-            .unwrap_or(HTTP_BUFFERING.default);
-    }
-    if let Some(rc) = r.raw("RequestConfiguration") {
-        let mut rr = structure(rc, "RequestConfiguration")?;
-        out.gzip = rr.enumeration("ContentEncoding", false, &["NONE", "GZIP"])? == Some("GZIP");
-        if let Some(Val::Arr(attrs)) = rr.raw("CommonAttributes") {
-            for a in attrs {
-                let mut ar = structure(a, "CommonAttributes")?;
-                let n = ar.string("AttributeName", true, 1, 256, None)?;
-                let v = ar.string("AttributeValue", true, 0, 1024, None)?;
-                rr.absorb(&mut ar, "commonAttributes.member");
-                if let (Some(n), Some(v)) = (n, v) {
-                    out.common_attributes.insert(n.to_owned(), v.to_owned());
-                }
-            }
-        }
-        r.absorb(&mut rr, "requestConfiguration");
-    }
-    if let Some(ro) = r.raw("RetryOptions") {
-        let mut rr = structure(ro, "RetryOptions")?;
-        out.retry_s = retry_duration(&mut rr)?;
-        r.absorb(&mut rr, "retryOptions");
-    }
-    out.backup_all =
-        r.enumeration("S3BackupMode", false, &["FailedDataOnly", "AllData"])? == Some("AllData");
-    Ok(out)
-}
-
 /// The `ProcessingConfiguration` DescribeDeliveryStream shows, if any.
 pub(crate) fn processing_description(
     lambda: Option<&Processing>,
@@ -460,52 +384,5 @@ pub(crate) fn conversion_description(c: &Conversion) -> Val {
             )]),
         ),
         ("Enabled", Val::Bool(true)),
-    ])
-}
-
-pub(crate) fn http_description(h: &HttpDestination, s3: Val) -> Val {
-    let mut endpoint = vec![("Url", s(h.url.clone()))];
-    if let Some(n) = &h.name {
-        endpoint.push(("Name", s(n.clone())));
-    }
-    let attrs = h
-        .common_attributes
-        .iter()
-        .map(|(k, v)| {
-            map(vec![
-                ("AttributeName", s(k.clone())),
-                ("AttributeValue", s(v.clone())),
-            ])
-        })
-        .collect();
-    map(vec![
-        ("EndpointConfiguration", map(endpoint)),
-        (
-            "BufferingHints",
-            map(vec![
-                ("SizeInMBs", Val::Int(h.buffering.size_mib.into())),
-                ("IntervalInSeconds", Val::Int(h.buffering.interval_s.into())),
-            ]),
-        ),
-        (
-            "RequestConfiguration",
-            map(vec![
-                ("ContentEncoding", s(if h.gzip { "GZIP" } else { "NONE" })),
-                ("CommonAttributes", Val::Arr(attrs)),
-            ]),
-        ),
-        (
-            "RetryOptions",
-            map(vec![("DurationInSeconds", Val::Int(h.retry_s.into()))]),
-        ),
-        (
-            "S3BackupMode",
-            s(if h.backup_all {
-                "AllData"
-            } else {
-                "FailedDataOnly"
-            }),
-        ),
-        ("S3DestinationDescription", s3),
     ])
 }

@@ -19,9 +19,8 @@ use weir_support::now_ms;
 
 use crate::catalog::Inner;
 use crate::error::{FirehoseError, Result};
-use crate::http::HttpEndpoint;
 use crate::implicit::{FolderTarget, ProcessingFailure};
-use crate::model::{Compression, DeliveryStreamSpec, HttpDestination, Processing};
+use crate::model::{DeliveryStreamSpec, Processing};
 use crate::partition::Partitioner;
 use crate::process::{function_name, InvokeError, ProcessIn, Processed};
 use crate::store::Stores;
@@ -57,7 +56,7 @@ impl<'a> Place<'a> {
     pub(crate) fn bucket(&self) -> Result<&'a str> {
         match self.folder {
             Some(f) => Ok(&f.bucket),
-            None => self.spec.destination.bucket(),
+            None => self.spec.destination.s3().bucket(),
         }
     }
 
@@ -65,7 +64,7 @@ impl<'a> Place<'a> {
     pub(crate) fn object_bytes(&self) -> usize {
         match self.folder {
             Some(f) => f.buffer_bytes,
-            None => self.spec.destination.buffering.size_bytes(),
+            None => self.spec.destination.s3().buffering.size_bytes(),
         }
     }
 
@@ -115,22 +114,22 @@ pub(crate) enum Output {
         body: PutPayload,
         records: Option<Vec<Item>>,
     },
-    /// A request for the HTTP endpoint; if it fails for good its records become
-    /// `http-endpoint-failed` error records in the bucket.
-    Http { items: Vec<Item> },
+    /// Records for the destination itself (an HTTP endpoint's request), sent by
+    /// `DeliveryDestination::send`; what fails for good comes back as error objects.
+    Request { items: Vec<Item> },
 }
 
 /// An error record, written as one JSON line.
 pub(crate) struct Failure {
-    kind: &'static str,
-    line: serde_json::Value,
-    arrival_ms: i64,
+    pub(crate) kind: &'static str,
+    pub(crate) line: serde_json::Value,
+    pub(crate) arrival_ms: i64,
 }
 
 impl Failure {
     /// Firehose's error line for one record, with the fields every error output type has
     /// (in Firehose's order); `with` adds a type's own fields after them.
-    fn new(
+    pub(crate) fn new(
         kind: &'static str,
         attempts: u32,
         arrival_ms: i64,
@@ -152,7 +151,7 @@ impl Failure {
         }
     }
 
-    fn with(mut self, field: &str, value: serde_json::Value) -> Failure {
+    pub(crate) fn with(mut self, field: &str, value: serde_json::Value) -> Failure {
         if let Some(line) = self.line.as_object_mut() {
             line.insert(field.to_owned(), value);
         }
@@ -160,7 +159,7 @@ impl Failure {
     }
 }
 
-fn b64(data: &[u8]) -> String {
+pub(crate) fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
@@ -182,152 +181,20 @@ pub(crate) fn prepare(
             })
             .collect(),
     };
-    let mut outputs = Vec::new();
-    if let Some(h) = &spec.http {
-        if h.backup_all && !items.is_empty() {
-            outputs.push(data_object(spec, items.clone(), &[])?);
-        }
-        if !items.is_empty() {
-            outputs.push(Output::Http { items });
-        }
-    } else {
-        let groups = partition(spec, items, &mut failures)?;
-        for (keys, group) in groups {
-            match &spec.conversion {
-                Some(c) => {
-                    let table = format!("{}.{}", c.database, c.table);
-                    let columns = inner.config.schemas.get(&table).ok_or_else(|| {
-                        FirehoseError::InvalidArgument(weir_firehose_model::undeclared_table(
-                            &table,
-                        ))
-                    })?;
-                    let schema = crate::parquet::Schema::parse(columns)
-                        .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
-                    let datas: Vec<&[u8]> = group.iter().map(|i| i.data.as_slice()).collect();
-                    let converted = crate::parquet::convert(&schema, &datas, &c.compression)
-                        .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
-                    let mut failed_rows = Vec::new();
-                    for (i, why) in converted.failed {
-                        failed_rows.push(i);
-                        let it = &group[i];
-                        failures.push(Failure {
-                            kind: "format-conversion-failed",
-                            line: json!({
-                                "attemptsMade": 1,
-                                "arrivalTimestamp": it.arrival_ms,
-                                "lastErrorCode": "DataFormatConversion.MalformedData",
-                                "lastErrorMessage": why,
-                                "attemptEndingTimestamp": now_ms(),
-                                "rawData": b64(&it.data),
-                                "dataCatalogTable": {
-                                    "databaseName": c.database,
-                                    "tableName": c.table,
-                                    "region": c.region.clone().unwrap_or_else(|| inner.config.region.clone()),
-                                    "versionId": "LATEST",
-                                },
-                            }),
-                            arrival_ms: it.arrival_ms,
-                        });
-                    }
-                    if let Some(file) = converted.file {
-                        let failed: std::collections::BTreeSet<usize> =
-                            failed_rows.into_iter().collect();
-                        let kept: Vec<Item> = group
-                            .into_iter()
-                            .enumerate()
-                            .filter(|(i, _)| !failed.contains(i))
-                            .map(|(_, it)| it)
-                            .collect();
-                        let oldest = oldest(kept.iter().map(|i| i.arrival_ms));
-                        let key = object_key(spec, oldest, KeyKind::Data(&keys), ".parquet")?;
-                        match place.stores().check_key(&key) {
-                            Ok(()) => outputs.push(Output::Object {
-                                key,
-                                body: file.into(),
-                                records: Some(kept),
-                            }),
-                            Err(why) => unwritable(&key, &why, &kept, &mut failures),
-                        }
-                    }
-                }
-                None => {
-                    // One object per buffer's worth: a delivery that read past the size hint
-                    // (a whole 4 MiB PutRecordBatch arriving at once) still makes objects of
-                    // at most SizeInMBs each.
-                    let mut rest = group;
-                    let sizes: Vec<usize> = by_size(&rest, place.object_bytes())
-                        .iter()
-                        .map(|run| run.len())
-                        .collect();
-                    for n in sizes {
-                        let run: Vec<Item> = rest.drain(..n).collect();
-                        let out = data_object(spec, run, &keys)?;
-                        match &out {
-                            Output::Object { key, records, .. } => {
-                                if let Err(why) = place.stores().check_key(key) {
-                                    let run = records.as_deref().unwrap_or_default();
-                                    unwritable(key, &why, run, &mut failures);
-                                    continue;
-                                }
-                            }
-                            Output::Http { .. } => {}
-                        }
-                        outputs.push(out);
-                    }
-                }
-            }
-        }
-    }
+    let mut outputs = spec
+        .destination
+        .prepare(inner, spec, place, items, &mut failures)?;
     outputs.extend(error_objects(spec, failures)?);
     Ok(outputs)
 }
 
-/// The records of an HTTP request that failed for good, as error objects.
-pub(crate) fn http_failed(
-    spec: &DeliveryStreamSpec,
-    h: &HttpDestination,
-    items: &[Item],
-    attempts: u32,
-    code: &str,
-    message: &str,
-) -> Result<Vec<Output>> {
-    let end = now_ms();
-    let failures = items
-        .iter()
-        .map(|it| {
-            Failure::new(
-                "http-endpoint-failed",
-                attempts,
-                it.arrival_ms,
-                &it.data,
-                (code, message),
-                end,
-            )
-            .with("EndpointUrl", json!(h.url))
-        })
-        .collect();
-    error_objects(spec, failures)
-}
-
-/// The endpoint settings the sender needs.
-pub(crate) fn endpoint_of(h: &HttpDestination) -> HttpEndpoint {
-    HttpEndpoint {
-        url: h.url.clone(),
-        name: h.name.clone(),
-        access_key: h.access_key.clone(),
-        gzip: h.gzip,
-        common_attributes: h.common_attributes.clone(),
-        retry_duration_s: h.retry_s,
-    }
-}
-
-fn oldest(arrivals: impl Iterator<Item = i64>) -> i64 {
+pub(crate) fn oldest(arrivals: impl Iterator<Item = i64>) -> i64 {
     arrivals.min().unwrap_or_else(now_ms)
 }
 
 /// `items` cut, in order, into runs of at most `limit` bytes of data (a run holds at least
 /// one item, so a record larger than the limit still makes its own object).
-fn by_size(items: &[Item], limit: usize) -> Vec<&[Item]> {
+pub(crate) fn by_size(items: &[Item], limit: usize) -> Vec<&[Item]> {
     let mut runs = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, it) in items.iter().enumerate() {
@@ -345,7 +212,7 @@ fn by_size(items: &[Item], limit: usize) -> Vec<&[Item]> {
 
 /// A data object whose key cannot be written: its records go to the error output as
 /// `partitioning-failed`, with the reason, instead of blocking the delivery.
-fn unwritable(key: &str, why: &str, items: &[Item], failures: &mut Vec<Failure>) {
+pub(crate) fn unwritable(key: &str, why: &str, items: &[Item], failures: &mut Vec<Failure>) {
     tracing::warn!(
         key,
         reason = why,
@@ -414,12 +281,12 @@ pub(crate) fn processing_failed(
     error_objects(spec, vec![failure])
 }
 
-fn data_object(
+pub(crate) fn data_object(
     spec: &DeliveryStreamSpec,
     items: Vec<Item>,
     keys: &[(String, String)],
 ) -> Result<Output> {
-    let compression = spec.destination.compression;
+    let compression = spec.destination.s3().compression;
     let key = object_key(
         spec,
         oldest(items.iter().map(|i| i.arrival_ms)),
@@ -442,7 +309,10 @@ fn data_object(
 }
 
 /// Error records grouped into one object per error type.
-fn error_objects(spec: &DeliveryStreamSpec, failures: Vec<Failure>) -> Result<Vec<Output>> {
+pub(crate) fn error_objects(
+    spec: &DeliveryStreamSpec,
+    failures: Vec<Failure>,
+) -> Result<Vec<Output>> {
     let mut by_kind: BTreeMap<&'static str, Vec<Failure>> = BTreeMap::new();
     for f in failures {
         by_kind.entry(f.kind).or_default().push(f);
@@ -601,7 +471,7 @@ fn invoke(
 type Groups = Vec<(Vec<(String, String)>, Vec<Item>)>;
 
 /// Groups items by their partition keys (one group with no keys without partitioning).
-fn partition(
+pub(crate) fn partition(
     spec: &DeliveryStreamSpec,
     items: Vec<Item>,
     failures: &mut Vec<Failure>,
@@ -655,7 +525,7 @@ pub(crate) fn object_key(
     kind: KeyKind<'_>,
     extension: &str,
 ) -> Result<String> {
-    let prefixes = spec.destination.prefixes()?;
+    let prefixes = spec.destination.s3().prefixes()?;
     let at = DateTime::<Utc>::from_timestamp_millis(oldest_ms).ok_or_else(|| {
         FirehoseError::InvalidArgument(format!("arrival time {oldest_ms} ms is out of range"))
     })?;
@@ -666,6 +536,7 @@ pub(crate) fn object_key(
             let lookup = |name: &str| keys.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
             let ext = spec
                 .destination
+                .s3()
                 .file_extension
                 .as_deref()
                 .unwrap_or(extension);
@@ -692,16 +563,6 @@ fn object_name(stream: &str, version: u32, at: &DateTime<Utc>) -> String {
         at.second(),
         uuid::Uuid::new_v4()
     )
-}
-
-/// Whether the spec's compression applies to data objects (Parquet files carry their own).
-pub(crate) fn check_conversion_compression(spec: &DeliveryStreamSpec) -> Result<()> {
-    if spec.conversion.is_some() && spec.destination.compression != Compression::Uncompressed {
-        return Err(FirehoseError::InvalidArgument(
-            "CompressionFormat must be UNCOMPRESSED when DataFormatConversionConfiguration is enabled; set the Parquet compression in ParquetSerDe.Compression.".into(),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

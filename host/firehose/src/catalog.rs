@@ -78,14 +78,13 @@ pub struct CreateRequest {
     pub name: String,
     pub source: SourceKind,
     pub kinesis_stream_arn: Option<String>,
-    pub destination: S3Destination,
+    pub destination: DeliveryDestination,
     pub tags: BTreeMap<String, String>,
     /// `Some((KeyType, KeyARN))` to start with server-side encryption on.
     pub encryption: Option<(String, Option<String>)>,
     pub processing: Option<Processing>,
     pub partitioning: Option<Partitioning>,
     pub conversion: Option<Conversion>,
-    pub http: Option<HttpDestination>,
 }
 
 /// DescribeDeliveryStream's answer.
@@ -99,7 +98,7 @@ pub struct Description {
 
 /// One record's outcome in PutRecordBatch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutOutcome {
+pub enum RecordPutOutcome {
     Ok {
         record_id: String,
     },
@@ -367,7 +366,7 @@ impl Firehose {
 
     /// PutRecord / PutRecordBatch: each record is in the buffer, synced to disk, before its
     /// outcome is returned. Returns the outcomes and whether encryption is on.
-    pub fn put(&self, name: &str, records: &[Vec<u8>]) -> Result<(Vec<PutOutcome>, bool)> {
+    pub fn put(&self, name: &str, records: &[Vec<u8>]) -> Result<(Vec<RecordPutOutcome>, bool)> {
         let e = self.entry(name)?;
         if e.status() != DeliveryStreamStatus::Active {
             return Err(self.not_found(name));
@@ -387,7 +386,11 @@ impl Firehose {
     }
 
     /// Appends `records` to the buffer of the stream `uid`, synced before this returns.
-    pub(crate) fn put_buffer(&self, uid: &str, records: &[Vec<u8>]) -> Result<Vec<PutOutcome>> {
+    pub(crate) fn put_buffer(
+        &self,
+        uid: &str,
+        records: &[Vec<u8>],
+    ) -> Result<Vec<RecordPutOutcome>> {
         let entries: Vec<PutEntry> = records
             .iter()
             .map(|d| PutEntry {
@@ -402,11 +405,13 @@ impl Firehose {
             .map(|o| match o {
                 weir_streams::PutOutcome::Ok {
                     sequence_number, ..
-                } => PutOutcome::Ok {
+                } => RecordPutOutcome::Ok {
                     record_id: record_id(uid, &sequence_number),
                 },
                 weir_streams::PutOutcome::Throttled { message }
-                | weir_streams::PutOutcome::Failed { message } => PutOutcome::Failed { message },
+                | weir_streams::PutOutcome::Failed { message } => {
+                    RecordPutOutcome::Failed { message }
+                }
             })
             .collect())
     }
@@ -517,13 +522,12 @@ mod tests {
             name: name.into(),
             source: SourceKind::DirectPut,
             kinesis_stream_arn: None,
-            destination: destination("bkt"),
+            destination: DeliveryDestination::ExtendedS3(destination("bkt")),
             tags: BTreeMap::new(),
             encryption: None,
             processing: None,
             partitioning: None,
             conversion: None,
-            http: None,
         }
     }
 
@@ -577,8 +581,8 @@ mod tests {
         let ids: Vec<_> = out
             .iter()
             .map(|o| match o {
-                PutOutcome::Ok { record_id } => record_id.clone(),
-                PutOutcome::Failed { message } => panic!("{message}"),
+                RecordPutOutcome::Ok { record_id } => record_id.clone(),
+                RecordPutOutcome::Failed { message } => panic!("{message}"),
             })
             .collect();
         assert_ne!(ids[0], ids[1]);

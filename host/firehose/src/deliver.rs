@@ -20,7 +20,7 @@ use weir_support::{now_ms, read};
 use crate::batch::{self, Item, Output, Place};
 use crate::catalog::{Entry, Inner};
 use crate::error::{FirehoseError, Result};
-use crate::model::{DeliveryStreamSpec, HttpDestination};
+use crate::model::DeliveryStreamSpec;
 
 /// Records asked for per buffer read (each is at most 1,000 KiB).
 const READ_BATCH: usize = 500;
@@ -329,10 +329,10 @@ impl Delivery {
         while let Some(out) = queue.pop_front() {
             let step = match &out {
                 Output::Object { key, body, .. } => place.put(key, body.clone()),
-                Output::Http { items } => match &spec.http {
-                    Some(h) => send_http(inner, spec, h, items).map(|extra| queue.extend(extra)),
-                    None => Ok(()),
-                },
+                Output::Request { items } => spec
+                    .destination
+                    .send(inner, spec, items)
+                    .map(|extra| queue.extend(extra)),
             };
             let Err(e) = step else {
                 done += 1;
@@ -380,7 +380,7 @@ impl Delivery {
                         tracing::error!(stream = %self.name, records = held, "held records are past the buffer's 24-hour retention; a restart now would lose them");
                     }
                 }
-                Output::Http { .. } => {}
+                Output::Request { .. } => {}
             }
             queue.push_front(out);
             self.prepared = Some(queue);
@@ -420,34 +420,6 @@ fn retry_expired(
 ) -> bool {
     failing_for >= retry
         || oldest_ms.is_some_and(|o| now_ms.saturating_sub(o) >= RETRY_AGE_LIMIT_MS)
-}
-
-/// Sends one request with the endpoint's retries; records it could not deliver come back as
-/// error objects for the backup bucket.
-fn send_http(
-    inner: &Inner,
-    spec: &DeliveryStreamSpec,
-    h: &HttpDestination,
-    items: &[Item],
-) -> Result<Vec<Output>> {
-    let sender = inner.http_sender()?;
-    let endpoint = batch::endpoint_of(h);
-    let datas: Vec<&[u8]> = items.iter().map(|i| i.data.as_slice()).collect();
-    let arn = inner.arn(&spec.name);
-    match inner.runtime.block_on(sender.send(&endpoint, &arn, &datas)) {
-        Ok(_) => Ok(Vec::new()),
-        Err(e) => {
-            tracing::warn!(stream = %spec.name, url = %h.url, error = %e, "HTTP endpoint delivery failed for good; records go to the backup bucket");
-            batch::http_failed(
-                spec,
-                h,
-                items,
-                e.attempts,
-                e.last.error_code(),
-                &e.last.to_string(),
-            )
-        }
-    }
 }
 
 pub(crate) fn load_checkpoint(path: &Path) -> Result<Option<String>> {

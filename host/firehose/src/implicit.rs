@@ -30,10 +30,11 @@ use weir_streams::Streams;
 use weir_support::{lock, now_ms, read, write};
 
 use crate::batch::Output;
-use crate::catalog::{buffer_name, Entry, Firehose, PutOutcome, BUFFER_RETENTION_HOURS};
+use crate::catalog::{buffer_name, Entry, Firehose, RecordPutOutcome, BUFFER_RETENTION_HOURS};
 use crate::error::{FirehoseError, Result};
 use crate::model::{
-    check_name, Buffering, Compression, DeliveryStreamSpec, Encryption, S3Destination, SourceKind,
+    check_name, Buffering, Compression, DeliveryDestination, DeliveryStreamSpec, Encryption,
+    S3Destination, SourceKind,
 };
 use crate::store::{Storage, Stores};
 
@@ -317,7 +318,7 @@ fn spec_of(want: &ImplicitStreamSpec, uid: String, created_ms: i64) -> DeliveryS
         uid,
         source: SourceKind::DirectPut,
         kinesis_stream_arn: None,
-        destination: S3Destination {
+        destination: DeliveryDestination::ExtendedS3(S3Destination {
             role_arn: String::new(),
             bucket_arn: String::new(),
             prefix: want.prefix.clone(),
@@ -325,7 +326,7 @@ fn spec_of(want: &ImplicitStreamSpec, uid: String, created_ms: i64) -> DeliveryS
             buffering: rounded(want.buffer_bytes, want.buffer_interval),
             compression: Compression::Uncompressed,
             file_extension: None,
-        },
+        }),
         version: 1,
         created_ms,
         updated_ms: created_ms,
@@ -338,7 +339,6 @@ fn spec_of(want: &ImplicitStreamSpec, uid: String, created_ms: i64) -> DeliveryS
         processing: None,
         partitioning: None,
         conversion: None,
-        http: None,
     }
 }
 
@@ -358,7 +358,7 @@ fn check(want: &ImplicitStreamSpec, spec: &DeliveryStreamSpec) -> Result<()> {
             want.buffer_interval, BUFFER_INTERVAL_S.max
         )));
     }
-    let prefixes = spec.destination.prefixes()?;
+    let prefixes = spec.destination.s3().prefixes()?;
     if let Some(key) = prefixes.data.partition_keys().first() {
         return Err(FirehoseError::InvalidArgument(format!(
             "the prefix uses !{{partitionKeyFromQuery:{key}}}, which needs a delivery stream with dynamic partitioning (name one with `delivery_stream`)"
@@ -490,7 +490,7 @@ impl std::fmt::Debug for ImplicitStream {
 impl ImplicitStream {
     /// Puts `records` into the stream's buffer: each is synced before its outcome returns,
     /// exactly as PutRecordBatch's.
-    pub fn put(&self, records: &[Vec<u8>]) -> Result<Vec<PutOutcome>> {
+    pub fn put(&self, records: &[Vec<u8>]) -> Result<Vec<RecordPutOutcome>> {
         let uid = read(&self.entry.spec).uid.clone();
         self.firehose.put_buffer(&uid, records)
     }
@@ -565,8 +565,10 @@ mod tests {
         out
     }
 
-    fn all_ok(outcomes: &[PutOutcome]) -> bool {
-        outcomes.iter().all(|o| matches!(o, PutOutcome::Ok { .. }))
+    fn all_ok(outcomes: &[RecordPutOutcome]) -> bool {
+        outcomes
+            .iter()
+            .all(|o| matches!(o, RecordPutOutcome::Ok { .. }))
     }
 
     #[test]

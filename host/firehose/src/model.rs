@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{FirehoseError, Result};
-use crate::prefix::Prefixes;
+use crate::destination::upgrade_legacy_spec;
+pub use crate::destination::{DeliveryDestination, HttpDestination, S3Destination};
 
 // Limits, names, buffering bounds and compression names are Firehose's rules, shared with the
 // config and the API: defined once in `weir-firehose-model`.
@@ -28,54 +28,6 @@ impl SourceKind {
             SourceKind::DirectPut => "DirectPut",
             SourceKind::KinesisStreamAsSource => "KinesisStreamAsSource",
         }
-    }
-}
-
-/// An S3 destination (`ExtendedS3DestinationConfiguration`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct S3Destination {
-    pub role_arn: String,
-    pub bucket_arn: String,
-    pub prefix: Option<String>,
-    pub error_output_prefix: Option<String>,
-    pub buffering: Buffering,
-    pub compression: Compression,
-    /// `FileExtension`: replaces the extension data objects get from their compression or
-    /// conversion (`.gz`, `.parquet`), as on AWS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_extension: Option<String>,
-}
-
-impl S3Destination {
-    /// The bucket named by `arn:aws:s3:::BUCKET`, checked against S3's naming rules.
-    pub fn bucket(&self) -> Result<&str> {
-        Ok(bucket_of(&self.bucket_arn)?)
-    }
-
-    /// The prefixes after Firehose's rules; also the check that they are valid together.
-    pub fn prefixes(&self) -> Result<Prefixes> {
-        Prefixes::new(self.prefix.as_deref(), self.error_output_prefix.as_deref())
-            .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))
-    }
-
-    /// Everything CreateDeliveryStream and UpdateDestination must refuse.
-    pub fn validate(&self) -> Result<()> {
-        self.bucket()?;
-        self.prefixes()?;
-        if self.role_arn.is_empty() {
-            return Err(FirehoseError::Validation(
-                "1 validation error detected: Value at 'roleARN' failed to satisfy constraint: Member must not be null".into(),
-            ));
-        }
-        if let Some(ext) = &self.file_extension {
-            if !weir_firehose_model::file_extension_ok(ext) {
-                return Err(FirehoseError::Validation(format!(
-                    "1 validation error detected: Value '{ext}' at 'fileExtension' failed to satisfy constraint: Member must satisfy regular expression pattern: {}",
-                    weir_firehose_model::FILE_EXTENSION_PATTERN
-                )));
-            }
-        }
-        Ok(())
     }
 }
 
@@ -125,8 +77,11 @@ impl DeliveryStreamStatus {
     }
 }
 
-/// What the catalog keeps per delivery stream.
+/// What the catalog keeps per delivery stream. Read through [`upgrade_legacy_spec`], so a
+/// catalog written before [`DeliveryDestination`] existed still opens (the derived serde code
+/// is `DeliveryStreamSpec::serialize` / `deserialize`, wrapped below).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeliveryStreamSpec {
     pub name: String,
     /// Names the buffer stream and the checkpoint; a re-created name gets a new one.
@@ -135,7 +90,8 @@ pub struct DeliveryStreamSpec {
     /// For `KinesisStreamAsSource`: the Weir stream read.
     #[serde(default)]
     pub kinesis_stream_arn: Option<String>,
-    pub destination: S3Destination,
+    /// Where records go: one variant per destination (`destination/`).
+    pub destination: DeliveryDestination,
     /// `VersionId`: 1 at creation, +1 per UpdateDestination; part of every object's name.
     pub version: u32,
     pub created_ms: i64,
@@ -151,38 +107,27 @@ pub struct DeliveryStreamSpec {
     /// `DataFormatConversionConfiguration`: JSON to Parquet.
     #[serde(default)]
     pub conversion: Option<Conversion>,
-    /// `HttpEndpointDestinationConfiguration`: records go to this endpoint, and `destination`
-    /// is its S3 backup.
-    #[serde(default)]
-    pub http: Option<HttpDestination>,
 }
 
-impl DeliveryStreamSpec {
-    /// The buffering hints that decide when a delivery is due: the HTTP endpoint's when the
-    /// stream has one, else the S3 destination's.
-    pub fn buffering(&self) -> Buffering {
-        match &self.http {
-            Some(h) => h.buffering,
-            None => self.destination.buffering,
-        }
+impl Serialize for DeliveryStreamSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        DeliveryStreamSpec::serialize(self, s)
     }
 }
 
-/// An HTTP endpoint destination; the spec's S3 destination is its backup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HttpDestination {
-    pub url: String,
-    pub name: Option<String>,
-    pub access_key: Option<String>,
-    /// `RequestConfiguration.ContentEncoding` GZIP.
-    pub gzip: bool,
-    pub common_attributes: BTreeMap<String, String>,
-    /// `RetryOptions.DurationInSeconds` (0..=7200, default 300).
-    pub retry_s: u32,
-    /// The endpoint's own `BufferingHints` (1..=64 MiB, 0..=900 s; default 5 MiB, 60 s).
-    pub buffering: Buffering,
-    /// `S3BackupMode` AllData (else FailedDataOnly).
-    pub backup_all: bool,
+impl<'de> Deserialize<'de> for DeliveryStreamSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let mut v = serde_json::Value::deserialize(d)?;
+        upgrade_legacy_spec(&mut v);
+        DeliveryStreamSpec::deserialize(v).map_err(serde::de::Error::custom)
+    }
+}
+
+impl DeliveryStreamSpec {
+    /// The buffering hints that decide when a delivery is due (the destination's).
+    pub fn buffering(&self) -> Buffering {
+        self.destination.buffering()
+    }
 }
 
 /// A Lambda processor, run as the transformer plugin its ARN names.

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use weir_firehose::*;
 use weir_support::egress::EgressPolicy;
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
+use common::WAIT;
 
 /// A real HTTP endpoint on 127.0.0.1 that counts every TCP connection it accepts and keeps
 /// the records it was sent; answers Firehose's success response.
@@ -112,55 +113,38 @@ impl Lookup for MapLookup {
 }
 
 fn config(dir: &Path, egress: Egress) -> FirehoseConfig {
-    let mut c = FirehoseConfig::new(dir.join("fh"), Storage::Folder(dir.join("s3")));
-    c.transition_delay = Duration::ZERO;
+    let mut c = common::config(dir);
     c.egress = egress;
     c
 }
 
+/// An HTTP endpoint stream to `url`, one attempt per request (a refusal goes to the backup
+/// bucket at once).
 fn request(name: &str, url: &str) -> CreateRequest {
-    CreateRequest {
-        name: name.into(),
-        source: SourceKind::DirectPut,
-        kinesis_stream_arn: None,
-        destination: S3Destination {
-            role_arn: "arn:aws:iam::000000000000:role/firehose".into(),
-            bucket_arn: "arn:aws:s3:::bkt".into(),
-            prefix: None,
-            error_output_prefix: Some("errors/".into()),
-            buffering: Buffering {
-                size_mib: 1,
-                interval_s: 0,
-            },
-            compression: Compression::Uncompressed,
-            file_extension: None,
-        },
-        tags: BTreeMap::new(),
-        encryption: None,
-        processing: None,
-        partitioning: None,
-        conversion: None,
-        http: Some(HttpDestination {
+    let mut req = common::request(name, common::s3(None, Some("errors/")));
+    req.destination = DeliveryDestination::HttpEndpoint {
+        backup: common::s3(None, Some("errors/")),
+        endpoint: HttpDestination {
             url: url.into(),
             name: None,
             access_key: None,
             gzip: false,
             common_attributes: BTreeMap::new(),
-            // One attempt: the refusal goes to the backup bucket at once.
             retry_s: 0,
             buffering: Buffering {
                 size_mib: 1,
                 interval_s: 0,
             },
             backup_all: false,
-        }),
-    }
+        },
+    };
+    req
 }
 
 fn put(fh: &Firehose, name: &str, recs: &[&[u8]]) {
     let recs: Vec<Vec<u8>> = recs.iter().map(|r| r.to_vec()).collect();
     let (out, _) = fh.put(name, &recs).expect("put");
-    assert!(out.iter().all(|o| matches!(o, PutOutcome::Ok { .. })));
+    assert!(out.iter().all(|o| matches!(o, RecordPutOutcome::Ok { .. })));
 }
 
 /// The error records in the backup bucket, once there are `n`.
@@ -283,8 +267,8 @@ fn a_name_rebound_to_loopback_after_create_is_refused_at_connect() {
     // UpdateDestination checks the merged URL as create does, and keeps the old one.
     let err = fh
         .update_destination("rb", "1", DESTINATION_ID, |spec| {
-            if let Some(h) = spec.http.as_mut() {
-                h.url = "http://169.254.169.254/latest/meta-data/".into();
+            if let DeliveryDestination::HttpEndpoint { endpoint, .. } = &mut spec.destination {
+                endpoint.url = "http://169.254.169.254/latest/meta-data/".into();
             }
             Ok(())
         })
@@ -294,7 +278,10 @@ fn a_name_rebound_to_loopback_after_create_is_refused_at_connect() {
         "{err}"
     );
     let d = fh.describe("rb").expect("describe");
-    assert_eq!(d.spec.http.map(|h| h.url), Some(url.clone()));
+    let DeliveryDestination::HttpEndpoint { endpoint, .. } = d.spec.destination else {
+        panic!("an HTTP endpoint stream: {:?}", d.spec.destination);
+    };
+    assert_eq!(endpoint.url, url);
     // ...and one that turns into loopback afterwards is refused when delivery connects.
     dns.set("rebind.test", "127.0.0.1");
     put(&fh, "rb", &[b"secret"]);

@@ -3,139 +3,23 @@
 //! as the source (through a split, and resumed after a restart without loss).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weir_firehose::*;
 use weir_streams::{PutEntry, Streams, StreamsConfig};
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
+use common::*;
 
-fn destination(prefix: Option<&str>, error_prefix: Option<&str>) -> S3Destination {
-    S3Destination {
-        role_arn: "arn:aws:iam::000000000000:role/firehose".into(),
-        bucket_arn: "arn:aws:s3:::bkt".into(),
-        prefix: prefix.map(str::to_owned),
-        error_output_prefix: error_prefix.map(str::to_owned),
-        buffering: Buffering {
-            size_mib: 1,
-            interval_s: 0,
-        },
-        compression: Compression::Uncompressed,
-        file_extension: None,
-    }
-}
-
-fn request(name: &str, destination: S3Destination) -> CreateRequest {
-    CreateRequest {
-        name: name.into(),
-        source: SourceKind::DirectPut,
-        kinesis_stream_arn: None,
-        destination,
-        tags: BTreeMap::new(),
-        encryption: None,
-        processing: None,
-        partitioning: None,
-        conversion: None,
-        http: None,
-    }
-}
-
-fn config(dir: &Path) -> FirehoseConfig {
-    let mut c = FirehoseConfig::new(dir.join("fh"), Storage::Folder(dir.join("s3")));
-    c.transition_delay = Duration::ZERO;
-    c
-}
-
-/// Every file under the bucket folder, by key.
-fn objects(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let root = dir.join("s3/bkt");
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p: PathBuf = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                // The folder store writes `.KEY.UUID.weir-tmp` and renames it to `KEY` when
-                // complete: a staging file is not an object, and may be gone by the read.
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.contains('#') || name.contains(".tmp") || name.ends_with(".weir-tmp") {
-                    continue;
-                }
-                let key = p
-                    .strip_prefix(&root)
-                    .expect("under root")
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(key, std::fs::read(&p).expect("read object"));
-            }
-        }
-    }
-    out
-}
-
-fn walk(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path().display().to_string());
-            }
-        }
-    }
-    out
-}
-
-/// Polls until `done(objects)` holds.
-fn wait_for(
-    dir: &Path,
-    what: &str,
-    done: impl Fn(&BTreeMap<String, Vec<u8>>) -> bool,
-) -> BTreeMap<String, Vec<u8>> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let o = objects(dir);
-        if done(&o) {
-            return o;
-        }
-        if Instant::now() >= deadline {
-            let files = walk(dir);
-            panic!("{what}: objects {:?}; files {files:?}", o.keys());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
+/// The objects under `prefix`, whole.
 fn under<'a>(o: &'a BTreeMap<String, Vec<u8>>, prefix: &str) -> Vec<&'a [u8]> {
     o.iter()
         .filter(|(k, _)| k.starts_with(prefix))
         .map(|(_, v)| v.as_slice())
         .collect()
-}
-
-fn error_lines(o: &BTreeMap<String, Vec<u8>>, prefix: &str) -> Vec<serde_json::Value> {
-    under(o, prefix)
-        .into_iter()
-        .flat_map(|b| b.split(|c| *c == b'\n').filter(|l| !l.is_empty()))
-        .map(|l| serde_json::from_slice(l).expect("an error record is JSON"))
-        .collect()
-}
-
-fn raw(e: &serde_json::Value) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(e["rawData"].as_str().expect("rawData"))
-        .expect("base64")
 }
 
 /// Upper-cases records, drops `drop`, fails `fail`; fails whole invocations while
@@ -213,7 +97,7 @@ fn lambda(retries: u32) -> Option<Processing> {
 fn transformation_results_ok_dropped_and_failed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (fh, _, _rt) = with_upper(dir.path(), 0, false);
-    let mut req = request("tx", destination(Some("data/"), Some("err/")));
+    let mut req = request("tx", s3(Some("data/"), Some("err/")));
     req.processing = lambda(3);
     fh.create(req).expect("create");
     let sent: Vec<Vec<u8>> = ["a\n", "drop\n", "fail\n", "b\n"]
@@ -240,7 +124,7 @@ fn transformation_results_ok_dropped_and_failed() {
 fn failed_invocations_are_retried_then_every_record_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (fh, upper, _rt) = with_upper(dir.path(), 10, false);
-    let mut req = request("tx", destination(None, Some("err/")));
+    let mut req = request("tx", s3(None, Some("err/")));
     req.processing = lambda(2);
     fh.create(req).expect("create");
     fh.put("tx", &[b"x\n".to_vec(), b"y\n".to_vec()])
@@ -264,7 +148,7 @@ fn failed_invocations_are_retried_then_every_record_fails() {
 fn a_short_answer_fails_the_batch_with_missing_record_id() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (fh, _, _rt) = with_upper(dir.path(), 0, true);
-    let mut req = request("tx", destination(None, Some("err/")));
+    let mut req = request("tx", s3(None, Some("err/")));
     req.processing = lambda(0);
     fh.create(req).expect("create");
     fh.put("tx", &[b"x\n".to_vec()]).expect("put");
@@ -277,7 +161,7 @@ fn a_short_answer_fails_the_batch_with_missing_record_id() {
 fn an_unknown_function_is_refused_at_create() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (fh, _, _rt) = with_upper(dir.path(), 0, false);
-    let mut req = request("tx", destination(None, None));
+    let mut req = request("tx", s3(None, None));
     req.processing = Some(Processing {
         lambda_arn: "arn:aws:lambda:us-east-1:000000000000:function:lower".into(),
         retries: 3,
@@ -295,7 +179,7 @@ fn dynamic_partitioning_groups_records_by_their_keys() {
     let fh = Firehose::open(config(dir.path()), rt.handle().clone()).expect("open");
     let mut req = request(
         "dp",
-        destination(
+        s3(
             Some("cars/!{partitionKeyFromQuery:make}/band=!{partitionKeyFromQuery:band}/"),
             Some("err/!{firehose:error-output-type}/"),
         ),
@@ -363,7 +247,7 @@ fn partitioning_configuration_is_checked_at_create() {
         ),
     ];
     for (i, (prefix, error, part)) in cases.into_iter().enumerate() {
-        let mut req = request(&format!("dp{i}"), destination(prefix, error));
+        let mut req = request(&format!("dp{i}"), s3(prefix, error));
         req.partitioning = part;
         assert!(
             matches!(fh.create(req), Err(FirehoseError::InvalidArgument(_))),
@@ -414,7 +298,7 @@ fn a_stream_source_is_read_through_a_split_and_after_a_restart() {
         Firehose::open(c, rt.handle().clone()).expect("open")
     };
     let fh = open();
-    let mut req = request("src", destination(None, None));
+    let mut req = request("src", s3(None, None));
     req.source = SourceKind::KinesisStreamAsSource;
     req.kinesis_stream_arn = Some("arn:aws:kinesis:us-east-1:000000000000:stream/cars".into());
     let mut missing = req.clone();

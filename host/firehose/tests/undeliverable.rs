@@ -4,119 +4,13 @@
 //! to the error output with the reason, and an object that keeps failing goes to the error
 //! output after its retry duration; in every case the records behind it are delivered.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use weir_firehose::*;
 
-const WAIT: Duration = Duration::from_secs(20);
-
-fn destination(prefix: &str, error_prefix: &str) -> S3Destination {
-    S3Destination {
-        role_arn: "arn:aws:iam::000000000000:role/firehose".into(),
-        bucket_arn: "arn:aws:s3:::bkt".into(),
-        prefix: Some(prefix.into()),
-        error_output_prefix: Some(error_prefix.into()),
-        buffering: Buffering {
-            size_mib: 1,
-            interval_s: 0,
-        },
-        compression: Compression::Uncompressed,
-        file_extension: None,
-    }
-}
-
-fn request(name: &str, destination: S3Destination) -> CreateRequest {
-    CreateRequest {
-        name: name.into(),
-        source: SourceKind::DirectPut,
-        kinesis_stream_arn: None,
-        destination,
-        tags: BTreeMap::new(),
-        encryption: None,
-        processing: None,
-        partitioning: None,
-        conversion: None,
-        http: None,
-    }
-}
-
-fn config(dir: &Path) -> FirehoseConfig {
-    let mut c = FirehoseConfig::new(dir.join("fh"), Storage::Folder(dir.join("s3")));
-    c.transition_delay = Duration::ZERO;
-    c
-}
-
-fn bucket(dir: &Path) -> PathBuf {
-    dir.join("s3/bkt")
-}
-
-/// Every object under the bucket folder by its path there (temp files left out).
-fn objects(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let root = bucket(dir);
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.is_file() && !e.file_name().to_string_lossy().ends_with(".weir-tmp") {
-                let key = p
-                    .strip_prefix(&root)
-                    .expect("under root")
-                    .to_string_lossy()
-                    .into_owned();
-                if let Ok(body) = std::fs::read(&p) {
-                    out.insert(key, body);
-                }
-            }
-        }
-    }
-    out
-}
-
-fn wait_for(
-    dir: &Path,
-    what: &str,
-    done: impl Fn(&BTreeMap<String, Vec<u8>>) -> bool,
-) -> BTreeMap<String, Vec<u8>> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let o = objects(dir);
-        if done(&o) {
-            return o;
-        }
-        assert!(Instant::now() < deadline, "{what}: objects {:?}", o.keys());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The records stored under `prefix`, one per line.
-fn lines_under(o: &BTreeMap<String, Vec<u8>>, prefix: &str) -> Vec<Vec<u8>> {
-    o.iter()
-        .filter(|(k, _)| k.starts_with(prefix))
-        .flat_map(|(_, b)| b.split_inclusive(|c| *c == b'\n').map(<[u8]>::to_vec))
-        .collect()
-}
-
-fn error_lines(o: &BTreeMap<String, Vec<u8>>, prefix: &str) -> Vec<serde_json::Value> {
-    lines_under(o, prefix)
-        .iter()
-        .map(|l| serde_json::from_slice(l).expect("an error record is JSON"))
-        .collect()
-}
-
-fn raw(e: &serde_json::Value) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(e["rawData"].as_str().expect("rawData"))
-        .expect("base64")
-}
+mod common;
+use common::*;
 
 fn record(k: &str, j: &str) -> Vec<u8> {
     format!("{}\n", serde_json::json!({ "k": k, "j": j })).into_bytes()
@@ -129,9 +23,9 @@ fn partition_keys_s3_allows_are_written_and_unwritable_ones_go_to_the_error_outp
     let fh = Firehose::open(config(dir.path()), rt.handle().clone()).expect("open");
     let mut req = request(
         "dp",
-        destination(
-            "d/!{partitionKeyFromQuery:k}/!{partitionKeyFromQuery:j}/",
-            "err/!{firehose:error-output-type}/",
+        s3(
+            Some("d/!{partitionKeyFromQuery:k}/!{partitionKeyFromQuery:j}/"),
+            Some("err/!{firehose:error-output-type}/"),
         ),
     );
     req.partitioning = Some(Partitioning {
@@ -234,7 +128,7 @@ fn an_object_failing_past_its_retry_duration_goes_to_the_error_output() {
     let fh = Firehose::open(c, rt.handle().clone()).expect("open");
     fh.create(request(
         "plain",
-        destination("data/", "err/!{firehose:error-output-type}/"),
+        s3(Some("data/"), Some("err/!{firehose:error-output-type}/")),
     ))
     .expect("create");
     let blocker = block(dir.path(), "data");
@@ -280,9 +174,9 @@ fn a_partitioned_stream_retries_for_its_retry_options_duration() {
     let fh = Firehose::open(config(dir.path()), rt.handle().clone()).expect("open");
     let mut req = request(
         "dp0",
-        destination(
-            "d/!{partitionKeyFromQuery:k}/",
-            "err/!{firehose:error-output-type}/",
+        s3(
+            Some("d/!{partitionKeyFromQuery:k}/"),
+            Some("err/!{firehose:error-output-type}/"),
         ),
     );
     req.partitioning = Some(Partitioning {
@@ -312,7 +206,7 @@ fn records_stay_while_the_error_output_cannot_be_written_either() {
     let fh = open();
     fh.create(request(
         "held",
-        destination("data/", "err/!{firehose:error-output-type}/"),
+        s3(Some("data/"), Some("err/!{firehose:error-output-type}/")),
     ))
     .expect("create");
     let data_blocker = block(dir.path(), "data");

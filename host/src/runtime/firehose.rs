@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use weir_config::Config;
 use weir_firehose::{
-    Buffering, Compression, Conversion, CreateRequest, Egress, Firehose, FirehoseConfig,
-    FirehoseError, InvokeError, Partitioning, ProcessIn, Processed, Processing, Processor,
-    ProcessorSlot, S3Destination, S3Settings, SourceKind, Storage,
+    Buffering, Compression, Conversion, CreateRequest, DeliveryDestination, Egress, Firehose,
+    FirehoseConfig, FirehoseError, InvokeError, Partitioning, ProcessIn, Processed, Processing,
+    Processor, ProcessorSlot, S3Destination, S3Settings, SourceKind, Storage,
 };
 use weir_plugins::{PluginKind, PluginRegistry, Record, TransformResult};
 use weir_streams::Streams;
@@ -107,7 +107,7 @@ pub(crate) fn declare(config: &Config, firehose: &Firehose) -> Result<(), Fireho
             name: d.name.clone(),
             source,
             kinesis_stream_arn,
-            destination,
+            destination: DeliveryDestination::ExtendedS3(destination),
             tags: Default::default(),
             encryption: None,
             processing: d.lambda.as_ref().map(|f| Processing {
@@ -129,7 +129,6 @@ pub(crate) fn declare(config: &Config, firehose: &Firehose) -> Result<(), Fireho
                     .clone()
                     .unwrap_or_else(|| weir_firehose::DEFAULT_PARQUET_COMPRESSION.into()),
             }),
-            http: None,
         })?;
         tracing::info!(delivery_stream = %d.name, "created the delivery stream the configuration declares");
     }

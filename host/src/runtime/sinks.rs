@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use weir_delivery::KvTable;
-use weir_firehose::{FirehoseError, ImplicitStream, ProcessingFailure, PutOutcome};
+use weir_firehose::{FirehoseError, ImplicitStream, ProcessingFailure, RecordPutOutcome};
 use weir_plugins::{OutboxRequest, PluginSlot, Record};
 use weir_streams::Streams;
 use weir_support::error_chain;
@@ -209,7 +209,7 @@ fn put_in_batches(
     records: &[Record],
     delimiter: Option<u8>,
     name: &str,
-    mut put: impl FnMut(&[Vec<u8>]) -> Result<Vec<PutOutcome>, FirehoseError>,
+    mut put: impl FnMut(&[Vec<u8>]) -> Result<Vec<RecordPutOutcome>, FirehoseError>,
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(records.len());
     let mut start = 0;
@@ -247,8 +247,8 @@ fn put_in_batches(
                         ))
                     } else {
                         match it.next() {
-                            Some(PutOutcome::Ok { .. }) => Outcome::Ok,
-                            Some(PutOutcome::Failed { message }) => Outcome::Retry(message),
+                            Some(RecordPutOutcome::Ok { .. }) => Outcome::Ok,
+                            Some(RecordPutOutcome::Failed { message }) => Outcome::Retry(message),
                             None => Outcome::Retry("no outcome for the record".into()),
                         }
                     });

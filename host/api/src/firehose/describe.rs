@@ -1,10 +1,10 @@
-//! DescribeDeliveryStream: the settings as AWS shows them, built from the catalog's spec.
+//! DescribeDeliveryStream: the settings as AWS shows them, built from the catalog's spec (the
+//! destination's own description by its module in `destination/`).
 
-use weir_firehose::{DeliveryStreamSpec, Description, Firehose, S3Destination, DESTINATION_ID};
+use weir_firehose::{DeliveryStreamSpec, Description, Firehose, DESTINATION_ID};
 
-use super::stream_name;
+use super::{destination, stream_name};
 use crate::error::ApiError;
-use crate::firehose_config as cfg;
 use crate::request::Req;
 use crate::value::{map, s, Val};
 
@@ -50,7 +50,7 @@ fn description(d: &Description, after_the_only: bool) -> Val {
     let destinations = if after_the_only {
         Vec::new()
     } else {
-        vec![destination_description(spec)]
+        vec![destination::description(spec)]
     };
     out.push(("Destinations", Val::Arr(destinations)));
     out.push(("HasMoreDestinations", Val::Bool(false)));
@@ -64,91 +64,8 @@ fn source_description(spec: &DeliveryStreamSpec) -> Option<Val> {
         "KinesisStreamSourceDescription",
         map(vec![
             ("KinesisStreamARN", s(arn.clone())),
-            ("RoleARN", s(spec.destination.role_arn.clone())),
+            ("RoleARN", s(spec.destination.s3().role_arn.clone())),
             ("DeliveryStartTimestamp", Val::Time(spec.created_ms)),
         ]),
     )]))
-}
-
-/// The one `DestinationDescription`: the HTTP endpoint with its S3 backup, or the S3
-/// destination in both its plain and extended forms.
-fn destination_description(spec: &DeliveryStreamSpec) -> Val {
-    let plain = map(plain_s3(&spec.destination));
-    match &spec.http {
-        Some(h) => {
-            let mut d = cfg::http_description(h, plain);
-            if let (Val::Map(m), Some(p)) = (
-                &mut d,
-                cfg::processing_description(spec.processing.as_ref(), None),
-            ) {
-                m.push(("ProcessingConfiguration".into(), p));
-            }
-            map(vec![
-                ("DestinationId", s(DESTINATION_ID)),
-                ("HttpEndpointDestinationDescription", d),
-            ])
-        }
-        None => map(vec![
-            ("DestinationId", s(DESTINATION_ID)),
-            ("S3DestinationDescription", plain),
-            ("ExtendedS3DestinationDescription", extended_s3(spec)),
-        ]),
-    }
-}
-
-/// `S3DestinationDescription`'s members.
-fn plain_s3(dest: &S3Destination) -> Vec<(&'static str, Val)> {
-    let mut s3 = vec![
-        ("RoleARN", s(dest.role_arn.clone())),
-        ("BucketARN", s(dest.bucket_arn.clone())),
-    ];
-    if let Some(p) = &dest.prefix {
-        s3.push(("Prefix", s(p.clone())));
-    }
-    if let Some(p) = &dest.error_output_prefix {
-        s3.push(("ErrorOutputPrefix", s(p.clone())));
-    }
-    s3.push((
-        "BufferingHints",
-        map(vec![
-            ("SizeInMBs", Val::Int(dest.buffering.size_mib.into())),
-            (
-                "IntervalInSeconds",
-                Val::Int(dest.buffering.interval_s.into()),
-            ),
-        ]),
-    ));
-    s3.push(("CompressionFormat", s(dest.compression.as_str())));
-    s3.push((
-        "EncryptionConfiguration",
-        map(vec![("NoEncryptionConfig", s("NoEncryption"))]),
-    ));
-    s3
-}
-
-/// `ExtendedS3DestinationDescription`: the plain members and the stages.
-fn extended_s3(spec: &DeliveryStreamSpec) -> Val {
-    let mut s3 = plain_s3(&spec.destination);
-    s3.push(("S3BackupMode", s("Disabled")));
-    if let Some(e) = &spec.destination.file_extension {
-        s3.push(("FileExtension", s(e.clone())));
-    }
-    if let Some(p) =
-        cfg::processing_description(spec.processing.as_ref(), spec.partitioning.as_ref())
-    {
-        s3.push(("ProcessingConfiguration", p));
-    }
-    if let Some(p) = &spec.partitioning {
-        s3.push((
-            "DynamicPartitioningConfiguration",
-            cfg::partitioning_description(p),
-        ));
-    }
-    if let Some(c) = &spec.conversion {
-        s3.push((
-            "DataFormatConversionConfiguration",
-            cfg::conversion_description(c),
-        ));
-    }
-    map(s3)
 }

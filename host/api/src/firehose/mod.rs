@@ -6,11 +6,13 @@
 //! Files: this one dispatches and holds the small actions (list, delete, encryption);
 //! `shapes.rs` reads an S3 destination's fields, `create.rs`, `describe.rs`, `update.rs`,
 //! `records.rs` (PutRecord, PutRecordBatch) and `tags.rs` are one concern each;
-//! `../firehose_config.rs` reads and writes the optional blocks (processing, partitioning,
-//! conversion, the HTTP endpoint).
+//! `destination/` has one module per destination (its create configuration, description and
+//! update); `../firehose_config.rs` reads and writes the optional blocks (source, processing,
+//! partitioning, conversion).
 
 mod create;
 mod describe;
+mod destination;
 mod records;
 mod shapes;
 mod tags;

@@ -2,7 +2,7 @@
 //! service's buffer.
 
 use base64::Engine as _;
-use weir_firehose::{Firehose, PutOutcome};
+use weir_firehose::{Firehose, RecordPutOutcome};
 use weir_firehose_model::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
 
 use super::{stream_name, structure};
@@ -58,11 +58,11 @@ pub(super) fn put_record(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, ApiErr
     let records = vec![data.unwrap_or_default()];
     let (outcomes, encrypted) = fh.put(name.unwrap_or_default(), &records)?;
     match outcomes.into_iter().next() {
-        Some(PutOutcome::Ok { record_id }) => Ok(map(vec![
+        Some(RecordPutOutcome::Ok { record_id }) => Ok(map(vec![
             ("RecordId", s(record_id)),
             ("Encrypted", Val::Bool(encrypted)),
         ])),
-        Some(PutOutcome::Failed { message }) => {
+        Some(RecordPutOutcome::Failed { message }) => {
             Err(ApiError::new(ErrorKind::ServiceUnavailable, message))
         }
         None => Err(ApiError::new(ErrorKind::ServiceUnavailable, "no outcome")),
@@ -120,13 +120,13 @@ pub(super) fn put_record_batch(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, 
     let (outcomes, encrypted) = fh.put(name.unwrap_or_default(), &records)?;
     let failed = outcomes
         .iter()
-        .filter(|o| matches!(o, PutOutcome::Failed { .. }))
+        .filter(|o| matches!(o, RecordPutOutcome::Failed { .. }))
         .count();
     let responses = outcomes
         .into_iter()
         .map(|o| match o {
-            PutOutcome::Ok { record_id } => map(vec![("RecordId", s(record_id))]),
-            PutOutcome::Failed { message } => map(vec![
+            RecordPutOutcome::Ok { record_id } => map(vec![("RecordId", s(record_id))]),
+            RecordPutOutcome::Failed { message } => map(vec![
                 ("ErrorCode", s("ServiceUnavailableException")),
                 ("ErrorMessage", s(message)),
             ]),

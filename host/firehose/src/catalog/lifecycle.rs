@@ -15,7 +15,7 @@ impl Firehose {
     /// CreateDeliveryStream.
     pub fn create(&self, req: CreateRequest) -> Result<String> {
         check_name(&req.name)?;
-        req.destination.validate()?;
+        req.destination.validate(&self.inner.config.egress)?;
         check_tags(&req.tags)?;
         if req.tags.len() > MAX_TAGS {
             return Err(FirehoseError::LimitExceeded(format!(
@@ -61,7 +61,6 @@ impl Firehose {
             processing: req.processing,
             partitioning: req.partitioning,
             conversion: req.conversion,
-            http: req.http,
         };
         self.check_spec(&mut spec)?;
         spec.updated_ms = now;
@@ -77,9 +76,6 @@ impl Firehose {
         Ok(self.arn(&req.name))
     }
 
-    /// The source, processing, partitioning, conversion and HTTP settings of a create, checked
-    /// against this host (the plugins it runs, the streams and schemas it has); fills in the
-    /// compiled partition keys.
     /// The source of a create: a Kinesis stream of this host, or direct puts. Server-side
     /// encryption is for direct puts only (a Kinesis source is encrypted, or not, by its
     /// stream), as AWS documents.
@@ -111,12 +107,14 @@ impl Firehose {
 
     /// Everything a destination's settings must satisfy together, checked by
     /// CreateDeliveryStream and again by UpdateDestination after the update is merged: the
-    /// transformation names a loaded plugin, the partition keys and prefixes agree, the
-    /// conversion's table is declared, compression and conversion do not clash, and the object
-    /// names are valid. Parses the partition query into its keys.
+    /// destination's own settings (`DeliveryDestination::validate`: an HTTP endpoint this
+    /// host may send to), the transformation names a loaded plugin, the partition keys and
+    /// prefixes agree, the conversion's table is declared, the object names are valid and the
+    /// destination takes these stages (`DeliveryDestination::check_stages`). Parses the
+    /// partition query into its keys.
     pub(super) fn check_spec(&self, spec: &mut DeliveryStreamSpec) -> Result<()> {
         let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
-        spec.destination.validate()?;
+        spec.destination.validate(&self.inner.config.egress)?;
         if let Some(p) = &spec.processing {
             let function = crate::process::function_name(&p.lambda_arn).unwrap_or_default();
             match &self.inner.config.processor.0 {
@@ -137,6 +135,7 @@ impl Firehose {
         }
         let prefix_keys: Vec<String> = spec
             .destination
+            .s3()
             .prefixes()?
             .data
             .partition_keys()
@@ -151,7 +150,7 @@ impl Firehose {
                         "With dynamic partitioning enabled the Prefix must use at least one !{partitionKeyFromQuery:NAME}.".into(),
                     );
                 }
-                if spec.destination.error_output_prefix.is_none() {
+                if spec.destination.s3().error_output_prefix.is_none() {
                     return invalid(
                         "With dynamic partitioning enabled an ErrorOutputPrefix is required.".into(),
                     );
@@ -181,20 +180,8 @@ impl Firehose {
             crate::parquet::compression_of(&c.compression)
                 .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
         }
-        if let Some(h) = &spec.http {
-            crate::batch::endpoint_of(h)
-                .validate()
-                .map_err(FirehoseError::InvalidArgument)?;
-            // The caller learns now; delivery checks every connection again.
-            self.inner.config.egress.check_url(&h.url).map_err(|why| {
-                FirehoseError::InvalidArgument(format!(
-                    "HttpEndpoint Url {}: this Weir host does not send to it: {why}.",
-                    h.url
-                ))
-            })?;
-        }
         check_keys(spec)?;
-        crate::batch::check_conversion_compression(spec)
+        spec.destination.check_stages(spec)
     }
 
     /// DescribeDeliveryStream.
