@@ -21,9 +21,6 @@ use serde_json::Value;
 /// it. A collision not listed here fails the check; an entry that no longer collides is
 /// reported so the list only shrinks. Do not add to it: rename the new type instead.
 pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
-    // Firehose: being removed by issue 28's one-engine work.
-    ("PutOutcome", &["weir-firehose", "weir-streams"]),
-    ("Result", &["weir-firehose", "weir-streams"]),
     // The same WIT type seen from both sides of the component boundary (the guest SDK and the
     // host's plugin runtime): one concept, one name on purpose.
     ("EmitFailure", &["weir-plugins", "weir-sdk"]),

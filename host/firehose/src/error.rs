@@ -69,4 +69,6 @@ impl From<weir_firehose_model::FirehoseModelError> for FirehoseError {
     }
 }
 
-pub type Result<T> = std::result::Result<T, FirehoseError>;
+/// The crate's own shorthand; callers outside name `Result<T, FirehoseError>` (a public
+/// `Result` would be a second one beside `weir-streams`').
+pub(crate) type Result<T> = std::result::Result<T, FirehoseError>;

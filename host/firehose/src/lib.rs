@@ -34,7 +34,7 @@ pub use catalog::{
     CreateRequest, DeliveryStats, Description, Firehose, FirehoseConfig, RecordPutOutcome,
 };
 pub use egress::{Egress, Lookup, SystemLookup};
-pub use error::{FirehoseError, Result};
+pub use error::FirehoseError;
 pub use implicit::{ImplicitStream, ImplicitStreamSpec, ProcessingFailure};
 pub use model::{
     bucket_of, check_name, check_tags, Buffering, Compression, Conversion, DeliveryDestination,

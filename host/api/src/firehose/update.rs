@@ -38,7 +38,7 @@ pub(super) fn update_destination(fh: &Firehose, req: &mut Req<'_>) -> Result<Val
 /// partitioning can not be turned on or off on an existing stream (AWS refuses both), but its
 /// query and retry duration can change. The destination's own settings are merged by its
 /// module (`destination/`). The catalog checks the merged settings as a create's.
-fn merge_update(spec: &mut DeliveryStreamSpec, f: S3Fields) -> weir_firehose::Result<()> {
+fn merge_update(spec: &mut DeliveryStreamSpec, f: S3Fields) -> Result<(), FirehoseError> {
     let invalid = |m: &str| Err(FirehoseError::InvalidArgument(m.to_owned()));
     destination::merge(spec, &f)?;
     if let Some(b) = f.partitioning {

@@ -208,7 +208,7 @@ pub(super) fn refuse_update(req: &Req<'_>) -> Result<(), ApiError> {
 }
 
 /// An S3 update changes the backup, which stays plain.
-pub(super) fn merge(backup: &mut S3Destination, f: &S3Fields) -> weir_firehose::Result<()> {
+pub(super) fn merge(backup: &mut S3Destination, f: &S3Fields) -> Result<(), FirehoseError> {
     if f.extras() {
         return Err(FirehoseError::InvalidArgument(
             "This delivery stream delivers to an HTTP endpoint: its S3 configuration is a plain backup, with no processing, partitioning or format conversion.".into(),

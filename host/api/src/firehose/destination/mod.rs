@@ -10,7 +10,7 @@
 mod http_endpoint;
 mod s3;
 
-use weir_firehose::{DeliveryDestination, DeliveryStreamSpec};
+use weir_firehose::{DeliveryDestination, DeliveryStreamSpec, FirehoseError};
 
 use super::shapes::{S3Fields, Stages};
 use crate::error::ApiError;
@@ -128,7 +128,7 @@ pub(super) fn update_fields(req: &mut Req<'_>) -> Result<Option<S3Fields>, ApiEr
 
 /// Merges the given S3 settings into the destination of `spec` (the stages are merged by
 /// the caller).
-pub(super) fn merge(spec: &mut DeliveryStreamSpec, f: &S3Fields) -> weir_firehose::Result<()> {
+pub(super) fn merge(spec: &mut DeliveryStreamSpec, f: &S3Fields) -> Result<(), FirehoseError> {
     match &mut spec.destination {
         DeliveryDestination::ExtendedS3(d) => s3::merge(d, f),
         DeliveryDestination::HttpEndpoint { backup, .. } => http_endpoint::merge(backup, f),

@@ -141,7 +141,7 @@ pub(super) fn update_fields(req: &mut Req<'_>) -> Result<Option<S3Fields>, ApiEr
 }
 
 /// What an update gives replaces what was; what it leaves out stays.
-pub(super) fn merge(d: &mut S3Destination, f: &S3Fields) -> weir_firehose::Result<()> {
+pub(super) fn merge(d: &mut S3Destination, f: &S3Fields) -> Result<(), FirehoseError> {
     if let Some(v) = &f.role_arn {
         d.role_arn = v.clone();
     }
