@@ -33,14 +33,16 @@ mod store;
 pub use catalog::{
     CreateRequest, DeliveryStats, Description, Firehose, FirehoseConfig, RecordPutOutcome,
 };
+// `DeliveryDestination` and each destination's settings type: whatever `destination/` makes
+// public, so a new destination is its module alone.
+pub use destination::*;
 pub use egress::{Egress, Lookup, SystemLookup};
 pub use error::FirehoseError;
 pub use implicit::{ImplicitStream, ImplicitStreamSpec, ProcessingFailure};
 pub use model::{
-    bucket_of, check_name, check_tags, Buffering, Compression, Conversion, DeliveryDestination,
-    DeliveryStreamSpec, DeliveryStreamStatus, Encryption, EncryptionStatus, HttpDestination,
-    Partitioning, Processing, S3Destination, SourceKind, DESTINATION_ID, MAX_BATCH_BYTES,
-    MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS,
+    bucket_of, check_name, check_tags, Buffering, Compression, Conversion, DeliveryStreamSpec,
+    DeliveryStreamStatus, Encryption, EncryptionStatus, Partitioning, Processing, SourceKind,
+    DESTINATION_ID, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS,
 };
 pub use parquet::DEFAULT_COMPRESSION as DEFAULT_PARQUET_COMPRESSION;
 pub use process::{function_name, InvokeError, ProcessIn, Processed, Processor, ProcessorSlot};

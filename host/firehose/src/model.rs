@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::destination::upgrade_legacy_spec;
-pub use crate::destination::{DeliveryDestination, HttpDestination, S3Destination};
+pub use crate::destination::{DeliveryDestination, S3Destination};
 
 // Limits, names, buffering bounds and compression names are Firehose's rules, shared with the
 // config and the API: defined once in `weir-firehose-model`.
@@ -77,7 +77,7 @@ impl DeliveryStreamStatus {
     }
 }
 
-/// What the catalog keeps per delivery stream. Read through [`upgrade_legacy_spec`], so a
+/// What the catalog keeps per delivery stream. Read through `upgrade_legacy_spec`, so a
 /// catalog written before [`DeliveryDestination`] existed still opens (the derived serde code
 /// is `DeliveryStreamSpec::serialize` / `deserialize`, wrapped below).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

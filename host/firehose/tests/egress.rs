@@ -181,7 +181,7 @@ fn backup_errors(dir: &Path, n: usize) -> Vec<serde_json::Value> {
     }
 }
 
-fn invalid_argument(r: Result<String>) -> String {
+fn invalid_argument(r: Result<String, FirehoseError>) -> String {
     match r {
         Err(FirehoseError::InvalidArgument(m)) => m,
         other => panic!("expected InvalidArgumentException, got {other:?}"),

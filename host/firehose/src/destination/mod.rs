@@ -27,7 +27,7 @@ use crate::error::Result;
 use crate::model::{Buffering, DeliveryStreamSpec};
 
 /// Where a delivery stream's records go. Serialized externally tagged
-/// (`{"ExtendedS3": {...}}`) in the catalogs; [`upgrade_legacy_spec`] reads the shape written
+/// (`{"ExtendedS3": {...}}`) in the catalogs; `upgrade_legacy_spec` reads the shape written
 /// before this enum existed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeliveryDestination {
