@@ -460,6 +460,16 @@ fn catalog_path(dir: &Path) -> PathBuf {
 }
 
 fn load_catalog(path: &Path) -> Result<Vec<DeliveryStreamSpec>> {
+    load_list(path, "a delivery stream catalog")
+}
+
+fn save_catalog(dir: &Path, specs: &[DeliveryStreamSpec]) -> Result<()> {
+    save_list(&catalog_path(dir), specs, "the delivery stream catalog")
+}
+
+/// The JSON list at `path` (empty when there is no file yet), or why it is not `what`. Both
+/// catalogs (`catalog.json`, `implicit.json`) are read this way.
+pub(crate) fn load_list<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<Vec<T>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -472,22 +482,21 @@ fn load_catalog(path: &Path) -> Result<Vec<DeliveryStreamSpec>> {
     };
     serde_json::from_slice(&bytes).map_err(|e| FirehoseError::Corrupt {
         path: path.display().to_string(),
-        reason: format!("not a delivery stream catalog: {e}"),
+        reason: format!("not {what}: {e}"),
     })
 }
 
-fn save_catalog(dir: &Path, specs: &[DeliveryStreamSpec]) -> Result<()> {
-    let path = catalog_path(dir);
-    let tmp = dir.join(format!(
-        "catalog.json.tmp-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let bytes = serde_json::to_vec_pretty(specs).map_err(|e| FirehoseError::Corrupt {
+/// Writes `items` to `path` as a JSON list, atomically (a temp file beside it, synced, then
+/// renamed): a crash leaves the old list or the new one.
+pub(crate) fn save_list<T: serde::Serialize>(path: &Path, items: &[T], what: &str) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!("{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
+    let bytes = serde_json::to_vec_pretty(items).map_err(|e| FirehoseError::Corrupt {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    weir_support::write_atomic_via(&tmp, &path, &[&bytes]).map_err(|e| FirehoseError::Io {
-        what: "cannot write the delivery stream catalog".into(),
+    weir_support::write_atomic_via(&tmp, path, &[&bytes]).map_err(|e| FirehoseError::Io {
+        what: format!("cannot write {what}"),
         source: e.into(),
     })
 }
@@ -495,6 +504,7 @@ fn save_catalog(dir: &Path, specs: &[DeliveryStreamSpec]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::destination::HttpDestination;
 
     fn destination(bucket: &str) -> S3Destination {
         S3Destination {
@@ -560,6 +570,55 @@ mod tests {
             .collect();
         assert_eq!(names, vec![format!("ds-{}", d.spec.uid)]);
         assert!(!dir.path().join("fh/checkpoints/0123abcd").exists());
+    }
+
+    /// The service, not only the API, refuses the stages an HTTP endpoint cannot take
+    /// (`DeliveryDestination::check_stages`), and takes them for S3.
+    #[test]
+    fn an_http_endpoint_takes_no_partitioning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let fh = open(dir.path(), &rt);
+        let mut backup = destination("bkt");
+        backup.prefix = Some("k=!{partitionKeyFromQuery:k}/".into());
+        backup.error_output_prefix = Some("err/".into());
+        let partitioning = Partitioning {
+            query: "k AS k".into(),
+            keys: Vec::new(),
+            retry_s: 300,
+        };
+        let mut req = request("web");
+        req.partitioning = Some(partitioning.clone());
+        req.destination = DeliveryDestination::HttpEndpoint {
+            endpoint: HttpDestination {
+                // A public IP literal: the default egress policy takes it without DNS.
+                url: "https://192.0.32.10/in".into(),
+                name: None,
+                access_key: None,
+                gzip: false,
+                common_attributes: BTreeMap::new(),
+                retry_s: 0,
+                buffering: backup.buffering,
+                backup_all: false,
+            },
+            backup: backup.clone(),
+        };
+        let err = fh
+            .create(req.clone())
+            .expect_err("partitioned HTTP endpoint");
+        assert!(
+            matches!(&err, FirehoseError::InvalidArgument(m) if m.contains("HTTP endpoint")),
+            "{err}"
+        );
+        req.partitioning = None;
+        if let DeliveryDestination::HttpEndpoint { backup, .. } = &mut req.destination {
+            backup.prefix = None;
+        }
+        fh.create(req).expect("the same endpoint unpartitioned");
+        let mut s3 = request("s3");
+        s3.destination = DeliveryDestination::ExtendedS3(backup);
+        s3.partitioning = Some(partitioning);
+        fh.create(s3).expect("a partitioned S3 destination");
     }
 
     #[test]

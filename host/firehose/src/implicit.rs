@@ -224,37 +224,15 @@ fn drained(dir: &Path, buffer: &Streams, uid: &str) -> bool {
 
 /// The implicit catalog under `dir` (empty when there is none yet).
 pub(crate) fn load(dir: &Path) -> Result<Vec<Stored>> {
-    let path = catalog_path(dir);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(FirehoseError::Io {
-                what: format!("cannot read {}", path.display()),
-                source,
-            })
-        }
-    };
-    serde_json::from_slice(&bytes).map_err(|e| FirehoseError::Corrupt {
-        path: path.display().to_string(),
-        reason: format!("not an implicit delivery stream catalog: {e}"),
-    })
+    crate::catalog::load_list(&catalog_path(dir), "an implicit delivery stream catalog")
 }
 
 fn save(dir: &Path, stored: &[Stored]) -> Result<()> {
-    let path = catalog_path(dir);
-    let tmp = dir.join(format!(
-        "implicit.json.tmp-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let bytes = serde_json::to_vec_pretty(stored).map_err(|e| FirehoseError::Corrupt {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    weir_support::write_atomic_via(&tmp, &path, &[&bytes]).map_err(|e| FirehoseError::Io {
-        what: "cannot write the implicit delivery stream catalog".into(),
-        source: e.into(),
-    })
+    crate::catalog::save_list(
+        &catalog_path(dir),
+        stored,
+        "the implicit delivery stream catalog",
+    )
 }
 
 /// The entries of the stored implicit streams, their buffers ensured and the temp files a

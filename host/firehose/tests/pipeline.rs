@@ -177,19 +177,13 @@ fn dynamic_partitioning_groups_records_by_their_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let fh = Firehose::open(config(dir.path()), rt.handle().clone()).expect("open");
-    let mut req = request(
+    fh.create(partitioned(
         "dp",
-        s3(
-            Some("cars/!{partitionKeyFromQuery:make}/band=!{partitionKeyFromQuery:band}/"),
-            Some("err/!{firehose:error-output-type}/"),
-        ),
-    );
-    req.partitioning = Some(Partitioning {
-        query: "car.make AS make, floor(speed / 50) AS band".into(),
-        keys: Vec::new(),
-        retry_s: 300,
-    });
-    fh.create(req).expect("create");
+        "cars/!{partitionKeyFromQuery:make}/band=!{partitionKeyFromQuery:band}/",
+        "car.make AS make, floor(speed / 50) AS band",
+        300,
+    ))
+    .expect("create");
     let recs: Vec<Vec<u8>> = [
         r#"{"car":{"make":"volvo"},"speed":20}"#,
         r#"{"car":{"make":"volvo"},"speed":120}"#,

@@ -21,19 +21,13 @@ fn partition_keys_s3_allows_are_written_and_unwritable_ones_go_to_the_error_outp
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let fh = Firehose::open(config(dir.path()), rt.handle().clone()).expect("open");
-    let mut req = request(
+    fh.create(partitioned(
         "dp",
-        s3(
-            Some("d/!{partitionKeyFromQuery:k}/!{partitionKeyFromQuery:j}/"),
-            Some("err/!{firehose:error-output-type}/"),
-        ),
-    );
-    req.partitioning = Some(Partitioning {
-        query: "k AS k, j AS j".into(),
-        keys: Vec::new(),
-        retry_s: 300,
-    });
-    fh.create(req).expect("create");
+        "d/!{partitionKeyFromQuery:k}/!{partitionKeyFromQuery:j}/",
+        "k AS k, j AS j",
+        300,
+    ))
+    .expect("create");
 
     // Key values S3 stores as they are, and the folder each lands in (folder_key's escapes).
     let written = [
@@ -172,19 +166,13 @@ fn a_partitioned_stream_retries_for_its_retry_options_duration() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // The service default would retry for an hour: the stream's own 0 s must win.
     let fh = Firehose::open(config(dir.path()), rt.handle().clone()).expect("open");
-    let mut req = request(
+    fh.create(partitioned(
         "dp0",
-        s3(
-            Some("d/!{partitionKeyFromQuery:k}/"),
-            Some("err/!{firehose:error-output-type}/"),
-        ),
-    );
-    req.partitioning = Some(Partitioning {
-        query: "k AS k".into(),
-        keys: Vec::new(),
-        retry_s: 0,
-    });
-    fh.create(req).expect("create");
+        "d/!{partitionKeyFromQuery:k}/",
+        "k AS k",
+        0,
+    ))
+    .expect("create");
     block(dir.path(), "d");
     let r = b"{\"k\":\"a\"}\n".to_vec();
     fh.put("dp0", std::slice::from_ref(&r)).expect("put");

@@ -43,6 +43,22 @@ pub fn request(name: &str, s3: S3Destination) -> CreateRequest {
     }
 }
 
+/// A DirectPut delivery stream `name` partitioned by `query`, its data under `prefix` (which
+/// uses the query's keys), its errors under `err/TYPE/`, failing objects retried for
+/// `retry_s`.
+pub fn partitioned(name: &str, prefix: &str, query: &str, retry_s: u32) -> CreateRequest {
+    let mut req = request(
+        name,
+        s3(Some(prefix), Some("err/!{firehose:error-output-type}/")),
+    );
+    req.partitioning = Some(Partitioning {
+        query: query.into(),
+        keys: Vec::new(),
+        retry_s,
+    });
+    req
+}
+
 /// The service under `dir/fh`, its buckets as folders under `dir/s3`, no transition delay.
 pub fn config(dir: &Path) -> FirehoseConfig {
     let mut c = FirehoseConfig::new(dir.join("fh"), Storage::Folder(dir.join("s3")));
