@@ -46,6 +46,16 @@ impl<'a> Place<'a> {
         }
     }
 
+    /// The service.
+    pub(crate) fn inner(&self) -> &'a Inner {
+        self.inner
+    }
+
+    /// The settings the delivery is made by.
+    pub(crate) fn spec(&self) -> &'a DeliveryStreamSpec {
+        self.spec
+    }
+
     pub(crate) fn stores(&self) -> &'a Stores {
         match self.folder {
             Some(f) => &f.stores,
@@ -163,13 +173,9 @@ pub(crate) fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// Prepares `records` for delivery under `spec`.
-pub(crate) fn prepare(
-    inner: &Inner,
-    spec: &DeliveryStreamSpec,
-    place: &Place<'_>,
-    records: &[RecordOut],
-) -> Result<Vec<Output>> {
+/// Prepares `records` for delivery to `place`, by its spec.
+pub(crate) fn prepare(place: &Place<'_>, records: &[RecordOut]) -> Result<Vec<Output>> {
+    let (inner, spec) = (place.inner, place.spec);
     let mut failures = Vec::new();
     let items = match &spec.processing {
         Some(p) => transform(inner, p, records, &mut failures),
@@ -181,9 +187,7 @@ pub(crate) fn prepare(
             })
             .collect(),
     };
-    let mut outputs = spec
-        .destination
-        .prepare(inner, spec, place, items, &mut failures)?;
+    let mut outputs = spec.destination.prepare(place, items, &mut failures)?;
     outputs.extend(error_objects(spec, failures)?);
     Ok(outputs)
 }

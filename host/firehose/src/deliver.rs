@@ -295,7 +295,7 @@ impl Delivery {
         let place = Place::new(inner, spec, folder.as_deref());
         let mut queue = match self.prepared.take() {
             Some(q) => q,
-            None => match batch::prepare(inner, spec, &place, &self.pending) {
+            None => match batch::prepare(&place, &self.pending) {
                 Ok(q) => {
                     // The failures that count from here are the objects' own.
                     self.failing_since = None;

@@ -598,14 +598,18 @@ mod tests {
         assert_eq!(line["errorCode"], "E");
     }
 
+    /// A service whose implicit stream buffered `kept\n`, stopped before delivering it.
+    fn stop_holding_one_record(dir: &Path, rt: &tokio::runtime::Runtime) {
+        let fh = open(dir, rt);
+        let s = fh.implicit_stream(&want(dir)).expect("implicit");
+        assert!(all_ok(&s.put(&[b"kept\n".to_vec()]).expect("put")));
+    }
+
     #[test]
     fn an_implicit_stream_keeps_its_buffer_across_a_restart_and_follows_its_action() {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = tokio::runtime::Runtime::new().expect("runtime");
-        let fh = open(dir.path(), &rt);
-        let s = fh.implicit_stream(&want(dir.path())).expect("implicit");
-        assert!(all_ok(&s.put(&[b"kept\n".to_vec()]).expect("put")));
-        drop((s, fh));
+        stop_holding_one_record(dir.path(), &rt);
         // Restarted: the buffer is delivered before any action claims the stream again.
         let fh = open(dir.path(), &rt);
         assert!(fh.flush_implicit(Duration::from_secs(10)).is_empty());
@@ -637,10 +641,7 @@ mod tests {
     fn a_start_removes_what_a_crash_left_half_written() {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = tokio::runtime::Runtime::new().expect("runtime");
-        let fh = open(dir.path(), &rt);
-        let s = fh.implicit_stream(&want(dir.path())).expect("implicit");
-        assert!(all_ok(&s.put(&[b"kept\n".to_vec()]).expect("put")));
-        drop((s, fh));
+        stop_holding_one_record(dir.path(), &rt);
         // A crash between an object's temp file and its rename.
         let half = dir.path().join("archive/t/.obj.0123.weir-tmp");
         std::fs::create_dir_all(dir.path().join("archive/t")).expect("mkdir");

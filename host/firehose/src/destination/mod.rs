@@ -93,16 +93,14 @@ impl DeliveryDestination {
     /// and requests, with the records failing a step added to `failures`.
     pub(crate) fn prepare(
         &self,
-        inner: &Inner,
-        spec: &DeliveryStreamSpec,
         place: &Place<'_>,
         items: Vec<Item>,
         failures: &mut Vec<Failure>,
     ) -> Result<Vec<Output>> {
         match self {
-            DeliveryDestination::ExtendedS3(_) => s3::prepare(inner, spec, place, items, failures),
+            DeliveryDestination::ExtendedS3(_) => s3::prepare(place, items, failures),
             DeliveryDestination::HttpEndpoint { endpoint, .. } => {
-                http_endpoint::prepare(endpoint, spec, items)
+                http_endpoint::prepare(endpoint, place.spec(), items)
             }
         }
     }

@@ -77,12 +77,11 @@ impl S3Destination {
 /// A record failing its partition keys or conversion, or whose object key cannot be written,
 /// goes to `failures`.
 pub(super) fn prepare(
-    inner: &Inner,
-    spec: &DeliveryStreamSpec,
     place: &Place<'_>,
     items: Vec<Item>,
     failures: &mut Vec<Failure>,
 ) -> Result<Vec<Output>> {
+    let (inner, spec) = (place.inner(), place.spec());
     let mut outputs = Vec::new();
     for (keys, group) in batch::partition(spec, items, failures)? {
         match &spec.conversion {
