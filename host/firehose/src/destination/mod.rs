@@ -185,6 +185,27 @@ mod tests {
         assert_eq!(back, specs);
     }
 
+    /// `implicit.json` keeps the same specs inside its entries: an old one opens too.
+    #[test]
+    fn an_implicit_catalog_written_before_the_enum_reads() {
+        let old: Vec<serde_json::Value> = serde_json::from_str(BEFORE).expect("fixture");
+        let entry = serde_json::json!([{
+            "key": "rule-0-firehose",
+            "root": "/data/archive",
+            "buffer_bytes": 1024,
+            "buffer_interval_ms": 1000,
+            "spec": old[0],
+        }]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("implicit.json"), entry.to_string()).expect("write");
+        let stored = crate::implicit::load(dir.path()).expect("old implicit catalog");
+        assert_eq!(stored.len(), 1);
+        assert!(matches!(
+            &stored[0].spec.destination,
+            DeliveryDestination::ExtendedS3(d) if d.bucket_arn == "arn:aws:s3:::archive"
+        ));
+    }
+
     #[test]
     fn a_catalog_that_is_neither_shape_is_refused() {
         let bad = BEFORE.replace("\"bucket_arn\"", "\"bucket\"");
