@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use common::{files, free_port, publish_all, read_stream, Weir};
 use serde_json::Value;
-use weir_delivery::KvTable;
+use weir_table::KvTable;
 
 fn driver_plates(n: usize) -> Vec<String> {
     let text =

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::{files, free_port, publish_all, read_stream, Weir};
 use serde_json::Value;
-use weir_delivery::KvTable;
+use weir_table::KvTable;
 use weir_device::csv_source::{read_all, OnBadRow};
 use weir_device::payload::{seed_payload, SpeedingRow};
 

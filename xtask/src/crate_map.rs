@@ -47,7 +47,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
         "weir-aws-client",
         &["weir-sigv4", "weir-streams", "weir-support"],
     ),
-    ("weir-delivery", &["weir-support"]),
+    ("weir-table", &["weir-support"]),
     (
         "weir-config",
         &[
@@ -63,7 +63,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "weir-rules",
             "weir-streams",
             "weir-api",
-            "weir-delivery",
+            "weir-table",
             "weir-firehose",
             "weir-aws-client",
             "weir-config",
@@ -141,7 +141,7 @@ pub const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     // Storage on this machine: no network, no async runtime.
     (
-        "weir-delivery",
+        "weir-table",
         &[
             "wasmtime", "rumqttd", "rumqttc", "axum", "hyper", "reqwest", "ureq", "tokio",
         ],
@@ -330,7 +330,7 @@ mod tests {
                 {"id": "s", "name": "weir-streams", "dependencies": []},
                 {"id": "sig", "name": "weir-sigv4", "dependencies": []},
                 {"id": "api", "name": "weir-api", "dependencies": []},
-                {"id": "del", "name": "weir-delivery", "dependencies": []},
+                {"id": "del", "name": "weir-table", "dependencies": []},
                 {"id": "p", "name": "weir-plugins", "dependencies": [{"name": "wasmtime", "kind": null}]},
                 {"id": "sup", "name": "weir-support", "dependencies": [{"name": "crc32c", "kind": null}, {"name": "serde", "kind": null}]},
                 {"id": "w", "name": "wasmtime", "dependencies": []},

@@ -1,7 +1,7 @@
 //! The folder store's side of the file system: S3 keys mapped onto paths that can never
 //! leave their bucket folder ([`folder_key`], [`prepare_object_path`]), objects written
 //! atomically and durably ([`write_atomic`]), and the temp files a crash leaves behind
-//! removed ([`remove_temp_files`]). Moved here from `weir-delivery` with the folder-mode
+//! removed ([`remove_temp_files`]). Moved here from the old `weir-delivery` crate with the folder-mode
 //! `firehose` action, whose objects this store now writes.
 
 use std::fs;

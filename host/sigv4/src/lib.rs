@@ -1,7 +1,7 @@
 //! AWS Signature Version 4: the signing steps, in one place.
 //!
 //! Weir both verifies SigV4 (its Kinesis API, `weir-api`) and signs it (the `kinesis` action's
-//! client for remote endpoints, `weir-delivery`). Both build the canonical request and derive
+//! client for remote endpoints, `weir-aws-client`). Both build the canonical request and derive
 //! the key here, so whatever the client signs, the verifier accepts, and neither crate has to
 //! import the other. Pure: strings in, strings out; no HTTP types, no clock.
 

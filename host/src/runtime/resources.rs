@@ -13,7 +13,7 @@ use super::dead_letter::DeadLetters;
 use super::ingress::PublishError;
 use super::metrics::Metrics;
 use weir_config::NotifyChannel;
-use weir_delivery::KvTable;
+use weir_table::KvTable;
 use weir_plugins::tables::LookupTables;
 use weir_plugins::PluginRegistry;
 use weir_streams::Streams;
@@ -34,7 +34,7 @@ pub enum ResourceError {
         what: &'static str,
         name: String,
         #[source]
-        source: weir_delivery::KvError,
+        source: weir_table::KvError,
     },
     /// A notification names a channel the configuration does not declare.
     #[error("notification channel {0:?} is not declared")]

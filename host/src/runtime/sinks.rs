@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use weir_delivery::KvTable;
+use weir_table::KvTable;
 use weir_firehose::{FirehoseError, ImplicitStream, ProcessingFailure, RecordPutOutcome};
 use weir_plugins::{OutboxRequest, PluginSlot, Record};
 use weir_streams::Streams;
