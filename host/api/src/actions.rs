@@ -27,9 +27,32 @@ use weir_streams::{
     ShardInfo, StartPosition, StreamInfo, MAX_TAGS,
 };
 
-/// Every action the API understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+/// Declares [`Action`] and [`Action::ALL`] from one list, so the enum, the
+/// `X-Amz-Target` names and the model's operation names cannot drift: a name is its
+/// variant's identifier, as AWS spells it.
+macro_rules! actions {
+    ($($name:ident,)*) => {
+        /// Every action the API understands.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Action {
+            $($name,)*
+        }
+
+        impl Action {
+            /// Every action, in declaration order.
+            pub const ALL: &[Action] = &[$(Action::$name,)*];
+
+            /// The operation's name, as the model and `X-Amz-Target` spell it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Action::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
     CreateStream,
     DeleteStream,
     DescribeStream,
@@ -76,99 +99,7 @@ impl Action {
     /// Parses `Kinesis_20131202.<Action>`.
     pub fn from_target(target: &str) -> Option<Action> {
         let name = target.strip_prefix("Kinesis_20131202.")?;
-        Some(match name {
-            "CreateStream" => Action::CreateStream,
-            "DeleteStream" => Action::DeleteStream,
-            "DescribeStream" => Action::DescribeStream,
-            "DescribeStreamSummary" => Action::DescribeStreamSummary,
-            "ListStreams" => Action::ListStreams,
-            "ListShards" => Action::ListShards,
-            "PutRecord" => Action::PutRecord,
-            "PutRecords" => Action::PutRecords,
-            "GetShardIterator" => Action::GetShardIterator,
-            "GetRecords" => Action::GetRecords,
-            "SplitShard" => Action::SplitShard,
-            "MergeShards" => Action::MergeShards,
-            "UpdateShardCount" => Action::UpdateShardCount,
-            "IncreaseStreamRetentionPeriod" => Action::IncreaseStreamRetentionPeriod,
-            "DecreaseStreamRetentionPeriod" => Action::DecreaseStreamRetentionPeriod,
-            "AddTagsToStream" => Action::AddTagsToStream,
-            "ListTagsForStream" => Action::ListTagsForStream,
-            "RemoveTagsFromStream" => Action::RemoveTagsFromStream,
-            "DeleteResourcePolicy" => Action::DeleteResourcePolicy,
-            "DeregisterStreamConsumer" => Action::DeregisterStreamConsumer,
-            "DescribeAccountSettings" => Action::DescribeAccountSettings,
-            "DescribeLimits" => Action::DescribeLimits,
-            "DescribeStreamConsumer" => Action::DescribeStreamConsumer,
-            "DisableEnhancedMonitoring" => Action::DisableEnhancedMonitoring,
-            "EnableEnhancedMonitoring" => Action::EnableEnhancedMonitoring,
-            "GetResourcePolicy" => Action::GetResourcePolicy,
-            "ListStreamConsumers" => Action::ListStreamConsumers,
-            "ListTagsForResource" => Action::ListTagsForResource,
-            "PutResourcePolicy" => Action::PutResourcePolicy,
-            "RegisterStreamConsumer" => Action::RegisterStreamConsumer,
-            "StartStreamEncryption" => Action::StartStreamEncryption,
-            "StopStreamEncryption" => Action::StopStreamEncryption,
-            "SubscribeToShard" => Action::SubscribeToShard,
-            "TagResource" => Action::TagResource,
-            "UntagResource" => Action::UntagResource,
-            "UpdateAccountSettings" => Action::UpdateAccountSettings,
-            "UpdateMaxRecordSize" => Action::UpdateMaxRecordSize,
-            "UpdateStreamMode" => Action::UpdateStreamMode,
-            "UpdateStreamRecordDistributionStrategy" => {
-                Action::UpdateStreamRecordDistributionStrategy
-            }
-            "UpdateStreamWarmThroughput" => Action::UpdateStreamWarmThroughput,
-            _ => return None,
-        })
-    }
-
-    /// The operation's name, as the model and `X-Amz-Target` spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::CreateStream => "CreateStream",
-            Action::DeleteStream => "DeleteStream",
-            Action::DescribeStream => "DescribeStream",
-            Action::DescribeStreamSummary => "DescribeStreamSummary",
-            Action::ListStreams => "ListStreams",
-            Action::ListShards => "ListShards",
-            Action::PutRecord => "PutRecord",
-            Action::PutRecords => "PutRecords",
-            Action::GetShardIterator => "GetShardIterator",
-            Action::GetRecords => "GetRecords",
-            Action::SplitShard => "SplitShard",
-            Action::MergeShards => "MergeShards",
-            Action::UpdateShardCount => "UpdateShardCount",
-            Action::IncreaseStreamRetentionPeriod => "IncreaseStreamRetentionPeriod",
-            Action::DecreaseStreamRetentionPeriod => "DecreaseStreamRetentionPeriod",
-            Action::AddTagsToStream => "AddTagsToStream",
-            Action::ListTagsForStream => "ListTagsForStream",
-            Action::RemoveTagsFromStream => "RemoveTagsFromStream",
-            Action::DeleteResourcePolicy => "DeleteResourcePolicy",
-            Action::DeregisterStreamConsumer => "DeregisterStreamConsumer",
-            Action::DescribeAccountSettings => "DescribeAccountSettings",
-            Action::DescribeLimits => "DescribeLimits",
-            Action::DescribeStreamConsumer => "DescribeStreamConsumer",
-            Action::DisableEnhancedMonitoring => "DisableEnhancedMonitoring",
-            Action::EnableEnhancedMonitoring => "EnableEnhancedMonitoring",
-            Action::GetResourcePolicy => "GetResourcePolicy",
-            Action::ListStreamConsumers => "ListStreamConsumers",
-            Action::ListTagsForResource => "ListTagsForResource",
-            Action::PutResourcePolicy => "PutResourcePolicy",
-            Action::RegisterStreamConsumer => "RegisterStreamConsumer",
-            Action::StartStreamEncryption => "StartStreamEncryption",
-            Action::StopStreamEncryption => "StopStreamEncryption",
-            Action::SubscribeToShard => "SubscribeToShard",
-            Action::TagResource => "TagResource",
-            Action::UntagResource => "UntagResource",
-            Action::UpdateAccountSettings => "UpdateAccountSettings",
-            Action::UpdateMaxRecordSize => "UpdateMaxRecordSize",
-            Action::UpdateStreamMode => "UpdateStreamMode",
-            Action::UpdateStreamRecordDistributionStrategy => {
-                "UpdateStreamRecordDistributionStrategy"
-            }
-            Action::UpdateStreamWarmThroughput => "UpdateStreamWarmThroughput",
-        }
+        Action::ALL.iter().copied().find(|a| a.name() == name)
     }
 
     /// Whether the action carries record data, and so gets the data limit for its body
@@ -370,4 +301,23 @@ fn string_list(req: &Req<'_>, field: &str) -> Result<Vec<String>, ApiError> {
             ))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    #[test]
+    fn every_action_is_found_by_its_target_and_no_name_is_taken_twice() {
+        for &a in Action::ALL {
+            let target = format!("Kinesis_20131202.{}", a.name());
+            assert_eq!(Action::from_target(&target), Some(a), "{target}");
+        }
+        let mut names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Action::ALL.len());
+        assert_eq!(Action::from_target("Kinesis_20131202.NoSuchAction"), None);
+        assert_eq!(Action::from_target("PutRecord"), None, "the prefix is required");
+    }
 }
