@@ -318,6 +318,10 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), Action::ALL.len());
         assert_eq!(Action::from_target("Kinesis_20131202.NoSuchAction"), None);
-        assert_eq!(Action::from_target("PutRecord"), None, "the prefix is required");
+        assert_eq!(
+            Action::from_target("PutRecord"),
+            None,
+            "the prefix is required"
+        );
     }
 }
