@@ -37,41 +37,51 @@ impl Streams {
         }
     }
 
+    /// The one write path behind PutRecord and PutRecords, in four steps whose order is the
+    /// durability contract: check every entry, route each to a shard (or a per-entry outcome),
+    /// append each shard's group under its log lock (taking its sync point there), then sync
+    /// every appended shard in one group-commit round outside all the locks.
     pub(super) fn put_inner(
         &self,
         name: &str,
         entries: &[PutEntry],
         min_counter: Option<u64>,
     ) -> Result<Vec<PutOutcome>> {
-        // The API validates against AWS's limits; this guards the on-disk format (a u16 key
-        // length, bounded frames) against any other caller.
-        for e in entries {
-            let chars = e.partition_key.chars().count();
-            if !(1..=256).contains(&chars) {
-                return Err(StreamsError::InvalidArgument(format!(
-                    "Partition key must be 1 to 256 characters, got {chars}."
-                )));
-            }
-            if e.data.len() + e.partition_key.len() > MAX_RECORD_BYTES {
-                return Err(StreamsError::InvalidArgument(format!(
-                    "Record of {} bytes exceeds the {MAX_RECORD_BYTES}-byte limit.",
-                    e.data.len() + e.partition_key.len()
-                )));
-            }
-        }
+        check_entries(entries)?;
         let s = self.stream_for_data(name)?;
         let topo = read(&s.topo);
-        let mut outcomes: Vec<Option<PutOutcome>> = vec![None; entries.len()];
-        // group entry indices by shard, keeping request order within each shard
+        let mut put = PutProgress::new(entries.len());
+        let groups = self.route_entries(name, &topo, entries, &mut put.outcomes);
+        for (idx, members) in &groups {
+            let Some(sh) = topo.shards.get(idx) else {
+                continue;
+            };
+            self.append_group(name, (*idx, sh), members, entries, min_counter, &mut put);
+        }
+        // Sync outside every lock, the topology's included: a slow fsync must not hold up
+        // other writers, readers or a reshard of this stream.
+        drop(topo);
+        put.sync(name);
+        Ok(put.finish())
+    }
+
+    /// Groups entry indices by the shard their hash key routes to, keeping request order
+    /// within each shard so one append per shard keeps PutRecords' ordering. An entry that
+    /// routes nowhere or is over its shard's rate gets its outcome here and joins no group.
+    fn route_entries(
+        &self,
+        name: &str,
+        topo: &Topology,
+        entries: &[PutEntry],
+        outcomes: &mut [Option<PutOutcome>],
+    ) -> Vec<(u64, Vec<usize>)> {
         let mut groups: Vec<(u64, Vec<usize>)> = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             let key = e
                 .explicit_hash_key
                 .unwrap_or_else(|| hashkey::hash_partition_key(&e.partition_key));
             let Some(idx) = topo.route(key) else {
-                outcomes[i] = Some(PutOutcome::Failed {
-                    message: "Internal Service Failure".into(),
-                });
+                outcomes[i] = Some(internal_failure());
                 continue;
             };
             if self.inner.config.throughput_limits {
@@ -94,85 +104,64 @@ impl Streams {
                 None => groups.push((idx, vec![i])),
             }
         }
-        let mut to_sync = Vec::new();
-        let mut unsynced = Vec::new();
-        for (idx, members) in &groups {
-            let Some(sh) = topo.shards.get(idx) else {
-                continue;
-            };
-            let items: Vec<AppendItem<'_>> = members
-                .iter()
-                .map(|&i| AppendItem {
-                    partition_key: &entries[i].partition_key,
-                    data: &entries[i].data,
-                })
-                .collect();
-            let result = {
-                let mut log = lock(&sh.log);
-                let r = log.append(&items, min_counter);
-                if r.is_ok() {
-                    if self.inner.config.fsync == FsyncPolicy::Always {
-                        // Readers see these records once they are synced (see `commit`).
-                        // What to sync is taken now: this append's file and counter.
-                        match log.sync_point() {
-                            Ok((file, upto)) => {
-                                to_sync.push((members.clone(), sh.clone(), file, upto))
-                            }
-                            Err(e) => unsynced.push((members.clone(), e)),
-                        }
-                    } else {
-                        sh.tip.send_replace(log.next_counter());
-                        sh.dirty.store(true, Ordering::Release);
-                    }
-                }
-                r
-            };
-            match result {
-                Ok(written) => {
-                    for (&i, (counter, _)) in members.iter().zip(written) {
-                        outcomes[i] = Some(PutOutcome::Ok {
-                            shard_id: shard_id(*idx),
-                            sequence_number: SeqNo::new(counter, *idx).encode(),
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(stream = name, shard = idx, error = %e, "append failed");
-                    for &i in members {
-                        outcomes[i] = Some(PutOutcome::Failed {
-                            message: "Internal Service Failure".into(),
-                        });
-                    }
-                }
-            }
-        }
-        // Sync outside the locks, in one group-commit round for every shard this call wrote:
-        // concurrent writers (of any shard, stream or engine) share the fsyncs.
-        drop(topo);
-        let (members, points): (Vec<_>, Vec<_>) = to_sync
-            .into_iter()
-            .map(|(members, sh, file, upto)| (members, (sh, file, upto)))
-            .unzip();
-        let failed = commit(points)
-            .into_iter()
-            .zip(members)
-            .filter_map(|(r, members)| r.err().map(|e| (members, e)));
-        for (members, e) in unsynced.into_iter().chain(failed) {
-            tracing::error!(stream = name, error = %e, "fsync failed");
-            for i in members {
-                outcomes[i] = Some(PutOutcome::Failed {
-                    message: "Internal Service Failure".into(),
-                });
-            }
-        }
-        Ok(outcomes
-            .into_iter()
-            .map(|o| {
-                o.unwrap_or(PutOutcome::Failed {
-                    message: "Internal Service Failure".into(),
-                })
+        groups
+    }
+
+    /// Appends one shard's group in one write under its log lock. With `fsync = always` the
+    /// sync point (this append's file and counter) is taken under that same lock, so the
+    /// later sync covers exactly these records, and readers only see them once it lands (see
+    /// [`commit`]); otherwise they are readable at once: the tip moves and the shard is dirty
+    /// for the interval flusher.
+    fn append_group(
+        &self,
+        name: &str,
+        (idx, sh): (u64, &Arc<ShardState>),
+        members: &[usize],
+        entries: &[PutEntry],
+        min_counter: Option<u64>,
+        put: &mut PutProgress,
+    ) {
+        let items: Vec<AppendItem<'_>> = members
+            .iter()
+            .map(|&i| AppendItem {
+                partition_key: &entries[i].partition_key,
+                data: &entries[i].data,
             })
-            .collect())
+            .collect();
+        let result = {
+            let mut log = lock(&sh.log);
+            let r = log.append(&items, min_counter);
+            if r.is_ok() {
+                if self.inner.config.fsync == FsyncPolicy::Always {
+                    match log.sync_point() {
+                        Ok((file, upto)) => put
+                            .to_sync
+                            .push((members.to_vec(), (sh.clone(), file, upto))),
+                        Err(e) => put.unsynced.push((members.to_vec(), e)),
+                    }
+                } else {
+                    sh.tip.send_replace(log.next_counter());
+                    sh.dirty.store(true, Ordering::Release);
+                }
+            }
+            r
+        };
+        match result {
+            Ok(written) => {
+                for (&i, (counter, _)) in members.iter().zip(written) {
+                    put.outcomes[i] = Some(PutOutcome::Ok {
+                        shard_id: shard_id(idx),
+                        sequence_number: SeqNo::new(counter, idx).encode(),
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::error!(stream = name, shard = idx, error = %e, "append failed");
+                for &i in members {
+                    put.outcomes[i] = Some(internal_failure());
+                }
+            }
+        }
     }
 
     /// Resolves a start position to a counter in a shard.
@@ -450,4 +439,78 @@ pub(super) fn sync_shard(sh: &Arc<ShardState>) -> Result<()> {
     commit(vec![(sh.clone(), file, upto)])
         .pop()
         .unwrap_or_else(|| Err(StreamsError::Io(std::io::Error::other("no sync outcome"))))
+}
+
+/// Guards the on-disk format (a u16 key length, bounded frames) against any caller: the API
+/// validates against AWS's limits, other callers may not.
+fn check_entries(entries: &[PutEntry]) -> Result<()> {
+    for e in entries {
+        let chars = e.partition_key.chars().count();
+        if !(1..=256).contains(&chars) {
+            return Err(StreamsError::InvalidArgument(format!(
+                "Partition key must be 1 to 256 characters, got {chars}."
+            )));
+        }
+        if e.data.len() + e.partition_key.len() > MAX_RECORD_BYTES {
+            return Err(StreamsError::InvalidArgument(format!(
+                "Record of {} bytes exceeds the {MAX_RECORD_BYTES}-byte limit.",
+                e.data.len() + e.partition_key.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The outcome AWS gives a record it could not store (per record, not for the request).
+fn internal_failure() -> PutOutcome {
+    PutOutcome::Failed {
+        message: "Internal Service Failure".into(),
+    }
+}
+
+/// Where one put call stands between its steps (see [`Streams::put_inner`]): each entry's
+/// outcome so far, and what its appends left to sync.
+struct PutProgress {
+    outcomes: Vec<Option<PutOutcome>>,
+    /// Groups appended with `fsync = always`, with the sync point taken under their lock.
+    to_sync: Vec<(Vec<usize>, SyncPoint)>,
+    /// Groups appended to a log already broken: no sync can make them durable.
+    unsynced: Vec<(Vec<usize>, StreamsError)>,
+}
+
+impl PutProgress {
+    fn new(entries: usize) -> Self {
+        Self {
+            outcomes: vec![None; entries],
+            to_sync: Vec::new(),
+            unsynced: Vec::new(),
+        }
+    }
+
+    /// Syncs every shard this call wrote in one group-commit round, so concurrent writers
+    /// (of any shard, stream or engine) share the fsyncs; a group whose sync failed, or that
+    /// could not be synced at all, fails (it was appended but is not acknowledged).
+    fn sync(&mut self, name: &str) {
+        let (members, points): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.to_sync).into_iter().unzip();
+        let failed = commit(points)
+            .into_iter()
+            .zip(members)
+            .filter_map(|(r, members)| r.err().map(|e| (members, e)));
+        for (members, e) in std::mem::take(&mut self.unsynced).into_iter().chain(failed) {
+            tracing::error!(stream = name, error = %e, "fsync failed");
+            for i in members {
+                self.outcomes[i] = Some(internal_failure());
+            }
+        }
+    }
+
+    /// Every entry's outcome; one that no step decided (its routed shard is missing from
+    /// the topology) failed.
+    fn finish(self) -> Vec<PutOutcome> {
+        self.outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(internal_failure))
+            .collect()
+    }
 }
