@@ -155,101 +155,106 @@ fn pad(n: i64, width: usize) -> String {
     }
 }
 
+/// Renders the zoned time by the pattern's tokens (`parse_time`).
 fn format(toks: &[DateToken], z: &ZoneAt) -> String {
-    let dt = &z.local;
     let mut out = String::new();
-    let ms = i64::from(dt.timestamp_subsec_millis());
     for t in toks {
         match t {
             DateToken::Literal(s) => out.push_str(s),
-            DateToken::Field(c, n) => {
-                let n = *n;
-                let year = i64::from(dt.year());
-                let s = match c {
-                    'G' => "AD".to_string(),
-                    'C' => pad(year / 100, n),
-                    'y' | 'Y' | 'u' => {
-                        if n == 2 {
-                            pad(year.rem_euclid(100), 2)
-                        } else {
-                            pad(year, n)
-                        }
-                    }
-                    'x' => {
-                        let wy = i64::from(dt.iso_week().year());
-                        if n == 2 {
-                            pad(wy.rem_euclid(100), 2)
-                        } else {
-                            pad(wy, n)
-                        }
-                    }
-                    'w' => pad(i64::from(dt.iso_week().week()), n),
-                    'e' => pad(i64::from(dt.weekday().number_from_monday()), n),
-                    'E' => {
-                        let d = DAYS[dt.weekday().num_days_from_monday() as usize];
-                        if n >= 4 {
-                            d.to_string()
-                        } else {
-                            d[..3].to_string()
-                        }
-                    }
-                    'D' => pad(i64::from(dt.ordinal()), n),
-                    'M' => {
-                        let m = dt.month() as usize;
-                        match n {
-                            1 | 2 => pad(m as i64, n),
-                            3 => MONTHS[m - 1][..3].to_string(),
-                            _ => MONTHS[m - 1].to_string(),
-                        }
-                    }
-                    'd' => pad(i64::from(dt.day()), n),
-                    'a' => (if dt.hour() < 12 { "AM" } else { "PM" }).to_string(),
-                    'K' => pad(i64::from(dt.hour() % 12), n),
-                    'h' => pad(i64::from((dt.hour() + 11) % 12 + 1), n),
-                    'H' => pad(i64::from(dt.hour()), n),
-                    'k' => pad(i64::from(if dt.hour() == 0 { 24 } else { dt.hour() }), n),
-                    'm' => pad(i64::from(dt.minute()), n),
-                    's' => pad(i64::from(dt.second()), n),
-                    'S' => {
-                        let full = format!("{ms:03}");
-                        if n <= 3 {
-                            full[..n].to_string()
-                        } else {
-                            full + &"0".repeat(n - 3)
-                        }
-                    }
-                    'z' => z.short.clone(),
-                    'V' => z.id.clone(),
-                    'Z' => {
-                        let secs = dt.offset().local_minus_utc();
-                        match n {
-                            1 => fmt_offset(secs, false),
-                            2 => fmt_offset(secs, true),
-                            _ => z.id.clone(),
-                        }
-                    }
-                    'X' => {
-                        let secs = dt.offset().local_minus_utc();
-                        match n {
-                            _ if secs == 0 => "Z".to_string(),
-                            1 if secs % 3600 == 0 => {
-                                format!(
-                                    "{}{:02}",
-                                    if secs < 0 { '-' } else { '+' },
-                                    secs.abs() / 3600
-                                )
-                            }
-                            1 | 2 => fmt_offset(secs, false),
-                            _ => fmt_offset(secs, true),
-                        }
-                    }
-                    _ => String::new(),
-                };
-                out.push_str(&s);
-            }
+            DateToken::Field(c, n) => out.push_str(&render_field(*c, *n, z)),
         }
     }
     out
+}
+
+/// One pattern field (`n` letters `c`) of the zoned time, as Joda prints it: numbers padded
+/// to the field's width, names in English, the zone by `render_zone`.
+fn render_field(c: char, n: usize, z: &ZoneAt) -> String {
+    let dt = &z.local;
+    let year = i64::from(dt.year());
+    match c {
+        'G' => "AD".to_string(),
+        'C' => pad(year / 100, n),
+        'y' | 'Y' | 'u' => {
+            if n == 2 {
+                pad(year.rem_euclid(100), 2)
+            } else {
+                pad(year, n)
+            }
+        }
+        'x' => {
+            let wy = i64::from(dt.iso_week().year());
+            if n == 2 {
+                pad(wy.rem_euclid(100), 2)
+            } else {
+                pad(wy, n)
+            }
+        }
+        'w' => pad(i64::from(dt.iso_week().week()), n),
+        'e' => pad(i64::from(dt.weekday().number_from_monday()), n),
+        'E' => {
+            let d = DAYS[dt.weekday().num_days_from_monday() as usize];
+            if n >= 4 {
+                d.to_string()
+            } else {
+                d[..3].to_string()
+            }
+        }
+        'D' => pad(i64::from(dt.ordinal()), n),
+        'M' => {
+            let m = dt.month() as usize;
+            match n {
+                1 | 2 => pad(m as i64, n),
+                3 => MONTHS[m - 1][..3].to_string(),
+                _ => MONTHS[m - 1].to_string(),
+            }
+        }
+        'd' => pad(i64::from(dt.day()), n),
+        'a' => (if dt.hour() < 12 { "AM" } else { "PM" }).to_string(),
+        'K' => pad(i64::from(dt.hour() % 12), n),
+        'h' => pad(i64::from((dt.hour() + 11) % 12 + 1), n),
+        'H' => pad(i64::from(dt.hour()), n),
+        'k' => pad(i64::from(if dt.hour() == 0 { 24 } else { dt.hour() }), n),
+        'm' => pad(i64::from(dt.minute()), n),
+        's' => pad(i64::from(dt.second()), n),
+        'S' => {
+            let full = format!("{:03}", dt.timestamp_subsec_millis());
+            if n <= 3 {
+                full[..n].to_string()
+            } else {
+                full + &"0".repeat(n - 3)
+            }
+        }
+        'z' | 'V' | 'Z' | 'X' => render_zone(c, n, z),
+        _ => String::new(),
+    }
+}
+
+/// The zone fields: `z` the abbreviation, `V` the id; `Z` an offset (`-0800`, `-08:00`) or,
+/// from `ZZZ`, the id; `X` ISO 8601's offset, `Z` for UTC.
+fn render_zone(c: char, n: usize, z: &ZoneAt) -> String {
+    let secs = z.local.offset().local_minus_utc();
+    match c {
+        'z' => z.short.clone(),
+        'V' => z.id.clone(),
+        'Z' => match n {
+            1 => fmt_offset(secs, false),
+            2 => fmt_offset(secs, true),
+            _ => z.id.clone(),
+        },
+        _ => match n {
+            _ if secs == 0 => "Z".to_string(),
+            1 if secs % 3600 == 0 => {
+                format!(
+                    "{}{:02}",
+                    if secs < 0 { '-' } else { '+' },
+                    secs.abs() / 3600
+                )
+            }
+            1 | 2 => fmt_offset(secs, false),
+            _ => fmt_offset(secs, true),
+        },
+    }
 }
 
 /// `parse_time(pattern, epoch_ms[, zone])`: formats a timestamp.
@@ -301,104 +306,163 @@ fn is_numeric_field(t: Option<&DateToken>) -> bool {
     matches!(t, Some(DateToken::Field(c, n)) if "CYxwweyuDdKhHkmsS".contains(*c) || (*c == 'M' && *n <= 2))
 }
 
+/// Parses `text` by the pattern's tokens into milliseconds since the epoch; `None` when the
+/// text does not follow the pattern to its end or names no valid instant.
 fn parse(toks: &[DateToken], text: &str) -> Option<i64> {
     let mut rest = text;
-    let (mut year, mut month, mut day, mut doy) = (1970i64, 1u32, 1u32, None::<u32>);
-    let (mut hour, mut minute, mut second, mut millis) = (0u32, 0u32, 0u32, 0u32);
-    let mut pm: Option<bool> = None;
-    let mut tz: Option<Zone> = None;
+    let mut fields = Parsed::default();
     for (i, t) in toks.iter().enumerate() {
-        match t {
-            DateToken::Literal(l) => rest = rest.strip_prefix(l.as_str())?,
+        rest = match t {
+            DateToken::Literal(l) => rest.strip_prefix(l.as_str())?,
             DateToken::Field(c, n) => {
-                let fixed = is_numeric_field(toks.get(i + 1));
-                match c {
-                    'M' if *n >= 3 => {
-                        let (m, r) = match_name(rest, &MONTHS)?;
-                        month = m as u32 + 1;
-                        rest = r;
-                    }
-                    'E' => rest = match_name(rest, &DAYS)?.1,
-                    'a' => {
-                        let up = rest.get(..2)?.to_ascii_uppercase();
-                        pm = Some(match up.as_str() {
-                            "AM" => false,
-                            "PM" => true,
-                            _ => return None,
-                        });
-                        rest = &rest[2..];
-                    }
-                    'G' => {
-                        rest = rest
-                            .strip_prefix("AD")
-                            .or_else(|| rest.strip_prefix("CE"))?
-                    }
-                    'z' | 'Z' | 'V' | 'X' => {
-                        let end = rest
-                            .find(|ch: char| !(ch.is_ascii_alphanumeric() || "+-:/_".contains(ch)))
-                            .unwrap_or(rest.len());
-                        let word = &rest[..end];
-                        tz = Some(zone(word)?);
-                        rest = &rest[end..];
-                    }
-                    'S' => {
-                        let (digits, r) = take_digits(rest, if fixed { *n } else { 9 }, false)?;
-                        let d = digits.trim_start_matches('-');
-                        let mut ms3: String = d.chars().take(3).collect();
-                        while ms3.len() < 3 {
-                            ms3.push('0');
-                        }
-                        millis = ms3.parse().ok()?;
-                        rest = r;
-                    }
-                    _ => {
-                        let signed = matches!(c, 'y' | 'Y' | 'u' | 'x');
-                        let (digits, r) = take_digits(rest, if fixed { *n } else { 10 }, signed)?;
-                        let val: i64 = digits.parse().ok()?;
-                        rest = r;
-                        let small = u32::try_from(val).ok();
-                        match c {
-                            'y' | 'Y' | 'u' => {
-                                year = if *n == 2 && digits.len() == 2 {
-                                    2000 + val
-                                } else {
-                                    val
-                                }
-                            }
-                            'M' => month = small?,
-                            'd' => day = small?,
-                            'D' => doy = Some(small?),
-                            'H' | 'k' => hour = small? % 24,
-                            'K' | 'h' => hour = small? % 12,
-                            'm' => minute = small?,
-                            's' => second = small?,
-                            _ => {}
-                        }
-                    }
-                }
+                fields.read_field(*c, *n, is_numeric_field(toks.get(i + 1)), rest)?
             }
-        }
+        };
     }
     if !rest.is_empty() {
         return None;
     }
-    if pm == Some(true) && hour < 12 {
-        hour += 12;
-    }
-    let year = i32::try_from(year).ok()?;
-    let date = match doy {
-        Some(d) => NaiveDate::from_yo_opt(year, d)?,
-        None => NaiveDate::from_ymd_opt(year, month, day)?,
-    };
-    let local = date.and_hms_milli_opt(hour, minute, second, millis)?;
-    match tz {
-        None => Some(local.and_utc().timestamp_millis()),
-        Some(Zone::Fixed(off, _)) => {
-            Some(local.and_utc().timestamp_millis() - i64::from(off.local_minus_utc()) * 1000)
+    fields.epoch_ms()
+}
+
+/// The fields a timestamp gave so far. One the pattern does not read keeps the Unix epoch's
+/// value (1970-01-01 00:00:00.000 UTC), as in Joda.
+#[derive(Debug)]
+struct Parsed {
+    year: i64,
+    month: u32,
+    day: u32,
+    /// Day of the year (`D`), which wins over month and day.
+    doy: Option<u32>,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    millis: u32,
+    /// `a`: whether the hour is after noon.
+    pm: Option<bool>,
+    /// The zone the text names; UTC when it names none.
+    tz: Option<Zone>,
+}
+
+impl Default for Parsed {
+    fn default() -> Self {
+        Parsed {
+            year: 1970,
+            month: 1,
+            day: 1,
+            doy: None,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            millis: 0,
+            pm: None,
+            tz: None,
         }
-        // A local time in a gap (spring forward) does not exist; one in an
-        // overlap takes the earlier instant, as java.time does.
-        Some(Zone::Iana(z)) => Some(z.from_local_datetime(&local).earliest()?.timestamp_millis()),
+    }
+}
+
+impl Parsed {
+    /// Reads field `c` (`n` letters in the pattern) at the start of `rest` and returns what
+    /// follows it. `fixed`: another number follows at once (`yyyyMMdd`), so this one is read
+    /// at its pattern width, not greedily, as Joda's adjacent-value parsing does.
+    fn read_field<'t>(&mut self, c: char, n: usize, fixed: bool, rest: &'t str) -> Option<&'t str> {
+        match c {
+            'M' if n >= 3 => {
+                let (m, r) = match_name(rest, &MONTHS)?;
+                self.month = m as u32 + 1;
+                Some(r)
+            }
+            'E' => Some(match_name(rest, &DAYS)?.1),
+            'a' => {
+                let up = rest.get(..2)?.to_ascii_uppercase();
+                self.pm = Some(match up.as_str() {
+                    "AM" => false,
+                    "PM" => true,
+                    _ => return None,
+                });
+                Some(&rest[2..])
+            }
+            'G' => rest.strip_prefix("AD").or_else(|| rest.strip_prefix("CE")),
+            'z' | 'Z' | 'V' | 'X' => {
+                let end = rest
+                    .find(|ch: char| !(ch.is_ascii_alphanumeric() || "+-:/_".contains(ch)))
+                    .unwrap_or(rest.len());
+                self.tz = Some(zone(&rest[..end])?);
+                Some(&rest[end..])
+            }
+            'S' => {
+                let (digits, r) = take_digits(rest, if fixed { n } else { 9 }, false)?;
+                // Milliseconds are the first three digits of the fraction, however many
+                // the text has (`.5` is 500 ms, `.123456` is 123 ms).
+                let d = digits.trim_start_matches('-');
+                let mut ms3: String = d.chars().take(3).collect();
+                while ms3.len() < 3 {
+                    ms3.push('0');
+                }
+                self.millis = ms3.parse().ok()?;
+                Some(r)
+            }
+            _ => self.read_number(c, n, fixed, rest),
+        }
+    }
+
+    /// Reads a numeric field (years may be negative); a two-letter year read as two digits
+    /// is in 2000-2099, as Joda's `yy`.
+    fn read_number<'t>(
+        &mut self,
+        c: char,
+        n: usize,
+        fixed: bool,
+        rest: &'t str,
+    ) -> Option<&'t str> {
+        let signed = matches!(c, 'y' | 'Y' | 'u' | 'x');
+        let (digits, r) = take_digits(rest, if fixed { n } else { 10 }, signed)?;
+        let val: i64 = digits.parse().ok()?;
+        let small = u32::try_from(val).ok();
+        match c {
+            'y' | 'Y' | 'u' => {
+                self.year = if n == 2 && digits.len() == 2 {
+                    2000 + val
+                } else {
+                    val
+                }
+            }
+            'M' => self.month = small?,
+            'd' => self.day = small?,
+            'D' => self.doy = Some(small?),
+            'H' | 'k' => self.hour = small? % 24,
+            'K' | 'h' => self.hour = small? % 12,
+            'm' => self.minute = small?,
+            's' => self.second = small?,
+            _ => {}
+        }
+        Some(r)
+    }
+
+    /// The instant the fields name, in milliseconds since the epoch; `None` for a date or
+    /// time that does not exist.
+    fn epoch_ms(self) -> Option<i64> {
+        let mut hour = self.hour;
+        if self.pm == Some(true) && hour < 12 {
+            hour += 12;
+        }
+        let year = i32::try_from(self.year).ok()?;
+        let date = match self.doy {
+            Some(d) => NaiveDate::from_yo_opt(year, d)?,
+            None => NaiveDate::from_ymd_opt(year, self.month, self.day)?,
+        };
+        let local = date.and_hms_milli_opt(hour, self.minute, self.second, self.millis)?;
+        match self.tz {
+            None => Some(local.and_utc().timestamp_millis()),
+            Some(Zone::Fixed(off, _)) => {
+                Some(local.and_utc().timestamp_millis() - i64::from(off.local_minus_utc()) * 1000)
+            }
+            // A local time in a gap (spring forward) does not exist; one in an
+            // overlap takes the earlier instant, as java.time does.
+            Some(Zone::Iana(z)) => {
+                Some(z.from_local_datetime(&local).earliest()?.timestamp_millis())
+            }
+        }
     }
 }
 
