@@ -88,6 +88,29 @@ struct PlanRule {
     metrics: Arc<RuleMetrics>,
 }
 
+/// When a message came in, taken once per message so that every rule's outputs and error
+/// payloads carry the same arrival time.
+struct Arrival {
+    /// On the monotonic clock, for latency.
+    received: Instant,
+    /// Milliseconds since the Unix epoch, for `timestamp()` and the error payload.
+    ms: i64,
+}
+
+impl Arrival {
+    /// The message as one rule's outputs remember it (for error payloads and latency).
+    fn origin(&self, rule: &PlanRule, msg: &Inbound) -> Arc<Origin> {
+        Arc::new(Origin {
+            rule: rule.name.clone(),
+            topic: msg.topic.clone(),
+            payload: msg.payload.clone(),
+            client_id: msg.client_id.clone(),
+            arrival_ms: self.ms,
+            received: self.received,
+        })
+    }
+}
+
 /// The runnable form of a configuration.
 pub struct Plan {
     index: RuleIndex<usize>,
@@ -121,6 +144,42 @@ fn delivery_stream_name(rule: &str, label: &str) -> String {
         .collect();
     s.truncate(64);
     s
+}
+
+/// A destination that could not be opened, named as the configuration's author knows it.
+fn destination_error(rule: &str, label: &str, source: super::sinks::SinkError) -> PlanError {
+    PlanError::Destination {
+        rule: rule.to_owned(),
+        action: label.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+/// The action's spool folder, named by what the action is, not where it stands; an
+/// index-named folder of an earlier version moves in first (see `spool.rs`), so an upgrade
+/// delivers what the old version had spooled.
+fn action_spool_dir(
+    res: &Resources,
+    rule: &str,
+    id: &ActionIdentity,
+    label: &str,
+) -> Result<std::path::PathBuf, PlanError> {
+    let spool_dir = super::spool::spool_dir(&res.spool_dir, rule, id);
+    let legacy = super::spool::legacy_spool_dir(&res.spool_dir, rule, label);
+    match super::spool::migrate_legacy(&legacy, &spool_dir, res.spool_sync) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(rule, action = %label, files = n, "spool of an earlier version migrated to the action's own folder");
+        }
+        Err(e) => {
+            return Err(PlanError::Pipeline {
+                rule: rule.to_owned(),
+                action: label.to_owned(),
+                source: e.into(),
+            })
+        }
+    }
+    Ok(spool_dir)
 }
 
 impl Plan {
@@ -240,6 +299,11 @@ impl Plan {
         Ok(slot)
     }
 
+    /// Starts one action's pipeline and returns its input. The destination is opened first
+    /// (a missing stream or table refuses the plan before any thread starts), then the plugin
+    /// stages are looked up and an earlier version's spool moved into the action's own
+    /// folder; the plan keeps the worker and the folder so `retire` can join one and the
+    /// orphan check can tell the other apart.
     #[allow(clippy::too_many_arguments)]
     fn start_action(
         &mut self,
@@ -252,93 +316,13 @@ impl Plan {
         rule_metrics: &Arc<RuleMetrics>,
     ) -> Result<SyncSender<WorkItem>, PlanError> {
         use weir_plugins::PluginKind;
-        let res = &self.resources;
         let destination = ac.kind.destination();
         let label = format!("{index}:{}", destination.label());
-        let dest_err = |source: super::sinks::SinkError| PlanError::Destination {
-            rule: rule.to_owned(),
-            action: label.clone(),
-            source: Box::new(source),
-        };
-        let sink: Box<dyn Sink> = match &ac.kind {
-            ActionKind::Kinesis(k) => match &k.endpoint {
-                None => Box::new(KinesisLocal::new(res, &k.stream)),
-                Some(url) => {
-                    Box::new(super::sinks::KinesisRemote::new(url, &k.stream).map_err(dest_err)?)
-                }
-            },
-            ActionKind::Firehose(f) if f.delivery_stream.is_some() => {
-                let name = f.delivery_stream.as_deref().unwrap_or_default();
-                let Some(fh) = &res.firehose else {
-                    return Err(dest_err(super::sinks::SinkError::NoFirehose {
-                        stream: name.to_owned(),
-                    }));
-                };
-                Box::new(super::sinks::DeliveryStream::new(fh.clone(), name))
-            }
-            ActionKind::Firehose(f) => {
-                // An implicit delivery stream of the Firehose service, whose buffer is the
-                // action's Firehose buffer; keyed like the action's spool, by what the action
-                // is, so its buffered records stay with it when actions move.
-                let name = delivery_stream_name(rule, &label);
-                let Some(fh) = &res.firehose else {
-                    return Err(dest_err(super::sinks::SinkError::NoFirehose {
-                        stream: name,
-                    }));
-                };
-                let spec = weir_firehose::ImplicitStreamSpec {
-                    key: super::spool::spool_dir(std::path::Path::new(""), rule, id)
-                        .to_string_lossy()
-                        .into_owned(),
-                    name: name.clone(),
-                    root: f.root.clone(),
-                    prefix: (!f.prefix.is_empty()).then(|| f.prefix.clone()),
-                    error_prefix: Some(f.error_prefix.clone()),
-                    buffer_bytes: f.buffer_bytes,
-                    buffer_interval: f.buffer_interval,
-                };
-                let stream = fh.implicit_stream(&spec).map_err(|source| {
-                    dest_err(super::sinks::SinkError::Firehose {
-                        stream: name.clone(),
-                        source: Box::new(source),
-                    })
-                })?;
-                Box::new(FolderStream::new(stream, &name))
-            }
-            ActionKind::Republish(r) => Box::new(Republish::new(res.clone(), r.qos)),
-            ActionKind::Table(t) => Box::new(TableSink::new(res, &t.table).map_err(dest_err)?),
-            ActionKind::Plugin(p) => Box::new(Emitter::new(
-                self.slot(rule, &p.emitter, PluginKind::Emitter)?,
-                res.clone(),
-            )),
-        };
-        let transformers = ac
-            .transformers
-            .iter()
-            .map(|p| self.slot(rule, p, PluginKind::Transformer))
-            .collect::<Result<_, _>>()?;
-        let filters = ac
-            .filters
-            .iter()
-            .map(|p| self.slot(rule, p, PluginKind::Filter))
-            .collect::<Result<_, _>>()?;
-        // Named by what the action is, not where it stands; an index-named folder of an
-        // earlier version moves in first (see `spool.rs`).
-        let spool_dir = super::spool::spool_dir(&res.spool_dir, rule, id);
-        let legacy = super::spool::legacy_spool_dir(&res.spool_dir, rule, &label);
-        match super::spool::migrate_legacy(&legacy, &spool_dir, res.spool_sync) {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::info!(rule, action = %label, files = n, "spool of an earlier version migrated to the action's own folder");
-            }
-            Err(e) => {
-                return Err(PlanError::Pipeline {
-                    rule: rule.to_owned(),
-                    action: label,
-                    source: e.into(),
-                })
-            }
-        }
+        let sink = self.sink(rule, id, ac, &label)?;
+        let transformers = self.slots(rule, &ac.transformers, PluginKind::Transformer)?;
+        let filters = self.slots(rule, &ac.filters, PluginKind::Filter)?;
+        let res = &self.resources;
+        let spool_dir = action_spool_dir(res, rule, id, &label)?;
         let action = label.clone();
         let pipeline = Pipeline::spawn(PipelineSpec {
             metrics: res.metrics.action(rule, &label),
@@ -371,6 +355,96 @@ impl Plan {
         Ok(pipeline.tx)
     }
 
+    /// Opens an action's destination: the one match over action kinds that knows the sinks
+    /// (see `sinks.rs`). Errors name the rule and the action's `INDEX:KIND` label, as the
+    /// configuration's author knows them.
+    fn sink(
+        &self,
+        rule: &str,
+        id: &ActionIdentity,
+        ac: &ActionConfig,
+        label: &str,
+    ) -> Result<Box<dyn Sink>, PlanError> {
+        let res = &self.resources;
+        let dest_err = |source| destination_error(rule, label, source);
+        Ok(match &ac.kind {
+            ActionKind::Kinesis(k) => match &k.endpoint {
+                None => Box::new(KinesisLocal::new(res, &k.stream)),
+                Some(url) => {
+                    Box::new(super::sinks::KinesisRemote::new(url, &k.stream).map_err(dest_err)?)
+                }
+            },
+            ActionKind::Firehose(f) if f.delivery_stream.is_some() => {
+                let name = f.delivery_stream.as_deref().unwrap_or_default();
+                let Some(fh) = &res.firehose else {
+                    return Err(dest_err(super::sinks::SinkError::NoFirehose {
+                        stream: name.to_owned(),
+                    }));
+                };
+                Box::new(super::sinks::DeliveryStream::new(fh.clone(), name))
+            }
+            ActionKind::Firehose(f) => self.implicit_delivery_stream(rule, id, f, label)?,
+            ActionKind::Republish(r) => Box::new(Republish::new(res.clone(), r.qos)),
+            ActionKind::Table(t) => Box::new(TableSink::new(res, &t.table).map_err(dest_err)?),
+            ActionKind::Plugin(p) => Box::new(Emitter::new(
+                self.slot(rule, &p.emitter, weir_plugins::PluginKind::Emitter)?,
+                res.clone(),
+            )),
+        })
+    }
+
+    /// A folder-mode `firehose` action's sink: an implicit delivery stream of the Firehose
+    /// service, whose buffer is the action's Firehose buffer; keyed like the action's spool,
+    /// by what the action is, so its buffered records stay with it when actions move.
+    fn implicit_delivery_stream(
+        &self,
+        rule: &str,
+        id: &ActionIdentity,
+        f: &weir_config::FirehoseAction,
+        label: &str,
+    ) -> Result<Box<dyn Sink>, PlanError> {
+        let name = delivery_stream_name(rule, label);
+        let Some(fh) = &self.resources.firehose else {
+            return Err(destination_error(
+                rule,
+                label,
+                super::sinks::SinkError::NoFirehose { stream: name },
+            ));
+        };
+        let spec = weir_firehose::ImplicitStreamSpec {
+            key: super::spool::spool_dir(std::path::Path::new(""), rule, id)
+                .to_string_lossy()
+                .into_owned(),
+            name: name.clone(),
+            root: f.root.clone(),
+            prefix: (!f.prefix.is_empty()).then(|| f.prefix.clone()),
+            error_prefix: Some(f.error_prefix.clone()),
+            buffer_bytes: f.buffer_bytes,
+            buffer_interval: f.buffer_interval,
+        };
+        let stream = fh.implicit_stream(&spec).map_err(|source| {
+            destination_error(
+                rule,
+                label,
+                super::sinks::SinkError::Firehose {
+                    stream: name.clone(),
+                    source: Box::new(source),
+                },
+            )
+        })?;
+        Ok(Box::new(FolderStream::new(stream, &name)))
+    }
+
+    /// The plugin slots of one stage (transformers or filters), in the configured order.
+    fn slots(
+        &self,
+        rule: &str,
+        names: &[String],
+        wanted: weir_plugins::PluginKind,
+    ) -> Result<Vec<Arc<PluginSlot>>, PlanError> {
+        names.iter().map(|p| self.slot(rule, p, wanted)).collect()
+    }
+
     /// The distinct topic filters of the enabled rules: what the ingress subscribes to.
     pub fn filters(&self) -> &BTreeSet<String> {
         &self.filters
@@ -386,31 +460,18 @@ impl Plan {
     /// `only`: the filters of the subscriptions the message came through, when the broker
     /// says (MQTT 5 subscription identifiers); rules with other filters are skipped.
     pub fn dispatch(&mut self, msg: Inbound, only: Option<&[String]>) {
-        let metrics: &Metrics = &self.resources.metrics;
-        metrics.messages_in.fetch_add(1, Ordering::Relaxed);
-        metrics
-            .bytes_in
-            .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
-        self.scratch.clear();
-        self.index.matches_into(&msg.topic, &mut self.scratch);
-        if self.scratch.is_empty() {
-            metrics.unmatched.fetch_add(1, Ordering::Relaxed);
-            if msg.topic.starts_with('$') && only.is_none() {
-                // AWS IoT reserves `$` topics: a publish to one that nothing here serves is
-                // refused (the publisher is disconnected and its QoS 1 message is not
-                // acknowledged), never acknowledged as if it were stored.
-                metrics.reserved_unmatched.fetch_add(1, Ordering::Relaxed);
-                msg.ack.fail();
-            }
+        if !self.match_rules(&msg, only) {
             return;
         }
-        let received = Instant::now();
-        let arrival_ms = chrono::Utc::now().timestamp_millis();
+        let arrival = Arrival {
+            received: Instant::now(),
+            ms: chrono::Utc::now().timestamp_millis(),
+        };
         let json = weir_rules::parse_payload(&msg.payload);
         let lookup = TableLookup(&self.resources.lookup);
         let cx = EvalContext {
             client_id: msg.client_id.as_deref(),
-            timestamp_ms: arrival_ms,
+            timestamp_ms: arrival.ms,
             lookup: Some(&lookup),
             ..EvalContext::new(&msg.topic, &msg.payload, json.as_ref())
         };
@@ -421,77 +482,129 @@ impl Plan {
             if only.is_some_and(|f| !f.iter().any(|f| f == rule.rule.topic_filter())) {
                 continue;
             }
-            let origin = || {
-                Arc::new(Origin {
-                    rule: rule.name.clone(),
-                    topic: msg.topic.clone(),
-                    payload: msg.payload.clone(),
-                    client_id: msg.client_id.clone(),
-                    arrival_ms,
-                    received,
-                })
-            };
-            let output = match rule.rule.evaluate(&cx) {
-                Ok(Some(out)) => out,
-                Ok(None) => continue,
+            self.run_rule(rule, &msg, &cx, &arrival);
+        }
+    }
+
+    /// Counts the message in and collects the rules whose filter matches its topic into
+    /// `scratch` (reused, so dispatch does not allocate per message); `false` when none
+    /// does. A message to an AWS-reserved `$` topic that nothing here serves is refused
+    /// rather than acknowledged as if it were stored: the publisher is disconnected and its
+    /// QoS 1 message is not acknowledged.
+    fn match_rules(&mut self, msg: &Inbound, only: Option<&[String]>) -> bool {
+        let metrics: &Metrics = &self.resources.metrics;
+        metrics.messages_in.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .bytes_in
+            .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
+        self.scratch.clear();
+        self.index.matches_into(&msg.topic, &mut self.scratch);
+        if !self.scratch.is_empty() {
+            return true;
+        }
+        metrics.unmatched.fetch_add(1, Ordering::Relaxed);
+        if msg.topic.starts_with('$') && only.is_none() {
+            metrics.reserved_unmatched.fetch_add(1, Ordering::Relaxed);
+            msg.ack.fail();
+        }
+        false
+    }
+
+    /// Evaluates one rule on the message and hands its output to each of its actions. A
+    /// failed evaluation goes to the rule's error action (as AWS's `RuleEvaluation` failure);
+    /// a `WHERE` that does not hold is no output and no error.
+    fn run_rule(&self, rule: &PlanRule, msg: &Inbound, cx: &EvalContext<'_>, arrival: &Arrival) {
+        let output = match rule.rule.evaluate(cx) {
+            Ok(Some(out)) => out,
+            Ok(None) => return,
+            Err(e) => {
+                rule.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                let origin = arrival.origin(rule, msg);
+                self.fail_to_error_action(
+                    rule,
+                    &origin,
+                    &msg.ack,
+                    ("RuleEvaluation", &rule.name),
+                    &e.to_string(),
+                );
+                return;
+            }
+        };
+        rule.metrics.matched.fetch_add(1, Ordering::Relaxed);
+        let bytes = output.to_bytes();
+        let origin = arrival.origin(rule, msg);
+        for action in &rule.actions {
+            self.send_to_action(rule, action, cx, &origin, &bytes, &msg.ack);
+        }
+    }
+
+    /// Renders the action's key (the topic when it has no key template) and queues the
+    /// output on the action's pipeline; blocks while that input is full (backpressure). A
+    /// key that does not render is the action's failure, for the rule's error action.
+    fn send_to_action(
+        &self,
+        rule: &PlanRule,
+        action: &ActionInput,
+        cx: &EvalContext<'_>,
+        origin: &Arc<Origin>,
+        bytes: &[u8],
+        ack: &AckToken,
+    ) {
+        let key: Arc<str> = match &action.key {
+            Some(t) => match t.render(cx) {
+                Ok(k) => Arc::from(k),
                 Err(e) => {
                     rule.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                    if !route_failure(
-                        rule.errors.as_ref(),
-                        &self.resources.dead_letters,
-                        &origin(),
-                        &msg.ack,
-                        false,
-                        "RuleEvaluation",
-                        &rule.name,
-                        &e.to_string(),
-                    ) {
-                        msg.ack.fail();
-                    }
-                    continue;
+                    self.fail_to_error_action(
+                        rule,
+                        origin,
+                        ack,
+                        (action.aws_action, &action.resource),
+                        &format!("template {:?}: {e}", t.source()),
+                    );
+                    return;
                 }
-            };
-            rule.metrics.matched.fetch_add(1, Ordering::Relaxed);
-            let bytes = output.to_bytes();
-            let origin = origin();
-            for action in &rule.actions {
-                let key: Arc<str> = match &action.key {
-                    Some(t) => match t.render(&cx) {
-                        Ok(k) => Arc::from(k),
-                        Err(e) => {
-                            rule.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                            if !route_failure(
-                                rule.errors.as_ref(),
-                                &self.resources.dead_letters,
-                                &origin,
-                                &msg.ack,
-                                false,
-                                action.aws_action,
-                                &action.resource,
-                                &format!("template {:?}: {e}", t.source()),
-                            ) {
-                                msg.ack.fail();
-                            }
-                            continue;
-                        }
-                    },
-                    None => origin.topic.clone(),
-                };
-                let item = WorkItem {
-                    record: origin.record(bytes.clone(), key.to_string()),
-                    meta: Meta {
-                        key,
-                        origin: origin.clone(),
-                        ack: msg.ack.clone(),
-                        owned: false,
-                    },
-                };
-                if action.tx.send(item).is_err() {
-                    // Only possible if the worker died; the message must not be acknowledged.
-                    tracing::error!(rule = %rule.name, action = action.aws_action, "action pipeline is gone");
-                    msg.ack.fail();
-                }
-            }
+            },
+            None => origin.topic.clone(),
+        };
+        let item = WorkItem {
+            record: origin.record(bytes.to_vec(), key.to_string()),
+            meta: Meta {
+                key,
+                origin: origin.clone(),
+                ack: ack.clone(),
+                owned: false,
+            },
+        };
+        if action.tx.send(item).is_err() {
+            // Only possible if the worker died; the message must not be acknowledged.
+            tracing::error!(rule = %rule.name, action = action.aws_action, "action pipeline is gone");
+            ack.fail();
+        }
+    }
+
+    /// Hands a failure of `(aws_action, resource)` to the rule's error action, or without one
+    /// to the dead-letter store (see [`route_failure`]); when neither takes it, the message
+    /// fails, so it is never acknowledged as delivered.
+    fn fail_to_error_action(
+        &self,
+        rule: &PlanRule,
+        origin: &Arc<Origin>,
+        ack: &AckToken,
+        (aws_action, resource): (&str, &str),
+        reason: &str,
+    ) {
+        if !route_failure(
+            rule.errors.as_ref(),
+            &self.resources.dead_letters,
+            origin,
+            ack,
+            false,
+            aws_action,
+            resource,
+            reason,
+        ) {
+            ack.fail();
         }
     }
 
