@@ -85,71 +85,95 @@ fn main() {
         "batch", "native ns/rec", "wasm ns/rec", "ratio", "wasm extra ns/call"
     );
     for batch in [1usize, 16, 256] {
-        let host_batches: Vec<Vec<Record>> = payloads
-            .chunks(batch)
-            .filter(|c| c.len() == batch)
-            .map(|c| {
-                c.iter()
-                    .map(|p| Record {
-                        payload: p.clone(),
-                        partition_key: "k".into(),
-                        source_topic: "rtr/iot/trafficdata".into(),
-                        client_id: "bench".into(),
-                        rule_name: "speeding".into(),
-                        arrival_timestamp_ms: 0,
-                        attributes: Vec::new(),
-                    })
-                    .collect()
-            })
-            .collect();
-        let sdk_batches: Vec<Vec<weir_sdk::Record>> = host_batches
-            .iter()
-            .map(|b| {
-                b.iter()
-                    .map(|r| weir_sdk::Record {
-                        payload: r.payload.clone(),
-                        partition_key: r.partition_key.clone(),
-                        source_topic: r.source_topic.clone(),
-                        client_id: r.client_id.clone(),
-                        rule_name: r.rule_name.clone(),
-                        arrival_timestamp_ms: 0,
-                        attributes: Vec::new(),
-                    })
-                    .collect()
-            })
-            .collect();
-        let n = host_batches.len();
-        let host = MockHost::new().with_config("limit", "75");
-        let mut cell = StageCell::<speed_limit::SpeedLimit>::default();
-        // Warm up both.
-        for i in 0..n {
-            std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
-            std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
-        }
-        let (native, wasm, ratio) = alternate(
-            n,
-            batch,
-            |i| {
-                std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
-            },
-            |i| {
-                std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
-            },
-        );
-        println!(
-            "{batch:>6} {native:>14.0} {wasm:>14.0} {ratio:>7.2}x {:>18.0}",
-            (wasm - native) * batch as f64
-        );
+        call_cost(&slot, &payloads, batch);
     }
 
-    // Cold (compile) vs cached (deserialise) load, each including link + health check.
     let cache = std::env::temp_dir().join(format!("weir-bench-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
+    load_times(&cache);
+    hot_reload(&cache);
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// The seed payloads cut into full batches of `batch` records, once as the host hands them to
+/// a component and once as the SDK hands them to the native build of the same filter, so
+/// both sides filter the same records.
+fn record_batches(
+    payloads: &[Vec<u8>],
+    batch: usize,
+) -> (Vec<Vec<Record>>, Vec<Vec<weir_sdk::Record>>) {
+    let host_batches: Vec<Vec<Record>> = payloads
+        .chunks(batch)
+        .filter(|c| c.len() == batch)
+        .map(|c| {
+            c.iter()
+                .map(|p| Record {
+                    payload: p.clone(),
+                    partition_key: "k".into(),
+                    source_topic: "rtr/iot/trafficdata".into(),
+                    client_id: "bench".into(),
+                    rule_name: "speeding".into(),
+                    arrival_timestamp_ms: 0,
+                    attributes: Vec::new(),
+                })
+                .collect()
+        })
+        .collect();
+    let sdk_batches: Vec<Vec<weir_sdk::Record>> = host_batches
+        .iter()
+        .map(|b| {
+            b.iter()
+                .map(|r| weir_sdk::Record {
+                    payload: r.payload.clone(),
+                    partition_key: r.partition_key.clone(),
+                    source_topic: r.source_topic.clone(),
+                    client_id: r.client_id.clone(),
+                    rule_name: r.rule_name.clone(),
+                    arrival_timestamp_ms: 0,
+                    attributes: Vec::new(),
+                })
+                .collect()
+        })
+        .collect();
+    (host_batches, sdk_batches)
+}
+
+/// One row of the call-cost table: native and wasm filtering batches of `batch` records,
+/// both warmed up first so neither pays for a first call (compilation, allocation).
+fn call_cost(slot: &PluginSlot, payloads: &[Vec<u8>], batch: usize) {
+    let (host_batches, sdk_batches) = record_batches(payloads, batch);
+    let n = host_batches.len();
+    let host = MockHost::new().with_config("limit", "75");
+    let mut cell = StageCell::<speed_limit::SpeedLimit>::default();
+    // Warm up both.
+    for i in 0..n {
+        std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
+        std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
+    }
+    let (native, wasm, ratio) = alternate(
+        n,
+        batch,
+        |i| {
+            std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
+        },
+        |i| {
+            std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
+        },
+    );
+    println!(
+        "{batch:>6} {native:>14.0} {wasm:>14.0} {ratio:>7.2}x {:>18.0}",
+        (wasm - native) * batch as f64
+    );
+}
+
+/// Cold (compile) vs cached (deserialise) load, each including link + health check: what a
+/// restart costs with and without the compilation cache in `cache`.
+fn load_times(cache: &std::path::Path) {
     let mut cold = Vec::new();
     let mut cached = Vec::new();
     for _ in 0..3 {
-        let _ = std::fs::remove_dir_all(&cache);
-        let e = PluginEngine::new(Some(cache.clone())).expect("engine");
+        let _ = std::fs::remove_dir_all(cache);
+        let e = PluginEngine::new(Some(cache.to_path_buf())).expect("engine");
         let spec = PluginSpec::new("speed-limit", &[Grant::Config]);
         let t = Instant::now();
         e.load_file(
@@ -159,7 +183,7 @@ fn main() {
         )
         .expect("cold");
         cold.push(t.elapsed());
-        let e2 = PluginEngine::new(Some(cache.clone())).expect("engine");
+        let e2 = PluginEngine::new(Some(cache.to_path_buf())).expect("engine");
         let t = Instant::now();
         let p = e2
             .load_file(spec, &plugin("speed-limit"), Arc::new(LookupTables::new()))
@@ -174,8 +198,11 @@ fn main() {
         cold[1].as_secs_f64() * 1e3,
         cached[1].as_secs_f64() * 1e3
     );
+}
 
-    // Hot reload through the file watcher: write a new version, wait until it serves.
+/// Hot reload through the file watcher: write a new version, wait until it serves. Each
+/// version differs by an appended custom section, so it is never in the compilation cache.
+fn hot_reload(cache: &std::path::Path) {
     let dir = cache.join("watched");
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("speed-limit.wasm");
@@ -214,5 +241,4 @@ fn main() {
         latencies[2].as_secs_f64() * 1e3,
         latencies[4].as_secs_f64() * 1e3
     );
-    let _ = std::fs::remove_dir_all(&cache);
 }
