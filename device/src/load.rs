@@ -157,8 +157,94 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
         Some(filter) => Some(start_subscriber(opts, filter, received.clone(), sub_done_rx).await?),
         None => None,
     };
+    let publishers = connect_all(opts).await?;
 
-    // Connect everything first so the measured window is publishing only.
+    let pad = "x".repeat(match &opts.payload {
+        LoadPayload::Size(n) => *n,
+        LoadPayload::Rows(_) => 0,
+    });
+    let pad: Arc<str> = Arc::from(pad);
+    let start = Instant::now() + Duration::from_millis(20);
+    let deadline = start + opts.duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, p) in publishers.into_iter().enumerate() {
+        let Some(p) = p else { continue };
+        let conn = ConnLoad::new(opts, i, pad.clone(), start, deadline);
+        tasks.spawn(conn.publish(p));
+    }
+    let totals = Totals::collect(&mut tasks).await;
+    let sending = deadline
+        .saturating_duration_since(start)
+        .min(start.elapsed());
+    let total = start.elapsed();
+
+    let (received_n, e2e) = match subscriber {
+        Some(sub) => {
+            let target = if opts.qos == Qos::AtLeastOnce {
+                totals.acked
+            } else {
+                totals.sent
+            };
+            let e2e = sub
+                .drain(target, &received, opts.drain_timeout, &sub_done_tx)
+                .await;
+            (Some(received.load(Ordering::SeqCst)), e2e)
+        }
+        None => (None, None),
+    };
+
+    Ok(LoadReport::new(
+        opts,
+        totals,
+        (sending, total),
+        received_n,
+        e2e,
+    ))
+}
+
+impl LoadReport {
+    /// The report of a run. Rates are over the sending window, except the acknowledged rate,
+    /// which counts the drain after it (`total`).
+    fn new(
+        opts: &LoadOptions,
+        totals: Totals,
+        (sending, total): (Duration, Duration),
+        received: Option<u64>,
+        end_to_end: Option<Percentiles>,
+    ) -> LoadReport {
+        let Totals {
+            sent,
+            acked,
+            failed,
+            hist,
+        } = totals;
+        LoadReport {
+            connections: opts.connections,
+            qos: match opts.qos {
+                Qos::AtMostOnce => 0,
+                Qos::AtLeastOnce => 1,
+            },
+            target_rate: opts.rate,
+            duration_secs: sending.as_secs_f64(),
+            sent,
+            acknowledged: acked,
+            failed,
+            sent_per_sec: rate(sent, sending),
+            acked_per_sec: (opts.qos == Qos::AtLeastOnce).then(|| rate(acked, total)),
+            publish_to_ack: if opts.qos == Qos::AtLeastOnce {
+                Percentiles::from_histogram(&hist)
+            } else {
+                None
+            },
+            received,
+            end_to_end,
+        }
+    }
+}
+
+/// Connects every publisher, concurrently, before any sends: the measured window is then
+/// publishing only. The first connection that fails aborts the run.
+async fn connect_all(opts: &LoadOptions) -> Result<Vec<Option<Publisher>>, LoadError> {
     let mut connecting = tokio::task::JoinSet::new();
     for i in 0..opts.connections {
         let mut c = opts.connection.clone();
@@ -172,138 +258,147 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, LoadError> {
         let p = result.map_err(|source| LoadError::Connect { index: i, source })?;
         publishers[i] = Some(p);
     }
+    Ok(publishers)
+}
 
-    let per_conn_rate = opts.rate / opts.connections as f64;
-    let pad = "x".repeat(match &opts.payload {
-        LoadPayload::Size(n) => *n,
-        LoadPayload::Rows(_) => 0,
-    });
-    let pad: Arc<str> = Arc::from(pad);
-    let start = Instant::now() + Duration::from_millis(20);
-    let deadline = start + opts.duration;
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, p) in publishers.into_iter().enumerate() {
-        let Some(p) = p else { continue };
-        let topic = opts.topic.clone();
-        let payload = opts.payload.clone();
-        let pad = pad.clone();
-        let qos = opts.qos;
-        let drain = opts.drain_timeout;
+/// What one connection's task sends, and when: its share of the rate, paced against the
+/// shared start so the total rate holds even when one connection stalls briefly.
+struct ConnLoad {
+    index: usize,
+    topic: String,
+    payload: LoadPayload,
+    pad: Arc<str>,
+    qos: Qos,
+    drain: Duration,
+    start: Instant,
+    deadline: Instant,
+    /// Time between two sends; `None` sends as fast as the connection goes.
+    interval: Option<Duration>,
+    /// Where in one interval this connection sends.
+    offset: Duration,
+}
+
+impl ConnLoad {
+    fn new(
+        opts: &LoadOptions,
+        index: usize,
+        pad: Arc<str>,
+        start: Instant,
+        deadline: Instant,
+    ) -> Self {
+        let per_conn_rate = opts.rate / opts.connections as f64;
         // Stagger the connections inside one interval so their sends do not all coincide.
         let interval = (per_conn_rate > 0.0).then(|| Duration::from_secs_f64(1.0 / per_conn_rate));
         let offset = interval.map_or(Duration::ZERO, |iv| {
-            iv.mul_f64(i as f64 / opts.connections as f64)
+            iv.mul_f64(index as f64 / opts.connections as f64)
         });
-        tasks.spawn(async move {
-            tokio::time::sleep_until(start + offset).await;
-            let mut seq = 0u64;
-            let mut failed = 0u64;
-            loop {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                if let Some(iv) = interval {
-                    let due = start + offset + iv.mul_f64(seq as f64);
-                    if due >= deadline {
-                        break;
-                    }
-                    if due > now {
-                        tokio::time::sleep_until(due).await;
-                    }
-                }
-                let body = match &payload {
-                    LoadPayload::Size(n) => sized_payload(*n, i, seq, &pad),
-                    LoadPayload::Rows(rows) => {
-                        seed_payload(&rows[(seq as usize + i) % rows.len()], Utc::now())
-                    }
-                };
-                // Bounded, so a vanished broker ends the run instead of hanging it.
-                let sent = tokio::time::timeout(drain, p.publish(&topic, qos, body)).await;
-                if !matches!(sent, Ok(Ok(()))) {
-                    failed += 1;
-                    break;
-                }
-                seq += 1;
-            }
-            let sent = seq;
-            let mut acked = sent;
-            if qos == Qos::AtLeastOnce {
-                p.wait_all_settled(drain).await;
-                let c = p.counts();
-                acked = c.acked;
-                failed += c.published_qos1.saturating_sub(c.acked);
-            }
-            let hist = p.close().await;
-            ConnResult {
-                sent,
-                acked,
-                failed,
-                hist,
-            }
-        });
-    }
-    let mut sent = 0;
-    let mut acked = 0;
-    let mut failed = 0;
-    let mut hist = latency_histogram();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(r) => {
-                sent += r.sent;
-                acked += r.acked;
-                failed += r.failed;
-                if let Some(h) = r.hist {
-                    let _ = hist.add(&h);
-                }
-            }
-            Err(_) => failed += 1,
+        ConnLoad {
+            index,
+            topic: opts.topic.clone(),
+            payload: opts.payload.clone(),
+            pad,
+            qos: opts.qos,
+            drain: opts.drain_timeout,
+            start,
+            deadline,
+            interval,
+            offset,
         }
     }
-    let sending = deadline
-        .saturating_duration_since(start)
-        .min(start.elapsed());
-    let total = start.elapsed();
 
-    let (received_n, e2e) = match subscriber {
-        Some(sub) => {
-            let target = if opts.qos == Qos::AtLeastOnce {
-                acked
-            } else {
-                sent
-            };
-            sub.wait_for(target, &received, opts.drain_timeout).await;
-            let _ = sub_done_tx.send(true);
-            let e2e = sub.finish().await;
-            (
-                Some(received.load(Ordering::SeqCst)),
-                Percentiles::from_histogram(&e2e),
-            )
+    /// Publishes until the deadline (or the first failed send), then waits up to the drain
+    /// timeout for PUBACKs: a message still unacknowledged then counts as failed.
+    async fn publish(self, p: Publisher) -> ConnResult {
+        tokio::time::sleep_until(self.start + self.offset).await;
+        let mut seq = 0u64;
+        let mut failed = 0u64;
+        loop {
+            let now = Instant::now();
+            if now >= self.deadline {
+                break;
+            }
+            if let Some(iv) = self.interval {
+                let due = self.start + self.offset + iv.mul_f64(seq as f64);
+                if due >= self.deadline {
+                    break;
+                }
+                if due > now {
+                    tokio::time::sleep_until(due).await;
+                }
+            }
+            // Bounded, so a vanished broker ends the run instead of hanging it.
+            let sent =
+                tokio::time::timeout(self.drain, p.publish(&self.topic, self.qos, self.body(seq)))
+                    .await;
+            if !matches!(sent, Ok(Ok(()))) {
+                failed += 1;
+                break;
+            }
+            seq += 1;
         }
-        None => (None, None),
-    };
+        let sent = seq;
+        let mut acked = sent;
+        if self.qos == Qos::AtLeastOnce {
+            p.wait_all_settled(self.drain).await;
+            let c = p.counts();
+            acked = c.acked;
+            failed += c.published_qos1.saturating_sub(c.acked);
+        }
+        let hist = p.close().await;
+        ConnResult {
+            sent,
+            acked,
+            failed,
+            hist,
+        }
+    }
 
-    Ok(LoadReport {
-        connections: opts.connections,
-        qos: match opts.qos {
-            Qos::AtMostOnce => 0,
-            Qos::AtLeastOnce => 1,
-        },
-        target_rate: opts.rate,
-        duration_secs: sending.as_secs_f64(),
-        sent,
-        acknowledged: acked,
-        failed,
-        sent_per_sec: rate(sent, sending),
-        acked_per_sec: (opts.qos == Qos::AtLeastOnce).then(|| rate(acked, total)),
-        publish_to_ack: if opts.qos == Qos::AtLeastOnce {
-            Percentiles::from_histogram(&hist)
-        } else {
-            None
-        },
-        received: received_n,
-        end_to_end: e2e,
-    })
+    /// Message `seq`'s payload, stamped with the send time now.
+    fn body(&self, seq: u64) -> Vec<u8> {
+        match &self.payload {
+            LoadPayload::Size(n) => sized_payload(*n, self.index, seq, &self.pad),
+            LoadPayload::Rows(rows) => {
+                seed_payload(&rows[(seq as usize + self.index) % rows.len()], Utc::now())
+            }
+        }
+    }
+}
+
+/// Every connection's counts summed and its publish-to-PUBACK latencies merged.
+struct Totals {
+    sent: u64,
+    acked: u64,
+    failed: u64,
+    hist: Histogram<u64>,
+}
+
+impl Totals {
+    /// Waits for every connection's task; one that panicked counts as one failure.
+    async fn collect(tasks: &mut tokio::task::JoinSet<ConnResult>) -> Totals {
+        let mut sent = 0;
+        let mut acked = 0;
+        let mut failed = 0;
+        let mut hist = latency_histogram();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(r) => {
+                    sent += r.sent;
+                    acked += r.acked;
+                    failed += r.failed;
+                    if let Some(h) = r.hist {
+                        let _ = hist.add(&h);
+                    }
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        Totals {
+            sent,
+            acked,
+            failed,
+            hist,
+        }
+    }
 }
 
 struct Subscriber {
@@ -355,6 +450,21 @@ async fn start_subscriber(
 }
 
 impl Subscriber {
+    /// Waits until the subscriber has received `target` messages (what the publishers got
+    /// through) or `timeout` passes, then stops it; its end-to-end latency percentiles.
+    async fn drain(
+        self,
+        target: u64,
+        received: &AtomicU64,
+        timeout: Duration,
+        done: &tokio::sync::watch::Sender<bool>,
+    ) -> Option<Percentiles> {
+        self.wait_for(target, received, timeout).await;
+        let _ = done.send(true);
+        let e2e = self.finish().await;
+        Percentiles::from_histogram(&e2e)
+    }
+
     async fn wait_for(&self, target: u64, received: &AtomicU64, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while received.load(Ordering::SeqCst) < target {

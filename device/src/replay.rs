@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 
-use crate::connection::{Publisher, Qos};
+use crate::connection::{Counts, Publisher, Qos};
 use crate::csv_source::{CsvError, CsvSource, OnBadRow};
 use crate::payload::seed_payload;
 use crate::summary::Summary;
@@ -135,30 +135,12 @@ where
             let due = start + iv.mul_f64(summary.sent as f64);
             tokio::time::sleep_until(due).await;
         }
-        // Publishing waits while the window is full; if the broker is gone for longer than
-        // the ack timeout, give up rather than hang.
-        let sent = tokio::time::timeout(
-            opts.ack_timeout,
-            publisher.publish(&opts.topic, opts.qos, payload),
-        )
-        .await;
-        match sent {
-            Ok(Ok(())) => summary.sent += 1,
-            Ok(Err(e)) => {
-                summary.failed += 1;
-                stopped = Some(e.to_string());
-                break;
-            }
-            Err(_) => {
-                summary.failed += 1;
-                stopped = Some(format!(
-                    "broker {} took no message for {:?} (in-flight window full)",
-                    publisher.endpoint(),
-                    opts.ack_timeout
-                ));
-                break;
-            }
+        if let Err(why) = publish_one(publisher, opts, payload).await {
+            summary.failed += 1;
+            stopped = Some(why);
+            break;
         }
+        summary.sent += 1;
         progress.sent(summary.sent);
     }
     if opts.qos == Qos::AtLeastOnce && !publisher.wait_all_settled(opts.ack_timeout).await {
@@ -171,9 +153,41 @@ where
         progress.warn(&reason);
         stopped.get_or_insert(reason);
     }
+    count_acknowledged(&mut summary, publisher, &before, opts.qos);
+    summary.finish(start.elapsed());
+    Outcome { summary, stopped }
+}
+
+/// Publishes one message. Publishing waits while the in-flight window is full; if the broker
+/// is gone for longer than the ack timeout, this gives up (with why) rather than hang.
+async fn publish_one(
+    publisher: &Publisher,
+    opts: &ReplayOptions,
+    payload: Vec<u8>,
+) -> Result<(), String> {
+    let sent = tokio::time::timeout(
+        opts.ack_timeout,
+        publisher.publish(&opts.topic, opts.qos, payload),
+    )
+    .await;
+    match sent {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "broker {} took no message for {:?} (in-flight window full)",
+            publisher.endpoint(),
+            opts.ack_timeout
+        )),
+    }
+}
+
+/// Fills in what the broker confirmed during this run (the publisher's counters are
+/// cumulative, hence `before`): with QoS 1 a message sent but never acknowledged is a
+/// failure; with QoS 0 a sent message is all there is to know.
+fn count_acknowledged(summary: &mut Summary, publisher: &Publisher, before: &Counts, qos: Qos) {
     let after = publisher.counts();
     summary.reconnects = after.reconnects - before.reconnects;
-    match opts.qos {
+    match qos {
         Qos::AtLeastOnce => {
             let sent_qos1 = after.published_qos1 - before.published_qos1;
             summary.acknowledged = after.acked - before.acked;
@@ -181,6 +195,4 @@ where
         }
         Qos::AtMostOnce => summary.acknowledged = summary.sent,
     }
-    summary.finish(start.elapsed());
-    Outcome { summary, stopped }
 }
