@@ -394,38 +394,7 @@ fn invoke(
         })
         .collect();
     let function = function_name(&p.lambda_arn).unwrap_or_default();
-    let mut attempts = 0u32;
-    let result = loop {
-        attempts += 1;
-        let outcome = match &inner.config.processor.0 {
-            None => Err(InvokeError {
-                code: "Lambda.FunctionNotFound".into(),
-                message: "this Weir host runs no transformation plugins".into(),
-            }),
-            Some(proc) => proc.process(function, &ins).and_then(|out| {
-                if out.len() == ins.len() {
-                    Ok(out)
-                } else {
-                    Err(InvokeError {
-                        code: "Lambda.MissingRecordId".into(),
-                        message: format!(
-                            "{} results came back for {} records",
-                            out.len(),
-                            ins.len()
-                        ),
-                    })
-                }
-            }),
-        };
-        match outcome {
-            Ok(out) => break Ok(out),
-            Err(e) if attempts > p.retries => break Err(e),
-            Err(e) => {
-                tracing::warn!(function, attempts, error = %e, "transformation failed; retrying");
-                std::thread::sleep(INVOKE_RETRY_PAUSE);
-            }
-        }
-    };
+    let (attempts, result) = invoke_with_retries(inner, p, function, &ins);
     let end = now_ms();
     let mut fail = |r: &RecordOut, code: &str, message: &str| {
         failures.push(
@@ -468,6 +437,55 @@ fn invoke(
             }
             items
         }
+    }
+}
+
+/// Calls `function` until it succeeds or has failed `NumberOfRetries` more times, pausing
+/// between attempts; returns the attempts made, which the error records carry, and the last
+/// outcome.
+fn invoke_with_retries(
+    inner: &Inner,
+    p: &Processing,
+    function: &str,
+    ins: &[ProcessIn<'_>],
+) -> (u32, std::result::Result<Vec<Processed>, InvokeError>) {
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        match invoke_once(inner, function, ins) {
+            Ok(out) => return (attempts, Ok(out)),
+            Err(e) if attempts > p.retries => return (attempts, Err(e)),
+            Err(e) => {
+                tracing::warn!(function, attempts, error = %e, "transformation failed; retrying");
+                std::thread::sleep(INVOKE_RETRY_PAUSE);
+            }
+        }
+    }
+}
+
+/// One call of the function; a result count that does not match the records is a failure
+/// of the whole call (as a Lambda response missing a record id is), since results are
+/// matched to records by position.
+fn invoke_once(
+    inner: &Inner,
+    function: &str,
+    ins: &[ProcessIn<'_>],
+) -> std::result::Result<Vec<Processed>, InvokeError> {
+    match &inner.config.processor.0 {
+        None => Err(InvokeError {
+            code: "Lambda.FunctionNotFound".into(),
+            message: "this Weir host runs no transformation plugins".into(),
+        }),
+        Some(proc) => proc.process(function, ins).and_then(|out| {
+            if out.len() == ins.len() {
+                Ok(out)
+            } else {
+                Err(InvokeError {
+                    code: "Lambda.MissingRecordId".into(),
+                    message: format!("{} results came back for {} records", out.len(), ins.len()),
+                })
+            }
+        }),
     }
 }
 

@@ -295,35 +295,7 @@ impl Delivery {
         let place = Place::new(inner, spec, folder.as_deref());
         let mut queue = match self.prepared.take() {
             Some(q) => q,
-            None => match batch::prepare(&place, &self.pending) {
-                Ok(q) => {
-                    // The failures that count from here are the objects' own.
-                    self.failing_since = None;
-                    self.attempts = 0;
-                    VecDeque::from(q)
-                }
-                Err(e) => {
-                    let items: Vec<Item> = self
-                        .pending
-                        .iter()
-                        .map(|r| Item {
-                            data: r.data.clone(),
-                            arrival_ms: r.arrival_ms,
-                        })
-                        .collect();
-                    if !self.note_failure(retry, &items) {
-                        return Err(e);
-                    }
-                    let why = format!(
-                        "preparing the delivery failed: {}",
-                        weir_support::error_chain(&e)
-                    );
-                    tracing::error!(stream = %self.name, records = items.len(), error = %why, "delivery kept failing past its retry duration; the records go to the error output");
-                    let out = batch::store_failed(spec, None, &items, self.attempts, &why)?;
-                    self.fail_over(items.len());
-                    VecDeque::from(out)
-                }
-            },
+            None => self.prepare_pending(&place, spec, retry)?,
         };
         let mut done = 0;
         while let Some(out) = queue.pop_front() {
@@ -340,53 +312,115 @@ impl Delivery {
                 self.attempts = 0;
                 continue;
             };
-            match &out {
-                Output::Object {
-                    key,
-                    records: Some(items),
-                    ..
-                } => {
-                    if self.note_failure(retry, items) {
-                        let why = weir_support::error_chain(&e);
-                        match batch::store_failed(spec, Some(key), items, self.attempts, &why) {
-                            Ok(errors) => {
-                                tracing::error!(stream = %self.name, key = %key, records = items.len(), attempts = self.attempts, error = %why, "storing an object kept failing past its retry duration; its records go to the error output");
-                                self.fail_over(items.len());
-                                for o in errors.into_iter().rev() {
-                                    queue.push_front(o);
-                                }
-                                continue;
-                            }
-                            // Kept as it is, and tried again.
-                            Err(fe) => {
-                                tracing::error!(stream = %self.name, key = %key, error = %fe, "cannot make the error records of a failed object")
-                            }
-                        }
-                    }
+            if let Some(errors) = self.after_store_failure(spec, retry, &out, &e) {
+                for o in errors.into_iter().rev() {
+                    queue.push_front(o);
                 }
-                Output::Object { records: None, .. } => {
-                    // The error output itself cannot be written: nothing else may take these
-                    // records, so they stay (and hold the checkpoint) until it can.
-                    self.note_failure(retry, &[]);
-                    let held = self.pending.len() as u64;
-                    let was = self.entry.stats.held_records.swap(held, Ordering::Relaxed);
-                    if was == 0 {
-                        tracing::error!(stream = %self.name, records = held, error = %weir_support::error_chain(&e), "the error output cannot be written; these records are held and retried");
-                    }
-                    let oldest = self.pending.iter().map(|r| r.arrival_ms).min();
-                    if oldest.is_some_and(|o| now_ms().saturating_sub(o) >= RETENTION_MS) {
-                        // The buffer may have trimmed them: only this thread's memory holds
-                        // them now. Said loudly, every attempt, never silently.
-                        tracing::error!(stream = %self.name, records = held, "held records are past the buffer's 24-hour retention; a restart now would lose them");
-                    }
-                }
-                Output::Request { .. } => {}
+                continue;
             }
             queue.push_front(out);
             self.prepared = Some(queue);
             return Err(e);
         }
         Ok(done)
+    }
+
+    /// Prepares `pending` for delivery (transformation, object naming, conversion). A
+    /// preparation that keeps failing past the retry duration gives the records to the error
+    /// output instead, so one bad batch cannot hold the stream for ever.
+    fn prepare_pending(
+        &mut self,
+        place: &Place<'_>,
+        spec: &DeliveryStreamSpec,
+        retry: Duration,
+    ) -> Result<VecDeque<Output>> {
+        match batch::prepare(place, &self.pending) {
+            Ok(q) => {
+                // The failures that count from here are the objects' own.
+                self.failing_since = None;
+                self.attempts = 0;
+                Ok(VecDeque::from(q))
+            }
+            Err(e) => {
+                let items: Vec<Item> = self
+                    .pending
+                    .iter()
+                    .map(|r| Item {
+                        data: r.data.clone(),
+                        arrival_ms: r.arrival_ms,
+                    })
+                    .collect();
+                if !self.note_failure(retry, &items) {
+                    return Err(e);
+                }
+                let why = format!(
+                    "preparing the delivery failed: {}",
+                    weir_support::error_chain(&e)
+                );
+                tracing::error!(stream = %self.name, records = items.len(), error = %why, "delivery kept failing past its retry duration; the records go to the error output");
+                let out = batch::store_failed(spec, None, &items, self.attempts, &why)?;
+                self.fail_over(items.len());
+                Ok(VecDeque::from(out))
+            }
+        }
+    }
+
+    /// Counts a failure to store `out`; returns the error objects that replace it once a
+    /// data object has failed past its retry duration, `None` when it stays to be retried.
+    fn after_store_failure(
+        &mut self,
+        spec: &DeliveryStreamSpec,
+        retry: Duration,
+        out: &Output,
+        e: &FirehoseError,
+    ) -> Option<Vec<Output>> {
+        match out {
+            Output::Object {
+                key,
+                records: Some(items),
+                ..
+            } => {
+                if !self.note_failure(retry, items) {
+                    return None;
+                }
+                let why = weir_support::error_chain(e);
+                match batch::store_failed(spec, Some(key), items, self.attempts, &why) {
+                    Ok(errors) => {
+                        tracing::error!(stream = %self.name, key = %key, records = items.len(), attempts = self.attempts, error = %why, "storing an object kept failing past its retry duration; its records go to the error output");
+                        self.fail_over(items.len());
+                        Some(errors)
+                    }
+                    // Kept as it is, and tried again.
+                    Err(fe) => {
+                        tracing::error!(stream = %self.name, key = %key, error = %fe, "cannot make the error records of a failed object");
+                        None
+                    }
+                }
+            }
+            Output::Object { records: None, .. } => {
+                self.hold_for_error_output(retry, e);
+                None
+            }
+            Output::Request { .. } => None,
+        }
+    }
+
+    /// The error output itself cannot be written: nothing else may take these records, so
+    /// they stay (and hold the checkpoint) until it can; said once when holding starts, and
+    /// loudly every attempt once the buffer may have trimmed them.
+    fn hold_for_error_output(&mut self, retry: Duration, e: &FirehoseError) {
+        self.note_failure(retry, &[]);
+        let held = self.pending.len() as u64;
+        let was = self.entry.stats.held_records.swap(held, Ordering::Relaxed);
+        if was == 0 {
+            tracing::error!(stream = %self.name, records = held, error = %weir_support::error_chain(e), "the error output cannot be written; these records are held and retried");
+        }
+        let oldest = self.pending.iter().map(|r| r.arrival_ms).min();
+        if oldest.is_some_and(|o| now_ms().saturating_sub(o) >= RETENTION_MS) {
+            // The buffer may have trimmed them: only this thread's memory holds
+            // them now. Said loudly, every attempt, never silently.
+            tracing::error!(stream = %self.name, records = held, "held records are past the buffer's 24-hour retention; a restart now would lose them");
+        }
     }
 
     /// Counts a failed attempt of the current head; true once it has failed for longer than

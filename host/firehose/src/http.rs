@@ -342,6 +342,8 @@ impl HttpSender {
         }
     }
 
+    /// One POST of a prepared request: the URL is checked against the egress policy before
+    /// any connection, and the reply must be a 200 carrying the request's own id.
     async fn attempt(&self, ep: &HttpEndpoint, p: &Prepared) -> Result<(), HttpError> {
         let url = || ep.url.clone();
         let parsed = reqwest::Url::parse(&ep.url).map_err(|e| HttpError::Request {
@@ -352,71 +354,90 @@ impl HttpSender {
             url: url(),
             reason: r.to_string(),
         })?;
-        let net = |e: reqwest::Error| {
-            if let Some(reason) = refusal_in(&e) {
-                HttpError::Refused { url: url(), reason }
-            } else if e.is_timeout() {
-                HttpError::Timeout {
-                    url: url(),
-                    source: e,
-                }
-            } else {
-                HttpError::Connect {
-                    url: url(),
-                    source: e,
-                }
-            }
-        };
-        let mut resp = self
+        let resp = self
             .client
             .post(parsed)
             .headers(p.headers.clone())
             .body(p.body.clone())
             .send()
             .await
-            .map_err(net)?;
+            .map_err(|e| network_error(&ep.url, e))?;
         let status = resp.status().as_u16();
-        let mut buf = Vec::new();
-        let mut too_large = resp
-            .content_length()
-            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64);
-        while !too_large {
-            match resp.chunk().await.map_err(net)? {
-                Some(c) => {
-                    let room = MAX_RESPONSE_BYTES + 1 - buf.len();
-                    buf.extend_from_slice(&c[..c.len().min(room)]);
-                    too_large = buf.len() > MAX_RESPONSE_BYTES;
-                }
-                None => break,
-            }
-        }
-        if status != 200 {
-            let message = serde_json::from_slice::<ErrReply>(&buf)
-                .ok()
-                .and_then(|r| r.error_message)
-                .unwrap_or_else(|| {
-                    String::from_utf8_lossy(&buf[..buf.len().min(200)]).into_owned()
-                });
-            return Err(HttpError::Status {
-                url: url(),
-                status,
-                message,
-            });
-        }
-        if too_large {
-            return Err(HttpError::BodyTooLarge { url: url() });
-        }
-        let reply: Reply = serde_json::from_slice(&buf)
-            .map_err(|source| HttpError::BadResponse { url: url(), source })?;
-        if reply.request_id != p.request_id {
-            return Err(HttpError::RequestIdMismatch {
-                url: url(),
-                sent: p.request_id.clone(),
-                got: reply.request_id,
-            });
-        }
-        Ok(())
+        let (buf, too_large) = read_capped(resp, &ep.url).await?;
+        check_reply(&ep.url, status, &buf, too_large, &p.request_id)
     }
+}
+
+/// A transport failure, told apart the way the error output reports it: refused by the
+/// egress policy (the resolver's refusal, which reqwest wraps), timed out, or could not
+/// connect.
+fn network_error(url: &str, e: reqwest::Error) -> HttpError {
+    let url = url.to_owned();
+    if let Some(reason) = refusal_in(&e) {
+        HttpError::Refused { url, reason }
+    } else if e.is_timeout() {
+        HttpError::Timeout { url, source: e }
+    } else {
+        HttpError::Connect { url, source: e }
+    }
+}
+
+/// The response body, read up to one byte past [`MAX_RESPONSE_BYTES`] so an endpoint
+/// cannot make Weir buffer without bound; `true` when it is larger than that.
+async fn read_capped(mut resp: reqwest::Response, url: &str) -> Result<(Vec<u8>, bool), HttpError> {
+    let mut buf = Vec::new();
+    let mut too_large = resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64);
+    while !too_large {
+        match resp.chunk().await.map_err(|e| network_error(url, e))? {
+            Some(c) => {
+                let room = MAX_RESPONSE_BYTES + 1 - buf.len();
+                buf.extend_from_slice(&c[..c.len().min(room)]);
+                too_large = buf.len() > MAX_RESPONSE_BYTES;
+            }
+            None => break,
+        }
+    }
+    Ok((buf, too_large))
+}
+
+/// Firehose's acceptance rule for an endpoint's reply: status 200, a body within the limit,
+/// and JSON naming the request id that was sent (an endpoint that answers for another
+/// request has not taken this one). A non-200 reply's message comes from its JSON
+/// `errorMessage`, or else its first 200 bytes.
+fn check_reply(
+    url: &str,
+    status: u16,
+    buf: &[u8],
+    too_large: bool,
+    request_id: &str,
+) -> Result<(), HttpError> {
+    let url = || url.to_owned();
+    if status != 200 {
+        let message = serde_json::from_slice::<ErrReply>(buf)
+            .ok()
+            .and_then(|r| r.error_message)
+            .unwrap_or_else(|| String::from_utf8_lossy(&buf[..buf.len().min(200)]).into_owned());
+        return Err(HttpError::Status {
+            url: url(),
+            status,
+            message,
+        });
+    }
+    if too_large {
+        return Err(HttpError::BodyTooLarge { url: url() });
+    }
+    let reply: Reply = serde_json::from_slice(buf)
+        .map_err(|source| HttpError::BadResponse { url: url(), source })?;
+    if reply.request_id != request_id {
+        return Err(HttpError::RequestIdMismatch {
+            url: url(),
+            sent: request_id.to_owned(),
+            got: reply.request_id,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
