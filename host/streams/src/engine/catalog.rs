@@ -25,6 +25,10 @@ impl Streams {
         )
     }
 
+    /// CreateStream for the API (`transition`: CREATING first) and for the host's config
+    /// (ACTIVE at once, with the configured retention). The catalog lock is held throughout,
+    /// so two creates of one name cannot both pass the checks; a catalog that cannot be
+    /// saved undoes the create, folder included.
     pub(super) fn create_inner(
         &self,
         name: &str,
@@ -35,6 +39,41 @@ impl Streams {
         transition: bool,
     ) -> Result<()> {
         let mut catalog = lock(&self.inner.catalog);
+        self.check_create(&catalog, name, shard_count, tags.len())?;
+        let meta = new_stream_meta(
+            &catalog,
+            name,
+            shard_count,
+            on_demand,
+            tags,
+            retention_hours,
+        );
+        let uid = meta.uid;
+        let state = self.load_stream(meta.clone(), transition.then_some(StreamStatus::Creating))?;
+        if !transition {
+            *lock(&state.transition) = None;
+        }
+        catalog.insert(uid, meta);
+        if let Err(e) = self.persist(&catalog) {
+            catalog.remove(&uid);
+            let _ = self.inner.backend.remove_dir_all(&self.stream_dir(uid));
+            return Err(e);
+        }
+        let mut reg = write(&self.inner.registry);
+        reg.by_name.insert(name.to_owned(), state.clone());
+        reg.by_uid.insert(uid, state);
+        Ok(())
+    }
+
+    /// CreateStream's refusals, in AWS's order and words: the name is taken, or the shard,
+    /// stream, host-wide shard or tag limit would be exceeded.
+    fn check_create(
+        &self,
+        catalog: &BTreeMap<u64, StreamMeta>,
+        name: &str,
+        shard_count: u32,
+        tags: usize,
+    ) -> Result<()> {
         if read(&self.inner.registry).by_name.contains_key(name) {
             return Err(StreamsError::InUse(format!(
                 "Stream {name} under account {} already exists.",
@@ -55,56 +94,13 @@ impl Streams {
                 self.inner.config.max_streams
             )));
         }
-        self.check_host_shards(&catalog, shard_count as usize)?;
-        if tags.len() > MAX_TAGS {
+        self.check_host_shards(catalog, shard_count as usize)?;
+        if tags > MAX_TAGS {
             return Err(StreamsError::InvalidArgument(format!(
                 "Failed to create stream {name} under account {} because a given stream cannot have more than {MAX_TAGS} tags associated with it.",
                 self.inner.config.account_id
             )));
         }
-        let mut uid: u64 = rand::random();
-        while catalog.contains_key(&uid) || uid == 0 {
-            uid = rand::random();
-        }
-        let shards: Vec<ShardMeta> = hashkey::even_ranges(shard_count)
-            .into_iter()
-            .enumerate()
-            .map(|(i, range)| ShardMeta {
-                index: i as u64,
-                range,
-                parent: None,
-                adjacent_parent: None,
-                start_counter: 1,
-                end_counter: None,
-                created_ms: now_ms(),
-                closed_ms: None,
-            })
-            .collect();
-        let meta = StreamMeta {
-            name: name.to_owned(),
-            uid,
-            created_ms: now_ms(),
-            retention_hours,
-            on_demand,
-            next_shard_index: shards.len() as u64,
-            shards,
-            tags,
-            scaling_ops_ms: Vec::new(),
-            settings: StreamSettings::default(),
-        };
-        let state = self.load_stream(meta.clone(), transition.then_some(StreamStatus::Creating))?;
-        if !transition {
-            *lock(&state.transition) = None;
-        }
-        catalog.insert(uid, meta);
-        if let Err(e) = self.persist(&catalog) {
-            catalog.remove(&uid);
-            let _ = self.inner.backend.remove_dir_all(&self.stream_dir(uid));
-            return Err(e);
-        }
-        let mut reg = write(&self.inner.registry);
-        reg.by_name.insert(name.to_owned(), state.clone());
-        reg.by_uid.insert(uid, state);
         Ok(())
     }
 
@@ -390,5 +386,48 @@ impl Streams {
             m.retention_hours = hours;
             Ok(())
         })
+    }
+}
+
+/// A new stream's metadata: `shard_count` shards splitting the hash key space evenly, and a
+/// random uid no stream in `catalog` has (the uid names the stream's folder, so a stream
+/// re-created under an old name never reads the old one's files).
+fn new_stream_meta(
+    catalog: &BTreeMap<u64, StreamMeta>,
+    name: &str,
+    shard_count: u32,
+    on_demand: bool,
+    tags: BTreeMap<String, String>,
+    retention_hours: u32,
+) -> StreamMeta {
+    let mut uid: u64 = rand::random();
+    while catalog.contains_key(&uid) || uid == 0 {
+        uid = rand::random();
+    }
+    let shards: Vec<ShardMeta> = hashkey::even_ranges(shard_count)
+        .into_iter()
+        .enumerate()
+        .map(|(i, range)| ShardMeta {
+            index: i as u64,
+            range,
+            parent: None,
+            adjacent_parent: None,
+            start_counter: 1,
+            end_counter: None,
+            created_ms: now_ms(),
+            closed_ms: None,
+        })
+        .collect();
+    StreamMeta {
+        name: name.to_owned(),
+        uid,
+        created_ms: now_ms(),
+        retention_hours,
+        on_demand,
+        next_shard_index: shards.len() as u64,
+        shards,
+        tags,
+        scaling_ops_ms: Vec::new(),
+        settings: StreamSettings::default(),
     }
 }

@@ -250,16 +250,11 @@ impl Streams {
             .ok_or_else(|| self.shard_not_found(&s.name, &shard_id(idx)))?;
         let (plan, first, last, below) = {
             let log = lock(&sh.log);
-            let mut below = log.readable_below();
-            if self.inner.config.fsync == FsyncPolicy::Always {
-                let durable = sh.durable.load(Ordering::Acquire);
-                below = Some(below.map_or(durable, |b| b.min(durable)));
-            }
             (
                 log.read_plan(from),
                 log.first_counter(),
                 log.last_record(),
-                below,
+                self.servable_below(sh, &log),
             )
         };
         let from = from.max(first);
@@ -274,42 +269,27 @@ impl Streams {
             }
         }
         let next = out.records.last().map(|r| r.counter + 1).unwrap_or(from);
-        let behind = if out.reached_tip {
-            0
-        } else {
-            match (out.records.last(), last) {
-                (Some(r), Some((_, tip))) => (tip - r.arrival_ms).max(0),
-                _ => 0,
-            }
-        };
-        let children = if meta.end_counter.is_some() && out.reached_tip {
-            let mut kids: Vec<ChildShard> = topo
-                .meta
-                .shards
-                .iter()
-                .filter(|c| c.parent == Some(idx) || c.adjacent_parent == Some(idx))
-                .map(|c| ChildShard {
-                    shard_id: shard_id(c.index),
-                    parent_shards: c
-                        .parent
-                        .into_iter()
-                        .chain(c.adjacent_parent)
-                        .map(shard_id)
-                        .collect(),
-                    hash_range: c.range,
-                })
-                .collect();
-            kids.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
-            Some(kids)
-        } else {
-            None
-        };
+        let behind = millis_behind(&out, last);
+        let children =
+            (meta.end_counter.is_some() && out.reached_tip).then(|| child_shards(&topo, idx));
         Ok(ShardRead {
             records: out.records,
             next,
             children,
             behind,
         })
+    }
+
+    /// The counter below which a shard's records may be served: below the first record past
+    /// a failed sync, and with `fsync = "always"` below what the group commit made durable,
+    /// so no reader acts on a record that a restart would not show. `None`: no bound.
+    fn servable_below(&self, sh: &ShardState, log: &ShardLog) -> Option<u64> {
+        let below = log.readable_below();
+        if self.inner.config.fsync == FsyncPolicy::Always {
+            let durable = sh.durable.load(Ordering::Acquire);
+            return Some(below.map_or(durable, |b| b.min(durable)));
+        }
+        below
     }
 
     /// GetRecords.
@@ -439,6 +419,41 @@ pub(super) fn sync_shard(sh: &Arc<ShardState>) -> Result<()> {
     commit(vec![(sh.clone(), file, upto)])
         .pop()
         .unwrap_or_else(|| Err(StreamsError::Io(std::io::Error::other("no sync outcome"))))
+}
+
+/// GetRecords' `MillisBehindLatest`: how far the last record read is behind the shard's
+/// newest one; 0 at the tip or when nothing was read.
+fn millis_behind(out: &log::ReadOut, last: Option<(u64, i64)>) -> i64 {
+    if out.reached_tip {
+        return 0;
+    }
+    match (out.records.last(), last) {
+        (Some(r), Some((_, tip))) => (tip - r.arrival_ms).max(0),
+        _ => 0,
+    }
+}
+
+/// The children of a closed shard (split or merged from it), sorted by shard id: what
+/// GetRecords returns once a reader reached the shard's end, so it can follow the lineage.
+fn child_shards(topo: &Topology, idx: u64) -> Vec<ChildShard> {
+    let mut kids: Vec<ChildShard> = topo
+        .meta
+        .shards
+        .iter()
+        .filter(|c| c.parent == Some(idx) || c.adjacent_parent == Some(idx))
+        .map(|c| ChildShard {
+            shard_id: shard_id(c.index),
+            parent_shards: c
+                .parent
+                .into_iter()
+                .chain(c.adjacent_parent)
+                .map(shard_id)
+                .collect(),
+            hash_range: c.range,
+        })
+        .collect();
+    kids.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
+    kids
 }
 
 /// Guards the on-disk format (a u16 key length, bounded frames) against any caller: the API

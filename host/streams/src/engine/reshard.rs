@@ -217,37 +217,9 @@ impl Streams {
         self.require_active(&s)?;
         let mut topo = write(&s.topo);
         let current = topo.open.len() as u32;
-        let account = &self.inner.config.account_id;
-        if target > current.saturating_mul(2) {
-            return Err(StreamsError::InvalidArgument(format!(
-                "UpdateShardCount failed for stream {name} under account {account}. Cannot scale up more than double the current open shard count ({current}). Requested {target}."
-            )));
-        }
-        if target < current.div_ceil(2) {
-            return Err(StreamsError::InvalidArgument(format!(
-                "UpdateShardCount failed for stream {name} under account {account}. Cannot scale down below half the current open shard count ({current}). Requested {target}."
-            )));
-        }
-        if target > self.inner.config.max_shards_per_stream {
-            return Err(StreamsError::LimitExceeded(format!(
-                "UpdateShardCount failed for stream {name} under account {account}. Requested {target} shards exceeds the shard limit of {}.",
-                self.inner.config.max_shards_per_stream
-            )));
-        }
-        self.check_host_shards(&catalog, target.saturating_sub(current) as usize)?;
         let now = now_ms();
         let day_ago = now - 24 * 3600 * 1000;
-        let recent = topo
-            .meta
-            .scaling_ops_ms
-            .iter()
-            .filter(|t| **t > day_ago)
-            .count();
-        if recent >= MAX_SCALING_OPS_PER_DAY {
-            return Err(StreamsError::LimitExceeded(format!(
-                "UpdateShardCount failed for stream {name} under account {account}. Exceeded the limit of {MAX_SCALING_OPS_PER_DAY} scaling operations in a rolling 24-hour period."
-            )));
-        }
+        self.check_shard_count(&catalog, name, &topo, target, day_ago)?;
         let targets = hashkey::even_ranges(target);
         // All steps are applied in memory and persisted once at the end, so a crash or an
         // error leaves the stream as it was (the new shards' directories are then strays,
@@ -282,6 +254,50 @@ impl Streams {
         drop(topo);
         self.set_transition(&s, StreamStatus::Updating);
         Ok((current, target))
+    }
+
+    /// UpdateShardCount's refusals, in AWS's words: at most double and at least half the
+    /// open shards, the stream's and the host's shard limits, and AWS's cap on scaling
+    /// operations in a rolling 24 hours (counted from `day_ago`).
+    fn check_shard_count(
+        &self,
+        catalog: &BTreeMap<u64, StreamMeta>,
+        name: &str,
+        topo: &Topology,
+        target: u32,
+        day_ago: i64,
+    ) -> Result<()> {
+        let current = topo.open.len() as u32;
+        let account = &self.inner.config.account_id;
+        if target > current.saturating_mul(2) {
+            return Err(StreamsError::InvalidArgument(format!(
+                "UpdateShardCount failed for stream {name} under account {account}. Cannot scale up more than double the current open shard count ({current}). Requested {target}."
+            )));
+        }
+        if target < current.div_ceil(2) {
+            return Err(StreamsError::InvalidArgument(format!(
+                "UpdateShardCount failed for stream {name} under account {account}. Cannot scale down below half the current open shard count ({current}). Requested {target}."
+            )));
+        }
+        if target > self.inner.config.max_shards_per_stream {
+            return Err(StreamsError::LimitExceeded(format!(
+                "UpdateShardCount failed for stream {name} under account {account}. Requested {target} shards exceeds the shard limit of {}.",
+                self.inner.config.max_shards_per_stream
+            )));
+        }
+        self.check_host_shards(catalog, target.saturating_sub(current) as usize)?;
+        let recent = topo
+            .meta
+            .scaling_ops_ms
+            .iter()
+            .filter(|t| **t > day_ago)
+            .count();
+        if recent >= MAX_SCALING_OPS_PER_DAY {
+            return Err(StreamsError::LimitExceeded(format!(
+                "UpdateShardCount failed for stream {name} under account {account}. Exceeded the limit of {MAX_SCALING_OPS_PER_DAY} scaling operations in a rolling 24-hour period."
+            )));
+        }
+        Ok(())
     }
 
     /// The split and merge steps of UpdateShardCount, in memory only.
