@@ -6,29 +6,7 @@ use super::*;
 impl<'i> Ctx<'i> {
     pub(super) fn config(&mut self) -> Option<Config> {
         let root = KeyPath::root();
-        let unknown: Vec<String> = self
-            .doc
-            .get_ref()
-            .iter()
-            .map(|(k, _)| k.get_ref().to_string())
-            .filter(|k| !TOP_LEVEL_KEYS.contains(&k.as_str()))
-            .collect();
-        for k in unknown {
-            let expected = TOP_LEVEL_KEYS
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let path = root.key(&k);
-            let span = self.key_span_of(&path);
-            self.push(
-                &path,
-                span,
-                format!("unknown key `{k}`"),
-                Some(format!("one of {expected}")),
-            );
-        }
-
+        self.unknown_top_level_keys(&root);
         let broker = self.section::<RawBroker>("broker").map(|b| self.broker(b));
         let api = self.section::<RawApi>("api").map(|a| self.api(a));
         let storage = self
@@ -82,44 +60,47 @@ impl<'i> Ctx<'i> {
         })
     }
 
+    /// Reports every top-level key that is not a section Weir knows, with the list of those
+    /// it does: a misspelt section would otherwise be ignored without a word.
+    fn unknown_top_level_keys(&mut self, root: &KeyPath) {
+        let unknown: Vec<String> = self
+            .doc
+            .get_ref()
+            .iter()
+            .map(|(k, _)| k.get_ref().to_string())
+            .filter(|k| !TOP_LEVEL_KEYS.contains(&k.as_str()))
+            .collect();
+        for k in unknown {
+            let expected = TOP_LEVEL_KEYS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let path = root.key(&k);
+            let span = self.key_span_of(&path);
+            self.push(
+                &path,
+                span,
+                format!("unknown key `{k}`"),
+                Some(format!("one of {expected}")),
+            );
+        }
+    }
+
     pub(super) fn broker(&mut self, b: RawBroker) -> Option<Broker> {
         let path = KeyPath::root().key("broker");
+        if b.external.is_some() {
+            self.embedded_keys_beside_external(&b, &path);
+        }
         if let Some(ext) = b.external {
-            let embedded: Vec<&str> = [
-                ("listen", b.listen.is_some()),
-                ("listen_v5", b.listen_v5.is_some()),
-                ("auth", b.auth.is_some()),
-                ("tls", b.tls.is_some()),
-                ("max_connections", b.max_connections.is_some()),
-                ("connect_timeout_ms", b.connect_timeout_ms.is_some()),
-                ("max_packet_bytes", b.max_packet_bytes.is_some()),
-                ("max_inflight", b.max_inflight.is_some()),
-                ("max_publish_rate", b.max_publish_rate.is_some()),
-            ]
-            .into_iter()
-            .filter_map(|(k, set)| set.then_some(k))
-            .collect();
-            if !embedded.is_empty() {
-                let first = path.key(embedded[0]);
-                self.err(
-                    &first,
-                    format!(
-                        "both an embedded broker ({}) and `broker.external` are configured",
-                        embedded.join(", ")
-                    ),
-                    Some(
-                        "either the embedded broker's keys or `[broker.external]`, not both"
-                            .to_owned(),
-                    ),
-                );
-            }
             return self
                 .external(ext, &path.key("external"))
                 .map(Broker::External);
         }
-        let listen = self.listen(&path.key("listen"), b.listen, "127.0.0.1:1883");
+        let listen = self.listen(&path.key("listen"), b.listen.clone(), "127.0.0.1:1883");
         let listen_v5 = b
             .listen_v5
+            .clone()
             .map(|l| self.listen(&path.key("listen_v5"), Some(l), ""));
         if listen_v5.as_deref() == Some(listen.as_str()) {
             self.err(
@@ -128,11 +109,55 @@ impl<'i> Ctx<'i> {
                 Some("a different address (each listener speaks one protocol version)".to_owned()),
             );
         }
-        let tls = b.tls.map(|t| TlsFiles {
+        let tls = b.tls.as_ref().map(|t| TlsFiles {
             cert_file: self.existing_file(&path.key("tls").key("cert_file"), &t.cert_file),
             key_file: self.existing_file(&path.key("tls").key("key_file"), &t.key_file),
         });
-        let limits = BrokerLimits {
+        let limits = self.broker_limits(&b, &path);
+        Some(Broker::Embedded(EmbeddedBroker {
+            listen,
+            listen_v5,
+            users: b.auth.map(|a| a.users).unwrap_or_default(),
+            tls,
+            limits,
+        }))
+    }
+
+    /// `[broker.external]` replaces the embedded broker: any embedded broker key beside it
+    /// would be silently ignored, so it is an error naming them all.
+    fn embedded_keys_beside_external(&mut self, b: &RawBroker, path: &KeyPath) {
+        let embedded: Vec<&str> = [
+            ("listen", b.listen.is_some()),
+            ("listen_v5", b.listen_v5.is_some()),
+            ("auth", b.auth.is_some()),
+            ("tls", b.tls.is_some()),
+            ("max_connections", b.max_connections.is_some()),
+            ("connect_timeout_ms", b.connect_timeout_ms.is_some()),
+            ("max_packet_bytes", b.max_packet_bytes.is_some()),
+            ("max_inflight", b.max_inflight.is_some()),
+            ("max_publish_rate", b.max_publish_rate.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect();
+        if !embedded.is_empty() {
+            let first = path.key(embedded[0]);
+            self.err(
+                &first,
+                format!(
+                    "both an embedded broker ({}) and `broker.external` are configured",
+                    embedded.join(", ")
+                ),
+                Some(
+                    "either the embedded broker's keys or `[broker.external]`, not both".to_owned(),
+                ),
+            );
+        }
+    }
+
+    /// The embedded broker's limits, each within the range rumqttd (or the host) can hold.
+    fn broker_limits(&mut self, b: &RawBroker, path: &KeyPath) -> BrokerLimits {
+        BrokerLimits {
             max_connections: self.ranged(
                 &path.key("max_connections"),
                 b.max_connections,
@@ -171,14 +196,7 @@ impl<'i> Ctx<'i> {
                     " publishes per second",
                 ) as u32
             }),
-        };
-        Some(Broker::Embedded(EmbeddedBroker {
-            listen,
-            listen_v5,
-            users: b.auth.map(|a| a.users).unwrap_or_default(),
-            tls,
-            limits,
-        }))
+        }
     }
 
     pub(super) fn external(&mut self, e: RawExternal, path: &KeyPath) -> Option<ExternalBroker> {
@@ -533,42 +551,9 @@ impl<'i> Ctx<'i> {
         tables: &BTreeMap<String, Option<TableConfig>>,
         notify: &BTreeMap<String, Option<NotifyChannel>>,
     ) -> Option<PluginConfig> {
-        let mut ok = true;
-        let mut grants = Vec::new();
-        for (i, g) in pl.grants.iter().enumerate() {
-            match Grant::from_str(g) {
-                Ok(g) => grants.push(g),
-                Err(_) => {
-                    let names: Vec<String> =
-                        Grant::ALL.iter().map(|g| g.name().to_owned()).collect();
-                    self.err(
-                        &p.key("grants").index(i),
-                        format!("unknown grant {g:?}"),
-                        Some(one_of(&names)),
-                    );
-                    ok = false;
-                }
-            }
-        }
-        let mut params = BTreeMap::new();
-        for (k, v) in pl.params {
-            let s = match v {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                other => {
-                    self.err(
-                        &p.key("params").key(&k),
-                        format!("a parameter cannot be {}", other.type_str()),
-                        Some("a string, number or boolean".to_owned()),
-                    );
-                    ok = false;
-                    continue;
-                }
-            };
-            params.insert(k, s);
-        }
+        let grants = self.plugin_grants(p, &pl.grants);
+        let params = self.plugin_params(p, pl.params);
+        let mut ok = grants.is_some() && params.is_some();
         let memory_bytes = self.ranged(
             &p.key("memory_bytes"),
             pl.memory_bytes,
@@ -592,8 +577,8 @@ impl<'i> Ctx<'i> {
         );
         let spec = PluginSpec {
             name: name.to_owned(),
-            grants,
-            params,
+            grants: grants.unwrap_or_default(),
+            params: params.unwrap_or_default(),
             memory_bytes: usize::try_from(memory_bytes).unwrap_or(usize::MAX),
             call_timeout: Duration::from_millis(timeout_ms),
             tables: pl.tables,
@@ -603,6 +588,59 @@ impl<'i> Ctx<'i> {
             path: self.resolve(&pl.path),
             spec,
         })
+    }
+
+    /// A plugin's `grants`, by name; `None` once one is unknown (each unknown one reported,
+    /// with the names there are).
+    fn plugin_grants(&mut self, p: &KeyPath, names: &[String]) -> Option<Vec<Grant>> {
+        let mut ok = true;
+        let mut grants = Vec::new();
+        for (i, g) in names.iter().enumerate() {
+            match Grant::from_str(g) {
+                Ok(g) => grants.push(g),
+                Err(_) => {
+                    let names: Vec<String> =
+                        Grant::ALL.iter().map(|g| g.name().to_owned()).collect();
+                    self.err(
+                        &p.key("grants").index(i),
+                        format!("unknown grant {g:?}"),
+                        Some(one_of(&names)),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(grants)
+    }
+
+    /// A plugin's `params` as the strings a plugin reads (numbers and booleans written out);
+    /// `None` once one is a table, array or date (each reported).
+    fn plugin_params(
+        &mut self,
+        p: &KeyPath,
+        raw: BTreeMap<String, toml::Value>,
+    ) -> Option<BTreeMap<String, String>> {
+        let mut ok = true;
+        let mut params = BTreeMap::new();
+        for (k, v) in raw {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    self.err(
+                        &p.key("params").key(&k),
+                        format!("a parameter cannot be {}", other.type_str()),
+                        Some("a string, number or boolean".to_owned()),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            params.insert(k, s);
+        }
+        ok.then_some(params)
     }
 
     /// Each name in `names` must be a key of `declared`; reports each that is not.
