@@ -168,13 +168,40 @@ impl Compiler<'_> {
         self.diags.push(Diagnostic::at(msg, span));
     }
 
+    /// Compiles one SELECT (the rule's, or a nested one over an array field when `top` is
+    /// false). Every clause AWS IoT SQL lacks is reported, not ignored, so a rule never
+    /// silently means less than it says; compilation goes on to report every error at once.
     fn query(&mut self, q: &ast::Query, top: bool) -> Query {
-        let fallback = q.span();
         let empty = Query {
             projection: Projection::Items(Vec::new()),
             source: None,
             filter: None,
         };
+        self.refuse_query_clauses(q);
+        let SetExpr::Select(s) = q.body.as_ref() else {
+            self.err(
+                "only a single SELECT is supported (no UNION, VALUES or parentheses)",
+                q.body.span(),
+            );
+            return empty;
+        };
+        let sel_span = s.select_token.0.span;
+        self.refuse_select_clauses(s, sel_span);
+        let source = self.source(s, top, sel_span);
+        let is_value = self.prepared.value_selects.contains(&sel_span.start);
+        let projection = self.projection(&s.projection, is_value, top, sel_span);
+        let filter = s.selection.as_ref().map(|w| self.expr(w));
+        Query {
+            projection,
+            source,
+            filter,
+        }
+    }
+
+    /// Reports the query-level clauses AWS IoT SQL does not have (WITH, ORDER BY, LIMIT,
+    /// FETCH, locking, FOR).
+    fn refuse_query_clauses(&mut self, q: &ast::Query) {
+        let fallback = q.span();
         if let Some(w) = &q.with {
             self.err("WITH is not supported in AWS IoT SQL", w.span());
         }
@@ -193,14 +220,11 @@ impl Compiler<'_> {
         if q.fetch.is_some() || !q.locks.is_empty() || q.for_clause.is_some() {
             self.err("this clause is not supported in AWS IoT SQL", fallback);
         }
-        let SetExpr::Select(s) = q.body.as_ref() else {
-            self.err(
-                "only a single SELECT is supported (no UNION, VALUES or parentheses)",
-                q.body.span(),
-            );
-            return empty;
-        };
-        let sel_span = s.select_token.0.span;
+    }
+
+    /// Reports the SELECT-level clauses AWS IoT SQL does not have (DISTINCT, TOP, INTO,
+    /// GROUP BY, HAVING and the dialect extensions sqlparser accepts).
+    fn refuse_select_clauses(&mut self, s: &ast::Select, sel_span: Span) {
         if s.distinct.is_some() {
             self.err("DISTINCT is not supported in AWS IoT SQL", sel_span);
         }
@@ -229,37 +253,36 @@ impl Compiler<'_> {
         {
             self.err("this clause is not supported in AWS IoT SQL", sel_span);
         }
+    }
 
-        // FROM: one topic filter at the top, one array path in a nested query.
-        let mut source = None;
+    /// The FROM source: one topic filter at the top, one array path in a nested query; no
+    /// JOIN and no second source.
+    fn source(&mut self, s: &ast::Select, top: bool, sel_span: Span) -> Option<Path> {
         match s.from.as_slice() {
-            [] => self.err(
-                if top {
-                    "missing FROM 'topic/filter'"
-                } else {
-                    "a nested SELECT needs FROM <array field>"
-                },
-                sel_span,
-            ),
+            [] => {
+                self.err(
+                    if top {
+                        "missing FROM 'topic/filter'"
+                    } else {
+                        "a nested SELECT needs FROM <array field>"
+                    },
+                    sel_span,
+                );
+                None
+            }
             [t] => {
                 if let Some(j) = t.joins.first() {
                     self.err("JOIN is not supported in AWS IoT SQL", j.relation.span());
                 }
-                source = self.from(&t.relation, top);
+                self.from(&t.relation, top)
             }
-            [_, second, ..] => self.err(
-                "only one FROM source is allowed in AWS IoT SQL",
-                second.relation.span(),
-            ),
-        }
-
-        let is_value = self.prepared.value_selects.contains(&sel_span.start);
-        let projection = self.projection(&s.projection, is_value, top, sel_span);
-        let filter = s.selection.as_ref().map(|w| self.expr(w));
-        Query {
-            projection,
-            source,
-            filter,
+            [_, second, ..] => {
+                self.err(
+                    "only one FROM source is allowed in AWS IoT SQL",
+                    second.relation.span(),
+                );
+                None
+            }
         }
     }
 
