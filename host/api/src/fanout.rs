@@ -171,70 +171,88 @@ pub(crate) fn subscribe_to_shard(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let parsed = super::parse_body(enc, body)?;
-    let (mut sub, encrypted) = admit(state, &parsed)?;
+    let (sub, encrypted) = admit(state, &parsed)?;
     let timing = state.config.fan_out;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    tokio::spawn(async move {
-        let until = tokio::time::Instant::now() + timing.lifetime;
-        // Queues one message unless the subscription ends first; false: stop (the client is
-        // gone, or it stopped reading and the lifetime ran out while waiting).
-        let send = |m: Vec<u8>| {
-            let tx = &tx;
-            async move { matches!(tokio::time::timeout_at(until, tx.send(m)).await, Ok(Ok(()))) }
-        };
-        let initial = super::eventstream::event(
-            "initial-response",
-            enc.content_type(),
-            &encode(enc, &Val::Map(Vec::new())),
-        );
-        if !send(initial).await {
+    tokio::spawn(pump_events(sub, tx, enc, timing, encrypted));
+    Ok(event_stream_response(rx))
+}
+
+/// Feeds one subscription's events into the response body: the initial response, then a
+/// `SubscribeToShardEvent` per stored batch, or an empty one after each idle heartbeat so
+/// the client knows where it stands. Ends at the subscription's lifetime (AWS's five
+/// minutes by default), at a closed shard's end (its children in the last event), on an error (as an
+/// exception event), or when the client is gone.
+async fn pump_events(
+    mut sub: Subscription,
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    enc: Encoding,
+    timing: FanOutTiming,
+    encrypted: bool,
+) {
+    let until = tokio::time::Instant::now() + timing.lifetime;
+    // Queues one message unless the subscription ends first; false: stop (the client is
+    // gone, or it stopped reading and the lifetime ran out while waiting).
+    let send = |m: Vec<u8>| {
+        let tx = &tx;
+        async move { matches!(tokio::time::timeout_at(until, tx.send(m)).await, Ok(Ok(()))) }
+    };
+    let initial = super::eventstream::event(
+        "initial-response",
+        enc.content_type(),
+        &encode(enc, &Val::Map(Vec::new())),
+    );
+    if !send(initial).await {
+        return;
+    }
+    loop {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
             return;
         }
-        loop {
-            let left = until.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            let wait = timing.heartbeat.min(left);
-            let msg = match tokio::time::timeout(wait, sub.next_stored()).await {
-                Ok(Ok(batch)) => {
-                    let end = batch.child_shards.is_some();
-                    let cont = (!end).then(|| sub.continuation());
-                    let m = shard_event(enc, batch, cont, encrypted);
-                    if end {
-                        send(m).await;
-                        return;
-                    }
-                    m
-                }
-                Ok(Err(e)) => {
-                    let e = ApiError::from(e);
-                    let payload = encode(enc, &map(vec![("message", s(e.message.clone()))]));
-                    send(super::eventstream::exception(
-                        e.kind.code(),
-                        enc.content_type(),
-                        &payload,
-                    ))
-                    .await;
+        let wait = timing.heartbeat.min(left);
+        let msg = match tokio::time::timeout(wait, sub.next_stored()).await {
+            Ok(Ok(batch)) => {
+                let end = batch.child_shards.is_some();
+                let cont = (!end).then(|| sub.continuation());
+                let m = shard_event(enc, batch, cont, encrypted);
+                if end {
+                    send(m).await;
                     return;
                 }
-                // Idle: an empty event says where the subscription stands.
-                Err(_) => shard_event(
-                    enc,
-                    StoredBatch {
-                        records: Vec::new(),
-                        millis_behind_latest: 0,
-                        child_shards: None,
-                    },
-                    Some(sub.continuation()),
-                    encrypted,
-                ),
-            };
-            if !send(msg).await {
+                m
+            }
+            Ok(Err(e)) => {
+                let e = ApiError::from(e);
+                let payload = encode(enc, &map(vec![("message", s(e.message.clone()))]));
+                send(super::eventstream::exception(
+                    e.kind.code(),
+                    enc.content_type(),
+                    &payload,
+                ))
+                .await;
                 return;
             }
+            // Idle: an empty event says where the subscription stands.
+            Err(_) => shard_event(
+                enc,
+                StoredBatch {
+                    records: Vec::new(),
+                    millis_behind_latest: 0,
+                    child_shards: None,
+                },
+                Some(sub.continuation()),
+                encrypted,
+            ),
+        };
+        if !send(msg).await {
+            return;
         }
-    });
+    }
+}
+
+/// The HTTP response that streams the events `pump_events` queues, as AWS's event stream.
+fn event_stream_response(rx: tokio::sync::mpsc::Receiver<Vec<u8>>) -> Response {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
@@ -249,5 +267,5 @@ pub(crate) fn subscribe_to_shard(
     if let Ok(v) = HeaderValue::from_str(&super::request_id()) {
         h.insert("x-amzn-requestid", v);
     }
-    Ok(resp)
+    resp
 }

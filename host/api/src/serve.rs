@@ -323,61 +323,79 @@ pub async fn serve(
             inner: TowerToHyperService::new(app.clone()),
             conn: activity,
         };
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            // Until its first bytes tell HTTP/1.1 from HTTP/2, a connection is under the
-            // header deadline too: hyper's protocol detection itself would wait forever.
-            if !protocol_known(&stream, limits.header_timeout).await {
-                drop(permit);
-                return;
-            }
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .keep_alive(true);
-            // Keep-alive PINGs find dead peers; the watchdog closes live idle ones.
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .keep_alive_interval(Some(limits.header_timeout))
-                .keep_alive_timeout(limits.header_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            let stopping = async move {
-                loop {
-                    let stopped = *stop.borrow_and_update();
-                    if stopped || stop.changed().await.is_err() {
-                        return;
-                    }
-                }
-            };
-            let graceful = tokio::select! {
-                _ = conn.as_mut() => false,
-                () = stopping => true,
-                ending = watchdog(watched, limits.header_timeout, limits.write_timeout) => {
-                    if ending == Ending::Stalled {
-                        tracing::debug!(
-                            write_timeout_ms = limits.write_timeout.as_millis() as u64,
-                            "API connection dropped: the client stopped reading its response"
-                        );
-                    }
-                    ending == Ending::Idle
-                }
-            };
-            if graceful {
-                // HTTP/2 sends GOAWAY and waits for its streams; HTTP/1.1 closes once the
-                // response in progress (if any) is written. Bounded: a peer that never lets
-                // either finish is dropped.
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(limits.drain_timeout, conn.as_mut()).await;
-            }
-            drop(permit);
-        });
+        tokio::spawn(serve_connection(
+            stream,
+            service,
+            watched,
+            stop_rx.clone(),
+            limits,
+            permit,
+        ));
     }
     let _ = stop_tx.send(true);
     // Every connection holds a permit: having them all back means every one has ended.
     let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(limits.drain_timeout, permits.acquire_many(all)).await;
+}
+
+/// Serves one connection (HTTP/1.1 or HTTP/2, told apart by its first bytes) until the
+/// peer closes it, the server stops (then gracefully, bounded by the drain timeout), or the
+/// watchdog ends it: idle past the header timeout (gracefully) or not reading its response
+/// (dropped). The permit is held until it has ended, which is what `serve` waits for.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    service: Tracked,
+    watched: watch::Receiver<Activity>,
+    mut stop: watch::Receiver<bool>,
+    limits: ServerLimits,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    // Until its first bytes tell HTTP/1.1 from HTTP/2, a connection is under the
+    // header deadline too: hyper's protocol detection itself would wait forever.
+    if !protocol_known(&stream, limits.header_timeout).await {
+        return;
+    }
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    // Keep-alive PINGs find dead peers; the watchdog closes live idle ones.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_timeout))
+        .keep_alive_timeout(limits.header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let stopping = async move {
+        loop {
+            let stopped = *stop.borrow_and_update();
+            if stopped || stop.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    let graceful = tokio::select! {
+        _ = conn.as_mut() => false,
+        () = stopping => true,
+        ending = watchdog(watched, limits.header_timeout, limits.write_timeout) => {
+            if ending == Ending::Stalled {
+                tracing::debug!(
+                    write_timeout_ms = limits.write_timeout.as_millis() as u64,
+                    "API connection dropped: the client stopped reading its response"
+                );
+            }
+            ending == Ending::Idle
+        }
+    };
+    if graceful {
+        // HTTP/2 sends GOAWAY and waits for its streams; HTTP/1.1 closes once the
+        // response in progress (if any) is written. Bounded: a peer that never lets
+        // either finish is dropped.
+        conn.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(limits.drain_timeout, conn.as_mut()).await;
+    }
+    drop(permit);
 }

@@ -307,6 +307,40 @@ fn check_header(
     .now_or_later(headers)
 }
 
+/// The first value of query parameter `name`, as sent (still percent-encoded).
+fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// AWS's answer to a presigned URL that lacks one of the parameters a signature needs.
+fn incomplete_presigned() -> ApiError {
+    err(
+        ErrorKind::IncompleteSignature,
+        "AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'. Re-examine the query-string parameters.",
+    )
+}
+
+/// A presigned URL's lifetime in seconds: required, and at most AWS's seven days, so a
+/// leaked URL stops working.
+fn presigned_expires(value: Option<&str>) -> Result<i64, ApiError> {
+    let Some(e) = value else {
+        return Err(incomplete_presigned());
+    };
+    match e.parse::<i64>() {
+        Ok(n) if (1..=MAX_PRESIGNED_EXPIRES_SECS).contains(&n) => Ok(n),
+        _ => Err(err(
+            ErrorKind::InvalidSignature,
+            format!("X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGNED_EXPIRES_SECS}; got '{e}'."),
+        )),
+    }
+}
+
+/// Checks a presigned request (SigV4 in the query string): the parameters a signature needs,
+/// the key, the expiry window and the signature over the query without `X-Amz-Signature`.
 fn check_presigned(
     method: &Method,
     uri: &Uri,
@@ -315,19 +349,7 @@ fn check_presigned(
     now: i64,
 ) -> Result<BodyCheck, ApiError> {
     let query = uri.query().unwrap_or_default();
-    let param = |name: &str| {
-        query
-            .split('&')
-            .filter_map(|p| p.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
-    };
-    let incomplete = || {
-        err(
-            ErrorKind::IncompleteSignature,
-            "AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'. Re-examine the query-string parameters.",
-        )
-    };
+    let param = |name: &str| query_param(query, name);
     let (Some(algorithm), Some(credential), Some(signature_hex), Some(signed), Some(date)) = (
         param("X-Amz-Algorithm"),
         param("X-Amz-Credential"),
@@ -335,7 +357,7 @@ fn check_presigned(
         param("X-Amz-SignedHeaders"),
         param("X-Amz-Date"),
     ) else {
-        return Err(incomplete());
+        return Err(incomplete_presigned());
     };
     if algorithm != ALGORITHM {
         return Err(err(
@@ -345,33 +367,23 @@ fn check_presigned(
     }
     let (Some(credential), Some(signed)) = (percent_decode(credential), percent_decode(signed))
     else {
-        return Err(incomplete());
+        return Err(incomplete_presigned());
     };
     let Some((access_key, scope)) = credential.split_once('/') else {
-        return Err(incomplete());
+        return Err(incomplete_presigned());
     };
     if keys.is_empty() {
         return Ok(BodyCheck(Pending::Nothing));
     }
     let secret = secret(keys, access_key)?;
-    let expires = match param("X-Amz-Expires") {
-        None => return Err(incomplete()),
-        Some(e) => match e.parse::<i64>() {
-            Ok(n) if (1..=MAX_PRESIGNED_EXPIRES_SECS).contains(&n) => n,
-            _ => {
-                return Err(err(
-                    ErrorKind::InvalidSignature,
-                    format!("X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGNED_EXPIRES_SECS}; got '{e}'."),
-                ))
-            }
-        },
-    };
+    let expires = presigned_expires(param("X-Amz-Expires"))?;
     require_signed(
         &signed,
         "host",
         "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
     )?;
     check_date(date, scope, now, expires)?;
+    // The signature signs the query without itself.
     let unsigned_query: String = query
         .split('&')
         .filter(|p| p.split('=').next() != Some("X-Amz-Signature"))
