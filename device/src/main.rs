@@ -23,7 +23,7 @@ use weir_device::gpio::PiPins;
 use weir_device::load::{self, LoadOptions, LoadPayload};
 use weir_device::payload::seed_payload;
 use weir_device::replay::{self, Item, Progress, ReplayOptions};
-use weir_device::template::{Generator, Template};
+use weir_device::template::{Generator, PayloadTemplate};
 
 #[derive(Parser)]
 #[command(
@@ -420,7 +420,7 @@ fn count_lines(path: &Path) -> Option<u64> {
     Some((lines + unterminated).saturating_sub(1))
 }
 
-fn read_template(arg: &str) -> anyhow::Result<Template> {
+fn read_template(arg: &str) -> anyhow::Result<PayloadTemplate> {
     let path = Path::new(arg);
     let text = if !arg.contains("{{") && path.is_file() {
         let text = std::fs::read_to_string(path)
@@ -430,7 +430,7 @@ fn read_template(arg: &str) -> anyhow::Result<Template> {
     } else {
         arg.to_string()
     };
-    Ok(Template::parse(&text)?)
+    Ok(PayloadTemplate::parse(&text)?)
 }
 
 async fn run_template(a: TemplateArgs) -> anyhow::Result<bool> {

@@ -38,7 +38,7 @@ pub const PLACEHOLDERS: &[&str] = &[
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum TemplateError {
+pub enum PayloadTemplateError {
     #[error("unknown placeholder `{name}` at line {line}, column {column} (known: {known})", known = PLACEHOLDERS.join(", "))]
     Unknown {
         name: String,
@@ -96,13 +96,13 @@ enum Field {
 
 /// A parsed template.
 #[derive(Debug, Clone)]
-pub struct Template {
+pub struct PayloadTemplate {
     segments: Vec<Segment>,
 }
 
-impl Template {
+impl PayloadTemplate {
     /// Parses `text`; every placeholder is checked here, so rendering cannot fail.
-    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+    pub fn parse(text: &str) -> Result<Self, PayloadTemplateError> {
         let mut segments = Vec::new();
         let mut rest = text;
         let mut consumed = 0usize;
@@ -194,7 +194,7 @@ impl Template {
 
 /// A template plus its seeded RNG and optional CSV rows: an endless source of messages.
 pub struct Generator {
-    template: Template,
+    template: PayloadTemplate,
     rng: ChaCha8Rng,
     rows: Vec<SpeedingRow>,
 }
@@ -202,7 +202,7 @@ pub struct Generator {
 impl Generator {
     /// ChaCha8 rather than `StdRng`, because `StdRng` may change algorithm between rand
     /// releases and a seed must keep producing the same messages.
-    pub fn new(template: Template, seed: u64, rows: Vec<SpeedingRow>) -> Self {
+    pub fn new(template: PayloadTemplate, seed: u64, rows: Vec<SpeedingRow>) -> Self {
         Self {
             template,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -233,8 +233,8 @@ fn parse_placeholder(
     body: &str,
     line: usize,
     column: usize,
-) -> Result<(Field, usize), TemplateError> {
-    let syntax = |reason: &str| TemplateError::Syntax {
+) -> Result<(Field, usize), PayloadTemplateError> {
+    let syntax = |reason: &str| PayloadTemplateError::Syntax {
         line,
         column,
         reason: reason.to_string(),
@@ -263,22 +263,22 @@ fn parse_placeholder(
     let args: Vec<Value> = match args_text {
         None => Vec::new(),
         Some(a) if a.trim().is_empty() => Vec::new(),
-        Some(a) => {
-            serde_json::from_str(&format!("[{a}]")).map_err(|e| TemplateError::BadArguments {
+        Some(a) => serde_json::from_str(&format!("[{a}]")).map_err(|e| {
+            PayloadTemplateError::BadArguments {
                 name: name.to_string(),
                 line,
                 column,
                 reason: format!("arguments are not valid JSON: {e}"),
-            })?
-        }
+            }
+        })?,
     };
     let field = build_field(name, &args).map_err(|reason| match reason {
-        None => TemplateError::Unknown {
+        None => PayloadTemplateError::Unknown {
             name: name.to_string(),
             line,
             column,
         },
-        Some(reason) => TemplateError::BadArguments {
+        Some(reason) => PayloadTemplateError::BadArguments {
             name: name.to_string(),
             line,
             column,
@@ -691,7 +691,7 @@ mod tests {
     }
 
     fn render(t: &str, seed: u64, n: usize) -> Vec<String> {
-        let mut g = Generator::new(Template::parse(t).expect("parses"), seed, Vec::new());
+        let mut g = Generator::new(PayloadTemplate::parse(t).expect("parses"), seed, Vec::new());
         (0..n).map(|_| g.next_message(now())).collect()
     }
 
@@ -773,7 +773,7 @@ mod tests {
             state: "Utah".into(),
             speed: "103".into(),
         };
-        let t = Template::parse(
+        let t = PayloadTemplate::parse(
             "{{vehicle.licensePlate}}|{{address.city}}|{{address.state}}|{{vehicle.speed}}",
         )
         .expect("parses");
@@ -783,9 +783,10 @@ mod tests {
 
     #[test]
     fn unknown_placeholder_names_itself_and_position() {
-        let err = Template::parse("{\n  \"a\": \"{{ random.numbr(5) }}\"\n}").expect_err("unknown");
+        let err = PayloadTemplate::parse("{\n  \"a\": \"{{ random.numbr(5) }}\"\n}")
+            .expect_err("unknown");
         assert!(
-            matches!(&err, TemplateError::Unknown { name, line: 2, column: 9 } if name == "random.numbr")
+            matches!(&err, PayloadTemplateError::Unknown { name, line: 2, column: 9 } if name == "random.numbr")
         );
         assert!(err
             .to_string()
@@ -804,7 +805,7 @@ mod tests {
             ("{{}}", "unterminated placeholder at line 1, column 1: expected a placeholder name"),
         ];
         for (t, want) in cases {
-            let got = Template::parse(t).expect_err(t).to_string();
+            let got = PayloadTemplate::parse(t).expect_err(t).to_string();
             assert!(got.starts_with(want), "{t}: {got}");
         }
     }

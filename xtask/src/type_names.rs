@@ -44,8 +44,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     ("Outcome", &["weir-device", "weir-host", "weir-plugins"]),
     ("PublishError", &["weir-device", "weir-host"]),
     ("Publisher", &["weir-device", "weir-host"]),
-    ("Template", &["weir-device", "weir-rules"]),
-    ("TemplateError", &["weir-device", "weir-rules"]),
     ("Val", &["weir-api", "weir-rules"]),
 ];
 
