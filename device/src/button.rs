@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 /// A pin level. The button pulls the pin up, so pressed is `Low`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub enum PinLevel {
     Low,
     High,
 }
@@ -23,7 +23,7 @@ pub enum Level {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edge {
     /// The level after the edge: `Low` for a falling edge (press).
-    pub level: Level,
+    pub level: PinLevel,
     /// Time since the clock's start.
     pub at: Duration,
 }
@@ -86,13 +86,13 @@ impl ButtonMachine {
             }
         }
         match edge.level {
-            Level::Low if !self.held => {
+            PinLevel::Low if !self.held => {
                 self.last_edge = Some(edge.at);
                 self.held = true;
                 self.next_repeat = Some(edge.at + self.cfg.repeat);
                 self.publish()
             }
-            Level::High if self.held => {
+            PinLevel::High if self.held => {
                 self.last_edge = Some(edge.at);
                 self.held = false;
                 self.next_repeat = None;
@@ -105,10 +105,10 @@ impl ButtonMachine {
 
     /// The repeat deadline passed. `level` is the pin read now: a release whose edge was
     /// swallowed by the debounce window is caught here, as the seed's loop did by polling.
-    pub fn on_tick(&mut self, now: Duration, level: Level) -> Vec<Action> {
+    pub fn on_tick(&mut self, now: Duration, level: PinLevel) -> Vec<Action> {
         match self.next_repeat {
             Some(due) if now >= due && self.held => {
-                if level == Level::High {
+                if level == PinLevel::High {
                     self.held = false;
                     self.next_repeat = None;
                     return Vec::new();
@@ -164,7 +164,7 @@ impl ButtonMachine {
 
 /// The pins the driver needs: read the button, drive the LED.
 pub trait ButtonPins {
-    fn level(&self) -> Level;
+    fn level(&self) -> PinLevel;
     fn set_led(&mut self, on: bool);
 }
 
@@ -319,7 +319,7 @@ mod tests {
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
     }
-    fn edge(level: Level, at: u64) -> Edge {
+    fn edge(level: PinLevel, at: u64) -> Edge {
         Edge { level, at: ms(at) }
     }
     fn publishes(actions: &[Action]) -> usize {
@@ -330,11 +330,11 @@ mod tests {
     fn one_press_publishes_once_and_lights_led_until_ack() {
         let mut m = ButtonMachine::new(ButtonConfig::default());
         assert_eq!(
-            m.on_edge(edge(Level::Low, 1000)),
+            m.on_edge(edge(PinLevel::Low, 1000)),
             [Action::Publish, Action::Led(true)]
         );
         assert!(m.led());
-        assert_eq!(m.on_edge(edge(Level::High, 1400)), []);
+        assert_eq!(m.on_edge(edge(PinLevel::High, 1400)), []);
         assert!(m.led(), "LED stays on until the PUBACK, not until release");
         assert_eq!(m.on_settled(1), [Action::Led(false)]);
         assert_eq!(m.on_settled(1), []);
@@ -343,45 +343,49 @@ mod tests {
     #[test]
     fn bounces_inside_the_window_are_ignored() {
         let mut m = ButtonMachine::new(ButtonConfig::default());
-        let mut n = publishes(&m.on_edge(edge(Level::Low, 1000)));
+        let mut n = publishes(&m.on_edge(edge(PinLevel::Low, 1000)));
         // contact bounce on press: high/low chatter within 300 ms
         for (i, t) in [1002, 1005, 1009, 1020, 1150, 1299].into_iter().enumerate() {
-            let level = if i % 2 == 0 { Level::High } else { Level::Low };
+            let level = if i % 2 == 0 {
+                PinLevel::High
+            } else {
+                PinLevel::Low
+            };
             n += publishes(&m.on_edge(edge(level, t)));
         }
         assert_eq!(n, 1);
         // a real release and press later count
-        assert_eq!(publishes(&m.on_edge(edge(Level::High, 1500))), 0);
+        assert_eq!(publishes(&m.on_edge(edge(PinLevel::High, 1500))), 0);
         // bounce on release shows up as a falling edge 5 ms later: ignored
-        assert_eq!(publishes(&m.on_edge(edge(Level::Low, 1505))), 0);
-        assert_eq!(publishes(&m.on_edge(edge(Level::Low, 1900))), 1);
+        assert_eq!(publishes(&m.on_edge(edge(PinLevel::Low, 1505))), 0);
+        assert_eq!(publishes(&m.on_edge(edge(PinLevel::Low, 1900))), 1);
         assert_eq!(m.published(), 2);
     }
 
     #[test]
     fn holding_repeats_every_second_until_release() {
         let mut m = ButtonMachine::new(ButtonConfig::default());
-        m.on_edge(edge(Level::Low, 0));
+        m.on_edge(edge(PinLevel::Low, 0));
         assert_eq!(m.next_deadline(), Some(ms(1000)));
-        assert_eq!(publishes(&m.on_tick(ms(999), Level::Low)), 0);
-        assert_eq!(publishes(&m.on_tick(ms(1000), Level::Low)), 1);
+        assert_eq!(publishes(&m.on_tick(ms(999), PinLevel::Low)), 0);
+        assert_eq!(publishes(&m.on_tick(ms(1000), PinLevel::Low)), 1);
         assert_eq!(m.next_deadline(), Some(ms(2000)));
         // a late tick keeps the cadence and does not burst
-        assert_eq!(publishes(&m.on_tick(ms(3500), Level::Low)), 1);
+        assert_eq!(publishes(&m.on_tick(ms(3500), PinLevel::Low)), 1);
         assert_eq!(m.next_deadline(), Some(ms(4000)));
-        m.on_edge(edge(Level::High, 3700));
+        m.on_edge(edge(PinLevel::High, 3700));
         assert_eq!(m.next_deadline(), None);
-        assert_eq!(publishes(&m.on_tick(ms(4000), Level::High)), 0);
+        assert_eq!(publishes(&m.on_tick(ms(4000), PinLevel::High)), 0);
         assert_eq!(m.published(), 3);
     }
 
     #[test]
     fn release_hidden_by_debounce_is_caught_by_polling() {
         let mut m = ButtonMachine::new(ButtonConfig::default());
-        m.on_edge(edge(Level::Low, 0));
+        m.on_edge(edge(PinLevel::Low, 0));
         // a quick tap: the release edge falls inside the debounce window and is dropped
-        assert_eq!(m.on_edge(edge(Level::High, 120)), []);
-        assert_eq!(publishes(&m.on_tick(ms(1000), Level::High)), 0);
+        assert_eq!(m.on_edge(edge(PinLevel::High, 120)), []);
+        assert_eq!(publishes(&m.on_tick(ms(1000), PinLevel::High)), 0);
         assert_eq!(m.next_deadline(), None);
         assert_eq!(m.published(), 1);
     }
@@ -389,15 +393,15 @@ mod tests {
     #[test]
     fn led_tracks_outstanding_messages() {
         let mut m = ButtonMachine::new(ButtonConfig::default());
-        m.on_edge(edge(Level::Low, 0));
-        assert_eq!(m.on_tick(ms(1000), Level::Low), [Action::Publish]);
+        m.on_edge(edge(PinLevel::Low, 0));
+        assert_eq!(m.on_tick(ms(1000), PinLevel::Low), [Action::Publish]);
         assert_eq!(m.on_settled(1), []);
         assert!(m.led());
         assert_eq!(m.on_settled(2), [Action::Led(false)]);
         // more acks than publishes cannot turn the LED into a negative count
         assert_eq!(m.on_settled(5), []);
         assert_eq!(
-            m.on_tick(ms(2000), Level::Low),
+            m.on_tick(ms(2000), PinLevel::Low),
             [Action::Publish, Action::Led(true)]
         );
         assert_eq!(m.on_settled(3), [Action::Led(false)]);
@@ -410,11 +414,11 @@ mod tests {
         led: Arc<Mutex<Vec<bool>>>,
     }
     impl ButtonPins for SimPins {
-        fn level(&self) -> Level {
+        fn level(&self) -> PinLevel {
             if *self.low.lock().expect("lock") {
-                Level::Low
+                PinLevel::Low
             } else {
-                Level::High
+                PinLevel::High
             }
         }
         fn set_led(&mut self, on: bool) {
@@ -469,7 +473,7 @@ mod tests {
         *pins.low.lock().expect("lock") = true;
         edge_tx
             .send(Edge {
-                level: Level::Low,
+                level: PinLevel::Low,
                 at: clock.now(),
             })
             .expect("driver alive");
@@ -484,7 +488,7 @@ mod tests {
         *pins.low.lock().expect("lock") = false;
         edge_tx
             .send(Edge {
-                level: Level::High,
+                level: PinLevel::High,
                 at: clock.now(),
             })
             .expect("alive");
@@ -492,7 +496,7 @@ mod tests {
         *pins.low.lock().expect("lock") = true;
         edge_tx
             .send(Edge {
-                level: Level::Low,
+                level: PinLevel::Low,
                 at: clock.now(),
             })
             .expect("alive");

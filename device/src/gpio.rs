@@ -10,7 +10,7 @@
 
 use tokio::sync::mpsc;
 
-use crate::button::{ButtonPins, Clock, Edge, Level};
+use crate::button::{ButtonPins, Clock, Edge, PinLevel};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -64,8 +64,8 @@ mod pi {
             button
                 .set_async_interrupt(Trigger::Both, None, move |event| {
                     let level = match event.trigger {
-                        Trigger::FallingEdge => Level::Low,
-                        _ => Level::High,
+                        Trigger::FallingEdge => PinLevel::Low,
+                        _ => PinLevel::High,
                     };
                     // The receiver is gone only when the run is over.
                     let _ = tx.send(Edge {
@@ -79,11 +79,11 @@ mod pi {
     }
 
     impl ButtonPins for PiPins {
-        fn level(&self) -> Level {
+        fn level(&self) -> PinLevel {
             if self.button.is_low() {
-                Level::Low
+                PinLevel::Low
             } else {
-                Level::High
+                PinLevel::High
             }
         }
 
@@ -116,8 +116,8 @@ impl PiPins {
 
 #[cfg(not(feature = "gpio"))]
 impl ButtonPins for PiPins {
-    fn level(&self) -> Level {
-        Level::High
+    fn level(&self) -> PinLevel {
+        PinLevel::High
     }
     fn set_led(&mut self, _on: bool) {}
 }

@@ -11,7 +11,7 @@ use common::{start_broker, subscribe};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, watch};
-use weir_device::button::{self, ButtonConfig, ButtonPins, Clock, Edge, Level, TopicSink};
+use weir_device::button::{self, ButtonConfig, ButtonPins, Clock, Edge, PinLevel, TopicSink};
 use weir_device::connection::{BrokerUrl, ConnectionOptions, Publisher, Qos};
 use weir_device::csv_source::{CsvSource, OnBadRow};
 use weir_device::replay::{self, csv_messages, ReplayOptions};
@@ -153,11 +153,11 @@ struct SimPins {
 }
 
 impl ButtonPins for SimPins {
-    fn level(&self) -> Level {
+    fn level(&self) -> PinLevel {
         if *self.low.lock().expect("lock") {
-            Level::Low
+            PinLevel::Low
         } else {
-            Level::High
+            PinLevel::High
         }
     }
     fn set_led(&mut self, on: bool) {
@@ -178,7 +178,7 @@ async fn a_button_press_publishes_and_the_led_waits_for_the_puback() {
     *pins.low.lock().expect("lock") = true;
     edges_tx
         .send(Edge {
-            level: Level::Low,
+            level: PinLevel::Low,
             at: clock.now(),
         })
         .expect("queued");

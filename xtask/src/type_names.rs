@@ -37,7 +37,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     ("Action", &["weir-api", "weir-device"]),
     ("Emitter", &["weir-host", "weir-sdk"]),
     ("Host", &["weir-host", "weir-sdk"]),
-    ("Level", &["weir-device", "weir-sdk"]),
     ("Limits", &["weir-plugins", "weir-streams", "weir-support"]),
     ("LookupTables", &["weir-plugins", "weir-rules"]),
     ("Message", &["weir-host", "weir-rules"]),
