@@ -132,6 +132,21 @@ pub async fn put_object_exact(
         .authority()
         .map(|a| a.as_str().to_owned())
         .ok_or_else(|| bad("the S3 endpoint has no host".into()))?;
+    let request = signed_put(r, uri, host, &path, body).map_err(|e| bad(format!("{e}")))?;
+    tokio::time::timeout(CALL_TIMEOUT, send(client, request))
+        .await
+        .map_err(|_| ExactPutError::Timeout)?
+}
+
+/// The `PUT` request, signed with SigV4 for S3 at this moment: the payload's SHA-256 is in
+/// `x-amz-content-sha256` and signed, so S3 refuses a body altered on the way.
+fn signed_put(
+    r: &ExactPut,
+    uri: hyper::Uri,
+    host: String,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<hyper::Request<Full<Bytes>>, hyper::http::Error> {
     let now = chrono::Utc::now();
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let scope = format!("{}/{}/s3/aws4_request", now.format("%Y%m%d"), r.region);
@@ -149,7 +164,7 @@ pub async fn put_object_exact(
     let signature = weir_sigv4::sign(
         &weir_sigv4::CanonicalRequest {
             method: "PUT",
-            path: &path,
+            path,
             query: "",
             headers: &canonical_headers,
             signed_headers: &signed_headers,
@@ -169,31 +184,32 @@ pub async fn put_object_exact(
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let request = request
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| bad(format!("{e}")))?;
-    let call = async {
-        let response = client
-            .client
-            .request(request)
-            .await
-            .map_err(ExactPutError::Connection)?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(());
-        }
-        let text = match Limited::new(response.into_body(), MAX_ERROR_BYTES)
-            .collect()
-            .await
-        {
-            Ok(b) => String::from_utf8_lossy(&b.to_bytes()).trim().to_owned(),
-            Err(_) => String::new(),
-        };
-        Err(ExactPutError::Status { status, body: text })
-    };
-    tokio::time::timeout(CALL_TIMEOUT, call)
+    request.body(Full::new(Bytes::from(body)))
+}
+
+/// Sends the request; S3's answer counts only when 2xx. An error reply's body (S3's XML
+/// error, bounded by `MAX_ERROR_BYTES`) goes into the error for the operator.
+async fn send(
+    client: &ExactPutClient,
+    request: hyper::Request<Full<Bytes>>,
+) -> Result<(), ExactPutError> {
+    let response = client
+        .client
+        .request(request)
         .await
-        .map_err(|_| ExactPutError::Timeout)?
+        .map_err(ExactPutError::Connection)?;
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let text = match Limited::new(response.into_body(), MAX_ERROR_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => String::from_utf8_lossy(&b.to_bytes()).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    Err(ExactPutError::Status { status, body: text })
 }
 
 #[cfg(test)]

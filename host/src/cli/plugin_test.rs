@@ -85,20 +85,10 @@ fn show(payload: &[u8]) -> String {
     String::from_utf8_lossy(payload).into_owned()
 }
 
+/// `weir plugin test`: runs a plugin on records from a file, outside any server, and prints
+/// what happened to each (with its input line number) and what it asked the host to do.
 pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
-    let mut spec = PluginSpec::new(
-        opts.plugin
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "plugin".into()),
-        &[],
-    );
-    for kv in &opts.config {
-        let Some((k, v)) = kv.split_once('=') else {
-            bail!("--config {kv:?}: expected KEY=VALUE")
-        };
-        spec.params.insert(k.to_string(), v.to_string());
-    }
+    let spec = plugin_spec(opts)?;
     let tables = Arc::new(load_tables(&opts.tables)?);
     let (records, lines) = read_records(&opts.input, opts.raw)?;
     let engine = PluginEngine::new(None)?;
@@ -116,8 +106,45 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
         p.load_time().as_secs_f64() * 1e3
     )?;
     writeln!(out, "# imports: {}", p.imports().join(", "))?;
+    let failed = print_outcomes(&mut out, &report.outcomes, lines)?;
+    print_outbox(&mut out, &report.outbox)?;
+    writeln!(
+        out,
+        "# {} records, {} failed",
+        report.outcomes.len(),
+        failed
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plugin's spec: named after its file, with the `--config KEY=VALUE` parameters and no
+/// grants.
+fn plugin_spec(opts: &Options) -> anyhow::Result<PluginSpec> {
+    let mut spec = PluginSpec::new(
+        opts.plugin
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".into()),
+        &[],
+    );
+    for kv in &opts.config {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--config {kv:?}: expected KEY=VALUE")
+        };
+        spec.params.insert(k.to_string(), v.to_string());
+    }
+    Ok(spec)
+}
+
+/// One line per record outcome, tab-separated after the input line number; returns how
+/// many records failed.
+fn print_outcomes(
+    out: &mut impl Write,
+    outcomes: &[Outcome],
+    lines: Vec<usize>,
+) -> std::io::Result<usize> {
     let mut failed = 0;
-    for (outcome, n) in report.outcomes.iter().zip(lines) {
+    for (outcome, n) in outcomes.iter().zip(lines) {
         match outcome {
             Outcome::Kept => writeln!(out, "{n}\tkept")?,
             Outcome::Dropped => writeln!(out, "{n}\tdropped")?,
@@ -141,7 +168,13 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    for request in &report.outbox {
+    Ok(failed)
+}
+
+/// What the plugin asked the host to do (notify, publish, put a record), one line each:
+/// the test runs nothing of it.
+fn print_outbox(out: &mut impl Write, outbox: &[OutboxRequest]) -> std::io::Result<()> {
+    for request in outbox {
         match request {
             OutboxRequest::Notify {
                 channel,
@@ -164,11 +197,5 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
             )?,
         }
     }
-    writeln!(
-        out,
-        "# {} records, {} failed",
-        report.outcomes.len(),
-        failed
-    )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
