@@ -47,7 +47,7 @@ impl Default for ButtonConfig {
 
 /// What the driver must do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum ButtonAction {
     Publish,
     Led(bool),
 }
@@ -79,7 +79,7 @@ impl ButtonMachine {
 
     /// A level change. Falling edges outside the debounce window publish at once and start
     /// the hold timer; rising edges end the hold.
-    pub fn on_edge(&mut self, edge: Edge) -> Vec<Action> {
+    pub fn on_edge(&mut self, edge: Edge) -> Vec<ButtonAction> {
         if let Some(last) = self.last_edge {
             if edge.at.saturating_sub(last) < self.cfg.debounce {
                 return Vec::new();
@@ -105,7 +105,7 @@ impl ButtonMachine {
 
     /// The repeat deadline passed. `level` is the pin read now: a release whose edge was
     /// swallowed by the debounce window is caught here, as the seed's loop did by polling.
-    pub fn on_tick(&mut self, now: Duration, level: PinLevel) -> Vec<Action> {
+    pub fn on_tick(&mut self, now: Duration, level: PinLevel) -> Vec<ButtonAction> {
         match self.next_repeat {
             Some(due) if now >= due && self.held => {
                 if level == PinLevel::High {
@@ -126,7 +126,7 @@ impl ButtonMachine {
     }
 
     /// `total` messages are now settled (acknowledged or failed), counting from the start.
-    pub fn on_settled(&mut self, total: u64) -> Vec<Action> {
+    pub fn on_settled(&mut self, total: u64) -> Vec<ButtonAction> {
         self.settled = total.min(self.published);
         self.update_led()
     }
@@ -144,20 +144,20 @@ impl ButtonMachine {
         self.published
     }
 
-    fn publish(&mut self) -> Vec<Action> {
+    fn publish(&mut self) -> Vec<ButtonAction> {
         self.published += 1;
-        let mut actions = vec![Action::Publish];
+        let mut actions = vec![ButtonAction::Publish];
         actions.extend(self.update_led());
         actions
     }
 
-    fn update_led(&mut self) -> Vec<Action> {
+    fn update_led(&mut self) -> Vec<ButtonAction> {
         let want = self.settled < self.published;
         if want == self.led {
             Vec::new()
         } else {
             self.led = want;
-            vec![Action::Led(want)]
+            vec![ButtonAction::Led(want)]
         }
     }
 }
@@ -278,11 +278,11 @@ where
         };
         for action in actions {
             match action {
-                Action::Led(on) => pins.set_led(on),
-                Action::Publish if count == 0 || machine.published() <= count => {
+                ButtonAction::Led(on) => pins.set_led(on),
+                ButtonAction::Publish if count == 0 || machine.published() <= count => {
                     sink.publish(next_payload()).await?;
                 }
-                Action::Publish => {}
+                ButtonAction::Publish => {}
             }
         }
     }
@@ -296,9 +296,9 @@ where
     })
 }
 
-fn apply<P: ButtonPins>(pins: &mut P, actions: &[Action]) {
+fn apply<P: ButtonPins>(pins: &mut P, actions: &[ButtonAction]) {
     for a in actions {
-        if let Action::Led(on) = a {
+        if let ButtonAction::Led(on) = a {
             pins.set_led(*on);
         }
     }
@@ -322,8 +322,11 @@ mod tests {
     fn edge(level: PinLevel, at: u64) -> Edge {
         Edge { level, at: ms(at) }
     }
-    fn publishes(actions: &[Action]) -> usize {
-        actions.iter().filter(|a| **a == Action::Publish).count()
+    fn publishes(actions: &[ButtonAction]) -> usize {
+        actions
+            .iter()
+            .filter(|a| **a == ButtonAction::Publish)
+            .count()
     }
 
     #[test]
@@ -331,12 +334,12 @@ mod tests {
         let mut m = ButtonMachine::new(ButtonConfig::default());
         assert_eq!(
             m.on_edge(edge(PinLevel::Low, 1000)),
-            [Action::Publish, Action::Led(true)]
+            [ButtonAction::Publish, ButtonAction::Led(true)]
         );
         assert!(m.led());
         assert_eq!(m.on_edge(edge(PinLevel::High, 1400)), []);
         assert!(m.led(), "LED stays on until the PUBACK, not until release");
-        assert_eq!(m.on_settled(1), [Action::Led(false)]);
+        assert_eq!(m.on_settled(1), [ButtonAction::Led(false)]);
         assert_eq!(m.on_settled(1), []);
     }
 
@@ -394,17 +397,17 @@ mod tests {
     fn led_tracks_outstanding_messages() {
         let mut m = ButtonMachine::new(ButtonConfig::default());
         m.on_edge(edge(PinLevel::Low, 0));
-        assert_eq!(m.on_tick(ms(1000), PinLevel::Low), [Action::Publish]);
+        assert_eq!(m.on_tick(ms(1000), PinLevel::Low), [ButtonAction::Publish]);
         assert_eq!(m.on_settled(1), []);
         assert!(m.led());
-        assert_eq!(m.on_settled(2), [Action::Led(false)]);
+        assert_eq!(m.on_settled(2), [ButtonAction::Led(false)]);
         // more acks than publishes cannot turn the LED into a negative count
         assert_eq!(m.on_settled(5), []);
         assert_eq!(
             m.on_tick(ms(2000), PinLevel::Low),
-            [Action::Publish, Action::Led(true)]
+            [ButtonAction::Publish, ButtonAction::Led(true)]
         );
-        assert_eq!(m.on_settled(3), [Action::Led(false)]);
+        assert_eq!(m.on_settled(3), [ButtonAction::Led(false)]);
     }
 
     /// A simulated pin: the test sets the level and sends edges; LED changes are recorded.
