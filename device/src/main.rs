@@ -376,7 +376,7 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     flag
 }
 
-fn report(outcome: &replay::Outcome, output: &OutputArgs) -> anyhow::Result<bool> {
+fn report(outcome: &replay::ReplayOutcome, output: &OutputArgs) -> anyhow::Result<bool> {
     if let Some(reason) = &outcome.stopped {
         eprintln!("error: {reason}");
     }

@@ -59,12 +59,12 @@ impl Progress for Quiet {}
 
 /// The result of a run: the summary, plus why it stopped early, if it did.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct ReplayOutcome {
     pub summary: Summary,
     pub stopped: Option<String>,
 }
 
-impl Outcome {
+impl ReplayOutcome {
     pub fn ok(&self) -> bool {
         self.summary.ok() && self.stopped.is_none()
     }
@@ -101,7 +101,7 @@ pub async fn run<I>(
     source: I,
     opts: &ReplayOptions,
     progress: &dyn Progress,
-) -> Outcome
+) -> ReplayOutcome
 where
     I: IntoIterator<Item = Result<Item, CsvError>>,
 {
@@ -155,7 +155,7 @@ where
     }
     count_acknowledged(&mut summary, publisher, &before, opts.qos);
     summary.finish(start.elapsed());
-    Outcome { summary, stopped }
+    ReplayOutcome { summary, stopped }
 }
 
 /// Publishes one message. Publishing waits while the in-flight window is full; if the broker

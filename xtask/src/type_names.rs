@@ -39,7 +39,7 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     ("Limits", &["weir-plugins", "weir-streams", "weir-support"]),
     ("LookupTables", &["weir-plugins", "weir-rules"]),
     ("Message", &["weir-host", "weir-rules"]),
-    ("Outcome", &["weir-device", "weir-host", "weir-plugins"]),
+    ("Outcome", &["weir-host", "weir-plugins"]),
     ("PublishError", &["weir-device", "weir-host"]),
     ("Publisher", &["weir-device", "weir-host"]),
     ("Val", &["weir-api", "weir-rules"]),
