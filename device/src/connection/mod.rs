@@ -30,8 +30,8 @@ use crate::summary::latency_histogram;
 use driver::{run_loop, DriverCtx};
 use link::{V4Loop, V5Loop};
 pub use options::{
-    BrokerUrl, ConnectError, ConnectionOptions, Counts, LinkEvent, LinkObserver, Protocol,
-    PublishError, Qos, Received,
+    BrokerUrl, ClientError, ConnectError, ConnectionOptions, Counts, LinkEvent, LinkObserver,
+    Protocol, Qos, Received,
 };
 pub use tls::tls_config;
 use tls::transport;
@@ -143,7 +143,7 @@ impl Publisher {
         topic: &str,
         qos: Qos,
         payload: Vec<u8>,
-    ) -> Result<(), PublishError> {
+    ) -> Result<(), ClientError> {
         // Counted before sending, so an acknowledgement can never be seen before its publish.
         let counter = match qos {
             Qos::AtLeastOnce => &self.shared.published_qos1,
@@ -166,9 +166,9 @@ impl Publisher {
         })
     }
 
-    fn publish_error(&self, fallback: String) -> PublishError {
+    fn publish_error(&self, fallback: String) -> ClientError {
         let reason = lock(&self.shared.closed).clone().unwrap_or(fallback);
-        PublishError {
+        ClientError {
             endpoint: self.endpoint.clone(),
             reason,
         }
@@ -180,7 +180,7 @@ impl Publisher {
         filter: &str,
         qos: Qos,
         timeout: Duration,
-    ) -> Result<(), PublishError> {
+    ) -> Result<(), ClientError> {
         let before = self.shared.subacks.load(Ordering::SeqCst);
         let sent = match &self.client {
             Client::V4(c) => c

@@ -209,10 +209,11 @@ pub enum ConnectError {
     Protocol { endpoint: String, reason: String },
 }
 
-/// A publish that could not be handed to the connection (it has shut down).
+/// A publish or subscribe the connection could not carry out (it has shut down, or the
+/// client refused the request).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot publish to broker {endpoint}: {reason}")]
-pub struct PublishError {
+pub struct ClientError {
     pub endpoint: String,
     pub reason: String,
 }
