@@ -168,16 +168,16 @@ pub trait ButtonPins {
     fn set_led(&mut self, on: bool);
 }
 
-/// Where presses go. The real one is [`crate::connection::Publisher`]; tests use a fake.
+/// Where presses go. The real one is [`crate::connection::Connection`]; tests use a fake.
 pub trait ButtonSink {
     fn publish(&mut self, payload: Vec<u8>) -> impl Future<Output = Result<(), String>>;
     /// A watch of how many publishes are settled (acknowledged or failed) so far.
     fn settled(&self) -> watch::Receiver<u64>;
 }
 
-/// The real sink: publishes to one topic on a [`Publisher`](crate::connection::Publisher).
+/// The real sink: publishes to one topic on a [`Connection`](crate::connection::Connection).
 pub struct TopicSink<'a> {
-    pub publisher: &'a crate::connection::Publisher,
+    pub publisher: &'a crate::connection::Connection,
     pub topic: String,
     pub qos: crate::connection::Qos,
 }

@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::connection::{ConnectError, ConnectionOptions, Publisher, Qos};
+use crate::connection::{ConnectError, Connection, ConnectionOptions, Qos};
 use crate::payload::{seed_payload, SpeedingRow};
 use crate::summary::{latency_histogram, rate, Percentiles};
 
@@ -244,15 +244,15 @@ impl LoadReport {
 
 /// Connects every publisher, concurrently, before any sends: the measured window is then
 /// publishing only. The first connection that fails aborts the run.
-async fn connect_all(opts: &LoadOptions) -> Result<Vec<Option<Publisher>>, LoadError> {
+async fn connect_all(opts: &LoadOptions) -> Result<Vec<Option<Connection>>, LoadError> {
     let mut connecting = tokio::task::JoinSet::new();
     for i in 0..opts.connections {
         let mut c = opts.connection.clone();
         c.client_id = format!("{}-{i}", opts.connection.client_id);
         c.track_latency = opts.qos == Qos::AtLeastOnce;
-        connecting.spawn(async move { (i, Publisher::connect(&c).await) });
+        connecting.spawn(async move { (i, Connection::connect(&c).await) });
     }
-    let mut publishers: Vec<Option<Publisher>> = (0..opts.connections).map(|_| None).collect();
+    let mut publishers: Vec<Option<Connection>> = (0..opts.connections).map(|_| None).collect();
     while let Some(joined) = connecting.join_next().await {
         let Ok((i, result)) = joined else { continue };
         let p = result.map_err(|source| LoadError::Connect { index: i, source })?;
@@ -308,7 +308,7 @@ impl ConnLoad {
 
     /// Publishes until the deadline (or the first failed send), then waits up to the drain
     /// timeout for PUBACKs: a message still unacknowledged then counts as failed.
-    async fn publish(self, p: Publisher) -> ConnResult {
+    async fn publish(self, p: Connection) -> ConnResult {
         tokio::time::sleep_until(self.start + self.offset).await;
         let mut seq = 0u64;
         let mut failed = 0u64;
@@ -416,7 +416,7 @@ async fn start_subscriber(
     c.client_id = format!("{}-sub", opts.connection.client_id);
     // A subscriber that keeps its session would get the previous run's backlog.
     c.clean_session = true;
-    let mut sub = Publisher::connect(&c)
+    let mut sub = Connection::connect(&c)
         .await
         .map_err(|e| LoadError::Subscribe(e.to_string()))?;
     let mut rx = sub

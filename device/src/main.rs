@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use weir_device::button::{self, ButtonConfig, Clock, TopicSink};
-use weir_device::connection::{BrokerUrl, ConnectionOptions, LinkEvent, Protocol, Publisher, Qos};
+use weir_device::connection::{BrokerUrl, Connection, ConnectionOptions, LinkEvent, Protocol, Qos};
 use weir_device::csv_source::{self, CsvSource, OnBadRow};
 use weir_device::gpio::PiPins;
 use weir_device::load::{self, LoadOptions, LoadPayload};
@@ -392,7 +392,7 @@ fn report(outcome: &replay::ReplayOutcome, output: &OutputArgs) -> anyhow::Resul
 async fn run_replay(a: ReplayArgs) -> anyhow::Result<bool> {
     let source = CsvSource::open(&a.csv)?;
     let opts = connection_options(&a.conn)?;
-    let publisher = Publisher::connect(&opts).await?;
+    let publisher = Connection::connect(&opts).await?;
     let mut ro = ReplayOptions::new(a.publish.topic.clone());
     ro.qos = qos(a.publish.qos);
     ro.rate = a.publish.rate.filter(|r| *r > 0.0);
@@ -451,7 +451,7 @@ async fn run_template(a: TemplateArgs) -> anyhow::Result<bool> {
         return Ok(true);
     }
     let opts = connection_options(&a.conn)?;
-    let publisher = Publisher::connect(&opts).await?;
+    let publisher = Connection::connect(&opts).await?;
     let mut ro = ReplayOptions::new(a.publish.topic.clone());
     ro.qos = qos(a.publish.qos);
     ro.rate = a.publish.rate.filter(|r| *r > 0.0);
@@ -480,7 +480,7 @@ async fn run_button(a: ButtonArgs) -> anyhow::Result<bool> {
     // Open the pins before connecting: "not a Pi" is the likelier mistake, and says more.
     let (mut pins, edges) = PiPins::open(a.button_pin, a.led_pin, clock)?;
     let opts = connection_options(&a.conn)?;
-    let publisher = Publisher::connect(&opts).await?;
+    let publisher = Connection::connect(&opts).await?;
     eprintln!(
         "ready: press the button on BCM {} to publish to {} ({} rows)",
         a.button_pin,

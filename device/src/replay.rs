@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 
-use crate::connection::{Counts, Publisher, Qos};
+use crate::connection::{Connection, Counts, Qos};
 use crate::csv_source::{CsvError, CsvSource, OnBadRow};
 use crate::payload::seed_payload;
 use crate::summary::Summary;
@@ -97,7 +97,7 @@ impl<R: std::io::Read> Iterator for CsvMessages<R> {
 
 /// Publishes everything `source` yields, then waits for the PUBACKs.
 pub async fn run<I>(
-    publisher: &Publisher,
+    publisher: &Connection,
     source: I,
     opts: &ReplayOptions,
     progress: &dyn Progress,
@@ -161,7 +161,7 @@ where
 /// Publishes one message. Publishing waits while the in-flight window is full; if the broker
 /// is gone for longer than the ack timeout, this gives up (with why) rather than hang.
 async fn publish_one(
-    publisher: &Publisher,
+    publisher: &Connection,
     opts: &ReplayOptions,
     payload: Vec<u8>,
 ) -> Result<(), String> {
@@ -184,7 +184,7 @@ async fn publish_one(
 /// Fills in what the broker confirmed during this run (the publisher's counters are
 /// cumulative, hence `before`): with QoS 1 a message sent but never acknowledged is a
 /// failure; with QoS 0 a sent message is all there is to know.
-fn count_acknowledged(summary: &mut Summary, publisher: &Publisher, before: &Counts, qos: Qos) {
+fn count_acknowledged(summary: &mut Summary, publisher: &Connection, before: &Counts, qos: Qos) {
     let after = publisher.counts();
     summary.reconnects = after.reconnects - before.reconnects;
     match qos {

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, watch};
 use weir_device::button::{self, ButtonConfig, ButtonPins, Clock, Edge, PinLevel, TopicSink};
-use weir_device::connection::{BrokerUrl, ConnectionOptions, Publisher, Qos};
+use weir_device::connection::{BrokerUrl, Connection, ConnectionOptions, Qos};
 use weir_device::csv_source::{CsvSource, OnBadRow};
 use weir_device::replay::{self, csv_messages, ReplayOptions};
 
@@ -96,7 +96,7 @@ async fn unacknowledged_messages_are_resent_after_reconnect() {
     let url = BrokerUrl::parse(&format!("mqtt://127.0.0.1:{}", proxy.port)).expect("url");
     let mut o = ConnectionOptions::new(url, "rc-pub");
     o.inflight = 100;
-    let publisher = Publisher::connect(&o)
+    let publisher = Connection::connect(&o)
         .await
         .expect("connects through proxy");
 
@@ -169,7 +169,7 @@ impl ButtonPins for SimPins {
 async fn a_button_press_publishes_and_the_led_waits_for_the_puback() {
     let broker = start_broker();
     let mut sub = subscribe(&broker.url(), "btn-sub", "rtr/iot/trafficdata").await;
-    let publisher = Publisher::connect(&broker.options("btn-pub"))
+    let publisher = Connection::connect(&broker.options("btn-pub"))
         .await
         .expect("connects");
     let pins = SimPins::default();
@@ -220,7 +220,7 @@ async fn a_broker_that_stays_away_fails_the_run_without_hanging() {
     let url = BrokerUrl::parse(&format!("mqtt://127.0.0.1:{}", proxy.port)).expect("url");
     let mut o = ConnectionOptions::new(url, "gone-pub");
     o.inflight = 10;
-    let publisher = Publisher::connect(&o)
+    let publisher = Connection::connect(&o)
         .await
         .expect("connects through proxy");
     proxy.shutdown.send_replace(true);

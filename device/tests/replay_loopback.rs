@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{seed_csv, start_broker, subscribe};
-use weir_device::connection::{Protocol, Publisher};
+use weir_device::connection::{Connection, Protocol};
 use weir_device::csv_source::{read_all, CsvSource, OnBadRow};
 use weir_device::payload::SpeedingRow;
 use weir_device::replay::{self, csv_messages, ReplayOptions};
@@ -77,7 +77,7 @@ async fn library_replay_delivers_every_seed_row() {
         read_all(&seed_csv(), OnBadRow::Stop, |e| panic!("seed row bad: {e}")).expect("seed csv");
     let mut sub = subscribe(&broker.url(), "lib-sub", "rtr/iot/#").await;
 
-    let publisher = Publisher::connect(&broker.options("lib-replay"))
+    let publisher = Connection::connect(&broker.options("lib-replay"))
         .await
         .expect("connects");
     let source = CsvSource::open(&seed_csv()).expect("opens");
@@ -112,7 +112,7 @@ async fn library_replay_over_mqtt5() {
     let mut o = broker.options("v5-replay");
     o.broker = weir_device::connection::BrokerUrl::parse(&broker.v5_url()).expect("url");
     o.protocol = Protocol::V5;
-    let publisher = Publisher::connect(&o).await.expect("connects over v5");
+    let publisher = Connection::connect(&o).await.expect("connects over v5");
     let mut opts = ReplayOptions::new("rtr/iot/trafficdata");
     opts.count = Some(50);
     let source = csv_messages(CsvSource::open(&seed_csv()).expect("opens"), OnBadRow::Stop);
@@ -257,7 +257,7 @@ async fn binary_bad_rows_skip_or_stop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_paces_the_replay() {
     let broker = start_broker();
-    let publisher = Publisher::connect(&broker.options("rate-replay"))
+    let publisher = Connection::connect(&broker.options("rate-replay"))
         .await
         .expect("connects");
     let mut opts = ReplayOptions::new("rate/t");

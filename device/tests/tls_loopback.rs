@@ -13,7 +13,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
-use weir_device::connection::{BrokerUrl, ConnectError, ConnectionOptions, Publisher};
+use weir_device::connection::{BrokerUrl, ConnectError, Connection, ConnectionOptions};
 
 struct Pki {
     dir: tempfile::TempDir,
@@ -141,7 +141,7 @@ fn options(pki: &Pki, port: u16, ca: &str, identity: Option<&str>) -> Connection
 async fn mutual_tls_connects_with_the_right_ca_cert_and_key() {
     let pki = pki();
     let port = tls_endpoint(&pki).await;
-    let p = Publisher::connect(&options(&pki, port, "ca.pem", Some("device")))
+    let p = Connection::connect(&options(&pki, port, "ca.pem", Some("device")))
         .await
         .expect("mutual TLS connects");
     drop(p);
@@ -151,7 +151,7 @@ async fn mutual_tls_connects_with_the_right_ca_cert_and_key() {
 async fn wrong_ca_names_the_broker_and_the_certificate_problem() {
     let pki = pki();
     let port = tls_endpoint(&pki).await;
-    let err = Publisher::connect(&options(&pki, port, "other-ca.pem", Some("device")))
+    let err = Connection::connect(&options(&pki, port, "other-ca.pem", Some("device")))
         .await
         .err()
         .expect("must fail");
@@ -170,7 +170,7 @@ async fn client_certificate_from_another_ca_is_rejected() {
     let pki = pki();
     let port = tls_endpoint(&pki).await;
     for identity in [Some("impostor"), None] {
-        let err = Publisher::connect(&options(&pki, port, "ca.pem", identity))
+        let err = Connection::connect(&options(&pki, port, "ca.pem", identity))
             .await
             .err()
             .expect("must fail");

@@ -40,7 +40,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     ("LookupTables", &["weir-plugins", "weir-rules"]),
     ("Message", &["weir-host", "weir-rules"]),
     ("Outcome", &["weir-host", "weir-plugins"]),
-    ("Publisher", &["weir-device", "weir-host"]),
     ("Val", &["weir-api", "weir-rules"]),
 ];
 

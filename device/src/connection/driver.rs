@@ -1,8 +1,8 @@
 //! The connection task: polls a protocol's event loop and turns what flows through it into
-//! the shared counters, latencies, forwarded messages and link events the [`Publisher`]
+//! the shared counters, latencies, forwarded messages and link events the [`Connection`]
 //! reads; reconnects with a capped backoff.
 //!
-//! [`Publisher`]: super::Publisher
+//! [`Connection`]: super::Connection
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;

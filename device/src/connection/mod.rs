@@ -1,7 +1,7 @@
 //! One MQTT connection that publishes and counts what the broker acknowledged.
 //!
 //! rumqttc splits a connection into a client handle and an event loop that must be polled;
-//! [`Publisher`] owns a task that polls it and turns its events into counters (published,
+//! [`Connection`] owns a task that polls it and turns its events into counters (published,
 //! acknowledged, rejected), optional publish-to-ack latencies, and forwarded incoming messages.
 //! Every mode builds on the same two questions: "did everything I sent get a PUBACK?" and
 //! "how long did it take?".
@@ -84,7 +84,7 @@ enum Client {
 }
 
 /// An open connection; see the module docs.
-pub struct Publisher {
+pub struct Connection {
     client: Client,
     shared: Arc<Shared>,
     driver: JoinHandle<()>,
@@ -92,7 +92,7 @@ pub struct Publisher {
     incoming: Option<mpsc::Receiver<Received>>,
 }
 
-impl Publisher {
+impl Connection {
     /// Connects and waits for the broker's CONNACK, so a wrong host, port, certificate or
     /// password fails here with a [`ConnectError`] rather than later as a silent stall.
     pub async fn connect(opts: &ConnectionOptions) -> Result<Self, ConnectError> {
@@ -276,7 +276,7 @@ impl Publisher {
     /// Sends DISCONNECT and stops the connection. Returns the latency histogram if tracked.
     pub async fn close(self) -> Option<Histogram<u64>> {
         let shared = self.shared.clone();
-        let Publisher { client, driver, .. } = self;
+        let Connection { client, driver, .. } = self;
         let abort = driver.abort_handle();
         if !shared.connected.load(Ordering::SeqCst) {
             // No link to say goodbye on; what is unacknowledged is already counted as such.

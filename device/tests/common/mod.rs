@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
-use weir_device::connection::{BrokerUrl, ConnectionOptions, Publisher, Qos, Received};
+use weir_device::connection::{BrokerUrl, Connection, ConnectionOptions, Qos, Received};
 
 /// The seed CSV, where it lives relative to this crate both in scratch and in the project.
 pub fn seed_csv() -> PathBuf {
@@ -101,14 +101,14 @@ fn wait_listening(port: u16) {
 
 /// A connected subscriber whose SUBACK has arrived.
 pub struct Subscriber {
-    pub conn: Publisher,
+    pub conn: Connection,
     rx: tokio::sync::mpsc::Receiver<Received>,
 }
 
 pub async fn subscribe(url: &str, client_id: &str, filter: &str) -> Subscriber {
     let mut o = ConnectionOptions::new(BrokerUrl::parse(url).expect("url"), client_id);
     o.clean_session = true;
-    let mut conn = Publisher::connect(&o).await.expect("subscriber connects");
+    let mut conn = Connection::connect(&o).await.expect("subscriber connects");
     // Take the receiver first: messages that arrive before it is taken are dropped.
     let rx = conn.take_incoming().expect("incoming");
     conn.subscribe(filter, Qos::AtLeastOnce, Duration::from_secs(10))

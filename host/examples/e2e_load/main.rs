@@ -50,7 +50,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::NaiveDateTime;
 use serde_json::json;
-use weir_device::connection::{BrokerUrl, ConnectionOptions, Publisher, Qos};
+use weir_device::connection::{BrokerUrl, Connection, ConnectionOptions, Qos};
 use weir_device::csv_source::{read_all, OnBadRow};
 use weir_device::load::{embedded_send_time_us, run, LoadOptions, LoadPayload, LoadReport};
 use weir_device::payload::SpeedingRow;

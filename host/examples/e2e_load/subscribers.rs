@@ -5,7 +5,7 @@ use super::*;
 /// Who receives mosquitto's forwarded messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SubKind {
-    /// The load tool's client (rumqttc, `weir_device::connection::Publisher`), on a thread
+    /// The load tool's client (rumqttc, `weir_device::connection::Connection`), on a thread
     /// and runtime of its own like Weir's shard readers.
     Rumqttc,
     /// mosquitto's own C client, `mosquitto_sub -F '%U %p'`: its receive time and the payload.
@@ -39,7 +39,7 @@ pub(super) fn start_rumqttc_sub(
                 .map_err(|e| e.to_string())?;
             srt.block_on(async {
                 let setup = async {
-                    let mut sub = Publisher::connect(&c).await.map_err(|e| e.to_string())?;
+                    let mut sub = Connection::connect(&c).await.map_err(|e| e.to_string())?;
                     let rx = sub
                         .take_incoming()
                         .ok_or("incoming channel already taken")?;
@@ -147,7 +147,7 @@ pub(super) fn start_mosquitto_sub(
     };
     // Probe until mosquitto_sub shows it is subscribed.
     let live = rt.block_on(async {
-        let probe = Publisher::connect(&ConnectionOptions::new(
+        let probe = Connection::connect(&ConnectionOptions::new(
             broker,
             format!("{client_id}-probe"),
         ))
