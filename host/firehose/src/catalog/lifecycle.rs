@@ -113,8 +113,18 @@ impl Firehose {
     /// destination takes these stages (`DeliveryDestination::check_stages`). Parses the
     /// partition query into its keys.
     pub(super) fn check_spec(&self, spec: &mut DeliveryStreamSpec) -> Result<()> {
-        let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
         spec.destination.validate(&self.inner.config.egress)?;
+        self.check_processing(spec)?;
+        check_partitioning(spec)?;
+        self.check_conversion(spec)?;
+        check_keys(spec)?;
+        spec.destination.check_stages(spec)
+    }
+
+    /// The transformation's `LambdaArn` must name a transformer plugin this host has loaded:
+    /// refused at creation rather than failing every record at delivery.
+    fn check_processing(&self, spec: &DeliveryStreamSpec) -> Result<()> {
+        let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
         if let Some(p) = &spec.processing {
             let function = crate::process::function_name(&p.lambda_arn).unwrap_or_default();
             match &self.inner.config.processor.0 {
@@ -133,43 +143,13 @@ impl Firehose {
                 Some(_) => {}
             }
         }
-        let prefix_keys: Vec<String> = spec
-            .destination
-            .s3()
-            .prefixes()?
-            .data
-            .partition_keys()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        match &mut spec.partitioning {
-            Some(p) => {
-                p.keys = crate::partition::parse_query(&p.query)?;
-                if prefix_keys.is_empty() {
-                    return invalid(
-                        "With dynamic partitioning enabled the Prefix must use at least one !{partitionKeyFromQuery:NAME}.".into(),
-                    );
-                }
-                if spec.destination.s3().error_output_prefix.is_none() {
-                    return invalid(
-                        "With dynamic partitioning enabled an ErrorOutputPrefix is required.".into(),
-                    );
-                }
-                for k in &prefix_keys {
-                    if !p.keys.iter().any(|(n, _)| n == k) {
-                        return invalid(format!(
-                            "The Prefix uses !{{partitionKeyFromQuery:{k}}}, which the MetadataExtractionQuery does not define."
-                        ));
-                    }
-                }
-            }
-            None if !prefix_keys.is_empty() => {
-                return invalid(
-                    "The Prefix uses !{partitionKeyFromQuery:...}, which needs DynamicPartitioningConfiguration enabled.".into(),
-                )
-            }
-            None => {}
-        }
+        Ok(())
+    }
+
+    /// The conversion's table must be declared in the config (`[[firehose.tables]]`) with
+    /// columns the Parquet writer takes, and its compression be one it writes.
+    fn check_conversion(&self, spec: &DeliveryStreamSpec) -> Result<()> {
+        let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
         if let Some(c) = &spec.conversion {
             let table = format!("{}.{}", c.database, c.table);
             let Some(columns) = self.inner.config.schemas.get(&table) else {
@@ -180,8 +160,7 @@ impl Firehose {
             crate::parquet::compression_of(&c.compression)
                 .map_err(|e| FirehoseError::InvalidArgument(e.to_string()))?;
         }
-        check_keys(spec)?;
-        spec.destination.check_stages(spec)
+        Ok(())
     }
 
     /// DescribeDeliveryStream.
@@ -310,4 +289,49 @@ pub(super) fn check_key(key_type: &str, key_arn: Option<&str>) -> Result<()> {
             "1 validation error detected: Value '{other}' at 'deliveryStreamEncryptionConfigurationInput.keyType' failed to satisfy constraint: Member must satisfy enum value set: [AWS_OWNED_CMK, CUSTOMER_MANAGED_CMK]"
         ))),
     }
+}
+
+/// Dynamic partitioning and the prefix must agree, as AWS requires: with it enabled the
+/// prefix uses a partition key, only keys the query defines, and there is an error output
+/// prefix; without it the prefix uses none. Parses the query into `keys`.
+fn check_partitioning(spec: &mut DeliveryStreamSpec) -> Result<()> {
+    let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
+    let prefix_keys: Vec<String> = spec
+        .destination
+        .s3()
+        .prefixes()?
+        .data
+        .partition_keys()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    match &mut spec.partitioning {
+        Some(p) => {
+            p.keys = crate::partition::parse_query(&p.query)?;
+            if prefix_keys.is_empty() {
+                return invalid(
+                    "With dynamic partitioning enabled the Prefix must use at least one !{partitionKeyFromQuery:NAME}.".into(),
+                );
+            }
+            if spec.destination.s3().error_output_prefix.is_none() {
+                return invalid(
+                    "With dynamic partitioning enabled an ErrorOutputPrefix is required.".into(),
+                );
+            }
+            for k in &prefix_keys {
+                if !p.keys.iter().any(|(n, _)| n == k) {
+                    return invalid(format!(
+                        "The Prefix uses !{{partitionKeyFromQuery:{k}}}, which the MetadataExtractionQuery does not define."
+                    ));
+                }
+            }
+        }
+        None if !prefix_keys.is_empty() => {
+            return invalid(
+                "The Prefix uses !{partitionKeyFromQuery:...}, which needs DynamicPartitioningConfiguration enabled.".into(),
+            )
+        }
+        None => {}
+    }
+    Ok(())
 }
