@@ -40,7 +40,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     ("LookupTables", &["weir-plugins", "weir-rules"]),
     ("Message", &["weir-host", "weir-rules"]),
     ("Outcome", &["weir-host", "weir-plugins"]),
-    ("Val", &["weir-api", "weir-rules"]),
 ];
 
 /// Folders (relative to the workspace root) whose crates are checked.

@@ -11,9 +11,10 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
-/// A decoded request or response value.
+/// A decoded request or response value: the tree every action reads and writes, private to
+/// this crate (weir-rules's `Val` is a different thing, an IoT SQL value).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Val {
+pub(crate) enum Val {
     Null,
     Bool(bool),
     Int(i128),
