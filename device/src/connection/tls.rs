@@ -40,18 +40,57 @@ pub fn tls_config(
     key: Option<&Path>,
     port: u16,
 ) -> Result<rustls::ClientConfig, ConnectError> {
-    let cred = |what: &'static str, path: &Path, reason: String| ConnectError::Credentials {
-        what,
-        path: path.display().to_string(),
-        reason,
+    let roots = root_store(ca)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectError::Protocol {
+            endpoint: String::new(),
+            reason: format!("TLS setup: {e}"),
+        })?
+        .with_root_certificates(roots);
+    let mut config = match (cert, key) {
+        (Some(cert), Some(key)) => {
+            let chain =
+                read_certs(cert).map_err(|r| credentials_error("certificate file", cert, r))?;
+            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                credentials_error("key file", key, format!("no usable private key: {e}"))
+            })?;
+            builder.with_client_auth_cert(chain, key_der).map_err(|e| {
+                credentials_error(
+                    "certificate file",
+                    cert,
+                    format!("does not go with the key: {e}"),
+                )
+            })?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        (Some(p), None) | (None, Some(p)) => {
+            return Err(credentials_error(
+                "client credentials",
+                p,
+                "--cert and --key must be given together".into(),
+            ))
+        }
     };
+    if port == 443 {
+        // AWS IoT serves MQTT on 443 only to clients that ask for this ALPN protocol.
+        config.alpn_protocols = vec![b"x-amzn-mqtt-ca".to_vec()];
+    }
+    Ok(config)
+}
+
+/// The certificates a broker's chain must lead to: those of the `--ca` file, or else the
+/// system's (unusable ones skipped, as browsers do); none at all is an error, since no
+/// broker could then be trusted.
+fn root_store(ca: Option<&Path>) -> Result<rustls::RootCertStore, ConnectError> {
     let mut roots = rustls::RootCertStore::empty();
     match ca {
         Some(path) => {
-            let certs = read_certs(path).map_err(|r| cred("CA file", path, r))?;
+            let certs = read_certs(path).map_err(|r| credentials_error("CA file", path, r))?;
             for c in certs {
                 roots.add(c).map_err(|e| {
-                    cred("CA file", path, format!("not a usable CA certificate: {e}"))
+                    credentials_error("CA file", path, format!("not a usable CA certificate: {e}"))
                 })?;
             }
         }
@@ -70,41 +109,16 @@ pub fn tls_config(
             }
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConnectError::Protocol {
-            endpoint: String::new(),
-            reason: format!("TLS setup: {e}"),
-        })?
-        .with_root_certificates(roots);
-    let mut config = match (cert, key) {
-        (Some(cert), Some(key)) => {
-            let chain = read_certs(cert).map_err(|r| cred("certificate file", cert, r))?;
-            let key_der = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| cred("key file", key, format!("no usable private key: {e}")))?;
-            builder.with_client_auth_cert(chain, key_der).map_err(|e| {
-                cred(
-                    "certificate file",
-                    cert,
-                    format!("does not go with the key: {e}"),
-                )
-            })?
-        }
-        (None, None) => builder.with_no_client_auth(),
-        (Some(p), None) | (None, Some(p)) => {
-            return Err(cred(
-                "client credentials",
-                p,
-                "--cert and --key must be given together".into(),
-            ))
-        }
-    };
-    if port == 443 {
-        // AWS IoT serves MQTT on 443 only to clients that ask for this ALPN protocol.
-        config.alpn_protocols = vec![b"x-amzn-mqtt-ca".to_vec()];
+    Ok(roots)
+}
+
+/// A credential file that cannot be used, named with its role and path.
+fn credentials_error(what: &'static str, path: &Path, reason: String) -> ConnectError {
+    ConnectError::Credentials {
+        what,
+        path: path.display().to_string(),
+        reason,
     }
-    Ok(config)
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
