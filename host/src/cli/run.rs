@@ -20,13 +20,7 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
         host.watch_config()
             .context("watching the configuration file")?;
     }
-    let mqtt = match host.broker() {
-        Broker::Embedded(b) => match &b.listen_v5 {
-            Some(v5) => format!("mqtt://{} (MQTT 3.1.1), mqtt://{v5} (MQTT 5)", b.listen),
-            None => format!("mqtt://{}", b.listen),
-        },
-        Broker::External(b) => format!("{} (shared group {})", b.url, b.share_group),
-    };
+    let mqtt = mqtt_addresses(host.broker());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -42,30 +36,7 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
     std::io::stdout().flush()?;
 
     let (dead_tx, dead_rx) = tokio::sync::oneshot::channel::<String>();
-    let watched = std::sync::Arc::downgrade(&host);
-    std::thread::Builder::new()
-        .name("weir-broker-watch".into())
-        .spawn(move || {
-            let mut failures = 0;
-            loop {
-                std::thread::sleep(std::time::Duration::from_secs(2));
-                let Some(host) = watched.upgrade() else {
-                    return;
-                };
-                match host.probe() {
-                    Ok(()) => failures = 0,
-                    Err(e) => {
-                        failures += 1;
-                        tracing::error!(error = %e, failures, "the host is unhealthy");
-                        if failures >= 3 {
-                            let _ = dead_tx.send(e);
-                            return;
-                        }
-                    }
-                }
-            }
-        })
-        .context("starting the broker watchdog")?;
+    watch_health(&host, dead_tx).context("starting the broker watchdog")?;
     let stop: Result<&str, String> = rt.block_on(async {
         tokio::select! {
             _ = int.recv() => Ok("SIGINT"),
@@ -87,4 +58,48 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{}", weir_support::error_chain(&e)))?;
     println!("stopped");
     Ok(code)
+}
+
+/// The MQTT side as the `ready` line names it: the embedded broker's listeners, or the
+/// external broker and the shared-subscription group this host reads through.
+fn mqtt_addresses(broker: &Broker) -> String {
+    match broker {
+        Broker::Embedded(b) => match &b.listen_v5 {
+            Some(v5) => format!("mqtt://{} (MQTT 3.1.1), mqtt://{v5} (MQTT 5)", b.listen),
+            None => format!("mqtt://{}", b.listen),
+        },
+        Broker::External(b) => format!("{} (shared group {})", b.url, b.share_group),
+    }
+}
+
+/// Probes the host every 2 s on its own thread; after three failures in a row it reports
+/// the last one on `dead`, so `run` stops the host and exits 1 (a supervisor then restarts
+/// it). Holds the host weakly: the thread ends once the host is gone.
+fn watch_health(
+    host: &std::sync::Arc<Host>,
+    dead: tokio::sync::oneshot::Sender<String>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let watched = std::sync::Arc::downgrade(host);
+    std::thread::Builder::new()
+        .name("weir-broker-watch".into())
+        .spawn(move || {
+            let mut failures = 0;
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                let Some(host) = watched.upgrade() else {
+                    return;
+                };
+                match host.probe() {
+                    Ok(()) => failures = 0,
+                    Err(e) => {
+                        failures += 1;
+                        tracing::error!(error = %e, failures, "the host is unhealthy");
+                        if failures >= 3 {
+                            let _ = dead.send(e);
+                            return;
+                        }
+                    }
+                }
+            }
+        })
 }
