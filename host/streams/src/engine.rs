@@ -29,7 +29,7 @@ use weir_support::{lock, read, write};
 
 pub use consumers::MAX_CONSUMERS_PER_STREAM;
 pub use settings::{
-    AccountSettings, Commitment, Limits, MAX_RECORD_KIB, ON_DEMAND_STREAM_LIMIT,
+    AccountLimits, AccountSettings, Commitment, MAX_RECORD_KIB, ON_DEMAND_STREAM_LIMIT,
     SHARD_LEVEL_METRICS,
 };
 

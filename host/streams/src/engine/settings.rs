@@ -50,7 +50,7 @@ const COMMITMENT_MIN_MS: i64 = 24 * 3_600_000;
 
 /// The answer of DescribeLimits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct AccountLimits {
     pub shard_limit: u32,
     pub open_shard_count: u32,
     pub on_demand_stream_count: u32,
@@ -230,7 +230,7 @@ impl Streams {
     }
 
     /// DescribeLimits: the host's shard quota and what is in use.
-    pub fn limits(&self) -> Limits {
+    pub fn limits(&self) -> AccountLimits {
         let reg = read(&self.inner.registry);
         let mut open = 0u32;
         let mut on_demand = 0u32;
@@ -241,7 +241,7 @@ impl Streams {
                 on_demand += 1;
             }
         }
-        Limits {
+        AccountLimits {
             shard_limit: self.inner.config.max_total_shards,
             open_shard_count: open,
             on_demand_stream_count: on_demand,
