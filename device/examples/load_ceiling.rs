@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use weir_device::connection::Qos;
-use weir_device::load::{self, LoadOptions, LoadPayload};
+use weir_device::load::{self, LoadOptions, LoadPayload, LoadReport};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -46,41 +46,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 drain_timeout: Duration::from_secs(30),
             };
             let report = runtime.block_on(load::run(&opts))?;
-            let p = report.publish_to_ack.unwrap_or_default();
-            let ms = |us: u64| format!("{:.2}ms", us as f64 / 1000.0);
-            println!(
-                "{:>5} {:>4} {:>12.0} {:>12} {:>10} {:>10} {:>10} {:>10}",
-                connections,
-                report.qos,
-                report.sent_per_sec,
-                report
-                    .acked_per_sec
-                    .map_or("-".into(), |r| format!("{r:.0}")),
-                if report.qos == 1 {
-                    ms(p.p50_us)
-                } else {
-                    "-".into()
-                },
-                if report.qos == 1 {
-                    ms(p.p90_us)
-                } else {
-                    "-".into()
-                },
-                if report.qos == 1 {
-                    ms(p.p99_us)
-                } else {
-                    "-".into()
-                },
-                if report.qos == 1 {
-                    ms(p.max_us)
-                } else {
-                    "-".into()
-                },
-            );
-            if report.failed > 0 {
-                println!("      ({} failed)", report.failed);
-            }
+            print_row(connections, &report);
         }
     }
     Ok(())
+}
+
+/// One row of the table. Latencies exist only for QoS 1 (publish to PUBACK); a QoS 0 row
+/// shows `-` there rather than zeros that would read as measured.
+fn print_row(connections: usize, report: &LoadReport) {
+    let p = report.publish_to_ack.unwrap_or_default();
+    let ms = |us: u64| {
+        if report.qos == 1 {
+            format!("{:.2}ms", us as f64 / 1000.0)
+        } else {
+            "-".into()
+        }
+    };
+    println!(
+        "{:>5} {:>4} {:>12.0} {:>12} {:>10} {:>10} {:>10} {:>10}",
+        connections,
+        report.qos,
+        report.sent_per_sec,
+        report
+            .acked_per_sec
+            .map_or("-".into(), |r| format!("{r:.0}")),
+        ms(p.p50_us),
+        ms(p.p90_us),
+        ms(p.p99_us),
+        ms(p.max_us),
+    );
+    if report.failed > 0 {
+        println!("      ({} failed)", report.failed);
+    }
 }
