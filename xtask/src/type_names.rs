@@ -36,7 +36,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     // Different meanings under one name: to rename.
     ("Emitter", &["weir-host", "weir-sdk"]),
     ("Host", &["weir-host", "weir-sdk"]),
-    ("LookupTables", &["weir-plugins", "weir-rules"]),
     ("Message", &["weir-host", "weir-rules"]),
     ("Outcome", &["weir-host", "weir-plugins"]),
 ];

@@ -22,7 +22,7 @@ use super::value::{
 ///
 /// Passed in the evaluation context as a trait object so this module stays
 /// free of IO: the host loads CSV tables however it likes.
-pub trait LookupTables {
+pub trait RowLookup {
     /// The row of `table` whose column `key_column` equals `key`, as an object
     /// of column name to value; `Ok(None)` when no row matches.
     fn lookup(
@@ -33,7 +33,7 @@ pub trait LookupTables {
     ) -> Result<Option<Map<String, Value>>, LookupError>;
 }
 
-/// A lookup table failure, reported by the host's [`LookupTables`].
+/// A lookup table failure, reported by the host's [`RowLookup`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LookupError {
@@ -103,7 +103,7 @@ pub struct EvalContext<'a> {
     /// The payload parsed as JSON; `None` for binary payloads.
     pub json: Option<&'a Value>,
     /// Lookup tables for `get_dynamodb`, if the host has any.
-    pub lookup: Option<&'a dyn LookupTables>,
+    pub lookup: Option<&'a dyn RowLookup>,
 }
 
 impl<'a> EvalContext<'a> {

@@ -8,7 +8,7 @@
 //!
 //! Invariant: this crate is pure. No IO, no threads, no async, no clock (the receive time
 //! comes in [`EvalContext::timestamp_ms`]); lookup tables come in as a trait object
-//! ([`LookupTables`]). Only `rand()` and `newuuid()` read randomness. Cargo.toml keeps it so:
+//! ([`RowLookup`]). Only `rand()` and `newuuid()` read randomness. Cargo.toml keeps it so:
 //! chrono is built without `clock`, and `cargo xtask deps` fails if an async runtime, HTTP or
 //! MQTT crate enters its dependencies.
 //!
@@ -47,7 +47,7 @@ use serde_json::Value;
 pub use diagnostic::Diagnostic;
 pub use error_payload::{ActionFailure, ErrorActionPayload};
 pub use eval::{
-    parse_payload, EvalContext, EvalError, LookupError, LookupTables, Message, RuleOutput,
+    parse_payload, EvalContext, EvalError, LookupError, Message, RowLookup, RuleOutput,
 };
 pub use template::{Template, TemplateError};
 pub use topic::{filter_matches, validate_filter, RuleIndex, TopicFilterError};

@@ -185,7 +185,7 @@ fn fuzz_corpus_replay() {
 
 struct Drivers;
 
-impl super::LookupTables for Drivers {
+impl super::RowLookup for Drivers {
     fn lookup(
         &self,
         table: &str,

@@ -624,7 +624,7 @@ impl Plan {
 /// `get_dynamodb` over the host's lookup tables.
 struct TableLookup<'a>(&'a weir_plugins::tables::LookupTables);
 
-impl weir_rules::LookupTables for TableLookup<'_> {
+impl weir_rules::RowLookup for TableLookup<'_> {
     fn lookup(
         &self,
         table: &str,
