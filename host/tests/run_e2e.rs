@@ -310,9 +310,32 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
     // Republished alerts and both error payloads arrive at mosquitto_sub.
     // `republish` has no transformer, so the unknown plate is republished too.
     let lines = sub.take(7);
+    let (alerts, errors) = split_alerts_and_errors(&lines);
+    let want: BTreeSet<String> = plates.iter().cloned().chain([fourth.clone()]).collect();
+    let mut republished = want.clone();
+    republished.insert(unknown.to_owned());
+    assert_eq!(alerts, republished, "{lines:?}");
+    check_mqtt_error_payloads(&errors);
+
+    let (status, rest) = weir.terminate();
+    assert!(status.success(), "weir run exited with {status}");
+    assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
+
+    // Everything acknowledged is on disk.
+    let data = tmp.path().join("data");
+    check_streams(&data, &want);
+    check_sms_outbox(&data, &want);
+    check_table(&data, &plates, unknown, &messages);
+    check_archive(&data, started, &messages, fourth_payload.into_bytes());
+    check_error_action_objects(&data, unknown);
+}
+
+/// The republished alerts' plates and the error payloads (by topic) among the lines
+/// `mosquitto_sub -v` printed.
+fn split_alerts_and_errors(lines: &[String]) -> (BTreeSet<String>, BTreeMap<String, Value>) {
     let mut alerts = BTreeSet::new();
     let mut errors = BTreeMap::new();
-    for l in &lines {
+    for l in lines {
         // `-v` prints TOPIC PAYLOAD; topics may hold spaces ("826 YBL"), payloads are JSON.
         let (topic, body) = l
             .find(" {")
@@ -325,10 +348,12 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
             errors.insert(topic.to_owned(), v);
         }
     }
-    let want: BTreeSet<String> = plates.iter().cloned().chain([fourth.clone()]).collect();
-    let mut republished = want.clone();
-    republished.insert(unknown.to_owned());
-    assert_eq!(alerts, republished, "{lines:?}");
+    (alerts, errors)
+}
+
+/// The error payloads that went over MQTT: the hostile plugin's panic (with the original
+/// payload) and the key template that did not render.
+fn check_mqtt_error_payloads(errors: &BTreeMap<String, Value>) {
     let panic = &errors["errors/b"];
     assert_eq!(panic["ruleName"], "hostile");
     assert_eq!(panic["topic"], "hostile/b");
@@ -349,16 +374,14 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
         .as_str()
         .unwrap_or_default();
     assert!(reason.contains("${device}"), "{reason}");
+}
 
-    let (status, rest) = weir.terminate();
-    assert!(status.success(), "weir run exited with {status}");
-    assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
-
-    // Everything acknowledged is on disk.
-    let data = tmp.path().join("data");
+/// Each speeding record in the `alerts` stream exactly once, enriched; only `fine` passed
+/// the hostile filter into `passed`.
+fn check_streams(data: &Path, want: &BTreeSet<String>) {
     let alerts_stream = read_stream(&data.join("streams"), "alerts");
     let keys: BTreeSet<String> = alerts_stream.iter().map(|(k, _)| k.clone()).collect();
-    assert_eq!(keys, want);
+    assert_eq!(&keys, want);
     assert_eq!(alerts_stream.len(), 4, "each speeding record exactly once");
     for (plate, v) in &alerts_stream {
         assert_eq!(v["licensePlate"], plate.as_str());
@@ -374,14 +397,17 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
         "only `fine` passes the hostile filter: {passed:?}"
     );
     assert_eq!(passed[0].0, "hostile/a");
+}
 
+/// One SMS per speeding plate in the emitter's outbox.
+fn check_sms_outbox(data: &Path, want: &BTreeSet<String>) {
     let sms = std::fs::read_to_string(data.join("sms.jsonl")).expect("sms outbox");
     let texts: Vec<Value> = sms
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
     assert_eq!(texts.len(), 4, "{sms}");
-    for plate in &want {
+    for plate in want {
         assert!(
             texts.iter().any(|t| t["message"]
                 .as_str()
@@ -390,9 +416,12 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
             "no SMS for {plate}: {sms}"
         );
     }
+}
 
+/// Every speeding message's raw record in the `cars` table, the unknown plate included (no
+/// transformer there).
+fn check_table(data: &Path, plates: &[String], unknown: &str, messages: &[(String, Vec<u8>)]) {
     let table = KvTable::open(data.join("tables"), "cars").expect("table");
-    // Every speeding message's raw record, the unknown plate included (no transformer there).
     assert_eq!(table.len(), 5);
     assert_eq!(
         table.get(unknown).expect("read").expect("row"),
@@ -402,8 +431,15 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
         let row = table.get(plate).expect("read").expect("row");
         assert_eq!(row, messages[i].1, "the raw record under {plate}");
     }
+}
 
-    // Archive: every trafficdata message, byte for byte, under YYYY/MM/DD/HH/.
+/// The archive: every trafficdata message, byte for byte, under the hour's YYYY/MM/DD/HH/.
+fn check_archive(
+    data: &Path,
+    started: chrono::DateTime<chrono::Utc>,
+    messages: &[(String, Vec<u8>)],
+    fourth_payload: Vec<u8>,
+) {
     let archive = files(&data.join("archive"));
     let ended = chrono::Utc::now();
     let hours: BTreeSet<String> = [started, ended]
@@ -427,13 +463,16 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
         .iter()
         .filter(|(t, _)| t == "rtr/iot/trafficdata")
         .map(|(_, p)| p.clone())
-        .chain([fourth_payload.into_bytes()])
+        .chain([fourth_payload])
         .collect();
     expected.sort();
     archived.sort();
     assert_eq!(archived, expected);
+}
 
-    // The error action: the unknown plate, with the plugin's reason, under speeding/.
+/// The error action: the unknown plate, with the plugin's reason, under speeding/, once for
+/// each of the two actions that ran owner-enrich on it (kinesis and the emitter).
+fn check_error_action_objects(data: &Path, unknown: &str) {
     let errors = files(&data.join("errors"));
     let docs: Vec<Value> = errors
         .iter()
