@@ -34,7 +34,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     ("PluginSpec", &["weir-config", "weir-plugins"]),
     ("Grant", &["weir-config", "weir-plugins"]),
     // Different meanings under one name: to rename.
-    ("Emitter", &["weir-host", "weir-sdk"]),
     ("Host", &["weir-host", "weir-sdk"]),
     ("Message", &["weir-host", "weir-rules"]),
     ("Outcome", &["weir-host", "weir-plugins"]),

@@ -17,7 +17,7 @@ use super::ack::AckToken;
 use super::metrics::{Metrics, RuleMetrics};
 use super::pipeline::{route_failure, ErrorRoute, Pipeline, PipelineSpec, SpoolSpec};
 use super::resources::Resources;
-use super::sinks::{Emitter, FolderStream, KinesisLocal, Republish, Sink, TableSink};
+use super::sinks::{EmitterSink, FolderStream, KinesisLocal, Republish, Sink, TableSink};
 use super::spool::ActionIdentity;
 use super::work::{Meta, Origin, WorkItem};
 use weir_config::{ActionConfig, ActionKind, Config, RuleConfig};
@@ -386,7 +386,7 @@ impl Plan {
             ActionKind::Firehose(f) => self.implicit_delivery_stream(rule, id, f, label)?,
             ActionKind::Republish(r) => Box::new(Republish::new(res.clone(), r.qos)),
             ActionKind::Table(t) => Box::new(TableSink::new(res, &t.table).map_err(dest_err)?),
-            ActionKind::Plugin(p) => Box::new(Emitter::new(
+            ActionKind::Plugin(p) => Box::new(EmitterSink::new(
                 self.slot(rule, &p.emitter, weir_plugins::PluginKind::Emitter)?,
                 res.clone(),
             )),

@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use weir_table::KvTable;
 use weir_firehose::{FirehoseError, ImplicitStream, ProcessingFailure, RecordPutOutcome};
 use weir_plugins::{OutboxRequest, PluginSlot, Record};
 use weir_streams::Streams;
 use weir_support::error_chain;
+use weir_table::KvTable;
 
 use super::ingress::PublishError;
 use super::kinesis_put::put_records;
@@ -382,15 +382,15 @@ impl Sink for Republish {
 }
 
 /// `plugin`: an emitter plugin (the seed's Lambda), whose outbox requests the host performs.
-pub struct Emitter {
+pub struct EmitterSink {
     slot: Arc<PluginSlot>,
     resources: Arc<Resources>,
 }
 
-impl Emitter {
+impl EmitterSink {
     /// A sink calling `slot`.
     pub fn new(slot: Arc<PluginSlot>, resources: Arc<Resources>) -> Self {
-        Emitter { slot, resources }
+        EmitterSink { slot, resources }
     }
 
     fn perform(&self, req: &OutboxRequest) -> Result<(), OutboxError> {
@@ -446,7 +446,7 @@ impl Emitter {
     }
 }
 
-impl Sink for Emitter {
+impl Sink for EmitterSink {
     fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
         let outcome = match self.slot.emit(records) {
             Ok(o) => o,
