@@ -7,12 +7,13 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 use common::{files, free_port, publish_all, read_stream, Weir};
 use serde_json::Value;
-use weir_table::KvTable;
 use weir_device::csv_source::{read_all, OnBadRow};
 use weir_device::payload::{seed_payload, SpeedingRow};
+use weir_table::KvTable;
 
 /// Rows of a CSV file as column -> value maps.
 fn csv_rows(path: &std::path::Path) -> Vec<HashMap<String, String>> {
@@ -37,9 +38,34 @@ fn csv_rows(path: &std::path::Path) -> Vec<HashMap<String, String>> {
 
 #[test]
 fn the_speeding_scenario_on_the_shipped_configuration() {
-    let example = common::repo().join("examples/speeding");
     let tmp = tempfile::tempdir().expect("tempdir");
     let (mqtt, mqtt5) = (free_port(), free_port());
+    let (cfg, data_dir) = shipped_config(tmp.path(), mqtt, mqtt5);
+    let expected = Expected::from_csv(&data_dir);
+    let strangers = ["UNKNOWN-1", "UNKNOWN-2"];
+    let (messages, payload_of) = device_messages(&data_dir, &strangers);
+
+    let started = chrono::Utc::now();
+    let weir = Weir::start(&cfg);
+    publish_all(mqtt, &messages);
+    let matched = expected.speeding.len() as u64 + 2;
+    wait_for_deliveries(&weir, matched);
+    let (status, _) = weir.terminate();
+    assert!(status.success(), "weir run exited with {status}");
+    let ended = chrono::Utc::now();
+    let data = tmp.path().join("weir-data");
+
+    check_sms(&data, &expected);
+    check_stream(&data, &expected);
+    check_table(&data, &expected, &strangers, matched, &payload_of);
+    check_archive(&data, [started, ended], &messages);
+    check_error_action(&data, &strangers);
+}
+
+/// The shipped configuration with free ports and the built plugins, and the seed's CSV
+/// files beside it; (config path, data folder).
+fn shipped_config(dir: &Path, mqtt: u16, mqtt5: u16) -> (PathBuf, PathBuf) {
+    let example = common::repo().join("examples/speeding");
     let text = std::fs::read_to_string(example.join("weir.toml"))
         .expect("shipped config")
         .replace(
@@ -49,40 +75,66 @@ fn the_speeding_scenario_on_the_shipped_configuration() {
         .replace("127.0.0.1:1883", &format!("127.0.0.1:{mqtt}"))
         .replace("127.0.0.1:1884", &format!("127.0.0.1:{mqtt5}"))
         .replace("127.0.0.1:4567", "127.0.0.1:0");
-    let cfg = tmp.path().join("weir.toml");
+    let cfg = dir.join("weir.toml");
     std::fs::write(&cfg, text).expect("write config");
-    let data_dir = tmp.path().join("data");
+    let data_dir = dir.join("data");
     std::fs::create_dir_all(&data_dir).expect("mkdir");
     for f in ["speeding_data.csv", "driver_data.csv"] {
         std::fs::copy(example.join("data").join(f), data_dir.join(f)).expect("copy data");
     }
+    (cfg, data_dir)
+}
 
-    // Independent expectations, from the CSV files alone.
-    let drivers: HashMap<String, HashMap<String, String>> =
-        csv_rows(&data_dir.join("driver_data.csv"))
-            .into_iter()
-            .map(|r| (r["licensePlate"].clone(), r))
+/// What the run must produce, computed from the two CSV files alone.
+struct Expected {
+    drivers: HashMap<String, HashMap<String, String>>,
+    /// Plates driven over 75.
+    speeding: BTreeSet<String>,
+    /// Speeding plates whose owner is known: one alert each.
+    alerted: BTreeSet<String>,
+}
+
+impl Expected {
+    fn from_csv(data_dir: &Path) -> Expected {
+        let drivers: HashMap<String, HashMap<String, String>> =
+            csv_rows(&data_dir.join("driver_data.csv"))
+                .into_iter()
+                .map(|r| (r["licensePlate"].clone(), r))
+                .collect();
+        let traffic = csv_rows(&data_dir.join("speeding_data.csv"));
+        let speeding: BTreeSet<String> = traffic
+            .iter()
+            .filter(|r| r["speed"].parse::<f64>().is_ok_and(|s| s > 75.0))
+            .map(|r| r["licensePlate"].clone())
             .collect();
-    let traffic = csv_rows(&data_dir.join("speeding_data.csv"));
-    let speeding: BTreeSet<String> = traffic
-        .iter()
-        .filter(|r| r["speed"].parse::<f64>().is_ok_and(|s| s > 75.0))
-        .map(|r| r["licensePlate"].clone())
-        .collect();
-    let alerted_expected: BTreeSet<String> = speeding
-        .iter()
-        .filter(|p| drivers.contains_key(*p))
-        .cloned()
-        .collect();
-    assert_eq!(alerted_expected.len(), 693, "the seed data as shipped");
+        let alerted: BTreeSet<String> = speeding
+            .iter()
+            .filter(|p| drivers.contains_key(*p))
+            .cloned()
+            .collect();
+        assert_eq!(alerted.len(), 693, "the seed data as shipped");
+        Expected {
+            drivers,
+            speeding,
+            alerted,
+        }
+    }
+}
 
-    // What the device sends: the seed's payload shape, every value a string.
+/// A topic and a payload, as published.
+type Message = (String, Vec<u8>);
+
+/// The messages the device sends for every CSV row plus two speeding strangers (seed payload
+/// shape, every value a string), and each plate's payload.
+fn device_messages(
+    data_dir: &Path,
+    strangers: &[&str],
+) -> (Vec<Message>, HashMap<String, Vec<u8>>) {
     let mut rows = read_all(&data_dir.join("speeding_data.csv"), OnBadRow::Stop, |_| {})
         .expect("device reads the CSV");
-    let strangers = ["UNKNOWN-1", "UNKNOWN-2"];
     for plate in strangers {
         rows.push(SpeedingRow {
-            license_plate: plate.into(),
+            license_plate: (*plate).into(),
             longitude: "1.0".into(),
             latitude: "2.0".into(),
             city: "Nowhere".into(),
@@ -91,7 +143,7 @@ fn the_speeding_scenario_on_the_shipped_configuration() {
         });
     }
     let now = chrono::Utc::now();
-    let messages: Vec<(String, Vec<u8>)> = rows
+    let messages: Vec<Message> = rows
         .iter()
         .map(|r| ("rtr/iot/trafficdata".to_owned(), seed_payload(r, now)))
         .collect();
@@ -100,11 +152,11 @@ fn the_speeding_scenario_on_the_shipped_configuration() {
         .zip(&messages)
         .map(|(r, (_, p))| (r.license_plate.clone(), p.clone()))
         .collect();
+    (messages, payload_of)
+}
 
-    let started = chrono::Utc::now();
-    let weir = Weir::start(&cfg);
-    publish_all(mqtt, &messages);
-    let matched = speeding.len() as u64 + 2;
+/// Waits until every rule matched and every action delivered what it should.
+fn wait_for_deliveries(weir: &Weir, matched: u64) {
     weir.wait_metric(r#"weir_rule_matched_total{rule="speeding"}"#, matched);
     weir.wait_metric(r#"weir_rule_matched_total{rule="archive"}"#, 1002);
     weir.wait_metric(
@@ -124,12 +176,10 @@ fn the_speeding_scenario_on_the_shipped_configuration() {
         r#"weir_action_delivered_total{rule="speeding",action="error:firehose"}"#,
         4,
     );
-    let (status, _) = weir.terminate();
-    assert!(status.success(), "weir run exited with {status}");
-    let ended = chrono::Utc::now();
-    let data = tmp.path().join("weir-data");
+}
 
-    // Alerts: one SMS per speeding car whose owner is known, naming the plate.
+/// Alerts: one SMS per speeding car whose owner is known, naming the plate.
+fn check_sms(data: &Path, expected: &Expected) {
     let sms = std::fs::read_to_string(data.join("sms.jsonl")).expect("sms outbox");
     let mut alerted = BTreeSet::new();
     for line in sms.lines() {
@@ -141,35 +191,52 @@ fn the_speeding_scenario_on_the_shipped_configuration() {
             .and_then(|rest| rest.split(" was clocked").next())
             .expect("plate in the SMS text");
         assert!(alerted.insert(plate.to_owned()), "two alerts for {plate}");
-        let owner = &drivers[plate];
+        let owner = &expected.drivers[plate];
         assert_eq!(v["target"], format!("+1{}", owner["myphone"]));
     }
-    assert_eq!(alerted, alerted_expected);
+    assert_eq!(alerted, expected.alerted);
+}
 
-    // The outgoing stream: every such record exactly once, partitioned by plate, owner joined.
+/// The outgoing stream: every such record exactly once, partitioned by plate, owner joined.
+fn check_stream(data: &Path, expected: &Expected) {
     let stream = read_stream(&data.join("streams"), "speeding-alerts");
     assert_eq!(stream.len(), 693);
     let mut in_stream = BTreeSet::new();
     for (key, v) in &stream {
         assert!(in_stream.insert(key.clone()), "{key} twice in the stream");
         assert_eq!(v["licensePlate"], key.as_str());
-        let owner = &drivers[key];
+        let owner = &expected.drivers[key];
         for col in ["first_name", "last_name", "myphone"] {
             assert_eq!(v[col], owner[col].as_str(), "{key}.{col}");
         }
     }
-    assert_eq!(in_stream, alerted_expected);
+    assert_eq!(in_stream, expected.alerted);
+}
 
-    // The table: every speeding message's raw record, byte for byte.
+/// The table: every speeding message's raw record, byte for byte.
+fn check_table(
+    data: &Path,
+    expected: &Expected,
+    strangers: &[&str],
+    matched: u64,
+    payload_of: &HashMap<String, Vec<u8>>,
+) {
     let table = KvTable::open(data.join("tables"), "speeding-cars").expect("table");
     assert_eq!(table.len() as u64, matched);
-    for plate in speeding.iter().map(String::as_str).chain(strangers) {
+    for plate in expected
+        .speeding
+        .iter()
+        .map(String::as_str)
+        .chain(strangers.iter().copied())
+    {
         let row = table.get(plate).expect("read").expect("row");
         assert_eq!(&row, &payload_of[plate], "{plate}");
     }
+}
 
-    // The archive: every message under trafficdata/YYYY/MM/DD/HH/.
-    let hours: BTreeSet<String> = [started, ended]
+/// The archive: every message under trafficdata/YYYY/MM/DD/HH/ of the run's hours.
+fn check_archive(data: &Path, run: [chrono::DateTime<chrono::Utc>; 2], messages: &[Message]) {
+    let hours: BTreeSet<String> = run
         .iter()
         .map(|t| t.format("trafficdata/%Y/%m/%d/%H/").to_string())
         .collect();
@@ -188,8 +255,10 @@ fn the_speeding_scenario_on_the_shipped_configuration() {
     archived.sort();
     assert_eq!(archived.len(), 1002);
     assert_eq!(archived, sent);
+}
 
-    // The error action: both strangers, from both actions that join the owner, with the reason.
+/// The error action: both strangers, from both actions that join the owner, with the reason.
+fn check_error_action(data: &Path, strangers: &[&str]) {
     let mut reasons: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (key, bytes) in files(&data.join("errors")) {
         assert!(key.starts_with("speeding/"), "{key}");
