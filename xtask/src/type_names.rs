@@ -36,7 +36,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     // Different meanings under one name: to rename.
     ("Host", &["weir-host", "weir-sdk"]),
     ("Message", &["weir-host", "weir-rules"]),
-    ("Outcome", &["weir-host", "weir-plugins"]),
 ];
 
 /// Folders (relative to the workspace root) whose crates are checked.

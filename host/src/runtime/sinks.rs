@@ -19,9 +19,10 @@ use super::metrics::{Metrics, ShardMetrics};
 use super::resources::{ResourceError, Resources};
 use super::work::Meta;
 
-/// What became of one record.
+/// What became of one record at a destination (crate-private: weir-plugins' public `Outcome`
+/// is what a plugin did with a record in the test harness).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Delivered and durable.
     Ok,
     /// Not delivered; worth another attempt (storage hiccup, throttling, emitter said so).
