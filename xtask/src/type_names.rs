@@ -35,7 +35,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     ("Grant", &["weir-config", "weir-plugins"]),
     // Different meanings under one name: to rename.
     ("Host", &["weir-host", "weir-sdk"]),
-    ("Message", &["weir-host", "weir-rules"]),
 ];
 
 /// Folders (relative to the workspace root) whose crates are checked.

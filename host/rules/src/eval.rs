@@ -145,10 +145,11 @@ pub fn parse_payload(payload: &[u8]) -> Option<Value> {
     serde_json::from_slice(payload).ok()
 }
 
-/// An owned message: topic, raw payload, and the payload parsed once
-/// (eagerly, since every rule matching the topic needs it).
+/// An owned message: topic, raw payload, and the payload parsed once (eagerly, since every
+/// rule matching the topic needs it). Crate-private: [`rule_test`](crate::rule_test) builds
+/// one; the host evaluates over its own inbound messages.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Message {
+pub(crate) struct Message {
     pub topic: String,
     pub payload: Vec<u8>,
     /// `None` for a binary (non-JSON) payload.

@@ -46,9 +46,8 @@ use serde_json::Value;
 
 pub use diagnostic::Diagnostic;
 pub use error_payload::{ActionFailure, ErrorActionPayload};
-pub use eval::{
-    parse_payload, EvalContext, EvalError, LookupError, Message, RowLookup, RuleOutput,
-};
+use eval::Message;
+pub use eval::{parse_payload, EvalContext, EvalError, LookupError, RowLookup, RuleOutput};
 pub use template::{Template, TemplateError};
 pub use topic::{filter_matches, validate_filter, RuleIndex, TopicFilterError};
 
