@@ -294,23 +294,7 @@ fn a_power_cut_loses_no_acknowledged_record() {
     let (mut child, api) = start_shimmed(&cfg, &shim, &data, &journal);
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Acked::default());
-    let mut threads = Vec::new();
-    for (n, batch) in [0, 0, 25, 25].into_iter().enumerate() {
-        let (api, stop, acked) = (api.clone(), stop.clone(), acked.clone());
-        threads.push(std::thread::spawn(move || {
-            api_client(n, api, batch, stop, acked)
-        }));
-    }
-    for n in 0..2 {
-        let (stop, acked) = (stop.clone(), acked.clone());
-        threads.push(std::thread::spawn(move || publisher(n, mqtt, stop, acked)));
-    }
-    {
-        let (api, stop, acked) = (api.clone(), stop.clone(), acked.clone());
-        threads.push(std::thread::spawn(move || {
-            firehose_client(0, api, stop, acked)
-        }));
-    }
+    let threads = start_clients(&api, mqtt, &stop, &acked);
     std::thread::sleep(LOAD);
     let before = |m: &Mutex<HashSet<String>>| m.lock().expect("acked").len();
     let flowing = (
@@ -328,46 +312,9 @@ fn a_power_cut_loses_no_acknowledged_record() {
     let (cut_files, cut_bytes) = power_cut(&journal);
     let in_firehose = buffered(&data.join("firehose/buffer"));
 
-    // Recovery without the shim; SIGTERM drains what the spools held into the stream.
-    let weir = Weir::start(&cfg);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !weir.get("/health").starts_with("HTTP/1.1 200") {
-        assert!(
-            Instant::now() < deadline,
-            "the restarted host never got healthy"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let (status, _) = weir.terminate();
-    assert!(status.success(), "{status}");
+    restart_and_drain(&cfg);
 
-    let ids = |stream: &str| -> HashSet<String> {
-        read_stream(&data.join("streams"), stream)
-            .into_iter()
-            .filter_map(|(_, v)| v["id"].as_str().map(str::to_owned))
-            .collect()
-    };
-    let (in_api, in_mqtt) = (ids(API_STREAM), ids(MQTT_STREAM));
-    let missing = |acked: &Mutex<HashSet<String>>, kept: &HashSet<String>| -> Vec<String> {
-        let mut m: Vec<String> = acked
-            .lock()
-            .expect("acked")
-            .iter()
-            .filter(|id| !kept.contains(*id))
-            .cloned()
-            .collect();
-        m.sort();
-        m
-    };
-    let lost = [
-        ("PutRecord", missing(&acked.put_record, &in_api)),
-        ("PutRecords", missing(&acked.put_records, &in_api)),
-        (
-            "PutRecordBatch",
-            missing(&acked.put_record_batch, &in_firehose),
-        ),
-        ("MQTT QoS 1", missing(&acked.mqtt, &in_mqtt)),
-    ];
+    let lost = lost_records(&acked, &data, &in_firehose);
     eprintln!(
         "power cut after {:.1} s: acknowledged PutRecord {}, PutRecords {}, PutRecordBatch {}, MQTT {} \
          (at the kill: {flowing:?}); {cut_bytes} unsynced bytes discarded from {cut_files} files; \
@@ -393,4 +340,86 @@ fn a_power_cut_loses_no_acknowledged_record() {
             &m[..m.len().min(10)]
         );
     }
+}
+
+/// The load: four API writers (PutRecord and PutRecords of 25), two MQTT QoS 1 publishers
+/// and a PutRecordBatch client, each noting what was acknowledged, until `stop`.
+fn start_clients(
+    api: &str,
+    mqtt: u16,
+    stop: &Arc<AtomicBool>,
+    acked: &Arc<Acked>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let mut threads = Vec::new();
+    for (n, batch) in [0, 0, 25, 25].into_iter().enumerate() {
+        let (api, stop, acked) = (api.to_owned(), stop.clone(), acked.clone());
+        threads.push(std::thread::spawn(move || {
+            api_client(n, api, batch, stop, acked)
+        }));
+    }
+    for n in 0..2 {
+        let (stop, acked) = (stop.clone(), acked.clone());
+        threads.push(std::thread::spawn(move || publisher(n, mqtt, stop, acked)));
+    }
+    {
+        let (api, stop, acked) = (api.to_owned(), stop.clone(), acked.clone());
+        threads.push(std::thread::spawn(move || {
+            firehose_client(0, api, stop, acked)
+        }));
+    }
+    threads
+}
+
+/// Restarts the host without the shim and stops it with SIGTERM, which drains what the
+/// spools held into the stream.
+fn restart_and_drain(cfg: &Path) {
+    let weir = Weir::start(cfg);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !weir.get("/health").starts_with("HTTP/1.1 200") {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted host never got healthy"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, _) = weir.terminate();
+    assert!(status.success(), "{status}");
+}
+
+/// The acknowledged records, per kind of client, that are not where they were stored
+/// after recovery (the streams, or the Firehose buffer for PutRecordBatch).
+fn lost_records(
+    acked: &Acked,
+    data: &Path,
+    in_firehose: &HashSet<String>,
+) -> [(&'static str, Vec<String>); 4] {
+    let ids = |stream: &str| -> HashSet<String> {
+        read_stream(&data.join("streams"), stream)
+            .into_iter()
+            .filter_map(|(_, v)| v["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (in_api, in_mqtt) = (ids(API_STREAM), ids(MQTT_STREAM));
+    [
+        ("PutRecord", missing(&acked.put_record, &in_api)),
+        ("PutRecords", missing(&acked.put_records, &in_api)),
+        (
+            "PutRecordBatch",
+            missing(&acked.put_record_batch, in_firehose),
+        ),
+        ("MQTT QoS 1", missing(&acked.mqtt, &in_mqtt)),
+    ]
+}
+
+/// The acknowledged ids `kept` does not hold, sorted.
+fn missing(acked: &Mutex<HashSet<String>>, kept: &HashSet<String>) -> Vec<String> {
+    let mut m: Vec<String> = acked
+        .lock()
+        .expect("acked")
+        .iter()
+        .filter(|id| !kept.contains(*id))
+        .cloned()
+        .collect();
+    m.sort();
+    m
 }
