@@ -34,7 +34,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     ("PluginSpec", &["weir-config", "weir-plugins"]),
     ("Grant", &["weir-config", "weir-plugins"]),
     // Different meanings under one name: to rename.
-    ("Host", &["weir-host", "weir-sdk"]),
 ];
 
 /// Folders (relative to the workspace root) whose crates are checked.

@@ -55,7 +55,7 @@ use weir_device::csv_source::{read_all, OnBadRow};
 use weir_device::load::{embedded_send_time_us, run, LoadOptions, LoadPayload, LoadReport};
 use weir_device::payload::SpeedingRow;
 use weir_device::summary::Percentiles;
-use weir_host::runtime::Host;
+use weir_host::runtime::RunningHost;
 use weir_streams::{shard_id, StartPosition, SubscriptionEvent};
 
 mod args;

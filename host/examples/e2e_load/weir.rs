@@ -49,7 +49,7 @@ buffer = {{ max_records = 500, max_age_ms = {buffer_age_ms} }}
 }
 
 /// Weir's counters, for the before/after difference of a run.
-pub(super) fn weir_counters(host: &Host) -> BTreeMap<&'static str, u64> {
+pub(super) fn weir_counters(host: &RunningHost) -> BTreeMap<&'static str, u64> {
     let m = host.metrics();
     let sync = weir_streams::GroupCommit::global().stats();
     let c = |v: &AtomicU64| v.load(Ordering::Relaxed);
@@ -89,7 +89,7 @@ pub(super) type Profile = Vec<(String, usize, f64)>;
 #[allow(clippy::too_many_arguments)]
 pub(super) fn measure_weir(
     rt: &tokio::runtime::Runtime,
-    host: &Host,
+    host: &RunningHost,
     others: &[u32],
     port: u16,
     name: &'static str,
@@ -197,7 +197,7 @@ pub(super) fn measure_policies(
         std::fs::create_dir_all(&weir_dir)?;
         let weir_port = free_port()?;
         let config = write_weir_config(&weir_dir, weir_port, plugin, policy, args.buffer_age_ms)?;
-        let host = Host::start(&config)?;
+        let host = RunningHost::start(&config)?;
         let name: &'static str = Box::leak(format!("weir {policy}, full").into_boxed_str());
         let prefix = format!("weir-full-{i}");
         fulls.push(measure_weir(

@@ -11,11 +11,11 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use weir_config::Broker;
-use weir_host::runtime::Host;
+use weir_host::runtime::RunningHost;
 
 pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
-    let host =
-        Host::start(config).map_err(|e| anyhow::anyhow!("{}", weir_support::error_chain(&e)))?;
+    let host = RunningHost::start(config)
+        .map_err(|e| anyhow::anyhow!("{}", weir_support::error_chain(&e)))?;
     if watch {
         host.watch_config()
             .context("watching the configuration file")?;
@@ -76,7 +76,7 @@ fn mqtt_addresses(broker: &Broker) -> String {
 /// the last one on `dead`, so `run` stops the host and exits 1 (a supervisor then restarts
 /// it). Holds the host weakly: the thread ends once the host is gone.
 fn watch_health(
-    host: &std::sync::Arc<Host>,
+    host: &std::sync::Arc<RunningHost>,
     dead: tokio::sync::oneshot::Sender<String>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let watched = std::sync::Arc::downgrade(host);

@@ -102,7 +102,7 @@ impl HostError {
 type PreparedPlugins = BTreeMap<String, Arc<PluginSlot>>;
 
 /// A running host.
-pub struct Host {
+pub struct RunningHost {
     config_path: PathBuf,
     resources: Arc<Resources>,
     input: SyncSender<Input>,
@@ -124,10 +124,10 @@ pub struct Host {
 
 use weir_support::lock;
 
-impl Host {
+impl RunningHost {
     /// Loads `config_path` and starts everything it names, in dependency order: storage,
     /// tables and plugins, the broker side, the Firehose service, the rules, then the API.
-    pub fn start(config_path: &Path) -> Result<Arc<Host>, HostError> {
+    pub fn start(config_path: &Path) -> Result<Arc<RunningHost>, HostError> {
         let config = Config::load(config_path)?;
         let storage = &config.storage.dir;
         super::descriptors::prepare(config.storage.max_shards, config.api.max_connections);
@@ -167,7 +167,7 @@ impl Host {
         let state = api::state(&config, streams).with_firehose(firehose);
         let api = api::start(&config, rt, state, &metrics, registry)?;
 
-        Ok(Arc::new(Host {
+        Ok(Arc::new(RunningHost {
             config_path: config_path.to_path_buf(),
             resources,
             input,
@@ -219,7 +219,7 @@ impl Host {
         self.reload_from(None)
     }
 
-    /// [`Host::reload`] from `text` already read from the file (`None`: read it now).
+    /// [`RunningHost::reload`] from `text` already read from the file (`None`: read it now).
     fn reload_from(&self, text: Option<String>) -> Result<(), HostError> {
         let _one_at_a_time = lock(&self.reload_lock);
         let result = self.reload_inner(text);

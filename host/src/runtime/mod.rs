@@ -10,8 +10,8 @@
 //! in a buffer); the message is acknowledged to the broker (embedded or external) only when
 //! every share is let go.
 
-// Private: the runtime's API is `Host`, `replay` and `plugin_admin`, so the compiler can tell when
-// something inside is no longer used.
+// Private: the runtime's API is `RunningHost`, `replay` and `plugin_admin`, so the compiler can
+// tell when something inside is no longer used.
 mod ack;
 mod admin;
 mod dead_letter;
@@ -33,6 +33,6 @@ mod sinks;
 mod spool;
 mod work;
 
-pub use host::{Host, HostError};
+pub use host::{HostError, RunningHost};
 pub use metrics::{ActionCounts, RuleCounts, ShardCounts, Snapshot};
 pub use replay::{replay, Message, ReplayReport};
