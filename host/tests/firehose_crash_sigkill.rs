@@ -100,20 +100,7 @@ fn sigkill_while_buffering_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = config(dir.path());
     let mut weir = Weir::start(&cfg);
-    let (status, body) = firehose(
-        &weir.api,
-        "CreateDeliveryStream",
-        &json!({
-            "DeliveryStreamName": STREAM,
-            "ExtendedS3DestinationConfiguration": {
-                "RoleARN": "arn:aws:iam::000000000000:role/firehose",
-                "BucketARN": format!("arn:aws:s3:::{BUCKET}"),
-                "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900}
-            }
-        }),
-    )
-    .expect("create");
-    assert_eq!(status, 200, "{body}");
+    create_buffered_stream(&weir.api);
 
     let addr = Arc::new(Mutex::new(weir.api.clone()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -151,8 +138,34 @@ fn sigkill_while_buffering_loses_no_acknowledged_record() {
     }
 
     // Deliver now: the buffered records of every run go out under the new settings.
+    deliver_now(&weir.api);
+    let acked = acked.lock().expect("acked").clone();
+    wait_for_every_acknowledged(&bucket, &acked);
+}
+
+/// The delivery stream, buffering for 15 minutes or 128 MB: nothing is due while the kills
+/// happen, so every acknowledged record must survive them in the buffer.
+fn create_buffered_stream(api: &str) {
+    let (status, body) = firehose(
+        api,
+        "CreateDeliveryStream",
+        &json!({
+            "DeliveryStreamName": STREAM,
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::000000000000:role/firehose",
+                "BucketARN": format!("arn:aws:s3:::{BUCKET}"),
+                "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900}
+            }
+        }),
+    )
+    .expect("create");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Shrinks the buffering hints to deliver at once.
+fn deliver_now(api: &str) {
     let (status, d) = firehose(
-        &weir.api,
+        api,
         "DescribeDeliveryStream",
         &json!({"DeliveryStreamName": STREAM}),
     )
@@ -163,7 +176,7 @@ fn sigkill_while_buffering_loses_no_acknowledged_record() {
         .expect("version")
         .to_owned();
     let (status, body) = firehose(
-        &weir.api,
+        api,
         "UpdateDestination",
         &json!({
             "DeliveryStreamName": STREAM,
@@ -174,10 +187,14 @@ fn sigkill_while_buffering_loses_no_acknowledged_record() {
     )
     .expect("update");
     assert_eq!(status, 200, "{body}");
-    let acked = acked.lock().expect("acked").clone();
+}
+
+/// Waits (up to a minute) until every acknowledged record is in some object; duplicates are
+/// allowed (at least once), losses are not.
+fn wait_for_every_acknowledged(bucket: &Path, acked: &HashSet<String>) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let got = delivered(&bucket);
+        let got = delivered(bucket);
         let seen: HashSet<&str> = got.iter().map(String::as_str).collect();
         let missing: Vec<&String> = acked
             .iter()
