@@ -33,7 +33,6 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
     ("ApiConfig", &["weir-api", "weir-config"]),
     ("PluginSpec", &["weir-config", "weir-plugins"]),
     ("Grant", &["weir-config", "weir-plugins"]),
-    // Different meanings under one name: to rename.
 ];
 
 /// Folders (relative to the workspace root) whose crates are checked.
