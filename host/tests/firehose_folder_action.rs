@@ -132,15 +132,25 @@ fn folder_action_objects_hold_what_they_always_held() {
     assert_eq!(report.not_acknowledged, 0, "{report:?}");
     let data = dir.path().join("data");
 
-    // No stage: the records as they came, one per line, one object, default hour prefix.
+    check_plain(&data, &sent);
+    check_transformed(&data, &sent, (started, ended));
+    check_error_action(&data, &sent);
+}
+
+/// No stage: the records as they came, one per line, one object, default hour prefix.
+fn check_plain(data: &Path, sent: &[String]) {
     let plain = objects(&data.join("plain"));
     assert_eq!(plain.len(), 1, "{:?}", plain.keys());
     let (key, body) = plain.iter().next().expect("one object");
     assert_key_shape(key, "9999/99/99/99/", "arch-1-firehose");
     let want: String = sent.iter().map(|p| format!("{p}\n")).collect();
     assert_eq!(String::from_utf8_lossy(body), want);
+}
 
-    // With a transformer: its outputs, one per line; the stranger is a processing failure.
+/// With a transformer: its outputs, one per line; the stranger is a processing failure,
+/// written as Firehose writes it (field for field and in its order, timestamps within the
+/// run).
+fn check_transformed(data: &Path, sent: &[String], (started, ended): (i64, i64)) {
     let archive = objects(&data.join("archive"));
     let (data_objects, failed): (Vec<_>, Vec<_>) =
         archive.iter().partition(|(k, _)| k.starts_with("arch/"));
@@ -193,8 +203,10 @@ fn folder_action_objects_hold_what_they_always_held() {
         )
     );
     assert_eq!(line["errorCode"], "unknown-key", "{line}");
+}
 
-    // The error action: AWS's error payload per failed message, one per line.
+/// The error action: AWS's error payload per failed message, one per line.
+fn check_error_action(data: &Path, sent: &[String]) {
     let errors = objects(&data.join("errors"));
     let mut lines = Vec::new();
     for (key, body) in &errors {
@@ -204,7 +216,7 @@ fn folder_action_objects_hold_what_they_always_held() {
         lines.extend(text.lines().map(str::to_owned));
     }
     assert_eq!(lines.len(), sent.len(), "{lines:?}");
-    for (line, payload) in lines.iter().zip(&sent) {
+    for (line, payload) in lines.iter().zip(sent) {
         assert_eq!(
             line,
             &format!(
