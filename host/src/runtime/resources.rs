@@ -13,10 +13,10 @@ use super::dead_letter::DeadLetters;
 use super::ingress::PublishError;
 use super::metrics::Metrics;
 use weir_config::NotifyChannel;
-use weir_table::KvTable;
 use weir_plugins::tables::LookupTables;
 use weir_plugins::PluginRegistry;
 use weir_streams::Streams;
+use weir_table::KvTable;
 
 /// Publishes on the MQTT side: the embedded broker's local link, or the external broker's
 /// client. Used by `republish` actions and by emitters' `publish` outbox requests.
