@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -118,15 +118,7 @@ fn publisher(n: usize, port: u16, qos: QoS, stop: Arc<AtomicBool>, tally: Arc<Ta
                 tally.acked.lock().expect("tally").insert(p);
             }
         }
-        // Not acknowledged: send again, oldest first, before anything new.
-        let mut lost: Vec<(u16, String)> = inflight.into_iter().collect();
-        lost.sort();
-        for p in queued.into_iter().rev() {
-            resend.push_front(p);
-        }
-        for (_, p) in lost.into_iter().rev() {
-            resend.push_front(p);
-        }
+        requeue_unacknowledged(&mut resend, queued, inflight);
         tally.reconnects.fetch_add(1, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -140,37 +132,9 @@ fn sigkill_of_the_embedded_broker_host_never_loses_an_acknowledged_message() {
     let cfg = config(tmp.path(), mqtt);
     let stop = Arc::new(AtomicBool::new(false));
     let tallies: Vec<Arc<Tally>> = (0..PUBLISHERS).map(|_| Arc::default()).collect();
-    let mut weir = Weir::start(&cfg);
-    let threads: Vec<_> = tallies
-        .iter()
-        .enumerate()
-        .map(|(n, t)| {
-            let (stop, t) = (stop.clone(), t.clone());
-            // One of the devices publishes at QoS 2: its PUBREC is held the same way.
-            let qos = if n == 0 {
-                QoS::ExactlyOnce
-            } else {
-                QoS::AtLeastOnce
-            };
-            std::thread::spawn(move || publisher(n, mqtt, qos, stop, t))
-        })
-        .collect();
-    let mut rng: u64 = 0x2545f4914f6cdd1d;
-    let mut acked_before_kill = Vec::new();
-    for _ in 0..KILLS {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        std::thread::sleep(Duration::from_millis(150 + rng % 450));
-        let acked: usize = tallies
-            .iter()
-            .map(|t| t.acked.lock().expect("tally").len())
-            .sum();
-        acked_before_kill.push(acked);
-        let _ = weir.child.kill(); // SIGKILL
-        let _ = weir.child.wait();
-        weir = Weir::start(&cfg);
-    }
+    let weir = Weir::start(&cfg);
+    let threads = start_publishers(&tallies, mqtt, &stop);
+    let (weir, acked_before_kill) = kill_repeatedly(weir, &cfg, &tallies);
     // Let the publishers finish what is in flight, then stop cleanly.
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Release);
@@ -181,23 +145,7 @@ fn sigkill_of_the_embedded_broker_host_never_loses_an_acknowledged_message() {
     assert!(status.success(), "{status}");
 
     let records = read_stream(&tmp.path().join("data/streams"), "crash");
-    let mut raw: HashMap<String, usize> = HashMap::new();
-    for (_, v) in &records {
-        let id = v["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("record without an id: {v}"));
-        *raw.entry(id.to_owned()).or_default() += 1;
-    }
-    let mut acked_total = 0;
-    let mut missing = Vec::new();
-    for t in &tallies {
-        for p in t.acked.lock().expect("tally").iter() {
-            acked_total += 1;
-            if !raw.contains_key(p) {
-                missing.push(p.clone());
-            }
-        }
-    }
+    let (raw, acked_total, mut missing) = acknowledged_in_stream(&records, &tallies);
     let duplicates: usize = raw.values().filter(|&&n| n > 1).map(|n| n - 1).sum();
     let sent: usize = tallies.iter().map(|t| t.sent.load(Ordering::Relaxed)).sum();
     let reconnects: usize = tallies
@@ -231,27 +179,7 @@ fn sigkill_of_the_embedded_broker_host_never_loses_an_acknowledged_message() {
 fn a_long_buffer_acknowledges_from_its_spool_and_survives_sigkill() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mqtt = free_port();
-    let text = format!(
-        r#"
-[broker]
-listen = "127.0.0.1:{mqtt}"
-
-[api]
-listen = "127.0.0.1:0"
-
-[storage]
-dir = "data"
-
-[rules.archive]
-sql = "SELECT * FROM 'crash/#'"
-[[rules.archive.actions]]
-kind = "firehose"
-root = "data/archive"
-buffer_interval_ms = 60000
-"#
-    );
-    let cfg = tmp.path().join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
+    let cfg = long_buffer_config(tmp.path(), mqtt);
     let mut weir = Weir::start(&cfg);
     const N: usize = 300;
     let messages: Vec<(String, Vec<u8>)> = (0..N)
@@ -280,7 +208,135 @@ buffer_interval_ms = 60000
     let weir = Weir::start(&cfg);
     let (status, _) = weir.terminate(); // a clean stop flushes what the spool gave back
     assert!(status.success(), "{status}");
-    let mut ids: Vec<String> = common::files(&archive)
+    let mut ids = archived_ids(&archive);
+    ids.sort();
+    let mut want: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    want.sort();
+    assert_eq!(ids, want);
+    let left = common::files(&tmp.path().join("data/spool"));
+    assert!(
+        left.is_empty(),
+        "a clean stop leaves no spool file behind: {left:?}"
+    );
+}
+
+/// Not acknowledged when the connection went: sent again, oldest first, before anything new.
+fn requeue_unacknowledged(
+    resend: &mut VecDeque<String>,
+    queued: VecDeque<String>,
+    inflight: HashMap<u16, String>,
+) {
+    let mut lost: Vec<(u16, String)> = inflight.into_iter().collect();
+    lost.sort();
+    for p in queued.into_iter().rev() {
+        resend.push_front(p);
+    }
+    for (_, p) in lost.into_iter().rev() {
+        resend.push_front(p);
+    }
+}
+
+/// One publisher thread per tally; one of the devices publishes at QoS 2, so its PUBREC is
+/// held the same way as the others' PUBACK.
+fn start_publishers(
+    tallies: &[Arc<Tally>],
+    mqtt: u16,
+    stop: &Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    tallies
+        .iter()
+        .enumerate()
+        .map(|(n, t)| {
+            let (stop, t) = (stop.clone(), t.clone());
+            // One of the devices publishes at QoS 2: its PUBREC is held the same way.
+            let qos = if n == 0 {
+                QoS::ExactlyOnce
+            } else {
+                QoS::AtLeastOnce
+            };
+            std::thread::spawn(move || publisher(n, mqtt, qos, stop, t))
+        })
+        .collect()
+}
+
+/// SIGKILLs the host [`KILLS`] times at pseudo-random moments 150-600 ms apart, restarting
+/// it each time; returns the running host and how many messages were acknowledged before
+/// each kill.
+fn kill_repeatedly(mut weir: Weir, cfg: &Path, tallies: &[Arc<Tally>]) -> (Weir, Vec<usize>) {
+    let mut rng: u64 = 0x2545f4914f6cdd1d;
+    let mut acked_before_kill = Vec::new();
+    for _ in 0..KILLS {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(150 + rng % 450));
+        let acked: usize = tallies
+            .iter()
+            .map(|t| t.acked.lock().expect("tally").len())
+            .sum();
+        acked_before_kill.push(acked);
+        let _ = weir.child.kill(); // SIGKILL
+        let _ = weir.child.wait();
+        weir = Weir::start(cfg);
+    }
+    (weir, acked_before_kill)
+}
+
+/// How often each id is in the stream, how many messages were acknowledged, and which of
+/// those the stream lacks.
+fn acknowledged_in_stream(
+    records: &[(String, serde_json::Value)],
+    tallies: &[Arc<Tally>],
+) -> (HashMap<String, usize>, usize, Vec<String>) {
+    let mut raw: HashMap<String, usize> = HashMap::new();
+    for (_, v) in records {
+        let id = v["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("record without an id: {v}"));
+        *raw.entry(id.to_owned()).or_default() += 1;
+    }
+    let mut acked_total = 0;
+    let mut missing = Vec::new();
+    for t in tallies {
+        for p in t.acked.lock().expect("tally").iter() {
+            acked_total += 1;
+            if !raw.contains_key(p) {
+                missing.push(p.clone());
+            }
+        }
+    }
+    (raw, acked_total, missing)
+}
+
+/// A folder `firehose` action that flushes once a minute.
+fn long_buffer_config(dir: &Path, mqtt: u16) -> PathBuf {
+    let text = format!(
+        r#"
+[broker]
+listen = "127.0.0.1:{mqtt}"
+
+[api]
+listen = "127.0.0.1:0"
+
+[storage]
+dir = "data"
+
+[rules.archive]
+sql = "SELECT * FROM 'crash/#'"
+[[rules.archive.actions]]
+kind = "firehose"
+root = "data/archive"
+buffer_interval_ms = 60000
+"#
+    );
+    let cfg = dir.join("weir.toml");
+    std::fs::write(&cfg, text).expect("write config");
+    cfg
+}
+
+/// The ids of every record archived (error objects aside).
+fn archived_ids(archive: &Path) -> Vec<String> {
+    common::files(archive)
         .into_iter()
         .filter(|(name, _)| !name.starts_with("errors/"))
         .flat_map(|(_, bytes)| {
@@ -293,14 +349,5 @@ buffer_interval_ms = 60000
                 })
                 .collect::<Vec<_>>()
         })
-        .collect();
-    ids.sort();
-    let mut want: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
-    want.sort();
-    assert_eq!(ids, want);
-    let left = common::files(&tmp.path().join("data/spool"));
-    assert!(
-        left.is_empty(),
-        "a clean stop leaves no spool file behind: {left:?}"
-    );
+        .collect()
 }
