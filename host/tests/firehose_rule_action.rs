@@ -84,47 +84,9 @@ fn a_rule_and_a_producer_share_a_declared_delivery_stream() {
     let bucket = dir.path().join("data/s3/archive");
     let weir = common::Weir::start(&cfg);
 
-    let (status, d) = common::call_target(
-        &weir.api,
-        "Firehose_20150804.DescribeDeliveryStream",
-        &json!({"DeliveryStreamName": "cars"}),
-    )
-    .expect("describe");
-    assert_eq!(status, 200, "{d}");
-    let ext =
-        &d["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"];
-    assert_eq!(ext["BucketARN"], "arn:aws:s3:::archive");
-    assert_eq!(
-        ext["ProcessingConfiguration"]["Processors"][0]["Type"],
-        "Lambda"
-    );
+    check_declared_stream(&weir.api);
 
-    common::publish_all(
-        mqtt,
-        &[
-            (
-                "cars/1/speed".into(),
-                br#"{"plate":"AB1","speed":130}"#.to_vec(),
-            ),
-            (
-                "cars/2/speed".into(),
-                br#"{"plate":"CD2","speed":50}"#.to_vec(),
-            ),
-            (
-                "cars/3/speed".into(),
-                br#"{"plate":"CD2","speed":120}"#.to_vec(),
-            ),
-        ],
-    );
-    let (status, r) = common::call_target(
-        &weir.api,
-        "Firehose_20150804.PutRecordBatch",
-        &json!({"DeliveryStreamName": "cars", "Records": [
-            {"Data": base64(br#"{"plate":"AB1","speed":101,"from":"producer"}"#)}
-        ]}),
-    )
-    .expect("put");
-    assert_eq!((status, &r["FailedPutCount"]), (200, &json!(0)), "{r}");
+    publish_from_rule_and_producer(mqtt, &weir.api);
 
     let got = wait_records(&bucket, 3);
     assert_eq!(
@@ -162,6 +124,56 @@ fn a_rule_and_a_producer_share_a_declared_delivery_stream() {
         got.contains(&("plate=EF3".into(), json!({"plate":"EF3","speed":140}))),
         "{got:?}"
     );
+}
+
+/// The declared stream as DescribeDeliveryStream shows it: the config's bucket and its
+/// transformation.
+fn check_declared_stream(api: &str) {
+    let (status, d) = common::call_target(
+        api,
+        "Firehose_20150804.DescribeDeliveryStream",
+        &json!({"DeliveryStreamName": "cars"}),
+    )
+    .expect("describe");
+    assert_eq!(status, 200, "{d}");
+    let ext =
+        &d["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"];
+    assert_eq!(ext["BucketARN"], "arn:aws:s3:::archive");
+    assert_eq!(
+        ext["ProcessingConfiguration"]["Processors"][0]["Type"],
+        "Lambda"
+    );
+}
+
+/// Three messages the rule takes (one of which its WHERE drops) and one record a producer
+/// puts into the same delivery stream.
+fn publish_from_rule_and_producer(mqtt: u16, api: &str) {
+    common::publish_all(
+        mqtt,
+        &[
+            (
+                "cars/1/speed".into(),
+                br#"{"plate":"AB1","speed":130}"#.to_vec(),
+            ),
+            (
+                "cars/2/speed".into(),
+                br#"{"plate":"CD2","speed":50}"#.to_vec(),
+            ),
+            (
+                "cars/3/speed".into(),
+                br#"{"plate":"CD2","speed":120}"#.to_vec(),
+            ),
+        ],
+    );
+    let (status, r) = common::call_target(
+        api,
+        "Firehose_20150804.PutRecordBatch",
+        &json!({"DeliveryStreamName": "cars", "Records": [
+            {"Data": base64(br#"{"plate":"AB1","speed":101,"from":"producer"}"#)}
+        ]}),
+    )
+    .expect("put");
+    assert_eq!((status, &r["FailedPutCount"]), (200, &json!(0)), "{r}");
 }
 
 fn base64(data: &[u8]) -> String {
