@@ -4,6 +4,7 @@
 //! to the error output with the reason, and an object that keeps failing goes to the error
 //! output after its retry duration; in every case the records behind it are delivered.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -79,8 +80,15 @@ fn partition_keys_s3_allows_are_written_and_unwritable_ones_go_to_the_error_outp
     got.sort();
     good.sort();
     assert_eq!(got, good);
-    let errors = error_lines(&o, "err/partitioning-failed/");
-    for (r, reason) in &unwritable {
+    check_unwritable_errors(&o, &unwritable);
+    nothing_outside_the_bucket(dir.path());
+}
+
+/// Each unwritable key's record is in the error output as `partitioning-failed`, with
+/// Firehose's code and a message naming why.
+fn check_unwritable_errors(o: &BTreeMap<String, Vec<u8>>, unwritable: &[(Vec<u8>, &str)]) {
+    let errors = error_lines(o, "err/partitioning-failed/");
+    for (r, reason) in unwritable {
         let e = errors
             .iter()
             .find(|e| raw(e) == *r)
@@ -93,14 +101,17 @@ fn partition_keys_s3_allows_are_written_and_unwritable_ones_go_to_the_error_outp
             "{e}"
         );
     }
-    // Nothing was written outside the bucket folder.
-    let outside: Vec<_> = std::fs::read_dir(dir.path().join("s3"))
+}
+
+/// Nothing was written outside the bucket folder (`../` in a key stays inside).
+fn nothing_outside_the_bucket(dir: &Path) {
+    let outside: Vec<_> = std::fs::read_dir(dir.join("s3"))
         .expect("s3 folder")
         .flatten()
         .map(|e| e.file_name())
         .collect();
     assert_eq!(outside, vec![std::ffi::OsString::from("bkt")]);
-    assert!(!dir.path().join("escape").exists());
+    assert!(!dir.join("escape").exists());
 }
 
 /// Puts a file where the folder `name` of the bucket would go, so every object under
