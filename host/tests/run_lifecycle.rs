@@ -52,24 +52,7 @@ fn rule_changes_apply_while_traffic_flows_without_losing_or_reordering_a_message
 
     // A publisher that keeps going through both reloads, until told to stop.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stop2 = stop.clone();
-    let publisher = std::thread::spawn(move || {
-        let mut n = 0usize;
-        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-            let chunk: Vec<(String, Vec<u8>)> = (n..n + 50)
-                .map(|i| {
-                    (
-                        format!("count/{}", i % 7),
-                        format!(r#"{{"n":{i}}}"#).into_bytes(),
-                    )
-                })
-                .collect();
-            publish_all(mqtt, &chunk);
-            n += 50;
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        n
-    });
+    let publisher = spawn_counting_publisher(mqtt, stop.clone());
     // Wait until some messages went through the first version, then change the rule.
     let delivered = r#"weir_action_delivered_total{rule="counter",action="0:kinesis:out"}"#;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -98,7 +81,38 @@ fn rule_changes_apply_while_traffic_flows_without_losing_or_reordering_a_message
     let (status, _) = weir.terminate();
     assert!(status.success());
 
-    let records = read_stream(&tmp.path().join("data/streams"), "out");
+    check_order_across_the_swap(&tmp.path().join("data/streams"), n);
+}
+
+/// Publishes `{"n": i}` in chunks of 50 over seven topics, 5 ms apart, until `stop`; returns
+/// how many it published. It keeps going through the reloads.
+fn spawn_counting_publisher(
+    mqtt: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut n = 0usize;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let chunk: Vec<(String, Vec<u8>)> = (n..n + 50)
+                .map(|i| {
+                    (
+                        format!("count/{}", i % 7),
+                        format!(r#"{{"n":{i}}}"#).into_bytes(),
+                    )
+                })
+                .collect();
+            publish_all(mqtt, &chunk);
+            n += 50;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        n
+    })
+}
+
+/// Every message exactly once, in publish order (one key, one shard) across the swap: v1 up
+/// to it, v2 after it, never back.
+fn check_order_across_the_swap(streams: &Path, n: usize) {
+    let records = read_stream(streams, "out");
     let seen: Vec<(u64, String)> = records
         .iter()
         .map(|(_, v)| {
