@@ -4,6 +4,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::sync::Arc;
 
 use weir_plugins::tables::LookupTables;
@@ -40,6 +41,28 @@ fn request_with(
     )
 }
 
+/// A registry holding the `speed-limit` filter loaded from `path`.
+fn speed_limit_registry(path: &Path) -> Arc<PluginRegistry> {
+    let registry = Arc::new(PluginRegistry::new(
+        PluginEngine::new(None).expect("engine"),
+        Arc::new(LookupTables::new()),
+    ));
+    registry
+        .add(PluginSpec::new("speed-limit", &[Grant::Config]), path)
+        .expect("add");
+    registry
+}
+
+/// Serves `app` on a free loopback port on `rt`; its address.
+fn serve(rt: &tokio::runtime::Runtime, app: axum::Router) -> String {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 #[test]
 fn list_and_reload_plugins_over_http() {
     let dir = std::env::temp_dir().join(format!("weir-admin-{}", std::process::id()));
@@ -49,20 +72,10 @@ fn list_and_reload_plugins_over_http() {
     let original = std::fs::read(common::component("speed-limit")).expect("component");
     std::fs::write(&path, &original).expect("write");
 
-    let registry = Arc::new(PluginRegistry::new(
-        PluginEngine::new(None).expect("engine"),
-        Arc::new(LookupTables::new()),
-    ));
-    registry
-        .add(PluginSpec::new("speed-limit", &[Grant::Config]), &path)
-        .expect("add");
+    let registry = speed_limit_registry(&path);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
     let app = weir_api::admin::router(weir_host::runtime::plugin_admin(registry.clone()));
-    rt.spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(&rt, app);
 
     let (status, body) = request(&addr, "GET", "/plugins");
     assert_eq!(status, 200);
@@ -148,29 +161,16 @@ fn sigv4_headers(
 
 #[test]
 fn admin_routes_want_credentials_and_refuse_web_pages() {
-    let registry = Arc::new(PluginRegistry::new(
-        PluginEngine::new(None).expect("engine"),
-        Arc::new(LookupTables::new()),
-    ));
-    registry
-        .add(
-            PluginSpec::new("speed-limit", &[Grant::Config]),
-            &common::component("speed-limit"),
-        )
-        .expect("add");
+    let registry = speed_limit_registry(&common::component("speed-limit"));
     let auth = Arc::new(weir_api::admin::AdminAuth {
         keys: [("AKIDADMIN".to_owned(), "admin-secret".to_owned())].into(),
         token: Some("a-token-of-sixteen-or-more".to_owned()),
     });
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
     let app = weir_api::admin::router(weir_host::runtime::plugin_admin(registry)).layer(
         axum::middleware::from_fn_with_state(auth, weir_api::admin::guard),
     );
-    rt.spawn(async move { axum::serve(listener, app).await });
+    let addr = serve(&rt, app);
 
     let bearer = |t: &str| ("Authorization", format!("Bearer {t}"));
     assert_eq!(request(&addr, "GET", "/plugins").0, 401);
