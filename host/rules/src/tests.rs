@@ -49,50 +49,13 @@ fn run_case(case: &Value) -> Result<(), String> {
         .map(|a| a.iter().filter_map(Value::as_str).collect());
 
     if let Some(tpl) = s("template") {
-        let json = super::parse_payload(&payload);
-        let mut cx = EvalContext::new(topic, &payload, json.as_ref());
-        cx.client_id = client;
-        cx.timestamp_ms = NOW_MS;
-        let rendered = Template::parse(tpl)
-            .map_err(|d| {
-                d.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .and_then(|t| t.render(&cx).map_err(|e| e.to_string()));
-        return match (rendered, expected_errors, case.get("expect")) {
-            (Ok(got), None, Some(Value::String(want))) if &got == want => Ok(()),
-            (Err(got), Some(want), _) if want.iter().all(|w| got.contains(w)) => Ok(()),
-            (got, _, want) => Err(format!("template rendered {got:?}, expected {want:?}")),
-        };
+        return check_template(case, tpl, topic, &payload, client, expected_errors);
     }
 
     let sql = s("sql").ok_or("case has no sql")?;
     let got = rule_test(sql, topic, &payload, client, NOW_MS);
     match (got, expected_errors) {
-        (Err(RuleTestError::Invalid(diags)), Some(want)) => {
-            let printed: Vec<String> = diags.iter().map(ToString::to_string).collect();
-            for d in &printed {
-                if !d.ends_with(')') || !d.contains(" (line ") {
-                    return Err(format!("diagnostic without position: {d}"));
-                }
-            }
-            if want.len() > 1 && printed.len() != want.len() {
-                return Err(format!(
-                    "expected {} diagnostics, got {printed:?}",
-                    want.len()
-                ));
-            }
-            for w in want {
-                if !printed.iter().any(|p| p.contains(w)) {
-                    return Err(format!(
-                        "expected a diagnostic containing {w:?}, got {printed:?}"
-                    ));
-                }
-            }
-            Ok(())
-        }
+        (Err(RuleTestError::Invalid(diags)), Some(want)) => check_diagnostics(&diags, &want),
         (Ok(out), None) => {
             if let Some(b) = s("expect_binary") {
                 return match out {
@@ -112,6 +75,60 @@ fn run_case(case: &Value) -> Result<(), String> {
         }
         (got, want) => Err(format!("got {got:?}, expected errors {want:?}")),
     }
+}
+
+/// A template case: renders `tpl` against the message and compares the text, or the error
+/// with every expected fragment.
+fn check_template(
+    case: &Value,
+    tpl: &str,
+    topic: &str,
+    payload: &[u8],
+    client: Option<&str>,
+    expected_errors: Option<Vec<&str>>,
+) -> Result<(), String> {
+    let json = super::parse_payload(payload);
+    let mut cx = EvalContext::new(topic, payload, json.as_ref());
+    cx.client_id = client;
+    cx.timestamp_ms = NOW_MS;
+    let rendered = Template::parse(tpl)
+        .map_err(|d| {
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .and_then(|t| t.render(&cx).map_err(|e| e.to_string()));
+    match (rendered, expected_errors, case.get("expect")) {
+        (Ok(got), None, Some(Value::String(want))) if &got == want => Ok(()),
+        (Err(got), Some(want), _) if want.iter().all(|w| got.contains(w)) => Ok(()),
+        (got, _, want) => Err(format!("template rendered {got:?}, expected {want:?}")),
+    }
+}
+
+/// A refused rule's diagnostics: each carries its position, there are as many as expected
+/// when more than one is, and each expected fragment is in one of them.
+fn check_diagnostics(diags: &[impl ToString], want: &[&str]) -> Result<(), String> {
+    let printed: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    for d in &printed {
+        if !d.ends_with(')') || !d.contains(" (line ") {
+            return Err(format!("diagnostic without position: {d}"));
+        }
+    }
+    if want.len() > 1 && printed.len() != want.len() {
+        return Err(format!(
+            "expected {} diagnostics, got {printed:?}",
+            want.len()
+        ));
+    }
+    for w in want {
+        if !printed.iter().any(|p| p.contains(w)) {
+            return Err(format!(
+                "expected a diagnostic containing {w:?}, got {printed:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Every case of `testdata/conformance.jsonl`; all failures are reported
