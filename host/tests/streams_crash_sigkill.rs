@@ -103,35 +103,7 @@ fn sigkill_never_loses_or_tears_acknowledged_records() {
         }
         // write until a random number of acknowledgements, then SIGKILL mid-flight
         let kill_after = 1 + next_rand(25) as usize;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel::<()>();
-        let mut handles = Vec::new();
-        for w in 0..WRITERS {
-            let (addr, stop, tx) = (addr.clone(), stop.clone(), tx.clone());
-            let (acked, attempted) = (acked.clone(), attempted.clone());
-            handles.push(spawn_writer(w, round, addr, stop, tx, acked, attempted));
-        }
-        // Every tenth round a reshard races the writers (and maybe the kill), so recovery
-        // also meets closed parents, fresh children and a half-done catalog update.
-        let resharder = (round % 10 == 5).then(|| spawn_resharder(addr.clone()));
-        drop(tx);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for _ in 0..kill_after {
-            if rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .is_err()
-            {
-                break;
-            }
-        }
-        server.kill();
-        stop.store(true, Ordering::SeqCst);
-        for h in handles {
-            h.join().expect("writer");
-        }
-        if let Some(r) = resharder {
-            let _ = r.join().expect("resharder"); // may fail: the server was killed
-        }
+        write_then_kill(round, &mut server, kill_after, &acked, &attempted);
     }
     let acked_total = acked.lock().expect("lock").len();
     let attempted_total = attempted.lock().expect("lock").len();
@@ -146,6 +118,46 @@ fn sigkill_never_loses_or_tears_acknowledged_records() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// One round's load: the writers (and every tenth round a resharder) run until `kill_after`
+/// batches were acknowledged (or 20 s passed), then the server is SIGKILLed mid-flight.
+fn write_then_kill(
+    round: usize,
+    server: &mut Server,
+    kill_after: usize,
+    acked: &Arc<Mutex<Locations>>,
+    attempted: &Arc<Mutex<HashSet<String>>>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel::<()>();
+    let mut handles = Vec::new();
+    for w in 0..WRITERS {
+        let (addr, stop, tx) = (server.addr.clone(), stop.clone(), tx.clone());
+        let (acked, attempted) = (acked.clone(), attempted.clone());
+        handles.push(spawn_writer(w, round, addr, stop, tx, acked, attempted));
+    }
+    // Every tenth round a reshard races the writers (and maybe the kill), so recovery
+    // also meets closed parents, fresh children and a half-done catalog update.
+    let resharder = (round % 10 == 5).then(|| spawn_resharder(server.addr.clone()));
+    drop(tx);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for _ in 0..kill_after {
+        if rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_err()
+        {
+            break;
+        }
+    }
+    server.kill();
+    stop.store(true, Ordering::SeqCst);
+    for h in handles {
+        h.join().expect("writer");
+    }
+    if let Some(r) = resharder {
+        let _ = r.join().expect("resharder"); // may fail: the server was killed
+    }
 }
 
 /// payload -> (shard, sequence number).
