@@ -262,18 +262,7 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
 
     let plates = driver_plates(3);
     let unknown = "NOT-A-PLATE";
-    let mut messages: Vec<(String, Vec<u8>)> = plates
-        .iter()
-        .map(|p| ("rtr/iot/trafficdata".to_owned(), seed(p, "82")))
-        .collect();
-    messages.push(("rtr/iot/trafficdata".into(), seed(&plates[0], "60")));
-    messages.push(("rtr/iot/trafficdata".into(), seed(unknown, "90")));
-    // Malformed: not JSON. Missing field: no speed. Neither fires `speeding`; both are archived.
-    messages.push(("rtr/iot/trafficdata".into(), b"{not json".to_vec()));
-    messages.push((
-        "rtr/iot/trafficdata".into(),
-        br#"{"licensePlate":"NO-SPEED"}"#.to_vec(),
-    ));
+    let mut messages = traffic(&plates, unknown);
     // A fault fails the plugin's whole batch (DESIGN.md, Sandbox): `fine` goes through on
     // its own first, so that `boom` cannot share its batch.
     publish_all(mqtt, &[("hostile/a".into(), b"fine".to_vec())]);
@@ -294,18 +283,7 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
         &["-V", "mqttv5"],
     );
 
-    let kinesis = r#"weir_action_delivered_total{rule="speeding",action="0:kinesis:alerts"}"#;
-    weir.wait_metric(kinesis, 4);
-    weir.wait_metric(
-        r#"weir_action_delivered_total{rule="speeding",action="1:plugin:sms-alert"}"#,
-        4,
-    );
-    weir.wait_metric(
-        r#"weir_action_delivered_total{rule="speeding",action="error:firehose"}"#,
-        2,
-    );
-    weir.wait_metric(r#"weir_rule_matched_total{rule="speeding"}"#, 5);
-    weir.wait_metric(r#"weir_rule_matched_total{rule="archive"}"#, 8);
+    wait_for_every_action(&weir);
 
     // Republished alerts and both error payloads arrive at mosquitto_sub.
     // `republish` has no transformer, so the unknown plate is republished too.
@@ -328,6 +306,40 @@ fn every_action_kind_and_the_error_action_over_real_mqtt() {
     check_table(&data, &plates, unknown, &messages);
     check_archive(&data, started, &messages, fourth_payload.into_bytes());
     check_error_action_objects(&data, unknown);
+}
+
+/// The trafficdata messages: three speeding known plates, the first again under the limit,
+/// a speeding unknown plate, and two that fire no rule but the archive (not JSON, no speed).
+fn traffic(plates: &[String], unknown: &str) -> Vec<(String, Vec<u8>)> {
+    let mut messages: Vec<(String, Vec<u8>)> = plates
+        .iter()
+        .map(|p| ("rtr/iot/trafficdata".to_owned(), seed(p, "82")))
+        .collect();
+    messages.push(("rtr/iot/trafficdata".into(), seed(&plates[0], "60")));
+    messages.push(("rtr/iot/trafficdata".into(), seed(unknown, "90")));
+    // Malformed: not JSON. Missing field: no speed. Neither fires `speeding`; both are archived.
+    messages.push(("rtr/iot/trafficdata".into(), b"{not json".to_vec()));
+    messages.push((
+        "rtr/iot/trafficdata".into(),
+        br#"{"licensePlate":"NO-SPEED"}"#.to_vec(),
+    ));
+    messages
+}
+
+/// Waits until every action delivered what the traffic gives it.
+fn wait_for_every_action(weir: &Weir) {
+    let kinesis = r#"weir_action_delivered_total{rule="speeding",action="0:kinesis:alerts"}"#;
+    weir.wait_metric(kinesis, 4);
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="speeding",action="1:plugin:sms-alert"}"#,
+        4,
+    );
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="speeding",action="error:firehose"}"#,
+        2,
+    );
+    weir.wait_metric(r#"weir_rule_matched_total{rule="speeding"}"#, 5);
+    weir.wait_metric(r#"weir_rule_matched_total{rule="archive"}"#, 8);
 }
 
 /// The republished alerts' plates and the error payloads (by topic) among the lines
