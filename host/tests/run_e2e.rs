@@ -53,10 +53,12 @@ fn seed(plate: &str, speed: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The test's configuration: two listeners, the streams, tables, notify channel and plugins
+/// the rules use, then [`RULES`].
 fn config(dir: &Path, mqtt: u16, mqtt5: u16) -> PathBuf {
     let data = common::repo().join("examples/speeding/data/driver_data.csv");
     let p = |n: &str| common::component(n).display().to_string();
-    let text = format!(
+    let resources = format!(
         r#"
 [broker]
 listen = "127.0.0.1:{mqtt}"
@@ -100,15 +102,28 @@ path = "{hostile}"
 grants = ["config", "log"]
 params = {{ mode = "panic" }}
 
-[rules.speeding]
+"#,
+        data = data.display(),
+        enrich = p("owner-enrich"),
+        sms = p("sms-alert"),
+        hostile = p("hostile-behaviour"),
+    );
+    let path = dir.join("weir.toml");
+    std::fs::write(&path, resources + RULES).expect("write config");
+    path
+}
+
+/// Every action kind on `speeding`, an archive, a hostile filter and a key template that
+/// does not render; the rules that fail have error actions.
+const RULES: &str = r#"[rules.speeding]
 sql = "SELECT * FROM 'rtr/iot/trafficdata' WHERE speed > 75"
 
 [[rules.speeding.actions]]
 kind = "kinesis"
 stream = "alerts"
-partition_key = "${{licensePlate}}"
+partition_key = "${licensePlate}"
 transformers = ["owner-enrich"]
-buffer = {{ max_records = 10, max_age_ms = 5 }}
+buffer = { max_records = 10, max_age_ms = 5 }
 
 [[rules.speeding.actions]]
 kind = "plugin"
@@ -118,11 +133,11 @@ transformers = ["owner-enrich"]
 [[rules.speeding.actions]]
 kind = "table"
 table = "cars"
-key = "${{licensePlate}}"
+key = "${licensePlate}"
 
 [[rules.speeding.actions]]
 kind = "republish"
-topic = "alerts/${{licensePlate}}"
+topic = "alerts/${licensePlate}"
 qos = 1
 
 [rules.speeding.error_action]
@@ -145,12 +160,12 @@ sql = "SELECT * FROM 'hostile/#'"
 [[rules.hostile.actions]]
 kind = "kinesis"
 stream = "passed"
-partition_key = "${{topic()}}"
+partition_key = "${topic()}"
 filters = ["hostile"]
 
 [rules.hostile.error_action]
 kind = "republish"
-topic = "errors/${{topic(2)}}"
+topic = "errors/${topic(2)}"
 qos = 1
 
 [rules.keyless]
@@ -159,21 +174,12 @@ sql = "SELECT * FROM 'keyless/#'"
 [[rules.keyless.actions]]
 kind = "kinesis"
 stream = "passed"
-partition_key = "${{device}}"
+partition_key = "${device}"
 
 [rules.keyless.error_action]
 kind = "republish"
 topic = "errors/keyless"
-"#,
-        data = data.display(),
-        enrich = p("owner-enrich"),
-        sms = p("sms-alert"),
-        hostile = p("hostile-behaviour"),
-    );
-    let path = dir.join("weir.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
+"#;
 
 /// `mosquitto_sub` on `filters`, its lines on a channel; it is subscribed once a warm-up
 /// message published to `probe` comes back.
