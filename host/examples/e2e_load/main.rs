@@ -386,28 +386,23 @@ fn measure_all(args: &Args) -> AnyResult<Results> {
     eprintln!("[1/7] generator ceiling (mosquitto, no subscriber)...");
     let (ceiling, ceiling_rate, ceiling_cpu, ceiling_foreign) =
         measure_ceiling(&rt, &mosq, args, &rows)?;
-
-    eprintln!("[2/7] mosquitto, rumqttc subscriber, full speed...");
-    let (mq_full, mq_full_profile) = measure_mosquitto(
-        &rt,
-        &mosq,
+    let mosquitto = |step: &str, kind, name, prefix, rate| {
+        eprintln!("[{step}] {name}, {} msg/s...", fmt_rate(rate));
+        measure_mosquitto(&rt, &mosq, kind, name, prefix, rate, args, &rows)
+    };
+    let (mq_full, mq_full_profile) = mosquitto(
+        "2/7",
         SubKind::Rumqttc,
         "mosquitto -> rumqttc sub, full",
         "mq-full",
         0.0,
-        args,
-        &rows,
     )?;
-    eprintln!("[3/7] mosquitto, mosquitto_sub subscriber, full speed...");
-    let (mqs_full, mqs_full_profile) = measure_mosquitto(
-        &rt,
-        &mosq,
+    let (mqs_full, mqs_full_profile) = mosquitto(
+        "3/7",
         SubKind::MosquittoSub,
         "mosquitto -> mosquitto_sub, full",
         "mqs-full",
         0.0,
-        args,
-        &rows,
     )?;
 
     let mosq_pid = [mosq.child.id()];
@@ -417,33 +412,19 @@ fn measure_all(args: &Args) -> AnyResult<Results> {
     let weir_half = halves.remove(0);
     let others: Vec<(Measured, Measured)> = fulls.into_iter().map(|(m, _)| m).zip(halves).collect();
 
-    eprintln!(
-        "[6/7] mosquitto, rumqttc subscriber, {} msg/s...",
-        fmt_rate(half)
-    );
-    let (mq_half, _) = measure_mosquitto(
-        &rt,
-        &mosq,
+    let (mq_half, _) = mosquitto(
+        "6/7",
         SubKind::Rumqttc,
         "mosquitto -> rumqttc sub, half",
         "mq-half",
         half,
-        args,
-        &rows,
     )?;
-    eprintln!(
-        "[7/7] mosquitto, mosquitto_sub subscriber, {} msg/s...",
-        fmt_rate(half)
-    );
-    let (mqs_half, _) = measure_mosquitto(
-        &rt,
-        &mosq,
+    let (mqs_half, _) = mosquitto(
+        "7/7",
         SubKind::MosquittoSub,
         "mosquitto -> mosquitto_sub, half",
         "mqs-half",
         half,
-        args,
-        &rows,
     )?;
     drop(mosq);
     Ok(Results {
