@@ -303,11 +303,7 @@ fn measure_mosquitto(
     let ticks0 = thread_ticks();
     let cpu0 = process_ticks(pid).unwrap_or(0);
     let t0 = Instant::now();
-    let outcome = rt.block_on(async {
-        let report = run(&opts).await?;
-        let drained = wait_drain(&progress, report.acknowledged).await;
-        Ok::<_, weir_device::load::LoadError>((report, drained))
-    });
+    let outcome = run_and_drain(rt, &opts, &progress);
     let wall = t0.elapsed();
     let mosq_ticks = process_ticks(pid).unwrap_or(0).saturating_sub(cpu0);
     let foreign = machine.foreign_pct(&pids);
@@ -468,4 +464,18 @@ fn measure_ceiling(
     let ceiling_foreign = machine.foreign_pct(&[mosq.child.id()]);
     let ceiling_rate = ceiling.acked_per_sec.unwrap_or(0.0);
     Ok((ceiling, ceiling_rate, ceiling_cpu, ceiling_foreign))
+}
+
+/// Runs the load and waits until the subscriber has what was acknowledged (or gives up):
+/// the report and whether it drained.
+fn run_and_drain(
+    rt: &tokio::runtime::Runtime,
+    opts: &LoadOptions,
+    progress: &Arc<Progress>,
+) -> Result<(LoadReport, bool), weir_device::load::LoadError> {
+    rt.block_on(async {
+        let report = run(opts).await?;
+        let drained = wait_drain(progress, report.acknowledged).await;
+        Ok((report, drained))
+    })
 }

@@ -120,18 +120,6 @@ fn print_table(r: &Results) {
 /// Runs that lost or failed anything, PUBACK latencies, Weir's counters, the slowest windows
 /// and where the CPU went.
 fn print_details(r: &Results) {
-    let Results {
-        cores,
-        mq_full,
-        mq_full_profile,
-        mqs_full,
-        mqs_full_profile,
-        weir_full,
-        weir_profile,
-        weir_half,
-        others,
-        ..
-    } = r;
     let runs = r.runs();
     for m in &runs {
         if !m.drained || m.diff() != 0 || m.untimed > 0 || m.report.failed > 0 {
@@ -157,9 +145,9 @@ fn print_details(r: &Results) {
             );
         }
     }
-    let weir_runs = [weir_full, weir_half]
+    let weir_runs = [&r.weir_full, &r.weir_half]
         .into_iter()
-        .chain(others.iter().flat_map(|(f, h)| [f, h]));
+        .chain(r.others.iter().flat_map(|(f, h)| [f, h]));
     for m in weir_runs {
         if let Some(c) = &m.counters {
             println!("weir counters ({}): {c}", m.name);
@@ -182,14 +170,14 @@ fn print_details(r: &Results) {
         );
     }
     let print_profile = |title: &str, profile: &Profile| {
-        println!("busy during {title} (% of one core, {cores} cores):");
+        println!("busy during {title} (% of one core, {} cores):", r.cores);
         for (name, n, pct) in profile.iter().take(10) {
             println!("  {name:<24} x{n:<3} {pct:6.1}%");
         }
     };
-    print_profile(weir_full.name, weir_profile);
-    print_profile(mq_full.name, mq_full_profile);
-    print_profile(mqs_full.name, mqs_full_profile);
+    print_profile(r.weir_full.name, &r.weir_profile);
+    print_profile(r.mq_full.name, &r.mq_full_profile);
+    print_profile(r.mqs_full.name, &r.mqs_full_profile);
 }
 
 /// Issue 5's targets: rate, p99 at half rate, against mosquitto; and the generator's headroom.
@@ -327,24 +315,6 @@ fn print_json(
     v: &Verdicts,
     fsync_targets: serde_json::Map<String, serde_json::Value>,
 ) {
-    let Results {
-        cores,
-        ceiling,
-        ceiling_rate,
-        ceiling_cpu,
-        ceiling_foreign,
-        mq_full,
-        mq_full_profile,
-        mqs_full,
-        mqs_full_profile,
-        weir_full,
-        weir_profile,
-        weir_half,
-        half,
-        mq_half,
-        mqs_half,
-        ..
-    } = r;
     let Verdicts {
         ratio,
         headroom,
@@ -352,7 +322,7 @@ fn print_json(
         t_p99,
         t_ratio,
     } = v;
-    let lat = ceiling.publish_to_ack;
+    let lat = r.ceiling.publish_to_ack;
     let profile_json = |p: &Profile| {
         p.iter()
             .map(|(n, c, pct)| json!({"thread": n, "count": c, "cpu_pct": pct}))
@@ -362,31 +332,31 @@ fn print_json(
         "bench": "e2e_load",
         "seconds": args.seconds,
         "connections": args.connections,
-        "cores": cores,
+        "cores": r.cores,
         "generator_ceiling": {
-            "sent": ceiling.sent,
-            "published": ceiling.acknowledged,
-            "failed": ceiling.failed,
-            "rate": ceiling_rate,
+            "sent": r.ceiling.sent,
+            "published": r.ceiling.acknowledged,
+            "failed": r.ceiling.failed,
+            "rate": r.ceiling_rate,
             "publish_to_ack_p50_ms": lat.map(|p| p.p50_us as f64 / 1000.0),
             "publish_to_ack_p99_ms": lat.map(|p| p.p99_us as f64 / 1000.0),
-            "mosquitto_cpu_pct": ceiling_cpu,
-            "foreign_cpu_pct": ceiling_foreign,
+            "mosquitto_cpu_pct": r.ceiling_cpu,
+            "foreign_cpu_pct": r.ceiling_foreign,
         },
-        "mosquitto_rumqttc_full": mq_full.json(),
-        "mosquitto_sub_full": mqs_full.json(),
-        "weir_full": weir_full.json(),
-        "weir_half": weir_half.json(),
-        "mosquitto_rumqttc_half": mq_half.json(),
-        "mosquitto_sub_half": mqs_half.json(),
-        "half_rate": half,
+        "mosquitto_rumqttc_full": r.mq_full.json(),
+        "mosquitto_sub_full": r.mqs_full.json(),
+        "weir_full": r.weir_full.json(),
+        "weir_half": r.weir_half.json(),
+        "mosquitto_rumqttc_half": r.mq_half.json(),
+        "mosquitto_sub_half": r.mqs_half.json(),
+        "half_rate": r.half,
         "fsync": args.fsync,
         "compared_fsync": fsync_targets,
         "weir_vs_mosquitto": ratio,
         "generator_headroom": headroom,
-        "busy_weir_full": profile_json(weir_profile),
-        "busy_mosquitto_rumqttc_full": profile_json(mq_full_profile),
-        "busy_mosquitto_sub_full": profile_json(mqs_full_profile),
+        "busy_weir_full": profile_json(&r.weir_profile),
+        "busy_mosquitto_rumqttc_full": profile_json(&r.mq_full_profile),
+        "busy_mosquitto_sub_full": profile_json(&r.mqs_full_profile),
         "targets": {
             "rate_ge_50k": t_rate,
             "p99_half_lt_20ms": t_p99,

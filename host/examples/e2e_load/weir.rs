@@ -139,11 +139,7 @@ pub(super) fn measure_weir(
     let machine = CpuSnap::take(others);
     let ticks0 = thread_ticks();
     let t0 = Instant::now();
-    let outcome = rt.block_on(async {
-        let report = run(&opts).await?;
-        let drained = wait_drain(&progress, report.acknowledged).await;
-        Ok::<_, weir_device::load::LoadError>((report, drained))
-    });
+    let outcome = run_and_drain(rt, &opts, &progress);
     let wall = t0.elapsed();
     let foreign = machine.foreign_pct(others);
     let ticks1 = thread_ticks();
