@@ -39,9 +39,7 @@ delivery_stream = "cars"
 "#,
             common::component("general-processing"),
         );
-    let path = dir.join("weir.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+    common::write_config(dir, &text)
 }
 
 /// Every record in the bucket folder, by partition (`plate=...`).

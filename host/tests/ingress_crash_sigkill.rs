@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, read_stream, Weir};
+use common::{base_config, free_port, read_stream, write_config, Weir};
 use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
 
 const KILLS: usize = 20;
@@ -21,18 +21,9 @@ const PUBLISHERS: usize = 4;
 /// Messages each publisher keeps in flight.
 const WINDOW: usize = 16;
 
-fn config(dir: &Path, mqtt: u16) -> std::path::PathBuf {
-    let text = format!(
-        r#"
-[broker]
-listen = "127.0.0.1:{mqtt}"
-
-[api]
-listen = "127.0.0.1:0"
-
-[storage]
-dir = "data"
-
+fn config(dir: &Path, mqtt: u16) -> PathBuf {
+    let text = base_config(mqtt, "")
+        + r#"
 [streams.crash]
 shards = 2
 
@@ -41,12 +32,9 @@ sql = "SELECT * FROM 'crash/#'"
 [[rules.r.actions]]
 kind = "kinesis"
 stream = "crash"
-partition_key = "${{topic()}}"
-"#
-    );
-    let path = dir.join("weir.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+partition_key = "${topic()}"
+"#;
+    write_config(dir, &text)
 }
 
 /// Shared between a publisher and the test.
@@ -310,28 +298,16 @@ fn acknowledged_in_stream(
 
 /// A folder `firehose` action that flushes once a minute.
 fn long_buffer_config(dir: &Path, mqtt: u16) -> PathBuf {
-    let text = format!(
-        r#"
-[broker]
-listen = "127.0.0.1:{mqtt}"
-
-[api]
-listen = "127.0.0.1:0"
-
-[storage]
-dir = "data"
-
+    let text = base_config(mqtt, "")
+        + r#"
 [rules.archive]
 sql = "SELECT * FROM 'crash/#'"
 [[rules.archive.actions]]
 kind = "firehose"
 root = "data/archive"
 buffer_interval_ms = 60000
-"#
-    );
-    let cfg = dir.join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
-    cfg
+"#;
+    write_config(dir, &text)
 }
 
 /// The ids of every record archived (error objects aside).

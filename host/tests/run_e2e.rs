@@ -108,9 +108,7 @@ params = {{ mode = "panic" }}
         sms = p("sms-alert"),
         hostile = p("hostile-behaviour"),
     );
-    let path = dir.join("weir.toml");
-    std::fs::write(&path, resources + RULES).expect("write config");
-    path
+    common::write_config(dir, &(resources + RULES))
 }
 
 /// Every action kind on `speeding`, an archive, a hostile filter and a key template that

@@ -7,20 +7,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{free_port, publish_all, read_stream, Weir};
+use common::{base_config, free_port, publish_all, read_stream, write_config, Weir};
 
 fn reload_config(dir: &Path, mqtt: u16, select: &str, extra: &str) -> PathBuf {
-    let text = format!(
-        r#"
-[broker]
-listen = "127.0.0.1:{mqtt}"
-
-[api]
-listen = "127.0.0.1:0"
-
-[storage]
-dir = "data"
-
+    let text = base_config(mqtt, "")
+        + &format!(
+            r#"
 [streams.out]
 shards = 1
 
@@ -34,13 +26,8 @@ partition_key = "same-key"
 buffer = {{ max_records = 20, max_age_ms = 5 }}
 {extra}
 "#
-    );
-    let path = dir.join("weir.toml");
-    // Write and rename, as editors do, so the watcher never reads half a file.
-    let tmp = dir.join("weir.toml.tmp");
-    std::fs::write(&tmp, text).expect("write config");
-    std::fs::rename(&tmp, &path).expect("rename config");
-    path
+        );
+    write_config(dir, &text)
 }
 
 #[test]

@@ -34,11 +34,7 @@ fn write_config(dir: &Path, mqtt: u16, actions: &[String]) -> PathBuf {
         base_config(mqtt, ""),
         actions.concat()
     );
-    let path = dir.join("weir.toml");
-    let tmp = dir.join("weir.toml.tmp");
-    std::fs::write(&tmp, text).expect("write config");
-    std::fs::rename(&tmp, &path).expect("rename config");
-    path
+    common::write_config(dir, &text)
 }
 
 /// Publishes `N` messages, every one acknowledged (from the spool: the buffer waits a

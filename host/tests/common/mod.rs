@@ -297,6 +297,16 @@ pub fn base_config(mqtt: u16, storage_extra: &str) -> String {
     )
 }
 
+/// Writes `text` as `dir/weir.toml` and returns its path. Write and rename, as editors do,
+/// so a running host watching the file never reads half of it.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("weir.toml");
+    let tmp = dir.join("weir.toml.tmp");
+    std::fs::write(&tmp, text).expect("write config");
+    std::fs::rename(&tmp, &path).expect("rename config");
+    path
+}
+
 /// Every file under `root`, by path relative to it.
 pub fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
