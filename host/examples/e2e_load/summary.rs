@@ -111,7 +111,8 @@ fn print_table(r: &Results) {
     println!("  or appended to stream {STREAM:?} (Weir rows); diff = delivered - published (negative: lost).");
     println!("msg/s: ceiling = PUBACKs/s; others = delivered / (first send .. last delivery).");
     println!("latency: ceiling = publish->PUBACK; mosquitto = publish->subscriber receives;");
-    println!("  Weir = publish->record appended (seen by an in-process shard subscription).");
+    println!("  Weir = publish->record readable in the stream (an in-process shard subscription;");
+    println!("  with fsync = always a record is readable once synced).");
     println!("cpu: % of one core: mosquitto process (ceiling and mosquitto rows); this whole");
     println!("  process, load generator included (Weir rows). other: % of one core used by");
     println!("  unrelated processes meanwhile (the machine is shared; high = suspect figures).");
