@@ -25,13 +25,7 @@ fn the_embedded_broker_checks_usernames_and_passwords() {
         !publish(&["-u", "pi", "-P", "wrong"]).status.success(),
         "a wrong password is refused"
     );
-    let ok = publish(&["-u", "pi", "-P", "s3cret"]);
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    expect_one_delivered_and_stop(weir);
+    expect_one_delivered_and_stop(weir, &publish(&["-u", "pi", "-P", "s3cret"]));
 }
 
 #[test]
@@ -72,13 +66,7 @@ fn the_embedded_broker_speaks_tls() {
     let publish = |extra: &[&str]| pub_in("localhost", mqtt, extra);
     assert!(!publish(&[]).status.success(), "plain MQTT is refused");
     let ca_file = tmp.path().join("ca.pem").display().to_string();
-    let ok = publish(&["--cafile", &ca_file]);
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    expect_one_delivered_and_stop(weir);
+    expect_one_delivered_and_stop(weir, &publish(&["--cafile", &ca_file]));
 }
 
 #[test]
@@ -88,8 +76,7 @@ fn with_an_admin_token_metrics_and_plugins_want_it_and_health_stays_open() {
     let text = format!(
         "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"e2e-admin-token-0123\"\n\n[storage]\ndir = \"data\"\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n"
     );
-    let cfg = tmp.path().join("weir.toml");
-    std::fs::write(&cfg, text).expect("write config");
+    let cfg = common::write_config(tmp.path(), &text);
     let weir = Weir::start(&cfg);
     let raw = |request: &str| {
         let mut s = std::net::TcpStream::connect(&weir.api).expect("connect api");

@@ -45,21 +45,12 @@ fn a_kinesis_action_can_put_into_a_remote_kinesis_endpoint() {
 #[test]
 fn a_spooled_record_that_fails_reaches_the_error_action() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let nowhere = free_port();
     // The buffer waits 300 ms, so the record is spooled (and its message acknowledged) before
     // its delivery fails; the error action must still get it.
-    let cfg = small_config(
+    let weir = publish_one_to_nowhere(
         tmp.path(),
-        &format!("listen = \"127.0.0.1:{mqtt}\""),
-        "127.0.0.1:0",
-        &format!(
-            "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"far\"\npartition_key = \"k\"\nendpoint = \"http://127.0.0.1:{nowhere}\"\nbuffer = {{ max_records = 100, max_age_ms = 300 }}\n\n[rules.r.error_action]\nkind = \"firehose\"\nroot = \"data/errors\"\nbuffer_interval_ms = 0\n"
-        ),
+        "buffer = { max_records = 100, max_age_ms = 300 }\n\n[rules.r.error_action]\nkind = \"firehose\"\nroot = \"data/errors\"\nbuffer_interval_ms = 0\n",
     );
-    let weir = Weir::start(&cfg);
-    let out = pub_in("127.0.0.1", mqtt, &[]);
-    assert!(out.status.success());
     weir.wait_metric(
         r#"weir_action_delivered_total{rule="r",action="error:firehose"}"#,
         1,
@@ -76,6 +67,27 @@ fn a_spooled_record_that_fails_reaches_the_error_action() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Starts a host in `dir` whose rule `r` has a kinesis action into stream `far` of a remote
+/// endpoint nobody listens on (every put fails, after its retries), with `extra` lines after
+/// the action, and publishes one message to it (acknowledged).
+fn publish_one_to_nowhere(dir: &Path, extra: &str) -> Weir {
+    let mqtt = free_port();
+    let nowhere = free_port();
+    let cfg = small_config(
+        dir,
+        &format!("listen = \"127.0.0.1:{mqtt}\""),
+        "127.0.0.1:0",
+        &format!(
+            "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"far\"\npartition_key = \"k\"\n\
+             endpoint = \"http://127.0.0.1:{nowhere}\"\n{extra}"
+        ),
+    );
+    let weir = Weir::start(&cfg);
+    let out = pub_in("127.0.0.1", mqtt, &[]);
+    assert!(out.status.success());
+    weir
+}
+
 fn weir_dead_letters(dir: &Path) -> usize {
     files(&dir.join("data/dead-letters")).len()
 }
@@ -83,18 +95,7 @@ fn weir_dead_letters(dir: &Path) -> usize {
 #[test]
 fn a_failure_without_an_error_action_is_stored_as_a_dead_letter() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    // A remote endpoint nobody listens on: every put fails, after its retries.
-    let nowhere = free_port();
-    let cfg = small_config(
-        tmp.path(),
-        &format!("listen = \"127.0.0.1:{mqtt}\""),
-        "127.0.0.1:0",
-        &format!("[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"far\"\npartition_key = \"k\"\nendpoint = \"http://127.0.0.1:{nowhere}\"\n"),
-    );
-    let weir = Weir::start(&cfg);
-    let out = pub_in("127.0.0.1", mqtt, &[]);
-    assert!(out.status.success());
+    let weir = publish_one_to_nowhere(tmp.path(), "");
     weir.wait_metric("weir_dead_letters_total", 1);
     let (status, _) = weir.terminate();
     assert!(status.success());

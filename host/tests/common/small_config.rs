@@ -45,8 +45,14 @@ pub fn pub_in(host: &str, port: u16, extra: &[&str]) -> std::process::Output {
         .expect("mosquitto_pub")
 }
 
-/// Waits for the one message `pub_in` sent to reach stream `out`, then stops the host.
-pub fn expect_one_delivered_and_stop(weir: Weir) {
+/// Checks that the `pub_in` whose output is `published` was accepted, waits for its message
+/// to reach stream `out`, then stops the host.
+pub fn expect_one_delivered_and_stop(weir: Weir, published: &std::process::Output) {
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
     weir.wait_metric(
         r#"weir_action_delivered_total{rule="r",action="0:kinesis:out"}"#,
         1,
