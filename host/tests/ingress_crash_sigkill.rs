@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{base_config, free_port, read_stream, write_config, Weir};
+use common::{archived_ids, base_config, free_port, read_stream, write_config, Weir};
 use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
 
 const KILLS: usize = 20;
@@ -196,8 +196,7 @@ fn a_long_buffer_acknowledges_from_its_spool_and_survives_sigkill() {
     let weir = Weir::start(&cfg);
     let (status, _) = weir.terminate(); // a clean stop flushes what the spool gave back
     assert!(status.success(), "{status}");
-    let mut ids = archived_ids(&archive);
-    ids.sort();
+    let ids = archived_ids(&archive);
     let mut want: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
     want.sort();
     assert_eq!(ids, want);
@@ -308,22 +307,4 @@ root = "data/archive"
 buffer_interval_ms = 60000
 "#;
     write_config(dir, &text)
-}
-
-/// The ids of every record archived (error objects aside).
-fn archived_ids(archive: &Path) -> Vec<String> {
-    common::files(archive)
-        .into_iter()
-        .filter(|(name, _)| !name.starts_with("errors/"))
-        .flat_map(|(_, bytes)| {
-            String::from_utf8(bytes)
-                .expect("utf8")
-                .lines()
-                .map(|l| {
-                    let v: serde_json::Value = serde_json::from_str(l).expect("json line");
-                    v["id"].as_str().expect("id").to_owned()
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
 }

@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{base_config, files, free_port, publish_all, Weir};
+use common::{archived_ids, base_config, files, free_port, publish_all, Weir};
 
 const N: usize = 40;
 
@@ -51,7 +51,7 @@ fn spool_and_kill(dir: &Path, cfg: &Path, mqtt: u16) {
         .collect();
     publish_all(mqtt, &messages);
     assert!(
-        ids(&dir.join("data/archive")).is_empty(),
+        archived_ids(&dir.join("data/archive")).is_empty(),
         "the buffer flushed early: the test proves nothing"
     );
     let _ = weir.child.kill(); // SIGKILL: the records are in the spool only
@@ -60,26 +60,6 @@ fn spool_and_kill(dir: &Path, cfg: &Path, mqtt: u16) {
         !spooled(dir).is_empty(),
         "nothing was left in the spool: the test proves nothing"
     );
-}
-
-/// The ids in the objects under `root` (failed-record objects aside).
-fn ids(root: &Path) -> Vec<String> {
-    let mut out: Vec<String> = files(root)
-        .into_iter()
-        .filter(|(name, _)| !name.starts_with("errors/"))
-        .flat_map(|(_, bytes)| {
-            String::from_utf8(bytes)
-                .expect("utf8")
-                .lines()
-                .map(|l| {
-                    let v: serde_json::Value = serde_json::from_str(l).expect("json line");
-                    v["id"].as_str().expect("id").to_owned()
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn all_ids() -> Vec<String> {
@@ -117,11 +97,11 @@ fn an_action_inserted_before_another_leaves_it_its_spool() {
     let (status, _) = weir.terminate(); // a clean stop flushes what the spool gave back
     assert!(status.success(), "{status}");
     assert_eq!(
-        ids(&tmp.path().join("data/other")),
+        archived_ids(&tmp.path().join("data/other")),
         Vec::<String>::new(),
         "acknowledged records went to the action that took their action's place"
     );
-    assert_eq!(ids(&tmp.path().join("data/archive")), all_ids());
+    assert_eq!(archived_ids(&tmp.path().join("data/archive")), all_ids());
     assert_eq!(spooled(tmp.path()), Vec::<String>::new());
 }
 
@@ -148,8 +128,11 @@ fn a_spool_whose_action_is_gone_waits_and_is_delivered_when_it_returns_on_reload
     weir.wait_metric("weir_config_reloads_total", 1);
     let (status, _) = weir.terminate();
     assert!(status.success(), "{status}");
-    assert_eq!(ids(&tmp.path().join("data/other")), Vec::<String>::new());
-    assert_eq!(ids(&tmp.path().join("data/archive")), all_ids());
+    assert_eq!(
+        archived_ids(&tmp.path().join("data/other")),
+        Vec::<String>::new()
+    );
+    assert_eq!(archived_ids(&tmp.path().join("data/archive")), all_ids());
     assert_eq!(spooled(tmp.path()), Vec::<String>::new());
 }
 

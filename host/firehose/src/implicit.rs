@@ -499,6 +499,8 @@ impl ImplicitStream {
 mod tests {
     use super::*;
     use crate::catalog::FirehoseConfig;
+    /// Every object under a folder store's root, by key.
+    use weir_testkit::files as objects;
 
     fn open(dir: &Path, rt: &tokio::runtime::Runtime) -> Firehose {
         let mut c = FirehoseConfig::new(dir.join("fh"), Storage::Folder(dir.join("s3")));
@@ -516,31 +518,6 @@ mod tests {
             buffer_bytes: MIB,
             buffer_interval: Duration::from_secs(60),
         }
-    }
-
-    /// Every object under `root`, by key.
-    fn objects(root: &Path) -> BTreeMap<String, Vec<u8>> {
-        let mut out = BTreeMap::new();
-        let mut stack = vec![root.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                if e.path().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    let key = e
-                        .path()
-                        .strip_prefix(root)
-                        .expect("under")
-                        .display()
-                        .to_string();
-                    out.insert(key, std::fs::read(e.path()).expect("read"));
-                }
-            }
-        }
-        out
     }
 
     fn all_ok(outcomes: &[RecordPutOutcome]) -> bool {

@@ -2,6 +2,7 @@
 //! seed data, the plugin components `cargo xtask plugins` built, a free loopback port, and the
 //! seed rows as the device's JSON. Tests only (a dev-dependency everywhere).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The repository root (this crate lives in `host/testkit`).
@@ -40,6 +41,41 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind a free loopback port")
+}
+
+/// Every file below `root` (folders walked, not listed), sorted. A folder that cannot be read
+/// (gone meanwhile, or `root` missing) adds nothing: tests poll folders a host is writing.
+pub fn file_paths(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every file below `root` with its bytes, by path relative to `root`. A file gone before it
+/// was read (a store's staging file renamed meanwhile) is left out.
+pub fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    file_paths(root)
+        .into_iter()
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            let rel = p.strip_prefix(root).expect("under root");
+            Some((rel.display().to_string(), bytes))
+        })
+        .collect()
 }
 
 /// The fixed `iottimestamp` of [`seed_payloads`], so runs compare.

@@ -3,7 +3,6 @@
 //! extra dependencies).
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -308,22 +307,25 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
 }
 
 /// Every file under `root`, by path relative to it.
-pub fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                let rel = p.strip_prefix(root).expect("under root");
-                out.insert(rel.display().to_string(), bytes);
-            }
-        }
-    }
+pub use weir_testkit::files;
+
+/// The `id` of every JSON line archived under `root` (error objects under `errors/` aside),
+/// sorted.
+pub fn archived_ids(root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = files(root)
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("errors/"))
+        .flat_map(|(_, bytes)| {
+            String::from_utf8(bytes)
+                .expect("utf8")
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+                    v["id"].as_str().expect("id").to_owned()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
     out
 }

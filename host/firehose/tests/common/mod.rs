@@ -75,45 +75,8 @@ pub fn bucket(dir: &Path) -> PathBuf {
 /// `.KEY.UUID.weir-tmp` and renames it to `KEY` when complete: a staging file is not an
 /// object, and may be gone by the read.
 pub fn objects(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let root = bucket(dir);
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.is_file() && !e.file_name().to_string_lossy().ends_with(".weir-tmp") {
-                let key = p
-                    .strip_prefix(&root)
-                    .expect("under root")
-                    .to_string_lossy()
-                    .into_owned();
-                if let Ok(body) = std::fs::read(&p) {
-                    out.insert(key, body);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Every file under `dir`, for a failure message.
-fn walk(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path().display().to_string());
-            }
-        }
-    }
+    let mut out = weir_testkit::files(&bucket(dir));
+    out.retain(|key, _| !key.ends_with(".weir-tmp"));
     out
 }
 
@@ -130,7 +93,7 @@ pub fn wait_for(
             return o;
         }
         if Instant::now() >= deadline {
-            let files = walk(dir);
+            let files = weir_testkit::file_paths(dir);
             panic!("{what}: objects {:?}; files {files:?}", o.keys());
         }
         std::thread::sleep(Duration::from_millis(20));
