@@ -159,6 +159,21 @@ pub(crate) fn folder_key(key: &str) -> Result<String, KeyError> {
 /// returns the object's path. Each existing component is checked after canonicalisation, so a
 /// symlink that points outside the root is refused rather than followed. Newly created folders
 /// are made durable by syncing their parent.
+/// `path` (a folder on `key`'s way) resolved, refused when a symlink takes it out of
+/// `root_canon`.
+fn canonical_inside(root_canon: &Path, key: &str, path: &Path) -> Result<PathBuf, PrepareError> {
+    let canon = at(fs::canonicalize(path), "canonicalize", path)?;
+    if !canon.starts_with(root_canon) {
+        return Err(KeyError::EscapesRoot {
+            key: key.into(),
+            resolved: canon,
+            root: root_canon.to_path_buf(),
+        }
+        .into());
+    }
+    Ok(canon)
+}
+
 pub(crate) fn prepare_object_path(root_canon: &Path, key: &str) -> Result<PathBuf, PrepareError> {
     let parts = check_key(key)?;
     let (name, dirs) = parts.split_last().ok_or_else(|| KeyError::Unsafe {
@@ -170,15 +185,7 @@ pub(crate) fn prepare_object_path(root_canon: &Path, key: &str) -> Result<PathBu
         let next = dir.join(d);
         match fs::symlink_metadata(&next) {
             Ok(_) => {
-                let canon = at(fs::canonicalize(&next), "canonicalize", &next)?;
-                if !canon.starts_with(root_canon) {
-                    return Err(KeyError::EscapesRoot {
-                        key: key.into(),
-                        resolved: canon,
-                        root: root_canon.to_path_buf(),
-                    }
-                    .into());
-                }
+                let canon = canonical_inside(root_canon, key, &next)?;
                 if !canon.is_dir() {
                     return Err(KeyError::Unsafe {
                         key: key.into(),
@@ -195,15 +202,7 @@ pub(crate) fn prepare_object_path(root_canon: &Path, key: &str) -> Result<PathBu
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(io_at("create folder", &next, e).into()),
                 }
-                let canon = at(fs::canonicalize(&next), "canonicalize", &next)?;
-                if !canon.starts_with(root_canon) {
-                    return Err(KeyError::EscapesRoot {
-                        key: key.into(),
-                        resolved: canon,
-                        root: root_canon.to_path_buf(),
-                    }
-                    .into());
-                }
+                let canon = canonical_inside(root_canon, key, &next)?;
                 dir = canon;
             }
             Err(e) => return Err(io_at("stat", &next, e).into()),
