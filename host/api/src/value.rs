@@ -65,6 +65,12 @@ pub fn s(v: impl Into<String>) -> Val {
     Val::Str(v.into())
 }
 
+/// A batch put's response entry for a record that failed, as Kinesis' PutRecords and
+/// Firehose's PutRecordBatch both write it.
+pub(crate) fn failed_entry(code: &str, message: String) -> Val {
+    map(vec![("ErrorCode", s(code)), ("ErrorMessage", s(message))])
+}
+
 // ---------------------------------------------------------------------------------------
 // JSON in.
 

@@ -149,14 +149,10 @@ pub(super) fn put_records(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
                 ("SequenceNumber", s(sequence_number)),
                 ("ShardId", s(shard_id)),
             ]),
-            PutOutcome::Throttled { message } => map(vec![
-                ("ErrorCode", s("ProvisionedThroughputExceededException")),
-                ("ErrorMessage", s(message)),
-            ]),
-            PutOutcome::Failed { message } => map(vec![
-                ("ErrorCode", s("InternalFailure")),
-                ("ErrorMessage", s(message)),
-            ]),
+            PutOutcome::Throttled { message } => {
+                failed_entry("ProvisionedThroughputExceededException", message)
+            }
+            PutOutcome::Failed { message } => failed_entry("InternalFailure", message),
         })
         .collect();
     Ok(map(vec![

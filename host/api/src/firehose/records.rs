@@ -8,7 +8,7 @@ use weir_firehose_model::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
 use super::{stream_name, structure};
 use crate::error::{ApiError, ErrorKind};
 use crate::request::Req;
-use crate::value::{map, s, Val};
+use crate::value::{failed_entry, map, s, Val};
 
 /// A record's `Data` (base64 in JSON, bytes in CBOR), at most 1,000 KiB.
 fn record_data(req: &mut Req<'_>, v: &Val, at: &str) -> Result<Option<Vec<u8>>, ApiError> {
@@ -126,10 +126,9 @@ pub(super) fn put_record_batch(fh: &Firehose, req: &mut Req<'_>) -> Result<Val, 
         .into_iter()
         .map(|o| match o {
             RecordPutOutcome::Ok { record_id } => map(vec![("RecordId", s(record_id))]),
-            RecordPutOutcome::Failed { message } => map(vec![
-                ("ErrorCode", s("ServiceUnavailableException")),
-                ("ErrorMessage", s(message)),
-            ]),
+            RecordPutOutcome::Failed { message } => {
+                failed_entry("ServiceUnavailableException", message)
+            }
         })
         .collect();
     Ok(map(vec![
