@@ -20,11 +20,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::Url;
-use weir_sigv4::{self as sigv4, CanonicalRequest};
+use weir_sigv4 as sigv4;
 
 use crate::credentials::{check_region, Credentials};
 use crate::egress::{check_literal, refusal_in, EgressResolver};
 use crate::error::{parse_error, AwsError};
+use crate::signing::Signer;
 
 /// Longest time to open a connection (DNS, TCP and TLS).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -240,12 +241,12 @@ impl JsonClient {
         now: DateTime<Utc>,
     ) -> Vec<(&'static str, String)> {
         let inner = &self.inner;
-        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-        let scope = format!(
-            "{}/{}/{}/aws4_request",
-            now.format("%Y%m%d"),
-            inner.region,
-            inner.service.signing_name
+        let signer = Signer::new(
+            &inner.credentials.access_key_id,
+            &inner.credentials.secret_access_key,
+            now,
+            &inner.region,
+            inner.service.signing_name,
         );
         let payload_hash = sigv4::sha256_hex(body);
         // Sorted by name, as the canonical request wants them.
@@ -256,7 +257,7 @@ impl JsonClient {
             ),
             ("host", inner.host.clone()),
             ("x-amz-content-sha256", payload_hash.clone()),
-            ("x-amz-date", amz_date.clone()),
+            ("x-amz-date", signer.amz_date.clone()),
         ];
         if let Some(token) = &inner.credentials.session_token {
             headers.push(("x-amz-security-token", token.clone()));
@@ -265,27 +266,8 @@ impl JsonClient {
             "x-amz-target",
             format!("{}.{operation}", inner.service.target_prefix),
         ));
-        let (canonical_headers, signed_headers) = sigv4::header_lists(&headers);
-        let signature = sigv4::sign(
-            &CanonicalRequest {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers: &canonical_headers,
-                signed_headers: &signed_headers,
-                payload_hash: &payload_hash,
-            },
-            &amz_date,
-            &scope,
-            &inner.credentials.secret_access_key,
-        );
-        headers.push((
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-                inner.credentials.access_key_id
-            ),
-        ));
+        let authorization = signer.authorization("POST", "/", &headers, &payload_hash);
+        headers.push(("authorization", authorization));
         headers
     }
 }

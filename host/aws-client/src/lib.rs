@@ -13,6 +13,7 @@
 //! - `kinesis`: `PutRecords` (the `kinesis` rule action's remote target).
 //! - `s3`: a signed `PutObject` whose key reaches the server byte for byte (Firehose's keys
 //!   that `object_store` cannot carry).
+//! - `signing`: the SigV4 `Authorization` header both protocols send.
 //!
 //! To add a service on the JSON protocol (SQS, DynamoDB): a file with its [`JsonService`]
 //! (signing name, target prefix, JSON version) and one method per operation that builds the
@@ -30,6 +31,7 @@ mod error;
 mod json;
 mod kinesis;
 mod s3;
+mod signing;
 
 pub use credentials::{Credentials, ANONYMOUS_KEY, DEFAULT_REGION};
 pub use egress::{EgressResolver, Lookup, NameRefused, SystemLookup};

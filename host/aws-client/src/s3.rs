@@ -19,6 +19,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::signing::Signer;
+
 /// Longest time to open a connection (`object_store`'s is 5 s too).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest time for a whole PutObject (an object is at most Firehose's 128 MiB buffer).
@@ -148,36 +150,18 @@ fn signed_put(
     body: Vec<u8>,
 ) -> Result<hyper::Request<Full<Bytes>>, hyper::http::Error> {
     let now = chrono::Utc::now();
-    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-    let scope = format!("{}/{}/s3/aws4_request", now.format("%Y%m%d"), r.region);
+    let signer = Signer::new(&r.key_id, &r.secret, now, &r.region, "s3");
     let payload_hash = weir_sigv4::sha256_hex(&body);
     // Sorted by name, as the canonical request wants them.
     let mut headers: Vec<(&str, String)> = vec![
         ("host", host),
         ("x-amz-content-sha256", payload_hash.clone()),
-        ("x-amz-date", amz_date.clone()),
+        ("x-amz-date", signer.amz_date.clone()),
     ];
     if let Some(t) = &r.token {
         headers.push(("x-amz-security-token", t.clone()));
     }
-    let (canonical_headers, signed_headers) = weir_sigv4::header_lists(&headers);
-    let signature = weir_sigv4::sign(
-        &weir_sigv4::CanonicalRequest {
-            method: "PUT",
-            path,
-            query: "",
-            headers: &canonical_headers,
-            signed_headers: &signed_headers,
-            payload_hash: &payload_hash,
-        },
-        &amz_date,
-        &scope,
-        &r.secret,
-    );
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-        r.key_id
-    );
+    let authorization = signer.authorization("PUT", path, &headers, &payload_hash);
     let mut request = hyper::Request::put(uri)
         .header("authorization", authorization)
         .header("user-agent", concat!("weir/", env!("CARGO_PKG_VERSION")));
