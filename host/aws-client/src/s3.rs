@@ -214,36 +214,9 @@ mod tests {
         listener: std::net::TcpListener,
         status: u16,
     ) -> (String, Vec<(String, String)>, Vec<u8>) {
-        use std::io::{BufRead, BufReader, Read, Write};
-        let (stream, _) = listener.accept().expect("accept");
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("request line");
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).expect("header");
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (n, v) = h.split_once(':').expect("a header");
-            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-        let len: usize = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .map(|(_, v)| v.parse().expect("length"))
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).expect("body");
-        let mut out = stream;
-        write!(
-            out,
-            "HTTP/1.1 {status} X\r\ncontent-length: 7\r\nconnection: close\r\n\r\nrefused"
-        )
-        .expect("answer");
-        (line.trim_end().to_owned(), headers, body)
+        let answer =
+            format!("HTTP/1.1 {status} X\r\ncontent-length: 7\r\nconnection: close\r\n\r\nrefused");
+        weir_testkit::serve_one_request(listener, &answer)
     }
 
     fn put(r: &ExactPut, body: &[u8]) -> Result<(), ExactPutError> {

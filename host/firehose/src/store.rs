@@ -291,34 +291,8 @@ mod tests {
 
     /// Accepts one HTTP request and returns its request line; answers 200.
     fn request_line_of_one(listener: std::net::TcpListener) -> String {
-        use std::io::{BufRead, BufReader, Read, Write};
-        let (stream, _) = listener.accept().expect("accept");
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("request line");
-        let mut len = 0;
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).expect("header");
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((n, v)) = h.split_once(':') {
-                if n.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().expect("length");
-                }
-            }
-        }
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).expect("body");
-        let mut out = stream;
-        write!(
-            out,
-            "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-        )
-        .expect("answer");
-        line.trim_end().to_owned()
+        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+        weir_testkit::serve_one_request(listener, answer).0
     }
 
     #[test]

@@ -78,6 +78,41 @@ pub fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// A test's one-request HTTP server: accepts one connection on `listener`, reads one request,
+/// writes `response` (status line, headers and body, as sent) and returns the request line, the
+/// headers (names lower-case) and the body.
+pub fn serve_one_request(
+    listener: std::net::TcpListener,
+    response: &str,
+) -> (String, Vec<(String, String)>, Vec<u8>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let (stream, _) = listener.accept().expect("accept");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("request line");
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).expect("header");
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (n, v) = h.split_once(':').expect("a header");
+        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map(|(_, v)| v.parse().expect("length"))
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).expect("body");
+    let mut out = stream;
+    out.write_all(response.as_bytes()).expect("answer");
+    (line.trim_end().to_owned(), headers, body)
+}
+
 /// The fixed `iottimestamp` of [`seed_payloads`], so runs compare.
 pub const SEED_TIMESTAMP: &str = "2026-11-24 06:00:12.123456";
 
