@@ -29,6 +29,44 @@ pub(super) struct LinkError {
     pub(super) done: bool,
 }
 
+impl LinkError {
+    /// The application closed the connection.
+    fn closed(endpoint: &str) -> LinkError {
+        LinkError {
+            error: ConnectError::Protocol {
+                endpoint: endpoint.to_string(),
+                reason: "closed".into(),
+            },
+            done: true,
+        }
+    }
+
+    /// The broker refused the connection with `code` (either protocol's CONNACK code).
+    fn refused(endpoint: &str, code: impl std::fmt::Debug) -> LinkError {
+        ConnectError::Refused {
+            endpoint: endpoint.to_string(),
+            reason: format!("{code:?}"),
+        }
+        .into()
+    }
+
+    /// No answer within the connect timeout.
+    fn timeout(endpoint: &str, secs: u64) -> LinkError {
+        ConnectError::Timeout {
+            endpoint: endpoint.to_string(),
+            secs,
+        }
+        .into()
+    }
+}
+
+impl From<ConnectError> for LinkError {
+    /// A failure of the link (the application did not close it).
+    fn from(error: ConnectError) -> LinkError {
+        LinkError { error, done: false }
+    }
+}
+
 fn classify_io(endpoint: &str, e: &std::io::Error) -> ConnectError {
     if let Some(inner) = e.get_ref() {
         if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
@@ -99,6 +137,29 @@ pub(super) enum Ev {
     Other,
 }
 
+impl Ev {
+    /// What the event loop sent, as the driver counts it (either protocol's: rumqttc shares
+    /// [`Outgoing`]).
+    fn sent(o: Outgoing) -> Ev {
+        match o {
+            Outgoing::Publish(pkid) => Ev::SentPublish(pkid),
+            Outgoing::Disconnect => Ev::SentDisconnect,
+            _ => Ev::Other,
+        }
+    }
+}
+
+/// [`MqttLoop::restore_stash`] for either protocol's queue of requests.
+fn restore<R>(stash: &mut Vec<R>, pending: &mut impl Extend<R>, session_present: bool) -> usize {
+    let stash = std::mem::take(stash);
+    if session_present {
+        return 0;
+    }
+    let n = stash.len();
+    pending.extend(stash);
+    n
+}
+
 pub(super) struct V4Loop {
     pub(super) el: rumqttc::EventLoop,
     pub(super) stash: Vec<rumqttc::Request>,
@@ -120,39 +181,16 @@ impl MqttLoop for V4Loop {
                 topic: p.topic,
                 payload: p.payload.to_vec(),
             }),
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Ok(Ev::SentPublish(pkid)),
-            Ok(Event::Outgoing(Outgoing::Disconnect)) => Ok(Ev::SentDisconnect),
+            Ok(Event::Outgoing(o)) => Ok(Ev::sent(o)),
             Ok(_) => Ok(Ev::Other),
-            Err(e) => {
-                let endpoint = endpoint.to_string();
-                let (error, done) = match e {
-                    E::RequestsDone => (
-                        ConnectError::Protocol {
-                            endpoint,
-                            reason: "closed".into(),
-                        },
-                        true,
-                    ),
-                    E::Io(io) => (classify_io(&endpoint, &io), false),
-                    E::Tls(t) => (classify_tls(&endpoint, &t), false),
-                    E::ConnectionRefused(code) => (
-                        ConnectError::Refused {
-                            endpoint,
-                            reason: format!("{code:?}"),
-                        },
-                        false,
-                    ),
-                    E::NetworkTimeout => (
-                        ConnectError::Timeout {
-                            endpoint,
-                            secs: connect_secs,
-                        },
-                        false,
-                    ),
-                    other => (classify_chain(&endpoint, &other), false),
-                };
-                Err(LinkError { error, done })
-            }
+            Err(e) => Err(match e {
+                E::RequestsDone => LinkError::closed(endpoint),
+                E::Io(io) => classify_io(endpoint, &io).into(),
+                E::Tls(t) => classify_tls(endpoint, &t).into(),
+                E::ConnectionRefused(code) => LinkError::refused(endpoint, code),
+                E::NetworkTimeout => LinkError::timeout(endpoint, connect_secs),
+                other => classify_chain(endpoint, &other).into(),
+            }),
         }
     }
 
@@ -167,13 +205,7 @@ impl MqttLoop for V4Loop {
     }
 
     fn restore_stash(&mut self, session_present: bool) -> usize {
-        let stash = std::mem::take(&mut self.stash);
-        if session_present {
-            return 0;
-        }
-        let n = stash.len();
-        self.el.pending.extend(stash);
-        n
+        restore(&mut self.stash, &mut self.el.pending, session_present)
     }
 }
 
@@ -202,39 +234,16 @@ impl MqttLoop for V5Loop {
                 topic: String::from_utf8_lossy(&p.topic).into_owned(),
                 payload: p.payload.to_vec(),
             }),
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Ok(Ev::SentPublish(pkid)),
-            Ok(Event::Outgoing(Outgoing::Disconnect)) => Ok(Ev::SentDisconnect),
+            Ok(Event::Outgoing(o)) => Ok(Ev::sent(o)),
             Ok(_) => Ok(Ev::Other),
-            Err(e) => {
-                let endpoint = endpoint.to_string();
-                let (error, done) = match e {
-                    E::RequestsDone => (
-                        ConnectError::Protocol {
-                            endpoint,
-                            reason: "closed".into(),
-                        },
-                        true,
-                    ),
-                    E::Io(io) => (classify_io(&endpoint, &io), false),
-                    E::Tls(t) => (classify_tls(&endpoint, &t), false),
-                    E::ConnectionRefused(code) => (
-                        ConnectError::Refused {
-                            endpoint,
-                            reason: format!("{code:?}"),
-                        },
-                        false,
-                    ),
-                    E::Timeout(_) => (
-                        ConnectError::Timeout {
-                            endpoint,
-                            secs: connect_secs,
-                        },
-                        false,
-                    ),
-                    other => (classify_chain(&endpoint, &other), false),
-                };
-                Err(LinkError { error, done })
-            }
+            Err(e) => Err(match e {
+                E::RequestsDone => LinkError::closed(endpoint),
+                E::Io(io) => classify_io(endpoint, &io).into(),
+                E::Tls(t) => classify_tls(endpoint, &t).into(),
+                E::ConnectionRefused(code) => LinkError::refused(endpoint, code),
+                E::Timeout(_) => LinkError::timeout(endpoint, connect_secs),
+                other => classify_chain(endpoint, &other).into(),
+            }),
         }
     }
 
@@ -249,13 +258,7 @@ impl MqttLoop for V5Loop {
     }
 
     fn restore_stash(&mut self, session_present: bool) -> usize {
-        let stash = std::mem::take(&mut self.stash);
-        if session_present {
-            return 0;
-        }
-        let n = stash.len();
-        self.el.pending.extend(stash);
-        n
+        restore(&mut self.stash, &mut self.el.pending, session_present)
     }
 }
 
