@@ -172,16 +172,21 @@ pub fn metadata(root: &Path) -> Result<Value> {
     serde_json::from_slice(&out.stdout).context("cargo metadata printed no JSON")
 }
 
+/// The package ids of the workspace's members in `cargo metadata`'s output `meta`.
+pub fn workspace_members(meta: &Value) -> BTreeSet<&str> {
+    meta["workspace_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// Every way `meta` breaks the map, one line each; empty when it holds.
 pub fn violations(meta: &Value) -> Vec<String> {
     let empty = Vec::new();
     let packages = meta["packages"].as_array().unwrap_or(&empty);
-    let members: BTreeSet<&str> = meta["workspace_members"]
-        .as_array()
-        .unwrap_or(&empty)
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let members = workspace_members(meta);
     let name_of: BTreeMap<&str, &str> = packages
         .iter()
         .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))

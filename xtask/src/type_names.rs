@@ -43,12 +43,7 @@ const SKIPPED: &[&str] = &["patches/", "host/fuzz/"];
 /// The crates to check and the `src` folders of their library and binary targets.
 pub fn crates(root: &Path, meta: &Value) -> Vec<(String, Vec<PathBuf>)> {
     let empty = Vec::new();
-    let members: BTreeSet<&str> = meta["workspace_members"]
-        .as_array()
-        .unwrap_or(&empty)
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let members = crate::crate_map::workspace_members(meta);
     let mut out = Vec::new();
     for p in meta["packages"].as_array().unwrap_or(&empty) {
         if !p["id"].as_str().is_some_and(|id| members.contains(id)) {
