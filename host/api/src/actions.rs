@@ -7,7 +7,7 @@ use base64::Engine as _;
 
 use super::error::{ApiError, ErrorKind};
 use super::request::*;
-use super::value::{failed_entry, map, s, Val};
+use super::value::{blob, failed_entry, map, s, Val};
 use super::ApiState;
 
 mod consumers;

@@ -65,6 +65,22 @@ pub fn s(v: impl Into<String>) -> Val {
     Val::Str(v.into())
 }
 
+/// A record's `Data` blob: CBOR bytes as they are, JSON's base64 decoded; anything else is
+/// refused as AWS refuses it.
+pub(crate) fn blob(v: &Val) -> Result<Vec<u8>, crate::error::ApiError> {
+    use crate::error::ApiError;
+    match v {
+        Val::Bytes(b) => Ok(b.clone()),
+        Val::Str(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| ApiError::serialization("Base64 encoded data is invalid.")),
+        other => Err(ApiError::serialization(format!(
+            "{} can not be converted to a Blob",
+            other.kind()
+        ))),
+    }
+}
+
 /// A batch put's response entry for a record that failed, as Kinesis' PutRecords and
 /// Firehose's PutRecordBatch both write it.
 pub(crate) fn failed_entry(code: &str, message: String) -> Val {

@@ -13,21 +13,7 @@ pub(super) fn record_entry(
     max_record: usize,
 ) -> Result<Option<PutEntry>, ApiError> {
     let entry = Req::new(v)?;
-    let data = match entry.raw("Data") {
-        None => None,
-        Some(Val::Bytes(b)) => Some(b.clone()),
-        Some(Val::Str(b64)) => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|_| ApiError::serialization("Base64 encoded data is invalid."))?,
-        ),
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a Blob",
-                other.kind()
-            )))
-        }
-    };
+    let data = entry.raw("Data").map(blob).transpose()?;
     let key = entry.text("PartitionKey")?;
     if key.is_none() {
         req.violation(

@@ -1,14 +1,13 @@
 //! PutRecord and PutRecordBatch: the records' data within the model's limits, then the
 //! service's buffer.
 
-use base64::Engine as _;
 use weir_firehose::{Firehose, RecordPutOutcome};
 use weir_firehose_model::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
 
 use super::{stream_name, structure};
 use crate::error::{ApiError, ErrorKind};
 use crate::request::Req;
-use crate::value::{failed_entry, map, s, Val};
+use crate::value::{blob, failed_entry, map, s, Val};
 
 /// A record's `Data` (base64 in JSON, bytes in CBOR), at most 1,000 KiB.
 fn record_data(req: &mut Req<'_>, v: &Val, at: &str) -> Result<Option<Vec<u8>>, ApiError> {
@@ -17,16 +16,7 @@ fn record_data(req: &mut Req<'_>, v: &Val, at: &str) -> Result<Option<Vec<u8>>, 
             req.violation(None, &format!("{at}.data"), "Member must not be null");
             return Ok(None);
         }
-        Some(Val::Bytes(b)) => b.clone(),
-        Some(Val::Str(b64)) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|_| ApiError::serialization("Base64 encoded data is invalid."))?,
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a Blob",
-                other.kind()
-            )))
-        }
+        Some(d) => blob(d)?,
     };
     if data.len() > MAX_RECORD_BYTES {
         req.violation(
