@@ -149,6 +149,19 @@ impl Ev {
     }
 }
 
+/// [`MqttLoop::stash_pending`] for either protocol's queue of requests: copies of the ones
+/// `is_publish` picks.
+fn publishes<'a, R: Clone + 'a>(
+    pending: impl IntoIterator<Item = &'a R>,
+    is_publish: impl Fn(&R) -> bool,
+) -> Vec<R> {
+    pending
+        .into_iter()
+        .filter(|r| is_publish(r))
+        .cloned()
+        .collect()
+}
+
 /// [`MqttLoop::restore_stash`] for either protocol's queue of requests.
 fn restore<R>(stash: &mut Vec<R>, pending: &mut impl Extend<R>, session_present: bool) -> usize {
     let stash = std::mem::take(stash);
@@ -195,13 +208,9 @@ impl MqttLoop for V4Loop {
     }
 
     fn stash_pending(&mut self) {
-        self.stash = self
-            .el
-            .pending
-            .iter()
-            .filter(|r| matches!(r, rumqttc::Request::Publish(_)))
-            .cloned()
-            .collect();
+        self.stash = publishes(&self.el.pending, |r| {
+            matches!(r, rumqttc::Request::Publish(_))
+        });
     }
 
     fn restore_stash(&mut self, session_present: bool) -> usize {
@@ -248,13 +257,9 @@ impl MqttLoop for V5Loop {
     }
 
     fn stash_pending(&mut self) {
-        self.stash = self
-            .el
-            .pending
-            .iter()
-            .filter(|r| matches!(r, rumqttc::v5::Request::Publish(_)))
-            .cloned()
-            .collect();
+        self.stash = publishes(&self.el.pending, |r| {
+            matches!(r, rumqttc::v5::Request::Publish(_))
+        });
     }
 
     fn restore_stash(&mut self, session_present: bool) -> usize {
