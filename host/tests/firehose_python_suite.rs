@@ -7,7 +7,6 @@
 mod common;
 
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -53,20 +52,7 @@ fn start_moto(port: u16) -> Moto {
 
 #[test]
 fn boto3_and_aws_cli_firehose_suite() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !python_deps_present() {
-        let req = root.join("tests/py/requirements.txt");
-        let out = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--upgrade", "-r"])
-            .arg(&req)
-            .output()
-            .expect("run pip");
-        assert!(
-            out.status.success(),
-            "pip install failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::python::install_requirements_unless(python_deps_present());
     let moto_port = common::free_port();
     let _moto = start_moto(moto_port);
     let s3 = format!("http://127.0.0.1:{moto_port}");
@@ -89,35 +75,10 @@ fn boto3_and_aws_cli_firehose_suite() {
         );
     std::fs::write(&config, text).expect("write config");
     let weir = common::Weir::start(&config);
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "unittest",
-            "-v",
-            "test_firehose",
-            "test_firehose_features",
-        ])
-        .current_dir(root.join("tests/py"))
-        .env("WEIR_ENDPOINT", format!("http://{}", weir.api))
-        .env("S3_ENDPOINT", &s3)
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("PYTHONWARNINGS", "ignore::ResourceWarning")
-        .output()
-        .expect("run python3");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "Firehose suite failed:\n{text}");
-    assert!(
-        text.contains("OK"),
-        "Firehose suite did not report OK:\n{text}"
-    );
-    assert!(
-        !text.contains("skipped"),
-        "Firehose suite skipped cases:\n{text}"
+    common::python::run_unittest(
+        "Firehose suite",
+        &["test_firehose", "test_firehose_features"],
+        &weir.api,
+        &[("S3_ENDPOINT", s3)],
     );
 }

@@ -1,0 +1,53 @@
+//! The Python suites (`tests/py`, boto3 and the AWS CLI) run against a Weir on loopback:
+//! their requirements installed when missing, and one `python3 -m unittest` run that must pass
+//! every case, shared by the Kinesis and the Firehose suite.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Installs `tests/py/requirements.txt` with pip unless `present` (the suite's own check of
+/// what it imports).
+pub fn install_requirements_unless(present: bool) {
+    if present {
+        return;
+    }
+    let req = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/requirements.txt");
+    let out = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--upgrade", "-r"])
+        .arg(&req)
+        .output()
+        .expect("run pip");
+    assert!(
+        out.status.success(),
+        "pip install failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `python3 -m unittest -v MODULES` in `tests/py` against the Weir API at `api`
+/// (`WEIR_ENDPOINT`), with test credentials and `env`; fails unless every case ran and passed
+/// (`what` names the suite in the failure).
+pub fn run_unittest(what: &str, modules: &[&str], api: &str, env: &[(&str, String)]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .args(["-m", "unittest", "-v"])
+        .args(modules)
+        .current_dir(root.join("tests/py"))
+        .env("WEIR_ENDPOINT", format!("http://{api}"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("PYTHONWARNINGS", "ignore::ResourceWarning")
+        .output()
+        .expect("run python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    assert!(text.contains("OK"), "{what} did not report OK:\n{text}");
+    // Every case must run: a skipped case would hide a missing server command or client.
+    assert!(!text.contains("skipped"), "{what} skipped cases:\n{text}");
+}
