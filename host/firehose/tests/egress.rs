@@ -6,91 +6,19 @@
 //! reason.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, TcpListener};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use weir_firehose::*;
 use weir_support::egress::EgressPolicy;
+// A real HTTP endpoint on 127.0.0.1 that counts every TCP connection it accepts and keeps the
+// records it was sent.
+use weir_testkit::FirehoseEndpoint as Endpoint;
 
 mod common;
 use common::WAIT;
-
-/// A real HTTP endpoint on 127.0.0.1 that counts every TCP connection it accepts and keeps
-/// the records it was sent; answers Firehose's success response.
-struct Endpoint {
-    port: u16,
-    connections: Arc<AtomicUsize>,
-    records: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Endpoint {
-    fn start() -> Endpoint {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let records = Arc::new(Mutex::new(Vec::new()));
-        let (c, r) = (connections.clone(), records.clone());
-        std::thread::spawn(move || {
-            for s in l.incoming() {
-                let Ok(s) = s else { continue };
-                c.fetch_add(1, Ordering::SeqCst);
-                let r = r.clone();
-                std::thread::spawn(move || serve(s, &r));
-            }
-        });
-        Endpoint {
-            port,
-            connections,
-            records,
-        }
-    }
-
-    fn hits(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
-}
-
-/// One request per connection: read it, keep its records, answer with its requestId.
-fn serve(s: std::net::TcpStream, records: &Mutex<Vec<Vec<u8>>>) {
-    use base64::Engine as _;
-    let mut r = BufReader::new(s);
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let l = line.trim_end().to_ascii_lowercase();
-        if l.is_empty() {
-            break;
-        }
-        if let Some(v) = l.strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; len];
-    if r.read_exact(&mut body).is_err() {
-        return;
-    }
-    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    for rec in doc["records"].as_array().into_iter().flatten() {
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(rec["data"].as_str().unwrap_or_default())
-            .unwrap_or_default();
-        weir_support::lock(records).push(data);
-    }
-    let reply = serde_json::json!({"requestId": doc["requestId"], "timestamp": 1}).to_string();
-    let mut s = r.into_inner();
-    let _ = write!(
-        s,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-        reply.len()
-    );
-}
 
 /// Names mapped to addresses by the test; changed between create and delivery.
 #[derive(Default)]
@@ -231,14 +159,11 @@ fn an_allow_listed_loopback_endpoint_is_delivered_to() {
     invalid_argument(fh.create(request("lo2", &format!("http://127.0.0.2:{}/", ep.port))));
     put(&fh, "lo", &[b"one", b"two"]);
     let deadline = Instant::now() + WAIT;
-    while weir_support::lock(&ep.records).len() < 2 {
+    while ep.records().len() < 2 {
         assert!(Instant::now() < deadline, "nothing delivered");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(
-        *weir_support::lock(&ep.records),
-        vec![b"one".to_vec(), b"two".to_vec()]
-    );
+    assert_eq!(ep.records(), vec![b"one".to_vec(), b"two".to_vec()]);
 }
 
 #[test]

@@ -3,7 +3,10 @@
 //! seed rows as the device's JSON. Tests only (a dev-dependency everywhere).
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The repository root (this crate lives in `host/testkit`).
 pub fn repo_root() -> PathBuf {
@@ -111,6 +114,94 @@ pub fn serve_one_request(
     let mut out = stream;
     out.write_all(response.as_bytes()).expect("answer");
     (line.trim_end().to_owned(), headers, body)
+}
+
+/// A Firehose HTTP endpoint destination on 127.0.0.1: counts every TCP connection it accepts
+/// (a refused destination must make none), keeps the records it is sent and answers Firehose's
+/// success response, one request per connection.
+pub struct FirehoseEndpoint {
+    /// The port it listens on, for URLs through other names of this host.
+    pub port: u16,
+    connections: Arc<AtomicUsize>,
+    records: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl FirehoseEndpoint {
+    pub fn start() -> FirehoseEndpoint {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let (c, r) = (connections.clone(), records.clone());
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                c.fetch_add(1, Ordering::SeqCst);
+                let r = r.clone();
+                std::thread::spawn(move || serve_firehose_request(s, &r));
+            }
+        });
+        FirehoseEndpoint {
+            port,
+            connections,
+            records,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/ingest`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/ingest", self.port)
+    }
+
+    /// The connections accepted so far.
+    pub fn hits(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// The records received so far, in order.
+    pub fn records(&self) -> Vec<Vec<u8>> {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// One request: read it, keep its records, answer with its requestId.
+fn serve_firehose_request(s: std::net::TcpStream, records: &Mutex<Vec<Vec<u8>>>) {
+    use base64::Engine as _;
+    let mut r = BufReader::new(s);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let l = line.trim_end().to_ascii_lowercase();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    if r.read_exact(&mut body).is_err() {
+        return;
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    for rec in doc["records"].as_array().into_iter().flatten() {
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(rec["data"].as_str().unwrap_or_default())
+            .unwrap_or_default();
+        records.lock().unwrap_or_else(|p| p.into_inner()).push(data);
+    }
+    let reply = serde_json::json!({"requestId": doc["requestId"], "timestamp": 1}).to_string();
+    let mut s = r.into_inner();
+    let _ = write!(
+        s,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+        reply.len()
+    );
 }
 
 /// The fixed `iottimestamp` of [`seed_payloads`], so runs compare.
