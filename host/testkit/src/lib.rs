@@ -1,6 +1,7 @@
 //! What every Weir test suite needs to find and bind, in one place: the repository root, the
-//! seed data, the plugin components `cargo xtask plugins` built, a free loopback port, and the
-//! seed rows as the device's JSON. Tests only (a dev-dependency everywhere).
+//! seed data, the plugin components `cargo xtask plugins` built, a free loopback port, the
+//! seed rows as the device's JSON, the files under a folder, and the small HTTP servers tests
+//! talk to (one request; a Firehose HTTP endpoint). Tests only (a dev-dependency everywhere).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
