@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn input(tag: &str, lines: &str) -> PathBuf {
@@ -15,9 +15,15 @@ fn input(tag: &str, lines: &str) -> PathBuf {
     path
 }
 
-fn weir(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+/// `weir plugin test` of the built component `plugin` on `input` with `extra` arguments: its
+/// success, stdout and stderr.
+fn plugin_test(plugin: &str, input: &Path, extra: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
+        .args(["plugin", "test"])
+        .arg(common::component(plugin))
+        .arg("--input")
+        .arg(input)
+        .args(extra)
         .output()
         .expect("run weir");
     (
@@ -33,16 +39,7 @@ fn a_filter_reports_kept_dropped_and_failed_per_record() {
         "filter",
         "{\"speed\":\"82\"}\n{\"speed\":60}\n\n{\"plate\":\"X\"}\n{\"speed\":\"fast\"}\n",
     );
-    let plugin = common::component("speed-limit");
-    let (ok, out, err) = weir(&[
-        "plugin".as_ref(),
-        "test".as_ref(),
-        plugin.as_os_str(),
-        "--input".as_ref(),
-        file.as_os_str(),
-        "--config".as_ref(),
-        "limit=70".as_ref(),
-    ]);
+    let (ok, out, err) = plugin_test("speed-limit", &file, &["--config", "limit=70"]);
     assert!(ok, "{err}");
     assert!(out.starts_with("# filter speed-limit version "), "{out}");
     // Line numbers are the input's, blank lines skipped.
@@ -68,16 +65,7 @@ fn a_transformer_with_a_table_and_an_emitter_with_its_outbox() {
         "join",
         "{\"licensePlate\":\"855TOP\",\"speed\":\"94\"}\n{\"licensePlate\":\"NOPE\"}\n",
     );
-    let plugin = common::component("owner-enrich");
-    let (ok, out, err) = weir(&[
-        "plugin".as_ref(),
-        "test".as_ref(),
-        plugin.as_os_str(),
-        "--input".as_ref(),
-        file.as_os_str(),
-        "--table".as_ref(),
-        table.as_ref(),
-    ]);
+    let (ok, out, err) = plugin_test("owner-enrich", &file, &["--table", &table]);
     assert!(ok, "{err}");
     assert!(out.contains("1\t-> {\"licensePlate\":\"855TOP\",\"speed\":\"94\",\"first_name\":\"Joseph\",\"last_name\":\"Roberts\",\"myphone\":\"8324498188\"}"), "{out}");
     assert!(
@@ -86,14 +74,7 @@ fn a_transformer_with_a_table_and_an_emitter_with_its_outbox() {
     );
 
     let joined = input("emit", "{\"iottimestamp\":\"t\",\"licensePlate\":\"855TOP\",\"longitude\":\"1\",\"latitude\":\"2\",\"city\":\"C\",\"state\":\"S\",\"speed\":\"94\",\"first_name\":\"Joseph\",\"last_name\":\"Roberts\",\"myphone\":\"8324498188\"}\n");
-    let plugin = common::component("sms-alert");
-    let (ok, out, err) = weir(&[
-        "plugin".as_ref(),
-        "test".as_ref(),
-        plugin.as_os_str(),
-        "--input".as_ref(),
-        joined.as_os_str(),
-    ]);
+    let (ok, out, err) = plugin_test("sms-alert", &joined, &[]);
     assert!(ok, "{err}");
     assert!(out.contains("1\tdelivered"), "{out}");
     assert!(out.contains("outbox\tnotify sms +18324498188: \"To Joseph Roberts, \\n Your vehicle with licenseplate 855TOP"), "{out}");
@@ -104,14 +85,7 @@ fn a_transformer_with_a_table_and_an_emitter_with_its_outbox() {
 #[test]
 fn bad_input_is_named_with_its_line() {
     let file = input("bad", "{\"ok\":1}\nnot json\n");
-    let plugin = common::component("speed-limit");
-    let (ok, _, err) = weir(&[
-        "plugin".as_ref(),
-        "test".as_ref(),
-        plugin.as_os_str(),
-        "--input".as_ref(),
-        file.as_os_str(),
-    ]);
+    let (ok, _, err) = plugin_test("speed-limit", &file, &[]);
     assert!(!ok);
     assert!(err.contains(":2: not JSON"), "{err}");
     let _ = std::fs::remove_file(file);
@@ -136,17 +110,7 @@ fn every_blueprint_example_gives_its_expected_output() {
     ];
     for (name, input, extra) in blueprints {
         let examples = common::repo().join("plugins").join(name).join("examples");
-        let plugin = common::component(name);
-        let input = examples.join(input);
-        let mut args: Vec<&std::ffi::OsStr> = vec![
-            "plugin".as_ref(),
-            "test".as_ref(),
-            plugin.as_os_str(),
-            "--input".as_ref(),
-            input.as_os_str(),
-        ];
-        args.extend(extra.iter().map(std::ffi::OsStr::new));
-        let (ok, out, err) = weir(&args);
+        let (ok, out, err) = plugin_test(name, &examples.join(input), extra);
         assert!(ok, "{name}: {err}");
         assert!(
             out.starts_with(&format!("# transformer {name} version ")),
