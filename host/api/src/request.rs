@@ -66,6 +66,19 @@ impl<'a> Req<'a> {
         }
     }
 
+    /// A nested structure: `None` when absent or null, a value of another kind refused as
+    /// AWS refuses it.
+    pub fn structure(&self, field: &str) -> Result<Option<Req<'a>>, ApiError> {
+        match self.raw(field) {
+            None => Ok(None),
+            Some(v @ Val::Map(_)) => Req::new(v).map(Some),
+            Some(other) => Err(ApiError::serialization(format!(
+                "{} can not be converted to a structure",
+                other.kind()
+            ))),
+        }
+    }
+
     /// Records a constraint violation. AWS lists at most [`MAX_VIOLATIONS`]; the rest are
     /// dropped (a hostile request cannot grow the answer).
     pub fn violation(&mut self, value: Option<&str>, at: &str, constraint: &str) {

@@ -143,18 +143,9 @@ pub(super) fn update_account_settings(
     state: &ApiState,
     req: &mut Req<'_>,
 ) -> Result<Val, ApiError> {
-    let status = match req.raw("MinimumThroughputBillingCommitment") {
+    let status = match req.structure("MinimumThroughputBillingCommitment")? {
+        Some(sub) => sub.text("Status")?,
         None => None,
-        Some(v @ Val::Map(_)) => {
-            let sub = Req::new(v)?;
-            sub.text("Status")?
-        }
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a structure",
-                other.kind()
-            )))
-        }
     };
     req.finish()?;
     let a = state
@@ -221,15 +212,9 @@ pub(super) fn update_record_distribution(
 
 pub(super) fn update_stream_mode(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let arn = req.text("StreamARN")?;
-    let mode = match req.raw("StreamModeDetails") {
+    let mode = match req.structure("StreamModeDetails")? {
+        Some(sub) => sub.text("StreamMode")?,
         None => None,
-        Some(v @ Val::Map(_)) => Req::new(v)?.text("StreamMode")?,
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a structure",
-                other.kind()
-            )))
-        }
     };
     let warm = req.number("WarmThroughputMiBps")?;
     req.finish()?;

@@ -5,15 +5,9 @@ use super::*;
 pub(super) fn create_stream(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError> {
     let name = req.text("StreamName")?;
     let count = req.number("ShardCount")?;
-    let mode = match req.raw("StreamModeDetails") {
+    let mode = match req.structure("StreamModeDetails")? {
+        Some(sub) => sub.text("StreamMode")?,
         None => None,
-        Some(v @ Val::Map(_)) => Req::new(v)?.text("StreamMode")?,
-        Some(other) => {
-            return Err(ApiError::serialization(format!(
-                "{} can not be converted to a structure",
-                other.kind()
-            )))
-        }
     };
     let max_kib = req.number("MaxRecordSizeInKiB")?;
     let warm = req.number("WarmThroughputMiBps")?;
@@ -286,24 +280,17 @@ pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
 /// The request's `ShardFilter`, if any; a value that is not a structure is refused as AWS
 /// does.
 fn read_shard_filter(req: &mut Req<'_>) -> Result<Option<RawShardFilter>, ApiError> {
-    match req.raw("ShardFilter") {
-        None => Ok(None),
-        Some(f @ Val::Map(_)) => {
-            let mut sub = Req::new(f)?;
-            let ty = sub.text("Type")?;
-            let id = sub.text("ShardId")?;
-            let ts = sub.timestamp("Timestamp")?;
-            Ok(Some((
-                ty.unwrap_or_default().to_owned(),
-                id.map(str::to_owned),
-                ts,
-            )))
-        }
-        Some(other) => Err(ApiError::serialization(format!(
-            "{} can not be converted to a structure",
-            other.kind()
-        ))),
-    }
+    let Some(mut sub) = req.structure("ShardFilter")? else {
+        return Ok(None);
+    };
+    let ty = sub.text("Type")?;
+    let id = sub.text("ShardId")?;
+    let ts = sub.timestamp("Timestamp")?;
+    Ok(Some((
+        ty.unwrap_or_default().to_owned(),
+        id.map(str::to_owned),
+        ts,
+    )))
 }
 
 /// The page token `t`, which stands for the stream, the position and the filter: so none of
