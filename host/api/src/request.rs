@@ -324,3 +324,30 @@ pub fn parse_arn(s: &str) -> Option<&str> {
     }
     Some(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::value::{map, s};
+
+    #[test]
+    fn a_structure_is_absent_null_a_map_or_refused() {
+        let body = map(vec![
+            ("Null", Val::Null),
+            ("Map", map(vec![("Status", s("ON"))])),
+            ("Int", Val::Int(3)),
+        ]);
+        let req = Req::new(&body).expect("a map");
+        assert!(req.structure("Missing").expect("absent").is_none());
+        assert!(req.structure("Null").expect("null").is_none());
+        let sub = req.structure("Map").expect("map").expect("present");
+        assert_eq!(sub.text("Status").expect("text"), Some("ON"));
+        let e = req.structure("Int").err().expect("refused");
+        assert!(matches!(e.kind, ErrorKind::Serialization), "{e}");
+        assert_eq!(
+            e.message,
+            "NUMBER_VALUE can not be converted to a structure"
+        );
+    }
+}
