@@ -253,6 +253,21 @@ fn empty() -> Val {
     Val::Map(Vec::new())
 }
 
+/// A list call's page token `tok` as the `NextToken` it answers: base64 of its JSON.
+fn next_token(tok: &impl serde::Serialize) -> Result<Val, ApiError> {
+    let raw = serde_json::to_vec(tok)
+        .map_err(|e| ApiError::new(ErrorKind::InternalFailure, e.to_string()))?;
+    Ok(s(base64::engine::general_purpose::STANDARD.encode(raw)))
+}
+
+/// The page token a `NextToken` `t` holds, if it is one (base64 of a token's JSON).
+fn read_token<T: serde::de::DeserializeOwned>(t: &str) -> Option<T> {
+    base64::engine::general_purpose::STANDARD
+        .decode(t)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
 /// A tag map (its size and each key's and value's length are the model's checks).
 fn tags_of(req: &mut Req<'_>, field: &str) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();

@@ -103,10 +103,7 @@ pub(super) fn list(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError>
     let skip = match token {
         None => 0,
         Some(t) => {
-            let tok: ConsumerToken = base64::engine::general_purpose::STANDARD
-                .decode(t)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
+            let tok: ConsumerToken = read_token(t)
                 .filter(|tok: &ConsumerToken| tok.s == stream)
                 .ok_or_else(|| ApiError::invalid("Invalid NextToken."))?;
             if now - tok.t > NEXT_TOKEN_TTL_MS {
@@ -139,12 +136,7 @@ pub(super) fn list(state: &ApiState, req: &mut Req<'_>) -> Result<Val, ApiError>
             n: skip + page.len(),
             t: now,
         };
-        let raw = serde_json::to_vec(&tok)
-            .map_err(|e| ApiError::new(ErrorKind::InternalFailure, e.to_string()))?;
-        out.push((
-            "NextToken",
-            s(base64::engine::general_purpose::STANDARD.encode(raw)),
-        ));
+        out.push(("NextToken", next_token(&tok)?));
     }
     Ok(map(out))
 }

@@ -267,12 +267,7 @@ pub(super) fn list_shards(state: &ApiState, req: &mut Req<'_>) -> Result<Val, Ap
             f: filter,
             t: now,
         };
-        let raw = serde_json::to_vec(&tok)
-            .map_err(|e| ApiError::new(ErrorKind::InternalFailure, e.to_string()))?;
-        out.push((
-            "NextToken",
-            s(base64::engine::general_purpose::STANDARD.encode(raw)),
-        ));
+        out.push(("NextToken", next_token(&tok)?));
     }
     Ok(map(out))
 }
@@ -311,11 +306,8 @@ fn resume_shards(
             "NextToken and ExclusiveStartShardId cannot be provided together.",
         ));
     }
-    let tok: ShardToken = base64::engine::general_purpose::STANDARD
-        .decode(t)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| ApiError::invalid("Invalid ListShards token."))?;
+    let tok: ShardToken =
+        read_token(t).ok_or_else(|| ApiError::invalid("Invalid ListShards token."))?;
     if now - tok.t > NEXT_TOKEN_TTL_MS {
         return Err(ApiError::new(
             ErrorKind::ExpiredNextToken,
