@@ -13,7 +13,7 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -73,10 +73,6 @@ pub(crate) struct ShardState {
     /// The next counter to be written; subscribers wait on changes. With `fsync = "always"`
     /// it moves when a sync lands, not on append, so subscribers wake for readable records.
     tip: watch::Sender<u64>,
-    /// With `fsync = "always"`: records below this counter are on disk. Reads stop here, so
-    /// no reader acts on a record that a power cut would take back and whose writer was
-    /// never told it was stored.
-    durable: AtomicU64,
     dirty: AtomicBool,
     bucket: Mutex<Bucket>,
 }
@@ -245,12 +241,9 @@ impl Streams {
             meta.start_counter,
         )?;
         let (tip, _) = watch::channel(log.next_counter());
-        // What an earlier run left is read back from the file: durable as far as it goes.
-        let durable = AtomicU64::new(log.next_counter());
         Ok(Arc::new(ShardState {
             log: Mutex::new(log),
             tip,
-            durable,
             dirty: AtomicBool::new(false),
             bucket: Mutex::new(Bucket::new()),
         }))

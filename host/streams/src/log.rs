@@ -262,6 +262,8 @@ impl ShardLog {
             let seg = log.create_segment(base)?;
             log.segments.push(seg);
         }
+        // What an earlier run left is read back from its files: durable as far as it goes.
+        log.synced = log.next_counter;
         Ok(log)
     }
 
@@ -570,6 +572,12 @@ impl ShardLog {
             self.broken = Some(format!("an fsync failed ({error})"));
             self.unsynced_from = Some(self.synced);
         }
+    }
+
+    /// Every record below this counter is on disk (a sync taken at [`ShardLog::sync_point`]
+    /// covered it, or an earlier run left it): with `fsync = "always"`, reads stop here.
+    pub fn synced_below(&self) -> u64 {
+        self.synced
     }
 
     /// Reads must stop before this counter (after a failed sync).

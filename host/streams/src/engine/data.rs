@@ -254,7 +254,7 @@ impl Streams {
                 log.read_plan(from),
                 log.first_counter(),
                 log.last_record(),
-                self.servable_below(sh, &log),
+                self.servable_below(&log),
             )
         };
         let from = from.max(first);
@@ -283,10 +283,10 @@ impl Streams {
     /// The counter below which a shard's records may be served: below the first record past
     /// a failed sync, and with `fsync = "always"` below what the group commit made durable,
     /// so no reader acts on a record that a restart would not show. `None`: no bound.
-    fn servable_below(&self, sh: &ShardState, log: &ShardLog) -> Option<u64> {
+    fn servable_below(&self, log: &ShardLog) -> Option<u64> {
         let below = log.readable_below();
         if self.inner.config.fsync == FsyncPolicy::Always {
-            let durable = sh.durable.load(Ordering::Acquire);
+            let durable = log.synced_below();
             return Some(below.map_or(durable, |b| b.min(durable)));
         }
         below
@@ -401,7 +401,6 @@ pub(super) fn commit(points: Vec<SyncPoint>) -> Vec<Result<()>> {
             Ok(()) => {
                 lock(&sh.log).synced_to(upto)?;
                 // Readable from now on: wake the subscribers.
-                sh.durable.fetch_max(upto, Ordering::AcqRel);
                 sh.tip.send_modify(|tip| *tip = (*tip).max(upto));
                 Ok(())
             }
