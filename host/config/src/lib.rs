@@ -10,6 +10,7 @@ mod action;
 mod error;
 mod plugin;
 mod schema;
+mod topic_rule;
 mod validate;
 
 #[cfg(test)]
@@ -26,6 +27,15 @@ pub use action::{
 pub use error::{ConfigError, ConfigErrors, KeyPath, Segment};
 pub use plugin::{
     Grant, PluginConfig, PluginSpec, UnknownGrant, DEFAULT_CALL_TIMEOUT, DEFAULT_MEMORY_BYTES,
+};
+pub use topic_rule::{
+    check_rule_name, convert_topic_rule, import_topic_rule, parse_topic_rule_document, rule_arn,
+    topic_rule, ConvertedRule, GetTopicRuleResponse, IotDynamoDbV2Action, IotFirehoseAction,
+    IotHttpAction, IotHttpAuthorization, IotKeyValue, IotKinesisAction, IotLambdaAction,
+    IotMqttHeaders, IotPutItemInput, IotRepublishAction, IotS3Action, IotSigV4Authorization,
+    IotSnsAction, IotSqsAction, IotTimestamp, RuleDocument, SqlVersion, TopicRule, TopicRuleAction,
+    TopicRuleError, TopicRuleErrorCode, TopicRulePayload, DEFAULT_PARTITION_KEY, MAX_ACTIONS,
+    MAX_RULE_NAME_LEN,
 };
 
 use weir_rules::Rule;
