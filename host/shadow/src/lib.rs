@@ -1,0 +1,30 @@
+//! AWS IoT's Device Shadow service for Weir: classic and named shadows with `desired` /
+//! `reported` state, per-field metadata, versions and optimistic locking, deltas, and AWS's
+//! error codes and texts, kept durably in a folder.
+//!
+//! **No MQTT, HTTP, async runtime or clock here.** The broker and the REST API call
+//! [`ShadowService`] with a payload and the time, and send the documents it returns: an
+//! [`UpdateOutcome`]'s `accepted` / `delta` / `documents`, `get`'s and `delete`'s document, a
+//! [`NamedShadowPage`], or a [`ShadowError`]'s `/rejected` document. Keeping the protocol out
+//! keeps every AWS rule a unit test (`model.rs`, `tests.rs`, each documented example citing its
+//! page).
+//!
+//! An update returns only after its document is on disk (file and folder fsync'd); see
+//! `store.rs` for the file layout and why it is one file per shadow.
+
+// Private modules: the crate's API is what the root re-exports.
+mod error;
+mod model;
+mod names;
+mod service;
+mod store;
+
+pub use error::{ShadowError, ShadowErrorKind};
+pub use model::{request_client_token, ShadowLimits, MAX_CLIENT_TOKEN_BYTES};
+pub use names::{ShadowKey, MAX_SHADOW_NAME, MAX_THING_NAME};
+pub use service::{
+    NamedShadowPage, ShadowService, UpdateOutcome, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, TOMBSTONE_MS,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,353 @@
+//! [`ShadowService`]: the four operations of AWS's Device Shadow service over the store, in
+//! the shape both callers need. The MQTT side publishes an outcome's documents on
+//! `.../update/accepted`, `.../update/delta` and `.../update/documents` and an error's
+//! [`ShadowError::rejected_document`] on `.../rejected`; the REST side answers with the
+//! accepted document or the error's code and `kind().rest_error_type()`.
+//!
+//! **Concurrency.** Each shadow has its own mutex, held from reading the current version to
+//! the end of the fsync'd write, so updates of one shadow are serialised (two with the same
+//! expected `version`: one wins, the other gets 409) while different shadows proceed in
+//! parallel. The map of mutexes is locked only to find or add one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+use weir_support::lock;
+
+use crate::error::{ShadowError, ShadowErrorKind};
+use crate::model::{self, ShadowDoc, ShadowLimits};
+use crate::names::{check_shadow_name, check_thing_name, ShadowKey};
+use crate::store::{self, Stored};
+
+/// How long a deleted shadow's version is remembered: "If you create a device shadow document
+/// that has the same name as one that was deleted within the past 48 hours, the version
+/// number of the new device shadow document will follow that of the deleted one. If a device
+/// shadow document has been deleted for more than 48 hours, the version number of a new
+/// device shadow document with the same name will be 0." ("Interacting with shadows").
+pub const TOMBSTONE_MS: i64 = 48 * 3600 * 1000;
+
+/// ListNamedShadowsForThing's `pageSize` range (1 to 100, the SDKs' validation) and the page
+/// size used when none is given (AWS does not document its default).
+pub const MAX_PAGE_SIZE: usize = 100;
+pub const DEFAULT_PAGE_SIZE: usize = 25;
+
+/// An accepted update: the documents AWS publishes for it. All are JSON values in AWS's
+/// field order (`serde_json::to_vec` gives the payload).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateOutcome {
+    /// The shadow's version after the update.
+    pub version: u64,
+    /// `/update/accepted`, and UpdateThingShadow's response body.
+    pub accepted: Value,
+    /// `/update/delta`, when the update set desired state and desired and reported differ.
+    pub delta: Option<Value>,
+    /// `/update/documents`.
+    pub documents: Value,
+}
+
+/// One page of ListNamedShadowsForThing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedShadowPage {
+    pub results: Vec<String>,
+    /// Pass back to get the next page; `None` on the last one.
+    pub next_token: Option<String>,
+    /// Seconds.
+    pub timestamp: u64,
+}
+
+impl NamedShadowPage {
+    /// AWS's "Shadow name list response document": `results`, `nextToken` (absent on the last
+    /// page), `timestamp`.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("results".into(), Value::from(self.results.clone()));
+        if let Some(t) = &self.next_token {
+            m.insert("nextToken".into(), Value::from(t.clone()));
+        }
+        m.insert("timestamp".into(), Value::from(self.timestamp));
+        Value::Object(m)
+    }
+}
+
+/// What one shadow's mutex guards: its file's content once read. A damaged file is not
+/// cached: each use reads it again, so a file an operator repairs or moves away is seen
+/// without a restart.
+#[derive(Default)]
+struct Slot {
+    loaded: Option<Option<Stored>>,
+}
+
+/// The Device Shadow service over a folder. Share it across threads (`Arc<ShadowService>`);
+/// every method takes `&self`.
+pub struct ShadowService {
+    dir: PathBuf,
+    limits: ShadowLimits,
+    slots: Mutex<HashMap<ShadowKey, Arc<Mutex<Slot>>>>,
+}
+
+impl std::fmt::Debug for ShadowService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShadowService")
+            .field("dir", &self.dir)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShadowService {
+    /// Opens (creating it if needed) the store in `dir` with AWS's limits. Reads no shadow:
+    /// each is read on first use (see [`ShadowService::check`] for a scan at start).
+    pub fn open(dir: &Path) -> Result<ShadowService, ShadowError> {
+        ShadowService::open_with(dir, ShadowLimits::default())
+    }
+
+    /// [`ShadowService::open`] with other limits.
+    pub fn open_with(dir: &Path, limits: ShadowLimits) -> Result<ShadowService, ShadowError> {
+        weir_support::create_dir_all_synced(dir).map_err(|e| {
+            ShadowError::internal(format!(
+                "cannot create shadow folder {}: {e}",
+                dir.display()
+            ))
+        })?;
+        Ok(ShadowService {
+            dir: dir.to_path_buf(),
+            limits,
+            slots: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn limits(&self) -> ShadowLimits {
+        self.limits
+    }
+
+    /// Reads every shadow file and returns the errors of those that cannot be read (each
+    /// names its file), for a log line at start. The others are cached on the way.
+    pub fn check(&self) -> Vec<ShadowError> {
+        let mut problems = Vec::new();
+        let Ok(things) = std::fs::read_dir(&self.dir) else {
+            return problems;
+        };
+        let mut keys = Vec::new();
+        for thing in things.flatten() {
+            let Some(thing) = thing.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let Ok(classic) = ShadowKey::new(&thing, None) else {
+                continue;
+            };
+            keys.push(classic);
+            match store::named_files(&store::named_dir(&self.dir, &thing)) {
+                Ok(names) => keys.extend(
+                    names
+                        .iter()
+                        .filter_map(|n| ShadowKey::new(&thing, Some(n)).ok()),
+                ),
+                Err(e) => problems.push(e),
+            }
+        }
+        keys.sort();
+        for key in keys {
+            let slot = self.slot(&key);
+            let mut g = lock(&slot);
+            if let Err(e) = self.load(&key, &mut g) {
+                problems.push(e);
+            }
+        }
+        problems
+    }
+
+    fn slot(&self, key: &ShadowKey) -> Arc<Mutex<Slot>> {
+        lock(&self.slots).entry(key.clone()).or_default().clone()
+    }
+
+    /// The stored content of `key` (tombstones included), read on first use.
+    fn load<'a>(
+        &self,
+        key: &ShadowKey,
+        slot: &'a mut Slot,
+    ) -> Result<&'a Option<Stored>, ShadowError> {
+        if slot.loaded.is_none() {
+            slot.loaded = Some(store::read(&store::path_of(&self.dir, key))?);
+        }
+        Ok(slot.loaded.get_or_insert(None))
+    }
+
+    /// UpdateThingShadow / a publish on `.../update`. Creates the shadow if there is none.
+    /// Returns once the new document is on disk (file and folder fsync'd).
+    pub fn update(
+        &self,
+        thing: &str,
+        shadow_name: Option<&str>,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Result<UpdateOutcome, ShadowError> {
+        let req = model::parse_update(payload, &self.limits)?;
+        let token = req.client_token.as_deref();
+        let key = ShadowKey::new(thing, shadow_name).map_err(|e| e.with_token(token))?;
+        let ts = model::ts(now_ms);
+        let slot = self.slot(&key);
+        let mut g = lock(&slot);
+        let stored = self.load(&key, &mut g).map_err(|e| e.with_token(token))?;
+        let (live, current_version) = live_and_version(stored.as_ref(), now_ms);
+        if req.version.is_some_and(|v| v != current_version) {
+            return Err(
+                ShadowError::new(ShadowErrorKind::Conflict, "Version conflict").with_token(token),
+            );
+        }
+        let doc = model::apply(live, &req, current_version + 1, ts);
+        if model::state_size(&doc) > self.limits.max_state_bytes {
+            return Err(ShadowError::too_large().with_token(token));
+        }
+        let outcome = UpdateOutcome {
+            version: doc.version,
+            accepted: model::accepted_document(&req, doc.version, ts),
+            delta: model::delta_document(&req, &doc, ts),
+            documents: model::documents_document(live, &doc, token, ts),
+        };
+        let new = Stored {
+            doc,
+            deleted_at_ms: None,
+        };
+        store::write(&store::path_of(&self.dir, &key), &new).map_err(|e| e.with_token(token))?;
+        g.loaded = Some(Some(new));
+        Ok(outcome)
+    }
+
+    /// GetThingShadow / a publish on `.../get`: the whole document with its delta. `client_token`
+    /// is the request's, if any (see [`crate::request_client_token`] for an MQTT payload).
+    pub fn get(
+        &self,
+        thing: &str,
+        shadow_name: Option<&str>,
+        client_token: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Value, ShadowError> {
+        let key = ShadowKey::new(thing, shadow_name).map_err(|e| e.with_token(client_token))?;
+        let slot = self.slot(&key);
+        let mut g = lock(&slot);
+        let stored = self
+            .load(&key, &mut g)
+            .map_err(|e| e.with_token(client_token))?;
+        match live_and_version(stored.as_ref(), now_ms).0 {
+            Some(doc) => Ok(model::get_document(doc, client_token, model::ts(now_ms))),
+            None => Err(ShadowError::no_shadow(key.display_name()).with_token(client_token)),
+        }
+    }
+
+    /// DeleteThingShadow / a publish on `.../delete`: `{"version", "timestamp"}` of the deleted
+    /// shadow. The version is kept in a tombstone, so a shadow recreated within 48 hours
+    /// continues it ("Deleting a shadow does not reset its version number to 0").
+    pub fn delete(
+        &self,
+        thing: &str,
+        shadow_name: Option<&str>,
+        client_token: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Value, ShadowError> {
+        let key = ShadowKey::new(thing, shadow_name).map_err(|e| e.with_token(client_token))?;
+        let slot = self.slot(&key);
+        let mut g = lock(&slot);
+        let stored = self
+            .load(&key, &mut g)
+            .map_err(|e| e.with_token(client_token))?;
+        let Some(doc) = live_and_version(stored.as_ref(), now_ms).0 else {
+            return Err(ShadowError::no_shadow(key.display_name()).with_token(client_token));
+        };
+        let version = doc.version;
+        let tombstone = Stored {
+            doc: ShadowDoc {
+                version,
+                ..ShadowDoc::default()
+            },
+            deleted_at_ms: Some(now_ms),
+        };
+        store::write(&store::path_of(&self.dir, &key), &tombstone)
+            .map_err(|e| e.with_token(client_token))?;
+        g.loaded = Some(Some(tombstone));
+        Ok(model::delete_document(
+            version,
+            client_token,
+            model::ts(now_ms),
+        ))
+    }
+
+    /// ListNamedShadowsForThing: the thing's named shadows in name order (the classic shadow
+    /// is not listed; a thing with none, or no such thing, gives an empty list). `next_token`
+    /// is a previous page's; `page_size` is 1 to 100.
+    pub fn list_named(
+        &self,
+        thing: &str,
+        next_token: Option<&str>,
+        page_size: Option<usize>,
+        now_ms: i64,
+    ) -> Result<NamedShadowPage, ShadowError> {
+        check_thing_name(thing)?;
+        let page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(ShadowError::bad_request("Invalid pageSize"));
+        }
+        // The token is the first name of the next page.
+        if let Some(t) = next_token {
+            check_shadow_name(t).map_err(|_| ShadowError::bad_request("Invalid nextToken"))?;
+        }
+        let names = store::named_files(&store::named_dir(&self.dir, thing))?;
+        let mut results = Vec::new();
+        let mut next = None;
+        for name in names
+            .into_iter()
+            .filter(|n| next_token.is_none_or(|t| n.as_str() >= t))
+        {
+            let key = ShadowKey::new(thing, Some(&name))?;
+            let slot = self.slot(&key);
+            let mut g = lock(&slot);
+            // A damaged file is still a shadow that exists: listed, and its get says why
+            // it cannot be read.
+            let exists = match self.load(&key, &mut g) {
+                Ok(stored) => live_and_version(stored.as_ref(), now_ms).0.is_some(),
+                Err(_) => true,
+            };
+            if !exists {
+                continue;
+            }
+            if results.len() == page_size {
+                next = Some(name);
+                break;
+            }
+            results.push(name);
+        }
+        Ok(NamedShadowPage {
+            results,
+            next_token: next,
+            timestamp: model::ts(now_ms),
+        })
+    }
+}
+
+/// The live shadow (none for no file or a tombstone) and the version a request's `version`
+/// must match: the live one's, a tombstone's within 48 hours, else 0.
+fn live_and_version(stored: Option<&Stored>, now_ms: i64) -> (Option<&ShadowDoc>, u64) {
+    match stored {
+        None => (None, 0),
+        Some(Stored {
+            doc,
+            deleted_at_ms: None,
+        }) => (Some(doc), doc.version),
+        Some(Stored {
+            doc,
+            deleted_at_ms: Some(at),
+        }) => {
+            let version = if now_ms.saturating_sub(*at) <= TOMBSTONE_MS {
+                doc.version
+            } else {
+                0
+            };
+            (None, version)
+        }
+    }
+}

@@ -1,0 +1,800 @@
+//! The service end to end over a real folder: AWS's documented examples, durability across
+//! reopening, damaged files, concurrent updates.
+
+use std::sync::{Arc, Barrier};
+
+use serde_json::{json, Value};
+
+use crate::{ShadowService, TOMBSTONE_MS};
+
+/// Milliseconds for an AWS example's timestamp in seconds.
+fn at(seconds: i64) -> i64 {
+    seconds * 1000
+}
+
+/// Equal as text: the same fields with the same values in the same order, since devices
+/// receive the documents as bytes.
+fn same(got: &Value, want: Value) {
+    assert_eq!(got.to_string(), want.to_string());
+}
+
+fn open() -> (tempfile::TempDir, ShadowService) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svc = ShadowService::open(dir.path()).expect("open");
+    (dir, svc)
+}
+
+fn update(
+    svc: &ShadowService,
+    thing: &str,
+    name: Option<&str>,
+    v: Value,
+    now_ms: i64,
+) -> crate::UpdateOutcome {
+    svc.update(thing, name, v.to_string().as_bytes(), now_ms)
+        .expect("update accepted")
+}
+
+/// The whole walk-through of "Using the Device Shadow service"
+/// (<https://docs.aws.amazon.com/iot/latest/developerguide/using-device-shadows.html>), every
+/// document compared with AWS's: the 404 before the shadow exists, the device's report, the
+/// app's get and desired update with its `/delta`, the device's report with its `/accepted`
+/// and `/documents`, and the final get. AWS's shadow is at version 3 after the first report,
+/// so two empty updates come first.
+#[test]
+fn using_device_shadows_walkthrough() {
+    let (_dir, svc) = open();
+    let (thing, name) = ("mySimulatedThing", Some("simShadow1"));
+
+    let e = svc.get(thing, name, None, at(1591140000)).expect_err("404");
+    assert_eq!(
+        e.rejected_document(at(1591140000)),
+        json!({"code": 404, "message": "No shadow exists with name: 'simShadow1'"})
+    );
+
+    update(
+        &svc,
+        thing,
+        name,
+        json!({"state": {"desired": null}}),
+        at(1591140000),
+    );
+    update(
+        &svc,
+        thing,
+        name,
+        json!({"state": {"desired": null}}),
+        at(1591140001),
+    );
+    let out = update(
+        &svc,
+        thing,
+        name,
+        json!({"state": {"reported": {"ID": "SmartLamp21", "ColorRGB": [128, 128, 128]}},
+               "clientToken": "426bfd96-e720-46d3-95cd-014e3ef12bb6"}),
+        at(1591140517),
+    );
+    assert_eq!(out.version, 3);
+    assert_eq!(out.delta, None, "a report alone sends no delta");
+
+    let got = svc.get(thing, name, None, at(1591141111)).expect("get");
+    same(
+        &got,
+        json!({
+          "state": {"reported": {"ID": "SmartLamp21", "ColorRGB": [128, 128, 128]}},
+          "metadata": {"reported": {
+              "ID": {"timestamp": 1591140517},
+              "ColorRGB": [{"timestamp": 1591140517}, {"timestamp": 1591140517}, {"timestamp": 1591140517}]}},
+          "version": 3,
+          "timestamp": 1591141111
+        }),
+    );
+
+    let out = update(
+        &svc,
+        thing,
+        name,
+        json!({"state": {"desired": {"ColorRGB": [255, 255, 0]}},
+               "clientToken": "21b21b21-bfd2-4279-8c65-e2f697ff4fab"}),
+        at(1591141596),
+    );
+    let rgb_meta =
+        json!([{"timestamp": 1591141596}, {"timestamp": 1591141596}, {"timestamp": 1591141596}]);
+    same(
+        &out.accepted,
+        json!({
+          "state": {"desired": {"ColorRGB": [255, 255, 0]}},
+          "metadata": {"desired": {"ColorRGB": rgb_meta}},
+          "version": 4,
+          "timestamp": 1591141596,
+          "clientToken": "21b21b21-bfd2-4279-8c65-e2f697ff4fab"
+        }),
+    );
+    // AWS's field order too: the documents are what devices receive byte for byte.
+    same(
+        out.delta.as_ref().expect("delta"),
+        json!({
+          "version": 4,
+          "timestamp": 1591141596,
+          "state": {"ColorRGB": [255, 255, 0]},
+          "metadata": {"ColorRGB": rgb_meta},
+          "clientToken": "21b21b21-bfd2-4279-8c65-e2f697ff4fab"
+        }),
+    );
+
+    let out = update(
+        &svc,
+        thing,
+        name,
+        json!({"state": {"reported": {"ColorRGB": [255, 255, 0]}},
+               "clientToken": "a4dc2227-9213-4c6a-a6a5-053304f60258"}),
+        at(1591142747),
+    );
+    let reported_meta =
+        json!([{"timestamp": 1591142747}, {"timestamp": 1591142747}, {"timestamp": 1591142747}]);
+    let old_meta =
+        json!([{"timestamp": 1591140517}, {"timestamp": 1591140517}, {"timestamp": 1591140517}]);
+    same(
+        &out.accepted,
+        json!({
+          "state": {"reported": {"ColorRGB": [255, 255, 0]}},
+          "metadata": {"reported": {"ColorRGB": reported_meta}},
+          "version": 5,
+          "timestamp": 1591142747,
+          "clientToken": "a4dc2227-9213-4c6a-a6a5-053304f60258"
+        }),
+    );
+    assert_eq!(out.delta, None);
+    same(
+        &out.documents,
+        json!({
+          "previous": {
+            "state": {
+              "desired": {"ColorRGB": [255, 255, 0]},
+              "reported": {"ID": "SmartLamp21", "ColorRGB": [128, 128, 128]}
+            },
+            "metadata": {
+              "desired": {"ColorRGB": rgb_meta},
+              "reported": {"ID": {"timestamp": 1591140517}, "ColorRGB": old_meta}
+            },
+            "version": 4
+          },
+          "current": {
+            "state": {
+              "desired": {"ColorRGB": [255, 255, 0]},
+              "reported": {"ID": "SmartLamp21", "ColorRGB": [255, 255, 0]}
+            },
+            "metadata": {
+              "desired": {"ColorRGB": rgb_meta},
+              "reported": {"ID": {"timestamp": 1591140517}, "ColorRGB": reported_meta}
+            },
+            "version": 5
+          },
+          "timestamp": 1591142747,
+          "clientToken": "a4dc2227-9213-4c6a-a6a5-053304f60258"
+        }),
+    );
+
+    // Desired and reported agree: no delta in the get.
+    let got = svc.get(thing, name, None, at(1591143269)).expect("get");
+    same(
+        &got,
+        json!({
+          "state": {
+            "desired": {"ColorRGB": [255, 255, 0]},
+            "reported": {"ID": "SmartLamp21", "ColorRGB": [255, 255, 0]}
+          },
+          "metadata": {
+            "desired": {"ColorRGB": rgb_meta},
+            "reported": {"ID": {"timestamp": 1591140517}, "ColorRGB": reported_meta}
+          },
+          "version": 5,
+          "timestamp": 1591143269
+        }),
+    );
+}
+
+/// "Optimistic locking" in "Interacting with shadows"
+/// (<https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-data-flow.html>):
+/// at version 10, an update with version 9 is refused with AWS's 409 document, one with
+/// version 10 is accepted and makes version 11.
+#[test]
+fn optimistic_locking_example() {
+    let (_dir, svc) = open();
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"colors": ["RED", "GREEN", "BLUE"]}}}),
+        1000,
+    );
+    for i in 2..=10 {
+        update(
+            &svc,
+            "t",
+            None,
+            json!({"state": {"reported": {"n": i}}}),
+            1000,
+        );
+    }
+    update(&svc, "t", None, json!({"state": {"reported": null}}), 1000);
+    let stale = json!({"state": {"desired": {"colors": ["BLUE"]}}, "version": 9,
+                       "clientToken": "426bfd96-e720-46d3-95cd-014e3ef12bb6"});
+    // Version 11 now; roll the example's numbers forward by one.
+    let e = svc
+        .update("t", None, stale.to_string().as_bytes(), 2000)
+        .expect_err("stale");
+    assert_eq!(
+        e.rejected_document(2000),
+        json!({"code": 409, "message": "Version conflict",
+               "clientToken": "426bfd96-e720-46d3-95cd-014e3ef12bb6"})
+    );
+    let e = svc
+        .update(
+            "t",
+            None,
+            br#"{"state": {"desired": {"colors": ["BLUE"]}}, "version": 10}"#,
+            2000,
+        )
+        .expect_err("still stale");
+    assert_eq!(e.code(), 409);
+    let out = update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"colors": ["BLUE"]}}, "version": 11}),
+        3000,
+    );
+    assert_eq!(out.version, 12);
+    let got = svc.get("t", None, None, 3000).expect("get");
+    assert_eq!(got["state"]["desired"], json!({"colors": ["BLUE"]}));
+    assert_eq!(got["version"], json!(12));
+}
+
+/// The interaction tutorial's delta
+/// (<https://docs.aws.amazon.com/iot/latest/developerguide/interact-lights-device-shadows.html>):
+/// desired `{"welcome": "aws-iot", "color": "red"}` against reported
+/// `{"welcome": "aws-iot", "color": "green"}` sends only `color`.
+#[test]
+fn interact_lights_delta_example() {
+    let (_dir, svc) = open();
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"reported": {"welcome": "aws-iot", "color": "green"}}}),
+        at(1617318000),
+    );
+    for _ in 0..11 {
+        update(
+            &svc,
+            "t",
+            None,
+            json!({"state": {"desired": {"welcome": "aws-iot"}}}),
+            at(1617318000),
+        );
+    }
+    let out = update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"welcome": "aws-iot", "color": "red"}}}),
+        at(1617318480),
+    );
+    assert_eq!(
+        out.delta,
+        Some(
+            json!({"version": 13, "timestamp": 1617318480, "state": {"color": "red"},
+                    "metadata": {"color": {"timestamp": 1617318480}}})
+        )
+    );
+}
+
+/// "Message order" in "AWS IoT Device Shadow service"
+/// (<https://docs.aws.amazon.com/iot/latest/developerguide/iot-device-shadows.html>): two
+/// desired updates against a reported `blue` give two cumulative deltas, the later one with
+/// the higher version.
+#[test]
+fn message_order_example() {
+    let (_dir, svc) = open();
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"reported": {"color": "blue"}}}),
+        at(123456776),
+    );
+    let first = update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"color": "RED"}}}),
+        at(123456777),
+    );
+    let second = update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"color": "GREEN"}}}),
+        at(123456778),
+    );
+    let d1 = first.delta.expect("delta 1");
+    let d2 = second.delta.expect("delta 2");
+    assert_eq!(
+        (&d1["state"], &d1["version"]),
+        (&json!({"color": "RED"}), &json!(2))
+    );
+    assert_eq!(
+        (&d2["state"], &d2["version"]),
+        (&json!({"color": "GREEN"}), &json!(3))
+    );
+}
+
+/// What `/update/delta` holds ("Device Shadow MQTT topics", `/update/delta`): all differing
+/// desired attributes, stored or new; not reported-only ones; and a desired attribute whose
+/// reported value was deleted.
+#[test]
+fn delta_message_rules() {
+    let (_dir, svc) = open();
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"a": 1, "b": 2}, "reported": {"a": 1, "b": 2, "extra": 9}}}),
+        1000,
+    );
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"reported": {"b": null}}}),
+        2000,
+    );
+    let out = update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"c": 3}}}),
+        3000,
+    );
+    assert_eq!(
+        out.delta,
+        Some(
+            json!({"version": 3, "timestamp": 3, "state": {"b": 2, "c": 3},
+                    "metadata": {"b": {"timestamp": 1}, "c": {"timestamp": 3}}})
+        )
+    );
+    // A desired update that leaves nothing different sends no delta.
+    let out = update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"b": null, "c": null}}}),
+        4000,
+    );
+    assert_eq!(out.delta, None);
+}
+
+/// "Delta state" (<https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-document.html>):
+/// a get carries `delta` in `state` and its metadata, "equal to the metadata in the desired
+/// field".
+#[test]
+fn get_includes_the_delta_example() {
+    let (_dir, svc) = open();
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"color": "RED", "state": "STOP"},
+                                              "reported": {"color": "GREEN", "engine": "ON"}}}),
+        at(12345),
+    );
+    for _ in 0..15 {
+        update(&svc, "t", None, json!({"state": {}}), at(12346));
+    }
+    let got = svc.get("t", None, None, at(123456789)).expect("get");
+    let ts = json!({"timestamp": 12345});
+    assert_eq!(
+        got,
+        json!({
+          "state": {
+            "desired": {"color": "RED", "state": "STOP"},
+            "reported": {"color": "GREEN", "engine": "ON"},
+            "delta": {"color": "RED", "state": "STOP"}
+          },
+          "metadata": {
+            "desired": {"color": ts, "state": ts},
+            "reported": {"color": ts, "engine": ts},
+            "delta": {"color": ts, "state": ts}
+          },
+          "version": 16,
+          "timestamp": 123456789
+        })
+    );
+}
+
+/// "Deleting a shadow" (device-shadow-data-flow.html): the accepted document is
+/// `{"version": 4, "timestamp": 1591057529}`; the shadow is gone (404); "deleting a shadow
+/// does not reset its version number to 0": recreated within 48 hours it continues, later it
+/// starts again.
+#[test]
+fn delete_example_and_versions_after_it() {
+    let (dir, svc) = open();
+    for i in 0..4 {
+        update(
+            &svc,
+            "t",
+            Some("s"),
+            json!({"state": {"reported": {"i": i}}}),
+            1000,
+        );
+    }
+    let deleted = svc
+        .delete("t", Some("s"), None, at(1591057529))
+        .expect("delete");
+    assert_eq!(deleted, json!({"version": 4, "timestamp": 1591057529}));
+    assert_eq!(
+        svc.get("t", Some("s"), None, at(1591057530))
+            .map_err(|e| e.code()),
+        Err(404)
+    );
+    let e = svc
+        .delete("t", Some("s"), Some("tok"), at(1591057530))
+        .expect_err("gone");
+    assert_eq!(
+        e.rejected_document(0),
+        json!({"code": 404, "message": "No shadow exists with name: 's'", "clientToken": "tok"})
+    );
+    assert_eq!(
+        svc.list_named("t", None, None, 0).expect("list").results,
+        Vec::<String>::new()
+    );
+
+    // Within 48 hours: version 5; a stale version check sees the deleted one's.
+    let e = svc
+        .update(
+            "t",
+            Some("s"),
+            br#"{"state":{},"version":0}"#,
+            at(1591057600),
+        )
+        .expect_err("version 4 expected");
+    assert_eq!(e.code(), 409);
+    let out = update(
+        &svc,
+        "t",
+        Some("s"),
+        json!({"state": {"reported": {"x": 1}}, "version": 4}),
+        at(1591057600),
+    );
+    assert_eq!(out.version, 5);
+    assert_eq!(out.documents["previous"], Value::Null);
+
+    // The tombstone survives a restart; after 48 hours the version starts again.
+    svc.delete("t", Some("s"), None, 10_000)
+        .expect("delete again");
+    drop(svc);
+    let svc = ShadowService::open(dir.path()).expect("reopen");
+    let out = update(
+        &svc,
+        "t",
+        Some("s"),
+        json!({"state": {}}),
+        10_000 + TOMBSTONE_MS,
+    );
+    assert_eq!(out.version, 6);
+    svc.delete("t", Some("s"), None, 20_000 + TOMBSTONE_MS)
+        .expect("delete");
+    let out = update(
+        &svc,
+        "t",
+        Some("s"),
+        json!({"state": {}}),
+        20_001 + 2 * TOMBSTONE_MS,
+    );
+    assert_eq!(out.version, 1);
+    // The classic shadow's 404 names the thing.
+    let e = svc.get("t", None, None, 0).expect_err("classic");
+    assert_eq!(e.message(), "No shadow exists with name: 't'");
+}
+
+/// "Setting the device's shadow state to null does not delete the shadow. The shadow version
+/// will be incremented on the next update." The empty document `{}` is a valid shadow.
+#[test]
+fn a_null_state_keeps_the_shadow() {
+    let (_dir, svc) = open();
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"a": 1}, "reported": {"a": 2}}}),
+        1000,
+    );
+    let out = update(&svc, "t", None, json!({"state": null}), 2000);
+    assert_eq!(out.version, 2);
+    assert_eq!(
+        svc.get("t", None, None, 3000).expect("still there"),
+        json!({"state": {}, "metadata": {}, "version": 2, "timestamp": 3})
+    );
+}
+
+/// The 8 KB limit counts `desired` and `reported` after the merge, not the metadata
+/// ("Diagnosing problems with shadows"); a refused update changes nothing.
+#[test]
+fn the_state_size_limit_is_413() {
+    let (_dir, svc) = open();
+    let half = "x".repeat(4000);
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"desired": {"a": half}}}),
+        1000,
+    );
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"reported": {"a": half}}}),
+        1000,
+    );
+    let e = svc
+        .update(
+            "t",
+            None,
+            json!({"state": {"reported": {"b": "y".repeat(200)}}, "clientToken": "c"})
+                .to_string()
+                .as_bytes(),
+            1000,
+        )
+        .expect_err("over 8 KB");
+    assert_eq!(
+        e.rejected_document(at(7)),
+        json!({"code": 413, "message": "The payload exceeds the maximum size allowed", "timestamp": 7, "clientToken": "c"})
+    );
+    assert_eq!(
+        svc.get("t", None, None, 0).expect("get")["version"],
+        json!(2)
+    );
+    // Many small leaves: lots of metadata, little state; accepted.
+    let many: serde_json::Map<String, Value> =
+        (0..100).map(|i| (format!("k{i}"), json!(i))).collect();
+    update(&svc, "u", None, json!({"state": {"reported": many}}), 1000);
+}
+
+#[test]
+fn bad_names_are_400_with_the_token() {
+    let (_dir, svc) = open();
+    let e = svc
+        .update("a/b", None, br#"{"state":{},"clientToken":"k"}"#, 0)
+        .expect_err("bad thing");
+    assert_eq!(
+        (e.code(), e.message(), e.client_token()),
+        (400, "Invalid thing name", Some("k"))
+    );
+    assert_eq!(
+        svc.get("t", Some("a.b"), None, 0).map_err(|e| e.code()),
+        Err(400)
+    );
+    assert_eq!(
+        svc.list_named("", None, None, 0).map_err(|e| e.code()),
+        Err(400)
+    );
+}
+
+/// ListNamedShadowsForThing (device-shadow-rest-api.html): named shadows only ("The unnamed
+/// (classic) shadow does not appear in this list"), an empty list for an unknown thing,
+/// pages chained by `nextToken`, absent on the last page.
+#[test]
+fn list_named_shadows_pages() {
+    let (_dir, svc) = open();
+    update(&svc, "t", None, json!({"state": {}}), 0);
+    for n in ["b", "a", "$c", "d", "e"] {
+        update(&svc, "t", Some(n), json!({"state": {}}), 0);
+    }
+    svc.delete("t", Some("d"), None, 0).expect("delete d");
+    update(&svc, "other", Some("zz"), json!({"state": {}}), 0);
+
+    let p1 = svc.list_named("t", None, Some(2), at(5)).expect("page 1");
+    assert_eq!(p1.results, ["$c", "a"]);
+    let token = p1.next_token.clone().expect("more");
+    let p2 = svc
+        .list_named("t", Some(&token), Some(2), at(5))
+        .expect("page 2");
+    assert_eq!(p2.results, ["b", "e"]);
+    assert_eq!(p2.next_token, None);
+    assert_eq!(p2.to_json(), json!({"results": ["b", "e"], "timestamp": 5}));
+    assert_eq!(
+        p1.to_json(),
+        json!({"results": ["$c", "a"], "nextToken": token, "timestamp": 5})
+    );
+    assert_eq!(
+        svc.list_named("nothing", None, None, 0)
+            .expect("none")
+            .results,
+        Vec::<String>::new()
+    );
+    for bad in [Some(0), Some(101)] {
+        assert_eq!(
+            svc.list_named("t", None, bad, 0).map_err(|e| e.code()),
+            Err(400)
+        );
+    }
+    assert_eq!(
+        svc.list_named("t", Some("../x"), None, 0)
+            .map_err(|e| e.code()),
+        Err(400)
+    );
+}
+
+/// Updates are on disk when they return: a new service over the same folder serves them.
+#[test]
+fn shadows_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let svc = ShadowService::open(dir.path()).expect("open");
+        update(
+            &svc,
+            "t",
+            None,
+            json!({"state": {"desired": {"a": 1}}}),
+            at(10),
+        );
+        update(
+            &svc,
+            "t",
+            Some("n"),
+            json!({"state": {"reported": {"b": [1, 2]}}}),
+            at(11),
+        );
+        update(
+            &svc,
+            "t",
+            Some("n"),
+            json!({"state": {"reported": {"c": true}}}),
+            at(12),
+        );
+    }
+    let svc = ShadowService::open(dir.path()).expect("reopen");
+    assert!(svc.check().is_empty());
+    assert_eq!(
+        svc.get("t", None, None, at(20)).expect("classic"),
+        json!({"state": {"desired": {"a": 1}, "delta": {"a": 1}},
+               "metadata": {"desired": {"a": {"timestamp": 10}}, "delta": {"a": {"timestamp": 10}}},
+               "version": 1, "timestamp": 20})
+    );
+    let named = svc.get("t", Some("n"), None, at(20)).expect("named");
+    assert_eq!(
+        named["state"],
+        json!({"reported": {"b": [1, 2], "c": true}})
+    );
+    assert_eq!(named["version"], json!(2));
+    assert_eq!(
+        svc.list_named("t", None, None, 0).expect("list").results,
+        ["n"]
+    );
+}
+
+/// A damaged file is a 500 that names it (never a panic), for that shadow alone; the others
+/// are served, and a repaired file is seen without reopening.
+#[test]
+fn a_damaged_file_fails_only_its_shadow() {
+    let (dir, svc) = open();
+    update(
+        &svc,
+        "good",
+        None,
+        json!({"state": {"reported": {"a": 1}}}),
+        1000,
+    );
+    update(
+        &svc,
+        "bad",
+        None,
+        json!({"state": {"reported": {"a": 1}}}),
+        1000,
+    );
+    drop(svc);
+    let bad_file = dir.path().join("bad/classic.shadow");
+    let kept = std::fs::read(&bad_file).expect("read");
+    std::fs::write(&bad_file, b"WEIRSHD1garbage").expect("damage");
+
+    let svc = ShadowService::open(dir.path()).expect("open over damage");
+    let problems = svc.check();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let shown = problems[0].to_string();
+    assert!(shown.contains(&bad_file.display().to_string()), "{shown}");
+
+    for e in [
+        svc.get("bad", None, Some("k"), 0).expect_err("get"),
+        svc.update("bad", None, br#"{"state":{}}"#, 0)
+            .expect_err("update"),
+        svc.delete("bad", None, None, 0).expect_err("delete"),
+    ] {
+        assert_eq!((e.code(), e.message()), (500, "Internal service failure"));
+        assert!(
+            e.detail().is_some_and(|d| d.contains("bad/classic.shadow")),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        svc.get("bad", None, Some("k"), 0)
+            .expect_err("get")
+            .rejected_document(0),
+        json!({"code": 500, "message": "Internal service failure", "timestamp": 0, "clientToken": "k"})
+    );
+    assert_eq!(
+        svc.get("good", None, None, 0).expect("good")["version"],
+        json!(1)
+    );
+    update(
+        &svc,
+        "good",
+        None,
+        json!({"state": {"reported": {"a": 2}}}),
+        1000,
+    );
+
+    std::fs::write(&bad_file, kept).expect("repair");
+    assert_eq!(
+        svc.get("bad", None, None, 0).expect("repaired")["version"],
+        json!(1)
+    );
+}
+
+/// Two updates of one shadow with the same expected version, at the same moment: exactly one
+/// is accepted, the other is a 409; updates of different shadows all pass.
+#[test]
+fn concurrent_updates_with_one_version_one_wins() {
+    let (_dir, svc) = open();
+    let svc = Arc::new(svc);
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"reported": {"n": 0}}}),
+        1000,
+    );
+    for round in 1..=20u64 {
+        let barrier = Arc::new(Barrier::new(2));
+        let threads: Vec<_> = (0..2)
+            .map(|i| {
+                let (svc, barrier) = (svc.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let body = json!({"state": {"reported": {"n": i}}, "version": round});
+                    barrier.wait();
+                    svc.update("t", None, body.to_string().as_bytes(), 1000)
+                        .map(|o| o.version)
+                        .map_err(|e| e.code())
+                })
+            })
+            .collect();
+        let mut results: Vec<_> = threads
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect();
+        results.sort();
+        assert_eq!(results, [Ok(round + 1), Err(409)], "round {round}");
+    }
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let svc = svc.clone();
+            std::thread::spawn(move || {
+                for j in 0..5 {
+                    let body = json!({"state": {"reported": {"j": j}}});
+                    svc.update(&format!("thing{i}"), None, body.to_string().as_bytes(), 0)
+                        .expect("update");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    for i in 0..4 {
+        assert_eq!(
+            svc.get(&format!("thing{i}"), None, None, 0).expect("get")["version"],
+            json!(5)
+        );
+    }
+}
