@@ -29,6 +29,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "weir-firehose",
             "weir-firehose-model",
             "weir-sigv4",
+            "weir-shadow",
             "weir-support",
         ],
     ),
@@ -48,6 +49,8 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
         &["weir-sigv4", "weir-streams", "weir-support"],
     ),
     ("weir-table", &["weir-support"]),
+    // The Device Shadow service: documents and their store; the broker and the REST API call it.
+    ("weir-shadow", &["weir-support"]),
     (
         "weir-config",
         &[
@@ -68,6 +71,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "weir-aws-client",
             "weir-config",
             "weir-plugins",
+            "weir-shadow",
             "weir-support",
         ],
     ),
@@ -137,6 +141,13 @@ pub const FORBIDDEN: &[(&str, &[&str])] = &[
             "ureq",
             "aws-lc-rs",
             "aws-lc-sys",
+        ],
+    ),
+    // Shadow documents and their files: no protocol, no network, no async runtime.
+    (
+        "weir-shadow",
+        &[
+            "wasmtime", "tokio", "rumqttd", "rumqttc", "axum", "hyper", "reqwest", "ureq",
         ],
     ),
     // Storage on this machine: no network, no async runtime.
