@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{call_target, free_port, Weir};
+use common::{call_target, Weir};
 use serde_json::json;
 
 const KILLS: usize = 10;
@@ -24,11 +24,7 @@ const BUCKET: &str = "crash-bucket";
 
 fn config(dir: &Path) -> PathBuf {
     let path = dir.join("weir.toml");
-    std::fs::write(
-        &path,
-        common::base_config(free_port(), "transition_ms = 0\n"),
-    )
-    .expect("write config");
+    std::fs::write(&path, common::base_config("transition_ms = 0\n")).expect("write config");
     path
 }
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use weir_testkit::FirehoseEndpoint;
 
 fn start(dir: &Path, firehose: &str) -> common::Weir {
-    let text = common::base_config(common::free_port(), "transition_ms = 0\n") + firehose;
+    let text = common::base_config("transition_ms = 0\n") + firehose;
     let path = dir.join("weir.toml");
     std::fs::write(&path, text).expect("write config");
     common::Weir::start(&path)

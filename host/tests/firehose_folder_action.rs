@@ -22,7 +22,7 @@ const KNOWN: [&str; 2] = ["4-2288B", "855TOP"];
 const STRANGER: &str = "ZZ-0000";
 
 fn config(dir: &Path) -> std::path::PathBuf {
-    let text = common::base_config(common::free_port(), "")
+    let text = common::base_config("")
         + &format!(
             r#"
 [tables.drivers]
@@ -235,10 +235,10 @@ fn archive(root: &str) -> String {
     )
 }
 
-fn write_config(dir: &Path, mqtt: u16, actions: &[String]) -> std::path::PathBuf {
+fn write_config(dir: &Path, actions: &[String]) -> std::path::PathBuf {
     let text = format!(
         "{}\n[rules.keep]\nsql = \"SELECT * FROM 'keep/#'\"\n{}",
-        common::base_config(mqtt, ""),
+        common::base_config(""),
         actions.concat()
     );
     let path = dir.join("weir.toml");
@@ -274,9 +274,9 @@ fn ids(root: &Path) -> Vec<String> {
 fn a_folder_action_keeps_its_buffer_across_sigkill_and_delivers_it_once_gone() {
     const N: usize = 50;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mqtt = common::free_port();
-    let cfg = write_config(dir.path(), mqtt, &[archive("archive")]);
+    let cfg = write_config(dir.path(), &[archive("archive")]);
     let mut weir = common::Weir::start(&cfg);
+    let mqtt = weir.mqtt;
     let messages: Vec<(String, Vec<u8>)> = (0..N)
         .map(|i| {
             (
@@ -301,7 +301,7 @@ fn a_folder_action_keeps_its_buffer_across_sigkill_and_delivers_it_once_gone() {
     let _ = weir.child.kill(); // SIGKILL: the records are in the Firehose buffer only
     let _ = weir.child.wait();
 
-    write_config(dir.path(), mqtt, &[archive("other")]);
+    write_config(dir.path(), &[archive("other")]);
     let weir = common::Weir::start(&cfg);
     assert!(weir.get("/health").starts_with("HTTP/1.1 200"));
     let (status, _) = weir.terminate(); // a clean stop delivers what the buffers hold

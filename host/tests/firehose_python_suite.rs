@@ -58,7 +58,7 @@ fn boto3_and_aws_cli_firehose_suite() {
     let s3 = format!("http://127.0.0.1:{moto_port}");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("weir.toml");
-    let text = common::base_config(common::free_port(), "transition_ms = 100\n")
+    let text = common::base_config("transition_ms = 100\n")
         + &format!(
             "\n[s3]\nendpoint_url = \"{s3}\"\nregion = \"us-east-1\"\n\
              access_key_id = \"AKIDTEST\"\nsecret_access_key = \"secret\"\n"

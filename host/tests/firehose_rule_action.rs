@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-fn config(dir: &Path, mqtt: u16) -> std::path::PathBuf {
-    let text = common::base_config(mqtt, "transition_ms = 0\n")
+fn config(dir: &Path) -> std::path::PathBuf {
+    let text = common::base_config("transition_ms = 0\n")
         + &format!(
             r#"
 [plugins.general-processing]
@@ -77,14 +77,13 @@ fn wait_records(bucket: &Path, n: usize) -> Vec<(String, Value)> {
 #[test]
 fn a_rule_and_a_producer_share_a_declared_delivery_stream() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mqtt = common::free_port();
-    let cfg = config(dir.path(), mqtt);
+    let cfg = config(dir.path());
     let bucket = dir.path().join("data/s3/archive");
     let weir = common::Weir::start(&cfg);
 
     check_declared_stream(&weir.api);
 
-    publish_from_rule_and_producer(mqtt, &weir.api);
+    publish_from_rule_and_producer(weir.mqtt, &weir.api);
 
     let got = wait_records(&bucket, 3);
     assert_eq!(
@@ -111,7 +110,7 @@ fn a_rule_and_a_producer_share_a_declared_delivery_stream() {
     .expect("list");
     assert_eq!(d["DeliveryStreamNames"], json!(["cars"]));
     common::publish_all(
-        mqtt,
+        weir.mqtt,
         &[(
             "cars/4/speed".into(),
             br#"{"plate":"EF3","speed":140}"#.to_vec(),

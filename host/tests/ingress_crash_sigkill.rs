@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{archived_ids, base_config, free_port, read_stream, write_config, Weir};
+use common::{archived_ids, base_config, read_stream, write_config, Weir};
 use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
 
 const KILLS: usize = 20;
@@ -21,8 +21,8 @@ const PUBLISHERS: usize = 4;
 /// Messages each publisher keeps in flight.
 const WINDOW: usize = 16;
 
-fn config(dir: &Path, mqtt: u16) -> PathBuf {
-    let text = base_config(mqtt, "")
+fn config(dir: &Path) -> PathBuf {
+    let text = base_config("")
         + r#"
 [streams.crash]
 shards = 2
@@ -116,11 +116,13 @@ fn publisher(n: usize, port: u16, qos: QoS, stop: Arc<AtomicBool>, tally: Arc<Ta
 fn sigkill_of_the_embedded_broker_host_never_loses_an_acknowledged_message() {
     let started = Instant::now();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let cfg = config(tmp.path(), mqtt);
+    let cfg = config(tmp.path());
     let stop = Arc::new(AtomicBool::new(false));
     let tallies: Vec<Arc<Tally>> = (0..PUBLISHERS).map(|_| Arc::default()).collect();
     let weir = Weir::start(&cfg);
+    // The publishers keep this port across the restarts.
+    weir.pin_mqtt_ports(&cfg);
+    let mqtt = weir.mqtt;
     let threads = start_publishers(&tallies, mqtt, &stop);
     let (weir, acked_before_kill) = kill_repeatedly(weir, &cfg, &tallies);
     // Let the publishers finish what is in flight, then stop cleanly.
@@ -166,9 +168,9 @@ fn sigkill_of_the_embedded_broker_host_never_loses_an_acknowledged_message() {
 #[test]
 fn a_long_buffer_acknowledges_from_its_spool_and_survives_sigkill() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let cfg = long_buffer_config(tmp.path(), mqtt);
+    let cfg = long_buffer_config(tmp.path());
     let mut weir = Weir::start(&cfg);
+    let mqtt = weir.mqtt;
     const N: usize = 300;
     let messages: Vec<(String, Vec<u8>)> = (0..N)
         .map(|i| {
@@ -296,8 +298,8 @@ fn acknowledged_in_stream(
 }
 
 /// A folder `firehose` action that flushes once a minute.
-fn long_buffer_config(dir: &Path, mqtt: u16) -> PathBuf {
-    let text = base_config(mqtt, "")
+fn long_buffer_config(dir: &Path) -> PathBuf {
+    let text = base_config("")
         + r#"
 [rules.archive]
 sql = "SELECT * FROM 'crash/#'"

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::process::Command;
 
-use common::{free_port, Weir};
+use common::Weir;
 
 /// An MQTT 3.1.1 CONNECT with a clean session and this client id.
 fn connect_packet(client_id: &str) -> Vec<u8> {
@@ -27,15 +27,14 @@ fn connect_packet(client_id: &str) -> Vec<u8> {
 /// and the host.
 fn start(broker_extra: &str, rules: &str) -> (tempfile::TempDir, u16, Weir) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
     let text = format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n{broker_extra}\n[api]\nlisten = \"127.0.0.1:0\"\n\n\
+        "[broker]\nlisten = \"127.0.0.1:0\"\n{broker_extra}\n[api]\nlisten = \"127.0.0.1:0\"\n\n\
          [storage]\ndir = \"data\"\n\n[streams.out]\n\n{rules}"
     );
     let cfg = tmp.path().join("weir.toml");
     std::fs::write(&cfg, text).expect("write config");
     let weir = Weir::start(&cfg);
-    (tmp, mqtt, weir)
+    (tmp, weir.mqtt, weir)
 }
 
 /// A rule `name` that puts everything `FROM filter` sends into the stream `out`, keyed by the
@@ -294,11 +293,8 @@ fn healthy(weir: &Weir) {
 
 #[test]
 fn multibyte_topics_filters_and_client_ids_in_every_packet_type_are_text() {
-    let mqtt5 = free_port();
-    let (tmp, mqtt, weir) = start(
-        &format!("listen_v5 = \"127.0.0.1:{mqtt5}\"\n"),
-        &to_out("r", "é/+", "k"),
-    );
+    let (tmp, mqtt, weir) = start("listen_v5 = \"127.0.0.1:0\"\n", &to_out("r", "é/+", "k"));
+    let mqtt5 = weir.mqtt5.expect("an MQTT 5 listener");
     // Two-, three- and four-byte first characters, a lone multi-byte level, and a `$` one.
     for name in ["é", "日本", "𝄞", "$é", "é+", "ü#"] {
         send_all(mqtt, &packets_naming(name, false));

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{base_config, call, call_target, free_port, read_stream, Weir};
+use common::{base_config, call, call_target, read_stream, ready_mqtt_ports, Weir};
 use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde_json::json;
 use weir_streams::{Streams, StreamsConfig};
@@ -45,7 +45,7 @@ struct Acked {
     mqtt: Mutex<HashSet<String>>,
 }
 
-fn config(dir: &Path, mqtt: u16) -> PathBuf {
+fn config(dir: &Path) -> PathBuf {
     // The policy under test: the default unless the environment names another.
     let fsync = std::env::var("WEIR_POWER_CUT_FSYNC")
         .map(|p| format!("fsync = \"{p}\"\n"))
@@ -73,7 +73,7 @@ name = "{DELIVERY_STREAM}"
 bucket = "cut-bucket"
 buffer_interval_s = 900
 "#,
-        base_config(mqtt, &fsync)
+        base_config(&fsync)
     );
     let path = dir.join("weir.toml");
     std::fs::write(&path, text).expect("write config");
@@ -100,7 +100,8 @@ fn build_shim(out: &Path) -> PathBuf {
 }
 
 /// `weir run` under the shim; returns the child and its API address.
-fn start_shimmed(cfg: &Path, shim: &Path, data: &Path, journal: &Path) -> (Child, String) {
+/// Starts the shimmed host; (the child, its API address, its MQTT port).
+fn start_shimmed(cfg: &Path, shim: &Path, data: &Path, journal: &Path) -> (Child, String, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(["run", "--config"])
         .arg(cfg)
@@ -119,7 +120,11 @@ fn start_shimmed(cfg: &Path, shim: &Path, data: &Path, journal: &Path) -> (Child
         .rsplit_once("api http://")
         .map(|(_, a)| a.trim().to_owned())
         .unwrap_or_else(|| panic!("unexpected first line: {line}"));
-    (child, api)
+    let mqtt = ready_mqtt_ports(&line)
+        .first()
+        .copied()
+        .unwrap_or_else(|| panic!("no MQTT port in: {line}"));
+    (child, api, mqtt)
 }
 
 fn data_of(id: &str) -> String {
@@ -286,12 +291,11 @@ fn a_power_cut_loses_no_acknowledged_record() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().canonicalize().expect("canonical tempdir");
     let shim = build_shim(&root);
-    let mqtt = free_port();
-    let cfg = config(&root, mqtt);
+    let cfg = config(&root);
     let data = root.join("data");
     let journal = root.join("journal");
 
-    let (mut child, api) = start_shimmed(&cfg, &shim, &data, &journal);
+    let (mut child, api, mqtt) = start_shimmed(&cfg, &shim, &data, &journal);
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Acked::default());
     let threads = start_clients(&api, mqtt, &stop, &acked);

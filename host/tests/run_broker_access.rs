@@ -6,19 +6,19 @@ mod common;
 use std::io::{Read, Write};
 
 use common::small_config::{expect_one_delivered_and_stop, pub_in, small_config, TO_OUT};
-use common::{free_port, Weir};
+use common::Weir;
 
 #[test]
 fn the_embedded_broker_checks_usernames_and_passwords() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
     let cfg = small_config(
         tmp.path(),
-        &format!("listen = \"127.0.0.1:{mqtt}\"\n\n[broker.auth]\nusers = {{ pi = \"s3cret\" }}"),
+        "listen = \"127.0.0.1:0\"\n\n[broker.auth]\nusers = { pi = \"s3cret\" }",
         "127.0.0.1:0",
         TO_OUT,
     );
     let weir = Weir::start(&cfg);
+    let mqtt = weir.mqtt;
     let publish = |extra: &[&str]| pub_in("127.0.0.1", mqtt, extra);
     assert!(!publish(&[]).status.success(), "anonymous is refused");
     assert!(
@@ -52,16 +52,14 @@ fn the_embedded_broker_speaks_tls() {
     std::fs::write(tmp.path().join("broker.pem"), cert.pem()).expect("write");
     std::fs::write(tmp.path().join("broker.key"), key.serialize_pem()).expect("write");
 
-    let mqtt = free_port();
     let cfg = small_config(
         tmp.path(),
-        &format!(
-            "listen = \"127.0.0.1:{mqtt}\"\n\n[broker.tls]\ncert_file = \"broker.pem\"\nkey_file = \"broker.key\""
-        ),
+        "listen = \"127.0.0.1:0\"\n\n[broker.tls]\ncert_file = \"broker.pem\"\nkey_file = \"broker.key\"",
         "127.0.0.1:0",
         TO_OUT,
     );
     let weir = Weir::start(&cfg);
+    let mqtt = weir.mqtt;
     // By name: rustls refuses an IP address as the TLS server name (SNI).
     let publish = |extra: &[&str]| pub_in("localhost", mqtt, extra);
     assert!(!publish(&[]).status.success(), "plain MQTT is refused");
@@ -72,11 +70,8 @@ fn the_embedded_broker_speaks_tls() {
 #[test]
 fn with_an_admin_token_metrics_and_plugins_want_it_and_health_stays_open() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let text = format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"e2e-admin-token-0123\"\n\n[storage]\ndir = \"data\"\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n"
-    );
-    let cfg = common::write_config(tmp.path(), &text);
+    let text = "[broker]\nlisten = \"127.0.0.1:0\"\n\n[api]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"e2e-admin-token-0123\"\n\n[storage]\ndir = \"data\"\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n";
+    let cfg = common::write_config(tmp.path(), text);
     let weir = Weir::start(&cfg);
     let raw = |request: &str| {
         let mut s = std::net::TcpStream::connect(&weir.api).expect("connect api");
@@ -95,4 +90,35 @@ fn with_an_admin_token_metrics_and_plugins_want_it_and_health_stays_open() {
     assert!(csrf.starts_with("HTTP/1.1 403"), "{csrf}");
     let (status, _) = weir.terminate();
     assert!(status.success());
+}
+
+/// A broker address something else holds stops `weir run` at start with an error naming it,
+/// instead of a host that prints `ready` and serves nobody.
+#[test]
+fn a_taken_broker_address_fails_the_start_and_names_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = holder.local_addr().expect("addr");
+    let cfg = small_config(
+        tmp.path(),
+        &format!("listen = \"{taken}\""),
+        "127.0.0.1:0",
+        TO_OUT,
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run weir");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started on a taken address");
+    assert!(
+        stderr.contains(&format!("cannot listen on {taken}")),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("ready"),
+        "printed ready"
+    );
+    drop(holder);
 }

@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{files, free_port, publish_all, read_stream, Weir};
+use common::{files, publish_all, read_stream, Weir};
 use serde_json::Value;
 use weir_table::KvTable;
 
@@ -55,14 +55,15 @@ fn seed(plate: &str, speed: &str) -> Vec<u8> {
 
 /// The test's configuration: two listeners, the streams, tables, notify channel and plugins
 /// the rules use, then [`RULES`].
-fn config(dir: &Path, mqtt: u16, mqtt5: u16) -> PathBuf {
+/// The broker listens on ports the system gives; the test reads them from [`Weir`].
+fn config(dir: &Path) -> PathBuf {
     let data = common::repo().join("examples/speeding/data/driver_data.csv");
     let p = |n: &str| common::component(n).display().to_string();
     let resources = format!(
         r#"
 [broker]
-listen = "127.0.0.1:{mqtt}"
-listen_v5 = "127.0.0.1:{mqtt5}"
+listen = "127.0.0.1:0"
+listen_v5 = "127.0.0.1:0"
 
 [api]
 listen = "127.0.0.1:0"
@@ -256,10 +257,10 @@ fn pub_cli(port: u16, topic: &str, payload: &str, extra: &[&str]) {
 #[test]
 fn every_action_kind_and_the_error_action_over_real_mqtt() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (mqtt, mqtt5) = (free_port(), free_port());
-    let cfg = config(tmp.path(), mqtt, mqtt5);
+    let cfg = config(tmp.path());
     let started = chrono::Utc::now();
     let weir = Weir::start(&cfg);
+    let (mqtt, mqtt5) = (weir.mqtt, weir.mqtt5.expect("an MQTT 5 listener"));
     assert!(weir.get("/health").contains("\"status\":\"ok\""));
 
     let sub = Sub::start(mqtt, &["alerts/#", "errors/#"], "alerts/warm");

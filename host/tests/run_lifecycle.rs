@@ -7,10 +7,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{base_config, free_port, publish_all, read_stream, write_config, Weir};
+use common::{base_config, publish_all, read_stream, write_config, Weir};
 
-fn reload_config(dir: &Path, mqtt: u16, select: &str, extra: &str) -> PathBuf {
-    let text = base_config(mqtt, "")
+fn reload_config(dir: &Path, select: &str, extra: &str) -> PathBuf {
+    let text = base_config("")
         + &format!(
             r#"
 [streams.out]
@@ -33,9 +33,9 @@ buffer = {{ max_records = 20, max_age_ms = 5 }}
 #[test]
 fn rule_changes_apply_while_traffic_flows_without_losing_or_reordering_a_message() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let cfg = reload_config(tmp.path(), mqtt, "SELECT *, 'v1' AS version", "");
+    let cfg = reload_config(tmp.path(), "SELECT *, 'v1' AS version", "");
     let weir = Weir::start(&cfg);
+    let mqtt = weir.mqtt;
 
     // A publisher that keeps going through both reloads, until told to stop.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -47,7 +47,7 @@ fn rule_changes_apply_while_traffic_flows_without_losing_or_reordering_a_message
         assert!(Instant::now() < deadline, "no traffic");
         std::thread::sleep(Duration::from_millis(5));
     }
-    reload_config(tmp.path(), mqtt, "SELECT *, 'v2' AS version", "");
+    reload_config(tmp.path(), "SELECT *, 'v2' AS version", "");
     weir.wait_metric("weir_config_reloads_total", 1);
     // A broken edit is refused and the running rules carry on.
     std::fs::write(
@@ -126,9 +126,9 @@ fn check_order_across_the_swap(streams: &Path, n: usize) {
 #[test]
 fn a_reload_waits_for_a_slow_write_and_refuses_to_drop_every_rule() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let cfg = reload_config(tmp.path(), mqtt, "SELECT *, 'v1' AS version", "");
+    let cfg = reload_config(tmp.path(), "SELECT *, 'v1' AS version", "");
     let weir = Weir::start(&cfg);
+    let mqtt = weir.mqtt;
     let delivered = r#"weir_action_delivered_total{rule="counter",action="0:kinesis:out"}"#;
     let one = |n: u64| vec![("count/1".to_owned(), format!(r#"{{"n":{n}}}"#).into_bytes())];
 
@@ -174,15 +174,15 @@ fn a_reload_waits_for_a_slow_write_and_refuses_to_drop_every_rule() {
 #[test]
 fn sigterm_right_after_a_burst_loses_nothing_the_broker_acknowledged() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
     // Slow to flush on purpose (age 500 ms, large batches): the stop must flush the buffers.
-    let cfg = reload_config(tmp.path(), mqtt, "SELECT *", "");
+    let cfg = reload_config(tmp.path(), "SELECT *", "");
     let text = std::fs::read_to_string(&cfg).expect("config").replace(
         "max_records = 20, max_age_ms = 5",
         "max_records = 100000, max_age_ms = 500",
     );
     std::fs::write(&cfg, text).expect("config");
     let weir = Weir::start(&cfg);
+    let mqtt = weir.mqtt;
     const N: usize = 5000;
     let messages: Vec<(String, Vec<u8>)> = (0..N)
         .map(|i| {

@@ -12,11 +12,11 @@ use common::{files, free_port, publish_all, read_stream, Weir};
 #[test]
 fn a_kinesis_action_can_put_into_a_remote_kinesis_endpoint() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (mqtt, api) = (free_port(), free_port());
+    let api = free_port();
     // The remote endpoint is this host's own Kinesis API, reached over HTTP with SigV4.
     let cfg = small_config(
         tmp.path(),
-        &format!("listen = \"127.0.0.1:{mqtt}\""),
+        "listen = \"127.0.0.1:0\"",
         &format!("127.0.0.1:{api}"),
         &format!(
             "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\n\
@@ -27,7 +27,7 @@ fn a_kinesis_action_can_put_into_a_remote_kinesis_endpoint() {
     let messages: Vec<(String, Vec<u8>)> = (0..3)
         .map(|i| (format!("in/dev{i}"), format!(r#"{{"i":{i}}}"#).into_bytes()))
         .collect();
-    publish_all(mqtt, &messages);
+    publish_all(weir.mqtt, &messages);
     weir.wait_metric(
         r#"weir_action_delivered_total{rule="r",action="0:kinesis:out"}"#,
         3,
@@ -71,11 +71,10 @@ fn a_spooled_record_that_fails_reaches_the_error_action() {
 /// endpoint nobody listens on (every put fails, after its retries), with `extra` lines after
 /// the action, and publishes one message to it (acknowledged).
 fn publish_one_to_nowhere(dir: &Path, extra: &str) -> Weir {
-    let mqtt = free_port();
     let nowhere = free_port();
     let cfg = small_config(
         dir,
-        &format!("listen = \"127.0.0.1:{mqtt}\""),
+        "listen = \"127.0.0.1:0\"",
         "127.0.0.1:0",
         &format!(
             "[[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"far\"\npartition_key = \"k\"\n\
@@ -83,7 +82,7 @@ fn publish_one_to_nowhere(dir: &Path, extra: &str) -> Weir {
         ),
     );
     let weir = Weir::start(&cfg);
-    let out = pub_in("127.0.0.1", mqtt, &[]);
+    let out = pub_in("127.0.0.1", weir.mqtt, &[]);
     assert!(out.status.success());
     weir
 }

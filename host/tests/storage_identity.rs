@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{archived_ids, base_config, files, free_port, publish_all, Weir};
+use common::{archived_ids, base_config, files, publish_all, Weir};
 
 const N: usize = 40;
 
@@ -28,10 +28,10 @@ fn archive(root: &str, interval_ms: u64) -> String {
 }
 
 /// Writes `weir.toml` (write and rename, as editors do) with the `archive` rule's `actions`.
-fn write_config(dir: &Path, mqtt: u16, actions: &[String]) -> PathBuf {
+fn write_config(dir: &Path, actions: &[String]) -> PathBuf {
     let text = format!(
         "{}\n[rules.archive]\nsql = \"SELECT * FROM 'keep/#'\"\n{}",
-        base_config(mqtt, ""),
+        base_config(""),
         actions.concat()
     );
     common::write_config(dir, &text)
@@ -39,8 +39,9 @@ fn write_config(dir: &Path, mqtt: u16, actions: &[String]) -> PathBuf {
 
 /// Publishes `N` messages, every one acknowledged (from the spool: the buffer waits a
 /// minute), then kills the host with all of them in the spool.
-fn spool_and_kill(dir: &Path, cfg: &Path, mqtt: u16) {
+fn spool_and_kill(dir: &Path, cfg: &Path) {
     let mut weir = Weir::start(cfg);
+    let mqtt = weir.mqtt;
     let messages: Vec<(String, Vec<u8>)> = (0..N)
         .map(|i| {
             (
@@ -80,15 +81,13 @@ fn spooled(dir: &Path) -> Vec<String> {
 #[test]
 fn an_action_inserted_before_another_leaves_it_its_spool() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let cfg = write_config(tmp.path(), mqtt, &[archive("archive", 60_000)]);
-    spool_and_kill(tmp.path(), &cfg, mqtt);
+    let cfg = write_config(tmp.path(), &[archive("archive", 60_000)]);
+    spool_and_kill(tmp.path(), &cfg);
 
     // Another archive inserted first: it now stands where the first one stood, with the same
     // kind. Named by position, the spool would be handed to it.
     write_config(
         tmp.path(),
-        mqtt,
         &[archive("other", 60_000), archive("archive", 60_000)],
     );
     let weir = Weir::start(&cfg);
@@ -108,12 +107,11 @@ fn an_action_inserted_before_another_leaves_it_its_spool() {
 #[test]
 fn a_spool_whose_action_is_gone_waits_and_is_delivered_when_it_returns_on_reload() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
-    let cfg = write_config(tmp.path(), mqtt, &[archive("archive", 60_000)]);
-    spool_and_kill(tmp.path(), &cfg, mqtt);
+    let cfg = write_config(tmp.path(), &[archive("archive", 60_000)]);
+    spool_and_kill(tmp.path(), &cfg);
 
     // The action is gone: its spool is reported and kept, and nothing else takes it.
-    write_config(tmp.path(), mqtt, &[archive("other", 60_000)]);
+    write_config(tmp.path(), &[archive("other", 60_000)]);
     let weir = Weir::start(&cfg);
     let left = spooled(tmp.path());
     assert!(!left.is_empty(), "the orphaned spool was removed");
@@ -122,7 +120,6 @@ fn a_spool_whose_action_is_gone_waits_and_is_delivered_when_it_returns_on_reload
     // it what it had acknowledged.
     write_config(
         tmp.path(),
-        mqtt,
         &[archive("other", 60_000), archive("archive", 45_000)],
     );
     weir.wait_metric("weir_config_reloads_total", 1);
@@ -165,17 +162,17 @@ fn acknowledged(port: u16, n: usize) -> bool {
 #[test]
 fn a_full_dead_letter_store_refuses_counts_and_does_not_acknowledge() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mqtt = free_port();
     // Every message fails on the dispatcher (its partition key is undefined) and the rule has
     // no error action: each becomes a dead letter of about 500 bytes, until 2 KB are used.
     let text = format!(
         "{}\n[streams.out]\n\n[rules.r]\nsql = \"SELECT * FROM 'fail/#'\"\n\
          [[rules.r.actions]]\nkind = \"kinesis\"\nstream = \"out\"\npartition_key = \"${{missing}}\"\n",
-        base_config(mqtt, "dead_letter_max_bytes = 2000\n")
+        base_config("dead_letter_max_bytes = 2000\n")
     );
     let cfg = tmp.path().join("weir.toml");
     std::fs::write(&cfg, text).expect("write config");
     let weir = Weir::start(&cfg);
+    let mqtt = weir.mqtt;
     let mut stored: u64 = 0;
     let mut refused = false;
     for n in 0..20 {

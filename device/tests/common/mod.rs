@@ -3,9 +3,9 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
 use weir_device::connection::{BrokerUrl, Connection, ConnectionOptions, Qos, Received};
@@ -33,8 +33,6 @@ impl Broker {
     }
 }
 
-use weir_testkit::free_port;
-
 fn server(name: &str, port: u16) -> ServerSettings {
     ServerSettings {
         name: name.to_string(),
@@ -53,10 +51,10 @@ fn server(name: &str, port: u16) -> ServerSettings {
     }
 }
 
-/// Starts rumqttd with one v4 and one v5 listener on loopback; returns once both accept
-/// connections. The broker thread lives until the test process exits.
+/// Starts rumqttd with one v4 and one v5 listener on loopback ports the system gives (bound
+/// before the broker thread starts: rumqttd patch 8), so no other test can take them between
+/// a pick and the bind. The broker thread lives until the test process exits.
 pub fn start_broker() -> Broker {
-    let (v4_port, v5_port) = (free_port(), free_port());
     let config = Config {
         id: 0,
         router: RouterConfig {
@@ -67,36 +65,31 @@ pub fn start_broker() -> Broker {
             max_segment_count: 4,
             ..RouterConfig::default()
         },
-        v4: Some(HashMap::from([("v4".to_string(), server("v4", v4_port))])),
-        v5: Some(HashMap::from([("v5".to_string(), server("v5", v5_port))])),
+        v4: Some(HashMap::from([("v4".to_string(), server("v4", 0))])),
+        v5: Some(HashMap::from([("v5".to_string(), server("v5", 0))])),
         ..Config::default()
     };
+    let mut broker = rumqttd::Broker::new(config);
+    let bound = broker
+        .bind_listeners()
+        .expect("bind the broker's listeners");
+    let port = |name: &str| {
+        bound
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a.port())
+            .expect("a bound listener")
+    };
+    let (v4_port, v5_port) = (port("v4"), port("v5"));
     std::thread::Builder::new()
         .name("rumqttd".into())
         .spawn(move || {
-            let mut broker = rumqttd::Broker::new(config);
             if let Err(e) = broker.start() {
                 eprintln!("rumqttd stopped: {e}");
             }
         })
         .expect("spawn broker thread");
-    wait_listening(v4_port);
-    wait_listening(v5_port);
     Broker { v4_port, v5_port }
-}
-
-/// rumqttd has no "ready" signal, so probe the port; a refused connect returns at once, and
-/// the loop is bounded so a broker that never comes up fails the test instead of hanging it.
-fn wait_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "broker did not listen on {addr} within 10 s"
-        );
-        std::thread::yield_now();
-    }
 }
 
 /// A connected subscriber whose SUBACK has arrived.

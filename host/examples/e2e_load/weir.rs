@@ -191,9 +191,13 @@ pub(super) fn measure_policies(
         eprintln!("[4/7] Weir end to end, fsync {policy}, full speed...");
         let weir_dir = tmp.join(format!("weir-{policy}"));
         std::fs::create_dir_all(&weir_dir)?;
-        let weir_port = free_port()?;
-        let config = write_weir_config(&weir_dir, weir_port, plugin, policy, args.buffer_age_ms)?;
+        // Port 0: the broker binds a port the system gives, read back from the host.
+        let config = write_weir_config(&weir_dir, 0, plugin, policy, args.buffer_age_ms)?;
         let host = RunningHost::start(&config)?;
+        let weir_port = host
+            .listening()
+            .map(|l| l.v4.port())
+            .ok_or_else(|| anyhow::anyhow!("the embedded broker reports no listener"))?;
         let name: &'static str = Box::leak(format!("weir {policy}, full").into_boxed_str());
         let prefix = format!("weir-full-{i}");
         fulls.push(measure_weir(

@@ -16,7 +16,7 @@
 #![allow(dead_code)]
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -532,16 +532,10 @@ pub struct Broker {
     pub received: Arc<AtomicUsize>,
 }
 
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-}
-
 impl Broker {
     /// Starts the broker, its holder and its threads (they live as long as the process).
     pub fn start() -> Broker {
-        let (v4, v5) = (free_port(), free_port());
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
         let connections = rumqttd::ConnectionSettings {
             connection_timeout_ms: 2000,
             max_payload_size: MAX_PACKET,
@@ -570,8 +564,8 @@ impl Broker {
                 initialized_filters: None,
                 shared_subscriptions_strategy: Default::default(),
             },
-            v4: Some([("v4".to_owned(), server("fuzz-v4", v4))].into()),
-            v5: Some([("v5".to_owned(), server("fuzz-v5", v5))].into()),
+            v4: Some([("v4".to_owned(), server("fuzz-v4", any_port))].into()),
+            v5: Some([("v5".to_owned(), server("fuzz-v5", any_port))].into()),
             ..Default::default()
         };
         let mut broker = rumqttd::Broker::new(config);
@@ -580,6 +574,16 @@ impl Broker {
         let confirmer = tx.hold_acks(rumqttd::local::ALL_TOPICS).expect("hold acks");
         tx.subscribe(rumqttd::local::ALL_TOPICS)
             .expect("subscribe to every topic");
+        // Bound now, on ports the system gives (rumqttd patch 8): listening before `start`.
+        let bound = broker.bind_listeners().expect("bind the listeners");
+        let addr_of = |name: &str| {
+            bound
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, a)| *a)
+                .expect("a bound listener")
+        };
+        let (v4, v5) = (addr_of("fuzz-v4"), addr_of("fuzz-v5"));
         std::thread::spawn(move || {
             // It returns only if it failed; the honest client then fails too.
             if let Err(e) = broker.start() {
@@ -614,15 +618,7 @@ impl Broker {
                 }
             }
         });
-        let b = Broker { v4, v5, received };
-        let deadline = Instant::now() + ANSWER_WITHIN;
-        for addr in [v4, v5] {
-            while TcpStream::connect(addr).is_err() {
-                assert!(Instant::now() < deadline, "the broker listens on {addr}");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        b
+        Broker { v4, v5, received }
     }
 
     /// Plays `data` as up to four MQTT sessions, one after the other, then checks that an

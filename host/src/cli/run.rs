@@ -20,7 +20,7 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
         host.watch_config()
             .context("watching the configuration file")?;
     }
-    let mqtt = mqtt_addresses(host.broker());
+    let mqtt = mqtt_addresses(&host);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -60,15 +60,17 @@ pub fn run(config: &Path, watch: bool) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-/// The MQTT side as the `ready` line names it: the embedded broker's listeners, or the
-/// external broker and the shared-subscription group this host reads through.
-fn mqtt_addresses(broker: &Broker) -> String {
-    match broker {
-        Broker::Embedded(b) => match &b.listen_v5 {
-            Some(v5) => format!("mqtt://{} (MQTT 3.1.1), mqtt://{v5} (MQTT 5)", b.listen),
-            None => format!("mqtt://{}", b.listen),
+/// The MQTT side as the `ready` line names it: the embedded broker's listeners as bound (a
+/// configured port 0 shows the port the system gave), or the external broker and the
+/// shared-subscription group this host reads through.
+fn mqtt_addresses(host: &RunningHost) -> String {
+    match (host.broker(), host.listening()) {
+        (Broker::External(b), _) => format!("{} (shared group {})", b.url, b.share_group),
+        (Broker::Embedded(b), None) => format!("mqtt://{}", b.listen),
+        (Broker::Embedded(_), Some(at)) => match at.v5 {
+            Some(v5) => format!("mqtt://{} (MQTT 3.1.1), mqtt://{v5} (MQTT 5)", at.v4),
+            None => format!("mqtt://{}", at.v4),
         },
-        Broker::External(b) => format!("{} (shared group {})", b.url, b.share_group),
     }
 }
 

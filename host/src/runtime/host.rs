@@ -116,6 +116,8 @@ pub struct RunningHost {
     _plugin_watcher: Option<PluginWatcher>,
     config_watcher: Mutex<Option<notify::RecommendedWatcher>>,
     broker: Broker,
+    /// Where the embedded broker listens, as bound (`None` for an external broker).
+    listening: Option<super::ingress::Listening>,
     /// Enabled rules of the running configuration.
     running_rules: std::sync::atomic::AtomicUsize,
     /// The text of the configuration last applied, so a save that changes nothing is no reload.
@@ -163,9 +165,10 @@ impl RunningHost {
             )
             .with_firehose(firehose.clone()),
         );
+        let listening = ingress.listening();
         let dispatcher = start_rules(&config, &resources, &ingress, rx)?;
         let state = api::state(&config, streams).with_firehose(firehose);
-        let api = api::start(&config, rt, state, &metrics, registry)?;
+        let api = api::start(&config, rt, state, &metrics, registry, listening)?;
 
         Ok(Arc::new(RunningHost {
             config_path: config_path.to_path_buf(),
@@ -181,6 +184,7 @@ impl RunningHost {
             _plugin_watcher: plugin_watcher,
             config_watcher: Mutex::new(None),
             broker: config.broker.clone(),
+            listening,
             running_rules: std::sync::atomic::AtomicUsize::new(enabled_rules(&config)),
             applied_text: Mutex::new(std::fs::read_to_string(config_path).ok()),
         }))
@@ -196,10 +200,20 @@ impl RunningHost {
         &self.broker
     }
 
+    /// Where the embedded broker listens, as bound (a configured port 0 is a real port
+    /// here); `None` with an external broker.
+    pub fn listening(&self) -> Option<super::ingress::Listening> {
+        self.listening
+    }
+
     /// Whether the host does its job (see [`probe_host`]): what `/health` and `weir run`'s
     /// watchdog ask.
     pub fn probe(&self) -> Result<(), String> {
-        probe_host(&self.broker, &self.resources.metrics.liveness)
+        probe_host(
+            &self.broker,
+            self.listening,
+            &self.resources.metrics.liveness,
+        )
     }
 
     /// The host's counters.
@@ -548,11 +562,17 @@ pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
 /// Whether the host does its job: every worker thread alive (the ingress reader, the
 /// dispatcher, every pipeline; see `liveness.rs`) and the embedded broker serving a client end
 /// to end. An external broker is its operator's to watch (the client reconnects by itself).
-fn probe_host(broker: &Broker, liveness: &Liveness) -> Result<(), String> {
+fn probe_host(
+    broker: &Broker,
+    listening: Option<super::ingress::Listening>,
+    liveness: &Liveness,
+) -> Result<(), String> {
     liveness.check()?;
-    match broker {
-        Broker::Embedded(b) => super::ingress::probe_embedded(b, Duration::from_secs(2)),
-        Broker::External(_) => Ok(()),
+    match (broker, listening) {
+        (Broker::Embedded(b), Some(at)) => {
+            super::ingress::probe_embedded(b, at.v4, Duration::from_secs(2))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -144,8 +144,18 @@ pub struct Ingress {
     kind: Kind,
 }
 
+/// Where the embedded broker listens, as bound: a configured port 0 is the port the system
+/// gave, so tests and supervisors never race for a "free" port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listening {
+    /// The MQTT 3.1.1 listener (`[broker] listen`).
+    pub v4: SocketAddr,
+    /// The MQTT 5 listener (`[broker] listen_v5`), if configured.
+    pub v5: Option<SocketAddr>,
+}
+
 enum Kind {
-    Embedded,
+    Embedded(Listening),
     External {
         client: rumqttc::v5::Client,
         subscribed: Arc<Mutex<Subscriptions>>,
@@ -172,9 +182,6 @@ impl Ingress {
     ) -> Result<(Ingress, Arc<dyn Publisher>), IngressError> {
         let v4_addr = resolve(&cfg.listen)?;
         let v5_addr = cfg.listen_v5.as_deref().map(resolve).transpose()?;
-        for addr in std::iter::once(v4_addr).chain(v5_addr) {
-            check_free(addr)?;
-        }
         let mut broker = rumqttd::Broker::new(broker_config(cfg, v4_addr, v5_addr));
         // In-process links are reserved: a network client that connects with the same client
         // id is refused instead of replacing them (rumqttd patch 5).
@@ -193,6 +200,9 @@ impl Ingress {
         link_tx
             .subscribe(rumqttd::local::ALL_TOPICS)
             .map_err(embedded("subscribing"))?;
+        // Bound here, before any client can connect and before `ready`: a taken address fails
+        // the start with its name, and port 0 becomes a real port (rumqttd patch 8).
+        let listening = bind_listeners(&mut broker, v4_addr, v5_addr)?;
         std::thread::Builder::new()
             .name("weir-broker".into())
             .spawn(move || {
@@ -206,9 +216,6 @@ impl Ingress {
             .name("weir-publisher-acks".into())
             .spawn(move || while pub_rx.recv().is_ok() {})
             .map_err(embedded("starting the publisher thread"))?;
-        for addr in std::iter::once(v4_addr).chain(v5_addr) {
-            wait_listening(addr)?;
-        }
         let stop = Arc::new(AtomicBool::new(false));
         let reader = spawn_reader(link_tx, link_rx, confirmer, input, stop.clone(), metrics)?;
         let publisher: Arc<dyn Publisher> = Arc::new(EmbeddedPublisher {
@@ -218,7 +225,7 @@ impl Ingress {
             Ingress {
                 stop,
                 reader: Some(reader),
-                kind: Kind::Embedded,
+                kind: Kind::Embedded(listening),
             },
             publisher,
         ))
@@ -230,6 +237,14 @@ impl Ingress {
         self.stop.store(true, Ordering::Release);
         if let Some(r) = self.reader.take() {
             let _ = r.join();
+        }
+    }
+
+    /// Where the embedded broker listens; `None` for an external broker.
+    pub fn listening(&self) -> Option<Listening> {
+        match self.kind {
+            Kind::Embedded(l) => Some(l),
+            Kind::External { .. } => None,
         }
     }
 
@@ -252,6 +267,10 @@ impl Ingress {
 }
 
 use weir_support::lock;
+
+/// rumqttd's names for the two listeners (its logs show them).
+const V4_SERVER: &str = "weir-mqtt-v4";
+const V5_SERVER: &str = "weir-mqtt-v5";
 
 /// rumqttd's configuration for `cfg`: the `[broker]` limits on every listener (MQTT 3.1.1,
 /// and 5 when asked for), with TLS and passwords when configured.
@@ -304,9 +323,9 @@ fn broker_config(
         },
         v4: Some(HashMap::from([(
             "mqtt-v4".to_owned(),
-            server("weir-mqtt-v4", v4_addr),
+            server(V4_SERVER, v4_addr),
         )])),
-        v5: v5_addr.map(|a| HashMap::from([("mqtt-v5".to_owned(), server("weir-mqtt-v5", a))])),
+        v5: v5_addr.map(|a| HashMap::from([("mqtt-v5".to_owned(), server(V5_SERVER, a))])),
         ..Default::default()
     }
 }
@@ -341,35 +360,31 @@ fn spawn_reader(
         .map_err(embedded("starting the reader thread"))
 }
 
-/// Refuses an address something else already listens on, before the broker starts (rumqttd
-/// would only log it from its own thread).
-fn check_free(addr: SocketAddr) -> Result<(), IngressError> {
-    std::net::TcpListener::bind(addr)
-        .map(drop)
+/// Binds the broker's listeners (see [`Listening`]); an address that cannot be bound is
+/// named in the error.
+fn bind_listeners(
+    broker: &mut rumqttd::Broker,
+    v4: SocketAddr,
+    v5: Option<SocketAddr>,
+) -> Result<Listening, IngressError> {
+    let bound = broker
+        .bind_listeners()
         .map_err(|e| IngressError::Embedded {
-            what: format!("cannot listen on {addr}"),
+            what: format!(
+                "cannot listen on {v4}{}",
+                v5.map(|a| format!(" and {a}")).unwrap_or_default()
+            ),
             source: Some(Box::new(e)),
-        })
-}
-
-/// Waits until the broker listens on `addr`, which [`check_free`] found free before it
-/// started: binding it then fails. No connection is made, so the broker logs nothing (and a
-/// probe cannot upset rumqttd's per-client-id bookkeeping).
-fn wait_listening(addr: SocketAddr) -> Result<(), IngressError> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match std::net::TcpListener::bind(addr) {
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(()),
-            _ => {}
-        }
-        if Instant::now() > deadline {
-            return Err(IngressError::Embedded {
-                what: format!("the broker does not listen on {addr} after 10 s"),
-                source: None,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        })?;
+    let find = |name: &str| bound.iter().find(|(n, _)| n == name).map(|(_, a)| *a);
+    let v4 = find(V4_SERVER).ok_or_else(|| IngressError::Embedded {
+        what: format!("the broker bound no MQTT 3.1.1 listener for {v4}"),
+        source: None,
+    })?;
+    Ok(Listening {
+        v4,
+        v5: v5.and_then(|_| find(V5_SERVER)),
+    })
 }
 
 /// The embedded reader's loop: every message the in-process link forwards goes to the
@@ -519,10 +534,13 @@ impl Publisher for EmbeddedPublisher {
 /// A listener whose thread died refuses the connection; one that accepts but no longer
 /// completes a handshake fails the CONNACK: both are failures, so `/health` cannot answer
 /// "ok" for a broker that serves nobody.
-pub fn probe_embedded(cfg: &EmbeddedBroker, timeout: Duration) -> Result<(), String> {
+pub fn probe_embedded(
+    cfg: &EmbeddedBroker,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<(), String> {
     use std::io::{Read, Write};
     static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let addr = resolve(&cfg.listen).map_err(|e| e.to_string())?;
     let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
         .map_err(|e| format!("connecting to {addr}: {e}"))?;
     if cfg.tls.is_some() {

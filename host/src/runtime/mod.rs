@@ -34,5 +34,6 @@ mod spool;
 mod work;
 
 pub use host::{HostError, RunningHost};
+pub use ingress::Listening;
 pub use metrics::{ActionCounts, RuleCounts, ShardCounts, Snapshot};
 pub use replay::{replay, Message, ReplayReport};

@@ -142,7 +142,23 @@ pub fn call_target(
 pub struct Weir {
     pub child: Child,
     pub api: String,
+    /// The embedded broker's MQTT 3.1.1 port, as bound (configure port 0: see `base_config`).
+    pub mqtt: u16,
+    /// The MQTT 5 port, when `listen_v5` is configured.
+    pub mqtt5: Option<u16>,
     pub stdout: mpsc::Receiver<String>,
+}
+
+/// The ports of the `mqtt://HOST:PORT` addresses a `ready` line names, in order.
+pub fn ready_mqtt_ports(ready: &str) -> Vec<u16> {
+    ready
+        .split("mqtt://")
+        .skip(1)
+        .filter_map(|rest| {
+            let addr = rest.split([' ', ',']).next()?;
+            addr.rsplit_once(':')?.1.parse().ok()
+        })
+        .collect()
 }
 
 impl Weir {
@@ -171,11 +187,43 @@ impl Weir {
             .rsplit_once("api http://")
             .map(|(_, a)| a.trim().to_owned())
             .unwrap_or_else(|| panic!("unexpected first line: {ready}"));
+        let ports = ready_mqtt_ports(&ready);
         Weir {
             child,
             api,
+            mqtt: ports.first().copied().unwrap_or(0),
+            mqtt5: ports.get(1).copied(),
             stdout: rx,
         }
+    }
+
+    /// Rewrites `config` so the embedded broker listens on the ports this run was given
+    /// (`listen = "127.0.0.1:0"` as [`base_config`] writes it, and `listen_v5` likewise):
+    /// for tests that stop the host and start it again while their clients keep the port.
+    pub fn pin_mqtt_ports(&self, config: &Path) {
+        let text = std::fs::read_to_string(config).expect("read config");
+        let mut pinned = text.replacen(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{}\"", self.mqtt),
+            1,
+        );
+        if let Some(v5) = self.mqtt5 {
+            pinned = pinned.replacen(
+                "listen_v5 = \"127.0.0.1:0\"",
+                &format!("listen_v5 = \"127.0.0.1:{v5}\""),
+                1,
+            );
+        }
+        assert_ne!(
+            pinned,
+            text,
+            "no port-0 broker listener in {}",
+            config.display()
+        );
+        let dir = config.parent().expect("config folder");
+        let tmp = dir.join(".pinned.toml.tmp");
+        std::fs::write(&tmp, pinned).expect("write config");
+        std::fs::rename(&tmp, config).expect("rename config");
     }
 
     pub fn get(&self, path: &str) -> String {
@@ -288,11 +336,12 @@ pub fn read_stream(dir: &Path, name: &str) -> Vec<(String, Value)> {
 }
 
 /// The `[broker]`, `[api]` and `[storage]` tables of a `weir run` test configuration: the
-/// embedded broker on `mqtt`, the API on a free port, data under `data/` next to the file,
-/// and `storage_extra` (lines) in `[storage]`.
-pub fn base_config(mqtt: u16, storage_extra: &str) -> String {
+/// embedded broker and the API on ports the system gives (read them from [`Weir::mqtt`] and
+/// [`Weir::api`]: a port picked before the start could be taken meanwhile by another test),
+/// data under `data/` next to the file, and `storage_extra` (lines) in `[storage]`.
+pub fn base_config(storage_extra: &str) -> String {
     format!(
-        "[broker]\nlisten = \"127.0.0.1:{mqtt}\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n\
+        "[broker]\nlisten = \"127.0.0.1:0\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n\
          [storage]\ndir = \"data\"\n{storage_extra}"
     )
 }

@@ -179,3 +179,20 @@ fn config_unreadable_file() {
         "{err}"
     );
 }
+
+#[test]
+fn both_listeners_may_ask_for_a_system_port_but_not_share_a_fixed_one() {
+    let broker =
+        |v4: &str, v5: &str| format!("[broker]\nlisten = {v4:?}\nlisten_v5 = {v5:?}\n\n{BASE}");
+    let zero = Config::parse(&broker("127.0.0.1:0", "127.0.0.1:0"), F);
+    assert!(
+        matches!(&zero, Ok(c) if matches!(&c.broker, Broker::Embedded(b) if b.listen_v5.as_deref() == Some("127.0.0.1:0"))),
+        "{:?}",
+        zero.err().map(|e| e.to_string())
+    );
+    let shared = one_error(&broker("127.0.0.1:1883", "127.0.0.1:1883"));
+    assert!(
+        shared.contains("is already the MQTT 3.1.1 listener's address"),
+        "{shared}"
+    );
+}

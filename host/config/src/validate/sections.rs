@@ -102,7 +102,8 @@ impl<'i> Ctx<'i> {
             .listen_v5
             .clone()
             .map(|l| self.listen(&path.key("listen_v5"), Some(l), ""));
-        if listen_v5.as_deref() == Some(listen.as_str()) {
+        // Port 0 asks the system for a port, a different one for each listener.
+        if listen_v5.as_deref() == Some(listen.as_str()) && !listen.ends_with(":0") {
             self.err(
                 &path.key("listen_v5"),
                 format!("{listen:?} is already the MQTT 3.1.1 listener's address"),

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::{probe_host, HostError};
+use crate::runtime::ingress::Listening;
 use crate::runtime::liveness::Liveness;
 use crate::runtime::metrics::Metrics;
 use weir_config::{Broker, Config};
@@ -65,6 +66,7 @@ pub(super) fn start(
     state: weir_api::ApiState,
     metrics: &Arc<Metrics>,
     registry: Arc<PluginRegistry>,
+    listening: Option<Listening>,
 ) -> Result<ApiServer, HostError> {
     let api_err = |what: &'static str| {
         let addr = config.api.listen.clone();
@@ -75,7 +77,11 @@ pub(super) fn start(
         .map_err(api_err("cannot listen"))?;
     let addr = listener.local_addr().map_err(api_err("cannot listen"))?;
     let app = Router::new()
-        .merge(health_route(&config.broker, metrics.liveness.clone()))
+        .merge(health_route(
+            &config.broker,
+            listening,
+            metrics.liveness.clone(),
+        ))
         .merge(guarded_routes(config, addr, metrics.clone(), registry))
         .merge(weir_api::router(state));
     let limits = weir_api::ServerLimits {
@@ -134,11 +140,12 @@ fn guarded_routes(
 
 /// `/health`, open to everyone: 200 while the broker answers and every worker lives, 503
 /// with the reason otherwise, both with the uptime and which broker the host uses.
-fn health_route(broker: &Broker, liveness: Arc<Liveness>) -> Router {
+fn health_route(broker: &Broker, listening: Option<Listening>, liveness: Arc<Liveness>) -> Router {
     let started = Instant::now();
-    let broker_desc = match broker {
-        Broker::Embedded(b) => format!("embedded {}", b.listen),
-        Broker::External(b) => format!("external {}", b.url),
+    let broker_desc = match (broker, listening) {
+        (Broker::Embedded(_), Some(at)) => format!("embedded {}", at.v4),
+        (Broker::Embedded(b), None) => format!("embedded {}", b.listen),
+        (Broker::External(b), _) => format!("external {}", b.url),
     };
     let broker = broker.clone();
     Router::new().route(
@@ -146,6 +153,7 @@ fn health_route(broker: &Broker, liveness: Arc<Liveness>) -> Router {
         get(move || {
             health(
                 broker.clone(),
+                listening,
                 liveness.clone(),
                 started,
                 broker_desc.clone(),
@@ -158,11 +166,12 @@ fn health_route(broker: &Broker, liveness: Arc<Liveness>) -> Router {
 /// makes the host unhealthy; so does a dead worker.
 async fn health(
     broker: Broker,
+    listening: Option<Listening>,
     liveness: Arc<Liveness>,
     started: Instant,
     broker_desc: String,
 ) -> Response {
-    let probe = tokio::task::spawn_blocking(move || probe_host(&broker, &liveness))
+    let probe = tokio::task::spawn_blocking(move || probe_host(&broker, listening, &liveness))
         .await
         .unwrap_or_else(|e| Err(format!("probe task failed: {e}")));
     let (status, body) = match probe {

@@ -67,6 +67,8 @@ pub enum Error {
 pub struct Broker {
     config: Arc<Config>,
     router_tx: Sender<(ConnectionId, Event)>,
+    // weir patch 8: listeners bound by `bind_listeners`, by server name.
+    bound: HashMap<String, std::net::TcpListener>,
 }
 
 impl Broker {
@@ -87,11 +89,11 @@ impl Broker {
                 // Start router first and then cluster in the background
                 let router_tx = router.spawn();
                 // cluster.spawn();
-                Broker { config, router_tx }
+                Broker { config, router_tx, bound: HashMap::new() }
             }
             None => {
                 let router_tx = router.spawn();
-                Broker { config, router_tx }
+                Broker { config, router_tx, bound: HashMap::new() }
             }
         }
     }
@@ -112,7 +114,7 @@ impl Broker {
     //     let router_tx = router.spawn();
     //     cluster.spawn();
 
-    //     (Broker { config, router_tx }, tx)
+    //     (Broker { config, router_tx, bound: HashMap::new() }, tx)
     // }
 
     // fn setup_remote_cluster(router: &mut Router, node_id: NodeId, cluster: &mut RemoteCluster) {
@@ -156,6 +158,22 @@ impl Broker {
                 .reserved(true)
                 .build()?;
         Ok((link_tx, link_rx))
+    }
+
+    /// weir patch 8: binds the v4 and v5 servers' listeners now, on the caller's thread, and
+    /// returns each server's name with the address it bound (a `listen` with port 0 gets a
+    /// port from the system). A bind error comes back here rather than as a log line from
+    /// the server's thread; `start` then serves on these listeners.
+    pub fn bind_listeners(&mut self) -> Result<Vec<(String, SocketAddr)>, Error> {
+        let mut out = Vec::new();
+        let servers = self.config.v4.iter().chain(self.config.v5.iter());
+        for config in servers.flat_map(|m| m.values()) {
+            let listener = std::net::TcpListener::bind(config.listen)?;
+            listener.set_nonblocking(true)?;
+            out.push((config.name.clone(), listener.local_addr()?));
+            self.bound.insert(config.name.clone(), listener);
+        }
+        Ok(out)
     }
 
     #[tracing::instrument(skip(self))]
@@ -208,7 +226,9 @@ impl Broker {
         if let Some(v4_config) = &self.config.v4 {
             for (_, config) in v4_config.clone() {
                 let server_thread = thread::Builder::new().name(config.name.clone());
+                let prebound = self.bound.remove(&config.name);
                 let mut server = Server::new(config, self.router_tx.clone(), V4);
+                server.prebound = prebound;
                 let handle = server_thread.spawn(move || {
                     let mut runtime = tokio::runtime::Builder::new_current_thread();
                     let runtime = runtime.enable_all().build().unwrap();
@@ -226,7 +246,9 @@ impl Broker {
         if let Some(v5_config) = &self.config.v5 {
             for (_, config) in v5_config.clone() {
                 let server_thread = thread::Builder::new().name(config.name.clone());
+                let prebound = self.bound.remove(&config.name);
                 let mut server = Server::new(config, self.router_tx.clone(), V5);
+                server.prebound = prebound;
                 let handle = server_thread.spawn(move || {
                     let mut runtime = tokio::runtime::Builder::new_current_thread();
                     let runtime = runtime.enable_all().build().unwrap();
@@ -352,6 +374,8 @@ pub struct Server<P> {
     router_tx: Sender<(ConnectionId, Event)>,
     protocol: P,
     awaiting_will_handler: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+    // weir patch 8: a listener `Broker::bind_listeners` already bound.
+    prebound: Option<std::net::TcpListener>,
 }
 
 impl<P: Protocol + Clone + Send + 'static> Server<P> {
@@ -365,6 +389,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             router_tx,
             protocol,
             awaiting_will_handler: Arc::new(Mutex::new(HashMap::default())),
+            prebound: None,
         }
     }
 
@@ -383,14 +408,18 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
     }
 
     pub async fn start(&mut self, link_type: LinkType) -> Result<(), Error> {
-        let listener = TcpListener::bind(&self.config.listen).await?;
+        // weir patch 8: serve on the listener bound ahead, if any.
+        let listener = match self.prebound.take() {
+            Some(l) => TcpListener::from_std(l)?,
+            None => TcpListener::bind(&self.config.listen).await?,
+        };
         let delay = Duration::from_millis(self.config.next_connection_delay_ms);
         let mut count: usize = 0;
 
         let config = Arc::new(self.config.connections.clone());
         info!(
             config = self.config.name,
-            listen_addr = self.config.listen.to_string(),
+            listen_addr = listener.local_addr().map_or_else(|_| self.config.listen.to_string(), |a| a.to_string()),
             "Listening for remote connections",
         );
         loop {
