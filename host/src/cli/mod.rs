@@ -2,6 +2,7 @@
 
 mod demo;
 mod plugin_test;
+mod rule_import;
 mod rule_test;
 mod run;
 mod streams_serve;
@@ -99,6 +100,15 @@ enum RuleCommand {
         #[arg(long)]
         clientid: Option<String>,
     },
+    /// Print an AWS IoT rule (a TopicRulePayload, a CreateTopicRule body, or `aws iot
+    /// get-topic-rule` output, as JSON) as the `[rules.NAME]` entry of a configuration file.
+    Import {
+        /// The JSON file.
+        file: PathBuf,
+        /// The rule's name (default: the document's `ruleName`, else the file's stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +193,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     clientid,
                 },
         } => rule_test::run(&sql, &topic, &payload, clientid.as_deref()),
+        Command::Rule {
+            command: RuleCommand::Import { file, name },
+        } => rule_import::run(&file, name.as_deref()),
         Command::Streams {
             command: StreamsCommand::Serve(args),
         } => streams_serve::run(args),
