@@ -358,13 +358,24 @@ fn diff(desired: &Map<String, Value>, reported: &Map<String, Value>) -> Map<Stri
                     out.insert(k.clone(), Value::Object(sub));
                 }
             }
-            (_, Some(rv)) if rv == dv => {}
+            (_, Some(rv)) if same_value(dv, rv) => {}
             _ => {
                 out.insert(k.clone(), dv.clone());
             }
         }
     }
     out
+}
+
+/// Equal for the delta: JSON equality, except that numbers compare by value (`1` and `1.0`
+/// are the same reading, as in AWS's Greengrass shadow service).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            x.as_f64() == y.as_f64()
+        }
+        _ => a == b,
+    }
 }
 
 /// The metadata of a delta: "its values are equal to the metadata in the `desired` field",
@@ -432,12 +443,13 @@ pub(crate) fn accepted_document(req: &UpdateRequest, version: u64, ts: u64) -> V
 /// The `/update/delta` document: the whole delta after the update (not just this request's
 /// fields: "regardless of whether these attributes were contained in the current update
 /// message"), its metadata, `version`, `timestamp`, `clientToken`, in the order of AWS's
-/// example in "Using the Device Shadow service". Sent only when the request set desired
-/// state and something differs; a report alone does not send one.
+/// example in "Using the Device Shadow service". Sent after any accepted update that leaves
+/// desired and reported different, a report included: "When the shadow's state changes, AWS
+/// IoT sends /delta messages ... with the difference between the desired and the reported
+/// states", and for a device reporting through the API, "AWS IoT will also publish an MQTT
+/// message to the .../update/delta topic" ("Interacting with shadows"; AWS's own local
+/// shadow service in Greengrass does the same).
 pub(crate) fn delta_document(req: &UpdateRequest, doc: &ShadowDoc, ts: u64) -> Option<Value> {
-    if !matches!(req.desired, Patch::Merge(_)) {
-        return None;
-    }
     let d = delta(doc.desired.as_ref(), doc.reported.as_ref())?;
     let empty = Map::new();
     let meta = delta_metadata(&d, doc.metadata_desired.as_ref().unwrap_or(&empty));
@@ -485,20 +497,19 @@ pub(crate) fn documents_document(
 }
 
 /// The `/get/accepted` document (and GetThingShadow's response): `state` with `desired`,
-/// `reported` and, when they differ, `delta`; `metadata` for each (the delta's is the desired
-/// metadata along its paths, as AWS's "Delta state" example shows); `version`, `timestamp`,
-/// `clientToken`.
+/// `reported` and, when they differ, `delta`; `metadata` of `desired` and `reported`;
+/// `version`, `timestamp`, `clientToken`. AWS's pages disagree on a `metadata.delta`: the
+/// "Delta state" example shows one, the response document of "Shadow document syntax" and the
+/// SDKs' `GetShadowResponse` (its `ShadowMetadata` has `desired` and `reported` only) do not,
+/// nor does AWS's Greengrass shadow service; so none here.
 pub(crate) fn get_document(doc: &ShadowDoc, token: Option<&str>, ts: u64) -> Value {
     let mut state = sections(doc.desired.as_ref(), doc.reported.as_ref());
-    let mut meta = sections(
+    let meta = sections(
         doc.metadata_desired.as_ref(),
         doc.metadata_reported.as_ref(),
     );
     if let Some(d) = delta(doc.desired.as_ref(), doc.reported.as_ref()) {
-        let empty = Map::new();
-        let dm = delta_metadata(&d, doc.metadata_desired.as_ref().unwrap_or(&empty));
         state.insert("delta".into(), Value::Object(d));
-        meta.insert("delta".into(), Value::Object(dm));
     }
     let mut out = Map::new();
     out.insert("state".into(), Value::Object(state));
@@ -575,6 +586,12 @@ mod tests {
             Some(obj(json!({"colors": ["RED", "GREEN"]})))
         );
         assert_eq!(delta(Some(&reported), Some(&reported)), None);
+        let desired = obj(json!({"t": 1.0, "u": 2, "v": [1.0]}));
+        let reported = obj(json!({"t": 1, "u": 2.5, "v": [1]}));
+        assert_eq!(
+            delta(Some(&desired), Some(&reported)),
+            Some(obj(json!({"u": 2, "v": [1.0]})))
+        );
         assert_eq!(delta(None, Some(&reported)), None);
     }
 
