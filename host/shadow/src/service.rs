@@ -214,7 +214,12 @@ impl ShadowService {
             doc,
             deleted_at_ms: None,
         };
-        store::write(&store::path_of(&self.dir, &key), &new).map_err(|e| e.with_token(token))?;
+        if let Err(e) = store::write(&store::path_of(&self.dir, &key), &new) {
+            // The file may hold the old content or (a failed folder sync) the new one: read
+            // it again next time rather than trust either.
+            g.loaded = None;
+            return Err(e.with_token(token));
+        }
         g.loaded = Some(Some(new));
         Ok(outcome)
     }
@@ -267,8 +272,10 @@ impl ShadowService {
             },
             deleted_at_ms: Some(now_ms),
         };
-        store::write(&store::path_of(&self.dir, &key), &tombstone)
-            .map_err(|e| e.with_token(client_token))?;
+        if let Err(e) = store::write(&store::path_of(&self.dir, &key), &tombstone) {
+            g.loaded = None;
+            return Err(e.with_token(client_token));
+        }
         g.loaded = Some(Some(tombstone));
         Ok(model::delete_document(
             version,

@@ -809,3 +809,46 @@ fn concurrent_updates_with_one_version_one_wins() {
         );
     }
 }
+
+/// The service is shared across threads as it is.
+#[test]
+fn the_service_is_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<ShadowService>();
+    shared::<crate::ShadowError>();
+}
+
+/// A failed write is a 500 naming the step, and the shadow is read from disk again next time
+/// instead of being served from what the failed call had cached.
+#[test]
+fn a_failed_write_is_500_and_forgets_the_cache() {
+    let (dir, svc) = open();
+    update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"reported": {"a": 1}}}),
+        1000,
+    );
+    // A file where the thing's folder should be: the next write cannot create it.
+    std::fs::remove_dir_all(dir.path().join("t")).expect("rm");
+    std::fs::write(dir.path().join("t"), b"in the way").expect("file");
+    let e = svc
+        .update(
+            "t",
+            None,
+            br#"{"state":{"reported":{"a":2}},"clientToken":"k"}"#,
+            2000,
+        )
+        .expect_err("cannot write");
+    assert_eq!((e.code(), e.client_token()), (500, Some("k")));
+    assert!(
+        e.detail().is_some_and(|d| d.contains("cannot create")),
+        "{e}"
+    );
+    std::fs::remove_file(dir.path().join("t")).expect("unblock");
+    assert_eq!(
+        svc.get("t", None, None, 3000).map_err(|e| e.code()),
+        Err(404)
+    );
+}
