@@ -1,6 +1,6 @@
 //! Reading a rule document from a file for `weir rule import`: a bare `TopicRulePayload`,
 //! a CreateTopicRule request body (`{"topicRulePayload": {...}}`, the form of AWS's own
-//! examples), or what `aws iot get-topic-rule` prints (`{"ruleArn": ..., "rule": {...}}`).
+//! examples, optionally with the CLI skeleton's `ruleName` and `tags`), or what `aws iot get-topic-rule` prints (`{"ruleArn": ..., "rule": {...}}`).
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -32,10 +32,10 @@ pub fn parse_document(text: &str) -> Result<RuleDocument, TopicRuleError> {
         ));
     };
     if top.contains_key("topicRulePayload") {
-        if let Some(other) = top
-            .keys()
-            .find(|k| *k != "topicRulePayload" && *k != "ruleName")
-        {
+        // `aws iot create-topic-rule --generate-cli-skeleton`'s members; `tags` label the rule
+        // in AWS's console and billing and change nothing it does, so they are not carried.
+        let known = ["topicRulePayload", "ruleName", "tags"];
+        if let Some(other) = top.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(TopicRuleError::invalid(
                 other.as_str(),
                 "unknown member beside topicRulePayload",

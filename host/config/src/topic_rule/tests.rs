@@ -852,3 +852,25 @@ fn error_display_puts_the_path_first() {
         "InvalidRequestException"
     );
 }
+
+#[test]
+fn any_text_survives_the_toml_rendering() {
+    let tricky = "quotes \" and ' and ''' and \"\"\" \\ backslash \t tab\nline é ✓ \u{7f} del";
+    let p = payload(serde_json::json!({
+        "sql": "SELECT \"a\\\\b\" AS v, 'it''s' AS w FROM 'x/+/y' WHERE v <> \"\"",
+        "description": tricky,
+        "actions": [{"republish": {"topic": "out/\"q\"/${topic(2)}"}}]
+    }));
+    let r = convert_topic_rule("tricky", &p).expect("converts");
+    let again = reparse(&r);
+    assert_eq!(again.description.as_deref(), Some(tricky));
+    assert_eq!(again.rule.sql(), p.sql);
+    assert_eq!(summary(&again), summary(&r.config));
+}
+
+#[test]
+fn the_cli_skeleton_carries_a_name_and_tags() {
+    let text = r#"{"ruleName": "from_skeleton", "topicRulePayload": {"sql": "SELECT * FROM 'a'", "actions": []}, "tags": "env=dev"}"#;
+    let r = import_topic_rule(text, None, None).expect("converts");
+    assert_eq!(r.name, "from_skeleton");
+}
