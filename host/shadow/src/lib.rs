@@ -9,6 +9,14 @@
 //! keeps every AWS rule a unit test (`model.rs`, `tests.rs`, each documented example citing its
 //! page).
 //!
+//! `topics.rs` names AWS's shadow topics (`ShadowTopic::parse` for a request's thing, shadow
+//! and operation, `reply` for its `/accepted`, `/rejected`, `/delta` and `/documents` topics),
+//! as strings, for the broker.
+//!
+//! `topics.rs` names AWS's shadow topics (`ShadowTopic::parse` for a request's thing, shadow
+//! and operation, `reply` for its `/accepted`, `/rejected`, `/delta` and `/documents` topics),
+//! as strings, for the broker.
+//!
 //! An update returns only after its document is on disk (file and folder fsync'd); see
 //! `store.rs` for the file layout and why it is one file per shadow.
 
@@ -18,6 +26,7 @@ mod model;
 mod names;
 mod service;
 mod store;
+mod topics;
 
 pub use error::{ShadowError, ShadowErrorKind};
 pub use model::{request_client_token, ShadowLimits, MAX_CLIENT_TOKEN_BYTES};
@@ -25,6 +34,7 @@ pub use names::{ShadowKey, MAX_SHADOW_NAME, MAX_THING_NAME};
 pub use service::{
     NamedShadowPage, ShadowService, UpdateOutcome, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, TOMBSTONE_MS,
 };
+pub use topics::{ShadowOp, ShadowReply, ShadowTopic};
 
 #[cfg(test)]
 mod tests;
