@@ -30,12 +30,12 @@ pub use plugin::{
 };
 pub use topic_rule::{
     check_rule_name, convert_topic_rule, import_topic_rule, parse_topic_rule_document, rule_arn,
-    topic_rule, ConvertedRule, GetTopicRuleResponse, IotDynamoDbV2Action, IotFirehoseAction,
-    IotHttpAction, IotHttpAuthorization, IotKeyValue, IotKinesisAction, IotLambdaAction,
-    IotMqttHeaders, IotPutItemInput, IotRepublishAction, IotS3Action, IotSigV4Authorization,
-    IotSnsAction, IotSqsAction, IotTimestamp, RuleDocument, SqlVersion, TopicRule, TopicRuleAction,
-    TopicRuleError, TopicRuleErrorCode, TopicRulePayload, DEFAULT_PARTITION_KEY, MAX_ACTIONS,
-    MAX_RULE_NAME_LEN,
+    topic_rule, topic_rule_list_item, ConvertedRule, GetTopicRuleResponse, IotDynamoDbV2Action,
+    IotFirehoseAction, IotHttpAction, IotHttpAuthorization, IotKeyValue, IotKinesisAction,
+    IotLambdaAction, IotMqttHeaders, IotPutItemInput, IotRepublishAction, IotS3Action,
+    IotSigV4Authorization, IotSnsAction, IotSqsAction, IotTimestamp, RuleDocument, SqlVersion,
+    TopicRule, TopicRuleAction, TopicRuleError, TopicRuleErrorCode, TopicRuleListItem,
+    TopicRulePayload, DEFAULT_PARTITION_KEY, MAX_ACTIONS, MAX_RULE_NAME_LEN,
 };
 
 use weir_rules::Rule;

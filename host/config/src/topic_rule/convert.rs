@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::payload::{
     IotFirehoseAction, IotKinesisAction, IotRepublishAction, TopicRule, TopicRuleAction,
-    TopicRulePayload,
+    TopicRuleListItem, TopicRulePayload,
 };
 use super::{check_rule_name, join, SqlVersion, TopicRuleError, TopicRuleErrorCode, MAX_ACTIONS};
 use crate::{ActionConfig, ActionKind, BufferConfig, Config, RuleConfig};
@@ -64,6 +64,23 @@ impl ConvertedRule {
             aws_iot_sql_version: p.aws_iot_sql_version.clone(),
             error_action: p.error_action.clone(),
         }
+    }
+}
+
+/// ListTopicRules' entry for rule `name` (of the file or the API): its ARN, its FROM
+/// clause's topic filter (`topicPattern`) and whether it is disabled.
+pub fn list_item(
+    arn: &str,
+    name: &str,
+    rule: &RuleConfig,
+    created_at: Option<f64>,
+) -> TopicRuleListItem {
+    TopicRuleListItem {
+        rule_arn: Some(arn.to_owned()),
+        rule_name: Some(name.to_owned()),
+        topic_pattern: Some(rule.rule.topic_filter().to_owned()),
+        created_at: created_at.map(super::IotTimestamp::Seconds),
+        rule_disabled: Some(!rule.enabled),
     }
 }
 

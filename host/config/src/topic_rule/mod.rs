@@ -22,7 +22,8 @@ mod tests;
 use std::fmt;
 
 pub use convert::{
-    convert as convert_topic_rule, rule_arn, topic_rule, ConvertedRule, DEFAULT_PARTITION_KEY,
+    convert as convert_topic_rule, list_item as topic_rule_list_item, rule_arn, topic_rule,
+    ConvertedRule, DEFAULT_PARTITION_KEY,
 };
 pub use import::{
     import as import_topic_rule, parse_document as parse_topic_rule_document, RuleDocument,
@@ -31,7 +32,7 @@ pub use payload::{
     GetTopicRuleResponse, IotDynamoDbV2Action, IotFirehoseAction, IotHttpAction,
     IotHttpAuthorization, IotKeyValue, IotKinesisAction, IotLambdaAction, IotMqttHeaders,
     IotPutItemInput, IotRepublishAction, IotS3Action, IotSigV4Authorization, IotSnsAction,
-    IotSqsAction, IotTimestamp, TopicRule, TopicRuleAction, TopicRulePayload,
+    IotSqsAction, IotTimestamp, TopicRule, TopicRuleAction, TopicRuleListItem, TopicRulePayload,
 };
 
 /// Longest rule name AWS accepts.

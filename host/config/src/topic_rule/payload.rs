@@ -410,3 +410,24 @@ pub struct IotPutItemInput {
     /// The table (a substitution template). Required.
     pub table_name: String,
 }
+
+/// `TopicRuleListItem`: one rule as ListTopicRules lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TopicRuleListItem {
+    /// `arn:aws:iot:REGION:ACCOUNT:rule/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_arn: Option<String>,
+    /// The rule's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_name: Option<String>,
+    /// The topic filter of the rule's FROM clause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_pattern: Option<String>,
+    /// When the rule was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<IotTimestamp>,
+    /// Whether the rule is disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_disabled: Option<bool>,
+}

@@ -874,3 +874,24 @@ fn the_cli_skeleton_carries_a_name_and_tags() {
     let r = import_topic_rule(text, None, None).expect("converts");
     assert_eq!(r.name, "from_skeleton");
 }
+
+#[test]
+fn list_items_carry_the_from_filter() {
+    let r = ok(KINESIS, "listed");
+    let item = topic_rule_list_item(
+        "arn:aws:iot:r:a:rule/listed",
+        "listed",
+        &r.config,
+        Some(5.0),
+    );
+    assert_eq!(
+        serde_json::to_value(&item).expect("serializes"),
+        serde_json::json!({
+            "ruleArn": "arn:aws:iot:r:a:rule/listed",
+            "ruleName": "listed",
+            "topicPattern": "some/topic",
+            "createdAt": 5.0,
+            "ruleDisabled": false
+        })
+    );
+}
