@@ -81,6 +81,8 @@ pub(crate) struct UpdateRequest {
     pub reported: Patch,
     pub client_token: Option<String>,
     pub version: Option<u64>,
+    /// `state` as the request sent it, for the `/accepted` echo.
+    pub state: Value,
 }
 
 /// The client token of a request payload, if it is a JSON object with a string `clientToken`
@@ -160,6 +162,7 @@ pub(crate) fn parse_update(
         reported,
         client_token,
         version,
+        state: doc.get("state").cloned().unwrap_or(Value::Null),
     })
 }
 
@@ -417,23 +420,14 @@ fn sections(
 }
 
 /// The `/update/accepted` document (and UpdateThingShadow's response): the request's own
-/// `state` sections as sent (`null`s included), their metadata at `ts`, then `version`,
-/// `timestamp` and `clientToken`, in the order of AWS's examples.
+/// `state` as sent (`null`s included, in its order: "contains only fields that were in the
+/// request state document"), its metadata at `ts` (a `{"timestamp"}` per leaf, a `null` being
+/// a leaf, as AWS's Greengrass shadow service does), then `version`, `timestamp` and
+/// `clientToken`, in the order of AWS's examples.
 pub(crate) fn accepted_document(req: &UpdateRequest, version: u64, ts: u64) -> Value {
-    let mut state = Map::new();
-    let mut meta = Map::new();
-    for (name, patch) in [("desired", &req.desired), ("reported", &req.reported)] {
-        let v = match patch {
-            Patch::Absent => continue,
-            Patch::Remove => Value::Null,
-            Patch::Merge(m) => Value::Object(m.clone()),
-        };
-        meta.insert(name.into(), metadata_of(&v, ts));
-        state.insert(name.into(), v);
-    }
     let mut doc = Map::new();
-    doc.insert("state".into(), Value::Object(state));
-    doc.insert("metadata".into(), Value::Object(meta));
+    doc.insert("state".into(), req.state.clone());
+    doc.insert("metadata".into(), metadata_of(&req.state, ts));
     doc.insert("version".into(), Value::from(version));
     doc.insert("timestamp".into(), Value::from(ts));
     put_token(&mut doc, req.client_token.as_deref());
@@ -786,6 +780,25 @@ mod tests {
         );
         let long = format!(r#"{{"clientToken": "{}"}}"#, "x".repeat(65));
         assert_eq!(request_client_token(long.as_bytes()), None);
+    }
+
+    /// `{"state": null}` is echoed as sent, timed as one leaf.
+    #[test]
+    fn a_null_state_is_echoed() {
+        let r = parse(json!({"state": null})).expect("null state");
+        assert_eq!((&r.desired, &r.reported), (&Patch::Remove, &Patch::Remove));
+        assert_eq!(
+            accepted_document(&r, 2, 9).to_string(),
+            r#"{"state":null,"metadata":{"timestamp":9},"version":2,"timestamp":9}"#
+        );
+        // "Empty shadow document properties": the example's order (reported, then a null
+        // desired) is kept in the echo.
+        let r = parse(json!({"state": {"reported": {"color": "red"}, "desired": null}}))
+            .expect("example");
+        assert_eq!(
+            accepted_document(&r, 3, 9).to_string(),
+            r#"{"state":{"reported":{"color":"red"},"desired":null},"metadata":{"reported":{"color":{"timestamp":9}},"desired":{"timestamp":9}},"version":3,"timestamp":9}"#
+        );
     }
 
     /// The accepted document echoes nulls and times them, as the request sent them.

@@ -200,7 +200,11 @@ impl ShadowService {
                 ShadowError::new(ShadowErrorKind::Conflict, "Version conflict").with_token(token),
             );
         }
-        let doc = model::apply(live, &req, current_version + 1, ts);
+        let next = current_version.checked_add(1).ok_or_else(|| {
+            ShadowError::internal(format!("{key:?}: version {current_version} cannot grow"))
+                .with_token(token)
+        })?;
+        let doc = model::apply(live, &req, next, ts);
         if model::state_size(&doc) > self.limits.max_state_bytes {
             return Err(ShadowError::too_large().with_token(token));
         }

@@ -852,3 +852,26 @@ fn a_failed_write_is_500_and_forgets_the_cache() {
         Err(404)
     );
 }
+
+/// A stored version that cannot grow is a 500, not an overflow.
+#[test]
+fn a_version_at_the_limit_is_500() {
+    let (dir, svc) = open();
+    let key = crate::ShadowKey::new("t", None).expect("key");
+    let stored = crate::store::Stored {
+        doc: crate::model::ShadowDoc {
+            version: u64::MAX,
+            ..Default::default()
+        },
+        deleted_at_ms: None,
+    };
+    crate::store::write(&crate::store::path_of(dir.path(), &key), &stored).expect("seed");
+    let e = svc
+        .update("t", None, br#"{"state":{}}"#, 0)
+        .expect_err("overflow");
+    assert_eq!(e.code(), 500);
+    assert_eq!(
+        svc.get("t", None, None, 0).expect("get")["version"],
+        json!(u64::MAX)
+    );
+}
