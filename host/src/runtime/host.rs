@@ -73,6 +73,9 @@ pub enum HostError {
     /// The Firehose service could not open its catalog or buffers.
     #[error("the Firehose service")]
     Firehose(#[source] weir_firehose::FirehoseError),
+    /// The Device Shadow store could not open its folder.
+    #[error("the Device Shadow store")]
+    Shadows(#[source] weir_shadow::ShadowError),
     /// The API could not listen.
     #[error("api {addr}: {what}")]
     Api {
@@ -163,7 +166,8 @@ impl RunningHost {
                 storage,
                 config.storage.fsync,
             )
-            .with_firehose(firehose.clone()),
+            .with_firehose(firehose.clone())
+            .with_shadows(open_shadows(storage)?),
         );
         let listening = ingress.listening();
         let dispatcher = start_rules(&config, &resources, &ingress, rx)?;
@@ -607,6 +611,17 @@ fn fail_undispatched(rx: &Receiver<Input>) {
             msg.ack.fail();
         }
     }
+}
+
+/// The Device Shadow store (`STORAGE/shadows`), shared by the broker's shadow topics and
+/// the iot-data API. A damaged shadow file is reported here and fails only its own shadow.
+fn open_shadows(storage: &Path) -> Result<Arc<weir_shadow::ShadowService>, HostError> {
+    let shadows =
+        weir_shadow::ShadowService::open(&storage.join("shadows")).map_err(HostError::Shadows)?;
+    for problem in shadows.check() {
+        tracing::error!(error = %problem, detail = ?problem.detail(), "a damaged shadow file");
+    }
+    Ok(Arc::new(shadows))
 }
 
 /// Enabled rules in `config`.

@@ -75,6 +75,9 @@ pub struct Resources {
     /// The Firehose service, for `firehose` actions: their implicit delivery streams, or the
     /// delivery stream they name (`weir run` and `weir demo` both run it).
     pub firehose: Option<weir_firehose::Firehose>,
+    /// The Device Shadow store, shared by the broker's `$aws/things/...` topics and the
+    /// iot-data API (`weir run` opens it; `None` where nothing serves shadows).
+    pub shadows: Option<Arc<weir_shadow::ShadowService>>,
 }
 
 use weir_support::lock;
@@ -112,7 +115,14 @@ impl Resources {
             notifiers: Notifiers::default(),
             kv: Mutex::new(BTreeMap::new()),
             firehose: None,
+            shadows: None,
         }
+    }
+
+    /// With the Device Shadow store.
+    pub fn with_shadows(mut self, shadows: Arc<weir_shadow::ShadowService>) -> Self {
+        self.shadows = Some(shadows);
+        self
     }
 
     /// The durable table `name`, opened (and recovered) on first use and then shared.
