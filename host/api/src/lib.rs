@@ -16,6 +16,7 @@ mod eventstream;
 mod fanout;
 mod firehose;
 mod firehose_config;
+mod iot_data;
 mod iot_rules;
 mod request;
 mod serve;
@@ -36,6 +37,7 @@ use self::actions::Action;
 use self::error::{ApiError, ErrorKind};
 use self::value::Val;
 pub use fanout::FanOutTiming;
+pub use iot_data::{HttpPublish, Mqtt5Properties, MqttPublish, PublishRefused};
 pub use iot_rules::{RuleApiError, RuleCatalog, RuleErrorKind, RuleListEntry, SharedRuleCatalog};
 pub use serve::{serve, ServerLimits};
 use weir_streams::Streams;
@@ -87,6 +89,9 @@ pub struct ApiState {
     pub rules: Option<SharedRuleCatalog>,
     /// `config.body_budget_bytes`, shared by every request.
     body_budget: budget::BodyBudget,
+    /// The IoT data plane's shadows and broker (`iot_data/`); its routes are mounted when
+    /// either is there.
+    iot: iot_data::IotData,
 }
 
 impl ApiState {
@@ -97,6 +102,7 @@ impl ApiState {
             config: Arc::new(config),
             firehose: None,
             rules: None,
+            iot: iot_data::IotData::default(),
         }
     }
 
@@ -109,6 +115,19 @@ impl ApiState {
     /// Serves the Firehose API next to Kinesis.
     pub fn with_firehose(mut self, firehose: weir_firehose::Firehose) -> Self {
         self.firehose = Some(firehose);
+        self
+    }
+
+    /// Serves the IoT data plane's shadow operations (`GetThingShadow`, ...) from `shadows`.
+    pub fn with_shadows(mut self, shadows: Arc<weir_shadow::ShadowService>) -> Self {
+        self.iot.shadows = Some(shadows);
+        self
+    }
+
+    /// Serves the IoT data plane's `Publish` through `mqtt`, which also carries the MQTT
+    /// answers of REST shadow updates.
+    pub fn with_mqtt(mut self, mqtt: Arc<dyn MqttPublish>) -> Self {
+        self.iot.mqtt = Some(mqtt);
         self
     }
 }
@@ -149,11 +168,13 @@ impl std::fmt::Display for Op {
 /// The Kinesis API as an axum router. Bodies are read by the handler, within the action's
 /// size limit and the body deadline, so axum's own limit is off.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/", post(handle))
-        .merge(iot_rules::routes())
-        .layer(DefaultBodyLimit::disable())
-        .with_state(state)
+        .merge(iot_rules::routes());
+    if state.iot.is_served() {
+        router = router.merge(iot_data::routes());
+    }
+    router.layer(DefaultBodyLimit::disable()).with_state(state)
 }
 
 /// A plain HTTP refusal for a body that is too large or too slow: it comes before the
