@@ -312,6 +312,34 @@ impl LinkTx {
         Ok(len)
     }
 
+    /// weir patch 9: [`LinkTx::publish`] at `qos`. A QoS 1 or 2 publish of an in-process
+    /// link is acknowledged to the link at once (the holder does not hold it: nobody would
+    /// send it again), is never shed, and reaches each subscriber at the lower of `qos` and
+    /// the subscription's QoS. The link receives the acknowledgements; keep it drained.
+    /// QoS 2 is sent as QoS 1: its PUBREC would wait for a PUBREL no link sends.
+    pub fn publish_qos<S, V>(&mut self, topic: S, payload: V, qos: QoS) -> Result<usize, LinkError>
+    where
+        S: Into<Bytes>,
+        V: Into<Bytes>,
+    {
+        let qos = match qos {
+            QoS::ExactlyOnce => QoS::AtLeastOnce,
+            q => q,
+        };
+        let publish = Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: topic.into(),
+            // Any non-zero id: the link's acknowledgements are not matched to publishes.
+            pkid: if qos == QoS::AtMostOnce { 0 } else { 1 },
+            payload: payload.into(),
+        };
+
+        let len = self.push(Packet::Publish(publish, None))?;
+        Ok(len)
+    }
+
     /// Sends a MQTT Publish to the router
     pub fn try_publish<S, V>(&mut self, topic: S, payload: V) -> Result<usize, LinkError>
     where

@@ -8,6 +8,7 @@ use parking_lot::Mutex;
 use tracing::{error, warn};
 
 use crate::{
+    protocol::QoS,
     protocol::Packet,
     router::{FilterIdx, MAX_CHANNEL_CAPACITY},
     Cursor, Notification,
@@ -132,6 +133,14 @@ impl Outgoing {
         }
 
         for mut p in publishes {
+            // weir patch 9: a QoS 0 publish to a QoS 1 or 2 subscription is sent at QoS 0:
+            // no packet id, nothing in flight.
+            if p.publish.qos == QoS::AtMostOnce {
+                p.publish.pkid = 0;
+                self.meter.publish_count += 1;
+                buffer.push_back(Notification::Forward(p));
+                continue;
+            }
             // Index and pkid of current outgoing packet
             self.last_pkid += 1;
             p.publish.pkid = self.last_pkid;

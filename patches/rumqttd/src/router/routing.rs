@@ -614,7 +614,11 @@ impl Router {
 
                     // weir patch 4: with a holder, the ack is made after the append below
                     // and waits for the holder's confirmation.
-                    let hold = self.held.is_some() && qos != QoS::AtMostOnce;
+                    // weir patch 9: not for an in-process link's own QoS 1 publish (the
+                    // embedding program's republish or answer): nobody would send it again,
+                    // so it is acknowledged at once, and as QoS 1 it is never shed.
+                    let reserved = self.connections.get(id).is_some_and(|c| c.reserved);
+                    let hold = self.held.is_some() && qos != QoS::AtMostOnce && !reserved;
                     match qos {
                         _ if hold => {}
                         QoS::AtLeastOnce => {
@@ -1731,7 +1735,10 @@ fn forward_device_data(
             // without a cursor; the holder can tell it apart and shed it under overload
             // instead of letting it crowd out QoS 1 work.
             let offset = offset.filter(|_| publish.qos != QoS::AtMostOnce);
-            publish.qos = protocol::qos(qos).unwrap();
+            // weir patch 9: delivered at the lower of the publish's and the subscription's
+            // QoS (MQTT 3.1.1 §3.8.4, MQTT 5 §3.8.4); upstream raised a QoS 0 publish to the
+            // subscription's QoS.
+            publish.qos = protocol::qos(qos.min(publish.qos as u8)).unwrap();
 
             // if there is some topic alias to use, set it in publish properties
             if topic_alias.is_some() {
@@ -1904,9 +1911,12 @@ fn validate_subscription(
     }
 
     // weir patch 5: in-process links may subscribe to `$` filters (the holder's catch-all);
-    // a network client may not, not even behind `$share/GROUP/`.
+    // weir patch 9: a network client may subscribe to `$` filters too (`$aws/things/THING/
+    // shadow/.../accepted`: AWS's devices must), except under `$weir/`, the embedding
+    // program's, where the holder's catch-all (`local::ALL_TOPICS`) lives, not even behind
+    // `$share/GROUP/`. A `#` or `+` filter still matches no `$` topic (`protocol::matches`).
     let inner = extract_group(&filter.path).map_or_else(|| filter.path.clone(), |(_, p)| p);
-    if inner.starts_with('$') && !connection.reserved {
+    if (inner == "$weir" || inner.starts_with("$weir/")) && !connection.reserved {
         return Err(RouterError::InvalidFilterPrefix(filter.path.to_owned()));
     }
 
