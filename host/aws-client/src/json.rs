@@ -292,7 +292,9 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
 /// Runs `fut` on the crate's runtime and waits for it on this thread (never inside the
 /// runtime, so a caller in any context gets an answer, not a panic). The error is why it
 /// could not run.
-fn block_on<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> Result<T, String> {
+pub(crate) fn block_on<T: Send + 'static>(
+    fut: impl Future<Output = T> + Send + 'static,
+) -> Result<T, String> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     runtime()?.spawn(async move {
         let _ = tx.send(fut.await);

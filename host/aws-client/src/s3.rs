@@ -77,6 +77,21 @@ impl ExactPutClient {
     }
 }
 
+impl ExactPutClient {
+    /// [`put_object_with`] for a synchronous caller (a pipeline thread): run on the crate's
+    /// runtime thread, this thread waiting for the answer.
+    pub fn put_blocking(
+        &self,
+        r: &ExactPut,
+        body: Vec<u8>,
+        extra: &[(&'static str, String)],
+    ) -> Result<(), ExactPutError> {
+        let (client, r, extra) = (self.clone(), r.clone(), extra.to_vec());
+        crate::json::block_on(async move { put_object_with(&client, &r, body, &extra).await })
+            .unwrap_or(Err(ExactPutError::Timeout))
+    }
+}
+
 /// One PutObject: where, what, and who signs it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ExactPut {
@@ -123,6 +138,17 @@ pub async fn put_object_exact(
     r: &ExactPut,
     body: Vec<u8>,
 ) -> Result<(), ExactPutError> {
+    put_object_with(client, r, body, &[]).await
+}
+
+/// [`put_object_exact`] with more headers, signed too (lower-case `x-amz-*` names, e.g.
+/// `x-amz-acl` for the `s3` rule action's canned ACL).
+pub async fn put_object_with(
+    client: &ExactPutClient,
+    r: &ExactPut,
+    body: Vec<u8>,
+    extra: &[(&'static str, String)],
+) -> Result<(), ExactPutError> {
     let path = format!("/{}/{}", uri_encode_key(&r.bucket), uri_encode_key(&r.key));
     let url = format!("{}{path}", r.endpoint);
     let bad = |reason: String| ExactPutError::BadRequest {
@@ -134,7 +160,7 @@ pub async fn put_object_exact(
         .authority()
         .map(|a| a.as_str().to_owned())
         .ok_or_else(|| bad("the S3 endpoint has no host".into()))?;
-    let request = signed_put(r, uri, host, &path, body).map_err(|e| bad(format!("{e}")))?;
+    let request = signed_put(r, uri, host, &path, body, extra).map_err(|e| bad(format!("{e}")))?;
     tokio::time::timeout(CALL_TIMEOUT, send(client, request))
         .await
         .map_err(|_| ExactPutError::Timeout)?
@@ -148,6 +174,7 @@ fn signed_put(
     host: String,
     path: &str,
     body: Vec<u8>,
+    extra: &[(&'static str, String)],
 ) -> Result<hyper::Request<Full<Bytes>>, hyper::http::Error> {
     let now = chrono::Utc::now();
     let signer = Signer::new(&r.key_id, &r.secret, now, &r.region, "s3");
@@ -161,6 +188,8 @@ fn signed_put(
     if let Some(t) = &r.token {
         headers.push(("x-amz-security-token", t.clone()));
     }
+    headers.extend(extra.iter().cloned());
+    headers.sort_by(|a, b| a.0.cmp(b.0));
     let authorization = signer.authorization("PUT", path, &headers, &payload_hash);
     let mut request = hyper::Request::put(uri)
         .header("authorization", authorization)

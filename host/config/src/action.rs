@@ -57,6 +57,18 @@ pub enum ActionKind {
     Table(TableAction),
     /// Hand the output to an emitter plugin.
     Plugin(PluginAction),
+    /// SendMessage to an SQS queue.
+    Sqs(SqsAction),
+    /// Publish to an SNS topic or endpoint.
+    Sns(SnsAction),
+    /// PutItem of the output's top-level fields into a DynamoDB table.
+    DynamoDbV2(DynamoDbV2Action),
+    /// PutObject of the output into an S3 bucket.
+    S3(S3Action),
+    /// POST the output to an HTTP(S) URL.
+    Http(HttpAction),
+    /// Invoke a function (an emitter plugin) with the output as its event.
+    Lambda(LambdaAction),
 }
 
 impl ActionKind {
@@ -68,6 +80,12 @@ impl ActionKind {
             ActionKind::Republish(a) => a,
             ActionKind::Table(a) => a,
             ActionKind::Plugin(a) => a,
+            ActionKind::Sqs(a) => a,
+            ActionKind::Sns(a) => a,
+            ActionKind::DynamoDbV2(a) => a,
+            ActionKind::S3(a) => a,
+            ActionKind::Http(a) => a,
+            ActionKind::Lambda(a) => a,
         }
     }
 }
@@ -238,6 +256,214 @@ impl Destination for PluginAction {
     fn identity(&self) -> String {
         format!("plugin\n{}", self.emitter)
     }
+}
+
+/// `kind = "sqs"`: SendMessage of each output to a queue of the `[sqs]` endpoint.
+#[derive(Debug, Clone)]
+pub struct SqsAction {
+    /// The queue URL (a substitution template, as AWS allows through its API).
+    pub queue_url: Template,
+    /// Send the body as base64 of the output (AWS's `useBase64`).
+    pub use_base64: bool,
+}
+
+impl Destination for SqsAction {
+    fn aws_action(&self) -> &'static str {
+        "SqsAction"
+    }
+    fn resource(&self) -> String {
+        self.queue_url.source().to_owned()
+    }
+    fn key_template(&self) -> Option<&Template> {
+        Some(&self.queue_url)
+    }
+    fn label(&self) -> String {
+        "sqs".into()
+    }
+    fn identity(&self) -> String {
+        // The body's encoding is how, not where; a spooled record carries its rendered URL.
+        format!("sqs\n{}", self.queue_url.source())
+    }
+}
+
+/// SNS's `MessageStructure`: how the topic reads the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnsMessageFormat {
+    /// The output is the message (AWS's default).
+    Raw,
+    /// The output is SNS's JSON message structure (`{"default": ..., "sms": ...}`).
+    Json,
+}
+
+impl SnsMessageFormat {
+    /// As AWS writes it: `RAW` or `JSON`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnsMessageFormat::Raw => "RAW",
+            SnsMessageFormat::Json => "JSON",
+        }
+    }
+}
+
+/// `kind = "sns"`: Publish of each output to a topic (or endpoint) of the `[sns]` endpoint.
+#[derive(Debug, Clone)]
+pub struct SnsAction {
+    /// The target ARN (a substitution template).
+    pub target_arn: Template,
+    /// `RAW` or `JSON`.
+    pub message_format: SnsMessageFormat,
+}
+
+impl Destination for SnsAction {
+    fn aws_action(&self) -> &'static str {
+        "SnsAction"
+    }
+    fn resource(&self) -> String {
+        self.target_arn.source().to_owned()
+    }
+    fn key_template(&self) -> Option<&Template> {
+        Some(&self.target_arn)
+    }
+    fn label(&self) -> String {
+        "sns".into()
+    }
+    fn identity(&self) -> String {
+        format!("sns\n{}", self.target_arn.source())
+    }
+}
+
+/// `kind = "dynamodbv2"`: PutItem of each output's top-level fields, each an attribute, into a
+/// table of the `[dynamodb]` endpoint.
+#[derive(Debug, Clone)]
+pub struct DynamoDbV2Action {
+    /// The table name (a substitution template).
+    pub table_name: Template,
+}
+
+impl Destination for DynamoDbV2Action {
+    fn aws_action(&self) -> &'static str {
+        "DynamoDBv2Action"
+    }
+    fn resource(&self) -> String {
+        self.table_name.source().to_owned()
+    }
+    fn key_template(&self) -> Option<&Template> {
+        Some(&self.table_name)
+    }
+    fn label(&self) -> String {
+        "dynamodbv2".into()
+    }
+    fn identity(&self) -> String {
+        format!("dynamodbv2\n{}", self.table_name.source())
+    }
+}
+
+/// `kind = "s3"`: PutObject of each output into a bucket of the `[s3]` endpoint.
+#[derive(Debug, Clone)]
+pub struct S3Action {
+    /// The bucket (a substitution template, rendered when the object is sent).
+    pub bucket: Template,
+    /// The object key (a substitution template, rendered when the message arrives).
+    pub key: Template,
+    /// A canned ACL sent as `x-amz-acl`, e.g. `private`.
+    pub canned_acl: Option<String>,
+}
+
+impl Destination for S3Action {
+    fn aws_action(&self) -> &'static str {
+        "S3Action"
+    }
+    fn resource(&self) -> String {
+        self.bucket.source().to_owned()
+    }
+    fn key_template(&self) -> Option<&Template> {
+        Some(&self.key)
+    }
+    fn label(&self) -> String {
+        "s3".into()
+    }
+    fn identity(&self) -> String {
+        format!("s3\n{}", self.bucket.source())
+    }
+}
+
+/// `kind = "http"`: each output POSTed to a URL.
+#[derive(Debug, Clone)]
+pub struct HttpAction {
+    /// The URL (a substitution template, rendered when the message arrives).
+    pub url: Template,
+    /// Request headers: names as written, values substitution templates (rendered when the
+    /// request is sent).
+    pub headers: Vec<(String, Template)>,
+    /// AWS's topic rule destination prefix of `url`, kept and checked as a prefix; Weir sends
+    /// no confirmation request (the operator who writes the file owns the endpoint).
+    pub confirmation_url: Option<String>,
+}
+
+impl Destination for HttpAction {
+    fn aws_action(&self) -> &'static str {
+        "HttpAction"
+    }
+    fn resource(&self) -> String {
+        self.url.source().to_owned()
+    }
+    fn key_template(&self) -> Option<&Template> {
+        Some(&self.url)
+    }
+    fn label(&self) -> String {
+        "http".into()
+    }
+    fn identity(&self) -> String {
+        format!("http\n{}", self.url.source())
+    }
+}
+
+/// `kind = "lambda"`: the function a `functionArn` names is an emitter plugin, called with
+/// each output as its event.
+#[derive(Debug, Clone)]
+pub struct LambdaAction {
+    /// The function's ARN (or bare name; a substitution template).
+    pub function_arn: Template,
+}
+
+impl Destination for LambdaAction {
+    fn aws_action(&self) -> &'static str {
+        "LambdaAction"
+    }
+    fn resource(&self) -> String {
+        self.function_arn.source().to_owned()
+    }
+    fn key_template(&self) -> Option<&Template> {
+        Some(&self.function_arn)
+    }
+    fn label(&self) -> String {
+        "lambda".into()
+    }
+    fn identity(&self) -> String {
+        format!("lambda\n{}", self.function_arn.source())
+    }
+}
+
+/// The function name of a Lambda ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`)
+/// or a bare name: 1 to 64 of `[A-Za-z0-9_-]`, as Lambda names are. Firehose's transformation
+/// maps its Lambda ARNs to plugins the same way.
+pub fn lambda_function_name(arn: &str) -> Option<&str> {
+    let name = match arn.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.split(':').collect();
+            match parts.as_slice() {
+                [_, "lambda", _, _, "function", name]
+                | [_, "lambda", _, _, "function", name, _] => *name,
+                _ => return None,
+            }
+        }
+        None => arn,
+    };
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(name)
 }
 
 /// Flush a pipeline's buffer on whichever comes first.

@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use action::{
-    ActionConfig, ActionKind, BufferConfig, Destination, FirehoseAction, KinesisAction,
-    PluginAction, RepublishAction, TableAction,
+    lambda_function_name, ActionConfig, ActionKind, BufferConfig, Destination, DynamoDbV2Action,
+    FirehoseAction, HttpAction, KinesisAction, LambdaAction, PluginAction, RepublishAction,
+    S3Action, SnsAction, SnsMessageFormat, SqsAction, TableAction,
 };
 pub use error::{ConfigError, ConfigErrors, KeyPath, Segment};
 pub use plugin::{
@@ -58,6 +59,12 @@ pub struct Config {
     /// `[s3]`: where Firehose delivery streams write; `None` without the section (buckets are
     /// then folders under the storage folder, unless `AWS_ENDPOINT_URL` names an endpoint).
     pub s3: Option<S3Config>,
+    /// `[sqs]`: the endpoint `sqs` actions call (AWS's regional one when unset).
+    pub sqs: ServiceEndpoint,
+    /// `[sns]`: the endpoint `sns` actions call.
+    pub sns: ServiceEndpoint,
+    /// `[dynamodb]`: the endpoint `dynamodbv2` actions call (e.g. ScyllaDB Alternator).
+    pub dynamodb: ServiceEndpoint,
     /// Streams to create at start-up, by name.
     pub streams: BTreeMap<String, StreamConfig>,
     /// Lookup tables, by name.
@@ -238,6 +245,18 @@ impl std::fmt::Debug for S3Config {
             )
             .finish()
     }
+}
+
+/// `[sqs]`, `[sns]`, `[dynamodb]`: where a service's rule actions send their requests. Unset
+/// keys fall back to the environment (`AWS_ENDPOINT_URL_SQS`, then `AWS_ENDPOINT_URL`, then
+/// AWS's regional endpoint; `AWS_REGION`, `AWS_DEFAULT_REGION`); the keys are always the
+/// `AWS_*` environment's, as for a remote `kinesis` action.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceEndpoint {
+    /// `http(s)://host[:port]`.
+    pub endpoint_url: Option<String>,
+    /// The region requests are signed for.
+    pub region: Option<String>,
 }
 
 /// `[firehose]`: what the Firehose service starts with.

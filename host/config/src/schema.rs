@@ -96,6 +96,15 @@ pub struct RawS3 {
     pub secret_access_key: Option<String>,
 }
 
+/// `[sqs]`, `[sns]`, `[dynamodb]`: the endpoint the rule actions of that service call.
+/// Credentials come from the `AWS_*` environment, as for a remote `kinesis` action.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceEndpoint {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+}
+
 /// `[[firehose.tables]]`: a table schema record format conversion can name.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -262,6 +271,12 @@ action_kinds! {
     Republish = "republish" { topic: String, qos: u64 },
     Table = "table" { table: String, key: String },
     Plugin = "plugin" { emitter: String },
+    Sqs = "sqs" { queue_url: String, use_base64: bool },
+    Sns = "sns" { target_arn: String, message_format: String },
+    DynamoDbV2 = "dynamodbv2" { table_name: String },
+    S3 = "s3" { bucket: String, object_key: String, canned_acl: String },
+    Http = "http" { url: String, headers: BTreeMap<String, String>, confirmation_url: String },
+    Lambda = "lambda" { function_arn: String },
 }
 
 impl RawActionKind {
@@ -281,8 +296,9 @@ pub struct RawBuffer {
 }
 
 /// The top-level keys, in the order they are documented.
-pub const TOP_LEVEL_KEYS: [&str; 10] = [
-    "broker", "api", "storage", "s3", "firehose", "streams", "tables", "plugins", "notify", "rules",
+pub const TOP_LEVEL_KEYS: [&str; 13] = [
+    "broker", "api", "storage", "s3", "sqs", "sns", "dynamodb", "firehose", "streams", "tables",
+    "plugins", "notify", "rules",
 ];
 
 #[cfg(test)]
@@ -296,10 +312,11 @@ mod tests {
         for kind in RawActionKind::ALL {
             let mut text = format!("kind = {:?}\n", kind.name());
             for key in kind.keys() {
-                let value = if matches!(*key, "qos" | "buffer_bytes" | "buffer_interval_ms") {
-                    "1"
-                } else {
-                    "\"x\""
+                let value = match *key {
+                    "qos" | "buffer_bytes" | "buffer_interval_ms" => "1",
+                    "use_base64" => "true",
+                    "headers" => "{ a = \"x\" }",
+                    _ => "\"x\"",
                 };
                 text.push_str(&format!("{key} = {value}\n"));
             }
@@ -310,7 +327,7 @@ mod tests {
                 assert_eq!(RawActionKind::owning(key), Some(kind), "{key}");
             }
         }
-        assert_eq!(RawActionKind::ALL.len(), 5);
+        assert_eq!(RawActionKind::ALL.len(), 11);
         assert!(toml::from_str::<RawAction>("kind = \"nope\"\n").is_err());
         assert!(toml::from_str::<RawAction>("kind = \"table\"\nnope = 1\n").is_err());
     }

@@ -29,6 +29,7 @@ mod plan;
 mod plugin_spec;
 mod replay;
 mod resources;
+mod rule_actions;
 mod sinks;
 mod spool;
 mod work;

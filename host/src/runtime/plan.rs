@@ -123,6 +123,8 @@ pub struct Plan {
     spool_dirs: Vec<std::path::PathBuf>,
     /// Plugins loaded for this plan and not registered yet.
     prepared: BTreeMap<String, Arc<PluginSlot>>,
+    /// The `[sqs]`, `[sns]`, `[dynamodb]` and `[s3]` endpoints the rule actions call.
+    services: super::rule_actions::Services,
 }
 
 fn key_template(kind: &ActionKind) -> Option<Arc<Template>> {
@@ -205,6 +207,7 @@ impl Plan {
             scratch: Vec::new(),
             spool_dirs: Vec::new(),
             prepared,
+            services: super::rule_actions::Services::of(config),
         };
         for (name, rc) in &config.rules {
             if !rc.enabled {
@@ -390,6 +393,25 @@ impl Plan {
                 self.slot(rule, &p.emitter, weir_plugins::PluginKind::Emitter)?,
                 res.clone(),
             )),
+            ActionKind::Sqs(a) => Box::new(
+                super::rule_actions::SqsSink::new(a, &self.services.sqs).map_err(dest_err)?,
+            ),
+            ActionKind::Sns(a) => Box::new(
+                super::rule_actions::SnsSink::new(a, &self.services.sns).map_err(dest_err)?,
+            ),
+            ActionKind::DynamoDbV2(a) => Box::new(
+                super::rule_actions::DynamoDbSink::new(a, &self.services.dynamodb)
+                    .map_err(dest_err)?,
+            ),
+            ActionKind::S3(a) => Box::new(super::rule_actions::S3Sink::new(
+                a,
+                self.services.s3.as_ref(),
+                res.lookup.clone(),
+            )),
+            ActionKind::Http(a) => {
+                Box::new(super::rule_actions::HttpSink::new(a, res.lookup.clone()))
+            }
+            ActionKind::Lambda(_) => Box::new(super::rule_actions::LambdaSink::new(res.clone())),
         })
     }
 
@@ -621,8 +643,9 @@ impl Plan {
     }
 }
 
-/// `get_dynamodb` over the host's lookup tables.
-struct TableLookup<'a>(&'a weir_plugins::tables::LookupTables);
+/// `get_dynamodb` over the host's lookup tables (also for the templates `rule_actions`
+/// renders when it sends).
+pub(super) struct TableLookup<'a>(pub(super) &'a weir_plugins::tables::LookupTables);
 
 impl weir_rules::RowLookup for TableLookup<'_> {
     fn lookup(

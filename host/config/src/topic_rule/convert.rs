@@ -13,8 +13,9 @@ use std::fmt::Write as _;
 use serde_json::{json, Map, Value};
 
 use super::payload::{
-    IotFirehoseAction, IotKinesisAction, IotRepublishAction, TopicRule, TopicRuleAction,
-    TopicRuleListItem, TopicRulePayload,
+    IotDynamoDbV2Action, IotFirehoseAction, IotHttpAction, IotKeyValue, IotKinesisAction,
+    IotLambdaAction, IotPutItemInput, IotRepublishAction, IotS3Action, IotSnsAction, IotSqsAction,
+    TopicRule, TopicRuleAction, TopicRuleListItem, TopicRulePayload,
 };
 use super::{check_rule_name, join, SqlVersion, TopicRuleError, TopicRuleErrorCode, MAX_ACTIONS};
 use crate::{ActionConfig, ActionKind, BufferConfig, Config, RuleConfig};
@@ -25,7 +26,7 @@ use crate::{ActionConfig, ActionKind, BufferConfig, Config, RuleConfig};
 pub const DEFAULT_PARTITION_KEY: &str = "${newuuid()}";
 
 /// The action kinds a payload may use today, for error messages.
-const SUPPORTED: &str = "kinesis, firehose, republish";
+const SUPPORTED: &str = "kinesis, firehose, republish, sqs, sns, dynamoDBv2, s3, http, lambda";
 
 /// A payload converted into a rule of Weir's.
 #[derive(Debug, Clone)]
@@ -197,12 +198,12 @@ fn file_action(at: &str, action: &TopicRuleAction) -> Result<FileAction, TopicRu
         TopicRuleAction::Kinesis(a) => kinesis(path, a),
         TopicRuleAction::Firehose(a) => firehose(path, a),
         TopicRuleAction::Republish(a) => republish(path, a),
-        TopicRuleAction::Lambda(_) => Err(unsupported("lambda")),
-        TopicRuleAction::S3(_) => Err(unsupported("s3")),
-        TopicRuleAction::Http(_) => Err(unsupported("http")),
-        TopicRuleAction::Sqs(_) => Err(unsupported("sqs")),
-        TopicRuleAction::Sns(_) => Err(unsupported("sns")),
-        TopicRuleAction::DynamoDbV2(_) => Err(unsupported("dynamoDBv2")),
+        TopicRuleAction::Lambda(a) => Ok(lambda(path, a)),
+        TopicRuleAction::S3(a) => Ok(s3(path, a)),
+        TopicRuleAction::Http(a) => http(path, a),
+        TopicRuleAction::Sqs(a) => Ok(sqs(path, a)),
+        TopicRuleAction::Sns(a) => Ok(sns(path, a)),
+        TopicRuleAction::DynamoDbV2(a) => Ok(dynamodb(path, a)),
         TopicRuleAction::Other { name, .. } => Err(unsupported(name)),
     }
 }
@@ -293,6 +294,118 @@ fn republish(path: String, a: &IotRepublishAction) -> Result<FileAction, TopicRu
         stream: None,
         path,
     })
+}
+
+fn sqs(path: String, a: &IotSqsAction) -> FileAction {
+    let mut keys = vec![("queue_url", a.queue_url.clone().into(), "queueUrl")];
+    if let Some(b) = a.use_base64 {
+        keys.push(("use_base64", toml::Value::Boolean(b), "useBase64"));
+    }
+    FileAction {
+        kind: "sqs",
+        keys,
+        stream: None,
+        path,
+    }
+}
+
+fn sns(path: String, a: &IotSnsAction) -> FileAction {
+    let mut keys = vec![("target_arn", a.target_arn.clone().into(), "targetArn")];
+    if let Some(f) = &a.message_format {
+        keys.push(("message_format", f.clone().into(), "messageFormat"));
+    }
+    FileAction {
+        kind: "sns",
+        keys,
+        stream: None,
+        path,
+    }
+}
+
+fn dynamodb(path: String, a: &IotDynamoDbV2Action) -> FileAction {
+    FileAction {
+        kind: "dynamodbv2",
+        keys: vec![(
+            "table_name",
+            a.put_item.table_name.clone().into(),
+            "putItem.tableName",
+        )],
+        stream: None,
+        path,
+    }
+}
+
+fn s3(path: String, a: &IotS3Action) -> FileAction {
+    let mut keys = vec![
+        ("bucket", a.bucket_name.clone().into(), "bucketName"),
+        ("object_key", a.key.clone().into(), "key"),
+    ];
+    if let Some(acl) = &a.canned_acl {
+        keys.push(("canned_acl", acl.clone().into(), "cannedAcl"));
+    }
+    FileAction {
+        kind: "s3",
+        keys,
+        stream: None,
+        path,
+    }
+}
+
+/// AWS's HTTP action without what Weir would not honour: SigV4 `auth` and batching are
+/// refused by name rather than dropped. `confirmationUrl` is kept (and checked as a prefix
+/// of `url`); Weir sends no confirmation request.
+fn http(path: String, a: &IotHttpAction) -> Result<FileAction, TopicRuleError> {
+    if a.auth.is_some() {
+        return Err(TopicRuleError::invalid(
+            join(&path, "auth"),
+            "SigV4 authorization is not supported by Weir's http action (leave auth out; put a credential in headers)",
+        ));
+    }
+    if a.enable_batching == Some(true) || a.batch_config.is_some() {
+        let field = if a.enable_batching == Some(true) {
+            "enableBatching"
+        } else {
+            "batchConfig"
+        };
+        return Err(TopicRuleError::invalid(
+            join(&path, field),
+            "batching is not supported by Weir's http action, which sends one request per rule output (leave enableBatching and batchConfig out)",
+        ));
+    }
+    let mut keys = vec![("url", toml::Value::from(a.url.clone()), "url")];
+    if let Some(c) = &a.confirmation_url {
+        keys.push(("confirmation_url", c.clone().into(), "confirmationUrl"));
+    }
+    if let Some(headers) = &a.headers {
+        let mut table = toml::map::Map::new();
+        for (i, h) in headers.iter().enumerate() {
+            if table
+                .insert(h.key.clone(), toml::Value::from(h.value.clone()))
+                .is_some()
+            {
+                return Err(TopicRuleError::invalid(
+                    join(&path, &format!("headers[{i}].key")),
+                    format!("the header {:?} is given twice", h.key),
+                ));
+            }
+        }
+        keys.push(("headers", toml::Value::Table(table), "headers"));
+    }
+    Ok(FileAction {
+        kind: "http",
+        keys,
+        stream: None,
+        path,
+    })
+}
+
+fn lambda(path: String, a: &IotLambdaAction) -> FileAction {
+    FileAction {
+        kind: "lambda",
+        keys: vec![("function_arn", a.function_arn.clone().into(), "functionArn")],
+        stream: None,
+        path,
+    }
 }
 
 /// TOML key paths written, each with the JSON path of the payload value it came from.
@@ -487,6 +600,47 @@ fn aws_action(a: &ActionConfig) -> TopicRuleAction {
             qos: Some(i64::from(r.qos)),
             headers: None,
         }),
+        ActionKind::Sqs(q) if plain => TopicRuleAction::Sqs(IotSqsAction {
+            role_arn: None,
+            queue_url: q.queue_url.source().to_owned(),
+            use_base64: Some(q.use_base64),
+        }),
+        ActionKind::Sns(n) if plain => TopicRuleAction::Sns(IotSnsAction {
+            target_arn: n.target_arn.source().to_owned(),
+            role_arn: None,
+            message_format: Some(n.message_format.as_str().to_owned()),
+        }),
+        ActionKind::DynamoDbV2(d) if plain => TopicRuleAction::DynamoDbV2(IotDynamoDbV2Action {
+            role_arn: None,
+            put_item: IotPutItemInput {
+                table_name: d.table_name.source().to_owned(),
+            },
+        }),
+        ActionKind::S3(o) if plain => TopicRuleAction::S3(IotS3Action {
+            role_arn: None,
+            bucket_name: o.bucket.source().to_owned(),
+            key: o.key.source().to_owned(),
+            canned_acl: o.canned_acl.clone(),
+        }),
+        ActionKind::Http(h) if plain => TopicRuleAction::Http(IotHttpAction {
+            url: h.url.source().to_owned(),
+            confirmation_url: h.confirmation_url.clone(),
+            headers: (!h.headers.is_empty()).then(|| {
+                h.headers
+                    .iter()
+                    .map(|(k, v)| IotKeyValue {
+                        key: k.clone(),
+                        value: v.source().to_owned(),
+                    })
+                    .collect()
+            }),
+            auth: None,
+            enable_batching: None,
+            batch_config: None,
+        }),
+        ActionKind::Lambda(l) if plain => TopicRuleAction::Lambda(IotLambdaAction {
+            function_arn: l.function_arn.source().to_owned(),
+        }),
         _ => weir_only(a),
     }
 }
@@ -517,6 +671,31 @@ fn weir_only(a: &ActionConfig) -> TopicRuleAction {
         ),
         ActionKind::Table(t) => ("table", json!({"table": t.table, "key": t.key.source()})),
         ActionKind::Plugin(p) => ("plugin", json!({"emitter": p.emitter})),
+        ActionKind::Sqs(q) => (
+            "sqs",
+            json!({"queue_url": q.queue_url.source(), "use_base64": q.use_base64}),
+        ),
+        ActionKind::Sns(n) => (
+            "sns",
+            json!({"target_arn": n.target_arn.source(), "message_format": n.message_format.as_str()}),
+        ),
+        ActionKind::DynamoDbV2(d) => ("dynamodbv2", json!({"table_name": d.table_name.source()})),
+        ActionKind::S3(o) => (
+            "s3",
+            json!({"bucket": o.bucket.source(), "object_key": o.key.source(), "canned_acl": o.canned_acl}),
+        ),
+        ActionKind::Http(h) => {
+            let headers: Map<String, Value> = h
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.source())))
+                .collect();
+            (
+                "http",
+                json!({"url": h.url.source(), "headers": headers, "confirmation_url": h.confirmation_url}),
+            )
+        }
+        ActionKind::Lambda(l) => ("lambda", json!({"function_arn": l.function_arn.source()})),
     };
     if let Value::Object(map) = &mut keys {
         map.retain(|_, v| !v.is_null());

@@ -23,8 +23,13 @@ pub struct RuleDocument {
 
 /// Reads `text` as one of the three shapes, telling them apart by their top-level members.
 pub fn parse_document(text: &str) -> Result<RuleDocument, TopicRuleError> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| TopicRuleError::invalid("", format!("not JSON: {e}")))?;
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        // The Developer Guide's first DynamoDBv2 example has a comma before a `}`: read such
+        // a document as its author meant it, and report the strict parser's error otherwise.
+        Err(e) => serde_json::from_str(&without_trailing_commas(text))
+            .map_err(|_| TopicRuleError::invalid("", format!("not JSON: {e}")))?,
+    };
     let Value::Object(top) = &value else {
         return Err(TopicRuleError::invalid(
             "",
@@ -86,6 +91,32 @@ pub fn parse_document(text: &str) -> Result<RuleDocument, TopicRuleError> {
         payload: typed(value)?,
         prefix: "",
     })
+}
+
+/// `text` without the commas that come right before a `}` or `]` (outside strings): JSON
+/// with trailing commas, as people write it, made JSON.
+fn without_trailing_commas(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, c) in text.char_indices() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == ',' {
+            let next = text[i + 1..].trim_start().chars().next();
+            if matches!(next, Some('}' | ']')) {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Deserializes `value` as `T`, reporting the JSON path of the first problem.

@@ -13,6 +13,8 @@
 //! ([`weir_rules::SQL_VERSION`]); the payload's `awsIotSqlVersion` is validated and kept
 //! (AWS's default, `2015-10-08`, when absent) so GetTopicRule can echo it.
 
+#[cfg(test)]
+mod action_examples;
 mod convert;
 mod import;
 mod payload;

@@ -313,8 +313,9 @@ pub struct IotS3Action {
     pub bucket_name: String,
     /// The object key (a substitution template). Required.
     pub key: String,
-    /// A canned ACL, e.g. `private`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A canned ACL, e.g. `private`. Also read as `cannedacl`, the spelling of the Developer
+    /// Guide's own S3 action example.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "cannedacl")]
     pub canned_acl: Option<String>,
 }
 

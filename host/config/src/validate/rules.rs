@@ -112,6 +112,12 @@ impl<'i> Ctx<'i> {
             K::Republish => self.republish_action(p, a),
             K::Table => self.table_action(p, a, refs, &mut ok),
             K::Plugin => self.plugin_action(p, a, refs, &mut ok),
+            K::Sqs => self.sqs_action(p, a, &mut ok),
+            K::Sns => self.sns_action(p, a, &mut ok),
+            K::DynamoDbV2 => self.dynamodb_action(p, a, &mut ok),
+            K::S3 => self.s3_action(p, a, &mut ok),
+            K::Http => self.http_action(p, a, &mut ok),
+            K::Lambda => self.lambda_action(p, a, &mut ok),
         };
         let kind = kind?;
         ok.then_some(ActionConfig {
@@ -354,6 +360,230 @@ impl<'i> Ctx<'i> {
             *ok &= self.declared_one(&p.key("emitter"), e, refs.plugins, "plugin");
         }
         emitter.map(|emitter| ActionKind::Plugin(PluginAction { emitter }))
+    }
+}
+
+/// S3's canned ACLs (`x-amz-acl`), as the S3 API Reference lists them.
+const CANNED_ACLS: [&str; 8] = [
+    "private",
+    "public-read",
+    "public-read-write",
+    "aws-exec-read",
+    "authenticated-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+];
+
+impl<'i> Ctx<'i> {
+    /// A required key that is a substitution template; when it has no substitution, `check`
+    /// says what is wrong with its text, if anything (`expected` is the hint).
+    fn target_template(
+        &mut self,
+        p: &KeyPath,
+        kind: RawActionKind,
+        key: &str,
+        value: Option<String>,
+        check: impl Fn(&str) -> Option<String>,
+        expected: &str,
+    ) -> Option<Template> {
+        let value = self.required(p, kind, key, value)?;
+        let t = self.template(&p.key(key), &value)?;
+        if t.is_static() {
+            if let Some(message) = check(&value) {
+                self.err(&p.key(key), message, Some(expected.to_owned()));
+                return None;
+            }
+        }
+        Some(t)
+    }
+
+    /// `kind = "sqs"`: a queue URL (template) and `use_base64`.
+    fn sqs_action(&mut self, p: &KeyPath, a: RawAction, ok: &mut bool) -> Option<ActionKind> {
+        let url = self.target_template(
+            p,
+            a.kind,
+            "queue_url",
+            a.queue_url,
+            |u| {
+                (!sections::is_http_url(u))
+                    .then(|| format!("{u:?} is not an http:// or https:// queue URL"))
+            },
+            "a queue URL such as \"https://sqs.us-east-1.amazonaws.com/123456789012/queue\"",
+        );
+        *ok &= url.is_some();
+        Some(ActionKind::Sqs(SqsAction {
+            queue_url: url?,
+            use_base64: a.use_base64.unwrap_or(false),
+        }))
+    }
+
+    /// `kind = "sns"`: a target ARN (template) and `message_format` `RAW` or `JSON`.
+    fn sns_action(&mut self, p: &KeyPath, a: RawAction, ok: &mut bool) -> Option<ActionKind> {
+        let arn = self.target_template(
+            p,
+            a.kind,
+            "target_arn",
+            a.target_arn,
+            |t| (!t.starts_with("arn:")).then(|| format!("{t:?} is not an ARN")),
+            "an SNS ARN such as \"arn:aws:sns:us-east-1:123456789012:alerts\"",
+        );
+        let format = match a.message_format.as_deref() {
+            None | Some("RAW") => Some(SnsMessageFormat::Raw),
+            Some("JSON") => Some(SnsMessageFormat::Json),
+            Some(other) => {
+                self.err(
+                    &p.key("message_format"),
+                    format!("{other:?} is not a message format"),
+                    Some("`RAW` or `JSON`".to_owned()),
+                );
+                None
+            }
+        };
+        *ok &= arn.is_some() && format.is_some();
+        Some(ActionKind::Sns(SnsAction {
+            target_arn: arn?,
+            message_format: format?,
+        }))
+    }
+
+    /// `kind = "dynamodbv2"`: a table name (template) DynamoDB accepts.
+    fn dynamodb_action(&mut self, p: &KeyPath, a: RawAction, ok: &mut bool) -> Option<ActionKind> {
+        let table = self.target_template(
+            p,
+            a.kind,
+            "table_name",
+            a.table_name,
+            |t| {
+                let good = (3..=255).contains(&t.len())
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+                (!good).then(|| format!("{t:?} is not a DynamoDB table name"))
+            },
+            "3 to 255 characters of [a-zA-Z0-9_.-]",
+        );
+        *ok &= table.is_some();
+        Some(ActionKind::DynamoDbV2(DynamoDbV2Action {
+            table_name: table?,
+        }))
+    }
+
+    /// `kind = "s3"`: a bucket and an object key (templates) and an optional canned ACL.
+    fn s3_action(&mut self, p: &KeyPath, a: RawAction, ok: &mut bool) -> Option<ActionKind> {
+        let bucket = self.target_template(
+            p,
+            a.kind,
+            "bucket",
+            a.bucket,
+            |b| {
+                let good = (3..=63).contains(&b.len())
+                    && b.bytes().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'-')
+                    });
+                (!good).then(|| format!("{b:?} is not an S3 bucket name"))
+            },
+            "3 to 63 characters of [a-z0-9.-]",
+        );
+        let key = self.target_template(
+            p,
+            a.kind,
+            "object_key",
+            a.object_key,
+            |k| {
+                (k.is_empty() || k.len() > 1024).then(|| "an S3 key is 1 to 1,024 bytes".to_owned())
+            },
+            "an object key such as \"${topic()}/${timestamp()}\"",
+        );
+        if let Some(acl) = &a.canned_acl {
+            if !CANNED_ACLS.contains(&acl.as_str()) {
+                let list: Vec<String> = CANNED_ACLS.iter().map(|a| format!("`{a}`")).collect();
+                self.err(
+                    &p.key("canned_acl"),
+                    format!("{acl:?} is not an S3 canned ACL"),
+                    Some(format!("one of {}", list.join(", "))),
+                );
+                *ok = false;
+            }
+        }
+        *ok &= bucket.is_some() && key.is_some();
+        Some(ActionKind::S3(S3Action {
+            bucket: bucket?,
+            key: key?,
+            canned_acl: a.canned_acl,
+        }))
+    }
+
+    /// `kind = "http"`: a URL (template), headers whose values are templates, and AWS's
+    /// `confirmation_url`, which must be a prefix of the URL.
+    fn http_action(&mut self, p: &KeyPath, a: RawAction, ok: &mut bool) -> Option<ActionKind> {
+        let url = self.target_template(
+            p,
+            a.kind,
+            "url",
+            a.url,
+            |u| {
+                (!sections::is_http_url(u))
+                    .then(|| format!("{u:?} is not an http:// or https:// URL"))
+            },
+            "a URL such as \"https://example.com/ingest\"",
+        );
+        let mut headers = Vec::new();
+        for (name, value) in a.headers.unwrap_or_default() {
+            let hp = p.key("headers").key(&name);
+            let token = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !token {
+                self.err(
+                    &hp,
+                    format!("{name:?} is not an HTTP header name"),
+                    Some("letters, digits and !#$%&'*+-.^_`|~".to_owned()),
+                );
+                *ok = false;
+                continue;
+            }
+            match self.template(&hp, &value) {
+                Some(t) => headers.push((name, t)),
+                None => *ok = false,
+            }
+        }
+        if let (Some(c), Some(u)) = (&a.confirmation_url, &url) {
+            if !u.source().starts_with(c.as_str()) {
+                self.err(
+                    &p.key("confirmation_url"),
+                    format!("{c:?} is not a prefix of the url {:?}", u.source()),
+                    Some("the start of `url`, as AWS requires".to_owned()),
+                );
+                *ok = false;
+            }
+        }
+        *ok &= url.is_some();
+        Some(ActionKind::Http(HttpAction {
+            url: url?,
+            headers,
+            confirmation_url: a.confirmation_url,
+        }))
+    }
+
+    /// `kind = "lambda"`: a function ARN (template) whose function name is an emitter plugin.
+    /// The plugin is looked up when a record is delivered, not here: like AWS, a rule may name
+    /// a function that does not exist yet, and its records then go to the error action.
+    fn lambda_action(&mut self, p: &KeyPath, a: RawAction, ok: &mut bool) -> Option<ActionKind> {
+        let arn = self.target_template(
+            p,
+            a.kind,
+            "function_arn",
+            a.function_arn,
+            |f| {
+                crate::lambda_function_name(f)
+                    .is_none()
+                    .then(|| format!("{f:?} is not a Lambda function ARN or name"))
+            },
+            "arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], or NAME",
+        );
+        *ok &= arn.is_some();
+        Some(ActionKind::Lambda(LambdaAction { function_arn: arn? }))
     }
 }
 

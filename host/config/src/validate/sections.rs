@@ -17,6 +17,9 @@ impl<'i> Ctx<'i> {
         } else {
             Some(None)
         };
+        let sqs = self.service_endpoint("sqs");
+        let sns = self.service_endpoint("sns");
+        let dynamodb = self.service_endpoint("dynamodb");
         let streams = self.streams();
         let tables = self.tables();
         let notify = self.notify();
@@ -37,6 +40,9 @@ impl<'i> Ctx<'i> {
             storage,
             firehose,
             s3: s3?,
+            sqs: sqs?,
+            sns: sns?,
+            dynamodb: dynamodb?,
             streams: streams
                 .into_iter()
                 .map(|(k, v)| v.map(|v| (k, v)))
@@ -381,13 +387,45 @@ impl<'i> Ctx<'i> {
         }
     }
 
+    /// `[sqs]`, `[sns]` or `[dynamodb]` (`section`): an HTTP URL and a region name, both
+    /// optional. Absent is the default (the environment's endpoint and region).
+    pub(super) fn service_endpoint(&mut self, section: &str) -> Option<ServiceEndpoint> {
+        if find(self.doc.get_ref(), section).is_none() {
+            return Some(ServiceEndpoint::default());
+        }
+        let s = self.section::<RawServiceEndpoint>(section)?;
+        let path = KeyPath::root().key(section);
+        if let Some(url) = &s.endpoint_url {
+            if !is_http_url(url) {
+                self.err(
+                    &path.key("endpoint_url"),
+                    format!("{url:?} is not an http:// or https:// URL"),
+                    Some("an endpoint such as \"http://127.0.0.1:4566\"".to_owned()),
+                );
+            }
+        }
+        if let Some(r) = &s.region {
+            let ok = !r.is_empty()
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                self.err(
+                    &path.key("region"),
+                    format!("{r:?} is not a region name"),
+                    Some("a region such as \"us-east-1\"".to_owned()),
+                );
+            }
+        }
+        Some(ServiceEndpoint {
+            endpoint_url: s.endpoint_url,
+            region: s.region,
+        })
+    }
+
     pub(super) fn s3(&mut self, s: RawS3) -> S3Config {
         let path = KeyPath::root().key("s3");
         if let Some(url) = &s.endpoint_url {
-            let ok = ["http://", "https://"]
-                .iter()
-                .any(|p| url.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
-            if !ok {
+            if !is_http_url(url) {
                 self.err(
                     &path.key("endpoint_url"),
                     format!("{url:?} is not an http:// or https:// URL"),
@@ -715,4 +753,11 @@ pub(crate) fn default_client_id(host: &str, storage_dir: &std::path::Path) -> St
         id.push_str(&readable);
     }
     id
+}
+
+/// `http://` or `https://` followed by something.
+pub(super) fn is_http_url(url: &str) -> bool {
+    ["http://", "https://"]
+        .iter()
+        .any(|p| url.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
 }

@@ -1,0 +1,80 @@
+//! The sinks of the rule actions that call other services: `sqs`, `sns`, `dynamodbv2`
+//! (`aws.rs`), `s3` (`s3.rs`), `http` (`http.rs`) and `lambda` (`lambda.rs`). The plan opens
+//! them in its one `match` over action kinds (`Plan::sink`); the clients are
+//! `weir-aws-client`'s.
+//!
+//! Each record arrives with its target already rendered (`Meta::key`: the queue URL, target
+//! ARN, table name, object key, URL or function ARN, rendered by the dispatcher against the
+//! incoming message, as AWS renders substitution templates). The other templates of an action
+//! (an `http` action's header values, a templated `s3` bucket) are rendered here, against the
+//! same message (`Origin`), when the record is sent.
+//!
+//! Outcomes follow AWS: a failure the service calls transient (connection, 5xx, throttling;
+//! for `http`, 429 and 5xx only) is `Retry` (the pipeline makes three tries in all, then
+//! hands the record to the rule's error action), anything else is `Fail` (straight to the
+//! error action), each with AWS's `failedAction` name from the action's `Destination`.
+
+mod aws;
+mod http;
+mod lambda;
+mod s3;
+
+use std::sync::Arc;
+
+use weir_config::Config;
+use weir_rules::{EvalContext, Template};
+
+use super::work::Origin;
+
+pub(super) use aws::{DynamoDbSink, SnsSink, SqsSink};
+pub(super) use http::HttpSink;
+pub(super) use lambda::LambdaSink;
+pub(super) use s3::S3Sink;
+
+/// The endpoints a configuration gives these actions: `[sqs]`, `[sns]`, `[dynamodb]`, `[s3]`.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Services {
+    pub(super) sqs: weir_config::ServiceEndpoint,
+    pub(super) sns: weir_config::ServiceEndpoint,
+    pub(super) dynamodb: weir_config::ServiceEndpoint,
+    pub(super) s3: Option<weir_config::S3Config>,
+}
+
+impl Services {
+    pub(super) fn of(config: &Config) -> Self {
+        Services {
+            sqs: config.sqs.clone(),
+            sns: config.sns.clone(),
+            dynamodb: config.dynamodb.clone(),
+            s3: config.s3.clone(),
+        }
+    }
+}
+
+/// Renders `template` against the message a record came from, as the dispatcher renders
+/// key templates (the original payload and topic, its client id and arrival time, the
+/// lookup tables); the reason when it does not render.
+fn render(
+    template: &Template,
+    origin: &Origin,
+    lookup: &super::plan::TableLookup<'_>,
+) -> Result<String, String> {
+    if template.is_static() {
+        return template
+            .render(&EvalContext::new("", &[], None))
+            .map_err(|e| format!("template {:?}: {e}", template.source()));
+    }
+    let json = weir_rules::parse_payload(&origin.payload);
+    let cx = EvalContext {
+        client_id: origin.client_id.as_deref(),
+        timestamp_ms: origin.arrival_ms,
+        lookup: Some(lookup),
+        ..EvalContext::new(&origin.topic, &origin.payload, json.as_ref())
+    };
+    template
+        .render(&cx)
+        .map_err(|e| format!("template {:?}: {e}", template.source()))
+}
+
+/// The lookup tables templates rendered here may read (`get_dynamodb`).
+type Lookup = Arc<weir_plugins::tables::LookupTables>;
