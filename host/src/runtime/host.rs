@@ -171,7 +171,10 @@ impl RunningHost {
         );
         let listening = ingress.listening();
         let dispatcher = start_rules(&config, &resources, &ingress, rx)?;
-        let state = api::state(&config, streams).with_firehose(firehose);
+        let state = api::with_iot_data(
+            api::state(&config, streams).with_firehose(firehose),
+            &resources,
+        );
         let api = api::start(&config, rt, state, &metrics, registry, listening)?;
 
         Ok(Arc::new(RunningHost {

@@ -47,6 +47,7 @@ use super::ack::AckToken;
 use super::metrics::Metrics;
 use super::plan::Inbound;
 use super::resources::Publisher;
+use super::shadow_topics::ShadowTopics;
 use weir_config::EmbeddedBroker;
 
 /// How often an external broker connection is renewed while messages wait to be delivered
@@ -141,6 +142,8 @@ fn resolve(addr: &str) -> Result<SocketAddr, IngressError> {
 pub struct Ingress {
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
+    /// The Device Shadow workers (`shadow_topics.rs`), joined after the reader.
+    shadow_workers: Vec<JoinHandle<()>>,
     kind: Kind,
 }
 
@@ -175,10 +178,12 @@ struct Subscriptions {
 
 impl Ingress {
     /// Starts the embedded broker and its reader; returns the publisher for `republish`.
+    /// With `shadows`, the broker serves AWS's Device Shadow topics (`shadow_topics.rs`).
     pub fn embedded(
         cfg: &EmbeddedBroker,
         input: SyncSender<Input>,
         metrics: Arc<Metrics>,
+        shadows: Option<Arc<weir_shadow::ShadowService>>,
     ) -> Result<(Ingress, Arc<dyn Publisher>), IngressError> {
         let v4_addr = resolve(&cfg.listen)?;
         let v5_addr = cfg.listen_v5.as_deref().map(resolve).transpose()?;
@@ -217,14 +222,33 @@ impl Ingress {
             .spawn(move || while pub_rx.recv().is_ok() {})
             .map_err(embedded("starting the publisher thread"))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let reader = spawn_reader(link_tx, link_rx, confirmer, input, stop.clone(), metrics)?;
         let publisher: Arc<dyn Publisher> = Arc::new(EmbeddedPublisher {
             link: Mutex::new(pub_tx),
         });
+        let (shadow_topics, shadow_workers) = match shadows {
+            Some(service) => {
+                let (topics, workers) = ShadowTopics::start(service, publisher.clone(), &metrics)
+                    .map_err(embedded("starting the shadow workers"))?;
+                (Some(topics), workers)
+            }
+            None => (None, Vec::new()),
+        };
+        let reader = spawn_reader(
+            Link {
+                tx: link_tx,
+                rx: link_rx,
+                confirmer,
+            },
+            shadow_topics,
+            input,
+            stop.clone(),
+            metrics,
+        )?;
         Ok((
             Ingress {
                 stop,
                 reader: Some(reader),
+                shadow_workers,
                 kind: Kind::Embedded(listening),
             },
             publisher,
@@ -237,6 +261,10 @@ impl Ingress {
         self.stop.store(true, Ordering::Release);
         if let Some(r) = self.reader.take() {
             let _ = r.join();
+        }
+        // The reader held the shadow queues: the workers serve what is queued, then end.
+        for w in self.shadow_workers.drain(..) {
+            let _ = w.join();
         }
     }
 
@@ -330,12 +358,19 @@ fn broker_config(
     }
 }
 
-/// Starts the thread that reads the embedded broker's in-process link into the dispatcher's
-/// input. It holds a liveness worker, so a reader that dies fails `/health`.
-fn spawn_reader(
-    mut link_tx: rumqttd::local::LinkTx,
-    mut link_rx: rumqttd::local::LinkRx,
+/// The holder's in-process link.
+struct Link {
+    tx: rumqttd::local::LinkTx,
+    rx: rumqttd::local::LinkRx,
     confirmer: rumqttd::local::Confirmer,
+}
+
+/// Starts the thread that reads the embedded broker's in-process link into the dispatcher's
+/// input (and shadow requests into the shadow workers' queues). It holds a liveness worker,
+/// so a reader that dies fails `/health`.
+fn spawn_reader(
+    mut link: Link,
+    shadows: Option<ShadowTopics>,
     input: SyncSender<Input>,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
@@ -344,14 +379,7 @@ fn spawn_reader(
         .name("weir-ingress".into())
         .spawn(move || {
             let worker = metrics.liveness.worker("weir-ingress");
-            let read = embedded_reader(
-                &mut link_tx,
-                &mut link_rx,
-                &confirmer,
-                &input,
-                &stop,
-                &metrics,
-            );
+            let read = embedded_reader(&mut link, shadows.as_ref(), &input, &stop, &metrics);
             match read {
                 Ok(()) => worker.finish(),
                 Err(reason) => worker.died(&reason),
@@ -391,14 +419,18 @@ fn bind_listeners(
 /// dispatcher until `stop`, then what the broker already holds is drained. `Err` is why the
 /// link died (the caller's liveness worker reports it to `/health`).
 fn embedded_reader(
-    link_tx: &mut rumqttd::local::LinkTx,
-    link_rx: &mut rumqttd::local::LinkRx,
-    confirmer: &rumqttd::local::Confirmer,
+    link: &mut Link,
+    shadows: Option<&ShadowTopics>,
     input: &SyncSender<Input>,
     stop: &AtomicBool,
     metrics: &Metrics,
 ) -> Result<(), String> {
-    let _keep_subscribed = link_tx;
+    let Link {
+        tx: _keep_subscribed,
+        rx: link_rx,
+        confirmer,
+    } = link;
+    let confirmer = &*confirmer;
     let mut quiet_since: Option<Instant> = None;
     let mut stop_seen: Option<Instant> = None;
     // The broker's shed count, copied into the metrics when the link pauses or goes quiet,
@@ -418,7 +450,7 @@ fn embedded_reader(
         match link_rx.recv_deadline(Instant::now() + Duration::from_millis(50)) {
             Ok(Some(rumqttd::Notification::Forward(f))) => {
                 quiet_since = None;
-                if !hand_over(f, confirmer, input, metrics) {
+                if !hand_over(f, confirmer, shadows, input, metrics) {
                     return Ok(());
                 }
             }
@@ -457,12 +489,14 @@ fn drained(stop_seen: Instant, quiet_since: Option<Instant>) -> bool {
         || stop_seen.elapsed() > Duration::from_secs(5)
 }
 
-/// Hands one forwarded message to the dispatcher; `false` once the dispatcher has stopped.
+/// Hands one forwarded message to the dispatcher (a shadow request to the shadow workers
+/// first, with a share of its ack); `false` once the dispatcher has stopped.
 /// A QoS 1 or 2 message waits for room and holds its broker ack until it settles; a QoS 0
 /// message is shed (and counted) when the queue is full.
 fn hand_over(
     f: rumqttd::Forward,
     confirmer: &rumqttd::local::Confirmer,
+    shadows: Option<&ShadowTopics>,
     input: &SyncSender<Input>,
     metrics: &Metrics,
 ) -> bool {
@@ -488,6 +522,9 @@ fn hand_over(
         client_id: None,
         ack,
     };
+    if let Some(shadows) = shadows {
+        shadows.offer(&msg, held, metrics);
+    }
     if !held {
         // QoS 0: at most once. A full queue means the rules are behind; waiting here would
         // keep every QoS 1 message behind this one waiting too.
@@ -516,11 +553,17 @@ struct EmbeddedPublisher {
 }
 
 impl Publisher for EmbeddedPublisher {
-    fn publish(&self, topic: &str, payload: Bytes, _qos: u8) -> Result<(), PublishError> {
-        // rumqttd's in-process link publishes at QoS 0 only; there is no network between Weir
-        // and its own broker, and subscribers receive it at QoS 0.
+    fn publish(&self, topic: &str, payload: Bytes, qos: u8) -> Result<(), PublishError> {
+        // rumqttd patch 9: a QoS 1 publish of the in-process link is acknowledged to the link
+        // at once (there is no network between Weir and its own broker), is never shed, and
+        // reaches each subscriber at the lower of its QoS and `qos`. QoS 2 goes as QoS 1.
+        let qos = if qos == 0 {
+            rumqttd::protocol::QoS::AtMostOnce
+        } else {
+            rumqttd::protocol::QoS::AtLeastOnce
+        };
         lock(&self.link)
-            .publish(Bytes::copy_from_slice(topic.as_bytes()), payload)
+            .publish_qos(Bytes::copy_from_slice(topic.as_bytes()), payload, qos)
             .map(|_| ())
             .map_err(|e| PublishError {
                 topic: topic.to_owned(),

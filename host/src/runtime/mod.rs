@@ -20,6 +20,7 @@ mod descriptors;
 mod firehose;
 pub use descriptors::prepare as prepare_descriptors;
 mod host;
+mod http_publish;
 mod ingress;
 mod kinesis_put;
 mod liveness;

@@ -48,6 +48,7 @@ impl Ingress {
         let mut ingress = Ingress {
             stop: stop.clone(),
             reader: None,
+            shadow_workers: Vec::new(),
             kind: Kind::External {
                 client: client.clone(),
                 subscribed: subscribed.clone(),
