@@ -147,8 +147,11 @@ impl RunningHost {
 
         let metrics = Arc::new(Metrics::default());
         let (input, rx) = sync_channel::<Input>(4096);
+        let shadows = open_shadows(storage)?;
         let (ingress, publisher) = match &config.broker {
-            Broker::Embedded(b) => Ingress::embedded(b, input.clone(), metrics.clone())?,
+            Broker::Embedded(b) => {
+                Ingress::embedded(b, input.clone(), metrics.clone(), Some(shadows.clone()))?
+            }
             Broker::External(b) => Ingress::external(b, &Default::default(), input.clone())?,
         };
         // The service opens before the rules so `delivery_stream` actions can put into it.
@@ -167,7 +170,7 @@ impl RunningHost {
                 config.storage.fsync,
             )
             .with_firehose(firehose.clone())
-            .with_shadows(open_shadows(storage)?),
+            .with_shadows(shadows),
         );
         let listening = ingress.listening();
         let dispatcher = start_rules(&config, &resources, &ingress, rx)?;

@@ -31,6 +31,7 @@ mod plugin_spec;
 mod replay;
 mod resources;
 mod rule_actions;
+mod shadow_topics;
 mod sinks;
 mod spool;
 mod work;

@@ -57,6 +57,21 @@ pub(super) fn state(config: &Config, streams: Streams) -> weir_api::ApiState {
     )
 }
 
+/// `state` serving the IoT data plane too: the host's shadow store and its broker publisher
+/// (`runtime/http_publish.rs`), so an HTTP `Publish` reaches subscribers and the rules.
+pub(super) fn with_iot_data(
+    state: weir_api::ApiState,
+    resources: &crate::runtime::resources::Resources,
+) -> weir_api::ApiState {
+    let state = state.with_mqtt(crate::runtime::http_publish::BrokerPublish::new(
+        resources.publisher.clone(),
+    ));
+    match &resources.shadows {
+        Some(shadows) => state.with_shadows(shadows.clone()),
+        None => state,
+    }
+}
+
 /// Binds `[api] listen` and serves `state` plus the admin and health routes in a thread of
 /// its own. Binding here, before the host is returned, makes a taken port fail `weir run` at
 /// start rather than leave a host nobody can reach.
