@@ -125,6 +125,8 @@ pub struct RunningHost {
     running_rules: std::sync::atomic::AtomicUsize,
     /// The text of the configuration last applied, so a save that changes nothing is no reload.
     applied_text: Mutex<Option<String>>,
+    /// The rules API's rules, merged into every plan (`api_rules.rs`).
+    api_rules: Arc<super::api_rules::ApiRules>,
 }
 
 use weir_support::lock;
@@ -133,8 +135,8 @@ impl RunningHost {
     /// Loads `config_path` and starts everything it names, in dependency order: storage,
     /// tables and plugins, the broker side, the Firehose service, the rules, then the API.
     pub fn start(config_path: &Path) -> Result<Arc<RunningHost>, HostError> {
-        let config = Config::load(config_path)?;
-        let storage = &config.storage.dir;
+        let mut config = Config::load(config_path)?;
+        let storage = &config.storage.dir.clone();
         super::descriptors::prepare(config.storage.max_shards, config.api.max_connections);
         warn_if_secrets_readable(&config);
         let Opened {
@@ -144,6 +146,8 @@ impl RunningHost {
             plugin_specs,
         } = open(&config)?;
         let plugin_watcher = watch_plugins(&registry);
+        let api_rules = Arc::new(super::api_rules::ApiRules::open(&config, streams.clone())?);
+        api_rules.merge(&mut config);
 
         let metrics = Arc::new(Metrics::default());
         let (input, rx) = sync_channel::<Input>(4096);
@@ -178,9 +182,10 @@ impl RunningHost {
             api::state(&config, streams).with_firehose(firehose),
             &resources,
         );
+        let state = state.with_rules(api_rules.clone());
         let api = api::start(&config, rt, state, &metrics, registry, listening)?;
 
-        Ok(Arc::new(RunningHost {
+        let host = Arc::new(RunningHost {
             config_path: config_path.to_path_buf(),
             resources,
             input,
@@ -197,7 +202,10 @@ impl RunningHost {
             listening,
             running_rules: std::sync::atomic::AtomicUsize::new(enabled_rules(&config)),
             applied_text: Mutex::new(std::fs::read_to_string(config_path).ok()),
-        }))
+            api_rules: api_rules.clone(),
+        });
+        api_rules.attach(&host);
+        Ok(host)
     }
 
     /// Where the API listens.
@@ -240,15 +248,27 @@ impl RunningHost {
     /// and their pipelines are rebuilt and swapped in without dropping a message. A file with
     /// mistakes is refused and the running configuration stays.
     pub fn reload(&self) -> Result<(), HostError> {
-        self.reload_from(None)
+        self.reload_from(None, false)
     }
 
-    /// [`RunningHost::reload`] from `text` already read from the file (`None`: read it now).
-    fn reload_from(&self, text: Option<String>) -> Result<(), HostError> {
+    /// Applies a change of the rules API's rules (`api_rules.rs`): the file as last applied,
+    /// with the API's rules merged, built and swapped in as a reload is. Unlike a file
+    /// reload, it may leave no rule enabled: deleting or disabling the last rule is asked for.
+    pub(super) fn apply_api_rules(&self) -> Result<(), HostError> {
+        let text = lock(&self.applied_text).clone();
+        self.reload_from(text, true)
+    }
+
+    /// [`RunningHost::reload`] from `text` already read from the file (`None`: read it now);
+    /// `for_api`: a rules API change ([`RunningHost::apply_api_rules`]).
+    fn reload_from(&self, text: Option<String>, for_api: bool) -> Result<(), HostError> {
         let _one_at_a_time = lock(&self.reload_lock);
-        let result = self.reload_inner(text);
+        let result = self.reload_inner(text, for_api);
         let m = &self.resources.metrics;
         match &result {
+            Ok(()) if for_api => {
+                tracing::info!(file = %self.config_path.display(), "rules API change applied");
+            }
             Ok(()) => {
                 m.config_reloads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(file = %self.config_path.display(), "configuration reloaded");
@@ -265,17 +285,18 @@ impl RunningHost {
     /// touches anything that runs; only then creates new streams, registers the plugins and
     /// hands the plan to the dispatcher. Any failure before that leaves the running
     /// configuration exactly as it was.
-    fn reload_inner(&self, text: Option<String>) -> Result<(), HostError> {
+    fn reload_inner(&self, text: Option<String>, for_api: bool) -> Result<(), HostError> {
         let text = match text {
             Some(t) => t,
             None => std::fs::read_to_string(&self.config_path).map_err(|e| {
                 HostError::storage(&self.config_path, "reading the configuration", e)
             })?,
         };
-        let config = Config::parse(&text, &self.config_path)?;
+        let mut config = Config::parse(&text, &self.config_path)?;
+        self.api_rules.merge(&mut config);
         let enabled = enabled_rules(&config);
         let running = self.running_rules.load(Ordering::Acquire);
-        if enabled == 0 && running > 0 {
+        if enabled == 0 && running > 0 && !for_api {
             return Err(HostError::Refused(format!(
                 "{}: the new configuration has no enabled rule; applying it would stop all {running} running rules, so it is refused (to stop every rule, stop the host)",
                 self.config_path.display()
@@ -386,7 +407,7 @@ impl RunningHost {
                     if lock(&host.applied_text).as_deref() == Some(text.as_str()) {
                         continue; // saved without a change
                     }
-                    let _ = host.reload_from(Some(text));
+                    let _ = host.reload_from(Some(text), false);
                 }
             })
             .map_err(|e| notify::Error::generic(&e.to_string()))?;

@@ -125,6 +125,14 @@ pub struct Plan {
     prepared: BTreeMap<String, Arc<PluginSlot>>,
     /// The `[sqs]`, `[sns]`, `[dynamodb]` and `[s3]` endpoints the rule actions call.
     services: super::rule_actions::Services,
+    /// Each enabled rule's index in `rules`, for Basic Ingest (`$aws/rules/NAME/...`).
+    by_name: std::collections::HashMap<Arc<str>, usize>,
+}
+
+/// AWS IoT's Basic Ingest topics: `$aws/rules/RULE/rest/of/topic` is `(RULE, rest/of/topic)`.
+fn basic_ingest(topic: &str) -> Option<(&str, &str)> {
+    let (rule, rest) = topic.strip_prefix("$aws/rules/")?.split_once('/')?;
+    Some((rule, rest))
 }
 
 fn key_template(kind: &ActionKind) -> Option<Arc<Template>> {
@@ -208,6 +216,7 @@ impl Plan {
             spool_dirs: Vec::new(),
             prepared,
             services: super::rule_actions::Services::of(config),
+            by_name: Default::default(),
         };
         for (name, rc) in &config.rules {
             if !rc.enabled {
@@ -218,6 +227,7 @@ impl Plan {
             // The filter was validated when the configuration was loaded.
             if plan.index.insert(id, rule.rule.topic_filter()).is_ok() {
                 plan.filters.insert(rule.rule.topic_filter().to_owned());
+                plan.by_name.insert(rule.name.clone(), id);
                 plan.rules.push(rule);
             }
         }
@@ -481,8 +491,18 @@ impl Plan {
     /// their actions. Blocks while an action's input is full (backpressure).
     /// `only`: the filters of the subscriptions the message came through, when the broker
     /// says (MQTT 5 subscription identifiers); rules with other filters are skipped.
-    pub fn dispatch(&mut self, msg: Inbound, only: Option<&[String]>) {
-        if !self.match_rules(&msg, only) {
+    /// A Basic Ingest message (`$aws/rules/RULE/rest`) goes to rule RULE alone, which sees
+    /// `rest` as the topic (its FROM filter, `topic()`, templates and error payloads).
+    pub fn dispatch(&mut self, mut msg: Inbound, only: Option<&[String]>) {
+        let ingest = basic_ingest(&msg.topic).map(|(r, t)| (Arc::<str>::from(r), Arc::from(t)));
+        let matched = match ingest {
+            Some((rule, rest)) => {
+                msg.topic = rest;
+                self.match_basic_ingest(&rule, &msg)
+            }
+            None => self.match_rules(&msg, only),
+        };
+        if !matched {
             return;
         }
         let arrival = Arrival {
@@ -532,6 +552,31 @@ impl Plan {
             metrics.reserved_unmatched.fetch_add(1, Ordering::Relaxed);
             msg.ack.fail();
         }
+        false
+    }
+
+    /// [`Plan::match_rules`] for a Basic Ingest message, its topic already without the
+    /// prefix: `rule` if it runs and its filter matches; otherwise the message is refused as
+    /// any reserved topic nothing serves is (its publisher disconnected, never acknowledged).
+    fn match_basic_ingest(&mut self, rule: &str, msg: &Inbound) -> bool {
+        let metrics: &Metrics = &self.resources.metrics;
+        metrics.messages_in.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .bytes_in
+            .fetch_add(msg.payload.len() as u64, Ordering::Relaxed);
+        self.scratch.clear();
+        let id = self.by_name.get(rule).copied();
+        if let Some(id) = id.filter(|&id| {
+            self.rules
+                .get(id)
+                .is_some_and(|r| weir_rules::filter_matches(r.rule.topic_filter(), &msg.topic))
+        }) {
+            self.scratch.push(id);
+            return true;
+        }
+        metrics.unmatched.fetch_add(1, Ordering::Relaxed);
+        metrics.reserved_unmatched.fetch_add(1, Ordering::Relaxed);
+        msg.ack.fail();
         false
     }
 

@@ -263,11 +263,11 @@ async fn handle(State(state): State<ApiState>, request: Request) -> Response {
         }
     };
     let now = weir_support::now_ms() / 1000;
-    let signed =
-        match crate::sigv4::check_headers(&method, &uri, &headers, &state.config.keys, now) {
-            Ok(pending) => pending,
-            Err(e) => return api_error_response(&e),
-        };
+    let signed = match crate::sigv4::check_headers(&method, &uri, &headers, &state.config.keys, now)
+    {
+        Ok(pending) => pending,
+        Err(e) => return api_error_response(&e),
+    };
     let (body, _held) = match read_body(&state, &headers, body).await {
         Ok(read) => read,
         Err(refusal) => return refusal,
@@ -348,9 +348,7 @@ fn run(
         Operation::Create(name) => catalog.create(name, body, tags).map(|()| String::new()),
         Operation::Replace(name) => catalog.replace(name, body).map(|()| String::new()),
         Operation::Delete(name) => catalog.delete(name).map(|()| String::new()),
-        Operation::SetEnabled(name, on) => {
-            catalog.set_enabled(name, *on).map(|()| String::new())
-        }
+        Operation::SetEnabled(name, on) => catalog.set_enabled(name, *on).map(|()| String::new()),
         Operation::Get(name) => catalog.get(name).map(|v| v.to_string()),
         Operation::List => {
             let params = ListParams::parse(query)?;
@@ -376,12 +374,17 @@ impl ListParams {
         for pair in query.split('&').filter(|s| !s.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let v = percent_decode(v).ok_or_else(|| {
-                invalid(format!("query parameter {k}: not valid percent-encoded text"))
+                invalid(format!(
+                    "query parameter {k}: not valid percent-encoded text"
+                ))
             })?;
             match k {
                 "topic" => p.topic = Some(v),
                 "maxResults" => {
-                    let n = v.parse::<usize>().ok().filter(|n| (1..=MAX_LIST_RESULTS).contains(n));
+                    let n = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIST_RESULTS).contains(n));
                     p.max_results = Some(n.ok_or_else(|| {
                         invalid(format!("1 validation error detected: Value '{v}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and {MAX_LIST_RESULTS}"))
                     })?);
@@ -391,7 +394,11 @@ impl ListParams {
                     p.rule_disabled = Some(match v.as_str() {
                         "true" => true,
                         "false" => false,
-                        _ => return Err(invalid(format!("ruleDisabled: {v:?} is not true or false"))),
+                        _ => {
+                            return Err(invalid(format!(
+                                "ruleDisabled: {v:?} is not true or false"
+                            )))
+                        }
                     })
                 }
                 // AWS ignores parameters it does not know.

@@ -26,10 +26,22 @@ fn operations_by_method_and_path() {
     let op = |m: Method, p: &str| Operation::parse(&m, p);
     assert_eq!(op(Method::GET, "/rules"), Ok(Operation::List));
     assert_eq!(op(Method::GET, "/rules/"), Ok(Operation::List));
-    assert_eq!(op(Method::POST, "/rules/r1"), Ok(Operation::Create("r1".into())));
-    assert_eq!(op(Method::GET, "/rules/r1"), Ok(Operation::Get("r1".into())));
-    assert_eq!(op(Method::PATCH, "/rules/r1"), Ok(Operation::Replace("r1".into())));
-    assert_eq!(op(Method::DELETE, "/rules/r1"), Ok(Operation::Delete("r1".into())));
+    assert_eq!(
+        op(Method::POST, "/rules/r1"),
+        Ok(Operation::Create("r1".into()))
+    );
+    assert_eq!(
+        op(Method::GET, "/rules/r1"),
+        Ok(Operation::Get("r1".into()))
+    );
+    assert_eq!(
+        op(Method::PATCH, "/rules/r1"),
+        Ok(Operation::Replace("r1".into()))
+    );
+    assert_eq!(
+        op(Method::DELETE, "/rules/r1"),
+        Ok(Operation::Delete("r1".into()))
+    );
     assert_eq!(
         op(Method::POST, "/rules/r1/enable"),
         Ok(Operation::SetEnabled("r1".into(), true))
@@ -38,22 +50,53 @@ fn operations_by_method_and_path() {
         op(Method::POST, "/rules/r1/disable"),
         Ok(Operation::SetEnabled("r1".into(), false))
     );
-    assert_eq!(op(Method::PUT, "/rules/r1").unwrap_err().0, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(op(Method::POST, "/rules").unwrap_err().0, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(op(Method::GET, "/rules/r1/enable").unwrap_err().0, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(op(Method::POST, "/rules/r1/other").unwrap_err().0, StatusCode::NOT_FOUND);
-    assert_eq!(op(Method::POST, "/rules/a/b/c").unwrap_err().0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        op(Method::PUT, "/rules/r1").unwrap_err().0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        op(Method::POST, "/rules").unwrap_err().0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        op(Method::GET, "/rules/r1/enable").unwrap_err().0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        op(Method::POST, "/rules/r1/other").unwrap_err().0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        op(Method::POST, "/rules/a/b/c").unwrap_err().0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
 fn error_types_have_the_models_statuses() {
     let cases = [
         (RuleErrorKind::SqlParse, "SqlParseException", 400),
-        (RuleErrorKind::InvalidRequest, "InvalidRequestException", 400),
-        (RuleErrorKind::ResourceAlreadyExists, "ResourceAlreadyExistsException", 409),
+        (
+            RuleErrorKind::InvalidRequest,
+            "InvalidRequestException",
+            400,
+        ),
+        (
+            RuleErrorKind::ResourceAlreadyExists,
+            "ResourceAlreadyExistsException",
+            409,
+        ),
         (RuleErrorKind::Unauthorized, "UnauthorizedException", 401),
-        (RuleErrorKind::ConflictingResourceUpdate, "ConflictingResourceUpdateException", 409),
-        (RuleErrorKind::ServiceUnavailable, "ServiceUnavailableException", 503),
+        (
+            RuleErrorKind::ConflictingResourceUpdate,
+            "ConflictingResourceUpdateException",
+            409,
+        ),
+        (
+            RuleErrorKind::ServiceUnavailable,
+            "ServiceUnavailableException",
+            503,
+        ),
         (RuleErrorKind::Internal, "InternalException", 500),
     ];
     for (kind, code, status) in cases {
@@ -75,7 +118,10 @@ fn list_filters_pages_and_refuses_bad_parameters() {
     let page = |q: &str| ListParams::parse(q).and_then(|p| p.page(all.clone()));
     assert_eq!(names(&page("").unwrap()), ["a", "b", "c", "d"]);
     assert_eq!(names(&page("topic=t%2F1").unwrap()), ["a", "c", "d"]);
-    assert_eq!(names(&page("topic=t/1&ruleDisabled=false").unwrap()), ["c", "d"]);
+    assert_eq!(
+        names(&page("topic=t/1&ruleDisabled=false").unwrap()),
+        ["c", "d"]
+    );
     assert_eq!(names(&page("ruleDisabled=true").unwrap()), ["a"]);
     // Pages of two, following the tokens.
     let first = page("maxResults=2").unwrap();
@@ -84,7 +130,14 @@ fn list_filters_pages_and_refuses_bad_parameters() {
     let second = page(&format!("maxResults=2&nextToken={token}")).unwrap();
     assert_eq!(names(&second), ["c", "d"]);
     assert!(second.get("nextToken").is_none());
-    for bad in ["maxResults=0", "maxResults=10001", "maxResults=x", "ruleDisabled=yes", "nextToken=%%", "nextToken=!!"] {
+    for bad in [
+        "maxResults=0",
+        "maxResults=10001",
+        "maxResults=x",
+        "ruleDisabled=yes",
+        "nextToken=%%",
+        "nextToken=!!",
+    ] {
         let e = page(bad).unwrap_err();
         assert_eq!(e.kind, RuleErrorKind::InvalidRequest, "{bad}");
     }
@@ -93,7 +146,10 @@ fn list_filters_pages_and_refuses_bad_parameters() {
 #[test]
 fn percent_decoding() {
     assert_eq!(percent_decode("a%2Fb+c").as_deref(), Some("a/b c"));
-    assert_eq!(percent_decode("%24aws%2Frules").as_deref(), Some("$aws/rules"));
+    assert_eq!(
+        percent_decode("%24aws%2Frules").as_deref(),
+        Some("$aws/rules")
+    );
     assert_eq!(percent_decode("%2"), None);
     assert_eq!(percent_decode("%ff"), None);
 }

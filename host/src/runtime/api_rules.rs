@@ -1,0 +1,420 @@
+//! The rules of AWS IoT's rules API (`weir_api::RuleCatalog`): created, replaced, enabled,
+//! disabled and deleted over HTTP, stored in `STORAGE/iot/rules.json`, and run beside the
+//! configuration file's rules.
+//!
+//! A rule name belongs to the file or to the API. Every plan the host builds (at start, on a
+//! file reload, after an API change) is the file's rules plus the API's ([`ApiRules::merge`]);
+//! when the file has a rule of an API rule's name, the file's runs and the conflict is
+//! logged (the API's stays stored, and runs again once the file lets go of the name). File
+//! rules are read-only here: GetTopicRule and ListTopicRules show them, the other operations
+//! refuse them naming the file.
+//!
+//! An API change is checked (name, payload through `weir_config::convert_topic_rule`, the
+//! streams its kinesis actions name), written (atomically, fsync'd), then applied as a
+//! reload is (`RunningHost::apply_api_rules`: the whole new plan built beside the running
+//! one, then swapped in through the dispatcher's queue, so nothing in flight is dropped or
+//! reordered). The answer is sent once both are done; when the plan cannot be built, the
+//! stored rules go back to what they were and the call fails. One change at a time.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, Weak};
+
+use serde_json::{json, Value};
+use weir_api::{RuleApiError, RuleCatalog, RuleErrorKind, RuleListEntry};
+use weir_config::{
+    check_rule_name, convert_topic_rule, parse_topic_rule_document, rule_arn, topic_rule,
+    topic_rule_list_item, Config, ConvertedRule, GetTopicRuleResponse, RuleConfig, TopicRuleError,
+    TopicRuleErrorCode, TopicRulePayload,
+};
+use weir_streams::Streams;
+use weir_support::lock;
+
+use super::host::{HostError, RunningHost};
+
+/// The version of `rules.json`'s layout.
+const FORMAT_VERSION: u64 = 1;
+
+/// One rule created through the API.
+#[derive(Debug, Clone)]
+struct ApiRule {
+    /// The payload converted (and validated) as the file's rules are.
+    converted: ConvertedRule,
+    /// When it was created, epoch seconds (kept across ReplaceTopicRule).
+    created_at: f64,
+    /// The `x-amz-tagging` header it was created with, as sent.
+    tags: Option<String>,
+}
+
+/// What the catalog knows: the API's rules, and the file's as last applied.
+#[derive(Debug, Default)]
+struct State {
+    api: BTreeMap<String, ApiRule>,
+    /// Stored rules this version of Weir no longer converts: kept in the file untouched and
+    /// not run (the error was logged at start).
+    unconvertible: BTreeMap<String, Value>,
+    file: BTreeMap<String, RuleConfig>,
+}
+
+/// The host's rule catalog behind the rules API.
+#[derive(Debug)]
+pub(super) struct ApiRules {
+    /// `STORAGE/iot/rules.json`.
+    path: PathBuf,
+    /// The configuration file, named in refusals of its rules.
+    config_file: PathBuf,
+    streams: Streams,
+    state: Mutex<State>,
+    /// Held by an API change from its checks until its plan is swapped in.
+    changes: Mutex<()>,
+    /// The host that applies a change; set once it is built.
+    host: OnceLock<Weak<RunningHost>>,
+}
+
+fn api_error(kind: RuleErrorKind, message: impl Into<String>) -> RuleApiError {
+    RuleApiError::new(kind, message)
+}
+
+/// A conversion's refusal as AWS's error type.
+fn refused(e: &TopicRuleError) -> RuleApiError {
+    let kind = match e.code {
+        TopicRuleErrorCode::SqlParse => RuleErrorKind::SqlParse,
+        TopicRuleErrorCode::InvalidRequest => RuleErrorKind::InvalidRequest,
+    };
+    api_error(kind, e.aws_message())
+}
+
+/// AWS answers an operation on a rule that does not exist with UnauthorizedException.
+fn missing(name: &str) -> RuleApiError {
+    api_error(
+        RuleErrorKind::Unauthorized,
+        format!("Rule {name} does not exist"),
+    )
+}
+
+impl ApiRules {
+    /// Reads `STORAGE/iot/rules.json` (none yet: no API rules). A file that cannot be read
+    /// or parsed stops the start rather than run without the rules it holds.
+    pub(super) fn open(config: &Config, streams: Streams) -> Result<ApiRules, HostError> {
+        let path = config.storage.dir.join("iot").join("rules.json");
+        let mut state = State::default();
+        match std::fs::read(&path) {
+            Ok(bytes) => load(&path, &bytes, &mut state)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(HostError::storage(&path, "reading the API's rules", e)),
+        }
+        if !state.api.is_empty() {
+            tracing::info!(rules = state.api.len(), file = %path.display(), "rules created through the rules API");
+        }
+        Ok(ApiRules {
+            path,
+            config_file: config.file.clone(),
+            streams,
+            state: Mutex::new(state),
+            changes: Mutex::new(()),
+            host: OnceLock::new(),
+        })
+    }
+
+    /// The host that applies changes (set once, right after it is built).
+    pub(super) fn attach(&self, host: &std::sync::Arc<RunningHost>) {
+        let _ = self.host.set(std::sync::Arc::downgrade(host));
+    }
+
+    /// Adds the API's rules to `config`, whose own rules are the file's (remembered for the
+    /// API's reads and refusals). A name the file has stays the file's; the conflict is logged.
+    pub(super) fn merge(&self, config: &mut Config) {
+        let mut st = lock(&self.state);
+        st.file = config.rules.clone();
+        for (name, rule) in &st.api {
+            if config.rules.contains_key(name) {
+                tracing::warn!(rule = %name, file = %config.file.display(), "the configuration file has a rule of the same name as a rule created through the rules API: the file's runs; the API's stays stored and runs again if the file drops the name");
+                continue;
+            }
+            config
+                .rules
+                .insert(name.clone(), rule.converted.config.clone());
+        }
+    }
+
+    fn arn(&self, name: &str) -> String {
+        let c = self.streams.config();
+        rule_arn(&c.region, &c.account_id, name)
+    }
+
+    /// A payload from a request body, converted; the name's and the payload's problems as
+    /// AWS's errors, then the streams its actions write to, which must exist.
+    fn convert(&self, name: &str, body: &[u8]) -> Result<ConvertedRule, RuleApiError> {
+        check_rule_name(name).map_err(|e| refused(&e))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|_| api_error(RuleErrorKind::InvalidRequest, "the body is not UTF-8 text"))?;
+        let doc = parse_topic_rule_document(text).map_err(|e| refused(&e))?;
+        if !doc.prefix.is_empty() || doc.name.is_some() {
+            return Err(api_error(
+                RuleErrorKind::InvalidRequest,
+                format!(
+                    "the body must be a TopicRulePayload, not a document with a {:?} member",
+                    doc.prefix
+                ),
+            ));
+        }
+        let converted = convert_topic_rule(name, &doc.payload).map_err(|e| refused(&e))?;
+        self.check_streams(&converted)?;
+        Ok(converted)
+    }
+
+    fn check_streams(&self, converted: &ConvertedRule) -> Result<(), RuleApiError> {
+        for stream in &converted.streams {
+            if self.streams.describe_stream(stream).is_err() {
+                return Err(api_error(
+                    RuleErrorKind::InvalidRequest,
+                    format!("the rule writes to stream {stream:?}, which does not exist: declare it in [streams.{stream}] of {} or create it with the Kinesis API (CreateStream)", self.config_file.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a write to `name` when it is the file's (naming the file) or nobody's.
+    fn check_api_rule(&self, st: &State, name: &str) -> Result<(), RuleApiError> {
+        if st.file.contains_key(name) {
+            return Err(api_error(
+                RuleErrorKind::InvalidRequest,
+                format!(
+                    "Rule {name} is defined in the configuration file {} and is read-only through the API: change it there",
+                    self.config_file.display()
+                ),
+            ));
+        }
+        if !st.api.contains_key(name) {
+            return Err(missing(name));
+        }
+        Ok(())
+    }
+
+    /// Runs one change: `edit` on the API's rules, the result stored, then applied to the
+    /// running host; either failing puts everything back as it was.
+    fn change(
+        &self,
+        edit: impl FnOnce(&Self, &mut State) -> Result<(), RuleApiError>,
+    ) -> Result<(), RuleApiError> {
+        let _one_at_a_time = lock(&self.changes);
+        let host = self.host.get().and_then(Weak::upgrade).ok_or_else(|| {
+            api_error(
+                RuleErrorKind::ServiceUnavailable,
+                "the host is starting or stopping; retry",
+            )
+        })?;
+        let before = {
+            let mut st = lock(&self.state);
+            let before = st.api.clone();
+            edit(self, &mut st)?;
+            if let Err(e) = self.store(&st) {
+                st.api = before;
+                return Err(api_error(
+                    RuleErrorKind::ServiceUnavailable,
+                    format!(
+                        "the rules could not be stored: {}",
+                        weir_support::error_chain(&e)
+                    ),
+                ));
+            }
+            before
+        };
+        if let Err(e) = host.apply_api_rules() {
+            let mut st = lock(&self.state);
+            st.api = before;
+            if let Err(restore) = self.store(&st) {
+                tracing::error!(file = %self.path.display(), error = %weir_support::error_chain(&restore), "the rules API's previous rules could not be stored back after a failed apply");
+            }
+            return Err(api_error(
+                RuleErrorKind::InvalidRequest,
+                format!(
+                    "the rules could not be applied: {}",
+                    weir_support::error_chain(&e)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes `rules.json` atomically (temp file, fsync, rename, folder fsync).
+    fn store(&self, st: &State) -> Result<(), HostError> {
+        let mut rules = serde_json::Map::new();
+        for (name, r) in &st.api {
+            rules.insert(
+                name.clone(),
+                json!({
+                    "payload": serde_json::to_value(&r.converted.payload).unwrap_or(Value::Null),
+                    "createdAt": r.created_at,
+                    "tags": r.tags,
+                }),
+            );
+        }
+        for (name, raw) in &st.unconvertible {
+            rules.insert(name.clone(), raw.clone());
+        }
+        let doc = json!({ "version": FORMAT_VERSION, "rules": rules });
+        let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        weir_support::create_dir_all_synced(dir)
+            .map_err(|e| HostError::storage(dir, "creating the folder", e))?;
+        weir_support::write_atomic_via(&self.path.with_extension("json.tmp"), &self.path, &[&bytes])
+            .map_err(|e| HostError::storage(&self.path, "writing the API's rules", e))
+    }
+}
+
+/// Reads `rules.json` into `state`. A rule that no longer converts is logged and kept as
+/// stored (so a later write keeps it), not run.
+fn load(path: &Path, bytes: &[u8], state: &mut State) -> Result<(), HostError> {
+    let damaged = |what: String| {
+        HostError::storage(
+            path,
+            "reading the API's rules",
+            std::io::Error::new(std::io::ErrorKind::InvalidData, what),
+        )
+    };
+    let doc: Value =
+        serde_json::from_slice(bytes).map_err(|e| damaged(format!("not JSON: {e}")))?;
+    let version = doc.get("version").and_then(Value::as_u64);
+    if version != Some(FORMAT_VERSION) {
+        return Err(damaged(format!(
+            "version {version:?}, expected {FORMAT_VERSION} (written by another Weir version?)"
+        )));
+    }
+    let Some(rules) = doc.get("rules").and_then(Value::as_object) else {
+        return Err(damaged("no \"rules\" object".into()));
+    };
+    for (name, raw) in rules {
+        let rule = serde_json::from_value::<TopicRulePayload>(raw["payload"].clone())
+            .map_err(|e| e.to_string())
+            .and_then(|payload| convert_topic_rule(name, &payload).map_err(|e| e.to_string()));
+        match rule {
+            Ok(converted) => {
+                state.api.insert(
+                    name.clone(),
+                    ApiRule {
+                        converted,
+                        created_at: raw["createdAt"].as_f64().unwrap_or(0.0),
+                        tags: raw["tags"].as_str().map(str::to_owned),
+                    },
+                );
+            }
+            Err(e) => {
+                tracing::error!(rule = %name, file = %path.display(), error = %e, "a rule created through the rules API no longer converts: it is kept but does not run");
+                state.unconvertible.insert(name.clone(), raw.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn now_seconds() -> f64 {
+    // Whole milliseconds, as AWS's createdAt carries them.
+    weir_support::now_ms() as f64 / 1000.0
+}
+
+impl RuleCatalog for ApiRules {
+    fn create(&self, name: &str, payload: &[u8], tags: Option<&str>) -> Result<(), RuleApiError> {
+        let converted = self.convert(name, payload)?;
+        self.change(|this, st| {
+            if st.file.contains_key(name) {
+                return Err(api_error(
+                    RuleErrorKind::ResourceAlreadyExists,
+                    format!(
+                        "Rule {name} already exists in the configuration file {}",
+                        this.config_file.display()
+                    ),
+                ));
+            }
+            if st.api.contains_key(name) || st.unconvertible.contains_key(name) {
+                return Err(api_error(
+                    RuleErrorKind::ResourceAlreadyExists,
+                    format!("Rule {name} already exists"),
+                ));
+            }
+            st.api.insert(
+                name.to_owned(),
+                ApiRule {
+                    converted,
+                    created_at: now_seconds(),
+                    tags: tags.map(str::to_owned),
+                },
+            );
+            Ok(())
+        })
+    }
+
+    fn replace(&self, name: &str, payload: &[u8]) -> Result<(), RuleApiError> {
+        let converted = self.convert(name, payload)?;
+        self.change(|this, st| {
+            this.check_api_rule(st, name)?;
+            if let Some(rule) = st.api.get_mut(name) {
+                rule.converted = converted;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete(&self, name: &str) -> Result<(), RuleApiError> {
+        check_rule_name(name).map_err(|e| refused(&e))?;
+        self.change(|this, st| {
+            this.check_api_rule(st, name)?;
+            st.api.remove(name);
+            Ok(())
+        })
+    }
+
+    fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), RuleApiError> {
+        check_rule_name(name).map_err(|e| refused(&e))?;
+        self.change(|this, st| {
+            this.check_api_rule(st, name)?;
+            let Some(rule) = st.api.get_mut(name) else {
+                return Err(missing(name));
+            };
+            let mut payload = rule.converted.payload.clone();
+            payload.rule_disabled = Some(!enabled);
+            rule.converted = convert_topic_rule(name, &payload).map_err(|e| refused(&e))?;
+            Ok(())
+        })
+    }
+
+    fn get(&self, name: &str) -> Result<Value, RuleApiError> {
+        check_rule_name(name).map_err(|e| refused(&e))?;
+        let st = lock(&self.state);
+        let rule = if let Some(rc) = st.file.get(name) {
+            topic_rule(name, rc)
+        } else if let Some(r) = st.api.get(name) {
+            r.converted.topic_rule(Some(r.created_at))
+        } else {
+            return Err(missing(name));
+        };
+        let answer = GetTopicRuleResponse {
+            rule_arn: Some(self.arn(name)),
+            rule: Some(rule),
+        };
+        serde_json::to_value(&answer).map_err(|e| api_error(RuleErrorKind::Internal, e.to_string()))
+    }
+
+    fn list(&self) -> Result<Vec<RuleListEntry>, RuleApiError> {
+        let st = lock(&self.state);
+        let file = st.file.iter().map(|(n, rc)| (n, rc, None));
+        let api = st
+            .api
+            .iter()
+            .filter(|(n, _)| !st.file.contains_key(*n))
+            .map(|(n, r)| (n, &r.converted.config, Some(r.created_at)));
+        file.chain(api)
+            .map(|(name, rc, created_at)| {
+                let item = topic_rule_list_item(&self.arn(name), name, rc, created_at);
+                Ok(RuleListEntry {
+                    name: name.clone(),
+                    topic_pattern: rc.rule.topic_filter().to_owned(),
+                    disabled: !rc.enabled,
+                    item: serde_json::to_value(&item)
+                        .map_err(|e| api_error(RuleErrorKind::Internal, e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
