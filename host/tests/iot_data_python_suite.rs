@@ -1,8 +1,9 @@
 //! Runs the boto3 / paho-mqtt / AWS CLI suite of the AWS IoT data-plane API
 //! (`tests/py/test_iot_data.py`) against `weir run` on loopback ports (port 0, read back from
-//! weir's ready line): the shadow lifecycle, HTTP Publish reaching an MQTT subscriber and a
-//! rule's kinesis action, the AWS CLI; then shadows written before a SIGKILL are read back
-//! from a new `weir run` on the same storage. Installs `tests/py/requirements.txt` with pip
+//! weir's ready line), with `[api] verify_keys` so every signature is checked: the shadow
+//! lifecycle, HTTP Publish reaching an MQTT subscriber and a rule's kinesis action, the AWS
+//! CLI; then shadows written before a SIGKILL are read back from a new `weir run` on the same
+//! storage. Installs `tests/py/requirements.txt` with pip
 //! when boto3, paho-mqtt or the AWS CLI is missing.
 
 mod common;
@@ -40,7 +41,15 @@ partition_key = "k"
 fn boto3_paho_and_aws_cli_iot_data_suite() {
     common::python::install_requirements_unless(python_deps_present());
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = common::write_config(dir.path(), &(common::base_config("") + RULE));
+    // The credentials `run_unittest` gives the suite: every signature is verified.
+    let text = common::base_config("").replace(
+        "[api]\n",
+        "[api]\nverify_keys = { AKIDTEST = \"secret\" }\n",
+    ) + RULE;
+    let config = common::write_config(dir.path(), &text);
+    // Secrets in the file: readable by the owner only, as weir asks.
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod 600");
     let weir = common::Weir::start(&config);
     let env = |w: &common::Weir| [("MQTT_PORT", w.mqtt.to_string())];
     common::python::run_unittest(

@@ -4,7 +4,9 @@ null delete, named shadows and their paged list, delete), HTTP Publish reaching 
 subscriber and a rule (a kinesis action into stream `httpout`, read back with boto3's kinesis
 client), and shadows surviving a restart.
 
-Run by host/tests/iot_data_python_suite.rs, which starts `weir run` and sets:
+Run by host/tests/iot_data_python_suite.rs, which starts `weir run` with `[api] verify_keys`
+holding the test credentials (so every request's signature is checked, paths with encoded
+slashes included) and sets:
   WEIR_ENDPOINT  Weir's API (iot-data, Kinesis)
   MQTT_PORT      the embedded broker's MQTT 3.1.1 port
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION (us-east-1)
@@ -282,6 +284,19 @@ class IotData(unittest.TestCase):
             iterators = next_iterators
             time.sleep(0.05)
         self.fail(f"the rule did not put {marker} into {RULE_STREAM}")
+
+    def test_a_wrong_secret_is_unauthorized(self):
+        wrong = boto3.client(
+            "iot-data", endpoint_url=ENDPOINT, region_name=REGION,
+            aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET + "-wrong",
+        )
+        for call in [
+            lambda: wrong.publish(topic="http/a/b", payload=b"x"),
+            lambda: wrong.get_thing_shadow(thingName="any"),
+        ]:
+            with self.assertRaises(ClientError) as ctx:
+                call()
+            self.assertError(ctx, "UnauthorizedException", 401)
 
     def test_publish_refusals(self):
         for kw in [{"retain": True}, {"contentType": "text/plain"}]:
