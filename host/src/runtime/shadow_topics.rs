@@ -67,11 +67,10 @@ pub fn is_shadow_topic(topic: &str) -> bool {
     let Some((request, reply)) = topic.rsplit_once('/') else {
         return false;
     };
-    match (ShadowTopic::parse(request).map(|t| t.op), reply) {
-        (Some(_), "accepted" | "rejected") => true,
-        (Some(ShadowOp::Update), "delta" | "documents") => true,
-        _ => false,
-    }
+    matches!(
+        (ShadowTopic::parse(request).map(|t| t.op), reply),
+        (Some(_), "accepted" | "rejected") | (Some(ShadowOp::Update), "delta" | "documents")
+    )
 }
 
 impl ShadowTopics {
