@@ -1,0 +1,350 @@
+//! The rule actions that call other services, through `weir run` over real MQTT: `sqs`,
+//! `sns`, `dynamodbv2` and `s3` deliver to moto's server, `http` to a real HTTP server in
+//! this test, `lambda` to an emitter plugin; then their failures (an unreachable endpoint,
+//! HTTP 500 after AWS's three tries, a missing table, queue or function) reach the rule's
+//! error action with AWS's error payload and `failedAction` names.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use common::{files, free_port, publish_all, Weir};
+
+/// moto's server, killed on drop.
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_moto(port: u16) -> Moto {
+    let child = Command::new("python3")
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto's server");
+    let moto = Moto(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    moto
+}
+
+/// Runs `tests/py/rule_actions_moto.py MODE ENDPOINT [ARG]` and parses what it prints.
+fn moto_script(mode: &str, endpoint: &str, arg: Option<&str>) -> Value {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/rule_actions_moto.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args([mode, endpoint])
+        .args(arg)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{mode}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script's JSON")
+}
+
+/// One request the HTTP server got: its path, headers (lower-case names) and body.
+type Seen = (String, BTreeMap<String, String>, String);
+
+/// A real HTTP/1.1 server on loopback: `/ok...` answers 200, `/fail...` 500; every request
+/// is kept.
+fn http_server() -> (u16, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let kept = kept.clone();
+            std::thread::spawn(move || serve(stream, &kept));
+        }
+    });
+    (port, seen)
+}
+
+fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.trim_end().split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    let _ = reader.read_exact(&mut body);
+    let status = if path.starts_with("/ok") {
+        "200 OK"
+    } else {
+        "500 Oops"
+    };
+    seen.lock()
+        .expect("lock")
+        .push((path, headers, String::from_utf8_lossy(&body).into()));
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi"
+    );
+}
+
+/// Every JSON line of the files under `root`.
+fn json_lines(root: &std::path::Path) -> Vec<Value> {
+    files(root)
+        .into_iter()
+        .flat_map(|(_, bytes)| {
+            String::from_utf8(bytes)
+                .expect("utf8")
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("a JSON line"))
+                .collect::<Vec<Value>>()
+        })
+        .collect()
+}
+
+/// A car message with the fields the `sms-alert` emitter writes into its text.
+fn car(plate: &str, speed: u32) -> Vec<u8> {
+    json!({
+        "plate": plate, "licensePlate": plate, "speed": speed, "ok": true, "gone": null,
+        "first_name": "Ada", "last_name": "Lovelace", "myphone": "5550100",
+        "city": "Seattle", "state": "WA", "longitude": "-122.3", "latitude": "47.6",
+        "iottimestamp": "2026-12-06 12:00:00", "pos": {"lap": 3}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
+    let moto_port = free_port();
+    let _moto = start_moto(moto_port);
+    let moto = format!("http://127.0.0.1:{moto_port}");
+    let urls = moto_script("setup", &moto, None);
+    let (http, seen) = http_server();
+    let closed = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let services = format!(
+        "\n[sqs]\nendpoint_url = \"{moto}\"\nregion = \"us-east-1\"\n\
+         [sns]\nendpoint_url = \"{moto}\"\n\
+         [dynamodb]\nendpoint_url = \"{moto}\"\n\
+         [s3]\nendpoint_url = \"{moto}\"\nregion = \"us-east-1\"\naccess_key_id = \"AKIDTEST\"\nsecret_access_key = \"secret\"\n\
+         \n[notify.sms]\nkind = \"file\"\npath = \"data/sms.jsonl\"\n\
+         [plugins.sms-alert]\npath = {:?}\ngrants = [\"config\", \"outbox\", \"log\"]\nchannels = [\"sms\"]\n",
+        common::component("sms-alert")
+    );
+    let deliver = format!(
+        "\n[rules.deliver]\nsql = \"SELECT * FROM 'cars/+'\"\n\
+         [[rules.deliver.actions]]\nkind = \"sqs\"\nqueue_url = \"{alerts}\"\n\
+         [[rules.deliver.actions]]\nkind = \"sns\"\ntarget_arn = \"{topic}\"\n\
+         [[rules.deliver.actions]]\nkind = \"dynamodbv2\"\ntable_name = \"cars\"\n\
+         [[rules.deliver.actions]]\nkind = \"s3\"\nbucket = \"archive\"\nobject_key = \"${{topic()}}/${{plate}}.json\"\ncanned_acl = \"private\"\n\
+         [[rules.deliver.actions]]\nkind = \"http\"\nurl = \"http://127.0.0.1:{http}/ok/${{plate}}\"\n\
+         headers = {{ \"x-plate\" = \"${{plate}}\", \"x-static\" = \"v\" }}\n\
+         [[rules.deliver.actions]]\nkind = \"lambda\"\nfunction_arn = \"arn:aws:lambda:us-east-1:123456789012:function:sms-alert\"\n\
+         [rules.deliver.error_action]\nkind = \"firehose\"\nroot = \"data/deliver-errors\"\nbuffer_interval_ms = 0\n",
+        alerts = urls["alerts"].as_str().expect("queue url"),
+        topic = urls["topic"].as_str().expect("topic arn"),
+    );
+    let fail = format!(
+        "\n[rules.fail]\nsql = \"SELECT * FROM 'bad/+'\"\n\
+         [[rules.fail.actions]]\nkind = \"http\"\nurl = \"http://127.0.0.1:{http}/fail\"\n\
+         [[rules.fail.actions]]\nkind = \"http\"\nurl = \"http://127.0.0.1:{closed}/nobody\"\n\
+         [[rules.fail.actions]]\nkind = \"dynamodbv2\"\ntable_name = \"missing\"\n\
+         [[rules.fail.actions]]\nkind = \"sqs\"\nqueue_url = \"{moto}/123456789012/missing\"\n\
+         [[rules.fail.actions]]\nkind = \"lambda\"\nfunction_arn = \"arn:aws:lambda:us-east-1:123456789012:function:nosuch\"\n\
+         [[rules.fail.actions]]\nkind = \"sns\"\ntarget_arn = \"arn:aws:sns:us-east-1:123456789012:missing\"\n\
+         [rules.fail.error_action]\nkind = \"firehose\"\nroot = \"data/fail-errors\"\nbuffer_interval_ms = 0\n"
+    );
+    let config = common::write_config(
+        dir.path(),
+        &(common::base_config("") + &services + &deliver + &fail),
+    );
+    let weir = Weir::start(&config);
+    publish_all(
+        weir.mqtt,
+        &[
+            ("cars/1".to_owned(), car("ABC123", 81)),
+            ("cars/2".to_owned(), car("XYZ789", 90)),
+            ("bad/1".to_owned(), br#"{"plate":"BAD1"}"#.to_vec()),
+        ],
+    );
+    for action in [
+        "0:sqs",
+        "1:sns",
+        "2:dynamodbv2",
+        "3:s3",
+        "4:http",
+        "5:lambda",
+    ] {
+        weir.wait_metric(
+            &format!(r#"weir_action_delivered_total{{rule="deliver",action="{action}"}}"#),
+            2,
+        );
+    }
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="fail",action="error:firehose"}"#,
+        6,
+    );
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+
+    // What moto holds.
+    let got = moto_script("collect", &moto, Some(&urls.to_string()));
+    let bodies: Vec<Value> = got["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|b| serde_json::from_str(b.as_str().expect("body")).expect("JSON body"))
+        .collect();
+    assert_eq!(bodies.len(), 2, "{got}");
+    assert_eq!(bodies[0]["plate"], "ABC123");
+    assert_eq!(bodies[1]["plate"], "XYZ789");
+    assert_eq!(got["inbox"].as_array().map(Vec::len), Some(2), "{got}");
+    assert_eq!(
+        got["inbox"][0], got["alerts"][0],
+        "SNS carries the output as it is"
+    );
+    assert_eq!(
+        got["items"][0],
+        json!({
+            "plate": {"S": "ABC123"}, "licensePlate": {"S": "ABC123"}, "speed": {"N": "81"},
+            "ok": {"BOOL": true}, "gone": {"NULL": true}, "first_name": {"S": "Ada"},
+            "last_name": {"S": "Lovelace"}, "myphone": {"S": "5550100"}, "city": {"S": "Seattle"},
+            "state": {"S": "WA"}, "longitude": {"S": "-122.3"}, "latitude": {"S": "47.6"},
+            "iottimestamp": {"S": "2026-12-06 12:00:00"}, "pos": {"M": {"lap": {"N": "3"}}}
+        })
+    );
+    assert_eq!(got["items"].as_array().map(Vec::len), Some(2));
+    let objects = got["objects"].as_object().expect("objects");
+    assert_eq!(
+        objects.keys().collect::<Vec<_>>(),
+        ["cars/1/ABC123.json", "cars/2/XYZ789.json"]
+    );
+    let object: Value =
+        serde_json::from_str(objects["cars/1/ABC123.json"].as_str().expect("text")).expect("JSON");
+    assert_eq!(object["speed"], 81);
+
+    // What the HTTP server got: one POST per car, its headers rendered per message; and
+    // three tries of the failing URL (AWS retries a 500 twice).
+    let seen = seen.lock().expect("lock").clone();
+    let mut ok: Vec<&Seen> = seen.iter().filter(|s| s.0.starts_with("/ok")).collect();
+    ok.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(ok.len(), 2, "{seen:?}");
+    assert_eq!(ok[0].0, "/ok/ABC123");
+    assert_eq!(ok[0].1["x-plate"], "ABC123");
+    assert_eq!(ok[0].1["x-static"], "v");
+    assert_eq!(ok[0].1["content-type"], "application/json");
+    assert_eq!(
+        serde_json::from_str::<Value>(&ok[1].2).expect("JSON")["plate"],
+        "XYZ789"
+    );
+    assert_eq!(
+        seen.iter().filter(|s| s.0 == "/fail").count(),
+        3,
+        "{seen:?}"
+    );
+
+    // The lambda action's plugin sent its SMS through the outbox.
+    let sms = std::fs::read_to_string(dir.path().join("data/sms.jsonl")).expect("sms");
+    assert_eq!(sms.lines().count(), 2, "{sms}");
+    assert!(sms.contains("+15550100"), "{sms}");
+
+    // Nothing of the delivering rule failed; every action of the failing one did.
+    assert!(json_lines(&dir.path().join("data/deliver-errors")).is_empty());
+    let errors = json_lines(&dir.path().join("data/fail-errors"));
+    let mut failed: Vec<(String, String)> = errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e["ruleName"], "fail");
+            assert_eq!(e["topic"], "bad/1");
+            let f = &e["failures"][0];
+            (
+                f["failedAction"].as_str().expect("action").to_owned(),
+                f["failedResource"].as_str().expect("resource").to_owned(),
+            )
+        })
+        .collect();
+    failed.sort();
+    let mut want = vec![
+        ("DynamoDBv2Action".to_owned(), "missing".to_owned()),
+        (
+            "HttpAction".to_owned(),
+            format!("http://127.0.0.1:{closed}/nobody"),
+        ),
+        (
+            "HttpAction".to_owned(),
+            format!("http://127.0.0.1:{http}/fail"),
+        ),
+        (
+            "LambdaAction".to_owned(),
+            "arn:aws:lambda:us-east-1:123456789012:function:nosuch".to_owned(),
+        ),
+        (
+            "SnsAction".to_owned(),
+            "arn:aws:sns:us-east-1:123456789012:missing".to_owned(),
+        ),
+        (
+            "SqsAction".to_owned(),
+            format!("{moto}/123456789012/missing"),
+        ),
+    ];
+    want.sort();
+    assert_eq!(failed, want);
+    let message = |action: &str, resource: &str| {
+        errors
+            .iter()
+            .map(|e| &e["failures"][0])
+            .find(|f| {
+                f["failedAction"] == action
+                    && f["failedResource"]
+                        .as_str()
+                        .is_some_and(|r| r.ends_with(resource))
+            })
+            .and_then(|f| f["errorMessage"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for (action, resource, text) in [
+        ("HttpAction", "/fail", "returned HTTP 500"),
+        ("HttpAction", "/nobody", "failed to make a request"),
+        ("SnsAction", ":missing", "NotFound"),
+        ("SqsAction", "/missing", "QueueDoesNotExist"),
+        ("DynamoDBv2Action", "missing", "ResourceNotFoundException"),
+        ("LambdaAction", ":nosuch", "Function not found"),
+    ] {
+        let m = message(action, resource);
+        assert!(m.contains(text), "{action} {resource}: {m:?}");
+    }
+}
