@@ -25,7 +25,7 @@ pub(crate) struct BrokerPublish {
 }
 
 impl BrokerPublish {
-    pub(crate) fn new(publisher: Arc<dyn Publisher>) -> Arc<dyn MqttPublish> {
+    pub(crate) fn shared(publisher: Arc<dyn Publisher>) -> Arc<dyn MqttPublish> {
         Arc::new(BrokerPublish { publisher })
     }
 }
@@ -83,7 +83,7 @@ mod tests {
     #[test]
     fn a_plain_message_goes_to_the_publisher_and_what_it_cannot_carry_is_refused() {
         let sent = Arc::new(Sent::default());
-        let broker = BrokerPublish::new(sent.clone());
+        let broker = BrokerPublish::shared(sent.clone());
         broker.publish(&message()).expect("published");
         assert_eq!(
             sent.0.lock().expect("lock").as_slice(),

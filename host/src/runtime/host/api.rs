@@ -63,7 +63,7 @@ pub(super) fn with_iot_data(
     state: weir_api::ApiState,
     resources: &crate::runtime::resources::Resources,
 ) -> weir_api::ApiState {
-    let state = state.with_mqtt(crate::runtime::http_publish::BrokerPublish::new(
+    let state = state.with_mqtt(crate::runtime::http_publish::BrokerPublish::shared(
         resources.publisher.clone(),
     ));
     match &resources.shadows {
