@@ -418,3 +418,155 @@ impl RuleCatalog for ApiRules {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "[broker]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndir = \"data\"\n\n\
+        [streams.s1]\nshards = 1\n\n\
+        [rules.file_one]\nsql = \"SELECT * FROM 'file/one'\"\n\n[[rules.file_one.actions]]\nkind = \"republish\"\ntopic = \"out\"\n\n\
+        [rules.both]\nsql = \"SELECT * FROM 'file/both'\"\n\n[[rules.both.actions]]\nkind = \"republish\"\ntopic = \"out\"\n";
+
+    fn stored(sql: &str) -> Value {
+        json!({"payload": {"sql": sql, "actions": [{"republish": {"topic": "o"}}]}, "createdAt": 1.5, "tags": null})
+    }
+
+    /// A catalog over `dir` whose `rules.json` holds `rules` (none: no file).
+    fn open(dir: &Path, rules: Option<Value>) -> Result<(ApiRules, Config), HostError> {
+        let config = Config::parse(FILE, dir.join("weir.toml")).expect("config");
+        if let Some(rules) = rules {
+            std::fs::create_dir_all(dir.join("data/iot")).expect("mkdir");
+            std::fs::write(
+                dir.join("data/iot/rules.json"),
+                serde_json::to_vec(&json!({"version": 1, "rules": rules})).expect("json"),
+            )
+            .expect("write");
+        }
+        let streams =
+            Streams::open(weir_streams::StreamsConfig::new(dir.join("streams"))).expect("streams");
+        streams.ensure_stream("s1", 1, 24).expect("stream");
+        Ok((ApiRules::open(&config, streams)?, config))
+    }
+
+    fn sql_of(catalog: &ApiRules, name: &str) -> String {
+        catalog.get(name).expect("get")["rule"]["sql"]
+            .as_str()
+            .expect("sql")
+            .to_owned()
+    }
+
+    #[test]
+    fn the_files_rule_runs_under_a_name_both_have() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = json!({"api_one": stored("SELECT * FROM 'api/one'"), "both": stored("SELECT * FROM 'api/both'")});
+        let (catalog, mut config) = open(dir.path(), Some(rules)).expect("open");
+        catalog.merge(&mut config);
+        let names: Vec<&String> = config.rules.keys().collect();
+        assert_eq!(names, ["api_one", "both", "file_one"]);
+        assert_eq!(config.rules["both"].rule.sql(), "SELECT * FROM 'file/both'");
+        assert_eq!(sql_of(&catalog, "both"), "SELECT * FROM 'file/both'");
+        assert_eq!(sql_of(&catalog, "api_one"), "SELECT * FROM 'api/one'");
+        let api_one = catalog.get("api_one").expect("get");
+        assert_eq!(api_one["rule"]["createdAt"], 1.5);
+        assert_eq!(
+            api_one["ruleArn"],
+            "arn:aws:iot:us-east-1:000000000000:rule/api_one"
+        );
+        let listed: Vec<String> = catalog
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(listed, ["both", "file_one", "api_one"]);
+        // Writes to the file's rules are refused naming the file.
+        let st = lock(&catalog.state);
+        let e = catalog.check_api_rule(&st, "both").unwrap_err();
+        assert_eq!(e.kind, RuleErrorKind::InvalidRequest);
+        assert!(e.message.contains("weir.toml"), "{}", e.message);
+        assert_eq!(
+            catalog.check_api_rule(&st, "nobody").unwrap_err().kind,
+            RuleErrorKind::Unauthorized
+        );
+    }
+
+    #[test]
+    fn a_stored_rule_that_no_longer_converts_is_kept_but_not_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = json!({"payload": {"sql": "SELECT * FROM 'x'", "actions": [{"weir:table": {"table": "t"}}]}, "createdAt": 2.0});
+        let (catalog, mut config) = open(
+            dir.path(),
+            Some(json!({"old": old.clone(), "ok": stored("SELECT * FROM 'ok'")})),
+        )
+        .expect("open");
+        catalog.merge(&mut config);
+        assert!(!config.rules.contains_key("old"));
+        assert!(config.rules.contains_key("ok"));
+        assert_eq!(
+            catalog.get("old").unwrap_err().kind,
+            RuleErrorKind::Unauthorized
+        );
+        // A later write keeps it as it was stored.
+        catalog.store(&lock(&catalog.state)).expect("store");
+        let back: Value =
+            serde_json::from_slice(&std::fs::read(&catalog.path).expect("read")).expect("json");
+        assert_eq!(back["rules"]["old"], old);
+        assert_eq!(
+            back["rules"]["ok"]["payload"]["awsIotSqlVersion"],
+            "2015-10-08"
+        );
+    }
+
+    #[test]
+    fn a_damaged_store_stops_the_start() {
+        for bad in [
+            "not json",
+            "{\"version\": 2, \"rules\": {}}",
+            "{\"version\": 1}",
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::create_dir_all(dir.path().join("data/iot")).expect("mkdir");
+            std::fs::write(dir.path().join("data/iot/rules.json"), bad).expect("write");
+            let e = open(dir.path(), None).map(|_| ()).unwrap_err();
+            assert!(e.to_string().contains("rules.json"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn requests_are_checked_before_anything_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (catalog, mut config) = open(dir.path(), None).expect("open");
+        catalog.merge(&mut config);
+        let kind =
+            |name: &str, body: &str| catalog.create(name, body.as_bytes(), None).unwrap_err();
+        let ok = r#"{"sql": "SELECT * FROM 'a'", "actions": []}"#;
+        assert_eq!(kind("bad-name", ok).kind, RuleErrorKind::InvalidRequest);
+        assert_eq!(kind("r", "SELECT").kind, RuleErrorKind::InvalidRequest);
+        let wrapped = format!("{{\"topicRulePayload\": {ok}}}");
+        assert_eq!(kind("r", &wrapped).kind, RuleErrorKind::InvalidRequest);
+        assert_eq!(
+            kind("r", r#"{"sql": "SELECT * FROM", "actions": []}"#).kind,
+            RuleErrorKind::SqlParse
+        );
+        let e = kind(
+            "r",
+            r#"{"sql": "SELECT * FROM 'a'", "actions": [{"kinesis": {"streamName": "nowhere"}}]}"#,
+        );
+        assert_eq!(e.kind, RuleErrorKind::InvalidRequest);
+        assert!(e.message.contains("\"nowhere\""), "{}", e.message);
+        // A valid rule needs the host to apply it: before the host is attached, nothing is
+        // stored and the caller is told to retry.
+        let stream_rule =
+            r#"{"sql": "SELECT * FROM 'a'", "actions": [{"kinesis": {"streamName": "s1"}}]}"#;
+        assert_eq!(
+            kind("r", stream_rule).kind,
+            RuleErrorKind::ServiceUnavailable
+        );
+        assert!(!catalog.path.exists());
+        assert_eq!(
+            catalog.get("r").unwrap_err().kind,
+            RuleErrorKind::Unauthorized
+        );
+    }
+}
