@@ -307,6 +307,24 @@ class IotData(unittest.TestCase):
             self.iot.publish(topic="http/+/wild", payload=b"x")
         self.assertError(ctx, "InvalidRequestException", 400)
 
+    def test_an_http_publish_on_a_shadow_topic_updates_the_shadow(self):
+        t = thing("via-publish")
+        self.iot.publish(
+            topic=f"$aws/things/{t}/shadow/name/cfg/update",
+            qos=1,
+            payload=json.dumps({"state": {"reported": {"fw": "1.2"}}}).encode(),
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                doc = get(self.iot, t, shadow="cfg")
+                break
+            except self.iot.exceptions.ResourceNotFoundException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        self.assertEqual(doc["state"]["reported"], {"fw": "1.2"})
+
     def test_a_rest_update_is_announced_on_the_shadow_topics(self):
         t = thing("announced")
         sub = Subscriber(f"$aws/things/{t}/shadow/update/#")

@@ -74,12 +74,13 @@ pub struct HttpPublish {
 }
 
 impl HttpPublish {
-    /// A plain QoS 0 message (a shadow's answer documents).
-    fn plain(topic: String, payload: Vec<u8>) -> HttpPublish {
+    /// A shadow's answer document: QoS 1, as the broker's own shadow answers
+    /// (`runtime/shadow_topics.rs`), so a QoS 1 subscriber's delta is not shed.
+    fn answer(topic: String, payload: Vec<u8>) -> HttpPublish {
         HttpPublish {
             topic,
             payload: Bytes::from(payload),
-            qos: 0,
+            qos: 1,
             retain: false,
             properties: Mqtt5Properties::default(),
         }
@@ -382,7 +383,7 @@ fn announce_update(iot: &IotData, t: &ShadowTarget, outcome: &UpdateOutcome) {
 fn announce(iot: &IotData, docs: Vec<(String, &serde_json::Value)>) {
     let Some(mqtt) = &iot.mqtt else { return };
     for (topic, doc) in docs {
-        if let Err(e) = mqtt.publish(&HttpPublish::plain(topic.clone(), to_json(doc))) {
+        if let Err(e) = mqtt.publish(&HttpPublish::answer(topic.clone(), to_json(doc))) {
             tracing::warn!(%topic, error = %e, "a shadow answer could not be published");
         }
     }

@@ -252,6 +252,7 @@ fn a_rest_update_is_stored_answered_and_announced_on_the_shadow_topics() {
         .lock()
         .expect("lock")
         .iter()
+        .inspect(|p| assert_eq!(p.qos, 1, "{}", p.topic))
         .map(|p| p.topic.clone())
         .collect();
     assert_eq!(
