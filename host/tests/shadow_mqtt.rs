@@ -313,7 +313,7 @@ fn the_shadow_lifecycle_over_mqtt() {
 }
 
 #[test]
-fn shadows_survive_a_restart() {
+fn acknowledged_shadows_survive_sigkill_and_restart() {
     let tmp = tempfile::tempdir().expect("tmp");
     let cfg = config(tmp.path(), PLAIN_RULE);
     let weir = Weir::start(&cfg);
@@ -329,8 +329,8 @@ fn shadows_survive_a_restart() {
     assert_eq!(d.message(&format!("{LAMP}/update/accepted"))["version"], 1);
     assert_eq!(d.message(&format!("{LAMP}/update/accepted"))["version"], 2);
     drop(d);
-    let (status, _) = weir.terminate();
-    assert!(status.success());
+    // SIGKILL: what was acknowledged is on disk, whatever the host had in memory.
+    drop(weir);
 
     let weir = Weir::start(&cfg);
     let mut d = lamp_device(weir.mqtt, "lamp-2");
