@@ -123,8 +123,8 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
 /// Every JSON line of the files under `root`.
 fn json_lines(root: &std::path::Path) -> Vec<Value> {
     files(root)
-        .into_iter()
-        .flat_map(|(_, bytes)| {
+        .into_values()
+        .flat_map(|bytes| {
             String::from_utf8(bytes)
                 .expect("utf8")
                 .lines()

@@ -173,12 +173,10 @@ impl HttpActionClient {
 mod tests {
     use super::*;
 
-    fn serve(
-        status: u16,
-    ) -> (
-        std::thread::JoinHandle<(String, Vec<(String, String)>, Vec<u8>)>,
-        u16,
-    ) {
+    /// What the one-request server saw: request line, headers, body.
+    type Request = (String, Vec<(String, String)>, Vec<u8>);
+
+    fn serve(status: u16) -> (std::thread::JoinHandle<Request>, u16) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let answer =

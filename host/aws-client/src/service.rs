@@ -35,7 +35,7 @@ impl ServiceTarget {
     ) -> Self {
         let var = |name: &str| var(name).filter(|v| !v.is_empty());
         let service_var = format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase());
-        let (env_region, credentials) = Credentials::from_lookup(service, &var);
+        let (env_region, credentials) = Credentials::from_lookup(service, var);
         let region = region.map(str::to_owned).unwrap_or(env_region);
         let endpoint = endpoint_url
             .map(str::to_owned)
