@@ -8,8 +8,11 @@
 //! path of the offending value and a message, so the API can answer as AWS does and the CLI
 //! can point into the file.
 //!
-//! What converts today: `kinesis`, `firehose` (into a delivery stream) and `republish`; every
-//! other action is refused by name. Weir evaluates every rule with SQL version 2016-03-23
+//! What converts: `kinesis`, `firehose` (into a delivery stream), `republish`, `sqs`, `sns`,
+//! `dynamoDBv2`, `s3`, `http` (without SigV4 `auth` or batching) and `lambda` (its function
+//! name is an emitter plugin); every other action is refused by name. The Developer Guide's
+//! own examples of each are tests (`tests.rs`, `action_examples.rs`); reading a document
+//! also accepts commas before a `}` or `]`, as one of them has. Weir evaluates every rule with SQL version 2016-03-23
 //! ([`weir_rules::SQL_VERSION`]); the payload's `awsIotSqlVersion` is validated and kept
 //! (AWS's default, `2015-10-08`, when absent) so GetTopicRule can echo it.
 
