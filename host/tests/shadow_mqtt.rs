@@ -294,6 +294,16 @@ fn the_shadow_lifecycle_over_mqtt() {
     let got = d.message(&format!("{named}/get/accepted"));
     assert_eq!(got["state"]["reported"], json!({"firmware": "1.2"}));
     assert_eq!(got["state"].get("desired"), None);
+    // A QoS 0 request is served too.
+    d.client
+        .publish(
+            format!("{named}/update"),
+            QoS::AtMostOnce,
+            false,
+            br#"{"state":{"reported":{"firmware":"1.3"}}}"#.to_vec(),
+        )
+        .expect("publish");
+    assert_eq!(d.message(&format!("{named}/update/accepted"))["version"], 2);
 
     // Delete, then the shadow is gone.
     d.request(&format!("{LAMP}/delete"), r#"{"clientToken":"t9"}"#);
@@ -304,7 +314,7 @@ fn the_shadow_lifecycle_over_mqtt() {
     assert_eq!(d.message(&format!("{LAMP}/get/rejected"))["code"], 404);
     // The named one is still there.
     d.request(&format!("{named}/get"), "");
-    assert_eq!(d.message(&format!("{named}/get/accepted"))["version"], 1);
+    assert_eq!(d.message(&format!("{named}/get/accepted"))["version"], 2);
 
     // Nothing answered was refused as an unserved `$` topic.
     assert_eq!(weir.metric("weir_reserved_topic_refused_total"), 0);
