@@ -175,6 +175,16 @@ class IotData(unittest.TestCase):
         # None of these created the shadow.
         with self.assertRaises(self.iot.exceptions.ResourceNotFoundException):
             get(self.iot, t)
+        # Names outside the model's patterns (sent percent-encoded, signed encoded twice).
+        with self.assertRaises(ClientError) as ctx:
+            get(self.iot, "bad name!")
+        self.assertError(ctx, "InvalidRequestException", 400)
+        with self.assertRaises(ClientError) as ctx:
+            get(self.iot, t, shadow="no/slash")
+        self.assertError(ctx, "InvalidRequestException", 400)
+        # `$` is in the shadow name pattern.
+        update(self.iot, t, {"state": {"reported": {"ok": 1}}}, shadow="$cfg")
+        self.assertEqual(get(self.iot, t, shadow="$cfg")["state"]["reported"], {"ok": 1})
 
     def test_null_deletes_a_field_and_a_null_state_section_empties_it(self):
         t = thing("null")
