@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 use common::{files, free_port, publish_all, Weir};
@@ -173,9 +174,11 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
          [[rules.deliver.actions]]\nkind = \"http\"\nurl = \"http://127.0.0.1:{http}/ok/${{plate}}\"\n\
          headers = {{ \"x-plate\" = \"${{plate}}\", \"x-static\" = \"v\" }}\n\
          [[rules.deliver.actions]]\nkind = \"lambda\"\nfunction_arn = \"arn:aws:lambda:us-east-1:123456789012:function:sms-alert\"\n\
+         [[rules.deliver.actions]]\nkind = \"sqs\"\nqueue_url = \"{encoded}\"\nuse_base64 = true\n\
          [rules.deliver.error_action]\nkind = \"firehose\"\nroot = \"data/deliver-errors\"\nbuffer_interval_ms = 0\n",
         alerts = urls["alerts"].as_str().expect("queue url"),
         topic = urls["topic"].as_str().expect("topic arn"),
+        encoded = urls["encoded"].as_str().expect("queue url"),
     );
     let fail = format!(
         "\n[rules.fail]\nsql = \"SELECT * FROM 'bad/+'\"\n\
@@ -207,6 +210,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
         "3:s3",
         "4:http",
         "5:lambda",
+        "6:sqs",
     ] {
         weir.wait_metric(
             &format!(r#"weir_action_delivered_total{{rule="deliver",action="{action}"}}"#),
@@ -232,6 +236,27 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
     assert_eq!(bodies[0]["plate"], "ABC123");
     assert_eq!(bodies[1]["plate"], "XYZ789");
     assert_eq!(got["inbox"].as_array().map(Vec::len), Some(2), "{got}");
+    // `use_base64`: the same bodies, base64-encoded.
+    let mut decoded: Vec<String> = got["encoded"]
+        .as_array()
+        .expect("encoded")
+        .iter()
+        .map(|b| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b.as_str().expect("body"))
+                .expect("base64");
+            String::from_utf8(bytes).expect("utf8")
+        })
+        .collect();
+    let mut plain: Vec<String> = got["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|b| b.as_str().expect("body").to_owned())
+        .collect();
+    decoded.sort();
+    plain.sort();
+    assert_eq!(decoded, plain);
     assert_eq!(
         got["inbox"][0], got["alerts"][0],
         "SNS carries the output as it is"

@@ -1,5 +1,5 @@
 """moto's side of host/tests/rule_actions_aws.rs: `setup` creates what the rule actions write
-to (an SQS queue, an SNS topic that fans out to a second queue, a DynamoDB table, an S3
+to (two SQS queues, an SNS topic that fans out to a second queue, a DynamoDB table, an S3
 bucket) and prints the queue URLs; `collect` prints, as JSON, what each of them holds."""
 
 import json
@@ -23,6 +23,7 @@ def client(name):
 def setup():
     sqs, sns = client("sqs"), client("sns")
     alerts = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    encoded = sqs.create_queue(QueueName="alerts-base64")["QueueUrl"]
     inbox = sqs.create_queue(QueueName="sms-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -41,7 +42,7 @@ def setup():
         BillingMode="PAY_PER_REQUEST",
     )
     client("s3").create_bucket(Bucket="archive")
-    print(json.dumps({"alerts": alerts, "inbox": inbox, "topic": topic}))
+    print(json.dumps({"alerts": alerts, "encoded": encoded, "inbox": inbox, "topic": topic}))
 
 
 def drain(url):
@@ -68,6 +69,7 @@ def collect():
         json.dumps(
             {
                 "alerts": drain(urls["alerts"]),
+                "encoded": drain(urls["encoded"]),
                 "inbox": drain(urls["inbox"]),
                 "items": sorted(items, key=lambda i: i["plate"]["S"]),
                 "objects": objects,
