@@ -203,6 +203,7 @@ fn action_identities_ignore_how_and_keep_where() {
 fn config_aws_service_actions_name_their_keys() {
     let text = format!(
         "{BASE}\n[sqs]\nendpoint_url = \"localhost:4566\"\n\
+         [sns]\nendpoint_url = \"http://127.0.0.1:4566/sns\"\n\
          [[rules.fast.actions]]\nkind = \"sqs\"\nuse_base64 = true\n\
          [[rules.fast.actions]]\nkind = \"sns\"\ntarget_arn = \"arn:aws:sns:us-east-1:1:t\"\nmessage_format = \"raw\"\n\
          [[rules.fast.actions]]\nkind = \"s3\"\nbucket = \"archive\"\nobject_key = \"${{topic()}}\"\ncanned_acl = \"open\"\n\
@@ -213,15 +214,16 @@ fn config_aws_service_actions_name_their_keys() {
     assert_eq!(
         errors(&text),
         [
-            format!("{F}:17:16: `sqs.endpoint_url`: \"localhost:4566\" is not an http:// or https:// URL (expected an endpoint such as \"http://127.0.0.1:4566\")"),
-            format!("{F}:18:1: `rules.fast.actions[0]`: a `sqs` action needs `queue_url` (expected `queue_url`)"),
-            format!("{F}:24:18: `rules.fast.actions[1].message_format`: \"raw\" is not a message format (expected `RAW` or `JSON`)"),
-            format!("{F}:29:14: `rules.fast.actions[2].canned_acl`: \"open\" is not an S3 canned ACL (expected one of `private`, `public-read`, `public-read-write`, `aws-exec-read`, `authenticated-read`, `bucket-owner-read`, `bucket-owner-full-control`, `log-delivery-write`)"),
-            format!("{F}:33:20: `rules.fast.actions[3].confirmation_url`: \"https://other.example.com\" is not a prefix of the url \"https://example.com/in\" (expected the start of `url`, as AWS requires)"),
-            format!("{F}:34:26: `rules.fast.actions[3].headers.\"bad name\"`: \"bad name\" is not an HTTP header name (expected letters, digits and !#$%&'*+-.^_`|~)"),
-            format!("{F}:37:16: `rules.fast.actions[4].function_arn`: \"arn:aws:lambda:us-east-1:1:layer:x\" is not a Lambda function ARN or name (expected arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], or NAME)"),
-            format!("{F}:40:14: `rules.fast.actions[5].table_name`: \"t\" is not a DynamoDB table name (expected 3 to 255 characters of [a-zA-Z0-9_.-])"),
-            format!("{F}:41:10: `rules.fast.actions[5].stream`: `stream` is not a key of a `dynamodbv2` action (expected a key of `kind = \"kinesis\"`)"),
+            format!("{F}:17:16: `sqs.endpoint_url`: \"localhost:4566\" is not an http:// or https:// URL of a host (no path) (expected an endpoint such as \"http://127.0.0.1:4566\")"),
+            format!("{F}:19:16: `sns.endpoint_url`: \"http://127.0.0.1:4566/sns\" is not an http:// or https:// URL of a host (no path) (expected an endpoint such as \"http://127.0.0.1:4566\")"),
+            format!("{F}:20:1: `rules.fast.actions[0]`: a `sqs` action needs `queue_url` (expected `queue_url`)"),
+            format!("{F}:26:18: `rules.fast.actions[1].message_format`: \"raw\" is not a message format (expected `RAW` or `JSON`)"),
+            format!("{F}:31:14: `rules.fast.actions[2].canned_acl`: \"open\" is not an S3 canned ACL (expected one of `private`, `public-read`, `public-read-write`, `aws-exec-read`, `authenticated-read`, `bucket-owner-read`, `bucket-owner-full-control`, `log-delivery-write`)"),
+            format!("{F}:35:20: `rules.fast.actions[3].confirmation_url`: \"https://other.example.com\" is not a prefix of the url \"https://example.com/in\" (expected the start of `url`, as AWS requires)"),
+            format!("{F}:36:26: `rules.fast.actions[3].headers.\"bad name\"`: \"bad name\" is not an HTTP header name (expected letters, digits and !#$%&'*+-.^_`|~)"),
+            format!("{F}:39:16: `rules.fast.actions[4].function_arn`: \"arn:aws:lambda:us-east-1:1:layer:x\" is not a Lambda function ARN or name (expected arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], or NAME)"),
+            format!("{F}:42:14: `rules.fast.actions[5].table_name`: \"t\" is not a DynamoDB table name (expected 3 to 255 characters of [a-zA-Z0-9_.-])"),
+            format!("{F}:43:10: `rules.fast.actions[5].stream`: `stream` is not a key of a `dynamodbv2` action (expected a key of `kind = \"kinesis\"`)"),
         ]
     );
 }

@@ -396,10 +396,19 @@ impl<'i> Ctx<'i> {
         let s = self.section::<RawServiceEndpoint>(section)?;
         let path = KeyPath::root().key(section);
         if let Some(url) = &s.endpoint_url {
-            if !is_http_url(url) {
+            // The services' clients send `POST /` to the host: a path, query or user info
+            // would be dropped or refused, so it is a mistake here.
+            let host_only = ["http://", "https://"]
+                .iter()
+                .find_map(|p| url.strip_prefix(p))
+                .is_some_and(|rest| {
+                    let rest = rest.strip_suffix('/').unwrap_or(rest);
+                    !rest.is_empty() && !rest.contains(['/', '?', '#', '@'])
+                });
+            if !host_only {
                 self.err(
                     &path.key("endpoint_url"),
-                    format!("{url:?} is not an http:// or https:// URL"),
+                    format!("{url:?} is not an http:// or https:// URL of a host (no path)"),
                     Some("an endpoint such as \"http://127.0.0.1:4566\"".to_owned()),
                 );
             }
