@@ -11,6 +11,8 @@
 //! waited for, so a QoS 0 flood cannot hold up QoS 1 messages, which wait for room (their
 //! publishers' inflight windows are the backpressure). The reader thread holds a
 //! [`Worker`](super::liveness::Worker): if the broker's link closes under it, `/health` fails.
+//! A Device Shadow request (`$aws/things/THING/shadow/...`) is also offered to the shadow
+//! workers (`shadow_topics.rs`) with a share of its ack, before it goes to the rules.
 //!
 //! That link *holds the acks* (rumqttd patch 4, `patches/rumqttd/PATCHES.md`): a QoS 1 PUBACK
 //! or QoS 2 PUBREC leaves the broker only when the message's [`AckToken`] settles as handled,
