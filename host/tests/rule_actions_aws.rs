@@ -1,8 +1,8 @@
 //! The rule actions that call other services, through `weir run` over real MQTT: `sqs`,
 //! `sns`, `dynamodbv2` and `s3` deliver to moto's server, `http` to a real HTTP server in
 //! this test, `lambda` to an emitter plugin; then their failures (an unreachable endpoint,
-//! HTTP 500 after AWS's three tries, a missing table, queue or function) reach the rule's
-//! error action with AWS's error payload and `failedAction` names.
+//! HTTP 500 after AWS's three tries, a missing table, queue, topic, bucket or function)
+//! reach the rule's error action with AWS's error payload and `failedAction` names.
 
 mod common;
 
@@ -188,6 +188,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
          [[rules.fail.actions]]\nkind = \"sqs\"\nqueue_url = \"{moto}/123456789012/missing\"\n\
          [[rules.fail.actions]]\nkind = \"lambda\"\nfunction_arn = \"arn:aws:lambda:us-east-1:123456789012:function:nosuch\"\n\
          [[rules.fail.actions]]\nkind = \"sns\"\ntarget_arn = \"arn:aws:sns:us-east-1:123456789012:missing\"\n\
+         [[rules.fail.actions]]\nkind = \"s3\"\nbucket = \"no-such-bucket\"\nobject_key = \"${{topic()}}\"\n\
          [rules.fail.error_action]\nkind = \"firehose\"\nroot = \"data/fail-errors\"\nbuffer_interval_ms = 0\n"
     );
     let config = common::write_config(
@@ -219,7 +220,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
     }
     weir.wait_metric(
         r#"weir_action_delivered_total{rule="fail",action="error:firehose"}"#,
-        6,
+        7,
     );
     let (status, _) = weir.terminate();
     assert!(status.success());
@@ -336,6 +337,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
             "LambdaAction".to_owned(),
             "arn:aws:lambda:us-east-1:123456789012:function:nosuch".to_owned(),
         ),
+        ("S3Action".to_owned(), "no-such-bucket".to_owned()),
         (
             "SnsAction".to_owned(),
             "arn:aws:sns:us-east-1:123456789012:missing".to_owned(),
@@ -368,6 +370,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
         ("SqsAction", "/missing", "QueueDoesNotExist"),
         ("DynamoDBv2Action", "missing", "ResourceNotFoundException"),
         ("LambdaAction", ":nosuch", "Function not found"),
+        ("S3Action", "no-such-bucket", "NoSuchBucket"),
     ] {
         let m = message(action, resource);
         assert!(m.contains(text), "{action} {resource}: {m:?}");
