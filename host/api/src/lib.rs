@@ -38,7 +38,10 @@ use self::error::{ApiError, ErrorKind};
 use self::value::Val;
 pub use fanout::FanOutTiming;
 pub use iot_data::{HttpPublish, Mqtt5Properties, MqttPublish, PublishRefused};
-pub use iot_rules::{RuleApiError, RuleCatalog, RuleErrorKind, RuleListEntry, SharedRuleCatalog};
+pub use iot_rules::{
+    RuleApiError, RuleCatalog, RuleErrorKind, RuleListEntry, RuleTag, SharedRuleCatalog,
+    MAX_TAGS as MAX_RULE_TAGS,
+};
 pub use serve::{serve, ServerLimits};
 use weir_streams::Streams;
 

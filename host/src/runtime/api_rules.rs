@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, Weak};
 
 use serde_json::{json, Value};
-use weir_api::{RuleApiError, RuleCatalog, RuleErrorKind, RuleListEntry};
+use weir_api::{RuleApiError, RuleCatalog, RuleErrorKind, RuleListEntry, RuleTag};
 use weir_config::{
     check_rule_name, convert_topic_rule, parse_topic_rule_document, rule_arn, topic_rule,
     topic_rule_list_item, Config, ConvertedRule, GetTopicRuleResponse, RuleConfig, TopicRuleError,
@@ -42,8 +42,8 @@ struct ApiRule {
     converted: ConvertedRule,
     /// When it was created, epoch seconds (kept across ReplaceTopicRule).
     created_at: f64,
-    /// The `x-amz-tagging` header it was created with, as sent.
-    tags: Option<String>,
+    /// Its tags (`x-amz-tagging` at creation, TagResource, UntagResource), by key.
+    tags: BTreeMap<String, Option<String>>,
 }
 
 /// What the catalog knows: the API's rules, and the file's as last applied.
@@ -192,10 +192,12 @@ impl ApiRules {
         Ok(())
     }
 
-    /// Runs one change: `edit` on the API's rules, the result stored, then applied to the
-    /// running host; either failing puts everything back as it was.
+    /// Runs one change: `edit` on the API's rules, the result stored, then (`apply`: it
+    /// changes what runs) applied to the running host; either failing puts everything back
+    /// as it was.
     fn change(
         &self,
+        apply: bool,
         edit: impl FnOnce(&Self, &mut State) -> Result<(), RuleApiError>,
     ) -> Result<(), RuleApiError> {
         let _one_at_a_time = lock(&self.changes);
@@ -221,7 +223,12 @@ impl ApiRules {
             }
             before
         };
-        if let Err(e) = host.apply_api_rules() {
+        let applied = if apply {
+            host.apply_api_rules()
+        } else {
+            Ok(())
+        };
+        if let Err(e) = applied {
             let mut st = lock(&self.state);
             st.api = before;
             if let Err(restore) = self.store(&st) {
@@ -296,7 +303,7 @@ fn load(path: &Path, bytes: &[u8], state: &mut State) -> Result<(), HostError> {
                     ApiRule {
                         converted,
                         created_at: raw["createdAt"].as_f64().unwrap_or(0.0),
-                        tags: raw["tags"].as_str().map(str::to_owned),
+                        tags: serde_json::from_value(raw["tags"].clone()).unwrap_or_default(),
                     },
                 );
             }
@@ -315,9 +322,9 @@ fn now_seconds() -> f64 {
 }
 
 impl RuleCatalog for ApiRules {
-    fn create(&self, name: &str, payload: &[u8], tags: Option<&str>) -> Result<(), RuleApiError> {
+    fn create(&self, name: &str, payload: &[u8], tags: &[RuleTag]) -> Result<(), RuleApiError> {
         let converted = self.convert(name, payload)?;
-        self.change(|this, st| {
+        self.change(true, |this, st| {
             if st.file.contains_key(name) {
                 return Err(api_error(
                     RuleErrorKind::ResourceAlreadyExists,
@@ -338,7 +345,7 @@ impl RuleCatalog for ApiRules {
                 ApiRule {
                     converted,
                     created_at: now_seconds(),
-                    tags: tags.map(str::to_owned),
+                    tags: tags.iter().cloned().collect(),
                 },
             );
             Ok(())
@@ -347,7 +354,7 @@ impl RuleCatalog for ApiRules {
 
     fn replace(&self, name: &str, payload: &[u8]) -> Result<(), RuleApiError> {
         let converted = self.convert(name, payload)?;
-        self.change(|this, st| {
+        self.change(true, |this, st| {
             this.check_api_rule(st, name)?;
             if let Some(rule) = st.api.get_mut(name) {
                 rule.converted = converted;
@@ -358,7 +365,7 @@ impl RuleCatalog for ApiRules {
 
     fn delete(&self, name: &str) -> Result<(), RuleApiError> {
         check_rule_name(name).map_err(|e| refused(&e))?;
-        self.change(|this, st| {
+        self.change(true, |this, st| {
             this.check_api_rule(st, name)?;
             st.api.remove(name);
             Ok(())
@@ -367,7 +374,7 @@ impl RuleCatalog for ApiRules {
 
     fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), RuleApiError> {
         check_rule_name(name).map_err(|e| refused(&e))?;
-        self.change(|this, st| {
+        self.change(true, |this, st| {
             this.check_api_rule(st, name)?;
             let Some(rule) = st.api.get_mut(name) else {
                 return Err(missing(name));
@@ -394,6 +401,46 @@ impl RuleCatalog for ApiRules {
             rule: Some(rule),
         };
         serde_json::to_value(&answer).map_err(|e| api_error(RuleErrorKind::Internal, e.to_string()))
+    }
+
+    fn tags(&self, name: &str) -> Result<Vec<RuleTag>, RuleApiError> {
+        let st = lock(&self.state);
+        if st.file.contains_key(name) {
+            return Ok(Vec::new());
+        }
+        match st.api.get(name) {
+            Some(r) => Ok(r.tags.clone().into_iter().collect()),
+            None => Err(api_error(
+                RuleErrorKind::ResourceNotFound,
+                format!("Rule {name} does not exist"),
+            )),
+        }
+    }
+
+    fn retag(&self, name: &str, add: &[RuleTag], remove: &[String]) -> Result<(), RuleApiError> {
+        self.change(false, |this, st| {
+            if !st.api.contains_key(name) && !st.file.contains_key(name) {
+                return Err(api_error(
+                    RuleErrorKind::ResourceNotFound,
+                    format!("Rule {name} does not exist"),
+                ));
+            }
+            this.check_api_rule(st, name)?;
+            let Some(rule) = st.api.get_mut(name) else {
+                return Err(missing(name));
+            };
+            rule.tags.extend(add.iter().cloned());
+            for key in remove {
+                rule.tags.remove(key);
+            }
+            if rule.tags.len() > weir_api::MAX_RULE_TAGS {
+                return Err(api_error(
+                    RuleErrorKind::LimitExceeded,
+                    format!("a rule has at most {} tags", weir_api::MAX_RULE_TAGS),
+                ));
+            }
+            Ok(())
+        })
     }
 
     fn list(&self) -> Result<Vec<RuleListEntry>, RuleApiError> {
@@ -538,8 +585,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (catalog, mut config) = open(dir.path(), None).expect("open");
         catalog.merge(&mut config);
-        let kind =
-            |name: &str, body: &str| catalog.create(name, body.as_bytes(), None).unwrap_err();
+        let kind = |name: &str, body: &str| catalog.create(name, body.as_bytes(), &[]).unwrap_err();
         let ok = r#"{"sql": "SELECT * FROM 'a'", "actions": []}"#;
         assert_eq!(kind("bad-name", ok).kind, RuleErrorKind::InvalidRequest);
         assert_eq!(kind("r", "SELECT").kind, RuleErrorKind::InvalidRequest);

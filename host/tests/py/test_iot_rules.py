@@ -169,6 +169,15 @@ class RulesApi(unittest.TestCase):
         self.assertEqual(rule["awsIotSqlVersion"], "2016-03-23")
         self.assertNotIn("description", rule)
 
+        # Tags, as Terraform reads them back: the x-amz-tagging of the create, then
+        # TagResource and UntagResource.
+        arn = got["ruleArn"]
+        tags = lambda: sorted((t["Key"], t["Value"]) for t in c.list_tags_for_resource(resourceArn=arn)["tags"])
+        self.assertEqual(tags(), [("env", "test"), ("team", "weir")])
+        c.tag_resource(resourceArn=arn, tags=[{"Key": "env", "Value": "prod"}, {"Key": "owner", "Value": "r2"}])
+        c.untag_resource(resourceArn=arn, tagKeys=["team"])
+        self.assertEqual(tags(), [("env", "prod"), ("owner", "r2")])
+
         c.disable_topic_rule(ruleName="life_cycle")
         self.assertIs(c.get_topic_rule(ruleName="life_cycle")["rule"]["ruleDisabled"], True)
         disabled = [r["ruleName"] for r in c.list_topic_rules(ruleDisabled=True)["rules"]]
@@ -187,6 +196,9 @@ class RulesApi(unittest.TestCase):
                 call(ruleName="life_cycle")
             self.assertEqual(error_code(ctx), "UnauthorizedException")
         self.assertNotIn("life_cycle", [r["ruleName"] for r in c.list_topic_rules()["rules"]])
+        with self.assertRaises(ClientError) as ctx:
+            c.list_tags_for_resource(resourceArn=arn)
+        self.assertEqual((error_code(ctx), status(ctx)), ("ResourceNotFoundException", 404))
 
     def test_invalid_sql_is_sql_parse_exception(self):
         c = iot()
@@ -242,6 +254,11 @@ class RulesApi(unittest.TestCase):
             self.assertEqual(error_code(ctx), "InvalidRequestException")
             self.assertIn(os.path.basename(CONFIG), ctx.exception.response["Error"]["Message"])
         self.assertIs(c.get_topic_rule(ruleName="file_rule")["rule"]["ruleDisabled"], False)
+        arn = c.get_topic_rule(ruleName="file_rule")["ruleArn"]
+        self.assertEqual(c.list_tags_for_resource(resourceArn=arn)["tags"], [])
+        with self.assertRaises(ClientError) as ctx:
+            c.tag_resource(resourceArn=arn, tags=[{"Key": "k", "Value": "v"}])
+        self.assertEqual(error_code(ctx), "InvalidRequestException")
 
     def test_rule_fires_on_mqtt_into_a_stream_and_a_republish(self):
         create_stream("fire_stream")
@@ -392,6 +409,7 @@ class RulesApi(unittest.TestCase):
                 "description": "kept",
                 "actions": [{"kinesis": {"streamName": "persist_stream", "partitionKey": "p", "roleArn": ROLE}}],
             },
+            tags="kept=yes",
         )
         c.create_topic_rule(
             ruleName="persist_off",
@@ -410,6 +428,8 @@ class AfterRestart(unittest.TestCase):
         with open(os.path.join(os.path.dirname(CONFIG), "created_at")) as f:
             self.assertAlmostEqual(rule["createdAt"].timestamp(), float(f.read()), places=3)
         self.assertIs(c.get_topic_rule(ruleName="persist_off")["rule"]["ruleDisabled"], True)
+        arn = c.get_topic_rule(ruleName="persist_rule")["ruleArn"]
+        self.assertEqual(c.list_tags_for_resource(resourceArn=arn)["tags"], [{"Key": "kept", "Value": "yes"}])
         names = [r["ruleName"] for r in c.list_topic_rules()["rules"]]
         for name in ("file_rule", "persist_rule", "persist_off", "cli_rule", "fire_rule", "clash"):
             self.assertIn(name, names)

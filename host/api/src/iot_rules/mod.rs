@@ -14,6 +14,11 @@
 //! | DeleteTopicRule | `DELETE /rules/{ruleName}` |
 //! | EnableTopicRule | `POST /rules/{ruleName}/enable` |
 //! | DisableTopicRule | `POST /rules/{ruleName}/disable` |
+//! | ListTagsForResource | `GET /tags?resourceArn=` (a rule's ARN) |
+//! | TagResource | `POST /tags`, body `{"resourceArn", "tags": [{"Key", "Value"}]}` |
+//! | UntagResource | `POST /untag`, body `{"resourceArn", "tagKeys": [...]}` |
+//!
+//! The tag operations serve rules only (what Terraform reads back after creating one).
 //!
 //! This crate knows the wire format only: what a rule is, where it is stored and how it runs
 //! is the host's, behind [`RuleCatalog`] (so `weir-api` never depends on the runtime or on
@@ -40,6 +45,12 @@ use crate::ApiState;
 /// Largest `maxResults` AWS accepts, and the page size when a request names none.
 pub const MAX_LIST_RESULTS: usize = 10_000;
 
+/// Most tags a resource may have (AWS IoT's quota).
+pub const MAX_TAGS: usize = 50;
+
+/// A tag: its key and its value (AWS's `Value` is optional).
+pub type RuleTag = (String, Option<String>);
+
 /// Largest request body: a `TopicRulePayload` (AWS bounds the SQL, ten actions and their
 /// templates; 64 KiB holds any of them).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -57,6 +68,10 @@ pub enum RuleErrorKind {
     Unauthorized,
     /// Another update of the same rule is under way (409).
     ConflictingResourceUpdate,
+    /// The tag operations' answer for a resource that does not exist (404).
+    ResourceNotFound,
+    /// Over a quota, e.g. [`MAX_TAGS`] (410).
+    LimitExceeded,
     /// The rules could not be applied or stored now (503).
     ServiceUnavailable,
     /// A fault of the service (500).
@@ -72,6 +87,8 @@ impl RuleErrorKind {
             RuleErrorKind::ResourceAlreadyExists => "ResourceAlreadyExistsException",
             RuleErrorKind::Unauthorized => "UnauthorizedException",
             RuleErrorKind::ConflictingResourceUpdate => "ConflictingResourceUpdateException",
+            RuleErrorKind::ResourceNotFound => "ResourceNotFoundException",
+            RuleErrorKind::LimitExceeded => "LimitExceededException",
             RuleErrorKind::ServiceUnavailable => "ServiceUnavailableException",
             RuleErrorKind::Internal => "InternalException",
         }
@@ -82,6 +99,8 @@ impl RuleErrorKind {
         match self {
             RuleErrorKind::SqlParse | RuleErrorKind::InvalidRequest => 400,
             RuleErrorKind::Unauthorized => 401,
+            RuleErrorKind::ResourceNotFound => 404,
+            RuleErrorKind::LimitExceeded => 410,
             RuleErrorKind::ResourceAlreadyExists | RuleErrorKind::ConflictingResourceUpdate => 409,
             RuleErrorKind::Internal => 500,
             RuleErrorKind::ServiceUnavailable => 503,
@@ -128,8 +147,8 @@ pub struct RuleListEntry {
 /// rebuild): the API calls them off its async threads.
 pub trait RuleCatalog: Send + Sync + fmt::Debug {
     /// CreateTopicRule: `payload` is the request body (a `TopicRulePayload` as JSON), `tags`
-    /// the `x-amz-tagging` header (`k=v&k2=v2`), if any.
-    fn create(&self, name: &str, payload: &[u8], tags: Option<&str>) -> Result<(), RuleApiError>;
+    /// those of the `x-amz-tagging` header (`k=v&k2=v2`, decoded).
+    fn create(&self, name: &str, payload: &[u8], tags: &[RuleTag]) -> Result<(), RuleApiError>;
     /// ReplaceTopicRule.
     fn replace(&self, name: &str, payload: &[u8]) -> Result<(), RuleApiError>;
     /// DeleteTopicRule.
@@ -140,6 +159,11 @@ pub trait RuleCatalog: Send + Sync + fmt::Debug {
     fn get(&self, name: &str) -> Result<Value, RuleApiError>;
     /// Every rule, file and API alike.
     fn list(&self) -> Result<Vec<RuleListEntry>, RuleApiError>;
+    /// ListTagsForResource of rule `name`, in key order (`ResourceNotFound` if there is none).
+    fn tags(&self, name: &str) -> Result<Vec<RuleTag>, RuleApiError>;
+    /// TagResource (`add`, replacing the values of keys it has) and UntagResource (`remove`)
+    /// of rule `name`.
+    fn retag(&self, name: &str, add: &[RuleTag], remove: &[String]) -> Result<(), RuleApiError>;
 }
 
 /// The catalog as the API state holds it.
@@ -150,6 +174,8 @@ pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/rules", any(handle))
         .route("/rules/{*rest}", any(handle))
+        .route("/tags", any(handle))
+        .route("/untag", any(handle))
 }
 
 /// One operation, as told by the method and path.
@@ -161,16 +187,26 @@ enum Operation {
     Replace(String),
     Delete(String),
     SetEnabled(String, bool),
+    ListTags,
+    Tag,
+    Untag,
 }
 
 impl Operation {
     /// The operation of `method` on `path`, `None` for a path or method the API does not
     /// serve (a 404 / 405, as AWS's front end answers them).
     fn parse(method: &Method, path: &str) -> Result<Operation, (StatusCode, &'static str)> {
-        let rest = path.strip_prefix("/rules").unwrap_or_default();
-        let segments: Vec<&str> = rest.split('/').skip(1).collect();
         let not_found = (StatusCode::NOT_FOUND, "no such resource");
         let not_allowed = (StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        match (path, method) {
+            ("/tags", &Method::GET) => return Ok(Operation::ListTags),
+            ("/tags", &Method::POST) => return Ok(Operation::Tag),
+            ("/untag", &Method::POST) => return Ok(Operation::Untag),
+            ("/tags" | "/untag", _) => return Err(not_allowed),
+            _ => {}
+        }
+        let rest = path.strip_prefix("/rules").unwrap_or_default();
+        let segments: Vec<&str> = rest.split('/').skip(1).collect();
         match segments.as_slice() {
             [] | [""] if rest.is_empty() || rest == "/" => match *method {
                 Method::GET => Ok(Operation::List),
@@ -276,14 +312,21 @@ async fn handle(State(state): State<ApiState>, request: Request) -> Response {
         return api_error_response(&e);
     }
     let query = uri.query().unwrap_or_default().to_owned();
-    let tags = headers
-        .get("x-amz-tagging")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let result = tokio::task::spawn_blocking(move || {
-        run(catalog.as_ref(), &op, &body, tags.as_deref(), &query)
-    })
-    .await;
+    let tags = match headers.get("x-amz-tagging").map(|v| v.to_str()) {
+        None => Vec::new(),
+        Some(Ok(text)) => match parse_tagging(text) {
+            Ok(tags) => tags,
+            Err(e) => return error_response(&e),
+        },
+        Some(Err(_)) => {
+            return error_response(&RuleApiError::new(
+                RuleErrorKind::InvalidRequest,
+                "x-amz-tagging is not text",
+            ))
+        }
+    };
+    let result =
+        tokio::task::spawn_blocking(move || run(catalog.as_ref(), &op, &body, &tags, &query)).await;
     match result {
         Ok(Ok(body)) => respond_json(StatusCode::OK, None, body),
         Ok(Err(e)) => error_response(&e),
@@ -341,7 +384,7 @@ fn run(
     catalog: &dyn RuleCatalog,
     op: &Operation,
     body: &[u8],
-    tags: Option<&str>,
+    tags: &[RuleTag],
     query: &str,
 ) -> Result<String, RuleApiError> {
     match op {
@@ -355,7 +398,131 @@ fn run(
             let page = params.page(catalog.list()?)?;
             Ok(page.to_string())
         }
+        Operation::ListTags => {
+            let arn = query
+                .split('&')
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| *k == "resourceArn")
+                .and_then(|(_, v)| percent_decode(v))
+                .ok_or_else(|| invalid("resourceArn is required"))?;
+            let tags: Vec<Value> = catalog
+                .tags(rule_of_arn(&arn)?)?
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Some(v) => json!({"Key": k, "Value": v}),
+                    None => json!({ "Key": k }),
+                })
+                .collect();
+            Ok(json!({ "tags": tags }).to_string())
+        }
+        Operation::Tag | Operation::Untag => {
+            let doc: Value = serde_json::from_slice(body)
+                .map_err(|e| invalid(format!("the body is not JSON: {e}")))?;
+            let arn = doc["resourceArn"]
+                .as_str()
+                .ok_or_else(|| invalid("resourceArn is required"))?;
+            let name = rule_of_arn(arn)?;
+            if *op == Operation::Tag {
+                catalog.retag(name, &tag_list(&doc["tags"])?, &[])?;
+            } else {
+                let keys = doc["tagKeys"]
+                    .as_array()
+                    .and_then(|keys| {
+                        keys.iter()
+                            .map(|k| k.as_str().map(str::to_owned))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .ok_or_else(|| invalid("tagKeys must be a list of strings"))?;
+                catalog.retag(name, &[], &keys)?;
+            }
+            Ok("{}".to_owned())
+        }
     }
+}
+
+fn invalid(message: impl Into<String>) -> RuleApiError {
+    RuleApiError::new(RuleErrorKind::InvalidRequest, message)
+}
+
+/// The rule name of `arn:aws:iot:REGION:ACCOUNT:rule/NAME`; another resource's ARN is
+/// `ResourceNotFound` (only rules are tagged here), text that is no ARN `InvalidRequest`.
+fn rule_of_arn(arn: &str) -> Result<&str, RuleApiError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, service, _, _, resource] = parts.as_slice() else {
+        return Err(invalid(format!("{arn:?} is not an ARN")));
+    };
+    match resource.strip_prefix("rule/") {
+        Some(name) if *service == "iot" && !name.is_empty() => Ok(name),
+        _ => Err(RuleApiError::new(
+            RuleErrorKind::ResourceNotFound,
+            format!("{arn} is not a rule: Weir's tag operations serve rules"),
+        )),
+    }
+}
+
+/// A checked `Tag` list (`[{"Key", "Value"?}]`): keys of 1 to 128 characters, values of at
+/// most 256, at most [`MAX_TAGS`].
+fn tag_list(v: &Value) -> Result<Vec<RuleTag>, RuleApiError> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| invalid("tags must be a list of {\"Key\", \"Value\"}"))?;
+    let tags = items
+        .iter()
+        .map(|t| {
+            let key = t["Key"].as_str().map(str::to_owned);
+            let value = match &t["Value"] {
+                Value::Null => Some(None),
+                Value::String(s) => Some(Some(s.clone())),
+                _ => None,
+            };
+            key.zip(value)
+                .ok_or_else(|| invalid("each tag is {\"Key\": string, \"Value\": string}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    check_tags(tags)
+}
+
+/// `x-amz-tagging`'s `k=v&k2=v2` (percent-encoded), as CreateTopicRule's tags.
+fn parse_tagging(text: &str) -> Result<Vec<RuleTag>, RuleApiError> {
+    let tags = text
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = match pair.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (pair, None),
+            };
+            let bad = || {
+                invalid(format!(
+                    "x-amz-tagging: {pair:?} is not percent-encoded text"
+                ))
+            };
+            let key = percent_decode(k).ok_or_else(bad)?;
+            let value = v.map(|v| percent_decode(v).ok_or_else(bad)).transpose()?;
+            Ok((key, value))
+        })
+        .collect::<Result<Vec<_>, RuleApiError>>()?;
+    check_tags(tags)
+}
+
+fn check_tags(tags: Vec<RuleTag>) -> Result<Vec<RuleTag>, RuleApiError> {
+    if tags.len() > MAX_TAGS {
+        return Err(RuleApiError::new(
+            RuleErrorKind::LimitExceeded,
+            format!("{} tags: a resource has at most {MAX_TAGS}", tags.len()),
+        ));
+    }
+    for (k, v) in &tags {
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(invalid(format!("tag key {k:?}: 1 to 128 characters")));
+        }
+        if v.as_ref().is_some_and(|v| v.chars().count() > 256) {
+            return Err(invalid(format!(
+                "tag {k:?}: a value has at most 256 characters"
+            )));
+        }
+    }
+    Ok(tags)
 }
 
 /// ListTopicRules' query parameters.

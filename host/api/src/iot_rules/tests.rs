@@ -98,6 +98,12 @@ fn error_types_have_the_models_statuses() {
             503,
         ),
         (RuleErrorKind::Internal, "InternalException", 500),
+        (
+            RuleErrorKind::ResourceNotFound,
+            "ResourceNotFoundException",
+            404,
+        ),
+        (RuleErrorKind::LimitExceeded, "LimitExceededException", 410),
     ];
     for (kind, code, status) in cases {
         assert_eq!((kind.code(), kind.status()), (code, status));
@@ -152,4 +158,72 @@ fn percent_decoding() {
     );
     assert_eq!(percent_decode("%2"), None);
     assert_eq!(percent_decode("%ff"), None);
+}
+
+#[test]
+fn tag_operations_and_their_arguments() {
+    let op = |m: Method, p: &str| Operation::parse(&m, p);
+    assert_eq!(op(Method::GET, "/tags"), Ok(Operation::ListTags));
+    assert_eq!(op(Method::POST, "/tags"), Ok(Operation::Tag));
+    assert_eq!(op(Method::POST, "/untag"), Ok(Operation::Untag));
+    assert_eq!(
+        op(Method::DELETE, "/tags").unwrap_err().0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+
+    assert_eq!(
+        rule_of_arn("arn:aws:iot:us-east-1:000000000000:rule/r_1"),
+        Ok("r_1")
+    );
+    let kind = |arn: &str| rule_of_arn(arn).unwrap_err().kind;
+    assert_eq!(
+        kind("arn:aws:iot:us-east-1:000000000000:thing/t"),
+        RuleErrorKind::ResourceNotFound
+    );
+    assert_eq!(
+        kind("arn:aws:kinesis:us-east-1:000000000000:rule/r"),
+        RuleErrorKind::ResourceNotFound
+    );
+    assert_eq!(kind("rule/r"), RuleErrorKind::InvalidRequest);
+
+    let tags = parse_tagging("team=weir&env=te%20st&flag").unwrap();
+    assert_eq!(
+        tags,
+        [
+            ("team".to_owned(), Some("weir".to_owned())),
+            ("env".to_owned(), Some("te st".to_owned())),
+            ("flag".to_owned(), None)
+        ]
+    );
+    assert!(parse_tagging("").unwrap().is_empty());
+    assert_eq!(
+        parse_tagging("=v").unwrap_err().kind,
+        RuleErrorKind::InvalidRequest
+    );
+    let many: Vec<String> = (0..=MAX_TAGS).map(|i| format!("k{i}=v")).collect();
+    assert_eq!(
+        parse_tagging(&many.join("&")).unwrap_err().kind,
+        RuleErrorKind::LimitExceeded
+    );
+
+    let listed = tag_list(&json!([{"Key": "a", "Value": "1"}, {"Key": "b"}])).unwrap();
+    assert_eq!(
+        listed,
+        [
+            ("a".to_owned(), Some("1".to_owned())),
+            ("b".to_owned(), None)
+        ]
+    );
+    for bad in [
+        json!({}),
+        json!([{"Value": "1"}]),
+        json!([{"Key": "a", "Value": 1}]),
+        json!([{"Key": "k", "Value": "v".repeat(257)}]),
+    ] {
+        assert_eq!(
+            tag_list(&bad).unwrap_err().kind,
+            RuleErrorKind::InvalidRequest,
+            "{bad}"
+        );
+    }
 }
