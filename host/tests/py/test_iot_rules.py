@@ -19,6 +19,7 @@ import json
 import os
 import queue
 import subprocess
+import threading
 import time
 import unittest
 import uuid
@@ -356,6 +357,19 @@ class RulesApi(unittest.TestCase):
         finally:
             sub.close()
             pub.close()
+        # To a rule that does not exist: refused like any reserved topic nothing serves (not
+        # acknowledged, the publisher disconnected).
+        gone = threading.Event()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="rules-ingest-nobody")
+        client.on_disconnect = lambda *_: gone.set()
+        client.connect("127.0.0.1", MQTT_PORT)
+        client.loop_start()
+        try:
+            info = client.publish("$aws/rules/no_such_rule/sensors/x", b"{}", qos=1)
+            self.assertTrue(gone.wait(WAIT), "the publisher was not disconnected")
+            self.assertFalse(info.is_published())
+        finally:
+            client.loop_stop()
 
     def test_aws_cli_create_topic_rule(self):
         payload = json.dumps(republish_rule("SELECT * FROM 'cli/in'", "cli/out", description="from the CLI"))
