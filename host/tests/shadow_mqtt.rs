@@ -456,3 +456,38 @@ fn republish_honours_its_qos() {
     let (status, _) = weir.terminate();
     assert!(status.success());
 }
+
+#[test]
+fn a_request_that_cannot_be_stored_is_answered_500_and_never_acknowledged() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let weir = Weir::start(&config(tmp.path(), PLAIN_RULE));
+    // A file where the thing's folder would go: its shadow cannot be written.
+    std::fs::write(tmp.path().join("data/shadows/blocked"), b"in the way").expect("write");
+    let topic = "$aws/things/blocked/shadow/update";
+    let mut watcher = Device::connect(weir.mqtt, "watcher");
+    watcher.subscribe(&format!("{topic}/rejected"), QoS::AtLeastOnce);
+    let mut d = Device::connect(weir.mqtt, "blocked");
+    d.client
+        .publish(
+            topic,
+            QoS::AtLeastOnce,
+            false,
+            br#"{"state":{"reported":{"a":1}}}"#.to_vec(),
+        )
+        .expect("publish");
+    let r = watcher.message(&format!("{topic}/rejected"));
+    assert_eq!(r["code"], 500, "{r}");
+    assert_eq!(r["message"], "Internal service failure");
+    // The publisher is disconnected without a PUBACK, so it sends the request again.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match d.next(deadline) {
+            Some(Seen::Closed(_)) => break,
+            Some(Seen::PubAck) => panic!("a request that was not stored was acknowledged"),
+            Some(_) => {}
+            None => panic!("the publisher of an unstored request is still connected"),
+        }
+    }
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+}
