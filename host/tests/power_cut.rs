@@ -99,15 +99,22 @@ fn build_shim(out: &Path) -> PathBuf {
     so
 }
 
-/// `weir run` under the shim; returns the child and its API address.
-/// Starts the shimmed host; (the child, its API address, its MQTT port).
-fn start_shimmed(cfg: &Path, shim: &Path, data: &Path, journal: &Path) -> (Child, String, u16) {
+/// `weir run` under the shim; (the child, its API address, its MQTT port). While the file
+/// `gate` exists, no sync under `data` starts.
+fn start_shimmed(
+    cfg: &Path,
+    shim: &Path,
+    data: &Path,
+    journal: &Path,
+    gate: &Path,
+) -> (Child, String, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(["run", "--config"])
         .arg(cfg)
         .env("LD_PRELOAD", shim)
         .env("WEIR_SHIM_DIR", data)
         .env("WEIR_SHIM_JOURNAL", journal)
+        .env("WEIR_SHIM_SYNC_GATE", gate)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -295,7 +302,8 @@ fn a_power_cut_loses_no_acknowledged_record() {
     let data = root.join("data");
     let journal = root.join("journal");
 
-    let (mut child, api, mqtt) = start_shimmed(&cfg, &shim, &data, &journal);
+    let gate = root.join("gate");
+    let (mut child, api, mqtt) = start_shimmed(&cfg, &shim, &data, &journal, &gate);
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Acked::default());
     let threads = start_clients(&api, mqtt, &stop, &acked);
@@ -426,4 +434,104 @@ fn missing(acked: &Mutex<HashSet<String>>, kept: &HashSet<String>) -> Vec<String
         .collect();
     m.sort();
     m
+}
+
+/// An MQTT QoS 1 publish is acknowledged only once its record is synced, whatever runs the
+/// sync (the pipeline or the action's syncer): with every sync under the storage folder held
+/// at the shim's gate, the record reaches the stream's log file and no PUBACK comes; once
+/// the gate opens, it does. An acknowledgement sent at append fails this at once, on every
+/// run, where the power cut above catches it only when the kill lands in the window.
+#[test]
+fn a_puback_waits_for_the_sync_of_its_record() {
+    if std::env::var("WEIR_POWER_CUT_FSYNC").is_ok_and(|p| p != "always") {
+        return; // the opt-in policies answer before the sync, by design
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().canonicalize().expect("canonical tempdir");
+    let shim = build_shim(&root);
+    let cfg = config(&root);
+    let (data, gate) = (root.join("data"), root.join("gate"));
+    let (child, _api, mqtt) = start_shimmed(&cfg, &shim, &data, &root.join("journal"), &gate);
+    let _child = KillOnDrop(child);
+    let mut opts = MqttOptions::new("gated", "127.0.0.1", mqtt);
+    opts.set_keep_alive(Duration::from_secs(30));
+    let (client, mut conn) = Client::new(opts, 4);
+    let mut publish = |payload: &str, within: Duration| -> bool {
+        client
+            .publish(
+                "cut/0",
+                QoS::AtLeastOnce,
+                false,
+                payload.as_bytes().to_vec(),
+            )
+            .expect("queue publish");
+        wait_for_puback(&mut conn, within)
+    };
+    // Flowing first: the rule's action and its threads are up.
+    assert!(
+        publish("{\"id\":\"warm\"}", Duration::from_secs(10)),
+        "no PUBACK at all"
+    );
+    // Every shard log (only the MQTT stream takes records during this test).
+    let log = data.join("streams").join("data");
+    let before = bytes_under(&log);
+    std::fs::write(&gate, b"").expect("shut the gate");
+    assert!(
+        !publish("{\"id\":\"held\"}", Duration::from_millis(50)),
+        "acknowledged at once with every sync held"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bytes_under(&log) == before {
+        assert!(
+            Instant::now() < deadline,
+            "the record never reached the log"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        !wait_for_puback(&mut conn, Duration::from_millis(300)),
+        "acknowledged after its append, before its sync"
+    );
+    std::fs::remove_file(&gate).expect("open the gate");
+    assert!(
+        wait_for_puback(&mut conn, Duration::from_secs(10)),
+        "not acknowledged once the sync could run"
+    );
+}
+
+/// Kills the host when the test ends, passed or not (a host left running would keep the
+/// test harness's output pipe open).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Drives `conn` until a PUBACK comes (true) or `within` passes (false).
+fn wait_for_puback(conn: &mut rumqttc::Connection, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        match conn.recv_timeout(left) {
+            Ok(Ok(Event::Incoming(Packet::PubAck(_)))) => return true,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("the connection failed: {e}"),
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The summed length of every file below `root`.
+fn bytes_under(root: &Path) -> u64 {
+    weir_testkit::file_paths(root)
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
 }

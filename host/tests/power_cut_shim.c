@@ -6,6 +6,9 @@
 // journaled as "R\t<from>\t<to>" (an atomically replaced file keeps its synced size under its
 // new name). After a SIGKILL the test cuts every journaled file back to its last synced size:
 // what a power cut would have left. Nothing is written to a watched file by the shim itself.
+// While the file $WEIR_SHIM_SYNC_GATE exists, every watched sync waits before it starts: a
+// disk that does not answer, under the test's control. An answer that comes while the gate
+// is shut was sent before its sync.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 static int journal = -1;
+static const char *gate;
 static const char *prefix;
 static size_t prefix_len;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -25,6 +29,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void init(void) {
     prefix = getenv("WEIR_SHIM_DIR");
     const char *j = getenv("WEIR_SHIM_JOURNAL");
+    gate = getenv("WEIR_SHIM_SYNC_GATE");
     if (prefix && j) {
         prefix_len = strlen(prefix);
         journal = open(j, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -56,6 +61,7 @@ static int synced(int fd, int (*real)(int)) {
             watched = under(path) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
         }
     }
+    while (watched && gate && access(gate, F_OK) == 0) usleep(1000);
     int r = real(fd);
     if (r == 0 && watched) {
         char line[PATH_MAX + 64];
