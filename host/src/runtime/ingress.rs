@@ -12,7 +12,8 @@
 //! publishers' inflight windows are the backpressure). The reader thread holds a
 //! [`Worker`](super::liveness::Worker): if the broker's link closes under it, `/health` fails.
 //! A Device Shadow request (`$aws/things/THING/shadow/...`) is also offered to the shadow
-//! workers (`shadow_topics.rs`) with a share of its ack, before it goes to the rules.
+//! workers (`shadow_topics.rs`) with a share of its ack, before it goes to the rules. The
+//! broker's connection events become AWS's lifecycle events (`lifecycle.rs`).
 //!
 //! That link *holds the acks* (rumqttd patch 4, `patches/rumqttd/PATCHES.md`): a QoS 1 PUBACK
 //! or QoS 2 PUBREC leaves the broker only when the message's [`AckToken`] settles as handled,
@@ -46,6 +47,7 @@ use bytes::Bytes;
 mod external;
 
 use super::ack::AckToken;
+use super::lifecycle;
 use super::metrics::Metrics;
 use super::plan::Inbound;
 use super::resources::Publisher;
@@ -198,6 +200,10 @@ impl Ingress {
         let (pub_tx, mut pub_rx) = broker
             .link("weir-publisher")
             .map_err(embedded("in-process link"))?;
+        // Before the listeners start, so that no connection goes unreported (rumqttd patch 10).
+        let connection_events = broker
+            .connection_events(lifecycle::QUEUE)
+            .map_err(embedded("connection events"))?;
         // Before the listeners start, so that no client's publish is acknowledged early.
         // The holder's filter receives every topic, `$` topics included (rumqttd patch 5): a
         // rule on `$aws/things/+/shadow/update` sees what it matches.
@@ -227,6 +233,9 @@ impl Ingress {
         let publisher: Arc<dyn Publisher> = Arc::new(EmbeddedPublisher {
             link: Mutex::new(pub_tx),
         });
+        // AWS's lifecycle events, published like any answer of Weir's (`lifecycle.rs`).
+        lifecycle::start(connection_events, publisher.clone())
+            .map_err(embedded("starting the lifecycle thread"))?;
         let (shadow_topics, shadow_workers) = match shadows {
             Some(service) => {
                 let (topics, workers) = ShadowTopics::start(service, publisher.clone(), &metrics)

@@ -24,6 +24,7 @@ mod host;
 mod http_publish;
 mod ingress;
 mod kinesis_put;
+mod lifecycle;
 mod liveness;
 mod metrics;
 mod pipeline;

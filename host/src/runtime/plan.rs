@@ -545,9 +545,11 @@ impl Plan {
             return true;
         }
         metrics.unmatched.fetch_add(1, Ordering::Relaxed);
-        // Shadow topics are served by the embedded broker's shadow workers (`shadow_topics.rs`).
-        let served =
-            self.resources.shadows.is_some() && super::shadow_topics::is_shadow_topic(&msg.topic);
+        // Shadow topics are served by the embedded broker's shadow workers (`shadow_topics.rs`),
+        // lifecycle events are the broker's own (`lifecycle.rs`).
+        let served = (self.resources.shadows.is_some()
+            && super::shadow_topics::is_shadow_topic(&msg.topic))
+            || super::lifecycle::is_lifecycle_topic(&msg.topic);
         if msg.topic.starts_with('$') && only.is_none() && !served {
             metrics.reserved_unmatched.fetch_add(1, Ordering::Relaxed);
             msg.ack.fail();

@@ -24,6 +24,8 @@ pub use link::alerts;
 pub use link::local;
 pub use link::meters;
 pub use router::{Alert, Forward, IncomingMeter, Meter, Notification, OutgoingMeter, Router};
+// weir patch 10
+pub use router::{ConnectionEvent, ConnectionEventKind, DisconnectCause};
 use segments::Storage;
 pub use server::{Broker, LinkType, Server};
 

@@ -52,6 +52,17 @@ pub struct LinkBuilder<'a> {
     topic_alias_max: u16,
     /// weir patch 5: see `Connection::reserved`
     reserved: bool,
+    /// weir patch 10: see `Connection::peer`, `username`, `session`
+    peer: Option<std::net::SocketAddr>,
+    username: Option<String>,
+    session: u64,
+}
+
+/// weir patch 10: a new session number for a network connection (`ConnectionEvent::session`);
+/// never 0, which in-process links keep.
+pub(crate) fn next_session() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl<'a> LinkBuilder<'a> {
@@ -66,7 +77,24 @@ impl<'a> LinkBuilder<'a> {
             dynamic_filters: false,
             topic_alias_max: 0,
             reserved: false,
+            peer: None,
+            username: None,
+            session: 0,
         }
+    }
+
+    /// weir patch 10: the network peer, CONNECT user name and session number reported in
+    /// this connection's `ConnectionEvent`s.
+    pub fn presence(
+        mut self,
+        peer: Option<std::net::SocketAddr>,
+        username: Option<String>,
+        session: u64,
+    ) -> Self {
+        self.peer = peer;
+        self.username = username;
+        self.session = session;
+        self
     }
 
     /// weir patch 5: an in-process link that no network client can displace by reusing its
@@ -123,6 +151,9 @@ impl<'a> LinkBuilder<'a> {
             .last_will(self.last_will, self.last_will_properties)
             .topic_alias_max(self.topic_alias_max);
         connection.reserved = self.reserved;
+        connection.peer = self.peer;
+        connection.username = self.username;
+        connection.session = self.session;
         let incoming = Incoming::new(connection.client_id.to_owned());
         let (outgoing, link_rx) = Outgoing::new(connection.client_id.to_owned());
         let outgoing_data_buffer = outgoing.buffer();

@@ -60,6 +60,8 @@ pub struct RemoteLink<P> {
     pub(crate) will_delay_interval: u32,
     /// weir patch 5: see `ConnectionSettings::max_publish_rate`
     pub(crate) publish_rate: Option<PublishRate>,
+    /// weir patch 10: see `LinkBuilder::presence`
+    pub(crate) session: u64,
 }
 
 /// weir patch 5: a token bucket of PUBLISH packets, one second of burst.
@@ -107,8 +109,10 @@ impl<P: Protocol> RemoteLink<P> {
         connect_packet: Packet,
         dynamic_filters: bool,
         assigned_client_id: Option<String>,
+        // weir patch 10
+        peer: Option<std::net::SocketAddr>,
     ) -> Result<RemoteLink<P>, Error> {
-        let Packet::Connect(connect, props, lastwill, lastwill_props, _) = connect_packet else {
+        let Packet::Connect(connect, props, lastwill, lastwill_props, login) = connect_packet else {
             return Err(Error::NotConnectPacket(connect_packet));
         };
 
@@ -132,7 +136,11 @@ impl<P: Protocol> RemoteLink<P> {
         // the Will Delay Interval has passed or the Session ends, whichever happens first
         let will_delay_interval = min(session_expiry, delay_interval);
 
+        // weir patch 10
+        let session = crate::link::local::next_session();
+        let username = login.map(|l| l.username);
         let (link_tx, link_rx, notification) = LinkBuilder::new(client_id, router_tx)
+            .presence(peer, username, session)
             .tenant_id(tenant_id)
             .clean_session(clean_session)
             .last_will(lastwill)
@@ -162,6 +170,7 @@ impl<P: Protocol> RemoteLink<P> {
             notifications: VecDeque::with_capacity(100),
             will_delay_interval,
             publish_rate: None,
+            session,
         })
     }
 

@@ -36,6 +36,11 @@ pub struct Connection {
     /// weir patch 5: an in-process link of the embedding program (`Broker::link`): a network
     /// client with the same client id cannot replace it, and it may subscribe to `$` filters.
     pub(crate) reserved: bool,
+    /// weir patch 10: for `ConnectionEvent`s: the network peer, the CONNECT user name and
+    /// the link's session number (`LinkBuilder::session`).
+    pub(crate) peer: Option<std::net::SocketAddr>,
+    pub(crate) username: Option<String>,
+    pub(crate) session: u64,
 }
 
 impl Connection {
@@ -70,6 +75,9 @@ impl Connection {
             broker_topic_aliases: None,
             subscription_ids: HashMap::new(),
             reserved: false,
+            peer: None,
+            username: None,
+            session: 0,
         }
     }
 

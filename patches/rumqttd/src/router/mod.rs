@@ -56,7 +56,9 @@ pub enum Event {
     /// Data for native commitlog
     DeviceData,
     /// Disconnection request
-    Disconnect,
+    /// weir patch 10: why, and the session (`LinkBuilder::session`) of the link that asks, so
+    /// a late request does not disconnect a newer connection given the same connection id.
+    Disconnect(DisconnectCause, u64),
     /// Shadow
     Shadow(ShadowRequest),
     /// Collect and send alerts to all alerts links
@@ -71,6 +73,52 @@ pub enum Event {
     HoldAcks(Filter, std::sync::Arc<std::sync::atomic::AtomicU64>),
     /// weir patch 4: the holder confirmed (or rejected) messages
     Confirm(held::SharedBatch),
+    /// weir patch 10: send every network client's connection and disconnection here
+    WatchConnections(flume::Sender<ConnectionEvent>),
+}
+
+/// weir patch 10: a network client connected or went away (in-process links are not
+/// reported). The embedding program takes these from `Broker::connection_events`, e.g. to
+/// publish presence messages; the router never waits for it.
+#[derive(Debug, Clone)]
+pub struct ConnectionEvent {
+    pub client_id: String,
+    /// Unique for the life of the process: tells a connection from a later one that reuses
+    /// its client id. A connection's `Disconnected` carries the number of its `Connected`.
+    pub session: u64,
+    pub kind: ConnectionEventKind,
+}
+
+/// weir patch 10: what happened to the connection.
+#[derive(Debug, Clone)]
+pub enum ConnectionEventKind {
+    Connected {
+        /// The client's address, as the listener accepted it.
+        peer: Option<std::net::SocketAddr>,
+        /// The CONNECT packet's user name, if any.
+        username: Option<String>,
+        clean_session: bool,
+    },
+    Disconnected(DisconnectCause),
+}
+
+/// weir patch 10: why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectCause {
+    /// The client sent DISCONNECT.
+    Client,
+    /// A new connection took over its client id.
+    Takeover,
+    /// Nothing arrived within one and a half times its keep-alive.
+    KeepAlive,
+    /// The network connection closed or failed without a DISCONNECT.
+    ConnectionLost,
+    /// The client broke the protocol: a malformed packet, a refused subscription, a publish
+    /// the router could not take.
+    ClientError,
+    /// The broker ended it: the holder rejected or lost its messages (weir patch 4), or it
+    /// had more unacknowledged publishes than packet ids.
+    Server,
 }
 
 /// Notification from router to connection

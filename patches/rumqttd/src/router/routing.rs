@@ -25,6 +25,7 @@ use super::iobufs::{Incoming, Outgoing};
 use super::logs::{AckLog, DataLog};
 use super::scheduler::{ScheduleReason, Scheduler};
 use super::shared_subs::SharedGroup;
+use super::{ConnectionEvent, ConnectionEventKind, DisconnectCause};
 use super::{
     packetid, Ack, Connection, DataRequest, Event, FilterIdx, Meter, Notification, Print, RouterMeter,
     ShadowRequest, MAX_CHANNEL_CAPACITY, MAX_SCHEDULE_ITERATIONS,
@@ -105,6 +106,8 @@ pub struct Router {
     last_wills: HashMap<String, (LastWill, Option<LastWillProperties>)>,
     /// weir patch 4: acks held until the holder link confirms their messages
     held: Option<HeldAcks>,
+    /// weir patch 10: where network clients' connections and disconnections go
+    connection_events: Option<Sender<ConnectionEvent>>,
 }
 
 impl Router {
@@ -147,6 +150,7 @@ impl Router {
             shared_subscriptions: HashMap::new(),
             last_wills: HashMap::new(),
             held: None,
+            connection_events: None,
         }
     }
 
@@ -248,7 +252,14 @@ impl Router {
             Event::NewMeter(tx) => self.handle_new_meter(tx),
             Event::NewAlert(tx) => self.handle_new_alert(tx),
             Event::DeviceData => self.handle_device_payload(id),
-            Event::Disconnect => self.handle_disconnection(id, None),
+            // weir patch 10: only the connection the link belongs to, not a newer one that
+            // was given the same connection id since.
+            Event::Disconnect(cause, session) => {
+                if self.connections.get(id).is_some_and(|c| c.session == session) {
+                    self.handle_disconnection(id, None, cause)
+                }
+            }
+            Event::WatchConnections(tx) => self.connection_events = Some(tx),
             Event::Ready => self.scheduler.reschedule(id, ScheduleReason::Ready),
             Event::Shadow(request) => {
                 retrieve_shadow(&mut self.datalog, &mut self.obufs[id], request)
@@ -309,7 +320,7 @@ impl Router {
                     "Duplicate client_id, dropping previous connection with connection_id: {}",
                     connection_id
                 );
-                self.handle_disconnection(*connection_id, None);
+                self.handle_disconnection(*connection_id, None, DisconnectCause::Takeover);
             }
         }
 
@@ -374,6 +385,14 @@ impl Router {
             );
         }
 
+        // weir patch 10
+        let connected = ConnectionEventKind::Connected {
+            peer: connection.peer,
+            username: connection.username.clone(),
+            clean_session,
+        };
+        self.report_connection(&connection, connected);
+
         let connection_id = self.connections.insert(connection);
         assert_eq!(self.ibufs.insert(incoming), connection_id);
         assert_eq!(self.obufs.insert(outgoing), connection_id);
@@ -429,7 +448,36 @@ impl Router {
         let _alert_id = self.alerts.insert(tx);
     }
 
-    fn handle_disconnection(&mut self, id: ConnectionId, reason: Option<DisconnectReasonCode>) {
+    /// weir patch 10: tells the embedding program (`Broker::connection_events`) about a
+    /// network client's connection or disconnection, without ever waiting for it.
+    fn report_connection(&mut self, connection: &Connection, kind: ConnectionEventKind) {
+        if connection.reserved {
+            return;
+        }
+        let Some(tx) = self.connection_events.as_ref() else {
+            return;
+        };
+        let event = ConnectionEvent {
+            client_id: connection.client_id.clone(),
+            session: connection.session,
+            kind,
+        };
+        match tx.try_send(event) {
+            Ok(()) => {}
+            Err(flume::TrySendError::Full(e)) => {
+                warn!(client_id = e.client_id, "connection event dropped: its reader is behind");
+            }
+            Err(flume::TrySendError::Disconnected(_)) => self.connection_events = None,
+        }
+    }
+
+    fn handle_disconnection(
+        &mut self,
+        id: ConnectionId,
+        reason: Option<DisconnectReasonCode>,
+        // weir patch 10
+        cause: DisconnectCause,
+    ) {
         // Some clients can choose to send Disconnect packet before network disconnection.
         // This will lead to double Disconnect packets in router `events`
         let client_id = match &self.obufs.get(id) {
@@ -480,6 +528,8 @@ impl Router {
 
         // Remove connection from router
         let mut connection = self.connections.remove(id);
+        // weir patch 10
+        self.report_connection(&connection, ConnectionEventKind::Disconnected(cause));
         let _incoming = self.ibufs.remove(id);
         let outgoing = self.obufs.remove(id);
         let mut tracker = self.scheduler.remove(id);
@@ -584,6 +634,9 @@ impl Router {
         let mut new_data = false;
         let mut disconnect = false;
         let mut disconnect_reason: Option<DisconnectReasonCode> = None;
+        // weir patch 10: a DISCONNECT packet is the client's; any other reason, its error,
+        // except held acks overflowing, the server's.
+        let mut cause = DisconnectCause::ClientError;
         // weir patch 4
         let mut lost_publishers: Vec<ConnectionId> = Vec::new();
 
@@ -710,6 +763,7 @@ impl Router {
                                         Held::Overflow => {
                                             error!("more unacknowledged publishes than packet ids");
                                             disconnect = true;
+                                            cause = DisconnectCause::Server;
                                             break;
                                         }
                                     }
@@ -983,6 +1037,7 @@ impl Router {
                     let span = tracing::info_span!("disconnect");
                     let _guard = span.enter();
                     disconnect = true;
+                    cause = DisconnectCause::Client;
                     // delete the last will message
                     self.last_wills.remove(&client_id);
                     break;
@@ -1016,7 +1071,7 @@ impl Router {
         // on say 5th packet should not block new data notifications for packets
         // 1 - 4. Hence we use a flag instead of diconnecting immediately
         if disconnect {
-            self.handle_disconnection(id, disconnect_reason);
+            self.handle_disconnection(id, disconnect_reason, cause);
         }
 
         // weir patch 4: publishers whose held messages were dropped send them again.
@@ -1029,7 +1084,7 @@ impl Router {
             );
             for origin in lost_publishers {
                 if self.obufs.contains(origin) {
-                    self.handle_disconnection(origin, None);
+                    self.handle_disconnection(origin, None, DisconnectCause::Server);
                 }
             }
         }
@@ -1055,7 +1110,7 @@ impl Router {
         for origin in rejected {
             if self.obufs.contains(origin) {
                 warn!(connection_id = origin, "a message was not handled; disconnecting its publisher so it resends");
-                self.handle_disconnection(origin, None);
+                self.handle_disconnection(origin, None, DisconnectCause::Server);
             }
         }
     }

@@ -35,7 +35,7 @@ use std::{io, thread};
 
 use crate::link::console;
 use crate::link::local::{self, LinkRx, LinkTx};
-use crate::router::{Event, Router};
+use crate::router::{ConnectionEvent, DisconnectCause, Event, Router};
 use crate::{Config, ConnectionId, ServerSettings};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -147,6 +147,18 @@ impl Broker {
     pub fn alerts(&self) -> Result<alerts::AlertsLink, alerts::LinkError> {
         let link = alerts::AlertsLink::new(self.router_tx.clone())?;
         Ok(link)
+    }
+
+    /// weir patch 10: every network client's connection and disconnection, as the router
+    /// sees them, from now on (call it before `start` to miss none). The router never waits:
+    /// beyond `capacity` unread events, new ones are dropped and logged.
+    pub fn connection_events(
+        &self,
+        capacity: usize,
+    ) -> Result<flume::Receiver<ConnectionEvent>, local::LinkError> {
+        let (tx, rx) = flume::bounded(capacity);
+        self.router_tx.send((0, Event::WatchConnections(tx)))?;
+        Ok(rx)
     }
 
     pub fn link(&self, client_id: &str) -> Result<(LinkTx, LinkRx), local::LinkError> {
@@ -467,6 +479,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                             stream,
                             protocol,
                             self.awaiting_will_handler.clone(),
+                            addr,
                         )
                         .instrument(tracing::info_span!(
                             "websocket_link",
@@ -483,6 +496,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                         network,
                         protocol,
                         self.awaiting_will_handler.clone(),
+                        addr,
                     )
                     .instrument(tracing::error_span!(
                         "remote_link",
@@ -528,6 +542,8 @@ async fn remote<P: Protocol>(
     stream: Box<dyn N>,
     protocol: P,
     will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+    // weir patch 10: reported in the connection's `ConnectionEvent`s
+    peer: std::net::SocketAddr,
 ) {
     let mut network = Network::new(
         stream,
@@ -593,6 +609,7 @@ async fn remote<P: Protocol>(
         connect_packet,
         dynamic_filters,
         assigned_client_id,
+        Some(peer),
     )
     .await
     {
@@ -611,6 +628,9 @@ async fn remote<P: Protocol>(
     let connection_id = link.connection_id;
     let will_delay_interval = link.will_delay_interval;
     let mut send_disconnect = true;
+    // weir patch 10: why, for the connection's `ConnectionEvent`
+    let session = link.session;
+    let mut cause = DisconnectCause::ConnectionLost;
 
     match link.start().await {
         // Connection got closed. This shouldn't usually happen.
@@ -627,6 +647,15 @@ async fn remote<P: Protocol>(
         {
             info!(error=?err, "disconnected");
         }
+        // weir patch 10
+        Err(remote::Error::Network(network::Error::KeepAlive(e))) => {
+            info!(error=?e, "keep alive timeout");
+            cause = DisconnectCause::KeepAlive;
+        }
+        Err(e @ remote::Error::Network(network::Error::Protocol(_))) => {
+            error!(error=?e, "disconnected");
+            cause = DisconnectCause::ClientError;
+        }
         // Any other error
         Err(e) => {
             error!(error=?e, "disconnected");
@@ -634,7 +663,7 @@ async fn remote<P: Protocol>(
     };
 
     if send_disconnect {
-        let disconnect = Event::Disconnect;
+        let disconnect = Event::Disconnect(cause, session);
         let message = (connection_id, disconnect);
         router_tx.send(message).ok();
     }
