@@ -2,7 +2,9 @@
 //! `sns`, `dynamodbv2` and `s3` deliver to moto's server, `http` to a real HTTP server in
 //! this test, `lambda` to an emitter plugin; then their failures (an unreachable endpoint,
 //! HTTP 500 after AWS's three tries, a missing table, queue, topic, bucket or function)
-//! reach the rule's error action with AWS's error payload and `failedAction` names.
+//! reach the rule's error action with AWS's error payload and `failedAction` names. The
+//! `http` actions reach loopback because `[firehose] allowed_endpoints` lets them
+//! (`rule_actions_egress.rs` shows what the policy refuses).
 
 mod common;
 
@@ -161,6 +163,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
          [sns]\nendpoint_url = \"{moto}\"\n\
          [dynamodb]\nendpoint_url = \"{moto}\"\n\
          [s3]\nendpoint_url = \"{moto}\"\nregion = \"us-east-1\"\naccess_key_id = \"AKIDTEST\"\nsecret_access_key = \"secret\"\n\
+         [firehose]\nallowed_endpoints = [\"127.0.0.1\"]\n\
          \n[notify.sms]\nkind = \"file\"\npath = \"data/sms.jsonl\"\n\
          [plugins.sms-alert]\npath = {:?}\ngrants = [\"config\", \"outbox\", \"log\"]\nchannels = [\"sms\"]\n",
         common::component("sms-alert")
@@ -185,7 +188,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
          [[rules.fail.actions]]\nkind = \"http\"\nurl = \"http://127.0.0.1:{http}/fail\"\n\
          [[rules.fail.actions]]\nkind = \"http\"\nurl = \"http://127.0.0.1:{closed}/nobody\"\n\
          [[rules.fail.actions]]\nkind = \"dynamodbv2\"\ntable_name = \"missing\"\n\
-         [[rules.fail.actions]]\nkind = \"sqs\"\nqueue_url = \"{moto}/123456789012/missing\"\n\
+         [[rules.fail.actions]]\nkind = \"sqs\"\nqueue_url = \"{moto}/123456789012/missing-${{plate}}\"\n\
          [[rules.fail.actions]]\nkind = \"lambda\"\nfunction_arn = \"arn:aws:lambda:us-east-1:123456789012:function:nosuch\"\n\
          [[rules.fail.actions]]\nkind = \"sns\"\ntarget_arn = \"arn:aws:sns:us-east-1:123456789012:missing\"\n\
          [[rules.fail.actions]]\nkind = \"s3\"\nbucket = \"no-such-bucket\"\nobject_key = \"${{topic()}}\"\n\
@@ -344,7 +347,8 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
         ),
         (
             "SqsAction".to_owned(),
-            format!("{moto}/123456789012/missing"),
+            // The rendered queue URL, not the template.
+            format!("{moto}/123456789012/missing-BAD1"),
         ),
     ];
     want.sort();
@@ -367,7 +371,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
         ("HttpAction", "/fail", "returned HTTP 500"),
         ("HttpAction", "/nobody", "failed to make a request"),
         ("SnsAction", ":missing", "NotFound"),
-        ("SqsAction", "/missing", "QueueDoesNotExist"),
+        ("SqsAction", "/missing-BAD1", "QueueDoesNotExist"),
         ("DynamoDBv2Action", "missing", "ResourceNotFoundException"),
         ("LambdaAction", ":nosuch", "Function not found"),
         ("S3Action", "no-such-bucket", "NoSuchBucket"),

@@ -8,12 +8,21 @@
 //! The content type is `application/json` when the body is JSON, else
 //! `application/octet-stream`, unless the action's headers name one (any case), as AWS does.
 //! A try has [`TRY_TIMEOUT`] from connecting to the end of the answer. No redirects, no
-//! proxy; the URL is the operator's (or a rule author's through the rules API), so every
-//! address is allowed, as for the other rule actions.
+//! proxy, so the address checked is the one connected to.
+//!
+//! Where it may connect: a rules API caller names the URL (and a file rule's URL may be a
+//! template filled from the payload), so [`HttpActionClient::with_policy`] applies the
+//! operator's [`EgressPolicy`] as Firehose's HTTP endpoints do: [`EgressResolver`] on every
+//! resolved address of every new connection (DNS rebinding included) and
+//! [`check_literal`] on an IP-literal host before each try. A refusal is
+//! [`HttpActionError::Refused`], final (not retried).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use weir_support::egress::EgressPolicy;
+
+use crate::egress::{check_literal, refusal_in};
 use crate::json::block_on;
 use crate::EgressResolver;
 
@@ -44,6 +53,11 @@ pub enum HttpActionError {
         status: u16,
         body: String,
     },
+    /// The operator's egress policy refuses every address the URL leads to. `reason` names
+    /// the address and the class that refused it (`169.254.169.254 is a cloud metadata
+    /// address in 169.254.169.254/32`).
+    #[error("HttpAction request to {url} refused by the egress policy: {reason}")]
+    Refused { url: String, reason: String },
     /// An answer larger than AWS reads.
     #[error(
         "HttpAction request to {url}: the answer is larger than {MAX_HTTP_ANSWER_BYTES} bytes"
@@ -65,18 +79,31 @@ impl HttpActionError {
 #[derive(Debug, Clone)]
 pub struct HttpActionClient {
     http: Arc<reqwest::Client>,
+    policy: EgressPolicy,
 }
 
 impl HttpActionClient {
-    /// A client with the action's timeouts.
+    /// A client with the action's timeouts that may reach every address.
     pub fn new() -> Result<Self, HttpActionError> {
+        Self::with_resolver(EgressResolver::allow_all())
+    }
+
+    /// A client that connects only where `policy` allows, names looked up by the system.
+    pub fn with_policy(policy: EgressPolicy) -> Result<Self, HttpActionError> {
+        Self::with_resolver(EgressResolver::new(policy))
+    }
+
+    /// A client that connects only where `resolver`'s policy allows, names looked up by
+    /// `resolver` (tests rebind names through [`crate::Lookup`]).
+    pub fn with_resolver(resolver: EgressResolver) -> Result<Self, HttpActionError> {
+        let policy = resolver.policy.clone();
         let http = reqwest::Client::builder()
             .connect_timeout(TRY_TIMEOUT)
             .timeout(TRY_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(EgressResolver::allow_all()))
+            .dns_resolver(Arc::new(resolver))
             .build()
             .map_err(|e| HttpActionError::BadRequest {
                 url: String::new(),
@@ -84,6 +111,7 @@ impl HttpActionClient {
             })?;
         Ok(HttpActionClient {
             http: Arc::new(http),
+            policy,
         })
     }
 
@@ -123,6 +151,10 @@ impl HttpActionClient {
                 reason: format!("scheme {:?} is not http or https", parsed.scheme()),
             });
         }
+        check_literal(&self.policy, &parsed).map_err(|r| HttpActionError::Refused {
+            url: url.to_owned(),
+            reason: r.to_string(),
+        })?;
         let mut request = self.http.post(parsed);
         let has_type = headers
             .iter()
@@ -141,9 +173,15 @@ impl HttpActionClient {
         for (k, v) in headers {
             request = request.header(k.as_str(), v.as_str());
         }
-        let failed = |e: reqwest::Error| HttpActionError::Connection {
-            url: url.to_owned(),
-            source: e,
+        let failed = |e: reqwest::Error| match refusal_in(&e) {
+            Some(reason) => HttpActionError::Refused {
+                url: url.to_owned(),
+                reason,
+            },
+            None => HttpActionError::Connection {
+                url: url.to_owned(),
+                source: e,
+            },
         };
         let mut response = request.body(body).send().await.map_err(failed)?;
         let status = response.status().as_u16();
@@ -210,6 +248,96 @@ mod tests {
         };
         assert_eq!(get("x-car"), Some("ABC"));
         assert_eq!(get("content-type"), Some("application/json"));
+    }
+
+    /// Names to addresses from a fixed table: DNS rebinding without a DNS server.
+    struct Names(Vec<(&'static str, std::net::IpAddr)>);
+
+    impl crate::Lookup for Names {
+        fn lookup(&self, host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+            let ips: Vec<_> = self
+                .0
+                .iter()
+                .filter(|(n, _)| *n == host)
+                .map(|(_, ip)| *ip)
+                .collect();
+            if ips.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such host",
+                ));
+            }
+            Ok(ips)
+        }
+    }
+
+    fn closed_policy_client(names: Names) -> HttpActionClient {
+        HttpActionClient::with_resolver(
+            EgressResolver::new(EgressPolicy::default()).with_lookup(Arc::new(names)),
+        )
+        .expect("client")
+    }
+
+    #[test]
+    fn the_egress_policy_refuses_literals_and_names_before_connecting() {
+        // A listener that must see no connection: every refusal happens before one.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let loopback = "127.0.0.1".parse().expect("ip");
+        let client = closed_policy_client(Names(vec![("rebound.test", loopback)]));
+        for (url, why) in [
+            (
+                "http://169.254.169.254/latest/meta-data/".to_owned(),
+                "169.254.169.254 is a cloud metadata",
+            ),
+            (
+                format!("http://127.0.0.1:{port}/"),
+                "127.0.0.1 is a loopback",
+            ),
+            (
+                format!("http://2130706433:{port}/"),
+                "127.0.0.1 is a loopback",
+            ),
+            // A name that resolves to loopback now (DNS rebinding) connects nowhere.
+            (
+                format!("http://rebound.test:{port}/"),
+                "rebound.test resolves only to refused addresses: 127.0.0.1 is a loopback",
+            ),
+        ] {
+            let e = client.post(&url, &[], b"{}".to_vec()).expect_err("refused");
+            assert!(matches!(e, HttpActionError::Refused { .. }), "{url}: {e:?}");
+            let text = e.to_string();
+            assert!(text.contains("refused by the egress policy"), "{text}");
+            assert!(text.contains(why), "{url}: {text}");
+            assert!(!e.is_retryable(), "{text}");
+        }
+        assert!(
+            listener.accept().is_err(),
+            "a refused request must not connect"
+        );
+    }
+
+    #[test]
+    fn an_allowed_address_is_reached_through_the_policy() {
+        let (server, port) = serve(200);
+        let allowed = vec!["127.0.0.1".parse().expect("entry")];
+        let loopback = "127.0.0.1".parse().expect("ip");
+        let client = HttpActionClient::with_resolver(
+            EgressResolver::new(EgressPolicy::new(false, allowed))
+                .with_lookup(Arc::new(Names(vec![("collector.test", loopback)]))),
+        )
+        .expect("client");
+        let status = client
+            .post(
+                &format!("http://collector.test:{port}/in"),
+                &[],
+                b"{}".to_vec(),
+            )
+            .expect("allowed");
+        assert_eq!(status, 200);
+        let (line, _, _) = server.join().expect("server");
+        assert_eq!(line, "POST /in HTTP/1.1");
     }
 
     #[test]

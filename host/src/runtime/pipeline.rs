@@ -520,6 +520,8 @@ impl Worker {
             return true;
         }
         let origin = &meta.origin;
+        let resource = self.spec.sink.failed_resource(meta);
+        let resource = resource.as_deref().unwrap_or(&self.spec.resource);
         let taken = if self.spec.is_error_action {
             tracing::error!(
                 rule = %origin.rule, action = %self.spec.label, topic = %origin.topic, %reason,
@@ -549,7 +551,7 @@ impl Worker {
                 &ack,
                 false,
                 self.spec.aws_action,
-                &self.spec.resource,
+                resource,
                 reason,
             );
             if !sent {
@@ -571,7 +573,7 @@ impl Worker {
                 &meta.ack,
                 meta.owned,
                 self.spec.aws_action,
-                &self.spec.resource,
+                resource,
                 reason,
             )
         };
@@ -588,10 +590,12 @@ impl Worker {
             if h.settled.recv().unwrap_or(false) {
                 continue;
             }
-            let payload =
-                h.meta
-                    .origin
-                    .error_payload(self.spec.aws_action, &self.spec.resource, &h.reason);
+            let resource = self.spec.sink.failed_resource(&h.meta);
+            let resource = resource.as_deref().unwrap_or(&self.spec.resource);
+            let payload = h
+                .meta
+                .origin
+                .error_payload(self.spec.aws_action, resource, &h.reason);
             if !dead_letter(
                 &self.spec.dead_letters,
                 &h.meta.origin,

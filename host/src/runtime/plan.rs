@@ -418,9 +418,11 @@ impl Plan {
                 self.services.s3.as_ref(),
                 res.lookup.clone(),
             )),
-            ActionKind::Http(a) => {
-                Box::new(super::rule_actions::HttpSink::new(a, res.lookup.clone()))
-            }
+            ActionKind::Http(a) => Box::new(super::rule_actions::HttpSink::new(
+                a,
+                res.lookup.clone(),
+                &self.services,
+            )),
             ActionKind::Lambda(_) => Box::new(super::rule_actions::LambdaSink::new(res.clone())),
         })
     }

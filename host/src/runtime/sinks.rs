@@ -34,9 +34,11 @@ pub(crate) enum Outcome {
 /// Why a destination could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    /// The remote Kinesis client could not be set up (endpoint or credentials).
-    #[error("remote kinesis endpoint {endpoint:?}")]
+    /// A remote service's client could not be set up (endpoint or credentials); `service`
+    /// is the action kind (`kinesis`, `sqs`, `sns`, `dynamodb`).
+    #[error("remote {service} endpoint {endpoint:?}")]
     Remote {
+        service: &'static str,
         endpoint: String,
         #[source]
         source: Box<weir_aws_client::AwsError>,
@@ -84,6 +86,13 @@ pub trait Sink: Send {
         _reason: &str,
     ) -> bool {
         false
+    }
+
+    /// The error payload's `failedResource` for a record of this sink, when it is not the
+    /// action's configured resource: the rendered queue URL, topic ARN, table, bucket, URL or
+    /// function of that record's message (AWS names the resource the failed call used).
+    fn failed_resource(&self, _meta: &Meta) -> Option<String> {
+        None
     }
 }
 
@@ -161,6 +170,7 @@ impl KinesisRemote {
         Ok(KinesisRemote {
             client: weir_aws_client::KinesisClient::from_env(endpoint).map_err(|source| {
                 SinkError::Remote {
+                    service: "kinesis",
                     endpoint: endpoint.to_owned(),
                     source: Box::new(source),
                 }

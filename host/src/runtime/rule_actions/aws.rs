@@ -16,8 +16,10 @@ fn target(service: &str, e: &ServiceEndpoint) -> ServiceTarget {
     ServiceTarget::resolve(service, e.endpoint_url.as_deref(), e.region.as_deref())
 }
 
-fn client_error(t: &ServiceTarget, source: AwsError) -> SinkError {
+/// A client that could not be set up, named by its action kind (`sqs`, `sns`, `dynamodb`).
+fn client_error(service: &'static str, t: &ServiceTarget, source: AwsError) -> SinkError {
     SinkError::Remote {
+        service,
         endpoint: t.endpoint.clone(),
         source: Box::new(source),
     }
@@ -50,7 +52,7 @@ impl SqsSink {
     pub(crate) fn new(a: &SqsAction, e: &ServiceEndpoint) -> Result<Self, SinkError> {
         let t = target("sqs", e);
         Ok(SqsSink {
-            client: SqsClient::new(&t).map_err(|s| client_error(&t, s))?,
+            client: SqsClient::new(&t).map_err(|s| client_error("sqs", &t, s))?,
             use_base64: a.use_base64,
         })
     }
@@ -72,6 +74,12 @@ impl Sink for SqsSink {
             })
             .collect()
     }
+
+    /// AWS's `failedResource` is the resource the failed call used: this record's rendered
+    /// target.
+    fn failed_resource(&self, meta: &Meta) -> Option<String> {
+        Some(meta.key.to_string())
+    }
 }
 
 /// `sns`: `Publish` of each record to its rendered target ARN.
@@ -84,7 +92,7 @@ impl SnsSink {
     pub(crate) fn new(a: &SnsAction, e: &ServiceEndpoint) -> Result<Self, SinkError> {
         let t = target("sns", e);
         Ok(SnsSink {
-            client: SnsClient::new(&t).map_err(|s| client_error(&t, s))?,
+            client: SnsClient::new(&t).map_err(|s| client_error("sns", &t, s))?,
             json: a.message_format == SnsMessageFormat::Json,
         })
     }
@@ -103,6 +111,12 @@ impl Sink for SnsSink {
             )
             .collect()
     }
+
+    /// AWS's `failedResource` is the resource the failed call used: this record's rendered
+    /// target.
+    fn failed_resource(&self, meta: &Meta) -> Option<String> {
+        Some(meta.key.to_string())
+    }
 }
 
 /// `dynamodbv2`: `PutItem` of each record's top-level fields into its rendered table.
@@ -114,7 +128,7 @@ impl DynamoDbSink {
     pub(crate) fn new(_a: &DynamoDbV2Action, e: &ServiceEndpoint) -> Result<Self, SinkError> {
         let t = target("dynamodb", e);
         Ok(DynamoDbSink {
-            client: DynamoDbClient::new(&t).map_err(|s| client_error(&t, s))?,
+            client: DynamoDbClient::new(&t).map_err(|s| client_error("dynamodb", &t, s))?,
         })
     }
 }
@@ -140,5 +154,11 @@ impl Sink for DynamoDbSink {
                 }
             })
             .collect()
+    }
+
+    /// AWS's `failedResource` is the resource the failed call used: this record's rendered
+    /// target.
+    fn failed_resource(&self, meta: &Meta) -> Option<String> {
+        Some(meta.key.to_string())
     }
 }

@@ -57,4 +57,10 @@ impl Sink for LambdaSink {
         }
         out
     }
+
+    /// AWS's `failedResource` is the resource the failed call used: this record's rendered
+    /// target.
+    fn failed_resource(&self, meta: &Meta) -> Option<String> {
+        Some(meta.key.to_string())
+    }
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use weir_config::Config;
 use weir_rules::{EvalContext, Template};
+use weir_support::egress::EgressPolicy;
 
 use super::work::Origin;
 
@@ -31,13 +32,22 @@ pub(super) use http::HttpSink;
 pub(super) use lambda::LambdaSink;
 pub(super) use s3::S3Sink;
 
-/// The endpoints a configuration gives these actions: `[sqs]`, `[sns]`, `[dynamodb]`, `[s3]`.
+/// The endpoints a configuration gives these actions: `[sqs]`, `[sns]`, `[dynamodb]`, `[s3]`,
+/// and where an `http` action may connect.
+///
+/// The service endpoints are the operator's (the file alone sets them; a `TopicRulePayload`
+/// names a queue URL, topic ARN, table or bucket, which travel in the request to that
+/// endpoint and never choose the host), so every address is allowed for them. An `http`
+/// action's URL is a rules API caller's, or a file template the payload fills, so it obeys
+/// the egress policy Firehose's HTTP endpoints obey (`[firehose] allow_private_endpoints` /
+/// `allowed_endpoints`).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Services {
     pub(super) sqs: weir_config::ServiceEndpoint,
     pub(super) sns: weir_config::ServiceEndpoint,
     pub(super) dynamodb: weir_config::ServiceEndpoint,
     pub(super) s3: Option<weir_config::S3Config>,
+    pub(super) egress: EgressPolicy,
 }
 
 impl Services {
@@ -47,6 +57,10 @@ impl Services {
             sns: config.sns.clone(),
             dynamodb: config.dynamodb.clone(),
             s3: config.s3.clone(),
+            egress: EgressPolicy::new(
+                config.firehose.allow_private_endpoints,
+                config.firehose.allowed_endpoints.clone(),
+            ),
         }
     }
 }

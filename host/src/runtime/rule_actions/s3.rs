@@ -120,4 +120,13 @@ impl Sink for S3Sink {
             .map(|(r, m)| self.put(r, m))
             .collect()
     }
+
+    /// AWS's `failedResource` for `s3` is the bucket (its error handling page's example):
+    /// this record's rendered bucket (the template's text when it does not render).
+    fn failed_resource(&self, meta: &Meta) -> Option<String> {
+        Some(
+            render(&self.bucket, &meta.origin, &TableLookup(&self.lookup))
+                .unwrap_or_else(|_| self.bucket.source().to_owned()),
+        )
+    }
 }

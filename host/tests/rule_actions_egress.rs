@@ -1,0 +1,210 @@
+//! The `http` rule action obeys the operator's egress policy (`[firehose] allowed_endpoints`,
+//! the policy Firehose's HTTP endpoints obey), through `weir run` over real MQTT: with
+//! `127.0.0.1` allowed, a file rule and a rule created through the rules API deliver there;
+//! the cloud metadata address, another loopback address (`127.0.0.2`, where a server listens
+//! and must see nothing) named by a rules API caller, and a URL a message's payload fills in
+//! are refused before any connection and reach the rule's error action, whose message names
+//! the URL and the address range that refused it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+use common::{publish_all, read_stream, Weir};
+
+/// A real HTTP/1.1 server on `ip`: answers 200 to everything and keeps every request path.
+fn http_server(ip: &str) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind((ip, 0)).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let kept = kept.clone();
+            std::thread::spawn(move || serve(stream, &kept));
+        }
+    });
+    (port, seen)
+}
+
+fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.trim_end().split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    let _ = reader.read_exact(&mut body);
+    seen.lock().expect("lock").push(path);
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+    );
+}
+
+/// `POST path` with a JSON body to the API (signed in form only: the test's API verifies no
+/// keys); the status and body of the answer.
+fn post_json(api: &str, path: &str, body: &Value) -> (u16, String) {
+    let body = body.to_string();
+    let mut s = TcpStream::connect(api).expect("connect api");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         X-Amz-Date: 20260101T000000Z\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/iot/aws4_request, SignedHeaders=host;x-amz-date, Signature=00\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn refused_http_destinations_reach_the_error_action_and_allowed_ones_deliver() {
+    let (allowed, delivered) = http_server("127.0.0.1");
+    let (blocked, must_stay_empty) = http_server("127.0.0.2");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = common::base_config("")
+        + &format!(
+            "\n[firehose]\nallowed_endpoints = [\"127.0.0.1\"]\n\n\
+             [streams.errs]\nshards = 1\n\n\
+             [rules.file]\nsql = \"SELECT * FROM 'cars/+'\"\n\
+             [[rules.file.actions]]\nkind = \"http\"\nurl = \"http://127.0.0.1:{allowed}/ok/${{plate}}\"\n\
+             [[rules.file.actions]]\nkind = \"http\"\nurl = \"http://${{host}}/from-payload\"\n\
+             [rules.file.error_action]\nkind = \"kinesis\"\nstream = \"errs\"\npartition_key = \"${{topic()}}\"\n"
+        );
+    let config = common::write_config(dir.path(), &text);
+    let weir = Weir::start(&config);
+
+    // A rule an API caller creates, naming the metadata service and another loopback address.
+    let metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/";
+    let api_blocked = format!("http://127.0.0.2:{blocked}/api");
+    let (status, answer) = post_json(
+        &weir.api,
+        "/rules/from_api",
+        &json!({
+            "sql": "SELECT * FROM 'api/+'",
+            "actions": [
+                {"http": {"url": format!("http://127.0.0.1:{allowed}/ok/api")}},
+                {"http": {"url": metadata}},
+                {"http": {"url": api_blocked}},
+            ],
+            "errorAction": {"kinesis": {"streamName": "errs", "partitionKey": "${topic()}"}},
+        }),
+    );
+    assert_eq!(status, 200, "CreateTopicRule: {answer}");
+
+    let payload_blocked = format!("127.0.0.2:{blocked}");
+    publish_all(
+        weir.mqtt,
+        &[
+            (
+                "cars/1".to_owned(),
+                json!({"plate": "ABC123", "host": payload_blocked})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            ("api/1".to_owned(), br#"{"plate":"API"}"#.to_vec()),
+        ],
+    );
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="file",action="0:http"}"#,
+        1,
+    );
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="from_api",action="0:http"}"#,
+        1,
+    );
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="file",action="error:kinesis:errs"}"#,
+        1,
+    );
+    weir.wait_metric(
+        r#"weir_action_delivered_total{rule="from_api",action="error:kinesis:errs"}"#,
+        2,
+    );
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+
+    let mut paths = delivered.lock().expect("lock").clone();
+    paths.sort();
+    assert_eq!(paths, ["/ok/ABC123", "/ok/api"]);
+    assert!(
+        must_stay_empty.lock().expect("lock").is_empty(),
+        "a refused destination was connected to"
+    );
+
+    let errors = read_stream(&dir.path().join("data/streams"), "errs");
+    let mut failures: Vec<(String, String, String)> = errors
+        .iter()
+        .map(|(_, e)| {
+            let f = &e["failures"][0];
+            assert_eq!(f["failedAction"], "HttpAction", "{e}");
+            (
+                e["ruleName"].as_str().expect("rule").to_owned(),
+                f["failedResource"].as_str().expect("resource").to_owned(),
+                f["errorMessage"].as_str().expect("message").to_owned(),
+            )
+        })
+        .collect();
+    failures.sort();
+    assert_eq!(failures.len(), 3, "{failures:?}");
+    let from_payload = format!("http://{payload_blocked}/from-payload");
+    for ((rule, resource, message), (want_rule, want_url, why)) in failures.iter().zip([
+        (
+            "file",
+            from_payload.as_str(),
+            "127.0.0.2 is a loopback address in 127.0.0.0/8",
+        ),
+        (
+            "from_api",
+            api_blocked.as_str(),
+            "127.0.0.2 is a loopback address in 127.0.0.0/8",
+        ),
+        (
+            "from_api",
+            metadata,
+            "169.254.169.254 is a cloud metadata service address",
+        ),
+    ]) {
+        assert_eq!(rule, want_rule);
+        assert_eq!(resource, want_url, "failedResource is the rendered URL");
+        assert!(
+            message.contains(&format!(
+                "HttpAction request to {want_url} refused by the egress policy: {why}"
+            )),
+            "{message}"
+        );
+        assert!(message.contains("allowed_endpoints"), "{message}");
+    }
+}
