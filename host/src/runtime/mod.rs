@@ -23,6 +23,7 @@ pub use descriptors::prepare as prepare_descriptors;
 mod host;
 mod http_publish;
 mod ingress;
+mod kinesis_local;
 mod kinesis_put;
 mod lifecycle;
 mod liveness;

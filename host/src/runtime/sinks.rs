@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use weir_firehose::{FirehoseError, ImplicitStream, ProcessingFailure, RecordPutOutcome};
 use weir_plugins::{OutboxRequest, PluginSlot, Record};
-use weir_streams::Streams;
 use weir_support::error_chain;
 use weir_table::KvTable;
 
 use super::ingress::PublishError;
 use super::kinesis_put::put_records;
+pub use super::kinesis_local::KinesisLocal;
 use super::metrics::{Metrics, ShardMetrics};
 use super::resources::{ResourceError, Resources};
 use super::work::Meta;
@@ -102,14 +102,22 @@ fn all(n: usize, o: Outcome) -> Vec<Outcome> {
 }
 
 /// Keeps a handle on each shard's counters so the hot path does not take the metrics lock.
-struct ShardCounters {
+pub(super) struct ShardCounters {
     metrics: Arc<Metrics>,
     stream: String,
     cache: HashMap<String, Arc<ShardMetrics>>,
 }
 
 impl ShardCounters {
-    fn count(&mut self, shard: &str, bytes: usize) {
+    pub(super) fn new(metrics: Arc<Metrics>, stream: &str) -> Self {
+        ShardCounters {
+            metrics,
+            stream: stream.to_owned(),
+            cache: HashMap::new(),
+        }
+    }
+
+    pub(super) fn count(&mut self, shard: &str, bytes: usize) {
         let m = match self.cache.get(shard) {
             Some(m) => m,
             None => {
@@ -120,40 +128,6 @@ impl ShardCounters {
         m.records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         m.bytes
             .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// `kinesis` into a local stream.
-pub struct KinesisLocal {
-    streams: Streams,
-    stream: String,
-    counters: ShardCounters,
-}
-
-impl KinesisLocal {
-    /// A sink into `stream`.
-    pub fn new(res: &Resources, stream: &str) -> Self {
-        KinesisLocal {
-            streams: res.streams.clone(),
-            stream: stream.to_owned(),
-            counters: ShardCounters {
-                metrics: res.metrics.clone(),
-                stream: stream.to_owned(),
-                cache: HashMap::new(),
-            },
-        }
-    }
-}
-
-impl Sink for KinesisLocal {
-    fn deliver(&mut self, records: &[Record], _meta: &[Meta]) -> Vec<Outcome> {
-        let counters = &mut self.counters;
-        put_records(
-            &mut &self.streams,
-            &self.stream,
-            records,
-            &mut |shard, bytes| counters.count(shard, bytes),
-        )
     }
 }
 

@@ -5,6 +5,7 @@
 mod catalog;
 mod consumers;
 mod data;
+pub use data::PendingPut;
 mod reshard;
 mod retention;
 mod settings;

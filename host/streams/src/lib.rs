@@ -35,7 +35,8 @@ pub use hashkey::HashRange;
 pub use subscribe::{StoredBatch, Subscription, SubscriptionEvent, UserRecord};
 
 pub use engine::{
-    AccountLimits, AccountSettings, Commitment, Streams, MAX_CONSUMERS_PER_STREAM, MAX_RECORD_KIB,
+    AccountLimits, AccountSettings, Commitment, PendingPut, Streams, MAX_CONSUMERS_PER_STREAM,
+    MAX_RECORD_KIB,
     ON_DEMAND_STREAM_LIMIT, SHARD_LEVEL_METRICS,
 };
 pub use types::*;

@@ -13,6 +13,30 @@ impl Streams {
         self.put_inner(name, entries, None)
     }
 
+    /// Puts records like [`Streams::put_records`] but returns once they are appended, before
+    /// their sync: the caller answers for them only after [`PendingPut::sync_all`] (which
+    /// joins several pending puts into one group-commit round). A writer that has more to
+    /// append meanwhile (a rule action's pipeline) overlaps its next batch with this one's
+    /// fsync instead of waiting for it. Without `FsyncPolicy::Always` there is nothing to wait
+    /// for and the outcomes are final.
+    pub fn put_records_unsynced(&self, name: &str, entries: &[PutEntry]) -> Result<PendingPut> {
+        check_entries(entries)?;
+        let s = self.stream_for_data(name)?;
+        let topo = read(&s.topo);
+        let mut put = PutProgress::new(entries.len());
+        let groups = self.route_entries(name, &topo, entries, &mut put.outcomes);
+        for (idx, members) in &groups {
+            let Some(sh) = topo.shards.get(idx) else {
+                continue;
+            };
+            self.append_group(name, (*idx, sh), members, entries, None, &mut put);
+        }
+        Ok(PendingPut {
+            name: name.to_owned(),
+            progress: put,
+        })
+    }
+
     /// PutRecord: one record, optionally ordered after `sequence_number_for_ordering`.
     pub fn put_record(
         &self,
@@ -511,7 +535,13 @@ impl PutProgress {
             .into_iter()
             .zip(members)
             .filter_map(|(r, members)| r.err().map(|e| (members, e)));
-        for (members, e) in std::mem::take(&mut self.unsynced).into_iter().chain(failed) {
+        self.unsynced.extend(failed);
+        self.fail_unsynced(name);
+    }
+
+    /// Fails every entry of a group that could not be made durable.
+    fn fail_unsynced(&mut self, name: &str) {
+        for (members, e) in std::mem::take(&mut self.unsynced) {
             tracing::error!(stream = name, error = %e, "fsync failed");
             for i in members {
                 self.outcomes[i] = Some(internal_failure());
@@ -525,6 +555,58 @@ impl PutProgress {
         self.outcomes
             .into_iter()
             .map(|o| o.unwrap_or_else(internal_failure))
+            .collect()
+    }
+}
+
+/// A put whose records are appended and not yet synced ([`Streams::put_records_unsynced`]).
+/// Dropping it unsynced answers nobody: its records stay appended and become durable with a
+/// later sync of their shard, like those of a put whose caller went away.
+pub struct PendingPut {
+    name: String,
+    progress: PutProgress,
+}
+
+impl PendingPut {
+    /// Each entry's outcome as it stands before the sync: what the answer will be if the
+    /// sync succeeds. An entry throttled or refused is final already.
+    pub fn outcomes(&self) -> Vec<PutOutcome> {
+        self.progress
+            .outcomes
+            .iter()
+            .map(|o| o.clone().unwrap_or_else(internal_failure))
+            .collect()
+    }
+
+    /// Whether there is anything to wait for (with `FsyncPolicy::Always`, a put that
+    /// appended something).
+    pub fn needs_sync(&self) -> bool {
+        !self.progress.to_sync.is_empty() || !self.progress.unsynced.is_empty()
+    }
+
+    /// Syncs every put in one group-commit round and returns each put's final outcomes, in
+    /// order: an entry whose shard could not be synced fails (it is appended but must not be
+    /// acknowledged, and readers never see it).
+    pub fn sync_all(puts: Vec<PendingPut>) -> Vec<Vec<PutOutcome>> {
+        let mut puts = puts;
+        let mut owners = Vec::new();
+        let mut points = Vec::new();
+        for (p, put) in puts.iter_mut().enumerate() {
+            for (members, point) in std::mem::take(&mut put.progress.to_sync) {
+                owners.push((p, members));
+                points.push(point);
+            }
+        }
+        for ((p, members), outcome) in owners.into_iter().zip(commit(points)) {
+            if let Err(e) = outcome {
+                puts[p].progress.unsynced.push((members, e));
+            }
+        }
+        puts.into_iter()
+            .map(|mut put| {
+                put.progress.fail_unsynced(&put.name);
+                put.progress.finish()
+            })
             .collect()
     }
 }

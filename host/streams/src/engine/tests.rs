@@ -606,6 +606,8 @@ struct Gate {
     /// `Some(n)`: syncs wait; `n` of them are waiting.
     held: Mutex<Option<usize>>,
     changed: std::sync::Condvar,
+    /// Syncs fail (a disk that returned EIO).
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl Gate {
@@ -646,6 +648,9 @@ impl crate::backend::SegmentFile for GatedFile {
     }
     fn sync(&self) -> std::io::Result<()> {
         self.gate.pass();
+        if self.gate.failing.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(std::io::Error::other("injected EIO"));
+        }
         self.inner.sync()
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -755,4 +760,79 @@ fn with_fsync_always_readers_see_a_record_only_once_it_is_synced() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A gated stream: (the streams, the gate, the one shard's id).
+fn gated_stream() -> (Streams, Arc<Gate>, String) {
+    let backend = GatedBackend {
+        inner: MemBackend::new(),
+        gate: Arc::new(Gate::default()),
+    };
+    let gate = backend.gate.clone();
+    let s = Streams::open_with_backend(cfg(), Arc::new(backend)).expect("open");
+    s.create_stream("d", 1, false, BTreeMap::new())
+        .expect("create");
+    (s, gate, shard_id(0))
+}
+
+/// `put_records_unsynced` returns once the records are appended, without waiting for any
+/// sync (the gate holds every sync, and the put still returns); readers see nothing until
+/// `PendingPut::sync_all` has synced them, and the outcomes it gives are the answers.
+#[test]
+fn an_unsynced_put_is_answered_and_served_only_after_sync_all() {
+    let (s, gate, shard) = gated_stream();
+    gate.hold();
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(s.put_records_unsynced("d", &[entry("k", "a"), entry("k", "b")]));
+        });
+    }
+    let pending = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the put returned without waiting for a sync")
+        .expect("put");
+    assert!(pending.needs_sync());
+    assert!(
+        read_shard(&s, "d", &shard).0.is_empty(),
+        "served before its sync"
+    );
+    gate.release();
+    let finals = PendingPut::sync_all(vec![pending]);
+    assert_eq!(finals.len(), 1);
+    assert!(
+        finals[0].iter().all(|o| matches!(o, PutOutcome::Ok { .. })),
+        "{finals:?}"
+    );
+    let data: Vec<Vec<u8>> = read_shard(&s, "d", &shard)
+        .0
+        .into_iter()
+        .map(|r| r.data.to_vec())
+        .collect();
+    assert_eq!(data, [b"a".to_vec(), b"b".to_vec()]);
+}
+
+/// A failed sync fails every entry of the puts it covered: appended, never answered as
+/// stored, never served.
+#[test]
+fn a_failed_sync_all_fails_its_entries_and_serves_nothing() {
+    let (s, gate, shard) = gated_stream();
+    let first = s
+        .put_records_unsynced("d", &[entry("k", "a")])
+        .expect("put");
+    let second = s
+        .put_records_unsynced("d", &[entry("k", "b")])
+        .expect("put");
+    gate.failing
+        .store(true, std::sync::atomic::Ordering::Release);
+    let finals = PendingPut::sync_all(vec![first, second]);
+    assert_eq!(finals.len(), 2);
+    for outcomes in &finals {
+        assert!(
+            outcomes.iter().all(|o| !matches!(o, PutOutcome::Ok { .. })),
+            "{finals:?}"
+        );
+    }
+    assert!(read_shard(&s, "d", &shard).0.is_empty());
 }
