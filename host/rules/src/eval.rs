@@ -33,6 +33,17 @@ pub trait RowLookup {
     ) -> Result<Option<Map<String, Value>>, LookupError>;
 }
 
+/// Host-provided Device Shadows, for `get_thing_shadow`.
+///
+/// A trait object in the evaluation context, like [`RowLookup`], so this crate stays free of
+/// IO and of the shadow service: the host reads its shadows however it keeps them.
+pub trait ShadowLookup {
+    /// The shadow of `thing` (`shadow_name`: a named shadow, `None`: the classic one) as
+    /// GetThingShadow returns it (`state` with its `delta`, `metadata`, `version`,
+    /// `timestamp`); `Ok(None)` when the thing has no such shadow.
+    fn shadow(&self, thing: &str, shadow_name: Option<&str>) -> Result<Option<Value>, LookupError>;
+}
+
 /// A lookup table failure, reported by the host's [`RowLookup`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -51,6 +62,9 @@ pub enum LookupError {
 pub enum EvalError {
     #[error("function {function} needs lookup tables, but none are configured")]
     NoLookupTables { function: &'static str },
+    /// `get_thing_shadow` where the host serves no Device Shadows (an external broker).
+    #[error("function {function} needs the Device Shadow service, which this host does not run")]
+    NoShadows { function: &'static str },
     #[error("function {function} failed: {source}")]
     Lookup {
         function: &'static str,
@@ -104,10 +118,12 @@ pub struct EvalContext<'a> {
     pub json: Option<&'a Value>,
     /// Lookup tables for `get_dynamodb`, if the host has any.
     pub lookup: Option<&'a dyn RowLookup>,
+    /// Device Shadows for `get_thing_shadow`, if the host serves them.
+    pub shadows: Option<&'a dyn ShadowLookup>,
 }
 
 impl<'a> EvalContext<'a> {
-    /// A context with no client, principal, source ip, trace id or lookups.
+    /// A context with no client, principal, source ip, trace id, lookups or shadows.
     pub fn new(topic: &'a str, payload: &'a [u8], json: Option<&'a Value>) -> Self {
         EvalContext {
             topic,
@@ -119,6 +135,7 @@ impl<'a> EvalContext<'a> {
             payload,
             json,
             lookup: None,
+            shadows: None,
         }
     }
 }
@@ -135,6 +152,7 @@ impl std::fmt::Debug for EvalContext<'_> {
             .field("payload_len", &self.payload.len())
             .field("json", &self.json.is_some())
             .field("lookup", &self.lookup.is_some())
+            .field("shadows", &self.shadows.is_some())
             .finish()
     }
 }

@@ -7,8 +7,8 @@
 //! WHERE is exactly `true`. [`RuleSet`] indexes many rules by topic filter.
 //!
 //! Invariant: this crate is pure. No IO, no threads, no async, no clock (the receive time
-//! comes in [`EvalContext::timestamp_ms`]); lookup tables come in as a trait object
-//! ([`RowLookup`]). Only `rand()` and `newuuid()` read randomness. Cargo.toml keeps it so:
+//! comes in [`EvalContext::timestamp_ms`]); lookup tables and Device Shadows come in as trait
+//! objects ([`RowLookup`], [`ShadowLookup`]). Only `rand()` and `newuuid()` read randomness. Cargo.toml keeps it so:
 //! chrono is built without `clock`, and `cargo xtask deps` fails if an async runtime, HTTP or
 //! MQTT crate enters its dependencies.
 //!
@@ -16,7 +16,8 @@
 //! payload numbers are read as `f64` (so a payload number with more digits than an `f64` keeps
 //! loses them) and results leave as JSON numbers (`i64` or the nearest `f64`), while
 //! literals, numeric strings and arithmetic keep AWS's 34 digits ([`decimal`]); regexes use the `regex`
-//! crate (no look-around or back-references); time zone names are the IANA database's (no Joda long names for `zzzz`); `get_dynamodb` reads Weir lookup tables; AWS-service
+//! crate (no look-around or back-references); time zone names are the IANA database's (no Joda long names for `zzzz`); `get_dynamodb` reads Weir lookup tables and
+//! `get_thing_shadow` the host's shadows (a missing one is Undefined); other AWS-service
 //! functions are compile errors; a string function whose result would pass
 //! 1 MiB, or a regular expression over 4 KiB or compiling to over 1 MiB, is
 //! refused (an [`EvalError`] for the message, or a compile diagnostic for a
@@ -47,7 +48,9 @@ use serde_json::Value;
 pub use diagnostic::Diagnostic;
 pub use error_payload::{ActionFailure, ErrorActionPayload};
 use eval::Message;
-pub use eval::{parse_payload, EvalContext, EvalError, LookupError, RowLookup, RuleOutput};
+pub use eval::{
+    parse_payload, EvalContext, EvalError, LookupError, RowLookup, RuleOutput, ShadowLookup,
+};
 pub use template::{Template, TemplateError};
 pub use topic::{filter_matches, validate_filter, RuleIndex, TopicFilterError};
 

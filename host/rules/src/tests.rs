@@ -255,6 +255,86 @@ fn get_dynamodb_reads_lookup_tables() {
     ));
 }
 
+/// The shadows `get_thing_shadow` reads in these tests: `lamp`'s classic shadow and its
+/// named shadow `battery`; `broken` cannot be read.
+struct Shadows;
+
+impl super::ShadowLookup for Shadows {
+    fn shadow(
+        &self,
+        thing: &str,
+        shadow_name: Option<&str>,
+    ) -> Result<Option<Value>, super::LookupError> {
+        match (thing, shadow_name) {
+            ("lamp", None) => Ok(Some(serde_json::json!({
+                "state": {"reported": {"alarm": "ON", "color": "red"}},
+                "metadata": {"reported": {"alarm": {"timestamp": 1}, "color": {"timestamp": 1}}},
+                "version": 3,
+                "timestamp": 2
+            }))),
+            ("lamp", Some("battery")) => Ok(Some(serde_json::json!({
+                "state": {"reported": {"level": 41}},
+                "version": 1,
+                "timestamp": 2
+            }))),
+            ("broken", _) => Err(super::LookupError::Other("shadow file damaged".into())),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// AWS's examples ("SQL functions", get_thing_shadow): the classic shadow by thing name and
+/// role ARN, a named shadow with the shadow name in between, in WHERE and in SELECT.
+#[test]
+fn get_thing_shadow_reads_the_hosts_shadows() {
+    const ROLE: &str = "'arn:aws:iam::123456789012:role/AllowsThingShadowAccess'";
+    let eval = |sql: &str, shadows: Option<&dyn super::ShadowLookup>| {
+        let rule = super::Rule::compile(sql).expect("compiles");
+        let payload = br#"{"thing":"lamp","n":1}"#;
+        let json = super::parse_payload(payload);
+        let mut cx = EvalContext::new("things/lamp/ping", payload, json.as_ref());
+        cx.shadows = shadows;
+        rule.evaluate_json(&cx)
+    };
+    let classic = format!(
+        "SELECT * FROM 'things/+/ping' WHERE get_thing_shadow('lamp', {ROLE}).state.reported.alarm = 'ON'"
+    );
+    assert_eq!(
+        eval(&classic, Some(&Shadows)).expect("evaluates"),
+        Some(serde_json::json!({"thing": "lamp", "n": 1}))
+    );
+    let named = format!(
+        "SELECT get_thing_shadow(topic(2), 'battery', {ROLE}).state.reported.level AS level, \
+         get_thing_shadow(thing, {ROLE}).version AS v FROM 'things/+/ping'"
+    );
+    assert_eq!(
+        eval(&named, Some(&Shadows)).expect("evaluates"),
+        Some(serde_json::json!({"level": 41, "v": 3}))
+    );
+    // A missing shadow is Undefined: the WHERE is false, the field absent.
+    let missing = format!(
+        "SELECT get_thing_shadow('nobody', {ROLE}) AS s, n FROM 'things/+/ping' \
+         WHERE isUndefined(get_thing_shadow('lamp', 'nope', {ROLE}))"
+    );
+    assert_eq!(
+        eval(&missing, Some(&Shadows)).expect("evaluates"),
+        Some(serde_json::json!({"n": 1}))
+    );
+    // A shadow that cannot be read, or a host without shadows, fails the message.
+    let broken = format!("SELECT get_thing_shadow('broken', {ROLE}) AS s FROM 'things/+/ping'");
+    assert!(matches!(
+        eval(&broken, Some(&Shadows)),
+        Err(super::EvalError::Lookup {
+            function: "get_thing_shadow",
+            ..
+        })
+    ));
+    assert!(matches!(
+        eval(&classic, None),
+        Err(super::EvalError::NoShadows { .. })
+    ));
+}
+
 #[test]
 fn rule_set_routes_by_topic() {
     let mut set = super::RuleSet::new();

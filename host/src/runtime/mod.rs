@@ -34,6 +34,7 @@ mod plugin_spec;
 mod replay;
 mod resources;
 mod rule_actions;
+mod shadow_read;
 mod shadow_topics;
 mod sinks;
 mod spool;

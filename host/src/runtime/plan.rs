@@ -17,6 +17,7 @@ use super::ack::AckToken;
 use super::metrics::{Metrics, RuleMetrics};
 use super::pipeline::{route_failure, ErrorRoute, Pipeline, PipelineSpec, SpoolSpec};
 use super::resources::Resources;
+use super::shadow_read::ShadowRead;
 use super::sinks::{EmitterSink, FolderStream, KinesisLocal, Republish, Sink, TableSink};
 use super::spool::ActionIdentity;
 use super::work::{Meta, Origin, WorkItem};
@@ -513,10 +514,12 @@ impl Plan {
         };
         let json = weir_rules::parse_payload(&msg.payload);
         let lookup = TableLookup(&self.resources.lookup);
+        let shadows = self.resources.shadows.as_deref().map(ShadowRead);
         let cx = EvalContext {
             client_id: msg.client_id.as_deref(),
             timestamp_ms: arrival.ms,
             lookup: Some(&lookup),
+            shadows: shadows.as_ref().map(|s| s as &dyn weir_rules::ShadowLookup),
             ..EvalContext::new(&msg.topic, &msg.payload, json.as_ref())
         };
         for &id in &self.scratch {

@@ -1,5 +1,5 @@
-//! `topic()`, `get()`, `transform()` and the lookup-table stand-in for
-//! `get_dynamodb()`.
+//! `topic()`, `get()`, `transform()`, the lookup-table stand-in for
+//! `get_dynamodb()` and `get_thing_shadow()` over the host's shadows.
 
 use serde_json::Value;
 
@@ -119,6 +119,45 @@ pub(super) fn get_dynamodb<'a>(ev: &mut Evaluator<'_, 'a>, v: &[Val<'a>]) -> Val
         Err(source) => {
             ev.fail(EvalError::Lookup {
                 function: "get_dynamodb",
+                source,
+            });
+            Val::Undefined
+        }
+    }
+}
+
+/// `get_thing_shadow(thingName, roleArn)` and `get_thing_shadow(thingName,
+/// shadowName, roleArn)` (AWS's "SQL functions" page): the classic or named
+/// shadow of the thing as GetThingShadow returns it, from the host's Device
+/// Shadow service; `roleArn` is ignored. Arguments convert to strings as in
+/// `get_dynamodb`. A thing without that shadow is Undefined (AWS does not say;
+/// this follows `get_dynamodb`'s missing row, so `WHERE
+/// get_thing_shadow(...).state.reported.x = 1` is simply false); a shadow the
+/// host cannot read, an invalid name, or a host without shadows fails the
+/// message, as an unreadable shadow does on AWS.
+pub(super) fn get_thing_shadow<'a>(ev: &mut Evaluator<'_, 'a>, v: &[Val<'a>]) -> Val<'a> {
+    const NAME: &str = "get_thing_shadow";
+    let Some(shadows) = ev.cx.shadows else {
+        ev.fail(EvalError::NoShadows { function: NAME });
+        return Val::Undefined;
+    };
+    // The last argument is the role ARN.
+    let names = &v[..v.len().saturating_sub(1)];
+    let parts: Option<Vec<_>> = names.iter().map(|x| to_string_conv(x.kind())).collect();
+    let Some(parts) = parts else {
+        return Val::Undefined;
+    };
+    let (thing, shadow_name) = match parts.as_slice() {
+        [thing] => (thing, None),
+        [thing, name] => (thing, Some(name.as_ref())),
+        _ => return Val::Undefined,
+    };
+    match shadows.shadow(thing, shadow_name) {
+        Ok(Some(doc)) => Val::Own(doc),
+        Ok(None) => Val::Undefined,
+        Err(source) => {
+            ev.fail(EvalError::Lookup {
+                function: NAME,
                 source,
             });
             Val::Undefined

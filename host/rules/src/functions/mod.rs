@@ -7,7 +7,8 @@
 //! result over `string::MAX_STRING_BYTES`, and a pattern from the message
 //! over the limits in `pattern`. Functions that call AWS services are
 //! compile errors, except `get_dynamodb`, which Weir serves from its own
-//! lookup tables.
+//! lookup tables, and `get_thing_shadow`, which reads the host's Device
+//! Shadows.
 
 mod collections;
 mod encoding;
@@ -158,6 +159,8 @@ functions! {
     TimeToEpoch = "time_to_epoch" (2, 2),
     // Weir lookup tables standing in for DynamoDB.
     GetDynamoDb = "get_dynamodb" (4, 4),
+    // The host's Device Shadows: (thing, roleArn) or (thing, shadowName, roleArn).
+    GetThingShadow = "get_thing_shadow" (2, 3),
 }
 
 /// The outcome of looking a function name up.
@@ -177,7 +180,6 @@ pub(crate) enum Resolved {
 /// AWS functions that call an AWS service Weir does not have.
 const SERVICE: &[&str] = &[
     "aws_lambda",
-    "get_thing_shadow",
     "get_secret",
     "machinelearning_predict",
     "get_registry_data",
@@ -351,6 +353,7 @@ fn dispatch<'a>(ev: &mut Evaluator<'_, 'a>, f: Func, v: Vec<Val<'a>>) -> Val<'a>
         ParseTime => time::parse_time(&v),
         TimeToEpoch => time::time_to_epoch(&v),
         GetDynamoDb => collections::get_dynamodb(ev, &v),
+        GetThingShadow => collections::get_thing_shadow(ev, &v),
     }
 }
 
