@@ -408,7 +408,16 @@ impl Compiler<'_> {
                     out.push(Item::Named(name.into(), c));
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
-                    let c = self.expr(expr);
+                    let c = match expr {
+                        // `* AS alias`: the row itself (the payload at the top
+                        // level, the element in a nested SELECT).
+                        ast::Expr::Identifier(id)
+                            if self.prepared.aliased_stars.contains(&id.span.start) =>
+                        {
+                            Expr::Payload
+                        }
+                        _ => self.expr(expr),
+                    };
                     out.push(Item::Named(alias.value.as_str().into(), c));
                 }
                 SelectItem::ExprWithAliases { expr, .. } => {

@@ -1,17 +1,24 @@
 //! The AWS IoT SQL dialect for `sqlparser`, and the small rewrite that lets
-//! sqlparser read the two AWS forms it has no syntax for.
+//! sqlparser read the AWS forms it has no syntax for.
 //!
 //! * `SELECT VALUE expr`: the `VALUE` word is blanked out and the position of
 //!   its `SELECT` remembered, so the compiler knows which SELECT had it.
 //! * `FROM 'topic/filter'`: a single-quoted string where SQL wants a table
 //!   name; the string is replaced by a backquoted identifier of the same
 //!   length and the real filter is remembered by position.
+//! * `SELECT * AS alias` (and `SELECT x, * AS alias`): the whole payload as
+//!   the value of one key, as the Developer Guide's DynamoDBv2 example writes
+//!   it (`SELECT * AS message FROM 'some/topic'`,
+//!   <https://docs.aws.amazon.com/iot/latest/developerguide/dynamodb-v2-rule-action.html>).
+//!   sqlparser takes no alias on `*`, so a select-list `*` followed by `AS`
+//!   becomes the identifier `_` and its position is remembered; the compiler
+//!   reads the identifier at that position as the payload.
 //!
 //! Strings take single or double quotes: AWS IoT SQL has no quoted field
 //! names (its pages write `"myValue"` and `get(mydata, "item2")`, and a field
 //! whose name has a hyphen or a digit is read with `get`).
 //!
-//! Both rewrites keep every character at its line and column, so sqlparser's
+//! The rewrites keep every character at its line and column, so sqlparser's
 //! positions are the user's positions. Object literals `{'k': v}` and array
 //! literals `[a, b]` need no rewrite: the dialect turns on sqlparser's
 //! dictionary syntax, and bracketed arrays are always parsed.
@@ -66,6 +73,9 @@ pub(crate) struct Prepared {
     /// Start positions of the SELECT keywords that were followed by VALUE.
     pub(crate) value_selects: Vec<Location>,
     pub(crate) from_topics: Vec<FromTopic>,
+    /// Start positions of the select-list `*`s that had an alias (`* AS name`),
+    /// each now the identifier `_`.
+    pub(crate) aliased_stars: Vec<Location>,
 }
 
 /// Tokenizes with sqlparser and applies the two position-preserving rewrites.
@@ -84,6 +94,27 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, Diagnostic> {
     let line_starts = line_starts(&chars);
     let mut value_selects = Vec::new();
     let mut from_topics = Vec::new();
+    let mut aliased_stars = Vec::new();
+    for (i, t) in significant.iter().enumerate() {
+        if t.token != Token::Mul || i == 0 {
+            continue;
+        }
+        let after_as = matches!(
+            significant.get(i + 1).map(|n| &n.token),
+            Some(Token::Word(w)) if w.keyword == Keyword::AS
+        );
+        // `*` opens a select item after SELECT (or DISTINCT) or a comma; after
+        // anything else it is a multiplication or a function's argument.
+        let opens_item = match &significant[i - 1].token {
+            Token::Comma => true,
+            Token::Word(w) => matches!(w.keyword, Keyword::SELECT | Keyword::DISTINCT),
+            _ => false,
+        };
+        if after_as && opens_item {
+            aliased_stars.push(t.span.start);
+            replace(&mut chars, &line_starts, t, |_, _| '_');
+        }
+    }
     for (i, pair) in significant.windows(2).enumerate() {
         let (a, b) = (pair[0], pair[1]);
         let Token::Word(w) = &a.token else { continue };
@@ -116,6 +147,7 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, Diagnostic> {
         text: chars.into_iter().collect(),
         value_selects,
         from_topics,
+        aliased_stars,
     })
 }
 

@@ -266,14 +266,23 @@ fn sns_examples_become_sns_actions() {
 #[test]
 fn dynamodb_v2_examples_become_dynamodbv2_actions() {
     // The first example is not strict JSON (a comma before `}`): it is read as meant. Its
-    // SQL, `SELECT * AS message`, is refused by weir-rules (an alias on `*`, which no other
-    // page of the guide writes): a SqlParseException at `sql`; its action converts.
+    // SQL, `SELECT * AS message`, puts the whole payload under `message`.
     assert!(serde_json::from_str::<serde_json::Value>(DYNAMODB_V2).is_err());
-    let e = import_topic_rule(DYNAMODB_V2, Some("example"), None).expect_err("SQL");
-    assert_eq!(e.code, TopicRuleErrorCode::SqlParse);
-    assert_eq!(e.path, "topicRulePayload.sql");
-    let plain_sql = DYNAMODB_V2.replace("SELECT * AS message FROM", "SELECT * FROM");
-    match action_of(&plain_sql) {
+    let rule = ok(DYNAMODB_V2).config.rule;
+    assert_eq!(rule.sql(), "SELECT * AS message FROM 'some/topic'");
+    let payload = serde_json::json!({"temperature": 50});
+    let out = rule
+        .evaluate_json(&weir_rules::EvalContext::new(
+            "some/topic",
+            br#"{"temperature":50}"#,
+            Some(&payload),
+        ))
+        .expect("evaluates");
+    assert_eq!(
+        out,
+        Some(serde_json::json!({"message": {"temperature": 50}}))
+    );
+    match action_of(DYNAMODB_V2) {
         ActionKind::DynamoDbV2(a) => assert_eq!(a.table_name.source(), "my_ddb_table"),
         other => panic!("{other:?}"),
     }
