@@ -191,7 +191,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
          [[rules.fail.actions]]\nkind = \"sqs\"\nqueue_url = \"{moto}/123456789012/missing-${{plate}}\"\n\
          [[rules.fail.actions]]\nkind = \"lambda\"\nfunction_arn = \"arn:aws:lambda:us-east-1:123456789012:function:nosuch\"\n\
          [[rules.fail.actions]]\nkind = \"sns\"\ntarget_arn = \"arn:aws:sns:us-east-1:123456789012:missing\"\n\
-         [[rules.fail.actions]]\nkind = \"s3\"\nbucket = \"no-such-bucket\"\nobject_key = \"${{topic()}}\"\n\
+         [[rules.fail.actions]]\nkind = \"s3\"\nbucket = \"no-such-${{topic(1)}}\"\nobject_key = \"${{topic()}}\"\n\
          [rules.fail.error_action]\nkind = \"firehose\"\nroot = \"data/fail-errors\"\nbuffer_interval_ms = 0\n"
     );
     let config = common::write_config(
@@ -340,7 +340,8 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
             "LambdaAction".to_owned(),
             "arn:aws:lambda:us-east-1:123456789012:function:nosuch".to_owned(),
         ),
-        ("S3Action".to_owned(), "no-such-bucket".to_owned()),
+        // The rendered bucket (AWS's failedResource for s3), not its template.
+        ("S3Action".to_owned(), "no-such-bad".to_owned()),
         (
             "SnsAction".to_owned(),
             "arn:aws:sns:us-east-1:123456789012:missing".to_owned(),
@@ -374,7 +375,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
         ("SqsAction", "/missing-BAD1", "QueueDoesNotExist"),
         ("DynamoDBv2Action", "missing", "ResourceNotFoundException"),
         ("LambdaAction", ":nosuch", "Function not found"),
-        ("S3Action", "no-such-bucket", "NoSuchBucket"),
+        ("S3Action", "no-such-bad", "NoSuchBucket"),
     ] {
         let m = message(action, resource);
         assert!(m.contains(text), "{action} {resource}: {m:?}");

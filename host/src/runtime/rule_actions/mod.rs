@@ -92,3 +92,47 @@ fn render(
 
 /// The lookup tables templates rendered here may read (`get_dynamodb`).
 type Lookup = Arc<weir_plugins::tables::LookupTables>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[broker]\nlisten = \"127.0.0.1:0\"\n\n[storage]\ndir = \"data\"\n";
+
+    fn services(text: &str) -> Services {
+        Services::of(&Config::parse(text, "weir.toml").expect("config"))
+    }
+
+    fn refused(s: &Services, ip: &str) -> bool {
+        s.egress
+            .check(None, ip.parse().expect("test address"))
+            .is_err()
+    }
+
+    /// The `http` action's policy is the one `[firehose]`'s keys give Firehose's HTTP
+    /// endpoints: closed to non-public addresses by default, opened entry by entry.
+    #[test]
+    fn the_http_egress_policy_comes_from_the_firehose_keys() {
+        let closed = services(BASE);
+        for ip in [
+            "127.0.0.1",
+            "169.254.169.254",
+            "10.1.2.3",
+            "::1",
+            "fd00:ec2::254",
+        ] {
+            assert!(refused(&closed, ip), "{ip}");
+        }
+        assert!(!refused(&closed, "93.184.216.34"));
+        let one = services(&format!(
+            "{BASE}\n[firehose]\nallowed_endpoints = [\"127.0.0.1\"]\n"
+        ));
+        assert!(!refused(&one, "127.0.0.1"));
+        assert!(refused(&one, "127.0.0.2"));
+        assert!(refused(&one, "169.254.169.254"));
+        let all = services(&format!(
+            "{BASE}\n[firehose]\nallow_private_endpoints = true\n"
+        ));
+        assert!(!refused(&all, "169.254.169.254"));
+    }
+}
