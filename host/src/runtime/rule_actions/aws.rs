@@ -162,3 +162,41 @@ impl Sink for DynamoDbSink {
         Some(meta.key.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(url: &str) -> ServiceEndpoint {
+        ServiceEndpoint {
+            endpoint_url: Some(url.to_owned()),
+            region: None,
+        }
+    }
+
+    /// A client that cannot be set up is reported under its own action kind, not Kinesis's.
+    #[test]
+    fn a_client_setup_failure_names_the_action_kind() {
+        let sqs = SqsAction {
+            queue_url: weir_rules::Template::parse("http://q/1/a").expect("template"),
+            use_base64: false,
+        };
+        let e = SqsSink::new(&sqs, &endpoint("not a url"))
+            .err()
+            .expect("a bad endpoint");
+        assert!(
+            e.to_string()
+                .starts_with("remote sqs endpoint \"not a url\""),
+            "{e}"
+        );
+        let e = DynamoDbSink::new(
+            &DynamoDbV2Action {
+                table_name: weir_rules::Template::parse("t").expect("template"),
+            },
+            &endpoint("ftp://x"),
+        )
+        .err()
+        .expect("a bad endpoint");
+        assert!(e.to_string().starts_with("remote dynamodb endpoint"), "{e}");
+    }
+}
