@@ -1,10 +1,11 @@
 //! The `http` rule action obeys the operator's egress policy (`[firehose] allowed_endpoints`,
 //! the policy Firehose's HTTP endpoints obey), through `weir run` over real MQTT: with
 //! `127.0.0.1` allowed, a file rule and a rule created through the rules API deliver there;
-//! the cloud metadata address, another loopback address (`127.0.0.2`, where a server listens
-//! and must see nothing) named by a rules API caller, and a URL a message's payload fills in
-//! are refused before any connection and reach the rule's error action, whose message names
-//! the URL and the address range that refused it.
+//! the cloud metadata address and another loopback address (`127.0.0.2`, where a server
+//! listens and must see nothing), filled into the URL of a file rule or an API rule from the
+//! payload, are refused before any connection and reach the rule's error action, whose
+//! message names the URL and the address range that refused it. A static URL the policy
+//! refuses is refused by CreateTopicRule itself.
 
 mod common;
 
@@ -106,7 +107,33 @@ fn refused_http_destinations_reach_the_error_action_and_allowed_ones_deliver() {
     let config = common::write_config(dir.path(), &text);
     let weir = Weir::start(&config);
 
-    // A rule an API caller creates, naming the metadata service and another loopback address.
+    // CreateTopicRule refuses a static URL the policy refuses, naming where and why.
+    for (actions, error_action, at, why) in [
+        (
+            json!([{"http": {"url": "http://169.254.169.254/latest/meta-data/"}}]),
+            json!({"kinesis": {"streamName": "errs", "partitionKey": "k"}}),
+            "actions[0].http.url",
+            "169.254.169.254 is a cloud metadata service address",
+        ),
+        (
+            json!([{"http": {"url": format!("http://127.0.0.1:{allowed}/ok/never")}}]),
+            json!({"http": {"url": "http://10.0.0.1/errors"}}),
+            "errorAction.http.url",
+            "10.0.0.1 is a private address (RFC 1918)",
+        ),
+    ] {
+        let (status, answer) = post_json(
+            &weir.api,
+            "/rules/refused",
+            &json!({"sql": "SELECT * FROM 'x'", "actions": actions, "errorAction": error_action}),
+        );
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.contains(at) && answer.contains(why), "{answer}");
+        assert!(answer.contains("allowed_endpoints"), "{answer}");
+    }
+
+    // A rule an API caller creates whose URLs the payload fills in: the metadata service and
+    // another loopback address, refused when the request would connect.
     let metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/";
     let api_blocked = format!("http://127.0.0.2:{blocked}/api");
     let (status, answer) = post_json(
@@ -116,8 +143,8 @@ fn refused_http_destinations_reach_the_error_action_and_allowed_ones_deliver() {
             "sql": "SELECT * FROM 'api/+'",
             "actions": [
                 {"http": {"url": format!("http://127.0.0.1:{allowed}/ok/api")}},
-                {"http": {"url": metadata}},
-                {"http": {"url": api_blocked}},
+                {"http": {"url": "http://${meta}/latest/meta-data/iam/security-credentials/"}},
+                {"http": {"url": "http://${target}/api"}},
             ],
             "errorAction": {"kinesis": {"streamName": "errs", "partitionKey": "${topic()}"}},
         }),
@@ -134,7 +161,12 @@ fn refused_http_destinations_reach_the_error_action_and_allowed_ones_deliver() {
                     .to_string()
                     .into_bytes(),
             ),
-            ("api/1".to_owned(), br#"{"plate":"API"}"#.to_vec()),
+            (
+                "api/1".to_owned(),
+                json!({"meta": "169.254.169.254", "target": format!("127.0.0.2:{blocked}")})
+                    .to_string()
+                    .into_bytes(),
+            ),
         ],
     );
     weir.wait_metric(

@@ -54,6 +54,8 @@ struct State {
     /// not run (the error was logged at start).
     unconvertible: BTreeMap<String, Value>,
     file: BTreeMap<String, RuleConfig>,
+    /// Where the rules' `http` actions may connect (the file's policy, as of the last merge).
+    egress: weir_firehose::Egress,
 }
 
 /// The host's rule catalog behind the rules API.
@@ -126,6 +128,7 @@ impl ApiRules {
     pub(super) fn merge(&self, config: &mut Config) {
         let mut st = lock(&self.state);
         st.file = config.rules.clone();
+        st.egress = weir_firehose::Egress::new(super::rule_actions::egress_policy(config));
         for (name, rule) in &st.api {
             if config.rules.contains_key(name) {
                 tracing::warn!(rule = %name, file = %config.file.display(), "the configuration file has a rule of the same name as a rule created through the rules API: the file's runs; the API's stays stored and runs again if the file drops the name");
@@ -160,7 +163,42 @@ impl ApiRules {
         }
         let converted = convert_topic_rule(name, &doc.payload).map_err(|e| refused(&e))?;
         self.check_streams(&converted)?;
+        self.check_egress(&converted)?;
         Ok(converted)
+    }
+
+    /// Refuses an `http` action whose static URL the egress policy refuses now (an IP
+    /// literal, or a name whose every address is refused), so the caller learns at once
+    /// rather than from the error action. A convenience, as for Firehose's HTTP endpoints:
+    /// the connect-time check on every request is the one that holds (DNS rebinding, URLs
+    /// filled from the payload).
+    fn check_egress(&self, converted: &ConvertedRule) -> Result<(), RuleApiError> {
+        let egress = lock(&self.state).egress.clone();
+        let rule = &converted.config;
+        let actions = rule
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("actions[{i}]"), a))
+            .chain(rule.error_action.iter().map(|a| ("errorAction".to_owned(), a)));
+        for (at, action) in actions {
+            let weir_config::ActionKind::Http(h) = &action.kind else {
+                continue;
+            };
+            if !h.url.is_static() {
+                continue;
+            }
+            let Ok(url) = h.url.render(&weir_rules::EvalContext::new("", &[], None)) else {
+                continue;
+            };
+            if let Err(reason) = egress.check_url(&url) {
+                return Err(api_error(
+                    RuleErrorKind::InvalidRequest,
+                    format!("{at}.http.url {url:?} is refused by the egress policy: {reason}"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_streams(&self, converted: &ConvertedRule) -> Result<(), RuleApiError> {

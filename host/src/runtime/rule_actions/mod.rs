@@ -57,12 +57,19 @@ impl Services {
             sns: config.sns.clone(),
             dynamodb: config.dynamodb.clone(),
             s3: config.s3.clone(),
-            egress: EgressPolicy::new(
-                config.firehose.allow_private_endpoints,
-                config.firehose.allowed_endpoints.clone(),
-            ),
+            egress: egress_policy(config),
         }
     }
+}
+
+/// Where an `http` action may connect: the policy `[firehose] allow_private_endpoints` /
+/// `allowed_endpoints` give Firehose's HTTP endpoints (one policy for every URL a rules or
+/// Firehose API caller can name).
+pub(super) fn egress_policy(config: &Config) -> EgressPolicy {
+    EgressPolicy::new(
+        config.firehose.allow_private_endpoints,
+        config.firehose.allowed_endpoints.clone(),
+    )
 }
 
 /// Renders `template` against the message a record came from, as the dispatcher renders
