@@ -1,7 +1,7 @@
 //! AWS IoT's lifecycle events on the embedded broker ("Lifecycle events" in AWS's developer
 //! guide), against `weir run` with real MQTT clients: `$aws/events/presence/connected/ID`
 //! and `.../disconnected/ID` with AWS's payloads, reasons for a clean disconnect, a dropped
-//! connection, a keep-alive timeout and a duplicate client id, rules that listen to them, and
+//! connection, a keep-alive timeout, a protocol violation and a duplicate client id, rules that listen to them, and
 //! no events for Weir's own `/health` probes.
 
 mod common;
@@ -77,14 +77,19 @@ impl Watcher {
         w
     }
 
-    /// The next presence event (topic and payload).
+    /// The next presence event (topic and payload), except the watcher's own connection's:
+    /// its connected event may be published before or after its subscription took effect.
     fn event(&self) -> (String, Value) {
-        let (topic, body) = self.next();
-        assert!(
-            topic.starts_with("$aws/events/presence/"),
-            "not a presence event: {topic} {body}"
-        );
-        (topic, body)
+        loop {
+            let (topic, body) = self.next();
+            assert!(
+                topic.starts_with("$aws/events/presence/"),
+                "not a presence event: {topic} {body}"
+            );
+            if topic != "$aws/events/presence/connected/presence-watcher" {
+                return (topic, body);
+            }
+        }
     }
 
     /// Everything that arrives within `d`.
@@ -95,7 +100,9 @@ impl Watcher {
             .messages
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
-            out.push(m);
+            if m.0 != "$aws/events/presence/connected/presence-watcher" {
+                out.push(m);
+            }
         }
         out
     }
@@ -223,6 +230,17 @@ fn connect_and_disconnect_events_carry_aws_payloads_and_reasons() {
     assert_eq!(d3["disconnectReason"], "MQTT_KEEP_ALIVE_TIMEOUT");
     assert_eq!(d3["clientInitiatedDisconnect"], false);
     drop(silent);
+
+    // A client that breaks the protocol (a packet of the reserved type 0).
+    let mut bad = raw_connect(weir.mqtt, "garbled", 30);
+    let (_, c4) = w.event();
+    assert_eq!(c4["clientId"], "garbled");
+    bad.write_all(&[0x00, 0x00]).expect("write");
+    let (topic, d4) = w.event();
+    assert_eq!(topic, "$aws/events/presence/disconnected/garbled");
+    assert_eq!(d4["disconnectReason"], "CLIENT_ERROR");
+    assert_eq!(d4["clientInitiatedDisconnect"], false);
+    drop(bad);
 
     // Weir's own /health probes connect to the broker, and are not reported.
     for _ in 0..3 {

@@ -652,8 +652,15 @@ async fn remote<P: Protocol>(
             info!(error=?e, "keep alive timeout");
             cause = DisconnectCause::KeepAlive;
         }
+        // A packet that does not decode: from `read` directly, or as `InvalidData` from `readv`.
         Err(e @ remote::Error::Network(network::Error::Protocol(_))) => {
             error!(error=?e, "disconnected");
+            cause = DisconnectCause::ClientError;
+        }
+        Err(remote::Error::Network(network::Error::Io(err)))
+            if err.kind() == io::ErrorKind::InvalidData =>
+        {
+            error!(error=?err, "disconnected");
             cause = DisconnectCause::ClientError;
         }
         // Any other error
