@@ -180,7 +180,11 @@ impl ApiRules {
             .iter()
             .enumerate()
             .map(|(i, a)| (format!("actions[{i}]"), a))
-            .chain(rule.error_action.iter().map(|a| ("errorAction".to_owned(), a)));
+            .chain(
+                rule.error_action
+                    .iter()
+                    .map(|a| ("errorAction".to_owned(), a)),
+            );
         for (at, action) in actions {
             let weir_config::ActionKind::Http(h) = &action.kind else {
                 continue;
