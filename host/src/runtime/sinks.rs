@@ -13,8 +13,8 @@ use weir_support::error_chain;
 use weir_table::KvTable;
 
 use super::ingress::PublishError;
-use super::kinesis_put::put_records;
 pub use super::kinesis_local::KinesisLocal;
+use super::kinesis_put::put_records;
 use super::metrics::{Metrics, ShardMetrics};
 use super::resources::{ResourceError, Resources};
 use super::work::Meta;

@@ -36,8 +36,7 @@ pub use subscribe::{StoredBatch, Subscription, SubscriptionEvent, UserRecord};
 
 pub use engine::{
     AccountLimits, AccountSettings, Commitment, PendingPut, Streams, MAX_CONSUMERS_PER_STREAM,
-    MAX_RECORD_KIB,
-    ON_DEMAND_STREAM_LIMIT, SHARD_LEVEL_METRICS,
+    MAX_RECORD_KIB, ON_DEMAND_STREAM_LIMIT, SHARD_LEVEL_METRICS,
 };
 pub use types::*;
 
