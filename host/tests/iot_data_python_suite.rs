@@ -1,10 +1,13 @@
-//! Runs the boto3 / paho-mqtt / AWS CLI suite of the AWS IoT data-plane API
-//! (`tests/py/test_iot_data.py`) against `weir run` on loopback ports (port 0, read back from
-//! weir's ready line), with `[api] verify_keys` so every signature is checked: the shadow
-//! lifecycle, HTTP Publish reaching an MQTT subscriber and a rule's kinesis action, the AWS
-//! CLI; then shadows written before a SIGKILL are read back from a new `weir run` on the same
-//! storage. Installs `tests/py/requirements.txt` with pip
-//! when boto3, paho-mqtt or the AWS CLI is missing.
+//! Runs the boto3 / paho-mqtt / AWS CLI suites of the AWS IoT data-plane API
+//! (`tests/py/test_iot_data.py`) and of the Device Shadow service over MQTT
+//! (`tests/py/test_shadow_mqtt.py`, paho clients on the MQTT 3.1.1 and the MQTT 5 listener)
+//! against `weir run` on loopback ports (port 0, read back from weir's ready line), with
+//! `[api] verify_keys` so every signature is checked: the shadow lifecycle over REST and over
+//! MQTT (AWS's walkthrough documents, refusals, named shadows, REST and MQTT interleaved),
+//! HTTP Publish reaching an MQTT subscriber and a rule's kinesis action, the AWS CLI; then
+//! shadows written before a SIGKILL are read back from a new `weir run` on the same storage.
+//! Installs `tests/py/requirements.txt` with pip when boto3, paho-mqtt or the AWS CLI is
+//! missing.
 
 mod common;
 
@@ -42,19 +45,41 @@ fn boto3_paho_and_aws_cli_iot_data_suite() {
     common::python::install_requirements_unless(python_deps_present());
     let dir = tempfile::tempdir().expect("tempdir");
     // The credentials `run_unittest` gives the suite: every signature is verified.
-    let text = common::base_config("").replace(
-        "[api]\n",
-        "[api]\nverify_keys = { AKIDTEST = \"secret\" }\n",
-    ) + RULE;
+    // An MQTT 5 listener beside the 3.1.1 one, for the shadow suite's MQTT 5 clients.
+    let text = common::base_config("")
+        .replace(
+            "[api]\n",
+            "[api]\nverify_keys = { AKIDTEST = \"secret\" }\n",
+        )
+        .replacen(
+            "listen = \"127.0.0.1:0\"\n",
+            "listen = \"127.0.0.1:0\"\nlisten_v5 = \"127.0.0.1:0\"\n",
+            1,
+        )
+        + RULE;
     let config = common::write_config(dir.path(), &text);
     // Secrets in the file: readable by the owner only, as weir asks.
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .expect("chmod 600");
     let weir = common::Weir::start(&config);
-    let env = |w: &common::Weir| [("MQTT_PORT", w.mqtt.to_string())];
+    let env = |w: &common::Weir| {
+        let v5 = w
+            .mqtt5
+            .expect("the MQTT 5 listener's port on the ready line");
+        [
+            ("MQTT_PORT", w.mqtt.to_string()),
+            ("MQTT5_PORT", v5.to_string()),
+        ]
+    };
     common::python::run_unittest(
         "iot-data suite",
-        &["test_iot_data.IotData", "test_iot_data.BeforeRestart"],
+        &[
+            "test_iot_data.IotData",
+            "test_iot_data.BeforeRestart",
+            "test_shadow_mqtt.ShadowOverMqtt311",
+            "test_shadow_mqtt.ShadowOverMqtt5",
+            "test_shadow_mqtt.BeforeRestart",
+        ],
         &weir.api,
         &env(&weir),
     );
@@ -63,7 +88,10 @@ fn boto3_paho_and_aws_cli_iot_data_suite() {
     let weir = common::Weir::start(&config);
     common::python::run_unittest(
         "iot-data suite after a restart",
-        &["test_iot_data.AfterRestart"],
+        &[
+            "test_iot_data.AfterRestart",
+            "test_shadow_mqtt.AfterRestart",
+        ],
         &weir.api,
         &env(&weir),
     );
