@@ -647,6 +647,79 @@ class ShadowCases:
         self.assertEqual(doc["state"], {"desired": {"temp": 22}, "reported": {"temp": 22}})
         self.assertEqual(doc["version"], 3)
 
+    def test_a_null_state_empties_the_shadow_but_keeps_it(self):
+        """"Setting the device's shadow state to null does not delete the shadow": both
+        sections go, the shadow and its version stay."""
+        t = thing("nulled")
+        p = prefix_of(t)
+        dev = self.device("nulled", p)
+        dev.request(f"{p}/update", {"state": {"desired": {"a": 1}, "reported": {"b": 2}}})
+        dev.message(f"{p}/update/accepted")
+        dev.request(f"{p}/update", {"state": None, "clientToken": "n1"})
+        accepted = dev.message(f"{p}/update/accepted")
+        self.assertEqual((accepted["state"], accepted["version"]), (None, 2))
+        self.assertEqual(accepted["clientToken"], "n1")
+        dev.request(f"{p}/get", b"")
+        got = dev.message(f"{p}/get/accepted")
+        self.assertEqual((got["state"], got["metadata"], got["version"]), ({}, {}, 2))
+
+    def test_an_offline_device_gets_the_delta_when_it_reconnects(self):
+        """A device with a persistent session (MQTT 3.1.1 clean session off, MQTT 5 a session
+        expiry) subscribed to /update/delta, offline while the app sets a desired state over
+        REST, gets the /delta once it reconnects. The app waits for the device's
+        `$aws/events/presence/disconnected` event before it updates."""
+        t = thing("sleepy")
+        p = prefix_of(t)
+        client_id = f"sleepy-{uuid.uuid4().hex[:8]}"
+        presence = self.device("presence")
+        presence.subscribe(f"$aws/events/presence/disconnected/{client_id}")
+
+        def connect():
+            got = queue.Queue()
+            c = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=self.PROTOCOL,
+                **({} if self.PROTOCOL == mqtt.MQTTv5 else {"clean_session": False}),
+            )
+            c.on_connect = lambda c, u, flags, rc, props: got.put(("connack", flags.session_present))
+            c.on_subscribe = lambda c, u, mid, codes, props: got.put(("suback", codes))
+            c.on_message = lambda c, u, m: got.put((m.topic, json.loads(m.payload)))
+            if self.PROTOCOL == mqtt.MQTTv5:
+                from paho.mqtt.packettypes import PacketTypes
+                from paho.mqtt.properties import Properties
+
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = 600
+                c.connect("127.0.0.1", self.PORT, clean_start=False, properties=props)
+            else:
+                c.connect("127.0.0.1", self.PORT)
+            c.loop_start()
+            return c, got
+
+        c, got = connect()
+        self.assertEqual(got.get(timeout=WAIT), ("connack", False))
+        c.subscribe(f"{p}/update/delta", qos=1)
+        self.assertEqual(got.get(timeout=WAIT)[0], "suback")
+        c.disconnect()
+        c.loop_stop()
+        event = presence.message(f"$aws/events/presence/disconnected/{client_id}")
+        self.assertEqual(event["clientId"], client_id)
+
+        self.iot.update_thing_shadow(
+            thingName=t,
+            payload=json.dumps({"state": {"desired": {"on": True}}, "clientToken": "app"}).encode(),
+        )
+        c, got = connect()
+        try:
+            self.assertEqual(got.get(timeout=WAIT), ("connack", True))
+            topic, delta = got.get(timeout=WAIT)
+            self.assertEqual(topic, f"{p}/update/delta")
+            self.assertEqual((delta["state"], delta["version"], delta["clientToken"]), ({"on": True}, 1, "app"))
+        finally:
+            c.disconnect()
+            c.loop_stop()
+
     def test_a_refused_rest_update_is_not_published_on_rejected(self):
         """A refused REST update is only its HTTP error ("Device Shadow error messages": "If
         the client updates the document using the REST API, then it receives the HTTP error
