@@ -499,3 +499,64 @@ fn the_per_connection_publish_rate_slows_a_fast_publisher_without_dropping() {
     let records = common::read_stream(&tmp.path().join("data/streams"), "out");
     assert_eq!(records.len(), 200, "nothing is dropped");
 }
+
+/// AWS IoT's subscribe-only reserved topics (lifecycle events, Device Shadow answers) are
+/// Weir's to publish: a network client that publishes to one gets no PUBACK and is
+/// disconnected (rumqttd patch 11), and a subscriber of the topic receives nothing, so no
+/// device can forge a presence event or a shadow answer. Requests stay open to clients.
+#[test]
+fn a_client_cannot_forge_events_or_shadow_answers() {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let (_tmp, mqtt, weir) = start("", &to_out("r", "in/#", "k"));
+    let (watcher, mut conn) = Client::new(MqttOptions::new("watcher", "127.0.0.1", mqtt), 8);
+    for filter in [
+        "$aws/events/presence/connected/victim",
+        "$aws/things/t1/shadow/update/accepted",
+        "$aws/things/t1/shadow/update/rejected",
+    ] {
+        watcher
+            .subscribe(filter, QoS::AtLeastOnce)
+            .expect("queue subscribe");
+    }
+    let mut subacks = 0;
+    let mut next = |conn: &mut rumqttc::Connection| -> Option<Packet> {
+        match conn.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(Ok(Event::Incoming(p))) => Some(p),
+            Ok(Ok(_)) => None,
+            other => panic!("the watcher's connection: {other:?}"),
+        }
+    };
+    while subacks < 3 {
+        if let Some(Packet::SubAck(_)) = next(&mut conn) {
+            subacks += 1;
+        }
+    }
+    for topic in [
+        "$aws/events/presence/connected/victim",
+        "$aws/things/t1/shadow/update/accepted",
+    ] {
+        let out = publish_to(mqtt, "forger", topic, 1);
+        assert!(
+            !out.status.success(),
+            "a forged publish to {topic} was acknowledged"
+        );
+    }
+    // A request is still a client's to publish; its answer (400: no `state`) arrives after
+    // anything the forgers could have got through.
+    let out = publish_to(mqtt, "device", "$aws/things/t1/shadow/update", 2);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    loop {
+        if let Some(Packet::Publish(p)) = next(&mut conn) {
+            assert_eq!(
+                p.topic, "$aws/things/t1/shadow/update/rejected",
+                "a subscriber received a forged message: {p:?}"
+            );
+            break;
+        }
+    }
+    healthy(&weir);
+}

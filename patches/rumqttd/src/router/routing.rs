@@ -651,6 +651,19 @@ impl Router {
                     let qos = publish.qos;
                     let pkid = publish.pkid;
 
+                    // weir patch 11: a topic only the embedding program publishes (AWS IoT's
+                    // subscribe-only reserved topics: lifecycle events, Device Shadow answers)
+                    // is refused to a network client: no ack, the connection is closed (not
+                    // authorized), so no device can forge an event or a shadow answer.
+                    let from_network = !self.connections.get(id).is_some_and(|c| c.reserved);
+                    if from_network && subscribe_only(&publish.topic) {
+                        warn!("a network client published to a subscribe-only topic: disconnected");
+                        self.router_meters.failed_publishes += 1;
+                        disconnect = true;
+                        disconnect_reason = Some(DisconnectReasonCode::NotAuthorized);
+                        break;
+                    }
+
                     // Prepare acks for the above publish
                     // If any of the publish in the batch results in force flush,
                     // set global force flush flag. Force flush is triggered when the
@@ -1978,6 +1991,32 @@ fn validate_subscription(
     Ok(())
 }
 
+/// weir patch 11: AWS IoT's reserved topics that clients may only subscribe to: every
+/// `$aws/events/...` topic, and a Device Shadow's answers (`$aws/things/THING/shadow[/name/
+/// SHADOW]/{update,get,delete}/{accepted,rejected}`, `.../update/{delta,documents}`).
+pub(crate) fn subscribe_only(topic: &[u8]) -> bool {
+    let Ok(topic) = std::str::from_utf8(topic) else {
+        return false;
+    };
+    if topic.starts_with("$aws/events/") {
+        return true;
+    }
+    let Some(rest) = topic.strip_prefix("$aws/things/") else {
+        return false;
+    };
+    let levels: Vec<&str> = rest.split('/').collect();
+    let answer = match levels.as_slice() {
+        [_, "shadow", "name", _, op, answer] | [_, "shadow", op, answer] => {
+            (*op, *answer)
+        }
+        _ => return false,
+    };
+    matches!(
+        answer,
+        ("update" | "get" | "delete", "accepted" | "rejected") | ("update", "delta" | "documents")
+    )
+}
+
 fn validate_clientid(client_id: &str) -> Result<(), RouterError> {
     trace!("Validating Client ID = {}", client_id,);
     // Ensure that only client devices of the tenant can
@@ -2631,3 +2670,40 @@ fn extract_group(filter: &str) -> Option<(String, String)> {
 // //         dbg!(trackers);
 // //     }
 // // }
+
+// weir patch 11
+#[cfg(test)]
+mod subscribe_only_tests {
+    use super::subscribe_only;
+
+    #[test]
+    fn events_and_shadow_answers_are_subscribe_only_requests_are_not() {
+        for t in [
+            "$aws/events/presence/connected/c1",
+            "$aws/events/subscriptions/subscribed/c1",
+            "$aws/things/t1/shadow/update/accepted",
+            "$aws/things/t1/shadow/update/rejected",
+            "$aws/things/t1/shadow/update/delta",
+            "$aws/things/t1/shadow/update/documents",
+            "$aws/things/t1/shadow/get/accepted",
+            "$aws/things/t1/shadow/delete/rejected",
+            "$aws/things/t1/shadow/name/s1/update/documents",
+            "$aws/things/t1/shadow/name/s1/get/accepted",
+        ] {
+            assert!(subscribe_only(t.as_bytes()), "{t}");
+        }
+        for t in [
+            "$aws/things/t1/shadow/update",
+            "$aws/things/t1/shadow/get",
+            "$aws/things/t1/shadow/name/s1/delete",
+            "$aws/rules/r1/a/b",
+            "$aws/things/t1/shadow/get/delta",
+            "$aws/things/t1/other/update/accepted",
+            "a/b/accepted",
+            "$aws/eventsx/y",
+        ] {
+            assert!(!subscribe_only(t.as_bytes()), "{t}");
+        }
+        assert!(!subscribe_only(&[0xff, 0xfe]));
+    }
+}
