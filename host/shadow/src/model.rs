@@ -85,14 +85,21 @@ pub(crate) struct UpdateRequest {
     pub state: Value,
 }
 
-/// The client token of a request payload, if it is a JSON object with a string `clientToken`
-/// of at most 64 bytes; `None` otherwise (an empty `/get` or `/delete` payload included).
-/// For `/get` and `/delete`, whose content AWS otherwise ignores, so their answers can echo it.
-pub fn request_client_token(payload: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(payload).ok()?;
-    match v.get("clientToken")? {
-        Value::String(s) if s.len() <= MAX_CLIENT_TOKEN_BYTES => Some(s.clone()),
-        _ => None,
+/// The client token of a `/get` or `/delete` request payload, whose content AWS otherwise
+/// ignores, so their answers can echo it: `None` unless the payload is a JSON object with a
+/// `clientToken` (an empty payload, as AWS's pages publish, included). A `clientToken` that is
+/// not a string of at most 64 bytes is refused as an update's is, 400 `Invalid clientToken`:
+/// "A client token that is longer than 64 bytes causes a 400 (Bad Request) response and an
+/// Invalid clientToken error message" ("Client tokens in shadow documents", said of every
+/// MQTT request, not of updates alone).
+pub fn request_client_token(payload: &[u8]) -> Result<Option<String>, ShadowError> {
+    let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(payload) else {
+        return Ok(None);
+    };
+    match doc.get("clientToken") {
+        None => Ok(None),
+        Some(Value::String(s)) if s.len() <= MAX_CLIENT_TOKEN_BYTES => Ok(Some(s.clone())),
+        Some(_) => Err(ShadowError::bad_request("Invalid clientToken")),
     }
 }
 
@@ -772,14 +779,25 @@ mod tests {
 
     #[test]
     fn client_tokens_of_get_and_delete_payloads() {
-        assert_eq!(request_client_token(b""), None);
-        assert_eq!(request_client_token(b"garbage"), None);
+        for ignored in [&b""[..], b"garbage", b"[1]", br#"{"other": 1}"#] {
+            assert_eq!(request_client_token(ignored), Ok(None));
+        }
         assert_eq!(
-            request_client_token(br#"{"clientToken": "abc"}"#).as_deref(),
-            Some("abc")
+            request_client_token(br#"{"clientToken": "abc"}"#),
+            Ok(Some("abc".to_owned()))
         );
+        let max = format!(r#"{{"clientToken": "{}"}}"#, "x".repeat(64));
+        assert_eq!(
+            request_client_token(max.as_bytes()).map(|t| t.map(|t| t.len())),
+            Ok(Some(64))
+        );
+        // Over 64 bytes, or not a string: 400, as for an update.
         let long = format!(r#"{{"clientToken": "{}"}}"#, "x".repeat(65));
-        assert_eq!(request_client_token(long.as_bytes()), None);
+        for bad in [long.as_bytes(), br#"{"clientToken": 5}"#] {
+            let e = request_client_token(bad).expect_err("refused");
+            assert_eq!((e.code(), e.message()), (400, "Invalid clientToken"));
+            assert_eq!(e.client_token(), None);
+        }
     }
 
     /// `{"state": null}` is echoed as sent, timed as one leaf.

@@ -179,18 +179,16 @@ fn serve(service: &ShadowService, publisher: &dyn Publisher, req: &Request, now_
             }
             Err(e) => Err(e),
         },
-        ShadowOp::Get => {
-            let token = weir_shadow::request_client_token(&req.payload);
+        ShadowOp::Get => weir_shadow::request_client_token(&req.payload).and_then(|token| {
             service
                 .get(thing, name, token.as_deref(), now_ms)
                 .map(|doc| vec![(ShadowReply::Accepted, doc)])
-        }
-        ShadowOp::Delete => {
-            let token = weir_shadow::request_client_token(&req.payload);
+        }),
+        ShadowOp::Delete => weir_shadow::request_client_token(&req.payload).and_then(|token| {
             service
                 .delete(thing, name, token.as_deref(), now_ms)
                 .map(|doc| vec![(ShadowReply::Accepted, doc)])
-        }
+        }),
     };
     let answers = match answered {
         Ok(answers) => answers,
@@ -342,6 +340,40 @@ mod tests {
         let got = weir_support::lock(&rec.0).clone();
         assert_eq!(got[0].0, "$aws/things/lamp/shadow/get/rejected");
         assert_eq!(got[0].1["code"], 404);
+
+        // A get or delete whose client token is over 64 bytes: 400, as AWS documents for any
+        // request, and the shadow is not deleted.
+        serve(
+            &service,
+            &rec,
+            &request(
+                "$aws/things/lamp/shadow/update",
+                r#"{"state":{"reported":{"a":1}}}"#,
+                &settled,
+            ),
+            1_000,
+        );
+        let long = format!(r#"{{"clientToken":"{}"}}"#, "x".repeat(65));
+        for op in ["get", "delete"] {
+            weir_support::lock(&rec.0).clear();
+            serve(
+                &service,
+                &rec,
+                &request(&format!("$aws/things/lamp/shadow/{op}"), &long, &settled),
+                1_000,
+            );
+            let got = weir_support::lock(&rec.0).clone();
+            assert_eq!(got.len(), 1, "{got:?}");
+            assert_eq!(got[0].0, format!("$aws/things/lamp/shadow/{op}/rejected"));
+            assert_eq!(
+                got[0].1,
+                serde_json::json!({"code": 400, "message": "Invalid clientToken", "timestamp": 1})
+            );
+        }
+        assert_eq!(
+            service.get("lamp", None, None, 1_000).expect("kept")["version"],
+            1
+        );
 
         // A file in the way of the thing's folder: the write fails, a 500.
         std::fs::write(dir.path().join("blocked"), b"not a folder").expect("write");

@@ -545,6 +545,18 @@ class ShadowCases:
         # None of them created the shadow.
         dev.request(f"{p}/get", b"")
         self.assertEqual(dev.message(f"{p}/get/rejected")["code"], 404)
+        # "A client token that is longer than 64 bytes causes a 400 (Bad Request) response
+        # and an Invalid clientToken error message": on /get and /delete too.
+        dev.request(f"{p}/update", {"state": {"reported": {"ok": 1}}, "clientToken": "x" * 64})
+        self.assertEqual(dev.message(f"{p}/update/accepted")["clientToken"], "x" * 64)
+        for op in ("get", "delete"):
+            dev.request(f"{p}/{op}", {"clientToken": "x" * 65})
+            r = dev.message(f"{p}/{op}/rejected")
+            self.assertEqual((r["code"], r["message"]), (400, "Invalid clientToken"), op)
+            self.assertNotIn("clientToken", r)
+        dev.request(f"{p}/get", {"clientToken": "x" * 64})
+        got = dev.message(f"{p}/get/accepted")
+        self.assertEqual((got["version"], got["clientToken"]), (1, "x" * 64))
 
     def test_named_shadows_are_separate_documents_on_their_own_topics(self):
         t = thing("multi")
