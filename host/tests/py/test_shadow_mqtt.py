@@ -752,6 +752,29 @@ class ShadowCases:
         self.assertEqual(dev.message(f"{p}/update/accepted")["version"], 2)
         self.assertEqual(dev.pending(f"{p}/update/rejected"), 0)
 
+    def test_a_device_cannot_forge_a_shadow_answer(self):
+        """The answer topics are subscribe-only in AWS's reserved topics ("Unsupported publish
+        or subscribe operations to reserved topics can result in a terminated connection"): a
+        client publishing a fake /update/accepted is disconnected without a PUBACK and no
+        subscriber gets it."""
+        t = thing("forged")
+        p = prefix_of(t)
+        dev = self.device("honest", p)
+        gone = threading.Event()
+        forger = Device(self.PORT, self.PROTOCOL, "forger")
+        forger.client.on_disconnect = lambda c, u, flags, reason, props: gone.set()
+        try:
+            info = forger.client.publish(
+                f"{p}/update/accepted", b'{"state": {"desired": {"door": "open"}}, "version": 99}', qos=1
+            )
+            self.assertTrue(gone.wait(WAIT), "the forger is still connected")
+            self.assertFalse(info.is_published(), "the forged answer was acknowledged")
+        finally:
+            forger.client.loop_stop()
+        dev.request(f"{p}/update", {"state": {"reported": {"door": "closed"}}})
+        self.assertEqual(dev.message(f"{p}/update/accepted")["version"], 1)
+        self.assertEqual(dev.pending(f"{p}/update/accepted"), 0)
+
     def test_an_app_watching_the_whole_shadow_tree(self):
         """`$aws/things/THING/shadow/#` (which AWS advises against, as new topics may appear)
         still works: the watcher sees the request and its three answers, in order."""
