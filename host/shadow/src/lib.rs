@@ -34,7 +34,7 @@ pub use names::{ShadowKey, MAX_SHADOW_NAME, MAX_THING_NAME};
 pub use service::{
     NamedShadowPage, ShadowService, UpdateOutcome, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, TOMBSTONE_MS,
 };
-pub use topics::{ShadowOp, ShadowReply, ShadowTopic};
+pub use topics::{is_answer_topic, ShadowOp, ShadowReply, ShadowTopic};
 
 #[cfg(test)]
 mod tests;

@@ -110,9 +110,45 @@ impl<'a> ShadowTopic<'a> {
     }
 }
 
+/// Whether `topic` is one of the service's answer topics (`PREFIX/get|update|delete/accepted`
+/// or `/rejected`, `PREFIX/update/delta`, `PREFIX/update/documents`): AWS's reserved topics
+/// table lists them as Subscribe only, so only the service publishes them; a client's publish
+/// there would forge an answer.
+pub fn is_answer_topic(topic: &str) -> bool {
+    let Some((request, reply)) = topic.rsplit_once('/') else {
+        return false;
+    };
+    matches!(
+        (ShadowTopic::parse(request).map(|t| t.op), reply),
+        (Some(_), "accepted" | "rejected") | (Some(ShadowOp::Update), "delta" | "documents")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answer_topics_are_the_services_replies_only() {
+        for t in [
+            "$aws/things/lamp/shadow/get/accepted",
+            "$aws/things/lamp/shadow/delete/rejected",
+            "$aws/things/lamp/shadow/update/delta",
+            "$aws/things/lamp/shadow/name/s1/update/documents",
+        ] {
+            assert!(is_answer_topic(t), "{t}");
+        }
+        for t in [
+            "$aws/things/lamp/shadow/update",
+            "$aws/things/lamp/shadow/get/delta",
+            "$aws/things/lamp/shadow/update/other",
+            "$aws/things//shadow/update/accepted",
+            "things/lamp/shadow/update/accepted",
+            "accepted",
+        ] {
+            assert!(!is_answer_topic(t), "{t}");
+        }
+    }
 
     #[test]
     fn request_topics_parse_and_answer_topics_do_not() {

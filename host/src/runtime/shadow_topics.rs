@@ -61,16 +61,7 @@ pub struct ShadowTopics {
 /// of the answer topics it publishes itself. The dispatcher does not refuse these `$` topics
 /// when no rule selects them (`Plan::dispatch`).
 pub fn is_shadow_topic(topic: &str) -> bool {
-    if ShadowTopic::parse(topic).is_some() {
-        return true;
-    }
-    let Some((request, reply)) = topic.rsplit_once('/') else {
-        return false;
-    };
-    matches!(
-        (ShadowTopic::parse(request).map(|t| t.op), reply),
-        (Some(_), "accepted" | "rejected") | (Some(ShadowOp::Update), "delta" | "documents")
-    )
+    ShadowTopic::parse(topic).is_some() || weir_shadow::is_answer_topic(topic)
 }
 
 impl ShadowTopics {

@@ -771,6 +771,9 @@ class ShadowCases:
             self.assertFalse(info.is_published(), "the forged answer was acknowledged")
         finally:
             forger.client.loop_stop()
+        # Nor through the REST API's Publish.
+        with self.assertRaises(self.iot.exceptions.InvalidRequestException):
+            self.iot.publish(topic=f"{p}/update/accepted", qos=1, payload=b'{"version": 98}')
         dev.request(f"{p}/update", {"state": {"reported": {"door": "closed"}}})
         self.assertEqual(dev.message(f"{p}/update/accepted")["version"], 1)
         self.assertEqual(dev.pending(f"{p}/update/accepted"), 0)

@@ -238,6 +238,15 @@ fn publish(
     headers: &HeaderMap,
 ) -> Result<HttpPublish, IotError> {
     check_topic(&topic, "topic")?;
+    // AWS IoT's Subscribe-only reserved topics (a shadow's answers, `$aws/events/...`) are
+    // the host's own to publish: the broker disconnects a device that publishes there
+    // (rumqttd patch 11), and an HTTP publish, which goes through the host's in-process
+    // link, must not forge them either.
+    if weir_shadow::is_answer_topic(&topic) || topic.starts_with("$aws/events/") {
+        return Err(IotError::invalid(format!(
+            "The topic '{topic}' is reserved: AWS IoT publishes it, clients may only subscribe to it"
+        )));
+    }
     let qos = match param(params, "qos") {
         None => 0,
         Some("0") => 0,

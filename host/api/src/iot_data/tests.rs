@@ -77,6 +77,25 @@ fn the_model_s_paths_and_methods_name_the_five_operations() {
 }
 
 #[test]
+fn publishing_on_a_subscribe_only_reserved_topic_is_refused() {
+    for topic in [
+        "%24aws%2Fthings%2Fcar-1%2Fshadow%2Fupdate%2Faccepted",
+        "%24aws%2Fthings%2Fcar-1%2Fshadow%2Fname%2Fcfg%2Fupdate%2Fdelta",
+        "%24aws%2Fevents%2Fpresence%2Fconnected%2Fc1",
+    ] {
+        let e = op(Method::POST, &format!("/topics/{topic}?qos=1")).expect_err(topic);
+        assert_eq!((e.status, e.error_type), (400, "InvalidRequestException"));
+    }
+    // A shadow request and Basic Ingest are AWS's to take from clients.
+    for topic in [
+        "%24aws%2Fthings%2Fcar-1%2Fshadow%2Fupdate",
+        "%24aws%2Frules%2Fr1%2Fa",
+    ] {
+        publish_of(op(Method::POST, &format!("/topics/{topic}")));
+    }
+}
+
+#[test]
 fn a_wrong_method_is_aws_s_method_not_allowed() {
     for (m, uri) in [
         (Method::PUT, "/things/t/shadow"),
