@@ -26,8 +26,10 @@ fn python_deps_present() -> bool {
     matches!(py, Ok(s) if s.success()) && matches!(cli, Ok(o) if o.status.success())
 }
 
-/// The rule the suite's `test_publish_reaches_a_rule` reads back: HTTP publishes under
-/// `http/rule/` into stream `httpout`, with their topic.
+/// The rules the suites use: `test_publish_reaches_a_rule` reads back HTTP publishes under
+/// `http/rule/` from stream `httpout`, with their topic; `test_shadow_mqtt`'s
+/// `test_a_rule_republishes_into_a_shadow` publishes `report/THING`, which AWS's `$$` escape
+/// republishes as a request to THING's classic shadow.
 const RULE: &str = r#"
 [streams.httpout]
 
@@ -38,6 +40,14 @@ sql = "SELECT *, topic() AS topic FROM 'http/rule/#'"
 kind = "kinesis"
 stream = "httpout"
 partition_key = "k"
+
+[rules.to_shadow]
+sql = "SELECT state FROM 'report/+'"
+
+[[rules.to_shadow.actions]]
+kind = "republish"
+topic = "$$aws/things/${topic(2)}/shadow/update"
+qos = 1
 "#;
 
 #[test]

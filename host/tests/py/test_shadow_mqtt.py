@@ -778,6 +778,19 @@ class ShadowCases:
         self.assertEqual(dev.message(f"{p}/update/accepted")["version"], 1)
         self.assertEqual(dev.pending(f"{p}/update/accepted"), 0)
 
+    def test_a_rule_republishes_into_a_shadow(self):
+        """A republish action to `$$aws/things/${topic(2)}/shadow/update` (AWS's escape for a
+        reserved topic) is a shadow request like a device's: the harness's rule `to_shadow`
+        takes `SELECT state FROM 'report/+'`."""
+        t = thing("relay")
+        p = prefix_of(t)
+        dev = self.device("relay", p)
+        dev.request(f"report/{t}", {"state": {"reported": {"rssi": -60}}, "noise": 1})
+        accepted = dev.message(f"{p}/update/accepted")
+        self.assertEqual((accepted["state"], accepted["version"]), ({"reported": {"rssi": -60}}, 1))
+        out = self.iot.get_thing_shadow(thingName=t)
+        self.assertEqual(json.loads(out["payload"].read())["state"], {"reported": {"rssi": -60}})
+
     def test_an_app_watching_the_whole_shadow_tree(self):
         """`$aws/things/THING/shadow/#` (which AWS advises against, as new topics may appear)
         still works: the watcher sees the request and its three answers, in order."""
