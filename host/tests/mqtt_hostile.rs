@@ -519,7 +519,7 @@ fn a_client_cannot_forge_events_or_shadow_answers() {
             .expect("queue subscribe");
     }
     let mut subacks = 0;
-    let mut next = |conn: &mut rumqttc::Connection| -> Option<Packet> {
+    let next = |conn: &mut rumqttc::Connection| -> Option<Packet> {
         match conn.recv_timeout(std::time::Duration::from_secs(10)) {
             Ok(Ok(Event::Incoming(p))) => Some(p),
             Ok(Ok(_)) => None,
