@@ -1,7 +1,7 @@
 //! Rule evaluation and topic matching benchmarks.
 //!
-//! `cargo bench --bench rules`; the `bench_ratio` example prints the
-//! eval/parse ratio directly.
+//! `cargo bench -p weir-host --bench rules`; the ratio that matters is
+//! `parse_json_and_eval_select_star` over `parse_json_only` (figures in README.md).
 
 use std::hint::black_box;
 
