@@ -1,14 +1,12 @@
 //! Runs the boto3 / AWS CLI Firehose suite (`tests/py/test_firehose.py`) against `weir run`,
-//! delivering to moto's S3 server (`moto[server]` from PyPI), both on free loopback ports.
+//! delivering to moto's S3 server (`moto[server]` from PyPI), both on loopback ports the system gives.
 //! Installs `tests/py/requirements.txt` with pip when boto3, moto, cramjam or the AWS CLI is
 //! missing. `test_firehose_features.py` runs in the same server, which loads the blueprint
 //! plugins it transforms with and declares the table it converts to Parquet with.
 
 mod common;
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 fn python_deps_present() -> bool {
     let py = Command::new("python3")
@@ -23,39 +21,11 @@ fn python_deps_present() -> bool {
     matches!(py, Ok(s) if s.success()) && matches!(cli, Ok(o) if o.status.success())
 }
 
-/// moto's server, killed on drop.
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto(port: u16) -> Moto {
-    let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto's server");
-    let moto = Moto(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    moto
-}
-
 #[test]
 fn boto3_and_aws_cli_firehose_suite() {
     common::python::install_requirements_unless(python_deps_present());
-    let moto_port = common::free_port();
-    let _moto = start_moto(moto_port);
-    let s3 = format!("http://127.0.0.1:{moto_port}");
+    let moto = common::moto::start();
+    let s3 = moto.endpoint.clone();
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("weir.toml");
     let text = common::base_config("transition_ms = 100\n")

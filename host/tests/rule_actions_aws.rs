@@ -11,41 +11,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 
 use common::{files, free_port, publish_all, Weir};
-
-/// moto's server, killed on drop.
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto(port: u16) -> Moto {
-    let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto's server");
-    let moto = Moto(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    moto
-}
 
 /// Runs `tests/py/rule_actions_moto.py MODE ENDPOINT [ARG]` and parses what it prints.
 fn moto_script(mode: &str, endpoint: &str, arg: Option<&str>) -> Value {
@@ -151,9 +123,8 @@ fn car(plate: &str, speed: u32) -> Vec<u8> {
 
 #[test]
 fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
-    let moto_port = free_port();
-    let _moto = start_moto(moto_port);
-    let moto = format!("http://127.0.0.1:{moto_port}");
+    let server = common::moto::start();
+    let moto = server.endpoint.clone();
     let urls = moto_script("setup", &moto, None);
     let (http, seen) = http_server();
     let closed = free_port();
