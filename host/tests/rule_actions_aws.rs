@@ -8,11 +8,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -35,64 +31,6 @@ fn moto_script(mode: &str, endpoint: &str, arg: Option<&str>) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("the script's JSON")
-}
-
-/// One request the HTTP server got: its path, headers (lower-case names) and body.
-type Seen = (String, BTreeMap<String, String>, String);
-
-/// A real HTTP/1.1 server on loopback: `/ok...` answers 200, `/fail...` 500; every request
-/// is kept.
-fn http_server() -> (u16, Arc<Mutex<Vec<Seen>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let kept = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let kept = kept.clone();
-            std::thread::spawn(move || serve(stream, &kept));
-        }
-    });
-    (port, seen)
-}
-
-fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = h.trim_end().split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    let _ = reader.read_exact(&mut body);
-    let status = if path.starts_with("/ok") {
-        "200 OK"
-    } else {
-        "500 Oops"
-    };
-    seen.lock()
-        .expect("lock")
-        .push((path, headers, String::from_utf8_lossy(&body).into()));
-    let mut stream = stream;
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi"
-    );
 }
 
 /// Every JSON line of the files under `root`.
@@ -126,7 +64,7 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
     let server = common::moto::start();
     let moto = server.endpoint.clone();
     let urls = moto_script("setup", &moto, None);
-    let (http, seen) = http_server();
+    let (http, seen) = common::http_server::start("127.0.0.1");
     let closed = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let services = format!(
@@ -259,7 +197,8 @@ fn aws_service_actions_deliver_and_their_failures_reach_the_error_action() {
     // What the HTTP server got: one POST per car, its headers rendered per message; and
     // three tries of the failing URL (AWS retries a 500 twice).
     let seen = seen.lock().expect("lock").clone();
-    let mut ok: Vec<&Seen> = seen.iter().filter(|s| s.0.starts_with("/ok")).collect();
+    let mut ok: Vec<&common::http_server::Seen> =
+        seen.iter().filter(|s| s.0.starts_with("/ok")).collect();
     ok.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(ok.len(), 2, "{seen:?}");
     assert_eq!(ok[0].0, "/ok/ABC123");

@@ -9,58 +9,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 
 use serde_json::{json, Value};
 
 use common::{publish_all, read_stream, Weir};
-
-/// A real HTTP/1.1 server on `ip`: answers 200 to everything and keeps every request path.
-fn http_server(ip: &str) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind((ip, 0)).expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let kept = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let kept = kept.clone();
-            std::thread::spawn(move || serve(stream, &kept));
-        }
-    });
-    (port, seen)
-}
-
-fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
-    let mut len = 0;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = h.trim_end().split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0; len];
-    let _ = reader.read_exact(&mut body);
-    seen.lock().expect("lock").push(path);
-    let mut stream = stream;
-    let _ = write!(
-        stream,
-        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-    );
-}
 
 /// `POST path` with a JSON body to the API (signed in form only: the test's API verifies no
 /// keys); the status and body of the answer.
@@ -92,8 +46,8 @@ fn post_json(api: &str, path: &str, body: &Value) -> (u16, String) {
 
 #[test]
 fn refused_http_destinations_reach_the_error_action_and_allowed_ones_deliver() {
-    let (allowed, delivered) = http_server("127.0.0.1");
-    let (blocked, must_stay_empty) = http_server("127.0.0.2");
+    let (allowed, delivered) = common::http_server::start("127.0.0.1");
+    let (blocked, must_stay_empty) = common::http_server::start("127.0.0.2");
     let dir = tempfile::tempdir().expect("tempdir");
     let text = common::base_config("")
         + &format!(
@@ -188,7 +142,12 @@ fn refused_http_destinations_reach_the_error_action_and_allowed_ones_deliver() {
     let (status, _) = weir.terminate();
     assert!(status.success());
 
-    let mut paths = delivered.lock().expect("lock").clone();
+    let mut paths: Vec<String> = delivered
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(path, _, _)| path.clone())
+        .collect();
     paths.sort();
     assert_eq!(paths, ["/ok/ABC123", "/ok/api"]);
     assert!(

@@ -101,7 +101,7 @@ fn lambda_processor(params: &BTreeMap<String, String>) -> Result<Processing, Api
             "A Lambda processor needs the parameter LambdaArn.",
         ));
     };
-    if weir_firehose::function_name(arn).is_none() {
+    if weir_firehose_model::lambda_function_name(arn).is_none() {
         return Err(ApiError::invalid(format!(
             "LambdaArn {arn:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)."
         )));

@@ -444,27 +444,8 @@ impl Destination for LambdaAction {
     }
 }
 
-/// The function name of a Lambda ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`)
-/// or a bare name: 1 to 64 of `[A-Za-z0-9_-]`, as Lambda names are. Firehose's transformation
-/// maps its Lambda ARNs to plugins the same way.
-pub fn lambda_function_name(arn: &str) -> Option<&str> {
-    let name = match arn.strip_prefix("arn:") {
-        Some(rest) => {
-            let parts: Vec<&str> = rest.split(':').collect();
-            match parts.as_slice() {
-                [_, "lambda", _, _, "function", name]
-                | [_, "lambda", _, _, "function", name, _] => *name,
-                _ => return None,
-            }
-        }
-        None => arn,
-    };
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then_some(name)
-}
+/// The function name of a Lambda ARN or a bare name (one rule, shared with Firehose).
+pub use weir_firehose_model::lambda_function_name;
 
 /// Flush a pipeline's buffer on whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,8 +20,9 @@ pub use hive::{
 };
 pub use names::{
     bucket_of, check_delivery_stream_name, check_tags, file_extension_ok, is_bucket_name,
-    is_delivery_stream_name, undeclared_table, BUCKET_NAME_RULE, DELIVERY_STREAM_NAME_PATTERN,
-    DELIVERY_STREAM_NAME_RULE, FILE_EXTENSION_PATTERN, TABLES_SECTION,
+    is_delivery_stream_name, lambda_function_name, undeclared_table, BUCKET_NAME_RULE,
+    DELIVERY_STREAM_NAME_PATTERN, DELIVERY_STREAM_NAME_RULE, FILE_EXTENSION_PATTERN,
+    TABLES_SECTION,
 };
 
 use thiserror::Error;

@@ -114,6 +114,28 @@ pub fn undeclared_table(table: &str) -> String {
     )
 }
 
+/// The function name of a Lambda ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`)
+/// or a bare name: 1 to 64 of `[A-Za-z0-9_-]`, as Lambda names are. Firehose's transformation
+/// and the IoT `lambda` rule action both map a function to the plugin of that name.
+pub fn lambda_function_name(arn: &str) -> Option<&str> {
+    let name = match arn.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.split(':').collect();
+            match parts.as_slice() {
+                [_, "lambda", _, _, "function", name]
+                | [_, "lambda", _, _, "function", name, _] => *name,
+                _ => return None,
+            }
+        }
+        None => arn,
+    };
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +211,28 @@ mod tests {
         assert!(m.contains("db.t"), "{m}");
         assert!(m.contains("[[firehose.tables]]"), "{m}");
         assert!(!m.contains("schemas"), "{m}");
+    }
+
+    #[test]
+    fn function_names_from_arns() {
+        assert_eq!(
+            lambda_function_name(
+                "arn:aws:lambda:us-east-1:123456789012:function:apache-log-to-json"
+            ),
+            Some("apache-log-to-json")
+        );
+        assert_eq!(
+            lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST"),
+            Some("f")
+        );
+        assert_eq!(lambda_function_name("speed_limit"), Some("speed_limit"));
+        for bad in [
+            "arn:aws:s3:::bucket",
+            "arn:aws:lambda:r:a:layer:x",
+            "",
+            "a/b",
+        ] {
+            assert_eq!(lambda_function_name(bad), None, "{bad}");
+        }
     }
 }

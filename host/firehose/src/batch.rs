@@ -22,8 +22,9 @@ use crate::error::{FirehoseError, Result};
 use crate::implicit::{FolderTarget, ProcessingFailure};
 use crate::model::{DeliveryStreamSpec, Processing};
 use crate::partition::Partitioner;
-use crate::process::{function_name, InvokeError, ProcessIn, Processed};
+use crate::process::{InvokeError, ProcessIn, Processed};
 use crate::store::Stores;
+use weir_firehose_model::lambda_function_name;
 
 /// Where a delivery stream's objects go and when a delivery is due: its bucket and hints by
 /// its spec, or an implicit stream's folder and exact hints (`implicit.rs`).
@@ -393,7 +394,7 @@ fn invoke(
             arrival_ms: r.arrival_ms,
         })
         .collect();
-    let function = function_name(&p.lambda_arn).unwrap_or_default();
+    let function = lambda_function_name(&p.lambda_arn).unwrap_or_default();
     let (attempts, result) = invoke_with_retries(inner, p, function, &ins);
     let end = now_ms();
     let mut fail = |r: &RecordOut, code: &str, message: &str| {

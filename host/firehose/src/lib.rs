@@ -45,5 +45,5 @@ pub use model::{
     DESTINATION_ID, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS,
 };
 pub use parquet::DEFAULT_COMPRESSION as DEFAULT_PARQUET_COMPRESSION;
-pub use process::{function_name, InvokeError, ProcessIn, Processed, Processor, ProcessorSlot};
+pub use process::{InvokeError, ProcessIn, Processed, Processor, ProcessorSlot};
 pub use store::{S3Settings, Storage};

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use weir_streams::{StartPosition, Streams, StreamsConfig};
 
+pub mod http_server;
 pub mod moto;
 pub mod python;
 pub mod small_config;

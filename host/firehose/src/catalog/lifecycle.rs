@@ -126,7 +126,8 @@ impl Firehose {
     fn check_processing(&self, spec: &DeliveryStreamSpec) -> Result<()> {
         let invalid = |m: String| Err(FirehoseError::InvalidArgument(m));
         if let Some(p) = &spec.processing {
-            let function = crate::process::function_name(&p.lambda_arn).unwrap_or_default();
+            let function =
+                weir_firehose_model::lambda_function_name(&p.lambda_arn).unwrap_or_default();
             match &self.inner.config.processor.0 {
                 None => {
                     return invalid(format!(
