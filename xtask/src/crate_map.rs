@@ -51,6 +51,8 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("weir-table", &["weir-support"]),
     // The Device Shadow service: documents and their store; the broker and the REST API call it.
     ("weir-shadow", &["weir-support"]),
+    // Kinesis Data Analytics SQL: the engine is pure; the host feeds it streams and time.
+    ("weir-analytics", &[]),
     (
         "weir-config",
         &[

@@ -1,0 +1,17 @@
+//! Kinesis Data Analytics SQL applications (the SQLstream dialect of the KDA SQL Reference),
+//! as a pure engine: code in, rows in with their ROWTIME, rows out per in-application stream.
+//!
+//! The engine owns no thread, file or clock. The host feeds it input rows (from streams or
+//! delivery streams, mapped by an `InputSchema`), tells it how far time has gone, takes the
+//! rows its output streams emit, and checkpoints its state. The test command
+//! (`weir analytics test`) drives the same engine on recorded rows.
+
+pub mod error;
+pub mod row;
+pub mod types;
+pub mod value;
+
+pub use error::{CompileError, EvalError};
+pub use row::{Column, Row, Schema};
+pub use types::SqlType;
+pub use value::Value;
