@@ -360,7 +360,7 @@ mod tests {
         assert_eq!(Value::Double(f64::NAN).to_json(), serde_json::json!("NaN"));
         assert_eq!(
             Value::Decimal(Decimal::new(1250, 2)).to_json().to_string(),
-            "12.50"
+            "12.5"
         );
     }
 
