@@ -7,6 +7,7 @@
 //! (`weir analytics test`) drives the same engine on recorded rows.
 
 pub mod error;
+pub mod parse;
 pub mod row;
 pub mod types;
 pub mod value;
