@@ -6,6 +6,7 @@
 //! rows its output streams emit, and checkpoints its state. The test command
 //! (`weir analytics test`) drives the same engine on recorded rows.
 
+pub mod aggregate;
 pub mod error;
 pub mod parse;
 pub mod row;
