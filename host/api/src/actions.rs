@@ -11,7 +11,7 @@ use super::value::{blob, failed_entry, map, s, Val};
 use super::ApiState;
 
 mod consumers;
-mod model;
+pub(crate) mod model;
 mod records;
 mod settings;
 mod shards;

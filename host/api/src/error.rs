@@ -26,6 +26,16 @@ pub enum ErrorKind {
     ConcurrentModification,
     /// Firehose: the buffer's storage failed; nothing was acknowledged.
     ServiceUnavailable,
+    /// Kinesis Data Analytics: the application code does not compile.
+    CodeValidation,
+    /// Kinesis Data Analytics: the operation does not apply to the resource as it is.
+    UnsupportedOperation,
+    /// Kinesis Data Analytics: more tags than a resource may carry.
+    TooManyTags,
+    /// Kinesis Data Analytics: StartApplication on a configuration that cannot run.
+    InvalidApplicationConfiguration,
+    /// Kinesis Data Analytics: DiscoverInputSchema found no schema in the samples.
+    UnableToDetectSchema,
 }
 
 impl ErrorKind {
@@ -50,6 +60,13 @@ impl ErrorKind {
             ErrorKind::InternalFailure => "InternalFailure",
             ErrorKind::ConcurrentModification => "ConcurrentModificationException",
             ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
+            ErrorKind::CodeValidation => "CodeValidationException",
+            ErrorKind::UnsupportedOperation => "UnsupportedOperationException",
+            ErrorKind::TooManyTags => "TooManyTagsException",
+            ErrorKind::InvalidApplicationConfiguration => {
+                "InvalidApplicationConfigurationException"
+            }
+            ErrorKind::UnableToDetectSchema => "UnableToDetectSchemaException",
         }
     }
 

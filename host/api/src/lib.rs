@@ -10,6 +10,7 @@
 // exports, so the compiler can tell when something inside is no longer used.
 mod actions;
 pub mod admin;
+mod analytics;
 mod budget;
 mod error;
 mod eventstream;
@@ -36,6 +37,7 @@ use axum::Router;
 use self::actions::Action;
 use self::error::{ApiError, ErrorKind};
 use self::value::Val;
+pub use analytics::{Analytics, AnalyticsOperation, CatalogError as AnalyticsCatalogError};
 pub use fanout::FanOutTiming;
 pub use iot_data::{HttpPublish, Mqtt5Properties, MqttPublish, PublishRefused};
 pub use iot_rules::{
@@ -90,6 +92,9 @@ pub struct ApiState {
     pub firehose: Option<weir_firehose::Firehose>,
     /// AWS IoT's rules API (`/rules...`, `iot_rules`); without it those paths are 404.
     pub rules: Option<SharedRuleCatalog>,
+    /// The Kinesis Data Analytics applications (`analytics/`); without them those targets
+    /// are unknown operations.
+    pub analytics: Option<Analytics>,
     /// `config.body_budget_bytes`, shared by every request.
     body_budget: budget::BodyBudget,
     /// The IoT data plane's shadows and broker (`iot_data/`); its routes are mounted when
@@ -105,6 +110,7 @@ impl ApiState {
             config: Arc::new(config),
             firehose: None,
             rules: None,
+            analytics: None,
             iot: iot_data::IotData::default(),
         }
     }
@@ -112,6 +118,12 @@ impl ApiState {
     /// Serves AWS IoT's rules API over `catalog` next to Kinesis.
     pub fn with_rules(mut self, catalog: SharedRuleCatalog) -> Self {
         self.rules = Some(catalog);
+        self
+    }
+
+    /// Serves the Kinesis Data Analytics application API over `analytics`.
+    pub fn with_analytics(mut self, analytics: Analytics) -> Self {
+        self.analytics = Some(analytics);
         self
     }
 
@@ -135,17 +147,24 @@ impl ApiState {
     }
 }
 
-/// A request's operation: Kinesis or Firehose, told apart by the target's prefix.
+/// A request's operation: Kinesis, Firehose or Kinesis Data Analytics, told apart by the
+/// target's prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
     Kinesis(Action),
     Firehose(firehose::FirehoseOperation),
+    Analytics(AnalyticsOperation),
 }
 
 impl Op {
     fn from_target(state: &ApiState, target: &str) -> Option<Op> {
         if let Some(a) = Action::from_target(target) {
             return Some(Op::Kinesis(a));
+        }
+        if state.analytics.is_some() {
+            if let Some(a) = AnalyticsOperation::from_target(target) {
+                return Some(Op::Analytics(a));
+            }
         }
         state.firehose.as_ref()?;
         firehose::FirehoseOperation::from_target(target).map(Op::Firehose)
@@ -155,6 +174,7 @@ impl Op {
         match self {
             Op::Kinesis(a) => a.carries_data(),
             Op::Firehose(a) => a.carries_data(),
+            Op::Analytics(_) => false,
         }
     }
 }
@@ -164,6 +184,7 @@ impl std::fmt::Display for Op {
         match self {
             Op::Kinesis(a) => write!(f, "{a:?}"),
             Op::Firehose(a) => write!(f, "{a:?}"),
+            Op::Analytics(a) => write!(f, "{a:?}"),
         }
     }
 }
@@ -448,6 +469,10 @@ fn run(state: &ApiState, enc: Encoding, action: Op, body: &[u8]) -> Result<Vec<u
         Op::Kinesis(a) => actions::dispatch(state, a, &parsed)?,
         Op::Firehose(a) => match &state.firehose {
             Some(fh) => firehose::dispatch(fh, a, &parsed)?,
+            None => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
+        },
+        Op::Analytics(a) => match &state.analytics {
+            Some(an) => analytics::dispatch(state, an, a, &parsed)?,
             None => return Err(ApiError::new(ErrorKind::UnknownOperation, "")),
         },
     };
