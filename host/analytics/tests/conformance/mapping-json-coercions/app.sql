@@ -1,0 +1,8 @@
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    b_int INTEGER, b_varchar VARCHAR(8), b_bool BOOLEAN, f_int INTEGER,
+    n_bool_zero BOOLEAN, n_bool BOOLEAN, n_varchar VARCHAR(8), n_bigint BIGINT,
+    s_int INTEGER, s_bool_true BOOLEAN, s_bool_other BOOLEAN, s_trunc VARCHAR(4),
+    s_date TIMESTAMP, s_ts TIMESTAMP, null_int INTEGER, null_varchar VARCHAR(8),
+    obj_varchar VARCHAR(64));
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM * FROM "SOURCE_SQL_STREAM_001";
