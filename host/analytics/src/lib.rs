@@ -8,6 +8,7 @@
 
 pub mod aggregate;
 pub mod error;
+pub mod input;
 pub mod parse;
 pub mod row;
 pub mod types;
