@@ -182,7 +182,9 @@ impl RunningHost {
             api::state(&config, streams).with_firehose(firehose),
             &resources,
         );
-        let state = state.with_rules(api_rules.clone());
+        let state = state
+            .with_rules(api_rules.clone())
+            .with_analytics(super::analytics::open(&config)?);
         let api = api::start(&config, rt, state, &metrics, registry, listening)?;
 
         let host = Arc::new(RunningHost {

@@ -14,6 +14,7 @@
 // tell when something inside is no longer used.
 mod ack;
 mod admin;
+mod analytics;
 mod api_rules;
 mod dead_letter;
 pub use admin::plugin_admin;
