@@ -8,7 +8,9 @@
 
 pub mod aggregate;
 pub mod error;
+pub mod functions;
 pub mod input;
+pub mod output;
 pub mod parse;
 pub mod row;
 pub mod types;
