@@ -15,6 +15,7 @@ pub mod parse;
 pub mod row;
 pub mod types;
 pub mod value;
+pub mod window;
 
 pub use error::{CompileError, EvalError};
 pub use row::{Column, Row, Schema};

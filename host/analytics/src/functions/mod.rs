@@ -1,0 +1,221 @@
+//! The scalar functions, operators and CAST of the KDA SQL Reference, all pure functions on
+//! [`Value`]: the planner resolves a call to a name (checked with [`lookup`] at compile time)
+//! and the evaluator calls [`call_scalar`], the special forms ([`cast`], [`substring`],
+//! [`trim`], [`extract`], [`step`], ...) or the operators ([`binary`], [`unary`]).
+//!
+//! Rules every function here keeps (the SQL Reference's "If an operator is given a null
+//! operand, the result is almost always null"):
+//! - NULL in gives NULL out, except where the docs say otherwise (AND/OR/NOT's three-valued
+//!   logic, COALESCE, NULLIF).
+//! - Exact numbers stay exact: integer and DECIMAL arithmetic is checked and an overflow is
+//!   [`EvalError::overflow`]; integer and DECIMAL division by zero is
+//!   [`EvalError::division_by_zero`]. REAL stays float32 and DOUBLE float64; floats follow
+//!   Java's IEEE arithmetic (the engine KDA ran was Java): `1e0 / 0` is Infinity, not an error.
+//! - An error never stops the application: the row goes to `error_stream`.
+//!
+//! Regular expressions (REGEX_REPLACE, the regex SUBSTRING, the log parsers) are Java syntax
+//! in the docs; [`regex_cache`] translates them to the `regex` crate and caches compiled
+//! patterns, since patterns are almost always literals.
+
+pub mod cast;
+pub mod datetime;
+pub mod logparse;
+pub mod numeric;
+pub mod ops;
+pub mod regex_cache;
+pub mod string;
+
+pub use cast::cast;
+pub use datetime::{ceil_to, extract, floor_to, step};
+pub use ops::{binary, unary, BinOp, UnOp};
+pub use string::{like, position, similar_to, substring, substring_similar, trim, TrimSpec};
+
+use crate::error::EvalError;
+use crate::value::Value;
+
+/// A scalar function the planner may call by name, with its arity (checked at compile time so
+/// a wrong call is a compile error with a line and column, not an `error_stream` row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionDef {
+    /// Upper-case name as written in SQL.
+    pub name: &'static str,
+    pub min_args: usize,
+    /// `usize::MAX` for variadic functions (COALESCE).
+    pub max_args: usize,
+}
+
+const fn def(name: &'static str, min_args: usize, max_args: usize) -> FunctionDef {
+    FunctionDef {
+        name,
+        min_args,
+        max_args,
+    }
+}
+
+/// Every function [`call_scalar`] takes. Special forms with their own syntax (CAST, SUBSTRING,
+/// POSITION, TRIM, OVERLAY, EXTRACT, FLOOR/CEIL ... TO, STEP) are listed too, under the
+/// argument order `call_scalar` expects, so a planner may route them either way.
+pub static FUNCTIONS: &[FunctionDef] = &[
+    // numeric
+    def("ABS", 1, 1),
+    def("CEIL", 1, 1),
+    def("CEILING", 1, 1),
+    def("FLOOR", 1, 1),
+    def("EXP", 1, 1),
+    def("LN", 1, 1),
+    def("LOG10", 1, 1),
+    def("MOD", 2, 2),
+    def("POWER", 2, 2),
+    def("SQRT", 1, 1),
+    // strings
+    def("CHAR_LENGTH", 1, 1),
+    def("CHARACTER_LENGTH", 1, 1),
+    def("INITCAP", 1, 1),
+    def("LOWER", 1, 1),
+    def("UPPER", 1, 1),
+    def("OVERLAY", 3, 4),
+    def("POSITION", 2, 2),
+    def("SUBSTRING", 2, 3),
+    def("REGEX_REPLACE", 3, 5),
+    // NULL functions
+    def("COALESCE", 1, usize::MAX),
+    def("NULLIF", 2, 2),
+    // date and time
+    def("STEP", 2, 2),
+    def("TSDIFF", 2, 2),
+    def("UNIX_TIMESTAMP", 1, 1),
+    def("TO_TIMESTAMP", 1, 1),
+    def("CHAR_TO_DATE", 2, 2),
+    def("CHAR_TO_TIME", 2, 2),
+    def("CHAR_TO_TIMESTAMP", 2, 2),
+    def("DATE_TO_CHAR", 2, 2),
+    def("TIME_TO_CHAR", 2, 2),
+    def("TIMESTAMP_TO_CHAR", 2, 2),
+    // log parsing
+    def("REGEX_LOG_PARSE", 2, 2),
+    def("FAST_REGEX_LOG_PARSE", 2, 2),
+    def("VARIABLE_COLUMN_LOG_PARSE", 3, 5),
+    def("FIXED_COLUMN_LOG_PARSE", 2, 2),
+    def("W3C_LOG_PARSE", 2, 2),
+];
+
+/// The function of that (upper-case) name, if the dialect has one.
+pub fn lookup(name: &str) -> Option<&'static FunctionDef> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// Calls a scalar function by its upper-case name. The arity is checked again here (a planner
+/// bug must not panic an application).
+pub fn call_scalar(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+    let def = lookup(name)
+        .ok_or_else(|| EvalError::new("UnknownFunction", format!("no function named {name}")))?;
+    if args.len() < def.min_args || args.len() > def.max_args {
+        return Err(EvalError::new(
+            "WrongArgumentCount",
+            format!(
+                "{name} takes {}..{} arguments, got {}",
+                def.min_args,
+                def.max_args,
+                args.len()
+            ),
+        ));
+    }
+    match name {
+        "COALESCE" => Ok(args
+            .iter()
+            .find(|v| !v.is_null())
+            .cloned()
+            .unwrap_or(Value::Null)),
+        "NULLIF" => {
+            // NULLIF(a, b) is NULL when a = b, else a (a NULL `b` never equals).
+            match args[0].sql_cmp(&args[1]) {
+                Some(std::cmp::Ordering::Equal) => Ok(Value::Null),
+                _ => Ok(args[0].clone()),
+            }
+        }
+        "ABS" | "CEIL" | "CEILING" | "FLOOR" | "EXP" | "LN" | "LOG10" | "MOD" | "POWER"
+        | "SQRT" => numeric::call(name, args),
+        "CHAR_LENGTH" | "CHARACTER_LENGTH" | "INITCAP" | "LOWER" | "UPPER" | "OVERLAY"
+        | "POSITION" | "SUBSTRING" | "REGEX_REPLACE" => string::call(name, args),
+        "STEP" | "TSDIFF" | "UNIX_TIMESTAMP" | "TO_TIMESTAMP" | "CHAR_TO_DATE" | "CHAR_TO_TIME"
+        | "CHAR_TO_TIMESTAMP" | "DATE_TO_CHAR" | "TIME_TO_CHAR" | "TIMESTAMP_TO_CHAR" => {
+            datetime::call(name, args)
+        }
+        _ => logparse::call(name, args),
+    }
+}
+
+/// The string inside a CHAR/VARCHAR argument, or a type error naming the function.
+pub(crate) fn str_arg<'a>(func: &str, v: &'a Value) -> Result<&'a str, EvalError> {
+    v.as_str().ok_or_else(|| {
+        EvalError::type_mismatch(format!(
+            "{func} expects a character value, got {}",
+            v.kind()
+        ))
+    })
+}
+
+/// An exact integer argument (any integer kind, or a DECIMAL without fraction).
+pub(crate) fn int_arg(func: &str, v: &Value) -> Result<i64, EvalError> {
+    if let Some(i) = v.as_i64() {
+        return Ok(i);
+    }
+    if let Value::Decimal(d) = v {
+        if d.fract().is_zero() {
+            if let Some(i) = rust_decimal::prelude::ToPrimitive::to_i64(d) {
+                return Ok(i);
+            }
+        }
+    }
+    Err(EvalError::type_mismatch(format!(
+        "{func} expects an integer, got {}",
+        v.kind()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_knows_arity() {
+        let f = lookup("SUBSTRING").expect("substring");
+        assert_eq!((f.min_args, f.max_args), (2, 3));
+        assert!(lookup("NO_SUCH_FUNCTION").is_none());
+        assert!(lookup("COALESCE").expect("coalesce").max_args == usize::MAX);
+    }
+
+    #[test]
+    fn call_checks_arity_and_names() {
+        assert_eq!(
+            call_scalar("ABS", &[]).expect_err("arity").name,
+            "WrongArgumentCount"
+        );
+        assert_eq!(
+            call_scalar("FOO", &[]).expect_err("name").name,
+            "UnknownFunction"
+        );
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-coalesce.html
+    /// and sql-reference-nullif.html: first non-NULL argument; NULL when equal.
+    #[test]
+    fn coalesce_and_nullif() {
+        assert_eq!(
+            call_scalar(
+                "COALESCE",
+                &[Value::Null, Value::Integer(2), Value::Integer(3)]
+            ),
+            Ok(Value::Integer(2))
+        );
+        assert_eq!(call_scalar("COALESCE", &[Value::Null]), Ok(Value::Null));
+        assert_eq!(
+            call_scalar("NULLIF", &[Value::Integer(1), Value::BigInt(1)]),
+            Ok(Value::Null)
+        );
+        assert_eq!(
+            call_scalar("NULLIF", &[Value::Integer(1), Value::Null]),
+            Ok(Value::Integer(1))
+        );
+    }
+}

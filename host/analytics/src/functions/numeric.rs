@@ -1,0 +1,139 @@
+//! Numeric functions: ABS, CEIL/CEILING, FLOOR, EXP, LN, LOG10, MOD, POWER, SQRT.
+//!
+//! ABS, CEIL and FLOOR keep their argument's type; EXP, LN, LOG10, POWER and SQRT return
+//! DOUBLE with Java's `Math` semantics (LN of 0 is -Infinity, SQRT of -1 is NaN), since the
+//! floats of this engine never raise errors. MOD is exact and raises division by zero.
+
+use crate::error::EvalError;
+use crate::value::Value;
+
+use super::ops::{int_of_rank, num, numeric_op, BinOp, Num};
+
+fn num_arg(func: &str, v: &Value) -> Result<Num, EvalError> {
+    num(v).ok_or_else(|| {
+        EvalError::type_mismatch(format!("{func} expects a number, got {}", v.kind()))
+    })
+}
+
+pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+    if args.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let x = num_arg(name, &args[0])?;
+    match name {
+        "ABS" => match x {
+            Num::Int(i, rank) => int_of_rank(
+                i.checked_abs()
+                    .ok_or_else(|| EvalError::overflow("ABS of the smallest integer"))?,
+                rank,
+            ),
+            Num::Dec(d) => Ok(Value::Decimal(d.abs())),
+            Num::Real(f) => Ok(Value::Real(f.abs())),
+            Num::Double(f) => Ok(Value::Double(f.abs())),
+        },
+        "CEIL" | "CEILING" | "FLOOR" => {
+            let up = name != "FLOOR";
+            Ok(match x {
+                Num::Int(..) => args[0].clone(),
+                Num::Dec(d) => Value::Decimal(if up { d.ceil() } else { d.floor() }),
+                Num::Real(f) => Value::Real(if up { f.ceil() } else { f.floor() }),
+                Num::Double(f) => Value::Double(if up { f.ceil() } else { f.floor() }),
+            })
+        }
+        "EXP" => Ok(Value::Double(x.to_f64().exp())),
+        "LN" => Ok(Value::Double(x.to_f64().ln())),
+        "LOG10" => Ok(Value::Double(x.to_f64().log10())),
+        "SQRT" => Ok(Value::Double(x.to_f64().sqrt())),
+        "POWER" => {
+            let y = num_arg(name, &args[1])?;
+            Ok(Value::Double(x.to_f64().powf(y.to_f64())))
+        }
+        _ => {
+            // MOD: the remainder with the dividend's sign (Java's %), exact for integers and
+            // DECIMAL.
+            let y = num_arg(name, &args[1])?;
+            numeric_op(BinOp::Modulo, x, y)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::call_scalar;
+    use super::*;
+    use rust_decimal::Decimal;
+
+    fn d(s: &str) -> Value {
+        Value::Decimal(s.parse::<Decimal>().expect("decimal"))
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-abs.html,
+    /// sql-reference-ceil.html, sql-reference-floor.html
+    #[test]
+    fn abs_ceil_floor_keep_types() {
+        assert_eq!(
+            call_scalar("ABS", &[Value::Integer(-3)]),
+            Ok(Value::Integer(3))
+        );
+        assert_eq!(call_scalar("ABS", &[d("-2.5")]), Ok(d("2.5")));
+        assert_eq!(
+            call_scalar("ABS", &[Value::Real(-1.5)]),
+            Ok(Value::Real(1.5))
+        );
+        assert_eq!(
+            call_scalar("ABS", &[Value::Integer(i32::MIN)])
+                .expect_err("overflow")
+                .name,
+            "NumericOverflow"
+        );
+        assert_eq!(call_scalar("CEIL", &[d("2.1")]), Ok(d("3")));
+        assert_eq!(
+            call_scalar("CEILING", &[Value::Double(-2.5)]),
+            Ok(Value::Double(-2.0))
+        );
+        assert_eq!(call_scalar("FLOOR", &[d("-2.1")]), Ok(d("-3")));
+        assert_eq!(
+            call_scalar("FLOOR", &[Value::Integer(7)]),
+            Ok(Value::Integer(7))
+        );
+        assert_eq!(call_scalar("FLOOR", &[Value::Null]), Ok(Value::Null));
+    }
+
+    /// sql-reference-exp.html, -ln.html, -log10.html, -power.html, -sqrt.html, -mod.html
+    #[test]
+    fn math_functions() {
+        assert_eq!(
+            call_scalar("EXP", &[Value::Integer(0)]),
+            Ok(Value::Double(1.0))
+        );
+        assert_eq!(
+            call_scalar("LN", &[Value::Double(1.0)]),
+            Ok(Value::Double(0.0))
+        );
+        assert_eq!(
+            call_scalar("LOG10", &[Value::Integer(1000)]),
+            Ok(Value::Double(3.0))
+        );
+        assert_eq!(
+            call_scalar("POWER", &[Value::Integer(2), Value::Integer(10)]),
+            Ok(Value::Double(1024.0))
+        );
+        assert_eq!(
+            call_scalar("SQRT", &[Value::Integer(16)]),
+            Ok(Value::Double(4.0))
+        );
+        assert_eq!(
+            call_scalar("MOD", &[Value::Integer(10), Value::Integer(3)]),
+            Ok(Value::Integer(1))
+        );
+        assert_eq!(
+            call_scalar("MOD", &[Value::Integer(-10), Value::Integer(3)]),
+            Ok(Value::Integer(-1))
+        );
+        assert_eq!(
+            call_scalar("MOD", &[Value::Integer(10), Value::Integer(0)]),
+            Err(EvalError::division_by_zero())
+        );
+        assert!(call_scalar("SQRT", &[Value::Varchar("4".into())]).is_err());
+    }
+}

@@ -1,0 +1,211 @@
+//! Java regular expressions (what the SQL Reference's REGEX_REPLACE, SUBSTRING ... FROM, and
+//! REGEX_LOG_PARSE take) translated to the `regex` crate, with a small per-thread cache of
+//! compiled patterns: patterns are nearly always literals in the application code, so each is
+//! compiled once per thread and reused for every row.
+//!
+//! Translation (Java → `regex`):
+//! - `\d \w \s` (and `\D \W \S`) are ASCII-only in Java; they become ASCII classes.
+//! - `\p{Lower} \p{Upper} \p{Alpha} \p{Digit} \p{Alnum} \p{Punct} \p{Space} \p{XDigit}`
+//!   (Java's POSIX classes) become ASCII classes.
+//! - `\Q...\E` quoting becomes escaped literals.
+//! - Possessive quantifiers (`*+ ++ ?+`) become greedy ones (same matches on the patterns a
+//!   log parser uses; they only differ in backtracking cost).
+//!
+//! Limits: back-references (`\1`), look-around (`(?=`, `(?!`, `(?<=`, `(?<!`) and atomic
+//! groups (`(?>`) have no equivalent in `regex` (which guarantees linear time) and are
+//! reported as an `InvalidRegex` error.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::error::EvalError;
+
+/// At most this many compiled patterns are kept per thread; past it the cache starts over
+/// (an application has a handful of literal patterns; a pattern computed per row would
+/// otherwise grow the cache without bound).
+const CACHE_CAPACITY: usize = 256;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<String, Arc<Regex>>> = RefCell::new(HashMap::new());
+}
+
+/// A compiled regex for the `regex`-crate pattern `pattern`, from the cache when it was seen.
+pub fn compiled(pattern: &str) -> Result<Arc<Regex>, EvalError> {
+    if let Some(r) = CACHE.with(|c| c.borrow().get(pattern).cloned()) {
+        return Ok(r);
+    }
+    let re = Regex::new(pattern)
+        .map_err(|e| EvalError::new("InvalidRegex", format!("invalid regular expression: {e}")))?;
+    let re = Arc::new(re);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_CAPACITY {
+            c.clear();
+        }
+        c.insert(pattern.to_string(), re.clone());
+    });
+    Ok(re)
+}
+
+/// A compiled regex for a Java pattern (translated first). `anchored` wraps it so it must
+/// match the whole input, as Java's `Matcher.matches()` does.
+pub fn java(pattern: &str, anchored: bool) -> Result<Arc<Regex>, EvalError> {
+    let t = translate_java(pattern)?;
+    if anchored {
+        compiled(&format!("^(?:{t})$"))
+    } else {
+        compiled(&t)
+    }
+}
+
+fn posix_class(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "Lower" => "[a-z]",
+        "Upper" => "[A-Z]",
+        "ASCII" => "[\\x00-\\x7F]",
+        "Alpha" => "[a-zA-Z]",
+        "Digit" => "[0-9]",
+        "Alnum" => "[a-zA-Z0-9]",
+        "Punct" => "[!-/:-@\\[-`{-~]",
+        "Graph" => "[!-~]",
+        "Print" => "[ -~]",
+        "Blank" => "[ \\t]",
+        "Cntrl" => "[\\x00-\\x1F\\x7F]",
+        "XDigit" => "[0-9a-fA-F]",
+        "Space" => "[ \\t\\n\\x0B\\f\\r]",
+        _ => return None,
+    })
+}
+
+/// Translates a Java regex to the `regex` crate's syntax (see the module doc for what changes
+/// and what is refused).
+pub fn translate_java(p: &str) -> Result<String, EvalError> {
+    let unsupported = |what: &str| {
+        EvalError::new(
+            "InvalidRegex",
+            format!("{what} in regular expression {p:?} is not supported"),
+        )
+    };
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' if i + 1 < chars.len() => {
+                let n = chars[i + 1];
+                i += 2;
+                match n {
+                    'd' => out.push_str("[0-9]"),
+                    'D' => out.push_str("[^0-9]"),
+                    'w' => out.push_str("[0-9A-Za-z_]"),
+                    'W' => out.push_str("[^0-9A-Za-z_]"),
+                    's' => out.push_str("[ \\t\\n\\x0B\\f\\r]"),
+                    'S' => out.push_str("[^ \\t\\n\\x0B\\f\\r]"),
+                    'Q' => {
+                        let mut lit = String::new();
+                        while i < chars.len() {
+                            if chars[i] == '\\' && chars.get(i + 1) == Some(&'E') {
+                                i += 2;
+                                break;
+                            }
+                            lit.push(chars[i]);
+                            i += 1;
+                        }
+                        out.push_str(&regex::escape(&lit));
+                    }
+                    'p' | 'P' if chars.get(i) == Some(&'{') => {
+                        let close = chars[i..].iter().position(|c| *c == '}').map(|k| i + k);
+                        let Some(close) = close else {
+                            return Err(unsupported("an unclosed \\p{"));
+                        };
+                        let name: String = chars[i + 1..close].iter().collect();
+                        let name = name.strip_prefix("Is").unwrap_or(&name).to_string();
+                        match posix_class(&name) {
+                            Some(cls) if n == 'p' => out.push_str(cls),
+                            Some(cls) => {
+                                out.push_str("[^");
+                                out.push_str(&cls[1..]);
+                            }
+                            None => {
+                                out.push('\\');
+                                out.push(n);
+                                out.push('{');
+                                out.push_str(&name);
+                                out.push('}');
+                            }
+                        }
+                        i = close + 1;
+                    }
+                    '1'..='9' => return Err(unsupported("a back-reference")),
+                    other => {
+                        out.push('\\');
+                        out.push(other);
+                    }
+                }
+            }
+            '(' if chars.get(i + 1) == Some(&'?') => {
+                let rest: String = chars[i + 2..chars.len().min(i + 4)].iter().collect();
+                if rest.starts_with('=')
+                    || rest.starts_with('!')
+                    || rest.starts_with("<=")
+                    || rest.starts_with("<!")
+                {
+                    return Err(unsupported("look-around"));
+                }
+                if rest.starts_with('>') {
+                    return Err(unsupported("an atomic group"));
+                }
+                if rest.starts_with('<') {
+                    // Java's named group `(?<name>` is `(?P<name>` in older regex syntax;
+                    // the crate takes both.
+                }
+                out.push('(');
+                i += 1;
+            }
+            '*' | '+' | '?' | '}' if chars.get(i + 1) == Some(&'+') => {
+                // Possessive quantifier: drop the `+`.
+                out.push(c);
+                i += 2;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_classes_are_ascii() {
+        let re = java(r"\d+", true).expect("compiles");
+        assert!(re.is_match("123"));
+        assert!(!re.is_match("١٢٣"), "Java's \\d is ASCII only");
+        let re = java(r"\p{Alpha}+\Q.*\E", true).expect("compiles");
+        assert!(re.is_match("abc.*"));
+        assert!(!re.is_match("abcxx"));
+    }
+
+    #[test]
+    fn unsupported_constructs_are_errors() {
+        for p in [r"(a)\1", "a(?=b)", "(?>a)", "(?<!a)b"] {
+            assert_eq!(java(p, false).expect_err(p).name, "InvalidRegex");
+        }
+        assert_eq!(java("(", false).expect_err("bad").name, "InvalidRegex");
+    }
+
+    #[test]
+    fn cache_returns_the_same_compiled_pattern() {
+        let a = compiled("x+y").expect("compiles");
+        let b = compiled("x+y").expect("compiles");
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+}

@@ -1,0 +1,664 @@
+//! Character functions: CHAR_LENGTH, INITCAP, LOWER, UPPER, OVERLAY, POSITION, SUBSTRING (its
+//! positional, regular-expression and SIMILAR forms), TRIM, REGEX_REPLACE, and the LIKE and
+//! SIMILAR TO predicates. Positions and lengths count characters, not bytes.
+
+use crate::error::EvalError;
+use crate::value::Value;
+
+use super::regex_cache;
+use super::{int_arg, str_arg};
+
+/// Which ends TRIM cuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrimSpec {
+    Leading,
+    Trailing,
+    Both,
+}
+
+pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+    if args.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    match name {
+        "CHAR_LENGTH" | "CHARACTER_LENGTH" => {
+            let s = str_arg(name, &args[0])?;
+            i32::try_from(s.chars().count())
+                .map(Value::Integer)
+                .map_err(|_| EvalError::overflow("string length"))
+        }
+        "LOWER" => Ok(Value::Varchar(str_arg(name, &args[0])?.to_lowercase())),
+        "UPPER" => Ok(Value::Varchar(str_arg(name, &args[0])?.to_uppercase())),
+        "INITCAP" => Ok(Value::Varchar(initcap(str_arg(name, &args[0])?))),
+        "OVERLAY" => overlay(&args[0], &args[1], &args[2], args.get(3)),
+        "POSITION" => position(&args[0], &args[1]),
+        "SUBSTRING" => substring(&args[0], &args[1], args.get(2)),
+        _ => regex_replace(args),
+    }
+}
+
+/// INITCAP: the first letter of each word upper-case, the others lower-case; a word starts
+/// after any character that is not a letter or digit.
+fn initcap(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            start = false;
+        } else {
+            out.push(c);
+            start = true;
+        }
+    }
+    out
+}
+
+/// The characters of `s` from 1-based `start` (which may be below 1) for `len` characters
+/// (to the end when `None`), as the SQL standard's SUBSTRING computes them.
+fn char_range(s: &str, start: i64, len: Option<i64>) -> Result<String, EvalError> {
+    if let Some(l) = len {
+        if l < 0 {
+            return Err(EvalError::new(
+                "SubstringError",
+                format!("SUBSTRING length {l} is negative"),
+            ));
+        }
+    }
+    let end = match len {
+        Some(l) => start.saturating_add(l),
+        None => i64::MAX,
+    };
+    let from = start.max(1);
+    if end <= from {
+        return Ok(String::new());
+    }
+    let skip = usize::try_from(from - 1).unwrap_or(usize::MAX);
+    let take = usize::try_from(end - from).unwrap_or(usize::MAX);
+    Ok(s.chars().skip(skip).take(take).collect())
+}
+
+/// `SUBSTRING(s FROM start [FOR length])` and `SUBSTRING(s, start [, length])`; with a
+/// character `from`, `SUBSTRING(s FROM regex)`: the first match of the (Java) regular
+/// expression, NULL when nothing matches.
+///
+/// The docs say both that a start past the end gives an empty string and that it gives
+/// NULL; this keeps the empty string (the SQL standard's answer, and the one the examples
+/// table shows). A negative length is an error, as in the standard.
+pub fn substring(s: &Value, from: &Value, length: Option<&Value>) -> Result<Value, EvalError> {
+    if s.is_null() || from.is_null() || length.is_some_and(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    if let Value::Binary(b) = s {
+        let start = int_arg("SUBSTRING", from)?;
+        let len = length.map(|l| int_arg("SUBSTRING", l)).transpose()?;
+        let end = len.map_or(i64::MAX, |l| start.saturating_add(l));
+        let from = start.max(1);
+        let skip = usize::try_from(from - 1).unwrap_or(usize::MAX);
+        let take = usize::try_from(end.saturating_sub(from).max(0)).unwrap_or(usize::MAX);
+        return Ok(Value::Binary(
+            b.iter().skip(skip).take(take).copied().collect(),
+        ));
+    }
+    let text = str_arg("SUBSTRING", s)?;
+    if let Some(pattern) = from.as_str() {
+        let re = regex_cache::java(pattern, false)?;
+        return Ok(re
+            .find(text)
+            .map(|m| Value::Varchar(m.as_str().to_string()))
+            .unwrap_or(Value::Null));
+    }
+    let start = int_arg("SUBSTRING", from)?;
+    let len = length.map(|l| int_arg("SUBSTRING", l)).transpose()?;
+    Ok(Value::Varchar(char_range(text, start, len)?))
+}
+
+/// `SUBSTRING(s SIMILAR pattern ESCAPE esc)`: the pattern has three parts separated by
+/// `esc"`; the part between them is returned when the whole string matches, else NULL.
+pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<Value, EvalError> {
+    if s.is_null() || pattern.is_null() || escape.is_null() {
+        return Ok(Value::Null);
+    }
+    let text = str_arg("SUBSTRING", s)?;
+    let pat = str_arg("SUBSTRING", pattern)?;
+    let esc = single_char(str_arg("SUBSTRING", escape)?)?;
+    let sep = format!("{esc}\"");
+    let parts: Vec<&str> = pat.split(sep.as_str()).collect();
+    if parts.len() != 3 {
+        return Err(EvalError::new(
+            "InvalidPattern",
+            format!("SUBSTRING SIMILAR pattern {pat:?} needs two {sep} separators"),
+        ));
+    }
+    let re = format!(
+        "(?s)^(?:{})({})(?:{})$",
+        similar_regex(parts[0], Some(esc))?,
+        similar_regex(parts[1], Some(esc))?,
+        similar_regex(parts[2], Some(esc))?
+    );
+    let re = regex_cache::compiled(&re)?;
+    Ok(re
+        .captures(text)
+        .and_then(|c| c.get(1))
+        .map(|m| Value::Varchar(m.as_str().to_string()))
+        .unwrap_or(Value::Null))
+}
+
+/// `POSITION(needle IN haystack)`: the 1-based character position of the first occurrence,
+/// 0 when absent, 1 for an empty needle.
+pub fn position(needle: &Value, haystack: &Value) -> Result<Value, EvalError> {
+    if needle.is_null() || haystack.is_null() {
+        return Ok(Value::Null);
+    }
+    let n = str_arg("POSITION", needle)?;
+    let h = str_arg("POSITION", haystack)?;
+    let pos = match h.find(n) {
+        Some(byte) => h[..byte].chars().count() + 1,
+        None => 0,
+    };
+    i32::try_from(pos)
+        .map(Value::Integer)
+        .map_err(|_| EvalError::overflow("position"))
+}
+
+/// `TRIM([LEADING|TRAILING|BOTH] [chars] FROM s)`: removes `chars` (blank by default) from
+/// the chosen ends. Every character of `chars` is trimmed (the docs' examples use one).
+pub fn trim(spec: TrimSpec, chars: Option<&Value>, s: &Value) -> Result<Value, EvalError> {
+    if s.is_null() || chars.is_some_and(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let text = str_arg("TRIM", s)?;
+    let set: Vec<char> = match chars {
+        Some(c) => str_arg("TRIM", c)?.chars().collect(),
+        None => vec![' '],
+    };
+    let hit = |c: char| set.contains(&c);
+    let r = match spec {
+        TrimSpec::Leading => text.trim_start_matches(hit),
+        TrimSpec::Trailing => text.trim_end_matches(hit),
+        TrimSpec::Both => text.trim_start_matches(hit).trim_end_matches(hit),
+    };
+    Ok(Value::Varchar(r.to_string()))
+}
+
+/// `OVERLAY(s PLACING r FROM start [FOR length])`: `s` with `length` characters from `start`
+/// (the length of `r` by default) replaced by `r`.
+fn overlay(s: &Value, r: &Value, start: &Value, len: Option<&Value>) -> Result<Value, EvalError> {
+    let text = str_arg("OVERLAY", s)?;
+    let put = str_arg("OVERLAY", r)?;
+    let start = int_arg("OVERLAY", start)?;
+    let len = match len {
+        Some(l) => int_arg("OVERLAY", l)?,
+        None => put.chars().count() as i64,
+    };
+    let mut out = char_range(text, 1, Some((start - 1).max(0)))?;
+    out.push_str(put);
+    out.push_str(&char_range(text, start.saturating_add(len.max(0)), None)?);
+    Ok(Value::Varchar(out))
+}
+
+/// `REGEX_REPLACE(s, regex, replacement [, start [, occurrence]])`: replaces matches of the
+/// Java regex found from 1-based character `start` (default 1); `occurrence` 0 (the default)
+/// replaces every match, n > 0 only the n-th. The replacement takes Java's `$n` group
+/// references and `\` escapes.
+fn regex_replace(args: &[Value]) -> Result<Value, EvalError> {
+    let text = str_arg("REGEX_REPLACE", &args[0])?;
+    let re = regex_cache::java(str_arg("REGEX_REPLACE", &args[1])?, false)?;
+    let replacement = str_arg("REGEX_REPLACE", &args[2])?;
+    let start = args
+        .get(3)
+        .map(|v| int_arg("REGEX_REPLACE", v))
+        .transpose()?
+        .unwrap_or(1);
+    let occurrence = args
+        .get(4)
+        .map(|v| int_arg("REGEX_REPLACE", v))
+        .transpose()?
+        .unwrap_or(0);
+    if start < 1 || occurrence < 0 {
+        return Err(EvalError::new(
+            "InvalidArgument",
+            format!("REGEX_REPLACE start {start} and occurrence {occurrence} must be positive"),
+        ));
+    }
+    let offset = text
+        .char_indices()
+        .nth(usize::try_from(start - 1).unwrap_or(usize::MAX))
+        .map(|(b, _)| b)
+        .unwrap_or(text.len());
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..offset]);
+    let mut last = offset;
+    for (n, caps) in re.captures_iter(&text[offset..]).enumerate() {
+        let Some(m) = caps.get(0) else { continue };
+        if occurrence != 0 && n as i64 + 1 != occurrence {
+            continue;
+        }
+        out.push_str(&text[last..offset + m.start()]);
+        expand_java_replacement(replacement, &caps, &mut out)?;
+        last = offset + m.end();
+        if occurrence != 0 {
+            break;
+        }
+    }
+    out.push_str(&text[last..]);
+    Ok(Value::Varchar(out))
+}
+
+/// Java's `Matcher.appendReplacement` syntax: `$n` (as many digits as name a group),
+/// `${name}`, and `\x` for a literal `x`.
+fn expand_java_replacement(
+    rep: &str,
+    caps: &regex::Captures<'_>,
+    out: &mut String,
+) -> Result<(), EvalError> {
+    let bad =
+        |m: &str| EvalError::new("InvalidArgument", format!("REGEX_REPLACE replacement: {m}"));
+    let chars: Vec<char> = rep.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                let c = chars.get(i + 1).ok_or_else(|| bad("trailing backslash"))?;
+                out.push(*c);
+                i += 2;
+            }
+            '$' => {
+                i += 1;
+                if chars.get(i) == Some(&'{') {
+                    let close = chars[i..]
+                        .iter()
+                        .position(|c| *c == '}')
+                        .ok_or_else(|| bad("unclosed ${"))?;
+                    let name: String = chars[i + 1..i + close].iter().collect();
+                    let m = caps
+                        .name(&name)
+                        .ok_or_else(|| bad(&format!("no group named {name}")))?;
+                    out.push_str(m.as_str());
+                    i += close + 1;
+                    continue;
+                }
+                let first = chars
+                    .get(i)
+                    .and_then(|c| c.to_digit(10))
+                    .ok_or_else(|| bad("$ must be followed by a group number"))?;
+                let mut group = first as usize;
+                i += 1;
+                while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
+                    let next = group * 10 + d as usize;
+                    if next >= caps.len() {
+                        break;
+                    }
+                    group = next;
+                    i += 1;
+                }
+                if group >= caps.len() {
+                    return Err(bad(&format!("no group {group}")));
+                }
+                if let Some(m) = caps.get(group) {
+                    out.push_str(m.as_str());
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn single_char(s: &str) -> Result<char, EvalError> {
+    let mut it = s.chars();
+    match (it.next(), it.next()) {
+        (Some(c), None) => Ok(c),
+        _ => Err(EvalError::new(
+            "InvalidEscape",
+            format!("escape {s:?} must be one character"),
+        )),
+    }
+}
+
+fn escape_arg(escape: Option<&Value>, func: &str) -> Result<Option<char>, EvalError> {
+    match escape {
+        None => Ok(None),
+        Some(v) => single_char(str_arg(func, v)?).map(Some),
+    }
+}
+
+/// The regex of a LIKE pattern: `%` any sequence, `_` one character, the escape character
+/// making the next one literal.
+fn like_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> {
+    let mut re = String::from("(?s)^");
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == esc {
+            let n = chars.next().ok_or_else(|| {
+                EvalError::new(
+                    "InvalidEscape",
+                    format!("LIKE pattern {pattern:?} ends with its escape"),
+                )
+            })?;
+            re.push_str(&regex::escape(&n.to_string()));
+        } else if c == '%' {
+            re.push_str(".*");
+        } else if c == '_' {
+            re.push('.');
+        } else {
+            re.push_str(&regex::escape(&c.to_string()));
+        }
+    }
+    re.push('$');
+    Ok(re)
+}
+
+/// The regex of a SIMILAR TO pattern (SQL's regular expressions): `%` and `_` as in LIKE,
+/// `| * + ? {m,n} ( ) [...]` as in regexes, every other character literal.
+fn similar_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> {
+    let mut re = String::new();
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        if Some(c) == esc {
+            let n = chars.next().ok_or_else(|| {
+                EvalError::new(
+                    "InvalidEscape",
+                    format!("SIMILAR TO pattern {pattern:?} ends with its escape"),
+                )
+            })?;
+            re.push_str(&regex::escape(&n.to_string()));
+            continue;
+        }
+        if in_class {
+            match c {
+                ']' => {
+                    in_class = false;
+                    re.push(']');
+                }
+                '\\' | '[' | '&' | '~' => {
+                    re.push('\\');
+                    re.push(c);
+                }
+                _ => re.push(c),
+            }
+            continue;
+        }
+        match c {
+            '%' => re.push_str(".*"),
+            '_' => re.push('.'),
+            '[' => {
+                in_class = true;
+                re.push('[');
+                if chars.peek() == Some(&'^') {
+                    re.push('^');
+                    chars.next();
+                }
+            }
+            '|' | '*' | '+' | '?' | '{' | '}' | '(' | ')' => re.push(c),
+            other => re.push_str(&regex::escape(&other.to_string())),
+        }
+    }
+    if in_class {
+        return Err(EvalError::new(
+            "InvalidPattern",
+            format!("SIMILAR TO pattern {pattern:?} has an unclosed ["),
+        ));
+    }
+    Ok(re)
+}
+
+/// `s LIKE pattern [ESCAPE esc]`: TRUE, FALSE, or NULL on a NULL operand.
+pub fn like(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<Value, EvalError> {
+    if s.is_null() || pattern.is_null() || escape.is_some_and(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let text = str_arg("LIKE", s)?;
+    let pat = str_arg("LIKE", pattern)?;
+    let re = regex_cache::compiled(&like_regex(pat, escape_arg(escape, "LIKE")?)?)?;
+    Ok(Value::Boolean(re.is_match(text)))
+}
+
+/// `s SIMILAR TO pattern [ESCAPE esc]`: the whole string must match.
+pub fn similar_to(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<Value, EvalError> {
+    if s.is_null() || pattern.is_null() || escape.is_some_and(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let text = str_arg("SIMILAR TO", s)?;
+    let pat = str_arg("SIMILAR TO", pattern)?;
+    let re = format!(
+        "(?s)^(?:{})$",
+        similar_regex(pat, escape_arg(escape, "SIMILAR TO")?)?
+    );
+    let re = regex_cache::compiled(&re)?;
+    Ok(Value::Boolean(re.is_match(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::call_scalar;
+    use super::*;
+
+    fn v(s: &str) -> Value {
+        Value::Varchar(s.into())
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-substring.html
+    #[test]
+    fn substring_examples() {
+        let s = v("123456789");
+        let sub = |from: i64, len: Option<i64>| {
+            substring(&s, &Value::BigInt(from), len.map(Value::BigInt).as_ref())
+        };
+        assert_eq!(sub(3, Some(4)), Ok(v("3456")));
+        assert_eq!(sub(17, Some(4)), Ok(v("")));
+        assert_eq!(sub(-1, Some(4)), Ok(v("12")));
+        assert_eq!(sub(6, None), Ok(v("6789")));
+        assert_eq!(sub(6, Some(0)), Ok(v("")));
+        assert_eq!(
+            sub(6, Some(-1)).expect_err("negative").name,
+            "SubstringError"
+        );
+        assert_eq!(
+            substring(&Value::Null, &Value::Integer(1), None),
+            Ok(Value::Null)
+        );
+    }
+
+    /// The developer guide's SUBSTRING example (examples-transforming-strings-substring):
+    /// `SUBSTRING(referrer, 12, POSITION('.com' IN referrer) - POSITION('www.' IN referrer) - 4)`
+    /// turns `http://www.amazon.com` into `amazon`.
+    #[test]
+    fn substring_referrer_example() {
+        let r = v("http://www.amazon.com");
+        let com = position(&v(".com"), &r).expect("pos");
+        let www = position(&v("www."), &r).expect("pos");
+        assert_eq!(
+            (com.clone(), www.clone()),
+            (Value::Integer(18), Value::Integer(8))
+        );
+        let len = Value::Integer(18 - 8 - 4);
+        assert_eq!(
+            substring(&r, &Value::Integer(12), Some(&len)),
+            Ok(v("amazon"))
+        );
+    }
+
+    #[test]
+    fn substring_regex_and_similar_forms() {
+        assert_eq!(
+            substring(&v("TECHNOLOGY"), &v("L[A-Z]*"), None),
+            Ok(v("LOGY"))
+        );
+        assert_eq!(substring(&v("abc"), &v("[0-9]+"), None), Ok(Value::Null));
+        assert_eq!(
+            substring_similar(&v("abcdefg"), &v("a#\"%#\"g"), &v("#")),
+            Ok(v("bcdef"))
+        );
+        assert_eq!(
+            substring_similar(&v("xbcdefg"), &v("a#\"%#\"g"), &v("#")),
+            Ok(Value::Null)
+        );
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-position.html
+    #[test]
+    fn position_examples() {
+        assert_eq!(
+            position(&v("findme"), &v("1234findmeXXX")),
+            Ok(Value::Integer(5))
+        );
+        assert_eq!(
+            position(&v("findme"), &v("1234not-hereXXX")),
+            Ok(Value::Integer(0))
+        );
+        assert_eq!(position(&v("1"), &v("1234")), Ok(Value::Integer(1)));
+        assert_eq!(position(&v("5"), &v("1234")), Ok(Value::Integer(0)));
+        assert_eq!(position(&v(""), &v("1234")), Ok(Value::Integer(1)));
+        assert_eq!(position(&v("é"), &v("aéb")), Ok(Value::Integer(2)));
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-trim.html
+    #[test]
+    fn trim_examples() {
+        assert_eq!(
+            trim(TrimSpec::Both, None, &v("  Trim front and back  ")),
+            Ok(v("Trim front and back"))
+        );
+        assert_eq!(
+            trim(
+                TrimSpec::Both,
+                Some(&v("*")),
+                &v("****Trim front and back ****")
+            ),
+            Ok(v("Trim front and back "))
+        );
+        assert_eq!(
+            trim(TrimSpec::Leading, Some(&v("*")), &v("****Trim front****")),
+            Ok(v("Trim front****"))
+        );
+        assert_eq!(
+            trim(TrimSpec::Trailing, None, &v("  Trim back  ")),
+            Ok(v("  Trim back"))
+        );
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-initcap.html
+    /// and the CHAR_LENGTH, LOWER, UPPER, OVERLAY pages.
+    #[test]
+    fn case_length_overlay() {
+        assert_eq!(
+            call_scalar("INITCAP", &[v("each FIRST lEtTeR is cAPITALIZED")]),
+            Ok(v("Each First Letter Is Capitalized"))
+        );
+        assert_eq!(
+            call_scalar("INITCAP", &[v("i have_a-dream")]),
+            Ok(v("I Have_A-Dream"))
+        );
+        assert_eq!(
+            call_scalar("CHAR_LENGTH", &[v("one")]),
+            Ok(Value::Integer(3))
+        );
+        assert_eq!(
+            call_scalar("CHARACTER_LENGTH", &[v("héllo")]),
+            Ok(Value::Integer(5))
+        );
+        assert_eq!(call_scalar("UPPER", &[v("abc")]), Ok(v("ABC")));
+        assert_eq!(call_scalar("LOWER", &[v("ABC")]), Ok(v("abc")));
+        assert_eq!(call_scalar("UPPER", &[Value::Null]), Ok(Value::Null));
+        assert_eq!(
+            call_scalar("OVERLAY", &[v("12345"), v("foo"), Value::Integer(2)]),
+            Ok(v("1foo5"))
+        );
+        assert_eq!(
+            call_scalar(
+                "OVERLAY",
+                &[v("12345"), v("foo"), Value::Integer(2), Value::Integer(0)]
+            ),
+            Ok(v("1foo2345"))
+        );
+        assert_eq!(
+            call_scalar("OVERLAY", &[v("12345"), v("foo"), Value::Integer(4)]),
+            Ok(v("123foo"))
+        );
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-regex-replace.html
+    #[test]
+    fn regex_replace_forms() {
+        let rr = |args: Vec<Value>| call_scalar("REGEX_REPLACE", &args);
+        assert_eq!(
+            rr(vec![
+                v("TECHNOLOGY"),
+                v("TECH"),
+                v("CHEM"),
+                Value::Integer(1),
+                Value::Integer(0)
+            ]),
+            Ok(v("CHEMNOLOGY"))
+        );
+        assert_eq!(
+            rr(vec![
+                v("aaa"),
+                v("a"),
+                v("b"),
+                Value::Integer(2),
+                Value::Integer(0)
+            ]),
+            Ok(v("abb"))
+        );
+        assert_eq!(
+            rr(vec![
+                v("aaa"),
+                v("a"),
+                v("b"),
+                Value::Integer(1),
+                Value::Integer(2)
+            ]),
+            Ok(v("aba"))
+        );
+        assert_eq!(
+            rr(vec![v("John Smith"), v("(\\w+) (\\w+)"), v("$2, $1")]),
+            Ok(v("Smith, John"))
+        );
+        assert_eq!(rr(vec![v("a.b"), v("\\."), v("\\$")]), Ok(v("a$b")));
+        assert!(rr(vec![v("ab"), v("a"), v("$9")]).is_err());
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-like.html
+    #[test]
+    fn like_predicate() {
+        let t = Value::Boolean(true);
+        let f = Value::Boolean(false);
+        assert_eq!(like(&v("Amazon"), &v("Am%"), None), Ok(t.clone()));
+        assert_eq!(like(&v("Amazon"), &v("am%"), None), Ok(f.clone()));
+        assert_eq!(like(&v("Amazon"), &v("_mazon"), None), Ok(t.clone()));
+        assert_eq!(like(&v("a.c"), &v("a.c"), None), Ok(t.clone()));
+        assert_eq!(like(&v("abc"), &v("a.c"), None), Ok(f.clone()));
+        assert_eq!(like(&v("50%"), &v("50!%"), Some(&v("!"))), Ok(t.clone()));
+        assert_eq!(like(&v("500"), &v("50!%"), Some(&v("!"))), Ok(f.clone()));
+        assert_eq!(like(&Value::Null, &v("%"), None), Ok(Value::Null));
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-similar-to.html
+    #[test]
+    fn similar_to_predicate() {
+        let t = Value::Boolean(true);
+        let f = Value::Boolean(false);
+        assert_eq!(similar_to(&v("abc"), &v("abc"), None), Ok(t.clone()));
+        assert_eq!(similar_to(&v("abc"), &v("a"), None), Ok(f.clone()));
+        assert_eq!(similar_to(&v("abc"), &v("%(b|d)%"), None), Ok(t.clone()));
+        assert_eq!(similar_to(&v("abc"), &v("(b|c)%"), None), Ok(f.clone()));
+        assert_eq!(similar_to(&v("a.c"), &v("a.c"), None), Ok(t.clone()));
+        assert_eq!(similar_to(&v("abc"), &v("a.c"), None), Ok(f.clone()));
+        assert_eq!(similar_to(&v("aaa"), &v("a+"), None), Ok(t.clone()));
+        assert_eq!(similar_to(&v("b3"), &v("[a-c][0-9]"), None), Ok(t.clone()));
+        assert_eq!(
+            similar_to(&v("a%"), &v("a#%"), Some(&v("#"))),
+            Ok(t.clone())
+        );
+    }
+}
