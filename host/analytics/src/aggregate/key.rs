@@ -12,8 +12,8 @@
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
-use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::value::Value;

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::EvalError;
 use crate::types::SqlType;
 use crate::value::Value;
-use key::{KeyValue, OrdValue, key_eq};
+use key::{key_eq, KeyValue, OrdValue};
 
 /// One aggregate function of the dialect. `COUNT(*)` is its own kind because it counts rows,
 /// NULLs included, while `COUNT(expr)` counts non-NULL values.
@@ -124,6 +124,48 @@ impl AggKind {
                     SqlType::Double
                 }
             }
+        }
+    }
+}
+
+/// One aggregate call as the planner compiled it: `SUM(DISTINCT x)`,
+/// `FIRST_VALUE(x) IGNORE NULLS`. Windows hold one per aggregate of the SELECT list and make
+/// their accumulators from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggSpec {
+    pub kind: AggKind,
+    pub distinct: bool,
+    /// `IGNORE NULLS` (FIRST_VALUE/LAST_VALUE; the others skip NULL anyway).
+    pub ignore_nulls: bool,
+}
+
+impl AggSpec {
+    /// A plain aggregate: no DISTINCT, NULLs respected where that matters.
+    pub fn new(kind: AggKind) -> AggSpec {
+        AggSpec {
+            kind,
+            distinct: false,
+            ignore_nulls: false,
+        }
+    }
+
+    /// An append-only accumulator for this call (tumbling and stagger windows).
+    pub fn accumulator(&self) -> Accumulator {
+        let a = Accumulator::new(self.kind, self.distinct);
+        if self.ignore_nulls {
+            a.ignoring_nulls()
+        } else {
+            a
+        }
+    }
+
+    /// An accumulator rows can leave (sliding windows).
+    pub fn removable(&self) -> Accumulator {
+        let a = Accumulator::new_removable(self.kind, self.distinct);
+        if self.ignore_nulls {
+            a.ignoring_nulls()
+        } else {
+            a
         }
     }
 }

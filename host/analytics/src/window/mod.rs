@@ -1,0 +1,58 @@
+//! The three window kinds of the KDA SQL Developer Guide ("Windowed Queries"): tumbling
+//! windows (GROUP BY a monotonic expression), sliding windows (`OVER`: `RANGE INTERVAL ...
+//! PRECEDING`, `ROWS n PRECEDING`, with LAG) and stagger windows (`WINDOWED BY STAGGER`).
+//!
+//! The planner evaluates expressions; these structures only hold keys, argument values and
+//! accumulators, so they stay small, fast and serialisable (window state is checkpointed:
+//! a restart resumes without losing a window's rows). Time is what the caller says: a row's
+//! ROWTIME on `push`, the stream's time on `advance`.
+
+mod keyed;
+pub mod sliding;
+pub mod stagger;
+pub mod tumbling;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::EvalError;
+use crate::value::Value;
+
+/// One output row of a grouped window (tumbling group or stagger window).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRow {
+    /// The row's ROWTIME: the tumbling window's end, or the stagger window's close.
+    pub rowtime: i64,
+    /// Tumbling windows: the value of the monotonic GROUP BY expression (`STEP(ROWTIME BY
+    /// ...)`, `FLOOR(ROWTIME TO MINUTE)`) the group had; `None` for stagger windows.
+    pub window: Option<Value>,
+    /// The other GROUP BY values (tumbling) or the PARTITION BY values (stagger), in the
+    /// order the planner gave them, as the group's first row had them.
+    pub key: Vec<Value>,
+    /// One result per aggregate, in the planner's order; an error (a SUM past its type) makes
+    /// the group an `error_stream` row.
+    pub results: Result<Vec<Value>, EvalError>,
+}
+
+/// The results of a group's accumulators, or the first error.
+fn results(accs: &[crate::aggregate::Accumulator]) -> Result<Vec<Value>, EvalError> {
+    accs.iter().map(|a| a.result()).collect()
+}
+
+/// Adds one row's arguments to a group's accumulators (`args[i]` for aggregate `i`;
+/// `COUNT(*)` takes any value). The arguments must be one per aggregate.
+fn add_all(accs: &mut [crate::aggregate::Accumulator], args: &[Value]) -> Result<(), EvalError> {
+    if accs.len() != args.len() {
+        return Err(EvalError::new(
+            "InternalError",
+            format!(
+                "{} aggregate arguments for {} aggregates",
+                args.len(),
+                accs.len()
+            ),
+        ));
+    }
+    for (a, v) in accs.iter_mut().zip(args) {
+        a.add(v)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,549 @@
+//! Sliding windows: aggregates `OVER` a window that ends at the current row
+//! (<https://docs.aws.amazon.com/kinesisanalytics/latest/dev/sliding-window-concepts.html>),
+//! time-based (`RANGE INTERVAL '1' MINUTE PRECEDING`) or row-based (`ROWS 10 PRECEDING`),
+//! optionally `PARTITION BY` columns, and LAG over the same window
+//! (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-lag.html>).
+//!
+//! Every input row gives one output row: each aggregate over the rows of the row's partition
+//! that are in the window ending at (and including) that row.
+//!
+//! The time boundary: a RANGE window of length `i` ending at ROWTIME `t` holds the rows with
+//! ROWTIME in `[t - i, t]`, both ends included. The SQL Reference's "Window examples" define
+//! `RANGE CURRENT ROW` as the zero-width window of the rows with the current ROWTIME, which
+//! only an inclusive lower bound gives, and SQL's `RANGE ... PRECEDING` includes its bound.
+//! The Developer Guide's sliding-window walk-through (5-second window, a row at t1 no longer
+//! counted at t6) reads as exclusive; its figure is schematic (its "t3 to t8" window spans 5
+//! ticks either way), so the Reference's reading is kept.
+//!
+//! Memory is bounded by the window: a RANGE window drops rows by time across all partitions
+//! (a partition that stops receiving rows is freed once its rows age out), a ROWS window
+//! keeps at most `n + 1` rows per partition.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::keyed::KeyedSlab;
+use crate::aggregate::{Accumulator, AggSpec};
+use crate::error::EvalError;
+use crate::value::Value;
+
+/// The window frame of an `OVER` clause (KDA allows only frames that end at the current row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame {
+    /// `RANGE INTERVAL ... PRECEDING` (interval in milliseconds); `RANGE CURRENT ROW` is 0.
+    Range { interval_ms: i64 },
+    /// `ROWS n PRECEDING`: the current row and the `n` before it; `ROWS CURRENT ROW` is 0.
+    Rows { preceding: u64 },
+}
+
+/// One windowed function of the SELECT list that uses this window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WindowFn {
+    /// An aggregate over the window's rows.
+    Agg(AggSpec),
+    /// `LAG(expr, offset) [IGNORE NULLS]`: `expr` of the row `offset` rows before the current
+    /// one in the window (offset 0 is the current row). With IGNORE NULLS, rows where `expr`
+    /// is NULL are not counted.
+    Lag { offset: usize, ignore_nulls: bool },
+}
+
+/// One partition's rows in the window (arrival order) and its running aggregates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Partition {
+    /// `(ROWTIME, one argument per function)`.
+    rows: VecDeque<(i64, Vec<Value>)>,
+    /// One per function; `None` for LAG, which reads `rows`.
+    accs: Vec<Option<Accumulator>>,
+}
+
+impl Partition {
+    fn new(fns: &[WindowFn]) -> Partition {
+        Partition {
+            rows: VecDeque::new(),
+            accs: fns
+                .iter()
+                .map(|f| match f {
+                    WindowFn::Agg(spec) => Some(spec.removable()),
+                    WindowFn::Lag { .. } => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes the oldest row out of the window.
+    fn pop_oldest(&mut self) {
+        if let Some((_, args)) = self.rows.pop_front() {
+            for (acc, v) in self.accs.iter_mut().zip(&args) {
+                if let Some(acc) = acc {
+                    // The value was added when the row came in, so it can be taken out.
+                    let _ = acc.remove(v);
+                }
+            }
+        }
+    }
+}
+
+/// The state of one window specification (named `WINDOW w AS (...)` or inline `OVER (...)`)
+/// of one query, with every function that uses it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SlidingWindow {
+    frame: Frame,
+    fns: Vec<WindowFn>,
+    partitions: KeyedSlab<Partition>,
+    /// RANGE windows: every held row as `(ROWTIME, partition slot)` in arrival order, so
+    /// rows leave by time whatever their partition.
+    expiry: VecDeque<(i64, u32)>,
+    held: usize,
+}
+
+impl SlidingWindow {
+    pub fn new(frame: Frame, fns: Vec<WindowFn>) -> SlidingWindow {
+        SlidingWindow {
+            frame,
+            fns,
+            partitions: KeyedSlab::default(),
+            expiry: VecDeque::new(),
+            held: 0,
+        }
+    }
+
+    /// Takes in one row: `rowtime` its ROWTIME (non-decreasing from call to call), `key` its
+    /// PARTITION BY values (empty without PARTITION BY), `args` one value per function
+    /// (`COUNT(*)` takes any value; LAG takes its `expr`). Returns one entry per function:
+    /// the aggregate's value over the window ending at this row, or for LAG the earlier
+    /// row's value, `None` when that row is outside the window (the caller then evaluates
+    /// LAG's default expression on the current row, as the Reference says).
+    ///
+    /// An error adding the row (SUM of a string) leaves the window as it was; an error in a
+    /// result (a SUM past its type) keeps the row in the window. Either is the row's
+    /// `error_stream` entry.
+    pub fn push(
+        &mut self,
+        rowtime: i64,
+        key: Vec<Value>,
+        args: Vec<Value>,
+    ) -> Result<Vec<Option<Value>>, EvalError> {
+        if args.len() != self.fns.len() {
+            return Err(EvalError::new(
+                "InternalError",
+                format!(
+                    "{} window arguments for {} functions",
+                    args.len(),
+                    self.fns.len()
+                ),
+            ));
+        }
+        if let Frame::Range { .. } = self.frame {
+            self.expire(rowtime);
+        }
+        let (slot, created) = match self.partitions.find(&key, &[]) {
+            Some(slot) => (slot, false),
+            None => (self.partitions.insert(key, Partition::new(&self.fns)), true),
+        };
+        let part = match self.partitions.get_mut(slot) {
+            Some(entry) => &mut entry.1,
+            None => return Err(EvalError::new("InternalError", "window partition lost")),
+        };
+        for i in 0..args.len() {
+            let Some(acc) = part.accs[i].as_mut() else {
+                continue;
+            };
+            if let Err(e) = acc.add(&args[i]) {
+                for (acc, v) in part.accs[..i].iter_mut().zip(&args) {
+                    if let Some(acc) = acc {
+                        let _ = acc.remove(v);
+                    }
+                }
+                if created {
+                    self.partitions.remove(slot);
+                }
+                return Err(e);
+            }
+        }
+        part.rows.push_back((rowtime, args));
+        self.held += 1;
+        match self.frame {
+            Frame::Range { .. } => self.expiry.push_back((rowtime, slot)),
+            Frame::Rows { preceding } => {
+                let keep = usize::try_from(preceding)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1);
+                while part.rows.len() > keep {
+                    part.pop_oldest();
+                    self.held -= 1;
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(self.fns.len());
+        for (i, f) in self.fns.iter().enumerate() {
+            out.push(match f {
+                WindowFn::Agg(_) => match &part.accs[i] {
+                    Some(acc) => Some(acc.result()?),
+                    None => None,
+                },
+                WindowFn::Lag {
+                    offset,
+                    ignore_nulls,
+                } => lag(&part.rows, i, *offset, *ignore_nulls),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Drops the rows a RANGE window no longer holds at time `now` (rows with ROWTIME before
+    /// `now - interval`), freeing partitions left empty. `push` does it for each row; call
+    /// it when the stream's time moves without rows to free memory early.
+    pub fn expire(&mut self, now: i64) {
+        let Frame::Range { interval_ms } = self.frame else {
+            return;
+        };
+        let cutoff = now.saturating_sub(interval_ms);
+        while let Some(&(t, slot)) = self.expiry.front() {
+            if t >= cutoff {
+                break;
+            }
+            self.expiry.pop_front();
+            self.held -= 1;
+            let empty = match self.partitions.get_mut(slot) {
+                Some((_, part)) => {
+                    part.pop_oldest();
+                    part.rows.is_empty()
+                }
+                None => false,
+            };
+            if empty {
+                self.partitions.remove(slot);
+            }
+        }
+    }
+
+    /// Rows held across all partitions (the window's memory).
+    pub fn held_rows(&self) -> usize {
+        self.held
+    }
+
+    /// Partitions held.
+    pub fn partitions(&self) -> usize {
+        self.partitions.len()
+    }
+}
+
+fn lag(
+    rows: &VecDeque<(i64, Vec<Value>)>,
+    fn_index: usize,
+    offset: usize,
+    ignore_nulls: bool,
+) -> Option<Value> {
+    let value = |r: &(i64, Vec<Value>)| r.1.get(fn_index).cloned().unwrap_or(Value::Null);
+    if offset == 0 {
+        return rows.back().map(value);
+    }
+    if !ignore_nulls {
+        let idx = rows.len().checked_sub(1 + offset)?;
+        return rows.get(idx).map(value);
+    }
+    rows.iter()
+        .rev()
+        .skip(1)
+        .map(value)
+        .filter(|v| !v.is_null())
+        .nth(offset - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::AggKind;
+
+    fn agg(kind: AggKind) -> WindowFn {
+        WindowFn::Agg(AggSpec::new(kind))
+    }
+
+    fn vals(out: Vec<Option<Value>>) -> Vec<Value> {
+        out.into_iter()
+            .map(|v| v.unwrap_or(Value::Varchar("<none>".into())))
+            .collect()
+    }
+
+    /// The walk-through of
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/dev/sliding-window-concepts.html>:
+    /// a count over a sliding window, rows at t1, t2, t6, t7 and three at t8. The page's
+    /// counts (1, 2, 2, 2, 5) hold for a window that holds the rows of the last 4 seconds
+    /// before the row, inclusive (the page calls it "5-second", counting ticks t_(n-4)..t_n);
+    /// the same rows under RANGE INTERVAL '4' SECOND PRECEDING.
+    #[test]
+    fn docs_sliding_count_walkthrough() {
+        let mut w = SlidingWindow::new(
+            Frame::Range { interval_ms: 4_000 },
+            vec![agg(AggKind::CountStar)],
+        );
+        let s = |n: i64| n * 1_000;
+        let mut counts = Vec::new();
+        for t in [1, 2, 6, 7, 8, 8, 8] {
+            let out = w.push(s(t), vec![], vec![Value::Null]).expect("push");
+            counts.push(out[0].clone());
+        }
+        let c = |n: i64| Some(Value::BigInt(n));
+        assert_eq!(counts, vec![c(1), c(2), c(2), c(2), c(3), c(4), c(5)]);
+        assert_eq!(w.held_rows(), 5);
+    }
+
+    #[test]
+    fn range_bound_is_inclusive_and_current_row_is_zero_width() {
+        let mut w = SlidingWindow::new(
+            Frame::Range {
+                interval_ms: 60_000,
+            },
+            vec![agg(AggKind::Sum)],
+        );
+        w.push(0, vec![], vec![Value::Integer(1)]).expect("push");
+        let at_bound = w
+            .push(60_000, vec![], vec![Value::Integer(2)])
+            .expect("push");
+        assert_eq!(at_bound, vec![Some(Value::Integer(3))], "[t - 1 min, t]");
+        let past = w
+            .push(60_001, vec![], vec![Value::Integer(4)])
+            .expect("push");
+        assert_eq!(past, vec![Some(Value::Integer(6))]);
+
+        let mut zero = SlidingWindow::new(
+            Frame::Range { interval_ms: 0 },
+            vec![agg(AggKind::CountStar)],
+        );
+        let mut counts = Vec::new();
+        for t in [5, 5, 6] {
+            counts.push(zero.push(t, vec![], vec![Value::Null]).expect("push")[0].clone());
+        }
+        assert_eq!(
+            counts,
+            vec![
+                Some(Value::BigInt(1)),
+                Some(Value::BigInt(2)),
+                Some(Value::BigInt(1))
+            ]
+        );
+    }
+
+    /// Example 1 of the sliding-window page: MIN, MAX, AVG of price per ticker over
+    /// RANGE INTERVAL '1' MINUTE PRECEDING, PARTITION BY ticker_symbol.
+    #[test]
+    fn partitioned_min_max_avg_over_a_minute() {
+        let fns = vec![agg(AggKind::Min), agg(AggKind::Max), agg(AggKind::Avg)];
+        let mut w = SlidingWindow::new(
+            Frame::Range {
+                interval_ms: 60_000,
+            },
+            fns,
+        );
+        let mut push = |t: i64, ticker: &str, price: f64| {
+            let p = Value::Double(price);
+            vals(
+                w.push(
+                    t * 1_000,
+                    vec![Value::Varchar(ticker.into())],
+                    vec![p.clone(), p.clone(), p],
+                )
+                .expect("push"),
+            )
+        };
+        assert_eq!(
+            push(0, "A", 10.0),
+            [
+                Value::Double(10.0),
+                Value::Double(10.0),
+                Value::Double(10.0)
+            ]
+        );
+        assert_eq!(
+            push(10, "B", 100.0),
+            [
+                Value::Double(100.0),
+                Value::Double(100.0),
+                Value::Double(100.0)
+            ]
+        );
+        assert_eq!(
+            push(30, "A", 20.0),
+            [
+                Value::Double(10.0),
+                Value::Double(20.0),
+                Value::Double(15.0)
+            ]
+        );
+        // At 61 s the 0 s row of A has left; B is untouched.
+        assert_eq!(
+            push(61, "A", 30.0),
+            [
+                Value::Double(20.0),
+                Value::Double(30.0),
+                Value::Double(25.0)
+            ]
+        );
+        assert_eq!(
+            push(65, "B", 50.0),
+            [
+                Value::Double(50.0),
+                Value::Double(100.0),
+                Value::Double(75.0)
+            ]
+        );
+        assert_eq!(
+            push(71, "B", 60.0),
+            [
+                Value::Double(50.0),
+                Value::Double(60.0),
+                Value::Double(55.0)
+            ]
+        );
+    }
+
+    /// Example 3 of the sliding-window page: ROWS 2 PRECEDING per ticker holds three rows.
+    #[test]
+    fn rows_preceding_holds_n_plus_one_rows_per_partition() {
+        let mut w = SlidingWindow::new(Frame::Rows { preceding: 2 }, vec![agg(AggKind::Avg)]);
+        let mut out = Vec::new();
+        for (ticker, price) in [
+            ("A", 1.0),
+            ("B", 100.0),
+            ("A", 2.0),
+            ("A", 3.0),
+            ("A", 10.0),
+        ] {
+            let r = w
+                .push(
+                    0,
+                    vec![Value::Varchar(ticker.into())],
+                    vec![Value::Double(price)],
+                )
+                .expect("push");
+            out.push(r[0].clone().unwrap_or(Value::Null));
+        }
+        assert_eq!(
+            out,
+            vec![
+                Value::Double(1.0),
+                Value::Double(100.0),
+                Value::Double(1.5),
+                Value::Double(2.0),
+                Value::Double(5.0)
+            ]
+        );
+        assert_eq!(w.held_rows(), 4);
+    }
+
+    #[test]
+    fn lag_reads_the_partition_history_within_the_window() {
+        let fns = vec![
+            WindowFn::Lag {
+                offset: 1,
+                ignore_nulls: false,
+            },
+            WindowFn::Lag {
+                offset: 2,
+                ignore_nulls: false,
+            },
+            WindowFn::Lag {
+                offset: 1,
+                ignore_nulls: true,
+            },
+        ];
+        let mut w = SlidingWindow::new(Frame::Rows { preceding: 2 }, fns);
+        let k = |s: &str| vec![Value::Varchar(s.into())];
+        let p = |v: Option<i32>| v.map(Value::Integer).unwrap_or(Value::Null);
+        let mut push =
+            |key: &str, v: Option<i32>| w.push(0, k(key), vec![p(v), p(v), p(v)]).expect("push");
+        assert_eq!(push("A", Some(1)), vec![None, None, None]);
+        assert_eq!(push("B", Some(9)), vec![None, None, None]);
+        assert_eq!(
+            push("A", None),
+            vec![Some(Value::Integer(1)), None, Some(Value::Integer(1))]
+        );
+        assert_eq!(
+            push("A", Some(3)),
+            vec![
+                Some(Value::Null),
+                Some(Value::Integer(1)),
+                Some(Value::Integer(1))
+            ],
+            "a NULL earlier value is NULL, not the default; IGNORE NULLS skips it"
+        );
+        // Window is 3 rows: the 1 has left, so LAG 2 is the NULL and IGNORE NULLS finds 3.
+        assert_eq!(
+            push("A", Some(4)),
+            vec![
+                Some(Value::Integer(3)),
+                Some(Value::Null),
+                Some(Value::Integer(3))
+            ]
+        );
+    }
+
+    #[test]
+    fn idle_partitions_are_freed_when_their_rows_age_out() {
+        let mut w =
+            SlidingWindow::new(Frame::Range { interval_ms: 1_000 }, vec![agg(AggKind::Sum)]);
+        for i in 0..1_000 {
+            w.push(i, vec![Value::Integer(i as i32)], vec![Value::Integer(1)])
+                .expect("push");
+        }
+        assert_eq!(w.partitions(), 1_000);
+        w.push(5_000, vec![Value::Integer(-1)], vec![Value::Integer(1)])
+            .expect("push");
+        assert_eq!(w.partitions(), 1);
+        assert_eq!(w.held_rows(), 1);
+        w.expire(10_000);
+        assert_eq!(w.partitions(), 0);
+    }
+
+    #[test]
+    fn a_failing_row_leaves_the_window_as_it_was() {
+        let fns = vec![agg(AggKind::Count), agg(AggKind::Sum)];
+        let mut w = SlidingWindow::new(Frame::Rows { preceding: 5 }, fns);
+        w.push(0, vec![], vec![Value::Integer(1), Value::Integer(1)])
+            .expect("push");
+        let e = w
+            .push(
+                1,
+                vec![],
+                vec![Value::Integer(1), Value::Varchar("x".into())],
+            )
+            .expect_err("SUM of a string");
+        assert_eq!(e.name, "TypeMismatch");
+        let out = w
+            .push(2, vec![], vec![Value::Integer(1), Value::Integer(2)])
+            .expect("push");
+        assert_eq!(out, vec![Some(Value::BigInt(2)), Some(Value::Integer(3))]);
+        assert!(w.push(3, vec![], vec![]).is_err(), "wrong argument count");
+    }
+
+    #[test]
+    fn state_survives_a_checkpoint() {
+        let mut w = SlidingWindow::new(
+            Frame::Range { interval_ms: 10 },
+            vec![agg(AggKind::Max), agg(AggKind::Sum)],
+        );
+        for (t, v) in [(0, 5), (5, 3)] {
+            w.push(
+                t,
+                vec![Value::Varchar("k".into())],
+                vec![Value::Integer(v), Value::Integer(v)],
+            )
+            .expect("push");
+        }
+        let json = serde_json::to_string(&w).expect("serialise");
+        let mut back: SlidingWindow = serde_json::from_str(&json).expect("restore");
+        let out = back
+            .push(
+                11,
+                vec![Value::Varchar("k".into())],
+                vec![Value::Integer(1), Value::Integer(1)],
+            )
+            .expect("push");
+        assert_eq!(
+            out,
+            vec![Some(Value::Integer(3)), Some(Value::Integer(4))],
+            "the 0 ms row left"
+        );
+    }
+}

@@ -1,0 +1,395 @@
+//! Tumbling windows: an aggregate query with GROUP BY over a monotonic expression of ROWTIME
+//! (`STEP(s.ROWTIME BY INTERVAL '60' SECOND)`, `FLOOR(s.ROWTIME TO MINUTE)`), plus any other
+//! GROUP BY expressions (<https://docs.aws.amazon.com/kinesisanalytics/latest/dev/tumbling-window-concepts.html>).
+//!
+//! Each group is keyed by (the window value, the other group keys). A group is emitted once
+//! the stream's time reaches its window's end, with that end as the output ROWTIME (the
+//! "Partial Results with Tumbling Windows" table of
+//! <https://docs.aws.amazon.com/kinesisanalytics/latest/dev/stagger-window-concepts.html>:
+//! window 11:00-11:01 comes out at ROWTIME 11:01:00). Groups come out in window order, then
+//! in the order their first rows arrived.
+//!
+//! Late rows: a row whose window was already emitted (possible when the monotonic expression
+//! is not ROWTIME's, or when a restart replays input) is not dropped. It starts a partial
+//! group with its own window value and keys that comes out with the window the stream's time
+//! is in now, as the docs' partial-results table shows a late record "aggregated
+//! separately" with the next window's ROWTIME.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::keyed::KeyedSlab;
+use super::{add_all, results, GroupRow};
+use crate::aggregate::{Accumulator, AggSpec};
+use crate::error::EvalError;
+use crate::value::Value;
+
+/// The open groups of one tumbling-window query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TumblingGroups {
+    aggs: Vec<AggSpec>,
+    /// The window length in milliseconds (STEP's interval, FLOOR's unit): where a late row's
+    /// partial group is emitted.
+    period_ms: i64,
+    /// The latest time passed to [`advance`](Self::advance): every window ending at or
+    /// before it was emitted.
+    emitted_through: i64,
+    /// The latest ROWTIME pushed.
+    latest: i64,
+    /// Open groups by the ROWTIME they will be emitted at; each bucket's groups keyed by
+    /// `[window value, group keys...]`, in first-arrival order.
+    buckets: BTreeMap<i64, KeyedSlab<Vec<Accumulator>>>,
+    groups: usize,
+}
+
+impl TumblingGroups {
+    /// Groups for the aggregates of one query, whose windows are `period_ms` long.
+    pub fn new(aggs: Vec<AggSpec>, period_ms: i64) -> TumblingGroups {
+        TumblingGroups {
+            aggs,
+            period_ms: period_ms.max(1),
+            emitted_through: i64::MIN,
+            latest: i64::MIN,
+            buckets: BTreeMap::new(),
+            groups: 0,
+        }
+    }
+
+    /// Adds a row to its group: `rowtime` is the row's ROWTIME, `window` the value of the
+    /// monotonic GROUP BY expression and `window_end` the ROWTIME at which that window
+    /// closes (for `STEP(ROWTIME BY i)` the step's value plus `i`), `key` the other GROUP BY
+    /// values, `args` one argument per aggregate. An error is the row's `error_stream` entry: a
+    /// new group whose first row fails is not kept (in an existing group the aggregates
+    /// before the failing one keep the row).
+    pub fn push(
+        &mut self,
+        rowtime: i64,
+        window: Value,
+        window_end: i64,
+        key: Vec<Value>,
+        args: &[Value],
+    ) -> Result<(), EvalError> {
+        self.latest = self.latest.max(rowtime);
+        let emit_at = if window_end > self.emitted_through {
+            window_end
+        } else {
+            // Late: out with the window the stream's time is in now.
+            let now = self.latest.max(self.emitted_through);
+            now.div_euclid(self.period_ms)
+                .saturating_mul(self.period_ms)
+                .saturating_add(self.period_ms)
+        };
+        let bucket = self.buckets.entry(emit_at).or_default();
+        let head = std::slice::from_ref(&window);
+        match bucket.find(head, &key) {
+            Some(slot) => {
+                let accs = bucket
+                    .get_mut(slot)
+                    .map(|e| &mut e.1)
+                    .ok_or_else(|| EvalError::new("InternalError", "tumbling group lost"))?;
+                add_all(accs, args)
+            }
+            None => {
+                let mut accs: Vec<Accumulator> =
+                    self.aggs.iter().map(|a| a.accumulator()).collect();
+                let added = add_all(&mut accs, args);
+                if added.is_ok() {
+                    let mut full = Vec::with_capacity(key.len() + 1);
+                    full.push(window);
+                    full.extend(key);
+                    bucket.insert(full, accs);
+                    self.groups += 1;
+                } else if bucket.is_empty() {
+                    self.buckets.remove(&emit_at);
+                }
+                added
+            }
+        }
+    }
+
+    /// Emits every group whose window ends at or before `now`, in window order and then
+    /// first-arrival order. Call it with each row's ROWTIME (before or after pushing the
+    /// row: a row never belongs to a window that ends at its own ROWTIME) and with the
+    /// stream's time when it moves without rows.
+    pub fn advance(&mut self, now: i64) -> Vec<GroupRow> {
+        self.emitted_through = self.emitted_through.max(now);
+        let later = match now.checked_add(1) {
+            Some(next) => self.buckets.split_off(&next),
+            None => BTreeMap::new(),
+        };
+        let due = std::mem::replace(&mut self.buckets, later);
+        let mut out = Vec::new();
+        for (rowtime, bucket) in due {
+            for (mut full, accs) in bucket.into_entries() {
+                let window = if full.is_empty() {
+                    Value::Null
+                } else {
+                    full.remove(0)
+                };
+                self.groups -= 1;
+                out.push(GroupRow {
+                    rowtime,
+                    window: Some(window),
+                    key: full,
+                    results: results(&accs),
+                });
+            }
+        }
+        out
+    }
+
+    /// How many groups are open (for metrics and memory bounds).
+    pub fn open_groups(&self) -> usize {
+        self.groups
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::AggKind;
+    use crate::value::parse_timestamp;
+
+    fn t(hms: &str) -> i64 {
+        parse_timestamp(&format!("2019-01-01 {hms}")).expect("time")
+    }
+
+    const MINUTE: i64 = 60_000;
+
+    fn floor_minute(ms: i64) -> i64 {
+        ms.div_euclid(MINUTE) * MINUTE
+    }
+
+    fn amzn() -> Value {
+        Value::Varchar("AMZN".into())
+    }
+
+    /// The tumbling query and table of "Partial Results with Tumbling Windows",
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/dev/stagger-window-concepts.html>:
+    /// GROUP BY ticker_symbol, FLOOR(EVENT_TIME TO MINUTE), STEP(ROWTIME BY INTERVAL '1'
+    /// MINUTE), COUNT(TICKER_SYMBOL).
+    #[test]
+    fn docs_partial_results_table() {
+        let rows = [
+            ("11:00:20", "11:00:10"),
+            ("11:00:30", "11:00:20"),
+            ("11:01:05", "11:00:55"),
+            ("11:01:15", "11:01:05"),
+        ];
+        let mut g = TumblingGroups::new(vec![AggSpec::new(AggKind::Count)], MINUTE);
+        let mut out = Vec::new();
+        for (rowtime, event) in rows {
+            let rt = t(rowtime);
+            out.extend(g.advance(rt));
+            let step = floor_minute(rt);
+            g.push(
+                rt,
+                Value::Timestamp(step),
+                step + MINUTE,
+                vec![amzn(), Value::Timestamp(floor_minute(t(event)))],
+                &[amzn()],
+            )
+            .expect("push");
+        }
+        out.extend(g.advance(t("11:02:00")));
+        let got: Vec<(i64, Value, i64)> = out
+            .iter()
+            .map(|r| {
+                (
+                    r.rowtime,
+                    r.key[1].clone(),
+                    match r.results.as_ref().expect("results")[0] {
+                        Value::BigInt(n) => n,
+                        ref v => panic!("{v:?}"),
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (t("11:01:00"), Value::Timestamp(t("11:00:00")), 2),
+                (t("11:02:00"), Value::Timestamp(t("11:00:00")), 1),
+                (t("11:02:00"), Value::Timestamp(t("11:01:00")), 1),
+            ]
+        );
+        assert_eq!(out[0].window, Some(Value::Timestamp(t("11:00:00"))));
+        assert_eq!(out[0].key[0], amzn());
+        assert_eq!(g.open_groups(), 0);
+    }
+
+    /// The min/max per ticker per minute query of
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/dev/tumbling-window-concepts.html>:
+    /// one row per ticker per minute, emitted when the minute has passed, tickers in the
+    /// order they first appeared.
+    #[test]
+    fn min_max_per_ticker_per_minute() {
+        let aggs = vec![AggSpec::new(AggKind::Min), AggSpec::new(AggKind::Max)];
+        let mut g = TumblingGroups::new(aggs, MINUTE);
+        let rows = [
+            ("10:00:01", "QXZ", 10.5f32),
+            ("10:00:02", "AMZN", 800.0),
+            ("10:00:30", "QXZ", 9.25),
+            ("10:00:59", "QXZ", 11.0),
+            ("10:01:00", "QXZ", 1.0),
+        ];
+        let mut out = Vec::new();
+        for (rowtime, ticker, price) in rows {
+            let rt = t(rowtime);
+            out.extend(g.advance(rt));
+            let step = floor_minute(rt);
+            let p = Value::Real(price);
+            g.push(
+                rt,
+                Value::Timestamp(step),
+                step + MINUTE,
+                vec![Value::Varchar(ticker.into())],
+                &[p.clone(), p],
+            )
+            .expect("push");
+        }
+        assert_eq!(out.len(), 2, "the 10:00 window closed at the 10:01:00 row");
+        assert_eq!(out[0].key, vec![Value::Varchar("QXZ".into())]);
+        assert_eq!(
+            out[0].results,
+            Ok(vec![Value::Real(9.25), Value::Real(11.0)])
+        );
+        assert_eq!(out[1].key, vec![Value::Varchar("AMZN".into())]);
+        assert!(out.iter().all(|r| r.rowtime == t("10:01:00")));
+        assert!(g.advance(t("10:01:59")).is_empty(), "10:01 is still open");
+        let last = g.advance(t("10:02:00"));
+        assert_eq!(last.len(), 1);
+        assert_eq!(
+            last[0].results,
+            Ok(vec![Value::Real(1.0), Value::Real(1.0)])
+        );
+    }
+
+    #[test]
+    fn a_late_row_gives_a_partial_row_with_the_current_window() {
+        let mut g = TumblingGroups::new(vec![AggSpec::new(AggKind::CountStar)], MINUTE);
+        let w = |hms: &str| Value::Timestamp(t(hms));
+        g.push(
+            t("10:00:10"),
+            w("10:00:00"),
+            t("10:01:00"),
+            vec![],
+            &[Value::Null],
+        )
+        .expect("push");
+        let first = g.advance(t("10:01:30"));
+        assert_eq!(first.len(), 1);
+        // A row for the 10:00 window after it was emitted (STEP over an event time).
+        g.push(
+            t("10:01:40"),
+            w("10:00:00"),
+            t("10:01:00"),
+            vec![],
+            &[Value::Null],
+        )
+        .expect("late push");
+        g.push(
+            t("10:01:50"),
+            w("10:01:00"),
+            t("10:02:00"),
+            vec![],
+            &[Value::Null],
+        )
+        .expect("push");
+        assert!(g.advance(t("10:01:59")).is_empty());
+        let out = g.advance(t("10:02:00"));
+        assert_eq!(out.len(), 2, "the partial row and the 10:01 window");
+        assert_eq!(out[0].window, Some(w("10:00:00")));
+        assert_eq!(out[0].rowtime, t("10:02:00"));
+        assert_eq!(out[0].results, Ok(vec![Value::BigInt(1)]));
+        assert_eq!(out[1].window, Some(w("10:01:00")));
+    }
+
+    #[test]
+    fn groups_key_by_sql_equality_and_errors_leave_no_group() {
+        let mut g = TumblingGroups::new(vec![AggSpec::new(AggKind::Sum)], MINUTE);
+        let w = Value::Timestamp(0);
+        g.push(
+            1,
+            w.clone(),
+            MINUTE,
+            vec![Value::Char("A  ".into())],
+            &[Value::Integer(2)],
+        )
+        .expect("push");
+        g.push(
+            2,
+            w.clone(),
+            MINUTE,
+            vec![Value::Varchar("A".into())],
+            &[Value::Integer(3)],
+        )
+        .expect("push");
+        let e = g
+            .push(
+                3,
+                w.clone(),
+                MINUTE,
+                vec![Value::Varchar("B".into())],
+                &[Value::Varchar("x".into())],
+            )
+            .expect_err("SUM of a string");
+        assert_eq!(e.name, "TypeMismatch");
+        assert_eq!(g.open_groups(), 1);
+        let out = g.advance(MINUTE);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].key,
+            vec![Value::Char("A  ".into())],
+            "the first row's value"
+        );
+        assert_eq!(out[0].results, Ok(vec![Value::Integer(5)]));
+    }
+
+    #[test]
+    fn an_overflowing_sum_is_an_error_row_not_a_wrong_number() {
+        let mut g = TumblingGroups::new(vec![AggSpec::new(AggKind::Sum)], MINUTE);
+        for _ in 0..2 {
+            g.push(
+                1,
+                Value::Timestamp(0),
+                MINUTE,
+                vec![],
+                &[Value::Integer(i32::MAX)],
+            )
+            .expect("push");
+        }
+        let out = g.advance(MINUTE);
+        assert_eq!(
+            out[0].results.as_ref().map_err(|e| e.name.as_str()),
+            Err("NumericOverflow")
+        );
+    }
+
+    #[test]
+    fn state_survives_a_checkpoint() {
+        let mut g = TumblingGroups::new(vec![AggSpec::new(AggKind::Avg)], MINUTE);
+        g.push(
+            1,
+            Value::Timestamp(0),
+            MINUTE,
+            vec![Value::Integer(1)],
+            &[Value::Double(1.0)],
+        )
+        .expect("push");
+        let json = serde_json::to_value(&g).expect("serialise");
+        let mut back: TumblingGroups = serde_json::from_value(json).expect("restore");
+        back.push(
+            2,
+            Value::Timestamp(0),
+            MINUTE,
+            vec![Value::BigInt(1)],
+            &[Value::Double(2.0)],
+        )
+        .expect("push");
+        let out = back.advance(MINUTE);
+        assert_eq!(out.len(), 1, "the restored group was found again");
+        assert_eq!(out[0].results, Ok(vec![Value::Double(1.5)]));
+    }
+}
