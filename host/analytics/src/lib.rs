@@ -8,10 +8,13 @@
 
 pub mod aggregate;
 pub mod error;
+pub mod exec;
 pub mod functions;
 pub mod input;
 pub mod output;
 pub mod parse;
+pub mod reference;
+pub mod plan;
 pub mod row;
 pub mod types;
 pub mod value;

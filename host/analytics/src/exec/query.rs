@@ -1,0 +1,158 @@
+//! A query's state and its two moves: a row reaches a stream it reads (`push`), or stream
+//! time moves on (`advance`, which flushes windows whose end has passed).
+
+use serde::{Deserialize, Serialize};
+
+use crate::exec::eval::{eval, is_true, Input};
+use crate::exec::join::JoinState;
+use crate::exec::sliding::SlidingState;
+use crate::exec::stagger::StaggerState;
+use crate::exec::tumbling::TumblingState;
+use crate::exec::{Errors, RowError};
+use crate::plan::expr::PExpr;
+use crate::plan::query::{Kind, QueryPlan, SourcePlan};
+use crate::row::Row;
+use crate::value::Value;
+
+/// A query's state, shaped like its plan.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QueryState {
+    pub source: SourceState,
+    pub kind: KindState,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub enum SourceState {
+    #[default]
+    Stream,
+    Sub(Box<QueryState>),
+    Join(Box<JoinState>),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub enum KindState {
+    #[default]
+    Project,
+    Tumbling(TumblingState),
+    Sliding(SlidingState),
+    Stagger(StaggerState),
+}
+
+impl QueryState {
+    pub fn new(plan: &QueryPlan) -> QueryState {
+        QueryState {
+            source: SourceState::new(&plan.source),
+            kind: match &plan.kind {
+                Kind::Project { .. } => KindState::Project,
+                Kind::Tumbling { .. } => KindState::Tumbling(TumblingState::default()),
+                Kind::Sliding { .. } => KindState::Sliding(SlidingState::default()),
+                Kind::Stagger { .. } => KindState::Stagger(StaggerState::default()),
+            },
+        }
+    }
+}
+
+impl SourceState {
+    pub fn new(plan: &SourcePlan) -> SourceState {
+        match plan {
+            SourcePlan::Stream(_) => SourceState::Stream,
+            SourcePlan::Sub(q) => SourceState::Sub(Box::new(QueryState::new(q))),
+            SourcePlan::Join(j) => SourceState::Join(Box::new(JoinState::new(j))),
+        }
+    }
+}
+
+/// The rows a source gives when `row` reaches `stream`.
+pub fn source_push(
+    plan: &SourcePlan,
+    state: &mut SourceState,
+    stream: &str,
+    row: &Row,
+    errors: &mut Errors,
+) -> Vec<Row> {
+    match (plan, state) {
+        (SourcePlan::Stream(name), _) => {
+            if name == stream {
+                vec![row.clone()]
+            } else {
+                vec![]
+            }
+        }
+        (SourcePlan::Sub(q), SourceState::Sub(s)) => push(q, s, stream, row, errors),
+        (SourcePlan::Join(j), SourceState::Join(s)) => s.push(j, stream, row, errors),
+        _ => vec![],
+    }
+}
+
+fn source_advance(
+    plan: &SourcePlan,
+    state: &mut SourceState,
+    time: i64,
+    errors: &mut Errors,
+) -> Vec<Row> {
+    match (plan, state) {
+        (SourcePlan::Sub(q), SourceState::Sub(s)) => advance(q, s, time, errors),
+        (SourcePlan::Join(j), SourceState::Join(s)) => s.advance(j, time, errors),
+        _ => vec![],
+    }
+}
+
+/// A row reaches `stream`: the rows the query emits.
+pub fn push(
+    plan: &QueryPlan,
+    state: &mut QueryState,
+    stream: &str,
+    row: &Row,
+    errors: &mut Errors,
+) -> Vec<Row> {
+    let rows = source_push(&plan.source, &mut state.source, stream, row, errors);
+    let mut out = Vec::new();
+    for r in rows {
+        process(plan, &mut state.kind, r, errors, &mut out);
+    }
+    out
+}
+
+/// Stream time reaches `time`: windows whose end has passed emit their rows.
+pub fn advance(plan: &QueryPlan, state: &mut QueryState, time: i64, errors: &mut Errors) -> Vec<Row> {
+    let rows = source_advance(&plan.source, &mut state.source, time, errors);
+    let mut out = Vec::new();
+    for r in rows {
+        process(plan, &mut state.kind, r, errors, &mut out);
+    }
+    match (&plan.kind, &mut state.kind) {
+        (Kind::Tumbling { .. }, KindState::Tumbling(t)) => t.flush(&plan.kind, time, errors, &mut out),
+        (Kind::Stagger { .. }, KindState::Stagger(s)) => s.flush(&plan.kind, time, errors, &mut out),
+        _ => {}
+    }
+    out
+}
+
+/// One source row through the filter and the query's kind.
+fn process(plan: &QueryPlan, kind: &mut KindState, row: Row, errors: &mut Errors, out: &mut Vec<Row>) {
+    if let Some(filter) = &plan.filter {
+        match eval(filter, &Input::row(&row.values, row.rowtime)) {
+            Ok(v) if is_true(&v) => {}
+            Ok(_) => return,
+            Err(error) => {
+                errors.push(RowError { error, row });
+                return;
+            }
+        }
+    }
+    match (&plan.kind, kind) {
+        (Kind::Project { items }, _) => match project(items, &Input::row(&row.values, row.rowtime)) {
+            Ok(values) => out.push(Row::new(row.rowtime, values)),
+            Err(error) => errors.push(RowError { error, row }),
+        },
+        (k @ Kind::Tumbling { .. }, KindState::Tumbling(t)) => t.push(k, row, errors, out),
+        (k @ Kind::Sliding { .. }, KindState::Sliding(s)) => s.push(k, row, errors, out),
+        (k @ Kind::Stagger { .. }, KindState::Stagger(s)) => s.push(k, row, errors, out),
+        _ => {}
+    }
+}
+
+/// Evaluates the select list.
+pub fn project(items: &[PExpr], input: &Input) -> Result<Vec<Value>, crate::error::EvalError> {
+    items.iter().map(|e| eval(e, input)).collect()
+}

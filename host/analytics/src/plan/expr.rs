@@ -1,0 +1,1092 @@
+//! Expressions compiled against a query's input: column references become positions,
+//! literals become values, the dialect's special forms become calls, and types are inferred
+//! where they can be, so a type error or a wrong arity is a compile error with its place.
+
+use std::collections::HashMap;
+
+use sqlparser::ast::{
+    self, BinaryOperator, CeilFloorKind, DateTimeField, Expr as Ast, FunctionArg,
+    FunctionArgExpr, FunctionArguments, InTarget, Spanned, TrimWhereField, UnaryOperator,
+    WindowFrameBound, WindowFrameUnits, WindowType,
+};
+
+use crate::error::CompileError;
+use crate::parse::Pos;
+use crate::types::{SqlType, MAX_CHAR_LENGTH};
+use crate::value::{parse_timestamp, Value};
+
+/// A binary operator (the same set the functions module evaluates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Plus,
+    Minus,
+    Multiply,
+    Divide,
+    Modulo,
+    Concat,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    And,
+    Or,
+}
+
+/// A unary operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    Neg,
+    Not,
+}
+
+/// `TRIM(BOTH|LEADING|TRAILING ...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrimSide {
+    Both,
+    Leading,
+    Trailing,
+}
+
+/// The special syntaxes of the SQL Reference, each a plain function of its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Special {
+    /// `SUBSTRING(s FROM a [FOR b])`: args s, a [, b].
+    Substring,
+    /// `POSITION(needle IN haystack)`: args needle, haystack.
+    Position,
+    /// `TRIM(side [chars] FROM s)`: args s [, chars].
+    Trim(TrimSide),
+    /// `EXTRACT(unit FROM x)`.
+    Extract(String),
+    /// `FLOOR(x TO unit)`.
+    FloorTo(String),
+    /// `CEIL(x TO unit)`.
+    CeilTo(String),
+    /// `STEP(x BY interval)`: args x, interval.
+    Step,
+}
+
+/// A window frame: the rows an OVER aggregate sees, ending at the current row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// `RANGE INTERVAL ... PRECEDING`: rows whose ROWTIME is within that many ms.
+    Range(i64),
+    /// `ROWS n PRECEDING`: the current row and the n before it.
+    Rows(u64),
+    /// `RANGE UNBOUNDED PRECEDING` / no frame: every row of the partition so far.
+    Unbounded,
+}
+
+/// An OVER clause, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowDef {
+    pub partition_by: Vec<PExpr>,
+    pub frame: Frame,
+}
+
+/// An aggregate call before it is given a slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggCall {
+    /// Upper-case name (COUNT, SUM, ...; LAG).
+    pub name: String,
+    pub distinct: bool,
+    /// `COUNT(*)`.
+    pub star: bool,
+    pub args: Vec<PExpr>,
+    pub over: Option<WindowDef>,
+}
+
+/// A compiled expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PExpr {
+    Literal(Value),
+    /// A column of the input row, by position.
+    Column(usize),
+    /// The input row's ROWTIME.
+    Rowtime,
+    Binary(BinOp, Box<PExpr>, Box<PExpr>),
+    Unary(UnOp, Box<PExpr>),
+    IsNull(Box<PExpr>, bool),
+    /// `x IS [NOT] TRUE|FALSE`: (expr, value, negated).
+    IsBool(Box<PExpr>, bool, bool),
+    Between {
+        expr: Box<PExpr>,
+        low: Box<PExpr>,
+        high: Box<PExpr>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<PExpr>,
+        list: Vec<PExpr>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<PExpr>,
+        pattern: Box<PExpr>,
+        escape: Option<Box<PExpr>>,
+        negated: bool,
+        similar: bool,
+    },
+    Case {
+        operand: Option<Box<PExpr>>,
+        whens: Vec<(PExpr, PExpr)>,
+        otherwise: Option<Box<PExpr>>,
+    },
+    Cast(Box<PExpr>, SqlType),
+    /// A scalar function by upper-case name.
+    Call(String, Vec<PExpr>),
+    Special(Special, Vec<PExpr>),
+    /// `(row).FIELD` on a row value (the log parsers' results).
+    Field(Box<PExpr>, String),
+    /// An aggregate, before the query gives it a slot.
+    Aggregate(Box<AggCall>),
+    /// An aggregate's result, by slot.
+    AggSlot(usize),
+    /// A GROUP BY key's value, by position.
+    GroupKey(usize),
+    /// The output row's ROWTIME (a window's end in an aggregate query).
+    OutRowtime,
+}
+
+impl PExpr {
+    /// Rebuilds the expression bottom-up through `f`, which sees each node after its
+    /// children were rebuilt, or replaces a node whole when `pre` returns Some.
+    pub fn rewrite(
+        self,
+        pre: &mut dyn FnMut(&PExpr) -> Result<Option<PExpr>, CompileError>,
+    ) -> Result<PExpr, CompileError> {
+        if let Some(done) = pre(&self)? {
+            return Ok(done);
+        }
+        Ok(match self {
+            PExpr::Binary(op, a, b) => PExpr::Binary(op, rb(a, pre)?, rb(b, pre)?),
+            PExpr::Unary(op, a) => PExpr::Unary(op, rb(a, pre)?),
+            PExpr::IsNull(a, n) => PExpr::IsNull(rb(a, pre)?, n),
+            PExpr::IsBool(a, v, n) => PExpr::IsBool(rb(a, pre)?, v, n),
+            PExpr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => PExpr::Between {
+                expr: rb(expr, pre)?,
+                low: rb(low, pre)?,
+                high: rb(high, pre)?,
+                negated,
+            },
+            PExpr::InList {
+                expr,
+                list,
+                negated,
+            } => PExpr::InList {
+                expr: rb(expr, pre)?,
+                list: rewrite_all(list, pre)?,
+                negated,
+            },
+            PExpr::Like {
+                expr,
+                pattern,
+                escape,
+                negated,
+                similar,
+            } => PExpr::Like {
+                expr: rb(expr, pre)?,
+                pattern: rb(pattern, pre)?,
+                escape: escape.map(|x| rb(x, pre)).transpose()?,
+                negated,
+                similar,
+            },
+            PExpr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => PExpr::Case {
+                operand: operand.map(|x| rb(x, pre)).transpose()?,
+                whens: whens
+                    .into_iter()
+                    .map(|(w, t)| Ok((w.rewrite(pre)?, t.rewrite(pre)?)))
+                    .collect::<Result<_, CompileError>>()?,
+                otherwise: otherwise.map(|x| rb(x, pre)).transpose()?,
+            },
+            PExpr::Cast(a, t) => PExpr::Cast(rb(a, pre)?, t),
+            PExpr::Call(n, args) => PExpr::Call(n, rewrite_all(args, pre)?),
+            PExpr::Special(s, args) => PExpr::Special(s, rewrite_all(args, pre)?),
+            PExpr::Field(a, f) => PExpr::Field(rb(a, pre)?, f),
+            leaf => leaf,
+        })
+    }
+
+    /// Whether anything in the expression satisfies `f`.
+    pub fn any(&self, f: &dyn Fn(&PExpr) -> bool) -> bool {
+        if f(self) {
+            return true;
+        }
+        let kids: Vec<&PExpr> = match self {
+            PExpr::Binary(_, a, b) => vec![a, b],
+            PExpr::Unary(_, a)
+            | PExpr::IsNull(a, _)
+            | PExpr::IsBool(a, _, _)
+            | PExpr::Cast(a, _)
+            | PExpr::Field(a, _) => vec![a],
+            PExpr::Between {
+                expr, low, high, ..
+            } => vec![expr, low, high],
+            PExpr::InList { expr, list, .. } => {
+                let mut v: Vec<&PExpr> = vec![expr];
+                v.extend(list.iter());
+                v
+            }
+            PExpr::Like {
+                expr,
+                pattern,
+                escape,
+                ..
+            } => {
+                let mut v: Vec<&PExpr> = vec![expr, pattern];
+                v.extend(escape.as_deref());
+                v
+            }
+            PExpr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                let mut v: Vec<&PExpr> = operand.as_deref().into_iter().collect();
+                for (w, t) in whens {
+                    v.push(w);
+                    v.push(t);
+                }
+                v.extend(otherwise.as_deref());
+                v
+            }
+            PExpr::Call(_, args) | PExpr::Special(_, args) => args.iter().collect(),
+            PExpr::Aggregate(call) => call.args.iter().collect(),
+            _ => vec![],
+        };
+        kids.into_iter().any(|k| k.any(f))
+    }
+
+    pub fn uses_rowtime(&self) -> bool {
+        self.any(&|e| matches!(e, PExpr::Rowtime))
+    }
+
+    pub fn has_aggregate(&self) -> bool {
+        self.any(&|e| matches!(e, PExpr::Aggregate(_)))
+    }
+}
+
+fn rb(
+    e: Box<PExpr>,
+    pre: &mut dyn FnMut(&PExpr) -> Result<Option<PExpr>, CompileError>,
+) -> Result<Box<PExpr>, CompileError> {
+    Ok(Box::new(e.rewrite(pre)?))
+}
+
+fn rewrite_all(
+    list: Vec<PExpr>,
+    pre: &mut dyn FnMut(&PExpr) -> Result<Option<PExpr>, CompileError>,
+) -> Result<Vec<PExpr>, CompileError> {
+    list.into_iter().map(|e| e.rewrite(pre)).collect()
+}
+
+/// A compiled expression and its type, when it can be told at compile time.
+#[derive(Debug, Clone)]
+pub struct Typed {
+    pub expr: PExpr,
+    pub ty: Option<SqlType>,
+}
+
+impl Typed {
+    fn new(expr: PExpr, ty: Option<SqlType>) -> Typed {
+        Typed { expr, ty }
+    }
+}
+
+/// One column a query can name: its stored name, the names that qualify it (stream name and
+/// alias), its type, and where its value is in the input row.
+#[derive(Debug, Clone)]
+pub struct ScopeColumn {
+    pub qualifiers: Vec<String>,
+    pub name: String,
+    pub ty: Option<SqlType>,
+    pub index: usize,
+    /// Hidden columns (a joined stream's ROWTIME) are named only when qualified and are not
+    /// part of `SELECT *`.
+    pub hidden: bool,
+}
+
+/// The names a query's expressions can use.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub columns: Vec<ScopeColumn>,
+    /// Qualifiers whose `q.ROWTIME` is the row's own ROWTIME.
+    pub rowtime_qualifiers: Vec<String>,
+}
+
+impl Scope {
+    fn resolve(&self, qualifier: Option<&str>, name: &str, pos: Pos) -> Result<Typed, CompileError> {
+        let found: Vec<&ScopeColumn> = self
+            .columns
+            .iter()
+            .filter(|c| c.name == name)
+            .filter(|c| match qualifier {
+                Some(q) => c.qualifiers.iter().any(|x| x == q),
+                None => !c.hidden,
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(Typed::new(PExpr::Column(one.index), one.ty.clone())),
+            [] if name == "ROWTIME"
+                && qualifier.is_none_or(|q| self.rowtime_qualifiers.iter().any(|x| x == q)) =>
+            {
+                Ok(Typed::new(PExpr::Rowtime, Some(SqlType::Timestamp)))
+            }
+            [] => Err(pos.error(match qualifier {
+                Some(q) => format!("column {q}.{name} not found"),
+                None => format!("column {name} not found"),
+            })),
+            _ => Err(pos.error(format!("column {name} is ambiguous"))),
+        }
+    }
+}
+
+/// What expression compilation needs besides the scope.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    /// `WINDOW w AS (...)` definitions of the current SELECT.
+    pub named_windows: HashMap<String, ast::WindowSpec>,
+}
+
+/// The aggregate functions (by the SQL Reference's aggregate functions page).
+pub fn is_aggregate(name: &str) -> bool {
+    matches!(
+        name,
+        "COUNT"
+            | "SUM"
+            | "AVG"
+            | "MIN"
+            | "MAX"
+            | "FIRST_VALUE"
+            | "LAST_VALUE"
+            | "STDDEV"
+            | "STDDEV_POP"
+            | "STDDEV_SAMP"
+            | "VAR_POP"
+            | "VAR_SAMP"
+            | "VARIANCE"
+            | "APPROXIMATE_COUNT_DISTINCT"
+            | "LAG"
+    )
+}
+
+pub fn pos_of(e: &Ast) -> Pos {
+    Pos::of(e.span().start)
+}
+
+/// The stored name of an identifier.
+pub fn name_of(ident: &ast::Ident) -> String {
+    crate::row::stored_name(&ident.value, ident.quote_style.is_some())
+}
+
+/// Compiles one expression.
+pub fn compile(e: &Ast, scope: &Scope, ctx: &Ctx) -> Result<Typed, CompileError> {
+    let pos = pos_of(e);
+    let go = |x: &Ast| compile(x, scope, ctx);
+    let boxed = |x: &Ast| -> Result<Box<PExpr>, CompileError> { Ok(Box::new(go(x)?.expr)) };
+    let boolean = |expr: PExpr| Ok(Typed::new(expr, Some(SqlType::Boolean)));
+    match e {
+        Ast::Identifier(ident) => scope.resolve(None, &name_of(ident), Pos::of_ident(ident)),
+        Ast::CompoundIdentifier(parts) => match parts.as_slice() {
+            [q, c] => scope.resolve(Some(&name_of(q)), &name_of(c), Pos::of_ident(c)),
+            [_, q, c] => scope.resolve(Some(&name_of(q)), &name_of(c), Pos::of_ident(c)),
+            _ => Err(pos.error(format!("cannot resolve {e}"))),
+        },
+        Ast::CompoundFieldAccess { root, access_chain } => {
+            let mut t = go(root)?;
+            for a in access_chain {
+                match a {
+                    ast::AccessExpr::Dot(Ast::Identifier(f)) => {
+                        t = Typed::new(PExpr::Field(Box::new(t.expr), name_of(f)), None)
+                    }
+                    _ => return Err(pos.error(format!("unsupported field access {e}"))),
+                }
+            }
+            Ok(t)
+        }
+        Ast::Nested(inner) => go(inner),
+        Ast::Value(v) => literal(&v.value, pos),
+        Ast::TypedString(ts) => typed_string(ts, pos),
+        Ast::Interval(iv) => interval(iv, pos),
+        Ast::UnaryOp { op, expr } => {
+            let inner = go(expr)?;
+            match op {
+                UnaryOperator::Minus => {
+                    if let PExpr::Literal(v) = &inner.expr {
+                        if let Some(n) = negate_literal(v) {
+                            return Ok(Typed::new(PExpr::Literal(n), inner.ty));
+                        }
+                    }
+                    check_numeric(&inner, pos)?;
+                    Ok(Typed::new(PExpr::Unary(UnOp::Neg, Box::new(inner.expr)), inner.ty))
+                }
+                UnaryOperator::Plus => Ok(inner),
+                UnaryOperator::Not => boolean(PExpr::Unary(UnOp::Not, Box::new(inner.expr))),
+                other => Err(pos.error(format!("unsupported operator {other}"))),
+            }
+        }
+        Ast::BinaryOp { left, op, right } => binary(go(left)?, op, go(right)?, pos),
+        Ast::IsNull(x) => boolean(PExpr::IsNull(boxed(x)?, false)),
+        Ast::IsNotNull(x) => boolean(PExpr::IsNull(boxed(x)?, true)),
+        Ast::IsTrue(x) => boolean(PExpr::IsBool(boxed(x)?, true, false)),
+        Ast::IsNotTrue(x) => boolean(PExpr::IsBool(boxed(x)?, true, true)),
+        Ast::IsFalse(x) => boolean(PExpr::IsBool(boxed(x)?, false, false)),
+        Ast::IsNotFalse(x) => boolean(PExpr::IsBool(boxed(x)?, false, true)),
+        Ast::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => boolean(PExpr::Between {
+            expr: boxed(expr)?,
+            low: boxed(low)?,
+            high: boxed(high)?,
+            negated: *negated,
+        }),
+        Ast::In {
+            expr,
+            target: InTarget::List(list),
+            negated,
+            ..
+        } => boolean(PExpr::InList {
+            expr: boxed(expr)?,
+            list: list
+                .iter()
+                .map(|x| go(x).map(|t| t.expr))
+                .collect::<Result<_, _>>()?,
+            negated: *negated,
+        }),
+        Ast::Like {
+            negated,
+            expr,
+            pattern,
+            escape_char,
+            ..
+        } => like(go(expr)?, go(pattern)?, escape_char, *negated, false, scope, ctx, pos),
+        Ast::SimilarTo {
+            negated,
+            expr,
+            pattern,
+            escape_char,
+        } => like(go(expr)?, go(pattern)?, escape_char, *negated, true, scope, ctx, pos),
+        Ast::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => case(operand, conditions, else_result, scope, ctx),
+        Ast::Cast {
+            expr, data_type, ..
+        } => {
+            let ty = SqlType::parse(&data_type.to_string()).map_err(|err| pos.error(err.0))?;
+            Ok(Typed::new(PExpr::Cast(boxed(expr)?, ty.clone()), Some(ty)))
+        }
+        Ast::Extract { field, expr, .. } => {
+            let unit = field_name(field);
+            Ok(Typed::new(
+                PExpr::Special(Special::Extract(unit), vec![go(expr)?.expr]),
+                Some(SqlType::BigInt),
+            ))
+        }
+        Ast::Floor { expr, field } | Ast::Ceil { expr, field } => {
+            let ceil = matches!(e, Ast::Ceil { .. });
+            let arg = go(expr)?;
+            match field {
+                CeilFloorKind::DateTimeField(DateTimeField::NoDateTime) => Ok(Typed::new(
+                    PExpr::Call(if ceil { "CEIL" } else { "FLOOR" }.into(), vec![arg.expr]),
+                    arg.ty,
+                )),
+                CeilFloorKind::DateTimeField(f) => {
+                    let unit = field_name(f);
+                    let special = if ceil {
+                        Special::CeilTo(unit)
+                    } else {
+                        Special::FloorTo(unit)
+                    };
+                    Ok(Typed::new(PExpr::Special(special, vec![arg.expr]), arg.ty))
+                }
+                CeilFloorKind::Scale(_) => Err(pos.error("FLOOR/CEIL take a unit, not a scale")),
+            }
+        }
+        Ast::Position { expr, r#in } => Ok(Typed::new(
+            PExpr::Special(Special::Position, vec![go(expr)?.expr, go(r#in)?.expr]),
+            Some(SqlType::Integer),
+        )),
+        Ast::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let s = go(expr)?;
+            let mut args = vec![s.expr];
+            match substring_from {
+                Some(f) => args.push(go(f)?.expr),
+                None => args.push(PExpr::Literal(Value::Integer(1))),
+            }
+            if let Some(f) = substring_for {
+                args.push(go(f)?.expr);
+            }
+            Ok(Typed::new(PExpr::Special(Special::Substring, args), s.ty))
+        }
+        Ast::Trim {
+            trim_where,
+            trim_what,
+            expr,
+            trim_characters,
+        } => {
+            let side = match trim_where {
+                Some(TrimWhereField::Leading) => TrimSide::Leading,
+                Some(TrimWhereField::Trailing) => TrimSide::Trailing,
+                _ => TrimSide::Both,
+            };
+            let mut args = vec![go(expr)?.expr];
+            if let Some(what) = trim_what {
+                args.push(go(what)?.expr);
+            } else if let Some([c]) = trim_characters.as_deref() {
+                args.push(go(c)?.expr);
+            }
+            Ok(Typed::new(
+                PExpr::Special(Special::Trim(side), args),
+                Some(SqlType::Varchar(MAX_CHAR_LENGTH)),
+            ))
+        }
+        Ast::Function(f) => function(f, scope, ctx, pos),
+        other => Err(pos.error(format!("unsupported expression {other}"))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn like(
+    expr: Typed,
+    pattern: Typed,
+    escape: &Option<Box<Ast>>,
+    negated: bool,
+    similar: bool,
+    scope: &Scope,
+    ctx: &Ctx,
+    pos: Pos,
+) -> Result<Typed, CompileError> {
+    for t in [&expr, &pattern] {
+        if t.ty.as_ref().is_some_and(|ty| !ty.is_character()) {
+            return Err(pos.error(format!(
+                "{} applies to character strings",
+                if similar { "SIMILAR TO" } else { "LIKE" }
+            )));
+        }
+    }
+    let escape = match escape {
+        Some(x) => Some(Box::new(compile(x, scope, ctx)?.expr)),
+        None => None,
+    };
+    Ok(Typed::new(
+        PExpr::Like {
+            expr: Box::new(expr.expr),
+            pattern: Box::new(pattern.expr),
+            escape,
+            negated,
+            similar,
+        },
+        Some(SqlType::Boolean),
+    ))
+}
+
+fn case(
+    operand: &Option<Box<Ast>>,
+    conditions: &[ast::CaseWhen],
+    else_result: &Option<Box<Ast>>,
+    scope: &Scope,
+    ctx: &Ctx,
+) -> Result<Typed, CompileError> {
+    let operand = match operand {
+        Some(o) => Some(Box::new(compile(o, scope, ctx)?.expr)),
+        None => None,
+    };
+    let mut ty = None;
+    let mut whens = Vec::new();
+    for w in conditions {
+        let cond = compile(&w.condition, scope, ctx)?;
+        let result = compile(&w.result, scope, ctx)?;
+        ty = ty.or(result.ty);
+        whens.push((cond.expr, result.expr));
+    }
+    let otherwise = match else_result {
+        Some(x) => {
+            let t = compile(x, scope, ctx)?;
+            ty = ty.or(t.ty);
+            Some(Box::new(t.expr))
+        }
+        None => None,
+    };
+    Ok(Typed::new(
+        PExpr::Case {
+            operand,
+            whens,
+            otherwise,
+        },
+        ty,
+    ))
+}
+
+fn field_name(f: &DateTimeField) -> String {
+    f.to_string().to_ascii_uppercase()
+}
+
+fn check_numeric(t: &Typed, pos: Pos) -> Result<(), CompileError> {
+    match &t.ty {
+        Some(ty) if ty.is_character() || *ty == SqlType::Boolean => Err(pos.error(format!(
+            "arithmetic needs numbers, not {ty}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn binary(left: Typed, op: &BinaryOperator, right: Typed, pos: Pos) -> Result<Typed, CompileError> {
+    let op = match op {
+        BinaryOperator::Plus => BinOp::Plus,
+        BinaryOperator::Minus => BinOp::Minus,
+        BinaryOperator::Multiply => BinOp::Multiply,
+        BinaryOperator::Divide => BinOp::Divide,
+        BinaryOperator::Modulo => BinOp::Modulo,
+        BinaryOperator::StringConcat => BinOp::Concat,
+        BinaryOperator::Eq => BinOp::Eq,
+        BinaryOperator::NotEq => BinOp::NotEq,
+        BinaryOperator::Lt => BinOp::Lt,
+        BinaryOperator::LtEq => BinOp::LtEq,
+        BinaryOperator::Gt => BinOp::Gt,
+        BinaryOperator::GtEq => BinOp::GtEq,
+        BinaryOperator::And => BinOp::And,
+        BinaryOperator::Or => BinOp::Or,
+        other => return Err(pos.error(format!("unsupported operator {other}"))),
+    };
+    let ty = match op {
+        BinOp::Plus | BinOp::Minus | BinOp::Multiply | BinOp::Divide | BinOp::Modulo => {
+            check_numeric(&left, pos)?;
+            check_numeric(&right, pos)?;
+            arithmetic_type(op, left.ty.as_ref(), right.ty.as_ref())
+        }
+        BinOp::Concat => {
+            for t in [&left, &right] {
+                if t.ty.as_ref().is_some_and(|ty| ty.is_numeric()) {
+                    return Err(pos.error("|| concatenates character strings, not numbers"));
+                }
+            }
+            Some(SqlType::Varchar(MAX_CHAR_LENGTH))
+        }
+        _ => {
+            if let (Some(a), Some(b)) = (&left.ty, &right.ty) {
+                if op != BinOp::And && op != BinOp::Or && !comparable(a, b) {
+                    return Err(pos.error(format!("cannot compare {a} with {b}")));
+                }
+            }
+            Some(SqlType::Boolean)
+        }
+    };
+    Ok(Typed::new(
+        PExpr::Binary(op, Box::new(left.expr), Box::new(right.expr)),
+        ty,
+    ))
+}
+
+fn comparable(a: &SqlType, b: &SqlType) -> bool {
+    (a.is_numeric() && b.is_numeric())
+        || (a.is_character() && b.is_character())
+        || std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// The result type of arithmetic, as SQL widens: the wider exact type, or the float when
+/// either side is one; a timestamp plus an interval is a timestamp.
+fn arithmetic_type(op: BinOp, a: Option<&SqlType>, b: Option<&SqlType>) -> Option<SqlType> {
+    use SqlType::*;
+    let (a, b) = (a?, b?);
+    let rank = |t: &SqlType| match t {
+        TinyInt => 1,
+        SmallInt => 2,
+        Integer => 3,
+        BigInt => 4,
+        Decimal { .. } => 5,
+        Real => 6,
+        Double => 7,
+        _ => 0,
+    };
+    match (a, b) {
+        (Timestamp, IntervalDayTime | IntervalYearMonth)
+        | (IntervalDayTime | IntervalYearMonth, Timestamp) => Some(Timestamp),
+        (Timestamp, Timestamp) if op == BinOp::Minus => Some(IntervalDayTime),
+        (IntervalDayTime, _) | (_, IntervalDayTime) => Some(IntervalDayTime),
+        _ if rank(a) > 0 && rank(b) > 0 => Some(if rank(a) >= rank(b) {
+            a.clone()
+        } else {
+            b.clone()
+        }),
+        _ => None,
+    }
+}
+
+fn negate_literal(v: &Value) -> Option<Value> {
+    Some(match v {
+        Value::Integer(i) => Value::Integer(i.checked_neg()?),
+        Value::BigInt(i) => Value::BigInt(i.checked_neg()?),
+        Value::Decimal(d) => Value::Decimal(-*d),
+        Value::Double(d) => Value::Double(-*d),
+        Value::IntervalDayTime(i) => Value::IntervalDayTime(-*i),
+        Value::IntervalYearMonth(i) => Value::IntervalYearMonth(-*i),
+        _ => return None,
+    })
+}
+
+fn literal(v: &ast::Value, pos: Pos) -> Result<Typed, CompileError> {
+    let (value, ty) = match v {
+        ast::Value::Number(text, _) => number(text, pos)?,
+        ast::Value::SingleQuotedString(s) => (
+            Value::Varchar(s.clone()),
+            SqlType::Varchar((s.chars().count() as u32).clamp(1, MAX_CHAR_LENGTH)),
+        ),
+        ast::Value::Boolean(b) => (Value::Boolean(*b), SqlType::Boolean),
+        ast::Value::Null => return Ok(Typed::new(PExpr::Literal(Value::Null), None)),
+        other => return Err(pos.error(format!("unsupported literal {other}"))),
+    };
+    Ok(Typed::new(PExpr::Literal(value), Some(ty)))
+}
+
+/// A numeric literal: integers are INTEGER (BIGINT when larger), `1.5` is DECIMAL, `1e3`
+/// DOUBLE, as SQL types exact and approximate literals.
+fn number(text: &str, pos: Pos) -> Result<(Value, SqlType), CompileError> {
+    if text.contains(['e', 'E']) {
+        let f: f64 = text
+            .parse()
+            .map_err(|_| pos.error(format!("bad number {text}")))?;
+        return Ok((Value::Double(f), SqlType::Double));
+    }
+    if !text.contains('.') {
+        if let Ok(i) = text.parse::<i32>() {
+            return Ok((Value::Integer(i), SqlType::Integer));
+        }
+        if let Ok(i) = text.parse::<i64>() {
+            return Ok((Value::BigInt(i), SqlType::BigInt));
+        }
+    }
+    let d: rust_decimal::Decimal = text
+        .parse()
+        .map_err(|_| pos.error(format!("number {text} out of range")))?;
+    let scale = d.scale() as u8;
+    let precision = (d.mantissa().unsigned_abs().to_string().len() as u8).max(scale).max(1);
+    Ok((Value::Decimal(d), SqlType::Decimal { precision, scale }))
+}
+
+fn typed_string(ts: &ast::TypedString, pos: Pos) -> Result<Typed, CompileError> {
+    let text = match &ts.value.value {
+        ast::Value::SingleQuotedString(s) => s.clone(),
+        other => return Err(pos.error(format!("expected a quoted literal, found {other}"))),
+    };
+    let ty = SqlType::parse(&ts.data_type.to_string()).map_err(|e| pos.error(e.0))?;
+    let value = match ty {
+        SqlType::Timestamp => parse_timestamp(&text).map(Value::Timestamp),
+        SqlType::Date => chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .ok()
+            .map(|d| {
+                Value::Date(
+                    (d - chrono::NaiveDate::default()).num_days() as i32
+                        - days_from_ce_to_epoch(),
+                )
+            }),
+        SqlType::Time => chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M:%S%.f")
+            .ok()
+            .map(|t| {
+                Value::Time(
+                    (t - chrono::NaiveTime::MIN).num_milliseconds() as u32,
+                )
+            }),
+        _ => None,
+    }
+    .ok_or_else(|| pos.error(format!("bad {} literal '{text}'", ty)))?;
+    Ok(Typed::new(PExpr::Literal(value), Some(ty)))
+}
+
+/// chrono's default NaiveDate is 1970-01-01, so this offset is 0; kept as a function so the
+/// DATE arithmetic above reads as days since the epoch.
+fn days_from_ce_to_epoch() -> i32 {
+    0
+}
+
+/// `INTERVAL '1' MINUTE`, `INTERVAL '1 02:03:04.5' DAY TO SECOND`, `INTERVAL '1-6' YEAR TO
+/// MONTH`: day-time intervals in milliseconds, year-month intervals in months.
+fn interval(iv: &ast::Interval, pos: Pos) -> Result<Typed, CompileError> {
+    let text = match iv.value.as_ref() {
+        Ast::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            ast::Value::Number(n, _) => n.clone(),
+            other => return Err(pos.error(format!("bad interval {other}"))),
+        },
+        other => return Err(pos.error(format!("bad interval {other}"))),
+    };
+    let lead = iv
+        .leading_field
+        .as_ref()
+        .map(field_name)
+        .ok_or_else(|| pos.error("INTERVAL needs a unit"))?;
+    let last = iv.last_field.as_ref().map(field_name).unwrap_or(lead.clone());
+    let bad = || pos.error(format!("bad interval literal '{text}' {lead} TO {last}"));
+    let (negative, body) = match text.trim().strip_prefix('-') {
+        Some(rest) => (true, rest.trim().to_string()),
+        None => (false, text.trim().to_string()),
+    };
+    let units = ["YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"];
+    let from = units.iter().position(|u| *u == lead).ok_or_else(bad)?;
+    let to = units.iter().position(|u| *u == last).ok_or_else(bad)?;
+    if to < from {
+        return Err(bad());
+    }
+    let parts: Vec<&str> = body
+        .split([' ', ':', '-'])
+        .filter(|s| !s.is_empty())
+        .collect();
+    if parts.len() != to - from + 1 {
+        return Err(bad());
+    }
+    if from <= 1 {
+        if to > 1 {
+            return Err(bad());
+        }
+        let mut months: i64 = 0;
+        for (unit, part) in units[from..=to].iter().zip(&parts) {
+            let n: i64 = part.parse().map_err(|_| bad())?;
+            months += if *unit == "YEAR" { n * 12 } else { n };
+        }
+        let months = if negative { -months } else { months };
+        return Ok(Typed::new(
+            PExpr::Literal(Value::IntervalYearMonth(months as i32)),
+            Some(SqlType::IntervalYearMonth),
+        ));
+    }
+    let mut ms: f64 = 0.0;
+    for (unit, part) in units[from..=to].iter().zip(&parts) {
+        let n: f64 = part.parse().map_err(|_| bad())?;
+        ms += n * match *unit {
+            "DAY" => 86_400_000.0,
+            "HOUR" => 3_600_000.0,
+            "MINUTE" => 60_000.0,
+            _ => 1000.0,
+        };
+    }
+    let ms = ms.round() as i64;
+    Ok(Typed::new(
+        PExpr::Literal(Value::IntervalDayTime(if negative { -ms } else { ms })),
+        Some(SqlType::IntervalDayTime),
+    ))
+}
+
+fn function(f: &ast::Function, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<Typed, CompileError> {
+    let name = f
+        .name
+        .0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.to_ascii_uppercase())
+        .unwrap_or_default();
+    let (args, distinct, star) = match &f.args {
+        FunctionArguments::None => (vec![], false, false),
+        FunctionArguments::List(list) => {
+            let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+            let mut star = false;
+            let mut args = Vec::new();
+            for a in &list.args {
+                match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => args.push(x.clone()),
+                    FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => star = true,
+                    other => return Err(pos.error(format!("unsupported argument {other}"))),
+                }
+            }
+            (args, distinct, star)
+        }
+        FunctionArguments::Subquery(_) => return Err(pos.error("subquery arguments are not supported")),
+    };
+    let compiled = args
+        .iter()
+        .map(|a| compile(a, scope, ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+    if is_aggregate(&name) {
+        return aggregate(name, distinct, star, compiled, f.over.as_ref(), scope, ctx, pos);
+    }
+    if f.over.is_some() {
+        return Err(pos.error(format!("{name} is not an aggregate: it takes no OVER")));
+    }
+    match name.as_str() {
+        "CURRENT_ROW_TIMESTAMP" | "CURRENT_TIMESTAMP" | "LOCALTIMESTAMP" if compiled.is_empty() => {
+            // The engine has no clock: the current row's time is its ROWTIME.
+            return Ok(Typed::new(PExpr::Rowtime, Some(SqlType::Timestamp)));
+        }
+        "STEP" if compiled.len() == 2 => {
+            let ty = compiled[0].ty.clone();
+            return Ok(Typed::new(
+                PExpr::Special(Special::Step, compiled.into_iter().map(|t| t.expr).collect()),
+                ty,
+            ));
+        }
+        _ => {}
+    }
+    let (min, max) = crate::exec::calls::arity(&name)
+        .ok_or_else(|| pos.error(format!("no function named {name}")))?;
+    if compiled.len() < min || compiled.len() > max {
+        return Err(pos.error(if min == max {
+            format!("{name} takes {min} argument(s), given {}", compiled.len())
+        } else {
+            format!("{name} takes {min} to {max} arguments, given {}", compiled.len())
+        }));
+    }
+    let ty = scalar_type(&name, &compiled);
+    Ok(Typed::new(
+        PExpr::Call(name, compiled.into_iter().map(|t| t.expr).collect()),
+        ty,
+    ))
+}
+
+fn scalar_type(name: &str, args: &[Typed]) -> Option<SqlType> {
+    match name {
+        "ABS" | "CEIL" | "CEILING" | "FLOOR" | "MOD" | "COALESCE" | "NULLIF" => {
+            args.first().and_then(|t| t.ty.clone())
+        }
+        "EXP" | "LN" | "LOG10" | "POWER" | "SQRT" => Some(SqlType::Double),
+        "CHAR_LENGTH" | "CHARACTER_LENGTH" | "POSITION" => Some(SqlType::Integer),
+        "LOWER" | "UPPER" | "INITCAP" | "REGEX_REPLACE" | "OVERLAY" | "SUBSTRING"
+        | "TIMESTAMP_TO_CHAR" | "DATE_TO_CHAR" | "TIME_TO_CHAR" => {
+            Some(SqlType::Varchar(MAX_CHAR_LENGTH))
+        }
+        "UNIX_TIMESTAMP" | "TSDIFF" => Some(SqlType::BigInt),
+        "TO_TIMESTAMP" | "CHAR_TO_TIMESTAMP" => Some(SqlType::Timestamp),
+        "CHAR_TO_DATE" => Some(SqlType::Date),
+        "CHAR_TO_TIME" => Some(SqlType::Time),
+        _ => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn aggregate(
+    name: String,
+    distinct: bool,
+    star: bool,
+    args: Vec<Typed>,
+    over: Option<&WindowType>,
+    scope: &Scope,
+    ctx: &Ctx,
+    pos: Pos,
+) -> Result<Typed, CompileError> {
+    let arity_ok = match name.as_str() {
+        "COUNT" => star && args.is_empty() || !star && args.len() == 1,
+        "LAG" => !args.is_empty() && args.len() <= 3 && !star,
+        _ => args.len() == 1 && !star,
+    };
+    if !arity_ok {
+        return Err(pos.error(format!("wrong arguments to {name}")));
+    }
+    if matches!(name.as_str(), "SUM" | "AVG" | "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VAR_POP" | "VAR_SAMP" | "VARIANCE")
+    {
+        if let Some(ty) = &args[0].ty {
+            if !ty.is_numeric() {
+                return Err(pos.error(format!("{name} needs a number, not {ty}")));
+            }
+        }
+    }
+    let ty = match name.as_str() {
+        "COUNT" | "APPROXIMATE_COUNT_DISTINCT" => Some(SqlType::BigInt),
+        "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VAR_POP" | "VAR_SAMP" | "VARIANCE" => {
+            Some(SqlType::Double)
+        }
+        "SUM" => match args[0].ty {
+            Some(SqlType::TinyInt | SqlType::SmallInt | SqlType::Integer) => Some(SqlType::BigInt),
+            ref other => other.clone(),
+        },
+        _ => args.first().and_then(|t| t.ty.clone()),
+    };
+    let over = match over {
+        None if name == "LAG" => return Err(pos.error("LAG needs an OVER clause")),
+        None => None,
+        Some(w) => Some(window(w, scope, ctx, pos)?),
+    };
+    Ok(Typed::new(
+        PExpr::Aggregate(Box::new(AggCall {
+            name,
+            distinct,
+            star,
+            args: args.into_iter().map(|t| t.expr).collect(),
+            over,
+        })),
+        ty,
+    ))
+}
+
+/// Compiles an OVER clause (inline or a named window of the SELECT).
+pub fn window(w: &WindowType, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<WindowDef, CompileError> {
+    let spec = match w {
+        WindowType::WindowSpec(s) => s.clone(),
+        WindowType::NamedWindow(name) => ctx
+            .named_windows
+            .get(&name_of(name))
+            .cloned()
+            .ok_or_else(|| Pos::of_ident(name).error(format!("no window named {}", name_of(name))))?,
+    };
+    window_spec(&spec, scope, ctx, pos)
+}
+
+pub fn window_spec(
+    spec: &ast::WindowSpec,
+    scope: &Scope,
+    ctx: &Ctx,
+    pos: Pos,
+) -> Result<WindowDef, CompileError> {
+    let base = match &spec.window_name {
+        Some(name) => Some(window(&WindowType::NamedWindow(name.clone()), scope, ctx, pos)?),
+        None => None,
+    };
+    let mut partition_by = spec
+        .partition_by
+        .iter()
+        .map(|x| compile(x, scope, ctx).map(|t| t.expr))
+        .collect::<Result<Vec<_>, _>>()?;
+    if partition_by.is_empty() {
+        if let Some(b) = &base {
+            partition_by = b.partition_by.clone();
+        }
+    }
+    let frame = match &spec.window_frame {
+        None => base.map(|b| b.frame).unwrap_or(Frame::Unbounded),
+        Some(frame) => {
+            let bound = match &frame.end_bound {
+                Some(WindowFrameBound::CurrentRow) | None => &frame.start_bound,
+                Some(_) => return Err(pos.error("a window must end at the current row")),
+            };
+            match (&frame.units, bound) {
+                (_, WindowFrameBound::Preceding(None)) => Frame::Unbounded,
+                (WindowFrameUnits::Range, WindowFrameBound::Preceding(Some(x))) => {
+                    match compile(x, scope, ctx)?.expr {
+                        PExpr::Literal(Value::IntervalDayTime(ms)) if ms >= 0 => Frame::Range(ms),
+                        _ => return Err(pos_of(x).error("RANGE takes a day-time INTERVAL")),
+                    }
+                }
+                (WindowFrameUnits::Rows, WindowFrameBound::Preceding(Some(x))) => {
+                    match compile(x, scope, ctx)?.expr {
+                        PExpr::Literal(Value::Integer(n)) if n >= 0 => Frame::Rows(n as u64),
+                        _ => return Err(pos_of(x).error("ROWS takes a row count")),
+                    }
+                }
+                (_, WindowFrameBound::CurrentRow) => Frame::Rows(0),
+                _ => return Err(pos.error("unsupported window frame")),
+            }
+        }
+    };
+    Ok(WindowDef {
+        partition_by,
+        frame,
+    })
+}

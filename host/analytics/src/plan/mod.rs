@@ -1,0 +1,157 @@
+//! Statements to runnable plans: streams with their columns, pumps with their compiled
+//! queries and how each output value lands in the target stream's columns.
+
+pub mod expr;
+pub mod query;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::CompileError;
+use crate::parse::{Program, Statement};
+use crate::row::Schema;
+use crate::value::Value;
+use query::{is_stream_select, plan_query, Catalog, QueryPlan};
+
+/// A pump: a continuous `INSERT INTO target SELECT STREAM ...`.
+#[derive(Debug, Clone)]
+pub struct PumpPlan {
+    pub name: String,
+    pub target: String,
+    pub stopped: bool,
+    pub query: QueryPlan,
+    /// For each target column, the query output that fills it (None: NULL).
+    pub assign: Vec<Option<usize>>,
+    /// The streams the pump reads.
+    pub reads: Vec<String>,
+}
+
+/// A compiled application.
+#[derive(Debug, Clone)]
+pub struct AppPlan {
+    /// Every stream with its columns: inputs first, then in-application streams in
+    /// declaration order.
+    pub streams: Vec<(String, Schema)>,
+    pub inputs: Vec<String>,
+    /// Pumps in an order where a pump comes after every pump feeding a stream it reads.
+    pub pumps: Vec<PumpPlan>,
+}
+
+/// The reference tables an application may join: name, columns, rows.
+pub type Tables = HashMap<String, (Schema, Arc<Vec<Vec<Value>>>)>;
+
+pub fn plan_app(
+    program: &Program,
+    inputs: &[(String, Schema)],
+    tables: &Tables,
+) -> Result<AppPlan, CompileError> {
+    let mut streams: HashMap<String, Schema> = inputs.iter().cloned().collect();
+    let mut order: Vec<(String, Schema)> = inputs.to_vec();
+    let mut pumps = Vec::new();
+    for statement in &program.statements {
+        match statement {
+            Statement::CreateStream(s) => {
+                if inputs.iter().any(|(n, _)| *n == s.name) || tables.contains_key(&s.name) {
+                    return Err(s.pos.error(format!("{} is an input stream or a reference table", s.name)));
+                }
+                let schema: Schema = s.columns.clone().into();
+                if streams.insert(s.name.clone(), schema.clone()).is_some() {
+                    // CREATE OR REPLACE: the later definition wins.
+                    order.retain(|(n, _)| *n != s.name);
+                }
+                order.push((s.name.clone(), schema));
+            }
+            Statement::CreatePump(p) => {
+                let target = streams.get(&p.target).cloned().ok_or_else(|| {
+                    p.target_pos
+                        .error(format!("pump {} inserts into undeclared stream {}", p.name, p.target))
+                })?;
+                if inputs.iter().any(|(n, _)| *n == p.target) {
+                    return Err(p.target_pos.error(format!("{} is an input stream: pumps cannot insert into it", p.target)));
+                }
+                if !is_stream_select(&p.query, program) {
+                    return Err(p.pos.error("a pump's query must be SELECT STREAM"));
+                }
+                let cat = Catalog {
+                    streams: &streams,
+                    tables,
+                    program,
+                };
+                let query = plan_query(&p.query, &cat)?;
+                let assign = assignment(p, &target, &query)?;
+                let mut reads = Vec::new();
+                query.source.streams(&mut reads);
+                pumps.retain(|q: &PumpPlan| q.name != p.name);
+                pumps.push(PumpPlan {
+                    name: p.name.clone(),
+                    target: p.target.clone(),
+                    stopped: p.stopped,
+                    query,
+                    assign,
+                    reads,
+                });
+            }
+        }
+    }
+    Ok(AppPlan {
+        streams: order,
+        inputs: inputs.iter().map(|(n, _)| n.clone()).collect(),
+        pumps: topological(pumps),
+    })
+}
+
+/// Which query output fills each target column: by the INSERT's column list, else by
+/// position; the counts must match.
+fn assignment(
+    p: &crate::parse::CreatePump,
+    target: &Schema,
+    query: &QueryPlan,
+) -> Result<Vec<Option<usize>>, CompileError> {
+    let n = query.columns.len();
+    match &p.columns {
+        None => {
+            if n != target.len() {
+                return Err(p.target_pos.error(format!(
+                    "the query gives {n} columns but {} has {}",
+                    p.target,
+                    target.len()
+                )));
+            }
+            Ok((0..n).map(Some).collect())
+        }
+        Some(cols) => {
+            if cols.len() != n {
+                return Err(p.target_pos.error(format!(
+                    "the INSERT names {} columns but the query gives {n}",
+                    cols.len()
+                )));
+            }
+            let mut assign = vec![None; target.len()];
+            for (i, (name, pos)) in cols.iter().enumerate() {
+                let at = target
+                    .iter()
+                    .position(|c| c.name == *name)
+                    .ok_or_else(|| pos.error(format!("{} has no column {name}", p.target)))?;
+                assign[at] = Some(i);
+            }
+            Ok(assign)
+        }
+    }
+}
+
+/// Orders pumps so each runs after the pumps feeding what it reads (declaration order
+/// otherwise; a cycle keeps declaration order).
+fn topological(pumps: Vec<PumpPlan>) -> Vec<PumpPlan> {
+    let mut left = pumps;
+    let mut out: Vec<PumpPlan> = Vec::new();
+    while !left.is_empty() {
+        let ready = left.iter().position(|p| {
+            !left
+                .iter()
+                .any(|q| q.name != p.name && p.reads.contains(&q.target))
+        });
+        let i = ready.unwrap_or(0);
+        out.push(left.remove(i));
+    }
+    out
+}

@@ -1,0 +1,715 @@
+//! A SELECT compiled into what the executor runs: where its rows come from (a stream, a
+//! subquery, a join), its filter, and what it does with each row: project it, fold it into a
+//! tumbling group, a sliding window or a stagger window.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlparser::ast::{
+    self, GroupByExpr, JoinConstraint, JoinOperator, NamedWindowExpr, Select, SelectItem,
+    SetExpr, Spanned, TableFactor, WindowType,
+};
+
+use crate::aggregate::AggKind;
+use crate::error::CompileError;
+use crate::parse::{Pos, Program};
+use crate::plan::expr::{
+    self, compile, name_of, pos_of, AggCall, Ctx, Frame, PExpr, Scope, ScopeColumn, Typed,
+    WindowDef,
+};
+use crate::row::{Column, Schema};
+use crate::types::{SqlType, MAX_CHAR_LENGTH};
+use crate::value::Value;
+
+/// The streams and reference tables a query can read.
+pub struct Catalog<'a> {
+    pub streams: &'a HashMap<String, Schema>,
+    pub tables: &'a HashMap<String, (Schema, Arc<Vec<Vec<Value>>>)>,
+    pub program: &'a Program,
+}
+
+/// A compiled SELECT.
+#[derive(Debug, Clone)]
+pub struct QueryPlan {
+    pub source: SourcePlan,
+    pub filter: Option<PExpr>,
+    pub kind: Kind,
+    /// The output columns (ROWTIME is not one: it rides beside the values).
+    pub columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SourcePlan {
+    Stream(String),
+    Sub(Box<QueryPlan>),
+    Join(Box<JoinPlan>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+}
+
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    pub left: SourcePlan,
+    /// `OVER (RANGE ...)` on the left stream: how long its rows wait for right rows.
+    pub left_window: Option<i64>,
+    pub left_width: usize,
+    pub right: RightPlan,
+    pub right_width: usize,
+    pub kind: JoinKind,
+    pub on: Option<PExpr>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RightPlan {
+    Table(Arc<Vec<Vec<Value>>>),
+    Stream {
+        source: SourcePlan,
+        window: Option<i64>,
+    },
+}
+
+/// One aggregate the query computes, and what feeds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggSpec {
+    /// None for LAG.
+    pub kind: Option<AggKind>,
+    pub distinct: bool,
+    pub args: Vec<PExpr>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// One output row per input row.
+    Project { items: Vec<PExpr> },
+    /// GROUP BY with a ROWTIME window: `keys[window]` is the window's value.
+    Tumbling {
+        keys: Vec<PExpr>,
+        window: usize,
+        aggs: Vec<AggSpec>,
+        having: Option<PExpr>,
+        items: Vec<PExpr>,
+    },
+    /// Aggregates OVER windows: one output row per input row.
+    Sliding {
+        windows: Vec<WindowDef>,
+        /// Each aggregate and the window it runs over.
+        aggs: Vec<(AggSpec, usize)>,
+        items: Vec<PExpr>,
+    },
+    /// `WINDOWED BY STAGGER`: one row per partition when its window closes.
+    Stagger {
+        keys: Vec<PExpr>,
+        range_ms: i64,
+        aggs: Vec<AggSpec>,
+        items: Vec<PExpr>,
+    },
+}
+
+impl SourcePlan {
+    /// Every stream the source reads (a pump runs when a row reaches one of them).
+    pub fn streams(&self, out: &mut Vec<String>) {
+        match self {
+            SourcePlan::Stream(s) => out.push(s.clone()),
+            SourcePlan::Sub(q) => q.source.streams(out),
+            SourcePlan::Join(j) => {
+                j.left.streams(out);
+                if let RightPlan::Stream { source, .. } = &j.right {
+                    source.streams(out);
+                }
+            }
+        }
+    }
+}
+
+/// Compiles a query (a SELECT, no set operations).
+pub fn plan_query(q: &ast::Query, cat: &Catalog) -> Result<QueryPlan, CompileError> {
+    let pos = Pos::of(q.span().start);
+    if q.with.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return Err(pos.error("WITH, LIMIT and FETCH are not streaming SQL"));
+    }
+    match q.body.as_ref() {
+        SetExpr::Select(s) => plan_select(s, cat),
+        SetExpr::Query(inner) => plan_query(inner, cat),
+        _ => Err(pos.error("only SELECT STREAM queries are supported")),
+    }
+}
+
+/// Whether the SELECT was written `SELECT STREAM`.
+pub fn is_stream_select(q: &ast::Query, program: &Program) -> bool {
+    match q.body.as_ref() {
+        SetExpr::Select(s) => program
+            .stream_selects
+            .contains(&Pos::of(s.select_token.0.span.start)),
+        SetExpr::Query(inner) => is_stream_select(inner, program),
+        _ => false,
+    }
+}
+
+fn plan_select(sel: &Select, cat: &Catalog) -> Result<QueryPlan, CompileError> {
+    let select_pos = Pos::of(sel.select_token.0.span.start);
+    let (source, scope) = match sel.from.as_slice() {
+        [one] => plan_from(one, cat)?,
+        [] => return Err(select_pos.error("a streaming SELECT needs a FROM")),
+        [_, second, ..] => {
+            return Err(Pos::of(second.relation.span().start)
+                .error("comma joins are not supported: use JOIN ... ON"))
+        }
+    };
+    let mut ctx = Ctx::default();
+    for ast::NamedWindowDefinition(name, def) in &sel.named_window {
+        let spec = match def {
+            NamedWindowExpr::WindowSpec(s) => s.clone(),
+            NamedWindowExpr::NamedWindow(other) => ctx
+                .named_windows
+                .get(&name_of(other))
+                .cloned()
+                .ok_or_else(|| Pos::of_ident(other).error(format!("no window named {}", name_of(other))))?,
+        };
+        ctx.named_windows.insert(name_of(name), spec);
+    }
+    let filter = match &sel.selection {
+        Some(w) => {
+            let t = compile(w, &scope, &ctx)?;
+            expect_boolean(&t, pos_of(w), "WHERE")?;
+            if t.expr.has_aggregate() {
+                return Err(pos_of(w).error("aggregates are not allowed in WHERE"));
+            }
+            Some(t.expr)
+        }
+        None => None,
+    };
+    let items = projection(sel, &scope, &ctx)?;
+    let group_by = match &sel.group_by {
+        GroupByExpr::Expressions(exprs, _) => exprs.clone(),
+        GroupByExpr::All(_) => return Err(select_pos.error("GROUP BY ALL is not supported")),
+    };
+    let stagger = cat.program.staggers.get(&select_pos);
+    let (kind, columns) = if let Some(stagger) = stagger {
+        plan_stagger(stagger, items, &scope, &ctx)?
+    } else if !group_by.is_empty() {
+        plan_tumbling(sel, &group_by, items, &scope, &ctx)?
+    } else if items.iter().any(|i| i.typed.expr.has_aggregate()) {
+        plan_sliding(items, select_pos)?
+    } else {
+        let columns = items.iter().filter_map(Item::column).collect();
+        let items = items
+            .into_iter()
+            .filter(|i| !i.rowtime)
+            .map(|i| i.typed.expr)
+            .collect();
+        (Kind::Project { items }, columns)
+    };
+    if sel.having.is_some() && !matches!(kind, Kind::Tumbling { .. }) {
+        return Err(select_pos.error("HAVING needs a GROUP BY"));
+    }
+    Ok(QueryPlan {
+        source,
+        filter,
+        kind,
+        columns,
+    })
+}
+
+fn expect_boolean(t: &Typed, pos: Pos, clause: &str) -> Result<(), CompileError> {
+    match &t.ty {
+        Some(ty) if *ty != SqlType::Boolean => {
+            Err(pos.error(format!("{clause} needs a BOOLEAN condition, not {ty}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One item of the select list.
+#[derive(Debug, Clone)]
+struct Item {
+    typed: Typed,
+    name: String,
+    pos: Pos,
+    /// A bare `ROWTIME` (or one aliased ROWTIME): the output row's ROWTIME, not a column.
+    rowtime: bool,
+}
+
+impl Item {
+    fn column(&self) -> Option<Column> {
+        (!self.rowtime).then(|| {
+            Column::new(
+                self.name.clone(),
+                self.typed
+                    .ty
+                    .clone()
+                    .unwrap_or(SqlType::Varchar(MAX_CHAR_LENGTH)),
+            )
+        })
+    }
+}
+
+fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, CompileError> {
+    let mut items = Vec::new();
+    for (i, item) in sel.projection.iter().enumerate() {
+        match item {
+            SelectItem::Wildcard(_) => {
+                for c in scope.columns.iter().filter(|c| !c.hidden) {
+                    items.push(star_item(c));
+                }
+            }
+            SelectItem::QualifiedWildcard(kind, _) => {
+                let q = match kind {
+                    ast::SelectItemQualifiedWildcardKind::ObjectName(n) => n
+                        .0
+                        .last()
+                        .and_then(|p| p.as_ident())
+                        .map(name_of)
+                        .unwrap_or_default(),
+                    ast::SelectItemQualifiedWildcardKind::Expr(e) => {
+                        return Err(pos_of(e).error("unsupported wildcard"))
+                    }
+                };
+                for c in scope
+                    .columns
+                    .iter()
+                    .filter(|c| !c.hidden && c.qualifiers.contains(&q))
+                {
+                    items.push(star_item(c));
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                let typed = compile(e, scope, ctx)?;
+                let rowtime = matches!(typed.expr, PExpr::Rowtime) && is_plain_name(e);
+                let name = match e {
+                    ast::Expr::Identifier(id) => name_of(id),
+                    ast::Expr::CompoundIdentifier(parts) => {
+                        parts.last().map(name_of).unwrap_or_default()
+                    }
+                    _ => format!("EXPR${i}"),
+                };
+                items.push(Item {
+                    typed,
+                    name,
+                    pos: pos_of(e),
+                    rowtime,
+                });
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                let typed = compile(expr, scope, ctx)?;
+                let name = name_of(alias);
+                let rowtime = name == "ROWTIME";
+                items.push(Item {
+                    typed,
+                    name,
+                    pos: pos_of(expr),
+                    rowtime,
+                });
+            }
+            other => {
+                return Err(Pos::of(other.span().start).error("unsupported select item"));
+            }
+        }
+    }
+    Ok(items)
+}
+
+fn is_plain_name(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_))
+}
+
+fn star_item(c: &ScopeColumn) -> Item {
+    Item {
+        typed: Typed {
+            expr: PExpr::Column(c.index),
+            ty: c.ty.clone(),
+        },
+        name: c.name.clone(),
+        pos: Pos::default(),
+        rowtime: false,
+    }
+}
+
+/// Gives each aggregate call a slot (equal calls share one), checking it against the
+/// aggregate module's kinds.
+fn agg_spec(call: &AggCall, pos: Pos) -> Result<AggSpec, CompileError> {
+    if call.name == "LAG" {
+        return Ok(AggSpec {
+            kind: None,
+            distinct: false,
+            args: call.args.clone(),
+        });
+    }
+    let name = match call.name.as_str() {
+        "STDDEV" => "STDDEV_SAMP",
+        "VARIANCE" => "VAR_SAMP",
+        n => n,
+    };
+    let kind = match AggKind::from_name(name) {
+        Some(AggKind::Count) if call.star => AggKind::CountStar,
+        Some(k) => k,
+        None => return Err(pos.error(format!("aggregate {} is not supported", call.name))),
+    };
+    Ok(AggSpec {
+        kind: Some(kind),
+        distinct: call.distinct,
+        args: call.args.clone(),
+    })
+}
+
+fn plan_tumbling(
+    sel: &Select,
+    group_by: &[ast::Expr],
+    items: Vec<Item>,
+    scope: &Scope,
+    ctx: &Ctx,
+) -> Result<(Kind, Vec<Column>), CompileError> {
+    let mut keys = Vec::new();
+    let mut window = None;
+    for g in group_by {
+        let t = compile(g, scope, ctx)?;
+        if t.expr.has_aggregate() {
+            return Err(pos_of(g).error("aggregates are not allowed in GROUP BY"));
+        }
+        if t.expr.uses_rowtime() && window.is_none() {
+            window = Some(keys.len());
+        }
+        keys.push(t.expr);
+    }
+    let window = window.ok_or_else(|| {
+        pos_of(&group_by[0]).error(
+            "a streaming GROUP BY needs a window over ROWTIME, such as STEP(ROWTIME BY INTERVAL '1' MINUTE) or FLOOR(ROWTIME TO MINUTE)",
+        )
+    })?;
+    let mut aggs: Vec<AggSpec> = Vec::new();
+    let mut lift = |e: PExpr, pos: Pos| -> Result<PExpr, CompileError> {
+        e.rewrite(&mut |node| {
+            if let Some(i) = keys.iter().position(|k| k == node) {
+                return Ok(Some(PExpr::GroupKey(i)));
+            }
+            match node {
+                PExpr::Aggregate(call) => {
+                    if call.over.is_some() || call.name == "LAG" {
+                        return Err(pos.error("OVER aggregates cannot be mixed with GROUP BY"));
+                    }
+                    let spec = agg_spec(call, pos)?;
+                    let slot = match aggs.iter().position(|a| *a == spec) {
+                        Some(s) => s,
+                        None => {
+                            aggs.push(spec);
+                            aggs.len() - 1
+                        }
+                    };
+                    Ok(Some(PExpr::AggSlot(slot)))
+                }
+                PExpr::Rowtime => Ok(Some(PExpr::OutRowtime)),
+                PExpr::Column(_) => Err(pos.error(
+                    "a column in the select list of a GROUP BY query must be grouped or aggregated",
+                )),
+                _ => Ok(None),
+            }
+        })
+    };
+    let mut out_items = Vec::new();
+    let mut columns = Vec::new();
+    for item in &items {
+        if item.rowtime {
+            continue;
+        }
+        out_items.push(lift(item.typed.expr.clone(), item.pos)?);
+        columns.extend(item.column());
+    }
+    let having = match &sel.having {
+        Some(h) => {
+            let t = compile(h, scope, ctx)?;
+            expect_boolean(&t, pos_of(h), "HAVING")?;
+            Some(lift(t.expr, pos_of(h))?)
+        }
+        None => None,
+    };
+    Ok((
+        Kind::Tumbling {
+            keys,
+            window,
+            aggs,
+            having,
+            items: out_items,
+        },
+        columns,
+    ))
+}
+
+fn plan_sliding(items: Vec<Item>, pos: Pos) -> Result<(Kind, Vec<Column>), CompileError> {
+    let mut windows: Vec<WindowDef> = Vec::new();
+    let mut aggs: Vec<(AggSpec, usize)> = Vec::new();
+    let mut out_items = Vec::new();
+    let mut columns = Vec::new();
+    for item in &items {
+        if item.rowtime {
+            continue;
+        }
+        let lifted = item.typed.expr.clone().rewrite(&mut |node| match node {
+            PExpr::Aggregate(call) => {
+                let over = call.over.clone().ok_or_else(|| {
+                    item.pos.error("an aggregate in a streaming query needs GROUP BY or OVER")
+                })?;
+                let w = match windows.iter().position(|w| *w == over) {
+                    Some(w) => w,
+                    None => {
+                        windows.push(over);
+                        windows.len() - 1
+                    }
+                };
+                let spec = (agg_spec(call, item.pos)?, w);
+                let slot = match aggs.iter().position(|a| *a == spec) {
+                    Some(s) => s,
+                    None => {
+                        aggs.push(spec);
+                        aggs.len() - 1
+                    }
+                };
+                Ok(Some(PExpr::AggSlot(slot)))
+            }
+            _ => Ok(None),
+        })?;
+        out_items.push(lifted);
+        columns.extend(item.column());
+    }
+    if windows.is_empty() {
+        return Err(pos.error("no window"));
+    }
+    Ok((
+        Kind::Sliding {
+            windows,
+            aggs,
+            items: out_items,
+        },
+        columns,
+    ))
+}
+
+fn plan_stagger(
+    stagger: &crate::parse::Stagger,
+    items: Vec<Item>,
+    scope: &Scope,
+    ctx: &Ctx,
+) -> Result<(Kind, Vec<Column>), CompileError> {
+    let keys = stagger
+        .partition_by
+        .iter()
+        .map(|e| compile(e, scope, ctx).map(|t| t.expr))
+        .collect::<Result<Vec<_>, _>>()?;
+    let range_ms = match compile(&stagger.range, scope, ctx)?.expr {
+        PExpr::Literal(Value::IntervalDayTime(ms)) if ms > 0 => ms,
+        _ => return Err(stagger.pos.error("STAGGER's RANGE takes a positive day-time INTERVAL")),
+    };
+    let mut aggs: Vec<AggSpec> = Vec::new();
+    let mut out_items = Vec::new();
+    let mut columns = Vec::new();
+    for item in &items {
+        if item.rowtime {
+            continue;
+        }
+        let lifted = item.typed.expr.clone().rewrite(&mut |node| {
+            if let Some(i) = keys.iter().position(|k| k == node) {
+                return Ok(Some(PExpr::GroupKey(i)));
+            }
+            match node {
+                PExpr::Aggregate(call) => {
+                    let spec = agg_spec(call, item.pos)?;
+                    let slot = match aggs.iter().position(|a| *a == spec) {
+                        Some(s) => s,
+                        None => {
+                            aggs.push(spec);
+                            aggs.len() - 1
+                        }
+                    };
+                    Ok(Some(PExpr::AggSlot(slot)))
+                }
+                PExpr::Rowtime => Ok(Some(PExpr::OutRowtime)),
+                PExpr::Column(_) => Err(item
+                    .pos
+                    .error("a column in a stagger query must be in its PARTITION BY or aggregated")),
+                _ => Ok(None),
+            }
+        })?;
+        out_items.push(lifted);
+        columns.extend(item.column());
+    }
+    Ok((
+        Kind::Stagger {
+            keys,
+            range_ms,
+            aggs,
+            items: out_items,
+        },
+        columns,
+    ))
+}
+
+/// The FROM clause: a stream, a subquery, or joins of them with reference tables.
+fn plan_from(
+    twj: &ast::TableWithJoins,
+    cat: &Catalog,
+) -> Result<(SourcePlan, Scope), CompileError> {
+    let (mut source, mut scope, mut window) = plan_factor(&twj.relation, cat)?;
+    for join in &twj.joins {
+        let (kind, constraint) = match &join.join_operator {
+            JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
+            JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+            _ => {
+                return Err(Pos::of(join.relation.span().start)
+                    .error("only JOIN and LEFT JOIN are supported"))
+            }
+        };
+        let (right_source, right_scope, right_window) = plan_factor(&join.relation, cat)?;
+        let left_width = scope.columns.len();
+        let right_width = right_scope.columns.len();
+        let mut joined = scope.clone();
+        let right_is_table = matches!(right_source, FactorSource::Table(_));
+        for c in right_scope.columns {
+            joined.columns.push(ScopeColumn {
+                index: c.index + left_width,
+                ..c
+            });
+        }
+        if !right_is_table {
+            // The right stream's ROWTIME, readable as `alias.ROWTIME`.
+            joined.columns.push(ScopeColumn {
+                qualifiers: right_scope.rowtime_qualifiers.clone(),
+                name: "ROWTIME".into(),
+                ty: Some(SqlType::Timestamp),
+                index: left_width + right_width,
+                hidden: true,
+            });
+        }
+        let on = match constraint {
+            JoinConstraint::On(e) => {
+                let t = compile(e, &joined, &Ctx::default())?;
+                expect_boolean(&t, pos_of(e), "ON")?;
+                Some(t.expr)
+            }
+            JoinConstraint::None => None,
+            _ => {
+                return Err(Pos::of(join.relation.span().start).error("only JOIN ... ON is supported"))
+            }
+        };
+        let right = match right_source {
+            FactorSource::Table(rows) => RightPlan::Table(rows),
+            FactorSource::Stream(s) => RightPlan::Stream {
+                source: s,
+                window: right_window,
+            },
+        };
+        let left = match source {
+            FactorSource::Stream(s) => s,
+            FactorSource::Table(_) => {
+                return Err(Pos::of(twj.relation.span().start)
+                    .error("a reference table can only be joined to a stream, on the right"))
+            }
+        };
+        source = FactorSource::Stream(SourcePlan::Join(Box::new(JoinPlan {
+            left,
+            left_window: window,
+            left_width,
+            right,
+            right_width,
+            kind,
+            on,
+        })));
+        scope = joined;
+        window = None;
+    }
+    match source {
+        FactorSource::Stream(s) => Ok((s, scope)),
+        FactorSource::Table(_) => Err(Pos::of(twj.relation.span().start)
+            .error("a reference table is not a stream: join it to one")),
+    }
+}
+
+enum FactorSource {
+    Stream(SourcePlan),
+    Table(Arc<Vec<Vec<Value>>>),
+}
+
+fn plan_factor(
+    f: &TableFactor,
+    cat: &Catalog,
+) -> Result<(FactorSource, Scope, Option<i64>), CompileError> {
+    match f {
+        TableFactor::Table { name, alias, .. } => {
+            let last = name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .ok_or_else(|| Pos::of(f.span().start).error("bad stream name"))?;
+            let stream = name_of(last);
+            let pos = Pos::of_ident(last);
+            let mut qualifiers = vec![stream.clone()];
+            if let Some(a) = alias {
+                qualifiers.push(name_of(&a.name));
+            }
+            let window = match cat.program.table_windows.get(&pos) {
+                Some(spec) => match expr::window_spec(spec, &Scope::default(), &Ctx::default(), pos)?
+                    .frame
+                {
+                    Frame::Range(ms) => Some(ms),
+                    _ => return Err(pos.error("a joined stream's window is RANGE INTERVAL ... PRECEDING")),
+                },
+                None => None,
+            };
+            if let Some(schema) = cat.streams.get(&stream) {
+                let scope = scope_of(schema, &qualifiers);
+                return Ok((
+                    FactorSource::Stream(SourcePlan::Stream(stream)),
+                    Scope {
+                        rowtime_qualifiers: qualifiers,
+                        ..scope
+                    },
+                    window,
+                ));
+            }
+            if let Some((schema, rows)) = cat.tables.get(&stream) {
+                return Ok((FactorSource::Table(rows.clone()), scope_of(schema, &qualifiers), None));
+            }
+            Err(pos.error(format!("no stream or reference table named {stream}")))
+        }
+        TableFactor::Derived {
+            subquery, alias, ..
+        } => {
+            let plan = plan_query(subquery, cat)?;
+            let qualifiers: Vec<String> = alias.iter().map(|a| name_of(&a.name)).collect();
+            let schema: Schema = plan.columns.clone().into();
+            let scope = scope_of(&schema, &qualifiers);
+            Ok((
+                FactorSource::Stream(SourcePlan::Sub(Box::new(plan))),
+                Scope {
+                    rowtime_qualifiers: qualifiers,
+                    ..scope
+                },
+                None,
+            ))
+        }
+        other => Err(Pos::of(other.span().start).error("unsupported FROM item")),
+    }
+}
+
+fn scope_of(schema: &Schema, qualifiers: &[String]) -> Scope {
+    Scope {
+        columns: schema
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ScopeColumn {
+                qualifiers: qualifiers.to_vec(),
+                name: c.name.clone(),
+                ty: Some(c.ty.clone()),
+                index: i,
+                hidden: false,
+            })
+            .collect(),
+        rowtime_qualifiers: qualifiers.to_vec(),
+    }
+}
+
+/// The window types a plan uses, for callers that print a plan.
+pub fn window_of(w: &WindowType) -> String {
+    w.to_string()
+}
