@@ -92,6 +92,18 @@ mod tests {
             Ok(Value::Double(-2.0))
         );
         assert_eq!(call_scalar("FLOOR", &[d("-2.1")]), Ok(d("-3")));
+        // The FLOOR page's numeric examples.
+        assert_eq!(call_scalar("FLOOR", &[d("2.0")]), Ok(d("2")));
+        assert_eq!(call_scalar("FLOOR", &[d("-1.0")]), Ok(d("-1")));
+        assert_eq!(call_scalar("FLOOR", &[d("5.2")]), Ok(d("5")));
+        assert_eq!(call_scalar("FLOOR", &[d("-3.3")]), Ok(d("-4")));
+        let product = crate::functions::binary(
+            crate::functions::BinOp::Multiply,
+            &Value::Integer(-3),
+            &d("3.1"),
+        )
+        .expect("product");
+        assert_eq!(call_scalar("FLOOR", &[product]), Ok(d("-10")));
         assert_eq!(
             call_scalar("FLOOR", &[Value::Integer(7)]),
             Ok(Value::Integer(7))

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Months};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::error::EvalError;
 use crate::value::Value;
@@ -126,11 +126,21 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
                 s.push_str(y);
                 Ok(Value::Varchar(s))
             }
-            _ => Err(EvalError::type_mismatch(format!(
-                "|| concatenates character values, not {} and {}",
-                a.kind(),
-                b.kind()
-            ))),
+            // The String Operators page says || "also applies to binary types"; the Data
+            // Types page says concatenation does not work on BINARY. The operator page's
+            // reading is kept (it only adds a case).
+            _ => match (a, b) {
+                (Value::Binary(x), Value::Binary(y)) => {
+                    let mut r = x.clone();
+                    r.extend_from_slice(y);
+                    Ok(Value::Binary(r))
+                }
+                _ => Err(EvalError::type_mismatch(format!(
+                    "|| concatenates character values, not {} and {}",
+                    a.kind(),
+                    b.kind()
+                ))),
+            },
         },
         _ => arithmetic(op, a, b),
     }
@@ -289,6 +299,7 @@ pub(crate) fn numeric_op(op: BinOp, x: Num, y: Num) -> Result<Value, EvalError> 
             }))
         }
         _ => {
+            let scale = division_scale(x, y);
             let (a, b) = match (x.to_dec(), y.to_dec()) {
                 (Some(a), Some(b)) => (a, b),
                 _ => return Err(overflow()),
@@ -301,7 +312,12 @@ pub(crate) fn numeric_op(op: BinOp, x: Num, y: Num) -> Result<Value, EvalError> 
                     if b.is_zero() {
                         return Err(EvalError::division_by_zero());
                     }
-                    a.checked_div(b)
+                    a.checked_div(b).map(|q| {
+                        let mut q =
+                            q.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero);
+                        q.rescale(scale);
+                        q
+                    })
                 }
                 _ => {
                     if b.is_zero() {
@@ -310,9 +326,32 @@ pub(crate) fn numeric_op(op: BinOp, x: Num, y: Num) -> Result<Value, EvalError> 
                     a.checked_rem(b)
                 }
             };
-            Ok(Value::Decimal(r.ok_or_else(overflow)?.normalize()))
+            Ok(Value::Decimal(r.ok_or_else(overflow)?))
         }
     }
+}
+
+/// Precision and scale of an exact operand: an integer kind's declared precision, or a
+/// DECIMAL value's own digits.
+fn precision_scale(n: Num) -> (u32, u32) {
+    match n {
+        Num::Int(_, rank) => ([3, 5, 10, 19][usize::from(rank.clamp(1, 4)) - 1], 0),
+        Num::Dec(d) => {
+            let digits = d.mantissa().unsigned_abs().to_string().len() as u32;
+            (digits.max(d.scale() + 1), d.scale())
+        }
+        _ => (0, 0),
+    }
+}
+
+/// The scale of a DECIMAL quotient, by the "Rule for Divide" of
+/// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-numeric-types-precision.html:
+/// `max(6, s1 + p2 + 1)`, capped at 18. Values carry no declared precision, so a DECIMAL
+/// operand's precision is its own digit count.
+fn division_scale(x: Num, y: Num) -> u32 {
+    let (_, s1) = precision_scale(x);
+    let (p2, _) = precision_scale(y);
+    (s1 + p2 + 1).max(6).min(18)
 }
 
 fn float_op(op: BinOp, a: f64, b: f64) -> f64 {
@@ -552,6 +591,24 @@ mod tests {
             binary(BinOp::Plus, &Value::Integer(1), &d("0.5")),
             Ok(d("1.5"))
         );
+        // Sums keep the larger scale, products add scales, quotients take the divide rule's
+        // scale (max(6, s1 + p2 + 1)).
+        assert_eq!(
+            binary(BinOp::Plus, &d("1.50"), &d("1.00")).map(|v| v.to_string()),
+            Ok("2.50".to_string())
+        );
+        assert_eq!(
+            binary(BinOp::Multiply, &d("1.5"), &d("1.25")).map(|v| v.to_string()),
+            Ok("1.875".to_string())
+        );
+        assert_eq!(
+            binary(BinOp::Divide, &d("1.0"), &d("3")).map(|v| v.to_string()),
+            Ok("0.333333".to_string())
+        );
+        assert_eq!(
+            binary(BinOp::Divide, &d("10.0"), &Value::Integer(4)).map(|v| v.to_string()),
+            Ok("2.500000000000".to_string())
+        );
         assert_eq!(
             binary(BinOp::Divide, &d("1.5"), &Value::Integer(0)),
             Err(EvalError::division_by_zero())
@@ -619,6 +676,20 @@ mod tests {
                 &Value::Char("b ".into())
             ),
             Ok(Value::Varchar("ab ".into()))
+        );
+        // The concatenation table of
+        // https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-string-operators.html
+        let v = |s: &str| Value::Varchar(s.into());
+        let cat = |a: Value, b: Value| binary(BinOp::Concat, &a, &b).expect("concat");
+        assert_eq!(cat(v("SQL"), v("stream")), v("SQLstream"));
+        assert_eq!(cat(cat(v("SQL"), v("")), v("stream")), v("SQLstream"));
+        assert_eq!(
+            cat(cat(v("SQL"), v("stream")), v(" Incorporated")),
+            v("SQLstream Incorporated")
+        );
+        assert_eq!(
+            cat(Value::Binary(vec![1]), Value::Binary(vec![2])),
+            Value::Binary(vec![1, 2])
         );
         assert!(binary(BinOp::Eq, &Value::Varchar("1".into()), &Value::Integer(1)).is_err());
         assert!(binary(

@@ -195,9 +195,15 @@ fn overlay(s: &Value, r: &Value, start: &Value, len: Option<&Value>) -> Result<V
         Some(l) => int_arg("OVERLAY", l)?,
         None => put.chars().count() as i64,
     };
+    if len < 0 {
+        return Err(EvalError::new(
+            "InvalidArgument",
+            format!("OVERLAY length {len} is negative"),
+        ));
+    }
     let mut out = char_range(text, 1, Some((start - 1).max(0)))?;
     out.push_str(put);
-    out.push_str(&char_range(text, start.saturating_add(len.max(0)), None)?);
+    out.push_str(&char_range(text, start.saturating_add(len), None)?);
     Ok(Value::Varchar(out))
 }
 
@@ -547,9 +553,9 @@ mod tests {
     }
 
     /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-initcap.html
-    /// and the CHAR_LENGTH, LOWER, UPPER, OVERLAY pages.
+    /// and the CHAR_LENGTH, LOWER, UPPER pages.
     #[test]
-    fn case_length_overlay() {
+    fn case_and_length() {
         assert_eq!(
             call_scalar("INITCAP", &[v("each FIRST lEtTeR is cAPITALIZED")]),
             Ok(v("Each First Letter Is Capitalized"))
@@ -569,20 +575,31 @@ mod tests {
         assert_eq!(call_scalar("UPPER", &[v("abc")]), Ok(v("ABC")));
         assert_eq!(call_scalar("LOWER", &[v("ABC")]), Ok(v("abc")));
         assert_eq!(call_scalar("UPPER", &[Value::Null]), Ok(Value::Null));
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-overlay.html
+    #[test]
+    fn overlay_examples() {
+        let o = |from: i32, len: Option<i32>| {
+            let mut args = vec![v("12345"), v("foo"), Value::Integer(from)];
+            args.extend(len.map(Value::Integer));
+            call_scalar("OVERLAY", &args)
+        };
+        assert_eq!(o(1, None), Ok(v("foo45")));
+        assert_eq!(o(0, None), Ok(v("foo345")));
+        assert_eq!(o(-2, None), Ok(v("foo12345")));
+        assert_eq!(o(4, None), Ok(v("123foo")));
+        assert_eq!(o(17, None), Ok(v("12345foo")));
+        assert_eq!(o(2, Some(0)), Ok(v("1foo2345")));
+        assert_eq!(o(2, Some(2)), Ok(v("1foo45")));
+        assert_eq!(o(2, Some(9)), Ok(v("1foo")));
         assert_eq!(
-            call_scalar("OVERLAY", &[v("12345"), v("foo"), Value::Integer(2)]),
-            Ok(v("1foo5"))
+            o(2, Some(-1)).expect_err("negative").name,
+            "InvalidArgument"
         );
         assert_eq!(
-            call_scalar(
-                "OVERLAY",
-                &[v("12345"), v("foo"), Value::Integer(2), Value::Integer(0)]
-            ),
-            Ok(v("1foo2345"))
-        );
-        assert_eq!(
-            call_scalar("OVERLAY", &[v("12345"), v("foo"), Value::Integer(4)]),
-            Ok(v("123foo"))
+            call_scalar("OVERLAY", &[v("12345"), Value::Null, Value::Integer(1)]),
+            Ok(Value::Null)
         );
     }
 
@@ -628,19 +645,38 @@ mod tests {
         assert!(rr(vec![v("ab"), v("a"), v("$9")]).is_err());
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-like.html
+    /// The LIKE table of https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-string-operators.html
     #[test]
     fn like_predicate() {
         let t = Value::Boolean(true);
         let f = Value::Boolean(false);
-        assert_eq!(like(&v("Amazon"), &v("Am%"), None), Ok(t.clone()));
-        assert_eq!(like(&v("Amazon"), &v("am%"), None), Ok(f.clone()));
-        assert_eq!(like(&v("Amazon"), &v("_mazon"), None), Ok(t.clone()));
-        assert_eq!(like(&v("a.c"), &v("a.c"), None), Ok(t.clone()));
-        assert_eq!(like(&v("abc"), &v("a.c"), None), Ok(f.clone()));
-        assert_eq!(like(&v("50%"), &v("50!%"), Some(&v("!"))), Ok(t.clone()));
-        assert_eq!(like(&v("500"), &v("50!%"), Some(&v("!"))), Ok(f.clone()));
+        let bs = v("\\");
+        for (s, p, esc, want) in [
+            ("a", "a", None, &t),
+            ("a", "A", None, &f),
+            ("a", "b", None, &f),
+            ("ab", "a_", None, &t),
+            ("ab", "a%", None, &t),
+            ("ab", "a\\_", Some(&bs), &f),
+            ("ab", "a\\%", Some(&bs), &f),
+            ("a_", "a\\_", Some(&bs), &t),
+            ("a%", "a\\%", Some(&bs), &t),
+            ("a", "a_", None, &f),
+            ("a", "a%", None, &t),
+            ("abcd", "a_", None, &f),
+            ("abcd", "a%", None, &t),
+            ("a.c", "a.c", None, &t),
+            ("abc", "a.c", None, &f),
+        ] {
+            assert_eq!(like(&v(s), &v(p), esc), Ok(want.clone()), "{s} LIKE {p}");
+        }
         assert_eq!(like(&Value::Null, &v("%"), None), Ok(Value::Null));
+        assert_eq!(
+            like(&v("a"), &v("%"), Some(&v("ab")))
+                .expect_err("escape")
+                .name,
+            "InvalidEscape"
+        );
     }
 
     /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-similar-to.html
