@@ -328,7 +328,7 @@ class Applications(unittest.TestCase):
             self.kda.create_application, ApplicationName=unique("bad"), Inputs=[bad]
         )
         self.assertEqual(code, "InvalidArgumentException")
-        self.assertIn("SPEED", message)
+        self.assertIn("inputs.1.member.inputSchema.recordColumns.2.member.sqlType", message)
         missing = app_input()
         missing["KinesisStreamsInput"]["ResourceARN"] = CARS.replace("cars", "trucks")
         code, message = self.error(

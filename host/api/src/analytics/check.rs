@@ -10,7 +10,6 @@ use super::{invalid, part_not_found, MAX_TAGS};
 use crate::error::{ApiError, ErrorKind};
 use crate::request::parse_arn;
 use crate::ApiState;
-use weir_analytics::SqlType;
 
 /// `n` parts of a kind where an application may have `max`.
 pub(super) fn count(what: &str, n: usize, max: usize) -> Result<(), ApiError> {
@@ -36,57 +35,19 @@ fn sql_name(v: &str, what: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A `SourceSchema`: the format's mapping parameters there, every column's type one of the
-/// dialect's, names unique, and a JSON column mapped by a path.
-pub(super) fn schema(s: &SourceSchema, what: &str) -> Result<(), ApiError> {
-    let params = s.record_format.mapping_parameters.as_ref();
-    match s.record_format.record_format_type.as_str() {
-        "JSON" => {
-            if params.and_then(|p| p.json.as_ref()).is_none() {
-                return Err(invalid(format!(
-                    "{what}: a JSON record format needs MappingParameters.JSONMappingParameters (RecordRowPath)."
-                )));
-            }
-        }
-        "CSV" => {
-            if params.and_then(|p| p.csv.as_ref()).is_none() {
-                return Err(invalid(format!(
-                    "{what}: a CSV record format needs MappingParameters.CSVMappingParameters (RecordRowDelimiter, RecordColumnDelimiter)."
-                )));
-            }
-        }
-        other => {
-            return Err(invalid(format!(
-                "{what}: unknown RecordFormatType {other}."
-            )))
-        }
+/// A `SourceSchema` the runtime can map (SQL types, JSONPaths, names, format and
+/// parameters agreeing): the engine's own check, at the schema's member path.
+/// The constraints the engine adds to the model's (column names the SQL can quote, their
+/// lengths) are reported as the model's are, a ValidationException.
+pub(super) fn schema(s: &SourceSchema, path: &str) -> Result<(), ApiError> {
+    let v = s.violations(path);
+    if !v.is_empty() {
+        return Err(ApiError::new(
+            ErrorKind::Validation,
+            weir_analytics::input::validate::summarize(&v),
+        ));
     }
-    let json = s.record_format.record_format_type == "JSON";
-    for (i, c) in s.record_columns.iter().enumerate() {
-        sql_name(&c.name, "Column name")?;
-        if s.record_columns[..i]
-            .iter()
-            .any(|o| o.name.eq_ignore_ascii_case(&c.name))
-        {
-            return Err(invalid(format!(
-                "{what}: column {} is named more than once.",
-                c.name
-            )));
-        }
-        SqlType::parse(&c.sql_type).map_err(|e| {
-            invalid(format!(
-                "{what}: column {} has an unsupported SqlType {:?}: {e}.",
-                c.name, c.sql_type
-            ))
-        })?;
-        if json && c.mapping.as_deref().is_none_or(str::is_empty) {
-            return Err(invalid(format!(
-                "{what}: column {} needs a Mapping (a JSONPath such as $.{}) in a JSON record format.",
-                c.name, c.name
-            )));
-        }
-    }
-    Ok(())
+    s.check(path).map_err(|e| invalid(e.0))
 }
 
 /// The delivery stream of `arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME`.
@@ -176,6 +137,7 @@ pub(super) fn input(
     state: &ApiState,
     r: &InputRequest,
     id: &str,
+    at: &str,
 ) -> Result<InputDescription, ApiError> {
     sql_name(&r.name_prefix, "NamePrefix")?;
     source(
@@ -183,7 +145,7 @@ pub(super) fn input(
         r.kinesis_streams_input.as_ref(),
         r.kinesis_firehose_input.as_ref(),
     )?;
-    schema(&r.input_schema, "InputSchema")?;
+    schema(&r.input_schema, &format!("{at}.inputSchema"))?;
     if let Some(p) = &r.input_processing_configuration {
         lambda_arn(
             &p.input_lambda_processor.resource_arn,
@@ -226,12 +188,7 @@ fn destination(state: &ApiState, o: &OutputDescription) -> Result<(), ApiError> 
 }
 
 fn destination_schema(d: &DestinationSchema) -> Result<(), ApiError> {
-    match d.record_format_type.as_str() {
-        "JSON" | "CSV" => Ok(()),
-        other => Err(invalid(format!(
-            "DestinationSchema: unknown RecordFormatType {other}."
-        ))),
-    }
+    d.validate().map_err(invalid)
 }
 
 /// An `Output` checked and described under `id`.
@@ -282,7 +239,7 @@ pub(super) fn reference(r: &ReferenceRequest, id: &str) -> Result<ReferenceDescr
         invalid("A reference data source needs S3ReferenceDataSource (BucketARN, FileKey, ReferenceRoleARN).")
     })?;
     bucket_arn(&s3.bucket_arn)?;
-    schema(&r.reference_schema, "ReferenceSchema")?;
+    schema(&r.reference_schema, "referenceDataSource.referenceSchema")?;
     Ok(ReferenceDescription {
         reference_id: id.to_owned(),
         table_name: r.table_name.clone(),
@@ -384,7 +341,10 @@ pub(super) fn apply_update(
             }
         }
         if let Some(schema_update) = &ru.reference_schema_update {
-            schema(schema_update, "ReferenceSchemaUpdate")?;
+            schema(
+                schema_update,
+                "applicationUpdate.referenceDataSourceUpdates.member.referenceSchemaUpdate",
+            )?;
             r.reference_schema = schema_update.clone();
         }
     }
@@ -475,7 +435,10 @@ fn update_input(
         if let Some(c) = &su.record_column_updates {
             input.input_schema.record_columns = c.clone();
         }
-        schema(&input.input_schema, "InputSchemaUpdate")?;
+        schema(
+            &input.input_schema,
+            "applicationUpdate.inputUpdates.member.inputSchemaUpdate",
+        )?;
     }
     if let Some(pu) = &u.input_parallelism_update {
         let count = parallelism(pu.count_update)?;

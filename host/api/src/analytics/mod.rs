@@ -360,7 +360,14 @@ impl Ctx<'_> {
             .inputs
             .iter()
             .enumerate()
-            .map(|(i, r)| check::input(self.state, r, &format!("1.{}", i + 1)))
+            .map(|(i, r)| {
+                check::input(
+                    self.state,
+                    r,
+                    &format!("1.{}", i + 1),
+                    &format!("inputs.{}.member", i + 1),
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let outputs = c
             .outputs
@@ -605,7 +612,7 @@ impl Ctx<'_> {
             |app, ver| {
                 check::count("inputs", app.inputs.len() + 1, MAX_INPUTS)?;
                 app.inputs
-                    .push(check::input(state, &a.input, &format!("{ver}.1"))?);
+                    .push(check::input(state, &a.input, &format!("{ver}.1"), "input")?);
                 Ok(())
             },
         )

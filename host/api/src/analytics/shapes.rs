@@ -35,62 +35,11 @@ impl ArnRole {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct JsonMapping {
-    pub record_row_path: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct CsvMapping {
-    pub record_row_delimiter: String,
-    pub record_column_delimiter: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct MappingParameters {
-    #[serde(
-        rename = "JSONMappingParameters",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub json: Option<JsonMapping>,
-    #[serde(
-        rename = "CSVMappingParameters",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub csv: Option<CsvMapping>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct RecordFormat {
-    pub record_format_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mapping_parameters: Option<MappingParameters>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct RecordColumn {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mapping: Option<String>,
-    pub sql_type: String,
-}
-
-/// `SourceSchema`: an input's or a reference table's format and columns, the shape
-/// `weir analytics test --schema` reads too.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct SourceSchema {
-    pub record_format: RecordFormat,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record_encoding: Option<String>,
-    pub record_columns: Vec<RecordColumn>,
-}
+/// `SourceSchema` (an input's `InputSchema`, a reference's `ReferenceSchema`): the engine's
+/// own type, so what the API accepts is what the runtime maps.
+pub(crate) use weir_analytics::input::{InputSchema as SourceSchema, RecordColumn, RecordFormat};
+/// `DestinationSchema`, the engine's.
+pub(crate) use weir_analytics::output::DestinationSchema;
 
 /// `InputSchemaUpdate`: each part replaces the stored one.
 #[derive(Debug, Clone, Deserialize)]
@@ -196,12 +145,6 @@ pub(crate) struct ProcessingUpdate {
 pub(crate) struct ParallelismUpdate {
     #[serde(default)]
     pub count_update: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct DestinationSchema {
-    pub record_format_type: String,
 }
 
 /// `Output`, as CreateApplication and AddApplicationOutput take it.

@@ -215,17 +215,36 @@ fn semantic_checks_are_invalid_argument() {
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
     assert!(
         e.message
-            .contains("column PRICE has an unsupported SqlType"),
+            .starts_with("inputs.1.member.inputSchema.recordColumns.2.member.sqlType: "),
         "{e}"
     );
     let mut bad = input();
-    bad["InputSchema"]["RecordFormat"]["MappingParameters"] = serde_json::json!({});
+    bad["InputSchema"]["RecordFormat"]["MappingParameters"] = serde_json::json!({
+        "CSVMappingParameters": {"RecordRowDelimiter": "\n", "RecordColumnDelimiter": ","}});
     let e = err(call(
         &state,
         "CreateApplication",
         serde_json::json!({"ApplicationName": "a", "Inputs": [bad]}),
     ));
-    assert!(e.message.contains("JSONMappingParameters"), "{e}");
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(
+        e.message
+            .contains("CSVMappingParameters cannot be used with RecordFormatType JSON"),
+        "{e}"
+    );
+    let mut bad = input();
+    bad["InputSchema"]["RecordColumns"][0]["Name"] = "A B".into();
+    let e = err(call(
+        &state,
+        "CreateApplication",
+        serde_json::json!({"ApplicationName": "a", "Inputs": [bad]}),
+    ));
+    assert_eq!(e.kind, ErrorKind::Validation, "{e}");
+    assert!(
+        e.message
+            .contains("at 'inputs.1.member.inputSchema.recordColumns.1.member.name'"),
+        "{e}"
+    );
     let e = err(call(
         &state,
         "CreateApplication",
