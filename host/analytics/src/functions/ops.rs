@@ -351,7 +351,7 @@ fn precision_scale(n: Num) -> (u32, u32) {
 fn division_scale(x: Num, y: Num) -> u32 {
     let (_, s1) = precision_scale(x);
     let (p2, _) = precision_scale(y);
-    (s1 + p2 + 1).max(6).min(18)
+    (s1 + p2 + 1).clamp(6, 18)
 }
 
 fn float_op(op: BinOp, a: f64, b: f64) -> f64 {
