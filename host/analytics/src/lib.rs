@@ -7,9 +7,11 @@
 //! (`weir analytics test`) drives the same engine on recorded rows.
 
 pub mod aggregate;
+pub mod app;
 pub mod error;
 pub mod exec;
 pub mod functions;
+pub mod harness;
 pub mod input;
 pub mod output;
 pub mod parse;

@@ -1,0 +1,267 @@
+//! A running application: its in-application streams and pumps. Rows come in on input
+//! streams with their ROWTIME; each pump's output lands on its target stream (cast to the
+//! stream's column types, as SQL INSERT does) and flows on to the pumps reading that stream,
+//! in emission order. Rows that fail go to `error_stream` and the pump goes on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CompileError, EvalError};
+use crate::exec::query::{self, QueryState};
+use crate::exec::{calls, RowError};
+use crate::input::{error_row, error_stream_schema, ERROR_STREAM};
+use crate::parse::parse_program;
+use crate::plan::{plan_app, AppPlan, PumpPlan, Tables};
+use crate::row::{Row, Schema};
+use crate::value::Value;
+
+/// One row an in-application stream emitted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    pub stream: String,
+    pub row: Row,
+    pub columns: Schema,
+}
+
+/// A compiled application and its state.
+#[derive(Debug, Clone)]
+pub struct Application {
+    plan: AppPlan,
+    schemas: HashMap<String, Schema>,
+    state: State,
+}
+
+/// Everything a checkpoint keeps.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    /// Each pump's query state, by pump name.
+    pumps: HashMap<String, QueryState>,
+    /// The latest ROWTIME on each stream (ROWTIME never decreases on a stream).
+    last_rowtime: HashMap<String, i64>,
+    /// Stream time: the latest ROWTIME seen or time advanced to.
+    time: Option<i64>,
+}
+
+impl Application {
+    /// Compiles application code against its inputs (name and columns, e.g.
+    /// `SOURCE_SQL_STREAM_001`) and reference tables (name, columns, rows).
+    pub fn compile(
+        code: &str,
+        inputs: &[(String, Schema)],
+        references: &[(String, Schema, Vec<Vec<Value>>)],
+    ) -> Result<Application, CompileError> {
+        let program = parse_program(code)?;
+        let tables: Tables = references
+            .iter()
+            .map(|(n, s, rows)| (n.clone(), (s.clone(), Arc::new(rows.clone()))))
+            .collect();
+        let plan = plan_app(&program, inputs, &tables)?;
+        let mut schemas: HashMap<String, Schema> = plan.streams.iter().cloned().collect();
+        schemas.insert(ERROR_STREAM.to_string(), error_stream_schema());
+        let pumps = plan
+            .pumps
+            .iter()
+            .map(|p| (p.name.clone(), QueryState::new(&p.query)))
+            .collect();
+        Ok(Application {
+            plan,
+            schemas,
+            state: State {
+                pumps,
+                ..State::default()
+            },
+        })
+    }
+
+    /// The in-application streams an output can read (inputs excluded), with their
+    /// columns, and `error_stream` last.
+    pub fn output_streams(&self) -> Vec<(String, Schema)> {
+        let mut out: Vec<(String, Schema)> = self
+            .plan
+            .streams
+            .iter()
+            .filter(|(n, _)| !self.plan.inputs.contains(n))
+            .cloned()
+            .collect();
+        out.push((ERROR_STREAM.to_string(), error_stream_schema()));
+        out
+    }
+
+    /// The input streams, with their columns.
+    pub fn input_streams(&self) -> Vec<(String, Schema)> {
+        self.plan
+            .streams
+            .iter()
+            .filter(|(n, _)| self.plan.inputs.contains(n))
+            .cloned()
+            .collect()
+    }
+
+    /// A row arrives on an input stream. Its ROWTIME is raised to the stream's latest if
+    /// it is earlier (ROWTIME never decreases). Windows that time has passed flush first.
+    pub fn push(&mut self, input: &str, row: Row) -> Vec<Emitted> {
+        let mut out = Vec::new();
+        if !self.plan.inputs.iter().any(|n| n == input) {
+            return out;
+        }
+        let mut row = row;
+        row.rowtime = self.stamp(input, row.rowtime);
+        self.advance_into(row.rowtime, &mut out);
+        self.deliver(input, &row, &mut out);
+        out
+    }
+
+    /// An `error_stream` row from outside the pumps (a record the input mapping refused).
+    pub fn push_error(&mut self, row: Row) -> Vec<Emitted> {
+        let mut out = Vec::new();
+        let mut row = row;
+        row.rowtime = self.stamp(ERROR_STREAM, row.rowtime);
+        self.emit(ERROR_STREAM, row, &mut out);
+        out
+    }
+
+    /// Stream time reaches `time_ms`: windows whose end it has passed emit their rows.
+    pub fn advance(&mut self, time_ms: i64) -> Vec<Emitted> {
+        let mut out = Vec::new();
+        self.advance_into(time_ms, &mut out);
+        out
+    }
+
+    /// Stream time so far (None before the first row).
+    pub fn time(&self) -> Option<i64> {
+        self.state.time
+    }
+
+    /// The whole state as JSON: pumps' windows, streams' latest ROWTIMEs, stream time.
+    pub fn checkpoint(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Restores a checkpoint taken from an application with the same code. Pumps the
+    /// checkpoint does not know start empty.
+    pub fn restore(&mut self, checkpoint: &serde_json::Value) -> Result<(), String> {
+        let mut state: State = serde_json::from_value(checkpoint.clone())
+            .map_err(|e| format!("checkpoint does not fit this application: {e}"))?;
+        for p in &self.plan.pumps {
+            state
+                .pumps
+                .entry(p.name.clone())
+                .or_insert_with(|| QueryState::new(&p.query));
+        }
+        state.pumps.retain(|name, _| self.plan.pumps.iter().any(|p| p.name == *name));
+        self.state = state;
+        Ok(())
+    }
+
+    fn stamp(&mut self, stream: &str, rowtime: i64) -> i64 {
+        let last = self.state.last_rowtime.entry(stream.to_string()).or_insert(i64::MIN);
+        *last = (*last).max(rowtime);
+        *last
+    }
+
+    fn advance_into(&mut self, time: i64, out: &mut Vec<Emitted>) {
+        if self.state.time.is_some_and(|t| t > time) {
+            return;
+        }
+        self.state.time = Some(time);
+        for i in 0..self.plan.pumps.len() {
+            let pump = &self.plan.pumps[i];
+            if pump.stopped {
+                continue;
+            }
+            let Some(state) = self.state.pumps.get_mut(&pump.name) else {
+                continue;
+            };
+            let mut errors = Vec::new();
+            let rows = query::advance(&pump.query, state, time, &mut errors);
+            let pump = pump.clone();
+            self.land(&pump, rows, errors, out);
+        }
+    }
+
+    /// A row is on `stream`: every pump reading it runs, depth first.
+    fn deliver(&mut self, stream: &str, row: &Row, out: &mut Vec<Emitted>) {
+        for i in 0..self.plan.pumps.len() {
+            let pump = &self.plan.pumps[i];
+            if pump.stopped || !pump.reads.iter().any(|s| s == stream) {
+                continue;
+            }
+            let Some(state) = self.state.pumps.get_mut(&pump.name) else {
+                continue;
+            };
+            let mut errors = Vec::new();
+            let rows = query::push(&pump.query, state, stream, row, &mut errors);
+            let pump = pump.clone();
+            self.land(&pump, rows, errors, out);
+        }
+    }
+
+    /// A pump's output rows go into its target stream; its failed rows to `error_stream`.
+    fn land(&mut self, pump: &PumpPlan, rows: Vec<Row>, errors: Vec<RowError>, out: &mut Vec<Emitted>) {
+        for e in errors {
+            self.error(&pump.name, &e.error, &e.row, out);
+        }
+        let Some(schema) = self.schemas.get(&pump.target).cloned() else {
+            return;
+        };
+        for row in rows {
+            match assign(pump, &schema, &row) {
+                Ok(values) => {
+                    let rowtime = self.stamp(&pump.target, row.rowtime);
+                    let landed = Row::new(rowtime, values);
+                    self.emit(&pump.target, landed.clone(), out);
+                    self.deliver(&pump.target, &landed, out);
+                }
+                Err(error) => self.error(&pump.name, &error, &row, out),
+            }
+        }
+    }
+
+    fn error(&mut self, pump: &str, error: &EvalError, row: &Row, out: &mut Vec<Emitted>) {
+        let text = row
+            .values
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let time = self.state.time.unwrap_or(row.rowtime).max(row.rowtime);
+        let mut e = error_row(error, time, row.rowtime, text.as_bytes(), Some(pump));
+        e.rowtime = self.stamp(ERROR_STREAM, e.rowtime);
+        self.emit(ERROR_STREAM, e, out);
+    }
+
+    fn emit(&self, stream: &str, row: Row, out: &mut Vec<Emitted>) {
+        let columns = self
+            .schemas
+            .get(stream)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(Vec::new()));
+        out.push(Emitted {
+            stream: stream.to_string(),
+            row,
+            columns,
+        });
+    }
+}
+
+/// The query's output values placed in the target's columns, each cast to its column's
+/// type as SQL INSERT assigns.
+fn assign(pump: &PumpPlan, schema: &Schema, row: &Row) -> Result<Vec<Value>, EvalError> {
+    schema
+        .iter()
+        .zip(&pump.assign)
+        .map(|(col, from)| match from {
+            Some(i) => {
+                let v = row.values.get(*i).cloned().unwrap_or(Value::Null);
+                if v.is_null() {
+                    Ok(Value::Null)
+                } else {
+                    calls::cast(&v, &col.ty)
+                }
+            }
+            None => Ok(Value::Null),
+        })
+        .collect()
+}
