@@ -447,39 +447,15 @@ pub struct Accumulator {
     ignore_nulls: bool,
     /// For DISTINCT: how many times each distinct non-NULL value was added; the inner state
     /// sees a value when its count goes 0 -> 1 and loses it when it goes 1 -> 0.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "distinct_serde"
-    )]
-    distinct: Option<Box<HashMap<KeyValue, u64>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    distinct: Option<Box<DistinctCounts>>,
     state: State,
 }
 
-mod distinct_serde {
-    use std::collections::HashMap;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use super::KeyValue;
-
-    pub fn serialize<S: Serializer>(
-        v: &Option<Box<HashMap<KeyValue, u64>>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(map) => s.collect_seq(map.iter()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Box<HashMap<KeyValue, u64>>>, D::Error> {
-        let pairs: Option<Vec<(KeyValue, u64)>> = Option::deserialize(d)?;
-        Ok(pairs.map(|p| Box::new(p.into_iter().collect())))
-    }
-}
+/// DISTINCT's counts of each value, boxed in the accumulator so that the usual
+/// non-DISTINCT accumulator stays small (groups are many).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct DistinctCounts(#[serde(with = "pairs")] HashMap<KeyValue, u64>);
 
 fn internal(message: &str) -> EvalError {
     EvalError::new("InternalError", message)
@@ -556,7 +532,7 @@ impl Accumulator {
             return Ok(());
         }
         if let Some(seen) = self.distinct.as_mut() {
-            let n = seen.entry(KeyValue(v.clone())).or_insert(0);
+            let n = seen.0.entry(KeyValue(v.clone())).or_insert(0);
             *n += 1;
             if *n > 1 {
                 return Ok(());
@@ -573,13 +549,13 @@ impl Accumulator {
         }
         if let Some(seen) = self.distinct.as_mut() {
             let k = KeyValue(v.clone());
-            match seen.get_mut(&k) {
+            match seen.0.get_mut(&k) {
                 Some(n) if *n > 1 => {
                     *n -= 1;
                     return Ok(());
                 }
                 Some(_) => {
-                    seen.remove(&k);
+                    seen.0.remove(&k);
                 }
                 None => return Err(internal("DISTINCT value removed that was never added")),
             }
@@ -708,12 +684,12 @@ impl Accumulator {
         // FIRST_VALUE/LAST_VALUE depend on order, not on the set: their states merge below.
         let order_matters = matches!(self.kind, AggKind::FirstValue | AggKind::LastValue);
         if let (Some(_), Some(theirs)) = (self.distinct.as_ref(), other.distinct.as_ref()) {
-            for (k, n) in theirs.iter() {
+            for (k, n) in theirs.0.iter() {
                 let first = {
                     let mine = self
                         .distinct
                         .as_mut()
-                        .map(|m| m.entry(k.clone()).or_insert(0));
+                        .map(|m| m.0.entry(k.clone()).or_insert(0));
                     match mine {
                         Some(c) => {
                             *c += n;

@@ -7,6 +7,7 @@
 //! a restart resumes without losing a window's rows). Time is what the caller says: a row's
 //! ROWTIME on `push`, the stream's time on `advance`.
 
+pub mod items;
 mod keyed;
 pub mod sliding;
 pub mod stagger;

@@ -46,6 +46,20 @@ pub enum WindowFn {
     /// one in the window (offset 0 is the current row). With IGNORE NULLS, rows where `expr`
     /// is NULL are not counted.
     Lag { offset: usize, ignore_nulls: bool },
+    /// `NTH_VALUE(expr, n) [FROM FIRST | FROM LAST] [IGNORE NULLS]`: `expr` of the n-th row
+    /// (1-based) of the window from its oldest (or newest) row; NULL when the window has
+    /// fewer rows (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-nth-value.html>).
+    NthValue {
+        n: usize,
+        from_last: bool,
+        ignore_nulls: bool,
+    },
+    /// `EXP_AVG(expr, INTERVAL half-life)`: the average of the window's values weighted by
+    /// half for each whole half-life of age, so with a 10-second half-life "the prices in the
+    /// most recent 10-second subwindow carry double the weight of the prices in the middle
+    /// 10-second subwindow" (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-exp-avg.html>).
+    /// A DOUBLE; NULL when the window holds no non-NULL value.
+    ExpAvg { half_life_ms: i64 },
 }
 
 /// One partition's rows in the window (arrival order) and its running aggregates.
@@ -65,7 +79,9 @@ impl Partition {
                 .iter()
                 .map(|f| match f {
                     WindowFn::Agg(spec) => Some(spec.removable()),
-                    WindowFn::Lag { .. } => None,
+                    WindowFn::Lag { .. } | WindowFn::NthValue { .. } | WindowFn::ExpAvg { .. } => {
+                        None
+                    }
                 })
                 .collect(),
         }
@@ -186,6 +202,14 @@ impl SlidingWindow {
                     offset,
                     ignore_nulls,
                 } => lag(&part.rows, i, *offset, *ignore_nulls),
+                WindowFn::NthValue {
+                    n,
+                    from_last,
+                    ignore_nulls,
+                } => Some(nth_value(&part.rows, i, *n, *from_last, *ignore_nulls)),
+                WindowFn::ExpAvg { half_life_ms } => {
+                    Some(exp_avg(&part.rows, i, rowtime, *half_life_ms)?)
+                }
             });
         }
         Ok(out)
@@ -227,6 +251,53 @@ impl SlidingWindow {
     pub fn partitions(&self) -> usize {
         self.partitions.len()
     }
+}
+
+fn nth_value(
+    rows: &VecDeque<(i64, Vec<Value>)>,
+    fn_index: usize,
+    n: usize,
+    from_last: bool,
+    ignore_nulls: bool,
+) -> Value {
+    let value = |r: &(i64, Vec<Value>)| r.1.get(fn_index).cloned().unwrap_or(Value::Null);
+    let keep = |v: &Value| !(ignore_nulls && v.is_null());
+    let Some(skip) = n.checked_sub(1) else {
+        return Value::Null;
+    };
+    let found = if from_last {
+        rows.iter().rev().map(value).filter(keep).nth(skip)
+    } else {
+        rows.iter().map(value).filter(keep).nth(skip)
+    };
+    found.unwrap_or(Value::Null)
+}
+
+fn exp_avg(
+    rows: &VecDeque<(i64, Vec<Value>)>,
+    fn_index: usize,
+    now: i64,
+    half_life_ms: i64,
+) -> Result<Value, EvalError> {
+    let half_life = half_life_ms.max(1);
+    let (mut weighted, mut weights) = (0.0f64, 0.0f64);
+    for (t, args) in rows {
+        let Some(v) = args.get(fn_index).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let x = v.as_f64().ok_or_else(|| {
+            EvalError::type_mismatch(format!("EXP_AVG takes a number, not {}", v.kind()))
+        })?;
+        let halvings = (now.saturating_sub(*t).max(0) / half_life).min(1_000);
+        let w = 0.5f64.powi(halvings as i32);
+        weighted += w * x;
+        weights += w;
+    }
+    Ok(if weights == 0.0 {
+        Value::Null
+    } else {
+        Value::Double(weighted / weights)
+    })
 }
 
 fn lag(
@@ -477,6 +548,57 @@ mod tests {
                 Some(Value::Integer(3))
             ]
         );
+    }
+
+    /// The EXP_AVG example: 30-second window, 10-second half-life; a price in the newest
+    /// 10 seconds weighs twice one in the middle 10 and four times one in the oldest.
+    #[test]
+    fn exp_avg_halves_the_weight_per_half_life() {
+        let mut w = SlidingWindow::new(
+            Frame::Range {
+                interval_ms: 30_000,
+            },
+            vec![WindowFn::ExpAvg {
+                half_life_ms: 10_000,
+            }],
+        );
+        let mut last = None;
+        for (t, price) in [(0, 40.0), (12_000, 20.0), (25_000, 10.0)] {
+            last = w
+                .push(t, vec![], vec![Value::Double(price)])
+                .expect("push")
+                .remove(0);
+        }
+        // Ages 25 s, 13 s, 0 s: weights 1/4, 1/2, 1.
+        let expected = (40.0 * 0.25 + 20.0 * 0.5 + 10.0) / 1.75;
+        assert_eq!(last, Some(Value::Double(expected)));
+        let e = w.push(26_000, vec![], vec![Value::Varchar("x".into())]);
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn nth_value_counts_from_either_end() {
+        let fns = vec![
+            WindowFn::NthValue {
+                n: 2,
+                from_last: false,
+                ignore_nulls: false,
+            },
+            WindowFn::NthValue {
+                n: 1,
+                from_last: true,
+                ignore_nulls: true,
+            },
+        ];
+        let mut w = SlidingWindow::new(Frame::Rows { preceding: 3 }, fns);
+        let one = w
+            .push(0, vec![], vec![Value::Integer(1), Value::Integer(1)])
+            .expect("push");
+        assert_eq!(one, vec![Some(Value::Null), Some(Value::Integer(1))]);
+        let two = w
+            .push(1, vec![], vec![Value::Integer(2), Value::Null])
+            .expect("push");
+        assert_eq!(two, vec![Some(Value::Integer(2)), Some(Value::Integer(1))]);
     }
 
     #[test]

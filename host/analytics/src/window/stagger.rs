@@ -136,6 +136,9 @@ mod tests {
 
     const MINUTE: i64 = 60_000;
 
+    /// A window's output as the tests compare it: ROWTIME, key, results.
+    type Emitted = (i64, Vec<Value>, Result<Vec<Value>, EvalError>);
+
     fn t(text: &str) -> i64 {
         parse_timestamp(text).expect("time")
     }
@@ -165,7 +168,7 @@ mod tests {
                 .expect("push");
         }
         out.extend(w.advance(t(&format!("{day}11:03:00"))));
-        let got: Vec<(i64, Vec<Value>, Result<Vec<Value>, EvalError>)> = out
+        let got: Vec<Emitted> = out
             .into_iter()
             .map(|r| (r.rowtime, r.key, r.results))
             .collect();
@@ -255,7 +258,7 @@ mod tests {
         let mut back: StaggerWindow = serde_json::from_value(json).expect("restore");
         back.push(15, k, &[Value::Null]).expect("push");
         let out = back.advance(30);
-        let got: Vec<(i64, Vec<Value>, Result<Vec<Value>, EvalError>)> = out
+        let got: Vec<Emitted> = out
             .into_iter()
             .map(|r| (r.rowtime, r.key, r.results))
             .collect();
