@@ -1,0 +1,38 @@
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    R1 BOOLEAN,
+    R2 BOOLEAN,
+    R3 BOOLEAN,
+    R4 BOOLEAN,
+    R5 BOOLEAN,
+    R6 BOOLEAN,
+    R7 BOOLEAN,
+    R8 BOOLEAN,
+    R9 BOOLEAN,
+    R10 BOOLEAN,
+    R11 BOOLEAN,
+    R12 BOOLEAN,
+    R13 BOOLEAN,
+    R14 BOOLEAN,
+    R15 BOOLEAN,
+    R16 BOOLEAN,
+    R17 BOOLEAN);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM
+        'a' LIKE 'a',
+        'a' LIKE 'A',
+        'a' LIKE 'b',
+        'ab' LIKE 'a_',
+        'ab' LIKE 'a%',
+        'ab' LIKE 'a\_' ESCAPE '\',
+        'ab' LIKE 'a\%' ESCAPE '\',
+        'a_' LIKE 'a\_' ESCAPE '\',
+        'a%' LIKE 'a\%' ESCAPE '\',
+        'a' LIKE 'a_',
+        'a' LIKE 'a%',
+        'abcd' LIKE 'a_',
+        'abcd' LIKE 'a%',
+        '' LIKE '',
+        '1a' LIKE '_a',
+        '123aXYZ' LIKE '%a%',
+        '123aXYZ' LIKE '_%_a%_'
+    FROM "SOURCE_SQL_STREAM_001";
