@@ -541,6 +541,35 @@ impl Accumulator {
         self.add_inner(v)
     }
 
+    /// Whether [`add`](Self::add) would take `v` without an error, without changing
+    /// anything: a group checks every aggregate before adding a row to any, so a row that
+    /// fails leaves no trace in the group.
+    pub fn check(&self, v: &Value) -> Result<(), EvalError> {
+        if self.skips(v) {
+            return Ok(());
+        }
+        if let Some(seen) = self.distinct.as_ref() {
+            if seen.0.contains_key(&KeyValue(v.clone())) {
+                return Ok(());
+            }
+        }
+        let what = self.kind.name();
+        match &self.state {
+            State::Sum { sum, .. } => sum.clone().add(v, 1, what),
+            State::Extreme(Some(best)) if v.sql_cmp(best).is_none() => {
+                Err(EvalError::type_mismatch(format!(
+                    "{what} cannot compare {} with {}",
+                    v.kind(),
+                    best.kind()
+                )))
+            }
+            State::Moments { .. } if v.as_f64().is_none() => Err(EvalError::type_mismatch(
+                format!("{what} takes a number, not {}", v.kind()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Takes away one row's argument that an earlier [`add`](Self::add) put in (a row leaving
     /// a sliding window). Rows leave in arrival order.
     pub fn remove(&mut self, v: &Value) -> Result<(), EvalError> {

@@ -40,7 +40,7 @@ fn results(accs: &[crate::aggregate::Accumulator]) -> Result<Vec<Value>, EvalErr
 }
 
 /// Adds one row's arguments to a group's accumulators (`args[i]` for aggregate `i`;
-/// `COUNT(*)` takes any value). The arguments must be one per aggregate.
+/// `COUNT(*)` takes any value), all or none. The arguments must be one per aggregate.
 fn add_all(accs: &mut [crate::aggregate::Accumulator], args: &[Value]) -> Result<(), EvalError> {
     if accs.len() != args.len() {
         return Err(EvalError::new(
@@ -51,6 +51,10 @@ fn add_all(accs: &mut [crate::aggregate::Accumulator], args: &[Value]) -> Result
                 accs.len()
             ),
         ));
+    }
+    // Check first, so that a row one aggregate rejects is in none of them.
+    for (a, v) in accs.iter().zip(args) {
+        a.check(v)?;
     }
     for (a, v) in accs.iter_mut().zip(args) {
         a.add(v)?;

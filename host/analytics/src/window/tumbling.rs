@@ -59,9 +59,8 @@ impl TumblingGroups {
     /// Adds a row to its group: `rowtime` is the row's ROWTIME, `window` the value of the
     /// monotonic GROUP BY expression and `window_end` the ROWTIME at which that window
     /// closes (for `STEP(ROWTIME BY i)` the step's value plus `i`), `key` the other GROUP BY
-    /// values, `args` one argument per aggregate. An error is the row's `error_stream` entry: a
-    /// new group whose first row fails is not kept (in an existing group the aggregates
-    /// before the failing one keep the row).
+    /// values, `args` one argument per aggregate. An error (SUM of a string) is the row's
+    /// `error_stream` entry and leaves no trace of the row in any group.
     pub fn push(
         &mut self,
         rowtime: i64,
@@ -345,6 +344,34 @@ mod tests {
             "the first row's value"
         );
         assert_eq!(out[0].results, Ok(vec![Value::Integer(5)]));
+    }
+
+    #[test]
+    fn a_row_one_aggregate_rejects_is_in_none() {
+        let aggs = vec![AggSpec::new(AggKind::CountStar), AggSpec::new(AggKind::Sum)];
+        let mut g = TumblingGroups::new(aggs, MINUTE);
+        let w = Value::Timestamp(0);
+        g.push(
+            1,
+            w.clone(),
+            MINUTE,
+            vec![],
+            &[Value::Null, Value::Integer(1)],
+        )
+        .expect("push");
+        g.push(
+            2,
+            w.clone(),
+            MINUTE,
+            vec![],
+            &[Value::Null, Value::Varchar("x".into())],
+        )
+        .expect_err("SUM of a string");
+        let out = g.advance(MINUTE);
+        assert_eq!(
+            out[0].results,
+            Ok(vec![Value::BigInt(1), Value::Integer(1)])
+        );
     }
 
     #[test]
