@@ -23,7 +23,7 @@ pub struct Path {
 impl Path {
     /// Parses a path; the message says what is wrong.
     pub fn parse(text: &str) -> Result<Path, String> {
-        let t = text.trim();
+        let t = text;
         let rest = t
             .strip_prefix('$')
             .ok_or_else(|| format!("JSONPath {text:?} must start with '$'"))?;
@@ -45,27 +45,43 @@ impl Path {
                     i = j;
                 }
                 b'[' => {
-                    let close = rest[i..]
-                        .find(']')
-                        .map(|c| c + i)
-                        .ok_or_else(|| format!("JSONPath {text:?} has an unclosed '['"))?;
-                    let inner = rest[i + 1..close].trim();
-                    let step = if inner == "0:" || inner == "*" {
-                        Step::All
-                    } else if let Ok(n) = inner.parse::<usize>() {
-                        Step::Index(n)
-                    } else if inner.len() >= 2
-                        && ((inner.starts_with('\'') && inner.ends_with('\''))
-                            || (inner.starts_with('"') && inner.ends_with('"')))
-                    {
-                        Step::Key(inner[1..inner.len() - 1].to_string())
+                    let open = i + 1;
+                    let lead = rest[open..].len() - rest[open..].trim_start().len();
+                    let body = open + lead;
+                    // A quoted name may hold any character, `]` included.
+                    let quote = b.get(body).copied().filter(|q| *q == b'\'' || *q == b'"');
+                    let (step, after) = if let Some(q) = quote {
+                        let end = rest[body + 1..]
+                            .find(q as char)
+                            .map(|e| e + body + 1)
+                            .ok_or_else(|| format!("JSONPath {text:?} has an unclosed quote"))?;
+                        let close = rest[end + 1..]
+                            .find(|c: char| c != ' ')
+                            .map(|c| c + end + 1)
+                            .filter(|c| b[*c] == b']')
+                            .ok_or_else(|| {
+                                format!("JSONPath {text:?}: expected ']' after the quoted name")
+                            })?;
+                        (Step::Key(rest[body + 1..end].to_string()), close + 1)
                     } else {
-                        return Err(format!(
-                            "JSONPath {text:?}: [{inner}] is not supported (use [0:], [n] or ['name'])"
-                        ));
+                        let close = rest[i..]
+                            .find(']')
+                            .map(|c| c + i)
+                            .ok_or_else(|| format!("JSONPath {text:?} has an unclosed '['"))?;
+                        let inner = rest[open..close].trim();
+                        let step = if inner == "0:" || inner == "*" {
+                            Step::All
+                        } else if let Ok(n) = inner.parse::<usize>() {
+                            Step::Index(n)
+                        } else {
+                            return Err(format!(
+                                "JSONPath {text:?}: [{inner}] is not supported (use [0:], [n] or ['name'])"
+                            ));
+                        };
+                        (step, close + 1)
                     };
                     steps.push(step);
-                    i = close + 1;
+                    i = after;
                 }
                 _ => {
                     return Err(format!(
@@ -123,6 +139,14 @@ mod tests {
         assert_eq!(
             Path::parse("$['a b'][2]").expect("brackets").steps,
             vec![Step::Key("a b".into()), Step::Index(2)]
+        );
+        assert_eq!(
+            Path::parse("$[\"x']\"].y").expect("quoted bracket").steps,
+            vec![Step::Key("x']".into()), Step::Key("y".into())]
+        );
+        assert_eq!(
+            Path::parse("$. ").expect("blank name").steps,
+            vec![Step::Key(" ".into())]
         );
         for bad in ["a.b", "$.", "$.a[", "$.a[1:2]", "$a"] {
             assert!(Path::parse(bad).is_err(), "{bad}");
