@@ -8,6 +8,7 @@
 
 pub mod aggregate;
 pub mod app;
+pub mod discover;
 pub mod error;
 pub mod exec;
 pub mod functions;
