@@ -6,13 +6,14 @@
 //! across kinds (an integral float or decimal equals the integer), character strings with
 //! trailing blanks ignored (PAD SPACE), every NaN in one group, `-0.0` equal to `0`, and every
 //! NULL in one group (SQL's GROUP BY puts NULLs together even though `NULL = NULL` is unknown).
-//! One known difference: a non-integral DECIMAL and a non-integral float are never the same
-//! key (sql_cmp compares them through f64); a column has one type, so a key never mixes them.
+//! A non-integral DECIMAL is the same key as a float when the float reads back as that
+//! decimal (DECIMAL 0.1 and DOUBLE 0.1); a decimal with more digits than a double keeps is
+//! only equal to decimals (sql_cmp would round it to the nearest double).
 
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
-use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,13 @@ fn canon(v: &Value) -> Canon<'_> {
             if d.fract().is_zero() {
                 if let Some(i) = d.to_i64() {
                     return Canon::Int(i);
+                }
+            }
+            // A decimal a double holds exactly enough to read back (0.1, 2.75) is that
+            // double's key, as sql_cmp compares decimals with floats through f64.
+            if let Some(f) = d.to_f64() {
+                if Decimal::from_f64(f).is_some_and(|back| back == *d) {
+                    return canon_float(f);
                 }
             }
             Canon::Dec(d.normalize())
@@ -234,6 +242,15 @@ mod tests {
         }
         assert!(!key_eq(&Value::Integer(3), &Value::Double(3.5)));
         assert!(key_eq(&Value::Double(-0.0), &Value::Integer(0)));
+        for (d, f) in [(Decimal::new(1, 1), 0.1), (Decimal::new(275, 2), 2.75)] {
+            let (d, f) = (Value::Decimal(d), Value::Double(f));
+            assert!(key_eq(&d, &f), "{d:?} {f:?}");
+            assert_eq!(h(&d), h(&f));
+        }
+        assert!(!key_eq(
+            &Value::Decimal(Decimal::new(1, 1)),
+            &Value::Real(0.1)
+        ));
         assert!(key_eq(
             &Value::Decimal(Decimal::new(150, 2)),
             &Value::Decimal(Decimal::new(15, 1))
@@ -278,5 +295,36 @@ mod tests {
             OrdValue(Value::Char("x ".into())),
             OrdValue(Value::Varchar("x".into()))
         );
+    }
+
+    mod agrees_with_sql_cmp {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn numbers() -> impl Strategy<Value = Value> {
+            (-40i64..40, 0u32..3, 0u8..6).prop_map(|(n, scale, kind)| {
+                let d = Decimal::new(n, scale);
+                let f = d.to_f64().unwrap_or_default();
+                match kind {
+                    0 if scale == 0 => Value::Integer(n as i32),
+                    1 if scale == 0 => Value::BigInt(n),
+                    2 => Value::Double(f),
+                    3 => Value::Real(f as f32),
+                    _ => Value::Decimal(d),
+                }
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn same_key_iff_sql_equal_and_same_key_same_hash(a in numbers(), b in numbers()) {
+                let equal = a.sql_cmp(&b) == Some(Ordering::Equal);
+                prop_assert_eq!(key_eq(&a, &b), equal, "{:?} {:?}", a, b);
+                if equal {
+                    prop_assert_eq!(h(&a), h(&b));
+                }
+            }
+        }
     }
 }

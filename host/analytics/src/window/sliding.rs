@@ -668,4 +668,83 @@ mod tests {
             "the 0 ms row left"
         );
     }
+
+    mod matches_recomputing {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Every function over the window, computed from scratch from the rows in it.
+        fn brute(
+            history: &[(i64, i32, Option<i32>)],
+            frame: Frame,
+            kinds: &[(AggKind, bool)],
+        ) -> Vec<Value> {
+            let &(now, key, _) = history.last().expect("a row");
+            let mut rows: Vec<&(i64, i32, Option<i32>)> =
+                history.iter().filter(|r| r.1 == key).collect();
+            match frame {
+                Frame::Range { interval_ms } => rows.retain(|r| r.0 >= now - interval_ms),
+                Frame::Rows { preceding } => {
+                    let keep = preceding as usize + 1;
+                    if rows.len() > keep {
+                        rows.drain(..rows.len() - keep);
+                    }
+                }
+            }
+            kinds
+                .iter()
+                .map(|&(kind, distinct)| {
+                    let mut acc = Accumulator::new(kind, distinct);
+                    for r in &rows {
+                        acc.add(&r.2.map(Value::Integer).unwrap_or(Value::Null))
+                            .expect("add");
+                    }
+                    acc.result().expect("result")
+                })
+                .collect()
+        }
+
+        proptest! {
+            #[test]
+            fn sliding_results_equal_recomputing_the_window(
+                steps in proptest::collection::vec((0i64..4, 0i32..3, proptest::option::of(-5i32..6)), 1..60),
+                range in proptest::bool::ANY,
+                width in 0i64..8,
+            ) {
+                let kinds = [
+                    (AggKind::Min, false),
+                    (AggKind::Max, false),
+                    (AggKind::Sum, false),
+                    (AggKind::Count, true),
+                    (AggKind::FirstValue, false),
+                    (AggKind::LastValue, false),
+                    (AggKind::Avg, true),
+                    (AggKind::CountStar, false),
+                ];
+                let frame = if range {
+                    Frame::Range { interval_ms: width }
+                } else {
+                    Frame::Rows { preceding: width as u64 }
+                };
+                let fns = kinds
+                    .iter()
+                    .map(|&(kind, distinct)| WindowFn::Agg(AggSpec { kind, distinct, ignore_nulls: false }))
+                    .collect();
+                let mut w = SlidingWindow::new(frame, fns);
+                let mut history = Vec::new();
+                let mut t = 0;
+                for (dt, key, v) in steps {
+                    t += dt;
+                    history.push((t, key, v));
+                    let arg = v.map(Value::Integer).unwrap_or(Value::Null);
+                    let got = w
+                        .push(t, vec![Value::Integer(key)], vec![arg; kinds.len()])
+                        .expect("push");
+                    let got: Vec<Value> = got.into_iter().map(|v| v.unwrap_or(Value::Null)).collect();
+                    prop_assert_eq!(got, brute(&history, frame, &kinds));
+                }
+            }
+        }
+    }
 }
