@@ -114,3 +114,7 @@ pub fn line(e: &Emitted) -> String {
     s.push('}');
     s
 }
+
+#[cfg(test)]
+#[path = "harness_tests.rs"]
+mod tests;

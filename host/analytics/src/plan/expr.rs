@@ -312,8 +312,8 @@ pub struct ScopeColumn {
     pub name: String,
     pub ty: Option<SqlType>,
     pub index: usize,
-    /// Hidden columns (a joined stream's ROWTIME) are named only when qualified and are not
-    /// part of `SELECT *`.
+    /// Hidden columns are not part of `SELECT *`: a joined stream's ROWTIME (named only when
+    /// qualified) and an input's APPROXIMATE_ARRIVAL_TIME.
     pub hidden: bool,
 }
 
@@ -333,7 +333,7 @@ impl Scope {
             .filter(|c| c.name == name)
             .filter(|c| match qualifier {
                 Some(q) => c.qualifiers.iter().any(|x| x == q),
-                None => !c.hidden,
+                None => !c.hidden || c.name != "ROWTIME",
             })
             .collect();
         match found.as_slice() {

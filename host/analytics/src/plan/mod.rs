@@ -48,6 +48,7 @@ pub fn plan_app(
     let mut streams: HashMap<String, Schema> = inputs.iter().cloned().collect();
     let mut order: Vec<(String, Schema)> = inputs.to_vec();
     let mut pumps = Vec::new();
+    let input_names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
     for statement in &program.statements {
         match statement {
             Statement::CreateStream(s) => {
@@ -76,6 +77,7 @@ pub fn plan_app(
                     streams: &streams,
                     tables,
                     program,
+                    inputs: &input_names,
                 };
                 let query = plan_query(&p.query, &cat)?;
                 let assign = assignment(p, &target, &query)?;

@@ -26,7 +26,13 @@ pub struct Catalog<'a> {
     pub streams: &'a HashMap<String, Schema>,
     pub tables: &'a HashMap<String, (Schema, Arc<Vec<Vec<Value>>>)>,
     pub program: &'a Program,
+    /// The input streams: they also have `APPROXIMATE_ARRIVAL_TIME`.
+    pub inputs: &'a [String],
 }
+
+/// The source streams' column holding each record's arrival time: not part of `SELECT *`,
+/// carried after the mapped columns.
+pub const ARRIVAL_TIME: &str = "APPROXIMATE_ARRIVAL_TIME";
 
 /// A compiled SELECT.
 #[derive(Debug, Clone)]
@@ -657,7 +663,16 @@ fn plan_factor(
                 None => None,
             };
             if let Some(schema) = cat.streams.get(&stream) {
-                let scope = scope_of(schema, &qualifiers);
+                let mut scope = scope_of(schema, &qualifiers);
+                if cat.inputs.contains(&stream) && !schema.iter().any(|c| c.name == ARRIVAL_TIME) {
+                    scope.columns.push(ScopeColumn {
+                        qualifiers: qualifiers.clone(),
+                        name: ARRIVAL_TIME.into(),
+                        ty: Some(SqlType::Timestamp),
+                        index: schema.len(),
+                        hidden: true,
+                    });
+                }
                 return Ok((
                     FactorSource::Stream(SourcePlan::Stream(stream)),
                     Scope {

@@ -1,0 +1,445 @@
+//! The engine end to end through the test command's harness, on the docs' examples.
+
+use super::*;
+
+/// The getting-started demo stream's schema (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/get-started-exercise.html).
+const STOCK_SCHEMA: &str = r#"{
+  "RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+  "RecordEncoding": "UTF-8",
+  "RecordColumns": [
+    {"Name": "TICKER_SYMBOL", "SqlType": "VARCHAR(4)", "Mapping": "$.TICKER_SYMBOL"},
+    {"Name": "SECTOR", "SqlType": "VARCHAR(16)", "Mapping": "$.SECTOR"},
+    {"Name": "CHANGE", "SqlType": "REAL", "Mapping": "$.CHANGE"},
+    {"Name": "PRICE", "SqlType": "REAL", "Mapping": "$.PRICE"}
+  ]
+}"#;
+
+fn stock(t: &str, ticker: &str, sector: &str, change: f64, price: f64) -> String {
+    format!(
+        r#"{{"rowtime": "2019-01-01T{t}Z", "data": {{"TICKER_SYMBOL": "{ticker}", "SECTOR": "{sector}", "CHANGE": {change}, "PRICE": {price}}}}}"#
+    )
+}
+
+fn run(code: &str, rows: &[String]) -> Vec<serde_json::Value> {
+    let out = run_test(code, STOCK_SCHEMA, &rows.join("\n"), None).expect("runs");
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+fn stream_rows<'a>(out: &'a [serde_json::Value], stream: &str) -> Vec<&'a serde_json::Value> {
+    out.iter().filter(|v| v["stream"] == stream).collect()
+}
+
+/// The continuous filter of the getting-started exercise
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/get-started-exercise.html).
+#[test]
+fn continuous_filter_keeps_tech_rows_with_their_rowtime() {
+    let code = r#"
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker_symbol VARCHAR(4), sector VARCHAR(12), change DOUBLE, price DOUBLE);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+      SELECT STREAM ticker_symbol, sector, change, price
+      FROM   "SOURCE_SQL_STREAM_001"
+      WHERE  sector SIMILAR TO '%TECH%';"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "AAA", "TECHNOLOGY", 1.5, 100.0),
+            stock("10:00:01.000", "BBB", "ENERGY", -0.5, 20.0),
+            stock("10:00:02.000", "CCC", "HIGHTECH", 0.25, 30.5),
+        ],
+    );
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0]["stream"], "DESTINATION_SQL_STREAM");
+    assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:00:00.000Z");
+    assert_eq!(out[0]["TICKER_SYMBOL"], "AAA");
+    assert_eq!(out[0]["PRICE"], 100.0);
+    assert_eq!(out[1]["TICKER_SYMBOL"], "CCC");
+    assert_eq!(out[1]["ROWTIME"], "2019-01-01T10:00:02.000Z");
+}
+
+/// The exact output line format of issue 30 item 4.
+#[test]
+fn output_lines_are_ordered_json_objects() {
+    let code = r#"CREATE STREAM "D" (TICKER_SYMBOL VARCHAR(4), PRICE DOUBLE);
+        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM TICKER_SYMBOL, PRICE FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run_test(
+        code,
+        STOCK_SCHEMA,
+        &stock("10:00:00.000", "AAA", "X", 0.0, 100.0),
+        None,
+    )
+    .expect("runs");
+    assert_eq!(
+        out,
+        "{\"stream\": \"D\", \"ROWTIME\": \"2019-01-01T10:00:00.000Z\", \"TICKER_SYMBOL\": \"AAA\", \"PRICE\": 100.0}\n"
+    );
+}
+
+/// Tumbling window on ROWTIME (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-window-tumbling-rowtime.html):
+/// one row per ticker per minute, at the minute's end, and the last minute is not flushed
+/// because stream time ends at the last input row.
+#[test]
+fn tumbling_step_window_emits_at_the_window_end() {
+    let code = r#"
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (TICKER VARCHAR(4), MIN_PRICE REAL, MAX_PRICE REAL);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM TICKER_SYMBOL, MIN(PRICE), MAX(PRICE)
+    FROM "SOURCE_SQL_STREAM_001"
+    GROUP BY TICKER_SYMBOL, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '60' SECOND);"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:05.000", "AAA", "X", 0.0, 10.0),
+            stock("10:00:10.000", "BBB", "X", 0.0, 5.0),
+            stock("10:00:50.000", "AAA", "X", 0.0, 12.5),
+            stock("10:01:00.000", "AAA", "X", 0.0, 7.0),
+            stock("10:01:30.000", "AAA", "X", 0.0, 8.0),
+        ],
+    );
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:01:00.000Z");
+    assert_eq!(out[0]["TICKER"], "AAA");
+    assert_eq!(out[0]["MIN_PRICE"], 10.0);
+    assert_eq!(out[0]["MAX_PRICE"], 12.5);
+    assert_eq!(out[1]["TICKER"], "BBB");
+    assert_eq!(out[1]["MIN_PRICE"], 5.0);
+}
+
+/// GROUP BY FLOOR(ROWTIME TO MINUTE) with COUNT(*), HAVING, and the window start selected.
+#[test]
+fn tumbling_floor_window_with_having() {
+    let code = r#"
+CREATE STREAM "D" (MINUTE_START TIMESTAMP, TICKER VARCHAR(4), N BIGINT);
+CREATE PUMP "P" AS INSERT INTO "D"
+    SELECT STREAM FLOOR(ROWTIME TO MINUTE), TICKER_SYMBOL, COUNT(*) AS N
+    FROM "SOURCE_SQL_STREAM_001"
+    GROUP BY FLOOR(ROWTIME TO MINUTE), TICKER_SYMBOL
+    HAVING COUNT(*) > 1;"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:05.000", "AAA", "X", 0.0, 10.0),
+            stock("10:00:10.000", "BBB", "X", 0.0, 5.0),
+            stock("10:00:50.000", "AAA", "X", 0.0, 12.5),
+            stock("10:02:00.000", "AAA", "X", 0.0, 7.0),
+        ],
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:01:00.000Z");
+    assert_eq!(out[0]["MINUTE_START"], "2019-01-01T10:00:00.000Z");
+    assert_eq!(out[0]["N"], 2);
+}
+
+/// Sliding window with a named WINDOW clause
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/sliding-window-concepts.html).
+#[test]
+fn sliding_range_window_averages_per_partition() {
+    let code = r#"
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker_symbol VARCHAR(4), avg_price DOUBLE, n BIGINT);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM ticker_symbol, AVG(price) OVER W1 AS avg_price, COUNT(*) OVER W1
+  FROM "SOURCE_SQL_STREAM_001"
+  WINDOW W1 AS (PARTITION BY ticker_symbol RANGE INTERVAL '10' SECOND PRECEDING);"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "AAA", "X", 0.0, 10.0),
+            stock("10:00:05.000", "AAA", "X", 0.0, 20.0),
+            stock("10:00:06.000", "BBB", "X", 0.0, 1.0),
+            stock("10:00:12.000", "AAA", "X", 0.0, 30.0),
+        ],
+    );
+    assert_eq!(out.len(), 4, "{out:?}");
+    assert_eq!(out[0]["AVG_PRICE"], 10.0);
+    assert_eq!(out[1]["AVG_PRICE"], 15.0);
+    assert_eq!(out[2]["AVG_PRICE"], 1.0);
+    // 10:00:00 has left the 10-second window of 10:00:12.
+    assert_eq!(out[3]["AVG_PRICE"], 25.0);
+    assert_eq!(out[3]["N"], 2);
+    assert_eq!(out[3]["ROWTIME"], "2019-01-01T10:00:12.000Z");
+}
+
+/// ROWS n PRECEDING and LAG (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-lag.html).
+#[test]
+fn rows_window_and_lag() {
+    let code = r#"
+CREATE STREAM "D" (T VARCHAR(4), PREV REAL, SUM2 REAL);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM TICKER_SYMBOL, LAG(PRICE, 1) OVER (PARTITION BY TICKER_SYMBOL ROWS 1 PRECEDING),
+         SUM(PRICE) OVER (PARTITION BY TICKER_SYMBOL ROWS 1 PRECEDING)
+  FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "AAA", "X", 0.0, 1.0),
+            stock("10:00:01.000", "AAA", "X", 0.0, 2.0),
+            stock("10:00:02.000", "AAA", "X", 0.0, 4.0),
+        ],
+    );
+    assert_eq!(out[0]["PREV"], serde_json::Value::Null);
+    assert_eq!(out[1]["PREV"], 1.0);
+    assert_eq!(out[2]["PREV"], 2.0);
+    assert_eq!(out[1]["SUM2"], 3.0);
+    assert_eq!(out[2]["SUM2"], 6.0);
+}
+
+/// Pumps chained through an in-application stream, with a subquery in FROM and `SELECT *`.
+#[test]
+fn pumps_chain_through_streams_in_emission_order() {
+    let code = r#"
+CREATE STREAM "MID" (TICKER VARCHAR(4), DOUBLED DOUBLE);
+CREATE STREAM "D" (TICKER VARCHAR(4), DOUBLED DOUBLE);
+CREATE PUMP "P1" AS INSERT INTO "MID"
+  SELECT STREAM TICKER_SYMBOL, PRICE * 2 FROM "SOURCE_SQL_STREAM_001";
+CREATE PUMP "P2" AS INSERT INTO "D"
+  SELECT STREAM * FROM (SELECT STREAM * FROM "MID" WHERE DOUBLED > 10) AS m;"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "AAA", "X", 0.0, 4.0),
+            stock("10:00:01.000", "BBB", "X", 0.0, 6.0),
+        ],
+    );
+    let streams: Vec<&str> = out.iter().map(|v| v["stream"].as_str().unwrap_or("")).collect();
+    assert_eq!(streams, ["MID", "MID", "D"]);
+    assert_eq!(out[2]["TICKER"], "BBB");
+    assert_eq!(out[2]["DOUBLED"], 12.0);
+    assert_eq!(out[2]["ROWTIME"], "2019-01-01T10:00:01.000Z");
+}
+
+/// Division by zero goes to error_stream with the documented columns and the pump goes on
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/error-handling.html).
+#[test]
+fn runtime_errors_go_to_error_stream_and_the_pump_goes_on() {
+    let code = r#"
+CREATE STREAM "D" (TICKER VARCHAR(4), Q INTEGER);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM TICKER_SYMBOL, 10 / CAST(PRICE AS INTEGER) FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "AAA", "X", 0.0, 0.0),
+            stock("10:00:01.000", "BBB", "X", 0.0, 5.0),
+        ],
+    );
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0]["stream"], "error_stream");
+    assert_eq!(out[0]["ERROR_NAME"], "DivisionByZero");
+    assert_eq!(out[0]["PUMP_NAME"], "P");
+    assert_eq!(out[0]["DATA_ROWTIME"], "2019-01-01T10:00:00.000Z");
+    for col in ["ERROR_TIME", "ERROR_LEVEL", "MESSAGE", "DATA_ROW"] {
+        assert!(out[0].get(col).is_some(), "{col}");
+    }
+    assert_eq!(out[1]["Q"], 2);
+}
+
+/// A record the schema cannot map goes to error_stream without a pump name.
+#[test]
+fn unmappable_records_go_to_error_stream() {
+    let code = r#"CREATE STREAM "D" (P REAL);
+        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM PRICE FROM "SOURCE_SQL_STREAM_001";"#;
+    let rows = [
+        r#"{"rowtime": "2019-01-01T10:00:00.000Z", "data": "not json"}"#.to_string(),
+        stock("10:00:01.000", "AAA", "X", 0.0, 3.0),
+    ];
+    let out = run(code, &rows);
+    assert_eq!(out[0]["stream"], "error_stream");
+    assert_eq!(out[0]["PUMP_NAME"], serde_json::Value::Null);
+    assert_eq!(out[1]["P"], 3.0);
+}
+
+/// The special syntaxes and expressions, evaluated per row.
+#[test]
+fn special_syntaxes_and_predicates() {
+    let code = r#"
+CREATE STREAM "D" (S VARCHAR(8), POS INTEGER, TR VARCHAR(8), BIG BOOLEAN, KIND VARCHAR(8), M TIMESTAMP, SECS BIGINT);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM SUBSTRING(SECTOR FROM 2 FOR 3), POSITION('C' IN SECTOR), TRIM(BOTH 'x' FROM 'xxabxx'),
+         PRICE BETWEEN 10 AND 20,
+         CASE WHEN TICKER_SYMBOL IN ('AAA', 'BBB') THEN 'known' WHEN TICKER_SYMBOL LIKE 'C%' THEN 'c' ELSE 'other' END,
+         FLOOR(ROWTIME TO MINUTE),
+         EXTRACT(SECOND FROM ROWTIME)
+  FROM "SOURCE_SQL_STREAM_001" WHERE CHANGE IS NOT NULL;"#;
+    let out = run(code, &[stock("10:03:07.000", "CCC", "TECH", 1.0, 15.0)]);
+    assert_eq!(out[0]["S"], "ECH");
+    assert_eq!(out[0]["POS"], 3);
+    assert_eq!(out[0]["TR"], "ab");
+    assert_eq!(out[0]["BIG"], true);
+    assert_eq!(out[0]["KIND"], "c");
+    assert_eq!(out[0]["M"], "2019-01-01T10:03:00.000Z");
+    assert_eq!(out[0]["SECS"], 7);
+}
+
+/// Timestamp literals and interval arithmetic, APPROXIMATE_ARRIVAL_TIME on the source.
+#[test]
+fn literals_intervals_and_arrival_time() {
+    let code = r#"
+CREATE STREAM "D" (LATER TIMESTAMP, EARLY BOOLEAN, ARRIVED TIMESTAMP);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM ROWTIME + INTERVAL '1:30' MINUTE TO SECOND, ROWTIME < TIMESTAMP '2019-01-01 12:00:00',
+         APPROXIMATE_ARRIVAL_TIME
+  FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run(code, &[stock("10:00:00.000", "AAA", "X", 0.0, 1.0)]);
+    assert_eq!(out[0]["LATER"], "2019-01-01T10:01:30.000Z");
+    assert_eq!(out[0]["EARLY"], true);
+    assert_eq!(out[0]["ARRIVED"], "2019-01-01T10:00:00.000Z");
+}
+
+/// Compile errors carry a line and a column.
+#[test]
+fn compile_errors_point_at_the_code() {
+    let cases = [
+        (
+            "CREATE STREAM \"D\" (A INTEGER);\nCREATE PUMP \"P\" AS INSERT INTO \"D\" SELECT STREAM NOPE FROM \"SOURCE_SQL_STREAM_001\";",
+            (2, 50),
+            "NOPE",
+        ),
+        (
+            "CREATE PUMP \"P\" AS INSERT INTO \"NOWHERE\" SELECT STREAM PRICE FROM \"SOURCE_SQL_STREAM_001\";",
+            (1, 32),
+            "undeclared",
+        ),
+        (
+            "CREATE STREAM \"D\" (A INTEGER, B INTEGER);\nCREATE PUMP \"P\" AS INSERT INTO \"D\" SELECT STREAM PRICE FROM \"SOURCE_SQL_STREAM_001\";",
+            (2, 32),
+            "columns",
+        ),
+        (
+            "CREATE STREAM \"D\" (A INTEGER);\nCREATE PUMP \"P\" AS INSERT INTO \"D\" SELECT STREAM ABS(PRICE, 2) FROM \"SOURCE_SQL_STREAM_001\";",
+            (2, 50),
+            "ABS",
+        ),
+        (
+            "CREATE STREAM \"D\" (A INTEGER);\nCREATE PUMP \"P\" AS INSERT INTO \"D\" SELECT STREAM TICKER_SYMBOL + 1 FROM \"SOURCE_SQL_STREAM_001\";",
+            (2, 50),
+            "arithmetic",
+        ),
+        (
+            "CREATE STREAM \"D\" (A BIGINT);\nCREATE PUMP \"P\" AS INSERT INTO \"D\" SELECT STREAM COUNT(*) FROM \"SOURCE_SQL_STREAM_001\" GROUP BY TICKER_SYMBOL;",
+            (2, 97),
+            "window",
+        ),
+    ];
+    for (code, (line, column), word) in cases {
+        match run_test(code, STOCK_SCHEMA, "", None) {
+            Err(HarnessError::Compile(e)) => {
+                assert_eq!((e.line, e.column), (line, column), "{code}: {e}");
+                assert!(e.message.contains(word), "{code}: {e}");
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+    }
+}
+
+/// Stream-to-reference join, JOIN and LEFT JOIN
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/app-add-reference-data.html).
+#[test]
+fn reference_joins() {
+    let reference = r#"{
+      "TableName": "CompanyName",
+      "ReferenceSchema": {
+        "RecordFormat": {"RecordFormatType": "CSV", "MappingParameters": {"CSVMappingParameters": {"RecordRowDelimiter": "\n", "RecordColumnDelimiter": ","}}},
+        "RecordEncoding": "UTF-8",
+        "RecordColumns": [{"Name": "Ticker", "SqlType": "VARCHAR(4)"}, {"Name": "Company", "SqlType": "VARCHAR(16)"}]
+      },
+      "Rows": ["AAA,Amazon", "BBB,Boeing"]
+    }"#;
+    let code = r#"
+CREATE STREAM "D" (TICKER VARCHAR(4), COMPANY VARCHAR(16), PRICE REAL);
+CREATE STREAM "L" (TICKER VARCHAR(4), COMPANY VARCHAR(16));
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM s.TICKER_SYMBOL, c."Company", s.PRICE
+  FROM "SOURCE_SQL_STREAM_001" AS s JOIN "CompanyName" AS c ON s.TICKER_SYMBOL = c."Ticker";
+CREATE PUMP "Q" AS INSERT INTO "L"
+  SELECT STREAM s.TICKER_SYMBOL, c."Company"
+  FROM "SOURCE_SQL_STREAM_001" AS s LEFT JOIN "CompanyName" AS c ON s.TICKER_SYMBOL = c."Ticker";"#;
+    let rows = [
+        stock("10:00:00.000", "AAA", "X", 0.0, 1.0),
+        stock("10:00:01.000", "ZZZ", "X", 0.0, 2.0),
+    ];
+    let out = run_test(code, STOCK_SCHEMA, &rows.join("\n"), Some(reference)).expect("runs");
+    let out: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let d = stream_rows(&out, "D");
+    assert_eq!(d.len(), 1, "{out:?}");
+    assert_eq!(d[0]["COMPANY"], "Amazon");
+    let l = stream_rows(&out, "L");
+    assert_eq!(l.len(), 2);
+    assert_eq!(l[1]["COMPANY"], serde_json::Value::Null);
+}
+
+/// Stream-to-stream join with a window on the joined stream
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-join-clause.html).
+#[test]
+fn stream_to_stream_join_within_the_window() {
+    let code = r#"
+CREATE STREAM "BUYS" (TICKER VARCHAR(4), PRICE REAL);
+CREATE STREAM "D" (TICKER VARCHAR(4), BUY REAL, SELL REAL);
+CREATE PUMP "B" AS INSERT INTO "BUYS"
+  SELECT STREAM TICKER_SYMBOL, PRICE FROM "SOURCE_SQL_STREAM_001" WHERE SECTOR = 'BUY';
+CREATE PUMP "J" AS INSERT INTO "D"
+  SELECT STREAM s.TICKER_SYMBOL, b.PRICE, s.PRICE
+  FROM "SOURCE_SQL_STREAM_001" AS s
+  JOIN "BUYS" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS b ON s.TICKER_SYMBOL = b.TICKER
+  WHERE s.SECTOR = 'SELL';"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "AAA", "BUY", 0.0, 10.0),
+            stock("10:00:30.000", "AAA", "SELL", 0.0, 11.0),
+            stock("10:02:00.000", "AAA", "SELL", 0.0, 12.0),
+        ],
+    );
+    let d = stream_rows(&out, "D");
+    assert_eq!(d.len(), 1, "{out:?}");
+    assert_eq!(d[0]["BUY"], 10.0);
+    assert_eq!(d[0]["SELL"], 11.0);
+    assert_eq!(d[0]["ROWTIME"], "2019-01-01T10:00:30.000Z");
+}
+
+/// Stagger window (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/stagger-window-concepts.html):
+/// the window opens with its key's first row and closes a minute later.
+#[test]
+fn stagger_window_closes_range_after_it_opened() {
+    let code = r#"
+CREATE STREAM "D" (TICKER VARCHAR(4), N BIGINT);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM TICKER_SYMBOL, COUNT(*) FROM "SOURCE_SQL_STREAM_001"
+  WINDOWED BY STAGGER (PARTITION BY TICKER_SYMBOL RANGE INTERVAL '1' MINUTE);"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:20.000", "AAA", "X", 0.0, 1.0),
+            stock("10:00:50.000", "AAA", "X", 0.0, 1.0),
+            stock("10:00:55.000", "BBB", "X", 0.0, 1.0),
+            stock("10:01:20.000", "CCC", "X", 0.0, 1.0),
+        ],
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["TICKER"], "AAA");
+    assert_eq!(out[0]["N"], 2);
+    assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:01:20.000Z");
+}
+
+/// A checkpoint taken mid-window restores into a fresh application, which then emits the
+/// window's row with the rows from before the checkpoint counted.
+#[test]
+fn checkpoint_keeps_open_windows() {
+    use crate::app::Application;
+    use crate::row::{Column, Row};
+    use crate::types::SqlType;
+    use crate::value::Value;
+    let code = r#"CREATE STREAM "D" (N BIGINT);
+        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "IN"
+        GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);"#;
+    let inputs = [("IN".to_string(), Schema::from(vec![Column::new("X", SqlType::Integer)]))];
+    let mut a = Application::compile(code, &inputs, &[]).expect("compiles");
+    assert!(a.push("IN", Row::new(0, vec![Value::Integer(1)])).is_empty());
+    assert!(a.push("IN", Row::new(1000, vec![Value::Integer(2)])).is_empty());
+    let saved = a.checkpoint();
+    let mut b = Application::compile(code, &inputs, &[]).expect("compiles");
+    b.restore(&saved).expect("restores");
+    let out = b.advance(60_000);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].row, Row::new(60_000, vec![Value::BigInt(2)]));
+}
