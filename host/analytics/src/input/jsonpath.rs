@@ -166,4 +166,12 @@ mod tests {
         assert_eq!(walk("$.address.city"), Some(Json::String("Anytown".into())));
         assert_eq!(walk("$.customerId"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_any_text_never_panics(text in "\\PC{0,24}", tail in "[$.\\[\\]'\"0-9:* a]{0,16}") {
+            let _ = Path::parse(&text);
+            let _ = Path::parse(&format!("${tail}"));
+        }
+    }
 }
