@@ -53,7 +53,13 @@ pub fn compiled(pattern: &str) -> Result<Arc<Regex>, EvalError> {
 /// A compiled regex for a Java pattern (translated first). `anchored` wraps it so it must
 /// match the whole input, as Java's `Matcher.matches()` does.
 pub fn java(pattern: &str, anchored: bool) -> Result<Arc<Regex>, EvalError> {
-    let t = translate_java(pattern)?;
+    java_with(pattern, anchored, false)
+}
+
+/// Like [`java`], with every greedy quantifier made lazy when `lazy` is set
+/// (FAST_REGEX_LOG_PARSE's "lazy semantics": each group takes as little as it can).
+pub fn java_with(pattern: &str, anchored: bool, lazy: bool) -> Result<Arc<Regex>, EvalError> {
+    let t = translate(pattern, lazy)?;
     if anchored {
         compiled(&format!("^(?:{t})$"))
     } else {
@@ -83,6 +89,10 @@ fn posix_class(name: &str) -> Option<&'static str> {
 /// Translates a Java regex to the `regex` crate's syntax (see the module doc for what changes
 /// and what is refused).
 pub fn translate_java(p: &str) -> Result<String, EvalError> {
+    translate(p, false)
+}
+
+fn translate(p: &str, lazy: bool) -> Result<String, EvalError> {
     let unsupported = |what: &str| {
         EvalError::new(
             "InvalidRegex",
@@ -92,9 +102,32 @@ pub fn translate_java(p: &str) -> Result<String, EvalError> {
     let chars: Vec<char> = p.chars().collect();
     let mut out = String::with_capacity(p.len() + 8);
     let mut i = 0;
+    let mut in_class = false;
     while i < chars.len() {
         let c = chars[i];
+        if in_class && c != '\\' {
+            // Inside [...]: `]` closes (except first), everything else is copied.
+            out.push(c);
+            i += 1;
+            if c == ']' {
+                in_class = false;
+            }
+            continue;
+        }
         match c {
+            '[' => {
+                in_class = true;
+                out.push('[');
+                i += 1;
+                if chars.get(i) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+            }
             '\\' if i + 1 < chars.len() => {
                 let n = chars[i + 1];
                 i += 2;
@@ -159,17 +192,27 @@ pub fn translate_java(p: &str) -> Result<String, EvalError> {
                 if rest.starts_with('>') {
                     return Err(unsupported("an atomic group"));
                 }
-                if rest.starts_with('<') {
-                    // Java's named group `(?<name>` is `(?P<name>` in older regex syntax;
-                    // the crate takes both.
-                }
-                out.push('(');
-                i += 1;
-            }
-            '*' | '+' | '?' | '}' if chars.get(i + 1) == Some(&'+') => {
-                // Possessive quantifier: drop the `+`.
-                out.push(c);
+                // `(?:`, `(?i)`, `(?<name>` (the crate takes Java's named-group form) pass.
+                out.push_str("(?");
                 i += 2;
+            }
+            '*' | '+' | '?' | '}' => {
+                out.push(c);
+                i += 1;
+                match chars.get(i) {
+                    // Possessive quantifier: drop the `+` (same matches, other cost).
+                    Some('+') => i += 1,
+                    // Already lazy.
+                    Some('?') => {
+                        out.push('?');
+                        i += 1;
+                        continue;
+                    }
+                    _ => {}
+                }
+                if lazy {
+                    out.push('?');
+                }
             }
             _ => {
                 out.push(c);
@@ -192,6 +235,23 @@ mod tests {
         let re = java(r"\p{Alpha}+\Q.*\E", true).expect("compiles");
         assert!(re.is_match("abc.*"));
         assert!(!re.is_match("abcxx"));
+    }
+
+    #[test]
+    fn classes_groups_and_lazy_quantifiers() {
+        assert_eq!(translate_java(r"[\d.]+").expect("ok"), "[[0-9].]+");
+        assert_eq!(translate_java(r"[]a]").expect("ok"), r"[\]a]");
+        assert_eq!(
+            translate(r"(?:a+)(b*)c?x{2}", true).expect("ok"),
+            "(?:a+?)(b*?)c??x{2}?"
+        );
+        assert_eq!(translate(r"a*?b++", true).expect("ok"), "a*?b+?");
+        assert_eq!(translate(r"[*+?]", true).expect("ok"), "[*+?]");
+        let re = java_with(r"(.*) (.*)", true, true).expect("compiles");
+        let caps = re.captures("a b c").expect("matches");
+        assert_eq!((&caps[1], &caps[2]), ("a", "b c"));
+        let re = java(r"(?<word>\w+)", true).expect("named group");
+        assert_eq!(&re.captures("abc").expect("matches")["word"], "abc");
     }
 
     #[test]

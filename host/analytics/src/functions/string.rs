@@ -363,11 +363,14 @@ fn like_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> {
 }
 
 /// The regex of a SIMILAR TO pattern (SQL's regular expressions): `%` and `_` as in LIKE,
-/// `| * + ? {m,n} ( ) [...]` as in regexes, every other character literal.
+/// `| * + ? {m,n} ( ) [...] [^...]` as in regexes, `[seq^seq]` (characters of the first
+/// sequence not in the second, as SQLstream's SIMILAR TO table has it), every other
+/// character literal.
 fn similar_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> {
     let mut re = String::new();
     let mut chars = pattern.chars().peekable();
     let mut in_class = false;
+    let mut excluding = false;
     while let Some(c) = chars.next() {
         if Some(c) == esc {
             let n = chars.next().ok_or_else(|| {
@@ -383,7 +386,16 @@ fn similar_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> 
             match c {
                 ']' => {
                     in_class = false;
+                    if excluding {
+                        re.push(']');
+                        excluding = false;
+                    }
                     re.push(']');
+                }
+                // `[seq^seq]`: a character of the first sequence that is not in the second.
+                '^' if !excluding => {
+                    excluding = true;
+                    re.push_str("&&[^");
                 }
                 '\\' | '[' | '&' | '~' => {
                     re.push('\\');
@@ -665,6 +677,10 @@ mod tests {
             ("a", "a%", None, &t),
             ("abcd", "a_", None, &f),
             ("abcd", "a%", None, &t),
+            ("", "", None, &t),
+            ("1a", "_a", None, &t),
+            ("123aXYZ", "%a%", None, &t),
+            ("123aXYZ", "_%_a%_", None, &t),
             ("a.c", "a.c", None, &t),
             ("abc", "a.c", None, &f),
         ] {
@@ -694,6 +710,13 @@ mod tests {
         assert_eq!(similar_to(&v("b3"), &v("[a-c][0-9]"), None), Ok(t.clone()));
         assert_eq!(
             similar_to(&v("a%"), &v("a#%"), Some(&v("#"))),
+            Ok(t.clone())
+        );
+        assert_eq!(similar_to(&v("b"), &v("[a-z^aeiou]"), None), Ok(t.clone()));
+        assert_eq!(similar_to(&v("e"), &v("[a-z^aeiou]"), None), Ok(f.clone()));
+        assert_eq!(similar_to(&v("x"), &v("[^a-c]"), None), Ok(t.clone()));
+        assert_eq!(
+            similar_to(&v("13aq%24br"), &v("13aq!%24br"), Some(&v("!"))),
             Ok(t.clone())
         );
     }
