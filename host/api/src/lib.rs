@@ -37,6 +37,7 @@ use axum::Router;
 use self::actions::Action;
 use self::error::{ApiError, ErrorKind};
 use self::value::Val;
+pub use analytics::runner as analytics_runner;
 pub use analytics::{Analytics, AnalyticsOperation, CatalogError as AnalyticsCatalogError};
 pub use fanout::FanOutTiming;
 pub use iot_data::{HttpPublish, Mqtt5Properties, MqttPublish, PublishRefused};

@@ -1,6 +1,7 @@
 //! The applications, kept in `STORAGE/analytics/applications.json` (written whole,
 //! atomically and fsync'd, before an answer; a failed write changes nothing), so a restart
-//! keeps every application, its version, its status and where each input stopped.
+//! keeps every application, its version and its status (where each input stopped is the
+//! runtime's, in its checkpoints).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,10 +64,6 @@ pub(crate) struct Application {
     pub cloudwatch: Vec<CloudWatchDescription>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    /// Where each input stopped being read (input id -> the runtime's position document),
-    /// for `LAST_STOPPED_POINT`; written by the runtime when the application stops.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub stopped_at: BTreeMap<String, serde_json::Value>,
 }
 
 /// The file's layout.

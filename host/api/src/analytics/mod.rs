@@ -22,13 +22,14 @@
 
 mod catalog;
 mod check;
+pub mod runner;
 mod shapes;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -36,6 +37,7 @@ use weir_support::lock;
 
 pub use self::catalog::CatalogError;
 use self::catalog::{Application, Catalog, Status};
+use self::runner::{AnalyticsRunner, RunError, StartFrom};
 use self::shapes::*;
 use crate::actions::model::ServiceModel;
 use crate::error::{ApiError, ErrorKind};
@@ -152,6 +154,9 @@ impl AnalyticsOperation {
 #[derive(Debug, Clone)]
 pub struct Analytics {
     inner: Arc<Mutex<Catalog>>,
+    /// The host that runs applications; without one (the API alone, in tests) states and
+    /// configurations are kept and nothing runs.
+    runner: Arc<OnceLock<Arc<dyn AnalyticsRunner>>>,
 }
 
 impl Analytics {
@@ -159,7 +164,37 @@ impl Analytics {
     pub fn open(dir: &Path) -> Result<Analytics, CatalogError> {
         Ok(Analytics {
             inner: Arc::new(Mutex::new(Catalog::open(dir)?)),
+            runner: Arc::new(OnceLock::new()),
         })
+    }
+
+    /// Gives the host's runner (once), then runs every application the catalog has
+    /// RUNNING, from where it was (a restart resumes; what cannot run is logged and stays
+    /// RUNNING in the catalog, as a failed application does on AWS).
+    pub fn attach(&self, runner: Arc<dyn AnalyticsRunner>) {
+        if self.runner.set(runner.clone()).is_err() {
+            return;
+        }
+        let catalog = lock(&self.inner);
+        for app in catalog
+            .apps
+            .values()
+            .filter(|a| a.status == Status::Running)
+        {
+            let resumed = runner::spec(app).and_then(|mut spec| {
+                for i in &mut spec.inputs {
+                    i.start = StartFrom::LastStoppedPoint;
+                }
+                runner.run(&spec)
+            });
+            if let Err(e) = resumed {
+                tracing::error!(application = %app.name, error = %e, "a RUNNING application cannot run");
+            }
+        }
+    }
+
+    fn runner(&self) -> Option<&Arc<dyn AnalyticsRunner>> {
+        self.runner.get()
     }
 
     /// The names of the applications and their statuses, in name order (for the host and
@@ -329,7 +364,21 @@ impl Ctx<'_> {
         let version = next.version;
         f(&mut next, version)?;
         next.updated_ms = weir_support::now_ms();
-        store(&mut catalog, next)?;
+        let running = next.status == Status::Running;
+        let old = app.clone();
+        if running {
+            if let Some(r) = self.an.runner() {
+                r.run(&runner::spec(&next).map_err(change_refused)?)
+                    .map_err(change_refused)?;
+            }
+        }
+        if let Err(e) = store(&mut catalog, next) {
+            // The old configuration runs again, as the catalog still says.
+            if let (true, Some(r), Ok(spec)) = (running, self.an.runner(), runner::spec(&old)) {
+                let _ = r.run(&spec);
+            }
+            return Err(e);
+        }
         Ok(map(vec![]))
     }
 
@@ -405,7 +454,6 @@ impl Ctx<'_> {
             references: Vec::new(),
             cloudwatch,
             tags,
-            stopped_at: BTreeMap::new(),
         };
         let summary = summary(&app);
         let mut catalog = lock(&self.an.inner);
@@ -489,6 +537,10 @@ impl Ctx<'_> {
         next.remove(&name);
         catalog.save(&next).map_err(storage_failed)?;
         catalog.apps = next;
+        if let Some(r) = self.an.runner() {
+            r.stop(&name);
+            r.forget(&name);
+        }
         Ok(map(vec![]))
     }
 
@@ -550,7 +602,16 @@ impl Ctx<'_> {
             )));
         }
         next.status = Status::Running;
-        store(&mut catalog, next)?;
+        if let Some(r) = self.an.runner() {
+            r.run(&runner::spec(&next).map_err(start_refused)?)
+                .map_err(start_refused)?;
+        }
+        if let Err(e) = store(&mut catalog, next) {
+            if let Some(r) = self.an.runner() {
+                r.stop(&name);
+            }
+            return Err(e);
+        }
         Ok(map(vec![]))
     }
 
@@ -570,6 +631,9 @@ impl Ctx<'_> {
         let mut next = app.clone();
         next.status = Status::Ready;
         store(&mut catalog, next)?;
+        if let Some(r) = self.an.runner() {
+            r.stop(&name);
+        }
         Ok(map(vec![]))
     }
 
@@ -912,6 +976,22 @@ impl Ctx<'_> {
                 .collect::<Vec<_>>())
         })?;
         Ok(map(vec![("Tags", Val::Arr(tags))]))
+    }
+}
+
+/// A running application's new configuration the host cannot run.
+fn change_refused(e: RunError) -> ApiError {
+    match e {
+        RunError::Code(m) => ApiError::new(ErrorKind::CodeValidation, m),
+        RunError::Configuration(m) => invalid(m),
+    }
+}
+
+/// An application the host cannot start.
+fn start_refused(e: RunError) -> ApiError {
+    match e {
+        RunError::Code(m) => ApiError::new(ErrorKind::CodeValidation, m),
+        RunError::Configuration(m) => ApiError::new(ErrorKind::InvalidApplicationConfiguration, m),
     }
 }
 

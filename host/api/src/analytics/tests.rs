@@ -542,3 +542,120 @@ fn table_matches_botocore() {
         }
     }
 }
+
+/// A host that records what it is asked and refuses code containing `BROKEN`.
+#[derive(Debug, Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+}
+
+impl AnalyticsRunner for Recorder {
+    fn run(&self, spec: &runner::RunSpec) -> Result<(), RunError> {
+        if spec.code.contains("BROKEN") {
+            return Err(RunError::Code(
+                "syntax error at BROKEN (line 1, column 1)".into(),
+            ));
+        }
+        let starts: Vec<String> = spec
+            .inputs
+            .iter()
+            .map(|i| format!("{:?}", i.start))
+            .collect();
+        lock(&self.calls).push(format!(
+            "run {} v{} {} {:?}",
+            spec.name,
+            spec.version,
+            starts.join(","),
+            spec.outputs
+                .iter()
+                .map(|o| &o.destination)
+                .collect::<Vec<_>>()
+        ));
+        Ok(())
+    }
+    fn stop(&self, name: &str) {
+        lock(&self.calls).push(format!("stop {name}"));
+    }
+    fn forget(&self, name: &str) {
+        lock(&self.calls).push(format!("forget {name}"));
+    }
+}
+
+#[test]
+fn the_runner_runs_what_the_catalog_says() {
+    let (dir, state) = setup();
+    let rec = Arc::new(Recorder::default());
+    state
+        .analytics
+        .as_ref()
+        .expect("analytics")
+        .attach(rec.clone());
+    call(
+        &state,
+        "CreateApplication",
+        serde_json::json!({"ApplicationName": "r", "ApplicationCode": "BROKEN",
+            "Inputs": [input()], "Outputs": [output("DEST")]}),
+    )
+    .expect("create");
+    let start = serde_json::json!({"ApplicationName": "r", "InputConfigurations": [
+        {"Id": "1.1", "InputStartingPositionConfiguration": {"InputStartingPosition": "TRIM_HORIZON"}}]});
+    let e = err(call(&state, "StartApplication", start.clone()));
+    assert_eq!(e.kind, ErrorKind::CodeValidation, "{e}");
+    assert!(e.message.contains("(line 1, column 1)"), "{e}");
+    assert_eq!(describe(&state, "r")["ApplicationStatus"], "READY");
+    let fix = |v: i64, code: &str| {
+        serde_json::json!({"ApplicationName": "r", "CurrentApplicationVersionId": v,
+            "ApplicationUpdate": {"ApplicationCodeUpdate": code}})
+    };
+    call(&state, "UpdateApplication", fix(1, "-- fine")).expect("update");
+    assert!(
+        lock(&rec.calls).is_empty(),
+        "a READY application is not run"
+    );
+    call(&state, "StartApplication", start).expect("start");
+    // A running application's bad update is refused and changes nothing.
+    let e = err(call(&state, "UpdateApplication", fix(2, "BROKEN again")));
+    assert_eq!(e.kind, ErrorKind::CodeValidation, "{e}");
+    assert_eq!(describe(&state, "r")["ApplicationVersionId"], 2);
+    call(&state, "UpdateApplication", fix(2, "-- v3")).expect("update");
+    call(
+        &state,
+        "StopApplication",
+        serde_json::json!({"ApplicationName": "r"}),
+    )
+    .expect("stop");
+    call(
+        &state,
+        "StartApplication",
+        serde_json::json!({"ApplicationName": "r", "InputConfigurations": [
+            {"Id": "1.1", "InputStartingPositionConfiguration": {"InputStartingPosition": "LAST_STOPPED_POINT"}}]}),
+    )
+    .expect("start again");
+    // A restart: a new catalog over the folder resumes the RUNNING application.
+    let again = Analytics::open(&dir.path().join("analytics")).expect("reopen");
+    let rec2 = Arc::new(Recorder::default());
+    again.attach(rec2.clone());
+    let d = describe(&state, "r");
+    call(
+        &state,
+        "DeleteApplication",
+        serde_json::json!({"ApplicationName": "r", "CreateTimestamp": d["CreateTimestamp"]}),
+    )
+    .expect("delete");
+    let out = "[Stream(\"out\")]";
+    assert_eq!(
+        *lock(&rec.calls),
+        [
+            format!("run r v2 TrimHorizon {out}"),
+            format!("run r v3 TrimHorizon {out}"),
+            "stop r".to_owned(),
+            format!("run r v3 LastStoppedPoint {out}"),
+            "stop r".to_owned(),
+            "forget r".to_owned(),
+        ]
+    );
+    assert_eq!(
+        *lock(&rec2.calls),
+        [format!("run r v3 LastStoppedPoint {out}")]
+    );
+}
