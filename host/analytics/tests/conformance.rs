@@ -1,0 +1,81 @@
+//! Runs every conformance case (`tests/conformance/<case>/`, one documented KDA example each)
+//! through `weir_analytics::harness::run_test`, the same entry point as `weir analytics test`,
+//! and compares the printed rows with `expected.jsonl` (rules in `support::compare`).
+//!
+//! A case listed in `KNOWN_DIFFERENCES.md` must not match (the file says why); any other
+//! mismatch fails, and so does a listed case that starts matching. `CONFORMANCE_CASE=name`
+//! runs one case. The summary lists every case as pass, fail or known.
+
+mod support;
+
+use support::{compare, known_differences, load_cases, parse_lines, Case};
+
+enum Outcome {
+    Pass,
+    Fail(String),
+}
+
+fn run(case: &Case) -> Outcome {
+    let out = match weir_analytics::harness::run_test(
+        &case.code,
+        &case.schema,
+        &case.input,
+        case.reference.as_deref(),
+    ) {
+        Ok(out) => out,
+        Err(e) => return Outcome::Fail(format!("run_test failed: {e}\n")),
+    };
+    let actual = match parse_lines(&out) {
+        Ok(rows) => rows,
+        Err((line, e)) => {
+            return Outcome::Fail(format!("output line {line} is not JSON: {e}\n{out}"))
+        }
+    };
+    match compare(&case.expected, &actual) {
+        Ok(()) => Outcome::Pass,
+        Err(diff) => Outcome::Fail(diff),
+    }
+}
+
+#[test]
+fn documented_examples_conform() {
+    let only = std::env::var("CONFORMANCE_CASE").ok();
+    let cases = load_cases().unwrap_or_else(|e| panic!("{e}"));
+    let known = known_differences().unwrap_or_else(|e| panic!("{e}"));
+    let mut summary = Vec::new();
+    let mut failures = Vec::new();
+    for case in cases
+        .iter()
+        .filter(|c| only.as_deref().is_none_or(|o| o == c.name))
+    {
+        let outcome = run(case);
+        let listed = known.get(&case.name);
+        let status = match (&outcome, listed) {
+            (Outcome::Pass, None) => "pass",
+            (Outcome::Fail(_), Some(_)) => "known",
+            (Outcome::Pass, Some(reason)) => {
+                failures.push(format!(
+                    "{} ({}) now matches: remove it from KNOWN_DIFFERENCES.md (listed because: {reason})",
+                    case.name, case.url
+                ));
+                "FAIL"
+            }
+            (Outcome::Fail(diff), None) => {
+                failures.push(format!(
+                    "{} ({})\n  expected (-) vs printed (+):\n{}",
+                    case.name, case.url, diff
+                ));
+                "FAIL"
+            }
+        };
+        summary.push(format!("{status:5} {}", case.name));
+    }
+    println!("{}", summary.join("\n"));
+    let total = summary.len();
+    assert!(
+        failures.is_empty(),
+        "{} of {total} conformance cases failed:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
