@@ -82,7 +82,12 @@ pub fn step(v: &Value, interval: &Value) -> Result<Value, EvalError> {
     functions::step(v, interval)
 }
 
-pub fn like(s: &Value, pattern: &Value, escape: Option<&Value>, similar: bool) -> Result<Value, EvalError> {
+pub fn like(
+    s: &Value,
+    pattern: &Value,
+    escape: Option<&Value>,
+    similar: bool,
+) -> Result<Value, EvalError> {
     if similar {
         functions::similar_to(s, pattern, escape)
     } else {

@@ -38,14 +38,20 @@ impl JoinState {
         }
     }
 
-    pub fn push(&mut self, plan: &JoinPlan, stream: &str, row: &Row, errors: &mut Errors) -> Vec<Row> {
+    pub fn push(
+        &mut self,
+        plan: &JoinPlan,
+        stream: &str,
+        row: &Row,
+        errors: &mut Errors,
+    ) -> Vec<Row> {
         let mut out = Vec::new();
         for l in source_push(&plan.left, &mut self.left, stream, row, errors) {
-            self.from_left(plan, l, errors, &mut out);
+            self.left_arrives(plan, l, errors, &mut out);
         }
         if let RightPlan::Stream { source, .. } = &plan.right {
             for r in source_push(source, &mut self.right, stream, row, errors) {
-                self.from_right(plan, r, errors, &mut out);
+                self.right_arrives(plan, r, errors, &mut out);
             }
         }
         out
@@ -60,7 +66,13 @@ impl JoinState {
         Vec::new()
     }
 
-    fn from_left(&mut self, plan: &JoinPlan, left: Row, errors: &mut Errors, out: &mut Vec<Row>) {
+    fn left_arrives(
+        &mut self,
+        plan: &JoinPlan,
+        left: Row,
+        errors: &mut Errors,
+        out: &mut Vec<Row>,
+    ) {
         let mut matched = false;
         match &plan.right {
             RightPlan::Table(rows) => {
@@ -90,7 +102,13 @@ impl JoinState {
         }
     }
 
-    fn from_right(&mut self, plan: &JoinPlan, right: Row, errors: &mut Errors, out: &mut Vec<Row>) {
+    fn right_arrives(
+        &mut self,
+        plan: &JoinPlan,
+        right: Row,
+        errors: &mut Errors,
+        out: &mut Vec<Row>,
+    ) {
         let RightPlan::Stream { window, .. } = &plan.right else {
             return;
         };

@@ -114,22 +114,37 @@ pub fn push(
 }
 
 /// Stream time reaches `time`: windows whose end has passed emit their rows.
-pub fn advance(plan: &QueryPlan, state: &mut QueryState, time: i64, errors: &mut Errors) -> Vec<Row> {
+pub fn advance(
+    plan: &QueryPlan,
+    state: &mut QueryState,
+    time: i64,
+    errors: &mut Errors,
+) -> Vec<Row> {
     let rows = source_advance(&plan.source, &mut state.source, time, errors);
     let mut out = Vec::new();
     for r in rows {
         process(plan, &mut state.kind, r, errors, &mut out);
     }
     match (&plan.kind, &mut state.kind) {
-        (Kind::Tumbling { .. }, KindState::Tumbling(t)) => t.flush(&plan.kind, time, errors, &mut out),
-        (Kind::Stagger { .. }, KindState::Stagger(s)) => s.flush(&plan.kind, time, errors, &mut out),
+        (Kind::Tumbling { .. }, KindState::Tumbling(t)) => {
+            t.flush(&plan.kind, time, errors, &mut out)
+        }
+        (Kind::Stagger { .. }, KindState::Stagger(s)) => {
+            s.flush(&plan.kind, time, errors, &mut out)
+        }
         _ => {}
     }
     out
 }
 
 /// One source row through the filter and the query's kind.
-fn process(plan: &QueryPlan, kind: &mut KindState, row: Row, errors: &mut Errors, out: &mut Vec<Row>) {
+fn process(
+    plan: &QueryPlan,
+    kind: &mut KindState,
+    row: Row,
+    errors: &mut Errors,
+    out: &mut Vec<Row>,
+) {
     if let Some(filter) = &plan.filter {
         match eval(filter, &Input::row(&row.values, row.rowtime)) {
             Ok(v) if is_true(&v) => {}
@@ -141,7 +156,8 @@ fn process(plan: &QueryPlan, kind: &mut KindState, row: Row, errors: &mut Errors
         }
     }
     match (&plan.kind, kind) {
-        (Kind::Project { items }, _) => match project(items, &Input::row(&row.values, row.rowtime)) {
+        (Kind::Project { items }, _) => match project(items, &Input::row(&row.values, row.rowtime))
+        {
             Ok(values) => out.push(Row::new(row.rowtime, values)),
             Err(error) => errors.push(RowError { error, row }),
         },

@@ -38,7 +38,11 @@ impl SlidingState {
     fn reindex(&mut self, n: usize) {
         self.windows.resize_with(n, Vec::new);
         if self.index.len() != n
-            || self.index.iter().zip(&self.windows).any(|(i, w)| i.len() != w.len())
+            || self
+                .index
+                .iter()
+                .zip(&self.windows)
+                .any(|(i, w)| i.len() != w.len())
         {
             self.index = self
                 .windows
@@ -138,7 +142,15 @@ impl SlidingState {
                 .map(|i| lag_offset(&aggs[*i].0, &input))
                 .max()
                 .unwrap_or(0);
-            let results = part.push(&mine, aggs, row.rowtime, args, &def.frame, lag_depth, &input)?;
+            let results = part.push(
+                &mine,
+                aggs,
+                row.rowtime,
+                args,
+                &def.frame,
+                lag_depth,
+                &input,
+            )?;
             for (i, v) in mine.iter().zip(results) {
                 slots[*i] = v;
             }

@@ -169,8 +169,9 @@ impl TumblingState {
         if !self.groups.iter().any(passed) {
             return;
         }
-        let (done, open): (Vec<Group>, Vec<Group>) =
-            std::mem::take(&mut self.groups).into_iter().partition(passed);
+        let (done, open): (Vec<Group>, Vec<Group>) = std::mem::take(&mut self.groups)
+            .into_iter()
+            .partition(passed);
         self.groups = open;
         self.index.clear();
         let mut ends: Vec<(Value, i64)> = Vec::new();

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use sqlparser::ast::{
-    self, BinaryOperator, CeilFloorKind, DateTimeField, Expr as Ast, FunctionArg,
-    FunctionArgExpr, FunctionArguments, InTarget, Spanned, TrimWhereField, UnaryOperator,
-    WindowFrameBound, WindowFrameUnits, WindowType,
+    self, BinaryOperator, CeilFloorKind, DateTimeField, Expr as Ast, FunctionArg, FunctionArgExpr,
+    FunctionArguments, InTarget, Spanned, TrimWhereField, UnaryOperator, WindowFrameBound,
+    WindowFrameUnits, WindowType,
 };
 
 use crate::error::CompileError;
@@ -277,6 +277,7 @@ impl PExpr {
     }
 }
 
+#[allow(clippy::boxed_local)] // the tree's children are boxed; this rebuilds one in place
 fn rb(
     e: Box<PExpr>,
     pre: &mut dyn FnMut(&PExpr) -> Result<Option<PExpr>, CompileError>,
@@ -326,7 +327,12 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn resolve(&self, qualifier: Option<&str>, name: &str, pos: Pos) -> Result<Typed, CompileError> {
+    fn resolve(
+        &self,
+        qualifier: Option<&str>,
+        name: &str,
+        pos: Pos,
+    ) -> Result<Typed, CompileError> {
         let found: Vec<&ScopeColumn> = self
             .columns
             .iter()
@@ -429,7 +435,10 @@ pub fn compile(e: &Ast, scope: &Scope, ctx: &Ctx) -> Result<Typed, CompileError>
                         }
                     }
                     check_numeric(&inner, pos)?;
-                    Ok(Typed::new(PExpr::Unary(UnOp::Neg, Box::new(inner.expr)), inner.ty))
+                    Ok(Typed::new(
+                        PExpr::Unary(UnOp::Neg, Box::new(inner.expr)),
+                        inner.ty,
+                    ))
                 }
                 UnaryOperator::Plus => Ok(inner),
                 UnaryOperator::Not => boolean(PExpr::Unary(UnOp::Not, Box::new(inner.expr))),
@@ -473,13 +482,31 @@ pub fn compile(e: &Ast, scope: &Scope, ctx: &Ctx) -> Result<Typed, CompileError>
             pattern,
             escape_char,
             ..
-        } => like(go(expr)?, go(pattern)?, escape_char, *negated, false, scope, ctx, pos),
+        } => like(
+            go(expr)?,
+            go(pattern)?,
+            escape_char,
+            *negated,
+            false,
+            scope,
+            ctx,
+            pos,
+        ),
         Ast::SimilarTo {
             negated,
             expr,
             pattern,
             escape_char,
-        } => like(go(expr)?, go(pattern)?, escape_char, *negated, true, scope, ctx, pos),
+        } => like(
+            go(expr)?,
+            go(pattern)?,
+            escape_char,
+            *negated,
+            true,
+            scope,
+            ctx,
+            pos,
+        ),
         Ast::Case {
             operand,
             conditions,
@@ -645,9 +672,9 @@ fn field_name(f: &DateTimeField) -> String {
 
 fn check_numeric(t: &Typed, pos: Pos) -> Result<(), CompileError> {
     match &t.ty {
-        Some(ty) if ty.is_character() || *ty == SqlType::Boolean => Err(pos.error(format!(
-            "arithmetic needs numbers, not {ty}"
-        ))),
+        Some(ty) if ty.is_character() || *ty == SqlType::Boolean => {
+            Err(pos.error(format!("arithmetic needs numbers, not {ty}")))
+        }
         _ => Ok(()),
     }
 }
@@ -781,7 +808,9 @@ fn number(text: &str, pos: Pos) -> Result<(Value, SqlType), CompileError> {
         .parse()
         .map_err(|_| pos.error(format!("number {text} out of range")))?;
     let scale = d.scale() as u8;
-    let precision = (d.mantissa().unsigned_abs().to_string().len() as u8).max(scale).max(1);
+    let precision = (d.mantissa().unsigned_abs().to_string().len() as u8)
+        .max(scale)
+        .max(1);
     Ok((Value::Decimal(d), SqlType::Decimal { precision, scale }))
 }
 
@@ -797,17 +826,12 @@ fn typed_string(ts: &ast::TypedString, pos: Pos) -> Result<Typed, CompileError> 
             .ok()
             .map(|d| {
                 Value::Date(
-                    (d - chrono::NaiveDate::default()).num_days() as i32
-                        - days_from_ce_to_epoch(),
+                    (d - chrono::NaiveDate::default()).num_days() as i32 - days_from_ce_to_epoch(),
                 )
             }),
         SqlType::Time => chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M:%S%.f")
             .ok()
-            .map(|t| {
-                Value::Time(
-                    (t - chrono::NaiveTime::MIN).num_milliseconds() as u32,
-                )
-            }),
+            .map(|t| Value::Time((t - chrono::NaiveTime::MIN).num_milliseconds() as u32)),
         _ => None,
     }
     .ok_or_else(|| pos.error(format!("bad {} literal '{text}'", ty)))?;
@@ -836,7 +860,11 @@ fn interval(iv: &ast::Interval, pos: Pos) -> Result<Typed, CompileError> {
         .as_ref()
         .map(field_name)
         .ok_or_else(|| pos.error("INTERVAL needs a unit"))?;
-    let last = iv.last_field.as_ref().map(field_name).unwrap_or(lead.clone());
+    let last = iv
+        .last_field
+        .as_ref()
+        .map(field_name)
+        .unwrap_or(lead.clone());
     let bad = || pos.error(format!("bad interval literal '{text}' {lead} TO {last}"));
     let (negative, body) = match text.trim().strip_prefix('-') {
         Some(rest) => (true, rest.trim().to_string()),
@@ -898,7 +926,10 @@ fn function(f: &ast::Function, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<Typ
     let (args, distinct, star) = match &f.args {
         FunctionArguments::None => (vec![], false, false),
         FunctionArguments::List(list) => {
-            let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+            let distinct = matches!(
+                list.duplicate_treatment,
+                Some(ast::DuplicateTreatment::Distinct)
+            );
             let mut star = false;
             let mut args = Vec::new();
             for a in &list.args {
@@ -910,14 +941,25 @@ fn function(f: &ast::Function, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<Typ
             }
             (args, distinct, star)
         }
-        FunctionArguments::Subquery(_) => return Err(pos.error("subquery arguments are not supported")),
+        FunctionArguments::Subquery(_) => {
+            return Err(pos.error("subquery arguments are not supported"))
+        }
     };
     let compiled = args
         .iter()
         .map(|a| compile(a, scope, ctx))
         .collect::<Result<Vec<_>, _>>()?;
     if is_aggregate(&name) {
-        return aggregate(name, distinct, star, compiled, f.over.as_ref(), scope, ctx, pos);
+        return aggregate(
+            name,
+            distinct,
+            star,
+            compiled,
+            f.over.as_ref(),
+            scope,
+            ctx,
+            pos,
+        );
     }
     if f.over.is_some() {
         return Err(pos.error(format!("{name} is not an aggregate: it takes no OVER")));
@@ -930,7 +972,10 @@ fn function(f: &ast::Function, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<Typ
         "STEP" if compiled.len() == 2 => {
             let ty = compiled[0].ty.clone();
             return Ok(Typed::new(
-                PExpr::Special(Special::Step, compiled.into_iter().map(|t| t.expr).collect()),
+                PExpr::Special(
+                    Special::Step,
+                    compiled.into_iter().map(|t| t.expr).collect(),
+                ),
                 ty,
             ));
         }
@@ -942,7 +987,10 @@ fn function(f: &ast::Function, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<Typ
         return Err(pos.error(if min == max {
             format!("{name} takes {min} argument(s), given {}", compiled.len())
         } else {
-            format!("{name} takes {min} to {max} arguments, given {}", compiled.len())
+            format!(
+                "{name} takes {min} to {max} arguments, given {}",
+                compiled.len()
+            )
         }));
     }
     let ty = scalar_type(&name, &compiled);
@@ -990,8 +1038,17 @@ fn aggregate(
     if !arity_ok {
         return Err(pos.error(format!("wrong arguments to {name}")));
     }
-    if matches!(name.as_str(), "SUM" | "AVG" | "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VAR_POP" | "VAR_SAMP" | "VARIANCE")
-    {
+    if matches!(
+        name.as_str(),
+        "SUM"
+            | "AVG"
+            | "STDDEV"
+            | "STDDEV_POP"
+            | "STDDEV_SAMP"
+            | "VAR_POP"
+            | "VAR_SAMP"
+            | "VARIANCE"
+    ) {
         if let Some(ty) = &args[0].ty {
             if !ty.is_numeric() {
                 return Err(pos.error(format!("{name} needs a number, not {ty}")));
@@ -1027,14 +1084,21 @@ fn aggregate(
 }
 
 /// Compiles an OVER clause (inline or a named window of the SELECT).
-pub fn window(w: &WindowType, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<WindowDef, CompileError> {
+pub fn window(
+    w: &WindowType,
+    scope: &Scope,
+    ctx: &Ctx,
+    pos: Pos,
+) -> Result<WindowDef, CompileError> {
     let spec = match w {
         WindowType::WindowSpec(s) => s.clone(),
         WindowType::NamedWindow(name) => ctx
             .named_windows
             .get(&name_of(name))
             .cloned()
-            .ok_or_else(|| Pos::of_ident(name).error(format!("no window named {}", name_of(name))))?,
+            .ok_or_else(|| {
+                Pos::of_ident(name).error(format!("no window named {}", name_of(name)))
+            })?,
     };
     window_spec(&spec, scope, ctx, pos)
 }
@@ -1046,7 +1110,12 @@ pub fn window_spec(
     pos: Pos,
 ) -> Result<WindowDef, CompileError> {
     let base = match &spec.window_name {
-        Some(name) => Some(window(&WindowType::NamedWindow(name.clone()), scope, ctx, pos)?),
+        Some(name) => Some(window(
+            &WindowType::NamedWindow(name.clone()),
+            scope,
+            ctx,
+            pos,
+        )?),
         None => None,
     };
     let mut partition_by = spec

@@ -53,7 +53,10 @@ pub fn plan_app(
         match statement {
             Statement::CreateStream(s) => {
                 if inputs.iter().any(|(n, _)| *n == s.name) || tables.contains_key(&s.name) {
-                    return Err(s.pos.error(format!("{} is an input stream or a reference table", s.name)));
+                    return Err(s.pos.error(format!(
+                        "{} is an input stream or a reference table",
+                        s.name
+                    )));
                 }
                 let schema: Schema = s.columns.clone().into();
                 if streams.insert(s.name.clone(), schema.clone()).is_some() {
@@ -64,11 +67,16 @@ pub fn plan_app(
             }
             Statement::CreatePump(p) => {
                 let target = streams.get(&p.target).cloned().ok_or_else(|| {
-                    p.target_pos
-                        .error(format!("pump {} inserts into undeclared stream {}", p.name, p.target))
+                    p.target_pos.error(format!(
+                        "pump {} inserts into undeclared stream {}",
+                        p.name, p.target
+                    ))
                 })?;
                 if inputs.iter().any(|(n, _)| *n == p.target) {
-                    return Err(p.target_pos.error(format!("{} is an input stream: pumps cannot insert into it", p.target)));
+                    return Err(p.target_pos.error(format!(
+                        "{} is an input stream: pumps cannot insert into it",
+                        p.target
+                    )));
                 }
                 if !is_stream_select(&p.query, program) {
                     return Err(p.pos.error("a pump's query must be SELECT STREAM"));

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlparser::ast::{
-    self, GroupByExpr, JoinConstraint, JoinOperator, NamedWindowExpr, Select, SelectItem,
-    SetExpr, Spanned, TableFactor, WindowType,
+    self, GroupByExpr, JoinConstraint, JoinOperator, NamedWindowExpr, Select, SelectItem, SetExpr,
+    Spanned, TableFactor, WindowType,
 };
 
 use crate::aggregate::AggKind;
@@ -24,7 +24,7 @@ use crate::value::Value;
 /// The streams and reference tables a query can read.
 pub struct Catalog<'a> {
     pub streams: &'a HashMap<String, Schema>,
-    pub tables: &'a HashMap<String, (Schema, Arc<Vec<Vec<Value>>>)>,
+    pub tables: &'a crate::plan::Tables,
     pub program: &'a Program,
     /// The input streams: they also have `APPROXIMATE_ARRIVAL_TIME`.
     pub inputs: &'a [String],
@@ -173,7 +173,9 @@ fn plan_select(sel: &Select, cat: &Catalog) -> Result<QueryPlan, CompileError> {
                 .named_windows
                 .get(&name_of(other))
                 .cloned()
-                .ok_or_else(|| Pos::of_ident(other).error(format!("no window named {}", name_of(other))))?,
+                .ok_or_else(|| {
+                    Pos::of_ident(other).error(format!("no window named {}", name_of(other)))
+                })?,
         };
         ctx.named_windows.insert(name_of(name), spec);
     }
@@ -264,12 +266,12 @@ fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, Compi
             }
             SelectItem::QualifiedWildcard(kind, _) => {
                 let q = match kind {
-                    ast::SelectItemQualifiedWildcardKind::ObjectName(n) => n
-                        .0
-                        .last()
-                        .and_then(|p| p.as_ident())
-                        .map(name_of)
-                        .unwrap_or_default(),
+                    ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                        n.0.last()
+                            .and_then(|p| p.as_ident())
+                            .map(name_of)
+                            .unwrap_or_default()
+                    }
                     ast::SelectItemQualifiedWildcardKind::Expr(e) => {
                         return Err(pos_of(e).error("unsupported wildcard"))
                     }
@@ -319,7 +321,10 @@ fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, Compi
 }
 
 fn is_plain_name(e: &ast::Expr) -> bool {
-    matches!(e, ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_))
+    matches!(
+        e,
+        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
+    )
 }
 
 fn star_item(c: &ScopeColumn) -> Item {
@@ -455,7 +460,8 @@ fn plan_sliding(items: Vec<Item>, pos: Pos) -> Result<(Kind, Vec<Column>), Compi
         let lifted = item.typed.expr.clone().rewrite(&mut |node| match node {
             PExpr::Aggregate(call) => {
                 let over = call.over.clone().ok_or_else(|| {
-                    item.pos.error("an aggregate in a streaming query needs GROUP BY or OVER")
+                    item.pos
+                        .error("an aggregate in a streaming query needs GROUP BY or OVER")
                 })?;
                 let w = match windows.iter().position(|w| *w == over) {
                     Some(w) => w,
@@ -505,7 +511,11 @@ fn plan_stagger(
         .collect::<Result<Vec<_>, _>>()?;
     let range_ms = match compile(&stagger.range, scope, ctx)?.expr {
         PExpr::Literal(Value::IntervalDayTime(ms)) if ms > 0 => ms,
-        _ => return Err(stagger.pos.error("STAGGER's RANGE takes a positive day-time INTERVAL")),
+        _ => {
+            return Err(stagger
+                .pos
+                .error("STAGGER's RANGE takes a positive day-time INTERVAL"))
+        }
     };
     let mut aggs: Vec<AggSpec> = Vec::new();
     let mut out_items = Vec::new();
@@ -531,9 +541,9 @@ fn plan_stagger(
                     Ok(Some(PExpr::AggSlot(slot)))
                 }
                 PExpr::Rowtime => Ok(Some(PExpr::OutRowtime)),
-                PExpr::Column(_) => Err(item
-                    .pos
-                    .error("a column in a stagger query must be in its PARTITION BY or aggregated")),
+                PExpr::Column(_) => Err(item.pos.error(
+                    "a column in a stagger query must be in its PARTITION BY or aggregated",
+                )),
                 _ => Ok(None),
             }
         })?;
@@ -595,7 +605,9 @@ fn plan_from(
             }
             JoinConstraint::None => None,
             _ => {
-                return Err(Pos::of(join.relation.span().start).error("only JOIN ... ON is supported"))
+                return Err(
+                    Pos::of(join.relation.span().start).error("only JOIN ... ON is supported")
+                )
             }
         };
         let right = match right_source {
@@ -654,12 +666,15 @@ fn plan_factor(
                 qualifiers.push(name_of(&a.name));
             }
             let window = match cat.program.table_windows.get(&pos) {
-                Some(spec) => match expr::window_spec(spec, &Scope::default(), &Ctx::default(), pos)?
-                    .frame
-                {
-                    Frame::Range(ms) => Some(ms),
-                    _ => return Err(pos.error("a joined stream's window is RANGE INTERVAL ... PRECEDING")),
-                },
+                Some(spec) => {
+                    match expr::window_spec(spec, &Scope::default(), &Ctx::default(), pos)?.frame {
+                        Frame::Range(ms) => Some(ms),
+                        _ => {
+                            return Err(pos
+                                .error("a joined stream's window is RANGE INTERVAL ... PRECEDING"))
+                        }
+                    }
+                }
                 None => None,
             };
             if let Some(schema) = cat.streams.get(&stream) {
@@ -683,7 +698,11 @@ fn plan_factor(
                 ));
             }
             if let Some((schema, rows)) = cat.tables.get(&stream) {
-                return Ok((FactorSource::Table(rows.clone()), scope_of(schema, &qualifiers), None));
+                return Ok((
+                    FactorSource::Table(rows.clone()),
+                    scope_of(schema, &qualifiers),
+                    None,
+                ));
             }
             Err(pos.error(format!("no stream or reference table named {stream}")))
         }
