@@ -242,11 +242,32 @@ impl IntKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Sum {
     Empty,
-    Int { sum: i128, kind: IntKind },
+    Int { sum: Wide, kind: IntKind },
     Decimal { sum: Decimal, scale: u32 },
     Real(f32),
     Double(f64),
-    Interval(i128),
+    Interval(Wide),
+}
+
+/// An i128 kept as two 64-bit halves: an i128 field would align every accumulator (and so
+/// every group of a million-key window) to 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Wide {
+    hi: i64,
+    lo: u64,
+}
+
+impl Wide {
+    fn of(v: i128) -> Wide {
+        Wide {
+            hi: (v >> 64) as i64,
+            lo: v as u64,
+        }
+    }
+
+    fn get(self) -> i128 {
+        (i128::from(self.hi) << 64) | i128::from(self.lo)
+    }
 }
 
 fn decimal_of(v: &Value) -> Option<Decimal> {
@@ -268,7 +289,7 @@ impl Sum {
                 Sum::Empty,
                 Value::TinyInt(_) | Value::SmallInt(_) | Value::Integer(_) | Value::BigInt(_),
             ) => Sum::Int {
-                sum: s * i128::from(v.as_i64().unwrap_or_default()),
+                sum: Wide::of(s * i128::from(v.as_i64().unwrap_or_default())),
                 kind: IntKind::of(v).unwrap_or(IntKind::BigInt),
             },
             (Sum::Empty, Value::Decimal(d)) => Sum::Decimal {
@@ -277,15 +298,20 @@ impl Sum {
             },
             (Sum::Empty, Value::Real(f)) => Sum::Real(f32::from(sign) * f),
             (Sum::Empty, Value::Double(f)) => Sum::Double(f64::from(sign) * f),
-            (Sum::Empty, Value::IntervalDayTime(ms)) => Sum::Interval(s * i128::from(*ms)),
+            (Sum::Empty, Value::IntervalDayTime(ms)) => {
+                Sum::Interval(Wide::of(s * i128::from(*ms)))
+            }
             (Sum::Int { sum, kind }, _) if IntKind::of(v).is_some() => Sum::Int {
-                sum: sum
-                    .checked_add(s * i128::from(v.as_i64().unwrap_or_default()))
-                    .ok_or_else(overflow)?,
+                sum: Wide::of(
+                    sum.get()
+                        .checked_add(s * i128::from(v.as_i64().unwrap_or_default()))
+                        .ok_or_else(overflow)?,
+                ),
                 kind: kind.max(IntKind::of(v).unwrap_or(IntKind::BigInt)),
             },
             (Sum::Int { sum, .. }, Value::Decimal(d)) => {
-                let base = Decimal::from_i128_with_scale(*sum, 0);
+                let base =
+                    Decimal::try_from_i128_with_scale(sum.get(), 0).map_err(|_| overflow())?;
                 let d = if sign < 0 { -*d } else { *d };
                 Sum::Decimal {
                     sum: base.checked_add(d).ok_or_else(overflow)?,
@@ -302,7 +328,7 @@ impl Sum {
             }
             (Sum::Real(acc), Value::Real(f)) => Sum::Real(acc + f32::from(sign) * f),
             (Sum::Interval(acc), Value::IntervalDayTime(ms)) => {
-                Sum::Interval(acc + s * i128::from(*ms))
+                Sum::Interval(Wide::of(acc.get() + s * i128::from(*ms)))
             }
             // Mixed exact and approximate kinds: the sum goes to DOUBLE.
             (acc, Value::Real(_) | Value::Double(_))
@@ -310,7 +336,7 @@ impl Sum {
                 if v.as_f64().is_some() =>
             {
                 let base = match acc {
-                    Sum::Int { sum, .. } => *sum as f64,
+                    Sum::Int { sum, .. } => sum.get() as f64,
                     Sum::Decimal { sum, .. } => sum.to_f64().unwrap_or(f64::NAN),
                     Sum::Real(f) => f64::from(*f),
                     Sum::Double(f) => *f,
@@ -330,9 +356,11 @@ impl Sum {
             Sum::Int { sum, kind } => {
                 // Merge through i128 directly: the other sum may not fit its own kind yet.
                 if let Sum::Int { sum: mine, kind: k } = self {
-                    *mine = mine
-                        .checked_add(*sum)
-                        .ok_or_else(|| EvalError::overflow(format!("{what} overflows")))?;
+                    *mine = Wide::of(
+                        mine.get()
+                            .checked_add(sum.get())
+                            .ok_or_else(|| EvalError::overflow(format!("{what} overflows")))?,
+                    );
                     *k = k.max(*kind);
                     return Ok(());
                 }
@@ -340,14 +368,17 @@ impl Sum {
                     *self = other.clone();
                     return Ok(());
                 }
-                Value::Decimal(Decimal::from_i128_with_scale(*sum, 0))
+                Value::Decimal(
+                    Decimal::try_from_i128_with_scale(sum.get(), 0)
+                        .map_err(|_| EvalError::overflow(format!("{what} overflows")))?,
+                )
             }
             Sum::Decimal { sum, .. } => Value::Decimal(*sum),
             Sum::Real(f) => Value::Real(*f),
             Sum::Double(f) => Value::Double(*f),
             Sum::Interval(i) => {
                 if let Sum::Interval(mine) = self {
-                    *mine += *i;
+                    *mine = Wide::of(mine.get() + i.get());
                     return Ok(());
                 }
                 if let Sum::Empty = self {
@@ -366,12 +397,12 @@ impl Sum {
     fn total(&self, what: &str) -> Result<Value, EvalError> {
         Ok(match self {
             Sum::Empty => Value::Null,
-            Sum::Int { sum, kind } => kind.value(*sum, what)?,
+            Sum::Int { sum, kind } => kind.value(sum.get(), what)?,
             Sum::Decimal { sum, .. } => Value::Decimal(*sum),
             Sum::Real(f) => Value::Real(*f),
             Sum::Double(f) => Value::Double(*f),
             Sum::Interval(i) => Value::IntervalDayTime(
-                i64::try_from(*i)
+                i64::try_from(i.get())
                     .map_err(|_| EvalError::overflow(format!("{what} interval overflows")))?,
             ),
         })
@@ -385,7 +416,7 @@ impl Sum {
         }
         Ok(match self {
             Sum::Empty => Value::Null,
-            Sum::Int { sum, kind } => kind.value(sum / i128::from(count), what)?,
+            Sum::Int { sum, kind } => kind.value(sum.get() / i128::from(count), what)?,
             Sum::Decimal { sum, scale } => {
                 let avg = sum
                     .checked_div(Decimal::from(count))
@@ -395,7 +426,7 @@ impl Sum {
             Sum::Real(f) => Value::Real(f / count as f32),
             Sum::Double(f) => Value::Double(f / count as f64),
             Sum::Interval(i) => Value::IntervalDayTime(
-                i64::try_from(i / i128::from(count))
+                i64::try_from(i.get() / i128::from(count))
                     .map_err(|_| EvalError::overflow(format!("{what} interval overflows")))?,
             ),
         })

@@ -379,3 +379,31 @@ fn state_round_trips_through_json() {
         .expect("remove");
     assert_eq!(max.result(), Ok(Value::Decimal(Decimal::new(5, 1))));
 }
+
+#[test]
+fn bigint_sums_run_wider_than_bigint() {
+    let mut a = Accumulator::new_removable(AggKind::Sum, false);
+    for _ in 0..4 {
+        a.add(&Value::BigInt(i64::MAX)).expect("add");
+    }
+    a.add(&Value::BigInt(i64::MIN)).expect("add");
+    assert_eq!(
+        a.result().map_err(|e| e.name),
+        Err("NumericOverflow".to_string())
+    );
+    for _ in 0..3 {
+        a.remove(&Value::BigInt(i64::MAX)).expect("remove");
+    }
+    assert_eq!(a.result(), Ok(Value::BigInt(-1)));
+    let json = serde_json::to_string(&a).expect("serialise");
+    let back: Accumulator = serde_json::from_str(&json).expect("restore");
+    assert_eq!(back.result(), Ok(Value::BigInt(-1)));
+    let mut avg = Accumulator::new(AggKind::Avg, false);
+    for v in [i64::MIN, i64::MIN, -2] {
+        avg.add(&Value::BigInt(v)).expect("add");
+    }
+    assert_eq!(
+        avg.result(),
+        Ok(Value::BigInt(((2 * i128::from(i64::MIN) - 2) / 3) as i64))
+    );
+}

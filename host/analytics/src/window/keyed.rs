@@ -8,30 +8,76 @@
 //! first-arrival order for a slab nothing was removed from.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::key::{hash_value, key_eq};
 use crate::value::Value;
 
-/// Slots that share one hash (almost always one).
-#[derive(Debug, Clone)]
-enum Slots {
-    One(u32),
-    Many(Vec<u32>),
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
+type HashIndex<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+
+/// Slot by key hash: one slot per hash in `first` (16 bytes an entry), the rare further
+/// slots sharing a hash in `more`.
 #[derive(Debug, Clone, Default)]
 struct Index {
     built: bool,
-    map: HashMap<u64, Slots>,
+    first: HashIndex<u32>,
+    more: HashIndex<Vec<u32>>,
     state: RandomState,
+}
+
+impl Index {
+    fn add(&mut self, h: u64, slot: u32) {
+        if self.first.contains_key(&h) {
+            self.more.entry(h).or_default().push(slot);
+        } else {
+            self.first.insert(h, slot);
+        }
+    }
+
+    fn remove(&mut self, h: u64, slot: u32) {
+        if self.first.get(&h) == Some(&slot) {
+            match self.more.get_mut(&h).and_then(Vec::pop) {
+                Some(next) => {
+                    self.first.insert(h, next);
+                }
+                None => {
+                    self.first.remove(&h);
+                }
+            }
+        } else if let Some(v) = self.more.get_mut(&h) {
+            v.retain(|s| *s != slot);
+        }
+        if self.more.get(&h).is_some_and(Vec::is_empty) {
+            self.more.remove(&h);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct KeyedSlab<T> {
-    slots: Vec<Option<(Vec<Value>, T)>>,
+    slots: Vec<Option<(Box<[Value]>, T)>>,
     free: Vec<u32>,
     len: usize,
     #[serde(skip)]
@@ -84,15 +130,18 @@ impl<T> KeyedSlab<T> {
         if self.index.built {
             return;
         }
-        let mut map: HashMap<u64, Slots> = HashMap::with_capacity(self.len);
+        let mut index = Index {
+            built: true,
+            state: std::mem::take(&mut self.index.state),
+            ..Index::default()
+        };
         for (i, entry) in self.slots.iter().enumerate() {
             if let Some((key, _)) = entry {
-                let h = hash_parts(&self.index.state, key, &[]);
-                index_add(&mut map, h, i as u32);
+                let h = hash_parts(&index.state, key, &[]);
+                index.add(h, i as u32);
             }
         }
-        self.index.map = map;
-        self.index.built = true;
+        self.index = index;
     }
 
     /// The slot holding key `head ++ tail`.
@@ -105,16 +154,22 @@ impl<T> KeyedSlab<T> {
                 .and_then(Option::as_ref)
                 .is_some_and(|(k, _)| parts_eq(k, head, tail))
         };
-        match self.index.map.get(&h)? {
-            Slots::One(s) => matches(s).then_some(*s),
-            Slots::Many(v) => v.iter().copied().find(|s| matches(s)),
+        if let Some(s) = self.index.first.get(&h).filter(|s| matches(s)) {
+            return Some(*s);
         }
+        self.index
+            .more
+            .get(&h)?
+            .iter()
+            .copied()
+            .find(|s| matches(s))
     }
 
     /// Stores a new entry (the caller checked with [`find`](Self::find) that the key is new).
     pub fn insert(&mut self, key: Vec<Value>, value: T) -> u32 {
         self.ensure_index();
         let h = hash_parts(&self.index.state, &key, &[]);
+        let key = key.into_boxed_slice();
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some((key, value));
@@ -125,32 +180,20 @@ impl<T> KeyedSlab<T> {
                 (self.slots.len() - 1) as u32
             }
         };
-        index_add(&mut self.index.map, h, slot);
+        self.index.add(h, slot);
         self.len += 1;
         slot
     }
 
-    pub fn get_mut(&mut self, slot: u32) -> Option<&mut (Vec<Value>, T)> {
+    pub fn get_mut(&mut self, slot: u32) -> Option<&mut (Box<[Value]>, T)> {
         self.slots.get_mut(slot as usize).and_then(Option::as_mut)
     }
 
-    pub fn remove(&mut self, slot: u32) -> Option<(Vec<Value>, T)> {
+    pub fn remove(&mut self, slot: u32) -> Option<(Box<[Value]>, T)> {
         self.ensure_index();
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         let h = hash_parts(&self.index.state, &entry.0, &[]);
-        if let Some(slots) = self.index.map.get_mut(&h) {
-            match slots {
-                Slots::One(_) => {
-                    self.index.map.remove(&h);
-                }
-                Slots::Many(v) => {
-                    v.retain(|s| *s != slot);
-                    if let [only] = v.as_slice() {
-                        *slots = Slots::One(*only);
-                    }
-                }
-            }
-        }
+        self.index.remove(h, slot);
         self.free.push(slot);
         self.len -= 1;
         if self.len == 0 {
@@ -161,21 +204,8 @@ impl<T> KeyedSlab<T> {
     }
 
     /// Every entry in slot order, consuming the slab.
-    pub fn into_entries(self) -> impl Iterator<Item = (Vec<Value>, T)> {
+    pub fn into_entries(self) -> impl Iterator<Item = (Box<[Value]>, T)> {
         self.slots.into_iter().flatten()
-    }
-}
-
-fn index_add(map: &mut HashMap<u64, Slots>, h: u64, slot: u32) {
-    match map.get_mut(&h) {
-        None => {
-            map.insert(h, Slots::One(slot));
-        }
-        Some(Slots::One(s)) => {
-            let first = *s;
-            map.insert(h, Slots::Many(vec![first, slot]));
-        }
-        Some(Slots::Many(v)) => v.push(slot),
     }
 }
 
@@ -212,5 +242,21 @@ mod tests {
         let c = back.insert(vec![Value::Varchar("C".into())], 30);
         assert_eq!(c, a, "a freed slot is reused");
         assert_eq!(back.find(&[Value::Varchar("C".into())], &[]), Some(c));
+    }
+
+    #[test]
+    fn slots_sharing_a_hash_are_all_found_and_removed() {
+        let mut index = Index::default();
+        index.add(5, 1);
+        index.add(5, 2);
+        index.add(5, 3);
+        index.add(6, 4);
+        index.remove(5, 1);
+        assert!(index.first.get(&5).is_some_and(|s| *s == 3 || *s == 2));
+        index.remove(5, 2);
+        index.remove(5, 3);
+        assert!(!index.first.contains_key(&5));
+        assert!(index.more.is_empty());
+        assert_eq!(index.first.get(&6), Some(&4));
     }
 }

@@ -102,7 +102,7 @@ impl StaggerWindow {
                 GroupRow {
                     rowtime: close,
                     window: None,
-                    key,
+                    key: key.into_vec(),
                     results: results(&w.accs),
                 },
             ));

@@ -37,10 +37,21 @@ pub struct TumblingGroups {
     emitted_through: i64,
     /// The latest ROWTIME pushed.
     latest: i64,
-    /// Open groups by the ROWTIME they will be emitted at; each bucket's groups keyed by
-    /// `[window value, group keys...]`, in first-arrival order.
-    buckets: BTreeMap<i64, KeyedSlab<Vec<Accumulator>>>,
+    /// Open groups by the ROWTIME they will be emitted at. A bucket holds one window's
+    /// groups, or more when late rows joined it.
+    buckets: BTreeMap<i64, Vec<WindowGroups>>,
     groups: usize,
+}
+
+/// The groups of one window value in one bucket. Memory per group is what the benchmark's
+/// million keys multiply: the window value is held once here rather than in every key, and
+/// the accumulators of all groups sit in one vector (`aggs.len()` per group, by slot).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WindowGroups {
+    window: Value,
+    /// Group keys; each entry's value is its first-arrival number within the bucket.
+    keys: KeyedSlab<u32>,
+    accs: Vec<Accumulator>,
 }
 
 impl TumblingGroups {
@@ -79,32 +90,53 @@ impl TumblingGroups {
                 .saturating_mul(self.period_ms)
                 .saturating_add(self.period_ms)
         };
+        let n = self.aggs.len();
         let bucket = self.buckets.entry(emit_at).or_default();
-        let head = std::slice::from_ref(&window);
-        match bucket.find(head, &key) {
+        let arrival = bucket.iter().map(|w| w.keys.len()).sum::<usize>() as u32;
+        let at = match bucket
+            .iter()
+            .position(|w| crate::aggregate::key::key_eq(&w.window, &window))
+        {
+            Some(at) => at,
+            None => {
+                bucket.push(WindowGroups {
+                    window,
+                    keys: KeyedSlab::default(),
+                    accs: Vec::new(),
+                });
+                bucket.len() - 1
+            }
+        };
+        let groups = &mut bucket[at];
+        let added = match groups.keys.find(&key, &[]) {
             Some(slot) => {
-                let accs = bucket
-                    .get_mut(slot)
-                    .map(|e| &mut e.1)
-                    .ok_or_else(|| EvalError::new("InternalError", "tumbling group lost"))?;
-                add_all(accs, args)
+                let start = slot as usize * n;
+                match groups.accs.get_mut(start..start + n) {
+                    Some(accs) => add_all(accs, args),
+                    None => Err(EvalError::new("InternalError", "tumbling group lost")),
+                }
             }
             None => {
                 let mut accs: Vec<Accumulator> =
                     self.aggs.iter().map(|a| a.accumulator()).collect();
                 let added = add_all(&mut accs, args);
                 if added.is_ok() {
-                    let mut full = Vec::with_capacity(key.len() + 1);
-                    full.push(window);
-                    full.extend(key);
-                    bucket.insert(full, accs);
+                    // Slots follow insertion (nothing is removed from a bucket before it is
+                    // emitted whole), so slot `s` owns `accs[s * n..]`.
+                    groups.keys.insert(key, arrival);
+                    groups.accs.extend(accs);
                     self.groups += 1;
-                } else if bucket.is_empty() {
-                    self.buckets.remove(&emit_at);
                 }
                 added
             }
+        };
+        if groups.keys.is_empty() {
+            bucket.remove(at);
         }
+        if bucket.is_empty() {
+            self.buckets.remove(&emit_at);
+        }
+        added
     }
 
     /// Emits every group whose window ends at or before `now`, in window order and then
@@ -118,22 +150,29 @@ impl TumblingGroups {
             None => BTreeMap::new(),
         };
         let due = std::mem::replace(&mut self.buckets, later);
+        let n = self.aggs.len();
         let mut out = Vec::new();
         for (rowtime, bucket) in due {
-            for (mut full, accs) in bucket.into_entries() {
-                let window = if full.is_empty() {
-                    Value::Null
-                } else {
-                    full.remove(0)
-                };
-                self.groups -= 1;
-                out.push(GroupRow {
-                    rowtime,
-                    window: Some(window),
-                    key: full,
-                    results: results(&accs),
-                });
+            let mut rows: Vec<(u32, GroupRow)> = Vec::new();
+            for groups in bucket {
+                let mut accs = groups.accs.into_iter();
+                for (key, arrival) in groups.keys.into_entries() {
+                    let mine: Vec<Accumulator> = accs.by_ref().take(n).collect();
+                    rows.push((
+                        arrival,
+                        GroupRow {
+                            rowtime,
+                            window: Some(groups.window.clone()),
+                            key: key.into_vec(),
+                            results: results(&mine),
+                        },
+                    ));
+                }
             }
+            // First-arrival order across the bucket's windows.
+            rows.sort_by_key(|(arrival, _)| *arrival);
+            self.groups -= rows.len();
+            out.extend(rows.into_iter().map(|(_, row)| row));
         }
         out
     }
