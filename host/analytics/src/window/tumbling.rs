@@ -345,6 +345,32 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_with_late_groups_emits_in_first_arrival_order() {
+        let mut g = TumblingGroups::new(vec![AggSpec::new(AggKind::CountStar)], MINUTE);
+        let w = |hms: &str| Value::Timestamp(t(hms));
+        let k = |s: &str| vec![Value::Varchar(s.into())];
+        assert!(g.advance(t("10:01:00")).is_empty());
+        for (at, window, end, key) in [
+            ("10:01:01", "10:01:00", "10:02:00", "a"),
+            ("10:01:02", "10:00:00", "10:01:00", "b"),
+            ("10:01:03", "10:01:00", "10:02:00", "c"),
+            ("10:01:04", "10:00:00", "10:01:00", "b"),
+        ] {
+            g.push(t(at), w(window), t(end), k(key), &[Value::Null])
+                .expect("push");
+        }
+        let out = g.advance(t("10:02:00"));
+        let keys: Vec<Value> = out.iter().map(|r| r.key[0].clone()).collect();
+        assert_eq!(
+            keys,
+            vec![k("a")[0].clone(), k("b")[0].clone(), k("c")[0].clone()]
+        );
+        assert_eq!(out[1].window, Some(w("10:00:00")));
+        assert_eq!(out[1].results, Ok(vec![Value::BigInt(2)]));
+        assert!(out.iter().all(|r| r.rowtime == t("10:02:00")));
+    }
+
+    #[test]
     fn groups_key_by_sql_equality_and_errors_leave_no_group() {
         let mut g = TumblingGroups::new(vec![AggSpec::new(AggKind::Sum)], MINUTE);
         let w = Value::Timestamp(0);
