@@ -291,20 +291,24 @@ fn parse_day_time(s: &str) -> Option<i64> {
         Some((d, c)) => (d.trim().parse::<i64>().ok()?, c.trim()),
         None => (0, t),
     };
-    let parts: Vec<&str> = clock.split(':').collect();
     let secs = |p: &str| -> Option<i64> {
         let f: f64 = p.parse().ok()?;
-        Some((f * 1000.0).round() as i64)
+        let ms = (f * 1000.0).round();
+        (f.is_finite() && ms.abs() < 9.0e15).then_some(ms as i64)
     };
+    let unit = |p: &str, ms: i64| p.parse::<i64>().ok()?.checked_mul(ms);
+    let parts: Vec<&str> = clock.split(':').collect();
     let ms = match parts.as_slice() {
         [s] => secs(s)?,
-        [m, s] => m.parse::<i64>().ok()? * 60_000 + secs(s)?,
-        [h, m, s] => {
-            h.parse::<i64>().ok()? * 3_600_000 + m.parse::<i64>().ok()? * 60_000 + secs(s)?
-        }
+        [m, s] => unit(m, 60_000)?.checked_add(secs(s)?)?,
+        [h, m, s] => unit(h, 3_600_000)?
+            .checked_add(unit(m, 60_000)?)?
+            .checked_add(secs(s)?)?,
         _ => return None,
     };
-    Some(sign * (days * MS_PER_DAY + ms))
+    days.checked_mul(MS_PER_DAY)?
+        .checked_add(ms)?
+        .checked_mul(sign)
 }
 
 #[cfg(test)]

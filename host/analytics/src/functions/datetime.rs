@@ -159,7 +159,8 @@ pub fn extract(unit: &str, v: &Value) -> Result<Value, EvalError> {
 /// The start of the `unit` containing `ms` (YEAR, QUARTER, MONTH, WEEK from Sunday, DAY,
 /// HOUR, MINUTE, SECOND, MILLISECOND).
 fn floor_ms(ms: i64, unit: &str) -> Result<i64, EvalError> {
-    let fixed = |u: i64| Ok(ms.div_euclid(u) * u);
+    let over = || EvalError::overflow("timestamp out of range");
+    let fixed = |u: i64| ms.div_euclid(u).checked_mul(u).ok_or_else(over);
     match unit {
         "MILLISECOND" => Ok(ms),
         "SECOND" => fixed(1000),
@@ -170,7 +171,9 @@ fn floor_ms(ms: i64, unit: &str) -> Result<i64, EvalError> {
             let day = ms.div_euclid(MS_PER_DAY);
             // 1970-01-01 was a Thursday; days since the Sunday before it.
             let since_sunday = (day + 4).rem_euclid(7);
-            Ok((day - since_sunday) * MS_PER_DAY)
+            (day - since_sunday)
+                .checked_mul(MS_PER_DAY)
+                .ok_or_else(over)
         }
         "MONTH" | "QUARTER" | "YEAR" => {
             let dt = naive(ms)?;
@@ -193,13 +196,18 @@ fn floor_ms(ms: i64, unit: &str) -> Result<i64, EvalError> {
 
 /// The start of the next `unit` after `floor`.
 fn next_unit(floor: i64, unit: &str) -> Result<i64, EvalError> {
+    let add = |u: i64| {
+        floor
+            .checked_add(u)
+            .ok_or_else(|| EvalError::overflow("timestamp out of range"))
+    };
     match unit {
-        "MILLISECOND" => Ok(floor + 1),
-        "SECOND" => Ok(floor + 1000),
-        "MINUTE" => Ok(floor + 60_000),
-        "HOUR" => Ok(floor + 3_600_000),
-        "DAY" => Ok(floor + MS_PER_DAY),
-        "WEEK" => Ok(floor + 7 * MS_PER_DAY),
+        "MILLISECOND" => add(1),
+        "SECOND" => add(1000),
+        "MINUTE" => add(60_000),
+        "HOUR" => add(3_600_000),
+        "DAY" => add(MS_PER_DAY),
+        "WEEK" => add(7 * MS_PER_DAY),
         "MONTH" => add_months(floor, 1),
         "QUARTER" => add_months(floor, 3),
         _ => add_months(floor, 12),
@@ -265,7 +273,9 @@ pub fn step(v: &Value, width: &Value) -> Result<Value, EvalError> {
         if w <= 0 {
             return Err(zero());
         }
-        Ok(x.div_euclid(w) * w)
+        x.div_euclid(w)
+            .checked_mul(w)
+            .ok_or_else(|| EvalError::overflow("STEP result out of range"))
     };
     match (v, width) {
         (Value::Timestamp(ms), Value::IntervalDayTime(w)) => floor(*ms, *w).map(Value::Timestamp),

@@ -46,6 +46,10 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
     }
 }
 
+/// The most columns a counted VARIABLE_COLUMN_LOG_PARSE may return (a row of a stream has
+/// far fewer; the bound keeps a wrong count from allocating without end).
+const MAX_COLUMNS: i64 = 1024;
+
 fn column_name(i: usize) -> String {
     format!("COLUMN{}", i + 1)
 }
@@ -217,7 +221,13 @@ fn variable_column(line: &str, args: &[Value]) -> Result<Value, EvalError> {
         Value::Char(s) | Value::Varchar(s) => column_list(s)?,
         n => {
             let count = int_arg(F, n)?;
-            (0..usize::try_from(count).unwrap_or(0))
+            if !(0..=MAX_COLUMNS).contains(&count) {
+                return Err(EvalError::new(
+                    "InvalidArgument",
+                    format!("{F}: {count} columns is outside 0..={MAX_COLUMNS}"),
+                ));
+            }
+            (0..count as usize)
                 .map(|i| ColumnSpec {
                     name: column_name(i),
                     ty: SqlType::Varchar(crate::types::MAX_CHAR_LENGTH),
@@ -265,7 +275,7 @@ fn fixed_column(line: &str, spec: &str) -> Result<Value, EvalError> {
         } else {
             let end = col
                 .len
-                .map_or(chars.len(), |l| (start + l).min(chars.len()));
+                .map_or(chars.len(), |l| start.saturating_add(l).min(chars.len()));
             Some(chars[start..end].iter().collect::<String>())
         };
         let field = if col.ty.is_character() {

@@ -219,3 +219,104 @@ mod tests {
         );
     }
 }
+
+/// Every function, operator and CAST on arbitrary values: errors are fine, panics (overflow
+/// in debug builds, slicing, unwraps) are not, since a panic would stop an application.
+#[cfg(test)]
+mod no_panic {
+    use super::*;
+    use crate::types::SqlType;
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Boolean),
+            any::<i8>().prop_map(Value::TinyInt),
+            any::<i16>().prop_map(Value::SmallInt),
+            any::<i32>().prop_map(Value::Integer),
+            any::<i64>().prop_map(Value::BigInt),
+            (any::<i64>(), 0u32..20).prop_map(|(m, s)| Value::Decimal(Decimal::new(m, s))),
+            any::<f32>().prop_map(Value::Real),
+            any::<f64>().prop_map(Value::Double),
+            ".{0,12}".prop_map(Value::Varchar),
+            "[0-9a-zA-Z:%_. \\-\\[\\]()*+?'\"\\\\^$|{}]{0,12}".prop_map(Value::Varchar),
+            ".{0,4}".prop_map(Value::Char),
+            any::<i32>().prop_map(Value::Date),
+            (0u32..86_400_000).prop_map(Value::Time),
+            any::<i64>().prop_map(Value::Timestamp),
+            any::<i64>().prop_map(Value::IntervalDayTime),
+            any::<i32>().prop_map(Value::IntervalYearMonth),
+            proptest::collection::vec(any::<u8>(), 0..4).prop_map(Value::Binary),
+        ]
+    }
+
+    const OPS: [BinOp; 14] = [
+        BinOp::Plus,
+        BinOp::Minus,
+        BinOp::Multiply,
+        BinOp::Divide,
+        BinOp::Modulo,
+        BinOp::Concat,
+        BinOp::Eq,
+        BinOp::NotEq,
+        BinOp::Lt,
+        BinOp::LtEq,
+        BinOp::Gt,
+        BinOp::GtEq,
+        BinOp::And,
+        BinOp::Or,
+    ];
+    const UNITS: [&str; 9] = [
+        "YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "EPOCH",
+    ];
+
+    proptest! {
+        #[test]
+        fn nothing_panics(a in value(), b in value(), c in value(), d in value()) {
+            for op in OPS {
+                let _ = binary(op, &a, &b);
+            }
+            let _ = unary(UnOp::Neg, &a);
+            let _ = unary(UnOp::Not, &a);
+            for ty in [
+                "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DECIMAL(5,2)",
+                "DECIMAL(28,10)", "REAL", "DOUBLE", "CHAR(3)", "VARCHAR(5)", "DATE", "TIME",
+                "TIMESTAMP", "INTERVAL DAY TO SECOND", "VARBINARY(2)",
+            ] {
+                let ty = SqlType::parse(ty).expect("type");
+                let _ = cast(&a, &ty);
+            }
+            for f in FUNCTIONS {
+                let args = [a.clone(), b.clone(), c.clone(), d.clone()];
+                let n = f.min_args.max(1).min(4);
+                let _ = call_scalar(f.name, &args[..n]);
+                if f.max_args > n {
+                    let _ = call_scalar(f.name, &args[..f.max_args.min(4)]);
+                }
+            }
+            for unit in UNITS {
+                let _ = extract(unit, &a);
+                let _ = floor_to(&a, unit);
+                let _ = ceil_to(&a, unit);
+            }
+            let _ = step(&a, &b);
+            let _ = substring(&a, &b, Some(&c));
+            let _ = substring(&a, &b, None);
+            let _ = substring_similar(&a, &b, &c);
+            let _ = position(&a, &b);
+            let _ = trim(TrimSpec::Both, Some(&b), &a);
+            let _ = like(&a, &b, Some(&c));
+            let _ = similar_to(&a, &b, None);
+        }
+
+        #[test]
+        fn date_patterns_never_panic(fmt in ".{0,16}", text in ".{0,24}", ms in any::<i64>()) {
+            let _ = datetime::parse_with_pattern(&fmt, &text);
+            if let Ok(dt) = datetime::naive(ms) {
+                let _ = datetime::format_with_pattern(&fmt, &dt);
+            }
+        }
+    }
+}

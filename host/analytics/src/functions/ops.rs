@@ -437,12 +437,14 @@ fn datetime_op(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value, EvalErro
             (i64::from(*x) - i64::from(*y)) * MS_PER_DAY,
         )),
         (BinOp::Minus, Time(x), Time(y)) => Ok(IntervalDayTime(i64::from(*x) - i64::from(*y))),
-        (BinOp::Minus, Timestamp(x), Date(y)) => {
-            Ok(IntervalDayTime(x - i64::from(*y) * MS_PER_DAY))
-        }
-        (BinOp::Minus, Date(x), Timestamp(y)) => {
-            Ok(IntervalDayTime(i64::from(*x) * MS_PER_DAY - y))
-        }
+        (BinOp::Minus, Timestamp(x), Date(y)) => x
+            .checked_sub(i64::from(*y) * MS_PER_DAY)
+            .map(IntervalDayTime)
+            .ok_or_else(over),
+        (BinOp::Minus, Date(x), Timestamp(y)) => (i64::from(*x) * MS_PER_DAY)
+            .checked_sub(*y)
+            .map(IntervalDayTime)
+            .ok_or_else(over),
         // interval ± interval
         (BinOp::Plus, IntervalDayTime(x), IntervalDayTime(y)) => {
             x.checked_add(*y).map(IntervalDayTime).ok_or_else(over)

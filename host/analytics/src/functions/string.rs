@@ -201,7 +201,7 @@ fn overlay(s: &Value, r: &Value, start: &Value, len: Option<&Value>) -> Result<V
             format!("OVERLAY length {len} is negative"),
         ));
     }
-    let mut out = char_range(text, 1, Some((start - 1).max(0)))?;
+    let mut out = char_range(text, 1, Some(start.saturating_sub(1).max(0)))?;
     out.push_str(put);
     out.push_str(&char_range(text, start.saturating_add(len), None)?);
     Ok(Value::Varchar(out))
