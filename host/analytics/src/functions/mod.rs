@@ -290,7 +290,7 @@ mod no_panic {
             }
             for f in FUNCTIONS {
                 let args = [a.clone(), b.clone(), c.clone(), d.clone()];
-                let n = f.min_args.max(1).min(4);
+                let n = f.min_args.clamp(1, 4);
                 let _ = call_scalar(f.name, &args[..n]);
                 if f.max_args > n {
                     let _ = call_scalar(f.name, &args[..f.max_args.min(4)]);
