@@ -49,10 +49,13 @@ struct Index {
 
 impl Index {
     fn add(&mut self, h: u64, slot: u32) {
-        if self.first.contains_key(&h) {
-            self.more.entry(h).or_default().push(slot);
-        } else {
-            self.first.insert(h, slot);
+        match self.first.entry(h) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more.entry(h).or_default().push(slot)
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(slot);
+            }
         }
     }
 
