@@ -134,6 +134,59 @@ fn getting_started_stream_gives_its_documented_schema() {
     }
 }
 
+fn samples(records: &[&str]) -> Vec<Vec<u8>> {
+    records.iter().map(|s| s.as_bytes().to_vec()).collect()
+}
+
+#[test]
+fn string_examples_discover_their_columns() {
+    // https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-transforming-strings-substring.html:
+    // one column (REFERRER); the page's SQL then declares "referrer" VARCHAR(32).
+    let s =
+        discover(&samples(&[r#"{ "REFERRER" : "http://www.amazon.com" }"#])).expect("discovers");
+    assert_eq!(
+        sql_types(&s),
+        vec![(
+            "REFERRER".into(),
+            Some("$.REFERRER".into()),
+            "VARCHAR(32)".into()
+        )]
+    );
+    // https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-window-tumbling-event.html:
+    // three columns (EVENT_TIME, TICKER, PRICE); the SQL uses TICKER VARCHAR(4) and REAL prices.
+    let s = discover(&samples(&[
+        r#"{"EVENT_TIME": "2018-06-13T14:11:05.766191", "TICKER": "TBV", "PRICE": 43.65}"#,
+        r#"{"EVENT_TIME": "2018-06-13T14:11:05.848967", "TICKER": "AMZN", "PRICE": 35.61}"#,
+        r#"{"EVENT_TIME": "2018-06-13T14:11:05.931871", "TICKER": "MSFT", "PRICE": 73.48}"#,
+        r#"{"EVENT_TIME": "2018-06-13T14:11:06.014845", "TICKER": "AMZN", "PRICE": 18.64}"#,
+    ]))
+    .expect("discovers");
+    assert_eq!(
+        sql_types(&s),
+        vec![
+            (
+                "EVENT_TIME".into(),
+                Some("$.EVENT_TIME".into()),
+                "VARCHAR(32)".into()
+            ),
+            (
+                "TICKER".into(),
+                Some("$.TICKER".into()),
+                "VARCHAR(4)".into()
+            ),
+            ("PRICE".into(), Some("$.PRICE".into()), "REAL".into()),
+        ]
+    );
+    // https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-transforming-strings-variablecolumnlogparse.html:
+    // the SQL reads "Col_A" and "Col_E_Unstructured" quoted, so names keep their case.
+    let s = discover(&samples(&[
+        r#"{"Col_A": "a", "Col_B": "b", "Col_C": "c", "Col_E_Unstructured": "x,y,z"}"#,
+    ]))
+    .expect("discovers");
+    let names: Vec<&str> = s.record_columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["Col_A", "Col_B", "Col_C", "Col_E_Unstructured"]);
+}
+
 #[test]
 fn heart_rates_are_tinyint() {
     // "the discovery process will most likely assign the TINYINT type to this column"
