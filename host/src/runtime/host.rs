@@ -127,6 +127,8 @@ pub struct RunningHost {
     applied_text: Mutex<Option<String>>,
     /// The rules API's rules, merged into every plan (`api_rules.rs`).
     api_rules: Arc<super::api_rules::ApiRules>,
+    /// The Kinesis Data Analytics applications running (`analytics/`).
+    analytics: Arc<super::analytics::Runner>,
 }
 
 use weir_support::lock;
@@ -182,9 +184,11 @@ impl RunningHost {
             api::state(&config, streams).with_firehose(firehose),
             &resources,
         );
+        let (analytics, analytics_runner) =
+            super::analytics::open(&config, &resources.streams, resources.firehose.as_ref())?;
         let state = state
             .with_rules(api_rules.clone())
-            .with_analytics(super::analytics::open(&config)?);
+            .with_analytics(analytics);
         let api = api::start(&config, rt, state, &metrics, registry, listening)?;
 
         let host = Arc::new(RunningHost {
@@ -205,6 +209,7 @@ impl RunningHost {
             running_rules: std::sync::atomic::AtomicUsize::new(enabled_rules(&config)),
             applied_text: Mutex::new(std::fs::read_to_string(config_path).ok()),
             api_rules: api_rules.clone(),
+            analytics: analytics_runner,
         });
         api_rules.attach(&host);
         Ok(host)
@@ -449,6 +454,8 @@ impl RunningHost {
         if let Some(i) = ingress {
             i.close();
         }
+        // Each application writes what it computed and saves its checkpoint.
+        self.analytics.stop_all();
         // The ingress is closed: whatever it queued behind the stop was never dispatched, and
         // dropping it must not acknowledge it (an external broker redelivers it).
         if let Some(rx) = rest {

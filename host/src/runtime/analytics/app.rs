@@ -1,0 +1,439 @@
+//! One running application: a thread that reads its input stream, maps each record to rows
+//! (`weir_analytics::input::Mapper`, a record that does not map becomes an `error_stream`
+//! row), stamps ROWTIME as the row enters (the host's clock, never decreasing, as the
+//! service stamps it), pushes the rows into the engine, moves stream time on, and writes what
+//! the output streams emit to their destinations (JSON or CSV records by `DestinationSchema`).
+//!
+//! Delivery is at least once, as AWS documents it: a failing destination is retried, the
+//! application waiting on it (a row is never skipped), and positions and the engine's state
+//! are saved together (`checkpoint.rs`) only after every row they produced was written. A
+//! crash re-reads what followed the last checkpoint and computes it again from the state it
+//! had then, so a window's rows are emitted at least once after any restart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weir_analytics::input::{error_row, Mapper, MappingError};
+use weir_analytics::output::serialize_as;
+use weir_analytics::EvalError;
+use weir_api::analytics_runner::{Destination, RunOutput, RunSpec, Source, StartFrom};
+use weir_streams::{PutEntry, PutOutcome, StartPosition, Streams};
+
+use super::checkpoint::{self, Checkpoint, Positions};
+use super::engine::{Emitted, Engine};
+
+/// Records read per shard per round.
+const READ_BATCH: usize = 500;
+/// How often positions and state are saved while records flow.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// The longest wait between retries of a failing destination.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Where the application writes: the host's streams and delivery streams.
+#[derive(Clone)]
+pub(crate) struct Sinks {
+    pub streams: Streams,
+    pub firehose: Option<weir_firehose::Firehose>,
+}
+
+/// A destination's refusal, retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct WriteFailed(String);
+
+impl Sinks {
+    fn write(
+        &self,
+        dest: &Destination,
+        records: &[Vec<u8>],
+        seq: &mut u64,
+    ) -> Result<(), WriteFailed> {
+        match dest {
+            Destination::Stream(name) => {
+                let entries: Vec<PutEntry> = records
+                    .iter()
+                    .map(|data| {
+                        *seq += 1;
+                        PutEntry {
+                            partition_key: format!("kda-{seq}"),
+                            explicit_hash_key: None,
+                            data: data.clone(),
+                        }
+                    })
+                    .collect();
+                let outcomes = self
+                    .streams
+                    .put_records(name, &entries)
+                    .map_err(|e| WriteFailed(format!("stream {name}: {e}")))?;
+                match outcomes
+                    .iter()
+                    .find(|o| !matches!(o, PutOutcome::Ok { .. }))
+                {
+                    Some(PutOutcome::Throttled { message } | PutOutcome::Failed { message }) => {
+                        Err(WriteFailed(format!("stream {name}: {message}")))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Destination::DeliveryStream(name) => {
+                let fh = self
+                    .firehose
+                    .as_ref()
+                    .ok_or_else(|| WriteFailed("this host has no Firehose service".into()))?;
+                let (outcomes, _) = fh
+                    .put(name, records)
+                    .map_err(|e| WriteFailed(format!("delivery stream {name}: {e}")))?;
+                match outcomes
+                    .iter()
+                    .find(|o| !matches!(o, weir_firehose::RecordPutOutcome::Ok { .. }))
+                {
+                    Some(weir_firehose::RecordPutOutcome::Failed { message }) => {
+                        Err(WriteFailed(format!("delivery stream {name}: {message}")))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Destination::Plugin(name) => Err(WriteFailed(format!(
+                "LambdaOutput {name}: plugin outputs are not delivered yet"
+            ))),
+        }
+    }
+}
+
+/// A running application's handle: its stop flag and thread.
+pub(crate) struct Running {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the thread after its current round and waits for it (it saves a checkpoint
+    /// when everything it computed was written).
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One input being read: its mapper and where each shard is.
+struct Input {
+    id: String,
+    stream: String,
+    source: String,
+    mapper: Mapper,
+    /// Where shards without a saved position start.
+    start: StartPosition,
+    iterators: HashMap<String, String>,
+}
+
+/// The loop's state.
+pub(crate) struct App {
+    spec: RunSpec,
+    engine: Box<dyn Engine>,
+    sinks: Sinks,
+    inputs: Vec<Input>,
+    positions: BTreeMap<String, Positions>,
+    rowtime: i64,
+    path: PathBuf,
+    seq: u64,
+}
+
+/// A position to start a shard at when nothing was saved for it.
+fn start_of(start: StartFrom, saved: Option<&Checkpoint>, now: i64) -> StartPosition {
+    match (start, saved) {
+        (StartFrom::TrimHorizon, _) => StartPosition::TrimHorizon,
+        // Shards that appeared since the stop hold only records that came after it.
+        (StartFrom::LastStoppedPoint, Some(c)) => StartPosition::AtTimestamp(c.saved_ms),
+        _ => StartPosition::AtTimestamp(now),
+    }
+}
+
+impl App {
+    /// Prepares `spec` over `engine`: positions and state from `saved` when the inputs start
+    /// at LAST_STOPPED_POINT (state only when the code is the same), fresh otherwise.
+    pub fn new(
+        spec: RunSpec,
+        mut engine: Box<dyn Engine>,
+        sinks: Sinks,
+        path: PathBuf,
+        saved: Option<Checkpoint>,
+    ) -> Result<App, String> {
+        let now = weir_support::now_ms();
+        let saved = saved.filter(|c| c.created_ms == spec.created_ms);
+        let mut positions = BTreeMap::new();
+        let mut inputs = Vec::new();
+        let mut rowtime = 0;
+        let resumes = spec
+            .inputs
+            .iter()
+            .all(|i| i.start == StartFrom::LastStoppedPoint);
+        if let (true, Some(c)) = (resumes, &saved) {
+            if c.code == spec.code {
+                engine.restore(&c.engine)?;
+                rowtime = c.rowtime;
+            }
+        }
+        for i in &spec.inputs {
+            let Source::Stream(source) = &i.source else {
+                return Err(format!(
+                    "input {}: a delivery stream as input is not read yet; use a Kinesis stream",
+                    i.id
+                ));
+            };
+            if let Some(p) = &i.processor {
+                return Err(format!(
+                    "input {}: the input processing plugin {p} is not run yet",
+                    i.id
+                ));
+            }
+            let mapper = Mapper::new(&i.schema).map_err(|e| format!("input {}: {e}", i.id))?;
+            if i.start == StartFrom::LastStoppedPoint {
+                if let Some(p) = saved.as_ref().and_then(|c| c.positions.get(&i.id)) {
+                    positions.insert(i.id.clone(), p.clone());
+                }
+            }
+            inputs.push(Input {
+                id: i.id.clone(),
+                stream: i.stream.clone(),
+                source: source.clone(),
+                mapper,
+                start: start_of(i.start, saved.as_ref(), now),
+                iterators: HashMap::new(),
+            });
+        }
+        for o in &spec.outputs {
+            if let Destination::Plugin(p) = &o.destination {
+                return Err(format!(
+                    "output {}: LambdaOutput (plugin {p}) is not delivered yet",
+                    o.id
+                ));
+            }
+        }
+        Ok(App {
+            spec,
+            engine,
+            sinks,
+            inputs,
+            positions,
+            rowtime,
+            path,
+            seq: 0,
+        })
+    }
+
+    /// Runs on a thread of its own until stopped.
+    pub fn spawn(self) -> std::io::Result<Running> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let name = self.spec.name.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("weir-kda-{name}"))
+            .spawn(move || self.run(&flag))?;
+        Ok(Running {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    fn run(mut self, stop: &AtomicBool) {
+        let mut last_save = Instant::now();
+        let mut dirty = false;
+        let mut warned = false;
+        while !stop.load(Ordering::SeqCst) {
+            let (read, mut out) = match self.read_round() {
+                Ok(x) => {
+                    warned = false;
+                    x
+                }
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(application = %self.spec.name, error = %e, "reading the input failed; retrying");
+                        warned = true;
+                    }
+                    (0, Vec::new())
+                }
+            };
+            self.rowtime = self.rowtime.max(weir_support::now_ms());
+            out.extend(self.engine.advance(self.rowtime));
+            if !self.deliver(&out, stop) {
+                // Stopped while a destination failed: what was computed since the last
+                // checkpoint is computed again from it at the next start.
+                return;
+            }
+            dirty |= read > 0 || !out.is_empty();
+            if dirty && last_save.elapsed() >= CHECKPOINT_EVERY {
+                if self.save() {
+                    dirty = false;
+                }
+                last_save = Instant::now();
+            }
+            if read == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.save();
+    }
+
+    /// Saves positions and state; a failure is logged and retried at the next round (the
+    /// older checkpoint stays: more is read again after a crash, nothing is lost).
+    fn save(&self) -> bool {
+        let c = Checkpoint {
+            created_ms: self.spec.created_ms,
+            code: self.spec.code.clone(),
+            saved_ms: weir_support::now_ms(),
+            rowtime: self.rowtime,
+            positions: self.positions.clone(),
+            engine: self.engine.checkpoint(),
+        };
+        match checkpoint::save(&self.path, &c) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(application = %self.spec.name, error = %e, "cannot save the checkpoint");
+                false
+            }
+        }
+    }
+
+    /// Reads each input's readable shards once (parents before children); returns how many
+    /// records were read and what the engine emitted for them.
+    fn read_round(&mut self) -> Result<(usize, Vec<Emitted>), String> {
+        let mut read = 0;
+        let mut out = Vec::new();
+        for k in 0..self.inputs.len() {
+            let source = self.inputs[k].source.clone();
+            let info = self
+                .sinks
+                .streams
+                .describe_stream(&source)
+                .map_err(|e| format!("stream {source}: {e}"))?;
+            let known: Vec<String> = info.shards.iter().map(|s| s.shard_id.clone()).collect();
+            for shard in &info.shards {
+                let id = self.inputs[k].id.clone();
+                let pos = self.positions.entry(id).or_default();
+                if pos.ended.contains(&shard.shard_id) {
+                    continue;
+                }
+                let waiting = [&shard.parent_shard_id, &shard.adjacent_parent_shard_id]
+                    .into_iter()
+                    .flatten()
+                    .any(|p| known.contains(p) && !pos.ended.contains(p));
+                if waiting {
+                    continue;
+                }
+                read += self.read_shard(k, &source, &shard.shard_id, &mut out)?;
+            }
+        }
+        Ok((read, out))
+    }
+
+    fn read_shard(
+        &mut self,
+        k: usize,
+        source: &str,
+        shard: &str,
+        out: &mut Vec<Emitted>,
+    ) -> Result<usize, String> {
+        let streams = self.sinks.streams.clone();
+        let input = &mut self.inputs[k];
+        let pos = self.positions.entry(input.id.clone()).or_default();
+        let it = match input.iterators.remove(shard) {
+            Some(it) => it,
+            None => {
+                let start = match pos.after.get(shard) {
+                    Some(seq) => StartPosition::AfterSequence(seq.clone()),
+                    None => input.start.clone(),
+                };
+                streams
+                    .get_shard_iterator(source, shard, &start)
+                    .map_err(|e| format!("{source}/{shard}: {e}"))?
+            }
+        };
+        let page = streams
+            .get_records(&it, READ_BATCH)
+            .map_err(|e| format!("{source}/{shard}: {e}"))?;
+        let n = page.records.len();
+        for r in &page.records {
+            let now = weir_support::now_ms();
+            self.rowtime = self.rowtime.max(now);
+            let rowtime = self.rowtime;
+            match input.mapper.map(&r.data) {
+                Ok(rows) => {
+                    for mut values in rows {
+                        values.push(weir_analytics::Value::Timestamp(r.arrival_ms));
+                        out.extend(
+                            self.engine
+                                .push(&input.stream, weir_analytics::Row::new(rowtime, values)),
+                        );
+                    }
+                }
+                Err(MappingError { name, message }) => {
+                    let row =
+                        error_row(&EvalError::new(name, message), now, rowtime, &r.data, None);
+                    out.extend(self.engine.push_error(row));
+                }
+            }
+        }
+        if let Some(last) = page.records.last() {
+            pos.after
+                .insert(shard.to_owned(), last.sequence_number.clone());
+        }
+        match page.next_iterator {
+            Some(next) => {
+                input.iterators.insert(shard.to_owned(), next);
+            }
+            None => pos.ended.push(shard.to_owned()),
+        }
+        Ok(n)
+    }
+
+    /// Writes every emitted row to the outputs that take its stream, in emission order,
+    /// retrying a failing destination (with backoff) until it takes them or the application
+    /// is stopped (then `false`: nothing after the last checkpoint counts as delivered).
+    fn deliver(&mut self, out: &[Emitted], stop: &AtomicBool) -> bool {
+        for o in self.spec.outputs.clone() {
+            let records: Vec<Vec<u8>> = out
+                .iter()
+                .filter(|e| e.stream == o.stream)
+                .map(|e| serialize_as(o.format, &e.columns, &e.row))
+                .collect();
+            if records.is_empty() {
+                continue;
+            }
+            if !self.write_retrying(&o, &records, stop) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn write_retrying(&mut self, o: &RunOutput, records: &[Vec<u8>], stop: &AtomicBool) -> bool {
+        let mut backoff = Duration::from_millis(20);
+        let mut warned = false;
+        loop {
+            match self.sinks.write(&o.destination, records, &mut self.seq) {
+                Ok(()) => {
+                    if warned {
+                        tracing::info!(application = %self.spec.name, output = %o.id, "the output takes records again");
+                    }
+                    return true;
+                }
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(application = %self.spec.name, output = %o.id, error = %e, "writing the output failed; retrying (the application waits)");
+                        warned = true;
+                    }
+                }
+            }
+            if stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}

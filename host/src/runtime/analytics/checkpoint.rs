@@ -1,0 +1,60 @@
+//! A running application's checkpoint, `STORAGE/analytics/checkpoints/NAME.json`: where
+//! each input's shards were read to and the engine's state (windows, joins, ROWTIME) at that
+//! point, written together (atomically, fsync'd), so a restart or LAST_STOPPED_POINT resumes
+//! from a consistent pair.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where an input's shards are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Positions {
+    /// The last sequence number read, by shard.
+    pub after: BTreeMap<String, String>,
+    /// Closed shards read to their end.
+    pub ended: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Checkpoint {
+    /// The application's creation time: another application of the same name does not
+    /// resume from it.
+    pub created_ms: i64,
+    /// The code the state belongs to: other code starts with empty windows.
+    pub code: String,
+    /// When it was written.
+    pub saved_ms: i64,
+    /// The last ROWTIME stamped.
+    pub rowtime: i64,
+    /// By input id.
+    pub positions: BTreeMap<String, Positions>,
+    pub engine: serde_json::Value,
+}
+
+/// The checkpoint file of application `name` under `dir`.
+pub(crate) fn path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.json"))
+}
+
+/// Reads a checkpoint; none yet is `None`, an unreadable one an error (a restart must not
+/// silently start over).
+pub(crate) fn load(path: &Path) -> std::io::Result<Option<Checkpoint>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn save(path: &Path, c: &Checkpoint) -> std::io::Result<()> {
+    let body = serde_json::to_vec(c).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension("json.tmp");
+    // One writer per application: a temporary file left by a crash is stale.
+    let _ = std::fs::remove_file(&tmp);
+    weir_support::write_atomic_via(&tmp, path, &[&body])?;
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! The runner on real streams (memory-backed) with a small engine of the tests' own: each
+//! row of `SOURCE_SQL_STREAM_001` comes out of `DESTINATION_SQL_STREAM` with `N`, a running
+//! count kept in the engine's state, so a lost or restored state shows in the output.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weir_analytics::input::InputSchema;
+use weir_analytics::{Column, CompileError, Row, Schema, SqlType, Value};
+use weir_api::analytics_runner::{
+    AnalyticsRunner, Destination, RunError, RunInput, RunOutput, RunSpec, Source, StartFrom,
+};
+use weir_streams::{PutEntry, StartPosition, Streams, StreamsConfig};
+
+use super::engine::{Emitted, Engine, Table};
+use super::{Runner, Sinks};
+
+struct Counting {
+    n: i64,
+    columns: Schema,
+}
+
+impl Engine for Counting {
+    fn push(&mut self, input: &str, row: Row) -> Vec<Emitted> {
+        assert_eq!(input, "SOURCE_SQL_STREAM_001");
+        self.n += 1;
+        let mut values = row.values;
+        // The record's APPROXIMATE_ARRIVAL_TIME follows the columns.
+        assert!(matches!(values.pop(), Some(Value::Timestamp(_))));
+        values.push(Value::BigInt(self.n));
+        vec![Emitted {
+            stream: "DESTINATION_SQL_STREAM".into(),
+            row: Row::new(row.rowtime, values),
+            columns: self.columns.clone(),
+        }]
+    }
+    fn push_error(&mut self, row: Row) -> Vec<Emitted> {
+        vec![Emitted {
+            stream: "error_stream".into(),
+            row,
+            columns: weir_analytics::input::error_stream_schema(),
+        }]
+    }
+    fn advance(&mut self, _time_ms: i64) -> Vec<Emitted> {
+        Vec::new()
+    }
+    fn checkpoint(&self) -> serde_json::Value {
+        serde_json::json!({ "n": self.n })
+    }
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.n = state["n"].as_i64().ok_or("no n")?;
+        Ok(())
+    }
+}
+
+fn compiler() -> super::engine::Compiler {
+    Arc::new(
+        |code: &str,
+         inputs: &[(String, Schema)],
+         _refs: &[Table]|
+         -> Result<Box<dyn Engine>, CompileError> {
+            if code.contains("BROKEN") {
+                return Err(CompileError::new("unexpected BROKEN", 1, 1));
+            }
+            let mut columns: Vec<Column> = inputs[0].1.to_vec();
+            columns.push(Column::new("N", SqlType::BigInt));
+            Ok(Box::new(Counting {
+                n: 0,
+                columns: Arc::from(columns),
+            }))
+        },
+    )
+}
+
+fn streams() -> Streams {
+    let mut c = StreamsConfig::new("/weir");
+    c.transition_delay = Duration::ZERO;
+    let s =
+        Streams::open_with_backend(c, Arc::new(weir_streams::MemBackend::new())).expect("streams");
+    for name in ["in", "out"] {
+        s.create_stream(name, 1, false, Default::default())
+            .expect("stream");
+    }
+    s
+}
+
+fn put(s: &Streams, stream: &str, records: &[&str]) {
+    let entries: Vec<PutEntry> = records
+        .iter()
+        .map(|r| PutEntry {
+            partition_key: "k".into(),
+            explicit_hash_key: None,
+            data: r.as_bytes().to_vec(),
+        })
+        .collect();
+    s.put_records(stream, &entries).expect("put");
+}
+
+/// Every record of `stream` (one shard), as text.
+fn read_all(s: &Streams, stream: &str) -> Vec<String> {
+    let Ok(it) = s.get_shard_iterator(stream, "shardId-000000000000", &StartPosition::TrimHorizon)
+    else {
+        return Vec::new();
+    };
+    let page = s.get_records(&it, 10_000).expect("read");
+    page.records
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.data).into_owned())
+        .collect()
+}
+
+/// Waits (polling, 10 s at most) until `stream` holds `n` records, and returns them.
+fn wait_for(s: &Streams, stream: &str, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = read_all(s, stream);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stream}: {got:?}, want {n} records"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn spec(start: StartFrom, out: &str, code: &str) -> RunSpec {
+    let schema = InputSchema::from_json(
+        r#"{"RecordFormat": {"RecordFormatType": "JSON",
+            "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+            "RecordColumns": [{"Name": "CITY", "Mapping": "$.city", "SqlType": "VARCHAR(8)"}]}"#,
+    )
+    .expect("schema");
+    RunSpec {
+        name: "app".into(),
+        arn: "arn:aws:kinesisanalytics:us-east-1:000000000000:application/app".into(),
+        version: 1,
+        created_ms: 1,
+        code: code.into(),
+        inputs: vec![RunInput {
+            id: "1.1".into(),
+            stream: "SOURCE_SQL_STREAM_001".into(),
+            source: Source::Stream("in".into()),
+            schema,
+            start,
+            processor: None,
+        }],
+        outputs: vec![
+            RunOutput {
+                id: "1.1".into(),
+                stream: "DESTINATION_SQL_STREAM".into(),
+                destination: Destination::Stream(out.into()),
+                format: weir_analytics::input::RecordFormatType::Json,
+            },
+            RunOutput {
+                id: "1.2".into(),
+                stream: "error_stream".into(),
+                destination: Destination::Stream(out.into()),
+                format: weir_analytics::input::RecordFormatType::Csv,
+            },
+        ],
+        references: Vec::new(),
+    }
+}
+
+fn runner(s: &Streams, dir: &std::path::Path) -> Runner {
+    Runner::new(
+        compiler(),
+        Sinks {
+            streams: s.clone(),
+            firehose: None,
+        },
+        dir.join("checkpoints"),
+    )
+    .expect("runner")
+}
+
+#[test]
+fn rows_flow_out_and_resume_from_the_last_stopped_point_with_their_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = streams();
+    put(
+        &s,
+        "in",
+        &[r#"{"city": "a"}"#, r#"{"city": "b"}"#, "not json"],
+    );
+    let r = runner(&s, dir.path());
+    let e = r
+        .run(&spec(StartFrom::TrimHorizon, "out", "BROKEN"))
+        .expect_err("bad code");
+    assert_eq!(
+        e,
+        RunError::Code("unexpected BROKEN (line 1, column 1)".into())
+    );
+    r.run(&spec(StartFrom::TrimHorizon, "out", "ok"))
+        .expect("run");
+    let got = wait_for(&s, "out", 3);
+    assert_eq!(got[..2], [r#"{"CITY":"a","N":1}"#, r#"{"CITY":"b","N":2}"#]);
+    // The record that does not map is an error_stream row, written as CSV.
+    assert!(got[2].contains(",ERROR,"), "{}", got[2]);
+    assert!(got[2].contains(&hex("not json")), "{}", got[2]);
+    r.stop("app");
+    put(&s, "in", &[r#"{"city": "c"}"#]);
+    r.run(&spec(StartFrom::LastStoppedPoint, "out", "ok"))
+        .expect("run again");
+    let got = wait_for(&s, "out", 4);
+    assert_eq!(got[3], r#"{"CITY":"c","N":3}"#);
+    // An update while running keeps its place (the stored position says TRIM_HORIZON).
+    r.run(&spec(StartFrom::TrimHorizon, "out", "ok"))
+        .expect("update");
+    put(&s, "in", &[r#"{"city": "d"}"#]);
+    let got = wait_for(&s, "out", 5);
+    assert_eq!(got[4], r#"{"CITY":"d","N":4}"#);
+    r.stop_all();
+    assert_eq!(read_all(&s, "out").len(), 5, "nothing is written twice");
+    // NOW skips what is there; forgetting drops the state.
+    r.forget("app");
+    r.run(&spec(StartFrom::Now, "out", "ok")).expect("now");
+    put(&s, "in", &[r#"{"city": "e"}"#]);
+    let got = wait_for(&s, "out", 6);
+    assert_eq!(got[5], r#"{"CITY":"e","N":1}"#);
+    r.stop_all();
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_failing_output_is_retried_and_nothing_is_skipped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = streams();
+    let r = runner(&s, dir.path());
+    r.run(&spec(StartFrom::TrimHorizon, "late", "ok"))
+        .expect("run");
+    put(&s, "in", &[r#"{"city": "a"}"#, r#"{"city": "b"}"#]);
+    // The destination does not exist yet: the application (rounds of 20 ms) fails to write
+    // and waits on it meanwhile.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(read_all(&s, "late").is_empty());
+    put(&s, "in", &[r#"{"city": "c"}"#]);
+    s.create_stream("late", 1, false, Default::default())
+        .expect("late");
+    let got = wait_for(&s, "late", 3);
+    assert_eq!(
+        got,
+        [
+            r#"{"CITY":"a","N":1}"#,
+            r#"{"CITY":"b","N":2}"#,
+            r#"{"CITY":"c","N":3}"#
+        ]
+    );
+    r.stop_all();
+}
+
+#[test]
+fn a_stop_while_an_output_fails_resumes_from_the_last_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = streams();
+    let r = runner(&s, dir.path());
+    put(&s, "in", &[r#"{"city": "a"}"#]);
+    r.run(&spec(StartFrom::TrimHorizon, "out", "ok"))
+        .expect("run");
+    wait_for(&s, "out", 1);
+    r.stop("app");
+    // Stopped while "gone" refuses: nothing after the checkpoint counts as delivered.
+    put(&s, "in", &[r#"{"city": "b"}"#]);
+    r.run(&spec(StartFrom::LastStoppedPoint, "gone", "ok"))
+        .expect("run");
+    r.stop("app");
+    r.run(&spec(StartFrom::LastStoppedPoint, "out", "ok"))
+        .expect("run");
+    let got = wait_for(&s, "out", 2);
+    assert_eq!(got[1], r#"{"CITY":"b","N":2}"#);
+    r.stop_all();
+}
