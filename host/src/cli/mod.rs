@@ -1,5 +1,6 @@
 //! Subcommands of the `weir` binary.
 
+mod analytics;
 mod demo;
 mod plugin_test;
 mod rule_import;
@@ -72,6 +73,34 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+    /// Kinesis Data Analytics SQL applications.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AnalyticsCommand {
+    /// Run a Kinesis Data Analytics SQL application on recorded input, offline, and print
+    /// every row each in-application stream emits (error_stream included) as one JSON line,
+    /// in emission order. See docs/analytics.md.
+    Test {
+        /// The application code (CreateApplication's ApplicationCode).
+        #[arg(long)]
+        code: PathBuf,
+        /// The InputSchema object, exactly as CreateApplication takes it; the input is
+        /// SOURCE_SQL_STREAM_001.
+        #[arg(long)]
+        schema: PathBuf,
+        /// One record per line: {"rowtime": "2019-01-01T10:00:00.000Z", "data": RECORD}.
+        #[arg(long)]
+        input: PathBuf,
+        /// A reference table: a ReferenceDataSource (TableName, ReferenceSchema) plus
+        /// "Rows": [...].
+        #[arg(long)]
+        reference: Option<PathBuf>,
     },
 }
 
@@ -216,6 +245,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             tables,
             batch: batch as usize,
+        }),
+        Command::Analytics {
+            command:
+                AnalyticsCommand::Test {
+                    code,
+                    schema,
+                    input,
+                    reference,
+                },
+        } => analytics::run(&analytics::Options {
+            code,
+            schema,
+            input,
+            reference,
         }),
     }
 }
