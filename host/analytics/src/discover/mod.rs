@@ -8,7 +8,7 @@
 //!   is renamed `COL_...` (`USER` → `COL_USER`, `USER@DOMAIN` → `COL_USERDOMAIN`), and a
 //!   name with nothing left is `COL_<position>` (`@@` → `COL_0`).
 //! - The static-data example (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/sch-dis-ref.html):
-//!   a CSV header row names the columns (`year` → `COL_year`), integers are `INTEGER`,
+//!   a CSV file's header row names the columns (`year` → `COL_year`), integers are `INTEGER`,
 //!   strings are `VARCHAR(n)` with n the longest value rounded up to a power of two, at
 //!   least 4 (`AK` → 4, `ShortTons` → 16, a 35-character value → 64), the row delimiter is
 //!   the file's (`\r\n`), and `ParsedInputRecords` shows each row's fields, null where a
@@ -706,20 +706,21 @@ fn discover_csv(texts: &[&str]) -> Result<Discovery, DiscoverError> {
         }
         seen
     };
-    // The first row is a header when it has a name for every column and, for some column,
-    // a name where every other row has a number (or Boolean).
-    let header = rows.len() > 1 && {
-        let rest = observe_rows(&rows[1..]);
+    // The first row is a header when the first sample holds several rows (a file, not one
+    // streamed record) and that row has a distinct, non-numeric name for every column. The
+    // reference-data example's `Ticker, Company` file becomes columns `Ticker` and `Company`
+    // (its SQL reads "c"."Ticker" and "c"."Company"), all of them strings:
+    // https://docs.aws.amazon.com/kinesisanalytics/latest/dev/app-add-reference-data.html
+    let first_sample_rows = csv::split(texts[0], row_delim, col_delim).len();
+    let header = first_sample_rows > 1 && {
         let first = &rows[0];
+        let distinct: std::collections::HashSet<&str> = first.iter().map(|f| f.trim()).collect();
         first.len() == width
+            && distinct.len() == width
             && first.iter().all(|f| {
                 let mut o = Observed::default();
                 observe_field(&mut o, f);
                 o.strings
-            })
-            && rest.iter().zip(first).any(|(seen, f)| {
-                let ty = seen.sql_type(false);
-                !ty.is_character() && coerce::from_string(f.trim(), &ty).is_err()
             })
     };
     let data = if header { &rows[1..] } else { &rows[..] };

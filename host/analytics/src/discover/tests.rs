@@ -265,6 +265,33 @@ fn nested_members_arrays_and_clashing_names() {
 }
 
 #[test]
+fn reference_data_example_file_has_a_header() {
+    // https://docs.aws.amazon.com/kinesisanalytics/latest/dev/app-add-reference-data.html:
+    // "The console detects two columns"; the SQL then reads "c"."Ticker" and "c"."Company".
+    let file =
+        b"Ticker, Company\nAMZN,Amazon\nASD, SomeCompanyA\nMMB, SomeCompanyB\nWAS,  SomeCompanyC\n";
+    let d = discover_records(&[file.to_vec()]).expect("discovers");
+    assert_eq!(
+        sql_types(&d.input_schema),
+        vec![
+            ("Ticker".into(), None, "VARCHAR(4)".into()),
+            ("Company".into(), None, "VARCHAR(16)".into()),
+        ]
+    );
+    assert_eq!(d.parsed_input_records.len(), 5);
+    // One streamed record per row: no header to find.
+    let d = discover_records(&[b"AMZN,Amazon".to_vec(), b"XYZ,SomeCompany".to_vec()])
+        .expect("discovers");
+    let names: Vec<&str> = d
+        .input_schema
+        .record_columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["COL_0", "COL_1"]);
+}
+
+#[test]
 fn headerless_csv_and_other_delimiters() {
     let d = discover_records(&[b"a|1|2.5\nb|2|3\n".to_vec()]).expect("discovers");
     assert_eq!(
