@@ -11,7 +11,9 @@ on their order. `Applications` runs first; `AfterRestart` runs against the same 
 the harness restarted Weir and finds what `Applications.test_kept_across_restart` made.
 """
 
+import json
 import os
+import time
 import unittest
 import uuid
 
@@ -70,6 +72,38 @@ def app_output(name="DESTINATION_SQL_STREAM", fmt="JSON"):
         "KinesisStreamsOutput": {"ResourceARN": SPEEDING, "RoleARN": ROLE},
         "DestinationSchema": {"RecordFormatType": fmt},
     }
+
+
+def kinesis():
+    return boto3.client(
+        "kinesis",
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def put(kin, stream, rows):
+    kin.put_records(
+        StreamName=stream,
+        Records=[
+            {"Data": json.dumps({"city": c, "speed": s}).encode(), "PartitionKey": c}
+            for c, s in rows
+        ],
+    )
+
+
+def read_until(kin, stream, n, timeout=15):
+    """The records of `stream` (one shard) as JSON, once there are at least `n` (polled)."""
+    deadline = time.time() + timeout
+    while True:
+        it = kin.get_shard_iterator(
+            StreamName=stream, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        got = [json.loads(r["Data"]) for r in kin.get_records(ShardIterator=it)["Records"]]
+        if len(got) >= n or time.time() > deadline:
+            return got
+        time.sleep(0.02)
 
 
 def unique(prefix):
@@ -369,6 +403,61 @@ class Applications(unittest.TestCase):
             ResourceARN=arn.replace(name, name + "x"),
         )
         self.assertEqual(code, "ResourceNotFoundException")
+
+    def test_records_flow_through_a_running_application(self):
+        """Start from TRIM_HORIZON over a stream with records, the output in the output stream,
+        the code updated while running, a stop, a restart from LAST_STOPPED_POINT: every
+        record counted once, none lost."""
+        kin = kinesis()
+        src, dst = unique("src"), unique("dst")
+        for s in (src, dst):
+            kin.create_stream(StreamName=s, ShardCount=1)
+            kin.get_waiter("stream_exists").wait(
+                StreamName=s, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+            )
+        put(kin, src, [("a", 130), ("b", 90), ("c", 150)])
+        name = unique("flow")
+        inp = app_input()
+        inp["KinesisStreamsInput"]["ResourceARN"] = CARS.replace("cars", src)
+        out = app_output()
+        out["KinesisStreamsOutput"]["ResourceARN"] = SPEEDING.replace("speeding", dst)
+        self.kda.create_application(
+            ApplicationName=name, Inputs=[inp], Outputs=[out], ApplicationCode=CODE
+        )
+        start = lambda pos: self.kda.start_application(  # noqa: E731
+            ApplicationName=name,
+            InputConfigurations=[
+                {"Id": "1.1", "InputStartingPositionConfiguration": {"InputStartingPosition": pos}}
+            ],
+        )
+        start("TRIM_HORIZON")
+        self.assertEqual(
+            read_until(kin, dst, 2), [{"CITY": "a", "SPEED": 130}, {"CITY": "c", "SPEED": 150}]
+        )
+        self.kda.update_application(
+            ApplicationName=name,
+            CurrentApplicationVersionId=1,
+            ApplicationUpdate={"ApplicationCodeUpdate": CODE.replace("> 120", "> 100")},
+        )
+        put(kin, src, [("d", 110), ("e", 95)])
+        self.assertEqual(read_until(kin, dst, 3)[2], {"CITY": "d", "SPEED": 110})
+        self.kda.stop_application(ApplicationName=name)
+        put(kin, src, [("f", 101), ("g", 102)])
+        start("LAST_STOPPED_POINT")
+        rows = read_until(kin, dst, 5)
+        self.assertEqual(rows[3:], [{"CITY": "f", "SPEED": 101}, {"CITY": "g", "SPEED": 102}])
+        self.kda.stop_application(ApplicationName=name)
+        self.assertEqual(len(read_until(kin, dst, 5)), 5, "no record is written twice")
+        # Code that does not compile is refused at the start, with its line and column.
+        self.kda.update_application(
+            ApplicationName=name,
+            CurrentApplicationVersionId=2,
+            ApplicationUpdate={"ApplicationCodeUpdate": "CREATE STREAM oops oops;"},
+        )
+        code, message = self.error(start, pos="NOW")
+        self.assertEqual(code, "CodeValidationException")
+        self.assertRegex(message, r"\(line 1, column \d+\)")
+        self.assertEqual(self.describe(name)["ApplicationStatus"], "READY")
 
     def test_kept_across_restart(self):
         try:
