@@ -316,6 +316,68 @@ pub fn step(v: &Value, width: &Value) -> Result<Value, EvalError> {
     }
 }
 
+/// An interval's text under its SQL qualifier, as SQLstream prints `(t1 - t2) MINUTE TO
+/// SECOND` or `INTERVAL '3 4' DAY TO HOUR`: a sign, the leading field unpadded, the others
+/// two digits (`DAY HH:MM:SS`, fractions of a second only when there are some). `count` is
+/// milliseconds for a day-time qualifier and months for YEAR/MONTH ones. Values keep no
+/// qualifier, so the planner passes the one written after the expression; a CAST of the
+/// result to VARCHAR then takes this text.
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-date-timestamp-interval.html:
+/// `(time '12:03:34' - time '11:57:23') minute to second` is `+6:11`.)
+pub fn format_interval(count: i64, start: &str, end: Option<&str>) -> Result<String, EvalError> {
+    let start = start.to_ascii_uppercase();
+    let end = end
+        .map(str::to_ascii_uppercase)
+        .unwrap_or_else(|| start.clone());
+    let sign = if count < 0 { '-' } else { '+' };
+    let a = count.unsigned_abs();
+    let bad = || {
+        EvalError::new(
+            "InvalidArgument",
+            format!("no interval qualifier {start} TO {end}"),
+        )
+    };
+    if matches!(start.as_str(), "YEAR" | "MONTH") {
+        return match (start.as_str(), end.as_str()) {
+            ("YEAR", "YEAR") => Ok(format!("{sign}{}", a / 12)),
+            ("YEAR", "MONTH") => Ok(format!("{sign}{}-{:02}", a / 12, a % 12)),
+            ("MONTH", "MONTH") => Ok(format!("{sign}{a}")),
+            _ => Err(bad()),
+        };
+    }
+    const UNITS: [(&str, u64); 4] = [
+        ("DAY", 86_400_000),
+        ("HOUR", 3_600_000),
+        ("MINUTE", 60_000),
+        ("SECOND", 1000),
+    ];
+    let from = UNITS
+        .iter()
+        .position(|(u, _)| *u == start)
+        .ok_or_else(bad)?;
+    let to = UNITS.iter().position(|(u, _)| *u == end).ok_or_else(bad)?;
+    if to < from {
+        return Err(bad());
+    }
+    let mut out = String::new();
+    out.push(sign);
+    let mut rest = a;
+    for (k, (_, size)) in UNITS.iter().enumerate().take(to + 1).skip(from) {
+        let v = rest / size;
+        rest %= size;
+        if k == from {
+            out.push_str(&v.to_string());
+        } else {
+            out.push(if k == 1 { ' ' } else { ':' });
+            out.push_str(&format!("{v:02}"));
+        }
+    }
+    if to == 3 && rest > 0 {
+        out.push_str(&format!(".{rest:03}"));
+    }
+    Ok(out)
+}
+
 // ---- Java SimpleDateFormat patterns -------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
@@ -877,6 +939,37 @@ mod tests {
             call_scalar("CHAR_TO_TIMESTAMP", &[v("yyyy"), Value::Null]),
             Ok(Value::Null)
         );
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-date-timestamp-interval.html
+    #[test]
+    fn intervals_print_with_their_qualifier() {
+        // (time '12:03:34' - time '11:57:23') minute to second = +6:11
+        assert_eq!(
+            format_interval(371_000, "MINUTE", Some("SECOND")),
+            Ok("+6:11".into())
+        );
+        // INTERVAL '+4 04' DAY TO HOUR, INTERVAL '-2 04' DAY TO HOUR
+        let dh = |d: i64, h: i64| d * MS_PER_DAY + h * 3_600_000;
+        assert_eq!(
+            format_interval(dh(4, 4), "DAY", Some("HOUR")),
+            Ok("+4 04".into())
+        );
+        assert_eq!(
+            format_interval(-dh(2, 4), "DAY", Some("HOUR")),
+            Ok("-2 04".into())
+        );
+        // INTERVAL '+4-04' YEAR TO MONTH
+        assert_eq!(
+            format_interval(52, "YEAR", Some("MONTH")),
+            Ok("+4-04".into())
+        );
+        assert_eq!(format_interval(1500, "SECOND", None), Ok("+1.500".into()));
+        assert_eq!(
+            format_interval(dh(1, 2) + 3_000, "DAY", Some("SECOND")),
+            Ok("+1 02:00:03".into())
+        );
+        assert!(format_interval(0, "SECOND", Some("DAY")).is_err());
     }
 
     /// TSDIFF: https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-tsdiff.html

@@ -26,7 +26,7 @@ pub mod regex_cache;
 pub mod string;
 
 pub use cast::cast;
-pub use datetime::{ceil_to, extract, floor_to, step};
+pub use datetime::{ceil_to, extract, floor_to, format_interval, step};
 pub use ops::{binary, unary, BinOp, UnOp};
 pub use string::{like, position, similar_to, substring, substring_similar, trim, TrimSpec};
 

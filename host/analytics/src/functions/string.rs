@@ -472,6 +472,14 @@ mod tests {
             substring(&s, &Value::BigInt(from), len.map(Value::BigInt).as_ref())
         };
         assert_eq!(sub(3, Some(4)), Ok(v("3456")));
+        assert_eq!(
+            call_scalar(
+                "SUBSTRING",
+                &[v("123456789"), Value::Integer(3), Value::Integer(4)]
+            ),
+            Ok(v("3456"))
+        );
+        assert_eq!(sub(8, Some(4)), Ok(v("89")));
         assert_eq!(sub(17, Some(4)), Ok(v("")));
         assert_eq!(sub(-1, Some(4)), Ok(v("12")));
         assert_eq!(sub(6, None), Ok(v("6789")));
