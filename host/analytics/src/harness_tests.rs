@@ -201,7 +201,10 @@ CREATE PUMP "P2" AS INSERT INTO "D"
             stock("10:00:01.000", "BBB", "X", 0.0, 6.0),
         ],
     );
-    let streams: Vec<&str> = out.iter().map(|v| v["stream"].as_str().unwrap_or("")).collect();
+    let streams: Vec<&str> = out
+        .iter()
+        .map(|v| v["stream"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(streams, ["MID", "MID", "D"]);
     assert_eq!(out[2]["TICKER"], "BBB");
     assert_eq!(out[2]["DOUBLED"], 12.0);
@@ -359,7 +362,10 @@ CREATE PUMP "Q" AS INSERT INTO "L"
         stock("10:00:01.000", "ZZZ", "X", 0.0, 2.0),
     ];
     let out = run_test(code, STOCK_SCHEMA, &rows.join("\n"), Some(reference)).expect("runs");
-    let out: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let out: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
     let d = stream_rows(&out, "D");
     assert_eq!(d.len(), 1, "{out:?}");
     assert_eq!(d[0]["COMPANY"], "Amazon");
@@ -432,14 +438,64 @@ fn checkpoint_keeps_open_windows() {
     let code = r#"CREATE STREAM "D" (N BIGINT);
         CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "IN"
         GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);"#;
-    let inputs = [("IN".to_string(), Schema::from(vec![Column::new("X", SqlType::Integer)]))];
+    let inputs = [(
+        "IN".to_string(),
+        Schema::from(vec![Column::new("X", SqlType::Integer)]),
+    )];
     let mut a = Application::compile(code, &inputs, &[]).expect("compiles");
-    assert!(a.push("IN", Row::new(0, vec![Value::Integer(1)])).is_empty());
-    assert!(a.push("IN", Row::new(1000, vec![Value::Integer(2)])).is_empty());
+    assert!(a
+        .push("IN", Row::new(0, vec![Value::Integer(1)]))
+        .is_empty());
+    assert!(a
+        .push("IN", Row::new(1000, vec![Value::Integer(2)]))
+        .is_empty());
     let saved = a.checkpoint();
     let mut b = Application::compile(code, &inputs, &[]).expect("compiles");
     b.restore(&saved).expect("restores");
     let out = b.advance(60_000);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].row, Row::new(60_000, vec![Value::BigInt(2)]));
+}
+
+/// LAG with a default and IGNORE NULLS, limited to its window
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-lag.html).
+#[test]
+fn lag_ignores_nulls_within_the_window() {
+    let code = r#"
+CREATE STREAM "D" (T VARCHAR(4), P DOUBLE, PREV DOUBLE, PREV2 DOUBLE);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM TICKER_SYMBOL, PRICE,
+    LAG(PRICE, 1, 0) IGNORE NULLS OVER (PARTITION BY TICKER_SYMBOL RANGE INTERVAL '1' MINUTE PRECEDING),
+    LAG(PRICE, 2, 0) IGNORE NULLS OVER (PARTITION BY TICKER_SYMBOL RANGE INTERVAL '1' MINUTE PRECEDING)
+  FROM "SOURCE_SQL_STREAM_001";"#;
+    let null_price = r#"{"rowtime": "2019-01-01T10:00:20.000Z", "data": {"TICKER_SYMBOL": "AAA", "SECTOR": "X", "CHANGE": 0.0, "PRICE": null}}"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "AAA", "X", 0.0, 10.0),
+            null_price.to_string(),
+            stock("10:00:30.000", "AAA", "X", 0.0, 30.0),
+            stock("10:00:40.000", "AAA", "X", 0.0, 40.0),
+            stock("10:01:35.000", "AAA", "X", 0.0, 50.0),
+        ],
+    );
+    let prev: Vec<(f64, f64)> = out
+        .iter()
+        .map(|v| {
+            (
+                v["PREV"].as_f64().unwrap_or(-1.0),
+                v["PREV2"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        prev,
+        [
+            (0.0, 0.0),
+            (10.0, 0.0),
+            (10.0, 0.0),
+            (30.0, 10.0),
+            (40.0, 0.0)
+        ]
+    );
 }

@@ -53,6 +53,10 @@ pub fn substring(s: &Value, from: &Value, len: Option<&Value>) -> Result<Value, 
     functions::substring(s, from, len)
 }
 
+pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<Value, EvalError> {
+    functions::substring_similar(s, pattern, escape)
+}
+
 pub fn position(needle: &Value, haystack: &Value) -> Result<Value, EvalError> {
     functions::position(needle, haystack)
 }

@@ -172,5 +172,6 @@ fn special(s: &Special, v: &[Value]) -> Result<Value, EvalError> {
         Special::FloorTo(unit) => calls::floor_to(arg(0), unit),
         Special::CeilTo(unit) => calls::ceil_to(arg(0), unit),
         Special::Step => calls::step(arg(0), arg(1)),
+        Special::SubstringSimilar => calls::substring_similar(arg(0), arg(1), arg(2)),
     }
 }

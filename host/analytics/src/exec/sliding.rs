@@ -12,6 +12,7 @@ use crate::aggregate::Accumulator;
 use crate::error::EvalError;
 use crate::exec::eval::{eval, Input};
 use crate::exec::query::project;
+use crate::exec::tumbling::accumulator;
 use crate::exec::{Errors, RowError};
 use crate::plan::expr::Frame;
 use crate::plan::query::{AggSpec, Kind};
@@ -117,12 +118,7 @@ impl SlidingState {
                 None => {
                     let accs = mine
                         .iter()
-                        .filter_map(|i| {
-                            aggs[*i]
-                                .0
-                                .kind
-                                .map(|k| Accumulator::new_removable(k, aggs[*i].0.distinct))
-                        })
+                        .filter_map(|i| accumulator(&aggs[*i].0, true))
                         .collect();
                     self.windows[w].push((
                         key.clone(),
@@ -169,6 +165,8 @@ fn lag_offset(spec: &AggSpec, input: &Input) -> usize {
 }
 
 impl Partition {
+    /// Takes the row in: rows the frame no longer covers leave first, LAG reads the rows
+    /// left (LAG reaches only as far back as the window), then the row joins.
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -180,26 +178,12 @@ impl Partition {
         lag_depth: usize,
         input: &Input,
     ) -> Result<Vec<Value>, EvalError> {
-        // LAG reads the rows before this one: answer it before the row joins.
+        self.evict(mine, aggs, rowtime, frame, lag_depth)?;
         let mut lags = Vec::new();
         for (j, i) in mine.iter().enumerate() {
-            if aggs[*i].0.kind.is_none() {
-                let n = lag_offset(&aggs[*i].0, input);
-                let default = match aggs[*i].0.args.get(2) {
-                    Some(e) => eval(e, input)?,
-                    None => Value::Null,
-                };
-                let v = if n == 0 {
-                    args[j].first().cloned().unwrap_or(Value::Null)
-                } else if n <= self.rows.len() {
-                    self.rows[self.rows.len() - n].1[j]
-                        .first()
-                        .cloned()
-                        .unwrap_or(Value::Null)
-                } else {
-                    default
-                };
-                lags.push((j, v));
+            let spec = &aggs[*i].0;
+            if spec.kind.is_none() {
+                lags.push((j, self.lag(j, spec, &args[j], input)?));
             }
         }
         let mut acc = self.accs.iter_mut();
@@ -211,7 +195,6 @@ impl Partition {
             }
         }
         self.rows.push_back((rowtime, args));
-        self.evict(mine, aggs, rowtime, frame, lag_depth)?;
         let mut results = Vec::new();
         let mut acc = self.accs.iter();
         for (j, i) in mine.iter().enumerate() {
@@ -232,8 +215,36 @@ impl Partition {
         Ok(results)
     }
 
-    /// Takes out of the aggregates the rows the frame no longer covers; keeps `lag_depth`
-    /// earlier rows for LAG.
+    /// `LAG(expr [, n [, default]]) [IGNORE NULLS]`: the n-th earlier row's value in the
+    /// window (NULLs skipped when ignoring them), else the default.
+    fn lag(
+        &self,
+        j: usize,
+        spec: &AggSpec,
+        current: &[Value],
+        input: &Input,
+    ) -> Result<Value, EvalError> {
+        let n = lag_offset(spec, input);
+        if n == 0 {
+            return Ok(current.first().cloned().unwrap_or(Value::Null));
+        }
+        let earlier = self
+            .rows
+            .iter()
+            .rev()
+            .map(|(_, a)| a[j].first().cloned().unwrap_or(Value::Null))
+            .filter(|v| !(spec.ignore_nulls && v.is_null()));
+        match earlier.into_iter().nth(n - 1) {
+            Some(v) => Ok(v),
+            None => match spec.args.get(2) {
+                Some(e) => eval(e, input),
+                None => Ok(Value::Null),
+            },
+        }
+    }
+
+    /// Takes out of the aggregates the rows the frame will not cover once a row at `now`
+    /// joins.
     fn evict(
         &mut self,
         mine: &[usize],
@@ -242,17 +253,18 @@ impl Partition {
         frame: &Frame,
         lag_depth: usize,
     ) -> Result<(), EvalError> {
-        let in_frame = |rows: &VecDeque<(i64, Vec<Vec<Value>>)>, k: usize| -> bool {
+        let leaves = |rows: &VecDeque<(i64, Vec<Vec<Value>>)>| -> bool {
             match frame {
-                Frame::Range(ms) => rows[k].0 >= now - ms,
-                Frame::Rows(n) => rows.len() - k <= (*n as usize) + 1,
-                Frame::Unbounded => true,
+                Frame::Range(ms) => rows.front().is_some_and(|r| r.0 < now - ms),
+                Frame::Rows(n) => rows.len() > *n as usize,
+                // Everything stays in the aggregates; only LAG's history is bounded.
+                Frame::Unbounded => false,
             }
         };
-        // LAG reaches only as far back as the frame; an unbounded frame keeps LAG's depth.
-        let keep = lag_depth + 1;
-        while !self.rows.is_empty() && !in_frame(&self.rows, 0) {
-            let (_, args) = self.rows.pop_front().unwrap_or_default();
+        while leaves(&self.rows) {
+            let Some((_, args)) = self.rows.pop_front() else {
+                break;
+            };
             let mut acc = self.accs.iter_mut();
             for (j, i) in mine.iter().enumerate() {
                 if aggs[*i].0.kind.is_some() {
@@ -263,7 +275,7 @@ impl Partition {
             }
         }
         if matches!(frame, Frame::Unbounded) {
-            while self.rows.len() > keep {
+            while self.rows.len() > lag_depth {
                 self.rows.pop_front();
             }
         }

@@ -51,9 +51,23 @@ pub fn agg_args(aggs: &[AggSpec], input: &Input) -> Result<Vec<Value>, EvalError
 }
 
 pub fn new_accs(aggs: &[AggSpec]) -> Vec<Accumulator> {
-    aggs.iter()
-        .filter_map(|a| a.kind.map(|k| Accumulator::new(k, a.distinct)))
-        .collect()
+    aggs.iter().filter_map(|a| accumulator(a, false)).collect()
+}
+
+/// The accumulator of an aggregate (None for LAG, which reads rows instead); `removable`
+/// for sliding windows, whose rows leave.
+pub fn accumulator(spec: &AggSpec, removable: bool) -> Option<Accumulator> {
+    let kind = spec.kind?;
+    let acc = if removable {
+        Accumulator::new_removable(kind, spec.distinct)
+    } else {
+        Accumulator::new(kind, spec.distinct)
+    };
+    Some(if spec.ignore_nulls {
+        acc.ignoring_nulls()
+    } else {
+        acc
+    })
 }
 
 pub fn add_all(accs: &mut [Accumulator], args: &[Value]) -> Result<(), EvalError> {

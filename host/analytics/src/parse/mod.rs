@@ -230,7 +230,10 @@ fn with_parser<T>(
     tokens: Vec<TokenWithSpan>,
     read: impl FnOnce(&mut Parser) -> Result<T, ParserError>,
 ) -> Result<T, CompileError> {
-    let last = tokens.last().map(|t| t.span.end).unwrap_or(Location::new(0, 0));
+    let last = tokens
+        .last()
+        .map(|t| t.span.end)
+        .unwrap_or(Location::new(0, 0));
     let dialect = KdaDialect;
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
     let value = read(&mut parser).map_err(|e| {
@@ -370,7 +373,9 @@ fn create_stream(tokens: Vec<TokenWithSpan>, pos: Pos) -> Result<CreateStream, C
         let ty = SqlType::parse(&text).map_err(|e| type_pos.error(e.0))?;
         let column = ident_name(&ident);
         if column == "ROWTIME" {
-            return Err(Pos::of_ident(&ident).error("ROWTIME is a system column and cannot be declared"));
+            return Err(
+                Pos::of_ident(&ident).error("ROWTIME is a system column and cannot be declared")
+            );
         }
         if columns.iter().any(|c: &Column| c.name == column) {
             return Err(Pos::of_ident(&ident).error(format!("column {column} declared twice")));
@@ -449,7 +454,10 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
             panic!("stream first")
         };
         assert_eq!(s.name, "DESTINATION_SQL_STREAM");
-        assert_eq!(s.columns[0], Column::new("TICKER_SYMBOL", SqlType::Varchar(4)));
+        assert_eq!(
+            s.columns[0],
+            Column::new("TICKER_SYMBOL", SqlType::Varchar(4))
+        );
         assert_eq!(s.columns[2].ty, SqlType::Double);
         let Statement::CreatePump(p) = &program.statements[1] else {
             panic!("pump second")
@@ -484,14 +492,19 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
         let Statement::CreatePump(p) = &program.statements[0] else {
             panic!()
         };
-        assert!(p.query.to_string().contains("STEP(\"S\".ROWTIME, INTERVAL '60' SECOND)"));
+        assert!(p
+            .query
+            .to_string()
+            .contains("STEP(\"S\".ROWTIME, INTERVAL '60' SECOND)"));
     }
 
     #[test]
     fn errors_say_where() {
-        let e = parse_program("CREATE STREAM \"S\" (a VARCHAR(4),\n b STRING)").expect_err("bad type");
+        let e =
+            parse_program("CREATE STREAM \"S\" (a VARCHAR(4),\n b STRING)").expect_err("bad type");
         assert_eq!((e.line, e.column), (2, 4), "{e}");
-        let e = parse_program("CREATE PUMP \"P\" AS INSERT INTO \"D\"\nSELECT STREAM a FROM").expect_err("bad");
+        let e = parse_program("CREATE PUMP \"P\" AS INSERT INTO \"D\"\nSELECT STREAM a FROM")
+            .expect_err("bad");
         assert_eq!(e.line, 2, "{e}");
         let e = parse_program("DROP STREAM x").expect_err("not create");
         assert_eq!((e.line, e.column), (1, 1));

@@ -66,6 +66,8 @@ pub enum Special {
     CeilTo(String),
     /// `STEP(x BY interval)`: args x, interval.
     Step,
+    /// `SUBSTRING(s SIMILAR pattern ESCAPE e)`: args s, pattern, e.
+    SubstringSimilar,
 }
 
 /// A window frame: the rows an OVER aggregate sees, ending at the current row.
@@ -94,6 +96,8 @@ pub struct AggCall {
     pub distinct: bool,
     /// `COUNT(*)`.
     pub star: bool,
+    /// `IGNORE NULLS` (LAG, FIRST_VALUE, LAST_VALUE).
+    pub ignore_nulls: bool,
     pub args: Vec<PExpr>,
     pub over: Option<WindowDef>,
 }
@@ -404,11 +408,7 @@ pub fn compile(e: &Ast, scope: &Scope, ctx: &Ctx) -> Result<Typed, CompileError>
     let boolean = |expr: PExpr| Ok(Typed::new(expr, Some(SqlType::Boolean)));
     match e {
         Ast::Identifier(ident) => scope.resolve(None, &name_of(ident), Pos::of_ident(ident)),
-        Ast::CompoundIdentifier(parts) => match parts.as_slice() {
-            [q, c] => scope.resolve(Some(&name_of(q)), &name_of(c), Pos::of_ident(c)),
-            [_, q, c] => scope.resolve(Some(&name_of(q)), &name_of(c), Pos::of_ident(c)),
-            _ => Err(pos.error(format!("cannot resolve {e}"))),
-        },
+        Ast::CompoundIdentifier(parts) => compound(parts, scope),
         Ast::CompoundFieldAccess { root, access_chain } => {
             let mut t = go(root)?;
             for a in access_chain {
@@ -589,8 +589,49 @@ pub fn compile(e: &Ast, scope: &Scope, ctx: &Ctx) -> Result<Typed, CompileError>
                 Some(SqlType::Varchar(MAX_CHAR_LENGTH)),
             ))
         }
+        Ast::Overlay {
+            expr,
+            overlay_what,
+            overlay_from,
+            overlay_for,
+        } => {
+            let mut args = vec![
+                go(expr)?.expr,
+                go(overlay_what)?.expr,
+                go(overlay_from)?.expr,
+            ];
+            if let Some(f) = overlay_for {
+                args.push(go(f)?.expr);
+            }
+            Ok(Typed::new(
+                PExpr::Call("OVERLAY".into(), args),
+                Some(SqlType::Varchar(MAX_CHAR_LENGTH)),
+            ))
+        }
         Ast::Function(f) => function(f, scope, ctx, pos),
         other => Err(pos.error(format!("unsupported expression {other}"))),
+    }
+}
+
+/// `q.col`, `q.col.FIELD...` (a row value's field, as the log parsers return), or
+/// `col.FIELD...`.
+fn compound(parts: &[ast::Ident], scope: &Scope) -> Result<Typed, CompileError> {
+    let fields = |t: Typed, rest: &[ast::Ident]| {
+        rest.iter().fold(t, |t, f| {
+            Typed::new(PExpr::Field(Box::new(t.expr), name_of(f)), None)
+        })
+    };
+    let (first, second) = (&parts[0], &parts[1]);
+    match scope.resolve(
+        Some(&name_of(first)),
+        &name_of(second),
+        Pos::of_ident(second),
+    ) {
+        Ok(t) => Ok(fields(t, &parts[2..])),
+        Err(qualified) => match scope.resolve(None, &name_of(first), Pos::of_ident(first)) {
+            Ok(t) => Ok(fields(t, &parts[1..])),
+            Err(_) => Err(qualified),
+        },
     }
 }
 
@@ -950,7 +991,12 @@ fn function(f: &ast::Function, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<Typ
         .map(|a| compile(a, scope, ctx))
         .collect::<Result<Vec<_>, _>>()?;
     if is_aggregate(&name) {
-        return aggregate(
+        let ignore_nulls = matches!(f.null_treatment, Some(ast::NullTreatment::IgnoreNulls))
+            || matches!(&f.args, FunctionArguments::List(l) if l.clauses.iter().any(|c| matches!(
+                c,
+                ast::FunctionArgumentClause::IgnoreOrRespectNulls(ast::NullTreatment::IgnoreNulls)
+            )));
+        let mut t = aggregate(
             name,
             distinct,
             star,
@@ -959,7 +1005,11 @@ fn function(f: &ast::Function, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<Typ
             scope,
             ctx,
             pos,
-        );
+        )?;
+        if let PExpr::Aggregate(call) = &mut t.expr {
+            call.ignore_nulls = ignore_nulls;
+        }
+        return Ok(t);
     }
     if f.over.is_some() {
         return Err(pos.error(format!("{name} is not an aggregate: it takes no OVER")));
@@ -968,6 +1018,15 @@ fn function(f: &ast::Function, scope: &Scope, ctx: &Ctx, pos: Pos) -> Result<Typ
         "CURRENT_ROW_TIMESTAMP" | "CURRENT_TIMESTAMP" | "LOCALTIMESTAMP" if compiled.is_empty() => {
             // The engine has no clock: the current row's time is its ROWTIME.
             return Ok(Typed::new(PExpr::Rowtime, Some(SqlType::Timestamp)));
+        }
+        "SUBSTRING_SIMILAR" if compiled.len() == 3 => {
+            return Ok(Typed::new(
+                PExpr::Special(
+                    Special::SubstringSimilar,
+                    compiled.into_iter().map(|t| t.expr).collect(),
+                ),
+                Some(SqlType::Varchar(MAX_CHAR_LENGTH)),
+            ));
         }
         "STEP" if compiled.len() == 2 => {
             let ty = compiled[0].ty.clone();
@@ -1076,6 +1135,7 @@ fn aggregate(
             name,
             distinct,
             star,
+            ignore_nulls: false,
             args: args.into_iter().map(|t| t.expr).collect(),
             over,
         })),

@@ -84,6 +84,8 @@ pub struct AggSpec {
     /// None for LAG.
     pub kind: Option<AggKind>,
     pub distinct: bool,
+    /// `IGNORE NULLS`.
+    pub ignore_nulls: bool,
     pub args: Vec<PExpr>,
 }
 
@@ -346,6 +348,7 @@ fn agg_spec(call: &AggCall, pos: Pos) -> Result<AggSpec, CompileError> {
         return Ok(AggSpec {
             kind: None,
             distinct: false,
+            ignore_nulls: call.ignore_nulls,
             args: call.args.clone(),
         });
     }
@@ -362,6 +365,7 @@ fn agg_spec(call: &AggCall, pos: Pos) -> Result<AggSpec, CompileError> {
     Ok(AggSpec {
         kind: Some(kind),
         distinct: call.distinct,
+        ignore_nulls: call.ignore_nulls,
         args: call.args.clone(),
     })
 }
@@ -709,8 +713,21 @@ fn plan_factor(
         TableFactor::Derived {
             subquery, alias, ..
         } => {
-            let plan = plan_query(subquery, cat)?;
+            let mut plan = plan_query(subquery, cat)?;
             let qualifiers: Vec<String> = alias.iter().map(|a| name_of(&a.name)).collect();
+            // `AS t(a, b)` renames the subquery's columns.
+            if let Some(a) = alias.as_ref().filter(|a| !a.columns.is_empty()) {
+                if a.columns.len() != plan.columns.len() {
+                    return Err(Pos::of_ident(&a.name).error(format!(
+                        "{} column names for a subquery of {} columns",
+                        a.columns.len(),
+                        plan.columns.len()
+                    )));
+                }
+                for (c, name) in plan.columns.iter_mut().zip(&a.columns) {
+                    c.name = name_of(&name.name);
+                }
+            }
             let schema: Schema = plan.columns.clone().into();
             let scope = scope_of(&schema, &qualifiers);
             Ok((
