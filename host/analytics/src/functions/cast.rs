@@ -165,20 +165,35 @@ pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, EvalError> {
 /// The text a value casts to (numbers as SQL prints them, datetimes in SQL's literal form).
 fn text_of(v: &Value) -> String {
     match v {
-        Value::Real(f) => float_text(f64::from(*f), format!("{f:?}")),
-        Value::Double(f) => float_text(*f, format!("{f:?}")),
+        Value::Real(f) => java_float_text(f64::from(*f), format!("{f:?}"), format!("{f:e}")),
+        Value::Double(f) => java_float_text(*f, format!("{f:?}"), format!("{f:e}")),
         other => other.to_string(),
     }
 }
 
-fn float_text(f: f64, shortest: String) -> String {
+/// A float as Java's `Double.toString`/`Float.toString` spell it (KDA's engine was Java):
+/// plain digits with at least one decimal between 10^-3 and 10^7 (`100.0`, `0.001`),
+/// otherwise computerized scientific notation (`1.0E7`, `1.5E-4`); `NaN`, `Infinity`.
+/// `plain` and `sci` are Rust's shortest round-trip forms (`{:?}`, `{:e}`) of the value.
+pub(crate) fn java_float_text(f: f64, plain: String, sci: String) -> String {
     if f.is_nan() {
-        "NaN".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else {
-        shortest
+        return "NaN".into();
     }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let a = f.abs();
+    if a == 0.0 || (1e-3..1e7).contains(&a) {
+        return plain;
+    }
+    // `sci` is like `1.5e-4` or `1e7`.
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let mantissa = if mantissa.contains('.') {
+        mantissa.to_string()
+    } else {
+        format!("{mantissa}.0")
+    };
+    format!("{mantissa}E{exp}")
 }
 
 fn to_char(v: &Value, ty: &SqlType, n: u32) -> Result<Value, EvalError> {
@@ -398,6 +413,25 @@ mod tests {
         assert_eq!(cast(&v("1e3"), &t("DOUBLE")), Ok(Value::Double(1000.0)));
         assert_eq!(cast(&Value::Integer(7), &t("VARCHAR(4)")), Ok(v("7")));
         assert_eq!(cast(&Value::Double(1.5), &t("VARCHAR(8)")), Ok(v("1.5")));
+        // Java's Double.toString / Float.toString spellings.
+        for (d, text) in [
+            (100.0, "100.0"),
+            (0.001, "0.001"),
+            (1e7, "1.0E7"),
+            (1.5e-4, "1.5E-4"),
+            (-2.5e10, "-2.5E10"),
+            (0.0, "0.0"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ] {
+            assert_eq!(
+                cast(&Value::Double(d), &t("VARCHAR(12)")),
+                Ok(v(text)),
+                "{d}"
+            );
+        }
+        assert_eq!(cast(&Value::Real(0.1), &t("VARCHAR(12)")), Ok(v("0.1")));
+        assert_eq!(cast(&Value::Real(3e10), &t("VARCHAR(12)")), Ok(v("3.0E10")));
         assert!(cast(&Value::Integer(12345), &t("VARCHAR(4)")).is_err());
         assert_eq!(cast(&d("2.50"), &t("VARCHAR(8)")), Ok(v("2.50")));
     }

@@ -972,6 +972,35 @@ mod tests {
         assert!(format_interval(0, "SECOND", Some("DAY")).is_err());
     }
 
+    /// The developer guide's "Transforming Dates" example
+    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/app-string-datetime-manipulation.html):
+    /// `EVENT_TIME - INTERVAL '5' MINUTE`, `UNIX_TIMESTAMP(EVENT_TIME)`,
+    /// `TIMESTAMP_TO_CHAR('yyyy-MM-dd hh:mm:ss', EVENT_TIME)`, `EXTRACT(SECOND FROM EVENT_TIME)`.
+    #[test]
+    fn transforming_dates_example() {
+        let event = ts("2018-05-09T12:50:41.337510");
+        assert_eq!(
+            crate::functions::binary(
+                crate::functions::BinOp::Minus,
+                &event,
+                &Value::IntervalDayTime(5 * 60_000)
+            ),
+            Ok(ts("2018-05-09 12:45:41.337"))
+        );
+        assert_eq!(
+            call_scalar("UNIX_TIMESTAMP", &[event.clone()]),
+            Ok(Value::BigInt(1_525_870_241_337))
+        );
+        assert_eq!(
+            call_scalar(
+                "TIMESTAMP_TO_CHAR",
+                &[v("yyyy-MM-dd hh:mm:ss"), event.clone()]
+            ),
+            Ok(v("2018-05-09 12:50:41"))
+        );
+        assert_eq!(extract("SECOND", &event), Ok(Value::BigInt(41)));
+    }
+
     /// TSDIFF: https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-tsdiff.html
     /// ("the difference of two time stamps in milliseconds"); UNIX_TIMESTAMP and
     /// TO_TIMESTAMP are inverses in milliseconds.
