@@ -8,8 +8,8 @@
 //!   (`{"TICKER_SYMBOL":"AAA","PRICE":100.0}`), numbers as JSON numbers, booleans as JSON
 //!   booleans, NULL as `null`, no trailing newline (each row is its own record).
 //!   ROWTIME is not a column, so it is not written unless the query selected it into one.
-//! - CSV: fields joined with `,`, the record ended with `\n`, NULL as an empty field, a
-//!   field holding `,`, `"`, `\r` or `\n` quoted with `""` for a quote.
+//! - CSV: fields joined with `,`, the record ended with `\n`, NULL as an empty field, an
+//!   empty string as `""`, a field holding `,`, `"`, `\r` or `\n` quoted with `""` for a quote.
 //! - Timestamps, dates, times and intervals as SQL's text form (`2019-01-01 10:00:00.000`),
 //!   the form a CAST to VARCHAR gives, in both formats.
 
@@ -94,7 +94,8 @@ pub fn serialize_as(format: RecordFormatType, columns: &[Column], row: &Row) -> 
                     continue;
                 }
                 let text = text_of(v);
-                if text.contains([',', '"', '\n', '\r']) {
+                // An empty string is quoted so it reads back apart from NULL.
+                if text.is_empty() || text.contains([',', '"', '\n', '\r']) {
                     out.push('"');
                     out.push_str(&text.replace('"', "\"\""));
                     out.push('"');
@@ -201,6 +202,11 @@ mod tests {
         let r = Row::new(0, vec![Value::Varchar("a,\"b\"".into())]);
         let out = serialize_as(RecordFormatType::Csv, &cols()[..1], &r);
         assert_eq!(out, b"\"a,\"\"b\"\"\"\n");
+        let r = Row::new(0, vec![Value::Varchar(String::new()), Value::Null]);
+        assert_eq!(
+            serialize_as(RecordFormatType::Csv, &cols()[..2], &r),
+            b"\"\",\n"
+        );
     }
 
     #[test]
@@ -221,5 +227,51 @@ mod tests {
             serde_json::from_str::<DestinationSchema>(r#"{"RecordFormatType":"JSON","X":1}"#)
                 .is_err()
         );
+    }
+
+    fn value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Boolean),
+            any::<i64>().prop_map(Value::BigInt),
+            any::<f64>().prop_map(Value::Double),
+            any::<f32>().prop_map(Value::Real),
+            "\\PC{0,12}".prop_map(Value::Varchar),
+            "[,\"\n\r a]{0,6}".prop_map(Value::Varchar),
+            (-1_000_000_000_000i64..4_000_000_000_000).prop_map(Value::Timestamp),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn json_records_are_json_and_csv_records_are_one_line_of_fields(
+            values in proptest::collection::vec(value(), 1..6)
+        ) {
+            let columns: Vec<Column> = (0..values.len())
+                .map(|i| Column::new(format!("c\"{i}"), SqlType::Varchar(16)))
+                .collect();
+            let row = Row::new(0, values.clone());
+            let json: serde_json::Value =
+                serde_json::from_slice(&serialize("JSON", &columns, &row)).expect("valid JSON");
+            let obj = json.as_object().expect("an object");
+            proptest::prop_assert_eq!(obj.len(), values.len());
+            for (c, v) in columns.iter().zip(&values) {
+                proptest::prop_assert_eq!(obj[&c.name].is_null(), v.is_null());
+            }
+            let csv = serialize("CSV", &columns, &row);
+            proptest::prop_assert_eq!(csv.last(), Some(&b'\n'));
+            if values.len() == 1 && values[0].is_null() {
+                // One NULL field is an empty line, which CSV readers skip.
+                return Ok(());
+            }
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(csv.as_slice());
+            let records: Vec<csv::StringRecord> =
+                reader.records().collect::<Result<_, _>>().expect("valid CSV");
+            proptest::prop_assert_eq!(records.len(), 1);
+            proptest::prop_assert_eq!(records[0].len(), values.len());
+        }
     }
 }
