@@ -35,6 +35,11 @@ pub enum Frame {
     Range { interval_ms: i64 },
     /// `ROWS n PRECEDING`: the current row and the `n` before it; `ROWS CURRENT ROW` is 0.
     Rows { preceding: u64 },
+    /// No frame (`OVER (PARTITION BY x)`, as LAG is often written): every row of the
+    /// partition so far. Aggregates never forget; only the rows LAG, NTH_VALUE FROM LAST and
+    /// EXP_AVG (64 half-lives: older weights vanish below a double's precision) can still
+    /// read are kept, and NTH_VALUE FROM FIRST keeps its first n values.
+    Unbounded,
 }
 
 /// One windowed function of the SELECT list that uses this window.
@@ -69,15 +74,34 @@ struct Partition {
     rows: VecDeque<(i64, Vec<Value>)>,
     /// One per function; `None` for LAG, which reads `rows`.
     accs: Vec<Option<Accumulator>>,
+    /// Unbounded frames: per function, its non-NULL values among `rows` (LAG and
+    /// NTH_VALUE with IGNORE NULLS may need rows far back) and NTH_VALUE FROM FIRST's first
+    /// values.
+    #[serde(default)]
+    non_null: Vec<usize>,
+    #[serde(default)]
+    heads: Vec<Vec<Value>>,
 }
 
 impl Partition {
-    fn new(fns: &[WindowFn]) -> Partition {
+    fn new(fns: &[WindowFn], frame: Frame) -> Partition {
+        let unbounded = frame == Frame::Unbounded;
         Partition {
             rows: VecDeque::new(),
+            non_null: if unbounded {
+                vec![0; fns.len()]
+            } else {
+                Vec::new()
+            },
+            heads: if unbounded {
+                vec![Vec::new(); fns.len()]
+            } else {
+                Vec::new()
+            },
             accs: fns
                 .iter()
                 .map(|f| match f {
+                    WindowFn::Agg(spec) if unbounded => Some(spec.accumulator()),
                     WindowFn::Agg(spec) => Some(spec.removable()),
                     WindowFn::Lag { .. } | WindowFn::NthValue { .. } | WindowFn::ExpAvg { .. } => {
                         None
@@ -85,6 +109,71 @@ impl Partition {
                 })
                 .collect(),
         }
+    }
+
+    /// Unbounded frames: records the newest row for NTH_VALUE FROM FIRST and the NULL
+    /// counts, then drops the oldest rows no function can read any more. Returns how many
+    /// rows were dropped.
+    fn keep_history(&mut self, fns: &[WindowFn], now: i64) -> usize {
+        if let Some((_, args)) = self.rows.back() {
+            for (i, (f, v)) in fns.iter().zip(args).enumerate() {
+                if !v.is_null() {
+                    self.non_null[i] += 1;
+                }
+                if let WindowFn::NthValue {
+                    n,
+                    from_last: false,
+                    ignore_nulls,
+                } = f
+                {
+                    if self.heads[i].len() < *n && !(*ignore_nulls && v.is_null()) {
+                        self.heads[i].push(v.clone());
+                    }
+                }
+            }
+        }
+        let mut dropped = 0;
+        'drop: while let Some((t, front)) = self.rows.front() {
+            for (i, f) in fns.iter().enumerate() {
+                // How many rows (or non-NULL values) the function needs, current row included.
+                let (need, ignore_nulls) = match *f {
+                    WindowFn::Agg(_) => continue,
+                    WindowFn::Lag {
+                        offset,
+                        ignore_nulls,
+                    } => (offset.saturating_add(1), ignore_nulls),
+                    WindowFn::NthValue {
+                        n,
+                        from_last: true,
+                        ignore_nulls,
+                    } => (n, ignore_nulls),
+                    WindowFn::NthValue { .. } => continue,
+                    WindowFn::ExpAvg { half_life_ms } => {
+                        if *t >= now.saturating_sub(half_life_ms.saturating_mul(64)) {
+                            break 'drop;
+                        }
+                        continue;
+                    }
+                };
+                let left = if ignore_nulls {
+                    self.non_null[i] - usize::from(!front[i].is_null())
+                } else {
+                    self.rows.len() - 1
+                };
+                if left < need {
+                    break 'drop;
+                }
+            }
+            if let Some((_, args)) = self.rows.pop_front() {
+                for (i, v) in args.iter().enumerate() {
+                    if !v.is_null() {
+                        self.non_null[i] -= 1;
+                    }
+                }
+                dropped += 1;
+            }
+        }
+        dropped
     }
 
     /// Takes the oldest row out of the window.
@@ -155,26 +244,31 @@ impl SlidingWindow {
         }
         let (slot, created) = match self.partitions.find(&key, &[]) {
             Some(slot) => (slot, false),
-            None => (self.partitions.insert(key, Partition::new(&self.fns)), true),
+            None => (
+                self.partitions
+                    .insert(key, Partition::new(&self.fns, self.frame)),
+                true,
+            ),
         };
         let part = match self.partitions.get_mut(slot) {
             Some(entry) => &mut entry.1,
             None => return Err(EvalError::new("InternalError", "window partition lost")),
         };
-        for i in 0..args.len() {
-            let Some(acc) = part.accs[i].as_mut() else {
-                continue;
-            };
-            if let Err(e) = acc.add(&args[i]) {
-                for (acc, v) in part.accs[..i].iter_mut().zip(&args) {
-                    if let Some(acc) = acc {
-                        let _ = acc.remove(v);
-                    }
-                }
-                if created {
-                    self.partitions.remove(slot);
-                }
-                return Err(e);
+        // Check every aggregate before adding to any, so a rejected row changes nothing.
+        let checked = part
+            .accs
+            .iter()
+            .zip(&args)
+            .try_for_each(|(acc, v)| acc.as_ref().map_or(Ok(()), |a| a.check(v)));
+        if let Err(e) = checked {
+            if created {
+                self.partitions.remove(slot);
+            }
+            return Err(e);
+        }
+        for (acc, v) in part.accs.iter_mut().zip(&args) {
+            if let Some(acc) = acc {
+                acc.add(v)?;
             }
         }
         part.rows.push_back((rowtime, args));
@@ -190,6 +284,9 @@ impl SlidingWindow {
                     self.held -= 1;
                 }
             }
+            Frame::Unbounded => {
+                self.held -= part.keep_history(&self.fns, rowtime);
+            }
         }
         let mut out = Vec::with_capacity(self.fns.len());
         for (i, f) in self.fns.iter().enumerate() {
@@ -202,6 +299,15 @@ impl SlidingWindow {
                     offset,
                     ignore_nulls,
                 } => lag(&part.rows, i, *offset, *ignore_nulls),
+                WindowFn::NthValue {
+                    n,
+                    from_last,
+                    ignore_nulls,
+                } if self.frame == Frame::Unbounded && !*from_last => Some(
+                    n.checked_sub(1)
+                        .and_then(|at| part.heads.get(i)?.get(at).cloned())
+                        .unwrap_or(Value::Null),
+                ),
                 WindowFn::NthValue {
                     n,
                     from_last,
@@ -602,6 +708,55 @@ mod tests {
     }
 
     #[test]
+    fn unbounded_keeps_aggregates_and_only_the_history_lag_needs() {
+        let fns = vec![
+            agg(AggKind::Max),
+            WindowFn::Lag {
+                offset: 2,
+                ignore_nulls: false,
+            },
+            WindowFn::Lag {
+                offset: 1,
+                ignore_nulls: true,
+            },
+            WindowFn::NthValue {
+                n: 2,
+                from_last: false,
+                ignore_nulls: false,
+            },
+        ];
+        let mut w = SlidingWindow::new(Frame::Unbounded, fns);
+        let p = |v: Option<i32>| v.map(Value::Integer).unwrap_or(Value::Null);
+        let mut last = Vec::new();
+        let input = [Some(9), Some(1), Some(2), None, None, None, None, Some(3)];
+        for (t, v) in input.into_iter().enumerate() {
+            last = w
+                .push(t as i64, vec![], vec![p(v), p(v), p(v), p(v)])
+                .expect("push");
+        }
+        assert_eq!(
+            last,
+            vec![
+                Some(Value::Integer(9)),
+                Some(Value::Null),
+                Some(Value::Integer(2)),
+                Some(Value::Integer(1))
+            ],
+            "MAX never forgets 9; LAG 2 is the NULL two rows back; IGNORE NULLS finds 2"
+        );
+        assert!(w.held_rows() <= 6, "held {}", w.held_rows());
+        for t in 8..1_000 {
+            w.push(t, vec![], vec![p(Some(0)); 4]).expect("push");
+        }
+        assert!(w.held_rows() <= 3, "held {}", w.held_rows());
+        let json = serde_json::to_string(&w).expect("serialise");
+        let mut back: SlidingWindow = serde_json::from_str(&json).expect("restore");
+        let out = back.push(1_000, vec![], vec![p(Some(5)); 4]).expect("push");
+        assert_eq!(out[0], Some(Value::Integer(9)));
+        assert_eq!(out[3], Some(Value::Integer(1)));
+    }
+
+    #[test]
     fn idle_partitions_are_freed_when_their_rows_age_out() {
         let mut w =
             SlidingWindow::new(Frame::Range { interval_ms: 1_000 }, vec![agg(AggKind::Sum)]);
@@ -685,6 +840,7 @@ mod tests {
                 history.iter().filter(|r| r.1 == key).collect();
             match frame {
                 Frame::Range { interval_ms } => rows.retain(|r| r.0 >= now - interval_ms),
+                Frame::Unbounded => {}
                 Frame::Rows { preceding } => {
                     let keep = preceding as usize + 1;
                     if rows.len() > keep {
@@ -692,24 +848,49 @@ mod tests {
                     }
                 }
             }
-            kinds
+            let vals: Vec<Value> = rows
+                .iter()
+                .map(|r| r.2.map(Value::Integer).unwrap_or(Value::Null))
+                .collect();
+            let mut out: Vec<Value> = kinds
                 .iter()
                 .map(|&(kind, distinct)| {
                     let mut acc = Accumulator::new(kind, distinct);
-                    for r in &rows {
-                        acc.add(&r.2.map(Value::Integer).unwrap_or(Value::Null))
-                            .expect("add");
+                    for v in &vals {
+                        acc.add(v).expect("add");
                     }
                     acc.result().expect("result")
                 })
-                .collect()
+                .collect();
+            let none = Value::Varchar("<none>".into());
+            let earlier = &vals[..vals.len() - 1];
+            // LAG 1, LAG 2 IGNORE NULLS, NTH_VALUE 2 FROM FIRST, NTH_VALUE 1 FROM LAST IGNORE NULLS.
+            out.push(earlier.last().cloned().unwrap_or(none.clone()));
+            out.push(
+                earlier
+                    .iter()
+                    .rev()
+                    .filter(|v| !v.is_null())
+                    .nth(1)
+                    .cloned()
+                    .unwrap_or(none),
+            );
+            out.push(vals.get(1).cloned().unwrap_or(Value::Null));
+            out.push(
+                vals.iter()
+                    .rev()
+                    .find(|v| !v.is_null())
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
+            out
         }
 
         proptest! {
             #[test]
             fn sliding_results_equal_recomputing_the_window(
                 steps in proptest::collection::vec((0i64..4, 0i32..3, proptest::option::of(-5i32..6)), 1..60),
-                range in proptest::bool::ANY,
+                mode in 0u8..3,
                 width in 0i64..8,
             ) {
                 let kinds = [
@@ -722,15 +903,22 @@ mod tests {
                     (AggKind::Avg, true),
                     (AggKind::CountStar, false),
                 ];
-                let frame = if range {
-                    Frame::Range { interval_ms: width }
-                } else {
-                    Frame::Rows { preceding: width as u64 }
+                let frame = match mode {
+                    0 => Frame::Range { interval_ms: width },
+                    1 => Frame::Rows { preceding: width as u64 },
+                    _ => Frame::Unbounded,
                 };
-                let fns = kinds
+                let mut fns: Vec<WindowFn> = kinds
                     .iter()
                     .map(|&(kind, distinct)| WindowFn::Agg(AggSpec { kind, distinct, ignore_nulls: false }))
                     .collect();
+                fns.extend([
+                    WindowFn::Lag { offset: 1, ignore_nulls: false },
+                    WindowFn::Lag { offset: 2, ignore_nulls: true },
+                    WindowFn::NthValue { n: 2, from_last: false, ignore_nulls: false },
+                    WindowFn::NthValue { n: 1, from_last: true, ignore_nulls: true },
+                ]);
+                let n_fns = fns.len();
                 let mut w = SlidingWindow::new(frame, fns);
                 let mut history = Vec::new();
                 let mut t = 0;
@@ -739,9 +927,12 @@ mod tests {
                     history.push((t, key, v));
                     let arg = v.map(Value::Integer).unwrap_or(Value::Null);
                     let got = w
-                        .push(t, vec![Value::Integer(key)], vec![arg; kinds.len()])
+                        .push(t, vec![Value::Integer(key)], vec![arg; n_fns])
                         .expect("push");
-                    let got: Vec<Value> = got.into_iter().map(|v| v.unwrap_or(Value::Null)).collect();
+                    let got: Vec<Value> = got
+                        .into_iter()
+                        .map(|v| v.unwrap_or(Value::Varchar("<none>".into())))
+                        .collect();
                     prop_assert_eq!(got, brute(&history, frame, &kinds));
                 }
             }
