@@ -988,7 +988,7 @@ mod tests {
             Ok(ts("2018-05-09 12:45:41.337"))
         );
         assert_eq!(
-            call_scalar("UNIX_TIMESTAMP", &[event.clone()]),
+            call_scalar("UNIX_TIMESTAMP", std::slice::from_ref(&event)),
             Ok(Value::BigInt(1_525_870_241_337))
         );
         assert_eq!(
