@@ -575,7 +575,7 @@ impl Mapper {
                     match (row_all, node) {
                         (true, Json::Array(items)) => {
                             for item in items {
-                                self.json_rows(item, cols, flatten.as_deref(), &mut out);
+                                self.json_rows_checked(item, cols, flatten.as_deref(), &mut out);
                             }
                         }
                         (true, _) => {
@@ -583,7 +583,9 @@ impl Mapper {
                                 "the RecordRowPath does not lead to an array in the record",
                             ))
                         }
-                        (false, node) => self.json_rows(node, cols, flatten.as_deref(), &mut out),
+                        (false, node) => {
+                            self.json_rows_checked(node, cols, flatten.as_deref(), &mut out)
+                        }
                     }
                 }
                 Ok(out)
@@ -597,6 +599,30 @@ impl Mapper {
             Some(v) => coerce::from_json(v, &self.columns[i].ty).map_err(|e| {
                 MappingError::coercion(format!("column {}: {e}", self.columns[i].name))
             }),
+        }
+    }
+
+    /// A row node must be an object (or an array read with `$[n]`): a bare string, number,
+    /// Boolean or null is a record that "does not conform to the input schema" (Error
+    /// Handling), not a row of NULLs.
+    fn json_rows_checked(
+        &self,
+        node: &Json,
+        cols: &[JsonColumn],
+        flatten: Option<&[Step]>,
+        out: &mut Vec<Result<Vec<Value>, MappingError>>,
+    ) {
+        match node {
+            Json::Object(_) | Json::Array(_) => self.json_rows(node, cols, flatten, out),
+            other => out.push(Err(MappingError::parse(format!(
+                "a row must be a JSON object, not {}",
+                match other {
+                    Json::String(_) => "a string",
+                    Json::Number(_) => "a number",
+                    Json::Bool(_) => "a Boolean",
+                    _ => "null",
+                }
+            )))),
         }
     }
 

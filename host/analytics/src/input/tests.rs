@@ -304,8 +304,20 @@ fn several_documents_and_bad_records() {
     assert_eq!(m.map(b"{\"x\":").expect_err("bad").name, "ParseError");
     assert_eq!(m.map(&[0xff, 0xfe]).expect_err("bad").name, "ParseError");
     assert_eq!(m.map(b"").expect_err("empty").name, "ParseError");
-    // A scalar document has no members: every column is NULL.
-    assert_eq!(m.map(b"42").expect("maps"), vec![vec![Value::Null]]);
+    // A bare scalar is not a row; an array is (read with `$[n]` mappings).
+    assert_eq!(m.map(b"42").expect_err("scalar").name, "ParseError");
+    assert_eq!(
+        m.map(b"{\"x\":1} \"x\"").expect_err("scalar").name,
+        "ParseError"
+    );
+    let arr = json_schema(&[("a", "$[0]", "VARCHAR(4)"), ("b", "$[1]", "DOUBLE")]);
+    assert_eq!(
+        Mapper::new(&arr)
+            .expect("mapper")
+            .map(br#"["AAPL", 12.5]"#)
+            .expect("maps"),
+        vec![vec![v("AAPL"), Value::Double(12.5)]]
+    );
 }
 
 #[test]
