@@ -362,7 +362,7 @@ fn w3c(line: &str, format: &str) -> Result<Value, EvalError> {
         ));
     }
     let log_format = predefined(format).unwrap_or(format);
-    let re = regex_cache::compiled(&w3c_regex(log_format)?)?;
+    let re = regex_cache::cached(regex_cache::Kind::W3c, log_format, || w3c_regex(log_format))?;
     let Some(caps) = re.captures(line) else {
         return Ok(Value::Null);
     };

@@ -23,31 +23,66 @@ use regex::Regex;
 
 use crate::error::EvalError;
 
-/// At most this many compiled patterns are kept per thread; past it the cache starts over
-/// (an application has a handful of literal patterns; a pattern computed per row would
-/// otherwise grow the cache without bound).
+/// At most this many compiled patterns are kept per thread and kind; past it that kind's
+/// cache starts over (an application has a handful of literal patterns; a pattern computed
+/// per row would otherwise grow the cache without bound).
 const CACHE_CAPACITY: usize = 256;
 
-thread_local! {
-    static CACHE: RefCell<HashMap<String, Arc<Regex>>> = RefCell::new(HashMap::new());
+/// What a cached pattern's key is: the source it was built from differs by kind (a LIKE
+/// pattern and a Java regex with the same text are different regexes), so each kind has its
+/// own map, looked up by the caller's text without building anything on a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A `regex`-crate pattern as is.
+    Raw = 0,
+    /// A Java regex, found anywhere.
+    Java,
+    /// A Java regex that must match the whole input (`Matcher.matches()`).
+    JavaWhole,
+    /// A Java regex with lazy quantifiers, matching the whole input.
+    JavaLazyWhole,
+    /// A LIKE pattern (the key carries the escape).
+    Like,
+    /// A SIMILAR TO pattern (the key carries the escape).
+    Similar,
+    /// A W3C (Apache `LogFormat`) format.
+    W3c,
 }
 
-/// A compiled regex for the `regex`-crate pattern `pattern`, from the cache when it was seen.
-pub fn compiled(pattern: &str) -> Result<Arc<Regex>, EvalError> {
-    if let Some(r) = CACHE.with(|c| c.borrow().get(pattern).cloned()) {
+const KINDS: usize = 7;
+
+thread_local! {
+    static CACHE: RefCell<[HashMap<String, Arc<Regex>>; KINDS]> =
+        RefCell::new(std::array::from_fn(|_| HashMap::new()));
+}
+
+/// The compiled regex cached under (`kind`, `key`); on a miss `source` builds the
+/// `regex`-crate pattern, which is compiled and kept.
+pub fn cached(
+    kind: Kind,
+    key: &str,
+    source: impl FnOnce() -> Result<String, EvalError>,
+) -> Result<Arc<Regex>, EvalError> {
+    let k = kind as usize;
+    if let Some(r) = CACHE.with(|c| c.borrow()[k].get(key).cloned()) {
         return Ok(r);
     }
-    let re = Regex::new(pattern)
+    let re = Regex::new(&source()?)
         .map_err(|e| EvalError::new("InvalidRegex", format!("invalid regular expression: {e}")))?;
     let re = Arc::new(re);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.len() >= CACHE_CAPACITY {
-            c.clear();
+        if c[k].len() >= CACHE_CAPACITY {
+            c[k].clear();
         }
-        c.insert(pattern.to_string(), re.clone());
+        c[k].insert(key.to_string(), re.clone());
     });
     Ok(re)
+}
+
+/// A compiled regex for the `regex`-crate pattern `pattern`, from the cache when it was seen.
+pub fn compiled(pattern: &str) -> Result<Arc<Regex>, EvalError> {
+    cached(Kind::Raw, pattern, || Ok(pattern.to_string()))
 }
 
 /// A compiled regex for a Java pattern (translated first). `anchored` wraps it so it must
@@ -59,12 +94,19 @@ pub fn java(pattern: &str, anchored: bool) -> Result<Arc<Regex>, EvalError> {
 /// Like [`java`], with every greedy quantifier made lazy when `lazy` is set
 /// (FAST_REGEX_LOG_PARSE's "lazy semantics": each group takes as little as it can).
 pub fn java_with(pattern: &str, anchored: bool, lazy: bool) -> Result<Arc<Regex>, EvalError> {
-    let t = translate(pattern, lazy)?;
-    if anchored {
-        compiled(&format!("^(?:{t})$"))
-    } else {
-        compiled(&t)
-    }
+    let kind = match (anchored, lazy) {
+        (false, false) => Kind::Java,
+        (true, false) => Kind::JavaWhole,
+        (_, true) => Kind::JavaLazyWhole,
+    };
+    cached(kind, pattern, || {
+        let t = translate(pattern, lazy)?;
+        Ok(if anchored || lazy {
+            format!("^(?:{t})$")
+        } else {
+            t
+        })
+    })
 }
 
 fn posix_class(name: &str) -> Option<&'static str> {

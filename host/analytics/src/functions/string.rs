@@ -5,7 +5,7 @@
 use crate::error::EvalError;
 use crate::value::Value;
 
-use super::regex_cache;
+use super::regex_cache::{self, Kind};
 use super::{int_arg, str_arg};
 
 /// Which ends TRIM cuts.
@@ -436,7 +436,13 @@ pub fn like(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<Value,
     }
     let text = str_arg("LIKE", s)?;
     let pat = str_arg("LIKE", pattern)?;
-    let re = regex_cache::compiled(&like_regex(pat, escape_arg(escape, "LIKE")?)?)?;
+    let esc = escape_arg(escape, "LIKE")?;
+    let re = match esc {
+        None => regex_cache::cached(Kind::Like, pat, || like_regex(pat, None))?,
+        Some(e) => regex_cache::cached(Kind::Like, &format!("{e}\u{0}{pat}"), || {
+            like_regex(pat, Some(e))
+        })?,
+    };
     Ok(Value::Boolean(re.is_match(text)))
 }
 
@@ -447,11 +453,12 @@ pub fn similar_to(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<
     }
     let text = str_arg("SIMILAR TO", s)?;
     let pat = str_arg("SIMILAR TO", pattern)?;
-    let re = format!(
-        "(?s)^(?:{})$",
-        similar_regex(pat, escape_arg(escape, "SIMILAR TO")?)?
-    );
-    let re = regex_cache::compiled(&re)?;
+    let esc = escape_arg(escape, "SIMILAR TO")?;
+    let build = || Ok(format!("(?s)^(?:{})$", similar_regex(pat, esc)?));
+    let re = match esc {
+        None => regex_cache::cached(Kind::Similar, pat, build)?,
+        Some(e) => regex_cache::cached(Kind::Similar, &format!("{e}\u{0}{pat}"), build)?,
+    };
     Ok(Value::Boolean(re.is_match(text)))
 }
 
