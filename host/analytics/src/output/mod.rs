@@ -13,6 +13,8 @@
 //! - Timestamps, dates, times and intervals as SQL's text form (`2019-01-01 10:00:00.000`),
 //!   the form a CAST to VARCHAR gives, in both formats.
 
+pub mod lambda;
+
 use serde::{Deserialize, Serialize};
 
 use crate::input::json::write_json_string;
