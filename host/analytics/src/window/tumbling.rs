@@ -492,59 +492,62 @@ mod tests {
 
         use super::*;
 
+        /// A group's key, row count, sum and max, as the batch computes them.
+        type Expected = (i32, i64, Option<i64>, Option<i32>);
+
         proptest! {
-            /// Pushing rows (with `advance` at each ROWTIME) gives exactly the groups a
-            /// batch GROUP BY (window, key) gives, each at its window's end, in window
-            /// order then first-arrival order.
-            #[test]
-            fn emitted_groups_equal_batch_grouping(
-                steps in proptest::collection::vec((0i64..25, 0i32..4, proptest::option::of(-9i32..10)), 1..80),
-            ) {
-                const P: i64 = 60;
-                let aggs = vec![AggSpec::new(AggKind::CountStar), AggSpec::new(AggKind::Sum), AggSpec::new(AggKind::Max)];
-                let mut g = TumblingGroups::new(aggs, P);
-                let mut out = Vec::new();
-                // (window end, first arrival) -> (key, count, sum, max)
-                let mut expected: BTreeMap<(i64, usize), (i32, i64, Option<i64>, Option<i32>)> = BTreeMap::new();
-                let mut t = 0;
-                for (i, (dt, key, v)) in steps.into_iter().enumerate() {
-                    t += dt;
-                    out.extend(g.advance(t));
-                    let start = t.div_euclid(P) * P;
-                    let arg = v.map(Value::Integer).unwrap_or(Value::Null);
-                    g.push(t, Value::Timestamp(start), start + P, vec![Value::Integer(key)], &[Value::Null, arg.clone(), arg])
-                        .expect("push");
-                    let slot = expected
-                        .iter_mut()
-                        .find(|((end, _), e)| *end == start + P && e.0 == key)
-                        .map(|(_, e)| e);
-                    let e = match slot {
-                        Some(e) => e,
-                        None => expected.entry((start + P, i)).or_insert((key, 0, None, None)),
-                    };
-                    e.1 += 1;
-                    if let Some(v) = v {
-                        e.2 = Some(e.2.unwrap_or(0) + i64::from(v));
-                        e.3 = Some(e.3.map_or(v, |m| m.max(v)));
+                    /// Pushing rows (with `advance` at each ROWTIME) gives exactly the groups a
+                    /// batch GROUP BY (window, key) gives, each at its window's end, in window
+                    /// order then first-arrival order.
+                    #[test]
+                    fn emitted_groups_equal_batch_grouping(
+                        steps in proptest::collection::vec((0i64..25, 0i32..4, proptest::option::of(-9i32..10)), 1..80),
+                    ) {
+                        const P: i64 = 60;
+                        let aggs = vec![AggSpec::new(AggKind::CountStar), AggSpec::new(AggKind::Sum), AggSpec::new(AggKind::Max)];
+                        let mut g = TumblingGroups::new(aggs, P);
+                        let mut out = Vec::new();
+                        // (window end, first arrival) -> (key, count, sum, max)
+        let mut expected: BTreeMap<(i64, usize), Expected> = BTreeMap::new();
+                        let mut t = 0;
+                        for (i, (dt, key, v)) in steps.into_iter().enumerate() {
+                            t += dt;
+                            out.extend(g.advance(t));
+                            let start = t.div_euclid(P) * P;
+                            let arg = v.map(Value::Integer).unwrap_or(Value::Null);
+                            g.push(t, Value::Timestamp(start), start + P, vec![Value::Integer(key)], &[Value::Null, arg.clone(), arg])
+                                .expect("push");
+                            let slot = expected
+                                .iter_mut()
+                                .find(|((end, _), e)| *end == start + P && e.0 == key)
+                                .map(|(_, e)| e);
+                            let e = match slot {
+                                Some(e) => e,
+                                None => expected.entry((start + P, i)).or_insert((key, 0, None, None)),
+                            };
+                            e.1 += 1;
+                            if let Some(v) = v {
+                                e.2 = Some(e.2.unwrap_or(0) + i64::from(v));
+                                e.3 = Some(e.3.map_or(v, |m| m.max(v)));
+                            }
+                        }
+                        out.extend(g.advance(i64::MAX));
+                        prop_assert_eq!(g.open_groups(), 0);
+                        let want: Vec<GroupRow> = expected
+                            .into_iter()
+                            .map(|((end, _), (key, n, sum, max))| GroupRow {
+                                rowtime: end,
+                                window: Some(Value::Timestamp(end - P)),
+                                key: vec![Value::Integer(key)],
+                                results: Ok(vec![
+                                    Value::BigInt(n),
+                                    sum.map(|s| Value::Integer(s as i32)).unwrap_or(Value::Null),
+                                    max.map(Value::Integer).unwrap_or(Value::Null),
+                                ]),
+                            })
+                            .collect();
+                        prop_assert_eq!(out, want);
                     }
                 }
-                out.extend(g.advance(i64::MAX));
-                prop_assert_eq!(g.open_groups(), 0);
-                let want: Vec<GroupRow> = expected
-                    .into_iter()
-                    .map(|((end, _), (key, n, sum, max))| GroupRow {
-                        rowtime: end,
-                        window: Some(Value::Timestamp(end - P)),
-                        key: vec![Value::Integer(key)],
-                        results: Ok(vec![
-                            Value::BigInt(n),
-                            sum.map(|s| Value::Integer(s as i32)).unwrap_or(Value::Null),
-                            max.map(Value::Integer).unwrap_or(Value::Null),
-                        ]),
-                    })
-                    .collect();
-                prop_assert_eq!(out, want);
-            }
-        }
     }
 }
