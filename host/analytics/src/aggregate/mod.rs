@@ -534,8 +534,10 @@ impl Accumulator {
         }
     }
 
-    /// FIRST_VALUE/LAST_VALUE `IGNORE NULLS`: NULL arguments are skipped (by default they
-    /// count, as `RESPECT NULLS`). Other aggregates skip NULL anyway.
+    /// FIRST_VALUE/LAST_VALUE `IGNORE NULLS`: NULL arguments are skipped; by default they
+    /// count, as `RESPECT NULLS` ("Returns first value, including null",
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-first-value.html>).
+    /// Other aggregates skip NULL anyway.
     pub fn ignoring_nulls(mut self) -> Accumulator {
         self.ignore_nulls = true;
         self
