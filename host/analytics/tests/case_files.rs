@@ -76,6 +76,10 @@ fn every_case_has_the_documented_shape() {
                 assert!(row["data"].is_object(), "{at}: a JSON record is an object");
             }
         }
+        assert!(
+            case.expected_error_line.is_none() || !case.dir.join("expected.jsonl").exists(),
+            "{name}: both expected.jsonl and expected_error.json"
+        );
         for (i, row) in case.expected.iter().enumerate() {
             let at = format!("{name}/expected.jsonl:{}", i + 1);
             assert!(row["stream"].is_string(), "{at}: no stream");

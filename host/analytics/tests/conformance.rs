@@ -1,6 +1,7 @@
 //! Runs every conformance case (`tests/conformance/<case>/`, one documented KDA example each)
 //! through `weir_analytics::harness::run_test`, the same entry point as `weir analytics test`,
-//! and compares the printed rows with `expected.jsonl` (rules in `support::compare`).
+//! and compares the printed rows with `expected.jsonl` (rules in `support::compare`), or, for
+//! code the docs say is refused, checks the compile error's line (`expected_error.json`).
 //!
 //! A case listed in `KNOWN_DIFFERENCES.md` must not match (the file says why); any other
 //! mismatch fails, and so does a listed case that starts matching. `CONFORMANCE_CASE=name`
@@ -9,6 +10,7 @@
 mod support;
 
 use support::{compare, known_differences, load_cases, parse_lines, Case};
+use weir_analytics::harness::HarnessError;
 
 enum Outcome {
     Pass,
@@ -16,12 +18,24 @@ enum Outcome {
 }
 
 fn run(case: &Case) -> Outcome {
-    let out = match weir_analytics::harness::run_test(
+    let result = weir_analytics::harness::run_test(
         &case.code,
         &case.schema,
         &case.input,
         case.reference.as_deref(),
-    ) {
+    );
+    if let Some(line) = case.expected_error_line {
+        return match result {
+            Err(HarnessError::Compile(e)) if e.line == line => Outcome::Pass,
+            Err(e) => Outcome::Fail(format!(
+                "expected a compile error on line {line}, got: {e}\n"
+            )),
+            Ok(out) => Outcome::Fail(format!(
+                "expected a compile error on line {line}, but the code ran:\n{out}"
+            )),
+        };
+    }
+    let out = match result {
         Ok(out) => out,
         Err(e) => return Outcome::Fail(format!("run_test failed: {e}\n")),
     };

@@ -2,8 +2,9 @@
 //! with what the engine prints. Shared by the case-file checks (`case_files.rs`) and the runner
 //! (`conformance.rs`); a directory of its own so Cargo does not build it as a test on its own.
 //!
-//! A case is a directory with `app.sql`, `schema.json`, `input.jsonl`, `expected.jsonl`,
-//! `SOURCE.md` and, for a reference table, `reference.json` (docs/analytics.md describes them).
+//! A case is a directory with `app.sql`, `schema.json`, `input.jsonl`, `expected.jsonl` (or,
+//! for code the docs say is refused, `expected_error.json`), `SOURCE.md` and, for a reference
+//! table, `reference.json` (docs/analytics.md describes them).
 
 #![allow(dead_code)] // each test target uses part of this module
 
@@ -27,6 +28,9 @@ pub struct Case {
     pub input: String,
     pub reference: Option<String>,
     pub expected: Vec<Value>,
+    /// `expected_error.json`'s `{"line": L}`: the code must not compile, and the error must
+    /// point at line L (the column and message are the engine's).
+    pub expected_error_line: Option<u64>,
     /// The first documentation address in SOURCE.md, printed with a mismatch.
     pub url: String,
 }
@@ -66,9 +70,23 @@ pub fn load_case(dir: &Path) -> Result<Case, String> {
                 dir.join("SOURCE.md").display()
             )
         })?;
-    let expected_text = read(dir, "expected.jsonl")?;
-    let expected = parse_lines(&expected_text)
-        .map_err(|(line, e)| format!("{}:{line}: {e}", dir.join("expected.jsonl").display()))?;
+    let (expected, expected_error_line) = if dir.join("expected_error.json").exists() {
+        let text = read(dir, "expected_error.json")?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: {e}", dir.join("expected_error.json").display()))?;
+        let line = v["line"].as_u64().ok_or_else(|| {
+            format!(
+                "{}: expected {{\"line\": L}}",
+                dir.join("expected_error.json").display()
+            )
+        })?;
+        (Vec::new(), Some(line))
+    } else {
+        let text = read(dir, "expected.jsonl")?;
+        let rows = parse_lines(&text)
+            .map_err(|(line, e)| format!("{}:{line}: {e}", dir.join("expected.jsonl").display()))?;
+        (rows, None)
+    };
     let reference = if dir.join("reference.json").exists() {
         Some(read(dir, "reference.json")?)
     } else {
@@ -82,6 +100,7 @@ pub fn load_case(dir: &Path) -> Result<Case, String> {
         input: read(dir, "input.jsonl")?,
         reference,
         expected,
+        expected_error_line,
         url,
     })
 }
