@@ -9,6 +9,7 @@ pub mod join;
 pub mod query;
 pub mod sliding;
 pub mod stagger;
+pub mod top_k;
 pub mod tumbling;
 
 use crate::error::EvalError;

@@ -1,19 +1,19 @@
 //! Tumbling windows: `GROUP BY` with a monotonic expression over ROWTIME (`STEP(ROWTIME BY
-//! INTERVAL '1' MINUTE)`, `FLOOR(ROWTIME TO MINUTE)`). A group's row is emitted when stream
-//! time passes the end of its window, with ROWTIME set to that end
-//! (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/tumbling-window-concepts.html).
-//! Rows that arrive late by another time column (an event time among the keys) land in a
-//! later ROWTIME window and give a partial result of their own, as
-//! https://docs.aws.amazon.com/kinesisanalytics/latest/dev/tumbling-window-concepts.html
-//! describes for event-time groups.
+//! INTERVAL '1' MINUTE)`, `FLOOR(ROWTIME TO MINUTE)`), run on the window module's
+//! [`TumblingGroups`]. A group's row is emitted when stream time reaches the end of its
+//! window, with ROWTIME set to that end
+//! (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/tumbling-window-concepts.html);
+//! rows late by another time column (an event time among the keys) give partial results
+//! (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/stagger-window-concepts.html).
+//!
+//! Any monotonic expression of ROWTIME makes a window: its end is found by evaluating the
+//! expression (doubling, then bisecting), once per window.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::key::GroupKey;
-use crate::aggregate::Accumulator;
+use crate::aggregate::AggSpec as WindowAgg;
 use crate::error::EvalError;
 use crate::exec::eval::{eval, is_true, Input};
 use crate::exec::query::project;
@@ -22,25 +22,19 @@ use crate::plan::expr::PExpr;
 use crate::plan::query::{AggSpec, Kind};
 use crate::row::Row;
 use crate::value::Value;
+use crate::window::tumbling::TumblingGroups;
+use crate::window::GroupRow;
 
-/// One group: its key values (the window's among them), its aggregates, the latest ROWTIME
-/// it saw.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Group {
-    pub keys: Vec<Value>,
-    pub accs: Vec<Accumulator>,
-    pub last_rowtime: i64,
-}
-
-/// Groups in the order they opened (which is window order: ROWTIME never decreases).
+/// The groups, made at the first row (their period is the first window's length), and the
+/// last window's bounds, so the bisection runs once per window.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TumblingState {
-    pub groups: Vec<Group>,
-    #[serde(skip)]
-    index: HashMap<GroupKey, usize>,
+    groups: Option<TumblingGroups>,
+    /// (window value, window start, window end) of the latest window seen.
+    last: Option<(Value, i64, i64)>,
 }
 
-/// The aggregates' arguments for one row.
+/// The aggregates' arguments for one row (`COUNT(*)` takes NULL).
 pub fn agg_args(aggs: &[AggSpec], input: &Input) -> Result<Vec<Value>, EvalError> {
     aggs.iter()
         .map(|a| match a.args.first() {
@@ -50,72 +44,69 @@ pub fn agg_args(aggs: &[AggSpec], input: &Input) -> Result<Vec<Value>, EvalError
         .collect()
 }
 
-pub fn new_accs(aggs: &[AggSpec]) -> Vec<Accumulator> {
-    aggs.iter().filter_map(|a| accumulator(a, false)).collect()
-}
-
-/// The accumulator of an aggregate (None for LAG, which reads rows instead); `removable`
-/// for sliding windows, whose rows leave.
-pub fn accumulator(spec: &AggSpec, removable: bool) -> Option<Accumulator> {
-    let kind = spec.kind?;
-    let acc = if removable {
-        Accumulator::new_removable(kind, spec.distinct)
-    } else {
-        Accumulator::new(kind, spec.distinct)
-    };
-    Some(if spec.ignore_nulls {
-        acc.ignoring_nulls()
-    } else {
-        acc
+/// The window module's description of a (non-LAG) aggregate.
+pub fn window_agg(spec: &AggSpec) -> Option<WindowAgg> {
+    spec.kind.map(|kind| WindowAgg {
+        kind,
+        distinct: spec.distinct,
+        ignore_nulls: spec.ignore_nulls,
     })
 }
 
-pub fn add_all(accs: &mut [Accumulator], args: &[Value]) -> Result<(), EvalError> {
-    for (acc, v) in accs.iter_mut().zip(args) {
-        acc.add(v)?;
-    }
-    Ok(())
-}
-
-/// The group's output row (None when HAVING drops it).
-pub fn group_row(
-    group: &Group,
-    out_rowtime: i64,
+/// A grouped window's output row (None when HAVING drops it): the select list over the
+/// group's keys (`keys`, in GROUP BY / PARTITION BY order) and aggregate results.
+pub fn output_row(
+    rowtime: i64,
+    keys: &[Value],
+    slots: &[Value],
     having: Option<&PExpr>,
     items: &[PExpr],
 ) -> Result<Option<Row>, EvalError> {
-    let slots = group
-        .accs
-        .iter()
-        .map(|a| a.result())
-        .collect::<Result<Vec<_>, _>>()?;
     let input = Input {
         values: &[],
-        rowtime: out_rowtime,
-        keys: &group.keys,
-        slots: &slots,
-        out_rowtime,
+        rowtime,
+        keys,
+        slots,
+        out_rowtime: rowtime,
     };
     if let Some(h) = having {
         if !is_true(&eval(h, &input)?) {
             return Ok(None);
         }
     }
-    Ok(Some(Row::new(out_rowtime, project(items, &input)?)))
+    Ok(Some(Row::new(rowtime, project(items, &input)?)))
+}
+
+/// Turns the window module's group rows into output rows (errors to `errors`). `window` is
+/// where the window's value goes among the keys (tumbling), None for stagger.
+pub fn emit_groups(
+    groups: Vec<GroupRow>,
+    window: Option<usize>,
+    having: Option<&PExpr>,
+    items: &[PExpr],
+    errors: &mut Errors,
+    out: &mut Vec<Row>,
+) {
+    for g in groups {
+        let mut keys = g.key;
+        if let (Some(at), Some(w)) = (window, g.window) {
+            keys.insert(at.min(keys.len()), w);
+        }
+        let made = g
+            .results
+            .and_then(|slots| output_row(g.rowtime, &keys, &slots, having, items));
+        match made {
+            Ok(Some(r)) => out.push(r),
+            Ok(None) => {}
+            Err(error) => errors.push(RowError {
+                error,
+                row: Row::new(g.rowtime, keys),
+            }),
+        }
+    }
 }
 
 impl TumblingState {
-    fn reindex(&mut self) {
-        if self.index.len() != self.groups.len() {
-            self.index = self
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (GroupKey(g.keys.clone()), i))
-                .collect();
-        }
-    }
-
     pub fn push(&mut self, kind: &Kind, row: Row, errors: &mut Errors, out: &mut Vec<Row>) {
         let Kind::Tumbling {
             keys, window, aggs, ..
@@ -123,54 +114,36 @@ impl TumblingState {
         else {
             return;
         };
+        self.flush(kind, row.rowtime, errors, out);
         let input = Input::row(&row.values, row.rowtime);
         let computed = keys
             .iter()
             .map(|k| eval(k, &input))
             .collect::<Result<Vec<_>, _>>()
             .and_then(|k| Ok((k, agg_args(aggs, &input)?)));
-        let (key, args) = match computed {
+        let (mut key, args) = match computed {
             Ok(x) => x,
             Err(error) => {
                 errors.push(RowError { error, row });
                 return;
             }
         };
-        self.flush_before(kind, &key[*window], errors, out);
-        self.reindex();
-        let at = match self.index.get(&GroupKey(key.clone())) {
-            Some(i) => *i,
-            None => {
-                self.groups.push(Group {
-                    keys: key.clone(),
-                    accs: new_accs(aggs),
-                    last_rowtime: row.rowtime,
-                });
-                self.index.insert(GroupKey(key), self.groups.len() - 1);
-                self.groups.len() - 1
-            }
-        };
-        let group = &mut self.groups[at];
-        group.last_rowtime = group.last_rowtime.max(row.rowtime);
-        if let Err(error) = add_all(&mut group.accs, &args) {
+        let value = key.remove(*window);
+        let (start, end) = self.bounds(&keys[*window], &value, row.rowtime);
+        let groups = self.groups.get_or_insert_with(|| {
+            TumblingGroups::new(
+                aggs.iter().filter_map(window_agg).collect(),
+                (end - start).max(1),
+            )
+        });
+        if let Err(error) = groups.push(row.rowtime, value, end, key, &args) {
             errors.push(RowError { error, row });
         }
     }
 
-    /// Stream time is `time`: flush every window before the one `time` falls in.
+    /// Stream time is `time`: every window ending at or before it comes out.
     pub fn flush(&mut self, kind: &Kind, time: i64, errors: &mut Errors, out: &mut Vec<Row>) {
-        let Kind::Tumbling { keys, window, .. } = kind else {
-            return;
-        };
-        let Ok(now) = eval(&keys[*window], &Input::row(&[], time)) else {
-            return;
-        };
-        self.flush_before(kind, &now, errors, out);
-    }
-
-    fn flush_before(&mut self, kind: &Kind, now: &Value, errors: &mut Errors, out: &mut Vec<Row>) {
         let Kind::Tumbling {
-            keys,
             window,
             having,
             items,
@@ -179,68 +152,59 @@ impl TumblingState {
         else {
             return;
         };
-        let passed = |g: &Group| g.keys[*window].sql_cmp(now) == Some(Ordering::Less);
-        if !self.groups.iter().any(passed) {
-            return;
+        if let Some(groups) = self.groups.as_mut() {
+            let done = groups.advance(time);
+            emit_groups(done, Some(*window), having.as_ref(), items, errors, out);
         }
-        let (done, open): (Vec<Group>, Vec<Group>) = std::mem::take(&mut self.groups)
-            .into_iter()
-            .partition(passed);
-        self.groups = open;
-        self.index.clear();
-        let mut ends: Vec<(Value, i64)> = Vec::new();
-        let mut rows = Vec::new();
-        for g in done {
-            let end = match ends.iter().find(|(w, _)| *w == g.keys[*window]) {
-                Some((_, e)) => *e,
-                None => {
-                    let e = window_end(&keys[*window], &g.keys[*window], g.last_rowtime);
-                    ends.push((g.keys[*window].clone(), e));
-                    e
-                }
-            };
-            match group_row(&g, end, having.as_ref(), items) {
-                Ok(Some(r)) => rows.push(r),
-                Ok(None) => {}
-                Err(error) => errors.push(RowError {
-                    error,
-                    row: Row::new(end, g.keys.clone()),
-                }),
+    }
+
+    /// The window `value` (seen at ROWTIME `seen`) spans [start, end).
+    fn bounds(&mut self, expr: &PExpr, value: &Value, seen: i64) -> (i64, i64) {
+        if let Some((v, start, end)) = &self.last {
+            if v.sql_cmp(value) == Some(Ordering::Equal) {
+                return (*start, *end);
             }
         }
-        // Window order first: a stable sort keeps the groups' opening order within one.
-        rows.sort_by_key(|r| r.rowtime);
-        out.extend(rows);
+        let (start, end) = (
+            window_edge(expr, value, seen, -1),
+            window_edge(expr, value, seen, 1),
+        );
+        self.last = Some((value.clone(), start, end));
+        (start, end)
     }
 }
 
-/// The first ROWTIME after `seen` (a ROWTIME in the window) at which the window expression
-/// leaves `value`: the window's end. Found by doubling then bisecting, so any monotonic
-/// expression over ROWTIME works (STEP, FLOOR, CEIL, arithmetic on them).
-pub fn window_end(expr: &PExpr, value: &Value, seen: i64) -> i64 {
+/// Where the window expression's value `value` (which it has at ROWTIME `seen`) ends
+/// (`dir` 1: the first ROWTIME past the window) or starts (`dir` -1: the first ROWTIME in
+/// it). Found by doubling then bisecting, so any monotonic expression works.
+pub fn window_edge(expr: &PExpr, value: &Value, seen: i64, dir: i64) -> i64 {
     let same = |t: i64| {
         eval(expr, &Input::row(&[], t))
             .map(|v| v.sql_cmp(value) == Some(Ordering::Equal))
             .unwrap_or(false)
     };
-    let mut lo = seen;
+    let mut inside = seen;
     let mut step: i64 = 1;
-    let mut hi = seen.saturating_add(step);
-    while same(hi) {
-        lo = hi;
+    let mut outside = seen.saturating_add(dir * step);
+    while same(outside) {
+        inside = outside;
         step = step.saturating_mul(2);
         if step > 1 << 45 {
-            return hi;
+            return outside;
         }
-        hi = seen.saturating_add(step);
+        outside = seen.saturating_add(dir * step);
     }
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
+    while (outside - inside).abs() > 1 {
+        let mid = inside + (outside - inside) / 2;
         if same(mid) {
-            lo = mid;
+            inside = mid;
         } else {
-            hi = mid;
+            outside = mid;
         }
     }
-    hi
+    if dir > 0 {
+        outside
+    } else {
+        inside
+    }
 }

@@ -31,6 +31,11 @@ impl Dialect for KdaDialect {
         true
     }
 
+    /// `CURSOR(SELECT STREAM ...)`, the stream argument of `TABLE(TOP_K_ITEMS_TUMBLING(...))`.
+    fn supports_subquery_as_function_arg(&self) -> bool {
+        true
+    }
+
     /// `TRIM(BOTH FROM s)`: the character list may be left out after the side.
     fn supports_comma_separated_trim(&self) -> bool {
         true

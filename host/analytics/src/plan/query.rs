@@ -108,6 +108,13 @@ pub enum Kind {
         aggs: Vec<(AggSpec, usize)>,
         items: Vec<PExpr>,
     },
+    /// `TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(...), 'column', k, seconds))`: per tumbling
+    /// window, the k most frequent values of the column with their counts.
+    TopK {
+        column: usize,
+        k: usize,
+        window_ms: i64,
+    },
     /// `WINDOWED BY STAGGER`: one row per partition when its window closes.
     Stagger {
         keys: Vec<PExpr>,
@@ -739,8 +746,95 @@ fn plan_factor(
                 None,
             ))
         }
+        TableFactor::TableFunction { expr, alias } => {
+            let plan = table_function(expr, cat)?;
+            let qualifiers: Vec<String> = alias.iter().map(|a| name_of(&a.name)).collect();
+            let schema: Schema = plan.columns.clone().into();
+            let scope = scope_of(&schema, &qualifiers);
+            Ok((
+                FactorSource::Stream(SourcePlan::Sub(Box::new(plan))),
+                Scope {
+                    rowtime_qualifiers: qualifiers,
+                    ..scope
+                },
+                None,
+            ))
+        }
         other => Err(Pos::of(other.span().start).error("unsupported FROM item")),
     }
+}
+
+/// `TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM ...), 'column', k, window_seconds)`
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/top-k.html).
+fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileError> {
+    let pos = pos_of(expr);
+    let ast::Expr::Function(f) = expr else {
+        return Err(pos.error("TABLE(...) takes a table function call"));
+    };
+    let name = f
+        .name
+        .0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.to_ascii_uppercase())
+        .unwrap_or_default();
+    if name != "TOP_K_ITEMS_TUMBLING" {
+        return Err(pos.error(format!("unknown table function {name}")));
+    }
+    let args: Vec<&ast::Expr> = match &f.args {
+        ast::FunctionArguments::List(l) => l
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect(),
+        _ => vec![],
+    };
+    let [cursor, column, k, seconds] = args.as_slice() else {
+        return Err(pos.error("TOP_K_ITEMS_TUMBLING takes (CURSOR(query), 'column', k, seconds)"));
+    };
+    let inner = match cursor {
+        ast::Expr::Function(c) => match &c.args {
+            ast::FunctionArguments::Subquery(q) => plan_query(q, cat)?,
+            _ => return Err(pos_of(cursor).error("expected CURSOR(SELECT STREAM ...)")),
+        },
+        _ => return Err(pos_of(cursor).error("expected CURSOR(SELECT STREAM ...)")),
+    };
+    let constant = |e: &ast::Expr| compile(e, &Scope::default(), &Ctx::default()).map(|t| t.expr);
+    let column_name = match constant(column)? {
+        PExpr::Literal(Value::Varchar(s)) => s,
+        _ => return Err(pos_of(column).error("the column name is a quoted string")),
+    };
+    let at = inner
+        .columns
+        .iter()
+        .position(|c| c.name == column_name)
+        .ok_or_else(|| pos_of(column).error(format!("column {column_name} not found")))?;
+    let positive = |e: &ast::Expr, what: &str| match constant(e)? {
+        PExpr::Literal(v) => v
+            .as_i64()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| pos_of(e).error(format!("{what} is a positive integer"))),
+        _ => Err(pos_of(e).error(format!("{what} is a positive integer"))),
+    };
+    let k = positive(k, "k")? as usize;
+    let window_ms = positive(seconds, "the window size")?.saturating_mul(1000);
+    let columns = vec![
+        inner.columns[at].clone(),
+        Column::new("MOST_FREQUENT_VALUES", SqlType::BigInt),
+    ];
+    Ok(QueryPlan {
+        source: SourcePlan::Sub(Box::new(inner)),
+        filter: None,
+        kind: Kind::TopK {
+            column: at,
+            k,
+            window_ms,
+        },
+        columns,
+    })
 }
 
 fn scope_of(schema: &Schema, qualifiers: &[String]) -> Scope {
