@@ -145,3 +145,33 @@ fn a_row_without_a_usable_rowtime_is_named_with_its_file_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_reference_table_is_joined() {
+    let dir = case_dir("reference-left-join");
+    let (code, out, err) = weir(&[
+        "--code".as_ref(),
+        dir.join("app.sql").as_os_str(),
+        "--schema".as_ref(),
+        dir.join("schema.json").as_os_str(),
+        "--input".as_ref(),
+        dir.join("input.jsonl").as_os_str(),
+        "--reference".as_ref(),
+        dir.join("reference.json").as_os_str(),
+    ]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let expected =
+        lines(&std::fs::read_to_string(dir.join("expected.jsonl")).expect("expected.jsonl"));
+    let printed = lines(&out);
+    assert_eq!(printed.len(), expected.len(), "printed:\n{out}");
+    for (e, a) in expected.iter().zip(&printed) {
+        assert!(same(e, a), "expected {e}\nprinted  {a}");
+    }
+    // Without the table the code does not compile: "CompanyName" is unknown.
+    let (code, _, err) = run_files(
+        &dir.join("app.sql"),
+        &dir.join("schema.json"),
+        &dir.join("input.jsonl"),
+    );
+    assert_eq!(code, 2, "{err}");
+}
