@@ -22,7 +22,7 @@ use weir_analytics::EvalError;
 use weir_api::analytics_runner::{Destination, RunOutput, RunSpec, Source, StartFrom};
 use weir_streams::{PutEntry, PutOutcome, StartPosition, Streams};
 
-use super::checkpoint::{self, Checkpoint, Positions};
+use super::checkpoint::{self, Checkpoint, From, Positions};
 use super::engine::{Emitted, Engine};
 
 /// Records read per shard per round.
@@ -143,13 +143,11 @@ pub(crate) struct App {
     seq: u64,
 }
 
-/// A position to start a shard at when nothing was saved for it.
-fn start_of(start: StartFrom, saved: Option<&Checkpoint>, now: i64) -> StartPosition {
-    match (start, saved) {
-        (StartFrom::TrimHorizon, _) => StartPosition::TrimHorizon,
-        // Shards that appeared since the stop hold only records that came after it.
-        (StartFrom::LastStoppedPoint, Some(c)) => StartPosition::AtTimestamp(c.saved_ms),
-        _ => StartPosition::AtTimestamp(now),
+/// Where shards without a position start, as a stream position.
+fn position_of(from: From) -> StartPosition {
+    match from {
+        From::TrimHorizon => StartPosition::TrimHorizon,
+        From::At(ms) => StartPosition::AtTimestamp(ms),
     }
 }
 
@@ -192,17 +190,31 @@ impl App {
                 ));
             }
             let mapper = Mapper::new(&i.schema).map_err(|e| format!("input {}: {e}", i.id))?;
-            if i.start == StartFrom::LastStoppedPoint {
-                if let Some(p) = saved.as_ref().and_then(|c| c.positions.get(&i.id)) {
-                    positions.insert(i.id.clone(), p.clone());
-                }
-            }
+            let kept = match i.start {
+                StartFrom::LastStoppedPoint => saved.as_ref().and_then(|c| {
+                    let mut p = c.positions.get(&i.id)?.clone();
+                    // Shards that appeared since the stop hold only records that came after it.
+                    p.from.get_or_insert(From::At(c.saved_ms));
+                    Some(p)
+                }),
+                _ => None,
+            };
+            let p = kept.unwrap_or_else(|| Positions {
+                from: Some(match i.start {
+                    StartFrom::TrimHorizon => From::TrimHorizon,
+                    // NOW, and LAST_STOPPED_POINT of an input never read.
+                    _ => From::At(now),
+                }),
+                ..Positions::default()
+            });
+            let start = position_of(p.from.unwrap_or(From::At(now)));
+            positions.insert(i.id.clone(), p);
             inputs.push(Input {
                 id: i.id.clone(),
                 stream: i.stream.clone(),
                 source: source.clone(),
                 mapper,
-                start: start_of(i.start, saved.as_ref(), now),
+                start,
                 iterators: HashMap::new(),
             });
         }
@@ -241,6 +253,9 @@ impl App {
     }
 
     fn run(mut self, stop: &AtomicBool) {
+        // Where this run starts is saved before anything is read: a crash before the next
+        // checkpoint resumes from the start's positions, not from the time of the restart.
+        self.save();
         let mut last_save = Instant::now();
         let mut dirty = false;
         let mut warned = false;

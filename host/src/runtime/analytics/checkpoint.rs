@@ -15,6 +15,19 @@ pub(crate) struct Positions {
     pub after: BTreeMap<String, String>,
     /// Closed shards read to their end.
     pub ended: Vec<String>,
+    /// Where a shard not read yet starts: fixed when the application was started (from
+    /// TRIM_HORIZON, or at the start's time for NOW), so a crash before anything was read
+    /// resumes where the start said.
+    #[serde(default)]
+    pub from: Option<From>,
+}
+
+/// The start of a shard with no position yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum From {
+    TrimHorizon,
+    /// Records that arrived from this time (epoch ms) on.
+    At(i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

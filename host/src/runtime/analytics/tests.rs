@@ -275,3 +275,22 @@ fn a_stop_while_an_output_fails_resumes_from_the_last_checkpoint() {
     assert_eq!(got[1], r#"{"CITY":"b","N":2}"#);
     r.stop_all();
 }
+
+#[test]
+fn a_run_stopped_before_its_first_delivery_resumes_from_its_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = streams();
+    let r = runner(&s, dir.path());
+    put(&s, "in", &[r#"{"city": "a"}"#, r#"{"city": "b"}"#]);
+    // Nothing can be delivered ("gone" does not exist), so nothing after the start is
+    // saved; the stop comes while the output fails, as a crash would.
+    r.run(&spec(StartFrom::TrimHorizon, "gone", "ok"))
+        .expect("run");
+    std::thread::sleep(Duration::from_millis(100));
+    r.stop("app");
+    r.run(&spec(StartFrom::LastStoppedPoint, "out", "ok"))
+        .expect("resume");
+    let got = wait_for(&s, "out", 2);
+    assert_eq!(got, [r#"{"CITY":"a","N":1}"#, r#"{"CITY":"b","N":2}"#]);
+    r.stop_all();
+}
