@@ -115,6 +115,10 @@ impl Partition {
     /// counts, then drops the oldest rows no function can read any more. Returns how many
     /// rows were dropped.
     fn keep_history(&mut self, fns: &[WindowFn], now: i64) -> usize {
+        // A checkpoint is restored into the same query, so these match; never index past
+        // them if it did not.
+        self.non_null.resize(fns.len(), 0);
+        self.heads.resize(fns.len(), Vec::new());
         if let Some((_, args)) = self.rows.back() {
             for (i, (f, v)) in fns.iter().zip(args).enumerate() {
                 if !v.is_null() {
@@ -156,7 +160,8 @@ impl Partition {
                     }
                 };
                 let left = if ignore_nulls {
-                    self.non_null[i] - usize::from(!front[i].is_null())
+                    self.non_null[i]
+                        .saturating_sub(usize::from(front.get(i).is_some_and(|v| !v.is_null())))
                 } else {
                     self.rows.len() - 1
                 };
@@ -167,7 +172,9 @@ impl Partition {
             if let Some((_, args)) = self.rows.pop_front() {
                 for (i, v) in args.iter().enumerate() {
                     if !v.is_null() {
-                        self.non_null[i] -= 1;
+                        if let Some(n) = self.non_null.get_mut(i) {
+                            *n = n.saturating_sub(1);
+                        }
                     }
                 }
                 dropped += 1;
@@ -281,17 +288,18 @@ impl SlidingWindow {
                     .saturating_add(1);
                 while part.rows.len() > keep {
                     part.pop_oldest();
-                    self.held -= 1;
+                    self.held = self.held.saturating_sub(1);
                 }
             }
             Frame::Unbounded => {
-                self.held -= part.keep_history(&self.fns, rowtime);
+                let dropped = part.keep_history(&self.fns, rowtime);
+                self.held = self.held.saturating_sub(dropped);
             }
         }
         let mut out = Vec::with_capacity(self.fns.len());
         for (i, f) in self.fns.iter().enumerate() {
             out.push(match f {
-                WindowFn::Agg(_) => match &part.accs[i] {
+                WindowFn::Agg(_) => match part.accs.get(i).and_then(Option::as_ref) {
                     Some(acc) => Some(acc.result()?),
                     None => None,
                 },
@@ -334,7 +342,7 @@ impl SlidingWindow {
                 break;
             }
             self.expiry.pop_front();
-            self.held -= 1;
+            self.held = self.held.saturating_sub(1);
             let empty = match self.partitions.get_mut(slot) {
                 Some((_, part)) => {
                     part.pop_oldest();

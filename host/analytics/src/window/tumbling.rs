@@ -171,7 +171,7 @@ impl TumblingGroups {
             }
             // First-arrival order across the bucket's windows.
             rows.sort_by_key(|(arrival, _)| *arrival);
-            self.groups -= rows.len();
+            self.groups = self.groups.saturating_sub(rows.len());
             out.extend(rows.into_iter().map(|(_, row)| row));
         }
         out
