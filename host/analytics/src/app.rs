@@ -157,13 +157,19 @@ impl Application {
                 .entry(p.name.clone())
                 .or_insert_with(|| QueryState::new(&p.query));
         }
-        state.pumps.retain(|name, _| self.plan.pumps.iter().any(|p| p.name == *name));
+        state
+            .pumps
+            .retain(|name, _| self.plan.pumps.iter().any(|p| p.name == *name));
         self.state = state;
         Ok(())
     }
 
     fn stamp(&mut self, stream: &str, rowtime: i64) -> i64 {
-        let last = self.state.last_rowtime.entry(stream.to_string()).or_insert(i64::MIN);
+        let last = self
+            .state
+            .last_rowtime
+            .entry(stream.to_string())
+            .or_insert(i64::MIN);
         *last = (*last).max(rowtime);
         *last
     }
@@ -183,7 +189,7 @@ impl Application {
             };
             let mut errors = Vec::new();
             let rows = query::advance(&pump.query, state, time, &mut errors);
-            let pump = pump.clone();
+            let pump = Arc::clone(pump);
             self.land(&pump, rows, errors, out);
         }
     }
@@ -200,13 +206,19 @@ impl Application {
             };
             let mut errors = Vec::new();
             let rows = query::push(&pump.query, state, stream, row, &mut errors);
-            let pump = pump.clone();
+            let pump = Arc::clone(pump);
             self.land(&pump, rows, errors, out);
         }
     }
 
     /// A pump's output rows go into its target stream; its failed rows to `error_stream`.
-    fn land(&mut self, pump: &PumpPlan, rows: Vec<Row>, errors: Vec<RowError>, out: &mut Vec<Emitted>) {
+    fn land(
+        &mut self,
+        pump: &PumpPlan,
+        rows: Vec<Row>,
+        errors: Vec<RowError>,
+        out: &mut Vec<Emitted>,
+    ) {
         for e in errors {
             self.error(&pump.name, &e.error, &e.row, out);
         }

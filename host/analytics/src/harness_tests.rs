@@ -499,3 +499,144 @@ CREATE PUMP "P" AS INSERT INTO "D"
         ]
     );
 }
+
+/// A tumbling window over another pump's tumbling output: stream time reaching the later
+/// window's end flushes it though no row reached the second pump then.
+#[test]
+fn chained_tumbling_windows_flush_on_stream_time() {
+    let code = r#"
+CREATE STREAM "PER_MINUTE" (N BIGINT);
+CREATE STREAM "PER_TWO" (TOTAL BIGINT, WINDOW_END TIMESTAMP);
+CREATE PUMP "P1" AS INSERT INTO "PER_MINUTE"
+  SELECT STREAM COUNT(*) FROM "SOURCE_SQL_STREAM_001" GROUP BY FLOOR(ROWTIME TO MINUTE);
+CREATE PUMP "P2" AS INSERT INTO "PER_TWO"
+  SELECT STREAM SUM(N), ROWTIME AS WINDOW_END FROM "PER_MINUTE"
+  GROUP BY STEP("PER_MINUTE".ROWTIME BY INTERVAL '2' MINUTE);"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:10.000", "A", "X", 0.0, 1.0),
+            stock("10:00:20.000", "A", "X", 0.0, 1.0),
+            stock("10:01:10.000", "A", "X", 0.0, 1.0),
+            stock("10:02:10.000", "A", "X", 0.0, 1.0),
+            stock("10:04:00.000", "A", "X", 0.0, 1.0),
+        ],
+    );
+    let lines: Vec<(String, String)> = out
+        .iter()
+        .map(|v| (v["stream"].to_string(), v["ROWTIME"].to_string()))
+        .collect();
+    // 10:00 -> PER_MINUTE at 10:01; 10:01 -> at 10:02, which is PER_TWO's window
+    // [10:02, 10:04); the 10:00-10:02 window of PER_TWO holds the 10:01 row only.
+    assert_eq!(lines.len(), 5, "{out:?}");
+    let two = stream_rows(&out, "PER_TWO");
+    assert_eq!(two.len(), 2, "{out:?}");
+    assert_eq!(two[0]["ROWTIME"], "2019-01-01T10:02:00.000Z");
+    assert_eq!(two[0]["TOTAL"], 2);
+    assert_eq!(two[0]["WINDOW_END"], "2019-01-01T10:02:00.000Z");
+    assert_eq!(two[1]["ROWTIME"], "2019-01-01T10:04:00.000Z");
+    assert_eq!(two[1]["TOTAL"], 2);
+}
+
+/// ROWTIME never decreases on a stream: an input row stamped earlier than the one before
+/// takes the later ROWTIME (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/timestamps-rowtime-concepts.html).
+#[test]
+fn rowtime_never_decreases() {
+    let code = r#"CREATE STREAM "D" (P REAL);
+        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM PRICE FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:05.000", "A", "X", 0.0, 1.0),
+            stock("10:00:01.000", "A", "X", 0.0, 2.0),
+        ],
+    );
+    assert_eq!(out[1]["ROWTIME"], "2019-01-01T10:00:05.000Z");
+}
+
+/// CREATE OR REPLACE: the later definition of a stream and of a pump wins.
+#[test]
+fn create_or_replace_keeps_the_last_definition() {
+    let code = r#"
+CREATE OR REPLACE STREAM "D" (P REAL);
+CREATE OR REPLACE STREAM "D" (P REAL, T VARCHAR(4));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM PRICE, 'one' FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM PRICE, 'two' FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run(code, &[stock("10:00:05.000", "A", "X", 0.0, 1.0)]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["T"], "two");
+}
+
+/// More compile errors with their places: a non-boolean WHERE, a LAG offset that is not a
+/// constant, an aggregate without a window, a column neither grouped nor aggregated.
+#[test]
+fn more_compile_errors() {
+    let cases = [
+        ("SELECT STREAM PRICE FROM \"SOURCE_SQL_STREAM_001\" WHERE PRICE", "BOOLEAN"),
+        (
+            "SELECT STREAM LAG(PRICE, PRICE) OVER (ROWS 2 PRECEDING) FROM \"SOURCE_SQL_STREAM_001\"",
+            "LAG",
+        ),
+        ("SELECT STREAM SUM(PRICE) FROM \"SOURCE_SQL_STREAM_001\"", "GROUP BY or OVER"),
+        (
+            "SELECT STREAM PRICE FROM \"SOURCE_SQL_STREAM_001\" GROUP BY FLOOR(ROWTIME TO MINUTE)",
+            "grouped or aggregated",
+        ),
+        ("SELECT STREAM SUM(TICKER_SYMBOL) OVER (ROWS 1 PRECEDING) FROM \"SOURCE_SQL_STREAM_001\"", "number"),
+        ("SELECT STREAM PRICE FROM \"NOPE\"", "NOPE"),
+    ];
+    for (select, word) in cases {
+        let code = format!(
+            "CREATE STREAM \"D\" (P DOUBLE);\nCREATE PUMP \"P\" AS INSERT INTO \"D\"\n{select};"
+        );
+        match run_test(&code, STOCK_SCHEMA, "", None) {
+            Err(HarnessError::Compile(e)) => {
+                assert_eq!(e.line, 3, "{select}: {e}");
+                assert!(e.column >= 1, "{select}: {e}");
+                assert!(e.message.contains(word), "{select}: {e}");
+            }
+            other => panic!("{select}: {other:?}"),
+        }
+    }
+}
+
+/// `VARCHAR(n)` columns take what the CAST to their type gives (SQL assignment): a longer
+/// string is cut to n characters.
+#[test]
+fn target_columns_cast_values_to_their_types() {
+    let code = r#"CREATE STREAM "D" (S VARCHAR(3), N INTEGER, R REAL);
+        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM SECTOR, PRICE, 1 FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run(code, &[stock("10:00:05.000", "A", "TECHNOLOGY", 0.0, 7.0)]);
+    assert_eq!(out[0]["S"], "TEC");
+    assert_eq!(out[0]["N"], 7);
+    assert_eq!(out[0]["R"], 1.0);
+}
+
+/// TOP_K_ITEMS_TUMBLING (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/top-k.html).
+#[test]
+fn top_k_items_per_tumbling_window() {
+    let code = r#"CREATE STREAM "D" (T VARCHAR(4), N BIGINT);
+        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM * FROM TABLE(TOP_K_ITEMS_TUMBLING(
+            CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"), 'TICKER_SYMBOL', 2, 60));"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:01.000", "A", "X", 0.0, 1.0),
+            stock("10:00:02.000", "B", "X", 0.0, 1.0),
+            stock("10:00:03.000", "B", "X", 0.0, 1.0),
+            stock("10:00:04.000", "C", "X", 0.0, 1.0),
+            stock("10:01:04.000", "C", "X", 0.0, 1.0),
+        ],
+    );
+    let got: Vec<(String, i64)> = out
+        .iter()
+        .map(|v| {
+            (
+                v["T"].as_str().unwrap_or("").to_string(),
+                v["N"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("B".to_string(), 2), ("A".to_string(), 1)]);
+    assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:01:00.000Z");
+}

@@ -1097,6 +1097,13 @@ fn aggregate(
     if !arity_ok {
         return Err(pos.error(format!("wrong arguments to {name}")));
     }
+    if name == "LAG"
+        && args
+            .get(1)
+            .is_some_and(|t| !matches!(t.expr, PExpr::Literal(Value::Integer(n)) if n >= 0))
+    {
+        return Err(pos.error("LAG's offset is a non-negative integer constant"));
+    }
     if matches!(
         name.as_str(),
         "SUM"

@@ -34,7 +34,7 @@ pub struct AppPlan {
     pub streams: Vec<(String, Schema)>,
     pub inputs: Vec<String>,
     /// Pumps in an order where a pump comes after every pump feeding a stream it reads.
-    pub pumps: Vec<PumpPlan>,
+    pub pumps: Vec<Arc<PumpPlan>>,
 }
 
 /// The reference tables an application may join: name, columns, rows.
@@ -106,7 +106,7 @@ pub fn plan_app(
     Ok(AppPlan {
         streams: order,
         inputs: inputs.iter().map(|(n, _)| n.clone()).collect(),
-        pumps: topological(pumps),
+        pumps: topological(pumps).into_iter().map(Arc::new).collect(),
     })
 }
 
