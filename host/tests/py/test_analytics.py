@@ -459,6 +459,32 @@ class Applications(unittest.TestCase):
         self.assertRegex(message, r"\(line 1, column \d+\)")
         self.assertEqual(self.describe(name)["ApplicationStatus"], "READY")
 
+    def test_discover_input_schema(self):
+        kin = kinesis()
+        src = unique("disc")
+        kin.create_stream(StreamName=src, ShardCount=1)
+        kin.get_waiter("stream_exists").wait(
+            StreamName=src, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+        )
+        arn = CARS.replace("cars", src)
+        trim = {"InputStartingPosition": "TRIM_HORIZON"}
+        code, _ = self.error(
+            self.kda.discover_input_schema,
+            ResourceARN=arn,
+            RoleARN=ROLE,
+            InputStartingPositionConfiguration=trim,
+        )
+        self.assertEqual(code, "UnableToDetectSchemaException")
+        put(kin, src, [("Paris", 131), ("Lyon", 88)])
+        d = self.kda.discover_input_schema(
+            ResourceARN=arn, RoleARN=ROLE, InputStartingPositionConfiguration=trim
+        )
+        cols = [(c["Name"], c["SqlType"]) for c in d["InputSchema"]["RecordColumns"]]
+        self.assertEqual([n for n, _ in cols], ["city", "speed"])
+        self.assertEqual(d["InputSchema"]["RecordFormat"]["RecordFormatType"], "JSON")
+        self.assertEqual(len(d["RawInputRecords"]), 2)
+        self.assertEqual(d["ParsedInputRecords"][0][0], "Paris")
+
     def test_kept_across_restart(self):
         try:
             self.kda.create_application(

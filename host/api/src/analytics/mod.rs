@@ -17,11 +17,14 @@
 //! the answer. Inputs name Weir streams (`KinesisStreamsInput`) or delivery streams
 //! (`KinesisFirehoseInput`), which must exist; outputs go to streams, delivery streams or a
 //! plugin (`LambdaOutput`, by function name). CloudWatch logging options are stored and
-//! shown, nothing more. Files: `shapes.rs` (request and description shapes), `catalog.rs`
-//! (the stored applications), `check.rs` (the semantic checks), `tests.rs`.
+//! shown, nothing more. DiscoverInputSchema samples a Weir stream and gives the records to
+//! the engine's discovery. Files: `shapes.rs` (request and description shapes), `catalog.rs`
+//! (the stored applications), `check.rs` (the semantic checks), `runner.rs` (what the host
+//! that runs applications is asked), `discover.rs`, `tests.rs`.
 
 mod catalog;
 mod check;
+mod discover;
 pub mod runner;
 mod shapes;
 #[cfg(test)]
@@ -84,10 +87,11 @@ pub enum AnalyticsOperation {
     TagResource,
     UntagResource,
     ListTagsForResource,
+    DiscoverInputSchema,
 }
 
 impl AnalyticsOperation {
-    const ALL: [AnalyticsOperation; 19] = {
+    const ALL: [AnalyticsOperation; 20] = {
         use AnalyticsOperation::*;
         [
             CreateApplication,
@@ -109,6 +113,7 @@ impl AnalyticsOperation {
             TagResource,
             UntagResource,
             ListTagsForResource,
+            DiscoverInputSchema,
         ]
     };
 
@@ -145,6 +150,7 @@ impl AnalyticsOperation {
             TagResource => "TagResource",
             UntagResource => "UntagResource",
             ListTagsForResource => "ListTagsForResource",
+            DiscoverInputSchema => "DiscoverInputSchema",
         }
     }
 }
@@ -240,6 +246,7 @@ pub fn dispatch(
         TagResource => ctx.tag(),
         UntagResource => ctx.untag(),
         ListTagsForResource => ctx.list_tags(),
+        DiscoverInputSchema => discover::discover(state, ctx.read()?),
     }
 }
 

@@ -9,11 +9,11 @@ use crate::{ApiConfig, ApiState};
 
 fn setup() -> (tempfile::TempDir, ApiState) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let streams = weir_streams::Streams::open_with_backend(
-        weir_streams::StreamsConfig::new("/weir"),
-        Arc::new(weir_streams::MemBackend::new()),
-    )
-    .expect("engine");
+    let mut config = weir_streams::StreamsConfig::new("/weir");
+    config.transition_delay = std::time::Duration::ZERO;
+    let streams =
+        weir_streams::Streams::open_with_backend(config, Arc::new(weir_streams::MemBackend::new()))
+            .expect("engine");
     streams
         .create_stream("in", 1, false, Default::default())
         .expect("stream in");
@@ -658,4 +658,58 @@ fn the_runner_runs_what_the_catalog_says() {
         *lock(&rec2.calls),
         [format!("run r v3 LastStoppedPoint {out}")]
     );
+}
+
+#[test]
+fn discover_input_schema_reads_the_stream() {
+    let (_dir, state) = setup();
+    let trim = serde_json::json!({"ResourceARN": ARN_IN, "RoleARN": ROLE,
+        "InputStartingPositionConfiguration": {"InputStartingPosition": "TRIM_HORIZON"}});
+    let e = err(call(&state, "DiscoverInputSchema", trim.clone()));
+    assert_eq!(e.kind, ErrorKind::UnableToDetectSchema, "{e}");
+    let entries: Vec<weir_streams::PutEntry> = [
+        r#"{"ticker": "AAA", "price": 10.5, "volume": 3}"#,
+        r#"{"ticker": "BBBB", "price": 11.25, "volume": 70}"#,
+    ]
+    .iter()
+    .map(|d| weir_streams::PutEntry {
+        partition_key: "k".into(),
+        explicit_hash_key: None,
+        data: d.as_bytes().to_vec(),
+    })
+    .collect();
+    state.streams.put_records("in", &entries).expect("put");
+    let d = call(&state, "DiscoverInputSchema", trim).expect("discover");
+    assert_eq!(d["InputSchema"]["RecordFormat"]["RecordFormatType"], "JSON");
+    let cols: Vec<(String, String)> = d["InputSchema"]["RecordColumns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| {
+            (
+                c["Name"].as_str().unwrap_or_default().to_owned(),
+                c["SqlType"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(cols[0].0, "ticker");
+    assert_eq!(cols[1], ("price".to_owned(), "REAL".to_owned()));
+    assert_eq!(d["RawInputRecords"].as_array().map(Vec::len), Some(2));
+    assert_eq!(d["ParsedInputRecords"][1][0], "BBBB");
+    // What it found is a schema CreateApplication takes.
+    let mut inp = input();
+    inp["InputSchema"] = d["InputSchema"].clone();
+    call(
+        &state,
+        "CreateApplication",
+        serde_json::json!({"ApplicationName": "found", "Inputs": [inp]}),
+    )
+    .expect("create with the discovered schema");
+    let e = err(call(
+        &state,
+        "DiscoverInputSchema",
+        serde_json::json!({"ResourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/none",
+            "RoleARN": ROLE}),
+    ));
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e}");
 }
