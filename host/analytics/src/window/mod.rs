@@ -1,6 +1,8 @@
 //! The three window kinds of the KDA SQL Developer Guide ("Windowed Queries"): tumbling
 //! windows (GROUP BY a monotonic expression), sliding windows (`OVER`: `RANGE INTERVAL ...
-//! PRECEDING`, `ROWS n PRECEDING`, with LAG) and stagger windows (`WINDOWED BY STAGGER`).
+//! PRECEDING`, `ROWS n PRECEDING` or no frame, with LAG, NTH_VALUE and EXP_AVG) and stagger
+//! windows (`WINDOWED BY STAGGER`), plus the tumbling table functions TOP_K_ITEMS_TUMBLING
+//! and COUNT_DISTINCT_ITEMS_TUMBLING (`items`).
 //!
 //! The planner evaluates expressions; these structures only hold keys, argument values and
 //! accumulators, so they stay small, fast and serialisable (window state is checkpointed:
