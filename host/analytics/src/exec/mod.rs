@@ -5,11 +5,11 @@
 
 pub mod calls;
 pub mod eval;
+pub mod items;
 pub mod join;
 pub mod query;
 pub mod sliding;
 pub mod stagger;
-pub mod top_k;
 pub mod tumbling;
 
 use crate::error::EvalError;

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::exec::eval::{eval, is_true, Input};
+use crate::exec::items::ItemsState;
 use crate::exec::join::JoinState;
 use crate::exec::sliding::SlidingState;
 use crate::exec::stagger::StaggerState;
-use crate::exec::top_k::TopKState;
 use crate::exec::tumbling::TumblingState;
 use crate::exec::{Errors, RowError};
 use crate::plan::expr::PExpr;
@@ -37,7 +37,7 @@ pub enum KindState {
     Tumbling(TumblingState),
     Sliding(SlidingState),
     Stagger(StaggerState),
-    TopK(TopKState),
+    Items(ItemsState),
 }
 
 impl QueryState {
@@ -49,7 +49,7 @@ impl QueryState {
                 Kind::Tumbling { .. } => KindState::Tumbling(TumblingState::default()),
                 Kind::Sliding { .. } => KindState::Sliding(SlidingState::default()),
                 Kind::Stagger { .. } => KindState::Stagger(StaggerState::default()),
-                Kind::TopK { .. } => KindState::TopK(TopKState::default()),
+                Kind::Items { .. } => KindState::Items(ItemsState::default()),
             },
         }
     }
@@ -135,7 +135,7 @@ pub fn advance(
         (Kind::Stagger { .. }, KindState::Stagger(s)) => {
             s.flush(&plan.kind, time, errors, &mut out)
         }
-        (Kind::TopK { .. }, KindState::TopK(s)) => s.flush(&plan.kind, time, &mut out),
+        (Kind::Items { .. }, KindState::Items(s)) => s.flush(time, &mut out),
         _ => {}
     }
     out
@@ -168,7 +168,7 @@ fn process(
         (k @ Kind::Tumbling { .. }, KindState::Tumbling(t)) => t.push(k, row, errors, out),
         (k @ Kind::Sliding { .. }, KindState::Sliding(s)) => s.push(k, row, errors, out),
         (k @ Kind::Stagger { .. }, KindState::Stagger(s)) => s.push(k, row, errors, out),
-        (k @ Kind::TopK { .. }, KindState::TopK(s)) => s.push(k, row, out),
+        (k @ Kind::Items { .. }, KindState::Items(s)) => s.push(k, row, out),
         _ => {}
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sqlparser::ast::{
     self, GroupByExpr, JoinConstraint, JoinOperator, NamedWindowExpr, Select, SelectItem, SetExpr,
-    Spanned, TableFactor, WindowType,
+    Spanned, TableFactor,
 };
 
 use crate::aggregate::AggKind;
@@ -20,6 +20,7 @@ use crate::plan::expr::{
 use crate::row::{Column, Schema};
 use crate::types::{SqlType, MAX_CHAR_LENGTH};
 use crate::value::Value;
+use crate::window::items::ItemsFn;
 
 /// The streams and reference tables a query can read.
 pub struct Catalog<'a> {
@@ -108,11 +109,12 @@ pub enum Kind {
         aggs: Vec<(AggSpec, usize)>,
         items: Vec<PExpr>,
     },
-    /// `TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(...), 'column', k, seconds))`: per tumbling
-    /// window, the k most frequent values of the column with their counts.
-    TopK {
+    /// `TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(...), 'column', k, seconds))` (per tumbling
+    /// window, the k most frequent values of the column with their counts) and
+    /// `TABLE(COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(...), 'column', seconds))`.
+    Items {
         column: usize,
-        k: usize,
+        func: ItemsFn,
         window_ms: i64,
     },
     /// `WINDOWED BY STAGGER`: one row per partition when its window closes.
@@ -765,7 +767,9 @@ fn plan_factor(
 }
 
 /// `TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM ...), 'column', k, window_seconds)`
-/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/top-k.html).
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/top-k.html) and
+/// `COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(...), 'column', window_seconds)`
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/count-distinct-items.html).
 fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileError> {
     let pos = pos_of(expr);
     let ast::Expr::Function(f) = expr else {
@@ -778,9 +782,6 @@ fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileE
         .and_then(|p| p.as_ident())
         .map(|i| i.value.to_ascii_uppercase())
         .unwrap_or_default();
-    if name != "TOP_K_ITEMS_TUMBLING" {
-        return Err(pos.error(format!("unknown table function {name}")));
-    }
     let args: Vec<&ast::Expr> = match &f.args {
         ast::FunctionArguments::List(l) => l
             .args
@@ -792,8 +793,20 @@ fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileE
             .collect(),
         _ => vec![],
     };
-    let [cursor, column, k, seconds] = args.as_slice() else {
-        return Err(pos.error("TOP_K_ITEMS_TUMBLING takes (CURSOR(query), 'column', k, seconds)"));
+    let (cursor, column, k, seconds) = match (name.as_str(), args.as_slice()) {
+        ("TOP_K_ITEMS_TUMBLING", [c, col, k, s]) => (*c, *col, Some(*k), *s),
+        ("COUNT_DISTINCT_ITEMS_TUMBLING", [c, col, s]) => (*c, *col, None, *s),
+        ("TOP_K_ITEMS_TUMBLING", _) => {
+            return Err(
+                pos.error("TOP_K_ITEMS_TUMBLING takes (CURSOR(query), 'column', k, seconds)")
+            )
+        }
+        ("COUNT_DISTINCT_ITEMS_TUMBLING", _) => {
+            return Err(
+                pos.error("COUNT_DISTINCT_ITEMS_TUMBLING takes (CURSOR(query), 'column', seconds)")
+            )
+        }
+        _ => return Err(pos.error(format!("unknown table function {name}"))),
     };
     let inner = match cursor {
         ast::Expr::Function(c) => match &c.args {
@@ -819,18 +832,26 @@ fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileE
             .ok_or_else(|| pos_of(e).error(format!("{what} is a positive integer"))),
         _ => Err(pos_of(e).error(format!("{what} is a positive integer"))),
     };
-    let k = positive(k, "k")? as usize;
     let window_ms = positive(seconds, "the window size")?.saturating_mul(1000);
-    let columns = vec![
-        inner.columns[at].clone(),
-        Column::new("MOST_FREQUENT_VALUES", SqlType::BigInt),
-    ];
+    let (func, columns) = match k {
+        Some(k) => (
+            ItemsFn::TopK(positive(k, "k")? as usize),
+            vec![
+                inner.columns[at].clone(),
+                Column::new("MOST_FREQUENT_VALUES", SqlType::BigInt),
+            ],
+        ),
+        None => (
+            ItemsFn::CountDistinct,
+            vec![Column::new("NUMBER_OF_DISTINCT_ITEMS", SqlType::BigInt)],
+        ),
+    };
     Ok(QueryPlan {
         source: SourcePlan::Sub(Box::new(inner)),
         filter: None,
-        kind: Kind::TopK {
+        kind: Kind::Items {
             column: at,
-            k,
+            func,
             window_ms,
         },
         columns,
@@ -852,9 +873,4 @@ fn scope_of(schema: &Schema, qualifiers: &[String]) -> Scope {
             .collect(),
         rowtime_qualifiers: qualifiers.to_vec(),
     }
-}
-
-/// The window types a plan uses, for callers that print a plan.
-pub fn window_of(w: &WindowType) -> String {
-    w.to_string()
 }
