@@ -350,6 +350,28 @@ impl Sum {
         Ok(())
     }
 
+    /// Whether [`add`](Self::add) would take `v`, without the arithmetic where only the
+    /// kinds matter (an i128 sum of i64 values cannot overflow); decimals are added for real.
+    fn check(&self, v: &Value, what: &str) -> Result<(), EvalError> {
+        let int = IntKind::of(v).is_some();
+        let float = matches!(v, Value::Real(_) | Value::Double(_));
+        let ok = match self {
+            _ if matches!(v, Value::Decimal(_)) => return self.clone().add(v, 1, what),
+            Sum::Decimal { .. } => return self.clone().add(v, 1, what),
+            Sum::Empty => int || float || matches!(v, Value::IntervalDayTime(_)),
+            Sum::Int { .. } | Sum::Real(_) | Sum::Double(_) => int || float,
+            Sum::Interval(_) => matches!(v, Value::IntervalDayTime(_)),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(EvalError::type_mismatch(format!(
+                "{what} cannot add a value of type {}",
+                v.kind()
+            )))
+        }
+    }
+
     fn merge(&mut self, other: &Sum, what: &str) -> Result<(), EvalError> {
         let as_value = match other {
             Sum::Empty => return Ok(()),
@@ -588,7 +610,7 @@ impl Accumulator {
         }
         let what = self.kind.name();
         match &self.state {
-            State::Sum { sum, .. } => sum.clone().add(v, 1, what),
+            State::Sum { sum, .. } => sum.check(v, what),
             State::Extreme(Some(best)) if v.sql_cmp(best).is_none() => {
                 Err(EvalError::type_mismatch(format!(
                     "{what} cannot compare {} with {}",

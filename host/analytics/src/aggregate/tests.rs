@@ -407,3 +407,32 @@ fn bigint_sums_run_wider_than_bigint() {
         Ok(Value::BigInt(((2 * i128::from(i64::MIN) - 2) / 3) as i64))
     );
 }
+
+#[test]
+fn check_agrees_with_add() {
+    let values = [
+        Value::Integer(1),
+        Value::BigInt(i64::MAX),
+        Value::Real(0.5),
+        Value::Double(2.0),
+        Value::Decimal(Decimal::MAX),
+        Value::Decimal(Decimal::new(5, 1)),
+        Value::IntervalDayTime(1_000),
+        Value::Varchar("x".into()),
+        Value::Timestamp(0),
+        Value::Null,
+    ];
+    for kind in [AggKind::Sum, AggKind::Min, AggKind::VarPop] {
+        for first in &values {
+            for second in &values {
+                let mut a = Accumulator::new(kind, false);
+                if a.add(first).is_err() {
+                    continue;
+                }
+                let checked = a.check(second).is_ok();
+                let added = a.add(second).is_ok();
+                assert_eq!(checked, added, "{kind:?} {first:?} then {second:?}");
+            }
+        }
+    }
+}
