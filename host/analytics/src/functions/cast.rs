@@ -164,6 +164,9 @@ pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, EvalError> {
 
 /// The text a value casts to (numbers as SQL prints them, datetimes in SQL's literal form).
 fn text_of(v: &Value) -> String {
+    if let Some(t) = super::datetime::interval_text(v) {
+        return t;
+    }
     match v {
         Value::Real(f) => java_float_text(f64::from(*f), format!("{f:?}"), format!("{f:e}")),
         Value::Double(f) => java_float_text(*f, format!("{f:?}"), format!("{f:e}")),
@@ -201,9 +204,7 @@ fn to_char(v: &Value, ty: &SqlType, n: u32) -> Result<Value, EvalError> {
     let fixed = matches!(ty, SqlType::Char(_));
     let (text, from_char) = match v {
         Value::Char(s) | Value::Varchar(s) => (s.clone(), true),
-        Value::Binary(_) | Value::Row(_) | Value::IntervalYearMonth(_) => {
-            return Err(refuse(v, ty))
-        }
+        Value::Binary(_) | Value::Row(_) => return Err(refuse(v, ty)),
         other => (text_of(other), false),
     };
     let len = text.chars().count();
@@ -479,7 +480,12 @@ mod tests {
         );
         assert_eq!(
             cast(&Value::IntervalDayTime(90_061_001), &t("VARCHAR(20)")),
-            Ok(v("1 01:01:01.001"))
+            Ok(v("+1 01:01:01.001"))
+        );
+        // The ABS page: CAST(ABS(INTERVAL '-3 4:20' DAY TO MINUTE) AS VARCHAR(8)) = +3 04:20.
+        assert_eq!(
+            cast(&Value::IntervalDayTime(274_800_000), &t("VARCHAR(8)")),
+            Ok(v("+3 04:20"))
         );
     }
 }

@@ -93,9 +93,11 @@ fn ms_of_time(t: NaiveTime) -> u32 {
     t.num_seconds_from_midnight() * 1000 + t.nanosecond() / 1_000_000
 }
 
-/// `EXTRACT(unit FROM v)` for a DATE, TIME, TIMESTAMP or interval, as a BIGINT. Units:
-/// YEAR, QUARTER, MONTH, WEEK (ISO), DAY, DOY, DOW (1 = Sunday), HOUR, MINUTE, SECOND,
-/// MILLISECOND, EPOCH (seconds). SECOND is whole seconds.
+/// `EXTRACT(unit FROM v)` for a DATE, TIME, TIMESTAMP or interval, as a BIGINT, except
+/// SECOND: a DECIMAL with the milliseconds as its fraction (the EXTRACT page: "DECIMAL(5,3)"
+/// for SECOND, `EXTRACT(SECOND FROM INTERVAL '2 3:4:5.678' DAY TO SECOND)` is 5.678; stored in
+/// an INTEGER column it rounds, as CAST does). Units: YEAR, QUARTER, MONTH, WEEK (ISO), DAY,
+/// DOY, DOW (1 = Sunday), HOUR, MINUTE, SECOND, MILLISECOND, EPOCH (seconds).
 pub fn extract(unit: &str, v: &Value) -> Result<Value, EvalError> {
     let unit = unit.to_ascii_uppercase();
     let bad = || EvalError::type_mismatch(format!("cannot EXTRACT {unit} from {}", v.kind()));
@@ -108,7 +110,7 @@ pub fn extract(unit: &str, v: &Value) -> Result<Value, EvalError> {
                 "DAY" => a / MS_PER_DAY,
                 "HOUR" => a / 3_600_000 % 24,
                 "MINUTE" => a / 60_000 % 60,
-                "SECOND" => a / 1000 % 60,
+                "SECOND" => return Ok(seconds(sign * (a % 60_000))),
                 "MILLISECOND" => a % 1000,
                 "EPOCH" => a / 1000,
                 _ => return Err(bad()),
@@ -127,7 +129,7 @@ pub fn extract(unit: &str, v: &Value) -> Result<Value, EvalError> {
             match unit.as_str() {
                 "HOUR" => t / 3_600_000,
                 "MINUTE" => t / 60_000 % 60,
-                "SECOND" => t / 1000 % 60,
+                "SECOND" => return Ok(seconds(t % 60_000)),
                 "MILLISECOND" => t % 1000,
                 _ => return Err(bad()),
             }
@@ -145,7 +147,11 @@ pub fn extract(unit: &str, v: &Value) -> Result<Value, EvalError> {
                 "DOW" => i64::from(dt.weekday().num_days_from_sunday() + 1),
                 "HOUR" => i64::from(dt.hour()),
                 "MINUTE" => i64::from(dt.minute()),
-                "SECOND" => i64::from(dt.second()),
+                "SECOND" => {
+                    return Ok(seconds(
+                        i64::from(dt.second()) * 1000 + i64::from(dt.nanosecond() / 1_000_000),
+                    ))
+                }
                 "MILLISECOND" => i64::from(dt.nanosecond() / 1_000_000),
                 "EPOCH" => ms.div_euclid(1000),
                 _ => return Err(bad()),
@@ -154,6 +160,11 @@ pub fn extract(unit: &str, v: &Value) -> Result<Value, EvalError> {
         _ => return Err(bad()),
     };
     Ok(Value::BigInt(r))
+}
+
+/// Seconds with their milliseconds as a DECIMAL(5,3) value.
+fn seconds(ms: i64) -> Value {
+    Value::Decimal(rust_decimal::Decimal::new(ms, 3))
 }
 
 /// The start of the `unit` containing `ms` (YEAR, QUARTER, MONTH, WEEK from Sunday, DAY,
@@ -376,6 +387,50 @@ pub fn format_interval(count: i64, start: &str, end: Option<&str>) -> Result<Str
         out.push_str(&format!(".{rest:03}"));
     }
     Ok(out)
+}
+
+/// An interval's text when no qualifier is known (a CAST of an interval value to
+/// VARCHAR): from its largest non-zero field to its smallest, which is how the docs print the
+/// values they write with a qualifier (`+3 04:20` for a DAY TO MINUTE, `+6:11` for a MINUTE
+/// TO SECOND, `+4-04` for a YEAR TO MONTH).
+pub fn interval_text(v: &Value) -> Option<String> {
+    const UNITS: [(&str, i64); 4] = [
+        ("DAY", MS_PER_DAY),
+        ("HOUR", 3_600_000),
+        ("MINUTE", 60_000),
+        ("SECOND", 1000),
+    ];
+    match v {
+        Value::IntervalDayTime(ms) => {
+            let a = ms.unsigned_abs();
+            let fields: Vec<bool> = UNITS
+                .iter()
+                .enumerate()
+                .map(|(k, (_, size))| {
+                    let size = *size as u64;
+                    let above = if k == 0 {
+                        u64::MAX
+                    } else {
+                        UNITS[k - 1].1 as u64
+                    };
+                    let field = if k == 0 { a / size } else { a % above / size };
+                    field != 0 || (k == 3 && a % 1000 != 0)
+                })
+                .collect();
+            let first = fields.iter().position(|f| *f).unwrap_or(3);
+            let last = fields.iter().rposition(|f| *f).unwrap_or(3);
+            format_interval(*ms, UNITS[first].0, Some(UNITS[last].0)).ok()
+        }
+        Value::IntervalYearMonth(m) => {
+            let (start, end) = match (m / 12 != 0, m % 12 != 0) {
+                (true, true) => ("YEAR", "MONTH"),
+                (true, false) => ("YEAR", "YEAR"),
+                _ => ("MONTH", "MONTH"),
+            };
+            format_interval(i64::from(*m), start, Some(end)).ok()
+        }
+        _ => None,
+    }
 }
 
 // ---- Java SimpleDateFormat patterns -------------------------------------------------------
@@ -821,12 +876,28 @@ mod tests {
         assert_eq!(e("DAY"), Ok(Value::BigInt(30)));
         assert_eq!(e("HOUR"), Ok(Value::BigInt(13)));
         assert_eq!(e("minute"), Ok(Value::BigInt(48)));
-        assert_eq!(e("SECOND"), Ok(Value::BigInt(23)));
+        assert_eq!(
+            e("SECOND"),
+            Ok(Value::Decimal(rust_decimal::Decimal::new(23_456, 3)))
+        );
         assert_eq!(e("QUARTER"), Ok(Value::BigInt(3)));
         assert_eq!(
             extract("HOUR", &Value::IntervalDayTime(90_061_001)),
             Ok(Value::BigInt(1))
         );
+        // The EXTRACT page: INTERVAL '2 3:4:5.678' DAY TO SECOND gives DAY 2, HOUR 3,
+        // MINUTE 4, SECOND 5.678; TIMESTAMP '2016-09-23 04:29:26.234' MINUTE 29, HOUR 4.
+        let iv = Value::IntervalDayTime(2 * MS_PER_DAY + 3 * 3_600_000 + 4 * 60_000 + 5_678);
+        assert_eq!(extract("DAY", &iv), Ok(Value::BigInt(2)));
+        assert_eq!(extract("HOUR", &iv), Ok(Value::BigInt(3)));
+        assert_eq!(extract("MINUTE", &iv), Ok(Value::BigInt(4)));
+        assert_eq!(
+            extract("SECOND", &iv).map(|v| v.to_string()),
+            Ok("5.678".to_string())
+        );
+        let t2 = ts("2016-09-23 04:29:26.234");
+        assert_eq!(extract("MINUTE", &t2), Ok(Value::BigInt(29)));
+        assert_eq!(extract("HOUR", &t2), Ok(Value::BigInt(4)));
         assert_eq!(
             extract("DAY", &Value::IntervalDayTime(-90_061_001)),
             Ok(Value::BigInt(-1))
@@ -970,6 +1041,19 @@ mod tests {
             Ok("+1 02:00:03".into())
         );
         assert!(format_interval(0, "SECOND", Some("DAY")).is_err());
+        // Without a qualifier: from the largest non-zero field to the smallest.
+        let t = |v: Value| interval_text(&v).expect("interval");
+        assert_eq!(
+            t(Value::IntervalDayTime(dh(3, 4) + 20 * 60_000)),
+            "+3 04:20"
+        );
+        assert_eq!(t(Value::IntervalDayTime(371_000)), "+6:11");
+        assert_eq!(t(Value::IntervalDayTime(-dh(2, 4))), "-2 04");
+        assert_eq!(t(Value::IntervalDayTime(4 * MS_PER_DAY)), "+4");
+        assert_eq!(t(Value::IntervalDayTime(1500)), "+1.500");
+        assert_eq!(t(Value::IntervalDayTime(0)), "+0");
+        assert_eq!(t(Value::IntervalYearMonth(52)), "+4-04");
+        assert_eq!(t(Value::IntervalYearMonth(-3)), "-3");
     }
 
     /// The developer guide's "Transforming Dates" example
@@ -998,7 +1082,11 @@ mod tests {
             ),
             Ok(v("2018-05-09 12:50:41"))
         );
-        assert_eq!(extract("SECOND", &event), Ok(Value::BigInt(41)));
+        // 41.337 seconds; the example's INTEGER column rounds it to 41.
+        assert_eq!(
+            extract("SECOND", &event),
+            Ok(Value::Decimal(rust_decimal::Decimal::new(41_337, 3)))
+        );
     }
 
     /// TSDIFF: https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-tsdiff.html

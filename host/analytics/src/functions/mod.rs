@@ -8,9 +8,9 @@
 //! - NULL in gives NULL out, except where the docs say otherwise (AND/OR/NOT's three-valued
 //!   logic, COALESCE, NULLIF).
 //! - Exact numbers stay exact: integer and DECIMAL arithmetic is checked and an overflow is
-//!   [`EvalError::overflow`]; integer and DECIMAL division by zero is
-//!   [`EvalError::division_by_zero`]. REAL stays float32 and DOUBLE float64; floats follow
-//!   Java's IEEE arithmetic (the engine KDA ran was Java): `1e0 / 0` is Infinity, not an error.
+//!   [`EvalError::overflow`]. REAL stays float32 and DOUBLE float64 with IEEE results
+//!   (an overflow is Infinity). Division by zero is [`EvalError::division_by_zero`] for every
+//!   numeric type, floats included, as the developer guide's error-stream walkthrough shows.
 //! - An error never stops the application: the row goes to `error_stream`.
 //!
 //! Regular expressions (REGEX_REPLACE, the regex SUBSTRING, the log parsers) are Java syntax
@@ -26,9 +26,11 @@ pub mod regex_cache;
 pub mod string;
 
 pub use cast::cast;
-pub use datetime::{ceil_to, extract, floor_to, format_interval, step};
+pub use datetime::{ceil_to, extract, floor_to, format_interval, interval_text, step};
 pub use ops::{binary, unary, BinOp, UnOp};
-pub use string::{like, position, similar_to, substring, substring_similar, trim, TrimSpec};
+pub use string::{
+    like, position, similar_to, substring, substring_comma, substring_similar, trim, TrimSpec,
+};
 
 use crate::error::EvalError;
 use crate::value::Value;

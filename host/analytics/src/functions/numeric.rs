@@ -1,8 +1,8 @@
 //! Numeric functions: ABS, CEIL/CEILING, FLOOR, EXP, LN, LOG10, MOD, POWER, SQRT.
 //!
-//! ABS, CEIL and FLOOR keep their argument's type; EXP, LN, LOG10, POWER and SQRT return
-//! DOUBLE with Java's `Math` semantics (LN of 0 is -Infinity, SQRT of -1 is NaN), since the
-//! floats of this engine never raise errors. MOD is exact and raises division by zero.
+//! ABS, CEIL and FLOOR keep their argument's type (ABS takes intervals too); EXP, LN, LOG10,
+//! POWER and SQRT return DOUBLE with Java's `Math` semantics (LN of 0 is -Infinity, SQRT of
+//! -1 is NaN: the pages document no error for them). MOD is exact and raises division by zero.
 
 use crate::error::EvalError;
 use crate::value::Value;
@@ -18,6 +18,22 @@ fn num_arg(func: &str, v: &Value) -> Result<Num, EvalError> {
 pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
     if args.iter().any(Value::is_null) {
         return Ok(Value::Null);
+    }
+    // ABS of an interval (the ABS page's `ABS(INTERVAL '-3 4:20' DAY TO MINUTE)`).
+    match (name, &args[0]) {
+        ("ABS", Value::IntervalDayTime(ms)) => {
+            return ms
+                .checked_abs()
+                .map(Value::IntervalDayTime)
+                .ok_or_else(|| EvalError::overflow("ABS of an interval"))
+        }
+        ("ABS", Value::IntervalYearMonth(m)) => {
+            return m
+                .checked_abs()
+                .map(Value::IntervalYearMonth)
+                .ok_or_else(|| EvalError::overflow("ABS of an interval"))
+        }
+        _ => {}
     }
     let x = num_arg(name, &args[0])?;
     match name {
@@ -79,6 +95,23 @@ mod tests {
         assert_eq!(
             call_scalar("ABS", &[Value::Real(-1.5)]),
             Ok(Value::Real(1.5))
+        );
+        // The ABS page's examples: ABS(2.0), ABS(-1.0), ABS(0), ABS(-3 * 3), and
+        // ABS(INTERVAL '-3 4:20' DAY TO MINUTE) = +3 04:20.
+        assert_eq!(call_scalar("ABS", &[d("2.0")]), Ok(d("2.0")));
+        assert_eq!(call_scalar("ABS", &[d("-1.0")]), Ok(d("1.0")));
+        assert_eq!(
+            call_scalar("ABS", &[Value::Integer(0)]),
+            Ok(Value::Integer(0))
+        );
+        assert_eq!(
+            call_scalar("ABS", &[Value::Integer(-9)]),
+            Ok(Value::Integer(9))
+        );
+        let iv = -(3 * 86_400_000 + 4 * 3_600_000 + 20 * 60_000);
+        assert_eq!(
+            call_scalar("ABS", &[Value::IntervalDayTime(iv)]),
+            Ok(Value::IntervalDayTime(-iv))
         );
         assert_eq!(
             call_scalar("ABS", &[Value::Integer(i32::MIN)])

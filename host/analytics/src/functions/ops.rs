@@ -263,6 +263,12 @@ fn arithmetic(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
 /// DECIMAL are exact DECIMAL, REAL stays float32 unless a DOUBLE is involved.
 pub(crate) fn numeric_op(op: BinOp, x: Num, y: Num) -> Result<Value, EvalError> {
     let overflow = || EvalError::overflow(format!("numeric overflow in {}", op_name(op)));
+    // Division by zero is an error for every numeric type, floats included: the developer
+    // guide's error-stream walkthrough (app-explore-error-stream.html) sends `price / 0` with
+    // a REAL price to error_stream rather than emitting Infinity.
+    if matches!(op, BinOp::Divide | BinOp::Modulo) && is_zero(y) {
+        return Err(EvalError::division_by_zero());
+    }
     match (x, y) {
         (Num::Int(a, ra), Num::Int(b, rb)) => {
             let r = match op {
@@ -352,6 +358,15 @@ fn division_scale(x: Num, y: Num) -> u32 {
     let (_, s1) = precision_scale(x);
     let (p2, _) = precision_scale(y);
     (s1 + p2 + 1).clamp(6, 18)
+}
+
+fn is_zero(n: Num) -> bool {
+    match n {
+        Num::Int(i, _) => i == 0,
+        Num::Dec(d) => d.is_zero(),
+        Num::Real(f) => f == 0.0,
+        Num::Double(f) => f == 0.0,
+    }
 }
 
 fn float_op(op: BinOp, a: f64, b: f64) -> f64 {
@@ -628,9 +643,28 @@ mod tests {
             binary(BinOp::Plus, &Value::Real(0.5), &Value::Double(0.25)),
             Ok(Value::Double(0.75))
         );
-        // Floats follow Java: no error on division by zero.
+        // Division by zero is an error for floats too
+        // (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/app-explore-error-stream.html:
+        // `price / 0` goes to error_stream).
         assert_eq!(
             binary(BinOp::Divide, &Value::Double(1.0), &Value::Integer(0)),
+            Err(EvalError::division_by_zero())
+        );
+        assert_eq!(
+            binary(BinOp::Divide, &Value::Real(100.5), &Value::Integer(0)),
+            Err(EvalError::division_by_zero())
+        );
+        assert_eq!(
+            binary(BinOp::Modulo, &Value::Double(1.0), &Value::Double(0.0)),
+            Err(EvalError::division_by_zero())
+        );
+        // Other float results stay IEEE: overflow gives Infinity.
+        assert_eq!(
+            binary(
+                BinOp::Multiply,
+                &Value::Double(f64::MAX),
+                &Value::Integer(2)
+            ),
             Ok(Value::Double(f64::INFINITY))
         );
     }

@@ -32,7 +32,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         "INITCAP" => Ok(Value::Varchar(initcap(str_arg(name, &args[0])?))),
         "OVERLAY" => overlay(&args[0], &args[1], &args[2], args.get(3)),
         "POSITION" => position(&args[0], &args[1]),
-        "SUBSTRING" => substring(&args[0], &args[1], args.get(2)),
+        "SUBSTRING" => substring_comma(&args[0], &args[1], args.get(2)),
         _ => regex_replace(args),
     }
 }
@@ -117,8 +117,29 @@ pub fn substring(s: &Value, from: &Value, length: Option<&Value>) -> Result<Valu
     Ok(Value::Varchar(char_range(text, start, len)?))
 }
 
+/// `SUBSTRING(s, start [, length])`, the comma form: as [`substring`], except that a start
+/// past the end of the string gives NULL. The SUBSTRING page says both "empty string" and
+/// "null" for that case; its example tables show `SUBSTRING('123456789' FROM 17 FOR 4)` as the
+/// empty string and `SUBSTRING('123456789', 10, 4)` as null, so each form keeps its table's
+/// answer.
+pub fn substring_comma(
+    s: &Value,
+    from: &Value,
+    length: Option<&Value>,
+) -> Result<Value, EvalError> {
+    if let (Some(text), Some(start)) = (s.as_str(), from.as_i64()) {
+        if start > text.chars().count() as i64 && !length.is_some_and(Value::is_null) {
+            return Ok(Value::Null);
+        }
+    }
+    substring(s, from, length)
+}
+
 /// `SUBSTRING(s SIMILAR pattern ESCAPE esc)`: the pattern has three parts separated by
-/// `esc"`; the part between them is returned when the whole string matches, else NULL.
+/// `esc"`; the middle part of the first place where the three match in a row is returned,
+/// NULL when there is none. The SUBSTRING page's example finds `'23#"456#"78'` inside
+/// `'123456789'` (giving `456`), so the match is searched for, not anchored to the whole
+/// string as SQL:2008 has it.
 pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<Value, EvalError> {
     if s.is_null() || pattern.is_null() || escape.is_null() {
         return Ok(Value::Null);
@@ -135,7 +156,7 @@ pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<V
         ));
     }
     let re = format!(
-        "(?s)^(?:{})({})(?:{})$",
+        "(?s)(?:{})({})(?:{})",
         similar_regex(parts[0], Some(esc))?,
         similar_regex(parts[1], Some(esc))?,
         similar_regex(parts[2], Some(esc))?
@@ -532,9 +553,32 @@ mod tests {
             Ok(v("bcdef"))
         );
         assert_eq!(
-            substring_similar(&v("xbcdefg"), &v("a#\"%#\"g"), &v("#")),
+            substring_similar(&v("xbcdefx"), &v("a#\"%#\"g"), &v("#")),
             Ok(Value::Null)
         );
+        // The SUBSTRING page's SIMILAR examples.
+        assert_eq!(
+            substring_similar(&v("123456789"), &v("23#\"456#\"78"), &v("#")),
+            Ok(v("456"))
+        );
+        assert_eq!(
+            substring_similar(&v("TECHNOLOGY"), &v("TECH%\"NOLO%\"GY"), &v("%")),
+            Ok(v("NOLO"))
+        );
+        // ... and its FROM-regex and comma examples.
+        assert_eq!(
+            substring(&v("TECHNOLOGY"), &v("FOO"), None),
+            Ok(Value::Null)
+        );
+        assert_eq!(substring(&v("TECHNOLOGY"), &v("O[A-Z]"), None), Ok(v("OL")));
+        let comma = |a: i32, b: i32| {
+            call_scalar(
+                "SUBSTRING",
+                &[v("123456789"), Value::Integer(a), Value::Integer(b)],
+            )
+        };
+        assert_eq!(comma(7, 4), Ok(v("789")));
+        assert_eq!(comma(10, 4), Ok(Value::Null));
     }
 
     /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-position.html
