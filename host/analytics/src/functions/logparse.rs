@@ -105,7 +105,9 @@ fn column_list(spec: &str) -> Result<Vec<ColumnSpec>, EvalError> {
     let bad = |m: String| EvalError::new("InvalidArgument", m);
     let mut cols = Vec::new();
     for part in split_top_level(spec) {
-        let part = part.trim();
+        // Column lists are often written over several lines: any run of blanks is one.
+        let part = part.split_whitespace().collect::<Vec<_>>().join(" ");
+        let part = part.as_str();
         if part.is_empty() {
             continue;
         }
@@ -555,6 +557,41 @@ mod tests {
             Ok(row(&[("COLUMN1", v("a")), ("COLUMN2", v("b"))]))
         );
         assert!(p(vec![v("x"), v("N TYPE INTEGER"), v(",")]).is_err());
+    }
+
+    /// FIXED_COLUMN_LOG_PARSE
+    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-fixed-column-log-parse.html);
+    /// the two examples are SQLstream's log-parsing examples, whose engine KDA ran
+    /// (http://sqlstream.com/docs/int_parsing_log_file_records.html): START counts from 0.
+    #[test]
+    fn fixed_column_examples() {
+        assert_eq!(
+            call_scalar(
+                "FIXED_COLUMN_LOG_PARSE",
+                &[
+                    v("  1   true"),
+                    v("a TYPE Integer START 0 FOR 3, b TYPE boolean START 4")
+                ]
+            ),
+            Ok(row(&[
+                ("A", Value::Integer(1)),
+                ("B", Value::Boolean(true))
+            ]))
+        );
+        assert_eq!(
+            call_scalar(
+                "FIXED_COLUMN_LOG_PARSE",
+                &[
+                    v("  1   true 423.345 "),
+                    v("a TYPE Integer START 0 FOR 3, b TYPE boolean\n               START 4 FOR 6, c TYPE numeric(5,2) START 10"),
+                ]
+            ),
+            Ok(row(&[
+                ("A", Value::Integer(1)),
+                ("B", Value::Boolean(true)),
+                ("C", Value::Decimal(rust_decimal::Decimal::new(42_335, 2))),
+            ]))
+        );
     }
 
     #[test]
