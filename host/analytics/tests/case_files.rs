@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{compare, known_differences, load_cases, values_match};
+use support::{compare, known_differences, load_cases, values_match, verdict};
 
 fn is_iso_ms(v: &Value) -> bool {
     // 2019-01-01T10:00:00.000Z: ISO-8601 UTC with milliseconds, as the test command prints.
@@ -179,4 +179,20 @@ fn rows_of_one_rowtime_compare_as_a_set() {
     let err = compare(&[a.clone(), b.clone()], std::slice::from_ref(&a)).unwrap_err();
     assert!(err.contains("- ") && err.contains("\"b\""), "{err}");
     assert!(compare(std::slice::from_ref(&a), &[a.clone(), a.clone()]).is_err());
+}
+
+#[test]
+fn a_listed_case_must_differ_and_an_unlisted_one_must_match() {
+    let why = "a reason".to_string();
+    assert_eq!(verdict("c", "u", &Ok(()), None), ("pass", None));
+    assert_eq!(
+        verdict("c", "u", &Err("diff".into()), Some(&why)),
+        ("known", None)
+    );
+    let (status, failure) = verdict("c", "u", &Ok(()), Some(&why));
+    assert_eq!(status, "FAIL");
+    assert!(failure.is_some_and(|f| f.contains("now matches")));
+    let (status, failure) = verdict("c", "u", &Err("- a\n+ b\n".into()), None);
+    assert_eq!(status, "FAIL");
+    assert!(failure.is_some_and(|f| f.contains("u") && f.contains("+ b")));
 }

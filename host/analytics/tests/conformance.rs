@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::{compare, known_differences, load_cases, parse_lines, Case};
+use support::{compare, known_differences, load_cases, parse_lines, verdict, Case};
 use weir_analytics::harness::HarnessError;
 
 enum Outcome {
@@ -62,30 +62,17 @@ fn documented_examples_conform() {
         .iter()
         .filter(|c| only.as_deref().is_none_or(|o| o == c.name))
     {
-        let outcome = run(case);
-        let listed = known.get(&case.name);
-        let status = match (&outcome, listed) {
-            (Outcome::Pass, None) => "pass",
-            (Outcome::Fail(_), Some(_)) => "known",
-            (Outcome::Pass, Some(reason)) => {
-                failures.push(format!(
-                    "{} ({}) now matches: remove it from KNOWN_DIFFERENCES.md (listed because: {reason})",
-                    case.name, case.url
-                ));
-                "FAIL"
-            }
-            (Outcome::Fail(diff), None) => {
-                failures.push(format!(
-                    "{} ({})\n  expected (-) vs printed (+):\n{}",
-                    case.name, case.url, diff
-                ));
-                "FAIL"
-            }
+        let outcome = match run(case) {
+            Outcome::Pass => Ok(()),
+            Outcome::Fail(diff) => Err(diff),
         };
+        let (status, failure) = verdict(&case.name, &case.url, &outcome, known.get(&case.name));
+        failures.extend(failure);
         summary.push(format!("{status:5} {}", case.name));
     }
     println!("{}", summary.join("\n"));
     let total = summary.len();
+    assert!(total > 0, "no case is named {only:?}");
     assert!(
         failures.is_empty(),
         "{} of {total} conformance cases failed:\n\n{}",

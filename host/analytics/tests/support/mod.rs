@@ -251,3 +251,28 @@ pub fn diff(expected: &[Value], actual: &[Value]) -> String {
     }
     out
 }
+
+/// What the runner makes of one case: its summary word and, if the suite must fail, why.
+/// A mismatch fails unless KNOWN_DIFFERENCES.md lists the case; a listed case that matches
+/// fails too, so the list cannot outlive the difference it explains.
+pub fn verdict(
+    name: &str,
+    url: &str,
+    outcome: &Result<(), String>,
+    listed: Option<&String>,
+) -> (&'static str, Option<String>) {
+    match (outcome, listed) {
+        (Ok(()), None) => ("pass", None),
+        (Err(_), Some(_)) => ("known", None),
+        (Ok(()), Some(reason)) => (
+            "FAIL",
+            Some(format!(
+                "{name} ({url}) now matches: remove it from KNOWN_DIFFERENCES.md (listed because: {reason})"
+            )),
+        ),
+        (Err(diff), None) => (
+            "FAIL",
+            Some(format!("{name} ({url})\n  expected (-) vs printed (+):\n{diff}")),
+        ),
+    }
+}
