@@ -117,6 +117,9 @@ impl StaggerWindow {
             }
             self.close(slot);
         }
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
         let mut out = std::mem::take(&mut self.pending);
         out.sort_by_key(|(seq, row)| (row.rowtime, *seq));
         out.into_iter().map(|(_, row)| row).collect()

@@ -145,6 +145,14 @@ impl TumblingGroups {
     /// stream's time when it moves without rows.
     pub fn advance(&mut self, now: i64) -> Vec<GroupRow> {
         self.emitted_through = self.emitted_through.max(now);
+        // Called for every row: most calls have nothing due.
+        if self
+            .buckets
+            .first_key_value()
+            .is_none_or(|(end, _)| *end > now)
+        {
+            return Vec::new();
+        }
         let later = match now.checked_add(1) {
             Some(next) => self.buckets.split_off(&next),
             None => BTreeMap::new(),
