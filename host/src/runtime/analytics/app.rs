@@ -32,11 +32,14 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// The longest wait between retries of a failing destination.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Where the application writes: the host's streams and delivery streams.
+/// Where the application reads and writes: the host's streams and delivery streams, and
+/// the functions (transformer plugins, Firehose's `Processor`) that stand for the Lambda
+/// functions of input preprocessing and `LambdaOutput`.
 #[derive(Clone)]
 pub(crate) struct Sinks {
     pub streams: Streams,
     pub firehose: Option<weir_firehose::Firehose>,
+    pub functions: Option<Arc<dyn weir_firehose::Processor>>,
 }
 
 /// A destination's refusal, retried.
@@ -96,10 +99,81 @@ impl Sinks {
                     _ => Ok(()),
                 }
             }
-            Destination::Plugin(name) => Err(WriteFailed(format!(
-                "LambdaOutput {name}: plugin outputs are not delivered yet"
-            ))),
+            // The Lambda output contract: each record handed to the function, which answers
+            // per record; a record it fails (DeliveryFailed) is handed again.
+            Destination::Plugin(name) => {
+                let f = self
+                    .functions
+                    .as_ref()
+                    .ok_or_else(|| WriteFailed("this host runs no plugins".into()))?;
+                let ids: Vec<String> = records
+                    .iter()
+                    .map(|_| {
+                        *seq += 1;
+                        seq.to_string()
+                    })
+                    .collect();
+                let batch: Vec<weir_firehose::ProcessIn<'_>> = records
+                    .iter()
+                    .zip(&ids)
+                    .map(|(data, id)| weir_firehose::ProcessIn {
+                        record_id: id,
+                        data,
+                        arrival_ms: weir_support::now_ms(),
+                    })
+                    .collect();
+                let out = f
+                    .process(name, &batch)
+                    .map_err(|e| WriteFailed(format!("LambdaOutput {name}: {e}")))?;
+                match out.iter().find_map(|p| match p {
+                    weir_firehose::Processed::Failed(m) => Some(m),
+                    _ => None,
+                }) {
+                    Some(m) => Err(WriteFailed(format!("LambdaOutput {name}: {m}"))),
+                    None if out.len() != records.len() => Err(WriteFailed(format!(
+                        "LambdaOutput {name}: {} results for {} records",
+                        out.len(),
+                        records.len()
+                    ))),
+                    None => Ok(()),
+                }
+            }
         }
+    }
+
+    /// Input preprocessing: the records of a page through `function`, one result each
+    /// (`Ok` with the record to map, `Dropped`, or `ProcessingFailed`, which goes to
+    /// `error_stream`). A failed call is retried by the caller (the page is read again).
+    fn preprocess(
+        &self,
+        function: &str,
+        records: &[weir_streams::RecordOut],
+    ) -> Result<Vec<weir_firehose::Processed>, String> {
+        let f = self
+            .functions
+            .as_ref()
+            .ok_or_else(|| "this host runs no plugins".to_owned())?;
+        let ids: Vec<String> = (0..records.len()).map(|i| i.to_string()).collect();
+        let batch: Vec<weir_firehose::ProcessIn<'_>> = records
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| weir_firehose::ProcessIn {
+                record_id: id,
+                data: &r.data,
+                arrival_ms: r.arrival_ms,
+            })
+            .collect();
+        let out = f
+            .process(function, &batch)
+            .map_err(|e| format!("input preprocessing {function}: {e}"))?;
+        if out.len() != records.len() {
+            return Err(format!(
+                "input preprocessing {function}: {} results for {} records",
+                out.len(),
+                records.len()
+            ));
+        }
+        Ok(out)
     }
 }
 
@@ -126,6 +200,8 @@ struct Input {
     stream: String,
     source: String,
     mapper: Mapper,
+    /// The preprocessing function, if any.
+    processor: Option<String>,
     /// Where shards without a saved position start.
     start: StartPosition,
     iterators: HashMap<String, String>,
@@ -184,10 +260,12 @@ impl App {
                 ));
             };
             if let Some(p) = &i.processor {
-                return Err(format!(
-                    "input {}: the input processing plugin {p} is not run yet",
-                    i.id
-                ));
+                if !sinks.functions.as_ref().is_some_and(|f| f.knows(p)) {
+                    return Err(format!(
+                        "input {}: no transformer plugin named {p} runs the input preprocessing",
+                        i.id
+                    ));
+                }
             }
             let mapper = Mapper::new(&i.schema).map_err(|e| format!("input {}: {e}", i.id))?;
             let kept = match i.start {
@@ -214,16 +292,19 @@ impl App {
                 stream: i.stream.clone(),
                 source: source.clone(),
                 mapper,
+                processor: i.processor.clone(),
                 start,
                 iterators: HashMap::new(),
             });
         }
         for o in &spec.outputs {
             if let Destination::Plugin(p) = &o.destination {
-                return Err(format!(
-                    "output {}: LambdaOutput (plugin {p}) is not delivered yet",
-                    o.id
-                ));
+                if !sinks.functions.as_ref().is_some_and(|f| f.knows(p)) {
+                    return Err(format!(
+                        "output {}: no transformer plugin named {p} stands for the LambdaOutput function",
+                        o.id
+                    ));
+                }
             }
         }
         Ok(App {
@@ -372,11 +453,32 @@ impl App {
             .get_records(&it, READ_BATCH)
             .map_err(|e| format!("{source}/{shard}: {e}"))?;
         let n = page.records.len();
-        for r in &page.records {
+        let processed = match &input.processor {
+            Some(f) => {
+                // A failed call reads the page again at the next round.
+                let out = self.sinks.preprocess(f, &page.records)?;
+                Some(out)
+            }
+            None => None,
+        };
+        for (k, r) in page.records.iter().enumerate() {
             let now = weir_support::now_ms();
             self.rowtime = self.rowtime.max(now);
             let rowtime = self.rowtime;
-            match input.mapper.map(&r.data) {
+            let data: &[u8] = match processed.as_ref().map(|p| &p[k]) {
+                None => &r.data,
+                Some(weir_firehose::Processed::Ok(d)) => d,
+                Some(weir_firehose::Processed::Dropped) => continue,
+                Some(weir_firehose::Processed::Failed(m)) => {
+                    let e = EvalError::new("ProcessingFailed", m.clone());
+                    out.extend(
+                        self.engine
+                            .push_error(error_row(&e, now, rowtime, &r.data, None)),
+                    );
+                    continue;
+                }
+            };
+            match input.mapper.map(data) {
                 Ok(rows) => {
                     for mut values in rows {
                         values.push(weir_analytics::Value::Timestamp(r.arrival_ms));

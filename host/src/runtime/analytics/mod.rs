@@ -39,6 +39,7 @@ pub(super) fn open(
         Sinks {
             streams: streams.clone(),
             firehose: firehose.cloned(),
+            functions: firehose.and_then(|f| f.config().processor.0.clone()),
         },
         checkpoints.clone(),
     )

@@ -170,6 +170,7 @@ fn runner(s: &Streams, dir: &std::path::Path) -> Runner {
         Sinks {
             streams: s.clone(),
             firehose: None,
+            functions: None,
         },
         dir.join("checkpoints"),
     )
@@ -293,4 +294,110 @@ fn a_run_stopped_before_its_first_delivery_resumes_from_its_start() {
     let got = wait_for(&s, "out", 2);
     assert_eq!(got, [r#"{"CITY":"a","N":1}"#, r#"{"CITY":"b","N":2}"#]);
     r.stop_all();
+}
+
+/// Transformer plugins as Firehose's `Processor` gives them: `pre` rewrites `a` to `A`,
+/// drops records holding `drop` and fails those holding `fail`; `sink` keeps what it is
+/// handed, failing its first call (DeliveryFailed, to be handed again).
+#[derive(Default)]
+struct Functions {
+    delivered: std::sync::Mutex<Vec<String>>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl weir_firehose::Processor for Functions {
+    fn process(
+        &self,
+        function: &str,
+        records: &[weir_firehose::ProcessIn<'_>],
+    ) -> Result<Vec<weir_firehose::Processed>, weir_firehose::InvokeError> {
+        use weir_firehose::Processed;
+        let text = |r: &weir_firehose::ProcessIn<'_>| String::from_utf8_lossy(r.data).into_owned();
+        match function {
+            "pre" => Ok(records
+                .iter()
+                .map(|r| match text(r) {
+                    t if t.contains("drop") => Processed::Dropped,
+                    t if t.contains("fail") => Processed::Failed("refused".into()),
+                    t => Processed::Ok(t.replace('a', "A").into_bytes()),
+                })
+                .collect()),
+            "sink" => {
+                if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return Ok(records
+                        .iter()
+                        .map(|_| Processed::Failed("not yet".into()))
+                        .collect());
+                }
+                weir_support::lock(&self.delivered).extend(records.iter().map(text));
+                Ok(records
+                    .iter()
+                    .map(|r| Processed::Ok(r.data.to_vec()))
+                    .collect())
+            }
+            other => Err(weir_firehose::InvokeError {
+                code: "Lambda.FunctionNotFound".into(),
+                message: other.into(),
+            }),
+        }
+    }
+
+    fn knows(&self, function: &str) -> bool {
+        matches!(function, "pre" | "sink")
+    }
+}
+
+#[test]
+fn preprocessing_and_lambda_output_run_through_plugins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = streams();
+    let functions = Arc::new(Functions::default());
+    let r = Runner::new(
+        compiler(),
+        Sinks {
+            streams: s.clone(),
+            firehose: None,
+            functions: Some(functions.clone()),
+        },
+        dir.path().join("checkpoints"),
+    )
+    .expect("runner");
+    let mut sp = spec(StartFrom::TrimHorizon, "out", "ok");
+    sp.inputs[0].processor = Some("missing".into());
+    let e = r.run(&sp).expect_err("an unknown preprocessing plugin");
+    assert!(
+        matches!(e, RunError::Configuration(ref m) if m.contains("missing")),
+        "{e}"
+    );
+    sp.inputs[0].processor = Some("pre".into());
+    sp.outputs[0].destination = Destination::Plugin("sink".into());
+    put(
+        &s,
+        "in",
+        &[
+            r#"{"city": "paris"}"#,
+            r#"{"city": "drop"}"#,
+            r#"{"city": "fail"}"#,
+            r#"{"city": "lyon"}"#,
+        ],
+    );
+    r.run(&sp).expect("run");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while weir_support::lock(&functions.delivered).len() < 2 {
+        assert!(Instant::now() < deadline, "nothing delivered to the plugin");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    r.stop_all();
+    assert_eq!(
+        *weir_support::lock(&functions.delivered),
+        [r#"{"CITY":"pAris","N":1}"#, r#"{"CITY":"lyon","N":2}"#]
+    );
+    // The refused record is an error_stream row (CSV to "out").
+    let errors = read_all(&s, "out");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("ProcessingFailed,refused"),
+        "{}",
+        errors[0]
+    );
 }
