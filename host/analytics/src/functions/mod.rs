@@ -37,20 +37,58 @@ use crate::value::Value;
 
 /// A scalar function the planner may call by name, with its arity (checked at compile time so
 /// a wrong call is a compile error with a line and column, not an `error_stream` row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A planner can keep the `&'static FunctionDef` that [`lookup`] gave and call
+/// [`FunctionDef::call`] per row, which skips the name lookup.
+#[derive(Debug, Clone, Copy)]
 pub struct FunctionDef {
     /// Upper-case name as written in SQL.
     pub name: &'static str,
     pub min_args: usize,
     /// `usize::MAX` for variadic functions (COALESCE).
     pub max_args: usize,
+    /// The module function that evaluates this family of functions, given the name.
+    eval: fn(&str, &[Value]) -> Result<Value, EvalError>,
 }
 
-const fn def(name: &'static str, min_args: usize, max_args: usize) -> FunctionDef {
+impl PartialEq for FunctionDef {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for FunctionDef {}
+
+impl FunctionDef {
+    /// Evaluates the function on its arguments. The arity is checked again here (a planner
+    /// bug must not panic an application).
+    pub fn call(&self, args: &[Value]) -> Result<Value, EvalError> {
+        if args.len() < self.min_args || args.len() > self.max_args {
+            return Err(EvalError::new(
+                "WrongArgumentCount",
+                format!(
+                    "{} takes {}..{} arguments, got {}",
+                    self.name,
+                    self.min_args,
+                    self.max_args,
+                    args.len()
+                ),
+            ));
+        }
+        (self.eval)(self.name, args)
+    }
+}
+
+const fn def(
+    name: &'static str,
+    min_args: usize,
+    max_args: usize,
+    eval: fn(&str, &[Value]) -> Result<Value, EvalError>,
+) -> FunctionDef {
     FunctionDef {
         name,
         min_args,
         max_args,
+        eval,
     }
 }
 
@@ -59,46 +97,46 @@ const fn def(name: &'static str, min_args: usize, max_args: usize) -> FunctionDe
 /// argument order `call_scalar` expects, so a planner may route them either way.
 pub static FUNCTIONS: &[FunctionDef] = &[
     // numeric
-    def("ABS", 1, 1),
-    def("CEIL", 1, 1),
-    def("CEILING", 1, 1),
-    def("FLOOR", 1, 1),
-    def("EXP", 1, 1),
-    def("LN", 1, 1),
-    def("LOG10", 1, 1),
-    def("MOD", 2, 2),
-    def("POWER", 2, 2),
-    def("SQRT", 1, 1),
+    def("ABS", 1, 1, numeric::call),
+    def("CEIL", 1, 1, numeric::call),
+    def("CEILING", 1, 1, numeric::call),
+    def("FLOOR", 1, 1, numeric::call),
+    def("EXP", 1, 1, numeric::call),
+    def("LN", 1, 1, numeric::call),
+    def("LOG10", 1, 1, numeric::call),
+    def("MOD", 2, 2, numeric::call),
+    def("POWER", 2, 2, numeric::call),
+    def("SQRT", 1, 1, numeric::call),
     // strings
-    def("CHAR_LENGTH", 1, 1),
-    def("CHARACTER_LENGTH", 1, 1),
-    def("INITCAP", 1, 1),
-    def("LOWER", 1, 1),
-    def("UPPER", 1, 1),
-    def("OVERLAY", 3, 4),
-    def("POSITION", 2, 2),
-    def("SUBSTRING", 2, 3),
-    def("REGEX_REPLACE", 3, 5),
+    def("CHAR_LENGTH", 1, 1, string::call),
+    def("CHARACTER_LENGTH", 1, 1, string::call),
+    def("INITCAP", 1, 1, string::call),
+    def("LOWER", 1, 1, string::call),
+    def("UPPER", 1, 1, string::call),
+    def("OVERLAY", 3, 4, string::call),
+    def("POSITION", 2, 2, string::call),
+    def("SUBSTRING", 2, 3, string::call),
+    def("REGEX_REPLACE", 3, 5, string::call),
     // NULL functions
-    def("COALESCE", 1, usize::MAX),
-    def("NULLIF", 2, 2),
+    def("COALESCE", 1, usize::MAX, null_functions),
+    def("NULLIF", 2, 2, null_functions),
     // date and time
-    def("STEP", 2, 2),
-    def("TSDIFF", 2, 2),
-    def("UNIX_TIMESTAMP", 1, 1),
-    def("TO_TIMESTAMP", 1, 1),
-    def("CHAR_TO_DATE", 2, 2),
-    def("CHAR_TO_TIME", 2, 2),
-    def("CHAR_TO_TIMESTAMP", 2, 2),
-    def("DATE_TO_CHAR", 2, 2),
-    def("TIME_TO_CHAR", 2, 2),
-    def("TIMESTAMP_TO_CHAR", 2, 2),
+    def("STEP", 2, 2, datetime::call),
+    def("TSDIFF", 2, 2, datetime::call),
+    def("UNIX_TIMESTAMP", 1, 1, datetime::call),
+    def("TO_TIMESTAMP", 1, 1, datetime::call),
+    def("CHAR_TO_DATE", 2, 2, datetime::call),
+    def("CHAR_TO_TIME", 2, 2, datetime::call),
+    def("CHAR_TO_TIMESTAMP", 2, 2, datetime::call),
+    def("DATE_TO_CHAR", 2, 2, datetime::call),
+    def("TIME_TO_CHAR", 2, 2, datetime::call),
+    def("TIMESTAMP_TO_CHAR", 2, 2, datetime::call),
     // log parsing
-    def("REGEX_LOG_PARSE", 2, 2),
-    def("FAST_REGEX_LOG_PARSE", 2, 2),
-    def("VARIABLE_COLUMN_LOG_PARSE", 3, 5),
-    def("FIXED_COLUMN_LOG_PARSE", 2, 2),
-    def("W3C_LOG_PARSE", 2, 2),
+    def("REGEX_LOG_PARSE", 2, 2, logparse::call),
+    def("FAST_REGEX_LOG_PARSE", 2, 2, logparse::call),
+    def("VARIABLE_COLUMN_LOG_PARSE", 3, 5, logparse::call),
+    def("FIXED_COLUMN_LOG_PARSE", 2, 2, logparse::call),
+    def("W3C_LOG_PARSE", 2, 2, logparse::call),
 ];
 
 /// The function of that (upper-case) name, if the dialect has one.
@@ -106,44 +144,26 @@ pub fn lookup(name: &str) -> Option<&'static FunctionDef> {
     FUNCTIONS.iter().find(|f| f.name == name)
 }
 
-/// Calls a scalar function by its upper-case name. The arity is checked again here (a planner
-/// bug must not panic an application).
+/// Calls a scalar function by its upper-case name.
 pub fn call_scalar(name: &str, args: &[Value]) -> Result<Value, EvalError> {
-    let def = lookup(name)
-        .ok_or_else(|| EvalError::new("UnknownFunction", format!("no function named {name}")))?;
-    if args.len() < def.min_args || args.len() > def.max_args {
-        return Err(EvalError::new(
-            "WrongArgumentCount",
-            format!(
-                "{name} takes {}..{} arguments, got {}",
-                def.min_args,
-                def.max_args,
-                args.len()
-            ),
-        ));
-    }
-    match name {
-        "COALESCE" => Ok(args
+    lookup(name)
+        .ok_or_else(|| EvalError::new("UnknownFunction", format!("no function named {name}")))?
+        .call(args)
+}
+
+/// COALESCE (the first non-NULL argument) and NULLIF (NULL when its arguments are equal, else
+/// the first; a NULL second argument never equals).
+fn null_functions(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+    if name == "COALESCE" {
+        return Ok(args
             .iter()
             .find(|v| !v.is_null())
             .cloned()
-            .unwrap_or(Value::Null)),
-        "NULLIF" => {
-            // NULLIF(a, b) is NULL when a = b, else a (a NULL `b` never equals).
-            match args[0].sql_cmp(&args[1]) {
-                Some(std::cmp::Ordering::Equal) => Ok(Value::Null),
-                _ => Ok(args[0].clone()),
-            }
-        }
-        "ABS" | "CEIL" | "CEILING" | "FLOOR" | "EXP" | "LN" | "LOG10" | "MOD" | "POWER"
-        | "SQRT" => numeric::call(name, args),
-        "CHAR_LENGTH" | "CHARACTER_LENGTH" | "INITCAP" | "LOWER" | "UPPER" | "OVERLAY"
-        | "POSITION" | "SUBSTRING" | "REGEX_REPLACE" => string::call(name, args),
-        "STEP" | "TSDIFF" | "UNIX_TIMESTAMP" | "TO_TIMESTAMP" | "CHAR_TO_DATE" | "CHAR_TO_TIME"
-        | "CHAR_TO_TIMESTAMP" | "DATE_TO_CHAR" | "TIME_TO_CHAR" | "TIMESTAMP_TO_CHAR" => {
-            datetime::call(name, args)
-        }
-        _ => logparse::call(name, args),
+            .unwrap_or(Value::Null));
+    }
+    match args[0].sql_cmp(&args[1]) {
+        Some(std::cmp::Ordering::Equal) => Ok(Value::Null),
+        _ => Ok(args[0].clone()),
     }
 }
 
