@@ -46,4 +46,4 @@ pub use model::{
 };
 pub use parquet::DEFAULT_COMPRESSION as DEFAULT_PARQUET_COMPRESSION;
 pub use process::{InvokeError, ProcessIn, Processed, Processor, ProcessorSlot};
-pub use store::{S3Settings, Storage};
+pub use store::{S3Settings, Storage, Stores};

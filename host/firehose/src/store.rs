@@ -176,6 +176,37 @@ impl Stores {
         Ok(s)
     }
 
+    /// The object `key` of `bucket`: a file under the bucket folder, or an S3 GET (the
+    /// analytics runtime's reference data sources read their objects with it).
+    pub async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>> {
+        let fail = |reason: String| FirehoseError::Object {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            reason,
+        };
+        match &self.storage {
+            Storage::Folder(root) => {
+                let rel = crate::folder::folder_key(key).map_err(|e| fail(e.to_string()))?;
+                std::fs::read(root.join(bucket).join(rel)).map_err(|e| fail(e.to_string()))
+            }
+            Storage::S3(settings) => {
+                let b = self.s3_bucket(settings, bucket)?;
+                let path = object_path(key)
+                    .ok_or_else(|| fail("the key cannot be read through object_store".into()))?;
+                let got = b
+                    .store
+                    .get(&path)
+                    .await
+                    .map_err(|source| store_error(bucket, source))?;
+                let bytes = got
+                    .bytes()
+                    .await
+                    .map_err(|source| store_error(bucket, source))?;
+                Ok(bytes.to_vec())
+            }
+        }
+    }
+
     /// Stores `body` as `key` in `bucket`, durably.
     pub async fn put(&self, bucket: &str, key: &str, body: PutPayload) -> Result<()> {
         match &self.storage {
