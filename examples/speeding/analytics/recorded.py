@@ -9,9 +9,9 @@ minutes pass, so the tumbling windows of 10:00 and 10:01 close (the last rows, a
 10:02, close 10:01 and leave 10:02 open: stream time ends there).
 
 expected.jsonl: what the application must emit, computed here from the documented
-semantics, not by the engine: per city per minute the count and maximum of the speeds,
-stamped with the minute's end and emitted when a row's ROWTIME reaches it (groups in
-first-arrival order); per row, the average speed and count of its state's rows whose
+semantics, not by the engine: per city per minute the minute's start, the count and
+the maximum of the speeds, stamped with the minute's end and emitted when a row's ROWTIME
+reaches it (groups in first-arrival order); per row, the average speed and count of its state's rows whose
 ROWTIME is at most one minute before its own (the window includes its endpoint).
 
 Run from this folder: python3 recorded.py
@@ -56,7 +56,7 @@ for k, r in enumerate(rows):
         if start + 60000 <= t:
             for city, (n, top) in windows.pop(start).items():
                 expected.append({"stream": "DESTINATION_SQL_STREAM", "ROWTIME": iso(start + 60000),
-                                 "CITY": city, "SPEEDING_CARS": n, "MAX_SPEED": top})
+                                 "WINDOW_START": iso(start), "CITY": city, "SPEEDING_CARS": n, "MAX_SPEED": top})
     g = windows.setdefault(t - t % 60000, {}).setdefault(r["city"], [0, 0])
     g[0] += 1
     g[1] = max(g[1], speed)
