@@ -838,6 +838,20 @@ mod tests {
             step(&ts("2004-09-30 13:48:23"), &Value::IntervalYearMonth(1)),
             Ok(ts("2004-09-01 00:00:00"))
         );
+        assert_eq!(
+            step(&ts("2004-09-30 13:48:23"), &Value::IntervalYearMonth(12)),
+            Ok(ts("2004-01-01 00:00:00"))
+        );
+        // The page prints STEP(... '2004-09-27 13:48:23' BY INTERVAL '5' DAY) as 2004-09-25,
+        // but its own formula (5-day steps from 1970-01-01) gives 2004-09-24: the formula is
+        // kept, since every GROUP BY STEP(ROWTIME ...) tumbling window relies on it.
+        assert_eq!(
+            step(
+                &ts("2004-09-27 13:48:23"),
+                &Value::IntervalDayTime(5 * MS_PER_DAY)
+            ),
+            Ok(ts("2004-09-24 00:00:00"))
+        );
         assert_eq!(step(&Value::Null, &Value::Integer(5)), Ok(Value::Null));
         assert!(step(&Value::Integer(3), &Value::Integer(0)).is_err());
     }
@@ -854,6 +868,12 @@ mod tests {
         assert_eq!(floor_to(&t, "YEAR"), Ok(ts("2004-01-01 00:00:00")));
         assert_eq!(floor_to(&t, "SECOND"), Ok(ts("2004-09-30 13:48:23")));
         assert_eq!(ceil_to(&t, "MINUTE"), Ok(ts("2004-09-30 13:49:00")));
+        // The CEIL page's examples on TIMESTAMP '2004-09-30 13:48:23'.
+        let c = ts("2004-09-30 13:48:23");
+        assert_eq!(ceil_to(&c, "HOUR"), Ok(ts("2004-09-30 14:00:00")));
+        assert_eq!(ceil_to(&c, "MINUTE"), Ok(ts("2004-09-30 13:49:00")));
+        assert_eq!(ceil_to(&c, "DAY"), Ok(ts("2004-10-01 00:00:00")));
+        assert_eq!(ceil_to(&c, "YEAR"), Ok(ts("2005-01-01 00:00:00")));
         assert_eq!(ceil_to(&t, "MONTH"), Ok(ts("2004-10-01 00:00:00")));
         assert_eq!(
             ceil_to(&ts("2004-09-30 13:00:00"), "HOUR"),
@@ -953,6 +973,37 @@ mod tests {
             c2t("MM-dd-yy hh:mm:ss", "06-23-11 10:11:12"),
             Ok(ts("2011-06-23 10:11:12"))
         );
+    }
+
+    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-char-to-timestamp.html
+    /// The page gives `('yyyy-hh-mm', '2009-09-16 03:15:24')` as 03:15:00 in one place and as
+    /// 09:16:00 in its worked example (fields read in order: 09 hours, 16 minutes); the worked
+    /// example, which is what SimpleDateFormat does, is kept.
+    #[test]
+    fn char_to_timestamp_page_examples() {
+        let full = "2009-09-16 03:15:24";
+        assert_eq!(c2t("yyyy-MM-dd", full), Ok(ts("2009-09-16 00:00:00")));
+        assert_eq!(
+            c2t("MM/dd/yy hh:mm:ss", "09/16/11 03:15:24"),
+            Ok(ts("2011-09-16 03:15:24"))
+        );
+        assert_eq!(c2t("yyyy", "09-16 03:15"), Ok(ts("0009-01-01 00:00:00")));
+        assert_eq!(c2t("yyyy", "16 03:15"), Ok(ts("0016-01-01 00:00:00")));
+        assert_eq!(c2t("yyyy-hh-mm", full), Ok(ts("2009-01-01 09:16:00")));
+        assert_eq!(c2t("yyyy", full), Ok(ts("2009-01-01 00:00:00")));
+        assert_eq!(c2t("yyyy-hh", full), Ok(ts("2009-01-01 09:00:00")));
+        assert_eq!(
+            c2t("yyyy hh", "2009 09 16 03:15:24"),
+            Ok(ts("2009-01-01 09:00:00"))
+        );
+        assert_eq!(
+            c2t("yyyy/hh", "2009/09/16 03:15:24"),
+            Ok(ts("2009-01-01 09:00:00"))
+        );
+        assert_eq!(c2t("yyyy-mm", full), Ok(ts("2009-01-01 00:09:00")));
+        // The calls the page shows returning no row.
+        assert!(c2t("MM/dd/yy hh:mm:ss", "2009/09/16 03:15:24").is_err());
+        assert!(c2t("yyyy hh", full).is_err());
     }
 
     #[test]

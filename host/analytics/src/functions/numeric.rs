@@ -144,7 +144,40 @@ mod tests {
         assert_eq!(call_scalar("FLOOR", &[Value::Null]), Ok(Value::Null));
     }
 
-    /// sql-reference-exp.html, -ln.html, -log10.html, -power.html, -sqrt.html, -mod.html
+    /// The CEIL, POWER and MOD pages' examples
+    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-ceil.html,
+    /// sql-reference-power.html, sql-reference-mod.html).
+    #[test]
+    fn ceil_power_mod_page_examples() {
+        assert_eq!(call_scalar("CEIL", &[d("2.0")]), Ok(d("2")));
+        assert_eq!(call_scalar("CEIL", &[d("-1.0")]), Ok(d("-1")));
+        assert_eq!(call_scalar("CEIL", &[d("5.2")]), Ok(d("6")));
+        assert_eq!(call_scalar("CEILING", &[d("-3.3")]), Ok(d("-3")));
+        assert_eq!(call_scalar("CEILING", &[d("-9.3")]), Ok(d("-9")));
+        let pow = |a: Value, b: Value| call_scalar("POWER", &[a, b]);
+        assert_eq!(
+            pow(Value::Integer(3), Value::Integer(2)),
+            Ok(Value::Double(9.0))
+        );
+        assert_eq!(
+            pow(Value::Integer(-2), Value::Integer(3)),
+            Ok(Value::Double(-8.0))
+        );
+        assert_eq!(
+            pow(Value::Integer(4), Value::Integer(-2)),
+            Ok(Value::Double(0.0625))
+        );
+        assert_eq!(
+            pow(d("10.1"), d("2.5")),
+            Ok(Value::Double(324.192_851_571_406_44))
+        );
+        let m = |a: i32, b: i32| call_scalar("MOD", &[Value::Integer(a), Value::Integer(b)]);
+        assert_eq!(m(4, 2), Ok(Value::Integer(0)));
+        assert_eq!(m(5, 3), Ok(Value::Integer(2)));
+        assert_eq!(m(-4, 3), Ok(Value::Integer(-1)));
+        assert_eq!(m(5, 12), Ok(Value::Integer(5)));
+    }
+
     #[test]
     fn math_functions() {
         assert_eq!(
