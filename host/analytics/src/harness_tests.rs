@@ -640,3 +640,61 @@ fn top_k_items_per_tumbling_window() {
     assert_eq!(got, [("B".to_string(), 2), ("A".to_string(), 1)]);
     assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:01:00.000Z");
 }
+
+/// SELECT STREAM DISTINCT with ROWTIME among its items, and a GROUP BY window over the
+/// subquery's ROWTIME column
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/count-distinct-items.html).
+#[test]
+fn distinct_rows_then_a_window_over_the_subquery_rowtime() {
+    let code = r#"
+CREATE STREAM "D" (T VARCHAR(4), N BIGINT);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM TICKER_SYMBOL, COUNT(d.PRICE)
+  FROM (SELECT STREAM DISTINCT ROWTIME AS WT, TICKER_SYMBOL, PRICE FROM "SOURCE_SQL_STREAM_001") AS d
+  GROUP BY TICKER_SYMBOL, STEP(d.WT BY INTERVAL '5' SECOND);"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:01.000", "A", "X", 0.0, 1.0),
+            stock("10:00:01.000", "A", "X", 0.0, 1.0),
+            stock("10:00:02.000", "A", "X", 0.0, 1.0),
+            stock("10:00:06.000", "A", "X", 0.0, 1.0),
+        ],
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["N"], 2);
+    assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:00:05.000Z");
+}
+
+/// An outer stream-to-stream join: the unmatched outer row comes out when its window ends,
+/// stamped with that end; a matched one at the later ROWTIME of the pair
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-join-clause.html).
+#[test]
+fn outer_stream_join_emits_unmatched_rows_at_the_window_end() {
+    let code = r#"
+CREATE STREAM "O" (ID VARCHAR(4));
+CREATE STREAM "S" (ID VARCHAR(4));
+CREATE STREAM "D" (ID VARCHAR(4), SID VARCHAR(4), OT TIMESTAMP);
+CREATE PUMP "PO" AS INSERT INTO "O" SELECT STREAM TICKER_SYMBOL FROM "SOURCE_SQL_STREAM_001" WHERE SECTOR = 'O';
+CREATE PUMP "PS" AS INSERT INTO "S" SELECT STREAM TICKER_SYMBOL FROM "SOURCE_SQL_STREAM_001" WHERE SECTOR = 'S';
+CREATE PUMP "J" AS INSERT INTO "D"
+  SELECT STREAM o.ID, s.ID, o.ROWTIME FROM "O" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS o
+  LEFT JOIN "S" AS s ON o.ID = s.ID;"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "A", "O", 0.0, 1.0),
+            stock("10:00:10.000", "B", "O", 0.0, 1.0),
+            stock("10:00:20.000", "B", "S", 0.0, 1.0),
+            stock("10:02:00.000", "Z", "Z", 0.0, 1.0),
+        ],
+    );
+    let d = stream_rows(&out, "D");
+    assert_eq!(d.len(), 2, "{out:?}");
+    assert_eq!(d[0]["SID"], "B");
+    assert_eq!(d[0]["ROWTIME"], "2019-01-01T10:00:20.000Z");
+    assert_eq!(d[0]["OT"], "2019-01-01T10:00:10.000Z");
+    assert_eq!(d[1]["ID"], "A");
+    assert_eq!(d[1]["SID"], serde_json::Value::Null);
+    assert_eq!(d[1]["ROWTIME"], "2019-01-01T10:01:00.000Z");
+}

@@ -1,9 +1,13 @@
 //! Joins: a stream to a reference table (each stream row against the table's rows), and a
 //! stream to a stream, where each side keeps its rows for its window (`"S" OVER (RANGE
-//! INTERVAL '1' MINUTE PRECEDING)`) and a row arriving on one side meets the other side's
-//! kept rows (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/app-add-reference-data.html,
-//! https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-join-clause.html).
-//! A joined row's ROWTIME is the arriving row's.
+//! INTERVAL '1' MINUTE PRECEDING)`; a side without one keeps only rows of the current
+//! ROWTIME) and a row arriving on one side meets the other side's kept rows
+//! (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-join-clause.html,
+//! https://docs.aws.amazon.com/kinesisanalytics/latest/dev/app-add-reference-data.html).
+//!
+//! ROWTIME, as the join clause page states: a matched row has the later ROWTIME of its two
+//! rows (the arriving one's); an outer row that found no match waits for the end of its
+//! side's window and has that end as ROWTIME (a reference-table LEFT JOIN emits at once).
 
 use std::collections::VecDeque;
 
@@ -16,13 +20,25 @@ use crate::plan::query::{JoinKind, JoinPlan, RightPlan};
 use crate::row::Row;
 use crate::value::Value;
 
+/// A row a side keeps, and whether it has met a row of the other side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Held {
+    pub row: Row,
+    pub matched: bool,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JoinState {
     pub left: SourceState,
     pub right: SourceState,
-    /// Rows each side keeps for its window.
-    pub left_rows: VecDeque<Row>,
-    pub right_rows: VecDeque<Row>,
+    pub left_rows: VecDeque<Held>,
+    pub right_rows: VecDeque<Held>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Left,
+    Right,
 }
 
 impl JoinState {
@@ -47,96 +63,144 @@ impl JoinState {
     ) -> Vec<Row> {
         let mut out = Vec::new();
         for l in source_push(&plan.left, &mut self.left, stream, row, errors) {
-            self.left_arrives(plan, l, errors, &mut out);
+            self.expire(plan, l.rowtime, &mut out);
+            self.arrive(plan, Side::Left, l, errors, &mut out);
         }
         if let RightPlan::Stream { source, .. } = &plan.right {
             for r in source_push(source, &mut self.right, stream, row, errors) {
-                self.right_arrives(plan, r, errors, &mut out);
+                self.expire(plan, r.rowtime, &mut out);
+                self.arrive(plan, Side::Right, r, errors, &mut out);
             }
         }
         out
     }
 
+    /// Stream time is `time`: rows leave the windows; outer rows that met nothing come out.
     pub fn advance(&mut self, plan: &JoinPlan, time: i64, errors: &mut Errors) -> Vec<Row> {
         let _ = errors;
-        expire(&mut self.left_rows, plan.left_window, time);
-        if let RightPlan::Stream { window, .. } = &plan.right {
-            expire(&mut self.right_rows, *window, time);
-        }
-        Vec::new()
+        let mut out = Vec::new();
+        self.expire(plan, time, &mut out);
+        out
     }
 
-    fn left_arrives(
+    fn arrive(
         &mut self,
         plan: &JoinPlan,
-        left: Row,
+        side: Side,
+        row: Row,
         errors: &mut Errors,
         out: &mut Vec<Row>,
     ) {
         let mut matched = false;
-        match &plan.right {
-            RightPlan::Table(rows) => {
+        match (&plan.right, side) {
+            (RightPlan::Table(rows), _) => {
                 for r in rows.iter() {
-                    let values = combine(&left.values, r, None);
-                    matched |= emit(plan, values, left.rowtime, &left, errors, out);
+                    let values = combine(plan, Some(&row), Some((r, None)));
+                    matched |= emit(plan, values, row.rowtime, &row, errors, out);
+                }
+                if !matched && plan.kind == JoinKind::Left {
+                    out.push(Row::new(row.rowtime, combine(plan, Some(&row), None)));
                 }
             }
-            RightPlan::Stream { window, .. } => {
-                expire(&mut self.right_rows, *window, left.rowtime);
-                for r in &self.right_rows {
-                    let values = combine(&left.values, &r.values, Some(r.rowtime));
-                    matched |= emit(plan, values, left.rowtime, &left, errors, out);
+            (RightPlan::Stream { .. }, Side::Left) => {
+                for held in self.right_rows.iter_mut() {
+                    let values = combine(
+                        plan,
+                        Some(&row),
+                        Some((&held.row.values, Some(held.row.rowtime))),
+                    );
+                    if emit(plan, values, row.rowtime, &row, errors, out) {
+                        held.matched = true;
+                        matched = true;
+                    }
                 }
-                if plan.left_window.is_some() {
-                    self.left_rows.push_back(left.clone());
+                self.left_rows.push_back(Held { row, matched });
+            }
+            (RightPlan::Stream { .. }, Side::Right) => {
+                for held in self.left_rows.iter_mut() {
+                    let values = combine(
+                        plan,
+                        Some(&held.row),
+                        Some((&row.values, Some(row.rowtime))),
+                    );
+                    if emit(plan, values, row.rowtime, &row, errors, out) {
+                        held.matched = true;
+                        matched = true;
+                    }
                 }
+                self.right_rows.push_back(Held { row, matched });
             }
-        }
-        if !matched && plan.kind == JoinKind::Left {
-            let mut values = left.values.clone();
-            values.resize(plan.left_width + plan.right_width, Value::Null);
-            if matches!(plan.right, RightPlan::Stream { .. }) {
-                values.push(Value::Null);
-            }
-            out.push(Row::new(left.rowtime, values));
         }
     }
 
-    fn right_arrives(
-        &mut self,
-        plan: &JoinPlan,
-        right: Row,
-        errors: &mut Errors,
-        out: &mut Vec<Row>,
-    ) {
+    /// Drops the rows the windows no longer cover at `now` (a row stays through its
+    /// window's end); an outer side's unmatched rows come out, at that end.
+    fn expire(&mut self, plan: &JoinPlan, now: i64, out: &mut Vec<Row>) {
         let RightPlan::Stream { window, .. } = &plan.right else {
             return;
         };
-        expire(&mut self.left_rows, plan.left_window, right.rowtime);
-        for l in &self.left_rows {
-            let values = combine(&l.values, &right.values, Some(right.rowtime));
-            emit(plan, values, right.rowtime, &right, errors, out);
+        let mut gone = Vec::new();
+        let left_w = plan.left_window.unwrap_or(0);
+        while let Some(h) = self.left_rows.front() {
+            if h.row.rowtime.saturating_add(left_w) >= now {
+                break;
+            }
+            if let Some(h) = self.left_rows.pop_front() {
+                if plan.kind == JoinKind::Left && !h.matched {
+                    let end = h.row.rowtime.saturating_add(left_w);
+                    gone.push(Row::new(end, combine(plan, Some(&h.row), None)));
+                }
+            }
         }
-        if window.is_some() {
-            self.right_rows.push_back(right);
+        let right_w = window.unwrap_or(0);
+        while let Some(h) = self.right_rows.front() {
+            if h.row.rowtime.saturating_add(right_w) >= now {
+                break;
+            }
+            if let Some(h) = self.right_rows.pop_front() {
+                if plan.kind == JoinKind::Right && !h.matched {
+                    let end = h.row.rowtime.saturating_add(right_w);
+                    gone.push(Row::new(
+                        end,
+                        combine(plan, None, Some((&h.row.values, Some(h.row.rowtime)))),
+                    ));
+                }
+            }
         }
+        gone.sort_by_key(|r| r.rowtime);
+        out.extend(gone);
     }
 }
 
-/// Drops the rows a window no longer covers at `now`.
-fn expire(rows: &mut VecDeque<Row>, window: Option<i64>, now: i64) {
-    let keep_from = now - window.unwrap_or(0);
-    while rows.front().is_some_and(|r| r.rowtime < keep_from) {
-        rows.pop_front();
+/// A joined row: the left's values and ROWTIME, the right's values (and ROWTIME for a
+/// stream); a missing side is NULLs.
+fn combine(
+    plan: &JoinPlan,
+    left: Option<&Row>,
+    right: Option<(&[Value], Option<i64>)>,
+) -> Vec<Value> {
+    let stream = matches!(plan.right, RightPlan::Stream { .. });
+    let mut v = Vec::with_capacity(plan.left_width + plan.right_width + 2);
+    match left {
+        Some(l) => {
+            v.extend_from_slice(&l.values);
+            v.resize(plan.left_width, Value::Null);
+            v.push(Value::Timestamp(l.rowtime));
+        }
+        None => v.resize(plan.left_width + 1, Value::Null),
     }
-}
-
-fn combine(left: &[Value], right: &[Value], right_rowtime: Option<i64>) -> Vec<Value> {
-    let mut v = Vec::with_capacity(left.len() + right.len() + 1);
-    v.extend_from_slice(left);
-    v.extend_from_slice(right);
-    if let Some(t) = right_rowtime {
-        v.push(Value::Timestamp(t));
+    match right {
+        Some((values, rowtime)) => {
+            v.extend_from_slice(values);
+            v.resize(plan.left_width + 1 + plan.right_width, Value::Null);
+            if stream {
+                v.push(rowtime.map_or(Value::Null, Value::Timestamp));
+            }
+        }
+        None => v.resize(
+            plan.left_width + 1 + plan.right_width + usize::from(stream),
+            Value::Null,
+        ),
     }
     v
 }

@@ -1,7 +1,11 @@
 //! A query's state and its two moves: a row reaches a stream it reads (`push`), or stream
 //! time moves on (`advance`, which flushes windows whose end has passed).
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
+
+use crate::aggregate::key::{keys_eq, GroupKey};
 
 use crate::exec::eval::{eval, is_true, Input};
 use crate::exec::items::ItemsState;
@@ -34,6 +38,7 @@ pub enum SourceState {
 pub enum KindState {
     #[default]
     Project,
+    Distinct(DistinctState),
     Tumbling(TumblingState),
     Sliding(SlidingState),
     Stagger(StaggerState),
@@ -46,6 +51,7 @@ impl QueryState {
             source: SourceState::new(&plan.source),
             kind: match &plan.kind {
                 Kind::Project { .. } => KindState::Project,
+                Kind::Distinct { .. } => KindState::Distinct(DistinctState::default()),
                 Kind::Tumbling { .. } => KindState::Tumbling(TumblingState::default()),
                 Kind::Sliding { .. } => KindState::Sliding(SlidingState::default()),
                 Kind::Stagger { .. } => KindState::Stagger(StaggerState::default()),
@@ -165,11 +171,41 @@ fn process(
             Ok(values) => out.push(Row::new(row.rowtime, values)),
             Err(error) => errors.push(RowError { error, row }),
         },
+        (Kind::Distinct { items, monotonic }, KindState::Distinct(d)) => {
+            match project(items, &Input::row(&row.values, row.rowtime)) {
+                Ok(values) => {
+                    if d.first(monotonic, &values) {
+                        out.push(Row::new(row.rowtime, values));
+                    }
+                }
+                Err(error) => errors.push(RowError { error, row }),
+            }
+        }
         (k @ Kind::Tumbling { .. }, KindState::Tumbling(t)) => t.push(k, row, errors, out),
         (k @ Kind::Sliding { .. }, KindState::Sliding(s)) => s.push(k, row, errors, out),
         (k @ Kind::Stagger { .. }, KindState::Stagger(s)) => s.push(k, row, errors, out),
         (k @ Kind::Items { .. }, KindState::Items(s)) => s.push(k, row, out),
         _ => {}
+    }
+}
+
+/// The rows `SELECT STREAM DISTINCT` has let through since its monotonic items last
+/// changed value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DistinctState {
+    current: Vec<Value>,
+    seen: HashSet<GroupKey>,
+}
+
+impl DistinctState {
+    /// Whether `values` is the first such row for the current monotonic values.
+    fn first(&mut self, monotonic: &[usize], values: &[Value]) -> bool {
+        let now: Vec<Value> = monotonic.iter().map(|i| values[*i].clone()).collect();
+        if !keys_eq(&now, &self.current) {
+            self.current = now;
+            self.seen.clear();
+        }
+        self.seen.insert(GroupKey(values.to_vec()))
     }
 }
 

@@ -320,6 +320,9 @@ pub struct ScopeColumn {
     /// Hidden columns are not part of `SELECT *`: a joined stream's ROWTIME (named only when
     /// qualified) and an input's APPROXIMATE_ARRIVAL_TIME.
     pub hidden: bool,
+    /// A subquery's column holding its ROWTIME (`SELECT STREAM ROWTIME AS t ...`): it reads
+    /// as the row's ROWTIME, so windows over it are windows over ROWTIME.
+    pub rowtime: bool,
 }
 
 /// The names a query's expressions can use.
@@ -347,6 +350,7 @@ impl Scope {
             })
             .collect();
         match found.as_slice() {
+            [one] if one.rowtime => Ok(Typed::new(PExpr::Rowtime, Some(SqlType::Timestamp))),
             [one] => Ok(Typed::new(PExpr::Column(one.index), one.ty.clone())),
             [] if name == "ROWTIME"
                 && qualifier.is_none_or(|q| self.rowtime_qualifiers.iter().any(|x| x == q)) =>

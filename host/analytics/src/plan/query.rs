@@ -43,6 +43,8 @@ pub struct QueryPlan {
     pub kind: Kind,
     /// The output columns (ROWTIME is not one: it rides beside the values).
     pub columns: Vec<Column>,
+    /// Which output columns are the row's ROWTIME itself.
+    pub rowtime_columns: Vec<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +58,7 @@ pub enum SourcePlan {
 pub enum JoinKind {
     Inner,
     Left,
+    Right,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +66,7 @@ pub struct JoinPlan {
     pub left: SourcePlan,
     /// `OVER (RANGE ...)` on the left stream: how long its rows wait for right rows.
     pub left_window: Option<i64>,
+    /// The left's values in a joined row (its ROWTIME follows them).
     pub left_width: usize,
     pub right: RightPlan,
     pub right_width: usize,
@@ -94,6 +98,12 @@ pub struct AggSpec {
 pub enum Kind {
     /// One output row per input row.
     Project { items: Vec<PExpr> },
+    /// `SELECT STREAM DISTINCT`: a row unless an equal one came with the same values of
+    /// the monotonic items (`monotonic`, positions in `items`).
+    Distinct {
+        items: Vec<PExpr>,
+        monotonic: Vec<usize>,
+    },
     /// GROUP BY with a ROWTIME window: `keys[window]` is the window's value.
     Tumbling {
         keys: Vec<PExpr>,
@@ -215,21 +225,47 @@ fn plan_select(sel: &Select, cat: &Catalog) -> Result<QueryPlan, CompileError> {
         plan_sliding(items, select_pos)?
     } else {
         let columns = items.iter().filter_map(Item::column).collect();
-        let items = items
+        let items: Vec<PExpr> = items
             .into_iter()
             .filter(|i| !i.rowtime)
             .map(|i| i.typed.expr)
             .collect();
-        (Kind::Project { items }, columns)
+        if matches!(sel.distinct, Some(ast::Distinct::Distinct)) {
+            // A stream's DISTINCT needs a monotonic item (over ROWTIME): duplicates are
+            // only looked for among rows where it has the same value.
+            let monotonic: Vec<usize> = (0..items.len())
+                .filter(|i| items[*i].uses_rowtime())
+                .collect();
+            if monotonic.is_empty() {
+                return Err(
+                    select_pos.error("SELECT STREAM DISTINCT needs a select item over ROWTIME")
+                );
+            }
+            (Kind::Distinct { items, monotonic }, columns)
+        } else {
+            (Kind::Project { items }, columns)
+        }
     };
     if sel.having.is_some() && !matches!(kind, Kind::Tumbling { .. }) {
         return Err(select_pos.error("HAVING needs a GROUP BY"));
     }
+    let rowtime_columns = match &kind {
+        Kind::Project { items }
+        | Kind::Distinct { items, .. }
+        | Kind::Tumbling { items, .. }
+        | Kind::Sliding { items, .. }
+        | Kind::Stagger { items, .. } => items
+            .iter()
+            .map(|e| matches!(e, PExpr::Rowtime | PExpr::OutRowtime))
+            .collect(),
+        Kind::Items { .. } => Vec::new(),
+    };
     Ok(QueryPlan {
         source,
         filter,
         kind,
         columns,
+        rowtime_columns,
     })
 }
 
@@ -248,7 +284,7 @@ struct Item {
     typed: Typed,
     name: String,
     pos: Pos,
-    /// A bare `ROWTIME` (or one aliased ROWTIME): the output row's ROWTIME, not a column.
+    /// An item aliased `AS ROWTIME`: the output row's ROWTIME, not a column.
     rowtime: bool,
 }
 
@@ -297,7 +333,10 @@ fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, Compi
             }
             SelectItem::UnnamedExpr(e) => {
                 let typed = compile(e, scope, ctx)?;
-                let rowtime = matches!(typed.expr, PExpr::Rowtime) && is_plain_name(e);
+                // A bare ROWTIME is a column holding the row's ROWTIME: the join clause's
+                // examples insert `SELECT STREAM "orderid", "ROWTIME"` into a stream of two
+                // columns.
+                let rowtime = false;
                 let name = match e {
                     ast::Expr::Identifier(id) => name_of(id),
                     ast::Expr::CompoundIdentifier(parts) => {
@@ -329,13 +368,6 @@ fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, Compi
         }
     }
     Ok(items)
-}
-
-fn is_plain_name(e: &ast::Expr) -> bool {
-    matches!(
-        e,
-        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
-    )
 }
 
 fn star_item(c: &ScopeColumn) -> Item {
@@ -584,30 +616,49 @@ fn plan_from(
         let (kind, constraint) = match &join.join_operator {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+            JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (JoinKind::Right, c),
             _ => {
                 return Err(Pos::of(join.relation.span().start)
-                    .error("only JOIN and LEFT JOIN are supported"))
+                    .error("only JOIN, LEFT JOIN and RIGHT JOIN are supported"))
             }
         };
         let (right_source, right_scope, right_window) = plan_factor(&join.relation, cat)?;
+        let right_is_table = matches!(right_source, FactorSource::Table(_));
+        if right_is_table && kind == JoinKind::Right {
+            return Err(Pos::of(join.relation.span().start)
+                .error("a reference table cannot be the outer side of a join"));
+        }
+        // The joined row: the left's values, the left's ROWTIME, the right's values, and
+        // for a stream the right's ROWTIME; `alias.ROWTIME` reads either side's.
         let left_width = scope.columns.len();
         let right_width = right_scope.columns.len();
-        let mut joined = scope.clone();
-        let right_is_table = matches!(right_source, FactorSource::Table(_));
+        let mut joined = Scope {
+            columns: scope.columns.clone(),
+            rowtime_qualifiers: Vec::new(),
+        };
+        joined.columns.push(ScopeColumn {
+            qualifiers: scope.rowtime_qualifiers.clone(),
+            name: "ROWTIME".into(),
+            ty: Some(SqlType::Timestamp),
+            index: left_width,
+            hidden: true,
+            rowtime: false,
+        });
         for c in right_scope.columns {
             joined.columns.push(ScopeColumn {
-                index: c.index + left_width,
+                index: c.index + left_width + 1,
+                rowtime: false,
                 ..c
             });
         }
         if !right_is_table {
-            // The right stream's ROWTIME, readable as `alias.ROWTIME`.
             joined.columns.push(ScopeColumn {
                 qualifiers: right_scope.rowtime_qualifiers.clone(),
                 name: "ROWTIME".into(),
                 ty: Some(SqlType::Timestamp),
-                index: left_width + right_width,
+                index: left_width + 1 + right_width,
                 hidden: true,
+                rowtime: false,
             });
         }
         let on = match constraint {
@@ -699,6 +750,7 @@ fn plan_factor(
                         ty: Some(SqlType::Timestamp),
                         index: schema.len(),
                         hidden: true,
+                        rowtime: false,
                     });
                 }
                 return Ok((
@@ -738,7 +790,10 @@ fn plan_factor(
                 }
             }
             let schema: Schema = plan.columns.clone().into();
-            let scope = scope_of(&schema, &qualifiers);
+            let mut scope = scope_of(&schema, &qualifiers);
+            for (c, is) in scope.columns.iter_mut().zip(&plan.rowtime_columns) {
+                c.rowtime = *is;
+            }
             Ok((
                 FactorSource::Stream(SourcePlan::Sub(Box::new(plan))),
                 Scope {
@@ -855,6 +910,7 @@ fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileE
             window_ms,
         },
         columns,
+        rowtime_columns: Vec::new(),
     })
 }
 
@@ -869,6 +925,7 @@ fn scope_of(schema: &Schema, qualifiers: &[String]) -> Scope {
                 ty: Some(c.ty.clone()),
                 index: i,
                 hidden: false,
+                rowtime: false,
             })
             .collect(),
         rowtime_qualifiers: qualifiers.to_vec(),
