@@ -154,3 +154,109 @@ fn applications_over_http_survive_restarts() {
         json!({"ApplicationSummaries": [], "HasMoreApplications": false})
     );
 }
+
+/// A reference data source read from the folder store (`STORAGE/s3/BUCKET/KEY`, no `[s3]`)
+/// when the application starts, joined with the stream; records go in and out through the
+/// Kinesis API.
+#[test]
+fn a_reference_table_from_the_folder_store_joins_the_stream() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(dir.path());
+    let weir = common::Weir::start(&config);
+    let api = weir.api.clone();
+    let code = r#"CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (CITY VARCHAR(16), DEPT INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM "SOURCE_SQL_STREAM_001".CITY, "r".DEPT
+    FROM "SOURCE_SQL_STREAM_001" JOIN "CITIES" AS "r"
+    ON "SOURCE_SQL_STREAM_001".CITY = "r".CITY;"#;
+    let mut inp = input("cars");
+    inp["InputSchema"]["RecordColumns"] =
+        json!([{"Name": "CITY", "Mapping": "$.city", "SqlType": "VARCHAR(16)"}]);
+    ok(
+        &api,
+        "CreateApplication",
+        json!({"ApplicationName": "join", "ApplicationCode": code, "Inputs": [inp],
+            "Outputs": [{"Name": "DESTINATION_SQL_STREAM",
+                "DestinationSchema": {"RecordFormatType": "JSON"},
+                "KinesisStreamsOutput": {
+                    "ResourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/speeding",
+                    "RoleARN": ROLE}}]}),
+    );
+    ok(
+        &api,
+        "AddApplicationReferenceDataSource",
+        json!({"ApplicationName": "join", "CurrentApplicationVersionId": 1,
+            "ReferenceDataSource": {"TableName": "CITIES",
+                "S3ReferenceDataSource": {"BucketARN": "arn:aws:s3:::ref",
+                    "FileKey": "data/cities.csv", "ReferenceRoleARN": ROLE},
+                "ReferenceSchema": {"RecordFormat": {"RecordFormatType": "CSV",
+                    "MappingParameters": {"CSVMappingParameters":
+                        {"RecordRowDelimiter": "\n", "RecordColumnDelimiter": ","}}},
+                    "RecordColumns": [{"Name": "CITY", "SqlType": "VARCHAR(16)"},
+                        {"Name": "DEPT", "SqlType": "INTEGER"}]}}}),
+    );
+    let start = json!({"ApplicationName": "join", "InputConfigurations": [{"Id": "1.1",
+        "InputStartingPositionConfiguration": {"InputStartingPosition": "TRIM_HORIZON"}}]});
+    // The object is not there yet: the start is refused and the application stays READY.
+    let (kind, message) = error(&api, "StartApplication", start.clone());
+    assert_eq!(kind, "InvalidApplicationConfigurationException");
+    assert!(message.contains("s3://ref/data/cities.csv"), "{message}");
+    let object = dir.path().join("data/s3/ref/data/cities.csv");
+    std::fs::create_dir_all(object.parent().expect("folder")).expect("mkdir");
+    std::fs::write(&object, "paris,75\nlyon,69\n").expect("object");
+    ok(&api, "StartApplication", start);
+    let records: Vec<Value> = ["paris", "nice", "lyon"]
+        .iter()
+        .map(|c| {
+            json!({"Data": base64::engine::general_purpose::STANDARD
+                .encode(json!({"city": c}).to_string()), "PartitionKey": c})
+        })
+        .collect();
+    let (status, v) = common::call(
+        &api,
+        "PutRecords",
+        &json!({"StreamName": "cars", "Records": records}),
+    )
+    .expect("put");
+    assert_eq!(status, 200, "{v}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let rows = loop {
+        let (_, it) = common::call(
+            &api,
+            "GetShardIterator",
+            &json!({"StreamName": "speeding", "ShardId": "shardId-000000000000",
+                "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .expect("iterator");
+        let (_, page) = common::call(
+            &api,
+            "GetRecords",
+            &json!({"ShardIterator": it["ShardIterator"]}),
+        )
+        .expect("records");
+        let rows: Vec<Value> = page["Records"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| {
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(r["Data"].as_str()?)
+                    .ok()?;
+                serde_json::from_slice(&data).ok()
+            })
+            .collect();
+        if rows.len() >= 2 || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(
+        rows,
+        [
+            json!({"CITY": "paris", "DEPT": 75}),
+            json!({"CITY": "lyon", "DEPT": 69})
+        ]
+    );
+}

@@ -184,8 +184,12 @@ impl RunningHost {
             api::state(&config, streams).with_firehose(firehose),
             &resources,
         );
-        let (analytics, analytics_runner) =
-            super::analytics::open(&config, &resources.streams, resources.firehose.as_ref())?;
+        let (analytics, analytics_runner) = super::analytics::open(
+            &config,
+            &resources.streams,
+            resources.firehose.as_ref(),
+            rt.handle().clone(),
+        )?;
         let state = state
             .with_rules(api_rules.clone())
             .with_analytics(analytics);

@@ -29,6 +29,7 @@ pub(super) fn open(
     config: &Config,
     streams: &weir_streams::Streams,
     firehose: Option<&weir_firehose::Firehose>,
+    runtime: tokio::runtime::Handle,
 ) -> Result<(weir_api::Analytics, Arc<Runner>), HostError> {
     let dir = config.storage.dir.join("analytics");
     let analytics = weir_api::Analytics::open(&dir)
@@ -43,16 +44,30 @@ pub(super) fn open(
         },
         checkpoints.clone(),
     )
-    .map_err(|e| HostError::storage(&checkpoints, "creating the folder", e))?;
+    .map_err(|e| HostError::storage(&checkpoints, "creating the folder", e))?
+    .with_objects(Objects {
+        stores: Arc::new(weir_firehose::Stores::new(super::firehose::storage_of(
+            config,
+        ))),
+        runtime,
+    });
     let runner = Arc::new(runner);
     analytics.attach(runner.clone());
     Ok((analytics, runner))
+}
+
+/// Where reference data sources are read: the buckets Firehose writes (`[s3]` or the folder
+/// store under `STORAGE/s3`), on the API's runtime.
+pub(crate) struct Objects {
+    pub stores: Arc<weir_firehose::Stores>,
+    pub runtime: tokio::runtime::Handle,
 }
 
 /// Runs applications: one [`App`] thread per RUNNING application.
 pub(crate) struct Runner {
     compile: Compiler,
     sinks: Sinks,
+    objects: Option<Objects>,
     /// `STORAGE/analytics/checkpoints`.
     dir: PathBuf,
     running: Mutex<HashMap<String, Running>>,
@@ -70,9 +85,39 @@ impl Runner {
         Ok(Runner {
             compile,
             sinks,
+            objects: None,
             dir,
             running: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Reads reference data sources from `objects`.
+    pub(crate) fn with_objects(mut self, objects: Objects) -> Runner {
+        self.objects = Some(objects);
+        self
+    }
+
+    /// Each reference data source's table, loaded from its object now (AWS loads it when
+    /// the application starts or its reference configuration changes).
+    fn tables(&self, spec: &RunSpec) -> Result<Vec<engine::Table>, RunError> {
+        let mut out = Vec::new();
+        for r in &spec.references {
+            let objects = self.objects.as_ref().ok_or_else(|| {
+                RunError::Configuration("this host reads no buckets for reference data".into())
+            })?;
+            let what = format!(
+                "reference data source {} (s3://{}/{})",
+                r.table, r.bucket, r.key
+            );
+            let bytes = objects
+                .runtime
+                .block_on(objects.stores.get(&r.bucket, &r.key))
+                .map_err(|e| RunError::Configuration(format!("{what}: {e}")))?;
+            let rows = weir_analytics::reference::load(&r.schema, &bytes)
+                .map_err(|e| RunError::Configuration(format!("{what}: {e}")))?;
+            out.push((r.table.clone(), r.schema.schema(), rows));
+        }
+        Ok(out)
     }
 
     /// Stops every application (each saves its checkpoint): the host is stopping.
@@ -91,13 +136,9 @@ impl AnalyticsRunner for Runner {
             .iter()
             .map(|i| (i.stream.clone(), i.schema.schema()))
             .collect();
-        if !spec.references.is_empty() {
-            return Err(RunError::Configuration(
-                "reference data sources are not loaded yet by this Weir".into(),
-            ));
-        }
-        let engine =
-            (self.compile)(&spec.code, &inputs, &[]).map_err(|e| RunError::Code(e.to_string()))?;
+        let tables = self.tables(spec)?;
+        let engine = (self.compile)(&spec.code, &inputs, &tables)
+            .map_err(|e| RunError::Code(e.to_string()))?;
         // The running configuration of this name stops first, saving where it was, and the
         // new one (an update while RUNNING) goes on from there, whatever position its
         // inputs were started at.
