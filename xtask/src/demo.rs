@@ -10,12 +10,17 @@
 //!    built components.
 //! 3. Starts `weir run` on it, replays `speeding_data.csv` with `weir-device` over MQTT, then
 //!    two speeding cars whose plates are not in the driver table (to show the error action).
-//! 4. Waits until every action has settled, stops Weir with SIGTERM (which flushes the
-//!    archive) and reports what happened from the metrics and the files on disk.
+//! 4. Waits until every action has settled, then makes the scenario's Kinesis Data Analytics
+//!    SQL application (`examples/speeding/analytics/`) through the application API, over
+//!    stream `speeding-alerts`, starts it from TRIM_HORIZON and reads its output streams until
+//!    its one-minute windows have closed (`demo/analytics.rs`).
+//! 5. Stops Weir with SIGTERM (which flushes the archive) and reports what happened from the
+//!    metrics, the files on disk and the application's output.
 //!
 //! `cargo xtask test` runs this same function (on free ports instead of the shipped ones, so a
 //! broker already listening on 1883 cannot get in the way) and then [`check`]s the outcome
-//! against an independent count from the two CSV files.
+//! against an independent count from the two CSV files, the application's per-city and
+//! per-state figures included.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -27,6 +32,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::{cargo, describe, run as run_cmd};
+
+mod analytics;
 
 /// The binaries the demo starts, as (package, binary). The build step is derived from this
 /// list, and [`resolve`] insists that the build reported every one of them.
@@ -62,6 +69,8 @@ pub struct Report {
     pub metrics: BTreeMap<String, f64>,
     /// From the replay's start until every action had settled.
     pub elapsed: Duration,
+    /// What the analytics application wrote to its output streams.
+    pub analytics: analytics::AnalyticsOutcome,
 }
 
 impl Report {
@@ -260,6 +269,16 @@ fn stage(example: &Path, work: &Path, target: &Path, ports: Ports) -> Result<()>
          NOPE-002,-73.98,40.75,New York,New York,88\n",
     )
     .context("cannot write strangers.csv")?;
+    std::fs::create_dir_all(work.join("analytics"))
+        .with_context(|| format!("cannot create {}", work.join("analytics").display()))?;
+    for f in ["speeding.sql", "schema.json"] {
+        let (from, to) = (
+            example.join("analytics").join(f),
+            work.join("analytics").join(f),
+        );
+        std::fs::copy(&from, &to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    }
     Ok(())
 }
 
@@ -367,6 +386,18 @@ pub fn run(root: &Path, target: &Path, ports: Ports) -> Result<Report> {
     let metrics = settle(&api)?;
     let elapsed = t0.elapsed();
 
+    println!(
+        "\n== the analytics application (examples/speeding/analytics/speeding.sql) over stream \
+         {}, through the KinesisAnalytics_20150814 API on http://{api}",
+        analytics::INPUT
+    );
+    let in_stream: f64 = metrics
+        .iter()
+        .filter(|(k, _)| k.starts_with("weir_shard_records_in_total{"))
+        .map(|(_, v)| v)
+        .sum();
+    let analytics = analytics::run(&api, &work.join("analytics"), in_stream as u64)?;
+
     println!("\n== stopping weir (SIGTERM: drain, flush the archive, sync)");
     let pid = weir.0.id().to_string();
     run_cmd(Command::new("kill").args(["-TERM", &pid]))?;
@@ -381,6 +412,7 @@ pub fn run(root: &Path, target: &Path, ports: Ports) -> Result<Report> {
         data: work.join("weir-data"),
         metrics,
         elapsed,
+        analytics,
     })
 }
 
@@ -440,7 +472,10 @@ pub fn print_next_steps() {
    aws kinesis get-records --shard-iterator ITERATOR --endpoint-url http://127.0.0.1:4567
    python3 -c \"import boto3; k = boto3.client('kinesis', endpoint_url='http://127.0.0.1:4567', region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x'); print(k.describe_stream_summary(StreamName='speeding-alerts'))\"
    (the AWS CLI and boto3 need some credentials set; any values work unless [api] verify_keys is set)
-   Edit examples/speeding/weir.toml while it runs: rules and plugins reload without a restart."
+   Edit examples/speeding/weir.toml while it runs: rules and plugins reload without a restart.
+   cargo run -p weir-host --bin weir -- analytics test --code examples/speeding/analytics/speeding.sql \\
+       --schema examples/speeding/analytics/schema.json --input examples/speeding/analytics/input.jsonl
+   (the analytics application on recorded rows; the demo made it with CreateApplication, see demo/analytics.rs)"
     );
 }
 
@@ -567,6 +602,8 @@ pub fn print_report(r: &Report) {
     for (reason, n) in errors {
         println!("     {n} x {reason}");
     }
+
+    analytics::print(&r.analytics);
 }
 
 /// The demo's outcome against an independent count from the seed CSVs: one alert per speeding
@@ -674,6 +711,15 @@ pub fn check(root: &Path, r: &Report) -> Result<()> {
         r.errors().values().sum::<usize>() as f64,
         2.0 * strangers,
     );
+    let seed = analytics::seed_counts(
+        &data.join("speeding_data.csv"),
+        &speeding
+            .iter()
+            .filter(|p| owners.contains(*p))
+            .cloned()
+            .collect(),
+    )?;
+    problems.extend(analytics::problems(&r.analytics, &seed));
     if !problems.is_empty() {
         bail!(
             "the demo's outcome differs from the seed data:\n  {}",
@@ -682,11 +728,14 @@ pub fn check(root: &Path, r: &Report) -> Result<()> {
     }
     println!(
         "\n== checked against the seed CSVs: {} alerts, {} records in the stream, {} archived, \
-         {} errors",
+         {} errors; analytics: speeding cars of all {} cities and the average speed of all {} \
+         states",
         alerted.len(),
         in_stream,
         1000.0 + strangers,
-        2.0 * strangers
+        2.0 * strangers,
+        seed.cities.len(),
+        seed.states.len()
     );
     Ok(())
 }
