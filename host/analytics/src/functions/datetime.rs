@@ -750,9 +750,24 @@ pub fn parse_with_pattern(pattern: &str, text: &str) -> Option<NaiveDateTime> {
 }
 
 /// A zone as `z`, `Z` or `X` parse it: `Z`, `UTC`, `GMT`, `GMT+hh:mm`, `+hhmm`, `+hh:mm`,
-/// `+hh`. Returns the offset in minutes east of UTC and the characters read.
+/// `+hh`, and the North American abbreviations (`PST`, `EDT`, ...). Returns the offset in minutes east of UTC and the characters read.
 fn parse_zone(s: &str) -> Option<(i64, usize)> {
     let upper = s.to_ascii_uppercase();
+    // North American abbreviations Java's `z` reads (besides UTC and GMT).
+    for (name, hours) in [
+        ("PST", -8),
+        ("PDT", -7),
+        ("MST", -7),
+        ("MDT", -6),
+        ("CST", -6),
+        ("CDT", -5),
+        ("EST", -5),
+        ("EDT", -4),
+    ] {
+        if upper.starts_with(name) {
+            return Some((hours * 60, 3));
+        }
+    }
     if upper.starts_with('Z') {
         return Some((0, 1));
     }
@@ -1024,6 +1039,14 @@ mod tests {
             Ok(ts("2019-01-01 10:00:00"))
         );
         assert_eq!(c2t("hh:mm a", "01:30 PM"), Ok(ts("1970-01-01 13:30:00")));
+        assert_eq!(
+            c2t("yyyy-MM-dd HH:mm z", "2019-01-01 02:00 PST"),
+            Ok(ts("2019-01-01 10:00:00"))
+        );
+        assert_eq!(
+            c2t("yyyy-MM-dd HH:mm z", "2019-01-01 11:30 GMT+01:30"),
+            Ok(ts("2019-01-01 10:00:00"))
+        );
         assert_eq!(
             call_scalar("CHAR_TO_DATE", &[v("yyyy-MM-dd"), v("2008-08-23")]),
             Ok(Value::Date(14114))
