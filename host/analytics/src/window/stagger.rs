@@ -273,4 +273,60 @@ mod tests {
             ]
         );
     }
+
+    mod matches_replaying {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// The windows pushing rows gives are the windows a replay of the page's rule
+            /// gives: per key, a window from its first row to that ROWTIME + range holding
+            /// the key's rows before then, out at its close, in close then opening order.
+            #[test]
+            fn windows_equal_the_rule_replayed(
+                steps in proptest::collection::vec((0i64..6, 0i32..4), 1..80),
+                range in 1i64..15,
+                advance_each_row in proptest::bool::ANY,
+            ) {
+                let mut w = StaggerWindow::new(vec![AggSpec::new(AggKind::CountStar)], range);
+                let mut out = Vec::new();
+                // (opened, key, rows) in opening order.
+                let mut windows: Vec<(i64, i32, i64)> = Vec::new();
+                let mut t = 0;
+                for (dt, key) in steps {
+                    t += dt;
+                    if advance_each_row {
+                        out.extend(w.advance(t));
+                    }
+                    w.push(t, vec![Value::Integer(key)], &[Value::Null]).expect("push");
+                    match windows
+                        .iter_mut()
+                        .rev()
+                        .find(|(opened, k, _)| *k == key && t < opened + range)
+                    {
+                        Some(open) => open.2 += 1,
+                        None => windows.push((t, key, 1)),
+                    }
+                }
+                out.extend(w.advance(i64::MAX));
+                prop_assert_eq!(w.open_windows(), 0);
+                let mut want: Vec<(usize, GroupRow)> = windows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (opened, key, n))| {
+                        (i, GroupRow {
+                            rowtime: opened + range,
+                            window: None,
+                            key: vec![Value::Integer(key)],
+                            results: Ok(vec![Value::BigInt(n)]),
+                        })
+                    })
+                    .collect();
+                want.sort_by_key(|(i, r)| (r.rowtime, *i));
+                let want: Vec<GroupRow> = want.into_iter().map(|(_, r)| r).collect();
+                prop_assert_eq!(out, want);
+            }
+        }
+    }
 }
