@@ -260,3 +260,90 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
         ]
     );
 }
+
+/// An output to a delivery stream (`KinesisFirehoseOutput`): the application's CSV records
+/// reach the delivery stream's bucket (the folder store under `STORAGE/s3`).
+#[test]
+fn an_output_to_a_delivery_stream_reaches_its_bucket() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(dir.path());
+    let weir = common::Weir::start(&config);
+    let api = weir.api.clone();
+    let (status, v) = common::call_target(
+        &api,
+        "Firehose_20150804.CreateDeliveryStream",
+        &json!({"DeliveryStreamName": "fast",
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::000000000000:role/firehose",
+                "BucketARN": "arn:aws:s3:::archive",
+                "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}}}),
+    )
+    .expect("create delivery stream");
+    assert_eq!(status, 200, "{v}");
+    let code = r#"CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (SPEED INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM SPEED FROM "SOURCE_SQL_STREAM_001" WHERE SPEED > 100;"#;
+    let out = json!({"Name": "DESTINATION_SQL_STREAM",
+        "DestinationSchema": {"RecordFormatType": "CSV"},
+        "KinesisFirehoseOutput": {
+            "ResourceARN": "arn:aws:firehose:us-east-1:000000000000:deliverystream/fast",
+            "RoleARN": ROLE}});
+    // A delivery stream the host does not have is refused.
+    let mut missing = out.clone();
+    missing["KinesisFirehoseOutput"]["ResourceARN"] =
+        "arn:aws:firehose:us-east-1:000000000000:deliverystream/slow".into();
+    let (kind, message) = error(
+        &api,
+        "CreateApplication",
+        json!({"ApplicationName": "fh", "Outputs": [missing]}),
+    );
+    assert_eq!(kind, "InvalidArgumentException");
+    assert!(message.contains("delivery stream slow"), "{message}");
+    ok(
+        &api,
+        "CreateApplication",
+        json!({"ApplicationName": "fh", "ApplicationCode": code,
+            "Inputs": [input("cars")], "Outputs": [out]}),
+    );
+    ok(
+        &api,
+        "StartApplication",
+        json!({"ApplicationName": "fh", "InputConfigurations": [{"Id": "1.1",
+            "InputStartingPositionConfiguration": {"InputStartingPosition": "NOW"}}]}),
+    );
+    let records: Vec<Value> = [130, 90, 150]
+        .iter()
+        .map(|s| {
+            json!({"Data": base64::engine::general_purpose::STANDARD
+                .encode(json!({"speed": s}).to_string()), "PartitionKey": "k"})
+        })
+        .collect();
+    // NOW: records put once the start is saved are read (the start is synchronous).
+    let (status, v) = common::call(
+        &api,
+        "PutRecords",
+        &json!({"StreamName": "cars", "Records": records}),
+    )
+    .expect("put");
+    assert_eq!(status, 200, "{v}");
+    let bucket = dir.path().join("data/s3/archive");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text: String = common::files(&bucket)
+            .values()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        if text.lines().count() >= 2 {
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.sort_unstable();
+            assert_eq!(lines, ["130", "150"]);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bucket holds {text:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
