@@ -11,13 +11,15 @@
 //! ROWTIME in `[t - i, t]`, both ends included. The SQL Reference's "Window examples" define
 //! `RANGE CURRENT ROW` as the zero-width window of the rows with the current ROWTIME, which
 //! only an inclusive lower bound gives, and SQL's `RANGE ... PRECEDING` includes its bound.
-//! The Developer Guide's sliding-window walk-through (5-second window, a row at t1 no longer
-//! counted at t6) reads as exclusive; its figure is schematic (its "t3 to t8" window spans 5
-//! ticks either way), so the Reference's reading is kept.
+//! The Developer Guide's sliding-window walk-through ("5-second window", the row at t1 no
+//! longer counted at t6) reads as exclusive; its ticks are schematic, and its counts
+//! (1, 2, 2, 2, 5) are also what an inclusive window one tick shorter gives, so the
+//! Reference's reading is kept (`docs_sliding_count_walkthrough` shows both).
 //!
 //! Memory is bounded by the window: a RANGE window drops rows by time across all partitions
 //! (a partition that stops receiving rows is freed once its rows age out), a ROWS window
-//! keeps at most `n + 1` rows per partition.
+//! keeps at most `n + 1` rows per partition, a window without frame only the rows its LAG,
+//! NTH_VALUE and EXP_AVG can still read.
 
 use std::collections::VecDeque;
 
@@ -459,19 +461,27 @@ mod tests {
     /// the same rows under RANGE INTERVAL '4' SECOND PRECEDING.
     #[test]
     fn docs_sliding_count_walkthrough() {
-        let mut w = SlidingWindow::new(
-            Frame::Range { interval_ms: 4_000 },
-            vec![agg(AggKind::CountStar)],
-        );
-        let s = |n: i64| n * 1_000;
-        let mut counts = Vec::new();
-        for t in [1, 2, 6, 7, 8, 8, 8] {
-            let out = w.push(s(t), vec![], vec![Value::Null]).expect("push");
-            counts.push(out[0].clone());
-        }
+        let counts = |interval_ms: i64| {
+            let mut w =
+                SlidingWindow::new(Frame::Range { interval_ms }, vec![agg(AggKind::CountStar)]);
+            let mut counts = Vec::new();
+            for t in [1, 2, 6, 7, 8, 8, 8] {
+                let out = w.push(t * 1_000, vec![], vec![Value::Null]).expect("push");
+                counts.push(out[0].clone());
+            }
+            counts
+        };
         let c = |n: i64| Some(Value::BigInt(n));
-        assert_eq!(counts, vec![c(1), c(2), c(2), c(2), c(3), c(4), c(5)]);
-        assert_eq!(w.held_rows(), 5);
+        assert_eq!(
+            counts(4_000),
+            vec![c(1), c(2), c(2), c(2), c(3), c(4), c(5)]
+        );
+        // Read as a 5-second window with both ends in, t1 would still count at t6: the
+        // page's "5-second" is the span of ticks t2..t6, not RANGE INTERVAL '5' SECOND.
+        assert_eq!(
+            counts(5_000),
+            vec![c(1), c(2), c(3), c(3), c(3), c(4), c(5)]
+        );
     }
 
     #[test]
