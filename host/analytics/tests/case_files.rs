@@ -144,6 +144,15 @@ fn numbers_match_by_value_and_as_float32() {
     assert!(!values_match(&json!(33.11), &json!(33.12)));
     assert!(!values_match(&json!(1), &json!("1")));
     assert!(!values_match(&json!(null), &json!(0)));
+    // Integers compare exactly, beyond what a double holds.
+    assert!(!values_match(
+        &json!(9007199254740993_i64),
+        &json!(9007199254740992_i64)
+    ));
+    assert!(values_match(
+        &json!(9007199254740993_i64),
+        &json!(9007199254740993_i64)
+    ));
 }
 
 #[test]

@@ -152,9 +152,13 @@ pub fn known_differences() -> Result<BTreeMap<String, String>, String> {
 pub fn values_match(expected: &Value, actual: &Value) -> bool {
     match (expected, actual) {
         (Value::Object(e), _) if e.len() == 1 && e.contains_key("$any") => true,
-        (Value::Number(e), Value::Number(a)) => match (e.as_f64(), a.as_f64()) {
-            (Some(e), Some(a)) => e == a || (e as f32) == (a as f32),
-            _ => e == a,
+        (Value::Number(e), Value::Number(a)) => match (e.as_i64(), a.as_i64()) {
+            // Two integers: exactly (a BIGINT past 2^53 must keep its last digit).
+            (Some(e), Some(a)) => e == a,
+            _ => match (e.as_f64(), a.as_f64()) {
+                (Some(e), Some(a)) => e == a || (e as f32) == (a as f32),
+                _ => e == a,
+            },
         },
         (Value::Object(e), Value::Object(a)) => {
             e.len() == a.len()
