@@ -252,21 +252,11 @@ impl App {
                 rowtime = c.rowtime;
             }
         }
+        Self::check(&spec, &sinks)?;
         for i in &spec.inputs {
             let Source::Stream(source) = &i.source else {
-                return Err(format!(
-                    "input {}: a delivery stream as input is not read yet; use a Kinesis stream",
-                    i.id
-                ));
+                return Err(format!("input {}: not a stream", i.id));
             };
-            if let Some(p) = &i.processor {
-                if !sinks.functions.as_ref().is_some_and(|f| f.knows(p)) {
-                    return Err(format!(
-                        "input {}: no transformer plugin named {p} runs the input preprocessing",
-                        i.id
-                    ));
-                }
-            }
             let mapper = Mapper::new(&i.schema).map_err(|e| format!("input {}: {e}", i.id))?;
             let kept = match i.start {
                 StartFrom::LastStoppedPoint => saved.as_ref().and_then(|c| {
@@ -297,16 +287,6 @@ impl App {
                 iterators: HashMap::new(),
             });
         }
-        for o in &spec.outputs {
-            if let Destination::Plugin(p) = &o.destination {
-                if !sinks.functions.as_ref().is_some_and(|f| f.knows(p)) {
-                    return Err(format!(
-                        "output {}: no transformer plugin named {p} stands for the LambdaOutput function",
-                        o.id
-                    ));
-                }
-            }
-        }
         Ok(App {
             spec,
             engine,
@@ -317,6 +297,40 @@ impl App {
             path,
             seq: 0,
         })
+    }
+
+    /// What can be known about `spec` before anything runs: its inputs are streams (a
+    /// delivery stream as input is not read yet), their schemas map, and the plugins its
+    /// preprocessing and `LambdaOutput` name are loaded. Checked before a running
+    /// configuration is replaced, so a refused update leaves the old one running.
+    pub fn check(spec: &RunSpec, sinks: &Sinks) -> Result<(), String> {
+        let known = |p: &str| sinks.functions.as_ref().is_some_and(|f| f.knows(p));
+        for i in &spec.inputs {
+            if let Source::DeliveryStream(d) = &i.source {
+                return Err(format!(
+                    "input {}: delivery stream {d} as input is not read yet; use a Kinesis stream",
+                    i.id
+                ));
+            }
+            if let Some(p) = i.processor.as_deref().filter(|p| !known(p)) {
+                return Err(format!(
+                    "input {}: no transformer plugin named {p} runs the input preprocessing",
+                    i.id
+                ));
+            }
+            Mapper::new(&i.schema).map_err(|e| format!("input {}: {e}", i.id))?;
+        }
+        for o in &spec.outputs {
+            if let Destination::Plugin(p) = &o.destination {
+                if !known(p) {
+                    return Err(format!(
+                        "output {}: no transformer plugin named {p} stands for the LambdaOutput function",
+                        o.id
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Runs on a thread of its own until stopped.

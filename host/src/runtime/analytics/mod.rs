@@ -139,6 +139,7 @@ impl AnalyticsRunner for Runner {
         let tables = self.tables(spec)?;
         let engine = (self.compile)(&spec.code, &inputs, &tables)
             .map_err(|e| RunError::Code(e.to_string()))?;
+        App::check(spec, &self.sinks).map_err(RunError::Configuration)?;
         // The running configuration of this name stops first, saving where it was, and the
         // new one (an update while RUNNING) goes on from there, whatever position its
         // inputs were started at.

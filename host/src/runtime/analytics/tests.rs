@@ -401,3 +401,22 @@ fn preprocessing_and_lambda_output_run_through_plugins() {
         errors[0]
     );
 }
+
+#[test]
+fn a_refused_update_leaves_the_running_configuration_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = streams();
+    let r = runner(&s, dir.path());
+    r.run(&spec(StartFrom::TrimHorizon, "out", "ok"))
+        .expect("run");
+    put(&s, "in", &[r#"{"city": "a"}"#]);
+    wait_for(&s, "out", 1);
+    let mut bad = spec(StartFrom::TrimHorizon, "out", "ok");
+    bad.inputs[0].processor = Some("missing".into());
+    assert!(matches!(r.run(&bad), Err(RunError::Configuration(_))));
+    let e = r.run(&spec(StartFrom::TrimHorizon, "out", "BROKEN"));
+    assert!(matches!(e, Err(RunError::Code(_))), "{e:?}");
+    put(&s, "in", &[r#"{"city": "b"}"#]);
+    assert_eq!(wait_for(&s, "out", 2)[1], r#"{"CITY":"b","N":2}"#);
+    r.stop_all();
+}
