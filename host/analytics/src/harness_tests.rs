@@ -698,3 +698,31 @@ CREATE PUMP "J" AS INSERT INTO "D"
     assert_eq!(d[1]["SID"], serde_json::Value::Null);
     assert_eq!(d[1]["ROWTIME"], "2019-01-01T10:01:00.000Z");
 }
+
+proptest::proptest! {
+    /// Whatever the select list, compiling and running never panics: a bad one is a compile
+    /// error, a failing row an error_stream row.
+    #[test]
+    fn compiling_and_running_never_panic(words in proptest::collection::vec(proptest::sample::select(vec![
+        "PRICE", "CHANGE", "TICKER_SYMBOL", "ROWTIME", "+", "-", "*", "/", "(", ")", ",", "0", "1",
+        "'a'", "SUM", "COUNT", "AVG", "LAG", "OVER", "ROWS", "RANGE", "INTERVAL", "'1'", "SECOND",
+        "PRECEDING", "PARTITION", "BY", "CASE", "WHEN", "THEN", "ELSE", "END", "IS", "NULL", "NOT",
+        "CAST", "AS", "DOUBLE", "STEP", "FLOOR", "TO", "MINUTE", "||", "=", "<", "AND", "OR", "*",
+    ]), 1..16), group in proptest::bool::ANY) {
+        let select = words.join(" ");
+        let tail = if group { " GROUP BY FLOOR(ROWTIME TO SECOND), TICKER_SYMBOL" } else { "" };
+        let code = format!(
+            "CREATE STREAM \"D\" (P DOUBLE);\nCREATE PUMP \"P\" AS INSERT INTO \"D\"\nSELECT STREAM {select} FROM \"SOURCE_SQL_STREAM_001\"{tail};"
+        );
+        let rows = [
+            stock("10:00:00.000", "A", "X", 0.0, 1.0),
+            stock("10:00:01.500", "B", "X", -1.0, 0.0),
+            stock("10:00:03.000", "A", "X", 2.0, 3.0),
+        ];
+        match run_test(&code, STOCK_SCHEMA, &rows.join("\n"), None) {
+            Ok(_) => {}
+            Err(HarnessError::Compile(e)) => proptest::prop_assert!(e.line >= 1, "{code}: {e}"),
+            Err(other) => proptest::prop_assert!(false, "{code}: {other}"),
+        }
+    }
+}

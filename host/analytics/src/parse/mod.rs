@@ -498,6 +498,23 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
             .contains("STEP(\"S\".ROWTIME, INTERVAL '60' SECOND)"));
     }
 
+    proptest::proptest! {
+        /// Whatever the code, parsing gives statements or an error with a place: it never
+        /// panics (a user's typo must not take the host down).
+        #[test]
+        fn parsing_never_panics(words in proptest::collection::vec(proptest::sample::select(vec![
+            "CREATE", "OR", "REPLACE", "STREAM", "PUMP", "\"S\"", "AS", "INSERT", "INTO", "SELECT",
+            "FROM", "WHERE", "GROUP", "BY", "STEP", "(", ")", ",", ";", "ROWTIME", "INTERVAL", "'1'",
+            "MINUTE", "OVER", "RANGE", "PRECEDING", "WINDOWED", "STAGGER", "PARTITION", "x", "1", "+",
+            "--", "/*", "'", "SIMILAR", "SUBSTRING", "CEILING", "TO", "TRIM", "BOTH", "JOIN", "ON",
+        ]), 0..40)) {
+            let code = words.join(" ");
+            if let Err(e) = parse_program(&code) {
+                proptest::prop_assert!(!e.message.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn errors_say_where() {
         let e =

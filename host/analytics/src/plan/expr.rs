@@ -625,7 +625,12 @@ fn compound(parts: &[ast::Ident], scope: &Scope) -> Result<Typed, CompileError> 
             Typed::new(PExpr::Field(Box::new(t.expr), name_of(f)), None)
         })
     };
-    let (first, second) = (&parts[0], &parts[1]);
+    let [first, second, ..] = parts else {
+        return match parts.first() {
+            Some(one) => scope.resolve(None, &name_of(one), Pos::of_ident(one)),
+            None => Err(Pos::default().error("empty name")),
+        };
+    };
     match scope.resolve(
         Some(&name_of(first)),
         &name_of(second),

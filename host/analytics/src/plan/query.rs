@@ -308,7 +308,7 @@ fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, Compi
         match item {
             SelectItem::Wildcard(_) => {
                 for c in scope.columns.iter().filter(|c| !c.hidden) {
-                    items.push(star_item(c));
+                    items.push(star_item(c, Pos::of(item.span().start)));
                 }
             }
             SelectItem::QualifiedWildcard(kind, _) => {
@@ -328,7 +328,7 @@ fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, Compi
                     .iter()
                     .filter(|c| !c.hidden && c.qualifiers.contains(&q))
                 {
-                    items.push(star_item(c));
+                    items.push(star_item(c, Pos::of(item.span().start)));
                 }
             }
             SelectItem::UnnamedExpr(e) => {
@@ -370,14 +370,14 @@ fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, Compi
     Ok(items)
 }
 
-fn star_item(c: &ScopeColumn) -> Item {
+fn star_item(c: &ScopeColumn, pos: Pos) -> Item {
     Item {
         typed: Typed {
             expr: PExpr::Column(c.index),
             ty: c.ty.clone(),
         },
         name: c.name.clone(),
-        pos: Pos::default(),
+        pos,
         rowtime: false,
     }
 }
