@@ -8,9 +8,11 @@
 //! that are in the window ending at (and including) that row.
 //!
 //! The time boundary: a RANGE window of length `i` ending at ROWTIME `t` holds the rows with
-//! ROWTIME in `[t - i, t]`, both ends included. The SQL Reference's "Window examples" define
-//! `RANGE CURRENT ROW` as the zero-width window of the rows with the current ROWTIME, which
-//! only an inclusive lower bound gives, and SQL's `RANGE ... PRECEDING` includes its bound.
+//! ROWTIME in `[t - i, t]`, both ends included: the SQL Reference's WINDOW clause
+//! (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-window-clause.html>,
+//! usage notes) has RANGE windows follow SQL:2008 and include their endpoints, and its "Window
+//! examples" define `RANGE CURRENT ROW` as the zero-width window of the rows with the current
+//! ROWTIME, which only an inclusive lower bound gives.
 //! The Developer Guide's sliding-window walk-through ("5-second window", the row at t1 no
 //! longer counted at t6) reads as exclusive; its ticks are schematic, and its counts
 //! (1, 2, 2, 2, 5) are also what an inclusive window one tick shorter gives, so the
