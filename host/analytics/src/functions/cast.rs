@@ -1,5 +1,5 @@
 //! CAST, as the SQL Reference's CAST page tabulates it
-//! (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-cast.html):
+//! (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-cast.html>):
 //!
 //! | from | to |
 //! |---|---|
@@ -342,7 +342,7 @@ mod tests {
     }
 
     /// The CAST page's examples
-    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-cast.html).
+    /// (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-cast.html>).
     #[test]
     fn cast_page_examples() {
         let date = Value::Date(14114); // 2008-08-23

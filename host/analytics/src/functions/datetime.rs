@@ -271,7 +271,7 @@ pub fn ceil_to(v: &Value, unit: &str) -> Result<Value, EvalError> {
 }
 
 /// `STEP(v BY width)`: `v` rounded down to a multiple of `width` counted from the epoch
-/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-step.html).
+/// (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-step.html>).
 /// Integers take an integer width; datetimes a day-time interval, or a year-month one
 /// (months counted from 1970-01). "Largest multiple equal to or smaller than" is kept for
 /// negative values too (floor, not the truncating `(v / n) * n` the page also shows).
@@ -333,7 +333,7 @@ pub fn step(v: &Value, width: &Value) -> Result<Value, EvalError> {
 /// milliseconds for a day-time qualifier and months for YEAR/MONTH ones. Values keep no
 /// qualifier, so the planner passes the one written after the expression; a CAST of the
 /// result to VARCHAR then takes this text.
-/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-date-timestamp-interval.html:
+/// (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-date-timestamp-interval.html>:
 /// `(time '12:03:34' - time '11:57:23') minute to second` is `+6:11`.)
 pub fn format_interval(count: i64, start: &str, end: Option<&str>) -> Result<String, EvalError> {
     let start = start.to_ascii_uppercase();
@@ -820,7 +820,7 @@ mod tests {
         call_scalar("CHAR_TO_TIMESTAMP", &[v(fmt), v(s)])
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-step.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-step.html>
     #[test]
     fn step_examples() {
         assert_eq!(
@@ -871,7 +871,7 @@ mod tests {
         assert!(step(&Value::Integer(3), &Value::Integer(0)).is_err());
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-floor.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-floor.html>
     /// and sql-reference-ceil.html (FLOOR/CEIL of a datetime TO a unit).
     #[test]
     fn floor_and_ceil_to_units() {
@@ -901,7 +901,7 @@ mod tests {
         assert!(floor_to(&t, "FORTNIGHT").is_err());
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-extract.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-extract.html>
     #[test]
     fn extract_fields() {
         let t = ts("2004-09-30 13:48:23.456");
@@ -942,7 +942,7 @@ mod tests {
         assert!(extract("YEAR", &Value::Time(0)).is_err());
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-template-strings-create-output-timestamps.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-template-strings-create-output-timestamps.html>
     #[test]
     fn template_string_examples() {
         assert_eq!(
@@ -990,7 +990,7 @@ mod tests {
         );
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-char-to-timestamp.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-char-to-timestamp.html>
     /// The page gives `('yyyy-hh-mm', '2009-09-16 03:15:24')` as 03:15:00 in one place and as
     /// 09:16:00 in its worked example (fields read in order: 09 hours, 16 minutes); the worked
     /// example, which is what SimpleDateFormat does, is kept.
@@ -1086,7 +1086,7 @@ mod tests {
         );
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-date-timestamp-interval.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-date-timestamp-interval.html>
     #[test]
     fn intervals_print_with_their_qualifier() {
         // (time '12:03:34' - time '11:57:23') minute to second = +6:11
@@ -1131,7 +1131,7 @@ mod tests {
     }
 
     /// The developer guide's "Transforming Dates" example
-    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/app-string-datetime-manipulation.html):
+    /// (<https://docs.aws.amazon.com/kinesisanalytics/latest/dev/app-string-datetime-manipulation.html>):
     /// `EVENT_TIME - INTERVAL '5' MINUTE`, `UNIX_TIMESTAMP(EVENT_TIME)`,
     /// `TIMESTAMP_TO_CHAR('yyyy-MM-dd hh:mm:ss', EVENT_TIME)`, `EXTRACT(SECOND FROM EVENT_TIME)`.
     #[test]
@@ -1163,7 +1163,7 @@ mod tests {
         );
     }
 
-    /// TSDIFF: https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-tsdiff.html
+    /// TSDIFF: <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-tsdiff.html>
     /// ("the difference of two time stamps in milliseconds"); UNIX_TIMESTAMP and
     /// TO_TIMESTAMP are inverses in milliseconds.
     #[test]

@@ -398,7 +398,7 @@ mod tests {
     }
 
     /// The developer guide's W3C_LOG_PARSE example
-    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-transforming-strings-w3clogparse.html):
+    /// (<https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-transforming-strings-w3clogparse.html>):
     /// COMMON gives COLUMN1..COLUMN7.
     #[test]
     fn w3c_common_example() {
@@ -448,7 +448,7 @@ mod tests {
     }
 
     /// The developer guide's REGEX_LOG_PARSE example
-    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-transforming-strings-regexlogparse.html):
+    /// (<https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-transforming-strings-regexlogparse.html>):
     /// `REGEX_LOG_PARSE(LOGENTRY, '(\w.+) (\d.+) (\w.+) (\w.+)')`, read as REC.COLUMN1 and
     /// REC.COLUMN2 (the output stream's VARCHAR(24) columns then truncate them).
     #[test]
@@ -491,7 +491,7 @@ mod tests {
     }
 
     /// The developer guide's VARIABLE_COLUMN_LOG_PARSE example
-    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-transforming-strings-variablecolumnlogparse.html):
+    /// (<https://docs.aws.amazon.com/kinesisanalytics/latest/dev/examples-transforming-strings-variablecolumnlogparse.html>):
     /// `'x,y,z'` with `'COL_1 TYPE VARCHAR(16), COL_2 TYPE VARCHAR(16), COL_3 TYPE VARCHAR(16)'`.
     #[test]
     fn variable_column_example() {
@@ -560,9 +560,9 @@ mod tests {
     }
 
     /// FIXED_COLUMN_LOG_PARSE
-    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-fixed-column-log-parse.html);
+    /// (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-fixed-column-log-parse.html>);
     /// the two examples are SQLstream's log-parsing examples, whose engine KDA ran
-    /// (http://sqlstream.com/docs/int_parsing_log_file_records.html): START counts from 0.
+    /// (<http://sqlstream.com/docs/int_parsing_log_file_records.html>): START counts from 0.
     #[test]
     fn fixed_column_examples() {
         assert_eq!(

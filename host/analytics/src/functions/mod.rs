@@ -1,7 +1,10 @@
 //! The scalar functions, operators and CAST of the KDA SQL Reference, all pure functions on
 //! [`Value`]: the planner resolves a call to a name (checked with [`lookup`] at compile time)
-//! and the evaluator calls [`call_scalar`], the special forms ([`cast`], [`substring`],
-//! [`trim`], [`extract`], [`step`], ...) or the operators ([`binary`], [`unary`]).
+//! and the evaluator calls [`call_scalar`] (or [`FunctionDef::call`]), the special forms
+//! ([`cast()`], [`substring`] / [`substring_comma`] / [`substring_similar`], [`position`],
+//! [`trim`], [`extract`], [`floor_to`], [`ceil_to`], [`step`], [`like`], [`similar_to`]) or
+//! the operators ([`binary`], [`unary`]). Intervals keep no qualifier: [`format_interval`]
+//! prints one under the qualifier the planner kept.
 //!
 //! Rules every function here keeps (the SQL Reference's "If an operator is given a null
 //! operand, the result is almost always null"):
@@ -219,7 +222,7 @@ mod tests {
         );
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-coalesce.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-coalesce.html>
     /// and sql-reference-nullif.html: first non-NULL argument; NULL when equal.
     #[test]
     fn coalesce_and_nullif() {

@@ -83,7 +83,7 @@ mod tests {
         Value::Decimal(s.parse::<Decimal>().expect("decimal"))
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-abs.html,
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-abs.html>,
     /// sql-reference-ceil.html, sql-reference-floor.html
     #[test]
     fn abs_ceil_floor_keep_types() {
@@ -145,7 +145,7 @@ mod tests {
     }
 
     /// The CEIL, POWER and MOD pages' examples
-    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-ceil.html,
+    /// (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-ceil.html>,
     /// sql-reference-power.html, sql-reference-mod.html).
     #[test]
     fn ceil_power_mod_page_examples() {

@@ -351,7 +351,7 @@ fn precision_scale(n: Num) -> (u32, u32) {
 }
 
 /// The scale of a DECIMAL quotient, by the "Rule for Divide" of
-/// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-numeric-types-precision.html:
+/// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-numeric-types-precision.html>:
 /// `max(6, s1 + p2 + 1)`, capped at 18. Values carry no declared precision, so a DECIMAL
 /// operand's precision is its own digit count.
 fn division_scale(x: Num, y: Num) -> u32 {
@@ -670,7 +670,7 @@ mod tests {
     }
 
     /// "If one of the operands is NULL, the result is also NULL", and the logical operators'
-    /// exceptions: https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-logical-operators.html
+    /// exceptions: <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-logical-operators.html>
     #[test]
     fn null_and_three_valued_logic() {
         let (t, f, n) = (Value::Boolean(true), Value::Boolean(false), Value::Null);
@@ -736,7 +736,7 @@ mod tests {
         .is_err());
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-date-timestamp-interval.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-date-timestamp-interval.html>
     /// (examples 1 to 6; intervals are kept in milliseconds or months).
     #[test]
     fn interval_operator_examples() {

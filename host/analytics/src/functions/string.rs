@@ -492,7 +492,7 @@ mod tests {
         Value::Varchar(s.into())
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-substring.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-substring.html>
     #[test]
     fn substring_examples() {
         let s = v("123456789");
@@ -581,7 +581,7 @@ mod tests {
         assert_eq!(comma(10, 4), Ok(Value::Null));
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-position.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-position.html>
     #[test]
     fn position_examples() {
         let p = |n: &str, h: &str| position(&v(n), &v(h));
@@ -595,7 +595,7 @@ mod tests {
         assert_eq!(position(&Value::Null, &v("x")), Ok(Value::Null));
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-trim.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-trim.html>
     #[test]
     fn trim_examples() {
         let t = |spec, chars: Option<&str>, text: &str| trim(spec, chars.map(v).as_ref(), &v(text));
@@ -628,7 +628,7 @@ mod tests {
         assert_eq!(trim(both, None, &Value::Null), Ok(Value::Null));
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-initcap.html,
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-initcap.html>,
     /// sql-reference-char-length.html, sql-reference-lower.html, sql-reference-upper.html
     #[test]
     fn case_and_length() {
@@ -658,7 +658,7 @@ mod tests {
         assert_eq!(call_scalar("UPPER", &[Value::Null]), Ok(Value::Null));
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-overlay.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-overlay.html>
     #[test]
     fn overlay_examples() {
         let o = |from: i32, len: Option<i32>| {
@@ -684,7 +684,7 @@ mod tests {
         );
     }
 
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-regex-replace.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-regex-replace.html>
     #[test]
     fn regex_replace_forms() {
         let rr = |args: Vec<Value>| call_scalar("REGEX_REPLACE", &args);
@@ -739,7 +739,7 @@ mod tests {
         assert!(rr(vec![v("ab"), v("a"), v("$9")]).is_err());
     }
 
-    /// The LIKE table of https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-string-operators.html
+    /// The LIKE table of <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-string-operators.html>
     #[test]
     fn like_predicate() {
         let t = Value::Boolean(true);
@@ -778,7 +778,7 @@ mod tests {
     }
 
     /// The SIMILAR TO table of
-    /// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-string-operators.html
+    /// <https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-string-operators.html>
     /// (its `amyfred` rows lost their `|` in print; `'123aXYZ' SIMILAR TO ''` is printed TRUE
     /// against the page's own rule that the whole string must match: kept FALSE).
     #[test]
