@@ -1,0 +1,14 @@
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    R1 VARCHAR(16),
+    R2 VARCHAR(16),
+    R3 VARCHAR(16),
+    R4 VARCHAR(16),
+    R5 VARCHAR(16));
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM
+        u&'foo',
+        u&'can''t',
+        u&'\0009',
+        u&'back\\slash',
+        u&'!0009!!' uescape '!'
+    FROM "SOURCE_SQL_STREAM_001";
