@@ -249,7 +249,7 @@ fn binary_literal(s: &str) -> Option<Vec<u8>> {
 /// `X'..'` literal; both are taken (the literal first, as it cannot be read as base64).
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.is_empty() || b.len() % 4 != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(4) {
         return None;
     }
     let val = |c: u8| -> Option<u32> {
