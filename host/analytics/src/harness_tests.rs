@@ -726,3 +726,20 @@ proptest::proptest! {
         }
     }
 }
+
+/// A pump reading what it (or a pump it feeds) inserts into would loop on one row forever:
+/// a compile error.
+#[test]
+fn pump_cycles_are_compile_errors() {
+    let code = r#"CREATE STREAM "A" (P DOUBLE);
+CREATE STREAM "B" (P DOUBLE);
+CREATE PUMP "P1" AS INSERT INTO "A" SELECT STREAM P FROM "B";
+CREATE PUMP "P2" AS INSERT INTO "B" SELECT STREAM P FROM "A";"#;
+    match run_test(code, STOCK_SCHEMA, "", None) {
+        Err(HarnessError::Compile(e)) => {
+            assert!(e.message.contains("cycle"), "{e}");
+            assert_eq!(e.line, 3);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -24,6 +24,8 @@ pub struct PumpPlan {
     pub assign: Vec<Option<usize>>,
     /// The streams the pump reads.
     pub reads: Vec<String>,
+    /// Where the pump was created.
+    pub pos: crate::parse::Pos,
 }
 
 /// A compiled application.
@@ -99,6 +101,7 @@ pub fn plan_app(
                     query,
                     assign,
                     reads,
+                    pos: p.pos,
                 });
             }
         }
@@ -106,7 +109,7 @@ pub fn plan_app(
     Ok(AppPlan {
         streams: order,
         inputs: inputs.iter().map(|(n, _)| n.clone()).collect(),
-        pumps: topological(pumps).into_iter().map(Arc::new).collect(),
+        pumps: topological(pumps)?.into_iter().map(Arc::new).collect(),
     })
 }
 
@@ -150,18 +153,24 @@ fn assignment(
 }
 
 /// Orders pumps so each runs after the pumps feeding what it reads (declaration order
-/// otherwise; a cycle keeps declaration order).
-fn topological(pumps: Vec<PumpPlan>) -> Vec<PumpPlan> {
+/// otherwise). Pumps feeding each other in a cycle would run forever on one row: an error.
+fn topological(pumps: Vec<PumpPlan>) -> Result<Vec<PumpPlan>, CompileError> {
     let mut left = pumps;
     let mut out: Vec<PumpPlan> = Vec::new();
     while !left.is_empty() {
-        let ready = left.iter().position(|p| {
-            !left
-                .iter()
-                .any(|q| q.name != p.name && p.reads.contains(&q.target))
-        });
-        let i = ready.unwrap_or(0);
-        out.push(left.remove(i));
+        let ready = left
+            .iter()
+            .position(|p| !left.iter().any(|q| p.reads.contains(&q.target)));
+        match ready {
+            Some(i) => out.push(left.remove(i)),
+            None => {
+                let p = &left[0];
+                return Err(p.pos.error(format!(
+                    "pump {} is part of a cycle: the stream it inserts into flows back into it",
+                    p.name
+                )));
+            }
+        }
     }
-    out
+    Ok(out)
 }
