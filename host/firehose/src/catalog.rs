@@ -325,6 +325,16 @@ impl Firehose {
         self.inner.arn(name)
     }
 
+    /// The durable buffer of delivery stream `name`, as the buffer engine and the stream in
+    /// it: what a Kinesis Data Analytics application with this delivery stream as input
+    /// reads, with positions of its own (records stay for the buffer's retention, delivered
+    /// or not).
+    pub fn buffer_of(&self, name: &str) -> Result<(Streams, String)> {
+        let e = self.entry(name)?;
+        let uid = read(&e.spec).uid.clone();
+        Ok((self.inner.buffer.clone(), buffer_name(&uid)))
+    }
+
     fn entry(&self, name: &str) -> Result<Arc<Entry>> {
         lock(&self.inner.streams)
             .get(name)
