@@ -71,7 +71,7 @@ fn call(api: &str, target: &str, body: &Value) -> Result<Value> {
     write!(
         s,
         "POST / HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: {target}\r\n\
+         X-Amz-Target: {target}\r\nX-Amz-Date: 20260101T000000Z\r\n\
          Authorization: AWS4-HMAC-SHA256 Credential=DEMO/20260101/us-east-1/kinesis/aws4_request, \
          SignedHeaders=host, Signature=00\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
