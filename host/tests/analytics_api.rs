@@ -347,3 +347,108 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A delivery stream as input (`KinesisFirehoseInput`): the application reads what
+/// PutRecordBatch put into it, from TRIM_HORIZON, while the delivery stream delivers too.
+#[test]
+fn a_delivery_stream_as_input() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(dir.path());
+    let weir = common::Weir::start(&config);
+    let api = weir.api.clone();
+    let (status, v) = common::call_target(
+        &api,
+        "Firehose_20150804.CreateDeliveryStream",
+        &json!({"DeliveryStreamName": "incoming",
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::000000000000:role/firehose",
+                "BucketARN": "arn:aws:s3:::raw",
+                "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}}}),
+    )
+    .expect("create delivery stream");
+    assert_eq!(status, 200, "{v}");
+    // The delivery stream becomes ACTIVE after its transition.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let records: Vec<Value> = [130, 90, 150]
+            .iter()
+            .map(|s| {
+                json!({"Data": base64::engine::general_purpose::STANDARD
+                    .encode(json!({"speed": s}).to_string())})
+            })
+            .collect();
+        let (status, v) = common::call_target(
+            &api,
+            "Firehose_20150804.PutRecordBatch",
+            &json!({"DeliveryStreamName": "incoming", "Records": records}),
+        )
+        .expect("put");
+        if status == 200 {
+            assert_eq!(v["FailedPutCount"], 0, "{v}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut inp = input("cars");
+    inp.as_object_mut()
+        .expect("input")
+        .remove("KinesisStreamsInput");
+    inp["KinesisFirehoseInput"] = json!({
+        "ResourceARN": "arn:aws:firehose:us-east-1:000000000000:deliverystream/incoming",
+        "RoleARN": ROLE});
+    let code = r#"CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (SPEED INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM SPEED FROM "SOURCE_SQL_STREAM_001" WHERE SPEED > 100;"#;
+    ok(
+        &api,
+        "CreateApplication",
+        json!({"ApplicationName": "fromfh", "ApplicationCode": code, "Inputs": [inp],
+            "Outputs": [{"Name": "DESTINATION_SQL_STREAM",
+                "DestinationSchema": {"RecordFormatType": "JSON"},
+                "KinesisStreamsOutput": {
+                    "ResourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/speeding",
+                    "RoleARN": ROLE}}]}),
+    );
+    ok(
+        &api,
+        "StartApplication",
+        json!({"ApplicationName": "fromfh", "InputConfigurations": [{"Id": "1.1",
+            "InputStartingPositionConfiguration": {"InputStartingPosition": "TRIM_HORIZON"}}]}),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, it) = common::call(
+            &api,
+            "GetShardIterator",
+            &json!({"StreamName": "speeding", "ShardId": "shardId-000000000000",
+                "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .expect("iterator");
+        let (_, page) = common::call(
+            &api,
+            "GetRecords",
+            &json!({"ShardIterator": it["ShardIterator"]}),
+        )
+        .expect("records");
+        let rows: Vec<Value> = page["Records"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| {
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(r["Data"].as_str()?)
+                    .ok()?;
+                serde_json::from_slice(&data).ok()
+            })
+            .collect();
+        if rows.len() >= 2 {
+            assert_eq!(rows, [json!({"SPEED": 130}), json!({"SPEED": 150})]);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{rows:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -198,6 +198,9 @@ impl Running {
 struct Input {
     id: String,
     stream: String,
+    /// The engine holding the source: the host's streams, or Firehose's buffers for a
+    /// delivery stream (`Firehose::buffer_of`).
+    streams: Streams,
     source: String,
     mapper: Mapper,
     /// The preprocessing function, if any.
@@ -217,6 +220,19 @@ pub(crate) struct App {
     rowtime: i64,
     path: PathBuf,
     seq: u64,
+}
+
+/// The engine and stream an input reads.
+fn source_of(sinks: &Sinks, source: &Source) -> Result<(Streams, String), String> {
+    match source {
+        Source::Stream(s) => Ok((sinks.streams.clone(), s.clone())),
+        Source::DeliveryStream(d) => sinks
+            .firehose
+            .as_ref()
+            .ok_or_else(|| "this host has no Firehose service".to_owned())?
+            .buffer_of(d)
+            .map_err(|e| format!("delivery stream {d}: {e}")),
+    }
 }
 
 /// Where shards without a position start, as a stream position.
@@ -254,9 +270,7 @@ impl App {
         }
         Self::check(&spec, &sinks)?;
         for i in &spec.inputs {
-            let Source::Stream(source) = &i.source else {
-                return Err(format!("input {}: not a stream", i.id));
-            };
+            let (streams, source) = source_of(&sinks, &i.source)?;
             let mapper = Mapper::new(&i.schema).map_err(|e| format!("input {}: {e}", i.id))?;
             let kept = match i.start {
                 StartFrom::LastStoppedPoint => saved.as_ref().and_then(|c| {
@@ -280,7 +294,8 @@ impl App {
             inputs.push(Input {
                 id: i.id.clone(),
                 stream: i.stream.clone(),
-                source: source.clone(),
+                streams,
+                source,
                 mapper,
                 processor: i.processor.clone(),
                 start,
@@ -299,19 +314,14 @@ impl App {
         })
     }
 
-    /// What can be known about `spec` before anything runs: its inputs are streams (a
-    /// delivery stream as input is not read yet), their schemas map, and the plugins its
+    /// What can be known about `spec` before anything runs: its sources are there, their
+    /// schemas map, and the plugins its
     /// preprocessing and `LambdaOutput` name are loaded. Checked before a running
     /// configuration is replaced, so a refused update leaves the old one running.
     pub fn check(spec: &RunSpec, sinks: &Sinks) -> Result<(), String> {
         let known = |p: &str| sinks.functions.as_ref().is_some_and(|f| f.knows(p));
         for i in &spec.inputs {
-            if let Source::DeliveryStream(d) = &i.source {
-                return Err(format!(
-                    "input {}: delivery stream {d} as input is not read yet; use a Kinesis stream",
-                    i.id
-                ));
-            }
+            source_of(sinks, &i.source).map_err(|e| format!("input {}: {e}", i.id))?;
             if let Some(p) = i.processor.as_deref().filter(|p| !known(p)) {
                 return Err(format!(
                     "input {}: no transformer plugin named {p} runs the input preprocessing",
@@ -416,8 +426,7 @@ impl App {
         let mut out = Vec::new();
         for k in 0..self.inputs.len() {
             let source = self.inputs[k].source.clone();
-            let info = self
-                .sinks
+            let info = self.inputs[k]
                 .streams
                 .describe_stream(&source)
                 .map_err(|e| format!("stream {source}: {e}"))?;
@@ -448,8 +457,8 @@ impl App {
         shard: &str,
         out: &mut Vec<Emitted>,
     ) -> Result<usize, String> {
-        let streams = self.sinks.streams.clone();
         let input = &mut self.inputs[k];
+        let streams = input.streams.clone();
         let pos = self.positions.entry(input.id.clone()).or_default();
         let it = match input.iterators.remove(shard) {
             Some(it) => it,
