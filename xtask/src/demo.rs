@@ -391,9 +391,12 @@ pub fn run(root: &Path, target: &Path, ports: Ports) -> Result<Report> {
          {}, through the KinesisAnalytics_20150814 API on http://{api}",
         analytics::INPUT
     );
+    // What the rule's kinesis action put in the input stream: the application must count
+    // all of it (`check` compares that with the seed CSV).
+    let input = format!("stream=\"{}\"", analytics::INPUT);
     let in_stream: f64 = metrics
         .iter()
-        .filter(|(k, _)| k.starts_with("weir_shard_records_in_total{"))
+        .filter(|(k, _)| k.starts_with("weir_shard_records_in_total{") && k.contains(&input))
         .map(|(_, v)| v)
         .sum();
     let analytics = analytics::run(&api, &work.join("analytics"), in_stream as u64)?;
