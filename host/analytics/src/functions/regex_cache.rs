@@ -145,6 +145,9 @@ fn translate(p: &str, lazy: bool) -> Result<String, EvalError> {
     let mut out = String::with_capacity(p.len() + 8);
     let mut i = 0;
     let mut in_class = false;
+    // Groups open at this point: FAST_REGEX_LOG_PARSE's lazy semantics concern what a group
+    // takes; the expressions between groups (`_+` in `(.*)_+(.*)`) keep matching greedily.
+    let mut depth = 0usize;
     while i < chars.len() {
         let c = chars[i];
         if in_class && c != '\\' {
@@ -236,7 +239,36 @@ fn translate(p: &str, lazy: bool) -> Result<String, EvalError> {
                 }
                 // `(?:`, `(?i)`, `(?<name>` (the crate takes Java's named-group form) pass.
                 out.push_str("(?");
+                depth += 1;
                 i += 2;
+            }
+            '(' => {
+                out.push('(');
+                depth += 1;
+                i += 1;
+            }
+            ')' => {
+                out.push(')');
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            // The FAST_REGEX_LOG_PARSE page writes POSIX classes as `<Alpha>`.
+            '<' if lazy => {
+                let close = chars[i..].iter().position(|c| *c == '>').map(|k| i + k);
+                let class = close.and_then(|close| {
+                    let name: String = chars[i + 1..close].iter().collect();
+                    posix_class(&name).map(|cls| (cls, close))
+                });
+                match class {
+                    Some((cls, close)) => {
+                        out.push_str(cls);
+                        i = close + 1;
+                    }
+                    None => {
+                        out.push('<');
+                        i += 1;
+                    }
+                }
             }
             '*' | '+' | '?' | '}' => {
                 out.push(c);
@@ -252,7 +284,7 @@ fn translate(p: &str, lazy: bool) -> Result<String, EvalError> {
                     }
                     _ => {}
                 }
-                if lazy {
+                if lazy && depth > 0 {
                     out.push('?');
                 }
             }
@@ -285,9 +317,14 @@ mod tests {
         assert_eq!(translate_java(r"[]a]").expect("ok"), r"[\]a]");
         assert_eq!(
             translate(r"(?:a+)(b*)c?x{2}", true).expect("ok"),
-            "(?:a+?)(b*?)c??x{2}?"
+            "(?:a+?)(b*?)c?x{2}"
         );
-        assert_eq!(translate(r"a*?b++", true).expect("ok"), "a*?b+?");
+        assert_eq!(translate(r"a*?(b++)", true).expect("ok"), "a*?(b+?)");
+        assert_eq!(
+            translate(r"(.*)_+(<Alpha>.*)", true).expect("ok"),
+            "(.*?)_+([a-zA-Z].*?)"
+        );
+        assert_eq!(translate(r"<Alpha>", false).expect("ok"), "<Alpha>");
         assert_eq!(translate(r"[*+?]", true).expect("ok"), "[*+?]");
         let re = java_with(r"(.*) (.*)", true, true).expect("compiles");
         let caps = re.captures("a b c").expect("matches");
