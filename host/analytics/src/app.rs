@@ -225,8 +225,14 @@ impl Application {
         let Some(schema) = self.schemas.get(&pump.target).cloned() else {
             return;
         };
+        let required = self
+            .plan
+            .not_null
+            .get(&pump.target)
+            .cloned()
+            .unwrap_or_default();
         for row in rows {
-            match assign(pump, &schema, &row) {
+            match assign(pump, &schema, &required, &row) {
                 Ok(values) => {
                     let rowtime = self.stamp(&pump.target, row.rowtime);
                     let landed = Row::new(rowtime, values);
@@ -266,21 +272,32 @@ impl Application {
 }
 
 /// The query's output values placed in the target's columns, each cast to its column's
-/// type as SQL INSERT assigns.
-fn assign(pump: &PumpPlan, schema: &Schema, row: &Row) -> Result<Vec<Value>, EvalError> {
+/// type as SQL INSERT assigns; NULL in a `NOT NULL` column is an error.
+fn assign(
+    pump: &PumpPlan,
+    schema: &Schema,
+    required: &[bool],
+    row: &Row,
+) -> Result<Vec<Value>, EvalError> {
     schema
         .iter()
         .zip(&pump.assign)
-        .map(|(col, from)| match from {
-            Some(i) => {
-                let v = row.values.get(*i).cloned().unwrap_or(Value::Null);
-                if v.is_null() {
-                    Ok(Value::Null)
-                } else {
-                    calls::cast(&v, &col.ty)
+        .enumerate()
+        .map(|(i, (col, from))| {
+            let v = match from {
+                Some(at) => row.values.get(*at).cloned().unwrap_or(Value::Null),
+                None => Value::Null,
+            };
+            if v.is_null() {
+                if required.get(i).copied().unwrap_or(false) {
+                    return Err(EvalError::new(
+                        "NotNullViolation",
+                        format!("NULL for NOT NULL column {} of {}", col.name, pump.target),
+                    ));
                 }
+                return Ok(Value::Null);
             }
-            None => Ok(Value::Null),
+            calls::cast(&v, &col.ty)
         })
         .collect()
 }

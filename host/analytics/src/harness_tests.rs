@@ -743,3 +743,26 @@ CREATE PUMP "P2" AS INSERT INTO "B" SELECT STREAM P FROM "A";"#;
         other => panic!("{other:?}"),
     }
 }
+
+/// `NOT NULL` columns refuse NULL (an error_stream row); `U&'...' UESCAPE` literals
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-data-types.html,
+/// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-literals.html).
+#[test]
+fn not_null_columns_and_unicode_literals() {
+    let code = r#"CREATE STREAM "D" (A VARCHAR(4) NOT NULL, B VARCHAR(8) NULL, U VARCHAR(4));
+        CREATE PUMP "P" AS INSERT INTO "D"
+        SELECT STREAM CASE WHEN PRICE > 1 THEN 'x' END, u&'can''t', u&'!0041!!' UESCAPE '!'
+        FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "A", "X", 0.0, 2.0),
+            stock("10:00:01.000", "A", "X", 0.0, 0.0),
+        ],
+    );
+    assert_eq!(out[0]["A"], "x");
+    assert_eq!(out[0]["B"], "can't");
+    assert_eq!(out[0]["U"], "A!");
+    assert_eq!(out[1]["stream"], "error_stream");
+    assert_eq!(out[1]["ERROR_NAME"], "NotNullViolation");
+}

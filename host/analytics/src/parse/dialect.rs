@@ -36,6 +36,11 @@ impl Dialect for KdaDialect {
         true
     }
 
+    /// `U&'\0009'` (Unicode escapes; `UESCAPE` is handled before sqlparser sees it).
+    fn supports_unicode_string_literal(&self) -> bool {
+        true
+    }
+
     /// `TRIM(BOTH FROM s)`: the character list may be left out after the side.
     fn supports_comma_separated_trim(&self) -> bool {
         true

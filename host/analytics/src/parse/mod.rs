@@ -59,6 +59,8 @@ pub struct CreateStream {
     pub name: String,
     pub pos: Pos,
     pub columns: Vec<Column>,
+    /// Per column: declared `NOT NULL`.
+    pub not_null: Vec<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,11 +107,102 @@ pub fn parse_program(code: &str) -> Result<Program, CompileError> {
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
     let mut program = Program::default();
+    let tokens = unicode_escapes(code, tokens)?;
     let tokens = strip_dialect_clauses(tokens, &mut program)?;
     for statement in split_statements(tokens) {
         program.statements.push(parse_statement(statement)?);
     }
     Ok(program)
+}
+
+/// `U&'...' UESCAPE 'c'`: the literal re-read from the code with `c` as its escape
+/// character (sqlparser reads U& literals with `\` only).
+fn unicode_escapes(
+    code: &str,
+    tokens: Vec<TokenWithSpan>,
+) -> Result<Vec<TokenWithSpan>, CompileError> {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        let escape = match (&t.token, tokens.get(i + 1), tokens.get(i + 2)) {
+            (Token::UnicodeStringLiteral(_), Some(u), Some(c)) if is_word(u, "UESCAPE") => {
+                match &c.token {
+                    Token::SingleQuotedString(c) if c.chars().count() == 1 => c.chars().next(),
+                    _ => return Err(Pos::of(c.span.start).error("UESCAPE takes one character")),
+                }
+            }
+            _ => None,
+        };
+        match escape {
+            Some(e) => {
+                let pos = Pos::of(t.span.start);
+                let body = unicode_body(code, t.span.start)
+                    .ok_or_else(|| pos.error("bad Unicode literal"))?;
+                let text = unescape_unicode(&body, e).ok_or_else(|| {
+                    pos.error(format!(
+                        "bad escape in Unicode literal (escape character {e:?})"
+                    ))
+                })?;
+                out.push(TokenWithSpan::new(Token::SingleQuotedString(text), t.span));
+                i += 3;
+            }
+            None => {
+                out.push(t.clone());
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The body of the `U&'...'` literal starting at `start` (1-based line and character
+/// column), its doubled quotes kept as written.
+fn unicode_body(code: &str, start: Location) -> Option<String> {
+    let first = usize::try_from(start.line).ok()?.checked_sub(1)?;
+    let skip = usize::try_from(start.column).ok()?.checked_sub(1)? + 3;
+    let rest = code.split('\n').skip(first).collect::<Vec<_>>().join("\n");
+    let mut chars = rest.chars().skip(skip).peekable();
+    let mut body = String::new();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            if chars.next_if_eq(&'\'').is_some() {
+                body.push_str("''");
+                continue;
+            }
+            return Some(body);
+        }
+        body.push(c);
+    }
+    None
+}
+
+/// A `U&` literal's body with escape character `e`: `ee` is `e`, `e` and 4 hex digits or
+/// `e+` and 6 are a code point, `''` is `'`.
+fn unescape_unicode(body: &str, e: char) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            chars.next_if_eq(&'\'');
+            out.push('\'');
+        } else if c == e {
+            if chars.next_if_eq(&e).is_some() {
+                out.push(e);
+                continue;
+            }
+            let digits = if chars.next_if_eq(&'+').is_some() {
+                6
+            } else {
+                4
+            };
+            let hex: String = (0..digits).filter_map(|_| chars.next()).collect();
+            out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 fn is_word(t: &TokenWithSpan, word: &str) -> bool {
@@ -360,11 +453,21 @@ fn create_stream(tokens: Vec<TokenWithSpan>, pos: Pos) -> Result<CreateStream, C
         Ok(name)
     })?;
     let mut columns = Vec::new();
-    for (ident, type_tokens) in columns_raw {
+    let mut not_null = Vec::new();
+    for (ident, mut type_tokens) in columns_raw {
         let type_pos = type_tokens
             .first()
             .map(|t| Pos::of(t.span.start))
             .unwrap_or(Pos::of_ident(&ident));
+        // `NOT NULL` / `NULL` after the type.
+        let mut required = false;
+        let n = type_tokens.len();
+        if n >= 2 && is_word(&type_tokens[n - 2], "NOT") && is_word(&type_tokens[n - 1], "NULL") {
+            required = true;
+            type_tokens.truncate(n - 2);
+        } else if n >= 1 && is_word(&type_tokens[n - 1], "NULL") {
+            type_tokens.truncate(n - 1);
+        }
         let text = type_tokens
             .iter()
             .map(|t| t.token.to_string())
@@ -381,6 +484,7 @@ fn create_stream(tokens: Vec<TokenWithSpan>, pos: Pos) -> Result<CreateStream, C
             return Err(Pos::of_ident(&ident).error(format!("column {column} declared twice")));
         }
         columns.push(Column::new(column, ty));
+        not_null.push(required);
     }
     let name_pos = Pos::of_ident(&name);
     let _ = pos;
@@ -388,6 +492,7 @@ fn create_stream(tokens: Vec<TokenWithSpan>, pos: Pos) -> Result<CreateStream, C
         name: ident_name(&name),
         pos: name_pos,
         columns,
+        not_null,
     })
 }
 

@@ -826,7 +826,7 @@ fn negate_literal(v: &Value) -> Option<Value> {
 fn literal(v: &ast::Value, pos: Pos) -> Result<Typed, CompileError> {
     let (value, ty) = match v {
         ast::Value::Number(text, _) => number(text, pos)?,
-        ast::Value::SingleQuotedString(s) => (
+        ast::Value::SingleQuotedString(s) | ast::Value::UnicodeStringLiteral(s) => (
             Value::Varchar(s.clone()),
             SqlType::Varchar((s.chars().count() as u32).clamp(1, MAX_CHAR_LENGTH)),
         ),

@@ -35,6 +35,8 @@ pub struct AppPlan {
     /// declaration order.
     pub streams: Vec<(String, Schema)>,
     pub inputs: Vec<String>,
+    /// Per in-application stream, which columns are `NOT NULL`.
+    pub not_null: HashMap<String, Vec<bool>>,
     /// Pumps in an order where a pump comes after every pump feeding a stream it reads.
     pub pumps: Vec<Arc<PumpPlan>>,
 }
@@ -50,6 +52,7 @@ pub fn plan_app(
     let mut streams: HashMap<String, Schema> = inputs.iter().cloned().collect();
     let mut order: Vec<(String, Schema)> = inputs.to_vec();
     let mut pumps = Vec::new();
+    let mut not_null = HashMap::new();
     let input_names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
     for statement in &program.statements {
         match statement {
@@ -66,6 +69,7 @@ pub fn plan_app(
                     order.retain(|(n, _)| *n != s.name);
                 }
                 order.push((s.name.clone(), schema));
+                not_null.insert(s.name.clone(), s.not_null.clone());
             }
             Statement::CreatePump(p) => {
                 let target = streams.get(&p.target).cloned().ok_or_else(|| {
@@ -109,6 +113,7 @@ pub fn plan_app(
     Ok(AppPlan {
         streams: order,
         inputs: inputs.iter().map(|(n, _)| n.clone()).collect(),
+        not_null,
         pumps: topological(pumps)?.into_iter().map(Arc::new).collect(),
     })
 }
