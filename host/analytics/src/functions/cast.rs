@@ -102,7 +102,9 @@ pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, EvalError> {
         },
         SqlType::Date => match v {
             Value::Date(d) => Ok(Value::Date(*d)),
-            Value::Timestamp(ms) => Ok(Value::Date(ms.div_euclid(MS_PER_DAY) as i32)),
+            Value::Timestamp(ms) => i32::try_from(ms.div_euclid(MS_PER_DAY))
+                .map(Value::Date)
+                .map_err(|_| EvalError::overflow("date out of range")),
             Value::Char(s) | Value::Varchar(s) => {
                 let t = s.trim();
                 let d = NaiveDate::parse_from_str(t, "%Y-%m-%d")

@@ -292,7 +292,9 @@ pub fn step(v: &Value, width: &Value) -> Result<Value, EvalError> {
         (Value::Timestamp(ms), Value::IntervalDayTime(w)) => floor(*ms, *w).map(Value::Timestamp),
         (Value::Date(d), Value::IntervalDayTime(w)) => {
             let r = floor(i64::from(*d) * MS_PER_DAY, *w)?;
-            Ok(Value::Date(r.div_euclid(MS_PER_DAY) as i32))
+            i32::try_from(r.div_euclid(MS_PER_DAY))
+                .map(Value::Date)
+                .map_err(|_| EvalError::overflow("STEP result out of range"))
         }
         (Value::Time(t), Value::IntervalDayTime(w)) => {
             floor(i64::from(*t), *w).map(|r| Value::Time(r as u32))
