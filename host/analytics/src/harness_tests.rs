@@ -814,3 +814,30 @@ fn engine_throughput() {
         println!("{name}: {:.0} rows/s ({emitted} emitted)", n as f64 / secs);
     }
 }
+
+/// Streaming UNION ALL: both sides' rows, each keeping its input row's ROWTIME
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-query.html).
+#[test]
+fn union_all_merges_streams() {
+    let code = r#"
+CREATE STREAM "PHONE" (T VARCHAR(4), P REAL);
+CREATE STREAM "WEB" (T VARCHAR(4), P REAL);
+CREATE STREAM "ALL_ORDERS" (T VARCHAR(4), P REAL);
+CREATE PUMP "A" AS INSERT INTO "PHONE" SELECT STREAM TICKER_SYMBOL, PRICE FROM "SOURCE_SQL_STREAM_001" WHERE SECTOR = 'PHONE';
+CREATE PUMP "B" AS INSERT INTO "WEB" SELECT STREAM TICKER_SYMBOL, PRICE FROM "SOURCE_SQL_STREAM_001" WHERE SECTOR = 'WEB';
+CREATE PUMP "C" AS INSERT INTO "ALL_ORDERS"
+  SELECT STREAM * FROM "PHONE" UNION ALL SELECT STREAM * FROM "WEB";"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "A", "PHONE", 0.0, 1.0),
+            stock("10:00:01.000", "B", "WEB", 0.0, 2.0),
+            stock("10:00:02.000", "C", "OTHER", 0.0, 3.0),
+        ],
+    );
+    let all = stream_rows(&out, "ALL_ORDERS");
+    assert_eq!(all.len(), 2, "{out:?}");
+    assert_eq!(all[0]["T"], "A");
+    assert_eq!(all[1]["T"], "B");
+    assert_eq!(all[1]["ROWTIME"], "2019-01-01T10:00:01.000Z");
+}

@@ -32,6 +32,7 @@ pub enum SourceState {
     Stream,
     Sub(Box<QueryState>),
     Join(Box<JoinState>),
+    Union(Vec<QueryState>),
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -67,6 +68,9 @@ impl SourceState {
             SourcePlan::Stream(_) => SourceState::Stream,
             SourcePlan::Sub(q) => SourceState::Sub(Box::new(QueryState::new(q))),
             SourcePlan::Join(j) => SourceState::Join(Box::new(JoinState::new(j))),
+            SourcePlan::Union(branches) => {
+                SourceState::Union(branches.iter().map(QueryState::new).collect())
+            }
         }
     }
 }
@@ -89,6 +93,11 @@ pub fn source_push(
         }
         (SourcePlan::Sub(q), SourceState::Sub(s)) => push(q, s, stream, row, errors),
         (SourcePlan::Join(j), SourceState::Join(s)) => s.push(j, stream, row, errors),
+        (SourcePlan::Union(branches), SourceState::Union(states)) => branches
+            .iter()
+            .zip(states.iter_mut())
+            .flat_map(|(q, s)| push(q, s, stream, row, errors))
+            .collect(),
         _ => vec![],
     }
 }
@@ -102,6 +111,15 @@ fn source_advance(
     match (plan, state) {
         (SourcePlan::Sub(q), SourceState::Sub(s)) => advance(q, s, time, errors),
         (SourcePlan::Join(j), SourceState::Join(s)) => s.advance(j, time, errors),
+        (SourcePlan::Union(branches), SourceState::Union(states)) => {
+            let mut rows: Vec<Row> = branches
+                .iter()
+                .zip(states.iter_mut())
+                .flat_map(|(q, s)| advance(q, s, time, errors))
+                .collect();
+            rows.sort_by_key(|r| r.rowtime);
+            rows
+        }
         _ => vec![],
     }
 }

@@ -52,6 +52,8 @@ pub enum SourcePlan {
     Stream(String),
     Sub(Box<QueryPlan>),
     Join(Box<JoinPlan>),
+    /// `UNION ALL`: every branch's rows.
+    Union(Vec<QueryPlan>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +144,11 @@ impl SourcePlan {
         match self {
             SourcePlan::Stream(s) => out.push(s.clone()),
             SourcePlan::Sub(q) => q.source.streams(out),
+            SourcePlan::Union(branches) => {
+                for q in branches {
+                    q.source.streams(out);
+                }
+            }
             SourcePlan::Join(j) => {
                 j.left.streams(out);
                 if let RightPlan::Stream { source, .. } = &j.right {
@@ -158,11 +165,56 @@ pub fn plan_query(q: &ast::Query, cat: &Catalog) -> Result<QueryPlan, CompileErr
     if q.with.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
         return Err(pos.error("WITH, LIMIT and FETCH are not streaming SQL"));
     }
-    match q.body.as_ref() {
+    plan_set_expr(&q.body, cat, pos)
+}
+
+fn plan_set_expr(body: &SetExpr, cat: &Catalog, pos: Pos) -> Result<QueryPlan, CompileError> {
+    match body {
         SetExpr::Select(s) => plan_select(s, cat),
         SetExpr::Query(inner) => plan_query(inner, cat),
+        SetExpr::SetOperation {
+            left,
+            op: ast::SetOperator::Union,
+            set_quantifier: ast::SetQuantifier::All,
+            right,
+        } => union_all(
+            plan_set_expr(left, cat, pos)?,
+            plan_set_expr(right, cat, pos)?,
+            pos,
+        ),
+        SetExpr::SetOperation { .. } => {
+            Err(pos.error("UNION ALL is the only set operator on streams"))
+        }
         _ => Err(pos.error("only SELECT STREAM queries are supported")),
     }
+}
+
+/// `q1 UNION ALL q2`: both queries' rows, each with its own ROWTIME, under the first
+/// query's column names (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-query.html).
+fn union_all(left: QueryPlan, right: QueryPlan, pos: Pos) -> Result<QueryPlan, CompileError> {
+    if left.columns.len() != right.columns.len() {
+        return Err(pos.error(format!(
+            "UNION ALL of {} and {} columns",
+            left.columns.len(),
+            right.columns.len()
+        )));
+    }
+    let columns = left.columns.clone();
+    let rowtime_columns = left
+        .rowtime_columns
+        .iter()
+        .zip(&right.rowtime_columns)
+        .map(|(a, b)| *a && *b)
+        .collect();
+    Ok(QueryPlan {
+        source: SourcePlan::Union(vec![left, right]),
+        filter: None,
+        kind: Kind::Project {
+            items: (0..columns.len()).map(PExpr::Column).collect(),
+        },
+        columns,
+        rowtime_columns,
+    })
 }
 
 /// Whether the SELECT was written `SELECT STREAM`.
