@@ -448,11 +448,23 @@ class Applications(unittest.TestCase):
         self.assertEqual(rows[3:], [{"CITY": "f", "SPEED": 101}, {"CITY": "g", "SPEED": 102}])
         self.kda.stop_application(ApplicationName=name)
         self.assertEqual(len(read_until(kin, dst, 5)), 5, "no record is written twice")
-        # Code that does not compile is refused at the start, with its line and column.
-        self.kda.update_application(
+        # Code that does not parse is refused at once; code that parses but does not compile
+        # against the input (an unknown stream) at the start, with its line and column.
+        code, message = self.error(
+            self.kda.update_application,
             ApplicationName=name,
             CurrentApplicationVersionId=2,
             ApplicationUpdate={"ApplicationCodeUpdate": "CREATE STREAM oops oops;"},
+        )
+        self.assertEqual(code, "CodeValidationException")
+        self.assertRegex(message, r"\(line 1, column \d+\)")
+        self.kda.update_application(
+            ApplicationName=name,
+            CurrentApplicationVersionId=2,
+            ApplicationUpdate={
+                "ApplicationCodeUpdate": 'CREATE OR REPLACE PUMP "P" AS INSERT INTO "NOPE"\n'
+                'SELECT STREAM * FROM "SOURCE_SQL_STREAM_001";'
+            },
         )
         code, message = self.error(start, pos="NOW")
         self.assertEqual(code, "CodeValidationException")

@@ -494,3 +494,15 @@ fn update_output(
     }
     destination(state, out)
 }
+
+/// Application code that does not parse (CodeValidationException, with its line and column,
+/// as CreateApplication and UpdateApplication answer a syntax error). Whether it compiles
+/// against its inputs is known when it starts.
+pub(super) fn code(code: &str) -> Result<(), ApiError> {
+    if code.trim().is_empty() {
+        return Ok(());
+    }
+    weir_analytics::parse::parse_program(code)
+        .map(|_| ())
+        .map_err(|e| ApiError::new(ErrorKind::CodeValidation, e.to_string()))
+}

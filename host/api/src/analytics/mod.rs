@@ -409,6 +409,7 @@ impl Ctx<'_> {
         }
         let c: Create = self.read()?;
         let name = c.application_name;
+        check::code(c.application_code.as_deref().unwrap_or_default())?;
         check::count("inputs", c.inputs.len(), MAX_INPUTS)?;
         check::count("outputs", c.outputs.len(), MAX_OUTPUTS)?;
         let tags = check::tags(BTreeMap::new(), &c.tags)?;
@@ -660,6 +661,7 @@ impl Ctx<'_> {
         if empty {
             return Err(invalid("ApplicationUpdate must name at least one change."));
         }
+        check::code(u.application_code_update.as_deref().unwrap_or_default())?;
         let state = self.state;
         self.change(
             &v.application_name,

@@ -435,6 +435,35 @@ fn versions_states_and_parts() {
 }
 
 #[test]
+fn code_that_does_not_parse_is_refused_at_create_and_update() {
+    let (_dir, state) = setup();
+    let e = err(call(
+        &state,
+        "CreateApplication",
+        serde_json::json!({"ApplicationName": "c", "ApplicationCode": "CREATE STREAM oops oops;"}),
+    ));
+    assert_eq!(e.kind, ErrorKind::CodeValidation, "{e}");
+    assert!(
+        e.message.ends_with(')') && e.message.contains("(line 1, column "),
+        "{e}"
+    );
+    call(
+        &state,
+        "CreateApplication",
+        serde_json::json!({"ApplicationName": "c", "ApplicationCode": ""}),
+    )
+    .expect("no code yet");
+    let e = err(call(
+        &state,
+        "UpdateApplication",
+        serde_json::json!({"ApplicationName": "c", "CurrentApplicationVersionId": 1,
+            "ApplicationUpdate": {"ApplicationCodeUpdate": "SELECT"}}),
+    ));
+    assert_eq!(e.kind, ErrorKind::CodeValidation, "{e}");
+    assert_eq!(describe(&state, "c")["ApplicationVersionId"], 1);
+}
+
+#[test]
 fn list_pages_by_name() {
     let (_dir, state) = setup();
     for n in ["c", "a", "b"] {
@@ -593,7 +622,7 @@ fn the_runner_runs_what_the_catalog_says() {
     call(
         &state,
         "CreateApplication",
-        serde_json::json!({"ApplicationName": "r", "ApplicationCode": "BROKEN",
+        serde_json::json!({"ApplicationName": "r", "ApplicationCode": "-- BROKEN",
             "Inputs": [input()], "Outputs": [output("DEST")]}),
     )
     .expect("create");
@@ -614,7 +643,7 @@ fn the_runner_runs_what_the_catalog_says() {
     );
     call(&state, "StartApplication", start).expect("start");
     // A running application's bad update is refused and changes nothing.
-    let e = err(call(&state, "UpdateApplication", fix(2, "BROKEN again")));
+    let e = err(call(&state, "UpdateApplication", fix(2, "-- BROKEN again")));
     assert_eq!(e.kind, ErrorKind::CodeValidation, "{e}");
     assert_eq!(describe(&state, "r")["ApplicationVersionId"], 2);
     call(&state, "UpdateApplication", fix(2, "-- v3")).expect("update");
