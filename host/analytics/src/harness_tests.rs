@@ -841,3 +841,30 @@ CREATE PUMP "C" AS INSERT INTO "ALL_ORDERS"
     assert_eq!(all[1]["T"], "B");
     assert_eq!(all[1]["ROWTIME"], "2019-01-01T10:00:01.000Z");
 }
+
+/// NTH_VALUE (FROM FIRST / FROM LAST) and EXP_AVG over a sliding window
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-nth-value.html,
+/// https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-exp-avg.html).
+#[test]
+fn nth_value_and_exp_avg() {
+    let code = r#"
+CREATE STREAM "D" (FIRST2 REAL, LAST1 REAL, EXPAVG DOUBLE);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM NTH_VALUE(PRICE, 2) FROM FIRST OVER W, NTH_VALUE(PRICE, 1) FROM LAST OVER W,
+         EXP_AVG(PRICE, INTERVAL '10' SECOND) OVER W
+  FROM "SOURCE_SQL_STREAM_001"
+  WINDOW W AS (RANGE INTERVAL '1' MINUTE PRECEDING);"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "A", "X", 0.0, 1.0),
+            stock("10:00:01.000", "A", "X", 0.0, 2.0),
+            stock("10:00:02.000", "A", "X", 0.0, 4.0),
+        ],
+    );
+    assert_eq!(out[0]["FIRST2"], serde_json::Value::Null);
+    assert_eq!(out[2]["FIRST2"], 2.0);
+    assert_eq!(out[2]["LAST1"], 4.0);
+    let avg = out[2]["EXPAVG"].as_f64().unwrap_or(-1.0);
+    assert!((avg - 7.0 / 3.0).abs() < 1e-9, "{avg}");
+}

@@ -12,7 +12,7 @@ use crate::exec::query::project;
 use crate::exec::tumbling::window_agg;
 use crate::exec::{Errors, RowError};
 use crate::plan::expr::{Frame, WindowDef};
-use crate::plan::query::{AggSpec, Kind};
+use crate::plan::query::{AggSpec, Analytic, Kind};
 use crate::row::Row;
 use crate::value::Value;
 use crate::window::sliding::{Frame as WindowFrame, SlidingWindow, WindowFn};
@@ -23,21 +23,33 @@ pub struct SlidingState {
     windows: Vec<SlidingWindow>,
 }
 
-/// LAG's offset: its second argument, a constant (1 when absent).
-fn lag_offset(spec: &AggSpec) -> usize {
+/// A constant argument (LAG's offset, NTH_VALUE's n, EXP_AVG's half-life), checked at
+/// compile time.
+fn constant(spec: &AggSpec, at: usize) -> Option<Value> {
     spec.args
-        .get(1)
+        .get(at)
         .and_then(|e| eval(e, &Input::row(&[], 0)).ok())
-        .and_then(|v| v.as_i64())
-        .unwrap_or(1)
-        .max(0) as usize
 }
 
 fn window_fn(spec: &AggSpec) -> WindowFn {
-    match window_agg(spec) {
-        Some(agg) => WindowFn::Agg(agg),
-        None => WindowFn::Lag {
-            offset: lag_offset(spec),
+    let count = |v: Option<Value>, default: i64| {
+        v.and_then(|v| v.as_i64()).unwrap_or(default).max(0) as usize
+    };
+    match (window_agg(spec), spec.analytic) {
+        (Some(agg), _) => WindowFn::Agg(agg),
+        (None, Some(Analytic::NthValue { from_last })) => WindowFn::NthValue {
+            n: count(constant(spec, 1), 1),
+            from_last,
+            ignore_nulls: spec.ignore_nulls,
+        },
+        (None, Some(Analytic::ExpAvg)) => WindowFn::ExpAvg {
+            half_life_ms: match constant(spec, 1) {
+                Some(Value::IntervalDayTime(ms)) => ms,
+                _ => 1,
+            },
+        },
+        (None, _) => WindowFn::Lag {
+            offset: count(constant(spec, 1), 1),
             ignore_nulls: spec.ignore_nulls,
         },
     }

@@ -108,11 +108,54 @@ pub fn parse_program(code: &str) -> Result<Program, CompileError> {
         .collect();
     let mut program = Program::default();
     let tokens = unicode_escapes(code, tokens)?;
+    let tokens = nth_value_from(tokens);
     let tokens = strip_dialect_clauses(tokens, &mut program)?;
     for statement in split_statements(tokens) {
         program.statements.push(parse_statement(statement)?);
     }
     Ok(program)
+}
+
+/// `NTH_VALUE(x, n) FROM FIRST | FROM LAST`: the clause sqlparser would read as the
+/// query's FROM is folded into the name (`NTH_VALUE_FROM_LAST` for LAST).
+fn nth_value_from(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut i = 0;
+    while i < tokens.len() {
+        let call = is_word(&tokens[i], "NTH_VALUE")
+            && tokens.get(i + 1).map(|t| &t.token) == Some(&Token::LParen);
+        if call {
+            let mut depth = 0usize;
+            let mut close = None;
+            for (j, t) in tokens.iter().enumerate().skip(i + 1) {
+                match t.token {
+                    Token::LParen => depth += 1,
+                    Token::RParen => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = Some(j);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(j) = close {
+                let from = tokens.get(j + 1).is_some_and(|t| is_word(t, "FROM"));
+                let last = tokens.get(j + 2).is_some_and(|t| is_word(t, "LAST"));
+                let first = tokens.get(j + 2).is_some_and(|t| is_word(t, "FIRST"));
+                if from && (last || first) {
+                    tokens.drain(j + 1..j + 3);
+                    if last {
+                        let span = tokens[i].span;
+                        tokens[i] =
+                            TokenWithSpan::new(Token::make_word("NTH_VALUE_FROM_LAST", None), span);
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    tokens
 }
 
 /// `U&'...' UESCAPE 'c'`: the literal re-read from the code with `c` as its escape

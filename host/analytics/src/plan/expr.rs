@@ -391,7 +391,15 @@ pub fn is_aggregate(name: &str) -> bool {
             | "VAR_SAMP"
             | "VARIANCE"
             | "APPROXIMATE_COUNT_DISTINCT"
-            | "LAG"
+    ) || is_analytic(name)
+}
+
+/// The analytic functions: they read a window's rows rather than fold them, so they need
+/// OVER (LAG, NTH_VALUE, EXP_AVG).
+pub fn is_analytic(name: &str) -> bool {
+    matches!(
+        name,
+        "LAG" | "NTH_VALUE" | "NTH_VALUE_FROM_LAST" | "EXP_AVG"
     )
 }
 
@@ -1101,6 +1109,7 @@ fn aggregate(
     let arity_ok = match name.as_str() {
         "COUNT" => star && args.is_empty() || !star && args.len() == 1,
         "LAG" => !args.is_empty() && args.len() <= 3 && !star,
+        "NTH_VALUE" | "NTH_VALUE_FROM_LAST" | "EXP_AVG" => args.len() == 2 && !star,
         _ => args.len() == 1 && !star,
     };
     if !arity_ok {
@@ -1113,9 +1122,20 @@ fn aggregate(
     {
         return Err(pos.error("LAG's offset is a non-negative integer constant"));
     }
+    if name.starts_with("NTH_VALUE")
+        && !matches!(args[1].expr, PExpr::Literal(Value::Integer(n)) if n >= 1)
+    {
+        return Err(pos.error("NTH_VALUE's n is a positive integer constant"));
+    }
+    if name == "EXP_AVG"
+        && !matches!(args[1].expr, PExpr::Literal(Value::IntervalDayTime(ms)) if ms > 0)
+    {
+        return Err(pos.error("EXP_AVG's half-life is a positive day-time INTERVAL"));
+    }
     if matches!(
         name.as_str(),
         "SUM"
+            | "EXP_AVG"
             | "AVG"
             | "STDDEV"
             | "STDDEV_POP"
@@ -1132,9 +1152,8 @@ fn aggregate(
     }
     let ty = match name.as_str() {
         "COUNT" | "APPROXIMATE_COUNT_DISTINCT" => Some(SqlType::BigInt),
-        "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VAR_POP" | "VAR_SAMP" | "VARIANCE" => {
-            Some(SqlType::Double)
-        }
+        "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VAR_POP" | "VAR_SAMP" | "VARIANCE"
+        | "EXP_AVG" => Some(SqlType::Double),
         "SUM" => match args[0].ty {
             Some(SqlType::TinyInt | SqlType::SmallInt | SqlType::Integer) => Some(SqlType::BigInt),
             ref other => other.clone(),
@@ -1142,7 +1161,7 @@ fn aggregate(
         _ => args.first().and_then(|t| t.ty.clone()),
     };
     let over = match over {
-        None if name == "LAG" => return Err(pos.error("LAG needs an OVER clause")),
+        None if is_analytic(&name) => return Err(pos.error(format!("{name} needs an OVER clause"))),
         None => None,
         Some(w) => Some(window(w, scope, ctx, pos)?),
     };

@@ -85,11 +85,20 @@ pub enum RightPlan {
     },
 }
 
+/// A function over a window's rows that is not an aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Analytic {
+    Lag,
+    NthValue { from_last: bool },
+    ExpAvg,
+}
+
 /// One aggregate the query computes, and what feeds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggSpec {
-    /// None for LAG.
+    /// None for the analytic functions.
     pub kind: Option<AggKind>,
+    pub analytic: Option<Analytic>,
     pub distinct: bool,
     /// `IGNORE NULLS`.
     pub ignore_nulls: bool,
@@ -437,9 +446,17 @@ fn star_item(c: &ScopeColumn, pos: Pos) -> Item {
 /// Gives each aggregate call a slot (equal calls share one), checking it against the
 /// aggregate module's kinds.
 fn agg_spec(call: &AggCall, pos: Pos) -> Result<AggSpec, CompileError> {
-    if call.name == "LAG" {
+    let analytic = match call.name.as_str() {
+        "LAG" => Some(Analytic::Lag),
+        "NTH_VALUE" => Some(Analytic::NthValue { from_last: false }),
+        "NTH_VALUE_FROM_LAST" => Some(Analytic::NthValue { from_last: true }),
+        "EXP_AVG" => Some(Analytic::ExpAvg),
+        _ => None,
+    };
+    if analytic.is_some() {
         return Ok(AggSpec {
             kind: None,
+            analytic,
             distinct: false,
             ignore_nulls: call.ignore_nulls,
             args: call.args.clone(),
@@ -457,6 +474,7 @@ fn agg_spec(call: &AggCall, pos: Pos) -> Result<AggSpec, CompileError> {
     };
     Ok(AggSpec {
         kind: Some(kind),
+        analytic: None,
         distinct: call.distinct,
         ignore_nulls: call.ignore_nulls,
         args: call.args.clone(),
@@ -495,7 +513,7 @@ fn plan_tumbling(
             }
             match node {
                 PExpr::Aggregate(call) => {
-                    if call.over.is_some() || call.name == "LAG" {
+                    if call.over.is_some() || crate::plan::expr::is_analytic(&call.name) {
                         return Err(pos.error("OVER aggregates cannot be mixed with GROUP BY"));
                     }
                     let spec = agg_spec(call, pos)?;
@@ -627,6 +645,11 @@ fn plan_stagger(
             }
             match node {
                 PExpr::Aggregate(call) => {
+                    if call.over.is_some() || crate::plan::expr::is_analytic(&call.name) {
+                        return Err(item
+                            .pos
+                            .error("OVER functions cannot be mixed with a stagger window"));
+                    }
                     let spec = agg_spec(call, item.pos)?;
                     let slot = match aggs.iter().position(|a| *a == spec) {
                         Some(s) => s,
