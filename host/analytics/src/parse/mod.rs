@@ -517,6 +517,11 @@ fn create_stream(tokens: Vec<TokenWithSpan>, pos: Pos) -> Result<CreateStream, C
             .collect::<Vec<_>>()
             .join(" ");
         let ty = SqlType::parse(&text).map_err(|e| type_pos.error(e.0))?;
+        if matches!(ty, SqlType::IntervalDayTime | SqlType::IntervalYearMonth) {
+            // "Allowed in an expression in date arithmetic, but cannot be used as a datatype
+            // for a column in a table or stream" (sql-reference-data-types.html).
+            return Err(type_pos.error(format!("{ty} cannot be the type of a stream column")));
+        }
         let column = ident_name(&ident);
         if column == "ROWTIME" {
             return Err(
