@@ -202,16 +202,6 @@ impl Analytics {
     fn runner(&self) -> Option<&Arc<dyn AnalyticsRunner>> {
         self.runner.get()
     }
-
-    /// The names of the applications and their statuses, in name order (for the host and
-    /// its tests).
-    pub fn statuses(&self) -> Vec<(String, &'static str)> {
-        lock(&self.inner)
-            .apps
-            .values()
-            .map(|a| (a.name.clone(), a.status.as_str()))
-            .collect()
-    }
 }
 
 /// Runs one operation: the model check, then the operation.

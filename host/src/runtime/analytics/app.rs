@@ -27,7 +27,9 @@ use super::engine::{Emitted, Engine};
 
 /// Records read per shard per round.
 const READ_BATCH: usize = 500;
-/// How often positions and state are saved while records flow.
+/// How often positions and state are saved while records flow, at most: a checkpoint that
+/// takes long (a large window state) waits ten times its own duration before the next, so
+/// saving never takes more than a tenth of the application's time.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// The longest wait between retries of a failing destination.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -362,6 +364,7 @@ impl App {
         // checkpoint resumes from the start's positions, not from the time of the restart.
         self.save();
         let mut last_save = Instant::now();
+        let mut save_gap = CHECKPOINT_EVERY;
         let mut dirty = false;
         let mut warned = false;
         while !stop.load(Ordering::SeqCst) {
@@ -386,11 +389,13 @@ impl App {
                 return;
             }
             dirty |= read > 0 || !out.is_empty();
-            if dirty && last_save.elapsed() >= CHECKPOINT_EVERY {
+            if dirty && last_save.elapsed() >= save_gap {
+                let began = Instant::now();
                 if self.save() {
                     dirty = false;
                 }
                 last_save = Instant::now();
+                save_gap = CHECKPOINT_EVERY.max(began.elapsed() * 10);
             }
             if read == 0 {
                 std::thread::sleep(Duration::from_millis(20));
