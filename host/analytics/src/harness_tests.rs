@@ -931,3 +931,33 @@ CREATE PUMP "PU" AS INSERT INTO "U" SELECT STREAM DISTINCT TICKER_SYMBOL, FLOOR(
     }
     assert_eq!(got, expected);
 }
+
+/// ORDER BY in a streaming GROUP BY sorts the rows of each window
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-order-by-clause.html);
+/// without GROUP BY only ROWTIME order is allowed.
+#[test]
+fn order_by_sorts_each_windows_rows() {
+    let code = r#"CREATE STREAM "D" (T VARCHAR(4), TOTAL REAL);
+        CREATE PUMP "P" AS INSERT INTO "D"
+        SELECT STREAM TICKER_SYMBOL, SUM(PRICE) AS TOTAL FROM "SOURCE_SQL_STREAM_001"
+        GROUP BY FLOOR(ROWTIME TO MINUTE), TICKER_SYMBOL
+        ORDER BY FLOOR(ROWTIME TO MINUTE), TOTAL DESC;"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:01.000", "A", "X", 0.0, 1.0),
+            stock("10:00:02.000", "B", "X", 0.0, 5.0),
+            stock("10:00:03.000", "C", "X", 0.0, 3.0),
+            stock("10:01:00.000", "A", "X", 0.0, 1.0),
+        ],
+    );
+    let order: Vec<&str> = out.iter().map(|v| v["T"].as_str().unwrap_or("")).collect();
+    assert_eq!(order, ["B", "C", "A"]);
+    assert_eq!(out[0].as_object().map(|o| o.len()), Some(4), "{out:?}");
+    let bad = r#"CREATE STREAM "D" (P REAL);
+        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM PRICE FROM "SOURCE_SQL_STREAM_001" ORDER BY PRICE;"#;
+    assert!(matches!(
+        run_test(bad, STOCK_SCHEMA, "", None),
+        Err(HarnessError::Compile(_))
+    ));
+}

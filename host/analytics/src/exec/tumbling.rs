@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::key::total_cmp;
 use crate::aggregate::AggSpec as WindowAgg;
 use crate::error::EvalError;
 use crate::exec::eval::{eval, is_true, Input};
@@ -106,6 +107,35 @@ pub fn emit_groups(
     }
 }
 
+/// ORDER BY: rows of one ROWTIME sorted by the extra items at the end of each row (one
+/// per key, `descending` per key), which are then dropped. NULLs sort first.
+fn order_rows(mut rows: Vec<Row>, descending: &[bool]) -> Vec<Row> {
+    if descending.is_empty() {
+        return rows;
+    }
+    let n = descending.len();
+    rows.sort_by(|a, b| {
+        let (ka, kb) = (
+            &a.values[a.values.len() - n..],
+            &b.values[b.values.len() - n..],
+        );
+        let mut o = a.rowtime.cmp(&b.rowtime);
+        for ((x, y), desc) in ka.iter().zip(kb).zip(descending) {
+            if o != Ordering::Equal {
+                break;
+            }
+            let c = total_cmp(x, y);
+            o = if *desc { c.reverse() } else { c };
+        }
+        o
+    });
+    for r in &mut rows {
+        let keep = r.values.len() - n;
+        r.values.truncate(keep);
+    }
+    rows
+}
+
 impl TumblingState {
     pub fn push(&mut self, kind: &Kind, row: Row, errors: &mut Errors, out: &mut Vec<Row>) {
         let Kind::Tumbling {
@@ -147,6 +177,7 @@ impl TumblingState {
             window,
             having,
             items,
+            order,
             ..
         } = kind
         else {
@@ -154,7 +185,16 @@ impl TumblingState {
         };
         if let Some(groups) = self.groups.as_mut() {
             let done = groups.advance(time);
-            emit_groups(done, Some(*window), having.as_ref(), items, errors, out);
+            let mut rows = Vec::new();
+            emit_groups(
+                done,
+                Some(*window),
+                having.as_ref(),
+                items,
+                errors,
+                &mut rows,
+            );
+            out.extend(order_rows(rows, order));
         }
     }
 

@@ -121,7 +121,10 @@ pub enum Kind {
         window: usize,
         aggs: Vec<AggSpec>,
         having: Option<PExpr>,
+        /// The select list, then one item per ORDER BY key.
         items: Vec<PExpr>,
+        /// Per ORDER BY key: descending.
+        order: Vec<bool>,
     },
     /// Aggregates OVER windows: one output row per input row.
     Sliding {
@@ -174,12 +177,25 @@ pub fn plan_query(q: &ast::Query, cat: &Catalog) -> Result<QueryPlan, CompileErr
     if q.with.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
         return Err(pos.error("WITH, LIMIT and FETCH are not streaming SQL"));
     }
-    plan_set_expr(&q.body, cat, pos)
+    let order: &[ast::OrderByExpr] = match &q.order_by {
+        None => &[],
+        Some(ast::OrderBy {
+            kind: ast::OrderByKind::Expressions(e),
+            ..
+        }) => e,
+        Some(_) => return Err(pos.error("ORDER BY ALL is not streaming SQL")),
+    };
+    match q.body.as_ref() {
+        SetExpr::Select(s) => plan_select(s, cat, order),
+        _ if !order.is_empty() => Err(pos_of(&order[0].expr)
+            .error("ORDER BY applies to a SELECT with GROUP BY, not to a set operation")),
+        body => plan_set_expr(body, cat, pos),
+    }
 }
 
 fn plan_set_expr(body: &SetExpr, cat: &Catalog, pos: Pos) -> Result<QueryPlan, CompileError> {
     match body {
-        SetExpr::Select(s) => plan_select(s, cat),
+        SetExpr::Select(s) => plan_select(s, cat, &[]),
         SetExpr::Query(inner) => plan_query(inner, cat),
         SetExpr::SetOperation {
             left,
@@ -237,7 +253,11 @@ pub fn is_stream_select(q: &ast::Query, program: &Program) -> bool {
     }
 }
 
-fn plan_select(sel: &Select, cat: &Catalog) -> Result<QueryPlan, CompileError> {
+fn plan_select(
+    sel: &Select,
+    cat: &Catalog,
+    order: &[ast::OrderByExpr],
+) -> Result<QueryPlan, CompileError> {
     let select_pos = Pos::of(sel.select_token.0.span.start);
     let (source, scope) = match sel.from.as_slice() {
         [one] => plan_from(one, cat)?,
@@ -281,7 +301,7 @@ fn plan_select(sel: &Select, cat: &Catalog) -> Result<QueryPlan, CompileError> {
     let (kind, columns) = if let Some(stagger) = stagger {
         plan_stagger(stagger, items, &scope, &ctx)?
     } else if !group_by.is_empty() {
-        plan_tumbling(sel, &group_by, items, &scope, &ctx)?
+        plan_tumbling(sel, &group_by, items, order, &scope, &ctx)?
     } else if items.iter().any(|i| i.typed.expr.has_aggregate()) {
         plan_sliding(items, select_pos)?
     } else {
@@ -307,6 +327,18 @@ fn plan_select(sel: &Select, cat: &Catalog) -> Result<QueryPlan, CompileError> {
             (Kind::Project { items }, columns)
         }
     };
+    if !matches!(kind, Kind::Tumbling { .. }) {
+        // Rows already come out in ROWTIME order: an ORDER BY over ROWTIME alone is that
+        // order; sorting within a time needs a GROUP BY window (whose rows come out together).
+        for o in order {
+            let t = compile(&o.expr, &scope, &ctx)?;
+            if !t.expr.uses_rowtime() || matches!(o.options.sort, Some(ast::OrderBySort::Desc)) {
+                return Err(pos_of(&o.expr).error(
+                    "a streaming ORDER BY without GROUP BY can only follow ROWTIME (ascending)",
+                ));
+            }
+        }
+    }
     if sel.having.is_some() && !matches!(kind, Kind::Tumbling { .. }) {
         return Err(select_pos.error("HAVING needs a GROUP BY"));
     }
@@ -485,6 +517,7 @@ fn plan_tumbling(
     sel: &Select,
     group_by: &[ast::Expr],
     items: Vec<Item>,
+    order: &[ast::OrderByExpr],
     scope: &Scope,
     ctx: &Ctx,
 ) -> Result<(Kind, Vec<Column>), CompileError> {
@@ -551,6 +584,32 @@ fn plan_tumbling(
         }
         None => None,
     };
+    // ORDER BY sorts the rows a window emits together: its keys ride as extra items
+    // (a select item's alias or position, or an expression over the groups).
+    let mut descending = Vec::new();
+    for o in order {
+        let pos = pos_of(&o.expr);
+        let by_item = match &o.expr {
+            ast::Expr::Identifier(id) => {
+                let name = name_of(id);
+                columns.iter().position(|c: &Column| c.name == name)
+            }
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Number(n, _) => match n.parse::<usize>() {
+                    Ok(k) if k >= 1 && k <= columns.len() => Some(k - 1),
+                    _ => return Err(pos.error(format!("ORDER BY {n}: no such select item"))),
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        let key = match by_item {
+            Some(i) => out_items[i].clone(),
+            None => lift(compile(&o.expr, scope, ctx)?.expr, pos)?,
+        };
+        out_items.push(key);
+        descending.push(matches!(o.options.sort, Some(ast::OrderBySort::Desc)));
+    }
     Ok((
         Kind::Tumbling {
             keys,
@@ -558,6 +617,7 @@ fn plan_tumbling(
             aggs,
             having,
             items: out_items,
+            order: descending,
         },
         columns,
     ))
