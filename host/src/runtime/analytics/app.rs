@@ -224,6 +224,19 @@ pub(crate) struct App {
     seq: u64,
 }
 
+/// What the engine's state belongs to: the code, the input streams' columns and the
+/// reference tables' (a state restored under other code or columns would not fit).
+fn state_key(spec: &RunSpec) -> String {
+    let inputs: Vec<_> = spec.inputs.iter().map(|i| (&i.stream, &i.schema)).collect();
+    let tables: Vec<_> = spec
+        .references
+        .iter()
+        .map(|r| (&r.table, &r.schema))
+        .collect();
+    let shapes = serde_json::to_string(&(inputs, tables)).unwrap_or_default();
+    format!("{}\n-- weir: {shapes}", spec.code)
+}
+
 /// The engine and stream an input reads.
 fn source_of(sinks: &Sinks, source: &Source) -> Result<(Streams, String), String> {
     match source {
@@ -265,7 +278,7 @@ impl App {
             .iter()
             .all(|i| i.start == StartFrom::LastStoppedPoint);
         if let (true, Some(c)) = (resumes, &saved) {
-            if c.code == spec.code {
+            if c.code == state_key(&spec) {
                 engine.restore(&c.engine)?;
                 rowtime = c.rowtime;
             }
@@ -409,7 +422,7 @@ impl App {
     fn save(&self) -> bool {
         let c = Checkpoint {
             created_ms: self.spec.created_ms,
-            code: self.spec.code.clone(),
+            code: state_key(&self.spec),
             saved_ms: weir_support::now_ms(),
             rowtime: self.rowtime,
             positions: self.positions.clone(),

@@ -35,7 +35,8 @@ pub(crate) struct Checkpoint {
     /// The application's creation time: another application of the same name does not
     /// resume from it.
     pub created_ms: i64,
-    /// The code the state belongs to: other code starts with empty windows.
+    /// The code (and input and reference columns) the state belongs to: another
+    /// configuration starts with empty windows.
     pub code: String,
     /// When it was written.
     pub saved_ms: i64,

@@ -420,3 +420,31 @@ fn a_refused_update_leaves_the_running_configuration_running() {
     assert_eq!(wait_for(&s, "out", 2)[1], r#"{"CITY":"b","N":2}"#);
     r.stop_all();
 }
+
+#[test]
+fn windows_are_kept_only_for_the_same_code_and_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = streams();
+    let r = runner(&s, dir.path());
+    r.run(&spec(StartFrom::TrimHorizon, "out", "ok"))
+        .expect("run");
+    put(&s, "in", &[r#"{"city": "a"}"#]);
+    wait_for(&s, "out", 1);
+    // An update that adds a column: positions are kept, the state is not.
+    let mut wider = spec(StartFrom::TrimHorizon, "out", "ok");
+    wider.inputs[0].schema = InputSchema::from_json(
+        r#"{"RecordFormat": {"RecordFormatType": "JSON",
+            "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+            "RecordColumns": [{"Name": "CITY", "Mapping": "$.city", "SqlType": "VARCHAR(8)"},
+                {"Name": "X", "Mapping": "$.x", "SqlType": "INTEGER"}]}"#,
+    )
+    .expect("schema");
+    r.run(&wider).expect("update");
+    put(&s, "in", &[r#"{"city": "b", "x": 7}"#]);
+    assert_eq!(wait_for(&s, "out", 2)[1], r#"{"CITY":"b","X":7,"N":1}"#);
+    // The same configuration again keeps them.
+    r.run(&wider).expect("same again");
+    put(&s, "in", &[r#"{"city": "c", "x": 8}"#]);
+    assert_eq!(wait_for(&s, "out", 3)[2], r#"{"CITY":"c","X":8,"N":2}"#);
+    r.stop_all();
+}
