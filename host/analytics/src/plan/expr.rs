@@ -1254,3 +1254,130 @@ pub fn window_spec(
         frame,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_program;
+    use crate::parse::Statement;
+
+    /// Compiles the single select item of `SELECT STREAM <item> FROM s` over columns
+    /// (A INTEGER, S VARCHAR(8)).
+    fn item(text: &str) -> Result<Typed, CompileError> {
+        let code =
+            format!("CREATE PUMP \"P\" AS INSERT INTO \"D\" SELECT STREAM {text} FROM \"S\"");
+        let program = parse_program(&code)?;
+        let Some(Statement::CreatePump(p)) = program.statements.first() else {
+            return Err(Pos::default().error("no pump"));
+        };
+        let ast::SetExpr::Select(sel) = p.query.body.as_ref() else {
+            return Err(Pos::default().error("no select"));
+        };
+        let e = match &sel.projection[0] {
+            ast::SelectItem::UnnamedExpr(e) => e.clone(),
+            _ => return Err(Pos::default().error("not an expression")),
+        };
+        let scope = Scope {
+            columns: vec![
+                ScopeColumn {
+                    qualifiers: vec!["S".into()],
+                    name: "A".into(),
+                    ty: Some(SqlType::Integer),
+                    index: 0,
+                    hidden: false,
+                    rowtime: false,
+                },
+                ScopeColumn {
+                    qualifiers: vec!["S".into()],
+                    name: "S".into(),
+                    ty: Some(SqlType::Varchar(8)),
+                    index: 1,
+                    hidden: false,
+                    rowtime: false,
+                },
+            ],
+            rowtime_qualifiers: vec!["S".into()],
+        };
+        compile(&e, &scope, &Ctx::default())
+    }
+
+    fn literal(text: &str) -> Value {
+        match item(text).map(|t| t.expr) {
+            Ok(PExpr::Literal(v)) => v,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    /// Interval literals of the SQL Reference's "Interval" and data types pages: day-time in
+    /// milliseconds, year-month in months.
+    #[test]
+    fn interval_literals() {
+        assert_eq!(
+            literal("INTERVAL '1' MINUTE"),
+            Value::IntervalDayTime(60_000)
+        );
+        assert_eq!(
+            literal("INTERVAL '10' SECOND"),
+            Value::IntervalDayTime(10_000)
+        );
+        assert_eq!(
+            literal("INTERVAL '1 2:03:04.5' DAY TO SECOND"),
+            Value::IntervalDayTime(93_784_500)
+        );
+        assert_eq!(
+            literal("INTERVAL '-3 4:20' DAY TO MINUTE"),
+            Value::IntervalDayTime(-274_800_000)
+        );
+        assert_eq!(
+            literal("INTERVAL '1-6' YEAR TO MONTH"),
+            Value::IntervalYearMonth(18)
+        );
+        assert_eq!(literal("INTERVAL '2' YEAR"), Value::IntervalYearMonth(24));
+        assert!(item("INTERVAL '1:2' DAY").is_err());
+    }
+
+    /// Numeric literals: INTEGER, BIGINT past 32 bits, DECIMAL with a point, DOUBLE with an
+    /// exponent; typed literals.
+    #[test]
+    fn numeric_and_typed_literals() {
+        assert_eq!(literal("7"), Value::Integer(7));
+        assert_eq!(literal("3000000000"), Value::BigInt(3_000_000_000));
+        assert_eq!(
+            literal("1.50"),
+            Value::Decimal(rust_decimal::Decimal::new(150, 2))
+        );
+        assert_eq!(literal("1e3"), Value::Double(1000.0));
+        assert_eq!(literal("-2"), Value::Integer(-2));
+        assert_eq!(
+            literal("TIMESTAMP '2019-01-01 10:00:00'"),
+            Value::Timestamp(1_546_336_800_000)
+        );
+        assert_eq!(literal("DATE '1970-01-03'"), Value::Date(2));
+    }
+
+    /// Columns resolve by name and qualifier; types flow into operators and are checked.
+    #[test]
+    fn columns_and_types() {
+        assert_eq!(item("A").map(|t| t.expr).ok(), Some(PExpr::Column(0)));
+        assert_eq!(item("S.S").map(|t| t.expr).ok(), Some(PExpr::Column(1)));
+        assert_eq!(item("s.rowtime").map(|t| t.expr).ok(), Some(PExpr::Rowtime));
+        assert_eq!(
+            item("A + 1").ok().and_then(|t| t.ty),
+            Some(SqlType::Integer)
+        );
+        assert_eq!(
+            item("A * 1.5")
+                .ok()
+                .and_then(|t| t.ty)
+                .map(|t| t.is_numeric()),
+            Some(true)
+        );
+        let e = item("S + 1").expect_err("string arithmetic");
+        assert_eq!((e.line, e.column), (1, 50), "{e}");
+        assert!(item("S LIKE 'a%'").is_ok());
+        assert!(item("A LIKE 'a%'").is_err());
+        assert!(item("S = 1").is_err());
+        assert!(item("NOPE").is_err());
+        assert!(item("UPPER(S, S)").is_err());
+    }
+}
