@@ -584,6 +584,7 @@ fn more_compile_errors() {
         ),
         ("SELECT STREAM SUM(TICKER_SYMBOL) OVER (ROWS 1 PRECEDING) FROM \"SOURCE_SQL_STREAM_001\"", "number"),
         ("SELECT STREAM PRICE FROM \"NOPE\"", "NOPE"),
+        ("SELECT STREAM ROWTIME FROM \"SOURCE_SQL_STREAM_001\"", "cannot be assigned"),
     ];
     for (select, word) in cases {
         let code = format!(

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::error::CompileError;
 use crate::parse::{Program, Statement};
 use crate::row::Schema;
+use crate::types::SqlType;
 use crate::value::Value;
 use query::{plan_query, Catalog, QueryPlan};
 
@@ -135,7 +136,9 @@ fn assignment(
                     target.len()
                 )));
             }
-            Ok((0..n).map(Some).collect())
+            let assign: Vec<Option<usize>> = (0..n).map(Some).collect();
+            check_types(p, target, query, &assign)?;
+            Ok(assign)
         }
         Some(cols) => {
             if cols.len() != n {
@@ -152,8 +155,51 @@ fn assignment(
                     .ok_or_else(|| pos.error(format!("{} has no column {name}", p.target)))?;
                 assign[at] = Some(i);
             }
+            check_types(p, target, query, &assign)?;
             Ok(assign)
         }
+    }
+}
+
+/// Each value the pump assigns must be castable to its column's type (the CAST page's
+/// table): a TIMESTAMP into an INTEGER column is a compile error, not an error per row.
+fn check_types(
+    p: &crate::parse::CreatePump,
+    target: &Schema,
+    query: &QueryPlan,
+    assign: &[Option<usize>],
+) -> Result<(), CompileError> {
+    for (col, from) in target.iter().zip(assign) {
+        let Some(i) = from else { continue };
+        if let Some(Some(ty)) = query.known_types.get(*i) {
+            if !castable(ty, &col.ty) {
+                let pos = query.column_pos.get(*i).copied().unwrap_or(p.target_pos);
+                return Err(pos.error(format!(
+                    "column {} of {} is {}: a {} cannot be assigned to it",
+                    col.name, p.target, col.ty, ty
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The CAST page's table of valid conversions
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-cast.html).
+pub fn castable(from: &SqlType, to: &SqlType) -> bool {
+    use SqlType::*;
+    let text = to.is_character();
+    match from {
+        _ if from.is_numeric() => text || to.is_numeric(),
+        Char(_) | Varchar(_) => !matches!(to, Binary(_) | Varbinary(_)),
+        Date => text || matches!(to, Date | Timestamp),
+        Time => text || matches!(to, Time | Timestamp),
+        Timestamp => text || matches!(to, Time | Timestamp | Date),
+        IntervalDayTime => text || matches!(to, IntervalDayTime | BigInt | Decimal { .. }),
+        IntervalYearMonth => text || matches!(to, IntervalYearMonth),
+        Boolean => text || matches!(to, Boolean),
+        Binary(_) | Varbinary(_) => matches!(to, Binary(_) | Varbinary(_)),
+        _ => true,
     }
 }
 

@@ -45,6 +45,11 @@ pub struct QueryPlan {
     pub columns: Vec<Column>,
     /// Which output columns are the row's ROWTIME itself.
     pub rowtime_columns: Vec<bool>,
+    /// Each output column's type when compilation could tell it (`columns` holds a
+    /// stand-in otherwise).
+    pub known_types: Vec<Option<SqlType>>,
+    /// Where each output column's select item was written (for errors about it).
+    pub column_pos: Vec<Pos>,
 }
 
 #[derive(Debug, Clone)]
@@ -225,6 +230,13 @@ fn union_all(left: QueryPlan, right: QueryPlan, pos: Pos) -> Result<QueryPlan, C
         )));
     }
     let columns = left.columns.clone();
+    let known_types = left
+        .known_types
+        .iter()
+        .zip(&right.known_types)
+        .map(|(a, b)| if a == b { a.clone() } else { None })
+        .collect();
+    let column_pos = left.column_pos.clone();
     let rowtime_columns = left
         .rowtime_columns
         .iter()
@@ -239,6 +251,8 @@ fn union_all(left: QueryPlan, right: QueryPlan, pos: Pos) -> Result<QueryPlan, C
         },
         columns,
         rowtime_columns,
+        known_types,
+        column_pos,
     })
 }
 
@@ -297,6 +311,12 @@ fn plan_select(
         GroupByExpr::Expressions(exprs, _) => exprs.clone(),
         GroupByExpr::All(_) => return Err(select_pos.error("GROUP BY ALL is not supported")),
     };
+    let known_types: Vec<Option<SqlType>> = items
+        .iter()
+        .filter(|i| !i.rowtime)
+        .map(|i| i.typed.ty.clone())
+        .collect();
+    let column_pos: Vec<Pos> = items.iter().filter(|i| !i.rowtime).map(|i| i.pos).collect();
     let stagger = cat.program.staggers.get(&select_pos);
     let (kind, columns) = if let Some(stagger) = stagger {
         plan_stagger(stagger, items, &scope, &ctx)?
@@ -359,6 +379,8 @@ fn plan_select(
         kind,
         columns,
         rowtime_columns,
+        known_types,
+        column_pos,
     })
 }
 
@@ -1044,8 +1066,10 @@ fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileE
             func,
             window_ms,
         },
+        known_types: columns.iter().map(|c| Some(c.ty.clone())).collect(),
         columns,
         rowtime_columns: Vec::new(),
+        column_pos: vec![pos; 2],
     })
 }
 
