@@ -962,3 +962,58 @@ fn order_by_sorts_each_windows_rows() {
         Err(HarnessError::Compile(_))
     ));
 }
+
+/// FULL OUTER JOIN of two windowed streams: unmatched rows of either side come out at
+/// the end of their window.
+#[test]
+fn full_outer_stream_join() {
+    let code = r#"
+CREATE STREAM "O" (ID VARCHAR(4));
+CREATE STREAM "S" (ID VARCHAR(4));
+CREATE STREAM "D" (OID VARCHAR(4), SID VARCHAR(4));
+CREATE PUMP "PO" AS INSERT INTO "O" SELECT STREAM TICKER_SYMBOL FROM "SOURCE_SQL_STREAM_001" WHERE SECTOR = 'O';
+CREATE PUMP "PS" AS INSERT INTO "S" SELECT STREAM TICKER_SYMBOL FROM "SOURCE_SQL_STREAM_001" WHERE SECTOR = 'S';
+CREATE PUMP "J" AS INSERT INTO "D"
+  SELECT STREAM o.ID, s.ID FROM "O" OVER (RANGE INTERVAL '10' SECOND PRECEDING) AS o
+  FULL OUTER JOIN "S" OVER (RANGE INTERVAL '10' SECOND PRECEDING) AS s ON o.ID = s.ID;"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "A", "O", 0.0, 1.0),
+            stock("10:00:01.000", "B", "S", 0.0, 1.0),
+            stock("10:00:02.000", "C", "O", 0.0, 1.0),
+            stock("10:00:03.000", "C", "S", 0.0, 1.0),
+            stock("10:01:00.000", "Z", "Z", 0.0, 1.0),
+        ],
+    );
+    let d: Vec<(String, String, String)> = stream_rows(&out, "D")
+        .iter()
+        .map(|v| {
+            (
+                v["ROWTIME"].to_string(),
+                v["OID"].to_string(),
+                v["SID"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        d,
+        [
+            (
+                "\"2019-01-01T10:00:03.000Z\"".into(),
+                "\"C\"".into(),
+                "\"C\"".into()
+            ),
+            (
+                "\"2019-01-01T10:00:10.000Z\"".into(),
+                "\"A\"".into(),
+                "null".into()
+            ),
+            (
+                "\"2019-01-01T10:00:11.000Z\"".into(),
+                "null".into(),
+                "\"B\"".into()
+            ),
+        ]
+    );
+}

@@ -146,7 +146,7 @@ impl JoinState {
                 break;
             }
             if let Some(h) = self.left_rows.pop_front() {
-                if plan.kind == JoinKind::Left && !h.matched {
+                if matches!(plan.kind, JoinKind::Left | JoinKind::Full) && !h.matched {
                     let end = h.row.rowtime.saturating_add(left_w);
                     gone.push(Row::new(end, combine(plan, Some(&h.row), None)));
                 }
@@ -158,7 +158,7 @@ impl JoinState {
                 break;
             }
             if let Some(h) = self.right_rows.pop_front() {
-                if plan.kind == JoinKind::Right && !h.matched {
+                if matches!(plan.kind, JoinKind::Right | JoinKind::Full) && !h.matched {
                     let end = h.row.rowtime.saturating_add(right_w);
                     gone.push(Row::new(
                         end,

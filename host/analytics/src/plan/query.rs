@@ -66,6 +66,7 @@ pub enum JoinKind {
     Inner,
     Left,
     Right,
+    Full,
 }
 
 #[derive(Debug, Clone)]
@@ -774,14 +775,15 @@ fn plan_from(
             JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
             JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (JoinKind::Right, c),
+            JoinOperator::FullOuter(c) => (JoinKind::Full, c),
             _ => {
                 return Err(Pos::of(join.relation.span().start)
-                    .error("only JOIN, LEFT JOIN and RIGHT JOIN are supported"))
+                    .error("only JOIN, LEFT, RIGHT and FULL OUTER JOIN are supported"))
             }
         };
         let (right_source, right_scope, right_window) = plan_factor(&join.relation, cat)?;
         let right_is_table = matches!(right_source, FactorSource::Table(_));
-        if right_is_table && kind == JoinKind::Right {
+        if right_is_table && matches!(kind, JoinKind::Right | JoinKind::Full) {
             return Err(Pos::of(join.relation.span().start)
                 .error("a reference table cannot be the outer side of a join"));
         }
