@@ -1017,3 +1017,33 @@ CREATE PUMP "J" AS INSERT INTO "D"
         ]
     );
 }
+
+/// The tumbling-window page's `SELECT STREAM ROWTIME, ticker, MIN(price), MAX(price)` into a
+/// stream without a ROWTIME column: the leading ROWTIME is the row's ROWTIME
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/tumbling-window-concepts.html).
+#[test]
+fn a_leading_rowtime_item_is_the_rows_rowtime() {
+    let code = r#"
+CREATE STREAM "D" (T VARCHAR(4), LO REAL, HI REAL);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM ROWTIME, Ticker_Symbol, MIN(Price) AS Price, MAX(Price) AS Price
+  FROM "SOURCE_SQL_STREAM_001"
+  GROUP BY Ticker_Symbol, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '60' SECOND);
+CREATE STREAM "E" (T VARCHAR(4));
+CREATE PUMP "Q" AS INSERT INTO "E" (ROWTIME, T)
+  SELECT STREAM ROWTIME, TICKER_SYMBOL FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:05.000", "A", "X", 0.0, 2.0),
+            stock("10:00:25.000", "A", "X", 0.0, 1.0),
+            stock("10:01:05.000", "A", "X", 0.0, 3.0),
+        ],
+    );
+    let d = stream_rows(&out, "D");
+    assert_eq!(d.len(), 1, "{out:?}");
+    assert_eq!(d[0]["ROWTIME"], "2019-01-01T10:01:00.000Z");
+    assert_eq!(d[0]["LO"], 1.0);
+    assert_eq!(d[0]["HI"], 2.0);
+    assert_eq!(stream_rows(&out, "E").len(), 3);
+}

@@ -129,6 +129,13 @@ fn assignment(
     let n = query.columns.len();
     match &p.columns {
         None => {
+            // `SELECT STREAM ROWTIME, a, b` into a stream of (a, b): the leading ROWTIME is the
+            // row's ROWTIME, as the tumbling-window page's query writes it.
+            if n == target.len() + 1 && query.rowtime_columns.first() == Some(&true) {
+                let assign: Vec<Option<usize>> = (1..n).map(Some).collect();
+                check_types(p, target, query, &assign)?;
+                return Ok(assign);
+            }
             if n != target.len() {
                 return Err(p.target_pos.error(format!(
                     "the query gives {n} columns but {} has {}",
@@ -149,6 +156,13 @@ fn assignment(
             }
             let mut assign = vec![None; target.len()];
             for (i, (name, pos)) in cols.iter().enumerate() {
+                if name == "ROWTIME" {
+                    // `INSERT INTO s (ROWTIME, ...)`: that value is the row's ROWTIME.
+                    if query.rowtime_columns.get(i) != Some(&true) {
+                        return Err(pos.error("only the row's own ROWTIME can go into ROWTIME"));
+                    }
+                    continue;
+                }
                 let at = target
                     .iter()
                     .position(|c| c.name == *name)
