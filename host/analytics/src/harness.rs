@@ -39,23 +39,32 @@ pub fn run_test(
     schema
         .validate()
         .map_err(|e| HarnessError::Input(format!("schema: {e}")))?;
-    let mapper = Mapper::new(&schema).map_err(|e| HarnessError::Input(format!("schema: {}", e.0)))?;
+    let mapper =
+        Mapper::new(&schema).map_err(|e| HarnessError::Input(format!("schema: {}", e.0)))?;
     let mut references = Vec::new();
     if let Some(text) = reference_json {
-        let file = ReferenceFile::from_json(text).map_err(|e| HarnessError::Input(e.to_string()))?;
-        let (columns, rows) = file.load().map_err(|e| HarnessError::Input(e.to_string()))?;
+        let file =
+            ReferenceFile::from_json(text).map_err(|e| HarnessError::Input(e.to_string()))?;
+        let (columns, rows) = file
+            .load()
+            .map_err(|e| HarnessError::Input(e.to_string()))?;
         let schema: Schema = columns.into();
         references.push((file.table_name.clone(), schema, rows));
     }
     let input_schema: Schema = mapper.columns().to_vec().into();
-    let mut app = Application::compile(code, &[(INPUT_STREAM.to_string(), input_schema)], &references)
-        .map_err(HarnessError::Compile)?;
+    let mut app = Application::compile(
+        code,
+        &[(INPUT_STREAM.to_string(), input_schema)],
+        &references,
+    )
+    .map_err(HarnessError::Compile)?;
     let mut out = String::new();
     for (n, line) in rows_jsonl.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let (rowtime, record) = input_line(line).map_err(|e| HarnessError::Input(format!("input line {}: {e}", n + 1)))?;
+        let (rowtime, record) = input_line(line)
+            .map_err(|e| HarnessError::Input(format!("input line {}: {e}", n + 1)))?;
         match mapper.map(&record) {
             Ok(rows) => {
                 for values in rows {
@@ -102,7 +111,10 @@ pub fn line(e: &Emitted) -> String {
     let mut s = format!(
         "{{\"stream\": {}, \"ROWTIME\": {}",
         js(&serde_json::Value::String(e.stream.clone())),
-        js(&serde_json::Value::String(format_timestamp(e.row.rowtime, true)))
+        js(&serde_json::Value::String(format_timestamp(
+            e.row.rowtime,
+            true
+        )))
     );
     for (c, v) in e.columns.iter().zip(&e.row.values) {
         s.push_str(&format!(
