@@ -1047,3 +1047,27 @@ CREATE PUMP "Q" AS INSERT INTO "E" (ROWTIME, T)
     assert_eq!(d[0]["HI"], 2.0);
     assert_eq!(stream_rows(&out, "E").len(), 3);
 }
+
+/// A subquery's column computed from ROWTIME alone (`FLOOR(ROWTIME TO MINUTE) AS M`) makes a
+/// window in the outer GROUP BY like the expression itself.
+#[test]
+fn a_subquery_time_column_is_a_window() {
+    let code = r#"
+CREATE STREAM "D" (M TIMESTAMP, N BIGINT);
+CREATE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM q.M, COUNT(*) FROM
+    (SELECT STREAM FLOOR(ROWTIME TO MINUTE) AS M, TICKER_SYMBOL FROM "SOURCE_SQL_STREAM_001") AS q
+  GROUP BY q.M;"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:05.000", "A", "X", 0.0, 1.0),
+            stock("10:00:35.000", "B", "X", 0.0, 1.0),
+            stock("10:01:05.000", "C", "X", 0.0, 1.0),
+        ],
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["M"], "2019-01-01T10:00:00.000Z");
+    assert_eq!(out[0]["N"], 2);
+    assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:01:00.000Z");
+}

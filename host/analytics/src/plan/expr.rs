@@ -320,9 +320,10 @@ pub struct ScopeColumn {
     /// Hidden columns are not part of `SELECT *`: a joined stream's ROWTIME (named only when
     /// qualified) and an input's APPROXIMATE_ARRIVAL_TIME.
     pub hidden: bool,
-    /// A subquery's column holding its ROWTIME (`SELECT STREAM ROWTIME AS t ...`): it reads
-    /// as the row's ROWTIME, so windows over it are windows over ROWTIME.
-    pub rowtime: bool,
+    /// A subquery's column computed from its ROWTIME alone (`SELECT STREAM ROWTIME AS t`,
+    /// `FLOOR(ROWTIME TO MINUTE) AS m`): it reads as that expression of the row's ROWTIME,
+    /// so windows over it are windows over ROWTIME.
+    pub rowtime: Option<PExpr>,
 }
 
 /// The names a query's expressions can use.
@@ -350,7 +351,10 @@ impl Scope {
             })
             .collect();
         match found.as_slice() {
-            [one] if one.rowtime => Ok(Typed::new(PExpr::Rowtime, Some(SqlType::Timestamp))),
+            [one] if one.rowtime.is_some() => Ok(Typed::new(
+                one.rowtime.clone().unwrap_or(PExpr::Rowtime),
+                one.ty.clone(),
+            )),
             [one] => Ok(Typed::new(PExpr::Column(one.index), one.ty.clone())),
             [] if name == "ROWTIME"
                 && qualifier.is_none_or(|q| self.rowtime_qualifiers.iter().any(|x| x == q)) =>
@@ -1285,7 +1289,7 @@ mod tests {
                     ty: Some(SqlType::Integer),
                     index: 0,
                     hidden: false,
-                    rowtime: false,
+                    rowtime: None,
                 },
                 ScopeColumn {
                     qualifiers: vec!["S".into()],
@@ -1293,7 +1297,7 @@ mod tests {
                     ty: Some(SqlType::Varchar(8)),
                     index: 1,
                     hidden: false,
-                    rowtime: false,
+                    rowtime: None,
                 },
             ],
             rowtime_qualifiers: vec!["S".into()],

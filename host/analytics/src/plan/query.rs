@@ -45,6 +45,8 @@ pub struct QueryPlan {
     pub columns: Vec<Column>,
     /// Which output columns are the row's ROWTIME itself.
     pub rowtime_columns: Vec<bool>,
+    /// Per output column, the expression of the row's ROWTIME alone it is, if it is one.
+    pub time_exprs: Vec<Option<PExpr>>,
     /// Each output column's type when compilation could tell it (`columns` holds a
     /// stand-in otherwise).
     pub known_types: Vec<Option<SqlType>>,
@@ -238,6 +240,12 @@ fn union_all(left: QueryPlan, right: QueryPlan, pos: Pos) -> Result<QueryPlan, C
         .map(|(a, b)| if a == b { a.clone() } else { None })
         .collect();
     let column_pos = left.column_pos.clone();
+    let time_exprs = left
+        .time_exprs
+        .iter()
+        .zip(&right.time_exprs)
+        .map(|(a, b)| if a == b { a.clone() } else { None })
+        .collect();
     let rowtime_columns = left
         .rowtime_columns
         .iter()
@@ -252,6 +260,7 @@ fn union_all(left: QueryPlan, right: QueryPlan, pos: Pos) -> Result<QueryPlan, C
         },
         columns,
         rowtime_columns,
+        time_exprs,
         known_types,
         column_pos,
     })
@@ -363,6 +372,7 @@ fn plan_select(
     if sel.having.is_some() && !matches!(kind, Kind::Tumbling { .. }) {
         return Err(select_pos.error("HAVING needs a GROUP BY"));
     }
+    let time_exprs = time_exprs(&kind);
     let rowtime_columns = match &kind {
         Kind::Project { items }
         | Kind::Distinct { items, .. }
@@ -380,9 +390,47 @@ fn plan_select(
         kind,
         columns,
         rowtime_columns,
+        time_exprs,
         known_types,
         column_pos,
     })
+}
+
+/// Per output column, the expression of the row's ROWTIME alone it computes (in an
+/// aggregate query, of the output row's ROWTIME: a window's key is not one, since the
+/// window's value is not its end's), or None.
+fn time_exprs(kind: &Kind) -> Vec<Option<PExpr>> {
+    let items: &[PExpr] = match kind {
+        Kind::Project { items }
+        | Kind::Distinct { items, .. }
+        | Kind::Sliding { items, .. }
+        | Kind::Tumbling { items, .. }
+        | Kind::Stagger { items, .. } => items,
+        Kind::Items { .. } => return Vec::new(),
+    };
+    items
+        .iter()
+        .map(|e| {
+            let t = e
+                .clone()
+                .rewrite(&mut |node| match node {
+                    PExpr::OutRowtime => Ok(Some(PExpr::Rowtime)),
+                    _ => Ok(None),
+                })
+                .ok()?;
+            let only_time = !t.any(&|n| {
+                matches!(
+                    n,
+                    PExpr::Column(_)
+                        | PExpr::GroupKey(_)
+                        | PExpr::AggSlot(_)
+                        | PExpr::Aggregate(_)
+                        | PExpr::OutRowtime
+                )
+            });
+            (only_time && t.uses_rowtime()).then_some(t)
+        })
+        .collect()
 }
 
 fn expect_boolean(t: &Typed, pos: Pos, clause: &str) -> Result<(), CompileError> {
@@ -791,8 +839,17 @@ fn plan_from(
         // for a stream the right's ROWTIME; `alias.ROWTIME` reads either side's.
         let left_width = scope.columns.len();
         let right_width = right_scope.columns.len();
+        // A joined row's ROWTIME is the later of its two rows': a side's columns computed
+        // from its own ROWTIME are plain columns here.
         let mut joined = Scope {
-            columns: scope.columns.clone(),
+            columns: scope
+                .columns
+                .iter()
+                .map(|c| ScopeColumn {
+                    rowtime: None,
+                    ..c.clone()
+                })
+                .collect(),
             rowtime_qualifiers: Vec::new(),
         };
         joined.columns.push(ScopeColumn {
@@ -801,12 +858,12 @@ fn plan_from(
             ty: Some(SqlType::Timestamp),
             index: left_width,
             hidden: true,
-            rowtime: false,
+            rowtime: None,
         });
         for c in right_scope.columns {
             joined.columns.push(ScopeColumn {
                 index: c.index + left_width + 1,
-                rowtime: false,
+                rowtime: None,
                 ..c
             });
         }
@@ -817,7 +874,7 @@ fn plan_from(
                 ty: Some(SqlType::Timestamp),
                 index: left_width + 1 + right_width,
                 hidden: true,
-                rowtime: false,
+                rowtime: None,
             });
         }
         let on = match constraint {
@@ -909,7 +966,7 @@ fn plan_factor(
                         ty: Some(SqlType::Timestamp),
                         index: schema.len(),
                         hidden: true,
-                        rowtime: false,
+                        rowtime: None,
                     });
                 }
                 return Ok((
@@ -950,8 +1007,8 @@ fn plan_factor(
             }
             let schema: Schema = plan.columns.clone().into();
             let mut scope = scope_of(&schema, &qualifiers);
-            for (c, is) in scope.columns.iter_mut().zip(&plan.rowtime_columns) {
-                c.rowtime = *is;
+            for (c, t) in scope.columns.iter_mut().zip(&plan.time_exprs) {
+                c.rowtime = t.clone();
             }
             Ok((
                 FactorSource::Stream(SourcePlan::Sub(Box::new(plan))),
@@ -1071,6 +1128,7 @@ fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileE
         known_types: columns.iter().map(|c| Some(c.ty.clone())).collect(),
         columns,
         rowtime_columns: Vec::new(),
+        time_exprs: Vec::new(),
         column_pos: vec![pos; 2],
     })
 }
@@ -1086,7 +1144,7 @@ fn scope_of(schema: &Schema, qualifiers: &[String]) -> Scope {
                 ty: Some(c.ty.clone()),
                 index: i,
                 hidden: false,
-                rowtime: false,
+                rowtime: None,
             })
             .collect(),
         rowtime_qualifiers: qualifiers.to_vec(),
