@@ -232,9 +232,11 @@ impl Application {
             .cloned()
             .unwrap_or_default();
         for row in rows {
-            match assign(pump, &schema, &required, &row) {
-                Ok(values) => {
-                    let rowtime = self.stamp(&pump.target, row.rowtime);
+            let values = assign(pump, &schema, &required, &row)
+                .and_then(|v| Ok((v, self.rowtime_of(pump, &row)?)));
+            match values {
+                Ok((values, rowtime)) => {
+                    let rowtime = self.stamp(&pump.target, rowtime);
                     let landed = Row::new(rowtime, values);
                     self.emit(&pump.target, landed.clone(), out);
                     self.deliver(&pump.target, &landed, out);
@@ -242,6 +244,38 @@ impl Application {
                 Err(error) => self.error(&pump.name, &error, &row, out),
             }
         }
+    }
+
+    /// The ROWTIME a pump's row lands with: its own, or the value of the query output the
+    /// INSERT puts into ROWTIME, which must not go back in time on the target stream
+    /// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/error-handling.html: rows
+    /// out of order are errors).
+    fn rowtime_of(&self, pump: &PumpPlan, row: &Row) -> Result<i64, EvalError> {
+        let Some(i) = pump.rowtime_from else {
+            return Ok(row.rowtime);
+        };
+        let t = match row.values.get(i) {
+            Some(Value::Timestamp(t)) => *t,
+            Some(other) => {
+                return Err(EvalError::new(
+                    "InvalidRowtime",
+                    format!("ROWTIME takes a TIMESTAMP, not {}", other.kind()),
+                ))
+            }
+            None => row.rowtime,
+        };
+        let last = self.state.last_rowtime.get(&pump.target).copied();
+        if last.is_some_and(|l| t < l) {
+            return Err(EvalError::new(
+                "RowtimeOutOfOrder",
+                format!(
+                    "ROWTIME {} is earlier than {}'s latest",
+                    crate::value::format_timestamp(t, false),
+                    pump.target
+                ),
+            ));
+        }
+        Ok(t)
     }
 
     fn error(&mut self, pump: &str, error: &EvalError, row: &Row, out: &mut Vec<Emitted>) {

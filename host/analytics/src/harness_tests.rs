@@ -1071,3 +1071,28 @@ CREATE PUMP "P" AS INSERT INTO "D"
     assert_eq!(out[0]["N"], 2);
     assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:01:00.000Z");
 }
+
+/// `INSERT INTO s (ROWTIME, ...)` sets each row's ROWTIME; one that would go back in time is
+/// an error_stream row (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/error-handling.html:
+/// "The rows are out of order").
+#[test]
+fn inserting_into_rowtime_sets_it_and_refuses_going_back() {
+    let code = r#"CREATE STREAM "D" (T VARCHAR(4));
+        CREATE PUMP "P" AS INSERT INTO "D" (ROWTIME, T)
+        SELECT STREAM CASE WHEN PRICE > 5 THEN ROWTIME - INTERVAL '1' MINUTE ELSE ROWTIME + INTERVAL '1' SECOND END,
+               TICKER_SYMBOL
+        FROM "SOURCE_SQL_STREAM_001";"#;
+    let out = run(
+        code,
+        &[
+            stock("10:00:00.000", "A", "X", 0.0, 1.0),
+            stock("10:00:10.000", "B", "X", 0.0, 9.0),
+            stock("10:00:20.000", "C", "X", 0.0, 1.0),
+        ],
+    );
+    assert_eq!(out[0]["ROWTIME"], "2019-01-01T10:00:01.000Z");
+    assert_eq!(out[1]["stream"], "error_stream");
+    assert_eq!(out[1]["ERROR_NAME"], "RowtimeOutOfOrder");
+    assert_eq!(out[2]["T"], "C");
+    assert_eq!(out[2]["ROWTIME"], "2019-01-01T10:00:21.000Z");
+}

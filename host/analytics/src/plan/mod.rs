@@ -23,6 +23,8 @@ pub struct PumpPlan {
     pub query: QueryPlan,
     /// For each target column, the query output that fills it (None: NULL).
     pub assign: Vec<Option<usize>>,
+    /// `INSERT INTO s (ROWTIME, ...)`: the query output that sets each row's ROWTIME.
+    pub rowtime_from: Option<usize>,
     /// The streams the pump reads.
     pub reads: Vec<String>,
     /// Where the pump was created.
@@ -96,6 +98,7 @@ pub fn plan_app(
                 };
                 let query = plan_query(&p.query, &cat)?;
                 let assign = assignment(p, &target, &query)?;
+                let rowtime_from = rowtime_source(p, &query)?;
                 let mut reads = Vec::new();
                 query.source.streams(&mut reads);
                 pumps.retain(|q: &PumpPlan| q.name != p.name);
@@ -105,6 +108,7 @@ pub fn plan_app(
                     stopped: p.stopped,
                     query,
                     assign,
+                    rowtime_from,
                     reads,
                     pos: p.pos,
                 });
@@ -158,9 +162,6 @@ fn assignment(
             for (i, (name, pos)) in cols.iter().enumerate() {
                 if name == "ROWTIME" {
                     // `INSERT INTO s (ROWTIME, ...)`: that value is the row's ROWTIME.
-                    if query.rowtime_columns.get(i) != Some(&true) {
-                        return Err(pos.error("only the row's own ROWTIME can go into ROWTIME"));
-                    }
                     continue;
                 }
                 let at = target
@@ -172,6 +173,25 @@ fn assignment(
             check_types(p, target, query, &assign)?;
             Ok(assign)
         }
+    }
+}
+
+/// `INSERT INTO s (ROWTIME, ...)`: which query output sets the rows' ROWTIME (a TIMESTAMP;
+/// a row it would send back in time is an error_stream row).
+fn rowtime_source(
+    p: &crate::parse::CreatePump,
+    query: &QueryPlan,
+) -> Result<Option<usize>, CompileError> {
+    let Some(cols) = &p.columns else {
+        return Ok(None);
+    };
+    let Some((i, (_, pos))) = cols.iter().enumerate().find(|(_, (n, _))| n == "ROWTIME") else {
+        return Ok(None);
+    };
+    match query.known_types.get(i) {
+        Some(Some(SqlType::Timestamp)) | Some(None) => Ok(Some(i)),
+        Some(Some(ty)) => Err(pos.error(format!("ROWTIME takes a TIMESTAMP, not {ty}"))),
+        None => Ok(None),
     }
 }
 
