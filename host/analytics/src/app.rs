@@ -146,16 +146,19 @@ impl Application {
         serde_json::to_value(&self.state).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Restores a checkpoint taken from an application with the same code. Pumps the
-    /// checkpoint does not know start empty.
+    /// Restores a checkpoint (taken from this code or an earlier version of it). Pumps the
+    /// checkpoint does not know, or whose query changed shape, start empty.
     pub fn restore(&mut self, checkpoint: &serde_json::Value) -> Result<(), String> {
         let mut state: State = serde_json::from_value(checkpoint.clone())
             .map_err(|e| format!("checkpoint does not fit this application: {e}"))?;
         for p in &self.plan.pumps {
-            state
-                .pumps
-                .entry(p.name.clone())
-                .or_insert_with(|| QueryState::new(&p.query));
+            let fresh = || QueryState::new(&p.query);
+            let entry = state.pumps.entry(p.name.clone()).or_insert_with(fresh);
+            if !entry.fits(&p.query) {
+                // The pump's query changed shape (an update of the code): its old windows
+                // cannot be read by the new query, which starts empty.
+                *entry = fresh();
+            }
         }
         state
             .pumps

@@ -1096,3 +1096,45 @@ fn inserting_into_rowtime_sets_it_and_refuses_going_back() {
     assert_eq!(out[2]["T"], "C");
     assert_eq!(out[2]["ROWTIME"], "2019-01-01T10:00:21.000Z");
 }
+
+/// A checkpoint restored into changed code: a pump whose query changed shape starts empty
+/// and runs (it must not silently drop rows), one that kept its shape keeps its windows.
+#[test]
+fn restore_into_changed_code_keeps_what_fits() {
+    use crate::app::Application;
+    use crate::row::{Column, Row};
+    use crate::types::SqlType;
+    use crate::value::Value;
+    let old = r#"CREATE STREAM "D" (N BIGINT); CREATE STREAM "E" (N BIGINT);
+        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "IN"
+        GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);
+        CREATE PUMP "Q" AS INSERT INTO "E" SELECT STREAM X FROM "IN";"#;
+    let new = r#"CREATE STREAM "D" (N BIGINT); CREATE STREAM "E" (N BIGINT);
+        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "IN"
+        GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);
+        CREATE PUMP "Q" AS INSERT INTO "E" SELECT STREAM SUM(X) FROM "IN"
+        GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);"#;
+    let inputs = [(
+        "IN".to_string(),
+        Schema::from(vec![Column::new("X", SqlType::BigInt)]),
+    )];
+    let mut a = Application::compile(old, &inputs, &[]).expect("compiles");
+    a.push("IN", Row::new(0, vec![Value::BigInt(1)]));
+    let mut b = Application::compile(new, &inputs, &[]).expect("compiles");
+    b.restore(&a.checkpoint()).expect("restores");
+    assert!(b
+        .push("IN", Row::new(1_000, vec![Value::BigInt(7)]))
+        .is_empty());
+    let out = b.advance(60_000);
+    let streams: Vec<(&str, &[Value])> = out
+        .iter()
+        .map(|e| (e.stream.as_str(), e.row.values.as_slice()))
+        .collect();
+    assert_eq!(
+        streams,
+        [
+            ("D", &[Value::BigInt(2)][..]),
+            ("E", &[Value::BigInt(7)][..])
+        ]
+    );
+}

@@ -62,7 +62,47 @@ impl QueryState {
     }
 }
 
+impl QueryState {
+    /// Whether this state has the shape of `plan` (a checkpoint restored into changed code
+    /// may not): a pump whose state does not fit starts afresh rather than dropping rows.
+    pub fn fits(&self, plan: &QueryPlan) -> bool {
+        let kind = matches!(
+            (&plan.kind, &self.kind),
+            (Kind::Project { .. }, KindState::Project)
+                | (Kind::Distinct { .. }, KindState::Distinct(_))
+                | (Kind::Tumbling { .. }, KindState::Tumbling(_))
+                | (Kind::Sliding { .. }, KindState::Sliding(_))
+                | (Kind::Stagger { .. }, KindState::Stagger(_))
+                | (Kind::Items { .. }, KindState::Items(_))
+        );
+        kind && self.source.fits(&plan.source)
+    }
+}
+
 impl SourceState {
+    fn fits(&self, plan: &SourcePlan) -> bool {
+        match (plan, self) {
+            (SourcePlan::Stream(_), SourceState::Stream) => true,
+            (SourcePlan::Sub(q), SourceState::Sub(s)) => s.fits(q),
+            (SourcePlan::Join(j), SourceState::Join(s)) => {
+                s.left.fits(&j.left)
+                    && match &j.right {
+                        crate::plan::query::RightPlan::Stream { source, .. } => {
+                            s.right.fits(source)
+                        }
+                        crate::plan::query::RightPlan::Table(_) => {
+                            matches!(s.right, SourceState::Stream)
+                        }
+                    }
+            }
+            (SourcePlan::Union(branches), SourceState::Union(states)) => {
+                branches.len() == states.len()
+                    && branches.iter().zip(states).all(|(q, s)| s.fits(q))
+            }
+            _ => false,
+        }
+    }
+
     pub fn new(plan: &SourcePlan) -> SourceState {
         match plan {
             SourcePlan::Stream(_) => SourceState::Stream,
