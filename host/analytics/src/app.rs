@@ -42,6 +42,30 @@ struct State {
     last_rowtime: HashMap<String, i64>,
     /// Stream time: the latest ROWTIME seen or time advanced to.
     time: Option<i64>,
+    /// Each pump's plan fingerprint, so a checkpoint restored into changed code does not
+    /// feed a changed query the windows of the old one.
+    #[serde(default)]
+    plans: HashMap<String, u64>,
+}
+
+/// A pump's plan, fingerprinted (its compiled form, so spacing and comments do not count).
+fn fingerprint(p: &PumpPlan) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let text = format!(
+        "{:?}|{:?}|{:?}|{}",
+        p.query, p.assign, p.rowtime_from, p.target
+    );
+    // Where items were written is not what they compute.
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("Pos {") {
+        plain.push_str(&rest[..at]);
+        rest = rest[at..].find('}').map_or("", |end| &rest[at + end + 1..]);
+    }
+    plain.push_str(rest);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    plain.hash(&mut h);
+    h.finish()
 }
 
 impl Application {
@@ -65,11 +89,17 @@ impl Application {
             .iter()
             .map(|p| (p.name.clone(), QueryState::new(&p.query)))
             .collect();
+        let plans = plan
+            .pumps
+            .iter()
+            .map(|p| (p.name.clone(), fingerprint(p)))
+            .collect();
         Ok(Application {
             plan,
             schemas,
             state: State {
                 pumps,
+                plans,
                 ..State::default()
             },
         })
@@ -153,8 +183,9 @@ impl Application {
             .map_err(|e| format!("checkpoint does not fit this application: {e}"))?;
         for p in &self.plan.pumps {
             let fresh = || QueryState::new(&p.query);
+            let same_plan = state.plans.get(&p.name) == self.state.plans.get(&p.name);
             let entry = state.pumps.entry(p.name.clone()).or_insert_with(fresh);
-            if !entry.fits(&p.query) {
+            if !same_plan || !entry.fits(&p.query) {
                 // The pump's query changed shape (an update of the code): its old windows
                 // cannot be read by the new query, which starts empty.
                 *entry = fresh();
@@ -163,6 +194,7 @@ impl Application {
         state
             .pumps
             .retain(|name, _| self.plan.pumps.iter().any(|p| p.name == *name));
+        state.plans = self.state.plans.clone();
         self.state = state;
         Ok(())
     }

@@ -1109,8 +1109,19 @@ fn restore_into_changed_code_keeps_what_fits() {
         CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "IN"
         GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);
         CREATE PUMP "Q" AS INSERT INTO "E" SELECT STREAM X FROM "IN";"#;
+    // P is unchanged (spacing aside); Q changed kind; R keeps its kind but adds an aggregate.
+    let old = old.replace(
+        r#"CREATE PUMP "Q""#,
+        r#"CREATE STREAM "F" (N BIGINT, M BIGINT);
+        CREATE PUMP "R" AS INSERT INTO "F" (N) SELECT STREAM COUNT(*) FROM "IN"
+        GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);
+        CREATE PUMP "Q""#,
+    );
     let new = r#"CREATE STREAM "D" (N BIGINT); CREATE STREAM "E" (N BIGINT);
-        CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "IN"
+        CREATE PUMP "P" AS INSERT INTO "D"   SELECT STREAM COUNT(*) FROM "IN"
+        GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);
+        CREATE STREAM "F" (N BIGINT, M BIGINT);
+        CREATE PUMP "R" AS INSERT INTO "F" SELECT STREAM COUNT(*), MAX(X) FROM "IN"
         GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);
         CREATE PUMP "Q" AS INSERT INTO "E" SELECT STREAM SUM(X) FROM "IN"
         GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);"#;
@@ -1118,7 +1129,7 @@ fn restore_into_changed_code_keeps_what_fits() {
         "IN".to_string(),
         Schema::from(vec![Column::new("X", SqlType::BigInt)]),
     )];
-    let mut a = Application::compile(old, &inputs, &[]).expect("compiles");
+    let mut a = Application::compile(&old, &inputs, &[]).expect("compiles");
     a.push("IN", Row::new(0, vec![Value::BigInt(1)]));
     let mut b = Application::compile(new, &inputs, &[]).expect("compiles");
     b.restore(&a.checkpoint()).expect("restores");
@@ -1134,6 +1145,7 @@ fn restore_into_changed_code_keeps_what_fits() {
         streams,
         [
             ("D", &[Value::BigInt(2)][..]),
+            ("F", &[Value::BigInt(1), Value::BigInt(7)][..]),
             ("E", &[Value::BigInt(7)][..])
         ]
     );
