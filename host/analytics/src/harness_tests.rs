@@ -1150,3 +1150,40 @@ fn restore_into_changed_code_keeps_what_fits() {
         ]
     );
 }
+
+/// IN and EXISTS over a reference table
+/// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-streaming-operators.html:
+/// `(col1, col2) IN (select a, b from my_table)`).
+#[test]
+fn in_and_exists_over_a_reference_table() {
+    let reference = r#"{
+      "TableName": "WATCH",
+      "ReferenceSchema": {
+        "RecordFormat": {"RecordFormatType": "CSV", "MappingParameters": {"CSVMappingParameters": {"RecordRowDelimiter": "\n", "RecordColumnDelimiter": ","}}},
+        "RecordEncoding": "UTF-8",
+        "RecordColumns": [{"Name": "T", "SqlType": "VARCHAR(4)"}, {"Name": "S", "SqlType": "VARCHAR(8)"}]
+      },
+      "Rows": ["A,TECH", "B,ENERGY"]
+    }"#;
+    let code = r#"
+CREATE STREAM "D" (T VARCHAR(4));
+CREATE STREAM "E" (T VARCHAR(4));
+CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM TICKER_SYMBOL FROM "SOURCE_SQL_STREAM_001"
+  WHERE (TICKER_SYMBOL, SECTOR) IN (SELECT T, S FROM WATCH) AND TICKER_SYMBOL NOT IN (SELECT T FROM WATCH WHERE S = 'ENERGY');
+CREATE PUMP "Q" AS INSERT INTO "E" SELECT STREAM TICKER_SYMBOL FROM "SOURCE_SQL_STREAM_001"
+  WHERE EXISTS (SELECT * FROM WATCH WHERE T = 'B');"#;
+    let rows = [
+        stock("10:00:00.000", "A", "TECH", 0.0, 1.0),
+        stock("10:00:01.000", "A", "ENERGY", 0.0, 1.0),
+        stock("10:00:02.000", "B", "ENERGY", 0.0, 1.0),
+    ];
+    let out = run_test(code, STOCK_SCHEMA, &rows.join("\n"), Some(reference)).expect("runs");
+    let out: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let d = stream_rows(&out, "D");
+    assert_eq!(d.len(), 1, "{out:?}");
+    assert_eq!(d[0]["ROWTIME"], "2019-01-01T10:00:00.000Z");
+    assert_eq!(stream_rows(&out, "E").len(), 3);
+}

@@ -91,6 +91,37 @@ pub fn eval(e: &PExpr, input: &Input) -> Result<Value, EvalError> {
             }
             negate_if(result, *negated)
         }
+        PExpr::InRows {
+            exprs,
+            rows,
+            negated,
+        } => {
+            let tested = exprs.iter().map(go).collect::<Result<Vec<_>, _>>()?;
+            let mut result = Value::Boolean(false);
+            for row in rows {
+                let mut all = Some(true);
+                for (a, b) in tested.iter().zip(row) {
+                    match a.sql_cmp(b) {
+                        Some(Ordering::Equal) => {}
+                        Some(_) => all = Some(false),
+                        None => {
+                            if all == Some(true) {
+                                all = None;
+                            }
+                        }
+                    }
+                }
+                match all {
+                    Some(true) => {
+                        result = Value::Boolean(true);
+                        break;
+                    }
+                    None => result = Value::Null,
+                    Some(false) => {}
+                }
+            }
+            negate_if(result, *negated)
+        }
         PExpr::Like {
             expr,
             pattern,

@@ -126,6 +126,13 @@ pub enum PExpr {
         list: Vec<PExpr>,
         negated: bool,
     },
+    /// `(a, b) IN (SELECT x, y FROM table)`: the table query's rows, computed at compile
+    /// time (reference tables do not change while the application runs).
+    InRows {
+        exprs: Vec<PExpr>,
+        rows: Vec<Vec<Value>>,
+        negated: bool,
+    },
     Like {
         expr: Box<PExpr>,
         pattern: Box<PExpr>,
@@ -216,6 +223,15 @@ impl PExpr {
             },
             PExpr::Cast(a, t) => PExpr::Cast(rb(a, pre)?, t),
             PExpr::Call(n, args) => PExpr::Call(n, rewrite_all(args, pre)?),
+            PExpr::InRows {
+                exprs,
+                rows,
+                negated,
+            } => PExpr::InRows {
+                exprs: rewrite_all(exprs, pre)?,
+                rows,
+                negated,
+            },
             PExpr::Special(s, args) => PExpr::Special(s, rewrite_all(args, pre)?),
             PExpr::Field(a, f) => PExpr::Field(rb(a, pre)?, f),
             leaf => leaf,
@@ -266,6 +282,7 @@ impl PExpr {
                 v
             }
             PExpr::Call(_, args) | PExpr::Special(_, args) => args.iter().collect(),
+            PExpr::InRows { exprs, .. } => exprs.iter().collect(),
             PExpr::Aggregate(call) => call.args.iter().collect(),
             _ => vec![],
         };
@@ -375,6 +392,8 @@ impl Scope {
 pub struct Ctx {
     /// `WINDOW w AS (...)` definitions of the current SELECT.
     pub named_windows: HashMap<String, ast::WindowSpec>,
+    /// The reference tables, for `IN (SELECT ... FROM table)` and `EXISTS (...)`.
+    pub tables: crate::plan::Tables,
 }
 
 /// The aggregate functions (by the SQL Reference's aggregate functions page).
@@ -492,6 +511,37 @@ pub fn compile(e: &Ast, scope: &Scope, ctx: &Ctx) -> Result<Typed, CompileError>
                 .collect::<Result<_, _>>()?,
             negated: *negated,
         }),
+        Ast::In {
+            expr,
+            target: InTarget::Subquery(q),
+            negated,
+            ..
+        } => {
+            let rows = table_query(q, ctx, pos)?;
+            let tested = match expr.as_ref() {
+                Ast::Tuple(items) => items
+                    .iter()
+                    .map(|x| go(x).map(|t| t.expr))
+                    .collect::<Result<Vec<_>, _>>()?,
+                one => vec![go(one)?.expr],
+            };
+            if rows.first().is_some_and(|r| r.len() != tested.len()) {
+                return Err(pos.error(format!(
+                    "IN compares {} values with rows of {}",
+                    tested.len(),
+                    rows.first().map_or(0, |r| r.len())
+                )));
+            }
+            boolean(PExpr::InRows {
+                exprs: tested,
+                rows,
+                negated: *negated,
+            })
+        }
+        Ast::Exists { subquery, negated } => {
+            let found = !table_query(subquery, ctx, pos)?.is_empty();
+            boolean(PExpr::Literal(Value::Boolean(found != *negated)))
+        }
         Ast::Like {
             negated,
             expr,
@@ -654,6 +704,85 @@ fn compound(parts: &[ast::Ident], scope: &Scope) -> Result<Typed, CompileError> 
             Err(_) => Err(qualified),
         },
     }
+}
+
+/// A query over a reference table (`SELECT cols FROM table [WHERE ...]`), run now: the
+/// table's rows are fixed for the application's life.
+fn table_query(q: &ast::Query, ctx: &Ctx, pos: Pos) -> Result<Vec<Vec<Value>>, CompileError> {
+    let ast::SetExpr::Select(sel) = q.body.as_ref() else {
+        return Err(pos.error("a subquery here is a SELECT from a reference table"));
+    };
+    let table = match sel.from.as_slice() {
+        [ast::TableWithJoins {
+            relation: ast::TableFactor::Table { name, .. },
+            joins,
+        }] if joins.is_empty() => name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(name_of)
+            .unwrap_or_default(),
+        _ => return Err(pos.error("a subquery here reads one reference table")),
+    };
+    let (schema, rows) = ctx
+        .tables
+        .get(&table)
+        .ok_or_else(|| pos.error(format!("{table} is not a reference table")))?;
+    let scope = Scope {
+        columns: schema
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ScopeColumn {
+                qualifiers: vec![table.clone()],
+                name: c.name.clone(),
+                ty: Some(c.ty.clone()),
+                index: i,
+                hidden: false,
+                rowtime: None,
+            })
+            .collect(),
+        rowtime_qualifiers: Vec::new(),
+    };
+    let inner = Ctx {
+        named_windows: HashMap::new(),
+        tables: ctx.tables.clone(),
+    };
+    let filter = match &sel.selection {
+        Some(w) => Some(compile(w, &scope, &inner)?.expr),
+        None => None,
+    };
+    let mut items = Vec::new();
+    for item in &sel.projection {
+        match item {
+            ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                items.push(compile(e, &scope, &inner)?.expr)
+            }
+            ast::SelectItem::Wildcard(_) => {
+                items.extend((0..schema.len()).map(PExpr::Column));
+            }
+            _ => return Err(pos.error("unsupported select item in a table subquery")),
+        }
+    }
+    let mut out = Vec::new();
+    for row in rows.iter() {
+        let input = crate::exec::eval::Input::row(row, 0);
+        let keep = match &filter {
+            Some(f) => crate::exec::eval::eval(f, &input)
+                .map(|v| crate::exec::eval::is_true(&v))
+                .map_err(|e| pos.error(e.to_string()))?,
+            None => true,
+        };
+        if keep {
+            out.push(
+                items
+                    .iter()
+                    .map(|e| crate::exec::eval::eval(e, &input))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| pos.error(e.to_string()))?,
+            );
+        }
+    }
+    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -291,7 +291,10 @@ fn plan_select(
                 .error("comma joins are not supported: use JOIN ... ON"))
         }
     };
-    let mut ctx = Ctx::default();
+    let mut ctx = Ctx {
+        tables: cat.tables.clone(),
+        ..Ctx::default()
+    };
     for ast::NamedWindowDefinition(name, def) in &sel.named_window {
         let spec = match def {
             NamedWindowExpr::WindowSpec(s) => s.clone(),
