@@ -620,6 +620,7 @@ pub fn compile(e: &Ast, scope: &Scope, ctx: &Ctx) -> Result<Typed, CompileError>
             expr,
             substring_from,
             substring_for,
+            special,
             ..
         } => {
             let s = go(expr)?;
@@ -631,7 +632,15 @@ pub fn compile(e: &Ast, scope: &Scope, ctx: &Ctx) -> Result<Typed, CompileError>
             if let Some(f) = substring_for {
                 args.push(go(f)?.expr);
             }
-            Ok(Typed::new(PExpr::Special(Special::Substring, args), s.ty))
+            // The comma form `SUBSTRING(s, start, len)` is the functions module's
+            // `SUBSTRING` function; the standard `FROM ... FOR` form its `substring` special
+            // form (the Reference gives them different results past the string's end).
+            let form = if *special {
+                PExpr::Call("SUBSTRING".into(), args)
+            } else {
+                PExpr::Special(Special::Substring, args)
+            };
+            Ok(Typed::new(form, s.ty))
         }
         Ast::Trim {
             trim_where,
