@@ -50,7 +50,6 @@ struct State {
 
 /// A pump's plan, fingerprinted (its compiled form, so spacing and comments do not count).
 fn fingerprint(p: &PumpPlan) -> u64 {
-    use std::hash::{Hash, Hasher};
     let text = format!(
         "{:?}|{:?}|{:?}|{}",
         p.query, p.assign, p.rowtime_from, p.target
@@ -63,9 +62,11 @@ fn fingerprint(p: &PumpPlan) -> u64 {
         rest = rest[at..].find('}').map_or("", |end| &rest[at + end + 1..]);
     }
     plain.push_str(rest);
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    plain.hash(&mut h);
-    h.finish()
+    // FNV-1a, not std's DefaultHasher: its algorithm may change with the Rust release, and a
+    // checkpoint must read the same after Weir is rebuilt.
+    plain.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 impl Application {

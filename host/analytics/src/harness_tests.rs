@@ -768,54 +768,6 @@ fn not_null_columns_and_unicode_literals() {
     assert_eq!(out[1]["ERROR_NAME"], "NotNullViolation");
 }
 
-/// Throughput of the engine alone (rows already mapped): `cargo test --release -p
-/// weir-analytics --lib engine_throughput -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn engine_throughput() {
-    use crate::app::Application;
-    use crate::row::{Column, Row};
-    use crate::types::SqlType;
-    use crate::value::Value;
-    let inputs = [(
-        "IN".to_string(),
-        Schema::from(vec![
-            Column::new("K", SqlType::Varchar(8)),
-            Column::new("PRICE", SqlType::Double),
-        ]),
-    )];
-    let apps = [
-        (
-            "tumbling",
-            r#"CREATE STREAM "D" (K VARCHAR(8), N BIGINT, A DOUBLE);
-            CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM K, COUNT(*), AVG(PRICE) FROM "IN"
-            GROUP BY K, STEP("IN".ROWTIME BY INTERVAL '10' SECOND);"#,
-        ),
-        (
-            "sliding",
-            r#"CREATE STREAM "D" (K VARCHAR(8), A DOUBLE);
-            CREATE PUMP "P" AS INSERT INTO "D" SELECT STREAM K, AVG(PRICE) OVER (PARTITION BY K
-            RANGE INTERVAL '10' SECOND PRECEDING) FROM "IN";"#,
-        ),
-    ];
-    for (name, code) in apps {
-        let mut app = Application::compile(code, &inputs, &[]).expect("compiles");
-        let n = 500_000i64;
-        let keys: Vec<Value> = (0..1000).map(|k| Value::Varchar(format!("K{k}"))).collect();
-        let start = std::time::Instant::now();
-        let mut emitted = 0usize;
-        for i in 0..n {
-            let row = Row::new(
-                i,
-                vec![keys[(i % 1000) as usize].clone(), Value::Double(i as f64)],
-            );
-            emitted += app.push("IN", row).len();
-        }
-        let secs = start.elapsed().as_secs_f64();
-        println!("{name}: {:.0} rows/s ({emitted} emitted)", n as f64 / secs);
-    }
-}
-
 /// Streaming UNION ALL: both sides' rows, each keeping its input row's ROWTIME
 /// (https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-query.html).
 #[test]
