@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use weir_analytics::app::Application;
 use weir_analytics::input::{InputSchema, Mapper};
-use weir_analytics::row::{Row, Schema};
+use weir_analytics::row::{StreamRow, StreamSchema};
 
 /// Counts live heap bytes and their peak, for the memory column.
 struct Counting;
@@ -118,7 +118,7 @@ struct Run {
 fn measure(
     code: Option<&str>,
     mapper: &Mapper,
-    source: &Schema,
+    source: &StreamSchema,
     recs: &[Vec<u8>],
     ms_per_row: f64,
 ) -> Run {
@@ -144,7 +144,7 @@ fn measure(
             match app.as_mut() {
                 Some(app) => {
                     emitted += app
-                        .push("SOURCE_SQL_STREAM_001", Row::new(rowtime, values))
+                        .push("SOURCE_SQL_STREAM_001", StreamRow::new(rowtime, values))
                         .len()
                 }
                 None => {
@@ -186,7 +186,7 @@ fn main() {
     }
     let schema = InputSchema::from_json(SCHEMA).unwrap_or_else(|e| panic!("bench schema: {e}"));
     let mapper = Mapper::new(&schema).unwrap_or_else(|e| panic!("bench schema: {e}"));
-    let source: Schema = schema.schema();
+    let source: StreamSchema = schema.schema();
     let recs = records(rows, 1_000);
 
     let queries: [(&str, Option<&str>); 4] = [

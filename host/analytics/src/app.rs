@@ -8,28 +8,28 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CompileError, EvalError};
+use crate::error::{CompileError, SqlError};
 use crate::exec::query::{self, QueryState};
-use crate::exec::{calls, RowError};
+use crate::exec::{calls, PumpError};
 use crate::input::{error_row, error_stream_schema, ERROR_STREAM};
 use crate::parse::parse_program;
 use crate::plan::{plan_app, AppPlan, PumpPlan, Tables};
-use crate::row::{Row, Schema};
+use crate::row::{StreamRow, StreamSchema};
 use crate::value::Value;
 
 /// One row an in-application stream emitted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Emitted {
     pub stream: String,
-    pub row: Row,
-    pub columns: Schema,
+    pub row: StreamRow,
+    pub columns: StreamSchema,
 }
 
 /// A compiled application and its state.
 #[derive(Debug, Clone)]
 pub struct Application {
     plan: AppPlan,
-    schemas: HashMap<String, Schema>,
+    schemas: HashMap<String, StreamSchema>,
     state: State,
 }
 
@@ -74,8 +74,8 @@ impl Application {
     /// `SOURCE_SQL_STREAM_001`) and reference tables (name, columns, rows).
     pub fn compile(
         code: &str,
-        inputs: &[(String, Schema)],
-        references: &[(String, Schema, Vec<Vec<Value>>)],
+        inputs: &[(String, StreamSchema)],
+        references: &[(String, StreamSchema, Vec<Vec<Value>>)],
     ) -> Result<Application, CompileError> {
         let program = parse_program(code)?;
         let tables: Tables = references
@@ -83,7 +83,7 @@ impl Application {
             .map(|(n, s, rows)| (n.clone(), (s.clone(), Arc::new(rows.clone()))))
             .collect();
         let plan = plan_app(&program, inputs, &tables)?;
-        let mut schemas: HashMap<String, Schema> = plan.streams.iter().cloned().collect();
+        let mut schemas: HashMap<String, StreamSchema> = plan.streams.iter().cloned().collect();
         schemas.insert(ERROR_STREAM.to_string(), error_stream_schema());
         let pumps = plan
             .pumps
@@ -108,8 +108,8 @@ impl Application {
 
     /// The in-application streams an output can read (inputs excluded), with their
     /// columns, and `error_stream` last.
-    pub fn output_streams(&self) -> Vec<(String, Schema)> {
-        let mut out: Vec<(String, Schema)> = self
+    pub fn output_streams(&self) -> Vec<(String, StreamSchema)> {
+        let mut out: Vec<(String, StreamSchema)> = self
             .plan
             .streams
             .iter()
@@ -121,7 +121,7 @@ impl Application {
     }
 
     /// The input streams, with their columns.
-    pub fn input_streams(&self) -> Vec<(String, Schema)> {
+    pub fn input_streams(&self) -> Vec<(String, StreamSchema)> {
         self.plan
             .streams
             .iter()
@@ -133,7 +133,7 @@ impl Application {
     /// A row arrives on an input stream: the stream's columns, optionally followed by its
     /// APPROXIMATE_ARRIVAL_TIME (else the ROWTIME is used). Its ROWTIME is raised to the stream's latest if
     /// it is earlier (ROWTIME never decreases). Windows that time has passed flush first.
-    pub fn push(&mut self, input: &str, row: Row) -> Vec<Emitted> {
+    pub fn push(&mut self, input: &str, row: StreamRow) -> Vec<Emitted> {
         let mut out = Vec::new();
         if !self.plan.inputs.iter().any(|n| n == input) {
             return out;
@@ -152,7 +152,7 @@ impl Application {
     }
 
     /// An `error_stream` row from outside the pumps (a record the input mapping refused).
-    pub fn push_error(&mut self, row: Row) -> Vec<Emitted> {
+    pub fn push_error(&mut self, row: StreamRow) -> Vec<Emitted> {
         let mut out = Vec::new();
         let mut row = row;
         row.rowtime = self.stamp(ERROR_STREAM, row.rowtime);
@@ -231,7 +231,7 @@ impl Application {
     }
 
     /// A row is on `stream`: every pump reading it runs, depth first.
-    fn deliver(&mut self, stream: &str, row: &Row, out: &mut Vec<Emitted>) {
+    fn deliver(&mut self, stream: &str, row: &StreamRow, out: &mut Vec<Emitted>) {
         for i in 0..self.plan.pumps.len() {
             let pump = &self.plan.pumps[i];
             if pump.stopped || !pump.reads.iter().any(|s| s == stream) {
@@ -251,8 +251,8 @@ impl Application {
     fn land(
         &mut self,
         pump: &PumpPlan,
-        rows: Vec<Row>,
-        errors: Vec<RowError>,
+        rows: Vec<StreamRow>,
+        errors: Vec<PumpError>,
         out: &mut Vec<Emitted>,
     ) {
         for e in errors {
@@ -273,7 +273,7 @@ impl Application {
             match values {
                 Ok((values, rowtime)) => {
                     let rowtime = self.stamp(&pump.target, rowtime);
-                    let landed = Row::new(rowtime, values);
+                    let landed = StreamRow::new(rowtime, values);
                     self.emit(&pump.target, landed.clone(), out);
                     self.deliver(&pump.target, &landed, out);
                 }
@@ -286,14 +286,14 @@ impl Application {
     /// INSERT puts into ROWTIME, which must not go back in time on the target stream
     /// (https://docs.aws.amazon.com/kinesisanalytics/latest/dev/error-handling.html: rows
     /// out of order are errors).
-    fn rowtime_of(&self, pump: &PumpPlan, row: &Row) -> Result<i64, EvalError> {
+    fn rowtime_of(&self, pump: &PumpPlan, row: &StreamRow) -> Result<i64, SqlError> {
         let Some(i) = pump.rowtime_from else {
             return Ok(row.rowtime);
         };
         let t = match row.values.get(i) {
             Some(Value::Timestamp(t)) => *t,
             Some(other) => {
-                return Err(EvalError::new(
+                return Err(SqlError::new(
                     "InvalidRowtime",
                     format!("ROWTIME takes a TIMESTAMP, not {}", other.kind()),
                 ))
@@ -302,7 +302,7 @@ impl Application {
         };
         let last = self.state.last_rowtime.get(&pump.target).copied();
         if last.is_some_and(|l| t < l) {
-            return Err(EvalError::new(
+            return Err(SqlError::new(
                 "RowtimeOutOfOrder",
                 format!(
                     "ROWTIME {} is earlier than {}'s latest",
@@ -314,7 +314,7 @@ impl Application {
         Ok(t)
     }
 
-    fn error(&mut self, pump: &str, error: &EvalError, row: &Row, out: &mut Vec<Emitted>) {
+    fn error(&mut self, pump: &str, error: &SqlError, row: &StreamRow, out: &mut Vec<Emitted>) {
         let text = row
             .values
             .iter()
@@ -327,7 +327,7 @@ impl Application {
         self.emit(ERROR_STREAM, e, out);
     }
 
-    fn emit(&self, stream: &str, row: Row, out: &mut Vec<Emitted>) {
+    fn emit(&self, stream: &str, row: StreamRow, out: &mut Vec<Emitted>) {
         let columns = self
             .schemas
             .get(stream)
@@ -345,10 +345,10 @@ impl Application {
 /// type as SQL INSERT assigns; NULL in a `NOT NULL` column is an error.
 fn assign(
     pump: &PumpPlan,
-    schema: &Schema,
+    schema: &StreamSchema,
     required: &[bool],
-    row: &Row,
-) -> Result<Vec<Value>, EvalError> {
+    row: &StreamRow,
+) -> Result<Vec<Value>, SqlError> {
     schema
         .iter()
         .zip(&pump.assign)
@@ -360,7 +360,7 @@ fn assign(
             };
             if v.is_null() {
                 if required.get(i).copied().unwrap_or(false) {
-                    return Err(EvalError::new(
+                    return Err(SqlError::new(
                         "NotNullViolation",
                         format!("NULL for NOT NULL column {} of {}", col.name, pump.target),
                     ));

@@ -28,34 +28,34 @@ impl CompileError {
 /// the pump goes on with the next row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{name}: {message}")]
-pub struct EvalError {
+pub struct SqlError {
     /// `ERROR_NAME` of the `error_stream` row (at most 32 characters).
     pub name: String,
     /// `MESSAGE` of the `error_stream` row.
     pub message: String,
 }
 
-impl EvalError {
+impl SqlError {
     pub fn new(name: impl Into<String>, message: impl Into<String>) -> Self {
-        EvalError {
+        SqlError {
             name: name.into(),
             message: message.into(),
         }
     }
 
     pub fn division_by_zero() -> Self {
-        EvalError::new("DivisionByZero", "division by zero")
+        SqlError::new("DivisionByZero", "division by zero")
     }
 
     pub fn overflow(what: impl Into<String>) -> Self {
-        EvalError::new("NumericOverflow", what)
+        SqlError::new("NumericOverflow", what)
     }
 
     pub fn cast(message: impl Into<String>) -> Self {
-        EvalError::new("CastError", message)
+        SqlError::new("CastError", message)
     }
 
     pub fn type_mismatch(message: impl Into<String>) -> Self {
-        EvalError::new("TypeMismatch", message)
+        SqlError::new("TypeMismatch", message)
     }
 }

@@ -7,10 +7,10 @@
 //! not flushed.
 
 use crate::app::{Application, Emitted};
-use crate::error::{CompileError, EvalError};
+use crate::error::{CompileError, SqlError};
 use crate::input::{error_row, InputSchema, Mapper};
 use crate::reference::ReferenceFile;
-use crate::row::{Row, Schema};
+use crate::row::{StreamRow, StreamSchema};
 use crate::value::{format_timestamp, parse_timestamp};
 
 /// The input stream the test command feeds.
@@ -48,10 +48,10 @@ pub fn run_test(
         let (columns, rows) = file
             .load()
             .map_err(|e| HarnessError::Input(e.to_string()))?;
-        let schema: Schema = columns.into();
+        let schema: StreamSchema = columns.into();
         references.push((file.table_name.clone(), schema, rows));
     }
-    let input_schema: Schema = mapper.columns().to_vec().into();
+    let input_schema: StreamSchema = mapper.columns().to_vec().into();
     let mut app = Application::compile(
         code,
         &[(INPUT_STREAM.to_string(), input_schema)],
@@ -68,11 +68,14 @@ pub fn run_test(
         match mapper.map(&record) {
             Ok(rows) => {
                 for values in rows {
-                    print(&app.push(INPUT_STREAM, Row::new(rowtime, values)), &mut out);
+                    print(
+                        &app.push(INPUT_STREAM, StreamRow::new(rowtime, values)),
+                        &mut out,
+                    );
                 }
             }
             Err(e) => {
-                let error: EvalError = e.into();
+                let error: SqlError = e.into();
                 let row = error_row(&error, rowtime, rowtime, &record, None);
                 print(&app.push_error(row), &mut out);
             }

@@ -432,7 +432,7 @@ CREATE PUMP "P" AS INSERT INTO "D"
 #[test]
 fn checkpoint_keeps_open_windows() {
     use crate::app::Application;
-    use crate::row::{Column, Row};
+    use crate::row::{StreamColumn, StreamRow};
     use crate::types::SqlType;
     use crate::value::Value;
     let code = r#"CREATE STREAM "D" (N BIGINT);
@@ -440,21 +440,21 @@ fn checkpoint_keeps_open_windows() {
         GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);"#;
     let inputs = [(
         "IN".to_string(),
-        Schema::from(vec![Column::new("X", SqlType::Integer)]),
+        StreamSchema::from(vec![StreamColumn::new("X", SqlType::Integer)]),
     )];
     let mut a = Application::compile(code, &inputs, &[]).expect("compiles");
     assert!(a
-        .push("IN", Row::new(0, vec![Value::Integer(1)]))
+        .push("IN", StreamRow::new(0, vec![Value::Integer(1)]))
         .is_empty());
     assert!(a
-        .push("IN", Row::new(1000, vec![Value::Integer(2)]))
+        .push("IN", StreamRow::new(1000, vec![Value::Integer(2)]))
         .is_empty());
     let saved = a.checkpoint();
     let mut b = Application::compile(code, &inputs, &[]).expect("compiles");
     b.restore(&saved).expect("restores");
     let out = b.advance(60_000);
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].row, Row::new(60_000, vec![Value::BigInt(2)]));
+    assert_eq!(out[0].row, StreamRow::new(60_000, vec![Value::BigInt(2)]));
 }
 
 /// LAG with a default and IGNORE NULLS, limited to its window
@@ -828,7 +828,7 @@ CREATE PUMP "P" AS INSERT INTO "D"
 #[test]
 fn checkpoint_after_every_row_changes_nothing() {
     use crate::app::Application;
-    use crate::row::Row;
+    use crate::row::StreamRow;
     let code = r#"
 CREATE STREAM "T" (K VARCHAR(4), N BIGINT, A DOUBLE);
 CREATE STREAM "S" (K VARCHAR(4), A DOUBLE, PREV DOUBLE);
@@ -849,9 +849,12 @@ CREATE PUMP "PJ" AS INSERT INTO "J" SELECT STREAM s.TICKER_SYMBOL, b.P, s.PRICE
 CREATE PUMP "PU" AS INSERT INTO "U" SELECT STREAM DISTINCT TICKER_SYMBOL, FLOOR(ROWTIME TO SECOND)
   FROM "SOURCE_SQL_STREAM_001";"#;
     let schema = crate::input::InputSchema::from_json(STOCK_SCHEMA).expect("schema");
-    let inputs = [(INPUT_STREAM.to_string(), Schema::from(schema.columns()))];
+    let inputs = [(
+        INPUT_STREAM.to_string(),
+        StreamSchema::from(schema.columns()),
+    )];
     let mapper = crate::input::Mapper::new(&schema).expect("mapper");
-    let rows: Vec<Row> = (0..60)
+    let rows: Vec<StreamRow> = (0..60)
         .flat_map(|i| {
             let t = format!("10:00:{:02}.{:03}", i / 2, (i % 2) * 500);
             let ticker = ["A", "B", "C"][i % 3];
@@ -864,7 +867,7 @@ CREATE PUMP "PU" AS INSERT INTO "U" SELECT STREAM DISTINCT TICKER_SYMBOL, FLOOR(
                 .map(v["data"].to_string().as_bytes())
                 .expect("maps")
                 .into_iter()
-                .map(move |values| Row::new(rowtime, values))
+                .map(move |values| StreamRow::new(rowtime, values))
         })
         .collect();
     let mut straight = Application::compile(code, &inputs, &[]).expect("compiles");
@@ -1054,7 +1057,7 @@ fn inserting_into_rowtime_sets_it_and_refuses_going_back() {
 #[test]
 fn restore_into_changed_code_keeps_what_fits() {
     use crate::app::Application;
-    use crate::row::{Column, Row};
+    use crate::row::{StreamColumn, StreamRow};
     use crate::types::SqlType;
     use crate::value::Value;
     let old = r#"CREATE STREAM "D" (N BIGINT); CREATE STREAM "E" (N BIGINT);
@@ -1079,14 +1082,14 @@ fn restore_into_changed_code_keeps_what_fits() {
         GROUP BY STEP("IN".ROWTIME BY INTERVAL '1' MINUTE);"#;
     let inputs = [(
         "IN".to_string(),
-        Schema::from(vec![Column::new("X", SqlType::BigInt)]),
+        StreamSchema::from(vec![StreamColumn::new("X", SqlType::BigInt)]),
     )];
     let mut a = Application::compile(&old, &inputs, &[]).expect("compiles");
-    a.push("IN", Row::new(0, vec![Value::BigInt(1)]));
+    a.push("IN", StreamRow::new(0, vec![Value::BigInt(1)]));
     let mut b = Application::compile(new, &inputs, &[]).expect("compiles");
     b.restore(&a.checkpoint()).expect("restores");
     assert!(b
-        .push("IN", Row::new(1_000, vec![Value::BigInt(7)]))
+        .push("IN", StreamRow::new(1_000, vec![Value::BigInt(7)]))
         .is_empty());
     let out = b.advance(60_000);
     let streams: Vec<(&str, &[Value])> = out

@@ -23,7 +23,7 @@ pub mod types;
 pub mod value;
 pub mod window;
 
-pub use error::{CompileError, EvalError};
-pub use row::{Column, Row, Schema};
+pub use error::{CompileError, SqlError};
+pub use row::{StreamColumn, StreamRow, StreamSchema};
 pub use types::SqlType;
 pub use value::Value;

@@ -9,14 +9,14 @@ use crate::value::Value;
 
 /// A stream's column: its stored name (upper-cased unless it was quoted) and type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Column {
+pub struct StreamColumn {
     pub name: String,
     pub ty: SqlType,
 }
 
-impl Column {
+impl StreamColumn {
     pub fn new(name: impl Into<String>, ty: SqlType) -> Self {
-        Column {
+        StreamColumn {
             name: name.into(),
             ty,
         }
@@ -24,19 +24,19 @@ impl Column {
 }
 
 /// The columns of a stream, shared by every row on it. ROWTIME is not among them: it is
-/// carried beside the values of each [`Row`].
-pub type Schema = Arc<[Column]>;
+/// carried beside the values of each [`StreamRow`].
+pub type StreamSchema = Arc<[StreamColumn]>;
 
 /// One row of a stream: its ROWTIME (milliseconds since the epoch) and one value per column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row {
+pub struct StreamRow {
     pub rowtime: i64,
     pub values: Vec<Value>,
 }
 
-impl Row {
+impl StreamRow {
     pub fn new(rowtime: i64, values: Vec<Value>) -> Self {
-        Row { rowtime, values }
+        StreamRow { rowtime, values }
     }
 }
 

@@ -30,7 +30,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::types::SqlType;
 use crate::value::Value;
 use key::{key_eq, KeyValue, OrdValue};
@@ -227,8 +227,8 @@ impl IntKind {
         }
     }
 
-    fn value(self, n: i128, what: &str) -> Result<Value, EvalError> {
-        let overflow = || EvalError::overflow(format!("{what} result {n} is out of range"));
+    fn value(self, n: i128, what: &str) -> Result<Value, SqlError> {
+        let overflow = || SqlError::overflow(format!("{what} result {n} is out of range"));
         Ok(match self {
             IntKind::TinyInt => Value::TinyInt(i8::try_from(n).map_err(|_| overflow())?),
             IntKind::SmallInt => Value::SmallInt(i16::try_from(n).map_err(|_| overflow())?),
@@ -279,10 +279,10 @@ fn decimal_of(v: &Value) -> Option<Decimal> {
 
 impl Sum {
     /// Adds `v` (`sign` 1) or takes it away (`sign` -1).
-    fn add(&mut self, v: &Value, sign: i8, what: &str) -> Result<(), EvalError> {
+    fn add(&mut self, v: &Value, sign: i8, what: &str) -> Result<(), SqlError> {
         let mismatch =
-            || EvalError::type_mismatch(format!("{what} cannot add a value of type {}", v.kind()));
-        let overflow = || EvalError::overflow(format!("{what} overflows"));
+            || SqlError::type_mismatch(format!("{what} cannot add a value of type {}", v.kind()));
+        let overflow = || SqlError::overflow(format!("{what} overflows"));
         let s = i128::from(sign);
         let next = match (&*self, v) {
             (
@@ -352,7 +352,7 @@ impl Sum {
 
     /// Whether [`add`](Self::add) would take `v`, without the arithmetic where only the
     /// kinds matter (an i128 sum of i64 values cannot overflow); decimals are added for real.
-    fn check(&self, v: &Value, what: &str) -> Result<(), EvalError> {
+    fn check(&self, v: &Value, what: &str) -> Result<(), SqlError> {
         let int = IntKind::of(v).is_some();
         let float = matches!(v, Value::Real(_) | Value::Double(_));
         let ok = match self {
@@ -365,14 +365,14 @@ impl Sum {
         if ok {
             Ok(())
         } else {
-            Err(EvalError::type_mismatch(format!(
+            Err(SqlError::type_mismatch(format!(
                 "{what} cannot add a value of type {}",
                 v.kind()
             )))
         }
     }
 
-    fn merge(&mut self, other: &Sum, what: &str) -> Result<(), EvalError> {
+    fn merge(&mut self, other: &Sum, what: &str) -> Result<(), SqlError> {
         let as_value = match other {
             Sum::Empty => return Ok(()),
             Sum::Int { sum, kind } => {
@@ -381,7 +381,7 @@ impl Sum {
                     *mine = Wide::of(
                         mine.get()
                             .checked_add(sum.get())
-                            .ok_or_else(|| EvalError::overflow(format!("{what} overflows")))?,
+                            .ok_or_else(|| SqlError::overflow(format!("{what} overflows")))?,
                     );
                     *k = k.max(*kind);
                     return Ok(());
@@ -392,7 +392,7 @@ impl Sum {
                 }
                 Value::Decimal(
                     Decimal::try_from_i128_with_scale(sum.get(), 0)
-                        .map_err(|_| EvalError::overflow(format!("{what} overflows")))?,
+                        .map_err(|_| SqlError::overflow(format!("{what} overflows")))?,
                 )
             }
             Sum::Decimal { sum, .. } => Value::Decimal(*sum),
@@ -407,7 +407,7 @@ impl Sum {
                     *self = other.clone();
                     return Ok(());
                 }
-                return Err(EvalError::type_mismatch(format!(
+                return Err(SqlError::type_mismatch(format!(
                     "{what} cannot add an interval to a number"
                 )));
             }
@@ -416,7 +416,7 @@ impl Sum {
     }
 
     /// The sum in its argument's type; `None` when nothing was added.
-    fn total(&self, what: &str) -> Result<Value, EvalError> {
+    fn total(&self, what: &str) -> Result<Value, SqlError> {
         Ok(match self {
             Sum::Empty => Value::Null,
             Sum::Int { sum, kind } => kind.value(sum.get(), what)?,
@@ -425,14 +425,14 @@ impl Sum {
             Sum::Double(f) => Value::Double(*f),
             Sum::Interval(i) => Value::IntervalDayTime(
                 i64::try_from(i.get())
-                    .map_err(|_| EvalError::overflow(format!("{what} interval overflows")))?,
+                    .map_err(|_| SqlError::overflow(format!("{what} interval overflows")))?,
             ),
         })
     }
 
     /// The average of `count` values in the argument's type (integers and decimals truncate
     /// toward zero at the argument's scale).
-    fn average(&self, count: i64, what: &str) -> Result<Value, EvalError> {
+    fn average(&self, count: i64, what: &str) -> Result<Value, SqlError> {
         if count == 0 {
             return Ok(Value::Null);
         }
@@ -442,14 +442,14 @@ impl Sum {
             Sum::Decimal { sum, scale } => {
                 let avg = sum
                     .checked_div(Decimal::from(count))
-                    .ok_or_else(|| EvalError::overflow(format!("{what} overflows")))?;
+                    .ok_or_else(|| SqlError::overflow(format!("{what} overflows")))?;
                 Value::Decimal(avg.round_dp_with_strategy(*scale, RoundingStrategy::ToZero))
             }
             Sum::Real(f) => Value::Real(f / count as f32),
             Sum::Double(f) => Value::Double(f / count as f64),
             Sum::Interval(i) => Value::IntervalDayTime(
                 i64::try_from(i.get() / i128::from(count))
-                    .map_err(|_| EvalError::overflow(format!("{what} interval overflows")))?,
+                    .map_err(|_| SqlError::overflow(format!("{what} interval overflows")))?,
             ),
         })
     }
@@ -510,8 +510,8 @@ pub struct Accumulator {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct DistinctCounts(#[serde(with = "pairs")] HashMap<KeyValue, u64>);
 
-fn internal(message: &str) -> EvalError {
-    EvalError::new("InternalError", message)
+fn internal(message: &str) -> SqlError {
+    SqlError::new("InternalError", message)
 }
 
 impl Accumulator {
@@ -582,7 +582,7 @@ impl Accumulator {
     }
 
     /// Adds one row's argument (`COUNT(*)` ignores the value: pass anything).
-    pub fn add(&mut self, v: &Value) -> Result<(), EvalError> {
+    pub fn add(&mut self, v: &Value) -> Result<(), SqlError> {
         if self.skips(v) {
             return Ok(());
         }
@@ -599,7 +599,7 @@ impl Accumulator {
     /// Whether [`add`](Self::add) would take `v` without an error, without changing
     /// anything: a group checks every aggregate before adding a row to any, so a row that
     /// fails leaves no trace in the group.
-    pub fn check(&self, v: &Value) -> Result<(), EvalError> {
+    pub fn check(&self, v: &Value) -> Result<(), SqlError> {
         if self.skips(v) {
             return Ok(());
         }
@@ -612,22 +612,23 @@ impl Accumulator {
         match &self.state {
             State::Sum { sum, .. } => sum.check(v, what),
             State::Extreme(Some(best)) if v.sql_cmp(best).is_none() => {
-                Err(EvalError::type_mismatch(format!(
+                Err(SqlError::type_mismatch(format!(
                     "{what} cannot compare {} with {}",
                     v.kind(),
                     best.kind()
                 )))
             }
-            State::Moments { .. } if v.as_f64().is_none() => Err(EvalError::type_mismatch(
-                format!("{what} takes a number, not {}", v.kind()),
-            )),
+            State::Moments { .. } if v.as_f64().is_none() => Err(SqlError::type_mismatch(format!(
+                "{what} takes a number, not {}",
+                v.kind()
+            ))),
             _ => Ok(()),
         }
     }
 
     /// Takes away one row's argument that an earlier [`add`](Self::add) put in (a row leaving
     /// a sliding window). Rows leave in arrival order.
-    pub fn remove(&mut self, v: &Value) -> Result<(), EvalError> {
+    pub fn remove(&mut self, v: &Value) -> Result<(), SqlError> {
         if self.skips(v) {
             return Ok(());
         }
@@ -647,7 +648,7 @@ impl Accumulator {
         self.remove_inner(v)
     }
 
-    fn add_inner(&mut self, v: &Value) -> Result<(), EvalError> {
+    fn add_inner(&mut self, v: &Value) -> Result<(), SqlError> {
         let what = self.kind.name();
         let is_max = self.kind == AggKind::Max;
         match &mut self.state {
@@ -662,7 +663,7 @@ impl Accumulator {
                     Some(b) => match v.sql_cmp(b) {
                         Some(o) => (o == std::cmp::Ordering::Greater) == is_max && o.is_ne(),
                         None => {
-                            return Err(EvalError::type_mismatch(format!(
+                            return Err(SqlError::type_mismatch(format!(
                                 "{what} cannot compare {} with {}",
                                 v.kind(),
                                 b.kind()
@@ -691,7 +692,7 @@ impl Accumulator {
                 real,
             } => {
                 let x = v.as_f64().ok_or_else(|| {
-                    EvalError::type_mismatch(format!("{what} takes a number, not {}", v.kind()))
+                    SqlError::type_mismatch(format!("{what} takes a number, not {}", v.kind()))
                 })?;
                 *n += 1;
                 *sum += x;
@@ -702,7 +703,7 @@ impl Accumulator {
         Ok(())
     }
 
-    fn remove_inner(&mut self, v: &Value) -> Result<(), EvalError> {
+    fn remove_inner(&mut self, v: &Value) -> Result<(), SqlError> {
         let what = self.kind.name();
         match &mut self.state {
             State::Count(n) => *n -= 1,
@@ -761,7 +762,7 @@ impl Accumulator {
 
     /// Folds another accumulator of the same aggregate into this one (partial aggregates
     /// computed apart, such as per-shard or restored groups).
-    pub fn merge(&mut self, other: &Accumulator) -> Result<(), EvalError> {
+    pub fn merge(&mut self, other: &Accumulator) -> Result<(), SqlError> {
         if other.kind != self.kind {
             return Err(internal("merge of accumulators of different aggregates"));
         }
@@ -858,7 +859,7 @@ impl Accumulator {
 
     /// The aggregate's value over what was added and not removed. An error when an exact
     /// result leaves its type (SUM of INTEGER past 2^31 - 1).
-    pub fn result(&self) -> Result<Value, EvalError> {
+    pub fn result(&self) -> Result<Value, SqlError> {
         let what = self.kind.name();
         Ok(match &self.state {
             State::Count(n) => Value::BigInt(*n),

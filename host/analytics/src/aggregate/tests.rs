@@ -2,7 +2,7 @@ use rust_decimal::Decimal;
 
 use super::*;
 
-fn run(kind: AggKind, distinct: bool, values: &[Value]) -> Result<Value, EvalError> {
+fn run(kind: AggKind, distinct: bool, values: &[Value]) -> Result<Value, SqlError> {
     let mut a = Accumulator::new(kind, distinct);
     for v in values {
         a.add(v)?;

@@ -1,7 +1,7 @@
 //! The one place the engine calls the functions module (scalar functions, operators, CAST and
 //! the special forms), so the planner and evaluator keep their own operator enums.
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::functions::{self, TrimSpec};
 use crate::plan::expr::{BinOp, TrimSide, UnOp};
 use crate::types::SqlType;
@@ -12,11 +12,11 @@ pub fn arity(name: &str) -> Option<(usize, usize)> {
     functions::lookup(name).map(|f| (f.min_args, f.max_args))
 }
 
-pub fn call_scalar(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+pub fn call_scalar(name: &str, args: &[Value]) -> Result<Value, SqlError> {
     functions::call_scalar(name, args)
 }
 
-pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
+pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, SqlError> {
     use functions::BinOp as F;
     let f = match op {
         BinOp::Plus => F::Plus,
@@ -37,7 +37,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
     functions::binary(f, a, b)
 }
 
-pub fn unary(op: UnOp, v: &Value) -> Result<Value, EvalError> {
+pub fn unary(op: UnOp, v: &Value) -> Result<Value, SqlError> {
     let f = match op {
         UnOp::Neg => functions::UnOp::Neg,
         UnOp::Not => functions::UnOp::Not,
@@ -45,23 +45,23 @@ pub fn unary(op: UnOp, v: &Value) -> Result<Value, EvalError> {
     functions::unary(f, v)
 }
 
-pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, EvalError> {
+pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, SqlError> {
     functions::cast(v, ty)
 }
 
-pub fn substring(s: &Value, from: &Value, len: Option<&Value>) -> Result<Value, EvalError> {
+pub fn substring(s: &Value, from: &Value, len: Option<&Value>) -> Result<Value, SqlError> {
     functions::substring(s, from, len)
 }
 
-pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<Value, EvalError> {
+pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<Value, SqlError> {
     functions::substring_similar(s, pattern, escape)
 }
 
-pub fn position(needle: &Value, haystack: &Value) -> Result<Value, EvalError> {
+pub fn position(needle: &Value, haystack: &Value) -> Result<Value, SqlError> {
     functions::position(needle, haystack)
 }
 
-pub fn trim(side: TrimSide, chars: Option<&Value>, s: &Value) -> Result<Value, EvalError> {
+pub fn trim(side: TrimSide, chars: Option<&Value>, s: &Value) -> Result<Value, SqlError> {
     let spec = match side {
         TrimSide::Both => TrimSpec::Both,
         TrimSide::Leading => TrimSpec::Leading,
@@ -70,19 +70,19 @@ pub fn trim(side: TrimSide, chars: Option<&Value>, s: &Value) -> Result<Value, E
     functions::trim(spec, chars, s)
 }
 
-pub fn extract(unit: &str, v: &Value) -> Result<Value, EvalError> {
+pub fn extract(unit: &str, v: &Value) -> Result<Value, SqlError> {
     functions::extract(unit, v)
 }
 
-pub fn floor_to(v: &Value, unit: &str) -> Result<Value, EvalError> {
+pub fn floor_to(v: &Value, unit: &str) -> Result<Value, SqlError> {
     functions::floor_to(v, unit)
 }
 
-pub fn ceil_to(v: &Value, unit: &str) -> Result<Value, EvalError> {
+pub fn ceil_to(v: &Value, unit: &str) -> Result<Value, SqlError> {
     functions::ceil_to(v, unit)
 }
 
-pub fn step(v: &Value, interval: &Value) -> Result<Value, EvalError> {
+pub fn step(v: &Value, interval: &Value) -> Result<Value, SqlError> {
     functions::step(v, interval)
 }
 
@@ -91,7 +91,7 @@ pub fn like(
     pattern: &Value,
     escape: Option<&Value>,
     similar: bool,
-) -> Result<Value, EvalError> {
+) -> Result<Value, SqlError> {
     if similar {
         functions::similar_to(s, pattern, escape)
     } else {

@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::exec::calls;
 use crate::plan::expr::{BinOp, PExpr, Special};
 use crate::value::Value;
@@ -10,7 +10,7 @@ use crate::value::Value;
 /// What an expression reads: the input row, its ROWTIME, and in aggregate queries the
 /// group's keys, the aggregates' results and the output ROWTIME.
 #[derive(Debug, Clone, Copy)]
-pub struct Input<'a> {
+pub struct EvalInput<'a> {
     pub values: &'a [Value],
     pub rowtime: i64,
     pub keys: &'a [Value],
@@ -18,9 +18,9 @@ pub struct Input<'a> {
     pub out_rowtime: i64,
 }
 
-impl<'a> Input<'a> {
-    pub fn row(values: &'a [Value], rowtime: i64) -> Input<'a> {
-        Input {
+impl<'a> EvalInput<'a> {
+    pub fn row(values: &'a [Value], rowtime: i64) -> EvalInput<'a> {
+        EvalInput {
             values,
             rowtime,
             keys: &[],
@@ -35,11 +35,11 @@ pub fn is_true(v: &Value) -> bool {
     matches!(v, Value::Boolean(true))
 }
 
-pub fn eval(e: &PExpr, input: &Input) -> Result<Value, EvalError> {
+pub fn eval(e: &PExpr, input: &EvalInput) -> Result<Value, SqlError> {
     let go = |x: &PExpr| eval(x, input);
     Ok(match e {
         PExpr::Literal(v) => v.clone(),
-        PExpr::Column(i) => input.values.get(*i).cloned().unwrap_or(Value::Null),
+        PExpr::StreamColumn(i) => input.values.get(*i).cloned().unwrap_or(Value::Null),
         PExpr::Rowtime => Value::Timestamp(input.rowtime),
         PExpr::OutRowtime => Value::Timestamp(input.out_rowtime),
         PExpr::GroupKey(i) => input.keys.get(*i).cloned().unwrap_or(Value::Null),
@@ -171,14 +171,14 @@ pub fn eval(e: &PExpr, input: &Input) -> Result<Value, EvalError> {
                 .unwrap_or(Value::Null),
             Value::Null => Value::Null,
             other => {
-                return Err(EvalError::type_mismatch(format!(
+                return Err(SqlError::type_mismatch(format!(
                     "{} has no field {name}",
                     other.kind()
                 )))
             }
         },
         PExpr::Aggregate(call) => {
-            return Err(EvalError::new(
+            return Err(SqlError::new(
                 "InternalError",
                 format!("aggregate {} outside a window", call.name),
             ))
@@ -193,7 +193,7 @@ fn negate_if(v: Value, negated: bool) -> Value {
     }
 }
 
-fn special(s: &Special, v: &[Value]) -> Result<Value, EvalError> {
+fn special(s: &Special, v: &[Value]) -> Result<Value, SqlError> {
     let arg = |i: usize| v.get(i).unwrap_or(&Value::Null);
     match s {
         Special::Substring => calls::substring(arg(0), arg(1), v.get(2)),

@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::query::Kind;
-use crate::row::Row;
+use crate::plan::query::QueryKind;
+use crate::row::StreamRow;
 use crate::value::Value;
 use crate::window::items::{ItemsRow, ItemsTumbling};
 
@@ -15,17 +15,17 @@ pub struct ItemsState {
     items: Option<ItemsTumbling>,
 }
 
-fn rows(found: Vec<ItemsRow>, out: &mut Vec<Row>) {
+fn rows(found: Vec<ItemsRow>, out: &mut Vec<StreamRow>) {
     for r in found {
         let mut values: Vec<Value> = r.item.into_iter().collect();
         values.push(Value::BigInt(r.count));
-        out.push(Row::new(r.rowtime, values));
+        out.push(StreamRow::new(r.rowtime, values));
     }
 }
 
 impl ItemsState {
-    pub fn push(&mut self, kind: &Kind, row: Row, out: &mut Vec<Row>) {
-        let Kind::Items {
+    pub fn push(&mut self, kind: &QueryKind, row: StreamRow, out: &mut Vec<StreamRow>) {
+        let QueryKind::Items {
             column,
             func,
             window_ms,
@@ -41,7 +41,7 @@ impl ItemsState {
     }
 
     /// Emits the open window once `time` reaches its end.
-    pub fn flush(&mut self, time: i64, out: &mut Vec<Row>) {
+    pub fn flush(&mut self, time: i64, out: &mut Vec<StreamRow>) {
         if let Some(items) = self.items.as_mut() {
             rows(items.advance(time), out);
         }

@@ -13,17 +13,17 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::eval::{eval, is_true, Input};
+use crate::exec::eval::{eval, is_true, EvalInput};
 use crate::exec::query::{source_push, SourceState};
-use crate::exec::{Errors, RowError};
+use crate::exec::{Errors, PumpError};
 use crate::plan::query::{JoinKind, JoinPlan, RightPlan};
-use crate::row::Row;
+use crate::row::StreamRow;
 use crate::value::Value;
 
 /// A row a side keeps, and whether it has met a row of the other side.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Held {
-    pub row: Row,
+    pub row: StreamRow,
     pub matched: bool,
 }
 
@@ -58,9 +58,9 @@ impl JoinState {
         &mut self,
         plan: &JoinPlan,
         stream: &str,
-        row: &Row,
+        row: &StreamRow,
         errors: &mut Errors,
-    ) -> Vec<Row> {
+    ) -> Vec<StreamRow> {
         let mut out = Vec::new();
         for l in source_push(&plan.left, &mut self.left, stream, row, errors) {
             self.expire(plan, l.rowtime, &mut out);
@@ -76,7 +76,7 @@ impl JoinState {
     }
 
     /// Stream time is `time`: rows leave the windows; outer rows that met nothing come out.
-    pub fn advance(&mut self, plan: &JoinPlan, time: i64, errors: &mut Errors) -> Vec<Row> {
+    pub fn advance(&mut self, plan: &JoinPlan, time: i64, errors: &mut Errors) -> Vec<StreamRow> {
         let _ = errors;
         let mut out = Vec::new();
         self.expire(plan, time, &mut out);
@@ -87,9 +87,9 @@ impl JoinState {
         &mut self,
         plan: &JoinPlan,
         side: Side,
-        row: Row,
+        row: StreamRow,
         errors: &mut Errors,
-        out: &mut Vec<Row>,
+        out: &mut Vec<StreamRow>,
     ) {
         let mut matched = false;
         match (&plan.right, side) {
@@ -99,7 +99,7 @@ impl JoinState {
                     matched |= emit(plan, values, row.rowtime, &row, errors, out);
                 }
                 if !matched && plan.kind == JoinKind::Left {
-                    out.push(Row::new(row.rowtime, combine(plan, Some(&row), None)));
+                    out.push(StreamRow::new(row.rowtime, combine(plan, Some(&row), None)));
                 }
             }
             (RightPlan::Stream { .. }, Side::Left) => {
@@ -135,7 +135,7 @@ impl JoinState {
 
     /// Drops the rows the windows no longer cover at `now` (a row stays through its
     /// window's end); an outer side's unmatched rows come out, at that end.
-    fn expire(&mut self, plan: &JoinPlan, now: i64, out: &mut Vec<Row>) {
+    fn expire(&mut self, plan: &JoinPlan, now: i64, out: &mut Vec<StreamRow>) {
         let RightPlan::Stream { window, .. } = &plan.right else {
             return;
         };
@@ -148,7 +148,7 @@ impl JoinState {
             if let Some(h) = self.left_rows.pop_front() {
                 if matches!(plan.kind, JoinKind::Left | JoinKind::Full) && !h.matched {
                     let end = h.row.rowtime.saturating_add(left_w);
-                    gone.push(Row::new(end, combine(plan, Some(&h.row), None)));
+                    gone.push(StreamRow::new(end, combine(plan, Some(&h.row), None)));
                 }
             }
         }
@@ -160,7 +160,7 @@ impl JoinState {
             if let Some(h) = self.right_rows.pop_front() {
                 if matches!(plan.kind, JoinKind::Right | JoinKind::Full) && !h.matched {
                     let end = h.row.rowtime.saturating_add(right_w);
-                    gone.push(Row::new(
+                    gone.push(StreamRow::new(
                         end,
                         combine(plan, None, Some((&h.row.values, Some(h.row.rowtime)))),
                     ));
@@ -176,7 +176,7 @@ impl JoinState {
 /// stream); a missing side is NULLs.
 fn combine(
     plan: &JoinPlan,
-    left: Option<&Row>,
+    left: Option<&StreamRow>,
     right: Option<(&[Value], Option<i64>)>,
 ) -> Vec<Value> {
     let stream = matches!(plan.right, RightPlan::Stream { .. });
@@ -210,22 +210,22 @@ fn emit(
     plan: &JoinPlan,
     values: Vec<Value>,
     rowtime: i64,
-    arriving: &Row,
+    arriving: &StreamRow,
     errors: &mut Errors,
-    out: &mut Vec<Row>,
+    out: &mut Vec<StreamRow>,
 ) -> bool {
     let ok = match &plan.on {
         None => Ok(true),
-        Some(on) => eval(on, &Input::row(&values, rowtime)).map(|v| is_true(&v)),
+        Some(on) => eval(on, &EvalInput::row(&values, rowtime)).map(|v| is_true(&v)),
     };
     match ok {
         Ok(true) => {
-            out.push(Row::new(rowtime, values));
+            out.push(StreamRow::new(rowtime, values));
             true
         }
         Ok(false) => false,
         Err(error) => {
-            errors.push(RowError {
+            errors.push(PumpError {
                 error,
                 row: arriving.clone(),
             });

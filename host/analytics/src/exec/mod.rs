@@ -1,6 +1,6 @@
 //! Running compiled queries on rows: each query keeps the state its windows and joins need
 //! (serialisable, for checkpoints), takes rows as they reach the streams it reads, and
-//! gives the rows it emits. A row that fails to evaluate becomes a [`RowError`] and the
+//! gives the rows it emits. A row that fails to evaluate becomes a [`PumpError`] and the
 //! query goes on with the next row.
 
 pub mod calls;
@@ -12,15 +12,15 @@ pub mod sliding;
 pub mod stagger;
 pub mod tumbling;
 
-use crate::error::EvalError;
-use crate::row::Row;
+use crate::error::SqlError;
+use crate::row::StreamRow;
 
 /// A row a query could not compute: the error and the row it was computing on.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RowError {
-    pub error: EvalError,
-    pub row: Row,
+pub struct PumpError {
+    pub error: SqlError,
+    pub row: StreamRow,
 }
 
 /// Where a query's failed rows go while it runs.
-pub type Errors = Vec<RowError>;
+pub type Errors = Vec<PumpError>;

@@ -7,16 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::key::{keys_eq, GroupKey};
 
-use crate::exec::eval::{eval, is_true, Input};
+use crate::exec::eval::{eval, is_true, EvalInput};
 use crate::exec::items::ItemsState;
 use crate::exec::join::JoinState;
 use crate::exec::sliding::SlidingState;
 use crate::exec::stagger::StaggerState;
 use crate::exec::tumbling::TumblingState;
-use crate::exec::{Errors, RowError};
+use crate::exec::{Errors, PumpError};
 use crate::plan::expr::PExpr;
-use crate::plan::query::{Kind, QueryPlan, SourcePlan};
-use crate::row::Row;
+use crate::plan::query::{QueryKind, QueryPlan, SourcePlan};
+use crate::row::StreamRow;
 use crate::value::Value;
 
 /// A query's state, shaped like its plan.
@@ -51,12 +51,12 @@ impl QueryState {
         QueryState {
             source: SourceState::new(&plan.source),
             kind: match &plan.kind {
-                Kind::Project { .. } => KindState::Project,
-                Kind::Distinct { .. } => KindState::Distinct(DistinctState::default()),
-                Kind::Tumbling { .. } => KindState::Tumbling(TumblingState::default()),
-                Kind::Sliding { .. } => KindState::Sliding(SlidingState::default()),
-                Kind::Stagger { .. } => KindState::Stagger(StaggerState::default()),
-                Kind::Items { .. } => KindState::Items(ItemsState::default()),
+                QueryKind::Project { .. } => KindState::Project,
+                QueryKind::Distinct { .. } => KindState::Distinct(DistinctState::default()),
+                QueryKind::Tumbling { .. } => KindState::Tumbling(TumblingState::default()),
+                QueryKind::Sliding { .. } => KindState::Sliding(SlidingState::default()),
+                QueryKind::Stagger { .. } => KindState::Stagger(StaggerState::default()),
+                QueryKind::Items { .. } => KindState::Items(ItemsState::default()),
             },
         }
     }
@@ -68,12 +68,12 @@ impl QueryState {
     pub fn fits(&self, plan: &QueryPlan) -> bool {
         let kind = matches!(
             (&plan.kind, &self.kind),
-            (Kind::Project { .. }, KindState::Project)
-                | (Kind::Distinct { .. }, KindState::Distinct(_))
-                | (Kind::Tumbling { .. }, KindState::Tumbling(_))
-                | (Kind::Sliding { .. }, KindState::Sliding(_))
-                | (Kind::Stagger { .. }, KindState::Stagger(_))
-                | (Kind::Items { .. }, KindState::Items(_))
+            (QueryKind::Project { .. }, KindState::Project)
+                | (QueryKind::Distinct { .. }, KindState::Distinct(_))
+                | (QueryKind::Tumbling { .. }, KindState::Tumbling(_))
+                | (QueryKind::Sliding { .. }, KindState::Sliding(_))
+                | (QueryKind::Stagger { .. }, KindState::Stagger(_))
+                | (QueryKind::Items { .. }, KindState::Items(_))
         );
         kind && self.source.fits(&plan.source)
     }
@@ -120,9 +120,9 @@ pub fn source_push(
     plan: &SourcePlan,
     state: &mut SourceState,
     stream: &str,
-    row: &Row,
+    row: &StreamRow,
     errors: &mut Errors,
-) -> Vec<Row> {
+) -> Vec<StreamRow> {
     match (plan, state) {
         (SourcePlan::Stream(name), _) => {
             if name == stream {
@@ -147,12 +147,12 @@ fn source_advance(
     state: &mut SourceState,
     time: i64,
     errors: &mut Errors,
-) -> Vec<Row> {
+) -> Vec<StreamRow> {
     match (plan, state) {
         (SourcePlan::Sub(q), SourceState::Sub(s)) => advance(q, s, time, errors),
         (SourcePlan::Join(j), SourceState::Join(s)) => s.advance(j, time, errors),
         (SourcePlan::Union(branches), SourceState::Union(states)) => {
-            let mut rows: Vec<Row> = branches
+            let mut rows: Vec<StreamRow> = branches
                 .iter()
                 .zip(states.iter_mut())
                 .flat_map(|(q, s)| advance(q, s, time, errors))
@@ -169,9 +169,9 @@ pub fn push(
     plan: &QueryPlan,
     state: &mut QueryState,
     stream: &str,
-    row: &Row,
+    row: &StreamRow,
     errors: &mut Errors,
-) -> Vec<Row> {
+) -> Vec<StreamRow> {
     let rows = source_push(&plan.source, &mut state.source, stream, row, errors);
     let mut out = Vec::new();
     for r in rows {
@@ -186,20 +186,20 @@ pub fn advance(
     state: &mut QueryState,
     time: i64,
     errors: &mut Errors,
-) -> Vec<Row> {
+) -> Vec<StreamRow> {
     let rows = source_advance(&plan.source, &mut state.source, time, errors);
     let mut out = Vec::new();
     for r in rows {
         process(plan, &mut state.kind, r, errors, &mut out);
     }
     match (&plan.kind, &mut state.kind) {
-        (Kind::Tumbling { .. }, KindState::Tumbling(t)) => {
+        (QueryKind::Tumbling { .. }, KindState::Tumbling(t)) => {
             t.flush(&plan.kind, time, errors, &mut out)
         }
-        (Kind::Stagger { .. }, KindState::Stagger(s)) => {
+        (QueryKind::Stagger { .. }, KindState::Stagger(s)) => {
             s.flush(&plan.kind, time, errors, &mut out)
         }
-        (Kind::Items { .. }, KindState::Items(s)) => s.flush(time, &mut out),
+        (QueryKind::Items { .. }, KindState::Items(s)) => s.flush(time, &mut out),
         _ => {}
     }
     out
@@ -209,40 +209,41 @@ pub fn advance(
 fn process(
     plan: &QueryPlan,
     kind: &mut KindState,
-    row: Row,
+    row: StreamRow,
     errors: &mut Errors,
-    out: &mut Vec<Row>,
+    out: &mut Vec<StreamRow>,
 ) {
     if let Some(filter) = &plan.filter {
-        match eval(filter, &Input::row(&row.values, row.rowtime)) {
+        match eval(filter, &EvalInput::row(&row.values, row.rowtime)) {
             Ok(v) if is_true(&v) => {}
             Ok(_) => return,
             Err(error) => {
-                errors.push(RowError { error, row });
+                errors.push(PumpError { error, row });
                 return;
             }
         }
     }
     match (&plan.kind, kind) {
-        (Kind::Project { items }, _) => match project(items, &Input::row(&row.values, row.rowtime))
-        {
-            Ok(values) => out.push(Row::new(row.rowtime, values)),
-            Err(error) => errors.push(RowError { error, row }),
-        },
-        (Kind::Distinct { items, monotonic }, KindState::Distinct(d)) => {
-            match project(items, &Input::row(&row.values, row.rowtime)) {
-                Ok(values) => {
-                    if d.first(monotonic, &values) {
-                        out.push(Row::new(row.rowtime, values));
-                    }
-                }
-                Err(error) => errors.push(RowError { error, row }),
+        (QueryKind::Project { items }, _) => {
+            match project(items, &EvalInput::row(&row.values, row.rowtime)) {
+                Ok(values) => out.push(StreamRow::new(row.rowtime, values)),
+                Err(error) => errors.push(PumpError { error, row }),
             }
         }
-        (k @ Kind::Tumbling { .. }, KindState::Tumbling(t)) => t.push(k, row, errors, out),
-        (k @ Kind::Sliding { .. }, KindState::Sliding(s)) => s.push(k, row, errors, out),
-        (k @ Kind::Stagger { .. }, KindState::Stagger(s)) => s.push(k, row, errors, out),
-        (k @ Kind::Items { .. }, KindState::Items(s)) => s.push(k, row, out),
+        (QueryKind::Distinct { items, monotonic }, KindState::Distinct(d)) => {
+            match project(items, &EvalInput::row(&row.values, row.rowtime)) {
+                Ok(values) => {
+                    if d.first(monotonic, &values) {
+                        out.push(StreamRow::new(row.rowtime, values));
+                    }
+                }
+                Err(error) => errors.push(PumpError { error, row }),
+            }
+        }
+        (k @ QueryKind::Tumbling { .. }, KindState::Tumbling(t)) => t.push(k, row, errors, out),
+        (k @ QueryKind::Sliding { .. }, KindState::Sliding(s)) => s.push(k, row, errors, out),
+        (k @ QueryKind::Stagger { .. }, KindState::Stagger(s)) => s.push(k, row, errors, out),
+        (k @ QueryKind::Items { .. }, KindState::Items(s)) => s.push(k, row, out),
         _ => {}
     }
 }
@@ -268,6 +269,6 @@ impl DistinctState {
 }
 
 /// Evaluates the select list.
-pub fn project(items: &[PExpr], input: &Input) -> Result<Vec<Value>, crate::error::EvalError> {
+pub fn project(items: &[PExpr], input: &EvalInput) -> Result<Vec<Value>, crate::error::SqlError> {
     items.iter().map(|e| eval(e, input)).collect()
 }

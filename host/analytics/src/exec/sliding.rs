@@ -6,14 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::EvalError;
-use crate::exec::eval::{eval, Input};
+use crate::error::SqlError;
+use crate::exec::eval::{eval, EvalInput};
 use crate::exec::query::project;
 use crate::exec::tumbling::window_agg;
-use crate::exec::{Errors, RowError};
+use crate::exec::{Errors, PumpError};
 use crate::plan::expr::{Frame, WindowDef};
-use crate::plan::query::{AggSpec, Analytic, Kind};
-use crate::row::Row;
+use crate::plan::query::{AggSpec, Analytic, QueryKind};
+use crate::row::StreamRow;
 use crate::value::Value;
 use crate::window::sliding::{Frame as WindowFrame, SlidingWindow, WindowFn};
 
@@ -28,7 +28,7 @@ pub struct SlidingState {
 fn constant(spec: &AggSpec, at: usize) -> Option<Value> {
     spec.args
         .get(at)
-        .and_then(|e| eval(e, &Input::row(&[], 0)).ok())
+        .and_then(|e| eval(e, &EvalInput::row(&[], 0)).ok())
 }
 
 fn window_fn(spec: &AggSpec) -> WindowFn {
@@ -64,8 +64,14 @@ fn frame(def: &WindowDef) -> WindowFrame {
 }
 
 impl SlidingState {
-    pub fn push(&mut self, kind: &Kind, row: Row, errors: &mut Errors, out: &mut Vec<Row>) {
-        let Kind::Sliding {
+    pub fn push(
+        &mut self,
+        kind: &QueryKind,
+        row: StreamRow,
+        errors: &mut Errors,
+        out: &mut Vec<StreamRow>,
+    ) {
+        let QueryKind::Sliding {
             windows,
             aggs,
             items,
@@ -88,7 +94,7 @@ impl SlidingState {
                 .collect();
         }
         let made = self.slots(windows, aggs, &row).and_then(|slots| {
-            let input = Input {
+            let input = EvalInput {
                 values: &row.values,
                 rowtime: row.rowtime,
                 keys: &[],
@@ -98,8 +104,8 @@ impl SlidingState {
             project(items, &input)
         });
         match made {
-            Ok(values) => out.push(Row::new(row.rowtime, values)),
-            Err(error) => errors.push(RowError { error, row }),
+            Ok(values) => out.push(StreamRow::new(row.rowtime, values)),
+            Err(error) => errors.push(PumpError { error, row }),
         }
     }
 
@@ -108,9 +114,9 @@ impl SlidingState {
         &mut self,
         windows: &[WindowDef],
         aggs: &[(AggSpec, usize)],
-        row: &Row,
-    ) -> Result<Vec<Value>, EvalError> {
-        let input = Input::row(&row.values, row.rowtime);
+        row: &StreamRow,
+    ) -> Result<Vec<Value>, SqlError> {
+        let input = EvalInput::row(&row.values, row.rowtime);
         let mut slots = vec![Value::Null; aggs.len()];
         for (w, def) in windows.iter().enumerate() {
             let key = def

@@ -5,11 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::eval::{eval, Input};
+use crate::exec::eval::{eval, EvalInput};
 use crate::exec::tumbling::{agg_args, emit_groups, window_agg};
-use crate::exec::{Errors, RowError};
-use crate::plan::query::Kind;
-use crate::row::Row;
+use crate::exec::{Errors, PumpError};
+use crate::plan::query::QueryKind;
+use crate::row::StreamRow;
 use crate::window::stagger::StaggerWindow;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -18,8 +18,14 @@ pub struct StaggerState {
 }
 
 impl StaggerState {
-    pub fn push(&mut self, kind: &Kind, row: Row, errors: &mut Errors, out: &mut Vec<Row>) {
-        let Kind::Stagger {
+    pub fn push(
+        &mut self,
+        kind: &QueryKind,
+        row: StreamRow,
+        errors: &mut Errors,
+        out: &mut Vec<StreamRow>,
+    ) {
+        let QueryKind::Stagger {
             keys,
             aggs,
             range_ms,
@@ -29,7 +35,7 @@ impl StaggerState {
             return;
         };
         self.flush(kind, row.rowtime, errors, out);
-        let input = Input::row(&row.values, row.rowtime);
+        let input = EvalInput::row(&row.values, row.rowtime);
         let computed = keys
             .iter()
             .map(|k| eval(k, &input))
@@ -38,7 +44,7 @@ impl StaggerState {
         let (key, args) = match computed {
             Ok(x) => x,
             Err(error) => {
-                errors.push(RowError { error, row });
+                errors.push(PumpError { error, row });
                 return;
             }
         };
@@ -46,13 +52,19 @@ impl StaggerState {
             StaggerWindow::new(aggs.iter().filter_map(window_agg).collect(), *range_ms)
         });
         if let Err(error) = windows.push(row.rowtime, key, &args) {
-            errors.push(RowError { error, row });
+            errors.push(PumpError { error, row });
         }
     }
 
     /// Emits every window closed by `time`.
-    pub fn flush(&mut self, kind: &Kind, time: i64, errors: &mut Errors, out: &mut Vec<Row>) {
-        let Kind::Stagger { items, .. } = kind else {
+    pub fn flush(
+        &mut self,
+        kind: &QueryKind,
+        time: i64,
+        errors: &mut Errors,
+        out: &mut Vec<StreamRow>,
+    ) {
+        let QueryKind::Stagger { items, .. } = kind else {
             return;
         };
         if let Some(windows) = self.windows.as_mut() {

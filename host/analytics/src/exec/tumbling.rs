@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::key::total_cmp;
 use crate::aggregate::AggSpec as WindowAgg;
-use crate::error::EvalError;
-use crate::exec::eval::{eval, is_true, Input};
+use crate::error::SqlError;
+use crate::exec::eval::{eval, is_true, EvalInput};
 use crate::exec::query::project;
-use crate::exec::{Errors, RowError};
+use crate::exec::{Errors, PumpError};
 use crate::plan::expr::PExpr;
-use crate::plan::query::{AggSpec, Kind};
-use crate::row::Row;
+use crate::plan::query::{AggSpec, QueryKind};
+use crate::row::StreamRow;
 use crate::value::Value;
 use crate::window::tumbling::TumblingGroups;
 use crate::window::GroupRow;
@@ -36,7 +36,7 @@ pub struct TumblingState {
 }
 
 /// The aggregates' arguments for one row (`COUNT(*)` takes NULL).
-pub fn agg_args(aggs: &[AggSpec], input: &Input) -> Result<Vec<Value>, EvalError> {
+pub fn agg_args(aggs: &[AggSpec], input: &EvalInput) -> Result<Vec<Value>, SqlError> {
     aggs.iter()
         .map(|a| match a.args.first() {
             Some(e) => eval(e, input),
@@ -62,8 +62,8 @@ pub fn output_row(
     slots: &[Value],
     having: Option<&PExpr>,
     items: &[PExpr],
-) -> Result<Option<Row>, EvalError> {
-    let input = Input {
+) -> Result<Option<StreamRow>, SqlError> {
+    let input = EvalInput {
         values: &[],
         rowtime,
         keys,
@@ -75,7 +75,7 @@ pub fn output_row(
             return Ok(None);
         }
     }
-    Ok(Some(Row::new(rowtime, project(items, &input)?)))
+    Ok(Some(StreamRow::new(rowtime, project(items, &input)?)))
 }
 
 /// Turns the window module's group rows into output rows (errors to `errors`). `window` is
@@ -86,7 +86,7 @@ pub fn emit_groups(
     having: Option<&PExpr>,
     items: &[PExpr],
     errors: &mut Errors,
-    out: &mut Vec<Row>,
+    out: &mut Vec<StreamRow>,
 ) {
     for g in groups {
         let mut keys = g.key;
@@ -99,9 +99,9 @@ pub fn emit_groups(
         match made {
             Ok(Some(r)) => out.push(r),
             Ok(None) => {}
-            Err(error) => errors.push(RowError {
+            Err(error) => errors.push(PumpError {
                 error,
-                row: Row::new(g.rowtime, keys),
+                row: StreamRow::new(g.rowtime, keys),
             }),
         }
     }
@@ -109,7 +109,7 @@ pub fn emit_groups(
 
 /// ORDER BY: rows of one ROWTIME sorted by the extra items at the end of each row (one
 /// per key, `descending` per key), which are then dropped. NULLs sort first.
-fn order_rows(mut rows: Vec<Row>, descending: &[bool]) -> Vec<Row> {
+fn order_rows(mut rows: Vec<StreamRow>, descending: &[bool]) -> Vec<StreamRow> {
     if descending.is_empty() {
         return rows;
     }
@@ -137,15 +137,21 @@ fn order_rows(mut rows: Vec<Row>, descending: &[bool]) -> Vec<Row> {
 }
 
 impl TumblingState {
-    pub fn push(&mut self, kind: &Kind, row: Row, errors: &mut Errors, out: &mut Vec<Row>) {
-        let Kind::Tumbling {
+    pub fn push(
+        &mut self,
+        kind: &QueryKind,
+        row: StreamRow,
+        errors: &mut Errors,
+        out: &mut Vec<StreamRow>,
+    ) {
+        let QueryKind::Tumbling {
             keys, window, aggs, ..
         } = kind
         else {
             return;
         };
         self.flush(kind, row.rowtime, errors, out);
-        let input = Input::row(&row.values, row.rowtime);
+        let input = EvalInput::row(&row.values, row.rowtime);
         let computed = keys
             .iter()
             .map(|k| eval(k, &input))
@@ -154,7 +160,7 @@ impl TumblingState {
         let (mut key, args) = match computed {
             Ok(x) => x,
             Err(error) => {
-                errors.push(RowError { error, row });
+                errors.push(PumpError { error, row });
                 return;
             }
         };
@@ -167,13 +173,19 @@ impl TumblingState {
             )
         });
         if let Err(error) = groups.push(row.rowtime, value, end, key, &args) {
-            errors.push(RowError { error, row });
+            errors.push(PumpError { error, row });
         }
     }
 
     /// Stream time is `time`: every window ending at or before it comes out.
-    pub fn flush(&mut self, kind: &Kind, time: i64, errors: &mut Errors, out: &mut Vec<Row>) {
-        let Kind::Tumbling {
+    pub fn flush(
+        &mut self,
+        kind: &QueryKind,
+        time: i64,
+        errors: &mut Errors,
+        out: &mut Vec<StreamRow>,
+    ) {
+        let QueryKind::Tumbling {
             window,
             having,
             items,
@@ -219,7 +231,7 @@ impl TumblingState {
 /// it). Found by doubling then bisecting, so any monotonic expression works.
 pub fn window_edge(expr: &PExpr, value: &Value, seen: i64, dir: i64) -> i64 {
     let same = |t: i64| {
-        eval(expr, &Input::row(&[], t))
+        eval(expr, &EvalInput::row(&[], t))
             .map(|v| v.sql_cmp(value) == Some(Ordering::Equal))
             .unwrap_or(false)
     };

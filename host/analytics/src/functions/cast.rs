@@ -32,14 +32,14 @@ use chrono::{NaiveDate, NaiveTime, Timelike};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::types::SqlType;
 use crate::value::{parse_timestamp, Value};
 
 use super::ops::{int_of_rank, num, Num, MS_PER_DAY};
 
-fn refuse(v: &Value, ty: &SqlType) -> EvalError {
-    EvalError::cast(format!("cannot cast {} to {ty}", v.kind()))
+fn refuse(v: &Value, ty: &SqlType) -> SqlError {
+    SqlError::cast(format!("cannot cast {} to {ty}", v.kind()))
 }
 
 fn rank(ty: &SqlType) -> Option<u8> {
@@ -53,7 +53,7 @@ fn rank(ty: &SqlType) -> Option<u8> {
 }
 
 /// Converts a value to a type, as `CAST(v AS ty)`. NULL casts to NULL.
-pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, EvalError> {
+pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, SqlError> {
     if v.is_null() {
         return Ok(Value::Null);
     }
@@ -96,7 +96,7 @@ pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, EvalError> {
                 "TRUE" => Ok(Value::Boolean(true)),
                 "FALSE" => Ok(Value::Boolean(false)),
                 "UNKNOWN" => Ok(Value::Null),
-                _ => Err(EvalError::cast(format!("{s:?} is not a BOOLEAN"))),
+                _ => Err(SqlError::cast(format!("{s:?} is not a BOOLEAN"))),
             },
             _ => Err(refuse(v, ty)),
         },
@@ -104,11 +104,11 @@ pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, EvalError> {
             Value::Date(d) => Ok(Value::Date(*d)),
             Value::Timestamp(ms) => i32::try_from(ms.div_euclid(MS_PER_DAY))
                 .map(Value::Date)
-                .map_err(|_| EvalError::overflow("date out of range")),
+                .map_err(|_| SqlError::overflow("date out of range")),
             Value::Char(s) | Value::Varchar(s) => {
                 let t = s.trim();
                 let d = NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                    .map_err(|_| EvalError::cast(format!("{s:?} is not a DATE")))?;
+                    .map_err(|_| SqlError::cast(format!("{s:?} is not a DATE")))?;
                 let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
                 Ok(Value::Date((d - epoch).num_days() as i32))
             }
@@ -121,7 +121,7 @@ pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, EvalError> {
                 let t = s.trim();
                 let tm = NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
                     .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
-                    .map_err(|_| EvalError::cast(format!("{s:?} is not a TIME")))?;
+                    .map_err(|_| SqlError::cast(format!("{s:?} is not a TIME")))?;
                 Ok(Value::Time(
                     tm.num_seconds_from_midnight() * 1000 + tm.nanosecond() / 1_000_000,
                 ))
@@ -134,14 +134,14 @@ pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, EvalError> {
             Value::Time(t) => Ok(Value::Timestamp(i64::from(*t))),
             Value::Char(s) | Value::Varchar(s) => parse_timestamp(s)
                 .map(Value::Timestamp)
-                .ok_or_else(|| EvalError::cast(format!("{s:?} is not a TIMESTAMP"))),
+                .ok_or_else(|| SqlError::cast(format!("{s:?} is not a TIMESTAMP"))),
             _ => Err(refuse(v, ty)),
         },
         SqlType::IntervalDayTime => match v {
             Value::IntervalDayTime(ms) => Ok(Value::IntervalDayTime(*ms)),
             Value::Char(s) | Value::Varchar(s) => parse_day_time(s)
                 .map(Value::IntervalDayTime)
-                .ok_or_else(|| EvalError::cast(format!("{s:?} is not a day-time interval"))),
+                .ok_or_else(|| SqlError::cast(format!("{s:?} is not a day-time interval"))),
             _ => Err(refuse(v, ty)),
         },
         SqlType::IntervalYearMonth => match v {
@@ -201,7 +201,7 @@ pub(crate) fn java_float_text(f: f64, plain: String, sci: String) -> String {
     format!("{mantissa}E{exp}")
 }
 
-fn to_char(v: &Value, ty: &SqlType, n: u32) -> Result<Value, EvalError> {
+fn to_char(v: &Value, ty: &SqlType, n: u32) -> Result<Value, SqlError> {
     let n = n as usize;
     let fixed = matches!(ty, SqlType::Char(_));
     let (text, from_char) = match v {
@@ -212,7 +212,7 @@ fn to_char(v: &Value, ty: &SqlType, n: u32) -> Result<Value, EvalError> {
     let len = text.chars().count();
     let text = if len > n {
         if !from_char {
-            return Err(EvalError::cast(format!(
+            return Err(SqlError::cast(format!(
                 "{} value {text:?} does not fit in {ty}",
                 v.kind()
             )));
@@ -234,9 +234,9 @@ fn to_char(v: &Value, ty: &SqlType, n: u32) -> Result<Value, EvalError> {
 
 /// A number read from text for a cast to `ty`: integers exactly, decimals exactly, anything
 /// else (exponents, `NaN`, `Infinity`) as a double.
-fn parse_number(s: &str, ty: &SqlType) -> Result<Num, EvalError> {
+fn parse_number(s: &str, ty: &SqlType) -> Result<Num, SqlError> {
     let t = s.trim();
-    let bad = || EvalError::cast(format!("{s:?} is not a valid {ty}"));
+    let bad = || SqlError::cast(format!("{s:?} is not a valid {ty}"));
     if t.is_empty() {
         return Err(bad());
     }
@@ -257,8 +257,8 @@ fn parse_number(s: &str, ty: &SqlType) -> Result<Num, EvalError> {
     }
 }
 
-fn to_int(n: Num, rank: u8) -> Result<Value, EvalError> {
-    let over = || EvalError::overflow("value out of range for the integer type");
+fn to_int(n: Num, rank: u8) -> Result<Value, SqlError> {
+    let over = || SqlError::overflow("value out of range for the integer type");
     let i = match n {
         Num::Int(i, _) => i,
         Num::Dec(d) => d
@@ -277,9 +277,9 @@ fn to_int(n: Num, rank: u8) -> Result<Value, EvalError> {
     int_of_rank(i, rank)
 }
 
-fn to_decimal(n: Num, precision: u8, scale: u8) -> Result<Value, EvalError> {
+fn to_decimal(n: Num, precision: u8, scale: u8) -> Result<Value, SqlError> {
     let over = || {
-        EvalError::overflow(format!(
+        SqlError::overflow(format!(
             "value does not fit in DECIMAL({precision},{scale})"
         ))
     };

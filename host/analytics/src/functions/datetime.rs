@@ -6,13 +6,13 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::value::Value;
 
 use super::ops::{add_months, int_of_rank, MS_PER_DAY};
 use super::{int_arg, str_arg};
 
-pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, SqlError> {
     if args.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -22,8 +22,8 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
             (Value::Timestamp(a), Value::Timestamp(b)) => a
                 .checked_sub(*b)
                 .map(Value::BigInt)
-                .ok_or_else(|| EvalError::overflow("TSDIFF")),
-            (a, b) => Err(EvalError::type_mismatch(format!(
+                .ok_or_else(|| SqlError::overflow("TSDIFF")),
+            (a, b) => Err(SqlError::type_mismatch(format!(
                 "TSDIFF takes two TIMESTAMPs, got {} and {}",
                 a.kind(),
                 b.kind()
@@ -37,7 +37,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
             let fmt = str_arg(name, &args[0])?;
             let text = str_arg(name, &args[1])?;
             let dt = parse_with_pattern(fmt, text).ok_or_else(|| {
-                EvalError::new(
+                SqlError::new(
                     "DateParseError",
                     format!("{name}: {text:?} does not match the pattern {fmt:?}"),
                 )
@@ -56,7 +56,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
                 ("DATE_TO_CHAR", Value::Date(d)) => naive(i64::from(*d) * MS_PER_DAY)?,
                 ("TIME_TO_CHAR", Value::Time(t)) => naive(i64::from(*t))?,
                 (_, other) => {
-                    return Err(EvalError::type_mismatch(format!(
+                    return Err(SqlError::type_mismatch(format!(
                         "{name} cannot format {}",
                         other.kind()
                     )))
@@ -67,21 +67,21 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
     }
 }
 
-fn timestamp_ms(func: &str, v: &Value) -> Result<i64, EvalError> {
+fn timestamp_ms(func: &str, v: &Value) -> Result<i64, SqlError> {
     match v {
         Value::Timestamp(ms) => Ok(*ms),
         Value::Date(d) => Ok(i64::from(*d) * MS_PER_DAY),
-        other => Err(EvalError::type_mismatch(format!(
+        other => Err(SqlError::type_mismatch(format!(
             "{func} expects a TIMESTAMP, got {}",
             other.kind()
         ))),
     }
 }
 
-pub(crate) fn naive(ms: i64) -> Result<NaiveDateTime, EvalError> {
+pub(crate) fn naive(ms: i64) -> Result<NaiveDateTime, SqlError> {
     DateTime::from_timestamp_millis(ms)
         .map(|d| d.naive_utc())
-        .ok_or_else(|| EvalError::overflow("timestamp out of range"))
+        .ok_or_else(|| SqlError::overflow("timestamp out of range"))
 }
 
 fn days_of(d: NaiveDate) -> i32 {
@@ -98,9 +98,9 @@ fn ms_of_time(t: NaiveTime) -> u32 {
 /// for SECOND, `EXTRACT(SECOND FROM INTERVAL '2 3:4:5.678' DAY TO SECOND)` is 5.678; stored in
 /// an INTEGER column it rounds, as CAST does). Units: YEAR, QUARTER, MONTH, WEEK (ISO), DAY,
 /// DOY, DOW (1 = Sunday), HOUR, MINUTE, SECOND, MILLISECOND, EPOCH (seconds).
-pub fn extract(unit: &str, v: &Value) -> Result<Value, EvalError> {
+pub fn extract(unit: &str, v: &Value) -> Result<Value, SqlError> {
     let unit = unit.to_ascii_uppercase();
-    let bad = || EvalError::type_mismatch(format!("cannot EXTRACT {unit} from {}", v.kind()));
+    let bad = || SqlError::type_mismatch(format!("cannot EXTRACT {unit} from {}", v.kind()));
     let r: i64 = match v {
         Value::Null => return Ok(Value::Null),
         Value::IntervalDayTime(ms) => {
@@ -169,8 +169,8 @@ fn seconds(ms: i64) -> Value {
 
 /// The start of the `unit` containing `ms` (YEAR, QUARTER, MONTH, WEEK from Sunday, DAY,
 /// HOUR, MINUTE, SECOND, MILLISECOND).
-fn floor_ms(ms: i64, unit: &str) -> Result<i64, EvalError> {
-    let over = || EvalError::overflow("timestamp out of range");
+fn floor_ms(ms: i64, unit: &str) -> Result<i64, SqlError> {
+    let over = || SqlError::overflow("timestamp out of range");
     let fixed = |u: i64| ms.div_euclid(u).checked_mul(u).ok_or_else(over);
     match unit {
         "MILLISECOND" => Ok(ms),
@@ -196,9 +196,9 @@ fn floor_ms(ms: i64, unit: &str) -> Result<i64, EvalError> {
             NaiveDate::from_ymd_opt(dt.year(), month, 1)
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|d| d.and_utc().timestamp_millis())
-                .ok_or_else(|| EvalError::overflow("date out of range"))
+                .ok_or_else(|| SqlError::overflow("date out of range"))
         }
-        other => Err(EvalError::new(
+        other => Err(SqlError::new(
             "InvalidArgument",
             format!("FLOOR/CEIL cannot round to {other}"),
         )),
@@ -206,11 +206,11 @@ fn floor_ms(ms: i64, unit: &str) -> Result<i64, EvalError> {
 }
 
 /// The start of the next `unit` after `floor`.
-fn next_unit(floor: i64, unit: &str) -> Result<i64, EvalError> {
+fn next_unit(floor: i64, unit: &str) -> Result<i64, SqlError> {
     let add = |u: i64| {
         floor
             .checked_add(u)
-            .ok_or_else(|| EvalError::overflow("timestamp out of range"))
+            .ok_or_else(|| SqlError::overflow("timestamp out of range"))
     };
     match unit {
         "MILLISECOND" => add(1),
@@ -225,9 +225,9 @@ fn next_unit(floor: i64, unit: &str) -> Result<i64, EvalError> {
     }
 }
 
-fn round_to(v: &Value, unit: &str, up: bool) -> Result<Value, EvalError> {
+fn round_to(v: &Value, unit: &str, up: bool) -> Result<Value, SqlError> {
     let unit = unit.to_ascii_uppercase();
-    let round = |ms: i64| -> Result<i64, EvalError> {
+    let round = |ms: i64| -> Result<i64, SqlError> {
         let f = floor_ms(ms, &unit)?;
         if up && f != ms {
             next_unit(f, &unit)
@@ -242,18 +242,18 @@ fn round_to(v: &Value, unit: &str, up: bool) -> Result<Value, EvalError> {
             let r = round(i64::from(*d) * MS_PER_DAY)?;
             i32::try_from(r.div_euclid(MS_PER_DAY))
                 .map(Value::Date)
-                .map_err(|_| EvalError::overflow("date out of range"))
+                .map_err(|_| SqlError::overflow("date out of range"))
         }
         Value::Time(t) => {
             if !matches!(unit.as_str(), "HOUR" | "MINUTE" | "SECOND" | "MILLISECOND") {
-                return Err(EvalError::type_mismatch(format!(
+                return Err(SqlError::type_mismatch(format!(
                     "a TIME cannot be rounded to {unit}"
                 )));
             }
             let r = round(i64::from(*t))?;
             Ok(Value::Time(r.rem_euclid(MS_PER_DAY) as u32))
         }
-        other => Err(EvalError::type_mismatch(format!(
+        other => Err(SqlError::type_mismatch(format!(
             "FLOOR/CEIL ... TO {unit} takes a datetime, not {}",
             other.kind()
         ))),
@@ -261,12 +261,12 @@ fn round_to(v: &Value, unit: &str, up: bool) -> Result<Value, EvalError> {
 }
 
 /// `FLOOR(v TO unit)`: the start of the unit containing a DATE, TIME or TIMESTAMP.
-pub fn floor_to(v: &Value, unit: &str) -> Result<Value, EvalError> {
+pub fn floor_to(v: &Value, unit: &str) -> Result<Value, SqlError> {
     round_to(v, unit, false)
 }
 
 /// `CEIL(v TO unit)`: the start of the next unit, or `v` when it already is a unit's start.
-pub fn ceil_to(v: &Value, unit: &str) -> Result<Value, EvalError> {
+pub fn ceil_to(v: &Value, unit: &str) -> Result<Value, SqlError> {
     round_to(v, unit, true)
 }
 
@@ -275,18 +275,18 @@ pub fn ceil_to(v: &Value, unit: &str) -> Result<Value, EvalError> {
 /// Integers take an integer width; datetimes a day-time interval, or a year-month one
 /// (months counted from 1970-01). "Largest multiple equal to or smaller than" is kept for
 /// negative values too (floor, not the truncating `(v / n) * n` the page also shows).
-pub fn step(v: &Value, width: &Value) -> Result<Value, EvalError> {
+pub fn step(v: &Value, width: &Value) -> Result<Value, SqlError> {
     if v.is_null() || width.is_null() {
         return Ok(Value::Null);
     }
-    let zero = || EvalError::new("InvalidArgument", "STEP width must be positive");
-    let floor = |x: i64, w: i64| -> Result<i64, EvalError> {
+    let zero = || SqlError::new("InvalidArgument", "STEP width must be positive");
+    let floor = |x: i64, w: i64| -> Result<i64, SqlError> {
         if w <= 0 {
             return Err(zero());
         }
         x.div_euclid(w)
             .checked_mul(w)
-            .ok_or_else(|| EvalError::overflow("STEP result out of range"))
+            .ok_or_else(|| SqlError::overflow("STEP result out of range"))
     };
     match (v, width) {
         (Value::Timestamp(ms), Value::IntervalDayTime(w)) => floor(*ms, *w).map(Value::Timestamp),
@@ -294,7 +294,7 @@ pub fn step(v: &Value, width: &Value) -> Result<Value, EvalError> {
             let r = floor(i64::from(*d) * MS_PER_DAY, *w)?;
             i32::try_from(r.div_euclid(MS_PER_DAY))
                 .map(Value::Date)
-                .map_err(|_| EvalError::overflow("STEP result out of range"))
+                .map_err(|_| SqlError::overflow("STEP result out of range"))
         }
         (Value::Time(t), Value::IntervalDayTime(w)) => {
             floor(i64::from(*t), *w).map(|r| Value::Time(r as u32))
@@ -320,7 +320,7 @@ pub fn step(v: &Value, width: &Value) -> Result<Value, EvalError> {
                 };
                 int_of_rank(floor(x, w)?, rank)
             }
-            _ => Err(EvalError::type_mismatch(format!(
+            _ => Err(SqlError::type_mismatch(format!(
                 "STEP cannot step {} by {}",
                 v.kind(),
                 width.kind()
@@ -337,7 +337,7 @@ pub fn step(v: &Value, width: &Value) -> Result<Value, EvalError> {
 /// result to VARCHAR then takes this text.
 /// (<https://docs.aws.amazon.com/kinesisanalytics/latest/sqlref/sql-reference-date-timestamp-interval.html>:
 /// `(time '12:03:34' - time '11:57:23') minute to second` is `+6:11`.)
-pub fn format_interval(count: i64, start: &str, end: Option<&str>) -> Result<String, EvalError> {
+pub fn format_interval(count: i64, start: &str, end: Option<&str>) -> Result<String, SqlError> {
     let start = start.to_ascii_uppercase();
     let end = end
         .map(str::to_ascii_uppercase)
@@ -345,7 +345,7 @@ pub fn format_interval(count: i64, start: &str, end: Option<&str>) -> Result<Str
     let sign = if count < 0 { '-' } else { '+' };
     let a = count.unsigned_abs();
     let bad = || {
-        EvalError::new(
+        SqlError::new(
             "InvalidArgument",
             format!("no interval qualifier {start} TO {end}"),
         )
@@ -818,7 +818,7 @@ mod tests {
     fn v(s: &str) -> Value {
         Value::Varchar(s.into())
     }
-    fn c2t(fmt: &str, s: &str) -> Result<Value, EvalError> {
+    fn c2t(fmt: &str, s: &str) -> Result<Value, SqlError> {
         call_scalar("CHAR_TO_TIMESTAMP", &[v(fmt), v(s)])
     }
 

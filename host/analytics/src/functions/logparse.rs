@@ -22,7 +22,7 @@
 //!   `l.r.COLUMN1` to `COLUMN7` for COMMON). `%t` keeps its brackets and a quoted specifier
 //!   (`"%r"`) loses its quotes. The IIS format is not supported (the docs give no layout).
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::types::SqlType;
 use crate::value::Value;
 
@@ -30,7 +30,7 @@ use super::cast::cast;
 use super::regex_cache;
 use super::{int_arg, str_arg};
 
-pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, SqlError> {
     if args[0].is_null() {
         return Ok(Value::Null);
     }
@@ -41,7 +41,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         "VARIABLE_COLUMN_LOG_PARSE" => variable_column(line, args),
         "FIXED_COLUMN_LOG_PARSE" => fixed_column(line, str_arg(name, &args[1])?),
         "W3C_LOG_PARSE" => w3c(line, str_arg(name, &args[1])?),
-        other => Err(EvalError::new(
+        other => Err(SqlError::new(
             "UnknownFunction",
             format!("no function named {other}"),
         )),
@@ -56,7 +56,7 @@ fn column_name(i: usize) -> String {
     format!("COLUMN{}", i + 1)
 }
 
-fn regex_parse(line: &str, pattern: &str, lazy: bool) -> Result<Value, EvalError> {
+fn regex_parse(line: &str, pattern: &str, lazy: bool) -> Result<Value, SqlError> {
     let re = regex_cache::java_with(pattern, true, lazy)?;
     let Some(caps) = re.captures(line) else {
         return Ok(Value::Null);
@@ -103,8 +103,8 @@ fn split_top_level(s: &str) -> Vec<&str> {
 }
 
 /// Parses `NAME TYPE type [NOT NULL] [START n [FOR m]], ...`.
-fn column_list(spec: &str) -> Result<Vec<ColumnSpec>, EvalError> {
-    let bad = |m: String| EvalError::new("InvalidArgument", m);
+fn column_list(spec: &str) -> Result<Vec<ColumnSpec>, SqlError> {
+    let bad = |m: String| SqlError::new("InvalidArgument", m);
     let mut cols = Vec::new();
     for part in split_top_level(spec) {
         // Column lists are often written over several lines: any run of blanks is one.
@@ -156,7 +156,7 @@ fn column_list(spec: &str) -> Result<Vec<ColumnSpec>, EvalError> {
 }
 
 /// A field's text converted to its column's type (an empty non-character field is NULL).
-fn typed(field: Option<String>, ty: &SqlType) -> Result<Value, EvalError> {
+fn typed(field: Option<String>, ty: &SqlType) -> Result<Value, SqlError> {
     match field {
         None => Ok(Value::Null),
         Some(f) => {
@@ -216,7 +216,7 @@ fn split_fields(
     fields
 }
 
-fn variable_column(line: &str, args: &[Value]) -> Result<Value, EvalError> {
+fn variable_column(line: &str, args: &[Value]) -> Result<Value, SqlError> {
     const F: &str = "VARIABLE_COLUMN_LOG_PARSE";
     if args[1..].iter().any(Value::is_null) {
         return Ok(Value::Null);
@@ -226,7 +226,7 @@ fn variable_column(line: &str, args: &[Value]) -> Result<Value, EvalError> {
         n => {
             let count = int_arg(F, n)?;
             if !(0..=MAX_COLUMNS).contains(&count) {
-                return Err(EvalError::new(
+                return Err(SqlError::new(
                     "InvalidArgument",
                     format!("{F}: {count} columns is outside 0..={MAX_COLUMNS}"),
                 ));
@@ -263,13 +263,13 @@ fn variable_column(line: &str, args: &[Value]) -> Result<Value, EvalError> {
     Ok(Value::Row(row))
 }
 
-fn fixed_column(line: &str, spec: &str) -> Result<Value, EvalError> {
+fn fixed_column(line: &str, spec: &str) -> Result<Value, SqlError> {
     let cols = column_list(spec)?;
     let chars: Vec<char> = line.chars().collect();
     let mut row = Vec::with_capacity(cols.len());
     for col in &cols {
         let start = col.start.ok_or_else(|| {
-            EvalError::new(
+            SqlError::new(
                 "InvalidArgument",
                 format!("FIXED_COLUMN_LOG_PARSE column {} needs START", col.name),
             )
@@ -306,7 +306,7 @@ fn predefined(format: &str) -> Option<&'static str> {
 }
 
 /// The regex (one group per specifier) of an Apache `LogFormat` string.
-fn w3c_regex(format: &str) -> Result<String, EvalError> {
+fn w3c_regex(format: &str) -> Result<String, SqlError> {
     let chars: Vec<char> = format.chars().collect();
     let mut re = String::from("^");
     let mut i = 0;
@@ -340,7 +340,7 @@ fn w3c_regex(format: &str) -> Result<String, EvalError> {
             i += 1;
         }
         let letter = chars.get(i).copied().ok_or_else(|| {
-            EvalError::new(
+            SqlError::new(
                 "InvalidArgument",
                 format!("W3C_LOG_PARSE format {format:?} ends inside a specifier"),
             )
@@ -358,15 +358,17 @@ fn w3c_regex(format: &str) -> Result<String, EvalError> {
     Ok(re)
 }
 
-fn w3c(line: &str, format: &str) -> Result<Value, EvalError> {
+fn w3c(line: &str, format: &str) -> Result<Value, SqlError> {
     if format.trim().eq_ignore_ascii_case("IIS") {
-        return Err(EvalError::new(
+        return Err(SqlError::new(
             "InvalidArgument",
             "W3C_LOG_PARSE: the IIS format is not supported",
         ));
     }
     let log_format = predefined(format).unwrap_or(format);
-    let re = regex_cache::cached(regex_cache::Kind::W3c, log_format, || w3c_regex(log_format))?;
+    let re = regex_cache::cached(regex_cache::RegexKind::W3c, log_format, || {
+        w3c_regex(log_format)
+    })?;
     let Some(caps) = re.captures(line) else {
         return Ok(Value::Null);
     };

@@ -11,8 +11,8 @@
 //! - NULL in gives NULL out, except where the docs say otherwise (AND/OR/NOT's three-valued
 //!   logic, COALESCE, NULLIF).
 //! - Exact numbers stay exact: integer and DECIMAL arithmetic is checked and an overflow is
-//!   [`EvalError::overflow`]. REAL stays float32 and DOUBLE float64 with IEEE results
-//!   (an overflow is Infinity). Division by zero is [`EvalError::division_by_zero`] for every
+//!   [`SqlError::overflow`]. REAL stays float32 and DOUBLE float64 with IEEE results
+//!   (an overflow is Infinity). Division by zero is [`SqlError::division_by_zero`] for every
 //!   numeric type, floats included, as the developer guide's error-stream walkthrough shows.
 //! - An error never stops the application: the row goes to `error_stream`.
 //!
@@ -35,7 +35,7 @@ pub use string::{
     like, position, similar_to, substring, substring_comma, substring_similar, trim, TrimSpec,
 };
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::value::Value;
 
 /// A scalar function the planner may call by name, with its arity (checked at compile time so
@@ -50,7 +50,7 @@ pub struct FunctionDef {
     /// `usize::MAX` for variadic functions (COALESCE).
     pub max_args: usize,
     /// The module function that evaluates this family of functions, given the name.
-    eval: fn(&str, &[Value]) -> Result<Value, EvalError>,
+    eval: fn(&str, &[Value]) -> Result<Value, SqlError>,
 }
 
 impl PartialEq for FunctionDef {
@@ -64,9 +64,9 @@ impl Eq for FunctionDef {}
 impl FunctionDef {
     /// Evaluates the function on its arguments. The arity is checked again here (a planner
     /// bug must not panic an application).
-    pub fn call(&self, args: &[Value]) -> Result<Value, EvalError> {
+    pub fn call(&self, args: &[Value]) -> Result<Value, SqlError> {
         if args.len() < self.min_args || args.len() > self.max_args {
-            return Err(EvalError::new(
+            return Err(SqlError::new(
                 "WrongArgumentCount",
                 format!(
                     "{} takes {}..{} arguments, got {}",
@@ -85,7 +85,7 @@ const fn def(
     name: &'static str,
     min_args: usize,
     max_args: usize,
-    eval: fn(&str, &[Value]) -> Result<Value, EvalError>,
+    eval: fn(&str, &[Value]) -> Result<Value, SqlError>,
 ) -> FunctionDef {
     FunctionDef {
         name,
@@ -148,15 +148,15 @@ pub fn lookup(name: &str) -> Option<&'static FunctionDef> {
 }
 
 /// Calls a scalar function by its upper-case name.
-pub fn call_scalar(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+pub fn call_scalar(name: &str, args: &[Value]) -> Result<Value, SqlError> {
     lookup(name)
-        .ok_or_else(|| EvalError::new("UnknownFunction", format!("no function named {name}")))?
+        .ok_or_else(|| SqlError::new("UnknownFunction", format!("no function named {name}")))?
         .call(args)
 }
 
 /// COALESCE (the first non-NULL argument) and NULLIF (NULL when its arguments are equal, else
 /// the first; a NULL second argument never equals).
-fn null_functions(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+fn null_functions(name: &str, args: &[Value]) -> Result<Value, SqlError> {
     if name == "COALESCE" {
         return Ok(args
             .iter()
@@ -171,9 +171,9 @@ fn null_functions(name: &str, args: &[Value]) -> Result<Value, EvalError> {
 }
 
 /// The string inside a CHAR/VARCHAR argument, or a type error naming the function.
-pub(crate) fn str_arg<'a>(func: &str, v: &'a Value) -> Result<&'a str, EvalError> {
+pub(crate) fn str_arg<'a>(func: &str, v: &'a Value) -> Result<&'a str, SqlError> {
     v.as_str().ok_or_else(|| {
-        EvalError::type_mismatch(format!(
+        SqlError::type_mismatch(format!(
             "{func} expects a character value, got {}",
             v.kind()
         ))
@@ -181,7 +181,7 @@ pub(crate) fn str_arg<'a>(func: &str, v: &'a Value) -> Result<&'a str, EvalError
 }
 
 /// An exact integer argument (any integer kind, or a DECIMAL without fraction).
-pub(crate) fn int_arg(func: &str, v: &Value) -> Result<i64, EvalError> {
+pub(crate) fn int_arg(func: &str, v: &Value) -> Result<i64, SqlError> {
     if let Some(i) = v.as_i64() {
         return Ok(i);
     }
@@ -192,7 +192,7 @@ pub(crate) fn int_arg(func: &str, v: &Value) -> Result<i64, EvalError> {
             }
         }
     }
-    Err(EvalError::type_mismatch(format!(
+    Err(SqlError::type_mismatch(format!(
         "{func} expects an integer, got {}",
         v.kind()
     )))

@@ -4,18 +4,18 @@
 //! POWER and SQRT return DOUBLE with Java's `Math` semantics (LN of 0 is -Infinity, SQRT of
 //! -1 is NaN: the pages document no error for them). MOD is exact and raises division by zero.
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::value::Value;
 
 use super::ops::{int_of_rank, num, numeric_op, BinOp, Num};
 
-fn num_arg(func: &str, v: &Value) -> Result<Num, EvalError> {
+fn num_arg(func: &str, v: &Value) -> Result<Num, SqlError> {
     num(v).ok_or_else(|| {
-        EvalError::type_mismatch(format!("{func} expects a number, got {}", v.kind()))
+        SqlError::type_mismatch(format!("{func} expects a number, got {}", v.kind()))
     })
 }
 
-pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, SqlError> {
     if args.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -25,13 +25,13 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
             return ms
                 .checked_abs()
                 .map(Value::IntervalDayTime)
-                .ok_or_else(|| EvalError::overflow("ABS of an interval"))
+                .ok_or_else(|| SqlError::overflow("ABS of an interval"))
         }
         ("ABS", Value::IntervalYearMonth(m)) => {
             return m
                 .checked_abs()
                 .map(Value::IntervalYearMonth)
-                .ok_or_else(|| EvalError::overflow("ABS of an interval"))
+                .ok_or_else(|| SqlError::overflow("ABS of an interval"))
         }
         _ => {}
     }
@@ -40,7 +40,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         "ABS" => match x {
             Num::Int(i, rank) => int_of_rank(
                 i.checked_abs()
-                    .ok_or_else(|| EvalError::overflow("ABS of the smallest integer"))?,
+                    .ok_or_else(|| SqlError::overflow("ABS of the smallest integer"))?,
                 rank,
             ),
             Num::Dec(d) => Ok(Value::Decimal(d.abs())),
@@ -210,7 +210,7 @@ mod tests {
         );
         assert_eq!(
             call_scalar("MOD", &[Value::Integer(10), Value::Integer(0)]),
-            Err(EvalError::division_by_zero())
+            Err(SqlError::division_by_zero())
         );
         assert!(call_scalar("SQRT", &[Value::Varchar("4".into())]).is_err());
     }

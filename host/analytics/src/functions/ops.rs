@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, Months};
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::value::Value;
 
 /// A binary operator as the parser sees it.
@@ -86,8 +86,8 @@ impl Num {
 }
 
 /// An integer value of the kind of `rank`, or an overflow error when it does not fit.
-pub(crate) fn int_of_rank(v: i64, rank: u8) -> Result<Value, EvalError> {
-    let over = || EvalError::overflow(format!("{v} is out of range for its integer type"));
+pub(crate) fn int_of_rank(v: i64, rank: u8) -> Result<Value, SqlError> {
+    let over = || SqlError::overflow(format!("{v} is out of range for its integer type"));
     Ok(match rank {
         1 => Value::TinyInt(i8::try_from(v).map_err(|_| over())?),
         2 => Value::SmallInt(i16::try_from(v).map_err(|_| over())?),
@@ -98,7 +98,7 @@ pub(crate) fn int_of_rank(v: i64, rank: u8) -> Result<Value, EvalError> {
 
 /// Applies a binary operator. Comparisons and arithmetic give NULL on a NULL operand; AND and
 /// OR follow three-valued logic (`FALSE AND NULL` is FALSE, `TRUE OR NULL` is TRUE).
-pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
+pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, SqlError> {
     match op {
         BinOp::And | BinOp::Or => return logic(op, a, b),
         _ => {}
@@ -135,7 +135,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
                     r.extend_from_slice(y);
                     Ok(Value::Binary(r))
                 }
-                _ => Err(EvalError::type_mismatch(format!(
+                _ => Err(SqlError::type_mismatch(format!(
                     "|| concatenates character values, not {} and {}",
                     a.kind(),
                     b.kind()
@@ -148,7 +148,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
 
 /// SQL comparison of two non-NULL values: numbers across kinds, strings with PAD SPACE, and a
 /// DATE against a TIMESTAMP as the timestamp of its midnight.
-fn compare(a: &Value, b: &Value) -> Result<Ordering, EvalError> {
+fn compare(a: &Value, b: &Value) -> Result<Ordering, SqlError> {
     if let Some(o) = a.sql_cmp(b) {
         return Ok(o);
     }
@@ -165,25 +165,25 @@ fn compare(a: &Value, b: &Value) -> Result<Ordering, EvalError> {
         let (x, y) = (x.to_f64(), y.to_f64());
         return Ok(x.total_cmp(&y));
     }
-    Err(EvalError::type_mismatch(format!(
+    Err(SqlError::type_mismatch(format!(
         "cannot compare {} with {}",
         a.kind(),
         b.kind()
     )))
 }
 
-fn truth(v: &Value, op: &str) -> Result<Option<bool>, EvalError> {
+fn truth(v: &Value, op: &str) -> Result<Option<bool>, SqlError> {
     match v {
         Value::Null => Ok(None),
         Value::Boolean(b) => Ok(Some(*b)),
-        other => Err(EvalError::type_mismatch(format!(
+        other => Err(SqlError::type_mismatch(format!(
             "{op} takes BOOLEAN operands, not {}",
             other.kind()
         ))),
     }
 }
 
-fn logic(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
+fn logic(op: BinOp, a: &Value, b: &Value) -> Result<Value, SqlError> {
     let name = if op == BinOp::And { "AND" } else { "OR" };
     let (x, y) = (truth(a, name)?, truth(b, name)?);
     let r = match op {
@@ -202,7 +202,7 @@ fn logic(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
 }
 
 /// Applies a unary operator: `-` on numbers and intervals, `NOT` with NULL staying NULL.
-pub fn unary(op: UnOp, v: &Value) -> Result<Value, EvalError> {
+pub fn unary(op: UnOp, v: &Value) -> Result<Value, SqlError> {
     if v.is_null() {
         return Ok(Value::Null);
     }
@@ -212,21 +212,21 @@ pub fn unary(op: UnOp, v: &Value) -> Result<Value, EvalError> {
             Value::IntervalDayTime(ms) => ms
                 .checked_neg()
                 .map(Value::IntervalDayTime)
-                .ok_or_else(|| EvalError::overflow("interval negation")),
+                .ok_or_else(|| SqlError::overflow("interval negation")),
             Value::IntervalYearMonth(m) => m
                 .checked_neg()
                 .map(Value::IntervalYearMonth)
-                .ok_or_else(|| EvalError::overflow("interval negation")),
+                .ok_or_else(|| SqlError::overflow("interval negation")),
             _ => match num(v) {
                 Some(Num::Int(i, rank)) => int_of_rank(
                     i.checked_neg()
-                        .ok_or_else(|| EvalError::overflow("integer negation"))?,
+                        .ok_or_else(|| SqlError::overflow("integer negation"))?,
                     rank,
                 ),
                 Some(Num::Dec(d)) => Ok(Value::Decimal(-d)),
                 Some(Num::Real(f)) => Ok(Value::Real(-f)),
                 Some(Num::Double(f)) => Ok(Value::Double(-f)),
-                None => Err(EvalError::type_mismatch(format!(
+                None => Err(SqlError::type_mismatch(format!(
                     "cannot negate {}",
                     v.kind()
                 ))),
@@ -245,12 +245,12 @@ fn op_name(op: BinOp) -> &'static str {
     }
 }
 
-fn arithmetic(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
+fn arithmetic(op: BinOp, a: &Value, b: &Value) -> Result<Value, SqlError> {
     if let (Some(x), Some(y)) = (num(a), num(b)) {
         return numeric_op(op, x, y);
     }
     datetime_op(op, a, b).unwrap_or_else(|| {
-        Err(EvalError::type_mismatch(format!(
+        Err(SqlError::type_mismatch(format!(
             "cannot apply {} to {} and {}",
             op_name(op),
             a.kind(),
@@ -261,13 +261,13 @@ fn arithmetic(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
 
 /// Mixed numeric arithmetic: integers stay integers of the wider kind, integers with
 /// DECIMAL are exact DECIMAL, REAL stays float32 unless a DOUBLE is involved.
-pub(crate) fn numeric_op(op: BinOp, x: Num, y: Num) -> Result<Value, EvalError> {
-    let overflow = || EvalError::overflow(format!("numeric overflow in {}", op_name(op)));
+pub(crate) fn numeric_op(op: BinOp, x: Num, y: Num) -> Result<Value, SqlError> {
+    let overflow = || SqlError::overflow(format!("numeric overflow in {}", op_name(op)));
     // Division by zero is an error for every numeric type, floats included: the developer
     // guide's error-stream walkthrough (app-explore-error-stream.html) sends `price / 0` with
     // a REAL price to error_stream rather than emitting Infinity.
     if matches!(op, BinOp::Divide | BinOp::Modulo) && is_zero(y) {
-        return Err(EvalError::division_by_zero());
+        return Err(SqlError::division_by_zero());
     }
     match (x, y) {
         (Num::Int(a, ra), Num::Int(b, rb)) => {
@@ -277,13 +277,13 @@ pub(crate) fn numeric_op(op: BinOp, x: Num, y: Num) -> Result<Value, EvalError> 
                 BinOp::Multiply => a.checked_mul(b),
                 BinOp::Divide => {
                     if b == 0 {
-                        return Err(EvalError::division_by_zero());
+                        return Err(SqlError::division_by_zero());
                     }
                     a.checked_div(b)
                 }
                 _ => {
                     if b == 0 {
-                        return Err(EvalError::division_by_zero());
+                        return Err(SqlError::division_by_zero());
                     }
                     a.checked_rem(b)
                 }
@@ -316,7 +316,7 @@ pub(crate) fn numeric_op(op: BinOp, x: Num, y: Num) -> Result<Value, EvalError> 
                 BinOp::Multiply => a.checked_mul(b),
                 BinOp::Divide => {
                     if b.is_zero() {
-                        return Err(EvalError::division_by_zero());
+                        return Err(SqlError::division_by_zero());
                     }
                     a.checked_div(b).map(|q| {
                         let mut q =
@@ -327,7 +327,7 @@ pub(crate) fn numeric_op(op: BinOp, x: Num, y: Num) -> Result<Value, EvalError> 
                 }
                 _ => {
                     if b.is_zero() {
-                        return Err(EvalError::division_by_zero());
+                        return Err(SqlError::division_by_zero());
                     }
                     a.checked_rem(b)
                 }
@@ -380,8 +380,8 @@ fn float_op(op: BinOp, a: f64, b: f64) -> f64 {
 }
 
 /// Adds months to a timestamp the way SQL does: the day is clamped to the month's last day.
-pub(crate) fn add_months(ts_ms: i64, months: i64) -> Result<i64, EvalError> {
-    let over = || EvalError::overflow("timestamp out of range");
+pub(crate) fn add_months(ts_ms: i64, months: i64) -> Result<i64, SqlError> {
+    let over = || SqlError::overflow("timestamp out of range");
     let dt = DateTime::from_timestamp_millis(ts_ms).ok_or_else(over)?;
     let m = Months::new(u32::try_from(months.unsigned_abs()).map_err(|_| over())?);
     let r = if months >= 0 {
@@ -392,16 +392,16 @@ pub(crate) fn add_months(ts_ms: i64, months: i64) -> Result<i64, EvalError> {
     r.map(|d| d.timestamp_millis()).ok_or_else(over)
 }
 
-fn date_of_ms(ms: i64) -> Result<Value, EvalError> {
+fn date_of_ms(ms: i64) -> Result<Value, SqlError> {
     i32::try_from(ms.div_euclid(MS_PER_DAY))
         .map(Value::Date)
-        .map_err(|_| EvalError::overflow("date out of range"))
+        .map_err(|_| SqlError::overflow("date out of range"))
 }
 
 /// Date/time/interval arithmetic; `None` when the operand kinds have no such operator.
-fn datetime_op(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value, EvalError>> {
+fn datetime_op(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value, SqlError>> {
     use Value::*;
-    let over = || EvalError::overflow("datetime arithmetic out of range");
+    let over = || SqlError::overflow("datetime arithmetic out of range");
     let r = match (op, a, b) {
         // datetime ± interval
         (BinOp::Plus, Timestamp(t), IntervalDayTime(i))
@@ -500,13 +500,13 @@ fn datetime_op(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value, EvalErro
 /// An interval's count (milliseconds or months) multiplied or divided by a number: exact for
 /// integers (division truncates toward zero, as integer division does), rounded to the
 /// nearest unit for DECIMAL and floats.
-fn scale(count: i64, n: Num, divide: bool) -> Result<i64, EvalError> {
-    let over = || EvalError::overflow("interval arithmetic out of range");
+fn scale(count: i64, n: Num, divide: bool) -> Result<i64, SqlError> {
+    let over = || SqlError::overflow("interval arithmetic out of range");
     match n {
         Num::Int(k, _) => {
             if divide {
                 if k == 0 {
-                    return Err(EvalError::division_by_zero());
+                    return Err(SqlError::division_by_zero());
                 }
                 count.checked_div(k).ok_or_else(over)
             } else {
@@ -517,7 +517,7 @@ fn scale(count: i64, n: Num, divide: bool) -> Result<i64, EvalError> {
             let c = Decimal::from(count);
             let r = if divide {
                 if d.is_zero() {
-                    return Err(EvalError::division_by_zero());
+                    return Err(SqlError::division_by_zero());
                 }
                 c.checked_div(d)
             } else {
@@ -535,7 +535,7 @@ fn scale(count: i64, n: Num, divide: bool) -> Result<i64, EvalError> {
             };
             if !r.is_finite() || r.abs() > 9.2e18 {
                 return Err(if divide && f == 0.0 {
-                    EvalError::division_by_zero()
+                    SqlError::division_by_zero()
                 } else {
                     over()
                 });
@@ -586,11 +586,11 @@ mod tests {
         );
         assert_eq!(
             binary(BinOp::Divide, &Value::Integer(1), &Value::Integer(0)),
-            Err(EvalError::division_by_zero())
+            Err(SqlError::division_by_zero())
         );
         assert_eq!(
             binary(BinOp::Modulo, &Value::Integer(1), &Value::Integer(0)),
-            Err(EvalError::division_by_zero())
+            Err(SqlError::division_by_zero())
         );
         assert_eq!(
             unary(UnOp::Neg, &Value::Integer(i32::MIN))
@@ -628,7 +628,7 @@ mod tests {
         );
         assert_eq!(
             binary(BinOp::Divide, &d("1.5"), &Value::Integer(0)),
-            Err(EvalError::division_by_zero())
+            Err(SqlError::division_by_zero())
         );
         // REAL + REAL stays float32 (0.1f32 + 0.2f32, not the double sum).
         assert_eq!(
@@ -648,15 +648,15 @@ mod tests {
         // `price / 0` goes to error_stream).
         assert_eq!(
             binary(BinOp::Divide, &Value::Double(1.0), &Value::Integer(0)),
-            Err(EvalError::division_by_zero())
+            Err(SqlError::division_by_zero())
         );
         assert_eq!(
             binary(BinOp::Divide, &Value::Real(100.5), &Value::Integer(0)),
-            Err(EvalError::division_by_zero())
+            Err(SqlError::division_by_zero())
         );
         assert_eq!(
             binary(BinOp::Modulo, &Value::Double(1.0), &Value::Double(0.0)),
-            Err(EvalError::division_by_zero())
+            Err(SqlError::division_by_zero())
         );
         // Other float results stay IEEE: overflow gives Infinity.
         assert_eq!(

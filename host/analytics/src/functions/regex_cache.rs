@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 
 /// At most this many compiled patterns are kept per thread and kind; past it that kind's
 /// cache starts over (an application has a handful of literal patterns; a pattern computed
@@ -32,7 +32,7 @@ const CACHE_CAPACITY: usize = 256;
 /// pattern and a Java regex with the same text are different regexes), so each kind has its
 /// own map, looked up by the caller's text without building anything on a hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum RegexKind {
     /// A `regex`-crate pattern as is.
     Raw = 0,
     /// A Java regex, found anywhere.
@@ -59,16 +59,16 @@ thread_local! {
 /// The compiled regex cached under (`kind`, `key`); on a miss `source` builds the
 /// `regex`-crate pattern, which is compiled and kept.
 pub fn cached(
-    kind: Kind,
+    kind: RegexKind,
     key: &str,
-    source: impl FnOnce() -> Result<String, EvalError>,
-) -> Result<Arc<Regex>, EvalError> {
+    source: impl FnOnce() -> Result<String, SqlError>,
+) -> Result<Arc<Regex>, SqlError> {
     let k = kind as usize;
     if let Some(r) = CACHE.with(|c| c.borrow()[k].get(key).cloned()) {
         return Ok(r);
     }
     let re = Regex::new(&source()?)
-        .map_err(|e| EvalError::new("InvalidRegex", format!("invalid regular expression: {e}")))?;
+        .map_err(|e| SqlError::new("InvalidRegex", format!("invalid regular expression: {e}")))?;
     let re = Arc::new(re);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
@@ -81,23 +81,23 @@ pub fn cached(
 }
 
 /// A compiled regex for the `regex`-crate pattern `pattern`, from the cache when it was seen.
-pub fn compiled(pattern: &str) -> Result<Arc<Regex>, EvalError> {
-    cached(Kind::Raw, pattern, || Ok(pattern.to_string()))
+pub fn compiled(pattern: &str) -> Result<Arc<Regex>, SqlError> {
+    cached(RegexKind::Raw, pattern, || Ok(pattern.to_string()))
 }
 
 /// A compiled regex for a Java pattern (translated first). `anchored` wraps it so it must
 /// match the whole input, as Java's `Matcher.matches()` does.
-pub fn java(pattern: &str, anchored: bool) -> Result<Arc<Regex>, EvalError> {
+pub fn java(pattern: &str, anchored: bool) -> Result<Arc<Regex>, SqlError> {
     java_with(pattern, anchored, false)
 }
 
 /// Like [`java`], with every greedy quantifier made lazy when `lazy` is set
 /// (FAST_REGEX_LOG_PARSE's "lazy semantics": each group takes as little as it can).
-pub fn java_with(pattern: &str, anchored: bool, lazy: bool) -> Result<Arc<Regex>, EvalError> {
+pub fn java_with(pattern: &str, anchored: bool, lazy: bool) -> Result<Arc<Regex>, SqlError> {
     let kind = match (anchored, lazy) {
-        (false, false) => Kind::Java,
-        (true, false) => Kind::JavaWhole,
-        (_, true) => Kind::JavaLazyWhole,
+        (false, false) => RegexKind::Java,
+        (true, false) => RegexKind::JavaWhole,
+        (_, true) => RegexKind::JavaLazyWhole,
     };
     cached(kind, pattern, || {
         let t = translate(pattern, lazy)?;
@@ -130,13 +130,13 @@ fn posix_class(name: &str) -> Option<&'static str> {
 
 /// Translates a Java regex to the `regex` crate's syntax (see the module doc for what changes
 /// and what is refused).
-pub fn translate_java(p: &str) -> Result<String, EvalError> {
+pub fn translate_java(p: &str) -> Result<String, SqlError> {
     translate(p, false)
 }
 
-fn translate(p: &str, lazy: bool) -> Result<String, EvalError> {
+fn translate(p: &str, lazy: bool) -> Result<String, SqlError> {
     let unsupported = |what: &str| {
-        EvalError::new(
+        SqlError::new(
             "InvalidRegex",
             format!("{what} in regular expression {p:?} is not supported"),
         )

@@ -2,10 +2,10 @@
 //! positional, regular-expression and SIMILAR forms), TRIM, REGEX_REPLACE, and the LIKE and
 //! SIMILAR TO predicates. Positions and lengths count characters, not bytes.
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::value::Value;
 
-use super::regex_cache::{self, Kind};
+use super::regex_cache::{self, RegexKind};
 use super::{int_arg, str_arg};
 
 /// Which ends TRIM cuts.
@@ -16,7 +16,7 @@ pub enum TrimSpec {
     Both,
 }
 
-pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, SqlError> {
     if args.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -25,7 +25,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
             let s = str_arg(name, &args[0])?;
             i32::try_from(s.chars().count())
                 .map(Value::Integer)
-                .map_err(|_| EvalError::overflow("string length"))
+                .map_err(|_| SqlError::overflow("string length"))
         }
         "LOWER" => Ok(Value::Varchar(str_arg(name, &args[0])?.to_lowercase())),
         "UPPER" => Ok(Value::Varchar(str_arg(name, &args[0])?.to_uppercase())),
@@ -60,10 +60,10 @@ fn initcap(s: &str) -> String {
 
 /// The characters of `s` from 1-based `start` (which may be below 1) for `len` characters
 /// (to the end when `None`), as the SQL standard's SUBSTRING computes them.
-fn char_range(s: &str, start: i64, len: Option<i64>) -> Result<String, EvalError> {
+fn char_range(s: &str, start: i64, len: Option<i64>) -> Result<String, SqlError> {
     if let Some(l) = len {
         if l < 0 {
-            return Err(EvalError::new(
+            return Err(SqlError::new(
                 "SubstringError",
                 format!("SUBSTRING length {l} is negative"),
             ));
@@ -89,7 +89,7 @@ fn char_range(s: &str, start: i64, len: Option<i64>) -> Result<String, EvalError
 /// The docs say both that a start past the end gives an empty string and that it gives
 /// NULL; this keeps the empty string (the SQL standard's answer, and the one the examples
 /// table shows). A negative length is an error, as in the standard.
-pub fn substring(s: &Value, from: &Value, length: Option<&Value>) -> Result<Value, EvalError> {
+pub fn substring(s: &Value, from: &Value, length: Option<&Value>) -> Result<Value, SqlError> {
     if s.is_null() || from.is_null() || length.is_some_and(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -122,11 +122,7 @@ pub fn substring(s: &Value, from: &Value, length: Option<&Value>) -> Result<Valu
 /// "null" for that case; its example tables show `SUBSTRING('123456789' FROM 17 FOR 4)` as the
 /// empty string and `SUBSTRING('123456789', 10, 4)` as null, so each form keeps its table's
 /// answer.
-pub fn substring_comma(
-    s: &Value,
-    from: &Value,
-    length: Option<&Value>,
-) -> Result<Value, EvalError> {
+pub fn substring_comma(s: &Value, from: &Value, length: Option<&Value>) -> Result<Value, SqlError> {
     if let (Some(text), Some(start)) = (s.as_str(), from.as_i64()) {
         if start > text.chars().count() as i64 && !length.is_some_and(Value::is_null) {
             return Ok(Value::Null);
@@ -140,7 +136,7 @@ pub fn substring_comma(
 /// NULL when there is none. The SUBSTRING page's example finds `'23#"456#"78'` inside
 /// `'123456789'` (giving `456`), so the match is searched for, not anchored to the whole
 /// string as SQL:2008 has it.
-pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<Value, EvalError> {
+pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<Value, SqlError> {
     if s.is_null() || pattern.is_null() || escape.is_null() {
         return Ok(Value::Null);
     }
@@ -150,7 +146,7 @@ pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<V
     let sep = format!("{esc}\"");
     let parts: Vec<&str> = pat.split(sep.as_str()).collect();
     if parts.len() != 3 {
-        return Err(EvalError::new(
+        return Err(SqlError::new(
             "InvalidPattern",
             format!("SUBSTRING SIMILAR pattern {pat:?} needs two {sep} separators"),
         ));
@@ -171,7 +167,7 @@ pub fn substring_similar(s: &Value, pattern: &Value, escape: &Value) -> Result<V
 
 /// `POSITION(needle IN haystack)`: the 1-based character position of the first occurrence,
 /// 0 when absent, 1 for an empty needle.
-pub fn position(needle: &Value, haystack: &Value) -> Result<Value, EvalError> {
+pub fn position(needle: &Value, haystack: &Value) -> Result<Value, SqlError> {
     if needle.is_null() || haystack.is_null() {
         return Ok(Value::Null);
     }
@@ -183,12 +179,12 @@ pub fn position(needle: &Value, haystack: &Value) -> Result<Value, EvalError> {
     };
     i32::try_from(pos)
         .map(Value::Integer)
-        .map_err(|_| EvalError::overflow("position"))
+        .map_err(|_| SqlError::overflow("position"))
 }
 
 /// `TRIM([LEADING|TRAILING|BOTH] [chars] FROM s)`: removes `chars` (blank by default) from
 /// the chosen ends. Every character of `chars` is trimmed (the docs' examples use one).
-pub fn trim(spec: TrimSpec, chars: Option<&Value>, s: &Value) -> Result<Value, EvalError> {
+pub fn trim(spec: TrimSpec, chars: Option<&Value>, s: &Value) -> Result<Value, SqlError> {
     if s.is_null() || chars.is_some_and(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -208,7 +204,7 @@ pub fn trim(spec: TrimSpec, chars: Option<&Value>, s: &Value) -> Result<Value, E
 
 /// `OVERLAY(s PLACING r FROM start [FOR length])`: `s` with `length` characters from `start`
 /// (the length of `r` by default) replaced by `r`.
-fn overlay(s: &Value, r: &Value, start: &Value, len: Option<&Value>) -> Result<Value, EvalError> {
+fn overlay(s: &Value, r: &Value, start: &Value, len: Option<&Value>) -> Result<Value, SqlError> {
     let text = str_arg("OVERLAY", s)?;
     let put = str_arg("OVERLAY", r)?;
     let start = int_arg("OVERLAY", start)?;
@@ -217,7 +213,7 @@ fn overlay(s: &Value, r: &Value, start: &Value, len: Option<&Value>) -> Result<V
         None => put.chars().count() as i64,
     };
     if len < 0 {
-        return Err(EvalError::new(
+        return Err(SqlError::new(
             "InvalidArgument",
             format!("OVERLAY length {len} is negative"),
         ));
@@ -232,7 +228,7 @@ fn overlay(s: &Value, r: &Value, start: &Value, len: Option<&Value>) -> Result<V
 /// Java regex found from 1-based character `start` (default 1); `occurrence` 0 (the default)
 /// replaces every match, n > 0 only the n-th. The replacement takes Java's `$n` group
 /// references and `\` escapes.
-fn regex_replace(args: &[Value]) -> Result<Value, EvalError> {
+fn regex_replace(args: &[Value]) -> Result<Value, SqlError> {
     let text = str_arg("REGEX_REPLACE", &args[0])?;
     let re = regex_cache::java(str_arg("REGEX_REPLACE", &args[1])?, false)?;
     let replacement = str_arg("REGEX_REPLACE", &args[2])?;
@@ -247,7 +243,7 @@ fn regex_replace(args: &[Value]) -> Result<Value, EvalError> {
         .transpose()?
         .unwrap_or(0);
     if start < 1 || occurrence < 0 {
-        return Err(EvalError::new(
+        return Err(SqlError::new(
             "InvalidArgument",
             format!("REGEX_REPLACE start {start} and occurrence {occurrence} must be positive"),
         ));
@@ -282,9 +278,8 @@ fn expand_java_replacement(
     rep: &str,
     caps: &regex::Captures<'_>,
     out: &mut String,
-) -> Result<(), EvalError> {
-    let bad =
-        |m: &str| EvalError::new("InvalidArgument", format!("REGEX_REPLACE replacement: {m}"));
+) -> Result<(), SqlError> {
+    let bad = |m: &str| SqlError::new("InvalidArgument", format!("REGEX_REPLACE replacement: {m}"));
     let chars: Vec<char> = rep.chars().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -339,18 +334,18 @@ fn expand_java_replacement(
     Ok(())
 }
 
-fn single_char(s: &str) -> Result<char, EvalError> {
+fn single_char(s: &str) -> Result<char, SqlError> {
     let mut it = s.chars();
     match (it.next(), it.next()) {
         (Some(c), None) => Ok(c),
-        _ => Err(EvalError::new(
+        _ => Err(SqlError::new(
             "InvalidEscape",
             format!("escape {s:?} must be one character"),
         )),
     }
 }
 
-fn escape_arg(escape: Option<&Value>, func: &str) -> Result<Option<char>, EvalError> {
+fn escape_arg(escape: Option<&Value>, func: &str) -> Result<Option<char>, SqlError> {
     match escape {
         None => Ok(None),
         Some(v) => single_char(str_arg(func, v)?).map(Some),
@@ -359,13 +354,13 @@ fn escape_arg(escape: Option<&Value>, func: &str) -> Result<Option<char>, EvalEr
 
 /// The regex of a LIKE pattern: `%` any sequence, `_` one character, the escape character
 /// making the next one literal.
-fn like_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> {
+fn like_regex(pattern: &str, esc: Option<char>) -> Result<String, SqlError> {
     let mut re = String::from("(?s)^");
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
         if Some(c) == esc {
             let n = chars.next().ok_or_else(|| {
-                EvalError::new(
+                SqlError::new(
                     "InvalidEscape",
                     format!("LIKE pattern {pattern:?} ends with its escape"),
                 )
@@ -387,7 +382,7 @@ fn like_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> {
 /// `| * + ? {m,n} ( ) [...] [^...]` as in regexes, `[seq^seq]` (characters of the first
 /// sequence not in the second, as SQLstream's SIMILAR TO table has it), every other
 /// character literal.
-fn similar_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> {
+fn similar_regex(pattern: &str, esc: Option<char>) -> Result<String, SqlError> {
     let mut re = String::new();
     let mut chars = pattern.chars().peekable();
     let mut in_class = false;
@@ -395,7 +390,7 @@ fn similar_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> 
     while let Some(c) = chars.next() {
         if Some(c) == esc {
             let n = chars.next().ok_or_else(|| {
-                EvalError::new(
+                SqlError::new(
                     "InvalidEscape",
                     format!("SIMILAR TO pattern {pattern:?} ends with its escape"),
                 )
@@ -442,7 +437,7 @@ fn similar_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> 
         }
     }
     if in_class {
-        return Err(EvalError::new(
+        return Err(SqlError::new(
             "InvalidPattern",
             format!("SIMILAR TO pattern {pattern:?} has an unclosed ["),
         ));
@@ -451,7 +446,7 @@ fn similar_regex(pattern: &str, esc: Option<char>) -> Result<String, EvalError> 
 }
 
 /// `s LIKE pattern [ESCAPE esc]`: TRUE, FALSE, or NULL on a NULL operand.
-pub fn like(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<Value, EvalError> {
+pub fn like(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<Value, SqlError> {
     if s.is_null() || pattern.is_null() || escape.is_some_and(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -459,8 +454,8 @@ pub fn like(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<Value,
     let pat = str_arg("LIKE", pattern)?;
     let esc = escape_arg(escape, "LIKE")?;
     let re = match esc {
-        None => regex_cache::cached(Kind::Like, pat, || like_regex(pat, None))?,
-        Some(e) => regex_cache::cached(Kind::Like, &format!("{e}\u{0}{pat}"), || {
+        None => regex_cache::cached(RegexKind::Like, pat, || like_regex(pat, None))?,
+        Some(e) => regex_cache::cached(RegexKind::Like, &format!("{e}\u{0}{pat}"), || {
             like_regex(pat, Some(e))
         })?,
     };
@@ -468,7 +463,7 @@ pub fn like(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<Value,
 }
 
 /// `s SIMILAR TO pattern [ESCAPE esc]`: the whole string must match.
-pub fn similar_to(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<Value, EvalError> {
+pub fn similar_to(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<Value, SqlError> {
     if s.is_null() || pattern.is_null() || escape.is_some_and(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -477,8 +472,8 @@ pub fn similar_to(s: &Value, pattern: &Value, escape: Option<&Value>) -> Result<
     let esc = escape_arg(escape, "SIMILAR TO")?;
     let build = || Ok(format!("(?s)^(?:{})$", similar_regex(pat, esc)?));
     let re = match esc {
-        None => regex_cache::cached(Kind::Similar, pat, build)?,
-        Some(e) => regex_cache::cached(Kind::Similar, &format!("{e}\u{0}{pat}"), build)?,
+        None => regex_cache::cached(RegexKind::Similar, pat, build)?,
+        Some(e) => regex_cache::cached(RegexKind::Similar, &format!("{e}\u{0}{pat}"), build)?,
     };
     Ok(Value::Boolean(re.is_match(text)))
 }

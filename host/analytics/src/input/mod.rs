@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::EvalError;
-use crate::row::{Column, Row, Schema};
+use crate::error::SqlError;
+use crate::row::{StreamColumn, StreamRow, StreamSchema};
 use crate::types::SqlType;
 use crate::value::Value;
 use json::Json;
@@ -144,13 +144,13 @@ pub const DEFAULT_COLUMN_DELIMITER: &str = ",";
 /// member and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct SchemaError(pub String);
+pub struct InputSchemaError(pub String);
 
 impl InputSchema {
     /// Parses the AWS JSON (`{"RecordFormat": ..., "RecordColumns": [...]}`); serde's message
     /// names a missing or unknown member.
-    pub fn from_json(text: &str) -> Result<InputSchema, SchemaError> {
-        serde_json::from_str(text).map_err(|e| SchemaError(format!("InputSchema: {e}")))
+    pub fn from_json(text: &str) -> Result<InputSchema, InputSchemaError> {
+        serde_json::from_str(text).map_err(|e| InputSchemaError(format!("InputSchema: {e}")))
     }
 
     /// The model's constraints (lengths, patterns, enums) under `path` (the member path of
@@ -229,9 +229,9 @@ impl InputSchema {
     }
 
     /// The semantic checks alone (InvalidArgumentException in the service).
-    pub fn check(&self, path: &str) -> Result<(), SchemaError> {
+    pub fn check(&self, path: &str) -> Result<(), InputSchemaError> {
         let fmt = self.format_type().ok_or_else(|| {
-            SchemaError(format!(
+            InputSchemaError(format!(
                 "{}: RecordFormatType must be JSON or CSV",
                 join(path, "recordFormat.recordFormatType")
             ))
@@ -240,7 +240,7 @@ impl InputSchema {
         match fmt {
             RecordFormatType::Json => {
                 if params.is_some_and(|p| p.csv.is_some()) {
-                    return Err(SchemaError(format!(
+                    return Err(InputSchemaError(format!(
                         "{}: CSVMappingParameters cannot be used with RecordFormatType JSON",
                         join(path, "recordFormat.mappingParameters")
                     )));
@@ -248,7 +248,7 @@ impl InputSchema {
             }
             RecordFormatType::Csv => {
                 if params.is_some_and(|p| p.json.is_some()) {
-                    return Err(SchemaError(format!(
+                    return Err(InputSchemaError(format!(
                         "{}: JSONMappingParameters cannot be used with RecordFormatType CSV",
                         join(path, "recordFormat.mappingParameters")
                     )));
@@ -259,17 +259,17 @@ impl InputSchema {
         for (i, c) in self.record_columns.iter().enumerate() {
             let member = format!("{}.{}.member", join(path, "recordColumns"), i + 1);
             if !seen.insert(c.name.as_str()) {
-                return Err(SchemaError(format!(
+                return Err(InputSchemaError(format!(
                     "{member}.name: duplicate column name {:?}",
                     c.name
                 )));
             }
-            column_type(c).map_err(|e| SchemaError(format!("{member}.sqlType: {}", e.0)))?;
+            column_type(c).map_err(|e| InputSchemaError(format!("{member}.sqlType: {}", e.0)))?;
         }
         // Building the mapper checks JSONPaths, the row path and the one-flattened-array rule.
         Mapper::new(self)
             .map(|_| ())
-            .map_err(|e| SchemaError(format!("{path}: {}", e.0)))
+            .map_err(|e| InputSchemaError(format!("{path}: {}", e.0)))
     }
 
     /// `JSON` or `CSV`; `None` when the text is neither (validation reports it).
@@ -280,11 +280,11 @@ impl InputSchema {
     /// The in-application stream's columns. A column whose `SqlType` does not parse (a
     /// schema [`InputSchema::validate`] would refuse) becomes `VARCHAR(65535)` so this never
     /// fails; use [`InputSchema::try_columns`] to get the error instead.
-    pub fn columns(&self) -> Vec<Column> {
+    pub fn columns(&self) -> Vec<StreamColumn> {
         self.record_columns
             .iter()
             .map(|c| {
-                Column::new(
+                StreamColumn::new(
                     c.name.clone(),
                     column_type(c).unwrap_or(SqlType::Varchar(crate::types::MAX_CHAR_LENGTH)),
                 )
@@ -293,19 +293,19 @@ impl InputSchema {
     }
 
     /// The columns, or the first column whose type is not a column type.
-    pub fn try_columns(&self) -> Result<Vec<Column>, SchemaError> {
+    pub fn try_columns(&self) -> Result<Vec<StreamColumn>, InputSchemaError> {
         self.record_columns
             .iter()
             .map(|c| {
                 column_type(c)
-                    .map(|ty| Column::new(c.name.clone(), ty))
-                    .map_err(|e| SchemaError(format!("column {:?}: {}", c.name, e.0)))
+                    .map(|ty| StreamColumn::new(c.name.clone(), ty))
+                    .map_err(|e| InputSchemaError(format!("column {:?}: {}", c.name, e.0)))
             })
             .collect()
     }
 
-    /// [`InputSchema::columns`] as a shared [`Schema`].
-    pub fn schema(&self) -> Schema {
+    /// [`InputSchema::columns`] as a shared [`StreamSchema`].
+    pub fn schema(&self) -> StreamSchema {
         Arc::from(self.columns())
     }
 }
@@ -354,10 +354,10 @@ impl RecordFormat {
 
 /// A column's SQL type; intervals are expressions only ("cannot be used as a datatype for a
 /// column in a table or stream", SQL Reference, Data Types).
-fn column_type(c: &RecordColumn) -> Result<SqlType, SchemaError> {
-    let ty = SqlType::parse(&c.sql_type).map_err(|e| SchemaError(e.0))?;
+fn column_type(c: &RecordColumn) -> Result<SqlType, InputSchemaError> {
+    let ty = SqlType::parse(&c.sql_type).map_err(|e| InputSchemaError(e.0))?;
     if matches!(ty, SqlType::IntervalDayTime | SqlType::IntervalYearMonth) {
-        return Err(SchemaError(format!(
+        return Err(InputSchemaError(format!(
             "{} cannot be the type of a column",
             c.sql_type
         )));
@@ -391,16 +391,16 @@ impl MappingError {
     }
 }
 
-impl From<MappingError> for EvalError {
+impl From<MappingError> for SqlError {
     fn from(e: MappingError) -> Self {
-        EvalError::new(e.name, e.message)
+        SqlError::new(e.name, e.message)
     }
 }
 
 /// A compiled input schema: paths parsed once, types parsed once.
 #[derive(Debug, Clone)]
 pub struct Mapper {
-    columns: Vec<Column>,
+    columns: Vec<StreamColumn>,
     kind: Kind,
 }
 
@@ -430,7 +430,7 @@ enum JsonColumn {
 
 impl Mapper {
     /// Compiles a schema; the error says which column or path is wrong.
-    pub fn new(schema: &InputSchema) -> Result<Mapper, SchemaError> {
+    pub fn new(schema: &InputSchema) -> Result<Mapper, InputSchemaError> {
         let columns = schema.try_columns()?;
         let params = schema
             .record_format
@@ -447,7 +447,7 @@ impl Mapper {
                     ),
                 };
                 if row.is_empty() || col.is_empty() {
-                    return Err(SchemaError("CSV delimiters cannot be empty".into()));
+                    return Err(InputSchemaError("CSV delimiters cannot be empty".into()));
                 }
                 Kind::Csv { row, col }
             }
@@ -457,14 +457,14 @@ impl Mapper {
                     .map(|j| j.record_row_path)
                     .unwrap_or_else(|| "$".to_string());
                 let row = Path::parse(&row_text)
-                    .map_err(|e| SchemaError(format!("RecordRowPath: {e}")))?;
+                    .map_err(|e| InputSchemaError(format!("RecordRowPath: {e}")))?;
                 let mut row_path = row.steps;
                 let row_all = row_path.last() == Some(&Step::All);
                 if row_all {
                     row_path.pop();
                 }
                 if row_path.contains(&Step::All) {
-                    return Err(SchemaError(format!(
+                    return Err(InputSchemaError(format!(
                         "RecordRowPath {row_text:?}: only a final [0:] is supported"
                     )));
                 }
@@ -472,13 +472,13 @@ impl Mapper {
                 let mut flatten: Option<(Vec<Step>, String)> = None;
                 for c in &schema.record_columns {
                     let mapping = c.mapping.as_deref().ok_or_else(|| {
-                        SchemaError(format!(
+                        InputSchemaError(format!(
                             "column {:?}: Mapping is required when RecordFormatType is JSON",
                             c.name
                         ))
                     })?;
                     let path = Path::parse(mapping)
-                        .map_err(|e| SchemaError(format!("column {:?}: {e}", c.name)))?;
+                        .map_err(|e| InputSchemaError(format!("column {:?}: {e}", c.name)))?;
                     let mut steps = path.steps;
                     // A mapping written from the document root under a deeper row path is
                     // read relative to the row node (`$.data.x` under `$.data`).
@@ -496,14 +496,14 @@ impl Mapper {
                             let array = rel.steps[..at].to_vec();
                             let element = rel.steps[at + 1..].to_vec();
                             if element.contains(&Step::All) {
-                                return Err(SchemaError(format!(
+                                return Err(InputSchemaError(format!(
                                     "column {:?}: Mapping {mapping:?} dereferences more than one array level ($.a[0:].b[0:].c is not supported)",
                                     c.name
                                 )));
                             }
                             match &flatten {
                                 Some((other, other_text)) if *other != array => {
-                                    return Err(SchemaError(format!(
+                                    return Err(InputSchemaError(format!(
                                         "column {:?}: only one array can be flattened in a schema ({mapping:?} and {other_text:?})",
                                         c.name
                                     )));
@@ -522,7 +522,7 @@ impl Mapper {
                 }
             }
             None => {
-                return Err(SchemaError(format!(
+                return Err(InputSchemaError(format!(
                     "RecordFormatType {:?} must be JSON or CSV",
                     schema.record_format.record_format_type
                 )))
@@ -532,7 +532,7 @@ impl Mapper {
     }
 
     /// The columns rows are mapped to.
-    pub fn columns(&self) -> &[Column] {
+    pub fn columns(&self) -> &[StreamColumn] {
         &self.columns
     }
 
@@ -702,20 +702,20 @@ impl Mapper {
 pub const ERROR_STREAM: &str = "error_stream";
 
 /// `error_stream`'s columns, as the Developer Guide's "Error Stream Schema" lists them.
-pub fn error_stream_columns() -> Vec<Column> {
+pub fn error_stream_columns() -> Vec<StreamColumn> {
     vec![
-        Column::new("ERROR_TIME", SqlType::Timestamp),
-        Column::new("ERROR_LEVEL", SqlType::Varchar(10)),
-        Column::new("ERROR_NAME", SqlType::Varchar(32)),
-        Column::new("MESSAGE", SqlType::Varchar(4096)),
-        Column::new("DATA_ROWTIME", SqlType::Timestamp),
-        Column::new("DATA_ROW", SqlType::Varchar(49152)),
-        Column::new("PUMP_NAME", SqlType::Varchar(128)),
+        StreamColumn::new("ERROR_TIME", SqlType::Timestamp),
+        StreamColumn::new("ERROR_LEVEL", SqlType::Varchar(10)),
+        StreamColumn::new("ERROR_NAME", SqlType::Varchar(32)),
+        StreamColumn::new("MESSAGE", SqlType::Varchar(4096)),
+        StreamColumn::new("DATA_ROWTIME", SqlType::Timestamp),
+        StreamColumn::new("DATA_ROW", SqlType::Varchar(49152)),
+        StreamColumn::new("PUMP_NAME", SqlType::Varchar(128)),
     ]
 }
 
-/// [`error_stream_columns`] as a shared [`Schema`].
-pub fn error_stream_schema() -> Schema {
+/// [`error_stream_columns`] as a shared [`StreamSchema`].
+pub fn error_stream_schema() -> StreamSchema {
     Arc::from(error_stream_columns())
 }
 
@@ -724,19 +724,19 @@ pub fn error_stream_schema() -> Schema {
 /// characters. `pump_name` is `None` for input mapping errors (no pump was involved).
 /// The row's ROWTIME is the data's, so the error stream's time never runs backwards.
 pub fn error_row(
-    error: &EvalError,
+    error: &SqlError,
     error_time_ms: i64,
     data_rowtime_ms: i64,
     data_row: &[u8],
     pump_name: Option<&str>,
-) -> Row {
+) -> StreamRow {
     let cut = |s: &str, n: usize| -> String { s.chars().take(n).collect() };
     let hex: String = data_row
         .iter()
         .take(49152 / 2)
         .map(|b| format!("{b:02x}"))
         .collect();
-    Row::new(
+    StreamRow::new(
         data_rowtime_ms,
         vec![
             Value::Timestamp(error_time_ms),

@@ -85,10 +85,10 @@ fn documented_json_schema_maps_a_ticker_record() {
     assert_eq!(
         s.columns(),
         vec![
-            Column::new("TICKER_SYMBOL", SqlType::Varchar(4)),
-            Column::new("SECTOR", SqlType::Varchar(16)),
-            Column::new("CHANGE", SqlType::TinyInt),
-            Column::new(
+            StreamColumn::new("TICKER_SYMBOL", SqlType::Varchar(4)),
+            StreamColumn::new("SECTOR", SqlType::Varchar(16)),
+            StreamColumn::new("CHANGE", SqlType::TinyInt),
+            StreamColumn::new(
                 "PRICE",
                 SqlType::Decimal {
                     precision: 5,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::input::json::write_json_string;
 use crate::input::validate::{join, Violation};
 use crate::input::RecordFormatType;
-use crate::row::{Column, Row};
+use crate::row::{StreamColumn, StreamRow};
 use crate::value::Value;
 
 /// `DestinationSchema` in AWS's JSON shape.
@@ -62,7 +62,7 @@ impl DestinationSchema {
 }
 
 /// Serialises a row by format name: `"CSV"` (any case) gives CSV, anything else JSON.
-pub fn serialize(format: &str, columns: &[Column], row: &Row) -> Vec<u8> {
+pub fn serialize(format: &str, columns: &[StreamColumn], row: &StreamRow) -> Vec<u8> {
     let f = if format.eq_ignore_ascii_case("CSV") {
         RecordFormatType::Csv
     } else {
@@ -72,7 +72,11 @@ pub fn serialize(format: &str, columns: &[Column], row: &Row) -> Vec<u8> {
 }
 
 /// Serialises a row as one destination record.
-pub fn serialize_as(format: RecordFormatType, columns: &[Column], row: &Row) -> Vec<u8> {
+pub fn serialize_as(
+    format: RecordFormatType,
+    columns: &[StreamColumn],
+    row: &StreamRow,
+) -> Vec<u8> {
     let mut out = String::new();
     match format {
         RecordFormatType::Json => {
@@ -153,26 +157,26 @@ mod tests {
     use crate::types::SqlType;
     use rust_decimal::Decimal;
 
-    fn cols() -> Vec<Column> {
+    fn cols() -> Vec<StreamColumn> {
         vec![
-            Column::new("TICKER_SYMBOL", SqlType::Varchar(4)),
-            Column::new("price", SqlType::Double),
-            Column::new("CHANGE", SqlType::Real),
-            Column::new(
+            StreamColumn::new("TICKER_SYMBOL", SqlType::Varchar(4)),
+            StreamColumn::new("price", SqlType::Double),
+            StreamColumn::new("CHANGE", SqlType::Real),
+            StreamColumn::new(
                 "AMOUNT",
                 SqlType::Decimal {
                     precision: 8,
                     scale: 2,
                 },
             ),
-            Column::new("AT", SqlType::Timestamp),
-            Column::new("OK", SqlType::Boolean),
-            Column::new("NOTE", SqlType::Varchar(16)),
+            StreamColumn::new("AT", SqlType::Timestamp),
+            StreamColumn::new("OK", SqlType::Boolean),
+            StreamColumn::new("NOTE", SqlType::Varchar(16)),
         ]
     }
 
-    fn row() -> Row {
-        Row::new(
+    fn row() -> StreamRow {
+        StreamRow::new(
             0,
             vec![
                 Value::Varchar("AAA".into()),
@@ -201,10 +205,10 @@ mod tests {
     fn csv_line_with_quoting() {
         let out = String::from_utf8(serialize("CSV", &cols(), &row())).expect("utf8");
         assert_eq!(out, "AAA,100.0,0.1,12.50,2019-01-01 10:00:00.000,TRUE,\n");
-        let r = Row::new(0, vec![Value::Varchar("a,\"b\"".into())]);
+        let r = StreamRow::new(0, vec![Value::Varchar("a,\"b\"".into())]);
         let out = serialize_as(RecordFormatType::Csv, &cols()[..1], &r);
         assert_eq!(out, b"\"a,\"\"b\"\"\"\n");
-        let r = Row::new(0, vec![Value::Varchar(String::new()), Value::Null]);
+        let r = StreamRow::new(0, vec![Value::Varchar(String::new()), Value::Null]);
         assert_eq!(
             serialize_as(RecordFormatType::Csv, &cols()[..2], &r),
             b"\"\",\n"
@@ -250,10 +254,10 @@ mod tests {
         fn json_records_are_json_and_csv_records_are_one_line_of_fields(
             values in proptest::collection::vec(value(), 1..6)
         ) {
-            let columns: Vec<Column> = (0..values.len())
-                .map(|i| Column::new(format!("c\"{i}"), SqlType::Varchar(16)))
+            let columns: Vec<StreamColumn> = (0..values.len())
+                .map(|i| StreamColumn::new(format!("c\"{i}"), SqlType::Varchar(16)))
                 .collect();
-            let row = Row::new(0, values.clone());
+            let row = StreamRow::new(0, values.clone());
             let json: serde_json::Value =
                 serde_json::from_slice(&serialize("JSON", &columns, &row)).expect("valid JSON");
             let obj = json.as_object().expect("an object");

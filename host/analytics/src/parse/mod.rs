@@ -19,7 +19,7 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 pub use dialect::KdaDialect;
 
 use crate::error::CompileError;
-use crate::row::{stored_name, Column};
+use crate::row::{stored_name, StreamColumn};
 use crate::types::SqlType;
 
 /// A place in the code: 1-based line and column.
@@ -58,7 +58,7 @@ pub enum Statement {
 pub struct CreateStream {
     pub name: String,
     pub pos: Pos,
-    pub columns: Vec<Column>,
+    pub columns: Vec<StreamColumn>,
     /// Per column: declared `NOT NULL`.
     pub not_null: Vec<bool>,
 }
@@ -528,10 +528,10 @@ fn create_stream(tokens: Vec<TokenWithSpan>, pos: Pos) -> Result<CreateStream, C
                 Pos::of_ident(&ident).error("ROWTIME is a system column and cannot be declared")
             );
         }
-        if columns.iter().any(|c: &Column| c.name == column) {
+        if columns.iter().any(|c: &StreamColumn| c.name == column) {
             return Err(Pos::of_ident(&ident).error(format!("column {column} declared twice")));
         }
-        columns.push(Column::new(column, ty));
+        columns.push(StreamColumn::new(column, ty));
         not_null.push(required);
     }
     let name_pos = Pos::of_ident(&name);
@@ -609,7 +609,7 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
         assert_eq!(s.name, "DESTINATION_SQL_STREAM");
         assert_eq!(
             s.columns[0],
-            Column::new("TICKER_SYMBOL", SqlType::Varchar(4))
+            StreamColumn::new("TICKER_SYMBOL", SqlType::Varchar(4))
         );
         assert_eq!(s.columns[2].ty, SqlType::Double);
         let Statement::CreatePump(p) = &program.statements[1] else {

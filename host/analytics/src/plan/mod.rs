@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::error::CompileError;
 use crate::parse::{Program, Statement};
-use crate::row::Schema;
+use crate::row::StreamSchema;
 use crate::types::SqlType;
 use crate::value::Value;
 use query::{plan_query, Catalog, QueryPlan};
@@ -36,7 +36,7 @@ pub struct PumpPlan {
 pub struct AppPlan {
     /// Every stream with its columns: inputs first, then in-application streams in
     /// declaration order.
-    pub streams: Vec<(String, Schema)>,
+    pub streams: Vec<(String, StreamSchema)>,
     pub inputs: Vec<String>,
     /// Per in-application stream, which columns are `NOT NULL`.
     pub not_null: HashMap<String, Vec<bool>>,
@@ -45,15 +45,15 @@ pub struct AppPlan {
 }
 
 /// The reference tables an application may join: name, columns, rows.
-pub type Tables = HashMap<String, (Schema, Arc<Vec<Vec<Value>>>)>;
+pub type Tables = HashMap<String, (StreamSchema, Arc<Vec<Vec<Value>>>)>;
 
 pub fn plan_app(
     program: &Program,
-    inputs: &[(String, Schema)],
+    inputs: &[(String, StreamSchema)],
     tables: &Tables,
 ) -> Result<AppPlan, CompileError> {
-    let mut streams: HashMap<String, Schema> = inputs.iter().cloned().collect();
-    let mut order: Vec<(String, Schema)> = inputs.to_vec();
+    let mut streams: HashMap<String, StreamSchema> = inputs.iter().cloned().collect();
+    let mut order: Vec<(String, StreamSchema)> = inputs.to_vec();
     let mut pumps = Vec::new();
     let mut not_null = HashMap::new();
     let input_names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
@@ -66,7 +66,7 @@ pub fn plan_app(
                         s.name
                     )));
                 }
-                let schema: Schema = s.columns.clone().into();
+                let schema: StreamSchema = s.columns.clone().into();
                 if streams.insert(s.name.clone(), schema.clone()).is_some() {
                     // CREATE OR REPLACE: the later definition wins.
                     order.retain(|(n, _)| *n != s.name);
@@ -127,7 +127,7 @@ pub fn plan_app(
 /// position; the counts must match.
 fn assignment(
     p: &crate::parse::CreatePump,
-    target: &Schema,
+    target: &StreamSchema,
     query: &QueryPlan,
 ) -> Result<Vec<Option<usize>>, CompileError> {
     let n = query.columns.len();
@@ -199,7 +199,7 @@ fn rowtime_source(
 /// table): a TIMESTAMP into an INTEGER column is a compile error, not an error per row.
 fn check_types(
     p: &crate::parse::CreatePump,
-    target: &Schema,
+    target: &StreamSchema,
     query: &QueryPlan,
     assign: &[Option<usize>],
 ) -> Result<(), CompileError> {

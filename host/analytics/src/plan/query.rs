@@ -17,14 +17,14 @@ use crate::plan::expr::{
     self, compile, name_of, pos_of, AggCall, Ctx, Frame, PExpr, Scope, ScopeColumn, Typed,
     WindowDef,
 };
-use crate::row::{Column, Schema};
+use crate::row::{StreamColumn, StreamSchema};
 use crate::types::{SqlType, MAX_CHAR_LENGTH};
 use crate::value::Value;
 use crate::window::items::ItemsFn;
 
 /// The streams and reference tables a query can read.
 pub struct Catalog<'a> {
-    pub streams: &'a HashMap<String, Schema>,
+    pub streams: &'a HashMap<String, StreamSchema>,
     pub tables: &'a crate::plan::Tables,
     pub program: &'a Program,
     /// The input streams: they also have `APPROXIMATE_ARRIVAL_TIME`.
@@ -40,9 +40,9 @@ pub const ARRIVAL_TIME: &str = "APPROXIMATE_ARRIVAL_TIME";
 pub struct QueryPlan {
     pub source: SourcePlan,
     pub filter: Option<PExpr>,
-    pub kind: Kind,
+    pub kind: QueryKind,
     /// The output columns (ROWTIME is not one: it rides beside the values).
-    pub columns: Vec<Column>,
+    pub columns: Vec<StreamColumn>,
     /// Which output columns are the row's ROWTIME itself.
     pub rowtime_columns: Vec<bool>,
     /// Per output column, the expression of the row's ROWTIME alone it is, if it is one.
@@ -114,7 +114,7 @@ pub struct AggSpec {
 }
 
 #[derive(Debug, Clone)]
-pub enum Kind {
+pub enum QueryKind {
     /// One output row per input row.
     Project { items: Vec<PExpr> },
     /// `SELECT STREAM DISTINCT`: a row unless an equal one came with the same values of
@@ -255,8 +255,8 @@ fn union_all(left: QueryPlan, right: QueryPlan, pos: Pos) -> Result<QueryPlan, C
     Ok(QueryPlan {
         source: SourcePlan::Union(vec![left, right]),
         filter: None,
-        kind: Kind::Project {
-            items: (0..columns.len()).map(PExpr::Column).collect(),
+        kind: QueryKind::Project {
+            items: (0..columns.len()).map(PExpr::StreamColumn).collect(),
         },
         columns,
         rowtime_columns,
@@ -355,12 +355,12 @@ fn plan_select(
                     select_pos.error("SELECT STREAM DISTINCT needs a select item over ROWTIME")
                 );
             }
-            (Kind::Distinct { items, monotonic }, columns)
+            (QueryKind::Distinct { items, monotonic }, columns)
         } else {
-            (Kind::Project { items }, columns)
+            (QueryKind::Project { items }, columns)
         }
     };
-    if !matches!(kind, Kind::Tumbling { .. }) {
+    if !matches!(kind, QueryKind::Tumbling { .. }) {
         // Rows already come out in ROWTIME order: an ORDER BY over ROWTIME alone is that
         // order; sorting within a time needs a GROUP BY window (whose rows come out together).
         for o in order {
@@ -372,20 +372,20 @@ fn plan_select(
             }
         }
     }
-    if sel.having.is_some() && !matches!(kind, Kind::Tumbling { .. }) {
+    if sel.having.is_some() && !matches!(kind, QueryKind::Tumbling { .. }) {
         return Err(select_pos.error("HAVING needs a GROUP BY"));
     }
     let time_exprs = time_exprs(&kind);
     let rowtime_columns = match &kind {
-        Kind::Project { items }
-        | Kind::Distinct { items, .. }
-        | Kind::Tumbling { items, .. }
-        | Kind::Sliding { items, .. }
-        | Kind::Stagger { items, .. } => items
+        QueryKind::Project { items }
+        | QueryKind::Distinct { items, .. }
+        | QueryKind::Tumbling { items, .. }
+        | QueryKind::Sliding { items, .. }
+        | QueryKind::Stagger { items, .. } => items
             .iter()
             .map(|e| matches!(e, PExpr::Rowtime | PExpr::OutRowtime))
             .collect(),
-        Kind::Items { .. } => Vec::new(),
+        QueryKind::Items { .. } => Vec::new(),
     };
     Ok(QueryPlan {
         source,
@@ -402,14 +402,14 @@ fn plan_select(
 /// Per output column, the expression of the row's ROWTIME alone it computes (in an
 /// aggregate query, of the output row's ROWTIME: a window's key is not one, since the
 /// window's value is not its end's), or None.
-fn time_exprs(kind: &Kind) -> Vec<Option<PExpr>> {
+fn time_exprs(kind: &QueryKind) -> Vec<Option<PExpr>> {
     let items: &[PExpr] = match kind {
-        Kind::Project { items }
-        | Kind::Distinct { items, .. }
-        | Kind::Sliding { items, .. }
-        | Kind::Tumbling { items, .. }
-        | Kind::Stagger { items, .. } => items,
-        Kind::Items { .. } => return Vec::new(),
+        QueryKind::Project { items }
+        | QueryKind::Distinct { items, .. }
+        | QueryKind::Sliding { items, .. }
+        | QueryKind::Tumbling { items, .. }
+        | QueryKind::Stagger { items, .. } => items,
+        QueryKind::Items { .. } => return Vec::new(),
     };
     items
         .iter()
@@ -424,7 +424,7 @@ fn time_exprs(kind: &Kind) -> Vec<Option<PExpr>> {
             let only_time = !t.any(&|n| {
                 matches!(
                     n,
-                    PExpr::Column(_)
+                    PExpr::StreamColumn(_)
                         | PExpr::GroupKey(_)
                         | PExpr::AggSlot(_)
                         | PExpr::Aggregate(_)
@@ -456,9 +456,9 @@ struct Item {
 }
 
 impl Item {
-    fn column(&self) -> Option<Column> {
+    fn column(&self) -> Option<StreamColumn> {
         (!self.rowtime).then(|| {
-            Column::new(
+            StreamColumn::new(
                 self.name.clone(),
                 self.typed
                     .ty
@@ -540,7 +540,7 @@ fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, Compi
 fn star_item(c: &ScopeColumn, pos: Pos) -> Item {
     Item {
         typed: Typed {
-            expr: PExpr::Column(c.index),
+            expr: PExpr::StreamColumn(c.index),
             ty: c.ty.clone(),
         },
         name: c.name.clone(),
@@ -594,7 +594,7 @@ fn plan_tumbling(
     order: &[ast::OrderByExpr],
     scope: &Scope,
     ctx: &Ctx,
-) -> Result<(Kind, Vec<Column>), CompileError> {
+) -> Result<(QueryKind, Vec<StreamColumn>), CompileError> {
     let mut keys = Vec::new();
     let mut window = None;
     for g in group_by {
@@ -634,7 +634,7 @@ fn plan_tumbling(
                     Ok(Some(PExpr::AggSlot(slot)))
                 }
                 PExpr::Rowtime => Ok(Some(PExpr::OutRowtime)),
-                PExpr::Column(_) => Err(pos.error(
+                PExpr::StreamColumn(_) => Err(pos.error(
                     "a column in the select list of a GROUP BY query must be grouped or aggregated",
                 )),
                 _ => Ok(None),
@@ -666,7 +666,7 @@ fn plan_tumbling(
         let by_item = match &o.expr {
             ast::Expr::Identifier(id) => {
                 let name = name_of(id);
-                columns.iter().position(|c: &Column| c.name == name)
+                columns.iter().position(|c: &StreamColumn| c.name == name)
             }
             ast::Expr::Value(v) => match &v.value {
                 ast::Value::Number(n, _) => match n.parse::<usize>() {
@@ -685,7 +685,7 @@ fn plan_tumbling(
         descending.push(matches!(o.options.sort, Some(ast::OrderBySort::Desc)));
     }
     Ok((
-        Kind::Tumbling {
+        QueryKind::Tumbling {
             keys,
             window,
             aggs,
@@ -697,7 +697,10 @@ fn plan_tumbling(
     ))
 }
 
-fn plan_sliding(items: Vec<Item>, pos: Pos) -> Result<(Kind, Vec<Column>), CompileError> {
+fn plan_sliding(
+    items: Vec<Item>,
+    pos: Pos,
+) -> Result<(QueryKind, Vec<StreamColumn>), CompileError> {
     let mut windows: Vec<WindowDef> = Vec::new();
     let mut aggs: Vec<(AggSpec, usize)> = Vec::new();
     let mut out_items = Vec::new();
@@ -738,7 +741,7 @@ fn plan_sliding(items: Vec<Item>, pos: Pos) -> Result<(Kind, Vec<Column>), Compi
         return Err(pos.error("no window"));
     }
     Ok((
-        Kind::Sliding {
+        QueryKind::Sliding {
             windows,
             aggs,
             items: out_items,
@@ -752,7 +755,7 @@ fn plan_stagger(
     items: Vec<Item>,
     scope: &Scope,
     ctx: &Ctx,
-) -> Result<(Kind, Vec<Column>), CompileError> {
+) -> Result<(QueryKind, Vec<StreamColumn>), CompileError> {
     let keys = stagger
         .partition_by
         .iter()
@@ -795,7 +798,7 @@ fn plan_stagger(
                     Ok(Some(PExpr::AggSlot(slot)))
                 }
                 PExpr::Rowtime => Ok(Some(PExpr::OutRowtime)),
-                PExpr::Column(_) => Err(item.pos.error(
+                PExpr::StreamColumn(_) => Err(item.pos.error(
                     "a column in a stagger query must be in its PARTITION BY or aggregated",
                 )),
                 _ => Ok(None),
@@ -805,7 +808,7 @@ fn plan_stagger(
         columns.extend(item.column());
     }
     Ok((
-        Kind::Stagger {
+        QueryKind::Stagger {
             keys,
             range_ms,
             aggs,
@@ -1008,7 +1011,7 @@ fn plan_factor(
                     c.name = name_of(&name.name);
                 }
             }
-            let schema: Schema = plan.columns.clone().into();
+            let schema: StreamSchema = plan.columns.clone().into();
             let mut scope = scope_of(&schema, &qualifiers);
             for (c, t) in scope.columns.iter_mut().zip(&plan.time_exprs) {
                 c.rowtime = t.clone();
@@ -1025,7 +1028,7 @@ fn plan_factor(
         TableFactor::TableFunction { expr, alias } => {
             let plan = table_function(expr, cat)?;
             let qualifiers: Vec<String> = alias.iter().map(|a| name_of(&a.name)).collect();
-            let schema: Schema = plan.columns.clone().into();
+            let schema: StreamSchema = plan.columns.clone().into();
             let scope = scope_of(&schema, &qualifiers);
             Ok((
                 FactorSource::Stream(SourcePlan::Sub(Box::new(plan))),
@@ -1112,18 +1115,21 @@ fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileE
             ItemsFn::TopK(positive(k, "k")? as usize),
             vec![
                 inner.columns[at].clone(),
-                Column::new("MOST_FREQUENT_VALUES", SqlType::BigInt),
+                StreamColumn::new("MOST_FREQUENT_VALUES", SqlType::BigInt),
             ],
         ),
         None => (
             ItemsFn::CountDistinct,
-            vec![Column::new("NUMBER_OF_DISTINCT_ITEMS", SqlType::BigInt)],
+            vec![StreamColumn::new(
+                "NUMBER_OF_DISTINCT_ITEMS",
+                SqlType::BigInt,
+            )],
         ),
     };
     Ok(QueryPlan {
         source: SourcePlan::Sub(Box::new(inner)),
         filter: None,
-        kind: Kind::Items {
+        kind: QueryKind::Items {
             column: at,
             func,
             window_ms,
@@ -1136,7 +1142,7 @@ fn table_function(expr: &ast::Expr, cat: &Catalog) -> Result<QueryPlan, CompileE
     })
 }
 
-fn scope_of(schema: &Schema, qualifiers: &[String]) -> Scope {
+fn scope_of(schema: &StreamSchema, qualifiers: &[String]) -> Scope {
     Scope {
         columns: schema
             .iter()

@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::input::validate::{is_arn, is_role_arn, join, length, summarize, Violation};
-use crate::input::{InputSchema, Mapper, MappingError, SchemaError};
-use crate::row::Column;
+use crate::input::{InputSchema, InputSchemaError, Mapper, MappingError};
+use crate::row::StreamColumn;
 use crate::value::Value;
 
 /// `ReferenceSchema` has the `SourceSchema` shape.
@@ -139,7 +139,8 @@ pub struct ReferenceFile {
 impl ReferenceFile {
     /// Parses the file; serde's message names a missing or unknown member.
     pub fn from_json(text: &str) -> Result<ReferenceFile, ReferenceError> {
-        serde_json::from_str(text).map_err(|e| ReferenceError::Schema(format!("reference: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| ReferenceError::StreamSchema(format!("reference: {e}")))
     }
 
     /// The object the rows stand for: each row as a record, separated by the row
@@ -165,7 +166,7 @@ impl ReferenceFile {
     }
 
     /// The table's columns and rows.
-    pub fn load(&self) -> Result<(Vec<Column>, Vec<Vec<Value>>), ReferenceError> {
+    pub fn load(&self) -> Result<(Vec<StreamColumn>, Vec<Vec<Value>>), ReferenceError> {
         let rows = load(&self.reference_schema, &self.object_bytes())?;
         Ok((self.reference_schema.columns(), rows))
     }
@@ -176,18 +177,18 @@ impl ReferenceFile {
 pub enum ReferenceError {
     /// The schema (or the reference file) is not valid.
     #[error("{0}")]
-    Schema(String),
+    StreamSchema(String),
     /// The object does not parse (not UTF-8, not JSON).
     #[error("reference data: {0}")]
     Parse(MappingError),
     /// One row of the object does not map (1-based row among the rows read).
     #[error("reference data row {row}: {error}")]
-    Row { row: usize, error: MappingError },
+    StreamRow { row: usize, error: MappingError },
 }
 
-impl From<SchemaError> for ReferenceError {
-    fn from(e: SchemaError) -> Self {
-        ReferenceError::Schema(e.0)
+impl From<InputSchemaError> for ReferenceError {
+    fn from(e: InputSchemaError) -> Self {
+        ReferenceError::StreamSchema(e.0)
     }
 }
 
@@ -200,7 +201,7 @@ pub fn load(schema: &ReferenceSchema, bytes: &[u8]) -> Result<Vec<Vec<Value>>, R
         .map_err(ReferenceError::Parse)?
         .into_iter()
         .enumerate()
-        .map(|(i, r)| r.map_err(|error| ReferenceError::Row { row: i + 1, error }))
+        .map(|(i, r)| r.map_err(|error| ReferenceError::StreamRow { row: i + 1, error }))
         .collect()
 }
 
@@ -332,7 +333,7 @@ mod tests {
         )
         .expect("schema");
         let e = load(&schema, b"{\"k\":1}\n{\"k\":\"x\"}\n").expect_err("row 2");
-        assert!(matches!(e, ReferenceError::Row { row: 2, .. }), "{e}");
+        assert!(matches!(e, ReferenceError::StreamRow { row: 2, .. }), "{e}");
         let (rows, errors) = load_lenient(&schema, b"{\"k\":1}\n{\"k\":\"x\"}\n").expect("parses");
         assert_eq!((rows.len(), errors.len()), (1, 1));
         assert!(matches!(load(&schema, b"{"), Err(ReferenceError::Parse(_))));

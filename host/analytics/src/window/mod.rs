@@ -17,7 +17,7 @@ pub mod tumbling;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::value::Value;
 
 /// One output row of a grouped window (tumbling group or stagger window).
@@ -33,19 +33,19 @@ pub struct GroupRow {
     pub key: Vec<Value>,
     /// One result per aggregate, in the planner's order; an error (a SUM past its type) makes
     /// the group an `error_stream` row.
-    pub results: Result<Vec<Value>, EvalError>,
+    pub results: Result<Vec<Value>, SqlError>,
 }
 
 /// The results of a group's accumulators, or the first error.
-fn results(accs: &[crate::aggregate::Accumulator]) -> Result<Vec<Value>, EvalError> {
+fn results(accs: &[crate::aggregate::Accumulator]) -> Result<Vec<Value>, SqlError> {
     accs.iter().map(|a| a.result()).collect()
 }
 
 /// Adds one row's arguments to a group's accumulators (`args[i]` for aggregate `i`;
 /// `COUNT(*)` takes any value), all or none. The arguments must be one per aggregate.
-fn add_all(accs: &mut [crate::aggregate::Accumulator], args: &[Value]) -> Result<(), EvalError> {
+fn add_all(accs: &mut [crate::aggregate::Accumulator], args: &[Value]) -> Result<(), SqlError> {
     if accs.len() != args.len() {
-        return Err(EvalError::new(
+        return Err(SqlError::new(
             "InternalError",
             format!(
                 "{} aggregate arguments for {} aggregates",

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keyed::KeyedSlab;
 use crate::aggregate::{Accumulator, AggSpec};
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::value::Value;
 
 /// The window frame of an `OVER` clause (KDA allows only frames that end at the current row).
@@ -239,9 +239,9 @@ impl SlidingWindow {
         rowtime: i64,
         key: Vec<Value>,
         args: Vec<Value>,
-    ) -> Result<Vec<Option<Value>>, EvalError> {
+    ) -> Result<Vec<Option<Value>>, SqlError> {
         if args.len() != self.fns.len() {
-            return Err(EvalError::new(
+            return Err(SqlError::new(
                 "InternalError",
                 format!(
                     "{} window arguments for {} functions",
@@ -263,7 +263,7 @@ impl SlidingWindow {
         };
         let part = match self.partitions.get_mut(slot) {
             Some(entry) => &mut entry.1,
-            None => return Err(EvalError::new("InternalError", "window partition lost")),
+            None => return Err(SqlError::new("InternalError", "window partition lost")),
         };
         // Check every aggregate before adding to any, so a rejected row changes nothing.
         let checked = part
@@ -396,7 +396,7 @@ fn exp_avg(
     fn_index: usize,
     now: i64,
     half_life_ms: i64,
-) -> Result<Value, EvalError> {
+) -> Result<Value, SqlError> {
     let half_life = half_life_ms.max(1);
     let (mut weighted, mut weights) = (0.0f64, 0.0f64);
     for (t, args) in rows {
@@ -404,7 +404,7 @@ fn exp_avg(
             continue;
         };
         let x = v.as_f64().ok_or_else(|| {
-            EvalError::type_mismatch(format!("EXP_AVG takes a number, not {}", v.kind()))
+            SqlError::type_mismatch(format!("EXP_AVG takes a number, not {}", v.kind()))
         })?;
         let halvings = (now.saturating_sub(*t).max(0) / half_life).min(1_000);
         let w = 0.5f64.powi(halvings as i32);

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::keyed::KeyedSlab;
 use super::{add_all, results, GroupRow};
 use crate::aggregate::{Accumulator, AggSpec};
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::value::Value;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ impl StaggerWindow {
     /// Adds a row: `rowtime` its ROWTIME, `key` its PARTITION BY values, `args` one argument
     /// per aggregate. An error is the row's `error_stream` entry (a window the row would
     /// have opened is not opened).
-    pub fn push(&mut self, rowtime: i64, key: Vec<Value>, args: &[Value]) -> Result<(), EvalError> {
+    pub fn push(&mut self, rowtime: i64, key: Vec<Value>, args: &[Value]) -> Result<(), SqlError> {
         let mut found = self.open.find(&key, &[]);
         if let Some(slot) = found {
             let closes = self
@@ -70,7 +70,7 @@ impl StaggerWindow {
         match found {
             Some(slot) => match self.open.get_mut(slot) {
                 Some((_, w)) => add_all(&mut w.accs, args),
-                None => Err(EvalError::new("InternalError", "stagger window lost")),
+                None => Err(SqlError::new("InternalError", "stagger window lost")),
             },
             None => {
                 let mut accs: Vec<Accumulator> =
@@ -140,7 +140,7 @@ mod tests {
     const MINUTE: i64 = 60_000;
 
     /// A window's output as the tests compare it: ROWTIME, key, results.
-    type Emitted = (i64, Vec<Value>, Result<Vec<Value>, EvalError>);
+    type Emitted = (i64, Vec<Value>, Result<Vec<Value>, SqlError>);
 
     fn t(text: &str) -> i64 {
         parse_timestamp(text).expect("time")

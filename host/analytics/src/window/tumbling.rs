@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::keyed::KeyedSlab;
 use super::{add_all, results, GroupRow};
 use crate::aggregate::{Accumulator, AggSpec};
-use crate::error::EvalError;
+use crate::error::SqlError;
 use crate::value::Value;
 
 /// The open groups of one tumbling-window query.
@@ -79,7 +79,7 @@ impl TumblingGroups {
         window_end: i64,
         key: Vec<Value>,
         args: &[Value],
-    ) -> Result<(), EvalError> {
+    ) -> Result<(), SqlError> {
         self.latest = self.latest.max(rowtime);
         let emit_at = if window_end > self.emitted_through {
             window_end
@@ -113,7 +113,7 @@ impl TumblingGroups {
                 let start = slot as usize * n;
                 match groups.accs.get_mut(start..start + n) {
                     Some(accs) => add_all(accs, args),
-                    None => Err(EvalError::new("InternalError", "tumbling group lost")),
+                    None => Err(SqlError::new("InternalError", "tumbling group lost")),
                 }
             }
             None => {

@@ -36,7 +36,7 @@ pub enum Source {
 
 /// An output's destination in this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
+pub enum OutputDestination {
     Stream(String),
     DeliveryStream(String),
     /// The plugin that stands for the Lambda function of this name (the Lambda output
@@ -62,7 +62,7 @@ pub struct RunOutput {
     pub id: String,
     /// The in-application stream written out.
     pub stream: String,
-    pub destination: Destination,
+    pub destination: OutputDestination,
     pub format: RecordFormatType,
 }
 
@@ -190,15 +190,15 @@ pub(crate) fn spec(app: &Application) -> Result<RunSpec, RunError> {
             &o.kinesis_firehose_output_description,
             &o.lambda_output_description,
         ) {
-            (Some(s), _, _) => Destination::Stream(
+            (Some(s), _, _) => OutputDestination::Stream(
                 stream_of(&s.resource_arn)
                     .ok_or_else(|| bad("KinesisStreamsOutput", &s.resource_arn))?,
             ),
-            (None, Some(f), _) => Destination::DeliveryStream(
+            (None, Some(f), _) => OutputDestination::DeliveryStream(
                 delivery_stream_of(&f.resource_arn)
                     .ok_or_else(|| bad("KinesisFirehoseOutput", &f.resource_arn))?,
             ),
-            (None, None, Some(l)) => Destination::Plugin(
+            (None, None, Some(l)) => OutputDestination::Plugin(
                 weir_firehose_model::lambda_function_name(&l.resource_arn)
                     .map(str::to_owned)
                     .ok_or_else(|| bad("LambdaOutput", &l.resource_arn))?,

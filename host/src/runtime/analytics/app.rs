@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use weir_analytics::input::{error_row, Mapper, MappingError};
 use weir_analytics::output::serialize_as;
-use weir_analytics::EvalError;
-use weir_api::analytics_runner::{Destination, RunOutput, RunSpec, Source, StartFrom};
+use weir_analytics::SqlError;
+use weir_api::analytics_runner::{OutputDestination, RunOutput, RunSpec, Source, StartFrom};
 use weir_streams::{PutEntry, PutOutcome, StartPosition, Streams};
 
 use super::checkpoint::{self, Checkpoint, From, Positions};
@@ -52,12 +52,12 @@ struct WriteFailed(String);
 impl Sinks {
     fn write(
         &self,
-        dest: &Destination,
+        dest: &OutputDestination,
         records: &[Vec<u8>],
         seq: &mut u64,
     ) -> Result<(), WriteFailed> {
         match dest {
-            Destination::Stream(name) => {
+            OutputDestination::Stream(name) => {
                 let entries: Vec<PutEntry> = records
                     .iter()
                     .map(|data| {
@@ -83,7 +83,7 @@ impl Sinks {
                     _ => Ok(()),
                 }
             }
-            Destination::DeliveryStream(name) => {
+            OutputDestination::DeliveryStream(name) => {
                 let fh = self
                     .firehose
                     .as_ref()
@@ -103,7 +103,7 @@ impl Sinks {
             }
             // The Lambda output contract: each record handed to the function, which answers
             // per record; a record it fails (DeliveryFailed) is handed again.
-            Destination::Plugin(name) => {
+            OutputDestination::Plugin(name) => {
                 let f = self
                     .functions
                     .as_ref()
@@ -346,7 +346,7 @@ impl App {
             Mapper::new(&i.schema).map_err(|e| format!("input {}: {e}", i.id))?;
         }
         for o in &spec.outputs {
-            if let Destination::Plugin(p) = &o.destination {
+            if let OutputDestination::Plugin(p) = &o.destination {
                 if !known(p) {
                     return Err(format!(
                         "output {}: no transformer plugin named {p} stands for the LambdaOutput function",
@@ -511,7 +511,7 @@ impl App {
                 Some(weir_firehose::Processed::Ok(d)) => d,
                 Some(weir_firehose::Processed::Dropped) => continue,
                 Some(weir_firehose::Processed::Failed(m)) => {
-                    let e = EvalError::new("ProcessingFailed", m.clone());
+                    let e = SqlError::new("ProcessingFailed", m.clone());
                     out.extend(
                         self.engine
                             .push_error(error_row(&e, now, rowtime, &r.data, None)),
@@ -523,15 +523,14 @@ impl App {
                 Ok(rows) => {
                     for mut values in rows {
                         values.push(weir_analytics::Value::Timestamp(r.arrival_ms));
-                        out.extend(
-                            self.engine
-                                .push(&input.stream, weir_analytics::Row::new(rowtime, values)),
-                        );
+                        out.extend(self.engine.push(
+                            &input.stream,
+                            weir_analytics::StreamRow::new(rowtime, values),
+                        ));
                     }
                 }
                 Err(MappingError { name, message }) => {
-                    let row =
-                        error_row(&EvalError::new(name, message), now, rowtime, &r.data, None);
+                    let row = error_row(&SqlError::new(name, message), now, rowtime, &r.data, None);
                     out.extend(self.engine.push_error(row));
                 }
             }

@@ -5,23 +5,23 @@
 
 use std::sync::Arc;
 
-use weir_analytics::{CompileError, Row, Schema, Value};
+use weir_analytics::{CompileError, StreamRow, StreamSchema, Value};
 
 /// A row an in-application stream emitted.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Emitted {
     pub stream: String,
-    pub row: Row,
-    pub columns: Schema,
+    pub row: StreamRow,
+    pub columns: StreamSchema,
 }
 
 /// A running application's SQL.
 pub(crate) trait Engine: Send {
     /// A row entering in-application stream `input` (`SOURCE_SQL_STREAM_001`): the
     /// stream's columns followed by the record's APPROXIMATE_ARRIVAL_TIME.
-    fn push(&mut self, input: &str, row: Row) -> Vec<Emitted>;
+    fn push(&mut self, input: &str, row: StreamRow) -> Vec<Emitted>;
     /// A record the input mapping refused, as its `error_stream` row.
-    fn push_error(&mut self, row: Row) -> Vec<Emitted>;
+    fn push_error(&mut self, row: StreamRow) -> Vec<Emitted>;
     /// Stream time is now `time_ms`: windows it passed are emitted.
     fn advance(&mut self, time_ms: i64) -> Vec<Emitted>;
     /// Windows, joins and ROWTIME, to be given back to [`Engine::restore`].
@@ -30,20 +30,20 @@ pub(crate) trait Engine: Send {
 }
 
 /// A reference table: its name, columns and rows.
-pub(crate) type Table = (String, Schema, Vec<Vec<Value>>);
+pub(crate) type Table = (String, StreamSchema, Vec<Vec<Value>>);
 
 /// Compiles an application's code against its input streams and reference tables.
 pub(crate) type Compiler = Arc<
-    dyn Fn(&str, &[(String, Schema)], &[Table]) -> Result<Box<dyn Engine>, CompileError>
+    dyn Fn(&str, &[(String, StreamSchema)], &[Table]) -> Result<Box<dyn Engine>, CompileError>
         + Send
         + Sync,
 >;
 
 impl Engine for weir_analytics::app::Application {
-    fn push(&mut self, input: &str, row: Row) -> Vec<Emitted> {
+    fn push(&mut self, input: &str, row: StreamRow) -> Vec<Emitted> {
         emitted(weir_analytics::app::Application::push(self, input, row))
     }
-    fn push_error(&mut self, row: Row) -> Vec<Emitted> {
+    fn push_error(&mut self, row: StreamRow) -> Vec<Emitted> {
         emitted(weir_analytics::app::Application::push_error(self, row))
     }
     fn advance(&mut self, time_ms: i64) -> Vec<Emitted> {

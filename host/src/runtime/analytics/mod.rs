@@ -131,7 +131,7 @@ impl Runner {
 
 impl AnalyticsRunner for Runner {
     fn run(&self, spec: &RunSpec) -> Result<(), RunError> {
-        let inputs: Vec<(String, weir_analytics::Schema)> = spec
+        let inputs: Vec<(String, weir_analytics::StreamSchema)> = spec
             .inputs
             .iter()
             .map(|i| (i.stream.clone(), i.schema.schema()))

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weir_analytics::input::InputSchema;
-use weir_analytics::{Column, CompileError, Row, Schema, SqlType, Value};
+use weir_analytics::{CompileError, SqlType, StreamColumn, StreamRow, StreamSchema, Value};
 use weir_api::analytics_runner::{
-    AnalyticsRunner, Destination, RunError, RunInput, RunOutput, RunSpec, Source, StartFrom,
+    AnalyticsRunner, OutputDestination, RunError, RunInput, RunOutput, RunSpec, Source, StartFrom,
 };
 use weir_streams::{PutEntry, StartPosition, Streams, StreamsConfig};
 
@@ -17,11 +17,11 @@ use super::{Runner, Sinks};
 
 struct Counting {
     n: i64,
-    columns: Schema,
+    columns: StreamSchema,
 }
 
 impl Engine for Counting {
-    fn push(&mut self, input: &str, row: Row) -> Vec<Emitted> {
+    fn push(&mut self, input: &str, row: StreamRow) -> Vec<Emitted> {
         assert_eq!(input, "SOURCE_SQL_STREAM_001");
         self.n += 1;
         let mut values = row.values;
@@ -30,11 +30,11 @@ impl Engine for Counting {
         values.push(Value::BigInt(self.n));
         vec![Emitted {
             stream: "DESTINATION_SQL_STREAM".into(),
-            row: Row::new(row.rowtime, values),
+            row: StreamRow::new(row.rowtime, values),
             columns: self.columns.clone(),
         }]
     }
-    fn push_error(&mut self, row: Row) -> Vec<Emitted> {
+    fn push_error(&mut self, row: StreamRow) -> Vec<Emitted> {
         vec![Emitted {
             stream: "error_stream".into(),
             row,
@@ -56,14 +56,14 @@ impl Engine for Counting {
 fn compiler() -> super::engine::Compiler {
     Arc::new(
         |code: &str,
-         inputs: &[(String, Schema)],
+         inputs: &[(String, StreamSchema)],
          _refs: &[Table]|
          -> Result<Box<dyn Engine>, CompileError> {
             if code.contains("BROKEN") {
                 return Err(CompileError::new("unexpected BROKEN", 1, 1));
             }
-            let mut columns: Vec<Column> = inputs[0].1.to_vec();
-            columns.push(Column::new("N", SqlType::BigInt));
+            let mut columns: Vec<StreamColumn> = inputs[0].1.to_vec();
+            columns.push(StreamColumn::new("N", SqlType::BigInt));
             Ok(Box::new(Counting {
                 n: 0,
                 columns: Arc::from(columns),
@@ -150,13 +150,13 @@ fn spec(start: StartFrom, out: &str, code: &str) -> RunSpec {
             RunOutput {
                 id: "1.1".into(),
                 stream: "DESTINATION_SQL_STREAM".into(),
-                destination: Destination::Stream(out.into()),
+                destination: OutputDestination::Stream(out.into()),
                 format: weir_analytics::input::RecordFormatType::Json,
             },
             RunOutput {
                 id: "1.2".into(),
                 stream: "error_stream".into(),
-                destination: Destination::Stream(out.into()),
+                destination: OutputDestination::Stream(out.into()),
                 format: weir_analytics::input::RecordFormatType::Csv,
             },
         ],
@@ -370,7 +370,7 @@ fn preprocessing_and_lambda_output_run_through_plugins() {
         "{e}"
     );
     sp.inputs[0].processor = Some("pre".into());
-    sp.outputs[0].destination = Destination::Plugin("sink".into());
+    sp.outputs[0].destination = OutputDestination::Plugin("sink".into());
     put(
         &s,
         "in",
