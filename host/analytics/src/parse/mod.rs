@@ -111,7 +111,17 @@ pub fn parse_program(code: &str) -> Result<Program, CompileError> {
     let tokens = nth_value_from(tokens);
     let tokens = strip_dialect_clauses(tokens, &mut program)?;
     for statement in split_statements(tokens) {
-        program.statements.push(parse_statement(statement)?);
+        // Where the statement ends: a statement cut short is reported there, not at sqlparser's
+        // line 0 for its end of input.
+        let end = statement.last().map(|t| t.span.end);
+        let parsed = parse_statement(statement).map_err(|mut e| {
+            if let (0, Some(end)) = (e.line, end) {
+                e.line = end.line;
+                e.column = end.column;
+            }
+            e
+        })?;
+        program.statements.push(parsed);
     }
     Ok(program)
 }
@@ -666,6 +676,13 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
                 proptest::prop_assert!(!e.message.is_empty());
             }
         }
+    }
+
+    #[test]
+    fn a_statement_cut_short_is_reported_where_it_ends() {
+        let e = parse_program("CREATE OR REPLACE STREAM \"S\" (a INTEGER);\nCREATE STREAM")
+            .expect_err("incomplete");
+        assert_eq!((e.line, e.column), (2, 14), "{e}");
     }
 
     #[test]
