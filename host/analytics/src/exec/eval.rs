@@ -39,7 +39,7 @@ pub fn eval(e: &PExpr, input: &EvalInput) -> Result<Value, SqlError> {
     let go = |x: &PExpr| eval(x, input);
     Ok(match e {
         PExpr::Literal(v) => v.clone(),
-        PExpr::StreamColumn(i) => input.values.get(*i).cloned().unwrap_or(Value::Null),
+        PExpr::Column(i) => input.values.get(*i).cloned().unwrap_or(Value::Null),
         PExpr::Rowtime => Value::Timestamp(input.rowtime),
         PExpr::OutRowtime => Value::Timestamp(input.out_rowtime),
         PExpr::GroupKey(i) => input.keys.get(*i).cloned().unwrap_or(Value::Null),

@@ -107,7 +107,7 @@ pub struct AggCall {
 pub enum PExpr {
     Literal(Value),
     /// A column of the input row, by position.
-    StreamColumn(usize),
+    Column(usize),
     /// The input row's ROWTIME.
     Rowtime,
     Binary(BinOp, Box<PExpr>, Box<PExpr>),
@@ -372,7 +372,7 @@ impl Scope {
                 one.rowtime.clone().unwrap_or(PExpr::Rowtime),
                 one.ty.clone(),
             )),
-            [one] => Ok(Typed::new(PExpr::StreamColumn(one.index), one.ty.clone())),
+            [one] => Ok(Typed::new(PExpr::Column(one.index), one.ty.clone())),
             [] if name == "ROWTIME"
                 && qualifier.is_none_or(|q| self.rowtime_qualifiers.iter().any(|x| x == q)) =>
             {
@@ -767,7 +767,7 @@ fn table_query(q: &ast::Query, ctx: &Ctx, pos: Pos) -> Result<Vec<Vec<Value>>, C
                 items.push(compile(e, &scope, &inner)?.expr)
             }
             ast::SelectItem::Wildcard(_) => {
-                items.extend((0..schema.len()).map(PExpr::StreamColumn));
+                items.extend((0..schema.len()).map(PExpr::Column));
             }
             _ => return Err(pos.error("unsupported select item in a table subquery")),
         }
@@ -1500,11 +1500,8 @@ mod tests {
     /// Columns resolve by name and qualifier; types flow into operators and are checked.
     #[test]
     fn columns_and_types() {
-        assert_eq!(item("A").map(|t| t.expr).ok(), Some(PExpr::StreamColumn(0)));
-        assert_eq!(
-            item("S.S").map(|t| t.expr).ok(),
-            Some(PExpr::StreamColumn(1))
-        );
+        assert_eq!(item("A").map(|t| t.expr).ok(), Some(PExpr::Column(0)));
+        assert_eq!(item("S.S").map(|t| t.expr).ok(), Some(PExpr::Column(1)));
         assert_eq!(item("s.rowtime").map(|t| t.expr).ok(), Some(PExpr::Rowtime));
         assert_eq!(
             item("A + 1").ok().and_then(|t| t.ty),

@@ -256,7 +256,7 @@ fn union_all(left: QueryPlan, right: QueryPlan, pos: Pos) -> Result<QueryPlan, C
         source: SourcePlan::Union(vec![left, right]),
         filter: None,
         kind: QueryKind::Project {
-            items: (0..columns.len()).map(PExpr::StreamColumn).collect(),
+            items: (0..columns.len()).map(PExpr::Column).collect(),
         },
         columns,
         rowtime_columns,
@@ -424,7 +424,7 @@ fn time_exprs(kind: &QueryKind) -> Vec<Option<PExpr>> {
             let only_time = !t.any(&|n| {
                 matches!(
                     n,
-                    PExpr::StreamColumn(_)
+                    PExpr::Column(_)
                         | PExpr::GroupKey(_)
                         | PExpr::AggSlot(_)
                         | PExpr::Aggregate(_)
@@ -540,7 +540,7 @@ fn projection(sel: &Select, scope: &Scope, ctx: &Ctx) -> Result<Vec<Item>, Compi
 fn star_item(c: &ScopeColumn, pos: Pos) -> Item {
     Item {
         typed: Typed {
-            expr: PExpr::StreamColumn(c.index),
+            expr: PExpr::Column(c.index),
             ty: c.ty.clone(),
         },
         name: c.name.clone(),
@@ -634,7 +634,7 @@ fn plan_tumbling(
                     Ok(Some(PExpr::AggSlot(slot)))
                 }
                 PExpr::Rowtime => Ok(Some(PExpr::OutRowtime)),
-                PExpr::StreamColumn(_) => Err(pos.error(
+                PExpr::Column(_) => Err(pos.error(
                     "a column in the select list of a GROUP BY query must be grouped or aggregated",
                 )),
                 _ => Ok(None),
@@ -798,7 +798,7 @@ fn plan_stagger(
                     Ok(Some(PExpr::AggSlot(slot)))
                 }
                 PExpr::Rowtime => Ok(Some(PExpr::OutRowtime)),
-                PExpr::StreamColumn(_) => Err(item.pos.error(
+                PExpr::Column(_) => Err(item.pos.error(
                     "a column in a stagger query must be in its PARTITION BY or aggregated",
                 )),
                 _ => Ok(None),

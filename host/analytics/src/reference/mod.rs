@@ -139,8 +139,7 @@ pub struct ReferenceFile {
 impl ReferenceFile {
     /// Parses the file; serde's message names a missing or unknown member.
     pub fn from_json(text: &str) -> Result<ReferenceFile, ReferenceError> {
-        serde_json::from_str(text)
-            .map_err(|e| ReferenceError::StreamSchema(format!("reference: {e}")))
+        serde_json::from_str(text).map_err(|e| ReferenceError::Schema(format!("reference: {e}")))
     }
 
     /// The object the rows stand for: each row as a record, separated by the row
@@ -177,18 +176,18 @@ impl ReferenceFile {
 pub enum ReferenceError {
     /// The schema (or the reference file) is not valid.
     #[error("{0}")]
-    StreamSchema(String),
+    Schema(String),
     /// The object does not parse (not UTF-8, not JSON).
     #[error("reference data: {0}")]
     Parse(MappingError),
     /// One row of the object does not map (1-based row among the rows read).
     #[error("reference data row {row}: {error}")]
-    StreamRow { row: usize, error: MappingError },
+    Row { row: usize, error: MappingError },
 }
 
 impl From<InputSchemaError> for ReferenceError {
     fn from(e: InputSchemaError) -> Self {
-        ReferenceError::StreamSchema(e.0)
+        ReferenceError::Schema(e.0)
     }
 }
 
@@ -201,7 +200,7 @@ pub fn load(schema: &ReferenceSchema, bytes: &[u8]) -> Result<Vec<Vec<Value>>, R
         .map_err(ReferenceError::Parse)?
         .into_iter()
         .enumerate()
-        .map(|(i, r)| r.map_err(|error| ReferenceError::StreamRow { row: i + 1, error }))
+        .map(|(i, r)| r.map_err(|error| ReferenceError::Row { row: i + 1, error }))
         .collect()
 }
 
@@ -333,7 +332,7 @@ mod tests {
         )
         .expect("schema");
         let e = load(&schema, b"{\"k\":1}\n{\"k\":\"x\"}\n").expect_err("row 2");
-        assert!(matches!(e, ReferenceError::StreamRow { row: 2, .. }), "{e}");
+        assert!(matches!(e, ReferenceError::Row { row: 2, .. }), "{e}");
         let (rows, errors) = load_lenient(&schema, b"{\"k\":1}\n{\"k\":\"x\"}\n").expect("parses");
         assert_eq!((rows.len(), errors.len()), (1, 1));
         assert!(matches!(load(&schema, b"{"), Err(ReferenceError::Parse(_))));
