@@ -1,9 +1,8 @@
 //! The one place the engine calls the functions module (scalar functions, operators, CAST and
-//! the special forms), so the planner and evaluator keep their own operator enums.
+//! the special forms).
 
 use crate::error::SqlError;
-use crate::functions::{self, TrimSpec};
-use crate::plan::expr::{BinOp, TrimSide, UnOp};
+use crate::functions::{self, BinOp, TrimSpec, UnOp};
 use crate::types::SqlType;
 use crate::value::Value;
 
@@ -17,32 +16,11 @@ pub fn call_scalar(name: &str, args: &[Value]) -> Result<Value, SqlError> {
 }
 
 pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, SqlError> {
-    use functions::BinOp as F;
-    let f = match op {
-        BinOp::Plus => F::Plus,
-        BinOp::Minus => F::Minus,
-        BinOp::Multiply => F::Multiply,
-        BinOp::Divide => F::Divide,
-        BinOp::Modulo => F::Modulo,
-        BinOp::Concat => F::Concat,
-        BinOp::Eq => F::Eq,
-        BinOp::NotEq => F::NotEq,
-        BinOp::Lt => F::Lt,
-        BinOp::LtEq => F::LtEq,
-        BinOp::Gt => F::Gt,
-        BinOp::GtEq => F::GtEq,
-        BinOp::And => F::And,
-        BinOp::Or => F::Or,
-    };
-    functions::binary(f, a, b)
+    functions::binary(op, a, b)
 }
 
 pub fn unary(op: UnOp, v: &Value) -> Result<Value, SqlError> {
-    let f = match op {
-        UnOp::Neg => functions::UnOp::Neg,
-        UnOp::Not => functions::UnOp::Not,
-    };
-    functions::unary(f, v)
+    functions::unary(op, v)
 }
 
 pub fn cast(v: &Value, ty: &SqlType) -> Result<Value, SqlError> {
@@ -61,13 +39,8 @@ pub fn position(needle: &Value, haystack: &Value) -> Result<Value, SqlError> {
     functions::position(needle, haystack)
 }
 
-pub fn trim(side: TrimSide, chars: Option<&Value>, s: &Value) -> Result<Value, SqlError> {
-    let spec = match side {
-        TrimSide::Both => TrimSpec::Both,
-        TrimSide::Leading => TrimSpec::Leading,
-        TrimSide::Trailing => TrimSpec::Trailing,
-    };
-    functions::trim(spec, chars, s)
+pub fn trim(side: TrimSpec, chars: Option<&Value>, s: &Value) -> Result<Value, SqlError> {
+    functions::trim(side, chars, s)
 }
 
 pub fn extract(unit: &str, v: &Value) -> Result<Value, SqlError> {

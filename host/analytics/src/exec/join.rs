@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exec::eval::{eval, is_true, EvalInput};
 use crate::exec::query::{source_push, SourceState};
+use crate::exec::table_index::Candidates;
 use crate::exec::{Errors, PumpError};
 use crate::plan::query::{JoinKind, JoinPlan, RightPlan};
 use crate::row::StreamRow;
@@ -94,9 +95,20 @@ impl JoinState {
         let mut matched = false;
         match (&plan.right, side) {
             (RightPlan::Table(rows), _) => {
-                for r in rows.iter() {
+                let candidates = match &plan.table_index {
+                    Some(index) => index.candidates(&combine(plan, Some(&row), None), row.rowtime),
+                    None => Candidates::Scan,
+                };
+                let mut meet = |r: &Vec<Value>| {
                     let values = combine(plan, Some(&row), Some((r, None)));
                     matched |= emit(plan, values, row.rowtime, &row, errors, out);
+                };
+                match candidates {
+                    Candidates::Rows(at) => {
+                        at.iter().filter_map(|&i| rows.get(i)).for_each(&mut meet)
+                    }
+                    Candidates::None => {}
+                    Candidates::Scan => rows.iter().for_each(&mut meet),
                 }
                 if !matched && plan.kind == JoinKind::Left {
                     out.push(StreamRow::new(row.rowtime, combine(plan, Some(&row), None)));

@@ -10,6 +10,7 @@ pub mod join;
 pub mod query;
 pub mod sliding;
 pub mod stagger;
+pub mod table_index;
 pub mod tumbling;
 
 use crate::error::SqlError;

@@ -15,39 +15,9 @@ use crate::parse::Pos;
 use crate::types::{SqlType, MAX_CHAR_LENGTH};
 use crate::value::{parse_timestamp, Value};
 
-/// A binary operator (the same set the functions module evaluates).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinOp {
-    Plus,
-    Minus,
-    Multiply,
-    Divide,
-    Modulo,
-    Concat,
-    Eq,
-    NotEq,
-    Lt,
-    LtEq,
-    Gt,
-    GtEq,
-    And,
-    Or,
-}
-
-/// A unary operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnOp {
-    Neg,
-    Not,
-}
-
-/// `TRIM(BOTH|LEADING|TRAILING ...)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrimSide {
-    Both,
-    Leading,
-    Trailing,
-}
+// The operators and TRIM's sides are the functions module's own enums: one definition that
+// the planner writes and the evaluator hands over as is.
+pub use crate::functions::{BinOp, TrimSpec, UnOp};
 
 /// The special syntaxes of the SQL Reference, each a plain function of its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +27,7 @@ pub enum Special {
     /// `POSITION(needle IN haystack)`: args needle, haystack.
     Position,
     /// `TRIM(side [chars] FROM s)`: args s [, chars].
-    Trim(TrimSide),
+    Trim(TrimSpec),
     /// `EXTRACT(unit FROM x)`.
     Extract(String),
     /// `FLOOR(x TO unit)`.
@@ -649,9 +619,9 @@ pub fn compile(e: &Ast, scope: &Scope, ctx: &Ctx) -> Result<Typed, CompileError>
             trim_characters,
         } => {
             let side = match trim_where {
-                Some(TrimWhereField::Leading) => TrimSide::Leading,
-                Some(TrimWhereField::Trailing) => TrimSide::Trailing,
-                _ => TrimSide::Both,
+                Some(TrimWhereField::Leading) => TrimSpec::Leading,
+                Some(TrimWhereField::Trailing) => TrimSpec::Trailing,
+                _ => TrimSpec::Both,
             };
             let mut args = vec![go(expr)?.expr];
             if let Some(what) = trim_what {

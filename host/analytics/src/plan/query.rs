@@ -82,6 +82,8 @@ pub struct JoinPlan {
     pub right_width: usize,
     pub kind: JoinKind,
     pub on: Option<PExpr>,
+    /// A reference table's rows by the key columns ON equates, when it can tell.
+    pub table_index: Option<std::sync::Arc<crate::exec::table_index::TableIndex>>,
 }
 
 #[derive(Debug, Clone)]
@@ -910,6 +912,13 @@ fn plan_from(
                     .error("a reference table can only be joined to a stream, on the right"))
             }
         };
+        let table_index = match (&right, &on) {
+            (RightPlan::Table(rows), Some(on)) => {
+                crate::exec::table_index::TableIndex::build(on, left_width, left_width + 1, rows)
+                    .map(std::sync::Arc::new)
+            }
+            _ => None,
+        };
         source = FactorSource::Stream(SourcePlan::Join(Box::new(JoinPlan {
             left,
             left_window: window,
@@ -918,6 +927,7 @@ fn plan_from(
             right_width,
             kind,
             on,
+            table_index,
         })));
         scope = joined;
         window = None;
