@@ -154,6 +154,13 @@ pub const FORBIDDEN: &[(&str, &[&str])] = &[
             "wasmtime", "tokio", "rumqttd", "rumqttc", "axum", "hyper", "reqwest", "ureq",
         ],
     ),
+    // KDA SQL applications: a pure engine the host feeds (no IO, no async runtime).
+    (
+        "weir-analytics",
+        &[
+            "wasmtime", "tokio", "rumqttd", "rumqttc", "axum", "hyper", "reqwest", "ureq",
+        ],
+    ),
     // Storage on this machine: no network, no async runtime.
     (
         "weir-table",
