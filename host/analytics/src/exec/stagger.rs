@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::eval::{eval, EvalInput};
-use crate::exec::tumbling::{agg_args, emit_groups, window_agg};
+use crate::exec::eval::EvalInput;
+use crate::exec::tumbling::{emit_groups, key_and_args, window_agg};
 use crate::exec::{Errors, PumpError};
 use crate::plan::query::QueryKind;
 use crate::row::StreamRow;
@@ -36,12 +36,7 @@ impl StaggerState {
         };
         self.flush(kind, row.rowtime, errors, out);
         let input = EvalInput::row(&row.values, row.rowtime);
-        let computed = keys
-            .iter()
-            .map(|k| eval(k, &input))
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|k| Ok((k, agg_args(aggs, &input)?)));
-        let (key, args) = match computed {
+        let (key, args) = match key_and_args(keys, aggs, &input) {
             Ok(x) => x,
             Err(error) => {
                 errors.push(PumpError { error, row });

@@ -45,6 +45,20 @@ pub fn agg_args(aggs: &[AggSpec], input: &EvalInput) -> Result<Vec<Value>, SqlEr
         .collect()
 }
 
+/// A row's group key (`keys` evaluated) and its aggregates' arguments: what a grouped window
+/// (tumbling or stagger) adds the row under.
+pub fn key_and_args(
+    keys: &[PExpr],
+    aggs: &[AggSpec],
+    input: &EvalInput,
+) -> Result<(Vec<Value>, Vec<Value>), SqlError> {
+    let key = keys
+        .iter()
+        .map(|k| eval(k, input))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((key, agg_args(aggs, input)?))
+}
+
 /// The window module's description of a (non-LAG) aggregate.
 pub fn window_agg(spec: &AggSpec) -> Option<WindowAgg> {
     spec.kind.map(|kind| WindowAgg {
@@ -152,12 +166,7 @@ impl TumblingState {
         };
         self.flush(kind, row.rowtime, errors, out);
         let input = EvalInput::row(&row.values, row.rowtime);
-        let computed = keys
-            .iter()
-            .map(|k| eval(k, &input))
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|k| Ok((k, agg_args(aggs, &input)?)));
-        let (mut key, args) = match computed {
+        let (mut key, args) = match key_and_args(keys, aggs, &input) {
             Ok(x) => x,
             Err(error) => {
                 errors.push(PumpError { error, row });
