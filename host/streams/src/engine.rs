@@ -13,17 +13,15 @@ mod settings;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
 use crate::iterator::{IteratorCodec, IteratorPos, ITERATOR_TTL_MS};
-use crate::log::{AppendItem, ShardLog};
+use crate::log::AppendItem;
 use crate::seqno::SeqNo;
-use crate::types::{Catalog, ShardRead};
+use crate::store::{FileMeta, LocalShard, LocalStores, MetaStore, ShardStore, StoreFactory};
+use crate::types::ShardRead;
 use crate::*;
 
 use weir_support::{lock, read, write};
@@ -70,12 +68,61 @@ impl Bucket {
 }
 
 pub(crate) struct ShardState {
-    log: Mutex<ShardLog>,
-    /// The next counter to be written; subscribers wait on changes. With `fsync = "always"`
-    /// it moves when a sync lands, not on append, so subscribers wake for readable records.
-    tip: watch::Sender<u64>,
-    dirty: AtomicBool,
+    store: ShardImpl,
     bucket: Mutex<Bucket>,
+}
+
+/// A shard's store. The local one is called statically (the hot path, and its pendings
+/// share one group-commit round); any other store, such as a cluster's, through `dyn`.
+pub(crate) enum ShardImpl {
+    Local(LocalShard),
+    Dyn(Box<dyn ShardStore>),
+}
+
+impl std::ops::Deref for ShardImpl {
+    type Target = dyn ShardStore;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            ShardImpl::Local(l) => l,
+            ShardImpl::Dyn(d) => &**d,
+        }
+    }
+}
+
+/// Where an engine's shards live: the local log, or the stores of a [`StoreFactory`].
+enum Stores {
+    Local(LocalStores),
+    Dyn(Arc<dyn StoreFactory>),
+}
+
+impl Stores {
+    fn open_shard(&self, uid: u64, meta: &ShardMeta) -> Result<ShardImpl> {
+        Ok(match self {
+            Stores::Local(l) => ShardImpl::Local(l.open_shard(uid, meta)?),
+            Stores::Dyn(f) => ShardImpl::Dyn(f.open_shard(uid, meta)?),
+        })
+    }
+
+    fn remove_shard(&self, uid: u64, index: u64) -> Result<()> {
+        match self {
+            Stores::Local(l) => l.remove_shard(uid, index),
+            Stores::Dyn(f) => f.remove_shard(uid, index),
+        }
+    }
+
+    fn remove_stream(&self, uid: u64) -> Result<()> {
+        match self {
+            Stores::Local(l) => l.remove_stream(uid),
+            Stores::Dyn(f) => f.remove_stream(uid),
+        }
+    }
+
+    fn sweep(&self, catalog: &BTreeMap<u64, StreamMeta>) -> Result<()> {
+        match self {
+            Stores::Local(l) => l.sweep(catalog),
+            Stores::Dyn(f) => f.sweep(catalog),
+        }
+    }
 }
 
 struct Topology {
@@ -138,7 +185,8 @@ struct Registry {
 
 struct Inner {
     config: StreamsConfig,
-    backend: Arc<dyn StorageBackend>,
+    stores: Stores,
+    meta: Arc<dyn MetaStore>,
     codec: IteratorCodec,
     registry: RwLock<Registry>,
     /// The persisted catalog; its lock also serialises control-plane operations.
@@ -154,7 +202,7 @@ pub struct Streams {
 impl std::fmt::Debug for Streams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Streams")
-            .field("dir", &self.inner.config.dir)
+            .field("store", &self.inner.meta.describe())
             .finish()
     }
 }
@@ -165,25 +213,40 @@ impl Streams {
         Self::open_with_backend(config, Arc::new(FileBackend))
     }
 
-    /// Opens the engine on any backend (tests use [`MemBackend`] and [`FailingBackend`]).
+    /// Opens the engine on any backend (tests use [`MemBackend`] and [`FailingBackend`]),
+    /// with the local stores: shard logs and catalog files under `config.dir`.
     pub fn open_with_backend(
         config: StreamsConfig,
         backend: Arc<dyn StorageBackend>,
     ) -> Result<Streams> {
-        backend.create_dir_all(&config.dir)?;
-        let secret = load_secret(&*backend, &config.dir)?;
-        let catalog: BTreeMap<u64, StreamMeta> =
-            match backend.read_file(&config.dir.join("catalog.json"))? {
-                Some(raw) => {
-                    let c: Catalog = serde_json::from_slice(&raw)
-                        .map_err(|e| StreamsError::Metadata(e.to_string()))?;
-                    c.streams.into_iter().map(|m| (m.uid, m)).collect()
-                }
-                None => BTreeMap::new(),
-            };
+        let meta: Arc<dyn MetaStore> = Arc::new(FileMeta::open(backend.clone(), &config.dir)?);
+        let stores = Stores::Local(LocalStores::new(
+            backend,
+            &config.dir,
+            config.log.clone(),
+            config.fsync,
+        ));
+        Self::open_on(config, stores, meta)
+    }
+
+    /// Opens the engine on the stores of `factory` (the in-memory [`MemStores`], or a
+    /// cluster's): shards and catalog live there, `config.dir` is not used. The stores own
+    /// durability, so `config.fsync` does not apply to them.
+    pub fn open_with_stores(
+        config: StreamsConfig,
+        factory: Arc<dyn StoreFactory>,
+    ) -> Result<Streams> {
+        let meta = factory.meta()?;
+        Self::open_on(config, Stores::Dyn(factory), meta)
+    }
+
+    fn open_on(config: StreamsConfig, stores: Stores, meta: Arc<dyn MetaStore>) -> Result<Streams> {
+        let secret = meta.secret()?;
+        let catalog = meta.load_catalog()?;
         let inner = Arc::new(Inner {
             config,
-            backend,
+            stores,
+            meta,
             codec: IteratorCodec::new(secret),
             registry: RwLock::new(Registry::default()),
             catalog: Mutex::new(BTreeMap::new()),
@@ -197,55 +260,17 @@ impl Streams {
                 reg.by_uid.insert(meta.uid, state);
             }
         }
-        // Remove data of streams that a crash left behind mid-create or mid-delete.
-        let data_dir = streams.inner.config.dir.join("data");
-        for entry in streams.inner.backend.list(&data_dir)? {
-            let known = u64::from_str_radix(&entry, 16).is_ok_and(|uid| catalog.contains_key(&uid));
-            if !known {
-                streams
-                    .inner
-                    .backend
-                    .remove_dir_all(&data_dir.join(&entry))?;
-            }
-        }
-        // ... and shard directories a reshard created but never recorded in the catalog.
-        for meta in catalog.values() {
-            let dir = streams.stream_dir(meta.uid);
-            for entry in streams.inner.backend.list(&dir)? {
-                let known = entry
-                    .parse::<u64>()
-                    .is_ok_and(|i| meta.shards.iter().any(|m| m.index == i));
-                if !known {
-                    streams.inner.backend.remove_dir_all(&dir.join(&entry))?;
-                }
-            }
-        }
+        // Remove data of streams and shards that a crash left behind mid-create, mid-delete
+        // or mid-reshard.
+        streams.inner.stores.sweep(&catalog)?;
         *lock(&streams.inner.catalog) = catalog;
         streams.start_maintenance();
         Ok(streams)
     }
 
-    fn stream_dir(&self, uid: u64) -> PathBuf {
-        self.inner
-            .config
-            .dir
-            .join("data")
-            .join(format!("{uid:016x}"))
-    }
-
     fn open_shard(&self, uid: u64, meta: &ShardMeta) -> Result<Arc<ShardState>> {
-        let dir = self.stream_dir(uid).join(format!("{:012}", meta.index));
-        let log = ShardLog::open(
-            self.inner.backend.clone(),
-            &dir,
-            self.inner.config.log.clone(),
-            meta.start_counter,
-        )?;
-        let (tip, _) = watch::channel(log.next_counter());
         Ok(Arc::new(ShardState {
-            log: Mutex::new(log),
-            tip,
-            dirty: AtomicBool::new(false),
+            store: self.inner.stores.open_shard(uid, meta)?,
             bucket: Mutex::new(Bucket::new()),
         }))
     }
@@ -277,16 +302,7 @@ impl Streams {
     }
 
     fn persist(&self, catalog: &BTreeMap<u64, StreamMeta>) -> Result<()> {
-        let c = Catalog {
-            version: 1,
-            streams: catalog.values().cloned().collect(),
-        };
-        let raw =
-            serde_json::to_vec_pretty(&c).map_err(|e| StreamsError::Metadata(e.to_string()))?;
-        self.inner
-            .backend
-            .write_atomic(&self.inner.config.dir.join("catalog.json"), &raw)?;
-        Ok(())
+        self.inner.meta.save_catalog(catalog)
     }
 
     /// The ARN AWS would give the stream.
@@ -342,16 +358,4 @@ impl Streams {
         let d = self.inner.config.transition_delay;
         *lock(&s.transition) = (!d.is_zero()).then(|| (Instant::now() + d, st));
     }
-}
-
-fn load_secret(backend: &dyn StorageBackend, dir: &Path) -> Result<[u8; 32]> {
-    let path = dir.join("iterator.key");
-    if let Some(raw) = backend.read_file(&path)? {
-        if let Ok(k) = <[u8; 32]>::try_from(raw.as_slice()) {
-            return Ok(k);
-        }
-    }
-    let key: [u8; 32] = rand::random();
-    backend.write_atomic(&path, &key)?;
-    Ok(key)
 }

@@ -22,6 +22,10 @@ pub enum StreamsError {
     /// An account-style limit was hit.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The shard was sealed by a reshard: its writers are fenced, and the put belongs to a
+    /// child shard (a writer with a stale topology reloads it and routes again).
+    #[error("{0}")]
+    Sealed(String),
     /// The emulated per-shard throughput limit was hit.
     #[error("{0}")]
     Throughput(String),

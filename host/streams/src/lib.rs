@@ -22,6 +22,7 @@ mod iterator;
 mod kpl;
 pub mod log;
 pub mod seqno;
+mod store;
 mod subscribe;
 mod types;
 
@@ -32,6 +33,10 @@ pub use backend::{FailingBackend, FileBackend, MemBackend, StorageBackend};
 pub use commit::{key_of, CommitStats, Durable, GroupCommit};
 pub use error::{Result, StreamsError};
 pub use hashkey::HashRange;
+pub use store::{
+    FileMeta, LocalShard, MemMeta, MemStores, MetaStore, PendingAppend, SettleAppend, ShardPage,
+    ShardStore, StoreFactory,
+};
 pub use subscribe::{StoredBatch, Subscription, SubscriptionEvent, UserRecord};
 
 pub use engine::{

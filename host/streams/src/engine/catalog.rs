@@ -56,7 +56,7 @@ impl Streams {
         catalog.insert(uid, meta);
         if let Err(e) = self.persist(&catalog) {
             catalog.remove(&uid);
-            let _ = self.inner.backend.remove_dir_all(&self.stream_dir(uid));
+            let _ = self.inner.stores.remove_stream(uid);
             return Err(e);
         }
         let mut reg = write(&self.inner.registry);
@@ -156,7 +156,7 @@ impl Streams {
             // wake subscribers so they notice
             let topo = read(&s.topo);
             for sh in topo.shards.values() {
-                sh.tip.send_modify(|_| {});
+                sh.store.notify();
             }
         }
         let delay = self.inner.config.transition_delay;
@@ -192,7 +192,7 @@ impl Streams {
                 reg.by_uid.remove(&s.uid);
             }
         }
-        self.inner.backend.remove_dir_all(&self.stream_dir(s.uid))?;
+        self.inner.stores.remove_stream(s.uid)?;
         Ok(())
     }
 

@@ -131,11 +131,12 @@ impl Streams {
         groups
     }
 
-    /// Appends one shard's group in one write under its log lock. With `fsync = always` the
-    /// sync point (this append's file and counter) is taken under that same lock, so the
-    /// later sync covers exactly these records, and readers only see them once it lands (see
-    /// [`commit`]); otherwise they are readable at once: the tip moves and the shard is dirty
-    /// for the interval flusher.
+    /// Starts one shard's group as one append of its store (see [`ShardStore::append`]):
+    /// the local log appends under its lock and, with `fsync = always`, takes the sync point
+    /// there, so the later round covers exactly these records and readers see them only once
+    /// it lands. The outcomes set here are what the answer will be if the settlement succeeds;
+    /// a store whose counters come with settlement leaves the sequence numbers empty until
+    /// then.
     fn append_group(
         &self,
         name: &str,
@@ -152,31 +153,11 @@ impl Streams {
                 data: &entries[i].data,
             })
             .collect();
-        let result = {
-            let mut log = lock(&sh.log);
-            let r = log.append(&items, min_counter);
-            if r.is_ok() {
-                if self.inner.config.fsync == FsyncPolicy::Always {
-                    match log.sync_point() {
-                        Ok((file, upto)) => put
-                            .to_sync
-                            .push((members.to_vec(), (sh.clone(), file, upto))),
-                        Err(e) => put.unsynced.push((members.to_vec(), e)),
-                    }
-                } else {
-                    sh.tip.send_replace(log.next_counter());
-                    sh.dirty.store(true, Ordering::Release);
-                }
-            }
-            r
-        };
-        match result {
-            Ok(written) => {
-                for (&i, (counter, _)) in members.iter().zip(written) {
-                    put.outcomes[i] = Some(PutOutcome::Ok {
-                        shard_id: shard_id(idx),
-                        sequence_number: SeqNo::new(counter, idx).encode(),
-                    });
+        match sh.store.append(&items, min_counter) {
+            Ok(pending) => {
+                put.set_ok(idx, members, pending.counters());
+                if pending.needs_settle() {
+                    put.pending.push((members.to_vec(), idx, pending));
                 }
             }
             Err(e) => {
@@ -218,7 +199,7 @@ impl Streams {
         };
         Ok(match start {
             StartPosition::TrimHorizon => 0,
-            StartPosition::Latest => lock(&sh.log).next_counter(),
+            StartPosition::Latest => sh.store.tip()?,
             StartPosition::AtSequence(q) => seq_for(q)?,
             StartPosition::AfterSequence(q) => seq_for(q)?.saturating_add(1),
             StartPosition::AtTimestamp(ts) => {
@@ -228,11 +209,7 @@ impl Streams {
                         "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {ts}, currentTimestampInMillis: {now}"
                     )));
                 }
-                let (plan, next) = {
-                    let log = lock(&sh.log);
-                    (log.time_plan(*ts), log.next_counter())
-                };
-                log::first_at_time(&plan, *ts)?.unwrap_or(next)
+                sh.store.counter_at_time(*ts)?
             }
         })
     }
@@ -272,28 +249,15 @@ impl Streams {
         let meta = topo
             .shard_meta(idx)
             .ok_or_else(|| self.shard_not_found(&s.name, &shard_id(idx)))?;
-        let (plan, first, last, below) = {
-            let log = lock(&sh.log);
-            (
-                log.read_plan(from),
-                log.first_counter(),
-                log.last_record(),
-                self.servable_below(&log),
-            )
-        };
-        let from = from.max(first);
-        let mut out = log::read_spans(&plan, from, limit.min(MAX_GET_RECORDS), MAX_GET_BYTES)?;
-        // Records past the last good sync (an fsync failed, or with `fsync = "always"` one is
-        // still running) may not be on disk: they are not served, so no reader acts on a
-        // record a restart would not show.
-        if let Some(below) = below {
-            if out.records.iter().any(|r| r.counter >= below) {
-                out.records.retain(|r| r.counter < below);
-                out.reached_tip = true;
-            }
-        }
-        let next = out.records.last().map(|r| r.counter + 1).unwrap_or(from);
-        let behind = millis_behind(&out, last);
+        let out = sh
+            .store
+            .read(from, limit.min(MAX_GET_RECORDS), MAX_GET_BYTES)?;
+        let next = out
+            .records
+            .last()
+            .map(|r| r.counter + 1)
+            .unwrap_or(out.start);
+        let behind = millis_behind(&out);
         let children =
             (meta.end_counter.is_some() && out.reached_tip).then(|| child_shards(&topo, idx));
         Ok(ShardRead {
@@ -302,18 +266,6 @@ impl Streams {
             children,
             behind,
         })
-    }
-
-    /// The counter below which a shard's records may be served: below the first record past
-    /// a failed sync, and with `fsync = "always"` below what the group commit made durable,
-    /// so no reader acts on a record that a restart would not show. `None`: no bound.
-    fn servable_below(&self, log: &ShardLog) -> Option<u64> {
-        let below = log.readable_below();
-        if self.inner.config.fsync == FsyncPolicy::Always {
-            let durable = log.synced_below();
-            return Some(below.map_or(durable, |b| b.min(durable)));
-        }
-        below
     }
 
     /// GetRecords.
@@ -377,7 +329,7 @@ impl Streams {
                 .shards
                 .get(&idx)
                 .ok_or_else(|| self.shard_not_found(name, shard))?;
-            sh.tip.subscribe()
+            sh.store.watch()
         };
         Ok(Subscription::new(self.clone(), s, idx, counter, rx))
     }
@@ -396,62 +348,14 @@ impl Streams {
     }
 }
 
-/// A shard's file to sync and the counter below which a successful sync makes it durable.
-pub(super) type SyncPoint = (Arc<ShardState>, Arc<dyn crate::backend::SegmentFile>, u64);
-
-/// Syncs the given shard files in one round of the process-wide group commit (outside every
-/// log lock) and records each outcome in its log: how far it is durable, or that it failed
-/// for good (`ShardLog::sync_failed`; a sync that succeeds after an earlier one failed is
-/// still a failure).
-pub(super) fn commit(points: Vec<SyncPoint>) -> Vec<Result<()>> {
-    // Writeback starts now, while an earlier round may still be syncing: the round that
-    // takes these files then waits mostly for the journal commit, not for the data.
-    for (_, file, _) in &points {
-        file.start_writeback();
-    }
-    let files = points
-        .iter()
-        .map(|(_, file, _)| {
-            let durable: Arc<dyn crate::commit::Durable> =
-                Arc::new(crate::commit::SegmentDurable(file.clone()));
-            (crate::commit::key_of(file), durable)
-        })
-        .collect();
-    let outcomes = crate::commit::GroupCommit::global().sync(files);
-    points
-        .into_iter()
-        .zip(outcomes)
-        .map(|((sh, _, upto), outcome)| match outcome {
-            Ok(()) => {
-                lock(&sh.log).synced_to(upto)?;
-                // Readable from now on: wake the subscribers.
-                sh.tip.send_modify(|tip| *tip = (*tip).max(upto));
-                Ok(())
-            }
-            Err(e) => {
-                lock(&sh.log).sync_failed(&e.to_string());
-                Err(e.into())
-            }
-        })
-        .collect()
-}
-
-/// Syncs one shard's active segment through the group commit (see [`commit`]).
-pub(super) fn sync_shard(sh: &Arc<ShardState>) -> Result<()> {
-    let (file, upto) = lock(&sh.log).sync_point()?;
-    commit(vec![(sh.clone(), file, upto)])
-        .pop()
-        .unwrap_or_else(|| Err(StreamsError::Io(std::io::Error::other("no sync outcome"))))
-}
-
 /// GetRecords' `MillisBehindLatest`: how far the last record read is behind the shard's
 /// newest one; 0 at the tip or when nothing was read.
-fn millis_behind(out: &log::ReadOut, last: Option<(u64, i64)>) -> i64 {
+fn millis_behind(out: &ShardPage) -> i64 {
     if out.reached_tip {
         return 0;
     }
-    match (out.records.last(), last) {
-        (Some(r), Some((_, tip))) => (tip - r.arrival_ms).max(0),
+    match (out.records.last(), out.newest_arrival_ms) {
+        (Some(r), Some(tip)) => (tip - r.arrival_ms).max(0),
         _ => 0,
     }
 }
@@ -507,45 +411,73 @@ fn internal_failure() -> PutOutcome {
 }
 
 /// Where one put call stands between its steps (see [`Streams::put_inner`]): each entry's
-/// outcome so far, and what its appends left to sync.
+/// outcome so far, and what its appends left to settle.
 struct PutProgress {
     outcomes: Vec<Option<PutOutcome>>,
-    /// Groups appended with `fsync = always`, with the sync point taken under their lock.
-    to_sync: Vec<(Vec<usize>, SyncPoint)>,
-    /// Groups appended to a log already broken: no sync can make them durable.
-    unsynced: Vec<(Vec<usize>, StreamsError)>,
+    /// Groups appended and not settled yet: (entries, shard index, the append).
+    pending: Vec<(Vec<usize>, u64, PendingAppend)>,
 }
 
 impl PutProgress {
     fn new(entries: usize) -> Self {
         Self {
             outcomes: vec![None; entries],
-            to_sync: Vec::new(),
-            unsynced: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
-    /// Syncs every shard this call wrote in one group-commit round, so concurrent writers
-    /// (of any shard, stream or engine) share the fsyncs; a group whose sync failed, or that
-    /// could not be synced at all, fails (it was appended but is not acknowledged).
-    fn sync(&mut self, name: &str) {
-        let (members, points): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.to_sync).into_iter().unzip();
-        let failed = commit(points)
-            .into_iter()
-            .zip(members)
-            .filter_map(|(r, members)| r.err().map(|e| (members, e)));
-        self.unsynced.extend(failed);
-        self.fail_unsynced(name);
+    /// The outcomes of a group the store took: with its counters when they are known, with
+    /// an empty sequence number when they come with settlement.
+    fn set_ok(&mut self, idx: u64, members: &[usize], counters: Option<&[(u64, i64)]>) {
+        for (k, &i) in members.iter().enumerate() {
+            let sequence_number = counters
+                .and_then(|c| c.get(k))
+                .map(|(counter, _)| SeqNo::new(*counter, idx).encode())
+                .unwrap_or_default();
+            self.outcomes[i] = Some(PutOutcome::Ok {
+                shard_id: shard_id(idx),
+                sequence_number,
+            });
+        }
     }
 
-    /// Fails every entry of a group that could not be made durable.
-    fn fail_unsynced(&mut self, name: &str) {
-        for (members, e) in std::mem::take(&mut self.unsynced) {
-            tracing::error!(stream = name, error = %e, "fsync failed");
-            for i in members {
-                self.outcomes[i] = Some(internal_failure());
+    /// Records a group's settlement: its final counters, or the failure of every entry (it
+    /// may be appended, but is not acknowledged, and readers never see it).
+    fn settled(&mut self, name: &str, members: &[usize], idx: u64, r: Result<Vec<(u64, i64)>>) {
+        match r {
+            Ok(written) if written.len() == members.len() => {
+                self.set_ok(idx, members, Some(&written));
             }
+            Ok(written) => {
+                tracing::error!(
+                    stream = name,
+                    shard = idx,
+                    got = written.len(),
+                    want = members.len(),
+                    "settlement returned the wrong number of counters"
+                );
+                for &i in members {
+                    self.outcomes[i] = Some(internal_failure());
+                }
+            }
+            Err(e) => {
+                tracing::error!(stream = name, shard = idx, error = %e, "append not made durable");
+                for &i in members {
+                    self.outcomes[i] = Some(internal_failure());
+                }
+            }
+        }
+    }
+
+    /// Settles every shard this call wrote together (one group-commit round locally), so
+    /// concurrent writers (of any shard, stream or engine) share the fsyncs.
+    fn sync(&mut self, name: &str) {
+        let (groups, appends): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(members, idx, p)| ((members, idx), p))
+            .unzip();
+        for ((members, idx), r) in groups.into_iter().zip(PendingAppend::settle_all(appends)) {
+            self.settled(name, &members, idx, r);
         }
     }
 
@@ -559,17 +491,18 @@ impl PutProgress {
     }
 }
 
-/// A put whose records are appended and not yet synced ([`Streams::put_records_unsynced`]).
-/// Dropping it unsynced answers nobody: its records stay appended and become durable with a
-/// later sync of their shard, like those of a put whose caller went away.
+/// A put whose records are appended and not yet settled ([`Streams::put_records_unsynced`]).
+/// Dropping it unsettled answers nobody: its records stay appended and become durable with
+/// a later settlement of their shard, like those of a put whose caller went away.
 pub struct PendingPut {
     name: String,
     progress: PutProgress,
 }
 
 impl PendingPut {
-    /// Each entry's outcome as it stands before the sync: what the answer will be if the
-    /// sync succeeds. An entry throttled or refused is final already.
+    /// Each entry's outcome as it stands before settlement: what the answer will be if it
+    /// succeeds. An entry throttled or refused is final already. On a store whose counters
+    /// come with settlement (a cluster's), the sequence numbers are empty until then.
     pub fn outcomes(&self) -> Vec<PutOutcome> {
         self.progress
             .outcomes
@@ -579,34 +512,28 @@ impl PendingPut {
     }
 
     /// Whether there is anything to wait for (with `FsyncPolicy::Always`, a put that
-    /// appended something).
+    /// appended something; on other stores, any append).
     pub fn needs_sync(&self) -> bool {
-        !self.progress.to_sync.is_empty() || !self.progress.unsynced.is_empty()
+        !self.progress.pending.is_empty()
     }
 
-    /// Syncs every put in one group-commit round and returns each put's final outcomes, in
-    /// order: an entry whose shard could not be synced fails (it is appended but must not be
-    /// acknowledged, and readers never see it).
+    /// Settles every put together (one group-commit round locally) and returns each put's
+    /// final outcomes, in order: an entry whose shard could not be made durable fails (it is
+    /// appended but must not be acknowledged, and readers never see it).
     pub fn sync_all(puts: Vec<PendingPut>) -> Vec<Vec<PutOutcome>> {
         let mut puts = puts;
         let mut owners = Vec::new();
-        let mut points = Vec::new();
+        let mut appends = Vec::new();
         for (p, put) in puts.iter_mut().enumerate() {
-            for (members, point) in std::mem::take(&mut put.progress.to_sync) {
-                owners.push((p, members));
-                points.push(point);
+            for (members, idx, pending) in std::mem::take(&mut put.progress.pending) {
+                owners.push((p, members, idx));
+                appends.push(pending);
             }
         }
-        for ((p, members), outcome) in owners.into_iter().zip(commit(points)) {
-            if let Err(e) = outcome {
-                puts[p].progress.unsynced.push((members, e));
-            }
+        for ((p, members, idx), r) in owners.into_iter().zip(PendingAppend::settle_all(appends)) {
+            let name = puts[p].name.clone();
+            puts[p].progress.settled(&name, &members, idx, r);
         }
-        puts.into_iter()
-            .map(|mut put| {
-                put.progress.fail_unsynced(&put.name);
-                put.progress.finish()
-            })
-            .collect()
+        puts.into_iter().map(|put| put.progress.finish()).collect()
     }
 }

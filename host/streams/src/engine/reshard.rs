@@ -23,15 +23,24 @@ impl Streams {
     ) -> Result<Vec<u64>> {
         let mut meta = topo.meta.clone();
         let mut next_start = 1u64;
+        let mut sealed = Vec::new();
         for idx in close {
-            let sh = topo
-                .shards
-                .get(idx)
-                .ok_or_else(|| self.shard_not_found(&s.name, &shard_id(*idx)))?;
-            super::data::sync_shard(sh)?;
-            let log = lock(&sh.log);
-            let end = log.next_counter().saturating_sub(1);
-            next_start = next_start.max(log.next_counter());
+            let Some(sh) = topo.shards.get(idx) else {
+                unseal(topo, &sealed);
+                return Err(self.shard_not_found(&s.name, &shard_id(*idx)));
+            };
+            // The fence: the store settles what was appended and refuses later appends
+            // (the local log syncs its end; a cluster seals the parent's stream).
+            let end = match sh.store.seal() {
+                Ok(end) => end,
+                Err(e) => {
+                    unseal(topo, &sealed);
+                    return Err(e);
+                }
+            };
+            sealed.push(*idx);
+            next_start = next_start.max(end);
+            let end = end.saturating_sub(1);
             if let Some(m) = meta.shards.iter_mut().find(|m| m.index == *idx) {
                 m.end_counter = Some(end);
                 m.closed_ms = Some(now_ms());
@@ -56,7 +65,15 @@ impl Streams {
         let mut opened = HashMap::new();
         for id in &new_ids {
             if let Some(m) = meta.shards.iter().find(|m| m.index == *id) {
-                opened.insert(*id, self.open_shard(s.uid, m)?);
+                match self.open_shard(s.uid, m) {
+                    Ok(sh) => {
+                        opened.insert(*id, sh);
+                    }
+                    Err(e) => {
+                        unseal(topo, &sealed);
+                        return Err(e);
+                    }
+                }
             }
         }
         if persist {
@@ -65,6 +82,7 @@ impl Streams {
                 if let Some(o) = old {
                     catalog.insert(meta.uid, o);
                 }
+                unseal(topo, &sealed);
                 return Err(e);
             }
         }
@@ -73,7 +91,7 @@ impl Streams {
         topo.rebuild_open();
         for idx in close {
             if let Some(sh) = topo.shards.get(idx) {
-                sh.tip.send_modify(|_| {});
+                sh.store.notify();
             }
         }
         Ok(new_ids)
@@ -246,6 +264,14 @@ impl Streams {
             }
         });
         if let Err(e) = persisted {
+            // The shards this attempt sealed were open before it: they take writes again.
+            let reopened: Vec<u64> = before_meta
+                .shards
+                .iter()
+                .filter(|m| m.end_counter.is_none())
+                .map(|m| m.index)
+                .collect();
+            unseal(&topo, &reopened);
             topo.meta = before_meta;
             topo.shards.retain(|k, _| before_shards.contains(k));
             topo.rebuild_open();
@@ -368,5 +394,18 @@ impl Streams {
             }
         }
         Ok(())
+    }
+}
+
+/// Undoes the seals of a reshard that could not be recorded: its parents stay open. A store
+/// whose seal is final (a cluster's) cannot; the error is logged, the shard refuses writes,
+/// and the reshard is left for that store's recovery to complete.
+fn unseal(topo: &Topology, sealed: &[u64]) {
+    for idx in sealed {
+        if let Some(sh) = topo.shards.get(idx) {
+            if let Err(e) = sh.store.unseal() {
+                tracing::error!(shard = idx, error = %e, "a reshard failed and its parent stays sealed");
+            }
+        }
     }
 }

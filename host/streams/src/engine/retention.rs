@@ -23,19 +23,17 @@ impl Streams {
         // sync_failed`), and the first error is reported after every other shard was synced.
         // Every dirty shard in one group-commit round, synced in parallel.
         let mut first_error = None;
-        let mut points = Vec::new();
+        let mut flushes = Vec::new();
         for (_, sh) in self.all_shards() {
-            if sh.dirty.swap(false, Ordering::AcqRel) {
-                let point = lock(&sh.log).sync_point();
-                match point {
-                    Ok((file, upto)) => points.push((sh, file, upto)),
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                    }
+            match sh.store.flush() {
+                Ok(Some(p)) => flushes.push(p),
+                Ok(None) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
             }
         }
-        for r in super::data::commit(points) {
+        for r in PendingAppend::settle_all(flushes) {
             if let Err(e) = r {
                 first_error.get_or_insert(e);
             }
@@ -63,9 +61,8 @@ impl Streams {
             let cutoff = now_ms - i64::from(hours) * 3600 * 1000;
             let mut empty = Vec::new();
             for (idx, sh) in shards {
-                let mut log = lock(&sh.log);
-                dropped += log.drop_before(cutoff)?;
-                if log.last_record().is_none() {
+                dropped += sh.store.expire(cutoff)?;
+                if sh.store.newest()?.is_none() {
                     empty.push(idx);
                 }
             }
@@ -90,13 +87,12 @@ impl Streams {
                 let mut t = write(&s.topo);
                 for i in &gone {
                     if let Some(sh) = t.shards.remove(i) {
-                        sh.tip.send_modify(|_| {});
+                        sh.store.notify();
                     }
                 }
             }
             for i in &gone {
-                let dir = self.stream_dir(s.uid).join(format!("{i:012}"));
-                self.inner.backend.remove_dir_all(&dir)?;
+                self.inner.stores.remove_shard(s.uid, *i)?;
             }
         }
         Ok(dropped)

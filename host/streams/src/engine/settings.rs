@@ -249,15 +249,14 @@ impl Streams {
         }
     }
 
-    fn account_path(&self) -> PathBuf {
-        self.inner.config.dir.join("account.json")
-    }
-
     /// DescribeAccountSettings.
     pub fn account_settings(&self) -> Result<AccountSettings> {
-        match self.inner.backend.read_file(&self.account_path())? {
+        match self.inner.meta.account()? {
             Some(raw) => serde_json::from_slice(&raw).map_err(|e| {
-                StreamsError::Metadata(format!("{}: {e}", self.account_path().display()))
+                StreamsError::Metadata(format!(
+                    "account settings in {}: {e}",
+                    self.inner.meta.describe()
+                ))
             }),
             None => Ok(AccountSettings::default()),
         }
@@ -286,9 +285,7 @@ impl Streams {
         };
         let raw =
             serde_json::to_vec_pretty(&a).map_err(|e| StreamsError::Metadata(e.to_string()))?;
-        self.inner
-            .backend
-            .write_atomic(&self.account_path(), &raw)?;
+        self.inner.meta.set_account(&raw)?;
         Ok(a)
     }
 }

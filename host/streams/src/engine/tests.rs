@@ -1,6 +1,7 @@
 //! Engine-level tests on the in-memory backend.
 
 use super::*;
+use std::path::Path;
 
 fn cfg() -> StreamsConfig {
     let mut c = StreamsConfig::new("/weir");
