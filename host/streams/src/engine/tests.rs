@@ -1,7 +1,81 @@
-//! Engine-level tests on the in-memory backend.
+//! Engine-level tests. The behavioural ones run on both stores (`on_both_stores!`): the
+//! local log on the in-memory file system, and the in-memory stores whose counters come
+//! with settlement, so the engine is shown to reach its records only through the boundary.
+//! The crash and fsync tests are the local log's own.
 
 use super::*;
 use std::path::Path;
+
+/// The stores a behavioural test runs on.
+#[derive(Clone)]
+enum Store {
+    /// The local log on a file system that loses what was not synced at a crash.
+    Local(MemBackend),
+    /// `MemStores`: counters assigned at settlement, in append order.
+    Mem(MemStores),
+}
+
+impl Store {
+    fn local() -> Store {
+        Store::Local(MemBackend::new())
+    }
+
+    fn mem() -> Store {
+        Store::Mem(MemStores::new())
+    }
+
+    fn open_with(&self, c: StreamsConfig) -> Streams {
+        match self {
+            Store::Local(b) => Streams::open_with_backend(c, Arc::new(b.clone())),
+            Store::Mem(m) => Streams::open_with_stores(c, Arc::new(m.clone())),
+        }
+        .expect("open")
+    }
+
+    fn open(&self) -> Streams {
+        self.open_with(cfg())
+    }
+
+    /// A power cut: the local log loses what was not synced; settled records in the
+    /// in-memory stores are kept (as a cluster keeps what it acknowledged).
+    fn crash(&self) {
+        if let Store::Local(b) = self {
+            b.crash();
+        }
+    }
+}
+
+/// `name::local` and `name::mem` for each behavioural test `fn name(store: Store)`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn local() {
+                super::$name(super::Store::local())
+            }
+            #[test]
+            fn mem() {
+                super::$name(super::Store::mem())
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    create_put_read_and_restart,
+    iterators_positions,
+    split_merge_lineage_and_shard_end,
+    retention_tags_and_ensure,
+    creating_status_is_observable,
+    throughput_emulation_throttles_per_record,
+    expired_closed_shards_disappear,
+    old_iterators_expire_and_engine_guards_keys,
+    list_shards_filters_by_retention_and_lineage,
+    sequence_numbers_rise_across_a_reshard,
+    a_put_started_before_a_split_lands_before_the_parents_end,
+    at_timestamp_starts_at_the_first_later_record,
+    an_unsettled_put_is_answered_and_served_only_after_sync_all,
+);
 
 fn cfg() -> StreamsConfig {
     let mut c = StreamsConfig::new("/weir");
@@ -38,10 +112,8 @@ fn read_shard(s: &Streams, stream: &str, shard: &str) -> (Vec<RecordOut>, Option
     (out, None)
 }
 
-#[test]
-fn create_put_read_and_restart() {
-    let mem = MemBackend::new();
-    let s = Streams::open_with_backend(cfg(), Arc::new(mem.clone())).expect("open");
+fn create_put_read_and_restart(st: Store) {
+    let s = st.open();
     s.create_stream("a", 3, false, BTreeMap::new())
         .expect("create");
     assert!(matches!(
@@ -81,8 +153,8 @@ fn create_put_read_and_restart() {
         .collect();
     assert_eq!(mine, vec![b"x".to_vec(), b"z".to_vec()]);
     drop(s);
-    mem.crash();
-    let s = Streams::open_with_backend(cfg(), Arc::new(mem.clone())).expect("reopen");
+    st.crash();
+    let s = st.open();
     let (again, _) = read_shard(&s, "a", sid);
     assert_eq!(again, recs);
     // new records keep increasing sequence numbers
@@ -92,9 +164,8 @@ fn create_put_read_and_restart() {
     assert!(seq > *s3);
 }
 
-#[test]
-fn iterators_positions() {
-    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+fn iterators_positions(st: Store) {
+    let s = st.open();
     s.create_stream("p", 1, false, BTreeMap::new())
         .expect("create");
     let sh = shard_id(0);
@@ -149,10 +220,8 @@ fn iterators_positions() {
     assert!(page.millis_behind_latest >= 0);
 }
 
-#[test]
-fn split_merge_lineage_and_shard_end() {
-    let mem = MemBackend::new();
-    let s = Streams::open_with_backend(cfg(), Arc::new(mem.clone())).expect("open");
+fn split_merge_lineage_and_shard_end(st: Store) {
+    let s = st.open();
     s.create_stream("r", 2, false, BTreeMap::new())
         .expect("create");
     s.put_records("r", &[entry("a", "1"), entry("b", "1")])
@@ -195,7 +264,7 @@ fn split_merge_lineage_and_shard_end() {
     assert_eq!(kids.len(), 2);
     // restart keeps topology
     drop(s);
-    let s = Streams::open_with_backend(cfg(), Arc::new(mem)).expect("reopen");
+    let s = st.open();
     assert_eq!(s.describe_stream("r").expect("d").shards.len(), 5);
     let (cur, target) = s.update_shard_count("r", 4).expect("scale");
     assert_eq!((cur, target), (2, 4));
@@ -219,9 +288,8 @@ fn split_merge_lineage_and_shard_end() {
     assert_eq!(s.describe_stream("r").expect("d").open_shard_count, 3);
 }
 
-#[test]
-fn retention_tags_and_ensure() {
-    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+fn retention_tags_and_ensure(st: Store) {
+    let s = st.open();
     let info = s.ensure_stream("cfg", 2, 48).expect("ensure");
     assert_eq!(info.status, StreamStatus::Active);
     assert_eq!(info.retention_hours, 48);
@@ -255,11 +323,10 @@ fn retention_tags_and_ensure() {
     ));
 }
 
-#[test]
-fn creating_status_is_observable() {
+fn creating_status_is_observable(st: Store) {
     let mut c = cfg();
     c.transition_delay = Duration::from_secs(60);
-    let s = Streams::open_with_backend(c, Arc::new(MemBackend::new())).expect("open");
+    let s = st.open_with(c);
     s.create_stream("slow", 1, false, BTreeMap::new())
         .expect("create");
     assert_eq!(
@@ -272,11 +339,10 @@ fn creating_status_is_observable() {
     ));
 }
 
-#[test]
-fn throughput_emulation_throttles_per_record() {
+fn throughput_emulation_throttles_per_record(st: Store) {
     let mut c = cfg();
     c.throughput_limits = true;
-    let s = Streams::open_with_backend(c, Arc::new(MemBackend::new())).expect("open");
+    let s = st.open_with(c);
     s.create_stream("t", 1, false, BTreeMap::new())
         .expect("create");
     let batch: Vec<PutEntry> = (0..500).map(|i| entry("k", &i.to_string())).collect();
@@ -293,8 +359,17 @@ fn throughput_emulation_throttles_per_record() {
 }
 
 #[tokio::test]
-async fn subscription_wakes_and_deaggregates() {
-    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+async fn subscription_wakes_and_deaggregates_local() {
+    subscription_wakes_and_deaggregates(Store::local()).await
+}
+
+#[tokio::test]
+async fn subscription_wakes_and_deaggregates_mem() {
+    subscription_wakes_and_deaggregates(Store::mem()).await
+}
+
+async fn subscription_wakes_and_deaggregates(st: Store) {
+    let s = st.open();
     s.create_stream("sub", 1, false, BTreeMap::new())
         .expect("create");
     let mut sub = s
@@ -390,9 +465,8 @@ fn failing_backend_reports_internal_failure_and_recovers() {
     }
 }
 
-#[test]
-fn expired_closed_shards_disappear() {
-    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+fn expired_closed_shards_disappear(st: Store) {
+    let s = st.open();
     s.create_stream("x", 1, false, BTreeMap::new())
         .expect("create");
     s.put_record("x", &entry("k", "old"), None).expect("put");
@@ -419,9 +493,8 @@ fn expired_closed_shards_disappear() {
     s.put_record("x", &entry("k", "later"), None).expect("put");
 }
 
-#[test]
-fn old_iterators_expire_and_engine_guards_keys() {
-    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+fn old_iterators_expire_and_engine_guards_keys(st: Store) {
+    let s = st.open();
     s.create_stream("e", 1, false, BTreeMap::new())
         .expect("create");
     let uid = s.stream("e").expect("stream").uid;
@@ -476,6 +549,15 @@ fn update_shard_count_is_all_or_nothing() {
                     "budget {budget}: partial reshard visible"
                 );
                 assert_eq!(after.open_shard_count, 2);
+                // The parents the failed attempt sealed are unsealed (a failed fsync may
+                // still have broken one: that is final until restart, and not a seal).
+                let stream = s.stream("u").expect("stream");
+                for sh in read(&stream.topo).shards.values() {
+                    assert!(
+                        !matches!(sh.store.append(&[], None), Err(StreamsError::Sealed(_))),
+                        "budget {budget}: a parent stays sealed"
+                    );
+                }
             }
         }
         drop(s);
@@ -492,7 +574,7 @@ fn update_shard_count_is_all_or_nothing() {
             .iter()
             .map(|sh| read_shard(&s, "u", &sh.shard_id).0.len())
             .sum();
-        assert_eq!(total, 2);
+        assert_eq!(total, 2, "budget {budget}");
     }
 }
 
@@ -528,9 +610,8 @@ fn a_failed_fsync_stops_writes_and_hides_what_it_may_have_lost() {
     assert_eq!(got, ["synced"]);
 }
 
-#[test]
-fn list_shards_filters_by_retention_and_lineage() {
-    let s = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
+fn list_shards_filters_by_retention_and_lineage(st: Store) {
+    let s = st.open();
     s.create_stream("ls", 1, false, BTreeMap::new())
         .expect("create");
     s.put_record("ls", &entry("k", "old"), None).expect("put");
@@ -836,4 +917,189 @@ fn a_failed_sync_all_fails_its_entries_and_serves_nothing() {
         );
     }
     assert!(read_shard(&s, "d", &shard).0.is_empty());
+}
+
+fn counter_of(seq: &str) -> u64 {
+    SeqNo::decode(seq).expect("sequence number").counter
+}
+
+fn ok_seq(o: &PutOutcome) -> String {
+    match o {
+        PutOutcome::Ok {
+            sequence_number, ..
+        } => sequence_number.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The parent's `EndingSequenceNumber` is its last record, and every child's records (and
+/// a merged grandchild's) sort after it: per-key order holds through the lineage.
+fn sequence_numbers_rise_across_a_reshard(st: Store) {
+    let s = st.open();
+    s.create_stream("q", 1, false, BTreeMap::new())
+        .expect("create");
+    let before: Vec<u64> = s
+        .put_records("q", &[entry("a", "1"), entry("b", "2"), entry("c", "3")])
+        .expect("put")
+        .iter()
+        .map(|o| counter_of(&ok_seq(o)))
+        .collect();
+    s.split_shard("q", &shard_id(0), 1u128 << 127)
+        .expect("split");
+    let d = s.describe_stream("q").expect("describe");
+    let end = counter_of(
+        d.shards[0]
+            .ending_sequence_number
+            .as_deref()
+            .expect("closed"),
+    );
+    assert_eq!(end, before[2], "the parent ends at its last record");
+    for child in &d.shards[1..] {
+        assert!(counter_of(&child.starting_sequence_number) > end);
+    }
+    let mut child_seqs = Vec::new();
+    for key in ["a", "b", "c", "d", "e", "f"] {
+        let (_, seq) = s.put_record("q", &entry(key, "x"), None).expect("put");
+        assert!(counter_of(&seq) > end, "{key}: {seq} not after {end}");
+        child_seqs.push(counter_of(&seq));
+    }
+    s.merge_shards("q", &shard_id(1), &shard_id(2))
+        .expect("merge");
+    let (_, seq) = s.put_record("q", &entry("a", "y"), None).expect("put");
+    assert!(child_seqs.iter().all(|c| counter_of(&seq) > *c));
+    let d = s.describe_stream("q").expect("describe");
+    assert_eq!(d.open_shard_count, 1);
+    for closed in &d.shards[1..3] {
+        let closed_end = counter_of(closed.ending_sequence_number.as_deref().expect("closed"));
+        assert!(counter_of(&d.shards[3].starting_sequence_number) > closed_end);
+    }
+}
+
+/// A put appended before a split and settled after it is inside the parent: the seal settles
+/// it (the local log syncs it) and the parent's end covers it, so a reader of the parent
+/// sees it before the shard end, and nothing lands in the parent after.
+fn a_put_started_before_a_split_lands_before_the_parents_end(st: Store) {
+    let s = st.open();
+    s.create_stream("f", 1, false, BTreeMap::new())
+        .expect("create");
+    let pending = s
+        .put_records_unsynced("f", &[entry("k", "early-1"), entry("k", "early-2")])
+        .expect("put");
+    s.split_shard("f", &shard_id(0), 1u128 << 127)
+        .expect("split");
+    let finals = PendingPut::sync_all(vec![pending]);
+    let seqs: Vec<u64> = finals[0].iter().map(|o| counter_of(&ok_seq(o))).collect();
+    let d = s.describe_stream("f").expect("describe");
+    let end = counter_of(
+        d.shards[0]
+            .ending_sequence_number
+            .as_deref()
+            .expect("closed"),
+    );
+    assert_eq!(seqs.last(), Some(&end), "{seqs:?} end {end}");
+    let (recs, kids) = read_shard(&s, "f", &shard_id(0));
+    let got: Vec<&[u8]> = recs.iter().map(|r| r.data.as_slice()).collect();
+    assert_eq!(got, [b"early-1".as_slice(), b"early-2".as_slice()]);
+    assert_eq!(kids.expect("shard end").len(), 2);
+    let (_, seq) = s.put_record("f", &entry("k", "late"), None).expect("put");
+    assert!(counter_of(&seq) > end);
+    assert_eq!(read_shard(&s, "f", &shard_id(0)).0.len(), 2);
+}
+
+/// AT_TIMESTAMP starts at the first record that arrived at or after the time; past the
+/// newest record it behaves as LATEST and reads what comes next.
+fn at_timestamp_starts_at_the_first_later_record(st: Store) {
+    let s = st.open();
+    s.create_stream("t", 1, false, BTreeMap::new())
+        .expect("create");
+    let sh = shard_id(0);
+    s.put_record("t", &entry("k", "a"), None).expect("put");
+    let arrival = |s: &Streams| {
+        read_shard(s, "t", &sh)
+            .0
+            .last()
+            .expect("a record")
+            .arrival_ms
+    };
+    let wait_past = |ms: i64| {
+        while now_ms() <= ms {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    wait_past(arrival(&s));
+    s.put_record("t", &entry("k", "b"), None).expect("put");
+    let at_b = arrival(&s);
+    let it = s
+        .get_shard_iterator("t", &sh, &StartPosition::AtTimestamp(at_b))
+        .expect("iterator");
+    let page = s.get_records(&it, 10).expect("get");
+    let got: Vec<&[u8]> = page.records.iter().map(|r| r.data.as_slice()).collect();
+    assert_eq!(got, [b"b".as_slice()]);
+    wait_past(at_b);
+    let it = s
+        .get_shard_iterator("t", &sh, &StartPosition::AtTimestamp(at_b + 1))
+        .expect("iterator");
+    let page = s.get_records(&it, 10).expect("get");
+    assert!(page.records.is_empty());
+    s.put_record("t", &entry("k", "c"), None).expect("put");
+    let page = s
+        .get_records(page.next_iterator.as_deref().expect("open shard"), 10)
+        .expect("get");
+    assert_eq!(page.records[0].data, b"c");
+}
+
+/// `put_records_unsynced` returns with the records appended and unsettled: nobody reads
+/// them until `PendingPut::sync_all`, whose outcomes carry the sequence numbers the reader
+/// then sees. Stores whose counters come with settlement have none before it.
+fn an_unsettled_put_is_answered_and_served_only_after_sync_all(st: Store) {
+    let s = st.open();
+    s.create_stream("u", 1, false, BTreeMap::new())
+        .expect("create");
+    let pending = s
+        .put_records_unsynced("u", &[entry("k", "a"), entry("k", "b")])
+        .expect("put");
+    assert!(pending.needs_sync());
+    let before = pending.outcomes();
+    assert!(before.iter().all(|o| matches!(o, PutOutcome::Ok { .. })));
+    if matches!(st, Store::Mem(_)) {
+        assert!(before.iter().all(|o| ok_seq(o).is_empty()), "{before:?}");
+    }
+    assert!(
+        read_shard(&s, "u", &shard_id(0)).0.is_empty(),
+        "served unsettled"
+    );
+    let finals = PendingPut::sync_all(vec![pending]);
+    let seqs: Vec<String> = finals[0].iter().map(ok_seq).collect();
+    let read: Vec<String> = read_shard(&s, "u", &shard_id(0))
+        .0
+        .into_iter()
+        .map(|r| r.sequence_number)
+        .collect();
+    assert_eq!(seqs, read);
+}
+
+/// A settlement the store refuses fails every entry it covered, and nothing of it is served.
+#[test]
+fn a_refused_settlement_fails_its_entries_and_serves_nothing() {
+    let stores = MemStores::new();
+    let s = Streams::open_with_stores(cfg(), Arc::new(stores.clone())).expect("open");
+    s.create_stream("r", 1, false, BTreeMap::new())
+        .expect("create");
+    let pending = s
+        .put_records_unsynced("r", &[entry("k", "a"), entry("k", "b")])
+        .expect("put");
+    stores.refuse_settlements(true);
+    let finals = PendingPut::sync_all(vec![pending]);
+    assert!(finals[0]
+        .iter()
+        .all(|o| matches!(o, PutOutcome::Failed { .. })));
+    let direct = s.put_records("r", &[entry("k", "c")]).expect("put");
+    assert!(matches!(direct[0], PutOutcome::Failed { .. }), "{direct:?}");
+    stores.refuse_settlements(false);
+    assert!(read_shard(&s, "r", &shard_id(0)).0.is_empty());
+    let ok = s.put_records("r", &[entry("k", "d")]).expect("put");
+    assert!(matches!(ok[0], PutOutcome::Ok { .. }), "{ok:?}");
+    let (recs, _) = read_shard(&s, "r", &shard_id(0));
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].sequence_number, ok_seq(&ok[0]));
 }

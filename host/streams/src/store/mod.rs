@@ -248,3 +248,6 @@ pub trait StoreFactory: Send + Sync {
     /// mid-create, mid-delete or mid-reshard left them).
     fn sweep(&self, catalog: &BTreeMap<u64, StreamMeta>) -> Result<()>;
 }
+
+#[cfg(test)]
+mod tests;
