@@ -10,12 +10,13 @@ mod settings;
 pub(crate) use lifecycle::check_keys;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use weir_streams::{FsyncPolicy, PutEntry, Streams, StreamsConfig};
+use weir_support::docstore::{DocExpect, DocStore, FolderDocStore};
 use weir_support::{lock, read};
 
 use crate::error::{FirehoseError, Result};
@@ -28,8 +29,12 @@ use crate::store::{Storage, Stores};
 /// What the service needs to run.
 #[derive(Debug, Clone)]
 pub struct FirehoseConfig {
-    /// The catalog, checkpoints and buffers live here.
+    /// The buffers live here, and the catalog and checkpoints unless `docs` says otherwise.
     pub dir: PathBuf,
+    /// Where the catalogs (`catalog.json`, `implicit.json`) and the delivery and source
+    /// checkpoints (`checkpoints/UID`, `checkpoints/UID.source.json`) are kept: `None` for
+    /// files under `dir`; a cluster's key-value bucket shares them between hosts.
+    pub docs: Option<Arc<dyn DocStore>>,
     pub storage: Storage,
     pub region: String,
     pub account_id: String,
@@ -58,6 +63,7 @@ impl FirehoseConfig {
     pub fn new(dir: impl Into<PathBuf>, storage: Storage) -> Self {
         FirehoseConfig {
             dir: dir.into(),
+            docs: None,
             storage,
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
@@ -202,6 +208,8 @@ pub(crate) fn buffer_name(uid: &str) -> String {
 
 pub(crate) struct Inner {
     pub(crate) config: FirehoseConfig,
+    /// The catalogs and checkpoints (`FirehoseConfig::docs`).
+    pub(crate) docs: Arc<dyn DocStore>,
     pub(crate) buffer: Streams,
     pub(crate) stores: Stores,
     pub(crate) runtime: tokio::runtime::Handle,
@@ -258,23 +266,23 @@ impl Firehose {
     /// is delivered whether or not an action claims them again). `runtime` runs the
     /// object-store requests.
     pub fn open(config: FirehoseConfig, runtime: tokio::runtime::Handle) -> Result<Firehose> {
-        let io = |what: String| move |source| FirehoseError::Io { what, source };
-        weir_support::create_dir_all_synced(&config.dir.join("checkpoints")).map_err(io(
-            format!("cannot create {}", config.dir.join("checkpoints").display()),
-        ))?;
+        let docs: Arc<dyn DocStore> = match &config.docs {
+            Some(d) => d.clone(),
+            None => Arc::new(FolderDocStore::new(&config.dir)),
+        };
         let mut bc = StreamsConfig::new(config.dir.join("buffer"));
         bc.fsync = FsyncPolicy::Always;
         bc.transition_delay = Duration::ZERO;
         bc.region = config.region.clone();
         bc.account_id = config.account_id.clone();
         let buffer = Streams::open(bc)?;
-        let specs = load_catalog(&catalog_path(&config.dir))?;
-        let implicit_specs = crate::implicit::load_live(&config.dir, &buffer)?;
+        let specs = load_catalog(&*docs)?;
+        let implicit_specs = crate::implicit::load_live(&*docs, &buffer)?;
         let uids = specs
             .iter()
             .chain(implicit_specs.iter().map(|s| &s.spec))
             .map(|s| s.uid.as_str());
-        sweep_orphans(&config.dir, &buffer, uids)?;
+        sweep_orphans(&*docs, &buffer, uids)?;
         let mut streams = BTreeMap::new();
         let now = Instant::now();
         for spec in specs {
@@ -289,6 +297,7 @@ impl Firehose {
         let firehose = Firehose {
             inner: Arc::new(Inner {
                 config,
+                docs,
                 buffer,
                 stores,
                 runtime,
@@ -371,7 +380,7 @@ impl Firehose {
                 specs.push(s.clone());
             }
         }
-        save_catalog(&self.inner.config.dir, &specs)
+        save_catalog(&*self.inner.docs, &specs)
     }
 
     /// PutRecord / PutRecordBatch: each record is in the buffer, synced to disk, before its
@@ -437,7 +446,7 @@ fn record_id(uid: &str, seq: &str) -> String {
 /// Removes buffers and checkpoints whose delivery stream (of `uids`) is no longer in either
 /// catalog: a deletion is durable in the catalog first, so a crash can leave its data behind.
 fn sweep_orphans<'a>(
-    dir: &Path,
+    docs: &dyn DocStore,
     buffer: &Streams,
     uids: impl Iterator<Item = &'a str>,
 ) -> Result<()> {
@@ -448,67 +457,56 @@ fn sweep_orphans<'a>(
             buffer.delete_stream(&s.name)?;
         }
     }
-    let cp_dir = dir.join("checkpoints");
-    let entries = std::fs::read_dir(&cp_dir).map_err(|source| FirehoseError::Io {
-        what: format!("cannot list {}", cp_dir.display()),
-        source,
-    })?;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
+    for key in docs.keys("checkpoints")? {
+        let name = key.trim_start_matches("checkpoints/");
         let uid = name.split('.').next().unwrap_or_default();
         if !live.contains(&buffer_name(uid)) {
-            std::fs::remove_file(e.path()).map_err(|source| FirehoseError::Io {
-                what: format!("cannot remove {}", e.path().display()),
-                source,
-            })?;
+            docs.delete(&key, DocExpect::Any)?;
         }
     }
     Ok(())
 }
-fn catalog_path(dir: &Path) -> PathBuf {
-    dir.join("catalog.json")
+
+/// The delivery stream catalog's document.
+const CATALOG: &str = "catalog.json";
+
+fn load_catalog(docs: &dyn DocStore) -> Result<Vec<DeliveryStreamSpec>> {
+    load_list(docs, CATALOG, "a delivery stream catalog")
 }
 
-fn load_catalog(path: &Path) -> Result<Vec<DeliveryStreamSpec>> {
-    load_list(path, "a delivery stream catalog")
+fn save_catalog(docs: &dyn DocStore, specs: &[DeliveryStreamSpec]) -> Result<()> {
+    save_list(docs, CATALOG, specs)
 }
 
-fn save_catalog(dir: &Path, specs: &[DeliveryStreamSpec]) -> Result<()> {
-    save_list(&catalog_path(dir), specs, "the delivery stream catalog")
-}
-
-/// The JSON list at `path` (empty when there is no file yet), or why it is not `what`. Both
+/// The JSON list under `key` (empty when there is none yet), or why it is not `what`. Both
 /// catalogs (`catalog.json`, `implicit.json`) are read this way.
-pub(crate) fn load_list<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<Vec<T>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(FirehoseError::Io {
-                what: format!("cannot read {}", path.display()),
-                source,
-            })
-        }
+pub(crate) fn load_list<T: serde::de::DeserializeOwned>(
+    docs: &dyn DocStore,
+    key: &str,
+    what: &str,
+) -> Result<Vec<T>> {
+    let Some((bytes, _)) = docs.get(key)? else {
+        return Ok(Vec::new());
     };
     serde_json::from_slice(&bytes).map_err(|e| FirehoseError::Corrupt {
-        path: path.display().to_string(),
+        path: docs.describe(key),
         reason: format!("not {what}: {e}"),
     })
 }
 
-/// Writes `items` to `path` as a JSON list, atomically (a temp file beside it, synced, then
-/// renamed): a crash leaves the old list or the new one.
-pub(crate) fn save_list<T: serde::Serialize>(path: &Path, items: &[T], what: &str) -> Result<()> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!("{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
+/// Replaces the JSON list under `key` with `items`, durably and whole: a crash leaves the
+/// old list or the new one.
+pub(crate) fn save_list<T: serde::Serialize>(
+    docs: &dyn DocStore,
+    key: &str,
+    items: &[T],
+) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(items).map_err(|e| FirehoseError::Corrupt {
-        path: path.display().to_string(),
+        path: docs.describe(key),
         reason: e.to_string(),
     })?;
-    weir_support::write_atomic_via(&tmp, path, &[&bytes]).map_err(|e| FirehoseError::Io {
-        what: format!("cannot write {what}"),
-        source: e.into(),
-    })
+    docs.put(key, &bytes, DocExpect::Any)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -531,7 +529,7 @@ mod tests {
         }
     }
 
-    fn open(dir: &Path, rt: &tokio::runtime::Runtime) -> Firehose {
+    fn open(dir: &std::path::Path, rt: &tokio::runtime::Runtime) -> Firehose {
         let mut c = FirehoseConfig::new(dir.join("fh"), Storage::Folder(dir.join("s3")));
         c.transition_delay = Duration::ZERO;
         Firehose::open(c, rt.handle().clone()).expect("open")
@@ -565,6 +563,7 @@ mod tests {
             .buffer
             .ensure_stream("ds-0123abcd", 1, BUFFER_RETENTION_HOURS)
             .expect("orphan");
+        std::fs::create_dir_all(dir.path().join("fh/checkpoints")).expect("checkpoints");
         std::fs::write(dir.path().join("fh/checkpoints/0123abcd"), "1").expect("orphan cp");
         drop(fh);
         let fh = open(dir.path(), &rt);
@@ -580,6 +579,44 @@ mod tests {
             .collect();
         assert_eq!(names, vec![format!("ds-{}", d.spec.uid)]);
         assert!(!dir.path().join("fh/checkpoints/0123abcd").exists());
+    }
+
+    /// With `docs` set, the catalog and the checkpoints live in that store (a cluster's
+    /// bucket), not beside the buffers, and a restart finds them there.
+    #[test]
+    fn catalog_and_checkpoints_go_to_the_configured_document_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let docs = Arc::new(FolderDocStore::new(dir.path().join("shared")));
+        let config = || {
+            let mut c = FirehoseConfig::new(
+                dir.path().join("fh"),
+                Storage::Folder(dir.path().join("s3")),
+            );
+            c.transition_delay = Duration::ZERO;
+            c.poll_interval = Duration::from_millis(5);
+            c.docs = Some(docs.clone());
+            c
+        };
+        let fh = Firehose::open(config(), rt.handle().clone()).expect("open");
+        fh.create(request("kept")).expect("create");
+        fh.put("kept", &[b"a\n".to_vec()]).expect("put");
+        let uid = fh.describe("kept").expect("describe").spec.uid;
+        let key = crate::deliver::checkpoint_key(&uid);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while docs.get(&key).expect("get").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "no delivery checkpoint in the store"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(fh);
+        assert!(docs.get(CATALOG).expect("get").is_some());
+        assert!(!dir.path().join("fh/catalog.json").exists());
+        assert!(!dir.path().join("fh/checkpoints").exists());
+        let fh = Firehose::open(config(), rt.handle().clone()).expect("reopen");
+        assert_eq!(fh.describe("kept").expect("describe").spec.uid, uid);
     }
 
     /// The service, not only the API, refuses the stages an HTTP endpoint cannot take

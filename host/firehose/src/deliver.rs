@@ -9,12 +9,12 @@
 //! stored nor in the error output.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use weir_streams::{RecordOut, StartPosition};
+use weir_support::docstore::{DocExpect, DocStore};
 use weir_support::{now_ms, read};
 
 use crate::batch::{self, Item, Output, Place};
@@ -46,8 +46,10 @@ pub(crate) fn retry_duration(spec: &DeliveryStreamSpec, default: Duration) -> Du
     }
 }
 
-pub(crate) fn checkpoint_path(dir: &Path, uid: &str) -> PathBuf {
-    dir.join("checkpoints").join(uid)
+/// The document of `uid`'s delivery checkpoint: the sequence number of the last buffered
+/// record that is in a stored object.
+pub(crate) fn checkpoint_key(uid: &str) -> String {
+    format!("checkpoints/{uid}")
 }
 
 /// Starts the delivery thread of `entry`.
@@ -140,7 +142,7 @@ impl Delivery {
 
     fn run(mut self) {
         match self.inner.upgrade() {
-            Some(inner) => match load_checkpoint(&checkpoint_path(&inner.config.dir, &self.uid)) {
+            Some(inner) => match load_checkpoint(&*inner.docs, &self.uid) {
                 Ok(cp) => {
                     self.read_upto = cp.clone();
                     self.checkpoint = cp;
@@ -253,9 +255,7 @@ impl Delivery {
             Ok(objects) => {
                 let last = self.pending.last().map(|r| r.sequence_number.clone());
                 if let Some(seq) = &last {
-                    if let Err(e) =
-                        save_checkpoint(&checkpoint_path(&inner.config.dir, &self.uid), seq)
-                    {
+                    if let Err(e) = save_checkpoint(&*inner.docs, &self.uid, seq) {
                         // The objects are stored; a restart would deliver these again (at
                         // least once), so keep going.
                         tracing::error!(stream = %self.name, error = %e, "cannot save the delivery checkpoint");
@@ -456,32 +456,25 @@ fn retry_expired(
         || oldest_ms.is_some_and(|o| now_ms.saturating_sub(o) >= RETRY_AGE_LIMIT_MS)
 }
 
-pub(crate) fn load_checkpoint(path: &Path) -> Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => {
-            let s = s.trim();
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(FirehoseError::Corrupt {
-                    path: path.display().to_string(),
-                    reason: "a delivery checkpoint holds one sequence number".into(),
-                });
-            }
-            Ok(Some(s.to_owned()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(FirehoseError::Io {
-            what: format!("cannot read {}", path.display()),
-            source,
-        }),
+pub(crate) fn load_checkpoint(docs: &dyn DocStore, uid: &str) -> Result<Option<String>> {
+    let key = checkpoint_key(uid);
+    let Some((bytes, _)) = docs.get(&key)? else {
+        return Ok(None);
+    };
+    let s = std::str::from_utf8(&bytes).unwrap_or_default().trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FirehoseError::Corrupt {
+            path: docs.describe(&key),
+            reason: "a delivery checkpoint holds one sequence number".into(),
+        });
     }
+    Ok(Some(s.to_owned()))
 }
 
-fn save_checkpoint(path: &Path, seq: &str) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-    weir_support::write_atomic_via(&tmp, path, &[seq.as_bytes()]).map_err(|e| FirehoseError::Io {
-        what: "cannot write a delivery checkpoint".into(),
-        source: e.into(),
-    })
+/// Moves the checkpoint of `uid` to `seq`. Only the stream's delivery thread writes it.
+fn save_checkpoint(docs: &dyn DocStore, uid: &str, seq: &str) -> Result<()> {
+    docs.put(&checkpoint_key(uid), seq.as_bytes(), DocExpect::Any)?;
+    Ok(())
 }
 
 #[cfg(test)]

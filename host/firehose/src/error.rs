@@ -32,6 +32,10 @@ pub enum FirehoseError {
         #[source]
         source: std::io::Error,
     },
+    /// A catalog or checkpoint document could not be read or written (a full or failing
+    /// disk, or the cluster's key-value bucket), or its key is not one the store can hold.
+    #[error(transparent)]
+    Doc(#[from] weir_support::docstore::DocError),
     /// The catalog on disk is not what Weir wrote.
     #[error("{path}: {reason}")]
     Corrupt { path: String, reason: String },

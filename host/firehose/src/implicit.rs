@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use weir_firehose_model::{BUFFER_INTERVAL_S, BUFFER_SIZE_MIB};
 use weir_streams::Streams;
+use weir_support::docstore::DocStore;
 use weir_support::{lock, now_ms, read, write};
 
 use crate::batch::Output;
@@ -183,33 +184,30 @@ pub(crate) struct Stored {
     pub(crate) spec: DeliveryStreamSpec,
 }
 
-fn catalog_path(dir: &Path) -> PathBuf {
-    dir.join("implicit.json")
-}
+/// The implicit streams' catalog document.
+const CATALOG: &str = "implicit.json";
 
 /// The implicit streams under `dir` that still hold records to deliver. One whose buffer is
 /// fully delivered is dropped from the catalog (saved at once; `catalog::sweep_orphans`
 /// then removes its buffer and checkpoint): a stream whose action is gone does not stay
 /// forever, and an action that comes back gets a new, empty one.
-pub(crate) fn load_live(dir: &Path, buffer: &Streams) -> Result<Vec<Stored>> {
-    let stored = load(dir)?;
+pub(crate) fn load_live(docs: &dyn DocStore, buffer: &Streams) -> Result<Vec<Stored>> {
+    let stored = load(docs)?;
     let total = stored.len();
     let live: Vec<Stored> = stored
         .into_iter()
-        .filter(|s| !drained(dir, buffer, &s.spec.uid))
+        .filter(|s| !drained(docs, buffer, &s.spec.uid))
         .collect();
     if live.len() != total {
-        save(dir, &live)?;
+        save(docs, &live)?;
     }
     Ok(live)
 }
 
 /// Whether every record in the buffer of `uid` is past its delivery checkpoint. Anything
 /// unclear (no checkpoint file that can be read, no buffer) counts as not drained.
-fn drained(dir: &Path, buffer: &Streams, uid: &str) -> bool {
-    let Ok(checkpoint) =
-        crate::deliver::load_checkpoint(&crate::deliver::checkpoint_path(dir, uid))
-    else {
+fn drained(docs: &dyn DocStore, buffer: &Streams, uid: &str) -> bool {
+    let Ok(checkpoint) = crate::deliver::load_checkpoint(docs, uid) else {
         return false;
     };
     let start = match checkpoint {
@@ -223,16 +221,12 @@ fn drained(dir: &Path, buffer: &Streams, uid: &str) -> bool {
 }
 
 /// The implicit catalog under `dir` (empty when there is none yet).
-pub(crate) fn load(dir: &Path) -> Result<Vec<Stored>> {
-    crate::catalog::load_list(&catalog_path(dir), "an implicit delivery stream catalog")
+pub(crate) fn load(docs: &dyn DocStore) -> Result<Vec<Stored>> {
+    crate::catalog::load_list(docs, CATALOG, "an implicit delivery stream catalog")
 }
 
-fn save(dir: &Path, stored: &[Stored]) -> Result<()> {
-    crate::catalog::save_list(
-        &catalog_path(dir),
-        stored,
-        "the implicit delivery stream catalog",
-    )
+fn save(docs: &dyn DocStore, stored: &[Stored]) -> Result<()> {
+    crate::catalog::save_list(docs, CATALOG, stored)
 }
 
 /// The entries of the stored implicit streams, their buffers ensured and the temp files a
@@ -425,7 +419,7 @@ impl Firehose {
             stored.push(stored_of(key, spec, t));
         }
         stored.sort_by(|a, b| a.key.cmp(&b.key));
-        save(&self.inner.config.dir, &stored)
+        save(&*self.inner.docs, &stored)
     }
 
     /// Delivers what every implicit stream holds now, whatever its buffering hints, and
@@ -597,7 +591,14 @@ mod tests {
         moved.root = dir.path().join("moved");
         moved.name = "rule-1-firehose".into();
         let s = fh.implicit_stream(&moved).expect("moved");
-        assert_eq!(load(&dir.path().join("fh")).expect("catalog").len(), 1);
+        assert_eq!(
+            load(&weir_support::docstore::FolderDocStore::new(
+                dir.path().join("fh")
+            ))
+            .expect("catalog")
+            .len(),
+            1
+        );
         assert!(all_ok(&s.put(&[b"x\n".to_vec()]).expect("put")));
         assert!(fh.flush_implicit(Duration::from_secs(10)).is_empty());
         let got = objects(&dir.path().join("moved"));
@@ -609,7 +610,11 @@ mod tests {
         // Everything delivered: the next start drops the stream, buffer and checkpoint too.
         drop((s, fh));
         let fh = open(dir.path(), &rt);
-        assert!(load(&dir.path().join("fh")).expect("catalog").is_empty());
+        assert!(load(&weir_support::docstore::FolderDocStore::new(
+            dir.path().join("fh")
+        ))
+        .expect("catalog")
+        .is_empty());
         assert!(fh.inner.buffer.list_streams().is_empty());
         assert!(lock(&fh.inner.implicit).is_empty());
     }
@@ -654,6 +659,10 @@ mod tests {
         w.error_prefix = None;
         assert!(fh.implicit_stream(&w).is_err());
         assert!(!dir.path().join("outside").exists());
-        assert!(load(&dir.path().join("fh")).expect("catalog").is_empty());
+        assert!(load(&weir_support::docstore::FolderDocStore::new(
+            dir.path().join("fh")
+        ))
+        .expect("catalog")
+        .is_empty());
     }
 }

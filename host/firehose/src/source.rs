@@ -10,12 +10,12 @@
 //! time (`DeliveryStartTimestamp`), reading records that arrived from then on.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use serde::{Deserialize, Serialize};
 use weir_streams::{PutEntry, PutOutcome, StartPosition, Streams};
+use weir_support::docstore::{DocExpect, DocStore};
 use weir_support::read;
 
 use crate::catalog::{Entry, FirehoseConfig, Inner};
@@ -66,8 +66,9 @@ pub(crate) fn check_source(config: &FirehoseConfig, arn: &str) -> Result<()> {
     })
 }
 
-pub(crate) fn checkpoint_path(dir: &Path, uid: &str) -> PathBuf {
-    dir.join("checkpoints").join(format!("{uid}.source.json"))
+/// The document of `uid`'s source positions (a `KinesisStreamAsSource` stream).
+pub(crate) fn checkpoint_key(uid: &str) -> String {
+    format!("checkpoints/{uid}.source.json")
 }
 
 /// Where each shard's reading stands.
@@ -79,30 +80,23 @@ struct Positions {
     ended: Vec<String>,
 }
 
-fn load(path: &Path) -> Result<Positions> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| FirehoseError::Corrupt {
-            path: path.display().to_string(),
+fn load(docs: &dyn DocStore, key: &str) -> Result<Positions> {
+    match docs.get(key)? {
+        Some((bytes, _)) => serde_json::from_slice(&bytes).map_err(|e| FirehoseError::Corrupt {
+            path: docs.describe(key),
             reason: format!("not a source checkpoint: {e}"),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Positions::default()),
-        Err(source) => Err(FirehoseError::Io {
-            what: format!("cannot read {}", path.display()),
-            source,
-        }),
+        None => Ok(Positions::default()),
     }
 }
 
-fn save(path: &Path, p: &Positions) -> Result<()> {
+fn save(docs: &dyn DocStore, key: &str, p: &Positions) -> Result<()> {
     let body = serde_json::to_vec(p).map_err(|e| FirehoseError::Io {
         what: "cannot encode a source checkpoint".into(),
         source: std::io::Error::other(e),
     })?;
-    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-    weir_support::write_atomic_via(&tmp, path, &[&body]).map_err(|e| FirehoseError::Io {
-        what: format!("cannot write {}", path.display()),
-        source: e.into(),
-    })
+    docs.put(key, &body, DocExpect::Any)?;
+    Ok(())
 }
 
 /// Starts the pump of `entry`, if its source is a stream.
@@ -156,8 +150,8 @@ impl Pump {
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
-        let path = checkpoint_path(&inner.config.dir, &self.uid);
-        match load(&path) {
+        let key = checkpoint_key(&self.uid);
+        match load(&*inner.docs, &key) {
             Ok(p) => self.positions = p,
             Err(e) => {
                 tracing::error!(stream = %self.name, error = %e, "cannot read the source checkpoint; reading the source stream is stopped");
@@ -174,7 +168,7 @@ impl Pump {
             let Some(inner) = self.inner.upgrade() else {
                 return;
             };
-            let moved = match self.round(&inner, &path) {
+            let moved = match self.round(&inner, &key) {
                 Ok(n) => {
                     warned = false;
                     n > 0
@@ -195,7 +189,7 @@ impl Pump {
     }
 
     /// Reads each readable shard once; returns how many records moved.
-    fn round(&mut self, inner: &Inner, path: &Path) -> Result<usize> {
+    fn round(&mut self, inner: &Inner, key: &str) -> Result<usize> {
         let Some(streams) = &inner.config.source_streams else {
             return Ok(0);
         };
@@ -215,7 +209,7 @@ impl Pump {
             if waiting {
                 continue;
             }
-            moved += self.read_shard(inner, streams, &source, &shard.shard_id, path)?;
+            moved += self.read_shard(inner, streams, &source, &shard.shard_id, key)?;
         }
         Ok(moved)
     }
@@ -226,7 +220,7 @@ impl Pump {
         streams: &Streams,
         source: &str,
         shard: &str,
-        path: &Path,
+        key: &str,
     ) -> Result<usize> {
         let it = match self.iterators.remove(shard) {
             Some(it) => it,
@@ -274,12 +268,12 @@ impl Pump {
             Some(next) => {
                 self.iterators.insert(shard.to_owned(), next);
                 if n > 0 {
-                    save(path, &self.positions)?;
+                    save(&*inner.docs, key, &self.positions)?;
                 }
             }
             None => {
                 self.positions.ended.push(shard.to_owned());
-                save(path, &self.positions)?;
+                save(&*inner.docs, key, &self.positions)?;
             }
         }
         Ok(n)
@@ -309,15 +303,20 @@ mod tests {
     #[test]
     fn positions_round_trip_and_corruption_is_named() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("u.source.json");
-        assert_eq!(load(&path).expect("missing is empty"), Positions::default());
+        let docs = weir_support::docstore::FolderDocStore::new(dir.path());
+        let key = checkpoint_key("u");
+        let path = dir.path().join("checkpoints/u.source.json");
+        assert_eq!(
+            load(&docs, &key).expect("missing is empty"),
+            Positions::default()
+        );
         let mut p = Positions::default();
         p.after.insert("shardId-000000000000".into(), "123".into());
         p.ended.push("shardId-000000000001".into());
-        save(&path, &p).expect("save");
-        assert_eq!(load(&path).expect("load"), p);
+        save(&docs, &key, &p).expect("save");
+        assert_eq!(load(&docs, &key).expect("load"), p);
         std::fs::write(&path, b"{").expect("write");
-        let e = load(&path).unwrap_err().to_string();
+        let e = load(&docs, &key).unwrap_err().to_string();
         assert!(e.contains("u.source.json"), "{e}");
     }
 }

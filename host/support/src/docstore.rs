@@ -121,6 +121,9 @@ pub trait DocStore: Send + Sync + fmt::Debug {
     /// The keys directly under the folder `prefix` (`""` for the top; no trailing `/`),
     /// sorted, documents only.
     fn keys(&self, prefix: &str) -> Result<Vec<String>, DocError>;
+    /// Where `key` lives, for messages that must point an operator at it (a file's path, a
+    /// bucket and key).
+    fn describe(&self, key: &str) -> String;
 }
 
 /// Checks `key` against the rules in the module documentation.
@@ -236,6 +239,13 @@ impl FolderDocStore {
 }
 
 impl DocStore for FolderDocStore {
+    fn describe(&self, key: &str) -> String {
+        match self.path_of(key) {
+            Ok(p) => p.display().to_string(),
+            Err(_) => format!("{key:?} under {}", self.root.display()),
+        }
+    }
+
     fn get(&self, key: &str) -> Result<Option<(Vec<u8>, DocRevision)>, DocError> {
         let path = self.path_of(key)?;
         let slot = self.slot(key);

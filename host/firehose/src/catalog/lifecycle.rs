@@ -241,19 +241,12 @@ impl Firehose {
         let uid = read(&e.spec).uid.clone();
         self.inner.buffer.delete_stream(&buffer_name(&uid))?;
         for cp in [
-            crate::deliver::checkpoint_path(&self.inner.config.dir, &uid),
-            crate::source::checkpoint_path(&self.inner.config.dir, &uid),
+            crate::deliver::checkpoint_key(&uid),
+            crate::source::checkpoint_key(&uid),
         ] {
-            match std::fs::remove_file(&cp) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(FirehoseError::Io {
-                        what: format!("cannot remove {}", cp.display()),
-                        source,
-                    })
-                }
-            }
+            self.inner
+                .docs
+                .delete(&cp, weir_support::docstore::DocExpect::Any)?;
         }
         Ok(())
     }

@@ -198,7 +198,9 @@ mod tests {
         }]);
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("implicit.json"), entry.to_string()).expect("write");
-        let stored = crate::implicit::load(dir.path()).expect("old implicit catalog");
+        let stored =
+            crate::implicit::load(&weir_support::docstore::FolderDocStore::new(dir.path()))
+                .expect("old implicit catalog");
         assert_eq!(stored.len(), 1);
         assert!(matches!(
             &stored[0].spec.destination,
