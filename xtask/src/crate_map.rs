@@ -79,6 +79,8 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "weir-support",
         ],
     ),
+    // Streams and state on a NATS JetStream cluster: the stores behind weir-streams' traits.
+    ("weir-cluster", &["weir-streams", "weir-support"]),
     ("weir-device", &[]),
     ("weir-sdk", &[]),
 ];
@@ -159,6 +161,20 @@ pub const FORBIDDEN: &[(&str, &[&str])] = &[
         "weir-analytics",
         &[
             "wasmtime", "tokio", "rumqttd", "rumqttc", "axum", "hyper", "reqwest", "ureq",
+        ],
+    ),
+    // The NATS client with rustls on ring (aws-lc-rs needs cmake); no HTTP server, MQTT or
+    // plugins in the storage layer.
+    (
+        "weir-cluster",
+        &[
+            "wasmtime",
+            "rumqttd",
+            "rumqttc",
+            "axum",
+            "ureq",
+            "aws-lc-rs",
+            "aws-lc-sys",
         ],
     ),
     // Storage on this machine: no network, no async runtime.

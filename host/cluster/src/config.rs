@@ -1,0 +1,223 @@
+//! The `[cluster]` settings: which NATS servers, how many replicas, credentials and TLS, and
+//! the prefix that keeps one Weir deployment's streams apart from another's on one cluster.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::{ClusterError, ClusterResult as Result};
+
+/// How to reach the NATS cluster and how to lay Weir's data out on it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Seed URLs (`nats://host:port`, `tls://host:port` or `host:port`); the client learns the
+    /// rest of the cluster from them.
+    pub servers: Vec<String>,
+    /// Replicas of every stream and bucket: 3 survives the loss of one server; 1 is for a
+    /// single test server only.
+    #[serde(default = "default_replicas")]
+    pub replicas: usize,
+    /// A NATS credentials file (JWT and NKey seed), when the servers require one.
+    #[serde(default)]
+    pub creds: Option<PathBuf>,
+    /// TLS to the servers; `None` leaves it to the URL scheme and the server's demand.
+    #[serde(default)]
+    pub tls: Option<ClusterTls>,
+    /// Dot-separated lowercase tokens: subjects start with it (`weir.s.…`) and stream and
+    /// bucket names with its upper-case form (`WEIR_S_…`, `WEIR_META`).
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+/// TLS to the NATS servers (rustls on ring).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterTls {
+    /// PEM roots to trust instead of the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) for servers that verify clients; needs `key_file`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM); needs `cert_file`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+fn default_replicas() -> usize {
+    3
+}
+
+fn default_prefix() -> String {
+    "weir".into()
+}
+
+impl ClusterConfig {
+    /// A config for `servers` with the defaults (3 replicas, prefix `weir`, no auth or TLS).
+    pub fn new(servers: Vec<String>) -> Self {
+        ClusterConfig {
+            servers,
+            replicas: default_replicas(),
+            creds: None,
+            tls: None,
+            prefix: default_prefix(),
+        }
+    }
+
+    /// Checks every field, naming the first bad one, so a typo fails at start and not at the
+    /// first stream creation.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field, reason: String| Err(ClusterError::Config { field, reason });
+        if self.servers.is_empty() {
+            return bad("servers", "needs at least one NATS server URL".into());
+        }
+        for url in &self.servers {
+            if let Err(e) = url.parse::<async_nats::ServerAddr>() {
+                return bad("servers", format!("{url:?} is not a NATS server URL: {e}"));
+            }
+        }
+        // JetStream's limit: a Raft group of at most 5 peers.
+        if !(1..=5).contains(&self.replicas) {
+            return bad(
+                "replicas",
+                format!("{} is not between 1 and 5", self.replicas),
+            );
+        }
+        if self.prefix.is_empty()
+            || self.prefix.split('.').any(|t| {
+                t.is_empty()
+                    || !t
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            })
+        {
+            return bad(
+                "prefix",
+                format!(
+                    "{:?} must be dot-separated tokens of a-z, 0-9 and _",
+                    self.prefix
+                ),
+            );
+        }
+        if self
+            .creds
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return bad("creds", "is an empty path".into());
+        }
+        if let Some(tls) = &self.tls {
+            if tls.cert_file.is_some() != tls.key_file.is_some() {
+                return bad(
+                    "tls",
+                    "cert_file and key_file go together (a client certificate needs its key)"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The upper-case form of the prefix for stream and bucket names (`weir.fh` → `WEIR_FH`).
+    pub fn name_prefix(&self) -> String {
+        self.prefix.replace('.', "_").to_ascii_uppercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<ClusterConfig, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn defaults_and_a_valid_config() {
+        let c =
+            parse(r#"{"servers": ["nats://127.0.0.1:4222", "127.0.0.1:4223"]}"#).expect("parses");
+        assert_eq!(c.replicas, 3);
+        assert_eq!(c.prefix, "weir");
+        c.validate().expect("valid");
+        assert_eq!(
+            ClusterConfig {
+                prefix: "weir.fh".into(),
+                ..c
+            }
+            .name_prefix(),
+            "WEIR_FH"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let e = parse(r#"{"servers": ["127.0.0.1:4222"], "replica": 3}"#).expect_err("typo");
+        assert!(e.to_string().contains("replica"), "{e}");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let ok = ClusterConfig::new(vec!["nats://127.0.0.1:4222".into()]);
+        let field = |c: ClusterConfig| match c.validate() {
+            Err(ClusterError::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        };
+        assert_eq!(
+            field(ClusterConfig {
+                servers: vec![],
+                ..ok.clone()
+            }),
+            "servers"
+        );
+        assert_eq!(
+            field(ClusterConfig {
+                servers: vec!["http://[::1".into()],
+                ..ok.clone()
+            }),
+            "servers"
+        );
+        assert_eq!(
+            field(ClusterConfig {
+                replicas: 0,
+                ..ok.clone()
+            }),
+            "replicas"
+        );
+        assert_eq!(
+            field(ClusterConfig {
+                replicas: 7,
+                ..ok.clone()
+            }),
+            "replicas"
+        );
+        for prefix in ["", "Weir", "weir..x", "weir.", "we ir", "weir>"] {
+            assert_eq!(
+                field(ClusterConfig {
+                    prefix: prefix.into(),
+                    ..ok.clone()
+                }),
+                "prefix",
+                "{prefix:?}"
+            );
+        }
+        assert_eq!(
+            field(ClusterConfig {
+                tls: Some(ClusterTls {
+                    ca_file: None,
+                    cert_file: Some("c.pem".into()),
+                    key_file: None,
+                }),
+                ..ok.clone()
+            }),
+            "tls"
+        );
+        assert_eq!(
+            field(ClusterConfig {
+                creds: Some(PathBuf::new()),
+                ..ok
+            }),
+            "creds"
+        );
+    }
+}

@@ -1,0 +1,694 @@
+//! One Kinesis shard as one replicated JetStream stream (design §2 of issue 31).
+//!
+//! - Stream `<P>_S_<uid:016x>_<index>`, subject `<prefix>.s.<uid:x>.<index>`, R = `replicas`,
+//!   file storage. A child shard's stream starts at `first_sequence = parents' last + 1`, so
+//!   sequence numbers keep rising across a reshard.
+//! - The record counter is the JetStream sequence (gaps allowed, as on AWS); the arrival time
+//!   is the message time the stream leader stamps.
+//! - Payload: `u16 key_len (big-endian) | partition key (UTF-8) | data`. Partition keys are
+//!   Unicode, which NATS headers cannot carry, so they stay in the payload.
+//! - Appends are pipelined: [`JsShard::append`] only sends; [`JsShard::settle`] waits for the
+//!   quorum acks. Every message carries a `Nats-Msg-Id`, so a resend after a lost ack (a leader
+//!   change, a dropped connection) is deduplicated by the server instead of doubled.
+//! - A reshard fences writers by sealing the stream ([`JsShard::close`]): JetStream itself
+//!   refuses every later publish, whichever host sends it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::consumer::{self, pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::{self, DiscardPolicy, StorageType};
+use async_nats::jetstream::{self as js, ErrorCode};
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+use crate::{Bridge, ClusterError, ClusterResult as Result};
+
+/// The server keeps one entry per message id for this long; Weir's own resends stay well
+/// inside it ([`RESEND_WINDOW`]), so none can double a record.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// How long [`JsShard::settle`] keeps resending a record whose ack was lost, before it
+/// reports the failure: shorter than [`DUPLICATE_WINDOW`], long enough for a leader election
+/// (a few seconds) and a client reconnect.
+const RESEND_WINDOW: Duration = Duration::from_secs(20);
+
+/// The envelope's bytes before the key.
+const ENVELOPE: usize = 2;
+
+/// Longest key the envelope may carry (Kinesis allows 256 characters, at most 1 KiB of UTF-8).
+const MAX_KEY_BYTES: usize = u16::MAX as usize;
+
+/// Idle consumers made for one read vanish on their own after this, if their delete is lost.
+const READ_CONSUMER_IDLE: Duration = Duration::from_secs(30);
+
+/// What a shard's stream is made with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsShardSpec {
+    /// The Kinesis stream's unique id (names the JetStream stream).
+    pub uid: u64,
+    /// The shard's index within the Kinesis stream.
+    pub index: u32,
+    /// A child shard's first counter (parents' last + 1); `None` starts at 1.
+    pub first_counter: Option<u64>,
+    /// Records older than this are removed by the server (Kinesis retention).
+    pub retention: Duration,
+    /// The largest record data the stream accepts (the key and envelope come on top).
+    pub max_record_bytes: usize,
+}
+
+/// A record read back from a shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsRecord {
+    /// The JetStream sequence: Weir's record counter.
+    pub counter: u64,
+    /// When the stream leader stored it (ms since the epoch).
+    pub arrival_ms: i64,
+    pub partition_key: String,
+    pub data: Bytes,
+}
+
+/// One record on its way: what to resend if its ack is lost.
+struct InFlight {
+    msg_id: String,
+    payload: Bytes,
+    ack: std::result::Result<PublishAckFuture, PublishError>,
+}
+
+/// Records sent by [`JsShard::append`] whose acks are not yet in.
+pub struct JsPendingAppend {
+    js: js::Context,
+    stream: String,
+    subject: String,
+    records: Vec<InFlight>,
+}
+
+impl std::fmt::Debug for JsPendingAppend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsPendingAppend")
+            .field("stream", &self.stream)
+            .field("records", &self.records.len())
+            .finish()
+    }
+}
+
+/// One shard's stream, shared by every host that serves it.
+pub struct JsShard {
+    bridge: Arc<Bridge>,
+    name: String,
+    subject: String,
+    /// Message ids are `<writer>-<put>-<i>`: unique per process and put, so a resend of the
+    /// same put reuses them and nothing else collides.
+    writer: String,
+    next_put: AtomicU64,
+    /// The tip watch and the task feeding it, started by the first [`JsShard::watch`].
+    watch: Mutex<Option<(watch::Receiver<u64>, AbortHandle)>>,
+}
+
+impl std::fmt::Debug for JsShard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsShard")
+            .field("stream", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn datetime_ms(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Whether a publish error means "the ack may have been lost": then a resend with the same
+/// message id is safe and may succeed. Anything the server refused on purpose is not.
+fn resendable(e: &PublishError) -> bool {
+    match e.kind() {
+        PublishErrorKind::TimedOut
+        | PublishErrorKind::BrokenPipe
+        | PublishErrorKind::MaxAckPending
+        // No responders: the stream's leader is being elected, or the client reconnects.
+        | PublishErrorKind::StreamNotFound => true,
+        // 503: JetStream temporarily unavailable (no quorum yet).
+        PublishErrorKind::Other => js_error(e).is_some_and(|j| j.code() == 503),
+        _ => false,
+    }
+}
+
+/// The JetStream API error behind a client error, when the server sent one.
+pub(crate) fn js_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a js::Error> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(j) = s.downcast_ref::<js::Error>() {
+            return Some(j);
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// Whether `e` is JetStream's "stream not found".
+fn is_no_stream(e: &(dyn std::error::Error + 'static)) -> bool {
+    js_error(e).is_some_and(|j| j.error_code() == ErrorCode::STREAM_NOT_FOUND)
+}
+
+/// Turns a failed publish into the crate's error (sealed streams get their own variant).
+fn publish_error(stream: &str, e: PublishError) -> ClusterError {
+    if js_error(&e).is_some_and(|j| j.error_code() == ErrorCode::STREAM_SEALED) {
+        ClusterError::Sealed(stream.to_string())
+    } else {
+        ClusterError::js("publish", stream, e)
+    }
+}
+
+/// Encodes one record into its payload.
+fn envelope(key: &str, data: &[u8]) -> Result<Bytes> {
+    let len = u16::try_from(key.len()).map_err(|_| ClusterError::KeyTooLong(key.len()))?;
+    let mut b = BytesMut::with_capacity(ENVELOPE + key.len() + data.len());
+    b.put_u16(len);
+    b.put_slice(key.as_bytes());
+    b.put_slice(data);
+    Ok(b.freeze())
+}
+
+/// Decodes a payload written by [`envelope`].
+fn open_envelope(stream: &str, seq: u64, payload: &Bytes) -> Result<(String, Bytes)> {
+    let bad = |reason| ClusterError::Envelope {
+        stream: stream.to_string(),
+        seq,
+        reason,
+    };
+    let len = payload
+        .get(..ENVELOPE)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .ok_or_else(|| bad("shorter than its key length"))?;
+    let key = payload
+        .get(ENVELOPE..ENVELOPE + len)
+        .ok_or_else(|| bad("shorter than its key"))?;
+    let key = std::str::from_utf8(key).map_err(|_| bad("key is not UTF-8"))?;
+    Ok((key.to_string(), payload.slice(ENVELOPE + len..)))
+}
+
+impl JsShard {
+    /// The JetStream stream name of shard `index` of stream `uid` under `bridge`'s prefix.
+    pub fn stream_name(bridge: &Bridge, uid: u64, index: u32) -> String {
+        format!("{}_S_{uid:016x}_{index}", bridge.config().name_prefix())
+    }
+
+    /// The subject its records are published on.
+    pub fn subject(bridge: &Bridge, uid: u64, index: u32) -> String {
+        format!("{}.s.{uid:x}.{index}", bridge.config().prefix)
+    }
+
+    /// Creates the shard's stream, or opens it when it exists with the same config (so two
+    /// hosts finishing one reshard both succeed).
+    pub fn create(bridge: Arc<Bridge>, spec: &JsShardSpec) -> Result<JsShard> {
+        let name = Self::stream_name(&bridge, spec.uid, spec.index);
+        let subject = Self::subject(&bridge, spec.uid, spec.index);
+        let max_message = spec
+            .max_record_bytes
+            .saturating_add(ENVELOPE + MAX_KEY_BYTES);
+        let config = stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            num_replicas: bridge.config().replicas,
+            storage: StorageType::File,
+            // Single lookups from any replica; reads that must see the latest go to the leader.
+            allow_direct: true,
+            // The server refuses a window longer than max_age.
+            duplicate_window: DUPLICATE_WINDOW.min(spec.retention),
+            max_age: spec.retention,
+            max_message_size: i32::try_from(max_message).unwrap_or(i32::MAX),
+            discard: DiscardPolicy::Old,
+            // Records leave by age only; deletes stay allowed for `weir streams migrate`.
+            deny_purge: true,
+            first_sequence: spec.first_counter,
+            ..Default::default()
+        };
+        let js = bridge.jetstream().clone();
+        bridge
+            .call(async move { js.get_or_create_stream(config).await.map(|_| ()) })?
+            .map_err(|e| ClusterError::js("create stream", &name, e))?;
+        Ok(Self::handle(bridge, name, subject))
+    }
+
+    /// Opens the existing stream of shard `index` of `uid`; [`ClusterError::NoStream`] when
+    /// there is none.
+    pub fn open(bridge: Arc<Bridge>, uid: u64, index: u32) -> Result<JsShard> {
+        let name = Self::stream_name(&bridge, uid, index);
+        let subject = Self::subject(&bridge, uid, index);
+        let shard = Self::handle(bridge, name, subject);
+        shard.info()?;
+        Ok(shard)
+    }
+
+    fn handle(bridge: Arc<Bridge>, name: String, subject: String) -> JsShard {
+        static PROCESS_SALT: AtomicU64 = AtomicU64::new(0);
+        let salt = PROCESS_SALT.fetch_add(1, Ordering::Relaxed);
+        let writer = format!(
+            "{:x}-{:x}-{salt:x}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        JsShard {
+            bridge,
+            name,
+            subject,
+            writer,
+            next_put: AtomicU64::new(0),
+            watch: Mutex::new(None),
+        }
+    }
+
+    /// The JetStream stream's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The stream's info, from its leader.
+    fn info(&self) -> Result<stream::Info> {
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        self.bridge
+            .call(async move {
+                let s = js.get_stream_no_info(&name).await?;
+                s.get_info().await.map_err(async_nats::Error::from)
+            })?
+            .map_err(|e| {
+                if is_no_stream(e.as_ref()) {
+                    ClusterError::NoStream(self.name.clone())
+                } else {
+                    ClusterError::js("stream info", &self.name, e)
+                }
+            })
+    }
+
+    /// Sends `items` (partition key, data) without waiting for their acks; [`Self::settle`]
+    /// waits. Message ids are fresh for this put.
+    pub fn append(&self, items: &[(&str, &[u8])]) -> Result<JsPendingAppend> {
+        let put = self.next_put.fetch_add(1, Ordering::Relaxed);
+        self.append_as(&format!("{}-{put:x}", self.writer), items)
+    }
+
+    /// [`Self::append`] with the message ids `<put_id>-<i>`: sending the same put again (a
+    /// retry whose first answer was lost) stores nothing new, and its acks carry the
+    /// counters of the first time.
+    pub fn append_as(&self, put_id: &str, items: &[(&str, &[u8])]) -> Result<JsPendingAppend> {
+        let mut messages = Vec::with_capacity(items.len());
+        for (i, (key, data)) in items.iter().enumerate() {
+            messages.push((format!("{put_id}-{i}"), envelope(key, data)?));
+        }
+        let js = self.bridge.jetstream().clone();
+        let subject = self.subject.clone();
+        let records = self.bridge.call(async move {
+            let mut records = Vec::with_capacity(messages.len());
+            for (msg_id, payload) in messages {
+                let msg = PublishMessage::build()
+                    .message_id(&msg_id)
+                    .payload(payload.clone());
+                let ack = js.send_publish(subject.clone(), msg).await;
+                records.push(InFlight {
+                    msg_id,
+                    payload,
+                    ack,
+                });
+            }
+            records
+        })?;
+        Ok(JsPendingAppend {
+            js: self.bridge.jetstream().clone(),
+            stream: self.name.clone(),
+            subject: self.subject.clone(),
+            records,
+        })
+    }
+
+    /// Waits for the acks of `appends` (all at once, so one round of quorum acks covers many
+    /// puts) and returns per append its records' `(counter, arrival_ms)`, in input order. A
+    /// record whose ack was lost is resent with the same message id for up to
+    /// [`RESEND_WINDOW`]. The arrival time is this host's clock at the ack (the PubAck has no
+    /// time); reads return the leader's stored time.
+    pub fn settle(&self, appends: Vec<JsPendingAppend>) -> Vec<Result<Vec<(u64, i64)>>> {
+        let count = appends.len();
+        let outcome = self.bridge.call(async move {
+            let deadline = Instant::now() + RESEND_WINDOW;
+            let joins: Vec<_> = appends
+                .into_iter()
+                .map(|a| tokio::spawn(settle_one(a, deadline)))
+                .collect();
+            let mut out = Vec::with_capacity(joins.len());
+            for j in joins {
+                out.push(j.await.unwrap_or(Err(ClusterError::BridgeGone)));
+            }
+            out
+        });
+        match outcome {
+            Ok(out) => out,
+            Err(e) => {
+                let reason = e.to_string();
+                (0..count)
+                    .map(|_| Err(ClusterError::TimedOut(reason.clone())))
+                    .collect()
+            }
+        }
+    }
+
+    /// The next counter (LATEST): the stream's last sequence + 1, from its leader.
+    pub fn tip(&self) -> Result<u64> {
+        Ok(self.info()?.state.last_sequence + 1)
+    }
+
+    /// The oldest counter still stored (TRIM_HORIZON); the tip when the shard is empty.
+    pub fn first_counter(&self) -> Result<u64> {
+        let state = self.info()?.state;
+        Ok(if state.messages == 0 {
+            state.last_sequence + 1
+        } else {
+            state.first_sequence.max(1)
+        })
+    }
+
+    /// The counter of the first record stored at or after `ts_ms` (AT_TIMESTAMP); the tip
+    /// when there is none yet.
+    pub fn counter_at_time(&self, ts_ms: i64) -> Result<u64> {
+        // Taken first: a record stored after it has a counter at or above it, so answering it
+        // when the lookup finds nothing skips no record.
+        let tip = self.tip()?;
+        let start = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_ms) * 1_000_000)
+            .map_err(|e| ClusterError::js("at timestamp", &self.name, e))?;
+        let config = pull::Config {
+            deliver_policy: DeliverPolicy::ByStartTime { start_time: start },
+            headers_only: true,
+            ..read_consumer()
+        };
+        let found = self.fetch(config, 1, 0)?;
+        Ok(found.first().map(|r| r.0).unwrap_or(tip))
+    }
+
+    /// Up to `limit` records from counter `from` on (or the first one after it, across gaps
+    /// and expired records), at most `max_bytes` of payload, but always at least one record
+    /// when one exists. Served by the stream leader, so an acked record is always visible.
+    pub fn read(&self, from: u64, limit: usize, max_bytes: usize) -> Result<Vec<JsRecord>> {
+        let config = pull::Config {
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: from.max(1),
+            },
+            ..read_consumer()
+        };
+        self.fetch(config, limit.max(1), max_bytes)?
+            .into_iter()
+            .map(|(counter, arrival_ms, payload)| {
+                let (partition_key, data) = open_envelope(&self.name, counter, &payload)?;
+                Ok(JsRecord {
+                    counter,
+                    arrival_ms,
+                    partition_key,
+                    data,
+                })
+            })
+            .collect()
+    }
+
+    /// Reads with a short-lived consumer (memory, one replica, no acks): created, fetched
+    /// from once without waiting, deleted in the background. Returns (seq, time, payload).
+    fn fetch(
+        &self,
+        config: pull::Config,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, i64, Bytes)>> {
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        let out = self.bridge.call(async move {
+            let stream = js.get_stream_no_info(&name).await?;
+            let consumer: consumer::Consumer<pull::Config> = stream.create_consumer(config).await?;
+            let consumer_name = consumer.cached_info().name.clone();
+            let mut got = Vec::new();
+            let mut failure = None;
+            let mut builder = consumer.fetch().max_messages(limit);
+            if max_bytes > 0 {
+                builder = builder.max_bytes(max_bytes);
+            }
+            let mut batch = builder.messages().await?;
+            while let Some(m) = batch.next().await {
+                match m {
+                    Ok(m) => {
+                        let info = m.info()?;
+                        got.push((
+                            info.stream_sequence,
+                            datetime_ms(info.published),
+                            m.payload.clone(),
+                        ));
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            // A first record larger than max_bytes: the server refuses the batch (409); take
+            // that one record alone, as Kinesis returns at least one record.
+            if got.is_empty() && failure.is_some() && max_bytes > 0 {
+                let mut one = consumer.fetch().max_messages(1).messages().await?;
+                if let Some(m) = one.next().await {
+                    let m = m?;
+                    let info = m.info()?;
+                    got.push((
+                        info.stream_sequence,
+                        datetime_ms(info.published),
+                        m.payload.clone(),
+                    ));
+                    failure = None;
+                }
+            }
+            tokio::spawn(async move {
+                // Best effort: the inactivity threshold removes it otherwise.
+                let _ = stream.delete_consumer(&consumer_name).await;
+            });
+            match failure {
+                Some(e) if got.is_empty() => Err(e),
+                _ => Ok::<_, async_nats::Error>(got),
+            }
+        })?;
+        out.map_err(|e| ClusterError::js("read", &self.name, e))
+    }
+
+    /// Fences every writer: seals the stream (JetStream refuses all later publishes, from any
+    /// host), then returns its last counter, the parent's `end_counter` in a reshard.
+    /// Idempotent: closing a sealed stream returns the same counter.
+    pub fn close(&self) -> Result<u64> {
+        let info = self.info()?;
+        if !info.config.sealed {
+            let mut config = info.config;
+            config.sealed = true;
+            let js = self.bridge.jetstream().clone();
+            self.bridge
+                .call(async move { js.update_stream(config).await.map(|_| ()) })?
+                .map_err(|e| ClusterError::js("seal", &self.name, e))?;
+        }
+        // Read after the seal: every publish acked before it is in this state.
+        Ok(self.info()?.state.last_sequence)
+    }
+
+    /// Whether the stream is sealed.
+    pub fn is_closed(&self) -> Result<bool> {
+        Ok(self.info()?.config.sealed)
+    }
+
+    /// Sets the retention: the servers remove records older than `retention` themselves
+    /// (`max_age`). A sealed stream is not trimmed by age; its owner deletes it whole.
+    pub fn set_retention(&self, retention: Duration) -> Result<()> {
+        let mut config = self.info()?.config;
+        config.max_age = retention;
+        config.duplicate_window = DUPLICATE_WINDOW.min(retention);
+        let js = self.bridge.jetstream().clone();
+        self.bridge
+            .call(async move { js.update_stream(config).await.map(|_| ()) })?
+            .map_err(|e| ClusterError::js("set retention", &self.name, e))
+    }
+
+    /// Deletes the stream and its records (a deleted Kinesis stream, or a closed shard past
+    /// its retention). Deleting a missing stream succeeds.
+    pub fn delete(&self) -> Result<()> {
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        match self
+            .bridge
+            .call(async move { js.delete_stream(&name).await.map(|_| ()) })?
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_no_stream(&e) => Ok(()),
+            Err(e) => Err(ClusterError::js("delete stream", &self.name, e)),
+        }
+    }
+
+    /// The server name of the stream's current leader.
+    pub fn leader(&self) -> Result<Option<String>> {
+        self.bridge.stream_leader(&self.name)
+    }
+
+    /// The tip (next counter), updated as records are stored by any host: wakes in-process
+    /// and enhanced fan-out subscribers. Fed by an ordered headers-only consumer on the
+    /// bridge, which the client re-creates after a server restart.
+    pub fn watch(&self) -> Result<watch::Receiver<u64>> {
+        let mut slot = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((rx, task)) = slot.as_ref() {
+            if !task.is_finished() {
+                return Ok(rx.clone());
+            }
+        }
+        let tip = self.tip()?;
+        let (tx, rx) = watch::channel(tip);
+        let js = self.bridge.jetstream().clone();
+        let task = self
+            .bridge
+            .spawn(feed_watch(js, self.name.clone(), tip, tx));
+        *slot = Some((rx.clone(), task.abort_handle()));
+        Ok(rx)
+    }
+}
+
+impl Drop for JsShard {
+    fn drop(&mut self) {
+        if let Some((_, task)) = self.watch.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+/// The consumer config of one read: ephemeral, in memory, one replica, nothing to ack.
+fn read_consumer() -> pull::Config {
+    pull::Config {
+        ack_policy: AckPolicy::None,
+        memory_storage: true,
+        num_replicas: 1,
+        inactive_threshold: READ_CONSUMER_IDLE,
+        ..Default::default()
+    }
+}
+
+/// Waits for one append's acks, resending each record whose ack was lost (same message id)
+/// until `deadline`.
+async fn settle_one(append: JsPendingAppend, deadline: Instant) -> Result<Vec<(u64, i64)>> {
+    let mut out = Vec::with_capacity(append.records.len());
+    for record in append.records {
+        let mut attempt = record.ack;
+        let mut backoff = Duration::from_millis(50);
+        let seq = loop {
+            let result = match attempt {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(ack) => break ack.sequence,
+                Err(e) if resendable(&e) && Instant::now() < deadline => {
+                    tracing::debug!(stream = %append.stream, msg_id = %record.msg_id, error = %e, "resending a record whose ack was lost");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    let msg = PublishMessage::build()
+                        .message_id(&record.msg_id)
+                        .payload(record.payload.clone());
+                    attempt = append.js.send_publish(append.subject.clone(), msg).await;
+                }
+                Err(e) => return Err(publish_error(&append.stream, e)),
+            }
+        };
+        out.push((seq, now_ms()));
+    }
+    Ok(out)
+}
+
+/// Feeds `tx` with the tip of stream `name` from counter `next` on, until every receiver is
+/// gone; re-creates its consumer after an error.
+async fn feed_watch(js: js::Context, name: String, mut next: u64, tx: watch::Sender<u64>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let messages = async {
+            let stream = js.get_stream_no_info(&name).await?;
+            let consumer = stream
+                .create_consumer(pull::OrderedConfig {
+                    deliver_policy: DeliverPolicy::ByStartSequence {
+                        start_sequence: next.max(1),
+                    },
+                    headers_only: true,
+                    ..Default::default()
+                })
+                .await?;
+            consumer.messages().await.map_err(async_nats::Error::from)
+        };
+        let mut messages = tokio::select! {
+            _ = tx.closed() => return,
+            m = messages => match m {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::debug!(stream = %name, error = %e, "tip watch: cannot start its consumer");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            },
+        };
+        loop {
+            tokio::select! {
+                _ = tx.closed() => return,
+                m = messages.next() => match m {
+                    Some(Ok(m)) => {
+                        if let Ok(info) = m.info() {
+                            next = info.stream_sequence + 1;
+                            tx.send_replace(next);
+                            backoff = Duration::from_millis(100);
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!(stream = %name, error = %e, "tip watch: consumer failed");
+                        break;
+                    }
+                    None => break,
+                },
+            }
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_round_trips_unicode_keys_and_empty_data() {
+        for (key, data) in [("k", &b"data"[..]), ("schlüssel-ü", b""), ("", b"x")] {
+            let p = envelope(key, data).expect("encodes");
+            let (k, d) = open_envelope("S", 1, &p).expect("decodes");
+            assert_eq!((k.as_str(), &d[..]), (key, data));
+        }
+    }
+
+    #[test]
+    fn a_truncated_or_foreign_payload_is_an_error() {
+        for payload in [&b""[..], b"\x00", b"\x00\x05abc", b"\x00\x02\xff\xfe"] {
+            let e = open_envelope("S", 7, &Bytes::copy_from_slice(payload)).expect_err("bad");
+            assert!(
+                matches!(e, ClusterError::Envelope { seq: 7, .. }),
+                "{payload:?}: {e:?}"
+            );
+        }
+        let long = "k".repeat(70_000);
+        assert!(matches!(
+            envelope(&long, b""),
+            Err(ClusterError::KeyTooLong(70_000))
+        ));
+    }
+}
