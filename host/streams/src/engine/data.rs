@@ -155,9 +155,15 @@ impl Streams {
             .collect();
         match sh.store.append(&items, min_counter) {
             Ok(pending) => {
+                let counted = pending.counters().is_some();
                 put.set_ok(idx, members, pending.counters());
                 if pending.needs_settle() {
-                    put.pending.push((members.to_vec(), idx, pending));
+                    put.pending.push(Unsettled {
+                        members: members.to_vec(),
+                        idx,
+                        counted,
+                        append: pending,
+                    });
                 }
             }
             Err(e) => {
@@ -414,8 +420,20 @@ fn internal_failure() -> PutOutcome {
 /// outcome so far, and what its appends left to settle.
 struct PutProgress {
     outcomes: Vec<Option<PutOutcome>>,
-    /// Groups appended and not settled yet: (entries, shard index, the append).
-    pending: Vec<(Vec<usize>, u64, PendingAppend)>,
+    /// Groups appended and not settled yet.
+    pending: Vec<Unsettled>,
+}
+
+/// One shard's group of a put, appended and not settled yet.
+struct Unsettled {
+    /// The entries, in the put's order.
+    members: Vec<usize>,
+    /// The shard.
+    idx: u64,
+    /// The outcomes hold their sequence numbers already (the local log counts at append),
+    /// so a successful settlement leaves them as they are.
+    counted: bool,
+    append: PendingAppend,
 }
 
 impl PutProgress {
@@ -443,8 +461,10 @@ impl PutProgress {
 
     /// Records a group's settlement: its final counters, or the failure of every entry (it
     /// may be appended, but is not acknowledged, and readers never see it).
-    fn settled(&mut self, name: &str, members: &[usize], idx: u64, r: Result<Vec<(u64, i64)>>) {
+    fn settled(&mut self, name: &str, group: Unsettled, r: Result<Vec<(u64, i64)>>) {
+        let (members, idx) = (&group.members, group.idx);
         match r {
+            Ok(_) if group.counted => {}
             Ok(written) if written.len() == members.len() => {
                 self.set_ok(idx, members, Some(&written));
             }
@@ -474,10 +494,13 @@ impl PutProgress {
     fn sync(&mut self, name: &str) {
         let (groups, appends): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
-            .map(|(members, idx, p)| ((members, idx), p))
+            .map(|mut g| {
+                let append = std::mem::replace(&mut g.append, PendingAppend::done(Vec::new()));
+                (g, append)
+            })
             .unzip();
-        for ((members, idx), r) in groups.into_iter().zip(PendingAppend::settle_all(appends)) {
-            self.settled(name, &members, idx, r);
+        for (group, r) in groups.into_iter().zip(PendingAppend::settle_all(appends)) {
+            self.settled(name, group, r);
         }
     }
 
@@ -525,14 +548,17 @@ impl PendingPut {
         let mut owners = Vec::new();
         let mut appends = Vec::new();
         for (p, put) in puts.iter_mut().enumerate() {
-            for (members, idx, pending) in std::mem::take(&mut put.progress.pending) {
-                owners.push((p, members, idx));
-                appends.push(pending);
+            for mut group in std::mem::take(&mut put.progress.pending) {
+                appends.push(std::mem::replace(
+                    &mut group.append,
+                    PendingAppend::done(Vec::new()),
+                ));
+                owners.push((p, group));
             }
         }
-        for ((p, members, idx), r) in owners.into_iter().zip(PendingAppend::settle_all(appends)) {
+        for ((p, group), r) in owners.into_iter().zip(PendingAppend::settle_all(appends)) {
             let name = puts[p].name.clone();
-            puts[p].progress.settled(&name, &members, idx, r);
+            puts[p].progress.settled(&name, group, r);
         }
         puts.into_iter().map(|put| put.progress.finish()).collect()
     }
