@@ -80,8 +80,12 @@ impl Bridge {
             .map_err(ClusterError::Runtime)?;
         let handle = runtime.handle().clone();
         let cfg = config.clone();
-        let client = wait_on(&handle, connect(cfg))??;
-        let js = jetstream::new(client.clone());
+        // The JetStream context starts a task of its own: made on the runtime.
+        let (client, js) = wait_on(&handle, async move {
+            let client = connect(cfg).await?;
+            let js = jetstream::new(client.clone());
+            Ok::<_, ClusterError>((client, js))
+        })??;
         Ok(Bridge {
             runtime: Some(runtime),
             handle,

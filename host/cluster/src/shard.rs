@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::consumer::{self, pull, AckPolicy, DeliverPolicy};
-use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
+use async_nats::jetstream::context::{
+    DeleteStreamErrorKind, PublishAckFuture, PublishError, PublishErrorKind,
+};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{self, DiscardPolicy, StorageType};
 use async_nats::jetstream::{self as js, ErrorCode};
@@ -43,6 +45,9 @@ const ENVELOPE: usize = 2;
 
 /// Longest key the envelope may carry (Kinesis allows 256 characters, at most 1 KiB of UTF-8).
 const MAX_KEY_BYTES: usize = u16::MAX as usize;
+
+/// Fetches of one read consumer that may find it not yet listening (20 ms, 40 ms, ...).
+const FETCH_ATTEMPTS: u32 = 5;
 
 /// Idle consumers made for one read vanish on their own after this, if their delete is lost.
 const READ_CONSUMER_IDLE: Duration = Duration::from_secs(30);
@@ -437,26 +442,38 @@ impl JsShard {
             let consumer_name = consumer.cached_info().name.clone();
             let mut got = Vec::new();
             let mut failure = None;
-            let mut builder = consumer.fetch().max_messages(limit);
-            if max_bytes > 0 {
-                builder = builder.max_bytes(max_bytes);
-            }
-            let mut batch = builder.messages().await?;
-            while let Some(m) = batch.next().await {
-                match m {
-                    Ok(m) => {
-                        let info = m.info()?;
-                        got.push((
-                            info.stream_sequence,
-                            datetime_ms(info.published),
-                            m.payload.clone(),
-                        ));
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
+            for attempt in 0..FETCH_ATTEMPTS {
+                let mut builder = consumer.fetch().max_messages(limit);
+                if max_bytes > 0 {
+                    builder = builder.max_bytes(max_bytes);
+                }
+                let mut batch = builder.messages().await?;
+                failure = None;
+                while let Some(m) = batch.next().await {
+                    match m {
+                        Ok(m) => {
+                            let info = m.info()?;
+                            got.push((
+                                info.stream_sequence,
+                                datetime_ms(info.published),
+                                m.payload.clone(),
+                            ));
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
                     }
                 }
+                // 503, no responders: the new consumer is not listening yet on its server
+                // (seen right after records expired). Nothing was delivered: ask again.
+                let not_ready = failure
+                    .as_ref()
+                    .is_some_and(|e| e.to_string().contains(": 503"));
+                if !(got.is_empty() && not_ready) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
             }
             // A first record larger than max_bytes: the server refuses the batch (409); take
             // that one record alone, as Kinesis returns at least one record.
@@ -529,7 +546,12 @@ impl JsShard {
             .call(async move { js.delete_stream(&name).await.map(|_| ()) })?
         {
             Ok(()) => Ok(()),
-            Err(e) if is_no_stream(&e) => Ok(()),
+            Err(e)
+                if matches!(e.kind(), DeleteStreamErrorKind::JetStream(j)
+                    if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(ClusterError::js("delete stream", &self.name, e)),
         }
     }
