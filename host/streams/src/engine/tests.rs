@@ -1103,3 +1103,31 @@ fn a_refused_settlement_fails_its_entries_and_serves_nothing() {
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].sequence_number, ok_seq(&ok[0]));
 }
+
+#[tokio::test]
+async fn deleting_a_stream_ends_its_subscriptions_local() {
+    deleting_a_stream_ends_its_subscriptions(Store::local()).await
+}
+
+#[tokio::test]
+async fn deleting_a_stream_ends_its_subscriptions_mem() {
+    deleting_a_stream_ends_its_subscriptions(Store::mem()).await
+}
+
+/// A subscriber waiting on an idle shard is woken by the delete and told the stream is gone.
+async fn deleting_a_stream_ends_its_subscriptions(st: Store) {
+    let s = st.open();
+    s.create_stream("gone", 1, false, BTreeMap::new())
+        .expect("create");
+    let mut sub = s
+        .subscribe("gone", &shard_id(0), StartPosition::Latest)
+        .expect("subscribe");
+    let waiting = tokio::spawn(async move { sub.next().await });
+    tokio::task::yield_now().await;
+    s.delete_stream("gone").expect("delete");
+    let ended = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("woken by the delete")
+        .expect("task");
+    assert!(matches!(ended, Err(StreamsError::NotFound(_))), "{ended:?}");
+}

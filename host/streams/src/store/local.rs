@@ -269,7 +269,7 @@ pub(crate) fn commit(points: Vec<LocalPending>) -> Vec<Result<Vec<(u64, i64)>>> 
 
 /// The local shards of one engine: `DIR/data/<uid:016x>/<index:012>/`.
 pub(crate) struct LocalStores {
-    pub(crate) backend: Arc<dyn StorageBackend>,
+    backend: Arc<dyn StorageBackend>,
     dir: PathBuf,
     config: LogConfig,
     fsync: FsyncPolicy,

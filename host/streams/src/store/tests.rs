@@ -227,3 +227,42 @@ fn local_settled_appends_survive_a_power_cut() {
     let page = open(&backend).read(0, 10, 1 << 20).expect("read");
     assert_eq!(data(&page), ["kept"]);
 }
+
+/// At open the engine sweeps what the catalog does not name; the in-memory stores then
+/// start those shards afresh.
+#[test]
+fn mem_sweep_removes_what_the_catalog_does_not_name() {
+    let stores = MemStores::new();
+    for (uid, index) in [(1, 0), (1, 5), (2, 0)] {
+        stores
+            .open_shard(uid, &shard_meta(index, 0))
+            .expect("open")
+            .append(&[item("k", "x")], None)
+            .expect("append")
+            .settle()
+            .expect("settle");
+    }
+    let meta = StreamMeta {
+        name: "s".into(),
+        uid: 1,
+        created_ms: 0,
+        retention_hours: 24,
+        on_demand: false,
+        shards: vec![shard_meta(0, 0)],
+        next_shard_index: 1,
+        tags: BTreeMap::new(),
+        scaling_ops_ms: Vec::new(),
+        settings: Default::default(),
+    };
+    stores.sweep(&BTreeMap::from([(1, meta)])).expect("sweep");
+    let kept = |uid, index| {
+        stores
+            .open_shard(uid, &shard_meta(index, 0))
+            .expect("open")
+            .tip()
+            .expect("tip")
+    };
+    assert_eq!(kept(1, 0), 1, "named in the catalog: kept");
+    assert_eq!(kept(1, 5), 0, "a shard the catalog does not name: removed");
+    assert_eq!(kept(2, 0), 0, "a stream the catalog does not name: removed");
+}
