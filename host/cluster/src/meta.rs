@@ -11,23 +11,31 @@
 //! marker, and another host's create takes it. Needs nats-server 2.11 (`limit_markers`).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::kv;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, StorageType};
+use async_nats::jetstream::ErrorCode;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use crate::shard::{resendable, unique_id};
 use crate::{Bridge, ClusterError, ClusterResult as Result};
 
 /// Versions kept per key (for inspection; CAS needs only the last).
 const HISTORY: i64 = 5;
 
-/// How long the delete marker of an expired lease stays: long enough for every host to see
-/// the key as gone rather than never written.
-const MARKER_TTL: Duration = Duration::from_secs(60);
+/// How long the delete marker of an expired lease stays. The server raises every message
+/// TTL to at least this (nats-server 2.15 stored `Nats-TTL: 60` for a lease written with 1 s
+/// under a 60 s marker TTL), so it bounds the shortest lease: 1 s, the server's minimum.
+/// After it the key reads as never written, which `create` handles the same way.
+const MARKER_TTL: Duration = Duration::from_secs(1);
+
+/// How long a write whose ack was lost (no responders yet on a new bucket, a leader change)
+/// is resent before it fails; inside the bucket's 2-minute duplicate window.
+const RESEND_WINDOW: Duration = Duration::from_secs(10);
 
 /// How often a create that loses a race re-reads before it gives up.
 const CREATE_ATTEMPTS: usize = 20;
@@ -62,7 +70,6 @@ enum Slot {
 /// One KV bucket of Weir's metadata.
 pub struct KvMeta {
     bridge: Arc<Bridge>,
-    store: kv::Store,
     bucket: String,
 }
 
@@ -107,23 +114,23 @@ impl KvMeta {
         };
         let js = bridge.jetstream().clone();
         let name = bucket.clone();
-        let store = bridge
+        bridge
             .call(async move {
-                if let Ok(store) = js.get_key_value(&name).await {
-                    return Ok(store);
+                if js.get_key_value(&name).await.is_ok() {
+                    return Ok(());
                 }
                 match js.create_key_value(config).await {
-                    Ok(store) => Ok(store),
+                    Ok(_) => Ok(()),
                     // Another host created it first.
-                    Err(e) => js.get_key_value(&name).await.map_err(|_| e.into()),
+                    Err(e) => js
+                        .get_key_value(&name)
+                        .await
+                        .map(|_| ())
+                        .map_err(|_| e.into()),
                 }
             })?
             .map_err(|e: async_nats::Error| ClusterError::js("open bucket", &bucket, e))?;
-        Ok(KvMeta {
-            bridge,
-            store,
-            bucket,
-        })
+        Ok(KvMeta { bridge, bucket })
     }
 
     /// The bucket's name.
@@ -188,26 +195,44 @@ impl KvMeta {
         check_key(key)?;
         let js = self.bridge.jetstream().clone();
         let subject = self.subject(key);
+        // A resend after a lost ack carries the same id: the server answers it with the first
+        // write's ack instead of judging the (now stale) expected revision again.
+        let msg_id = unique_id();
         let acked = self.bridge.call(async move {
-            let mut msg = PublishMessage::build()
-                .payload(value)
-                .expected_last_subject_sequence(expected);
-            if let Some(ttl) = ttl {
-                msg = msg.ttl(ttl);
+            let deadline = Instant::now() + RESEND_WINDOW;
+            let mut backoff = Duration::from_millis(20);
+            loop {
+                let mut msg = PublishMessage::build()
+                    .payload(value.clone())
+                    .message_id(&msg_id)
+                    .expected_last_subject_sequence(expected);
+                if let Some(ttl) = ttl {
+                    msg = msg.ttl(ttl);
+                }
+                if delete {
+                    msg = msg.header("KV-Operation", "DEL");
+                }
+                let acked = match js.send_publish(subject.clone(), msg).await {
+                    Ok(ack) => ack.await,
+                    Err(e) => Err(e),
+                };
+                match acked {
+                    Err(e)
+                        if (resendable(&e) || cas_not_ready(&e)) && Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_millis(500));
+                    }
+                    other => return other,
+                }
             }
-            if delete {
-                msg = msg.header("KV-Operation", "DEL");
-            }
-            js.send_publish(subject, msg).await?.await
         })?;
         match acked {
             Ok(ack) => Ok(ack.sequence),
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
-                Err(ClusterError::Conflict {
-                    key: key.to_string(),
-                    expected,
-                })
-            }
+            Err(e) if lost_cas(&e) => Err(ClusterError::Conflict {
+                key: key.to_string(),
+                expected,
+            }),
             Err(e) => Err(ClusterError::js("put", key, e)),
         }
     }
@@ -220,7 +245,12 @@ impl KvMeta {
     }
 
     fn create_inner(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<u64> {
-        for _ in 0..CREATE_ATTEMPTS {
+        for attempt in 0..CREATE_ATTEMPTS {
+            if attempt > 0 {
+                // The other write may be proposed but not yet applied on the leader: it
+                // refuses ours but does not show in a read for a few ms.
+                std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
+            }
             let expected = match self.slot(key)? {
                 Slot::Live(_) => return Err(ClusterError::Exists(key.to_string())),
                 Slot::Absent => 0,
@@ -251,18 +281,34 @@ impl KvMeta {
             .map(|_| ())
     }
 
-    /// The keys that hold a value (not deleted), in no particular order.
+    /// The keys that hold a value (not deleted), sorted. Asks the bucket stream's leader for
+    /// its subjects, then reads each key's last entry (from the leader too): the client's
+    /// `keys()` runs a consumer that can miss a write just acked through another connection.
     pub fn keys(&self) -> Result<Vec<String>> {
-        let store = self.store.clone();
-        let keys = self.bridge.call(async move {
-            let mut keys = store.keys().await?;
+        let js = self.bridge.jetstream().clone();
+        let stream = format!("KV_{}", self.bucket);
+        let filter = format!("$KV.{}.>", self.bucket);
+        let subjects = self.bridge.call(async move {
+            let s = js.get_stream_no_info(&stream).await?;
+            let mut subjects = s.info_with_subjects(&filter).await?;
             let mut out = Vec::new();
-            while let Some(k) = keys.next().await {
-                out.push(k?);
+            while let Some(item) = subjects.next().await {
+                out.push(item?.0);
             }
             Ok::<_, async_nats::Error>(out)
         })?;
-        keys.map_err(|e| ClusterError::js("list keys", &self.bucket, e))
+        let subjects = subjects.map_err(|e| ClusterError::js("list keys", &self.bucket, e))?;
+        let prefix = format!("$KV.{}.", self.bucket);
+        let mut keys = Vec::new();
+        for subject in subjects {
+            if let Some(key) = subject.strip_prefix(&prefix) {
+                if matches!(self.slot(key)?, Slot::Live(_)) {
+                    keys.push(key.to_string());
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
     }
 
     /// The one secret all hosts share under `key` (the iterator HMAC key): the first host
@@ -334,6 +380,25 @@ impl KvMeta {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Whether a publish failed because the key's revision was not the expected one: the
+/// stream-wide code or the per-subject one (10164, which the client maps to `Other`).
+fn lost_cas(e: &PublishError) -> bool {
+    e.kind() == PublishErrorKind::WrongLastSequence
+        || crate::shard::js_error(e).is_some_and(|j| {
+            let code = j.error_code();
+            code == ErrorCode::STREAM_WRONG_LAST_SEQUENCE
+                || code == ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+        })
+}
+
+/// Whether the server could not check the expected revision yet (10163): another write to
+/// the same key is in flight in the stream's Raft group. Asking again shortly gets a verdict.
+fn cas_not_ready(e: &PublishError) -> bool {
+    crate::shard::js_error(e).is_some_and(|j| {
+        j.error_code() == ErrorCode::STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY
+    })
 }
 
 /// The server counts message TTLs in whole seconds.

@@ -136,7 +136,7 @@ fn datetime_ms(t: time::OffsetDateTime) -> i64 {
 
 /// Whether a publish error means "the ack may have been lost": then a resend with the same
 /// message id is safe and may succeed. Anything the server refused on purpose is not.
-fn resendable(e: &PublishError) -> bool {
+pub(crate) fn resendable(e: &PublishError) -> bool {
     match e.kind() {
         PublishErrorKind::TimedOut
         | PublishErrorKind::BrokenPipe
@@ -173,6 +173,21 @@ fn publish_error(stream: &str, e: PublishError) -> ClusterError {
     } else {
         ClusterError::js("publish", stream, e)
     }
+}
+
+/// An id no other process or call uses (process id, start time in ns, a counter): the
+/// prefix of message ids, which the server deduplicates on.
+pub(crate) fn unique_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:x}-{:x}-{:x}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Encodes one record into its payload.
@@ -257,16 +272,7 @@ impl JsShard {
     }
 
     fn handle(bridge: Arc<Bridge>, name: String, subject: String) -> JsShard {
-        static PROCESS_SALT: AtomicU64 = AtomicU64::new(0);
-        let salt = PROCESS_SALT.fetch_add(1, Ordering::Relaxed);
-        let writer = format!(
-            "{:x}-{:x}-{salt:x}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        );
+        let writer = unique_id();
         JsShard {
             bridge,
             name,

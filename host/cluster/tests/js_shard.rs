@@ -334,3 +334,25 @@ fn open_of_a_missing_shard_and_delete() {
         Err(ClusterError::NoStream(_))
     ));
 }
+
+/// Read-your-write across hosts: a record acked through one connection is returned at once by
+/// a read through another (reads must not be served by a replica that has not applied it).
+#[test]
+fn an_acked_record_is_readable_at_once_through_another_host() {
+    let writer = JsShard::create(bridge(), &spec(fresh_uid())).expect("create");
+    let reader = JsShard::open(
+        NatsCluster::shared().connect("weir.t"),
+        shard_uid(&writer),
+        0,
+    )
+    .expect("open");
+    let mut misses = 0;
+    for i in 0..100u32 {
+        let c = put(&writer, &[("k", &i.to_be_bytes())]);
+        let got = reader.read(c[0], 10, MIB).expect("read");
+        if got.first().map(|r| r.counter) != Some(c[0]) {
+            misses += 1;
+        }
+    }
+    assert_eq!(misses, 0, "reads that missed a just-acked record");
+}
