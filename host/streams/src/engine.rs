@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::iterator::{IteratorCodec, IteratorPos, ITERATOR_TTL_MS};
 use crate::log::AppendItem;
 use crate::seqno::SeqNo;
-use crate::store::{FileMeta, LocalShard, LocalStores, MetaStore, ShardStore, StoreFactory};
+use crate::store::{LocalStores, MetaStore, ShardStore, StoreFactory};
 use crate::types::ShardRead;
 use crate::*;
 
@@ -68,61 +68,10 @@ impl Bucket {
 }
 
 pub(crate) struct ShardState {
-    store: ShardImpl,
+    /// The shard's records: a local log or any other [`ShardStore`], called through `dyn`
+    /// (see the `store` module's doc for why that costs nothing measurable).
+    store: Box<dyn ShardStore>,
     bucket: Mutex<Bucket>,
-}
-
-/// A shard's store. The local one is called statically (the hot path, and its pendings
-/// share one group-commit round); any other store, such as a cluster's, through `dyn`.
-pub(crate) enum ShardImpl {
-    Local(LocalShard),
-    Dyn(Box<dyn ShardStore>),
-}
-
-impl std::ops::Deref for ShardImpl {
-    type Target = dyn ShardStore;
-    fn deref(&self) -> &Self::Target {
-        match self {
-            ShardImpl::Local(l) => l,
-            ShardImpl::Dyn(d) => &**d,
-        }
-    }
-}
-
-/// Where an engine's shards live: the local log, or the stores of a [`StoreFactory`].
-enum Stores {
-    Local(LocalStores),
-    Dyn(Arc<dyn StoreFactory>),
-}
-
-impl Stores {
-    fn open_shard(&self, uid: u64, meta: &ShardMeta) -> Result<ShardImpl> {
-        Ok(match self {
-            Stores::Local(l) => ShardImpl::Local(l.open_shard(uid, meta)?),
-            Stores::Dyn(f) => ShardImpl::Dyn(f.open_shard(uid, meta)?),
-        })
-    }
-
-    fn remove_shard(&self, uid: u64, index: u64) -> Result<()> {
-        match self {
-            Stores::Local(l) => l.remove_shard(uid, index),
-            Stores::Dyn(f) => f.remove_shard(uid, index),
-        }
-    }
-
-    fn remove_stream(&self, uid: u64) -> Result<()> {
-        match self {
-            Stores::Local(l) => l.remove_stream(uid),
-            Stores::Dyn(f) => f.remove_stream(uid),
-        }
-    }
-
-    fn sweep(&self, catalog: &BTreeMap<u64, StreamMeta>) -> Result<()> {
-        match self {
-            Stores::Local(l) => l.sweep(catalog),
-            Stores::Dyn(f) => f.sweep(catalog),
-        }
-    }
 }
 
 struct Topology {
@@ -185,7 +134,7 @@ struct Registry {
 
 struct Inner {
     config: StreamsConfig,
-    stores: Stores,
+    stores: Arc<dyn StoreFactory>,
     meta: Arc<dyn MetaStore>,
     codec: IteratorCodec,
     registry: RwLock<Registry>,
@@ -219,28 +168,18 @@ impl Streams {
         config: StreamsConfig,
         backend: Arc<dyn StorageBackend>,
     ) -> Result<Streams> {
-        let meta: Arc<dyn MetaStore> = Arc::new(FileMeta::open(backend.clone(), &config.dir)?);
-        let stores = Stores::Local(LocalStores::new(
-            backend,
-            &config.dir,
-            config.log.clone(),
-            config.fsync,
-        ));
-        Self::open_on(config, stores, meta)
+        let stores = LocalStores::new(backend, &config.dir, config.log.clone(), config.fsync);
+        Self::open_with_stores(config, Arc::new(stores))
     }
 
     /// Opens the engine on the stores of `factory` (the in-memory [`MemStores`], or a
-    /// cluster's): shards and catalog live there, `config.dir` is not used. The stores own
-    /// durability, so `config.fsync` does not apply to them.
+    /// cluster's): shards and catalog live there. Stores other than the local ones own
+    /// their durability, and `config.dir` and `config.fsync` do not apply to them.
     pub fn open_with_stores(
         config: StreamsConfig,
-        factory: Arc<dyn StoreFactory>,
+        stores: Arc<dyn StoreFactory>,
     ) -> Result<Streams> {
-        let meta = factory.meta()?;
-        Self::open_on(config, Stores::Dyn(factory), meta)
-    }
-
-    fn open_on(config: StreamsConfig, stores: Stores, meta: Arc<dyn MetaStore>) -> Result<Streams> {
+        let meta = stores.meta()?;
         let secret = meta.secret()?;
         let catalog = meta.load_catalog()?;
         let inner = Arc::new(Inner {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use weir_support::lock;
 
-use super::{AppendItem, MetaStore, Pending, PendingAppend, ShardPage, ShardStore};
+use super::{AppendItem, MetaStore, Pending, PendingAppend, ShardPage, ShardStore, StoreFactory};
 use crate::backend::{SegmentFile, StorageBackend};
 use crate::commit::{key_of, Durable, GroupCommit, SegmentDurable};
 use crate::log::{self, LogConfig, ShardLog};
@@ -267,7 +267,8 @@ pub(crate) fn commit(points: Vec<LocalPending>) -> Vec<Result<Vec<(u64, i64)>>> 
         .collect()
 }
 
-/// The local shards of one engine: `DIR/data/<uid:016x>/<index:012>/`.
+/// The local stores of one engine: shard logs in `DIR/data/<uid:016x>/<index:012>/` and
+/// the catalog files in `DIR` ([`FileMeta`]). `Streams::open_with_backend` opens these.
 pub(crate) struct LocalStores {
     backend: Arc<dyn StorageBackend>,
     dir: PathBuf,
@@ -297,28 +298,34 @@ impl LocalStores {
     fn shard_dir(&self, uid: u64, index: u64) -> PathBuf {
         self.stream_dir(uid).join(format!("{index:012}"))
     }
+}
 
-    pub(crate) fn open_shard(&self, uid: u64, meta: &ShardMeta) -> Result<LocalShard> {
-        LocalShard::open(
+impl StoreFactory for LocalStores {
+    fn meta(&self) -> Result<Arc<dyn MetaStore>> {
+        Ok(Arc::new(FileMeta::open(self.backend.clone(), &self.dir)?))
+    }
+
+    fn open_shard(&self, uid: u64, meta: &ShardMeta) -> Result<Box<dyn ShardStore>> {
+        Ok(Box::new(LocalShard::open(
             self.backend.clone(),
             &self.shard_dir(uid, meta.index),
             self.config.clone(),
             meta.start_counter,
             self.fsync,
-        )
+        )?))
     }
 
-    pub(crate) fn remove_shard(&self, uid: u64, index: u64) -> Result<()> {
+    fn remove_shard(&self, uid: u64, index: u64) -> Result<()> {
         Ok(self.backend.remove_dir_all(&self.shard_dir(uid, index))?)
     }
 
-    pub(crate) fn remove_stream(&self, uid: u64) -> Result<()> {
+    fn remove_stream(&self, uid: u64) -> Result<()> {
         Ok(self.backend.remove_dir_all(&self.stream_dir(uid))?)
     }
 
     /// Removes the folders of streams a crash left behind mid-create or mid-delete, and the
     /// shard folders a reshard created but never recorded in the catalog.
-    pub(crate) fn sweep(&self, catalog: &BTreeMap<u64, StreamMeta>) -> Result<()> {
+    fn sweep(&self, catalog: &BTreeMap<u64, StreamMeta>) -> Result<()> {
         let data_dir = self.dir.join("data");
         for entry in self.backend.list(&data_dir)? {
             let known = u64::from_str_radix(&entry, 16).is_ok_and(|uid| catalog.contains_key(&uid));
