@@ -607,35 +607,55 @@ fn read_consumer() -> pull::Config {
     }
 }
 
-/// Waits for one append's acks, resending each record whose ack was lost (same message id)
-/// until `deadline`.
+/// Waits for one append's acks, resending the records whose ack was lost (same message ids)
+/// until `deadline`. Each round waits for all outstanding acks together and resends the lost
+/// ones together, so a failover costs about one ack timeout per round, not one per record.
 async fn settle_one(append: JsPendingAppend, deadline: Instant) -> Result<Vec<(u64, i64)>> {
-    let mut out = Vec::with_capacity(append.records.len());
-    for record in append.records {
-        let mut attempt = record.ack;
-        let mut backoff = Duration::from_millis(50);
-        let seq = loop {
-            let result = match attempt {
-                Ok(ack) => ack.await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(ack) => break ack.sequence,
-                Err(e) if resendable(&e) && Instant::now() < deadline => {
-                    tracing::debug!(stream = %append.stream, msg_id = %record.msg_id, error = %e, "resending a record whose ack was lost");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    let msg = PublishMessage::build()
-                        .message_id(&record.msg_id)
-                        .payload(record.payload.clone());
-                    attempt = append.js.send_publish(append.subject.clone(), msg).await;
+    let JsPendingAppend {
+        js,
+        stream,
+        subject,
+        records,
+    } = append;
+    let mut out: Vec<Option<(u64, i64)>> = vec![None; records.len()];
+    let mut waiting: Vec<(usize, InFlight)> = records.into_iter().enumerate().collect();
+    let mut backoff = Duration::from_millis(50);
+    while !waiting.is_empty() {
+        let acks = futures_util::future::join_all(waiting.iter_mut().map(|(_, r)| {
+            let attempt =
+                std::mem::replace(&mut r.ack, Err(PublishError::new(PublishErrorKind::Other)));
+            async move {
+                match attempt {
+                    Ok(ack) => ack.await,
+                    Err(e) => Err(e),
                 }
-                Err(e) => return Err(publish_error(&append.stream, e)),
             }
-        };
-        out.push((seq, now_ms()));
+        }))
+        .await;
+        let mut lost = Vec::new();
+        for ((i, record), ack) in waiting.into_iter().zip(acks) {
+            match ack {
+                Ok(ack) => out[i] = Some((ack.sequence, now_ms())),
+                Err(e) if resendable(&e) && Instant::now() < deadline => {
+                    tracing::debug!(%stream, msg_id = %record.msg_id, error = %e, "resending a record whose ack was lost");
+                    lost.push((i, record));
+                }
+                Err(e) => return Err(publish_error(&stream, e)),
+            }
+        }
+        if !lost.is_empty() {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+            for (_, record) in &mut lost {
+                let msg = PublishMessage::build()
+                    .message_id(&record.msg_id)
+                    .payload(record.payload.clone());
+                record.ack = js.send_publish(subject.clone(), msg).await;
+            }
+        }
+        waiting = lost;
     }
-    Ok(out)
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// Feeds `tx` with the tip of stream `name` from counter `next` on, until every receiver is
