@@ -49,6 +49,9 @@ const MAX_KEY_BYTES: usize = u16::MAX as usize;
 /// Fetches of one read consumer that may find it not yet listening (20 ms, 40 ms, ...).
 const FETCH_ATTEMPTS: u32 = 5;
 
+/// Read consumers kept per shard for pollers that continue where they stopped.
+const READER_CACHE: usize = 8;
+
 /// Idle consumers made for one read vanish on their own after this, if their delete is lost.
 const READ_CONSUMER_IDLE: Duration = Duration::from_secs(30);
 
@@ -113,7 +116,21 @@ pub struct JsShard {
     next_put: AtomicU64,
     /// The tip watch and the task feeding it, started by the first [`JsShard::watch`].
     watch: Mutex<Option<(watch::Receiver<u64>, AbortHandle)>>,
+    /// Read consumers kept by the counter their next read starts at: a poller's next read
+    /// continues on its consumer (one fetch) instead of creating one (a meta-layer request).
+    readers: Mutex<Vec<CachedReader>>,
 }
+
+/// A read consumer and the counter it delivers next.
+struct CachedReader {
+    next: u64,
+    consumer: PullConsumer,
+}
+
+type PullConsumer = consumer::Consumer<pull::Config>;
+
+/// Records as read: (counter, arrival ms, payload).
+type Rows = Vec<(u64, i64, Bytes)>;
 
 impl std::fmt::Debug for JsShard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -280,6 +297,7 @@ impl JsShard {
             writer,
             next_put: AtomicU64::new(0),
             watch: Mutex::new(None),
+            readers: Mutex::new(Vec::new()),
         }
     }
 
@@ -404,7 +422,7 @@ impl JsShard {
             headers_only: true,
             ..read_consumer()
         };
-        let found = self.fetch(config, 1, 0)?;
+        let found = self.fetch_once(config, 1)?;
         Ok(found.first().map(|r| r.0).unwrap_or(tip))
     }
 
@@ -412,14 +430,44 @@ impl JsShard {
     /// and expired records), at most `max_bytes` of payload, but always at least one record
     /// when one exists. Served by the stream leader, so an acked record is always visible.
     pub fn read(&self, from: u64, limit: usize, max_bytes: usize) -> Result<Vec<JsRecord>> {
-        let config = pull::Config {
-            deliver_policy: DeliverPolicy::ByStartSequence {
-                start_sequence: from.max(1),
-            },
-            ..read_consumer()
+        let from = from.max(1);
+        let limit = limit.max(1);
+        let cached = {
+            let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+            readers
+                .iter()
+                .position(|r| r.next == from)
+                .map(|i| readers.swap_remove(i).consumer)
         };
-        self.fetch(config, limit.max(1), max_bytes)?
-            .into_iter()
+        let mut out = self.read_rows(from, limit, max_bytes, cached);
+        // Nothing, yet the leader has records from `from` on: the consumer's server had not
+        // applied them when it answered (a consumer can sit on a follower, and a kept one
+        // learns of new records asynchronously). Ask again with a new consumer, briefly, so
+        // an acknowledged record is never reported absent (a subscriber woken by the tip
+        // would otherwise wait for the next record).
+        if out.as_ref().is_ok_and(|(rows, _)| rows.is_empty()) && self.has_records_from(from)? {
+            for attempt in 0..FETCH_ATTEMPTS {
+                if let Ok((_, Some(c))) = out {
+                    self.discard(c);
+                }
+                out = self.read_rows(from, limit, max_bytes, None);
+                if out.as_ref().map_or(true, |(rows, _)| !rows.is_empty()) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5 << attempt));
+            }
+        }
+        let (rows, consumer) = out?;
+        if let Some(consumer) = consumer {
+            let next = rows.last().map(|r| r.0 + 1).unwrap_or(from);
+            let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+            readers.push(CachedReader { next, consumer });
+            if readers.len() > READER_CACHE {
+                let old = readers.remove(0);
+                self.discard(old.consumer);
+            }
+        }
+        rows.into_iter()
             .map(|(counter, arrival_ms, payload)| {
                 let (partition_key, data) = open_envelope(&self.name, counter, &payload)?;
                 Ok(JsRecord {
@@ -432,78 +480,85 @@ impl JsShard {
             .collect()
     }
 
-    /// Reads with a short-lived consumer (memory, one replica, no acks): created, fetched
-    /// from once without waiting, deleted in the background. Returns (seq, time, payload).
-    fn fetch(
+    /// Whether the leader stores a record at or after counter `from`.
+    fn has_records_from(&self, from: u64) -> Result<bool> {
+        let state = self.info()?.state;
+        Ok(state.messages > 0 && state.last_sequence >= from)
+    }
+
+    /// Deletes a read consumer in the background.
+    fn discard(&self, c: PullConsumer) {
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        self.bridge.spawn(async move {
+            if let Ok(stream) = js.get_stream_no_info(&name).await {
+                forget(&stream, &c);
+            }
+        });
+    }
+
+    /// One fetch from `from` on: on the `cached` consumer when it is exactly there, else on
+    /// a new one. Returns the rows and the consumer to keep (`None` when it must not be
+    /// reused).
+    fn read_rows(
         &self,
-        config: pull::Config,
+        from: u64,
         limit: usize,
         max_bytes: usize,
-    ) -> Result<Vec<(u64, i64, Bytes)>> {
+        cached: Option<PullConsumer>,
+    ) -> Result<(Rows, Option<PullConsumer>)> {
+        let config = pull::Config {
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: from,
+            },
+            ..read_consumer()
+        };
         let js = self.bridge.jetstream().clone();
         let name = self.name.clone();
         let out = self.bridge.call(async move {
             let stream = js.get_stream_no_info(&name).await?;
-            let consumer: consumer::Consumer<pull::Config> = stream.create_consumer(config).await?;
-            let consumer_name = consumer.cached_info().name.clone();
-            let mut got = Vec::new();
-            let mut failure = None;
-            for attempt in 0..FETCH_ATTEMPTS {
-                let mut builder = consumer.fetch().max_messages(limit);
-                if max_bytes > 0 {
-                    builder = builder.max_bytes(max_bytes);
-                }
-                let mut batch = builder.messages().await?;
-                failure = None;
-                while let Some(m) = batch.next().await {
-                    match m {
-                        Ok(m) => {
-                            let info = m.info()?;
-                            got.push((
-                                info.stream_sequence,
-                                datetime_ms(info.published),
-                                m.payload.clone(),
-                            ));
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
+            if let Some(c) = cached {
+                // Only where the consumer is exactly where this read starts: a fetch cut
+                // short may have delivered records this side never saw.
+                let at_from = c
+                    .get_info()
+                    .await
+                    .is_ok_and(|i| i.delivered.stream_sequence + 1 == from);
+                if at_from {
+                    if let Ok((rows, true)) = drain(&c, limit, max_bytes, 1).await {
+                        return Ok((rows, Some(c)));
                     }
                 }
-                // 503, no responders: the new consumer is not listening yet on its server
-                // (seen right after records expired). Nothing was delivered: ask again.
-                let not_ready = failure
-                    .as_ref()
-                    .is_some_and(|e| e.to_string().contains(": 503"));
-                if !(got.is_empty() && not_ready) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                forget(&stream, &c);
             }
-            // A first record larger than max_bytes: the server refuses the batch (409); take
-            // that one record alone, as Kinesis returns at least one record.
-            if got.is_empty() && failure.is_some() && max_bytes > 0 {
-                let mut one = consumer.fetch().max_messages(1).messages().await?;
-                if let Some(m) = one.next().await {
-                    let m = m?;
-                    let info = m.info()?;
-                    got.push((
-                        info.stream_sequence,
-                        datetime_ms(info.published),
-                        m.payload.clone(),
-                    ));
-                    failure = None;
+            let c: PullConsumer = stream.create_consumer(config).await?;
+            match drain(&c, limit, max_bytes, FETCH_ATTEMPTS).await {
+                Ok((rows, clean)) => {
+                    if !clean {
+                        forget(&stream, &c);
+                    }
+                    Ok((rows, clean.then_some(c)))
+                }
+                Err(e) => {
+                    forget(&stream, &c);
+                    Err(e)
                 }
             }
-            tokio::spawn(async move {
-                // Best effort: the inactivity threshold removes it otherwise.
-                let _ = stream.delete_consumer(&consumer_name).await;
-            });
-            match failure {
-                Some(e) if got.is_empty() => Err(e),
-                _ => Ok::<_, async_nats::Error>(got),
-            }
+        })?;
+        out.map_err(|e| ClusterError::js("read", &self.name, e))
+    }
+
+    /// One lookup with a consumer made for it (AT_TIMESTAMP): created, fetched from once,
+    /// deleted in the background.
+    fn fetch_once(&self, config: pull::Config, limit: usize) -> Result<Rows> {
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        let out = self.bridge.call(async move {
+            let stream = js.get_stream_no_info(&name).await?;
+            let c: PullConsumer = stream.create_consumer(config).await?;
+            let rows = drain(&c, limit, 0, FETCH_ATTEMPTS).await;
+            forget(&stream, &c);
+            rows.map(|(rows, _)| rows)
         })?;
         out.map_err(|e| ClusterError::js("read", &self.name, e))
     }
@@ -594,6 +649,82 @@ impl Drop for JsShard {
             task.abort();
         }
     }
+}
+
+/// Fetches once from `c` without waiting: up to `limit` records and `max_bytes` (0: no
+/// limit), but at least one record when the first alone exceeds `max_bytes`. `clean` is false
+/// when the fetch ended on an error after records: the consumer may then have delivered more
+/// than came back, and must not be reused. `attempts` > 1 asks again after a 503 (a new
+/// consumer not yet listening on its server, seen right after records expired).
+async fn drain(
+    c: &PullConsumer,
+    limit: usize,
+    max_bytes: usize,
+    attempts: u32,
+) -> std::result::Result<(Rows, bool), async_nats::Error> {
+    let mut got = Vec::new();
+    let mut failure = None;
+    for attempt in 0..attempts {
+        let mut builder = c.fetch().max_messages(limit);
+        if max_bytes > 0 {
+            builder = builder.max_bytes(max_bytes);
+        }
+        let mut batch = builder.messages().await?;
+        failure = None;
+        while let Some(m) = batch.next().await {
+            match m {
+                Ok(m) => {
+                    let info = m.info()?;
+                    got.push((
+                        info.stream_sequence,
+                        datetime_ms(info.published),
+                        m.payload.clone(),
+                    ));
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let not_ready = failure
+            .as_ref()
+            .is_some_and(|e| e.to_string().contains(": 503"));
+        if !(got.is_empty() && not_ready) || attempt + 1 == attempts {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+    }
+    // A first record larger than max_bytes: the server refuses the batch (409); take that
+    // one record alone, as Kinesis returns at least one record.
+    if got.is_empty() && failure.is_some() && max_bytes > 0 {
+        let mut one = c.fetch().max_messages(1).messages().await?;
+        if let Some(m) = one.next().await {
+            let m = m?;
+            let info = m.info()?;
+            got.push((
+                info.stream_sequence,
+                datetime_ms(info.published),
+                m.payload.clone(),
+            ));
+            failure = None;
+        }
+    }
+    match failure {
+        Some(e) if got.is_empty() => Err(e),
+        Some(_) => Ok((got, false)),
+        None => Ok((got, true)),
+    }
+}
+
+/// Deletes a read consumer in the background (best effort: its inactivity threshold removes
+/// it otherwise).
+fn forget(stream: &js::stream::Stream<()>, c: &PullConsumer) {
+    let stream = stream.clone();
+    let name = c.cached_info().name.clone();
+    tokio::spawn(async move {
+        let _ = stream.delete_consumer(&name).await;
+    });
 }
 
 /// The consumer config of one read: ephemeral, in memory, one replica, nothing to ack.
