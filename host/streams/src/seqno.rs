@@ -28,15 +28,19 @@ impl SeqNo {
         }
     }
 
-    /// The wire form: a 56-digit decimal string.
+    /// The wire form: a 56-digit decimal string. Written digit by digit into a fixed
+    /// buffer: a put encodes one per record, and `format!`'s zero padding cost more than
+    /// the rest of the append.
     pub fn encode(&self) -> String {
-        format!(
-            "4{:0cw$}{:0sw$}",
-            self.counter,
-            self.shard_index % MAX_SHARD,
-            cw = COUNTER_DIGITS,
-            sw = SHARD_DIGITS
-        )
+        let mut buf = [b'0'; 1 + COUNTER_DIGITS + SHARD_DIGITS];
+        buf[0] = b'4';
+        let (counter, shard) = buf[1..].split_at_mut(COUNTER_DIGITS);
+        write_digits(counter, self.counter);
+        write_digits(shard, self.shard_index % MAX_SHARD);
+        // Only ASCII digits: the conversion cannot fail.
+        std::str::from_utf8(&buf)
+            .map(str::to_owned)
+            .unwrap_or_default()
     }
 
     /// Parses a wire sequence number. `None` for anything Weir did not issue (AWS answers
@@ -54,6 +58,19 @@ impl SeqNo {
             counter: u64::try_from(counter).ok()?,
             shard_index,
         })
+    }
+}
+
+/// Writes `v` right-aligned into `field`, whose bytes are `b'0'` already. `field` is wide
+/// enough for any value given (a `u64` has at most 20 digits; the shard index is reduced
+/// below `10^13`).
+fn write_digits(field: &mut [u8], mut v: u64) {
+    for b in field.iter_mut().rev() {
+        if v == 0 {
+            break;
+        }
+        *b = b'0' + (v % 10) as u8;
+        v /= 10;
     }
 }
 
@@ -85,6 +102,35 @@ mod tests {
             Some(SeqNo::new(u64::MAX, MAX_SHARD - 1))
         );
         assert_eq!(SeqNo::decode("123"), None);
+        assert_eq!(
+            SeqNo::new(0, 0).encode(),
+            format!("4{}", "0".repeat(55)),
+            "zeros throughout"
+        );
         assert!(is_valid_pattern("0") && !is_valid_pattern("01"));
+    }
+
+    /// The digit-by-digit encoding is the padded decimal form, at every width.
+    #[test]
+    fn encode_is_the_padded_decimal_form() {
+        let mut counters = vec![0, 1, 9, 10, 99, 100, u64::MAX, u64::MAX - 1];
+        counters.extend((0..20).map(|p| 10u64.pow(p)));
+        counters.extend((1..20).map(|p| 10u64.pow(p) - 1));
+        let shards = [
+            0,
+            1,
+            7,
+            12,
+            999_999_999_999,
+            MAX_SHARD - 1,
+            MAX_SHARD,
+            u64::MAX,
+        ];
+        for &c in &counters {
+            for &sh in &shards {
+                let want = format!("4{c:042}{:013}", sh % MAX_SHARD);
+                assert_eq!(SeqNo::new(c, sh).encode(), want, "{c} {sh}");
+            }
+        }
     }
 }

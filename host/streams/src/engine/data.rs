@@ -447,13 +447,14 @@ impl PutProgress {
     /// The outcomes of a group the store took: with its counters when they are known, with
     /// an empty sequence number when they come with settlement.
     fn set_ok(&mut self, idx: u64, members: &[usize], counters: Option<&[(u64, i64)]>) {
+        let shard = shard_id(idx);
         for (k, &i) in members.iter().enumerate() {
             let sequence_number = counters
                 .and_then(|c| c.get(k))
                 .map(|(counter, _)| SeqNo::new(*counter, idx).encode())
                 .unwrap_or_default();
             self.outcomes[i] = Some(PutOutcome::Ok {
-                shard_id: shard_id(idx),
+                shard_id: shard.clone(),
                 sequence_number,
             });
         }
