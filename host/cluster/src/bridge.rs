@@ -35,7 +35,7 @@ pub struct Bridge {
 impl std::fmt::Debug for Bridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bridge")
-            .field("servers", &self.config.servers)
+            .field("nats", &self.config.nats)
             .field("prefix", &self.config.prefix)
             .finish_non_exhaustive()
     }
@@ -192,19 +192,19 @@ async fn connect(config: ClusterConfig) -> Result<async_nats::Client> {
         }
     }
     let addrs = config
-        .servers
+        .nats
         .iter()
         .map(|s| s.parse::<async_nats::ServerAddr>())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| ClusterError::Config {
-            field: "servers",
+            field: "nats",
             reason: e.to_string(),
         })?;
     options
         .connect(addrs)
         .await
         .map_err(|e| ClusterError::Connect {
-            servers: config.servers.join(", "),
+            servers: config.nats.join(", "),
             source: e.into(),
         })
 }
@@ -234,13 +234,7 @@ mod tests {
     fn an_invalid_config_is_refused_before_connecting() {
         let e = Bridge::connect(&ClusterConfig::new(vec![])).expect_err("no servers");
         assert!(
-            matches!(
-                e,
-                ClusterError::Config {
-                    field: "servers",
-                    ..
-                }
-            ),
+            matches!(e, ClusterError::Config { field: "nats", .. }),
             "{e:?}"
         );
     }

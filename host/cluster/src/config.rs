@@ -13,7 +13,7 @@ use crate::{ClusterError, ClusterResult as Result};
 pub struct ClusterConfig {
     /// Seed URLs (`nats://host:port`, `tls://host:port` or `host:port`); the client learns the
     /// rest of the cluster from them.
-    pub servers: Vec<String>,
+    pub nats: Vec<String>,
     /// Replicas of every stream and bucket: 3 survives the loss of one server; 1 is for a
     /// single test server only.
     #[serde(default = "default_replicas")]
@@ -54,10 +54,10 @@ fn default_prefix() -> String {
 }
 
 impl ClusterConfig {
-    /// A config for `servers` with the defaults (3 replicas, prefix `weir`, no auth or TLS).
-    pub fn new(servers: Vec<String>) -> Self {
+    /// A config for the `nats` servers with the defaults (3 replicas, prefix `weir`, no auth or TLS).
+    pub fn new(nats: Vec<String>) -> Self {
         ClusterConfig {
-            servers,
+            nats,
             replicas: default_replicas(),
             creds: None,
             tls: None,
@@ -69,12 +69,12 @@ impl ClusterConfig {
     /// first stream creation.
     pub fn validate(&self) -> Result<()> {
         let bad = |field, reason: String| Err(ClusterError::Config { field, reason });
-        if self.servers.is_empty() {
-            return bad("servers", "needs at least one NATS server URL".into());
+        if self.nats.is_empty() {
+            return bad("nats", "needs at least one NATS server URL".into());
         }
-        for url in &self.servers {
+        for url in &self.nats {
             if let Err(e) = url.parse::<async_nats::ServerAddr>() {
-                return bad("servers", format!("{url:?} is not a NATS server URL: {e}"));
+                return bad("nats", format!("{url:?} is not a NATS server URL: {e}"));
             }
         }
         // JetStream's limit: a Raft group of at most 5 peers.
@@ -135,8 +135,7 @@ mod tests {
 
     #[test]
     fn defaults_and_a_valid_config() {
-        let c =
-            parse(r#"{"servers": ["nats://127.0.0.1:4222", "127.0.0.1:4223"]}"#).expect("parses");
+        let c = parse(r#"{"nats": ["nats://127.0.0.1:4222", "127.0.0.1:4223"]}"#).expect("parses");
         assert_eq!(c.replicas, 3);
         assert_eq!(c.prefix, "weir");
         c.validate().expect("valid");
@@ -152,7 +151,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let e = parse(r#"{"servers": ["127.0.0.1:4222"], "replica": 3}"#).expect_err("typo");
+        let e = parse(r#"{"nats": ["127.0.0.1:4222"], "replica": 3}"#).expect_err("typo");
         assert!(e.to_string().contains("replica"), "{e}");
     }
 
@@ -165,17 +164,17 @@ mod tests {
         };
         assert_eq!(
             field(ClusterConfig {
-                servers: vec![],
+                nats: vec![],
                 ..ok.clone()
             }),
-            "servers"
+            "nats"
         );
         assert_eq!(
             field(ClusterConfig {
-                servers: vec!["http://[::1".into()],
+                nats: vec!["http://[::1".into()],
                 ..ok.clone()
             }),
-            "servers"
+            "nats"
         );
         assert_eq!(
             field(ClusterConfig {

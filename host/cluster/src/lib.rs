@@ -10,20 +10,25 @@
 //! - [`KvMeta`]: stream metadata in a KV bucket with compare-and-set by revision, a secret
 //!   shared by all hosts, and leases (single-holder keys with a TTL).
 //!
-//! The types have inherent methods shaped like weir-streams' `ShardStore` / `MetaStore`
-//! traits; implementing those traits is the next step.
+//! - [`JetStreamStores`]: the streams engine's `StoreFactory` on those (shards as
+//!   [`JsShardStore`], the catalog as one KV document written by compare-and-set), handed to
+//!   `weir_streams::Streams::open_with_stores`; [`JetStreamStores::docs`] gives a
+//!   `DocStore` in a KV bucket of its own (Firehose catalogs and checkpoints).
 
 mod bridge;
 mod config;
+mod docs;
 mod error;
 mod meta;
 mod shard;
+mod stores;
 
 pub use bridge::Bridge;
 pub use config::{ClusterConfig, ClusterTls};
 pub use error::ClusterError;
 pub use meta::{KvEntry, KvLease, KvMeta};
 pub use shard::{JsPendingAppend, JsRecord, JsShard, JsShardSpec};
+pub use stores::{JetStreamStores, JsShardStore};
 
 /// The result type of this crate.
 pub type ClusterResult<T, E = ClusterError> = std::result::Result<T, E>;

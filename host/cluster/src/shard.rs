@@ -324,6 +324,17 @@ impl JsShard {
             })
     }
 
+    /// The stream's state (first and last sequence, message count, newest message time),
+    /// from its leader: one request for what the engine's reads and retention need.
+    pub(crate) fn state(&self) -> Result<stream::State> {
+        Ok(self.info()?.state)
+    }
+
+    /// The bridge this shard's calls go through.
+    pub(crate) fn bridge(&self) -> &Arc<Bridge> {
+        &self.bridge
+    }
+
     /// Sends `items` (partition key, data) without waiting for their acks; [`Self::settle`]
     /// waits. Message ids are fresh for this put.
     pub fn append(&self, items: &[(&str, &[u8])]) -> Result<JsPendingAppend> {
