@@ -1,0 +1,405 @@
+//! The streams engine on JetStream: `Streams::open_with_stores` with [`JetStreamStores`] on
+//! the 3-node test cluster, driven through the engine's public (Kinesis) API. Each test uses
+//! its own prefix, so its streams and catalog are its own; each runs under a time bound.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::NatsCluster;
+use weir_cluster::{JetStreamStores, JsShard};
+use weir_streams::seqno::SeqNo;
+use weir_streams::{
+    hashkey, shard_id, PutEntry, PutOutcome, StartPosition, Streams, StreamsConfig, StreamsError,
+};
+use weir_support::now_ms;
+
+/// Longest a test may take (cluster operations are tens of ms; a leader election seconds).
+const BOUND: Duration = Duration::from_secs(120);
+
+/// Runs `f` on a thread and fails the test if it does not finish within [`BOUND`].
+fn bounded(f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(BOUND) {
+        Ok(()) => t.join().expect("test thread"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            // The body panicked: report its panic.
+            if let Err(p) = t.join() {
+                std::panic::resume_unwind(p)
+            }
+        }
+        Err(e) => panic!("test did not finish within {BOUND:?}: {e}"),
+    }
+}
+
+/// One Weir host: its own NATS connection and its stores.
+fn host(prefix: &str) -> Arc<JetStreamStores> {
+    JetStreamStores::open(NatsCluster::shared().connect(prefix)).expect("stores")
+}
+
+fn engine(stores: &Arc<JetStreamStores>) -> Streams {
+    let mut c = StreamsConfig::new("/unused-on-a-cluster");
+    c.transition_delay = Duration::ZERO;
+    Streams::open_with_stores(c, stores.clone()).expect("open engine on the cluster")
+}
+
+fn entry(key: &str, data: &str) -> PutEntry {
+    PutEntry {
+        partition_key: key.into(),
+        explicit_hash_key: None,
+        data: data.as_bytes().to_vec(),
+    }
+}
+
+/// Every record of a shard from TRIM_HORIZON, and the children reported at its end.
+fn read_all(s: &Streams, stream: &str, shard: &str) -> (Vec<(String, Vec<u8>, String)>, bool) {
+    let mut it = s
+        .get_shard_iterator(stream, shard, &StartPosition::TrimHorizon)
+        .expect("iterator");
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        let page = s.get_records(&it, 3).expect("get records");
+        let empty = page.records.is_empty();
+        out.extend(
+            page.records
+                .into_iter()
+                .map(|r| (r.partition_key, r.data, r.sequence_number)),
+        );
+        match page.next_iterator {
+            None => return (out, page.child_shards.is_some()),
+            Some(n) => it = n,
+        }
+        if empty {
+            return (out, false);
+        }
+    }
+    (out, false)
+}
+
+fn seq_of(o: &PutOutcome) -> (String, String) {
+    match o {
+        PutOutcome::Ok {
+            shard_id,
+            sequence_number,
+        } => (shard_id.clone(), sequence_number.clone()),
+        other => panic!("put failed: {other:?}"),
+    }
+}
+
+fn counter(seq: &str) -> u64 {
+    SeqNo::decode(seq).expect("a Weir sequence number").counter
+}
+
+#[test]
+fn puts_reads_and_every_iterator_position_on_the_cluster() {
+    bounded(|| {
+        let stores = host("weir.eng1");
+        let s = engine(&stores);
+        s.create_stream("p", 1, false, BTreeMap::new())
+            .expect("create");
+        assert!(matches!(
+            s.create_stream("p", 1, false, BTreeMap::new()),
+            Err(StreamsError::InUse(_))
+        ));
+        let sh = shard_id(0);
+        let out = s
+            .put_records(
+                "p",
+                &[
+                    entry("95B•140", "0"),
+                    entry("k", "1"),
+                    entry("95B•140", "2"),
+                ],
+            )
+            .expect("put");
+        let mut seqs: Vec<String> = out.iter().map(|o| seq_of(o).1).collect();
+        for i in 3..5 {
+            seqs.push(
+                s.put_record("p", &entry("k", &i.to_string()), None)
+                    .expect("put")
+                    .1,
+            );
+        }
+        assert!(
+            seqs.windows(2).all(|w| counter(&w[0]) < counter(&w[1])),
+            "{seqs:?}"
+        );
+
+        let (all, _) = read_all(&s, "p", &sh);
+        let data: Vec<&[u8]> = all.iter().map(|r| r.1.as_slice()).collect();
+        assert_eq!(data, [b"0", b"1", b"2", b"3", b"4"]);
+        assert_eq!(
+            all[0].0, "95B•140",
+            "a Unicode partition key survives the envelope"
+        );
+        assert_eq!(all.iter().map(|r| r.2.clone()).collect::<Vec<_>>(), seqs);
+
+        let latest = s
+            .get_shard_iterator("p", &sh, &StartPosition::Latest)
+            .expect("latest");
+        assert!(s.get_records(&latest, 10).expect("get").records.is_empty());
+        let at = s
+            .get_shard_iterator("p", &sh, &StartPosition::AtSequence(seqs[2].clone()))
+            .expect("at");
+        assert_eq!(s.get_records(&at, 10).expect("get").records[0].data, b"2");
+        let after = s
+            .get_shard_iterator("p", &sh, &StartPosition::AfterSequence(seqs[2].clone()))
+            .expect("after");
+        assert_eq!(
+            s.get_records(&after, 10).expect("get").records[0].data,
+            b"3"
+        );
+        let ts = s
+            .get_shard_iterator("p", &sh, &StartPosition::AtTimestamp(0))
+            .expect("at timestamp");
+        let page = s.get_records(&ts, 2).expect("get");
+        assert_eq!(page.records.len(), 2);
+        assert!(page.millis_behind_latest >= 0);
+        let future =
+            s.get_shard_iterator("p", &sh, &StartPosition::AtTimestamp(now_ms() + 100_000));
+        assert!(matches!(future, Err(StreamsError::InvalidArgument(_))));
+
+        // A record put after LATEST was taken is what that iterator reads next.
+        let (_, fresh) = s.put_record("p", &entry("k", "5"), None).expect("put");
+        let page = s.get_records(&latest, 10).expect("get");
+        assert_eq!(page.records.len(), 1);
+        assert_eq!(page.records[0].sequence_number, fresh);
+
+        // SequenceNumberForOrdering: below the tip it is met; above, a JetStream sequence
+        // cannot jump: the store refuses with InvalidArgument, which the engine reports as a
+        // failed put today (its append errors become per-record failures), and nothing is
+        // stored.
+        let (_, next) = s
+            .put_record("p", &entry("k", "6"), Some(&seqs[0]))
+            .expect("ordering below the tip");
+        assert!(counter(&next) > counter(&fresh));
+        let ahead = SeqNo::new(counter(&next) + 1000, 0).encode();
+        s.put_record("p", &entry("k", "7"), Some(&ahead))
+            .expect_err("a sequence number the shard has not reached");
+        let (all, _) = read_all(&s, "p", &sh);
+        assert_eq!(all.last().map(|r| r.1.clone()), Some(b"6".to_vec()));
+        s.delete_stream("p").expect("delete");
+    });
+}
+
+#[test]
+fn split_and_merge_seal_parents_and_sequence_numbers_keep_rising() {
+    bounded(|| {
+        let stores = host("weir.eng2");
+        let s = engine(&stores);
+        s.create_stream("r", 2, false, BTreeMap::new())
+            .expect("create");
+        let before = s
+            .put_records("r", &[entry("a", "1"), entry("b", "1")])
+            .expect("put");
+        let newest_before = before
+            .iter()
+            .map(|o| counter(&seq_of(o).1))
+            .max()
+            .unwrap_or(0);
+        let mid = hashkey::even_ranges(2)[0].end / 2;
+        s.split_shard("r", &shard_id(0), mid).expect("split");
+        let d = s.describe_stream("r").expect("describe");
+        assert_eq!(d.shards.len(), 4);
+        assert!(
+            d.shards[0].ending_sequence_number.is_some(),
+            "parent closed"
+        );
+        assert_eq!(
+            d.shards[2].parent_shard_id.as_deref(),
+            Some("shardId-000000000000")
+        );
+
+        // The parent's stream is sealed: JetStream itself refuses a writer that did not hear
+        // of the reshard.
+        let uid_parent = JsShard::open(stores.bridge().clone(), stream_uid(&stores, "r"), 0)
+            .expect("parent stream");
+        assert!(uid_parent.is_closed().expect("sealed?"));
+
+        // Every key now lands in open shards, above every parent's sequence number.
+        let after = s
+            .put_records(
+                "r",
+                &(0..20)
+                    .map(|i| entry(&format!("key-{i}"), "2"))
+                    .collect::<Vec<_>>(),
+            )
+            .expect("put after split");
+        for o in &after {
+            let (sid, seq) = seq_of(o);
+            assert_ne!(sid, shard_id(0), "a closed shard takes no records");
+            assert!(counter(&seq) > newest_before, "{seq} after {newest_before}");
+        }
+        // The parent reads to its end and names its children; the children are readable.
+        let (recs, children) = read_all(&s, "r", &shard_id(0));
+        assert!(children, "children at the closed shard's end");
+        assert!(recs.len() <= 2);
+        let in_children: usize = [2, 3]
+            .iter()
+            .map(|i| read_all(&s, "r", &shard_id(*i)).0.len())
+            .sum();
+        assert!(in_children > 0);
+
+        s.merge_shards("r", &shard_id(3), &shard_id(1))
+            .expect("merge");
+        let d = s.describe_stream("r").expect("describe");
+        assert_eq!(
+            d.shards[4].parent_shard_id.as_deref(),
+            Some("shardId-000000000003")
+        );
+        assert_eq!(
+            d.shards[4].adjacent_parent_shard_id.as_deref(),
+            Some("shardId-000000000001")
+        );
+        assert_eq!(d.open_shard_count, 2);
+        // The merged child continues above both parents' sequence numbers.
+        let newest_parents = after
+            .iter()
+            .map(seq_of)
+            .filter(|(sid, _)| *sid == shard_id(1) || *sid == shard_id(3))
+            .map(|(_, seq)| counter(&seq))
+            .max()
+            .unwrap_or(0);
+        let merged = s
+            .put_records(
+                "r",
+                &(0..20)
+                    .map(|i| entry(&format!("key-{i}"), "3"))
+                    .collect::<Vec<_>>(),
+            )
+            .expect("put after merge");
+        let mut into_child = 0;
+        for o in &merged {
+            let (sid, seq) = seq_of(o);
+            assert!(sid == shard_id(2) || sid == shard_id(4), "{sid} is closed");
+            if sid == shard_id(4) {
+                into_child += 1;
+                assert!(
+                    counter(&seq) > newest_parents,
+                    "{seq} not above {newest_parents}"
+                );
+            }
+        }
+        assert!(into_child > 0, "no key of 20 hashed into the merged shard");
+
+        // A restart of the engine finds the same topology in the KV catalog.
+        drop(s);
+        let s = engine(&stores);
+        assert_eq!(s.describe_stream("r").expect("describe").shards.len(), 5);
+        s.delete_stream("r").expect("delete");
+    });
+}
+
+/// The uid of `name` as the catalog in the cluster records it (through a fresh engine).
+fn stream_uid(stores: &Arc<JetStreamStores>, name: &str) -> u64 {
+    use weir_streams::StoreFactory;
+    let catalog = stores
+        .meta()
+        .and_then(|m| m.load_catalog())
+        .expect("catalog");
+    catalog
+        .values()
+        .find(|m| m.name == name)
+        .map(|m| m.uid)
+        .expect("stream in the catalog")
+}
+
+#[test]
+fn a_second_host_reads_the_first_hosts_records_and_both_catalogs_merge() {
+    bounded(|| {
+        let (ha, hb) = (host("weir.eng3"), host("weir.eng3"));
+        let a = engine(&ha);
+        a.create_stream("shared", 1, false, BTreeMap::new())
+            .expect("create on a");
+        let (sid, seq) = a
+            .put_record("shared", &entry("k", "from a"), None)
+            .expect("put");
+        let it = a
+            .get_shard_iterator("shared", &sid, &StartPosition::AtSequence(seq.clone()))
+            .expect("iterator on a");
+
+        // Host b opens after a wrote: it sees the stream, and a's iterator reads on b (one
+        // iterator key for all hosts).
+        let b = engine(&hb);
+        assert!(b.list_streams().iter().any(|x| x.name == "shared"));
+        let page = b.get_records(&it, 10).expect("a's iterator on b");
+        assert_eq!(page.records[0].data, b"from a");
+        assert_eq!(page.records[0].sequence_number, seq);
+        // b writes, a reads it without reopening (the records are in the shared stream).
+        let (_, seq_b) = b
+            .put_record("shared", &entry("k", "from b"), None)
+            .expect("put on b");
+        let (recs, _) = read_all(&a, "shared", &sid);
+        assert_eq!(recs.last().map(|r| r.2.clone()), Some(seq_b));
+
+        // Each host creates a stream the other's engine does not know of: the catalog
+        // document keeps both (compare-and-set, the loser re-applies its change).
+        a.create_stream("only-a", 1, false, BTreeMap::new())
+            .expect("create on a");
+        b.create_stream("only-b", 1, false, BTreeMap::new())
+            .expect("create on b");
+        drop(a);
+        let a = engine(&ha);
+        let names: Vec<String> = a.list_streams().into_iter().map(|x| x.name).collect();
+        for n in ["shared", "only-a", "only-b"] {
+            assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
+        }
+
+        // A delete removes the shard streams from the cluster.
+        let uid = stream_uid(&ha, "only-b");
+        a.delete_stream("only-b").expect("delete");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let gone = matches!(
+                JsShard::open(ha.bridge().clone(), uid, 0),
+                Err(weir_cluster::ClusterError::NoStream(_))
+            );
+            if gone {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "shard stream of a deleted stream stays"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for n in ["shared", "only-a"] {
+            a.delete_stream(n).expect("delete");
+        }
+    });
+}
+
+#[test]
+fn both_hosts_changing_one_stream_gives_in_use_not_a_lost_update() {
+    bounded(|| {
+        let (ha, hb) = (host("weir.eng4"), host("weir.eng4"));
+        let a = engine(&ha);
+        a.create_stream("t", 1, false, BTreeMap::new())
+            .expect("create");
+        let b = engine(&hb);
+        a.add_tags(
+            "t",
+            BTreeMap::from([("owner".to_string(), "a".to_string())]),
+        )
+        .expect("tag on a");
+        // b's engine read the catalog before a's change: its write to the same stream is
+        // refused rather than undoing a's tag.
+        let e = b
+            .add_tags("t", BTreeMap::from([("team".to_string(), "b".to_string())]))
+            .expect_err("stale write");
+        assert!(matches!(e, StreamsError::InUse(_)), "{e}");
+        drop(b);
+        let b = engine(&hb);
+        assert_eq!(
+            b.tags("t").expect("tags").get("owner").map(String::as_str),
+            Some("a")
+        );
+        b.delete_stream("t").expect("delete");
+    });
+}
