@@ -403,3 +403,43 @@ fn both_hosts_changing_one_stream_gives_in_use_not_a_lost_update() {
         b.delete_stream("t").expect("delete");
     });
 }
+
+#[test]
+fn a_subscription_on_one_host_wakes_for_a_record_put_through_another() {
+    use weir_streams::SubscriptionEvent;
+    bounded(|| {
+        let (ha, hb) = (host("weir.eng5"), host("weir.eng5"));
+        let a = engine(&ha);
+        a.create_stream("sub", 1, false, BTreeMap::new())
+            .expect("create");
+        let b = engine(&hb);
+        let mut sub = b
+            .subscribe("sub", &shard_id(0), StartPosition::Latest)
+            .expect("subscribe on b");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let waiter = std::thread::spawn(move || {
+            rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(30), sub.next())
+                    .await
+                    .expect("woken within 30 s")
+                    .expect("next")
+            })
+        });
+        // Put after the subscriber is waiting: only the stream's tip watch can wake it.
+        std::thread::sleep(Duration::from_millis(200));
+        let (_, seq) = a
+            .put_record("sub", &entry("k", "hello"), None)
+            .expect("put on a");
+        match waiter.join().expect("subscriber") {
+            SubscriptionEvent::Records(recs) => {
+                assert_eq!(recs[0].data, b"hello");
+                assert_eq!(recs[0].sequence_number, seq);
+            }
+            other => panic!("expected records, got {other:?}"),
+        }
+        a.delete_stream("sub").expect("delete");
+    });
+}
