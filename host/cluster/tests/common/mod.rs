@@ -27,8 +27,15 @@ const MIN_VERSION: (u32, u32) = (2, 11);
 /// How long a cluster may take to form, or a restarted node to catch up.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The workspace root: the nearest folder above the crate with a `Cargo.lock` (this file is
+/// also compiled into weir-host's tests, one level higher than weir-cluster's).
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or(manifest)
+        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
