@@ -12,6 +12,7 @@
 //!   reads through another.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -43,6 +44,8 @@ const SAVE_ATTEMPTS: usize = 8;
 /// A shard stream's retention before the engine's first retention pass says otherwise
 /// (Kinesis' default), when the catalog does not name the stream yet.
 const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// One hour in milliseconds.
+const HOUR_MS: i64 = 3600 * 1000;
 /// Largest record data a shard stream accepts (Kinesis' 1 MiB; the envelope is added).
 const MAX_RECORD_BYTES: usize = 1 << 20;
 /// A shard stream younger than this is never swept: another host may have created it and
@@ -439,7 +442,11 @@ pub struct JsShardStore {
     /// The task forwarding the stream's tip, started by the first [`ShardStore::watch`].
     forward: Mutex<Option<AbortHandle>>,
     /// The `max_age` last set or known, in ms (0: unknown).
-    retention_ms: std::sync::atomic::AtomicI64,
+    retention_ms: AtomicI64,
+    /// The engine's last retention cutoff: older records are no longer served. The servers
+    /// remove them from an open stream by `max_age`, but a sealed stream keeps them (its
+    /// config is final), so a closed shard must hide them itself to age out and be removed.
+    cutoff_ms: AtomicI64,
 }
 
 impl std::fmt::Debug for JsShardStore {
@@ -457,7 +464,8 @@ impl JsShardStore {
             shard: Arc::new(shard),
             tip: Arc::new(watch::channel(tip).0),
             forward: Mutex::new(None),
-            retention_ms: std::sync::atomic::AtomicI64::new(retention_ms.unwrap_or(0)),
+            retention_ms: AtomicI64::new(retention_ms.unwrap_or(0)),
+            cutoff_ms: AtomicI64::new(i64::MIN),
         }
     }
 }
@@ -559,8 +567,12 @@ impl ShardStore for JsShardStore {
         } else {
             state.first_sequence.max(1)
         };
+        let cutoff = self.cutoff_ms.load(Ordering::Relaxed);
+        let expired = rows.iter().take_while(|r| r.arrival_ms < cutoff).count();
+        let skipped = expired.checked_sub(1).map(|i| rows[i].counter + 1);
         let records: Vec<StoredRecord> = rows
             .into_iter()
+            .skip(expired)
             .map(|r| StoredRecord {
                 counter: r.counter,
                 arrival_ms: r.arrival_ms,
@@ -568,6 +580,7 @@ impl ShardStore for JsShardStore {
                 data: r.data.to_vec(),
             })
             .collect();
+        let first_kept = first_kept.max(skipped.unwrap_or(0));
         let start = records.first().map_or(from.max(first_kept), |r| {
             r.counter.min(from.max(first_kept))
         });
@@ -586,7 +599,9 @@ impl ShardStore for JsShardStore {
 
     fn newest(&self) -> weir_streams::Result<Option<(u64, i64)>> {
         let state = self.shard.state().map_err(to_streams)?;
-        Ok((state.messages > 0).then(|| (state.last_sequence, unix_ms(state.last_timestamp))))
+        let newest = unix_ms(state.last_timestamp);
+        let cutoff = self.cutoff_ms.load(Ordering::Relaxed);
+        Ok((state.messages > 0 && newest >= cutoff).then_some((state.last_sequence, newest)))
     }
 
     /// Seals the stream (JetStream refuses every later publish, from any host) and returns
@@ -605,21 +620,24 @@ impl ShardStore for JsShardStore {
         )))
     }
 
-    /// The servers expire records themselves (`max_age`). This only moves `max_age` when the
-    /// engine's retention changed (`cutoff_ms` is now minus the retention) and returns 0: no
-    /// records are counted here.
+    /// The servers expire records themselves (`max_age`). This moves `max_age` when the
+    /// engine's retention changed (`cutoff_ms` is now minus the retention), hides records
+    /// older than the cutoff (a sealed stream keeps them) and returns 0: no records are
+    /// counted here.
     fn expire(&self, cutoff_ms: i64) -> weir_streams::Result<usize> {
-        use std::sync::atomic::Ordering;
-        // Whole minutes: the engine's `now` and this call's differ by milliseconds.
-        let wanted = ((now_ms() - cutoff_ms + 30_000) / 60_000).max(1) * 60_000;
-        if self.retention_ms.load(Ordering::Relaxed) != wanted {
+        self.cutoff_ms.fetch_max(cutoff_ms, Ordering::Relaxed);
+        // Whole hours (the engine's retention unit): its `now` and this call's differ by
+        // milliseconds. Under an hour is no retention the engine sets, but a cutoff taken
+        // from a `now` in the future (a test's): `max_age` is then left alone rather than
+        // shredding the open shards.
+        let wanted = (now_ms() - cutoff_ms + HOUR_MS / 2) / HOUR_MS * HOUR_MS;
+        if wanted >= HOUR_MS && self.retention_ms.load(Ordering::Relaxed) != wanted {
             let ms = u64::try_from(wanted).unwrap_or(u64::MAX);
-            match self.shard.set_retention(Duration::from_millis(ms)) {
-                Ok(()) => self.retention_ms.store(wanted, Ordering::Relaxed),
-                // A sealed stream's config is final; its owner deletes it whole.
-                Err(e) => {
-                    tracing::debug!(stream = self.shard.name(), error = %e, "max_age unchanged")
-                }
+            // Tried once per change: a sealed stream's config is final (its records are
+            // hidden by the cutoff instead, and the stream deleted with the shard).
+            self.retention_ms.store(wanted, Ordering::Relaxed);
+            if let Err(e) = self.shard.set_retention(Duration::from_millis(ms)) {
+                tracing::debug!(stream = self.shard.name(), error = %e, "max_age unchanged");
             }
         }
         Ok(0)

@@ -443,3 +443,40 @@ fn a_subscription_on_one_host_wakes_for_a_record_put_through_another() {
         a.delete_stream("sub").expect("delete");
     });
 }
+
+#[test]
+fn a_closed_shard_past_its_retention_disappears_with_its_stream() {
+    bounded(|| {
+        let stores = host("weir.eng6");
+        let s = engine(&stores);
+        s.create_stream("old", 1, false, BTreeMap::new())
+            .expect("create");
+        s.put_record("old", &entry("k", "1"), None).expect("put");
+        let mid = hashkey::even_ranges(1)[0].end / 2;
+        s.split_shard("old", &shard_id(0), mid).expect("split");
+        let uid = stream_uid(&stores, "old");
+        // Within retention the closed shard stays and reads to its end.
+        s.enforce_retention(now_ms()).expect("retention now");
+        assert_eq!(s.describe_stream("old").expect("describe").shards.len(), 3);
+        assert_eq!(read_all(&s, "old", &shard_id(0)).0.len(), 1);
+        // A day and an hour later its records are past the 24 h retention: the sealed stream
+        // keeps them (JetStream does not age a sealed stream), so the store hides them and
+        // the engine drops the shard and its stream.
+        s.enforce_retention(now_ms() + 25 * 3600 * 1000)
+            .expect("retention a day later");
+        let d = s.describe_stream("old").expect("describe");
+        assert!(
+            d.shards.iter().all(|x| x.shard_id != shard_id(0)),
+            "{:?}",
+            d.shards
+        );
+        assert!(matches!(
+            JsShard::open(stores.bridge().clone(), uid, 0),
+            Err(weir_cluster::ClusterError::NoStream(_))
+        ));
+        // The open children were not touched.
+        s.put_record("old", &entry("k", "2"), None)
+            .expect("put after");
+        s.delete_stream("old").expect("delete");
+    });
+}
