@@ -46,8 +46,11 @@ const SAVE_ATTEMPTS: usize = 8;
 const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// One hour in milliseconds.
 const HOUR_MS: i64 = 3600 * 1000;
-/// Largest record data a shard stream accepts (Kinesis' 1 MiB; the envelope is added).
-const MAX_RECORD_BYTES: usize = 1 << 20;
+/// Largest record data a shard stream accepts: the most `UpdateMaxRecordSize` allows (10 MiB;
+/// the envelope is added). The stream's own limit (1 MiB by default) is the engine's check,
+/// which can change without re-creating the JetStream stream; the servers' `max_payload`
+/// must be at least this plus the envelope (12MB in the operator guide).
+const MAX_RECORD_BYTES: usize = 10 << 20;
 /// A shard stream younger than this is never swept: another host may have created it and
 /// not yet recorded it in the catalog.
 const SWEEP_GRACE: Duration = Duration::from_secs(600);
