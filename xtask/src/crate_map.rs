@@ -76,6 +76,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "weir-plugins",
             "weir-shadow",
             "weir-analytics",
+            "weir-cluster",
             "weir-support",
         ],
     ),

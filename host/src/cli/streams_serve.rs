@@ -5,6 +5,9 @@
 //! prints `listening on ADDR` once bound, and syncs every shard on SIGINT/SIGTERM.
 //! `weir streams serve --config weir.toml` takes the address, the storage folder and the
 //! declared streams from a Weir configuration file instead.
+//! `weir streams serve --nats nats://HOST:PORT [--nats ...]` keeps the streams on a NATS
+//! JetStream cluster instead of a folder (weir-cluster): several servers on one cluster serve
+//! the same streams, and an answer to a put waits for the cluster's quorum acknowledgement.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,8 +28,19 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:4567")]
     listen: String,
     /// Data directory.
-    #[arg(long, required_unless_present = "config")]
+    #[arg(long, required_unless_present_any = ["config", "nats"])]
     dir: Option<PathBuf>,
+    /// Keep the streams on this NATS JetStream cluster (a seed server URL; repeatable)
+    /// instead of in `--dir`.
+    #[arg(long, conflicts_with = "config")]
+    nats: Vec<String>,
+    /// Replicas of every shard's JetStream stream (3 survives one server's loss).
+    #[arg(long, default_value_t = 3, requires = "nats")]
+    nats_replicas: usize,
+    /// Keeps this deployment's streams apart from others on the same cluster: subjects start
+    /// with it, stream and bucket names with its upper-case form.
+    #[arg(long, default_value = "weir", requires = "nats")]
+    nats_prefix: String,
     /// always (the default: fdatasync before each answer, shared by concurrent writers) |
     /// interval[:MS] (answers before the sync) | never
     #[arg(long, default_value = "always")]
@@ -75,8 +89,13 @@ pub fn run(mut args: Args) -> anyhow::Result<std::process::ExitCode> {
     let mut declared = Vec::new();
     let dir = match args.config.clone() {
         Some(path) => take_config(&path, &mut args, &mut keys, &mut declared)?,
-        // clap requires `--dir` when `--config` is absent.
-        None => args.dir.clone().context("--dir or --config is required")?,
+        // A cluster keeps everything in its buckets and streams: no folder is written.
+        None if !args.nats.is_empty() => args.dir.clone().unwrap_or_default(),
+        // clap requires `--dir` when `--config` and `--nats` are absent.
+        None => args
+            .dir
+            .clone()
+            .context("--dir, --config or --nats is required")?,
     };
     weir_host::runtime::prepare_descriptors(args.max_shards, args.max_connections);
     let streams = open_streams(&args, &dir, &declared)?;
@@ -171,7 +190,20 @@ fn open_streams(
     cfg.log.segment_bytes = args.segment_bytes;
     cfg.max_streams = args.max_streams;
     cfg.max_total_shards = args.max_shards;
-    let streams = Streams::open(cfg).with_context(|| format!("opening {}", dir.display()))?;
+    let streams = if args.nats.is_empty() {
+        Streams::open(cfg).with_context(|| format!("opening {}", dir.display()))?
+    } else {
+        let cluster = weir_cluster::ClusterConfig {
+            replicas: args.nats_replicas,
+            prefix: args.nats_prefix.clone(),
+            ..weir_cluster::ClusterConfig::new(args.nats.clone())
+        };
+        cluster.validate().context("--nats")?;
+        let stores = weir_cluster::JetStreamStores::connect(&cluster)
+            .with_context(|| format!("connecting to NATS at {}", args.nats.join(", ")))?;
+        Streams::open_with_stores(cfg, stores)
+            .with_context(|| format!("opening the streams on NATS at {}", args.nats.join(", ")))?
+    };
     for (name, s) in declared {
         streams
             .ensure_stream(name, s.shards, s.retention_hours)

@@ -147,6 +147,9 @@ class Server:
 
     def __init__(self, *flags):
         self.dir = tempfile.TemporaryDirectory()
+        if os.environ.get("WEIR_SERVER_FRESH_NATS_PREFIX"):
+            # On a shared NATS cluster each extra server is a deployment of its own.
+            flags = (*flags, "--nats-prefix", "t" + os.urandom(6).hex())
         self.proc = subprocess.Popen(
             [*SERVER_BIN, "--listen", "127.0.0.1:0", "--dir", self.dir.name, "--transition-ms", "0", *flags],
             stdout=subprocess.PIPE,
