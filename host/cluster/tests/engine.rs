@@ -480,3 +480,63 @@ fn a_closed_shard_past_its_retention_disappears_with_its_stream() {
         s.delete_stream("old").expect("delete");
     });
 }
+
+/// A figure, not a gate: PutRecords of 500 x 100 B through the engine on the cluster, one
+/// caller, then every record read back. Run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn put_records_500_by_100_bytes_figure() {
+    bounded(|| {
+        let stores = host("weir.eng7");
+        let s = engine(&stores);
+        s.create_stream("bench", 4, false, BTreeMap::new())
+            .expect("create");
+        let batch: Vec<PutEntry> = (0..500)
+            .map(|i| PutEntry {
+                partition_key: format!("key-{i}"),
+                explicit_hash_key: None,
+                data: vec![b'x'; 100],
+            })
+            .collect();
+        let mut took = Vec::new();
+        let start = Instant::now();
+        for _ in 0..20 {
+            let t = Instant::now();
+            let out = s.put_records("bench", &batch).expect("put");
+            assert!(out.iter().all(|o| matches!(o, PutOutcome::Ok { .. })));
+            took.push(t.elapsed());
+        }
+        let total = start.elapsed();
+        took.sort();
+        let stored: usize = (0..4)
+            .map(|i| read_all_fast(&s, "bench", &shard_id(i)))
+            .sum();
+        assert_eq!(stored, 20 * 500);
+        println!(
+            "PutRecords 500 x 100 B, 20 calls, one caller: {:.0} records/s, p50 {:?}, max {:?}",
+            10_000.0 / total.as_secs_f64(),
+            took[took.len() / 2],
+            took[took.len() - 1]
+        );
+        s.delete_stream("bench").expect("delete");
+    });
+}
+
+/// How many records a shard holds, read in pages of 10,000.
+fn read_all_fast(s: &Streams, stream: &str, shard: &str) -> usize {
+    let mut it = s
+        .get_shard_iterator(stream, shard, &StartPosition::TrimHorizon)
+        .expect("iterator");
+    let mut n = 0;
+    loop {
+        let page = s.get_records(&it, 10_000).expect("get records");
+        if page.records.is_empty() {
+            return n;
+        }
+        n += page.records.len();
+        match page.next_iterator {
+            Some(next) => it = next,
+            None => return n,
+        }
+    }
+}
