@@ -405,6 +405,28 @@ fn both_hosts_changing_one_stream_gives_in_use_not_a_lost_update() {
 }
 
 #[test]
+fn two_hosts_creating_one_name_give_one_stream_and_an_in_use() {
+    bounded(|| {
+        let (ha, hb) = (host("weir.eng8"), host("weir.eng8"));
+        let (a, b) = (engine(&ha), engine(&hb));
+        a.create_stream("same", 1, false, BTreeMap::new())
+            .expect("create on a");
+        // b's engine has not seen a's stream; the catalog document has.
+        let e = b
+            .create_stream("same", 2, false, BTreeMap::new())
+            .expect_err("the name is taken on the cluster");
+        assert!(matches!(e, StreamsError::InUse(_)), "{e}");
+        let uid = stream_uid(&ha, "same");
+        drop(b);
+        let b = engine(&hb);
+        let d = b.describe_stream("same").expect("describe on b");
+        assert_eq!(d.shards.len(), 1, "a's stream, not b's");
+        assert_eq!(stream_uid(&hb, "same"), uid);
+        b.delete_stream("same").expect("delete");
+    });
+}
+
+#[test]
 fn a_subscription_on_one_host_wakes_for_a_record_put_through_another() {
     use weir_streams::SubscriptionEvent;
     bounded(|| {
