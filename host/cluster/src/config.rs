@@ -45,6 +45,9 @@ pub struct ClusterTls {
     pub key_file: Option<PathBuf>,
 }
 
+/// The longest `prefix`: leaves room in JetStream's 255-byte names for the shard suffix.
+const MAX_PREFIX_BYTES: usize = 64;
+
 fn default_replicas() -> usize {
     3
 }
@@ -73,8 +76,14 @@ impl ClusterConfig {
             return bad("nats", "needs at least one NATS server URL".into());
         }
         for url in &self.nats {
-            if let Err(e) = url.parse::<async_nats::ServerAddr>() {
-                return bad("nats", format!("{url:?} is not a NATS server URL: {e}"));
+            match url.parse::<async_nats::ServerAddr>() {
+                Err(e) => return bad("nats", format!("{url:?} is not a NATS server URL: {e}")),
+                // An empty string or a bare scheme parses, then fails at connect as a DNS
+                // lookup of nothing: say so here, naming the entry.
+                Ok(addr) if url.trim().is_empty() || addr.host().is_empty() => {
+                    return bad("nats", format!("{url:?} names no server host"));
+                }
+                Ok(_) => {}
             }
         }
         // JetStream's limit: a Raft group of at most 5 peers.
@@ -82,6 +91,14 @@ impl ClusterConfig {
             return bad(
                 "replicas",
                 format!("{} is not between 1 and 5", self.replicas),
+            );
+        }
+        // Stream names are `<PREFIX>_S_<uid>_<index>` and JetStream refuses names over 255
+        // bytes: a long prefix would fail only at the first stream creation.
+        if self.prefix.len() > MAX_PREFIX_BYTES {
+            return bad(
+                "prefix",
+                format!("is {} bytes; at most {MAX_PREFIX_BYTES}", self.prefix.len()),
             );
         }
         if self.prefix.is_empty()
@@ -169,13 +186,16 @@ mod tests {
             }),
             "nats"
         );
-        assert_eq!(
-            field(ClusterConfig {
-                nats: vec!["http://[::1".into()],
-                ..ok.clone()
-            }),
-            "nats"
-        );
+        for url in ["http://[::1", "", " ", "nats://"] {
+            assert_eq!(
+                field(ClusterConfig {
+                    nats: vec![url.into()],
+                    ..ok.clone()
+                }),
+                "nats",
+                "{url:?}"
+            );
+        }
         assert_eq!(
             field(ClusterConfig {
                 replicas: 0,
@@ -190,7 +210,17 @@ mod tests {
             }),
             "replicas"
         );
-        for prefix in ["", "Weir", "weir..x", "weir.", "we ir", "weir>"] {
+        let long = "a".repeat(MAX_PREFIX_BYTES + 1);
+        assert!(ClusterConfig {
+            prefix: "a".repeat(MAX_PREFIX_BYTES),
+            ..ok.clone()
+        }
+        .validate()
+        .is_ok());
+        for prefix in [
+            "", "Weir", "weir..x", "weir.", ".weir", ".", "..", "we ir", "weir>", "wé", "a/b",
+            "a\u{1}b", &long,
+        ] {
             assert_eq!(
                 field(ClusterConfig {
                     prefix: prefix.into(),
