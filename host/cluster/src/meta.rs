@@ -116,17 +116,28 @@ impl KvMeta {
         let name = bucket.clone();
         bridge
             .call(async move {
-                if js.get_key_value(&name).await.is_ok() {
-                    return Ok(());
-                }
-                match js.create_key_value(config).await {
-                    Ok(_) => Ok(()),
-                    // Another host created it first.
-                    Err(e) => js
-                        .get_key_value(&name)
-                        .await
-                        .map(|_| ())
-                        .map_err(|_| e.into()),
+                // A cluster that has just formed (or is electing a meta leader) can refuse
+                // or time out the first bucket requests: try again within the resend window,
+                // which any other lasting failure also waits out before it is reported.
+                let deadline = Instant::now() + RESEND_WINDOW;
+                let mut pause = Duration::from_millis(50);
+                loop {
+                    if js.get_key_value(&name).await.is_ok() {
+                        return Ok(());
+                    }
+                    let err: async_nats::Error = match js.create_key_value(config.clone()).await {
+                        Ok(_) => return Ok(()),
+                        // Another host created it first.
+                        Err(e) => match js.get_key_value(&name).await {
+                            Ok(_) => return Ok(()),
+                            Err(_) => e.into(),
+                        },
+                    };
+                    if Instant::now() + pause >= deadline {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
                 }
             })?
             .map_err(|e: async_nats::Error| ClusterError::js("open bucket", &bucket, e))?;
