@@ -35,6 +35,10 @@ pub struct FirehoseConfig {
     /// checkpoints (`checkpoints/UID`, `checkpoints/UID.source.json`) are kept: `None` for
     /// files under `dir`; a cluster's key-value bucket shares them between hosts.
     pub docs: Option<Arc<dyn DocStore>>,
+    /// Where the delivery-stream buffers live: `None` for shard logs under `dir/buffer`
+    /// (fsynced on every put); a cluster's stores share them, so a record put through one
+    /// host is delivered by whichever host holds the delivery stream's lease.
+    pub buffer_stores: Option<Arc<dyn weir_streams::StoreFactory>>,
     pub storage: Storage,
     pub region: String,
     pub account_id: String,
@@ -64,6 +68,7 @@ impl FirehoseConfig {
         FirehoseConfig {
             dir: dir.into(),
             docs: None,
+            buffer_stores: None,
             storage,
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
@@ -275,7 +280,10 @@ impl Firehose {
         bc.transition_delay = Duration::ZERO;
         bc.region = config.region.clone();
         bc.account_id = config.account_id.clone();
-        let buffer = Streams::open(bc)?;
+        let buffer = match &config.buffer_stores {
+            Some(stores) => Streams::open_with_stores(bc, stores.clone())?,
+            None => Streams::open(bc)?,
+        };
         let specs = load_catalog(&*docs)?;
         let implicit_specs = crate::implicit::load_live(&*docs, &buffer)?;
         let uids = specs

@@ -251,5 +251,11 @@ pub trait StoreFactory: Send + Sync {
     fn sweep(&self, catalog: &BTreeMap<u64, StreamMeta>) -> Result<()>;
 }
 
+impl std::fmt::Debug for dyn StoreFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreFactory")
+    }
+}
+
 #[cfg(test)]
 mod tests;
