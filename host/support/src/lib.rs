@@ -1,15 +1,18 @@
 //! The helpers that every Weir crate would otherwise write again: locks that survive a
 //! poisoned mutex, the wall clock in milliseconds, and the two steps of a durable file write.
 //! Also the small-document store with compare-and-set (`docstore`: catalogs and checkpoints,
-//! one host's folder or a cluster's key-value bucket), the egress policy (`egress`): which
-//! addresses an outbound request whose URL an API caller chose may reach, and the CRC-framed log (`framed`) that the streams segments, the
-//! action spool and the key-value table are written in. Standard library plus `crc32c` only
-//! (`cargo xtask deps` holds it to that), so any crate may depend on this one (the pure
-//! `weir-rules` does not: it has no locks, clock or files).
+//! one host's folder or a cluster's key-value bucket), a lease over it (`lease`: one host at
+//! a time for a piece of work), the egress policy (`egress`): which addresses an outbound
+//! request whose URL an API caller chose may reach, and the CRC-framed log (`framed`) that the
+//! streams segments, the action spool and the key-value table are written in. Standard library
+//! plus `crc32c` only (`cargo xtask deps` holds it to that), so any crate may depend on this
+//! one (the pure `weir-rules` does not: it has no locks, clock or files).
 
 pub mod docstore;
 pub mod egress;
 pub mod framed;
+pub mod lease;
+pub mod nats_names;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
