@@ -30,6 +30,9 @@ pub struct Bridge {
     client: async_nats::Client,
     js: jetstream::Context,
     config: ClusterConfig,
+    /// The bridge whose runtime and connection this one shares ([`Bridge::under_prefix`]):
+    /// held so they outlive it.
+    _parent: Option<std::sync::Arc<Bridge>>,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -92,6 +95,25 @@ impl Bridge {
             client,
             js,
             config: config.clone(),
+            _parent: None,
+        })
+    }
+
+    /// The same connection under another `prefix`: a second, separate layout on the cluster
+    /// (the Firehose buffers beside the streams) without a second connection or runtime.
+    pub fn under_prefix(self: &std::sync::Arc<Self>, prefix: &str) -> Result<Bridge> {
+        let config = ClusterConfig {
+            prefix: prefix.to_owned(),
+            ..self.config.clone()
+        };
+        config.validate()?;
+        Ok(Bridge {
+            runtime: None,
+            handle: self.handle.clone(),
+            client: self.client.clone(),
+            js: self.js.clone(),
+            config,
+            _parent: Some(self.clone()),
         })
     }
 

@@ -45,8 +45,8 @@ pub struct ClusterTls {
     pub key_file: Option<PathBuf>,
 }
 
-/// The longest `prefix`: leaves room in JetStream's 255-byte names for the shard suffix.
-const MAX_PREFIX_BYTES: usize = 64;
+#[cfg(test)]
+use weir_support::nats_names::MAX_PREFIX_BYTES;
 
 fn default_replicas() -> usize {
     3
@@ -83,7 +83,11 @@ impl ClusterConfig {
                 Ok(addr) if url.trim().is_empty() || addr.host().is_empty() => {
                     return bad("nats", format!("{url:?} names no server host"));
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Some(reason) = weir_support::nats_names::server_url_problem(url) {
+                        return bad("nats", reason);
+                    }
+                }
             }
         }
         // JetStream's limit: a Raft group of at most 5 peers.
@@ -94,28 +98,9 @@ impl ClusterConfig {
             );
         }
         // Stream names are `<PREFIX>_S_<uid>_<index>` and JetStream refuses names over 255
-        // bytes: a long prefix would fail only at the first stream creation.
-        if self.prefix.len() > MAX_PREFIX_BYTES {
-            return bad(
-                "prefix",
-                format!("is {} bytes; at most {MAX_PREFIX_BYTES}", self.prefix.len()),
-            );
-        }
-        if self.prefix.is_empty()
-            || self.prefix.split('.').any(|t| {
-                t.is_empty()
-                    || !t
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            })
-        {
-            return bad(
-                "prefix",
-                format!(
-                    "{:?} must be dot-separated tokens of a-z, 0-9 and _",
-                    self.prefix
-                ),
-            );
+        // bytes: a bad prefix would fail only at the first stream creation.
+        if let Some(reason) = weir_support::nats_names::prefix_problem(&self.prefix) {
+            return bad("prefix", reason);
         }
         if self
             .creds

@@ -54,6 +54,9 @@ pub struct Config {
     pub api: ApiConfig,
     /// Durable data.
     pub storage: StorageConfig,
+    /// `[cluster]`: streams, delivery streams and their checkpoints on a NATS JetStream
+    /// cluster shared with other hosts; `None` keeps them under the storage folder.
+    pub cluster: Option<ClusterSection>,
     /// `[firehose]`: table schemas and the delivery streams to create at start-up.
     pub firehose: FirehoseSection,
     /// `[s3]`: where Firehose delivery streams write; `None` without the section (buckets are
@@ -223,6 +226,30 @@ pub struct StorageConfig {
 
 /// Default of `[storage] dead_letter_max_bytes`: 1 GiB.
 pub const DEFAULT_DEAD_LETTER_MAX_BYTES: u64 = 1 << 30;
+
+/// `[cluster]`: how to reach the NATS JetStream cluster and how Weir's data is laid out on
+/// it (`weir-cluster` connects with it). Paths are resolved against the file's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSection {
+    /// Seed server URLs (`nats://host:port`, `tls://…` or `host:port`).
+    pub nats: Vec<String>,
+    /// Replicas of every stream and bucket (1 to 5; 3 survives the loss of one server).
+    pub replicas: usize,
+    /// A NATS credentials file, when the servers require one.
+    pub creds: Option<PathBuf>,
+    /// PEM roots to trust instead of the system's.
+    pub tls_ca_file: Option<PathBuf>,
+    /// A client certificate and its key, for servers that verify clients.
+    pub tls_client: Option<(PathBuf, PathBuf)>,
+    /// Whether `[cluster.tls]` is present (TLS is then required even with `nats://` URLs).
+    pub tls: bool,
+    /// Dot-separated lowercase tokens naming this deployment's subjects, streams and buckets:
+    /// hosts with the same prefix share everything.
+    pub prefix: String,
+}
+
+/// Default of `[cluster] replicas`.
+pub const DEFAULT_CLUSTER_REPLICAS: usize = 3;
 
 /// `[s3]`. Unset keys fall back to the usual `AWS_*` environment variables.
 #[derive(Clone, PartialEq, Eq)]

@@ -86,6 +86,26 @@ pub struct RawStorage {
     pub dead_letter_max_bytes: Option<u64>,
 }
 
+/// `[cluster]`: the NATS JetStream cluster that holds the streams and delivery streams.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub nats: Option<Vec<String>>,
+    pub replicas: Option<u64>,
+    pub creds: Option<String>,
+    pub tls: Option<RawClusterTls>,
+    pub prefix: Option<String>,
+}
+
+/// `[cluster.tls]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClusterTls {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+}
+
 /// `[s3]`: the S3-compatible endpoint Firehose delivery streams write to.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -296,9 +316,9 @@ pub struct RawBuffer {
 }
 
 /// The top-level keys, in the order they are documented.
-pub const TOP_LEVEL_KEYS: [&str; 13] = [
-    "broker", "api", "storage", "s3", "sqs", "sns", "dynamodb", "firehose", "streams", "tables",
-    "plugins", "notify", "rules",
+pub const TOP_LEVEL_KEYS: [&str; 14] = [
+    "broker", "api", "storage", "cluster", "s3", "sqs", "sns", "dynamodb", "firehose", "streams",
+    "tables", "plugins", "notify", "rules",
 ];
 
 #[cfg(test)]

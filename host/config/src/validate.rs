@@ -324,6 +324,11 @@ impl<'i> Ctx<'i> {
         out
     }
 
+    /// How many problems were reported so far (a section checks whether it added any).
+    fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     /// A path relative to the configuration file's folder.
     fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);

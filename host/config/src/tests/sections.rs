@@ -36,6 +36,64 @@ fn s3_section_is_optional_and_checked() {
 }
 
 #[test]
+fn cluster_section_is_optional_and_checked() {
+    let none = Config::parse(BASE, F).expect("no [cluster]");
+    assert_eq!(none.cluster, None);
+    let text =
+        format!("{BASE}\n[cluster]\nnats = [\"nats://127.0.0.1:4222\", \"127.0.0.1:4223\"]\n");
+    let c = Config::parse(&text, F)
+        .expect("valid [cluster]")
+        .cluster
+        .expect("cluster");
+    assert_eq!(c.nats.len(), 2);
+    assert_eq!((c.replicas, c.prefix.as_str(), c.tls), (3, "weir", false));
+    let text = format!("{BASE}\n[cluster]\nnats = [\"tls://n1:4222\"]\nreplicas = 1\nprefix = \"plant1.weir\"\n[cluster.tls]\n");
+    let c = Config::parse(&text, F)
+        .expect("valid [cluster]")
+        .cluster
+        .expect("cluster");
+    assert_eq!(
+        (c.replicas, c.prefix.as_str(), c.tls),
+        (1, "plant1.weir", true)
+    );
+
+    let bad = format!(
+        "{BASE}\n[cluster]\nnats = [\"nats://ok:4222\", \"http://n2:4222\", \"\"]\nreplicas = 7\nprefix = \"Weir>\"\ncreds = \"missing.creds\"\n[cluster.tls]\ncert_file = \"c.pem\"\n"
+    );
+    let err = Config::parse(&bad, F)
+        .expect_err("bad [cluster]")
+        .to_string();
+    for want in [
+        "cluster.nats[1]",
+        "scheme \"http\"",
+        "cluster.nats[2]",
+        "names no server host",
+        "cluster.replicas",
+        "cluster.prefix",
+        "dot-separated tokens",
+        "cluster.creds",
+        "does not exist",
+        "cluster.tls.key_file",
+        "go together",
+    ] {
+        assert!(err.contains(want), "{want:?} missing from: {err}");
+    }
+    let empty = format!("{BASE}\n[cluster]\n");
+    let err = Config::parse(&empty, F)
+        .expect_err("no servers")
+        .to_string();
+    assert!(
+        err.contains("cluster.nats") && err.contains("at least one"),
+        "{err}"
+    );
+    let typo = format!("{BASE}\n[cluster]\nnats = [\"h:1\"]\nreplica = 3\n");
+    let err = Config::parse(&typo, F)
+        .expect_err("unknown key")
+        .to_string();
+    assert!(err.contains("unknown key `replica`"), "{err}");
+}
+
+#[test]
 fn config_both_broker_modes() {
     let text = format!("[broker]\nlisten = \"127.0.0.1:1883\"\n[broker.external]\nurl = \"mqtt://broker:1883\"\n{BASE}");
     assert_eq!(

@@ -12,6 +12,12 @@ impl<'i> Ctx<'i> {
         let storage = self
             .section::<RawStorage>("storage")
             .map(|s| self.storage(s));
+        let cluster = if find(self.doc.get_ref(), "cluster").is_some() {
+            self.section::<RawCluster>("cluster")
+                .map(|c| self.cluster(c))
+        } else {
+            Some(None)
+        };
         let s3 = if find(self.doc.get_ref(), "s3").is_some() {
             self.section::<RawS3>("s3").map(|s| Some(self.s3(s)))
         } else {
@@ -38,6 +44,7 @@ impl<'i> Ctx<'i> {
             broker,
             api: api?,
             storage,
+            cluster: cluster?,
             firehose,
             s3: s3?,
             sqs: sqs?,
@@ -428,6 +435,94 @@ impl<'i> Ctx<'i> {
         Some(ServiceEndpoint {
             endpoint_url: s.endpoint_url,
             region: s.region,
+        })
+    }
+
+    /// `[cluster]`: `None` once something in it was reported.
+    pub(super) fn cluster(&mut self, c: RawCluster) -> Option<ClusterSection> {
+        let path = KeyPath::root().key("cluster");
+        let before = self.error_count();
+        let nats = c.nats.unwrap_or_default();
+        if nats.is_empty() {
+            self.err(
+                &path.key("nats"),
+                "needs at least one NATS server URL",
+                Some("nats = [\"nats://127.0.0.1:4222\"]".to_owned()),
+            );
+        }
+        for (i, url) in nats.iter().enumerate() {
+            if let Some(reason) = weir_support::nats_names::server_url_problem(url) {
+                self.err(
+                    &path.key("nats").index(i),
+                    reason,
+                    Some("nats://host:port".to_owned()),
+                );
+            }
+        }
+        // JetStream's limit: a Raft group has at most 5 peers.
+        let replicas = self.ranged(
+            &path.key("replicas"),
+            c.replicas,
+            crate::DEFAULT_CLUSTER_REPLICAS as u64,
+            1..6,
+            "",
+        ) as usize;
+        let prefix = c.prefix.unwrap_or_else(|| "weir".to_owned());
+        // The Firehose buffers live under `<prefix>.fh`: that name must fit too.
+        if let Some(reason) = weir_support::nats_names::prefix_problem(&prefix).or_else(|| {
+            weir_support::nats_names::prefix_problem(&format!("{prefix}.fh"))
+                .map(|r| format!("with the Firehose buffers' suffix `.fh` it {r}"))
+        }) {
+            self.err(
+                &path.key("prefix"),
+                reason,
+                Some("e.g. \"weir\" or \"plant1.weir\"".to_owned()),
+            );
+        }
+        let creds = c
+            .creds
+            .as_deref()
+            .map(|f| self.existing_file(&path.key("creds"), f));
+        let tls_path = path.key("tls");
+        let tls = c.tls.is_some();
+        let (tls_ca_file, tls_client) = match c.tls {
+            None => (None, None),
+            Some(t) => {
+                let ca = t
+                    .ca_file
+                    .as_deref()
+                    .map(|f| self.existing_file(&tls_path.key("ca_file"), f));
+                let client = match (t.cert_file.as_deref(), t.key_file.as_deref()) {
+                    (Some(cert), Some(key)) => Some((
+                        self.existing_file(&tls_path.key("cert_file"), cert),
+                        self.existing_file(&tls_path.key("key_file"), key),
+                    )),
+                    (None, None) => None,
+                    (Some(_), None) | (None, Some(_)) => {
+                        let missing = if t.cert_file.is_some() {
+                            "key_file"
+                        } else {
+                            "cert_file"
+                        };
+                        self.err(
+                            &tls_path.key(missing),
+                            "`cert_file` and `key_file` go together (a client certificate needs its key)",
+                            Some("both, or neither".to_owned()),
+                        );
+                        None
+                    }
+                };
+                (ca, client)
+            }
+        };
+        (self.error_count() == before).then_some(ClusterSection {
+            nats,
+            replicas,
+            creds,
+            tls_ca_file,
+            tls_client,
+            tls,
+            prefix,
         })
     }
 
