@@ -43,8 +43,13 @@ pub(crate) fn open(
     runtime: tokio::runtime::Handle,
     registry: &Arc<PluginRegistry>,
     streams: &Streams,
+    cluster: Option<&super::cluster::ClusterStores>,
 ) -> Result<Firehose, FirehoseError> {
     let mut fc = FirehoseConfig::new(config.storage.dir.join("firehose"), storage_of(config));
+    if let Some(c) = cluster {
+        fc.docs = Some(c.firehose_docs.clone());
+        fc.buffer_stores = Some(c.firehose_buffers.clone());
+    }
     fc.transition_delay = config.storage.transition;
     fc.processor = ProcessorSlot(Some(Arc::new(PluginProcessor(registry.clone()))));
     fc.source_streams = Some(streams.clone());

@@ -73,6 +73,9 @@ pub enum HostError {
     /// The Firehose service could not open its catalog or buffers.
     #[error("the Firehose service")]
     Firehose(#[source] weir_firehose::FirehoseError),
+    /// The NATS cluster of `[cluster]` could not be reached or set up.
+    #[error("the NATS cluster of [cluster]")]
+    Cluster(#[source] weir_cluster::ClusterError),
     /// The Device Shadow store could not open its folder.
     #[error("the Device Shadow store")]
     Shadows(#[source] weir_shadow::ShadowError),
@@ -146,6 +149,7 @@ impl RunningHost {
             lookup,
             registry,
             plugin_specs,
+            cluster,
         } = open(&config)?;
         let plugin_watcher = watch_plugins(&registry);
         let api_rules = Arc::new(super::api_rules::ApiRules::open(&config, streams.clone())?);
@@ -162,8 +166,14 @@ impl RunningHost {
         };
         // The service opens before the rules so `delivery_stream` actions can put into it.
         let rt = api::runtime(&config)?;
-        let firehose = super::firehose::open(&config, rt.handle().clone(), &registry, &streams)
-            .map_err(HostError::Firehose)?;
+        let firehose = super::firehose::open(
+            &config,
+            rt.handle().clone(),
+            &registry,
+            &streams,
+            cluster.as_ref(),
+        )
+        .map_err(HostError::Firehose)?;
         super::firehose::declare(&config, &firehose).map_err(HostError::Firehose)?;
         let resources = Arc::new(
             Resources::new(
@@ -545,6 +555,9 @@ pub(super) struct Opened {
     pub(super) registry: Arc<PluginRegistry>,
     /// Each plugin's fingerprint, so a reload loads only what changed.
     pub(super) plugin_specs: BTreeMap<String, String>,
+    /// `[cluster]`'s stores: the streams above are on them, and the Firehose service opens
+    /// its buffers and catalogs there.
+    pub(super) cluster: Option<super::cluster::ClusterStores>,
 }
 
 /// Opens the storage folder, creates the configured streams, loads the lookup tables and the
@@ -559,8 +572,17 @@ pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
     sc.max_streams = config.storage.max_streams;
     sc.max_total_shards = config.storage.max_shards;
     sc.transition_delay = config.storage.transition;
-    let streams =
-        Streams::open(sc).map_err(|e| HostError::storage(storage, "opening the streams", e))?;
+    let cluster = match &config.cluster {
+        Some(section) => Some(super::cluster::connect(section).map_err(HostError::Cluster)?),
+        None => None,
+    };
+    let streams = match &cluster {
+        Some(c) => Streams::open_with_stores(sc, c.streams.clone())
+            .map_err(|e| HostError::storage(storage, "opening the streams on the cluster", e))?,
+        None => {
+            Streams::open(sc).map_err(|e| HostError::storage(storage, "opening the streams", e))?
+        }
+    };
     for (name, s) in &config.streams {
         streams
             .ensure_stream(name, s.shards, s.retention_hours)
@@ -600,6 +622,7 @@ pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
         lookup,
         registry,
         plugin_specs,
+        cluster,
     })
 }
 

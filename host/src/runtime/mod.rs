@@ -16,6 +16,7 @@ mod ack;
 mod admin;
 mod analytics;
 mod api_rules;
+mod cluster;
 mod dead_letter;
 pub use admin::plugin_admin;
 mod descriptors;

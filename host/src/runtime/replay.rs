@@ -140,6 +140,7 @@ impl ReplayHost {
             streams,
             lookup,
             registry,
+            cluster,
             ..
         } = open(config)?;
         // The Firehose service runs in-process, as in `weir run` (without its API): folder-mode
@@ -153,8 +154,14 @@ impl ReplayHost {
             .map_err(|e| {
                 HostError::storage(&config.storage.dir, "starting the Firehose runtime", e)
             })?;
-        let firehose = super::firehose::open(config, runtime.handle().clone(), &registry, &streams)
-            .map_err(HostError::Firehose)?;
+        let firehose = super::firehose::open(
+            config,
+            runtime.handle().clone(),
+            &registry,
+            &streams,
+            cluster.as_ref(),
+        )
+        .map_err(HostError::Firehose)?;
         super::firehose::declare(config, &firehose).map_err(HostError::Firehose)?;
         let metrics = Arc::new(Metrics::default());
         let resources = Arc::new(
