@@ -12,12 +12,12 @@ pub(crate) use lifecycle::check_keys;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, Weak};
 use std::time::{Duration, Instant};
 
 use weir_streams::{FsyncPolicy, PutEntry, Streams, StreamsConfig};
 use weir_support::docstore::{DocExpect, DocStore, FolderDocStore};
-use weir_support::{lock, read};
+use weir_support::{lock, read, write};
 
 use crate::error::{FirehoseError, Result};
 use crate::http::HttpSender;
@@ -34,6 +34,13 @@ pub struct FirehoseConfig {
     /// Where the catalogs (`catalog.json`, `implicit.json`) and the delivery and source
     /// checkpoints (`checkpoints/UID`, `checkpoints/UID.source.json`) are kept: `None` for
     /// files under `dir`; a cluster's key-value bucket shares them between hosts.
+    ///
+    /// A store given here is taken to be shared with other hosts: each delivery (and each
+    /// `KinesisStreamAsSource` reader) runs only while this host holds its lease
+    /// (`leases/delivery/UID`, `leases/source/UID`), checkpoints are written by
+    /// compare-and-set, the catalog is written by compare-and-set and polled every
+    /// [`CATALOG_POLL`] for other hosts' creates, updates and deletes, and nothing is swept at
+    /// open. With `None` (one host) none of that runs.
     pub docs: Option<Arc<dyn DocStore>>,
     /// Where the delivery-stream buffers live: `None` for shard logs under `dir/buffer`
     /// (fsynced on every put); a cluster's stores share them, so a record put through one
@@ -61,6 +68,10 @@ pub struct FirehoseConfig {
     /// by default none but public ones, from `[firehose] allow_private_endpoints` and
     /// `allowed_endpoints` in `weir run`.
     pub egress: crate::egress::Egress,
+    /// How long a delivery lease lasts unrenewed (renewed every third of it): the longest a
+    /// delivery stream waits for another host to take over from one that died. Only used
+    /// with a shared `docs`.
+    pub lease_ttl: Duration,
 }
 
 impl FirehoseConfig {
@@ -79,6 +90,7 @@ impl FirehoseConfig {
             schemas: BTreeMap::new(),
             s3_retry_duration: Duration::from_secs(3600),
             egress: crate::egress::Egress::default(),
+            lease_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -211,11 +223,30 @@ pub(crate) fn buffer_name(uid: &str) -> String {
     format!("ds-{uid}")
 }
 
+/// How often a host with a shared `docs` looks for other hosts' catalog changes.
+pub const CATALOG_POLL: Duration = Duration::from_millis(500);
+
 pub(crate) struct Inner {
     pub(crate) config: FirehoseConfig,
     /// The catalogs and checkpoints (`FirehoseConfig::docs`).
     pub(crate) docs: Arc<dyn DocStore>,
-    pub(crate) buffer: Streams,
+    /// Whether `docs` is shared with other hosts (`FirehoseConfig::docs` is set): leases,
+    /// compare-and-set and the catalog poll.
+    pub(crate) shared: bool,
+    /// This service's lease holder id: unique per open, so a restarted host never mistakes
+    /// its old self's lease for its own.
+    pub(crate) holder: String,
+    /// Set by [`Firehose::halt_as_if_crashed`]: every thread stops without releasing or
+    /// writing anything.
+    pub(crate) crashed: AtomicBool,
+    /// The buffer engine; replaced by a fresh open of the same stores when another host
+    /// created a buffer this engine cannot see (see [`Inner::see_buffers`]). Callers hold the
+    /// read guard for the length of one call, so no call runs on an engine being replaced.
+    buffer: RwLock<Streams>,
+    /// The buffer engine's settings, for that reopen.
+    buffer_config: StreamsConfig,
+    /// The catalog document as this host last applied it (shared `docs` only).
+    catalog_seen: Mutex<Option<Vec<u8>>>,
     pub(crate) stores: Stores,
     pub(crate) runtime: tokio::runtime::Handle,
     streams: Mutex<BTreeMap<String, Arc<Entry>>>,
@@ -226,6 +257,36 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// The buffer engine, for one call.
+    pub(crate) fn buffer(&self) -> RwLockReadGuard<'_, Streams> {
+        read(&self.buffer)
+    }
+
+    /// Whether the threads must stop as a crash would stop them.
+    pub(crate) fn crashed(&self) -> bool {
+        self.crashed.load(Ordering::SeqCst)
+    }
+
+    /// Makes the buffer engine see the buffers of `uids`, which another host may have created
+    /// after this engine read its catalog: the engine is opened again on the same stores (it
+    /// reads its catalog at open). Nothing to do when it sees them all, or on one host.
+    fn see_buffers(&self, uids: &[&str]) -> Result<()> {
+        let Some(stores) = &self.config.buffer_stores else {
+            return Ok(());
+        };
+        let missing = {
+            let b = self.buffer();
+            uids.iter()
+                .any(|u| b.describe_stream(&buffer_name(u)).is_err())
+        };
+        if !missing {
+            return Ok(());
+        }
+        let mut guard = write(&self.buffer);
+        *guard = Streams::open_with_stores(self.buffer_config.clone(), stores.clone())?;
+        Ok(())
+    }
+
     pub(crate) fn arn(&self, name: &str) -> String {
         let c = &self.config;
         format!(
@@ -275,22 +336,28 @@ impl Firehose {
             Some(d) => d.clone(),
             None => Arc::new(FolderDocStore::new(&config.dir)),
         };
+        let shared = config.docs.is_some();
         let mut bc = StreamsConfig::new(config.dir.join("buffer"));
         bc.fsync = FsyncPolicy::Always;
         bc.transition_delay = Duration::ZERO;
         bc.region = config.region.clone();
         bc.account_id = config.account_id.clone();
         let buffer = match &config.buffer_stores {
-            Some(stores) => Streams::open_with_stores(bc, stores.clone())?,
-            None => Streams::open(bc)?,
+            Some(stores) => Streams::open_with_stores(bc.clone(), stores.clone())?,
+            None => Streams::open(bc.clone())?,
         };
-        let specs = load_catalog(&*docs)?;
+        let catalog_bytes = docs.get(CATALOG)?.map(|(b, _)| b);
+        let specs = parse_catalog(&*docs, catalog_bytes.as_deref())?;
         let implicit_specs = crate::implicit::load_live(&*docs, &buffer)?;
         let uids = specs
             .iter()
             .chain(implicit_specs.iter().map(|s| &s.spec))
             .map(|s| s.uid.as_str());
-        sweep_orphans(&*docs, &buffer, uids)?;
+        // A shared store may hold another host's create in progress (its buffer made, its
+        // catalog entry not yet written): nothing is swept there.
+        if !shared {
+            sweep_orphans(&*docs, &buffer, uids)?;
+        }
         let mut streams = BTreeMap::new();
         let now = Instant::now();
         for spec in specs {
@@ -306,7 +373,16 @@ impl Firehose {
             inner: Arc::new(Inner {
                 config,
                 docs,
-                buffer,
+                shared,
+                holder: format!(
+                    "{}-{}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                ),
+                crashed: AtomicBool::new(false),
+                buffer: RwLock::new(buffer),
+                buffer_config: bc,
+                catalog_seen: Mutex::new(catalog_bytes),
                 stores,
                 runtime,
                 streams: Mutex::new(streams),
@@ -322,7 +398,84 @@ impl Firehose {
             crate::deliver::spawn(&firehose.inner, e)?;
         }
         crate::deliver::spawn_housekeeping(&firehose.inner)?;
+        if shared {
+            spawn_catalog_poll(&firehose.inner)?;
+        }
         Ok(firehose)
+    }
+
+    /// Stops every thread of this service the way a crash would: deliveries stop where they
+    /// are, without writing a checkpoint or releasing a lease (another host takes over once
+    /// the leases expire). For tests of takeover; the service answers nothing useful after.
+    #[doc(hidden)]
+    pub fn halt_as_if_crashed(&self) {
+        self.inner.crashed.store(true, Ordering::SeqCst);
+        for e in lock(&self.inner.streams).values() {
+            e.stop.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Brings this host's delivery streams up to the shared catalog: starts the ones another
+    /// host created, applies its updates, stops the ones it deleted (their data is the
+    /// deleting host's to remove). A cheap read when nothing changed.
+    pub(crate) fn sync_catalog(&self) -> Result<()> {
+        if !self.inner.shared {
+            return Ok(());
+        }
+        let mut streams = lock(&self.inner.streams);
+        let bytes = self.inner.docs.get(CATALOG)?.map(|(b, _)| b);
+        if *lock(&self.inner.catalog_seen) == bytes {
+            return Ok(());
+        }
+        let specs = parse_catalog(&*self.inner.docs, bytes.as_deref())?;
+        let new: Vec<&str> = specs
+            .iter()
+            .filter(|s| {
+                streams
+                    .get(&s.name)
+                    .is_none_or(|e| read(&e.spec).uid != s.uid)
+            })
+            .map(|s| s.uid.as_str())
+            .collect();
+        self.inner.see_buffers(&new)?;
+        let names: std::collections::HashSet<&str> =
+            specs.iter().map(|s| s.name.as_str()).collect();
+        let gone: Vec<String> = streams
+            .keys()
+            .filter(|n| !names.contains(n.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(e) = streams.remove(&name) {
+                e.stop.store(true, Ordering::SeqCst);
+            }
+        }
+        let now = Instant::now();
+        for spec in specs {
+            match streams.get(&spec.name) {
+                Some(e) if read(&e.spec).uid == spec.uid => {
+                    if *read(&e.spec) != spec {
+                        *write(&e.spec) = spec;
+                    }
+                }
+                other => {
+                    if let Some(old) = other {
+                        old.stop.store(true, Ordering::SeqCst);
+                    }
+                    self.inner.buffer().ensure_stream(
+                        &buffer_name(&spec.uid),
+                        1,
+                        BUFFER_RETENTION_HOURS,
+                    )?;
+                    let entry = Entry::new(spec, now);
+                    streams.insert(read(&entry.spec).name.clone(), entry.clone());
+                    crate::source::spawn(&self.inner, entry.clone())?;
+                    crate::deliver::spawn(&self.inner, entry)?;
+                }
+            }
+        }
+        *lock(&self.inner.catalog_seen) = bytes;
+        Ok(())
     }
 
     pub fn config(&self) -> &FirehoseConfig {
@@ -349,14 +502,22 @@ impl Firehose {
     pub fn buffer_of(&self, name: &str) -> Result<(Streams, String)> {
         let e = self.entry(name)?;
         let uid = read(&e.spec).uid.clone();
-        Ok((self.inner.buffer.clone(), buffer_name(&uid)))
+        Ok((self.inner.buffer().clone(), buffer_name(&uid)))
     }
 
+    /// The delivery stream `name`; with a shared catalog, one this host has not seen yet is
+    /// looked for there once (another host may have just created it).
     fn entry(&self, name: &str) -> Result<Arc<Entry>> {
-        lock(&self.inner.streams)
-            .get(name)
-            .cloned()
-            .ok_or_else(|| self.not_found(name))
+        if let Some(e) = lock(&self.inner.streams).get(name).cloned() {
+            return Ok(e);
+        }
+        if self.inner.shared {
+            self.sync_catalog()?;
+            if let Some(e) = lock(&self.inner.streams).get(name).cloned() {
+                return Ok(e);
+            }
+        }
+        Err(self.not_found(name))
     }
 
     fn not_found(&self, name: &str) -> FirehoseError {
@@ -388,7 +549,52 @@ impl Firehose {
                 specs.push(s.clone());
             }
         }
-        save_catalog(&*self.inner.docs, &specs)
+        if !self.inner.shared {
+            return save_catalog(&*self.inner.docs, &specs);
+        }
+        self.persist_shared(streams, replace)
+    }
+
+    /// [`Self::persist`] on a shared catalog: the one change is applied to the catalog as
+    /// stored (other hosts' changes kept) and written by compare-and-set, again on a
+    /// conflict. A change to a stream another host has re-created, or a create of a name
+    /// another host took meanwhile, is refused with `InUse`.
+    fn persist_shared(
+        &self,
+        streams: &BTreeMap<String, Arc<Entry>>,
+        replace: Option<(&str, Option<&DeliveryStreamSpec>)>,
+    ) -> Result<()> {
+        let docs = &*self.inner.docs;
+        for _ in 0..8 {
+            let stored = docs.get(CATALOG)?;
+            let expect = match &stored {
+                Some((_, rev)) => DocExpect::Revision(*rev),
+                None => DocExpect::Absent,
+            };
+            let mut specs = parse_catalog(docs, stored.as_ref().map(|(b, _)| b.as_slice()))?;
+            if let Some((name, spec)) = replace {
+                let known = streams.get(name).map(|e| read(&e.spec).uid.clone());
+                let found = specs.iter().find(|s| s.name == name).map(|s| s.uid.clone());
+                if known != found {
+                    return Err(FirehoseError::InUse(format!(
+                        "Firehose {name} under accountId {} was created, changed or deleted by another host meanwhile; retry the request.",
+                        self.inner.config.account_id
+                    )));
+                }
+                specs.retain(|s| s.name != name);
+                specs.extend(spec.cloned());
+            }
+            specs.sort_by(|a, b| a.name.cmp(&b.name));
+            let bytes = encode_list(docs, CATALOG, &specs)?;
+            match docs.put(CATALOG, &bytes, expect) {
+                Ok(_) => return Ok(()),
+                Err(weir_support::docstore::DocError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FirehoseError::InUse(
+            "The delivery stream catalog kept changing under other hosts' writes; retry the request.".into(),
+        ))
     }
 
     /// PutRecord / PutRecordBatch: each record is in the buffer, synced to disk, before its
@@ -426,7 +632,10 @@ impl Firehose {
                 data: d.clone(),
             })
             .collect();
-        let outcomes = self.inner.buffer.put_records(&buffer_name(uid), &entries)?;
+        let outcomes = self
+            .inner
+            .buffer()
+            .put_records(&buffer_name(uid), &entries)?;
         Ok(outcomes
             .into_iter()
             .map(|o| match o {
@@ -449,6 +658,38 @@ impl Firehose {
 fn record_id(uid: &str, seq: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(format!("{uid}:{seq}"))
+}
+
+/// Polls the shared catalog every [`CATALOG_POLL`] while the service lives
+/// ([`Firehose::sync_catalog`]).
+fn spawn_catalog_poll(inner: &Arc<Inner>) -> Result<()> {
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    std::thread::Builder::new()
+        .name("weir-firehose-catalog".into())
+        .spawn(move || {
+            let mut warned = false;
+            loop {
+                std::thread::sleep(CATALOG_POLL);
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.crashed() {
+                    return;
+                }
+                let fh = Firehose { inner };
+                match fh.sync_catalog() {
+                    Ok(()) => warned = false,
+                    Err(e) if !warned => {
+                        tracing::warn!(error = %e, "cannot read the shared delivery stream catalog; retrying");
+                        warned = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|source| FirehoseError::Io {
+            what: "cannot start the Firehose catalog poll".into(),
+            source,
+        })
 }
 
 /// Removes buffers and checkpoints whose delivery stream (of `uids`) is no longer in either
@@ -478,8 +719,12 @@ fn sweep_orphans<'a>(
 /// The delivery stream catalog's document.
 const CATALOG: &str = "catalog.json";
 
-fn load_catalog(docs: &dyn DocStore) -> Result<Vec<DeliveryStreamSpec>> {
-    load_list(docs, CATALOG, "a delivery stream catalog")
+/// The delivery streams of the catalog document `bytes` (none when there is none yet).
+fn parse_catalog(docs: &dyn DocStore, bytes: Option<&[u8]>) -> Result<Vec<DeliveryStreamSpec>> {
+    match bytes {
+        None => Ok(Vec::new()),
+        Some(b) => parse_list(docs, CATALOG, b, "a delivery stream catalog"),
+    }
 }
 
 fn save_catalog(docs: &dyn DocStore, specs: &[DeliveryStreamSpec]) -> Result<()> {
@@ -496,9 +741,25 @@ pub(crate) fn load_list<T: serde::de::DeserializeOwned>(
     let Some((bytes, _)) = docs.get(key)? else {
         return Ok(Vec::new());
     };
-    serde_json::from_slice(&bytes).map_err(|e| FirehoseError::Corrupt {
+    parse_list(docs, key, &bytes, what)
+}
+
+fn parse_list<T: serde::de::DeserializeOwned>(
+    docs: &dyn DocStore,
+    key: &str,
+    bytes: &[u8],
+    what: &str,
+) -> Result<Vec<T>> {
+    serde_json::from_slice(bytes).map_err(|e| FirehoseError::Corrupt {
         path: docs.describe(key),
         reason: format!("not {what}: {e}"),
+    })
+}
+
+fn encode_list<T: serde::Serialize>(docs: &dyn DocStore, key: &str, items: &[T]) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(items).map_err(|e| FirehoseError::Corrupt {
+        path: docs.describe(key),
+        reason: e.to_string(),
     })
 }
 
@@ -509,10 +770,7 @@ pub(crate) fn save_list<T: serde::Serialize>(
     key: &str,
     items: &[T],
 ) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(items).map_err(|e| FirehoseError::Corrupt {
-        path: docs.describe(key),
-        reason: e.to_string(),
-    })?;
+    let bytes = encode_list(docs, key, items)?;
     docs.put(key, &bytes, DocExpect::Any)?;
     Ok(())
 }
@@ -568,7 +826,7 @@ mod tests {
         fh.tag("keep", tags).expect("tag");
         // A buffer left by a deletion that crashed before its data was removed.
         fh.inner
-            .buffer
+            .buffer()
             .ensure_stream("ds-0123abcd", 1, BUFFER_RETENTION_HOURS)
             .expect("orphan");
         std::fs::create_dir_all(dir.path().join("fh/checkpoints")).expect("checkpoints");
@@ -580,7 +838,7 @@ mod tests {
         assert_eq!(d.status, DeliveryStreamStatus::Active);
         let names: Vec<String> = fh
             .inner
-            .buffer
+            .buffer()
             .list_streams()
             .into_iter()
             .map(|s| s.name)

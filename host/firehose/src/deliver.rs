@@ -7,6 +7,15 @@
 //! cannot be written is retried for as long as it takes and counted
 //! (`DeliveryStats::held_records`): the checkpoint never passes a record that is neither
 //! stored nor in the error output.
+//!
+//! With a shared document store (several hosts on one cluster) the thread delivers only
+//! while this host holds the stream's lease (`leases/delivery/UID`, [`Lease`]): on taking it,
+//! it reads the checkpoint again (the last holder may have moved it) and starts from there;
+//! when a renewal fails it drops what it had read and goes back to waiting. The checkpoint is
+//! written by compare-and-set on the revision it read, so a host that lost the lease while
+//! storing an object cannot move it: every write continues from the one before it and
+//! follows stored objects only, so the checkpoint never goes back and never skips a record.
+//! A batch may be delivered twice across a takeover (at least once, as Firehose promises).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -14,7 +23,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use weir_streams::{RecordOut, StartPosition};
-use weir_support::docstore::{DocExpect, DocStore};
+use weir_support::docstore::{DocError, DocExpect, DocRevision, DocStore};
+use weir_support::lease::Lease;
 use weir_support::{now_ms, read};
 
 use crate::batch::{self, Item, Output, Place};
@@ -52,6 +62,69 @@ pub(crate) fn checkpoint_key(uid: &str) -> String {
     format!("checkpoints/{uid}")
 }
 
+/// How often a thread that does not hold its lease tries to take it: a tenth of the time to
+/// live, within 20 ms and 1 s (a takeover waits for the expiry plus at most this).
+pub(crate) fn acquire_poll(ttl: Duration) -> Duration {
+    (ttl / 10).clamp(Duration::from_millis(20), Duration::from_secs(1))
+}
+
+/// The lease a thread of `inner` needs for `name` (`delivery/UID`, `source/UID`), or `None`
+/// on one host (no shared store: nothing to share the work with).
+pub(crate) fn lease_for(inner: &Inner, name: &str) -> Option<Lease> {
+    inner.shared.then(|| {
+        Lease::new(
+            inner.docs.clone(),
+            name,
+            &inner.holder,
+            inner.config.lease_ttl,
+        )
+    })
+}
+
+/// What keeping a lease said this round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// Held, as before (or no lease is needed).
+    Still,
+    /// Just taken: state read before must be read again.
+    Taken,
+    /// Not held: wait and try again.
+    No,
+}
+
+/// Takes, renews or checks `lease` for one round of work (`None`: no lease needed).
+pub(crate) fn keep_lease(lease: &mut Option<Lease>, what: &str) -> Held {
+    let Some(l) = lease else {
+        return Held::Still;
+    };
+    let had = l.is_held();
+    if had && !l.renewal_due() {
+        return Held::Still;
+    }
+    let outcome = if had { l.renew() } else { l.try_acquire() };
+    match outcome {
+        Ok(true) if had => Held::Still,
+        Ok(true) => {
+            tracing::info!(lease = %l.key(), "{what}: lease taken");
+            Held::Taken
+        }
+        Ok(false) => {
+            if had {
+                tracing::warn!(lease = %l.key(), "{what}: lease lost to another host");
+            }
+            Held::No
+        }
+        Err(e) => {
+            tracing::warn!(lease = %l.key(), error = %e, "{what}: cannot renew or take the lease");
+            if l.is_held() {
+                Held::Still
+            } else {
+                Held::No
+            }
+        }
+    }
+}
+
 /// Starts the delivery thread of `entry`.
 pub(crate) fn spawn(inner: &Arc<Inner>, entry: Arc<Entry>) -> Result<()> {
     let weak = Arc::downgrade(inner);
@@ -78,7 +151,7 @@ pub(crate) fn spawn_housekeeping(inner: &Arc<Inner>) -> Result<()> {
                 let Some(inner) = weak.upgrade() else { return };
                 if last.elapsed() >= Duration::from_secs(60) {
                     last = Instant::now();
-                    if let Err(e) = inner.buffer.enforce_retention(now_ms()) {
+                    if let Err(e) = inner.buffer().enforce_retention(now_ms()) {
                         tracing::warn!(error = %e, "trimming the Firehose buffers failed");
                     }
                 }
@@ -113,6 +186,12 @@ struct Delivery {
     attempts: u32,
     /// The last flush generation fully delivered (`implicit::FlushSignal`).
     flushed: u64,
+    /// The checkpoint document's revision as read or last written (`None`: no document).
+    checkpoint_rev: Option<DocRevision>,
+    /// Whether the checkpoint has been read since the lease was taken.
+    loaded: bool,
+    /// The delivery lease (`None` on one host).
+    lease: Option<Lease>,
 }
 
 impl Delivery {
@@ -137,23 +216,43 @@ impl Delivery {
             failing_since: None,
             attempts: 0,
             flushed: 0,
+            checkpoint_rev: None,
+            loaded: false,
+            lease: None,
         }
     }
 
     fn run(mut self) {
-        match self.inner.upgrade() {
-            Some(inner) => match load_checkpoint(&*inner.docs, &self.uid) {
-                Ok(cp) => {
-                    self.read_upto = cp.clone();
-                    self.checkpoint = cp;
-                }
-                Err(e) => {
-                    tracing::error!(stream = %self.name, error = %e, "cannot read the delivery checkpoint; delivery of this stream is stopped");
-                    return;
-                }
-            },
-            None => return,
+        if let Some(inner) = self.inner.upgrade() {
+            self.lease = lease_for(&inner, &format!("delivery/{}", self.uid));
         }
+        self.deliver_while_running();
+        if let Some(lease) = &mut self.lease {
+            let crashed = self.inner.upgrade().is_some_and(|i| i.crashed());
+            if crashed {
+                lease.abandon();
+            } else if let Err(e) = lease.release() {
+                tracing::warn!(stream = %self.name, error = %e, "cannot release the delivery lease; it expires on its own");
+            }
+        }
+    }
+
+    /// Forgets everything read or prepared since the checkpoint: what comes next starts from
+    /// the checkpoint as stored (read again).
+    fn forget(&mut self) {
+        self.loaded = false;
+        self.iterator = None;
+        self.pending.clear();
+        self.pending_bytes = 0;
+        self.prepared = None;
+        self.retry_at = None;
+        self.backoff = RETRY_FIRST;
+        self.failing_since = None;
+        self.attempts = 0;
+        self.entry.stats.held_records.store(0, Ordering::Relaxed);
+    }
+
+    fn deliver_while_running(&mut self) {
         loop {
             if self.entry.stop.load(Ordering::SeqCst) {
                 return;
@@ -161,6 +260,41 @@ impl Delivery {
             let Some(inner) = self.inner.upgrade() else {
                 return;
             };
+            if inner.crashed() {
+                return;
+            }
+            match keep_lease(&mut self.lease, &self.name) {
+                Held::Still => {}
+                Held::Taken => self.forget(),
+                Held::No => {
+                    self.forget();
+                    let ttl = inner.config.lease_ttl;
+                    drop(inner);
+                    std::thread::sleep(acquire_poll(ttl));
+                    continue;
+                }
+            }
+            if !self.loaded {
+                match load_checkpoint_rev(&*inner.docs, &self.uid) {
+                    Ok((cp, rev)) => {
+                        self.read_upto = cp.clone();
+                        self.checkpoint = cp;
+                        self.checkpoint_rev = rev;
+                        self.loaded = true;
+                    }
+                    Err(e) if self.lease.is_none() => {
+                        tracing::error!(stream = %self.name, error = %e, "cannot read the delivery checkpoint; delivery of this stream is stopped");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(stream = %self.name, error = %e, "cannot read the delivery checkpoint; retrying");
+                        let poll = acquire_poll(inner.config.lease_ttl);
+                        drop(inner);
+                        std::thread::sleep(poll);
+                        continue;
+                    }
+                }
+            }
             // A flush asked for (implicit streams): everything buffered when it was asked
             // is delivered now, whatever the hints.
             let flush = self.entry.flush.asked();
@@ -210,7 +344,7 @@ impl Delivery {
                     None => StartPosition::TrimHorizon,
                 };
                 match inner
-                    .buffer
+                    .buffer()
                     .get_shard_iterator(&buffer, &weir_streams::shard_id(0), &start)
                 {
                     Ok(it) => it,
@@ -221,7 +355,7 @@ impl Delivery {
                 }
             }
         };
-        match inner.buffer.get_records(&it, READ_BATCH) {
+        match inner.buffer().get_records(&it, READ_BATCH) {
             Ok(page) => {
                 self.iterator = page.next_iterator;
                 let any = !page.records.is_empty();
@@ -255,10 +389,29 @@ impl Delivery {
             Ok(objects) => {
                 let last = self.pending.last().map(|r| r.sequence_number.clone());
                 if let Some(seq) = &last {
-                    if let Err(e) = save_checkpoint(&*inner.docs, &self.uid, seq) {
+                    // A holder whose lease ran out leaves the checkpoint to the next one.
+                    if self.lease.as_ref().is_some_and(|l| !l.is_held()) {
+                        tracing::warn!(stream = %self.name, "the delivery lease ran out while storing; the next holder delivers these records again");
+                        self.forget();
+                        return;
+                    }
+                    let expect = self
+                        .checkpoint_rev
+                        .map_or(DocExpect::Absent, DocExpect::Revision);
+                    match save_checkpoint(&*inner.docs, &self.uid, seq, expect) {
+                        Ok(rev) => self.checkpoint_rev = Some(rev),
+                        Err(FirehoseError::Doc(DocError::Conflict { .. })) => {
+                            // Another host delivered meanwhile: start again from its
+                            // checkpoint (these records may be delivered twice, never lost).
+                            tracing::warn!(stream = %self.name, "another host moved the delivery checkpoint; reading it again");
+                            self.forget();
+                            return;
+                        }
                         // The objects are stored; a restart would deliver these again (at
                         // least once), so keep going.
-                        tracing::error!(stream = %self.name, error = %e, "cannot save the delivery checkpoint");
+                        Err(e) => {
+                            tracing::error!(stream = %self.name, error = %e, "cannot save the delivery checkpoint");
+                        }
                     }
                 }
                 tracing::debug!(stream = %self.name, objects, records = self.pending.len(), "delivered");
@@ -457,9 +610,17 @@ fn retry_expired(
 }
 
 pub(crate) fn load_checkpoint(docs: &dyn DocStore, uid: &str) -> Result<Option<String>> {
+    Ok(load_checkpoint_rev(docs, uid)?.0)
+}
+
+/// The checkpoint of `uid` and its document's revision.
+fn load_checkpoint_rev(
+    docs: &dyn DocStore,
+    uid: &str,
+) -> Result<(Option<String>, Option<DocRevision>)> {
     let key = checkpoint_key(uid);
-    let Some((bytes, _)) = docs.get(&key)? else {
-        return Ok(None);
+    let Some((bytes, rev)) = docs.get(&key)? else {
+        return Ok((None, None));
     };
     let s = std::str::from_utf8(&bytes).unwrap_or_default().trim();
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -468,13 +629,18 @@ pub(crate) fn load_checkpoint(docs: &dyn DocStore, uid: &str) -> Result<Option<S
             reason: "a delivery checkpoint holds one sequence number".into(),
         });
     }
-    Ok(Some(s.to_owned()))
+    Ok((Some(s.to_owned()), Some(rev)))
 }
 
-/// Moves the checkpoint of `uid` to `seq`. Only the stream's delivery thread writes it.
-fn save_checkpoint(docs: &dyn DocStore, uid: &str, seq: &str) -> Result<()> {
-    docs.put(&checkpoint_key(uid), seq.as_bytes(), DocExpect::Any)?;
-    Ok(())
+/// Moves the checkpoint of `uid` to `seq` if its document is still as `expect` says (the
+/// revision this thread read or wrote last).
+fn save_checkpoint(
+    docs: &dyn DocStore,
+    uid: &str,
+    seq: &str,
+    expect: DocExpect,
+) -> Result<DocRevision> {
+    Ok(docs.put(&checkpoint_key(uid), seq.as_bytes(), expect)?)
 }
 
 #[cfg(test)]

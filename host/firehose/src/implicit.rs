@@ -373,7 +373,7 @@ impl Firehose {
         }
         let spec = spec_of(want, uuid::Uuid::new_v4().simple().to_string(), now);
         self.inner
-            .buffer
+            .buffer()
             .ensure_stream(&buffer_name(&spec.uid), 1, BUFFER_RETENTION_HOURS)?;
         // Only a folder no running stream writes to: a temp file there may be in progress.
         if !map
@@ -615,7 +615,7 @@ mod tests {
         ))
         .expect("catalog")
         .is_empty());
-        assert!(fh.inner.buffer.list_streams().is_empty());
+        assert!(fh.inner.buffer().list_streams().is_empty());
         assert!(lock(&fh.inner.implicit).is_empty());
     }
 

@@ -8,6 +8,10 @@
 //! `DIR/checkpoints/UID.source.json`, so a crash re-reads at most what was not yet saved:
 //! at least once, never lost. Like Firehose it starts at the delivery stream's creation
 //! time (`DeliveryStartTimestamp`), reading records that arrived from then on.
+//!
+//! With a shared document store the pump reads only while this host holds the lease
+//! `leases/source/UID`; on taking it, it reads the positions again, and it writes them by
+//! compare-and-set, so a host that lost the lease cannot move them back (see `deliver.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -15,7 +19,7 @@ use std::sync::{Arc, Weak};
 
 use serde::{Deserialize, Serialize};
 use weir_streams::{PutEntry, PutOutcome, StartPosition, Streams};
-use weir_support::docstore::{DocExpect, DocStore};
+use weir_support::docstore::{DocError, DocExpect, DocRevision, DocStore};
 use weir_support::read;
 
 use crate::catalog::{Entry, FirehoseConfig, Inner};
@@ -80,23 +84,33 @@ struct Positions {
     ended: Vec<String>,
 }
 
-fn load(docs: &dyn DocStore, key: &str) -> Result<Positions> {
+/// The positions under `key` and their document's revision (`None`: no document yet).
+fn load(docs: &dyn DocStore, key: &str) -> Result<(Positions, Option<DocRevision>)> {
     match docs.get(key)? {
-        Some((bytes, _)) => serde_json::from_slice(&bytes).map_err(|e| FirehoseError::Corrupt {
-            path: docs.describe(key),
-            reason: format!("not a source checkpoint: {e}"),
-        }),
-        None => Ok(Positions::default()),
+        Some((bytes, rev)) => serde_json::from_slice(&bytes)
+            .map(|p| (p, Some(rev)))
+            .map_err(|e| FirehoseError::Corrupt {
+                path: docs.describe(key),
+                reason: format!("not a source checkpoint: {e}"),
+            }),
+        None => Ok((Positions::default(), None)),
     }
 }
 
-fn save(docs: &dyn DocStore, key: &str, p: &Positions) -> Result<()> {
+/// Writes `p` if the document is still at `rev` (as this pump read or wrote it last);
+/// answers the new revision.
+fn save(
+    docs: &dyn DocStore,
+    key: &str,
+    p: &Positions,
+    rev: Option<DocRevision>,
+) -> Result<DocRevision> {
     let body = serde_json::to_vec(p).map_err(|e| FirehoseError::Io {
         what: "cannot encode a source checkpoint".into(),
         source: std::io::Error::other(e),
     })?;
-    docs.put(key, &body, DocExpect::Any)?;
-    Ok(())
+    let expect = rev.map_or(DocExpect::Absent, DocExpect::Revision);
+    Ok(docs.put(key, &body, expect)?)
 }
 
 /// Starts the pump of `entry`, if its source is a stream.
@@ -125,7 +139,11 @@ struct Pump {
     uid: String,
     created_ms: i64,
     positions: Positions,
+    /// The positions document's revision as read or last written.
+    rev: Option<DocRevision>,
     iterators: HashMap<String, String>,
+    /// The reading lease (`None` on one host).
+    lease: Option<weir_support::lease::Lease>,
 }
 
 impl Pump {
@@ -142,24 +160,29 @@ impl Pump {
             uid,
             created_ms,
             positions: Positions::default(),
+            rev: None,
             iterators: HashMap::new(),
+            lease: None,
         }
     }
 
     fn run(mut self) {
-        let Some(inner) = self.inner.upgrade() else {
-            return;
-        };
-        let key = checkpoint_key(&self.uid);
-        match load(&*inner.docs, &key) {
-            Ok(p) => self.positions = p,
-            Err(e) => {
-                tracing::error!(stream = %self.name, error = %e, "cannot read the source checkpoint; reading the source stream is stopped");
-                return;
+        if let Some(inner) = self.inner.upgrade() {
+            self.lease = crate::deliver::lease_for(&inner, &format!("source/{}", self.uid));
+        }
+        self.read_while_running();
+        if let Some(lease) = &mut self.lease {
+            if self.inner.upgrade().is_some_and(|i| i.crashed()) {
+                lease.abandon();
+            } else if let Err(e) = lease.release() {
+                tracing::warn!(stream = %self.name, error = %e, "cannot release the source lease; it expires on its own");
             }
         }
-        let poll = inner.config.poll_interval;
-        drop(inner);
+    }
+
+    fn read_while_running(&mut self) {
+        let key = checkpoint_key(&self.uid);
+        let mut loaded = false;
         let mut warned = false;
         loop {
             if self.entry.stop.load(Ordering::SeqCst) {
@@ -168,10 +191,50 @@ impl Pump {
             let Some(inner) = self.inner.upgrade() else {
                 return;
             };
+            if inner.crashed() {
+                return;
+            }
+            let poll = inner.config.poll_interval;
+            let wait = crate::deliver::acquire_poll(inner.config.lease_ttl);
+            match crate::deliver::keep_lease(&mut self.lease, &self.name) {
+                crate::deliver::Held::Still => {}
+                crate::deliver::Held::Taken => loaded = false,
+                crate::deliver::Held::No => {
+                    loaded = false;
+                    drop(inner);
+                    std::thread::sleep(wait);
+                    continue;
+                }
+            }
+            if !loaded {
+                self.iterators.clear();
+                match load(&*inner.docs, &key) {
+                    Ok((p, rev)) => {
+                        self.positions = p;
+                        self.rev = rev;
+                        loaded = true;
+                    }
+                    Err(e) if self.lease.is_none() => {
+                        tracing::error!(stream = %self.name, error = %e, "cannot read the source checkpoint; reading the source stream is stopped");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(stream = %self.name, error = %e, "cannot read the source checkpoint; retrying");
+                        drop(inner);
+                        std::thread::sleep(wait);
+                        continue;
+                    }
+                }
+            }
             let moved = match self.round(&inner, &key) {
                 Ok(n) => {
                     warned = false;
                     n > 0
+                }
+                Err(FirehoseError::Doc(DocError::Conflict { .. })) => {
+                    tracing::warn!(stream = %self.name, "another host moved the source positions; reading them again");
+                    loaded = false;
+                    false
                 }
                 Err(e) => {
                     if !warned {
@@ -245,7 +308,7 @@ impl Pump {
                 })
                 .collect();
             let buffer = format!("ds-{}", self.uid);
-            let outcomes = inner.buffer.put_records(&buffer, &entries)?;
+            let outcomes = inner.buffer().put_records(&buffer, &entries)?;
             if let Some(PutOutcome::Throttled { message } | PutOutcome::Failed { message }) =
                 outcomes
                     .iter()
@@ -268,15 +331,31 @@ impl Pump {
             Some(next) => {
                 self.iterators.insert(shard.to_owned(), next);
                 if n > 0 {
-                    save(&*inner.docs, key, &self.positions)?;
+                    self.save(inner, key)?;
                 }
             }
             None => {
                 self.positions.ended.push(shard.to_owned());
-                save(&*inner.docs, key, &self.positions)?;
+                self.save(inner, key)?;
             }
         }
         Ok(n)
+    }
+}
+
+impl Pump {
+    /// Saves the positions, unless the lease ran out (the next holder reads again from the
+    /// positions as stored: the records buffered since may come twice, none is lost).
+    fn save(&mut self, inner: &Inner, key: &str) -> Result<()> {
+        if self.lease.as_ref().is_some_and(|l| !l.is_held()) {
+            return Err(FirehoseError::Doc(DocError::Conflict {
+                key: key.to_owned(),
+                expected: DocExpect::Any,
+                found: None,
+            }));
+        }
+        self.rev = Some(save(&*inner.docs, key, &self.positions, self.rev)?);
+        Ok(())
     }
 }
 
@@ -308,13 +387,17 @@ mod tests {
         let path = dir.path().join("checkpoints/u.source.json");
         assert_eq!(
             load(&docs, &key).expect("missing is empty"),
-            Positions::default()
+            (Positions::default(), None)
         );
         let mut p = Positions::default();
         p.after.insert("shardId-000000000000".into(), "123".into());
         p.ended.push("shardId-000000000001".into());
-        save(&docs, &key, &p).expect("save");
-        assert_eq!(load(&docs, &key).expect("load"), p);
+        let rev = save(&docs, &key, &p, None).expect("save");
+        assert_eq!(load(&docs, &key).expect("load"), (p.clone(), Some(rev)));
+        // A write from a stale read is refused: positions never move back.
+        save(&docs, &key, &p, Some(rev)).expect("from the revision read");
+        assert!(save(&docs, &key, &Positions::default(), Some(rev)).is_err());
+        assert!(save(&docs, &key, &Positions::default(), None).is_err());
         std::fs::write(&path, b"{").expect("write");
         let e = load(&docs, &key).unwrap_err().to_string();
         assert!(e.contains("u.source.json"), "{e}");

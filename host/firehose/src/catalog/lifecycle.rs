@@ -65,7 +65,7 @@ impl Firehose {
         self.check_spec(&mut spec)?;
         spec.updated_ms = now;
         self.inner
-            .buffer
+            .buffer()
             .ensure_stream(&buffer_name(&spec.uid), 1, BUFFER_RETENTION_HOURS)?;
         self.persist(&streams, Some((&req.name, Some(&spec))))?;
         let entry = Entry::new(spec, Instant::now() + self.inner.config.transition_delay);
@@ -239,7 +239,7 @@ impl Firehose {
 
     fn remove_data(&self, e: &Entry) -> Result<()> {
         let uid = read(&e.spec).uid.clone();
-        self.inner.buffer.delete_stream(&buffer_name(&uid))?;
+        self.inner.buffer().delete_stream(&buffer_name(&uid))?;
         for cp in [
             crate::deliver::checkpoint_key(&uid),
             crate::source::checkpoint_key(&uid),
