@@ -12,7 +12,7 @@
 //!   reads through another.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -97,11 +97,22 @@ impl JetStreamStores {
     /// [`Self::connect`] over an existing bridge (one connection per host).
     pub fn open(bridge: Arc<Bridge>) -> ClusterResult<Arc<JetStreamStores>> {
         let kv = KvMeta::open(bridge.clone(), "META")?;
+        let latest = Arc::new(AtomicU64::new(0));
+        let watching = Arc::new(AtomicBool::new(false));
+        let task = bridge.spawn(watch_catalog(
+            bridge.jetstream().clone(),
+            kv.bucket().to_string(),
+            Arc::downgrade(&latest),
+            Arc::downgrade(&watching),
+        ));
         Ok(Arc::new(JetStreamStores {
             bridge,
             meta: Arc::new(KvCatalog {
                 kv,
                 state: Mutex::new(CatalogState::default()),
+                latest,
+                watching,
+                watch: task.abort_handle(),
             }),
         }))
     }
@@ -275,6 +286,58 @@ struct CatalogState {
 struct KvCatalog {
     kv: KvMeta,
     state: Mutex<CatalogState>,
+    /// The newest revision of the catalog document the watch reported (0: none yet), for
+    /// [`MetaStore::catalog_changed`]: the engine's poll is then an atomic read.
+    latest: Arc<AtomicU64>,
+    /// The watch is running; while it is not, a poll asks the bucket.
+    watching: Arc<AtomicBool>,
+    watch: AbortHandle,
+}
+
+impl Drop for KvCatalog {
+    fn drop(&mut self) {
+        self.watch.abort();
+    }
+}
+
+/// Keeps `latest` at the catalog document's newest revision: a KV watch of the key (its
+/// current revision first), re-created after an error, until the catalog is dropped.
+async fn watch_catalog(
+    js: async_nats::jetstream::Context,
+    bucket: String,
+    latest: Weak<AtomicU64>,
+    watching: Weak<AtomicBool>,
+) {
+    use futures_util::StreamExt;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let started = async {
+            let store = js.get_key_value(&bucket).await?;
+            let w = store.watch_with_history(CATALOG_KEY).await?;
+            Ok::<_, async_nats::Error>(w)
+        }
+        .await;
+        match started {
+            Ok(mut w) => {
+                if let Some(f) = watching.upgrade() {
+                    f.store(true, Ordering::SeqCst);
+                }
+                pause = Duration::from_millis(100);
+                while let Some(entry) = w.next().await {
+                    let Ok(entry) = entry else { break };
+                    let Some(l) = latest.upgrade() else { return };
+                    l.fetch_max(entry.revision, Ordering::SeqCst);
+                }
+            }
+            Err(e) => tracing::debug!(%bucket, error = %e, "no catalog watch yet"),
+        }
+        match watching.upgrade() {
+            Some(f) => f.store(false, Ordering::SeqCst),
+            None => return,
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
 }
 
 fn meta_err(what: &str, e: impl std::fmt::Display) -> StreamsError {
@@ -433,6 +496,23 @@ impl MetaStore for KvCatalog {
 
     fn describe(&self) -> String {
         format!("NATS KV bucket {}", self.kv.bucket())
+    }
+
+    /// Shared by every host on the prefix: changed when the document's revision passed the
+    /// one this engine last loaded or wrote. The watch answers without a round trip; while
+    /// it is down (a reconnect), the bucket is asked.
+    fn catalog_changed(&self) -> weir_streams::Result<Option<bool>> {
+        let held = lock(&self.state).revision;
+        if self.watching.load(Ordering::SeqCst) {
+            return Ok(Some(self.latest.load(Ordering::SeqCst) > held));
+        }
+        match self.kv.get(CATALOG_KEY) {
+            Ok(entry) => Ok(Some(entry.map_or(0, |e| e.revision) != held)),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the catalog's revision");
+                Ok(Some(false))
+            }
+        }
     }
 }
 

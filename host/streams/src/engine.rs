@@ -5,6 +5,7 @@
 mod catalog;
 mod consumers;
 mod data;
+mod live;
 pub use data::PendingPut;
 mod reshard;
 mod retention;
@@ -140,6 +141,12 @@ struct Inner {
     registry: RwLock<Registry>,
     /// The persisted catalog; its lock also serialises control-plane operations.
     catalog: Mutex<BTreeMap<u64, StreamMeta>>,
+    /// Other engines write the catalog too (hosts of one cluster): the maintenance thread
+    /// polls [`MetaStore::catalog_changed`], and a name not found reloads before it answers
+    /// (see `live`). Fixed at open; false for the local store, which then pays nothing.
+    shared: bool,
+    /// A reload could not open every shard it found: the next poll reloads again.
+    stale: AtomicBool,
 }
 
 /// The streams engine. Cheap to clone.
@@ -182,6 +189,7 @@ impl Streams {
         let meta = stores.meta()?;
         let secret = meta.secret()?;
         let catalog = meta.load_catalog()?;
+        let shared = meta.catalog_changed()?.is_some();
         let inner = Arc::new(Inner {
             config,
             stores,
@@ -189,6 +197,8 @@ impl Streams {
             codec: IteratorCodec::new(secret),
             registry: RwLock::new(Registry::default()),
             catalog: Mutex::new(BTreeMap::new()),
+            shared,
+            stale: AtomicBool::new(false),
         });
         let streams = Streams { inner };
         {
@@ -264,12 +274,31 @@ impl Streams {
         ))
     }
 
+    /// The stream named `name`. On a shared catalog a name this engine does not know
+    /// reloads the catalog once first: another host may have just created it. Never call
+    /// it holding the catalog lock (the reload takes it): use [`Streams::stream_locked`].
     fn stream(&self, name: &str) -> Result<Arc<StreamState>> {
-        read(&self.inner.registry)
-            .by_name
-            .get(name)
-            .cloned()
-            .ok_or_else(|| self.not_found(name))
+        if let Some(s) = self.registered(name) {
+            return Ok(s);
+        }
+        if self.inner.shared {
+            if let Err(e) = self.refresh() {
+                tracing::warn!(stream = name, error = %e, "reloading the shared catalog failed");
+            }
+            if let Some(s) = self.registered(name) {
+                return Ok(s);
+            }
+        }
+        Err(self.not_found(name))
+    }
+
+    /// [`Streams::stream`] for a caller that holds the catalog lock: no reload.
+    fn stream_locked(&self, name: &str) -> Result<Arc<StreamState>> {
+        self.registered(name).ok_or_else(|| self.not_found(name))
+    }
+
+    fn registered(&self, name: &str) -> Option<Arc<StreamState>> {
+        read(&self.inner.registry).by_name.get(name).cloned()
     }
 
     /// Data-plane access: the stream must exist and not be CREATING.

@@ -44,8 +44,9 @@ pub struct ShardMeta {
     pub closed_ms: Option<i64>,
 }
 
-/// Persisted description of one stream.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Persisted description of one stream. Compared when another host's catalog is
+/// reconciled (`Streams::refresh`): an unchanged stream is left alone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StreamMeta {
     pub name: String,
     pub uid: u64,

@@ -139,8 +139,10 @@ impl Streams {
     /// bring the stream back); the stream stays visible as DELETING for the configured
     /// transition delay, refusing reads, writes and changes, and is then gone.
     pub fn delete_stream(&self, name: &str) -> Result<()> {
+        // Outside the catalog lock: a name another host just created reloads the catalog.
+        self.stream(name)?;
         let mut catalog = lock(&self.inner.catalog);
-        let s = self.stream(name)?;
+        let s = self.stream_locked(name)?;
         if s.status() == StreamStatus::Deleting {
             return Err(self.not_found(name));
         }
@@ -188,8 +190,11 @@ impl Streams {
             let _catalog = lock(&self.inner.catalog);
             let mut reg = write(&self.inner.registry);
             if reg.by_uid.get(&s.uid).is_some_and(|r| Arc::ptr_eq(r, s)) {
-                reg.by_name.remove(&s.name);
                 reg.by_uid.remove(&s.uid);
+            }
+            // The name may be another stream's by now (re-created here or on another host).
+            if reg.by_name.get(&s.name).is_some_and(|r| Arc::ptr_eq(r, s)) {
+                reg.by_name.remove(&s.name);
             }
         }
         self.inner.stores.remove_stream(s.uid)?;

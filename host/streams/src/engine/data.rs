@@ -86,7 +86,71 @@ impl Streams {
         // other writers, readers or a reshard of this stream.
         drop(topo);
         put.sync(name);
+        if !put.sealed.is_empty() {
+            self.reroute(&s, name, entries, min_counter, &mut put);
+        }
+        if let Some(e) = put.refused.take() {
+            return Err(e);
+        }
         Ok(put.finish())
+    }
+
+    /// The records of a put whose shard was sealed under it (another host split or merged
+    /// it; on one host the topology's lock keeps a put and a reshard apart): once this
+    /// engine's catalog shows the reshard, they are routed again, to the children, and
+    /// appended once more. A record sealed out again fails (the client retries it).
+    ///
+    /// A seal that lands in the middle of one shard's group leaves that group's first
+    /// records stored in the parent as well (the store reports the group as refused): they
+    /// are then stored twice, as a client's retry of an unanswered put would store them.
+    fn reroute(
+        &self,
+        s: &StreamState,
+        name: &str,
+        entries: &[PutEntry],
+        min_counter: Option<u64>,
+        put: &mut PutProgress,
+    ) {
+        let sealed = std::mem::take(&mut put.sealed);
+        let closed: Vec<u64> = sealed.iter().map(|(idx, _)| *idx).collect();
+        let mut members: Vec<usize> = sealed.into_iter().flat_map(|(_, m)| m).collect();
+        // Request order, so each child's append keeps PutRecords' order per key.
+        members.sort_unstable();
+        self.await_reshard(s, &closed);
+        let topo = read(&s.topo);
+        let mut groups: Vec<(u64, Vec<usize>)> = Vec::new();
+        for i in members {
+            let e = &entries[i];
+            let key = e
+                .explicit_hash_key
+                .unwrap_or_else(|| hashkey::hash_partition_key(&e.partition_key));
+            match topo.route(key) {
+                Some(idx) if !closed.contains(&idx) => {
+                    match groups.iter_mut().find(|(g, _)| *g == idx) {
+                        Some((_, v)) => v.push(i),
+                        None => groups.push((idx, vec![i])),
+                    }
+                }
+                _ => put.outcomes[i] = Some(internal_failure()),
+            }
+        }
+        for (idx, members) in &groups {
+            match topo.shards.get(idx) {
+                Some(sh) => self.append_group(name, (*idx, sh), members, entries, min_counter, put),
+                None => {
+                    for &i in members {
+                        put.outcomes[i] = Some(internal_failure());
+                    }
+                }
+            }
+        }
+        drop(topo);
+        put.sync(name);
+        for (_, members) in std::mem::take(&mut put.sealed) {
+            for i in members {
+                put.outcomes[i] = Some(internal_failure());
+            }
+        }
     }
 
     /// Groups entry indices by the shard their hash key routes to, keeping request order
@@ -165,6 +229,16 @@ impl Streams {
                         append: pending,
                     });
                 }
+            }
+            // Sealed by a reshard this engine has not seen yet: routed again.
+            Err(StreamsError::Sealed(_)) => put.sealed.push((idx, members.to_vec())),
+            // A store that cannot meet `SequenceNumberForOrdering` (a cluster's cannot skip
+            // sequence numbers): PutRecord's answer is the client's error, nothing stored.
+            Err(e @ StreamsError::InvalidArgument(_)) if min_counter.is_some() => {
+                for &i in members {
+                    put.outcomes[i] = Some(internal_failure());
+                }
+                put.refused.get_or_insert(e);
             }
             Err(e) => {
                 tracing::error!(stream = name, shard = idx, error = %e, "append failed");
@@ -288,13 +362,23 @@ impl Streams {
                 pos.issued_ms, now
             )));
         }
-        let s = read(&self.inner.registry)
-            .by_uid
-            .get(&pos.stream_uid)
-            .cloned()
-            .ok_or_else(|| {
-                StreamsError::NotFound("Stream for the given ShardIterator does not exist.".into())
-            })?;
+        let by_uid = || {
+            read(&self.inner.registry)
+                .by_uid
+                .get(&pos.stream_uid)
+                .cloned()
+        };
+        let mut found = by_uid();
+        if found.is_none() && self.inner.shared {
+            // An iterator another host issued for a stream it just created.
+            if let Err(e) = self.refresh() {
+                tracing::warn!(error = %e, "reloading the shared catalog failed");
+            }
+            found = by_uid();
+        }
+        let s = found.ok_or_else(|| {
+            StreamsError::NotFound("Stream for the given ShardIterator does not exist.".into())
+        })?;
         let ShardRead {
             records,
             next,
@@ -422,6 +506,11 @@ struct PutProgress {
     outcomes: Vec<Option<PutOutcome>>,
     /// Groups appended and not settled yet.
     pending: Vec<Unsettled>,
+    /// Groups whose shard refused them as sealed (shard, entries): routed again by
+    /// [`Streams::put_inner`], failed by [`PutProgress::finish`] otherwise.
+    sealed: Vec<(u64, Vec<usize>)>,
+    /// The request's own error, from a store that refused it as invalid.
+    refused: Option<StreamsError>,
 }
 
 /// One shard's group of a put, appended and not settled yet.
@@ -441,6 +530,8 @@ impl PutProgress {
         Self {
             outcomes: vec![None; entries],
             pending: Vec::new(),
+            sealed: Vec::new(),
+            refused: None,
         }
     }
 
@@ -481,6 +572,7 @@ impl PutProgress {
                     self.outcomes[i] = Some(internal_failure());
                 }
             }
+            Err(StreamsError::Sealed(_)) => self.sealed.push((idx, members.clone())),
             Err(e) => {
                 tracing::error!(stream = name, shard = idx, error = %e, "append not made durable");
                 for &i in members {
@@ -507,7 +599,12 @@ impl PutProgress {
 
     /// Every entry's outcome; one that no step decided (its routed shard is missing from
     /// the topology) failed.
-    fn finish(self) -> Vec<PutOutcome> {
+    fn finish(mut self) -> Vec<PutOutcome> {
+        for (_, members) in std::mem::take(&mut self.sealed) {
+            for i in members {
+                self.outcomes[i] = Some(internal_failure());
+            }
+        }
         self.outcomes
             .into_iter()
             .map(|o| o.unwrap_or_else(internal_failure))

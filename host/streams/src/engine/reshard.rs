@@ -120,8 +120,9 @@ impl Streams {
 
     /// SplitShard: the parent closes, two children split its range at `new_start`.
     pub fn split_shard(&self, name: &str, shard: &str, new_start: u128) -> Result<()> {
+        self.stream(name)?;
         let mut catalog = lock(&self.inner.catalog);
-        let s = self.stream(name)?;
+        let s = self.stream_locked(name)?;
         self.require_active(&s)?;
         let mut topo = write(&s.topo);
         let m = self.open_shard_meta(&s, &topo, shard)?;
@@ -190,8 +191,9 @@ impl Streams {
 
     /// MergeShards: two adjacent open shards close into one child.
     pub fn merge_shards(&self, name: &str, shard: &str, adjacent: &str) -> Result<()> {
+        self.stream(name)?;
         let mut catalog = lock(&self.inner.catalog);
-        let s = self.stream(name)?;
+        let s = self.stream_locked(name)?;
         self.require_active(&s)?;
         let mut topo = write(&s.topo);
         let a = self.open_shard_meta(&s, &topo, shard)?;
@@ -230,8 +232,9 @@ impl Streams {
     /// most two parents and per-key order holds through the lineage. Returns
     /// (current, target).
     pub fn update_shard_count(&self, name: &str, target: u32) -> Result<(u32, u32)> {
+        self.stream(name)?;
         let mut catalog = lock(&self.inner.catalog);
-        let s = self.stream(name)?;
+        let s = self.stream_locked(name)?;
         self.require_active(&s)?;
         let mut topo = write(&s.topo);
         let current = topo.open.len() as u32;

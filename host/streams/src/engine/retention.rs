@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// How often the maintenance thread asks a shared catalog's store whether another host
+/// wrote it (an atomic read on the cluster's store, which keeps a watch).
+const CATALOG_POLL: Duration = Duration::from_millis(250);
+
 impl Streams {
     // -----------------------------------------------------------------------------------
     // Maintenance.
@@ -102,10 +106,15 @@ impl Streams {
     /// the engine is dropped.
     pub(super) fn start_maintenance(&self) {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let tick = match self.inner.config.fsync {
+        let mut tick = match self.inner.config.fsync {
             FsyncPolicy::Interval(d) => d,
             _ => Duration::from_millis(500),
         };
+        if self.inner.shared {
+            // Another host's create, delete or reshard is seen within this (a name not
+            // found and a sealed parent reload at once).
+            tick = tick.min(CATALOG_POLL);
+        }
         let spawned = std::thread::Builder::new()
             .name("weir-streams-maint".into())
             .spawn(move || {
@@ -114,6 +123,11 @@ impl Streams {
                     std::thread::sleep(tick);
                     let Some(inner) = weak.upgrade() else { return };
                     let streams = Streams { inner };
+                    if streams.inner.shared && streams.catalog_stale() {
+                        if let Err(e) = streams.refresh() {
+                            tracing::warn!(error = %e, "reloading the shared catalog failed");
+                        }
+                    }
                     if matches!(streams.inner.config.fsync, FsyncPolicy::Interval(_)) {
                         if let Err(e) = streams.sync_all() {
                             tracing::error!(error = %e, "interval fsync failed");

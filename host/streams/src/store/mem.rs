@@ -9,7 +9,7 @@
 //! same stores finds them, as a cluster would after a restart of the host.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
@@ -30,6 +30,10 @@ pub struct MemStores {
 #[derive(Default)]
 struct MemInner {
     meta: Arc<MemMeta>,
+    /// Every engine opened on these stores gets its own view of the catalog, which tells
+    /// it when another engine wrote it ([`MetaStore::catalog_changed`]): several hosts on
+    /// one cluster, in memory.
+    shared: bool,
     shards: Mutex<HashMap<(u64, u64), Arc<Core>>>,
     /// Settlements fail (a server that refused or never acknowledged): for tests of the
     /// engine's failure path. The refused records are not stored.
@@ -41,6 +45,19 @@ impl MemStores {
         MemStores::default()
     }
 
+    /// Stores that several engines open as the hosts of one cluster do: each engine's
+    /// catalog view reports another engine's writes, and a save over a catalog changed
+    /// since the engine last read it is refused (`InUse`), as the cluster's compare-and-set
+    /// refuses one on the same stream.
+    pub fn shared() -> MemStores {
+        MemStores {
+            inner: Arc::new(MemInner {
+                shared: true,
+                ..MemInner::default()
+            }),
+        }
+    }
+
     /// From now on every settlement fails and drops its records (`true`), or succeeds.
     pub fn refuse_settlements(&self, refuse: bool) {
         self.inner.refuse.store(refuse, Ordering::Release);
@@ -49,6 +66,12 @@ impl MemStores {
 
 impl StoreFactory for MemStores {
     fn meta(&self) -> Result<Arc<dyn MetaStore>> {
+        if self.inner.shared {
+            return Ok(Arc::new(SharedMemMeta {
+                meta: self.inner.meta.clone(),
+                seen: AtomicU64::new(0),
+            }));
+        }
         Ok(self.inner.meta.clone())
     }
 
@@ -83,18 +106,21 @@ impl StoreFactory for MemStores {
 /// The catalog, iterator key and account settings, in memory.
 #[derive(Default)]
 pub struct MemMeta {
-    catalog: Mutex<BTreeMap<u64, StreamMeta>>,
+    /// The catalog and how many saves wrote it.
+    catalog: Mutex<(BTreeMap<u64, StreamMeta>, u64)>,
     secret: Mutex<Option<[u8; 32]>>,
     account: Mutex<Option<Vec<u8>>>,
 }
 
 impl MetaStore for MemMeta {
     fn load_catalog(&self) -> Result<BTreeMap<u64, StreamMeta>> {
-        Ok(lock(&self.catalog).clone())
+        Ok(lock(&self.catalog).0.clone())
     }
 
     fn save_catalog(&self, catalog: &BTreeMap<u64, StreamMeta>) -> Result<()> {
-        *lock(&self.catalog) = catalog.clone();
+        let mut c = lock(&self.catalog);
+        c.0 = catalog.clone();
+        c.1 += 1;
         Ok(())
     }
 
@@ -113,6 +139,56 @@ impl MetaStore for MemMeta {
 
     fn describe(&self) -> String {
         "memory".into()
+    }
+}
+
+/// One engine's view of a shared in-memory catalog ([`MemStores::shared`]).
+struct SharedMemMeta {
+    meta: Arc<MemMeta>,
+    /// The save count this engine last loaded or wrote.
+    seen: AtomicU64,
+}
+
+impl MetaStore for SharedMemMeta {
+    fn load_catalog(&self) -> Result<BTreeMap<u64, StreamMeta>> {
+        let c = lock(&self.meta.catalog);
+        self.seen.store(c.1, Ordering::SeqCst);
+        Ok(c.0.clone())
+    }
+
+    fn save_catalog(&self, catalog: &BTreeMap<u64, StreamMeta>) -> Result<()> {
+        let mut c = lock(&self.meta.catalog);
+        if c.1 != self.seen.load(Ordering::SeqCst) {
+            return Err(StreamsError::InUse(
+                "the catalog was changed by another engine meanwhile".into(),
+            ));
+        }
+        c.0 = catalog.clone();
+        c.1 += 1;
+        self.seen.store(c.1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn secret(&self) -> Result<[u8; 32]> {
+        self.meta.secret()
+    }
+
+    fn account(&self) -> Result<Option<Vec<u8>>> {
+        self.meta.account()
+    }
+
+    fn set_account(&self, raw: &[u8]) -> Result<()> {
+        self.meta.set_account(raw)
+    }
+
+    fn describe(&self) -> String {
+        "memory, shared".into()
+    }
+
+    fn catalog_changed(&self) -> Result<Option<bool>> {
+        Ok(Some(
+            lock(&self.meta.catalog).1 != self.seen.load(Ordering::SeqCst),
+        ))
     }
 }
 

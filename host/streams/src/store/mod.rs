@@ -233,6 +233,17 @@ pub trait MetaStore: Send + Sync {
     fn set_account(&self, raw: &[u8]) -> Result<()>;
     /// Where this store keeps its data, for error messages.
     fn describe(&self) -> String;
+
+    /// Whether other engines share this catalog (several hosts on one cluster) and one of
+    /// them wrote it since this store's last [`MetaStore::load_catalog`] or
+    /// [`MetaStore::save_catalog`]: the engine then reloads it ([`crate::Streams::refresh`])
+    /// so it sees their creates, deletes and reshards. `None` (the default, the local
+    /// store's) means no other engine writes it: the engine never polls and never reloads,
+    /// so a single host pays nothing for the live view. Polled every few hundred
+    /// milliseconds; it must be cheap (a watch kept by the store, not a round trip).
+    fn catalog_changed(&self) -> Result<Option<bool>> {
+        Ok(None)
+    }
 }
 
 /// Opens the stores of one engine ([`crate::Streams::open_with_stores`]).
