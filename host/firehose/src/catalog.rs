@@ -404,6 +404,12 @@ impl Firehose {
         Ok(firehose)
     }
 
+    /// This service's lease holder id, as lease documents name it (for tests and logs).
+    #[doc(hidden)]
+    pub fn lease_holder(&self) -> &str {
+        &self.inner.holder
+    }
+
     /// Stops every thread of this service the way a crash would: deliveries stop where they
     /// are, without writing a checkpoint or releasing a lease (another host takes over once
     /// the leases expire). For tests of takeover; the service answers nothing useful after.

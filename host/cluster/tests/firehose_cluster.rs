@@ -1,0 +1,273 @@
+//! Firehose on the cluster: two services ("hosts") share their delivery streams through a KV
+//! bucket (catalog, checkpoints, leases) and JetStream buffers, and deliver to one folder.
+//! One host at a time delivers a stream; when it dies another takes over within the lease's
+//! time to live, and nothing put is lost.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{eventually, NatsCluster};
+use weir_cluster::JetStreamStores;
+use weir_firehose::{
+    Buffering, Compression, CreateRequest, DeliveryDestination, Firehose, FirehoseConfig,
+    FirehoseError, RecordPutOutcome, S3Destination, SourceKind, Storage,
+};
+use weir_support::docstore::DocStore;
+
+/// The lease time to live of the tests' hosts: a takeover after a crash waits this long.
+const TTL: Duration = Duration::from_secs(2);
+
+/// A Firehose "host" on the cluster under `prefix`: its own connections, its own local
+/// folder, the shared destination folder `dest`.
+fn host(prefix: &str, dir: &Path, dest: &Path, ttl: Duration) -> (Firehose, Arc<dyn DocStore>) {
+    let cluster = NatsCluster::shared();
+    let docs = JetStreamStores::open(cluster.connect(prefix))
+        .expect("stores")
+        .docs("FIREHOSE")
+        .expect("docs");
+    let buffers = JetStreamStores::open(cluster.connect(&format!("{prefix}.fh"))).expect("buffers");
+    let mut c = FirehoseConfig::new(dir, Storage::Folder(dest.to_path_buf()));
+    c.docs = Some(docs.clone());
+    c.buffer_stores = Some(buffers);
+    c.transition_delay = Duration::ZERO;
+    c.poll_interval = Duration::from_millis(20);
+    c.lease_ttl = ttl;
+    let fh = Firehose::open(c, runtime().handle().clone()).expect("open the firehose");
+    (fh, docs)
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Runtime::new().expect("runtime"))
+}
+
+fn request(name: &str) -> CreateRequest {
+    CreateRequest {
+        name: name.into(),
+        source: SourceKind::DirectPut,
+        kinesis_stream_arn: None,
+        destination: DeliveryDestination::ExtendedS3(S3Destination {
+            role_arn: "arn:aws:iam::000000000000:role/firehose".into(),
+            bucket_arn: "arn:aws:s3:::bkt".into(),
+            prefix: Some(format!("{name}/")),
+            error_output_prefix: Some(format!("errors-{name}/")),
+            // Every record is due at once: the tests see each delivery without waiting.
+            buffering: Buffering {
+                size_mib: 1,
+                interval_s: 0,
+            },
+            compression: Compression::Uncompressed,
+            file_extension: None,
+        }),
+        tags: BTreeMap::new(),
+        encryption: None,
+        processing: None,
+        partitioning: None,
+        conversion: None,
+    }
+}
+
+/// Every file under `root`, recursively.
+fn files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if !e.file_name().to_string_lossy().starts_with('.') {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// How many times each line was delivered under `dest/bkt/<name>/`.
+fn delivered(dest: &Path, name: &str) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for f in files(&dest.join("bkt").join(name)) {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for line in text.lines() {
+            *counts.entry(line.to_owned()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+fn records(batch: &str, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| format!("{batch}-{i:04}\n").into_bytes())
+        .collect()
+}
+
+fn put_all(fh: &Firehose, name: &str, recs: &[Vec<u8>]) {
+    for chunk in recs.chunks(100) {
+        let (out, _) = fh.put(name, chunk).expect("put");
+        for o in out {
+            assert!(matches!(o, RecordPutOutcome::Ok { .. }), "{o:?}");
+        }
+    }
+}
+
+/// Waits until every line of `recs` is delivered; answers the counts.
+fn await_all(dest: &Path, name: &str, recs: &[Vec<u8>], limit: Duration) -> HashMap<String, usize> {
+    let want: Vec<String> = recs
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).trim_end().to_owned())
+        .collect();
+    let started = Instant::now();
+    loop {
+        let got = delivered(dest, name);
+        let missing = want.iter().filter(|w| !got.contains_key(*w)).count();
+        if missing == 0 {
+            return got;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{missing} of {} records not delivered after {limit:?}",
+            want.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The holder named in the delivery lease of `uid`.
+fn lease_holder(docs: &dyn DocStore, uid: &str) -> Option<String> {
+    let (bytes, _) = docs.get(&format!("leases/delivery/{uid}")).ok()??;
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .next()
+        .map(str::to_owned)
+}
+
+#[test]
+fn one_host_delivers_a_stream_and_another_takes_over_when_it_dies() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dest = tmp.path().join("dest");
+    let prefix = "weir.fhc1";
+    let (a, docs) = host(prefix, &tmp.path().join("a"), &dest, TTL);
+    let (b, _) = host(prefix, &tmp.path().join("b"), &dest, TTL);
+    // Created on A after B opened: B finds it in the shared catalog on its first put.
+    a.create(request("orders")).expect("create on a");
+    let uid = a.describe("orders").expect("describe").spec.uid;
+    assert_eq!(b.describe("orders").expect("describe on b").spec.uid, uid);
+    let first = records("one", 300);
+    put_all(&b, "orders", &first);
+    let got = await_all(&dest, "orders", &first, Duration::from_secs(30));
+    // Both hosts run a delivery thread for the stream, but only the lease holder delivers:
+    // without a takeover no record is delivered twice.
+    let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered twice: {twice:?}");
+    let holder = lease_holder(&*docs, &uid).expect("a delivery lease");
+    let (holder_fh, other) = if holder == a.lease_holder() {
+        (a, b)
+    } else {
+        assert_eq!(holder, b.lease_holder(), "the lease names neither host");
+        (b, a)
+    };
+    // The holder dies without a word (no release, no checkpoint); records keep coming in
+    // through the other host, which takes over once the lease expires.
+    holder_fh.halt_as_if_crashed();
+    let died = Instant::now();
+    let second = records("two", 200);
+    put_all(&other, "orders", &second);
+    await_all(&dest, "orders", &second, TTL + Duration::from_secs(10));
+    let took = died.elapsed();
+    eprintln!("takeover: all records delivered {took:?} after the holder died");
+    assert!(took >= TTL / 2, "delivered before the lease could expire: {took:?}");
+    assert_eq!(
+        lease_holder(&*docs, &uid).as_deref(),
+        Some(other.lease_holder())
+    );
+    // Nothing lost: every record of both batches is in an object.
+    let all: Vec<Vec<u8>> = first.iter().chain(&second).cloned().collect();
+    await_all(&dest, "orders", &all, Duration::from_secs(1));
+    drop(holder_fh);
+}
+
+#[test]
+fn a_clean_stop_hands_the_stream_over_at_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dest = tmp.path().join("dest");
+    let prefix = "weir.fhc2";
+    // A lease that would take a minute to expire: only a release can hand over quickly.
+    let long = Duration::from_secs(60);
+    let (a, docs) = host(prefix, &tmp.path().join("a"), &dest, long);
+    a.create(request("logs")).expect("create");
+    let uid = a.describe("logs").expect("describe").spec.uid;
+    // A holds the lease before B exists.
+    eventually(Duration::from_secs(20), Duration::from_millis(20), || {
+        (lease_holder(&*docs, &uid).as_deref() == Some(a.lease_holder())).then_some(())
+    });
+    let (b, _) = host(prefix, &tmp.path().join("b"), &dest, long);
+    let first = records("before", 50);
+    put_all(&b, "logs", &first);
+    await_all(&dest, "logs", &first, Duration::from_secs(20));
+    drop(a);
+    let stopped = Instant::now();
+    let second = records("after", 50);
+    put_all(&b, "logs", &second);
+    await_all(&dest, "logs", &second, Duration::from_secs(20));
+    let took = stopped.elapsed();
+    eprintln!("handover after a clean stop: {took:?}");
+    assert!(took < long / 4, "the lease was not released: {took:?}");
+    assert_eq!(lease_holder(&*docs, &uid).as_deref(), Some(b.lease_holder()));
+    let got = delivered(&dest, "logs");
+    let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "a clean handover delivers nothing twice: {twice:?}");
+}
+
+#[test]
+fn catalog_changes_on_one_host_are_seen_on_the_other() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dest = tmp.path().join("dest");
+    let prefix = "weir.fhc3";
+    let (a, _) = host(prefix, &tmp.path().join("a"), &dest, TTL);
+    let (b, _) = host(prefix, &tmp.path().join("b"), &dest, TTL);
+    // Two creates at once, one on each host: both kept.
+    let (ra, rb) = std::thread::scope(|s| {
+        let ta = s.spawn(|| a.create(request("x")));
+        let tb = s.spawn(|| b.create(request("y")));
+        (ta.join().expect("a"), tb.join().expect("b"))
+    });
+    ra.expect("create x on a");
+    rb.expect("create y on b");
+    let both = || vec!["x".to_string(), "y".to_string()];
+    for fh in [&a, &b] {
+        eventually(Duration::from_secs(10), Duration::from_millis(20), || {
+            (fh.list(10, None, None).0 == both()).then_some(())
+        });
+    }
+    // A name taken on the other host is refused here too.
+    assert!(matches!(
+        b.create(request("x")),
+        Err(FirehoseError::InUse(_))
+    ));
+    // An update on B is seen on A.
+    let mut tags = BTreeMap::new();
+    tags.insert("team".to_string(), "fleet".to_string());
+    b.tag("x", tags).expect("tag on b");
+    eventually(Duration::from_secs(10), Duration::from_millis(20), || {
+        let d = a.describe("x").ok()?;
+        (d.spec.tags.get("team").map(String::as_str) == Some("fleet")).then_some(())
+    });
+    // A delete on A is seen on B.
+    a.delete("y").expect("delete on a");
+    eventually(Duration::from_secs(10), Duration::from_millis(20), || {
+        matches!(b.describe("y"), Err(FirehoseError::NotFound(_))).then_some(())
+    });
+    assert_eq!(b.list(10, None, None).0, vec!["x".to_string()]);
+    // The stream B learned of delivers records put through B.
+    let recs = records("x", 20);
+    put_all(&b, "x", &recs);
+    await_all(&dest, "x", &recs, Duration::from_secs(20));
+}
