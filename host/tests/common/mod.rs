@@ -15,6 +15,7 @@ use weir_streams::{StartPosition, Streams, StreamsConfig};
 
 pub mod http_server;
 pub mod moto;
+pub mod mqtt_hosts;
 pub mod python;
 pub mod small_config;
 
