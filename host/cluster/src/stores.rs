@@ -280,6 +280,9 @@ struct CatalogState {
     /// The catalog as this engine last saw it (loaded or saved): its own changes are the
     /// difference between this and what it saves next.
     seen: BTreeMap<u64, Value>,
+    /// The revision `seen` was read or written at. `revision` moves past it when a save
+    /// re-reads another host's write; the engine has not seen that write until it reloads.
+    seen_revision: u64,
 }
 
 /// The catalog, the iterator key and the account settings in the `<P>_META` bucket.
@@ -417,6 +420,7 @@ impl MetaStore for KvCatalog {
             revision,
             seen: stored.clone(),
             stored,
+            seen_revision: revision,
         };
         Ok(out)
     }
@@ -442,10 +446,18 @@ impl MetaStore for KvCatalog {
             let raw = serde_json::to_vec(&merged).map_err(|e| meta_err("catalog", e))?;
             match self.kv.update(CATALOG_KEY, &raw, st.revision) {
                 Ok(revision) => {
+                    // A save that carried other hosts' changes along leaves this engine
+                    // behind them: `catalog_changed` then says so, and the engine reloads.
+                    let seen_revision = if merged == mine {
+                        revision
+                    } else {
+                        st.seen_revision
+                    };
                     *st = CatalogState {
                         revision,
                         stored: merged,
                         seen: mine,
+                        seen_revision,
                     };
                     return Ok(());
                 }
@@ -502,7 +514,7 @@ impl MetaStore for KvCatalog {
     /// one this engine last loaded or wrote. The watch answers without a round trip; while
     /// it is down (a reconnect), the bucket is asked.
     fn catalog_changed(&self) -> weir_streams::Result<Option<bool>> {
-        let held = lock(&self.state).revision;
+        let held = lock(&self.state).seen_revision;
         if self.watching.load(Ordering::SeqCst) {
             return Ok(Some(self.latest.load(Ordering::SeqCst) > held));
         }
