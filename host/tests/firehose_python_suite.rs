@@ -5,6 +5,9 @@
 //! plugins it transforms with and declares the table it converts to Parquet with.
 
 mod common;
+#[path = "../cluster/tests/common/mod.rs"]
+#[allow(dead_code)]
+mod nats;
 
 use std::process::Command;
 
@@ -23,6 +26,26 @@ fn python_deps_present() -> bool {
 
 #[test]
 fn boto3_and_aws_cli_firehose_suite() {
+    run_suite("Firehose suite", "");
+}
+
+/// The same suite against a `weir run` whose delivery streams (catalog, buffers, checkpoints)
+/// and streams live on a real 3-node JetStream cluster (`[cluster]`), under a prefix of its
+/// own.
+#[test]
+fn boto3_and_aws_cli_firehose_suite_on_a_nats_cluster() {
+    let cluster = nats::NatsCluster::shared();
+    let servers: Vec<String> = cluster.urls().iter().map(|u| format!("{u:?}")).collect();
+    let section = format!(
+        "\n[cluster]\nnats = [{}]\nreplicas = 3\nprefix = \"fhsuite{}\"\n",
+        servers.join(", "),
+        nats::fresh_uid()
+    );
+    run_suite("Firehose suite on a NATS cluster", &section);
+}
+
+/// Runs both modules against one `weir run` with `extra` appended to its configuration.
+fn run_suite(what: &str, extra: &str) {
     common::python::install_requirements_unless(python_deps_present());
     let moto = common::moto::start();
     let s3 = moto.endpoint.clone();
@@ -42,11 +65,12 @@ fn boto3_and_aws_cli_firehose_suite() {
              columns = [\"car string\", \"speed double\", \"seen timestamp\", \"laps bigint\", \"ok boolean\"]\n",
             common::component("apache-log-to-json"),
             common::component("speed-limit"),
-        );
+        )
+        + extra;
     std::fs::write(&config, text).expect("write config");
     let weir = common::Weir::start(&config);
     common::python::run_unittest(
-        "Firehose suite",
+        what,
         &["test_firehose", "test_firehose_features"],
         &weir.api,
         &[("S3_ENDPOINT", s3)],
