@@ -183,7 +183,10 @@ fn one_host_delivers_a_stream_and_another_takes_over_when_it_dies() {
     await_all(&dest, "orders", &second, TTL + Duration::from_secs(10));
     let took = died.elapsed();
     eprintln!("takeover: all records delivered {took:?} after the holder died");
-    assert!(took >= TTL / 2, "delivered before the lease could expire: {took:?}");
+    assert!(
+        took >= TTL / 2,
+        "delivered before the lease could expire: {took:?}"
+    );
     assert_eq!(
         lease_holder(&*docs, &uid).as_deref(),
         Some(other.lease_holder())
@@ -220,10 +223,16 @@ fn a_clean_stop_hands_the_stream_over_at_once() {
     let took = stopped.elapsed();
     eprintln!("handover after a clean stop: {took:?}");
     assert!(took < long / 4, "the lease was not released: {took:?}");
-    assert_eq!(lease_holder(&*docs, &uid).as_deref(), Some(b.lease_holder()));
+    assert_eq!(
+        lease_holder(&*docs, &uid).as_deref(),
+        Some(b.lease_holder())
+    );
     let got = delivered(&dest, "logs");
     let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "a clean handover delivers nothing twice: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "a clean handover delivers nothing twice: {twice:?}"
+    );
 }
 
 #[test]
@@ -270,4 +279,56 @@ fn catalog_changes_on_one_host_are_seen_on_the_other() {
     let recs = records("x", 20);
     put_all(&b, "x", &recs);
     await_all(&dest, "x", &recs, Duration::from_secs(20));
+}
+
+#[test]
+fn a_rule_actions_stream_is_one_stream_on_every_host_and_survives_its_hosts_death() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dest = tmp.path().join("dest");
+    let prefix = "weir.fhc4";
+    let (a, docs) = host(prefix, &tmp.path().join("a"), &dest, TTL);
+    let (b, _) = host(prefix, &tmp.path().join("b"), &dest, TTL);
+    let want = weir_firehose::ImplicitStreamSpec {
+        key: "rule/archive-1".into(),
+        name: "rule-0-firehose".into(),
+        root: tmp.path().join("archive"),
+        prefix: Some("t/".into()),
+        error_prefix: Some("e/".into()),
+        buffer_bytes: 1 << 20,
+        // Nothing is due by time during the test: only a flush delivers.
+        buffer_interval: Duration::from_secs(600),
+    };
+    let on_a = a.implicit_stream(&want).expect("implicit on a");
+    let recs = records("kept", 30);
+    for o in on_a.put(&recs).expect("put on a") {
+        assert!(matches!(o, RecordPutOutcome::Ok { .. }), "{o:?}");
+    }
+    // A dies holding the records (and the lease). The same action on B is the same stream:
+    // once the lease expires, B delivers what A buffered.
+    a.halt_as_if_crashed();
+    let on_b = b.implicit_stream(&want).expect("implicit on b");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&docs.get("implicit.json").expect("get").expect("catalog").0)
+            .expect("json");
+    assert_eq!(stored.as_array().map(Vec::len), Some(1), "{stored}");
+    let more = records("more", 10);
+    for o in on_b.put(&more).expect("put on b") {
+        assert!(matches!(o, RecordPutOutcome::Ok { .. }), "{o:?}");
+    }
+    let all: Vec<Vec<u8>> = recs.iter().chain(&more).cloned().collect();
+    let want_lines: Vec<String> = all
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).trim_end().to_owned())
+        .collect();
+    eventually(Duration::from_secs(20), Duration::from_millis(50), || {
+        assert!(b.flush_implicit(Duration::from_secs(5)).is_empty());
+        let mut got = HashMap::new();
+        for f in files(&tmp.path().join("archive")) {
+            for line in std::fs::read_to_string(&f).unwrap_or_default().lines() {
+                *got.entry(line.to_owned()).or_insert(0usize) += 1;
+            }
+        }
+        want_lines.iter().all(|w| got.contains_key(w)).then_some(())
+    });
+    drop(a);
 }

@@ -270,7 +270,7 @@ impl Inner {
     /// Makes the buffer engine see the buffers of `uids`, which another host may have created
     /// after this engine read its catalog: the engine is opened again on the same stores (it
     /// reads its catalog at open). Nothing to do when it sees them all, or on one host.
-    fn see_buffers(&self, uids: &[&str]) -> Result<()> {
+    pub(crate) fn see_buffers(&self, uids: &[&str]) -> Result<()> {
         let Some(stores) = &self.config.buffer_stores else {
             return Ok(());
         };
@@ -348,7 +348,7 @@ impl Firehose {
         };
         let catalog_bytes = docs.get(CATALOG)?.map(|(b, _)| b);
         let specs = parse_catalog(&*docs, catalog_bytes.as_deref())?;
-        let implicit_specs = crate::implicit::load_live(&*docs, &buffer)?;
+        let implicit_specs = crate::implicit::load_live(&*docs, &buffer, shared)?;
         let uids = specs
             .iter()
             .chain(implicit_specs.iter().map(|s| &s.spec))
@@ -374,11 +374,7 @@ impl Firehose {
                 config,
                 docs,
                 shared,
-                holder: format!(
-                    "{}-{}",
-                    std::process::id(),
-                    uuid::Uuid::new_v4().simple()
-                ),
+                holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
                 crashed: AtomicBool::new(false),
                 buffer: RwLock::new(buffer),
                 buffer_config: bc,
@@ -750,7 +746,7 @@ pub(crate) fn load_list<T: serde::de::DeserializeOwned>(
     parse_list(docs, key, &bytes, what)
 }
 
-fn parse_list<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_list<T: serde::de::DeserializeOwned>(
     docs: &dyn DocStore,
     key: &str,
     bytes: &[u8],
@@ -762,7 +758,11 @@ fn parse_list<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn encode_list<T: serde::Serialize>(docs: &dyn DocStore, key: &str, items: &[T]) -> Result<Vec<u8>> {
+pub(crate) fn encode_list<T: serde::Serialize>(
+    docs: &dyn DocStore,
+    key: &str,
+    items: &[T],
+) -> Result<Vec<u8>> {
     serde_json::to_vec_pretty(items).map_err(|e| FirehoseError::Corrupt {
         path: docs.describe(key),
         reason: e.to_string(),

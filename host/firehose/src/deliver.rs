@@ -63,9 +63,10 @@ pub(crate) fn checkpoint_key(uid: &str) -> String {
 }
 
 /// How often a thread that does not hold its lease tries to take it: a tenth of the time to
-/// live, within 20 ms and 1 s (a takeover waits for the expiry plus at most this).
+/// live, within 20 ms and 500 ms (a takeover waits for the expiry plus at most this, a
+/// handover after a release at most this).
 pub(crate) fn acquire_poll(ttl: Duration) -> Duration {
-    (ttl / 10).clamp(Duration::from_millis(20), Duration::from_secs(1))
+    (ttl / 10).clamp(Duration::from_millis(20), Duration::from_millis(500))
 }
 
 /// The lease a thread of `inner` needs for `name` (`delivery/UID`, `source/UID`), or `None`
@@ -268,6 +269,12 @@ impl Delivery {
                 Held::Taken => self.forget(),
                 Held::No => {
                     self.forget();
+                    // Another host delivers this stream: a flush asked here is its to do.
+                    let asked = self.entry.flush.asked();
+                    if asked > self.flushed {
+                        self.flushed = asked;
+                        self.entry.flush.done(asked);
+                    }
                     let ttl = inner.config.lease_ttl;
                     drop(inner);
                     std::thread::sleep(acquire_poll(ttl));

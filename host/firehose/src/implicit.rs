@@ -17,6 +17,11 @@
 //! [`Firehose::flush_implicit`] delivers every implicit stream's buffer now, whatever its
 //! hints: `weir run`'s clean stop and `weir demo` call it, so their archives are complete
 //! when they return.
+//!
+//! With a shared document store (a cluster) the implicit catalog is shared too: the same
+//! action on every host is one stream (its key finds the stream another host made), written
+//! by compare-and-set, delivered by whichever host holds its lease into that host's `root`,
+//! and never dropped at open (another host may be putting into it).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -191,8 +196,15 @@ const CATALOG: &str = "implicit.json";
 /// fully delivered is dropped from the catalog (saved at once; `catalog::sweep_orphans`
 /// then removes its buffer and checkpoint): a stream whose action is gone does not stay
 /// forever, and an action that comes back gets a new, empty one.
-pub(crate) fn load_live(docs: &dyn DocStore, buffer: &Streams) -> Result<Vec<Stored>> {
+pub(crate) fn load_live(
+    docs: &dyn DocStore,
+    buffer: &Streams,
+    shared: bool,
+) -> Result<Vec<Stored>> {
     let stored = load(docs)?;
+    if shared {
+        return Ok(stored);
+    }
     let total = stored.len();
     let live: Vec<Stored> = stored
         .into_iter()
@@ -353,6 +365,9 @@ impl Firehose {
             want.buffer_interval,
         )?);
         let mut map = lock(&self.inner.implicit);
+        if self.inner.shared && !map.contains_key(&want.key) {
+            self.adopt_implicit(&mut map, &want.key)?;
+        }
         if let Some(e) = map.get(&want.key).cloned() {
             let current = read(&e.spec).clone();
             let mut spec = spec_of(want, current.uid.clone(), current.created_ms);
@@ -393,7 +408,27 @@ impl Firehose {
         })
     }
 
-    /// Writes the implicit catalog as `map` holds it, with `replace` applied for one key.
+    /// Starts the stream another host made for the action `key`, if there is one in the
+    /// shared implicit catalog.
+    fn adopt_implicit(&self, map: &mut BTreeMap<String, Arc<Entry>>, key: &str) -> Result<()> {
+        let Some(s) = load(&*self.inner.docs)?.into_iter().find(|s| s.key == key) else {
+            return Ok(());
+        };
+        self.inner.see_buffers(&[s.spec.uid.as_str()])?;
+        self.inner
+            .buffer()
+            .ensure_stream(&buffer_name(&s.spec.uid), 1, BUFFER_RETENTION_HOURS)?;
+        // No temp-file sweep here: the other host may be writing in that folder now.
+        let interval = Duration::from_millis(s.buffer_interval_ms);
+        let target = FolderTarget::at(&s.root, s.buffer_bytes, interval)?;
+        let entry = Entry::with_folder(s.spec, Instant::now(), Some(Arc::new(target)));
+        map.insert(key.to_owned(), entry.clone());
+        crate::deliver::spawn(&self.inner, entry)
+    }
+
+    /// Writes the implicit catalog as `map` holds it, with `replace` applied for one key. On a
+    /// shared store only that key changes in the catalog as stored (other hosts' entries kept),
+    /// by compare-and-set.
     fn persist_implicit(
         &self,
         map: &BTreeMap<String, Arc<Entry>>,
@@ -406,6 +441,39 @@ impl Firehose {
             buffer_interval_ms: u64::try_from(t.interval().as_millis()).unwrap_or(u64::MAX),
             spec: spec.clone(),
         };
+        if self.inner.shared {
+            let Some((key, spec, t)) = replace else {
+                return Ok(());
+            };
+            let docs = &*self.inner.docs;
+            for _ in 0..8 {
+                let (mut stored, expect) = match docs.get(CATALOG)? {
+                    Some((bytes, rev)) => (
+                        crate::catalog::parse_list::<Stored>(
+                            docs,
+                            CATALOG,
+                            &bytes,
+                            "an implicit delivery stream catalog",
+                        )?,
+                        weir_support::docstore::DocExpect::Revision(rev),
+                    ),
+                    None => (Vec::new(), weir_support::docstore::DocExpect::Absent),
+                };
+                stored.retain(|s| s.key != key);
+                stored.push(stored_of(key, spec, t));
+                stored.sort_by(|a, b| a.key.cmp(&b.key));
+                let bytes = crate::catalog::encode_list(docs, CATALOG, &stored)?;
+                match docs.put(CATALOG, &bytes, expect) {
+                    Ok(_) => return Ok(()),
+                    Err(weir_support::docstore::DocError::Conflict { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            return Err(FirehoseError::InUse(
+                "The implicit delivery stream catalog kept changing under other hosts' writes; retry."
+                    .into(),
+            ));
+        }
         let mut stored = Vec::new();
         for (key, e) in map {
             if replace.is_some_and(|(k, _, _)| k == key) {
