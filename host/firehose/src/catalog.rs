@@ -12,7 +12,7 @@ pub(crate) use lifecycle::check_keys;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use weir_streams::{FsyncPolicy, PutEntry, Streams, StreamsConfig};
@@ -239,12 +239,8 @@ pub(crate) struct Inner {
     /// Set by [`Firehose::halt_as_if_crashed`]: every thread stops without releasing or
     /// writing anything.
     pub(crate) crashed: AtomicBool,
-    /// The buffer engine; replaced by a fresh open of the same stores when another host
-    /// created a buffer this engine cannot see (see [`Inner::see_buffers`]). Callers hold the
-    /// read guard for the length of one call, so no call runs on an engine being replaced.
-    buffer: RwLock<Streams>,
-    /// The buffer engine's settings, for that reopen.
-    buffer_config: StreamsConfig,
+    /// The buffer engine.
+    buffer: Streams,
     /// The catalog document as this host last applied it (shared `docs` only).
     catalog_seen: Mutex<Option<Vec<u8>>>,
     pub(crate) stores: Stores,
@@ -257,9 +253,9 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// The buffer engine, for one call.
-    pub(crate) fn buffer(&self) -> RwLockReadGuard<'_, Streams> {
-        read(&self.buffer)
+    /// The buffer engine.
+    pub(crate) fn buffer(&self) -> &Streams {
+        &self.buffer
     }
 
     /// Whether the threads must stop as a crash would stop them.
@@ -268,22 +264,15 @@ impl Inner {
     }
 
     /// Makes the buffer engine see the buffers of `uids`, which another host may have created
-    /// after this engine read its catalog: the engine is opened again on the same stores (it
-    /// reads its catalog at open). Nothing to do when it sees them all, or on one host.
+    /// after this engine last read its catalog (`Streams::refresh`; the engine's own poll
+    /// would find them too, a moment later). Nothing to do when it sees them all.
     pub(crate) fn see_buffers(&self, uids: &[&str]) -> Result<()> {
-        let Some(stores) = &self.config.buffer_stores else {
-            return Ok(());
-        };
-        let missing = {
-            let b = self.buffer();
-            uids.iter()
-                .any(|u| b.describe_stream(&buffer_name(u)).is_err())
-        };
-        if !missing {
-            return Ok(());
+        let missing = uids
+            .iter()
+            .any(|u| self.buffer.describe_stream(&buffer_name(u)).is_err());
+        if missing {
+            self.buffer.refresh()?;
         }
-        let mut guard = write(&self.buffer);
-        *guard = Streams::open_with_stores(self.buffer_config.clone(), stores.clone())?;
         Ok(())
     }
 
@@ -343,8 +332,8 @@ impl Firehose {
         bc.region = config.region.clone();
         bc.account_id = config.account_id.clone();
         let buffer = match &config.buffer_stores {
-            Some(stores) => Streams::open_with_stores(bc.clone(), stores.clone())?,
-            None => Streams::open(bc.clone())?,
+            Some(stores) => Streams::open_with_stores(bc, stores.clone())?,
+            None => Streams::open(bc)?,
         };
         let catalog_bytes = docs.get(CATALOG)?.map(|(b, _)| b);
         let specs = parse_catalog(&*docs, catalog_bytes.as_deref())?;
@@ -376,8 +365,7 @@ impl Firehose {
                 shared,
                 holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
                 crashed: AtomicBool::new(false),
-                buffer: RwLock::new(buffer),
-                buffer_config: bc,
+                buffer,
                 catalog_seen: Mutex::new(catalog_bytes),
                 stores,
                 runtime,
