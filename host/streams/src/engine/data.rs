@@ -31,9 +31,17 @@ impl Streams {
             };
             self.append_group(name, (*idx, sh), members, entries, None, &mut put);
         }
+        // Only on a shared catalog, where another host's reshard can seal a shard under
+        // this put: the entries are kept to route them again (the local path copies nothing).
+        let reroute = self.inner.shared.then(|| Reroute {
+            streams: self.clone(),
+            stream: s.clone(),
+            entries: entries.to_vec(),
+        });
         Ok(PendingPut {
             name: name.to_owned(),
             progress: put,
+            reroute,
         })
     }
 
@@ -618,6 +626,15 @@ impl PutProgress {
 pub struct PendingPut {
     name: String,
     progress: PutProgress,
+    reroute: Option<Reroute>,
+}
+
+/// What a pending put on a shared catalog needs to route records again when another host
+/// sealed their shard ([`Streams::reroute`]).
+struct Reroute {
+    streams: Streams,
+    stream: Arc<StreamState>,
+    entries: Vec<PutEntry>,
 }
 
 impl PendingPut {
@@ -635,7 +652,7 @@ impl PendingPut {
     /// Whether there is anything to wait for (with `FsyncPolicy::Always`, a put that
     /// appended something; on other stores, any append).
     pub fn needs_sync(&self) -> bool {
-        !self.progress.pending.is_empty()
+        !self.progress.pending.is_empty() || !self.progress.sealed.is_empty()
     }
 
     /// Settles every put together (one group-commit round locally) and returns each put's
@@ -658,6 +675,14 @@ impl PendingPut {
             let name = puts[p].name.clone();
             puts[p].progress.settled(&name, group, r);
         }
-        puts.into_iter().map(|put| put.progress.finish()).collect()
+        puts.into_iter()
+            .map(|mut put| {
+                if let (false, Some(r)) = (put.progress.sealed.is_empty(), &put.reroute) {
+                    r.streams
+                        .reroute(&r.stream, &put.name, &r.entries, None, &mut put.progress);
+                }
+                put.progress.finish()
+            })
+            .collect()
     }
 }

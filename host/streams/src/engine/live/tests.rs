@@ -199,3 +199,25 @@ fn a_local_catalog_is_not_shared_and_never_polled() {
     let local = Streams::open_with_backend(cfg(), Arc::new(MemBackend::new())).expect("open");
     assert!(!local.inner.shared);
 }
+
+#[test]
+fn an_unsynced_put_that_meets_a_parent_another_host_split_goes_to_the_children() {
+    let (a, b) = hosts();
+    a.create_stream("u", 1, false, BTreeMap::new())
+        .expect("create on a");
+    b.describe_stream("u").expect("b knows u");
+    let mid = hashkey::even_ranges(1)[0].end / 2;
+    a.split_shard("u", &shard_id(0), mid).expect("split on a");
+    let entries: Vec<PutEntry> = (0..10)
+        .map(|i| entry(&format!("k{i}"), &i.to_string()))
+        .collect();
+    let pending = b.put_records_unsynced("u", &entries).expect("put on b");
+    assert!(pending.needs_sync());
+    let out = PendingPut::sync_all(vec![pending]).remove(0);
+    let children = [shard_id(1), shard_id(2)];
+    for o in &out {
+        assert!(children.contains(&ok_shard(o)), "{o:?}");
+    }
+    let stored: usize = children.iter().map(|c| data_in(&a, "u", c).len()).sum();
+    assert_eq!(stored, 10);
+}
