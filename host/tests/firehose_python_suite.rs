@@ -6,7 +6,6 @@
 
 mod common;
 #[path = "../cluster/tests/common/mod.rs"]
-#[allow(dead_code)]
 mod nats;
 
 use std::process::Command;

@@ -38,7 +38,10 @@ pub struct Bridge {
 impl std::fmt::Debug for Bridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bridge")
-            .field("nats", &self.config.nats)
+            .field(
+                "nats",
+                &weir_support::nats_names::redacted_list(&self.config.nats),
+            )
             .field("prefix", &self.config.prefix)
             .finish_non_exhaustive()
     }
@@ -157,6 +160,61 @@ impl Bridge {
         &self.config
     }
 
+    /// Each server's `sync_always` (its `jetstream.sync_interval: always`), by server name,
+    /// or `None` when this connection may not ask: the servers answer `$SYS.REQ.SERVER.PING.VARZ`
+    /// only to users of the system account. Collects the answers that come within `wait`.
+    pub fn server_sync_always(&self, wait: Duration) -> Result<Option<Vec<(String, bool)>>> {
+        let client = self.client.clone();
+        self.call(async move {
+            use futures_util::StreamExt as _;
+            let inbox = client.new_inbox();
+            let mut replies = client.subscribe(inbox.clone()).await.ok()?;
+            client
+                .publish_with_reply("$SYS.REQ.SERVER.PING.VARZ", inbox, "{}".into())
+                .await
+                .ok()?;
+            client.flush().await.ok()?;
+            let mut out = Vec::new();
+            let deadline = tokio::time::Instant::now() + wait;
+            while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, replies.next()).await {
+                let Ok(v) = serde_json::from_slice::<serde_json::Value>(&msg.payload) else {
+                    continue;
+                };
+                let name = v["server"]["name"].as_str().unwrap_or("?").to_owned();
+                // The server omits `sync_always` when it is false.
+                let always = v["data"]["jetstream"]["config"]["sync_always"]
+                    .as_bool()
+                    .unwrap_or(false);
+                out.push((name, always));
+            }
+            out.sort();
+            (!out.is_empty()).then_some(out)
+        })
+    }
+
+    /// Says at start whether an acknowledged write survives a power cut of a quorum: a warning
+    /// naming each server that runs without `sync_interval: always`, or a note that the
+    /// setting cannot be seen from this account (see docs/cluster.md).
+    pub fn report_sync_setting(&self) {
+        match self.server_sync_always(Duration::from_millis(500)) {
+            Ok(Some(servers)) => {
+                let lax: Vec<&str> = servers
+                    .iter()
+                    .filter(|(_, always)| !always)
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                if lax.is_empty() {
+                    tracing::info!(servers = servers.len(), "every NATS server fsyncs each write (sync_interval: always)");
+                } else {
+                    tracing::warn!(servers = ?lax, "these NATS servers acknowledge writes before fsyncing them (no `sync_interval: always`): a power cut of a quorum can lose acknowledged records");
+                }
+            }
+            Ok(None) | Err(_) => tracing::info!(
+                "cannot see the NATS servers' fsync setting from this account (a system-account user can); run them with `jetstream.sync_interval: always` or a power cut of a quorum can lose acknowledged records"
+            ),
+        }
+    }
+
     /// Whether JetStream answers for this account: the meta group has a leader and the
     /// account is enabled. A cluster that just started is not ready until it does.
     pub fn jetstream_ready(&self) -> Result<()> {
@@ -222,11 +280,19 @@ async fn connect(config: ClusterConfig) -> Result<async_nats::Client> {
             field: "nats",
             reason: e.to_string(),
         })?;
+    // The client ignores credentials in a URL (`nats://user:pass@host`): pass the first
+    // ones given as the connection's user and password.
+    if let Some(a) = addrs.iter().find(|a| a.has_user_pass()) {
+        options = options.user_and_password(
+            a.username().unwrap_or_default().to_owned(),
+            a.password().unwrap_or_default().to_owned(),
+        );
+    }
     options
         .connect(addrs)
         .await
         .map_err(|e| ClusterError::Connect {
-            servers: config.nats.join(", "),
+            servers: weir_support::nats_names::redacted_list(&config.nats),
             source: e.into(),
         })
 }

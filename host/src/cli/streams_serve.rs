@@ -199,10 +199,19 @@ fn open_streams(
             ..weir_cluster::ClusterConfig::new(args.nats.clone())
         };
         cluster.validate().context("--nats")?;
-        let stores = weir_cluster::JetStreamStores::connect(&cluster)
-            .with_context(|| format!("connecting to NATS at {}", args.nats.join(", ")))?;
-        Streams::open_with_stores(cfg, stores)
-            .with_context(|| format!("opening the streams on NATS at {}", args.nats.join(", ")))?
+        let stores = weir_cluster::JetStreamStores::connect(&cluster).with_context(|| {
+            format!(
+                "connecting to NATS at {}",
+                weir_support::nats_names::redacted_list(&args.nats)
+            )
+        })?;
+        stores.bridge().report_sync_setting();
+        Streams::open_with_stores(cfg, stores).with_context(|| {
+            format!(
+                "opening the streams on NATS at {}",
+                weir_support::nats_names::redacted_list(&args.nats)
+            )
+        })?
     };
     for (name, s) in declared {
         streams

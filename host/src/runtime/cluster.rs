@@ -51,12 +51,13 @@ pub(crate) fn cluster_config(section: &ClusterSection) -> ClusterConfig {
 /// Connects and opens (creating when absent) the buckets of both layouts.
 pub(crate) fn connect(section: &ClusterSection) -> Result<ClusterStores, ClusterError> {
     let bridge = Arc::new(Bridge::connect(&cluster_config(section))?);
+    bridge.report_sync_setting();
     let fh_bridge = bridge.under_prefix(&format!("{}{FIREHOSE_SUFFIX}", section.prefix))?;
     let streams = JetStreamStores::open(bridge)?;
     let firehose_buffers = JetStreamStores::open(Arc::new(fh_bridge))?;
     let firehose_docs = streams.docs("FIREHOSE")?;
     tracing::info!(
-        servers = ?section.nats,
+        servers = %weir_support::nats_names::redacted_list(&section.nats),
         replicas = section.replicas,
         prefix = %section.prefix,
         "streams and delivery streams on the NATS cluster"

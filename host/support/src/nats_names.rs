@@ -71,8 +71,43 @@ pub fn server_url_problem(url: &str) -> Option<String> {
     None
 }
 
+/// `url` without the password it may carry (`nats://user:***@host:4222`), for logs and
+/// error messages.
+pub fn redacted(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), url),
+    };
+    match rest.rsplit_once('@') {
+        Some((creds, host)) => {
+            let user = creds.split_once(':').map_or(creds, |(u, _)| u);
+            format!("{scheme}{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The server URLs of a config, redacted and joined with `, `.
+pub fn redacted_list(urls: &[String]) -> String {
+    urls.iter()
+        .map(|u| redacted(u))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redacted("nats://u:secret@h:4222"),
+            "nats://u:***@h:4222"
+        );
+        assert_eq!(super::redacted("u:secret@h:4222"), "u:***@h:4222");
+        assert_eq!(super::redacted("nats://h:4222"), "nats://h:4222");
+        assert!(!super::redacted_list(&["tls://a:b@c".into()]).contains('b'));
+    }
+
     use super::*;
 
     #[test]

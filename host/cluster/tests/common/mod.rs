@@ -94,7 +94,7 @@ pub fn nats_server() -> PathBuf {
     .clone()
 }
 
-fn free_ports(n: usize) -> Vec<u16> {
+pub fn free_ports(n: usize) -> Vec<u16> {
     // Held together so the n ports are distinct.
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
