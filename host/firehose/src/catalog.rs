@@ -412,6 +412,13 @@ impl Firehose {
         if !self.inner.shared {
             return Ok(());
         }
+        // A first look without the lock, so puts do not wait on the common "nothing changed".
+        let peek = self.inner.docs.get(CATALOG)?.map(|(b, _)| b);
+        if *lock(&self.inner.catalog_seen) == peek {
+            return Ok(());
+        }
+        // Read again under the lock: a change this host wrote since the peek must not be
+        // undone by applying the older document.
         let mut streams = lock(&self.inner.streams);
         let bytes = self.inner.docs.get(CATALOG)?.map(|(b, _)| b);
         if *lock(&self.inner.catalog_seen) == bytes {

@@ -240,13 +240,19 @@ impl Firehose {
     fn remove_data(&self, e: &Entry) -> Result<()> {
         let uid = read(&e.spec).uid.clone();
         self.inner.buffer().delete_stream(&buffer_name(&uid))?;
-        for cp in [
+        let mut keys = vec![
             crate::deliver::checkpoint_key(&uid),
             crate::source::checkpoint_key(&uid),
-        ] {
+        ];
+        // A lease a dead host left behind (a live holder releases its own as it stops).
+        if self.inner.shared {
+            keys.push(format!("leases/delivery/{uid}"));
+            keys.push(format!("leases/source/{uid}"));
+        }
+        for key in keys {
             self.inner
                 .docs
-                .delete(&cp, weir_support::docstore::DocExpect::Any)?;
+                .delete(&key, weir_support::docstore::DocExpect::Any)?;
         }
         Ok(())
     }
