@@ -886,6 +886,44 @@ mod tests {
         assert_eq!(fh.describe("kept").expect("describe").spec.uid, uid);
     }
 
+    /// A given `docs` is taken as shared: the delivery runs under a lease in it, which a
+    /// clean stop releases; one host alone still delivers at once.
+    #[test]
+    fn a_shared_store_holds_the_delivery_lease_until_the_service_stops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let docs = Arc::new(FolderDocStore::new(dir.path().join("shared")));
+        let mut c = FirehoseConfig::new(
+            dir.path().join("fh"),
+            Storage::Folder(dir.path().join("s3")),
+        );
+        c.transition_delay = Duration::ZERO;
+        c.poll_interval = Duration::from_millis(5);
+        c.docs = Some(docs.clone());
+        let fh = Firehose::open(c, rt.handle().clone()).expect("open");
+        fh.create(request("leased")).expect("create");
+        fh.put("leased", &[b"a\n".to_vec()]).expect("put");
+        let uid = fh.describe("leased").expect("describe").spec.uid;
+        let lease = format!("leases/delivery/{uid}");
+        let cp = crate::deliver::checkpoint_key(&uid);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while docs.get(&cp).expect("get").is_none() {
+            assert!(Instant::now() < deadline, "not delivered");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (holder, _) = docs
+            .get(&lease)
+            .expect("get")
+            .expect("a lease while delivering");
+        assert!(String::from_utf8_lossy(&holder).starts_with(fh.lease_holder()));
+        drop(fh);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while docs.get(&lease).expect("get").is_some() {
+            assert!(Instant::now() < deadline, "the lease was not released");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// The service, not only the API, refuses the stages an HTTP endpoint cannot take
     /// (`DeliveryDestination::check_stages`), and takes them for S3.
     #[test]

@@ -655,6 +655,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_checkpoint_written_from_a_stale_read_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let docs = weir_support::docstore::FolderDocStore::new(dir.path());
+        let r1 = save_checkpoint(&docs, "u", "10", DocExpect::Absent).expect("first");
+        // Another host read r1 and moved it on.
+        let r2 = save_checkpoint(&docs, "u", "20", DocExpect::Revision(r1)).expect("other");
+        // This host, still at r1, cannot put it back.
+        let e = save_checkpoint(&docs, "u", "15", DocExpect::Revision(r1)).expect_err("stale");
+        assert!(
+            matches!(e, FirehoseError::Doc(DocError::Conflict { .. })),
+            "{e}"
+        );
+        assert!(save_checkpoint(&docs, "u", "5", DocExpect::Absent).is_err());
+        assert_eq!(
+            load_checkpoint_rev(&docs, "u").expect("load"),
+            (Some("20".to_owned()), Some(r2))
+        );
+    }
+
+    #[test]
     fn the_retry_ends_at_its_duration_or_before_the_buffer_trims() {
         let hour = 3600 * 1000;
         let now = 100 * hour;
