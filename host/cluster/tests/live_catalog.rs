@@ -236,11 +236,26 @@ fn shard_count_retention_and_tags_changed_on_one_host_show_on_the_other() {
         a.set_retention("c", 48, true).expect("retention on a");
         a.add_tags("c", BTreeMap::from([("team".to_string(), "a".to_string())]))
             .expect("tag on a");
+        a.set_max_record_size("c", 2048, true)
+            .expect("max record size on a");
         eventually(SEEN_WITHIN, Duration::from_millis(50), || {
             let d = b.describe_stream("c").ok()?;
             let tagged = b.tags("c").ok()?.get("team").is_some_and(|t| t == "a");
-            (d.open_shard_count == 4 && d.retention_hours == 48 && tagged).then_some(())
+            let limit = b.max_record_bytes("c").ok()? == Some(2048 * 1024);
+            (d.open_shard_count == 4 && d.retention_hours == 48 && tagged && limit).then_some(())
         });
+        // b writes to the children it opened on reload.
+        let out = b
+            .put_records("c", &[entry("k", "after")])
+            .expect("put on b");
+        let open: Vec<String> = b
+            .list_shards("c", ShardFilter::AtLatest, now_ms())
+            .expect("list on b")
+            .into_iter()
+            .map(|s| s.shard_id)
+            .collect();
+        assert_eq!(open.len(), 4);
+        assert!(open.contains(&ok_shard(&out[0])));
         // b writes on top of what it reloaded: a's changes stay.
         b.add_tags(
             "c",
