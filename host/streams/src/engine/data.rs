@@ -311,6 +311,7 @@ impl Streams {
     ) -> Result<String> {
         let s = self.stream_for_data(name)?;
         let idx = parse_shard_id(shard).ok_or_else(|| self.shard_not_found(name, shard))?;
+        self.find_shard(&s, idx);
         let counter = self.resolve_position(&s, idx, start)?;
         Ok(self.inner.codec.encode(&IteratorPos {
             stream_uid: s.uid,
@@ -387,6 +388,7 @@ impl Streams {
         let s = found.ok_or_else(|| {
             StreamsError::NotFound("Stream for the given ShardIterator does not exist.".into())
         })?;
+        self.find_shard(&s, pos.shard_index);
         let ShardRead {
             records,
             next,
@@ -420,6 +422,7 @@ impl Streams {
     pub fn subscribe(&self, name: &str, shard: &str, start: StartPosition) -> Result<Subscription> {
         let s = self.stream_for_data(name)?;
         let idx = parse_shard_id(shard).ok_or_else(|| self.shard_not_found(name, shard))?;
+        self.find_shard(&s, idx);
         let counter = self.resolve_position(&s, idx, &start)?;
         let rx = {
             let topo = read(&s.topo);

@@ -143,6 +143,18 @@ impl Streams {
         Ok(())
     }
 
+    /// On a shared catalog, a shard of `s` this engine does not know (a child of another
+    /// host's reshard, named by a client that listed the shards there) reloads the catalog
+    /// once, so the caller finds it. Nothing on a local catalog.
+    pub(super) fn find_shard(&self, s: &StreamState, idx: u64) {
+        if !self.inner.shared || read(&s.topo).shards.contains_key(&idx) {
+            return;
+        }
+        if let Err(e) = self.refresh() {
+            tracing::warn!(stream = %s.name, error = %e, "reloading the shared catalog failed");
+        }
+    }
+
     /// After a put met sealed parents (`closed`): waits, reloading the shared catalog,
     /// until this engine's topology no longer routes to them (another host's reshard
     /// reached the catalog), for at most [`RESHARD_WAIT`].

@@ -221,3 +221,42 @@ fn an_unsynced_put_that_meets_a_parent_another_host_split_goes_to_the_children()
     let stored: usize = children.iter().map(|c| data_in(&a, "u", c).len()).sum();
     assert_eq!(stored, 10);
 }
+
+#[test]
+fn a_child_shard_listed_on_one_host_is_read_on_the_other_at_once() {
+    let (a, b) = hosts();
+    a.create_stream("k", 1, false, BTreeMap::new())
+        .expect("create on a");
+    b.describe_stream("k").expect("b knows k");
+    let mid = hashkey::even_ranges(1)[0].end / 2;
+    a.split_shard("k", &shard_id(0), mid).expect("split on a");
+    let out = a
+        .put_records("k", &[entry("k", "in a child")])
+        .expect("put on a");
+    let child = ok_shard(&out[0]);
+    // A client that listed the shards on a asks b for the child before b's poll ran.
+    let it = b
+        .get_shard_iterator("k", &child, &StartPosition::TrimHorizon)
+        .expect("the child's iterator on b");
+    let page = b.get_records(&it, 10).expect("read on b");
+    assert_eq!(page.records[0].data, b"in a child");
+    // And an iterator a issued for a child b has not opened.
+    a.split_shard(
+        "k",
+        &child,
+        if child == shard_id(1) {
+            mid / 2
+        } else {
+            mid + mid / 2
+        },
+    )
+    .expect("split the child on a");
+    let grand = ok_shard(&a.put_records("k", &[entry("k", "deeper")]).expect("put")[0]);
+    let it = a
+        .get_shard_iterator("k", &grand, &StartPosition::TrimHorizon)
+        .expect("iterator on a");
+    assert_eq!(
+        b.get_records(&it, 10).expect("a's iterator on b").records[0].data,
+        b"deeper"
+    );
+}
