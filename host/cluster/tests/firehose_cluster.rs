@@ -24,6 +24,17 @@ const TTL: Duration = Duration::from_secs(2);
 /// A Firehose "host" on the cluster under `prefix`: its own connections, its own local
 /// folder, the shared destination folder `dest`.
 fn host(prefix: &str, dir: &Path, dest: &Path, ttl: Duration) -> (Firehose, Arc<dyn DocStore>) {
+    host_reading(prefix, dir, dest, ttl, None)
+}
+
+/// [`host`] whose `KinesisStreamAsSource` delivery streams read `source`.
+fn host_reading(
+    prefix: &str,
+    dir: &Path,
+    dest: &Path,
+    ttl: Duration,
+    source: Option<weir_streams::Streams>,
+) -> (Firehose, Arc<dyn DocStore>) {
     let cluster = NatsCluster::shared();
     let docs = JetStreamStores::open(cluster.connect(prefix))
         .expect("stores")
@@ -36,6 +47,7 @@ fn host(prefix: &str, dir: &Path, dest: &Path, ttl: Duration) -> (Firehose, Arc<
     c.transition_delay = Duration::ZERO;
     c.poll_interval = Duration::from_millis(20);
     c.lease_ttl = ttl;
+    c.source_streams = source;
     let fh = Firehose::open(c, runtime().handle().clone()).expect("open the firehose");
     (fh, docs)
 }
@@ -140,6 +152,28 @@ fn await_all(dest: &Path, name: &str, recs: &[Vec<u8>], limit: Duration) -> Hash
     }
 }
 
+/// The counts of `name`'s lines once they have stopped changing for a second: a duplicate
+/// (the thing checked for) can only be seen by waiting for it, and a second covers two
+/// catalog polls and fifty delivery polls.
+fn settled(dest: &Path, name: &str) -> HashMap<String, usize> {
+    let mut last = delivered(dest, name);
+    let mut since = Instant::now();
+    let started = Instant::now();
+    while since.elapsed() < Duration::from_secs(1) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "deliveries never settled"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let now = delivered(dest, name);
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+    last
+}
+
 /// The holder named in the delivery lease of `uid`.
 fn lease_holder(docs: &dyn DocStore, uid: &str) -> Option<String> {
     let (bytes, _) = docs.get(&format!("leases/delivery/{uid}")).ok()??;
@@ -162,7 +196,8 @@ fn one_host_delivers_a_stream_and_another_takes_over_when_it_dies() {
     assert_eq!(b.describe("orders").expect("describe on b").spec.uid, uid);
     let first = records("one", 300);
     put_all(&b, "orders", &first);
-    let got = await_all(&dest, "orders", &first, Duration::from_secs(30));
+    await_all(&dest, "orders", &first, Duration::from_secs(30));
+    let got = settled(&dest, "orders");
     // Both hosts run a delivery thread for the stream, but only the lease holder delivers:
     // without a takeover no record is delivered twice.
     let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
@@ -331,4 +366,98 @@ fn a_rule_actions_stream_is_one_stream_on_every_host_and_survives_its_hosts_deat
         want_lines.iter().all(|w| got.contains_key(w)).then_some(())
     });
     drop(a);
+}
+
+/// The Kinesis streams of a host on the cluster under `prefix`.
+fn kinesis(prefix: &str, dir: &Path) -> weir_streams::Streams {
+    let stores = JetStreamStores::open(NatsCluster::shared().connect(prefix)).expect("stores");
+    let mut c = weir_streams::StreamsConfig::new(dir);
+    c.transition_delay = Duration::ZERO;
+    weir_streams::Streams::open_with_stores(c, stores).expect("open the streams")
+}
+
+fn put_source(streams: &weir_streams::Streams, recs: &[Vec<u8>]) {
+    let entries: Vec<weir_streams::PutEntry> = recs
+        .iter()
+        .map(|d| weir_streams::PutEntry {
+            partition_key: "k".into(),
+            explicit_hash_key: None,
+            data: d.clone(),
+        })
+        .collect();
+    for o in streams
+        .put_records("src", &entries)
+        .expect("put to the source")
+    {
+        assert!(matches!(o, weir_streams::PutOutcome::Ok { .. }), "{o:?}");
+    }
+}
+
+#[test]
+fn a_kinesis_source_is_read_by_one_host_and_taken_over_when_it_dies() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dest = tmp.path().join("dest");
+    let prefix = "weir.fhc5";
+    let src_a = kinesis("weir.fhc5.src", &tmp.path().join("a-src"));
+    src_a.ensure_stream("src", 1, 24).expect("source stream");
+    let src_b = kinesis("weir.fhc5.src", &tmp.path().join("b-src"));
+    let (a, docs) = host_reading(prefix, &tmp.path().join("a"), &dest, TTL, Some(src_a));
+    let (b, _) = host_reading(
+        prefix,
+        &tmp.path().join("b"),
+        &dest,
+        TTL,
+        Some(src_b.clone()),
+    );
+    let mut req = request("ks");
+    req.source = SourceKind::KinesisStreamAsSource;
+    req.kinesis_stream_arn = Some("arn:aws:kinesis:us-east-1:000000000000:stream/src".into());
+    a.create(req).expect("create on a");
+    let uid = a.describe("ks").expect("describe").spec.uid;
+    // B starts its reader and delivery once its catalog poll finds the stream.
+    eventually(Duration::from_secs(10), Duration::from_millis(20), || {
+        b.describe("ks").ok().map(|_| ())
+    });
+    let first = records("src-one", 100);
+    put_source(&src_b, &first);
+    await_all(&dest, "ks", &first, Duration::from_secs(30));
+    let got = settled(&dest, "ks");
+    // Both hosts run a reader, but only the source lease's holder copies the records into
+    // the buffer: without a takeover none comes twice.
+    let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "read twice: {twice:?}");
+    let source_lease = docs
+        .get(&format!("leases/source/{uid}"))
+        .expect("get")
+        .map(|(b, _)| {
+            String::from_utf8_lossy(&b)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .expect("a source lease");
+    let (dead, alive) = if source_lease == a.lease_holder() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    dead.halt_as_if_crashed();
+    let second = records("src-two", 100);
+    put_source(&src_b, &second);
+    await_all(&dest, "ks", &second, TTL + Duration::from_secs(10));
+    let all: Vec<Vec<u8>> = first.iter().chain(&second).cloned().collect();
+    await_all(&dest, "ks", &all, Duration::from_secs(1));
+    let holder = docs
+        .get(&format!("leases/source/{uid}"))
+        .expect("get")
+        .map(|(b, _)| {
+            String::from_utf8_lossy(&b)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        });
+    assert_eq!(holder.as_deref(), Some(alive.lease_holder()));
+    drop(dead);
 }
