@@ -304,6 +304,27 @@ fn catalog_changes_on_one_host_are_seen_on_the_other() {
         let d = a.describe("x").ok()?;
         (d.spec.tags.get("team").map(String::as_str) == Some("fleet")).then_some(())
     });
+    // Two updates of one stream on two hosts at once: neither is lost. B changes it before
+    // its poll has shown it A's change: refused (InUse), and applied once B has seen it.
+    let one = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+    a.tag("x", one("owner", "ops")).expect("tag on a");
+    let mut refused = 0;
+    loop {
+        match b.tag("x", one("site", "lyon")) {
+            Ok(()) => break,
+            Err(FirehoseError::InUse(_)) if refused < 100 => {
+                refused += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("tag on b: {e}"),
+        }
+    }
+    eprintln!("b's stale update was refused {refused} times");
+    eventually(Duration::from_secs(10), Duration::from_millis(20), || {
+        let tags = a.describe("x").ok()?.spec.tags;
+        let want = ["team", "owner", "site"];
+        want.iter().all(|k| tags.contains_key(*k)).then_some(())
+    });
     // A delete on A is seen on B.
     a.delete("y").expect("delete on a");
     eventually(Duration::from_secs(10), Duration::from_millis(20), || {

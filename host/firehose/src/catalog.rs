@@ -554,8 +554,10 @@ impl Firehose {
 
     /// [`Self::persist`] on a shared catalog: the one change is applied to the catalog as
     /// stored (other hosts' changes kept) and written by compare-and-set, again on a
-    /// conflict. A change to a stream another host has re-created, or a create of a name
-    /// another host took meanwhile, is refused with `InUse`.
+    /// conflict. A change made from a spec another host has changed since (this host's poll
+    /// has not applied it yet), or a create of a name another host took meanwhile, is refused
+    /// with `InUse` rather than undoing the other host's change; a retry after the poll
+    /// applies to the new spec.
     fn persist_shared(
         &self,
         streams: &BTreeMap<String, Arc<Entry>>,
@@ -570,9 +572,9 @@ impl Firehose {
             };
             let mut specs = parse_catalog(docs, stored.as_ref().map(|(b, _)| b.as_slice()))?;
             if let Some((name, spec)) = replace {
-                let known = streams.get(name).map(|e| read(&e.spec).uid.clone());
-                let found = specs.iter().find(|s| s.name == name).map(|s| s.uid.clone());
-                if known != found {
+                let known = streams.get(name).map(|e| read(&e.spec).clone());
+                let found = specs.iter().find(|s| s.name == name);
+                if known.as_ref() != found {
                     return Err(FirehoseError::InUse(format!(
                         "Firehose {name} under accountId {} was created, changed or deleted by another host meanwhile; retry the request.",
                         self.inner.config.account_id
