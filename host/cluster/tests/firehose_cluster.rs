@@ -325,6 +325,12 @@ fn catalog_changes_on_one_host_are_seen_on_the_other() {
         let want = ["team", "owner", "site"];
         want.iter().all(|k| tags.contains_key(*k)).then_some(())
     });
+    // A stream just created on A can be deleted through B at once (B looks the name up).
+    a.create(request("z")).expect("create z on a");
+    b.delete("z").expect("delete z on b");
+    eventually(Duration::from_secs(10), Duration::from_millis(20), || {
+        matches!(a.describe("z"), Err(FirehoseError::NotFound(_))).then_some(())
+    });
     // A delete on A is seen on B.
     a.delete("y").expect("delete on a");
     eventually(Duration::from_secs(10), Duration::from_millis(20), || {

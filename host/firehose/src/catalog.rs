@@ -241,8 +241,11 @@ pub(crate) struct Inner {
     pub(crate) crashed: AtomicBool,
     /// The buffer engine.
     buffer: Streams,
-    /// The catalog document as this host last applied it (shared `docs` only).
-    catalog_seen: Mutex<Option<Vec<u8>>>,
+    /// The revision of the catalog document this host last applied whole (shared `docs`
+    /// only). Revisions only grow, so any write since, this host's own included, makes the
+    /// next poll apply the document again (content could come back to an older state, and
+    /// this host's own writes leave it behind other hosts' changes they merged).
+    catalog_seen: Mutex<Option<weir_support::docstore::DocRevision>>,
     pub(crate) stores: Stores,
     pub(crate) runtime: tokio::runtime::Handle,
     streams: Mutex<BTreeMap<String, Arc<Entry>>>,
@@ -335,8 +338,8 @@ impl Firehose {
             Some(stores) => Streams::open_with_stores(bc, stores.clone())?,
             None => Streams::open(bc)?,
         };
-        let catalog_bytes = docs.get(CATALOG)?.map(|(b, _)| b);
-        let specs = parse_catalog(&*docs, catalog_bytes.as_deref())?;
+        let catalog_doc = docs.get(CATALOG)?;
+        let specs = parse_catalog(&*docs, catalog_doc.as_ref().map(|(b, _)| b.as_slice()))?;
         let implicit_specs = crate::implicit::load_live(&*docs, &buffer, shared)?;
         let uids = specs
             .iter()
@@ -366,7 +369,7 @@ impl Firehose {
                 holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
                 crashed: AtomicBool::new(false),
                 buffer,
-                catalog_seen: Mutex::new(catalog_bytes),
+                catalog_seen: Mutex::new(catalog_doc.map(|(_, rev)| rev)),
                 stores,
                 runtime,
                 streams: Mutex::new(streams),
@@ -413,18 +416,19 @@ impl Firehose {
             return Ok(());
         }
         // A first look without the lock, so puts do not wait on the common "nothing changed".
-        let peek = self.inner.docs.get(CATALOG)?.map(|(b, _)| b);
+        let peek = self.inner.docs.get(CATALOG)?.map(|(_, rev)| rev);
         if *lock(&self.inner.catalog_seen) == peek {
             return Ok(());
         }
         // Read again under the lock: a change this host wrote since the peek must not be
         // undone by applying the older document.
         let mut streams = lock(&self.inner.streams);
-        let bytes = self.inner.docs.get(CATALOG)?.map(|(b, _)| b);
-        if *lock(&self.inner.catalog_seen) == bytes {
+        let doc = self.inner.docs.get(CATALOG)?;
+        let rev = doc.as_ref().map(|(_, rev)| *rev);
+        if *lock(&self.inner.catalog_seen) == rev {
             return Ok(());
         }
-        let specs = parse_catalog(&*self.inner.docs, bytes.as_deref())?;
+        let specs = parse_catalog(&*self.inner.docs, doc.as_ref().map(|(b, _)| b.as_slice()))?;
         let new: Vec<&str> = specs
             .iter()
             .filter(|s| {
@@ -471,7 +475,7 @@ impl Firehose {
                 }
             }
         }
-        *lock(&self.inner.catalog_seen) = bytes;
+        *lock(&self.inner.catalog_seen) = rev;
         Ok(())
     }
 
@@ -505,16 +509,20 @@ impl Firehose {
     /// The delivery stream `name`; with a shared catalog, one this host has not seen yet is
     /// looked for there once (another host may have just created it).
     fn entry(&self, name: &str) -> Result<Arc<Entry>> {
-        if let Some(e) = lock(&self.inner.streams).get(name).cloned() {
-            return Ok(e);
-        }
-        if self.inner.shared {
+        self.look_up_shared(name)?;
+        lock(&self.inner.streams)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.not_found(name))
+    }
+
+    /// With a shared catalog, reads it once when `name` is not known here (another host may
+    /// have just created it); nothing on one host or for a known name.
+    fn look_up_shared(&self, name: &str) -> Result<()> {
+        if self.inner.shared && !lock(&self.inner.streams).contains_key(name) {
             self.sync_catalog()?;
-            if let Some(e) = lock(&self.inner.streams).get(name).cloned() {
-                return Ok(e);
-            }
         }
-        Err(self.not_found(name))
+        Ok(())
     }
 
     fn not_found(&self, name: &str) -> FirehoseError {

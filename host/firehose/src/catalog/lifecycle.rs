@@ -198,6 +198,7 @@ impl Firehose {
     /// DeleteDeliveryStream: DELETING for the transition delay, then gone. The removal is
     /// durable at once; undelivered records are discarded, as on AWS.
     pub fn delete(&self, name: &str) -> Result<()> {
+        self.look_up_shared(name)?;
         let mut streams = lock(&self.inner.streams);
         let Some(e) = streams.get(name).cloned() else {
             return Err(self.not_found(name));

@@ -20,6 +20,7 @@ impl Firehose {
         name: &str,
         change: impl FnOnce(&mut DeliveryStreamSpec) -> Result<bool>,
     ) -> Result<()> {
+        self.look_up_shared(name)?;
         let streams = lock(&self.inner.streams);
         let e = streams
             .get(name)
