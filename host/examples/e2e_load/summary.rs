@@ -277,13 +277,19 @@ fn print_fsync_verdicts(r: &Results) -> serde_json::Map<String, serde_json::Valu
         } else {
             0.0
         };
+        // The cluster variant (--cluster) is compared, not judged: 0.9 is issue 27's fsync target.
+        let tag = if f.name.starts_with("weir cluster") {
+            "info"
+        } else {
+            verdict(r >= 0.9)
+        };
         println!(
-            "[{}] {} / {}: {} / {} msg/s = {r:.2} >= 0.9",
-            verdict(r >= 0.9),
+            "[{tag}] {} / {}: {} / {} msg/s = {r:.2}{}",
             weir_full.name,
             f.name,
             fmt_rate(weir_full.rate),
-            fmt_rate(f.rate)
+            fmt_rate(f.rate),
+            if tag == "info" { "" } else { " >= 0.9" }
         );
         let p99 = |m: &Measured| m.latency.map(|p| p.p99_us as f64 / 1000.0);
         println!(

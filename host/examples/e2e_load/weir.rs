@@ -8,8 +8,23 @@ pub(super) fn write_weir_config(
     plugin: &Path,
     fsync: &str,
     buffer_age_ms: u64,
+    nats: &[String],
 ) -> AnyResult<PathBuf> {
     let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    // The cluster variant: the streams on the NATS cluster (R3, quorum acks), the rest of the
+    // host's state under [storage] with its default policy.
+    let (fsync, cluster) = if fsync == CLUSTER {
+        let urls: Vec<String> = nats.iter().map(|u| quote(u)).collect();
+        (
+            "always",
+            format!(
+                "\n[cluster]\nnats = [{}]\nreplicas = 3\nprefix = \"bench\"\n",
+                urls.join(", ")
+            ),
+        )
+    } else {
+        (fsync, String::new())
+    };
     let data = quote(&dir.join("weir-data").display().to_string());
     let plugin = quote(&plugin.display().to_string());
     let text = format!(
@@ -41,7 +56,7 @@ stream = "{STREAM}"
 partition_key = "${{licensePlate}}"
 filters = ["speed-limit"]
 buffer = {{ max_records = 500, max_age_ms = {buffer_age_ms} }}
-"#
+{cluster}"#
     );
     let path = dir.join("weir.toml");
     std::fs::File::create(&path)?.write_all(text.as_bytes())?;
@@ -182,6 +197,7 @@ pub(super) fn measure_policies(
     mosq_pid: &[u32],
     args: &Args,
     rows: &Arc<Vec<SpeedingRow>>,
+    nats: &[String],
 ) -> AnyResult<PolicyRuns> {
     // Weir once per fsync policy, each host in its own folder; the half-rate runs all use
     // half of the best full rate, so their latencies compare at the same load.
@@ -192,7 +208,7 @@ pub(super) fn measure_policies(
         let weir_dir = tmp.join(format!("weir-{policy}"));
         std::fs::create_dir_all(&weir_dir)?;
         // Port 0: the broker binds a port the system gives, read back from the host.
-        let config = write_weir_config(&weir_dir, 0, plugin, policy, args.buffer_age_ms)?;
+        let config = write_weir_config(&weir_dir, 0, plugin, policy, args.buffer_age_ms, nats)?;
         let host = RunningHost::start(&config)?;
         let weir_port = host
             .listening()
