@@ -459,6 +459,10 @@ impl Delivery {
         };
         let mut done = 0;
         while let Some(out) = queue.pop_front() {
+            // A delivery of many objects keeps its lease (a loss shows at the checkpoint).
+            if self.lease.as_ref().is_some_and(Lease::renewal_due) {
+                keep_lease(&mut self.lease, &self.name);
+            }
             let step = match &out {
                 Output::Object { key, body, .. } => place.put(key, body.clone()),
                 Output::Request { items } => spec
