@@ -263,9 +263,11 @@ fn two_hosts_on_a_cluster_lose_nothing_acknowledged_when_a_nats_node_and_a_host_
         .iter()
         .map(|id| write_config(&work.path().join(id), broker.port, id, &urls, &prefix))
         .collect();
-    // One after the other: the first creates `out` on the cluster, the second finds it.
+    // Both at once: both declare `out`, one creates it on the cluster, the other finds it.
+    let second = configs[1].clone();
+    let starting = std::thread::spawn(move || WeirProcess::start("h2", &second));
     let h1 = WeirProcess::start("h1", &configs[0]);
-    let mut h2 = WeirProcess::start("h2", &configs[1]);
+    let mut h2 = starting.join().expect("h2 started");
     broker.wait_subscribed("weir-h1", SHARE_GROUP, FILTER);
     broker.wait_subscribed("weir-h2", SHARE_GROUP, FILTER);
     let apis: Apis = Arc::new(Mutex::new(vec![h1.api.clone(), h2.api.clone()]));

@@ -108,7 +108,7 @@ pub(crate) fn declare(config: &Config, firehose: &Firehose) -> Result<(), Fireho
             ),
             None => (SourceKind::DirectPut, None),
         };
-        firehose.create(CreateRequest {
+        let created = firehose.create(CreateRequest {
             name: d.name.clone(),
             source,
             kinesis_stream_arn,
@@ -134,8 +134,15 @@ pub(crate) fn declare(config: &Config, firehose: &Firehose) -> Result<(), Fireho
                     .clone()
                     .unwrap_or_else(|| weir_firehose::DEFAULT_PARQUET_COMPRESSION.into()),
             }),
-        })?;
-        tracing::info!(delivery_stream = %d.name, "created the delivery stream the configuration declares");
+        });
+        match created {
+            Ok(_) => {
+                tracing::info!(delivery_stream = %d.name, "created the delivery stream the configuration declares")
+            }
+            // Another host on the cluster declared it at the same moment: it exists now.
+            Err(FirehoseError::InUse(_)) if firehose.describe(&d.name).is_ok() => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }

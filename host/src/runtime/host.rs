@@ -584,9 +584,15 @@ pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
         }
     };
     for (name, s) in &config.streams {
-        streams
-            .ensure_stream(name, s.shards, s.retention_hours)
-            .map_err(|e| HostError::storage(storage, format!("stream {name:?}"), e))?;
+        let ensured = match streams.ensure_stream(name, s.shards, s.retention_hours) {
+            // Another host on the cluster created or changed it at the same moment: look
+            // again at the shared catalog, where it is now.
+            Err(weir_streams::StreamsError::InUse(_)) if cluster.is_some() => streams
+                .refresh()
+                .and_then(|()| streams.ensure_stream(name, s.shards, s.retention_hours)),
+            other => other,
+        };
+        ensured.map_err(|e| HostError::storage(storage, format!("stream {name:?}"), e))?;
     }
 
     let mut lookup = LookupTables::new();
