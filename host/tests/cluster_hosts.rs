@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::mqtt_hosts::{mosquitto_available, publish_ids, Mosquitto, WeirProcess};
+use common::mqtt_hosts::{mosquitto_available, publish_ids, ranges, Mosquitto, WeirProcess};
 use serde_json::{json, Value};
 
 const SHARE_GROUP: &str = "weir-cluster";
@@ -223,24 +223,6 @@ fn split(records: &[Value]) -> (BTreeSet<u64>, BTreeMap<usize, Vec<u64>>) {
         })
         .collect();
     (ids, by_key)
-}
-
-fn ranges(ids: &[u64]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < ids.len() {
-        let mut j = i;
-        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
-            j += 1;
-        }
-        out.push(if i == j {
-            ids[i].to_string()
-        } else {
-            format!("{}-{}", ids[i], ids[j])
-        });
-        i = j + 1;
-    }
-    out.join(", ")
 }
 
 #[test]

@@ -13,7 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::mqtt_hosts::{
-    mosquitto_available, mosquitto_pub, publish_ids, publish_padded, tail, Mosquitto, WeirProcess,
+    mosquitto_available, mosquitto_pub, publish_ids, publish_padded, ranges, tail, Mosquitto,
+    WeirProcess,
 };
 
 use base64::Engine as _;
@@ -154,25 +155,6 @@ impl Weir {
         self.iterator = Some(it);
         got
     }
-}
-
-/// Sorted ids as ranges, `3-7, 9`, for failure messages.
-fn ranges(ids: &[u64]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < ids.len() {
-        let mut j = i;
-        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
-            j += 1;
-        }
-        out.push(if i == j {
-            ids[i].to_string()
-        } else {
-            format!("{}-{}", ids[i], ids[j])
-        });
-        i = j + 1;
-    }
-    out.join(", ")
 }
 
 /// Reads the hosts' streams until every id of `expected_ids` arrived and a further read finds

@@ -329,3 +329,22 @@ pub fn mosquitto_pub(port: u16, id: u64) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Sorted ids as ranges, `3-7, 9`, for failure messages.
+pub fn ranges(ids: &[u64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            ids[i].to_string()
+        } else {
+            format!("{}-{}", ids[i], ids[j])
+        });
+        i = j + 1;
+    }
+    out.join(", ")
+}
