@@ -103,7 +103,7 @@ fn config_unknown_top_level_key() {
     let text = format!("{BASE}\n[stream.x]\nshards = 1\n");
     assert_eq!(
         one_error(&text),
-        format!("{F}:16:2: `stream`: unknown key `stream` (expected one of `broker`, `api`, `storage`, `s3`, `sqs`, `sns`, `dynamodb`, `firehose`, `streams`, `tables`, `plugins`, `notify`, `rules`)")
+        format!("{F}:16:2: `stream`: unknown key `stream` (expected one of `broker`, `api`, `storage`, `cluster`, `s3`, `sqs`, `sns`, `dynamodb`, `firehose`, `streams`, `tables`, `plugins`, `notify`, `rules`)")
     );
 }
 
