@@ -46,8 +46,10 @@ const ENVELOPE: usize = 2;
 /// Longest key the envelope may carry (Kinesis allows 256 characters, at most 1 KiB of UTF-8).
 const MAX_KEY_BYTES: usize = u16::MAX as usize;
 
-/// Fetches of one read consumer that may find it not yet listening (20 ms, 40 ms, ...).
-const FETCH_ATTEMPTS: u32 = 5;
+/// Fetches of one read consumer that may find it not yet listening (20 ms, 40 ms, ... 2.56 s:
+/// about 5 s in all). Seen for up to a second on a loaded 2-core machine running several
+/// clusters at once; only a 503 waits, an empty read answers at once.
+const FETCH_ATTEMPTS: u32 = 8;
 
 /// Read consumers kept per shard for pollers that continue where they stopped.
 const READER_CACHE: usize = 8;

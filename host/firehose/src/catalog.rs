@@ -441,10 +441,12 @@ impl Firehose {
         self.inner.see_buffers(&new)?;
         let names: std::collections::HashSet<&str> =
             specs.iter().map(|s| s.name.as_str()).collect();
+        // A stream this host is deleting left the catalog with its own write; it shows
+        // DELETING until its deletion thread removes it.
         let gone: Vec<String> = streams
-            .keys()
-            .filter(|n| !names.contains(n.as_str()))
-            .cloned()
+            .iter()
+            .filter(|(n, e)| !names.contains(n.as_str()) && !e.deleting.load(Ordering::SeqCst))
+            .map(|(n, _)| n.clone())
             .collect();
         for name in gone {
             if let Some(e) = streams.remove(&name) {
