@@ -46,6 +46,22 @@ const ENVELOPE: usize = 2;
 /// Longest key the envelope may carry (Kinesis allows 256 characters, at most 1 KiB of UTF-8).
 const MAX_KEY_BYTES: usize = u16::MAX as usize;
 
+/// Tries of a stream creation that meets a transient placement refusal (100 ms, 200 ms, ...
+/// 3.2 s: about 6 s in all).
+const CREATE_ATTEMPTS: u32 = 5;
+
+/// Whether a stream creation failed on what passes by itself: no peer to place a replica on
+/// right now (10005, a peer counted offline) or JetStream unavailable (503).
+fn placement_transient(e: &async_nats::jetstream::context::CreateStreamError) -> bool {
+    use async_nats::jetstream::context::CreateStreamErrorKind;
+    match e.kind() {
+        CreateStreamErrorKind::JetStream(j) => {
+            j.code() == 503 || j.error_code() == ErrorCode(10005)
+        }
+        _ => false,
+    }
+}
+
 /// Fetches of one read consumer that may find it not yet listening (20 ms, 40 ms, ... 2.56 s:
 /// about 5 s in all). Seen for up to a second on a loaded 2-core machine running several
 /// clusters at once; only a 503 waits, an empty read answers at once.
@@ -275,7 +291,22 @@ impl JsShard {
         };
         let js = bridge.jetstream().clone();
         bridge
-            .call(async move { js.get_or_create_stream(config).await.map(|_| ()) })?
+            .call(async move {
+                // A peer the meta leader briefly counts offline (a missed heartbeat on a
+                // loaded machine, a node restarting) refuses placement with 10005; a 503 is
+                // a meta group between leaders. Both pass: ask again for about 6 s.
+                let mut attempt = 0u32;
+                loop {
+                    match js.get_or_create_stream(config.clone()).await {
+                        Ok(_) => return Ok(()),
+                        Err(e) if attempt < CREATE_ATTEMPTS && placement_transient(&e) => {
+                            tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
+                            attempt += 1;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            })?
             .map_err(|e| ClusterError::js("create stream", &name, e))?;
         Ok(Self::handle(bridge, name, subject))
     }
