@@ -199,6 +199,9 @@ fn open_streams(
             ..weir_cluster::ClusterConfig::new(args.nats.clone())
         };
         cluster.validate().context("--nats")?;
+        if let Some(reason) = weir_support::nats_names::deployment_prefix_problem(&cluster.prefix) {
+            anyhow::bail!("--nats-prefix: {reason}");
+        }
         let stores = weir_cluster::JetStreamStores::connect(&cluster).with_context(|| {
             format!(
                 "connecting to NATS at {}",

@@ -10,9 +10,6 @@ use weir_cluster::{Bridge, ClusterConfig, ClusterError, ClusterTls, JetStreamSto
 use weir_config::ClusterSection;
 use weir_support::docstore::DocStore;
 
-/// The suffix of the Firehose buffers' layout (`[cluster] prefix` + this).
-pub(crate) const FIREHOSE_SUFFIX: &str = ".fh";
-
 /// What a host opens on the cluster.
 #[derive(Clone)]
 pub(crate) struct ClusterStores {
@@ -52,7 +49,11 @@ pub(crate) fn cluster_config(section: &ClusterSection) -> ClusterConfig {
 pub(crate) fn connect(section: &ClusterSection) -> Result<ClusterStores, ClusterError> {
     let bridge = Arc::new(Bridge::connect(&cluster_config(section))?);
     bridge.report_sync_setting();
-    let fh_bridge = bridge.under_prefix(&format!("{}{FIREHOSE_SUFFIX}", section.prefix))?;
+    let fh_bridge = bridge.under_prefix(&format!(
+        "{}.{}",
+        section.prefix,
+        weir_support::nats_names::FIREHOSE_TOKEN
+    ))?;
     let streams = JetStreamStores::open(bridge)?;
     let firehose_buffers = JetStreamStores::open(Arc::new(fh_bridge))?;
     let firehose_docs = streams.docs("FIREHOSE")?;

@@ -29,10 +29,37 @@ pub fn prefix_problem(prefix: &str) -> Option<String> {
     None
 }
 
+/// The last token of the Firehose buffers' layout (`<prefix>.fh`, beside the streams under
+/// `<prefix>`).
+pub const FIREHOSE_TOKEN: &str = "fh";
+
+/// Why a deployment's own `prefix` cannot be used (on top of [`prefix_problem`]): one that
+/// ends in the [`FIREHOSE_TOKEN`] would share its catalog bucket with the Firehose buffers of
+/// the deployment one token shorter.
+pub fn deployment_prefix_problem(prefix: &str) -> Option<String> {
+    prefix_problem(prefix)
+        .or_else(|| {
+            (prefix.rsplit('.').next() == Some(FIREHOSE_TOKEN)).then(|| {
+                format!(
+                    "{prefix:?} ends in `.{FIREHOSE_TOKEN}`, which names another deployment's Firehose buffers"
+                )
+            })
+        })
+        .or_else(|| {
+            prefix_problem(&format!("{prefix}.{FIREHOSE_TOKEN}"))
+                .map(|r| format!("with the Firehose buffers' suffix `.{FIREHOSE_TOKEN}` it {r}"))
+        })
+}
+
 /// Why `url` cannot name a NATS server (`nats://host:port`, `tls://host:port`, `ws(s)://…`
 /// or a bare `host:port`), or `None`. It catches what would otherwise fail only at connect
 /// as a lookup of nothing: an empty entry, a bare scheme, another scheme, a missing host.
 pub fn server_url_problem(url: &str) -> Option<String> {
+    // A space or a control character would be cut or escaped differently by the URL parser
+    // and the logs: refuse it here, where the key and line are known.
+    if let Some(c) = url.chars().find(|c| c.is_control() || c.is_whitespace()) {
+        return Some(format!("{url:?} holds {c:?}, which no server URL has"));
+    }
     let rest = match url.split_once("://") {
         Some((scheme, rest)) => {
             if !matches!(scheme, "nats" | "tls" | "ws" | "wss") {
@@ -121,6 +148,15 @@ mod tests {
             "a/b", "a\u{1}b", &long,
         ] {
             assert!(prefix_problem(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deployment_prefixes() {
+        assert_eq!(deployment_prefix_problem("weir"), None);
+        assert_eq!(deployment_prefix_problem("fhx.weir"), None);
+        for bad in ["weir.fh", "fh", "", &"a".repeat(MAX_PREFIX_BYTES - 2)] {
+            assert!(deployment_prefix_problem(bad).is_some(), "{bad:?}");
         }
     }
 

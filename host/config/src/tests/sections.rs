@@ -78,6 +78,34 @@ fn cluster_section_is_optional_and_checked() {
     ] {
         assert!(err.contains(want), "{want:?} missing from: {err}");
     }
+    // The prefix leaves room for the Firehose buffers' `.fh`: 61 bytes fit, 62 do not.
+    let with_prefix = |p: &str| format!("{BASE}\n[cluster]\nnats = [\"h:1\"]\nprefix = \"{p}\"\n");
+    let longest = "a".repeat(61);
+    assert_eq!(
+        Config::parse(&with_prefix(&longest), F)
+            .expect("61 bytes")
+            .cluster
+            .expect("cluster")
+            .prefix,
+        longest
+    );
+    for bad in [
+        "a".repeat(62),
+        "é".into(),
+        ".".into(),
+        "..".into(),
+        "/w".into(),
+        "w/".into(),
+        "a//b".into(),
+        "a\\u0001b".into(),
+        "weir.fh".into(),
+        String::new(),
+    ] {
+        let err = Config::parse(&with_prefix(&bad), F)
+            .expect_err(&bad)
+            .to_string();
+        assert!(err.contains("cluster.prefix"), "{bad:?}: {err}");
+    }
     let empty = format!("{BASE}\n[cluster]\n");
     let err = Config::parse(&empty, F)
         .expect_err("no servers")

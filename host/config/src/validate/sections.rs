@@ -468,11 +468,8 @@ impl<'i> Ctx<'i> {
             "",
         ) as usize;
         let prefix = c.prefix.unwrap_or_else(|| "weir".to_owned());
-        // The Firehose buffers live under `<prefix>.fh`: that name must fit too.
-        if let Some(reason) = weir_support::nats_names::prefix_problem(&prefix).or_else(|| {
-            weir_support::nats_names::prefix_problem(&format!("{prefix}.fh"))
-                .map(|r| format!("with the Firehose buffers' suffix `.fh` it {r}"))
-        }) {
+        // The Firehose buffers live under `<prefix>.fh`: that name must fit and be ours.
+        if let Some(reason) = weir_support::nats_names::deployment_prefix_problem(&prefix) {
             self.err(
                 &path.key("prefix"),
                 reason,
