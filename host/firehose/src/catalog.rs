@@ -862,21 +862,22 @@ mod tests {
 
     /// With `docs` set, the catalog and the checkpoints live in that store (a cluster's
     /// bucket), not beside the buffers, and a restart finds them there.
+    /// A service under `dir/fh` delivering to the folder `dir/s3`, its catalog and
+    /// checkpoints in `docs` (taken as shared), without transitions and polling fast.
+    fn docs_config(dir: &std::path::Path, docs: Arc<FolderDocStore>) -> FirehoseConfig {
+        let mut c = FirehoseConfig::new(dir.join("fh"), Storage::Folder(dir.join("s3")));
+        c.transition_delay = Duration::ZERO;
+        c.poll_interval = Duration::from_millis(5);
+        c.docs = Some(docs);
+        c
+    }
+
     #[test]
     fn catalog_and_checkpoints_go_to_the_configured_document_store() {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let docs = Arc::new(FolderDocStore::new(dir.path().join("shared")));
-        let config = || {
-            let mut c = FirehoseConfig::new(
-                dir.path().join("fh"),
-                Storage::Folder(dir.path().join("s3")),
-            );
-            c.transition_delay = Duration::ZERO;
-            c.poll_interval = Duration::from_millis(5);
-            c.docs = Some(docs.clone());
-            c
-        };
+        let config = || docs_config(dir.path(), docs.clone());
         let fh = Firehose::open(config(), rt.handle().clone()).expect("open");
         fh.create(request("kept")).expect("create");
         fh.put("kept", &[b"a\n".to_vec()]).expect("put");
@@ -905,14 +906,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let docs = Arc::new(FolderDocStore::new(dir.path().join("shared")));
-        let mut c = FirehoseConfig::new(
-            dir.path().join("fh"),
-            Storage::Folder(dir.path().join("s3")),
-        );
-        c.transition_delay = Duration::ZERO;
-        c.poll_interval = Duration::from_millis(5);
-        c.docs = Some(docs.clone());
-        let fh = Firehose::open(c, rt.handle().clone()).expect("open");
+        let fh = Firehose::open(docs_config(dir.path(), docs.clone()), rt.handle().clone())
+            .expect("open");
         fh.create(request("leased")).expect("create");
         fh.put("leased", &[b"a\n".to_vec()]).expect("put");
         let uid = fh.describe("leased").expect("describe").spec.uid;
