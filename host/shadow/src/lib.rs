@@ -1,6 +1,7 @@
 //! AWS IoT's Device Shadow service for Weir: classic and named shadows with `desired` /
 //! `reported` state, per-field metadata, versions and optimistic locking, deltas, and AWS's
-//! error codes and texts, kept durably in a folder.
+//! error codes and texts, kept durably in a folder or, for hosts that share shadows, in a
+//! `weir_support::docstore::DocStore` (a NATS JetStream KV bucket in a cluster).
 //!
 //! **No MQTT, HTTP, async runtime or clock here.** The broker and the REST API call
 //! [`ShadowService`] with a payload and the time, and send the documents it returns: an
@@ -13,14 +14,12 @@
 //! and operation, `reply` for its `/accepted`, `/rejected`, `/delta` and `/documents` topics),
 //! as strings, for the broker.
 //!
-//! `topics.rs` names AWS's shadow topics (`ShadowTopic::parse` for a request's thing, shadow
-//! and operation, `reply` for its `/accepted`, `/rejected`, `/delta` and `/documents` topics),
-//! as strings, for the broker.
-//!
-//! An update returns only after its document is on disk (file and folder fsync'd); see
-//! `store.rs` for the file layout and why it is one file per shadow.
+//! An update returns only after its document is on disk (file and folder fsync'd) or, on a
+//! document store, written there; see `store.rs` for the file layout and why it is one file
+//! per shadow, and `docs.rs` for the document keys and why a shared store is never cached.
 
 // Private modules: the crate's API is what the root re-exports.
+mod docs;
 mod error;
 mod model;
 mod names;

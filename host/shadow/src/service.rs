@@ -8,14 +8,23 @@
 //! the end of the fsync'd write, so updates of one shadow are serialised (two with the same
 //! expected `version`: one wins, the other gets 409) while different shadows proceed in
 //! parallel. The map of mutexes is locked only to find or add one.
+//!
+//! **Two backends.** [`ShadowService::open`] keeps shadows in a folder this process owns
+//! (`store.rs`), and caches each shadow after its first read. [`ShadowService::on_docs`]
+//! keeps them in a shared [`DocStore`] (`docs.rs`), where other hosts write too: there the
+//! per-shadow mutex still orders this host's own requests, but every operation reads the
+//! document afresh and writes compare-and-set, redoing the operation when another host won
+//! the race.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
+use weir_support::docstore::{check_key, DocStore};
 use weir_support::lock;
 
+use crate::docs;
 use crate::error::{ShadowError, ShadowErrorKind};
 use crate::model::{self, ShadowDoc, ShadowLimits};
 use crate::names::{check_shadow_name, check_thing_name, ShadowKey};
@@ -71,18 +80,39 @@ impl NamedShadowPage {
     }
 }
 
-/// What one shadow's mutex guards: its file's content once read. A damaged file is not
-/// cached: each use reads it again, so a file an operator repairs or moves away is seen
-/// without a restart.
+/// What one shadow's mutex guards: on the Files backend, its file's content once read. A
+/// damaged file is not cached: each use reads it again, so a file an operator repairs or
+/// moves away is seen without a restart. On the Docs backend nothing is cached (`loaded`
+/// stays `None`): the mutex only keeps this host's requests for the shadow in order.
 #[derive(Default)]
 struct Slot {
     loaded: Option<Option<Stored>>,
 }
 
-/// The Device Shadow service over a folder. Share it across threads (`Arc<ShadowService>`);
-/// every method takes `&self`.
+/// Where the shadows are kept.
+#[derive(Debug)]
+enum Backend {
+    /// A folder this process owns: `store.rs`'s layout.
+    Files(PathBuf),
+    /// A document store that other hosts may share: `docs.rs`'s layout under `prefix`.
+    Docs {
+        store: Arc<dyn DocStore>,
+        prefix: String,
+    },
+}
+
+/// What an operation does with the shadow it read: leave it, or replace it with a new
+/// stored content; either way with the operation's answer.
+pub(crate) enum Change<T> {
+    Keep(T),
+    /// Boxed: a shadow is a few hundred bytes, most answers far less.
+    Write(Box<Stored>, T),
+}
+
+/// The Device Shadow service over a folder or a document store. Share it across threads
+/// (`Arc<ShadowService>`); every method takes `&self`.
 pub struct ShadowService {
-    dir: PathBuf,
+    backend: Backend,
     limits: ShadowLimits,
     slots: Mutex<HashMap<ShadowKey, Arc<Mutex<Slot>>>>,
 }
@@ -90,7 +120,7 @@ pub struct ShadowService {
 impl std::fmt::Debug for ShadowService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ShadowService")
-            .field("dir", &self.dir)
+            .field("backend", &self.backend)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
@@ -111,15 +141,50 @@ impl ShadowService {
                 dir.display()
             ))
         })?;
-        Ok(ShadowService {
-            dir: dir.to_path_buf(),
+        Ok(ShadowService::with_backend(
+            Backend::Files(dir.to_path_buf()),
             limits,
-            slots: Mutex::new(HashMap::new()),
-        })
+        ))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The service over a shared document store: each shadow is the document
+    /// `PREFIX/THING/classic` or `PREFIX/THING/named/NAME` of `docs` (names encoded, see
+    /// `docs.rs`), holding the same bytes as a shadow file. Several services (on several
+    /// hosts) may share `docs`: no copy is cached, and writes are compare-and-set. Reads
+    /// nothing; `prefix` must be a valid document key (one or more segments, such as
+    /// `"shadows"`), else a 500.
+    pub fn on_docs(
+        docs: Arc<dyn DocStore>,
+        prefix: &str,
+        limits: ShadowLimits,
+    ) -> Result<ShadowService, ShadowError> {
+        check_key(prefix).map_err(|e| {
+            ShadowError::internal(format!("bad prefix for the shadow documents: {e}"))
+        })?;
+        Ok(ShadowService::with_backend(
+            Backend::Docs {
+                store: docs,
+                prefix: prefix.to_string(),
+            },
+            limits,
+        ))
+    }
+
+    fn with_backend(backend: Backend, limits: ShadowLimits) -> ShadowService {
+        ShadowService {
+            backend,
+            limits,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The folder of a service made by [`ShadowService::open`]; `None` for one on a document
+    /// store.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Files(dir) => Some(dir),
+            Backend::Docs { .. } => None,
+        }
     }
 
     pub fn limits(&self) -> ShadowLimits {
@@ -128,9 +193,18 @@ impl ShadowService {
 
     /// Reads every shadow file and returns the errors of those that cannot be read (each
     /// names its file), for a log line at start. The others are cached on the way.
+    ///
+    /// On a document store this reads nothing and finds no problems: the documents belong
+    /// to every host sharing the store, so what one host finds at its start says little (any
+    /// host may rewrite a shadow a moment later), and reading every shadow of a cluster over
+    /// the network at each start would cost more than it tells. A damaged document is
+    /// reported by each request that meets it, naming the document.
     pub fn check(&self) -> Vec<ShadowError> {
         let mut problems = Vec::new();
-        let Ok(things) = std::fs::read_dir(&self.dir) else {
+        let Backend::Files(dir) = &self.backend else {
+            return problems;
+        };
+        let Ok(things) = std::fs::read_dir(dir) else {
             return problems;
         };
         let mut keys = Vec::new();
@@ -142,7 +216,7 @@ impl ShadowService {
                 continue;
             };
             keys.push(classic);
-            match store::named_files(&store::named_dir(&self.dir, &thing)) {
+            match store::named_files(&store::named_dir(dir, &thing)) {
                 Ok(names) => keys.extend(
                     names
                         .iter()
@@ -153,9 +227,7 @@ impl ShadowService {
         }
         keys.sort();
         for key in keys {
-            let slot = self.slot(&key);
-            let mut g = lock(&slot);
-            if let Err(e) = self.load(&key, &mut g) {
+            if let Err(e) = self.with_shadow(&key, |_| Ok(Change::Keep(()))) {
                 problems.push(e);
             }
         }
@@ -166,16 +238,44 @@ impl ShadowService {
         lock(&self.slots).entry(key.clone()).or_default().clone()
     }
 
-    /// The stored content of `key` (tombstones included), read on first use.
-    fn load<'a>(
+    /// Runs `op` on the stored content of `key` (tombstones included; `None` when there is
+    /// none) under the shadow's mutex, and stores what it returns to write, durably, before
+    /// answering. On the Files backend the content is read on first use and cached; on the
+    /// Docs backend it is read each time, and `op` runs again on a fresh read when another
+    /// host wrote meanwhile (see `docs::with_doc`), so `op` must compute from its argument
+    /// alone.
+    fn with_shadow<T>(
         &self,
         key: &ShadowKey,
-        slot: &'a mut Slot,
-    ) -> Result<&'a Option<Stored>, ShadowError> {
-        if slot.loaded.is_none() {
-            slot.loaded = Some(store::read(&store::path_of(&self.dir, key))?);
+        mut op: impl FnMut(Option<&Stored>) -> Result<Change<T>, ShadowError>,
+    ) -> Result<T, ShadowError> {
+        let slot = self.slot(key);
+        let mut g = lock(&slot);
+        match &self.backend {
+            Backend::Files(dir) => {
+                let path = store::path_of(dir, key);
+                if g.loaded.is_none() {
+                    g.loaded = Some(store::read(&path)?);
+                }
+                let stored = g.loaded.as_ref().and_then(Option::as_ref);
+                match op(stored)? {
+                    Change::Keep(answer) => Ok(answer),
+                    Change::Write(new, answer) => {
+                        if let Err(e) = store::write(&path, &new) {
+                            // The file may hold the old content or (a failed folder sync) the
+                            // new one: read it again next time rather than trust either.
+                            g.loaded = None;
+                            return Err(e);
+                        }
+                        g.loaded = Some(Some(*new));
+                        Ok(answer)
+                    }
+                }
+            }
+            Backend::Docs { store, prefix } => {
+                docs::with_doc(store.as_ref(), &docs::key_of(prefix, key)?, op)
+            }
         }
-        Ok(slot.loaded.get_or_insert(None))
     }
 
     /// UpdateThingShadow / a publish on `.../update`. Creates the shadow if there is none.
@@ -191,41 +291,34 @@ impl ShadowService {
         let token = req.client_token.as_deref();
         let key = ShadowKey::new(thing, shadow_name).map_err(|e| e.with_token(token))?;
         let ts = model::ts(now_ms);
-        let slot = self.slot(&key);
-        let mut g = lock(&slot);
-        let stored = self.load(&key, &mut g).map_err(|e| e.with_token(token))?;
-        let (live, current_version) = live_and_version(stored.as_ref(), now_ms);
-        if req.version.is_some_and(|v| v != current_version) {
-            return Err(
-                ShadowError::new(ShadowErrorKind::Conflict, "Version conflict").with_token(token),
-            );
-        }
-        let next = current_version.checked_add(1).ok_or_else(|| {
-            ShadowError::internal(format!("{key:?}: version {current_version} cannot grow"))
-                .with_token(token)
-        })?;
-        let doc = model::apply(live, &req, next, ts);
-        if model::state_size(&doc) > self.limits.max_state_bytes {
-            return Err(ShadowError::too_large().with_token(token));
-        }
-        let outcome = UpdateOutcome {
-            version: doc.version,
-            accepted: model::accepted_document(&req, doc.version, ts),
-            delta: model::delta_document(&req, &doc, ts),
-            documents: model::documents_document(live, &doc, token, ts),
-        };
-        let new = Stored {
-            doc,
-            deleted_at_ms: None,
-        };
-        if let Err(e) = store::write(&store::path_of(&self.dir, &key), &new) {
-            // The file may hold the old content or (a failed folder sync) the new one: read
-            // it again next time rather than trust either.
-            g.loaded = None;
-            return Err(e.with_token(token));
-        }
-        g.loaded = Some(Some(new));
-        Ok(outcome)
+        self.with_shadow(&key, |stored| {
+            let (live, current_version) = live_and_version(stored, now_ms);
+            if req.version.is_some_and(|v| v != current_version) {
+                return Err(ShadowError::new(
+                    ShadowErrorKind::Conflict,
+                    "Version conflict",
+                ));
+            }
+            let next = current_version.checked_add(1).ok_or_else(|| {
+                ShadowError::internal(format!("{key:?}: version {current_version} cannot grow"))
+            })?;
+            let doc = model::apply(live, &req, next, ts);
+            if model::state_size(&doc) > self.limits.max_state_bytes {
+                return Err(ShadowError::too_large());
+            }
+            let outcome = UpdateOutcome {
+                version: doc.version,
+                accepted: model::accepted_document(&req, doc.version, ts),
+                delta: model::delta_document(&req, &doc, ts),
+                documents: model::documents_document(live, &doc, token, ts),
+            };
+            let new = Stored {
+                doc,
+                deleted_at_ms: None,
+            };
+            Ok(Change::Write(Box::new(new), outcome))
+        })
+        .map_err(|e| e.with_token(token))
     }
 
     /// GetThingShadow / a publish on `.../get`: the whole document with its delta. `client_token`
@@ -238,15 +331,15 @@ impl ShadowService {
         now_ms: i64,
     ) -> Result<Value, ShadowError> {
         let key = ShadowKey::new(thing, shadow_name).map_err(|e| e.with_token(client_token))?;
-        let slot = self.slot(&key);
-        let mut g = lock(&slot);
-        let stored = self
-            .load(&key, &mut g)
-            .map_err(|e| e.with_token(client_token))?;
-        match live_and_version(stored.as_ref(), now_ms).0 {
-            Some(doc) => Ok(model::get_document(doc, client_token, model::ts(now_ms))),
-            None => Err(ShadowError::no_shadow(key.display_name()).with_token(client_token)),
-        }
+        self.with_shadow(&key, |stored| match live_and_version(stored, now_ms).0 {
+            Some(doc) => Ok(Change::Keep(model::get_document(
+                doc,
+                client_token,
+                model::ts(now_ms),
+            ))),
+            None => Err(ShadowError::no_shadow(key.display_name())),
+        })
+        .map_err(|e| e.with_token(client_token))
     }
 
     /// DeleteThingShadow / a publish on `.../delete`: `{"version", "timestamp"}` of the deleted
@@ -260,32 +353,22 @@ impl ShadowService {
         now_ms: i64,
     ) -> Result<Value, ShadowError> {
         let key = ShadowKey::new(thing, shadow_name).map_err(|e| e.with_token(client_token))?;
-        let slot = self.slot(&key);
-        let mut g = lock(&slot);
-        let stored = self
-            .load(&key, &mut g)
-            .map_err(|e| e.with_token(client_token))?;
-        let Some(doc) = live_and_version(stored.as_ref(), now_ms).0 else {
-            return Err(ShadowError::no_shadow(key.display_name()).with_token(client_token));
-        };
-        let version = doc.version;
-        let tombstone = Stored {
-            doc: ShadowDoc {
-                version,
-                ..ShadowDoc::default()
-            },
-            deleted_at_ms: Some(now_ms),
-        };
-        if let Err(e) = store::write(&store::path_of(&self.dir, &key), &tombstone) {
-            g.loaded = None;
-            return Err(e.with_token(client_token));
-        }
-        g.loaded = Some(Some(tombstone));
-        Ok(model::delete_document(
-            version,
-            client_token,
-            model::ts(now_ms),
-        ))
+        self.with_shadow(&key, |stored| {
+            let Some(doc) = live_and_version(stored, now_ms).0 else {
+                return Err(ShadowError::no_shadow(key.display_name()));
+            };
+            let version = doc.version;
+            let tombstone = Stored {
+                doc: ShadowDoc {
+                    version,
+                    ..ShadowDoc::default()
+                },
+                deleted_at_ms: Some(now_ms),
+            };
+            let answer = model::delete_document(version, client_token, model::ts(now_ms));
+            Ok(Change::Write(Box::new(tombstone), answer))
+        })
+        .map_err(|e| e.with_token(client_token))
     }
 
     /// ListNamedShadowsForThing: the thing's named shadows in name order (the classic shadow
@@ -307,7 +390,12 @@ impl ShadowService {
         if let Some(t) = next_token {
             check_shadow_name(t).map_err(|_| ShadowError::bad_request("Invalid nextToken"))?;
         }
-        let names = store::named_files(&store::named_dir(&self.dir, thing))?;
+        let names = match &self.backend {
+            Backend::Files(dir) => store::named_files(&store::named_dir(dir, thing))?,
+            // One listing of the thing's folder, then a read of each document below to leave
+            // out tombstones.
+            Backend::Docs { store, prefix } => docs::named(store.as_ref(), prefix, thing)?,
+        };
         let mut results = Vec::new();
         let mut next = None;
         for name in names
@@ -315,14 +403,13 @@ impl ShadowService {
             .filter(|n| next_token.is_none_or(|t| n.as_str() >= t))
         {
             let key = ShadowKey::new(thing, Some(&name))?;
-            let slot = self.slot(&key);
-            let mut g = lock(&slot);
             // A damaged file is still a shadow that exists: listed, and its get says why
             // it cannot be read.
-            let exists = match self.load(&key, &mut g) {
-                Ok(stored) => live_and_version(stored.as_ref(), now_ms).0.is_some(),
-                Err(_) => true,
-            };
+            let exists = self
+                .with_shadow(&key, |stored| {
+                    Ok(Change::Keep(live_and_version(stored, now_ms).0.is_some()))
+                })
+                .unwrap_or(true);
             if !exists {
                 continue;
             }

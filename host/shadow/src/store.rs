@@ -18,6 +18,9 @@
 //! would still parse as JSON. A deleted shadow stays as a tombstone (no state, its version and
 //! the time of deletion) because AWS continues the version of a shadow recreated within 48
 //! hours.
+//!
+//! The same bytes ([`encode`] / [`decode`]) are a shadow's document when the service keeps its
+//! shadows in a `DocStore` instead (`docs.rs`).
 
 use std::fs;
 use std::io;
@@ -107,7 +110,20 @@ pub(crate) fn read(path: &Path) -> Result<Option<Stored>, ShadowError> {
     })
 }
 
-fn decode(bytes: &[u8]) -> Result<Stored, String> {
+/// The bytes of a stored shadow, a file's or a document's alike: the magic, then one frame
+/// whose body is the JSON of `stored`. One format for both backends, so a shadow can be
+/// copied between a folder and a document store as it is.
+pub(crate) fn encode(stored: &Stored) -> Result<Vec<u8>, String> {
+    let body = serde_json::to_vec(stored).map_err(|e| e.to_string())?;
+    let mut batch =
+        FrameBatch::with_header(LIMITS, MAGIC, MAGIC.len() + FRAME_HEADER_LEN + body.len());
+    batch.push_body(&body).map_err(|e| e.to_string())?;
+    Ok(batch.bytes().to_vec())
+}
+
+/// Reads what [`encode`] wrote; the error says what is wrong (bad magic, a frame's damage,
+/// trailing bytes, a body that is not a [`Stored`]), for a message that also names where.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Stored, String> {
     let Some(rest) = bytes.strip_prefix(MAGIC.as_slice()) else {
         return Err("not a shadow file: bad magic".into());
     };
@@ -129,10 +145,7 @@ pub(crate) fn write(path: &Path, stored: &Stored) -> Result<(), ShadowError> {
         .ok_or_else(|| fail(&format!("no folder for {}", path.display())))?;
     weir_support::create_dir_all_synced(dir)
         .map_err(|e| fail(&format!("cannot create {}: {e}", dir.display())))?;
-    let body = serde_json::to_vec(stored).map_err(|e| fail(&e))?;
-    let mut batch =
-        FrameBatch::with_header(LIMITS, MAGIC, MAGIC.len() + FRAME_HEADER_LEN + body.len());
-    batch.push_body(&body).map_err(|e| fail(&e))?;
+    let bytes = encode(stored).map_err(|e| fail(&e))?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -145,7 +158,7 @@ pub(crate) fn write(path: &Path, stored: &Stored) -> Result<(), ShadowError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(fail(&format!("cannot remove {}: {e}", tmp.display()))),
     }
-    weir_support::write_atomic_via(&tmp, path, &[batch.bytes()]).map_err(|e| fail(&e))
+    weir_support::write_atomic_via(&tmp, path, &[&bytes]).map_err(|e| fail(&e))
 }
 
 #[cfg(test)]

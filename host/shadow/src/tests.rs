@@ -1,11 +1,125 @@
-//! The service end to end over a real folder: AWS's documented examples, durability across
-//! reopening, damaged files, concurrent updates.
+//! The service end to end over a real folder and over a document store (a `FolderDocStore`
+//! in a temporary folder): AWS's documented examples, durability across reopening, damaged
+//! files, concurrent updates, each run on both backends ([`on_both_backends!`]); then what
+//! only a shared store has: two services (two hosts) on one store, and writes that lose the
+//! race to another host.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
 use serde_json::{json, Value};
+use weir_support::docstore::{DocError, DocExpect, DocRevision, DocStore, FolderDocStore};
 
-use crate::{ShadowService, TOMBSTONE_MS};
+use crate::model::{ShadowDoc, ShadowLimits};
+use crate::store::{self, Stored};
+use crate::{ShadowKey, ShadowService, TOMBSTONE_MS};
+
+/// The document prefix of the Docs backend's tests.
+const PREFIX: &str = "shadows";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Files,
+    Docs,
+}
+
+/// One test's storage: a temporary folder holding the shadow files, or a `FolderDocStore`
+/// (under `docs/`) holding the shadow documents.
+struct Fixture {
+    dir: tempfile::TempDir,
+    kind: Kind,
+}
+
+impl Fixture {
+    fn new(kind: Kind) -> Fixture {
+        Fixture {
+            dir: tempfile::tempdir().expect("tempdir"),
+            kind,
+        }
+    }
+
+    fn docs_root(&self) -> PathBuf {
+        self.dir.path().join("docs")
+    }
+
+    /// A service over this storage; a second call is a restart (Files) or a new host on a
+    /// new client of the same documents (Docs).
+    fn open(&self) -> ShadowService {
+        match self.kind {
+            Kind::Files => ShadowService::open(self.dir.path()).expect("open"),
+            Kind::Docs => ShadowService::on_docs(
+                Arc::new(FolderDocStore::new(self.docs_root())),
+                PREFIX,
+                ShadowLimits::default(),
+            )
+            .expect("on docs"),
+        }
+    }
+
+    /// The file that holds a shadow's bytes.
+    fn file_of(&self, thing: &str, name: Option<&str>) -> PathBuf {
+        let key = ShadowKey::new(thing, name).expect("key");
+        match self.kind {
+            Kind::Files => store::path_of(self.dir.path(), &key),
+            Kind::Docs => FolderDocStore::new(self.docs_root())
+                .path_of(&crate::docs::key_of(PREFIX, &key).expect("doc key"))
+                .expect("path"),
+        }
+    }
+
+    /// The folder of a thing's shadows.
+    fn thing_dir(&self, thing: &str) -> PathBuf {
+        self.file_of(thing, None)
+            .parent()
+            .expect("thing folder")
+            .to_path_buf()
+    }
+
+    /// Writes `stored` as the shadow's content, as the service would.
+    fn seed(&self, thing: &str, name: Option<&str>, stored: &Stored) {
+        let path = self.file_of(thing, name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, store::encode(stored).expect("encode")).expect("seed");
+    }
+}
+
+/// Runs each named test, a `fn(Kind)`, once per backend: `files::NAME` and `docs::NAME`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod files {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Kind::Files)
+            })*
+        }
+        mod docs {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Kind::Docs)
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    using_device_shadows_walkthrough,
+    optimistic_locking_example,
+    interact_lights_delta_example,
+    message_order_example,
+    delta_message_rules,
+    get_includes_the_delta_example,
+    delete_example_and_versions_after_it,
+    a_null_state_keeps_the_shadow,
+    the_state_size_limit_is_413,
+    bad_names_are_400_with_the_token,
+    list_named_shadows_pages,
+    shadows_survive_reopening,
+    a_damaged_file_fails_only_its_shadow,
+    concurrent_updates_with_one_version_one_wins,
+    a_failed_write_is_500_and_forgets_the_cache,
+    a_version_at_the_limit_is_500,
+);
 
 /// Milliseconds for an AWS example's timestamp in seconds.
 fn at(seconds: i64) -> i64 {
@@ -16,12 +130,6 @@ fn at(seconds: i64) -> i64 {
 /// receive the documents as bytes.
 fn same(got: &Value, want: Value) {
     assert_eq!(got.to_string(), want.to_string());
-}
-
-fn open() -> (tempfile::TempDir, ShadowService) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let svc = ShadowService::open(dir.path()).expect("open");
-    (dir, svc)
 }
 
 fn update(
@@ -41,9 +149,9 @@ fn update(
 /// app's get and desired update with its `/delta`, the device's report with its `/accepted`
 /// and `/documents`, and the final get. AWS's shadow is at version 3 after the first report,
 /// so two empty updates come first.
-#[test]
-fn using_device_shadows_walkthrough() {
-    let (_dir, svc) = open();
+fn using_device_shadows_walkthrough(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     let (thing, name) = ("mySimulatedThing", Some("simShadow1"));
 
     let e = svc.get(thing, name, None, at(1591140000)).expect_err("404");
@@ -198,9 +306,9 @@ fn using_device_shadows_walkthrough() {
 /// (<https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-data-flow.html>):
 /// at version 10, an update with version 9 is refused with AWS's 409 document, one with
 /// version 10 is accepted and makes version 11.
-#[test]
-fn optimistic_locking_example() {
-    let (_dir, svc) = open();
+fn optimistic_locking_example(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     update(
         &svc,
         "t",
@@ -255,9 +363,9 @@ fn optimistic_locking_example() {
 /// (<https://docs.aws.amazon.com/iot/latest/developerguide/interact-lights-device-shadows.html>):
 /// desired `{"welcome": "aws-iot", "color": "red"}` against reported
 /// `{"welcome": "aws-iot", "color": "green"}` sends only `color`.
-#[test]
-fn interact_lights_delta_example() {
-    let (_dir, svc) = open();
+fn interact_lights_delta_example(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     update(
         &svc,
         "t",
@@ -294,9 +402,9 @@ fn interact_lights_delta_example() {
 /// (<https://docs.aws.amazon.com/iot/latest/developerguide/iot-device-shadows.html>): two
 /// desired updates against a reported `blue` give two cumulative deltas, the later one with
 /// the higher version.
-#[test]
-fn message_order_example() {
-    let (_dir, svc) = open();
+fn message_order_example(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     update(
         &svc,
         "t",
@@ -333,9 +441,9 @@ fn message_order_example() {
 /// What `/update/delta` holds ("Device Shadow MQTT topics", `/update/delta`): all differing
 /// desired attributes, stored or new; not reported-only ones; and a desired attribute whose
 /// reported value was deleted.
-#[test]
-fn delta_message_rules() {
-    let (_dir, svc) = open();
+fn delta_message_rules(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     update(
         &svc,
         "t",
@@ -390,9 +498,9 @@ fn delta_message_rules() {
 /// a get carries `delta` in `state`. (The example also shows a `metadata.delta`; the
 /// "Shadow document syntax" response document and the SDKs' `ShadowMetadata` have none, and
 /// neither do we: see `model::get_document`.)
-#[test]
-fn get_includes_the_delta_example() {
-    let (_dir, svc) = open();
+fn get_includes_the_delta_example(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     update(
         &svc,
         "t",
@@ -428,9 +536,9 @@ fn get_includes_the_delta_example() {
 /// `{"version": 4, "timestamp": 1591057529}`; the shadow is gone (404); "deleting a shadow
 /// does not reset its version number to 0": recreated within 48 hours it continues, later it
 /// starts again.
-#[test]
-fn delete_example_and_versions_after_it() {
-    let (dir, svc) = open();
+fn delete_example_and_versions_after_it(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     for i in 0..4 {
         update(
             &svc,
@@ -485,7 +593,7 @@ fn delete_example_and_versions_after_it() {
     svc.delete("t", Some("s"), None, 10_000)
         .expect("delete again");
     drop(svc);
-    let svc = ShadowService::open(dir.path()).expect("reopen");
+    let svc = fx.open();
     let out = update(
         &svc,
         "t",
@@ -511,9 +619,9 @@ fn delete_example_and_versions_after_it() {
 
 /// "Setting the device's shadow state to null does not delete the shadow. The shadow version
 /// will be incremented on the next update." The empty document `{}` is a valid shadow.
-#[test]
-fn a_null_state_keeps_the_shadow() {
-    let (_dir, svc) = open();
+fn a_null_state_keeps_the_shadow(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     update(
         &svc,
         "t",
@@ -531,9 +639,9 @@ fn a_null_state_keeps_the_shadow() {
 
 /// The 8 KB limit counts `desired` and `reported` after the merge, not the metadata
 /// ("Diagnosing problems with shadows"); a refused update changes nothing.
-#[test]
-fn the_state_size_limit_is_413() {
-    let (_dir, svc) = open();
+fn the_state_size_limit_is_413(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     let half = "x".repeat(4000);
     update(
         &svc,
@@ -573,9 +681,9 @@ fn the_state_size_limit_is_413() {
     update(&svc, "u", None, json!({"state": {"reported": many}}), 1000);
 }
 
-#[test]
-fn bad_names_are_400_with_the_token() {
-    let (_dir, svc) = open();
+fn bad_names_are_400_with_the_token(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     let e = svc
         .update("a/b", None, br#"{"state":{},"clientToken":"k"}"#, 0)
         .expect_err("bad thing");
@@ -596,9 +704,9 @@ fn bad_names_are_400_with_the_token() {
 /// ListNamedShadowsForThing (device-shadow-rest-api.html): named shadows only ("The unnamed
 /// (classic) shadow does not appear in this list"), an empty list for an unknown thing,
 /// pages chained by `nextToken`, absent on the last page.
-#[test]
-fn list_named_shadows_pages() {
-    let (_dir, svc) = open();
+fn list_named_shadows_pages(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     update(&svc, "t", None, json!({"state": {}}), 0);
     for n in ["b", "a", "$c", "d", "e"] {
         update(&svc, "t", Some(n), json!({"state": {}}), 0);
@@ -639,11 +747,10 @@ fn list_named_shadows_pages() {
 }
 
 /// Updates are on disk when they return: a new service over the same folder serves them.
-#[test]
-fn shadows_survive_reopening() {
-    let dir = tempfile::tempdir().expect("tempdir");
+fn shadows_survive_reopening(kind: Kind) {
+    let fx = Fixture::new(kind);
     {
-        let svc = ShadowService::open(dir.path()).expect("open");
+        let svc = fx.open();
         update(
             &svc,
             "t",
@@ -666,7 +773,7 @@ fn shadows_survive_reopening() {
             at(12),
         );
     }
-    let svc = ShadowService::open(dir.path()).expect("reopen");
+    let svc = fx.open();
     assert!(svc.check().is_empty());
     assert_eq!(
         svc.get("t", None, None, at(20)).expect("classic"),
@@ -688,9 +795,9 @@ fn shadows_survive_reopening() {
 
 /// A damaged file is a 500 that names it (never a panic), for that shadow alone; the others
 /// are served, and a repaired file is seen without reopening.
-#[test]
-fn a_damaged_file_fails_only_its_shadow() {
-    let (dir, svc) = open();
+fn a_damaged_file_fails_only_its_shadow(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     update(
         &svc,
         "good",
@@ -706,15 +813,20 @@ fn a_damaged_file_fails_only_its_shadow() {
         1000,
     );
     drop(svc);
-    let bad_file = dir.path().join("bad/classic.shadow");
+    let bad_file = fx.file_of("bad", None);
     let kept = std::fs::read(&bad_file).expect("read");
     std::fs::write(&bad_file, b"WEIRSHD1garbage").expect("damage");
 
-    let svc = ShadowService::open(dir.path()).expect("open over damage");
+    let svc = fx.open();
     let problems = svc.check();
-    assert_eq!(problems.len(), 1, "{problems:?}");
-    let shown = problems[0].to_string();
-    assert!(shown.contains(&bad_file.display().to_string()), "{shown}");
+    if kind == Kind::Files {
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let shown = problems[0].to_string();
+        assert!(shown.contains(&bad_file.display().to_string()), "{shown}");
+    } else {
+        // A shared store is not scanned at start (see `ShadowService::check`).
+        assert!(problems.is_empty(), "{problems:?}");
+    }
 
     for e in [
         svc.get("bad", None, Some("k"), 0).expect_err("get"),
@@ -724,7 +836,8 @@ fn a_damaged_file_fails_only_its_shadow() {
     ] {
         assert_eq!((e.code(), e.message()), (500, "Internal service failure"));
         assert!(
-            e.detail().is_some_and(|d| d.contains("bad/classic.shadow")),
+            e.detail()
+                .is_some_and(|d| d.contains(&bad_file.display().to_string())),
             "{e}"
         );
     }
@@ -755,9 +868,9 @@ fn a_damaged_file_fails_only_its_shadow() {
 
 /// Two updates of one shadow with the same expected version, at the same moment: exactly one
 /// is accepted, the other is a 409; updates of different shadows all pass.
-#[test]
-fn concurrent_updates_with_one_version_one_wins() {
-    let (_dir, svc) = open();
+fn concurrent_updates_with_one_version_one_wins(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     let svc = Arc::new(svc);
     update(
         &svc,
@@ -820,9 +933,9 @@ fn the_service_is_send_and_sync() {
 
 /// A failed write is a 500 naming the step, and the shadow is read from disk again next time
 /// instead of being served from what the failed call had cached.
-#[test]
-fn a_failed_write_is_500_and_forgets_the_cache() {
-    let (dir, svc) = open();
+fn a_failed_write_is_500_and_forgets_the_cache(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
     update(
         &svc,
         "t",
@@ -830,9 +943,11 @@ fn a_failed_write_is_500_and_forgets_the_cache() {
         json!({"state": {"reported": {"a": 1}}}),
         1000,
     );
-    // A file where the thing's folder should be: the next write cannot create it.
-    std::fs::remove_dir_all(dir.path().join("t")).expect("rm");
-    std::fs::write(dir.path().join("t"), b"in the way").expect("file");
+    // A file where the thing's folder should be: the next write cannot create it (and on
+    // the Docs backend, where every update reads first, the read fails already).
+    let thing_dir = fx.thing_dir("t");
+    std::fs::remove_dir_all(&thing_dir).expect("rm");
+    std::fs::write(&thing_dir, b"in the way").expect("file");
     let e = svc
         .update(
             "t",
@@ -842,11 +957,16 @@ fn a_failed_write_is_500_and_forgets_the_cache() {
         )
         .expect_err("cannot write");
     assert_eq!((e.code(), e.client_token()), (500, Some("k")));
+    let step = match kind {
+        Kind::Files => "cannot create",
+        Kind::Docs => "cannot read shadow document",
+    };
     assert!(
-        e.detail().is_some_and(|d| d.contains("cannot create")),
+        e.detail()
+            .is_some_and(|d| d.contains(step) && d.contains(&thing_dir.display().to_string())),
         "{e}"
     );
-    std::fs::remove_file(dir.path().join("t")).expect("unblock");
+    std::fs::remove_file(&thing_dir).expect("unblock");
     assert_eq!(
         svc.get("t", None, None, 3000).map_err(|e| e.code()),
         Err(404)
@@ -854,18 +974,17 @@ fn a_failed_write_is_500_and_forgets_the_cache() {
 }
 
 /// A stored version that cannot grow is a 500, not an overflow.
-#[test]
-fn a_version_at_the_limit_is_500() {
-    let (dir, svc) = open();
-    let key = crate::ShadowKey::new("t", None).expect("key");
-    let stored = crate::store::Stored {
-        doc: crate::model::ShadowDoc {
+fn a_version_at_the_limit_is_500(kind: Kind) {
+    let fx = Fixture::new(kind);
+    let svc = fx.open();
+    let stored = Stored {
+        doc: ShadowDoc {
             version: u64::MAX,
             ..Default::default()
         },
         deleted_at_ms: None,
     };
-    crate::store::write(&crate::store::path_of(dir.path(), &key), &stored).expect("seed");
+    fx.seed("t", None, &stored);
     let e = svc
         .update("t", None, br#"{"state":{}}"#, 0)
         .expect_err("overflow");
@@ -874,4 +993,296 @@ fn a_version_at_the_limit_is_500() {
         svc.get("t", None, None, 0).expect("get")["version"],
         json!(u64::MAX)
     );
+}
+
+/// Two services on one document store: two hosts of a cluster.
+fn two_hosts() -> (tempfile::TempDir, ShadowService, ShadowService) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docs: Arc<dyn DocStore> = Arc::new(FolderDocStore::new(dir.path()));
+    let host = || ShadowService::on_docs(docs.clone(), PREFIX, ShadowLimits::default());
+    (dir, host().expect("a"), host().expect("b"))
+}
+
+/// What one host writes the other reads; of two updates with one expected version, one per
+/// host, one is accepted and the other is a 409; a delete on one is a 404 on the other; and
+/// the version goes on after a delete and a re-creation on the other host.
+#[test]
+fn two_services_on_one_doc_store_see_each_others_writes() {
+    let (_dir, a, b) = two_hosts();
+    let thing = "lamp:1";
+    for name in [None, Some("$cfg:net")] {
+        let out = update(
+            &a,
+            thing,
+            name,
+            json!({"state": {"reported": {"on": true}}}),
+            1000,
+        );
+        assert_eq!(out.version, 1);
+        let got = b.get(thing, name, None, 2000).expect("read on b");
+        assert_eq!(got["state"]["reported"], json!({"on": true}));
+        assert_eq!(got["version"], json!(1));
+
+        // Both start from version 1; whichever writes first wins, the other sees version 2.
+        let first = b.update(
+            thing,
+            name,
+            br#"{"state":{"desired":{"on":false}},"version":1}"#,
+            3000,
+        );
+        let second = a.update(
+            thing,
+            name,
+            br#"{"state":{"desired":{"on":true}},"version":1}"#,
+            3000,
+        );
+        assert_eq!(first.map(|o| o.version), Ok(2));
+        assert_eq!(second.map_err(|e| e.code()), Err(409));
+        assert_eq!(
+            a.get(thing, name, None, 4000).expect("read on a")["state"]["desired"],
+            json!({"on": false})
+        );
+
+        assert_eq!(
+            a.delete(thing, name, None, 5000).expect("delete on a"),
+            json!({"version": 2, "timestamp": 5})
+        );
+        assert_eq!(
+            b.get(thing, name, None, 6000).map_err(|e| e.code()),
+            Err(404)
+        );
+        assert_eq!(
+            b.delete(thing, name, None, 6000).map_err(|e| e.code()),
+            Err(404)
+        );
+        // A's expectation of version 2 holds on b: the tombstone keeps it.
+        let out = update(&b, thing, name, json!({"state": {}, "version": 2}), 7000);
+        assert_eq!(out.version, 3);
+        assert_eq!(
+            a.get(thing, name, None, 8000).expect("a")["version"],
+            json!(3)
+        );
+    }
+    assert_eq!(
+        a.list_named(thing, None, None, 0).expect("list").results,
+        ["$cfg:net"]
+    );
+    b.delete(thing, Some("$cfg:net"), None, 9000)
+        .expect("delete");
+    assert!(a
+        .list_named(thing, None, None, 0)
+        .expect("list")
+        .results
+        .is_empty());
+}
+
+/// Threads on both hosts racing on one shadow with expected versions: each 409 is retried
+/// from a fresh read, and no increment is lost.
+#[test]
+fn two_hosts_racing_lose_no_update() {
+    let (_dir, a, b) = two_hosts();
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    update(&a, "t", None, json!({"state": {"reported": {"n": 0}}}), 0);
+    let threads: Vec<_> = [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .map(|svc| std::thread::spawn(move || increment(&svc, 10)))
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    for svc in [&a, &b] {
+        let got = svc.get("t", None, None, 0).expect("get");
+        assert_eq!(got["state"]["reported"]["n"], json!(40));
+        assert_eq!(got["version"], json!(41));
+    }
+}
+
+/// Adds 1 to `state.reported.n` of `t`'s classic shadow `times` times, each with the version
+/// it read, retrying after a 409.
+fn increment(svc: &ShadowService, times: usize) {
+    for _ in 0..times {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            assert!(attempts < 1000, "never got through");
+            let got = svc.get("t", None, None, 0).expect("get");
+            let n = got["state"]["reported"]["n"].as_u64().expect("n");
+            let body = json!({"state": {"reported": {"n": n + 1}}, "version": got["version"]});
+            match svc.update("t", None, body.to_string().as_bytes(), 0) {
+                Ok(_) => break,
+                Err(e) if e.code() == 409 => continue,
+                Err(e) => panic!("update: {e}"),
+            }
+        }
+    }
+}
+
+/// A document store that lets another "host" write a shadow between this one's read and its
+/// write: before each of the first `races` puts it rewrites the document itself (same bytes,
+/// new revision), so the put's expected revision is stale.
+#[derive(Debug)]
+struct Racing {
+    inner: FolderDocStore,
+    races: AtomicUsize,
+    fail_puts: bool,
+}
+
+impl DocStore for Racing {
+    fn get(&self, key: &str) -> Result<Option<(Vec<u8>, DocRevision)>, DocError> {
+        self.inner.get(key)
+    }
+
+    fn put(&self, key: &str, bytes: &[u8], expect: DocExpect) -> Result<DocRevision, DocError> {
+        if self.fail_puts {
+            return Err(DocError::Io {
+                key: key.to_owned(),
+                what: "cannot write to the test store".into(),
+                source: std::io::Error::other("disk on fire"),
+            });
+        }
+        let raced = self
+            .races
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if raced {
+            let theirs = match self.inner.get(key)? {
+                Some((b, _)) => b,
+                None => bytes.to_vec(),
+            };
+            self.inner.put(key, &theirs, DocExpect::Any)?;
+        }
+        self.inner.put(key, bytes, expect)
+    }
+
+    fn delete(&self, key: &str, expect: DocExpect) -> Result<(), DocError> {
+        self.inner.delete(key, expect)
+    }
+
+    fn keys(&self, prefix: &str) -> Result<Vec<String>, DocError> {
+        self.inner.keys(prefix)
+    }
+
+    fn describe(&self, key: &str) -> String {
+        self.inner.describe(key)
+    }
+}
+
+fn racing(dir: &tempfile::TempDir, races: usize, fail_puts: bool) -> (Arc<Racing>, ShadowService) {
+    let docs = Arc::new(Racing {
+        inner: FolderDocStore::new(dir.path()),
+        races: AtomicUsize::new(races),
+        fail_puts,
+    });
+    let svc = ShadowService::on_docs(docs.clone(), PREFIX, ShadowLimits::default()).expect("svc");
+    (docs, svc)
+}
+
+/// A write that loses the race is redone on a fresh read, up to `docs::ATTEMPTS` times; past
+/// that the request is a 500 that names the document and says it kept changing.
+#[test]
+fn a_lost_race_is_redone_and_endless_races_are_500() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (docs, svc) = racing(&dir, 0, false);
+    update(&svc, "t", None, json!({"state": {"reported": {"n": 1}}}), 0);
+
+    docs.races
+        .store(crate::docs::ATTEMPTS - 1, Ordering::SeqCst);
+    let out = update(
+        &svc,
+        "t",
+        None,
+        json!({"state": {"reported": {"n": 2}}, "version": 1}),
+        0,
+    );
+    assert_eq!(out.version, 2);
+    assert_eq!(docs.races.load(Ordering::SeqCst), 0);
+
+    docs.races.store(crate::docs::ATTEMPTS, Ordering::SeqCst);
+    let e = svc
+        .update("t", None, br#"{"state":{},"clientToken":"k"}"#, 0)
+        .expect_err("always raced");
+    assert_eq!((e.code(), e.client_token()), (500, Some("k")));
+    let where_ = docs.describe("shadows/t/classic");
+    assert!(
+        e.detail()
+            .is_some_and(|d| d.contains("kept changing") && d.contains(&where_)),
+        "{e}"
+    );
+    // The same for a delete, and a get never writes, so it never races.
+    docs.races.store(crate::docs::ATTEMPTS, Ordering::SeqCst);
+    assert_eq!(
+        svc.delete("t", None, None, 0).map_err(|e| e.code()),
+        Err(500)
+    );
+    assert_eq!(
+        svc.get("t", None, None, 0).expect("get")["version"],
+        json!(2)
+    );
+}
+
+/// A store that cannot write is a 500 naming the document, with the request's token.
+#[test]
+fn a_failed_put_is_500_naming_the_document() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (docs, svc) = racing(&dir, 0, true);
+    let e = svc
+        .update("t", Some("n"), br#"{"state":{},"clientToken":"k"}"#, 0)
+        .expect_err("cannot write");
+    assert_eq!((e.code(), e.client_token()), (500, Some("k")));
+    let where_ = docs.describe("shadows/t/named/n");
+    assert!(
+        e.detail()
+            .is_some_and(|d| d.contains("disk on fire") && d.contains(&where_)),
+        "{e}"
+    );
+    assert_eq!(
+        svc.get("t", Some("n"), None, 0).map_err(|e| e.code()),
+        Err(404)
+    );
+}
+
+/// The documents hold the files' bytes: a shadow file copied into a document store is served
+/// as it was, and the document keys are the documented ones.
+#[test]
+fn a_document_holds_the_bytes_of_a_shadow_file() {
+    let files = Fixture::new(Kind::Files);
+    let svc = files.open();
+    update(
+        &svc,
+        "my:thing",
+        Some("$s"),
+        json!({"state": {"reported": {"a": 1}}}),
+        1000,
+    );
+    let bytes = std::fs::read(files.file_of("my:thing", Some("$s"))).expect("file");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docs = Arc::new(FolderDocStore::new(dir.path()));
+    docs.put("shadows/my=3Athing/named/=24s", &bytes, DocExpect::Absent)
+        .expect("put");
+    let svc = ShadowService::on_docs(docs.clone(), PREFIX, ShadowLimits::default()).expect("svc");
+    assert_eq!(
+        svc.get("my:thing", Some("$s"), None, 2000).expect("get"),
+        files
+            .open()
+            .get("my:thing", Some("$s"), None, 2000)
+            .expect("get")
+    );
+    assert_eq!(
+        svc.list_named("my:thing", None, None, 0)
+            .expect("list")
+            .results,
+        ["$s"]
+    );
+    update(&svc, "my:thing", None, json!({"state": {}}), 3000);
+    assert_eq!(
+        docs.keys("shadows/my=3Athing").expect("keys"),
+        ["shadows/my=3Athing/classic"]
+    );
+    assert!(svc.dir().is_none());
+    assert_eq!(files.open().dir(), Some(files.dir.path()));
+    for bad in ["", "a//b", "/shadows", ".x"] {
+        let e = ShadowService::on_docs(docs.clone(), bad, ShadowLimits::default()).expect_err(bad);
+        assert_eq!(e.code(), 500);
+    }
 }

@@ -1,6 +1,7 @@
 //! The rules of AWS IoT's rules API (`weir_api::RuleCatalog`): created, replaced, enabled,
-//! disabled and deleted over HTTP, stored in `STORAGE/iot/rules.json`, and run beside the
-//! configuration file's rules.
+//! disabled and deleted over HTTP, stored as one document, `rules.json`, in a
+//! [`DocStore`]: `STORAGE/iot/rules.json` on one host, the `IOT` bucket of `[cluster]` when
+//! several hosts share a NATS cluster. Run beside the configuration file's rules.
 //!
 //! A rule name belongs to the file or to the API. Every plan the host builds (at start, on a
 //! file reload, after an API change) is the file's rules plus the API's ([`ApiRules::merge`]);
@@ -10,15 +11,26 @@
 //! refuse them naming the file.
 //!
 //! An API change is checked (name, payload through `weir_config::convert_topic_rule`, the
-//! streams its kinesis actions name), written (atomically, fsync'd), then applied as a
+//! streams its kinesis actions name), written (atomically, durably), then applied as a
 //! reload is (`RunningHost::apply_api_rules`: the whole new plan built beside the running
 //! one, then swapped in through the dispatcher's queue, so nothing in flight is dropped or
 //! reordered). The answer is sent once both are done; when the plan cannot be built, the
 //! stored rules go back to what they were and the call fails. One change at a time.
+//!
+//! **Several hosts.** On a shared store every host runs every rule (an external broker's
+//! shared subscriptions split the messages between them), so a rule made through one host
+//! must start on the others. A change reads the document again first and writes it back by
+//! compare-and-set on the revision it read: of two hosts changing the rules at once, the
+//! loser reads the winner's rules and makes its change on top of them (after a few lost
+//! rounds it answers ConflictingResourceUpdateException). Each host also polls the
+//! document's revision ([`POLL`]) and applies a new one as its own change would be applied.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock, Weak};
+use std::path::Path;
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use weir_api::{RuleApiError, RuleCatalog, RuleErrorKind, RuleListEntry, RuleTag};
@@ -28,12 +40,22 @@ use weir_config::{
     TopicRuleErrorCode, TopicRulePayload,
 };
 use weir_streams::Streams;
+use weir_support::docstore::{DocError, DocExpect, DocRevision, DocStore};
 use weir_support::lock;
 
 use super::host::{HostError, RunningHost};
 
 /// The version of `rules.json`'s layout.
 const FORMAT_VERSION: u64 = 1;
+
+/// The document's key in its store.
+const KEY: &str = "rules.json";
+
+/// How often a host on a shared store looks for another host's change.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Write rounds lost to other hosts' changes before a change gives up.
+const CHANGE_ROUNDS: usize = 8;
 
 /// One rule created through the API.
 #[derive(Debug, Clone)]
@@ -46,13 +68,23 @@ struct ApiRule {
     tags: BTreeMap<String, Option<String>>,
 }
 
+/// The API's rules as stored.
+#[derive(Debug, Default, Clone)]
+struct Stored {
+    api: BTreeMap<String, ApiRule>,
+    /// Stored rules this version of Weir no longer converts: kept in the document untouched
+    /// and not run (the error was logged when they were read).
+    unconvertible: BTreeMap<String, Value>,
+    /// The document's revision they were read from or written as (`None`: no document).
+    revision: Option<DocRevision>,
+}
+
 /// What the catalog knows: the API's rules, and the file's as last applied.
 #[derive(Debug, Default)]
 struct State {
-    api: BTreeMap<String, ApiRule>,
-    /// Stored rules this version of Weir no longer converts: kept in the file untouched and
-    /// not run (the error was logged at start).
-    unconvertible: BTreeMap<String, Value>,
+    stored: Stored,
+    /// The revision whose rules run in this host's plan.
+    applied: Option<DocRevision>,
     file: BTreeMap<String, RuleConfig>,
     /// Where the rules' `http` actions may connect (the file's policy, as of the last merge).
     egress: weir_firehose::Egress,
@@ -61,16 +93,22 @@ struct State {
 /// The host's rule catalog behind the rules API.
 #[derive(Debug)]
 pub(super) struct ApiRules {
-    /// `STORAGE/iot/rules.json`.
-    path: PathBuf,
+    /// Where `rules.json` lives.
+    docs: Arc<dyn DocStore>,
+    /// Other hosts write the same document (a cluster's store): read it before each change
+    /// and poll it.
+    shared: bool,
     /// The configuration file, named in refusals of its rules.
-    config_file: PathBuf,
+    config_file: std::path::PathBuf,
     streams: Streams,
     state: Mutex<State>,
-    /// Held by an API change from its checks until its plan is swapped in.
+    /// Held by an API change from its checks until its plan is swapped in, and by a poll
+    /// that applies another host's change.
     changes: Mutex<()>,
     /// The host that applies a change; set once it is built.
     host: OnceLock<Weak<RunningHost>>,
+    /// The poller of a shared store: dropping the sender stops it.
+    watcher: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
 
 fn api_error(kind: RuleErrorKind, message: impl Into<String>) -> RuleApiError {
@@ -95,32 +133,137 @@ fn missing(name: &str) -> RuleApiError {
 }
 
 impl ApiRules {
-    /// Reads `STORAGE/iot/rules.json` (none yet: no API rules). A file that cannot be read
-    /// or parsed stops the start rather than run without the rules it holds.
-    pub(super) fn open(config: &Config, streams: Streams) -> Result<ApiRules, HostError> {
-        let path = config.storage.dir.join("iot").join("rules.json");
-        let mut state = State::default();
-        match std::fs::read(&path) {
-            Ok(bytes) => load(&path, &bytes, &mut state)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(HostError::storage(&path, "reading the API's rules", e)),
+    /// Reads `rules.json` from `docs` (none yet: no API rules); `shared` when other hosts
+    /// write it too. A document that cannot be read or parsed stops the start rather than
+    /// run without the rules it holds.
+    pub(super) fn open(
+        config: &Config,
+        streams: Streams,
+        docs: Arc<dyn DocStore>,
+        shared: bool,
+    ) -> Result<ApiRules, HostError> {
+        let stored = read(docs.as_ref())
+            .map_err(|(what, e)| HostError::storage(Path::new(&docs.describe(KEY)), what, e))?;
+        if !stored.api.is_empty() {
+            tracing::info!(rules = stored.api.len(), at = %docs.describe(KEY), "rules created through the rules API");
         }
-        if !state.api.is_empty() {
-            tracing::info!(rules = state.api.len(), file = %path.display(), "rules created through the rules API");
-        }
+        let applied = stored.revision;
         Ok(ApiRules {
-            path,
+            docs,
+            shared,
             config_file: config.file.clone(),
             streams,
-            state: Mutex::new(state),
+            state: Mutex::new(State {
+                stored,
+                applied,
+                ..State::default()
+            }),
             changes: Mutex::new(()),
             host: OnceLock::new(),
+            watcher: Mutex::new(None),
         })
     }
 
     /// The host that applies changes (set once, right after it is built).
-    pub(super) fn attach(&self, host: &std::sync::Arc<RunningHost>) {
-        let _ = self.host.set(std::sync::Arc::downgrade(host));
+    pub(super) fn attach(&self, host: &Arc<RunningHost>) {
+        let _ = self.host.set(Arc::downgrade(host));
+    }
+
+    /// On a shared store, starts polling it for other hosts' changes (a thread of its own,
+    /// stopped by [`ApiRules::stop_watching`] or when the host is gone).
+    pub(super) fn watch(self: &Arc<Self>) -> std::io::Result<()> {
+        if !self.shared {
+            return Ok(());
+        }
+        let (stop, stopped) = channel::<()>();
+        let this = self.clone();
+        let thread = std::thread::Builder::new()
+            .name("weir-api-rules".into())
+            .spawn(move || loop {
+                match stopped.recv_timeout(POLL) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if !this.poll() {
+                    return;
+                }
+            })?;
+        *lock(&self.watcher) = Some((stop, thread));
+        Ok(())
+    }
+
+    /// Stops the poller and waits for it; call before anything that would make its apply
+    /// wait on the caller (the host's stop holds the reload lock).
+    pub(super) fn stop_watching(&self) {
+        let watcher = lock(&self.watcher).take();
+        if let Some((stop, thread)) = watcher {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+
+    /// One look at the shared document: another host's change is read and applied. `false`
+    /// once the host is gone.
+    fn poll(&self) -> bool {
+        let _one_at_a_time = lock(&self.changes);
+        let Some(host) = self.host.get().and_then(Weak::upgrade) else {
+            return false;
+        };
+        if let Err(e) = self.refresh() {
+            tracing::warn!(error = %e.message, "cannot read the rules API's rules from the cluster; retrying");
+            return true;
+        }
+        let (revision, applied) = {
+            let st = lock(&self.state);
+            (st.stored.revision, st.applied)
+        };
+        if revision == applied {
+            return true;
+        }
+        match host.apply_api_rules() {
+            Ok(()) => {
+                tracing::info!(at = %self.docs.describe(KEY), "rules API change made on another host applied");
+                lock(&self.state).applied = revision;
+            }
+            Err(e) => {
+                // Not tried again at every poll (a plan that cannot be built here, such as a
+                // plugin this host lacks, would be rebuilt twice a second): the next change,
+                // or a reload of the file, applies the stored rules again.
+                tracing::error!(error = %weir_support::error_chain(&e), "a rules API change made on another host cannot be applied here; the previous rules keep running until the next change or reload");
+                lock(&self.state).applied = revision;
+            }
+        }
+        true
+    }
+
+    /// Reads the document again when another host may have changed it; `true` when the
+    /// rules changed.
+    fn refresh(&self) -> Result<bool, RuleApiError> {
+        if !self.shared {
+            return Ok(false);
+        }
+        let known = lock(&self.state).stored.revision;
+        let fresh = read(self.docs.as_ref()).map_err(|(what, e)| {
+            api_error(
+                RuleErrorKind::ServiceUnavailable,
+                format!(
+                    "{what} ({}): {}",
+                    self.docs.describe(KEY),
+                    weir_support::error_chain(&e)
+                ),
+            )
+        })?;
+        if fresh.revision == known {
+            return Ok(false);
+        }
+        // Revisions only grow: a read that a change of this host overtook meanwhile is
+        // older than what the state holds now, and is dropped.
+        let mut st = lock(&self.state);
+        if fresh.revision <= st.stored.revision {
+            return Ok(false);
+        }
+        st.stored = fresh;
+        Ok(true)
     }
 
     /// Adds the API's rules to `config`, whose own rules are the file's (remembered for the
@@ -129,7 +272,7 @@ impl ApiRules {
         let mut st = lock(&self.state);
         st.file = config.rules.clone();
         st.egress = weir_firehose::Egress::new(super::rule_actions::egress_policy(config));
-        for (name, rule) in &st.api {
+        for (name, rule) in &st.stored.api {
             if config.rules.contains_key(name) {
                 tracing::warn!(rule = %name, file = %config.file.display(), "the configuration file has a rule of the same name as a rule created through the rules API: the file's runs; the API's stays stored and runs again if the file drops the name");
                 continue;
@@ -228,7 +371,7 @@ impl ApiRules {
                 ),
             ));
         }
-        if !st.api.contains_key(name) {
+        if !st.stored.api.contains_key(name) {
             return Err(missing(name));
         }
         Ok(())
@@ -236,11 +379,12 @@ impl ApiRules {
 
     /// Runs one change: `edit` on the API's rules, the result stored, then (`apply`: it
     /// changes what runs) applied to the running host; either failing puts everything back
-    /// as it was.
+    /// as it was. On a shared store the rules are read again first, and a write that loses
+    /// to another host's is made again on top of that host's rules.
     fn change(
         &self,
         apply: bool,
-        edit: impl FnOnce(&Self, &mut State) -> Result<(), RuleApiError>,
+        edit: impl Fn(&Self, &mut State) -> Result<(), RuleApiError>,
     ) -> Result<(), RuleApiError> {
         let _one_at_a_time = lock(&self.changes);
         let host = self.host.get().and_then(Weak::upgrade).ok_or_else(|| {
@@ -249,21 +393,33 @@ impl ApiRules {
                 "the host is starting or stopping; retry",
             )
         })?;
-        let before = {
+        let mut round = 0;
+        let before = loop {
+            self.refresh()?;
             let mut st = lock(&self.state);
-            let before = st.api.clone();
+            let before = st.stored.clone();
             edit(self, &mut st)?;
-            if let Err(e) = self.store(&st) {
-                st.api = before;
-                return Err(api_error(
-                    RuleErrorKind::ServiceUnavailable,
-                    format!(
-                        "the rules could not be stored: {}",
-                        weir_support::error_chain(&e)
-                    ),
-                ));
+            match self.store(&mut st.stored) {
+                Ok(()) => break before,
+                Err(e) => {
+                    st.stored = before;
+                    if matches!(e, DocError::Conflict { .. }) && round + 1 < CHANGE_ROUNDS {
+                        round += 1;
+                        continue;
+                    }
+                    let kind = match e {
+                        DocError::Conflict { .. } => RuleErrorKind::ConflictingResourceUpdate,
+                        _ => RuleErrorKind::ServiceUnavailable,
+                    };
+                    return Err(api_error(
+                        kind,
+                        format!(
+                            "the rules could not be stored: {}",
+                            weir_support::error_chain(&e)
+                        ),
+                    ));
+                }
             }
-            before
         };
         let applied = if apply {
             host.apply_api_rules()
@@ -272,9 +428,13 @@ impl ApiRules {
         };
         if let Err(e) = applied {
             let mut st = lock(&self.state);
-            st.api = before;
-            if let Err(restore) = self.store(&st) {
-                tracing::error!(file = %self.path.display(), error = %weir_support::error_chain(&restore), "the rules API's previous rules could not be stored back after a failed apply");
+            let written = st.stored.revision;
+            st.stored = Stored {
+                revision: written,
+                ..before
+            };
+            if let Err(restore) = self.store(&mut st.stored) {
+                tracing::error!(at = %self.docs.describe(KEY), error = %weir_support::error_chain(&restore), "the rules API's previous rules could not be stored back after a failed apply");
             }
             return Err(api_error(
                 RuleErrorKind::InvalidRequest,
@@ -284,13 +444,16 @@ impl ApiRules {
                 ),
             ));
         }
+        let mut st = lock(&self.state);
+        st.applied = st.stored.revision;
         Ok(())
     }
 
-    /// Writes `rules.json` atomically (temp file, fsync, rename, folder fsync).
-    fn store(&self, st: &State) -> Result<(), HostError> {
+    /// Writes `rules.json` (durably) over the revision `stored` was read from; on success
+    /// `stored` carries the new revision.
+    fn store(&self, stored: &mut Stored) -> Result<(), DocError> {
         let mut rules = serde_json::Map::new();
-        for (name, r) in &st.api {
+        for (name, r) in &stored.api {
             rules.insert(
                 name.clone(),
                 json!({
@@ -300,29 +463,47 @@ impl ApiRules {
                 }),
             );
         }
-        for (name, raw) in &st.unconvertible {
+        for (name, raw) in &stored.unconvertible {
             rules.insert(name.clone(), raw.clone());
         }
         let doc = json!({ "version": FORMAT_VERSION, "rules": rules });
         let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        weir_support::create_dir_all_synced(dir)
-            .map_err(|e| HostError::storage(dir, "creating the folder", e))?;
-        weir_support::write_atomic_via(&self.path.with_extension("json.tmp"), &self.path, &[&bytes])
-            .map_err(|e| HostError::storage(&self.path, "writing the API's rules", e))
+        let expect = match stored.revision {
+            Some(r) => DocExpect::Revision(r),
+            None => DocExpect::Absent,
+        };
+        stored.revision = Some(self.docs.put(KEY, &bytes, expect)?);
+        Ok(())
     }
 }
 
-/// Reads `rules.json` into `state`. A rule that no longer converts is logged and kept as
-/// stored (so a later write keeps it), not run.
-fn load(path: &Path, bytes: &[u8], state: &mut State) -> Result<(), HostError> {
-    let damaged = |what: String| {
-        HostError::storage(
-            path,
-            "reading the API's rules",
-            std::io::Error::new(std::io::ErrorKind::InvalidData, what),
-        )
+/// Reads `rules.json` from `docs`: what failed and why when it cannot be read or is damaged.
+fn read(docs: &dyn DocStore) -> Result<Stored, (&'static str, DocError)> {
+    const WHAT: &str = "reading the API's rules";
+    let Some((bytes, revision)) = docs.get(KEY).map_err(|e| (WHAT, e))? else {
+        return Ok(Stored::default());
     };
+    let mut stored = Stored {
+        revision: Some(revision),
+        ..Stored::default()
+    };
+    parse(&docs.describe(KEY), &bytes, &mut stored).map_err(|what| {
+        (
+            WHAT,
+            DocError::Io {
+                key: KEY.to_owned(),
+                what: "damaged".to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, what),
+            },
+        )
+    })?;
+    Ok(stored)
+}
+
+/// Parses `rules.json` (found at `at`) into `stored`. A rule that no longer converts is
+/// logged and kept as stored (so a later write keeps it), not run.
+fn parse(at: &str, bytes: &[u8], stored: &mut Stored) -> Result<(), String> {
+    let damaged = |what: String| what;
     let doc: Value =
         serde_json::from_slice(bytes).map_err(|e| damaged(format!("not JSON: {e}")))?;
     let version = doc.get("version").and_then(Value::as_u64);
@@ -340,7 +521,7 @@ fn load(path: &Path, bytes: &[u8], state: &mut State) -> Result<(), HostError> {
             .and_then(|payload| convert_topic_rule(name, &payload).map_err(|e| e.to_string()));
         match rule {
             Ok(converted) => {
-                state.api.insert(
+                stored.api.insert(
                     name.clone(),
                     ApiRule {
                         converted,
@@ -350,8 +531,8 @@ fn load(path: &Path, bytes: &[u8], state: &mut State) -> Result<(), HostError> {
                 );
             }
             Err(e) => {
-                tracing::error!(rule = %name, file = %path.display(), error = %e, "a rule created through the rules API no longer converts: it is kept but does not run");
-                state.unconvertible.insert(name.clone(), raw.clone());
+                tracing::error!(rule = %name, at = %at, error = %e, "a rule created through the rules API no longer converts: it is kept but does not run");
+                stored.unconvertible.insert(name.clone(), raw.clone());
             }
         }
     }
@@ -376,16 +557,16 @@ impl RuleCatalog for ApiRules {
                     ),
                 ));
             }
-            if st.api.contains_key(name) || st.unconvertible.contains_key(name) {
+            if st.stored.api.contains_key(name) || st.stored.unconvertible.contains_key(name) {
                 return Err(api_error(
                     RuleErrorKind::ResourceAlreadyExists,
                     format!("Rule {name} already exists"),
                 ));
             }
-            st.api.insert(
+            st.stored.api.insert(
                 name.to_owned(),
                 ApiRule {
-                    converted,
+                    converted: converted.clone(),
                     created_at: now_seconds(),
                     tags: tags.iter().cloned().collect(),
                 },
@@ -398,8 +579,8 @@ impl RuleCatalog for ApiRules {
         let converted = self.convert(name, payload)?;
         self.change(true, |this, st| {
             this.check_api_rule(st, name)?;
-            if let Some(rule) = st.api.get_mut(name) {
-                rule.converted = converted;
+            if let Some(rule) = st.stored.api.get_mut(name) {
+                rule.converted = converted.clone();
             }
             Ok(())
         })
@@ -409,7 +590,7 @@ impl RuleCatalog for ApiRules {
         check_rule_name(name).map_err(|e| refused(&e))?;
         self.change(true, |this, st| {
             this.check_api_rule(st, name)?;
-            st.api.remove(name);
+            st.stored.api.remove(name);
             Ok(())
         })
     }
@@ -418,7 +599,7 @@ impl RuleCatalog for ApiRules {
         check_rule_name(name).map_err(|e| refused(&e))?;
         self.change(true, |this, st| {
             this.check_api_rule(st, name)?;
-            let Some(rule) = st.api.get_mut(name) else {
+            let Some(rule) = st.stored.api.get_mut(name) else {
                 return Err(missing(name));
             };
             let mut payload = rule.converted.payload.clone();
@@ -430,10 +611,11 @@ impl RuleCatalog for ApiRules {
 
     fn get(&self, name: &str) -> Result<Value, RuleApiError> {
         check_rule_name(name).map_err(|e| refused(&e))?;
+        self.refresh()?;
         let st = lock(&self.state);
         let rule = if let Some(rc) = st.file.get(name) {
             topic_rule(name, rc)
-        } else if let Some(r) = st.api.get(name) {
+        } else if let Some(r) = st.stored.api.get(name) {
             r.converted.topic_rule(Some(r.created_at))
         } else {
             return Err(missing(name));
@@ -446,11 +628,12 @@ impl RuleCatalog for ApiRules {
     }
 
     fn tags(&self, name: &str) -> Result<Vec<RuleTag>, RuleApiError> {
+        self.refresh()?;
         let st = lock(&self.state);
         if st.file.contains_key(name) {
             return Ok(Vec::new());
         }
-        match st.api.get(name) {
+        match st.stored.api.get(name) {
             Some(r) => Ok(r.tags.clone().into_iter().collect()),
             None => Err(api_error(
                 RuleErrorKind::ResourceNotFound,
@@ -461,14 +644,14 @@ impl RuleCatalog for ApiRules {
 
     fn retag(&self, name: &str, add: &[RuleTag], remove: &[String]) -> Result<(), RuleApiError> {
         self.change(false, |this, st| {
-            if !st.api.contains_key(name) && !st.file.contains_key(name) {
+            if !st.stored.api.contains_key(name) && !st.file.contains_key(name) {
                 return Err(api_error(
                     RuleErrorKind::ResourceNotFound,
                     format!("Rule {name} does not exist"),
                 ));
             }
             this.check_api_rule(st, name)?;
-            let Some(rule) = st.api.get_mut(name) else {
+            let Some(rule) = st.stored.api.get_mut(name) else {
                 return Err(missing(name));
             };
             rule.tags.extend(add.iter().cloned());
@@ -486,9 +669,11 @@ impl RuleCatalog for ApiRules {
     }
 
     fn list(&self) -> Result<Vec<RuleListEntry>, RuleApiError> {
+        self.refresh()?;
         let st = lock(&self.state);
         let file = st.file.iter().map(|(n, rc)| (n, rc, None));
         let api = st
+            .stored
             .api
             .iter()
             .filter(|(n, _)| !st.file.contains_key(*n))
@@ -535,7 +720,67 @@ mod tests {
         let streams =
             Streams::open(weir_streams::StreamsConfig::new(dir.join("streams"))).expect("streams");
         streams.ensure_stream("s1", 1, 24).expect("stream");
-        Ok((ApiRules::open(&config, streams)?, config))
+        let docs = Arc::new(weir_support::docstore::FolderDocStore::new(
+            dir.join("data/iot"),
+        ));
+        Ok((ApiRules::open(&config, streams, docs, false)?, config))
+    }
+
+    /// A catalog over `docs` as a host of a cluster opens it (`shared`).
+    fn open_shared(dir: &Path, docs: Arc<dyn DocStore>) -> ApiRules {
+        let config = Config::parse(FILE, dir.join("weir.toml")).expect("config");
+        let streams =
+            Streams::open(weir_streams::StreamsConfig::new(dir.join("streams"))).expect("streams");
+        ApiRules::open(&config, streams, docs, true).expect("open")
+    }
+
+    /// Adds `name` to `catalog`'s rules and stores them, as a change does before it applies.
+    fn add(catalog: &ApiRules, name: &str, sql: &str) -> Result<(), DocError> {
+        let body = format!(r#"{{"sql": "{sql}", "actions": []}}"#);
+        let converted = catalog.convert(name, body.as_bytes()).expect("convert");
+        let mut st = lock(&catalog.state);
+        st.stored.api.insert(
+            name.to_owned(),
+            ApiRule {
+                converted,
+                created_at: 1.0,
+                tags: BTreeMap::new(),
+            },
+        );
+        catalog.store(&mut st.stored)
+    }
+
+    #[test]
+    fn on_a_shared_store_each_host_reads_the_others_rules_and_no_write_undoes_another() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let docs: Arc<dyn DocStore> = Arc::new(weir_support::docstore::FolderDocStore::new(
+            dir.path().join("shared"),
+        ));
+        let (a, b) = (
+            open_shared(dir.path(), docs.clone()),
+            open_shared(dir.path(), docs.clone()),
+        );
+        add(&a, "made_on_a", "SELECT * FROM 'a'").expect("a stores");
+        // b answers for a's rule without waiting for its poll.
+        assert_eq!(sql_of(&b, "made_on_a"), "SELECT * FROM 'a'");
+        assert_eq!(b.list().expect("list").len(), 1);
+        add(&b, "made_on_b", "SELECT * FROM 'b'").expect("b stores on top of a's");
+        // a's view is now a revision behind: its write is refused, not stored over b's.
+        let e = add(&a, "late", "SELECT * FROM 'late'").expect_err("stale");
+        assert!(matches!(e, DocError::Conflict { .. }), "{e}");
+        lock(&a.state).stored.api.remove("late");
+        lock(&a.state).stored.revision = Some(DocRevision(1));
+        assert!(a.refresh().expect("refresh"), "a sees b's change");
+        let names: Vec<String> = a
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["made_on_a", "made_on_b"]);
+        // Not yet applied on a: its poll would apply it.
+        let st = lock(&a.state);
+        assert_ne!(st.applied, st.stored.revision);
     }
 
     fn sql_of(catalog: &ApiRules, name: &str) -> String {
@@ -597,9 +842,13 @@ mod tests {
             RuleErrorKind::Unauthorized
         );
         // A later write keeps it as it was stored.
-        catalog.store(&lock(&catalog.state)).expect("store");
-        let back: Value =
-            serde_json::from_slice(&std::fs::read(&catalog.path).expect("read")).expect("json");
+        catalog
+            .store(&mut lock(&catalog.state).stored)
+            .expect("store");
+        let back: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("data/iot/rules.json")).expect("read"),
+        )
+        .expect("json");
         assert_eq!(back["rules"]["old"], old);
         assert_eq!(
             back["rules"]["ok"]["payload"]["awsIotSqlVersion"],
@@ -651,7 +900,7 @@ mod tests {
             kind("r", stream_rule).kind,
             RuleErrorKind::ServiceUnavailable
         );
-        assert!(!catalog.path.exists());
+        assert!(!dir.path().join("data/iot/rules.json").exists());
         assert_eq!(
             catalog.get("r").unwrap_err().kind,
             RuleErrorKind::Unauthorized

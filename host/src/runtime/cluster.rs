@@ -1,7 +1,8 @@
 //! `[cluster]`: the host's stores on a NATS JetStream cluster. One connection serves two
 //! layouts: the Kinesis streams under the configured prefix, and the Firehose delivery-stream
 //! buffers under `<prefix>.fh` (their own catalog, so buffer names never meet stream names),
-//! with the delivery streams' catalogs and checkpoints in the `FIREHOSE` bucket. Every host
+//! with the delivery streams' catalogs and checkpoints in the `FIREHOSE` bucket and AWS IoT's
+//! documents (Device Shadows, the rules API's rules) in the `IOT` bucket. Every host
 //! configured with the same servers and prefix shares all of it.
 
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub(crate) struct ClusterStores {
     pub(crate) firehose_buffers: Arc<JetStreamStores>,
     /// The delivery streams' catalogs and checkpoints.
     pub(crate) firehose_docs: Arc<dyn DocStore>,
+    /// AWS IoT's documents: the Device Shadows and the rules made through the rules API.
+    pub(crate) iot_docs: Arc<dyn DocStore>,
 }
 
 impl std::fmt::Debug for ClusterStores {
@@ -57,6 +60,7 @@ pub(crate) fn connect(section: &ClusterSection) -> Result<ClusterStores, Cluster
     let streams = JetStreamStores::open(bridge)?;
     let firehose_buffers = JetStreamStores::open(Arc::new(fh_bridge))?;
     let firehose_docs = streams.docs("FIREHOSE")?;
+    let iot_docs = streams.docs("IOT")?;
     tracing::info!(
         servers = %weir_support::nats_names::redacted_list(&section.nats),
         replicas = section.replicas,
@@ -67,5 +71,6 @@ pub(crate) fn connect(section: &ClusterSection) -> Result<ClusterStores, Cluster
         streams,
         firehose_buffers,
         firehose_docs,
+        iot_docs,
     })
 }

@@ -152,12 +152,26 @@ impl RunningHost {
             cluster,
         } = open(&config)?;
         let plugin_watcher = watch_plugins(&registry);
-        let api_rules = Arc::new(super::api_rules::ApiRules::open(&config, streams.clone())?);
+        let (iot_docs, shared): (Arc<dyn weir_support::docstore::DocStore>, bool) = match &cluster {
+            Some(c) => (c.iot_docs.clone(), true),
+            None => (
+                Arc::new(weir_support::docstore::FolderDocStore::new(
+                    storage.join("iot"),
+                )),
+                false,
+            ),
+        };
+        let api_rules = Arc::new(super::api_rules::ApiRules::open(
+            &config,
+            streams.clone(),
+            iot_docs.clone(),
+            shared,
+        )?);
         api_rules.merge(&mut config);
 
         let metrics = Arc::new(Metrics::default());
         let (input, rx) = sync_channel::<Input>(4096);
-        let shadows = open_shadows(storage)?;
+        let shadows = open_shadows(storage, cluster.as_ref())?;
         let (ingress, publisher) = match &config.broker {
             Broker::Embedded(b) => {
                 Ingress::embedded(b, input.clone(), metrics.clone(), Some(shadows.clone()))?
@@ -226,6 +240,10 @@ impl RunningHost {
             analytics: analytics_runner,
         });
         api_rules.attach(&host);
+        if let Err(e) = api_rules.watch() {
+            // The host runs; only other hosts' rule changes wait for a restart or reload.
+            tracing::error!(error = %e, "cannot start the thread that applies rules API changes made on other hosts");
+        }
         Ok(host)
     }
 
@@ -438,6 +456,8 @@ impl RunningHost {
 
     /// Stops in the order that loses nothing (see the module docs).
     pub fn shutdown(&self) -> Result<(), HostError> {
+        // The poller applies other hosts' rule changes through the reload lock taken below.
+        self.api_rules.stop_watching();
         // No reload may start a plan while the host drains.
         let _no_reloads = lock(&self.reload_lock);
         drop(lock(&self.config_watcher).take());
@@ -682,11 +702,23 @@ fn fail_undispatched(rx: &Receiver<Input>) {
     }
 }
 
-/// The Device Shadow store (`STORAGE/shadows`), shared by the broker's shadow topics and
-/// the iot-data API. A damaged shadow file is reported here and fails only its own shadow.
-fn open_shadows(storage: &Path) -> Result<Arc<weir_shadow::ShadowService>, HostError> {
-    let shadows =
-        weir_shadow::ShadowService::open(&storage.join("shadows")).map_err(HostError::Shadows)?;
+/// The Device Shadow store (`STORAGE/shadows`, or with `[cluster]` the documents under
+/// `shadows/` of the cluster's `IOT` bucket, shared by every host), shared by the broker's
+/// shadow topics and the iot-data API. A damaged shadow file is reported here and fails only
+/// its own shadow.
+fn open_shadows(
+    storage: &Path,
+    cluster: Option<&super::cluster::ClusterStores>,
+) -> Result<Arc<weir_shadow::ShadowService>, HostError> {
+    let shadows = match cluster {
+        Some(c) => weir_shadow::ShadowService::on_docs(
+            c.iot_docs.clone(),
+            "shadows",
+            weir_shadow::ShadowLimits::default(),
+        ),
+        None => weir_shadow::ShadowService::open(&storage.join("shadows")),
+    }
+    .map_err(HostError::Shadows)?;
     for problem in shadows.check() {
         tracing::error!(error = %problem, detail = ?problem.detail(), "a damaged shadow file");
     }

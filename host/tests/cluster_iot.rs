@@ -1,0 +1,183 @@
+//! AWS IoT's documents on a cluster: two `weir run` hosts on one 3-node NATS JetStream
+//! cluster, behind a mosquitto whose shared subscription splits the MQTT traffic between
+//! them. A rule created through the rules API of one host runs on both (the other subscribes
+//! its topic filter, and the messages it is handed reach the rule's stream), and is deleted
+//! through the other; Device Shadows updated through one host are read, refused on a version
+//! conflict, deleted and listed through the other (`tests/py/cluster_iot.py`, boto3).
+//!
+//! Needs mosquitto (installed by the test command); nats-server is installed into a venv by
+//! the harness when PATH has none.
+
+mod common;
+#[path = "../cluster/tests/common/mod.rs"]
+mod nats;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::mqtt_hosts::{mosquitto_available, publish_ids, ranges, Mosquitto, WeirProcess};
+use serde_json::Value;
+
+const SHARE_GROUP: &str = "weir-iot";
+/// The API-made rule's topic filter (`tests/py/cluster_iot.py`).
+const FILTER: &str = "load/+/data";
+
+/// One host's configuration: the external broker in the share group, the cluster, the
+/// stream the API-made rule writes to, and one file rule on another topic.
+fn write_config(
+    dir: &Path,
+    broker_port: u16,
+    client_id: &str,
+    nats: &[String],
+    prefix: &str,
+) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("host dir");
+    let config = dir.join("weir.toml");
+    let servers: Vec<String> = nats.iter().map(|u| format!("{u:?}")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            r#"[broker.external]
+url = "mqtt://127.0.0.1:{broker_port}"
+client_id = "{client_id}"
+share_group = "{SHARE_GROUP}"
+
+[api]
+listen = "127.0.0.1:0"
+
+[storage]
+dir = "data"
+
+[cluster]
+nats = [{servers}]
+replicas = 3
+prefix = "{prefix}"
+
+[streams.api_out]
+shards = 1
+
+[rules.file_only]
+sql = "SELECT * FROM 'file/in'"
+
+[[rules.file_only.actions]]
+kind = "republish"
+topic = "file/out"
+"#,
+            servers = servers.join(", ")
+        ),
+    )
+    .expect("write weir.toml");
+    config
+}
+
+/// Runs one step of `cluster_iot.py` through the two hosts' APIs.
+fn step(name: &str, one: &WeirProcess, two: &WeirProcess) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/cluster_iot.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(name)
+        .arg(format!("http://{}", one.api))
+        .arg(format!("http://{}", two.api))
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "cluster_iot.py {name}: {}{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        one.logs(),
+        two.logs()
+    );
+}
+
+/// The `id`s of the records of `stream`, read with boto3 through `api`.
+fn ids_in(api: &str, stream: &str) -> BTreeSet<u64> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/read_stream.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(format!("http://{api}"))
+        .arg(stream)
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "read_stream.py through {api}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let Ok(Value::Array(records)) = serde_json::from_slice::<Value>(&out.stdout) else {
+        panic!(
+            "read_stream.py printed {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+    records
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(r["data"].as_str()?).ok())
+        .filter_map(|d| d["id"].as_u64())
+        .collect()
+}
+
+#[test]
+fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
+    if !mosquitto_available("cluster_iot") {
+        return;
+    }
+    common::python::install_requirements_unless(
+        Command::new("python3")
+            .args(["-c", "import boto3"])
+            .status()
+            .is_ok_and(|s| s.success()),
+    );
+    let cluster = nats::NatsCluster::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let broker = Mosquitto::start(work.path());
+    let prefix = format!("iot{}", nats::fresh_uid());
+    let urls = cluster.urls();
+    let configs: Vec<PathBuf> = ["weir-i1", "weir-i2"]
+        .iter()
+        .map(|id| write_config(&work.path().join(id), broker.port, id, &urls, &prefix))
+        .collect();
+    let h1 = WeirProcess::start("i1", &configs[0]);
+    let h2 = WeirProcess::start("i2", &configs[1]);
+
+    // Made through host 1: host 2 answers for it at once and subscribes its filter.
+    step("rules", &h1, &h2);
+    broker.wait_subscribed("weir-i1", SHARE_GROUP, FILTER);
+    broker.wait_subscribed("weir-i2", SHARE_GROUP, FILTER);
+    let published = 0..400u64;
+    publish_ids(broker.port, "iot-pub", published.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stored = loop {
+        let ids = ids_in(&h2.api, "api_out");
+        if published.clone().all(|i| ids.contains(&i)) || Instant::now() > deadline {
+            break ids;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let missing: Vec<u64> = published.filter(|i| !stored.contains(i)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged messages missing from api_out: {}\n{}\n{}",
+        ranges(&missing),
+        h1.logs(),
+        h2.logs()
+    );
+    // The share group split them: the rule ran on both hosts.
+    let series = "weir_rule_matched_total{rule=\"api_load\"}";
+    let (m1, m2) = (h1.metric(series), h2.metric(series));
+    assert!(
+        m1 > 0 && m2 > 0 && m1 + m2 >= 400,
+        "the rule matched {m1} messages on host 1 and {m2} on host 2"
+    );
+
+    step("shadows", &h1, &h2);
+    step("delete", &h1, &h2);
+}
