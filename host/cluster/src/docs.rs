@@ -116,27 +116,27 @@ impl DocStore for KvDocStore {
         Err(self.conflict(key, expect))
     }
 
-    /// Lists the whole bucket and keeps the keys directly under `prefix` (the buckets hold
-    /// catalogs and checkpoints: tens to thousands of keys).
+    /// Lists the bucket's subjects (one request to the leader: a key is one subject token,
+    /// so no subject filter can select a folder) and reads the entries of the keys directly
+    /// under `prefix` only.
     fn keys(&self, prefix: &str) -> Result<Vec<String>, DocError> {
         if !prefix.is_empty() {
             check_key(prefix)?;
         }
-        let all = self
+        // The folder's filter runs before any entry is read (`keys_where`), so listing one
+        // thing's named shadows does not read every shadow in the bucket.
+        let in_folder = |k: &str| {
+            let rest = if prefix.is_empty() {
+                Some(k)
+            } else {
+                k.strip_prefix(prefix).and_then(|r| r.strip_prefix('/'))
+            };
+            rest.is_some_and(|r| !r.contains('/')) && check_key(k).is_ok()
+        };
+        let mut out: Vec<String> = self
             .kv
-            .keys()
+            .keys_where(in_folder)
             .map_err(|e| self.io(prefix, "cannot list", e))?;
-        let mut out: Vec<String> = all
-            .into_iter()
-            .filter(|k| {
-                let rest = if prefix.is_empty() {
-                    Some(k.as_str())
-                } else {
-                    k.strip_prefix(prefix).and_then(|r| r.strip_prefix('/'))
-                };
-                rest.is_some_and(|r| !r.contains('/')) && check_key(k).is_ok()
-            })
-            .collect();
         out.sort();
         Ok(out)
     }

@@ -296,6 +296,12 @@ impl KvMeta {
     /// its subjects, then reads each key's last entry (from the leader too): the client's
     /// `keys()` runs a consumer that can miss a write just acked through another connection.
     pub fn keys(&self) -> Result<Vec<String>> {
+        self.keys_where(|_| true)
+    }
+
+    /// [`KvMeta::keys`] of the keys `wanted` accepts, asked before any key's entry is read:
+    /// a listing of one folder reads that folder's entries, not the whole bucket's.
+    pub fn keys_where(&self, wanted: impl Fn(&str) -> bool) -> Result<Vec<String>> {
         let js = self.bridge.jetstream().clone();
         let stream = format!("KV_{}", self.bucket);
         let filter = format!("$KV.{}.>", self.bucket);
@@ -312,7 +318,7 @@ impl KvMeta {
         let prefix = format!("$KV.{}.", self.bucket);
         let mut keys = Vec::new();
         for subject in subjects {
-            if let Some(key) = subject.strip_prefix(&prefix) {
+            if let Some(key) = subject.strip_prefix(&prefix).filter(|k| wanted(k)) {
                 if matches!(self.slot(key)?, Slot::Live(_)) {
                     keys.push(key.to_string());
                 }
