@@ -3,7 +3,9 @@
 //! them. A rule created through the rules API of one host runs on both (the other subscribes
 //! its topic filter, and the messages it is handed reach the rule's stream), and is deleted
 //! through the other; Device Shadows updated through one host are read, refused on a version
-//! conflict, deleted and listed through the other (`tests/py/cluster_iot.py`, boto3).
+//! conflict, deleted and listed through the other (`tests/py/cluster_iot.py`, boto3). A rule
+//! whose action always fails stores its dead letters in the cluster's `DEAD_LETTERS` stream,
+//! whichever host ran it, and a PUBACK follows that store.
 //!
 //! Needs mosquitto (installed by the test command); nats-server is installed into a venv by
 //! the harness when PATH has none.
@@ -32,6 +34,7 @@ fn write_config(
     client_id: &str,
     nats: &[String],
     prefix: &str,
+    nowhere: u16,
 ) -> PathBuf {
     std::fs::create_dir_all(dir).expect("host dir");
     let config = dir.join("weir.toml");
@@ -64,6 +67,15 @@ sql = "SELECT * FROM 'file/in'"
 [[rules.file_only.actions]]
 kind = "republish"
 topic = "file/out"
+
+[rules.nowhere]
+sql = "SELECT * FROM 'fail/+'"
+
+[[rules.nowhere.actions]]
+kind = "kinesis"
+stream = "far"
+partition_key = "k"
+endpoint = "http://127.0.0.1:{nowhere}"
 "#,
             servers = servers.join(", ")
         ),
@@ -141,9 +153,20 @@ fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
     let broker = Mosquitto::start(work.path());
     let prefix = format!("iot{}", nats::fresh_uid());
     let urls = cluster.urls();
+    // A Kinesis endpoint nobody listens on: the `nowhere` rule's every put fails.
+    let nowhere = common::free_port();
     let configs: Vec<PathBuf> = ["weir-i1", "weir-i2"]
         .iter()
-        .map(|id| write_config(&work.path().join(id), broker.port, id, &urls, &prefix))
+        .map(|id| {
+            write_config(
+                &work.path().join(id),
+                broker.port,
+                id,
+                &urls,
+                &prefix,
+                nowhere,
+            )
+        })
         .collect();
     let h1 = WeirProcess::start("i1", &configs[0]);
     let h2 = WeirProcess::start("i2", &configs[1]);
@@ -180,4 +203,49 @@ fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
 
     step("shadows", &h1, &h2);
     step("delete", &h1, &h2);
+
+    // Failures without an error action: dead letters in the cluster's stream, from both
+    // hosts (the share group splits `fail/+` too), each PUBACKed only once stored there.
+    broker.wait_subscribed("weir-i1", SHARE_GROUP, "fail/+");
+    broker.wait_subscribed("weir-i2", SHARE_GROUP, "fail/+");
+    for n in 0..6 {
+        let out = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1"])
+            .args(["-t", &format!("fail/{n}"), "-m", &format!("{{\"n\": {n}}}")])
+            .output()
+            .expect("run mosquitto_pub");
+        assert!(out.status.success(), "mosquitto_pub: {out:?}");
+    }
+    let journal =
+        weir_cluster::JsJournal::open(cluster.connect(&prefix), "dead_letters").expect("journal");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let letters = loop {
+        let letters = journal.read(0, 100).expect("read the dead letters");
+        if letters.len() >= 6 || Instant::now() > deadline {
+            break letters;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let topics: BTreeSet<String> = letters
+        .iter()
+        .filter_map(|e| serde_json::from_slice::<Value>(&e.body).ok())
+        .filter_map(|v| Some(v["topic"].as_str()?.to_owned()))
+        .collect();
+    let wanted: BTreeSet<String> = (0..6).map(|n| format!("fail/{n}")).collect();
+    assert_eq!(
+        topics,
+        wanted,
+        "dead letters on the cluster: {letters:?}\n{}\n{}",
+        h1.logs(),
+        h2.logs()
+    );
+    let (d1, d2) = (
+        h1.metric("weir_dead_letters_total"),
+        h2.metric("weir_dead_letters_total"),
+    );
+    assert_eq!(d1 + d2, letters.len() as u64, "{d1} + {d2}");
+    assert!(
+        letters.iter().all(|e| e.part.len() == 10),
+        "each under its UTC day"
+    );
 }

@@ -13,12 +13,15 @@
 //! - [`JetStreamStores`]: the streams engine's `StoreFactory` on those (shards as
 //!   [`JsShardStore`], the catalog as one KV document written by compare-and-set), handed to
 //!   `weir_streams::Streams::open_with_stores`; [`JetStreamStores::docs`] gives a
-//!   `DocStore` in a KV bucket of its own (Firehose catalogs and checkpoints).
+//!   `DocStore` in a KV bucket of its own (Firehose catalogs and checkpoints, shadows, the
+//!   rules API's rules).
+//! - [`JsJournal`]: an append-only log in one replicated stream (the hosts' dead letters).
 
 mod bridge;
 mod config;
 mod docs;
 mod error;
+mod journal;
 mod meta;
 mod shard;
 mod stores;
@@ -26,6 +29,7 @@ mod stores;
 pub use bridge::Bridge;
 pub use config::{ClusterConfig, ClusterTls};
 pub use error::ClusterError;
+pub use journal::{JournalEntry, JsJournal};
 pub use meta::{KvEntry, KvLease, KvMeta};
 pub use shard::{JsPendingAppend, JsRecord, JsShard, JsShardSpec};
 pub use stores::{JetStreamStores, JsShardStore};

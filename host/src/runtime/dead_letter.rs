@@ -5,6 +5,11 @@
 //! id, the original payload in base64, the failed action, its resource and the reason), in
 //! `STORAGE/dead-letters/YYYY-MM-DD.jsonl` (UTC day of the failure).
 //!
+//! On a cluster (`[cluster]`) the lines go to a log shared by every host instead
+//! ([`SharedLog`]: the cluster's `DEAD_LETTERS` stream, `runtime/cluster.rs`), one entry per
+//! line, so a host that dies takes no dead letter with it; the budget then counts the whole
+//! log's bytes, as the folder's are counted here.
+//!
 //! The disk work is done by one writer thread, never by the caller: the dispatcher (a rule
 //! that fails to evaluate, a key template that fails to render) only queues the line with a
 //! share of its message's [`AckToken`], so a slow or stuck disk cannot stall every rule. The
@@ -55,6 +60,39 @@ pub enum DeadLetterError {
     /// The line could not be written or synced.
     #[error("writing the dead-letter file")]
     Io(#[source] std::io::Error),
+}
+
+/// A log the hosts of a cluster share, where dead letters go instead of the folder.
+pub trait SharedLog: Send + Sync {
+    /// Appends `lines` (of UTC day `day`, `YYYY-MM-DD`) and returns once all are durable; on
+    /// an error some may be stored (their messages are failed and come again: at least
+    /// once).
+    fn append(&self, day: &str, lines: &[&[u8]]) -> std::io::Result<()>;
+    /// The bytes the log holds, every host's lines included.
+    fn bytes(&self) -> std::io::Result<u64>;
+    /// Where it is, for log lines.
+    fn describe(&self) -> String;
+}
+
+/// Where the writer puts lines.
+enum Sink {
+    /// `DIR/YYYY-MM-DD.jsonl`, with the day's file kept open.
+    Folder {
+        dir: PathBuf,
+        open: Option<(String, File)>,
+    },
+    Shared(Arc<dyn SharedLog>),
+}
+
+impl Sink {
+    /// The bytes stored (0 for a folder that cannot be read; the last known figure for a
+    /// log that cannot be asked).
+    fn measure(&self, known: u64) -> u64 {
+        match self {
+            Sink::Folder { dir, .. } => folder_bytes(dir),
+            Sink::Shared(log) => log.bytes().unwrap_or(known),
+        }
+    }
 }
 
 /// Who hears that a line is durable, or not.
@@ -123,9 +161,10 @@ impl Budget {
 /// Called by the writer before each group commit with its line count (tests stall or count).
 type Hook = Box<dyn Fn(usize) + Send>;
 
-/// The dead-letter files of one host.
+/// The dead-letter files of one host (or its share of a cluster's log).
 pub struct DeadLetters {
-    dir: PathBuf,
+    /// Where the lines go, for log lines: the folder or the shared log.
+    place: String,
     metrics: Arc<Metrics>,
     budget: Arc<Budget>,
     tx: Option<SyncSender<Item>>,
@@ -136,11 +175,20 @@ impl DeadLetters {
     /// A store under `dir` (created on the first failure), with the default budget until
     /// [`DeadLetters::set_budget`], and its writer thread.
     pub fn new(dir: PathBuf, metrics: Arc<Metrics>) -> Self {
-        Self::start(dir, metrics, QUEUE, None)
+        Self::start(Sink::Folder { dir, open: None }, metrics, QUEUE, None)
     }
 
-    fn start(dir: PathBuf, metrics: Arc<Metrics>, queue: usize, hook: Option<Hook>) -> Self {
-        let on_disk = folder_bytes(&dir);
+    /// A store whose lines go to `log`, shared with the other hosts of a cluster.
+    pub fn shared(log: Arc<dyn SharedLog>, metrics: Arc<Metrics>) -> Self {
+        Self::start(Sink::Shared(log), metrics, QUEUE, None)
+    }
+
+    fn start(sink: Sink, metrics: Arc<Metrics>, queue: usize, hook: Option<Hook>) -> Self {
+        let on_disk = sink.measure(0);
+        let place = match &sink {
+            Sink::Folder { dir, .. } => dir.display().to_string(),
+            Sink::Shared(log) => log.describe(),
+        };
         let budget = Arc::new(Budget {
             max: AtomicU64::new(weir_config::DEFAULT_DEAD_LETTER_MAX_BYTES),
             used: AtomicU64::new(on_disk),
@@ -148,10 +196,10 @@ impl DeadLetters {
         });
         let (tx, rx) = sync_channel(queue);
         let writer = Writer {
-            dir: dir.clone(),
+            sink,
+            place: place.clone(),
             metrics: metrics.clone(),
             budget: budget.clone(),
-            open: None,
             on_disk,
             scanned: Instant::now(),
             hook,
@@ -168,7 +216,7 @@ impl DeadLetters {
             }
         };
         DeadLetters {
-            dir,
+            place,
             metrics,
             budget,
             tx,
@@ -176,9 +224,9 @@ impl DeadLetters {
         }
     }
 
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Where the lines go (the folder, or the cluster's log), for log lines.
+    pub fn place(&self) -> &str {
+        &self.place
     }
 
     /// Sets the budget (`[storage] dead_letter_max_bytes`; each plan applies its own).
@@ -281,11 +329,11 @@ impl Drop for DeadLetters {
 
 /// The writer thread's state.
 struct Writer {
-    dir: PathBuf,
+    sink: Sink,
+    /// [`DeadLetters::place`].
+    place: String,
     metrics: Arc<Metrics>,
     budget: Arc<Budget>,
-    /// The day's open file.
-    open: Option<(String, File)>,
     /// Bytes of the folder's files, as this writer knows them.
     on_disk: u64,
     /// When the folder was last measured.
@@ -339,7 +387,7 @@ impl Writer {
                         self.metrics
                             .dead_letter_write_errors
                             .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                        tracing::error!(dir = %self.dir.display(), lines = jobs.len(), error = %e, "cannot write dead letters: their messages are not acknowledged");
+                        tracing::error!(at = %self.place, lines = jobs.len(), error = %e, "cannot write dead letters: their messages are not acknowledged");
                     }
                 }
                 for job in jobs {
@@ -372,7 +420,7 @@ impl Writer {
         }
         self.budget.refused.store(false, Ordering::Relaxed);
         self.scanned = Instant::now();
-        let now = folder_bytes(&self.dir);
+        let now = self.sink.measure(self.on_disk);
         if now > self.on_disk {
             self.budget
                 .used
@@ -383,12 +431,20 @@ impl Writer {
         self.on_disk = now;
     }
 
-    /// Appends the lines of one day and syncs them: one write, one sync.
+    /// Appends the lines of one day and syncs them: one write, one sync (or one append to
+    /// the shared log).
     fn append(&mut self, day: &str, jobs: &[Job]) -> std::io::Result<()> {
-        if self.open.as_ref().is_none_or(|(d, _)| d != day) {
-            self.open = None;
-            weir_support::create_dir_all_synced(&self.dir)?;
-            let path = self.dir.join(format!("{day}.jsonl"));
+        let (dir, open) = match &mut self.sink {
+            Sink::Folder { dir, open } => (dir, open),
+            Sink::Shared(log) => {
+                let lines: Vec<&[u8]> = jobs.iter().map(|j| j.line.as_slice()).collect();
+                return log.append(day, &lines);
+            }
+        };
+        if open.as_ref().is_none_or(|(d, _)| d != day) {
+            *open = None;
+            weir_support::create_dir_all_synced(dir)?;
+            let path = dir.join(format!("{day}.jsonl"));
             let created = !path.exists();
             let f = OpenOptions::new()
                 .create(true)
@@ -396,11 +452,11 @@ impl Writer {
                 .read(true)
                 .open(&path)?;
             if created {
-                sync_dir(&self.dir)?;
+                sync_dir(dir)?;
             }
-            self.open = Some((day.to_owned(), f));
+            *open = Some((day.to_owned(), f));
         }
-        let Some((_, f)) = self.open.as_mut() else {
+        let Some((_, f)) = open.as_mut() else {
             return Err(std::io::Error::other("the dead-letter file is not open"));
         };
         let before = f.metadata()?.len();
@@ -420,7 +476,7 @@ impl Writer {
             // A full disk can take part of the lines: cut them off, so the next line starts
             // clean. Reopen next time: the handle may be in an unknown state.
             let _ = f.set_len(before);
-            self.open = None;
+            *open = None;
         }
         written
     }
@@ -463,6 +519,75 @@ mod tests {
     /// Every folder sync of this process's dead-letter writers, with the `.jsonl` files in it
     /// at that moment.
     static DIR_SYNCS: Mutex<Vec<(PathBuf, Vec<String>)>> = Mutex::new(Vec::new());
+
+    fn folder(dir: PathBuf) -> Sink {
+        Sink::Folder { dir, open: None }
+    }
+
+    /// A shared log in memory: what a cluster's stream would hold, or failing.
+    #[derive(Default)]
+    struct MemLog {
+        lines: Mutex<Vec<(String, Vec<u8>)>>,
+        failing: AtomicBool,
+    }
+
+    impl SharedLog for MemLog {
+        fn append(&self, day: &str, lines: &[&[u8]]) -> std::io::Result<()> {
+            if self.failing.load(Ordering::Relaxed) {
+                return Err(std::io::Error::other("the cluster is gone"));
+            }
+            let mut held = lock(&self.lines);
+            held.extend(lines.iter().map(|l| (day.to_owned(), l.to_vec())));
+            Ok(())
+        }
+        fn bytes(&self) -> std::io::Result<u64> {
+            Ok(lock(&self.lines)
+                .iter()
+                .map(|(_, l)| l.len() as u64 + 1)
+                .sum())
+        }
+        fn describe(&self) -> String {
+            "stream MEM_DEAD_LETTERS".into()
+        }
+    }
+
+    #[test]
+    fn on_a_shared_log_lines_are_acknowledged_after_the_append_and_count_against_the_budget() {
+        let metrics = Arc::new(Metrics::default());
+        let log = Arc::new(MemLog::default());
+        // Another host's line is already there: it counts.
+        log.append("2026-01-01", &[b"{\"other\":1}"]).expect("seed");
+        let dl = DeadLetters::shared(log.clone(), metrics.clone());
+        assert_eq!(dl.place(), "stream MEM_DEAD_LETTERS");
+        let (ack, settled) = token();
+        dl.submit(b"{\"n\":1}".to_vec(), 86_400_000, &ack)
+            .expect("submit");
+        drop(ack);
+        assert_eq!(settled.recv_timeout(Duration::from_secs(5)), Ok(true));
+        assert_eq!(
+            lock(&log.lines).last().cloned(),
+            Some(("1970-01-02".to_owned(), b"{\"n\":1}".to_vec()))
+        );
+        // The budget holds both hosts' lines: 12 + 8 bytes now.
+        dl.set_budget(25);
+        let (ack, _settled) = token();
+        let e = dl
+            .submit(b"{\"n\":22}".to_vec(), 0, &ack)
+            .expect_err("past the budget");
+        assert!(
+            matches!(e, DeadLetterError::Budget { used: 20, max: 25 }),
+            "{e}"
+        );
+        // A log that fails: the message is failed, never acknowledged.
+        dl.set_budget(1 << 20);
+        log.failing.store(true, Ordering::Relaxed);
+        let (ack, settled) = token();
+        dl.submit(b"{\"n\":3}".to_vec(), 0, &ack).expect("queued");
+        drop(ack);
+        assert_eq!(settled.recv_timeout(Duration::from_secs(5)), Ok(false));
+        assert_eq!(metrics.dead_letter_write_errors.load(Ordering::Relaxed), 1);
+        assert!(dl.record(b"{\"n\":4}".to_vec(), 0).is_err());
+    }
 
     pub(super) fn saw_dir_sync(dir: &Path) {
         let present = std::fs::read_dir(dir)
@@ -628,7 +753,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let metrics = Arc::new(Metrics::default());
         let gate = Arc::new(Gate::default());
-        let dl = DeadLetters::start(dir.path().join("dl"), metrics, QUEUE, Some(gate.hook()));
+        let dl = DeadLetters::start(
+            folder(dir.path().join("dl")),
+            metrics,
+            QUEUE,
+            Some(gate.hook()),
+        );
         let origin = Arc::new(Origin {
             rule: Arc::from("r"),
             topic: Arc::from("t"),
@@ -676,7 +806,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let gate = Arc::new(Gate::default());
         let dl = DeadLetters::start(
-            dir.path().join("dl"),
+            folder(dir.path().join("dl")),
             metrics.clone(),
             64,
             Some(gate.hook()),

@@ -189,19 +189,22 @@ impl RunningHost {
         )
         .map_err(HostError::Firehose)?;
         super::firehose::declare(&config, &firehose).map_err(HostError::Firehose)?;
-        let resources = Arc::new(
-            Resources::new(
-                streams.clone(),
-                lookup,
-                registry.clone(),
-                metrics.clone(),
-                publisher,
-                storage,
-                config.storage.fsync,
-            )
-            .with_firehose(firehose.clone())
-            .with_shadows(shadows),
-        );
+        let mut resources = Resources::new(
+            streams.clone(),
+            lookup,
+            registry.clone(),
+            metrics.clone(),
+            publisher,
+            storage,
+            config.storage.fsync,
+        )
+        .with_firehose(firehose.clone())
+        .with_shadows(shadows);
+        if let Some(c) = &cluster {
+            // Every host's dead letters in one replicated stream: none dies with its host.
+            resources = resources.with_shared_dead_letters(c.dead_letters.clone());
+        }
+        let resources = Arc::new(resources);
         let listening = ingress.listening();
         let dispatcher = start_rules(&config, &resources, &ingress, rx)?;
         let state = api::with_iot_data(

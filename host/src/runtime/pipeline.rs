@@ -130,7 +130,7 @@ fn dead_letter(
     };
     match stored {
         Ok(()) => {
-            tracing::warn!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, dir = %dead_letters.dir().display(), "action failed and the rule has no error action: stored as a dead letter");
+            tracing::warn!(rule = %origin.rule, topic = %origin.topic, action = aws_action, %reason, at = %dead_letters.place(), "action failed and the rule has no error action: stored as a dead letter");
             true
         }
         Err(e) => {

@@ -84,6 +84,12 @@ use weir_support::lock;
 
 impl Resources {
     /// With the Firehose service that `firehose` actions put into.
+    /// Dead letters into `log`, shared with the cluster's other hosts, instead of the folder.
+    pub fn with_shared_dead_letters(mut self, log: Arc<dyn super::dead_letter::SharedLog>) -> Self {
+        self.dead_letters = Arc::new(DeadLetters::shared(log, self.metrics.clone()));
+        self
+    }
+
     pub fn with_firehose(mut self, firehose: weir_firehose::Firehose) -> Self {
         self.firehose = Some(firehose);
         self

@@ -1,0 +1,180 @@
+//! [`JsJournal`]: an append-only log of small entries in one replicated JetStream stream,
+//! shared by every host on the prefix: the dead-letter store of `weir run` hosts on a cluster.
+//!
+//! **Why a stream of its own, not a KV document or a shard.** Dead letters are only ever
+//! appended and read back in order by an operator, and must outlive the host that wrote
+//! them; a host that dies keeps nothing that another host (or `nats stream view`) cannot
+//! read. Entries are published on `<prefix>.<token>.<part>` (the part is the UTC day, so one
+//! day can be read or purged with a subject filter) and an append returns once JetStream
+//! acknowledged every entry, that is once a quorum of replicas stored it.
+//!
+//! The stream has no byte limit and discards nothing: the writer keeps its own budget (it
+//! asks [`JsJournal::bytes`]) and refuses new entries past it, so no stored entry is ever
+//! dropped to make room. Operators remove old entries with `nats stream purge` (purging is
+//! allowed on this stream).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::stream::{self, DiscardPolicy, RawMessageErrorKind, StorageType};
+use bytes::Bytes;
+
+use crate::bridge::Bridge;
+use crate::error::ClusterError;
+use crate::ClusterResult as Result;
+
+/// How long an append waits for all its acknowledgements before it fails (the caller then
+/// does not acknowledge what it was storing, and its sender sends it again).
+const ACK_WAIT: Duration = Duration::from_secs(10);
+
+/// One entry read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// Its JetStream sequence.
+    pub seq: u64,
+    /// The part it was appended under (`<part>` of its subject).
+    pub part: String,
+    pub body: Bytes,
+}
+
+/// An append-only log on the cluster; see the module documentation.
+#[derive(Debug)]
+pub struct JsJournal {
+    bridge: Arc<Bridge>,
+    name: String,
+    /// `<prefix>.<token>`.
+    subject: String,
+}
+
+impl JsJournal {
+    /// Opens the journal `token` (lower-case letters, digits and `_`), creating its stream
+    /// `<PREFIX>_<TOKEN>` when absent.
+    pub fn open(bridge: Arc<Bridge>, token: &str) -> Result<JsJournal> {
+        let ok = !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !ok {
+            return Err(ClusterError::Config {
+                field: "journal",
+                reason: format!("{token:?} is not a journal name (a-z, 0-9 and _)"),
+            });
+        }
+        let name = format!(
+            "{}_{}",
+            bridge.config().name_prefix(),
+            token.to_ascii_uppercase()
+        );
+        let subject = format!("{}.{token}", bridge.config().prefix);
+        let config = stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{subject}.>")],
+            num_replicas: bridge.config().replicas,
+            storage: StorageType::File,
+            allow_direct: true,
+            discard: DiscardPolicy::New,
+            ..Default::default()
+        };
+        let js = bridge.jetstream().clone();
+        bridge
+            .call(async move { js.get_or_create_stream(config).await.map(|_| ()) })?
+            .map_err(|e| ClusterError::js("create stream", &name, e))?;
+        Ok(JsJournal {
+            bridge,
+            name,
+            subject,
+        })
+    }
+
+    /// The JetStream stream's name, for messages that point an operator at it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The subjects its entries are on (`<prefix>.<token>.<part>`).
+    pub fn subjects(&self) -> String {
+        format!("{}.>", self.subject)
+    }
+
+    /// Appends `entries` under `part` (one subject token: letters, digits, `-` and `_`) and
+    /// returns once every one is acknowledged; on an error some of them may be stored.
+    pub fn append(&self, part: &str, entries: &[&[u8]]) -> Result<()> {
+        let ok = !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(ClusterError::Config {
+                field: "journal part",
+                reason: format!("{part:?} is not one subject token"),
+            });
+        }
+        let subject = format!("{}.{part}", self.subject);
+        let bodies: Vec<Bytes> = entries.iter().map(|e| Bytes::copy_from_slice(e)).collect();
+        let js = self.bridge.jetstream().clone();
+        self.bridge
+            .call(async move {
+                let mut pending = Vec::with_capacity(bodies.len());
+                for body in bodies {
+                    pending.push(js.publish(subject.clone(), body).await?);
+                }
+                for ack in pending {
+                    tokio::time::timeout(ACK_WAIT, ack).await.map_err(
+                        |_| -> async_nats::Error { "no acknowledgement in time".into() },
+                    )??;
+                }
+                Ok::<_, async_nats::Error>(())
+            })?
+            .map_err(|e| ClusterError::js("append", &self.name, e))
+    }
+
+    /// The bytes the stream holds now (all hosts' entries).
+    pub fn bytes(&self) -> Result<u64> {
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        let info = self
+            .bridge
+            .call(async move {
+                let s = js.get_stream_no_info(&name).await?;
+                s.get_info().await.map_err(async_nats::Error::from)
+            })?
+            .map_err(|e| ClusterError::js("stream info", &self.name, e))?;
+        Ok(info.state.bytes)
+    }
+
+    /// Up to `limit` entries from sequence `from` on, oldest first (entries purged meanwhile
+    /// are skipped).
+    pub fn read(&self, from: u64, limit: usize) -> Result<Vec<JournalEntry>> {
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        let prefix = format!("{}.", self.subject);
+        self.bridge
+            .call(async move {
+                let s = js.get_stream_no_info(&name).await?;
+                let state = s.get_info().await?.state;
+                let mut out = Vec::new();
+                // Sequences start at 1; an empty stream reports 0 for both ends.
+                let mut seq = from.max(state.first_sequence).max(1);
+                while seq <= state.last_sequence && out.len() < limit {
+                    match s.get_raw_message(seq).await {
+                        Ok(m) => out.push(JournalEntry {
+                            seq,
+                            part: m
+                                .subject
+                                .as_str()
+                                .strip_prefix(&prefix)
+                                .unwrap_or_default()
+                                .to_owned(),
+                            body: m.payload,
+                        }),
+                        // Purged (or deleted) since the state was read.
+                        Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    seq += 1;
+                }
+                Ok::<_, async_nats::Error>(out)
+            })?
+            .map_err(|e| ClusterError::js("read", &self.name, e))
+    }
+}
