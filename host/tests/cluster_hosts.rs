@@ -169,16 +169,10 @@ fn publish(port: u16, stop: Arc<AtomicBool>) -> JoinHandle<Vec<u64>> {
 
 /// Every record of `out` as boto3 reads it through `api`.
 fn read_with_boto3(api: &str) -> Vec<Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/read_stream.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(format!("http://{api}"))
-        .arg("out")
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .expect("run python3");
+    let out = common::python::run_script(
+        "read_stream.py",
+        &[format!("http://{api}"), "out".to_owned()],
+    );
     assert!(
         out.status.success(),
         "read_stream.py through {api}: {}",

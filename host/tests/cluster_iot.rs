@@ -86,17 +86,14 @@ endpoint = "http://127.0.0.1:{nowhere}"
 
 /// Runs one step of `cluster_iot.py` through the two hosts' APIs.
 fn step(name: &str, one: &WeirProcess, two: &WeirProcess) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/cluster_iot.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(name)
-        .arg(format!("http://{}", one.api))
-        .arg(format!("http://{}", two.api))
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .expect("run python3");
+    let out = common::python::run_script(
+        "cluster_iot.py",
+        &[
+            name.to_owned(),
+            format!("http://{}", one.api),
+            format!("http://{}", two.api),
+        ],
+    );
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
         "cluster_iot.py {name}: {}{}\n{}\n{}",
@@ -109,16 +106,10 @@ fn step(name: &str, one: &WeirProcess, two: &WeirProcess) {
 
 /// The `id`s of the records of `stream`, read with boto3 through `api`.
 fn ids_in(api: &str, stream: &str) -> BTreeSet<u64> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/read_stream.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(format!("http://{api}"))
-        .arg(stream)
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .expect("run python3");
+    let out = common::python::run_script(
+        "read_stream.py",
+        &[format!("http://{api}"), stream.to_owned()],
+    );
     assert!(
         out.status.success(),
         "read_stream.py through {api}: {}",

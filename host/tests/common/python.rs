@@ -24,6 +24,24 @@ pub fn install_requirements_unless(present: bool) {
     );
 }
 
+/// Runs `python3 tests/py/SCRIPT ARGS` with the test credentials (the region us-east-1) and
+/// returns what it did; the caller judges it.
+#[allow(dead_code)] // Not every test binary that includes `common` runs a script.
+pub fn run_script(script: &str, args: &[String]) -> std::process::Output {
+    Command::new("python3")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/py")
+                .join(script),
+        )
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run python3")
+}
+
 /// Runs `python3 -m unittest -v MODULES` in `tests/py` against the Weir API at `api`
 /// (`WEIR_ENDPOINT`), with test credentials and `env`; fails unless every case ran and passed
 /// (`what` names the suite in the failure).
