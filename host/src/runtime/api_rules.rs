@@ -503,17 +503,15 @@ fn read(docs: &dyn DocStore) -> Result<Stored, (&'static str, DocError)> {
 /// Parses `rules.json` (found at `at`) into `stored`. A rule that no longer converts is
 /// logged and kept as stored (so a later write keeps it), not run.
 fn parse(at: &str, bytes: &[u8], stored: &mut Stored) -> Result<(), String> {
-    let damaged = |what: String| what;
-    let doc: Value =
-        serde_json::from_slice(bytes).map_err(|e| damaged(format!("not JSON: {e}")))?;
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     let version = doc.get("version").and_then(Value::as_u64);
     if version != Some(FORMAT_VERSION) {
-        return Err(damaged(format!(
+        return Err(format!(
             "version {version:?}, expected {FORMAT_VERSION} (written by another Weir version?)"
-        )));
+        ));
     }
     let Some(rules) = doc.get("rules").and_then(Value::as_object) else {
-        return Err(damaged("no \"rules\" object".into()));
+        return Err("no \"rules\" object".into());
     };
     for (name, raw) in rules {
         let rule = serde_json::from_value::<TopicRulePayload>(raw["payload"].clone())

@@ -164,7 +164,7 @@ impl RunningHost {
         let api_rules = Arc::new(super::api_rules::ApiRules::open(
             &config,
             streams.clone(),
-            iot_docs.clone(),
+            iot_docs,
             shared,
         )?);
         api_rules.merge(&mut config);
