@@ -5,7 +5,9 @@
 //! through the other; Device Shadows updated through one host are read, refused on a version
 //! conflict, deleted and listed through the other (`tests/py/cluster_iot.py`, boto3). A rule
 //! whose action always fails stores its dead letters in the cluster's `DEAD_LETTERS` stream,
-//! whichever host ran it, and a PUBACK follows that store.
+//! whichever host ran it, and a PUBACK follows that store. Records waiting in an action's
+//! buffer are spooled in the cluster's `SPOOLS` stream: a host killed with SIGKILL after
+//! acknowledging them leaves them there, and the other host adopts and delivers them.
 //!
 //! Needs mosquitto (installed by the test command); nats-server is installed into a venv by
 //! the harness when PATH has none.
@@ -67,6 +69,20 @@ sql = "SELECT * FROM 'file/in'"
 [[rules.file_only.actions]]
 kind = "republish"
 topic = "file/out"
+
+# Records that wait 20 s in the buffer: spooled (and acknowledged) long before delivery.
+[rules.spooled]
+sql = "SELECT * FROM 'load/+/data' WHERE id >= 1000"
+
+[[rules.spooled.actions]]
+kind = "kinesis"
+stream = "spool_out"
+partition_key = "${{topic()}}"
+buffer.max_age_ms = 20000
+buffer.max_records = 100000
+
+[streams.spool_out]
+shards = 1
 
 [rules.nowhere]
 sql = "SELECT * FROM 'fail/+'"
@@ -159,7 +175,7 @@ fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
             )
         })
         .collect();
-    let h1 = WeirProcess::start("i1", &configs[0]);
+    let mut h1 = WeirProcess::start("i1", &configs[0]);
     let h2 = WeirProcess::start("i2", &configs[1]);
 
     // Made through host 1: host 2 answers for it at once and subscribes its filter.
@@ -239,4 +255,55 @@ fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
         letters.iter().all(|e| e.part.len() == 10),
         "each under its UTC day"
     );
+
+    // Spooled on both hosts, then host 1 dies: host 2 adopts its spool once its presence
+    // lease lapses, and delivers every acknowledged record.
+    let spools = weir_cluster::JsJournal::open(cluster.connect(&prefix), "spools").expect("spools");
+    let spooled_ids = 1000..1300u64;
+    publish_ids(broker.port, "spool-pub", spooled_ids.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = spools.read(0, 10_000).expect("read the spools").len();
+        if n >= 300 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} of 300 records spooled on the cluster\n{}\n{}",
+            h1.logs(),
+            h2.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let on_h1 = h1.metric("weir_rule_matched_total{rule=\"spooled\"}");
+    assert!(on_h1 > 0, "host 1 ran none of the spooled rule's messages");
+    h1.child.kill().expect("SIGKILL host 1");
+    let _ = h1.child.wait();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let delivered = loop {
+        let ids = ids_in(&h2.api, "spool_out");
+        if spooled_ids.clone().all(|i| ids.contains(&i)) || Instant::now() > deadline {
+            break ids;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let missing: Vec<u64> = spooled_ids.filter(|i| !delivered.contains(i)).collect();
+    assert!(
+        missing.is_empty(),
+        "spooled records missing from spool_out after host 1 died (it ran {on_h1}): {}\n{}",
+        ranges(&missing),
+        h2.logs()
+    );
+    assert!(
+        std::fs::read_to_string(&h2.stderr)
+            .is_ok_and(|log| log.contains("adopted a spool its writer left")),
+        "host 2 did not adopt host 1's spool\n{}",
+        h2.logs()
+    );
+    // Delivered, so purged: nothing is left to deliver twice.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !spools.read(0, 10_000).expect("read").is_empty() {
+        assert!(Instant::now() < deadline, "the spools were not purged");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

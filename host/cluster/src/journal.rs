@@ -99,17 +99,13 @@ impl JsJournal {
     /// Appends `entries` under `part` (one subject token: letters, digits, `-` and `_`) and
     /// returns once every one is acknowledged; on an error some of them may be stored.
     pub fn append(&self, part: &str, entries: &[&[u8]]) -> Result<()> {
-        let ok = !part.is_empty()
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !ok {
-            return Err(ClusterError::Config {
-                field: "journal part",
-                reason: format!("{part:?} is not one subject token"),
-            });
-        }
-        let subject = format!("{}.{part}", self.subject);
+        self.append_at(&[part], entries)
+    }
+
+    /// [`JsJournal::append`] under a path of parts (`<prefix>.<token>.<a>.<b>...`), each one
+    /// subject token: what the action spools use, one path per action and writer.
+    pub fn append_at(&self, path: &[&str], entries: &[&[u8]]) -> Result<()> {
+        let subject = self.subject_of(path)?;
         let bodies: Vec<Bytes> = entries.iter().map(|e| Bytes::copy_from_slice(e)).collect();
         let js = self.bridge.jetstream().clone();
         self.bridge
@@ -126,6 +122,118 @@ impl JsJournal {
                 Ok::<_, async_nats::Error>(())
             })?
             .map_err(|e| ClusterError::js("append", &self.name, e))
+    }
+
+    /// The subject of `path`, every part checked to be one subject token.
+    fn subject_of(&self, path: &[&str]) -> Result<String> {
+        let mut subject = self.subject.clone();
+        for part in path {
+            let ok = !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(ClusterError::Config {
+                    field: "journal part",
+                    reason: format!("{part:?} is not one subject token"),
+                });
+            }
+            subject.push('.');
+            subject.push_str(part);
+        }
+        if path.is_empty() {
+            return Err(ClusterError::Config {
+                field: "journal part",
+                reason: "no part named".into(),
+            });
+        }
+        Ok(subject)
+    }
+
+    /// The paths below `path` that hold entries now, each with its entry count: the parts
+    /// after `path`, joined by `.` (an action's writers, for the spools).
+    pub fn paths_under(&self, path: &[&str]) -> Result<Vec<(String, u64)>> {
+        let prefix = format!("{}.", self.subject_of(path)?);
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        let filter = format!("{prefix}>");
+        let mut found = self
+            .bridge
+            .call(async move {
+                use futures_util::TryStreamExt as _;
+                let s = js.get_stream_no_info(&name).await?;
+                let mut subjects = s.info_with_subjects(&filter).await?;
+                let mut out = Vec::new();
+                while let Some((subject, count)) = subjects.try_next().await? {
+                    out.push((subject, count as u64));
+                }
+                Ok::<_, async_nats::Error>(out)
+            })?
+            .map_err(|e| ClusterError::js("list subjects", &self.name, e))?;
+        found.sort();
+        Ok(found
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .filter_map(|(subject, n)| Some((subject.strip_prefix(&prefix)?.to_owned(), n)))
+            .collect())
+    }
+
+    /// Every entry under exactly `path`, oldest first, read from the stream's leader (a
+    /// replica may lag behind what was acknowledged).
+    pub fn read_at(&self, path: &[&str]) -> Result<Vec<JournalEntry>> {
+        let subject = self.subject_of(path)?;
+        let part = path.join(".");
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        self.bridge
+            .call(async move {
+                let s = js.get_stream_no_info(&name).await?;
+                let mut out = Vec::new();
+                let mut seq = 1;
+                loop {
+                    let got = s
+                        .raw_message_builder()
+                        .next_by_subject(subject.clone())
+                        .sequence(seq)
+                        .send()
+                        .await;
+                    match got {
+                        Ok(m) => {
+                            seq = m.sequence + 1;
+                            out.push(JournalEntry {
+                                seq: m.sequence,
+                                part: part.clone(),
+                                body: m.payload,
+                            });
+                        }
+                        Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => break,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok::<_, async_nats::Error>(out)
+            })?
+            .map_err(|e| ClusterError::js("read", &self.name, e))
+    }
+
+    /// Removes the entries under exactly `path`: all of them, or with `through` only those up
+    /// to that sequence (entries appended after a read stay). Answers how many went.
+    pub fn purge_at(&self, path: &[&str], through: Option<u64>) -> Result<u64> {
+        let subject = self.subject_of(path)?;
+        let js = self.bridge.jetstream().clone();
+        let name = self.name.clone();
+        let purged = self
+            .bridge
+            .call(async move {
+                let s = js.get_stream_no_info(&name).await?;
+                let r = match through {
+                    // The request's sequence is the first one kept.
+                    Some(last) => s.purge().filter(subject).sequence(last + 1).await?,
+                    None => s.purge().filter(subject).await?,
+                };
+                Ok::<_, async_nats::Error>(r.purged)
+            })?
+            .map_err(|e| ClusterError::js("purge", &self.name, e))?;
+        Ok(purged)
     }
 
     /// The bytes the stream holds now (all hosts' entries).

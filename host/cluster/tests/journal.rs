@@ -49,3 +49,52 @@ fn a_bad_name_or_part_is_refused_before_anything_is_sent() {
     }
     assert!(j.read(0, 10).expect("read").is_empty(), "nothing was sent");
 }
+
+#[test]
+fn paths_are_listed_read_and_purged_one_writer_at_a_time() {
+    let prefix = "weir.journal3";
+    let j = JsJournal::open(NatsCluster::shared().connect(prefix), "spools").expect("open");
+    j.append_at(&["rule", "act", "hosta-0"], &[b"a1", b"a2"])
+        .expect("a");
+    j.append_at(&["rule", "act", "hostb-0"], &[b"b1"])
+        .expect("b");
+    j.append_at(&["rule", "other", "hosta-1"], &[b"o1"])
+        .expect("other action");
+    assert_eq!(
+        j.paths_under(&["rule", "act"]).expect("list"),
+        [("hosta-0".to_owned(), 2), ("hostb-0".to_owned(), 1)]
+    );
+    let a = j.read_at(&["rule", "act", "hosta-0"]).expect("read a");
+    let bodies: Vec<&[u8]> = a.iter().map(|e| e.body.as_ref()).collect();
+    assert_eq!(bodies, [b"a1".as_slice(), b"a2"]);
+    // Appended after the read: a purge through the last sequence read keeps it.
+    j.append_at(&["rule", "act", "hosta-0"], &[b"a3"])
+        .expect("a3");
+    let last = a.last().map(|e| e.seq);
+    assert_eq!(
+        j.purge_at(&["rule", "act", "hosta-0"], last)
+            .expect("purge"),
+        2
+    );
+    let left = j.read_at(&["rule", "act", "hosta-0"]).expect("read again");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].body.as_ref(), b"a3");
+    // A purge of a whole path leaves the others alone, and an empty path is not listed.
+    assert_eq!(
+        j.purge_at(&["rule", "act", "hosta-0"], None)
+            .expect("purge all"),
+        1
+    );
+    assert_eq!(
+        j.paths_under(&["rule", "act"]).expect("list"),
+        [("hostb-0".to_owned(), 1)]
+    );
+    assert!(j
+        .read_at(&["rule", "act", "hosta-0"])
+        .expect("empty")
+        .is_empty());
+    for bad in [&["rule", "a.b"][..], &["*"], &[]] {
+        let e = j.append_at(bad, &[b"x"]).expect_err("bad path");
+        assert!(matches!(e, ClusterError::Config { .. }), "{bad:?}: {e}");
+    }
+}

@@ -2,17 +2,21 @@
 //! layouts: the Kinesis streams under the configured prefix, and the Firehose delivery-stream
 //! buffers under `<prefix>.fh` (their own catalog, so buffer names never meet stream names),
 //! with the delivery streams' catalogs and checkpoints in the `FIREHOSE` bucket and AWS IoT's
-//! documents (Device Shadows, the rules API's rules) in the `IOT` bucket, and the dead letters
-//! in the stream `DEAD_LETTERS`. Every host
+//! documents (Device Shadows, the rules API's rules) in the `IOT` bucket, the dead letters
+//! in the stream `DEAD_LETTERS`, and the action spools in the stream `SPOOLS` (with each
+//! host's presence lease in the `HOSTS` bucket). Every host
 //! configured with the same servers and prefix shares all of it.
 
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use weir_cluster::{Bridge, ClusterConfig, ClusterError, ClusterTls, JetStreamStores, JsJournal};
 use weir_config::ClusterSection;
 use weir_support::docstore::DocStore;
+use weir_support::lease::Lease;
 
 use super::dead_letter::SharedLog;
+use super::spool::shared::SpoolLog;
 
 /// What a host opens on the cluster.
 #[derive(Clone)]
@@ -27,6 +31,8 @@ pub(crate) struct ClusterStores {
     pub(crate) iot_docs: Arc<dyn DocStore>,
     /// The dead letters of every host.
     pub(crate) dead_letters: Arc<DeadLetterStream>,
+    /// Every host's action spools.
+    pub(crate) spools: Arc<SpoolStream>,
 }
 
 /// The cluster's dead-letter stream as the dead-letter writer's [`SharedLog`].
@@ -47,6 +53,150 @@ impl SharedLog for DeadLetterStream {
             "NATS stream {} (subjects {})",
             self.0.name(),
             self.0.subjects()
+        )
+    }
+}
+
+/// How long a host's presence lasts unrenewed (renewed every third of it): how long after a
+/// host dies another host starts delivering what it had spooled. The delivery streams' lease
+/// uses the same time.
+const PRESENCE_TTL: Duration = Duration::from_secs(10);
+
+/// The cluster's spool stream (`<PREFIX>_SPOOLS`) as the spools' [`SpoolLog`], with this
+/// host's presence: a lease `leases/spool-hosts/<host>` in the `HOSTS` bucket, renewed by a
+/// thread until the process ends. A host whose lease lapsed is gone, and the first live host
+/// that claims the lease adopts its spools.
+#[derive(Debug)]
+pub(crate) struct SpoolStream {
+    journal: JsJournal,
+    docs: Arc<dyn DocStore>,
+    host: String,
+    /// Stops the presence thread (dropped, or sent to) and waits for it.
+    presence: Mutex<Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
+}
+
+fn presence_key(host: &str) -> String {
+    format!("spool-hosts/{host}")
+}
+
+impl SpoolStream {
+    /// Opens the stream and takes this host's presence (a fresh id per process start: a
+    /// restarted host is a new writer, and its old self's spools are adopted like any gone
+    /// host's).
+    fn open(journal: JsJournal, docs: Arc<dyn DocStore>) -> Result<SpoolStream, ClusterError> {
+        let host = uuid::Uuid::new_v4().simple().to_string();
+        let mut lease = Lease::new(docs.clone(), &presence_key(&host), &host, PRESENCE_TTL);
+        let took = lease.try_acquire().map_err(|e| ClusterError::Config {
+            field: "spools",
+            reason: format!("cannot write this host's presence lease: {e}"),
+        })?;
+        if !took {
+            return Err(ClusterError::Config {
+                field: "spools",
+                reason: format!("the presence lease of a new host id {host} is taken"),
+            });
+        }
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("weir-presence".into())
+            .spawn(move || {
+                loop {
+                    match stopped.recv_timeout(PRESENCE_TTL / 3) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => break,
+                    }
+                    match lease.try_acquire() {
+                        Ok(true) => {}
+                        Ok(false) => tracing::error!(
+                            key = %lease.key(),
+                            "another host took this host's presence (it was cut off longer than {PRESENCE_TTL:?}): it may deliver spooled records this host delivers too"
+                        ),
+                        Err(e) => tracing::warn!(key = %lease.key(), error = %e, "cannot renew this host's presence; trying again"),
+                    }
+                }
+                // A clean stop: gone at once, so what this host left spooled is adopted now.
+                if let Err(e) = lease.release() {
+                    tracing::warn!(key = %lease.key(), error = %e, "cannot release this host's presence; it lapses on its own");
+                }
+            })
+            .map_err(|e| ClusterError::Config {
+                field: "spools",
+                reason: format!("cannot start the presence thread: {e}"),
+            })?;
+        Ok(SpoolStream {
+            journal,
+            docs,
+            host,
+            presence: Mutex::new(Some((stop, thread))),
+        })
+    }
+}
+
+impl Drop for SpoolStream {
+    fn drop(&mut self) {
+        let taken = self
+            .presence
+            .get_mut()
+            .map(Option::take)
+            .unwrap_or_else(|poisoned| poisoned.into_inner().take());
+        if let Some((stop, thread)) = taken {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
+}
+
+impl SpoolLog for SpoolStream {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn append(&self, path: &[&str], entries: &[&[u8]]) -> std::io::Result<()> {
+        self.journal
+            .append_at(path, entries)
+            .map_err(std::io::Error::other)
+    }
+
+    fn writers(&self, action: &[&str]) -> std::io::Result<Vec<String>> {
+        Ok(self
+            .journal
+            .paths_under(action)
+            .map_err(std::io::Error::other)?
+            .into_iter()
+            .map(|(writer, _)| writer)
+            .filter(|w| !w.contains('.'))
+            .collect())
+    }
+
+    fn read(&self, path: &[&str]) -> std::io::Result<(Vec<Vec<u8>>, Option<u64>)> {
+        let entries = self.journal.read_at(path).map_err(std::io::Error::other)?;
+        let last = entries.last().map(|e| e.seq);
+        Ok((entries.into_iter().map(|e| e.body.to_vec()).collect(), last))
+    }
+
+    fn purge(&self, path: &[&str], through: Option<u64>) -> std::io::Result<()> {
+        self.journal
+            .purge_at(path, through)
+            .map(|_| ())
+            .map_err(std::io::Error::other)
+    }
+
+    fn claim_gone(&self, host: &str) -> std::io::Result<bool> {
+        let mut lease = Lease::new(
+            self.docs.clone(),
+            &presence_key(host),
+            &self.host,
+            PRESENCE_TTL,
+        );
+        lease.try_acquire().map_err(std::io::Error::other)
+    }
+
+    fn describe(&self, path: &[&str]) -> String {
+        format!(
+            "NATS stream {} subject {}.{}",
+            self.journal.name(),
+            self.journal.subjects().trim_end_matches(".>"),
+            path.join(".")
         )
     }
 }
@@ -92,6 +242,10 @@ pub(crate) fn connect(section: &ClusterSection) -> Result<ClusterStores, Cluster
         streams.bridge().clone(),
         "dead_letters",
     )?));
+    let spools = Arc::new(SpoolStream::open(
+        JsJournal::open(streams.bridge().clone(), "spools")?,
+        streams.docs("HOSTS")?,
+    )?);
     tracing::info!(
         servers = %weir_support::nats_names::redacted_list(&section.nats),
         replicas = section.replicas,
@@ -104,5 +258,6 @@ pub(crate) fn connect(section: &ClusterSection) -> Result<ClusterStores, Cluster
         firehose_docs,
         iot_docs,
         dead_letters,
+        spools,
     })
 }

@@ -203,6 +203,9 @@ impl RunningHost {
         if let Some(c) = &cluster {
             // Every host's dead letters in one replicated stream: none dies with its host.
             resources = resources.with_shared_dead_letters(c.dead_letters.clone());
+            // And every action's spool: a dead host's acknowledged records are delivered by
+            // another host.
+            resources = resources.with_shared_spools(c.spools.clone());
         }
         let resources = Arc::new(resources);
         let listening = ingress.listening();

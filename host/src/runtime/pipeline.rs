@@ -188,11 +188,13 @@ pub struct PipelineSpec {
 }
 
 /// An action's spool folder, whether appends are synced, and whether to adopt what an earlier
-/// run left there (the first plan of a host only).
+/// run left there (the first plan of a host only); with `[cluster]`, the cluster's spool log
+/// instead of the folder (whose files are adopted into it).
 pub struct SpoolSpec {
     pub dir: std::path::PathBuf,
     pub sync: bool,
     pub adopt: bool,
+    pub shared: Option<super::spool::shared::SharedSpec>,
 }
 
 /// Why a pipeline could not start.
@@ -217,7 +219,10 @@ impl Pipeline {
     /// worker thread.
     pub fn spawn(spec: PipelineSpec) -> Result<Pipeline, PipelineError> {
         let s = &spec.spool;
-        let (spool, replayed) = Spool::open(&s.dir, s.sync, s.adopt)?;
+        let (spool, replayed) = match &s.shared {
+            None => Spool::open(&s.dir, s.sync, s.adopt)?,
+            Some(shared) => Spool::open_shared(shared, &s.dir, s.adopt)?,
+        };
         let capacity = usize::try_from(spec.buffer.max_records)
             .unwrap_or(usize::MAX)
             .saturating_mul(2)
@@ -276,29 +281,55 @@ impl Worker {
         };
         if !replayed.is_empty() {
             tracing::info!(action = %w.spec.label, records = replayed.len(), "delivering what the spool kept from before a restart");
-            w.oldest = Some(Instant::now());
-            for s in replayed {
-                w.buffer_bytes += s.record.payload.len();
-                let origin = Arc::new(Origin {
-                    rule: Arc::from(s.record.rule_name.as_str()),
-                    topic: Arc::from(s.topic),
-                    payload: bytes::Bytes::from(s.payload),
-                    client_id: s.client_id.map(Arc::from),
-                    arrival_ms: s.arrival_ms,
-                    received: Instant::now(),
-                });
-                w.buffer.push(
-                    s.record,
-                    Meta {
-                        key: Arc::from(s.key),
-                        origin,
-                        ack: AckToken::none(),
-                        owned: true,
-                    },
-                );
-            }
+            w.take_in(replayed);
         }
         w
+    }
+
+    /// Puts spooled records (an earlier run's, a stopped pipeline's or a gone host's) into
+    /// the buffer. They are durable in this worker's spool already, so they hold no message.
+    fn take_in(&mut self, spooled: Vec<Spooled>) {
+        if spooled.is_empty() {
+            return;
+        }
+        if self.oldest.is_none() {
+            self.oldest = Some(Instant::now());
+        }
+        for s in spooled {
+            self.buffer_bytes += s.record.payload.len();
+            let origin = Arc::new(Origin {
+                rule: Arc::from(s.record.rule_name.as_str()),
+                topic: Arc::from(s.topic),
+                payload: bytes::Bytes::from(s.payload),
+                client_id: s.client_id.map(Arc::from),
+                arrival_ms: s.arrival_ms,
+                received: Instant::now(),
+            });
+            self.buffer.push(
+                s.record,
+                Meta {
+                    key: Arc::from(s.key),
+                    origin,
+                    ack: AckToken::none(),
+                    owned: true,
+                },
+            );
+        }
+    }
+
+    /// Takes over what gone writers of this action left in the cluster's spool (see
+    /// `spool::shared`). What waits unspooled is spooled first, so the buffer's unspooled
+    /// tail stays one range.
+    fn adopt_left(&mut self) {
+        if let Some((from, _)) = self.unspooled.take() {
+            self.spool_from(from);
+        }
+        match self.spool.adopt_left() {
+            Ok(got) => self.take_in(got),
+            Err(e) => {
+                tracing::warn!(action = %self.spec.label, error = %e, cause = %e.source, "cannot look for spools that gone hosts left; trying again later");
+            }
+        }
     }
 
     /// Makes the records just added to the buffer (from `from` on) durable in the spool and
@@ -341,6 +372,7 @@ impl Worker {
             let next = [
                 self.oldest.map(|t| t + max_age),
                 self.unspooled.map(|(_, t)| t + SPOOL_AFTER),
+                self.spool.next_adoption(),
             ]
             .into_iter()
             .flatten()
@@ -386,6 +418,13 @@ impl Worker {
                 // Empty unless records are kept to try again: then they wait for the restart.
                 self.spool.close();
                 return;
+            }
+            if self
+                .spool
+                .next_adoption()
+                .is_some_and(|at| at <= Instant::now())
+            {
+                self.adopt_left();
             }
             if self.due() {
                 self.flush();
@@ -729,6 +768,7 @@ mod tests {
                 dir: tmp.path().join("spool"),
                 sync: true,
                 adopt: false,
+                shared: None,
             },
             liveness: liveness.clone(),
         })

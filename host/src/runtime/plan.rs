@@ -357,6 +357,9 @@ impl Plan {
                 sync: res.spool_sync,
                 // What no running pipeline holds: an earlier run's, or a stopped pipeline's.
                 adopt: true,
+                shared: res.shared_spools.as_ref().map(|log| {
+                    super::spool::shared::SharedSpec::new(log.clone(), rule, &id.folder())
+                }),
             },
         })
         .map_err(|source| PlanError::Pipeline {

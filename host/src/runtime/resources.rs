@@ -71,6 +71,9 @@ pub struct Resources {
     /// Root of the action spools (`STORAGE/spool`), and whether their appends are synced.
     pub spool_dir: PathBuf,
     pub spool_sync: bool,
+    /// With `[cluster]`: the cluster's spool log, where the spools live instead of
+    /// `spool_dir` (whose files they adopt).
+    pub shared_spools: Option<Arc<dyn super::spool::shared::SpoolLog>>,
     kv: Mutex<BTreeMap<String, Arc<Mutex<KvTable>>>>,
     /// The Firehose service, for `firehose` actions: their implicit delivery streams, or the
     /// delivery stream they name (`weir run` and `weir demo` both run it).
@@ -87,6 +90,12 @@ impl Resources {
     /// Dead letters into `log`, shared with the cluster's other hosts, instead of the folder.
     pub fn with_shared_dead_letters(mut self, log: Arc<dyn super::dead_letter::SharedLog>) -> Self {
         self.dead_letters = Arc::new(DeadLetters::shared(log, self.metrics.clone()));
+        self
+    }
+
+    /// Action spools in `log`, shared with the cluster's other hosts, instead of the folder.
+    pub fn with_shared_spools(mut self, log: Arc<dyn super::spool::shared::SpoolLog>) -> Self {
+        self.shared_spools = Some(log);
         self
     }
 
@@ -108,6 +117,7 @@ impl Resources {
         Resources {
             spool_dir: storage_dir.join("spool"),
             spool_sync: fsync != weir_streams::FsyncPolicy::Never,
+            shared_spools: None,
             dead_letters: Arc::new(DeadLetters::new(
                 storage_dir.join("dead-letters"),
                 metrics.clone(),

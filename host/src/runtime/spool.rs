@@ -81,8 +81,102 @@ pub struct Spooled {
     pub arrival_ms: i64,
 }
 
-/// The spool of one action.
-pub struct Spool {
+/// The spool of one action: a file on this host's disk, or (with `[cluster]`) a path in the
+/// cluster's replicated spool stream ([`shared`]).
+pub struct Spool(Backend);
+
+enum Backend {
+    File(FileSpool),
+    Shared(shared::SharedSpool),
+}
+
+impl Spool {
+    /// The spool file of a new pipeline in `dir`; see [`FileSpool::open`].
+    pub fn open(dir: &Path, sync: bool, adopt: bool) -> Result<(Spool, Vec<Spooled>), SpoolError> {
+        let (f, adopted) = FileSpool::open(dir, sync, adopt)?;
+        Ok((Spool(Backend::File(f)), adopted))
+    }
+
+    /// A new pipeline's spool on the cluster; see [`shared::SharedSpool::open`]. `dir` is the
+    /// action's folder on this host, whose files (from before the host joined a cluster) are
+    /// adopted too.
+    pub fn open_shared(
+        spec: &shared::SharedSpec,
+        dir: &Path,
+        adopt: bool,
+    ) -> Result<(Spool, Vec<Spooled>), SpoolError> {
+        let (s, adopted) = shared::SharedSpool::open(spec, dir, adopt)?;
+        Ok((Spool(Backend::Shared(s)), adopted))
+    }
+
+    /// Appends `entries` and makes them durable (synced, or replicated by a quorum); only
+    /// then may their messages be acknowledged.
+    pub fn append<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = SpoolEntry<'a>>,
+    ) -> Result<(), SpoolError> {
+        match &mut self.0 {
+            Backend::File(f) => f.append(entries),
+            Backend::Shared(s) => s.append(entries),
+        }
+    }
+
+    /// Empties the spool: everything in it was delivered or handed on.
+    pub fn reset(&mut self) -> Result<(), SpoolError> {
+        match &mut self.0 {
+            Backend::File(f) => f.reset(),
+            Backend::Shared(s) => s.reset(),
+        }
+    }
+
+    /// When to look for spools of this action that their writers left (a host of the cluster
+    /// that died); never for a file spool, which adopts only when its pipeline starts.
+    pub fn next_adoption(&self) -> Option<std::time::Instant> {
+        match &self.0 {
+            Backend::File(_) => None,
+            Backend::Shared(s) => Some(s.next_adoption()),
+        }
+    }
+
+    /// Takes over what writers that are gone left in this action's spool: their records are
+    /// made durable in this spool and returned, for the buffer.
+    pub fn adopt_left(&mut self) -> Result<Vec<Spooled>, SpoolError> {
+        match &mut self.0 {
+            Backend::File(_) => Ok(Vec::new()),
+            Backend::Shared(s) => s.adopt_left(),
+        }
+    }
+
+    /// Whether nothing is spooled.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        match &self.0 {
+            Backend::File(f) => f.len == 0,
+            Backend::Shared(s) => s.is_empty(),
+        }
+    }
+
+    /// The file of a file spool.
+    #[cfg(test)]
+    fn path(&self) -> &Path {
+        match &self.0 {
+            Backend::File(f) => &f.path,
+            Backend::Shared(_) => Path::new(""),
+        }
+    }
+
+    /// Ends the spool: an empty one leaves nothing behind; one with records stays for the
+    /// next plan, run or host to adopt.
+    pub fn close(self) {
+        match self.0 {
+            Backend::File(f) => f.close(),
+            Backend::Shared(s) => s.close(),
+        }
+    }
+}
+
+/// The spool of one action in a file.
+pub struct FileSpool {
     path: PathBuf,
     file: File,
     sync: bool,
@@ -114,13 +208,17 @@ fn generation() -> String {
     )
 }
 
-impl Spool {
+impl FileSpool {
     /// Creates this pipeline's spool file in `dir` (the file and any folder created for it are
     /// synced when `sync`, before anything is appended). With `adopt`, first takes over the
     /// files there that no running pipeline of this process holds (an earlier run's, or a
     /// stopped pipeline's): their records are copied into the new file (synced) and returned,
     /// and the old files removed.
-    pub fn open(dir: &Path, sync: bool, adopt: bool) -> Result<(Spool, Vec<Spooled>), SpoolError> {
+    pub fn open(
+        dir: &Path,
+        sync: bool,
+        adopt: bool,
+    ) -> Result<(FileSpool, Vec<Spooled>), SpoolError> {
         let path = dir.join(format!("{}.spool", generation()));
         // Claimed before it exists, so no plan building meanwhile can take it.
         lock(&LIVE).insert(path.clone());
@@ -163,7 +261,7 @@ impl Spool {
         if sync {
             sync_dir(dir).map_err(|e| err("syncing its folder", e))?;
         }
-        let mut spool = Spool {
+        let mut spool = FileSpool {
             path,
             file,
             sync,
@@ -230,12 +328,6 @@ impl Spool {
         Ok(())
     }
 
-    /// Whether nothing is spooled.
-    #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Removes the file of an empty spool (a pipeline that stops cleanly leaves none behind).
     /// One with records stays, for the next plan or run to adopt.
     pub fn close(self) {
@@ -245,7 +337,7 @@ impl Spool {
     }
 }
 
-/// A spool file's place in [`LIVE`], given up when its [`Spool`] is dropped (closed, or its
+/// A spool file's place in [`LIVE`], given up when its [`FileSpool`] is dropped (closed, or its
 /// pipeline gone): from then on the next plan may adopt what it holds.
 struct Live(PathBuf);
 
@@ -256,7 +348,7 @@ impl Drop for Live {
 }
 
 impl Spooled {
-    fn entry(&self) -> SpoolEntry<'_> {
+    pub(super) fn entry(&self) -> SpoolEntry<'_> {
         SpoolEntry {
             record: &self.record,
             key: &self.key,
@@ -269,7 +361,7 @@ impl Spooled {
 }
 
 /// The `.spool` files in `dir`.
-fn leftovers(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(super) fn leftovers(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
@@ -360,7 +452,7 @@ pub struct SpoolEntry<'a> {
 }
 
 impl SpoolEntry<'_> {
-    fn encode(&self, out: &mut Vec<u8>) {
+    pub(super) fn encode(&self, out: &mut Vec<u8>) {
         let r = self.record;
         put(out, &r.payload);
         put(out, r.partition_key.as_bytes());
@@ -419,7 +511,7 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn decode(body: &[u8]) -> Option<Spooled> {
+pub(super) fn decode(body: &[u8]) -> Option<Spooled> {
     let mut f = Fields(body);
     let payload = f.bytes()?;
     let partition_key = f.string()?;
@@ -464,7 +556,7 @@ fn decode(body: &[u8]) -> Option<Spooled> {
 
 /// Every whole, intact entry of the spool file at `path`, from the start, and how many bytes
 /// after them were ignored (a torn or corrupt tail).
-fn read_all(path: &Path) -> std::io::Result<(Vec<Spooled>, u64)> {
+pub(super) fn read_all(path: &Path) -> std::io::Result<(Vec<Spooled>, u64)> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut out = Vec::new();
@@ -513,7 +605,7 @@ impl ActionIdentity {
     }
 
     /// The folder name: a readable slug, then a hash of role, identity and occurrence.
-    fn folder(&self) -> String {
+    pub fn folder(&self) -> String {
         let mut h = Fnv::default();
         h.write(if self.error_action {
             b"error\0"
@@ -591,5 +683,6 @@ fn safe(name: &str) -> String {
     format!("{clean}-{:08x}", crc32c::crc32c(name.as_bytes()))
 }
 
+pub mod shared;
 #[cfg(test)]
 mod tests;

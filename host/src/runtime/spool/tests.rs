@@ -62,7 +62,7 @@ fn a_new_run_adopts_what_an_earlier_one_left() {
     assert_eq!(got[2].client_id.as_deref(), Some("dev"));
     assert_eq!(got[2].payload, b"{}");
     // The records now live in the new file only.
-    assert_eq!(files(&dir), vec![s2.path.clone()]);
+    assert_eq!(files(&dir), vec![s2.path().to_path_buf()]);
     drop(s2);
     let (_, again) = Spool::open(&dir, true, true).expect("adopt again");
     assert_eq!(again.len(), 3, "adopted records are kept until delivered");
@@ -106,7 +106,7 @@ fn a_new_spool_file_is_named_durably_before_anything_is_appended() {
     let (s, _) = Spool::open(&dir, true, true).expect("open");
     let synced = lock(&DIR_SYNCS)
         .iter()
-        .any(|(d, present)| *d == dir && present.contains(&s.path));
+        .any(|(d, present)| *d == dir && present.contains(&s.path().to_path_buf()));
     assert!(
         synced,
         "the folder was not synced after the spool file was created"
@@ -198,7 +198,7 @@ fn a_torn_or_corrupt_tail_is_ignored_and_the_rest_kept() {
     let (mut s, _) = Spool::open(&dir, false, true).expect("open");
     let recs: Vec<Record> = (0..3).map(record).collect();
     s.append(recs.iter().map(entry)).expect("append");
-    let path = s.path.clone();
+    let path = s.path().to_path_buf();
     drop(s);
     let mut bytes = std::fs::read(&path).expect("read");
     // A crash in the middle of the third entry, and a flipped bit in the second.
@@ -244,7 +244,7 @@ fn spool_entries_keep_the_documented_bytes() {
     let dir = root.path().join("a");
     let (mut s, _) = Spool::open(&dir, false, true).expect("open");
     s.append(std::iter::once(e)).expect("append");
-    assert_eq!(std::fs::read(&s.path).expect("read"), documented);
+    assert_eq!(std::fs::read(s.path()).expect("read"), documented);
     drop(s);
     // A file of an earlier version, byte for byte, is adopted.
     let old = root.path().join("b");
