@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::mqtt_hosts::{mosquitto_available, publish_ids, ranges, Mosquitto, WeirProcess};
+use common::mqtt_hosts::{
+    mosquitto_available, publish_ids, publish_ids_to, ranges, Mosquitto, WeirProcess,
+};
 use serde_json::Value;
 
 const SHARE_GROUP: &str = "weir-iot";
@@ -72,7 +74,7 @@ topic = "file/out"
 
 # Records that wait 20 s in the buffer: spooled (and acknowledged) long before delivery.
 [rules.spooled]
-sql = "SELECT * FROM 'load/+/data' WHERE id >= 1000"
+sql = "SELECT * FROM 'spool/in'"
 
 [[rules.spooled.actions]]
 kind = "kinesis"
@@ -195,8 +197,10 @@ fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
     let missing: Vec<u64> = published.filter(|i| !stored.contains(i)).collect();
     assert!(
         missing.is_empty(),
-        "acknowledged messages missing from api_out: {}\n{}\n{}",
+        "acknowledged messages missing from api_out: {}\n{}{}\n{}\n{}",
         ranges(&missing),
+        h1.metrics_with("api_load"),
+        h2.metrics_with("api_load"),
         h1.logs(),
         h2.logs()
     );
@@ -260,7 +264,9 @@ fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
     // lease lapses, and delivers every acknowledged record.
     let spools = weir_cluster::JsJournal::open(cluster.connect(&prefix), "spools").expect("spools");
     let spooled_ids = 1000..1300u64;
-    publish_ids(broker.port, "spool-pub", spooled_ids.clone());
+    broker.wait_subscribed("weir-i1", SHARE_GROUP, "spool/in");
+    broker.wait_subscribed("weir-i2", SHARE_GROUP, "spool/in");
+    publish_ids_to(broker.port, "spool-pub", spooled_ids.clone(), "spool/in");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let n = spools.read(0, 10_000).expect("read the spools").len();

@@ -86,10 +86,23 @@ impl SpoolStream {
     fn open(journal: JsJournal, docs: Arc<dyn DocStore>) -> Result<SpoolStream, ClusterError> {
         let host = uuid::Uuid::new_v4().simple().to_string();
         let mut lease = Lease::new(docs.clone(), &presence_key(&host), &host, PRESENCE_TTL);
-        let took = lease.try_acquire().map_err(|e| ClusterError::Config {
-            field: "spools",
-            reason: format!("cannot write this host's presence lease: {e}"),
-        })?;
+        // The bucket may be brand new: its stream elects a leader before it answers.
+        let give_up = std::time::Instant::now() + PRESENCE_TTL * 3;
+        let took = loop {
+            match lease.try_acquire() {
+                Ok(took) => break took,
+                Err(e) if std::time::Instant::now() < give_up => {
+                    tracing::debug!(error = %e, "presence lease not written yet; trying again");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(ClusterError::Config {
+                        field: "spools",
+                        reason: format!("cannot write this host's presence lease: {e}"),
+                    })
+                }
+            }
+        };
         if !took {
             return Err(ClusterError::Config {
                 field: "spools",
@@ -100,11 +113,10 @@ impl SpoolStream {
         let thread = std::thread::Builder::new()
             .name("weir-presence".into())
             .spawn(move || {
-                loop {
-                    match stopped.recv_timeout(PRESENCE_TTL / 3) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        _ => break,
-                    }
+                // A message or the sender dropped: stop.
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(PRESENCE_TTL / 3)
+                {
                     match lease.try_acquire() {
                         Ok(true) => {}
                         Ok(false) => tracing::error!(

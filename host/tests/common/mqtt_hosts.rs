@@ -202,6 +202,24 @@ impl WeirProcess {
         tail(&self.stderr, 6000)
     }
 
+    /// The lines of `GET /metrics` that contain `needle`, for failure messages.
+    pub fn metrics_with(&self, needle: &str) -> String {
+        use std::io::Write as _;
+        let Ok(mut s) = TcpStream::connect(&self.api) else {
+            return format!("{}: no API", self.name);
+        };
+        let _ = write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        );
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body.lines()
+            .filter(|l| l.contains(needle))
+            .map(|l| format!("{}: {l}\n", self.name))
+            .collect()
+    }
+
     /// A counter's value from `GET /metrics` (0 when absent).
     pub fn metric(&self, series: &str) -> u64 {
         use std::io::Write as _;
@@ -268,6 +286,23 @@ pub fn publish_ids(port: u16, client_id: &str, ids: std::ops::Range<u64>) {
 
 /// [`publish_ids`] with a `pad` field of `pad` bytes in every message.
 pub fn publish_padded(port: u16, client_id: &str, ids: std::ops::Range<u64>, pad: usize) {
+    publish_on(port, client_id, ids, pad, |i| {
+        format!("load/{}/data", i % 10)
+    })
+}
+
+/// [`publish_ids`] to `topic`, every message.
+pub fn publish_ids_to(port: u16, client_id: &str, ids: std::ops::Range<u64>, topic: &str) {
+    publish_on(port, client_id, ids, 0, |_| topic.to_owned())
+}
+
+fn publish_on(
+    port: u16,
+    client_id: &str,
+    ids: std::ops::Range<u64>,
+    pad: usize,
+    topic: impl Fn(u64) -> String,
+) {
     use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
     let padding = "x".repeat(pad);
     let expected = ids.end - ids.start;
@@ -292,7 +327,7 @@ pub fn publish_padded(port: u16, client_id: &str, ids: std::ops::Range<u64>, pad
     for i in ids {
         client
             .publish(
-                format!("load/{}/data", i % 10),
+                topic(i),
                 QoS::AtLeastOnce,
                 false,
                 if pad == 0 {
