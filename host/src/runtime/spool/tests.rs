@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn record(n: u32) -> Record {
+pub(super) fn record(n: u32) -> Record {
     Record {
         payload: format!("{{\"n\":{n}}}").into_bytes(),
         partition_key: format!("k{n}"),
@@ -15,7 +15,7 @@ fn record(n: u32) -> Record {
     }
 }
 
-fn entry(r: &Record) -> SpoolEntry<'_> {
+pub(super) fn entry(r: &Record) -> SpoolEntry<'_> {
     SpoolEntry {
         record: r,
         key: &r.partition_key,

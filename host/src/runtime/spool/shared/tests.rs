@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::super::tests::{entry, record};
 use super::*;
 use weir_plugins::Record;
 
@@ -87,29 +88,6 @@ impl SpoolLog for MemLog {
     }
     fn describe(&self, path: &[&str]) -> String {
         format!("mem:{}", path.join("."))
-    }
-}
-
-fn record(n: u32) -> Record {
-    Record {
-        payload: format!("{{\"n\":{n}}}").into_bytes(),
-        partition_key: format!("k{n}"),
-        source_topic: "t/1".into(),
-        client_id: "dev".into(),
-        rule_name: "r".into(),
-        arrival_timestamp_ms: 1_700_000_000_000 + u64::from(n),
-        attributes: vec![],
-    }
-}
-
-fn entry(r: &Record) -> SpoolEntry<'_> {
-    SpoolEntry {
-        record: r,
-        key: &r.partition_key,
-        topic: "t/1",
-        payload: b"{}",
-        client_id: None,
-        arrival_ms: 5,
     }
 }
 
