@@ -165,7 +165,14 @@ impl SharedSpool {
             return Ok((spool, Vec::new()));
         }
         let mut adopted = spool.adopt_files(dir)?;
-        adopted.extend(spool.adopt_left()?);
+        // Not fatal: the cluster may be briefly unreachable, and the running pipeline looks
+        // again every [`ADOPT_EVERY`].
+        match spool.adopt_left() {
+            Ok(got) => adopted.extend(got),
+            Err(e) => {
+                tracing::warn!(error = %e, cause = %e.source, "cannot look for spools that gone writers left; the pipeline tries again while it runs");
+            }
+        }
         Ok((spool, adopted))
     }
 
@@ -237,15 +244,28 @@ impl SharedSpool {
     }
 
     /// Takes over the paths of this action whose writers are gone (see the module
-    /// documentation): their entries are appended here, then purged there.
+    /// documentation): their entries are appended here, then purged there. An error after
+    /// some paths were adopted ends the round with what was adopted (those records are in
+    /// this spool now and must reach the buffer); the rest waits for the next round.
     pub fn adopt_left(&mut self) -> Result<Vec<Spooled>, SpoolError> {
         self.next_adoption = Instant::now() + ADOPT_EVERY;
+        let mut out = Vec::new();
+        match self.adopt_round(&mut out) {
+            Ok(()) => Ok(out),
+            Err(e) if out.is_empty() => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, cause = %e.source, adopted = out.len(), "adopting spools stopped part way; the rest waits for the next round");
+                Ok(out)
+            }
+        }
+    }
+
+    fn adopt_round(&mut self, out: &mut Vec<Spooled>) -> Result<(), SpoolError> {
         let log = self.spec.log.clone();
         let [rule, action] = self.spec.action.clone();
         let writers = log
             .writers(&[&rule, &action])
             .map_err(|e| self.error(&[&rule, &action], "listing its writers", e))?;
-        let mut out = Vec::new();
         for writer in writers {
             if writer == self.writer {
                 continue;
@@ -288,7 +308,7 @@ impl SharedSpool {
             }
             out.extend(entries);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The action's spool files on this host's disk that no pipeline of this process holds:

@@ -23,6 +23,8 @@ struct MemState {
     /// A gone host's claimer.
     claimed: BTreeMap<String, String>,
     fail_appends: bool,
+    /// Reads of these paths fail.
+    fail_reads: BTreeSet<String>,
 }
 
 impl MemLog {
@@ -64,6 +66,9 @@ impl SpoolLog for MemLog {
     }
     fn read(&self, path: &[&str]) -> std::io::Result<(Vec<Vec<u8>>, Option<u64>)> {
         let s = lock(&self.state);
+        if s.fail_reads.contains(&path.join(".")) {
+            return Err(std::io::Error::other("leader lost"));
+        }
         let v = s.entries.get(&path.join(".")).cloned().unwrap_or_default();
         let last = v.last().map(|(q, _)| *q);
         Ok((v.into_iter().map(|(_, b)| b).collect(), last))
@@ -242,4 +247,40 @@ fn names_become_one_subject_token_each_and_never_meet() {
             "{t}"
         );
     }
+}
+
+#[test]
+fn a_round_that_fails_part_way_hands_over_what_it_adopted() {
+    let state = Arc::new(Mutex::new(MemState::default()));
+    let nowhere = tempfile::tempdir().expect("tempdir");
+    let b = MemLog::host(&state, "hostb");
+    let rule = token("part1");
+    let folder = "kinesis_out-0123456789abcdef";
+    let r0 = record(0);
+    let mut body = Vec::new();
+    entry(&r0).encode(&mut body);
+    // Two gone hosts' writers; reading the second fails.
+    for w in ["hosta-0", "hostc-0"] {
+        b.append(&[&rule, folder, w], &[&body]).expect("seed");
+    }
+    {
+        let mut s = lock(&state);
+        s.gone.insert("hosta".into());
+        s.gone.insert("hostc".into());
+        s.fail_reads.insert(format!("{rule}.{folder}.hostc-0"));
+    }
+    let (mut sb, got) = SharedSpool::open(&spec(b.clone(), "part1"), nowhere.path(), true)
+        .expect("an adoption error does not stop the pipeline");
+    assert_eq!(
+        got.len(),
+        1,
+        "hosta's record, adopted before the failure, reaches the buffer"
+    );
+    assert!(!sb.is_empty());
+    lock(&state).fail_reads.clear();
+    assert_eq!(
+        sb.adopt_left().expect("next round").len(),
+        1,
+        "hostc's, next round"
+    );
 }
