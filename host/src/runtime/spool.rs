@@ -667,20 +667,32 @@ pub fn legacy_spool_dir(root: &Path, rule: &str, index_label: &str) -> PathBuf {
 }
 
 fn safe(name: &str) -> String {
+    reduce_name(
+        name,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'),
+        |n| !n.starts_with('.'),
+        '-',
+    )
+}
+
+/// `name` with every character `keep` refuses made `_`. When that changed it, or `usable`
+/// refuses it as it is, a CRC-32C of the original follows after `sep`, so two names cannot
+/// meet. What spool folders ([`safe`]) and the cluster's spool subjects (`shared::token`)
+/// are named by.
+fn reduce_name(
+    name: &str,
+    keep: impl Fn(char) -> bool,
+    usable: impl Fn(&str) -> bool,
+    sep: char,
+) -> String {
     let clean: String = name
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if keep(c) { c } else { '_' })
         .collect();
-    if clean == name && !name.starts_with('.') {
+    if clean == name && usable(name) {
         return clean;
     }
-    format!("{clean}-{:08x}", crc32c::crc32c(name.as_bytes()))
+    format!("{clean}{sep}{:08x}", crc32c::crc32c(name.as_bytes()))
 }
 
 pub mod shared;

@@ -80,20 +80,12 @@ impl SharedSpec {
 /// `name` as one subject token: letters, digits, `-` and `_` kept; anything else becomes `_`
 /// and a hash of the original follows, so two names cannot meet.
 pub fn token(name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if clean == name && !name.is_empty() {
-        return clean;
-    }
-    format!("{clean}_{:08x}", crc32c::crc32c(name.as_bytes()))
+    super::reduce_name(
+        name,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'),
+        |n| !n.is_empty(),
+        '_',
+    )
 }
 
 /// The writer paths this process is writing or adopting now (`<rule>.<action>.<writer>`):
@@ -333,15 +325,7 @@ impl SharedSpool {
                 what: "reading a spool file left from before the cluster",
                 source,
             })?;
-            let bodies: Vec<Vec<u8>> = entries
-                .iter()
-                .map(|s| {
-                    let mut body = Vec::new();
-                    s.entry().encode(&mut body);
-                    body
-                })
-                .collect();
-            self.append_bodies(&bodies)?;
+            self.append(entries.iter().map(Spooled::entry))?;
             if let Err(e) = std::fs::remove_file(&file) {
                 tracing::warn!(path = %file.display(), error = %e, "cannot remove an adopted spool; its records may be delivered again");
             }
