@@ -7,7 +7,9 @@
 //! whose action always fails stores its dead letters in the cluster's `DEAD_LETTERS` stream,
 //! whichever host ran it, and a PUBACK follows that store. Records waiting in an action's
 //! buffer are spooled in the cluster's `SPOOLS` stream: a host killed with SIGKILL after
-//! acknowledging them leaves them there, and the other host adopts and delivers them.
+//! acknowledging them leaves them there, and the other host adopts and delivers them. The
+//! Device Shadow MQTT topics work through the broker (one host holds the `$` session), and
+//! still after the host that held it was killed.
 //!
 //! Needs mosquitto (installed by the test command); nats-server is installed into a venv by
 //! the harness when PATH has none.
@@ -86,6 +88,18 @@ buffer.max_records = 100000
 [streams.spool_out]
 shards = 1
 
+# A rule on a `$` topic: behind the broker, served by the host holding the `$` session.
+[rules.shadow_log]
+sql = "SELECT state.reported.id AS id FROM '$aws/things/+/shadow/update'"
+
+[[rules.shadow_log.actions]]
+kind = "kinesis"
+stream = "shadow_log"
+partition_key = "${{topic(3)}}"
+
+[streams.shadow_log]
+shards = 1
+
 [rules.nowhere]
 sql = "SELECT * FROM 'fail/+'"
 
@@ -144,6 +158,33 @@ fn ids_in(api: &str, stream: &str) -> BTreeSet<u64> {
         .filter_map(|r| serde_json::from_str::<Value>(r["data"].as_str()?).ok())
         .filter_map(|d| d["id"].as_u64())
         .collect()
+}
+
+/// Publishes a shadow update for `thing` reporting `id` with `mosquitto_rr` (subscribed to
+/// the accepted topic before it publishes) and answers the accepted document.
+fn shadow_update(port: u16, thing: &str, id: u64) -> Value {
+    let out = Command::new("mosquitto_rr")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-W",
+            "60",
+        ])
+        .args(["-t", &format!("$aws/things/{thing}/shadow/update")])
+        .args(["-e", &format!("$aws/things/{thing}/shadow/update/accepted")])
+        .args([
+            "-m",
+            &format!(r#"{{"state": {{"reported": {{"id": {id}}}}}}}"#),
+        ])
+        .output()
+        .expect("run mosquitto_rr");
+    assert!(out.status.success(), "mosquitto_rr: {out:?}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the accepted document: {e}: {out:?}"))
 }
 
 #[test]
@@ -260,6 +301,20 @@ fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
         "each under its UTC day"
     );
 
+    // Device Shadow over MQTT through the broker: one host (host 1, the first up) holds the
+    // `$` session; the rule on the request topic sees each update once.
+    let dollar_id = format!("weir-dollar-{SHARE_GROUP}");
+    broker.wait_subscribed_plain(&dollar_id, "$aws/things/+/shadow/+");
+    broker.wait_subscribed_plain(&dollar_id, "$aws/things/+/shadow/update");
+    assert!(
+        std::fs::read_to_string(&h1.stderr).is_ok_and(|log| log.contains("takes the `$` topics")),
+        "host 1 does not hold the `$` session\n{}",
+        h1.logs()
+    );
+    let accepted = shadow_update(broker.port, "car-7", 5001);
+    assert_eq!(accepted["version"], 1, "{accepted}");
+    assert_eq!(accepted["state"]["reported"]["id"], 5001, "{accepted}");
+
     // Spooled on both hosts, then host 1 dies: host 2 adopts its spool once its presence
     // lease lapses, and delivers every acknowledged record.
     let spools = weir_cluster::JsJournal::open(cluster.connect(&prefix), "spools").expect("spools");
@@ -285,6 +340,10 @@ fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
     assert!(on_h1 > 0, "host 1 ran none of the spooled rule's messages");
     h1.child.kill().expect("SIGKILL host 1");
     let _ = h1.child.wait();
+    // Sent while nobody holds the `$` session: the broker queues it in the session, and host
+    // 2 serves it once host 1's lease lapsed and it took the session over.
+    let port = broker.port;
+    let second_update = std::thread::spawn(move || shadow_update(port, "car-7", 5002));
     let deadline = Instant::now() + Duration::from_secs(90);
     let delivered = loop {
         let ids = ids_in(&h2.api, "spool_out");
@@ -306,6 +365,20 @@ fn a_rule_and_the_shadows_made_through_one_host_are_served_by_the_other() {
         "host 2 did not adopt host 1's spool\n{}",
         h2.logs()
     );
+    // The `$` session moved to host 2 with host 1's lease: the update sent in between was
+    // served late, not lost.
+    let accepted = second_update.join().expect("the second shadow update");
+    assert_eq!(accepted["version"], 2, "{accepted}\n{}", h2.logs());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let logged = loop {
+        let ids = ids_in(&h2.api, "shadow_log");
+        if ids.len() >= 2 || Instant::now() > deadline {
+            break ids;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(logged, BTreeSet::from([5001, 5002]), "{}", h2.logs());
+
     // Delivered, so purged: nothing is left to deliver twice.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !spools.read(0, 10_000).expect("read").is_empty() {

@@ -587,3 +587,82 @@ fn failed_messages_are_delivered_again_without_a_restart() {
     let status = fd.host.stop();
     assert!(status.success(), "{status}\n{}", fd.host.logs());
 }
+
+/// `mosquitto_rr`: publishes `payload` to `topic` at QoS 1 once subscribed to `answer`, and
+/// answers the first document published there.
+fn request(port: u16, topic: &str, answer: &str, payload: &str) -> serde_json::Value {
+    let out = Command::new("mosquitto_rr")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-W",
+            "30",
+        ])
+        .args(["-t", topic, "-e", answer, "-m", payload])
+        .output()
+        .expect("run mosquitto_rr");
+    assert!(out.status.success(), "mosquitto_rr {topic}: {out:?}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the answer on {answer}: {e}: {out:?}"))
+}
+
+/// The Device Shadow MQTT topics through an external broker, without a cluster: the host's
+/// own `$` session (`CLIENT_ID-dollar`) subscribes the request topics plainly (mosquitto
+/// gives `$` topics to no shared subscription) and the answers come back through the broker.
+#[test]
+fn device_shadow_topics_are_served_through_the_external_broker() {
+    const TEST: &str = "device_shadow_topics_are_served_through_the_external_broker";
+    if !mosquitto_available(TEST) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Mosquitto::start(dir.path());
+    let config = write_config(&dir.path().join("shadows"), broker.port, "weir-sh");
+    let mut host = Weir::start("weir-sh", &config);
+    broker.wait_subscribed_plain("weir-sh-dollar", "$aws/things/+/shadow/+");
+    broker.wait_subscribed_plain("weir-sh-dollar", "$aws/things/+/shadow/name/+/+");
+
+    let base = "$aws/things/pump:1/shadow";
+    let accepted = request(
+        broker.port,
+        &format!("{base}/update"),
+        &format!("{base}/update/accepted"),
+        r#"{"state": {"desired": {"on": true}, "reported": {"on": false}}, "clientToken": "t1"}"#,
+    );
+    assert_eq!(accepted["version"], 1, "{accepted}");
+    assert_eq!(accepted["clientToken"], "t1", "{accepted}");
+    let got = request(
+        broker.port,
+        &format!("{base}/get"),
+        &format!("{base}/get/accepted"),
+        "",
+    );
+    assert_eq!(
+        got["state"]["delta"],
+        serde_json::json!({"on": true}),
+        "{got}"
+    );
+    let named = "$aws/things/pump:1/shadow/name/cfg";
+    let accepted = request(
+        broker.port,
+        &format!("{named}/update"),
+        &format!("{named}/update/accepted"),
+        r#"{"state": {"reported": {"rate": 3}}}"#,
+    );
+    assert_eq!(accepted["state"]["reported"]["rate"], 3, "{accepted}");
+    // A refusal is an answer too.
+    let rejected = request(
+        broker.port,
+        &format!("{base}/update"),
+        &format!("{base}/update/rejected"),
+        r#"{"state": {"reported": {"on": true}}, "version": 7}"#,
+    );
+    assert_eq!(rejected["code"], 409, "{rejected}");
+
+    let status = host.stop();
+    assert!(status.success(), "stop: {status}\n{}", host.logs());
+}

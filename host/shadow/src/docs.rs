@@ -293,8 +293,8 @@ mod tests {
             let named = ShadowKey::new(&thing, Some(&shadow)).expect("valid names");
             let classic = ShadowKey::new(&thing, None).expect("valid thing");
             for key in [named, classic] {
-                let doc_key = key_of("shadows", &key)
-                    .unwrap_or_else(|e| panic!("case {case}: {key:?}: {e}"));
+                let doc_key =
+                    key_of("shadows", &key).unwrap_or_else(|e| panic!("case {case}: {key:?}: {e}"));
                 check_key(&doc_key).expect("a checked key");
                 let segs: Vec<&str> = doc_key.split('/').collect();
                 assert_eq!(decode_segment(segs[1]).as_deref(), Some(key.thing()));

@@ -144,6 +144,15 @@ impl SpoolStream {
     }
 }
 
+impl SpoolStream {
+    /// A lease in the hosts' bucket taken as this host (its presence id), lasting as long as
+    /// a presence: for work one host of the cluster does at a time (the `$` topics' MQTT
+    /// session behind an external broker, `ingress/dollar.rs`).
+    pub(crate) fn host_lease(&self, name: &str) -> Lease {
+        Lease::new(self.docs.clone(), name, &self.host, PRESENCE_TTL)
+    }
+}
+
 impl Drop for SpoolStream {
     fn drop(&mut self) {
         let taken = self

@@ -176,7 +176,23 @@ impl RunningHost {
             Broker::Embedded(b) => {
                 Ingress::embedded(b, input.clone(), metrics.clone(), Some(shadows.clone()))?
             }
-            Broker::External(b) => Ingress::external(b, &Default::default(), input.clone())?,
+            Broker::External(b) => {
+                // One host of the share group at a time serves the `$` topics on a cluster.
+                let dollar_lease = cluster.as_ref().map(|c| {
+                    c.spools.host_lease(&format!(
+                        "mqtt-dollar/{}",
+                        super::spool::shared::token(&b.share_group)
+                    ))
+                });
+                Ingress::external(
+                    b,
+                    &Default::default(),
+                    input.clone(),
+                    Some(shadows.clone()),
+                    metrics.clone(),
+                    dollar_lease,
+                )?
+            }
         };
         // The service opens before the rules so `delivery_stream` actions can put into it.
         let rt = api::runtime(&config)?;

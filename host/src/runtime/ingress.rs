@@ -44,6 +44,7 @@ use weir_support::Cause;
 
 use bytes::Bytes;
 
+mod dollar;
 mod external;
 
 use super::ack::AckToken;
@@ -169,6 +170,8 @@ enum Kind {
         share_group: String,
         poller: Option<JoinHandle<()>>,
         disconnect: Arc<AtomicBool>,
+        /// The `$` topics' session (`dollar.rs`).
+        dollar: dollar::Dollar,
     },
 }
 
@@ -273,7 +276,11 @@ impl Ingress {
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
-        // The reader held the shadow queues: the workers serve what is queued, then end.
+        // The reader (or the `$` session) held the shadow queues: the workers serve what is
+        // queued, then end.
+        if let Kind::External { dollar, .. } = &self.kind {
+            dollar.stop_shadows();
+        }
         for w in self.shadow_workers.drain(..) {
             let _ = w.join();
         }
@@ -293,9 +300,11 @@ impl Ingress {
             client,
             poller,
             disconnect,
+            dollar,
             ..
         } = &mut self.kind
         {
+            dollar.close();
             disconnect.store(true, Ordering::Release);
             let _ = client.try_disconnect();
             if let Some(p) = poller.take() {

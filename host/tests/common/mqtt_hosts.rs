@@ -14,14 +14,16 @@ use weir_testkit::free_port;
 
 /// Whether mosquitto can be used; `false` (skip) only outside CI.
 pub fn mosquitto_available(test: &str) -> bool {
-    let found = ["mosquitto", "mosquitto_pub"].iter().all(|bin| {
-        Command::new(bin)
-            .arg("--help")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    });
+    let found = ["mosquitto", "mosquitto_pub", "mosquitto_rr"]
+        .iter()
+        .all(|bin| {
+            Command::new(bin)
+                .arg("--help")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        });
     if found {
         return true;
     }
@@ -99,7 +101,13 @@ impl Mosquitto {
     /// Waits until mosquitto logged that `client_id` subscribed to the shared filter (the log
     /// line is written once the subscription is in place).
     pub fn wait_subscribed(&self, client_id: &str, group: &str, filter: &str) {
-        let line = format!("{client_id} 1 $share/{group}/{filter}");
+        self.wait_subscribed_plain(client_id, &format!("$share/{group}/{filter}"));
+    }
+
+    /// Waits until mosquitto logged that `client_id` subscribed to `filter` (not shared).
+    #[allow(dead_code)]
+    pub fn wait_subscribed_plain(&self, client_id: &str, filter: &str) {
+        let line = format!("{client_id} 1 {filter}");
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
