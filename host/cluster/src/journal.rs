@@ -150,10 +150,14 @@ impl JsJournal {
         Ok(subject)
     }
 
-    /// The paths below `path` that hold entries now, each with its entry count: the parts
-    /// after `path`, joined by `.` (an action's writers, for the spools).
+    /// The paths below `path` (`&[]`: every path) that hold entries now, each with its entry
+    /// count: the parts after `path`, joined by `.` (an action's writers, for the spools).
     pub fn paths_under(&self, path: &[&str]) -> Result<Vec<(String, u64)>> {
-        let prefix = format!("{}.", self.subject_of(path)?);
+        let prefix = if path.is_empty() {
+            format!("{}.", self.subject)
+        } else {
+            format!("{}.", self.subject_of(path)?)
+        };
         let js = self.bridge.jetstream().clone();
         let name = self.name.clone();
         let filter = format!("{prefix}>");

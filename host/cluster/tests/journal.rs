@@ -64,6 +64,15 @@ fn paths_are_listed_read_and_purged_one_writer_at_a_time() {
         j.paths_under(&["rule", "act"]).expect("list"),
         [("hosta-0".to_owned(), 2), ("hostb-0".to_owned(), 1)]
     );
+    // Every path, for the presence sweeper.
+    assert_eq!(
+        j.paths_under(&[]).expect("list all"),
+        [
+            ("rule.act.hosta-0".to_owned(), 2),
+            ("rule.act.hostb-0".to_owned(), 1),
+            ("rule.other.hosta-1".to_owned(), 1)
+        ]
+    );
     let a = j.read_at(&["rule", "act", "hosta-0"]).expect("read a");
     let bodies: Vec<&[u8]> = a.iter().map(|e| e.body.as_ref()).collect();
     assert_eq!(bodies, [b"a1".as_slice(), b"a2"]);

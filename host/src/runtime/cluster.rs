@@ -68,7 +68,7 @@ const PRESENCE_TTL: Duration = Duration::from_secs(10);
 /// that claims the lease adopts its spools.
 #[derive(Debug)]
 pub(crate) struct SpoolStream {
-    journal: JsJournal,
+    journal: Arc<JsJournal>,
     docs: Arc<dyn DocStore>,
     host: String,
     /// Stops the presence thread (dropped, or sent to) and waits for it.
@@ -76,7 +76,65 @@ pub(crate) struct SpoolStream {
 }
 
 fn presence_key(host: &str) -> String {
-    format!("spool-hosts/{host}")
+    format!("{PRESENCES}/{host}")
+}
+
+/// The folder of the presence leases (under `leases/`).
+const PRESENCES: &str = "spool-hosts";
+
+/// Every how many renewals (about a minute) a host sweeps old presences.
+const SWEEP_EVERY: u32 = 18;
+
+/// How long after it lapsed a gone host's presence document may be removed.
+const SWEEP_AFTER: Duration = Duration::from_secs(600);
+
+/// Removes the presence documents of hosts whose lease lapsed more than [`SWEEP_AFTER`] ago
+/// and whose spools are all adopted (no subject of theirs is left in the stream): one is
+/// left behind by every process that died or was adopted, so without this the bucket would
+/// grow by one document per restart for ever. Each is deleted on the revision read, so a
+/// host that comes back and renews in between keeps its presence, and one whose document
+/// was swept while it was cut off simply writes a new one. Answers how many were removed.
+fn sweep_presences(docs: &dyn DocStore, journal: &JsJournal) -> Result<usize, String> {
+    sweep_presences_at(docs, weir_support::now_ms(), || {
+        journal
+            .paths_under(&[])
+            .map(|paths| paths.into_iter().map(|(path, _)| path).collect())
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// [`sweep_presences`] at `now_ms`, with the spool stream's paths from `paths` (read only
+/// when something lapsed).
+fn sweep_presences_at(
+    docs: &dyn DocStore,
+    now_ms: i64,
+    paths: impl FnOnce() -> Result<Vec<String>, String>,
+) -> Result<usize, String> {
+    let lapsed = weir_support::lease::lapsed(docs, PRESENCES, SWEEP_AFTER, now_ms)
+        .map_err(|e| e.to_string())?;
+    if lapsed.is_empty() {
+        return Ok(0);
+    }
+    // Writers are `<host>-<n>`, the last part of each spool subject.
+    let paths = paths()?;
+    let writing: std::collections::HashSet<&str> = paths
+        .iter()
+        .filter_map(|path| path.rsplit('.').next()?.rsplit_once('-'))
+        .map(|(host, _)| host)
+        .collect();
+    let mut removed = 0;
+    for (host, rev) in lapsed {
+        if writing.contains(host.as_str()) {
+            continue;
+        }
+        let key = format!("leases/{}", presence_key(&host));
+        match docs.delete(&key, weir_support::docstore::DocExpect::Revision(rev)) {
+            Ok(()) => removed += 1,
+            Err(weir_support::docstore::DocError::Conflict { .. }) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(removed)
 }
 
 impl SpoolStream {
@@ -84,6 +142,7 @@ impl SpoolStream {
     /// restarted host is a new writer, and its old self's spools are adopted like any gone
     /// host's).
     fn open(journal: JsJournal, docs: Arc<dyn DocStore>) -> Result<SpoolStream, ClusterError> {
+        let journal = Arc::new(journal);
         let host = uuid::Uuid::new_v4().simple().to_string();
         let mut lease = Lease::new(docs.clone(), &presence_key(&host), &host, PRESENCE_TTL);
         // The bucket may be brand new: its stream elects a leader before it answers.
@@ -110,13 +169,29 @@ impl SpoolStream {
             });
         }
         let (stop, stopped) = mpsc::channel::<()>();
+        let (sweep_docs, sweep_journal) = (docs.clone(), journal.clone());
         let thread = std::thread::Builder::new()
             .name("weir-presence".into())
             .spawn(move || {
+                let mut rounds = 0u32;
                 // A message or the sender dropped: stop.
                 while let Err(mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(PRESENCE_TTL / 3)
                 {
+                    rounds = rounds.wrapping_add(1);
+                    if rounds.is_multiple_of(SWEEP_EVERY) {
+                        match sweep_presences(sweep_docs.as_ref(), &sweep_journal) {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(
+                                removed = n,
+                                "removed the presence documents of hosts gone long ago"
+                            ),
+                            Err(e) => tracing::debug!(
+                                error = %e,
+                                "cannot sweep old presence documents now; trying later"
+                            ),
+                        }
+                    }
                     match lease.try_acquire() {
                         Ok(true) => {}
                         Ok(false) => tracing::error!(
@@ -281,4 +356,53 @@ pub(crate) fn connect(section: &ClusterSection) -> Result<ClusterStores, Cluster
         dead_letters,
         spools,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_support::docstore::FolderDocStore;
+
+    /// Only presences lapsed longer than [`SWEEP_AFTER`] and with no spool left go; the
+    /// stream is not read while nothing lapsed.
+    #[test]
+    fn the_sweep_removes_long_gone_hosts_without_spools() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let docs: Arc<dyn DocStore> = Arc::new(FolderDocStore::new(dir.path()));
+        for host in ["live", "adopted", "spooling"] {
+            let mut l = Lease::new(docs.clone(), &presence_key(host), host, PRESENCE_TTL);
+            assert!(l.try_acquire().expect("acquire"));
+        }
+        let now = weir_support::now_ms();
+        let paths = || {
+            Ok(vec![
+                "rule.act.spooling-0".to_owned(),
+                "r.a.other-3".to_owned(),
+            ])
+        };
+        let unread = || -> Result<Vec<String>, String> { panic!("read with nothing lapsed") };
+        assert_eq!(sweep_presences_at(docs.as_ref(), now, unread), Ok(0));
+        let later = now + (PRESENCE_TTL + SWEEP_AFTER).as_millis() as i64 + 1000;
+        // Keep `live` fresh: renewed, it is not lapsed at `later`.
+        docs.put(
+            &format!("leases/{}", presence_key("live")),
+            format!("live\n{}\n", later + 10_000).as_bytes(),
+            weir_support::docstore::DocExpect::Any,
+        )
+        .expect("renew live");
+        assert_eq!(sweep_presences_at(docs.as_ref(), later, paths), Ok(1));
+        let left = docs.keys(&format!("leases/{PRESENCES}")).expect("keys");
+        assert_eq!(
+            left,
+            [
+                "leases/spool-hosts/live".to_owned(),
+                "leases/spool-hosts/spooling".to_owned()
+            ]
+        );
+        // A store that cannot be listed is an error, not a panic.
+        assert_eq!(
+            sweep_presences_at(docs.as_ref(), later, || Err("down".into())),
+            Err("down".into())
+        );
+    }
 }

@@ -146,6 +146,32 @@ impl Lease {
     }
 }
 
+/// The leases in the folder `leases/<folder>` that expired more than `grace` before
+/// `now_ms` (or cannot be read): each one's name (the key's last segment) and the revision
+/// seen, for a sweeper that removes what no holder will ever renew, and exactly what it saw
+/// ([`DocExpect::Revision`]): a lease taken again meanwhile has a new revision and stays.
+pub fn lapsed(
+    docs: &dyn DocStore,
+    folder: &str,
+    grace: Duration,
+    now_ms: i64,
+) -> Result<Vec<(String, DocRevision)>, DocError> {
+    let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    let mut out = Vec::new();
+    for key in docs.keys(&format!("leases/{folder}"))? {
+        let Some((bytes, rev)) = docs.get(&key)? else {
+            continue;
+        };
+        let gone =
+            decode(&bytes).is_none_or(|(_, expires)| expires.saturating_add(grace_ms) < now_ms);
+        if gone {
+            let name = key.rsplit('/').next().unwrap_or(&key).to_owned();
+            out.push((name, rev));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +247,52 @@ mod tests {
         let mut c = Lease::new(s.clone(), "y", "host-c", TTL);
         assert!(c.try_acquire().expect("a damaged lease is free"));
         assert!(!c.renewal_due());
+    }
+
+    #[test]
+    fn only_leases_lapsed_longer_than_the_grace_are_listed() {
+        let (_d, s) = store();
+        let mut live = Lease::new(s.clone(), "hosts/live", "a", TTL);
+        assert!(live.try_acquire().expect("acquire"));
+        let mut gone = Lease::new(s.clone(), "hosts/gone", "b", TTL);
+        assert!(gone.try_acquire().expect("acquire"));
+        s.put("leases/hosts/junk", b"not a lease", DocExpect::Any)
+            .expect("put");
+        let now = crate::now_ms();
+        let grace = Duration::from_secs(60);
+        let names = |now_ms| -> Vec<String> {
+            lapsed(s.as_ref(), "hosts", grace, now_ms)
+                .expect("lapsed")
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect()
+        };
+        // Within the time to live and the grace: only what cannot be read.
+        assert_eq!(names(now), ["junk"]);
+        assert_eq!(names(now + 65_000), ["junk"]);
+        // Past both: every one. A sweeper deletes what it saw; a lease written since (a new
+        // revision) would stay.
+        assert_eq!(names(now + 75_000), ["gone", "junk", "live"]);
+        let seen = |name: &str| {
+            lapsed(s.as_ref(), "hosts", grace, now + 75_000)
+                .expect("lapsed")
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, rev)| rev)
+                .expect("listed")
+        };
+        let gone_seen = seen("gone");
+        s.delete("leases/hosts/gone", DocExpect::Revision(gone_seen))
+            .expect("delete what was seen");
+        let live_seen = seen("live");
+        assert!(live.renew().expect("renew"));
+        assert!(s
+            .delete("leases/hosts/live", DocExpect::Revision(live_seen))
+            .is_err());
+        assert_eq!(names(now + 75_000), ["junk", "live"]);
+        assert!(lapsed(s.as_ref(), "nothing", grace, now)
+            .expect("an empty folder")
+            .is_empty());
     }
 
     #[test]
