@@ -178,6 +178,11 @@ impl PluginEngine {
         config.epoch_interruption(true);
         // Deep recursion traps as a stack overflow long before it could hurt the host thread.
         config.max_wasm_stack(1 << 20);
+        // `WEIR_WASM_PERFMAP=1` names the guests' compiled functions for `perf report`
+        // (/tmp/perf-PID.map): how the plugin call costs in benches/README.md were taken apart.
+        if std::env::var_os("WEIR_WASM_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| PluginError::Instantiate {
             plugin: "(engine)".into(),
             version: String::new(),
