@@ -293,3 +293,60 @@ fn sequence_number_for_ordering_above_the_tip_is_invalid_on_the_cluster() {
         a.delete_stream("o").expect("delete");
     });
 }
+
+/// A reshard whose host sealed the parent's stream and died before its catalog write: the
+/// catalog still shows the shard open, JetStream refuses every write to it. The next put
+/// routed there waits for the catalog, then finishes the reshard itself (one child over the
+/// parent's whole range), so the stream takes writes again and the lineage holds.
+#[test]
+fn a_put_finishes_a_reshard_that_sealed_its_parent_and_recorded_nothing() {
+    bounded(|| {
+        use weir_streams::StoreFactory;
+        let prefix = "weir.live9";
+        let (a, b) = hosts(prefix);
+        a.create_stream("h", 1, false, BTreeMap::new())
+            .expect("create on a");
+        a.put_records("h", &[entry("k", "before")])
+            .expect("put before");
+        // The dead host's half of a split: the seal, and nothing in the catalog.
+        let stores = JetStreamStores::open(NatsCluster::shared().connect(prefix)).expect("stores");
+        let uid = stores
+            .meta()
+            .and_then(|m| m.load_catalog())
+            .expect("catalog")
+            .values()
+            .find(|m| m.name == "h")
+            .map(|m| m.uid)
+            .expect("stream h");
+        let parent = weir_cluster::JsShard::open(stores.bridge().clone(), uid, 0).expect("shard");
+        parent.close().expect("seal the parent");
+
+        let out = b
+            .put_records("h", &[entry("k", "after-1"), entry("j", "after-2")])
+            .expect("put on b");
+        for o in &out {
+            assert_eq!(ok_shard(o), shard_id(1), "{o:?}");
+        }
+        // Both hosts see the finished reshard: the parent closed, one child over its range.
+        for s in [&a, &b] {
+            eventually(SEEN_WITHIN, Duration::from_millis(50), || {
+                let d = s.describe_stream("h").ok()?;
+                (d.shards.len() == 2 && d.shards[0].ending_sequence_number.is_some()).then_some(())
+            });
+            let d = s.describe_stream("h").expect("describe");
+            assert_eq!(
+                d.shards[1].parent_shard_id.as_deref(),
+                Some("shardId-000000000000")
+            );
+            assert_eq!(d.shards[1].hash_range, d.shards[0].hash_range);
+        }
+        a.put_records("h", &[entry("k", "after-3")])
+            .expect("put on a");
+        assert_eq!(data_in(&a, "h", &shard_id(0)), ["before"]);
+        assert_eq!(
+            data_in(&b, "h", &shard_id(1)),
+            ["after-1", "after-2", "after-3"]
+        );
+        a.delete_stream("h").expect("delete");
+    });
+}

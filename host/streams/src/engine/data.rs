@@ -125,6 +125,13 @@ impl Streams {
         // Request order, so each child's append keeps PutRecords' order per key.
         members.sort_unstable();
         self.await_reshard(s, &closed);
+        if self.inner.shared {
+            // Still open in the catalog after the wait: the reshard that sealed them will
+            // never record itself (its host died, or its catalog write failed).
+            if let Err(e) = self.finish_interrupted_reshard(name, &closed) {
+                tracing::warn!(stream = %name, error = %e, "could not finish an interrupted reshard");
+            }
+        }
         let topo = read(&s.topo);
         let mut groups: Vec<(u64, Vec<usize>)> = Vec::new();
         for i in members {

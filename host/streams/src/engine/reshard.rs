@@ -97,6 +97,46 @@ impl Streams {
         Ok(new_ids)
     }
 
+    /// Finishes a reshard that sealed some of `shards` and never recorded it: a cluster's
+    /// seal is final, so a host that died (or whose catalog write failed) between its seal
+    /// and its catalog write leaves shards the catalog shows open and JetStream refuses to
+    /// write. Its intent (where a split would cut, what a merge would join) died with it, so
+    /// each such shard is closed with one child over its whole hash range: the smallest
+    /// reshard that makes the range writable again, with the lineage a consumer (KCL) follows
+    /// as after any split. The caller has waited [`RESHARD_WAIT`](super::live) for the
+    /// catalog; the write is a compare-and-set like any reshard, so if the original host
+    /// records its reshard meanwhile, one of the two answers `ResourceInUseException`.
+    /// `shards` are shards that refused a put's append as sealed.
+    pub(super) fn finish_interrupted_reshard(&self, name: &str, shards: &[u64]) -> Result<()> {
+        let mut catalog = lock(&self.inner.catalog);
+        let s = self.stream_locked(name)?;
+        let mut topo = write(&s.topo);
+        let mut close = Vec::new();
+        let mut children = Vec::new();
+        for idx in shards {
+            let Some(m) = topo.shard_meta(*idx) else {
+                continue;
+            };
+            // `shards` refused an append as sealed: only those the catalog still shows
+            // open are unrecorded.
+            if m.end_counter.is_none() {
+                close.push(*idx);
+                children.push((m.range, *idx, None));
+            }
+        }
+        if close.is_empty() {
+            return Ok(());
+        }
+        let ids = self.reshard(&s, &mut topo, &mut catalog, &close, &children, true)?;
+        tracing::warn!(
+            stream = %name,
+            sealed = ?close.iter().map(|i| shard_id(*i)).collect::<Vec<_>>(),
+            children = ?ids.iter().map(|i| shard_id(*i)).collect::<Vec<_>>(),
+            "finished a reshard whose host sealed these shards and never recorded it: each now has one child over its whole range"
+        );
+        Ok(())
+    }
+
     pub(super) fn open_shard_meta(
         &self,
         s: &StreamState,

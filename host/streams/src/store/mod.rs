@@ -87,7 +87,7 @@ pub trait ShardStore: Send + Sync {
 
     /// Undoes [`ShardStore::seal`] when the reshard could not be recorded in the catalog. A
     /// store whose seal is final returns an error; the reshard must then be completed
-    /// instead (left to the cluster's reshard intents).
+    /// instead (the engine's `finish_interrupted_reshard`, when a put meets the sealed shard).
     fn unseal(&self) -> Result<()>;
 
     /// Drops records that arrived before `cutoff_ms` (whole segments locally); returns how
