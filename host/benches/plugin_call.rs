@@ -84,9 +84,14 @@ fn main() {
         "{:>6} {:>14} {:>14} {:>8} {:>18}",
         "batch", "native ns/rec", "wasm ns/rec", "ratio", "wasm extra ns/call"
     );
+    if let Ok(what) = std::env::var("PLUGIN_CALL_PROFILE") {
+        profile_only(&slot, &payloads, &what);
+        return;
+    }
     for batch in [1usize, 16, 256] {
         call_cost(&slot, &payloads, batch);
     }
+    empty_call_cost(&slot);
 
     let cache = std::env::temp_dir().join(format!("weir-bench-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
@@ -164,6 +169,52 @@ fn call_cost(slot: &PluginSlot, payloads: &[Vec<u8>], batch: usize) {
         "{batch:>6} {native:>14.0} {wasm:>14.0} {ratio:>7.2}x {:>18.0}",
         (wasm - native) * batch as f64
     );
+}
+
+/// The cost of a call itself: an empty batch through the whole path (instance checkout,
+/// the component call, the results, the counters), with nothing to lower or parse.
+fn empty_call_cost(slot: &PluginSlot) {
+    for _ in 0..1000 {
+        std::hint::black_box(slot.filter(&[]).expect("filter"));
+    }
+    let mut rounds = Vec::new();
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let mut calls = 0u64;
+        while start.elapsed() < ROUND_TIME {
+            std::hint::black_box(slot.filter(&[]).expect("filter"));
+            calls += 1;
+        }
+        rounds.push(start.elapsed().as_nanos() as f64 / calls as f64);
+    }
+    rounds.sort_by(f64::total_cmp);
+    println!(
+        "empty batch: {:.0} ns per wasm call (median of {ROUNDS} rounds)",
+        rounds[ROUNDS / 2]
+    );
+}
+
+/// `PLUGIN_CALL_PROFILE=wasm-1|wasm-256|empty`: only that, for 10 s, for `perf record` (with
+/// `WEIR_WASM_PERFMAP=1` for the guest's function names).
+fn profile_only(slot: &PluginSlot, payloads: &[Vec<u8>], what: &str) {
+    let batch = match what {
+        "wasm-1" => 1,
+        "wasm-256" => 256,
+        _ => 0,
+    };
+    let (host_batches, _) = record_batches(payloads, batch.max(1));
+    let start = Instant::now();
+    let mut i = 0usize;
+    while start.elapsed() < Duration::from_secs(10) {
+        let b = if batch == 0 {
+            &[][..]
+        } else {
+            &host_batches[i % host_batches.len()][..]
+        };
+        std::hint::black_box(slot.filter(b).expect("filter"));
+        i += 1;
+    }
+    println!("{what}: {i} calls in 10 s");
 }
 
 /// Cold (compile) vs cached (deserialise) load, each including link + health check: what a

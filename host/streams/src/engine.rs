@@ -164,6 +164,14 @@ impl std::fmt::Debug for Streams {
 }
 
 impl Streams {
+    /// Whether the stores are shared with other hosts over the network (a cluster): their
+    /// reads wait for a server.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.inner.shared
+    }
+}
+
+impl Streams {
     /// Opens the engine on real files under `config.dir`, recovering every stream.
     pub fn open(config: StreamsConfig) -> Result<Streams> {
         Self::open_with_backend(config, Arc::new(FileBackend))

@@ -106,12 +106,7 @@ impl Subscription {
                 next,
                 children,
                 ..
-            } = self.streams.subscription_read(
-                &self.stream,
-                self.shard_index,
-                self.counter,
-                self.batch,
-            )?;
+            } = self.read().await?;
             if !records.is_empty() {
                 self.counter = next;
                 let mut out = Vec::with_capacity(records.len());
@@ -173,12 +168,7 @@ impl Subscription {
     pub async fn next_stored(&mut self) -> Result<StoredBatch> {
         loop {
             self.rx.borrow_and_update();
-            let r = self.streams.subscription_read(
-                &self.stream,
-                self.shard_index,
-                self.counter,
-                self.batch,
-            )?;
+            let r = self.read().await?;
             self.counter = r.next;
             if !r.records.is_empty() || r.children.is_some() {
                 self.ended |= r.children.is_some();
@@ -200,6 +190,30 @@ impl Subscription {
                 )));
             }
         }
+    }
+
+    /// Reads from the subscription's position. A cluster's read waits for a server's
+    /// answer, so on a tokio runtime it runs on the blocking pool: subscriptions that read
+    /// never hold the runtime's workers, which serve every other connection of the API. A
+    /// local read (memory, page cache) stays inline. Cancel-safe: the position moves only
+    /// once the caller has the records.
+    async fn read(&self) -> Result<crate::types::ShardRead> {
+        if self.streams.is_shared() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let (streams, stream) = (self.streams.clone(), self.stream.clone());
+                let (idx, from, limit) = (self.shard_index, self.counter, self.batch);
+                return runtime
+                    .spawn_blocking(move || streams.subscription_read(&stream, idx, from, limit))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(super::StreamsError::Io(std::io::Error::other(format!(
+                            "a subscription's read did not finish: {e}"
+                        ))))
+                    });
+            }
+        }
+        self.streams
+            .subscription_read(&self.stream, self.shard_index, self.counter, self.batch)
     }
 
     /// True once the shard end was reported.
