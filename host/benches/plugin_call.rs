@@ -97,6 +97,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&cache);
     load_times(&cache);
     hot_reload(&cache);
+    hot_reload_under_load(&cache, &payloads);
     let _ = std::fs::remove_dir_all(&cache);
 }
 
@@ -291,5 +292,117 @@ fn hot_reload(cache: &std::path::Path) {
         "hot reload (file renamed into place -> new version serving): median {:.1} ms, max {:.1} ms over 5 (uncached compile each time)",
         latencies[2].as_secs_f64() * 1e3,
         latencies[4].as_secs_f64() * 1e3
+    );
+}
+
+/// Hot reload while two threads call the plugin back to back (batches of 16): ten swaps
+/// through the file watcher, each a new (uncached) version. Quotes the swap latency (file
+/// renamed into place -> new version serving) and the callers' call latency before the
+/// swaps and while they happen: a compile or an instantiation on the message path shows as
+/// a slow call.
+fn hot_reload_under_load(cache: &std::path::Path, payloads: &[Vec<u8>]) {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    const SWAPS: u8 = 10;
+    let dir = cache.join("under-load");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("speed-limit.wasm");
+    let original = std::fs::read(plugin("speed-limit")).expect("component");
+    std::fs::write(&path, &original).expect("write");
+    let registry = Arc::new(PluginRegistry::new(
+        PluginEngine::new(Some(cache.join("c-load"))).expect("engine"),
+        Arc::new(LookupTables::new()),
+    ));
+    let slot = registry
+        .add(
+            PluginSpec::new("speed-limit", &[Grant::Config]).param("limit", "75"),
+            &path,
+        )
+        .expect("add");
+    let _watch = registry.watch().expect("watch");
+    let (batches, _) = record_batches(payloads, 16);
+    let batches = Arc::new(batches);
+    // 0: warming up, 1: steady (before the swaps), 2: swapping, 3: stop.
+    let phase = Arc::new(AtomicU8::new(0));
+    let callers: Vec<_> = (0..2)
+        .map(|t| {
+            let (slot, batches, phase) = (slot.clone(), batches.clone(), phase.clone());
+            std::thread::spawn(move || {
+                let (mut steady, mut swapping) = (Vec::new(), Vec::new());
+                let mut i = t;
+                loop {
+                    let p = phase.load(Ordering::Acquire);
+                    if p == 3 {
+                        return (steady, swapping);
+                    }
+                    let started = Instant::now();
+                    std::hint::black_box(
+                        slot.filter(&batches[i % batches.len()])
+                            .expect("a batch during swaps"),
+                    );
+                    let took = started.elapsed();
+                    match p {
+                        1 => steady.push(took),
+                        2 => swapping.push(took),
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    phase.store(1, Ordering::Release);
+    std::thread::sleep(Duration::from_secs(1));
+    phase.store(2, Ordering::Release);
+    let mut swaps = Vec::new();
+    for n in 0..SWAPS {
+        let mut bytes = original.clone();
+        bytes.extend_from_slice(&[0, 4, 1, b'w', n, 0]);
+        let before = slot.current().version().to_string();
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).expect("write");
+        let t = Instant::now();
+        std::fs::rename(&tmp, &path).expect("rename");
+        while slot.current().version() == before {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "reload did not happen"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        swaps.push(t.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    phase.store(3, Ordering::Release);
+    let (mut steady, mut swapping) = (Vec::new(), Vec::new());
+    for c in callers {
+        let (a, b) = c.join().expect("caller");
+        steady.extend(a);
+        swapping.extend(b);
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let pct = |v: &mut Vec<Duration>, q: f64| {
+        v.sort();
+        v[((v.len() - 1) as f64 * q) as usize]
+    };
+    swaps.sort();
+    println!(
+        "hot reload under load ({SWAPS} swaps, 2 callers of 16-record batches): swap median {:.1} ms, max {:.1} ms",
+        ms(swaps[swaps.len() / 2]),
+        ms(swaps[swaps.len() - 1])
+    );
+    println!(
+        "  call latency steady: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} calls",
+        ms(pct(&mut steady, 0.5)),
+        ms(pct(&mut steady, 0.99)),
+        ms(pct(&mut steady, 1.0)),
+        steady.len()
+    );
+    println!(
+        "  call latency during the swaps: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} calls",
+        ms(pct(&mut swapping, 0.5)),
+        ms(pct(&mut swapping, 0.99)),
+        ms(pct(&mut swapping, 1.0)),
+        swapping.len()
     );
 }
