@@ -255,37 +255,14 @@ fn load_times(cache: &std::path::Path) {
 /// Hot reload through the file watcher: write a new version, wait until it serves. Each
 /// version differs by an appended custom section, so it is never in the compilation cache.
 fn hot_reload(cache: &std::path::Path) {
-    let dir = cache.join("watched");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("speed-limit.wasm");
-    let original = std::fs::read(plugin("speed-limit")).expect("component");
-    std::fs::write(&path, &original).expect("write");
-    let registry = Arc::new(PluginRegistry::new(
-        PluginEngine::new(Some(cache.join("c"))).expect("engine"),
-        Arc::new(LookupTables::new()),
-    ));
-    let slot = registry
-        .add(PluginSpec::new("speed-limit", &[Grant::Config]), &path)
-        .expect("add");
+    let (registry, slot, path, original) = watched_slot(cache, "watched");
     let _watch = registry.watch().expect("watch");
     let mut latencies = Vec::new();
     for n in 0u8..5 {
         let mut bytes = original.clone();
         // An appended custom section: same code, new content hash.
         bytes.extend_from_slice(&[0, 3, 1, b'v', n]);
-        let before = slot.current().version().to_string();
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &bytes).expect("write");
-        let t = Instant::now();
-        std::fs::rename(&tmp, &path).expect("rename");
-        while slot.current().version() == before {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "reload did not happen"
-            );
-            std::thread::yield_now();
-        }
-        latencies.push(t.elapsed());
+        latencies.push(swap_to(&slot, &path, &bytes));
     }
     latencies.sort();
     println!(
@@ -303,21 +280,7 @@ fn hot_reload(cache: &std::path::Path) {
 fn hot_reload_under_load(cache: &std::path::Path, payloads: &[Vec<u8>]) {
     use std::sync::atomic::{AtomicU8, Ordering};
     const SWAPS: u8 = 10;
-    let dir = cache.join("under-load");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("speed-limit.wasm");
-    let original = std::fs::read(plugin("speed-limit")).expect("component");
-    std::fs::write(&path, &original).expect("write");
-    let registry = Arc::new(PluginRegistry::new(
-        PluginEngine::new(Some(cache.join("c-load"))).expect("engine"),
-        Arc::new(LookupTables::new()),
-    ));
-    let slot = registry
-        .add(
-            PluginSpec::new("speed-limit", &[Grant::Config]).param("limit", "75"),
-            &path,
-        )
-        .expect("add");
+    let (registry, slot, path, original) = watched_slot(cache, "under-load");
     let _watch = registry.watch().expect("watch");
     let (batches, _) = record_batches(payloads, 16);
     let batches = Arc::new(batches);
@@ -358,19 +321,7 @@ fn hot_reload_under_load(cache: &std::path::Path, payloads: &[Vec<u8>]) {
     for n in 0..SWAPS {
         let mut bytes = original.clone();
         bytes.extend_from_slice(&[0, 4, 1, b'w', n, 0]);
-        let before = slot.current().version().to_string();
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &bytes).expect("write");
-        let t = Instant::now();
-        std::fs::rename(&tmp, &path).expect("rename");
-        while slot.current().version() == before {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "reload did not happen"
-            );
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        swaps.push(t.elapsed());
+        swaps.push(swap_to(&slot, &path, &bytes));
         std::thread::sleep(Duration::from_millis(100));
     }
     phase.store(3, Ordering::Release);
@@ -405,4 +356,47 @@ fn hot_reload_under_load(cache: &std::path::Path, payloads: &[Vec<u8>]) {
         ms(pct(&mut swapping, 1.0)),
         swapping.len()
     );
+}
+
+/// A registry watching its own copy of the speed-limit component under `cache/sub`, with
+/// the plugin loaded (limit 75): the registry (keep it: it owns the watcher's slots), the
+/// slot, the watched file and the original bytes.
+fn watched_slot(
+    cache: &std::path::Path,
+    sub: &str,
+) -> (Arc<PluginRegistry>, Arc<PluginSlot>, PathBuf, Vec<u8>) {
+    let dir = cache.join(sub);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("speed-limit.wasm");
+    let original = std::fs::read(plugin("speed-limit")).expect("component");
+    std::fs::write(&path, &original).expect("write");
+    let registry = Arc::new(PluginRegistry::new(
+        PluginEngine::new(Some(cache.join(format!("{sub}-cache")))).expect("engine"),
+        Arc::new(LookupTables::new()),
+    ));
+    let slot = registry
+        .add(
+            PluginSpec::new("speed-limit", &[Grant::Config]).param("limit", "75"),
+            &path,
+        )
+        .expect("add");
+    (registry, slot, path, original)
+}
+
+/// Renames `bytes` into place over `path` and waits until the slot serves a new version;
+/// answers how long that took.
+fn swap_to(slot: &PluginSlot, path: &std::path::Path, bytes: &[u8]) -> Duration {
+    let before = slot.current().version().to_string();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).expect("write");
+    let t = Instant::now();
+    std::fs::rename(&tmp, path).expect("rename");
+    while slot.current().version() == before {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "reload did not happen"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    t.elapsed()
 }

@@ -24,7 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::mqtt_hosts::{
-    mosquitto_available, publish_ids, publish_ids_to, ranges, Mosquitto, WeirProcess,
+    mosquitto_available, mosquitto_rr, publish_ids, publish_ids_to, ranges, Mosquitto, WeirProcess,
 };
 use serde_json::Value;
 
@@ -160,31 +160,15 @@ fn ids_in(api: &str, stream: &str) -> BTreeSet<u64> {
         .collect()
 }
 
-/// Publishes a shadow update for `thing` reporting `id` with `mosquitto_rr` (subscribed to
-/// the accepted topic before it publishes) and answers the accepted document.
+/// Publishes a shadow update for `thing` reporting `id` (`mosquitto_rr`: subscribed to the
+/// accepted topic before it publishes) and answers the accepted document.
 fn shadow_update(port: u16, thing: &str, id: u64) -> Value {
-    let out = Command::new("mosquitto_rr")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-q",
-            "1",
-            "-W",
-            "60",
-        ])
-        .args(["-t", &format!("$aws/things/{thing}/shadow/update")])
-        .args(["-e", &format!("$aws/things/{thing}/shadow/update/accepted")])
-        .args([
-            "-m",
-            &format!(r#"{{"state": {{"reported": {{"id": {id}}}}}}}"#),
-        ])
-        .output()
-        .expect("run mosquitto_rr");
-    assert!(out.status.success(), "mosquitto_rr: {out:?}");
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the accepted document: {e}: {out:?}"))
+    mosquitto_rr(
+        port,
+        &format!("$aws/things/{thing}/shadow/update"),
+        &format!("$aws/things/{thing}/shadow/update/accepted"),
+        &format!(r#"{{"state": {{"reported": {{"id": {id}}}}}}}"#),
+    )
 }
 
 #[test]

@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::mqtt_hosts::{
-    mosquitto_available, mosquitto_pub, publish_ids, publish_padded, ranges, tail, Mosquitto,
-    WeirProcess,
+    mosquitto_available, mosquitto_pub, mosquitto_rr, publish_ids, publish_padded, ranges, tail,
+    Mosquitto, WeirProcess,
 };
 
 use base64::Engine as _;
@@ -588,28 +588,6 @@ fn failed_messages_are_delivered_again_without_a_restart() {
     assert!(status.success(), "{status}\n{}", fd.host.logs());
 }
 
-/// `mosquitto_rr`: publishes `payload` to `topic` at QoS 1 once subscribed to `answer`, and
-/// answers the first document published there.
-fn request(port: u16, topic: &str, answer: &str, payload: &str) -> serde_json::Value {
-    let out = Command::new("mosquitto_rr")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-q",
-            "1",
-            "-W",
-            "30",
-        ])
-        .args(["-t", topic, "-e", answer, "-m", payload])
-        .output()
-        .expect("run mosquitto_rr");
-    assert!(out.status.success(), "mosquitto_rr {topic}: {out:?}");
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the answer on {answer}: {e}: {out:?}"))
-}
-
 /// The Device Shadow MQTT topics through an external broker, without a cluster: the host's
 /// own `$` session (`CLIENT_ID-dollar`) subscribes the request topics plainly (mosquitto
 /// gives `$` topics to no shared subscription) and the answers come back through the broker.
@@ -627,7 +605,7 @@ fn device_shadow_topics_are_served_through_the_external_broker() {
     broker.wait_subscribed_plain("weir-sh-dollar", "$aws/things/+/shadow/name/+/+");
 
     let base = "$aws/things/pump:1/shadow";
-    let accepted = request(
+    let accepted = mosquitto_rr(
         broker.port,
         &format!("{base}/update"),
         &format!("{base}/update/accepted"),
@@ -635,7 +613,7 @@ fn device_shadow_topics_are_served_through_the_external_broker() {
     );
     assert_eq!(accepted["version"], 1, "{accepted}");
     assert_eq!(accepted["clientToken"], "t1", "{accepted}");
-    let got = request(
+    let got = mosquitto_rr(
         broker.port,
         &format!("{base}/get"),
         &format!("{base}/get/accepted"),
@@ -647,7 +625,7 @@ fn device_shadow_topics_are_served_through_the_external_broker() {
         "{got}"
     );
     let named = "$aws/things/pump:1/shadow/name/cfg";
-    let accepted = request(
+    let accepted = mosquitto_rr(
         broker.port,
         &format!("{named}/update"),
         &format!("{named}/update/accepted"),
@@ -655,7 +633,7 @@ fn device_shadow_topics_are_served_through_the_external_broker() {
     );
     assert_eq!(accepted["state"]["reported"]["rate"], 3, "{accepted}");
     // A refusal is an answer too.
-    let rejected = request(
+    let rejected = mosquitto_rr(
         broker.port,
         &format!("{base}/update"),
         &format!("{base}/update/rejected"),

@@ -391,3 +391,26 @@ pub fn ranges(ids: &[u64]) -> String {
     }
     out.join(", ")
 }
+
+/// `mosquitto_rr`: publishes `payload` to `topic` at QoS 1 once subscribed to `answer`, and
+/// answers the first document published there (within 60 s).
+#[allow(dead_code)]
+pub fn mosquitto_rr(port: u16, topic: &str, answer: &str, payload: &str) -> serde_json::Value {
+    let out = Command::new("mosquitto_rr")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-W",
+            "60",
+        ])
+        .args(["-t", topic, "-e", answer, "-m", payload])
+        .output()
+        .expect("run mosquitto_rr");
+    assert!(out.status.success(), "mosquitto_rr {topic}: {out:?}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the answer on {answer}: {e}: {out:?}"))
+}
