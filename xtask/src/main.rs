@@ -297,11 +297,17 @@ fn apt_install(packages: &[&str]) -> Result<()> {
 }
 
 /// Installs from Debian what the tests drive and the machine may lack: mosquitto and its
-/// clients (the end-to-end tests use the broker in external-broker mode, `mosquitto_pub` and
-/// `mosquitto_sub`), and Node.js with npm (the AWS SDK for JavaScript suite).
+/// clients (the end-to-end tests use the broker in external-broker mode, `mosquitto_pub`,
+/// `mosquitto_sub` and `mosquitto_rr`), and Node.js with npm (the AWS SDK for JavaScript suite).
 fn ensure_test_tools() -> Result<()> {
     let mut missing = Vec::new();
-    if !(have("mosquitto") && have("mosquitto_pub") && have("mosquitto_sub")) {
+    let mqtt = [
+        "mosquitto",
+        "mosquitto_pub",
+        "mosquitto_sub",
+        "mosquitto_rr",
+    ];
+    if !mqtt.iter().all(|bin| have(bin)) {
         missing.extend(["mosquitto", "mosquitto-clients"]);
     }
     if !have("node") {

@@ -216,6 +216,9 @@ pub(super) struct Poller {
     last_redelivery: Instant,
     /// The `$` session's lease: kept renewed; once lost, the poller disconnects.
     lease: Option<Lease>,
+    /// When a renewal of the lease was last tried: a failing store is asked at most once a
+    /// second, not on every event.
+    lease_tried: Option<Instant>,
     /// The `$` session's shadow workers, offered what comes through [`SHADOW_FILTERS`].
     shadows: Option<(SharedShadows, Arc<Metrics>)>,
 }
@@ -246,6 +249,7 @@ impl Poller {
             closing_since: None,
             last_redelivery: Instant::now(),
             lease: None,
+            lease_tried: None,
             shadows: None,
         }
     }
@@ -322,7 +326,11 @@ impl Poller {
         if self.closing_since.is_some() || self.disconnect.load(Ordering::Acquire) {
             return;
         }
-        if lease.renewal_due() {
+        let retry_due = self
+            .lease_tried
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if lease.renewal_due() && retry_due {
+            self.lease_tried = Some(Instant::now());
             if let Err(e) = lease.renew() {
                 tracing::warn!(lease = %lease.key(), error = %e, "cannot renew the `$` topics lease; trying again");
             }
