@@ -120,6 +120,10 @@ pub struct Batch {
     pub arrival_timestamps_ms: Vec<u64>,
 }
 
+/// A position in a [`Batch`] being written (see [`Batch::mark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark([usize; 4]);
+
 /// The fields of one record to append to a [`Batch`], borrowed from either side's record type.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields<'a> {
@@ -220,6 +224,26 @@ impl Batch {
         self.lengths.clear();
         self.attribute_lengths.clear();
         self.arrival_timestamps_ms.clear();
+    }
+
+    /// Where the batch ends now, to [`Batch::truncate`] back to.
+    pub fn mark(&self) -> Mark {
+        Mark([
+            self.data.len(),
+            self.lengths.len(),
+            self.attribute_lengths.len(),
+            self.arrival_timestamps_ms.len(),
+        ])
+    }
+
+    /// Drops every record pushed since `mark` was taken: a writer that gives up on a group of
+    /// records half-way leaves the batch as it was.
+    pub fn truncate(&mut self, mark: Mark) {
+        let [data, lengths, attributes, records] = mark.0;
+        self.data.truncate(data);
+        self.lengths.truncate(lengths);
+        self.attribute_lengths.truncate(attributes);
+        self.arrival_timestamps_ms.truncate(records);
     }
 
     /// Appends one record. Fails (leaving the batch as it was) only for a field or attribute

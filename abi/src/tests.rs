@@ -99,6 +99,17 @@ fn records_round_trip_and_clear_keeps_nothing() {
 }
 
 #[test]
+fn truncate_drops_what_was_pushed_after_the_mark() {
+    let records = sample();
+    let mut batch = pack(&records[..1]);
+    let mark = batch.mark();
+    batch.push(records[1].fields()).unwrap();
+    batch.push(records[0].fields()).unwrap();
+    batch.truncate(mark);
+    assert_eq!(batch, pack(&records[..1]));
+}
+
+#[test]
 fn a_short_or_long_lengths_list_is_refused() {
     let mut batch = pack(&sample());
     batch.lengths.pop();

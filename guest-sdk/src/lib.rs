@@ -22,7 +22,7 @@ pub use stage::{
 };
 
 /// Version of the `weir:plugin` WIT package this SDK implements.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
 
 /// Used by the `export_*!` macros; not part of the API.
 #[doc(hidden)]

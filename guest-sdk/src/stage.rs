@@ -128,30 +128,78 @@ impl<T> StageCell<T> {
     }
 }
 
+/// A batch as the drivers walk it: a slice of records natively; in a component, the packed
+/// batch the host sent, each record written in turn into one reused [`Record`], so reading a
+/// batch allocates nothing per record once that record's buffers have grown.
+pub trait Batch {
+    /// Records in the batch.
+    fn len(&self) -> usize;
+
+    /// True when the batch holds no record.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with each record, in order.
+    fn for_each(&mut self, f: &mut dyn FnMut(&Record));
+
+    /// The records, owned (what a transformer consumes).
+    fn into_records(self) -> Vec<Record>;
+}
+
+impl Batch for &[Record] {
+    fn len(&self) -> usize {
+        <[Record]>::len(self)
+    }
+
+    fn for_each(&mut self, f: &mut dyn FnMut(&Record)) {
+        self.iter().for_each(f)
+    }
+
+    fn into_records(self) -> Vec<Record> {
+        self.to_vec()
+    }
+}
+
+impl Batch for Vec<Record> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn for_each(&mut self, f: &mut dyn FnMut(&Record)) {
+        self.iter().for_each(f)
+    }
+
+    fn into_records(self) -> Vec<Record> {
+        self
+    }
+}
+
 /// Runs a filter over a batch: one result per input record, in order.
 pub fn filter_batch<T: Filter, H: Host>(
     cell: &mut StageCell<T>,
-    batch: &[Record],
+    mut batch: impl Batch,
     host: &H,
 ) -> Vec<FilterResult> {
     let plugin = match cell.get_or_init(|| T::new(host)) {
         Ok(p) => p,
         Err(e) => return fail_all(batch.len(), e, FilterResult::Failed),
     };
-    batch
-        .iter()
-        .map(|record| match plugin.keep(record, host) {
+    let mut out = Vec::with_capacity(batch.len());
+    batch.for_each(&mut |record| {
+        out.push(match plugin.keep(record, host) {
             Ok(true) => FilterResult::Keep,
             Ok(false) => FilterResult::Drop,
             Err(e) => FilterResult::Failed(e),
         })
-        .collect()
+    });
+    out
 }
 
 /// Runs a transformer over a batch: one result per input record, in order.
 pub fn transform_batch<T: Transformer, H: Host>(
     cell: &mut StageCell<T>,
-    batch: Vec<Record>,
+    batch: impl Batch,
     host: &H,
 ) -> Vec<TransformResult> {
     let plugin = match cell.get_or_init(|| T::new(host)) {
@@ -159,6 +207,7 @@ pub fn transform_batch<T: Transformer, H: Host>(
         Err(e) => return fail_all(batch.len(), e, TransformResult::Failed),
     };
     batch
+        .into_records()
         .into_iter()
         .map(|record| match plugin.transform(record, host) {
             Ok(records) => TransformResult::Records(records),
@@ -170,7 +219,7 @@ pub fn transform_batch<T: Transformer, H: Host>(
 /// Runs an emitter over a batch: the failed records only.
 pub fn emit_batch<T: Emitter, H: Outbox>(
     cell: &mut StageCell<T>,
-    batch: &[Record],
+    mut batch: impl Batch,
     host: &H,
 ) -> Vec<EmitFailure> {
     let plugin = match cell.get_or_init(|| T::new(host)) {
@@ -186,17 +235,19 @@ pub fn emit_batch<T: Emitter, H: Outbox>(
                 .collect();
         }
     };
-    batch
-        .iter()
-        .enumerate()
-        .filter_map(|(i, record)| {
-            plugin.emit(record, host).err().map(|e| EmitFailure {
+    let mut failures = Vec::new();
+    let mut i = 0usize;
+    batch.for_each(&mut |record| {
+        if let Err(e) = plugin.emit(record, host) {
+            failures.push(EmitFailure {
                 index: index_u32(i),
                 error: e.error,
                 retryable: e.retryable,
-            })
-        })
-        .collect()
+            });
+        }
+        i += 1;
+    });
+    failures
 }
 
 fn fail_all<R>(n: usize, e: InitError, wrap: impl Fn(RecordError) -> R) -> Vec<R> {

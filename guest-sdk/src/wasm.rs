@@ -79,28 +79,31 @@ macro_rules! world {
                 }
             }
 
-            pub(crate) fn record_in(r: types::Record) -> $crate::record::Record {
-                $crate::record::Record {
-                    payload: r.payload,
-                    partition_key: r.partition_key,
-                    source_topic: r.source_topic,
-                    client_id: r.client_id,
-                    rule_name: r.rule_name,
-                    arrival_timestamp_ms: r.arrival_timestamp_ms,
-                    attributes: r.attributes,
+            /// The host's packed batch as `weir-abi`'s type (the vectors move, nothing is copied).
+            pub(crate) fn batch_in(b: types::PackedBatch) -> weir_abi::Batch {
+                weir_abi::Batch {
+                    data: b.data,
+                    lengths: b.lengths,
+                    attribute_lengths: b.attribute_lengths,
+                    arrival_timestamps_ms: b.arrival_timestamps_ms,
                 }
             }
 
             #[allow(dead_code)]
-            pub(crate) fn record_out(r: $crate::record::Record) -> types::Record {
-                types::Record {
-                    payload: r.payload,
-                    partition_key: r.partition_key,
-                    source_topic: r.source_topic,
-                    client_id: r.client_id,
-                    rule_name: r.rule_name,
-                    arrival_timestamp_ms: r.arrival_timestamp_ms,
-                    attributes: r.attributes,
+            pub(crate) fn batch_out(b: weir_abi::Batch) -> types::PackedBatch {
+                types::PackedBatch {
+                    data: b.data,
+                    lengths: b.lengths,
+                    attribute_lengths: b.attribute_lengths,
+                    arrival_timestamps_ms: b.arrival_timestamps_ms,
+                }
+            }
+
+            #[allow(dead_code)]
+            pub(crate) fn failure_out(index: usize, e: $crate::error::RecordError) -> types::RecordFailure {
+                types::RecordFailure {
+                    index: $crate::__private::index_u32(index),
+                    error: error_out(e),
                 }
             }
 
@@ -116,53 +119,180 @@ macro_rules! world {
 
 world!(
     filter,
-    "weir:plugin/filter@0.1.0",
+    "weir:plugin/filter@0.1.1",
     "__weir_export_filter_world"
 );
 world!(
     transformer,
-    "weir:plugin/transformer@0.1.0",
+    "weir:plugin/transformer@0.1.1",
     "__weir_export_transformer_world"
 );
 world!(
     emitter,
-    "weir:plugin/emitter@0.1.0",
+    "weir:plugin/emitter@0.1.1",
     "__weir_export_emitter_world"
 );
 
+/// Batches are limited by the host far below `u32::MAX` records.
+pub fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+thread_local! {
+    /// The record each packed batch's records are written into in turn, kept across batches
+    /// so its buffers grow once.
+    static SCRATCH: RefCell<Record> = RefCell::new(Record::default());
+}
+
+/// A packed batch from the host as the stage drivers walk it.
+struct Packed<'a>(weir_abi::Views<'a>);
+
+/// Writes `view` into `record`, reusing its buffers.
+fn fill(record: &mut Record, view: weir_abi::RecordView<'_>) {
+    record.payload.clear();
+    record.payload.extend_from_slice(view.payload);
+    for (to, from) in [
+        (&mut record.partition_key, view.partition_key),
+        (&mut record.source_topic, view.source_topic),
+        (&mut record.client_id, view.client_id),
+        (&mut record.rule_name, view.rule_name),
+    ] {
+        to.clear();
+        to.push_str(from);
+    }
+    record.arrival_timestamp_ms = view.arrival_timestamp_ms;
+    record.attributes.clear();
+    record.attributes.extend(
+        view.attributes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+}
+
+impl crate::stage::Batch for Packed<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn for_each(&mut self, f: &mut dyn FnMut(&Record)) {
+        SCRATCH.with(|scratch| {
+            // A plugin's `keep` or `emit` cannot reach SCRATCH, so the borrow is never taken
+            // twice; should it be, a fresh record serves instead of a panic.
+            let mut fresh = Record::default();
+            let mut held = scratch.try_borrow_mut();
+            let record = match held.as_deref_mut() {
+                Ok(r) => r,
+                Err(_) => &mut fresh,
+            };
+            for view in self.0.iter() {
+                fill(record, view);
+                f(record);
+            }
+        })
+    }
+
+    fn into_records(self) -> Vec<Record> {
+        self.0
+            .iter()
+            .map(|view| {
+                let mut r = Record::default();
+                fill(&mut r, view);
+                r
+            })
+            .collect()
+    }
+}
+
+/// The error every record of a batch gets when the batch itself does not add up (a host
+/// bug: the host checks what it packs).
+fn bad_batch(e: &weir_abi::LayoutError) -> crate::RecordError {
+    crate::RecordError::new("bad-batch", format!("the host sent a malformed batch: {e}"))
+}
+
 /// Entry point behind `export_filter!`.
 pub fn run_filter<T: crate::Filter>(
-    batch: Vec<filter::weir::plugin::types::Record>,
-) -> Vec<filter::weir::plugin::types::FilterResult> {
+    batch: filter::weir::plugin::types::PackedBatch,
+) -> filter::weir::plugin::types::FilterOutput {
     use crate::stage::{filter_batch, FilterResult, StageCell};
-    use filter::weir::plugin::types::FilterResult as Out;
-    let batch: Vec<Record> = batch.into_iter().map(filter::record_in).collect();
-    with_cell(|cell: &mut StageCell<T>| filter_batch(cell, &batch, &filter::WasmHost))
-        .into_iter()
-        .map(|r| match r {
-            FilterResult::Keep => Out::Keep,
-            FilterResult::Drop => Out::Drop,
-            FilterResult::Failed(e) => Out::Failed(filter::error_out(e)),
-        })
-        .collect()
+    use weir_abi::verdict;
+    let batch = filter::batch_in(batch);
+    let results = match batch.views() {
+        Ok(views) => with_cell(|cell: &mut StageCell<T>| {
+            filter_batch(cell, Packed(views), &filter::WasmHost)
+        }),
+        Err(e) => vec![FilterResult::Failed(bad_batch(&e)); batch.len()],
+    };
+    let mut verdicts = Vec::with_capacity(results.len());
+    let mut failures = Vec::new();
+    for (i, r) in results.into_iter().enumerate() {
+        verdicts.push(match r {
+            FilterResult::Keep => verdict::KEEP,
+            FilterResult::Drop => verdict::DROP,
+            FilterResult::Failed(e) => {
+                failures.push(filter::failure_out(i, e));
+                verdict::FAILED
+            }
+        });
+    }
+    filter::weir::plugin::types::FilterOutput { verdicts, failures }
 }
 
 /// Entry point behind `export_transformer!`.
 pub fn run_transformer<T: crate::Transformer>(
-    batch: Vec<transformer::weir::plugin::types::Record>,
-) -> Vec<transformer::weir::plugin::types::TransformResult> {
+    batch: transformer::weir::plugin::types::PackedBatch,
+) -> transformer::weir::plugin::types::TransformOutput {
     use crate::stage::{transform_batch, StageCell, TransformResult};
-    use transformer::weir::plugin::types::TransformResult as Out;
-    let batch: Vec<Record> = batch.into_iter().map(transformer::record_in).collect();
-    with_cell(|cell: &mut StageCell<T>| transform_batch(cell, batch, &transformer::WasmHost))
-        .into_iter()
-        .map(|r| match r {
-            TransformResult::Records(rs) => {
-                Out::Records(rs.into_iter().map(transformer::record_out).collect())
+    let batch = transformer::batch_in(batch);
+    let results = match batch.views() {
+        Ok(views) => with_cell(|cell: &mut StageCell<T>| {
+            transform_batch(cell, Packed(views), &transformer::WasmHost)
+        }),
+        Err(e) => vec![TransformResult::Failed(bad_batch(&e)); batch.len()],
+    };
+    // The input's buffers become the output's: the records out are usually about as large.
+    let mut out = batch;
+    out.clear();
+    let mut counts = Vec::with_capacity(results.len());
+    let mut failures = Vec::new();
+    for (i, r) in results.into_iter().enumerate() {
+        let records = match r {
+            TransformResult::Records(records) => records,
+            TransformResult::Failed(e) => {
+                counts.push(0);
+                failures.push(transformer::failure_out(i, e));
+                continue;
             }
-            TransformResult::Failed(e) => Out::Failed(transformer::error_out(e)),
-        })
-        .collect()
+        };
+        let mark = out.mark();
+        let pushed = records.iter().try_for_each(|r| out.push(fields(r)));
+        match pushed {
+            Ok(()) => counts.push(index_u32(records.len())),
+            Err(e) => {
+                out.truncate(mark);
+                counts.push(0);
+                let e = crate::RecordError::new("too-large", e.to_string());
+                failures.push(transformer::failure_out(i, e));
+            }
+        }
+    }
+    transformer::weir::plugin::types::TransformOutput {
+        records: transformer::batch_out(out),
+        counts,
+        failures,
+    }
+}
+
+/// `record`'s fields for the packed layout.
+fn fields(r: &Record) -> weir_abi::Fields<'_> {
+    weir_abi::Fields {
+        payload: &r.payload,
+        partition_key: &r.partition_key,
+        source_topic: &r.source_topic,
+        client_id: &r.client_id,
+        rule_name: &r.rule_name,
+        arrival_timestamp_ms: r.arrival_timestamp_ms,
+        attributes: &r.attributes,
+    }
 }
 
 impl Outbox for emitter::WasmHost {
@@ -179,11 +309,23 @@ impl Outbox for emitter::WasmHost {
 
 /// Entry point behind `export_emitter!`.
 pub fn run_emitter<T: crate::Emitter>(
-    batch: Vec<emitter::weir::plugin::types::Record>,
+    batch: emitter::weir::plugin::types::PackedBatch,
 ) -> Vec<emitter::weir::plugin::types::EmitFailure> {
-    use crate::stage::{emit_batch, StageCell};
-    let batch: Vec<Record> = batch.into_iter().map(emitter::record_in).collect();
-    with_cell(|cell: &mut StageCell<T>| emit_batch(cell, &batch, &emitter::WasmHost))
+    use crate::stage::{emit_batch, EmitFailure, StageCell};
+    let batch = emitter::batch_in(batch);
+    let failures = match batch.views() {
+        Ok(views) => {
+            with_cell(|cell: &mut StageCell<T>| emit_batch(cell, Packed(views), &emitter::WasmHost))
+        }
+        Err(e) => (0..batch.len())
+            .map(|i| EmitFailure {
+                index: index_u32(i),
+                error: bad_batch(&e),
+                retryable: false,
+            })
+            .collect(),
+    };
+    failures
         .into_iter()
         .map(|f| emitter::weir::plugin::types::EmitFailure {
             index: f.index,
@@ -203,13 +345,12 @@ macro_rules! export_filter {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct WeirFilterExport;
-            impl $crate::__private::filter::exports::weir::plugin::filter_stage::Guest
+            impl $crate::__private::filter::exports::weir::plugin::filter_batch::Guest
                 for WeirFilterExport
             {
                 fn filter(
-                    batch: ::std::vec::Vec<$crate::__private::filter::weir::plugin::types::Record>,
-                ) -> ::std::vec::Vec<$crate::__private::filter::weir::plugin::types::FilterResult>
-                {
+                    batch: $crate::__private::filter::weir::plugin::types::PackedBatch,
+                ) -> $crate::__private::filter::weir::plugin::types::FilterOutput {
                     $crate::__private::run_filter::<$plugin>(batch)
                 }
             }
@@ -227,14 +368,12 @@ macro_rules! export_transformer {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct WeirTransformerExport;
-            impl $crate::__private::transformer::exports::weir::plugin::transform_stage::Guest
+            impl $crate::__private::transformer::exports::weir::plugin::transform_batch::Guest
                 for WeirTransformerExport
             {
                 fn transform(
-                    batch: ::std::vec::Vec<$crate::__private::transformer::weir::plugin::types::Record>,
-                ) -> ::std::vec::Vec<
-                    $crate::__private::transformer::weir::plugin::types::TransformResult,
-                > {
+                    batch: $crate::__private::transformer::weir::plugin::types::PackedBatch,
+                ) -> $crate::__private::transformer::weir::plugin::types::TransformOutput {
                     $crate::__private::run_transformer::<$plugin>(batch)
                 }
             }
@@ -252,11 +391,11 @@ macro_rules! export_emitter {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct WeirEmitterExport;
-            impl $crate::__private::emitter::exports::weir::plugin::emit_stage::Guest
+            impl $crate::__private::emitter::exports::weir::plugin::emit_batch::Guest
                 for WeirEmitterExport
             {
                 fn emit(
-                    batch: ::std::vec::Vec<$crate::__private::emitter::weir::plugin::types::Record>,
+                    batch: $crate::__private::emitter::weir::plugin::types::PackedBatch,
                 ) -> ::std::vec::Vec<$crate::__private::emitter::weir::plugin::types::EmitFailure>
                 {
                     $crate::__private::run_emitter::<$plugin>(batch)

@@ -153,14 +153,14 @@ fn call_cost(slot: &PluginSlot, payloads: &[Vec<u8>], batch: usize) {
     let mut cell = StageCell::<speed_limit::SpeedLimit>::default();
     // Warm up both.
     for i in 0..n {
-        std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
+        std::hint::black_box(filter_batch(&mut cell, sdk_batches[i].as_slice(), &host));
         std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));
     }
     let (native, wasm, ratio) = alternate(
         n,
         batch,
         |i| {
-            std::hint::black_box(filter_batch(&mut cell, &sdk_batches[i], &host));
+            std::hint::black_box(filter_batch(&mut cell, sdk_batches[i].as_slice(), &host));
         },
         |i| {
             std::hint::black_box(slot.filter(&host_batches[i]).expect("filter"));

@@ -4,3 +4,4 @@ mod plugin_agreement;
 mod plugin_faults;
 mod plugin_grants;
 mod plugin_reload;
+mod plugin_wit_versions;

@@ -10,7 +10,7 @@ use weir_plugins::{self as host, Grant, OutboxRequest, PluginEngine, PluginSlot,
 use weir_sdk::testing::{Harness, MockHost, OutboxCall};
 use weir_tests::{data_dir, plugin_path, seed_payloads};
 
-fn to_host(r: &weir_sdk::Record) -> host::Record {
+pub(crate) fn to_host(r: &weir_sdk::Record) -> host::Record {
     host::Record {
         payload: r.payload.clone(),
         partition_key: r.partition_key.clone(),
@@ -38,11 +38,11 @@ fn err(e: host::RecordError) -> weir_sdk::RecordError {
     weir_sdk::RecordError::new(e.code, e.message)
 }
 
-fn engine() -> PluginEngine {
+pub(crate) fn engine() -> PluginEngine {
     PluginEngine::new(None).expect("engine")
 }
 
-fn driver_tables() -> Arc<LookupTables> {
+pub(crate) fn driver_tables() -> Arc<LookupTables> {
     let path = data_dir().join("driver_data.csv");
     let mut tables = LookupTables::new();
     tables.insert(
@@ -63,7 +63,7 @@ fn mock_with_drivers() -> MockHost {
 }
 
 /// The seed rows plus the inputs that must fail, with metadata set so it is compared too.
-fn speeding_inputs() -> Vec<weir_sdk::Record> {
+pub(crate) fn speeding_inputs() -> Vec<weir_sdk::Record> {
     let mut payloads = seed_payloads();
     payloads.extend([
         json!({"licensePlate": "NOSPEED-1"}),

@@ -183,7 +183,34 @@ fn malformed_and_oversized_output_is_rejected() {
         .transform(&batch(&["a", "b"]))
         .expect_err("one result short");
     assert_eq!(err.fault_kind(), Some(FaultKind::MalformedOutput), "{err}");
-    assert!(err.to_string().contains("1 results for 2 records"), "{err}");
+    assert!(
+        err.to_string().contains("1 output counts for 2 records"),
+        "{err}"
+    );
+
+    for (mode, says) in [
+        (
+            "miscount",
+            "the output counts add up to 2, but 1 records came back",
+        ),
+        (
+            "not-utf8",
+            "output records: record 0: its partition-key is not UTF-8",
+        ),
+    ] {
+        let slot = PluginSlot::load(
+            &engine,
+            PluginSpec::new(mode, &[Grant::Config]).param("mode", mode),
+            &plugin_path("hostile-malformed"),
+            Arc::new(LookupTables::new()),
+        )
+        .expect("loads");
+        let mut one = batch(&["a"]);
+        one[0].partition_key = "key".into();
+        let err = slot.transform(&one).expect_err(mode);
+        assert_eq!(err.fault_kind(), Some(FaultKind::MalformedOutput), "{err}");
+        assert!(err.to_string().contains(says), "{mode}: {err}");
+    }
 
     let spec = PluginSpec {
         limits: Limits {

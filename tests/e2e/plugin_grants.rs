@@ -53,7 +53,7 @@ fn an_ungranted_import_is_refused_by_name() {
     assert!(matches!(err, PluginError::Refused { .. }), "{text}");
     assert!(
         text.contains("owner-enrich")
-            && text.contains("`weir:plugin/lookup@0.1.0`")
+            && text.contains("`weir:plugin/lookup@0.1.1`")
             && text.contains("\"lookup\""),
         "{text}"
     );

@@ -21,7 +21,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("weir-support", &[]),
     ("weir-firehose-model", &["weir-support"]),
     ("weir-streams", &["weir-support"]),
-    ("weir-plugins", &["weir-support"]),
+    ("weir-plugins", &["weir-abi", "weir-support"]),
     (
         "weir-api",
         &[
@@ -83,7 +83,8 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     // Streams and state on a NATS JetStream cluster: the stores behind weir-streams' traits.
     ("weir-cluster", &["weir-streams", "weir-support"]),
     ("weir-device", &[]),
-    ("weir-sdk", &[]),
+    ("weir-sdk", &["weir-abi"]),
+    ("weir-abi", &[]),
 ];
 
 /// Crates that must not appear anywhere in a crate's normal dependency tree.

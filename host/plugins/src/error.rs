@@ -114,6 +114,17 @@ pub enum PluginError {
         /// Why.
         reason: String,
     },
+    /// A batch the packed layout cannot carry (a field or attribute count above 4 GiB); the
+    /// plugin was not called and its instance stays usable.
+    #[error("plugin {plugin} {version}: cannot pass the batch: {source}")]
+    Batch {
+        /// Plugin name.
+        plugin: String,
+        /// Content hash.
+        version: String,
+        /// What the layout refused.
+        source: weir_abi::LayoutError,
+    },
     /// A call failed; the batch's records go to the error action with this reason.
     #[error("plugin {plugin} {version}: {kind}: {detail}")]
     Fault {

@@ -25,6 +25,7 @@ mod grants;
 pub mod harness;
 mod host_state;
 mod metrics;
+mod packed;
 mod record;
 mod registry;
 mod stdio;
@@ -50,7 +51,7 @@ pub use registry::{
     MAX_VERSIONS_KEPT,
 };
 
-use bindings::{emitter, filter, transformer};
+use bindings::{emitter, filter, legacy_emitter, legacy_filter, legacy_transformer, transformer};
 use cache::CompileCache;
 use host_state::HostState;
 
@@ -124,12 +125,31 @@ impl PluginSpec {
 /// Which connector stage a component implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PluginKind {
-    /// Exports `weir:plugin/filter-stage`.
+    /// Exports `weir:plugin/filter-batch` (or 0.1.0's `filter-stage`).
     Filter,
-    /// Exports `weir:plugin/transform-stage`.
+    /// Exports `weir:plugin/transform-batch` (or 0.1.0's `transform-stage`).
     Transformer,
-    /// Exports `weir:plugin/emit-stage`.
+    /// Exports `weir:plugin/emit-batch` (or 0.1.0's `emit-stage`).
     Emitter,
+}
+
+/// How a plugin's batches cross the boundary: which WIT revision it was built against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Abi {
+    /// WIT 0.1.1's packed stages: a batch is four flat lists (`weir-abi`).
+    Packed,
+    /// WIT 0.1.0's stages: a batch is a list of records, a string per field.
+    RecordList,
+}
+
+impl Abi {
+    /// The WIT revision that introduced it.
+    pub fn wit_version(self) -> &'static str {
+        match self {
+            Abi::Packed => "0.1.1",
+            Abi::RecordList => "0.1.0",
+        }
+    }
 }
 
 impl PluginKind {
@@ -246,9 +266,9 @@ impl PluginEngine {
         let version: Arc<str> = Arc::from(&digest[..12]);
         let (component, from_cache) = self.compile(&spec.name, path, bytes, &digest)?;
         let imports = self.granted_imports(&component, &spec)?;
-        let kind = self.stage_kind(&component, &spec.name)?;
+        let (kind, abi) = self.stage_kind(&component, &spec.name)?;
         let pre = self
-            .pre(kind, &component)
+            .pre(kind, abi, &component)
             .map_err(|e| PluginError::Instantiate {
                 plugin: spec.name.clone(),
                 version: version.to_string(),
@@ -257,6 +277,7 @@ impl PluginEngine {
         let plugin = Arc::new(LoadedPlugin {
             spec: Arc::new(spec),
             kind,
+            abi,
             version,
             pre,
             engine: self.clone(),
@@ -284,6 +305,7 @@ impl PluginEngine {
             plugin = %plugin.spec.name,
             version = %plugin.version,
             kind = plugin.kind.as_str(),
+            wit = abi.wit_version(),
             cached = from_cache,
             load_ms = load_time.as_secs_f64() * 1e3,
             "plugin loaded"
@@ -312,8 +334,13 @@ impl PluginEngine {
         Ok(imports)
     }
 
-    /// Which stage the component is, by the interface it exports (any version).
-    fn stage_kind(&self, component: &Component, plugin: &str) -> Result<PluginKind, PluginError> {
+    /// Which stage the component is and which ABI it speaks, by the interface it exports (any
+    /// 0.1.x version: the packed `*-batch` stages of 0.1.1, else 0.1.0's `*-stage`).
+    fn stage_kind(
+        &self,
+        component: &Component,
+        plugin: &str,
+    ) -> Result<(PluginKind, Abi), PluginError> {
         let exports: Vec<String> = component
             .component_type()
             .exports(self.engine())
@@ -321,12 +348,32 @@ impl PluginEngine {
             .map(|(name, _)| name.to_string())
             .collect();
         let has = |iface: &str| exports.iter().any(|e| e.split('@').next() == Some(iface));
-        if has("weir:plugin/filter-stage") {
-            Ok(PluginKind::Filter)
-        } else if has("weir:plugin/transform-stage") {
-            Ok(PluginKind::Transformer)
-        } else if has("weir:plugin/emit-stage") {
-            Ok(PluginKind::Emitter)
+        let stages = [
+            ("weir:plugin/filter-batch", PluginKind::Filter, Abi::Packed),
+            (
+                "weir:plugin/transform-batch",
+                PluginKind::Transformer,
+                Abi::Packed,
+            ),
+            ("weir:plugin/emit-batch", PluginKind::Emitter, Abi::Packed),
+            (
+                "weir:plugin/filter-stage",
+                PluginKind::Filter,
+                Abi::RecordList,
+            ),
+            (
+                "weir:plugin/transform-stage",
+                PluginKind::Transformer,
+                Abi::RecordList,
+            ),
+            (
+                "weir:plugin/emit-stage",
+                PluginKind::Emitter,
+                Abi::RecordList,
+            ),
+        ];
+        if let Some((_, kind, abi)) = stages.iter().find(|(iface, _, _)| has(iface)) {
+            Ok((*kind, *abi))
         } else {
             Err(PluginError::NotAStage {
                 plugin: plugin.to_owned(),
@@ -341,14 +388,25 @@ impl PluginEngine {
 
     /// The component linked and pre-instantiated for its stage, so each instance after this
     /// one is cheap.
-    fn pre(&self, kind: PluginKind, component: &Component) -> wasmtime::Result<Pre> {
+    fn pre(&self, kind: PluginKind, abi: Abi, component: &Component) -> wasmtime::Result<Pre> {
         let instance_pre = self.linker(kind)?.instantiate_pre(component)?;
-        Ok(match kind {
-            PluginKind::Filter => Pre::Filter(filter::FilterPre::new(instance_pre)?),
-            PluginKind::Transformer => {
+        Ok(match (kind, abi) {
+            (PluginKind::Filter, Abi::Packed) => Pre::Filter(filter::FilterPre::new(instance_pre)?),
+            (PluginKind::Transformer, Abi::Packed) => {
                 Pre::Transformer(transformer::TransformerPre::new(instance_pre)?)
             }
-            PluginKind::Emitter => Pre::Emitter(emitter::EmitterPre::new(instance_pre)?),
+            (PluginKind::Emitter, Abi::Packed) => {
+                Pre::Emitter(emitter::EmitterPre::new(instance_pre)?)
+            }
+            (PluginKind::Filter, Abi::RecordList) => {
+                Pre::LegacyFilter(legacy_filter::LegacyFilterPre::new(instance_pre)?)
+            }
+            (PluginKind::Transformer, Abi::RecordList) => {
+                Pre::LegacyTransformer(legacy_transformer::LegacyTransformerPre::new(instance_pre)?)
+            }
+            (PluginKind::Emitter, Abi::RecordList) => {
+                Pre::LegacyEmitter(legacy_emitter::LegacyEmitterPre::new(instance_pre)?)
+            }
         })
     }
 
@@ -494,12 +552,16 @@ enum Pre {
     Filter(filter::FilterPre<HostState>),
     Transformer(transformer::TransformerPre<HostState>),
     Emitter(emitter::EmitterPre<HostState>),
+    LegacyFilter(legacy_filter::LegacyFilterPre<HostState>),
+    LegacyTransformer(legacy_transformer::LegacyTransformerPre<HostState>),
+    LegacyEmitter(legacy_emitter::LegacyEmitterPre<HostState>),
 }
 
 /// A compiled, checked and health-checked plugin version. Immutable.
 pub struct LoadedPlugin {
     spec: Arc<PluginSpec>,
     kind: PluginKind,
+    abi: Abi,
     version: Arc<str>,
     pre: Pre,
     engine: PluginEngine,
@@ -530,6 +592,11 @@ impl LoadedPlugin {
     /// The stage it implements.
     pub fn kind(&self) -> PluginKind {
         self.kind
+    }
+
+    /// How its batches cross the boundary (the WIT revision it was built against).
+    pub fn abi(&self) -> Abi {
+        self.abi
     }
 
     /// Its version: the first 12 hex digits of the component's SHA-256.
@@ -583,11 +650,17 @@ impl LoadedPlugin {
             Pre::Filter(p) => Bound::Filter(p.instantiate(&mut store).map_err(err)?),
             Pre::Transformer(p) => Bound::Transformer(p.instantiate(&mut store).map_err(err)?),
             Pre::Emitter(p) => Bound::Emitter(p.instantiate(&mut store).map_err(err)?),
+            Pre::LegacyFilter(p) => Bound::LegacyFilter(p.instantiate(&mut store).map_err(err)?),
+            Pre::LegacyTransformer(p) => {
+                Bound::LegacyTransformer(p.instantiate(&mut store).map_err(err)?)
+            }
+            Pre::LegacyEmitter(p) => Bound::LegacyEmitter(p.instantiate(&mut store).map_err(err)?),
         };
         Ok(PluginInstance {
             plugin: self.clone(),
             store,
             bound,
+            scratch: weir_abi::Batch::default(),
             poisoned: false,
             call: (Instant::now(), 0),
         })
@@ -603,6 +676,9 @@ enum Bound {
     Filter(filter::Filter),
     Transformer(transformer::Transformer),
     Emitter(emitter::Emitter),
+    LegacyFilter(legacy_filter::LegacyFilter),
+    LegacyTransformer(legacy_transformer::LegacyTransformer),
+    LegacyEmitter(legacy_emitter::LegacyEmitter),
 }
 
 /// What an emitter call produced.
@@ -619,6 +695,9 @@ pub struct PluginInstance {
     plugin: Arc<LoadedPlugin>,
     store: Store<HostState>,
     bound: Bound,
+    /// The packed input's buffers, kept between calls so packing a batch allocates nothing
+    /// once they have grown to the batches' size.
+    scratch: weir_abi::Batch,
     poisoned: bool,
     /// Start and batch size of the call in progress, for the counters.
     call: (Instant, usize),
@@ -769,22 +848,33 @@ impl PluginInstance {
     /// Runs a filter batch: one verdict per record, in order.
     pub fn filter(&mut self, batch: &[Record]) -> Result<Vec<FilterResult>, PluginError> {
         self.begin(batch.len())?;
-        let Bound::Filter(f) = &self.bound else {
-            return Err(self.wrong_kind(PluginKind::Filter));
+        let out = match &self.bound {
+            Bound::Filter(f) => {
+                let packed = pack(&self.plugin, &mut self.scratch, batch)?;
+                let out = f
+                    .weir_plugin_filter_batch()
+                    .call_filter(&mut self.store, &packed);
+                packed::reclaim(packed, &mut self.scratch);
+                let out = out.map_err(|e| self.trap(e))?;
+                packed::filter_results(out, batch.len()).map_err(|e| self.malformed(e))?
+            }
+            Bound::LegacyFilter(f) => {
+                let out = f
+                    .weir_plugin_filter_stage()
+                    .call_filter(&mut self.store, &record::to_wit(batch));
+                let out = out.map_err(|e| self.trap(e))?;
+                if out.len() != batch.len() {
+                    return Err(self.malformed(format!(
+                        "{} verdicts for {} records",
+                        out.len(),
+                        batch.len()
+                    )));
+                }
+                out.into_iter().map(FilterResult::from).collect()
+            }
+            _ => return Err(self.wrong_kind(PluginKind::Filter)),
         };
-        let out = f
-            .weir_plugin_filter_stage()
-            .call_filter(&mut self.store, &record::to_wit(batch));
-        let out = out.map_err(|e| self.trap(e))?;
-        if out.len() != batch.len() {
-            return Err(self.malformed(format!(
-                "{} verdicts for {} records",
-                out.len(),
-                batch.len()
-            )));
-        }
         self.forward_stdio();
-        let out: Vec<FilterResult> = out.into_iter().map(FilterResult::from).collect();
         let kept = out
             .iter()
             .filter(|r| matches!(r, FilterResult::Keep))
@@ -800,14 +890,26 @@ impl PluginInstance {
     /// Runs a transformer batch: one result per record, in order.
     pub fn transform(&mut self, batch: &[Record]) -> Result<Vec<TransformResult>, PluginError> {
         self.begin(batch.len())?;
-        let Bound::Transformer(t) = &self.bound else {
-            return Err(self.wrong_kind(PluginKind::Transformer));
+        let max = self.plugin.spec.limits.max_output_records;
+        let out: Vec<TransformResult> = match &self.bound {
+            Bound::Transformer(t) => {
+                let packed = pack(&self.plugin, &mut self.scratch, batch)?;
+                let out = t
+                    .weir_plugin_transform_batch()
+                    .call_transform(&mut self.store, &packed);
+                packed::reclaim(packed, &mut self.scratch);
+                let out = out.map_err(|e| self.trap(e))?;
+                packed::transform_results(out, batch.len(), max).map_err(|e| self.malformed(e))?
+            }
+            Bound::LegacyTransformer(t) => {
+                let out = t
+                    .weir_plugin_transform_stage()
+                    .call_transform(&mut self.store, &record::to_wit(batch));
+                let out = out.map_err(|e| self.trap(e))?;
+                out.into_iter().map(TransformResult::from).collect()
+            }
+            _ => return Err(self.wrong_kind(PluginKind::Transformer)),
         };
-        let out = t
-            .weir_plugin_transform_stage()
-            .call_transform(&mut self.store, &record::to_wit(batch));
-        let out = out.map_err(|e| self.trap(e))?;
-        let out: Vec<TransformResult> = out.into_iter().map(TransformResult::from).collect();
         if out.len() != batch.len() {
             return Err(self.malformed(format!(
                 "{} results for {} records",
@@ -822,7 +924,6 @@ impl PluginInstance {
                 TransformResult::Failed(_) => 0,
             })
             .sum();
-        let max = self.plugin.spec.limits.max_output_records;
         if produced > max {
             return Err(self.malformed(format!(
                 "{produced} output records; the limit is {max} per call"
@@ -840,12 +941,20 @@ impl PluginInstance {
     /// Runs an emitter batch: the failed records and the requested side effects.
     pub fn emit(&mut self, batch: &[Record]) -> Result<EmitOutcome, PluginError> {
         self.begin(batch.len())?;
-        let Bound::Emitter(e) = &self.bound else {
-            return Err(self.wrong_kind(PluginKind::Emitter));
+        let out = match &self.bound {
+            Bound::Emitter(e) => {
+                let packed = pack(&self.plugin, &mut self.scratch, batch)?;
+                let out = e
+                    .weir_plugin_emit_batch()
+                    .call_emit(&mut self.store, &packed);
+                packed::reclaim(packed, &mut self.scratch);
+                out
+            }
+            Bound::LegacyEmitter(e) => e
+                .weir_plugin_emit_stage()
+                .call_emit(&mut self.store, &record::to_wit(batch)),
+            _ => return Err(self.wrong_kind(PluginKind::Emitter)),
         };
-        let out = e
-            .weir_plugin_emit_stage()
-            .call_emit(&mut self.store, &record::to_wit(batch));
         let failures: Vec<EmitFailure> = out
             .map_err(|e| self.trap(e))?
             .into_iter()
@@ -873,6 +982,21 @@ impl PluginInstance {
         let outbox = std::mem::take(&mut self.store.data_mut().outbox);
         Ok(EmitOutcome { failures, outbox })
     }
+}
+
+/// `batch` packed into an instance's buffers. Fails only for a field above the layout's 4 GiB
+/// limit, which no record of the host's can reach (the broker and the API refuse far smaller
+/// ones); the plugin is not called and the instance stays usable.
+fn pack(
+    plugin: &LoadedPlugin,
+    scratch: &mut weir_abi::Batch,
+    batch: &[Record],
+) -> Result<bindings::types::PackedBatch, PluginError> {
+    packed::pack(batch, scratch).map_err(|source| PluginError::Batch {
+        plugin: plugin.spec.name.clone(),
+        version: plugin.version.to_string(),
+        source,
+    })
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary, with an ellipsis when cut.
