@@ -191,7 +191,11 @@ pub const FORBIDDEN: &[(&str, &[&str])] = &[
 /// Crates whose every dependency outside the workspace is listed here (normal dependencies):
 /// `weir-support` is the standard library plus `crc32c` (the framed log's checksum), so any
 /// crate may depend on it without pulling anything else in.
-pub const EXTERNAL_ONLY: &[(&str, &[&str])] = &[("weir-support", &["crc32c"])];
+pub const EXTERNAL_ONLY: &[(&str, &[&str])] = &[
+    ("weir-support", &["crc32c"]),
+    // The packed layout is linked into every plugin: it stays small.
+    ("weir-abi", &["thiserror"]),
+];
 
 /// The only workspace crate that may name wasmtime as a direct dependency.
 pub const WASMTIME_OWNER: &str = "weir-plugins";

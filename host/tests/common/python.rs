@@ -6,11 +6,23 @@ use std::path::Path;
 use std::process::Command;
 
 /// Installs `tests/py/requirements.txt` with pip unless `present` (the suite's own check of
-/// what it imports).
+/// what it imports). One install at a time, across the tests of a binary and across binaries:
+/// two pips writing the same site-packages at once corrupt it (a fresh machine's CI run lost
+/// botocore that way), so each takes an exclusive lock on a file in the target folder, and a
+/// pip that finds everything already installed by the one before it has nothing to do.
 pub fn install_requirements_unless(present: bool) {
     if present {
         return;
     }
+    let lock_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pip-install.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("lock {}: {e}", lock_path.display()));
     let req = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/requirements.txt");
     let out = Command::new("python3")
         .args(["-m", "pip", "install", "--quiet", "--upgrade", "-r"])
@@ -22,6 +34,7 @@ pub fn install_requirements_unless(present: bool) {
         "pip install failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The lock is released when `lock` is dropped here.
 }
 
 /// Runs `python3 tests/py/SCRIPT ARGS` with the test credentials (the region us-east-1) and

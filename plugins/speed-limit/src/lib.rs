@@ -28,7 +28,8 @@ impl Filter for SpeedLimit {
     }
 
     fn keep(&mut self, record: &Record, _host: &impl Host) -> Result<bool, RecordError> {
-        let payload = record.json_object()?;
+        // Only the one field is built; the rest of the payload is checked, not allocated.
+        let payload = record.json_fields(&[&self.field])?;
         Ok(json::number_field(&payload, &self.field)? > self.limit)
     }
 }
