@@ -109,7 +109,7 @@ pub enum LayoutError {
 /// the generated bindings of either side without a copy. Reused across calls (`clear` keeps
 /// the capacity), so a steady stream of batches allocates nothing here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Batch {
+pub struct PackedBatch {
     /// Every record's bytes back to back.
     pub data: Vec<u8>,
     /// [`FIELDS_PER_RECORD`] entries per record.
@@ -120,13 +120,15 @@ pub struct Batch {
     pub arrival_timestamps_ms: Vec<u64>,
 }
 
-/// A position in a [`Batch`] being written (see [`Batch::mark`]).
+/// A position in a [`PackedBatch`] being written (see [`PackedBatch::mark`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mark([usize; 4]);
 
-/// The fields of one record to append to a [`Batch`], borrowed from either side's record type.
-#[derive(Debug, Clone, Copy)]
-pub struct Fields<'a> {
+/// One record's fields, borrowed: what [`PackedBatch::push`] appends (from either side's record type,
+/// whose attributes are `(String, String)`), and, as [`RecordView`], what a checked batch hands
+/// out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields<'a, S = &'a str> {
     /// The message body.
     pub payload: &'a [u8],
     /// Ordering and shard key.
@@ -139,28 +141,12 @@ pub struct Fields<'a> {
     pub rule_name: &'a str,
     /// When Weir accepted the message, ms since the Unix epoch.
     pub arrival_timestamp_ms: u64,
-    /// Attribute pairs.
-    pub attributes: &'a [(String, String)],
+    /// Attribute pairs (in a view, each already checked to be UTF-8).
+    pub attributes: &'a [(S, S)],
 }
 
 /// One record of a checked batch, borrowing the batch's buffers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordView<'a> {
-    /// The message body.
-    pub payload: &'a [u8],
-    /// Ordering and shard key.
-    pub partition_key: &'a str,
-    /// MQTT topic of the original message.
-    pub source_topic: &'a str,
-    /// Publisher's client id.
-    pub client_id: &'a str,
-    /// The rule that matched.
-    pub rule_name: &'a str,
-    /// When Weir accepted the message, ms since the Unix epoch.
-    pub arrival_timestamp_ms: u64,
-    /// The record's attributes, each already checked to be UTF-8.
-    pub attributes: &'a [(&'a str, &'a str)],
-}
+pub type RecordView<'a> = Fields<'a, &'a str>;
 
 /// A checked batch: the fields of every record, borrowing the batch's buffers.
 #[derive(Debug, Default)]
@@ -207,7 +193,7 @@ fn len32(record: usize, field: &'static str, len: usize) -> Result<u32, LayoutEr
     u32::try_from(len).map_err(|_| LayoutError::TooLarge { record, field, len })
 }
 
-impl Batch {
+impl PackedBatch {
     /// Records in the batch.
     pub fn len(&self) -> usize {
         self.arrival_timestamps_ms.len()
@@ -226,7 +212,7 @@ impl Batch {
         self.arrival_timestamps_ms.clear();
     }
 
-    /// Where the batch ends now, to [`Batch::truncate`] back to.
+    /// Where the batch ends now, to [`PackedBatch::truncate`] back to.
     pub fn mark(&self) -> Mark {
         Mark([
             self.data.len(),
@@ -248,7 +234,7 @@ impl Batch {
 
     /// Appends one record. Fails (leaving the batch as it was) only for a field or attribute
     /// count above the layout's 32-bit limit.
-    pub fn push(&mut self, r: Fields<'_>) -> Result<(), LayoutError> {
+    pub fn push<S: AsRef<str>>(&mut self, r: Fields<'_, S>) -> Result<(), LayoutError> {
         let record = self.len();
         let mut lengths = [0u32; FIELDS_PER_RECORD];
         let texts = [
@@ -264,15 +250,15 @@ impl Batch {
         lengths[5] = len32(record, "attribute count", r.attributes.len())?;
         let mut attribute_lengths = Vec::with_capacity(r.attributes.len() * 2);
         for (name, value) in r.attributes {
-            attribute_lengths.push(len32(record, "attribute name", name.len())?);
-            attribute_lengths.push(len32(record, "attribute value", value.len())?);
+            attribute_lengths.push(len32(record, "attribute name", name.as_ref().len())?);
+            attribute_lengths.push(len32(record, "attribute value", value.as_ref().len())?);
         }
         for bytes in texts {
             self.data.extend_from_slice(bytes);
         }
         for (name, value) in r.attributes {
-            self.data.extend_from_slice(name.as_bytes());
-            self.data.extend_from_slice(value.as_bytes());
+            self.data.extend_from_slice(name.as_ref().as_bytes());
+            self.data.extend_from_slice(value.as_ref().as_bytes());
         }
         self.lengths.extend_from_slice(&lengths);
         self.attribute_lengths.extend_from_slice(&attribute_lengths);

@@ -12,7 +12,7 @@ struct Owned {
 }
 
 impl Owned {
-    fn fields(&self) -> Fields<'_> {
+    fn fields(&self) -> Fields<'_, String> {
         Fields {
             payload: &self.payload,
             partition_key: &self.text[0],
@@ -43,15 +43,15 @@ impl Owned {
     }
 }
 
-fn pack(records: &[Owned]) -> Batch {
-    let mut batch = Batch::default();
+fn pack(records: &[Owned]) -> PackedBatch {
+    let mut batch = PackedBatch::default();
     for r in records {
         batch.push(r.fields()).expect("push");
     }
     batch
 }
 
-fn unpack(batch: &Batch) -> Result<Vec<Owned>, LayoutError> {
+fn unpack(batch: &PackedBatch) -> Result<Vec<Owned>, LayoutError> {
     Ok(batch.views()?.iter().map(Owned::from_view).collect())
 }
 
@@ -147,9 +147,9 @@ fn a_field_past_the_end_names_the_record_and_field() {
 
 #[test]
 fn text_that_is_not_utf8_is_refused_but_a_binary_payload_is_not() {
-    let mut batch = Batch::default();
+    let mut batch = PackedBatch::default();
     batch
-        .push(Fields {
+        .push(Fields::<&str> {
             payload: &[0xff],
             partition_key: "k",
             source_topic: "",
@@ -228,7 +228,7 @@ proptest! {
         attribute_lengths in proptest::collection::vec(0u32..8, 0..8),
         records in 0usize..4,
     ) {
-        let batch = Batch {
+        let batch = PackedBatch {
             data,
             lengths,
             attribute_lengths,

@@ -131,7 +131,7 @@ impl<T> StageCell<T> {
 /// A batch as the drivers walk it: a slice of records natively; in a component, the packed
 /// batch the host sent, each record written in turn into one reused [`Record`], so reading a
 /// batch allocates nothing per record once that record's buffers have grown.
-pub trait Batch {
+pub trait Records {
     /// Records in the batch.
     fn len(&self) -> usize;
 
@@ -147,7 +147,7 @@ pub trait Batch {
     fn into_records(self) -> Vec<Record>;
 }
 
-impl Batch for &[Record] {
+impl Records for &[Record] {
     fn len(&self) -> usize {
         <[Record]>::len(self)
     }
@@ -161,7 +161,7 @@ impl Batch for &[Record] {
     }
 }
 
-impl Batch for Vec<Record> {
+impl Records for Vec<Record> {
     fn len(&self) -> usize {
         Vec::len(self)
     }
@@ -178,7 +178,7 @@ impl Batch for Vec<Record> {
 /// Runs a filter over a batch: one result per input record, in order.
 pub fn filter_batch<T: Filter, H: Host>(
     cell: &mut StageCell<T>,
-    mut batch: impl Batch,
+    mut batch: impl Records,
     host: &H,
 ) -> Vec<FilterResult> {
     let plugin = match cell.get_or_init(|| T::new(host)) {
@@ -199,7 +199,7 @@ pub fn filter_batch<T: Filter, H: Host>(
 /// Runs a transformer over a batch: one result per input record, in order.
 pub fn transform_batch<T: Transformer, H: Host>(
     cell: &mut StageCell<T>,
-    batch: impl Batch,
+    batch: impl Records,
     host: &H,
 ) -> Vec<TransformResult> {
     let plugin = match cell.get_or_init(|| T::new(host)) {
@@ -219,7 +219,7 @@ pub fn transform_batch<T: Transformer, H: Host>(
 /// Runs an emitter over a batch: the failed records only.
 pub fn emit_batch<T: Emitter, H: Outbox>(
     cell: &mut StageCell<T>,
-    mut batch: impl Batch,
+    mut batch: impl Records,
     host: &H,
 ) -> Vec<EmitFailure> {
     let plugin = match cell.get_or_init(|| T::new(host)) {

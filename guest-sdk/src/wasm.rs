@@ -80,8 +80,8 @@ macro_rules! world {
             }
 
             /// The host's packed batch as `weir-abi`'s type (the vectors move, nothing is copied).
-            pub(crate) fn batch_in(b: types::PackedBatch) -> weir_abi::Batch {
-                weir_abi::Batch {
+            pub(crate) fn batch_in(b: types::PackedBatch) -> weir_abi::PackedBatch {
+                weir_abi::PackedBatch {
                     data: b.data,
                     lengths: b.lengths,
                     attribute_lengths: b.attribute_lengths,
@@ -90,7 +90,7 @@ macro_rules! world {
             }
 
             #[allow(dead_code)]
-            pub(crate) fn batch_out(b: weir_abi::Batch) -> types::PackedBatch {
+            pub(crate) fn batch_out(b: weir_abi::PackedBatch) -> types::PackedBatch {
                 types::PackedBatch {
                     data: b.data,
                     lengths: b.lengths,
@@ -169,7 +169,7 @@ fn fill(record: &mut Record, view: weir_abi::RecordView<'_>) {
     );
 }
 
-impl crate::stage::Batch for Packed<'_> {
+impl crate::stage::Records for Packed<'_> {
     fn len(&self) -> usize {
         self.0.len()
     }
@@ -283,7 +283,7 @@ pub fn run_transformer<T: crate::Transformer>(
 }
 
 /// `record`'s fields for the packed layout.
-fn fields(r: &Record) -> weir_abi::Fields<'_> {
+fn fields(r: &Record) -> weir_abi::Fields<'_, String> {
     weir_abi::Fields {
         payload: &r.payload,
         partition_key: &r.partition_key,
@@ -335,7 +335,7 @@ pub fn run_emitter<T: crate::Emitter>(
         .collect()
 }
 
-/// Exports a [`Filter`](crate::Filter) type as this component's `filter-stage`.
+/// Exports a [`Filter`](crate::Filter) type as this component's `filter-batch`.
 ///
 /// Expands to nothing on native targets, so several plugins can be
 /// linked into one native test binary.
@@ -359,7 +359,7 @@ macro_rules! export_filter {
     };
 }
 
-/// Exports a [`Transformer`](crate::Transformer) type as this component's `transform-stage`.
+/// Exports a [`Transformer`](crate::Transformer) type as this component's `transform-batch`.
 ///
 /// Expands to nothing on native targets.
 #[macro_export]
@@ -382,7 +382,7 @@ macro_rules! export_transformer {
     };
 }
 
-/// Exports an [`Emitter`](crate::Emitter) type as this component's `emit-stage`.
+/// Exports an [`Emitter`](crate::Emitter) type as this component's `emit-batch`.
 ///
 /// Expands to nothing on native targets.
 #[macro_export]

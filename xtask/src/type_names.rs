@@ -3,7 +3,7 @@
 //!
 //! Two `FirehoseConfig`s with different meanings make a reader (and rust-analyzer's import
 //! suggestions) pick the wrong one. This parses every `.rs` file under the `src/` folders of
-//! the product's crates (`host/*`, `device`, `guest-sdk`, `plugins/*`; not the vendored
+//! the product's crates (`host/*`, `device`, `abi`, `guest-sdk`, `plugins/*`; not the vendored
 //! `patches/` or the fuzz workspace) with `syn` and collects every `pub` struct, enum, union,
 //! trait and type alias, inline modules included and `#[cfg(test)]` items left out. A name
 //! defined by two crates fails `cargo xtask deps`, unless [`ALLOWED_COLLISIONS`] lists it with
@@ -36,7 +36,7 @@ pub const ALLOWED_COLLISIONS: &[(&str, &[&str])] = &[
 ];
 
 /// Folders (relative to the workspace root) whose crates are checked.
-const CHECKED: &[&str] = &["host/", "device/", "guest-sdk/", "plugins/"];
+const CHECKED: &[&str] = &["host/", "device/", "abi/", "guest-sdk/", "plugins/"];
 /// Folders left out: vendored code and the fuzz workspace.
 const SKIPPED: &[&str] = &["patches/", "host/fuzz/"];
 

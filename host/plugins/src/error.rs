@@ -87,7 +87,7 @@ pub enum PluginError {
         refusals: Vec<ImportRefusal>,
     },
     /// The component exports none of the stage interfaces.
-    #[error("plugin {plugin}: exports none of weir:plugin/filter-stage, transform-stage or emit-stage (it exports: {exports})")]
+    #[error("plugin {plugin}: exports none of weir:plugin/filter-batch, transform-batch or emit-batch (nor 0.1.0's filter-stage, transform-stage or emit-stage; it exports: {exports})")]
     NotAStage {
         /// Plugin name.
         plugin: String,

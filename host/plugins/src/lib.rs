@@ -660,7 +660,7 @@ impl LoadedPlugin {
             plugin: self.clone(),
             store,
             bound,
-            scratch: weir_abi::Batch::default(),
+            scratch: weir_abi::PackedBatch::default(),
             poisoned: false,
             call: (Instant::now(), 0),
         })
@@ -697,7 +697,7 @@ pub struct PluginInstance {
     bound: Bound,
     /// The packed input's buffers, kept between calls so packing a batch allocates nothing
     /// once they have grown to the batches' size.
-    scratch: weir_abi::Batch,
+    scratch: weir_abi::PackedBatch,
     poisoned: bool,
     /// Start and batch size of the call in progress, for the counters.
     call: (Instant, usize),
@@ -989,7 +989,7 @@ impl PluginInstance {
 /// ones); the plugin is not called and the instance stays usable.
 fn pack(
     plugin: &LoadedPlugin,
-    scratch: &mut weir_abi::Batch,
+    scratch: &mut weir_abi::PackedBatch,
     batch: &[Record],
 ) -> Result<bindings::types::PackedBatch, PluginError> {
     packed::pack(batch, scratch).map_err(|source| PluginError::Batch {

@@ -4,14 +4,17 @@
 //! index and length it returns is checked, and a result that does not add up is a
 //! [`FaultKind::MalformedOutput`](crate::FaultKind) naming what was wrong.
 
-use weir_abi::{verdict, Batch, Fields, LayoutError};
+use weir_abi::{verdict, Fields, LayoutError, PackedBatch};
 
 use crate::bindings::types as wit;
 use crate::record::{FilterResult, Record, RecordError, TransformResult};
 
 /// `batch` packed into `scratch` (cleared first, its capacity kept) and moved into the
 /// bindings' type. [`reclaim`] gives the buffers back after the call.
-pub(crate) fn pack(batch: &[Record], scratch: &mut Batch) -> Result<wit::PackedBatch, LayoutError> {
+pub(crate) fn pack(
+    batch: &[Record],
+    scratch: &mut PackedBatch,
+) -> Result<wit::PackedBatch, LayoutError> {
     scratch.clear();
     for r in batch {
         scratch.push(Fields {
@@ -34,8 +37,8 @@ pub(crate) fn pack(batch: &[Record], scratch: &mut Batch) -> Result<wit::PackedB
 }
 
 /// Puts the buffers of a packed input back into `scratch` for the next call.
-pub(crate) fn reclaim(packed: wit::PackedBatch, scratch: &mut Batch) {
-    *scratch = Batch {
+pub(crate) fn reclaim(packed: wit::PackedBatch, scratch: &mut PackedBatch) {
+    *scratch = PackedBatch {
         data: packed.data,
         lengths: packed.lengths,
         attribute_lengths: packed.attribute_lengths,
@@ -132,7 +135,7 @@ pub(crate) fn transform_results(
     }
     let counts = out.counts;
     let mut errors = failures_by_index(out.failures, records, |i| counts[i] == 0)?;
-    let batch = Batch {
+    let batch = PackedBatch {
         data: out.records.data,
         lengths: out.records.lengths,
         attribute_lengths: out.records.attribute_lengths,
@@ -219,7 +222,7 @@ mod tests {
 
     #[test]
     fn transform_output_is_split_by_counts() {
-        let mut scratch = Batch::default();
+        let mut scratch = PackedBatch::default();
         let made = pack(&[record("a"), record("b"), record("c")], &mut scratch).unwrap();
         let out = wit::TransformOutput {
             records: made,
@@ -238,8 +241,8 @@ mod tests {
 
     #[test]
     fn malformed_transform_output_is_named() {
-        let mut scratch = Batch::default();
-        let two = || pack(&[record("a"), record("b")], &mut Batch::default()).unwrap();
+        let mut scratch = PackedBatch::default();
+        let two = || pack(&[record("a"), record("b")], &mut PackedBatch::default()).unwrap();
         let bad = |records, counts: Vec<u32>, failures, max| {
             transform_results(
                 wit::TransformOutput {
