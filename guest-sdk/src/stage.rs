@@ -256,6 +256,6 @@ fn fail_all<R>(n: usize, e: InitError, wrap: impl Fn(RecordError) -> R) -> Vec<R
 }
 
 /// Batches are limited by the host far below `u32::MAX` records.
-fn index_u32(i: usize) -> u32 {
+pub(crate) fn index_u32(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }

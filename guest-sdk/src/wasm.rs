@@ -14,6 +14,8 @@ use std::cell::RefCell;
 use crate::host::{Host, Level, Outbox, Row};
 #[allow(unused_imports)]
 use crate::record::Record;
+#[allow(unused_imports)]
+use crate::stage::index_u32;
 
 thread_local! {
     /// The plugin instance of this component (one plugin per component), built on first use.
@@ -102,7 +104,7 @@ macro_rules! world {
             #[allow(dead_code)]
             pub(crate) fn failure_out(index: usize, e: $crate::error::RecordError) -> types::RecordFailure {
                 types::RecordFailure {
-                    index: $crate::__private::index_u32(index),
+                    index: $crate::stage::index_u32(index),
                     error: error_out(e),
                 }
             }
@@ -132,11 +134,6 @@ world!(
     "weir:plugin/emitter@0.1.1",
     "__weir_export_emitter_world"
 );
-
-/// Batches are limited by the host far below `u32::MAX` records.
-pub fn index_u32(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
-}
 
 thread_local! {
     /// The record each packed batch's records are written into in turn, kept across batches
