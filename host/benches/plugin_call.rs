@@ -84,6 +84,24 @@ fn main() {
         "{:>6} {:>14} {:>14} {:>8} {:>18}",
         "batch", "native ns/rec", "wasm ns/rec", "ratio", "wasm extra ns/call"
     );
+    if std::env::var("PLUGIN_CALL_PROFILE").as_deref() == Ok("quick-load") {
+        let bytes = std::fs::read(plugin("speed-limit")).expect("component");
+        let start = Instant::now();
+        let mut n = 0;
+        while start.elapsed() < Duration::from_secs(10) {
+            let spec = PluginSpec::new("speed-limit", &[Grant::Config]);
+            let p = engine.load_quick(
+                spec,
+                &plugin("speed-limit"),
+                &bytes,
+                Arc::new(LookupTables::new()),
+            );
+            std::hint::black_box(p.expect("quick"));
+            n += 1;
+        }
+        println!("quick-load: {n} loads in 10 s");
+        return;
+    }
     if let Ok(what) = std::env::var("PLUGIN_CALL_PROFILE") {
         profile_only(&slot, &payloads, &what);
         return;
@@ -223,6 +241,8 @@ fn profile_only(slot: &PluginSlot, payloads: &[Vec<u8>], what: &str) {
 fn load_times(cache: &std::path::Path) {
     let mut cold = Vec::new();
     let mut cached = Vec::new();
+    let mut quick = Vec::new();
+    let bytes = std::fs::read(plugin("speed-limit")).expect("component");
     for _ in 0..3 {
         let _ = std::fs::remove_dir_all(cache);
         let e = PluginEngine::new(Some(cache.to_path_buf())).expect("engine");
@@ -242,12 +262,26 @@ fn load_times(cache: &std::path::Path) {
             .expect("cached");
         cached.push(t.elapsed());
         assert!(p.from_cache());
+        let spec = PluginSpec::new("speed-limit", &[Grant::Config]);
+        let t = Instant::now();
+        let p = e2
+            .load_quick(
+                spec,
+                &plugin("speed-limit"),
+                &bytes,
+                Arc::new(LookupTables::new()),
+            )
+            .expect("quick");
+        quick.push(t.elapsed());
+        assert_eq!(p.tier(), weir_plugins::Tier::Quick);
     }
     cold.sort();
     cached.sort();
+    quick.sort();
     println!(
-        "load speed-limit: cold {:.1} ms, cached {:.2} ms (median of 3; compile+link+health check)",
+        "load speed-limit: cold {:.1} ms, quick tier {:.1} ms, cached {:.2} ms (median of 3; compile+link+health check)",
         cold[1].as_secs_f64() * 1e3,
+        quick[1].as_secs_f64() * 1e3,
         cached[1].as_secs_f64() * 1e3
     );
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use weir_plugins::tables::LookupTables;
 use weir_plugins::{
     FaultKind, FilterResult, Grant, Limits, PluginEngine, PluginError, PluginSlot, PluginSpec,
-    Record,
+    Record, Tier,
 };
 use weir_tests::plugin_path;
 
@@ -255,5 +255,49 @@ fn filesystem_access_is_refused_unless_granted_and_even_then_sees_nothing() {
     match granted.filter(&batch(&["x"])).expect("call").remove(0) {
         FilterResult::Failed(e) => assert_eq!(e.code, "sandboxed", "{}", e.message),
         other => panic!("expected the read to fail inside the sandbox, got {other:?}"),
+    }
+}
+
+/// Winch's code (the quick tier a hot reload serves first) is held to the same limits as
+/// Cranelift's: the call deadline (epoch checks), the memory limit, the stack limit, a panic.
+#[test]
+fn the_quick_tier_contains_every_fault_too() {
+    let engine = PluginEngine::new(None).expect("engine");
+    assert!(engine.has_quick_tier(), "Winch runs on this target");
+    let bytes = std::fs::read(plugin_path("hostile-behaviour")).expect("component");
+    for (mode, kind) in [
+        ("panic", FaultKind::Panic),
+        ("loop", FaultKind::Timeout),
+        ("memory", FaultKind::MemoryLimit),
+        ("stack", FaultKind::StackOverflow),
+    ] {
+        let spec = PluginSpec {
+            limits: Limits {
+                memory_bytes: 32 << 20,
+                call_timeout: Duration::from_millis(300),
+                ..Limits::default()
+            },
+            ..PluginSpec::new(format!("hostile-{mode}"), &[Grant::Config, Grant::Log])
+                .param("mode", mode)
+        };
+        let plugin = engine
+            .load_quick(
+                spec,
+                &plugin_path("hostile-behaviour"),
+                &bytes,
+                Arc::new(LookupTables::new()),
+            )
+            .expect("loads on the quick tier");
+        assert_eq!(plugin.tier(), Tier::Quick);
+        let mut instance = plugin.instantiate().expect("instance");
+        assert_eq!(
+            instance.filter(&batch(&["a", "b"])).expect(mode),
+            vec![FilterResult::Keep; 2]
+        );
+        let err = instance
+            .filter(&batch(&["x", "boom"]))
+            .expect_err("the batch with boom fails");
+        assert_eq!(err.fault_kind(), Some(kind), "{mode}: {err}");
+        assert!(instance.is_poisoned());
     }
 }

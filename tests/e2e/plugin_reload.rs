@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use weir_plugins::tables::LookupTables;
 use weir_plugins::{
     Grant, PluginEngine, PluginError, PluginRegistry, PluginSlot, PluginSpec, Record,
-    ReloadOutcome, TransformResult,
+    ReloadOutcome, Tier, TransformResult,
 };
 use weir_tests::plugin_path;
 
@@ -237,5 +237,71 @@ fn the_file_watcher_reloads_a_changed_component() {
         vec![1]
     );
     assert!(slot.status().swaps >= 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_swap_serves_quick_code_until_the_optimised_build_of_the_same_version_replaces_it() {
+    let dir = temp_dir("tiers");
+    let path = dir.join("syslog.wasm");
+    let original = std::fs::read(plugin_path("syslog-to-json")).expect("component");
+    install(&path, &original);
+    let engine = PluginEngine::new(Some(dir.join("cache"))).expect("engine");
+    assert!(engine.has_quick_tier(), "Winch runs on this target");
+    let slot = PluginSlot::load(
+        &engine,
+        PluginSpec::new("syslog", &[]),
+        &path,
+        Arc::new(LookupTables::new()),
+    )
+    .expect("first version");
+    assert_eq!(slot.current().tier(), Tier::Optimized, "a first load waits");
+
+    // A version whose optimised code was never compiled serves from Winch's first.
+    install(&path, &variant(&original, 1));
+    let ReloadOutcome::Swapped { to, tier, .. } = slot.reload().expect("reload") else {
+        panic!("expected a swap");
+    };
+    assert_eq!(tier, Tier::Quick);
+    let during: Vec<usize> = (0..20)
+        .flat_map(|i| ids_of(slot.transform(&[line(i)]).expect("quick build serves")))
+        .collect();
+    assert_eq!(during, (0..20).collect::<Vec<_>>());
+
+    // Then its optimised build takes over: the same version, history and counters.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while slot.status().upgrades == 0 {
+        assert!(Instant::now() < deadline, "no optimised build within 60 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let current = slot.current();
+    assert_eq!(
+        (current.version(), current.tier()),
+        (to.as_str(), Tier::Optimized)
+    );
+    assert_eq!(
+        ids_of(slot.transform(&[line(20)]).expect("optimised build serves")),
+        vec![20]
+    );
+    let status = slot.status();
+    assert_eq!((status.swaps, status.upgrades), (1, 1));
+    let versions = slot.version_counters();
+    assert_eq!(
+        versions.len(),
+        2,
+        "an upgrade is not a new version: {versions:?}"
+    );
+    assert_eq!(versions[1].0, to);
+    assert_eq!(
+        versions[1].1.records_in, 21,
+        "quick and optimised calls count as one version's"
+    );
+
+    // Back to a version whose optimised code is in the compile cache: no quick step.
+    install(&path, &original);
+    let ReloadOutcome::Swapped { tier, .. } = slot.reload().expect("reload") else {
+        panic!("expected a swap");
+    };
+    assert_eq!(tier, Tier::Optimized);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -37,6 +37,8 @@ pub enum ReloadReply {
         from: String,
         to: String,
         load_ms: f64,
+        /// Which compiler's code serves now: "quick" until the optimised build replaces it.
+        tier: &'static str,
     },
     /// The file's content is the version already serving.
     Unchanged { version: String },
@@ -167,9 +169,14 @@ async fn reload(State(admin): State<Arc<dyn PluginAdmin>>, Path(name): Path<Stri
             StatusCode::NOT_FOUND,
             json!({ "error": format!("no plugin named {name:?}") }),
         ),
-        Ok(Some(ReloadReply::Swapped { from, to, load_ms })) => reply(
+        Ok(Some(ReloadReply::Swapped {
+            from,
+            to,
+            load_ms,
+            tier,
+        })) => reply(
             StatusCode::OK,
-            json!({ "outcome": "swapped", "from": from, "to": to, "load_ms": load_ms }),
+            json!({ "outcome": "swapped", "from": from, "to": to, "load_ms": load_ms, "tier": tier }),
         ),
         Ok(Some(ReloadReply::Unchanged { version })) => reply(
             StatusCode::OK,

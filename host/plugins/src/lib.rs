@@ -39,7 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, Store, Strategy};
 
 pub use error::{FaultKind, PluginError};
 pub use grants::{check_imports, Grant, ImportRefusal};
@@ -152,6 +152,27 @@ impl Abi {
     }
 }
 
+/// Which compiler made a loaded version's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// Cranelift, optimising: what every version runs on once it is compiled.
+    Optimized,
+    /// Winch, wasmtime's single-pass baseline compiler: several times quicker to compile, its
+    /// code slower. A hot reload's new version serves from it while Cranelift compiles the
+    /// same component off the message path; then the optimised code takes its place.
+    Quick,
+}
+
+impl Tier {
+    /// Human name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Optimized => "optimized",
+            Tier::Quick => "quick",
+        }
+    }
+}
+
 impl PluginKind {
     /// Human name.
     pub fn as_str(self) -> &'static str {
@@ -165,6 +186,12 @@ impl PluginKind {
 
 struct EngineInner {
     engine: Engine,
+    /// The same configuration compiled by Winch, for [`Tier::Quick`]; `None` where Winch
+    /// cannot run (a target it does not support), and hot reloads then compile with Cranelift.
+    quick: Option<Engine>,
+    /// The main engine's configuration without parallel compilation: it compiles an upgrade
+    /// on the low-priority thread that asked for it, and runs nothing.
+    background: Engine,
     stop: Arc<AtomicBool>,
     cache_dir: Option<PathBuf>,
 }
@@ -193,30 +220,37 @@ impl PluginEngine {
     /// Entries are authenticated with a key kept in the folder (see `cache.rs` for the format);
     /// a folder others could write, or a key others could read, is not used.
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, PluginError> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        // Deep recursion traps as a stack overflow long before it could hurt the host thread.
-        config.max_wasm_stack(1 << 20);
-        // `WEIR_WASM_PERFMAP=1` names the guests' compiled functions for `perf report`
-        // (/tmp/perf-PID.map): how the plugin call costs in benches/README.md were taken apart.
-        if std::env::var_os("WEIR_WASM_PERFMAP").is_some_and(|v| v == "1") {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = Engine::new(&config).map_err(|e| PluginError::Instantiate {
+        let engine_error = |e: wasmtime::Error| PluginError::Instantiate {
             plugin: "(engine)".into(),
             version: String::new(),
             reason: e.to_string(),
-        })?;
+        };
+        let engine = Engine::new(&engine_config(Strategy::Cranelift)).map_err(engine_error)?;
+        let mut background = engine_config(Strategy::Cranelift);
+        background.parallel_compilation(false);
+        let background = Engine::new(&background).map_err(engine_error)?;
+        let quick = match Engine::new(&engine_config(Strategy::Winch)) {
+            Ok(quick) => Some(quick),
+            Err(e) => {
+                tracing::warn!(
+                    "no quick compile tier (Winch): {e:#}; hot reloads compile with Cranelift"
+                );
+                None
+            }
+        };
         let stop = Arc::new(AtomicBool::new(false));
-        let ticker_engine = engine.clone();
+        let ticked: Vec<Engine> = std::iter::once(engine.clone())
+            .chain(quick.clone())
+            .collect();
         let ticker_stop = stop.clone();
         std::thread::Builder::new()
             .name("weir-epoch".into())
             .spawn(move || {
                 while !ticker_stop.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
-                    ticker_engine.increment_epoch();
+                    for engine in &ticked {
+                        engine.increment_epoch();
+                    }
                 }
             })
             .map_err(|e| PluginError::Instantiate {
@@ -226,14 +260,40 @@ impl PluginEngine {
             })?;
         Ok(PluginEngine(Arc::new(EngineInner {
             engine,
+            quick,
+            background,
             stop,
             cache_dir,
         })))
     }
 
-    /// The wasmtime engine.
+    /// The wasmtime engine (Cranelift, the optimised tier).
     pub fn engine(&self) -> &Engine {
         &self.0.engine
+    }
+
+    /// The engine whose code a version of `tier` runs.
+    fn engine_for(&self, tier: Tier) -> &Engine {
+        match (tier, &self.0.quick) {
+            (Tier::Quick, Some(quick)) => quick,
+            _ => &self.0.engine,
+        }
+    }
+
+    /// Whether hot reloads can serve a new version from Winch's code first.
+    pub fn has_quick_tier(&self) -> bool {
+        self.0.quick.is_some()
+    }
+
+    /// Whether the optimised code of the component with SHA-256 `digest` (hex) is in the
+    /// compile cache, so loading it takes milliseconds rather than a compile.
+    pub fn is_compiled(&self, digest: &str) -> bool {
+        let Some(dir) = &self.0.cache_dir else {
+            return false;
+        };
+        CompileCache::open(dir)
+            .map(|cache| cache.entry_path(&self.cache_entry_name(digest)).is_file())
+            .unwrap_or(false)
     }
 
     /// Loads a component file for `spec`; see [`PluginEngine::load_bytes`].
@@ -261,23 +321,79 @@ impl PluginEngine {
         bytes: &[u8],
         tables: Arc<LookupTables>,
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        self.load(spec, path, bytes, tables, Tier::Optimized, None)
+    }
+
+    /// As [`PluginEngine::load_bytes`], compiled by Winch ([`Tier::Quick`]) when the engine
+    /// has it: a new version serving in a fraction of Cranelift's compile time, for hot
+    /// reload, which then replaces it with [`PluginEngine::upgrade`]. Never cached.
+    pub fn load_quick(
+        &self,
+        spec: PluginSpec,
+        path: &Path,
+        bytes: &[u8],
+        tables: Arc<LookupTables>,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        let tier = if self.has_quick_tier() {
+            Tier::Quick
+        } else {
+            Tier::Optimized
+        };
+        self.load(spec, path, bytes, tables, tier, None)
+    }
+
+    /// The optimised build of `quick`, a version loaded by [`PluginEngine::load_quick`] from
+    /// `bytes`: the same version, sharing its counters, so what it has counted so far stays
+    /// counted and its history entry stays the one.
+    pub fn upgrade(
+        &self,
+        quick: &LoadedPlugin,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        self.load(
+            (*quick.spec).clone(),
+            path,
+            bytes,
+            quick.tables.clone(),
+            Tier::Optimized,
+            Some(quick.counters.clone()),
+        )
+    }
+
+    fn load(
+        &self,
+        spec: PluginSpec,
+        path: &Path,
+        bytes: &[u8],
+        tables: Arc<LookupTables>,
+        tier: Tier,
+        counters: Option<Arc<PluginCounters>>,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        // Only an upgrade carries its quick version's counters, and nobody waits for it.
+        let background = counters.is_some();
         let started = Instant::now();
         let digest = hex::encode(Sha256::digest(bytes));
         let version: Arc<str> = Arc::from(&digest[..12]);
-        let (component, from_cache) = self.compile(&spec.name, path, bytes, &digest)?;
-        let imports = self.granted_imports(&component, &spec)?;
-        let (kind, abi) = self.stage_kind(&component, &spec.name)?;
-        let pre = self
-            .pre(kind, abi, &component)
-            .map_err(|e| PluginError::Instantiate {
-                plugin: spec.name.clone(),
-                version: version.to_string(),
-                reason: format!("{e:#}"),
-            })?;
+        let (component, from_cache) = match tier {
+            Tier::Optimized => self.compile(&spec.name, path, bytes, &digest, background)?,
+            Tier::Quick => (
+                compile_fresh(self.engine_for(tier), &spec.name, path, bytes)?,
+                false,
+            ),
+        };
+        let imports = granted_imports(&component, &spec)?;
+        let (kind, abi) = stage_kind(&component, &spec.name)?;
+        let pre = pre(kind, abi, &component).map_err(|e| PluginError::Instantiate {
+            plugin: spec.name.clone(),
+            version: version.to_string(),
+            reason: format!("{e:#}"),
+        })?;
         let plugin = Arc::new(LoadedPlugin {
             spec: Arc::new(spec),
             kind,
             abi,
+            tier,
             version,
             pre,
             engine: self.clone(),
@@ -286,7 +402,7 @@ impl PluginEngine {
             loaded_at: SystemTime::now(),
             load_time: Duration::ZERO,
             from_cache,
-            counters: Arc::new(PluginCounters::default()),
+            counters: counters.unwrap_or_default(),
         });
         // Health check: a fresh instance must handle an empty batch.
         let mut instance = plugin.instantiate()?;
@@ -306,6 +422,7 @@ impl PluginEngine {
             version = %plugin.version,
             kind = plugin.kind.as_str(),
             wit = abi.wit_version(),
+            tier = tier.as_str(),
             cached = from_cache,
             load_ms = load_time.as_secs_f64() * 1e3,
             "plugin loaded"
@@ -313,144 +430,65 @@ impl PluginEngine {
         Ok(plugin)
     }
 
-    /// The component's imports, each of which its grants must allow: a plugin is refused at
-    /// load time for what it could call, not at the first call.
-    fn granted_imports(
-        &self,
-        component: &Component,
-        spec: &PluginSpec,
-    ) -> Result<Vec<String>, PluginError> {
-        let imports: Vec<String> = component
-            .component_type()
-            .imports(self.engine())
-            .map(|(name, _)| name.to_string())
-            .collect();
-        check_imports(imports.iter().map(String::as_str), &spec.grants).map_err(|refusals| {
-            PluginError::Refused {
-                plugin: spec.name.clone(),
-                refusals,
-            }
-        })?;
-        Ok(imports)
-    }
-
-    /// Which stage the component is and which ABI it speaks, by the interface it exports (any
-    /// 0.1.x version: the packed `*-batch` stages of 0.1.1, else 0.1.0's `*-stage`).
-    fn stage_kind(
-        &self,
-        component: &Component,
-        plugin: &str,
-    ) -> Result<(PluginKind, Abi), PluginError> {
-        let exports: Vec<String> = component
-            .component_type()
-            .exports(self.engine())
-            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
-            .map(|(name, _)| name.to_string())
-            .collect();
-        let has = |iface: &str| exports.iter().any(|e| e.split('@').next() == Some(iface));
-        let stages = [
-            ("weir:plugin/filter-batch", PluginKind::Filter, Abi::Packed),
-            (
-                "weir:plugin/transform-batch",
-                PluginKind::Transformer,
-                Abi::Packed,
-            ),
-            ("weir:plugin/emit-batch", PluginKind::Emitter, Abi::Packed),
-            (
-                "weir:plugin/filter-stage",
-                PluginKind::Filter,
-                Abi::RecordList,
-            ),
-            (
-                "weir:plugin/transform-stage",
-                PluginKind::Transformer,
-                Abi::RecordList,
-            ),
-            (
-                "weir:plugin/emit-stage",
-                PluginKind::Emitter,
-                Abi::RecordList,
-            ),
-        ];
-        if let Some((_, kind, abi)) = stages.iter().find(|(iface, _, _)| has(iface)) {
-            Ok((*kind, *abi))
-        } else {
-            Err(PluginError::NotAStage {
-                plugin: plugin.to_owned(),
-                exports: if exports.is_empty() {
-                    "nothing".into()
-                } else {
-                    exports.join(", ")
-                },
-            })
-        }
-    }
-
-    /// The component linked and pre-instantiated for its stage, so each instance after this
-    /// one is cheap.
-    fn pre(&self, kind: PluginKind, abi: Abi, component: &Component) -> wasmtime::Result<Pre> {
-        let instance_pre = self.linker(kind)?.instantiate_pre(component)?;
-        Ok(match (kind, abi) {
-            (PluginKind::Filter, Abi::Packed) => Pre::Filter(filter::FilterPre::new(instance_pre)?),
-            (PluginKind::Transformer, Abi::Packed) => {
-                Pre::Transformer(transformer::TransformerPre::new(instance_pre)?)
-            }
-            (PluginKind::Emitter, Abi::Packed) => {
-                Pre::Emitter(emitter::EmitterPre::new(instance_pre)?)
-            }
-            (PluginKind::Filter, Abi::RecordList) => {
-                Pre::LegacyFilter(legacy_filter::LegacyFilterPre::new(instance_pre)?)
-            }
-            (PluginKind::Transformer, Abi::RecordList) => {
-                Pre::LegacyTransformer(legacy_transformer::LegacyTransformerPre::new(instance_pre)?)
-            }
-            (PluginKind::Emitter, Abi::RecordList) => {
-                Pre::LegacyEmitter(legacy_emitter::LegacyEmitterPre::new(instance_pre)?)
-            }
-        })
-    }
-
     /// The component for `bytes` and whether it came from the compile cache. The cache is an
     /// optimisation: a cache that cannot be trusted or written is logged and bypassed, never
     /// an error, and never a reason to run code the engine did not compile.
+    ///
+    /// `background`: compiled on the calling thread alone by the background engine (same
+    /// code as the main engine's, no parallel compile), for a compile nobody waits for, so a
+    /// low-priority thread's compile never takes the other cores from the message path.
     fn compile(
         &self,
         name: &str,
         path: &Path,
         bytes: &[u8],
         digest: &str,
+        background: bool,
     ) -> Result<(Component, bool), PluginError> {
-        let Some(dir) = &self.0.cache_dir else {
-            return Ok((self.compile_fresh(name, path, bytes)?, false));
-        };
-        let cache = match CompileCache::open(dir) {
-            Ok(cache) => cache,
+        let cache = self.0.cache_dir.as_ref().and_then(|dir| match CompileCache::open(dir) {
+            Ok(cache) => Some(cache),
             Err(e) => {
                 tracing::warn!(plugin = name, dir = %dir.display(), "{e}; compiling without the cache");
-                return Ok((self.compile_fresh(name, path, bytes)?, false));
+                None
             }
-        };
+        });
         let entry = self.cache_entry_name(digest);
-        if let Some(component) = self.load_cached(name, &cache, &entry) {
+        if let Some(component) = cache
+            .as_ref()
+            .and_then(|cache| self.load_cached(name, cache, &entry))
+        {
             return Ok((component, true));
         }
-        let component = self.compile_fresh(name, path, bytes)?;
-        store_cached(name, &cache, &entry, &component);
-        Ok((component, false))
-    }
-
-    /// Compiles `bytes` with this engine.
-    fn compile_fresh(
-        &self,
-        name: &str,
-        path: &Path,
-        bytes: &[u8],
-    ) -> Result<Component, PluginError> {
-        Component::new(self.engine(), bytes).map_err(|e| PluginError::Compile {
+        let compile_error = |e: wasmtime::Error| PluginError::Compile {
             plugin: name.to_string(),
             path: path.to_path_buf(),
             reason: format!("{e:#}"),
-        })
+        };
+        let component = if background {
+            let artifact = self
+                .0
+                .background
+                .precompile_component(bytes)
+                .map_err(compile_error)?;
+            if let Some(cache) = &cache {
+                if let Err(e) = cache.store(&entry, &artifact) {
+                    tracing::warn!(plugin = name, "{e}");
+                }
+            }
+            // SAFETY: `deserialize` trusts its input to be an artifact of this wasmtime build
+            // with a compatible configuration. This one was made just now, in memory, by the
+            // background engine, whose configuration is the main engine's but for parallel
+            // compilation, which is not part of the compiled code; wasmtime itself refuses an
+            // artifact whose settings differ.
+            unsafe { Component::deserialize(self.engine(), &artifact) }.map_err(compile_error)?
+        } else {
+            let component = compile_fresh(self.engine(), name, path, bytes)?;
+            if let Some(cache) = &cache {
+                store_cached(name, cache, &entry, &component);
+            }
+            component
+        };
+        Ok((component, false))
     }
 
     /// The cache entry of the component with SHA-256 `digest` compiled by this engine build:
@@ -503,21 +541,139 @@ impl PluginEngine {
             }
         }
     }
+}
 
-    fn linker(&self, kind: PluginKind) -> wasmtime::Result<Linker<HostState>> {
-        let mut linker = Linker::<HostState>::new(self.engine());
-        // Everything is linked; what a given plugin may actually import was already decided by
-        // `check_imports` against its grants.
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        bindings::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-        bindings::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-        bindings::config::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-        bindings::lookup::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-        if kind == PluginKind::Emitter {
-            bindings::outbox::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+/// The component's imports, each of which its grants must allow: a plugin is refused at
+/// load time for what it could call, not at the first call.
+fn granted_imports(component: &Component, spec: &PluginSpec) -> Result<Vec<String>, PluginError> {
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(component.engine())
+        .map(|(name, _)| name.to_string())
+        .collect();
+    check_imports(imports.iter().map(String::as_str), &spec.grants).map_err(|refusals| {
+        PluginError::Refused {
+            plugin: spec.name.clone(),
+            refusals,
         }
-        Ok(linker)
+    })?;
+    Ok(imports)
+}
+
+/// Which stage the component is and which ABI it speaks, by the interface it exports (any
+/// 0.1.x version: the packed `*-batch` stages of 0.1.1, else 0.1.0's `*-stage`).
+fn stage_kind(component: &Component, plugin: &str) -> Result<(PluginKind, Abi), PluginError> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(component.engine())
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let has = |iface: &str| exports.iter().any(|e| e.split('@').next() == Some(iface));
+    let stages = [
+        ("weir:plugin/filter-batch", PluginKind::Filter, Abi::Packed),
+        (
+            "weir:plugin/transform-batch",
+            PluginKind::Transformer,
+            Abi::Packed,
+        ),
+        ("weir:plugin/emit-batch", PluginKind::Emitter, Abi::Packed),
+        (
+            "weir:plugin/filter-stage",
+            PluginKind::Filter,
+            Abi::RecordList,
+        ),
+        (
+            "weir:plugin/transform-stage",
+            PluginKind::Transformer,
+            Abi::RecordList,
+        ),
+        (
+            "weir:plugin/emit-stage",
+            PluginKind::Emitter,
+            Abi::RecordList,
+        ),
+    ];
+    if let Some((_, kind, abi)) = stages.iter().find(|(iface, _, _)| has(iface)) {
+        Ok((*kind, *abi))
+    } else {
+        Err(PluginError::NotAStage {
+            plugin: plugin.to_owned(),
+            exports: if exports.is_empty() {
+                "nothing".into()
+            } else {
+                exports.join(", ")
+            },
+        })
     }
+}
+
+/// The component linked and pre-instantiated for its stage, so each instance after this
+/// one is cheap.
+fn pre(kind: PluginKind, abi: Abi, component: &Component) -> wasmtime::Result<Pre> {
+    let instance_pre = linker(component.engine(), kind)?.instantiate_pre(component)?;
+    Ok(match (kind, abi) {
+        (PluginKind::Filter, Abi::Packed) => Pre::Filter(filter::FilterPre::new(instance_pre)?),
+        (PluginKind::Transformer, Abi::Packed) => {
+            Pre::Transformer(transformer::TransformerPre::new(instance_pre)?)
+        }
+        (PluginKind::Emitter, Abi::Packed) => Pre::Emitter(emitter::EmitterPre::new(instance_pre)?),
+        (PluginKind::Filter, Abi::RecordList) => {
+            Pre::LegacyFilter(legacy_filter::LegacyFilterPre::new(instance_pre)?)
+        }
+        (PluginKind::Transformer, Abi::RecordList) => {
+            Pre::LegacyTransformer(legacy_transformer::LegacyTransformerPre::new(instance_pre)?)
+        }
+        (PluginKind::Emitter, Abi::RecordList) => {
+            Pre::LegacyEmitter(legacy_emitter::LegacyEmitterPre::new(instance_pre)?)
+        }
+    })
+}
+
+/// Every host interface, linked for `engine`.
+fn linker(engine: &Engine, kind: PluginKind) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::<HostState>::new(engine);
+    // Everything is linked; what a given plugin may actually import was already decided by
+    // `check_imports` against its grants.
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    bindings::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    bindings::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    bindings::config::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    bindings::lookup::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    if kind == PluginKind::Emitter {
+        bindings::outbox::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    }
+    Ok(linker)
+}
+
+/// Compiles `bytes` with `engine`.
+fn compile_fresh(
+    engine: &Engine,
+    name: &str,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Component, PluginError> {
+    Component::new(engine, bytes).map_err(|e| PluginError::Compile {
+        plugin: name.to_string(),
+        path: path.to_path_buf(),
+        reason: format!("{e:#}"),
+    })
+}
+
+/// One engine's configuration; the two tiers differ only in `strategy`.
+fn engine_config(strategy: Strategy) -> Config {
+    let mut config = Config::new();
+    config.strategy(strategy);
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    // Deep recursion traps as a stack overflow long before it could hurt the host thread.
+    config.max_wasm_stack(1 << 20);
+    // `WEIR_WASM_PERFMAP=1` names the guests' compiled functions for `perf report`
+    // (/tmp/perf-PID.map): how the plugin call costs in benches/README.md were taken apart.
+    if std::env::var_os("WEIR_WASM_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    config
 }
 
 /// Writes `component` to the cache as `entry`; failing to is logged, not fatal.
@@ -562,6 +718,7 @@ pub struct LoadedPlugin {
     spec: Arc<PluginSpec>,
     kind: PluginKind,
     abi: Abi,
+    tier: Tier,
     version: Arc<str>,
     pre: Pre,
     engine: PluginEngine,
@@ -597,6 +754,11 @@ impl LoadedPlugin {
     /// How its batches cross the boundary (the WIT revision it was built against).
     pub fn abi(&self) -> Abi {
         self.abi
+    }
+
+    /// Which compiler made its code.
+    pub fn tier(&self) -> Tier {
+        self.tier
     }
 
     /// Its version: the first 12 hex digits of the component's SHA-256.
@@ -637,7 +799,7 @@ impl LoadedPlugin {
     /// A fresh instance in its own store.
     pub fn instantiate(self: &Arc<Self>) -> Result<PluginInstance, PluginError> {
         let state = HostState::new(self.spec.clone(), self.version.clone(), self.tables.clone());
-        let mut store = Store::new(self.engine.engine(), state);
+        let mut store = Store::new(self.engine.engine_for(self.tier), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());

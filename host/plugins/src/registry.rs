@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     CounterSnapshot, EmitOutcome, FilterResult, LoadedPlugin, PluginCounters, PluginEngine,
-    PluginError, PluginInstance, PluginSpec, Record, TransformResult,
+    PluginError, PluginInstance, PluginSpec, Record, Tier, TransformResult,
 };
 use crate::tables::LookupTables;
 
@@ -47,6 +47,9 @@ pub enum ReloadOutcome {
         to: String,
         /// Time to compile (or fetch from cache), link and health-check it.
         load_time: Duration,
+        /// Which compiler's code serves it: [`Tier::Quick`] when its optimised code was not
+        /// compiled yet, which then replaces it (counted in [`SlotStatus::upgrades`]).
+        tier: Tier,
     },
 }
 
@@ -55,6 +58,8 @@ pub enum ReloadOutcome {
 pub struct SlotStatus {
     /// Successful swaps since the slot was created.
     pub swaps: u64,
+    /// Quick builds replaced by the optimised build of the same version.
+    pub upgrades: u64,
     /// The last failed reload's error; cleared by a successful one.
     pub last_error: Option<String>,
     /// When the last reload attempt finished.
@@ -131,8 +136,12 @@ pub struct PluginSlot {
     /// The versions that served, so counters survive a swap without keeping old code alive.
     versions: Mutex<VersionHistory>,
     status: Mutex<SlotStatus>,
-    /// Serialises reloads of this slot (file watcher and API may race).
+    /// Serialises reloads of this slot (file watcher and API may race), and the exchange of
+    /// a quick version's code for its optimised build.
     reloading: Mutex<()>,
+    /// At most one optimised compile per slot at a time: reloads in quick succession queue
+    /// here, and each finds its version replaced and skips its compile, except the last.
+    upgrading: Mutex<()>,
 }
 
 impl std::fmt::Debug for PluginSlot {
@@ -169,6 +178,7 @@ impl PluginSlot {
             idle: Mutex::new(Vec::new()),
             status: Mutex::new(SlotStatus::default()),
             reloading: Mutex::new(()),
+            upgrading: Mutex::new(()),
         }))
     }
 
@@ -248,6 +258,11 @@ impl PluginSlot {
         // Counted before the new version is visible, so whoever sees it serving also sees
         // the swap in the status.
         lock(&self.status).swaps += 1;
+        self.replace_current(new);
+    }
+
+    /// Puts `new` in `current`'s place and empties the pool: the pointer exchange of a swap.
+    fn replace_current(&self, new: Arc<LoadedPlugin>) {
         let stale = {
             let mut idle = lock(&self.idle);
             *write(&self.current) = new;
@@ -284,7 +299,12 @@ impl PluginSlot {
     /// Re-reads the component file; if its content changed, loads and health-checks the new
     /// version and makes it current. On any failure the old version keeps serving and the error
     /// is both returned and kept in [`SlotStatus::last_error`].
-    pub fn reload(&self) -> Result<ReloadOutcome, PluginError> {
+    ///
+    /// A version whose optimised code is not in the compile cache serves first from Winch's
+    /// code ([`Tier::Quick`], compiled several times faster), and a thread of its own then
+    /// compiles it with Cranelift and exchanges the code, the version unchanged. So a swap
+    /// waits for the quick compile only, and no batch ever waits for a compile.
+    pub fn reload(self: &Arc<Self>) -> Result<ReloadOutcome, PluginError> {
         let _one_at_a_time = lock(&self.reloading);
         let result = self.reload_inner();
         let mut status = lock(&self.status);
@@ -294,9 +314,10 @@ impl PluginSlot {
                 from,
                 to,
                 load_time,
+                tier,
             }) => {
                 status.last_error = None;
-                tracing::info!(plugin = %self.spec.name, from = %from, to = %to, load_ms = load_time.as_secs_f64() * 1e3, "plugin reloaded");
+                tracing::info!(plugin = %self.spec.name, from = %from, to = %to, load_ms = load_time.as_secs_f64() * 1e3, tier = tier.as_str(), "plugin reloaded");
             }
             // The file holds the serving version again: nothing is pending.
             Ok(ReloadOutcome::Unchanged { .. }) => status.last_error = None,
@@ -308,7 +329,7 @@ impl PluginSlot {
         result
     }
 
-    fn reload_inner(&self) -> Result<ReloadOutcome, PluginError> {
+    fn reload_inner(self: &Arc<Self>) -> Result<ReloadOutcome, PluginError> {
         let bytes = std::fs::read(&self.path).map_err(|source| PluginError::Read {
             plugin: self.spec.name.clone(),
             path: self.path.clone(),
@@ -322,9 +343,13 @@ impl PluginSlot {
             });
         }
         let started = Instant::now();
-        let new =
+        let new = if self.engine.is_compiled(&digest) {
             self.engine
-                .load_bytes(self.spec.clone(), &self.path, &bytes, self.tables.clone())?;
+                .load_bytes(self.spec.clone(), &self.path, &bytes, self.tables.clone())?
+        } else {
+            self.engine
+                .load_quick(self.spec.clone(), &self.path, &bytes, self.tables.clone())?
+        };
         if new.kind() != old.kind() {
             // Pipelines were built around the old kind; a filter cannot become an emitter.
             return Err(PluginError::WrongKind {
@@ -337,9 +362,62 @@ impl PluginSlot {
             from: old.version().to_string(),
             to: new.version().to_string(),
             load_time: started.elapsed(),
+            tier: new.tier(),
         };
-        self.swap(new);
+        self.swap(new.clone());
+        if new.tier() == Tier::Quick {
+            self.upgrade_later(new, bytes);
+        }
         Ok(outcome)
+    }
+
+    /// Compiles `quick`'s optimised code on a thread of its own and exchanges it for
+    /// `quick`'s, unless another version has replaced `quick` by then. Failing to (no thread,
+    /// a compile error) leaves `quick` serving, which is correct, only slower; it is logged.
+    fn upgrade_later(self: &Arc<Self>, quick: Arc<LoadedPlugin>, bytes: Vec<u8>) {
+        let slot = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("weir-plugin-tier".into())
+            .spawn(move || {
+                lower_this_threads_priority();
+                let _one_compile = lock(&slot.upgrading);
+                if !Arc::ptr_eq(&slot.current(), &quick) {
+                    return;
+                }
+                let optimized = match slot.engine.upgrade(&quick, &slot.path, &bytes) {
+                    Ok(optimized) => optimized,
+                    Err(e) => {
+                        tracing::warn!(plugin = %slot.spec.name, version = %quick.version(), error = %e, "optimised compile failed; the quick build keeps serving");
+                        return;
+                    }
+                };
+                let _no_reload = lock(&slot.reloading);
+                if Arc::ptr_eq(&slot.current(), &quick) {
+                    slot.replace_current(optimized);
+                    lock(&slot.status).upgrades += 1;
+                    tracing::info!(plugin = %slot.spec.name, version = %quick.version(), "optimised code now serving");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(plugin = %self.spec.name, error = %e, "cannot start the optimised compile; the quick build keeps serving");
+        }
+    }
+}
+
+/// Nice 10 for the calling thread (Linux gives each thread its own nice value): the
+/// optimised compile of a version already serving from its quick build yields the cores to
+/// the message path, and takes what they leave.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority only reads its integer arguments; `who = 0` is the calling thread.
+        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+        if rc != 0 {
+            tracing::debug!(
+                "cannot lower the optimised compile's priority: {}",
+                std::io::Error::last_os_error()
+            );
+        }
     }
 }
 

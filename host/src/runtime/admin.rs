@@ -28,10 +28,12 @@ impl PluginAdmin for RegistryAdmin {
                 from,
                 to,
                 load_time,
+                tier,
             }) => ReloadReply::Swapped {
                 from,
                 to,
                 load_ms: load_time.as_secs_f64() * 1e3,
+                tier: tier.as_str(),
             },
             Ok(ReloadOutcome::Unchanged { version }) => ReloadReply::Unchanged { version },
             Err(e) => ReloadReply::Refused {
@@ -76,7 +78,10 @@ fn describe(slot: &PluginSlot) -> Value {
             .map_or(0, |d| d.as_millis() as u64),
         "load_ms": current.load_time().as_secs_f64() * 1e3,
         "from_cache": current.from_cache(),
+        "tier": current.tier().as_str(),
+        "wit": current.abi().wit_version(),
         "swaps": status.swaps,
+        "upgrades": status.upgrades,
         "last_error": status.last_error,
         "versions": versions,
     })
