@@ -1,6 +1,7 @@
 //! Plugin call cost: the `speed-limit` filter as a WebAssembly component against the same logic
-//! compiled natively, over the seed payloads, at batch sizes 1, 16 and 256; then cold vs cached
-//! load times and hot-reload latency (file written -> new version serving).
+//! compiled natively, over the seed payloads, at batch sizes 1, 16 and 256; then cold (Cranelift),
+//! quick-tier (Winch) and cached load times and hot-reload latency (file written -> new version
+//! serving), idle and under load.
 //!
 //! Run: `cargo bench -p weir-host --bench plugin_call` after `cargo xtask plugins`.
 //! Native and WASM are measured alternately in the same process, and figures are medians of
@@ -213,7 +214,7 @@ fn empty_call_cost(slot: &PluginSlot) {
     );
 }
 
-/// `PLUGIN_CALL_PROFILE=wasm-1|wasm-256|empty`: only that, for 10 s, for `perf record` (with
+/// `PLUGIN_CALL_PROFILE=wasm-1|wasm-256|empty` (or `quick-load`, handled in `main`): only that, for 10 s, for `perf record` (with
 /// `WEIR_WASM_PERFMAP=1` for the guest's function names).
 fn profile_only(slot: &PluginSlot, payloads: &[Vec<u8>], what: &str) {
     let batch = match what {

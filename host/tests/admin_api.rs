@@ -82,6 +82,11 @@ fn list_and_reload_plugins_over_http() {
     let p = &body["plugins"][0];
     assert_eq!(p["name"], "speed-limit");
     assert_eq!(p["kind"], "filter");
+    assert_eq!(
+        (p["tier"].as_str(), p["wit"].as_str()),
+        (Some("optimized"), Some("0.1.1")),
+        "{body}"
+    );
     let first = p["version"].as_str().expect("version").to_string();
     assert_eq!(
         p["versions"][0]["calls"], 1,
@@ -102,6 +107,10 @@ fn list_and_reload_plugins_over_http() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["outcome"], "swapped");
     assert_eq!(body["from"], first.as_str());
+    assert_eq!(
+        body["tier"], "quick",
+        "never compiled, so Winch's code serves first: {body}"
+    );
 
     std::fs::write(&path, b"broken").expect("write");
     let (status, body) = request(&addr, "POST", "/plugins/speed-limit/reload");

@@ -342,23 +342,18 @@ impl PluginEngine {
         self.load(spec, path, bytes, tables, tier, None)
     }
 
-    /// The optimised build of `quick`, a version loaded by [`PluginEngine::load_quick`] from
-    /// `bytes`: the same version, sharing its counters, so what it has counted so far stays
-    /// counted and its history entry stays the one.
-    pub fn upgrade(
+    /// The optimised build of a quick version loaded from `bytes` with `spec` and `tables`:
+    /// the same version, taking over its `counters` once its health check has passed (which
+    /// is not counted), so what the quick build counted stays counted under one history entry.
+    pub(crate) fn upgrade(
         &self,
-        quick: &LoadedPlugin,
+        spec: PluginSpec,
+        tables: Arc<LookupTables>,
+        counters: Arc<PluginCounters>,
         path: &Path,
         bytes: &[u8],
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
-        self.load(
-            (*quick.spec).clone(),
-            path,
-            bytes,
-            quick.tables.clone(),
-            Tier::Optimized,
-            Some(quick.counters.clone()),
-        )
+        self.load(spec, path, bytes, tables, Tier::Optimized, Some(counters))
     }
 
     fn load(
@@ -402,7 +397,7 @@ impl PluginEngine {
             loaded_at: SystemTime::now(),
             load_time: Duration::ZERO,
             from_cache,
-            counters: counters.unwrap_or_default(),
+            counters: Arc::default(),
         });
         // Health check: a fresh instance must handle an empty batch.
         let mut instance = plugin.instantiate()?;
@@ -412,6 +407,9 @@ impl PluginEngine {
         let plugin = match Arc::try_unwrap(plugin) {
             Ok(mut p) => {
                 p.load_time = started.elapsed();
+                if let Some(counters) = counters {
+                    p.counters = counters;
+                }
                 Arc::new(p)
             }
             Err(shared) => shared,

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -376,26 +376,40 @@ impl PluginSlot {
     /// a compile error) leaves `quick` serving, which is correct, only slower; it is logged.
     fn upgrade_later(self: &Arc<Self>, quick: Arc<LoadedPlugin>, bytes: Vec<u8>) {
         let slot = self.clone();
+        let (spec, tables, counters) = (
+            (*quick.spec).clone(),
+            quick.tables.clone(),
+            quick.counters.clone(),
+        );
+        let version = quick.version.clone();
+        // Only a weak reference: a quick build that a newer version replaces is freed as
+        // usual, not kept alive by the compile of its successor.
+        let quick = Arc::downgrade(&quick);
+        let is_current =
+            move |slot: &PluginSlot| Weak::as_ptr(&quick) == Arc::as_ptr(&slot.current());
         let spawned = std::thread::Builder::new()
             .name("weir-plugin-tier".into())
             .spawn(move || {
                 lower_this_threads_priority();
                 let _one_compile = lock(&slot.upgrading);
-                if !Arc::ptr_eq(&slot.current(), &quick) {
+                if !is_current(&slot) {
                     return;
                 }
-                let optimized = match slot.engine.upgrade(&quick, &slot.path, &bytes) {
+                let upgraded = slot
+                    .engine
+                    .upgrade(spec, tables, counters, &slot.path, &bytes);
+                let optimized = match upgraded {
                     Ok(optimized) => optimized,
                     Err(e) => {
-                        tracing::warn!(plugin = %slot.spec.name, version = %quick.version(), error = %e, "optimised compile failed; the quick build keeps serving");
+                        tracing::warn!(plugin = %slot.spec.name, version = %version, error = %e, "optimised compile failed; the quick build keeps serving");
                         return;
                     }
                 };
                 let _no_reload = lock(&slot.reloading);
-                if Arc::ptr_eq(&slot.current(), &quick) {
+                if is_current(&slot) {
                     slot.replace_current(optimized);
                     lock(&slot.status).upgrades += 1;
-                    tracing::info!(plugin = %slot.spec.name, version = %quick.version(), "optimised code now serving");
+                    tracing::info!(plugin = %slot.spec.name, version = %version, "optimised code now serving");
                 }
             });
         if let Err(e) = spawned {
@@ -614,7 +628,7 @@ mod tests {
         (slot, path, original)
     }
 
-    fn reload_to(slot: &PluginSlot, path: &Path, bytes: &[u8]) {
+    fn reload_to(slot: &Arc<PluginSlot>, path: &Path, bytes: &[u8]) {
         std::fs::write(path, bytes).expect("install");
         let outcome = slot.reload().expect("reload");
         assert!(
