@@ -112,3 +112,14 @@ pub(super) fn busy_threads(
     out.sort_by(|a, b| b.2.total_cmp(&a.2));
     out
 }
+
+/// The bench's own threads in this process, which are not Weir's: the main thread, the load
+/// generator's runtime and the shard readers.
+pub(super) fn is_bench_thread(name: &str) -> bool {
+    name == "e2e_load" || name.starts_with("loadgen") || name.starts_with("bench-shard")
+}
+
+/// `ticks` of CPU time per message of `delivered`, in microseconds.
+pub(super) fn per_message_us(ticks: u64, delivered: u64) -> Option<f64> {
+    (delivered > 0).then(|| ticks as f64 / CLK_TCK * 1e6 / delivered as f64)
+}

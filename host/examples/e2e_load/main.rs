@@ -214,6 +214,10 @@ struct Measured {
     cpu_pct: f64,
     /// CPU used by unrelated processes during the run (a shared machine), % of one core.
     foreign_pct: f64,
+    /// CPU time of the service alone per delivered message, in microseconds: mosquitto's
+    /// process, or Weir's own threads (this process without the bench's: the load
+    /// generator, the shard readers and the main thread).
+    service_us_per_msg: Option<f64>,
     /// Weir's own counters over the run.
     counters: Option<serde_json::Value>,
     /// Records slower than the p99 target, and the slowest 100-ms send windows.
@@ -242,6 +246,7 @@ impl Measured {
             latency: recv.percentiles(),
             cpu_pct,
             foreign_pct: 0.0,
+            service_us_per_msg: None,
             report,
             counters: None,
             slow,
@@ -273,6 +278,7 @@ impl Measured {
             "max_ms": ms(self.latency.map(|p| p.max_us)),
             "cpu_pct": self.cpu_pct,
             "foreign_cpu_pct": self.foreign_pct,
+            "service_cpu_us_per_msg": self.service_us_per_msg,
             "counters": self.counters,
             "over_20ms": self.slow.0,
             "slowest_windows": self.slow.1.iter().map(|(t, n, max)| json!({"at_s": t, "records": n, "max_ms": max})).collect::<Vec<_>>(),
@@ -331,6 +337,7 @@ fn measure_mosquitto(
     profile.sort_by(|a, b| b.2.total_cmp(&a.2));
     let mut m = Measured::finish(name, rate, report, recv, drained, pct(mosq_ticks));
     m.foreign_pct = foreign;
+    m.service_us_per_msg = per_message_us(mosq_ticks, m.delivered);
     Ok((m, profile))
 }
 
@@ -417,8 +424,12 @@ fn measure_all(args: &Args) -> AnyResult<Results> {
         measure_policies(&rt, tmp.path(), &plugin, &mosq_pid, args, &rows, &urls)?;
     drop(cluster);
     let (weir_full, weir_profile) = fulls.remove(0);
-    let weir_half = halves.remove(0);
-    let others: Vec<(Measured, Measured)> = fulls.into_iter().map(|(m, _)| m).zip(halves).collect();
+    let (weir_half, weir_half_profile) = halves.remove(0);
+    let others: Vec<(Measured, Measured)> = fulls
+        .into_iter()
+        .map(|(m, _)| m)
+        .zip(halves.into_iter().map(|(m, _)| m))
+        .collect();
 
     let (mq_half, _) = mosquitto(
         "6/7",
@@ -448,6 +459,7 @@ fn measure_all(args: &Args) -> AnyResult<Results> {
         weir_full,
         weir_profile,
         weir_half,
+        weir_half_profile,
         others,
         half,
         mq_half,

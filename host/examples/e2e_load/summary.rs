@@ -17,6 +17,7 @@ pub(super) struct Results {
     /// Weir with the first `--fsync` policy, the one the targets judge.
     pub(super) weir_full: Measured,
     pub(super) weir_profile: Profile,
+    pub(super) weir_half_profile: Profile,
     pub(super) weir_half: Measured,
     /// Weir with the other policies: (full speed, half rate) each.
     pub(super) others: Vec<(Measured, Measured)>,
@@ -57,8 +58,37 @@ pub(super) fn print(args: &Args, r: &Results) {
     print_table(r);
     print_details(r);
     let verdicts = print_verdicts(r);
+    print_cpu_per_message(r);
     let fsync_targets = print_fsync_verdicts(r);
     print_json(args, r, &verdicts, fsync_targets);
+}
+
+/// Issue 34: the service's own CPU per message, Weir's threads against mosquitto's process,
+/// at full speed and at the same half rate.
+fn print_cpu_per_message(r: &Results) {
+    let us = |m: &Measured| {
+        m.service_us_per_msg
+            .map_or("-".into(), |v| format!("{v:.1}"))
+    };
+    println!("CPU per delivered message (the service alone: Weir's threads, mosquitto's process):");
+    for m in [
+        &r.weir_full,
+        &r.weir_half,
+        &r.mq_full,
+        &r.mq_half,
+        &r.mqs_full,
+        &r.mqs_half,
+    ] {
+        println!("  {:<34} {:>6} us", m.name, us(m));
+    }
+    let (weir, mosquitto) = (r.weir_half.service_us_per_msg, r.mq_half.service_us_per_msg);
+    let ok = matches!((weir, mosquitto), (Some(w), Some(m)) if w <= m);
+    println!(
+        "[{}] Weir's CPU per message at half rate {} us <= mosquitto's forwarding {} us (issue 34)",
+        verdict(ok),
+        us(&r.weir_half),
+        us(&r.mq_half)
+    );
 }
 
 /// One row per run, then what the columns mean.
@@ -177,6 +207,7 @@ fn print_details(r: &Results) {
         }
     };
     print_profile(r.weir_full.name, &r.weir_profile);
+    print_profile(r.weir_half.name, &r.weir_half_profile);
     print_profile(r.mq_full.name, &r.mq_full_profile);
     print_profile(r.mqs_full.name, &r.mqs_full_profile);
 }
@@ -362,6 +393,7 @@ fn print_json(
         "weir_vs_mosquitto": ratio,
         "generator_headroom": headroom,
         "busy_weir_full": profile_json(&r.weir_profile),
+        "busy_weir_half": profile_json(&r.weir_half_profile),
         "busy_mosquitto_rumqttc_full": profile_json(&r.mq_full_profile),
         "busy_mosquitto_sub_full": profile_json(&r.mqs_full_profile),
         "targets": {

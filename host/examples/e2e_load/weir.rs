@@ -175,6 +175,12 @@ pub(super) fn measure_weir(
     let cpu = total as f64 / CLK_TCK / wall.as_secs_f64() * 100.0;
     let mut m = Measured::finish(name, rate, report, recv, drained, cpu);
     m.foreign_pct = foreign;
+    let weirs: u64 = ticks1
+        .iter()
+        .filter(|(_, (name, _))| !is_bench_thread(name))
+        .map(|(tid, (_, t))| t - ticks0.get(tid).map_or(0, |(_, t0)| *t0).min(*t))
+        .sum();
+    m.service_us_per_msg = per_message_us(weirs, m.delivered);
     let after = weir_counters(host);
     m.counters = Some(json!(after
         .iter()
@@ -183,9 +189,9 @@ pub(super) fn measure_weir(
     Ok((m, busy_threads(&ticks0, &ticks1, wall)))
 }
 
-/// Per policy the full-speed run and its thread profile; per policy the half-rate run; the
+/// Per policy the full-speed run and the half-rate run, each with its thread profile; the
 /// half rate.
-pub(super) type PolicyRuns = (Vec<(Measured, Profile)>, Vec<Measured>, f64);
+pub(super) type PolicyRuns = (Vec<(Measured, Profile)>, Vec<(Measured, Profile)>, f64);
 
 /// Weir once per fsync policy of `--fsync`, each host in its own folder: every policy at full
 /// speed, then every policy at half of the best full rate, so the half-rate latencies compare
@@ -244,12 +250,9 @@ pub(super) fn measure_policies(
         );
         let name: &'static str = Box::leak(format!("weir {policy}, half rate").into_boxed_str());
         let prefix = format!("weir-half-{i}");
-        halves.push(
-            measure_weir(
-                rt, host, mosq_pid, *weir_port, name, &prefix, rate, args, rows,
-            )?
-            .0,
-        );
+        halves.push(measure_weir(
+            rt, host, mosq_pid, *weir_port, name, &prefix, rate, args, rows,
+        )?);
     }
     for (host, _) in hosts {
         if let Err(e) = host.shutdown() {
