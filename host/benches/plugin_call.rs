@@ -353,12 +353,27 @@ fn hot_reload_under_load(cache: &std::path::Path, payloads: &[Vec<u8>]) {
     std::thread::sleep(Duration::from_secs(1));
     phase.store(2, Ordering::Release);
     let mut swaps = Vec::new();
+    let mut loads = Vec::new();
+    let mut last_swap = Instant::now();
     for n in 0..SWAPS {
         let mut bytes = original.clone();
         bytes.extend_from_slice(&[0, 4, 1, b'w', n, 0]);
         swaps.push(swap_to(&slot, &path, &bytes));
+        last_swap = Instant::now();
+        loads.push(slot.current().load_time());
         std::thread::sleep(Duration::from_millis(100));
     }
+    // How long the last version served from its quick build before its optimised build
+    // replaced it, with the callers still running.
+    let upgraded_after = loop {
+        if slot.current().tier() == weir_plugins::Tier::Optimized {
+            break Some(last_swap.elapsed());
+        }
+        if last_swap.elapsed() > Duration::from_secs(60) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
     phase.store(3, Ordering::Release);
     let (mut steady, mut swapping) = (Vec::new(), Vec::new());
     for c in callers {
@@ -376,6 +391,14 @@ fn hot_reload_under_load(cache: &std::path::Path, payloads: &[Vec<u8>]) {
         "hot reload under load ({SWAPS} swaps, 2 callers of 16-record batches): swap median {:.1} ms, max {:.1} ms",
         ms(swaps[swaps.len() / 2]),
         ms(swaps[swaps.len() - 1])
+    );
+    loads.sort();
+    println!(
+        "  of which loading (compile, link, health check): median {:.1} ms, max {:.1} ms; the last version's optimised build served {} after its swap ({} upgrades in all)",
+        ms(loads[loads.len() / 2]),
+        ms(loads[loads.len() - 1]),
+        upgraded_after.map_or("not within 60 s".into(), |d| format!("{:.0} ms", ms(d))),
+        slot.status().upgrades
     );
     println!(
         "  call latency steady: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} calls",
