@@ -139,9 +139,10 @@ pub struct PluginSlot {
     /// Serialises reloads of this slot (file watcher and API may race), and the exchange of
     /// a quick version's code for its optimised build.
     reloading: Mutex<()>,
-    /// At most one optimised compile per slot at a time: reloads in quick succession queue
-    /// here, and each finds its version replaced and skips its compile, except the last.
-    upgrading: Mutex<()>,
+    /// The quick build waiting for its optimised compile, and whether the slot's one
+    /// `weir-plugin-tier` thread runs: reloads in quick succession never start more than one
+    /// compile thread, and a quick build replaced before its turn is never compiled.
+    upgrades: Mutex<Upgrades>,
 }
 
 impl std::fmt::Debug for PluginSlot {
@@ -178,7 +179,7 @@ impl PluginSlot {
             idle: Mutex::new(Vec::new()),
             status: Mutex::new(SlotStatus::default()),
             reloading: Mutex::new(()),
-            upgrading: Mutex::new(()),
+            upgrades: Mutex::new(Upgrades::default()),
         }))
     }
 
@@ -375,47 +376,89 @@ impl PluginSlot {
     /// `quick`'s, unless another version has replaced `quick` by then. Failing to (no thread,
     /// a compile error) leaves `quick` serving, which is correct, only slower; it is logged.
     fn upgrade_later(self: &Arc<Self>, quick: Arc<LoadedPlugin>, bytes: Vec<u8>) {
+        let mut upgrades = lock(&self.upgrades);
+        // A newer quick build supersedes one still waiting: only the latest is compiled.
+        upgrades.pending = Some(PendingUpgrade {
+            spec: (*quick.spec).clone(),
+            tables: quick.tables.clone(),
+            counters: quick.counters.clone(),
+            version: quick.version.clone(),
+            quick: Arc::downgrade(&quick),
+            bytes,
+        });
+        if upgrades.worker {
+            return;
+        }
         let slot = self.clone();
-        let (spec, tables, counters) = (
-            (*quick.spec).clone(),
-            quick.tables.clone(),
-            quick.counters.clone(),
-        );
-        let version = quick.version.clone();
-        // Only a weak reference: a quick build that a newer version replaces is freed as
-        // usual, not kept alive by the compile of its successor.
-        let quick = Arc::downgrade(&quick);
-        let is_current =
-            move |slot: &PluginSlot| Weak::as_ptr(&quick) == Arc::as_ptr(&slot.current());
         let spawned = std::thread::Builder::new()
             .name("weir-plugin-tier".into())
             .spawn(move || {
                 lower_this_threads_priority();
-                let _one_compile = lock(&slot.upgrading);
-                if !is_current(&slot) {
-                    return;
-                }
-                let upgraded = slot
-                    .engine
-                    .upgrade(spec, tables, counters, &slot.path, &bytes);
-                let optimized = match upgraded {
-                    Ok(optimized) => optimized,
-                    Err(e) => {
-                        tracing::warn!(plugin = %slot.spec.name, version = %version, error = %e, "optimised compile failed; the quick build keeps serving");
-                        return;
+                loop {
+                    let next = {
+                        let mut upgrades = lock(&slot.upgrades);
+                        let next = upgrades.pending.take();
+                        upgrades.worker = next.is_some();
+                        next
+                    };
+                    match next {
+                        Some(job) => slot.upgrade(job),
+                        None => return,
                     }
-                };
-                let _no_reload = lock(&slot.reloading);
-                if is_current(&slot) {
-                    slot.replace_current(optimized);
-                    lock(&slot.status).upgrades += 1;
-                    tracing::info!(plugin = %slot.spec.name, version = %version, "optimised code now serving");
                 }
             });
-        if let Err(e) = spawned {
-            tracing::warn!(plugin = %self.spec.name, error = %e, "cannot start the optimised compile; the quick build keeps serving");
+        match spawned {
+            Ok(_) => upgrades.worker = true,
+            Err(e) => {
+                upgrades.pending = None;
+                tracing::warn!(plugin = %self.spec.name, error = %e, "cannot start the optimised compile; the quick build keeps serving");
+            }
         }
     }
+
+    /// Compiles `job`'s optimised build and exchanges it for the quick one, if that still
+    /// serves: before the compile and again, under the reload lock, before the exchange.
+    fn upgrade(&self, job: PendingUpgrade) {
+        let is_current =
+            |slot: &PluginSlot| Weak::as_ptr(&job.quick) == Arc::as_ptr(&slot.current());
+        if !is_current(self) {
+            return;
+        }
+        let upgraded =
+            self.engine
+                .upgrade(job.spec, job.tables, job.counters, &self.path, &job.bytes);
+        let optimized = match upgraded {
+            Ok(optimized) => optimized,
+            Err(e) => {
+                tracing::warn!(plugin = %self.spec.name, version = %job.version, error = %e, "optimised compile failed; the quick build keeps serving");
+                return;
+            }
+        };
+        let _no_reload = lock(&self.reloading);
+        if is_current(self) {
+            self.replace_current(optimized);
+            lock(&self.status).upgrades += 1;
+            tracing::info!(plugin = %self.spec.name, version = %job.version, "optimised code now serving");
+        }
+    }
+}
+
+/// A slot's optimised compiles: the one waiting, and whether its thread runs.
+#[derive(Default)]
+struct Upgrades {
+    pending: Option<PendingUpgrade>,
+    worker: bool,
+}
+
+/// What compiling a quick build's optimised code needs. Holds the quick build only weakly: a
+/// version that a newer one replaces is freed as usual, not kept alive by a pending compile.
+struct PendingUpgrade {
+    spec: PluginSpec,
+    tables: Arc<LookupTables>,
+    counters: Arc<PluginCounters>,
+    version: Arc<str>,
+    quick: Weak<LoadedPlugin>,
+    bytes: Vec<u8>,
 }
 
 /// Nice 10 for the calling thread (Linux gives each thread its own nice value): the
@@ -582,7 +625,6 @@ impl std::fmt::Debug for PluginWatcher {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Weak;
 
     use super::*;
     use crate::PluginSpec;
@@ -669,6 +711,44 @@ mod tests {
         let history = slot.versions();
         assert!(history[..3].iter().all(|r| r.retired_at.is_some()));
         assert!(history[3].retired_at.is_none());
+    }
+
+    #[test]
+    fn rapid_reloads_end_on_the_optimised_build_of_the_last_version_and_free_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (slot, path, original) = syslog_slot(dir.path());
+        let mut quick: Vec<Weak<LoadedPlugin>> = Vec::new();
+        for n in 1..=5 {
+            reload_to(&slot, &path, &variant(&original, n));
+            let current = slot.current();
+            assert_eq!(current.tier(), Tier::Quick, "version {n}");
+            quick.push(Arc::downgrade(&current));
+            let upgrades = lock(&slot.upgrades);
+            assert!(upgrades.worker, "one compile thread serves the slot");
+        }
+        let last = slot.current().version().to_string();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while slot.current().tier() != Tier::Optimized {
+            assert!(Instant::now() < deadline, "no optimised build within 60 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(slot.current().version(), last);
+        let status = slot.status();
+        assert_eq!(status.swaps, 5);
+        assert!((1..=5).contains(&status.upgrades), "{status:?}");
+        for (i, weak) in quick.iter().enumerate() {
+            assert!(
+                weak.upgrade().is_none(),
+                "quick build {} is still in memory",
+                i + 1
+            );
+        }
+        // The compile thread ends once nothing waits.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while lock(&slot.upgrades).worker {
+            assert!(Instant::now() < deadline, "the compile thread did not end");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]
