@@ -70,20 +70,26 @@ fn ids_of(results: Vec<TransformResult>) -> Vec<usize> {
         .collect()
 }
 
+/// The syslog transformer loaded from `path`, on an engine with a compile cache in `dir`.
+fn cached_syslog_slot(dir: &Path, path: &Path) -> Arc<PluginSlot> {
+    let engine = PluginEngine::new(Some(dir.join("cache"))).expect("engine");
+    assert!(engine.has_quick_tier(), "Winch runs on this target");
+    PluginSlot::load(
+        &engine,
+        PluginSpec::new("syslog", &[]),
+        path,
+        Arc::new(LookupTables::new()),
+    )
+    .expect("first version")
+}
+
 #[test]
 fn twenty_swaps_under_load_lose_and_duplicate_nothing() {
     let original = std::fs::read(plugin_path("syslog-to-json")).expect("component");
     let dir = temp_dir("swaps");
     let path = dir.join("syslog.wasm");
     install(&path, &variant(&original, 0));
-    let engine = PluginEngine::new(Some(dir.join("cache"))).expect("engine");
-    let slot = PluginSlot::load(
-        &engine,
-        PluginSpec::new("syslog", &[]),
-        &path,
-        Arc::new(LookupTables::new()),
-    )
-    .expect("first version");
+    let slot = cached_syslog_slot(&dir, &path);
 
     // Workers keep records flowing until all 20 swaps are done and at least 10,000 records
     // went through; ids come from one counter so every id is handed out exactly once.
@@ -246,15 +252,7 @@ fn a_swap_serves_quick_code_until_the_optimised_build_of_the_same_version_replac
     let path = dir.join("syslog.wasm");
     let original = std::fs::read(plugin_path("syslog-to-json")).expect("component");
     install(&path, &original);
-    let engine = PluginEngine::new(Some(dir.join("cache"))).expect("engine");
-    assert!(engine.has_quick_tier(), "Winch runs on this target");
-    let slot = PluginSlot::load(
-        &engine,
-        PluginSpec::new("syslog", &[]),
-        &path,
-        Arc::new(LookupTables::new()),
-    )
-    .expect("first version");
+    let slot = cached_syslog_slot(&dir, &path);
     assert_eq!(slot.current().tier(), Tier::Optimized, "a first load waits");
 
     // A version whose optimised code was never compiled serves from Winch's first.
