@@ -326,7 +326,8 @@ impl PluginEngine {
 
     /// As [`PluginEngine::load_bytes`], compiled by Winch ([`Tier::Quick`]) when the engine
     /// has it: a new version serving in a fraction of Cranelift's compile time, for hot
-    /// reload, which then replaces it with [`PluginEngine::upgrade`]. Never cached.
+    /// reload, which later exchanges it for the optimised build of the same version. Never
+    /// cached.
     pub fn load_quick(
         &self,
         spec: PluginSpec,
