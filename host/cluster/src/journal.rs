@@ -77,7 +77,7 @@ impl JsJournal {
         };
         let js = bridge.jetstream().clone();
         bridge
-            .call(async move { js.get_or_create_stream(config).await.map(|_| ()) })?
+            .call(async move { crate::shard::create_stream_patiently(&js, config).await })?
             .map_err(|e| ClusterError::js("create stream", &name, e))?;
         Ok(JsJournal {
             bridge,

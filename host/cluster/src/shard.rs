@@ -62,6 +62,27 @@ fn placement_transient(e: &async_nats::jetstream::context::CreateStreamError) ->
     }
 }
 
+/// Creates the stream of `config` unless it exists. A peer the meta leader briefly counts
+/// offline (a missed heartbeat on a loaded machine, a node restarting, a cluster that has just
+/// formed) refuses placement with 10005; a 503 is a meta group between leaders. Both pass, so
+/// they are asked again for about 6 s before the error is returned.
+pub(crate) async fn create_stream_patiently(
+    js: &async_nats::jetstream::Context,
+    config: async_nats::jetstream::stream::Config,
+) -> std::result::Result<(), async_nats::jetstream::context::CreateStreamError> {
+    let mut attempt = 0u32;
+    loop {
+        match js.get_or_create_stream(config.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt < CREATE_ATTEMPTS && placement_transient(&e) => {
+                tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Fetches of one read consumer that may find it not yet listening (20 ms, 40 ms, ... 2.56 s:
 /// about 5 s in all). Seen for up to a second on a loaded 2-core machine running several
 /// clusters at once; only a 503 waits, an empty read answers at once.
@@ -291,22 +312,7 @@ impl JsShard {
         };
         let js = bridge.jetstream().clone();
         bridge
-            .call(async move {
-                // A peer the meta leader briefly counts offline (a missed heartbeat on a
-                // loaded machine, a node restarting) refuses placement with 10005; a 503 is
-                // a meta group between leaders. Both pass: ask again for about 6 s.
-                let mut attempt = 0u32;
-                loop {
-                    match js.get_or_create_stream(config.clone()).await {
-                        Ok(_) => return Ok(()),
-                        Err(e) if attempt < CREATE_ATTEMPTS && placement_transient(&e) => {
-                            tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
-                            attempt += 1;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            })?
+            .call(async move { create_stream_patiently(&js, config).await })?
             .map_err(|e| ClusterError::js("create stream", &name, e))?;
         Ok(Self::handle(bridge, name, subject))
     }

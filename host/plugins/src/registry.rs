@@ -60,7 +60,8 @@ pub struct SlotStatus {
     pub swaps: u64,
     /// Quick builds replaced by the optimised build of the same version.
     pub upgrades: u64,
-    /// The last failed reload's error; cleared by a successful one.
+    /// The last failed reload's error, or the failed optimised compile of the quick build
+    /// that serves; cleared by a successful reload.
     pub last_error: Option<String>,
     /// When the last reload attempt finished.
     pub last_attempt: Option<SystemTime>,
@@ -339,6 +340,11 @@ impl PluginSlot {
         let old = self.current();
         let digest = hex::encode(Sha256::digest(&bytes));
         if digest.starts_with(old.version()) {
+            if old.tier() == Tier::Quick {
+                // Still on its quick build (its optimised compile pending, or failed): a
+                // reload asks for that compile again; one already under way makes this a no-op.
+                self.upgrade_later(old.clone(), bytes);
+            }
             return Ok(ReloadOutcome::Unchanged {
                 version: old.version().to_string(),
             });
@@ -431,6 +437,13 @@ impl PluginSlot {
             Ok(optimized) => optimized,
             Err(e) => {
                 tracing::warn!(plugin = %self.spec.name, version = %job.version, error = %e, "optimised compile failed; the quick build keeps serving");
+                // Shown with the slot (`GET /plugins`) until the next successful reload.
+                if is_current(self) {
+                    lock(&self.status).last_error = Some(format!(
+                        "version {} serves from its quick build: its optimised compile failed: {e}",
+                        job.version
+                    ));
+                }
                 return;
             }
         };
