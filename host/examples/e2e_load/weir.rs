@@ -168,19 +168,19 @@ pub(super) fn measure_weir(
         }
     }
     let (report, drained) = outcome?;
-    let total: u64 = ticks1
-        .iter()
-        .map(|(tid, (_, t))| t - ticks0.get(tid).map_or(0, |(_, t0)| *t0).min(*t))
-        .sum();
+    // CPU ticks of this process's threads whose name `keep` accepts, over the run.
+    let ticks_of = |keep: &dyn Fn(&str) -> bool| -> u64 {
+        ticks1
+            .iter()
+            .filter(|(_, (name, _))| keep(name))
+            .map(|(tid, (_, t))| t - ticks0.get(tid).map_or(0, |(_, t0)| *t0).min(*t))
+            .sum()
+    };
+    let total = ticks_of(&|_| true);
     let cpu = total as f64 / CLK_TCK / wall.as_secs_f64() * 100.0;
     let mut m = Measured::finish(name, rate, report, recv, drained, cpu);
     m.foreign_pct = foreign;
-    let weirs: u64 = ticks1
-        .iter()
-        .filter(|(_, (name, _))| !is_bench_thread(name))
-        .map(|(tid, (_, t))| t - ticks0.get(tid).map_or(0, |(_, t0)| *t0).min(*t))
-        .sum();
-    m.service_us_per_msg = per_message_us(weirs, m.delivered);
+    m.service_us_per_msg = per_message_us(ticks_of(&|name| !is_bench_thread(name)), m.delivered);
     let after = weir_counters(host);
     m.counters = Some(json!(after
         .iter()

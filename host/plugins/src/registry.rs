@@ -385,10 +385,6 @@ impl PluginSlot {
         let mut upgrades = lock(&self.upgrades);
         // A newer quick build supersedes one still waiting: only the latest is compiled.
         upgrades.pending = Some(PendingUpgrade {
-            spec: (*quick.spec).clone(),
-            tables: quick.tables.clone(),
-            counters: quick.counters.clone(),
-            version: quick.version.clone(),
             quick: Arc::downgrade(&quick),
             bytes,
         });
@@ -427,21 +423,33 @@ impl PluginSlot {
     fn upgrade(&self, job: PendingUpgrade) {
         let is_current =
             |slot: &PluginSlot| Weak::as_ptr(&job.quick) == Arc::as_ptr(&slot.current());
+        // Gone: a newer version replaced it and it was freed.
+        let Some(quick) = job.quick.upgrade() else {
+            return;
+        };
         if !is_current(self) {
             return;
         }
-        let upgraded =
-            self.engine
-                .upgrade(job.spec, job.tables, job.counters, &self.path, &job.bytes);
+        let (spec, tables, counters) = (
+            (*quick.spec).clone(),
+            quick.tables.clone(),
+            quick.counters.clone(),
+        );
+        let version = quick.version.clone();
+        // Not held through the compile, so a version replaced meanwhile is freed as usual.
+        drop(quick);
+        let upgraded = self
+            .engine
+            .upgrade(spec, tables, counters, &self.path, &job.bytes);
         let optimized = match upgraded {
             Ok(optimized) => optimized,
             Err(e) => {
-                tracing::warn!(plugin = %self.spec.name, version = %job.version, error = %e, "optimised compile failed; the quick build keeps serving");
+                tracing::warn!(plugin = %self.spec.name, version = %version, error = %e, "optimised compile failed; the quick build keeps serving");
                 // Shown with the slot (`GET /plugins`) until the next successful reload.
                 if is_current(self) {
                     lock(&self.status).last_error = Some(format!(
                         "version {} serves from its quick build: its optimised compile failed: {e}",
-                        job.version
+                        version
                     ));
                 }
                 return;
@@ -451,7 +459,7 @@ impl PluginSlot {
         if is_current(self) {
             self.replace_current(optimized);
             lock(&self.status).upgrades += 1;
-            tracing::info!(plugin = %self.spec.name, version = %job.version, "optimised code now serving");
+            tracing::info!(plugin = %self.spec.name, version = %version, "optimised code now serving");
         }
     }
 }
@@ -463,13 +471,10 @@ struct Upgrades {
     worker: bool,
 }
 
-/// What compiling a quick build's optimised code needs. Holds the quick build only weakly: a
-/// version that a newer one replaces is freed as usual, not kept alive by a pending compile.
+/// A quick build waiting for its optimised compile, and the component's bytes. Holds the quick
+/// build only weakly: a version that a newer one replaces is freed as usual, not kept alive by
+/// a pending compile.
 struct PendingUpgrade {
-    spec: PluginSpec,
-    tables: Arc<LookupTables>,
-    counters: Arc<PluginCounters>,
-    version: Arc<str>,
     quick: Weak<LoadedPlugin>,
     bytes: Vec<u8>,
 }
@@ -638,7 +643,6 @@ impl std::fmt::Debug for PluginWatcher {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::PluginSpec;
 
