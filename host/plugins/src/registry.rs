@@ -354,8 +354,22 @@ impl PluginSlot {
             self.engine
                 .load_bytes(self.spec.clone(), &self.path, &bytes, self.tables.clone())?
         } else {
-            self.engine
-                .load_quick(self.spec.clone(), &self.path, &bytes, self.tables.clone())?
+            match self
+                .engine
+                .load_quick(self.spec.clone(), &self.path, &bytes, self.tables.clone())
+            {
+                Ok(quick) => quick,
+                // Winch refuses some proposals Cranelift compiles (tail calls, relaxed SIMD,
+                // exceptions, GC): such a component swaps in on Cranelift's code directly, as
+                // it would load at start. A component neither compiles is refused by both.
+                Err(PluginError::Compile { .. }) => self.engine.load_bytes(
+                    self.spec.clone(),
+                    &self.path,
+                    &bytes,
+                    self.tables.clone(),
+                )?,
+                Err(e) => return Err(e),
+            }
         };
         if new.kind() != old.kind() {
             // Pipelines were built around the old kind; a filter cannot become an emitter.
