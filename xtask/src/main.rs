@@ -1,7 +1,10 @@
 //! `cargo xtask <command>`: the project's build orchestration.
 //!
 //! - `plugins`: builds every plugin crate under `plugins/` into a WebAssembly component in
-//!   `target/plugins/NAME.wasm`, installing the `wasm32-wasip2` target with rustup if missing.
+//!   `target/plugins/NAME.wasm`, installing the `wasm32-wasip2` target with rustup if missing,
+//!   then every Python and JavaScript plugin folder (`plugins/python/*`, `plugins/js/*`) with
+//!   `weir plugin build`, its toolchains installed into `target/weir-toolchains` on first use.
+//!   The demo needs only the Rust ones and builds only those.
 //! - `demo`: builds the plugins, `weir` and `weir-device`, then runs the speeding-car scenario
 //!   for real: `weir run` on `examples/speeding/weir.toml`, the seed CSV replayed over MQTT by
 //!   `weir-device`, and a report of what happened (see `demo.rs`).
@@ -40,7 +43,11 @@ fn main() -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
     match args.first().map(String::as_str) {
-        Some("plugins") => build_plugins(&root).map(|_| ()),
+        Some("plugins") => {
+            build_plugins(&root)?;
+            run(cargo().args(["build", "--quiet", "-p", "weir-host", "--bin", "weir"]))?;
+            build_language_plugins(&root)
+        }
         Some("demo") => {
             if demo::first_build(&target_dir(&root)) {
                 demo::first_build_notice();
@@ -222,6 +229,96 @@ fn build_plugins(root: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// Where the Python and JavaScript toolchains go for the project's own builds and tests
+/// (`weir plugin build` installs them there on first use; `WEIR_TOOLCHAINS` overrides).
+fn toolchains_dir(root: &Path) -> PathBuf {
+    std::env::var_os("WEIR_TOOLCHAINS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir(root).join("weir-toolchains"))
+}
+
+/// Plugin folders in other languages than Rust: a `weir-plugin.toml` whose `lang` is not
+/// `rust`, one or two levels under `plugins/`. Returns (name, folder).
+fn language_plugins(root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![(root.join("plugins"), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let manifest = path.join("weir-plugin.toml");
+            if manifest.is_file() {
+                let text = std::fs::read_to_string(&manifest)
+                    .with_context(|| format!("cannot read {}", manifest.display()))?;
+                let value = |key: &str| {
+                    text.lines().find_map(|l| {
+                        let (k, v) = l.split_once('=')?;
+                        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+                    })
+                };
+                let name =
+                    value("name").with_context(|| format!("{}: no name", manifest.display()))?;
+                if value("lang").as_deref() != Some("rust") {
+                    found.push((name, path));
+                }
+            } else if depth == 0 {
+                dirs.push((path, 1));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The newest modification time of the files in `dir` (not below it).
+fn newest_file(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .filter_map(|m| m.modified().ok())
+        .max()
+}
+
+/// Builds every Python and JavaScript plugin with the dev build of `weir`
+/// (`weir plugin build DIR --out target/plugins/NAME.wasm`). A component newer than its
+/// folder's files and than the `weir` binary (which carries the SDKs) is kept as it is.
+fn build_language_plugins(root: &Path) -> Result<()> {
+    let plugins = language_plugins(root)?;
+    let target = target_dir(root);
+    let weir = target.join("debug").join("weir");
+    let weir_time = std::fs::metadata(&weir)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("{} is not built", weir.display()))?;
+    println!(
+        "\n== building the {} Python and JavaScript plugins (weir plugin build)",
+        plugins.len()
+    );
+    for (name, dir) in plugins {
+        let out = target.join("plugins").join(format!("{name}.wasm"));
+        let built = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
+        let fresh = match (built, newest_file(&dir)) {
+            (Some(b), Some(src)) => b > src && b > weir_time,
+            _ => false,
+        };
+        if fresh {
+            eprintln!("  {name:<28} up to date  {}", out.display());
+            continue;
+        }
+        run(Command::new(&weir)
+            .args(["plugin", "build"])
+            .arg(&dir)
+            .arg("--out")
+            .arg(&out)
+            .env("WEIR_TOOLCHAINS", toolchains_dir(root)))?;
+    }
+    Ok(())
+}
+
 /// Installs rustfmt and clippy when rustup says they are missing (minimal toolchain profiles
 /// ship without them).
 fn ensure_components() -> Result<()> {
@@ -298,7 +395,8 @@ fn apt_install(packages: &[&str]) -> Result<()> {
 
 /// Installs from Debian what the tests drive and the machine may lack: mosquitto and its
 /// clients (the end-to-end tests use the broker in external-broker mode, `mosquitto_pub`,
-/// `mosquitto_sub` and `mosquitto_rr`), and Node.js with npm (the AWS SDK for JavaScript suite).
+/// `mosquitto_sub` and `mosquitto_rr`), Node.js with npm (the AWS SDK for JavaScript suite and
+/// JavaScript plugins) and Python's venv (Python plugins).
 fn ensure_test_tools() -> Result<()> {
     let mut missing = Vec::new();
     let mqtt = [
@@ -315,6 +413,16 @@ fn ensure_test_tools() -> Result<()> {
     }
     if !have("npm") {
         missing.push("npm");
+    }
+    // componentize-py goes into a venv (Python plugins), as does nats-server; Debian splits
+    // venv support out of python3.
+    let venv_ok = Command::new("python3")
+        .args(["-m", "venv", "--help"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !venv_ok {
+        missing.push("python3-venv");
     }
     if missing.is_empty() {
         return Ok(());
@@ -471,6 +579,7 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         },
     )?;
     let plugins = steps.run("plugins (wasm32-wasip2)", || build_plugins(root))?;
+    std::env::set_var("WEIR_TOOLCHAINS", toolchains_dir(root));
     steps.run("formatting (cargo fmt --check)", || {
         run(cargo().args(["fmt", "--all", "--check"]))
     })?;
@@ -502,6 +611,15 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             },
         )?;
     }
+    // Python and JavaScript plugins, with the `weir` the demo step built (or built here when
+    // the demo was skipped), so the tests below find them in target/plugins too.
+    steps.run(
+        "Python and JavaScript plugins (weir plugin build; toolchains on first use)",
+        || {
+            run(cargo().args(["build", "--quiet", "-p", "weir-host", "--bin", "weir"]))?;
+            build_language_plugins(root)
+        },
+    )?;
     steps.run("every target built, with clippy (-D warnings)", || {
         // What `cargo test` builds (libraries and binaries in both modes, integration tests,
         // examples), then the benches, which clippy's --all-targets covers and the run does not.

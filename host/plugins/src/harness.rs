@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{
-    EmitFailure, FilterResult, Grant, LoadedPlugin, OutboxRequest, PluginEngine, PluginError,
-    PluginKind, PluginSpec, Record, RecordError, TransformResult,
+    EmitFailure, FilterResult, LoadedPlugin, OutboxRequest, PluginEngine, PluginError, PluginKind,
+    PluginSpec, Record, RecordError, TransformResult,
 };
 use crate::tables::LookupTables;
 
@@ -46,19 +46,17 @@ pub struct Report {
     pub outbox: Vec<OutboxRequest>,
 }
 
-/// Loads `path` with every grant (it is the author's own plugin under test) plus `spec`'s
-/// parameters and limits, and runs `records` through it in batches of `batch_size`.
+/// Loads `path` with `spec`'s grants, parameters and limits (`weir plugin test` gives every
+/// grant unless told otherwise: it is the author's own plugin under test), and runs
+/// `records` through it in batches of `batch_size`.
 pub fn run(
     engine: &PluginEngine,
-    mut spec: PluginSpec,
+    spec: PluginSpec,
     path: &Path,
     tables: Arc<LookupTables>,
     records: &[Record],
     batch_size: usize,
 ) -> Result<Report, PluginError> {
-    if spec.grants.is_empty() {
-        spec.grants = Grant::ALL.to_vec();
-    }
     let plugin = engine.load_file(spec, path, tables)?;
     let mut instance = plugin.instantiate()?;
     let mut outcomes = Vec::with_capacity(records.len());

@@ -2,15 +2,21 @@
 
 mod analytics;
 mod demo;
+mod plugin_build;
+mod plugin_embedded;
+mod plugin_manifest;
+mod plugin_new;
 mod plugin_test;
 mod rule_import;
 mod rule_test;
 mod run;
 mod streams_serve;
+mod toolchain;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 /// Weir: an IoT rules engine and WebAssembly plugin host.
@@ -142,6 +148,35 @@ enum RuleCommand {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// Make a plugin folder (`./NAME`) in Rust, Python or JavaScript, with a unit test and a
+    /// `weir-plugin.toml` naming its stage and grants.
+    New {
+        /// The plugin's name (a-z, 0-9, '-', '_'): its folder, its component's file name and
+        /// its `[plugins.NAME]` entry.
+        name: String,
+        /// rust, python or js.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// filter, transformer or emitter.
+        #[arg(long, default_value = "filter")]
+        stage: String,
+        /// The folder to create (default ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Rust: the weir-sdk crate's folder (default: the source tree weir was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build a plugin folder (Rust, Python or JavaScript) into one component, by default
+    /// target/plugins/NAME.wasm under the working directory. Python and JavaScript
+    /// toolchains install themselves on first use (see guest-sdk/README.md).
+    Build {
+        /// The plugin folder (with weir-plugin.toml, or a Rust crate).
+        dir: PathBuf,
+        /// Where to write the component.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run a built component on sample input in the real runtime and print every record's
     /// outcome (kept, dropped, output, delivered, failed and why).
     Test {
@@ -163,6 +198,14 @@ enum PluginCommand {
         /// Records per call.
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         batch: u32,
+        /// Grant only these (comma-separated: log, config, lookup, outbox, wasi:clocks, ...),
+        /// as a host configuration would; by default every grant, so any component loads.
+        #[arg(long, value_delimiter = ',')]
+        grants: Option<Vec<String>>,
+        /// Compile the component afresh instead of through the compile cache
+        /// ($XDG_CACHE_HOME/weir/plugin-cache, else ~/.cache/weir/plugin-cache).
+        #[arg(long)]
+        no_cache: bool,
     },
 }
 
@@ -237,6 +280,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config,
                     tables,
                     batch,
+                    grants,
+                    no_cache,
                 },
         } => plugin_test::run(&plugin_test::Options {
             plugin,
@@ -245,7 +290,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             tables,
             batch: batch as usize,
+            grants,
+            no_cache,
         }),
+        Command::Plugin {
+            command:
+                PluginCommand::New {
+                    name,
+                    lang,
+                    stage,
+                    dir,
+                    sdk,
+                },
+        } => plugin_new::run(&plugin_new::Options {
+            name,
+            lang: plugin_manifest::Lang::parse(&lang).context("--lang")?,
+            stage: plugin_manifest::Stage::parse(&stage).context("--stage")?,
+            dir,
+            sdk,
+        }),
+        Command::Plugin {
+            command: PluginCommand::Build { dir, out },
+        } => plugin_build::run(&plugin_build::Options { dir, out }),
         Command::Analytics {
             command:
                 AnalyticsCommand::Test {

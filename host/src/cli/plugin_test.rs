@@ -18,6 +18,10 @@ pub struct Options {
     pub config: Vec<String>,
     pub tables: Vec<String>,
     pub batch: usize,
+    /// `None`: every grant.
+    pub grants: Option<Vec<String>>,
+    /// Compile every time instead of through `~/.cache/weir/plugin-cache`.
+    pub no_cache: bool,
 }
 
 /// Each input line is one record: its JSON text as payload (or the line as-is with `--raw`).
@@ -91,7 +95,16 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
     let spec = plugin_spec(opts)?;
     let tables = Arc::new(load_tables(&opts.tables)?);
     let (records, lines) = read_records(&opts.input, opts.raw)?;
-    let engine = PluginEngine::new(None)?;
+    // Through a compile cache, as `weir run`: a large component (a Python or JavaScript
+    // plugin carries its interpreter) compiles once, then loads in milliseconds.
+    let cache = if opts.no_cache {
+        None
+    } else {
+        super::toolchain::user_cache()
+            .ok()
+            .map(|c| c.join("plugin-cache"))
+    };
+    let engine = PluginEngine::new(cache)?;
     let report = harness::run(&engine, spec, &opts.plugin, tables, &records, opts.batch)?;
 
     let stdout = std::io::stdout();
@@ -117,15 +130,29 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The plugin's spec: named after its file, with the `--config KEY=VALUE` parameters and no
-/// grants.
+/// The plugin's spec: named after its file, with the `--config KEY=VALUE` parameters and the
+/// `--grants` (not given: every grant).
 fn plugin_spec(opts: &Options) -> anyhow::Result<PluginSpec> {
+    let mut grants = Vec::new();
+    if opts.grants.is_none() {
+        grants = weir_plugins::Grant::ALL.to_vec();
+    }
+    for g in opts.grants.iter().flatten() {
+        let g = g.trim();
+        if g.is_empty() {
+            continue;
+        }
+        grants.push(
+            g.parse::<weir_plugins::Grant>()
+                .map_err(|e| anyhow::anyhow!("--grants: {e}"))?,
+        );
+    }
     let mut spec = PluginSpec::new(
         opts.plugin
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "plugin".into()),
-        &[],
+        &grants,
     );
     for kv in &opts.config {
         let Some((k, v)) = kv.split_once('=') else {

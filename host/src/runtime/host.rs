@@ -409,21 +409,29 @@ impl RunningHost {
     ) -> Result<(PreparedPlugins, Vec<(String, String)>), HostError> {
         let mut prepared = BTreeMap::new();
         let mut fingerprints = Vec::new();
-        let specs = lock(&self.plugin_specs);
-        for (name, p) in &config.plugins {
-            let fp = spec_fingerprint(p);
-            if specs.get(name) != Some(&fp) {
-                let slot = self
-                    .resources
-                    .registry
-                    .prepare(super::plugin_spec::plugin_spec(&p.spec), &p.path)
-                    .map_err(|source| HostError::Plugin {
-                        name: name.clone(),
-                        source,
-                    })?;
-                prepared.insert(name.clone(), slot);
-                fingerprints.push((name.clone(), fp));
+        let mut changed = Vec::new();
+        {
+            let specs = lock(&self.plugin_specs);
+            for (name, p) in &config.plugins {
+                let fp = spec_fingerprint(p);
+                if specs.get(name) != Some(&fp) {
+                    changed.push((name.clone(), p));
+                    fingerprints.push((name.clone(), fp));
+                }
             }
+        }
+        let loads = self.resources.registry.prepare_all(
+            changed
+                .iter()
+                .map(|(_, p)| (super::plugin_spec::plugin_spec(&p.spec), p.path.clone()))
+                .collect(),
+        );
+        for ((name, _), loaded) in changed.into_iter().zip(loads) {
+            let slot = loaded.map_err(|source| HostError::Plugin {
+                name: name.clone(),
+                source,
+            })?;
+            prepared.insert(name, slot);
         }
         Ok((prepared, fingerprints))
     }
@@ -656,13 +664,19 @@ pub(super) fn open(config: &Config) -> Result<Opened, HostError> {
         })?;
     let registry = Arc::new(PluginRegistry::new(engine, lookup.clone()));
     let mut plugin_specs = BTreeMap::new();
-    for (name, p) in &config.plugins {
-        registry
-            .add(super::plugin_spec::plugin_spec(&p.spec), &p.path)
-            .map_err(|source| HostError::Plugin {
-                name: name.clone(),
-                source,
-            })?;
+    let loads = registry.prepare_all(
+        config
+            .plugins
+            .values()
+            .map(|p| (super::plugin_spec::plugin_spec(&p.spec), p.path.clone()))
+            .collect(),
+    );
+    for ((name, p), loaded) in config.plugins.iter().zip(loads) {
+        let slot = loaded.map_err(|source| HostError::Plugin {
+            name: name.clone(),
+            source,
+        })?;
+        registry.install(slot);
         plugin_specs.insert(name.clone(), spec_fingerprint(p));
     }
     Ok(Opened {
