@@ -2,6 +2,7 @@
 //! outcome.
 
 mod common;
+mod plugin_langs;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
