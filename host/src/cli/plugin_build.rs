@@ -374,7 +374,10 @@ fn build_python(dir: &Path, m: &Manifest, out: &Path) -> anyhow::Result<()> {
         .arg(b.path().join("sdk"))
         .arg(PYTHON_APP)
         .arg("-o")
-        .arg(out);
+        .arg(out)
+        // Otherwise a Python error in the plugin (say, an ImportError) is buried under the
+        // Rust backtrace of componentize-py itself.
+        .env("RUST_BACKTRACE", "0");
     run_tool(&mut cmd, "componentize-py")
 }
 

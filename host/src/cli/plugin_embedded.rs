@@ -9,10 +9,51 @@ use super::plugin_manifest::Stage;
 pub const WIT: &str = include_str!("../../../wit/plugin.wit");
 
 /// The Python SDK: (path under the SDK folder, text).
-pub const PYTHON_SDK: &[(&str, &str)] = &[];
+pub const PYTHON_SDK: &[(&str, &str)] = &[
+    (
+        "weir_sdk/__init__.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/__init__.py"),
+    ),
+    (
+        "weir_sdk/_serde.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/_serde.py"),
+    ),
+    (
+        "weir_sdk/abi.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/abi.py"),
+    ),
+    (
+        "weir_sdk/app.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/app.py"),
+    ),
+    (
+        "weir_sdk/errors.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/errors.py"),
+    ),
+    (
+        "weir_sdk/host.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/host.py"),
+    ),
+    (
+        "weir_sdk/json.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/json.py"),
+    ),
+    (
+        "weir_sdk/record.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/record.py"),
+    ),
+    (
+        "weir_sdk/stage.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/stage.py"),
+    ),
+    (
+        "weir_sdk/testing.py",
+        include_str!("../../../guest-sdk/python/weir_sdk/testing.py"),
+    ),
+];
 
 /// The module componentize-py starts from (in the SDK; it imports the plugin's `plugin`).
-pub const PYTHON_APP: &str = "weir_sdk_app";
+pub const PYTHON_APP: &str = "weir_sdk.app";
 
 /// The JavaScript SDK, its build script included.
 pub const JS_SDK: &[(&str, &str)] = &[];
@@ -47,14 +88,23 @@ pub fn rust_template(stage: Stage) -> &'static str {
 /// A new Python plugin's `plugin.py` and `test_plugin.py`.
 pub fn python_template(stage: Stage) -> (&'static str, &'static str) {
     match stage {
-        Stage::Filter => ("", ""),
-        Stage::Transformer => ("", ""),
-        Stage::Emitter => ("", ""),
+        Stage::Filter => (
+            include_str!("templates/python/filter.py"),
+            include_str!("templates/python/test_filter.py"),
+        ),
+        Stage::Transformer => (
+            include_str!("templates/python/transformer.py"),
+            include_str!("templates/python/test_transformer.py"),
+        ),
+        Stage::Emitter => (
+            include_str!("templates/python/emitter.py"),
+            include_str!("templates/python/test_emitter.py"),
+        ),
     }
 }
 
 /// A new Python plugin's `conftest.py`: puts `.weir-sdk` on the module path.
-pub const PYTHON_CONFTEST: &str = "";
+pub const PYTHON_CONFTEST: &str = include_str!("templates/python/conftest.py");
 
 /// A new JavaScript plugin's `plugin.js` and `plugin.test.mjs`.
 pub fn js_template(stage: Stage) -> (&'static str, &'static str) {

@@ -43,8 +43,16 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
         dir.display(),
         match opts.lang {
             Lang::Rust => format!("cargo test --manifest-path {}/Cargo.toml", dir.display()),
-            Lang::Python => format!("python3 -m pytest {}", dir.display()),
-            Lang::Js => format!("node --test {}", dir.display()),
+            Lang::Python => format!(
+                "cd {} && python3 -m pytest  (pytest is in the toolchain's venv after the first \
+                 build: {}/componentize-py-{}/bin/python -m pytest)",
+                dir.display(),
+                super::toolchain::root()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| "$WEIR_TOOLCHAINS".into()),
+                super::toolchain::COMPONENTIZE_PY
+            ),
+            Lang::Js => format!("cd {} && node --test", dir.display()),
         },
         dir.display()
     );

@@ -67,6 +67,19 @@ mod tests {
     }
 
     #[test]
+    fn a_multibyte_character_where_the_month_or_day_belongs_is_a_bad_line_not_a_panic() {
+        for line in [
+            "Océ 11 22:14:15 h p: m",
+            "Oct € 22:14:15 h p: m",
+            "Oct 1é 22:14:15 h p: m",
+        ] {
+            let err = parse_line(line).expect_err(line);
+            assert!(err.contains("is not `Mmm dd hh:mm:ss`"), "{line}: {err}");
+        }
+        assert!(parse_line("Oct 11 22:14:1é h p: m").is_err());
+    }
+
+    #[test]
     fn rfc5424_with_structured_data_and_nil_values() {
         let v = parse_line(r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="App\]x"][b@1 c="d"] An application event"#).unwrap();
         assert_eq!(v["facility"], 20);

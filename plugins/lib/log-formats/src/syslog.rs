@@ -68,12 +68,15 @@ fn parse_3164(rest: &str, out: &mut Map<String, Value>) -> Result<(), String> {
     let stamp = rest
         .get(..15)
         .ok_or("line is too short for an RFC 3164 timestamp")?;
-    let ok = MONTHS.contains(&&stamp[..3])
+    // Sliced with `get`: a multi-byte character where a month or a day belongs makes the
+    // line malformed, never a panic (which would fail its whole batch).
+    let ok = stamp.get(..3).is_some_and(|m| MONTHS.contains(&m))
         && stamp.as_bytes()[3] == b' '
-        && stamp[4..6].trim_start().bytes().all(|b| b.is_ascii_digit())
-        && !stamp[4..6].trim().is_empty()
+        && stamp.get(4..6).is_some_and(|day| {
+            day.trim_start().bytes().all(|b| b.is_ascii_digit()) && !day.trim().is_empty()
+        })
         && stamp.as_bytes()[6] == b' '
-        && is_clock(&stamp[7..15]);
+        && stamp.get(7..15).is_some_and(is_clock);
     if !ok {
         return Err(format!("timestamp {stamp:?} is not `Mmm dd hh:mm:ss`"));
     }
