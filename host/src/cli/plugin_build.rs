@@ -144,6 +144,11 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<Built> {
     let stage = check(&plan, &shape).with_context(|| format!("{}", dir.display()))?;
     std::fs::rename(&partial, &out)
         .with_context(|| format!("cannot move the component to {}", out.display()))?;
+    // A folder made by `weir plugin new` keeps a copy of its SDK for its unit tests: the
+    // SDK of the build, so the tests run what the component runs.
+    if plan.lang != Lang::Rust && dir.join(super::plugin_new::SDK_COPY).is_dir() {
+        super::plugin_new::write_sdk_copy(dir, plan.lang)?;
+    }
     Ok(Built {
         name: plan.name,
         lang: plan.lang,

@@ -56,7 +56,16 @@ pub const PYTHON_SDK: &[(&str, &str)] = &[
 pub const PYTHON_APP: &str = "weir_sdk.app";
 
 /// The JavaScript SDK, its build script included.
-pub const JS_SDK: &[(&str, &str)] = &[];
+pub const JS_SDK: &[(&str, &str)] = &[
+    ("build.mjs", include_str!("../../../guest-sdk/js/build.mjs")),
+    ("hooks.mjs", include_str!("../../../guest-sdk/js/hooks.mjs")),
+    ("json.mjs", include_str!("../../../guest-sdk/js/json.mjs")),
+    ("sdk.mjs", include_str!("../../../guest-sdk/js/sdk.mjs")),
+    (
+        "testing.mjs",
+        include_str!("../../../guest-sdk/js/testing.mjs"),
+    ),
+];
 
 /// The JavaScript SDK's build script, under the SDK folder.
 pub const JS_BUILD_SCRIPT: &str = "build.mjs";
@@ -109,8 +118,29 @@ pub const PYTHON_CONFTEST: &str = include_str!("templates/python/conftest.py");
 /// A new JavaScript plugin's `plugin.js` and `plugin.test.mjs`.
 pub fn js_template(stage: Stage) -> (&'static str, &'static str) {
     match stage {
-        Stage::Filter => ("", ""),
-        Stage::Transformer => ("", ""),
-        Stage::Emitter => ("", ""),
+        Stage::Filter => (
+            include_str!("templates/js/filter.js"),
+            concat!(
+                include_str!("templates/js/sdk-import.mjs"),
+                "\n",
+                include_str!("templates/js/filter.test.mjs")
+            ),
+        ),
+        Stage::Transformer => (
+            include_str!("templates/js/transformer.js"),
+            concat!(
+                include_str!("templates/js/sdk-import.mjs"),
+                "\n",
+                include_str!("templates/js/transformer.test.mjs")
+            ),
+        ),
+        Stage::Emitter => (
+            include_str!("templates/js/emitter.js"),
+            concat!(
+                include_str!("templates/js/sdk-import.mjs"),
+                "\n",
+                include_str!("templates/js/emitter.test.mjs")
+            ),
+        ),
     }
 }

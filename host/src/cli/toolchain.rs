@@ -70,7 +70,12 @@ pub fn componentize_py() -> anyhow::Result<PathBuf> {
 
 /// jco and componentize-js, installed if needed: their `node_modules` folder.
 pub fn jco() -> anyhow::Result<PathBuf> {
-    let dir = root()?.join(format!("jco-{JCO}"));
+    // Named by the lock file's checksum too: an SDK that pins other packages installs anew.
+    let lock = embedded::JS_TOOLCHAIN
+        .iter()
+        .map(|(_, text)| crc32c::crc32c(text.as_bytes()))
+        .fold(0u32, |a, c| a.rotate_left(5) ^ c);
+    let dir = root()?.join(format!("jco-{JCO}-{lock:08x}"));
     install_once(&dir, "jco", |dir| {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         for (name, text) in embedded::JS_TOOLCHAIN {
@@ -105,7 +110,9 @@ fn install_once(
     let parent = dir.parent().context("a toolchain folder has a parent")?;
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
-    let lock_path = dir.with_extension("lock");
+    let mut lock_name = dir.file_name().unwrap_or_default().to_os_string();
+    lock_name.push(".lock");
+    let lock_path = dir.with_file_name(lock_name);
     let lock = File::create(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
     let _held =

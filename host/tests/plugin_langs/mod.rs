@@ -120,6 +120,33 @@ fn speeding_input(dir: &Path) -> PathBuf {
     path
 }
 
+/// The blueprint's sample lines, then malformed ones: multi-byte characters where the
+/// parser slices, bad priorities, too short, empty fields.
+fn syslog_input(dir: &Path) -> PathBuf {
+    let mut text =
+        std::fs::read_to_string(repo().join("plugins/syslog-to-json/examples/records.log"))
+            .expect("sample log");
+    for line in [
+        "Océ 11 22:14:15 h p: m",
+        "Oct € 22:14:15 h p: m",
+        "Oct 11 22:14:1é h p: m",
+        "<13>Oct 11 22:14:15 h prog[é]: café ☕",
+        "<192>Oct 11 22:14:15 h p: m",
+        "<>Oct 11 22:14:15 h p: m",
+        "Oct 11 22:14",
+        "<165>1 - - - - - -",
+        "<165>1 2003-10-11T22:14:15.003Z h a - - [x@1 a=\"]\"] msg",
+        "<165>1 2003-10-11T22:14:15.003Z h a - - [unterminated",
+        "Feb 30 25:61:99 h p: impossible but well-formed",
+    ] {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let path = dir.join("syslog.log");
+    std::fs::write(&path, text).expect("write input");
+    path
+}
+
 /// `weir plugin test` output without the lines that name the component (its name, version,
 /// load time): what must be equal across languages.
 fn outcomes(stdout: &str) -> Vec<String> {
@@ -196,7 +223,7 @@ fn the_three_languages_give_the_same_outcome_for_every_record() {
             plugin: "syslog-to-json",
             grants: "",
             args: vec!["--raw".into()],
-            input: repo().join("plugins/syslog-to-json/examples/records.log"),
+            input: syslog_input(dir.path()),
         },
     ];
     for case in &cases {
@@ -213,7 +240,7 @@ fn the_three_languages_give_the_same_outcome_for_every_record() {
         };
         let (_, rust) = run("");
         let want = outcomes(&rust);
-        assert!(want.len() > 10, "{}: {rust}", case.plugin);
+        assert!(want.len() > 5, "{}: {rust}", case.plugin);
         for suffix in ["-python", "-js"] {
             let (component, got) = run(suffix);
             let got_lines = outcomes(&got);
@@ -262,11 +289,16 @@ fn from_nothing(lang: &str, stage: &str, input: &str, expect: &[&str]) {
         .args(["plugin", "new", &name, "--lang", lang, "--stage", stage]));
     let folder = dir.path().join(&name);
     assert!(folder.join("weir-plugin.toml").is_file());
-    // Build first: it installs the toolchain whose Python runs the unit tests.
+    // Build first: it installs the toolchain whose Python runs the unit tests. The Rust
+    // builds share one target folder, so the SDK's dependencies compile once.
     let built = ok(weir()
         .current_dir(dir.path())
         .args(["plugin", "build"])
-        .arg(&name));
+        .arg(&name)
+        .env(
+            "CARGO_TARGET_DIR",
+            repo().join("target").join("plugin-new-test"),
+        ));
     assert!(
         built.contains(&format!("built {name} ({lang} {stage}")),
         "{built}"
