@@ -241,10 +241,15 @@ fn check(plan: &Plan, shape: &Shape) -> anyhow::Result<Stage> {
             shape.exports.join(", ")
         ),
     };
-    let grants = plan
+    let mut grants = plan
         .grants
         .clone()
         .unwrap_or_else(|| manifest::GRANTABLE.to_vec());
+    if plan.lang == Lang::Rust {
+        // A Rust plugin imports only what its code calls; WASI clocks, files or sockets are
+        // the host configuration's to grant, not the manifest's.
+        grants.extend([Grant::WasiClocks, Grant::WasiFilesystem, Grant::WasiSockets]);
+    }
     if let Err(refusals) = check_imports(shape.imports.iter().map(String::as_str), &grants) {
         let list: Vec<String> = refusals.iter().map(ToString::to_string).collect();
         bail!(
@@ -463,6 +468,19 @@ mod tests {
         );
         let legacy = shape(&[], &["weir:plugin/filter-stage@0.1.0"]);
         assert!(check(&python_filter(vec![]), &legacy).is_err());
+        // A Rust crate without a manifest may import a WASI clock (the host grants it).
+        let rust = Plan {
+            name: "x".into(),
+            lang: Lang::Rust,
+            stage: None,
+            grants: None,
+            manifest: None,
+        };
+        let clock = shape(
+            &["wasi:clocks/wall-clock@0.2.6", "weir:plugin/log@0.1.1"],
+            &["weir:plugin/transform-batch@0.1.1"],
+        );
+        assert_eq!(check(&rust, &clock).expect("rust"), Stage::Transformer);
     }
 
     #[test]

@@ -102,9 +102,16 @@ pub fn run(opts: &Options) -> anyhow::Result<ExitCode> {
     } else {
         super::toolchain::user_cache()
             .ok()
-            .map(|c| c.join("plugin-cache"))
+            .map(|c| Some(c.join("plugin-cache")))
     };
-    let engine = PluginEngine::new(cache)?;
+    let engine = match cache.map(PluginEngine::new) {
+        Some(Ok(engine)) => engine,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "the compile cache is unusable; compiling without it");
+            PluginEngine::new(None)?
+        }
+        None => PluginEngine::new(None)?,
+    };
     let report = harness::run(&engine, spec, &opts.plugin, tables, &records, opts.batch)?;
 
     let stdout = std::io::stdout();
