@@ -144,9 +144,10 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<Built> {
     let stage = check(&plan, &shape).with_context(|| format!("{}", dir.display()))?;
     std::fs::rename(&partial, &out)
         .with_context(|| format!("cannot move the component to {}", out.display()))?;
-    // A folder made by `weir plugin new` keeps a copy of its SDK for its unit tests: the
-    // SDK of the build, so the tests run what the component runs.
-    if plan.lang != Lang::Rust && dir.join(super::plugin_new::SDK_COPY).is_dir() {
+    // A Python or JavaScript folder's unit tests import the SDK from `.weir-sdk/` (written by
+    // `weir plugin new`, ignored by git): written at every build, so a fresh clone of a plugin
+    // gets it back, and the tests run the SDK the component was built with.
+    if plan.lang != Lang::Rust {
         super::plugin_new::write_sdk_copy(dir, plan.lang)?;
     }
     Ok(Built {

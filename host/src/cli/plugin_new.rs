@@ -5,7 +5,8 @@
 //! dependency points at the SDK of the Weir source tree this binary was built from (or
 //! `--sdk`). Python and JavaScript get the SDK this binary carries, copied into `.weir-sdk/`
 //! so the unit tests (`pytest`, `node --test`) run with nothing else installed;
-//! `weir plugin build` refreshes that copy.
+//! `weir plugin build` writes it again (a fresh clone of a plugin, whose `.gitignore` leaves the
+//! copy out, gets it back with its first build).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
