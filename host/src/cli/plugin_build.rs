@@ -37,10 +37,7 @@ pub struct Options {
 struct Plan {
     name: String,
     lang: Lang,
-    /// Unknown for a Rust folder without a manifest (read from the component).
-    stage: Option<Stage>,
-    /// `None`: a Rust folder without a manifest.
-    grants: Option<Vec<Grant>>,
+    /// `None`: a Rust folder without one (its stage is read from the component).
     manifest: Option<Manifest>,
 }
 
@@ -53,8 +50,6 @@ fn plan(dir: &Path) -> anyhow::Result<Plan> {
         return Ok(Plan {
             name: m.name.clone(),
             lang: m.lang,
-            stage: Some(m.stage),
-            grants: Some(m.grants.clone()),
             manifest: Some(m),
         });
     }
@@ -72,8 +67,6 @@ fn plan(dir: &Path) -> anyhow::Result<Plan> {
         return Ok(Plan {
             name: name.to_string(),
             lang: Lang::Rust,
-            stage: None,
-            grants: None,
             manifest: None,
         });
     }
@@ -229,7 +222,7 @@ fn check(plan: &Plan, shape: &Shape) -> anyhow::Result<Stage> {
         .iter()
         .filter_map(|e| stage_of_export(e))
         .collect();
-    let stage = match (stages.as_slice(), plan.stage) {
+    let stage = match (stages.as_slice(), plan.manifest.as_ref().map(|m| m.stage)) {
         ([one], Some(want)) if *one != want => bail!(
             "the manifest says {want}, but the component exports {} ({})",
             one.export(),
@@ -243,9 +236,9 @@ fn check(plan: &Plan, shape: &Shape) -> anyhow::Result<Stage> {
         ),
     };
     let mut grants = plan
-        .grants
-        .clone()
-        .unwrap_or_else(|| manifest::GRANTABLE.to_vec());
+        .manifest
+        .as_ref()
+        .map_or_else(|| manifest::GRANTABLE.to_vec(), |m| m.grants.clone());
     if plan.lang == Lang::Rust {
         // A Rust plugin imports only what its code calls; WASI clocks, files or sockets are
         // the host configuration's to grant, not the manifest's.
@@ -437,9 +430,12 @@ mod tests {
         Plan {
             name: "x".into(),
             lang: Lang::Python,
-            stage: Some(Stage::Filter),
-            grants: Some(grants),
-            manifest: None,
+            manifest: Some(Manifest {
+                name: "x".into(),
+                lang: Lang::Python,
+                stage: Stage::Filter,
+                grants,
+            }),
         }
     }
 
@@ -473,8 +469,6 @@ mod tests {
         let rust = Plan {
             name: "x".into(),
             lang: Lang::Rust,
-            stage: None,
-            grants: None,
             manifest: None,
         };
         let clock = shape(

@@ -242,6 +242,30 @@ mod tests {
     }
 
     #[test]
+    fn hostile_names_are_refused() {
+        let longest = format!("a{}", "b".repeat(63));
+        check_name(&longest).expect("64 characters");
+        for bad in [
+            "".to_string(),
+            format!("{longest}c"),
+            "é".into(),
+            "café".into(),
+            ".".into(),
+            "..".into(),
+            "/x".into(),
+            "x/".into(),
+            "a//b".into(),
+            "a\nb".into(),
+            "a\u{7f}".into(),
+            "-x".into(),
+            "1x".into(),
+            "X".into(),
+        ] {
+            assert!(check_name(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn bad_manifests_name_the_key() {
         let cases = [
             (
