@@ -14,7 +14,8 @@
 //! - `rumqttd-diff`: rewrites `patches/rumqttd.diff` from `patches/rumqttd` after a deliberate
 //!   change, then checks it.
 //! - `test`: builds the plugins, then checks formatting, runs the demo (the same function as
-//!   `demo`, on free ports) and checks its outcome against the seed data, builds every target
+//!   `demo`, on free ports) and checks its outcome against the seed data, builds the Python
+//!   and JavaScript plugins with that `weir` (toolchains into `target/weir-toolchains`), builds every target
 //!   with clippy linting the workspace's crates as they compile, runs every test of the workspace, and cross-builds `weir-device` for the Raspberry Pi and runs
 //!   it under qemu (`device/ci-aarch64.sh`), and fuzzes the embedded broker for two minutes
 //!   (`fuzz_mqtt`). This is what CI runs. Extra arguments go to `cargo test` (and skip the
