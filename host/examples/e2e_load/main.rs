@@ -344,10 +344,12 @@ fn measure_mosquitto(
 // ---------------------------------------------------------------------------------------------
 
 fn main() {
-    // Warnings and errors only; rumqttd logs every client disconnect as an error, which the
-    // end of each run is. RUST_LOG overrides.
+    // `weir run`'s default filter (`init_tracing` in the CLI): warnings and errors, rumqttd's
+    // own logs off. rumqttd opens an error-level span per incoming publish whose fields the fmt
+    // layer formats as text, so any filter that lets rumqttd's spans through measures a cost
+    // `weir run` does not pay. RUST_LOG overrides.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rumqttd::server::broker=off"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rumqttd=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
