@@ -512,7 +512,7 @@ export class Record {
       const t = ['', '', '', ''];
       for (let k = 0; k < 4; k++) {
         const v = m[k];
-        if (typeof v !== 'string') throw new RecordError('plugin-error', `an output record's ${META_NAMES[k]} must be a string, not ${show(v)}`);
+        if (typeof v !== 'string') throw new TypeError(`an output record's ${META_NAMES[k]} must be a string, not ${show(v)}`);
         t[k] = latin1FromText(v);
       }
       l1 = t[0].length;
@@ -525,12 +525,12 @@ export class Record {
     let count = 0;
     let attrText = '';
     if (attrs !== undefined) {
-      if (!Array.isArray(attrs)) throw new RecordError('plugin-error', `an output record's attributes must be an array of [name, value] pairs, not ${show(attrs)}`);
+      if (!Array.isArray(attrs)) throw new TypeError(`an output record's attributes must be an array of [name, value] pairs, not ${show(attrs)}`);
       count = attrs.length;
       for (let k = 0; k < count; k++) {
         const pair = attrs[k];
         if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
-          throw new RecordError('plugin-error', `an output record's attributes must be [name, value] pairs of strings, found ${show(pair)}`);
+          throw new TypeError(`an output record's attributes must be [name, value] pairs of strings, found ${show(pair)}`);
         }
         const name = latin1FromText(pair[0]);
         const value = latin1FromText(pair[1]);
@@ -956,17 +956,34 @@ export class StageCell {
     this.instance = null;
   }
 
-  // The instance, or a RecordError with code `plugin-init`.
+  // The instance, or a RecordError with code `plugin-init` (an InitError or RecordError from
+  // the constructor; the next batch tries again). Any other exception is a bug: it propagates.
   get(host) {
     if (this.instance !== null) return this.instance;
     try {
       this.instance = new this.Plugin(host);
       return this.instance;
     } catch (e) {
-      const why = e instanceof InitError || e instanceof RecordError ? e.message : describe(e);
-      return new RecordError('plugin-init', why);
+      if (e instanceof InitError || e instanceof RecordError) return new RecordError('plugin-init', e.message);
+      throw e;
     }
   }
+
+  // Forgets the instance after a crash: the host discards the whole component instance, and
+  // under the test harness the next batch starts afresh too.
+  reset() {
+    this.instance = null;
+  }
+}
+
+/**
+ * Whether `e` is one of the SDK's per-record errors. Anything else thrown by a plugin method is
+ * a bug in the plugin, like a panic in a Rust plugin or an exception in a Python one: it
+ * propagates out of the batch driver, and in a component the whole batch traps (the host fails
+ * it with a `panic` fault and starts the next batch on a fresh instance).
+ */
+function isRecordFailure(e) {
+  return e instanceof RecordError || e instanceof EmitError;
 }
 
 function isThenable(v) {
@@ -982,9 +999,10 @@ export function filterRecords(cell, records, host) {
     try {
       const keep = plugin.keep(records[i], host);
       if (keep === true || keep === false) out[i] = keep;
-      else if (isThenable(keep)) out[i] = new RecordError('plugin-error', 'keep() returned a Promise: plugin methods must be synchronous');
-      else out[i] = new RecordError('plugin-error', `keep() must return true or false, not ${show(keep)}`);
+      else if (isThenable(keep)) throw new TypeError('keep() returned a Promise: plugin methods must be synchronous');
+      else throw new TypeError(`keep() must return true or false, not ${show(keep)}`);
     } catch (e) {
+      if (!isRecordFailure(e)) throw e;
       out[i] = asRecordError(e);
     }
   }
@@ -1001,23 +1019,25 @@ export function transformRecords(cell, records, host) {
       const made = plugin.transform(records[i], host);
       out[i] = checkOutput(made);
     } catch (e) {
+      if (!isRecordFailure(e)) throw e;
       out[i] = asRecordError(e);
     }
   }
   return out;
 }
 
+/** The records a transform() returned, or a TypeError saying why they are not (a bug). */
 function checkOutput(made) {
   if (isThenable(made)) {
-    return new RecordError('plugin-error', 'transform() returned a Promise: plugin methods must be synchronous');
+    throw new TypeError('transform() returned a Promise: plugin methods must be synchronous');
   }
   if (made === null || made === undefined || typeof made[Symbol.iterator] !== 'function' || typeof made === 'string') {
-    return new RecordError('plugin-error', `transform() must return an array of Records, not ${show(made)}`);
+    throw new TypeError(`transform() must return an array of Records, not ${show(made)}`);
   }
   const records = Array.isArray(made) ? made : Array.from(made);
   for (const r of records) {
     if (!(r instanceof Record)) {
-      return new RecordError('plugin-error', `transform() must return an array of Records, found ${show(r)} in it`);
+      throw new TypeError(`transform() must return an array of Records, found ${show(r)} in it`);
     }
   }
   return records;
@@ -1033,12 +1053,11 @@ export function emitRecords(cell, records, host) {
   for (let i = 0; i < records.length; i++) {
     try {
       const r = plugin.emit(records[i], host);
-      if (isThenable(r)) {
-        failures.push({ index: i, error: new RecordError('plugin-error', 'emit() returned a Promise: plugin methods must be synchronous'), retryable: false });
-      }
+      if (isThenable(r)) throw new TypeError('emit() returned a Promise: plugin methods must be synchronous');
     } catch (e) {
       if (e instanceof EmitError) failures.push({ index: i, error: e.error, retryable: e.retryable });
-      else failures.push({ index: i, error: asRecordError(e), retryable: false });
+      else if (e instanceof RecordError) failures.push({ index: i, error: e, retryable: false });
+      else throw e;
     }
   }
   return failures;
@@ -1178,19 +1197,19 @@ function checkText(latin, start, len, record, field) {
 // A timestamp set by plugin code, checked, as the output list wants it.
 function stampOf(v, big) {
   if (typeof v === 'bigint') {
-    if (v < 0n || v > 18446744073709551615n) throw new RecordError('plugin-error', `an output record's arrivalTimestampMs is out of range: ${v}`);
+    if (v < 0n || v > 18446744073709551615n) throw new RangeError(`an output record's arrivalTimestampMs is out of range: ${v}`);
     return big || v > MAX_SAFE_BIG ? v : Number(v);
   }
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 18446744073709551615) {
-    throw new RecordError('plugin-error', `an output record's arrivalTimestampMs must be a whole number of milliseconds, not ${show(v)}`);
+    throw new TypeError(`an output record's arrivalTimestampMs must be a whole number of milliseconds, not ${show(v)}`);
   }
   return big ? BigInt(v) : v;
 }
 
 /**
  * Packs each input record's output records into one packed batch, with a count per input
- * record. A record that cannot be packed fails its input record (`plugin-error`) and none of
- * that input's records is written. The batch's bytes are gathered as latin1 text (one char
+ * record. An output record with a field of the wrong type is a bug in the plugin: a TypeError
+ * (or RangeError) that fails the whole batch, as the Python SDK's does. The batch's bytes are gathered as latin1 text (one char
  * per byte) and turned into bytes once.
  */
 export function packOutput(groups, bigStamps = true) {
@@ -1210,7 +1229,7 @@ export function packOutput(groups, bigStamps = true) {
     try {
       for (let k = 0; k < group.length; k++) {
         const r = group[k];
-        if (!(r instanceof Record)) throw new RecordError('plugin-error', `transform() must return Records, found ${show(r)}`);
+        if (!(r instanceof Record)) throw new TypeError(`transform() must return Records, found ${show(r)}`);
         r._append(out);
       }
       counts[g] = group.length;
@@ -1219,7 +1238,8 @@ export function packOutput(groups, bigStamps = true) {
       out.lengths.length = m1;
       out.attributeLengths.length = m2;
       out.stamps.length = m3;
-      failures.push({ index: g, error: asRecordError(e) });
+      if (!(e instanceof RecordError)) throw e;
+      failures.push({ index: g, error: e });
     }
   }
   const latin = out.pieces.join('');
@@ -1314,9 +1334,31 @@ export function bindComponent(stage, raw) {
     }
     return cell;
   };
-  return {
-    filter: (batch) => runFilter(theCell(), batch, host),
-    transform: (batch) => runTransform(theCell(), batch, host),
-    emit: (batch) => runEmit(theCell(), batch, host),
+  // A plugin bug (see isRecordFailure): its stack goes to the log when `log` is granted, the
+  // cell is reset, and the exception leaves the export, which traps the batch.
+  const guarded = (run) => (batch) => {
+    try {
+      return run(theCell(), batch, host);
+    } catch (e) {
+      if (cell !== null) cell.reset();
+      crashed(raw.log, e);
+      throw e;
+    }
   };
+  return {
+    filter: guarded(runFilter),
+    transform: guarded(runTransform),
+    emit: guarded(runEmit),
+  };
+}
+
+/** Logs a plugin's crash, with its stack when it has one; never throws. */
+function crashed(log, e) {
+  if (log === undefined || log === null) return;
+  try {
+    const stack = e instanceof Error && typeof e.stack === 'string' && e.stack.trim().length > 0 ? `\n${e.stack.trimEnd()}` : '';
+    log('error', `plugin threw ${describe(e)}; the batch fails as a panic would${stack}`);
+  } catch {
+    // Reporting must not hide the original.
+  }
 }

@@ -291,6 +291,11 @@ export class Harness {
     globalThis.console = makeConsole(raw.log);
     try {
       return fn(this.cell, batch, new Host(raw));
+    } catch (e) {
+      // A plugin bug reaches the test; as in a component, the next batch builds the plugin
+      // afresh.
+      this.cell.reset();
+      throw e;
     } finally {
       globalThis.console = saved;
     }

@@ -224,21 +224,35 @@ test('CSV tables and missing tables', () => {
 
 // ---- the drivers
 
-test('an exception that is not a RecordError fails only its record', () => {
-  class Buggy {
+test('a wrong return value or any other exception leaves the driver: the batch fails', () => {
+  class Sloppy {
     keep(r) {
-      if (r.text() === 'boom') return r.missing.property;
       if (r.text() === 'async') return Promise.resolve(true);
       if (r.text() === 'truthy') return 1;
       return true;
     }
   }
-  const out = new Harness(Buggy).filter(['ok', 'boom', 'async', 'truthy', 'ok'].map((t) => new Record(t)));
-  assert.deepEqual(out.map((o) => o.kind), ['keep', 'failed', 'failed', 'failed', 'keep']);
-  assert.equal(out[1].error.code, 'plugin-error');
-  assert.match(out[1].error.message, /^TypeError: /);
-  assert.match(out[2].error.message, /Promise/);
-  assert.match(out[3].error.message, /true or false/);
+  const sloppy = new Harness(Sloppy);
+  assert.throws(() => sloppy.filter(['ok', 'async'].map((t) => new Record(t))), /Promise/);
+  assert.throws(() => sloppy.filter([new Record('truthy')]), /true or false/);
+  assert.deepEqual(sloppy.filter([new Record('ok')]).map((o) => o.kind), ['keep']);
+
+  // A bug, as a panic is in Rust: the batch fails as a whole (in a component it traps), and
+  // the plugin is built afresh for the next batch.
+  let built = 0;
+  class Buggy {
+    constructor() { built += 1; }
+    keep(r) { return r.text() === 'boom' ? r.missing.property : true; }
+  }
+  const h = new Harness(Buggy);
+  assert.throws(() => h.filter(['ok', 'boom'].map((t) => new Record(t))), TypeError);
+  assert.deepEqual(h.filter([new Record('ok')]).map((o) => o.kind), ['keep']);
+  class Throws { transform() { throw new Error('no'); } }
+  assert.throws(() => new Harness(Throws).transform([new Record('x')]), /no/);
+  class EmitThrows { emit() { throw new RangeError('bad'); } }
+  assert.throws(() => new Harness(EmitThrows).emit([new Record('x')]), RangeError);
+  class BadConstructor { constructor() { throw new TypeError('oops'); } keep() { return true; } }
+  assert.throws(() => new Harness(BadConstructor).filter([new Record('x')]), /oops/);
 });
 
 test('a transformer must return Records; packing keeps every field', () => {
@@ -260,16 +274,16 @@ test('a transformer must return Records; packing keeps every field', () => {
     }
   }
   const input = new Record('in', { partitionKey: 'p', sourceTopic: 't/ü', clientId: 'c', ruleName: 'r', arrivalTimestampMs: 42, attributes: [['a', 'b']] });
-  const out = new Harness(Odd).transform([input, new Record('none'), new Record('str'), new Record('obj'), new Record('key')]);
+  const out = new Harness(Odd).transform([input, new Record('none')]);
   assert.equal(out[0].kind, 'records');
   const [d, same] = out[0].records;
   assert.deepEqual([d.text(), d.partitionKey, d.sourceTopic, d.attributes, BigInt(d.arrivalTimestampMs)], ['in!', 'ké', 't/ü', [['a', 'b'], ['x', 'ÿ']], 2n ** 60n]);
   assert.deepEqual([same.text(), same.partitionKey, same.sourceTopic, same.clientId, same.ruleName, same.arrivalTimestampMs, same.attributes],
     ['in', 'p', 't/ü', 'c', 'r', 42, [['a', 'b']]]);
   assert.deepEqual(out[1], Records([]));
-  for (const o of out.slice(2)) {
-    assert.equal(o.kind, 'failed');
-    assert.equal(o.error.code, 'plugin-error');
+  // Anything but an array of well-formed Records is a bug: the batch fails (a TypeError).
+  for (const bad of ['str', 'obj', 'key']) {
+    assert.throws(() => new Harness(Odd).transform([new Record('fine'), new Record(bad)]), TypeError, bad);
   }
 });
 

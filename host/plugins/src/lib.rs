@@ -28,6 +28,7 @@ mod metrics;
 mod packed;
 mod record;
 mod registry;
+pub mod retire;
 mod stdio;
 pub mod tables;
 
@@ -321,7 +322,22 @@ impl PluginEngine {
         bytes: &[u8],
         tables: Arc<LookupTables>,
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
-        self.load(spec, path, bytes, tables, Tier::Optimized, None)
+        let digest = digest_of(bytes);
+        self.load(spec, path, bytes, &digest, tables, Tier::Optimized, None)
+    }
+
+    /// As [`PluginEngine::load_bytes`] for a caller that has the SHA-256 `digest` of `bytes`
+    /// already (a reload compares it with the serving version's): hashing a Python
+    /// component's 18 MB again would be a tenth of a cached swap.
+    pub(crate) fn load_digested(
+        &self,
+        spec: PluginSpec,
+        path: &Path,
+        bytes: &[u8],
+        digest: &str,
+        tables: Arc<LookupTables>,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        self.load(spec, path, bytes, digest, tables, Tier::Optimized, None)
     }
 
     /// As [`PluginEngine::load_bytes`], compiled by Winch ([`Tier::Quick`]) when the engine
@@ -340,7 +356,8 @@ impl PluginEngine {
         } else {
             Tier::Optimized
         };
-        self.load(spec, path, bytes, tables, tier, None)
+        let digest = digest_of(bytes);
+        self.load(spec, path, bytes, &digest, tables, tier, None)
     }
 
     /// The optimised build of a quick version loaded from `bytes` with `spec` and `tables`:
@@ -354,14 +371,25 @@ impl PluginEngine {
         path: &Path,
         bytes: &[u8],
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
-        self.load(spec, path, bytes, tables, Tier::Optimized, Some(counters))
+        let digest = digest_of(bytes);
+        self.load(
+            spec,
+            path,
+            bytes,
+            &digest,
+            tables,
+            Tier::Optimized,
+            Some(counters),
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn load(
         &self,
         spec: PluginSpec,
         path: &Path,
         bytes: &[u8],
+        digest: &str,
         tables: Arc<LookupTables>,
         tier: Tier,
         counters: Option<Arc<PluginCounters>>,
@@ -369,10 +397,9 @@ impl PluginEngine {
         // Only an upgrade carries its quick version's counters, and nobody waits for it.
         let background = counters.is_some();
         let started = Instant::now();
-        let digest = hex::encode(Sha256::digest(bytes));
-        let version: Arc<str> = Arc::from(&digest[..12]);
+        let version: Arc<str> = Arc::from(digest.get(..12).unwrap_or(digest));
         let (component, from_cache) = match tier {
-            Tier::Optimized => self.compile(&spec.name, path, bytes, &digest, background)?,
+            Tier::Optimized => self.compile(&spec.name, path, bytes, digest, background)?,
             Tier::Quick => (
                 compile_fresh(self.engine_for(tier), &spec.name, path, bytes)?,
                 false,
@@ -401,7 +428,18 @@ impl PluginEngine {
             counters: Arc::default(),
         });
         // Health check: a fresh instance must handle an empty batch.
-        let mut instance = plugin.instantiate()?;
+        let mut instance = match plugin.instantiate() {
+            Ok(instance) => instance,
+            // The first instance makes each module's memory image: a memfd that wasmtime
+            // seals, which the kernel refuses (EBUSY) while it briefly holds a page of it
+            // (seen once in a few hundred swaps of a Python plugin). A failed image is not
+            // kept, so a second try makes it afresh; a real fault fails the same way twice.
+            Err(PluginError::Instantiate { reason, .. }) => {
+                tracing::debug!(plugin = %plugin.spec.name, %reason, "instantiating again");
+                plugin.instantiate()?
+            }
+            Err(e) => return Err(e),
+        };
         instance.health_check()?;
         drop(instance);
         // The health-check instance is gone, so this is the only reference left.
@@ -530,7 +568,7 @@ impl PluginEngine {
         // `Component::serialize` output of an engine whose compatibility hash is part of the
         // authenticated entry name. They are checked and used from the same buffer in memory,
         // so the file changing after the check does not matter.
-        match unsafe { Component::deserialize(self.engine(), &artifact) } {
+        match unsafe { Component::deserialize(self.engine(), &*artifact) } {
             Ok(component) => Some(component),
             Err(e) => {
                 let file = cache.entry_path(entry);
@@ -540,6 +578,11 @@ impl PluginEngine {
             }
         }
     }
+}
+
+/// A component's identity: the SHA-256 of its bytes, in hex (its version is the first 12).
+pub(crate) fn digest_of(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The component's imports, each of which its grants must allow: a plugin is refused at

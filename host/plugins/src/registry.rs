@@ -14,12 +14,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 use super::{
     CounterSnapshot, EmitOutcome, FilterResult, LoadedPlugin, PluginCounters, PluginEngine,
     PluginError, PluginInstance, PluginSpec, Record, Tier, TransformResult,
 };
+use crate::retire::retire;
 use crate::tables::LookupTables;
 
 /// Idle instances kept per plugin; more concurrent batches than this simply instantiate.
@@ -234,11 +233,12 @@ impl PluginSlot {
     }
 
     /// Returns an instance to the pool, unless it is poisoned, of a replaced version, or the
-    /// pool is full; then it is dropped (outside the lock: dropping a store is not free), and
-    /// with the last instance of a replaced version goes that version's code.
+    /// pool is full; then it is retired (dropping a store unmaps its memory, and with the last
+    /// instance of a replaced version goes that version's code: not on the caller's thread,
+    /// which is a pipeline's).
     fn checkin(&self, instance: PluginInstance) {
         if instance.is_poisoned() {
-            return;
+            return retire(instance);
         }
         let mut idle = lock(&self.idle);
         // Compared with `idle` locked: a swap replaces `current` under the same lock, so an
@@ -249,7 +249,7 @@ impl PluginSlot {
             return;
         }
         drop(idle);
-        drop(instance);
+        retire(instance);
     }
 
     /// Makes `new` the current version: records it in the history and empties the pool, whose
@@ -270,7 +270,7 @@ impl PluginSlot {
             *write(&self.current) = new;
             std::mem::take(&mut *idle)
         };
-        drop(stale);
+        retire(stale);
     }
 
     fn call<R>(
@@ -338,7 +338,7 @@ impl PluginSlot {
             source,
         })?;
         let old = self.current();
-        let digest = hex::encode(Sha256::digest(&bytes));
+        let digest = crate::digest_of(&bytes);
         if digest.starts_with(old.version()) {
             if old.tier() == Tier::Quick {
                 // Still on its quick build (its optimised compile pending, or failed): a
@@ -351,8 +351,13 @@ impl PluginSlot {
         }
         let started = Instant::now();
         let new = if self.engine.is_compiled(&digest) {
-            self.engine
-                .load_bytes(self.spec.clone(), &self.path, &bytes, self.tables.clone())?
+            self.engine.load_digested(
+                self.spec.clone(),
+                &self.path,
+                &bytes,
+                &digest,
+                self.tables.clone(),
+            )?
         } else {
             match self
                 .engine
@@ -386,6 +391,8 @@ impl PluginSlot {
             tier: new.tier(),
         };
         self.swap(new.clone());
+        // The replaced version goes with its last instance; not inside the swap.
+        retire(old);
         if new.tier() == Tier::Quick {
             self.upgrade_later(new, bytes);
         }
@@ -496,7 +503,7 @@ struct PendingUpgrade {
 /// Nice 10 for the calling thread (Linux gives each thread its own nice value): the
 /// optimised compile of a version already serving from its quick build yields the cores to
 /// the message path, and takes what they leave.
-fn lower_this_threads_priority() {
+pub(crate) fn lower_this_threads_priority() {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: setpriority only reads its integer arguments; `who = 0` is the calling thread.
@@ -786,6 +793,7 @@ mod tests {
         }
         slot.transform(&[line(4)])
             .expect("batch on the last version");
+        crate::retire::flush();
         for (i, weak) in old.iter().enumerate() {
             assert!(weak.upgrade().is_none(), "version {i} is still in memory");
         }
@@ -825,6 +833,7 @@ mod tests {
         let status = slot.status();
         assert_eq!(status.swaps, 5);
         assert!((1..=5).contains(&status.upgrades), "{status:?}");
+        crate::retire::flush();
         for (i, weak) in quick.iter().enumerate() {
             assert!(
                 weak.upgrade().is_none(),
@@ -857,6 +866,7 @@ mod tests {
             .expect("batch finishes on the old version");
         slot.checkin(in_flight);
         assert!(lock(&slot.idle).is_empty(), "not pooled");
+        crate::retire::flush();
         assert!(weak.upgrade().is_none(), "freed with its last instance");
 
         let listed = slot.version_counters();

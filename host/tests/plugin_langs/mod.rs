@@ -390,6 +390,65 @@ fn a_new_plugin_in_each_language_tests_builds_and_runs() {
     }
 }
 
+/// A bug in a Python or JavaScript plugin (an exception that is not one of the SDK's record
+/// errors) fails its whole batch as a Rust panic does: the component traps, the host reports a
+/// `panic` fault, and the next batch runs on a fresh instance.
+#[test]
+fn a_plugin_bug_fails_its_batch_as_a_panic_in_python_and_javascript() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = [
+        (
+            "python",
+            "plugin.py",
+            "import weir_sdk\nfrom weir_sdk import json\n\n\nclass Buggy(weir_sdk.Filter):\n    def __init__(self, host):\n        pass\n\n    def keep(self, record, host):\n        value = json.number_field(record.json_fields([\"value\"]), \"value\")\n        if value == 13:\n            return 1 // 0\n        return value > 10\n\n\nweir_sdk.export_filter(Buggy)\n",
+        ),
+        (
+            "js",
+            "plugin.js",
+            "import { exportFilter, json } from 'weir:sdk';\n\nexport class Plugin {\n  keep(record) {\n    const value = json.numberField(record.jsonFields(['value']), 'value');\n    if (value === 13) return record.no.such.field;\n    return value > 10;\n  }\n}\n\nexportFilter(Plugin);\n",
+        ),
+    ];
+    let input = dir.path().join("input.jsonl");
+    std::fs::write(
+        &input,
+        "{\"value\": 11}\n{\"value\": 13}\n{\"value\": 12}\n{\"value\": 5}\n",
+    )
+    .expect("input");
+    for (lang, file, source) in sources {
+        let name = format!("buggy-{lang}");
+        ok(weir()
+            .current_dir(dir.path())
+            .args(["plugin", "new", &name, "--lang", lang, "--stage", "filter"]));
+        std::fs::write(dir.path().join(&name).join(file), source).expect("plugin source");
+        ok(weir()
+            .current_dir(dir.path())
+            .args(["plugin", "build"])
+            .arg(&name));
+        let component = dir.path().join(format!("target/plugins/{name}.wasm"));
+        let out = ok(weir()
+            .args(["plugin", "test"])
+            .arg(&component)
+            .arg("--input")
+            .arg(&input)
+            .args(["--grants=config", "--batch", "1"]));
+        let lines: Vec<String> = outcomes(&out)
+            .into_iter()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert_eq!(lines.len(), 4, "{lang}: {out}");
+        assert_eq!(lines[0], "1\tkept", "{lang}: {out}");
+        assert!(
+            lines[1].starts_with("2\tbatch failed: ") && lines[1].contains(": panic: "),
+            "{lang}: the bug fails its batch as a panic: {out}"
+        );
+        assert_eq!(
+            &lines[2..],
+            ["3\tkept", "4\tdropped"],
+            "{lang}: the next batches run on a fresh instance: {out}"
+        );
+    }
+}
+
 #[test]
 fn the_python_and_javascript_sdks_pass_their_own_suites() {
     let python = toolchain_python();
