@@ -12,15 +12,26 @@
 //! - `cache.key`: 32 random bytes from the OS, mode 0600, created on first use; refused if it
 //!   has any group or other permission bit, is not owned by the current user, is not a regular
 //!   file or is not exactly 32 bytes long.
-//! - `<sha256 of the component>-<engine hash>.cwasm`, one per compiled component:
-//!   `MAGIC` (8 bytes, `weirmac2`) ‖ tag (32 bytes) ‖ the serialized artifact, where
+//! - `<sha256 of the component>-<engine hash>.cwasm`, one per compiled component: the
+//!   serialized artifact ‖ tag (32 bytes) ‖ `MAGIC` (8 bytes, `weirmac3`), where
 //!   tag = BLAKE3 keyed hash (key, `DOMAIN` ‖ file name ‖ `0x00` ‖ artifact). The file name is
 //!   covered so that a valid entry of one component or engine cannot be passed off as another's.
-//!   BLAKE3 rather than HMAC-SHA256 (format `weirmac1`, whose entries are now refused and
-//!   rewritten): the tag is checked on every cached load, and a Python component's artifact is
-//!   36 MB, which HMAC-SHA256 took about 25 ms to cover on this project's 2-core machine with
-//!   SHA instructions, a quarter of a hot swap; BLAKE3's keyed mode is a MAC of the same
-//!   strength at several times the speed.
+//!
+//! Why this shape (format 1 was `weirmac1` ‖ HMAC-SHA256 tag ‖ artifact, read whole into
+//! memory; its entries, and format 2's, are refused and rewritten): the tag is checked on every
+//! cached load, over the whole artifact, and a Python component's is 36 MB. HMAC-SHA256 took
+//! about 25 ms of a hot swap on this project's 2-core machine; BLAKE3's keyed mode is a MAC of
+//! the same strength several times faster. And with the artifact first, wasmtime can map the
+//! file itself ([`Verified::path`]) instead of getting a copy from memory: no 36 MB read into
+//! fresh memory and copied again, and the module's initial memory is mapped copy-on-write from
+//! the file rather than written into a memfd for every version.
+//!
+//! The tag is checked by reading the file through one open descriptor, and wasmtime maps that
+//! same file (through `/proc/self/fd`), so renaming another file over the entry in between
+//! changes nothing. Only a process of this same user could change the file's bytes in place
+//! after the check, and such a process can read the key and forge any tag anyway: the cache
+//! defends against other users and against corrupt or foreign files, not against the user
+//! running Weir.
 //!
 //! This module only handles bytes and files; turning verified bytes into a component is the
 //! caller's (`PluginEngine::compile`), next to its `unsafe` block.
@@ -38,13 +49,18 @@ use weir_support::{sync_dir, write_atomic_via, WriteError};
 pub(crate) const KEY_FILE: &str = "cache.key";
 /// Length of the key, in bytes.
 pub(crate) const KEY_LEN: usize = 32;
-/// First bytes of every entry: says the file is a Weir cache entry of this format (a bare
-/// `.cwasm` from before entries were authenticated starts with an ELF header instead).
-pub(crate) const MAGIC: &[u8; 8] = b"weirmac2";
+/// Last bytes of every entry: says the file is a Weir cache entry of this format (a bare
+/// `.cwasm` from before entries were authenticated, or an entry of an older format, ends
+/// otherwise).
+pub(crate) const MAGIC: &[u8; 8] = b"weirmac3";
 /// Length of a tag (a BLAKE3 keyed hash).
 pub(crate) const TAG_LEN: usize = 32;
 /// Prefix of every MAC input, so that the key authenticates nothing but cache entries.
-const DOMAIN: &[u8] = b"weir-plugin-cache-v2\0";
+const DOMAIN: &[u8] = b"weir-plugin-cache-v3\0";
+/// Bytes after the artifact: the tag and [`MAGIC`].
+const TRAILER_LEN: usize = TAG_LEN + MAGIC.len();
+/// How much of an entry is read at a time to check its tag.
+const CHECK_CHUNK: usize = 1 << 20;
 
 /// Permission bits that let group or others write.
 const WRITABLE_BY_OTHERS: u32 = 0o022;
@@ -191,19 +207,18 @@ impl CompileCache {
         self.dir.join(name)
     }
 
-    /// The verified artifact of entry `name`, or `None` if there is none. The bytes returned
-    /// are the very bytes that were checked (read once, into memory), so the file cannot change
-    /// between the check and the use.
-    pub(crate) fn load(&self, name: &str) -> Result<Option<Artifact>, EntryError> {
+    /// Entry `name`, open and authenticated, or `None` if there is none.
+    pub(crate) fn load(&self, name: &str) -> Result<Option<Verified>, EntryError> {
         let path = self.entry_path(name);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
+        let file = match File::open(&path) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(EntryError::Read { path, source }),
         };
-        match open_entry(&self.key, name, &bytes) {
-            Ok(()) => Ok(Some(Artifact(bytes))),
-            Err(reason) => Err(EntryError::Rejected { path, reason }),
+        match check_file(&self.key, name, &file) {
+            Ok(Ok(artifact_len)) => Ok(Some(Verified { file, artifact_len })),
+            Ok(Err(reason)) => Err(EntryError::Rejected { path, reason }),
+            Err(source) => Err(EntryError::Read { path, source }),
         }
     }
 
@@ -212,7 +227,7 @@ impl CompileCache {
     pub(crate) fn store(&self, name: &str, artifact: &[u8]) -> Result<(), CacheError> {
         let tag = seal(&self.key, name, artifact);
         let tmp = self.dir.join(temp_name(name));
-        write_atomic_via(&tmp, &self.entry_path(name), &[MAGIC, &tag, artifact])
+        write_atomic_via(&tmp, &self.entry_path(name), &[artifact, &tag, MAGIC])
             .map_err(CacheError::Write)
     }
 
@@ -225,49 +240,108 @@ impl CompileCache {
     }
 }
 
-/// A verified cache entry as read: the header stays in front of the artifact, since cutting
-/// it off would move every byte of a 36 MB artifact once more.
-pub(crate) struct Artifact(Vec<u8>);
+/// An authenticated cache entry, still open: the file whose bytes were checked.
+pub(crate) struct Verified {
+    file: File,
+    artifact_len: u64,
+}
 
-impl std::ops::Deref for Artifact {
-    type Target = [u8];
-    /// The serialized artifact, after the header.
-    fn deref(&self) -> &[u8] {
-        &self.0[MAGIC.len() + TAG_LEN..]
+impl Verified {
+    /// A path that opens this very file, whatever is at the entry's name by now: for
+    /// wasmtime's `deserialize_file`, which maps the file. (The bytes after the artifact, the
+    /// trailer, are past the end of the ELF image; wasmtime does not read them.)
+    pub(crate) fn path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd as _;
+        PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+    }
+
+    /// The artifact's bytes, read into memory: for when the file cannot be mapped (a folder
+    /// on a `noexec` mount, no `/proc`).
+    pub(crate) fn read_artifact(&self) -> io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt as _;
+        let len = usize::try_from(self.artifact_len).map_err(io::Error::other)?;
+        let mut bytes = vec![0; len];
+        self.file.read_exact_at(&mut bytes, 0)?;
+        Ok(bytes)
     }
 }
 
-/// The MAC of entry `name` holding `artifact`.
-fn mac(key: &[u8; KEY_LEN], name: &str, artifact: &[u8]) -> blake3::Hash {
+/// The MAC so far of entry `name`, before its artifact.
+fn mac_of(key: &[u8; KEY_LEN], name: &str) -> blake3::Hasher {
     let mut mac = blake3::Hasher::new_keyed(key);
     mac.update(DOMAIN);
     mac.update(name.as_bytes());
     mac.update(&[0]);
-    mac.update(artifact);
-    mac.finalize()
+    mac
 }
 
-/// The tag stored in front of `artifact` in entry `name`.
+/// The tag stored after `artifact` in entry `name`.
 pub(crate) fn seal(key: &[u8; KEY_LEN], name: &str, artifact: &[u8]) -> [u8; TAG_LEN] {
-    *mac(key, name, artifact).as_bytes()
+    let mut mac = mac_of(key, name);
+    mac.update(artifact);
+    *mac.finalize().as_bytes()
 }
 
-/// Checks the header and tag of the bytes of entry `name`, the tag in constant time.
-pub(crate) fn open_entry(key: &[u8; KEY_LEN], name: &str, file: &[u8]) -> Result<(), Rejection> {
-    let header = MAGIC.len() + TAG_LEN;
-    if file.len() < header || !file.starts_with(MAGIC) {
+/// Splits an entry's trailer into its tag, or says why it is not one of this format.
+fn trailer_tag(trailer: &[u8]) -> Result<[u8; TAG_LEN], Rejection> {
+    let (tag, magic) = trailer.split_at(TAG_LEN);
+    if magic != MAGIC {
         return Err(Rejection::NoHeader);
     }
-    let (tag, artifact) = file[MAGIC.len()..].split_at(TAG_LEN);
-    let tag: [u8; TAG_LEN] = tag
-        .try_into()
-        .unwrap_or_else(|_| unreachable!("split at TAG_LEN"));
+    tag.try_into().map_err(|_| Rejection::NoHeader)
+}
+
+/// Checks the trailer and tag of the bytes of entry `name` (the whole file), the tag in
+/// constant time.
+#[cfg(test)]
+pub(crate) fn open_entry(key: &[u8; KEY_LEN], name: &str, file: &[u8]) -> Result<(), Rejection> {
+    let Some(split) = file.len().checked_sub(TRAILER_LEN) else {
+        return Err(Rejection::NoHeader);
+    };
+    let (artifact, trailer) = file.split_at(split);
+    let tag = trailer_tag(trailer)?;
+    let mut mac = mac_of(key, name);
+    mac.update(artifact);
     // `blake3::Hash`'s equality is constant-time.
-    if mac(key, name, artifact) == tag {
+    if mac.finalize() == tag {
         Ok(())
     } else {
         Err(Rejection::BadTag)
     }
+}
+
+/// Checks entry `name` in `file`, read in chunks through the descriptor: the artifact's length
+/// when it is authentic, else why not. An I/O error (the file shrank meanwhile, say) is the
+/// outer error.
+fn check_file(key: &[u8; KEY_LEN], name: &str, file: &File) -> io::Result<Result<u64, Rejection>> {
+    use std::os::unix::fs::FileExt as _;
+    let total = file.metadata()?.len();
+    let Some(artifact_len) = total.checked_sub(TRAILER_LEN as u64) else {
+        return Ok(Err(Rejection::NoHeader));
+    };
+    let mut trailer = [0u8; TRAILER_LEN];
+    file.read_exact_at(&mut trailer, artifact_len)?;
+    let tag = match trailer_tag(&trailer) {
+        Ok(tag) => tag,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let mut mac = mac_of(key, name);
+    let mut buf = vec![0u8; CHECK_CHUNK.min(usize::try_from(artifact_len).unwrap_or(CHECK_CHUNK))];
+    let mut at = 0u64;
+    while at < artifact_len {
+        let n = buf
+            .len()
+            .min(usize::try_from(artifact_len - at).unwrap_or(buf.len()));
+        file.read_exact_at(&mut buf[..n], at)?;
+        mac.update(&buf[..n]);
+        at += n as u64;
+    }
+    // `blake3::Hash`'s equality is constant-time.
+    Ok(if mac.finalize() == tag {
+        Ok(artifact_len)
+    } else {
+        Err(Rejection::BadTag)
+    })
 }
 
 /// A name for a temporary file next to `base`, unique among threads and processes.
@@ -456,9 +530,9 @@ mod tests {
     const KEY: [u8; KEY_LEN] = [7; KEY_LEN];
 
     fn entry(key: &[u8; KEY_LEN], name: &str, artifact: &[u8]) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
+        let mut out = artifact.to_vec();
         out.extend_from_slice(&seal(key, name, artifact));
-        out.extend_from_slice(artifact);
+        out.extend_from_slice(MAGIC);
         out
     }
 
@@ -478,28 +552,43 @@ mod tests {
             Err(Rejection::BadTag)
         );
         assert_eq!(
-            open_entry(&KEY, "a.cwasm", &good[..good.len() - 1]),
+            open_entry(&KEY, "a.cwasm", &good[1..]),
             Err(Rejection::BadTag)
         );
         assert_eq!(
-            open_entry(&KEY, "a.cwasm", b"\x7fELF bare artifact"),
+            open_entry(&KEY, "a.cwasm", &good[..good.len() - 1]),
             Err(Rejection::NoHeader)
         );
-        // An entry of the previous format (HMAC-SHA256, `weirmac1`) is refused as such, so
-        // the caller deletes it and compiles again.
-        let mut previous = good.clone();
-        previous[..MAGIC.len()].copy_from_slice(b"weirmac1");
         assert_eq!(
-            open_entry(&KEY, "a.cwasm", &previous),
+            open_entry(
+                &KEY,
+                "a.cwasm",
+                b"\x7fELF bare artifact, longer than a trailer"
+            ),
             Err(Rejection::NoHeader)
         );
+        assert_eq!(
+            open_entry(&KEY, "a.cwasm", b"short"),
+            Err(Rejection::NoHeader)
+        );
+        // Entries of the earlier formats (`weirmac1`/`weirmac2` ‖ tag ‖ artifact) are refused
+        // as such, so the caller deletes them and compiles again.
+        for magic in [b"weirmac1", b"weirmac2"] {
+            let mut previous = magic.to_vec();
+            previous.extend_from_slice(&[0x5a; TAG_LEN]);
+            previous.extend_from_slice(b"native code");
+            assert_eq!(
+                open_entry(&KEY, "a.cwasm", &previous),
+                Err(Rejection::NoHeader)
+            );
+        }
     }
 
     /// The tag is BLAKE3's keyed hash of the documented input, byte for byte: entries written
     /// by one build are read by the next.
     #[test]
     fn the_tag_is_blake3_keyed_over_domain_name_and_artifact() {
-        let mut input = b"weir-plugin-cache-v2\0".to_vec();
+        let mut input = b"weir-plugin-cache-v3\0".to_vec();
         input.extend_from_slice(b"a.cwasm\0native code");
         assert_eq!(
             seal(&KEY, "a.cwasm", b"native code"),
@@ -532,15 +621,29 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let cache = CompileCache::open(tmp.path()).expect("open");
         assert!(cache.load("x.cwasm").expect("absent").is_none());
-        cache.store("x.cwasm", b"artifact").expect("store");
-        assert_eq!(
-            cache.load("x.cwasm").expect("load").as_deref(),
-            Some(&b"artifact"[..])
-        );
+        // Longer than one chunk of the check, and not a multiple of it.
+        let artifact: Vec<u8> = (0..CHECK_CHUNK * 2 + 17).map(|i| (i % 251) as u8).collect();
+        cache.store("x.cwasm", &artifact).expect("store");
+        let verified = cache.load("x.cwasm").expect("load").expect("present");
+        assert_eq!(verified.read_artifact().expect("read"), artifact);
+        // The path reaches the file that was checked, even once another is renamed over it.
         let path = cache.entry_path("x.cwasm");
+        cache.store("x.cwasm", b"another").expect("replace");
+        assert_eq!(
+            fs::read(verified.path()).expect("via fd").len(),
+            artifact.len() + TRAILER_LEN
+        );
+        assert_eq!(
+            cache
+                .load("x.cwasm")
+                .expect("load")
+                .expect("present")
+                .read_artifact()
+                .expect("read"),
+            b"another"
+        );
         let mut bytes = fs::read(&path).expect("read");
-        let last = bytes.len() - 1;
-        bytes[last] ^= 0x80;
+        bytes[0] ^= 0x80;
         fs::write(&path, &bytes).expect("tamper");
         assert!(matches!(
             cache.load("x.cwasm"),

@@ -547,8 +547,8 @@ impl PluginEngine {
     /// (tampered, foreign, older format) or one wasmtime rejects is deleted, so the caller's
     /// fresh compile rewrites it.
     fn load_cached(&self, plugin: &str, cache: &CompileCache, entry: &str) -> Option<Component> {
-        let artifact = match cache.load(entry) {
-            Ok(Some(artifact)) => artifact,
+        let verified = match cache.load(entry) {
+            Ok(Some(verified)) => verified,
             Ok(None) => return None,
             Err(e @ cache::EntryError::Rejected { .. }) => {
                 tracing::warn!(plugin, "cached component {e}; deleting it and recompiling");
@@ -560,15 +560,26 @@ impl PluginEngine {
                 return None;
             }
         };
-        // SAFETY: `deserialize` trusts its input to be an artifact this wasmtime build
-        // produced. These bytes are: they passed an HMAC-SHA256 check under the cache key,
-        // which only this user can read (`cache.key`, 0600, owned by the current user, in a
-        // folder owned by the current user that group and others cannot write; all checked by
-        // `CompileCache::open`), and only `compile` above ever computes that MAC, over
-        // `Component::serialize` output of an engine whose compatibility hash is part of the
-        // authenticated entry name. They are checked and used from the same buffer in memory,
-        // so the file changing after the check does not matter.
-        match unsafe { Component::deserialize(self.engine(), &*artifact) } {
+        // SAFETY: `deserialize_file` trusts the file to hold an artifact this wasmtime build
+        // produced. This one does: its bytes passed a BLAKE3 keyed-hash check under the cache
+        // key, which only this user can read (`cache.key`, 0600, owned by the current user,
+        // in a folder owned by the current user that group and others cannot write; all
+        // checked by `CompileCache::open`), and only `compile` above ever computes that MAC,
+        // over `Component::serialize` output of an engine whose compatibility hash is part of
+        // the authenticated entry name. wasmtime maps the very file that was checked (through
+        // the open descriptor, so a file renamed over the entry meanwhile is not it); only a
+        // process of this same user could change its bytes in place, and such a process can
+        // read the key and forge a tag anyway (see `cache.rs`).
+        let mapped = unsafe { Component::deserialize_file(self.engine(), verified.path()) };
+        let result = mapped.or_else(|mapping_error| {
+            // A folder on a `noexec` mount refuses executable mappings of its files: the
+            // checked bytes are copied into memory instead.
+            tracing::debug!(plugin, error = %format!("{mapping_error:#}"), "cannot map the cached component; reading it");
+            let bytes = verified.read_artifact().map_err(wasmtime::Error::from)?;
+            // SAFETY: as above; the bytes are read from the same checked file.
+            unsafe { Component::deserialize(self.engine(), &bytes) }
+        });
+        match result {
             Ok(component) => Some(component),
             Err(e) => {
                 let file = cache.entry_path(entry);

@@ -74,6 +74,16 @@ fn a_good_cache_entry_is_used_on_the_next_load() {
     let again = load(&cache, "syslog-to-json");
     assert!(again.from_cache());
     assert_works(&again);
+    // Served by mapping the checked file (no copy of the artifact into memory): the entry is
+    // one of this process's mappings while the plugin is loaded.
+    let entry = entry_of(&cache, "syslog-to-json");
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    assert!(
+        maps.lines()
+            .any(|l| l.ends_with(entry.to_str().expect("utf-8 path"))),
+        "{} is not mapped",
+        entry.display()
+    );
 }
 
 #[test]
