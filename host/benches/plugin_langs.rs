@@ -135,6 +135,47 @@ fn loads(name: &str, path: &Path, scratch: &Path) -> Loads {
     }
 }
 
+/// Records in the short and long inputs of the `weir plugin test` measure.
+const CLI_SHORT: usize = 2_000;
+const CLI_LONG: usize = 20_000;
+const CLI_ROUNDS: usize = 3;
+
+/// `count` seed payloads, one JSON object per line, as `weir plugin test --input` reads them.
+fn seed_jsonl(dir: &Path, name: &str, count: usize) -> PathBuf {
+    let payloads: Vec<String> = weir_testkit::seed_payloads()
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect();
+    let text: String = (0..count)
+        .map(|i| format!("{}\n", payloads[i % payloads.len()]))
+        .collect();
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("input");
+    path
+}
+
+/// The wall time of `weir plugin test` on `input`, its output read through a pipe.
+fn cli_run(component: &Path, input: &Path, cache_home: &Path) -> Duration {
+    let start = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["plugin", "test"])
+        .arg(component)
+        .arg("--input")
+        .arg(input)
+        .args(["--grants=config", "--config", "limit=75"])
+        .env("XDG_CACHE_HOME", cache_home)
+        .output()
+        .expect("weir plugin test");
+    let elapsed = start.elapsed();
+    assert!(
+        out.status.success(),
+        "weir plugin test {}: {}",
+        component.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
+
 fn main() {
     let scratch = tempfile::tempdir().expect("scratch");
     let paths: Vec<(&str, &str, PathBuf)> = LANGS
@@ -205,8 +246,50 @@ fn main() {
         println!("| {lang} | {ns:.0} | {r:.2}x |");
     }
     println!(
-        "\n[{}] per record within 5x Rust for every language",
-        if ratio_ok { "PASS" } else { "FAIL" }
+        "\n[info] the call alone within 5x Rust for every language: {}",
+        if ratio_ok { "yes" } else { "no" }
+    );
+
+    // Per record the way the issue measured it: `weir plugin test`'s wall time, host I/O
+    // included (reading the input, building records, printing outcomes), from a warm compile
+    // cache. The difference between a long and a short input cancels the load.
+    let cache_home = scratch.path().join("cli-cache");
+    let short = seed_jsonl(scratch.path(), "short.jsonl", CLI_SHORT);
+    let long = seed_jsonl(scratch.path(), "long.jsonl", CLI_LONG);
+    for (_, _, path) in &paths {
+        cli_run(path, &short, &cache_home); // fills the cache
+    }
+    let mut cli_ns: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+    let mut cli_ratios: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+    for _ in 0..CLI_ROUNDS {
+        let round: Vec<f64> = paths
+            .iter()
+            .map(|(_, _, path)| {
+                let t_short = cli_run(path, &short, &cache_home);
+                let t_long = cli_run(path, &long, &cache_home);
+                (t_long.as_nanos() as f64 - t_short.as_nanos() as f64)
+                    / (CLI_LONG - CLI_SHORT) as f64
+            })
+            .collect();
+        for (i, ns) in round.iter().enumerate() {
+            cli_ns[i].push(*ns);
+            cli_ratios[i].push(ns / round[0]);
+        }
+    }
+    println!(
+        "\n| lang | ns per record through `weir plugin test` (median of {CLI_ROUNDS} rounds) | ratio to Rust |"
+    );
+    println!("|---|---|---|");
+    let mut cli_ok = true;
+    for (i, (lang, _, _)) in paths.iter().enumerate() {
+        let ns = median(&mut cli_ns[i]);
+        let r = median(&mut cli_ratios[i]);
+        cli_ok &= r <= 5.0;
+        println!("| {lang} | {ns:.0} | {r:.2}x |");
+    }
+    println!(
+        "\n[{}] per record within 5x Rust for every language, through `weir plugin test` (the issue's measure, host I/O included)",
+        if cli_ok { "PASS" } else { "FAIL" }
     );
     println!(
         "[{}] every cached swap under 100 ms",

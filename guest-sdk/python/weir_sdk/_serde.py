@@ -716,6 +716,10 @@ def loads_fields(data, names):
             pass
         else:
             if isinstance(value, dict):
+                if len(names) == 1:
+                    # One field (a filter's usual question): a lookup, not a pass over all.
+                    for k in names:
+                        return {k: value[k]} if k in value else {}
                 return {k: v for k, v in value.items() if k in names}
             return kind_of(value)
     return _Parser(data).pick(names)

@@ -98,17 +98,20 @@ def unpack(batch):
             raise _overrun(index, "payload", size, total - at)
         payload = data[at:at + size]
         at += size
-        texts = []
-        for field in range(1, 5):
-            size = lengths[base + field]
-            if size > total - at:
-                raise _overrun(index, _FIELD_NAMES[field], size, total - at)
-            chunk = data[at:at + size]
-            at += size
-            try:
-                texts.append(chunk.decode("utf-8"))
-            except UnicodeDecodeError as e:
-                raise _not_utf8(index, _FIELD_NAMES[field], e) from None
+        l1 = lengths[base + 1]
+        l2 = lengths[base + 2] + l1
+        l3 = lengths[base + 3] + l2
+        l4 = lengths[base + 4] + l3
+        chunk = data[at:at + l4] if l4 <= total - at else None
+        if chunk is not None and chunk.isascii():
+            # The usual case: the four text fields are ASCII, so one decode serves them all
+            # and byte offsets are character offsets.
+            text = chunk.decode("ascii")
+            texts = (text[:l1], text[l1:l2], text[l2:l3], text[l3:])
+            at += l4
+        else:
+            texts = _texts(data, lengths, base, at, total, index)
+            at += l4
         attribute_count = lengths[base + 5]
         attributes = []
         if attribute_count:
@@ -144,6 +147,23 @@ def unpack(batch):
             % (total - at, attribute_total - attribute_at)
         )
     return records
+
+
+def _texts(data, lengths, base, at, total, index):
+    """The four text fields of the record at `at`, one at a time: for non-ASCII text, and for
+    the error that names the field that runs past the end or is not UTF-8."""
+    texts = []
+    for field in range(1, 5):
+        size = lengths[base + field]
+        if size > total - at:
+            raise _overrun(index, _FIELD_NAMES[field], size, total - at)
+        chunk = data[at:at + size]
+        at += size
+        try:
+            texts.append(chunk.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise _not_utf8(index, _FIELD_NAMES[field], e) from None
+    return texts
 
 
 def _overrun(index, field, size, left):
