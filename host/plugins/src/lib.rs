@@ -323,7 +323,12 @@ impl PluginEngine {
         tables: Arc<LookupTables>,
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
         let digest = digest_of(bytes);
-        self.load(spec, path, bytes, &digest, tables, Tier::Optimized, None)
+        let source = Source {
+            path,
+            bytes,
+            digest: &digest,
+        };
+        self.load(spec, source, tables, Tier::Optimized, None)
     }
 
     /// As [`PluginEngine::load_bytes`] for a caller that has the SHA-256 `digest` of `bytes`
@@ -337,7 +342,12 @@ impl PluginEngine {
         digest: &str,
         tables: Arc<LookupTables>,
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
-        self.load(spec, path, bytes, digest, tables, Tier::Optimized, None)
+        let source = Source {
+            path,
+            bytes,
+            digest,
+        };
+        self.load(spec, source, tables, Tier::Optimized, None)
     }
 
     /// As [`PluginEngine::load_bytes`], compiled by Winch ([`Tier::Quick`]) when the engine
@@ -357,7 +367,12 @@ impl PluginEngine {
             Tier::Optimized
         };
         let digest = digest_of(bytes);
-        self.load(spec, path, bytes, &digest, tables, tier, None)
+        let source = Source {
+            path,
+            bytes,
+            digest: &digest,
+        };
+        self.load(spec, source, tables, tier, None)
     }
 
     /// The optimised build of a quick version loaded from `bytes` with `spec` and `tables`:
@@ -372,28 +387,27 @@ impl PluginEngine {
         bytes: &[u8],
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
         let digest = digest_of(bytes);
-        self.load(
-            spec,
+        let source = Source {
             path,
             bytes,
-            &digest,
-            tables,
-            Tier::Optimized,
-            Some(counters),
-        )
+            digest: &digest,
+        };
+        self.load(spec, source, tables, Tier::Optimized, Some(counters))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn load(
         &self,
         spec: PluginSpec,
-        path: &Path,
-        bytes: &[u8],
-        digest: &str,
+        source: Source<'_>,
         tables: Arc<LookupTables>,
         tier: Tier,
         counters: Option<Arc<PluginCounters>>,
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        let Source {
+            path,
+            bytes,
+            digest,
+        } = source;
         // Only an upgrade carries its quick version's counters, and nobody waits for it.
         let background = counters.is_some();
         let started = Instant::now();
@@ -589,6 +603,13 @@ impl PluginEngine {
             }
         }
     }
+}
+
+/// A component to load: where it came from, its bytes and their digest ([`digest_of`]).
+struct Source<'a> {
+    path: &'a Path,
+    bytes: &'a [u8],
+    digest: &'a str,
 }
 
 /// A component's identity: the SHA-256 of its bytes, in hex (its version is the first 12).
