@@ -65,10 +65,13 @@ export class InitError extends Error {
   }
 }
 
-/** Why an emitter could not deliver one record, and whether trying again later may help. */
+/**
+ * Why an emitter could not deliver one record, and whether trying again later may help. Takes a
+ * RecordError, or a code and a message (as the Python SDK's); anything else is a TypeError.
+ */
 export class EmitError extends Error {
-  constructor(error, retryable) {
-    const e = asRecordError(error);
+  constructor(error, retryable, message) {
+    const e = emitRecordError(error, message);
     super(e.message);
     this.name = 'EmitError';
     this.error = e;
@@ -76,14 +79,23 @@ export class EmitError extends Error {
   }
 
   /** A failure that retrying will not fix: straight to the error action. */
-  static permanent(error) {
-    return new EmitError(error, false);
+  static permanent(error, message) {
+    return new EmitError(error, false, message);
   }
 
   /** A failure that may go away (a refused or unavailable destination): retried with backoff. */
-  static retryable(error) {
-    return new EmitError(error, true);
+  static retryable(error, message) {
+    return new EmitError(error, true, message);
   }
+}
+
+function emitRecordError(error, message) {
+  if (error instanceof RecordError) {
+    if (message !== undefined) throw new TypeError('give either a RecordError or a code and a message');
+    return error;
+  }
+  if (typeof error === 'string' && typeof message === 'string') return new RecordError(error, message);
+  throw new TypeError(`EmitError needs a RecordError, or a code and a message, not ${show(error)}`);
 }
 
 /** A host call that the host refused (a missing lookup table, a refused outbox request). */
@@ -95,9 +107,7 @@ export class HostError extends Error {
 }
 
 function asRecordError(e) {
-  if (e instanceof RecordError) return e;
-  if (e instanceof EmitError) return e.error;
-  return new RecordError('plugin-error', describe(e));
+  return e instanceof EmitError ? e.error : e;
 }
 
 /** How an exception that is not a RecordError is reported: `TypeError: x is undefined`. */

@@ -360,3 +360,13 @@ test('exportFilter registers one plugin', () => {
   assert.deepEqual(new Harness(new MockHost()).filter([new Record('x')]), [Keep]);
   assert.deepEqual(Failed(new RecordError('c', 'm')).kind, 'failed');
 });
+
+test('EmitError takes a RecordError, or a code and a message, as in Python', () => {
+  const e = EmitError.retryable('publish-refused', 'the broker said no');
+  assert.deepEqual([e.error.code, e.error.message, e.retryable], ['publish-refused', 'the broker said no', true]);
+  const r = new RecordError('bad', 'why');
+  assert.equal(EmitError.permanent(r).error, r);
+  assert.throws(() => EmitError.permanent(new Error('x')), TypeError);
+  assert.throws(() => EmitError.permanent(r, 'and a message'), TypeError);
+  assert.throws(() => EmitError.retryable('code only'), TypeError);
+});
