@@ -2,7 +2,10 @@
 //
 // For every fsync/fdatasync that succeeds on a regular file under $WEIR_SHIM_DIR, one line
 // "S\t<size>\t<path>" goes to $WEIR_SHIM_JOURNAL, the size taken *before* the sync started (a
-// byte written during the sync is not proven durable by it). Renames under the folder are
+// byte written during the sync is not proven durable by it). Every pwrite to such a file is
+// journaled after it returns as "W\t<offset>\t<length>\t<path>": a write inside the file's
+// synced size (space written ahead, then overwritten) is lost by a power cut unless a sync of
+// that file started after it, which the size alone cannot tell. Renames under the folder are
 // journaled as "R\t<from>\t<to>" (an atomically replaced file keeps its synced size under its
 // new name). After a SIGKILL the test cuts every journaled file back to its last synced size:
 // what a power cut would have left. Nothing is written to a watched file by the shim itself.
@@ -67,6 +70,36 @@ static int synced(int fd, int (*real)(int)) {
         char line[PATH_MAX + 64];
         note(line, snprintf(line, sizeof line, "S\t%lld\t%s\n", (long long)st.st_size, path));
     }
+    return r;
+}
+
+static void written(int fd, long long offset, ssize_t n) {
+    if (n <= 0) return;
+    pthread_once(&once, init);
+    if (journal < 0) return;
+    char link[64], path[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(link, path, sizeof path - 1);
+    if (k <= 0) return;
+    path[k] = 0;
+    if (!under(path)) return;
+    char line[PATH_MAX + 96];
+    note(line, snprintf(line, sizeof line, "W\t%lld\t%lld\t%s\n", offset, (long long)n, path));
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t offset) {
+    static ssize_t (*real)(int, const void *, size_t, off64_t);
+    if (!real) real = (ssize_t (*)(int, const void *, size_t, off64_t))dlsym(RTLD_NEXT, "pwrite64");
+    ssize_t r = real(fd, buf, count, offset);
+    written(fd, (long long)offset, r);
+    return r;
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
+    static ssize_t (*real)(int, const void *, size_t, off_t);
+    if (!real) real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
+    ssize_t r = real(fd, buf, count, offset);
+    written(fd, (long long)offset, r);
     return r;
 }
 

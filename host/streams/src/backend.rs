@@ -6,9 +6,8 @@
 //! check that recovery never serves a torn or corrupt record.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
+use std::fs::{self, OpenOptions};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +32,11 @@ pub trait SegmentFile: Send + Sync {
     }
     /// Cuts the file to `len` bytes (used by recovery to drop a torn tail) and syncs.
     fn truncate(&self, len: u64) -> io::Result<()>;
+    /// Gives back space held beyond the appended bytes (zeros written ahead, see
+    /// `backend/disk_file.rs`) and holds none from now on: for a segment that is sealed.
+    fn release_spare(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A directory tree of files.
@@ -57,61 +61,15 @@ pub trait StorageBackend: Send + Sync + 'static {
 // ---------------------------------------------------------------------------------------
 // Real files.
 
-/// The production backend: plain files with `pwrite`-free appends and `pread` reads.
+/// The production backend: plain files, appended with `pwrite` at the end of the data (into
+/// space written ahead once a file is busy: `backend/disk_file.rs`), read with `pread`.
 #[derive(Debug, Default, Clone)]
 pub struct FileBackend;
 
-struct DiskFile {
-    file: File,
-    len: AtomicU64,
-    // Appends must be serialised; `File::write_all` on an O_APPEND handle with one writer
-    // at a time (the shard lock) keeps `len` exact.
-    write_lock: Mutex<()>,
-}
+mod disk_file;
+mod prealloc;
 
 use weir_support::lock;
-
-impl SegmentFile for DiskFile {
-    fn append(&self, buf: &[u8]) -> io::Result<()> {
-        let _g = lock(&self.write_lock);
-        (&self.file).write_all(buf)?;
-        self.len.fetch_add(buf.len() as u64, Ordering::Release);
-        Ok(())
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-    fn start_writeback(&self) {
-        use std::os::fd::AsRawFd as _;
-        // SAFETY: a plain syscall on a descriptor `self.file` owns for the whole call; range
-        // 0..0 is the whole file, and WRITE alone only queues writeback (no durability claim,
-        // so an error is of no consequence: the sync that follows reports its own).
-        unsafe {
-            libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-        }
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            let n = self.file.read_at(&mut buf[done..], offset + done as u64)?;
-            if n == 0 {
-                break;
-            }
-            done += n;
-        }
-        Ok(done)
-    }
-    fn len(&self) -> io::Result<u64> {
-        Ok(self.len.load(Ordering::Acquire))
-    }
-    fn truncate(&self, len: u64) -> io::Result<()> {
-        let _g = lock(&self.write_lock);
-        self.file.set_len(len)?;
-        self.file.sync_all()?;
-        self.len.store(len, Ordering::Release);
-        Ok(())
-    }
-}
 
 use weir_support::sync_dir;
 
@@ -121,19 +79,15 @@ impl StorageBackend for FileBackend {
         let file = OpenOptions::new()
             .create(true)
             .read(true)
-            .append(true)
+            .write(true)
+            .truncate(false)
             .open(path)?;
         if !existed {
             if let Some(parent) = path.parent() {
                 sync_dir(parent)?;
             }
         }
-        let len = file.metadata()?.len();
-        Ok(Arc::new(DiskFile {
-            file,
-            len: AtomicU64::new(len),
-            write_lock: Mutex::new(()),
-        }))
+        Ok(disk_file::DiskFile::open(path, file, true)?)
     }
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         match fs::read_dir(dir) {

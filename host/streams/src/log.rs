@@ -216,6 +216,24 @@ fn walk(
 
 pub(crate) use weir_support::now_ms;
 
+/// Whether `file` holds only zero bytes in `[from, to)`.
+fn zeros_from(file: &dyn SegmentFile, from: u64, to: u64) -> std::io::Result<bool> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut at = from;
+    while at < to {
+        let want = usize::try_from(to - at).map_or(buf.len(), |n| n.min(buf.len()));
+        let n = file.read_at(at, &mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].iter().any(|b| *b != 0) {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
+}
+
 impl ShardLog {
     /// Opens or creates the log in `dir`, recovering from a crash: a torn or corrupt tail of
     /// the active segment is cut off, and `initial_counter` is used only for a brand new log.
@@ -332,7 +350,12 @@ impl ShardLog {
         .end;
         seg.end = valid_end;
         if active && valid_end < len {
-            tracing::warn!(path = %seg.path.display(), valid_end, len, "truncating torn tail");
+            if zeros_from(&*file, valid_end, len)? {
+                // Space written ahead of the appends (`backend/disk_file.rs`), not a torn write.
+                tracing::debug!(path = %seg.path.display(), valid_end, len, "trimming the space written ahead");
+            } else {
+                tracing::warn!(path = %seg.path.display(), valid_end, len, "truncating torn tail");
+            }
             file.truncate(valid_end)?;
         }
         Ok(seg)
@@ -514,6 +537,11 @@ impl ShardLog {
     fn roll(&mut self) -> Result<()> {
         self.active().file.sync()?;
         self.write_index(self.active())?;
+        // The zeros written ahead of the sealed segment's end are not needed any more. Only
+        // disk space rides on it (the index bounds the segment), so a failure is logged.
+        if let Err(e) = self.active().file.release_spare() {
+            tracing::warn!(path = %self.active().path.display(), error = %e, "cannot trim a sealed segment's space written ahead");
+        }
         let seg = self.create_segment(self.next_counter)?;
         seg.file.sync()?;
         let sealed = self.seal(self.active());

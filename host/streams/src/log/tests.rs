@@ -266,3 +266,63 @@ fn segments_keep_the_documented_frame_bytes() {
     assert_eq!(read_all(&log), vec![want]);
     assert_eq!(log.next_counter(), 8);
 }
+
+/// On real files a busy segment is written ahead with zeros (`backend/disk_file.rs`): a
+/// restart reads exactly the records, trims the zeros, and appends right after the last one;
+/// a sealed segment holds no zeros.
+#[test]
+fn space_written_ahead_is_trimmed_on_reopen_and_at_seal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let be: Arc<dyn StorageBackend> = Arc::new(crate::FileBackend);
+    let cfg = LogConfig {
+        segment_bytes: 1 << 20,
+        ..LogConfig::default()
+    };
+    let mut log = ShardLog::open(be.clone(), dir.path(), cfg.clone(), 1).expect("open");
+    let payload = vec![b'x'; 900];
+    let mut n = 0usize;
+    // Enough for a roll and a busy second segment.
+    while log.segments.len() < 2 || log.active().end < 300_000 {
+        let items = vec![
+            AppendItem {
+                partition_key: "k",
+                data: &payload,
+            };
+            10
+        ];
+        log.append(&items, None).expect("append");
+        n += 10;
+    }
+    let sealed = log.segments[0].path.clone();
+    let active = log.active().path.clone();
+    let sealed_end = log.segments[0].end;
+    assert_eq!(
+        std::fs::metadata(&sealed).expect("sealed").len(),
+        sealed_end
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&active).expect("active").len() <= log.active().end {
+        assert!(std::time::Instant::now() < deadline, "never written ahead");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let end = log.active().end;
+    drop(log);
+
+    let mut log = ShardLog::open(be, dir.path(), cfg, 1).expect("reopen");
+    assert_eq!(std::fs::metadata(&active).expect("active").len(), end);
+    let records = read_spans(&log.read_plan(1), 1, usize::MAX, usize::MAX)
+        .expect("read")
+        .records;
+    assert_eq!(records.len(), n);
+    assert_eq!(log.next_counter(), n as u64 + 1);
+    let at = log
+        .append(
+            &[AppendItem {
+                partition_key: "k",
+                data: b"next",
+            }],
+            None,
+        )
+        .expect("append");
+    assert_eq!(at[0].0, n as u64 + 1);
+}
