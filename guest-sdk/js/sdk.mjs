@@ -190,6 +190,13 @@ class BatchSource {
 }
 
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+// The state a record of a batch starts from (see `Record`'s constructor). Never written: an
+// assignment to a record's state lands on its own object. (Not frozen: an inherited read-only
+// property would refuse that assignment.)
+const BATCH_STATE = {
+  bytes: null, text: undefined, latin: null, src: null, i: 0, fromSrc: true,
+  meta: null, metaSrc: null, stamp: undefined, attrs: undefined,
+};
 const META_NAMES = ['partitionKey', 'sourceTopic', 'clientId', 'ruleName'];
 const INTERNAL = Symbol('weir.record.internal');
 
@@ -220,11 +227,14 @@ export class Record {
    */
   constructor(payload = EMPTY, fields = undefined, src = null, i = 0) {
     if (payload === INTERNAL) {
-      // A record of a batch (`src`), or one to be filled in by `derive`.
-      this.#s = {
-        bytes: null, text: undefined, latin: null, src, i, fromSrc: src !== null,
-        meta: null, metaSrc: null, stamp: undefined, attrs: undefined,
-      };
+      // A record of a batch (`src`), or one to be filled in by `derive`. Its state reads the
+      // defaults from a shared prototype and holds only what differs: a filter makes one of
+      // these per record, and QuickJS builds a ten-property literal at a third of the speed.
+      const s = Object.create(BATCH_STATE);
+      s.src = src;
+      s.i = i;
+      if (src === null) s.fromSrc = false;
+      this.#s = s;
       return;
     }
     this.#s = {

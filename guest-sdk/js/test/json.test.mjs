@@ -57,6 +57,28 @@ test('jsonFields agrees with jsonObject on what it keeps', () => {
     '{"sp\\u0065ed": 5, "a\\"b": 1}', '{}', '[1, {"speed": 3}]', '"speed"', '12.5', 'true', 'null',
     '{"speed": 1} trailing', '{"speed": 1', '[1, 2',
   ];
+  // Number literals the fast path reads by hand after the key, simple and not: it must give
+  // what the exact reader gives, spelling included (1.0 stays 1.0 when written back).
+  const literals = [
+    '{"speed": 1.0}', '{"speed" : 1.50}', '{"speed":\t-0}', '{"speed": -0.0}', '{"speed": 1e5}',
+    '{"speed": 1E-7}', '{"speed": 123456789012345}', '{"speed": 1234567890123456}',
+    '{"speed": 0.1000000000000001}', '{"speed": -12.000}', '{"speed": 12.0001}',
+    '{"x": "speed", "speed": 2.5}', '{"speed": 68, "a\\"b": 1.0}', '{"speed"\n:\n-7.25 }',
+    '{"speed": 18446744073709551616}', '{"speed": 9007199254740993}', '{"speed": 0}',
+  ];
+  for (const p of literals) {
+    for (const names of [['speed'], ['speed', 'a"b']]) {
+      const read = () => outcome(() => json.stringify(new Record(p).jsonFields(names)));
+      useExactReaderOnly(true);
+      let want;
+      try {
+        want = read();
+      } finally {
+        useExactReaderOnly(false);
+      }
+      assert.equal(read(), want, `${p} ${names}`);
+    }
+  }
   for (const p of payloads) {
     const r = new Record(p);
     const want = outcome(() => {

@@ -91,17 +91,16 @@ def unpack(batch):
     attribute_total = len(attribute_lengths)
     records = []
     new = Record.__new__
+    base = 0
     for index in range(count):
-        base = index * FIELDS_PER_RECORD
-        size = lengths[base]
+        size, l1, l2, l3, l4, attribute_count = lengths[base:base + FIELDS_PER_RECORD]
         if size > total - at:
             raise _overrun(index, "payload", size, total - at)
         payload = data[at:at + size]
         at += size
-        l1 = lengths[base + 1]
-        l2 = lengths[base + 2] + l1
-        l3 = lengths[base + 3] + l2
-        l4 = lengths[base + 4] + l3
+        l2 += l1
+        l3 += l2
+        l4 += l3
         chunk = data[at:at + l4] if l4 <= total - at else None
         if chunk is not None and chunk.isascii():
             # The usual case: the four text fields are ASCII, so one decode serves them all
@@ -112,7 +111,7 @@ def unpack(batch):
         else:
             texts = _texts(data, lengths, base, at, total, index)
             at += l4
-        attribute_count = lengths[base + 5]
+        base += FIELDS_PER_RECORD
         attributes = []
         if attribute_count:
             if attribute_count * 2 > attribute_total - attribute_at:

@@ -123,8 +123,10 @@ class Record:
         error (as in the Rust SDK)."""
         if isinstance(names, str):
             names = (names,)
+        # One name (a filter's usual question) needs no set.
+        names = names if type(names) in (list, tuple) and len(names) == 1 else frozenset(names)
         try:
-            picked = _serde.loads_fields(self.payload, frozenset(names))
+            picked = _serde.loads_fields(self.payload, names)
         except _serde.JsonError as e:
             raise self._bad_json(e) from None
         if isinstance(picked, dict):
