@@ -92,6 +92,51 @@ fn with_an_admin_token_metrics_and_plugins_want_it_and_health_stays_open() {
     assert!(status.success());
 }
 
+/// `POST /rules/test` (issue 33): the seed's speeding rule on a seed payload through a running
+/// host, guarded like the admin routes: 401 without the token, 403 from a web page.
+#[test]
+fn rules_test_answers_a_rule_output_behind_the_admin_token() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let text = "[broker]\nlisten = \"127.0.0.1:0\"\n\n[api]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"e2e-admin-token-0123\"\n\n[storage]\ndir = \"data\"\n\n[rules.r]\nsql = \"SELECT * FROM 'in/#'\"\n";
+    let cfg = common::write_config(tmp.path(), text);
+    let weir = Weir::start(&cfg);
+    let post = |headers: &str, body: &str| {
+        let mut s = std::net::TcpStream::connect(&weir.api).expect("connect api");
+        let req = format!(
+            "POST /rules/test HTTP/1.1\r\nHost: x\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out
+    };
+    let token = "Authorization: Bearer e2e-admin-token-0123\r\n";
+    let seed = r#"{"sql": "SELECT * FROM 'rtr/iot/trafficdata' WHERE speed > 75", "topic": "rtr/iot/trafficdata", "payload": {"licensePlate": "855TOP", "longitude": -1.616434, "latitude": -27.559417, "city": "Johnfort", "state": "Wisconsin", "speed": 94}}"#;
+    let open = post("", seed);
+    assert!(open.starts_with("HTTP/1.1 401"), "{open}");
+    let fired = post(token, seed);
+    assert!(fired.starts_with("HTTP/1.1 200"), "{fired}");
+    let body = fired.split("\r\n\r\n").nth(1).expect("body");
+    let v: serde_json::Value = serde_json::from_str(body).expect("json");
+    assert_eq!(v["output"]["licensePlate"], "855TOP", "{v}");
+    assert_eq!(v["output"]["speed"], 94, "{v}");
+    let slow = post(token, &seed.replace("94}", "68}"));
+    assert!(slow.ends_with("{\"output\":null}"), "{slow}");
+    let bad = post(
+        token,
+        r#"{"sql": "SELECT *\nFROM 'a'\nWHERE speed >", "topic": "a", "payload": {}}"#,
+    );
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(bad.contains("\"line\":3"), "{bad}");
+    let not_json = post(token, "{\"sql\": ");
+    assert!(not_json.starts_with("HTTP/1.1 400"), "{not_json}");
+    let csrf = post(&format!("{token}Origin: https://evil.example\r\n"), seed);
+    assert!(csrf.starts_with("HTTP/1.1 403"), "{csrf}");
+    let (status, _) = weir.terminate();
+    assert!(status.success());
+}
+
 /// A broker address something else holds stops `weir run` at start with an error naming it,
 /// instead of a host that prints `ready` and serves nobody.
 #[test]

@@ -8,10 +8,12 @@
 //!   the outcome, 404 for an unknown plugin, 422 with the reason when the new version was
 //!   refused (the old one keeps serving).
 //!
-//! [`guard`] protects these routes and the host's `/metrics`: when keys or a token are
-//! configured, a caller needs `Authorization: Bearer TOKEN` or a SigV4 signature with one of
-//! the API's keys; and a state-changing request that a browser sent (it carries `Origin` or
-//! `Sec-Fetch-Site`) is refused, so a web page the operator opens cannot trigger a reload.
+//! [`guard`] protects these routes, the host's `/metrics` and its `POST /rules/test`: when keys
+//! or a token are configured, a caller needs `Authorization: Bearer TOKEN` or a SigV4
+//! signature with one of the API's keys (checked from the headers first; a request with a body
+//! then has the body, at most [`MAX_ADMIN_BODY`], checked against the signed hash); and a
+//! state-changing request that a browser sent (it carries `Origin` or `Sec-Fetch-Site`) is
+//! refused, so a web page the operator opens cannot trigger a reload.
 //!
 //! The registry lives in the plugin runtime (the crate that links wasmtime); this crate sees it
 //! only through [`PluginAdmin`], so the HTTP surface builds and tests without wasmtime.
@@ -72,9 +74,11 @@ impl AdminAuth {
         self.keys.is_empty() && self.token.is_none()
     }
 
-    fn admits(&self, req: &Request) -> Result<(), &'static str> {
+    /// Whether `req` may pass, from its headers: `Ok(None)` admitted, `Ok(Some(check))` a
+    /// SigV4 signature whose body hash is still to be checked against the body.
+    fn admits(&self, req: &Request) -> Result<Option<crate::sigv4::BodyCheck>, &'static str> {
         if self.is_open() {
-            return Ok(());
+            return Ok(None);
         }
         let auth = req
             .headers()
@@ -83,7 +87,7 @@ impl AdminAuth {
         match (auth.and_then(|a| a.strip_prefix("Bearer ")), &self.token) {
             (Some(given), Some(token)) => {
                 return if weir_sigv4::constant_time_eq(given.trim(), token) {
-                    Ok(())
+                    Ok(None)
                 } else {
                     Err("the bearer token is not the configured admin_token")
                 };
@@ -95,16 +99,10 @@ impl AdminAuth {
             return Err("send Authorization: Bearer <admin_token>");
         }
         let now = weir_support::now_ms() / 1000;
-        // Admin requests carry no body, so the signed payload is the empty one.
-        crate::sigv4::check(
-            req.method(),
-            req.uri(),
-            req.headers(),
-            b"",
-            &self.keys,
-            now,
-        )
-        .map_err(|_| "a SigV4 signature with one of [api] verify_keys, or Authorization: Bearer <admin_token>, is required")
+        // The signature is checked from the headers before any body is read.
+        crate::sigv4::check_headers(req.method(), req.uri(), req.headers(), &self.keys, now)
+            .map(Some)
+            .map_err(|_| SIGV4_OR_TOKEN)
     }
 }
 
@@ -117,6 +115,12 @@ fn from_a_browser(req: &Request) -> bool {
             .is_some_and(|v| v.as_bytes() != b"none")
 }
 
+const SIGV4_OR_TOKEN: &str = "a SigV4 signature with one of [api] verify_keys, or Authorization: Bearer <admin_token>, is required";
+
+/// The largest body an admin request may carry (`POST /rules/test`'s SQL and payload); a
+/// SigV4-signed one is read up to this to check its hash.
+pub const MAX_ADMIN_BODY: usize = 1 << 20;
+
 /// Middleware for the admin routes and `/metrics`; see the module docs.
 pub async fn guard(State(auth): State<Arc<AdminAuth>>, req: Request, next: Next) -> Response {
     let reads = matches!(*req.method(), Method::GET | Method::HEAD);
@@ -126,15 +130,35 @@ pub async fn guard(State(auth): State<Arc<AdminAuth>>, req: Request, next: Next)
             json!({ "error": "requests from web pages are refused on the admin routes" }),
         );
     }
-    if let Err(why) = auth.admits(&req) {
+    let unauthorized = |why: &str| {
         let mut resp = reply(StatusCode::UNAUTHORIZED, json!({ "error": why }));
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer"),
         );
-        return resp;
+        resp
+    };
+    let body_check = match auth.admits(&req) {
+        Ok(None) => return next.run(req).await,
+        Ok(Some(check)) => check,
+        Err(why) => return unauthorized(why),
+    };
+    // A signed request: its body (empty for reads) must hash to what was signed.
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_ADMIN_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({ "error": format!("an admin request's body is at most {MAX_ADMIN_BODY} bytes") }),
+            )
+        }
+    };
+    if body_check.verify(&bytes).is_err() {
+        return unauthorized(SIGV4_OR_TOKEN);
     }
-    next.run(req).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// The admin routes over `admin`.

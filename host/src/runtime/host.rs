@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 mod api;
+mod rule_test_api;
 
 use super::ingress::{Ingress, IngressError, Input};
 use super::liveness::Liveness;

@@ -1,6 +1,6 @@
 //! The HTTP API a host serves on `[api] listen`: the Kinesis and Firehose APIs, the plugin
-//! admin routes and `/metrics` behind the admin credentials, and an open `/health` that a
-//! load balancer or systemd can poll.
+//! admin routes, `POST /rules/test` and `/metrics` behind the admin credentials, and an open
+//! `/health` that a load balancer or systemd can poll.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -116,7 +116,7 @@ pub(super) fn start(
     Ok(ApiServer { addr, stop, thread })
 }
 
-/// `/metrics` and the plugin admin routes, behind the same credentials as the Kinesis API
+/// `/metrics`, the plugin admin routes and `POST /rules/test`, behind the same credentials as the Kinesis API
 /// (keys) or the admin token. Warns when the API is open to anyone who can reach `addr`.
 fn guarded_routes(
     config: &Config,
@@ -147,6 +147,7 @@ fn guarded_routes(
         .merge(weir_api::admin::router(crate::runtime::plugin_admin(
             registry,
         )))
+        .merge(super::rule_test_api::router())
         .layer(axum::middleware::from_fn_with_state(
             admin_auth,
             weir_api::admin::guard,
