@@ -82,3 +82,39 @@ def test_fields_beyond_32_bits_are_too_large(monkeypatch):
         p.push(Record("abcd"))
     assert str(e.value) == "record 0: its payload is 4 bytes or entries; the layout's limit is 3"
     assert len(p) == 0 and p.data == b""
+
+
+def _meta(r):
+    return (r.partition_key, r.source_topic, r.client_id, r.rule_name, r.arrival_timestamp_ms,
+            r.attributes)
+
+
+def test_an_ascii_batch_fills_metadata_on_first_read_and_keeps_what_was_assigned():
+    records = [
+        Record(b'{"speed": %d}' % i, "k%d" % i, "t/%d" % i, "c%d" % i, "rule", 1000 + i)
+        for i in range(5)
+    ]
+    got = abi.unpack(abi.pack(records))
+    assert got == records
+    assert [_meta(r) for r in got] == [_meta(r) for r in records]
+    # A field assigned before the others are read stays as assigned.
+    again = abi.unpack(abi.pack(records))
+    again[2].partition_key = "changed"
+    again[2].attributes.append(("a", "b"))
+    assert _meta(again[2]) == ("changed", "t/2", "c2", "rule", 1002, [("a", "b")])
+    assert again[3].client_id == "c3"
+    assert abi.unpack(abi.pack(again))[2].partition_key == "changed"
+    with pytest.raises(AttributeError):
+        again[0].no_such_field
+
+
+@pytest.mark.parametrize("record", [
+    Record(b"{}", "cl\u00e9", "t", "c", "r", 1),
+    Record(b"\xff\xfe", "k", "t", "c", "r", 1),
+    Record(b"{}", "k", "t", "c", "r", 1, [("n", "v")]),
+])
+def test_batches_that_are_not_plain_ascii_read_alike(record):
+    records = [Record(b"[]", "a", "b", "c", "d", 2), record]
+    got = abi.unpack(abi.pack(records))
+    assert got == records
+    assert [_meta(r) for r in got] == [_meta(r) for r in records]

@@ -13,7 +13,7 @@ Everything but the payload is UTF-8. `unpack` checks the whole batch before any 
 out, with the Rust `weir-abi` crate's checks and messages; `Packer` writes the layout.
 """
 
-from .record import Record
+from .record import Record, _SLOTS
 
 __all__ = ["PackedBatch", "LayoutError", "unpack", "Packer", "FIELDS_PER_RECORD", "KEEP",
            "DROP", "FAILED"]
@@ -85,6 +85,10 @@ def unpack(batch):
         )
     if not isinstance(data, bytes):
         data = bytes(data)
+    if not attribute_lengths and data.isascii():
+        records = _unpack_lazy(data, lengths, stamps, count)
+        if records is not None:
+            return records
     total = len(data)
     at = 0
     attribute_at = 0
@@ -146,6 +150,72 @@ def unpack(batch):
             % (total - at, attribute_total - attribute_at)
         )
     return records
+
+
+class _BatchMeta:
+    """The text fields of a batch that is all ASCII and has no attributes, for its records
+    to read on first use (`Record.__getattr__`)."""
+
+    __slots__ = ("text", "lengths", "stamps")
+
+    def __init__(self, text, lengths, stamps):
+        self.text = text
+        self.lengths = lengths
+        self.stamps = stamps
+
+    def fill(self, r):
+        """Sets the metadata slots of `r` that were never set (one may have been assigned
+        before another was read)."""
+        i = r._i
+        at = r._at
+        base = i * FIELDS_PER_RECORD
+        l1, l2, l3, l4 = self.lengths[base + 1:base + 5]
+        text = self.text
+        a1 = at + l1
+        a2 = a1 + l2
+        a3 = a2 + l3
+        values = (
+            ("partition_key", text[at:a1]),
+            ("source_topic", text[a1:a2]),
+            ("client_id", text[a2:a3]),
+            ("rule_name", text[a3:a3 + l4]),
+            ("arrival_timestamp_ms", self.stamps[i]),
+            ("attributes", None),
+        )
+        for name, value in values:
+            slot = _SLOTS[name]
+            try:
+                slot.__get__(r, Record)
+            except AttributeError:
+                slot.__set__(r, [] if value is None else value)
+        r._src = None
+
+
+def _unpack_lazy(data, lengths, stamps, count):
+    """The records of an ASCII batch without attributes, their text fields left in the batch
+    until read (so they need no decoding check: ASCII is UTF-8); None when the layout does
+    not add up, for `unpack`'s field-by-field pass to name the problem."""
+    meta = _BatchMeta(data.decode("ascii"), lengths, stamps)
+    total = len(data)
+    records = []
+    new = Record.__new__
+    at = 0
+    base = 0
+    for index in range(count):
+        size, l1, l2, l3, l4, attribute_count = lengths[base:base + FIELDS_PER_RECORD]
+        end = at + size
+        after = end + l1 + l2 + l3 + l4
+        if after > total or attribute_count:
+            return None
+        r = new(Record)
+        r.payload = data[at:end]
+        r._src = meta
+        r._at = end
+        r._i = index
+        records.append(r)
+        at = after
+        base += FIELDS_PER_RECORD
+    return records if at == total else None
 
 
 def _texts(data, lengths, base, at, total, index):

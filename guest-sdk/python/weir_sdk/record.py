@@ -41,7 +41,24 @@ class Record:
         "rule_name",
         "arrival_timestamp_ms",
         "attributes",
+        # A record read from a batch: where its metadata is, until first read (`abi.unpack`).
+        "_src",
+        "_at",
+        "_i",
     )
+
+    def __getattr__(self, name):
+        # Called only for a slot never set: the metadata of a record read from a batch,
+        # filled on first use (a filter usually reads only the payload).
+        if name in _LAZY:
+            try:
+                src = _SRC.__get__(self, Record)
+            except AttributeError:
+                src = None
+            if src is not None:
+                src.fill(self)
+                return _SLOTS[name].__get__(self, Record)
+        raise AttributeError("'Record' object has no attribute %r" % name)
 
     def __init__(
         self,
@@ -217,3 +234,13 @@ class Record:
         if self.attributes:
             parts.append("attributes=%r" % (self.attributes,))
         return "Record(%s)" % ", ".join(parts)
+
+
+# The metadata slots a record read from a batch fills on first use, and their descriptors
+# (read directly, so an unset one raises instead of calling `__getattr__` again).
+_LAZY = frozenset(
+    ("partition_key", "source_topic", "client_id", "rule_name", "arrival_timestamp_ms",
+     "attributes")
+)
+_SLOTS = {name: Record.__dict__[name] for name in _LAZY}
+_SRC = Record.__dict__["_src"]
