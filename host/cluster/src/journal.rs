@@ -14,18 +14,23 @@
 //! allowed on this stream).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{self, DiscardPolicy, RawMessageErrorKind, StorageType};
 use bytes::Bytes;
 
 use crate::bridge::Bridge;
 use crate::error::ClusterError;
+use crate::shard::{resendable, unique_id};
 use crate::ClusterResult as Result;
 
 /// How long an append waits for all its acknowledgements before it fails (the caller then
 /// does not acknowledge what it was storing, and its sender sends it again).
 const ACK_WAIT: Duration = Duration::from_secs(10);
+/// How long the first entry of an append is resent while the stream finds no responders or
+/// has no quorum yet.
+const RESEND_WINDOW: Duration = Duration::from_secs(10);
 
 /// One entry read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,11 +113,45 @@ impl JsJournal {
         let subject = self.subject_of(path)?;
         let bodies: Vec<Bytes> = entries.iter().map(|e| Bytes::copy_from_slice(e)).collect();
         let js = self.bridge.jetstream().clone();
+        // Every entry carries a message id, so a resend after a lost ack is stored once.
+        let id = unique_id();
         self.bridge
             .call(async move {
+                let mut bodies = bodies.into_iter().enumerate();
+                // The first entry is sent until it is acknowledged: just after the stream was
+                // created, or while its leader is being elected, a publish finds no responders
+                // (nothing stored) for a moment. Once one entry is in, the rest follow it in
+                // order, pipelined.
+                if let Some((i, body)) = bodies.next() {
+                    let deadline = Instant::now() + RESEND_WINDOW;
+                    let mut backoff = Duration::from_millis(20);
+                    loop {
+                        let msg = PublishMessage::build()
+                            .payload(body.clone())
+                            .message_id(format!("{id}-{i}"));
+                        let acked = match js.send_publish(subject.clone(), msg).await {
+                            Ok(ack) => tokio::time::timeout(ACK_WAIT, ack).await.map_err(
+                                |_| -> async_nats::Error { "no acknowledgement in time".into() },
+                            )?,
+                            Err(e) => Err(e),
+                        };
+                        match acked {
+                            Ok(_) => break,
+                            Err(e) if resendable(&e) && Instant::now() < deadline => {
+                                tracing::debug!(%subject, error = %e, "resending a journal entry");
+                                tokio::time::sleep(backoff).await;
+                                backoff = (backoff * 2).min(Duration::from_millis(500));
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
                 let mut pending = Vec::with_capacity(bodies.len());
-                for body in bodies {
-                    pending.push(js.publish(subject.clone(), body).await?);
+                for (i, body) in bodies {
+                    let msg = PublishMessage::build()
+                        .payload(body)
+                        .message_id(format!("{id}-{i}"));
+                    pending.push(js.send_publish(subject.clone(), msg).await?);
                 }
                 for ack in pending {
                     tokio::time::timeout(ACK_WAIT, ack).await.map_err(
