@@ -169,8 +169,9 @@ pub fn router(admin: Arc<dyn PluginAdmin>) -> Router {
         .with_state(admin)
 }
 
-/// A JSON response (axum's `json` feature is not compiled in; this is all it would do here).
-fn reply(status: StatusCode, body: Value) -> Response {
+/// A JSON response (axum's `json` feature is not compiled in; this is all it would do here):
+/// the admin routes' answers, and the host's `POST /rules/test`.
+pub fn reply(status: StatusCode, body: Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],

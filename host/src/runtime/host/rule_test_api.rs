@@ -13,13 +13,14 @@
 //! It sits behind the admin guard, like the plugin routes: it runs SQL the caller wrote.
 
 use axum::body::Bytes;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use weir_api::admin::reply;
 use weir_rules::{rule_test, RuleTestError, RuleTestOutput};
 
 /// A request body beyond this is refused: AWS IoT's largest message is 128 KiB, and a rule's
@@ -132,15 +133,6 @@ fn output_json(out: RuleTestOutput) -> Value {
         RuleTestOutput::Binary(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
         other => other.as_json().unwrap_or(Value::Null),
     }
-}
-
-fn reply(status: StatusCode, body: Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 #[cfg(test)]
